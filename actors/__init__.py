@@ -1,0 +1,1 @@
+"""The eight agents and the ingress actors: plain classes, hosted by ``actors.shell.AgentShell`` on Ray."""

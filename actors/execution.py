@@ -1,0 +1,97 @@
+"""ExecutionAgent: holds the ExecutionClient and the accounts' ledgers built from its fills."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from decimal import Decimal
+
+from actors.common import rates_from
+from cluster.execution import connect
+from trading.instruments import InstrumentRegistry
+from trading.ledger import AccountLedger, AccountSnapshot, ClosedTrade
+from trading.market import TickBatch
+from trading.orders import ExecutionReport, Order, OrderStatus
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSpec:
+    account_id: str
+    currency: str
+    balance: Decimal
+    commission_per_lot: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class ExecUpdate:
+    reports: tuple[ExecutionReport, ...]
+    trades: tuple[ClosedTrade, ...]
+    snapshots: dict[str, AccountSnapshot]
+    mids: dict[str, Decimal]
+
+
+class ExecutionAgent:
+    def __init__(self, registry: InstrumentRegistry, venue: str, accounts: list[AccountSpec]) -> None:
+        self.registry = registry
+        self.client = connect(venue, registry)
+        self.ledgers = {a.account_id: AccountLedger(a.account_id, a.currency, a.balance, registry,
+                                                    a.commission_per_lot) for a in accounts}
+        self.orders: dict[str, Order] = {}
+        self.prices: dict[str, tuple[Decimal, Decimal]] = {}
+        self.mids: dict[str, Decimal] = {}
+        self.now = 0
+        self.last_events = 0
+
+    def _book(self, reports: list[ExecutionReport]) -> ExecUpdate:
+        rates = rates_from(self.registry, self.mids)
+        booked, trades = [], []
+        for r in reports:
+            if r.fill is not None and r.status is OrderStatus.FILLED:
+                ledger = self.ledgers[r.account_id]
+                order = self.orders[r.client_order_id]
+                before = len(ledger.closed)
+                fill = ledger.apply(r.fill, rates, order.stop_loss, order.take_profit, order.signal_id)
+                trades.extend(ledger.closed[before:])
+                r = ExecutionReport(r.client_order_id, r.account_id, r.status, r.ts_ns, r.reason, fill)
+            booked.append(r)
+        snaps = {a: l.snapshot(self.now, self.prices, rates) for a, l in self.ledgers.items()}
+        return ExecUpdate(tuple(booked), tuple(trades), snaps, dict(self.mids))
+
+    def on_quotes(self, quotes: TickBatch, as_of: int = 0) -> ExecUpdate:
+        """Push quotes; the snapshots are taken as of ``as_of`` (no later than the next quote)."""
+        self.last_events = len(quotes)
+        reports = self.client.on_quotes(quotes) if len(quotes) else []
+        for i in np.unique(quotes.inst):
+            last = int(np.flatnonzero(quotes.inst == i)[-1])
+            inst = self.registry.by_index(int(i))
+            bid, ask = inst.price_from_points(int(quotes.bid[last])), inst.price_from_points(int(quotes.ask[last]))
+            self.prices[inst.symbol] = (bid, ask)
+            self.mids[inst.symbol] = (bid + ask) / 2
+        self.now = max(self.now, as_of, int(quotes.ts[-1]) if len(quotes) else 0)
+        return self._book(reports)
+
+    def submit(self, orders: list[Order]) -> ExecUpdate:
+        self.last_events = len(orders)
+        reports = []
+        for order in orders:
+            self.orders.setdefault(order.client_order_id, order)
+            reports.append(self.client.submit(order))
+        return self._book(reports)
+
+    def flatten(self, account_id: str | None, reason: str) -> ExecUpdate:
+        return self._book(self.client.flatten(account_id, self.now, reason))
+
+    def halt(self, reason: str) -> bool:
+        self.client.halt(reason)
+        return True
+
+    def resume(self) -> bool:
+        self.client.resume()
+        return True
+
+    def open_positions(self) -> int:
+        return sum(len(l.positions) for l in self.ledgers.values())
+
+    def closed_trades(self) -> list[ClosedTrade]:
+        return [t for l in self.ledgers.values() for t in l.closed]

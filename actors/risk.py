@@ -1,0 +1,38 @@
+"""AdaptiveRiskAgent (ARIA): sizes each account's order for a signal."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+
+from actors.common import rates_from
+from trading.compliance import Headroom
+from trading.instruments import InstrumentRegistry
+from trading.ledger import AccountSnapshot, ClosedTrade
+from trading.orders import Signal
+from trading.sizing import RiskParameters, RiskState, SizingDecision, size_intent
+
+
+class AdaptiveRiskAgent:
+    def __init__(self, registry: InstrumentRegistry, params: dict[str, RiskParameters]) -> None:
+        self.registry = registry
+        self.params = params
+        self.states = {acc: RiskState() for acc in params}
+        self.last_events = 0
+
+    def size(self, signal: Signal, snapshots: Mapping[str, AccountSnapshot], mids: Mapping[str, Decimal],
+             headrooms: Mapping[str, Headroom], accounts: list[str]) -> dict[str, SizingDecision]:
+        rates = rates_from(self.registry, mids)
+        inst = self.registry[signal.symbol]
+        self.last_events = len(accounts)
+        return {
+            acc: size_intent(signal, snapshots[acc], inst, rates, self.params[acc], self.states[acc],
+                             headrooms[acc].daily_headroom)
+            for acc in accounts
+        }
+
+    def on_trades(self, trades: list[ClosedTrade]) -> int:
+        for trade in trades:
+            self.states[trade.account_id].record(trade)
+        self.last_events = len(trades)
+        return len(trades)

@@ -1,0 +1,161 @@
+"""The ``octet`` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from cluster.settings import Settings, SettingsError, load_settings
+
+app = typer.Typer(help="Octet: a trading desk of eight cooperating agents on Ray.", no_args_is_help=True,
+                  pretty_exceptions_show_locals=False)
+console = Console(width=None if sys.stdout.isatty() else 150)
+
+ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="The settings file.")]
+
+
+def _settings(config: Path, **overrides: object) -> Settings:
+    try:
+        return load_settings(config, **{k: v for k, v in overrides.items() if v is not None})
+    except SettingsError as exc:
+        console.print(f"[red]configuration error[/red]\n{exc}")
+        raise typer.Exit(2) from None
+
+
+def _load_ticks(settings: Settings):  # type: ignore[no-untyped-def]
+    from cluster.feeds.replay import generate_ticks, read_ticks
+
+    s = settings.session
+    if s.data_file is not None:
+        return read_ticks(s.data_file, settings.registry())
+    ticks, _ = generate_ticks(settings.registry(), settings.generator_profiles(), s.ticks, s.seed, s.start)
+    return ticks
+
+
+def run_session(settings: Settings) -> None:
+    """Run a session with a live progress bar and print its summary."""
+    from cluster.session import Session
+    from cluster.storage import SessionStore
+    from cluster.topology import init_ray
+
+    with console.status("generating replay ticks"):
+        ticks = _load_ticks(settings)
+    with console.status("starting Ray and the agents"):
+        init_ray(settings)
+    data_dir = Path(settings.runtime.data_dir)
+    store = SessionStore.sqlite(data_dir)
+    columns = (TextColumn("[bold]session"), BarColumn(), MofNCompleteColumn(), TextColumn("batches"),
+               TextColumn("{task.fields[info]}"), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task("session", total=(len(ticks) + settings.session.batch_size - 1)
+                            // settings.session.batch_size, info="")
+
+        def on_batch(p, _topo):  # type: ignore[no-untyped-def]
+            bar.update(task, completed=p.batch, info=f"{p.ticks:,} ticks · {p.signals} signals · "
+                       f"{p.orders} orders · {p.trades} closed · {p.ticks / max(p.elapsed_s, 1e-9):,.0f} ticks/s")
+
+        result = Session(settings, store, on_batch=on_batch).run(ticks)
+    print_summary(settings, result)
+    out = data_dir / "last_session.json"
+    out.write_text(json.dumps(session_json(result), indent=2, default=str))
+    console.print(f"records in [bold]{data_dir / 'octet.db'}[/bold], summary in [bold]{out}[/bold]")
+    breaches = sum(len(v["breaches"]) for v in result.compliance.values())
+    if breaches:
+        console.print(f"[red bold]{breaches} hard-rule breach(es)[/red bold]")
+        raise typer.Exit(1)
+
+
+def session_json(result) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    from dataclasses import asdict
+
+    return {
+        "run_id": result.run_id, "ticks": result.ticks, "elapsed_s": result.elapsed_s,
+        "signals": len(result.signals), "orders": len(result.orders), "trades": len(result.trades),
+        "vetoes_by_rule": dict(result.vetoes_by_rule), "dead_letters": dict(result.dead_letters),
+        "accounts": {a: asdict(s) for a, s in result.summaries.items()},
+        "compliance": result.compliance,
+    }
+
+
+def print_summary(settings: Settings, result) -> None:  # type: ignore[no-untyped-def]
+    rate = result.ticks / result.elapsed_s if result.elapsed_s else 0.0
+    console.print(f"\n[bold]{result.ticks:,}[/bold] ticks in {result.elapsed_s:.1f} s ({rate:,.0f} ticks/s), "
+                  f"{len(result.signals)} signals, {len(result.orders)} orders, {len(result.trades)} closed trades")
+    accounts = Table(title="accounts")
+    for col in ("account", "firm rules", "trades", "win rate", "net P&L", "return", "max drawdown",
+                "min daily headroom", "min max-loss headroom", "breaches"):
+        accounts.add_column(col, justify="right" if col not in ("account", "firm rules") else "left")
+    for acc in settings.accounts:
+        s = result.summaries[acc.id]
+        c = result.compliance[acc.id]
+        accounts.add_row(acc.id, acc.firm, str(s.trades), f"{s.win_rate:.0%}", f"{s.net_pnl:,.2f}",
+                         f"{s.return_pct:+.2f}%", f"{s.max_drawdown:,.2f} ({s.max_drawdown_pct:.2f}%)",
+                         f"{c['min_daily_headroom']:,.2f}", f"{c['min_max_loss_headroom']:,.2f}",
+                         str(len(c["breaches"])))
+    console.print(accounts)
+    agents = Table(title="agents")
+    for col in ("agent", "calls", "events", "mean latency", "restarts"):
+        agents.add_column(col, justify="left" if col == "agent" else "right")
+    for st in result.agent_stats:
+        mean_ms = st["busy_s"] / st["calls"] * 1000 if st["calls"] else 0.0
+        agents.add_row(st["name"], f"{st['calls']:,}", f"{st['events']:,}", f"{mean_ms:.2f} ms", str(st["restarts"]))
+    console.print(agents)
+    if result.vetoes_by_rule:
+        console.print("vetoes: " + ", ".join(f"{k} {v}" for k, v in sorted(result.vetoes_by_rule.items())))
+    if result.dead_letters:
+        console.print("dead letters: " + ", ".join(f"{k} {v}" for k, v in sorted(result.dead_letters.items())))
+
+
+@app.command()
+def demo(config: ConfigOpt = Path("octet.yaml"),
+         ticks: Annotated[int | None, typer.Option(help="Override session.ticks.")] = None,
+         seed: Annotated[int | None, typer.Option(help="Override session.seed.")] = None) -> None:
+    """Run a full paper session on embedded defaults: local Ray, in-process bus, SQLite under ./var/."""
+    run_session(_settings(config, session__ticks=ticks, session__seed=seed))
+
+
+@app.command()
+def run(config: ConfigOpt = Path("octet.yaml"),
+        data: Annotated[Path | None, typer.Option(help="Replay ticks from a CSV/Parquet file.")] = None,
+        ray_address: Annotated[str | None, typer.Option(help="Connect to a Ray cluster ('auto').")] = None) -> None:
+    """Run a session as configured (optionally on recorded ticks or a Ray cluster)."""
+    run_session(_settings(config, session__data_file=data, runtime__ray_address=ray_address))
+
+
+@app.command()
+def generate(out: Annotated[Path, typer.Argument(help="Output file, .csv or .parquet.")],
+             config: ConfigOpt = Path("octet.yaml"),
+             ticks: Annotated[int | None, typer.Option(help="Override session.ticks.")] = None) -> None:
+    """Write the replay generator's ticks to a file (for research or `octet run --data`)."""
+    import polars as pl
+
+    settings = _settings(config, session__ticks=ticks)
+    batch = _load_ticks(settings)
+    reg = settings.registry()
+    scale = [10.0 ** -reg.by_index(i).price_precision for i in range(len(reg))]
+    frame = pl.DataFrame({
+        "ts": batch.ts, "symbol": [reg.by_index(int(i)).symbol for i in batch.inst],
+        "bid": batch.bid * [scale[int(i)] for i in batch.inst], "ask": batch.ask * [scale[int(i)] for i in batch.inst],
+        "volume": batch.volume,
+    })
+    frame.write_parquet(out) if out.suffix == ".parquet" else frame.write_csv(out)
+    console.print(f"wrote {len(frame):,} ticks to {out}")
+
+
+@app.command("check-config")
+def check_config(config: ConfigOpt = Path("octet.yaml")) -> None:
+    """Validate the settings file and print what it defines."""
+    s = _settings(config)
+    console.print(f"{config}: ok — {len(s.instruments)} instruments, {len(s.accounts)} accounts "
+                  f"({', '.join(f'{a.id} [{a.firm}]' for a in s.accounts)})")
+
+
+def main() -> None:  # pragma: no cover
+    sys.exit(app())

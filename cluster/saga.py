@@ -1,0 +1,169 @@
+"""The per-signal trade saga: risk -> correlation -> style -> compliance -> execution.
+
+A CrewAI Flow with deterministic steps and no LLM. Each step is one Ray actor call that handles
+every account still in the saga; an account whose order is vetoed leaves it with the reason
+recorded, and the flow ends when no account is left. Every step appends to the audit record.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+for _key, _value in {"CREWAI_DISABLE_TELEMETRY": "true", "OTEL_SDK_DISABLED": "true",
+                     "CREWAI_DISABLE_VERSION_CHECK": "true", "CREWAI_TRACING_ENABLED": "false"}.items():
+    os.environ.setdefault(_key, _value)
+
+import ray  # noqa: E402
+from crewai.flow.flow import Flow, listen, router, start  # noqa: E402
+from pydantic import BaseModel, PrivateAttr  # noqa: E402
+
+from actors.execution import ExecUpdate  # noqa: E402
+from trading.compliance import Headroom  # noqa: E402
+from trading.ledger import AccountSnapshot  # noqa: E402
+from trading.orders import Order, OrderIntent, Signal  # noqa: E402
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One step's verdict for one account, as the audit trail keeps it."""
+
+    signal_id: str
+    account_id: str
+    step: str
+    outcome: str  # "pass", "veto", "scaled", "sent", "rejected"
+    rule: str
+    reason: str
+    numbers: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass
+class SagaContext:
+    """What the saga needs from the session: the agents and the moment's account views."""
+
+    signal: Signal
+    accounts: list[str]
+    snapshots: Mapping[str, AccountSnapshot]
+    mids: Mapping[str, Decimal]
+    headrooms: Mapping[str, Headroom]
+    call: Callable[[str, str, Any], Any]  # (agent, method, *args) -> result, one actor call
+    decisions: list[Decision] = field(default_factory=list)
+    intents: dict[str, OrderIntent] = field(default_factory=dict)
+    orders: dict[str, list[Order]] = field(default_factory=dict)
+    update: ExecUpdate | None = None
+
+
+class SagaState(BaseModel):
+    """The flow's own state: the steps it ran (the decisions live in the context)."""
+
+    steps: list[str] = []
+
+
+class TradeSaga(Flow[SagaState]):  # type: ignore[misc]
+    """risk -> correlation -> style -> compliance -> execution, for all accounts of one signal."""
+
+    _ctx: SagaContext = PrivateAttr()
+
+    def _record(self, account: str, step: str, outcome: str, rule: str = "", reason: str = "",
+                numbers: tuple[tuple[str, float], ...] = ()) -> None:
+        self._ctx.decisions.append(Decision(self._ctx.signal.signal_id, account, step, outcome, rule, reason, numbers))
+
+    def _next(self) -> str:
+        self.state.steps.append("size")
+        return "continue" if self._ctx.intents else "stop"
+
+    @start()
+    def size(self) -> None:
+        c = self._ctx
+        sized = c.call("risk", "size", c.signal, c.snapshots, c.mids, c.headrooms, c.accounts)
+        for acc, decision in sized.items():
+            if decision.intent is None:
+                self._record(acc, "risk", "veto", "sizing", decision.reason, decision.inputs)
+            else:
+                c.intents[acc] = decision.intent
+                self._record(acc, "risk", "pass", "", f"{decision.intent.lots} lots, risk "
+                             f"{decision.intent.risk_amount}", decision.inputs)
+
+    @router(size)
+    def after_size(self) -> str:
+        return self._next()
+
+    @listen("continue")
+    def correlate(self) -> None:
+        c = self._ctx
+        checked = c.call("correlation", "check", list(c.intents.values()), c.snapshots, c.mids)
+        for (acc, _), (intent, reason) in zip(list(c.intents.items()), checked, strict=True):
+            if intent is None:
+                del c.intents[acc]
+                self._record(acc, "correlation", "veto", "exposure", reason)
+            else:
+                c.intents[acc] = intent
+                self._record(acc, "correlation", "scaled" if "scaled" in reason else "pass", "", reason)
+
+    @router(correlate)
+    def after_correlate(self) -> str:
+        return "styled" if self._ctx.intents else "stop"
+
+    @listen("styled")
+    def style(self) -> None:
+        c = self._ctx
+        c.orders = c.call("style", "apply", list(c.intents.values()))
+        for acc in list(c.orders):
+            legs = c.orders[acc]
+            if not legs:
+                del c.orders[acc]
+                self._record(acc, "style", "veto", "size", "size below the minimum lot after the profile")
+            else:
+                self._record(acc, "style", "pass", "", f"{len(legs)} leg(s), profile {legs[0].profile}, "
+                             f"seed {legs[0].seed}, active from {legs[0].not_before_ns}")
+
+    @router(style)
+    def after_style(self) -> str:
+        return "to_compliance" if self._ctx.orders else "stop"
+
+    @listen("to_compliance")
+    def comply(self) -> None:
+        c = self._ctx
+        decisions = c.call("compliance", "check", c.orders, c.snapshots, c.mids)
+        for acc, d in decisions.items():
+            numbers = (("worst_case_daily_headroom", float(d.worst_case_daily_headroom)),
+                       ("worst_case_max_loss_headroom", float(d.worst_case_max_loss_headroom)))
+            if d.allowed:
+                self._record(acc, "compliance", "pass", "", d.reason, numbers)
+            else:
+                del c.orders[acc]
+                self._record(acc, "compliance", "veto", d.rule, d.reason, numbers)
+
+    @router(comply)
+    def after_comply(self) -> str:
+        return "approved" if self._ctx.orders else "stop"
+
+    @listen("approved")
+    def execute(self) -> None:
+        c = self._ctx
+        legs = [o for acc in sorted(c.orders) for o in c.orders[acc]]
+        c.update = c.call("execution", "submit", legs)
+        for report in c.update.reports:
+            outcome = "sent" if report.status.value in ("accepted", "filled") else "rejected"
+            self._record(report.account_id, "execution", outcome, "", f"{report.client_order_id} {report.status.value}"
+                         + (f": {report.reason}" if report.reason else ""))
+
+
+def run_saga(ctx: SagaContext) -> SagaContext:
+    """Run one signal's saga to its end; the context carries the decisions and the orders sent."""
+    flow = TradeSaga(suppress_flow_events=True)
+    flow._ctx = ctx
+    flow.kickoff()
+    return ctx
+
+
+def actor_caller(agents: Mapping[str, Any]) -> Callable[..., Any]:
+    """A ``call`` for the saga over the session's sequenced agent handles."""
+
+    def call(agent: str, method: str, *args: Any) -> Any:
+        return ray.get(agents[agent].call(method, *args))
+
+    return call

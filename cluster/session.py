@@ -1,0 +1,241 @@
+"""A trading session: the path of a tick through the desk, batch by batch.
+
+For each batch: ingress validates and builds bars; the analysis shards look for signals; the
+batch's quotes then go to the execution agent in segments cut at each signal's time and at each
+account's daily reset, so every saga sees accounts exactly as they stand at its signal, and each
+day's reference is taken at the reset itself. The breaker reviews the desk at the batch's end.
+Everything is sequential where order matters, so the same ticks give the same orders.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import ray
+
+from actors.analysis import AnalysisOutput
+from actors.breaker import BreakerUpdate
+from actors.execution import ExecUpdate
+from actors.ingress import IngressResult
+from cluster.saga import Decision, SagaContext, actor_caller, run_saga
+from cluster.settings import Settings
+from cluster.storage import SessionStore
+from cluster.topology import Topology, build
+from trading.breaker import BreakerEvent
+from trading.compliance import Headroom
+from trading.ledger import AccountSnapshot, ClosedTrade
+from trading.market import TickBatch
+from trading.orders import ExecutionReport, Order, OrderStatus, Signal
+from trading.performance import PerformanceSummary
+from trading.wyckoff import WyckoffEvent
+
+
+@dataclass
+class Progress:
+    """What the session reports after each batch."""
+
+    batch: int
+    batches: int
+    ticks: int
+    signals: int
+    orders: int
+    trades: int
+    elapsed_s: float
+
+
+@dataclass
+class SessionResult:
+    run_id: str
+    ticks: int
+    batches: int
+    elapsed_s: float
+    signals: list[Signal] = field(default_factory=list)
+    events: list[WyckoffEvent] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
+    orders: list[Order] = field(default_factory=list)
+    reports: list[ExecutionReport] = field(default_factory=list)
+    trades: list[ClosedTrade] = field(default_factory=list)
+    breaker_events: list[BreakerEvent] = field(default_factory=list)
+    dead_letters: Counter[str] = field(default_factory=Counter)
+    summaries: dict[str, PerformanceSummary] = field(default_factory=dict)
+    compliance: dict[str, dict[str, Any]] = field(default_factory=dict)
+    agent_stats: list[dict[str, Any]] = field(default_factory=list)
+    tick_to_order_ms: list[float] = field(default_factory=list)
+    final: dict[str, AccountSnapshot] = field(default_factory=dict)
+
+    @property
+    def vetoes_by_rule(self) -> Counter[str]:
+        return Counter(f"{d.step}:{d.rule}" for d in self.decisions if d.outcome == "veto")
+
+
+class Session:
+    """Runs ticks through a topology. ``on_batch`` is called after every batch (progress, chaos)."""
+
+    def __init__(self, settings: Settings, store: SessionStore | None = None, run_id: str | None = None,
+                 on_batch: Callable[[Progress, Topology], None] | None = None) -> None:
+        self.settings = settings
+        self.run_id = run_id or uuid.uuid4().hex[:12]
+        self.store = store
+        self.on_batch = on_batch
+        self.registry = settings.registry()
+        self.account_ids = [a.id for a in settings.accounts]
+        self.rules = {a.id: settings.firm_rules(a) for a in settings.accounts}
+        self.snapshots: dict[str, AccountSnapshot] = {}
+        self.mids: dict[str, Decimal] = {}
+        self.headrooms: dict[str, Headroom] = {}
+        self.blocked: frozenset[str] = frozenset()
+        self.system_open = False
+        self.pending: list[Any] = []
+
+    def run(self, ticks: TickBatch) -> SessionResult:
+        state_dir = Path(self.settings.runtime.data_dir) / "state" / self.run_id
+        topo = build(self.settings, state_dir, f"octet-{self.run_id}")
+        try:
+            return self._run(topo, ticks)
+        finally:
+            topo.shutdown()
+
+    # -- the hot path -------------------------------------------------------------------------
+    def _run(self, topo: Topology, ticks: TickBatch) -> SessionResult:
+        started = time.perf_counter()
+        size = self.settings.session.batch_size
+        batches = (len(ticks) + size - 1) // size
+        result = SessionResult(self.run_id, len(ticks), batches, 0.0)
+        self.topo, self.result = topo, result
+        self.call = actor_caller(topo.agents)
+        ray.get([r.handle.info.remote() for r in topo.all()])  # every actor is up before the clock starts
+        self._advance(TickBatch.empty(), int(ticks.ts[0]) if len(ticks) else 0)
+        n_ingress = len(topo.ingress)
+        for b in range(batches):
+            batch = ticks.take(slice(b * size, (b + 1) * size))
+            self.batch_started = time.perf_counter()
+            if n_ingress == 1:
+                ing_refs = [topo.ingress[0].call("process", batch)]
+            else:
+                ing_refs = [ing.call("process", batch.take(batch.inst % n_ingress == j))
+                            for j, ing in enumerate(topo.ingress)]
+            an_refs = [shard.call("on_batch", *ing_refs) for _, shard in topo.analysis]
+            self.pending.append(topo.agents["correlation"].call("on_batch", *ing_refs))
+            ingested: list[IngressResult] = ray.get(ing_refs)
+            clean = self._merge([r.clean for r in ingested])
+            for r in ingested:
+                result.dead_letters.update(d.reason for d in r.dead_letters)
+            analysed: list[AnalysisOutput] = ray.get(an_refs)
+            signals = sorted((s for o in analysed for s in o.signals), key=lambda s: (s.ts_ns, s.symbol, s.setup))
+            result.events.extend(e for o in analysed for e in o.events)
+            result.signals.extend(signals)
+            if signals:
+                self.pending.append(topo.agents["learning"].call("on_update", signals, []))
+            self._walk(clean, signals)
+            last_ts: dict[str, int] = {}
+            for r in ingested:
+                last_ts.update(r.last_ts)
+            if len(clean):
+                self._review(int(clean.ts[-1]), last_ts)
+            ray.get(self.pending)
+            self.pending = []
+            if self.store is not None:
+                self.store.flush(self.run_id, result)
+            if self.on_batch is not None:
+                self.on_batch(Progress(b + 1, batches, min((b + 1) * size, len(ticks)), len(result.signals),
+                                       len(result.orders), len(result.trades), time.perf_counter() - started), topo)
+        self._book(ray.get(topo.agents["execution"].call("flatten", None, "end of session")))
+        ray.get(self.pending)
+        self.pending = []
+        result.elapsed_s = time.perf_counter() - started
+        result.final = dict(self.snapshots)
+        result.summaries = topo.agents["performance"].query("summary")
+        result.compliance = topo.agents["compliance"].query("report")
+        result.agent_stats = [ref.info() for ref in topo.all()]
+        if self.store is not None:
+            self.store.flush(self.run_id, result, final=True)
+        return result
+
+    def _merge(self, parts: list[TickBatch]) -> TickBatch:
+        if len(parts) == 1:
+            return parts[0]
+        merged = TickBatch.concat(parts)
+        return merged.take(np.lexsort((merged.inst, merged.ts)))
+
+    def _cuts(self, clean: TickBatch, signals: list[Signal]) -> list[tuple[int, list[Signal]]]:
+        """Times at which the batch is cut: each signal's time and each account's daily reset."""
+        cuts: dict[int, list[Signal]] = {}
+        for s in signals:
+            cuts.setdefault(s.ts_ns, []).append(s)
+        if len(clean):
+            first, last = int(clean.ts[0]), int(clean.ts[-1])
+            for rules in self.rules.values():
+                reset = rules.next_reset_ns(first - 1)
+                while reset <= last:
+                    cuts.setdefault(reset, [])
+                    reset = rules.next_reset_ns(reset)
+        return sorted(cuts.items())
+
+    def _walk(self, clean: TickBatch, signals: list[Signal]) -> None:
+        pos = 0
+        for t, group in self._cuts(clean, signals):
+            k = int(np.searchsorted(clean.ts, t, "left"))
+            self._advance(clean.take(slice(pos, k)), t)
+            pos = k
+            for signal in group:
+                self._saga(signal)
+        if pos < len(clean) or len(clean) == 0:
+            self._advance(clean.take(slice(pos, None)), int(clean.ts[-1]) if len(clean) else 0)
+
+    def _advance(self, quotes: TickBatch, as_of: int) -> None:
+        """Push quotes to the venue up to ``as_of``, book what filled, refresh headroom."""
+        update: ExecUpdate = ray.get(self.topo.agents["execution"].call("on_quotes", quotes, as_of))
+        self._book(update)
+
+    def _book(self, update: ExecUpdate) -> None:
+        agents = self.topo.agents
+        self.snapshots, self.mids = update.snapshots, update.mids
+        self.result.reports.extend(update.reports)
+        if update.trades:
+            trades = list(update.trades)
+            self.result.trades.extend(trades)
+            self.pending.append(agents["risk"].call("on_trades", trades))
+            self.pending.append(agents["learning"].call("on_update", [], trades))
+        self.pending.append(agents["performance"].call("on_update", update.snapshots, list(update.trades)))
+        self.headrooms = ray.get(agents["compliance"].call("observe", update.snapshots, update.mids))
+
+    def _saga(self, signal: Signal) -> None:
+        accounts = [a for a in self.account_ids if a not in self.blocked]
+        for acc in sorted(set(self.account_ids) - set(accounts)) if not self.system_open else self.account_ids:
+            self.result.decisions.append(Decision(signal.signal_id, acc, "breaker", "veto",
+                                                  "system" if self.system_open else "account",
+                                                  "circuit breaker open"))
+        if self.system_open or not accounts:
+            return
+        ctx = run_saga(SagaContext(signal, accounts, self.snapshots, self.mids, self.headrooms, self.call))
+        self.result.decisions.extend(ctx.decisions)
+        if ctx.update is not None:
+            sent = {o.client_order_id: o for legs in ctx.orders.values() for o in legs}
+            for report in ctx.update.reports:
+                if report.status is OrderStatus.ACCEPTED:
+                    self.result.orders.append(sent[report.client_order_id])
+                    self.result.tick_to_order_ms.append((time.perf_counter() - self.batch_started) * 1000)
+            self._book(ctx.update)
+
+    def _review(self, ts_ns: int, last_ts: dict[str, int]) -> None:
+        agents = self.topo.agents
+        update: BreakerUpdate = ray.get(agents["breaker"].call("on_batch", ts_ns, last_ts, self.headrooms))
+        self.result.breaker_events.extend(update.events)
+        self.blocked = update.blocked_accounts
+        for acc in update.flatten_accounts:
+            self._book(ray.get(agents["execution"].call("flatten", acc, "breaker: daily headroom")))
+        if update.system_open and not self.system_open:
+            ray.get(agents["execution"].call("halt", "system breaker open"))
+        elif self.system_open and not update.system_open:
+            ray.get(agents["execution"].call("resume"))
+        self.system_open = update.system_open
+
+

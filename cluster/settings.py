@@ -1,0 +1,260 @@
+"""One settings object, read once from ``octet.yaml`` and the environment, passed down.
+
+Environment variables override the file: ``OCTET_SESSION__TICKS=50000`` sets ``session.ticks``.
+An invalid file raises ``SettingsError`` whose message names every bad key.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from cluster.feeds.replay import GeneratorProfile
+from trading.compliance import CostAllowance
+from trading.execution_style import ExecutionProfile
+from trading.exposure import ExposureLimits
+from trading.instruments import Instrument, InstrumentRegistry
+from trading.orders import OrderType
+from trading.rules import DailyLossBasis, FirmRules, MaxLossKind
+from trading.sizing import RiskParameters
+from trading.wyckoff import WyckoffParams
+
+
+class SettingsError(Exception):
+    """The configuration cannot be used; the message names each bad key."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GeneratorSettings(_Model):
+    """Replay generator parameters of one instrument (see ``GeneratorProfile``)."""
+
+    start_price: float = Field(gt=0)
+    sigma_pips: float = Field(0.6, gt=0)
+    range_pips: float = Field(30.0, gt=0)
+    spread_pips: float = Field(0.7, gt=0)
+    ticks_per_minute: float = Field(9.0, gt=0)
+
+
+class InstrumentSettings(_Model):
+    symbol: str
+    base: str = Field(min_length=3, max_length=3)
+    quote: str = Field(min_length=3, max_length=3)
+    price_precision: int = Field(ge=0, le=8)
+    pip_size: Decimal = Field(gt=0)
+    contract_size: int = Field(100_000, gt=0)
+    generator: GeneratorSettings
+
+    def to_domain(self) -> Instrument:
+        return Instrument(self.symbol, self.base, self.quote, self.price_precision, self.pip_size,
+                          self.contract_size)
+
+
+class FirmSettings(_Model):
+    """A firm's rule set for one phase (see ``trading.rules.FirmRules``)."""
+
+    daily_loss_pct: Decimal = Field(gt=0, lt=100)
+    max_loss_pct: Decimal = Field(gt=0, lt=100)
+    daily_loss_basis: DailyLossBasis = DailyLossBasis.BALANCE
+    max_loss_kind: MaxLossKind = MaxLossKind.STATIC
+    reset_timezone: str = "Europe/Prague"
+    reset_time: time = time(0, 0)
+    max_lots_per_order: Decimal = Decimal(0)
+    max_open_positions: int = Field(0, ge=0)
+    profit_target_pct: Decimal = Decimal(0)
+
+    def to_domain(self, name: str) -> FirmRules:
+        return FirmRules(name, **self.model_dump())
+
+
+class ProfileSettings(_Model):
+    """An execution profile (see ``trading.execution_style.ExecutionProfile``)."""
+
+    order_type: OrderType = OrderType.MARKET
+    delay_seconds: tuple[float, float] = (0.0, 0.0)
+    expiry_seconds: float = Field(120.0, gt=0)
+    take_profit_ladder: list[tuple[Decimal, int]] = [(Decimal(1), 0)]
+    size_variance_pct: Decimal = Field(Decimal(0), ge=0, lt=50)
+    max_slippage_pips: Decimal = Field(Decimal("1.5"), gt=0)
+
+    def to_domain(self, name: str) -> ExecutionProfile:
+        data = self.model_dump()
+        data["take_profit_ladder"] = tuple(tuple(x) for x in data["take_profit_ladder"])
+        return ExecutionProfile(name, **data)
+
+
+class RiskSettings(_Model):
+    risk_per_trade_pct: Decimal = Field(Decimal("0.5"), gt=0, le=5)
+    min_confidence: float = Field(0.3, ge=0, le=1)
+    drawdown_cut_pct: Decimal = Field(Decimal("2.0"), gt=0)
+    headroom_share: Decimal = Field(Decimal("0.25"), gt=0, le=1)
+    kelly_fraction: Decimal = Field(Decimal("0.25"), gt=0, le=1)
+    kelly_min_trades: int = Field(20, ge=1)
+
+    def to_domain(self) -> RiskParameters:
+        return RiskParameters(**self.model_dump())
+
+
+class AccountSettings(_Model):
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    owner: str = "desk"
+    firm: str
+    balance: Decimal = Field(gt=0)
+    currency: str = Field("USD", min_length=3, max_length=3)
+    commission_per_lot: Decimal = Field(Decimal("3.5"), ge=0)
+    profile: str = "default"
+    risk: RiskSettings = RiskSettings()
+
+
+class SessionSettings(_Model):
+    """A replay session: how many ticks, from when, in what batches."""
+
+    seed: int = 7
+    ticks: int = Field(200_000, gt=0)
+    start: datetime = datetime(2026, 3, 2, tzinfo=UTC)
+    batch_size: int = Field(2_000, ge=100)
+    bar_seconds: int = Field(60, ge=1)
+    data_file: Path | None = None
+
+
+class RuntimeSettings(_Model):
+    bus: Literal["inprocess"] = "inprocess"
+    store: Literal["sqlite"] = "sqlite"
+    venue: Literal["paper"] = "paper"
+    data_dir: Path = Path("var")
+    ray_address: str | None = None
+    ingress_actors: int = Field(1, ge=1, le=16)
+    analysis_shards: int = Field(3, ge=1, le=64)
+
+
+class BreakerSettings(_Model):
+    """Thresholds of the circuit breaker (fractions of the daily limit, seconds)."""
+
+    daily_headroom_halt: float = Field(0.5, gt=0, lt=1)
+    daily_headroom_flatten: float = Field(0.25, gt=0, lt=1)
+    stale_after_seconds: float = Field(300.0, gt=0)
+    cooldown_seconds: float = Field(900.0, gt=0)
+    probation_seconds: float = Field(600.0, gt=0)
+
+
+class ComplianceSettings(_Model):
+    slippage_pips: Decimal = Field(Decimal(1), ge=0)
+    safety_buffer_pct: Decimal = Field(Decimal(10), ge=0, lt=100)
+
+
+class CorrelationSettings(_Model):
+    per_currency: float = Field(10.0, gt=0)
+    correlated_total: float = Field(15.0, gt=0)
+    window_bars: int = Field(240, ge=30)
+
+
+class AgentsSettings(_Model):
+    analysis: dict[str, float] = {}
+    breaker: BreakerSettings = BreakerSettings()
+    compliance: ComplianceSettings = ComplianceSettings()
+    correlation: CorrelationSettings = CorrelationSettings()
+    actor_max_restarts: int = -1
+
+
+class Settings(BaseSettings):
+    """Everything Octet is configured with. Sections: session, runtime, instruments, firms,
+    profiles, accounts, agents."""
+
+    model_config = SettingsConfigDict(env_prefix="OCTET_", env_nested_delimiter="__", extra="forbid",
+                                      frozen=True)
+
+    session: SessionSettings = SessionSettings()
+    runtime: RuntimeSettings = RuntimeSettings()
+    instruments: list[InstrumentSettings]
+    firms: dict[str, FirmSettings]
+    profiles: dict[str, ProfileSettings] = {"default": ProfileSettings()}
+    accounts: list[AccountSettings] = Field(min_length=1)
+    agents: AgentsSettings = AgentsSettings()
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings],
+                                   init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource,
+                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return env_settings, init_settings
+
+    @model_validator(mode="after")
+    def _references_exist(self) -> Settings:
+        symbols = [i.symbol for i in self.instruments]
+        if len(set(symbols)) != len(symbols):
+            raise ValueError(f"instruments: a symbol is defined twice in {symbols}")
+        ids = [a.id for a in self.accounts]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"accounts: an id is defined twice in {ids}")
+        for i, acc in enumerate(self.accounts):
+            if acc.firm not in self.firms:
+                raise ValueError(f"accounts.{i}.firm: unknown firm {acc.firm!r} (known: {', '.join(self.firms)})")
+            if acc.profile not in self.profiles:
+                raise ValueError(f"accounts.{i}.profile: unknown profile {acc.profile!r} "
+                                 f"(known: {', '.join(self.profiles)})")
+        WyckoffParams(**self.agents.analysis)  # type: ignore[arg-type]
+        return self
+
+    # Domain views, built once from the validated settings.
+    def registry(self) -> InstrumentRegistry:
+        return InstrumentRegistry(i.to_domain() for i in self.instruments)
+
+    def generator_profiles(self) -> dict[str, GeneratorProfile]:
+        return {i.symbol: GeneratorProfile(**i.generator.model_dump()) for i in self.instruments}
+
+    def firm_rules(self, account: AccountSettings) -> FirmRules:
+        return self.firms[account.firm].to_domain(account.firm)
+
+    def profile(self, account: AccountSettings) -> ExecutionProfile:
+        return self.profiles[account.profile].to_domain(account.profile)
+
+    def cost_allowance(self, account: AccountSettings) -> CostAllowance:
+        c = self.agents.compliance
+        return CostAllowance(c.slippage_pips, account.commission_per_lot, c.safety_buffer_pct)
+
+    def exposure_limits(self) -> ExposureLimits:
+        c = self.agents.correlation
+        return ExposureLimits(c.per_currency, c.correlated_total)
+
+    def wyckoff_params(self) -> WyckoffParams:
+        return WyckoffParams(**self.agents.analysis)  # type: ignore[arg-type]
+
+
+def _format(error: ValidationError, source: str) -> str:
+    lines = [f"{source}: {error.error_count()} invalid setting(s)"]
+    for err in error.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        lines.append(f"  {key}: {msg}" + (f" (got {err['input']!r})" if err["type"] != "value_error"
+                                          and not isinstance(err.get("input"), dict) else ""))
+    return "\n".join(lines)
+
+
+def load_settings(path: str | Path = "octet.yaml", **overrides: Any) -> Settings:
+    """Read and validate the settings file (and ``OCTET_*`` environment variables)."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError:
+        raise SettingsError(f"{path}: no such settings file") from None
+    except yaml.YAMLError as exc:
+        raise SettingsError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise SettingsError(f"{path}: the top level must be a mapping of sections")
+    for key, value in overrides.items():
+        section, _, name = key.partition("__")
+        data.setdefault(section, {})[name] = value
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise SettingsError(_format(exc, str(path))) from None

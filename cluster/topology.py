@@ -1,0 +1,112 @@
+"""The topology: which actors exist, how many, their names and restart policy, in one place."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ray
+
+from actors.analysis import MarketAnalysisAgent
+from actors.breaker import CircuitBreakerAgent
+from actors.compliance import ComplianceAgent
+from actors.correlation import CorrelationAgent
+from actors.execution import AccountSpec, ExecutionAgent
+from actors.ingress import IngressAgent
+from actors.learning import LearningAgent
+from actors.performance import PerformanceAgent
+from actors.risk import AdaptiveRiskAgent
+from actors.shell import AgentShell
+from actors.style import ExecutionStyleAgent
+from cluster.settings import Settings
+
+RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled", "RAY_DEDUP_LOGS": "0"}
+
+
+class AgentRef:
+    """A handle on one hosted agent that numbers its mutating calls in order."""
+
+    def __init__(self, name: str, handle: Any) -> None:
+        self.name = name
+        self.handle = handle
+        self.seq = 0
+
+    def call(self, method: str, *args: Any) -> Any:
+        self.seq += 1
+        return self.handle.call.remote(self.seq, method, *args)
+
+    def query(self, method: str, *args: Any) -> Any:
+        return ray.get(self.handle.query.remote(method, *args))
+
+    def info(self) -> dict[str, Any]:
+        return ray.get(self.handle.info.remote())  # type: ignore[no-any-return]
+
+
+@dataclass
+class Topology:
+    ingress: list[AgentRef]
+    analysis: list[tuple[list[str], AgentRef]]
+    agents: dict[str, AgentRef]  # risk, correlation, style, compliance, breaker, performance, learning, execution
+
+    def all(self) -> list[AgentRef]:
+        return [*self.ingress, *(a for _, a in self.analysis), *self.agents.values()]
+
+    def shutdown(self) -> None:
+        for ref in self.all():
+            ray.kill(ref.handle, no_restart=True)
+
+
+def init_ray(settings: Settings) -> None:
+    """Connect to ``runtime.ray_address`` or start a local Ray without the dashboard."""
+    for key, value in RAY_ENV.items():
+        os.environ.setdefault(key, value)
+    if ray.is_initialized():
+        return
+    root = Path(__file__).resolve().parent.parent
+    runtime_env = {"env_vars": {**RAY_ENV, "CREWAI_DISABLE_TELEMETRY": "true", "OTEL_SDK_DISABLED": "true"}}
+    if settings.runtime.ray_address:
+        ray.init(address=settings.runtime.ray_address, runtime_env={**runtime_env, "working_dir": str(root)},
+                 log_to_driver=False)
+    else:
+        ray.init(include_dashboard=False, log_to_driver=False, runtime_env=runtime_env,
+                 num_cpus=max(2, os.cpu_count() or 2), configure_logging=False)
+
+
+def build(settings: Settings, state_dir: Path, name_prefix: str) -> Topology:
+    """Start every actor of the desk. Actors take no CPU reservation: they idle between batches."""
+    registry = settings.registry()
+    shell = ray.remote(AgentShell)
+    restarts = settings.agents.actor_max_restarts
+    state = str(state_dir)
+
+    def start(name: str, factory: Any, *args: Any) -> AgentRef:
+        handle = shell.options(name=f"{name_prefix}.{name}", num_cpus=0, max_restarts=restarts,
+                               max_task_retries=-1 if restarts else 0).remote(name, state, factory, *args)
+        return AgentRef(name, handle)
+
+    ingress = [start(f"ingress-{i}", IngressAgent, registry, settings.session.bar_seconds)
+               for i in range(settings.runtime.ingress_actors)]
+    shards = min(settings.runtime.analysis_shards, len(registry))
+    groups = [registry.symbols[i::shards] for i in range(shards)]
+    analysis = [(g, start(f"analysis-{i}", MarketAnalysisAgent, registry, g, settings.wyckoff_params()))
+                for i, g in enumerate(groups)]
+    accounts = settings.accounts
+    rules = {a.id: settings.firm_rules(a) for a in accounts}
+    b = settings.agents.breaker
+    agents = {
+        "risk": start("risk", AdaptiveRiskAgent, registry, {a.id: a.risk.to_domain() for a in accounts}),
+        "correlation": start("correlation", CorrelationAgent, registry, {a.id: a.owner for a in accounts},
+                             settings.exposure_limits(), settings.agents.correlation.window_bars),
+        "style": start("style", ExecutionStyleAgent, registry, {a.id: settings.profile(a) for a in accounts}),
+        "compliance": start("compliance", ComplianceAgent, registry, rules,
+                            {a.id: settings.cost_allowance(a) for a in accounts}),
+        "breaker": start("breaker", CircuitBreakerAgent, rules, registry.symbols, b.daily_headroom_halt,
+                         b.daily_headroom_flatten, b.stale_after_seconds, b.cooldown_seconds, b.probation_seconds),
+        "performance": start("performance", PerformanceAgent, {a.id: a.balance for a in accounts}),
+        "learning": start("learning", LearningAgent),
+        "execution": start("execution", ExecutionAgent, registry, settings.runtime.venue,
+                           [AccountSpec(a.id, a.currency, a.balance, a.commission_per_lot) for a in accounts]),
+    }
+    return Topology(ingress, analysis, agents)

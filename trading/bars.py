@@ -1,0 +1,62 @@
+"""Tick-to-bar aggregation, vectorised, carrying the open bar across batches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from trading.market import Bar, FloatArray, IntArray
+
+
+@dataclass
+class BarAggregator:
+    """Aggregates one symbol's mid prices into bars of ``bar_ns``.
+
+    A bar is emitted only once a tick of a later bar arrives, so a bar is never seen before it
+    is complete; the ticks of the still-open bar are carried to the next batch.
+    """
+
+    symbol: str
+    bar_ns: int
+    precision: int
+    carry_ts: IntArray = field(default_factory=lambda: np.empty(0, np.int64))
+    carry_mid: FloatArray = field(default_factory=lambda: np.empty(0, np.float64))
+    carry_spread: FloatArray = field(default_factory=lambda: np.empty(0, np.float64))
+    carry_vol: FloatArray = field(default_factory=lambda: np.empty(0, np.float64))
+
+    def add(self, ts: IntArray, bid: IntArray, ask: IntArray, volume: FloatArray) -> list[Bar]:
+        scale = 10.0 ** -self.precision
+        mid = (bid + ask) * (scale / 2)
+        spread = (ask - bid) * scale
+        ts = np.concatenate([self.carry_ts, ts])
+        mid = np.concatenate([self.carry_mid, mid])
+        spread = np.concatenate([self.carry_spread, spread])
+        volume = np.concatenate([self.carry_vol, volume])
+        if len(ts) == 0:
+            return []
+        bucket = ts // self.bar_ns
+        starts = np.flatnonzero(np.r_[True, bucket[1:] != bucket[:-1]])
+        last = starts[-1]
+        self.carry_ts, self.carry_mid = ts[last:], mid[last:]
+        self.carry_spread, self.carry_vol = spread[last:], volume[last:]
+        if len(starts) == 1:
+            return []
+        done = slice(0, last)
+        s = starts[:-1]
+        ends = np.r_[s[1:], last]
+        opens = mid[s]
+        closes = mid[ends - 1]
+        highs = np.maximum.reduceat(mid[done], s)
+        lows = np.minimum.reduceat(mid[done], s)
+        vols = np.add.reduceat(volume[done], s)
+        spreads = np.add.reduceat(spread[done], s) / (ends - s)
+        counts = ends - s
+        digits = self.precision + 1
+        return [
+            Bar(self.symbol, int(b) * self.bar_ns, (int(b) + 1) * self.bar_ns,
+                round(float(o), digits), round(float(h), digits), round(float(lo), digits),
+                round(float(c), digits), float(v), int(n), float(sp))
+            for b, o, h, lo, c, v, n, sp in zip(bucket[s], opens, highs, lows, closes, vols, counts, spreads,
+                                                  strict=True)
+        ]

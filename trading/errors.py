@@ -1,0 +1,28 @@
+"""Typed domain errors: an invalid value fails at the edge, with the field named."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every error raised by the trading domain."""
+
+
+class InvalidValue(DomainError, ValueError):
+    """A value that cannot exist: a NaN price, a crossed quote, a negative volume."""
+
+    def __init__(self, field: str, value: object, reason: str) -> None:
+        self.field = field
+        self.value = value
+        self.reason = reason
+        super().__init__(f"{field}={value!r}: {reason}")
+
+
+class UnknownInstrument(DomainError, KeyError):
+    """An instrument symbol that the configuration does not define."""
+
+    def __init__(self, symbol: str) -> None:
+        self.symbol = symbol
+        super().__init__(f"unknown instrument {symbol!r}")
+
+    def __str__(self) -> str:
+        return f"unknown instrument {self.symbol!r}"

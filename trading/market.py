@@ -1,0 +1,149 @@
+"""Market data: single validated ticks and bars, and the columnar batches that the hot path moves.
+
+Prices in a ``TickBatch`` are integer points (price x 10^precision), so they stay exact; the
+instrument turns them back into Decimals where a price leaves the hot path.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import numpy as np
+import numpy.typing as npt
+
+from trading.errors import InvalidValue
+from trading.instruments import Instrument
+
+NS_PER_S = 1_000_000_000
+
+
+def ts_to_datetime(ts_ns: int) -> datetime:
+    return datetime.fromtimestamp(ts_ns / NS_PER_S, tz=UTC)
+
+
+def datetime_to_ts(moment: datetime) -> int:
+    if moment.tzinfo is None:
+        raise InvalidValue("timestamp", moment, "must be timezone-aware")
+    return int(moment.timestamp()) * NS_PER_S + moment.microsecond * 1000
+
+
+def _finite_price(field: str, value: Decimal) -> None:
+    if not value.is_finite() or value <= 0:
+        raise InvalidValue(field, value, "must be a positive finite price")
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """One top-of-book quote. Rejects NaN, non-positive or crossed prices and negative volume."""
+
+    instrument: Instrument
+    ts_ns: int
+    bid: Decimal
+    ask: Decimal
+    volume: float = 1.0
+
+    def __post_init__(self) -> None:
+        bid = self.instrument.price(self.bid)
+        ask = self.instrument.price(self.ask)
+        _finite_price("bid", bid)
+        _finite_price("ask", ask)
+        if bid > ask:
+            raise InvalidValue("ask", ask, f"crossed quote: bid {bid} above ask")
+        if not math.isfinite(self.volume) or self.volume < 0:
+            raise InvalidValue("volume", self.volume, "must be a non-negative finite number")
+        if self.ts_ns <= 0:
+            raise InvalidValue("ts_ns", self.ts_ns, "must be a positive epoch timestamp in ns")
+        object.__setattr__(self, "bid", bid)
+        object.__setattr__(self, "ask", ask)
+
+    @property
+    def mid(self) -> Decimal:
+        return (self.bid + self.ask) / 2
+
+    @property
+    def spread(self) -> Decimal:
+        return self.ask - self.bid
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """An OHLC bar of mid prices with tick volume and the mean spread, closed at ``end_ns``."""
+
+    symbol: str
+    start_ns: int
+    end_ns: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+    ticks: int
+    spread: float
+
+    def __post_init__(self) -> None:
+        for name in ("open", "high", "low", "close", "volume", "spread"):
+            value = getattr(self, name)
+            if not math.isfinite(value):
+                raise InvalidValue(name, value, "must be finite")
+        if self.low > min(self.open, self.close) or self.high < max(self.open, self.close):
+            raise InvalidValue("high/low", (self.high, self.low), "do not contain open and close")
+        if self.volume < 0:
+            raise InvalidValue("volume", self.volume, "must be non-negative")
+        if self.end_ns <= self.start_ns:
+            raise InvalidValue("end_ns", self.end_ns, "must be after start_ns")
+
+    @property
+    def range(self) -> float:
+        return self.high - self.low
+
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class TickBatch:
+    """Ticks of several instruments in columns, ordered by time.
+
+    ``inst`` indexes the session's ``InstrumentRegistry``; ``bid``/``ask`` are integer points.
+    """
+
+    ts: IntArray
+    inst: npt.NDArray[np.int16]
+    bid: IntArray
+    ask: IntArray
+    volume: FloatArray
+
+    def __post_init__(self) -> None:
+        n = len(self.ts)
+        for name in ("inst", "bid", "ask", "volume"):
+            if len(getattr(self, name)) != n:
+                raise InvalidValue(name, len(getattr(self, name)), f"column length differs from ts ({n})")
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    @staticmethod
+    def empty() -> TickBatch:
+        return TickBatch(
+            np.empty(0, np.int64), np.empty(0, np.int16), np.empty(0, np.int64),
+            np.empty(0, np.int64), np.empty(0, np.float64),
+        )
+
+    def take(self, index: npt.NDArray[np.bool_] | npt.NDArray[np.intp] | slice) -> TickBatch:
+        return TickBatch(self.ts[index], self.inst[index], self.bid[index], self.ask[index], self.volume[index])
+
+    @staticmethod
+    def concat(batches: list[TickBatch]) -> TickBatch:
+        if not batches:
+            return TickBatch.empty()
+        return TickBatch(
+            np.concatenate([b.ts for b in batches]),
+            np.concatenate([b.inst for b in batches]),
+            np.concatenate([b.bid for b in batches]),
+            np.concatenate([b.ask for b in batches]),
+            np.concatenate([b.volume for b in batches]),
+        )

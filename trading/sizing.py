@@ -1,0 +1,119 @@
+"""ARIA's sizing: lots = risk budget / value of the stop distance, the budget adapting to the
+volatility regime, the signal's confidence, the account's drawdown and its remaining headroom."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from trading.fx import ConversionRates
+from trading.instruments import Instrument
+from trading.ledger import AccountSnapshot, ClosedTrade, pnl_in_account_ccy
+from trading.money import book
+from trading.orders import OrderIntent, Signal
+
+
+@dataclass(frozen=True, slots=True)
+class RiskParameters:
+    """ARIA's parameters for one account.
+
+    risk_per_trade_pct: base risk per trade, percent of balance (default 0.5).
+    min_confidence: signals below this are not traded (default 0.3).
+    drawdown_cut_pct: drawdown (percent of initial) at which risk is halved (default 2.0); at
+        twice this, risk is quartered.
+    headroom_share: at most this share of the remaining daily headroom is risked (default 0.25).
+    kelly_fraction, kelly_min_trades: fractional Kelly cap once the account has enough trades.
+    """
+
+    risk_per_trade_pct: Decimal = Decimal("0.5")
+    min_confidence: float = 0.3
+    drawdown_cut_pct: Decimal = Decimal("2.0")
+    headroom_share: Decimal = Decimal("0.25")
+    kelly_fraction: Decimal = Decimal("0.25")
+    kelly_min_trades: int = 20
+
+
+@dataclass
+class RiskState:
+    """What ARIA remembers of an account: its peak equity and trade outcomes."""
+
+    peak_equity: Decimal = Decimal(0)
+    wins: int = 0
+    losses: int = 0
+    sum_win_r: float = 0.0
+    sum_loss_r: float = 0.0
+    atr_history: dict[str, list[float]] = field(default_factory=dict)
+
+    def record(self, trade: ClosedTrade) -> None:
+        r = trade.r_multiple
+        if r > 0:
+            self.wins += 1
+            self.sum_win_r += r
+        else:
+            self.losses += 1
+            self.sum_loss_r += -r
+
+
+@dataclass(frozen=True, slots=True)
+class SizingDecision:
+    intent: OrderIntent | None
+    reason: str
+    inputs: tuple[tuple[str, float], ...]
+
+
+def kelly_cap(state: RiskState, params: RiskParameters) -> float | None:
+    """Fractional Kelly from the account's own win rate and payoff; None until enough trades."""
+    n = state.wins + state.losses
+    if n < params.kelly_min_trades or state.wins == 0 or state.losses == 0:
+        return None
+    win_rate = state.wins / n
+    payoff = (state.sum_win_r / state.wins) / (state.sum_loss_r / state.losses)
+    kelly = win_rate - (1 - win_rate) / payoff
+    return max(0.0, kelly * float(params.kelly_fraction))
+
+
+def volatility_factor(state: RiskState, symbol: str, atr: float) -> float:
+    """Scale down when the ATR is above its recent median (a high-volatility regime)."""
+    history = state.atr_history.setdefault(symbol, [])
+    history.append(atr)
+    del history[:-50]
+    median = sorted(history)[len(history) // 2]
+    if atr <= 0 or median <= 0:
+        return 1.0
+    return max(0.5, min(1.0, median / atr))
+
+
+def size_intent(
+    signal: Signal, snap: AccountSnapshot, inst: Instrument, rates: ConversionRates,
+    params: RiskParameters, state: RiskState, daily_headroom: Decimal,
+) -> SizingDecision:
+    """Size one account's order for a signal, recording every input of the decision."""
+    if snap.equity > state.peak_equity:
+        state.peak_equity = snap.equity
+    vol = volatility_factor(state, signal.symbol, signal.atr)
+    conf = 0.5 + 0.5 * signal.confidence
+    drawdown_pct = float((state.peak_equity - snap.equity) / snap.initial_balance * 100)
+    cut = float(params.drawdown_cut_pct)
+    dd_factor = 1.0 if drawdown_pct < cut else (0.5 if drawdown_pct < 2 * cut else 0.25)
+    base_pct = float(params.risk_per_trade_pct) / 100
+    kelly = kelly_cap(state, params)
+    risk_pct = min(base_pct, kelly) if kelly is not None else base_pct
+    budget = Decimal(repr(risk_pct * vol * conf * dd_factor)) * snap.balance
+    headroom_cap = max(daily_headroom, Decimal(0)) * params.headroom_share
+    budget = min(budget, headroom_cap)
+    one_lot_loss = -pnl_in_account_ccy(inst, signal.side, Decimal(1), signal.entry, signal.stop, snap.currency, rates)
+    inputs = (
+        ("volatility_factor", vol), ("confidence_factor", conf), ("drawdown_pct", drawdown_pct),
+        ("drawdown_factor", dd_factor), ("kelly_cap", kelly if kelly is not None else -1.0),
+        ("risk_pct", risk_pct), ("budget", float(budget)), ("headroom_cap", float(headroom_cap)),
+        ("stop_value_per_lot", float(one_lot_loss)),
+    )
+    if signal.confidence < params.min_confidence:
+        return SizingDecision(None, f"confidence {signal.confidence:.2f} below {params.min_confidence}", inputs)
+    if one_lot_loss <= 0:
+        return SizingDecision(None, "stop distance has no value", inputs)
+    lots = inst.round_lots(budget / one_lot_loss)
+    if lots < inst.min_lot:
+        return SizingDecision(None, f"risk budget {book(budget)} buys less than {inst.min_lot} lots", inputs)
+    risk = book(one_lot_loss * lots)
+    return SizingDecision(OrderIntent(signal, snap.account_id, lots, signal.stop, risk, inputs), "sized", inputs)
