@@ -16,6 +16,7 @@ from trading.exposure import (
     fit_scale,
     net_by_currency,
 )
+from trading.fx import ConversionRates
 from trading.instruments import InstrumentRegistry
 from trading.ledger import AccountSnapshot
 from trading.orders import OrderIntent
@@ -39,6 +40,36 @@ class CorrelationAgent:
         self.last_events = n
         return n
 
+    def _book(self, owner: str, snapshots: Mapping[str, AccountSnapshot], accepted: list[OrderIntent],
+              rates: ConversionRates, ccy: str) -> tuple[list[dict[str, float]], dict[str, float]]:
+        """An owner's currency legs and signed base notional per instrument: open positions of all
+        its accounts plus the intents already allowed in this check."""
+        held = [(p.symbol, p.side, p.lots, p.price) for a, o in self.owners.items() if o == owner
+                for p in snapshots[a].positions]
+        held += [(i.signal.symbol, i.signal.side, i.lots, i.signal.entry) for i in accepted
+                 if self.owners[i.account_id] == owner]
+        legs: list[dict[str, float]] = []
+        by_inst: dict[str, float] = {}
+        for symbol, side, lots, price in held:
+            inst = self.registry[symbol]
+            leg = currency_legs(inst, side, lots, price, rates, ccy)
+            legs.append(leg)
+            by_inst[symbol] = by_inst.get(symbol, 0.0) + leg[inst.base]
+        return legs, by_inst
+
+    def _gross_scale(self, by_inst: dict[str, float], symbol: str, add: float, limit: float, scale: float) -> float:
+        """The largest share <= ``scale`` of ``add`` that keeps the correlated gross within ``limit``."""
+        def gross(s: float) -> float:
+            return correlated_gross({**by_inst, symbol: by_inst.get(symbol, 0.0) + s * add}, self.window)
+
+        if gross(scale) <= limit:
+            return scale
+        lo, hi = 0.0, scale
+        for _ in range(30):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if gross(mid) <= limit else (lo, mid)
+        return lo
+
     def check(self, intents: list[OrderIntent], snapshots: Mapping[str, AccountSnapshot],
               mids: Mapping[str, Decimal]) -> list[tuple[OrderIntent | None, str]]:
         """Each intent in turn, counting the ones allowed before it: allowed, scaled or vetoed."""
@@ -47,37 +78,14 @@ class CorrelationAgent:
         accepted: list[OrderIntent] = []
         for intent in intents:
             owner = self.owners[intent.account_id]
-            accounts = [a for a, o in self.owners.items() if o == owner]
             ccy = snapshots[intent.account_id].currency
-            balance = float(sum((snapshots[a].balance for a in accounts), Decimal(0)))
-            legs, by_inst = [], {}
-            for a in accounts:
-                for p in snapshots[a].positions:
-                    leg = currency_legs(self.registry[p.symbol], p.side, p.lots, p.price, rates, ccy)
-                    legs.append(leg)
-                    by_inst[p.symbol] = by_inst.get(p.symbol, 0.0) + leg[self.registry[p.symbol].base]
-            for i in accepted:
-                if self.owners[i.account_id] == owner:
-                    leg = currency_legs(self.registry[i.signal.symbol], i.signal.side, i.lots, i.signal.entry, rates, ccy)
-                    legs.append(leg)
-                    by_inst[i.signal.symbol] = by_inst.get(i.signal.symbol, 0.0) + leg[self.registry[i.signal.symbol].base]
+            balance = float(sum((snapshots[a].balance for a, o in self.owners.items() if o == owner), Decimal(0)))
+            legs, by_inst = self._book(owner, snapshots, accepted, rates, ccy)
             inst = self.registry[intent.signal.symbol]
             new = currency_legs(inst, intent.signal.side, intent.lots, intent.signal.entry, rates, ccy)
-            current = net_by_currency(legs)
-            scale = fit_scale(current, new, self.limits.per_currency * balance)
-            gross_limit = self.limits.correlated_total * balance
-
-            def gross(s: float) -> float:
-                trial = dict(by_inst)
-                trial[inst.symbol] = trial.get(inst.symbol, 0.0) + s * new[inst.base]
-                return correlated_gross(trial, self.window)
-
-            if gross(scale) > gross_limit:
-                lo, hi = 0.0, scale
-                for _ in range(30):
-                    mid = (lo + hi) / 2
-                    lo, hi = (mid, hi) if gross(mid) <= gross_limit else (lo, mid)
-                scale = lo
+            scale = fit_scale(net_by_currency(legs), new, self.limits.per_currency * balance)
+            scale = self._gross_scale(by_inst, inst.symbol, new[inst.base], self.limits.correlated_total * balance,
+                                      scale)
             if scale >= 1.0:
                 out.append((intent, "within exposure limits"))
                 accepted.append(intent)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 import numpy as np
-from decimal import Decimal
 
 from actors.common import rates_from
 from cluster.execution import connect
@@ -55,7 +55,7 @@ class ExecutionAgent:
                 trades.extend(ledger.closed[before:])
                 r = ExecutionReport(r.client_order_id, r.account_id, r.status, r.ts_ns, r.reason, fill)
             booked.append(r)
-        snaps = {a: l.snapshot(self.now, self.prices, rates) for a, l in self.ledgers.items()}
+        snaps = {a: ledger.snapshot(self.now, self.prices, rates) for a, ledger in self.ledgers.items()}
         return ExecUpdate(tuple(booked), tuple(trades), snaps, dict(self.mids))
 
     def on_quotes(self, quotes: TickBatch, as_of: int = 0) -> ExecUpdate:
@@ -91,7 +91,7 @@ class ExecutionAgent:
         return True
 
     def open_positions(self) -> int:
-        return sum(len(l.positions) for l in self.ledgers.values())
+        return sum(len(ledger.positions) for ledger in self.ledgers.values())
 
     def closed_trades(self) -> list[ClosedTrade]:
-        return [t for l in self.ledgers.values() for t in l.closed]
+        return [t for ledger in self.ledgers.values() for t in ledger.closed]

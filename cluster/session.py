@@ -25,7 +25,7 @@ from actors.analysis import AnalysisOutput
 from actors.breaker import BreakerUpdate
 from actors.execution import ExecUpdate
 from actors.ingress import IngressResult
-from cluster.saga import Decision, SagaContext, actor_caller, run_saga
+from cluster.saga import Decision, SagaContext, actor_caller, run_saga, warm_up
 from cluster.settings import Settings
 from cluster.storage import SessionStore
 from cluster.topology import Topology, build
@@ -105,13 +105,14 @@ class Session:
 
     # -- the hot path -------------------------------------------------------------------------
     def _run(self, topo: Topology, ticks: TickBatch) -> SessionResult:
-        started = time.perf_counter()
         size = self.settings.session.batch_size
         batches = (len(ticks) + size - 1) // size
         result = SessionResult(self.run_id, len(ticks), batches, 0.0)
         self.topo, self.result = topo, result
         self.call = actor_caller(topo.agents)
         ray.get([r.handle.info.remote() for r in topo.all()])  # every actor is up before the clock starts
+        warm_up()
+        started = time.perf_counter()
         self._advance(TickBatch.empty(), int(ticks.ts[0]) if len(ticks) else 0)
         n_ingress = len(topo.ingress)
         for b in range(batches):

@@ -27,8 +27,8 @@ class BarAggregator:
 
     def add(self, ts: IntArray, bid: IntArray, ask: IntArray, volume: FloatArray) -> list[Bar]:
         scale = 10.0 ** -self.precision
-        mid = (bid + ask) * (scale / 2)
-        spread = (ask - bid) * scale
+        mid = ((bid + ask) * (scale / 2)).astype(np.float64)
+        spread = ((ask - bid) * scale).astype(np.float64)
         ts = np.concatenate([self.carry_ts, ts])
         mid = np.concatenate([self.carry_mid, mid])
         spread = np.concatenate([self.carry_spread, spread])

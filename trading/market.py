@@ -16,6 +16,7 @@ import numpy.typing as npt
 
 from trading.errors import InvalidValue
 from trading.instruments import Instrument
+from trading.money import to_decimal
 
 NS_PER_S = 1_000_000_000
 
@@ -46,10 +47,10 @@ class Tick:
     volume: float = 1.0
 
     def __post_init__(self) -> None:
+        _finite_price("bid", to_decimal(self.bid, "bid"))
+        _finite_price("ask", to_decimal(self.ask, "ask"))
         bid = self.instrument.price(self.bid)
         ask = self.instrument.price(self.ask)
-        _finite_price("bid", bid)
-        _finite_price("ask", ask)
         if bid > ask:
             raise InvalidValue("ask", ask, f"crossed quote: bid {bid} above ask")
         if not math.isfinite(self.volume) or self.volume < 0:

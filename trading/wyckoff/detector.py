@@ -30,7 +30,6 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from trading.instruments import Instrument
 from trading.market import Bar

@@ -91,7 +91,10 @@ def _cycle(rng: np.random.Generator, price: float, height: float, direction: int
     trend = rng.uniform(1.5, 2.8) * height
     near = price + d * trend  # the climax extreme: support after a markdown, resistance after a markup
     acc = d < 0
-    name = (lambda a, b: a if acc else b)
+
+    def name(accumulation: str, distribution: str) -> str:
+        return accumulation if acc else distribution
+
     legs = [
         _Leg(int(rng.integers(180, 360)), near - d * 0.35 * height, 1.0, 1.0, "", "trend"),
         _Leg(int(rng.integers(3, 6)), near, 1.8, 3.5, name("selling_climax", "buying_climax"), "A"),

@@ -1,0 +1,50 @@
+# Octet: `make demo` runs a paper session on embedded defaults; `make test` runs every test.
+# Both do all set-up on a fresh machine (a uv-managed .venv from uv.lock) and nothing the second time.
+
+SHELL := /bin/bash
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+SYNCED := $(VENV)/.synced
+PYTHON_FOR_UV := $(shell command -v python3.11 || command -v python3)
+
+export UV_PYTHON := $(PYTHON_FOR_UV)
+export UV_PYTHON_DOWNLOADS := never
+export RAY_USAGE_STATS_ENABLED := 0
+export RAY_AUTH_MODE := disabled
+export CREWAI_DISABLE_TELEMETRY := true
+export OTEL_SDK_DISABLED := true
+export CREWAI_DISABLE_VERSION_CHECK := true
+export CREWAI_TRACING_ENABLED := false
+
+.PHONY: setup demo test test-unit bench lint clean
+
+setup: $(SYNCED)
+
+$(UV):
+	python3 -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(SYNCED): $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen
+	@touch $(SYNCED)
+
+demo: setup
+	$(VENV)/bin/octet demo
+
+test: setup
+	$(VENV)/bin/python -m pytest -q
+
+test-unit: setup
+	$(VENV)/bin/python -m pytest -q -m "not ray"
+
+bench: setup
+	$(VENV)/bin/python bench/pipeline.py
+
+lint: setup
+	$(VENV)/bin/ruff check trading actors cluster tests bench
+	$(VENV)/bin/mypy
+
+clean:
+	rm -rf var .pytest_cache

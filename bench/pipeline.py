@@ -1,0 +1,88 @@
+"""Pipeline benchmark: ticks/s through the whole desk on a local Ray, and tick-to-order latency.
+
+Tick-to-order latency is measured from the moment the batch holding a signal's bar-closing tick
+is sent into the pipeline to the moment the venue acknowledges the order. Prints its figures and
+writes bench/results/pipeline.json. It never fails on a time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from cluster.feeds.replay import generate_ticks  # noqa: E402
+from cluster.session import Session  # noqa: E402
+from cluster.settings import load_settings  # noqa: E402
+from cluster.topology import init_ray  # noqa: E402
+
+
+def machine() -> dict[str, object]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return {"cpus": os.cpu_count(), "cpu_model": cpu, "memory_gib": round(mem_gib, 1),
+            "python": platform.python_version(), "platform": platform.platform()}
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def main() -> None:
+    ticks_n = int(os.environ.get("BENCH_TICKS", "200000"))
+    settings = load_settings(ROOT / "octet.yaml", session__ticks=ticks_n,
+                             runtime__data_dir=str(ROOT / "var" / "bench"))
+    s = settings.session
+    t = time.perf_counter()
+    ticks, _ = generate_ticks(settings.registry(), settings.generator_profiles(), s.ticks, s.seed, s.start)
+    generate_s = time.perf_counter() - t
+    t = time.perf_counter()
+    init_ray(settings)
+    ray_init_s = time.perf_counter() - t
+    result = Session(settings).run(ticks)
+    lat = result.tick_to_order_ms
+    figures = {
+        "ticks": result.ticks,
+        "batch_size": s.batch_size,
+        "ticks_per_s": round(result.ticks / result.elapsed_s, 1),
+        "session_s": round(result.elapsed_s, 3),
+        "tick_to_order_p50_ms": round(percentile(lat, 0.50), 3),
+        "tick_to_order_p99_ms": round(percentile(lat, 0.99), 3),
+        "tick_to_order_mean_ms": round(statistics.fmean(lat), 3) if lat else None,
+        "orders": len(result.orders),
+        "signals": len(result.signals),
+        "generate_s": round(generate_s, 3),
+        "ray_init_s": round(ray_init_s, 3),
+        "agent_mean_latency_ms": {st["name"]: round(st["busy_s"] / st["calls"] * 1000, 3)
+                                  for st in result.agent_stats if st["calls"]},
+        "machine": machine(),
+    }
+    out = ROOT / "bench" / "results" / "pipeline.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(figures, indent=2))
+    print(f"{figures['ticks']:,} ticks in {figures['session_s']} s: {figures['ticks_per_s']:,.0f} ticks/s "
+          f"(batches of {s.batch_size})")
+    print(f"tick-to-order latency over {len(lat)} orders: p50 {figures['tick_to_order_p50_ms']} ms, "
+          f"p99 {figures['tick_to_order_p99_ms']} ms")
+    print(f"written to {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""The whole topology on a local Ray: it trades within the rules, it is deterministic, and it
+survives an agent being killed mid-session with the same orders."""
+
+from __future__ import annotations
+
+import os
+import signal
+from datetime import UTC, datetime
+
+import pytest
+
+from cluster.feeds.replay import generate_ticks
+from cluster.session import Progress, Session, SessionResult
+from cluster.settings import Settings, load_settings
+from cluster.storage import SessionStore
+from cluster.topology import Topology
+
+pytestmark = pytest.mark.ray
+TICKS = 90_000
+
+
+@pytest.fixture(scope="module")
+def session_settings(tmp_path_factory, settings: Settings) -> Settings:
+    data_dir = tmp_path_factory.mktemp("var")
+    from tests.conftest import ROOT
+
+    return load_settings(ROOT / "octet.yaml", runtime__data_dir=str(data_dir), session__ticks=TICKS)
+
+
+@pytest.fixture(scope="module")
+def ticks(session_settings: Settings):  # type: ignore[no-untyped-def]
+    s = session_settings.session
+    batch, _ = generate_ticks(session_settings.registry(), session_settings.generator_profiles(), s.ticks, s.seed,
+                              datetime(2026, 3, 2, tzinfo=UTC))
+    return batch
+
+
+def fingerprint(result: SessionResult) -> tuple[list[tuple], list[tuple]]:
+    orders = [(o.client_order_id, o.account_id, o.symbol, o.side.name, str(o.lots), str(o.stop_loss),
+               str(o.take_profit), o.not_before_ns) for o in result.orders]
+    fills = [(r.client_order_id, r.status.value, r.ts_ns, str(r.fill.price), r.fill.kind.value)
+             for r in result.reports if r.fill is not None]
+    return orders, fills
+
+
+@pytest.fixture(scope="module")
+def baseline(ray_local, session_settings: Settings, ticks) -> SessionResult:  # type: ignore[no-untyped-def]
+    store = SessionStore.sqlite(session_settings.runtime.data_dir)
+    return Session(session_settings, store, run_id="baseline").run(ticks)
+
+
+def test_the_desk_places_and_closes_trades_without_breaking_a_rule(baseline: SessionResult) -> None:
+    assert len(baseline.signals) >= 3
+    assert len(baseline.orders) >= 4 and len(baseline.trades) >= 4
+    assert all(not v["breaches"] for v in baseline.compliance.values())
+    names = {s["name"] for s in baseline.agent_stats}
+    assert {"risk", "correlation", "style", "compliance", "breaker", "performance", "learning",
+            "execution"} <= names and any(n.startswith("analysis") for n in names)
+    steps = {d.step for d in baseline.decisions}
+    assert {"risk", "correlation", "style", "compliance", "execution"} <= steps
+    assert baseline.summaries["ftmo-100k"].trades + baseline.summaries["funded-50k"].trades == len(baseline.trades)
+
+
+def test_the_session_is_recorded_in_sqlite(baseline: SessionResult, session_settings: Settings) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(f"sqlite:///{session_settings.runtime.data_dir / 'octet.db'}")
+    with engine.connect() as conn:
+        n_orders = conn.execute(text("select count(*) from orders where run_id='baseline'")).scalar()
+        n_decisions = conn.execute(text("select count(*) from decisions where run_id='baseline'")).scalar()
+    assert n_orders == len(baseline.orders) and n_decisions == len(baseline.decisions)
+
+
+def test_the_same_replay_gives_identical_orders_and_fills(baseline: SessionResult, session_settings, ticks) -> None:  # type: ignore[no-untyped-def]
+    again = Session(session_settings, run_id="again").run(ticks)
+    assert fingerprint(again) == fingerprint(baseline)
+
+
+def test_killing_agents_mid_session_changes_no_order(baseline: SessionResult, session_settings, ticks) -> None:  # type: ignore[no-untyped-def]
+    killed: list[str] = []
+
+    def chaos(progress: Progress, topo: Topology) -> None:
+        victims = {10: topo.analysis[0][1], 20: topo.agents["risk"], 30: topo.agents["execution"]}
+        victim = victims.get(progress.batch)
+        if victim is not None:
+            os.kill(victim.info()["pid"], signal.SIGKILL)
+            killed.append(victim.name)
+
+    result = Session(session_settings, run_id="chaos", on_batch=chaos).run(ticks)
+    assert killed == ["analysis-0", "risk", "execution"]
+    restarts = {s["name"]: s["restarts"] for s in result.agent_stats}
+    assert restarts["analysis-0"] >= 1 and restarts["risk"] >= 1 and restarts["execution"] >= 1
+    assert fingerprint(result) == fingerprint(baseline)

@@ -1,0 +1,117 @@
+"""Sizing, exposure, execution style, breaker, performance and learning, without Ray."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from trading.breaker import Breaker, BreakerState, Tier
+from trading.execution_style import ExecutionProfile, apply_profile
+from trading.exposure import ReturnsWindow, correlated_gross, currency_legs, fit_scale, net_by_currency
+from trading.fx import ConversionRates
+from trading.learning import PatternBook
+from trading.ledger import AccountSnapshot, ClosedTrade
+from trading.orders import CloseReason, Evidence, OrderIntent, Side, Signal
+from trading.performance import EquityCurve, summarize
+from trading.sizing import RiskParameters, RiskState, size_intent
+
+TS = 1_772_409_600_000_000_000
+
+
+def signal(conf: float = 0.8, stop: str = "1.09800", atr: float = 0.0002) -> Signal:
+    return Signal("EURUSD", Side.BUY, TS, Decimal("1.10000"), Decimal(stop), (Decimal("1.10400"),), conf, "spring",
+                  (Evidence("spring", TS, (("volume_ratio", 1.2),)),), atr)
+
+
+def snap(equity: str = "100000") -> AccountSnapshot:
+    return AccountSnapshot("acc", "USD", TS, Decimal(100_000), Decimal(100_000), Decimal(equity), (), 0)
+
+
+def test_size_is_the_risk_budget_over_the_stop_value(eurusd) -> None:
+    d = size_intent(signal(conf=1.0), snap(), eurusd, ConversionRates({}), RiskParameters(), RiskState(), Decimal(5000))
+    # 0.5 % of 100,000 = 500 over a 20-pip stop worth 200 per lot = 2.5 lots.
+    assert d.intent is not None and d.intent.lots == Decimal("2.50")
+    assert dict(d.inputs)["budget"] == pytest.approx(500.0)
+
+
+def test_risk_is_cut_as_drawdown_deepens_and_capped_by_headroom(eurusd) -> None:
+    state = RiskState(peak_equity=Decimal(100_000))
+    d = size_intent(signal(conf=1.0), snap("97000"), eurusd, ConversionRates({}), RiskParameters(), state, Decimal(5000))
+    assert d.intent is not None and d.intent.lots == Decimal("1.25")  # drawdown 3 % > 2 %: 2.5 halved
+    d = size_intent(signal(conf=1.0), snap(), eurusd, ConversionRates({}), RiskParameters(), RiskState(), Decimal(400))
+    assert d.intent is not None and d.intent.lots == Decimal("0.50")  # a quarter of 400 headroom
+
+
+def test_low_confidence_or_a_budget_below_one_micro_lot_is_not_traded(eurusd) -> None:
+    d = size_intent(signal(conf=0.1), snap(), eurusd, ConversionRates({}), RiskParameters(), RiskState(), Decimal(5000))
+    assert d.intent is None and "confidence" in d.reason
+    d = size_intent(signal(), snap(), eurusd, ConversionRates({}), RiskParameters(), RiskState(), Decimal("0.5"))
+    assert d.intent is None and "less than" in d.reason
+
+
+def test_currency_exposure_nets_long_eur_against_short_usd(eurusd) -> None:
+    rates = ConversionRates({"EURUSD": eurusd})
+    rates.update("EURUSD", Decimal("1.1"))
+    legs = currency_legs(eurusd, Side.BUY, Decimal(1), Decimal("1.1"), rates, "USD")
+    assert legs["EUR"] == pytest.approx(110_000) and legs["USD"] == pytest.approx(-110_000)
+    net = net_by_currency([legs, currency_legs(eurusd, Side.SELL, Decimal(1), Decimal("1.1"), rates, "USD")])
+    assert net["EUR"] == pytest.approx(0) and net["USD"] == pytest.approx(0)
+    assert fit_scale({"EUR": 900_000.0}, {"EUR": 200_000.0}, 1_000_000) == pytest.approx(0.5)
+
+
+def test_opposite_bets_on_correlated_pairs_offset() -> None:
+    window = ReturnsWindow()
+    for i in range(100):
+        window.add("A", 1 + 0.001 * (i % 7))
+        window.add("B", 2 + 0.002 * (i % 7))
+    assert window.correlation("A", "B") == pytest.approx(1.0, abs=1e-6)
+    assert correlated_gross({"A": 100.0, "B": -100.0}, window) == pytest.approx(0.0, abs=1e-3)
+
+
+def test_the_style_ladder_splits_size_and_never_adds_risk(eurusd) -> None:
+    intent = OrderIntent(signal(), "acc", Decimal("1.00"), Decimal("1.09800"), Decimal(200))
+    profile = ExecutionProfile("l", delay_seconds=(1, 20), take_profit_ladder=((Decimal("0.5"), 0), (Decimal("0.5"), 1)),
+                               size_variance_pct=Decimal(5))
+    legs = apply_profile(intent, profile, eurusd)
+    assert len(legs) == 2 and sum(o.lots for o in legs) <= Decimal("1.00")
+    assert sum(o.lots for o in legs) >= Decimal("0.95")
+    assert legs == apply_profile(intent, profile, eurusd)  # seeded: the same every time
+    assert TS + 1e9 <= legs[0].not_before_ns <= TS + 20e9
+    assert len({o.client_order_id for o in legs}) == 2
+
+
+def test_a_breaker_opens_cools_down_probes_and_closes() -> None:
+    b = Breaker(Tier.ACCOUNT, "acc", cooldown_s=60, probation_s=60)
+    assert b.trip(0, "loss", "stop") is not None and b.state is BreakerState.OPEN
+    assert b.tick(30 * 10**9, True) is None
+    assert b.tick(61 * 10**9, True).to_state is BreakerState.HALF_OPEN  # type: ignore[union-attr]
+    assert b.tick(70 * 10**9, False).to_state is BreakerState.OPEN  # type: ignore[union-attr]
+    b.tick(200 * 10**9, True)
+    assert b.tick(300 * 10**9, True).to_state is BreakerState.CLOSED  # type: ignore[union-attr]
+
+
+def trade(pnl: str, closed: int = TS) -> ClosedTrade:
+    return ClosedTrade("p", "acc", "EURUSD", Side.BUY, Decimal(1), Decimal(1), Decimal(1), TS, closed,
+                       Decimal(pnl), Decimal(0), CloseReason.STOP_LOSS, "EURUSD-1-spring-buy", Decimal(100))
+
+
+def test_performance_tracks_drawdown_and_win_rate() -> None:
+    curve = EquityCurve(Decimal(1000))
+    for i, eq in enumerate(["1000", "1100", "990", "1050"]):
+        curve.add(TS + i * 86_400 * 10**9, Decimal(eq))
+    s = summarize("acc", curve, [trade("100"), trade("-110"), trade("60")])
+    assert curve.max_drawdown == Decimal(110) and s.win_rate == pytest.approx(2 / 3)
+    assert s.net_pnl == Decimal(50) and s.profit_factor == pytest.approx(160 / 110)
+
+
+def test_learning_pairs_signals_with_their_outcomes() -> None:
+    book = PatternBook()
+    sig = Signal("EURUSD", Side.BUY, 1, Decimal("1.1"), Decimal("1.0"), (), 0.5, "spring",
+                 (Evidence("spring", 1, (("volume_ratio", 1.5),)),))
+    book.on_signal(sig)
+    t = trade("50")
+    sample = book.on_trade(ClosedTrade(**{**{f: getattr(t, f) for f in ClosedTrade.__slots__},  # type: ignore[attr-defined]
+                                          "signal_id": sig.signal_id}))
+    assert sample is not None and sample.won and ("spring.volume_ratio", 1.5) in sample.features
+    assert book.trust()["spring"]["samples"] == 1
