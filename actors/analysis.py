@@ -10,7 +10,7 @@ from trading.instruments import InstrumentRegistry
 from trading.orders import Signal
 from trading.wyckoff import WyckoffDetector, WyckoffEvent, WyckoffParams
 
-NOTABLE = {"swing_high", "swing_low"}
+ROUTINE = {"swing_high", "swing_low"}  # counted, but too frequent to keep as events
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +35,7 @@ class MarketAnalysisAgent:
         for bar in bars:
             found, sigs = self.detectors[bar.symbol].update(bar)
             self.event_counts.update(e.event for e in found)
-            events.extend(e for e in found if e.event not in NOTABLE)
+            events.extend(e for e in found if e.event not in ROUTINE)
             signals.extend(sigs)
         self.last_events = len(bars)
         return AnalysisOutput(tuple(signals), tuple(events))

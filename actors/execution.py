@@ -89,9 +89,3 @@ class ExecutionAgent:
     def resume(self) -> bool:
         self.client.resume()
         return True
-
-    def open_positions(self) -> int:
-        return sum(len(ledger.positions) for ledger in self.ledgers.values())
-
-    def closed_trades(self) -> list[ClosedTrade]:
-        return [t for ledger in self.ledgers.values() for t in ledger.closed]

@@ -209,12 +209,13 @@ class Session:
         self.headrooms = ray.get(agents["compliance"].call("observe", update.snapshots, update.mids))
 
     def _saga(self, signal: Signal) -> None:
-        accounts = [a for a in self.account_ids if a not in self.blocked]
-        for acc in sorted(set(self.account_ids) - set(accounts)) if not self.system_open else self.account_ids:
+        stopped = self.account_ids if self.system_open else [a for a in self.account_ids if a in self.blocked]
+        for acc in stopped:
             self.result.decisions.append(Decision(signal.signal_id, acc, "breaker", "veto",
                                                   "system" if self.system_open else "account",
                                                   "circuit breaker open"))
-        if self.system_open or not accounts:
+        accounts = [a for a in self.account_ids if a not in stopped]
+        if not accounts:
             return
         ctx = run_saga(SagaContext(signal, accounts, self.snapshots, self.mids, self.headrooms, self.call))
         self.result.decisions.extend(ctx.decisions)

@@ -90,8 +90,8 @@ class AccountRules:
     def _buffer(self, limit: Decimal) -> Decimal:
         return limit * self.costs.safety_buffer_pct / 100
 
-    def observe(self, snap: AccountSnapshot, rates: ConversionRates) -> Headroom:
-        """Post-trade monitor: roll the day at the reset, track the peak, measure the headroom."""
+    def _roll(self, snap: AccountSnapshot) -> None:
+        """Take the day's reference at the first snapshot of a firm day; follow the equity peak."""
         day = self.rules.trading_day(snap.ts_ns)
         if self.state.trading_day != day:
             self.state.trading_day = day
@@ -101,19 +101,25 @@ class AccountRules:
                 self.state.day_reference = max(snap.balance, snap.equity)
         if snap.equity > self.state.peak_equity:
             self.state.peak_equity = snap.equity
+
+    def _headroom(self, snap: AccountSnapshot, rates: ConversionRates) -> Headroom:
+        self._roll(snap)
         limit = self.rules.daily_loss_limit(snap.initial_balance)
         floor = self._floor(snap)
-        daily_headroom = limit - (self.state.day_reference - snap.equity)
-        max_headroom = snap.equity - floor
         worst = snap.balance + self._pnl_if_stops_hit(snap, rates)
-        head = Headroom(
-            snap.account_id, snap.ts_ns, limit, book(daily_headroom), floor, book(max_headroom),
-            book(limit - (self.state.day_reference - worst)), book(worst - floor),
+        return Headroom(
+            snap.account_id, snap.ts_ns, limit, book(limit - (self.state.day_reference - snap.equity)), floor,
+            book(snap.equity - floor), book(limit - (self.state.day_reference - worst)), book(worst - floor),
         )
-        if daily_headroom < 0:
-            self.state.breaches.append(f"daily_loss at {snap.ts_ns}: headroom {book(daily_headroom)}")
-        if max_headroom < 0:
-            self.state.breaches.append(f"max_loss at {snap.ts_ns}: headroom {book(max_headroom)}")
+
+    def observe(self, snap: AccountSnapshot, rates: ConversionRates) -> Headroom:
+        """Post-trade monitor: roll the day at the reset, measure the headroom, record the
+        minimum reached and any breach."""
+        head = self._headroom(snap, rates)
+        if head.daily_headroom < 0:
+            self.state.breaches.append(f"daily_loss at {snap.ts_ns}: headroom {head.daily_headroom}")
+        if head.max_loss_headroom < 0:
+            self.state.breaches.append(f"max_loss at {snap.ts_ns}: headroom {head.max_loss_headroom}")
         if self.state.min_daily_headroom is None or head.daily_headroom < self.state.min_daily_headroom:
             self.state.min_daily_headroom = head.daily_headroom
         if self.state.min_max_loss_headroom is None or head.max_loss_headroom < self.state.min_max_loss_headroom:
@@ -136,7 +142,7 @@ class AccountRules:
 
     def check(self, orders: Sequence[Order], snap: AccountSnapshot, rates: ConversionRates) -> ComplianceDecision:
         """Pre-trade: allow the orders only if the worst case stays inside every hard rule."""
-        head = self.observe(snap, rates)
+        head = self._headroom(snap, rates)  # the monitor records; the check only reads
         rules = self.rules
         lots = sum((o.lots for o in orders), Decimal(0))
         if rules.max_lots_per_order and any(o.lots > rules.max_lots_per_order for o in orders):

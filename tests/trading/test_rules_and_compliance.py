@@ -99,3 +99,11 @@ def test_size_limits_are_vetoed_with_the_rule_named(eurusd) -> None:
     acc, rates = rules(firm, eurusd)
     decision = acc.check([order("2")], snapshot("100000"), rates)
     assert not decision.allowed and decision.rule == "max_lots_per_order"
+
+
+def test_a_pre_trade_check_reads_headroom_without_recording_it(eurusd) -> None:
+    acc, rates = rules(FTMO, eurusd)
+    acc.observe(snapshot("100000"), rates)
+    decision = acc.check([order("1")], snapshot("94000", "100000"), rates)
+    assert not decision.allowed and decision.rule == "daily_loss"
+    assert acc.state.breaches == [] and acc.state.min_daily_headroom == Decimal("5000.00")
