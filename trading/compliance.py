@@ -131,12 +131,15 @@ class AccountRules:
         return stop - side * self.costs.slippage_pips * inst.pip_size
 
     def _pnl_if_stops_hit(self, snap: AccountSnapshot, rates: ConversionRates) -> Decimal:
-        """Every open position stopped out with slippage, less the closing commission."""
+        """Every open position stopped out with slippage (or at its current loss, if worse), less the
+        closing commission."""
         total = Decimal(0)
         for pos in snap.positions:
             inst = self.instruments[pos.symbol]
             stop = self._slipped_stop(pos.symbol, pos.stop_loss, int(pos.side))
-            total += pnl_in_account_ccy(inst, pos.side, pos.lots, pos.entry, stop, snap.currency, rates)
+            at_stop = pnl_in_account_ccy(inst, pos.side, pos.lots, pos.entry, stop, snap.currency, rates)
+            # A position that gapped past its stop and has not filled yet is already losing more.
+            total += min(at_stop, pos.floating_pnl)
             total -= self.costs.commission_per_lot * pos.lots
         return total
 

@@ -104,6 +104,15 @@ def test_size_limits_are_vetoed_with_the_rule_named(eurusd) -> None:
 def test_a_pre_trade_check_reads_headroom_without_recording_it(eurusd) -> None:
     acc, rates = rules(FTMO, eurusd)
     acc.observe(snapshot("100000"), rates)
-    decision = acc.check([order("1")], snapshot("94000", "100000"), rates)
+    decision = acc.check([order("1")], snapshot("94000", "94000"), rates)  # 6,000 lost today: over the limit
     assert not decision.allowed and decision.rule == "daily_loss"
     assert acc.state.breaches == [] and acc.state.min_daily_headroom == Decimal("5000.00")
+
+
+def test_a_position_gapped_past_its_stop_counts_at_its_current_loss(eurusd) -> None:
+    acc, rates = rules(FTMO, eurusd)
+    gapped = PositionView("p", "EURUSD", Side.BUY, Decimal(3), Decimal("1.10000"), Decimal("1.09000"), None,
+                          Decimal("1.08000"), Decimal(-6000), Decimal(-3000), 0)
+    acc.observe(snapshot("100000"), rates)
+    head = acc.observe(snapshot("94000", positions=(gapped,)), rates)
+    assert head.worst_case_daily_headroom < Decimal(-1000)  # the 6,000 floating loss, not the 3,000 stop
