@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
+
 from trading.breaker import Breaker, BreakerEvent, BreakerState, Tier
 from trading.compliance import Headroom
-from trading.market import NS_PER_S, ts_to_datetime
+from trading.market import NS_PER_S, fx_market_closed
 from trading.rules import FirmRules
 
 
@@ -20,10 +22,7 @@ class BreakerUpdate:
 
 
 def market_open(ts_ns: int) -> bool:
-    """FX hours: closed from Friday 21:00 to Sunday 21:00 UTC."""
-    moment = ts_to_datetime(ts_ns)
-    wd, hour = moment.weekday(), moment.hour
-    return not ((wd == 4 and hour >= 21) or wd == 5 or (wd == 6 and hour < 21))
+    return not bool(fx_market_closed(np.array([ts_ns], np.int64))[0])
 
 
 class CircuitBreakerAgent:

@@ -134,17 +134,18 @@ def generate(out: Annotated[Path, typer.Argument(help="Output file, .csv or .par
              config: ConfigOpt = Path("octet.yaml"),
              ticks: Annotated[int | None, typer.Option(help="Override session.ticks.")] = None) -> None:
     """Write the replay generator's ticks to a file (for research or `octet run --data`)."""
+    import numpy as np
     import polars as pl
+
+    from cluster.feeds.replay import points_per_unit
 
     settings = _settings(config, session__ticks=ticks)
     batch = _load_ticks(settings)
     reg = settings.registry()
-    scale = [10.0 ** -reg.by_index(i).price_precision for i in range(len(reg))]
-    frame = pl.DataFrame({
-        "ts": batch.ts, "symbol": [reg.by_index(int(i)).symbol for i in batch.inst],
-        "bid": batch.bid * [scale[int(i)] for i in batch.inst], "ask": batch.ask * [scale[int(i)] for i in batch.inst],
-        "volume": batch.volume,
-    })
+    scale = points_per_unit(reg, batch.inst)
+    symbols = np.array(reg.symbols)[batch.inst]
+    frame = pl.DataFrame({"ts": batch.ts, "symbol": symbols, "bid": batch.bid / scale, "ask": batch.ask / scale,
+                          "volume": batch.volume})
     frame.write_parquet(out) if out.suffix == ".parquet" else frame.write_csv(out)
     console.print(f"wrote {len(frame):,} ticks to {out}")
 

@@ -21,6 +21,15 @@ from trading.money import to_decimal
 NS_PER_S = 1_000_000_000
 
 
+def fx_market_closed(ts_ns: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+    """FX market hours: closed from Friday 21:00 to Sunday 21:00 UTC (vectorised over ns stamps)."""
+    days = ts_ns // (86_400 * NS_PER_S)
+    weekday = (days + 3) % 7  # 1970-01-01 was a Thursday; 0 = Monday
+    hour = (ts_ns // (3_600 * NS_PER_S)) % 24
+    closed: npt.NDArray[np.bool_] = ((weekday == 4) & (hour >= 21)) | (weekday == 5) | ((weekday == 6) & (hour < 21))
+    return closed
+
+
 def ts_to_datetime(ts_ns: int) -> datetime:
     return datetime.fromtimestamp(ts_ns / NS_PER_S, tz=UTC)
 

@@ -21,7 +21,7 @@ from datetime import datetime
 import numpy as np
 
 from trading.instruments import Instrument, InstrumentRegistry
-from trading.market import NS_PER_S, TickBatch, datetime_to_ts
+from trading.market import NS_PER_S, TickBatch, datetime_to_ts, fx_market_closed
 
 MINUTE_NS = 60 * NS_PER_S
 # Activity by UTC hour: Asia quiet, London busy, London/New York overlap busiest.
@@ -72,12 +72,7 @@ def _open_minutes(start_ns: int, count: int) -> np.ndarray:
     t0 = start_ns - start_ns % MINUTE_NS
     while sum(len(o) for o in out) < count:
         minutes = t0 + np.arange(chunk, dtype=np.int64) * MINUTE_NS
-        # 1970-01-01 was a Thursday: weekday 0 = Monday.
-        days = minutes // (86_400 * NS_PER_S)
-        weekday = (days + 3) % 7
-        hour = (minutes // (3_600 * NS_PER_S)) % 24
-        closed = ((weekday == 4) & (hour >= 21)) | (weekday == 5) | ((weekday == 6) & (hour < 21))
-        out.append(minutes[~closed])
+        out.append(minutes[~fx_market_closed(minutes)])
         t0 = int(minutes[-1]) + MINUTE_NS
     return np.concatenate(out)[:count]
 

@@ -17,6 +17,11 @@ from trading.instruments import InstrumentRegistry
 from trading.market import Bar, TickBatch
 
 
+def points_per_unit(registry: InstrumentRegistry, inst: np.ndarray) -> np.ndarray:
+    """Per tick, how many integer points make one unit of price (10^precision of its instrument)."""
+    return np.array([10 ** registry.by_index(i).price_precision for i in range(len(registry))])[inst]
+
+
 def _frame(path: Path) -> pl.DataFrame:
     if path.suffix == ".parquet":
         return pl.read_parquet(path)
@@ -59,7 +64,7 @@ def read_ticks(path: str | Path, registry: InstrumentRegistry) -> TickBatch:
                            "NaN, non-positive, crossed or negative-volume tick")
     df = df.sort("ts", maintain_order=True)
     inst = np.array([registry.index(s) for s in df["symbol"].to_list()], np.int16)
-    scale = np.array([10 ** registry.by_index(i).price_precision for i in range(len(registry))])[inst]
+    scale = points_per_unit(registry, inst)
     return TickBatch(
         df["ts"].to_numpy().astype(np.int64), inst,
         np.rint(df["bid"].to_numpy() * scale).astype(np.int64),
