@@ -7,6 +7,10 @@ TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 VENV := .venv
 SYNCED := $(VENV)/.synced
+PROTO := proto/octet/exec/v1/exec.proto
+STUBS := octet/exec/v1/exec_pb2_grpc.py
+EXEC_BIN := rust_exec/target/release/octet-exec
+CARGO ?= $(shell command -v cargo || echo $(HOME)/.cargo/bin/cargo)
 PYTHON_FOR_UV := $(shell command -v python3.11 || command -v python3)
 
 export UV_PYTHON := $(PYTHON_FOR_UV)
@@ -18,9 +22,17 @@ export OTEL_SDK_DISABLED := true
 export CREWAI_DISABLE_VERSION_CHECK := true
 export CREWAI_TRACING_ENABLED := false
 
-.PHONY: setup demo test test-unit bench lint clean
+.PHONY: setup demo test test-unit test-rust bench lint clean exec-bin
 
-setup: $(SYNCED)
+# Python environment, gRPC stubs generated from proto/, and the rust_exec binary (release).
+setup: $(SYNCED) $(STUBS) exec-bin
+
+$(STUBS): $(PROTO) $(SYNCED)
+	$(VENV)/bin/python -m grpc_tools.protoc -I proto --python_out=. --pyi_out=. --grpc_python_out=. $(PROTO)
+
+# cargo decides what to rebuild; when nothing changed this takes a fraction of a second.
+exec-bin:
+	cd rust_exec && $(CARGO) build --release --locked --quiet
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -33,17 +45,22 @@ $(SYNCED): $(UV) pyproject.toml uv.lock
 demo: setup
 	$(VENV)/bin/octet demo
 
-test: setup
+test: setup test-rust
 	$(VENV)/bin/python -m pytest -q
+
+test-rust:
+	cd rust_exec && $(CARGO) test --release --locked --quiet
 
 test-unit: setup
 	$(VENV)/bin/python -m pytest -q -m "not ray"
 
 bench: setup
 	$(VENV)/bin/python bench/pipeline.py
+	$(VENV)/bin/python bench/exec_latency.py
 
 lint: setup
 	$(VENV)/bin/ruff check trading actors cluster tests bench
+	cd rust_exec && $(CARGO) clippy --release --locked --quiet -- -D warnings
 	$(VENV)/bin/mypy
 
 clean:

@@ -12,7 +12,7 @@ from cluster.execution import connect
 from trading.instruments import InstrumentRegistry
 from trading.ledger import AccountLedger, AccountSnapshot, ClosedTrade
 from trading.market import TickBatch
-from trading.orders import ExecutionReport, Order, OrderStatus
+from trading.orders import ExecutionReport, Order
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,9 +32,9 @@ class ExecUpdate:
 
 
 class ExecutionAgent:
-    def __init__(self, registry: InstrumentRegistry, venue: str, accounts: list[AccountSpec]) -> None:
+    def __init__(self, registry: InstrumentRegistry, exec_address: str, accounts: list[AccountSpec]) -> None:
         self.registry = registry
-        self.client = connect(venue, registry)
+        self.client = connect(exec_address, registry)
         self.ledgers = {a.account_id: AccountLedger(a.account_id, a.currency, a.balance, registry,
                                                     a.commission_per_lot) for a in accounts}
         self.orders: dict[str, Order] = {}
@@ -47,7 +47,7 @@ class ExecutionAgent:
         rates = rates_from(self.registry, self.mids)
         booked, trades = [], []
         for r in reports:
-            if r.fill is not None and r.status is OrderStatus.FILLED:
+            if r.fill is not None:
                 ledger = self.ledgers[r.account_id]
                 order = self.orders[r.client_order_id]
                 before = len(ledger.closed)
@@ -82,10 +82,12 @@ class ExecutionAgent:
     def flatten(self, account_id: str | None, reason: str) -> ExecUpdate:
         return self._book(self.client.flatten(account_id, self.now, reason))
 
-    def halt(self, reason: str) -> bool:
-        self.client.halt(reason)
-        return True
+    def halt(self, reason: str, account_id: str = "", flatten: bool = False) -> ExecUpdate:
+        """The kill switch: rust_exec refuses new orders (of one account, or all); with ``flatten``
+        it also cancels working orders and closes positions, booked here like any fill."""
+        return self._book(self.client.halt(reason, account_id=account_id, cancel_working=flatten,
+                                           flatten=flatten, ts_ns=self.now))
 
-    def resume(self) -> bool:
-        self.client.resume()
+    def resume(self, account_id: str = "") -> bool:
+        self.client.resume(account_id)
         return True

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -80,7 +82,7 @@ def session_json(result) -> dict[str, object]:  # type: ignore[no-untyped-def]
         "signals": len(result.signals), "orders": len(result.orders), "trades": len(result.trades),
         "vetoes_by_rule": dict(result.vetoes_by_rule), "dead_letters": dict(result.dead_letters),
         "accounts": {a: asdict(s) for a, s in result.summaries.items()},
-        "compliance": result.compliance,
+        "compliance": result.compliance, "execution": result.execution,
     }
 
 
@@ -111,6 +113,11 @@ def print_summary(settings: Settings, result) -> None:  # type: ignore[no-untype
         console.print("vetoes: " + ", ".join(f"{k} {v}" for k, v in sorted(result.vetoes_by_rule.items())))
     if result.dead_letters:
         console.print("dead letters: " + ", ".join(f"{k} {v}" for k, v in sorted(result.dead_letters.items())))
+    x = result.execution
+    if x:
+        console.print(f"rust_exec at {x['address']}: {x['orders']} orders, {x['reports']} execution reports, "
+                      f"{x['open_positions']} positions open, {x['restarts']} restarts; "
+                      f"journal {x['journal'] or '(remote)'}")
 
 
 @app.command()
@@ -158,5 +165,97 @@ def check_config(config: ConfigOpt = Path("octet.yaml")) -> None:
                   f"({', '.join(f'{a.id} [{a.firm}]' for a in s.accounts)})")
 
 
+AddressOpt = Annotated[str, typer.Option(help="rust_exec's gRPC address (host:port).")]
+
+
+@app.command("exec-serve")
+def exec_serve(config: ConfigOpt = Path("octet.yaml"),
+               listen: Annotated[str, typer.Option(help="gRPC address to serve on.")] = "127.0.0.1:50551",
+               metrics_listen: Annotated[str, typer.Option(help="Prometheus address ('' = off).")] = "127.0.0.1:9464",
+               journal_dir: Annotated[Path, typer.Option(help="Journal directory (kept across restarts).")]
+               = Path("var/exec/service")) -> None:
+    """Run rust_exec in the foreground for a cluster: set execution.address to reach it."""
+    import os
+
+    from cluster.exec_service import exec_config, find_binary
+
+    s = _settings(config)
+    journal_dir.mkdir(parents=True, exist_ok=True)
+    cfg = journal_dir / "exec.json"
+    cfg.write_text(json.dumps(exec_config(s), indent=1))
+    cmd = [str(find_binary(s.execution.binary)), "--config", str(cfg), "--journal-dir", str(journal_dir),
+           "--listen", listen]
+    if metrics_listen:
+        cmd += ["--metrics-listen", metrics_listen]
+    if not s.execution.fsync:
+        cmd.append("--no-fsync")
+    os.execv(cmd[0], cmd)
+
+
+def _client(address: str):  # type: ignore[no-untyped-def]
+    from cluster.exec_client import GrpcExecutionClient
+
+    return GrpcExecutionClient(address, _settings(Path("octet.yaml")).registry(), reconnect_for=3.0)
+
+
+@contextmanager
+def _reaching(address: str) -> Iterator[None]:
+    """Turn an unreachable rust_exec into one clear line and exit code 1."""
+    from cluster.exec_client import ExecUnavailable
+
+    try:
+        yield
+    except ExecUnavailable as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+
+
+@app.command("exec-status")
+def exec_status(address: AddressOpt = "127.0.0.1:50551") -> None:
+    """Health and open positions of a running rust_exec."""
+    c = _client(address)
+    with _reaching(address):
+        h = c.health()
+        positions = c.positions()
+    state = f"[red]HALTED: {h.halt_reason}[/red]" if h.halted else "[green]open[/green]"
+    console.print(f"rust_exec {h.version} pid {h.pid} at {address}: {state}; {h.orders} orders, "
+                  f"{h.last_seq} reports ({h.durable_seq} durable), {h.open_positions} positions open, "
+                  f"{h.recovered_records} journal records replayed at start, up {h.uptime_ms / 1000:.0f} s")
+    if h.halted_accounts:
+        console.print("halted accounts: " + ", ".join(h.halted_accounts))
+    table = Table(title="open positions")
+    for col in ("position", "account", "symbol", "side", "units", "entry", "stop", "take profit"):
+        table.add_column(col)
+    for p in positions:
+        table.add_row(p.position_id, p.account_id, p.symbol, "buy" if p.side == 1 else "sell", f"{p.quantity:,}",
+                      str(p.entry_price), str(p.stop_loss), str(p.take_profit or "-"))
+    console.print(table)
+
+
+@app.command()
+def halt(reason: Annotated[str, typer.Option(help="Why; recorded with every cancel and close.")],
+         address: AddressOpt = "127.0.0.1:50551",
+         account: Annotated[str, typer.Option(help="Halt one account only.")] = "",
+         flatten: Annotated[bool, typer.Option(help="Also cancel working orders and close positions.")] = False) -> None:
+    """The manual kill switch: rust_exec refuses every new order until `octet resume`."""
+    with _reaching(address):
+        reports = _client(address).halt(reason, account_id=account, cancel_working=flatten, flatten=flatten)
+    console.print(f"[red bold]halted[/red bold] {account or 'the whole venue'}: {reason}; "
+                  f"{len(reports)} orders cancelled or positions closed")
+
+
+@app.command()
+def resume(address: AddressOpt = "127.0.0.1:50551",
+           account: Annotated[str, typer.Option(help="Resume one account only.")] = "") -> None:
+    """Lift a halt."""
+    with _reaching(address):
+        _client(address).resume(account)
+    console.print(f"resumed {account or 'the whole venue'}")
+
+
 def main() -> None:  # pragma: no cover
     sys.exit(app())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

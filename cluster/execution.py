@@ -1,13 +1,14 @@
 """The one interface through which orders reach a venue.
 
-The spine's paper venue implements it in-process; the gRPC client of rust_exec implements it
-next. Callers never know which one they hold.
+rust_exec's gRPC client (``cluster/exec_client.py``) implements it; a live broker adapter would
+implement it too. Callers never know which one they hold.
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
+from trading.instruments import InstrumentRegistry
 from trading.market import TickBatch
 from trading.orders import ExecutionReport, Order
 
@@ -31,22 +32,20 @@ class ExecutionClient(Protocol):
         """Close every open position (of one account, or all) at the latest quote."""
         ...
 
-    def halt(self, reason: str) -> None:
-        """Reject every new order until ``resume``."""
+    def halt(self, reason: str, *, account_id: str = "", cancel_working: bool = False, flatten: bool = False,
+             ts_ns: int = 0) -> list[ExecutionReport]:
+        """Reject every new order (of one account, or all) until ``resume``; optionally cancel
+        working orders and flatten. Returns the reports of what it cancelled and closed."""
         ...
 
-    def resume(self) -> None: ...
+    def resume(self, account_id: str = "") -> None: ...
 
     @property
     def halted(self) -> bool: ...
 
 
-def connect(venue: str, registry: object) -> ExecutionClient:
-    """Build the client for ``runtime.venue``."""
-    if venue == "paper":
-        from cluster.venues.paper.venue import PaperVenue
-        from trading.instruments import InstrumentRegistry
+def connect(address: str, registry: InstrumentRegistry) -> ExecutionClient:
+    """The client of the rust_exec service at ``address`` (host:port)."""
+    from cluster.exec_client import GrpcExecutionClient
 
-        assert isinstance(registry, InstrumentRegistry)
-        return PaperVenue(registry)
-    raise ValueError(f"unknown venue {venue!r}")
+    return GrpcExecutionClient(address, registry)

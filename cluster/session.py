@@ -25,6 +25,7 @@ from actors.analysis import AnalysisOutput
 from actors.breaker import BreakerUpdate
 from actors.execution import ExecUpdate
 from actors.ingress import IngressResult
+from cluster.exec_service import ExecService
 from cluster.saga import Decision, SagaContext, actor_caller, run_saga, warm_up
 from cluster.settings import Settings
 from cluster.storage import SessionStore
@@ -70,6 +71,7 @@ class SessionResult:
     agent_stats: list[dict[str, Any]] = field(default_factory=list)
     tick_to_order_ms: list[float] = field(default_factory=list)
     final: dict[str, AccountSnapshot] = field(default_factory=dict)
+    execution: dict[str, Any] = field(default_factory=dict)
 
     @property
     def vetoes_by_rule(self) -> Counter[str]:
@@ -96,12 +98,38 @@ class Session:
         self.pending: list[Any] = []
 
     def run(self, ticks: TickBatch) -> SessionResult:
-        state_dir = Path(self.settings.runtime.data_dir) / "state" / self.run_id
-        topo = build(self.settings, state_dir, f"octet-{self.run_id}")
+        data_dir = Path(self.settings.runtime.data_dir)
+        state_dir = data_dir / "state" / self.run_id
+        address = self.settings.execution.address
+        self.exec_service = None
+        if address is None:  # embedded: a rust_exec of this session's own, with its own journal
+            self.exec_service = ExecService.for_settings(self.settings, data_dir / "exec" / self.run_id)
+            address = self.exec_service.start()
         try:
-            return self._run(topo, ticks)
+            topo = build(self.settings, state_dir, f"octet-{self.run_id}", address)
+            try:
+                result = self._run(topo, ticks)
+            finally:
+                topo.shutdown()
+            result.execution = self._exec_info(address)
+            return result
         finally:
-            topo.shutdown()
+            if self.exec_service is not None:
+                self.exec_service.stop()
+
+    def _exec_info(self, address: str) -> dict[str, Any]:
+        """What rust_exec holds at the end: orders, reports, and where its journal and metrics are."""
+        from cluster.exec_client import GrpcExecutionClient
+
+        client = GrpcExecutionClient(address, self.registry)
+        try:
+            h = client.health()
+        finally:
+            client.close()
+        svc = self.exec_service
+        return {"address": address, "orders": h.orders, "reports": h.last_seq, "open_positions": h.open_positions,
+                "halted": h.halted, "journal": str(svc.journal_dir) if svc else None,
+                "metrics": svc.metrics_address if svc else None, "restarts": svc.restarts if svc else 0}
 
     # -- the hot path -------------------------------------------------------------------------
     def _run(self, topo: Topology, ticks: TickBatch) -> SessionResult:
@@ -235,7 +263,7 @@ class Session:
         for acc in update.flatten_accounts:
             self._book(ray.get(agents["execution"].call("flatten", acc, "breaker: daily headroom")))
         if update.system_open and not self.system_open:
-            ray.get(agents["execution"].call("halt", "system breaker open"))
+            self._book(ray.get(agents["execution"].call("halt", "system breaker open")))
         elif self.system_open and not update.system_open:
             ray.get(agents["execution"].call("resume"))
         self.system_open = update.system_open

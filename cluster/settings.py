@@ -103,6 +103,14 @@ class RiskSettings(_Model):
         return RiskParameters(**self.model_dump())
 
 
+class LimitSettings(_Model):
+    """rust_exec's last-line limits of one account, checked after every check of the desk."""
+
+    max_order_lots: Decimal = Field(Decimal(20), gt=0)
+    max_open_notional_usd: Decimal = Field(Decimal(10_000_000), gt=0)
+    instruments: list[str] = []  # empty = every configured instrument
+
+
 class AccountSettings(_Model):
     id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     owner: str = "desk"
@@ -112,6 +120,7 @@ class AccountSettings(_Model):
     commission_per_lot: Decimal = Field(Decimal("3.5"), ge=0)
     profile: str = "default"
     risk: RiskSettings = RiskSettings()
+    limits: LimitSettings = LimitSettings()
 
 
 class SessionSettings(_Model):
@@ -128,11 +137,23 @@ class SessionSettings(_Model):
 class RuntimeSettings(_Model):
     bus: Literal["inprocess"] = "inprocess"
     store: Literal["sqlite"] = "sqlite"
-    venue: Literal["paper"] = "paper"
+    venue: Literal["rust_exec"] = "rust_exec"
     data_dir: Path = Path("var")
     ray_address: str | None = None
     ingress_actors: int = Field(1, ge=1, le=16)
     analysis_shards: int = Field(3, ge=1, le=64)
+
+
+class ExecutionSettings(_Model):
+    """rust_exec: where it is, and how its paper venue fills."""
+
+    address: str | None = None          # host:port of a running octet-exec; null = start one per session
+    binary: Path | None = None          # default: rust_exec/target/release/octet-exec, then PATH
+    fsync: bool = True                  # fsync the journal before every acknowledgement
+    metrics_port: int = Field(0, ge=-1, le=65535)  # Prometheus port (0 = any free port, -1 = off)
+    slippage_points: int = Field(0, ge=0)          # added against every paper fill
+    latency_ms: float = Field(0.0, ge=0)           # venue time before an order may fill
+    liquidity_lots: Decimal = Field(Decimal(0), ge=0)  # lots one quote can fill (0 = unlimited)
 
 
 class BreakerSettings(_Model):
@@ -166,7 +187,7 @@ class AgentsSettings(_Model):
 
 class Settings(BaseSettings):
     """Everything Octet is configured with. Sections: session, runtime, instruments, firms,
-    profiles, accounts, agents."""
+    profiles, accounts, agents, execution."""
 
     model_config = SettingsConfigDict(env_prefix="OCTET_", env_nested_delimiter="__", extra="forbid",
                                       frozen=True)
@@ -178,6 +199,7 @@ class Settings(BaseSettings):
     profiles: dict[str, ProfileSettings] = {"default": ProfileSettings()}
     accounts: list[AccountSettings] = Field(min_length=1)
     agents: AgentsSettings = AgentsSettings()
+    execution: ExecutionSettings = ExecutionSettings()
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings],
@@ -202,6 +224,9 @@ class Settings(BaseSettings):
             if acc.profile not in self.profiles:
                 raise ValueError(f"accounts.{i}.profile: unknown profile {acc.profile!r} "
                                  f"(known: {', '.join(self.profiles)})")
+            for sym in acc.limits.instruments:
+                if sym not in symbols:
+                    raise ValueError(f"accounts.{i}.limits.instruments: unknown instrument {sym!r}")
         WyckoffParams(**self.agents.analysis)  # type: ignore[arg-type]
         return self
 

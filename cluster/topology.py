@@ -74,8 +74,9 @@ def init_ray(settings: Settings) -> None:
                  num_cpus=max(2, os.cpu_count() or 2), configure_logging=False)
 
 
-def build(settings: Settings, state_dir: Path, name_prefix: str) -> Topology:
-    """Start every actor of the desk. Actors take no CPU reservation: they idle between batches."""
+def build(settings: Settings, state_dir: Path, name_prefix: str, exec_address: str) -> Topology:
+    """Start every actor of the desk; the execution agent talks to rust_exec at ``exec_address``.
+    Actors take no CPU reservation: they idle between batches."""
     registry = settings.registry()
     shell = ray.remote(AgentShell)
     restarts = settings.agents.actor_max_restarts
@@ -106,7 +107,7 @@ def build(settings: Settings, state_dir: Path, name_prefix: str) -> Topology:
                          b.daily_headroom_flatten, b.stale_after_seconds, b.cooldown_seconds, b.probation_seconds),
         "performance": start("performance", PerformanceAgent, {a.id: a.balance for a in accounts}),
         "learning": start("learning", LearningAgent),
-        "execution": start("execution", ExecutionAgent, registry, settings.runtime.venue,
+        "execution": start("execution", ExecutionAgent, registry, exec_address,
                            [AccountSpec(a.id, a.currency, a.balance, a.commission_per_lot) for a in accounts]),
     }
     return Topology(ingress, analysis, agents)

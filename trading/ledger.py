@@ -128,7 +128,7 @@ class AccountLedger:
         inst = self.instruments[fill.symbol]
         if fill.kind is FillKind.OPEN:
             if fill.client_order_id in self.positions:
-                raise DomainError(f"position {fill.client_order_id} opened twice")
+                return self._add(fill, commission, rates)
             if stop_loss is None:
                 raise DomainError(f"position {fill.client_order_id} has no stop loss")
             self.positions[fill.client_order_id] = Position(
@@ -152,6 +152,22 @@ class AccountLedger:
             pos.signal_id, self._risk.pop(pos.position_id, Decimal(0)),
         ))
         return replace(fill, commission=commission, realized_pnl=pnl)
+
+    def _add(self, fill: Fill, commission: Decimal, rates: ConversionRates) -> Fill:
+        """A further part-fill of the order that opened a position: the position grows, its
+        entry becomes the quantity-weighted average and its risk is measured again."""
+        pos = self.positions[fill.client_order_id]
+        if pos.side is not fill.side:
+            raise DomainError(f"position {fill.client_order_id}: a part-fill on the other side")
+        inst = self.instruments[fill.symbol]
+        lots = pos.lots + fill.lots
+        pos.entry = (pos.entry * pos.lots + fill.price * fill.lots) / lots
+        pos.lots = lots
+        risk = -pnl_in_account_ccy(inst, pos.side, lots, pos.entry, pos.stop_loss, self.currency, rates)
+        self._risk[pos.position_id] = book(max(risk, Decimal(0)))
+        self._open_commission[pos.position_id] += commission
+        self.balance -= commission
+        return replace(fill, commission=commission)
 
     def snapshot(self, ts_ns: int, prices: Mapping[str, tuple[Decimal, Decimal]],
                  rates: ConversionRates) -> AccountSnapshot:

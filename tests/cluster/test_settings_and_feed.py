@@ -89,3 +89,20 @@ def test_ticks_round_trip_through_csv_and_bad_rows_are_reported(settings, tmp_pa
     out.write_text("\n".join(lines))
     with pytest.raises(InvalidValue, match="line 4"):
         read_ticks(out, settings.registry())
+
+
+def test_rust_exec_limits_come_from_the_accounts_and_are_checked(tmp_path) -> None:
+    from cluster.exec_service import exec_config
+
+    def limit(d) -> None:  # type: ignore[no-untyped-def]
+        d["accounts"][1]["limits"] = {"max_order_lots": "2.5", "instruments": ["EURUSD", "GBPUSD"]}
+        d["execution"]["latency_ms"] = 250
+
+    cfg = exec_config(load_settings(write(tmp_path, limit)))
+    funded = next(a for a in cfg["accounts"] if a["id"] == "funded-50k")
+    assert funded == {"id": "funded-50k", "max_order_lots": 2.5, "max_open_notional_usd": 10_000_000.0,
+                      "instruments": ["EURUSD", "GBPUSD"]}
+    assert cfg["venue"]["latency_ns"] == 250_000_000
+    assert {i["symbol"]: i["price_precision"] for i in cfg["instruments"]} == {"EURUSD": 5, "GBPUSD": 5, "USDJPY": 3}
+    with pytest.raises(SettingsError, match=r"accounts\.0\.limits\.instruments: unknown instrument 'XAUUSD'"):
+        load_settings(write(tmp_path, lambda d: d["accounts"][0].update(limits={"instruments": ["XAUUSD"]})))

@@ -1,10 +1,11 @@
 """The whole topology on a local Ray: it trades within the rules, it is deterministic, and it
-survives an agent being killed mid-session with the same orders."""
+survives agents and rust_exec being killed mid-session with the same orders."""
 
 from __future__ import annotations
 
 import os
 import signal
+import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -71,13 +72,27 @@ def test_the_session_is_recorded_in_sqlite(baseline: SessionResult, session_sett
     assert n_orders == len(baseline.orders) and n_decisions == len(baseline.decisions)
 
 
-def test_the_same_replay_gives_identical_orders_and_fills(baseline: SessionResult, session_settings, ticks) -> None:  # type: ignore[no-untyped-def]
-    again = Session(session_settings, run_id="again").run(ticks)
+def test_the_same_replay_through_a_separately_run_rust_exec_gives_identical_orders_and_fills(  # type: ignore[no-untyped-def]
+        baseline: SessionResult, session_settings, ticks, tmp_path) -> None:
+    from cluster.exec_service import ExecService
+
+    with ExecService.for_settings(session_settings, tmp_path / "exec") as service:
+        remote = session_settings.model_copy(update={"execution": session_settings.execution.model_copy(
+            update={"address": service.address})})
+        again = Session(remote, run_id="again").run(ticks)
+    assert again.execution["address"] == service.address and again.execution["journal"] is None
+    assert again.execution["orders"] == baseline.execution["orders"] > 0
     assert fingerprint(again) == fingerprint(baseline)
 
 
-def test_killing_agents_mid_session_changes_no_order(baseline: SessionResult, session_settings, ticks) -> None:  # type: ignore[no-untyped-def]
+def test_killing_agents_and_rust_exec_mid_session_changes_no_order(baseline: SessionResult, session_settings,  # type: ignore[no-untyped-def]
+                                                                    ticks) -> None:
     killed: list[str] = []
+
+    def kill_exec() -> None:
+        assert session.exec_service is not None and session.exec_service.pid is not None
+        os.kill(session.exec_service.pid, signal.SIGKILL)
+        killed.append("octet-exec")
 
     def chaos(progress: Progress, topo: Topology) -> None:
         victims = {10: topo.analysis[0][1], 20: topo.agents["risk"], 30: topo.agents["execution"]}
@@ -85,9 +100,13 @@ def test_killing_agents_mid_session_changes_no_order(baseline: SessionResult, se
         if victim is not None:
             os.kill(victim.info()["pid"], signal.SIGKILL)
             killed.append(victim.name)
+        if progress.batch in (5, 35):  # rust_exec dies at an arbitrary moment, mid-call or not
+            threading.Timer(0.05 + 0.1 * (progress.batch == 35), kill_exec).start()
 
-    result = Session(session_settings, run_id="chaos", on_batch=chaos).run(ticks)
-    assert killed == ["analysis-0", "risk", "execution"]
+    session = Session(session_settings, run_id="chaos", on_batch=chaos)
+    result = session.run(ticks)
+    assert sorted(killed) == sorted(["analysis-0", "risk", "execution", "octet-exec", "octet-exec"])
+    assert session.exec_service is not None and session.exec_service.restarts == 2
     restarts = {s["name"]: s["restarts"] for s in result.agent_stats}
     assert restarts["analysis-0"] >= 1 and restarts["risk"] >= 1 and restarts["execution"] >= 1
     assert fingerprint(result) == fingerprint(baseline)

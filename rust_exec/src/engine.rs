@@ -1,0 +1,759 @@
+//! The order state machine, the last-line limits and the paper venue.
+//!
+//! Deterministic: it reads no clock and no randomness, only the commands it is given, so
+//! replaying the journal's commands rebuilds exactly the same orders, positions and reports.
+//!
+//! An order moves new -> accepted -> partially filled -> filled / cancelled / expired, or
+//! new -> rejected, or accepted -> rejected when the fill price moved past its slippage limit.
+//! Every transition is an execution report with the next sequence number. A filled order's
+//! position is protected by its stop-loss and take-profit, which close it on the first quote that
+//! crosses them, at that quote's price: a gap fills worse than the stop, as in a market. When both
+//! would trigger on one quote, the stop wins.
+
+use crate::config::{AccountConfig, Config};
+use crate::pb::{
+    self, CloseReason, FillKind, OrderStatus, OrderType, RejectCode, ReportEvent, Side,
+};
+use std::collections::{BTreeMap, HashMap};
+
+/// A refused command: the code, the message, and for orders the report that records it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reject {
+    pub code: RejectCode,
+    pub message: String,
+    pub report: Option<Box<pb::ExecutionReport>>,
+}
+
+impl Reject {
+    fn new(code: RejectCode, message: impl Into<String>) -> Reject {
+        Reject { code, message: message.into(), report: None }
+    }
+}
+
+/// What a submit returned the first time; a duplicate submit returns it again.
+pub type SubmitResult = Result<pb::ExecutionReport, Reject>;
+
+#[derive(Debug, Clone)]
+struct OrderRec {
+    order: pb::Order,
+    status: OrderStatus,
+    filled: i64,
+    avg_price: i64,
+    first: SubmitResult,
+    last_report: Option<pb::ExecutionReport>,
+}
+
+#[derive(Debug, Clone)]
+struct PositionRec {
+    id: String,
+    account: String,
+    symbol: String,
+    side: Side,
+    quantity: i64,
+    entry: i64,
+    stop_loss: i64,
+    take_profit: i64,
+    opened_ns: i64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Quote {
+    ts: i64,
+    bid: i64,
+    ask: i64,
+}
+
+pub struct Engine {
+    cfg: Config,
+    instruments: HashMap<String, usize>,
+    accounts: HashMap<String, AccountConfig>,
+    orders: HashMap<String, OrderRec>,
+    /// Working (accepted, not yet done) orders per symbol, ordered by (not_before, id).
+    working: HashMap<String, BTreeMap<(i64, String), ()>>,
+    /// Open positions per symbol, ordered by (opened, id).
+    positions: HashMap<String, BTreeMap<(i64, String), PositionRec>>,
+    last_quote: HashMap<String, Quote>,
+    /// Units per (account, symbol) in open positions and working orders: the notional check
+    /// reads this instead of walking every order.
+    exposure: HashMap<(String, String), i64>,
+    reports: Vec<pb::ExecutionReport>,
+    halted: Option<String>,
+    halted_accounts: BTreeMap<String, String>,
+    last_batch: u64,
+    batch_reports: BTreeMap<u64, (u64, u64)>,
+    flatten_reports: HashMap<String, (u64, u64)>,
+    now: i64,
+}
+
+fn sign(side: Side) -> i64 {
+    if side == Side::Sell {
+        -1
+    } else {
+        1
+    }
+}
+
+fn opposite(side: Side) -> Side {
+    if side == Side::Buy {
+        Side::Sell
+    } else {
+        Side::Buy
+    }
+}
+
+pub fn is_done(status: OrderStatus) -> bool {
+    matches!(
+        status,
+        OrderStatus::Filled | OrderStatus::Cancelled | OrderStatus::Rejected | OrderStatus::Expired
+    )
+}
+
+impl Engine {
+    pub fn new(cfg: Config) -> Engine {
+        let instruments = cfg.instruments.iter().enumerate().map(|(i, x)| (x.symbol.clone(), i)).collect();
+        let accounts = cfg.accounts.iter().map(|a| (a.id.clone(), a.clone())).collect();
+        Engine {
+            cfg,
+            instruments,
+            accounts,
+            orders: HashMap::new(),
+            working: HashMap::new(),
+            positions: HashMap::new(),
+            last_quote: HashMap::new(),
+            exposure: HashMap::new(),
+            reports: Vec::new(),
+            halted: None,
+            halted_accounts: BTreeMap::new(),
+            last_batch: 0,
+            batch_reports: BTreeMap::new(),
+            flatten_reports: HashMap::new(),
+            now: 0,
+        }
+    }
+
+    // ----- reading -------------------------------------------------------------------------
+
+    pub fn last_seq(&self) -> u64 {
+        self.reports.len() as u64
+    }
+
+    /// Reports with from < seq <= to (sequence numbers start at 1).
+    pub fn reports_between(&self, from: u64, to: u64) -> &[pb::ExecutionReport] {
+        let to = to.min(self.last_seq());
+        if from >= to {
+            return &[];
+        }
+        &self.reports[from as usize..to as usize]
+    }
+
+    pub fn halted(&self) -> Option<&str> {
+        self.halted.as_deref()
+    }
+
+    pub fn halted_accounts(&self) -> Vec<String> {
+        self.halted_accounts.keys().cloned().collect()
+    }
+
+    pub fn order_count(&self) -> usize {
+        self.orders.len()
+    }
+
+    pub fn open_positions(&self) -> usize {
+        self.positions.values().map(|m| m.len()).sum()
+    }
+
+    /// Whether a quote batch could change anything but the latest quotes.
+    pub fn has_live_orders(&self) -> bool {
+        self.working.values().any(|m| !m.is_empty()) || self.open_positions() > 0
+    }
+
+    pub fn get_order(&self, id: &str) -> Option<pb::OrderReply> {
+        let rec = self.orders.get(id)?;
+        let open = self
+            .positions
+            .get(&rec.order.symbol)
+            .map(|m| m.values().any(|p| p.id == id))
+            .unwrap_or(false);
+        Some(pb::OrderReply {
+            order: Some(rec.order.clone()),
+            status: rec.status as i32,
+            filled_quantity: rec.filled,
+            average_price: rec.avg_price,
+            position_open: open,
+            last_report: rec.last_report.clone(),
+        })
+    }
+
+    pub fn list_positions(&self, account: &str) -> Vec<pb::Position> {
+        let mut out: Vec<pb::Position> = self
+            .positions
+            .values()
+            .flat_map(|m| m.values())
+            .filter(|p| account.is_empty() || p.account == account)
+            .map(|p| pb::Position {
+                position_id: p.id.clone(),
+                account_id: p.account.clone(),
+                symbol: p.symbol.clone(),
+                side: p.side as i32,
+                quantity: p.quantity,
+                entry_price: p.entry,
+                stop_loss: p.stop_loss,
+                take_profit: p.take_profit,
+                opened_ns: p.opened_ns,
+            })
+            .collect();
+        out.sort_by(|a, b| (a.opened_ns, &a.position_id).cmp(&(b.opened_ns, &b.position_id)));
+        out
+    }
+
+    /// The first result of a submit with this id, if any: what a duplicate submit returns.
+    pub fn previous_submit(&self, id: &str) -> Option<SubmitResult> {
+        self.orders.get(id).map(|r| r.first.clone())
+    }
+
+    pub fn previous_batch(&self, batch_seq: u64) -> Option<Vec<pb::ExecutionReport>> {
+        if batch_seq == 0 || batch_seq > self.last_batch {
+            return None;
+        }
+        let (a, b) = self.batch_reports.get(&batch_seq).copied().unwrap_or((0, 0));
+        Some(self.reports_between(a, b).to_vec())
+    }
+
+    pub fn previous_flatten(&self, request_id: &str) -> Option<Vec<pb::ExecutionReport>> {
+        let (a, b) = *self.flatten_reports.get(request_id)?;
+        Some(self.reports_between(a, b).to_vec())
+    }
+
+    // ----- reporting -----------------------------------------------------------------------
+
+    fn emit(&mut self, id: &str, event: ReportEvent, ts: i64, reason: String, code: RejectCode,
+            fill: Option<pb::Fill>) -> pb::ExecutionReport {
+        let rec = self.orders.get(id).expect("reports are about known orders");
+        let report = pb::ExecutionReport {
+            seq: self.reports.len() as u64 + 1,
+            client_order_id: id.to_string(),
+            account_id: rec.order.account_id.clone(),
+            symbol: rec.order.symbol.clone(),
+            event: event as i32,
+            status: rec.status as i32,
+            ts_ns: ts,
+            reason,
+            reject_code: code as i32,
+            fill,
+            filled_quantity: rec.filled,
+            stop_loss: rec.order.stop_loss,
+            take_profit: rec.order.take_profit,
+        };
+        self.reports.push(report.clone());
+        self.orders.get_mut(id).unwrap().last_report = Some(report.clone());
+        report
+    }
+
+    fn set_status(&mut self, id: &str, status: OrderStatus) {
+        let rec = self.orders.get_mut(id).unwrap();
+        debug_assert!(!is_done(rec.status), "a finished order never changes status");
+        let was_working = matches!(rec.status, OrderStatus::Accepted | OrderStatus::PartiallyFilled);
+        rec.status = status;
+        if is_done(status) && was_working {
+            let (account, symbol) = (rec.order.account_id.clone(), rec.order.symbol.clone());
+            let rest = rec.order.quantity - rec.filled;
+            if let Some(m) = self.working.get_mut(&symbol) {
+                m.remove(&(rec.order.not_before_ns, id.to_string()));
+            }
+            self.expose(account, symbol, -rest);
+        }
+    }
+
+    fn expose(&mut self, account: String, symbol: String, units: i64) {
+        if units != 0 {
+            *self.exposure.entry((account, symbol)).or_default() += units;
+        }
+    }
+
+    // ----- submit ----------------------------------------------------------------------------
+
+    fn validate(&self, o: &pb::Order) -> Result<(), Reject> {
+        let bad = |m: String| Err(Reject::new(RejectCode::Invalid, m));
+        let side = Side::try_from(o.side).unwrap_or(Side::Unspecified);
+        if side == Side::Unspecified {
+            return bad("side must be buy or sell".into());
+        }
+        let kind = OrderType::try_from(o.order_type).unwrap_or(OrderType::Unspecified);
+        if kind == OrderType::Unspecified {
+            return bad("order_type must be market or limit".into());
+        }
+        if o.quantity <= 0 {
+            return bad(format!("quantity must be positive, got {}", o.quantity));
+        }
+        if o.reference_price <= 0 {
+            return bad(format!("reference_price must be positive, got {}", o.reference_price));
+        }
+        if o.stop_loss <= 0 || (o.reference_price - o.stop_loss) * sign(side) <= 0 {
+            return bad(format!(
+                "stop_loss {} must lie on the loss side of the reference price {}",
+                o.stop_loss, o.reference_price
+            ));
+        }
+        if o.take_profit != 0 && (o.take_profit - o.reference_price) * sign(side) <= 0 {
+            return bad(format!(
+                "take_profit {} must lie on the profit side of the reference price {}",
+                o.take_profit, o.reference_price
+            ));
+        }
+        if kind == OrderType::Limit && o.limit_price <= 0 {
+            return bad("a limit order needs a positive limit_price".into());
+        }
+        if o.expires_ns <= o.not_before_ns {
+            return bad(format!("expires_ns {} must be after not_before_ns {}", o.expires_ns, o.not_before_ns));
+        }
+        if o.max_slippage_points < 0 {
+            return bad("max_slippage_points must not be negative".into());
+        }
+        Ok(())
+    }
+
+    fn mid(&self, symbol: &str) -> Option<f64> {
+        self.last_quote.get(symbol).map(|q| (q.bid + q.ask) as f64 / 2.0)
+    }
+
+    /// USD per unit of `ccy`, from the latest quotes (or `fallback` = this order's own pair).
+    fn usd_per(&self, ccy: &str, fallback: Option<(&str, &str, f64)>) -> Option<f64> {
+        if ccy == "USD" {
+            return Some(1.0);
+        }
+        for inst in &self.cfg.instruments {
+            let scale = 10f64.powi(inst.price_precision as i32);
+            let mid = self
+                .mid(&inst.symbol)
+                .map(|m| m / scale)
+                .or_else(|| fallback.filter(|f| f.0 == inst.base && f.1 == inst.quote).map(|f| f.2));
+            let Some(mid) = mid else { continue };
+            if mid <= 0.0 {
+                continue;
+            }
+            if inst.base == ccy && inst.quote == "USD" {
+                return Some(mid);
+            }
+            if inst.base == "USD" && inst.quote == ccy {
+                return Some(1.0 / mid);
+            }
+        }
+        None
+    }
+
+    fn check_limits(&self, o: &pb::Order, acc: &AccountConfig) -> Result<(), Reject> {
+        let inst = &self.cfg.instruments[self.instruments[&o.symbol]];
+        let lots = o.quantity as f64 / inst.contract_size as f64;
+        if lots > acc.max_order_lots + 1e-9 {
+            return Err(Reject::new(
+                RejectCode::OrderTooLarge,
+                format!("order of {lots} lots is over account {}'s limit of {} lots", acc.id, acc.max_order_lots),
+            ));
+        }
+        let scale = 10f64.powi(inst.price_precision as i32);
+        let own = (inst.base.as_str(), inst.quote.as_str(), o.reference_price as f64 / scale);
+        let value = |symbol: &str, qty: i64| -> Result<f64, Reject> {
+            let i = &self.cfg.instruments[self.instruments[symbol]];
+            self.usd_per(&i.base, Some(own)).map(|r| r * qty as f64).ok_or_else(|| {
+                Reject::new(
+                    RejectCode::NotionalLimit,
+                    format!("no USD rate to value {} notional of {symbol}: push a quote first", i.base),
+                )
+            })
+        };
+        let mut notional = value(&o.symbol, o.quantity)?;
+        for ((account, symbol), &units) in &self.exposure {
+            if account == &acc.id && units != 0 {
+                notional += value(symbol, units)?;
+            }
+        }
+        if notional > acc.max_open_notional_usd {
+            return Err(Reject::new(
+                RejectCode::NotionalLimit,
+                format!(
+                    "open notional would be {:.0} USD, over account {}'s limit of {:.0} USD",
+                    notional, acc.id, acc.max_open_notional_usd
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn admit(&self, o: &pb::Order) -> Result<(), Reject> {
+        if let Some(reason) = &self.halted {
+            return Err(Reject::new(RejectCode::Halted, format!("venue halted: {reason}")));
+        }
+        if let Some(reason) = self.halted_accounts.get(&o.account_id) {
+            return Err(Reject::new(RejectCode::Halted, format!("account {} halted: {reason}", o.account_id)));
+        }
+        self.validate(o)?;
+        let Some(acc) = self.accounts.get(&o.account_id) else {
+            return Err(Reject::new(RejectCode::UnknownAccount, format!("unknown account {}", o.account_id)));
+        };
+        if !self.instruments.contains_key(&o.symbol) {
+            return Err(Reject::new(RejectCode::UnknownInstrument, format!("unknown instrument {}", o.symbol)));
+        }
+        if !acc.instruments.is_empty() && !acc.instruments.contains(&o.symbol) {
+            return Err(Reject::new(
+                RejectCode::InstrumentNotAllowed,
+                format!("account {} may not trade {}", acc.id, o.symbol),
+            ));
+        }
+        self.check_limits(o, acc)
+    }
+
+    /// Place an order. The caller has already answered duplicates from `previous_submit`, and
+    /// refuses an empty client order id before this.
+    pub fn submit(&mut self, o: pb::Order) -> SubmitResult {
+        if let Some(first) = self.previous_submit(&o.client_order_id) {
+            return first;
+        }
+        let id = o.client_order_id.clone();
+        let ts = o.not_before_ns.max(0);
+        let verdict = self.admit(&o);
+        self.orders.insert(
+            id.clone(),
+            OrderRec {
+                order: o.clone(),
+                status: OrderStatus::New,
+                filled: 0,
+                avg_price: 0,
+                first: Ok(pb::ExecutionReport::default()),
+                last_report: None,
+            },
+        );
+        let result = match verdict {
+            Ok(()) => {
+                self.set_status(&id, OrderStatus::Accepted);
+                self.expose(o.account_id.clone(), o.symbol.clone(), o.quantity);
+                self.working.entry(o.symbol.clone()).or_default().insert((o.not_before_ns, id.clone()), ());
+                Ok(self.emit(&id, ReportEvent::Status, ts, String::new(), RejectCode::Unspecified, None))
+            }
+            Err(mut reject) => {
+                self.set_status(&id, OrderStatus::Rejected);
+                let report = self.emit(&id, ReportEvent::Status, ts, reject.message.clone(), reject.code, None);
+                reject.report = Some(Box::new(report));
+                Err(reject)
+            }
+        };
+        self.orders.get_mut(&id).unwrap().first = result.clone();
+        result
+    }
+
+    // ----- cancel and modify ---------------------------------------------------------------
+
+    pub fn cancel(&mut self, id: &str, ts: i64, reason: &str) -> Result<pb::ExecutionReport, Reject> {
+        let Some(rec) = self.orders.get(id) else {
+            return Err(Reject::new(RejectCode::Invalid, format!("unknown order {id}")));
+        };
+        if is_done(rec.status) {
+            return Err(Reject::new(
+                RejectCode::Invalid,
+                format!("order {id} is {} and can no longer be cancelled", status_name(rec.status)),
+            ));
+        }
+        self.set_status(id, OrderStatus::Cancelled);
+        let ts = if ts > 0 { ts } else { self.now };
+        Ok(self.emit(id, ReportEvent::Status, ts, reason.to_string(), RejectCode::Unspecified, None))
+    }
+
+    pub fn modify(&mut self, req: &pb::ModifyOrderRequest) -> Result<pb::ExecutionReport, Reject> {
+        let id = req.client_order_id.as_str();
+        let Some(rec) = self.orders.get(id) else {
+            return Err(Reject::new(RejectCode::Invalid, format!("unknown order {id}")));
+        };
+        let symbol = rec.order.symbol.clone();
+        let side = Side::try_from(rec.order.side).unwrap_or(Side::Buy);
+        let working = !is_done(rec.status);
+        let position = self.positions.get(&symbol).and_then(|m| m.values().find(|p| p.id == id)).cloned();
+        if !working && position.is_none() {
+            return Err(Reject::new(
+                RejectCode::Invalid,
+                format!("order {id} has neither a working order nor an open position to modify"),
+            ));
+        }
+        let anchor = match (&position, self.last_quote.get(&symbol)) {
+            (Some(_), Some(q)) => if side == Side::Buy { q.bid } else { q.ask },
+            (Some(p), None) => p.entry,
+            (None, _) => rec.order.reference_price,
+        };
+        let stop = if req.stop_loss != 0 { req.stop_loss } else { rec.order.stop_loss };
+        let tp = match req.take_profit { 0 => rec.order.take_profit, -1 => 0, v => v };
+        if stop <= 0 || (anchor - stop) * sign(side) <= 0 {
+            return Err(Reject::new(
+                RejectCode::Invalid,
+                format!("stop_loss {stop} must lie on the loss side of the current price {anchor}"),
+            ));
+        }
+        if tp != 0 && (tp - anchor) * sign(side) <= 0 {
+            return Err(Reject::new(
+                RejectCode::Invalid,
+                format!("take_profit {tp} must lie on the profit side of the current price {anchor}"),
+            ));
+        }
+        let rec = self.orders.get_mut(id).unwrap();
+        let reason = format!(
+            "stop_loss {} -> {stop}, take_profit {} -> {tp}",
+            rec.order.stop_loss, rec.order.take_profit
+        );
+        rec.order.stop_loss = stop;
+        rec.order.take_profit = tp;
+        if let Some(p) = position {
+            let m = self.positions.get_mut(&symbol).unwrap();
+            let p = m.get_mut(&(p.opened_ns, p.id.clone())).unwrap();
+            p.stop_loss = stop;
+            p.take_profit = tp;
+        }
+        let ts = if req.ts_ns > 0 { req.ts_ns } else { self.now };
+        Ok(self.emit(id, ReportEvent::Modified, ts, reason, RejectCode::Unspecified, None))
+    }
+
+    // ----- the paper venue -----------------------------------------------------------------
+
+    /// Apply one batch of quotes (in time order). Returns the reports it produced; a batch whose
+    /// sequence number was already applied is not applied again (see `previous_batch`).
+    pub fn push_quotes(&mut self, req: &pb::PushQuotesRequest) -> Result<Vec<pb::ExecutionReport>, Reject> {
+        let n = req.ts_ns.len();
+        if req.bid.len() != n || req.ask.len() != n || req.symbol_index.len() != n {
+            return Err(Reject::new(RejectCode::Invalid, "ts_ns, bid, ask and symbol_index differ in length"));
+        }
+        let mut syms = Vec::with_capacity(req.symbols.len());
+        for s in &req.symbols {
+            if !self.instruments.contains_key(s) {
+                return Err(Reject::new(RejectCode::UnknownInstrument, format!("unknown instrument {s}")));
+            }
+            syms.push(s.clone());
+        }
+        if let Some(i) = req.symbol_index.iter().find(|&&i| i as usize >= syms.len()) {
+            return Err(Reject::new(RejectCode::Invalid, format!("symbol_index {i} is out of range")));
+        }
+        let start = self.last_seq();
+        for k in 0..n {
+            let q = Quote { ts: req.ts_ns[k], bid: req.bid[k], ask: req.ask[k] };
+            self.on_quote(&syms[req.symbol_index[k] as usize], q);
+        }
+        if req.batch_seq > 0 {
+            self.last_batch = self.last_batch.max(req.batch_seq);
+            self.batch_reports.insert(req.batch_seq, (start, self.last_seq()));
+            while self.batch_reports.len() > 1024 {
+                self.batch_reports.pop_first();
+            }
+        }
+        Ok(self.reports_between(start, self.last_seq()).to_vec())
+    }
+
+    fn on_quote(&mut self, symbol: &str, q: Quote) {
+        self.now = self.now.max(q.ts);
+        self.last_quote.insert(symbol.to_string(), q);
+        let mut filled_now: Vec<String> = Vec::new();
+        let ids: Vec<String> = match self.working.get(symbol) {
+            Some(m) if !m.is_empty() => m.keys().map(|k| k.1.clone()).collect(),
+            _ => Vec::new(),
+        };
+        for id in ids {
+            if self.work(&id, q) {
+                filled_now.push(id);
+            }
+        }
+        let protect: Vec<(i64, String)> = match self.positions.get(symbol) {
+            Some(m) if !m.is_empty() => m.keys().cloned().collect(),
+            _ => return,
+        };
+        for key in protect {
+            if filled_now.contains(&key.1) {
+                continue; // protection starts with the quote after the fill
+            }
+            let p = &self.positions[symbol][&key];
+            let exit = if p.side == Side::Buy { q.bid } else { q.ask };
+            let s = sign(p.side);
+            let hit_stop = (exit - p.stop_loss) * s <= 0;
+            let hit_tp = p.take_profit != 0 && (exit - p.take_profit) * s >= 0;
+            if hit_stop || hit_tp {
+                let reason = if hit_stop { CloseReason::StopLoss } else { CloseReason::TakeProfit };
+                self.close(symbol, &key, exit, q.ts, reason);
+            }
+        }
+    }
+
+    /// Work one order against one quote; true if it filled (in part or whole).
+    fn work(&mut self, id: &str, q: Quote) -> bool {
+        let rec = &self.orders[id];
+        let o = rec.order.clone();
+        if q.ts >= o.expires_ns {
+            self.set_status(id, OrderStatus::Expired);
+            self.emit(id, ReportEvent::Status, o.expires_ns, "no fill before expiry".into(), RejectCode::Unspecified, None);
+            return false;
+        }
+        if q.ts < o.not_before_ns.saturating_add(self.cfg.venue.latency_ns) {
+            return false;
+        }
+        let side = Side::try_from(o.side).unwrap_or(Side::Buy);
+        let s = sign(side);
+        let quoted = if side == Side::Buy { q.ask } else { q.bid };
+        if o.order_type == OrderType::Limit as i32 && (quoted - o.limit_price) * s > 0 {
+            return false;
+        }
+        let price = quoted + s * self.cfg.venue.slippage_points;
+        let slip = (price - o.reference_price) * s;
+        if slip > o.max_slippage_points {
+            let reason = format!(
+                "price moved {slip} points against the reference, more than {}",
+                o.max_slippage_points
+            );
+            if rec.filled == 0 {
+                self.set_status(id, OrderStatus::Rejected);
+                self.emit(id, ReportEvent::Status, q.ts, reason, RejectCode::Slippage, None);
+            } else {
+                self.set_status(id, OrderStatus::Cancelled);
+                self.emit(id, ReportEvent::Status, q.ts, format!("rest cancelled: {reason}"), RejectCode::Slippage, None);
+            }
+            return false;
+        }
+        let remaining = o.quantity - rec.filled;
+        let contract = self.cfg.instruments[self.instruments[&o.symbol]].contract_size;
+        let liquidity = (self.cfg.venue.liquidity_lots * contract as f64).round() as i64;
+        let qty = if liquidity > 0 { remaining.min(liquidity) } else { remaining };
+        let rec = self.orders.get_mut(id).unwrap();
+        rec.avg_price = (rec.avg_price as i128 * rec.filled as i128 + price as i128 * qty as i128)
+            .checked_div((rec.filled + qty) as i128)
+            .unwrap_or(price as i128) as i64;
+        rec.filled += qty;
+        let done = rec.filled == o.quantity;
+        let avg = rec.avg_price;
+        let book = self.positions.entry(o.symbol.clone()).or_default();
+        match book.values_mut().find(|p| p.id == id) {
+            Some(p) => {
+                p.quantity += qty;
+                p.entry = avg;
+            }
+            None => {
+                book.insert(
+                    (q.ts, id.to_string()),
+                    PositionRec {
+                        id: id.to_string(),
+                        account: o.account_id.clone(),
+                        symbol: o.symbol.clone(),
+                        side,
+                        quantity: qty,
+                        entry: avg,
+                        stop_loss: o.stop_loss,
+                        take_profit: o.take_profit,
+                        opened_ns: q.ts,
+                    },
+                );
+            }
+        }
+        self.set_status(id, if done { OrderStatus::Filled } else { OrderStatus::PartiallyFilled });
+        let fill = pb::Fill {
+            kind: FillKind::Open as i32,
+            reason: CloseReason::Entry as i32,
+            side: side as i32,
+            quantity: qty,
+            price,
+            ts_ns: q.ts,
+        };
+        self.emit(id, ReportEvent::Fill, q.ts, String::new(), RejectCode::Unspecified, Some(fill));
+        true
+    }
+
+    fn close(&mut self, symbol: &str, key: &(i64, String), price: i64, ts: i64, reason: CloseReason) {
+        let p = self.positions.get_mut(symbol).unwrap().remove(key).unwrap();
+        self.expose(p.account.clone(), p.symbol.clone(), -p.quantity);
+        let fill = pb::Fill {
+            kind: FillKind::Close as i32,
+            reason: reason as i32,
+            side: opposite(p.side) as i32,
+            quantity: p.quantity,
+            price,
+            ts_ns: ts,
+        };
+        let text = match reason {
+            CloseReason::StopLoss => "stop_loss",
+            CloseReason::TakeProfit => "take_profit",
+            CloseReason::Flatten => "flatten",
+            _ => "close",
+        };
+        self.emit(&p.id, ReportEvent::Fill, ts, text.into(), RejectCode::Unspecified, Some(fill));
+    }
+
+    // ----- flatten, halt, resume -----------------------------------------------------------
+
+    fn flatten_scope(&mut self, account: &str, ts: i64, reason: &str) {
+        let ts = if ts > 0 { ts } else { self.now };
+        let mut working: Vec<(i64, String)> = self.working.values().flat_map(|m| m.keys().cloned()).collect();
+        working.sort_by(|a, b| a.1.cmp(&b.1));
+        for (_, id) in working {
+            if account.is_empty() || self.orders[&id].order.account_id == account {
+                let _ = self.cancel(&id, ts, &format!("cancelled: {reason}"));
+            }
+        }
+        let mut open: Vec<(String, (i64, String))> = self
+            .positions
+            .iter()
+            .flat_map(|(s, m)| m.iter().filter(|(_, p)| account.is_empty() || p.account == account).map(|(k, _)| (s.clone(), k.clone())))
+            .collect();
+        open.sort_by(|a, b| a.1 .1.cmp(&b.1 .1));
+        for (symbol, key) in open {
+            let Some(q) = self.last_quote.get(&symbol).copied() else { continue };
+            let side = self.positions[&symbol][&key].side;
+            let price = if side == Side::Buy { q.bid } else { q.ask };
+            self.close(&symbol, &key, price, ts, CloseReason::Flatten);
+        }
+    }
+
+    pub fn flatten(&mut self, req: &pb::FlattenRequest) -> Vec<pb::ExecutionReport> {
+        if let Some(previous) = self.previous_flatten(&req.request_id) {
+            return previous;
+        }
+        let start = self.last_seq();
+        self.flatten_scope(&req.account_id, req.ts_ns, &req.reason);
+        if !req.request_id.is_empty() {
+            self.flatten_reports.insert(req.request_id.clone(), (start, self.last_seq()));
+        }
+        self.reports_between(start, self.last_seq()).to_vec()
+    }
+
+    pub fn halt(&mut self, req: &pb::HaltRequest) -> Vec<pb::ExecutionReport> {
+        let reason = if req.reason.is_empty() { "halted".to_string() } else { req.reason.clone() };
+        if req.account_id.is_empty() {
+            self.halted = Some(reason.clone());
+        } else {
+            self.halted_accounts.insert(req.account_id.clone(), reason.clone());
+        }
+        let start = self.last_seq();
+        if req.flatten {
+            self.flatten_scope(&req.account_id, req.ts_ns, &reason);
+        } else if req.cancel_working {
+            let ts = if req.ts_ns > 0 { req.ts_ns } else { self.now };
+            let mut ids: Vec<String> = self.working.values().flat_map(|m| m.keys().map(|k| k.1.clone())).collect();
+            ids.sort();
+            for id in ids {
+                if req.account_id.is_empty() || self.orders[&id].order.account_id == req.account_id {
+                    let _ = self.cancel(&id, ts, &format!("cancelled: {reason}"));
+                }
+            }
+        }
+        self.reports_between(start, self.last_seq()).to_vec()
+    }
+
+    pub fn resume(&mut self, account: &str) {
+        if account.is_empty() {
+            self.halted = None;
+        } else {
+            self.halted_accounts.remove(account);
+        }
+    }
+}
+
+pub fn status_name(s: OrderStatus) -> &'static str {
+    match s {
+        OrderStatus::New => "new",
+        OrderStatus::Accepted => "accepted",
+        OrderStatus::PartiallyFilled => "partially filled",
+        OrderStatus::Filled => "filled",
+        OrderStatus::Cancelled => "cancelled",
+        OrderStatus::Rejected => "rejected",
+        OrderStatus::Expired => "expired",
+        OrderStatus::Unspecified => "unspecified",
+    }
+}

@@ -1,0 +1,185 @@
+//! `octet-exec`: the execution service.
+//!
+//! ```text
+//! octet-exec --config exec.json --journal-dir var/exec [--listen 127.0.0.1:50551]
+//!            [--metrics-listen 127.0.0.1:9464] [--no-fsync] [--parent-pid PID] [--lock-wait-ms 10000]
+//! ```
+//! Prints `LISTENING <grpc address> METRICS <metrics address>` on stdout once it serves (port 0
+//! picks a free port); logs are JSON lines on stderr. With `--parent-pid`, it exits when that
+//! process is gone (embedded mode: it never outlives the desk that started it).
+
+use octet_exec::config::Config;
+use octet_exec::engine::Engine;
+use octet_exec::journal::{self, Journal};
+use octet_exec::metrics::{self, Metrics, SyncMetrics};
+use octet_exec::pb::execution_server::ExecutionServer;
+use octet_exec::service::{self, Core, ExecService};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::os::unix::io::AsRawFd;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+struct Args {
+    config: PathBuf,
+    journal_dir: PathBuf,
+    listen: SocketAddr,
+    metrics_listen: Option<SocketAddr>,
+    fsync: bool,
+    parent_pid: Option<i32>,
+    lock_wait: Duration,
+}
+
+fn usage(msg: &str) -> ! {
+    eprintln!("octet-exec: {msg}\nusage: octet-exec --config FILE --journal-dir DIR [--listen ADDR] \
+               [--metrics-listen ADDR] [--no-fsync] [--parent-pid PID] [--lock-wait-ms MS]");
+    std::process::exit(2);
+}
+
+fn parse_args() -> Args {
+    let mut it = std::env::args().skip(1);
+    let mut config = None;
+    let mut journal_dir = None;
+    let mut listen: SocketAddr = "127.0.0.1:50551".parse().unwrap();
+    let mut metrics_listen = None;
+    let mut fsync = true;
+    let mut parent_pid = None;
+    let mut lock_wait = Duration::from_secs(10);
+    while let Some(a) = it.next() {
+        let mut val = |name: &str| it.next().unwrap_or_else(|| usage(&format!("{name} needs a value")));
+        match a.as_str() {
+            "--config" => config = Some(PathBuf::from(val("--config"))),
+            "--journal-dir" => journal_dir = Some(PathBuf::from(val("--journal-dir"))),
+            "--listen" => listen = val("--listen").parse().unwrap_or_else(|_| usage("--listen: not a socket address")),
+            "--metrics-listen" => {
+                metrics_listen = Some(val("--metrics-listen").parse().unwrap_or_else(|_| usage("--metrics-listen: not a socket address")))
+            }
+            "--no-fsync" => fsync = false,
+            "--parent-pid" => parent_pid = Some(val("--parent-pid").parse().unwrap_or_else(|_| usage("--parent-pid: not a pid"))),
+            "--lock-wait-ms" => {
+                lock_wait = Duration::from_millis(val("--lock-wait-ms").parse().unwrap_or_else(|_| usage("--lock-wait-ms: not a number")))
+            }
+            "-h" | "--help" => usage("help"),
+            other => usage(&format!("unknown argument {other}")),
+        }
+    }
+    Args {
+        config: config.unwrap_or_else(|| usage("--config is required")),
+        journal_dir: journal_dir.unwrap_or_else(|| usage("--journal-dir is required")),
+        listen,
+        metrics_listen,
+        fsync,
+        parent_pid,
+        lock_wait,
+    }
+}
+
+/// One process per journal: hold an exclusive lock on it, waiting for a dying predecessor.
+fn lock_journal(dir: &std::path::Path, wait: Duration) -> std::fs::File {
+    let path = dir.join("LOCK");
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)
+        .unwrap_or_else(|e| fail(&format!("cannot open {}: {e}", path.display())));
+    let start = Instant::now();
+    loop {
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+            return file;
+        }
+        if start.elapsed() > wait {
+            fail(&format!("journal {} is locked by another octet-exec", dir.display()));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn fail(msg: &str) -> ! {
+    tracing::error!("{msg}");
+    eprintln!("octet-exec: {msg}");
+    std::process::exit(1);
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .json()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("OCTET_EXEC_LOG").unwrap_or_else(|_| "info".into()))
+        .init();
+    let args = parse_args();
+    let text = std::fs::read_to_string(&args.config)
+        .unwrap_or_else(|e| fail(&format!("cannot read config {}: {e}", args.config.display())));
+    let cfg = Config::from_json(&text).unwrap_or_else(|e| fail(&e));
+    std::fs::create_dir_all(&args.journal_dir)
+        .unwrap_or_else(|e| fail(&format!("cannot create {}: {e}", args.journal_dir.display())));
+    let _lock = lock_journal(&args.journal_dir, args.lock_wait);
+
+    let path = args.journal_dir.join("journal.bin");
+    let t = Instant::now();
+    let (commands, torn) = journal::read_all(&path).unwrap_or_else(|e| fail(&format!("cannot read journal: {e}")));
+    let mut engine = Engine::new(cfg);
+    service::recover(&mut engine, &commands);
+    tracing::info!(frames = commands.len(), torn_bytes = torn, reports = engine.last_seq(), orders = engine.order_count(),
+                   open_positions = engine.open_positions(), halted = engine.halted().is_some(),
+                   ms = t.elapsed().as_millis() as u64, "journal replayed");
+
+    let metrics = Arc::new(Metrics::default());
+    let journal = Journal::open(path, commands.len() as u64, engine.last_seq(), args.fsync,
+                                Box::new(SyncMetrics(metrics.clone())))
+        .unwrap_or_else(|e| fail(&format!("cannot open journal: {e}")));
+    let svc = ExecService::new(Core { engine, journal }, metrics.clone(), commands.len() as u64);
+
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.listen).await
+            .unwrap_or_else(|e| fail(&format!("cannot listen on {}: {e}", args.listen)));
+        let addr = listener.local_addr().unwrap();
+        let maddr = match args.metrics_listen {
+            Some(m) => {
+                let l = tokio::net::TcpListener::bind(m).await
+                    .unwrap_or_else(|e| fail(&format!("cannot listen on {m}: {e}")));
+                let a = l.local_addr().unwrap();
+                tokio::spawn(metrics::serve(l, metrics.clone()));
+                a.to_string()
+            }
+            None => "-".to_string(),
+        };
+        if let Some(pid) = args.parent_pid {
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    if unsafe { libc::kill(pid, 0) } != 0 || unsafe { libc::getppid() } != pid {
+                        tracing::warn!(parent_pid = pid, "parent process is gone; exiting");
+                        std::process::exit(0);
+                    }
+                }
+            });
+        }
+        tracing::info!(grpc = %addr, metrics = %maddr, fsync = args.fsync, pid = std::process::id(), "octet-exec serving");
+        println!("LISTENING {addr} METRICS {maddr}");
+        let _ = std::io::stdout().flush();
+        // Nagle off on every accepted connection (Server::tcp_nodelay covers only sockets tonic
+        // accepts itself): a reply written in parts must not wait for the client's delayed ACK.
+        let incoming = tokio_stream::StreamExt::map(tokio_stream::wrappers::TcpListenerStream::new(listener), |s| {
+            s.inspect(|sock| {
+                let _ = sock.set_nodelay(true);
+            })
+        });
+        let shutdown = async {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).unwrap();
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = tokio::signal::ctrl_c() => {},
+            }
+            tracing::info!("shutting down");
+        };
+        // Flow-control windows large enough that a client never waits for a WINDOW_UPDATE in
+        // the middle of a quote batch.
+        tonic::transport::Server::builder()
+            .tcp_nodelay(true)
+            .initial_connection_window_size(16 << 20)
+            .initial_stream_window_size(8 << 20)
+            .add_service(ExecutionServer::new(svc))
+            .serve_with_incoming_shutdown(incoming, shutdown)
+            .await
+            .unwrap_or_else(|e| fail(&format!("server error: {e}")));
+    });
+}

@@ -1,0 +1,373 @@
+//! The gRPC service: each call applies one command to the engine under a lock, queues it on the
+//! journal in the same order, and replies only once the journal has made it durable.
+
+use crate::engine::{Engine, Reject};
+use crate::journal::{Command, Durable, Journal};
+use crate::metrics::Metrics;
+use crate::pb::{self, execution_server::Execution, RejectCode, ReportEvent};
+use std::pin::Pin;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tokio::sync::watch;
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status};
+
+/// The result of applying one command.
+pub enum Outcome {
+    Submit(crate::engine::SubmitResult),
+    One(Result<pb::ExecutionReport, Reject>),
+    Many(Result<Vec<pb::ExecutionReport>, Reject>),
+    Done,
+}
+
+/// Apply one command: the same code serves live calls and the replay of the journal.
+pub fn apply(engine: &mut Engine, cmd: &Command) -> Outcome {
+    match cmd {
+        Command::Submit(o) => Outcome::Submit(engine.submit(o.clone())),
+        Command::Cancel(c) => Outcome::One(engine.cancel(&c.client_order_id, c.ts_ns, "cancelled")),
+        Command::Modify(m) => Outcome::One(engine.modify(m)),
+        Command::Quotes(q) => Outcome::Many(engine.push_quotes(q)),
+        Command::Flatten(f) => Outcome::Many(Ok(engine.flatten(f))),
+        Command::Halt(h) => Outcome::Many(Ok(engine.halt(h))),
+        Command::Resume(r) => {
+            engine.resume(&r.account_id);
+            Outcome::Done
+        }
+    }
+}
+
+/// Replay the journal's commands into a fresh engine.
+pub fn recover(engine: &mut Engine, commands: &[Command]) {
+    for cmd in commands {
+        let _ = apply(engine, cmd);
+    }
+}
+
+pub struct Core {
+    pub engine: Engine,
+    pub journal: Journal,
+}
+
+#[derive(Clone)]
+pub struct ExecService {
+    core: Arc<Mutex<Core>>,
+    durable: watch::Receiver<Durable>,
+    metrics: Arc<Metrics>,
+    started: Instant,
+    recovered: u64,
+}
+
+pub fn status_for(r: &Reject) -> Status {
+    let mut status = match r.code {
+        RejectCode::Halted => Status::failed_precondition(r.message.clone()),
+        RejectCode::UnknownAccount | RejectCode::UnknownInstrument => Status::not_found(r.message.clone()),
+        RejectCode::InstrumentNotAllowed => Status::permission_denied(r.message.clone()),
+        RejectCode::OrderTooLarge | RejectCode::NotionalLimit => Status::resource_exhausted(r.message.clone()),
+        _ => Status::invalid_argument(r.message.clone()),
+    };
+    let code = r.code.as_str_name().trim_start_matches("REJECT_CODE_").to_ascii_lowercase();
+    if let Ok(v) = code.parse() {
+        status.metadata_mut().insert("octet-reject-code", v);
+    }
+    if let Some(report) = &r.report {
+        if let Ok(v) = report.seq.to_string().parse() {
+            status.metadata_mut().insert("octet-report-seq", v);
+        }
+    }
+    status
+}
+
+fn lock_err() -> Status {
+    Status::internal("engine lock poisoned")
+}
+
+impl ExecService {
+    pub fn new(core: Core, metrics: Arc<Metrics>, recovered: u64) -> ExecService {
+        metrics.halted.store(core.engine.halted().is_some() as u64, Relaxed);
+        let durable = core.journal.durable.clone();
+        ExecService { core: Arc::new(Mutex::new(core)), durable, metrics, started: Instant::now(), recovered }
+    }
+
+    /// Apply a command and queue it on the journal; returns the outcome and the frame to wait for.
+    /// `journal_as` replaces the command in the journal when an equivalent, smaller one exists.
+    fn run(&self, cmd: Command) -> Result<(Outcome, u64), Status> {
+        let mut core = self.core.lock().map_err(|_| lock_err())?;
+        let compact = match &cmd {
+            Command::Quotes(q) if !core.engine.has_live_orders() => Some(Command::Quotes(last_quotes(q))),
+            _ => None,
+        };
+        let outcome = apply(&mut core.engine, &cmd);
+        let refused = matches!(&outcome, Outcome::One(Err(_)) | Outcome::Many(Err(_)));
+        let frame = if refused {
+            core.journal.last_frame()
+        } else {
+            let seq = core.engine.last_seq();
+            core.journal.append(compact.unwrap_or(cmd), seq)
+        };
+        Ok((outcome, frame))
+    }
+
+    async fn durable(&self, frame: u64) -> Result<(), Status> {
+        let mut rx = self.durable.clone();
+        rx.wait_for(|d| d.frame >= frame)
+            .await
+            .map(|_| ())
+            .map_err(|_| Status::unavailable("journal writer stopped"))
+    }
+
+    fn count(&self, reports: &[pb::ExecutionReport]) {
+        self.metrics.reports.fetch_add(reports.len() as u64, Relaxed);
+        let fills = reports.iter().filter(|r| r.event == ReportEvent::Fill as i32).count();
+        self.metrics.fills.fetch_add(fills as u64, Relaxed);
+        for r in reports.iter().filter(|r| r.reject_code != 0) {
+            self.metrics.reject(r.reject_code);
+        }
+    }
+
+    fn last_frame(&self) -> Result<u64, Status> {
+        Ok(self.core.lock().map_err(|_| lock_err())?.journal.last_frame())
+    }
+}
+
+/// The last quote of each symbol in a batch: all that a batch changes when no order is live.
+fn last_quotes(q: &pb::PushQuotesRequest) -> pb::PushQuotesRequest {
+    let mut last: Vec<Option<usize>> = vec![None; q.symbols.len()];
+    for (k, &i) in q.symbol_index.iter().enumerate() {
+        if let Some(slot) = last.get_mut(i as usize) {
+            *slot = Some(k);
+        }
+    }
+    let mut keep: Vec<usize> = last.into_iter().flatten().collect();
+    keep.sort_by_key(|&k| (q.ts_ns[k], k));
+    pb::PushQuotesRequest {
+        batch_seq: q.batch_seq,
+        symbols: q.symbols.clone(),
+        symbol_index: keep.iter().map(|&k| q.symbol_index[k]).collect(),
+        ts_ns: keep.iter().map(|&k| q.ts_ns[k]).collect(),
+        bid: keep.iter().map(|&k| q.bid[k]).collect(),
+        ask: keep.iter().map(|&k| q.ask[k]).collect(),
+    }
+}
+
+type ReportStream = Pin<Box<dyn Stream<Item = Result<pb::ExecutionReport, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Execution for ExecService {
+    async fn submit_order(&self, req: Request<pb::SubmitOrderRequest>) -> Result<Response<pb::SubmitOrderResponse>, Status> {
+        let t = Instant::now();
+        let order = req.into_inner().order.ok_or_else(|| Status::invalid_argument("order is required"))?;
+        if order.client_order_id.is_empty() {
+            return Err(Status::invalid_argument("client_order_id is required"));
+        }
+        if order.client_order_id.len() > 128 {
+            return Err(Status::invalid_argument("client_order_id is longer than 128 characters"));
+        }
+        let previous = self.core.lock().map_err(|_| lock_err())?.engine.previous_submit(&order.client_order_id);
+        let (result, frame, duplicate) = match previous {
+            Some(first) => (first, self.last_frame()?, true),
+            None => {
+                let (outcome, frame) = self.run(Command::Submit(order))?;
+                let Outcome::Submit(result) = outcome else { unreachable!() };
+                (result, frame, false)
+            }
+        };
+        // A duplicate may arrive while the first is still being written: it waits for it too.
+        self.durable(frame).await?;
+        if duplicate {
+            self.metrics.orders_duplicate.fetch_add(1, Relaxed);
+        } else {
+            self.metrics.orders_submitted.fetch_add(1, Relaxed);
+            self.metrics.reports.fetch_add(1, Relaxed);
+        }
+        self.metrics.submit_latency.observe(t.elapsed().as_secs_f64());
+        match result {
+            Ok(report) => {
+                if !duplicate {
+                    self.metrics.orders_accepted.fetch_add(1, Relaxed);
+                }
+                Ok(Response::new(pb::SubmitOrderResponse { report: Some(report), duplicate }))
+            }
+            Err(reject) => {
+                if !duplicate {
+                    self.metrics.reject(reject.code as i32);
+                }
+                tracing::info!(client_order_id = %reject.report.as_ref().map(|r| r.client_order_id.as_str()).unwrap_or(""),
+                               code = reject.code.as_str_name(), duplicate, message = %reject.message, "order rejected");
+                Err(status_for(&reject))
+            }
+        }
+    }
+
+    async fn cancel_order(&self, req: Request<pb::CancelOrderRequest>) -> Result<Response<pb::OrderReply>, Status> {
+        let req = req.into_inner();
+        let id = req.client_order_id.clone();
+        let (outcome, frame) = self.run(Command::Cancel(req))?;
+        self.durable(frame).await?;
+        match outcome {
+            Outcome::One(Ok(report)) => {
+                self.count(std::slice::from_ref(&report));
+                let core = self.core.lock().map_err(|_| lock_err())?;
+                Ok(Response::new(core.engine.get_order(&id).unwrap_or_default()))
+            }
+            Outcome::One(Err(r)) if r.message.starts_with("unknown order") => Err(Status::not_found(r.message)),
+            Outcome::One(Err(r)) => Err(Status::failed_precondition(r.message)),
+            _ => unreachable!(),
+        }
+    }
+
+    async fn modify_order(&self, req: Request<pb::ModifyOrderRequest>) -> Result<Response<pb::OrderReply>, Status> {
+        let req = req.into_inner();
+        let id = req.client_order_id.clone();
+        let (outcome, frame) = self.run(Command::Modify(req))?;
+        self.durable(frame).await?;
+        match outcome {
+            Outcome::One(Ok(report)) => {
+                self.count(std::slice::from_ref(&report));
+                let core = self.core.lock().map_err(|_| lock_err())?;
+                Ok(Response::new(core.engine.get_order(&id).unwrap_or_default()))
+            }
+            Outcome::One(Err(r)) if r.message.starts_with("unknown order") => Err(Status::not_found(r.message)),
+            Outcome::One(Err(r)) => Err(Status::invalid_argument(r.message)),
+            _ => unreachable!(),
+        }
+    }
+
+    async fn get_order(&self, req: Request<pb::GetOrderRequest>) -> Result<Response<pb::OrderReply>, Status> {
+        let id = req.into_inner().client_order_id;
+        let core = self.core.lock().map_err(|_| lock_err())?;
+        core.engine
+            .get_order(&id)
+            .map(Response::new)
+            .ok_or_else(|| Status::not_found(format!("unknown order {id}")))
+    }
+
+    async fn list_positions(&self, req: Request<pb::ListPositionsRequest>) -> Result<Response<pb::ListPositionsResponse>, Status> {
+        let account = req.into_inner().account_id;
+        let core = self.core.lock().map_err(|_| lock_err())?;
+        Ok(Response::new(pb::ListPositionsResponse { positions: core.engine.list_positions(&account) }))
+    }
+
+    async fn push_quotes(&self, req: Request<pb::PushQuotesRequest>) -> Result<Response<pb::PushQuotesResponse>, Status> {
+        let req = req.into_inner();
+        let previous = if req.batch_seq > 0 {
+            self.core.lock().map_err(|_| lock_err())?.engine.previous_batch(req.batch_seq)
+        } else {
+            None
+        };
+        if let Some(reports) = previous {
+            self.durable(self.last_frame()?).await?;
+            return Ok(Response::new(pb::PushQuotesResponse { reports, duplicate: true }));
+        }
+        let n = req.ts_ns.len() as u64;
+        let (outcome, frame) = self.run(Command::Quotes(req))?;
+        self.durable(frame).await?;
+        match outcome {
+            Outcome::Many(Ok(reports)) => {
+                self.metrics.quotes.fetch_add(n, Relaxed);
+                self.count(&reports);
+                Ok(Response::new(pb::PushQuotesResponse { reports, duplicate: false }))
+            }
+            Outcome::Many(Err(r)) => Err(status_for(&r)),
+            _ => unreachable!(),
+        }
+    }
+
+    async fn flatten(&self, req: Request<pb::FlattenRequest>) -> Result<Response<pb::FlattenResponse>, Status> {
+        let req = req.into_inner();
+        let previous = if req.request_id.is_empty() {
+            None
+        } else {
+            self.core.lock().map_err(|_| lock_err())?.engine.previous_flatten(&req.request_id)
+        };
+        if let Some(reports) = previous {
+            self.durable(self.last_frame()?).await?;
+            return Ok(Response::new(pb::FlattenResponse { reports, duplicate: true }));
+        }
+        tracing::warn!(account = %req.account_id, reason = %req.reason, "flatten");
+        let (outcome, frame) = self.run(Command::Flatten(req))?;
+        self.durable(frame).await?;
+        let Outcome::Many(Ok(reports)) = outcome else { unreachable!() };
+        self.count(&reports);
+        Ok(Response::new(pb::FlattenResponse { reports, duplicate: false }))
+    }
+
+    async fn halt(&self, req: Request<pb::HaltRequest>) -> Result<Response<pb::HaltResponse>, Status> {
+        let req = req.into_inner();
+        tracing::warn!(account = %req.account_id, reason = %req.reason, cancel_working = req.cancel_working,
+                       flatten = req.flatten, "halt");
+        let system = req.account_id.is_empty();
+        let (outcome, frame) = self.run(Command::Halt(req))?;
+        self.metrics.halts.fetch_add(1, Relaxed);
+        if system {
+            self.metrics.halted.store(1, Relaxed);
+        }
+        self.durable(frame).await?;
+        let Outcome::Many(Ok(reports)) = outcome else { unreachable!() };
+        self.count(&reports);
+        let halted_at_seq = self.core.lock().map_err(|_| lock_err())?.engine.last_seq();
+        Ok(Response::new(pb::HaltResponse { reports, halted_at_seq }))
+    }
+
+    async fn resume(&self, req: Request<pb::ResumeRequest>) -> Result<Response<pb::ResumeResponse>, Status> {
+        let req = req.into_inner();
+        tracing::warn!(account = %req.account_id, "resume");
+        let system = req.account_id.is_empty();
+        let (_, frame) = self.run(Command::Resume(req))?;
+        if system {
+            self.metrics.halted.store(0, Relaxed);
+        }
+        self.durable(frame).await?;
+        Ok(Response::new(pb::ResumeResponse {}))
+    }
+
+    async fn health(&self, _req: Request<pb::HealthRequest>) -> Result<Response<pb::HealthResponse>, Status> {
+        let core = self.core.lock().map_err(|_| lock_err())?;
+        let e = &core.engine;
+        Ok(Response::new(pb::HealthResponse {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            halted: e.halted().is_some(),
+            halt_reason: e.halted().unwrap_or("").to_string(),
+            halted_accounts: e.halted_accounts(),
+            last_seq: e.last_seq(),
+            durable_seq: self.durable.borrow().report_seq,
+            orders: e.order_count() as u64,
+            open_positions: e.open_positions() as u64,
+            recovered_records: self.recovered,
+            uptime_ms: self.started.elapsed().as_millis() as i64,
+            pid: std::process::id(),
+        }))
+    }
+
+    type StreamReportsStream = ReportStream;
+
+    async fn stream_reports(&self, req: Request<pb::StreamReportsRequest>) -> Result<Response<Self::StreamReportsStream>, Status> {
+        let mut cursor = req.into_inner().from_seq;
+        let (tx, rx) = tokio::sync::mpsc::channel(1024);
+        let core = self.core.clone();
+        let mut durable = self.durable.clone();
+        tokio::spawn(async move {
+            loop {
+                // Only durable reports are streamed: a client never sees one that a crash undoes.
+                let upto = durable.borrow_and_update().report_seq;
+                if upto > cursor {
+                    let batch = match core.lock() {
+                        Ok(c) => c.engine.reports_between(cursor, upto.min(cursor + 1024)).to_vec(),
+                        Err(_) => return,
+                    };
+                    for r in batch {
+                        cursor = r.seq;
+                        if tx.send(Ok(r)).await.is_err() {
+                            return;
+                        }
+                    }
+                    continue;
+                }
+                if durable.changed().await.is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
+    }
+}

@@ -1,0 +1,210 @@
+//! The state machine, idempotency, limits and the paper venue, on the engine alone.
+
+mod common;
+
+use common::{config, order, quotes};
+use octet_exec::config::VenueConfig;
+use octet_exec::engine::Engine;
+use octet_exec::pb::{self, CloseReason, FillKind, OrderStatus, OrderType, RejectCode, ReportEvent, Side};
+
+fn status(r: &pb::ExecutionReport) -> OrderStatus {
+    OrderStatus::try_from(r.status).unwrap()
+}
+
+#[test]
+fn an_order_is_accepted_filled_at_the_ask_and_stopped_out_at_a_gapped_bid() {
+    let mut e = Engine::new(config(VenueConfig::default()));
+    let acc = e.submit(order("o1", "a", Side::Buy, 100_000)).unwrap();
+    assert_eq!((status(&acc), acc.seq), (OrderStatus::Accepted, 1));
+    // before not_before: nothing; then the fill at the ask of the first eligible quote.
+    let r = e.push_quotes(&quotes(&[(500, 108_490, 108_500), (2_000, 108_495, 108_505)], 1)).unwrap();
+    assert_eq!(r.len(), 1);
+    let fill = r[0].fill.unwrap();
+    assert_eq!((status(&r[0]), fill.price, fill.ts_ns, fill.kind), (OrderStatus::Filled, 108_505, 2_000, FillKind::Open as i32));
+    assert_eq!(e.list_positions("a").len(), 1);
+    // a gap through the stop closes at the gapped bid, not at the stop.
+    let r = e.push_quotes(&quotes(&[(3_000, 108_100, 108_110), (4_000, 107_950, 107_960)], 2)).unwrap();
+    assert_eq!(r.len(), 1);
+    let close = r[0].fill.unwrap();
+    assert_eq!((close.price, close.reason, close.side), (107_950, CloseReason::StopLoss as i32, Side::Sell as i32));
+    assert!(e.list_positions("").is_empty());
+    let seqs: Vec<u64> = e.reports_between(0, 99).iter().map(|r| r.seq).collect();
+    assert_eq!(seqs, vec![1, 2, 3], "every transition is a report, numbered without gaps");
+}
+
+#[test]
+fn stop_wins_over_take_profit_and_take_profit_closes_a_sell() {
+    let mut e = Engine::new(config(VenueConfig::default()));
+    e.submit(order("s1", "a", Side::Sell, 100_000)).unwrap();
+    e.push_quotes(&quotes(&[(1_000, 108_500, 108_510)], 1)).unwrap();
+    let r = e.push_quotes(&quotes(&[(2_000, 107_990, 107_995)], 2)).unwrap();
+    let f = r[0].fill.unwrap();
+    assert_eq!((f.price, f.reason), (107_995, CloseReason::TakeProfit as i32));
+
+    let mut o = order("b1", "a", Side::Buy, 100_000);
+    o.take_profit = 108_400 + 1; // invalid: below the reference for a buy
+    let err = e.submit(o).unwrap_err();
+    assert_eq!(err.code, RejectCode::Invalid);
+    assert!(err.message.contains("take_profit"), "{}", err.message);
+}
+
+#[test]
+fn a_second_submit_of_one_id_returns_the_first_result_and_never_a_second_order() {
+    let mut e = Engine::new(config(VenueConfig::default()));
+    let first = e.submit(order("dup", "a", Side::Buy, 100_000)).unwrap();
+    let mut changed = order("dup", "a", Side::Sell, 300_000);
+    changed.signal_id = "other".into();
+    assert_eq!(e.submit(changed).unwrap(), first);
+    assert_eq!(e.order_count(), 1);
+    assert_eq!(e.last_seq(), 1);
+    e.push_quotes(&quotes(&[(2_000, 108_495, 108_505)], 1)).unwrap();
+    assert_eq!(e.list_positions("a")[0].quantity, 100_000);
+
+    // a rejection is a first result too
+    let mut bad = order("bad", "a", Side::Buy, 100_000);
+    bad.stop_loss = 0;
+    let r1 = e.submit(bad.clone()).unwrap_err();
+    bad.stop_loss = 108_000;
+    let r2 = e.submit(bad).unwrap_err();
+    assert_eq!(r1, r2);
+}
+
+#[test]
+fn limits_refuse_with_their_codes() {
+    let mut e = Engine::new(config(VenueConfig::default()));
+    let code = |e: &mut Engine, o: pb::Order| e.submit(o).unwrap_err().code;
+    assert_eq!(code(&mut e, order("x1", "b", Side::Buy, 200_000)), RejectCode::OrderTooLarge);
+    let mut o = order("x2", "b", Side::Buy, 100_000);
+    o.symbol = "USDJPY".into();
+    o.reference_price = 150_000;
+    o.stop_loss = 149_000;
+    o.take_profit = 151_000;
+    assert_eq!(code(&mut e, o), RejectCode::InstrumentNotAllowed);
+    assert_eq!(code(&mut e, order("x3", "nobody", Side::Buy, 100_000)), RejectCode::UnknownAccount);
+    let mut o = order("x4", "a", Side::Buy, 100_000);
+    o.symbol = "XAUUSD".into();
+    assert_eq!(code(&mut e, o), RejectCode::UnknownInstrument);
+    // notional: 2,500,000 USD limit; EURUSD at 1.085 -> 1,000,000 EUR = 1,085,000 USD each
+    e.submit(order("n1", "a", Side::Buy, 1_000_000)).unwrap();
+    e.submit(order("n2", "a", Side::Buy, 1_000_000)).unwrap();
+    let err = e.submit(order("n3", "a", Side::Buy, 1_000_000)).unwrap_err();
+    assert_eq!(err.code, RejectCode::NotionalLimit);
+    assert!(err.message.contains("over account a's limit"), "{}", err.message);
+    // a cross needs a USD rate for its base currency; EURUSD's quote provides it
+    let mut o = order("x5", "a", Side::Buy, 100_000);
+    o.symbol = "EURGBP".into();
+    o.reference_price = 86_000;
+    o.stop_loss = 85_000;
+    o.take_profit = 87_000;
+    assert!(e.submit(o).unwrap_err().message.contains("no USD rate"));
+    e.push_quotes(&quotes(&[(500, 108_495, 108_505)], 10)).unwrap();
+    let mut o = order("x6", "a", Side::Buy, 100_000);
+    o.symbol = "EURGBP".into();
+    o.reference_price = 86_000;
+    o.stop_loss = 85_000;
+    o.take_profit = 87_000;
+    assert!(e.submit(o).is_ok());
+    // cancelling a working order frees its notional; so does closing a position
+    e.cancel("n1", 900, "by desk").unwrap();
+    e.submit(order("n4", "a", Side::Buy, 1_000_000)).unwrap();
+    assert_eq!(e.submit(order("n5", "a", Side::Buy, 1_000_000)).unwrap_err().code, RejectCode::NotionalLimit);
+    e.push_quotes(&quotes(&[(1_500, 108_495, 108_505), (1_600, 107_900, 107_910)], 11)).unwrap();
+    assert!(e.list_positions("a").is_empty(), "both stopped out");
+    e.submit(order("n5b", "a", Side::Buy, 1_000_000)).unwrap();
+    e.submit(order("n6", "a", Side::Buy, 1_000_000)).unwrap();
+    for id in ["x1", "x2", "x3", "x4", "n3", "n5"] {
+        assert_eq!(e.get_order(id).unwrap().status, OrderStatus::Rejected as i32);
+    }
+}
+
+#[test]
+fn halt_refuses_new_orders_cancels_and_flattens_then_resume_reopens() {
+    let mut e = Engine::new(config(VenueConfig::default()));
+    e.submit(order("p1", "a", Side::Buy, 100_000)).unwrap();
+    e.push_quotes(&quotes(&[(2_000, 108_495, 108_505)], 1)).unwrap();
+    e.submit(order("w1", "a", Side::Buy, 100_000)).unwrap();
+    let mut later = order("w2", "b", Side::Buy, 100_000);
+    later.not_before_ns = 900_000;
+    e.submit(later).unwrap();
+    let reports = e.halt(&pb::HaltRequest { reason: "kill switch".into(), flatten: true, ts_ns: 2_500, ..Default::default() });
+    let kinds: Vec<(String, i32)> = reports.iter().map(|r| (r.client_order_id.clone(), r.status)).collect();
+    assert!(kinds.contains(&("w1".into(), OrderStatus::Cancelled as i32)));
+    assert!(kinds.contains(&("w2".into(), OrderStatus::Cancelled as i32)));
+    let close = reports.iter().find(|r| r.client_order_id == "p1").unwrap().fill.unwrap();
+    assert_eq!((close.price, close.reason), (108_495, CloseReason::Flatten as i32));
+    let err = e.submit(order("after", "a", Side::Buy, 100_000)).unwrap_err();
+    assert_eq!(err.code, RejectCode::Halted);
+    assert!(err.message.contains("kill switch"));
+    e.resume("");
+    assert!(e.submit(order("again", "a", Side::Buy, 100_000)).is_ok());
+    // an account halt stops that account only
+    e.halt(&pb::HaltRequest { reason: "daily headroom".into(), account_id: "b".into(), ..Default::default() });
+    assert_eq!(e.submit(order("bx", "b", Side::Buy, 100_000)).unwrap_err().code, RejectCode::Halted);
+    assert!(e.submit(order("ax", "a", Side::Buy, 100_000)).is_ok());
+}
+
+#[test]
+fn slippage_expiry_latency_partial_fills_and_limits_orders() {
+    // slippage beyond the order's limit rejects at fill time
+    let mut e = Engine::new(config(VenueConfig::default()));
+    e.submit(order("s", "a", Side::Buy, 100_000)).unwrap();
+    let r = e.push_quotes(&quotes(&[(2_000, 108_530, 108_540)], 1)).unwrap();
+    assert_eq!((status(&r[0]), r[0].reject_code), (OrderStatus::Rejected, RejectCode::Slippage as i32));
+    assert!(r[0].reason.contains("40 points"), "{}", r[0].reason);
+
+    // expiry is reported at the order's expiry time
+    let mut o = order("x", "a", Side::Buy, 100_000);
+    o.order_type = OrderType::Limit as i32;
+    o.limit_price = 108_400;
+    o.expires_ns = 5_000;
+    e.submit(o).unwrap();
+    assert!(e.push_quotes(&quotes(&[(3_000, 108_450, 108_460)], 2)).unwrap().is_empty());
+    let r = e.push_quotes(&quotes(&[(6_000, 108_450, 108_460)], 3)).unwrap();
+    assert_eq!((status(&r[0]), r[0].ts_ns), (OrderStatus::Expired, 5_000));
+
+    // venue latency, venue slippage and limited liquidity: partial fills at a weighted price
+    let mut e = Engine::new(config(VenueConfig { slippage_points: 1, latency_ns: 1_500, liquidity_lots: 0.6 }));
+    e.submit(order("p", "a", Side::Buy, 100_000)).unwrap();
+    assert!(e.push_quotes(&quotes(&[(2_000, 108_495, 108_500)], 1)).unwrap().is_empty(), "latency holds it");
+    let r = e.push_quotes(&quotes(&[(2_500, 108_495, 108_500), (2_600, 108_497, 108_502)], 2)).unwrap();
+    assert_eq!(r.len(), 2);
+    assert_eq!((status(&r[0]), r[0].filled_quantity, r[0].fill.as_ref().unwrap().price), (OrderStatus::PartiallyFilled, 60_000, 108_501));
+    assert_eq!((status(&r[1]), r[1].filled_quantity, r[1].fill.as_ref().unwrap().price), (OrderStatus::Filled, 100_000, 108_503));
+    let p = &e.list_positions("a")[0];
+    assert_eq!((p.quantity, p.entry_price), (100_000, (108_501 * 60_000 + 108_503 * 40_000) / 100_000));
+}
+
+#[test]
+fn cancel_and_modify_follow_the_state_machine() {
+    let mut e = Engine::new(config(VenueConfig::default()));
+    e.submit(order("c", "a", Side::Buy, 100_000)).unwrap();
+    assert_eq!(status(&e.cancel("c", 10, "by desk").unwrap()), OrderStatus::Cancelled);
+    assert!(e.cancel("c", 11, "again").unwrap_err().message.contains("no longer be cancelled"));
+    assert!(e.cancel("nope", 11, "x").unwrap_err().message.contains("unknown order"));
+
+    e.submit(order("m", "a", Side::Buy, 100_000)).unwrap();
+    e.push_quotes(&quotes(&[(2_000, 108_495, 108_505)], 1)).unwrap();
+    let req = |sl, tp| pb::ModifyOrderRequest { client_order_id: "m".into(), stop_loss: sl, take_profit: tp, ts_ns: 2_100 };
+    assert!(e.modify(&req(108_600, 0)).is_err(), "a buy's stop above the bid is refused");
+    let r = e.modify(&req(108_300, -1)).unwrap();
+    assert_eq!((r.event, r.stop_loss, r.take_profit), (ReportEvent::Modified as i32, 108_300, 0));
+    // the moved stop is the one that triggers
+    assert!(e.push_quotes(&quotes(&[(3_000, 108_310, 108_320)], 2)).unwrap().is_empty());
+    let r = e.push_quotes(&quotes(&[(3_100, 108_299, 108_309)], 3)).unwrap();
+    assert_eq!(r[0].fill.as_ref().unwrap().reason, CloseReason::StopLoss as i32);
+}
+
+#[test]
+fn a_batch_or_flatten_applied_twice_changes_nothing_the_second_time() {
+    let mut e = Engine::new(config(VenueConfig::default()));
+    e.submit(order("q", "a", Side::Buy, 100_000)).unwrap();
+    let batch = quotes(&[(2_000, 108_495, 108_505)], 7);
+    let first = e.push_quotes(&batch).unwrap();
+    assert_eq!(e.previous_batch(7).unwrap(), first);
+    assert!(e.previous_batch(8).is_none());
+    let f = pb::FlattenRequest { request_id: "f1".into(), ts_ns: 2_100, reason: "eod".into(), ..Default::default() };
+    let closed = e.flatten(&f);
+    assert_eq!(closed.len(), 1);
+    assert_eq!(e.flatten(&f), closed);
+    assert_eq!(e.last_seq(), 3);
+}

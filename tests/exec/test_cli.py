@@ -1,0 +1,55 @@
+"""The operator's commands against a real rust_exec: serve, status, halt (the manual kill switch), resume."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+from cluster.exec_client import GrpcExecutionClient
+from tests.conftest import ROOT
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def octet(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "cluster.cli", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "COLUMNS": "200"})
+
+
+def test_serve_status_halt_and_resume_from_the_command_line(tmp_path, registry) -> None:  # type: ignore[no-untyped-def]
+    address = f"127.0.0.1:{free_port()}"
+    server = subprocess.Popen([sys.executable, "-m", "cluster.cli", "exec-serve", "--listen", address,
+                               "--metrics-listen", "", "--journal-dir", str(tmp_path / "j")],
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert server.stdout is not None and server.stdout.readline().startswith(f"LISTENING {address}")
+        status = octet("exec-status", "--address", address)
+        assert status.returncode == 0 and "open;" in status.stdout and "0 orders" in status.stdout, status.stdout
+        halted = octet("halt", "--reason", "manual kill switch", "--address", address, "--flatten")
+        assert halted.returncode == 0 and "halted the whole venue" in halted.stdout
+        client = GrpcExecutionClient(address, registry)
+        assert client.health().halt_reason == "manual kill switch"
+        assert "HALTED: manual kill switch" in octet("exec-status", "--address", address).stdout
+        assert octet("resume", "--address", address).returncode == 0
+        assert not client.halted
+        client.close()
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(10)
+    # the journal kept the halt and the resume: a restart replays them
+    assert (tmp_path / "j" / "journal.bin").stat().st_size > 0
+
+
+def test_status_of_an_unreachable_service_fails_with_a_clear_message() -> None:
+    t = time.monotonic()
+    result = octet("exec-status", "--address", f"127.0.0.1:{free_port()}")
+    assert result.returncode != 0 and "unreachable" in (result.stdout + result.stderr)
+    assert time.monotonic() - t < 30

@@ -1,0 +1,240 @@
+"""rust_exec through its real gRPC server: fills, protection, idempotency, limits, halt, and a
+kill -9 in the middle of a session with nothing lost."""
+
+from __future__ import annotations
+
+import pickle
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from decimal import Decimal
+from typing import Any
+
+import grpc
+import numpy as np
+import pytest
+
+from cluster.exec_client import GrpcExecutionClient
+from cluster.exec_service import ExecService, exec_config
+from octet.exec.v1 import exec_pb2 as pb
+from trading.market import TickBatch
+from trading.orders import CloseReason, Order, OrderStatus, OrderType, Side
+
+S = 1_000_000_000
+T0 = 1_772_409_600 * S
+
+
+def batch(rows: list[tuple[int, int, int, int]]) -> TickBatch:
+    ts, inst, bid, ask = zip(*rows, strict=True)
+    n = len(ts)
+    return TickBatch(np.array(ts, np.int64), np.array(inst, np.int16), np.array(bid, np.int64),
+                     np.array(ask, np.int64), np.ones(n, np.float64))
+
+
+def order(cid: str = "o1", side: Side = Side.BUY, stop: str = "1.07900", tp: str | None = "1.08200",
+          not_before: int = T0, slippage: int = 20, account: str = "acc", lots: str = "1",
+          symbol: str = "EURUSD") -> Order:
+    return Order(cid, account, symbol, side, Decimal(lots), OrderType.MARKET, Decimal(stop),
+                 Decimal(tp) if tp else None, "sig", Decimal("1.08000"), slippage, not_before, not_before + 60 * S)
+
+
+@pytest.fixture
+def config(settings) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    cfg = exec_config(settings)
+    cfg["accounts"] += [
+        {"id": "acc", "max_order_lots": 50, "max_open_notional_usd": 1e9, "instruments": []},
+        {"id": "small", "max_order_lots": 1, "max_open_notional_usd": 250_000, "instruments": ["EURUSD"]},
+    ]
+    return cfg
+
+
+@pytest.fixture
+def svc(config, tmp_path):  # type: ignore[no-untyped-def]
+    with ExecService(config, tmp_path / "exec") as service:
+        yield service
+
+
+@pytest.fixture
+def client(svc, registry):  # type: ignore[no-untyped-def]
+    c = GrpcExecutionClient(svc.address, registry)
+    yield c
+    c.close()
+
+
+def test_a_market_order_fills_at_the_ask_and_its_take_profit_closes_it(client) -> None:
+    assert client.submit(order()).status is OrderStatus.ACCEPTED
+    reports = client.on_quotes(batch([(T0 + S, 0, 108000, 108010), (T0 + 2 * S, 0, 108210, 108220)]))
+    fills = [(r.fill.kind.value, str(r.fill.price), r.fill.lots) for r in reports if r.fill]
+    assert fills == [("open", "1.08010", Decimal(1)), ("close", "1.08210", Decimal(1))]
+    assert reports[-1].fill.reason is CloseReason.TAKE_PROFIT  # type: ignore[union-attr]
+
+
+def test_a_gap_through_the_stop_fills_at_the_gapped_quote(client) -> None:
+    client.submit(order(tp=None))
+    reports = client.on_quotes(batch([(T0 + S, 0, 108000, 108010), (T0 + 2 * S, 0, 107850, 107860)]))
+    last = reports[-1].fill
+    assert last is not None and last.reason is CloseReason.STOP_LOSS and str(last.price) == "1.07850"
+
+
+def test_a_second_submit_of_the_same_id_returns_the_first_report_and_never_a_second_order(client) -> None:
+    first = client.submit(order())
+    client.on_quotes(batch([(T0 + S, 0, 108000, 108010)]))
+    again = client.submit(order(side=Side.SELL, stop="1.08100", tp=None, lots="3"))
+    assert again == first
+    positions = client.positions("acc")
+    assert len(positions) == 1 and positions[0].quantity == 100_000
+    # many clients racing with one id: one order
+    results: list[Any] = []
+    threads = [threading.Thread(target=lambda: results.append(client.submit(order("race"))))
+               for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({(r.status, r.ts_ns) for r in results}) == 1
+    assert client.health().orders == 2
+
+
+def test_too_much_slippage_rejects_and_an_unfilled_order_expires(client) -> None:
+    client.submit(order("slip", slippage=5))
+    reports = client.on_quotes(batch([(T0 + S, 0, 108050, 108060)]))
+    assert reports[0].status is OrderStatus.REJECTED and "60 points" in reports[0].reason
+    client.submit(order("late", not_before=T0 + 10 * S))
+    reports = client.on_quotes(batch([(T0 + 100 * S, 0, 108000, 108010)]))
+    assert reports[0].status is OrderStatus.EXPIRED and reports[0].ts_ns == T0 + 70 * S
+
+
+def test_every_rejection_has_its_grpc_status_code_and_a_message(client) -> None:
+    def code(o: Any) -> tuple[grpc.StatusCode, str]:
+        with pytest.raises(grpc.RpcError) as e:
+            client.stub.SubmitOrder(pb.SubmitOrderRequest(order=o), timeout=5)
+        return e.value.code(), e.value.details()
+
+    base = client.to_pb(order("x"))
+    cases = {
+        "too-large": (dict(account_id="small", quantity=200_000), grpc.StatusCode.RESOURCE_EXHAUSTED, "limit of 1 lots"),
+        "notional": (dict(account_id="small", quantity=100_000, reference_price=300_000, stop_loss=290_000,
+                          take_profit=0), grpc.StatusCode.RESOURCE_EXHAUSTED, "open notional"),
+        "not-allowed": (dict(account_id="small", symbol="USDJPY", reference_price=150_000, stop_loss=149_000,
+                             take_profit=0), grpc.StatusCode.PERMISSION_DENIED, "may not trade USDJPY"),
+        "no-account": (dict(account_id="ghost"), grpc.StatusCode.NOT_FOUND, "unknown account ghost"),
+        "no-symbol": (dict(symbol="XAUUSD"), grpc.StatusCode.NOT_FOUND, "unknown instrument XAUUSD"),
+        "bad-stop": (dict(stop_loss=109_000), grpc.StatusCode.INVALID_ARGUMENT, "loss side"),
+        "": ({}, grpc.StatusCode.INVALID_ARGUMENT, "client_order_id is required"),
+    }
+    for cid, (fields, want, text) in cases.items():
+        o = pb.Order()
+        o.CopyFrom(base)
+        o.client_order_id = cid
+        for k, v in fields.items():
+            setattr(o, k, v)
+        got, details = code(o)
+        assert got == want and text in details, (cid, got, details)
+    # the desk's client turns a refusal into a REJECTED report carrying the message
+    r = client.submit(order("ghost-order", account="ghost"))
+    assert r.status is OrderStatus.REJECTED and "unknown account ghost" in r.reason
+    assert client.get_order("too-large").status == pb.ORDER_STATUS_REJECTED
+
+
+def test_halt_refuses_orders_flattens_and_resume_reopens(client) -> None:
+    client.submit(order("a"))
+    client.on_quotes(batch([(T0 + S, 0, 108000, 108010)]))
+    client.submit(order("w", not_before=T0 + 30 * S))
+    reports = client.halt("kill switch", flatten=True, ts_ns=T0 + 2 * S)
+    assert {(r.client_order_id, r.status) for r in reports} == {("w", OrderStatus.CANCELLED), ("a", OrderStatus.FILLED)}
+    assert [r.fill.reason for r in reports if r.fill] == [CloseReason.FLATTEN]
+    assert client.halted and not client.positions()
+    refused = client.submit(order("b"))
+    assert refused.status is OrderStatus.REJECTED and refused.reason == "venue halted: kill switch"
+    client.resume()
+    assert client.submit(order("c")).status is OrderStatus.ACCEPTED
+    client.halt("daily headroom", account_id="acc")
+    assert client.submit(order("d")).reason == "account acc halted: daily headroom"
+    assert not client.halted
+
+
+def test_kill_minus_nine_mid_stream_loses_nothing_and_the_report_stream_resumes_without_gaps(svc, client) -> None:
+    acked: list[str] = []
+    stop = threading.Event()
+
+    def desk() -> None:  # submits and pushes quotes without pause, retrying through the outage
+        k = 0
+        while not stop.is_set() and k < 400:
+            cid = f"k{k:04d}"
+            if client.submit(order(cid, not_before=T0 + k * S)).status is OrderStatus.ACCEPTED:
+                acked.append(cid)
+            client.on_quotes(batch([(T0 + k * S + 1, 0, 108000 + k % 7, 108010 + k % 7)]))
+            k += 1
+
+    worker = threading.Thread(target=desk)
+    worker.start()
+    time.sleep(0.4)
+    seen = client.reports(0)
+    before = client.health()
+    svc.kill()
+    time.sleep(0.3)  # the desk keeps calling into a dead service
+    svc.start()
+    worker.join(60)
+    stop.set()
+    assert not worker.is_alive()
+    after = client.health()
+    assert after.pid != before.pid and after.recovered_records > 0
+    assert client.retries > 0, "the outage was seen and ridden out"
+    assert len(acked) == 400 and after.orders == 400, "every acknowledged order survived, none twice"
+    for cid in acked[:: 37]:
+        assert client.get_order(cid).status in (pb.ORDER_STATUS_FILLED, pb.ORDER_STATUS_ACCEPTED)
+    rest = client.reports(seen[-1].seq)
+    seqs = [r.seq for r in seen + rest]
+    assert seqs == list(range(1, after.last_seq + 1)), "contiguous from 1, across the restart"
+    opened = {r.client_order_id for r in seen + rest if r.fill.kind == pb.FILL_KIND_OPEN}
+    assert len(opened) == sum(1 for r in seen + rest if r.fill.kind == pb.FILL_KIND_OPEN), "no fill twice"
+    # positions rebuilt by the replay are the ones the fills say are open
+    closed = {r.client_order_id for r in seen + rest if r.fill.kind == pb.FILL_KIND_CLOSE}
+    assert {p.position_id for p in client.positions()} == opened - closed
+
+
+def test_a_resent_quote_batch_returns_its_first_reports(client) -> None:
+    client.submit(order())
+    state = pickle.dumps(client)  # an actor's snapshot, taken before the call
+    first = client.on_quotes(batch([(T0 + S, 0, 108000, 108010)]))
+    restored = pickle.loads(state)  # the actor restarted from that snapshot re-sends the call
+    assert restored.on_quotes(batch([(T0 + S, 0, 108000, 108010)])) == first
+    assert len(client.positions()) == 1
+
+
+def test_metrics_are_served_for_prometheus(svc, client) -> None:
+    client.submit(order())
+    client.submit(order("ghost", account="ghost"))
+    body = urllib.request.urlopen(f"http://{svc.metrics_address}/metrics", timeout=5).read().decode()
+    assert "octet_exec_orders_submitted_total 2" in body
+    assert 'octet_exec_orders_rejected_total{code="unknown_account"} 1' in body
+    assert "octet_exec_submit_latency_seconds_count 2" in body
+    assert "octet_exec_journal_fsync_seconds_bucket" in body
+
+
+def test_the_service_does_not_outlive_the_desk_that_started_it(config, tmp_path) -> None:
+    script = (
+        "import json, sys, time\n"
+        "from pathlib import Path\n"
+        "from cluster.exec_service import ExecService\n"
+        f"s = ExecService(json.loads({repr(__import__('json').dumps(config))}), Path({str(tmp_path / 'x')!r}))\n"
+        "s.start(); print(s.pid, flush=True); time.sleep(60)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{child}/stat") as f:
+                if f.read().split()[2] == "Z":
+                    break
+        except FileNotFoundError:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("octet-exec outlived its parent")
