@@ -155,8 +155,22 @@ def test_halt_refuses_orders_flattens_and_resume_reopens(client) -> None:
     assert not client.halted
 
 
-def test_kill_minus_nine_mid_stream_loses_nothing_and_the_report_stream_resumes_without_gaps(svc, client) -> None:
+@pytest.mark.parametrize("supervised", [False, True], ids=["restarted-by-hand", "restarted-by-watchdog"])
+def test_kill_minus_nine_mid_stream_loses_nothing_and_the_report_stream_resumes_without_gaps(  # type: ignore[no-untyped-def]
+        config, tmp_path, registry, supervised: bool) -> None:
+    svc = ExecService(config, tmp_path / "exec", supervise=supervised)
+    svc.start()
+    client = GrpcExecutionClient(svc.address, registry)
+    try:
+        _kill_mid_stream(svc, client, supervised)
+    finally:
+        client.close()
+        svc.stop()
+
+
+def _kill_mid_stream(svc: ExecService, client: GrpcExecutionClient, supervised: bool) -> None:
     acked: list[str] = []
+    stamps: list[float] = []
     stop = threading.Event()
 
     def desk() -> None:  # submits and pushes quotes without pause, retrying through the outage
@@ -166,22 +180,29 @@ def test_kill_minus_nine_mid_stream_loses_nothing_and_the_report_stream_resumes_
             if client.submit(order(cid, not_before=T0 + k * S)).status is OrderStatus.ACCEPTED:
                 acked.append(cid)
             client.on_quotes(batch([(T0 + k * S + 1, 0, 108000 + k % 7, 108010 + k % 7)]))
+            stamps.append(time.monotonic())
             k += 1
 
     worker = threading.Thread(target=desk)
     worker.start()
-    time.sleep(0.4)
+    while len(acked) < 100:  # kill it a quarter of the way through
+        time.sleep(0.001)
     seen = client.reports(0)
     before = client.health()
     svc.kill()
-    time.sleep(0.3)  # the desk keeps calling into a dead service
-    svc.start()
+    if not supervised:
+        time.sleep(0.3)  # the desk keeps calling into a dead service, and retrying
+        svc.start()
     worker.join(60)
     stop.set()
     assert not worker.is_alive()
     after = client.health()
     assert after.pid != before.pid and after.recovered_records > 0
-    assert client.retries > 0, "the outage was seen and ridden out"
+    gap = max(b - a for a, b in zip(stamps, stamps[1:], strict=False))
+    if supervised:
+        assert svc.restarts == 1
+    else:
+        assert gap >= 0.25, f"the desk rode out a {gap:.2f} s outage mid-stream"
     assert len(acked) == 400 and after.orders == 400, "every acknowledged order survived, none twice"
     for cid in acked[:: 37]:
         assert client.get_order(cid).status in (pb.ORDER_STATUS_FILLED, pb.ORDER_STATUS_ACCEPTED)
