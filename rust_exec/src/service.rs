@@ -125,6 +125,23 @@ impl ExecService {
         }
     }
 
+    /// Cancel or modify one order; a refusal is NOT_FOUND for an unknown order, else `refused`.
+    async fn change_order(&self, id: &str, cmd: Command, refused: fn(String) -> Status)
+                          -> Result<Response<pb::OrderReply>, Status> {
+        let (outcome, frame) = self.run(cmd)?;
+        self.durable(frame).await?;
+        match outcome {
+            Outcome::One(Ok(report)) => {
+                self.count(std::slice::from_ref(&report));
+                let core = self.core.lock().map_err(|_| lock_err())?;
+                Ok(Response::new(core.engine.get_order(id).unwrap_or_default()))
+            }
+            Outcome::One(Err(r)) if r.message.starts_with("unknown order") => Err(Status::not_found(r.message)),
+            Outcome::One(Err(r)) => Err(refused(r.message)),
+            _ => unreachable!("cancel and modify have one outcome"),
+        }
+    }
+
     fn last_frame(&self) -> Result<u64, Status> {
         Ok(self.core.lock().map_err(|_| lock_err())?.journal.last_frame())
     }
@@ -202,35 +219,13 @@ impl Execution for ExecService {
     async fn cancel_order(&self, req: Request<pb::CancelOrderRequest>) -> Result<Response<pb::OrderReply>, Status> {
         let req = req.into_inner();
         let id = req.client_order_id.clone();
-        let (outcome, frame) = self.run(Command::Cancel(req))?;
-        self.durable(frame).await?;
-        match outcome {
-            Outcome::One(Ok(report)) => {
-                self.count(std::slice::from_ref(&report));
-                let core = self.core.lock().map_err(|_| lock_err())?;
-                Ok(Response::new(core.engine.get_order(&id).unwrap_or_default()))
-            }
-            Outcome::One(Err(r)) if r.message.starts_with("unknown order") => Err(Status::not_found(r.message)),
-            Outcome::One(Err(r)) => Err(Status::failed_precondition(r.message)),
-            _ => unreachable!(),
-        }
+        self.change_order(&id, Command::Cancel(req), Status::failed_precondition).await
     }
 
     async fn modify_order(&self, req: Request<pb::ModifyOrderRequest>) -> Result<Response<pb::OrderReply>, Status> {
         let req = req.into_inner();
         let id = req.client_order_id.clone();
-        let (outcome, frame) = self.run(Command::Modify(req))?;
-        self.durable(frame).await?;
-        match outcome {
-            Outcome::One(Ok(report)) => {
-                self.count(std::slice::from_ref(&report));
-                let core = self.core.lock().map_err(|_| lock_err())?;
-                Ok(Response::new(core.engine.get_order(&id).unwrap_or_default()))
-            }
-            Outcome::One(Err(r)) if r.message.starts_with("unknown order") => Err(Status::not_found(r.message)),
-            Outcome::One(Err(r)) => Err(Status::invalid_argument(r.message)),
-            _ => unreachable!(),
-        }
+        self.change_order(&id, Command::Modify(req), Status::invalid_argument).await
     }
 
     async fn get_order(&self, req: Request<pb::GetOrderRequest>) -> Result<Response<pb::OrderReply>, Status> {

@@ -259,3 +259,25 @@ def test_the_service_does_not_outlive_the_desk_that_started_it(config, tmp_path)
         time.sleep(0.05)
     else:
         pytest.fail("octet-exec outlived its parent")
+
+
+def test_cancel_modify_and_get_order_over_grpc(client) -> None:
+    client.submit(order("w", not_before=T0 + 30 * S))
+    assert client.cancel("w", T0 + S).status is OrderStatus.CANCELLED
+    again = client.cancel("w", T0 + 2 * S)
+    assert again.status is OrderStatus.REJECTED and "no longer be cancelled" in again.reason
+    with pytest.raises(grpc.RpcError) as e:
+        client.stub.CancelOrder(pb.CancelOrderRequest(client_order_id="nope"), timeout=5)
+    assert e.value.code() == grpc.StatusCode.NOT_FOUND
+    client.submit(order("m"))
+    client.on_quotes(batch([(T0 + S, 0, 108000, 108010)]))
+    reply = client.stub.ModifyOrder(pb.ModifyOrderRequest(client_order_id="m", stop_loss=107950, take_profit=-1),
+                                    timeout=5)
+    assert (reply.order.stop_loss, reply.order.take_profit, reply.position_open) == (107950, 0, True)
+    assert reply.last_report.event == pb.REPORT_EVENT_MODIFIED
+    with pytest.raises(grpc.RpcError) as e:
+        client.stub.ModifyOrder(pb.ModifyOrderRequest(client_order_id="m", stop_loss=108100), timeout=5)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "loss side" in e.value.details()
+    with pytest.raises(grpc.RpcError) as e:
+        client.get_order("ghost")
+    assert e.value.code() == grpc.StatusCode.NOT_FOUND
