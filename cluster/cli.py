@@ -162,7 +162,7 @@ def check_config(config: ConfigOpt = Path("octet.yaml")) -> None:
     """Validate the settings file and print what it defines."""
     s = _settings(config)
     console.print(f"{config}: ok — {len(s.instruments)} instruments, {len(s.accounts)} accounts "
-                  f"({', '.join(f'{a.id} [{a.firm}]' for a in s.accounts)})")
+                  f"({', '.join(f'{a.id} ({a.firm})' for a in s.accounts)})")
 
 
 AddressOpt = Annotated[str, typer.Option(help="rust_exec's gRPC address (host:port).")]

@@ -195,7 +195,8 @@ class Session:
         return merged.take(np.lexsort((merged.inst, merged.ts)))
 
     def _cuts(self, clean: TickBatch, signals: list[Signal]) -> list[tuple[int, list[Signal]]]:
-        """Times at which the batch is cut: each signal's time and each account's daily reset."""
+        """Times at which the batch is cut: each signal's time, each account's daily reset, and the
+        moments a holding rule wants an account flat."""
         cuts: dict[int, list[Signal]] = {}
         for s in signals:
             cuts.setdefault(s.ts_ns, []).append(s)
@@ -206,6 +207,10 @@ class Session:
                 while reset <= last:
                     cuts.setdefault(reset, [])
                     reset = rules.next_reset_ns(reset)
+                flat_by, _ = rules.flat_deadline_ns(first)  # holding rules: be flat by then
+                while flat_by and flat_by <= last:
+                    cuts.setdefault(flat_by, [])
+                    flat_by, _ = rules.flat_deadline_ns(flat_by + 1)
         return sorted(cuts.items())
 
     def _walk(self, clean: TickBatch, signals: list[Signal]) -> None:
@@ -223,6 +228,9 @@ class Session:
         """Push quotes to the venue up to ``as_of``, book what filled, refresh headroom."""
         update: ExecUpdate = ray.get(self.topo.agents["execution"].call("on_quotes", quotes, as_of))
         self._book(update)
+        for acc, head in sorted(self.headrooms.items()):
+            if head.flatten_reason:  # a holding rule: close before the weekend or the session end
+                self._book(ray.get(self.topo.agents["execution"].call("flatten", acc, f"compliance: {head.flatten_reason}")))
 
     def _book(self, update: ExecUpdate) -> None:
         agents = self.topo.agents
@@ -234,7 +242,8 @@ class Session:
             self.pending.append(agents["risk"].call("on_trades", trades))
             self.pending.append(agents["learning"].call("on_update", [], trades))
         self.pending.append(agents["performance"].call("on_update", update.snapshots, list(update.trades)))
-        self.headrooms = ray.get(agents["compliance"].call("observe", update.snapshots, update.mids))
+        self.headrooms = ray.get(agents["compliance"].call("observe", update.snapshots, update.mids,
+                                                           list(update.trades)))
 
     def _saga(self, signal: Signal) -> None:
         stopped = self.account_ids if self.system_open else [a for a in self.account_ids if a in self.blocked]

@@ -6,7 +6,7 @@ An invalid file raises ``SettingsError`` whose message names every bad key.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -17,11 +17,13 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from cluster.feeds.replay import GeneratorProfile
 from trading.compliance import CostAllowance
+from trading.errors import InvalidValue
 from trading.execution_style import ExecutionProfile
 from trading.exposure import ExposureLimits
 from trading.instruments import Instrument, InstrumentRegistry
 from trading.orders import OrderType
-from trading.rules import DailyLossBasis, FirmRules, MaxLossKind
+from trading.presets import PRESET_DIR, load_preset, preset_names, rules_from_dict
+from trading.rules import FirmRules
 from trading.sizing import RiskParameters
 from trading.wyckoff import WyckoffParams
 
@@ -56,23 +58,6 @@ class InstrumentSettings(_Model):
     def to_domain(self) -> Instrument:
         return Instrument(self.symbol, self.base, self.quote, self.price_precision, self.pip_size,
                           self.contract_size)
-
-
-class FirmSettings(_Model):
-    """A firm's rule set for one phase (see ``trading.rules.FirmRules``)."""
-
-    daily_loss_pct: Decimal = Field(gt=0, lt=100)
-    max_loss_pct: Decimal = Field(gt=0, lt=100)
-    daily_loss_basis: DailyLossBasis = DailyLossBasis.BALANCE
-    max_loss_kind: MaxLossKind = MaxLossKind.STATIC
-    reset_timezone: str = "Europe/Prague"
-    reset_time: time = time(0, 0)
-    max_lots_per_order: Decimal = Decimal(0)
-    max_open_positions: int = Field(0, ge=0)
-    profit_target_pct: Decimal = Decimal(0)
-
-    def to_domain(self, name: str) -> FirmRules:
-        return FirmRules(name, **self.model_dump())
 
 
 class ProfileSettings(_Model):
@@ -169,6 +154,8 @@ class BreakerSettings(_Model):
 class ComplianceSettings(_Model):
     slippage_pips: Decimal = Field(Decimal(1), ge=0)
     safety_buffer_pct: Decimal = Field(Decimal(10), ge=0, lt=100)
+    # high-impact events for news blackouts: CSV time_utc,currency,impact,title (a sample ships)
+    news_calendar: Path | None = PRESET_DIR / "news_2026.csv"
 
 
 class CorrelationSettings(_Model):
@@ -195,7 +182,7 @@ class Settings(BaseSettings):
     session: SessionSettings = SessionSettings()
     runtime: RuntimeSettings = RuntimeSettings()
     instruments: list[InstrumentSettings]
-    firms: dict[str, FirmSettings]
+    firms: dict[str, dict[str, Any]] = {}
     profiles: dict[str, ProfileSettings] = {"default": ProfileSettings()}
     accounts: list[AccountSettings] = Field(min_length=1)
     agents: AgentsSettings = AgentsSettings()
@@ -219,14 +206,20 @@ class Settings(BaseSettings):
         if len(set(ids)) != len(ids):
             raise ValueError(f"accounts: an id is defined twice in {ids}")
         for i, acc in enumerate(self.accounts):
-            if acc.firm not in self.firms:
-                raise ValueError(f"accounts.{i}.firm: unknown firm {acc.firm!r} (known: {', '.join(self.firms)})")
+            if acc.firm not in self.firms and acc.firm not in preset_names():
+                raise ValueError(f"accounts.{i}.firm: unknown firm {acc.firm!r} (known: "
+                                 f"{', '.join([*self.firms, *preset_names()])})")
             if acc.profile not in self.profiles:
                 raise ValueError(f"accounts.{i}.profile: unknown profile {acc.profile!r} "
                                  f"(known: {', '.join(self.profiles)})")
             for sym in acc.limits.instruments:
                 if sym not in symbols:
                     raise ValueError(f"accounts.{i}.limits.instruments: unknown instrument {sym!r}")
+        for name, data in self.firms.items():
+            try:
+                rules_from_dict(name, data)
+            except InvalidValue as exc:
+                raise ValueError(f"firms.{exc}") from None
         WyckoffParams(**self.agents.analysis)  # type: ignore[arg-type]
         return self
 
@@ -238,7 +231,10 @@ class Settings(BaseSettings):
         return {i.symbol: GeneratorProfile(**i.generator.model_dump()) for i in self.instruments}
 
     def firm_rules(self, account: AccountSettings) -> FirmRules:
-        return self.firms[account.firm].to_domain(account.firm)
+        """The account's rules: a firm of the ``firms`` section, or a shipped preset."""
+        if account.firm in self.firms:
+            return rules_from_dict(account.firm, self.firms[account.firm])
+        return load_preset(account.firm)
 
     def profile(self, account: AccountSettings) -> ExecutionProfile:
         return self.profiles[account.profile].to_domain(account.profile)

@@ -2,21 +2,26 @@
 
 The worst case is the equity left if every open stop and the new order's stop are hit, each
 with the slippage allowance, after commissions. An order is allowed only if that equity keeps
-the day's loss and the overall loss inside their limits less a safety buffer.
+the day's loss and the overall loss inside their limits less a safety buffer, and only if every
+other rule of the firm allows it: time limit, weekend and overnight holding, news blackout, and
+size limits per order, per instrument and in total. The monitor (``observe``) rolls the firm day,
+follows the loss floor, records breaches and asks for a flatten before a holding rule bites.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
 from trading.fx import ConversionRates
 from trading.instruments import Instrument
-from trading.ledger import AccountSnapshot, pnl_in_account_ccy
+from trading.ledger import AccountSnapshot, ClosedTrade, pnl_in_account_ccy
+from trading.market import NS_PER_S
 from trading.money import book
-from trading.orders import Order
+from trading.news import NewsCalendar
+from trading.orders import CloseReason, Order
 from trading.rules import DailyLossBasis, FirmRules, MaxLossKind
 
 
@@ -32,6 +37,7 @@ class Headroom:
     max_loss_headroom: Decimal
     worst_case_daily_headroom: Decimal
     worst_case_max_loss_headroom: Decimal
+    flatten_reason: str = ""  # a holding rule asks for the account to be flat now
 
     @property
     def daily_fraction(self) -> float:
@@ -56,10 +62,17 @@ class RuleState:
 
     trading_day: date | None = None
     day_reference: Decimal = Decimal(0)
+    day_start_balance: Decimal = Decimal(0)
     peak_equity: Decimal = Decimal(0)
+    eod_peak_balance: Decimal = Decimal(0)
+    first_ns: int = 0
     min_daily_headroom: Decimal | None = None
     min_max_loss_headroom: Decimal | None = None
-    breaches: list[str] = field(default_factory=list)
+    breaches: list[str] = field(default_factory=list)       # hard: the account would be over
+    soft_breaches: list[str] = field(default_factory=list)  # the day would be paused
+    violations: list[str] = field(default_factory=list)     # conduct: minimum hold
+    trading_days: set[date] = field(default_factory=set)
+    day_pnl: dict[date, Decimal] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,57 +87,112 @@ class CostAllowance:
 class AccountRules:
     """The firm rules of one account, with their state, evaluated on snapshots."""
 
-    def __init__(self, rules: FirmRules, costs: CostAllowance, instruments: Mapping[str, Instrument]) -> None:
+    def __init__(self, rules: FirmRules, costs: CostAllowance, instruments: Mapping[str, Instrument],
+                 news: NewsCalendar | None = None) -> None:
         self.rules = rules
         self.costs = costs
         self.instruments = instruments
+        self.news = news or NewsCalendar()
         self.state = RuleState()
 
+    def floor(self, initial_balance: Decimal) -> Decimal:
+        """The equity under which the maximum-loss rule is broken, as things stand."""
+        limit = self.rules.max_loss_limit(initial_balance)
+        kind = self.rules.max_loss_kind
+        if kind is MaxLossKind.STATIC:
+            return initial_balance - limit
+        peak = self.state.peak_equity if kind is MaxLossKind.TRAILING else self.state.eod_peak_balance
+        floor = max(peak, initial_balance) - limit
+        return min(floor, initial_balance) if self.rules.lock_at_initial else floor
+
     def _floor(self, snap: AccountSnapshot) -> Decimal:
-        limit = self.rules.max_loss_limit(snap.initial_balance)
-        if self.rules.max_loss_kind is MaxLossKind.STATIC:
-            return snap.initial_balance - limit
-        # Trailing: follows the equity peak and locks at the initial balance.
-        return min(self.state.peak_equity - limit, snap.initial_balance)
+        return self.floor(snap.initial_balance)
 
     def _buffer(self, limit: Decimal) -> Decimal:
         return limit * self.costs.safety_buffer_pct / 100
 
     def _roll(self, snap: AccountSnapshot) -> None:
-        """Take the day's reference at the first snapshot of a firm day; follow the equity peak."""
+        """Take the day's reference at the first snapshot of a firm day; follow the equity peak and,
+        at each reset, the end-of-day balance peak."""
+        st = self.state
+        if not st.first_ns:
+            st.first_ns = snap.ts_ns
+            st.eod_peak_balance = snap.initial_balance
         day = self.rules.trading_day(snap.ts_ns)
-        if self.state.trading_day != day:
-            self.state.trading_day = day
+        if st.trading_day != day:
+            if st.trading_day is not None:
+                st.day_pnl[st.trading_day] = snap.balance - st.day_start_balance
+                st.eod_peak_balance = max(st.eod_peak_balance, snap.balance)
+            st.trading_day = day
+            st.day_start_balance = snap.balance
             if self.rules.daily_loss_basis is DailyLossBasis.BALANCE:
-                self.state.day_reference = snap.balance
+                st.day_reference = snap.balance
             else:
-                self.state.day_reference = max(snap.balance, snap.equity)
-        if snap.equity > self.state.peak_equity:
-            self.state.peak_equity = snap.equity
+                st.day_reference = max(snap.balance, snap.equity)
+        if snap.equity > st.peak_equity:
+            st.peak_equity = snap.equity
+        for pos in snap.positions:
+            st.trading_days.add(self.rules.trading_day(pos.opened_ns))
 
     def _headroom(self, snap: AccountSnapshot, rates: ConversionRates) -> Headroom:
         self._roll(snap)
         limit = self.rules.daily_loss_limit(snap.initial_balance)
         floor = self._floor(snap)
         worst = snap.balance + self._pnl_if_stops_hit(snap, rates)
+        flat_by, why = self.rules.flat_deadline_ns(snap.ts_ns)
+        flatten = f"{why}: flat {self.rules.holding.flat_minutes_before} min before the close" \
+            if flat_by and snap.positions and snap.ts_ns >= flat_by else ""
         return Headroom(
             snap.account_id, snap.ts_ns, limit, book(limit - (self.state.day_reference - snap.equity)), floor,
             book(snap.equity - floor), book(limit - (self.state.day_reference - worst)), book(worst - floor),
+            flatten,
         )
 
-    def observe(self, snap: AccountSnapshot, rates: ConversionRates) -> Headroom:
+    def observe(self, snap: AccountSnapshot, rates: ConversionRates,
+                trades: Iterable[ClosedTrade] = ()) -> Headroom:
         """Post-trade monitor: roll the day at the reset, measure the headroom, record the
-        minimum reached and any breach."""
+        minimum reached and any breach; ``trades`` closed since the last call count trading days
+        and minimum-hold violations."""
         head = self._headroom(snap, rates)
+        st = self.state
         if head.daily_headroom < 0:
-            self.state.breaches.append(f"daily_loss at {snap.ts_ns}: headroom {head.daily_headroom}")
+            entry = f"daily_loss at {snap.ts_ns}: headroom {head.daily_headroom}"
+            (st.breaches if self.rules.daily_loss_hard else st.soft_breaches).append(entry)
         if head.max_loss_headroom < 0:
-            self.state.breaches.append(f"max_loss at {snap.ts_ns}: headroom {head.max_loss_headroom}")
-        if self.state.min_daily_headroom is None or head.daily_headroom < self.state.min_daily_headroom:
-            self.state.min_daily_headroom = head.daily_headroom
-        if self.state.min_max_loss_headroom is None or head.max_loss_headroom < self.state.min_max_loss_headroom:
-            self.state.min_max_loss_headroom = head.max_loss_headroom
+            st.breaches.append(f"max_loss at {snap.ts_ns}: headroom {head.max_loss_headroom}")
+        if st.min_daily_headroom is None or head.daily_headroom < st.min_daily_headroom:
+            st.min_daily_headroom = head.daily_headroom
+        if st.min_max_loss_headroom is None or head.max_loss_headroom < st.min_max_loss_headroom:
+            st.min_max_loss_headroom = head.max_loss_headroom
+        min_hold = self.rules.holding.min_hold_seconds * NS_PER_S
+        for t in trades:
+            st.trading_days.add(self.rules.trading_day(t.opened_ns))
+            if min_hold and t.reason is CloseReason.TAKE_PROFIT and t.closed_ns - t.opened_ns < min_hold:
+                st.violations.append(f"min_hold: {t.position_id} closed after "
+                                     f"{(t.closed_ns - t.opened_ns) / NS_PER_S:.0f} s")
         return head
+
+    def objectives(self, snap: AccountSnapshot) -> dict[str, object]:
+        """Progress on the phase's objectives (never a reason to take more risk)."""
+        obj = self.rules.objectives
+        st = self.state
+        profit = snap.balance - snap.initial_balance
+        days = dict(st.day_pnl)
+        if st.trading_day is not None:
+            days[st.trading_day] = snap.balance - st.day_start_balance
+        best = max(days.values(), default=Decimal(0))
+        share = float(best / profit * 100) if profit > 0 else 0.0
+        profitable = sum(1 for v in days.values()
+                         if v > 0 and v >= snap.initial_balance * obj.min_profitable_day_pct / 100)
+        return {
+            "profit_pct": float(profit / snap.initial_balance * 100),
+            "profit_target_pct": float(obj.profit_target_pct),
+            "target_reached": bool(obj.profit_target_pct) and profit >= snap.initial_balance * obj.profit_target_pct / 100,
+            "trading_days": len(st.trading_days), "min_trading_days": obj.min_trading_days,
+            "profitable_days": profitable, "min_profitable_days": obj.min_profitable_days,
+            "best_day_share_pct": round(share, 1), "consistency_pct": float(obj.consistency_pct),
+            "consistency_ok": not obj.consistency_pct or profit <= 0 or share <= float(obj.consistency_pct),
+        }
 
     def _slipped_stop(self, symbol: str, stop: Decimal, side: int) -> Decimal:
         inst = self.instruments[symbol]
@@ -143,16 +211,58 @@ class AccountRules:
             total -= self.costs.commission_per_lot * pos.lots
         return total
 
+    def _timing(self, orders: Sequence[Order], snap: AccountSnapshot) -> tuple[str, str] | None:
+        """Time limit, holding and news rules: (rule, reason) of the first one an order breaks."""
+        rules = self.rules
+        obj = rules.objectives
+        if obj.time_limit_days and self.state.first_ns and \
+                snap.ts_ns - self.state.first_ns > obj.time_limit_days * 86_400 * NS_PER_S:
+            return "time_limit", f"the phase's {obj.time_limit_days} days are over"
+        flat_by, why = self.rules.flat_deadline_ns(snap.ts_ns)
+        for order in orders:
+            if flat_by and order.expires_ns >= flat_by:
+                return why.replace(" ", "_"), (f"the order may fill until {order.expires_ns}, inside the "
+                                               f"{rules.holding.flat_minutes_before} min before the close")
+            if rules.news.active:
+                inst = self.instruments[order.symbol]
+                event = self.news.conflict((inst.base, inst.quote), order.not_before_ns, order.expires_ns,
+                                           rules.news.minutes_before * 60 * NS_PER_S,
+                                           rules.news.minutes_after * 60 * NS_PER_S)
+                if event is not None:
+                    return "news_blackout", (f"{event.title} ({event.currency}) at {event.ts_ns}: no orders "
+                                             f"{rules.news.minutes_before} min before to "
+                                             f"{rules.news.minutes_after} min after")
+        return None
+
+    def _size(self, orders: Sequence[Order], snap: AccountSnapshot) -> tuple[str, str] | None:
+        size = self.rules.size
+        for order in orders:
+            if size.max_lots_per_order and order.lots > size.max_lots_per_order:
+                return "max_lots_per_order", f"{order.lots} lots above {size.max_lots_per_order}"
+        new_lots = sum((o.lots for o in orders), Decimal(0))
+        if size.max_lots_total and snap.open_lots() + new_lots > size.max_lots_total:
+            return "max_lots_total", f"{snap.open_lots()} open + {new_lots} new lots > {size.max_lots_total}"
+        if size.max_positions_total and len(snap.positions) + len(orders) > size.max_positions_total:
+            return "max_positions_total", (f"{len(snap.positions)} open + {len(orders)} new > "
+                                           f"{size.max_positions_total}")
+        for symbol in {o.symbol for o in orders}:
+            legs = [o for o in orders if o.symbol == symbol]
+            lots = sum((o.lots for o in legs), Decimal(0))
+            if size.max_lots_per_instrument and snap.open_lots(symbol) + lots > size.max_lots_per_instrument:
+                return "max_lots_per_instrument", (f"{symbol}: {snap.open_lots(symbol)} open + {lots} new lots > "
+                                                   f"{size.max_lots_per_instrument}")
+            count = sum(1 for p in snap.positions if p.symbol == symbol) + len(legs)
+            if size.max_positions_per_instrument and count > size.max_positions_per_instrument:
+                return "max_positions_per_instrument", f"{symbol}: {count} positions > {size.max_positions_per_instrument}"
+        return None
+
     def check(self, orders: Sequence[Order], snap: AccountSnapshot, rates: ConversionRates) -> ComplianceDecision:
         """Pre-trade: allow the orders only if the worst case stays inside every hard rule."""
         head = self._headroom(snap, rates)  # the monitor records; the check only reads
         rules = self.rules
-        lots = sum((o.lots for o in orders), Decimal(0))
-        if rules.max_lots_per_order and any(o.lots > rules.max_lots_per_order for o in orders):
-            return self._veto("max_lots_per_order", f"{lots} lots above {rules.max_lots_per_order}", head)
-        if rules.max_open_positions and len(snap.positions) + len(orders) > rules.max_open_positions:
-            return self._veto("max_open_positions",
-                              f"{len(snap.positions)} open + {len(orders)} new > {rules.max_open_positions}", head)
+        for verdict in (self._timing(orders, snap), self._size(orders, snap)):
+            if verdict is not None:
+                return self._veto(verdict[0], verdict[1], head)
         worst_equity = snap.balance + self._pnl_if_stops_hit(snap, rates)
         for order in orders:
             inst = self.instruments[order.symbol]

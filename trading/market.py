@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
@@ -30,8 +30,23 @@ def fx_market_closed(ts_ns: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
     return closed
 
 
+WEEK_NS = 7 * 86_400 * NS_PER_S
+_FRIDAY_CLOSE_NS = (4 * 86_400 + 21 * 3_600) * NS_PER_S  # Friday 21:00 UTC after a Monday 00:00 UTC
+_MONDAY_EPOCH_NS = 4 * 86_400 * NS_PER_S  # 1970-01-05 was a Monday
+
+
+def next_weekend_close_ns(ts_ns: int) -> int:
+    """The first Friday 21:00 UTC (the FX weekend close) at or after ``ts_ns``."""
+    week_start = ts_ns - (ts_ns - _MONDAY_EPOCH_NS) % WEEK_NS
+    close = week_start + _FRIDAY_CLOSE_NS
+    return close if close >= ts_ns else close + WEEK_NS
+
+
 def ts_to_datetime(ts_ns: int) -> datetime:
-    return datetime.fromtimestamp(ts_ns / NS_PER_S, tz=UTC)
+    """Exact to the microsecond, never rounded up: a float division would put 1 ns before a
+    reset onto the reset itself."""
+    seconds, ns = divmod(int(ts_ns), NS_PER_S)
+    return datetime.fromtimestamp(seconds, tz=UTC) + timedelta(microseconds=ns // 1000)
 
 
 def datetime_to_ts(moment: datetime) -> int:

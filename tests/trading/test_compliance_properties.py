@@ -1,0 +1,148 @@
+"""Property: for every preset, no random sequence of quotes, orders and fills gets an order
+through whose worst case breaks a hard rule.
+
+The oracle is independent of ``AccountRules``: it books the allowed order into a copy of the
+account's ledger at its worst entry, closes every position at the worse of its current price and
+its stop less the slippage allowance, and compares the equity left with the limits it tracks
+itself from the preset's numbers (the day's reference at each firm reset, the equity peak, the
+end-of-day balance peak).
+"""
+
+from __future__ import annotations
+
+import copy
+from decimal import Decimal
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from trading.compliance import AccountRules, CostAllowance
+from trading.fx import ConversionRates
+from trading.instruments import Instrument, InstrumentRegistry
+from trading.ledger import AccountLedger
+from trading.market import NS_PER_S
+from trading.orders import CloseReason, Fill, FillKind, Order, OrderType, Side
+from trading.presets import load_preset, preset_names
+from trading.rules import DailyLossBasis, FirmRules, MaxLossKind
+
+REG = InstrumentRegistry([Instrument("EURUSD", "EUR", "USD", 5, Decimal("0.0001")),
+                          Instrument("USDJPY", "USD", "JPY", 3, Decimal("0.01"))])
+COSTS = CostAllowance(Decimal(1), Decimal("3.5"), Decimal(10))
+START = 1_772_445_600 * NS_PER_S  # Monday 2026-03-02 10:00 UTC
+INITIAL = Decimal(100_000)
+
+tick = st.tuples(st.just("tick"), st.integers(-60, 60), st.integers(-60, 60), st.integers(1, 400))
+order = st.tuples(st.just("order"), st.sampled_from([Side.BUY, Side.SELL]), st.integers(1, 3000),
+                  st.integers(2, 150), st.integers(0, 40), st.sampled_from(["EURUSD", "USDJPY"]))
+steps = st.lists(st.one_of(tick, order), min_size=1, max_size=40)
+
+
+class Oracle:
+    """The limits, tracked from the preset's numbers alone."""
+
+    def __init__(self, rules: FirmRules) -> None:
+        self.rules = rules
+        self.day = None
+        self.reference = INITIAL
+        self.peak_equity = INITIAL
+        self.eod_peak = INITIAL
+
+    def observe(self, ts: int, balance: Decimal, equity: Decimal) -> None:
+        day = self.rules.trading_day(ts)
+        if day != self.day:
+            if self.day is not None:
+                self.eod_peak = max(self.eod_peak, balance)
+            self.day = day
+            basis = self.rules.daily_loss_basis
+            self.reference = balance if basis is DailyLossBasis.BALANCE else max(balance, equity)
+        self.peak_equity = max(self.peak_equity, equity)
+
+    def floor(self) -> Decimal:
+        limit = INITIAL * self.rules.max_loss_pct / 100
+        kind = self.rules.max_loss_kind
+        if kind is MaxLossKind.STATIC:
+            return INITIAL - limit
+        peak = self.peak_equity if kind is MaxLossKind.TRAILING else self.eod_peak
+        return min(peak - limit, INITIAL) if self.rules.lock_at_initial else peak - limit
+
+
+def worst_case_equity(ledger: AccountLedger, new: Order, prices: dict[str, Decimal], rates: ConversionRates,
+                      ts: int) -> Decimal:
+    """Book the new order at its worst entry, then close everything at its worst exit."""
+    book = copy.deepcopy(ledger)
+    inst = REG[new.symbol]
+    entry = new.reference_price + int(new.side) * new.max_slippage_points * inst.point
+    book.apply(Fill(new.client_order_id, "acc", new.symbol, new.side, new.lots, entry, ts, FillKind.OPEN,
+                    CloseReason.ENTRY), rates, new.stop_loss)
+    for pos in list(book.positions.values()):
+        pi = REG[pos.symbol]
+        slipped = pos.stop_loss - int(pos.side) * COSTS.slippage_pips * pi.pip_size
+        now = prices[pos.symbol]
+        exit_price = min(slipped, now) if pos.side is Side.BUY else max(slipped, now)
+        book.apply(Fill(pos.position_id, "acc", pos.symbol, pos.side.opposite, pos.lots, exit_price, ts,
+                        FillKind.CLOSE, CloseReason.STOP_LOSS), rates)
+    return book.balance
+
+
+@pytest.mark.parametrize("preset", preset_names())
+def test_no_allowed_order_can_break_a_hard_rule_in_its_worst_case(preset: str) -> None:
+    rules = load_preset(preset)
+    allowed: list[int] = []
+
+    @settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+    @given(steps)
+    def run(seq: list[tuple]) -> None:  # type: ignore[type-arg]
+        acc = AccountRules(rules, COSTS, REG)
+        oracle = Oracle(rules)
+        ledger = AccountLedger("acc", "USD", INITIAL, REG, COSTS.commission_per_lot)
+        prices = {"EURUSD": Decimal("1.10000"), "USDJPY": Decimal("150.000")}
+        rates = ConversionRates(REG)
+        ts = START
+        n = 0
+
+        def observe() -> None:
+            for s, p in prices.items():
+                rates.update(s, p)
+            snap = ledger.snapshot(ts, {s: (p, p) for s, p in prices.items()}, rates)
+            oracle.observe(ts, snap.balance, snap.equity)
+            acc.observe(snap, rates)
+
+        observe()
+        for step in seq:
+            if step[0] == "tick":
+                _, d_eur, d_jpy, minutes = step
+                ts += minutes * 60 * NS_PER_S
+                prices["EURUSD"] = max(prices["EURUSD"] + d_eur * Decimal("0.00010"), Decimal("0.5"))
+                prices["USDJPY"] = max(prices["USDJPY"] + d_jpy * Decimal("0.010"), Decimal("50"))
+                for s, p in prices.items():
+                    rates.update(s, p)
+                for pos in list(ledger.positions.values()):  # stops trigger at the (possibly gapped) price
+                    now = prices[pos.symbol]
+                    if (now - pos.stop_loss) * int(pos.side) <= 0:
+                        ledger.apply(Fill(pos.position_id, "acc", pos.symbol, pos.side.opposite, pos.lots, now, ts,
+                                          FillKind.CLOSE, CloseReason.STOP_LOSS), rates)
+                observe()
+                continue
+            _, side, centilots, stop_pips, slip, symbol = step
+            inst = REG[symbol]
+            ref = prices[symbol]
+            stop = inst.price(ref - int(side) * stop_pips * inst.pip_size)
+            n += 1
+            o = Order(f"o{n}", "acc", symbol, side, Decimal(centilots) / 100, OrderType.MARKET, stop, None, "s",
+                      ref, slip, ts, ts + 60 * NS_PER_S)
+            snap = ledger.snapshot(ts, {s: (p, p) for s, p in prices.items()}, rates)
+            decision = acc.check([o], snap, rates)
+            if not decision.allowed:
+                continue
+            allowed.append(1)
+            worst = worst_case_equity(ledger, o, prices, rates, ts)
+            daily_limit = INITIAL * rules.daily_loss_pct / 100
+            assert oracle.reference - worst <= daily_limit, (preset, "daily loss", oracle.reference, worst)
+            assert worst >= oracle.floor(), (preset, "max loss", oracle.floor(), worst)
+            ledger.apply(Fill(o.client_order_id, "acc", symbol, side, o.lots, ref, ts, FillKind.OPEN,
+                              CloseReason.ENTRY), rates, stop)
+            observe()
+
+    run()
+    assert len(allowed) > 150, f"only {len(allowed)} orders allowed: the property was hardly exercised"

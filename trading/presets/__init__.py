@@ -1,0 +1,132 @@
+"""Firm rule presets shipped with Octet, and the one parser of rule sets.
+
+Each ``<firm>.yaml`` here describes one program of one firm: its sources (the firm's public rule
+pages and the date they were read), rules common to every phase, and the phases (challenge,
+verification, funded) that override them. A preset phase is named ``<file>.<phase>``, e.g.
+``ftmo.challenge``. ``rules_from_dict`` also parses the ``firms`` section of ``octet.yaml``, so a
+custom firm and a preset are written the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import time
+from decimal import Decimal, InvalidOperation
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from trading.errors import InvalidValue
+from trading.rules import (
+    Conduct,
+    CopyTrading,
+    DailyLossBasis,
+    FirmRules,
+    Holding,
+    MaxLossKind,
+    NewsBlackout,
+    Objectives,
+    RuleSource,
+    SizeLimits,
+)
+
+PRESET_DIR = Path(__file__).resolve().parent
+_SECTIONS: dict[str, type[Any]] = {"size": SizeLimits, "holding": Holding, "news": NewsBlackout,
+                                   "objectives": Objectives, "conduct": Conduct}
+_ENUMS: dict[str, type[Enum]] = {"daily_loss_basis": DailyLossBasis, "max_loss_kind": MaxLossKind,
+                                 "copy_trading": CopyTrading}
+
+
+def _value(where: str, key: str, kind: Any, raw: Any) -> Any:
+    if key in _ENUMS:
+        enum = _ENUMS[key]
+        try:
+            return enum(raw)
+        except ValueError:
+            raise InvalidValue(where, raw, f"must be one of {', '.join(str(e.value) for e in enum)}") from None
+    if kind in (bool, "bool"):
+        if not isinstance(raw, bool):
+            raise InvalidValue(where, raw, "must be true or false")
+        return raw
+    if kind in (int, "int"):
+        if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0:
+            raise InvalidValue(where, raw, "must be a whole number, 0 or more")
+        return raw
+    if kind in (Decimal, "Decimal"):
+        try:
+            value = Decimal(str(raw))
+        except InvalidOperation:
+            raise InvalidValue(where, raw, "must be a number") from None
+        if value < 0 or not value.is_finite():
+            raise InvalidValue(where, raw, "must be a finite number, 0 or more")
+        return value
+    if kind in (time, "time"):
+        if isinstance(raw, int):  # YAML reads 17:00 as 1020 minutes (sexagesimal)
+            return time(raw // 60, raw % 60)
+        try:
+            return time.fromisoformat(str(raw))
+        except ValueError:
+            raise InvalidValue(where, raw, "must be a time of day like 17:00") from None
+    return str(raw)
+
+
+def _build(cls: type[Any], where: str, data: dict[str, Any], skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    fields = {f.name: f.type for f in dataclasses.fields(cls) if f.name not in skip}
+    out: dict[str, Any] = {}
+    for key, raw in data.items():
+        if key not in fields:
+            raise InvalidValue(f"{where}.{key}", raw, f"unknown key (known: {', '.join(fields)})")
+        out[key] = _value(f"{where}.{key}", key, fields[key], raw)
+    return out
+
+
+def rules_from_dict(name: str, data: dict[str, Any], source: RuleSource | None = None) -> FirmRules:
+    """Typed rules from a mapping; an unknown or invalid key raises ``InvalidValue`` naming it."""
+    if not isinstance(data, dict):
+        raise InvalidValue(name, data, "must be a mapping of rules")
+    flat = {k: v for k, v in data.items() if k not in _SECTIONS}
+    kwargs = _build(FirmRules, name, flat, skip=("name", "source", *_SECTIONS))
+    for section, cls in _SECTIONS.items():
+        if section in data:
+            part = data[section]
+            if not isinstance(part, dict):
+                raise InvalidValue(f"{name}.{section}", part, "must be a mapping")
+            kwargs[section] = cls(**_build(cls, f"{name}.{section}", part))
+    for required in ("daily_loss_pct", "max_loss_pct"):
+        if required not in kwargs:
+            raise InvalidValue(f"{name}.{required}", None, "is required")
+    return FirmRules(name, source=source or RuleSource(), **kwargs)
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def preset_names() -> list[str]:
+    """Every ``<file>.<phase>`` shipped."""
+    names = []
+    for path in sorted(PRESET_DIR.glob("*.yaml")):
+        doc = yaml.safe_load(path.read_text())
+        names += [f"{path.stem}.{phase}" for phase in doc.get("phases", {})]
+    return names
+
+
+def load_preset(name: str) -> FirmRules:
+    """The rules of one preset phase, e.g. ``ftmo.challenge``."""
+    stem, _, phase = name.partition(".")
+    path = PRESET_DIR / f"{stem}.yaml"
+    if not phase or not path.is_file():
+        raise InvalidValue("preset", name, f"unknown preset (known: {', '.join(preset_names())})")
+    doc = yaml.safe_load(path.read_text())
+    phases = doc.get("phases", {})
+    if phase not in phases:
+        raise InvalidValue("preset", name, f"unknown phase (known: {', '.join(phases)})")
+    src = doc.get("source", {})
+    source = RuleSource(src.get("firm", ""), src.get("program", ""), tuple(src.get("urls", ())),
+                        str(src.get("read_on", "")), str(src.get("notes", "")).strip())
+    return rules_from_dict(name, _merge(doc.get("common", {}), phases[phase] or {}), source)
