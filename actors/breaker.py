@@ -1,13 +1,22 @@
-"""CircuitBreakerAgent: account tier on daily-loss headroom, system tier on stale data."""
+"""CircuitBreakerAgent: three tiers of breakers (see ``trading.breaker.BreakerLimits``).
+
+Agent tier: per agent, on latency, errors and heartbeats: outputs ignored, agent restarted.
+Account tier: per account, on daily headroom, losing streaks, slippage and rejections: no new
+positions (and a flatten when the daily headroom runs low).
+System tier: on stale data, spread blowouts, an unreachable venue and the kill switch: the venue
+halted and everything flattened.
+Each is a closed -> open -> half-open -> closed state machine; every transition is an event.
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict, deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-from trading.breaker import Breaker, BreakerEvent, BreakerState, Tier
+from trading.breaker import Breaker, BreakerEvent, BreakerLimits, BreakerState, DeskHealth, Tier
 from trading.compliance import Headroom
 from trading.market import NS_PER_S, fx_market_closed
 from trading.rules import FirmRules
@@ -19,6 +28,8 @@ class BreakerUpdate:
     blocked_accounts: frozenset[str]
     flatten_accounts: tuple[str, ...]
     system_open: bool
+    ignored_agents: frozenset[str] = frozenset()
+    restart_agents: tuple[str, ...] = ()
 
 
 def market_open(ts_ns: int) -> bool:
@@ -26,48 +37,137 @@ def market_open(ts_ns: int) -> bool:
 
 
 class CircuitBreakerAgent:
-    """Account tier: daily headroom under ``halt_fraction`` of the limit stops new positions until
-    the firm's next reset; under ``flatten_fraction`` the account is also flattened. System tier:
-    an instrument without a tick for ``stale_after_s`` while the market is open halts the desk."""
-
-    def __init__(self, rules: dict[str, FirmRules], symbols: list[str], halt_fraction: float,
-                 flatten_fraction: float, stale_after_s: float, cooldown_s: float, probation_s: float) -> None:
+    def __init__(self, rules: dict[str, FirmRules], symbols: list[str], halt_fraction: float | BreakerLimits = 0.5,
+                 flatten_fraction: float = 0.25, stale_after_s: float = 300.0, cooldown_s: float = 900.0,
+                 probation_s: float = 600.0) -> None:
+        if isinstance(halt_fraction, BreakerLimits):
+            self.limits = halt_fraction
+        else:
+            self.limits = BreakerLimits(halt_fraction, flatten_fraction, stale_after_s, cooldown_s, probation_s)
+        lim = self.limits
         self.rules = rules
-        self.halt_fraction = halt_fraction
-        self.flatten_fraction = flatten_fraction
-        self.stale_after_ns = int(stale_after_s * NS_PER_S)
-        self.accounts = {a: Breaker(Tier.ACCOUNT, a, cooldown_s, probation_s) for a in rules}
-        self.system = Breaker(Tier.SYSTEM, "desk", cooldown_s, probation_s)
+        self.halt_fraction = lim.daily_headroom_halt
+        self.flatten_fraction = lim.daily_headroom_flatten
+        self.stale_after_ns = int(lim.stale_after_s * NS_PER_S)
+        self.accounts = {a: Breaker(Tier.ACCOUNT, a, lim.cooldown_s, lim.probation_s) for a in rules}
+        self.system = Breaker(Tier.SYSTEM, "desk", lim.cooldown_s, lim.probation_s)
+        self.agents: dict[str, Breaker] = {}
         self.last_seen = {s: 0 for s in symbols}
         self.flattened_day: dict[str, object] = {}
         self.kill_switch = ""
+        self._venue_kill = False
+        self.streak: dict[str, int] = defaultdict(int)
+        self.slips: dict[str, deque[int]] = {}
+        self.rejects: dict[tuple[str, object], int] = defaultdict(int)
+        self.spread_median: dict[str, float] = {}
         self.last_events = 0
 
     def manual_kill(self, ts_ns: int, reason: str) -> BreakerEvent | None:
+        """The kill switch: the system tier opens and stays open until ``release_kill``."""
         self.kill_switch = reason
         return self.system.trip(ts_ns, f"kill switch: {reason}", "halt and flatten", 2**62)
 
-    def on_batch(self, ts_ns: int, last_ts: Mapping[str, int], headrooms: Mapping[str, Headroom]) -> BreakerUpdate:
+    def release_kill(self, ts_ns: int) -> None:
+        self.kill_switch = ""
+        self.system.reopen_after_ns = ts_ns + int(self.limits.cooldown_s * NS_PER_S)
+
+    # -- system tier ----------------------------------------------------------------------------
+    def _system(self, ts_ns: int, health: DeskHealth) -> list[str]:
+        reasons = []
+        stale = [s for s, t in self.last_seen.items() if t and ts_ns - t > self.stale_after_ns]
+        if stale and market_open(ts_ns):
+            reasons.append(f"stale data: {', '.join(sorted(stale))}")
+        for symbol, widest, median in health.spreads:
+            base = self.spread_median.get(symbol)
+            if base and widest > self.limits.spread_blowout * base:
+                reasons.append(f"spread blowout: {symbol} {widest} points, {widest / base:.0f}x its median")
+            if median > 0:  # a slow running median of batch medians
+                self.spread_median[symbol] = median if base is None else 0.9 * base + 0.1 * median
+        if not health.venue_ok:
+            reasons.append(f"venue unreachable: {health.venue_error}")
+        if health.kill_switch:  # the venue is halted by an operator: mirror it until they resume
+            self.kill_switch, self._venue_kill = health.kill_switch, True
+        elif self._venue_kill:
+            self.kill_switch, self._venue_kill = "", False
+            self.system.reopen_after_ns = ts_ns + int(self.limits.cooldown_s * NS_PER_S)  # cool-down from now
+        if self.kill_switch:
+            reasons.append(f"kill switch: {self.kill_switch}")
+        return reasons
+
+    # -- account tier -----------------------------------------------------------------------------
+    def _account_reasons(self, acc: str, ts_ns: int, health: DeskHealth) -> list[str]:
+        lim = self.limits
+        reasons = []
+        for who, lost in health.losses:
+            if who == acc:
+                self.streak[acc] = self.streak[acc] + 1 if lost else 0
+        if lim.consecutive_losses and self.streak[acc] >= lim.consecutive_losses:
+            reasons.append(f"{self.streak[acc]} losing trades in a row")
+            self.streak[acc] = 0
+        window = self.slips.setdefault(acc, deque(maxlen=lim.slippage_window))
+        for who, points in health.slippage:
+            if who == acc:
+                window.append(points)
+        if len(window) == lim.slippage_window and sum(window) / len(window) > lim.slippage_points:
+            reasons.append(f"abnormal slippage: {sum(window) / len(window):.1f} points over {len(window)} fills")
+            window.clear()
+        day = self.rules[acc].trading_day(ts_ns)
+        self.rejects[(acc, day)] += sum(1 for who in health.rejects if who == acc)
+        if lim.rejects_per_day and self.rejects[(acc, day)] >= lim.rejects_per_day:
+            reasons.append(f"{self.rejects[(acc, day)]} rejected orders today")
+            self.rejects[(acc, day)] = -10**9  # once per day
+        return reasons
+
+    # -- agent tier -------------------------------------------------------------------------------
+    def _agents(self, ts_ns: int, health: DeskHealth, events: list[BreakerEvent]) -> list[str]:
+        restart = []
+        for name, h in health.agents:
+            breaker = self.agents.setdefault(name, Breaker(Tier.AGENT, name, self.limits.cooldown_s,
+                                                           self.limits.probation_s))
+            why = []
+            if h.errors:
+                why.append(f"{h.errors} errors")
+            if not h.heartbeat_ok:
+                why.append("missed heartbeat")
+            if h.mean_latency_ms > self.limits.agent_latency_ms:
+                why.append(f"mean latency {h.mean_latency_ms:.0f} ms")
+            if why:
+                ev = breaker.trip(ts_ns, ", ".join(why), "ignore outputs and restart")
+                if ev:
+                    events.append(ev)
+                    restart.append(name)
+            else:
+                ev = breaker.tick(ts_ns, True)
+                if ev:
+                    events.append(ev)
+        return restart
+
+    def on_batch(self, ts_ns: int, last_ts: Mapping[str, int], headrooms: Mapping[str, Headroom],
+                 health: DeskHealth | None = None) -> BreakerUpdate:
+        health = health or DeskHealth()
         events: list[BreakerEvent] = []
         flatten: list[str] = []
         for sym, t in last_ts.items():
             self.last_seen[sym] = max(self.last_seen.get(sym, 0), t)
-        stale = [s for s, t in self.last_seen.items() if t and ts_ns - t > self.stale_after_ns]
-        healthy = not stale or not market_open(ts_ns)
-        if not healthy:
-            ev = self.system.trip(ts_ns, f"stale data: {', '.join(sorted(stale))}", "halt new orders")
+        reasons = self._system(ts_ns, health)
+        if reasons:
+            hold = 2**62 if self.kill_switch else 0
+            ev = self.system.trip(ts_ns, "; ".join(reasons), "halt and flatten", hold)
             if ev:
                 events.append(ev)
         else:
-            ev = self.system.tick(ts_ns, healthy and not self.kill_switch)
+            ev = self.system.tick(ts_ns, True)
             if ev:
                 events.append(ev)
         for acc, head in headrooms.items():
             breaker = self.accounts[acc]
             fraction = head.daily_fraction
-            if fraction < self.halt_fraction:
+            extra = self._account_reasons(acc, ts_ns, health)
+            if fraction < self.halt_fraction or extra:
                 hold = self.rules[acc].next_reset_ns(ts_ns)
-                ev = breaker.trip(ts_ns, f"daily headroom {fraction:.0%} of the limit", "stop opening positions", hold)
+                trigger = "; ".join(([f"daily headroom {fraction:.0%} of the limit"]
+                                     if fraction < self.halt_fraction else []) + extra)
+                ev = breaker.trip(ts_ns, trigger, "stop opening positions", hold)
                 if ev:
                     events.append(ev)
                 day = self.rules[acc].trading_day(ts_ns)
@@ -80,6 +180,9 @@ class CircuitBreakerAgent:
                 ev = breaker.tick(ts_ns, True)
                 if ev:
                     events.append(ev)
+        restart = self._agents(ts_ns, health, events)
         self.last_events = len(headrooms)
         blocked = frozenset(a for a, b in self.accounts.items() if b.state is not BreakerState.CLOSED)
-        return BreakerUpdate(tuple(events), blocked, tuple(flatten), self.system.state is not BreakerState.CLOSED)
+        ignored = frozenset(n for n, b in self.agents.items() if b.state is BreakerState.OPEN)
+        return BreakerUpdate(tuple(events), blocked, tuple(flatten), self.system.state is not BreakerState.CLOSED,
+                             ignored, tuple(restart))

@@ -29,6 +29,7 @@ class ExecUpdate:
     trades: tuple[ClosedTrade, ...]
     snapshots: dict[str, AccountSnapshot]
     mids: dict[str, Decimal]
+    venue_halted: bool = False
 
 
 class ExecutionAgent:
@@ -47,7 +48,7 @@ class ExecutionAgent:
         rates = rates_from(self.registry, self.mids)
         booked, trades = [], []
         for r in reports:
-            if r.fill is not None:
+            if r.fill is not None and r.client_order_id in self.orders:
                 ledger = self.ledgers[r.account_id]
                 order = self.orders[r.client_order_id]
                 before = len(ledger.closed)
@@ -56,7 +57,8 @@ class ExecutionAgent:
                 r = ExecutionReport(r.client_order_id, r.account_id, r.status, r.ts_ns, r.reason, fill)
             booked.append(r)
         snaps = {a: ledger.snapshot(self.now, self.prices, rates) for a, ledger in self.ledgers.items()}
-        return ExecUpdate(tuple(booked), tuple(trades), snaps, dict(self.mids))
+        return ExecUpdate(tuple(booked), tuple(trades), snaps, dict(self.mids),
+                          bool(getattr(self.client, "venue_halted", False)))
 
     def on_quotes(self, quotes: TickBatch, as_of: int = 0) -> ExecUpdate:
         """Push quotes; the snapshots are taken as of ``as_of`` (no later than the next quote)."""
@@ -76,7 +78,7 @@ class ExecutionAgent:
         reports = []
         for order in orders:
             self.orders.setdefault(order.client_order_id, order)
-            reports.append(self.client.submit(order))
+            reports.extend(self.client.submit_all(order))
         return self._book(reports)
 
     def flatten(self, account_id: str | None, reason: str) -> ExecUpdate:

@@ -64,6 +64,8 @@ class GrpcExecutionClient:
         self.batch_seq = 0
         self.flatten_seq = 0
         self.retries = 0
+        self.seen_seq: int | None = None  # the last report this client has handed out
+        self.venue_halted = False
         self._channel: grpc.Channel | None = None
         self._stub: Any = None
 
@@ -135,17 +137,42 @@ class GrpcExecutionClient:
                         FillKind.OPEN if f.kind == pb.FILL_KIND_OPEN else FillKind.CLOSE, _REASON[f.reason])
         return ExecutionReport(r.client_order_id, r.account_id, _STATUS[r.status], r.ts_ns, r.reason, fill)
 
+    # -- every report once ---------------------------------------------------------------------
+    def _start(self) -> None:
+        """Reports from before this client existed are not its business."""
+        if self.seen_seq is None:
+            self.seen_seq = int(self.health().last_seq)
+
+    def _collect(self, own: list[Any], last_seq: int, halted: bool) -> list[ExecutionReport]:
+        """The reply's reports, preceded by any that others caused since this client's last call
+        (an operator's halt with flatten, say), in sequence order: each is handed out once."""
+        assert self.seen_seq is not None
+        mine = {r.seq for r in own}
+        want = [q for q in range(self.seen_seq + 1, last_seq + 1) if q not in mine]
+        others = [r for r in self.reports(self.seen_seq, until_seq=max(want)) if r.seq in set(want)] if want else []
+        self.seen_seq = max(self.seen_seq, last_seq, *(r.seq for r in own))
+        self.venue_halted = halted
+        return [self.from_pb(r) for r in sorted([*others, *own], key=lambda r: r.seq)]
+
     # -- ExecutionClient ----------------------------------------------------------------------
     def submit(self, order: Order) -> ExecutionReport:
+        """The order's own report; ``submit_all`` also returns what others caused meanwhile."""
+        return [r for r in self.submit_all(order) if r.client_order_id == order.client_order_id][-1]
+
+    def submit_all(self, order: Order) -> list[ExecutionReport]:
+        self._start()
         request = pb.SubmitOrderRequest(order=self.to_pb(order))
         try:
             reply = self._call(lambda s: s.SubmitOrder(request, timeout=self.timeout))
         except grpc.RpcError as e:
             if e.code() not in REJECTIONS:
                 raise
-            return ExecutionReport(order.client_order_id, order.account_id, OrderStatus.REJECTED,
-                                   order.not_before_ns, e.details() or e.code().name)
-        return self.from_pb(reply.report)
+            seq = dict(e.trailing_metadata() or ()).get("octet-report-seq")
+            if seq is not None:  # the rejection is a report of the journal: count it as seen
+                self.seen_seq = max(self.seen_seq or 0, int(seq))
+            return [ExecutionReport(order.client_order_id, order.account_id, OrderStatus.REJECTED,
+                                    order.not_before_ns, e.details() or e.code().name)]
+        return self._collect([reply.report], reply.last_seq, reply.halted)
 
     def cancel(self, client_order_id: str, ts_ns: int) -> ExecutionReport:
         request = pb.CancelOrderRequest(client_order_id=client_order_id, ts_ns=ts_ns)
@@ -165,24 +192,27 @@ class GrpcExecutionClient:
     def on_quotes(self, quotes: TickBatch) -> list[ExecutionReport]:
         if len(quotes) == 0:
             return []
+        self._start()
         self.batch_seq += 1
         request = self.quotes_request(quotes, self.batch_seq)
         reply = self._call(lambda s: s.PushQuotes(request, timeout=self.timeout))
-        return [self.from_pb(r) for r in reply.reports]
+        return self._collect(list(reply.reports), reply.last_seq, reply.halted)
 
     def flatten(self, account_id: str | None, ts_ns: int, reason: str) -> list[ExecutionReport]:
+        self._start()
         self.flatten_seq += 1
         request = pb.FlattenRequest(request_id=f"flatten-{self.flatten_seq}", account_id=account_id or "",
                                     ts_ns=ts_ns, reason=reason)
         reply = self._call(lambda s: s.Flatten(request, timeout=self.timeout))
-        return [self.from_pb(r) for r in reply.reports]
+        return self._collect(list(reply.reports), reply.last_seq, reply.halted)
 
     def halt(self, reason: str, *, account_id: str = "", cancel_working: bool = False, flatten: bool = False,
              ts_ns: int = 0) -> list[ExecutionReport]:
+        self._start()
         request = pb.HaltRequest(reason=reason, account_id=account_id, cancel_working=cancel_working,
                                  flatten=flatten, ts_ns=ts_ns)
         reply = self._call(lambda s: s.Halt(request, timeout=self.timeout))
-        return [self.from_pb(r) for r in reply.reports]
+        return self._collect(list(reply.reports), reply.last_seq, reply.halted)
 
     def resume(self, account_id: str = "") -> None:
         self._call(lambda s: s.Resume(pb.ResumeRequest(account_id=account_id), timeout=self.timeout))

@@ -22,6 +22,10 @@ class ExecutionClient(Protocol):
 
     def submit(self, order: Order) -> ExecutionReport: ...
 
+    def submit_all(self, order: Order) -> list[ExecutionReport]:
+        """Submit; the order's report preceded by any reports others caused since the last call."""
+        ...
+
     def cancel(self, client_order_id: str, ts_ns: int) -> ExecutionReport: ...
 
     def on_quotes(self, quotes: TickBatch) -> list[ExecutionReport]:

@@ -9,6 +9,9 @@ Everything is sequential where order matters, so the same ticks give the same or
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal as signals
 import time
 import uuid
 from collections import Counter
@@ -30,7 +33,7 @@ from cluster.saga import Decision, SagaContext, actor_caller, run_saga, warm_up
 from cluster.settings import Settings
 from cluster.storage import SessionStore
 from cluster.topology import Topology, build
-from trading.breaker import BreakerEvent
+from trading.breaker import AgentHealth, BreakerEvent, DeskHealth, Tier
 from trading.compliance import Headroom
 from trading.ledger import AccountSnapshot, ClosedTrade
 from trading.market import TickBatch
@@ -72,10 +75,50 @@ class SessionResult:
     tick_to_order_ms: list[float] = field(default_factory=list)
     final: dict[str, AccountSnapshot] = field(default_factory=dict)
     execution: dict[str, Any] = field(default_factory=dict)
+    halt_latency_ms: list[float] = field(default_factory=list)
 
     @property
     def vetoes_by_rule(self) -> Counter[str]:
         return Counter(f"{d.step}:{d.rule}" for d in self.decisions if d.outcome == "veto")
+
+
+class _HealthLog:
+    """What the breaker's next review should see, gathered while a batch runs."""
+
+    def __init__(self) -> None:
+        self.errors: Counter[str] = Counter()
+        self.agents: dict[str, AgentHealth] = {}
+        self.kill_switch = ""
+        self._spreads: list[tuple[str, int, int]] = []
+        self._losses: list[tuple[str, bool]] = []
+        self._slips: list[tuple[str, int]] = []
+        self._rejects: list[str] = []
+
+    def spreads(self, clean: TickBatch, registry: Any) -> None:
+        for i in np.unique(clean.inst):
+            spread = (clean.ask - clean.bid)[clean.inst == i]
+            self._spreads.append((registry.by_index(int(i)).symbol, int(spread.max()), int(np.median(spread))))
+
+    def book(self, update: ExecUpdate, sent: dict[str, Order], registry: Any) -> None:
+        for t in update.trades:
+            self._losses.append((t.account_id, t.pnl < 0))
+        for r in update.reports:
+            if r.status is OrderStatus.REJECTED:
+                known = sent.get(r.client_order_id)
+                self._rejects.append(r.account_id or (known.account_id if known else ""))
+            order = sent.get(r.client_order_id)
+            if r.fill is not None and order is not None and r.fill.kind.value == "open":
+                inst = registry[order.symbol]
+                slip = (inst.points(r.fill.price) - inst.points(order.reference_price)) * int(order.side)
+                self._slips.append((order.account_id, max(slip, 0)))
+
+    def take(self) -> DeskHealth:
+        health = DeskHealth(tuple(self._spreads), tuple(self._losses), tuple(self._slips), tuple(self._rejects),
+                            tuple(sorted(self.agents.items())), kill_switch=self.kill_switch)
+        self._spreads, self._losses, self._slips, self._rejects = [], [], [], []
+        self.agents = {}
+        self.errors.clear()
+        return health
 
 
 class Session:
@@ -95,7 +138,12 @@ class Session:
         self.headrooms: dict[str, Headroom] = {}
         self.blocked: frozenset[str] = frozenset()
         self.system_open = False
+        self.desk_halted = False
         self.pending: list[Any] = []
+        self.sent: dict[str, Order] = {}
+        self.health = _HealthLog()
+        self.ignored: frozenset[str] = frozenset()
+        self.agent_seen: dict[str, dict[str, Any]] = {}
 
     def run(self, ticks: TickBatch) -> SessionResult:
         data_dir = Path(self.settings.runtime.data_dir)
@@ -157,7 +205,7 @@ class Session:
             clean = self._merge([r.clean for r in ingested])
             for r in ingested:
                 result.dead_letters.update(d.reason for d in r.dead_letters)
-            analysed: list[AnalysisOutput] = ray.get(an_refs)
+            analysed = self._analysed(an_refs)
             signals = sorted((s for o in analysed for s in o.signals), key=lambda s: (s.ts_ns, s.symbol, s.setup))
             result.events.extend(e for o in analysed for e in o.events)
             result.signals.extend(signals)
@@ -167,6 +215,9 @@ class Session:
             last_ts: dict[str, int] = {}
             for r in ingested:
                 last_ts.update(r.last_ts)
+            self.health.spreads(clean, self.registry)
+            if b % self.settings.agents.breaker.heartbeat_every_batches == 0:
+                self._heartbeat()
             if len(clean):
                 self._review(int(clean.ts[-1]), last_ts)
             ray.get(self.pending)
@@ -207,10 +258,11 @@ class Session:
                 while reset <= last:
                     cuts.setdefault(reset, [])
                     reset = rules.next_reset_ns(reset)
+                lead = rules.holding.flat_minutes_before * 60 * 10**9
                 flat_by, _ = rules.flat_deadline_ns(first)  # holding rules: be flat by then
                 while flat_by and flat_by <= last:
                     cuts.setdefault(flat_by, [])
-                    flat_by, _ = rules.flat_deadline_ns(flat_by + 1)
+                    flat_by, _ = rules.flat_deadline_ns(flat_by + lead + 1)  # the deadline after that close
         return sorted(cuts.items())
 
     def _walk(self, clean: TickBatch, signals: list[Signal]) -> None:
@@ -236,6 +288,9 @@ class Session:
         agents = self.topo.agents
         self.snapshots, self.mids = update.snapshots, update.mids
         self.result.reports.extend(update.reports)
+        self.health.book(update, self.sent, self.registry)
+        # halted, and not by the desk: an operator's kill switch (`octet halt`)
+        self.health.kill_switch = "venue halted by an operator" if update.venue_halted and not self.desk_halted else ""
         if update.trades:
             trades = list(update.trades)
             self.result.trades.extend(trades)
@@ -246,11 +301,13 @@ class Session:
                                                            list(update.trades)))
 
     def _saga(self, signal: Signal) -> None:
-        stopped = self.account_ids if self.system_open else [a for a in self.account_ids if a in self.blocked]
+        saga_agents = sorted(self.ignored & {"risk", "correlation", "style", "compliance", "execution"})
+        halted = self.system_open or bool(saga_agents)
+        stopped = self.account_ids if halted else [a for a in self.account_ids if a in self.blocked]
         for acc in stopped:
-            self.result.decisions.append(Decision(signal.signal_id, acc, "breaker", "veto",
-                                                  "system" if self.system_open else "account",
-                                                  "circuit breaker open"))
+            tier = "system" if self.system_open else ("agent" if saga_agents else "account")
+            why = f"agent breaker open: {', '.join(saga_agents)}" if tier == "agent" else "circuit breaker open"
+            self.result.decisions.append(Decision(signal.signal_id, acc, "breaker", "veto", tier, why))
         accounts = [a for a in self.account_ids if a not in stopped]
         if not accounts:
             return
@@ -258,23 +315,72 @@ class Session:
         self.result.decisions.extend(ctx.decisions)
         if ctx.update is not None:
             sent = {o.client_order_id: o for legs in ctx.orders.values() for o in legs}
+            self.sent.update(sent)
             for report in ctx.update.reports:
                 if report.status is OrderStatus.ACCEPTED:
                     self.result.orders.append(sent[report.client_order_id])
                     self.result.tick_to_order_ms.append((time.perf_counter() - self.batch_started) * 1000)
             self._book(ctx.update)
 
+    def _analysed(self, refs: list[Any]) -> list[AnalysisOutput]:
+        """Each shard's output; a shard that fails or whose agent breaker is open is left out."""
+        out = []
+        for (_, shard), ref in zip(self.topo.analysis, refs, strict=True):
+            try:
+                result = ray.get(ref)
+            except (ray.exceptions.RayTaskError, ray.exceptions.RayActorError) as exc:
+                self.health.errors[shard.name] += 1
+                self.result.dead_letters[f"{shard.name} failed: {type(exc).__name__}"] += 1
+                continue
+            if shard.name not in self.ignored:
+                out.append(result)
+        return out
+
+    def _heartbeat(self) -> None:
+        """Ask every agent for its counters, with a deadline: a missed answer is a missed heartbeat."""
+        timeout = self.settings.agents.breaker.heartbeat_timeout_seconds
+        refs = {ref.name: ref.handle.info.remote() for ref in self.topo.all()}
+        ready, _ = ray.wait(list(refs.values()), num_returns=len(refs), timeout=timeout)
+        done = set(ready)
+        for name, r in refs.items():
+            if r not in done:
+                self.health.agents[name] = AgentHealth(heartbeat_ok=False, errors=self.health.errors[name])
+                continue
+            info = ray.get(r)
+            before = self.agent_seen.get(name, {"calls": 0, "busy_s": 0.0})
+            calls = info["calls"] - before["calls"]
+            mean_ms = (info["busy_s"] - before["busy_s"]) / calls * 1000 if calls > 0 else 0.0
+            self.agent_seen[name] = info
+            self.health.agents[name] = AgentHealth(mean_ms, self.health.errors[name], True)
+
     def _review(self, ts_ns: int, last_ts: dict[str, int]) -> None:
         agents = self.topo.agents
-        update: BreakerUpdate = ray.get(agents["breaker"].call("on_batch", ts_ns, last_ts, self.headrooms))
+        started = time.perf_counter()
+        update: BreakerUpdate = ray.get(agents["breaker"].call("on_batch", ts_ns, last_ts, self.headrooms,
+                                                               self.health.take()))
         self.result.breaker_events.extend(update.events)
         self.blocked = update.blocked_accounts
+        self.ignored = update.ignored_agents
+        for name in update.restart_agents:  # the agent tier restarts it; Ray brings it back from its snapshot
+            pid = self.agent_seen.get(name, {}).get("pid")
+            if pid:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signals.SIGKILL)
         for acc in update.flatten_accounts:
             self._book(ray.get(agents["execution"].call("flatten", acc, "breaker: daily headroom")))
         if update.system_open and not self.system_open:
-            self._book(ray.get(agents["execution"].call("halt", "system breaker open")))
+            trigger = next((e.trigger for e in update.events if e.tier is Tier.SYSTEM), "system breaker open")
+            self.system_open = True
+            if self.health.kill_switch:  # an operator halted the venue: flatten, leave their halt alone
+                self._book(ray.get(agents["execution"].call("flatten", None, f"kill switch: {trigger}")))
+            else:
+                self.desk_halted = True
+                self._book(ray.get(agents["execution"].call("halt", f"system breaker: {trigger}", "", True)))
+                self.result.halt_latency_ms.append((time.perf_counter() - started) * 1000)
         elif self.system_open and not update.system_open:
-            ray.get(agents["execution"].call("resume"))
+            if self.desk_halted:
+                ray.get(agents["execution"].call("resume"))
+                self.desk_halted = False
         self.system_open = update.system_open
 
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from cluster.feeds.replay import GeneratorProfile
+from trading.breaker import BreakerLimits
 from trading.compliance import CostAllowance
 from trading.errors import InvalidValue
 from trading.execution_style import ExecutionProfile
@@ -149,6 +150,20 @@ class BreakerSettings(_Model):
     stale_after_seconds: float = Field(300.0, gt=0)
     cooldown_seconds: float = Field(900.0, gt=0)
     probation_seconds: float = Field(600.0, gt=0)
+    consecutive_losses: int = Field(5, ge=0)       # 0 = off
+    slippage_points: float = Field(15.0, gt=0)     # mean adverse slippage over slippage_window fills
+    slippage_window: int = Field(5, ge=1)
+    rejects_per_day: int = Field(5, ge=0)          # 0 = off
+    spread_blowout: float = Field(15.0, gt=1)      # x the running median spread
+    agent_latency_ms: float = Field(1000.0, gt=0)  # mean call latency over a review
+    heartbeat_every_batches: int = Field(5, ge=1)
+    heartbeat_timeout_seconds: float = Field(2.0, gt=0)
+
+    def to_domain(self) -> BreakerLimits:
+        return BreakerLimits(self.daily_headroom_halt, self.daily_headroom_flatten, self.stale_after_seconds,
+                             self.cooldown_seconds, self.probation_seconds, self.consecutive_losses,
+                             self.slippage_points, self.slippage_window, self.rejects_per_day, self.spread_blowout,
+                             self.agent_latency_ms)
 
 
 class ComplianceSettings(_Model):

@@ -75,3 +75,54 @@ class Breaker:
     @property
     def allows_new_positions(self) -> bool:
         return self.state is BreakerState.CLOSED
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerLimits:
+    """Every trigger's threshold.
+
+    Account tier: daily headroom under ``daily_headroom_halt`` of the limit (flatten under
+    ``daily_headroom_flatten``), ``consecutive_losses`` losing trades in a row, mean adverse
+    slippage over the last ``slippage_window`` fills above ``slippage_points``, or
+    ``rejects_per_day`` rejected orders in a firm day: the account stops opening positions.
+    System tier: no tick for ``stale_after_s`` while the market is open, a spread above
+    ``spread_blowout`` times its running median, the venue unreachable, or the kill switch: the
+    venue is halted and every position flattened.
+    Agent tier: a call slower than ``agent_latency_ms`` on average over a review, an error, or a
+    missed heartbeat: the agent's outputs are ignored and it is restarted.
+    """
+
+    daily_headroom_halt: float = 0.5
+    daily_headroom_flatten: float = 0.25
+    stale_after_s: float = 300.0
+    cooldown_s: float = 900.0
+    probation_s: float = 600.0
+    consecutive_losses: int = 5
+    slippage_points: float = 15.0
+    slippage_window: int = 5
+    rejects_per_day: int = 5
+    spread_blowout: float = 15.0
+    agent_latency_ms: float = 1_000.0
+
+
+@dataclass(frozen=True, slots=True)
+class AgentHealth:
+    """What a review saw of one agent: mean call latency since the last review, errors, heartbeat."""
+
+    mean_latency_ms: float = 0.0
+    errors: int = 0
+    heartbeat_ok: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class DeskHealth:
+    """Everything a review looks at beyond headroom and tick times."""
+
+    spreads: tuple[tuple[str, int, int], ...] = ()  # (symbol, max spread, median spread) in points
+    losses: tuple[tuple[str, bool], ...] = ()       # (account, lost) per trade closed, in order
+    slippage: tuple[tuple[str, int], ...] = ()      # (account, adverse slippage points) per fill
+    rejects: tuple[str, ...] = ()                   # account per rejected order
+    agents: tuple[tuple[str, AgentHealth], ...] = ()
+    venue_ok: bool = True
+    venue_error: str = ""
+    kill_switch: str = ""                           # set: an operator halted the venue

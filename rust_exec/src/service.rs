@@ -142,6 +142,12 @@ impl ExecService {
         }
     }
 
+    /// The engine's last report and halt state, for a reply (after its own reports).
+    fn tail(&self) -> Result<(u64, bool), Status> {
+        let core = self.core.lock().map_err(|_| lock_err())?;
+        Ok((core.engine.last_seq(), core.engine.halted().is_some()))
+    }
+
     fn last_frame(&self) -> Result<u64, Status> {
         Ok(self.core.lock().map_err(|_| lock_err())?.journal.last_frame())
     }
@@ -203,7 +209,8 @@ impl Execution for ExecService {
                 if !duplicate {
                     self.metrics.orders_accepted.fetch_add(1, Relaxed);
                 }
-                Ok(Response::new(pb::SubmitOrderResponse { report: Some(report), duplicate }))
+                let (last_seq, halted) = self.tail()?;
+                Ok(Response::new(pb::SubmitOrderResponse { report: Some(report), duplicate, last_seq, halted }))
             }
             Err(reject) => {
                 if !duplicate {
@@ -252,7 +259,8 @@ impl Execution for ExecService {
         };
         if let Some(reports) = previous {
             self.durable(self.last_frame()?).await?;
-            return Ok(Response::new(pb::PushQuotesResponse { reports, duplicate: true }));
+            let (last_seq, halted) = self.tail()?;
+            return Ok(Response::new(pb::PushQuotesResponse { reports, duplicate: true, last_seq, halted }));
         }
         let n = req.ts_ns.len() as u64;
         let (outcome, frame) = self.run(Command::Quotes(req))?;
@@ -261,7 +269,8 @@ impl Execution for ExecService {
             Outcome::Many(Ok(reports)) => {
                 self.metrics.quotes.fetch_add(n, Relaxed);
                 self.count(&reports);
-                Ok(Response::new(pb::PushQuotesResponse { reports, duplicate: false }))
+                let (last_seq, halted) = self.tail()?;
+                Ok(Response::new(pb::PushQuotesResponse { reports, duplicate: false, last_seq, halted }))
             }
             Outcome::Many(Err(r)) => Err(status_for(&r)),
             _ => unreachable!(),
@@ -277,14 +286,16 @@ impl Execution for ExecService {
         };
         if let Some(reports) = previous {
             self.durable(self.last_frame()?).await?;
-            return Ok(Response::new(pb::FlattenResponse { reports, duplicate: true }));
+            let (last_seq, halted) = self.tail()?;
+            return Ok(Response::new(pb::FlattenResponse { reports, duplicate: true, last_seq, halted }));
         }
         tracing::warn!(account = %req.account_id, reason = %req.reason, "flatten");
         let (outcome, frame) = self.run(Command::Flatten(req))?;
         self.durable(frame).await?;
         let Outcome::Many(Ok(reports)) = outcome else { unreachable!() };
         self.count(&reports);
-        Ok(Response::new(pb::FlattenResponse { reports, duplicate: false }))
+        let (last_seq, halted) = self.tail()?;
+        Ok(Response::new(pb::FlattenResponse { reports, duplicate: false, last_seq, halted }))
     }
 
     async fn halt(&self, req: Request<pb::HaltRequest>) -> Result<Response<pb::HaltResponse>, Status> {
@@ -300,8 +311,8 @@ impl Execution for ExecService {
         self.durable(frame).await?;
         let Outcome::Many(Ok(reports)) = outcome else { unreachable!() };
         self.count(&reports);
-        let halted_at_seq = self.core.lock().map_err(|_| lock_err())?.engine.last_seq();
-        Ok(Response::new(pb::HaltResponse { reports, halted_at_seq }))
+        let (last_seq, halted) = self.tail()?;
+        Ok(Response::new(pb::HaltResponse { reports, halted_at_seq: last_seq, last_seq, halted }))
     }
 
     async fn resume(&self, req: Request<pb::ResumeRequest>) -> Result<Response<pb::ResumeResponse>, Status> {

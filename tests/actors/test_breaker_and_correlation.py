@@ -83,3 +83,82 @@ def test_exposure_beyond_the_per_currency_limit_is_scaled_then_vetoed(registry) 
     full = agent.check([OrderIntent(sig, "a", Decimal("2.72"), sig.stop, Decimal(2720)),  # 299,200 of 300,000
                         OrderIntent(sig, "b", Decimal("1"), sig.stop, Decimal(1000))], snaps, mids)
     assert full[1][0] is None and "exposure at the currency/correlation limit" in full[1][1]
+
+
+def fresh(t: int) -> dict[str, int]:
+    return {"EURUSD": t, "GBPUSD": t}
+
+
+def test_a_spread_blowout_opens_the_system_tier_and_it_recovers_through_half_open() -> None:
+    from trading.breaker import BreakerLimits, DeskHealth
+
+    agent = CircuitBreakerAgent(RULES, ["EURUSD", "GBPUSD"], BreakerLimits(cooldown_s=60, probation_s=60))
+    normal = DeskHealth(spreads=(("EURUSD", 9, 6),))
+    for k in range(5):
+        assert not agent.on_batch(MONDAY_NOON + k * S, fresh(MONDAY_NOON + k * S), headroom("5000"), normal).system_open
+    t = MONDAY_NOON + 10 * S
+    blown = agent.on_batch(t, fresh(t), headroom("5000"), DeskHealth(spreads=(("EURUSD", 200, 7),)))
+    assert blown.system_open and "spread blowout: EURUSD 200 points" in blown.events[0].trigger
+    assert blown.events[0].action == "halt and flatten"
+    states = []
+    for k in range(1, 4):
+        t2 = t + k * 61 * S
+        update = agent.on_batch(t2, fresh(t2), headroom("5000"), normal)
+        states += [e.to_state.value for e in update.events]
+    assert states == ["half_open", "closed"]
+
+
+def test_an_unreachable_venue_and_an_operator_kill_switch_open_the_system_tier() -> None:
+    from trading.breaker import BreakerLimits, DeskHealth
+
+    agent = CircuitBreakerAgent(RULES, ["EURUSD", "GBPUSD"], BreakerLimits(cooldown_s=60, probation_s=60))
+    down = agent.on_batch(MONDAY_NOON, fresh(MONDAY_NOON), headroom("5000"),
+                          DeskHealth(venue_ok=False, venue_error="connection refused"))
+    assert down.system_open and "venue unreachable: connection refused" in down.events[0].trigger
+    agent = CircuitBreakerAgent(RULES, ["EURUSD", "GBPUSD"], BreakerLimits(cooldown_s=60, probation_s=60))
+    killed = DeskHealth(kill_switch="venue halted by an operator")
+    assert agent.on_batch(MONDAY_NOON, fresh(MONDAY_NOON), headroom("5000"), killed).system_open
+    much_later = MONDAY_NOON + 10_000 * S
+    assert agent.on_batch(much_later, fresh(much_later), headroom("5000"), killed).system_open, "held while halted"
+    released = much_later + S
+    assert agent.on_batch(released, fresh(released), headroom("5000"), DeskHealth()).system_open, "cool-down first"
+    t = released + 61 * S
+    assert agent.on_batch(t, fresh(t), headroom("5000"), DeskHealth()).system_open  # half-open
+    t += 61 * S
+    assert not agent.on_batch(t, fresh(t), headroom("5000"), DeskHealth()).system_open
+
+
+def test_losing_streaks_slippage_and_rejections_stop_an_account() -> None:
+    from trading.breaker import BreakerLimits, DeskHealth
+
+    def tripped(health: DeskHealth) -> tuple[frozenset[str], str]:
+        agent = CircuitBreakerAgent(RULES, ["EURUSD"], BreakerLimits(consecutive_losses=3, slippage_points=10,
+                                                                    slippage_window=3, rejects_per_day=2))
+        update = agent.on_batch(MONDAY_NOON, {"EURUSD": MONDAY_NOON}, headroom("5000"), health)
+        return update.blocked_accounts, update.events[0].trigger if update.events else ""
+
+    assert tripped(DeskHealth(losses=(("acc", True),) * 3)) == ({"acc"}, "3 losing trades in a row")
+    assert tripped(DeskHealth(losses=(("acc", True), ("acc", False), ("acc", True))))[0] == frozenset()
+    blocked, why = tripped(DeskHealth(slippage=(("acc", 12),) * 3))
+    assert blocked == {"acc"} and why.startswith("abnormal slippage: 12.0 points")
+    assert tripped(DeskHealth(rejects=("acc", "acc"))) == ({"acc"}, "2 rejected orders today")
+
+
+def test_the_agent_tier_ignores_and_restarts_a_failing_agent_then_recovers() -> None:
+    from trading.breaker import AgentHealth, BreakerLimits, DeskHealth
+
+    agent = CircuitBreakerAgent(RULES, ["EURUSD"], BreakerLimits(cooldown_s=60, probation_s=60, agent_latency_ms=100))
+    sick = DeskHealth(agents=(("analysis-0", AgentHealth(errors=2)), ("risk", AgentHealth(250.0)),
+                              ("style", AgentHealth(heartbeat_ok=False)), ("compliance", AgentHealth(5.0))))
+    update = agent.on_batch(MONDAY_NOON, {"EURUSD": MONDAY_NOON}, headroom("5000"), sick)
+    assert update.ignored_agents == {"analysis-0", "risk", "style"}
+    assert sorted(update.restart_agents) == ["analysis-0", "risk", "style"]
+    triggers = {e.scope: e.trigger for e in update.events}
+    assert triggers == {"analysis-0": "2 errors", "risk": "mean latency 250 ms", "style": "missed heartbeat"}
+    well = DeskHealth(agents=tuple((n, AgentHealth(5.0)) for n in ("analysis-0", "risk", "style")))
+    t = MONDAY_NOON + 61 * S
+    update = agent.on_batch(t, {"EURUSD": t}, headroom("5000"), well)
+    assert update.ignored_agents == frozenset() and update.restart_agents == ()  # half-open: outputs used again
+    t += 61 * S
+    update = agent.on_batch(t, {"EURUSD": t}, headroom("5000"), well)
+    assert {e.to_state.value for e in update.events} == {"closed"}

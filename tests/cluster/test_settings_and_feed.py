@@ -106,3 +106,26 @@ def test_rust_exec_limits_come_from_the_accounts_and_are_checked(tmp_path) -> No
     assert {i["symbol"]: i["price_precision"] for i in cfg["instruments"]} == {"EURUSD": 5, "GBPUSD": 5, "USDJPY": 3}
     with pytest.raises(SettingsError, match=r"accounts\.0\.limits\.instruments: unknown instrument 'XAUUSD'"):
         load_settings(write(tmp_path, lambda d: d["accounts"][0].update(limits={"instruments": ["XAUUSD"]})))
+
+
+def test_a_session_cuts_its_batches_at_every_holding_deadline(tmp_path) -> None:
+    import numpy as np
+
+    from cluster.session import Session
+    from trading.market import NS_PER_S, TickBatch, datetime_to_ts
+
+    def funded(d) -> None:  # type: ignore[no-untyped-def]
+        d["accounts"][0]["firm"] = "ftmo.funded"            # no weekend holding: flat 15 min before
+        d["accounts"][1]["firm"] = "futures_trailing.funded"  # no overnight: flat 120 min before 17:00 Chicago
+
+    session = Session(load_settings(write(tmp_path, funded)))
+    start = datetime_to_ts(datetime(2026, 3, 5, 12, 0, tzinfo=UTC))  # Thursday
+    ts = np.arange(start, start + 3 * 86_400 * NS_PER_S, 600 * NS_PER_S, dtype=np.int64)
+    n = len(ts)
+    clean = TickBatch(ts, np.zeros(n, np.int16), np.full(n, 108000, np.int64), np.full(n, 108010, np.int64),
+                      np.ones(n))
+    cuts = [t for t, _ in session._cuts(clean, [])]
+    weekend = datetime_to_ts(datetime(2026, 3, 6, 20, 45, tzinfo=UTC))
+    overnight = [datetime_to_ts(datetime(2026, 3, d, 21, 0, tzinfo=UTC)) for d in (5, 6)]  # 15:00 CST
+    assert weekend in cuts and set(overnight) <= set(cuts)
+    assert cuts == sorted(set(cuts))

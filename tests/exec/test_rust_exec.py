@@ -281,3 +281,17 @@ def test_cancel_modify_and_get_order_over_grpc(client) -> None:
     with pytest.raises(grpc.RpcError) as e:
         client.get_order("ghost")
     assert e.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_reports_another_client_caused_reach_the_desk_once(svc, client, registry) -> None:
+    client.submit(order("mine"))
+    client.on_quotes(batch([(T0 + S, 0, 108000, 108010)]))
+    operator = GrpcExecutionClient(svc.address, registry)  # `octet halt --flatten` from a terminal
+    closes = operator.halt("operator kill switch", cancel_working=True, flatten=True)
+    assert [r.fill.reason for r in closes if r.fill] == [CloseReason.FLATTEN]
+    operator.close()
+    # the desk's next call hands it the flatten it did not cause, before its own reports, once
+    got = client.on_quotes(batch([(T0 + 2 * S, 0, 108001, 108011)]))
+    assert [(r.client_order_id, r.fill.reason) for r in got if r.fill] == [("mine", CloseReason.FLATTEN)]
+    assert client.venue_halted
+    assert client.on_quotes(batch([(T0 + 3 * S, 0, 108002, 108012)])) == []

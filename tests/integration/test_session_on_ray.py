@@ -110,3 +110,49 @@ def test_killing_agents_and_rust_exec_mid_session_changes_no_order(baseline: Ses
     restarts = {s["name"]: s["restarts"] for s in result.agent_stats}
     assert restarts["analysis-0"] >= 1 and restarts["risk"] >= 1 and restarts["execution"] >= 1
     assert fingerprint(result) == fingerprint(baseline)
+
+
+def test_a_spread_blowout_halts_rust_exec_and_flattens_within_100_ms(session_settings, ticks) -> None:  # type: ignore[no-untyped-def]
+    from trading.breaker import Tier
+    from trading.orders import CloseReason
+
+    blown = ticks.take(slice(0, len(ticks)))
+    at = slice(45_000, 45_040)  # EURUSD (index 0) quotes 60 pips wide for a moment
+    eur = blown.inst[at] == 0
+    blown.ask[at] = blown.ask[at] + 600 * eur
+    result = Session(session_settings, run_id="blowout").run(blown)
+    system = [e for e in result.breaker_events if e.tier is Tier.SYSTEM]
+    assert system and "spread blowout: EURUSD" in system[0].trigger and system[0].action == "halt and flatten"
+    assert [e.to_state.value for e in system] == ["open", "half_open", "closed"], "and it recovers"
+    assert result.halt_latency_ms and max(result.halt_latency_ms) < 100, result.halt_latency_ms
+    halted_at = system[0].ts_ns
+    flattened = [r for r in result.reports if r.fill is not None and r.fill.reason is CloseReason.FLATTEN
+                 and r.ts_ns >= halted_at and r.ts_ns < halted_at + 3_600 * 10**9]
+    vetoed = [d for d in result.decisions if d.step == "breaker" and d.rule == "system"]
+    assert flattened or vetoed, "the halt changed what the desk did"
+    assert all(not v["breaches"] for v in result.compliance.values())
+
+
+def test_an_operator_kill_switch_is_followed_by_the_desk_until_resumed(session_settings, ticks) -> None:  # type: ignore[no-untyped-def]
+    from cluster.exec_client import GrpcExecutionClient
+    from trading.breaker import Tier
+
+    def operator(progress: Progress, topo: Topology) -> None:
+        if progress.batch in (15, 30):
+            assert session.exec_service is not None
+            client = GrpcExecutionClient(session.exec_service.address, session_settings.registry())
+            if progress.batch == 15:
+                client.halt("operator kill switch", cancel_working=True, flatten=True)
+            else:
+                client.resume()
+            client.close()
+
+    session = Session(session_settings, run_id="kill", on_batch=operator)
+    result = session.run(ticks)
+    system = [e for e in result.breaker_events if e.tier is Tier.SYSTEM]
+    assert system and system[0].trigger == "kill switch: venue halted by an operator"
+    assert system[-1].to_state.value == "closed", "the desk resumed after the operator did"
+    refused = [d for d in result.decisions if d.step == "breaker" and d.rule == "system"]
+    after = [s for s in result.signals if system[0].ts_ns <= s.ts_ns < system[1].ts_ns]
+    assert len(refused) >= len(after) * len(session_settings.accounts)
+    assert result.execution["halted"] is False

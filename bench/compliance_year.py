@@ -1,0 +1,133 @@
+"""A simulated year of the demo desk with one account on every firm preset.
+
+The replay generator writes a year of EURUSD, GBPUSD and USDJPY (4 ticks a minute per instrument
+by default, weekends closed); the whole desk trades it on a local Ray with rust_exec, one 100k
+account per preset phase (FTMO, The5ers, FundedNext, futures-style trailing). The report counts
+account-days, orders, vetoes by rule, the minimum headroom each account reached, hard-rule
+breaches (the bar is zero) and soft ones, and how fast the system breaker's halts reached
+rust_exec; then it times the operator's kill switch (Halt with flatten over gRPC) directly.
+Writes bench/results/compliance_year.json. It never fails on a time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import machine, percentile  # noqa: E402
+from cluster.feeds.replay import generate_ticks  # noqa: E402
+from cluster.session import Session  # noqa: E402
+from cluster.settings import load_settings  # noqa: E402
+from cluster.topology import init_ray  # noqa: E402
+from trading.presets import preset_names  # noqa: E402
+
+DAY_NS = 86_400 * 10**9
+
+
+def year_settings(days: int, per_minute: float, out: Path):  # type: ignore[no-untyped-def]
+    doc = yaml.safe_load((ROOT / "octet.yaml").read_text())
+    for inst in doc["instruments"]:
+        inst["generator"]["ticks_per_minute"] = per_minute
+    doc["accounts"] = [
+        {"id": name.replace(".", "-"), "owner": name.split(".")[0], "firm": name, "balance": "100000",
+         "profile": "default", "risk": {"risk_per_trade_pct": "0.5"}} for name in preset_names()
+    ]
+    ticks = int(days * 5 / 7 * 24 * 60 * per_minute * len(doc["instruments"]))
+    doc["session"]["ticks"] = ticks
+    doc["runtime"]["data_dir"] = str(out)
+    path = out / "year.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return load_settings(path)
+
+
+def kill_switch_latency(address: str, registry, n: int = 200) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """Halt with flatten, then resume, n times: the operator's kill switch round trip."""
+    from cluster.exec_client import GrpcExecutionClient
+
+    client = GrpcExecutionClient(address, registry)
+    samples = []
+    for _ in range(n):
+        t = time.perf_counter()
+        client.halt("bench kill switch", cancel_working=True, flatten=True)
+        samples.append((time.perf_counter() - t) * 1000)
+        client.resume()
+    client.close()
+    return {"p50_ms": round(percentile(samples, 0.5), 3), "p99_ms": round(percentile(samples, 0.99), 3),
+            "max_ms": round(max(samples), 3)}
+
+
+def main() -> None:
+    days = int(os.environ.get("BENCH_DAYS", "365"))
+    per_minute = float(os.environ.get("BENCH_TICKS_PER_MINUTE", "4"))
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = year_settings(days, per_minute, Path(tmp))
+        s = settings.session
+        t = time.perf_counter()
+        ticks, _ = generate_ticks(settings.registry(), settings.generator_profiles(), s.ticks, s.seed, s.start)
+        print(f"{len(ticks):,} ticks over {(int(ticks.ts[-1]) - int(ticks.ts[0])) / DAY_NS:.0f} days, "
+              f"{len(settings.accounts)} accounts (generated in {time.perf_counter() - t:.0f} s)")
+        init_ray(settings)
+        last = [0.0]
+
+        def progress(p, _topo) -> None:  # type: ignore[no-untyped-def]
+            if time.perf_counter() - last[0] > 15:
+                last[0] = time.perf_counter()
+                print(f"  batch {p.batch}/{p.batches}: {p.ticks:,} ticks, {p.signals} signals, {p.orders} orders, "
+                      f"{p.elapsed_s:.0f} s", flush=True)
+
+        session = Session(settings, run_id="year", on_batch=progress)
+        result = session.run(ticks)
+        from cluster.exec_service import ExecService
+
+        with ExecService.for_settings(settings, Path(tmp) / "kill") as svc:
+            kill = kill_switch_latency(svc.address, settings.registry())
+    span_days = (int(ticks.ts[-1]) - int(ticks.ts[0])) / DAY_NS
+    breaches = {a: len(c["breaches"]) for a, c in result.compliance.items()}
+    vetoes = Counter(f"{d.step}:{d.rule}" for d in result.decisions if d.outcome == "veto")
+    report = {
+        "benchmark": "compliance_year",
+        "days": round(span_days, 1),
+        "ticks": len(ticks),
+        "accounts": len(settings.accounts),
+        "account_days": round(span_days * len(settings.accounts)),
+        "signals": len(result.signals),
+        "orders": len(result.orders),
+        "trades": len(result.trades),
+        "vetoes_by_rule": dict(sorted(vetoes.items())),
+        "min_headroom_by_account": {
+            a: {"daily": float(c["min_daily_headroom"] or 0), "max_loss": float(c["min_max_loss_headroom"] or 0)}
+            for a, c in sorted(result.compliance.items())},
+        "hard_rule_breaches": sum(breaches.values()),
+        "hard_rule_breaches_by_account": breaches,
+        "soft_breaches": {a: len(c["soft_breaches"]) for a, c in result.compliance.items()},
+        "objectives": {a: c.get("objectives", {}) for a, c in sorted(result.compliance.items())},
+        "breaker_events": Counter(f"{e.tier.value}:{e.to_state.value}" for e in result.breaker_events),
+        "system_halt_latency_ms": sorted(round(x, 2) for x in result.halt_latency_ms),
+        "kill_switch_halt_flatten_ms": kill,
+        "elapsed_s": round(result.elapsed_s, 1),
+        "machine": machine(),
+    }
+    print(f"{report['account_days']:,} account-days, {report['orders']:,} orders, {report['trades']:,} trades, "
+          f"hard-rule breaches: {report['hard_rule_breaches']}")
+    print("vetoes: " + ", ".join(f"{k} {v}" for k, v in report["vetoes_by_rule"].items()))
+    for a, h in report["min_headroom_by_account"].items():
+        print(f"  {a:28s} min daily headroom {h['daily']:>10,.2f}   min max-loss headroom {h['max_loss']:>10,.2f}")
+    print(f"kill switch (halt + flatten) over gRPC: p50 {kill['p50_ms']} ms, p99 {kill['p99_ms']} ms; "
+          f"system breaker halts: {report['system_halt_latency_ms']} ms")
+    out = ROOT / "bench" / "results" / "compliance_year.json"
+    out.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    print(f"written to {out.relative_to(ROOT)} in {report['elapsed_s']} s of session")
+
+
+if __name__ == "__main__":
+    main()
