@@ -28,6 +28,7 @@ from actors.analysis import AnalysisOutput
 from actors.breaker import BreakerUpdate
 from actors.execution import ExecUpdate
 from actors.ingress import IngressResult
+from cluster.exec_client import GrpcExecutionClient
 from cluster.exec_service import ExecService
 from cluster.saga import Decision, SagaContext, actor_caller, run_saga, warm_up
 from cluster.settings import Settings
@@ -155,10 +156,12 @@ class Session:
             address = self.exec_service.start()
         try:
             topo = build(self.settings, state_dir, f"octet-{self.run_id}", address)
+            self.venue = GrpcExecutionClient(address, self.registry)  # the breaker's direct line
             try:
                 result = self._run(topo, ticks)
             finally:
                 topo.shutdown()
+                self.venue.close()
             result.execution = self._exec_info(address)
             return result
         finally:
@@ -374,9 +377,13 @@ class Session:
             if self.health.kill_switch:  # an operator halted the venue: flatten, leave their halt alone
                 self._book(ray.get(agents["execution"].call("flatten", None, f"kill switch: {trigger}")))
             else:
+                # Straight to rust_exec, not through the execution actor: the halt must not wait
+                # behind an actor call. The actor books the cancels and closes it caused at its next
+                # call (rust_exec replies say what others caused), here the flatten below.
                 self.desk_halted = True
-                self._book(ray.get(agents["execution"].call("halt", f"system breaker: {trigger}", "", True)))
+                self.venue.halt(f"system breaker: {trigger}", cancel_working=True, flatten=True, ts_ns=ts_ns)
                 self.result.halt_latency_ms.append((time.perf_counter() - started) * 1000)
+                self._book(ray.get(agents["execution"].call("flatten", None, f"system breaker: {trigger}")))
         elif self.system_open and not update.system_open:
             if self.desk_halted:
                 ray.get(agents["execution"].call("resume"))
