@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 import numpy as np
@@ -21,6 +21,7 @@ class AccountSpec:
     currency: str
     balance: Decimal
     commission_per_lot: Decimal
+    min_hold_seconds: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,12 +34,14 @@ class ExecUpdate:
 
 
 class ExecutionAgent:
-    def __init__(self, registry: InstrumentRegistry, exec_address: str, accounts: list[AccountSpec]) -> None:
+    def __init__(self, registry: InstrumentRegistry, exec_address: str, accounts: list[AccountSpec],
+                 reconnect_for: float = 20.0) -> None:
         self.registry = registry
-        self.client = connect(exec_address, registry)
+        self.client = connect(exec_address, registry, reconnect_for)
         self.ledgers = {a.account_id: AccountLedger(a.account_id, a.currency, a.balance, registry,
                                                     a.commission_per_lot) for a in accounts}
         self.orders: dict[str, Order] = {}
+        self.min_hold_ns = {a.account_id: a.min_hold_seconds * 1_000_000_000 for a in accounts}
         self.prices: dict[str, tuple[Decimal, Decimal]] = {}
         self.mids: dict[str, Decimal] = {}
         self.now = 0
@@ -77,6 +80,8 @@ class ExecutionAgent:
         self.last_events = len(orders)
         reports = []
         for order in orders:
+            if self.min_hold_ns.get(order.account_id):
+                order = replace(order, min_hold_ns=self.min_hold_ns[order.account_id])
             self.orders.setdefault(order.client_order_id, order)
             reports.extend(self.client.submit_all(order))
         return self._book(reports)

@@ -103,7 +103,7 @@ class GrpcExecutionClient:
                     raise
                 if time.monotonic() > deadline:
                     raise ExecUnavailable(f"rust_exec at {self.address} unreachable for "
-                                          f"{self.reconnect_for:.0f} s: {e.details()}") from e
+                                          f"{self.reconnect_for:g} s: {e.details()}") from e
                 self.retries += 1
                 time.sleep(delay)
                 delay = min(delay * 2, 0.5)
@@ -125,7 +125,8 @@ class GrpcExecutionClient:
             take_profit=points(order.take_profit) if order.take_profit is not None else 0,
             limit_price=points(order.limit_price) if order.limit_price is not None else 0,
             reference_price=points(order.reference_price), max_slippage_points=order.max_slippage_points,
-            not_before_ns=order.not_before_ns, expires_ns=order.expires_ns, signal_id=order.signal_id)
+            not_before_ns=order.not_before_ns, expires_ns=order.expires_ns, signal_id=order.signal_id,
+            min_hold_ns=order.min_hold_ns)
 
     def from_pb(self, r: Any) -> ExecutionReport:
         fill = None

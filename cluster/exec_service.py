@@ -89,7 +89,7 @@ class ExecService:
     @classmethod
     def for_settings(cls, settings: Settings, journal_dir: Path) -> ExecService:
         x = settings.execution
-        return cls(exec_config(settings), journal_dir, binary=x.binary, fsync=x.fsync,
+        return cls(exec_config(settings), journal_dir, binary=x.binary, fsync=x.fsync, supervise=x.supervise,
                    metrics_listen=f"127.0.0.1:{x.metrics_port}" if x.metrics_port >= 0 else None)
 
     @property

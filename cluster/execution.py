@@ -48,8 +48,8 @@ class ExecutionClient(Protocol):
     def halted(self) -> bool: ...
 
 
-def connect(address: str, registry: InstrumentRegistry) -> ExecutionClient:
+def connect(address: str, registry: InstrumentRegistry, reconnect_for: float = 20.0) -> ExecutionClient:
     """The client of the rust_exec service at ``address`` (host:port)."""
     from cluster.exec_client import GrpcExecutionClient
 
-    return GrpcExecutionClient(address, registry)
+    return GrpcExecutionClient(address, registry, reconnect_for=reconnect_for)

@@ -28,7 +28,7 @@ from actors.analysis import AnalysisOutput
 from actors.breaker import BreakerUpdate
 from actors.execution import ExecUpdate
 from actors.ingress import IngressResult
-from cluster.exec_client import GrpcExecutionClient
+from cluster.exec_client import ExecUnavailable, GrpcExecutionClient
 from cluster.exec_service import ExecService
 from cluster.saga import Decision, SagaContext, actor_caller, run_saga, warm_up
 from cluster.settings import Settings
@@ -83,6 +83,12 @@ class SessionResult:
         return Counter(f"{d.step}:{d.rule}" for d in self.decisions if d.outcome == "veto")
 
 
+def _cause(exc: BaseException) -> str:
+    """The message of the error behind a Ray task error, in one line."""
+    cause = getattr(exc, "cause", None) or exc
+    return str(cause).strip().splitlines()[-1][:200]
+
+
 class _HealthLog:
     """What the breaker's next review should see, gathered while a batch runs."""
 
@@ -90,6 +96,7 @@ class _HealthLog:
         self.errors: Counter[str] = Counter()
         self.agents: dict[str, AgentHealth] = {}
         self.kill_switch = ""
+        self.venue_error = ""
         self._spreads: list[tuple[str, int, int]] = []
         self._losses: list[tuple[str, bool]] = []
         self._slips: list[tuple[str, int]] = []
@@ -115,7 +122,9 @@ class _HealthLog:
 
     def take(self) -> DeskHealth:
         health = DeskHealth(tuple(self._spreads), tuple(self._losses), tuple(self._slips), tuple(self._rejects),
-                            tuple(sorted(self.agents.items())), kill_switch=self.kill_switch)
+                            tuple(sorted(self.agents.items())), not self.venue_error, self.venue_error,
+                            self.kill_switch)
+        self.venue_error = ""
         self._spreads, self._losses, self._slips, self._rejects = [], [], [], []
         self.agents = {}
         self.errors.clear()
@@ -140,6 +149,7 @@ class Session:
         self.blocked: frozenset[str] = frozenset()
         self.system_open = False
         self.desk_halted = False
+        self.pending_halt = ""
         self.pending: list[Any] = []
         self.sent: dict[str, Order] = {}
         self.health = _HealthLog()
@@ -156,7 +166,8 @@ class Session:
             address = self.exec_service.start()
         try:
             topo = build(self.settings, state_dir, f"octet-{self.run_id}", address)
-            self.venue = GrpcExecutionClient(address, self.registry)  # the breaker's direct line
+            self.venue = GrpcExecutionClient(address, self.registry,  # the breaker's direct line
+                                             reconnect_for=self.settings.execution.reconnect_seconds)
             try:
                 result = self._run(topo, ticks)
             finally:
@@ -170,7 +181,6 @@ class Session:
 
     def _exec_info(self, address: str) -> dict[str, Any]:
         """What rust_exec holds at the end: orders, reports, and where its journal and metrics are."""
-        from cluster.exec_client import GrpcExecutionClient
 
         client = GrpcExecutionClient(address, self.registry)
         try:
@@ -219,6 +229,8 @@ class Session:
             for r in ingested:
                 last_ts.update(r.last_ts)
             self.health.spreads(clean, self.registry)
+            ray.get(self.pending)  # the batch's book-keeping first: the review then runs on idle cores
+            self.pending = []
             if b % self.settings.agents.breaker.heartbeat_every_batches == 0:
                 self._heartbeat()
             if len(clean):
@@ -281,7 +293,11 @@ class Session:
 
     def _advance(self, quotes: TickBatch, as_of: int) -> None:
         """Push quotes to the venue up to ``as_of``, book what filled, refresh headroom."""
-        update: ExecUpdate = ray.get(self.topo.agents["execution"].call("on_quotes", quotes, as_of))
+        try:
+            update: ExecUpdate = ray.get(self.topo.agents["execution"].call("on_quotes", quotes, as_of))
+        except ExecUnavailable as exc:  # the broker is gone: the system tier halts the desk
+            self.health.venue_error = _cause(exc)
+            return
         self._book(update)
         for acc, head in sorted(self.headrooms.items()):
             if head.flatten_reason:  # a holding rule: close before the weekend or the session end
@@ -314,7 +330,14 @@ class Session:
         accounts = [a for a in self.account_ids if a not in stopped]
         if not accounts:
             return
-        ctx = run_saga(SagaContext(signal, accounts, self.snapshots, self.mids, self.headrooms, self.call))
+        try:
+            ctx = run_saga(SagaContext(signal, accounts, self.snapshots, self.mids, self.headrooms, self.call))
+        except ExecUnavailable as exc:
+            self.health.venue_error = _cause(exc)
+            for acc in accounts:
+                self.result.decisions.append(Decision(signal.signal_id, acc, "execution", "veto", "venue",
+                                                      "rust_exec unreachable"))
+            return
         self.result.decisions.extend(ctx.decisions)
         if ctx.update is not None:
             sent = {o.client_order_id: o for legs in ctx.orders.values() for o in legs}
@@ -356,6 +379,19 @@ class Session:
             self.agent_seen[name] = info
             self.health.agents[name] = AgentHealth(mean_ms, self.health.errors[name], True)
 
+    def _halt(self, reason: str, ts_ns: int, started: float) -> None:
+        """Halt and flatten at rust_exec directly, not behind an actor call. The execution agent
+        books the cancels and closes it caused at its next call (rust_exec's replies say what
+        others caused), here the flatten right after. An unreachable venue is retried next review."""
+        try:
+            self.venue.halt(reason, cancel_working=True, flatten=True, ts_ns=ts_ns)
+            self.result.halt_latency_ms.append((time.perf_counter() - started) * 1000)
+            self.desk_halted, self.pending_halt = True, ""
+            self._book(ray.get(self.topo.agents["execution"].call("flatten", None, reason)))
+        except ExecUnavailable as exc:
+            self.pending_halt = reason
+            self.health.venue_error = _cause(exc)
+
     def _review(self, ts_ns: int, last_ts: dict[str, int]) -> None:
         agents = self.topo.agents
         started = time.perf_counter()
@@ -380,14 +416,14 @@ class Session:
                 # Straight to rust_exec, not through the execution actor: the halt must not wait
                 # behind an actor call. The actor books the cancels and closes it caused at its next
                 # call (rust_exec replies say what others caused), here the flatten below.
-                self.desk_halted = True
-                self.venue.halt(f"system breaker: {trigger}", cancel_working=True, flatten=True, ts_ns=ts_ns)
-                self.result.halt_latency_ms.append((time.perf_counter() - started) * 1000)
-                self._book(ray.get(agents["execution"].call("flatten", None, f"system breaker: {trigger}")))
+                self._halt(f"system breaker: {trigger}", ts_ns, started)
+        elif update.system_open and self.pending_halt:  # the venue was unreachable when we halted
+            self._halt(self.pending_halt, ts_ns, time.perf_counter())
         elif self.system_open and not update.system_open:
             if self.desk_halted:
                 ray.get(agents["execution"].call("resume"))
                 self.desk_halted = False
+            self.pending_halt = ""
         self.system_open = update.system_open
 
 

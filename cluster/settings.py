@@ -136,6 +136,8 @@ class ExecutionSettings(_Model):
     address: str | None = None          # host:port of a running octet-exec; null = start one per session
     binary: Path | None = None          # default: rust_exec/target/release/octet-exec, then PATH
     fsync: bool = True                  # fsync the journal before every acknowledgement
+    supervise: bool = True              # embedded: restart octet-exec if it dies
+    reconnect_seconds: float = Field(20.0, gt=0)  # how long a call retries an unreachable octet-exec
     metrics_port: int = Field(0, ge=-1, le=65535)  # Prometheus port (0 = any free port, -1 = off)
     slippage_points: int = Field(0, ge=0)          # added against every paper fill
     latency_ms: float = Field(0.0, ge=0)           # venue time before an order may fill

@@ -108,6 +108,8 @@ def build(settings: Settings, state_dir: Path, name_prefix: str, exec_address: s
         "performance": start("performance", PerformanceAgent, {a.id: a.balance for a in accounts}),
         "learning": start("learning", LearningAgent),
         "execution": start("execution", ExecutionAgent, registry, exec_address,
-                           [AccountSpec(a.id, a.currency, a.balance, a.commission_per_lot) for a in accounts]),
+                           [AccountSpec(a.id, a.currency, a.balance, a.commission_per_lot,
+                                        rules[a.id].holding.min_hold_seconds) for a in accounts],
+                           settings.execution.reconnect_seconds),
     }
     return Topology(ingress, analysis, agents)

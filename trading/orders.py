@@ -122,6 +122,7 @@ class Order:
     profile: str = "default"
     seed: int = 0
     leg: int = 0
+    min_hold_ns: int = 0  # the firm's minimum hold: the take-profit waits this long, the stop never
 
     def __post_init__(self) -> None:
         if self.lots <= 0:

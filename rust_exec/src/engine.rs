@@ -567,7 +567,8 @@ impl Engine {
             let exit = if p.side == Side::Buy { q.bid } else { q.ask };
             let s = sign(p.side);
             let hit_stop = (exit - p.stop_loss) * s <= 0;
-            let hit_tp = p.take_profit != 0 && (exit - p.take_profit) * s >= 0;
+            let held = q.ts.saturating_sub(p.opened_ns) >= self.orders[&p.id].order.min_hold_ns;
+            let hit_tp = p.take_profit != 0 && held && (exit - p.take_profit) * s >= 0;
             if hit_stop || hit_tp {
                 let reason = if hit_stop { CloseReason::StopLoss } else { CloseReason::TakeProfit };
                 self.close(symbol, &key, exit, q.ts, reason);

@@ -208,3 +208,20 @@ fn a_batch_or_flatten_applied_twice_changes_nothing_the_second_time() {
     assert_eq!(e.flatten(&f), closed);
     assert_eq!(e.last_seq(), 3);
 }
+
+#[test]
+fn a_minimum_hold_delays_the_take_profit_but_never_the_stop() {
+    let mut e = Engine::new(config(VenueConfig::default()));
+    let mut o = order("h", "a", Side::Buy, 100_000);
+    o.min_hold_ns = 60_000;
+    e.submit(o.clone()).unwrap();
+    e.push_quotes(&quotes(&[(2_000, 108_495, 108_505)], 1)).unwrap();
+    assert!(e.push_quotes(&quotes(&[(30_000, 109_100, 109_110)], 2)).unwrap().is_empty(), "too soon for the target");
+    let r = e.push_quotes(&quotes(&[(62_000, 109_050, 109_060)], 3)).unwrap();
+    assert_eq!(r[0].fill.unwrap().reason, CloseReason::TakeProfit as i32);
+    o.client_order_id = "h2".into();
+    e.submit(o).unwrap();
+    e.push_quotes(&quotes(&[(63_000, 108_495, 108_505)], 4)).unwrap();
+    let r = e.push_quotes(&quotes(&[(64_000, 107_990, 108_000)], 5)).unwrap();
+    assert_eq!(r[0].fill.unwrap().reason, CloseReason::StopLoss as i32, "the stop protects at once");
+}

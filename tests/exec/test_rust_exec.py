@@ -295,3 +295,13 @@ def test_reports_another_client_caused_reach_the_desk_once(svc, client, registry
     assert [(r.client_order_id, r.fill.reason) for r in got if r.fill] == [("mine", CloseReason.FLATTEN)]
     assert client.venue_halted
     assert client.on_quotes(batch([(T0 + 3 * S, 0, 108002, 108012)])) == []
+
+
+def test_a_firms_minimum_hold_keeps_the_take_profit_back_not_the_stop(client) -> None:
+    from dataclasses import replace
+
+    client.submit(replace(order("scalp"), min_hold_ns=120 * S))
+    client.on_quotes(batch([(T0 + S, 0, 108000, 108010)]))
+    assert client.on_quotes(batch([(T0 + 30 * S, 0, 108250, 108260)])) == [], "no tick scalping"
+    closed = client.on_quotes(batch([(T0 + 122 * S, 0, 108250, 108260)]))
+    assert closed[0].fill is not None and closed[0].fill.reason is CloseReason.TAKE_PROFIT

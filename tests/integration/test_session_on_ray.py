@@ -156,3 +156,26 @@ def test_an_operator_kill_switch_is_followed_by_the_desk_until_resumed(session_s
     after = [s for s in result.signals if system[0].ts_ns <= s.ts_ns < system[1].ts_ns]
     assert len(refused) >= len(after) * len(session_settings.accounts)
     assert result.execution["halted"] is False
+
+
+def test_an_unreachable_venue_opens_the_system_tier_and_the_desk_halts_it_once_back(session_settings, ticks) -> None:  # type: ignore[no-untyped-def]
+    from trading.breaker import Tier
+
+    settings = session_settings.model_copy(update={"execution": session_settings.execution.model_copy(
+        update={"supervise": False, "reconnect_seconds": 0.3})})
+
+    def outage(progress: Progress, topo: Topology) -> None:
+        assert session.exec_service is not None
+        if progress.batch == 20:
+            session.exec_service.kill()   # the broker disappears; nobody restarts it
+        elif progress.batch == 24:
+            session.exec_service.start()  # and comes back with its journal
+
+    session = Session(settings, run_id="outage", on_batch=outage)
+    result = session.run(ticks)
+    system = [e for e in result.breaker_events if e.tier is Tier.SYSTEM]
+    assert system and system[0].trigger.startswith("venue unreachable: rust_exec at")
+    assert system[-1].to_state.value == "closed", "it recovered through half-open"
+    assert result.halt_latency_ms, "the desk halted the venue as soon as it answered again"
+    assert result.execution["halted"] is False and result.execution["orders"] >= len(result.orders) > 0
+    assert all(not v["breaches"] for v in result.compliance.values())

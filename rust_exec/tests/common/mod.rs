@@ -35,6 +35,7 @@ pub fn order(id: &str, account: &str, side: Side, qty: i64) -> pb::Order {
         not_before_ns: 1_000,
         expires_ns: 1_000_000,
         signal_id: "sig".into(),
+        min_hold_ns: 0,
     }
 }
 
