@@ -113,6 +113,7 @@ def main() -> None:
         "objectives": {a: c.get("objectives", {}) for a, c in sorted(result.compliance.items())},
         "breaker_events": Counter(f"{e.tier.value}:{e.to_state.value}" for e in result.breaker_events),
         "system_halt_latency_ms": sorted(round(x, 2) for x in result.halt_latency_ms),
+        "system_halt_rpc_ms": sorted(round(x, 2) for x in result.halt_rpc_ms),
         "kill_switch_halt_flatten_ms": kill,
         "elapsed_s": round(result.elapsed_s, 1),
         "machine": machine(),
@@ -123,7 +124,8 @@ def main() -> None:
     for a, h in report["min_headroom_by_account"].items():
         print(f"  {a:28s} min daily headroom {h['daily']:>10,.2f}   min max-loss headroom {h['max_loss']:>10,.2f}")
     print(f"kill switch (halt + flatten) over gRPC: p50 {kill['p50_ms']} ms, p99 {kill['p99_ms']} ms; "
-          f"system breaker halts: {report['system_halt_latency_ms']} ms")
+          f"system breaker halts (review start -> halted): {report['system_halt_latency_ms']} ms, "
+          f"of which the Halt call: {report['system_halt_rpc_ms']} ms")
     out = ROOT / "bench" / "results" / "compliance_year.json"
     out.write_text(json.dumps(report, indent=2, default=str) + "\n")
     print(f"written to {out.relative_to(ROOT)} in {report['elapsed_s']} s of session")

@@ -195,7 +195,7 @@ def exec_serve(config: ConfigOpt = Path("octet.yaml"),
 def _client(address: str):  # type: ignore[no-untyped-def]
     from cluster.exec_client import GrpcExecutionClient
 
-    return GrpcExecutionClient(address, _settings(Path("octet.yaml")).registry(), reconnect_for=3.0)
+    return GrpcExecutionClient(address, _settings(Path("octet.yaml")).registry(), reconnect_for=3.0, catch_up=False)
 
 
 @contextmanager

@@ -56,7 +56,7 @@ class GrpcExecutionClient:
     batch and flatten counters travel with the pickle so that a re-sent call is recognised."""
 
     def __init__(self, address: str, registry: InstrumentRegistry, *, timeout: float = 5.0,
-                 reconnect_for: float = 20.0) -> None:
+                 reconnect_for: float = 20.0, catch_up: bool = True) -> None:
         self.address = address
         self.registry = registry
         self.timeout = timeout
@@ -65,6 +65,7 @@ class GrpcExecutionClient:
         self.flatten_seq = 0
         self.retries = 0
         self.seen_seq: int | None = None  # the last report this client has handed out
+        self.catch_up = catch_up  # False: a command line (breaker, operator) that books nothing
         self.venue_halted = False
         self._channel: grpc.Channel | None = None
         self._stub: Any = None
@@ -149,7 +150,7 @@ class GrpcExecutionClient:
         (an operator's halt with flatten, say), in sequence order: each is handed out once."""
         assert self.seen_seq is not None
         mine = {r.seq for r in own}
-        want = [q for q in range(self.seen_seq + 1, last_seq + 1) if q not in mine]
+        want = [q for q in range(self.seen_seq + 1, last_seq + 1) if q not in mine] if self.catch_up else []
         others = [r for r in self.reports(self.seen_seq, until_seq=max(want)) if r.seq in set(want)] if want else []
         self.seen_seq = max(self.seen_seq, last_seq, *(r.seq for r in own))
         self.venue_halted = halted

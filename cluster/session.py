@@ -76,7 +76,8 @@ class SessionResult:
     tick_to_order_ms: list[float] = field(default_factory=list)
     final: dict[str, AccountSnapshot] = field(default_factory=dict)
     execution: dict[str, Any] = field(default_factory=dict)
-    halt_latency_ms: list[float] = field(default_factory=list)
+    halt_latency_ms: list[float] = field(default_factory=list)  # breaker review start -> rust_exec halted
+    halt_rpc_ms: list[float] = field(default_factory=list)      # of which the Halt call itself
 
     @property
     def vetoes_by_rule(self) -> Counter[str]:
@@ -166,7 +167,7 @@ class Session:
             address = self.exec_service.start()
         try:
             topo = build(self.settings, state_dir, f"octet-{self.run_id}", address)
-            self.venue = GrpcExecutionClient(address, self.registry,  # the breaker's direct line
+            self.venue = GrpcExecutionClient(address, self.registry, catch_up=False,  # the breaker's direct line
                                              reconnect_for=self.settings.execution.reconnect_seconds)
             try:
                 result = self._run(topo, ticks)
@@ -384,8 +385,11 @@ class Session:
         books the cancels and closes it caused at its next call (rust_exec's replies say what
         others caused), here the flatten right after. An unreachable venue is retried next review."""
         try:
+            sent = time.perf_counter()
             self.venue.halt(reason, cancel_working=True, flatten=True, ts_ns=ts_ns)
-            self.result.halt_latency_ms.append((time.perf_counter() - started) * 1000)
+            done = time.perf_counter()
+            self.result.halt_latency_ms.append((done - started) * 1000)
+            self.result.halt_rpc_ms.append((done - sent) * 1000)
             self.desk_halted, self.pending_halt = True, ""
             self._book(ray.get(self.topo.agents["execution"].call("flatten", None, reason)))
         except ExecUnavailable as exc:
@@ -405,8 +409,6 @@ class Session:
             if pid:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signals.SIGKILL)
-        for acc in update.flatten_accounts:
-            self._book(ray.get(agents["execution"].call("flatten", acc, "breaker: daily headroom")))
         if update.system_open and not self.system_open:
             trigger = next((e.trigger for e in update.events if e.tier is Tier.SYSTEM), "system breaker open")
             self.system_open = True
@@ -425,5 +427,7 @@ class Session:
                 self.desk_halted = False
             self.pending_halt = ""
         self.system_open = update.system_open
+        for acc in update.flatten_accounts:  # after the system tier: a halt never waits behind these
+            self._book(ray.get(agents["execution"].call("flatten", acc, "breaker: daily headroom")))
 
 

@@ -33,6 +33,9 @@ class RiskParameters:
     kelly_min_trades: int = 20
 
 
+RESTORE_STEP = 0.25
+
+
 @dataclass
 class RiskState:
     """What ARIA remembers of an account: its peak equity and trade outcomes."""
@@ -43,12 +46,14 @@ class RiskState:
     sum_win_r: float = 0.0
     sum_loss_r: float = 0.0
     atr_history: dict[str, list[float]] = field(default_factory=dict)
+    dd_factor: float = 1.0  # the drawdown cut in force: falls at once, comes back a step per win
 
     def record(self, trade: ClosedTrade) -> None:
         r = trade.r_multiple
         if r > 0:
             self.wins += 1
             self.sum_win_r += r
+            self.dd_factor = min(1.0, self.dd_factor + RESTORE_STEP)
         else:
             self.losses += 1
             self.sum_loss_r += -r
@@ -94,7 +99,11 @@ def size_intent(
     conf = 0.5 + 0.5 * signal.confidence
     drawdown_pct = float((state.peak_equity - snap.equity) / snap.initial_balance * 100)
     cut = float(params.drawdown_cut_pct)
-    dd_factor = 1.0 if drawdown_pct < cut else (0.5 if drawdown_pct < 2 * cut else 0.25)
+    target = 1.0 if drawdown_pct < cut else (0.5 if drawdown_pct < 2 * cut else 0.25)
+    # Cut risk as soon as the drawdown deepens; restore it only gradually, a step per winning
+    # trade, never above what the current drawdown allows.
+    state.dd_factor = min(state.dd_factor, target) if target < state.dd_factor else state.dd_factor
+    dd_factor = state.dd_factor
     base_pct = float(params.risk_per_trade_pct) / 100
     kelly = kelly_cap(state, params)
     risk_pct = min(base_pct, kelly) if kelly is not None else base_pct

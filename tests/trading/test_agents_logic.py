@@ -43,6 +43,23 @@ def test_risk_is_cut_as_drawdown_deepens_and_capped_by_headroom(eurusd) -> None:
     assert d.intent is not None and d.intent.lots == Decimal("0.50")  # a quarter of 400 headroom
 
 
+def test_a_drawdown_cut_is_restored_a_step_per_winning_trade_not_at_once(eurusd) -> None:
+    state = RiskState(peak_equity=Decimal(100_000))
+    rates, params = ConversionRates({}), RiskParameters()
+    deep = size_intent(signal(conf=1.0), snap("95000"), eurusd, rates, params, state, Decimal(5000))
+    assert dict(deep.inputs)["drawdown_factor"] == 0.25  # 5 % down: a quarter of the risk
+    recovered = size_intent(signal(conf=1.0), snap("100000"), eurusd, rates, params, state, Decimal(5000))
+    assert dict(recovered.inputs)["drawdown_factor"] == 0.25, "back at the peak, but not trusted yet"
+    state.record(trade("300"))
+    state.record(trade("300"))
+    after_two = size_intent(signal(conf=1.0), snap("100000"), eurusd, rates, params, state, Decimal(5000))
+    assert dict(after_two.inputs)["drawdown_factor"] == 0.75
+    state.record(trade("-100"))
+    state.record(trade("300"))
+    assert dict(size_intent(signal(conf=1.0), snap("100000"), eurusd, rates, params, state,
+                            Decimal(5000)).inputs)["drawdown_factor"] == 1.0
+
+
 def test_low_confidence_or_a_budget_below_one_micro_lot_is_not_traded(eurusd) -> None:
     d = size_intent(signal(conf=0.1), snap(), eurusd, ConversionRates({}), RiskParameters(), RiskState(), Decimal(5000))
     assert d.intent is None and "confidence" in d.reason
