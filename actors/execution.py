@@ -9,10 +9,12 @@ import numpy as np
 
 from actors.common import rates_from
 from cluster.execution import connect
+from trading.errors import DomainError
+from trading.fx import ConversionRates
 from trading.instruments import InstrumentRegistry
 from trading.ledger import AccountLedger, AccountSnapshot, ClosedTrade
 from trading.market import TickBatch
-from trading.orders import ExecutionReport, Order
+from trading.orders import ExecutionReport, FillKind, Order, Position, Side
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,8 @@ class ExecutionAgent:
     def on_quotes(self, quotes: TickBatch, as_of: int = 0) -> ExecUpdate:
         """Push quotes; the snapshots are taken as of ``as_of`` (no later than the next quote)."""
         self.last_events = len(quotes)
+        start = {a: (ledger.balance, dict(ledger.positions), ledger.currency) for a, ledger in self.ledgers.items()}
+        before = dict(self.prices)
         reports = self.client.on_quotes(quotes) if len(quotes) else []
         for i in np.unique(quotes.inst):
             last = int(np.flatnonzero(quotes.inst == i)[-1])
@@ -74,7 +78,13 @@ class ExecutionAgent:
             self.prices[inst.symbol] = (bid, ask)
             self.mids[inst.symbol] = (bid + ask) / 2
         self.now = max(self.now, as_of, int(quotes.ts[-1]) if len(quotes) else 0)
-        return self._book(reports)
+        update = self._book(reports)
+        if not len(quotes):
+            return update
+        lows = lowest_equity(quotes, self.registry, start, before, update.reports, rates_from(self.registry, self.mids))
+        snaps = {a: replace(s, min_equity=min(lows[a], s.equity)) if a in lows else s
+                 for a, s in update.snapshots.items()}
+        return replace(update, snapshots=snaps)
 
     def submit(self, orders: list[Order]) -> ExecUpdate:
         self.last_events = len(orders)
@@ -98,3 +108,66 @@ class ExecutionAgent:
     def resume(self, account_id: str = "") -> bool:
         self.client.resume(account_id)
         return True
+
+
+def lowest_equity(quotes: TickBatch, registry: InstrumentRegistry,
+                  start: dict[str, tuple[Decimal, dict[str, Position], str]],
+                  prices_before: dict[str, tuple[Decimal, Decimal]], reports: tuple[ExecutionReport, ...],
+                  rates: ConversionRates) -> dict[str, Decimal]:
+    """Each account's lowest equity on any quote of the batch: balance, the P&L booked by the
+    batch's fills at their times, and every position marked at the closing side of the latest quote
+    of its symbol. Vectorised over the batch's rows; accounts without positions are left out."""
+    n = len(quotes)
+    rows = np.arange(n)
+    ts = quotes.ts
+    marks: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def mark(symbol: str) -> tuple[np.ndarray, np.ndarray]:
+        if symbol not in marks:
+            inst = registry[symbol]
+            scale = 10.0 ** inst.price_precision
+            at = np.where(quotes.inst == registry.index(symbol), rows, -1)
+            last = np.maximum.accumulate(at)
+            bid0, ask0 = prices_before.get(symbol, (Decimal(0), Decimal(0)))
+            bid = np.where(last >= 0, quotes.bid[np.maximum(last, 0)] / scale, float(bid0))
+            ask = np.where(last >= 0, quotes.ask[np.maximum(last, 0)] / scale, float(ask0))
+            marks[symbol] = (bid, ask)
+        return marks[symbol]
+
+    fills: dict[str, list[ExecutionReport]] = {}
+    for r in reports:
+        if r.fill is not None:
+            fills.setdefault(r.account_id, []).append(r)
+    out: dict[str, Decimal] = {}
+    for acc, (balance, positions, ccy) in start.items():
+        mine = fills.get(acc, [])
+        pieces = [(p.position_id, p.symbol, p.side, float(p.lots), float(p.entry), 0) for p in positions.values()]
+        closes: dict[str, int] = {}
+        equity = np.full(n, float(balance))
+        for r in mine:
+            f = r.fill
+            assert f is not None
+            row = int(np.searchsorted(ts, f.ts_ns, "left"))
+            equity[row:] += float(f.realized_pnl - f.commission)
+            if f.kind is FillKind.OPEN:
+                pieces.append((f.client_order_id, f.symbol, f.side, float(f.lots), float(f.price), row))
+            else:
+                closes[f.client_order_id] = row
+        if not pieces:
+            continue
+        for pid, symbol, side, lots, entry, first in pieces:
+            inst = registry[symbol]
+            bid, ask = mark(symbol)
+            exit_price = bid if side is Side.BUY else ask
+            pnl = lots * inst.contract_size * (exit_price - entry) * int(side)
+            if inst.quote != ccy and inst.base == ccy:
+                pnl = pnl / np.where(exit_price > 0, exit_price, 1.0)
+            elif inst.quote != ccy:
+                try:
+                    pnl = pnl * float(rates.rate(inst.quote, ccy))
+                except DomainError:
+                    continue
+            alive = (rows >= first) & (rows < closes.get(pid, n))
+            equity += np.where(alive, pnl, 0.0)
+        out[acc] = Decimal(repr(round(float(equity.min()), 2)))
+    return out

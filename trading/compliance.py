@@ -155,15 +155,18 @@ class AccountRules:
         and minimum-hold violations."""
         head = self._headroom(snap, rates)
         st = self.state
-        if head.daily_headroom < 0:
-            entry = f"daily_loss at {snap.ts_ns}: headroom {head.daily_headroom}"
+        # Judge the lowest equity seen on any quote since the last snapshot, not only this one.
+        dip = min(snap.min_equity, snap.equity) - snap.equity if snap.min_equity is not None else Decimal(0)
+        daily, max_loss = head.daily_headroom + dip, head.max_loss_headroom + dip
+        if daily < 0:
+            entry = f"daily_loss at {snap.ts_ns}: headroom {daily}"
             (st.breaches if self.rules.daily_loss_hard else st.soft_breaches).append(entry)
-        if head.max_loss_headroom < 0:
-            st.breaches.append(f"max_loss at {snap.ts_ns}: headroom {head.max_loss_headroom}")
-        if st.min_daily_headroom is None or head.daily_headroom < st.min_daily_headroom:
-            st.min_daily_headroom = head.daily_headroom
-        if st.min_max_loss_headroom is None or head.max_loss_headroom < st.min_max_loss_headroom:
-            st.min_max_loss_headroom = head.max_loss_headroom
+        if max_loss < 0:
+            st.breaches.append(f"max_loss at {snap.ts_ns}: headroom {max_loss}")
+        if st.min_daily_headroom is None or daily < st.min_daily_headroom:
+            st.min_daily_headroom = daily
+        if st.min_max_loss_headroom is None or max_loss < st.min_max_loss_headroom:
+            st.min_max_loss_headroom = max_loss
         min_hold = self.rules.holding.min_hold_seconds * NS_PER_S
         for t in trades:
             st.trading_days.add(self.rules.trading_day(t.opened_ns))

@@ -162,3 +162,39 @@ def test_the_agent_tier_ignores_and_restarts_a_failing_agent_then_recovers() -> 
     t += 61 * S
     update = agent.on_batch(t, {"EURUSD": t}, headroom("5000"), well)
     assert {e.to_state.value for e in update.events} == {"closed"}
+
+
+def test_the_lowest_equity_between_snapshots_is_marked_on_every_quote(registry) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    from actors.execution import lowest_equity
+    from trading.fx import ConversionRates
+    from trading.market import TickBatch
+    from trading.orders import CloseReason, ExecutionReport, Fill, FillKind, OrderStatus, Position
+
+    t0 = MONDAY_NOON
+    pos = Position("p", "acc", "EURUSD", Side.BUY, Decimal(1), Decimal("1.10000"), Decimal("1.09000"), None, t0, "s")
+    bids = [109900, 109500, 110300]  # floating -100, -500, +300 on 1 lot
+    quotes = TickBatch(np.array([t0 + k * S for k in (1, 2, 3)], np.int64), np.zeros(3, np.int16),
+                       np.array(bids, np.int64), np.array([b + 10 for b in bids], np.int64), np.ones(3))
+    start = {"acc": (Decimal(100_000), {"p": pos}, "USD")}
+    lows = lowest_equity(quotes, registry, start, {}, (), ConversionRates(registry))
+    assert lows == {"acc": Decimal("99500.00")}, "the dip in the middle of the batch is seen"
+    close = Fill("p", "acc", "EURUSD", Side.SELL, Decimal(1), Decimal("1.09500"), t0 + 2 * S, FillKind.CLOSE,
+                 CloseReason.STOP_LOSS, Decimal("3.5"), Decimal(-500))
+    report = ExecutionReport("p", "acc", OrderStatus.FILLED, t0 + 2 * S, "stop_loss", close)
+    lows = lowest_equity(quotes, registry, start, {}, (report,), ConversionRates(registry))
+    assert lows == {"acc": Decimal("99496.50")}, "after the stop: the booked loss, no more floating"
+
+
+def test_a_dip_between_snapshots_counts_as_a_breach() -> None:
+    from dataclasses import replace as dc_replace
+
+    from trading.compliance import AccountRules, CostAllowance
+    from trading.fx import ConversionRates
+
+    acc = AccountRules(RULES["acc"], CostAllowance(), {})
+    snap = AccountSnapshot("acc", "USD", MONDAY_NOON, Decimal(100_000), Decimal(100_000), Decimal(100_000), (), 0)
+    acc.observe(snap, ConversionRates({}))
+    acc.observe(dc_replace(snap, ts_ns=MONDAY_NOON + S, min_equity=Decimal(94_000)), ConversionRates({}))
+    assert len(acc.state.breaches) == 1 and acc.state.min_daily_headroom == Decimal(-1000)
