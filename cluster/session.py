@@ -76,6 +76,7 @@ class SessionResult:
     tick_to_order_ms: list[float] = field(default_factory=list)
     final: dict[str, AccountSnapshot] = field(default_factory=dict)
     execution: dict[str, Any] = field(default_factory=dict)
+    headroom: list[Headroom] = field(default_factory=list)  # every account's, at the end of every batch
     halt_latency_ms: list[float] = field(default_factory=list)  # breaker review start -> rust_exec halted
     halt_rpc_ms: list[float] = field(default_factory=list)      # of which the Halt call itself
 
@@ -236,6 +237,7 @@ class Session:
                 self._heartbeat()
             if len(clean):
                 self._review(int(clean.ts[-1]), last_ts)
+            result.headroom.extend(self.headrooms[a] for a in sorted(self.headrooms))  # published per batch
             ray.get(self.pending)
             self.pending = []
             if self.store is not None:

@@ -53,6 +53,10 @@ trades = Table("trades", metadata, Column("run_id", String, index=True), Column(
                Column("lots", String), Column("entry", String), Column("exit", String),
                Column("opened_ns", BigInteger), Column("closed_ns", BigInteger), Column("pnl", String),
                Column("reason", String))
+headroom = Table("headroom", metadata, Column("run_id", String, index=True), Column("account_id", String),
+                 Column("ts_ns", BigInteger), Column("daily_headroom", String), Column("max_loss_headroom", String),
+                 Column("worst_case_daily_headroom", String), Column("worst_case_max_loss_headroom", String),
+                 Column("daily_fraction", Float))
 breaker_events = Table("breaker_events", metadata, Column("run_id", String, index=True), Column("tier", String),
                        Column("scope", String), Column("ts_ns", BigInteger), Column("to_state", String),
                        Column("trigger", String), Column("action", String))
@@ -96,6 +100,11 @@ class SessionStore:
                            side=t.side.name, lots=str(t.lots), entry=str(t.entry), exit=str(t.exit),
                            opened_ns=t.opened_ns, closed_ns=t.closed_ns, pnl=str(t.pnl), reason=t.reason.value)
                       for t in self._new("trades", r.trades)]),
+            (headroom, [dict(run_id=run_id, account_id=h.account_id, ts_ns=h.ts_ns, daily_headroom=str(h.daily_headroom),
+                             max_loss_headroom=str(h.max_loss_headroom),
+                             worst_case_daily_headroom=str(h.worst_case_daily_headroom),
+                             worst_case_max_loss_headroom=str(h.worst_case_max_loss_headroom),
+                             daily_fraction=h.daily_fraction) for h in self._new("headroom", r.headroom)]),
             (breaker_events, [dict(run_id=run_id, tier=e.tier.value, scope=e.scope, ts_ns=e.ts_ns,
                                    to_state=e.to_state.value, trigger=e.trigger, action=e.action)
                               for e in self._new("breaker", r.breaker_events)]),

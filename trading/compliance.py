@@ -153,11 +153,16 @@ class AccountRules:
         """Post-trade monitor: roll the day at the reset, measure the headroom, record the
         minimum reached and any breach; ``trades`` closed since the last call count trading days
         and minimum-hold violations."""
-        head = self._headroom(snap, rates)
         st = self.state
-        # Judge the lowest equity seen on any quote since the last snapshot, not only this one.
-        dip = min(snap.min_equity, snap.equity) - snap.equity if snap.min_equity is not None else Decimal(0)
-        daily, max_loss = head.daily_headroom + dip, head.max_loss_headroom + dip
+        # The lowest equity on any quote since the last snapshot belongs to the day in force before
+        # this snapshot (batches are cut at resets): judge it against that day's reference.
+        before_ref, before_floor, started = st.day_reference, self._floor(snap), st.trading_day is not None
+        head = self._headroom(snap, rates)
+        daily, max_loss = head.daily_headroom, head.max_loss_headroom
+        if snap.min_equity is not None and started:
+            limit = self.rules.daily_loss_limit(snap.initial_balance)
+            daily = min(daily, book(limit - (before_ref - snap.min_equity)))
+            max_loss = min(max_loss, book(snap.min_equity - before_floor))
         if daily < 0:
             entry = f"daily_loss at {snap.ts_ns}: headroom {daily}"
             (st.breaches if self.rules.daily_loss_hard else st.soft_breaches).append(entry)

@@ -198,3 +198,19 @@ def test_a_dip_between_snapshots_counts_as_a_breach() -> None:
     acc.observe(snap, ConversionRates({}))
     acc.observe(dc_replace(snap, ts_ns=MONDAY_NOON + S, min_equity=Decimal(94_000)), ConversionRates({}))
     assert len(acc.state.breaches) == 1 and acc.state.min_daily_headroom == Decimal(-1000)
+
+
+def test_a_dip_before_a_reset_is_judged_against_the_day_it_happened_in() -> None:
+    from dataclasses import replace as dc_replace
+
+    from trading.compliance import AccountRules, CostAllowance
+    from trading.fx import ConversionRates
+
+    acc = AccountRules(RULES["acc"], CostAllowance(), {})
+    day = AccountSnapshot("acc", "USD", MONDAY_NOON, Decimal(100_000), Decimal(100_000), Decimal(100_000), (), 0)
+    acc.observe(day, ConversionRates({}))
+    reset = datetime_to_ts(datetime(2026, 3, 2, 23, 0, tzinfo=UTC))  # midnight in Prague
+    # The day ended up 4,000 after dipping 4,000 below its reference: inside the 5,000 limit.
+    acc.observe(dc_replace(day, ts_ns=reset, balance=Decimal(104_000), equity=Decimal(104_000),
+                           min_equity=Decimal(96_000)), ConversionRates({}))
+    assert acc.state.breaches == [] and acc.state.min_daily_headroom == Decimal(1000)

@@ -69,7 +69,10 @@ def test_the_session_is_recorded_in_sqlite(baseline: SessionResult, session_sett
     with engine.connect() as conn:
         n_orders = conn.execute(text("select count(*) from orders where run_id='baseline'")).scalar()
         n_decisions = conn.execute(text("select count(*) from decisions where run_id='baseline'")).scalar()
+        n_headroom = conn.execute(text("select count(distinct ts_ns) from headroom where run_id='baseline'")).scalar()
+        lowest = conn.execute(text("select min(daily_fraction) from headroom where run_id='baseline'")).scalar()
     assert n_orders == len(baseline.orders) and n_decisions == len(baseline.decisions)
+    assert n_headroom >= baseline.batches - 1 and 0 < lowest <= 1, "every account's headroom, every batch"
 
 
 def test_the_same_replay_through_a_separately_run_rust_exec_gives_identical_orders_and_fills(  # type: ignore[no-untyped-def]
