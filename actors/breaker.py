@@ -37,18 +37,9 @@ def market_open(ts_ns: int) -> bool:
 
 
 class CircuitBreakerAgent:
-    def __init__(self, rules: dict[str, FirmRules], symbols: list[str], halt_fraction: float | BreakerLimits = 0.5,
-                 flatten_fraction: float = 0.25, stale_after_s: float = 300.0, cooldown_s: float = 900.0,
-                 probation_s: float = 600.0) -> None:
-        if isinstance(halt_fraction, BreakerLimits):
-            self.limits = halt_fraction
-        else:
-            self.limits = BreakerLimits(halt_fraction, flatten_fraction, stale_after_s, cooldown_s, probation_s)
-        lim = self.limits
+    def __init__(self, rules: dict[str, FirmRules], symbols: list[str], limits: BreakerLimits) -> None:
+        self.limits = lim = limits
         self.rules = rules
-        self.halt_fraction = lim.daily_headroom_halt
-        self.flatten_fraction = lim.daily_headroom_flatten
-        self.stale_after_ns = int(lim.stale_after_s * NS_PER_S)
         self.accounts = {a: Breaker(Tier.ACCOUNT, a, lim.cooldown_s, lim.probation_s) for a in rules}
         self.system = Breaker(Tier.SYSTEM, "desk", lim.cooldown_s, lim.probation_s)
         self.agents: dict[str, Breaker] = {}
@@ -74,7 +65,7 @@ class CircuitBreakerAgent:
     # -- system tier ----------------------------------------------------------------------------
     def _system(self, ts_ns: int, health: DeskHealth) -> list[str]:
         reasons = []
-        stale = [s for s, t in self.last_seen.items() if t and ts_ns - t > self.stale_after_ns]
+        stale = [s for s, t in self.last_seen.items() if t and ts_ns - t > self.limits.stale_after_s * NS_PER_S]
         if stale and market_open(ts_ns):
             reasons.append(f"stale data: {', '.join(sorted(stale))}")
         for symbol, widest, median in health.spreads:
@@ -163,15 +154,15 @@ class CircuitBreakerAgent:
             breaker = self.accounts[acc]
             fraction = head.daily_fraction
             extra = self._account_reasons(acc, ts_ns, health)
-            if fraction < self.halt_fraction or extra:
+            if fraction < self.limits.daily_headroom_halt or extra:
                 hold = self.rules[acc].next_reset_ns(ts_ns)
                 trigger = "; ".join(([f"daily headroom {fraction:.0%} of the limit"]
-                                     if fraction < self.halt_fraction else []) + extra)
+                                     if fraction < self.limits.daily_headroom_halt else []) + extra)
                 ev = breaker.trip(ts_ns, trigger, "stop opening positions", hold)
                 if ev:
                     events.append(ev)
                 day = self.rules[acc].trading_day(ts_ns)
-                if fraction < self.flatten_fraction and self.flattened_day.get(acc) != day:
+                if fraction < self.limits.daily_headroom_flatten and self.flattened_day.get(acc) != day:
                     self.flattened_day[acc] = day
                     flatten.append(acc)
                     events.append(BreakerEvent(Tier.ACCOUNT, acc, ts_ns, breaker.state, breaker.state,

@@ -113,18 +113,21 @@ class _HealthLog:
         for t in update.trades:
             self._losses.append((t.account_id, t.pnl < 0))
         for r in update.reports:
-            if r.status is OrderStatus.REJECTED:
-                known = sent.get(r.client_order_id)
-                self._rejects.append(r.account_id or (known.account_id if known else ""))
             order = sent.get(r.client_order_id)
+            if r.status is OrderStatus.REJECTED:
+                self._rejects.append(r.account_id or (order.account_id if order else ""))
             if r.fill is not None and order is not None and r.fill.kind.value == "open":
                 inst = registry[order.symbol]
                 slip = (inst.points(r.fill.price) - inst.points(order.reference_price)) * int(order.side)
                 self._slips.append((order.account_id, max(slip, 0)))
 
     def take(self) -> DeskHealth:
+        agents = dict(self.agents)
+        for name, n in self.errors.items():  # errors seen between heartbeats count at the next review
+            if name not in agents:
+                agents[name] = AgentHealth(errors=n)
         health = DeskHealth(tuple(self._spreads), tuple(self._losses), tuple(self._slips), tuple(self._rejects),
-                            tuple(sorted(self.agents.items())), not self.venue_error, self.venue_error,
+                            tuple(sorted(agents.items())), not self.venue_error, self.venue_error,
                             self.kill_switch)
         self.venue_error = ""
         self._spreads, self._losses, self._slips, self._rejects = [], [], [], []
@@ -183,7 +186,6 @@ class Session:
 
     def _exec_info(self, address: str) -> dict[str, Any]:
         """What rust_exec holds at the end: orders, reports, and where its journal and metrics are."""
-
         client = GrpcExecutionClient(address, self.registry)
         try:
             h = client.health()

@@ -105,9 +105,6 @@ class AccountRules:
         floor = max(peak, initial_balance) - limit
         return min(floor, initial_balance) if self.rules.lock_at_initial else floor
 
-    def _floor(self, snap: AccountSnapshot) -> Decimal:
-        return self.floor(snap.initial_balance)
-
     def _buffer(self, limit: Decimal) -> Decimal:
         return limit * self.costs.safety_buffer_pct / 100
 
@@ -137,7 +134,7 @@ class AccountRules:
     def _headroom(self, snap: AccountSnapshot, rates: ConversionRates) -> Headroom:
         self._roll(snap)
         limit = self.rules.daily_loss_limit(snap.initial_balance)
-        floor = self._floor(snap)
+        floor = self.floor(snap.initial_balance)
         worst = snap.balance + self._pnl_if_stops_hit(snap, rates)
         flat_by, why = self.rules.flat_deadline_ns(snap.ts_ns)
         flatten = f"{why}: flat {self.rules.holding.flat_minutes_before} min before the close" \
@@ -156,7 +153,7 @@ class AccountRules:
         st = self.state
         # The lowest equity on any quote since the last snapshot belongs to the day in force before
         # this snapshot (batches are cut at resets): judge it against that day's reference.
-        before_ref, before_floor, started = st.day_reference, self._floor(snap), st.trading_day is not None
+        before_ref, before_floor, started = st.day_reference, self.floor(snap.initial_balance), st.trading_day is not None
         head = self._headroom(snap, rates)
         daily, max_loss = head.daily_headroom, head.max_loss_headroom
         if snap.min_equity is not None and started:
@@ -280,7 +277,7 @@ class AccountRules:
             worst_equity -= 2 * self.costs.commission_per_lot * order.lots
         limit = rules.daily_loss_limit(snap.initial_balance)
         daily_after = limit - (self.state.day_reference - worst_equity)
-        max_after = worst_equity - self._floor(snap)
+        max_after = worst_equity - self.floor(snap.initial_balance)
         if daily_after < self._buffer(limit):
             return self._veto("daily_loss", f"worst case leaves {book(daily_after)} of daily headroom "
                               f"(buffer {book(self._buffer(limit))})", head, daily_after, max_after)

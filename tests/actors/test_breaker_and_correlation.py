@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from actors.breaker import CircuitBreakerAgent
 from actors.correlation import CorrelationAgent
+from trading.breaker import BreakerLimits
 from trading.compliance import Headroom
 from trading.exposure import ExposureLimits
 from trading.ledger import AccountSnapshot
@@ -25,7 +26,7 @@ def headroom(daily: str) -> dict[str, Headroom]:
 
 
 def breaker() -> CircuitBreakerAgent:
-    return CircuitBreakerAgent(RULES, ["EURUSD", "GBPUSD"], 0.5, 0.25, 300, 900, 600)
+    return CircuitBreakerAgent(RULES, ["EURUSD", "GBPUSD"], BreakerLimits(0.5, 0.25, 300, 900, 600))
 
 
 def test_stale_data_in_market_hours_opens_the_system_tier_and_fresh_data_closes_it() -> None:
