@@ -22,7 +22,7 @@ export OTEL_SDK_DISABLED := true
 export CREWAI_DISABLE_VERSION_CHECK := true
 export CREWAI_TRACING_ENABLED := false
 
-.PHONY: setup demo test test-unit test-rust bench bench-year lint clean exec-bin
+.PHONY: setup services-deps demo test test-unit test-rust bench bench-year lint clean exec-bin
 
 # Python environment, gRPC stubs generated from proto/, and the rust_exec binary (release).
 setup: $(SYNCED) $(STUBS) exec-bin
@@ -42,10 +42,24 @@ $(SYNCED): $(UV) pyproject.toml uv.lock
 	$(UV) sync --frozen
 	@touch $(SYNCED)
 
+# The servers the tests start by themselves: PostgreSQL and Redis from Debian's packages. As root
+# (CI) they are installed when missing; otherwise a missing one is named. Nothing is started here.
+PG_BIN := $(firstword $(wildcard /usr/lib/postgresql/*/bin/postgres))
+services-deps:
+	@if [ -z "$(PG_BIN)" ] || ! command -v redis-server >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing postgresql and redis-server (Debian packages)"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    (apt-get install -y -q --no-install-recommends postgresql redis-server >/dev/null 2>&1 || \
+	     (apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends postgresql redis-server >/dev/null)) \
+	    && echo "installed: $$(ls -d /usr/lib/postgresql/*/bin/postgres) $$(command -v redis-server)"; \
+	  else echo "PostgreSQL and Redis servers are needed for the storage tests: apt-get install postgresql redis-server" >&2; exit 1; fi; \
+	fi
+
 demo: setup
 	$(VENV)/bin/octet demo
 
-test: setup test-rust
+test: setup services-deps test-rust
 	$(VENV)/bin/python -m pytest -q
 
 test-rust:
@@ -57,6 +71,7 @@ test-unit: setup
 bench: setup
 	$(VENV)/bin/python bench/pipeline.py
 	$(VENV)/bin/python bench/exec_latency.py
+	$(VENV)/bin/python bench/storage.py
 
 # a year of the desk over every firm preset (about 10 minutes on 2 cores)
 bench-year: setup

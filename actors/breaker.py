@@ -103,6 +103,8 @@ class CircuitBreakerAgent:
             reasons.append(f"abnormal slippage: {sum(window) / len(window):.1f} points over {len(window)} fills")
             window.clear()
         day = self.rules[acc].trading_day(ts_ns)
+        for key in [k for k in self.rejects if k[0] == acc and k[1] != day]:  # past days: done with
+            del self.rejects[key]
         self.rejects[(acc, day)] += sum(1 for who in health.rejects if who == acc)
         if lim.rejects_per_day and self.rejects[(acc, day)] >= lim.rejects_per_day:
             reasons.append(f"{self.rejects[(acc, day)]} rejected orders today")

@@ -14,7 +14,10 @@ from trading.fx import ConversionRates
 from trading.instruments import InstrumentRegistry
 from trading.ledger import AccountLedger, AccountSnapshot, ClosedTrade
 from trading.market import TickBatch
-from trading.orders import ExecutionReport, FillKind, Order, Position, Side
+from trading.orders import ExecutionReport, FillKind, Order, OrderStatus, Position, Side
+
+# After one of these no further fill of the order can come, except the close of the position it opened.
+_FINAL = frozenset({OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.EXPIRED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +64,9 @@ class ExecutionAgent:
                 trades.extend(ledger.closed[before:])
                 r = ExecutionReport(r.client_order_id, r.account_id, r.status, r.ts_ns, r.reason, fill)
             booked.append(r)
+            ledger_of = self.ledgers.get(r.account_id)
+            if r.status in _FINAL and (ledger_of is None or r.client_order_id not in ledger_of.positions):
+                self.orders.pop(r.client_order_id, None)  # no fill can follow: keep only live orders
         snaps = {a: ledger.snapshot(self.now, self.prices, rates) for a, ledger in self.ledgers.items()}
         return ExecUpdate(tuple(booked), tuple(trades), snaps, dict(self.mids),
                           bool(getattr(self.client, "venue_halted", False)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 
+from trading.history import AppendLog
 from trading.ledger import AccountSnapshot, ClosedTrade
 from trading.performance import EquityCurve, PerformanceSummary, summarize
 
@@ -12,7 +13,7 @@ from trading.performance import EquityCurve, PerformanceSummary, summarize
 class PerformanceAgent:
     def __init__(self, initial_balances: dict[str, Decimal]) -> None:
         self.curves = {a: EquityCurve(b) for a, b in initial_balances.items()}
-        self.trades: dict[str, list[ClosedTrade]] = {a: [] for a in initial_balances}
+        self.trades: dict[str, AppendLog[ClosedTrade]] = {a: AppendLog() for a in initial_balances}
         self.last_events = 0
 
     def on_update(self, snapshots: Mapping[str, AccountSnapshot], trades: list[ClosedTrade]) -> int:

@@ -1,43 +1,51 @@
-"""The thin Ray shell around an agent: ordered calls, snapshots for restarts, timing.
+"""The thin Ray shell around an agent: ordered calls, saved state for restarts, timing.
 
-Every mutating call carries the caller's sequence number. After applying it the shell writes a
-snapshot (agent state, last sequence, last result) atomically to ``state_dir``. When Ray
-restarts a killed actor, the shell loads that snapshot; Ray then retries the call that was in
-flight. A retried call whose sequence is already applied returns the recorded result instead
-of applying twice, so a crash at any instant loses nothing and doubles nothing.
+Every mutating call carries the caller's sequence number. After applying it the shell saves the
+agent's state with the last sequence and result (``actors.state``: the working state whole,
+histories by what they gained). When Ray restarts a killed actor, the shell loads that state;
+Ray then retries the call that was in flight. A retried call whose sequence is already applied
+returns the recorded result instead of applying twice, so a crash at any instant loses nothing
+and doubles nothing.
 """
 
 from __future__ import annotations
 
 import os
-import pickle
 import time
 from pathlib import Path
 from typing import Any
+
+from actors.state import StateStore
 
 
 class StaleCall(RuntimeError):
     """A call older than the last one applied (the caller's sequence went backwards)."""
 
 
-class AgentShell:
-    """Hosts one agent object. ``factory`` builds it fresh; a snapshot, if present, wins."""
+def state_location(state_dir: str, name: str) -> str:
+    """``state_dir`` is a directory (a SQLite file per agent) or a database URL shared by all."""
+    if "://" in state_dir:
+        return state_dir
+    Path(state_dir).mkdir(parents=True, exist_ok=True)
+    return str(Path(state_dir) / f"{name}.db")
 
-    def __init__(self, name: str, state_dir: str, factory: Any, *args: Any) -> None:
+
+class AgentShell:
+    """Hosts one agent object. ``factory`` builds it fresh; saved state, if present, wins."""
+
+    def __init__(self, name: str, state_dir: str, factory: Any, *args: Any, run_id: str = "") -> None:
         self.name = name
-        self._path = Path(state_dir) / f"{name}.pkl"
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        self.restored = False
-        if self._path.exists():
-            with self._path.open("rb") as fh:
-                self.agent, self.last_seq, self.last_result, self.stats = pickle.load(fh)
-            self.restored = True
+        self.store = StateStore(state_location(state_dir, name), run_id or Path(state_dir).name, name)
+        saved = self.store.load()
+        self.restored = saved is not None
+        if saved is not None:
+            self.agent, self.last_seq, self.last_result, self.stats = saved
             self.stats["restarts"] = self.stats.get("restarts", 0) + 1
         else:
             self.agent = factory(*args)
             self.last_seq = 0
             self.last_result: Any = None
-            self.stats = {"calls": 0, "events": 0, "busy_s": 0.0, "restarts": 0}
+            self.stats = {"calls": 0, "events": 0, "busy_s": 0.0, "restarts": 0, "save_s": 0.0}
 
     def call(self, seq: int, method: str, *args: Any) -> Any:
         """Apply ``method`` once for ``seq``; a repeat of the last sequence returns its result."""
@@ -47,20 +55,19 @@ class AgentShell:
             raise StaleCall(f"{self.name}: call {seq} after {self.last_seq}")
         start = time.perf_counter()
         result = getattr(self.agent, method)(*args)
-        self.stats["busy_s"] += time.perf_counter() - start
+        applied = time.perf_counter()
+        self.stats["busy_s"] += applied - start
         self.stats["calls"] += 1
         self.stats["events"] += int(getattr(self.agent, "last_events", 1))
         self.last_seq, self.last_result = seq, result
-        tmp = self._path.with_suffix(".tmp")
-        with tmp.open("wb") as fh:
-            pickle.dump((self.agent, self.last_seq, self.last_result, self.stats), fh,
-                        protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, self._path)
+        self.store.save(seq, (self.agent, self.last_seq, self.last_result, self.stats))
+        self.stats["save_s"] = self.stats.get("save_s", 0.0) + time.perf_counter() - applied
         return result
 
     def query(self, method: str, *args: Any) -> Any:
-        """A read-only call: no sequence, no snapshot."""
+        """A read-only call: no sequence, no save."""
         return getattr(self.agent, method)(*args)
 
     def info(self) -> dict[str, Any]:
-        return {"name": self.name, "pid": os.getpid(), "restored": self.restored, **self.stats}
+        return {"name": self.name, "pid": os.getpid(), "restored": self.restored,
+                "state_bytes_written": self.store.bytes_written, **self.stats}

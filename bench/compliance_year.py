@@ -78,8 +78,10 @@ def main() -> None:
               f"{len(settings.accounts)} accounts (generated in {time.perf_counter() - t:.0f} s)")
         init_ray(settings)
         last = [0.0]
+        stamps: list[float] = []
 
         def progress(p, _topo) -> None:  # type: ignore[no-untyped-def]
+            stamps.append(p.elapsed_s)
             if time.perf_counter() - last[0] > 15:
                 last[0] = time.perf_counter()
                 print(f"  batch {p.batch}/{p.batches}: {p.ticks:,} ticks, {p.signals} signals, {p.orders} orders, "
@@ -116,6 +118,11 @@ def main() -> None:
         "system_halt_rpc_ms": sorted(round(x, 2) for x in result.halt_rpc_ms),
         "kill_switch_halt_flatten_ms": kill,
         "elapsed_s": round(result.elapsed_s, 1),
+        # does the desk slow down as its history grows? batches per second in the first and last tenth
+        "batches_per_s_first_tenth": _rate(stamps[: len(stamps) // 10]),
+        "batches_per_s_last_tenth": _rate(stamps[-(len(stamps) // 10):]),
+        "agent_state_bytes_per_call": {s["name"]: round(s["state_bytes_written"] / max(s["calls"], 1))
+                                       for s in result.agent_stats},
         "machine": machine(),
     }
     print(f"{report['account_days']:,} account-days, {report['orders']:,} orders, {report['trades']:,} trades, "
@@ -128,7 +135,13 @@ def main() -> None:
           f"of which the Halt call: {report['system_halt_rpc_ms']} ms")
     out = ROOT / "bench" / "results" / "compliance_year.json"
     out.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    print(f"batches/s: first tenth {report['batches_per_s_first_tenth']}, last tenth "
+          f"{report['batches_per_s_last_tenth']}")
     print(f"written to {out.relative_to(ROOT)} in {report['elapsed_s']} s of session")
+
+
+def _rate(stamps: list[float]) -> float:
+    return round((len(stamps) - 1) / (stamps[-1] - stamps[0]), 2) if len(stamps) > 1 and stamps[-1] > stamps[0] else 0.0
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ def _load_ticks(settings: Settings):  # type: ignore[no-untyped-def]
 def run_session(settings: Settings) -> None:
     """Run a session with a live progress bar and print its summary."""
     from cluster.session import Session
-    from cluster.storage import SessionStore
+    from cluster.storage.store import open_store
     from cluster.topology import init_ray
 
     with console.status("generating replay ticks"):
@@ -52,7 +52,9 @@ def run_session(settings: Settings) -> None:
     with console.status("starting Ray and the agents"):
         init_ray(settings)
     data_dir = Path(settings.runtime.data_dir)
-    store = SessionStore.sqlite(data_dir)
+    with console.status(f"opening the {settings.runtime.store} store"):
+        store = open_store(settings)
+        live = _live(settings)
     columns = (TextColumn("[bold]session"), BarColumn(), MofNCompleteColumn(), TextColumn("batches"),
                TextColumn("{task.fields[info]}"), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as bar:
@@ -63,15 +65,34 @@ def run_session(settings: Settings) -> None:
             bar.update(task, completed=p.batch, info=f"{p.ticks:,} ticks · {p.signals} signals · "
                        f"{p.orders} orders · {p.trades} closed · {p.ticks / max(p.elapsed_s, 1e-9):,.0f} ticks/s")
 
-        result = Session(settings, store, on_batch=on_batch).run(ticks)
+        try:
+            result = Session(settings, store, on_batch=on_batch, live=live).run(ticks)
+        finally:
+            live.close()
     print_summary(settings, result)
     out = data_dir / "last_session.json"
     out.write_text(json.dumps(session_json(result), indent=2, default=str))
-    console.print(f"records in [bold]{data_dir / 'octet.db'}[/bold], summary in [bold]{out}[/bold]")
+    console.print(f"records of run [bold]{result.run_id}[/bold] in [bold]{store.where}[/bold] "
+                  f"(audit up to record {store.acked.get('audit_seq', 0)}), summary in [bold]{out}[/bold]")
+    if getattr(live, "errors", 0):
+        console.print(f"[yellow]live view: {live.errors} Redis error(s), last: {live.last_error}[/yellow]")
     breaches = sum(len(v["breaches"]) for v in result.compliance.values())
     if breaches:
         console.print(f"[red bold]{breaches} hard-rule breach(es)[/red bold]")
         raise typer.Exit(1)
+
+
+def _live(settings: Settings):  # type: ignore[no-untyped-def]
+    from cluster.live import MemoryLive, RedisLive
+
+    if settings.runtime.live == "inprocess":
+        return MemoryLive()
+    url = settings.storage.redis_url
+    if url is None:
+        from cluster.infra.services import LocalRedis
+
+        url = LocalRedis(Path(settings.runtime.data_dir) / "redis").start()
+    return RedisLive(url, settings.registry())
 
 
 def session_json(result) -> dict[str, object]:  # type: ignore[no-untyped-def]
@@ -128,12 +149,24 @@ def demo(config: ConfigOpt = Path("octet.yaml"),
     run_session(_settings(config, session__ticks=ticks, session__seed=seed))
 
 
+StoreOpt = Annotated[str | None, typer.Option(help="Where records go: sqlite | postgres (runtime.store).")]
+LiveOpt = Annotated[str | None, typer.Option(help="Live state: inprocess | redis (runtime.live).")]
+
+
 @app.command()
 def run(config: ConfigOpt = Path("octet.yaml"),
         data: Annotated[Path | None, typer.Option(help="Replay ticks from a CSV/Parquet file.")] = None,
-        ray_address: Annotated[str | None, typer.Option(help="Connect to a Ray cluster ('auto').")] = None) -> None:
-    """Run a session as configured (optionally on recorded ticks or a Ray cluster)."""
-    run_session(_settings(config, session__data_file=data, runtime__ray_address=ray_address))
+        ray_address: Annotated[str | None, typer.Option(help="Connect to a Ray cluster ('auto').")] = None,
+        ticks: Annotated[int | None, typer.Option(help="Override session.ticks.")] = None,
+        store: StoreOpt = None, live: LiveOpt = None,
+        record_ticks: Annotated[bool | None, typer.Option(help="Also store every tick and bar (research).")]
+        = None) -> None:
+    """Run a session as configured (optionally on recorded ticks, PostgreSQL and Redis, or a Ray cluster).
+
+    With --store postgres and no storage.url, a local PostgreSQL is started under data_dir/postgres;
+    with --live redis and no storage.redis_url, a local Redis under data_dir/redis."""
+    run_session(_settings(config, session__data_file=data, runtime__ray_address=ray_address, session__ticks=ticks,
+                          runtime__store=store, runtime__live=live, storage__record_ticks=record_ticks))
 
 
 @app.command()
@@ -251,6 +284,170 @@ def resume(address: AddressOpt = "127.0.0.1:50551",
     with _reaching(address):
         _client(address).resume(account)
     console.print(f"resumed {account or 'the whole venue'}")
+
+
+services = typer.Typer(help="The local PostgreSQL and Redis under data_dir (started without a system service).",
+                        no_args_is_help=True)
+app.add_typer(services, name="services")
+
+
+@contextmanager
+def _service_errors() -> Iterator[None]:
+    """A server that cannot be found or started: its reason in red, exit code 1."""
+    from cluster.infra.services import ServiceError
+
+    try:
+        yield
+    except ServiceError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+
+
+def _local(settings: Settings):  # type: ignore[no-untyped-def]
+    from cluster.infra.services import LocalPostgres, LocalRedis
+
+    base = Path(settings.runtime.data_dir)
+    with _service_errors():
+        return LocalPostgres(base / "postgres"), LocalRedis(base / "redis")
+
+
+@services.command("start")
+def services_start(config: ConfigOpt = Path("octet.yaml")) -> None:
+    """Start (or reuse) the local PostgreSQL and Redis, and migrate the schema."""
+    from cluster.storage.store import SessionStore
+
+    pg, rd = _local(_settings(config))
+    with _service_errors():
+        url = pg.start()
+        SessionStore(url).close()
+        console.print(f"PostgreSQL [green]up[/green] at {url} (schema migrated)\nRedis [green]up[/green] at {rd.start()}")
+
+
+@services.command("status")
+def services_status(config: ConfigOpt = Path("octet.yaml")) -> None:
+    """Whether the local servers run, and where."""
+    pg, rd = _local(_settings(config))
+    console.print(f"PostgreSQL {'[green]up[/green]' if pg.running() else '[red]down[/red]'} at {pg.url}")
+    console.print(f"Redis {'[green]up[/green]' if rd.pid() else '[red]down[/red]'} at {rd.url}")
+
+
+@services.command("stop")
+def services_stop(config: ConfigOpt = Path("octet.yaml")) -> None:
+    """Stop the local servers (their data stays under data_dir)."""
+    pg, rd = _local(_settings(config))
+    pg.stop()
+    rd.stop()
+    console.print("PostgreSQL and Redis stopped")
+
+
+db = typer.Typer(help="The database schema (Alembic migrations).", no_args_is_help=True)
+app.add_typer(db, name="db")
+UrlOpt = Annotated[str | None, typer.Option(help="A SQLAlchemy URL; default: the store the settings name.")]
+
+
+def _store(config: Path, url: str | None, upgrade: bool = True):  # type: ignore[no-untyped-def]
+    from cluster.storage.store import SessionStore, store_url
+
+    return SessionStore(url or store_url(_settings(config)), upgrade=upgrade)
+
+
+def _migrate(config: Path, url: str | None, direction: str, revision: str) -> None:
+    from cluster.storage import migrate
+
+    store = _store(config, url, upgrade=False)
+    getattr(migrate, direction)(store.engine, revision)
+    console.print(f"{store.where}: at revision {migrate.current(store.engine)}")
+
+
+@db.command("upgrade")
+def db_upgrade(config: ConfigOpt = Path("octet.yaml"), url: UrlOpt = None,
+               revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Migrate the schema up (to the newest revision by default)."""
+    _migrate(config, url, "upgrade", revision)
+
+
+@db.command("downgrade")
+def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision, or 'base' for none.")],
+                 config: ConfigOpt = Path("octet.yaml"), url: UrlOpt = None) -> None:
+    """Migrate the schema down (drops what later revisions made, with its data)."""
+    _migrate(config, url, "downgrade", revision)
+
+
+@db.command("current")
+def db_current(config: ConfigOpt = Path("octet.yaml"), url: UrlOpt = None) -> None:
+    """The schema's revision, the newest one, and the time-series layout."""
+    from sqlalchemy import text
+
+    from cluster.storage import migrate
+
+    store = _store(config, url, upgrade=False)
+    now, head = migrate.current(store.engine), migrate.head(store.engine)
+    layout = "-"
+    if now is not None:
+        with store.engine.connect() as conn:
+            layout = conn.execute(text("SELECT value FROM octet_meta WHERE key = 'timeseries'")).scalar() or "-"
+    console.print(f"{store.where}: revision {now} (newest {head}); time series: {layout}")
+
+
+audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify(config: ConfigOpt = Path("octet.yaml"), url: UrlOpt = None) -> None:
+    """Recompute the whole chain; name the first record that does not hold (exit 1)."""
+    from cluster.storage import audit
+
+    store = _store(config, url)
+    with console.status("verifying the audit chain"):
+        v = audit.verify(store.engine)
+    if v.ok:
+        console.print(f"[green]audit chain intact[/green]: {v.records:,} records in {store.where}")
+        return
+    console.print(f"[red bold]audit chain broken at record {v.first_bad}[/red bold]: {v.reason} "
+                  f"({v.records:,} records before it hold)")
+    raise typer.Exit(1)
+
+
+@audit_app.command("show")
+def audit_show(order: Annotated[str, typer.Option("--order", help="A client order id.")],
+               config: ConfigOpt = Path("octet.yaml"), url: UrlOpt = None) -> None:
+    """The story of one order, from the signal behind it to its last fill."""
+    from cluster.storage import audit
+
+    store = _store(config, url)
+    records = audit.story(store.engine, order)
+    if not records:
+        console.print(f"[red]no audit record of order {order}[/red] in {store.where}")
+        raise typer.Exit(1)
+    from trading.market import ts_to_datetime
+
+    table = Table(title=f"order {order} (run {records[0].run_id})")
+    for col in ("#", "time (UTC)", "what", "account", "detail"):
+        table.add_column(col)
+    for r in records:
+        table.add_row(str(r.seq), ts_to_datetime(r.ts_ns).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] if r.ts_ns else "-",
+                      r.kind, r.account_id or "", _detail(r.kind, r.payload))
+    console.print(table)
+
+
+def _detail(kind: str, p: dict[str, object]) -> str:
+    if kind == "signal":
+        events = ", ".join(str(e.get("event")) for e in p.get("evidence", []))  # type: ignore[union-attr]
+        return (f"{p['setup']} {p['side']} {p['symbol']} entry {p['entry']} stop {p['stop']} "
+                f"confidence {float(p['confidence']):.2f}; evidence: {events}")  # type: ignore[arg-type]
+    if kind == "decision":
+        return f"{p['step']}: {p['outcome']}{' (' + str(p['rule']) + ')' if p['rule'] else ''} {p['reason']}"
+    if kind == "order":
+        return (f"{p['side']} {p['lots']} lots {p['symbol']} {p['order_type']} stop {p['stop_loss']} "
+                f"target {p['take_profit']} profile {p['profile']} seed {p['seed']}")
+    if kind == "report":
+        fill = p.get("fill")
+        extra = f" {fill['kind']} {fill['lots']} at {fill['price']} ({fill['reason']})" if fill else ""  # type: ignore[index]
+        return f"{p['status']}{extra}{' ' + str(p['reason']) if p['reason'] else ''}"
+    if kind == "trade":
+        return f"closed {p['side']} {p['lots']} {p['entry']} -> {p['exit']}: P&L {p['pnl']} ({p['reason']})"
+    return json.dumps(p, default=str)[:160]
 
 
 def main() -> None:  # pragma: no cover

@@ -30,9 +30,11 @@ from actors.execution import ExecUpdate
 from actors.ingress import IngressResult
 from cluster.exec_client import ExecUnavailable, GrpcExecutionClient
 from cluster.exec_service import ExecService
+from cluster.live import MemoryLive, Publication, RedisLive
 from cluster.saga import Decision, SagaContext, actor_caller, run_saga, warm_up
 from cluster.settings import Settings
-from cluster.storage import SessionStore
+from cluster.storage.store import SessionStore
+from cluster.storage.timeseries import TimeSeries
 from cluster.topology import Topology, build
 from trading.breaker import AgentHealth, BreakerEvent, DeskHealth, Tier
 from trading.compliance import Headroom
@@ -83,6 +85,15 @@ class SessionResult:
     @property
     def vetoes_by_rule(self) -> Counter[str]:
         return Counter(f"{d.step}:{d.rule}" for d in self.decisions if d.outcome == "veto")
+
+
+def _last_quotes(clean: TickBatch, registry: Any) -> dict[str, tuple[int, int, int]]:
+    """The last quote of each instrument in the batch: (ts_ns, bid, ask) in points."""
+    out = {}
+    for i in np.unique(clean.inst):
+        k = int(np.flatnonzero(clean.inst == i)[-1])
+        out[registry.by_index(int(i)).symbol] = (int(clean.ts[k]), int(clean.bid[k]), int(clean.ask[k]))
+    return out
 
 
 def _cause(exc: BaseException) -> str:
@@ -140,10 +151,14 @@ class Session:
     """Runs ticks through a topology. ``on_batch`` is called after every batch (progress, chaos)."""
 
     def __init__(self, settings: Settings, store: SessionStore | None = None, run_id: str | None = None,
-                 on_batch: Callable[[Progress, Topology], None] | None = None) -> None:
+                 on_batch: Callable[[Progress, Topology], None] | None = None,
+                 live: MemoryLive | RedisLive | None = None) -> None:
         self.settings = settings
         self.run_id = run_id or uuid.uuid4().hex[:12]
         self.store = store
+        self.live = live
+        self.series: TimeSeries | None = None
+        self.acked: dict[str, int] = {}  # what the store has made durable, after each batch
         self.on_batch = on_batch
         self.registry = settings.registry()
         self.account_ids = [a.id for a in settings.accounts]
@@ -170,7 +185,10 @@ class Session:
             self.exec_service = ExecService.for_settings(self.settings, data_dir / "exec" / self.run_id)
             address = self.exec_service.start()
         try:
-            topo = build(self.settings, state_dir, f"octet-{self.run_id}", address)
+            state: Path | str = state_dir
+            if self.settings.storage.agent_state == "database" and self.store is not None:
+                state = self.store.url
+            topo = build(self.settings, state, f"octet-{self.run_id}", address, self.run_id)
             self.venue = GrpcExecutionClient(address, self.registry, catch_up=False,  # the breaker's direct line
                                              reconnect_for=self.settings.execution.reconnect_seconds)
             try:
@@ -206,6 +224,10 @@ class Session:
         ray.get([r.handle.info.remote() for r in topo.all()])  # every actor is up before the clock starts
         warm_up()
         started = time.perf_counter()
+        if self.store is not None:
+            self.store.begin_run(self.run_id, self.settings, int(ticks.ts[0]) if len(ticks) else 0)
+            if self.settings.storage.record_ticks:
+                self.series = TimeSeries(self.store.engine, self.registry)
         self._advance(TickBatch.empty(), int(ticks.ts[0]) if len(ticks) else 0)
         n_ingress = len(topo.ingress)
         for b in range(batches):
@@ -220,6 +242,9 @@ class Session:
             self.pending.append(topo.agents["correlation"].call("on_batch", *ing_refs))
             ingested: list[IngressResult] = ray.get(ing_refs)
             clean = self._merge([r.clean for r in ingested])
+            if self.series is not None:  # research data: ticks and bars as they came in
+                self.series.write_ticks(clean)
+                self.series.write_bars([bar for r in ingested for bar in r.bars], self.settings.session.bar_seconds)
             for r in ingested:
                 result.dead_letters.update(d.reason for d in r.dead_letters)
             analysed = self._analysed(an_refs)
@@ -235,15 +260,22 @@ class Session:
             self.health.spreads(clean, self.registry)
             ray.get(self.pending)  # the batch's book-keeping first: the review then runs on idle cores
             self.pending = []
-            if b % self.settings.agents.breaker.heartbeat_every_batches == 0:
+            beat = b % self.settings.agents.breaker.heartbeat_every_batches == 0
+            if beat:
                 self._heartbeat()
+            events_before = len(result.breaker_events)
             if len(clean):
                 self._review(int(clean.ts[-1]), last_ts)
             result.headroom.extend(self.headrooms[a] for a in sorted(self.headrooms))  # published per batch
             ray.get(self.pending)
             self.pending = []
             if self.store is not None:
-                self.store.flush(self.run_id, result)
+                self.acked = self.store.flush(self.run_id, result, self.snapshots)
+            if self.live is not None:
+                self.live.publish(Publication.of(
+                    self.run_id, b + 1, self.registry, _last_quotes(clean, self.registry), self.snapshots,
+                    self.headrooms, result.breaker_events[events_before:],
+                    {n: self.agent_seen[n] for n in self.agent_seen} if beat else {}), self.store)
             if self.on_batch is not None:
                 self.on_batch(Progress(b + 1, batches, min((b + 1) * size, len(ticks)), len(result.signals),
                                        len(result.orders), len(result.trades), time.perf_counter() - started), topo)
@@ -256,7 +288,10 @@ class Session:
         result.compliance = topo.agents["compliance"].query("report")
         result.agent_stats = [ref.info() for ref in topo.all()]
         if self.store is not None:
-            self.store.flush(self.run_id, result, final=True)
+            self.acked = self.store.flush(self.run_id, result, self.snapshots, final=True)
+        if self.live is not None:
+            self.live.publish(Publication.of(self.run_id, batches + 1, self.registry, {}, self.snapshots,
+                                             self.headrooms, [], {}), self.store)
         return result
 
     def _merge(self, parts: list[TickBatch]) -> TickBatch:

@@ -122,12 +122,24 @@ class SessionSettings(_Model):
 
 class RuntimeSettings(_Model):
     bus: Literal["inprocess"] = "inprocess"
-    store: Literal["sqlite"] = "sqlite"
+    store: Literal["sqlite", "postgres"] = "sqlite"
+    live: Literal["inprocess", "redis"] = "inprocess"
     venue: Literal["rust_exec"] = "rust_exec"
     data_dir: Path = Path("var")
     ray_address: str | None = None
     ingress_actors: int = Field(1, ge=1, le=16)
     analysis_shards: int = Field(3, ge=1, le=64)
+
+
+class StorageSettings(_Model):
+    """Where records and live state go (see docs/operators.md, "Storage")."""
+
+    url: str | None = None        # postgres: a SQLAlchemy URL; null = a local server under data_dir/postgres
+    redis_url: str | None = None  # redis: a URL; null = a local server under data_dir/redis
+    record_ticks: bool = False    # also write every clean tick to the time-series tables (research)
+    # where agents save their state between calls: files (a SQLite file per agent under data_dir/state,
+    # local disk) or database (the store's database: for a cluster, whose actors restart on other nodes)
+    agent_state: Literal["files", "database"] = "files"
 
 
 class ExecutionSettings(_Model):
@@ -204,6 +216,7 @@ class Settings(BaseSettings):
     accounts: list[AccountSettings] = Field(min_length=1)
     agents: AgentsSettings = AgentsSettings()
     execution: ExecutionSettings = ExecutionSettings()
+    storage: StorageSettings = StorageSettings()
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings],

@@ -74,8 +74,9 @@ def init_ray(settings: Settings) -> None:
                  num_cpus=max(2, os.cpu_count() or 2), configure_logging=False)
 
 
-def build(settings: Settings, state_dir: Path, name_prefix: str, exec_address: str) -> Topology:
+def build(settings: Settings, state_dir: Path | str, name_prefix: str, exec_address: str, run_id: str = "") -> Topology:
     """Start every actor of the desk; the execution agent talks to rust_exec at ``exec_address``.
+    Agents save their state under ``state_dir`` (a directory, or a database URL shared by all).
     Actors take no CPU reservation: they idle between batches."""
     registry = settings.registry()
     shell = ray.remote(AgentShell)
@@ -84,7 +85,8 @@ def build(settings: Settings, state_dir: Path, name_prefix: str, exec_address: s
 
     def start(name: str, factory: Any, *args: Any) -> AgentRef:
         handle = shell.options(name=f"{name_prefix}.{name}", num_cpus=0, max_restarts=restarts,
-                               max_task_retries=-1 if restarts else 0).remote(name, state, factory, *args)
+                               max_task_retries=-1 if restarts else 0).remote(name, state, factory, *args,
+                                                                               run_id=run_id)
         return AgentRef(name, handle)
 
     ingress = [start(f"ingress-{i}", IngressAgent, registry, settings.session.bar_seconds)

@@ -16,6 +16,18 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 
+def replay_ticks(settings: Settings):  # type: ignore[no-untyped-def]
+    """The replay generator's ticks for ``settings.session`` (from Monday 2 March 2026)."""
+    from datetime import UTC, datetime
+
+    from cluster.feeds.replay import generate_ticks
+
+    s = settings.session
+    batch, _ = generate_ticks(settings.registry(), settings.generator_profiles(), s.ticks, s.seed,
+                              datetime(2026, 3, 2, tzinfo=UTC))
+    return batch
+
+
 @pytest.fixture(scope="session")
 def settings() -> Settings:
     return load_settings(ROOT / "octet.yaml")
@@ -45,3 +57,40 @@ def ray_local(settings: Settings):  # type: ignore[no-untyped-def]
     init_ray(settings)
     yield ray
     ray.shutdown()
+
+
+# -- real PostgreSQL and Redis, started by the tests themselves (Debian's binaries) ------------------
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """One PostgreSQL server for the whole run; each test module takes a database of its own."""
+    import shutil
+    import tempfile
+
+    from cluster.infra.services import LocalPostgres
+
+    base = tempfile.mkdtemp(prefix="octet-test-pg-")  # in /tmp: the postgres user (when we are root) reaches it
+    pg = LocalPostgres(Path(base))
+    pg.start()
+    yield pg
+    pg.stop("immediate")
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    from cluster.infra.services import LocalRedis
+
+    rd = LocalRedis(tmp_path_factory.mktemp("redis"))
+    rd.start()
+    yield rd
+    rd.stop()
+
+
+def fresh_database(pg, name: str) -> str:  # type: ignore[no-untyped-def]
+    """A new, empty database on ``pg``; returns its SQLAlchemy URL."""
+    import psycopg
+
+    with psycopg.connect(f"host=127.0.0.1 port={pg.port} user={pg.user} dbname=postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"postgresql+psycopg://{pg.user}@127.0.0.1:{pg.port}/{name}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from trading.history import AppendLog
 from trading.ledger import ClosedTrade
 from trading.orders import Signal
 
@@ -22,15 +23,22 @@ class OutcomeSample:
     won: bool
 
 
+PENDING_DAYS = 30  # longer than any trade of the desk lives (firms' holding rules end it sooner)
+
+
 @dataclass
 class PatternBook:
     """Signals waiting for outcomes, the samples they became, and trust per setup."""
 
     pending: dict[str, Signal] = field(default_factory=dict)
-    samples: list[OutcomeSample] = field(default_factory=list)
+    samples: AppendLog[OutcomeSample] = field(default_factory=AppendLog)
 
     def on_signal(self, signal: Signal) -> None:
+        """Remember a signal until its trades close; one older than ``PENDING_DAYS`` is let go."""
         self.pending[signal.signal_id] = signal
+        horizon = signal.ts_ns - PENDING_DAYS * 86_400 * 10**9
+        for old in [k for k, s in self.pending.items() if s.ts_ns < horizon]:
+            del self.pending[old]
 
     def on_trade(self, trade: ClosedTrade) -> OutcomeSample | None:
         signal = self.pending.get(trade.signal_id)

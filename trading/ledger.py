@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from trading.errors import DomainError
 from trading.fx import ConversionRates
+from trading.history import AppendLog
 from trading.instruments import Instrument
 from trading.money import book
 from trading.orders import CloseReason, Fill, FillKind, Position, Side
@@ -117,7 +118,7 @@ class AccountLedger:
     commission_per_lot: Decimal = Decimal(0)
     balance: Decimal = field(init=False)
     positions: dict[str, Position] = field(default_factory=dict)
-    closed: list[ClosedTrade] = field(default_factory=list)
+    closed: AppendLog[ClosedTrade] = field(default_factory=AppendLog)
     _risk: dict[str, Decimal] = field(default_factory=dict)
     _open_commission: dict[str, Decimal] = field(default_factory=dict)
 

@@ -7,24 +7,30 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from trading.history import AppendLog
 from trading.ledger import ClosedTrade
 from trading.market import ts_to_datetime
 
 
 @dataclass
 class EquityCurve:
-    """Equity sampled over time, with its running peak and deepest drawdown."""
+    """Equity sampled over time, with its running peak and deepest drawdown. The latest point
+    stays open (a later sample at the same time replaces it); earlier ones are history."""
 
     initial: Decimal
-    points: list[tuple[int, Decimal]] = field(default_factory=list)
+    history: AppendLog[tuple[int, Decimal]] = field(default_factory=AppendLog)
+    last: tuple[int, Decimal] | None = None
     peak: Decimal = Decimal(0)
     max_drawdown: Decimal = Decimal(0)
 
+    @property
+    def points(self) -> list[tuple[int, Decimal]]:
+        return [*self.history, self.last] if self.last is not None else list(self.history)
+
     def add(self, ts_ns: int, equity: Decimal) -> None:
-        if self.points and self.points[-1][0] == ts_ns:
-            self.points[-1] = (ts_ns, equity)
-        else:
-            self.points.append((ts_ns, equity))
+        if self.last is not None and self.last[0] != ts_ns:
+            self.history.append(self.last)
+        self.last = (ts_ns, equity)
         self.peak = max(self.peak, equity, self.initial)
         self.max_drawdown = max(self.max_drawdown, self.peak - equity)
 

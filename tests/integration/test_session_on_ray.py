@@ -6,15 +6,14 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from datetime import UTC, datetime
 
 import pytest
 
-from cluster.feeds.replay import generate_ticks
 from cluster.session import Progress, Session, SessionResult
 from cluster.settings import Settings, load_settings
-from cluster.storage import SessionStore
+from cluster.storage.store import SessionStore
 from cluster.topology import Topology
+from tests.conftest import replay_ticks
 
 pytestmark = pytest.mark.ray
 TICKS = 90_000
@@ -30,10 +29,7 @@ def session_settings(tmp_path_factory, settings: Settings) -> Settings:
 
 @pytest.fixture(scope="module")
 def ticks(session_settings: Settings):  # type: ignore[no-untyped-def]
-    s = session_settings.session
-    batch, _ = generate_ticks(session_settings.registry(), session_settings.generator_profiles(), s.ticks, s.seed,
-                              datetime(2026, 3, 2, tzinfo=UTC))
-    return batch
+    return replay_ticks(session_settings)
 
 
 def fingerprint(result: SessionResult) -> tuple[list[tuple], list[tuple]]:

@@ -1,0 +1,1 @@
+"""Real servers Octet starts by itself: PostgreSQL and Redis (Kafka arrives with the bus)."""

@@ -1,0 +1,190 @@
+"""A local PostgreSQL and Redis, started by the project from Debian's binaries, without a system service.
+
+Each server lives under one directory (data, socket, log, pid) and listens on 127.0.0.1 only.
+PostgreSQL refuses to run as root: when Octet runs as root (CI), the server runs as the
+``postgres`` user that Debian's package creates, and its directory is handed to that user.
+``start`` is idempotent: a server already running from that directory is reused.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class ServiceError(RuntimeError):
+    """A server could not be found, started or reached; the message says which and why."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _pg_bindir() -> Path:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"), key=lambda p: int(p.split("/")[4]))
+    if found:
+        return Path(found[-1]).parent
+    exe = shutil.which("postgres") or shutil.which("pg_ctl")
+    if exe:
+        return Path(exe).resolve().parent
+    raise ServiceError("PostgreSQL server binaries not found: install Debian's `postgresql` package "
+                       "(`make services-deps` does it as root)")
+
+
+def _wait_port(port: int, seconds: float, what: str, log: Path | None = None) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            s.settimeout(0.2)
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    tail = log.read_text(errors="replace")[-1500:] if log and log.exists() else ""
+    raise ServiceError(f"{what} did not listen on 127.0.0.1:{port} within {seconds:.0f} s\n{tail}")
+
+
+@dataclass
+class LocalPostgres:
+    """One PostgreSQL cluster under ``base``; ``url`` is the SQLAlchemy URL of its ``octet`` database."""
+
+    base: Path
+    port: int = 0
+    user: str = "octet"
+    database: str = "octet"
+
+    def __post_init__(self) -> None:
+        self.base = Path(self.base).resolve()
+        self.bindir = _pg_bindir()
+        self.data = self.base / "data"
+        self.log = self.base / "postgres.log"
+        port_file = self.base / "port"
+        if not self.port:
+            self.port = int(port_file.read_text()) if port_file.exists() else free_port()
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://{self.user}@127.0.0.1:{self.port}/{self.database}"
+
+    def _as_owner(self, *cmd: str | Path) -> list[str]:
+        args = [str(c) for c in cmd]
+        return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
+
+    def _run(self, *cmd: str | Path) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(self._as_owner(*cmd), capture_output=True, text=True, cwd="/")
+        if proc.returncode != 0:
+            raise ServiceError(f"{' '.join(map(str, cmd[:2]))} failed ({proc.returncode}): "
+                               f"{(proc.stderr or proc.stdout).strip()[-1500:]}")
+        return proc
+
+    def running(self) -> bool:
+        if not (self.data / "postmaster.pid").exists():
+            return False
+        proc = subprocess.run(self._as_owner(self.bindir / "pg_ctl", "status", "-D", self.data),
+                              capture_output=True, text=True, cwd="/")
+        return proc.returncode == 0
+
+    def start(self, timeout: float = 60.0) -> str:
+        """Initialise on first use, start if stopped, create the database; returns ``url``."""
+        self.base.mkdir(parents=True, exist_ok=True)
+        (self.base / "port").write_text(str(self.port))
+        if os.geteuid() == 0:
+            for parent in self.base.parents:  # the postgres user must be able to reach its directory
+                if not parent.stat().st_mode & 0o001:
+                    raise ServiceError(f"PostgreSQL runs as the postgres user, which cannot enter {parent} "
+                                       f"(mode {parent.stat().st_mode & 0o777:o}); put its directory elsewhere")
+            shutil.chown(self.base, "postgres", "postgres")
+        if not (self.data / "PG_VERSION").exists():
+            self._run(self.bindir / "initdb", "-D", self.data, "-U", self.user, "--auth=trust", "-E", "UTF8",
+                      "--no-sync", "--locale=C")
+        if not self.running():
+            opts = (f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c max_connections=100 "
+                    "-c shared_buffers=128MB")
+            self._run(self.bindir / "pg_ctl", "start", "-D", self.data, "-l", self.log, "-o", opts, "-w",
+                      "-t", str(int(timeout)))
+        _wait_port(self.port, timeout, "PostgreSQL", self.log)
+        exists = self._run(self.bindir / "psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user,
+                           "-d", "postgres", "-tAc", f"SELECT 1 FROM pg_database WHERE datname='{self.database}'")
+        if exists.stdout.strip() != "1":
+            self._run(self.bindir / "createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user,
+                      self.database)
+        return self.url
+
+    def stop(self, mode: str = "fast") -> None:
+        if self.running():
+            self._run(self.bindir / "pg_ctl", "stop", "-D", self.data, "-m", mode, "-w")
+
+    def kill(self) -> None:
+        """SIGKILL the postmaster (a crash, for tests)."""
+        pid_file = self.data / "postmaster.pid"
+        if pid_file.exists():
+            os.kill(int(pid_file.read_text().split()[0]), 9)
+
+
+@dataclass
+class LocalRedis:
+    """One Redis server under ``base``, without persistence: its state is rebuilt from PostgreSQL."""
+
+    base: Path
+    port: int = 0
+
+    def __post_init__(self) -> None:
+        self.base = Path(self.base).resolve()
+        exe = shutil.which("redis-server")
+        if exe is None:
+            raise ServiceError("redis-server not found: install Debian's `redis-server` package "
+                               "(`make services-deps` does it as root)")
+        self.exe = exe
+        port_file = self.base / "port"
+        if not self.port:
+            self.port = int(port_file.read_text()) if port_file.exists() else free_port()
+        self.pidfile = self.base / "redis.pid"
+        self.log = self.base / "redis.log"
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def pid(self) -> int | None:
+        try:
+            pid = int(self.pidfile.read_text().strip())
+            os.kill(pid, 0)
+            return pid
+        except (FileNotFoundError, ValueError, ProcessLookupError):
+            return None
+
+    def start(self, timeout: float = 20.0) -> str:
+        self.base.mkdir(parents=True, exist_ok=True)
+        (self.base / "port").write_text(str(self.port))
+        if self.pid() is None:
+            subprocess.run([self.exe, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.base),
+                            "--save", "", "--appendonly", "no", "--daemonize", "yes",
+                            "--pidfile", str(self.pidfile), "--logfile", str(self.log)], check=True)
+        _wait_port(self.port, timeout, "Redis", self.log)
+        return self.url
+
+    def stop(self) -> None:
+        self._end(15)
+
+    def kill(self) -> None:
+        """SIGKILL (a crash, for tests): Redis comes back empty, as it keeps no files."""
+        self._end(9)
+
+    def _end(self, signum: int) -> None:
+        pid = self.pid()
+        if pid is not None:
+            os.kill(pid, signum)
+            for _ in range(250):  # up to 5 s for it to go
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.02)
+        self.pidfile.unlink(missing_ok=True)

@@ -1,0 +1,266 @@
+"""The session's writer and the read side of its records.
+
+``SessionStore.flush`` appends, in one transaction per batch, everything the batch produced:
+signals with their evidence, every saga decision, orders, execution reports and fills, closed
+trades, equity and headroom per account, breaker events, the open positions (replaced), and one
+audit record per fact, chained. When ``flush`` returns, the batch is durable: that is the
+acknowledgement. A writer killed before it returns leaves nothing of that batch, so a record is
+never half-written and the chain never broken. Queries (the API, ``octet audit``) read the tables
+through their own connections and never hold the writer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine, Table, create_engine, delete, event, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from cluster.storage import audit, migrate
+from cluster.storage import models as m
+from cluster.storage.audit import Entry
+from cluster.storage.rows import (
+    breaker_row,
+    decision_row,
+    equity_row,
+    fill_row,
+    headroom_row,
+    jsonable,
+    order_row,
+    position_rows,
+    report_row,
+    signal_row,
+    trade_row,
+)
+from trading.ledger import AccountSnapshot
+
+if TYPE_CHECKING:
+    from cluster.session import SessionResult
+    from cluster.settings import Settings
+
+RECORDS: dict[str, Table] = {
+    "signals": m.SignalRow.__table__, "decisions": m.DecisionRow.__table__, "orders": m.OrderRow.__table__,
+    "execution_reports": m.ReportRow.__table__, "fills": m.FillRow.__table__, "trades": m.TradeRow.__table__,
+    "headroom": m.HeadroomRow.__table__, "breaker_events": m.BreakerEventRow.__table__,
+    "equity_snapshots": m.EquityRow.__table__, "positions": m.PositionRow.__table__,
+}
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            dbapi_conn.isolation_level = None  # pysqlite's own BEGIN skips DDL: SQLAlchemy begins instead
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+            cur.execute("PRAGMA synchronous=FULL")  # a returned commit survives a crash
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn):  # type: ignore[no-untyped-def]
+            conn.exec_driver_sql("BEGIN IMMEDIATE")  # migrations and batches are all-or-nothing
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=4, max_overflow=4)
+
+
+def _upsert(engine: Engine, table: Table, keys: list[str]) -> Any:
+    ins = postgresql.insert(table) if engine.dialect.name == "postgresql" else sqlite.insert(table)
+    return lambda rows: ins.values(rows).on_conflict_do_update(
+        index_elements=keys, set_={c.name: ins.excluded[c.name] for c in table.columns if c.name not in keys})
+
+
+class StoreError(RuntimeError):
+    """The database cannot be used as it is; the message says why and what to do."""
+
+
+def _check_legacy(engine: Engine) -> None:
+    from sqlalchemy import inspect
+
+    names = set(inspect(engine).get_table_names())
+    if "runs" in names and "alembic_version" not in names:
+        raise StoreError(f"{engine.url.render_as_string(hide_password=True)} holds tables from before schema "
+                         "migrations (Octet 0.1 spine); move that database aside or drop its tables")
+
+
+class SessionStore:
+    """Writes sessions to one database (its schema migrated to the newest revision at open)."""
+
+    def __init__(self, url: str, *, upgrade: bool = True) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        if upgrade:
+            _check_legacy(self.engine)
+            migrate.upgrade(self.engine)
+        self.written: dict[str, int] = {}
+        self.acked: dict[str, int] = {}
+        self._signal_ts: dict[str, int] = {}
+        self._order_signal: dict[str, str] = {}
+        self._equity_last: dict[str, dict[str, Any]] = {}
+
+    @staticmethod
+    def sqlite(data_dir: Path) -> SessionStore:
+        data_dir = Path(data_dir)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        return SessionStore(f"sqlite:///{data_dir / 'octet.db'}")
+
+    @property
+    def where(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- writing ------------------------------------------------------------------------------
+    def begin_run(self, run_id: str, settings: Settings, started_ns: int) -> None:
+        """The run, its accounts and instruments (upserted: the latest settings win)."""
+        accounts = [dict(account_id=a.id, firm=a.firm, currency=a.currency, initial_balance=a.balance,
+                         owner=a.owner, profile=a.profile) for a in settings.accounts]
+        instruments = [dict(symbol=i.symbol, base=i.base, quote=i.quote, price_precision=i.price_precision,
+                            pip_size=i.pip_size, contract_size=i.contract_size) for i in settings.instruments]
+        with self.engine.begin() as conn:
+            conn.execute(_upsert(self.engine, m.Account.__table__, ["account_id"])(accounts))
+            conn.execute(_upsert(self.engine, m.InstrumentRow.__table__, ["symbol"])(instruments))
+            conn.execute(insert(m.Run.__table__), [dict(run_id=run_id, started_ns=started_ns, status="running",
+                                                        settings=json.loads(settings.model_dump_json()))])
+            audit.append(conn, run_id, [Entry("run", started_ns, {"run_id": run_id, "accounts": len(accounts),
+                                                                  "instruments": len(instruments)})])
+
+    def _new(self, name: str, items: Sequence[Any]) -> Sequence[Any]:
+        start = self.written.get(name, 0)
+        self.written[name] = len(items)
+        return items[start:]
+
+    def flush(self, run_id: str, r: SessionResult, snapshots: dict[str, AccountSnapshot] | None = None,
+              final: bool = False) -> dict[str, int]:
+        """Append what ``r`` holds beyond the last flush, in one transaction; returns the counts
+        now durable (the acknowledgement)."""
+        marks = dict(self.written)
+        try:
+            return self._flush(run_id, r, snapshots or {}, final)
+        except BaseException:
+            self.written = marks  # nothing of this batch was written: the next flush tries it again
+            raise
+
+    def _flush(self, run_id: str, r: SessionResult, snapshots: dict[str, AccountSnapshot],
+               final: bool) -> dict[str, int]:
+        rows: dict[str, list[dict[str, Any]]] = {name: [] for name in RECORDS}
+        entries: list[Entry] = []
+        for s in self._new("signals", r.signals):
+            row = signal_row(s)
+            self._signal_ts[s.signal_id] = s.ts_ns
+            rows["signals"].append(row)
+            entries.append(Entry("signal", s.ts_ns, jsonable(row), s.signal_id))
+        for d in self._new("decisions", r.decisions):
+            row = decision_row(d)
+            rows["decisions"].append(row)
+            entries.append(Entry("decision", self._signal_ts.get(d.signal_id, 0), jsonable(row), d.signal_id,
+                                 None, d.account_id))
+        for o in self._new("orders", r.orders):
+            row = order_row(o)
+            self._order_signal[o.client_order_id] = o.signal_id
+            rows["orders"].append(row)
+            entries.append(Entry("order", o.not_before_ns, jsonable(row), o.signal_id, o.client_order_id,
+                                 o.account_id))
+        for x in self._new("reports", r.reports):
+            row = report_row(x)
+            rows["execution_reports"].append(row)
+            payload = jsonable(row)
+            if x.fill is not None:
+                fill = fill_row(x)
+                rows["fills"].append(fill)
+                payload["fill"] = jsonable(fill)
+            entries.append(Entry("report", x.ts_ns, payload, self._order_signal.get(x.client_order_id),
+                                 x.client_order_id, x.account_id))
+        for t in self._new("trades", r.trades):
+            row = trade_row(t)
+            rows["trades"].append(row)
+            entries.append(Entry("trade", t.closed_ns, jsonable(row), t.signal_id, t.position_id, t.account_id))
+        rows["headroom"] = [headroom_row(h) for h in self._new("headroom", r.headroom)]
+        for e in self._new("breaker", r.breaker_events):
+            row = breaker_row(e)
+            rows["breaker_events"].append(row)
+            entries.append(Entry("breaker", e.ts_ns, jsonable(row), None, None,
+                                 e.scope if e.tier.value == "account" else None))
+        for acc, snap in sorted(snapshots.items()):
+            row = equity_row(snap)
+            if self._equity_last.get(acc) != row:  # an account that did not move is not written again
+                rows["equity_snapshots"].append(row)
+            rows["positions"].extend(position_rows(snap))
+        with self.engine.begin() as conn:
+            for name, batch in rows.items():
+                if name == "positions":
+                    if snapshots:  # a read model: the open positions as of this flush
+                        conn.execute(delete(RECORDS[name]).where(RECORDS[name].c.run_id == run_id))
+                    else:
+                        continue
+                if batch:
+                    conn.execute(insert(RECORDS[name]), [dict(run_id=run_id, **row) for row in batch])
+            if final:
+                summary = {a: json.loads(json.dumps(asdict(s), default=str)) for a, s in r.summaries.items()}
+                entries.append(Entry("run_end", max(self._signal_ts.values(), default=0),
+                                     {"run_id": run_id, "ticks": r.ticks, "orders": len(r.orders),
+                                      "trades": len(r.trades)}))
+                conn.execute(update(m.Run.__table__).where(m.Run.run_id == run_id)
+                             .values(status="done", ticks=r.ticks, batches=r.batches, elapsed_s=r.elapsed_s,
+                                     summary=summary))
+            last_seq = audit.append(conn, run_id, entries)
+        for row in rows["equity_snapshots"]:
+            self._equity_last[row["account_id"]] = row
+        self.acked = {**{k: v for k, v in self.written.items()}, "audit_seq": last_seq}
+        return self.acked
+
+    # -- reading ------------------------------------------------------------------------------
+    def read_run(self, run_id: str) -> dict[str, list[dict[str, Any]]]:
+        """Every record of a run, table by table, in the order written (without keys of our own)."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        with self.engine.connect() as conn:
+            for name, table in RECORDS.items():
+                order = [table.c.id] if "id" in table.c else list(table.primary_key.columns)
+                rows = conn.execute(select(table).where(table.c.run_id == run_id).order_by(*order)).mappings().all()
+                out[name] = [{k: v for k, v in row.items() if k not in ("run_id", "id")} for row in rows]
+        return out
+
+    def runs(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            t = m.Run.__table__
+            return [dict(r) for r in conn.execute(select(t.c.run_id, t.c.status, t.c.started_ns, t.c.ticks,
+                                                         t.c.elapsed_s).order_by(t.c.started_ns)).mappings()]
+
+
+def store_url(settings: Settings) -> str:
+    """The database the settings name: ``storage.url``, or the local PostgreSQL, or SQLite."""
+    s = settings.storage
+    if settings.runtime.store == "sqlite":
+        return f"sqlite:///{Path(settings.runtime.data_dir) / 'octet.db'}"
+    if s.url:
+        return s.url
+    from cluster.infra.services import LocalPostgres
+
+    return LocalPostgres(Path(settings.runtime.data_dir) / "postgres").start()
+
+
+def open_store(settings: Settings) -> SessionStore:
+    """The settings' store, migrated. An embedded SQLite file from before migrations is moved aside
+    (kept, renamed with a ``.pre-migrations`` suffix) and a new one is started."""
+    import logging
+
+    data_dir = Path(settings.runtime.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    url = store_url(settings)
+    try:
+        return SessionStore(url)
+    except StoreError:
+        if settings.runtime.store != "sqlite":
+            raise
+        old = data_dir / "octet.db"
+        aside = old.with_suffix(".db.pre-migrations")
+        old.rename(aside)
+        logging.getLogger("octet.storage").warning("moved %s (schema before migrations) to %s", old, aside)
+        return SessionStore(url)

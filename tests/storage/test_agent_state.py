@@ -1,0 +1,75 @@
+"""Agent state saved between calls: restored whole, histories written by what they gained."""
+
+from __future__ import annotations
+
+import pickle
+from decimal import Decimal
+
+import pytest
+
+from actors.performance import PerformanceAgent
+from actors.shell import AgentShell
+from cluster.storage.store import SessionStore
+from tests.conftest import fresh_database
+from trading.history import AppendLog
+from trading.ledger import AccountSnapshot, ClosedTrade
+from trading.orders import CloseReason, Side
+
+
+def _trade(i: int) -> ClosedTrade:
+    return ClosedTrade(f"p{i}", "acc", "EURUSD", Side.BUY, Decimal("1.5"), Decimal("1.08"), Decimal("1.09"), i, i + 1,
+                       Decimal(i % 7 - 3), Decimal("3.5"), CloseReason.TAKE_PROFIT, f"s{i}", Decimal(100))
+
+
+def _snap(i: int) -> AccountSnapshot:
+    return AccountSnapshot("acc", "USD", i, Decimal(100_000), Decimal(100_000 + i), Decimal(100_000 + i), (), i)
+
+
+def test_an_append_log_only_grows() -> None:
+    log: AppendLog[int] = AppendLog([1, 2])
+    log.append(3)
+    log.extend([4])
+    for change in (lambda: log.__setitem__(0, 9), lambda: log.pop(), lambda: log.clear(), lambda: log.sort(),
+                   lambda: log.insert(0, 1), lambda: log.remove(1), lambda: log.__delitem__(0)):
+        with pytest.raises(TypeError, match="only grows"):
+            change()
+    assert log == [1, 2, 3, 4]
+    again = pickle.loads(pickle.dumps(log))
+    assert again == log and again.log_id == log.log_id and type(again) is AppendLog
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state_dir(request, tmp_path, postgres) -> str:  # type: ignore[no-untyped-def]
+    if request.param == "sqlite":
+        return str(tmp_path / "state" / "run1")
+    url = fresh_database(postgres, "agent_state")
+    SessionStore(url).close()  # the migrations make agent_snapshots and agent_log_chunks
+    return url
+
+
+def test_a_restarted_shell_resumes_where_it_was_and_a_retried_call_is_not_applied_twice(state_dir: str) -> None:
+    shell = AgentShell("performance", state_dir, PerformanceAgent, {"acc": Decimal(100_000)}, run_id="run1")
+    for i in range(1, 60):
+        shell.call(i, "on_update", {"acc": _snap(i * 10)}, [_trade(i)] if i % 2 else [])
+    before = shell.query("summary")
+    curve = shell.query("equity_curves")
+    again = AgentShell("performance", state_dir, PerformanceAgent, {"acc": Decimal(100_000)}, run_id="run1")
+    assert again.restored and again.stats["restarts"] == 1 and again.last_seq == 59
+    assert again.query("summary") == before and again.query("equity_curves") == curve
+    assert again.call(59, "on_update", {"acc": _snap(9999)}, [_trade(9999)]) == again.last_result  # a retry
+    assert again.query("summary") == before
+    again.call(60, "on_update", {"acc": _snap(601)}, [_trade(60)])
+    third = AgentShell("performance", state_dir, PerformanceAgent, {"acc": Decimal(100_000)}, run_id="run1")
+    assert third.query("summary") == again.query("summary") and third.query("summary")["acc"].trades == 31
+
+
+def test_what_a_call_writes_does_not_grow_with_the_history(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    shell = AgentShell("performance", str(tmp_path / "s"), PerformanceAgent, {"acc": Decimal(100_000)})
+    sizes = []
+    for i in range(1, 2001):
+        written = shell.store.bytes_written
+        shell.call(i, "on_update", {"acc": _snap(i)}, [_trade(i)])
+        sizes.append(shell.store.bytes_written - written)
+    whole = len(pickle.dumps(shell.agent))
+    assert sizes[-1] <= sizes[100] * 1.2, (sizes[100], sizes[-1])  # flat, not growing
+    assert whole > 20 * sizes[-1], (whole, sizes[-1])  # a whole snapshot would be far bigger by now
