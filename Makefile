@@ -22,7 +22,7 @@ export OTEL_SDK_DISABLED := true
 export CREWAI_DISABLE_VERSION_CHECK := true
 export CREWAI_TRACING_ENABLED := false
 
-.PHONY: setup services-deps demo test test-unit test-rust bench bench-year lint clean exec-bin
+.PHONY: setup services-deps demo test test-unit test-rust bench bench-year bench-kafka lint clean exec-bin
 
 # Python environment, gRPC stubs generated from proto/, and the rust_exec binary (release).
 setup: $(SYNCED) $(STUBS) exec-bin
@@ -42,8 +42,9 @@ $(SYNCED): $(UV) pyproject.toml uv.lock
 	$(UV) sync --frozen
 	@touch $(SYNCED)
 
-# The servers the tests start by themselves: PostgreSQL and Redis from Debian's packages. As root
-# (CI) they are installed when missing; otherwise a missing one is named. Nothing is started here.
+# The servers the tests start by themselves: PostgreSQL and Redis from Debian's packages (as root,
+# as on CI, installed when missing; otherwise a missing one is named) and the Kafka broker's jars
+# (Maven, Java 17). Nothing is started here.
 PG_BIN := $(firstword $(wildcard /usr/lib/postgresql/*/bin/postgres))
 services-deps:
 	@if [ -z "$(PG_BIN)" ] || ! command -v redis-server >/dev/null; then \
@@ -55,6 +56,7 @@ services-deps:
 	    && echo "installed: $$(ls -d /usr/lib/postgresql/*/bin/postgres) $$(command -v redis-server)"; \
 	  else echo "PostgreSQL and Redis servers are needed for the storage tests: apt-get install postgresql redis-server" >&2; exit 1; fi; \
 	fi
+	@cluster/infra/kafka/kafka.sh fetch  # the Kafka broker's jars from Maven Central (cached in ~/.m2 and lib/)
 
 demo: setup
 	$(VENV)/bin/octet demo
@@ -72,6 +74,10 @@ bench: setup
 	$(VENV)/bin/python bench/pipeline.py
 	$(VENV)/bin/python bench/exec_latency.py
 	$(VENV)/bin/python bench/storage.py
+
+# ticks/s broker -> ingress -> analysis with 1 and 2 ingress actors, tick-to-order over Kafka
+bench-kafka: setup services-deps
+	$(VENV)/bin/python bench/ingress.py
 
 # a year of the desk over every firm preset (about 10 minutes on 2 cores)
 bench-year: setup

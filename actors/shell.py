@@ -5,7 +5,9 @@ agent's state with the last sequence and result (``actors.state``: the working s
 histories by what they gained). When Ray restarts a killed actor, the shell loads that state;
 Ray then retries the call that was in flight. A retried call whose sequence is already applied
 returns the recorded result instead of applying twice, so a crash at any instant loses nothing
-and doubles nothing.
+and doubles nothing. The results of the last ``WINDOW`` calls are kept, because a caller may have
+more than one call in flight (the Kafka ingress reads batch b+1 while the desk works on b), and Ray
+retries each of them.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from actors.state import StateStore
+
+WINDOW = 4
 
 
 class StaleCall(RuntimeError):
@@ -39,28 +43,31 @@ class AgentShell:
         saved = self.store.load()
         self.restored = saved is not None
         if saved is not None:
-            self.agent, self.last_seq, self.last_result, self.stats = saved
+            self.agent, self.last_seq, self.recent, self.stats = saved
             self.stats["restarts"] = self.stats.get("restarts", 0) + 1
         else:
             self.agent = factory(*args)
             self.last_seq = 0
-            self.last_result: Any = None
+            self.recent: dict[int, Any] = {}  # sequence -> result, for the last WINDOW calls
             self.stats = {"calls": 0, "events": 0, "busy_s": 0.0, "restarts": 0, "save_s": 0.0}
 
     def call(self, seq: int, method: str, *args: Any) -> Any:
-        """Apply ``method`` once for ``seq``; a repeat of the last sequence returns its result."""
-        if seq == self.last_seq:
-            return self.last_result
-        if seq < self.last_seq:
-            raise StaleCall(f"{self.name}: call {seq} after {self.last_seq}")
+        """Apply ``method`` once for ``seq``; a repeat of a recent sequence returns its result."""
+        if seq in self.recent:
+            return self.recent[seq]
+        if seq <= self.last_seq:
+            raise StaleCall(f"{self.name}: call {seq} after {self.last_seq}, older than the last {WINDOW}")
         start = time.perf_counter()
         result = getattr(self.agent, method)(*args)
         applied = time.perf_counter()
         self.stats["busy_s"] += applied - start
         self.stats["calls"] += 1
         self.stats["events"] += int(getattr(self.agent, "last_events", 1))
-        self.last_seq, self.last_result = seq, result
-        self.store.save(seq, (self.agent, self.last_seq, self.last_result, self.stats))
+        self.last_seq = seq
+        self.recent[seq] = result
+        for old in [k for k in self.recent if k <= seq - WINDOW]:
+            del self.recent[old]
+        self.store.save(seq, (self.agent, self.last_seq, self.recent, self.stats))
         self.stats["save_s"] = self.stats.get("save_s", 0.0) + time.perf_counter() - applied
         return result
 

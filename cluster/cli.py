@@ -159,6 +159,7 @@ def run(config: ConfigOpt = Path("octet.yaml"),
         ray_address: Annotated[str | None, typer.Option(help="Connect to a Ray cluster ('auto').")] = None,
         ticks: Annotated[int | None, typer.Option(help="Override session.ticks.")] = None,
         store: StoreOpt = None, live: LiveOpt = None,
+        bus: Annotated[str | None, typer.Option(help="Market data path: inprocess | kafka (runtime.bus).")] = None,
         record_ticks: Annotated[bool | None, typer.Option(help="Also store every tick and bar (research).")]
         = None) -> None:
     """Run a session as configured (optionally on recorded ticks, PostgreSQL and Redis, or a Ray cluster).
@@ -166,7 +167,8 @@ def run(config: ConfigOpt = Path("octet.yaml"),
     With --store postgres and no storage.url, a local PostgreSQL is started under data_dir/postgres;
     with --live redis and no storage.redis_url, a local Redis under data_dir/redis."""
     run_session(_settings(config, session__data_file=data, runtime__ray_address=ray_address, session__ticks=ticks,
-                          runtime__store=store, runtime__live=live, storage__record_ticks=record_ticks))
+                          runtime__store=store, runtime__live=live, storage__record_ticks=record_ticks,
+                          runtime__bus=bus))
 
 
 @app.command()
@@ -286,7 +288,7 @@ def resume(address: AddressOpt = "127.0.0.1:50551",
     console.print(f"resumed {account or 'the whole venue'}")
 
 
-services = typer.Typer(help="The local PostgreSQL and Redis under data_dir (started without a system service).",
+services = typer.Typer(help="The local PostgreSQL, Redis and Kafka under data_dir (no system service, no root).",
                         no_args_is_help=True)
 app.add_typer(services, name="services")
 
@@ -304,40 +306,47 @@ def _service_errors() -> Iterator[None]:
 
 
 def _local(settings: Settings):  # type: ignore[no-untyped-def]
-    from cluster.infra.services import LocalPostgres, LocalRedis
+    from cluster.infra.services import LocalKafka, LocalPostgres, LocalRedis
 
     base = Path(settings.runtime.data_dir)
     with _service_errors():
-        return LocalPostgres(base / "postgres"), LocalRedis(base / "redis")
+        return LocalPostgres(base / "postgres"), LocalRedis(base / "redis"), LocalKafka(base / "kafka")
 
 
 @services.command("start")
 def services_start(config: ConfigOpt = Path("octet.yaml")) -> None:
-    """Start (or reuse) the local PostgreSQL and Redis, and migrate the schema."""
+    """Start (or reuse) the local PostgreSQL, Redis and Kafka broker; migrate the schema, make the topics."""
+    from cluster.kafka_bus import ensure_topics
     from cluster.storage.store import SessionStore
 
-    pg, rd = _local(_settings(config))
+    s = _settings(config)
+    pg, rd, kf = _local(s)
     with _service_errors():
         url = pg.start()
         SessionStore(url).close()
         console.print(f"PostgreSQL [green]up[/green] at {url} (schema migrated)\nRedis [green]up[/green] at {rd.start()}")
+        bootstrap = kf.start()
+        topics = ensure_topics(bootstrap, s.kafka)
+        console.print(f"Kafka [green]up[/green] at {bootstrap}: " + ", ".join(f"{t} ({n})" for t, n in topics.items()))
 
 
 @services.command("status")
 def services_status(config: ConfigOpt = Path("octet.yaml")) -> None:
     """Whether the local servers run, and where."""
-    pg, rd = _local(_settings(config))
+    pg, rd, kf = _local(_settings(config))
     console.print(f"PostgreSQL {'[green]up[/green]' if pg.running() else '[red]down[/red]'} at {pg.url}")
     console.print(f"Redis {'[green]up[/green]' if rd.pid() else '[red]down[/red]'} at {rd.url}")
+    console.print(f"Kafka {'[green]up[/green]' if kf.running() else '[red]down[/red]'} at {kf.bootstrap}")
 
 
 @services.command("stop")
 def services_stop(config: ConfigOpt = Path("octet.yaml")) -> None:
     """Stop the local servers (their data stays under data_dir)."""
-    pg, rd = _local(_settings(config))
+    pg, rd, kf = _local(_settings(config))
     pg.stop()
     rd.stop()
-    console.print("PostgreSQL and Redis stopped")
+    kf.stop()
+    console.print("PostgreSQL, Redis and Kafka stopped")
 
 
 db = typer.Typer(help="The database schema (Alembic migrations).", no_args_is_help=True)

@@ -30,12 +30,13 @@ from actors.execution import ExecUpdate
 from actors.ingress import IngressResult
 from cluster.exec_client import ExecUnavailable, GrpcExecutionClient
 from cluster.exec_service import ExecService
+from cluster.kafka_bus import Publisher
 from cluster.live import MemoryLive, Publication, RedisLive
 from cluster.saga import Decision, SagaContext, actor_caller, run_saga, warm_up
 from cluster.settings import Settings
 from cluster.storage.store import SessionStore
 from cluster.storage.timeseries import TimeSeries
-from cluster.topology import Topology, build
+from cluster.topology import KafkaSource, Topology, build
 from trading.breaker import AgentHealth, BreakerEvent, DeskHealth, Tier
 from trading.compliance import Headroom
 from trading.ledger import AccountSnapshot, ClosedTrade
@@ -158,6 +159,8 @@ class Session:
         self.store = store
         self.live = live
         self.series: TimeSeries | None = None
+        self.kafka: KafkaSource | None = None
+        self.publisher: Publisher | None = None
         self.acked: dict[str, int] = {}  # what the store has made durable, after each batch
         self.on_batch = on_batch
         self.registry = settings.registry()
@@ -188,7 +191,8 @@ class Session:
             state: Path | str = state_dir
             if self.settings.storage.agent_state == "database" and self.store is not None:
                 state = self.store.url
-            topo = build(self.settings, state, f"octet-{self.run_id}", address, self.run_id)
+            self.kafka, self.publisher = self._kafka_feed(ticks) if self.settings.runtime.bus == "kafka" else (None, None)
+            topo = build(self.settings, state, f"octet-{self.run_id}", address, self.run_id, self.kafka)
             self.venue = GrpcExecutionClient(address, self.registry, catch_up=False,  # the breaker's direct line
                                              reconnect_for=self.settings.execution.reconnect_seconds)
             try:
@@ -196,11 +200,43 @@ class Session:
             finally:
                 topo.shutdown()
                 self.venue.close()
+                if self.publisher is not None:
+                    self.publisher.close()
             result.execution = self._exec_info(address)
             return result
         finally:
             if self.exec_service is not None:
                 self.exec_service.stop()
+
+    def _kafka_feed(self, ticks: TickBatch) -> tuple[KafkaSource, Publisher]:
+        """The replay onto ``md.ticks`` (topics made first), and where this run's ingress starts."""
+        from cluster.infra.services import LocalKafka
+        from cluster.kafka_bus import TICKS, end_offsets, ensure_topics, produce_replay
+
+        k = self.settings.kafka
+        bootstrap = k.bootstrap or LocalKafka(Path(self.settings.runtime.data_dir) / "kafka").start()
+        partitions = ensure_topics(bootstrap, k)[TICKS]
+        start = end_offsets(bootstrap, TICKS, partitions)  # this run's ticks begin here
+        produce_replay(bootstrap, self.registry, ticks, self.settings.session.batch_size, partitions)
+        return KafkaSource(bootstrap, f"{k.group}.{self.run_id}", partitions, start), Publisher(bootstrap)
+
+    def _publish(self, result: SessionResult, marks: dict[str, int]) -> dict[str, int]:
+        """The batch's signals, execution reports and breaker events on their topics (after the
+        store has them), flushed; returns the new marks."""
+        from cluster.storage.rows import breaker_row, jsonable, report_row, signal_row
+
+        assert self.publisher is not None
+        for s in result.signals[marks.get("signals", 0):]:
+            self.publisher.send("signals", s.symbol, {"run_id": self.run_id, **jsonable(signal_row(s))})
+        for r in result.reports[marks.get("reports", 0):]:
+            doc = {"run_id": self.run_id, **jsonable(report_row(r))}
+            if r.fill is not None:
+                doc["fill"] = {"price": str(r.fill.price), "lots": str(r.fill.lots), "kind": r.fill.kind.value}
+            self.publisher.send("exec.reports", r.account_id, doc)
+        for e in result.breaker_events[marks.get("breaker", 0):]:
+            self.publisher.send("breaker.events", e.scope, {"run_id": self.run_id, **jsonable(breaker_row(e))})
+        self.publisher.flush()
+        return {"signals": len(result.signals), "reports": len(result.reports), "breaker": len(result.breaker_events)}
 
     def _exec_info(self, address: str) -> dict[str, Any]:
         """What rust_exec holds at the end: orders, reports, and where its journal and metrics are."""
@@ -230,10 +266,16 @@ class Session:
                 self.series = TimeSeries(self.store.engine, self.registry)
         self._advance(TickBatch.empty(), int(ticks.ts[0]) if len(ticks) else 0)
         n_ingress = len(topo.ingress)
+        published: dict[str, int] = {}
+        ahead: list[Any] = []
         for b in range(batches):
             batch = ticks.take(slice(b * size, (b + 1) * size))
             self.batch_started = time.perf_counter()
-            if n_ingress == 1:
+            if self.kafka is not None:  # each ingress actor reads batch b of its partitions from md.ticks
+                ing_refs = ahead or [ing.call("poll_batch", b) for ing in topo.ingress]
+                # and starts on batch b+1 while the desk works on b (its commit waits for b's effects)
+                ahead = [ing.call("poll_batch", b + 1) for ing in topo.ingress] if b + 1 < batches else []
+            elif n_ingress == 1:
                 ing_refs = [topo.ingress[0].call("process", batch)]
             else:
                 ing_refs = [ing.call("process", batch.take(batch.inst % n_ingress == j))
@@ -271,6 +313,10 @@ class Session:
             self.pending = []
             if self.store is not None:
                 self.acked = self.store.flush(self.run_id, result, self.snapshots)
+            if self.kafka is not None:  # the batch is durable: its events out, then its offsets committed
+                published = self._publish(result, published)
+                for ing in topo.ingress:
+                    ing.handle.query.remote("commit", b)
             if self.live is not None:
                 self.live.publish(Publication.of(
                     self.run_id, b + 1, self.registry, _last_quotes(clean, self.registry), self.snapshots,
@@ -289,6 +335,8 @@ class Session:
         result.agent_stats = [ref.info() for ref in topo.all()]
         if self.store is not None:
             self.acked = self.store.flush(self.run_id, result, self.snapshots, final=True)
+        if self.publisher is not None:
+            self._publish(result, published)
         if self.live is not None:
             self.live.publish(Publication.of(self.run_id, batches + 1, self.registry, {}, self.snapshots,
                                              self.headrooms, [], {}), self.store)

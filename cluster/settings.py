@@ -121,7 +121,7 @@ class SessionSettings(_Model):
 
 
 class RuntimeSettings(_Model):
-    bus: Literal["inprocess"] = "inprocess"
+    bus: Literal["inprocess", "kafka"] = "inprocess"
     store: Literal["sqlite", "postgres"] = "sqlite"
     live: Literal["inprocess", "redis"] = "inprocess"
     venue: Literal["rust_exec"] = "rust_exec"
@@ -129,6 +129,37 @@ class RuntimeSettings(_Model):
     ray_address: str | None = None
     ingress_actors: int = Field(1, ge=1, le=16)
     analysis_shards: int = Field(3, ge=1, le=64)
+
+
+class TopicSettings(_Model):
+    partitions: int = Field(1, ge=1, le=256)
+    retention_hours: float = Field(168.0, gt=0)
+
+
+class KafkaSettings(_Model):
+    """The Kafka backbone (runtime.bus: kafka); see docs/operators.md, "Kafka"."""
+
+    bootstrap: str | None = None     # host:port[,host:port]; null = a local broker under data_dir/kafka
+    group: str = "octet-ingress"     # the ingress actors' consumer group (where offsets are committed)
+    max_buffered_batches: int = Field(8, ge=1)  # per ingress actor: beyond this it pauses its partitions
+    poll_timeout_seconds: float = Field(120.0, gt=0)  # how long an ingress actor waits for a batch (broker down)
+    topics: dict[str, TopicSettings] = {
+        "md.ticks": TopicSettings(partitions=6, retention_hours=72),
+        "md.bars": TopicSettings(partitions=3),
+        "signals": TopicSettings(),
+        "exec.reports": TopicSettings(partitions=3),
+        "breaker.events": TopicSettings(),
+        "audit": TopicSettings(retention_hours=24 * 365),
+        "deadletter": TopicSettings(retention_hours=24 * 30),
+    }
+
+    @model_validator(mode="after")
+    def _needed(self) -> KafkaSettings:
+        missing = {"md.ticks", "md.bars", "signals", "exec.reports", "breaker.events", "audit", "deadletter"}
+        missing -= set(self.topics)
+        if missing:
+            raise ValueError(f"kafka.topics lacks {', '.join(sorted(missing))}")
+        return self
 
 
 class StorageSettings(_Model):
@@ -217,6 +248,7 @@ class Settings(BaseSettings):
     agents: AgentsSettings = AgentsSettings()
     execution: ExecutionSettings = ExecutionSettings()
     storage: StorageSettings = StorageSettings()
+    kafka: KafkaSettings = KafkaSettings()
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings],

@@ -15,6 +15,7 @@ from actors.compliance import ComplianceAgent
 from actors.correlation import CorrelationAgent
 from actors.execution import AccountSpec, ExecutionAgent
 from actors.ingress import IngressAgent
+from actors.kafka_ingress import KafkaIngressAgent
 from actors.learning import LearningAgent
 from actors.performance import PerformanceAgent
 from actors.risk import AdaptiveRiskAgent
@@ -74,7 +75,18 @@ def init_ray(settings: Settings) -> None:
                  num_cpus=max(2, os.cpu_count() or 2), configure_logging=False)
 
 
-def build(settings: Settings, state_dir: Path | str, name_prefix: str, exec_address: str, run_id: str = "") -> Topology:
+@dataclass(frozen=True)
+class KafkaSource:
+    """Where the ingress actors read ``md.ticks`` for a run over Kafka."""
+
+    bootstrap: str
+    group: str
+    partitions: int
+    start_offsets: dict[int, int]
+
+
+def build(settings: Settings, state_dir: Path | str, name_prefix: str, exec_address: str, run_id: str = "",
+          kafka: KafkaSource | None = None) -> Topology:
     """Start every actor of the desk; the execution agent talks to rust_exec at ``exec_address``.
     Agents save their state under ``state_dir`` (a directory, or a database URL shared by all).
     Actors take no CPU reservation: they idle between batches."""
@@ -89,8 +101,16 @@ def build(settings: Settings, state_dir: Path | str, name_prefix: str, exec_addr
                                                                                run_id=run_id)
         return AgentRef(name, handle)
 
-    ingress = [start(f"ingress-{i}", IngressAgent, registry, settings.session.bar_seconds)
-               for i in range(settings.runtime.ingress_actors)]
+    n_ingress = settings.runtime.ingress_actors
+    if kafka is None:
+        ingress = [start(f"ingress-{i}", IngressAgent, registry, settings.session.bar_seconds)
+                   for i in range(n_ingress)]
+    else:  # partition p is read by actor p % n, all in the run's consumer group
+        k = settings.kafka
+        ingress = [start(f"ingress-{i}", KafkaIngressAgent, registry, settings.session.bar_seconds, kafka.bootstrap,
+                         kafka.group, [p for p in range(kafka.partitions) if p % n_ingress == i], kafka.partitions,
+                         kafka.start_offsets, k.max_buffered_batches, k.poll_timeout_seconds)
+                   for i in range(n_ingress)]
     shards = min(settings.runtime.analysis_shards, len(registry))
     groups = [registry.symbols[i::shards] for i in range(shards)]
     analysis = [(g, start(f"analysis-{i}", MarketAnalysisAgent, registry, g, settings.wyckoff_params()))

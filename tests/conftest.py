@@ -94,3 +94,19 @@ def fresh_database(pg, name: str) -> str:  # type: ignore[no-untyped-def]
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
     return f"postgresql+psycopg://{pg.user}@127.0.0.1:{pg.port}/{name}"
+
+
+@pytest.fixture(scope="session")
+def kafka_broker():  # type: ignore[no-untyped-def]
+    """A real single-node Kafka broker (KRaft) for the whole run, started by cluster/infra/kafka/kafka.sh."""
+    import shutil
+    import tempfile
+
+    from cluster.infra.services import LocalKafka
+
+    base = tempfile.mkdtemp(prefix="octet-test-kafka-")
+    broker = LocalKafka(Path(base))
+    broker.start()
+    yield broker
+    broker.stop()
+    shutil.rmtree(base, ignore_errors=True)

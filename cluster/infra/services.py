@@ -188,3 +188,46 @@ class LocalRedis:
                     break
                 time.sleep(0.02)
         self.pidfile.unlink(missing_ok=True)
+
+
+KAFKA_SH = Path(__file__).resolve().parent / "kafka" / "kafka.sh"
+
+
+@dataclass
+class LocalKafka:
+    """A single-node KRaft broker under ``base``, through ``cluster/infra/kafka/kafka.sh``."""
+
+    base: Path
+    port: int = 0
+
+    def __post_init__(self) -> None:
+        self.base = Path(self.base).resolve()
+        if shutil.which(os.environ.get("JAVA", "java")) is None:
+            raise ServiceError("Java 17+ is needed for the Kafka broker (java not on PATH)")
+        port_file = self.base / "port"
+        if not self.port and port_file.exists():
+            self.port = int(port_file.read_text())
+
+    def _sh(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run([str(KAFKA_SH), *args], capture_output=True, text=True)
+        if check and proc.returncode != 0:
+            raise ServiceError(f"kafka.sh {args[0]} failed: {(proc.stderr or proc.stdout).strip()[-1500:]}")
+        return proc
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> str:
+        out = self._sh("start", str(self.base), *([str(self.port)] if self.port else [])).stdout.strip()
+        self.port = int(out.rsplit(":", 1)[1])
+        return self.bootstrap
+
+    def running(self) -> bool:
+        return self._sh("status", str(self.base), check=False).returncode == 0
+
+    def stop(self) -> None:
+        self._sh("stop", str(self.base))
+
+    def kill(self) -> None:
+        self._sh("kill", str(self.base))

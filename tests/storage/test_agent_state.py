@@ -56,7 +56,7 @@ def test_a_restarted_shell_resumes_where_it_was_and_a_retried_call_is_not_applie
     again = AgentShell("performance", state_dir, PerformanceAgent, {"acc": Decimal(100_000)}, run_id="run1")
     assert again.restored and again.stats["restarts"] == 1 and again.last_seq == 59
     assert again.query("summary") == before and again.query("equity_curves") == curve
-    assert again.call(59, "on_update", {"acc": _snap(9999)}, [_trade(9999)]) == again.last_result  # a retry
+    assert again.call(59, "on_update", {"acc": _snap(9999)}, [_trade(9999)]) == again.recent[59]  # a retry
     assert again.query("summary") == before
     again.call(60, "on_update", {"acc": _snap(601)}, [_trade(60)])
     third = AgentShell("performance", state_dir, PerformanceAgent, {"acc": Decimal(100_000)}, run_id="run1")
@@ -73,3 +73,21 @@ def test_what_a_call_writes_does_not_grow_with_the_history(tmp_path) -> None:  #
     whole = len(pickle.dumps(shell.agent))
     assert sizes[-1] <= sizes[100] * 1.2, (sizes[100], sizes[-1])  # flat, not growing
     assert whole > 20 * sizes[-1], (whole, sizes[-1])  # a whole snapshot would be far bigger by now
+
+
+def test_two_calls_in_flight_are_both_answered_after_a_restart(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A caller with two calls in flight (Kafka read-ahead) gets both recorded results when Ray
+    retries them on the restarted actor, in order, and neither is applied again."""
+    from actors.shell import StaleCall
+
+    shell = AgentShell("performance", str(tmp_path / "s"), PerformanceAgent, {"acc": Decimal(100_000)})
+    first = shell.call(1, "on_update", {"acc": _snap(1)}, [_trade(1)])
+    second = shell.call(2, "on_update", {"acc": _snap(2)}, [_trade(2)])
+    again = AgentShell("performance", str(tmp_path / "s"), PerformanceAgent, {"acc": Decimal(100_000)})
+    assert again.call(1, "on_update", {"acc": _snap(1)}, [_trade(1)]) == first
+    assert again.call(2, "on_update", {"acc": _snap(2)}, [_trade(2)]) == second
+    assert again.query("summary")["acc"].trades == 2
+    for seq in range(3, 9):
+        again.call(seq, "on_update", {"acc": _snap(seq)}, [])
+    with pytest.raises(StaleCall):
+        again.call(2, "on_update", {"acc": _snap(2)}, [])

@@ -1,0 +1,68 @@
+"""The md.ticks schema: what is written is read back, and what is not known is refused, never guessed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cluster.events import (
+    TICKS_SCHEMA,
+    UnknownSchema,
+    chunks_to_batch,
+    decode_json,
+    decode_ticks,
+    encode_json,
+    encode_ticks,
+    headers,
+)
+from trading.instruments import InstrumentRegistry
+from trading.market import TickBatch
+
+
+def _ticks(n: int, inst: int = 0) -> TickBatch:
+    rng = np.random.default_rng(n)
+    ts = np.sort(rng.integers(1, 10**12, n))
+    bid = rng.integers(100_000, 110_000, n)
+    return TickBatch(ts, np.full(n, inst, np.int16), bid, bid + 7, rng.random(n))
+
+
+def test_a_tick_chunk_reads_back_exactly() -> None:
+    t = _ticks(1000)
+    c = decode_ticks(encode_ticks("EURUSD", 42, t), headers(TICKS_SCHEMA, 1))
+    assert (c.symbol, c.batch, len(c)) == ("EURUSD", 42, 1000)
+    assert (c.ts == t.ts).all() and (c.bid == t.bid).all() and (c.ask == t.ask).all() and (c.volume == t.volume).all()
+    empty = decode_ticks(encode_ticks("USDJPY", 7, _ticks(0)), headers(TICKS_SCHEMA, 1))
+    assert len(empty) == 0 and empty.symbol == "USDJPY"
+
+
+@pytest.mark.parametrize("hdrs, match", [
+    (headers(TICKS_SCHEMA, 2), "unknown schema md.ticks v2"),
+    (headers("signals", 1), "unknown schema signals v1"),
+    (None, "no schema/version headers"),
+    ([("schema", b"md.ticks"), ("v", b"one")], "no schema/version headers"),
+])
+def test_an_unknown_schema_or_version_is_refused(hdrs, match) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(UnknownSchema, match=match):
+        decode_ticks(encode_ticks("EURUSD", 1, _ticks(3)), hdrs)
+
+
+def test_a_truncated_payload_is_refused() -> None:
+    payload = encode_ticks("EURUSD", 1, _ticks(10))
+    with pytest.raises(ValueError, match="does not hold 10 ticks"):
+        decode_ticks(payload[:-5], headers(TICKS_SCHEMA, 1))
+    with pytest.raises(ValueError, match="shorter than its header"):
+        decode_ticks(b"junk", headers(TICKS_SCHEMA, 1))
+
+
+def test_chunks_keep_each_instruments_own_order(registry: InstrumentRegistry) -> None:
+    a = decode_ticks(encode_ticks("EURUSD", 0, _ticks(5, 0)), headers(TICKS_SCHEMA, 1))
+    b = decode_ticks(encode_ticks("USDJPY", 0, _ticks(4, 2)), headers(TICKS_SCHEMA, 1))
+    batch = chunks_to_batch([a, b], registry)
+    assert batch.inst.tolist() == [0] * 5 + [registry.index("USDJPY")] * 4 and (batch.ts[:5] == a.ts).all()
+
+
+def test_json_events_carry_their_version() -> None:
+    doc = {"a": "1.0850", "n": 3}
+    assert decode_json(encode_json(doc), headers("signals", 1), "signals") == doc
+    with pytest.raises(UnknownSchema):
+        decode_json(encode_json(doc), headers("signals", 2), "signals")
