@@ -133,6 +133,12 @@ class KafkaIngressAgent:
                                    f"{self.poll_timeout_s:.0f} s (is the broker up?); it has {have} of "
                                    f"{self.owned}")
 
+    def prefetch(self, k: int) -> None:
+        """Read batch ``k`` ahead while the desk works on the one before (a query: nothing is saved;
+        a restart just reads it again)."""
+        if k > self.done:
+            self._read(k)
+
     def poll_batch(self, k: int) -> IngressResult:
         self._read(k)
         chunks = self._pending.pop(k)
@@ -159,14 +165,27 @@ class KafkaIngressAgent:
         self.last_events = len(batch)
         return IngressResult(clean, result.bars, (*result.dead_letters, *stray), result.last_ts)
 
-    def commit(self, k: int) -> dict[int, int]:
-        """Commit the offsets up to batch ``k`` (the desk has made its effects durable), without
-        waiting for the broker: a commit lost to a broker restart only means a later one covers it,
-        and a restarted actor resumes after its saved ``read_through`` in any case."""
+    def commit(self, k: int, wait: bool = False) -> dict[int, int]:
+        """Commit the offsets up to batch ``k`` (the desk has made its effects durable). Without
+        ``wait`` it does not wait for the broker: a commit lost to a broker restart is covered by
+        the next one, and a restarted actor resumes after its saved ``read_through`` in any case.
+        The last batch's commit waits (retrying through a broker restart)."""
         from kafka.structs import OffsetAndMetadata, TopicPartition
 
         through = self.through_at.get(k, {})
-        if through:
-            c = self._connect()
-            c.commit_async({TopicPartition(self.topic, p): OffsetAndMetadata(off, "", -1) for p, off in through.items()})
-        return through
+        if not through:
+            return through
+        c = self._connect()
+        offsets = {TopicPartition(self.topic, p): OffsetAndMetadata(off, "", -1) for p, off in through.items()}
+        if not wait:
+            c.commit_async(offsets)
+            return through
+        deadline = time.monotonic() + self.poll_timeout_s
+        while True:
+            try:
+                c.commit(offsets)
+                return through
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)

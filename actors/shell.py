@@ -5,9 +5,10 @@ agent's state with the last sequence and result (``actors.state``: the working s
 histories by what they gained). When Ray restarts a killed actor, the shell loads that state;
 Ray then retries the call that was in flight. A retried call whose sequence is already applied
 returns the recorded result instead of applying twice, so a crash at any instant loses nothing
-and doubles nothing. The results of the last ``WINDOW`` calls are kept, because a caller may have
-more than one call in flight (the Kafka ingress reads batch b+1 while the desk works on b), and Ray
-retries each of them.
+and doubles nothing. The results of the last ``WINDOW`` calls are kept, so that a caller with more
+than one call in flight gets each recorded result back when Ray retries them in order. (Ray may
+retry calls out of order after a restart, so the desk keeps one sequenced call in flight per
+actor; reading ahead, as the Kafka ingress does, is an unsequenced query.)
 """
 
 from __future__ import annotations

@@ -52,10 +52,11 @@ def consume(settings: Any, bootstrap: str, partitions: int, start: dict[int, int
     ray.get([r.handle.info.remote() for r in ingress + analysis])
     started = time.perf_counter()
     ticks = 0
-    ahead = [ing.call("poll_batch", 0) for ing in ingress]
     for b in range(batches):
-        refs = ahead  # batch b; the ingress actors read b+1 while the analysis works on b
-        ahead = [ing.call("poll_batch", b + 1) for ing in ingress] if b + 1 < batches else []
+        refs = [ing.call("poll_batch", b) for ing in ingress]
+        if b + 1 < batches:  # the ingress actors read b+1 while the analysis works on b
+            for ing in ingress:
+                ing.handle.query.remote("prefetch", b + 1)
         ray.get([a.call("on_batch", *refs) for a in analysis])
         ticks += sum(len(r.clean) for r in ray.get(refs))
         for ing in ingress:

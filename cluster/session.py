@@ -267,14 +267,15 @@ class Session:
         self._advance(TickBatch.empty(), int(ticks.ts[0]) if len(ticks) else 0)
         n_ingress = len(topo.ingress)
         published: dict[str, int] = {}
-        ahead: list[Any] = []
+        commits: list[Any] = []
         for b in range(batches):
             batch = ticks.take(slice(b * size, (b + 1) * size))
             self.batch_started = time.perf_counter()
             if self.kafka is not None:  # each ingress actor reads batch b of its partitions from md.ticks
-                ing_refs = ahead or [ing.call("poll_batch", b) for ing in topo.ingress]
-                # and starts on batch b+1 while the desk works on b (its commit waits for b's effects)
-                ahead = [ing.call("poll_batch", b + 1) for ing in topo.ingress] if b + 1 < batches else []
+                ing_refs = [ing.call("poll_batch", b) for ing in topo.ingress]
+                if b + 1 < batches:  # and reads b+1 while the desk works on b (one sequenced call in flight)
+                    for ing in topo.ingress:
+                        ing.handle.query.remote("prefetch", b + 1)
             elif n_ingress == 1:
                 ing_refs = [topo.ingress[0].call("process", batch)]
             else:
@@ -315,8 +316,8 @@ class Session:
                 self.acked = self.store.flush(self.run_id, result, self.snapshots)
             if self.kafka is not None:  # the batch is durable: its events out, then its offsets committed
                 published = self._publish(result, published)
-                for ing in topo.ingress:
-                    ing.handle.query.remote("commit", b)
+                last = b + 1 == batches  # the last commit is waited for (at the end of the session)
+                commits = [ing.handle.query.remote("commit", b, last) for ing in topo.ingress]
             if self.live is not None:
                 self.live.publish(Publication.of(
                     self.run_id, b + 1, self.registry, _last_quotes(clean, self.registry), self.snapshots,
@@ -337,6 +338,7 @@ class Session:
             self.acked = self.store.flush(self.run_id, result, self.snapshots, final=True)
         if self.publisher is not None:
             self._publish(result, published)
+            ray.get(commits)  # the last batch's offsets are committed before the actors go
         if self.live is not None:
             self.live.publish(Publication.of(self.run_id, batches + 1, self.registry, {}, self.snapshots,
                                              self.headrooms, [], {}), self.store)

@@ -162,3 +162,19 @@ def test_a_slow_desk_slows_consumption_and_the_read_ahead_stays_bounded(kafka_br
         held.append(len(agent._pending))
     assert max(held) <= 3, held  # never more than max_buffered batches read ahead
     assert agent.done == batches - 1
+
+
+def test_the_run_leaves_its_offsets_committed_at_the_end_of_the_feed(kafka_broker, inprocess) -> None:  # type: ignore[no-untyped-def]
+    """After the first Kafka run (the first on this broker), its consumer group has committed every
+    md.ticks partition up to the end of that run's messages: one chunk per batch per instrument
+    (the final commit is waited for)."""
+    from kafka.structs import TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=kafka_broker.bootstrap, group_id=f"{inprocess.kafka.group}.kafka1",
+                             enable_auto_commit=False)
+    try:
+        committed = {p: consumer.committed(TopicPartition("md.ticks", p)) for p in range(3)}  # EURUSD, GBPUSD, USDJPY
+    finally:
+        consumer.close()
+    batches = TICKS // inprocess.session.batch_size
+    assert committed == {0: batches, 1: batches, 2: batches}, committed
