@@ -149,11 +149,15 @@ class KafkaIngressAgent:
             self._dead(d.reason, encode_json({"ts_ns": d.ts_ns, "symbol": d.symbol, "bid": d.bid, "ask": d.ask}),
                        -1, -1, stray=False)
         self._stray, stray = [], self._stray
-        for bar in result.bars:  # closed bars, for research and the dashboard
-            self._dlq.send("md.bars", key=bar.symbol.encode(), headers=headers("md.bars", 1), value=encode_json(
-                {"symbol": bar.symbol, "start_ns": bar.start_ns, "end_ns": bar.end_ns, "open": bar.open,
-                 "high": bar.high, "low": bar.low, "close": bar.close, "volume": bar.volume, "ticks": bar.ticks}))
-        self._dlq.flush()  # dead letters and bars are durable before the offsets move past them
+        by_symbol: dict[str, list[dict[str, Any]]] = {}
+        for bar in result.bars:  # closed bars, for research and the dashboard: one message per instrument
+            by_symbol.setdefault(bar.symbol, []).append(
+                {"start_ns": bar.start_ns, "end_ns": bar.end_ns, "open": bar.open, "high": bar.high, "low": bar.low,
+                 "close": bar.close, "volume": bar.volume, "ticks": bar.ticks})
+        for symbol, bars in by_symbol.items():
+            self._dlq.send("md.bars", key=symbol.encode(), headers=headers("md.bars", 1),
+                           value=encode_json({"symbol": symbol, "batch": k, "bars": bars}))
+        # (dead letters and bars are flushed by commit(), before the offsets move past them)
         for p, off in self._ends.pop(k, {}).items():
             self.read_through[p] = max(self.read_through.get(p, 0), off)
         for old in [b for b in self._ends if b < k]:
@@ -176,6 +180,7 @@ class KafkaIngressAgent:
         if not through:
             return through
         c = self._connect()
+        self._dlq.flush()  # this batch's dead letters and bars are on the broker before its offsets move
         offsets = {TopicPartition(self.topic, p): OffsetAndMetadata(off, "", -1) for p, off in through.items()}
         if not wait:
             c.commit_async(offsets)

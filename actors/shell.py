@@ -20,7 +20,7 @@ from typing import Any
 
 from actors.state import StateStore
 
-WINDOW = 4
+WINDOW = 2  # the desk keeps one sequenced call in flight per actor; one more is margin
 
 
 class StaleCall(RuntimeError):
