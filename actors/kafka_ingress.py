@@ -9,15 +9,14 @@ offsets up to batch ``k``: the driver calls it once the batch's effects are dura
 So a restarted actor (or a restarted broker) re-reads from the last durable batch and skips what
 it has already processed: nothing is lost, nothing is processed twice.
 
-Backpressure: the actor holds at most ``max_buffered`` batches read ahead; beyond that it pauses
-its partitions until the desk asks for them, so a slow desk slows consumption and memory stays
-bounded.
+Backpressure: the actor keeps at most ``max_buffered`` batches read ahead; a message further
+ahead is sought back to and read again when the desk gets there, so a slow desk slows
+consumption and memory stays bounded.
 """
 
 from __future__ import annotations
 
 import time
-from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -44,7 +43,6 @@ class KafkaIngressAgent:
         self.done = -1  # the last batch processed
         self.read_through: dict[int, int] = {}  # partition -> offset after the last batch processed
         self.through_at: dict[int, dict[int, int]] = {}  # batch -> read_through as it was after it
-        self.bad = Counter[str]()
         self.last_events = 0
         self._reset()
         self._warm()
@@ -95,7 +93,6 @@ class KafkaIngressAgent:
     def _dead(self, reason: str, payload: bytes, partition: int, offset: int, stray: bool = True) -> None:
         """To the dead-letter topic with its reason; a message that is no tick of a batch (``stray``)
         is also reported with the next batch."""
-        self.bad[reason.split(" (")[0]] += 1
         self._dlq.send(DLQ, key=b"md.ticks", value=encode_json({"topic": self.topic, "partition": partition,
                                                                  "offset": offset, "reason": reason,
                                                                  "payload_hex": payload[:256].hex()}),

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from cluster.storage import models as m
-from cluster.storage.rows import breaker_row, equity_row, headroom_row, jsonable, position_rows
+from cluster.storage.rows import breaker_row, equity_row, headroom_row, jsonable, position_rows, stored
 from trading.breaker import BreakerEvent
 from trading.compliance import Headroom
 from trading.instruments import InstrumentRegistry
@@ -33,9 +33,11 @@ def _dump(doc: Any) -> str:
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def account_doc(snap: AccountSnapshot) -> str:
-    positions = sorted(position_rows(snap), key=lambda p: p["position_id"])
-    return _dump({**jsonable(equity_row(snap)), "positions": [jsonable(p) for p in positions]})
+def account_doc(equity: Mapping[str, Any], positions: list[dict[str, Any]]) -> str:
+    """An account as the view shows it: its equity row and its open positions (by position id),
+    from a snapshot or from the rows the store holds."""
+    ordered = sorted(positions, key=lambda p: p["position_id"])
+    return _dump({**jsonable(dict(equity)), "positions": [jsonable(p) for p in ordered]})
 
 
 def quote_doc(registry: InstrumentRegistry, symbol: str, ts_ns: int, bid: int, ask: int) -> str:
@@ -66,7 +68,7 @@ class Publication:
            events: list[BreakerEvent], heartbeats: Mapping[str, Mapping[str, Any]]) -> Publication:
         p = Publication(run_id, batch)
         p.quotes = {s: quote_doc(registry, s, *q) for s, q in quotes.items()}
-        p.accounts = {a: account_doc(s) for a, s in snapshots.items()}
+        p.accounts = {a: account_doc(equity_row(s), position_rows(s)) for a, s in snapshots.items()}
         p.headroom = {a: _dump(jsonable(headroom_row(h))) for a, h in headrooms.items()}
         for e in events:  # the last transition of each breaker wins
             p.breaker[breaker_key(e)] = _dump(jsonable(breaker_row(e)))
@@ -123,12 +125,7 @@ class RedisLive:
         try:
             if store is not None and self.client.get(PREFIX + "run") != p.run_id:
                 self.rebuild(store, p.run_id)  # Redis restarted empty (or another run was shown)
-            pipe = self.client.pipeline(transaction=True)
-            for h in HASHES:
-                docs = getattr(p, h)
-                if docs:
-                    pipe.hset(PREFIX + h, mapping=docs)
-            pipe.set(PREFIX + "run", p.run_id)
+            pipe = self._put(self.client.pipeline(transaction=True), p)
             pipe.publish(CHANNEL, p.event())
             pipe.execute()
         except redis.RedisError as exc:
@@ -145,34 +142,34 @@ class RedisLive:
             last_eq = select(e.c.account_id, func.max(e.c.id).label("id")).where(e.c.run_id == run_id) \
                 .group_by(e.c.account_id).subquery()
             positions: dict[str, list[dict[str, Any]]] = {}
-            for row in conn.execute(select(pos).where(pos.c.run_id == run_id).order_by(pos.c.account_id,
-                                                                                      pos.c.position_id)).mappings():
-                positions.setdefault(row["account_id"], []).append(
-                    jsonable({k: v for k, v in row.items() if k != "run_id"}))
+            for row in conn.execute(select(pos).where(pos.c.run_id == run_id)).mappings():
+                positions.setdefault(row["account_id"], []).append(stored(row))
             for row in conn.execute(select(e).join(last_eq, e.c.id == last_eq.c.id)).mappings():
-                doc = jsonable({k: v for k, v in row.items() if k not in ("run_id", "id")})
-                pub.accounts[row["account_id"]] = _dump({**doc, "positions": positions.get(row["account_id"], [])})
+                pub.accounts[row["account_id"]] = account_doc(stored(row), positions.get(row["account_id"], []))
             last_hr = select(func.max(hr.c.id)).where(hr.c.run_id == run_id).group_by(hr.c.account_id)
             for row in conn.execute(select(hr).where(hr.c.id.in_(last_hr))).mappings():
-                pub.headroom[row["account_id"]] = _dump(jsonable({k: v for k, v in row.items()
-                                                                  if k not in ("run_id", "id")}))
+                pub.headroom[row["account_id"]] = _dump(jsonable(stored(row)))
             last_br = select(func.max(br.c.id)).where(br.c.run_id == run_id).group_by(br.c.tier, br.c.scope)
             for row in conn.execute(select(br).where(br.c.id.in_(last_br))).mappings():
-                doc = {k: v for k, v in row.items() if k not in ("run_id", "id")}
-                pub.breaker[breaker_key(doc)] = _dump(jsonable(doc))
+                pub.breaker[breaker_key(row)] = _dump(jsonable(stored(row)))
         from cluster.storage.timeseries import TimeSeries
 
         for symbol, q in TimeSeries(store.engine, self.registry).last_quotes().items():
             pub.quotes[symbol] = quote_doc(self.registry, symbol, *q)
         pipe = self.client.pipeline(transaction=True)
         pipe.delete(*(PREFIX + h for h in HASHES))
+        self._put(pipe, pub).execute()
+        self.rebuilds += 1
+
+    @staticmethod
+    def _put(pipe: Any, p: Publication) -> Any:
+        """Queue a publication's documents on ``pipe``, and mark the run they belong to."""
         for h in HASHES:
-            docs = getattr(pub, h)
+            docs = getattr(p, h)
             if docs:
                 pipe.hset(PREFIX + h, mapping=docs)
-        pipe.set(PREFIX + "run", run_id)
-        pipe.execute()
-        self.rebuilds += 1
+        pipe.set(PREFIX + "run", p.run_id)
+        return pipe
 
     def snapshot(self) -> dict[str, dict[str, str]]:
         return {h: dict(self.client.hgetall(PREFIX + h)) for h in HASHES}

@@ -223,7 +223,7 @@ class Session:
     def _publish(self, result: SessionResult, marks: dict[str, int]) -> dict[str, int]:
         """The batch's signals, execution reports and breaker events on their topics (after the
         store has them), flushed; returns the new marks."""
-        from cluster.storage.rows import breaker_row, jsonable, report_row, signal_row
+        from cluster.storage.rows import breaker_row, fill_row, jsonable, report_row, signal_row
 
         assert self.publisher is not None
         for s in result.signals[marks.get("signals", 0):]:
@@ -231,7 +231,7 @@ class Session:
         for r in result.reports[marks.get("reports", 0):]:
             doc = {"run_id": self.run_id, **jsonable(report_row(r))}
             if r.fill is not None:
-                doc["fill"] = {"price": str(r.fill.price), "lots": str(r.fill.lots), "kind": r.fill.kind.value}
+                doc["fill"] = jsonable(fill_row(r))
             self.publisher.send("exec.reports", r.account_id, doc)
         for e in result.breaker_events[marks.get("breaker", 0):]:
             self.publisher.send("breaker.events", e.scope, {"run_id": self.run_id, **jsonable(breaker_row(e))})
@@ -322,7 +322,7 @@ class Session:
                 self.live.publish(Publication.of(
                     self.run_id, b + 1, self.registry, _last_quotes(clean, self.registry), self.snapshots,
                     self.headrooms, result.breaker_events[events_before:],
-                    {n: self.agent_seen[n] for n in self.agent_seen} if beat else {}), self.store)
+                    dict(self.agent_seen) if beat else {}), self.store)
             if self.on_batch is not None:
                 self.on_batch(Progress(b + 1, batches, min((b + 1) * size, len(ticks)), len(result.signals),
                                        len(result.orders), len(result.trades), time.perf_counter() - started), topo)

@@ -28,6 +28,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _kept_port(base: Path) -> int:
+    """The port a server under ``base`` used before (its ``port`` file), so it comes back there; 0 if none."""
+    port_file = base / "port"
+    return int(port_file.read_text()) if port_file.exists() else 0
+
+
 def _pg_bindir() -> Path:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"), key=lambda p: int(p.split("/")[4]))
     if found:
@@ -65,9 +71,7 @@ class LocalPostgres:
         self.bindir = _pg_bindir()
         self.data = self.base / "data"
         self.log = self.base / "postgres.log"
-        port_file = self.base / "port"
-        if not self.port:
-            self.port = int(port_file.read_text()) if port_file.exists() else free_port()
+        self.port = self.port or _kept_port(self.base) or free_port()
 
     @property
     def url(self) -> str:
@@ -142,9 +146,7 @@ class LocalRedis:
             raise ServiceError("redis-server not found: install Debian's `redis-server` package "
                                "(`make services-deps` does it as root)")
         self.exe = exe
-        port_file = self.base / "port"
-        if not self.port:
-            self.port = int(port_file.read_text()) if port_file.exists() else free_port()
+        self.port = self.port or _kept_port(self.base) or free_port()
         self.pidfile = self.base / "redis.pid"
         self.log = self.base / "redis.log"
 
@@ -204,9 +206,7 @@ class LocalKafka:
         self.base = Path(self.base).resolve()
         if shutil.which(os.environ.get("JAVA", "java")) is None:
             raise ServiceError("Java 17+ is needed for the Kafka broker (java not on PATH)")
-        port_file = self.base / "port"
-        if not self.port and port_file.exists():
-            self.port = int(port_file.read_text())
+        self.port = self.port or _kept_port(self.base)  # 0: kafka.sh picks one and keeps it
 
     def _sh(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run([str(KAFKA_SH), *args], capture_output=True, text=True)

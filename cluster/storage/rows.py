@@ -73,6 +73,11 @@ def position_rows(s: AccountSnapshot) -> list[Row]:
                  floating_pnl=p.floating_pnl, opened_ns=p.opened_ns, as_of_ns=s.ts_ns) for p in s.positions]
 
 
+def stored(row: Any) -> Row:
+    """A row read back from a table, without the keys the store adds (run id, surrogate id)."""
+    return {k: v for k, v in row.items() if k not in ("run_id", "id")}
+
+
 def jsonable(row: Row) -> Row:
     """A row as the audit payload keeps it: Decimals as their exact strings."""
     return {k: (str(v) if isinstance(v, Decimal) else v) for k, v in row.items()}

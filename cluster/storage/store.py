@@ -34,6 +34,7 @@ from cluster.storage.rows import (
     position_rows,
     report_row,
     signal_row,
+    stored,
     trade_row,
 )
 from trading.ledger import AccountSnapshot
@@ -224,7 +225,7 @@ class SessionStore:
             for name, table in RECORDS.items():
                 order = [table.c.id] if "id" in table.c else list(table.primary_key.columns)
                 rows = conn.execute(select(table).where(table.c.run_id == run_id).order_by(*order)).mappings().all()
-                out[name] = [{k: v for k, v in row.items() if k not in ("run_id", "id")} for row in rows]
+                out[name] = [stored(row) for row in rows]
         return out
 
     def runs(self) -> list[dict[str, Any]]:
