@@ -71,7 +71,7 @@ def run_session(settings: Settings) -> None:
             live.close()
     print_summary(settings, result)
     out = data_dir / "last_session.json"
-    out.write_text(json.dumps(session_json(result), indent=2, default=str))
+    out.write_text(json.dumps(session_json(result), indent=2, default=str, allow_nan=False))
     console.print(f"records of run [bold]{result.run_id}[/bold] in [bold]{store.where}[/bold] "
                   f"(audit up to record {store.acked.get('audit_seq', 0)}), summary in [bold]{out}[/bold]")
     if getattr(live, "errors", 0):
@@ -98,13 +98,15 @@ def _live(settings: Settings):  # type: ignore[no-untyped-def]
 def session_json(result) -> dict[str, object]:  # type: ignore[no-untyped-def]
     from dataclasses import asdict
 
-    return {
+    from cluster.storage.rows import json_safe
+
+    return json_safe({
         "run_id": result.run_id, "ticks": result.ticks, "elapsed_s": result.elapsed_s,
         "signals": len(result.signals), "orders": len(result.orders), "trades": len(result.trades),
         "vetoes_by_rule": dict(result.vetoes_by_rule), "dead_letters": dict(result.dead_letters),
         "accounts": {a: asdict(s) for a, s in result.summaries.items()},
         "compliance": result.compliance, "execution": result.execution,
-    }
+    })
 
 
 def print_summary(settings: Settings, result) -> None:  # type: ignore[no-untyped-def]

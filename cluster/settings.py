@@ -6,6 +6,7 @@ An invalid file raises ``SettingsError`` whose message names every bad key.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -225,7 +226,7 @@ class CorrelationSettings(_Model):
 
 
 class AgentsSettings(_Model):
-    analysis: dict[str, float] = {}
+    analysis: dict[str, float | bool | list[int]] = {}
     breaker: BreakerSettings = BreakerSettings()
     compliance: ComplianceSettings = ComplianceSettings()
     correlation: CorrelationSettings = CorrelationSettings()
@@ -282,7 +283,7 @@ class Settings(BaseSettings):
                 rules_from_dict(name, data)
             except InvalidValue as exc:
                 raise ValueError(f"firms.{exc}") from None
-        WyckoffParams(**self.agents.analysis)  # type: ignore[arg-type]
+        wyckoff_params(self.agents.analysis)
         return self
 
     # Domain views, built once from the validated settings.
@@ -310,7 +311,32 @@ class Settings(BaseSettings):
         return ExposureLimits(c.per_currency, c.correlated_total)
 
     def wyckoff_params(self) -> WyckoffParams:
-        return WyckoffParams(**self.agents.analysis)  # type: ignore[arg-type]
+        return wyckoff_params(self.agents.analysis)
+
+
+def wyckoff_params(values: dict[str, Any]) -> WyckoffParams:
+    """``agents.analysis`` as detector thresholds, each coerced to its field's type."""
+    fields = {f.name: f for f in dataclasses.fields(WyckoffParams)}
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in fields:
+            raise ValueError(f"agents.analysis.{key}: unknown Wyckoff threshold (see trading/wyckoff/params.py)")
+        kind = str(fields[key].type)
+        if kind.startswith("tuple"):
+            if not isinstance(value, list) or not value or any(int(v) != v or v < 1 for v in value):
+                raise ValueError(f"agents.analysis.{key}: a list of positive whole numbers (got {value!r})")
+            out[key] = tuple(int(v) for v in value)
+        elif kind == "int":
+            if isinstance(value, list) or int(value) != value or value < 1:
+                raise ValueError(f"agents.analysis.{key}: a positive whole number (got {value!r})")
+            out[key] = int(value)
+        elif kind == "bool":
+            out[key] = bool(value)
+        else:
+            if isinstance(value, list) or not value > 0:
+                raise ValueError(f"agents.analysis.{key}: a positive number (got {value!r})")
+            out[key] = float(value)
+    return WyckoffParams(**out)
 
 
 def _format(error: ValidationError, source: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 from typing import Any
 
@@ -76,6 +77,20 @@ def position_rows(s: AccountSnapshot) -> list[Row]:
 def stored(row: Any) -> Row:
     """A row read back from a table, without the keys the store adds (run id, surrogate id)."""
     return {k: v for k, v in row.items() if k not in ("run_id", "id")}
+
+
+def json_safe(value: Any) -> Any:
+    """A value as strict JSON holds it: non-finite floats (a profit factor with no losing trade is
+    infinite) become null, Decimals their exact strings."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
 
 
 def jsonable(row: Row) -> Row:

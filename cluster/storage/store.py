@@ -29,6 +29,7 @@ from cluster.storage.rows import (
     equity_row,
     fill_row,
     headroom_row,
+    json_safe,
     jsonable,
     order_row,
     position_rows,
@@ -204,7 +205,7 @@ class SessionStore:
                 if batch:
                     conn.execute(insert(RECORDS[name]), [dict(run_id=run_id, **row) for row in batch])
             if final:
-                summary = {a: json.loads(json.dumps(asdict(s), default=str)) for a, s in r.summaries.items()}
+                summary = {a: json_safe(asdict(s)) for a, s in r.summaries.items()}
                 entries.append(Entry("run_end", max(self._signal_ts.values(), default=0),
                                      {"run_id": run_id, "ticks": r.ticks, "orders": len(r.orders),
                                       "trades": len(r.trades)}))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 
 import pytest
 
@@ -30,6 +31,21 @@ def session_settings(tmp_path_factory, settings: Settings) -> Settings:
 @pytest.fixture(scope="module")
 def ticks(session_settings: Settings):  # type: ignore[no-untyped-def]
     return replay_ticks(session_settings)
+
+
+def back_again(victim, old_pid: int, timeout: float = 120.0) -> None:  # type: ignore[no-untyped-def]
+    """Wait until Ray has restarted a killed agent. This test is about what a restart restores;
+    a restart that outlasts a heartbeat review rightly opens the agent's breaker, which would
+    veto signals in the meantime (tested in tests/actors/test_breaker_and_correlation.py), so
+    the session goes on only once the agent answers again."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if victim.info()["pid"] != old_pid:
+                return
+        except Exception:  # noqa: BLE001 - unavailable while Ray restarts it
+            time.sleep(0.1)
+    raise AssertionError(f"{victim.name} did not come back within {timeout} s")
 
 
 def fingerprint(result: SessionResult) -> tuple[list[tuple], list[tuple]]:
@@ -97,8 +113,10 @@ def test_killing_agents_and_rust_exec_mid_session_changes_no_order(baseline: Ses
         victims = {10: topo.analysis[0][1], 20: topo.agents["risk"], 30: topo.agents["execution"]}
         victim = victims.get(progress.batch)
         if victim is not None:
-            os.kill(victim.info()["pid"], signal.SIGKILL)
+            pid = victim.info()["pid"]
+            os.kill(pid, signal.SIGKILL)
             killed.append(victim.name)
+            back_again(victim, pid)
         if progress.batch in (5, 35):  # rust_exec dies at an arbitrary moment, mid-call or not
             threading.Timer(0.05 + 0.1 * (progress.batch == 35), kill_exec).start()
 

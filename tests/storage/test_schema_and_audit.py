@@ -129,3 +129,14 @@ def test_octet_audit_verify_exits_1_and_names_the_record(url: str) -> None:
     _behind_the_guard(store, "UPDATE audit SET ts_ns = ts_ns + 1 WHERE seq = 21")
     bad = subprocess.run(cli, capture_output=True, text=True, cwd=ROOT)
     assert bad.returncode == 1 and "broken at record 21" in bad.stdout, bad.stdout + bad.stderr
+
+
+def test_summaries_are_stored_as_strict_json() -> None:
+    """A profit factor with no losing trade is infinite; strict JSON (PostgreSQL's) holds null."""
+    import math
+    from decimal import Decimal
+
+    from cluster.storage.rows import json_safe
+
+    assert json_safe({"pf": math.inf, "r": [Decimal("1.50"), -math.inf, math.nan, 2.5], "n": 1}) == \
+        {"pf": None, "r": ["1.50", None, None, 2.5], "n": 1}

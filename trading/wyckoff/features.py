@@ -1,0 +1,385 @@
+"""Per-bar features, computed two ways that give the same numbers to the last bit.
+
+Prices are integer points and volumes integer units, so every rolling sum, minimum and
+maximum is exact in both modes: the batch mode takes them from cumulative sums and polars'
+rolling windows over whole columns; the incremental mode keeps running sums and short
+windows. A float appears only as one division of two integers (ATR, baseline), which IEEE
+arithmetic rounds the same way in numpy and in Python.
+
+Feature definitions at bar i (every baseline is over bars *before* i):
+- ``atr``: mean true range of bars i-n..i-1 (n = ``atr_period``); ``vbase``: mean volume of
+  bars i-m..i-1 (m = ``volume_period``).
+- ``hi_close``/``lo_close``: highest/lowest close of bars i-L..i-1 (L = ``trend_lookback``);
+  ``high_prev``/``low_prev``: highest high/lowest low of the same bars.
+- swing high of order k, known at bar i: bar j = i-k has a high strictly above the k bars on
+  each side; swing low the mirror. ``sw_hi``/``sw_lo`` are the minor (first) order's.
+- ``regime``: +1/-1 when the efficiency ratio |c_i - c_{i-N}| / sum|dc| over N =
+  ``regime_period`` bars is at least ``er_trend`` (up/down), else 0 (range).
+- ``htf``: the same regime over the closes of completed higher-timeframe bars
+  (``htf_factor`` base bars each, by time bucket; a bucket is complete once a bar of a later
+  bucket arrives).
+- volume-spread analysis: ``no_demand`` is an up bar (close above the previous close) with a
+  narrow range (< ``vsa_narrow`` ATR) on volume below each of the two previous bars';
+  ``no_supply`` the down-bar mirror; ``effort_no_result`` is volume >= ``effort_volume``
+  baselines on a narrow range (absorption).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from trading.wyckoff.params import WyckoffParams
+
+IntArray = npt.NDArray[np.int64]
+
+# Names of the columns that the machine and the predicates read, in both modes.
+FEATURES = (
+    "i", "t", "o", "h", "l", "c", "v", "rng", "prev_c", "atr", "vbase", "warm",
+    "hi_close", "lo_close", "high_prev", "low_prev",
+    "sw_hi", "sw_hi_px", "sw_hi_v", "sw_hi_t", "sw_lo", "sw_lo_px", "sw_lo_v", "sw_lo_t",
+    "regime", "htf", "no_demand", "no_supply", "effort_no_result", "sc", "bc", "ps", "psy",
+)
+
+
+_FLOATS = ("atr", "vbase")
+_FLOAT_AT = FEATURES.index("atr")
+_BLOCK_BITS = 14
+assert FEATURES.index("vbase") == _FLOAT_AT + 1
+
+
+def _rolling(values: IntArray, window: int, how: str) -> IntArray:
+    """max/min of values[i-window+1..i] (exact on integers); the first window-1 are 0."""
+    s = pl.Series(values)
+    out = s.rolling_max(window) if how == "max" else s.rolling_min(window)
+    return out.fill_null(0).to_numpy().astype(np.int64)
+
+
+def _window_sum_before(values: IntArray, window: int) -> IntArray:
+    """sum of values[i-window..i-1], exact; 0 where fewer than ``window`` bars came before."""
+    cs = np.concatenate([[0], np.cumsum(values)])
+    out = np.zeros(len(values), np.int64)
+    if len(values) > window:
+        out[window:] = cs[window:-1] - cs[: len(values) - window]
+    return out
+
+
+def _shift(values: IntArray, k: int, fill: int = 0) -> IntArray:
+    out = np.full(len(values), fill, values.dtype)
+    if k < len(values):
+        out[k:] = values[: len(values) - k]
+    return out
+
+
+def regime_of(net: Any, path: Any, p: WyckoffParams, ok: Any) -> Any:
+    """+1 up trend, -1 down trend, 0 range, from a net move and the path travelled (integers)."""
+    up = ok & (net > 0) & (net >= p.er_trend * path)
+    down = ok & (net < 0) & (-net >= p.er_trend * path)
+    if isinstance(up, np.ndarray):
+        return np.where(up, 1, np.where(down, -1, 0)).astype(np.int8)
+    return 1 if up else (-1 if down else 0)
+
+
+def swings(h: IntArray, low: IntArray, k: int) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Swing highs/lows of order k flagged at the bar that confirms them (k bars later)."""
+    n = len(h)
+    left_max = _shift(_rolling(h, k, "max"), 1)  # max of h[j-k..j-1] at j
+    left_min = _shift(_rolling(low, k, "min"), 1)
+    right_max = _rolling(h, k, "max")  # max of h[i-k+1..i] at i = j+k
+    right_min = _rolling(low, k, "min")
+    hi = np.zeros(n, bool)
+    lo = np.zeros(n, bool)
+    if n > 2 * k:
+        j = np.arange(k, n - k)
+        hi[j + k] = (h[j] > left_max[j]) & (h[j] > right_max[j + k])
+        lo[j + k] = (low[j] < left_min[j]) & (low[j] < right_min[j + k])
+    return hi, lo
+
+
+@dataclass
+class Columns:
+    """Whole feature columns of one instrument's bars (the batch mode)."""
+
+    cols: dict[str, np.ndarray]
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        try:
+            column: np.ndarray = self.__dict__["cols"][name]
+            return column
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __len__(self) -> int:
+        return len(self.cols["c"])
+
+    def at(self, i: int) -> Row:
+        """Bar i's features as Python scalars, the same values the incremental mode makes (flags
+        come as 0/1). Rows are read from blocks of stacked columns: one conversion per row."""
+        block = i >> _BLOCK_BITS
+        cache = self.__dict__.get("_block")
+        if cache is None or cache[0] != block:
+            a = block << _BLOCK_BITS
+            b = min(a + (1 << _BLOCK_BITS), len(self))
+            ints = np.column_stack([self.cols[k][a:b].astype(np.int64) for k in FEATURES if k not in _FLOATS])
+            floats = np.column_stack([self.cols[k][a:b] for k in _FLOATS])
+            cache = self.__dict__["_block"] = (block, a, ints, floats)
+        _, a, ints, floats = cache
+        values = ints[i - a].tolist()
+        values[_FLOAT_AT:_FLOAT_AT] = floats[i - a].tolist()
+        return Row(*values)
+
+
+@dataclass(frozen=True, slots=True)
+class Slice:
+    """Rows a..b-1 of some columns, sliced lazily: the predicates read a few columns only."""
+
+    cols: Columns
+    a: int
+    b: int
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        return self.cols.cols[name][self.a:self.b]
+
+
+@dataclass(slots=True)
+class Row:
+    """One bar's features as Python scalars (the incremental mode, and batch wake-ups)."""
+
+    i: int
+    t: int
+    o: int
+    h: int
+    l: int  # noqa: E741
+    c: int
+    v: int
+    rng: int
+    prev_c: int
+    atr: float
+    vbase: float
+    warm: bool
+    hi_close: int
+    lo_close: int
+    high_prev: int
+    low_prev: int
+    sw_hi: bool
+    sw_hi_px: int
+    sw_hi_v: int
+    sw_hi_t: int
+    sw_lo: bool
+    sw_lo_px: int
+    sw_lo_v: int
+    sw_lo_t: int
+    regime: int
+    htf: int
+    no_demand: bool
+    no_supply: bool
+    effort_no_result: bool
+    sc: bool = False
+    bc: bool = False
+    ps: bool = False
+    psy: bool = False
+
+
+def vsa(rng: Any, c: Any, prev_c: Any, v: Any, v1: Any, v2: Any, atr: Any, vbase: Any,
+        p: WyckoffParams, warm: Any) -> tuple[Any, Any, Any]:
+    narrow = warm & (rng < p.vsa_narrow * atr)
+    quiet = (v < v1) & (v < v2)
+    return (narrow & (c > prev_c) & quiet, narrow & (c < prev_c) & quiet,
+            narrow & (v >= p.effort_volume * vbase))
+
+
+def stopping_action(x: Any, p: WyckoffParams) -> tuple[Any, Any, Any, Any]:
+    """Selling/buying climax and preliminary support/supply candidates (state-free).
+
+    - selling climax: range >= ``climax_range`` ATR, volume >= ``climax_volume`` baselines, a
+      low under every low of the lookback, after a fall of at least ``trend_min_atr`` ATR from
+      the lookback's highest close. Buying climax: the mirror.
+    - preliminary support: the same fall and new low on a wide bar (>= ``ps_range`` ATR) with
+      heavy volume (>= ``ps_volume`` baselines), short of a climax: the first heavy buying
+      into the fall. Preliminary supply: the mirror.
+    """
+    wide = x.rng >= p.climax_range * x.atr
+    heavy = x.v >= p.climax_volume * x.vbase
+    fell = x.warm & (x.hi_close - x.c >= p.trend_min_atr * x.atr) & (x.l < x.low_prev)
+    rose = x.warm & (x.c - x.lo_close >= p.trend_min_atr * x.atr) & (x.h > x.high_prev)
+    climax = wide & heavy
+    sc = fell & climax
+    bc = rose & climax & (sc == False)  # noqa: E712 (works on arrays and scalars alike)
+    busy = (x.rng >= p.ps_range * x.atr) & (x.v >= p.ps_volume * x.vbase) & (climax == False)  # noqa: E712
+    ps = fell & busy
+    psy = rose & busy & (ps == False)  # noqa: E712
+    return sc, bc, ps, psy
+
+
+def compute(t: IntArray, o: IntArray, h: IntArray, low: IntArray, c: IntArray, v: IntArray,
+            start: IntArray, bar_ns: int, p: WyckoffParams) -> Columns:
+    """Every feature column at once (vectorised)."""
+    n = len(c)
+    idx = np.arange(n, dtype=np.int64)
+    prev_c = _shift(c, 1)
+    prev_c[:1] = c[:1]
+    tr = np.where(idx == 0, h - low, np.maximum(h, prev_c) - np.minimum(low, prev_c))
+    atr = _window_sum_before(tr, p.atr_period) / p.atr_period
+    vbase = _window_sum_before(v, p.volume_period) / p.volume_period
+    L = p.trend_lookback
+    cols: dict[str, np.ndarray] = {
+        "i": idx, "t": t, "o": o, "h": h, "l": low, "c": c, "v": v, "rng": h - low, "prev_c": prev_c,
+        "atr": atr, "vbase": vbase, "warm": idx >= p.warmup,
+        "hi_close": _shift(_rolling(c, L, "max"), 1), "lo_close": _shift(_rolling(c, L, "min"), 1),
+        "high_prev": _shift(_rolling(h, L, "max"), 1), "low_prev": _shift(_rolling(low, L, "min"), 1),
+    }
+    for order in p.swing_orders:
+        hi, lo = swings(h, low, order)
+        cols[f"swing_high_{order}"], cols[f"swing_low_{order}"] = hi, lo
+    k = p.swing_orders[0]
+    cols["sw_hi"], cols["sw_lo"] = cols[f"swing_high_{k}"], cols[f"swing_low_{k}"]
+    cols["sw_hi_px"], cols["sw_lo_px"] = _shift(h, k), _shift(low, k)
+    cols["sw_hi_v"] = cols["sw_lo_v"] = _shift(v, k)
+    cols["sw_hi_t"] = cols["sw_lo_t"] = _shift(t, k)
+    N = p.regime_period
+    path = _window_sum_before(np.abs(c - prev_c), N)  # |dc| of bars i-N..i-1 ...
+    path = path + np.abs(c - prev_c) - _shift(np.abs(c - prev_c), N)  # ... moved to i-N+1..i
+    cols["regime"] = regime_of(c - _shift(c, N), path, p, idx >= N)
+    cols["htf"] = _htf(start, c, bar_ns, p)
+    v1, v2 = _shift(v, 1), _shift(v, 2)
+    cols["no_demand"], cols["no_supply"], cols["effort_no_result"] = vsa(
+        h - low, c, prev_c, v, v1, v2, atr, vbase, p, idx >= p.warmup)
+    out = Columns(cols)
+    cols["sc"], cols["bc"], cols["ps"], cols["psy"] = stopping_action(out, p)
+    return out
+
+
+def htf_bucket(start_ns: Any, bar_ns: int, p: WyckoffParams) -> Any:
+    return start_ns // (bar_ns * p.htf_factor)
+
+
+def _htf(start: IntArray, c: IntArray, bar_ns: int, p: WyckoffParams) -> npt.NDArray[np.int8]:
+    n = len(c)
+    if n == 0:
+        return np.zeros(n, np.int8)
+    bucket = htf_bucket(start, bar_ns, p)
+    new = np.r_[False, bucket[1:] != bucket[:-1]]
+    run = np.cumsum(new)  # index of the bucket run each bar is in
+    last = np.flatnonzero(np.r_[bucket[1:] != bucket[:-1], True])  # last bar of each run
+    closes = c[last]
+    M = p.htf_period
+    d = np.abs(np.diff(closes, prepend=closes[:1]))
+    cs = np.concatenate([[0], np.cumsum(d)])
+    r = np.arange(len(closes))
+    ok = r >= M
+    path = np.where(ok, cs[r + 1] - cs[np.maximum(r + 1 - M, 0)], 0)
+    net = closes - np.where(ok, closes[np.maximum(r - M, 0)], closes)
+    reg = regime_of(net, path, p, ok)
+    out = np.zeros(n, np.int8)
+    done = run > 0
+    out[done] = reg[run[done] - 1]  # the regime of the last completed bucket
+    return out
+
+
+class Tracker:
+    """The incremental twin of ``compute``: one bar in, that bar's ``Row`` out."""
+
+    def __init__(self, p: WyckoffParams, bar_ns: int) -> None:
+        self.p = p
+        self.bar_ns = bar_ns
+        self.i = 0
+        L = p.trend_lookback
+        self.tr: deque[int] = deque(maxlen=p.atr_period)
+        self.tr_sum = 0
+        self.vol: deque[int] = deque(maxlen=p.volume_period)
+        self.vol_sum = 0
+        self.closes: deque[int] = deque(maxlen=L)
+        self.highs: deque[int] = deque(maxlen=L)
+        self.lows: deque[int] = deque(maxlen=L)
+        w = 2 * max(p.swing_orders) + 1
+        self.win: deque[tuple[int, int, int, int]] = deque(maxlen=w)  # (h, l, v, t)
+        self.dc: deque[int] = deque(maxlen=p.regime_period)
+        self.dc_sum = 0
+        self.back: deque[int] = deque(maxlen=p.regime_period + 1)
+        self.prev_c = 0
+        self.v1 = self.v2 = 0
+        self.bucket: int | None = None
+        self.bucket_close = 0
+        self.htf_closes: deque[int] = deque(maxlen=p.htf_period + 1)
+        self.htf = 0
+        self.swings_out: dict[int, tuple[bool, bool]] = {}
+
+    def add(self, t: int, start: int, o: int, h: int, low: int, c: int, v: int) -> Row:
+        p = self.p
+        i = self.i
+        prev_c = c if i == 0 else self.prev_c
+        full_atr = len(self.tr) == p.atr_period
+        full_vol = len(self.vol) == p.volume_period
+        atr = (self.tr_sum if full_atr else 0) / p.atr_period
+        vbase = (self.vol_sum if full_vol else 0) / p.volume_period
+        L = p.trend_lookback
+        full = len(self.closes) == L
+        hi_close = max(self.closes) if full else 0
+        lo_close = min(self.closes) if full else 0
+        high_prev = max(self.highs) if full else 0
+        low_prev = min(self.lows) if full else 0
+        # higher timeframe: a new bucket completes the previous one
+        bucket = htf_bucket(start, self.bar_ns, p)
+        if self.bucket is not None and bucket != self.bucket:
+            self.htf_closes.append(self.bucket_close)
+            hc = self.htf_closes
+            ok = len(hc) == p.htf_period + 1
+            path = sum(abs(hc[j] - hc[j - 1]) for j in range(1, len(hc))) if ok else 0
+            self.htf = regime_of(hc[-1] - hc[0] if ok else 0, path, p, ok)
+        self.bucket, self.bucket_close = bucket, c
+        # swings
+        self.win.append((h, low, v, t))
+        sw: dict[int, tuple[bool, bool]] = {}
+        for k in p.swing_orders:
+            if i >= 2 * k:
+                bars = list(self.win)[-(2 * k + 1):]
+                mid = bars[k]
+                others = bars[:k] + bars[k + 1:]
+                sw[k] = (mid[0] > max(b[0] for b in others), mid[1] < min(b[1] for b in others))
+            else:
+                sw[k] = (False, False)
+        self.swings_out = sw
+        k0 = p.swing_orders[0]
+        ref = list(self.win)[-(k0 + 1)] if len(self.win) > k0 else (0, 0, 0, 0)
+        # regime over closes i-N..i
+        d = abs(c - prev_c)
+        N = p.regime_period
+        old = self.dc[0] if len(self.dc) == N else 0
+        path = self.dc_sum + d - old
+        self.back.append(c)
+        ok = i >= N
+        regime = regime_of(c - self.back[0] if ok else 0, path, p, ok)
+        warm = i >= p.warmup
+        nd, ns, enr = vsa(h - low, c, prev_c, v, self.v1 if i >= 1 else 0, self.v2 if i >= 2 else 0,
+                          atr, vbase, p, warm)
+        row = Row(i, t, o, h, low, c, v, h - low, prev_c, atr, vbase, warm, hi_close, lo_close, high_prev, low_prev,
+                  sw[k0][0], ref[0] if i >= k0 else 0, ref[2] if i >= k0 else 0, ref[3] if i >= k0 else 0,
+                  sw[k0][1], ref[1] if i >= k0 else 0, ref[2] if i >= k0 else 0, ref[3] if i >= k0 else 0,
+                  regime, self.htf, bool(nd), bool(ns), bool(enr))
+        row.sc, row.bc, row.ps, row.psy = (bool(b) for b in stopping_action(row, p))
+        # advance
+        tr = h - low if i == 0 else max(h, prev_c) - min(low, prev_c)
+        if len(self.tr) == p.atr_period:
+            self.tr_sum -= self.tr[0]
+        self.tr.append(tr)
+        self.tr_sum += tr
+        if len(self.vol) == p.volume_period:
+            self.vol_sum -= self.vol[0]
+        self.vol.append(v)
+        self.vol_sum += v
+        if len(self.dc) == N:
+            self.dc_sum -= self.dc[0]
+        self.dc.append(d)
+        self.dc_sum += d
+        self.closes.append(c)
+        self.highs.append(h)
+        self.lows.append(low)
+        self.prev_c = c
+        self.v2, self.v1 = self.v1, v
+        self.i += 1
+        return row

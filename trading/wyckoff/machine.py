@@ -1,0 +1,501 @@
+"""The Wyckoff state machine: trading ranges, their events and phases, and the signals.
+
+One machine serves both modes. ``wake(x)`` says at which bars the machine has something to
+decide, given its state; it is written once with operators that work on a ``Row`` of Python
+scalars (incremental mode) and on a ``Slice`` of columns (batch mode, where it finds the next
+wake-up among thousands of bars in one vectorised step). ``step(row)`` is called only at those
+bars, in both modes, so both emit the same events, signals and phases bar for bar; a bar at
+which ``wake`` is false changes nothing.
+
+Events (s = +1 for a range that a selling climax opened after a fall, -1 for a buying climax
+after a rise; "near" is the climax's edge, "far" the automatic rally/reaction's):
+
+- A climax candidate (``features.stopping_action``) outside a range opens a provisional range
+  (phase A). Until the automatic rally/reaction, a deeper climax candidate takes its place and
+  any deeper extreme moves the near edge. A climax is told from a preliminary stop only by what
+  follows, so SC/BC, the PS/PSY before it and the AR are all reported when the AR is
+  confirmed (their ``known_ns``), each at its own bar:
+- ``automatic_rally`` / ``automatic_reaction`` (AR): the highest high (lowest low) since the
+  climax, once it lies at least ``ar_min_atr`` ATR from the near edge and a close has given
+  back ``ar_retrace`` of that move. It sets the far edge. No AR within ``ar_max_bars`` bars and
+  the provisional range is dropped.
+- ``selling_climax`` / ``buying_climax`` (SC/BC): the deepest climax candidate before the AR.
+- ``preliminary_support`` / ``preliminary_supply`` (PS/PSY): a climax candidate undercut by the
+  climax at least ``ps_gap`` bars later, or else the last candidate of
+  ``features.stopping_action`` between ``ps_gap`` and ``trend_lookback`` bars before the climax.
+- A new climax candidate beyond the range in phase A or B replaces the range: the stop before
+  it was only preliminary.
+- ``secondary_test`` (ST): in phase A, the first minor swing back into the ``st_zone`` of the
+  height next to the climax edge, not through it, on less than ``st_volume`` of the climax
+  bar's volume. It
+  starts phase B (so does ``st_window`` bars after the AR without one).
+- ``spring`` / ``upthrust`` (phase C): once the range is ``min_range_bars`` old (from the AR),
+  price trades beyond support (resistance) by at least ``spring_min_penetration_atr`` ATR but
+  at most ``spring_max_penetration`` of the height, on at most ``spring_max_volume`` baselines,
+  and closes back inside within ``spring_recovery_bars`` bars. Reported at the extreme's bar.
+  Only the first one in a range counts (later pokes are tests of it).
+  A spring after a fall makes the range an accumulation, after a rise a re-accumulation; an
+  upthrust (UTAD) after a rise a distribution, after a fall a re-distribution.
+- phase D starts when, after a spring (upthrust), a bar closes in the range's upper (lower) half.
+- ``sign_of_strength`` / ``sign_of_weakness`` (SOS/SOW): price leaves the range beyond an edge
+  and does not come back in time (the excursion above fails the spring/upthrust limits) or
+  closes beyond it by ``breakout`` of the height. It decides the range's kind by its side and
+  the trend before the range, and puts the range in phase D.
+- ``last_point_of_support`` / ``last_point_of_supply`` (LPS/LPSY): within ``lps_window`` bars
+  after the SOS (SOW), a minor swing back toward the broken edge, at least ``lps_pullback`` of
+  the height off the best price since the break, that holds within ``lps_depth`` of the height
+  of the edge, on volume below ``lps_volume`` baselines.
+- phase E: after the LPS (LPSY) a close beyond the best price since the break, or a close
+  ``markup_height`` heights beyond the broken edge (or the LPS window over with price beyond it). The range is done; phase E lasts until the regime (``features``) turns
+  against it or a new climax comes. A close back through the opposite edge after an SOS (SOW)
+  is a break the other way.
+
+Signals: a spring, an LPS (buy) and an upthrust, an LPSY (sell). Entry at the close; stop
+``stop_buffer_atr`` ATR beyond the event's extreme; targets the far edge, one height beyond
+it (the range height), and the point-and-figure count of the range's cause (columns x box x
+reversal, projected from the extreme), each kept only on the profit side. A signal is emitted
+only when the higher timeframe's regime is not against it (``htf``).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from trading.orders import Evidence, Side, Signal
+from trading.wyckoff.features import Row
+from trading.wyckoff.params import WyckoffParams
+
+PHASES = ("", "A", "B", "C", "D", "E")
+STRUCTURE_EVENTS = (
+    "preliminary_support", "preliminary_supply", "selling_climax", "buying_climax",
+    "automatic_rally", "automatic_reaction", "secondary_test", "spring", "upthrust",
+    "sign_of_strength", "sign_of_weakness", "last_point_of_support", "last_point_of_supply",
+)
+KINDS = {(1, 1): "accumulation", (1, -1): "redistribution", (-1, -1): "distribution", (-1, 1): "reaccumulation"}
+
+
+@dataclass(frozen=True, slots=True)
+class WyckoffEvent:
+    """An event at the bar that closed at ``bar_ts_ns``, known at the bar closing at ``known_ns``
+    (never earlier than the bar itself), with the numbers that triggered it."""
+
+    symbol: str
+    event: str
+    bar_ts_ns: int
+    price: float
+    numbers: tuple[tuple[str, float], ...] = ()
+    known_ns: int = 0
+
+    def evidence(self) -> Evidence:
+        return Evidence(self.event, self.bar_ts_ns, self.numbers)
+
+
+@dataclass(slots=True)
+class Excursion:
+    side: int  # -1 below support, +1 above resistance
+    start: int
+    extreme: int
+    extreme_t: int
+    volume: float  # the highest volume ratio on the way
+
+
+@dataclass(slots=True)
+class Pending:
+    """An event whose bar is known but which is reported later (when its meaning is)."""
+
+    t: int
+    px: int
+    numbers: dict[str, float]
+
+
+@dataclass(slots=True)
+class TradingRange:
+    context: int  # +1 opened by a selling climax (after a fall), -1 by a buying climax
+    start: int
+    near: int  # the climax edge
+    pending_climax: Pending
+    climax_v: int  # the climax bar's volume, against which the secondary test is quiet
+    climax_i: int
+    peak: int  # the best price away from the climax since it (the AR to be)
+    peak_t: int
+    pending_ps: Pending | None = None
+    climax: WyckoffEvent | None = None
+    far: int | None = None
+    ar: WyckoffEvent | None = None
+    ar_known: int = -1
+    phase: str = "A"
+    kind: str = ""
+    direction: int = 0  # +1 after a spring or an SOS, -1 after an upthrust or an SOW
+    tests: list[WyckoffEvent] = field(default_factory=list)
+    exc: Excursion | None = None
+    c_event: WyckoffEvent | None = None
+    sos: WyckoffEvent | None = None
+    sos_i: int = -1
+    best: int = 0  # the best price since the break, toward the LPS pullback
+    lps: WyckoffEvent | None = None
+    preliminary: WyckoffEvent | None = None
+    end: int = -1  # the bar at which the range was left (-1 while it lasts)
+    end_t: int = 0
+
+    @property
+    def support(self) -> int:
+        assert self.far is not None
+        return self.near if self.context > 0 else self.far
+
+    @property
+    def resistance(self) -> int:
+        assert self.far is not None
+        return self.far if self.context > 0 else self.near
+
+    @property
+    def height(self) -> int:
+        return self.resistance - self.support
+
+
+def pnf_columns(closes: Sequence[int], box: int, reversal: int) -> int:
+    """Columns of a close-only point-and-figure chart (``box`` points, ``reversal`` boxes)."""
+    if box <= 0 or not closes:
+        return 0
+    hi = lo = closes[0] // box
+    d = 0
+    cols = 1
+    for c in closes[1:]:
+        b = c // box
+        if d == 0:
+            if b >= hi + reversal:
+                d, hi = 1, b
+            elif b <= lo - reversal:
+                d, lo = -1, b
+        elif d > 0:
+            if b > hi:
+                hi = b
+            elif b <= hi - reversal:
+                d, lo, cols = -1, b, cols + 1
+        else:
+            if b < lo:
+                lo = b
+            elif b >= lo + reversal:
+                d, hi, cols = 1, b, cols + 1
+    return cols
+
+
+class Machine:
+    """One instrument's structure. ``closes(a, b)`` returns the closes of bars a..b-1."""
+
+    def __init__(self, symbol: str, scale: int, params: WyckoffParams,
+                 price: Callable[[float], Decimal] | None, closes: Callable[[int, int], Sequence[int]]) -> None:
+        self.symbol = symbol
+        self.scale = scale
+        self.p = params
+        self.price = price
+        self.closes = closes
+        self.range: TradingRange | None = None
+        self.outside = ""  # the phase outside a range: "" or "E"
+        self.trend = 0  # the direction of phase E
+        self.candidates: deque[tuple[int, Pending]] = deque()  # preliminary support/supply candidates
+        self.events: list[WyckoffEvent] = []
+        self.signals: list[Signal] = []
+        self.blocked = 0  # signals held back by the higher timeframe
+        self.ranges: list[TradingRange] = []  # every range opened, for charts and scoring
+
+    @property
+    def phase(self) -> str:
+        return self.range.phase if self.range is not None else self.outside
+
+    # ---------------------------------------------------------------- when to wake
+    def wake(self, x: Any) -> Any:
+        p = self.p
+        r = self.range
+        if r is None:
+            w = x.sc | x.bc | x.ps | x.psy
+            if self.outside == "E":
+                w = w | (x.regime == -self.trend)
+            return w
+        if r.exc is not None:
+            return x.i >= 0
+        if r.far is None:
+            expired = x.i - r.start > p.ar_max_bars
+            move = (r.peak - r.near) * r.context
+            if r.context > 0:
+                return expired | (x.l < r.near) | (x.h > r.peak) \
+                    | ((move >= p.ar_min_atr * x.atr) & (r.peak - x.c >= p.ar_retrace * move))
+            return expired | (x.h > r.near) | (x.l < r.peak) \
+                | ((move >= p.ar_min_atr * x.atr) & (x.c - r.peak >= p.ar_retrace * move))
+        sup, res, ht = r.support, r.resistance, r.height
+        if r.sos is not None:
+            d = r.direction
+            w = (x.i - r.sos_i > p.lps_window)
+            if r.lps is not None:
+                w = w | ((x.c > r.best) if d > 0 else (x.c < r.best))
+            if d > 0:
+                w = w | (x.c - res >= p.markup_height * ht) | (x.c < sup)
+                if r.lps is None:
+                    w = w | (x.h > r.best) | (x.sw_lo & (x.sw_lo_t > r.sos.bar_ts_ns)
+                                              & (x.sw_lo_px >= res - p.lps_depth * ht)
+                                              & (r.best - x.sw_lo_px >= p.lps_pullback * ht)
+                                              & (x.sw_lo_v < p.lps_volume * x.vbase))
+            else:
+                w = w | (sup - x.c >= p.markup_height * ht) | (x.c > res)
+                if r.lps is None:
+                    w = w | (x.l < r.best) | (x.sw_hi & (x.sw_hi_t > r.sos.bar_ts_ns)
+                                              & (x.sw_hi_px <= sup + p.lps_depth * ht)
+                                              & (x.sw_hi_px - r.best >= p.lps_pullback * ht)
+                                              & (x.sw_hi_v < p.lps_volume * x.vbase))
+            return w
+        pen = p.spring_min_penetration_atr * x.atr
+        brk = p.breakout * ht
+        w = (x.i - r.start > p.max_range_bars) | (x.l <= sup - pen) | (x.h >= res + pen) \
+            | (x.c <= sup - brk) | (x.c >= res + brk)
+        if r.phase == "A":
+            if r.context > 0:
+                w = w | (x.sw_lo & (x.sw_lo_px >= sup) & (x.sw_lo_px - sup <= p.st_zone * ht)
+                         & (x.sw_lo_v < p.st_volume * r.climax_v))
+            else:
+                w = w | (x.sw_hi & (x.sw_hi_px <= res) & (res - x.sw_hi_px <= p.st_zone * ht)
+                         & (x.sw_hi_v < p.st_volume * r.climax_v))
+        if r.phase == "A":
+            w = w | (x.i == r.ar_known + p.st_window)
+        if r.phase in ("A", "B"):
+            w = w | (x.sc & (x.l < sup)) | (x.bc & (x.h > res))
+        if r.phase == "C":
+            w = w | ((2 * (x.c - sup) >= ht) if r.direction > 0 else (2 * (res - x.c) >= ht))
+        return w
+
+    # ---------------------------------------------------------------- what to do
+    def step(self, x: Row) -> None:
+        r = self.range
+        if r is None:
+            self._outside(x)
+        elif r.far is None:
+            self._before_ar(x, r)
+        elif r.sos is not None:
+            self._after_break(x, r)
+        else:
+            self._in_range(x, r)
+
+    def _ev(self, name: str, t: int, px: int, x: Row, **numbers: float) -> WyckoffEvent:
+        ev = WyckoffEvent(self.symbol, name, t, px / self.scale,
+                          tuple((k, round(float(v), 6)) for k, v in numbers.items()), x.t)
+        self.events.append(ev)
+        return ev
+
+    def _ratios(self, x: Row) -> dict[str, float]:
+        return {"range_atr": x.rng / x.atr if x.atr else 0.0, "volume_ratio": x.v / x.vbase if x.vbase else 0.0}
+
+    def _close(self, x: Row) -> None:
+        if self.range is not None:
+            self.range.end, self.range.end_t = x.i, x.t
+        self.range = None
+
+    def _outside(self, x: Row) -> None:
+        p = self.p
+        if self.outside == "E" and x.regime == -self.trend:
+            self.outside, self.trend = "", 0
+        if x.sc or x.bc:
+            s = 1 if x.sc else -1
+            edge = x.l if s > 0 else x.h
+            r = TradingRange(s, x.i, edge, self._climax(x, s), x.v, x.i, x.h if s > 0 else x.l, x.t)
+            fitting = [c for i, c in self.candidates
+                       if c.numbers["side"] == s and p.ps_gap <= x.i - i <= p.trend_lookback]
+            if fitting:
+                r.pending_ps = fitting[-1]
+            self.candidates.clear()
+            self.range = r
+            self.outside, self.trend = "", 0
+        elif x.ps or x.psy:
+            s = 1 if x.ps else -1
+            while self.candidates and x.i - self.candidates[0][0] > p.trend_lookback:
+                self.candidates.popleft()
+            self.candidates.append((x.i, Pending(x.t, x.l if s > 0 else x.h,
+                                                 {"side": s, **self._trend(x, s), **self._ratios(x)})))
+
+    def _trend(self, x: Row, s: int) -> dict[str, float]:
+        fall = (x.hi_close - x.c) if s > 0 else (x.c - x.lo_close)
+        return {"trend_atr": fall / x.atr}
+
+    def _climax(self, x: Row, s: int) -> Pending:
+        return Pending(x.t, x.l if s > 0 else x.h, {**self._trend(x, s), **self._ratios(x)})
+
+    def _before_ar(self, x: Row, r: TradingRange) -> None:
+        p = self.p
+        s = r.context
+        if x.i - r.start > p.ar_max_bars:
+            self._close(x)
+            return
+        if (x.l < r.near) if s > 0 else (x.h > r.near):
+            r.near = x.l if s > 0 else x.h
+            if x.sc if s > 0 else x.bc:
+                if x.i - r.climax_i >= p.ps_gap:  # the stop it undercuts was preliminary
+                    r.pending_ps = r.pending_climax
+                r.pending_climax, r.climax_v, r.climax_i = self._climax(x, s), x.v, x.i
+            r.peak, r.peak_t = (x.h if s > 0 else x.l), x.t  # a new low restarts the rally
+            return
+        if (x.h > r.peak) if s > 0 else (x.l < r.peak):
+            r.peak, r.peak_t = (x.h if s > 0 else x.l), x.t
+        move = (r.peak - r.near) * s
+        if move < p.ar_min_atr * x.atr or (r.peak - x.c) * s < p.ar_retrace * move:
+            return
+        # the AR is confirmed: report what the range is made of
+        if r.pending_ps is not None:
+            ps = r.pending_ps
+            r.preliminary = self._ev("preliminary_support" if s > 0 else "preliminary_supply", ps.t, ps.px, x,
+                                     **{k: v for k, v in ps.numbers.items() if k != "side"})
+        c = r.pending_climax
+        r.climax = self._ev("selling_climax" if s > 0 else "buying_climax", c.t, c.px, x, **c.numbers)
+        r.far = r.peak
+        r.ar = self._ev("automatic_rally" if s > 0 else "automatic_reaction", r.peak_t, r.peak, x,
+                        height_atr=move / x.atr, retrace=(r.peak - x.c) * s / move)
+        r.ar_known = x.i
+        self.ranges.append(r)
+
+    def _in_range(self, x: Row, r: TradingRange) -> None:
+        p = self.p
+        sup, res, ht = r.support, r.resistance, r.height
+        if x.i - r.start > p.max_range_bars:
+            self._close(x)
+            return
+        if r.phase in ("A", "B") and ((x.sc and x.l < sup) or (x.bc and x.h > res)):
+            self._close(x)  # a climax beyond the range: what stopped the trend before was preliminary
+            self._outside(x)
+            return
+        if r.phase == "A":
+            st = None
+            if r.context > 0 and x.sw_lo and sup <= x.sw_lo_px and x.sw_lo_px - sup <= p.st_zone * ht \
+                    and x.sw_lo_v < p.st_volume * r.climax_v:
+                st = self._ev("secondary_test", x.sw_lo_t, x.sw_lo_px, x, volume_climax=x.sw_lo_v / r.climax_v,
+                              depth_height=(x.sw_lo_px - sup) / ht)
+            elif r.context < 0 and x.sw_hi and x.sw_hi_px <= res and res - x.sw_hi_px <= p.st_zone * ht \
+                    and x.sw_hi_v < p.st_volume * r.climax_v:
+                st = self._ev("secondary_test", x.sw_hi_t, x.sw_hi_px, x, volume_climax=x.sw_hi_v / r.climax_v,
+                              depth_height=(res - x.sw_hi_px) / ht)
+            if st is not None:
+                r.tests.append(st)
+                r.phase = "B"
+        if r.phase == "A" and x.i >= r.ar_known + p.st_window:
+            r.phase = "B"
+        if r.phase == "C" and ((2 * (x.c - sup) >= ht) if r.direction > 0 else (2 * (res - x.c) >= ht)):
+            r.phase = "D"
+        pen = p.spring_min_penetration_atr * x.atr
+        brk = p.breakout * ht
+        if r.exc is None:
+            if x.l <= sup - pen or x.c <= sup - brk:
+                r.exc = Excursion(-1, x.i, x.l, x.t, 0.0)
+            elif x.h >= res + pen or x.c >= res + brk:
+                r.exc = Excursion(1, x.i, x.h, x.t, 0.0)
+            else:
+                return
+        e = r.exc
+        if (x.l < e.extreme) if e.side < 0 else (x.h > e.extreme):
+            e.extreme, e.extreme_t = (x.l if e.side < 0 else x.h), x.t
+        e.volume = max(e.volume, x.v / x.vbase if x.vbase else 0.0)
+        edge = sup if e.side < 0 else res
+        depth = (edge - e.extreme) * -e.side  # > 0: how far beyond the edge
+        bars = x.i - e.start + 1
+        inside = (x.c > sup) if e.side < 0 else (x.c < res)
+        if depth > p.spring_max_penetration * ht or bars > p.spring_recovery_bars:
+            self._break(x, r, e.side, e)
+            return
+        if not inside:
+            return
+        r.exc = None
+        bullish = e.side < 0
+        allowed = r.c_event is None  # one spring or upthrust per range; later ones are tests of it
+        if x.i - r.ar_known < p.min_range_bars or depth < pen or not allowed or e.volume > p.spring_max_volume:
+            return  # a test of the edge, not a spring/upthrust
+        name = "spring" if bullish else "upthrust"
+        ev = self._ev(name, e.extreme_t, e.extreme, x, penetration_atr=depth / x.atr, penetration_height=depth / ht,
+                      volume_ratio=e.volume, recovery_bars=float(bars), tests=float(len(r.tests)))
+        r.c_event = ev
+        r.direction = 1 if bullish else -1
+        r.kind = KINDS[(r.context, r.direction)]
+        r.phase = "C"
+        depth_frac = depth / ht
+        conf = 0.5 + 0.1 * min(len(r.tests), 2) + (0.1 if depth_frac < 0.3 else 0.0) \
+            + (0.1 if e.volume < 1.5 else 0.0)
+        far = res if bullish else sup
+        self._signal(x, r, ev, e.extreme, [far, far + r.direction * ht], conf, r.start, x.i + 1)
+
+    def _break(self, x: Row, r: TradingRange, side: int, e: Excursion | None = None) -> None:
+        r.exc = None
+        name = "sign_of_strength" if side > 0 else "sign_of_weakness"
+        edge = r.resistance if side > 0 else r.support
+        r.sos = self._ev(name, x.t, x.c, x, beyond_height=(x.c - edge) * side / r.height, **self._ratios(x))
+        r.sos_i = x.i
+        r.best = x.h if side > 0 else x.l
+        if e is not None and e.side == side:
+            r.best = max(r.best, e.extreme) if side > 0 else min(r.best, e.extreme)
+        r.direction = side
+        r.kind = KINDS[(r.context, side)]
+        r.phase = "D"
+        r.lps = None
+
+    def _after_break(self, x: Row, r: TradingRange) -> None:
+        p = self.p
+        sup, res, ht = r.support, r.resistance, r.height
+        d = r.direction
+        if (x.c < sup) if d > 0 else (x.c > res):
+            self._break(x, r, -d)  # the break failed: price went through the other edge
+            return
+        if ((x.c - res) if d > 0 else (sup - x.c)) >= p.markup_height * ht \
+                or (r.lps is not None and (x.c - r.best) * d > 0):
+            self._close(x)
+            self.outside, self.trend = "E", d
+            return
+        if x.i - r.sos_i > p.lps_window:
+            self._close(x)
+            beyond = ((x.c - res) if d > 0 else (sup - x.c)) > 0
+            self.outside, self.trend = ("E", d) if beyond else ("", 0)
+            return
+        assert r.sos is not None
+        if r.lps is not None:
+            return
+        if (x.h > r.best) if d > 0 else (x.l < r.best):
+            r.best = x.h if d > 0 else x.l
+        if d > 0 and x.sw_lo and x.sw_lo_t > r.sos.bar_ts_ns and x.sw_lo_px >= res - p.lps_depth * ht \
+                and r.best - x.sw_lo_px >= p.lps_pullback * ht and x.sw_lo_v < p.lps_volume * x.vbase:
+            px, t, vol = x.sw_lo_px, x.sw_lo_t, x.sw_lo_v
+        elif d < 0 and x.sw_hi and x.sw_hi_t > r.sos.bar_ts_ns and x.sw_hi_px <= sup + p.lps_depth * ht \
+                and x.sw_hi_px - r.best >= p.lps_pullback * ht and x.sw_hi_v < p.lps_volume * x.vbase:
+            px, t, vol = x.sw_hi_px, x.sw_hi_t, x.sw_hi_v
+        else:
+            return
+        edge = res if d > 0 else sup
+        r.lps = self._ev("last_point_of_support" if d > 0 else "last_point_of_supply", t, px, x,
+                         volume_ratio=vol / x.vbase, hold_height=(px - edge) * d / ht)
+        conf = 0.55 + 0.1 * (r.c_event is not None) + 0.1 * (vol < 0.7 * x.vbase) + 0.05 * min(len(r.tests), 2)
+        self._signal(x, r, r.lps, px, [edge + d * ht, edge + 2 * d * ht], conf, r.start, r.sos_i + 1)
+
+    def _signal(self, x: Row, r: TradingRange, ev: WyckoffEvent, extreme: int, targets: list[int],
+                confidence: float, cause_from: int, cause_to: int) -> None:
+        p = self.p
+        side = 1 if ev.event in ("spring", "last_point_of_support") else -1
+        if x.htf == -side:
+            self.blocked += 1
+            return
+        if self.price is None:
+            return
+        box = max(1, int(p.pnf_box_atr * x.atr))
+        cols = pnf_columns(self.closes(cause_from, cause_to), box, p.pnf_reversal)
+        count = extreme + side * cols * box * p.pnf_reversal
+        if ev.event.startswith("last_point") and p.stop_beyond_range:
+            extreme = r.support if side > 0 else r.resistance
+        stop = extreme - side * p.stop_buffer_atr * x.atr
+        wanted = sorted({t for t in (*targets, count) if (t - x.c) * side > 0}, key=lambda t: t * side)
+        entry, stop_px = self.price(x.c / self.scale), self.price(stop / self.scale)
+        prices = tuple(dict.fromkeys(self.price(t / self.scale) for t in wanted))
+        prices = tuple(t for t in prices if (t - entry) * side > 0)
+        if not prices or (entry - stop_px) * side <= 0:
+            return
+        evidence = [e.evidence() for e in (r.preliminary, r.climax, r.ar, *r.tests[-2:], r.c_event, r.sos)
+                    if e is not None and e is not ev]
+        evidence.append(ev.evidence())
+        evidence.append(Evidence("cause", x.t, (("pnf_columns", float(cols)), ("box_points", float(box)),
+                                                ("height_atr", r.height / x.atr), ("htf_regime", float(x.htf)))))
+        self.signals.append(Signal(
+            self.symbol, Side.BUY if side > 0 else Side.SELL, x.t, entry, stop_px, prices,
+            round(min(confidence + (0.05 if x.htf == side else 0.0), 0.95), 4), ev.event, tuple(evidence),
+            atr=round(x.atr / self.scale, 8)))

@@ -1,0 +1,59 @@
+"""The detector's thresholds, one place for both modes (batch and incremental)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class WyckoffParams:
+    """Every threshold of the definitions in ``trading.wyckoff.definitions``.
+
+    Lengths are in bars; "ATR" is the mean true range of the ``atr_period`` bars *before* the
+    bar being judged and "baseline" the mean volume of the ``volume_period`` bars before it,
+    so a bar is never judged against itself. Heights are fractions of the trading range.
+    """
+
+    atr_period: int = 20
+    volume_period: int = 20
+    swing_orders: tuple[int, ...] = (3, 10, 30)  # swing scales; the first (minor) drives AR/ST/LPS
+    trend_lookback: int = 60
+    trend_min_atr: float = 6.0  # the fall (rise) into a climax, in ATR
+    climax_range: float = 1.8  # climax bar range, in ATR
+    climax_volume: float = 3.0  # climax bar volume, in baselines
+    ps_range: float = 1.2  # preliminary support/supply bar range, in ATR
+    ps_volume: float = 1.6  # preliminary support/supply volume, in baselines
+    ps_gap: int = 8  # a preliminary support/supply comes at least this many bars before the climax
+    ar_min_atr: float = 8.0  # the automatic rally/reaction must reach this far from the climax
+    ar_retrace: float = 0.5  # ... and be confirmed by a close giving back this much of it
+    ar_max_bars: int = 120  # a climax with no AR within this many bars opens no range
+    st_zone: float = 0.25  # a secondary test ends within this fraction of the height from the climax edge
+    st_volume: float = 0.5  # ... on less than this fraction of the climax bar's volume
+    st_window: int = 60  # phase A gives way to B this many bars after the AR when no ST came
+    min_range_bars: int = 60  # bars after the AR before a spring/upthrust counts
+    max_range_bars: int = 1200  # a range older than this is dropped
+    spring_min_penetration_atr: float = 0.5
+    spring_max_penetration: float = 0.6  # of the range height
+    spring_recovery_bars: int = 12
+    spring_max_volume: float = 3.0  # a break on more volume than this is supply (demand) winning
+    breakout: float = 0.25  # a close beyond an edge by this fraction of the height is a break
+    lps_depth: float = 0.5  # an LPS holds within this fraction of the height below resistance
+    lps_volume: float = 1.3  # ... on volume below this many baselines
+    lps_pullback: float = 0.2  # ... after a pullback of this fraction of the height from the best price
+    lps_window: int = 150  # bars after the SOS in which an LPS is looked for
+    markup_height: float = 0.75  # phase E: a close this many heights beyond the broken edge
+    stop_buffer_atr: float = 0.5
+    pnf_box_atr: float = 0.5  # point-and-figure box, in ATR, for the cause count
+    pnf_reversal: int = 3
+    regime_period: int = 30
+    er_trend: float = 0.3  # efficiency ratio at or above which the regime is a trend
+    htf_factor: int = 15  # the higher timeframe is this many base bars
+    htf_period: int = 12  # its regime is measured over this many higher-timeframe bars
+    vsa_narrow: float = 0.7  # a narrow bar: range below this many ATR
+    effort_volume: float = 1.8  # effort: volume at or above this many baselines
+    stop_beyond_range: bool = False  # LPS stops beyond the range edge instead of the LPS extreme
+
+    @property
+    def warmup(self) -> int:
+        return max(self.atr_period, self.volume_period, self.trend_lookback, self.regime_period + 1,
+                   2 * max(self.swing_orders))

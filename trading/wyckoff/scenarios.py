@@ -1,0 +1,272 @@
+"""Labelled Wyckoff scenarios: known schematics planted into realistic price paths.
+
+A scenario is one-minute bars of an FX-like instrument (prices in points of 10^-6): a stretch
+of noise, a trend into the structure, the schematic, the move out of it and more noise. The
+schematic is one of four kinds, by the trend before it (context) and the way it resolves:
+
+- accumulation (fall, then up): PS, SC, AR, ST, phase B swings, spring, test, SOS, LPS, markup;
+- distribution (rise, then down): PSY, BC, AR, ST, B, upthrust (UTAD), test, SOW, LPSY, markdown;
+- re-accumulation (rise, then up): BC, AR, ST, B, spring, SOS, LPS, markup;
+- re-distribution (fall, then down): SC, AR, ST, B, upthrust, SOW, LPSY, markdown.
+
+Durations, range height, depths, volumes and noise vary by seed; about a third of the schematics
+have no spring/upthrust (Wyckoff's schematic #2) and some fail: the spring (upthrust) is
+followed by a break the other way. Paths are Brownian bridges between the legs' targets, six
+steps per bar, with volatility clustering; volume follows the intraday session, each leg's
+activity and the bar's own range, with lognormal noise and the odd unrelated volume spike.
+
+Labels: every planted event with the span of its leg and the bar of its extreme, and the true
+phase of every bar (A-E inside the schematic, "" outside). ``score`` matches detections to
+labels: a detected event matches an unmatched label of the same name when its bar lies in the
+label's leg, give or take ``slack`` bars.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from trading.wyckoff.machine import KINDS, PHASES, WyckoffEvent
+
+SCALE = 1_000_000  # points per price unit (a 5-digit FX price, one more digit for the mid)
+BAR_NS = 60 * 1_000_000_000
+START_NS = 1_767_571_200 * 1_000_000_000  # 2026-01-05 00:00 UTC, a Monday
+SUBSTEPS = 6
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    event: str
+    bar: int  # the bar of the leg's extreme
+    start: int  # the leg's first bar
+    end: int  # the leg's last bar
+
+
+@dataclass
+class Scenario:
+    seed: int
+    kind: str
+    spring: bool
+    failed: bool
+    start_ns: npt.NDArray[np.int64]
+    end_ns: npt.NDArray[np.int64]
+    open: npt.NDArray[np.int64]
+    high: npt.NDArray[np.int64]
+    low: npt.NDArray[np.int64]
+    close: npt.NDArray[np.int64]
+    volume: npt.NDArray[np.int64]  # hundredths of a tick
+    labels: list[Label]
+    phases: npt.NDArray[np.int8]  # index into PHASES
+    structure: tuple[int, int]  # first and last bar of the schematic
+
+    def __len__(self) -> int:
+        return len(self.close)
+
+    def bar_of(self, ts_ns: int) -> int:
+        return int((ts_ns - int(self.end_ns[0])) // BAR_NS)
+
+
+@dataclass(frozen=True, slots=True)
+class _Leg:
+    bars: int
+    target: float  # in heights from the climax edge, signed toward the range
+    vol: float
+    activity: float
+    label: str = ""
+    phase: str = ""
+
+
+def _legs(rng: np.random.Generator, context: int, resolution: int, spring: bool,
+          failed: bool) -> list[_Leg]:
+    """The schematic in units of the range height, measured from the climax edge into the range
+    (so +1 is the AR's edge), for a range after a fall (context +1) or a rise (-1)."""
+    c = context
+
+    def name(up: str, down: str, side: int) -> str:
+        return up if side > 0 else down
+
+    # positions are "into the range" from the climax edge: 0 = climax edge, 1 = AR edge
+    u = rng.uniform
+    legs = [_Leg(int(rng.integers(150, 300)), u(1.6, 2.2), 1.0, 1.0, "", "")]  # the trend into it
+    if rng.random() < 0.7:
+        legs += [
+            _Leg(int(rng.integers(4, 8)), u(1.05, 1.25), 1.25, 1.5, name("preliminary_support", "preliminary_supply", c),
+                 "A"),
+            _Leg(int(rng.integers(8, 20)), u(1.3, 1.5), 0.9, 1.0, "", "A"),
+        ]
+    else:
+        legs.append(_Leg(int(rng.integers(30, 60)), u(1.2, 1.5), 1.0, 1.0, "", ""))
+    legs += [
+        _Leg(int(rng.integers(3, 6)), 0.0, u(2.0, 2.6), u(2.0, 3.0), name("selling_climax", "buying_climax", c), "A"),
+        _Leg(int(rng.integers(15, 40)), 1.0, 1.1, 1.5, name("automatic_rally", "automatic_reaction", c), "A"),
+        _Leg(int(rng.integers(25, 50)), u(0.05, 0.15), 0.8, 0.6, "secondary_test", "A"),
+    ]
+    lo, hi = (0.25, 0.8)
+    for _ in range(int(rng.integers(3, 6))):
+        legs.append(_Leg(int(rng.integers(20, 55)), u(lo, hi), 0.8, 0.8, "", "B"))
+    # phase C: the spring lies beyond support, the upthrust beyond resistance
+    r = resolution
+    support_pos = 0.0 if c > 0 else 1.0  # where support sits, in positions from the climax edge
+    resist_pos = 1.0 - support_pos
+
+    def toward(edge_pos: float, beyond: float, side: int) -> float:
+        """A position ``beyond`` heights outside the edge on ``side`` (+1 above resistance)."""
+        return edge_pos + c * side * beyond
+
+    inside_near = support_pos + c * 0.3 if r > 0 else resist_pos - c * 0.3
+    if spring:
+        edge = support_pos if r > 0 else resist_pos
+        legs.append(_Leg(int(rng.integers(5, 10)), toward(edge, u(0.15, 0.35), -r), 1.0, u(1.0, 1.4),
+                         name("spring", "upthrust", r), "C"))
+        legs.append(_Leg(int(rng.integers(5, 9)), inside_near, 1.0, 1.1, "", "C"))
+        legs.append(_Leg(int(rng.integers(12, 25)), toward(edge, -u(0.08, 0.15), -r), 0.7, 0.6, "", "C"))
+    else:
+        edge = support_pos if r > 0 else resist_pos
+        legs.append(_Leg(int(rng.integers(15, 30)), toward(edge, -u(0.1, 0.2), -r), 0.7, 0.6, "", "C"))
+    out = -r if failed else r
+    broken = resist_pos if out > 0 else support_pos
+    legs.append(_Leg(int(rng.integers(25, 45)), toward(broken, u(0.4, 0.6), out), 1.1, u(1.8, 2.3),
+                     name("sign_of_strength", "sign_of_weakness", out), "D"))
+    legs.append(_Leg(int(rng.integers(15, 35)), toward(broken, u(0.05, 0.15), out), 0.8, 0.6,
+                     name("last_point_of_support", "last_point_of_supply", out), "D"))
+    legs.append(_Leg(int(rng.integers(120, 240)), toward(broken, u(1.8, 3.0), out), 1.0, 1.1, "", "E"))
+    return legs
+
+
+def generate(seed: int, kind: str | None = None) -> Scenario:
+    """One scenario; the kind is drawn from the seed unless given."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0x57C0FF]))
+    kinds = list(KINDS.items())
+    if kind is None:
+        (context, resolution), kind = kinds[int(rng.integers(0, 4))]
+    else:
+        (context, resolution) = next(k for k, v in kinds if v == kind)
+    spring = rng.random() < 0.7
+    failed = spring and rng.random() < 0.15
+    if failed:
+        kind = KINDS[(context, -resolution)]
+    sigma = rng.uniform(40, 80)  # points per bar (0.4-0.8 pip)
+    height = rng.uniform(16, 30) * sigma
+    base_volume = rng.uniform(40, 120)  # ticks per minute
+    lead = int(rng.integers(120, 260))
+    tail = int(rng.integers(60, 160))
+    legs = [_Leg(lead, 0.0, 1.0, 1.0, "", "")] + _legs(rng, context, resolution, spring, failed) \
+        + [_Leg(tail, 0.0, 1.0, 1.0, "", "")]
+    # position p (in heights into the range from the climax edge) -> price: the climax edge
+    # sits below the start after a fall (context +1), above it after a rise.
+    start_price = 1_080_000.0 + rng.uniform(-20_000, 20_000)
+    edge_price = start_price - context * rng.uniform(3.5, 5.0) * height
+
+    def price_at(pos: float) -> float:
+        return edge_price + context * pos * height
+
+    n = sum(leg.bars for leg in legs)
+    closes_sub = np.empty(n * SUBSTEPS)
+    activity = np.empty(n)
+    phases = np.zeros(n, np.int8)
+    labels: list[Label] = []
+    price = start_price
+    regime = 1.0
+    k = 0
+    struct_lo, struct_hi = -1, -1
+    code = {p: i for i, p in enumerate(PHASES)}
+    for li, leg in enumerate(legs):
+        if li == 0 or li == len(legs) - 1:
+            target = price + rng.normal(0, 6 * sigma)  # noise stretches drift nowhere in particular
+        else:
+            target = price_at(leg.target)
+        m = leg.bars * SUBSTEPS
+        vols = np.empty(leg.bars)
+        for b in range(leg.bars):  # volatility clustering, bar by bar
+            regime = float(np.clip(regime * np.exp(rng.normal(0, 0.08)) * regime ** -0.05, 0.6, 1.7))
+            vols[b] = regime
+        step = sigma / np.sqrt(SUBSTEPS) * leg.vol * np.repeat(vols, SUBSTEPS)
+        walk = np.cumsum(rng.normal(0.0, 1.0, m) * step)
+        frac = np.arange(1, m + 1) / m
+        path = price + walk - frac * (walk[-1] - (target - price))
+        closes_sub[k * SUBSTEPS:(k + leg.bars) * SUBSTEPS] = path
+        activity[k:k + leg.bars] = leg.activity
+        phases[k:k + leg.bars] = code[leg.phase]
+        if leg.phase and struct_lo < 0:
+            struct_lo = k
+        if leg.phase:
+            struct_hi = k + leg.bars - 1
+        if leg.label:
+            seg = path.reshape(leg.bars, SUBSTEPS)
+            extreme = int(np.argmin(seg.min(axis=1)) if target < price else np.argmax(seg.max(axis=1)))
+            labels.append(Label(leg.label, k + extreme, k, k + leg.bars - 1))
+        price = float(path[-1])
+        k += leg.bars
+    sub = closes_sub.reshape(n, SUBSTEPS)
+    close = np.rint(sub[:, -1]).astype(np.int64)
+    open_ = np.r_[np.rint(start_price), close[:-1]].astype(np.int64)
+    high = np.maximum(np.rint(sub.max(axis=1)).astype(np.int64), np.maximum(open_, close))
+    low = np.minimum(np.rint(sub.min(axis=1)).astype(np.int64), np.minimum(open_, close))
+    minute = np.arange(n) % 1440
+    session = 1.0 + 0.45 * np.sin((minute - 420) / 1440 * 2 * np.pi)  # busier in the European afternoon
+    typical = np.median(high - low) or 1
+    effort = 0.6 + 0.4 * (high - low) / typical
+    ticks = base_volume * session * activity * effort * rng.lognormal(0.0, 0.3, n)
+    spikes = rng.random(n) < 0.004  # unrelated bursts of activity (news, rollover)
+    ticks[spikes] *= rng.uniform(2.0, 4.0, int(spikes.sum()))
+    volume = np.maximum(np.rint(ticks), 1).astype(np.int64) * 100
+    start_ns = START_NS + np.arange(n, dtype=np.int64) * BAR_NS + (seed % 1000) * 10_080 * BAR_NS
+    return Scenario(seed, kind, spring, failed, start_ns, start_ns + BAR_NS, open_, high, low, close, volume,
+                    labels, phases, (struct_lo, struct_hi))
+
+
+def scenarios(count: int, first_seed: int = 0) -> Iterable[Scenario]:
+    for seed in range(first_seed, first_seed + count):
+        yield generate(seed)
+
+
+@dataclass
+class Score:
+    """Event matches and phase agreement summed over scenarios."""
+
+    true_positive: Counter[str] = field(default_factory=Counter)
+    detected: Counter[str] = field(default_factory=Counter)
+    labelled: Counter[str] = field(default_factory=Counter)
+    phase_hits: int = 0
+    phase_bars: int = 0
+    confusion: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    kind_hits: int = 0
+    kind_total: int = 0
+    scenarios: int = 0
+
+    def add(self, sc: Scenario, events: Iterable[WyckoffEvent], phases: npt.NDArray[np.int8],
+            kind: str | None, slack: int = 5) -> None:
+        self.scenarios += 1
+        unmatched = defaultdict(list)
+        for lab in sc.labels:
+            self.labelled[lab.event] += 1
+            unmatched[lab.event].append(lab)
+        for ev in events:
+            self.detected[ev.event] += 1
+            bar = sc.bar_of(ev.bar_ts_ns)
+            options = [lab for lab in unmatched[ev.event] if lab.start - slack <= bar <= lab.end + slack]
+            if options:
+                best = min(options, key=lambda lab: abs(lab.bar - bar))
+                unmatched[ev.event].remove(best)
+                self.true_positive[ev.event] += 1
+        inside = sc.phases > 0
+        self.phase_bars += int(inside.sum())
+        self.phase_hits += int((phases[inside] == sc.phases[inside]).sum())
+        for t, d in zip(sc.phases[inside].tolist(), phases[inside].tolist(), strict=True):
+            self.confusion[PHASES[t]][PHASES[d] or "-"] += 1
+        self.kind_total += 1
+        self.kind_hits += kind == sc.kind
+
+    def precision(self) -> dict[str, float]:
+        return {e: round(self.true_positive[e] / n, 4) for e, n in sorted(self.detected.items()) if n}
+
+    def recall(self) -> dict[str, float]:
+        return {e: round(self.true_positive[e] / n, 4) for e, n in sorted(self.labelled.items()) if n}
+
+    @property
+    def phase_accuracy(self) -> float:
+        return round(self.phase_hits / self.phase_bars, 4) if self.phase_bars else 0.0
