@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 for _key, _value in {"CREWAI_DISABLE_TELEMETRY": "true", "OTEL_SDK_DISABLED": "true",
                      "CREWAI_DISABLE_VERSION_CHECK": "true", "CREWAI_TRACING_ENABLED": "false"}.items():
@@ -66,6 +66,9 @@ class TradeSaga(Flow[SagaState]):  # type: ignore[misc]
     """risk -> correlation -> style -> compliance -> execution, for all accounts of one signal."""
 
     _ctx: SagaContext = PrivateAttr()
+    # The saga has no LLM and nothing to remember: without this CrewAI opens a LanceDB memory for
+    # every flow (about 2 ms of each saga on this machine). CrewAI's own internal flows set it too.
+    _skip_auto_memory: ClassVar[bool] = True
 
     def _record(self, account: str, step: str, outcome: str, rule: str = "", reason: str = "",
                 numbers: tuple[tuple[str, float], ...] = ()) -> None:

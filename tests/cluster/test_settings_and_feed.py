@@ -39,6 +39,17 @@ def test_an_unknown_firm_and_an_unknown_key_are_named(tmp_path) -> None:
         load_settings(write(tmp_path, lambda d: d["session"].update(tiks=5)))
 
 
+def test_wyckoff_thresholds_are_typed_and_named(tmp_path) -> None:
+    path = write(tmp_path, lambda d: d["agents"].update(analysis={"swing_orders": [3, 8], "atr_period": 14,
+                                                                  "climax_volume": 2.8}))
+    p = load_settings(path).wyckoff_params()
+    assert p.swing_orders == (3, 8) and p.atr_period == 14 and isinstance(p.atr_period, int) and p.climax_volume == 2.8
+    with pytest.raises(SettingsError, match=r"agents\.analysis\.climax_vol: unknown Wyckoff threshold"):
+        load_settings(write(tmp_path, lambda d: d["agents"].update(analysis={"climax_vol": 3})))
+    with pytest.raises(SettingsError, match=r"agents\.analysis\.atr_period: a positive whole number"):
+        load_settings(write(tmp_path, lambda d: d["agents"].update(analysis={"atr_period": 2.5})))
+
+
 def test_the_environment_overrides_the_file(monkeypatch) -> None:
     monkeypatch.setenv("OCTET_SESSION__TICKS", "1234")
     assert load_settings(ROOT / "octet.yaml").session.ticks == 1234

@@ -157,7 +157,7 @@ class WyckoffDetector:
     scale: int = 0
     tracker: Tracker | None = None
     machine: Machine | None = None
-    history: deque[int] = field(default_factory=deque)  # recent closes, for the cause count
+    history: deque[int] = field(default_factory=deque)  # closes since the current range began (cause count)
     phase: str = ""
     bars_seen: int = 0
 
@@ -186,7 +186,7 @@ class WyckoffDetector:
         self.history.append(c)
         self.bars_seen += 1
         events: list[WyckoffEvent] = []
-        win = list(self.tracker.win)
+        win = self.tracker.win
         for k in p.swing_orders:
             for flag, name, px in zip(self.tracker.swings_out[k], ("swing_high", "swing_low"), (0, 1), strict=True):
                 if flag:
@@ -196,6 +196,8 @@ class WyckoffDetector:
         m = self.machine
         if m.wake(row):
             m.step(row)
+        if m.range is None:
+            self.history.clear()  # the cause count reads closes from a range's start only
         self.phase = m.phase
         events.extend(m.events)
         signals = list(m.signals)

@@ -281,6 +281,35 @@ def _htf(start: IntArray, c: IntArray, bar_ns: int, p: WyckoffParams) -> npt.NDA
     return out
 
 
+class Extreme:
+    """The maximum (``sign`` +1) or minimum (-1) of the last ``size`` values pushed, kept in a
+    monotonic queue: O(1) per value, exact on integers, small to pickle."""
+
+    __slots__ = ("size", "sign", "q")
+
+    def __init__(self, size: int, sign: int) -> None:
+        self.size, self.sign = size, sign
+        self.q: deque[tuple[int, int]] = deque()  # (index, value), values strictly decreasing by sign
+
+    def push(self, i: int, value: int) -> None:
+        q, s = self.q, self.sign
+        while q and q[-1][1] * s <= value * s:
+            q.pop()
+        q.append((i, value))
+        while q[0][0] <= i - self.size:
+            q.popleft()
+
+    def value(self) -> int:
+        return self.q[0][1]
+
+    def __getstate__(self) -> tuple[int, int, list[tuple[int, int]]]:
+        return self.size, self.sign, list(self.q)
+
+    def __setstate__(self, state: tuple[int, int, list[tuple[int, int]]]) -> None:
+        self.size, self.sign, q = state
+        self.q = deque(q)
+
+
 class Tracker:
     """The incremental twin of ``compute``: one bar in, that bar's ``Row`` out."""
 
@@ -293,11 +322,12 @@ class Tracker:
         self.tr_sum = 0
         self.vol: deque[int] = deque(maxlen=p.volume_period)
         self.vol_sum = 0
-        self.closes: deque[int] = deque(maxlen=L)
-        self.highs: deque[int] = deque(maxlen=L)
-        self.lows: deque[int] = deque(maxlen=L)
-        w = 2 * max(p.swing_orders) + 1
-        self.win: deque[tuple[int, int, int, int]] = deque(maxlen=w)  # (h, l, v, t)
+        self.hi_close, self.lo_close = Extreme(L, 1), Extreme(L, -1)  # over bars i-L..i-1
+        self.high_prev, self.low_prev = Extreme(L, 1), Extreme(L, -1)
+        # swings of order k: the max (min) of the k bars up to now, and its values k+1 bars back
+        self.right = {k: (Extreme(k, 1), Extreme(k, -1)) for k in p.swing_orders}
+        self.past: dict[int, deque[tuple[int, int]]] = {k: deque(maxlen=k + 1) for k in p.swing_orders}
+        self.win: deque[tuple[int, int, int, int]] = deque(maxlen=max(p.swing_orders) + 1)  # (h, l, v, t)
         self.dc: deque[int] = deque(maxlen=p.regime_period)
         self.dc_sum = 0
         self.back: deque[int] = deque(maxlen=p.regime_period + 1)
@@ -308,6 +338,8 @@ class Tracker:
         self.htf_closes: deque[int] = deque(maxlen=p.htf_period + 1)
         self.htf = 0
         self.swings_out: dict[int, tuple[bool, bool]] = {}
+        self.warmup = p.warmup
+        self.swing_state = [(k, self.right[k][0], self.right[k][1], self.past[k]) for k in p.swing_orders]
 
     def add(self, t: int, start: int, o: int, h: int, low: int, c: int, v: int) -> Row:
         p = self.p
@@ -317,12 +349,11 @@ class Tracker:
         full_vol = len(self.vol) == p.volume_period
         atr = (self.tr_sum if full_atr else 0) / p.atr_period
         vbase = (self.vol_sum if full_vol else 0) / p.volume_period
-        L = p.trend_lookback
-        full = len(self.closes) == L
-        hi_close = max(self.closes) if full else 0
-        lo_close = min(self.closes) if full else 0
-        high_prev = max(self.highs) if full else 0
-        low_prev = min(self.lows) if full else 0
+        full = i >= p.trend_lookback
+        hi_close = self.hi_close.value() if full else 0
+        lo_close = self.lo_close.value() if full else 0
+        high_prev = self.high_prev.value() if full else 0
+        low_prev = self.low_prev.value() if full else 0
         # higher timeframe: a new bucket completes the previous one
         bucket = htf_bucket(start, self.bar_ns, p)
         if self.bucket is not None and bucket != self.bucket:
@@ -332,20 +363,24 @@ class Tracker:
             path = sum(abs(hc[j] - hc[j - 1]) for j in range(1, len(hc))) if ok else 0
             self.htf = regime_of(hc[-1] - hc[0] if ok else 0, path, p, ok)
         self.bucket, self.bucket_close = bucket, c
-        # swings
-        self.win.append((h, low, v, t))
+        # swings: bar j = i-k against the k bars on each side
+        win = self.win
+        win.append((h, low, v, t))
         sw: dict[int, tuple[bool, bool]] = {}
-        for k in p.swing_orders:
+        for k, up, down, past in self.swing_state:
+            up.push(i, h)
+            down.push(i, low)
+            hi_k, lo_k = up.q[0][1], down.q[0][1]
             if i >= 2 * k:
-                bars = list(self.win)[-(2 * k + 1):]
-                mid = bars[k]
-                others = bars[:k] + bars[k + 1:]
-                sw[k] = (mid[0] > max(b[0] for b in others), mid[1] < min(b[1] for b in others))
+                j = win[-(k + 1)]
+                left_hi, left_lo = past[0]  # the k bars before j: what the window held at j-1
+                sw[k] = (j[0] > left_hi and j[0] > hi_k, j[1] < left_lo and j[1] < lo_k)
             else:
                 sw[k] = (False, False)
+            past.append((hi_k, lo_k))
         self.swings_out = sw
         k0 = p.swing_orders[0]
-        ref = list(self.win)[-(k0 + 1)] if len(self.win) > k0 else (0, 0, 0, 0)
+        ref = self.win[-(k0 + 1)] if i >= k0 else (0, 0, 0, 0)
         # regime over closes i-N..i
         d = abs(c - prev_c)
         N = p.regime_period
@@ -354,12 +389,11 @@ class Tracker:
         self.back.append(c)
         ok = i >= N
         regime = regime_of(c - self.back[0] if ok else 0, path, p, ok)
-        warm = i >= p.warmup
+        warm = i >= self.warmup
         nd, ns, enr = vsa(h - low, c, prev_c, v, self.v1 if i >= 1 else 0, self.v2 if i >= 2 else 0,
                           atr, vbase, p, warm)
         row = Row(i, t, o, h, low, c, v, h - low, prev_c, atr, vbase, warm, hi_close, lo_close, high_prev, low_prev,
-                  sw[k0][0], ref[0] if i >= k0 else 0, ref[2] if i >= k0 else 0, ref[3] if i >= k0 else 0,
-                  sw[k0][1], ref[1] if i >= k0 else 0, ref[2] if i >= k0 else 0, ref[3] if i >= k0 else 0,
+                  sw[k0][0], ref[0], ref[2], ref[3], sw[k0][1], ref[1], ref[2], ref[3],
                   regime, self.htf, bool(nd), bool(ns), bool(enr))
         row.sc, row.bc, row.ps, row.psy = (bool(b) for b in stopping_action(row, p))
         # advance
@@ -376,9 +410,10 @@ class Tracker:
             self.dc_sum -= self.dc[0]
         self.dc.append(d)
         self.dc_sum += d
-        self.closes.append(c)
-        self.highs.append(h)
-        self.lows.append(low)
+        self.hi_close.push(i, c)
+        self.lo_close.push(i, c)
+        self.high_prev.push(i, h)
+        self.low_prev.push(i, low)
         self.prev_c = c
         self.v2, self.v1 = self.v1, v
         self.i += 1
