@@ -282,7 +282,6 @@ class Session:
                 ing_refs = [ing.call("process", batch.take(batch.inst % n_ingress == j))
                             for j, ing in enumerate(topo.ingress)]
             an_refs = [shard.call("on_batch", *ing_refs) for _, shard in topo.analysis]
-            self.pending.append(topo.agents["correlation"].call("on_batch", *ing_refs))
             ingested: list[IngressResult] = ray.get(ing_refs)
             clean = self._merge([r.clean for r in ingested])
             if self.series is not None:  # research data: ticks and bars as they came in
@@ -297,6 +296,9 @@ class Session:
             if signals:
                 self.pending.append(topo.agents["learning"].call("on_update", signals, []))
             self._walk(clean, signals)
+            # The correlation window learns the batch's bars after its sagas: a signal's exposure
+            # check sees no bar that closed after it (and does not wait behind this call).
+            self.pending.append(topo.agents["correlation"].call("on_batch", *ing_refs))
             last_ts: dict[str, int] = {}
             for r in ingested:
                 last_ts.update(r.last_ts)
