@@ -71,6 +71,9 @@ def main() -> None:
     kind_acc = round(score.kind_hits / score.kind_total, 4)
     print(f"\nphase accuracy {score.phase_accuracy:.3f} over {score.phase_bars:,} bars inside schematics; "
           f"structure kind right in {kind_acc:.1%} of scenarios")
+    for k, s in sorted(by_kind.items()):
+        print(f"  {k:15s} {s.scenarios:4d} scenarios: phase accuracy {s.phase_accuracy:.3f}, "
+              f"kind right {s.kind_hits / s.kind_total:.1%}")
     confusion = {t: dict(c) for t, c in sorted(score.confusion.items())}
     for t, row in confusion.items():
         total = sum(row.values())
@@ -86,7 +89,9 @@ def main() -> None:
         "detected": dict(sorted(score.detected.items())),
         "phase_confusion": confusion,
         "by_kind": {k: {"scenarios": s.scenarios, "precision": s.precision(), "recall": s.recall(),
-                        "phase_accuracy": s.phase_accuracy} for k, s in sorted(by_kind.items())},
+                        "phase_accuracy": s.phase_accuracy,
+                        "structure_kind_accuracy": round(s.kind_hits / s.kind_total, 4)}
+                    for k, s in sorted(by_kind.items())},
         "targets": TARGETS,
         "targets_met": {e: precision.get(e, 0) >= t for e, t in TARGETS.items()},
         "seconds": round(time.perf_counter() - started, 1),
