@@ -53,10 +53,8 @@ def main() -> None:
         bars += len(sc)
         d = detect_points("EURUSD", sc.start_ns, sc.end_ns, sc.open, sc.high, sc.low, sc.close, sc.volume, SCALE,
                           params)
-        kind = next((r.kind for r in reversed(d.ranges) if r.kind and r.climax is not None
-                     and sc.structure[0] <= sc.bar_of(r.climax.bar_ts_ns) <= sc.structure[1]), None)
-        score.add(sc, d.events, d.phases, kind)
-        by_kind.setdefault(sc.kind, Score()).add(sc, d.events, d.phases, kind)
+        score.add(sc, d.events, d.phases, d.ranges)
+        by_kind.setdefault(sc.kind, Score()).add(sc, d.events, d.phases, d.ranges)
         signals.update(e.event for e in d.events if e.event in ("spring", "upthrust", "last_point_of_support",
                                                                "last_point_of_supply"))
         if n % 100 == 0 or n == args.scenarios:

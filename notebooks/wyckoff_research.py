@@ -85,7 +85,7 @@ for seed in range(200, 240):
     det = detect(pl.DataFrame({"start_ns": s.start_ns, "end_ns": s.end_ns, "open": s.open / SCALE,
                                "high": s.high / SCALE, "low": s.low / SCALE, "close": s.close / SCALE,
                                "volume": s.volume / 100}), "EURUSD", 5, params)
-    score.add(s, det.events, det.phases, None)
+    score.add(s, det.events, det.phases, det.ranges)
 print(pl.DataFrame({"event": list(score.precision()), "precision": list(score.precision().values()),
                     "recall": [score.recall().get(e, 0.0) for e in score.precision()]}))
-print("phase accuracy", score.phase_accuracy)
+print("phase accuracy", score.phase_accuracy, "| structure kind right in", score.kind_hits, "of", score.kind_total)

@@ -310,6 +310,35 @@ class Extreme:
         self.q = deque(q)
 
 
+class WindowSum:
+    """The exact sum of the last ``size`` values pushed."""
+
+    __slots__ = ("q", "total")
+
+    def __init__(self, size: int) -> None:
+        self.q: deque[int] = deque(maxlen=size)
+        self.total = 0
+
+    @property
+    def full(self) -> bool:
+        return len(self.q) == self.q.maxlen
+
+    def oldest(self) -> int:
+        """The value the next push drops (0 while the window is filling)."""
+        return self.q[0] if self.full else 0
+
+    def push(self, value: int) -> None:
+        self.total += value - self.oldest()
+        self.q.append(value)
+
+    def __getstate__(self) -> tuple[int | None, list[int], int]:
+        return self.q.maxlen, list(self.q), self.total
+
+    def __setstate__(self, state: tuple[int | None, list[int], int]) -> None:
+        size, values, self.total = state
+        self.q = deque(values, maxlen=size)
+
+
 class Tracker:
     """The incremental twin of ``compute``: one bar in, that bar's ``Row`` out."""
 
@@ -318,18 +347,14 @@ class Tracker:
         self.bar_ns = bar_ns
         self.i = 0
         L = p.trend_lookback
-        self.tr: deque[int] = deque(maxlen=p.atr_period)
-        self.tr_sum = 0
-        self.vol: deque[int] = deque(maxlen=p.volume_period)
-        self.vol_sum = 0
+        self.tr, self.vol = WindowSum(p.atr_period), WindowSum(p.volume_period)  # bars i-n..i-1
         self.hi_close, self.lo_close = Extreme(L, 1), Extreme(L, -1)  # over bars i-L..i-1
         self.high_prev, self.low_prev = Extreme(L, 1), Extreme(L, -1)
-        # swings of order k: the max (min) of the k bars up to now, and its values k+1 bars back
-        self.right = {k: (Extreme(k, 1), Extreme(k, -1)) for k in p.swing_orders}
-        self.past: dict[int, deque[tuple[int, int]]] = {k: deque(maxlen=k + 1) for k in p.swing_orders}
+        # swings of order k: the max and min of the k bars up to now, and what they were k+1 bars back
+        self.swing_state: list[tuple[int, Extreme, Extreme, deque[tuple[int, int]]]] = [
+            (k, Extreme(k, 1), Extreme(k, -1), deque(maxlen=k + 1)) for k in p.swing_orders]
         self.win: deque[tuple[int, int, int, int]] = deque(maxlen=max(p.swing_orders) + 1)  # (h, l, v, t)
-        self.dc: deque[int] = deque(maxlen=p.regime_period)
-        self.dc_sum = 0
+        self.dc = WindowSum(p.regime_period)  # |dc| of bars i-N..i-1
         self.back: deque[int] = deque(maxlen=p.regime_period + 1)
         self.prev_c = 0
         self.v1 = self.v2 = 0
@@ -339,16 +364,13 @@ class Tracker:
         self.htf = 0
         self.swings_out: dict[int, tuple[bool, bool]] = {}
         self.warmup = p.warmup
-        self.swing_state = [(k, self.right[k][0], self.right[k][1], self.past[k]) for k in p.swing_orders]
 
     def add(self, t: int, start: int, o: int, h: int, low: int, c: int, v: int) -> Row:
         p = self.p
         i = self.i
         prev_c = c if i == 0 else self.prev_c
-        full_atr = len(self.tr) == p.atr_period
-        full_vol = len(self.vol) == p.volume_period
-        atr = (self.tr_sum if full_atr else 0) / p.atr_period
-        vbase = (self.vol_sum if full_vol else 0) / p.volume_period
+        atr = (self.tr.total if self.tr.full else 0) / p.atr_period
+        vbase = (self.vol.total if self.vol.full else 0) / p.volume_period
         full = i >= p.trend_lookback
         hi_close = self.hi_close.value() if full else 0
         lo_close = self.lo_close.value() if full else 0
@@ -383,33 +405,20 @@ class Tracker:
         ref = self.win[-(k0 + 1)] if i >= k0 else (0, 0, 0, 0)
         # regime over closes i-N..i
         d = abs(c - prev_c)
-        N = p.regime_period
-        old = self.dc[0] if len(self.dc) == N else 0
-        path = self.dc_sum + d - old
+        path = self.dc.total + d - self.dc.oldest()
         self.back.append(c)
-        ok = i >= N
+        ok = i >= p.regime_period
         regime = regime_of(c - self.back[0] if ok else 0, path, p, ok)
         warm = i >= self.warmup
-        nd, ns, enr = vsa(h - low, c, prev_c, v, self.v1 if i >= 1 else 0, self.v2 if i >= 2 else 0,
-                          atr, vbase, p, warm)
+        nd, ns, enr = vsa(h - low, c, prev_c, v, self.v1, self.v2, atr, vbase, p, warm)
         row = Row(i, t, o, h, low, c, v, h - low, prev_c, atr, vbase, warm, hi_close, lo_close, high_prev, low_prev,
                   sw[k0][0], ref[0], ref[2], ref[3], sw[k0][1], ref[1], ref[2], ref[3],
                   regime, self.htf, bool(nd), bool(ns), bool(enr))
         row.sc, row.bc, row.ps, row.psy = (bool(b) for b in stopping_action(row, p))
         # advance
-        tr = h - low if i == 0 else max(h, prev_c) - min(low, prev_c)
-        if len(self.tr) == p.atr_period:
-            self.tr_sum -= self.tr[0]
-        self.tr.append(tr)
-        self.tr_sum += tr
-        if len(self.vol) == p.volume_period:
-            self.vol_sum -= self.vol[0]
-        self.vol.append(v)
-        self.vol_sum += v
-        if len(self.dc) == N:
-            self.dc_sum -= self.dc[0]
-        self.dc.append(d)
-        self.dc_sum += d
+        self.tr.push(h - low if i == 0 else max(h, prev_c) - min(low, prev_c))
+        self.vol.push(v)
+        self.dc.push(d)
         self.hi_close.push(i, c)
         self.lo_close.push(i, c)
         self.high_prev.push(i, h)

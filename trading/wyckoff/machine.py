@@ -61,7 +61,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -130,7 +130,7 @@ class TradingRange:
     phase: str = "A"
     kind: str = ""
     direction: int = 0  # +1 after a spring or an SOS, -1 after an upthrust or an SOW
-    tests: list[WyckoffEvent] = field(default_factory=list)
+    st: WyckoffEvent | None = None  # the secondary test (one: it ends phase A)
     exc: Excursion | None = None
     c_event: WyckoffEvent | None = None
     sos: WyckoffEvent | None = None
@@ -206,6 +206,62 @@ class Machine:
     def phase(self) -> str:
         return self.range.phase if self.range is not None else self.outside
 
+    # ------------------------------------------------- conditions (scalars or columns)
+    # Each is written once and read by ``wake`` (on a chunk of columns, or a bar) and by ``step``
+    # (on the bar), so the two can never disagree on what a condition means.
+    def _ar_confirmed(self, x: Any, r: TradingRange) -> Any:
+        move = (r.peak - r.near) * r.context
+        return (move >= self.p.ar_min_atr * x.atr) & ((r.peak - x.c) * r.context >= self.p.ar_retrace * move)
+
+    def _secondary_test(self, x: Any, r: TradingRange) -> Any:
+        p, sup, res, ht = self.p, r.support, r.resistance, r.height
+        if r.context > 0:
+            return x.sw_lo & (x.sw_lo_px >= sup) & (x.sw_lo_px - sup <= p.st_zone * ht) \
+                & (x.sw_lo_v < p.st_volume * r.climax_v)
+        return x.sw_hi & (x.sw_hi_px <= res) & (res - x.sw_hi_px <= p.st_zone * ht) \
+            & (x.sw_hi_v < p.st_volume * r.climax_v)
+
+    def _climax_beyond(self, x: Any, r: TradingRange) -> Any:
+        return (x.sc & (x.l < r.support)) | (x.bc & (x.h > r.resistance))
+
+    def _past_half(self, x: Any, r: TradingRange) -> Any:
+        """After a spring (upthrust): a close in the range's upper (lower) half."""
+        if r.direction > 0:
+            return 2 * (x.c - r.support) >= r.height
+        return 2 * (r.resistance - x.c) >= r.height
+
+    def _below(self, x: Any, r: TradingRange) -> Any:
+        """Trading below support far enough to start an excursion (a spring, or a break)."""
+        return (x.l <= r.support - self.p.spring_min_penetration_atr * x.atr) \
+            | (x.c <= r.support - self.p.breakout * r.height)
+
+    def _above(self, x: Any, r: TradingRange) -> Any:
+        return (x.h >= r.resistance + self.p.spring_min_penetration_atr * x.atr) \
+            | (x.c >= r.resistance + self.p.breakout * r.height)
+
+    def _back_through(self, x: Any, r: TradingRange) -> Any:
+        """After a break: a close back through the opposite edge."""
+        return (x.c < r.support) if r.direction > 0 else (x.c > r.resistance)
+
+    def _marked(self, x: Any, r: TradingRange) -> Any:
+        """After a break: phase E (far enough beyond the edge, or beyond the best since the LPS)."""
+        p, d = self.p, r.direction
+        far = (x.c - r.resistance >= p.markup_height * r.height) if d > 0 \
+            else (r.support - x.c >= p.markup_height * r.height)
+        if r.lps is None:
+            return far
+        return far | ((x.c > r.best) if d > 0 else (x.c < r.best))
+
+    def _last_point(self, x: Any, r: TradingRange) -> Any:
+        """After a break: a swing back toward the edge that holds, on quiet volume."""
+        p, ht = self.p, r.height
+        assert r.sos is not None
+        if r.direction > 0:
+            return x.sw_lo & (x.sw_lo_t > r.sos.bar_ts_ns) & (x.sw_lo_px >= r.resistance - p.lps_depth * ht) \
+                & (r.best - x.sw_lo_px >= p.lps_pullback * ht) & (x.sw_lo_v < p.lps_volume * x.vbase)
+        return x.sw_hi & (x.sw_hi_t > r.sos.bar_ts_ns) & (x.sw_hi_px <= r.support + p.lps_depth * ht) \
+            & (x.sw_hi_px - r.best >= p.lps_pullback * ht) & (x.sw_hi_v < p.lps_volume * x.vbase)
+
     # ---------------------------------------------------------------- when to wake
     def wake(self, x: Any) -> Any:
         p = self.p
@@ -218,51 +274,22 @@ class Machine:
         if r.exc is not None:
             return x.i >= 0
         if r.far is None:
-            expired = x.i - r.start > p.ar_max_bars
-            move = (r.peak - r.near) * r.context
-            if r.context > 0:
-                return expired | (x.l < r.near) | (x.h > r.peak) \
-                    | ((move >= p.ar_min_atr * x.atr) & (r.peak - x.c >= p.ar_retrace * move))
-            return expired | (x.h > r.near) | (x.l < r.peak) \
-                | ((move >= p.ar_min_atr * x.atr) & (x.c - r.peak >= p.ar_retrace * move))
-        sup, res, ht = r.support, r.resistance, r.height
+            beyond = (x.l < r.near) if r.context > 0 else (x.h > r.near)
+            further = (x.h > r.peak) if r.context > 0 else (x.l < r.peak)
+            return (x.i - r.start > p.ar_max_bars) | beyond | further | self._ar_confirmed(x, r)
         if r.sos is not None:
-            d = r.direction
-            w = (x.i - r.sos_i > p.lps_window)
-            if r.lps is not None:
-                w = w | ((x.c > r.best) if d > 0 else (x.c < r.best))
-            if d > 0:
-                w = w | (x.c - res >= p.markup_height * ht) | (x.c < sup)
-                if r.lps is None:
-                    w = w | (x.h > r.best) | (x.sw_lo & (x.sw_lo_t > r.sos.bar_ts_ns)
-                                              & (x.sw_lo_px >= res - p.lps_depth * ht)
-                                              & (r.best - x.sw_lo_px >= p.lps_pullback * ht)
-                                              & (x.sw_lo_v < p.lps_volume * x.vbase))
-            else:
-                w = w | (sup - x.c >= p.markup_height * ht) | (x.c > res)
-                if r.lps is None:
-                    w = w | (x.l < r.best) | (x.sw_hi & (x.sw_hi_t > r.sos.bar_ts_ns)
-                                              & (x.sw_hi_px <= sup + p.lps_depth * ht)
-                                              & (x.sw_hi_px - r.best >= p.lps_pullback * ht)
-                                              & (x.sw_hi_v < p.lps_volume * x.vbase))
+            w = (x.i - r.sos_i > p.lps_window) | self._marked(x, r) | self._back_through(x, r)
+            if r.lps is None:
+                further = (x.h > r.best) if r.direction > 0 else (x.l < r.best)
+                w = w | further | self._last_point(x, r)
             return w
-        pen = p.spring_min_penetration_atr * x.atr
-        brk = p.breakout * ht
-        w = (x.i - r.start > p.max_range_bars) | (x.l <= sup - pen) | (x.h >= res + pen) \
-            | (x.c <= sup - brk) | (x.c >= res + brk)
+        w = (x.i - r.start > p.max_range_bars) | self._below(x, r) | self._above(x, r)
         if r.phase == "A":
-            if r.context > 0:
-                w = w | (x.sw_lo & (x.sw_lo_px >= sup) & (x.sw_lo_px - sup <= p.st_zone * ht)
-                         & (x.sw_lo_v < p.st_volume * r.climax_v))
-            else:
-                w = w | (x.sw_hi & (x.sw_hi_px <= res) & (res - x.sw_hi_px <= p.st_zone * ht)
-                         & (x.sw_hi_v < p.st_volume * r.climax_v))
-        if r.phase == "A":
-            w = w | (x.i == r.ar_known + p.st_window)
+            w = w | self._secondary_test(x, r) | (x.i == r.ar_known + p.st_window)
         if r.phase in ("A", "B"):
-            w = w | (x.sc & (x.l < sup)) | (x.bc & (x.h > res))
+            w = w | self._climax_beyond(x, r)
         if r.phase == "C":
-            w = w | ((2 * (x.c - sup) >= ht) if r.direction > 0 else (2 * (res - x.c) >= ht))
+            w = w | self._past_half(x, r)
         return w
 
     # ---------------------------------------------------------------- what to do
@@ -336,9 +363,9 @@ class Machine:
             return
         if (x.h > r.peak) if s > 0 else (x.l < r.peak):
             r.peak, r.peak_t = (x.h if s > 0 else x.l), x.t
-        move = (r.peak - r.near) * s
-        if move < p.ar_min_atr * x.atr or (r.peak - x.c) * s < p.ar_retrace * move:
+        if not self._ar_confirmed(x, r):
             return
+        move = (r.peak - r.near) * s
         # the AR is confirmed: report what the range is made of
         if r.pending_ps is not None:
             ps = r.pending_ps
@@ -358,33 +385,24 @@ class Machine:
         if x.i - r.start > p.max_range_bars:
             self._close(x)
             return
-        if r.phase in ("A", "B") and ((x.sc and x.l < sup) or (x.bc and x.h > res)):
+        if r.phase in ("A", "B") and self._climax_beyond(x, r):
             self._close(x)  # a climax beyond the range: what stopped the trend before was preliminary
             self._outside(x)
             return
-        if r.phase == "A":
-            st = None
-            if r.context > 0 and x.sw_lo and sup <= x.sw_lo_px and x.sw_lo_px - sup <= p.st_zone * ht \
-                    and x.sw_lo_v < p.st_volume * r.climax_v:
-                st = self._ev("secondary_test", x.sw_lo_t, x.sw_lo_px, x, volume_climax=x.sw_lo_v / r.climax_v,
-                              depth_height=(x.sw_lo_px - sup) / ht)
-            elif r.context < 0 and x.sw_hi and x.sw_hi_px <= res and res - x.sw_hi_px <= p.st_zone * ht \
-                    and x.sw_hi_v < p.st_volume * r.climax_v:
-                st = self._ev("secondary_test", x.sw_hi_t, x.sw_hi_px, x, volume_climax=x.sw_hi_v / r.climax_v,
-                              depth_height=(res - x.sw_hi_px) / ht)
-            if st is not None:
-                r.tests.append(st)
-                r.phase = "B"
+        if r.phase == "A" and self._secondary_test(x, r):
+            px, t, vol = (x.sw_lo_px, x.sw_lo_t, x.sw_lo_v) if r.context > 0 else (x.sw_hi_px, x.sw_hi_t, x.sw_hi_v)
+            r.st = self._ev("secondary_test", t, px, x, volume_climax=vol / r.climax_v,
+                            depth_height=abs(px - r.near) / ht)
+            r.phase = "B"
         if r.phase == "A" and x.i >= r.ar_known + p.st_window:
             r.phase = "B"
-        if r.phase == "C" and ((2 * (x.c - sup) >= ht) if r.direction > 0 else (2 * (res - x.c) >= ht)):
+        if r.phase == "C" and self._past_half(x, r):
             r.phase = "D"
         pen = p.spring_min_penetration_atr * x.atr
-        brk = p.breakout * ht
         if r.exc is None:
-            if x.l <= sup - pen or x.c <= sup - brk:
+            if self._below(x, r):
                 r.exc = Excursion(-1, x.i, x.l, x.t, 0.0)
-            elif x.h >= res + pen or x.c >= res + brk:
+            elif self._above(x, r):
                 r.exc = Excursion(1, x.i, x.h, x.t, 0.0)
             else:
                 return
@@ -408,13 +426,13 @@ class Machine:
             return  # a test of the edge, not a spring/upthrust
         name = "spring" if bullish else "upthrust"
         ev = self._ev(name, e.extreme_t, e.extreme, x, penetration_atr=depth / x.atr, penetration_height=depth / ht,
-                      volume_ratio=e.volume, recovery_bars=float(bars), tests=float(len(r.tests)))
+                      volume_ratio=e.volume, recovery_bars=float(bars), tests=float(r.st is not None))
         r.c_event = ev
         r.direction = 1 if bullish else -1
         r.kind = KINDS[(r.context, r.direction)]
         r.phase = "C"
         depth_frac = depth / ht
-        conf = 0.5 + 0.1 * min(len(r.tests), 2) + (0.1 if depth_frac < 0.3 else 0.0) \
+        conf = 0.5 + 0.1 * (r.st is not None) + (0.1 if depth_frac < 0.3 else 0.0) \
             + (0.1 if e.volume < 1.5 else 0.0)
         far = res if bullish else sup
         self._signal(x, r, ev, e.extreme, [far, far + r.direction * ht], conf, r.start, x.i + 1)
@@ -437,11 +455,10 @@ class Machine:
         p = self.p
         sup, res, ht = r.support, r.resistance, r.height
         d = r.direction
-        if (x.c < sup) if d > 0 else (x.c > res):
+        if self._back_through(x, r):
             self._break(x, r, -d)  # the break failed: price went through the other edge
             return
-        if ((x.c - res) if d > 0 else (sup - x.c)) >= p.markup_height * ht \
-                or (r.lps is not None and (x.c - r.best) * d > 0):
+        if self._marked(x, r):
             self._close(x)
             self.outside, self.trend = "E", d
             return
@@ -455,18 +472,13 @@ class Machine:
             return
         if (x.h > r.best) if d > 0 else (x.l < r.best):
             r.best = x.h if d > 0 else x.l
-        if d > 0 and x.sw_lo and x.sw_lo_t > r.sos.bar_ts_ns and x.sw_lo_px >= res - p.lps_depth * ht \
-                and r.best - x.sw_lo_px >= p.lps_pullback * ht and x.sw_lo_v < p.lps_volume * x.vbase:
-            px, t, vol = x.sw_lo_px, x.sw_lo_t, x.sw_lo_v
-        elif d < 0 and x.sw_hi and x.sw_hi_t > r.sos.bar_ts_ns and x.sw_hi_px <= sup + p.lps_depth * ht \
-                and x.sw_hi_px - r.best >= p.lps_pullback * ht and x.sw_hi_v < p.lps_volume * x.vbase:
-            px, t, vol = x.sw_hi_px, x.sw_hi_t, x.sw_hi_v
-        else:
+        if not self._last_point(x, r):
             return
+        px, t, vol = (x.sw_lo_px, x.sw_lo_t, x.sw_lo_v) if d > 0 else (x.sw_hi_px, x.sw_hi_t, x.sw_hi_v)
         edge = res if d > 0 else sup
         r.lps = self._ev("last_point_of_support" if d > 0 else "last_point_of_supply", t, px, x,
                          volume_ratio=vol / x.vbase, hold_height=(px - edge) * d / ht)
-        conf = 0.55 + 0.1 * (r.c_event is not None) + 0.1 * (vol < 0.7 * x.vbase) + 0.05 * min(len(r.tests), 2)
+        conf = 0.55 + 0.1 * (r.c_event is not None) + 0.1 * (vol < 0.7 * x.vbase) + 0.05 * (r.st is not None)
         self._signal(x, r, r.lps, px, [edge + d * ht, edge + 2 * d * ht], conf, r.start, r.sos_i + 1)
 
     def _signal(self, x: Row, r: TradingRange, ev: WyckoffEvent, extreme: int, targets: list[int],
@@ -490,7 +502,7 @@ class Machine:
         prices = tuple(t for t in prices if (t - entry) * side > 0)
         if not prices or (entry - stop_px) * side <= 0:
             return
-        evidence = [e.evidence() for e in (r.preliminary, r.climax, r.ar, *r.tests[-2:], r.c_event, r.sos)
+        evidence = [e.evidence() for e in (r.preliminary, r.climax, r.ar, r.st, r.c_event, r.sos)
                     if e is not None and e is not ev]
         evidence.append(ev.evidence())
         evidence.append(Evidence("cause", x.t, (("pnf_columns", float(cols)), ("box_points", float(box)),

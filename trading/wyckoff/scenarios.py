@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from trading.wyckoff.machine import KINDS, PHASES, WyckoffEvent
+from trading.wyckoff.machine import KINDS, PHASES, TradingRange, WyckoffEvent
 
 SCALE = 1_000_000  # points per price unit (a 5-digit FX price, one more digit for the mid)
 BAR_NS = 60 * 1_000_000_000
@@ -105,9 +105,8 @@ def _legs(rng: np.random.Generator, context: int, resolution: int, spring: bool,
         _Leg(int(rng.integers(15, 40)), 1.0, 1.1, 1.5, name("automatic_rally", "automatic_reaction", c), "A"),
         _Leg(int(rng.integers(25, 50)), u(0.05, 0.15), 0.8, 0.6, "secondary_test", "A"),
     ]
-    lo, hi = (0.25, 0.8)
-    for _ in range(int(rng.integers(3, 6))):
-        legs.append(_Leg(int(rng.integers(20, 55)), u(lo, hi), 0.8, 0.8, "", "B"))
+    for _ in range(int(rng.integers(3, 6))):  # phase B swings between a quarter and most of the height
+        legs.append(_Leg(int(rng.integers(20, 55)), u(0.25, 0.8), 0.8, 0.8, "", "B"))
     # phase C: the spring lies beyond support, the upthrust beyond resistance
     r = resolution
     support_pos = 0.0 if c > 0 else 1.0  # where support sits, in positions from the climax edge
@@ -118,14 +117,13 @@ def _legs(rng: np.random.Generator, context: int, resolution: int, spring: bool,
         return edge_pos + c * side * beyond
 
     inside_near = support_pos + c * 0.3 if r > 0 else resist_pos - c * 0.3
+    edge = support_pos if r > 0 else resist_pos
     if spring:
-        edge = support_pos if r > 0 else resist_pos
         legs.append(_Leg(int(rng.integers(5, 10)), toward(edge, u(0.15, 0.35), -r), 1.0, u(1.0, 1.4),
                          name("spring", "upthrust", r), "C"))
         legs.append(_Leg(int(rng.integers(5, 9)), inside_near, 1.0, 1.1, "", "C"))
         legs.append(_Leg(int(rng.integers(12, 25)), toward(edge, -u(0.08, 0.15), -r), 0.7, 0.6, "", "C"))
     else:
-        edge = support_pos if r > 0 else resist_pos
         legs.append(_Leg(int(rng.integers(15, 30)), toward(edge, -u(0.1, 0.2), -r), 0.7, 0.6, "", "C"))
     out = -r if failed else r
     broken = resist_pos if out > 0 else support_pos
@@ -239,7 +237,9 @@ class Score:
     scenarios: int = 0
 
     def add(self, sc: Scenario, events: Iterable[WyckoffEvent], phases: npt.NDArray[np.int8],
-            kind: str | None, slack: int = 5) -> None:
+            ranges: Iterable[TradingRange], slack: int = 5) -> None:
+        """Score one scenario's detection: its events, its phases per bar and its ranges (the
+        last range whose climax lies in the schematic gives the structure's kind)."""
         self.scenarios += 1
         unmatched = defaultdict(list)
         for lab in sc.labels:
@@ -258,6 +258,8 @@ class Score:
         self.phase_hits += int((phases[inside] == sc.phases[inside]).sum())
         for t, d in zip(sc.phases[inside].tolist(), phases[inside].tolist(), strict=True):
             self.confusion[PHASES[t]][PHASES[d] or "-"] += 1
+        kind = next((r.kind for r in reversed(list(ranges)) if r.kind and r.climax is not None
+                     and sc.structure[0] <= sc.bar_of(r.climax.bar_ts_ns) <= sc.structure[1]), None)
         self.kind_total += 1
         self.kind_hits += kind == sc.kind
 
