@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from actors.ingress import IngressResult
 from trading.instruments import InstrumentRegistry
 from trading.orders import Signal
+from trading.pickling import compact
 from trading.wyckoff import WyckoffDetector, WyckoffEvent, WyckoffParams
 
 ROUTINE = {"swing_high", "swing_low"}  # counted, but too frequent to keep as events
 
 
+@compact
 @dataclass(frozen=True, slots=True)
 class AnalysisOutput:
     signals: tuple[Signal, ...]

@@ -19,9 +19,11 @@ import numpy as np
 from trading.breaker import Breaker, BreakerEvent, BreakerLimits, BreakerState, DeskHealth, Tier
 from trading.compliance import Headroom
 from trading.market import NS_PER_S, fx_market_closed
+from trading.pickling import compact
 from trading.rules import FirmRules
 
 
+@compact
 @dataclass(frozen=True, slots=True)
 class BreakerUpdate:
     events: tuple[BreakerEvent, ...]

@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from actors.common import rates_from
+from actors.execution import ExecUpdate
 from trading.compliance import AccountRules, ComplianceDecision, CostAllowance, Headroom
 from trading.instruments import InstrumentRegistry
 from trading.ledger import AccountSnapshot, ClosedTrade
@@ -42,6 +43,11 @@ class ComplianceAgent:
         self.last.update(snapshots)
         return {acc: self.accounts[acc].observe(snap, rates, [t for t in trades if t.account_id == acc])
                 for acc, snap in snapshots.items()}
+
+    def observe_update(self, update: ExecUpdate) -> dict[str, Headroom]:
+        """``observe`` for an execution agent's update, which the desk passes on as Ray's reference
+        to it: the headroom is worked out as soon as the update exists, while the desk books it."""
+        return self.observe(update.snapshots, update.mids, update.trades)
 
     def _conduct(self, acc: str, legs: Sequence[Order], snapshots: Mapping[str, AccountSnapshot]) -> str:
         """Copy trading and hedging across the accounts of one firm: the reason for a veto, or ''."""

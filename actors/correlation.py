@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 from decimal import Decimal
+from typing import ClassVar
 
 from actors.common import rates_from
 from actors.ingress import IngressResult
@@ -23,6 +24,8 @@ from trading.orders import OrderIntent
 
 
 class CorrelationAgent:
+    reads: ClassVar[frozenset[str]] = frozenset({"check"})  # changes no state: the shell does not save after it
+
     def __init__(self, registry: InstrumentRegistry, owners: dict[str, str], limits: ExposureLimits,
                  window_bars: int) -> None:
         self.registry = registry

@@ -15,6 +15,7 @@ from trading.instruments import InstrumentRegistry
 from trading.ledger import AccountLedger, AccountSnapshot, ClosedTrade
 from trading.market import TickBatch
 from trading.orders import ExecutionReport, FillKind, Order, OrderStatus, Position, Side
+from trading.pickling import compact
 
 # After one of these no further fill of the order can come, except the close of the position it opened.
 _FINAL = frozenset({OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.EXPIRED})
@@ -29,6 +30,7 @@ class AccountSpec:
     min_hold_seconds: int = 0
 
 
+@compact
 @dataclass(frozen=True, slots=True)
 class ExecUpdate:
     reports: tuple[ExecutionReport, ...]

@@ -9,8 +9,10 @@ import numpy as np
 from trading.bars import BarAggregator
 from trading.instruments import InstrumentRegistry
 from trading.market import Bar, TickBatch
+from trading.pickling import compact
 
 
+@compact
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
     """A tick that was not accepted, and why."""
@@ -22,6 +24,7 @@ class DeadLetter:
     reason: str
 
 
+@compact
 @dataclass(frozen=True, slots=True)
 class IngressResult:
     clean: TickBatch
@@ -37,6 +40,8 @@ class IngressAgent:
     negative volume, a time earlier than the instrument's latest (out of order), and an exact
     repeat of the instrument's previous tick (duplicate).
     """
+
+    retry_window = 1  # results recorded for a retry: one batch (the desk waits for each before the next)
 
     def __init__(self, registry: InstrumentRegistry, bar_seconds: int) -> None:
         self.registry = registry

@@ -29,6 +29,8 @@ DLQ = "deadletter"
 
 
 class KafkaIngressAgent:
+    retry_window = 1  # results recorded for a retry: one batch (the desk waits for each before the next)
+
     def __init__(self, registry: InstrumentRegistry, bar_seconds: int, bootstrap: str, group: str,
                  partitions: list[int], n_partitions: int, start_offsets: dict[int, int],
                  max_buffered: int = 8, poll_timeout_s: float = 120.0, topic: str = "md.ticks") -> None:

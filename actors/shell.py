@@ -9,6 +9,10 @@ and doubles nothing. The results of the last ``WINDOW`` calls are kept, so that 
 than one call in flight gets each recorded result back when Ray retries them in order. (Ray may
 retry calls out of order after a restart, so the desk keeps one sequenced call in flight per
 actor; reading ahead, as the Kafka ingress does, is an unsequenced query.)
+
+A method an agent lists in ``reads`` changes nothing: its call is sequenced like any other but
+not saved (a retry after a restart computes the same answer from the same saved state), which
+takes a state save off the saga's path for the correlation check and the execution style.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from typing import Any
 from actors.state import StateStore
 
 WINDOW = 2  # the desk keeps one sequenced call in flight per actor; one more is margin
+# (an agent may set ``retry_window`` lower: the ingress agents, whose results are whole batches, and
+# which the desk never calls again before it has the result of the call before)
 
 
 class StaleCall(RuntimeError):
@@ -57,7 +63,7 @@ class AgentShell:
         if seq in self.recent:
             return self.recent[seq]
         if seq <= self.last_seq:
-            raise StaleCall(f"{self.name}: call {seq} after {self.last_seq}, older than the last {WINDOW}")
+            raise StaleCall(f"{self.name}: call {seq} after {self.last_seq}, older than the last recorded")
         start = time.perf_counter()
         result = getattr(self.agent, method)(*args)
         applied = time.perf_counter()
@@ -66,9 +72,11 @@ class AgentShell:
         self.stats["events"] += int(getattr(self.agent, "last_events", 1))
         self.last_seq = seq
         self.recent[seq] = result
-        for old in [k for k in self.recent if k <= seq - WINDOW]:
+        window = getattr(self.agent, "retry_window", WINDOW)
+        for old in [k for k in self.recent if k <= seq - window]:
             del self.recent[old]
-        self.store.save(seq, (self.agent, self.last_seq, self.recent, self.stats))
+        if method not in getattr(self.agent, "reads", ()):
+            self.store.save(seq, (self.agent, self.last_seq, self.recent, self.stats))
         self.stats["save_s"] = self.stats.get("save_s", 0.0) + time.perf_counter() - applied
         return result
 

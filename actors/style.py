@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from trading.execution_style import ExecutionProfile, apply_profile
 from trading.instruments import InstrumentRegistry
 from trading.orders import Order, OrderIntent
 
 
 class ExecutionStyleAgent:
+    reads: ClassVar[frozenset[str]] = frozenset({"apply"})  # changes no state: the shell does not save after it
+
     def __init__(self, registry: InstrumentRegistry, profiles: dict[str, ExecutionProfile]) -> None:
         self.registry = registry
         self.profiles = profiles

@@ -3,10 +3,17 @@
 A CrewAI Flow with deterministic steps and no LLM. Each step is one Ray actor call that handles
 every account still in the saga; an account whose order is vetoed leaves it with the reason
 recorded, and the flow ends when no account is left. Every step appends to the audit record.
+
+Each step after the first is also the router that names the next one ("stop" when no account is
+left), and each is a coroutine that awaits the actor's reply on the flow's event loop: CrewAI
+runs a plain method on a worker thread and every method costs it a thread hand-off more, which
+here cost more than the agents' own work. The state is a ``FlowState``, which CrewAI instantiates as it is
+(for any other model it builds a new class at every kickoff).
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -17,9 +24,8 @@ for _key, _value in {"CREWAI_DISABLE_TELEMETRY": "true", "OTEL_SDK_DISABLED": "t
                      "CREWAI_DISABLE_VERSION_CHECK": "true", "CREWAI_TRACING_ENABLED": "false"}.items():
     os.environ.setdefault(_key, _value)
 
-import ray  # noqa: E402
-from crewai.flow.flow import Flow, listen, router, start  # noqa: E402
-from pydantic import BaseModel, PrivateAttr  # noqa: E402
+from crewai.flow.flow import Flow, FlowState, listen, router, start  # noqa: E402
+from pydantic import PrivateAttr  # noqa: E402
 
 from actors.execution import ExecUpdate  # noqa: E402
 from trading.compliance import Headroom  # noqa: E402
@@ -49,14 +55,14 @@ class SagaContext:
     snapshots: Mapping[str, AccountSnapshot]
     mids: Mapping[str, Decimal]
     headrooms: Mapping[str, Headroom]
-    call: Callable[[str, str, Any], Any]  # (agent, method, *args) -> result, one actor call
+    call: Callable[..., Any]  # (agent, method, *args) -> the result, or an awaitable of it (a Ray ObjectRef)
     decisions: list[Decision] = field(default_factory=list)
     intents: dict[str, OrderIntent] = field(default_factory=dict)
     orders: dict[str, list[Order]] = field(default_factory=dict)
     update: ExecUpdate | None = None
 
 
-class SagaState(BaseModel):
+class SagaState(FlowState):  # type: ignore[misc]
     """The flow's own state: the steps it ran (the decisions live in the context)."""
 
     steps: list[str] = []
@@ -74,14 +80,16 @@ class TradeSaga(Flow[SagaState]):  # type: ignore[misc]
                 numbers: tuple[tuple[str, float], ...] = ()) -> None:
         self._ctx.decisions.append(Decision(self._ctx.signal.signal_id, account, step, outcome, rule, reason, numbers))
 
-    def _next(self) -> str:
-        self.state.steps.append("size")
-        return "continue" if self._ctx.intents else "stop"
+    async def _ask(self, agent: str, method: str, *args: Any) -> Any:
+        """One agent call: awaited on the flow's loop when it is a Ray ObjectRef."""
+        result = self._ctx.call(agent, method, *args)
+        return await result if inspect.isawaitable(result) else result
 
     @start()
-    def size(self) -> None:
+    async def size(self) -> None:
         c = self._ctx
-        sized = c.call("risk", "size", c.signal, c.snapshots, c.mids, c.headrooms, c.accounts)
+        self.state.steps.append("risk")
+        sized = await self._ask("risk", "size", c.signal, c.snapshots, c.mids, c.headrooms, c.accounts)
         for acc, decision in sized.items():
             if decision.intent is None:
                 self._record(acc, "risk", "veto", "sizing", decision.reason, decision.inputs)
@@ -91,13 +99,12 @@ class TradeSaga(Flow[SagaState]):  # type: ignore[misc]
                              f"{decision.intent.risk_amount}", decision.inputs)
 
     @router(size)
-    def after_size(self) -> str:
-        return self._next()
-
-    @listen("continue")
-    def correlate(self) -> None:
+    async def correlate(self) -> str:
         c = self._ctx
-        checked = c.call("correlation", "check", list(c.intents.values()), c.snapshots, c.mids)
+        if not c.intents:
+            return "stop"
+        self.state.steps.append("correlation")
+        checked = await self._ask("correlation", "check", list(c.intents.values()), c.snapshots, c.mids)
         for (acc, _), (intent, reason) in zip(list(c.intents.items()), checked, strict=True):
             if intent is None:
                 del c.intents[acc]
@@ -105,15 +112,13 @@ class TradeSaga(Flow[SagaState]):  # type: ignore[misc]
             else:
                 c.intents[acc] = intent
                 self._record(acc, "correlation", "scaled" if "scaled" in reason else "pass", "", reason)
+        return "styled" if c.intents else "stop"
 
-    @router(correlate)
-    def after_correlate(self) -> str:
-        return "styled" if self._ctx.intents else "stop"
-
-    @listen("styled")
-    def style(self) -> None:
+    @router("styled")
+    async def style(self) -> str:
         c = self._ctx
-        c.orders = c.call("style", "apply", list(c.intents.values()))
+        self.state.steps.append("style")
+        c.orders = await self._ask("style", "apply", list(c.intents.values()))
         for acc in list(c.orders):
             legs = c.orders[acc]
             if not legs:
@@ -122,15 +127,13 @@ class TradeSaga(Flow[SagaState]):  # type: ignore[misc]
             else:
                 self._record(acc, "style", "pass", "", f"{len(legs)} leg(s), profile {legs[0].profile}, "
                              f"seed {legs[0].seed}, active from {legs[0].not_before_ns}")
+        return "to_compliance" if c.orders else "stop"
 
-    @router(style)
-    def after_style(self) -> str:
-        return "to_compliance" if self._ctx.orders else "stop"
-
-    @listen("to_compliance")
-    def comply(self) -> None:
+    @router("to_compliance")
+    async def comply(self) -> str:
         c = self._ctx
-        decisions = c.call("compliance", "check", c.orders, c.snapshots, c.mids)
+        self.state.steps.append("compliance")
+        decisions = await self._ask("compliance", "check", c.orders, c.snapshots, c.mids)
         for acc, d in decisions.items():
             numbers = (("worst_case_daily_headroom", float(d.worst_case_daily_headroom)),
                        ("worst_case_max_loss_headroom", float(d.worst_case_max_loss_headroom)))
@@ -139,16 +142,14 @@ class TradeSaga(Flow[SagaState]):  # type: ignore[misc]
             else:
                 del c.orders[acc]
                 self._record(acc, "compliance", "veto", d.rule, d.reason, numbers)
-
-    @router(comply)
-    def after_comply(self) -> str:
-        return "approved" if self._ctx.orders else "stop"
+        return "approved" if c.orders else "stop"
 
     @listen("approved")
-    def execute(self) -> None:
+    async def execute(self) -> None:
         c = self._ctx
+        self.state.steps.append("execution")
         legs = [o for acc in sorted(c.orders) for o in c.orders[acc]]
-        c.update = c.call("execution", "submit", legs)
+        c.update = await self._ask("execution", "submit", legs)
         for report in c.update.reports:
             outcome = "sent" if report.status.value in ("accepted", "filled") else "rejected"
             self._record(report.account_id, "execution", outcome, "", f"{report.client_order_id} {report.status.value}"
@@ -175,6 +176,6 @@ def actor_caller(agents: Mapping[str, Any]) -> Callable[..., Any]:
     """A ``call`` for the saga over the session's sequenced agent handles."""
 
     def call(agent: str, method: str, *args: Any) -> Any:
-        return ray.get(agents[agent].call(method, *args))
+        return agents[agent].call(method, *args)  # an ObjectRef, awaited by the saga
 
     return call

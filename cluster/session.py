@@ -174,6 +174,7 @@ class Session:
         self.desk_halted = False
         self.pending_halt = ""
         self.pending: list[Any] = []
+        self.later: list[tuple[str, str, tuple[Any, ...]]] = []  # book-keeping held until the batch's sagas are done
         self.sent: dict[str, Order] = {}
         self.health = _HealthLog()
         self.ignored: frozenset[str] = frozenset()
@@ -268,20 +269,26 @@ class Session:
         n_ingress = len(topo.ingress)
         published: dict[str, int] = {}
         commits: list[Any] = []
-        for b in range(batches):
-            batch = ticks.take(slice(b * size, (b + 1) * size))
-            self.batch_started = time.perf_counter()
+
+        def request(b: int) -> tuple[float, list[Any], list[Any]]:
+            """Ask the ingress actors for batch ``b`` and the analysis shards to work on it."""
+            started = time.perf_counter()
             if self.kafka is not None:  # each ingress actor reads batch b of its partitions from md.ticks
-                ing_refs = [ing.call("poll_batch", b) for ing in topo.ingress]
+                refs = [ing.call("poll_batch", b) for ing in topo.ingress]
                 if b + 1 < batches:  # and reads b+1 while the desk works on b (one sequenced call in flight)
                     for ing in topo.ingress:
                         ing.handle.query.remote("prefetch", b + 1)
-            elif n_ingress == 1:
-                ing_refs = [topo.ingress[0].call("process", batch)]
             else:
-                ing_refs = [ing.call("process", batch.take(batch.inst % n_ingress == j))
-                            for j, ing in enumerate(topo.ingress)]
-            an_refs = [shard.call("on_batch", *ing_refs) for _, shard in topo.analysis]
+                batch = ticks.take(slice(b * size, (b + 1) * size))
+                refs = [topo.ingress[0].call("process", batch)] if n_ingress == 1 else [
+                    ing.call("process", batch.take(batch.inst % n_ingress == j)) for j, ing in enumerate(topo.ingress)]
+            return started, refs, [shard.call("on_batch", *refs) for _, shard in topo.analysis]
+
+        read_ahead = self.settings.session.read_ahead
+        upcoming = request(0) if batches else None
+        for b in range(batches):
+            assert upcoming is not None
+            self.batch_started, ing_refs, an_refs = upcoming
             ingested: list[IngressResult] = ray.get(ing_refs)
             clean = self._merge([r.clean for r in ingested])
             if self.series is not None:  # research data: ticks and bars as they came in
@@ -290,11 +297,13 @@ class Session:
             for r in ingested:
                 result.dead_letters.update(d.reason for d in r.dead_letters)
             analysed = self._analysed(an_refs)
+            if read_ahead and b + 1 < batches:  # the next batch is read and analysed while this one is walked
+                upcoming = request(b + 1)
             signals = sorted((s for o in analysed for s in o.signals), key=lambda s: (s.ts_ns, s.symbol, s.setup))
             result.events.extend(e for o in analysed for e in o.events)
             result.signals.extend(signals)
             if signals:
-                self.pending.append(topo.agents["learning"].call("on_update", signals, []))
+                self.later.append(("learning", "on_update", (signals, [])))
             self._walk(clean, signals)
             # The correlation window learns the batch's bars after its sagas: a signal's exposure
             # check sees no bar that closed after it (and does not wait behind this call).
@@ -303,8 +312,7 @@ class Session:
             for r in ingested:
                 last_ts.update(r.last_ts)
             self.health.spreads(clean, self.registry)
-            ray.get(self.pending)  # the batch's book-keeping first: the review then runs on idle cores
-            self.pending = []
+            self._settle()  # the batch's book-keeping first: the review then runs on idle cores
             beat = b % self.settings.agents.breaker.heartbeat_every_batches == 0
             if beat:
                 self._heartbeat()
@@ -312,8 +320,7 @@ class Session:
             if len(clean):
                 self._review(int(clean.ts[-1]), last_ts)
             result.headroom.extend(self.headrooms[a] for a in sorted(self.headrooms))  # published per batch
-            ray.get(self.pending)
-            self.pending = []
+            self._settle()
             if self.store is not None:
                 self.acked = self.store.flush(self.run_id, result, self.snapshots)
             if self.kafka is not None:  # the batch is durable: its events out, then its offsets committed
@@ -328,9 +335,10 @@ class Session:
             if self.on_batch is not None:
                 self.on_batch(Progress(b + 1, batches, min((b + 1) * size, len(ticks)), len(result.signals),
                                        len(result.orders), len(result.trades), time.perf_counter() - started), topo)
-        self._book(ray.get(topo.agents["execution"].call("flatten", None, "end of session")))
-        ray.get(self.pending)
-        self.pending = []
+            if not read_ahead and b + 1 < batches:
+                upcoming = request(b + 1)
+        self._book(topo.agents["execution"].call("flatten", None, "end of session"))
+        self._settle()
         result.elapsed_s = time.perf_counter() - started
         result.final = dict(self.snapshots)
         result.summaries = topo.agents["performance"].query("summary")
@@ -345,6 +353,15 @@ class Session:
             self.live.publish(Publication.of(self.run_id, batches + 1, self.registry, {}, self.snapshots,
                                              self.headrooms, [], {}), self.store)
         return result
+
+    def _settle(self) -> None:
+        """Send the book-keeping held back during the batch's sagas (performance, learning: nothing
+        on a signal's path reads them), then wait for every call still in flight."""
+        for agent, method, args in self.later:
+            self.pending.append(self.topo.agents[agent].call(method, *args))
+        self.later = []
+        ray.get(self.pending)
+        self.pending = []
 
     def _merge(self, parts: list[TickBatch]) -> TickBatch:
         if len(parts) == 1:
@@ -386,17 +403,22 @@ class Session:
     def _advance(self, quotes: TickBatch, as_of: int) -> None:
         """Push quotes to the venue up to ``as_of``, book what filled, refresh headroom."""
         try:
-            update: ExecUpdate = ray.get(self.topo.agents["execution"].call("on_quotes", quotes, as_of))
-        except ExecUnavailable as exc:  # the broker is gone: the system tier halts the desk
-            self.health.venue_error = _cause(exc)
+            self._book(self.topo.agents["execution"].call("on_quotes", quotes, as_of))
+        except ExecUnavailable as exc:  # the broker is gone: the system tier halts the desk (nothing
+            self.health.venue_error = _cause(exc)  # was booked: the compliance call failed with it)
             return
-        self._book(update)
         for acc, head in sorted(self.headrooms.items()):
             if head.flatten_reason:  # a holding rule: close before the weekend or the session end
-                self._book(ray.get(self.topo.agents["execution"].call("flatten", acc, f"compliance: {head.flatten_reason}")))
+                self._book(self.topo.agents["execution"].call("flatten", acc, f"compliance: {head.flatten_reason}"))
 
-    def _book(self, update: ExecUpdate) -> None:
+    def _book(self, update: ExecUpdate | ray.ObjectRef) -> None:
+        """Book an execution update (or Ray's reference to one, still being made): the compliance
+        agent gets it straight from the execution agent, so its headroom is worked out while the
+        driver books the reports and trades."""
         agents = self.topo.agents
+        heads = agents["compliance"].call("observe_update", update)
+        if isinstance(update, ray.ObjectRef):
+            update = ray.get(update)
         self.snapshots, self.mids = update.snapshots, update.mids
         self.result.reports.extend(update.reports)
         self.health.book(update, self.sent, self.registry)
@@ -405,11 +427,10 @@ class Session:
         if update.trades:
             trades = list(update.trades)
             self.result.trades.extend(trades)
-            self.pending.append(agents["risk"].call("on_trades", trades))
-            self.pending.append(agents["learning"].call("on_update", [], trades))
-        self.pending.append(agents["performance"].call("on_update", update.snapshots, list(update.trades)))
-        self.headrooms = ray.get(agents["compliance"].call("observe", update.snapshots, update.mids,
-                                                           list(update.trades)))
+            self.pending.append(agents["risk"].call("on_trades", trades))  # the next sizing sees them
+            self.later.append(("learning", "on_update", ([], trades)))
+        self.later.append(("performance", "on_update", (update.snapshots, list(update.trades))))
+        self.headrooms = ray.get(heads)
 
     def _saga(self, signal: Signal) -> None:
         saga_agents = sorted(self.ignored & {"risk", "correlation", "style", "compliance", "execution"})
@@ -482,7 +503,7 @@ class Session:
             self.result.halt_latency_ms.append((done - started) * 1000)
             self.result.halt_rpc_ms.append((done - sent) * 1000)
             self.desk_halted, self.pending_halt = True, ""
-            self._book(ray.get(self.topo.agents["execution"].call("flatten", None, reason)))
+            self._book(self.topo.agents["execution"].call("flatten", None, reason))
         except ExecUnavailable as exc:
             self.pending_halt = reason
             self.health.venue_error = _cause(exc)
@@ -504,7 +525,7 @@ class Session:
             trigger = next((e.trigger for e in update.events if e.tier is Tier.SYSTEM), "system breaker open")
             self.system_open = True
             if self.health.kill_switch:  # an operator halted the venue: flatten, leave their halt alone
-                self._book(ray.get(agents["execution"].call("flatten", None, f"kill switch: {trigger}")))
+                self._book(agents["execution"].call("flatten", None, f"kill switch: {trigger}"))
             else:
                 # Straight to rust_exec, not through the execution actor: the halt must not wait
                 # behind an actor call. The actor books the cancels and closes it caused at its next
@@ -519,6 +540,6 @@ class Session:
             self.pending_halt = ""
         self.system_open = update.system_open
         for acc in update.flatten_accounts:  # after the system tier: a halt never waits behind these
-            self._book(ray.get(agents["execution"].call("flatten", acc, "breaker: daily headroom")))
+            self._book(agents["execution"].call("flatten", acc, "breaker: daily headroom"))
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from trading.market import Bar, FloatArray, IntArray
+from trading.pickling import trusted
 
 
 @dataclass
@@ -53,10 +54,14 @@ class BarAggregator:
         spreads = np.add.reduceat(spread[done], s) / (ends - s)
         counts = ends - s
         digits = self.precision + 1
+        bar_ns, symbol = self.bar_ns, self.symbol
+        # The ticks were validated by ingress (finite, positive, not crossed, volume >= 0), so each
+        # bar is valid by construction (rounding is monotonic: low <= open, close <= high) and is
+        # built without Bar's checks, from Python numbers (``tolist``), which rounds them faster.
         return [
-            Bar(self.symbol, int(b) * self.bar_ns, (int(b) + 1) * self.bar_ns,
-                round(float(o), digits), round(float(h), digits), round(float(lo), digits),
-                round(float(c), digits), float(v), int(n), float(sp))
-            for b, o, h, lo, c, v, n, sp in zip(bucket[s], opens, highs, lows, closes, vols, counts, spreads,
+            trusted(Bar, (symbol, b * bar_ns, (b + 1) * bar_ns, round(o, digits), round(h, digits),
+                          round(lo, digits), round(c, digits), v, n, sp))
+            for b, o, h, lo, c, v, n, sp in zip(bucket[s].tolist(), opens.tolist(), highs.tolist(), lows.tolist(),
+                                                  closes.tolist(), vols.tolist(), counts.tolist(), spreads.tolist(),
                                                   strict=True)
         ]

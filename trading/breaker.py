@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from trading.market import NS_PER_S
+from trading.pickling import compact
 
 
 class BreakerState(StrEnum):
@@ -20,6 +21,7 @@ class Tier(StrEnum):
     SYSTEM = "system"
 
 
+@compact
 @dataclass(frozen=True, slots=True)
 class BreakerEvent:
     """A transition, with what tripped it and what was done."""
@@ -105,6 +107,7 @@ class BreakerLimits:
     agent_latency_ms: float = 1_000.0
 
 
+@compact
 @dataclass(frozen=True, slots=True)
 class AgentHealth:
     """What a review saw of one agent: mean call latency since the last review, errors, heartbeat."""
@@ -114,6 +117,7 @@ class AgentHealth:
     heartbeat_ok: bool = True
 
 
+@compact
 @dataclass(frozen=True, slots=True)
 class DeskHealth:
     """Everything a review looks at beyond headroom and tick times."""

@@ -22,9 +22,11 @@ from trading.market import NS_PER_S
 from trading.money import book
 from trading.news import NewsCalendar
 from trading.orders import CloseReason, Order
+from trading.pickling import compact
 from trading.rules import DailyLossBasis, FirmRules, MaxLossKind
 
 
+@compact
 @dataclass(frozen=True, slots=True)
 class Headroom:
     """How far an account is from its limits, in account currency (positive = inside)."""
@@ -45,6 +47,7 @@ class Headroom:
         return float(self.daily_headroom / self.daily_loss_limit) if self.daily_loss_limit else 1.0
 
 
+@compact
 @dataclass(frozen=True, slots=True)
 class ComplianceDecision:
     """Allow or veto, with the rule that decided and the headroom left after the order."""

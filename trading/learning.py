@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 from trading.history import AppendLog
 from trading.ledger import ClosedTrade
 from trading.orders import Signal
+from trading.pickling import compact
 
 
+@compact
 @dataclass(frozen=True, slots=True)
 class OutcomeSample:
     """One labelled example: the signal's features and the trade's R multiple."""

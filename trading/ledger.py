@@ -16,8 +16,10 @@ from trading.history import AppendLog
 from trading.instruments import Instrument
 from trading.money import book
 from trading.orders import CloseReason, Fill, FillKind, Position, Side
+from trading.pickling import compact
 
 
+@compact
 @dataclass(frozen=True, slots=True)
 class PositionView:
     """An open position as seen at one moment, with its money figures in account currency."""
@@ -35,6 +37,7 @@ class PositionView:
     opened_ns: int
 
 
+@compact
 @dataclass(frozen=True, slots=True)
 class AccountSnapshot:
     """Balance, equity and open positions of one account at ``ts_ns``."""
@@ -65,6 +68,7 @@ class AccountSnapshot:
         return sum((p.lots for p in self.positions if symbol is None or p.symbol == symbol), Decimal(0))
 
 
+@compact
 @dataclass(frozen=True, slots=True)
 class ClosedTrade:
     """A position from open to close, with its booked result."""

@@ -17,6 +17,7 @@ import numpy.typing as npt
 from trading.errors import InvalidValue
 from trading.instruments import Instrument
 from trading.money import to_decimal
+from trading.pickling import compact
 
 NS_PER_S = 1_000_000_000
 
@@ -93,6 +94,7 @@ class Tick:
         return self.ask - self.bid
 
 
+@compact
 @dataclass(frozen=True, slots=True)
 class Bar:
     """An OHLC bar of mid prices with tick volume and the mean spread, closed at ``end_ns``."""

@@ -9,6 +9,7 @@ from enum import IntEnum, StrEnum
 from typing import Any
 
 from trading.errors import InvalidValue
+from trading.pickling import compact
 
 
 class Side(IntEnum):
@@ -22,6 +23,7 @@ class Side(IntEnum):
         return Side.SELL if self is Side.BUY else Side.BUY
 
 
+@compact
 @dataclass(frozen=True, slots=True)
 class Evidence:
     """One observed fact behind a signal: the event, the bar it happened on and its numbers."""
@@ -34,6 +36,7 @@ class Evidence:
         return {"event": self.event, "bar_ts_ns": self.bar_ts_ns, **dict(self.numbers)}
 
 
+@compact
 @dataclass(frozen=True, slots=True)
 class Signal:
     """A trade idea from market analysis: side, entry, protective stop, targets and why."""
@@ -85,6 +88,7 @@ class OrderType(StrEnum):
     LIMIT = "limit"
 
 
+@compact
 @dataclass(frozen=True, slots=True)
 class OrderIntent:
     """An account's sized intention to trade a signal, before style and compliance."""
@@ -101,6 +105,7 @@ class OrderIntent:
             raise InvalidValue("lots", self.lots, "must be positive")
 
 
+@compact
 @dataclass(frozen=True, slots=True)
 class Order:
     """One order leg as sent to a venue."""
@@ -158,6 +163,7 @@ class CloseReason(StrEnum):
     TIME_EXIT = "time_exit"
 
 
+@compact
 @dataclass(frozen=True, slots=True)
 class Fill:
     """An execution at a price, opening or closing (part of) a position."""
@@ -175,6 +181,7 @@ class Fill:
     realized_pnl: Decimal = Decimal(0)
 
 
+@compact
 @dataclass(frozen=True, slots=True)
 class ExecutionReport:
     """A state transition of an order at the venue."""
@@ -187,6 +194,7 @@ class ExecutionReport:
     fill: Fill | None = None
 
 
+@compact
 @dataclass(slots=True)
 class Position:
     """An open position; its id is the client order id that opened it."""

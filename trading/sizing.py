@@ -11,6 +11,7 @@ from trading.instruments import Instrument
 from trading.ledger import AccountSnapshot, ClosedTrade, pnl_in_account_ccy
 from trading.money import book
 from trading.orders import OrderIntent, Signal
+from trading.pickling import compact
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,7 @@ class RiskState:
             self.sum_loss_r += -r
 
 
+@compact
 @dataclass(frozen=True, slots=True)
 class SizingDecision:
     intent: OrderIntent | None

@@ -91,3 +91,30 @@ def test_two_calls_in_flight_are_both_answered_after_a_restart(tmp_path) -> None
         again.call(seq, "on_update", {"acc": _snap(seq)}, [])
     with pytest.raises(StaleCall):
         again.call(2, "on_update", {"acc": _snap(2)}, [])
+
+
+class _Counter:
+    """A toy agent: ``add`` changes it, ``peek`` is declared a read."""
+
+    reads = frozenset({"peek"})
+
+    def __init__(self) -> None:
+        self.total = 0
+
+    def add(self, n: int) -> int:
+        self.total += n
+        return self.total
+
+    def peek(self) -> int:
+        return self.total
+
+
+def test_a_declared_read_is_not_saved_and_a_restart_answers_it_the_same(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    shell = AgentShell("counter", str(tmp_path / "s"), _Counter, run_id="r")
+    assert shell.call(1, "add", 5) == 5
+    written = shell.store.bytes_written
+    assert shell.call(2, "peek") == 5
+    assert shell.store.bytes_written == written, "a read writes nothing"
+    again = AgentShell("counter", str(tmp_path / "s"), _Counter, run_id="r")  # killed after the read
+    assert again.call(2, "peek") == 5, "the retried read is computed again from the same state"
+    assert again.call(3, "add", 1) == 6 and again.call(3, "add", 1) == 6, "and what follows applies once"

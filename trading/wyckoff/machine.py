@@ -66,6 +66,7 @@ from decimal import Decimal
 from typing import Any
 
 from trading.orders import Evidence, Side, Signal
+from trading.pickling import compact
 from trading.wyckoff.features import Row
 from trading.wyckoff.params import WyckoffParams
 
@@ -78,6 +79,7 @@ STRUCTURE_EVENTS = (
 KINDS = {(1, 1): "accumulation", (1, -1): "redistribution", (-1, -1): "distribution", (-1, 1): "reaccumulation"}
 
 
+@compact
 @dataclass(frozen=True, slots=True)
 class WyckoffEvent:
     """An event at the bar that closed at ``bar_ts_ns``, known at the bar closing at ``known_ns``
@@ -94,6 +96,7 @@ class WyckoffEvent:
         return Evidence(self.event, self.bar_ts_ns, self.numbers)
 
 
+@compact
 @dataclass(slots=True)
 class Excursion:
     side: int  # -1 below support, +1 above resistance
@@ -103,6 +106,7 @@ class Excursion:
     volume: float  # the highest volume ratio on the way
 
 
+@compact
 @dataclass(slots=True)
 class Pending:
     """An event whose bar is known but which is reported later (when its meaning is)."""
@@ -112,6 +116,7 @@ class Pending:
     numbers: dict[str, float]
 
 
+@compact
 @dataclass(slots=True)
 class TradingRange:
     context: int  # +1 opened by a selling climax (after a fall), -1 by a buying climax
