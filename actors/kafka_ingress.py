@@ -22,8 +22,19 @@ from typing import Any
 import numpy as np
 
 from actors.ingress import DeadLetter, IngressAgent, IngressResult
-from cluster.events import TickChunk, UnknownSchema, chunks_to_batch, decode_ticks, encode_json, headers
+from cluster.events import (
+    BARS_SCHEMA,
+    BARS_VERSION,
+    TickChunk,
+    UnknownSchema,
+    chunks_to_batch,
+    decode_ticks,
+    encode_bars,
+    encode_json,
+    headers,
+)
 from trading.instruments import InstrumentRegistry
+from trading.market import Bar
 
 DLQ = "deadletter"
 
@@ -148,14 +159,12 @@ class KafkaIngressAgent:
             self._dead(d.reason, encode_json({"ts_ns": d.ts_ns, "symbol": d.symbol, "bid": d.bid, "ask": d.ask}),
                        -1, -1, stray=False)
         self._stray, stray = [], self._stray
-        by_symbol: dict[str, list[dict[str, Any]]] = {}
+        by_symbol: dict[str, list[Bar]] = {}
         for bar in result.bars:  # closed bars, for research and the dashboard: one message per instrument
-            by_symbol.setdefault(bar.symbol, []).append(
-                {"start_ns": bar.start_ns, "end_ns": bar.end_ns, "open": bar.open, "high": bar.high, "low": bar.low,
-                 "close": bar.close, "volume": bar.volume, "ticks": bar.ticks})
+            by_symbol.setdefault(bar.symbol, []).append(bar)
         for symbol, bars in by_symbol.items():
-            self._dlq.send("md.bars", key=symbol.encode(), headers=headers("md.bars", 1),
-                           value=encode_json({"symbol": symbol, "batch": k, "bars": bars}))
+            self._dlq.send(BARS_SCHEMA, key=symbol.encode(), headers=headers(BARS_SCHEMA, BARS_VERSION),
+                           value=encode_bars(symbol, k, bars))
         # (dead letters and bars are flushed by commit(), before the offsets move past them)
         for p, off in self._ends.pop(k, {}).items():
             self.read_through[p] = max(self.read_through.get(p, 0), off)

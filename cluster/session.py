@@ -175,6 +175,7 @@ class Session:
         self.pending_halt = ""
         self.pending: list[Any] = []
         self.later: list[tuple[str, str, tuple[Any, ...]]] = []  # book-keeping held until the batch's sagas are done
+        self.risk_trades: list[Any] = []  # risk.on_trades in flight: done before the next sizing
         self.sent: dict[str, Order] = {}
         self.health = _HealthLog()
         self.ignored: frozenset[str] = frozenset()
@@ -269,26 +270,20 @@ class Session:
         n_ingress = len(topo.ingress)
         published: dict[str, int] = {}
         commits: list[Any] = []
-
-        def request(b: int) -> tuple[float, list[Any], list[Any]]:
-            """Ask the ingress actors for batch ``b`` and the analysis shards to work on it."""
-            started = time.perf_counter()
+        for b in range(batches):
+            batch = ticks.take(slice(b * size, (b + 1) * size))
+            self.batch_started = time.perf_counter()
             if self.kafka is not None:  # each ingress actor reads batch b of its partitions from md.ticks
-                refs = [ing.call("poll_batch", b) for ing in topo.ingress]
+                ing_refs = [ing.call("poll_batch", b) for ing in topo.ingress]
                 if b + 1 < batches:  # and reads b+1 while the desk works on b (one sequenced call in flight)
                     for ing in topo.ingress:
                         ing.handle.query.remote("prefetch", b + 1)
+            elif n_ingress == 1:
+                ing_refs = [topo.ingress[0].call("process", batch)]
             else:
-                batch = ticks.take(slice(b * size, (b + 1) * size))
-                refs = [topo.ingress[0].call("process", batch)] if n_ingress == 1 else [
-                    ing.call("process", batch.take(batch.inst % n_ingress == j)) for j, ing in enumerate(topo.ingress)]
-            return started, refs, [shard.call("on_batch", *refs) for _, shard in topo.analysis]
-
-        read_ahead = self.settings.session.read_ahead
-        upcoming = request(0) if batches else None
-        for b in range(batches):
-            assert upcoming is not None
-            self.batch_started, ing_refs, an_refs = upcoming
+                ing_refs = [ing.call("process", batch.take(batch.inst % n_ingress == j))
+                            for j, ing in enumerate(topo.ingress)]
+            an_refs = [shard.call("on_batch", *ing_refs) for _, shard in topo.analysis]
             ingested: list[IngressResult] = ray.get(ing_refs)
             clean = self._merge([r.clean for r in ingested])
             if self.series is not None:  # research data: ticks and bars as they came in
@@ -297,8 +292,6 @@ class Session:
             for r in ingested:
                 result.dead_letters.update(d.reason for d in r.dead_letters)
             analysed = self._analysed(an_refs)
-            if read_ahead and b + 1 < batches:  # the next batch is read and analysed while this one is walked
-                upcoming = request(b + 1)
             signals = sorted((s for o in analysed for s in o.signals), key=lambda s: (s.ts_ns, s.symbol, s.setup))
             result.events.extend(e for o in analysed for e in o.events)
             result.signals.extend(signals)
@@ -335,8 +328,6 @@ class Session:
             if self.on_batch is not None:
                 self.on_batch(Progress(b + 1, batches, min((b + 1) * size, len(ticks)), len(result.signals),
                                        len(result.orders), len(result.trades), time.perf_counter() - started), topo)
-            if not read_ahead and b + 1 < batches:
-                upcoming = request(b + 1)
         self._book(topo.agents["execution"].call("flatten", None, "end of session"))
         self._settle()
         result.elapsed_s = time.perf_counter() - started
@@ -360,6 +351,8 @@ class Session:
         for agent, method, args in self.later:
             self.pending.append(self.topo.agents[agent].call(method, *args))
         self.later = []
+        self.pending += self.risk_trades
+        self.risk_trades = []
         ray.get(self.pending)
         self.pending = []
 
@@ -427,7 +420,8 @@ class Session:
         if update.trades:
             trades = list(update.trades)
             self.result.trades.extend(trades)
-            self.pending.append(agents["risk"].call("on_trades", trades))  # the next sizing sees them
+            ray.get(self.risk_trades)  # (one sequenced call in flight per agent: see _saga)
+            self.risk_trades = [agents["risk"].call("on_trades", trades)]  # the next sizing sees them
             self.later.append(("learning", "on_update", ([], trades)))
         self.later.append(("performance", "on_update", (update.snapshots, list(update.trades))))
         self.headrooms = ray.get(heads)
@@ -443,6 +437,10 @@ class Session:
         accounts = [a for a in self.account_ids if a not in stopped]
         if not accounts:
             return
+        # One sequenced call in flight per agent: Ray does not promise to retry two in their order
+        # after a restart, and a sizing applied before the trades it should see is refused as stale.
+        ray.get(self.risk_trades)
+        self.risk_trades = []
         try:
             ctx = run_saga(SagaContext(signal, accounts, self.snapshots, self.mids, self.headrooms, self.call))
         except ExecUnavailable as exc:

@@ -119,9 +119,6 @@ class SessionSettings(_Model):
     batch_size: int = Field(2_000, ge=100)
     bar_seconds: int = Field(60, ge=1)
     data_file: Path | None = None
-    # Ask for the next batch (ingress and analysis) as soon as this one's signals are known, so it
-    # is read and analysed while this one's sagas run; false waits until this batch is done.
-    read_ahead: bool = True
 
 
 class RuntimeSettings(_Model):

@@ -87,19 +87,6 @@ def test_the_session_is_recorded_in_sqlite(baseline: SessionResult, session_sett
     assert n_headroom >= baseline.batches - 1 and 0 < lowest <= 1, "every account's headroom, every batch"
 
 
-def test_reading_the_next_batch_ahead_changes_no_order(baseline: SessionResult, session_settings: Settings,  # type: ignore[no-untyped-def]
-                                                        ticks) -> None:
-    """The baseline reads and analyses batch b+1 while batch b's sagas run (session.read_ahead);
-    waiting for each batch to be done first must give the same decisions, orders and fills."""
-    assert session_settings.session.read_ahead
-    waiting = session_settings.model_copy(update={"session": session_settings.session.model_copy(
-        update={"read_ahead": False})})
-    result = Session(waiting, run_id="no-read-ahead").run(ticks)
-    assert fingerprint(result) == fingerprint(baseline)
-    assert [(d.signal_id, d.account_id, d.step, d.outcome, d.rule) for d in result.decisions] == \
-           [(d.signal_id, d.account_id, d.step, d.outcome, d.rule) for d in baseline.decisions]
-
-
 def test_the_same_replay_through_a_separately_run_rust_exec_gives_identical_orders_and_fills(  # type: ignore[no-untyped-def]
         baseline: SessionResult, session_settings, ticks, tmp_path) -> None:
     from cluster.exec_service import ExecService

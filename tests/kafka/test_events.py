@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from cluster.events import (
+    BARS_SCHEMA,
+    BARS_VERSION,
     TICKS_SCHEMA,
     UnknownSchema,
     chunks_to_batch,
+    decode_bars,
     decode_json,
     decode_ticks,
+    encode_bars,
     encode_json,
     encode_ticks,
     headers,
 )
 from trading.instruments import InstrumentRegistry
-from trading.market import TickBatch
+from trading.market import Bar, TickBatch
 
 
 def _ticks(n: int, inst: int = 0) -> TickBatch:
@@ -66,3 +72,13 @@ def test_json_events_carry_their_version() -> None:
     assert decode_json(encode_json(doc), headers("signals", 1), "signals") == doc
     with pytest.raises(UnknownSchema):
         decode_json(encode_json(doc), headers("signals", 2), "signals")
+
+
+def test_bars_travel_as_columns_and_come_back_as_the_same_bars() -> None:
+    bars = [Bar("EURUSD", i * 60_000_000_000, (i + 1) * 60_000_000_000, 1.085 + i * 1e-5, 1.0852 + i * 1e-5,
+                1.0849 + i * 1e-5, 1.0851 + i * 1e-5, 12.5, 7, 0.00006) for i in range(5)]
+    payload = encode_bars("EURUSD", 42, bars)
+    assert decode_bars(payload, headers(BARS_SCHEMA, BARS_VERSION)) == ("EURUSD", 42, bars)
+    assert json.loads(payload)["bars"]["close"] == [b.close for b in bars]
+    with pytest.raises(UnknownSchema):
+        decode_bars(payload, headers(BARS_SCHEMA, 1))
