@@ -24,6 +24,7 @@ from typing import Any
 
 from actors.state import StateStore
 
+MANY = "*many"  # the method of a call that applies several of the agent's calls in order, saved once
 WINDOW = 2  # the desk keeps one sequenced call in flight per actor; one more is margin
 # (an agent may set ``retry_window`` lower: the ingress agents, whose results are whole batches, and
 # which the desk never calls again before it has the result of the call before)
@@ -65,7 +66,10 @@ class AgentShell:
         if seq <= self.last_seq:
             raise StaleCall(f"{self.name}: call {seq} after {self.last_seq}, older than the last recorded")
         start = time.perf_counter()
-        result = getattr(self.agent, method)(*args)
+        if method == MANY:  # [(method, args), ...]: one sequence number, one save
+            result = [getattr(self.agent, m)(*a) for m, a in args[0]]
+        else:
+            result = getattr(self.agent, method)(*args)
         applied = time.perf_counter()
         self.stats["busy_s"] += applied - start
         self.stats["calls"] += 1

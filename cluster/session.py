@@ -347,9 +347,13 @@ class Session:
 
     def _settle(self) -> None:
         """Send the book-keeping held back during the batch's sagas (performance, learning: nothing
-        on a signal's path reads them), then wait for every call still in flight."""
+        on a signal's path reads them), one call per agent, then wait for every call in flight.
+        (One sequenced call in flight per agent: Ray does not promise to retry two in order.)"""
+        held: dict[str, list[tuple[str, tuple[Any, ...]]]] = {}
         for agent, method, args in self.later:
-            self.pending.append(self.topo.agents[agent].call(method, *args))
+            held.setdefault(agent, []).append((method, args))
+        for agent, calls in held.items():
+            self.pending.append(self.topo.agents[agent].call_many(calls))
         self.later = []
         self.pending += self.risk_trades
         self.risk_trades = []

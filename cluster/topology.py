@@ -19,7 +19,7 @@ from actors.kafka_ingress import KafkaIngressAgent
 from actors.learning import LearningAgent
 from actors.performance import PerformanceAgent
 from actors.risk import AdaptiveRiskAgent
-from actors.shell import AgentShell
+from actors.shell import MANY, AgentShell
 from actors.style import ExecutionStyleAgent
 from cluster.settings import Settings
 
@@ -37,6 +37,10 @@ class AgentRef:
     def call(self, method: str, *args: Any) -> Any:
         self.seq += 1
         return self.handle.call.remote(self.seq, method, *args)
+
+    def call_many(self, calls: list[tuple[str, tuple[Any, ...]]]) -> Any:
+        """Several calls applied in order as one sequenced call (one save): a list of their results."""
+        return self.call(MANY, calls)
 
     def query(self, method: str, *args: Any) -> Any:
         return ray.get(self.handle.query.remote(method, *args))

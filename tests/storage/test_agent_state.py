@@ -118,3 +118,13 @@ def test_a_declared_read_is_not_saved_and_a_restart_answers_it_the_same(tmp_path
     again = AgentShell("counter", str(tmp_path / "s"), _Counter, run_id="r")  # killed after the read
     assert again.call(2, "peek") == 5, "the retried read is computed again from the same state"
     assert again.call(3, "add", 1) == 6 and again.call(3, "add", 1) == 6, "and what follows applies once"
+
+
+def test_many_calls_in_one_apply_in_order_save_once_and_are_not_applied_twice(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from actors.shell import MANY
+
+    shell = AgentShell("counter", str(tmp_path / "s"), _Counter, run_id="r")
+    assert shell.call(1, MANY, [("add", (2,)), ("add", (3,)), ("peek", ())]) == [2, 5, 5]
+    again = AgentShell("counter", str(tmp_path / "s"), _Counter, run_id="r")  # killed before it answered
+    assert again.call(1, MANY, [("add", (2,)), ("add", (3,)), ("peek", ())]) == [2, 5, 5], "the recorded answer"
+    assert again.call(2, "peek") == 5
