@@ -18,6 +18,7 @@ guessed at.
 from __future__ import annotations
 
 import json
+import operator
 import struct
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,7 @@ _HEADER = struct.Struct("<16sqI")  # symbol (ASCII, padded), batch number, tick 
 BARS_SCHEMA = "md.bars"
 BARS_VERSION = 2
 BAR_FIELDS = ("start_ns", "end_ns", "open", "high", "low", "close", "volume", "ticks", "spread")
+_bar_values = operator.attrgetter(*BAR_FIELDS)
 
 
 class UnknownSchema(ValueError):
@@ -109,8 +111,7 @@ def decode_json(payload: bytes, msg_headers: list[tuple[str, bytes]] | None, sch
 
 def encode_bars(symbol: str, batch: int, bars: list[Bar]) -> bytes:
     """``md.bars`` v2: one instrument's bars of one batch, column by column."""
-    columns = zip(*((b.start_ns, b.end_ns, b.open, b.high, b.low, b.close, b.volume, b.ticks, b.spread)
-                    for b in bars), strict=True)
+    columns = zip(*map(_bar_values, bars), strict=True)
     doc = {"symbol": symbol, "batch": batch, "bars": dict(zip(BAR_FIELDS, (list(c) for c in columns), strict=True))}
     return json.dumps(doc, separators=(",", ":")).encode()
 

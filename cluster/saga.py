@@ -7,8 +7,9 @@ recorded, and the flow ends when no account is left. Every step appends to the a
 Each step after the first is also the router that names the next one ("stop" when no account is
 left), and each is a coroutine that awaits the actor's reply on the flow's event loop: CrewAI
 runs a plain method on a worker thread and every method costs it a thread hand-off more, which
-here cost more than the agents' own work. The state is a ``FlowState``, which CrewAI instantiates as it is
-(for any other model it builds a new class at every kickoff).
+here cost more than the agents' own work. The flow keeps no state of its own (the decisions live in
+the context); it is a bare ``FlowState``, which CrewAI instantiates as it is (for any other model
+it builds a new class at every kickoff).
 """
 
 from __future__ import annotations
@@ -62,13 +63,7 @@ class SagaContext:
     update: ExecUpdate | None = None
 
 
-class SagaState(FlowState):  # type: ignore[misc]
-    """The flow's own state: the steps it ran (the decisions live in the context)."""
-
-    steps: list[str] = []
-
-
-class TradeSaga(Flow[SagaState]):  # type: ignore[misc]
+class TradeSaga(Flow[FlowState]):  # type: ignore[misc]
     """risk -> correlation -> style -> compliance -> execution, for all accounts of one signal."""
 
     _ctx: SagaContext = PrivateAttr()
@@ -88,7 +83,6 @@ class TradeSaga(Flow[SagaState]):  # type: ignore[misc]
     @start()
     async def size(self) -> None:
         c = self._ctx
-        self.state.steps.append("risk")
         sized = await self._ask("risk", "size", c.signal, c.snapshots, c.mids, c.headrooms, c.accounts)
         for acc, decision in sized.items():
             if decision.intent is None:
@@ -103,7 +97,6 @@ class TradeSaga(Flow[SagaState]):  # type: ignore[misc]
         c = self._ctx
         if not c.intents:
             return "stop"
-        self.state.steps.append("correlation")
         checked = await self._ask("correlation", "check", list(c.intents.values()), c.snapshots, c.mids)
         for (acc, _), (intent, reason) in zip(list(c.intents.items()), checked, strict=True):
             if intent is None:
@@ -117,7 +110,6 @@ class TradeSaga(Flow[SagaState]):  # type: ignore[misc]
     @router("styled")
     async def style(self) -> str:
         c = self._ctx
-        self.state.steps.append("style")
         c.orders = await self._ask("style", "apply", list(c.intents.values()))
         for acc in list(c.orders):
             legs = c.orders[acc]
@@ -132,7 +124,6 @@ class TradeSaga(Flow[SagaState]):  # type: ignore[misc]
     @router("to_compliance")
     async def comply(self) -> str:
         c = self._ctx
-        self.state.steps.append("compliance")
         decisions = await self._ask("compliance", "check", c.orders, c.snapshots, c.mids)
         for acc, d in decisions.items():
             numbers = (("worst_case_daily_headroom", float(d.worst_case_daily_headroom)),
@@ -147,7 +138,6 @@ class TradeSaga(Flow[SagaState]):  # type: ignore[misc]
     @listen("approved")
     async def execute(self) -> None:
         c = self._ctx
-        self.state.steps.append("execution")
         legs = [o for acc in sorted(c.orders) for o in c.orders[acc]]
         c.update = await self._ask("execution", "submit", legs)
         for report in c.update.reports:

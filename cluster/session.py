@@ -174,7 +174,7 @@ class Session:
         self.desk_halted = False
         self.pending_halt = ""
         self.pending: list[Any] = []
-        self.later: list[tuple[str, str, tuple[Any, ...]]] = []  # book-keeping held until the batch's sagas are done
+        self.later: dict[str, list[tuple[str, tuple[Any, ...]]]] = {}  # agent -> calls held until the batch's sagas are done
         self.risk_trades: list[Any] = []  # risk.on_trades in flight: done before the next sizing
         self.sent: dict[str, Order] = {}
         self.health = _HealthLog()
@@ -296,7 +296,7 @@ class Session:
             result.events.extend(e for o in analysed for e in o.events)
             result.signals.extend(signals)
             if signals:
-                self.later.append(("learning", "on_update", (signals, [])))
+                self._hold("learning", "on_update", signals, [])
             self._walk(clean, signals)
             # The correlation window learns the batch's bars after its sagas: a signal's exposure
             # check sees no bar that closed after it (and does not wait behind this call).
@@ -345,16 +345,17 @@ class Session:
                                              self.headrooms, [], {}), self.store)
         return result
 
+    def _hold(self, agent: str, method: str, *args: Any) -> None:
+        """A book-keeping call, sent with the agent's others once the batch's sagas are done."""
+        self.later.setdefault(agent, []).append((method, args))
+
     def _settle(self) -> None:
         """Send the book-keeping held back during the batch's sagas (performance, learning: nothing
         on a signal's path reads them), one call per agent, then wait for every call in flight.
         (One sequenced call in flight per agent: Ray does not promise to retry two in order.)"""
-        held: dict[str, list[tuple[str, tuple[Any, ...]]]] = {}
-        for agent, method, args in self.later:
-            held.setdefault(agent, []).append((method, args))
-        for agent, calls in held.items():
+        for agent, calls in self.later.items():
             self.pending.append(self.topo.agents[agent].call_many(calls))
-        self.later = []
+        self.later = {}
         self.pending += self.risk_trades
         self.risk_trades = []
         ray.get(self.pending)
@@ -426,8 +427,8 @@ class Session:
             self.result.trades.extend(trades)
             ray.get(self.risk_trades)  # (one sequenced call in flight per agent: see _saga)
             self.risk_trades = [agents["risk"].call("on_trades", trades)]  # the next sizing sees them
-            self.later.append(("learning", "on_update", ([], trades)))
-        self.later.append(("performance", "on_update", (update.snapshots, list(update.trades))))
+            self._hold("learning", "on_update", [], trades)
+        self._hold("performance", "on_update", update.snapshots, list(update.trades))
         self.headrooms = ray.get(heads)
 
     def _saga(self, signal: Signal) -> None:
