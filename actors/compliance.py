@@ -101,6 +101,8 @@ class ComplianceAgent:
                   "violations": list(r.state.violations),
                   "min_daily_headroom": r.state.min_daily_headroom,
                   "min_max_loss_headroom": r.state.min_max_loss_headroom, "rules": r.rules.name,
+                  "day_references": {str(day): {"at_ns": at, "reference": ref}
+                                     for day, (at, ref) in sorted(r.state.references.items())},
                   "objectives": r.objectives(self.last[acc]) if acc in self.last else {}}
             for acc, r in self.accounts.items()
         }

@@ -27,7 +27,7 @@ class AdaptiveRiskAgent:
         self.last_events = len(accounts)
         return {
             acc: size_intent(signal, snapshots[acc], inst, rates, self.params[acc], self.states[acc],
-                             headrooms[acc].daily_headroom)
+                             headrooms[acc].nearest_headroom)
             for acc in accounts
         }
 

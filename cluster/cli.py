@@ -122,7 +122,8 @@ def print_summary(settings: Settings, result) -> None:  # type: ignore[no-untype
         c = result.compliance[acc.id]
         accounts.add_row(acc.id, acc.firm, str(s.trades), f"{s.win_rate:.0%}", f"{s.net_pnl:,.2f}",
                          f"{s.return_pct:+.2f}%", f"{s.max_drawdown:,.2f} ({s.max_drawdown_pct:.2f}%)",
-                         f"{c['min_daily_headroom']:,.2f}", f"{c['min_max_loss_headroom']:,.2f}",
+                         "no daily rule" if c["min_daily_headroom"] is None else f"{c['min_daily_headroom']:,.2f}",
+                         f"{c['min_max_loss_headroom']:,.2f}",
                          str(len(c["breaches"])))
     console.print(accounts)
     agents = Table(title="agents")

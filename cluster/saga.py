@@ -126,8 +126,9 @@ class TradeSaga(Flow[FlowState]):  # type: ignore[misc]
         c = self._ctx
         decisions = await self._ask("compliance", "check", c.orders, c.snapshots, c.mids)
         for acc, d in decisions.items():
-            numbers = (("worst_case_daily_headroom", float(d.worst_case_daily_headroom)),
-                       ("worst_case_max_loss_headroom", float(d.worst_case_max_loss_headroom)))
+            numbers = tuple((name, float(value)) for name, value in (
+                ("worst_case_daily_headroom", d.worst_case_daily_headroom),
+                ("worst_case_max_loss_headroom", d.worst_case_max_loss_headroom)) if value is not None)
             if d.allowed:
                 self._record(acc, "compliance", "pass", "", d.reason, numbers)
             else:

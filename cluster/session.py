@@ -169,6 +169,7 @@ class Session:
         self.snapshots: dict[str, AccountSnapshot] = {}
         self.mids: dict[str, Decimal] = {}
         self.headrooms: dict[str, Headroom] = {}
+        self.clock = 0  # the instant the desk last advanced to: the next batch's cuts start after it
         self.blocked: frozenset[str] = frozenset()
         self.system_open = False
         self.desk_halted = False
@@ -368,23 +369,17 @@ class Session:
         return merged.take(np.lexsort((merged.inst, merged.ts)))
 
     def _cuts(self, clean: TickBatch, signals: list[Signal]) -> list[tuple[int, list[Signal]]]:
-        """Times at which the batch is cut: each signal's time, each account's daily reset, and the
-        moments a holding rule wants an account flat."""
+        """Times at which the batch is cut: each signal's time, and every account's resets and
+        flat-by deadlines since the last time the desk advanced to, including those that fell
+        between the previous batch and this one (a weekend), each judged from the state before it."""
         cuts: dict[int, list[Signal]] = {}
         for s in signals:
             cuts.setdefault(s.ts_ns, []).append(s)
         if len(clean):
-            first, last = int(clean.ts[0]), int(clean.ts[-1])
+            since, last = self.clock or int(clean.ts[0]) - 1, int(clean.ts[-1])
             for rules in self.rules.values():
-                reset = rules.next_reset_ns(first - 1)
-                while reset <= last:
-                    cuts.setdefault(reset, [])
-                    reset = rules.next_reset_ns(reset)
-                lead = rules.holding.flat_minutes_before * 60 * 10**9
-                flat_by, _ = rules.flat_deadline_ns(first)  # holding rules: be flat by then
-                while flat_by and flat_by <= last:
-                    cuts.setdefault(flat_by, [])
-                    flat_by, _ = rules.flat_deadline_ns(flat_by + lead + 1)  # the deadline after that close
+                for t in rules.instants(since, last):
+                    cuts.setdefault(t, [])
         return sorted(cuts.items())
 
     def _walk(self, clean: TickBatch, signals: list[Signal]) -> None:
@@ -400,6 +395,7 @@ class Session:
 
     def _advance(self, quotes: TickBatch, as_of: int) -> None:
         """Push quotes to the venue up to ``as_of``, book what filled, refresh headroom."""
+        self.clock = max(self.clock, as_of)
         try:
             self._book(self.topo.agents["execution"].call("on_quotes", quotes, as_of))
         except ExecUnavailable as exc:  # the broker is gone: the system tier halts the desk (nothing

@@ -23,51 +23,72 @@ from trading.money import book
 from trading.news import NewsCalendar
 from trading.orders import CloseReason, Order
 from trading.pickling import compact
-from trading.rules import DailyLossBasis, FirmRules, MaxLossKind
+from trading.rules import FirmRules, MaxLossKind
 
 
 @compact
 @dataclass(frozen=True, slots=True)
 class Headroom:
-    """How far an account is from its limits, in account currency (positive = inside)."""
+    """How far an account is from its limits, in account currency (positive = inside).
+
+    The daily fields are None for a firm without a daily loss rule. A floor is the equity at which
+    its rule breaks (on it or below it, as the firm words it: ``FirmRules.breach``).
+    """
 
     account_id: str
     ts_ns: int
-    daily_loss_limit: Decimal
-    daily_headroom: Decimal
+    daily_loss_limit: Decimal | None
+    daily_floor: Decimal | None
+    daily_headroom: Decimal | None
     max_loss_floor: Decimal
     max_loss_headroom: Decimal
-    worst_case_daily_headroom: Decimal
+    worst_case_daily_headroom: Decimal | None
     worst_case_max_loss_headroom: Decimal
     flatten_reason: str = ""  # a holding rule asks for the account to be flat now
 
     @property
     def daily_fraction(self) -> float:
-        """Remaining share of the daily limit, 1.0 = untouched, 0 = at the limit."""
-        return float(self.daily_headroom / self.daily_loss_limit) if self.daily_loss_limit else 1.0
+        """Remaining share of the daily limit, 1.0 = untouched (or no daily rule), 0 = at the limit."""
+        if not self.daily_loss_limit or self.daily_headroom is None:
+            return 1.0
+        return float(self.daily_headroom / self.daily_loss_limit)
+
+    @property
+    def nearest_headroom(self) -> Decimal:
+        """The loss the account can take now before the first rule it would reach breaks."""
+        if self.daily_headroom is None:
+            return self.max_loss_headroom
+        return min(self.daily_headroom, self.max_loss_headroom)
 
 
 @compact
 @dataclass(frozen=True, slots=True)
 class ComplianceDecision:
-    """Allow or veto, with the rule that decided and the headroom left after the order."""
+    """Allow or veto, with the rule that decided and the headroom left after the order (the daily
+    one None without a daily rule)."""
 
     allowed: bool
     rule: str
     reason: str
-    worst_case_daily_headroom: Decimal
+    worst_case_daily_headroom: Decimal | None
     worst_case_max_loss_headroom: Decimal
 
 
 @dataclass
 class RuleState:
-    """What an account's rules remember: the day's reference, the equity peak, breaches seen."""
+    """What an account's rules remember: the day's reference, the equity peak, breaches seen.
+
+    references: each firm day's reference and the instant of the snapshot it was taken from (the
+    reset itself, once the desk cuts at every reset; the first snapshot on the account's first day).
+    """
 
     trading_day: date | None = None
     day_reference: Decimal = Decimal(0)
+    references: dict[date, tuple[int, Decimal]] = field(default_factory=dict)
     day_start_balance: Decimal = Decimal(0)
     peak_equity: Decimal = Decimal(0)
-    eod_peak_balance: Decimal = Decimal(0)
+    eod_peak_balance: Decimal = Decimal(0)   # the highest end-of-day (or day-high) balance so far
+    day_high_balance: Decimal = Decimal(0)   # the highest balance of the day in force
     first_ns: int = 0
     min_daily_headroom: Decimal | None = None
     min_max_loss_headroom: Decimal | None = None
@@ -99,7 +120,7 @@ class AccountRules:
         self.state = RuleState()
 
     def floor(self, initial_balance: Decimal) -> Decimal:
-        """The equity under which the maximum-loss rule is broken, as things stand."""
+        """The equity at which the maximum-loss rule breaks (on it or below it: ``FirmRules.breach``)."""
         limit = self.rules.max_loss_limit(initial_balance)
         kind = self.rules.max_loss_kind
         if kind is MaxLossKind.STATIC:
@@ -108,45 +129,60 @@ class AccountRules:
         floor = max(peak, initial_balance) - limit
         return min(floor, initial_balance) if self.rules.lock_at_initial else floor
 
+    def daily_floor(self, initial_balance: Decimal) -> Decimal | None:
+        """The equity at which today's loss rule breaks (None: the firm has no daily rule)."""
+        return self.rules.daily_floor(initial_balance, self.state.day_reference)
+
     def _buffer(self, limit: Decimal) -> Decimal:
         return limit * self.costs.safety_buffer_pct / 100
 
     def _roll(self, snap: AccountSnapshot) -> None:
-        """Take the day's reference at the first snapshot of a firm day; follow the equity peak and,
-        at each reset, the end-of-day balance peak."""
+        """Take the day's reference at the first snapshot of a firm day (the desk cuts at every
+        reset, so that is the reset instant, from the state just before it); follow the equity peak
+        and, at each reset, the end-of-day balance peak."""
         st = self.state
         if not st.first_ns:
             st.first_ns = snap.ts_ns
             st.eod_peak_balance = snap.initial_balance
         day = self.rules.trading_day(snap.ts_ns)
         if st.trading_day != day:
-            if st.trading_day is not None:
+            if st.trading_day is not None:  # this snapshot is the state just before the reset
                 st.day_pnl[st.trading_day] = snap.balance - st.day_start_balance
-                st.eod_peak_balance = max(st.eod_peak_balance, snap.balance)
+                day_high = max(st.day_high_balance, snap.balance)
+                eod = day_high if self.rules.max_loss_kind is MaxLossKind.TRAILING_DAY_HIGH else snap.balance
+                st.eod_peak_balance = max(st.eod_peak_balance, eod)
+            st.day_high_balance = snap.balance
             st.trading_day = day
             st.day_start_balance = snap.balance
-            if self.rules.daily_loss_basis is DailyLossBasis.BALANCE:
-                st.day_reference = snap.balance
-            else:
-                st.day_reference = max(snap.balance, snap.equity)
+            st.day_reference = self.rules.day_reference(snap.balance, snap.equity)
+            st.references[day] = (snap.ts_ns, st.day_reference)
         if snap.equity > st.peak_equity:
             st.peak_equity = snap.equity
+        st.day_high_balance = max(st.day_high_balance, snap.balance)
         for pos in snap.positions:
             st.trading_days.add(self.rules.trading_day(pos.opened_ns))
 
     def _headroom(self, snap: AccountSnapshot, rates: ConversionRates) -> Headroom:
         self._roll(snap)
-        limit = self.rules.daily_loss_limit(snap.initial_balance)
-        floor = self.floor(snap.initial_balance)
+        initial = snap.initial_balance
+        limit = self.rules.daily_loss_limit(initial, self.state.day_reference)
+        daily_floor, floor = self.daily_floor(initial), self.floor(initial)
         worst = snap.balance + self._pnl_if_stops_hit(snap, rates)
         flat_by, why = self.rules.flat_deadline_ns(snap.ts_ns)
         flatten = f"{why}: flat {self.rules.holding.flat_minutes_before} min before the close" \
             if flat_by and snap.positions and snap.ts_ns >= flat_by else ""
         return Headroom(
-            snap.account_id, snap.ts_ns, limit, book(limit - (self.state.day_reference - snap.equity)), floor,
-            book(snap.equity - floor), book(limit - (self.state.day_reference - worst)), book(worst - floor),
-            flatten,
+            snap.account_id, snap.ts_ns, limit, daily_floor,
+            None if daily_floor is None else book(snap.equity - daily_floor), floor, book(snap.equity - floor),
+            None if daily_floor is None else book(worst - daily_floor), book(worst - floor), flatten,
         )
+
+    def _broken(self, judged: Iterable[tuple[str, Decimal | None, Decimal]]) -> list[tuple[str, Decimal, Decimal]]:
+        """The rules broken among (rule, floor, equity) triples, the highest floor first: the one a
+        falling equity reaches first is the one the firm names."""
+        broken = [(rule, floor, equity) for rule, floor, equity in judged
+                  if floor is not None and self.rules.breach.broken(equity - floor)]
+        return sorted(broken, key=lambda b: -b[1])
 
     def observe(self, snap: AccountSnapshot, rates: ConversionRates,
                 trades: Iterable[ClosedTrade] = ()) -> Headroom:
@@ -154,24 +190,32 @@ class AccountRules:
         minimum reached and any breach; ``trades`` closed since the last call count trading days
         and minimum-hold violations."""
         st = self.state
+        initial = snap.initial_balance
         # The lowest equity on any quote since the last snapshot belongs to the day in force before
-        # this snapshot (batches are cut at resets): judge it against that day's reference.
-        before_ref, before_floor, started = st.day_reference, self.floor(snap.initial_balance), st.trading_day is not None
+        # this snapshot (batches are cut at resets): judge it against that day's floors.
+        before_daily, before_floor, started = self.daily_floor(initial), self.floor(initial), st.trading_day is not None
         head = self._headroom(snap, rates)
-        daily, max_loss = head.daily_headroom, head.max_loss_headroom
+        judged = [("daily_loss", head.daily_floor, snap.equity), ("max_loss", head.max_loss_floor, snap.equity)]
         if snap.min_equity is not None and started:
-            limit = self.rules.daily_loss_limit(snap.initial_balance)
-            daily = min(daily, book(limit - (before_ref - snap.min_equity)))
-            max_loss = min(max_loss, book(snap.min_equity - before_floor))
-        if daily < 0:
-            entry = f"daily_loss at {snap.ts_ns}: headroom {daily}"
-            (st.breaches if self.rules.daily_loss_hard else st.soft_breaches).append(entry)
-        if max_loss < 0:
-            st.breaches.append(f"max_loss at {snap.ts_ns}: headroom {max_loss}")
-        if st.min_daily_headroom is None or daily < st.min_daily_headroom:
-            st.min_daily_headroom = daily
+            judged += [("daily_loss", before_daily, snap.min_equity), ("max_loss", before_floor, snap.min_equity)]
+        lowest: dict[str, Decimal] = {}
+        for rule, floor, equity in judged:
+            if floor is not None:
+                lowest[rule] = min(lowest.get(rule, equity - floor), equity - floor)
+        named: set[str] = set()
+        for rule, floor, equity in self._broken(judged):
+            if rule in named:
+                continue
+            named.add(rule)
+            entry = f"{rule} at {snap.ts_ns}: headroom {book(lowest[rule])} (equity {equity}, floor {book(floor)})"
+            soft = rule == "daily_loss" and not self.rules.daily_loss_hard
+            (st.soft_breaches if soft else st.breaches).append(entry)
+        daily = lowest.get("daily_loss")
+        if daily is not None and (st.min_daily_headroom is None or daily < st.min_daily_headroom):
+            st.min_daily_headroom = book(daily)
+        max_loss = lowest["max_loss"]
         if st.min_max_loss_headroom is None or max_loss < st.min_max_loss_headroom:
-            st.min_max_loss_headroom = max_loss
+            st.min_max_loss_headroom = book(max_loss)
         min_hold = self.rules.holding.min_hold_seconds * NS_PER_S
         for t in trades:
             st.trading_days.add(self.rules.trading_day(t.opened_ns))
@@ -195,11 +239,14 @@ class AccountRules:
         return {
             "profit_pct": float(profit / snap.initial_balance * 100),
             "profit_target_pct": float(obj.profit_target_pct),
-            "target_reached": bool(obj.profit_target_pct) and profit >= snap.initial_balance * obj.profit_target_pct / 100,
+            # reached with every position closed: an open trade can still give the profit back
+            "target_reached": bool(obj.profit_target_pct) and not snap.positions
+            and profit >= snap.initial_balance * obj.profit_target_pct / 100,
             "trading_days": len(st.trading_days), "min_trading_days": obj.min_trading_days,
             "profitable_days": profitable, "min_profitable_days": obj.min_profitable_days,
             "best_day_share_pct": round(share, 1), "consistency_pct": float(obj.consistency_pct),
-            "consistency_ok": not obj.consistency_pct or profit <= 0 or share <= float(obj.consistency_pct),
+            # no profit, no best day to be a share of: the rule is met only by a profit that spreads
+            "consistency_ok": not obj.consistency_pct or (profit > 0 and share <= float(obj.consistency_pct)),
         }
 
     def _slipped_stop(self, symbol: str, stop: Decimal, side: int) -> Decimal:
@@ -278,21 +325,28 @@ class AccountRules:
             stop = self._slipped_stop(order.symbol, order.stop_loss, int(order.side))
             worst_equity += pnl_in_account_ccy(inst, order.side, order.lots, entry, stop, snap.currency, rates)
             worst_equity -= 2 * self.costs.commission_per_lot * order.lots
-        limit = rules.daily_loss_limit(snap.initial_balance)
-        daily_after = limit - (self.state.day_reference - worst_equity)
-        max_after = worst_equity - self.floor(snap.initial_balance)
-        if daily_after < self._buffer(limit):
-            return self._veto("daily_loss", f"worst case leaves {book(daily_after)} of daily headroom "
-                              f"(buffer {book(self._buffer(limit))})", head, daily_after, max_after)
-        max_limit = rules.max_loss_limit(snap.initial_balance)
-        if max_after < self._buffer(max_limit):
-            return self._veto("max_loss", f"worst case leaves {book(max_after)} above the loss floor "
-                              f"(buffer {book(self._buffer(max_limit))})", head, daily_after, max_after)
-        return ComplianceDecision(True, "", "within all rules", book(daily_after), book(max_after))
+        initial = snap.initial_balance
+        limit = rules.daily_loss_limit(initial, self.state.day_reference)
+        daily_floor, floor = self.daily_floor(initial), self.floor(initial)
+        daily_after = None if daily_floor is None else worst_equity - daily_floor
+        max_after = worst_equity - floor
+        # Each floor raised by its safety buffer; the rule named is the one whose line is reached first.
+        lines = {"max_loss": (floor, self._buffer(rules.max_loss_limit(initial)))}
+        if daily_floor is not None and limit is not None:
+            lines["daily_loss"] = (daily_floor, self._buffer(limit))
+        broken = self._broken((rule, at + buffer, worst_equity) for rule, (at, buffer) in lines.items())
+        if broken:
+            rule = broken[0][0]
+            at, buffer = lines[rule]
+            return self._veto(rule, f"worst case leaves {book(worst_equity - at)} above the {rule} floor "
+                              f"{book(at)} (buffer {book(buffer)})", head, daily_after, max_after)
+        return ComplianceDecision(True, "", "within all rules", None if daily_after is None else book(daily_after),
+                                  book(max_after))
 
     @staticmethod
     def _veto(rule: str, reason: str, head: Headroom, daily: Decimal | None = None,
               max_loss: Decimal | None = None) -> ComplianceDecision:
+        """A veto with the worst case after the orders where it was worked out, else as things stand."""
         return ComplianceDecision(
             False, rule, reason,
             book(daily) if daily is not None else head.worst_case_daily_headroom,

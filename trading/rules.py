@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -12,11 +12,30 @@ from trading.errors import InvalidValue
 from trading.market import NS_PER_S, next_weekend_close_ns, ts_to_datetime
 
 
-class DailyLossBasis(StrEnum):
-    """What the day's loss is measured from at the firm's reset time."""
+class DailyReference(StrEnum):
+    """The day's reference, taken at the firm's reset instant from the account as it stood just
+    before it (open positions valued at the last quotes before the reset)."""
 
-    BALANCE = "balance"
-    MAX_BALANCE_EQUITY = "max_balance_equity"
+    BALANCE = "balance"                        # FTMO, FundedNext: the balance at the reset
+    MAX_BALANCE_EQUITY = "max_balance_equity"  # The5ers: the higher of the balance and the equity
+
+
+class PercentOf(StrEnum):
+    """What a daily-loss percentage is a share of."""
+
+    INITIAL = "initial"      # the initial balance (FTMO: 5 % of 100k = 5,000 every day)
+    REFERENCE = "reference"  # the day's reference (The5ers High Stakes: the floor is 95 % of it)
+
+
+class Breach(StrEnum):
+    """When equity standing exactly on a floor breaks the rule, as the firm words it."""
+
+    AT_OR_BELOW = "at_or_below"  # "reaches the limit", "hits", "reaches ... or lower"
+    BELOW = "below"              # only "falls below", "exceeds"
+
+    def broken(self, headroom: Decimal) -> bool:
+        """Does ``headroom`` (equity less the floor) break a rule compared this way?"""
+        return headroom < 0 or (headroom == 0 and self is Breach.AT_OR_BELOW)
 
 
 class MaxLossKind(StrEnum):
@@ -24,14 +43,17 @@ class MaxLossKind(StrEnum):
 
     static: initial balance - limit, for good.
     trailing: follows the highest equity reached (intraday, floating P&L included).
-    trailing_eod: follows the highest end-of-day balance, set at each reset (futures style).
-    Both trailing kinds stop rising once the floor reaches the initial balance when
-    ``lock_at_initial`` (as FTMO-style funded and futures firms do).
+    trailing_eod: follows the highest end-of-day balance, set at each reset (Topstep, FTMO 1-Step).
+    trailing_day_high: follows the highest balance reached during any day (closed P&L), set at
+        each reset (FundedNext Futures: "the highest balance your account reached that day").
+    The trailing kinds stop rising once the floor reaches the initial balance when the firm says
+    so (``lock_at_initial``, which every firm must state: there is no default).
     """
 
     STATIC = "static"
     TRAILING = "trailing"
     TRAILING_EOD = "trailing_eod"
+    TRAILING_DAY_HIGH = "trailing_day_high"
 
 
 class CopyTrading(StrEnum):
@@ -125,24 +147,33 @@ class RuleSource:
 class FirmRules:
     """One firm's rules for one account phase.
 
-    daily_loss_pct: the day's loss limit, in percent of the initial balance; floating P&L counts.
-    daily_loss_basis: the day's reference, taken at the reset time.
-    daily_loss_hard: a breach ends the account (False: the day is paused, as Topstep does).
+    daily_loss_pct: the day's loss limit in percent of ``daily_loss_of``; floating P&L counts.
+        None: the firm has no daily loss rule (TopstepX since 2024-08-25).
     max_loss_pct: the overall loss limit in percent of the initial balance.
-    max_loss_kind, lock_at_initial: how the loss floor moves (see ``MaxLossKind``).
+    lock_at_initial: a trailing floor stops rising once it reaches the initial balance. No
+        default: every firm states it (it has no effect on a static floor).
+    daily_loss_of: the base of ``daily_loss_pct``: the initial balance, or the day's reference.
+    daily_reference: what the day's loss is measured from, taken at the reset instant.
+    daily_loss_hard: a breach ends the account (False: the day is paused, as a soft limit is).
+    breach: does equity exactly on a floor break the rule (``at_or_below``, the safe reading and
+        the default) or only below it (``below``)?
+    max_loss_kind: how the loss floor moves (see ``MaxLossKind``).
     reset_timezone, reset_time: when the trading day starts (e.g. Europe/Prague 00:00, DST-aware).
     size, holding, news, objectives, conduct: the other rules, each a typed object.
     """
 
     name: str
-    daily_loss_pct: Decimal
+    daily_loss_pct: Decimal | None
     max_loss_pct: Decimal
-    daily_loss_basis: DailyLossBasis = DailyLossBasis.BALANCE
+    lock_at_initial: bool
+    _: KW_ONLY
+    daily_loss_of: PercentOf = PercentOf.INITIAL
+    daily_reference: DailyReference = DailyReference.BALANCE
+    daily_loss_hard: bool = True
+    breach: Breach = Breach.AT_OR_BELOW
     max_loss_kind: MaxLossKind = MaxLossKind.STATIC
     reset_timezone: str = "Europe/Prague"
     reset_time: time = time(0, 0)
-    daily_loss_hard: bool = True
-    lock_at_initial: bool = True
     size: SizeLimits = SizeLimits()
     holding: Holding = Holding()
     news: NewsBlackout = NewsBlackout()
@@ -153,12 +184,33 @@ class FirmRules:
     def __post_init__(self) -> None:
         for name in ("daily_loss_pct", "max_loss_pct"):
             value = getattr(self, name)
+            if value is None and name == "daily_loss_pct":
+                continue
             if not Decimal(0) < value < Decimal(100):
                 raise InvalidValue(f"{self.name}.{name}", value, "must be a percentage between 0 and 100")
         try:
             ZoneInfo(self.reset_timezone)
         except Exception as exc:
             raise InvalidValue(f"{self.name}.reset_timezone", self.reset_timezone, "unknown time zone") from exc
+
+    def day_reference(self, balance: Decimal, equity: Decimal) -> Decimal:
+        """The day's reference from the account as it stands at the reset."""
+        return balance if self.daily_reference is DailyReference.BALANCE else max(balance, equity)
+
+    def daily_loss_limit(self, initial_balance: Decimal, reference: Decimal) -> Decimal | None:
+        """The day's loss allowance in account currency (None: no daily rule)."""
+        if self.daily_loss_pct is None:
+            return None
+        base = initial_balance if self.daily_loss_of is PercentOf.INITIAL else reference
+        return base * self.daily_loss_pct / 100
+
+    def daily_floor(self, initial_balance: Decimal, reference: Decimal) -> Decimal | None:
+        """The equity at which the day's rule is broken (see ``breach``), None without one."""
+        limit = self.daily_loss_limit(initial_balance, reference)
+        return None if limit is None else reference - limit
+
+    def max_loss_limit(self, initial_balance: Decimal) -> Decimal:
+        return initial_balance * self.max_loss_pct / 100
 
     def flat_deadline_ns(self, ts_ns: int) -> tuple[int, str]:
         """The next instant by which a holding rule wants positions closed (0 = none), and which."""
@@ -172,11 +224,22 @@ class FirmRules:
         close, why = min(deadlines)
         return close - self.holding.flat_minutes_before * 60 * NS_PER_S, why
 
-    def daily_loss_limit(self, initial_balance: Decimal) -> Decimal:
-        return initial_balance * self.daily_loss_pct / 100
-
-    def max_loss_limit(self, initial_balance: Decimal) -> Decimal:
-        return initial_balance * self.max_loss_pct / 100
+    def instants(self, since_ns: int, until_ns: int) -> list[int]:
+        """Every instant in (since, until] at which the account must be judged on its own: each
+        daily reset (the day's reference is taken there, from the state just before it) and each
+        deadline by which a holding rule wants it flat. Resets on a closed market count too."""
+        out = []
+        reset = self.next_reset_ns(since_ns)
+        while reset <= until_ns:
+            out.append(reset)
+            reset = self.next_reset_ns(reset)
+        lead = self.holding.flat_minutes_before * 60 * NS_PER_S
+        flat_by, _ = self.flat_deadline_ns(since_ns + 1)
+        while flat_by and flat_by <= until_ns:
+            if flat_by > since_ns:  # a deadline inside its lead time was passed before since
+                out.append(flat_by)
+            flat_by, _ = self.flat_deadline_ns(flat_by + lead + 1)  # the deadline of the close after
+        return out
 
     def trading_day(self, ts_ns: int) -> date:
         """The firm's trading day that ``ts_ns`` belongs to (local date after the reset time)."""

@@ -92,9 +92,10 @@ def volatility_factor(state: RiskState, symbol: str, atr: float) -> float:
 
 def size_intent(
     signal: Signal, snap: AccountSnapshot, inst: Instrument, rates: ConversionRates,
-    params: RiskParameters, state: RiskState, daily_headroom: Decimal,
+    params: RiskParameters, state: RiskState, headroom: Decimal,
 ) -> SizingDecision:
-    """Size one account's order for a signal, recording every input of the decision."""
+    """Size one account's order for a signal, recording every input of the decision. ``headroom``
+    is the loss the account can take before the nearest of its firm's floors."""
     if snap.equity > state.peak_equity:
         state.peak_equity = snap.equity
     vol = volatility_factor(state, signal.symbol, signal.atr)
@@ -110,7 +111,7 @@ def size_intent(
     kelly = kelly_cap(state, params)
     risk_pct = min(base_pct, kelly) if kelly is not None else base_pct
     budget = Decimal(repr(risk_pct * vol * conf * dd_factor)) * snap.balance
-    headroom_cap = max(daily_headroom, Decimal(0)) * params.headroom_share
+    headroom_cap = max(headroom, Decimal(0)) * params.headroom_share
     budget = min(budget, headroom_cap)
     one_lot_loss = -pnl_in_account_ccy(inst, signal.side, Decimal(1), signal.entry, signal.stop, snap.currency, rates)
     inputs = (

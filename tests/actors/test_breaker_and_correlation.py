@@ -17,11 +17,11 @@ from trading.rules import FirmRules
 
 S = 1_000_000_000
 MONDAY_NOON = datetime_to_ts(datetime(2026, 3, 2, 12, 0, tzinfo=UTC))
-RULES = {"acc": FirmRules("ftmo", Decimal(5), Decimal(10), reset_timezone="Europe/Prague", reset_time=time(0, 0))}
+RULES = {"acc": FirmRules("ftmo", Decimal(5), Decimal(10), False, reset_timezone="Europe/Prague", reset_time=time(0, 0))}
 
 
 def headroom(daily: str) -> dict[str, Headroom]:
-    return {"acc": Headroom("acc", MONDAY_NOON, Decimal(5000), Decimal(daily), Decimal(90_000), Decimal(10_000),
+    return {"acc": Headroom("acc", MONDAY_NOON, Decimal(5000), Decimal(95_000), Decimal(daily), Decimal(90_000), Decimal(10_000),
                             Decimal(daily), Decimal(10_000))}
 
 

@@ -127,7 +127,7 @@ def test_a_session_cuts_its_batches_at_every_holding_deadline(tmp_path) -> None:
 
     def funded(d) -> None:  # type: ignore[no-untyped-def]
         d["accounts"][0]["firm"] = "ftmo.funded"            # no weekend holding: flat 15 min before
-        d["accounts"][1]["firm"] = "futures_trailing.funded"  # no overnight: flat 120 min before 17:00 Chicago
+        d["accounts"][1]["firm"] = "topstepx.funded"  # no overnight: flat 120 min before 17:00 Chicago
 
     session = Session(load_settings(write(tmp_path, funded)))
     start = datetime_to_ts(datetime(2026, 3, 5, 12, 0, tzinfo=UTC))  # Thursday

@@ -98,7 +98,7 @@ def _publication(registry) -> Publication:  # type: ignore[no-untyped-def]
     pos = PositionView("oc-1", "EURUSD", Side.BUY, Decimal("1.5"), Decimal("1.08500"), Decimal("1.08300"), None,
                        Decimal("1.08550"), Decimal("75.00"), Decimal("-300.00"), 5)
     snap = AccountSnapshot("acc", "USD", 10, Decimal(100_000), Decimal("99996.50"), Decimal("100071.50"), (pos,), 0)
-    head = Headroom("acc", 10, Decimal(5000), Decimal("4996.50"), Decimal(90_000), Decimal("9996.50"),
+    head = Headroom("acc", 10, Decimal(5000), Decimal(95_000), Decimal("4996.50"), Decimal(90_000), Decimal("9996.50"),
                     Decimal("4696.50"), Decimal("9696.50"))
     ev = BreakerEvent(Tier.ACCOUNT, "acc", 10, BreakerState.CLOSED, BreakerState.OPEN, "3 losing trades", "stop opening")
     return Publication.of("run1", 1, registry, {"EURUSD": (10, 108548, 108552)}, {"acc": snap}, {"acc": head}, [ev],

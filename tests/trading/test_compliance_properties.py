@@ -11,6 +11,8 @@ end-of-day balance peak).
 from __future__ import annotations
 
 import copy
+import itertools
+from datetime import time
 from decimal import Decimal
 
 import pytest
@@ -24,7 +26,7 @@ from trading.ledger import AccountLedger
 from trading.market import NS_PER_S
 from trading.orders import CloseReason, Fill, FillKind, Order, OrderType, Side
 from trading.presets import load_preset, preset_names
-from trading.rules import DailyLossBasis, FirmRules, MaxLossKind
+from trading.rules import Breach, DailyReference, FirmRules, MaxLossKind, PercentOf
 
 REG = InstrumentRegistry([Instrument("EURUSD", "EUR", "USD", 5, Decimal("0.0001")),
                           Instrument("USDJPY", "USD", "JPY", 3, Decimal("0.01"))])
@@ -47,16 +49,28 @@ class Oracle:
         self.reference = INITIAL
         self.peak_equity = INITIAL
         self.eod_peak = INITIAL
+        self.day_high = INITIAL
 
     def observe(self, ts: int, balance: Decimal, equity: Decimal) -> None:
         day = self.rules.trading_day(ts)
         if day != self.day:
             if self.day is not None:
-                self.eod_peak = max(self.eod_peak, balance)
+                high = max(self.day_high, balance)
+                self.eod_peak = max(self.eod_peak, high if self.rules.max_loss_kind is MaxLossKind.TRAILING_DAY_HIGH
+                                    else balance)
             self.day = day
-            basis = self.rules.daily_loss_basis
-            self.reference = balance if basis is DailyLossBasis.BALANCE else max(balance, equity)
+            self.day_high = balance
+            by_balance = self.rules.daily_reference is DailyReference.BALANCE
+            self.reference = balance if by_balance else max(balance, equity)
         self.peak_equity = max(self.peak_equity, equity)
+        self.day_high = max(self.day_high, balance)
+
+    def daily_floor(self) -> Decimal | None:
+        pct = self.rules.daily_loss_pct
+        if pct is None:
+            return None
+        base = INITIAL if self.rules.daily_loss_of is PercentOf.INITIAL else self.reference
+        return self.reference - base * pct / 100
 
     def floor(self) -> Decimal:
         limit = INITIAL * self.rules.max_loss_pct / 100
@@ -64,7 +78,13 @@ class Oracle:
         if kind is MaxLossKind.STATIC:
             return INITIAL - limit
         peak = self.peak_equity if kind is MaxLossKind.TRAILING else self.eod_peak
-        return min(peak - limit, INITIAL) if self.rules.lock_at_initial else peak - limit
+        return min(peak - limit, INITIAL) if self.rules.lock_at_initial else max(peak, INITIAL) - limit
+
+    def inside(self, equity: Decimal, floor: Decimal | None) -> bool:
+        """Is this equity clear of the floor, compared the way the firm words it?"""
+        if floor is None:
+            return True
+        return equity > floor if self.rules.breach is Breach.AT_OR_BELOW else equity >= floor
 
 
 def worst_case_equity(ledger: AccountLedger, new: Order, prices: dict[str, Decimal], rates: ConversionRates,
@@ -85,12 +105,12 @@ def worst_case_equity(ledger: AccountLedger, new: Order, prices: dict[str, Decim
     return book.balance
 
 
-@pytest.mark.parametrize("preset", preset_names())
-def test_no_allowed_order_can_break_a_hard_rule_in_its_worst_case(preset: str) -> None:
-    rules = load_preset(preset)
+def no_allowed_order_breaks_a_hard_rule(rules: FirmRules, examples: int) -> int:
+    """Run random quotes and orders through ``rules``; every order the check allows must keep the
+    worst case inside the oracle's floors. Returns how many orders were allowed."""
     allowed: list[int] = []
 
-    @settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=examples, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
     @given(steps)
     def run(seq: list[tuple]) -> None:  # type: ignore[type-arg]
         acc = AccountRules(rules, COSTS, REG)
@@ -137,12 +157,30 @@ def test_no_allowed_order_can_break_a_hard_rule_in_its_worst_case(preset: str) -
                 continue
             allowed.append(1)
             worst = worst_case_equity(ledger, o, prices, rates, ts)
-            daily_limit = INITIAL * rules.daily_loss_pct / 100
-            assert oracle.reference - worst <= daily_limit, (preset, "daily loss", oracle.reference, worst)
-            assert worst >= oracle.floor(), (preset, "max loss", oracle.floor(), worst)
+            assert oracle.inside(worst, oracle.daily_floor()), (rules.name, "daily loss", oracle.reference, worst)
+            assert oracle.inside(worst, oracle.floor()), (rules.name, "max loss", oracle.floor(), worst)
             ledger.apply(Fill(o.client_order_id, "acc", symbol, side, o.lots, ref, ts, FillKind.OPEN,
                               CloseReason.ENTRY), rates, stop)
             observe()
 
     run()
-    assert len(allowed) > 150, f"only {len(allowed)} orders allowed: the property was hardly exercised"
+    return len(allowed)
+
+
+@pytest.mark.parametrize("preset", preset_names())
+def test_no_allowed_order_can_break_a_hard_rule_in_its_worst_case(preset: str) -> None:
+    allowed = no_allowed_order_breaks_a_hard_rule(load_preset(preset), 300)
+    assert allowed > 150, f"only {allowed} orders allowed: the property was hardly exercised"
+
+
+@pytest.mark.parametrize("breach", list(Breach))
+@pytest.mark.parametrize("kind", list(MaxLossKind))
+def test_no_allowed_order_breaks_a_hard_rule_under_any_combination_of_the_rule_fields(kind: MaxLossKind,
+                                                                                     breach: Breach) -> None:
+    zones = [("Europe/Prague", time(0, 0)), ("America/New_York", time(17, 0)), ("America/Chicago", time(17, 0))]
+    combos = itertools.product([None, Decimal(3)], list(PercentOf), list(DailyReference), [True, False])
+    for i, (daily, of, reference, lock) in enumerate(combos):
+        zone, at = zones[i % len(zones)]
+        rules = FirmRules(f"{kind}-{breach}-{i}", daily, Decimal(6), lock, daily_loss_of=of, daily_reference=reference,
+                          breach=breach, max_loss_kind=kind, reset_timezone=zone, reset_time=at)
+        assert no_allowed_order_breaks_a_hard_rule(rules, 30) > 5, rules

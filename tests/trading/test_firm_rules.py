@@ -56,27 +56,31 @@ def account(rules, registry, news=None) -> tuple[AccountRules, ConversionRates]:
 
 def test_every_preset_loads_and_cites_its_sources_and_date() -> None:
     names = preset_names()
-    assert {"ftmo", "the5ers", "fundednext", "futures_trailing"} <= {n.split(".")[0] for n in names}
-    assert len(names) >= 10
+    assert {"ftmo", "ftmo_1step", "the5ers", "fundednext", "fundednext_1step", "fundednext_lite",
+            "fundednext_futures", "topstepx"} == {n.split(".")[0] for n in names}
+    assert len(names) >= 20
     for name in names:
         rules = load_preset(name)
         assert rules.source.urls and all(u.startswith("https://") for u in rules.source.urls), name
-        assert rules.source.read_on == "2026-11-25" and rules.source.firm, name
+        assert rules.source.read_on == "2026-12-01" and rules.source.firm and rules.source.notes, name
     ftmo = load_preset("ftmo.challenge")
     assert (ftmo.daily_loss_pct, ftmo.max_loss_pct, ftmo.reset_timezone) == (Decimal(5), Decimal(10), "Europe/Prague")
     assert ftmo.objectives.profit_target_pct == 10 and load_preset("ftmo.verification").objectives.profit_target_pct == 5
-    futures = load_preset("futures_trailing.combine")
-    assert futures.max_loss_kind is MaxLossKind.TRAILING_EOD and not futures.daily_loss_hard
+    futures = load_preset("topstepx.combine")
+    assert futures.max_loss_kind is MaxLossKind.TRAILING_EOD and futures.daily_loss_pct is None
     assert not futures.holding.overnight and futures.objectives.consistency_pct == 50
 
 
 def test_a_bad_rule_key_or_value_is_named() -> None:
     with pytest.raises(InvalidValue, match=r"x\.size\.max_lots=1: unknown key"):
-        rules_from_dict("x", {"daily_loss_pct": 5, "max_loss_pct": 10, "size": {"max_lots": 1}})
+        rules_from_dict("x", {"daily_loss_pct": 5, "max_loss_pct": 10, "lock_at_initial": False,
+                              "size": {"max_lots": 1}})
     with pytest.raises(InvalidValue, match=r"x\.max_loss_kind"):
-        rules_from_dict("x", {"daily_loss_pct": 5, "max_loss_pct": 10, "max_loss_kind": "sometimes"})
+        rules_from_dict("x", {"daily_loss_pct": 5, "max_loss_pct": 10, "lock_at_initial": False,
+                              "max_loss_kind": "sometimes"})
     with pytest.raises(InvalidValue, match=r"x\.holding\.weekend"):
-        rules_from_dict("x", {"daily_loss_pct": 5, "max_loss_pct": 10, "holding": {"weekend": "no"}})
+        rules_from_dict("x", {"daily_loss_pct": 5, "max_loss_pct": 10, "lock_at_initial": False,
+                              "holding": {"weekend": "no"}})
     with pytest.raises(InvalidValue, match="unknown preset"):
         load_preset("nofirm.phase1")
     assert (PRESET_DIR / "news_2026.csv").is_file()
@@ -128,7 +132,7 @@ def test_weekend_holding_vetoes_late_friday_orders_and_asks_for_a_flatten(regist
 
 
 def test_overnight_holding_is_measured_to_the_firms_session_end(registry) -> None:
-    acc, rates = account(load_preset("futures_trailing.combine"), registry)  # 17:00 Chicago, flat 120 min before
+    acc, rates = account(load_preset("topstepx.combine"), registry)  # 17:00 Chicago, flat 120 min before
     # 2026-03-02 is before US DST: 17:00 CST = 23:00 UTC, so flat by 21:00 UTC.
     assert acc.rules.flat_deadline_ns(MONDAY) == (ts(2026, 3, 2, 21, 0), "overnight holding")
     # after 2026-03-08 (CDT): 17:00 = 22:00 UTC, flat by 20:00 UTC
@@ -139,7 +143,7 @@ def test_overnight_holding_is_measured_to_the_firms_session_end(registry) -> Non
 
 
 def test_trailing_end_of_day_floor_moves_at_the_reset_only_and_locks_at_the_initial_balance(registry) -> None:
-    acc, rates = account(load_preset("futures_trailing.combine"), registry)  # 4 % = 4,000 on 100k
+    acc, rates = account(load_preset("topstepx.combine"), registry)  # 4 % = 4,000 on 100k
     day1 = ts(2026, 3, 2, 15, 0)
     acc.observe(snap(at=day1), rates)
     acc.observe(snap("102500", "102500", at=day1 + 60 * MIN), rates)
@@ -152,9 +156,9 @@ def test_trailing_end_of_day_floor_moves_at_the_reset_only_and_locks_at_the_init
 
 
 def test_a_soft_daily_limit_is_a_pause_not_a_breach(registry) -> None:
-    acc, rates = account(load_preset("futures_trailing.combine"), registry)  # 2 % soft daily limit
+    acc, rates = account(load_preset("fundednext_futures.legacy"), registry)  # 2.4 % soft daily limit
     acc.observe(snap(at=MONDAY), rates)
-    acc.observe(snap("97900", "97900", at=MONDAY + MIN), rates)
+    acc.observe(snap("97500", "97500", at=MONDAY + MIN), rates)
     assert acc.state.breaches == [] and len(acc.state.soft_breaches) == 1
     ftmo, _ = account(load_preset("ftmo.challenge"), registry)
     ftmo.observe(snap(at=MONDAY), rates)
@@ -177,8 +181,10 @@ def test_time_limit_and_objectives(registry) -> None:
 
 
 @pytest.mark.parametrize(("zone_preset", "before", "after"), [
-    # Europe/Athens (FundedNext) midnight: 22:00 UTC in winter, 21:00 UTC from 2026-03-29
-    ("fundednext.phase1", (2026, 3, 28, 22, 0), (2026, 3, 29, 21, 0)),
+    # FundedNext's server midnight, GMT+2 / GMT+3 read as 17:00 New York: 22:00 UTC, 21:00 UTC from 2026-03-08
+    ("fundednext.phase1", (2026, 3, 6, 22, 0), (2026, 3, 9, 21, 0)),
+    # FTMO 1-Step, Prague midnight in spring: 23:00 UTC, then 22:00 UTC from 2026-03-29
+    ("ftmo_1step.challenge", (2026, 3, 27, 23, 0), (2026, 3, 30, 22, 0)),
     # America/New_York 17:00 (The5ers): 22:00 UTC, then 21:00 UTC from 2026-03-08
     ("the5ers.phase1", (2026, 3, 6, 22, 0), (2026, 3, 9, 21, 0)),
     # Europe/Prague midnight (FTMO), autumn: 22:00 UTC until 2026-10-25, then 23:00 UTC

@@ -10,11 +10,11 @@ from trading.fx import ConversionRates
 from trading.ledger import AccountSnapshot, PositionView
 from trading.market import datetime_to_ts
 from trading.orders import Order, OrderType, Side
-from trading.rules import DailyLossBasis, FirmRules, MaxLossKind, SizeLimits
+from trading.rules import DailyReference, FirmRules, MaxLossKind, SizeLimits
 
-FTMO = FirmRules("ftmo", Decimal(5), Decimal(10), reset_timezone="Europe/Prague", reset_time=time(0, 0))
-TRAIL = FirmRules("trail", Decimal(3), Decimal(6), DailyLossBasis.MAX_BALANCE_EQUITY, MaxLossKind.TRAILING,
-                  "America/New_York", time(17, 0))
+FTMO = FirmRules("ftmo", Decimal(5), Decimal(10), False, reset_timezone="Europe/Prague", reset_time=time(0, 0))
+TRAIL = FirmRules("trail", Decimal(3), Decimal(6), True, daily_reference=DailyReference.MAX_BALANCE_EQUITY,
+                  max_loss_kind=MaxLossKind.TRAILING, reset_timezone="America/New_York", reset_time=time(17, 0))
 
 
 def ts(*args: int) -> int:
@@ -95,7 +95,7 @@ def test_breaches_are_recorded_by_the_monitor(eurusd) -> None:
 
 
 def test_size_limits_are_vetoed_with_the_rule_named(eurusd) -> None:
-    firm = FirmRules("small", Decimal(5), Decimal(10), size=SizeLimits(max_lots_per_order=Decimal(1)))
+    firm = FirmRules("small", Decimal(5), Decimal(10), False, size=SizeLimits(max_lots_per_order=Decimal(1)))
     acc, rates = rules(firm, eurusd)
     decision = acc.check([order("2")], snapshot("100000"), rates)
     assert not decision.allowed and decision.rule == "max_lots_per_order"

@@ -20,14 +20,16 @@ import yaml
 
 from trading.errors import InvalidValue
 from trading.rules import (
+    Breach,
     Conduct,
     CopyTrading,
-    DailyLossBasis,
+    DailyReference,
     FirmRules,
     Holding,
     MaxLossKind,
     NewsBlackout,
     Objectives,
+    PercentOf,
     RuleSource,
     SizeLimits,
 )
@@ -35,8 +37,15 @@ from trading.rules import (
 PRESET_DIR = Path(__file__).resolve().parent
 _SECTIONS: dict[str, type[Any]] = {"size": SizeLimits, "holding": Holding, "news": NewsBlackout,
                                    "objectives": Objectives, "conduct": Conduct}
-_ENUMS: dict[str, type[Enum]] = {"daily_loss_basis": DailyLossBasis, "max_loss_kind": MaxLossKind,
-                                 "copy_trading": CopyTrading}
+_ENUMS: dict[str, type[Enum]] = {"daily_reference": DailyReference, "daily_loss_of": PercentOf, "breach": Breach,
+                                 "max_loss_kind": MaxLossKind, "copy_trading": CopyTrading}
+# Keys every firm must state, with what each means when it is missing from a firm's text.
+_REQUIRED = {
+    "daily_loss_pct": "the daily loss limit in percent, or null for a firm without a daily rule",
+    "max_loss_pct": "the maximum loss in percent of the initial balance",
+    "lock_at_initial": "true or false: does a trailing floor stop at the initial balance? (no default)",
+}
+_RENAMED = {"daily_loss_basis": "daily_reference"}
 
 
 def _value(where: str, key: str, kind: Any, raw: Any) -> Any:
@@ -54,7 +63,9 @@ def _value(where: str, key: str, kind: Any, raw: Any) -> Any:
         if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0:
             raise InvalidValue(where, raw, "must be a whole number, 0 or more")
         return raw
-    if kind in (Decimal, "Decimal"):
+    if kind == "Decimal | None" and raw is None:
+        return None
+    if kind in (Decimal, "Decimal", "Decimal | None"):
         try:
             value = Decimal(str(raw))
         except InvalidOperation:
@@ -77,7 +88,8 @@ def _build(cls: type[Any], where: str, data: dict[str, Any], skip: tuple[str, ..
     out: dict[str, Any] = {}
     for key, raw in data.items():
         if key not in fields:
-            raise InvalidValue(f"{where}.{key}", raw, f"unknown key (known: {', '.join(fields)})")
+            hint = f"renamed to {_RENAMED[key]}" if key in _RENAMED else f"unknown key (known: {', '.join(fields)})"
+            raise InvalidValue(f"{where}.{key}", raw, hint)
         out[key] = _value(f"{where}.{key}", key, fields[key], raw)
     return out
 
@@ -94,9 +106,9 @@ def rules_from_dict(name: str, data: dict[str, Any], source: RuleSource | None =
             if not isinstance(part, dict):
                 raise InvalidValue(f"{name}.{section}", part, "must be a mapping")
             kwargs[section] = cls(**_build(cls, f"{name}.{section}", part))
-    for required in ("daily_loss_pct", "max_loss_pct"):
+    for required, meaning in _REQUIRED.items():
         if required not in kwargs:
-            raise InvalidValue(f"{name}.{required}", None, "is required")
+            raise InvalidValue(f"{name}.{required}", None, f"is required: {meaning}")
     return FirmRules(name, source=source or RuleSource(), **kwargs)
 
 

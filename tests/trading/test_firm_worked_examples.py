@@ -1,0 +1,343 @@
+"""Each firm's rules as the firm states them, fed as account snapshots the way the desk feeds them.
+
+The figures are transcribed from each firm's own pages (cited in the preset's ``source``), or built
+from its stated rule with the arithmetic shown where the firm gives no example. Each test names the
+floor at each step and when the breach happens.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from trading.compliance import AccountRules, CostAllowance, Headroom
+from trading.errors import InvalidValue
+from trading.fx import ConversionRates
+from trading.instruments import InstrumentRegistry
+from trading.ledger import AccountSnapshot, PositionView
+from trading.market import datetime_to_ts
+from trading.orders import Order, OrderType, Side
+from trading.presets import load_preset, preset_names, rules_from_dict
+from trading.rules import Breach, FirmRules
+
+
+def ts(*args: int) -> int:
+    return datetime_to_ts(datetime(*args, tzinfo=UTC))
+
+
+D = Decimal
+# Resets in early March 2026, before either daylight-saving change: Prague midnight is 23:00 UTC,
+# 17:00 New York is 22:00 UTC, 17:00 Chicago is 23:00 UTC.
+MON, TUE, WED, THU = (ts(2026, 3, d, 10, 0) for d in (2, 3, 4, 5))
+
+
+def floating(loss: str, at: int = MON) -> tuple[PositionView, ...]:
+    """One open EURUSD position carrying ``loss`` of floating P&L."""
+    return (PositionView("p1", "EURUSD", Side.BUY, D(1), D("1.10000"), D("1.00000"), None, D("1.10000"),
+                         D(loss), D(-10_000), at),)
+
+
+class Account:
+    """One account under a preset, judged on snapshots as the compliance agent judges them."""
+
+    def __init__(self, rules: FirmRules | str, initial: int, registry: InstrumentRegistry) -> None:
+        self.rules = AccountRules(load_preset(rules) if isinstance(rules, str) else rules,
+                                  CostAllowance(D(1), D(0), D(10)), registry)
+        self.initial = D(initial)
+        self.rates = ConversionRates(registry)
+
+    def at(self, when: int, balance: int | str, equity: int | str | None = None,
+           positions: tuple[PositionView, ...] = ()) -> Headroom:
+        snap = AccountSnapshot("acc", "USD", when, self.initial, D(balance), D(balance if equity is None else equity),
+                               positions, 0)
+        return self.rules.observe(snap, self.rates)
+
+    @property
+    def breaches(self) -> list[str]:
+        return self.rules.state.breaches
+
+    @property
+    def soft(self) -> list[str]:
+        return self.rules.state.soft_breaches
+
+
+# -- FTMO 2-Step -------------------------------------------------------------------------------
+
+def test_ftmo_daily_loss_follows_the_balance_at_prague_midnight_as_in_ftmos_200k_example(registry) -> None:
+    # FTMO Academy, Maximum Daily Loss: on a 200k account the day's loss may be 10,000 (5 % of the
+    # initial capital); after a 4,000 closed profit 14,000 may be lost until midnight, but at
+    # midnight the limit resets from the new balance, so a 13,000 floating loss carried over breaks it.
+    acc = Account("ftmo.challenge", 200_000, registry)
+    head = acc.at(MON, 200_000)
+    assert (head.daily_floor, head.daily_headroom) == (D(190_000), D(10_000))
+    head = acc.at(MON + 3_600 * 10**9, 204_000)
+    assert head.daily_headroom == D(14_000), "a closed profit widens the rest of the day"
+    head = acc.at(MON + 7_200 * 10**9, 204_000, 191_000, floating("-13000"))
+    assert head.daily_floor == D(190_000) and head.daily_headroom == D(1_000) and acc.breaches == []
+    reset = ts(2026, 3, 2, 23, 0)  # midnight in Prague: the reference is the balance just before it
+    head = acc.at(reset, 204_000, 191_000, floating("-13000"))
+    assert head.daily_floor == D(194_000) and head.daily_headroom == D(-3_000)
+    assert acc.breaches == [f"daily_loss at {reset}: headroom -3000.00 (equity 191000, floor 194000.00)"]
+
+
+def test_ftmo_maximum_loss_is_broken_below_90_percent_not_on_it(registry) -> None:
+    # FTMO Academy, Maximum Loss: "even if your balance would be $92,000, but you had a floating loss
+    # of $2,001, the limit would be exceeded" (100k account, floor 90,000).
+    acc = Account("ftmo.verification", 100_000, registry)
+    acc.at(TUE, 92_000)  # the day starts at 92,000: its own floor is 87,000
+    head = acc.at(TUE + 60 * 10**9, 92_000, 90_000, floating("-2000"))
+    assert head.max_loss_floor == D(90_000) and head.max_loss_headroom == 0 and acc.breaches == []
+    acc.at(TUE + 120 * 10**9, 92_000, 89_999, floating("-2001"))
+    assert len(acc.breaches) == 1 and acc.breaches[0].startswith("max_loss")
+
+
+# -- FTMO 1-Step -------------------------------------------------------------------------------
+
+def test_ftmo_1step_maximum_loss_trails_the_best_midnight_balance_as_in_ftmos_example(registry) -> None:
+    # FTMO's 1-Step Maximum Loss Limit example (100k): 90,000 on day 1; 94,000 after a 104,000
+    # midnight balance; still 94,000 after a 103,000 one. Intraday equity does not move it.
+    acc = Account("ftmo_1step.challenge", 100_000, registry)
+    assert acc.at(MON, 100_000).max_loss_floor == D(90_000)
+    assert acc.at(MON + 60 * 10**9, 104_000, 106_000).max_loss_floor == D(90_000), "intraday: unchanged"
+    assert acc.at(ts(2026, 3, 2, 23, 0), 104_000).max_loss_floor == D(94_000)
+    assert acc.at(ts(2026, 3, 3, 23, 0), 103_000).max_loss_floor == D(94_000), "it never decreases"
+    # FTMO states no lock at the initial capital: after 112,000 at midnight the floor is 102,000.
+    assert acc.at(ts(2026, 3, 4, 23, 0), 112_000).max_loss_floor == D(102_000)
+    # 3 % of the initial capital a day, below the balance at midnight.
+    head = acc.at(ts(2026, 3, 5, 12, 0), 112_000)
+    assert head.daily_floor == D(109_000) and acc.breaches == []
+
+
+def test_ftmo_1step_best_day_rule_as_in_ftmos_example(registry) -> None:
+    # FTMO's FAQ: 5,000 in one day and nothing else is 100 % of the profit; 5,000 more on other days
+    # makes it 50 %, which meets the rule ("more than 50 %" does not).
+    acc = Account("ftmo_1step.challenge", 100_000, registry)
+    acc.at(MON, 100_000)
+    acc.at(ts(2026, 3, 2, 23, 0), 105_000)
+    progress = acc.rules.objectives(AccountSnapshot("acc", "USD", TUE, D(100_000), D(105_000), D(105_000), (), 0))
+    assert progress["best_day_share_pct"] == 100.0 and not progress["consistency_ok"]
+    acc.at(ts(2026, 3, 3, 23, 0), 107_500)
+    acc.at(ts(2026, 3, 4, 23, 0), 110_000)
+    progress = acc.rules.objectives(AccountSnapshot("acc", "USD", THU, D(100_000), D(110_000), D(110_000), (), 0))
+    assert progress["best_day_share_pct"] == 50.0 and progress["consistency_ok"] and progress["target_reached"]
+
+
+# -- The5ers High Stakes -----------------------------------------------------------------------
+
+def test_the5ers_daily_floor_is_95_percent_of_the_days_reference_after_a_down_day(registry) -> None:
+    # "Daily loss is 5% of the starting equity of the day OR the starting balance of the day (the
+    # highest between them)". After a down day to 98,000: 98,000 x 0.95 = 93,100 (5 % of the
+    # initial balance would give 93,000, and 93,050 would pass unrecorded).
+    acc = Account("the5ers.phase1", 100_000, registry)
+    acc.at(MON, 100_000)
+    acc.at(MON + 3_600 * 10**9, 98_000)
+    reset = ts(2026, 3, 2, 22, 0)  # 17:00 New York
+    head = acc.at(reset, 98_000)
+    assert head.daily_loss_limit == D(4_900) and head.daily_floor == D(93_100)
+    acc.at(reset + 60 * 10**9, 98_000, "93050", floating("-4950", reset))
+    assert len(acc.breaches) == 1 and acc.breaches[0].startswith(f"daily_loss at {reset + 60 * 10**9}: headroom -50.00")
+
+
+def test_the5ers_daily_floor_after_an_up_day_and_with_open_profit_at_the_reset(registry) -> None:
+    acc = Account("the5ers.phase2", 100_000, registry)
+    acc.at(MON, 100_000)
+    head = acc.at(ts(2026, 3, 2, 22, 0), 103_000)
+    assert head.daily_floor == D(97_850), "103,000 x 0.95, not 103,000 - 5,000"
+    acc.at(ts(2026, 3, 2, 23, 0), 103_000, 97_900, floating("-5100"))
+    assert acc.breaches == [], "97,900 is inside the firm's floor of 97,850"
+    # Equity above the balance at the reset: the higher one is the reference.
+    head = acc.at(ts(2026, 3, 3, 22, 0), 103_000, 104_000, floating("1000"))
+    assert head.daily_floor == D(98_800)
+
+
+def test_the5ers_reaching_a_limit_is_a_breach(registry) -> None:
+    # "Reaching any of these limits will lead to the termination of the account."
+    acc = Account("the5ers.funded", 100_000, registry)
+    acc.at(MON, 100_000)
+    acc.at(MON + 60 * 10**9, 100_000, 95_000, floating("-5000"))
+    assert len(acc.breaches) == 1 and acc.breaches[0].startswith("daily_loss")
+
+
+# -- FundedNext Stellar ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("preset", ["fundednext.phase1", "fundednext.phase2", "fundednext.funded"])
+def test_fundednext_stellar_2step_daily_loss_as_in_fundednexts_example(preset: str, registry) -> None:
+    # FundedNext's example 2: on 100k, 2,000 made by noon makes the day's allowance 7,000
+    # (100,000 x 0.05 + 2,000), i.e. a floor of 95,000; "losing more than" that breaks the rule.
+    acc = Account(preset, 100_000, registry)
+    assert acc.at(MON, 100_000).daily_floor == D(95_000)
+    head = acc.at(ts(2026, 3, 2, 12, 0), 102_000)
+    assert head.daily_headroom == D(7_000)
+    acc.at(ts(2026, 3, 2, 13, 0), 102_000, 95_000, floating("-7000"))
+    assert acc.breaches == [], "exactly the allowance lost: not more"
+    acc.at(ts(2026, 3, 2, 14, 0), 102_000, "94999.99", floating("-7000.01"))
+    assert len(acc.breaches) == 1 and acc.breaches[0].startswith("daily_loss")
+    # The next day: 5 % of the initial balance below the balance at the reset.
+    assert acc.at(ts(2026, 3, 2, 22, 0), 102_000).daily_floor == D(97_000)
+
+
+def test_fundednext_stellar_maximum_loss_is_static_as_in_fundednexts_case_02(registry) -> None:
+    # Case 02: after a 4,000 profit the account may lose 14,000: it must stay at or above 90,000.
+    acc = Account("fundednext.phase1", 100_000, registry)
+    acc.at(MON, 100_000)
+    acc.at(ts(2026, 3, 2, 22, 0), 104_000)
+    assert acc.at(ts(2026, 3, 3, 12, 0), 104_000).max_loss_floor == D(90_000)
+
+
+@pytest.mark.parametrize(("preset", "daily_floor", "max_floor"), [
+    ("fundednext_1step.challenge", 97_000, 94_000),  # "3%, ... $3,000 for a $100,000 account"; 6 %: "$94,000"
+    ("fundednext_1step.funded", 97_000, 94_000),
+    ("fundednext_lite.phase1", 96_000, 92_000),      # "4% of your initial balance"; "below 92%"
+    ("fundednext_lite.phase2", 96_000, 92_000),
+    ("fundednext_lite.funded", 96_000, 92_000),
+])
+def test_fundednext_stellar_1step_and_lite_floors(preset: str, daily_floor: int, max_floor: int, registry) -> None:
+    acc = Account(preset, 100_000, registry)
+    head = acc.at(MON, 100_000)
+    assert (head.daily_floor, head.max_loss_floor) == (D(daily_floor), D(max_floor))
+    acc.at(MON + 60 * 10**9, 100_000, daily_floor, floating(str(daily_floor - 100_000)))
+    assert acc.breaches == []
+    acc.at(MON + 120 * 10**9, 100_000, daily_floor - 1, floating(str(daily_floor - 100_001)))
+    assert len(acc.breaches) == 1
+
+
+# -- FundedNext Futures ------------------------------------------------------------------------
+
+def test_fundednext_futures_maximum_loss_trails_the_days_high_and_locks_as_in_fundednexts_example(registry) -> None:
+    # 100K Legacy, MLL 3,000: 97,000; +1,000 -> 98,000; +2,000 -> 100,000, locked; -2,000 -> still
+    # 100,000; +5,000 -> still 100,000.
+    acc = Account("fundednext_futures.legacy", 100_000, registry)
+    assert acc.at(MON, 100_000).max_loss_floor == D(97_000)
+    resets = [ts(2026, 3, d, 23, 0) for d in (2, 3, 4, 5)]  # 17:00 Chicago
+    for reset, balance, floor in zip(resets, (101_000, 103_000, 101_000, 106_000),
+                                     (98_000, 100_000, 100_000, 100_000), strict=True):
+        assert acc.at(reset, balance).max_loss_floor == D(floor), (balance, floor)
+    # The highest balance reached during a day counts, not only the close.
+    acc2 = Account("fundednext_futures.rapid", 100_000, registry)
+    acc2.at(MON, 100_000)
+    acc2.at(MON + 3_600 * 10**9, 101_500)
+    assert acc2.at(ts(2026, 3, 2, 23, 0), 100_500).max_loss_floor == D(99_000)
+
+
+def test_fundednext_futures_daily_limit_is_a_soft_breach_on_reaching_it_as_in_case_01(registry) -> None:
+    # "If you have a $100,000 Challenge, your Daily Loss Limit is $97,600. If your equity reaches
+    # $97,600 or lower, your account will experience a soft breach."
+    acc = Account("fundednext_futures.legacy", 100_000, registry)
+    assert acc.at(MON, 100_000).daily_floor == D(97_600)
+    acc.at(MON + 60 * 10**9, 100_000, 97_600, floating("-2400"))
+    assert acc.breaches == [] and len(acc.soft) == 1 and acc.soft[0].startswith("daily_loss")
+    rapid = Account("fundednext_futures.rapid", 100_000, registry)
+    head = rapid.at(MON, 100_000)
+    assert head.daily_floor is None and head.daily_headroom is None, "the Rapid Challenge has no daily limit"
+
+
+# -- TopstepX ----------------------------------------------------------------------------------
+
+def test_topstepx_maximum_loss_as_in_topsteps_50k_example(registry) -> None:
+    # 50K: +500 -> 48,500; -500 the next day -> still 48,500; +2,500 -> 50,000, where it stays.
+    acc = Account("topstepx.combine", 50_000, registry)
+    assert acc.at(MON, 50_000).max_loss_floor == D(48_000)
+    assert acc.at(ts(2026, 3, 2, 23, 0), 50_500).max_loss_floor == D(48_500)
+    assert acc.at(ts(2026, 3, 3, 23, 0), 50_000).max_loss_floor == D(48_500)
+    assert acc.at(ts(2026, 3, 4, 23, 0), 52_500).max_loss_floor == D(50_000)
+    assert acc.at(ts(2026, 3, 5, 23, 0), 55_000).max_loss_floor == D(50_000)
+    # "falls below the minimum account balance": on it is no breach, below it is.
+    acc.at(ts(2026, 3, 6, 12, 0), 55_000, 50_000, floating("-5000"))
+    assert acc.breaches == []
+    acc.at(ts(2026, 3, 6, 12, 1), 55_000, "49999.99", floating("-5000.01"))
+    assert len(acc.breaches) == 1 and acc.breaches[0].startswith("max_loss")
+
+
+def test_topstepx_has_no_daily_loss_rule(registry) -> None:
+    # Removed on TopstepX from 2024-08-25: a 3 % day records nothing, and the check has no daily line.
+    acc = Account("topstepx.funded", 100_000, registry)
+    acc.at(MON, 100_000)
+    head = acc.at(MON + 60 * 10**9, 97_000)
+    assert head.daily_loss_limit is None and head.daily_headroom is None and head.daily_fraction == 1.0
+    assert head.nearest_headroom == D(1_000) and acc.breaches == [] and acc.soft == []
+    order = Order("o1", "acc", "EURUSD", Side.BUY, D("0.1"), OrderType.MARKET, D("1.09900"), None, "s",
+                  D("1.10000"), 0, MON + 120 * 10**9, MON + 180 * 10**9)
+    snap = AccountSnapshot("acc", "USD", MON + 120 * 10**9, D(100_000), D(97_000), D(97_000), (), 0)
+    decision = acc.rules.check([order], snap, acc.rates)
+    assert decision.allowed and decision.worst_case_daily_headroom is None, decision
+
+
+# -- rules common to every firm ----------------------------------------------------------------
+
+@pytest.mark.parametrize(("preset", "rule", "breaks_on_it"), [
+    ("ftmo.challenge", "daily_loss", False), ("ftmo.challenge", "max_loss", False),
+    ("the5ers.phase1", "daily_loss", True), ("the5ers.phase1", "max_loss", True),
+    ("fundednext.phase1", "daily_loss", False), ("fundednext.phase1", "max_loss", False),
+    ("fundednext_futures.legacy", "daily_loss", True), ("fundednext_futures.legacy", "max_loss", True),
+    ("topstepx.combine", "max_loss", False), ("ftmo_1step.challenge", "max_loss", False),
+])
+def test_equity_exactly_on_a_floor_is_judged_as_the_firm_words_it(preset: str, rule: str, breaks_on_it: bool,
+                                                                  registry) -> None:
+    acc = Account(preset, 100_000, registry)
+    # A day that starts low enough for the max-loss floor to be the nearer one, or at 100k for the daily.
+    # (for max_loss: a day's floor below the maximum-loss floor, and that floor below the start)
+    futures = preset.split(".")[0] in ("topstepx", "fundednext_futures")
+    start = 100_000 if rule == "daily_loss" else 98_000 if futures else 92_000
+    head = acc.at(MON, start)
+    floor = head.daily_floor if rule == "daily_loss" else head.max_loss_floor
+    assert floor is not None
+    acc.at(MON + 60 * 10**9, start, floor, floating(str(floor - start)))
+    recorded = acc.breaches + acc.soft
+    assert bool(recorded) is breaks_on_it and all(r.startswith(rule) for r in recorded), recorded
+    acc.at(MON + 120 * 10**9, start, floor - D("0.01"), floating(str(floor - start - D("0.01"))))
+    assert any(r.startswith(rule) for r in acc.breaches + acc.soft), "below the floor always breaks it"
+
+
+def test_a_snapshot_that_breaks_two_rules_names_the_higher_floor_first(registry) -> None:
+    acc = Account("the5ers.phase1", 100_000, registry)
+    acc.at(MON, 92_000)  # the day's floor 87,400 is below the maximum-loss floor of 90,000
+    acc.at(MON + 60 * 10**9, 92_000, 87_000, floating("-5000"))
+    assert [b.split(" ")[0] for b in acc.breaches] == ["max_loss", "daily_loss"]
+    acc2 = Account("the5ers.phase1", 100_000, registry)
+    acc2.at(MON, 100_000)  # daily floor 95,000 above the 90,000 floor
+    acc2.at(MON + 60 * 10**9, 100_000, 89_000, floating("-11000"))
+    assert [b.split(" ")[0] for b in acc2.breaches] == ["daily_loss", "max_loss"]
+
+
+def test_the_profit_target_is_reached_only_with_every_position_closed(registry) -> None:
+    acc = Account("ftmo.challenge", 100_000, registry)
+    acc.at(MON, 100_000)
+    open_snap = AccountSnapshot("acc", "USD", TUE, D(100_000), D(110_500), D(110_200), floating("-300"), 3)
+    assert not acc.rules.objectives(open_snap)["target_reached"], "FTMO: all positions must be closed"
+    flat = AccountSnapshot("acc", "USD", TUE, D(100_000), D(110_000), D(110_000), (), 4)
+    assert acc.rules.objectives(flat)["target_reached"]
+
+
+def test_a_best_day_rule_is_not_met_without_profit(registry) -> None:
+    acc = Account("topstepx.combine", 100_000, registry)
+    acc.at(MON, 100_000)
+    flat = AccountSnapshot("acc", "USD", MON, D(100_000), D(100_000), D(100_000), (), 0)
+    assert not acc.rules.objectives(flat)["consistency_ok"]
+
+
+def test_every_firm_states_whether_a_trailing_floor_locks_and_whether_it_has_a_daily_rule() -> None:
+    with pytest.raises(InvalidValue, match=r"x\.lock_at_initial=None: is required"):
+        rules_from_dict("x", {"daily_loss_pct": 5, "max_loss_pct": 10, "max_loss_kind": "trailing"})
+    with pytest.raises(InvalidValue, match=r"x\.daily_loss_pct=None: is required: .*null for a firm without"):
+        rules_from_dict("x", {"max_loss_pct": 10, "lock_at_initial": True})
+    with pytest.raises(InvalidValue, match=r"x\.daily_loss_basis='balance': renamed to daily_reference"):
+        rules_from_dict("x", {"daily_loss_pct": 5, "max_loss_pct": 10, "lock_at_initial": True,
+                              "daily_loss_basis": "balance"})
+    none = rules_from_dict("x", {"daily_loss_pct": None, "max_loss_pct": 4, "lock_at_initial": True})
+    assert none.daily_loss_pct is None and none.daily_floor(D(100_000), D(100_000)) is None
+    assert none.breach is Breach.AT_OR_BELOW, "the safe reading when a firm does not say"
+    for name in preset_names():  # every preset wrote its reading down, not a default
+        rules = load_preset(name)
+        assert rules.source.notes and rules.breach in (Breach.BELOW, Breach.AT_OR_BELOW)
+
+
+def test_a_trailing_floor_that_does_not_lock_keeps_rising(registry) -> None:
+    rules = rules_from_dict("trail", {"daily_loss_pct": None, "max_loss_pct": 5, "lock_at_initial": False,
+                                      "max_loss_kind": "trailing"})
+    acc = Account(rules, 100_000, registry)
+    acc.at(MON, 100_000)
+    assert acc.at(MON + 60 * 10**9, 110_000).max_loss_floor == D(105_000)
+    acc.at(MON + 120 * 10**9, 110_000, 104_000, floating("-6000"))
+    assert len(acc.breaches) == 1, "a locked floor would have stopped at 100,000 and missed this"
