@@ -107,7 +107,8 @@ def main() -> None:
         "trades": len(result.trades),
         "vetoes_by_rule": dict(sorted(vetoes.items())),
         "min_headroom_by_account": {
-            a: {"daily": float(c["min_daily_headroom"] or 0), "max_loss": float(c["min_max_loss_headroom"] or 0)}
+            a: {"daily": None if c["min_daily_headroom"] is None else float(c["min_daily_headroom"]),  # None: no daily rule
+                "max_loss": float(c["min_max_loss_headroom"] or 0)}
             for a, c in sorted(result.compliance.items())},
         "hard_rule_breaches": sum(breaches.values()),
         "hard_rule_breaches_by_account": breaches,
@@ -129,7 +130,8 @@ def main() -> None:
           f"hard-rule breaches: {report['hard_rule_breaches']}")
     print("vetoes: " + ", ".join(f"{k} {v}" for k, v in report["vetoes_by_rule"].items()))
     for a, h in report["min_headroom_by_account"].items():
-        print(f"  {a:28s} min daily headroom {h['daily']:>10,.2f}   min max-loss headroom {h['max_loss']:>10,.2f}")
+        daily = "no daily rule" if h["daily"] is None else f"{h['daily']:,.2f}"
+        print(f"  {a:28s} min daily headroom {daily:>13}   min max-loss headroom {h['max_loss']:>10,.2f}")
     print(f"kill switch (halt + flatten) over gRPC: p50 {kill['p50_ms']} ms, p99 {kill['p99_ms']} ms; "
           f"system breaker halts (review start -> halted): {report['system_halt_latency_ms']} ms, "
           f"of which the Halt call: {report['system_halt_rpc_ms']} ms")

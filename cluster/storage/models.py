@@ -213,11 +213,13 @@ class HeadroomRow(Base):
     run_id: Mapped[str] = mapped_column(String(32))
     account_id: Mapped[str] = mapped_column(String(64))
     ts_ns: Mapped[int]
-    daily_headroom: Mapped[Decimal]
+    daily_headroom: Mapped[Decimal | None]  # the daily figures are empty for a firm without a daily rule
     max_loss_headroom: Mapped[Decimal]
-    worst_case_daily_headroom: Mapped[Decimal]
+    worst_case_daily_headroom: Mapped[Decimal | None]
     worst_case_max_loss_headroom: Mapped[Decimal]
     daily_fraction: Mapped[float] = mapped_column(Float)
+    daily_floor: Mapped[Decimal | None]
+    max_loss_floor: Mapped[Decimal | None]  # empty in rows written before revision 0003
     __table_args__ = (Index("ix_headroom_run_account_ts", "run_id", "account_id", "ts_ns"),)
 
 

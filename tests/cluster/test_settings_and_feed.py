@@ -61,6 +61,14 @@ def test_check_config_exits_2_with_the_error(tmp_path) -> None:
     assert result.exit_code == 2 and "unknown profile 'ghost'" in result.output
 
 
+def test_check_config_names_a_firm_that_does_not_say_whether_its_floor_locks(tmp_path) -> None:
+    path = write(tmp_path, lambda d: d["firms"]["trailing_funded"].pop("lock_at_initial"))
+    result = CliRunner().invoke(app, ["check-config", "--config", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "firms.trailing_funded.lock_at_initial=None: is required" in " ".join(result.output.split())
+    assert "Traceback" not in result.output
+
+
 def generate(settings, seed: int = 7, n: int = 30_000):  # type: ignore[no-untyped-def]
     return generate_ticks(settings.registry(), settings.generator_profiles(), n, seed, datetime(2026, 3, 2, tzinfo=UTC))
 

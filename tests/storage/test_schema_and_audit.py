@@ -32,7 +32,7 @@ def url(request, postgres, tmp_path) -> str:  # type: ignore[no-untyped-def]
 def test_migrations_go_up_and_down_and_up_again(url: str) -> None:
     engine = create_engine(url)
     migrate.upgrade(engine)
-    assert migrate.current(engine) == migrate.head(engine) == "0002"
+    assert migrate.current(engine) == migrate.head(engine) == "0003"
     names = set(inspect(engine).get_table_names())
     assert RECORD_TABLES | {"ticks", "bars", "bars_1h", "octet_meta"} <= names
     with engine.connect() as conn:
@@ -43,7 +43,7 @@ def test_migrations_go_up_and_down_and_up_again(url: str) -> None:
     migrate.downgrade(engine, "base")
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"} and migrate.current(engine) is None
     migrate.upgrade(engine)
-    assert migrate.current(engine) == "0002"
+    assert migrate.current(engine) == "0003"
 
 
 def test_the_models_are_what_the_migrations_make(url: str) -> None:

@@ -214,3 +214,21 @@ def test_copy_trading_and_hedging_across_accounts_are_enforced(registry: Instrum
     out = agent.check({"y": [order(account="y", cid="o-y")]}, snaps, mids)
     assert not out["y"].allowed and out["y"].rule == "hedging_across_accounts"
     assert CopyTrading("forbidden") is CopyTrading.FORBIDDEN and Holding().weekend and not NewsBlackout().active
+
+
+def preset_row(name: str) -> str:
+    """The row of ``docs/operators.md``'s preset table for one preset, from its loaded rules."""
+    r = load_preset(name)
+    daily = "none" if r.daily_loss_pct is None else f"{r.daily_loss_pct} % of {r.daily_loss_of.value}"
+    reference = "-" if r.daily_loss_pct is None else r.daily_reference.value
+    hard = "" if r.daily_loss_hard or r.daily_loss_pct is None else " (soft)"
+    lock = "locks at initial" if r.lock_at_initial else "no lock"
+    kind = r.max_loss_kind.value if r.max_loss_kind is MaxLossKind.STATIC else f"{r.max_loss_kind.value}, {lock}"
+    return (f"| `{name}` | {daily}{hard} | {reference} | {r.breach.value} | {r.max_loss_pct} %, {kind} | "
+            f"{r.reset_timezone} {r.reset_time:%H:%M} | {r.source.urls[0]} |")
+
+
+def test_the_operators_doc_lists_every_preset_rule_by_rule() -> None:
+    doc = (PRESET_DIR.parent.parent / "docs" / "operators.md").read_text()
+    missing = [preset_row(n) for n in preset_names() if preset_row(n) not in doc]
+    assert not missing, "docs/operators.md is out of date; its rows should read:\n" + "\n".join(missing)
