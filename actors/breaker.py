@@ -1,8 +1,10 @@
 """CircuitBreakerAgent: three tiers of breakers (see ``trading.breaker.BreakerLimits``).
 
 Agent tier: per agent, on latency, errors and heartbeats: outputs ignored, agent restarted.
-Account tier: per account, on daily headroom, losing streaks, slippage and rejections: no new
-positions (and a flatten when the daily headroom runs low).
+Account tier: per account, on the day's headroom, losing streaks, slippage and rejections: no new
+positions (and a flatten when the day's headroom runs low). The day's headroom is the daily loss
+limit's, or, for a firm without a daily rule, the maximum-loss headroom the account had when the
+desk first saw its day.
 System tier: on stale data, spread blowouts, an unreachable venue and the kill switch: the venue
 halted and everything flattened.
 Each is a closed -> open -> half-open -> closed state machine; every transition is an event.
@@ -13,6 +15,7 @@ from __future__ import annotations
 from collections import defaultdict, deque
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 
 import numpy as np
 
@@ -47,6 +50,7 @@ class CircuitBreakerAgent:
         self.agents: dict[str, Breaker] = {}
         self.last_seen = {s: 0 for s in symbols}
         self.flattened_day: dict[str, object] = {}
+        self.day_room: dict[str, tuple[object, Decimal]] = {}  # no daily rule: (day, max-loss headroom then)
         self.kill_switch = ""
         self._venue_kill = False
         self.streak: dict[str, int] = defaultdict(int)
@@ -54,6 +58,19 @@ class CircuitBreakerAgent:
         self.rejects: dict[tuple[str, object], int] = defaultdict(int)
         self.spread_median: dict[str, float] = {}
         self.last_events = 0
+
+    def _day_fraction(self, acc: str, ts_ns: int, head: Headroom) -> float:
+        """The share of the day's room left (1.0 untouched, 0 at the floor). Without a daily rule
+        the room is the maximum-loss headroom at the day's first review, so a day that loses half of
+        what the account could lose still stops it, as a daily limit would."""
+        if head.daily_headroom is not None:
+            return head.daily_fraction
+        day = self.rules[acc].trading_day(ts_ns)
+        seen = self.day_room.get(acc)
+        if seen is None or seen[0] != day:
+            seen = self.day_room[acc] = (day, head.max_loss_headroom)
+        room = seen[1]
+        return float(head.max_loss_headroom / room) if room > 0 else 0.0
 
     def manual_kill(self, ts_ns: int, reason: str) -> BreakerEvent | None:
         """The kill switch: the system tier opens and stays open until ``release_kill``."""
@@ -156,11 +173,12 @@ class CircuitBreakerAgent:
                 events.append(ev)
         for acc, head in headrooms.items():
             breaker = self.accounts[acc]
-            fraction = head.daily_fraction
+            fraction = self._day_fraction(acc, ts_ns, head)
+            what = "daily headroom" if head.daily_headroom is not None else "max-loss headroom"
             extra = self._account_reasons(acc, ts_ns, health)
             if fraction < self.limits.daily_headroom_halt or extra:
                 hold = self.rules[acc].next_reset_ns(ts_ns)
-                trigger = "; ".join(([f"daily headroom {fraction:.0%} of the limit"]
+                trigger = "; ".join(([f"{what} {fraction:.0%} of the day's room"]
                                      if fraction < self.limits.daily_headroom_halt else []) + extra)
                 ev = breaker.trip(ts_ns, trigger, "stop opening positions", hold)
                 if ev:
@@ -170,7 +188,7 @@ class CircuitBreakerAgent:
                     self.flattened_day[acc] = day
                     flatten.append(acc)
                     events.append(BreakerEvent(Tier.ACCOUNT, acc, ts_ns, breaker.state, breaker.state,
-                                               f"daily headroom {fraction:.0%} of the limit", "flatten"))
+                                               f"{what} {fraction:.0%} of the day's room", "flatten"))
             else:
                 ev = breaker.tick(ts_ns, True)
                 if ev:

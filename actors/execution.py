@@ -89,8 +89,9 @@ class ExecutionAgent:
         update = self._book(reports)
         if not len(quotes):
             return update
-        lows = lowest_equity(quotes, self.registry, start, before, update.reports, rates_from(self.registry, self.mids))
-        snaps = {a: replace(s, min_equity=min(lows[a], s.equity)) if a in lows else s
+        ranges = equity_range(quotes, self.registry, start, before, update.reports, rates_from(self.registry, self.mids))
+        snaps = {a: replace(s, min_equity=min(r.low, s.equity), max_equity=max(r.high, s.equity),
+                            max_balance=max(r.high_balance, s.balance)) if (r := ranges.get(a)) else s
                  for a, s in update.snapshots.items()}
         return replace(update, snapshots=snaps)
 
@@ -118,13 +119,23 @@ class ExecutionAgent:
         return True
 
 
-def lowest_equity(quotes: TickBatch, registry: InstrumentRegistry,
-                  start: dict[str, tuple[Decimal, dict[str, Position], str]],
-                  prices_before: dict[str, tuple[Decimal, Decimal]], reports: tuple[ExecutionReport, ...],
-                  rates: ConversionRates) -> dict[str, Decimal]:
-    """Each account's lowest equity on any quote of the batch: balance, the P&L booked by the
-    batch's fills at their times, and every position marked at the closing side of the latest quote
-    of its symbol. Vectorised over the batch's rows; accounts without positions are left out."""
+@dataclass(frozen=True, slots=True)
+class EquityRange:
+    """An account's lowest and highest equity on the quotes of a batch, and its highest balance."""
+
+    low: Decimal
+    high: Decimal
+    high_balance: Decimal
+
+
+def equity_range(quotes: TickBatch, registry: InstrumentRegistry,
+                 start: dict[str, tuple[Decimal, dict[str, Position], str]],
+                 prices_before: dict[str, tuple[Decimal, Decimal]], reports: tuple[ExecutionReport, ...],
+                 rates: ConversionRates) -> dict[str, EquityRange]:
+    """Each account's lowest and highest equity on any quote of the batch (balance, the P&L booked
+    by the batch's fills at their times, and every position marked at the closing side of the
+    latest quote of its symbol), and the highest balance its fills reached in turn. Vectorised over
+    the batch's rows; accounts without positions are left out."""
     n = len(quotes)
     rows = np.arange(n)
     ts = quotes.ts
@@ -146,17 +157,20 @@ def lowest_equity(quotes: TickBatch, registry: InstrumentRegistry,
     for r in reports:
         if r.fill is not None:
             fills.setdefault(r.account_id, []).append(r)
-    out: dict[str, Decimal] = {}
+    out: dict[str, EquityRange] = {}
     for acc, (balance, positions, ccy) in start.items():
         mine = fills.get(acc, [])
         pieces = [(p.position_id, p.symbol, p.side, float(p.lots), float(p.entry), 0) for p in positions.values()]
         closes: dict[str, int] = {}
         equity = np.full(n, float(balance))
+        running, high_balance = balance, balance
         for r in mine:
             f = r.fill
             assert f is not None
             row = int(np.searchsorted(ts, f.ts_ns, "left"))
             equity[row:] += float(f.realized_pnl - f.commission)
+            running += f.realized_pnl - f.commission
+            high_balance = max(high_balance, running)
             if f.kind is FillKind.OPEN:
                 pieces.append((f.client_order_id, f.symbol, f.side, float(f.lots), float(f.price), row))
             else:
@@ -177,5 +191,6 @@ def lowest_equity(quotes: TickBatch, registry: InstrumentRegistry,
                     continue
             alive = (rows >= first) & (rows < closes.get(pid, n))
             equity += np.where(alive, pnl, 0.0)
-        out[acc] = Decimal(repr(round(float(equity.min()), 2)))
+        out[acc] = EquityRange(Decimal(repr(round(float(equity.min()), 2))),
+                               Decimal(repr(round(float(equity.max()), 2))), high_balance)
     return out

@@ -2,7 +2,8 @@
 
 The replay generator writes a year of EURUSD, GBPUSD and USDJPY (4 ticks a minute per instrument
 by default, weekends closed); the whole desk trades it on a local Ray with rust_exec, one 100k
-account per preset phase (FTMO, The5ers, FundedNext, futures-style trailing). The report counts
+account per preset phase (FTMO 2-Step and 1-Step, The5ers, FundedNext Stellar and Futures,
+TopstepX), all of one owner (a trader running accounts at several firms). The report counts
 account-days, orders, vetoes by rule, the minimum headroom each account reached, hard-rule
 breaches (the bar is zero) and soft ones, and how fast the system breaker's halts reached
 rust_exec; then it times the operator's kill switch (Halt with flatten over gRPC) directly.
@@ -39,7 +40,7 @@ def year_settings(days: int, per_minute: float, out: Path):  # type: ignore[no-u
     for inst in doc["instruments"]:
         inst["generator"]["ticks_per_minute"] = per_minute
     doc["accounts"] = [
-        {"id": name.replace(".", "-"), "owner": name.split(".")[0], "firm": name, "balance": "100000",
+        {"id": name.replace(".", "-"), "owner": "desk", "firm": name, "balance": "100000",
          "profile": "default", "risk": {"risk_per_trade_pct": "0.5"}} for name in preset_names()
     ]
     ticks = int(days * 5 / 7 * 24 * 60 * per_minute * len(doc["instruments"]))

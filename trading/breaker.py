@@ -83,7 +83,8 @@ class Breaker:
 class BreakerLimits:
     """Every trigger's threshold.
 
-    Account tier: daily headroom under ``daily_headroom_halt`` of the limit (flatten under
+    Account tier: the day's headroom under ``daily_headroom_halt`` of the day's room (the daily
+    limit, or without a daily rule the maximum-loss headroom at the day's start; flatten under
     ``daily_headroom_flatten``), ``consecutive_losses`` losing trades in a row, mean adverse
     slippage over the last ``slippage_window`` fills above ``slippage_points``, or
     ``rejects_per_day`` rejected orders in a firm day: the account stops opening positions.

@@ -74,12 +74,16 @@ class ComplianceDecision:
     worst_case_max_loss_headroom: Decimal
 
 
+KEPT_REFERENCES = 10
+
+
 @dataclass
 class RuleState:
     """What an account's rules remember: the day's reference, the equity peak, breaches seen.
 
-    references: each firm day's reference and the instant of the snapshot it was taken from (the
-    reset itself, once the desk cuts at every reset; the first snapshot on the account's first day).
+    references: the last ``KEPT_REFERENCES`` firm days' references and the instant of the snapshot
+    each was taken from (the reset itself, as the desk cuts at every reset; the first snapshot on the
+    account's first day). Kept short: the state is saved after every call.
     """
 
     trading_day: date | None = None
@@ -144,21 +148,24 @@ class AccountRules:
         if not st.first_ns:
             st.first_ns = snap.ts_ns
             st.eod_peak_balance = snap.initial_balance
+        # the highest balance since the last snapshot (a take-profit, then a stop), and equity
+        balance_high = snap.balance if snap.max_balance is None else max(snap.balance, snap.max_balance)
+        st.peak_equity = max(st.peak_equity, snap.equity, snap.max_equity or snap.equity)
         day = self.rules.trading_day(snap.ts_ns)
         if st.trading_day != day:
             if st.trading_day is not None:  # this snapshot is the state just before the reset
                 st.day_pnl[st.trading_day] = snap.balance - st.day_start_balance
-                day_high = max(st.day_high_balance, snap.balance)
+                day_high = max(st.day_high_balance, balance_high)
                 eod = day_high if self.rules.max_loss_kind is MaxLossKind.TRAILING_DAY_HIGH else snap.balance
                 st.eod_peak_balance = max(st.eod_peak_balance, eod)
-            st.day_high_balance = snap.balance
+            st.day_high_balance = balance_high = snap.balance
             st.trading_day = day
             st.day_start_balance = snap.balance
             st.day_reference = self.rules.day_reference(snap.balance, snap.equity)
             st.references[day] = (snap.ts_ns, st.day_reference)
-        if snap.equity > st.peak_equity:
-            st.peak_equity = snap.equity
-        st.day_high_balance = max(st.day_high_balance, snap.balance)
+            for old in sorted(st.references)[:-KEPT_REFERENCES]:
+                del st.references[old]
+        st.day_high_balance = max(st.day_high_balance, balance_high)
         for pos in snap.positions:
             st.trading_days.add(self.rules.trading_day(pos.opened_ns))
 
@@ -171,6 +178,15 @@ class AccountRules:
         flat_by, why = self.rules.flat_deadline_ns(snap.ts_ns)
         flatten = f"{why}: flat {self.rules.holding.flat_minutes_before} min before the close" \
             if flat_by and snap.positions and snap.ts_ns >= flat_by else ""
+        if snap.positions and not flatten:
+            # A floor that rose past the open stops (a reset that took floating profit into the
+            # day's reference, a trailing floor): a stop hit now would break a hard rule, so the
+            # account closes while its equity is still above the floor.
+            lines = [("max_loss", floor)] + ([("daily_loss", daily_floor)] if self.rules.daily_loss_hard else [])
+            broken = self._broken((rule, at, worst) for rule, at in lines)
+            if broken:
+                rule, at, _ = broken[0]
+                flatten = f"{rule}: the open stops would leave {book(worst - at)} against the floor {book(at)}"
         return Headroom(
             snap.account_id, snap.ts_ns, limit, daily_floor,
             None if daily_floor is None else book(snap.equity - daily_floor), floor, book(snap.equity - floor),

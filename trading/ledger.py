@@ -51,9 +51,11 @@ class AccountSnapshot:
     positions: tuple[PositionView, ...]
     closed_trades: int
     realized_today: Decimal = Decimal(0)
-    # The lowest equity since the previous snapshot, marked on every quote in between (a lower
-    # bound from the venue's quotes); None when nothing was marked.
+    # The lowest and highest equity since the previous snapshot, marked on every quote in between,
+    # and the highest balance its fills reached (a take-profit then a stop); None when nothing was marked.
     min_equity: Decimal | None = None
+    max_equity: Decimal | None = None
+    max_balance: Decimal | None = None
 
     @property
     def floating_pnl(self) -> Decimal:

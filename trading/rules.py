@@ -6,6 +6,7 @@ from dataclasses import KW_ONLY, dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from trading.errors import InvalidValue
@@ -62,6 +63,19 @@ class CopyTrading(StrEnum):
     ALLOWED = "allowed"
     SAME_OWNER = "same_owner"  # only between accounts of one owner (FundedNext, The5ers)
     FORBIDDEN = "forbidden"
+
+
+@cache
+def _clock_change_at(zone_name: str, at: time) -> date | None:
+    """A date of 2026-2027 on which ``at`` does not exist or exists twice in the zone, else None."""
+    zone = ZoneInfo(zone_name)
+    day = date(2026, 1, 1)
+    for _ in range(730):
+        local = datetime.combine(day, at, tzinfo=zone)
+        if local.utcoffset() != local.replace(fold=1).utcoffset():
+            return day
+        day += timedelta(days=1)
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +206,11 @@ class FirmRules:
             ZoneInfo(self.reset_timezone)
         except Exception as exc:
             raise InvalidValue(f"{self.name}.reset_timezone", self.reset_timezone, "unknown time zone") from exc
+        changed = _clock_change_at(self.reset_timezone, self.reset_time)
+        if changed is not None:
+            raise InvalidValue(f"{self.name}.reset_time", self.reset_time.strftime("%H:%M"),
+                               f"is skipped or repeated when {self.reset_timezone} changes its clocks "
+                               f"(on {changed}): the day would start twice or not at all")
 
     def day_reference(self, balance: Decimal, equity: Decimal) -> Decimal:
         """The day's reference from the account as it stands at the reset."""

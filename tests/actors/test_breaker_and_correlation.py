@@ -67,6 +67,22 @@ def test_low_daily_headroom_blocks_the_account_until_reset_and_flattens_once() -
     assert agent.on_batch(later, {"EURUSD": later}, headroom("5000")).blocked_accounts == frozenset()
 
 
+def test_without_a_daily_rule_the_account_tier_watches_the_days_share_of_the_maximum_loss() -> None:
+    from trading.presets import load_preset
+
+    agent = CircuitBreakerAgent({"acc": load_preset("topstepx.combine")}, ["EURUSD"], BreakerLimits(0.5, 0.25, 300, 900, 600))
+
+    def room(left: str, at: int) -> dict[str, Headroom]:
+        return {"acc": Headroom("acc", at, None, None, None, Decimal(48_000), Decimal(left), None, Decimal(left))}
+
+    assert agent.on_batch(MONDAY_NOON, {"EURUSD": MONDAY_NOON}, room("2000", MONDAY_NOON)).blocked_accounts == frozenset()
+    t = MONDAY_NOON + S
+    update = agent.on_batch(t, {"EURUSD": t}, room("900", t))  # 45 % of the day's 2,000 left
+    assert update.blocked_accounts == {"acc"} and "max-loss headroom 45% of the day's room" in update.events[0].trigger
+    t += S
+    assert agent.on_batch(t, {"EURUSD": t}, room("400", t)).flatten_accounts == ("acc",)  # 20 %
+
+
 def test_exposure_beyond_the_per_currency_limit_is_scaled_then_vetoed(registry) -> None:
     agent = CorrelationAgent(registry, {"a": "desk", "b": "desk"}, ExposureLimits(per_currency=3.0,
                              correlated_total=100.0), 240)
@@ -165,10 +181,10 @@ def test_the_agent_tier_ignores_and_restarts_a_failing_agent_then_recovers() -> 
     assert {e.to_state.value for e in update.events} == {"closed"}
 
 
-def test_the_lowest_equity_between_snapshots_is_marked_on_every_quote(registry) -> None:  # type: ignore[no-untyped-def]
+def test_the_lowest_and_highest_equity_between_snapshots_are_marked_on_every_quote(registry) -> None:  # type: ignore[no-untyped-def]
     import numpy as np
 
-    from actors.execution import lowest_equity
+    from actors.execution import EquityRange, equity_range
     from trading.fx import ConversionRates
     from trading.market import TickBatch
     from trading.orders import CloseReason, ExecutionReport, Fill, FillKind, OrderStatus, Position
@@ -179,13 +195,38 @@ def test_the_lowest_equity_between_snapshots_is_marked_on_every_quote(registry) 
     quotes = TickBatch(np.array([t0 + k * S for k in (1, 2, 3)], np.int64), np.zeros(3, np.int16),
                        np.array(bids, np.int64), np.array([b + 10 for b in bids], np.int64), np.ones(3))
     start = {"acc": (Decimal(100_000), {"p": pos}, "USD")}
-    lows = lowest_equity(quotes, registry, start, {}, (), ConversionRates(registry))
-    assert lows == {"acc": Decimal("99500.00")}, "the dip in the middle of the batch is seen"
+    ranges = equity_range(quotes, registry, start, {}, (), ConversionRates(registry))
+    assert ranges == {"acc": EquityRange(Decimal("99500.00"), Decimal("100300.00"), Decimal(100_000))}, \
+        "the dip in the middle of the batch and the high at its end are seen"
     close = Fill("p", "acc", "EURUSD", Side.SELL, Decimal(1), Decimal("1.09500"), t0 + 2 * S, FillKind.CLOSE,
                  CloseReason.STOP_LOSS, Decimal("3.5"), Decimal(-500))
     report = ExecutionReport("p", "acc", OrderStatus.FILLED, t0 + 2 * S, "stop_loss", close)
-    lows = lowest_equity(quotes, registry, start, {}, (report,), ConversionRates(registry))
-    assert lows == {"acc": Decimal("99496.50")}, "after the stop: the booked loss, no more floating"
+    ranges = equity_range(quotes, registry, start, {}, (report,), ConversionRates(registry))
+    assert ranges["acc"].low == Decimal("99496.50"), "after the stop: the booked loss, no more floating"
+
+
+def test_the_highest_balance_between_snapshots_counts_a_take_profit_followed_by_a_stop(registry) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    from actors.execution import equity_range
+    from trading.fx import ConversionRates
+    from trading.market import TickBatch
+    from trading.orders import CloseReason, ExecutionReport, Fill, FillKind, OrderStatus, Position
+
+    t0 = MONDAY_NOON
+    a = Position("a", "acc", "EURUSD", Side.BUY, Decimal(1), Decimal("1.10000"), Decimal("1.09000"), None, t0, "s")
+    b = Position("b", "acc", "EURUSD", Side.SELL, Decimal(1), Decimal("1.10000"), Decimal("1.10500"), None, t0, "s")
+    bids = [110300, 110500]
+    quotes = TickBatch(np.array([t0 + k * S for k in (1, 2)], np.int64), np.zeros(2, np.int16),
+                       np.array(bids, np.int64), np.array([x for x in bids], np.int64), np.ones(2))
+    tp = Fill("a", "acc", "EURUSD", Side.SELL, Decimal(1), Decimal("1.10300"), t0 + S, FillKind.CLOSE,
+              CloseReason.TAKE_PROFIT, Decimal(0), Decimal(300))
+    sl = Fill("b", "acc", "EURUSD", Side.BUY, Decimal(1), Decimal("1.10500"), t0 + 2 * S, FillKind.CLOSE,
+              CloseReason.STOP_LOSS, Decimal(0), Decimal(-500))
+    reports = tuple(ExecutionReport(f.client_order_id, "acc", OrderStatus.FILLED, f.ts_ns, "", f) for f in (tp, sl))
+    ranges = equity_range(quotes, registry, {"acc": (Decimal(100_000), {"a": a, "b": b}, "USD")}, {}, reports,
+                          ConversionRates(registry))
+    assert ranges["acc"].high_balance == Decimal(100_300), "the balance after the take-profit, before the stop"
 
 
 def test_a_dip_between_snapshots_counts_as_a_breach() -> None:

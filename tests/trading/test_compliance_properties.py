@@ -179,8 +179,10 @@ def test_no_allowed_order_breaks_a_hard_rule_under_any_combination_of_the_rule_f
                                                                                      breach: Breach) -> None:
     zones = [("Europe/Prague", time(0, 0)), ("America/New_York", time(17, 0)), ("America/Chicago", time(17, 0))]
     combos = itertools.product([None, Decimal(3)], list(PercentOf), list(DailyReference), [True, False])
+    allowed = 0
     for i, (daily, of, reference, lock) in enumerate(combos):
         zone, at = zones[i % len(zones)]
         rules = FirmRules(f"{kind}-{breach}-{i}", daily, Decimal(6), lock, daily_loss_of=of, daily_reference=reference,
                           breach=breach, max_loss_kind=kind, reset_timezone=zone, reset_time=at)
-        assert no_allowed_order_breaks_a_hard_rule(rules, 30) > 5, rules
+        allowed += no_allowed_order_breaks_a_hard_rule(rules, 30)
+    assert allowed > 50, f"only {allowed} orders allowed over 16 rule sets: the property was hardly exercised"

@@ -83,6 +83,16 @@ def test_a_bad_rule_key_or_value_is_named() -> None:
                               "holding": {"weekend": "no"}})
     with pytest.raises(InvalidValue, match="unknown preset"):
         load_preset("nofirm.phase1")
+    base = {"daily_loss_pct": 5, "max_loss_pct": 10, "lock_at_initial": False}
+    for key, raw, why in [("daily_loss_pct", float("nan"), "finite"), ("daily_loss_pct", "5_0", "a number"),
+                          ("daily_loss_pct", True, "a number"), ("reset_time", 1500, "a time of day"),
+                          ("reset_time", True, "a time of day"), ("reset_time", "02:30", "changes its clocks")]:
+        with pytest.raises(InvalidValue, match=rf"x\.{key}=.*{why}"):
+            rules_from_dict("x", {**base, key: raw})
+    with pytest.raises(InvalidValue, match=r"x\.holding\.flat_minutes_before=.*at most 1440"):
+        rules_from_dict("x", {**base, "holding": {"flat_minutes_before": 10**12}})
+    with pytest.raises(InvalidValue, match=r"x\.daily_loss_of='reference': means nothing with daily_loss_pct: null"):
+        rules_from_dict("x", {**base, "daily_loss_pct": None, "daily_loss_of": "reference"})
     assert (PRESET_DIR / "news_2026.csv").is_file()
 
 

@@ -341,3 +341,28 @@ def test_a_trailing_floor_that_does_not_lock_keeps_rising(registry) -> None:
     assert acc.at(MON + 60 * 10**9, 110_000).max_loss_floor == D(105_000)
     acc.at(MON + 120 * 10**9, 110_000, 104_000, floating("-6000"))
     assert len(acc.breaches) == 1, "a locked floor would have stopped at 100,000 and missed this"
+
+
+def test_a_reset_that_lifts_the5ers_floor_past_an_open_stop_asks_for_a_flatten(registry) -> None:
+    # 1 lot long with its stop at the entry and 6,000 of floating profit at 17:00 New York: the new
+    # day's floor is 95 % of the equity, 100,700, above what the stop would leave (about 99,990).
+    # A stop hit then would end the account, so the desk closes it while equity is well above.
+    acc = Account("the5ers.phase1", 100_000, registry)
+    held = (PositionView("p1", "EURUSD", Side.BUY, D(1), D("1.10000"), D("1.10000"), None, D("1.16000"),
+                         D(6_000), D(0), MON),)
+    acc.at(MON, 100_000)
+    assert acc.at(MON + 3_600 * 10**9, 100_000, 106_000, held).flatten_reason == ""
+    head = acc.at(ts(2026, 3, 2, 22, 0), 100_000, 106_000, held)
+    assert head.daily_floor == D(100_700) and head.worst_case_daily_headroom is not None
+    assert head.worst_case_daily_headroom < 0 and head.flatten_reason.startswith("daily_loss: the open stops")
+    assert acc.breaches == [], "nothing is broken yet: equity is 5,300 above the floor"
+
+
+def test_the_days_high_balance_between_two_snapshots_moves_a_day_high_floor(registry) -> None:
+    # A take-profit to 101,500 and a stop back to 100,500 between two snapshots: FundedNext Futures'
+    # floor follows the day's highest balance, 101,500 - 2,500 = 99,000, not the close's 98,000.
+    acc = Account("fundednext_futures.rapid", 100_000, registry)
+    acc.at(MON, 100_000)
+    snap = AccountSnapshot("acc", "USD", ts(2026, 3, 2, 23, 0), D(100_000), D(100_500), D(100_500), (), 2,
+                           max_balance=D(101_500))
+    assert acc.rules.observe(snap, acc.rates).max_loss_floor == D(99_000)

@@ -46,6 +46,11 @@ _REQUIRED = {
     "lock_at_initial": "true or false: does a trailing floor stop at the initial balance? (no default)",
 }
 _RENAMED = {"daily_loss_basis": "daily_reference"}
+# Keys that only mean something with a daily rule: refused next to `daily_loss_pct: null`.
+_DAILY_KEYS = ("daily_loss_of", "daily_reference", "daily_loss_hard")
+# Upper bounds of whole numbers that count minutes or seconds: beyond them a value is a mistake.
+_MOST = {"flat_minutes_before": 24 * 60, "minutes_before": 24 * 60, "minutes_after": 24 * 60,
+         "min_hold_seconds": 86_400, "copy_window_seconds": 7 * 86_400}
 
 
 def _value(where: str, key: str, kind: Any, raw: Any) -> Any:
@@ -62,21 +67,27 @@ def _value(where: str, key: str, kind: Any, raw: Any) -> Any:
     if kind in (int, "int"):
         if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0:
             raise InvalidValue(where, raw, "must be a whole number, 0 or more")
+        if key in _MOST and raw > _MOST[key]:
+            raise InvalidValue(where, raw, f"must be at most {_MOST[key]}")
         return raw
     if kind == "Decimal | None" and raw is None:
         return None
     if kind in (Decimal, "Decimal", "Decimal | None"):
+        if isinstance(raw, bool) or not isinstance(raw, int | float | str) or "_" in str(raw):
+            raise InvalidValue(where, raw, "must be a number")
         try:
             value = Decimal(str(raw))
         except InvalidOperation:
             raise InvalidValue(where, raw, "must be a number") from None
-        if value < 0 or not value.is_finite():
+        if not value.is_finite() or value < 0:
             raise InvalidValue(where, raw, "must be a finite number, 0 or more")
         return value
     if kind in (time, "time"):
-        if isinstance(raw, int):  # YAML reads 17:00 as 1020 minutes (sexagesimal)
-            return time(raw // 60, raw % 60)
         try:
+            if isinstance(raw, bool):
+                raise ValueError
+            if isinstance(raw, int):  # YAML reads 17:00 as 1020 minutes (sexagesimal)
+                return time(raw // 60, raw % 60)
             return time.fromisoformat(str(raw))
         except ValueError:
             raise InvalidValue(where, raw, "must be a time of day like 17:00") from None
@@ -109,6 +120,11 @@ def rules_from_dict(name: str, data: dict[str, Any], source: RuleSource | None =
     for required, meaning in _REQUIRED.items():
         if required not in kwargs:
             raise InvalidValue(f"{name}.{required}", None, f"is required: {meaning}")
+    if kwargs["daily_loss_pct"] is None:
+        for key in _DAILY_KEYS:
+            if key in kwargs:
+                raise InvalidValue(f"{name}.{key}", data[key], "means nothing with daily_loss_pct: null (no daily "
+                                                                "rule): give the daily limit, or drop this key")
     return FirmRules(name, source=source or RuleSource(), **kwargs)
 
 
