@@ -91,7 +91,8 @@ class ExecutionAgent:
             return update
         ranges = equity_range(quotes, self.registry, start, before, update.reports, rates_from(self.registry, self.mids))
         snaps = {a: replace(s, min_equity=min(r.low, s.equity), max_equity=max(r.high, s.equity),
-                            max_balance=max(r.high_balance, s.balance)) if (r := ranges.get(a)) else s
+                            max_balance=max(r.high_balance, s.balance), deepest_drop=r.deepest_drop)
+                 if (r := ranges.get(a)) else s
                  for a, s in update.snapshots.items()}
         return replace(update, snapshots=snaps)
 
@@ -126,6 +127,7 @@ class EquityRange:
     low: Decimal
     high: Decimal
     high_balance: Decimal
+    deepest_drop: Decimal  # the largest fall from a running high within the batch (<= 0)
 
 
 def equity_range(quotes: TickBatch, registry: InstrumentRegistry,
@@ -135,7 +137,8 @@ def equity_range(quotes: TickBatch, registry: InstrumentRegistry,
     """Each account's lowest and highest equity on any quote of the batch (balance, the P&L booked
     by the batch's fills at their times, and every position marked at the closing side of the
     latest quote of its symbol), and the highest balance its fills reached in turn. Vectorised over
-    the batch's rows; accounts without positions are left out."""
+    the batch's rows; accounts without positions are left out. Also the deepest fall of equity
+    from its running high, for floors that trail the equity within the batch."""
     n = len(quotes)
     rows = np.arange(n)
     ts = quotes.ts
@@ -154,7 +157,7 @@ def equity_range(quotes: TickBatch, registry: InstrumentRegistry,
         return marks[symbol]
 
     fills: dict[str, list[ExecutionReport]] = {}
-    for r in reports:
+    for r in sorted(reports, key=lambda r: r.fill.ts_ns if r.fill is not None else 0):  # in the order they filled
         if r.fill is not None:
             fills.setdefault(r.account_id, []).append(r)
     out: dict[str, EquityRange] = {}
@@ -191,6 +194,10 @@ def equity_range(quotes: TickBatch, registry: InstrumentRegistry,
                     continue
             alive = (rows >= first) & (rows < closes.get(pid, n))
             equity += np.where(alive, pnl, 0.0)
-        out[acc] = EquityRange(Decimal(repr(round(float(equity.min()), 2))),
-                               Decimal(repr(round(float(equity.max()), 2))), high_balance)
+        drop = float((equity - np.maximum.accumulate(equity)).min())
+        out[acc] = EquityRange(_cents(equity.min()), _cents(equity.max()), high_balance, _cents(drop))
     return out
+
+
+def _cents(value: float) -> Decimal:
+    return Decimal(repr(round(float(value), 2)))

@@ -402,7 +402,8 @@ class Session:
             self.health.venue_error = _cause(exc)  # was booked: the compliance call failed with it)
             return
         for acc, head in sorted(self.headrooms.items()):
-            if head.flatten_reason:  # a holding rule: close before the weekend or the session end
+            if head.flatten_reason:  # a holding rule (before the weekend or the session end), or a
+                # floor that rose past the open stops: close while equity is above it
                 self._book(self.topo.agents["execution"].call("flatten", acc, f"compliance: {head.flatten_reason}"))
 
     def _book(self, update: ExecUpdate | ray.ObjectRef) -> None:

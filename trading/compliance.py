@@ -193,6 +193,18 @@ class AccountRules:
             None if daily_floor is None else book(worst - daily_floor), book(worst - floor), flatten,
         )
 
+    def _trailing_low(self, snap: AccountSnapshot) -> Decimal | None:
+        """For a floor that trails the equity, the lowest headroom against the floor as it rose
+        within the batch (a high, then a fall): at a moment t the floor follows the batch's running
+        high R, so the headroom is ``equity - max(R, initial) + limit`` (no lower than
+        ``equity - initial`` once the floor locks there). Bounded from below by the batch's lowest
+        equity and deepest fall; None for the other kinds, whose floors move only at resets."""
+        if self.rules.max_loss_kind is not MaxLossKind.TRAILING or snap.deepest_drop is None or snap.min_equity is None:
+            return None
+        initial, limit = snap.initial_balance, self.rules.max_loss_limit(snap.initial_balance)
+        low = min(snap.deepest_drop, snap.min_equity - initial) + limit
+        return max(low, snap.min_equity - initial) if self.rules.lock_at_initial else low
+
     def _broken(self, judged: Iterable[tuple[str, Decimal | None, Decimal]]) -> list[tuple[str, Decimal, Decimal]]:
         """The rules broken among (rule, floor, equity) triples, the highest floor first: the one a
         falling equity reaches first is the one the firm names."""
@@ -214,6 +226,9 @@ class AccountRules:
         judged = [("daily_loss", head.daily_floor, snap.equity), ("max_loss", head.max_loss_floor, snap.equity)]
         if snap.min_equity is not None and started:
             judged += [("daily_loss", before_daily, snap.min_equity), ("max_loss", before_floor, snap.min_equity)]
+            trailing = self._trailing_low(snap)
+            if trailing is not None:
+                judged.append(("max_loss", snap.min_equity - trailing, snap.min_equity))
         lowest: dict[str, Decimal] = {}
         for rule, floor, equity in judged:
             if floor is not None:

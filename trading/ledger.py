@@ -56,6 +56,7 @@ class AccountSnapshot:
     min_equity: Decimal | None = None
     max_equity: Decimal | None = None
     max_balance: Decimal | None = None
+    deepest_drop: Decimal | None = None  # the largest fall of equity from a running high in between (<= 0)
 
     @property
     def floating_pnl(self) -> Decimal:

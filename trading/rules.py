@@ -67,10 +67,11 @@ class CopyTrading(StrEnum):
 
 @cache
 def _clock_change_at(zone_name: str, at: time) -> date | None:
-    """A date of 2026-2027 on which ``at`` does not exist or exists twice in the zone, else None."""
+    """A date of 2010-2039 on which ``at`` does not exist or exists twice in the zone, else None
+    (zones have moved their clock changes: a replay of old data needs the old years too)."""
     zone = ZoneInfo(zone_name)
-    day = date(2026, 1, 1)
-    for _ in range(730):
+    day = date(2010, 1, 1)
+    while day.year < 2040:
         local = datetime.combine(day, at, tzinfo=zone)
         if local.utcoffset() != local.replace(fold=1).utcoffset():
             return day
@@ -206,7 +207,7 @@ class FirmRules:
             ZoneInfo(self.reset_timezone)
         except Exception as exc:
             raise InvalidValue(f"{self.name}.reset_timezone", self.reset_timezone, "unknown time zone") from exc
-        changed = _clock_change_at(self.reset_timezone, self.reset_time)
+        changed = _clock_change_at(self.reset_timezone, self.reset_time)  # once per zone and time
         if changed is not None:
             raise InvalidValue(f"{self.name}.reset_time", self.reset_time.strftime("%H:%M"),
                                f"is skipped or repeated when {self.reset_timezone} changes its clocks "

@@ -196,8 +196,9 @@ def test_the_lowest_and_highest_equity_between_snapshots_are_marked_on_every_quo
                        np.array(bids, np.int64), np.array([b + 10 for b in bids], np.int64), np.ones(3))
     start = {"acc": (Decimal(100_000), {"p": pos}, "USD")}
     ranges = equity_range(quotes, registry, start, {}, (), ConversionRates(registry))
-    assert ranges == {"acc": EquityRange(Decimal("99500.00"), Decimal("100300.00"), Decimal(100_000))}, \
-        "the dip in the middle of the batch and the high at its end are seen"
+    assert ranges == {"acc": EquityRange(Decimal("99500.00"), Decimal("100300.00"), Decimal(100_000),
+                                         Decimal("-400.00"))}, \
+        "the dip in the middle of the batch, the high at its end, and the fall from 99,900 to 99,500"
     close = Fill("p", "acc", "EURUSD", Side.SELL, Decimal(1), Decimal("1.09500"), t0 + 2 * S, FillKind.CLOSE,
                  CloseReason.STOP_LOSS, Decimal("3.5"), Decimal(-500))
     report = ExecutionReport("p", "acc", OrderStatus.FILLED, t0 + 2 * S, "stop_loss", close)
@@ -223,7 +224,8 @@ def test_the_highest_balance_between_snapshots_counts_a_take_profit_followed_by_
               CloseReason.TAKE_PROFIT, Decimal(0), Decimal(300))
     sl = Fill("b", "acc", "EURUSD", Side.BUY, Decimal(1), Decimal("1.10500"), t0 + 2 * S, FillKind.CLOSE,
               CloseReason.STOP_LOSS, Decimal(0), Decimal(-500))
-    reports = tuple(ExecutionReport(f.client_order_id, "acc", OrderStatus.FILLED, f.ts_ns, "", f) for f in (tp, sl))
+    # reported in another order than they filled: the stop's report first
+    reports = tuple(ExecutionReport(f.client_order_id, "acc", OrderStatus.FILLED, f.ts_ns, "", f) for f in (sl, tp))
     ranges = equity_range(quotes, registry, {"acc": (Decimal(100_000), {"a": a, "b": b}, "USD")}, {}, reports,
                           ConversionRates(registry))
     assert ranges["acc"].high_balance == Decimal(100_300), "the balance after the take-profit, before the stop"

@@ -86,7 +86,8 @@ def test_a_bad_rule_key_or_value_is_named() -> None:
     base = {"daily_loss_pct": 5, "max_loss_pct": 10, "lock_at_initial": False}
     for key, raw, why in [("daily_loss_pct", float("nan"), "finite"), ("daily_loss_pct", "5_0", "a number"),
                           ("daily_loss_pct", True, "a number"), ("reset_time", 1500, "a time of day"),
-                          ("reset_time", True, "a time of day"), ("reset_time", "02:30", "changes its clocks")]:
+                          ("reset_time", True, "a time of day"), ("reset_time", 17.5, "a time of day"),
+                          ("reset_time", "02:30", "changes its clocks")]:
         with pytest.raises(InvalidValue, match=rf"x\.{key}=.*{why}"):
             rules_from_dict("x", {**base, key: raw})
     with pytest.raises(InvalidValue, match=r"x\.holding\.flat_minutes_before=.*at most 1440"):

@@ -7,6 +7,7 @@ floor at each step and when the breach happens.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -366,3 +367,23 @@ def test_the_days_high_balance_between_two_snapshots_moves_a_day_high_floor(regi
     snap = AccountSnapshot("acc", "USD", ts(2026, 3, 2, 23, 0), D(100_000), D(100_500), D(100_500), (), 2,
                            max_balance=D(101_500))
     assert acc.rules.observe(snap, acc.rates).max_loss_floor == D(99_000)
+
+
+def test_a_high_then_a_fall_inside_one_batch_is_judged_against_the_risen_trailing_floor(registry) -> None:
+    # 6 % trailing on the equity, no lock: the floor starts at 94,000. Between two snapshots equity
+    # rises to 103,000 (floor 97,000) and falls to 96,500: a breach, though the batch's low is
+    # above the floor before it and its close (98,000) above the floor after it.
+    rules = rules_from_dict("trail", {"daily_loss_pct": None, "max_loss_pct": 6, "lock_at_initial": False,
+                                      "max_loss_kind": "trailing"})
+    acc = Account(rules, 100_000, registry)
+    acc.at(MON, 100_000)
+    snap = AccountSnapshot("acc", "USD", MON + 60 * 10**9, D(100_000), D(100_000), D(98_000), floating("-2000"), 0,
+                           min_equity=D(96_500), max_equity=D(103_000), deepest_drop=D(-6_500))
+    head = acc.rules.observe(snap, acc.rates)
+    assert head.max_loss_floor == D(97_000) and head.max_loss_headroom == D(1_000)
+    assert len(acc.breaches) == 1 and acc.breaches[0].startswith("max_loss") and "headroom -500.00" in acc.breaches[0]
+    # The same path without the fall below the risen floor records nothing.
+    acc2 = Account(rules, 100_000, registry)
+    acc2.at(MON, 100_000)
+    acc2.rules.observe(replace(snap, min_equity=D(97_500), deepest_drop=D(-5_500)), acc2.rates)
+    assert acc2.breaches == []

@@ -84,13 +84,13 @@ def _value(where: str, key: str, kind: Any, raw: Any) -> Any:
         return value
     if kind in (time, "time"):
         try:
-            if isinstance(raw, bool):
+            if isinstance(raw, bool | float):
                 raise ValueError
             if isinstance(raw, int):  # YAML reads 17:00 as 1020 minutes (sexagesimal)
                 return time(raw // 60, raw % 60)
             return time.fromisoformat(str(raw))
         except ValueError:
-            raise InvalidValue(where, raw, "must be a time of day like 17:00") from None
+            raise InvalidValue(where, raw, 'must be a time of day like "17:00" (quoted)') from None
     return str(raw)
 
 
