@@ -44,7 +44,7 @@ class Headroom:
     max_loss_headroom: Decimal
     worst_case_daily_headroom: Decimal | None
     worst_case_max_loss_headroom: Decimal
-    flatten_reason: str = ""  # a holding rule asks for the account to be flat now
+    flatten_reason: str = ""  # a holding rule, or a floor risen past the open stops, wants it flat now
 
     @property
     def daily_fraction(self) -> float:
