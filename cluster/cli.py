@@ -231,9 +231,12 @@ def exec_serve(config: ConfigOpt = Path("octet.yaml"),
 
 
 def _client(address: str):  # type: ignore[no-untyped-def]
+    """A client for the operator's commands: rust_exec's address is all they need (no settings file,
+    no environment), so the kill switch works from any directory."""
     from cluster.exec_client import GrpcExecutionClient
+    from trading.instruments import InstrumentRegistry
 
-    return GrpcExecutionClient(address, _settings(Path("octet.yaml")).registry(), reconnect_for=3.0, catch_up=False)
+    return GrpcExecutionClient(address, InstrumentRegistry([]), reconnect_for=3.0, catch_up=False)
 
 
 @contextmanager
@@ -277,9 +280,9 @@ def halt(reason: Annotated[str, typer.Option(help="Why; recorded with every canc
          flatten: Annotated[bool, typer.Option(help="Also cancel working orders and close positions.")] = False) -> None:
     """The manual kill switch: rust_exec refuses every new order until `octet resume`."""
     with _reaching(address):
-        reports = _client(address).halt(reason, account_id=account, cancel_working=flatten, flatten=flatten)
+        touched = _client(address).operator_halt(reason, account_id=account, flatten=flatten)
     console.print(f"[red bold]halted[/red bold] {account or 'the whole venue'}: {reason}; "
-                  f"{len(reports)} orders cancelled or positions closed")
+                  f"{touched} orders cancelled or positions closed")
 
 
 @app.command()

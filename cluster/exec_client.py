@@ -216,6 +216,13 @@ class GrpcExecutionClient:
         reply = self._call(lambda s: s.Halt(request, timeout=self.timeout))
         return self._collect(list(reply.reports), reply.last_seq, reply.halted)
 
+    def operator_halt(self, reason: str, *, account_id: str = "", flatten: bool = False) -> int:
+        """The operator's kill switch: halt (and with ``flatten`` cancel and close), and say how many
+        orders and positions it touched. Needs no instruments: the reports are not turned into fills,
+        so it works from any directory with only rust_exec's address."""
+        request = pb.HaltRequest(reason=reason, account_id=account_id, cancel_working=flatten, flatten=flatten)
+        return len(self._call(lambda s: s.Halt(request, timeout=self.timeout)).reports)
+
     def resume(self, account_id: str = "") -> None:
         self._call(lambda s: s.Resume(pb.ResumeRequest(account_id=account_id), timeout=self.timeout))
 

@@ -19,9 +19,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def octet(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "cluster.cli", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=60, env={**os.environ, "COLUMNS": "200"})
+def octet(*args: str, cwd: str | os.PathLike[str] = ROOT, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "cluster.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "COLUMNS": "200", "PYTHONPATH": str(ROOT), **env})
 
 
 def test_serve_status_halt_and_resume_from_the_command_line(tmp_path, registry) -> None:  # type: ignore[no-untyped-def]
@@ -46,6 +46,26 @@ def test_serve_status_halt_and_resume_from_the_command_line(tmp_path, registry) 
         server.wait(10)
     # the journal kept the halt and the resume: a restart replays them
     assert (tmp_path / "j" / "journal.bin").stat().st_size > 0
+
+
+def test_the_kill_switch_needs_only_the_address_from_any_directory(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    address = f"127.0.0.1:{free_port()}"
+    server = subprocess.Popen([sys.executable, "-m", "cluster.cli", "exec-serve", "--listen", address,
+                               "--metrics-listen", "", "--journal-dir", str(tmp_path / "j")],
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert server.stdout is not None and server.stdout.readline().startswith(f"LISTENING {address}")
+        # from /, with no octet.yaml there and an invalid OCTET_* variable in the environment
+        halted = octet("halt", "--reason", "from the root", "--address", address, "--flatten", cwd="/",
+                       OCTET_SESSION__TICKS="many")
+        assert halted.returncode == 0 and "halted the whole venue" in halted.stdout, halted.stdout + halted.stderr
+        status = octet("exec-status", "--address", address, cwd="/", OCTET_SESSION__TICKS="many")
+        assert status.returncode == 0 and "HALTED: from the root" in status.stdout, status.stdout + status.stderr
+        assert octet("resume", "--address", address, cwd=tmp_path).returncode == 0
+        assert "open;" in octet("exec-status", "--address", address, cwd=tmp_path).stdout
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(10)
 
 
 def test_status_of_an_unreachable_service_fails_with_a_clear_message() -> None:
