@@ -41,7 +41,7 @@ class Decision:
     signal_id: str
     account_id: str
     step: str
-    outcome: str  # "pass", "veto", "scaled", "sent", "rejected"
+    outcome: str  # "pass", "veto", "scaled", "sent", or the venue's refusal ("rejected", "expired", ...)
     rule: str
     reason: str
     numbers: tuple[tuple[str, float], ...] = ()
@@ -142,7 +142,7 @@ class TradeSaga(Flow[FlowState]):  # type: ignore[misc]
         legs = [o for acc in sorted(c.orders) for o in c.orders[acc]]
         c.update = await self._ask("execution", "submit", legs)
         for report in c.update.reports:
-            outcome = "sent" if report.status.value in ("accepted", "filled") else "rejected"
+            outcome = "sent" if report.status.placed else report.status.value  # a part fill was sent too
             self._record(report.account_id, "execution", outcome, "", f"{report.client_order_id} {report.status.value}"
                          + (f": {report.reason}" if report.reason else ""))
 

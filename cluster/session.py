@@ -9,9 +9,6 @@ Everything is sequential where order matters, so the same ticks give the same or
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal as signals
 import time
 import uuid
 from collections import Counter
@@ -455,8 +452,10 @@ class Session:
         if ctx.update is not None:
             sent = {o.client_order_id: o for legs in ctx.orders.values() for o in legs}
             self.sent.update(sent)
-            for report in ctx.update.reports:
-                if report.status is OrderStatus.ACCEPTED:
+            placed: set[str] = set()
+            for report in ctx.update.reports:  # once per order the venue took, part filled or not
+                if report.status.placed and report.client_order_id in sent and report.client_order_id not in placed:
+                    placed.add(report.client_order_id)
                     self.result.orders.append(sent[report.client_order_id])
                     self.result.tick_to_order_ms.append((time.perf_counter() - self.batch_started) * 1000)
             self._book(ctx.update)
@@ -516,11 +515,7 @@ class Session:
         self.result.breaker_events.extend(update.events)
         self.blocked = update.blocked_accounts
         self.ignored = update.ignored_agents
-        for name in update.restart_agents:  # the agent tier restarts it; Ray brings it back from its snapshot
-            pid = self.agent_seen.get(name, {}).get("pid")
-            if pid:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signals.SIGKILL)
+        self.topo.restart(update.restart_agents)  # the agent tier; Ray brings each back from its snapshot
         if update.system_open and not self.system_open:
             trigger = next((e.trigger for e in update.events if e.tier is Tier.SYSTEM), "system breaker open")
             self.system_open = True

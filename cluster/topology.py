@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,19 @@ class Topology:
 
     def all(self) -> list[AgentRef]:
         return [*self.ingress, *(a for _, a in self.analysis), *self.agents.values()]
+
+    def restart(self, names: Iterable[str]) -> list[str]:
+        """Kill these agents' actors wherever they run, and Ray starts each again from its saved
+        state (the agent tier of the circuit breaker). Ray's own kill reaches an actor on any node; a
+        process id from a heartbeat means something only on the host that sent it. Returns the names
+        it restarted."""
+        by_name = {ref.name: ref for ref in self.all()}
+        done = []
+        for name in names:
+            if name in by_name:
+                ray.kill(by_name[name].handle, no_restart=False)
+                done.append(name)
+        return done
 
     def shutdown(self) -> None:
         for ref in self.all():

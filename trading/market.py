@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
@@ -22,25 +23,39 @@ from trading.pickling import compact
 NS_PER_S = 1_000_000_000
 
 
+NEW_YORK = ZoneInfo("America/New_York")
+FX_WEEK_TURN = time(17, 0)  # the FX week closes on Friday and opens on Sunday at 17:00 New York
+
+
+def _weekends(first_ns: int, last_ns: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The (close, open) instants of every FX weekend from the one before ``first_ns`` to the one
+    after ``last_ns``: Friday and Sunday 17:00 New York, daylight saving included (22:00 UTC in
+    winter, 21:00 UTC in summer)."""
+    day = ts_to_datetime(first_ns).astimezone(NEW_YORK).date() - timedelta(days=7)
+    day -= timedelta(days=(day.weekday() - 4) % 7)  # back to a Friday
+    end = ts_to_datetime(last_ns).astimezone(NEW_YORK).date() + timedelta(days=7)
+    closes, opens = [], []
+    while day <= end:
+        closes.append(datetime_to_ts(datetime.combine(day, FX_WEEK_TURN, tzinfo=NEW_YORK)))
+        opens.append(datetime_to_ts(datetime.combine(day + timedelta(days=2), FX_WEEK_TURN, tzinfo=NEW_YORK)))
+        day += timedelta(days=7)
+    return np.array(closes, np.int64), np.array(opens, np.int64)
+
+
 def fx_market_closed(ts_ns: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
-    """FX market hours: closed from Friday 21:00 to Sunday 21:00 UTC (vectorised over ns stamps)."""
-    days = ts_ns // (86_400 * NS_PER_S)
-    weekday = (days + 3) % 7  # 1970-01-01 was a Thursday; 0 = Monday
-    hour = (ts_ns // (3_600 * NS_PER_S)) % 24
-    closed: npt.NDArray[np.bool_] = ((weekday == 4) & (hour >= 21)) | (weekday == 5) | ((weekday == 6) & (hour < 21))
+    """FX market hours: closed from Friday 17:00 to Sunday 17:00 New York (vectorised over ns stamps)."""
+    if len(ts_ns) == 0:
+        return np.zeros(0, np.bool_)
+    closes, opens = _weekends(int(ts_ns.min()), int(ts_ns.max()))
+    last_close = np.searchsorted(closes, ts_ns, side="right") - 1
+    closed: npt.NDArray[np.bool_] = (last_close >= 0) & (ts_ns < opens[np.maximum(last_close, 0)])
     return closed
 
 
-WEEK_NS = 7 * 86_400 * NS_PER_S
-_FRIDAY_CLOSE_NS = (4 * 86_400 + 21 * 3_600) * NS_PER_S  # Friday 21:00 UTC after a Monday 00:00 UTC
-_MONDAY_EPOCH_NS = 4 * 86_400 * NS_PER_S  # 1970-01-05 was a Monday
-
-
 def next_weekend_close_ns(ts_ns: int) -> int:
-    """The first Friday 21:00 UTC (the FX weekend close) at or after ``ts_ns``."""
-    week_start = ts_ns - (ts_ns - _MONDAY_EPOCH_NS) % WEEK_NS
-    close = week_start + _FRIDAY_CLOSE_NS
-    return close if close >= ts_ns else close + WEEK_NS
+    """The first FX weekend close (Friday 17:00 New York) at or after ``ts_ns``."""
+    closes, _ = _weekends(ts_ns, ts_ns)
+    return int(closes[np.searchsorted(closes, ts_ns, side="left")])
 
 
 def ts_to_datetime(ts_ns: int) -> datetime:

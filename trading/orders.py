@@ -149,6 +149,11 @@ class OrderStatus(StrEnum):
     REJECTED = "rejected"
     EXPIRED = "expired"
 
+    @property
+    def placed(self) -> bool:
+        """Did the venue take the order (working, part filled or filled)?"""
+        return self in (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED)
+
 
 class FillKind(StrEnum):
     OPEN = "open"

@@ -50,6 +50,18 @@ def test_quiet_weekend_data_is_not_stale() -> None:
     assert not agent.on_batch(saturday, {}, headroom("5000")).system_open
 
 
+def test_a_winter_sunday_before_the_new_york_open_is_not_stale_and_after_it_is() -> None:
+    # The FX week opens at 17:00 New York: 22:00 UTC in winter. At 21:30 UTC the market is shut.
+    agent = breaker()
+    friday = datetime_to_ts(datetime(2026, 1, 2, 21, 59, tzinfo=UTC))
+    agent.on_batch(friday, {"EURUSD": friday, "GBPUSD": friday}, headroom("5000"))
+    sunday = datetime_to_ts(datetime(2026, 1, 4, 21, 30, tzinfo=UTC))
+    assert not agent.on_batch(sunday, {}, headroom("5000")).system_open, "closed until 22:00 UTC"
+    late = datetime_to_ts(datetime(2026, 1, 4, 22, 10, tzinfo=UTC))
+    stale = agent.on_batch(late, {}, headroom("5000"))
+    assert stale.system_open and "stale data" in stale.events[0].trigger, "open: ten minutes without a tick"
+
+
 def test_low_daily_headroom_blocks_the_account_until_reset_and_flattens_once() -> None:
     agent = breaker()
     update = agent.on_batch(MONDAY_NOON, {"EURUSD": MONDAY_NOON}, headroom("2000"))  # 40 % left

@@ -28,12 +28,14 @@ def test_resets_between_batches_over_the_weekend_take_the_reference_at_the_reset
     path = tmp_path / "weekend.yaml"
     path.write_text(yaml.safe_dump(doc))
     settings = load_settings(path)
-    # Friday 2026-02-27 18:00 UTC to Monday: the market reopens at 17:00 New York (22:00 UTC in
-    # winter), so the ticks before that on Sunday are dropped, as a venue would not send them.
+    # Friday 2026-02-27 18:00 UTC to Monday: the market closes and reopens at 17:00 New York (22:00
+    # UTC in winter), the instant New York 17:00 firms reset; a venue sends its first Sunday tick
+    # a moment after it.
     ticks, _ = generate_ticks(settings.registry(), settings.generator_profiles(), 9_000, 7,
                               datetime(2026, 2, 27, 18, 0, tzinfo=UTC))
     sunday_open = datetime_to_ts(datetime(2026, 3, 1, 22, 0, tzinfo=UTC))
-    friday_close = datetime_to_ts(datetime(2026, 2, 27, 21, 0, tzinfo=UTC))
+    friday_close = datetime_to_ts(datetime(2026, 2, 27, 22, 0, tzinfo=UTC))
+    assert not ((ticks.ts >= friday_close) & (ticks.ts < sunday_open)).any(), "no tick while the market is shut"
     ticks = ticks.take((ticks.ts < friday_close) | (ticks.ts > sunday_open))
     before_weekend = int(np.count_nonzero(ticks.ts < friday_close))
     assert 0 < before_weekend < len(ticks)

@@ -85,3 +85,24 @@ def test_the_ledger_books_commission_and_realized_pnl(eurusd) -> None:
     trade = ledger.closed[0]
     assert trade.pnl == Decimal("186.00") and trade.initial_risk == Decimal("200.00")
     assert trade.r_multiple == pytest.approx(0.93)
+
+
+@pytest.mark.parametrize(("moment", "closed"), [
+    ((2026, 1, 2, 21, 59), False), ((2026, 1, 2, 22, 0), True),     # winter Friday: closes 17:00 EST = 22:00 UTC
+    ((2026, 1, 4, 21, 30), True), ((2026, 1, 4, 22, 0), False),     # winter Sunday: opens 22:00 UTC
+    ((2026, 7, 3, 20, 59), False), ((2026, 7, 3, 21, 0), True),     # summer Friday: 17:00 EDT = 21:00 UTC
+    ((2026, 7, 5, 20, 59), True), ((2026, 7, 5, 21, 30), False),    # summer Sunday: opens 21:00 UTC
+    ((2026, 3, 8, 21, 30), False), ((2026, 11, 1, 21, 30), True),   # the Sundays US clocks change
+    ((2026, 7, 4, 12, 0), True), ((2026, 7, 6, 12, 0), False),
+])
+def test_the_fx_week_turns_at_17_new_york_with_daylight_saving(moment: tuple[int, ...], closed: bool) -> None:
+    from datetime import UTC, datetime
+
+    import numpy as np
+
+    from trading.market import datetime_to_ts, fx_market_closed, next_weekend_close_ns
+
+    t = datetime_to_ts(datetime(*moment, tzinfo=UTC))
+    assert bool(fx_market_closed(np.array([t, t], np.int64))[0]) is closed
+    close = next_weekend_close_ns(t)
+    assert bool(fx_market_closed(np.array([close - 1, close], np.int64)).tolist() == [False, True])

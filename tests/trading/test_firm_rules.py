@@ -130,7 +130,7 @@ def test_news_blackout_vetoes_an_order_that_could_fill_in_the_window(registry) -
 
 def test_weekend_holding_vetoes_late_friday_orders_and_asks_for_a_flatten(registry) -> None:
     acc, rates = account(load_preset("ftmo.funded"), registry)  # no weekend holding, flat 15 min before
-    close = ts(2026, 3, 6, 21, 0)
+    close = ts(2026, 3, 6, 22, 0)  # 17:00 New York, still on winter time
     assert next_weekend_close_ns(ts(2026, 3, 6, 12, 0)) == close
     late = close - 16 * MIN
     decision = acc.check([order(at=late, expiry_min=5)], snap(at=late), rates)
