@@ -10,6 +10,7 @@ restarted from its last snapshot re-sends its last call and gets the first answe
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -43,7 +44,8 @@ _SIDE = {Side.BUY: pb.SIDE_BUY, Side.SELL: pb.SIDE_SELL}
 _FROM_SIDE = {pb.SIDE_BUY: Side.BUY, pb.SIDE_SELL: Side.SELL}
 # Refusals of an order: answered as a REJECTED report, not raised.
 REJECTIONS = {grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND,
-              grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.RESOURCE_EXHAUSTED}
+              grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.RESOURCE_EXHAUSTED,
+              grpc.StatusCode.ALREADY_EXISTS}  # a client order id reused for another order
 _TRANSIENT = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
 
 
@@ -53,7 +55,9 @@ class ExecUnavailable(RuntimeError):
 
 class GrpcExecutionClient:
     """``ExecutionClient`` over gRPC. Picklable: the channel is reopened after unpickling, and the
-    batch and flatten counters travel with the pickle so that a re-sent call is recognised."""
+    batch and flatten counters travel with the pickle so that a re-sent call is recognised. Its
+    batches and flattens are numbered in a stream of its own (``stream_id``, new for every client),
+    so a second session against one rust_exec is never answered with the first one's results."""
 
     def __init__(self, address: str, registry: InstrumentRegistry, *, timeout: float = 5.0,
                  reconnect_for: float = 20.0, catch_up: bool = True) -> None:
@@ -61,6 +65,7 @@ class GrpcExecutionClient:
         self.registry = registry
         self.timeout = timeout
         self.reconnect_for = reconnect_for
+        self.stream_id = uuid.uuid4().hex
         self.batch_seq = 0
         self.flatten_seq = 0
         self.retries = 0
@@ -169,11 +174,16 @@ class GrpcExecutionClient:
         except grpc.RpcError as e:
             if e.code() not in REJECTIONS:
                 raise
+            refused = ExecutionReport(order.client_order_id, order.account_id, OrderStatus.REJECTED,
+                                      order.not_before_ns, e.details() or e.code().name)
             seq = dict(e.trailing_metadata() or ()).get("octet-report-seq")
-            if seq is not None:  # the rejection is a report of the journal: count it as seen
-                self.seen_seq = max(self.seen_seq or 0, int(seq))
-            return [ExecutionReport(order.client_order_id, order.account_id, OrderStatus.REJECTED,
-                                    order.not_before_ns, e.details() or e.code().name)]
+            if seq is None:
+                return [refused]
+            # The rejection is a report of the journal: what others caused before it (an operator's
+            # flatten, say) is handed out first, then it counts as seen, so nothing is skipped.
+            before = self._collect([], int(seq) - 1, self.venue_halted)
+            self.seen_seq = max(self.seen_seq or 0, int(seq))
+            return [*before, refused]
         return self._collect([reply.report], reply.last_seq, reply.halted)
 
     def cancel(self, client_order_id: str, ts_ns: int) -> ExecutionReport:
@@ -188,7 +198,8 @@ class GrpcExecutionClient:
 
     def quotes_request(self, quotes: TickBatch, batch_seq: int) -> Any:
         symbols = [inst.symbol for inst in self.registry.values()]
-        return pb.PushQuotesRequest(batch_seq=batch_seq, symbols=symbols, symbol_index=quotes.inst.tolist(),
+        return pb.PushQuotesRequest(batch_seq=batch_seq, stream_id=self.stream_id, symbols=symbols,
+                                    symbol_index=quotes.inst.tolist(),
                                     ts_ns=quotes.ts.tolist(), bid=quotes.bid.tolist(), ask=quotes.ask.tolist())
 
     def on_quotes(self, quotes: TickBatch) -> list[ExecutionReport]:
@@ -203,7 +214,7 @@ class GrpcExecutionClient:
     def flatten(self, account_id: str | None, ts_ns: int, reason: str) -> list[ExecutionReport]:
         self._start()
         self.flatten_seq += 1
-        request = pb.FlattenRequest(request_id=f"flatten-{self.flatten_seq}", account_id=account_id or "",
+        request = pb.FlattenRequest(request_id=f"{self.stream_id}-flatten-{self.flatten_seq}", account_id=account_id or "",
                                     ts_ns=ts_ns, reason=reason)
         reply = self._call(lambda s: s.Flatten(request, timeout=self.timeout))
         return self._collect(list(reply.reports), reply.last_seq, reply.halted)

@@ -79,8 +79,9 @@ pub struct Engine {
     reports: Vec<pb::ExecutionReport>,
     halted: Option<String>,
     halted_accounts: BTreeMap<String, String>,
-    last_batch: u64,
-    batch_reports: BTreeMap<u64, (u64, u64)>,
+    /// Per quote stream (a client's `stream_id`): its newest batch and the recent batches' reports.
+    last_batch: HashMap<String, u64>,
+    batch_reports: HashMap<String, BTreeMap<u64, (u64, u64)>>,
     flatten_reports: HashMap<String, (u64, u64)>,
     now: i64,
 }
@@ -124,8 +125,8 @@ impl Engine {
             reports: Vec::new(),
             halted: None,
             halted_accounts: BTreeMap::new(),
-            last_batch: 0,
-            batch_reports: BTreeMap::new(),
+            last_batch: HashMap::new(),
+            batch_reports: HashMap::new(),
             flatten_reports: HashMap::new(),
             now: 0,
         }
@@ -211,12 +212,31 @@ impl Engine {
         self.orders.get(id).map(|r| r.first.clone())
     }
 
-    pub fn previous_batch(&self, batch_seq: u64) -> Option<Vec<pb::ExecutionReport>> {
-        if batch_seq == 0 || batch_seq > self.last_batch {
+    /// What a batch of this stream already applied returned, if it was applied: a re-sent batch
+    /// is answered from it. Another stream's batch of the same number is a batch of its own.
+    pub fn previous_batch(&self, stream_id: &str, batch_seq: u64) -> Option<Vec<pb::ExecutionReport>> {
+        let last = self.last_batch.get(stream_id).copied().unwrap_or(0);
+        if batch_seq == 0 || batch_seq > last {
             return None;
         }
-        let (a, b) = self.batch_reports.get(&batch_seq).copied().unwrap_or((0, 0));
+        let (a, b) = self.batch_reports.get(stream_id).and_then(|m| m.get(&batch_seq)).copied().unwrap_or((0, 0));
         Some(self.reports_between(a, b).to_vec())
+    }
+
+    /// A submit that reuses a placed order's id for another order: what the two are, to refuse it.
+    /// The same order again (a retry, a replay) is not a conflict: it is answered from the first.
+    pub fn conflicting_submit(&self, o: &pb::Order) -> Option<String> {
+        let first = &self.orders.get(&o.client_order_id)?.order;
+        if first == o {
+            return None;
+        }
+        let show = |x: &pb::Order| {
+            format!("{} {} {} {} units, stop {}, take profit {}, limit {}, signal {}", x.account_id, x.symbol,
+                    if x.side == Side::Sell as i32 { "sell" } else { "buy" }, x.quantity, x.stop_loss, x.take_profit,
+                    x.limit_price, x.signal_id)
+        };
+        Some(format!("client order id {} was placed as [{}] and is now sent as [{}]", o.client_order_id,
+                     show(first), show(o)))
     }
 
     pub fn previous_flatten(&self, request_id: &str) -> Option<Vec<pb::ExecutionReport>> {
@@ -533,10 +553,13 @@ impl Engine {
             self.on_quote(&syms[req.symbol_index[k] as usize], q);
         }
         if req.batch_seq > 0 {
-            self.last_batch = self.last_batch.max(req.batch_seq);
-            self.batch_reports.insert(req.batch_seq, (start, self.last_seq()));
-            while self.batch_reports.len() > 1024 {
-                self.batch_reports.pop_first();
+            let last = self.last_batch.entry(req.stream_id.clone()).or_insert(0);
+            *last = (*last).max(req.batch_seq);
+            let end = self.last_seq();
+            let recent = self.batch_reports.entry(req.stream_id.clone()).or_default();
+            recent.insert(req.batch_seq, (start, end));
+            while recent.len() > 1024 {
+                recent.pop_first();
             }
         }
         Ok(self.reports_between(start, self.last_seq()).to_vec())

@@ -170,6 +170,7 @@ fn last_quotes(q: &pb::PushQuotesRequest) -> pb::PushQuotesRequest {
         ts_ns: keep.iter().map(|&k| q.ts_ns[k]).collect(),
         bid: keep.iter().map(|&k| q.bid[k]).collect(),
         ask: keep.iter().map(|&k| q.ask[k]).collect(),
+        stream_id: q.stream_id.clone(),
     }
 }
 
@@ -186,7 +187,14 @@ impl Execution for ExecService {
         if order.client_order_id.len() > 128 {
             return Err(Status::invalid_argument("client_order_id is longer than 128 characters"));
         }
-        let previous = self.core.lock().map_err(|_| lock_err())?.engine.previous_submit(&order.client_order_id);
+        let previous = {
+            let core = self.core.lock().map_err(|_| lock_err())?;
+            if let Some(conflict) = core.engine.conflicting_submit(&order) {
+                tracing::warn!(client_order_id = %order.client_order_id, "reused client order id refused");
+                return Err(Status::already_exists(conflict));
+            }
+            core.engine.previous_submit(&order.client_order_id)
+        };
         let (result, frame, duplicate) = match previous {
             Some(first) => (first, self.last_frame()?, true),
             None => {
@@ -253,7 +261,7 @@ impl Execution for ExecService {
     async fn push_quotes(&self, req: Request<pb::PushQuotesRequest>) -> Result<Response<pb::PushQuotesResponse>, Status> {
         let req = req.into_inner();
         let previous = if req.batch_seq > 0 {
-            self.core.lock().map_err(|_| lock_err())?.engine.previous_batch(req.batch_seq)
+            self.core.lock().map_err(|_| lock_err())?.engine.previous_batch(&req.stream_id, req.batch_seq)
         } else {
             None
         };

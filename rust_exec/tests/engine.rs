@@ -200,8 +200,9 @@ fn a_batch_or_flatten_applied_twice_changes_nothing_the_second_time() {
     e.submit(order("q", "a", Side::Buy, 100_000)).unwrap();
     let batch = quotes(&[(2_000, 108_495, 108_505)], 7);
     let first = e.push_quotes(&batch).unwrap();
-    assert_eq!(e.previous_batch(7).unwrap(), first);
-    assert!(e.previous_batch(8).is_none());
+    assert_eq!(e.previous_batch("test", 7).unwrap(), first);
+    assert!(e.previous_batch("test", 8).is_none());
+    assert!(e.previous_batch("another session", 7).is_none(), "batch numbers count per stream");
     let f = pb::FlattenRequest { request_id: "f1".into(), ts_ns: 2_100, reason: "eod".into(), ..Default::default() };
     let closed = e.flatten(&f);
     assert_eq!(closed.len(), 1);
@@ -224,4 +225,19 @@ fn a_minimum_hold_delays_the_take_profit_but_never_the_stop() {
     e.push_quotes(&quotes(&[(63_000, 108_495, 108_505)], 4)).unwrap();
     let r = e.push_quotes(&quotes(&[(64_000, 107_990, 108_000)], 5)).unwrap();
     assert_eq!(r[0].fill.unwrap().reason, CloseReason::StopLoss as i32, "the stop protects at once");
+}
+
+#[test]
+fn a_reused_client_order_id_for_another_order_is_a_conflict_and_the_same_order_is_not() {
+    let mut e = Engine::new(config(VenueConfig::default()));
+    let first = order("dup", "a", Side::Buy, 100_000);
+    e.submit(first.clone()).unwrap();
+    assert!(e.conflicting_submit(&first).is_none(), "the same order again is a retry");
+    let mut other = first.clone();
+    other.side = Side::Sell as i32;
+    other.quantity = 300_000;
+    let why = e.conflicting_submit(&other).expect("another order under the same id");
+    assert!(why.contains("was placed as [a EURUSD buy 100000 units") && why.contains("now sent as [a EURUSD sell 300000"),
+            "{why}");
+    assert!(e.conflicting_submit(&order("fresh", "a", Side::Buy, 100_000)).is_none());
 }

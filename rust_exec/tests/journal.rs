@@ -66,7 +66,8 @@ async fn replaying_the_journal_rebuilds_every_order_fill_position_and_report() {
     }
     // what a duplicate asks for after the restart is still the first answer
     assert_eq!(back.previous_submit("too-big"), live.previous_submit("too-big"));
-    assert_eq!(back.previous_batch(2), live.previous_batch(2));
+    assert_eq!(back.previous_batch("test", 2), live.previous_batch("test", 2));
+    assert!(back.previous_batch("test", 2).is_some(), "the stream's batches survive the replay");
 }
 
 #[test]

@@ -78,11 +78,14 @@ def test_a_gap_through_the_stop_fills_at_the_gapped_quote(client) -> None:
     assert last is not None and last.reason is CloseReason.STOP_LOSS and str(last.price) == "1.07850"
 
 
-def test_a_second_submit_of_the_same_id_returns_the_first_report_and_never_a_second_order(client) -> None:
+def test_a_second_submit_of_the_same_order_returns_the_first_report_and_never_a_second_order(client) -> None:
     first = client.submit(order())
     client.on_quotes(batch([(T0 + S, 0, 108000, 108010)]))
-    again = client.submit(order(side=Side.SELL, stop="1.08100", tp=None, lots="3"))
-    assert again == first
+    assert client.submit(order()) == first, "the same order again (a retry, a replay) is answered from the first"
+    other = client.submit(order(side=Side.SELL, stop="1.08100", tp=None, lots="3"))
+    assert other.status is OrderStatus.REJECTED, "another order under a used id is refused, never answered as the first"
+    assert "client order id o1 was placed as [acc EURUSD buy 100000 units" in other.reason
+    assert "now sent as [acc EURUSD sell 300000 units" in other.reason
     positions = client.positions("acc")
     assert len(positions) == 1 and positions[0].quantity == 100_000
     # many clients racing with one id: one order
@@ -95,6 +98,39 @@ def test_a_second_submit_of_the_same_id_returns_the_first_report_and_never_a_sec
         t.join()
     assert len({(r.status, r.ts_ns) for r in results}) == 1
     assert client.health().orders == 2
+
+
+def test_two_sessions_in_a_row_against_one_rust_exec_each_get_their_own_results(svc, registry) -> None:  # type: ignore[no-untyped-def]
+    first = GrpcExecutionClient(svc.address, registry)
+    first.submit(order("s1"))
+    assert [r.status for r in first.on_quotes(batch([(T0 + S, 0, 108000, 108010)]))] == [OrderStatus.FILLED]
+    assert len(first.flatten("acc", T0 + 2 * S, "end of session 1")) == 1
+    first.close()
+    # A new session: its counters start again at 1, and rust_exec must not take them for the first's.
+    second = GrpcExecutionClient(svc.address, registry)
+    second.submit(order("s2", not_before=T0 + 3 * S))
+    filled = second.on_quotes(batch([(T0 + 4 * S, 0, 108000, 108010)]))
+    assert [(r.client_order_id, r.status) for r in filled] == [("s2", OrderStatus.FILLED)], "batch 1 is applied"
+    closed = second.flatten("acc", T0 + 5 * S, "end of session 2")
+    assert [(r.client_order_id, r.fill.reason) for r in closed if r.fill] == [("s2", CloseReason.FLATTEN)]
+    assert second.positions("acc") == []
+    second.close()
+
+
+def test_a_refused_submit_hands_out_what_another_client_caused_before_it(svc, registry) -> None:  # type: ignore[no-untyped-def]
+    desk = GrpcExecutionClient(svc.address, registry)
+    desk.submit(order("held"))
+    assert [r.status for r in desk.on_quotes(batch([(T0 + S, 0, 108000, 108010)]))] == [OrderStatus.FILLED]
+    operator = GrpcExecutionClient(svc.address, registry, catch_up=False)
+    assert len(operator.halt("operator", cancel_working=True, flatten=True, ts_ns=T0 + 2 * S)) == 1
+    # The desk's next call is refused (halted): the operator's close must still reach its books.
+    reports = desk.submit_all(order("next", not_before=T0 + 3 * S))
+    assert [(r.client_order_id, r.status) for r in reports] == [("held", OrderStatus.FILLED),
+                                                                 ("next", OrderStatus.REJECTED)]
+    assert reports[0].fill is not None and reports[0].fill.reason is CloseReason.FLATTEN
+    assert desk.on_quotes(batch([(T0 + 4 * S, 0, 108000, 108010)])) == [], "and nothing twice"
+    desk.close()
+    operator.close()
 
 
 def test_too_much_slippage_rejects_and_an_unfilled_order_expires(client) -> None:

@@ -47,6 +47,7 @@ pub fn quotes(q: &[(i64, i64, i64)], batch: u64) -> pb::PushQuotesRequest {
         ts_ns: q.iter().map(|x| x.0).collect(),
         bid: q.iter().map(|x| x.1).collect(),
         ask: q.iter().map(|x| x.2).collect(),
+        stream_id: "test".into(),
     }
 }
 
