@@ -5,7 +5,8 @@
 //! `Entry`. A writer thread takes every frame queued while it was busy, writes them in one go and
 //! fsyncs once (group commit): callers wait until their frame is durable, so nothing
 //! acknowledged is lost to kill -9. At start the journal is read back and replayed through the
-//! engine; a torn frame at the tail (a crash mid-write, never acknowledged) is cut off.
+//! engine; a torn frame at the tail (a crash mid-write, never acknowledged) is cut off, and a
+//! damaged frame with whole frames after it stops the service from starting, naming the frame.
 
 use crate::pb;
 use prost::Message;
@@ -86,20 +87,26 @@ pub fn read_all(path: &Path) -> std::io::Result<(Vec<Command>, u64)> {
     let mut commands = Vec::new();
     let mut at = 0usize;
     while at + 8 <= data.len() {
-        let len = u32::from_le_bytes(data[at..at + 4].try_into().unwrap()) as usize;
-        let crc = u32::from_le_bytes(data[at + 4..at + 8].try_into().unwrap());
-        if at + 8 + len > data.len() {
-            break;
+        let (command, why) = match frame_at(&data, at) {
+            Ok((c, len)) => {
+                commands.push(c);
+                at += 8 + len;
+                continue;
+            }
+            Err(why) => (commands.len() + 1, why),
+        };
+        // Only a bad frame that reaches the end of the file is a torn tail (a write that was never
+        // acknowledged). One with a whole frame after it is damage in the middle: cutting there
+        // would drop acknowledged commands, so the service refuses to start and names the frame.
+        if let Some(next) = (at + 1..data.len()).find(|&k| frame_at(&data, k).is_ok()) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{}: frame {command} at byte {at} is damaged ({why}) and a whole frame follows at byte \
+                         {next} of {}: refusing to replay a journal with a hole; restore it from a copy",
+                        path.display(), data.len()),
+            ));
         }
-        let payload = &data[at + 8..at + 8 + len];
-        if crc32fast::hash(payload) != crc {
-            break;
-        }
-        match Entry::decode(payload) {
-            Ok(Entry { command: Some(c) }) => commands.push(c),
-            _ => break,
-        }
-        at += 8 + len;
+        break;
     }
     let torn = (data.len() - at) as u64;
     if torn > 0 {
@@ -109,6 +116,26 @@ pub fn read_all(path: &Path) -> std::io::Result<(Vec<Command>, u64)> {
         file.sync_all()?;
     }
     Ok((commands, torn))
+}
+
+/// The command of the frame starting at byte `at` and its payload length, or why it is not one.
+fn frame_at(data: &[u8], at: usize) -> Result<(Command, usize), &'static str> {
+    if at + 8 > data.len() {
+        return Err("shorter than a frame header");
+    }
+    let len = u32::from_le_bytes(data[at..at + 4].try_into().unwrap()) as usize;
+    let crc = u32::from_le_bytes(data[at + 4..at + 8].try_into().unwrap());
+    if len == 0 || at + 8 + len > data.len() {
+        return Err("its length runs past the end of the file");
+    }
+    let payload = &data[at + 8..at + 8 + len];
+    if crc32fast::hash(payload) != crc {
+        return Err("CRC mismatch");
+    }
+    match Entry::decode(payload) {
+        Ok(Entry { command: Some(c) }) => Ok((c, len)),
+        _ => Err("not a journal command"),
+    }
 }
 
 impl Journal {

@@ -96,3 +96,28 @@ fn a_torn_tail_is_cut_off_and_the_whole_frames_before_it_kept() {
     let (read, _) = journal::read_all(&path).unwrap();
     assert_eq!(read.len(), 3);
 }
+
+#[test]
+fn a_damaged_frame_in_the_middle_refuses_to_start_naming_it_and_cuts_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.bin");
+    let cmds = session();
+    let mut data = Vec::new();
+    let mut starts = Vec::new();
+    for c in &cmds {
+        starts.push(data.len());
+        data.extend_from_slice(&journal::encode(c.clone()));
+    }
+    data[starts[3] + 10] ^= 0x01; // one flipped bit in the payload of frame 4 of 10
+    std::fs::write(&path, &data).unwrap();
+    let err = journal::read_all(&path).unwrap_err().to_string();
+    assert!(err.contains(&format!("frame 4 at byte {} is damaged (CRC mismatch)", starts[3])), "{err}");
+    assert!(err.contains(&format!("a whole frame follows at byte {}", starts[4])), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), data, "nothing is cut");
+    // the length field damaged instead: still a hole, not a tail
+    let mut data2 = data.clone();
+    data2[starts[3] + 10] ^= 0x01;
+    data2[starts[3] + 1] ^= 0x40;
+    std::fs::write(&path, &data2).unwrap();
+    assert!(journal::read_all(&path).unwrap_err().to_string().contains("frame 4 at byte"));
+}
