@@ -19,9 +19,10 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from cluster.feeds.replay import GeneratorProfile
 from trading.breaker import BreakerLimits
 from trading.compliance import CostAllowance
-from trading.errors import InvalidValue
+from trading.errors import DomainError, InvalidValue
 from trading.execution_style import ExecutionProfile
 from trading.exposure import ExposureLimits
+from trading.fx import ConversionRates
 from trading.instruments import Instrument, InstrumentRegistry
 from trading.orders import OrderType
 from trading.presets import PRESET_DIR, load_preset, preset_names, rules_from_dict
@@ -283,6 +284,14 @@ class Settings(BaseSettings):
                 rules_from_dict(name, data)
             except InvalidValue as exc:
                 raise ValueError(f"firms.{exc}") from None
+        rates = ConversionRates(self.registry())
+        for i, acc in enumerate(self.accounts):  # every instrument's P&L must reach every account currency
+            for inst in self.instruments:
+                try:
+                    rates.route(inst.quote, acc.currency)
+                except DomainError as exc:
+                    raise ValueError(f"accounts.{i}.currency: {acc.currency} account cannot book {inst.symbol}: "
+                                     f"{exc}") from None
         wyckoff_params(self.agents.analysis)
         return self
 

@@ -61,6 +61,13 @@ def test_check_config_exits_2_with_the_error(tmp_path) -> None:
     assert result.exit_code == 2 and "unknown profile 'ghost'" in result.output
 
 
+def test_an_account_currency_no_instrument_converts_to_is_refused_at_load(tmp_path) -> None:
+    with pytest.raises(SettingsError, match=r"accounts\.0\.currency: CHF account cannot book EURUSD: no instrument"):
+        load_settings(write(tmp_path, lambda d: d["accounts"][0].update(currency="CHF")))
+    eur = load_settings(write(tmp_path, lambda d: d["accounts"][0].update(currency="EUR")))  # JPY -> USD -> EUR
+    assert eur.accounts[0].currency == "EUR"
+
+
 def test_check_config_names_a_firm_that_does_not_say_whether_its_floor_locks(tmp_path) -> None:
     path = write(tmp_path, lambda d: d["firms"]["trailing_funded"].pop("lock_at_initial"))
     result = CliRunner().invoke(app, ["check-config", "--config", str(path)])

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from trading.errors import InvalidValue, UnknownInstrument
+from trading.errors import DomainError, InvalidValue, UnknownInstrument
 from trading.fx import ConversionRates
 from trading.instruments import InstrumentRegistry
 from trading.ledger import AccountLedger, pnl_in_account_ccy
@@ -85,6 +85,24 @@ def test_the_ledger_books_commission_and_realized_pnl(eurusd) -> None:
     trade = ledger.closed[0]
     assert trade.pnl == Decimal("186.00") and trade.initial_risk == Decimal("200.00")
     assert trade.r_multiple == pytest.approx(0.93)
+
+
+def test_an_eur_account_books_usdjpy_through_usd_exactly(eurusd, usdjpy) -> None:
+    registry = {"EURUSD": eurusd, "USDJPY": usdjpy}
+    rates = ConversionRates(registry)
+    rates.update("EURUSD", Decimal("1.10000"))
+    rates.update("USDJPY", Decimal("150.000"))
+    assert rates.rate("JPY", "EUR") == Decimal(1) / Decimal("150.000") / Decimal("1.10000")
+    assert rates.route("JPY", "EUR") == (("USDJPY", True), ("EURUSD", True))
+    ledger = AccountLedger("a", "EUR", Decimal(100_000), registry, Decimal(0))
+    opened = Fill("j1", "a", "USDJPY", Side.BUY, Decimal("1"), Decimal("150.000"), TS, FillKind.OPEN, CloseReason.ENTRY)
+    ledger.apply(opened, rates, Decimal("149.000"), None, "sig")
+    closed = Fill("j1", "a", "USDJPY", Side.SELL, Decimal("1"), Decimal("151.000"), TS + 1, FillKind.CLOSE,
+                  CloseReason.TAKE_PROFIT)
+    ledger.apply(closed, rates)  # 100,000 JPY of profit, in EUR at 1 / 150 / 1.10
+    assert ledger.closed[0].pnl == (Decimal(100_000) / Decimal("150.000") / Decimal("1.10000")).quantize(Decimal("0.01"))
+    with pytest.raises(DomainError, match="no instrument or chain of instruments converts JPY to CHF"):
+        rates.rate("JPY", "CHF")
 
 
 @pytest.mark.parametrize(("moment", "closed"), [
