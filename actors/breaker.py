@@ -5,8 +5,8 @@ Account tier: per account, on the day's headroom, losing streaks, slippage and r
 positions (and a flatten when the day's headroom runs low). The day's headroom is the daily loss
 limit's, or, for a firm without a daily rule, the maximum-loss headroom the account had when the
 desk first saw its day.
-System tier: on stale data, spread blowouts, an unreachable venue and the kill switch: the venue
-halted and everything flattened.
+System tier: on stale data, spread blowouts, an unreachable venue, books that differ from the
+venue's and the kill switch: the venue halted and everything flattened.
 Each is a closed -> open -> half-open -> closed state machine; every transition is an event.
 """
 
@@ -95,6 +95,9 @@ class CircuitBreakerAgent:
                 self.spread_median[symbol] = median if base is None else 0.9 * base + 0.1 * median
         if not health.venue_ok:
             reasons.append(f"venue unreachable: {health.venue_error}")
+        if health.books_differ:  # the desk no longer knows what it holds: stop and flatten at the venue
+            reasons.append(f"books differ from the venue: {'; '.join(health.books_differ[:5])}"
+                           + (f" (+{len(health.books_differ) - 5} more)" if len(health.books_differ) > 5 else ""))
         if health.kill_switch:  # the venue is halted by an operator: mirror it until they resume
             self.kill_switch, self._venue_kill = health.kill_switch, True
         elif self._venue_kill:

@@ -38,6 +38,7 @@ class ExecUpdate:
     snapshots: dict[str, AccountSnapshot]
     mids: dict[str, Decimal]
     venue_halted: bool = False
+    discrepancies: tuple[str, ...] = ()  # where the books and the venue differ (an alarm, never ignored)
 
 
 class ExecutionAgent:
@@ -54,10 +55,13 @@ class ExecutionAgent:
         self.now = 0
         self.last_events = 0
 
-    def _book(self, reports: list[ExecutionReport]) -> ExecUpdate:
+    def _book(self, reports: list[ExecutionReport], discrepancies: tuple[str, ...] = ()) -> ExecUpdate:
         rates = rates_from(self.registry, self.mids)
         booked, trades = [], []
+        unknown = []
         for r in reports:
+            if r.fill is not None and r.client_order_id not in self.orders and r.account_id in self.ledgers:
+                unknown.append(f"a fill of {r.client_order_id} on {r.account_id}, an order the desk never placed")
             if r.fill is not None and r.client_order_id in self.orders:
                 ledger = self.ledgers[r.account_id]
                 order = self.orders[r.client_order_id]
@@ -71,7 +75,7 @@ class ExecutionAgent:
                 self.orders.pop(r.client_order_id, None)  # no fill can follow: keep only live orders
         snaps = {a: ledger.snapshot(self.now, self.prices, rates) for a, ledger in self.ledgers.items()}
         return ExecUpdate(tuple(booked), tuple(trades), snaps, dict(self.mids),
-                          bool(getattr(self.client, "venue_halted", False)))
+                          bool(getattr(self.client, "venue_halted", False)), (*unknown, *discrepancies))
 
     def on_quotes(self, quotes: TickBatch, as_of: int = 0) -> ExecUpdate:
         """Push quotes; the snapshots are taken as of ``as_of`` (no later than the next quote)."""
@@ -115,9 +119,45 @@ class ExecutionAgent:
         return self._book(self.client.halt(reason, account_id=account_id, cancel_working=flatten,
                                            flatten=flatten, ts_ns=self.now))
 
+    def reconcile(self) -> ExecUpdate:
+        """Compare the desk's open positions with rust_exec's (``ListPositions``), after booking
+        whatever the venue reported since the last call. A difference that is still there after a
+        second look is a discrepancy: the breaker's system tier halts and flattens on it."""
+        reports: list[ExecutionReport] = []
+        trades: list[ClosedTrade] = []
+        alarms: list[str] = []
+        for _ in range(2):  # a change by another client between the two reads is not a difference
+            update = self._book(self.client.missed_reports())
+            reports += update.reports
+            trades += update.trades
+            alarms += update.discrepancies
+            differences = self._differences()
+            if not differences:
+                break
+        return replace(update, reports=tuple(reports), trades=tuple(trades), discrepancies=(*alarms, *differences))
+
+    def _differences(self) -> list[str]:
+        out = []
+        for acc, ledger in sorted(self.ledgers.items()):
+            ours = {p.position_id: (p.symbol, int(p.side), int(p.lots * self.registry[p.symbol].contract_size))
+                    for p in ledger.positions.values()}
+            theirs = {p.position_id: (p.symbol, 1 if p.side == 1 else -1, int(p.quantity))
+                      for p in self.client.positions(acc)}
+            for pid in sorted(ours.keys() | theirs.keys()):
+                if ours.get(pid) != theirs.get(pid):
+                    out.append(f"{acc} {pid}: the desk holds {_held(ours.get(pid))}, rust_exec {_held(theirs.get(pid))}")
+        return out
+
     def resume(self, account_id: str = "") -> bool:
         self.client.resume(account_id)
         return True
+
+
+def _held(position: tuple[str, int, int] | None) -> str:
+    if position is None:
+        return "nothing"
+    symbol, side, units = position
+    return f"{'long' if side > 0 else 'short'} {units:,} {symbol}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -234,6 +234,12 @@ class GrpcExecutionClient:
         request = pb.HaltRequest(reason=reason, account_id=account_id, cancel_working=flatten, flatten=flatten)
         return len(self._call(lambda s: s.Halt(request, timeout=self.timeout)).reports)
 
+    def missed_reports(self) -> list[ExecutionReport]:
+        """What other clients caused since this client's last call (an operator's flatten), once."""
+        self._start()
+        health = self.health()
+        return self._collect([], int(health.last_seq), bool(health.halted))
+
     def resume(self, account_id: str = "") -> None:
         self._call(lambda s: s.Resume(pb.ResumeRequest(account_id=account_id), timeout=self.timeout))
 

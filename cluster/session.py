@@ -79,6 +79,7 @@ class SessionResult:
     headroom: list[Headroom] = field(default_factory=list)  # every account's, at the end of every batch
     halt_latency_ms: list[float] = field(default_factory=list)  # breaker review start -> rust_exec halted
     halt_rpc_ms: list[float] = field(default_factory=list)      # of which the Halt call itself
+    discrepancies: list[str] = field(default_factory=list)  # the desk's books against rust_exec's
 
     @property
     def vetoes_by_rule(self) -> Counter[str]:
@@ -112,6 +113,7 @@ class _HealthLog:
         self._losses: list[tuple[str, bool]] = []
         self._slips: list[tuple[str, int]] = []
         self._rejects: list[str] = []
+        self._differ: list[str] = []
 
     def spreads(self, clean: TickBatch, registry: Any) -> None:
         for i in np.unique(clean.inst):
@@ -119,6 +121,7 @@ class _HealthLog:
             self._spreads.append((registry.by_index(int(i)).symbol, int(spread.max()), int(np.median(spread))))
 
     def book(self, update: ExecUpdate, sent: dict[str, Order], registry: Any) -> None:
+        self._differ.extend(update.discrepancies)
         for t in update.trades:
             self._losses.append((t.account_id, t.pnl < 0))
         for r in update.reports:
@@ -137,9 +140,9 @@ class _HealthLog:
                 agents[name] = AgentHealth(errors=n)
         health = DeskHealth(tuple(self._spreads), tuple(self._losses), tuple(self._slips), tuple(self._rejects),
                             tuple(sorted(agents.items())), not self.venue_error, self.venue_error,
-                            self.kill_switch)
+                            self.kill_switch, tuple(self._differ))
         self.venue_error = ""
-        self._spreads, self._losses, self._slips, self._rejects = [], [], [], []
+        self._spreads, self._losses, self._slips, self._rejects, self._differ = [], [], [], [], []
         self.agents = {}
         self.errors.clear()
         return health
@@ -265,6 +268,7 @@ class Session:
             if self.settings.storage.record_ticks:
                 self.series = TimeSeries(self.store.engine, self.registry)
         self._advance(TickBatch.empty(), int(ticks.ts[0]) if len(ticks) else 0)
+        self._reconcile()  # a venue that holds what the desk does not know of halts it at the first review
         n_ingress = len(topo.ingress)
         published: dict[str, int] = {}
         commits: list[Any] = []
@@ -307,6 +311,7 @@ class Session:
             beat = b % self.settings.agents.breaker.heartbeat_every_batches == 0
             if beat:
                 self._heartbeat()
+                self._reconcile()
             events_before = len(result.breaker_events)
             if len(clean):
                 self._review(int(clean.ts[-1]), last_ts)
@@ -327,6 +332,7 @@ class Session:
                 self.on_batch(Progress(b + 1, batches, min((b + 1) * size, len(ticks)), len(result.signals),
                                        len(result.orders), len(result.trades), time.perf_counter() - started), topo)
         self._book(topo.agents["execution"].call("flatten", None, "end of session"))
+        self._reconcile()  # flat at the venue too, or said in result.discrepancies
         self._settle()
         result.elapsed_s = time.perf_counter() - started
         result.final = dict(self.snapshots)
@@ -403,6 +409,11 @@ class Session:
                 # floor that rose past the open stops: close while equity is above it
                 self._book(self.topo.agents["execution"].call("flatten", acc, f"compliance: {head.flatten_reason}"))
 
+    def _reconcile(self) -> None:
+        """The desk's open positions against rust_exec's, at start, at every heartbeat (so after
+        any restart) and at the end; a difference reaches the breaker's system tier."""
+        self._book(self.topo.agents["execution"].call("reconcile"))
+
     def _book(self, update: ExecUpdate | ray.ObjectRef) -> None:
         """Book an execution update (or Ray's reference to one, still being made): the compliance
         agent gets it straight from the execution agent, so its headroom is worked out while the
@@ -413,6 +424,7 @@ class Session:
             update = ray.get(update)
         self.snapshots, self.mids = update.snapshots, update.mids
         self.result.reports.extend(update.reports)
+        self.result.discrepancies.extend(update.discrepancies)
         self.health.book(update, self.sent, self.registry)
         # halted, and not by the desk: an operator's kill switch (`octet halt`)
         self.health.kill_switch = "venue halted by an operator" if update.venue_halted and not self.desk_halted else ""

@@ -131,3 +131,4 @@ class DeskHealth:
     venue_ok: bool = True
     venue_error: str = ""
     kill_switch: str = ""                           # set: an operator halted the venue
+    books_differ: tuple[str, ...] = ()              # the desk's books against rust_exec's, each difference

@@ -42,6 +42,17 @@ def test_stale_data_in_market_hours_opens_the_system_tier_and_fresh_data_closes_
     assert not agent.on_batch(later, {"EURUSD": later, "GBPUSD": later}, headroom("5000")).system_open
 
 
+def test_books_that_differ_from_the_venue_open_the_system_tier() -> None:
+    from trading.breaker import DeskHealth
+
+    agent = breaker()
+    t = MONDAY_NOON
+    health = DeskHealth(books_differ=("acc p1: the desk holds nothing, rust_exec long 100,000 EURUSD",))
+    update = agent.on_batch(t, {"EURUSD": t, "GBPUSD": t}, headroom("5000"), health)
+    assert update.system_open and "books differ from the venue: acc p1" in update.events[0].trigger
+    assert update.events[0].action == "halt and flatten"
+
+
 def test_quiet_weekend_data_is_not_stale() -> None:
     agent = breaker()
     friday_close = datetime_to_ts(datetime(2026, 3, 6, 20, 59, tzinfo=UTC))

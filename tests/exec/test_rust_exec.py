@@ -133,6 +133,25 @@ def test_a_refused_submit_hands_out_what_another_client_caused_before_it(svc, re
     operator.close()
 
 
+def test_the_desk_reconciles_its_positions_with_rust_exec_and_alarms_on_a_fill_it_never_ordered(svc, registry) -> None:  # type: ignore[no-untyped-def]
+    from actors.execution import AccountSpec, ExecutionAgent
+
+    desk = ExecutionAgent(registry, svc.address, [AccountSpec("acc", "USD", Decimal(100_000), Decimal(0))])
+    desk.submit([order("mine")])
+    desk.on_quotes(batch([(T0 + S, 0, 108000, 108010)]), T0 + S)
+    agreed = desk.reconcile()
+    assert agreed.discrepancies == () and len(desk.ledgers["acc"].positions) == 1
+    # Someone else opens a position on the desk's account straight at rust_exec.
+    stranger = GrpcExecutionClient(svc.address, registry, catch_up=False)
+    stranger.submit(order("not-mine", not_before=T0 + 2 * S))
+    stranger.on_quotes(batch([(T0 + 3 * S, 0, 108000, 108010)]))
+    update = desk.reconcile()
+    assert any("a fill of not-mine on acc, an order the desk never placed" in d for d in update.discrepancies)
+    assert any(d.startswith("acc not-mine: the desk holds nothing, rust_exec long 100,000 EURUSD")
+               for d in update.discrepancies), update.discrepancies
+    stranger.close()
+
+
 def test_too_much_slippage_rejects_and_an_unfilled_order_expires(client) -> None:
     client.submit(order("slip", slippage=5))
     reports = client.on_quotes(batch([(T0 + S, 0, 108050, 108060)]))
