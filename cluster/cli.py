@@ -79,6 +79,9 @@ def run_session(settings: Settings) -> None:
     breaches = sum(len(v["breaches"]) for v in result.compliance.values())
     if breaches:
         console.print(f"[red bold]{breaches} hard-rule breach(es)[/red bold]")
+    for d in result.discrepancies:
+        console.print(f"[red bold]books differ from rust_exec:[/red bold] {d}")
+    if breaches or result.discrepancies:
         raise typer.Exit(1)
 
 
@@ -106,6 +109,7 @@ def session_json(result) -> dict[str, object]:  # type: ignore[no-untyped-def]
         "vetoes_by_rule": dict(result.vetoes_by_rule), "dead_letters": dict(result.dead_letters),
         "accounts": {a: asdict(s) for a, s in result.summaries.items()},
         "compliance": result.compliance, "execution": result.execution,
+        "discrepancies": result.discrepancies,
     })
 
 

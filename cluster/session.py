@@ -412,7 +412,10 @@ class Session:
     def _reconcile(self) -> None:
         """The desk's open positions against rust_exec's, at start, at every heartbeat (so after
         any restart) and at the end; a difference reaches the breaker's system tier."""
-        self._book(self.topo.agents["execution"].call("reconcile"))
+        try:
+            self._book(self.topo.agents["execution"].call("reconcile"))
+        except ExecUnavailable as exc:  # the venue is gone: the system tier halts (see _advance)
+            self.health.venue_error = _cause(exc)
 
     def _book(self, update: ExecUpdate | ray.ObjectRef) -> None:
         """Book an execution update (or Ray's reference to one, still being made): the compliance
