@@ -8,6 +8,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from cluster.exec_client import GrpcExecutionClient
 from tests.conftest import ROOT
@@ -24,13 +27,23 @@ def octet(*args: str, cwd: str | os.PathLike[str] = ROOT, **env: str) -> subproc
                           timeout=60, env={**os.environ, "COLUMNS": "200", "PYTHONPATH": str(ROOT), **env})
 
 
-def test_serve_status_halt_and_resume_from_the_command_line(tmp_path, registry) -> None:  # type: ignore[no-untyped-def]
+@contextmanager
+def serving(journal_dir: Path) -> Iterator[str]:
+    """`octet exec-serve` on a free loopback port until the block ends; yields its address."""
     address = f"127.0.0.1:{free_port()}"
     server = subprocess.Popen([sys.executable, "-m", "cluster.cli", "exec-serve", "--listen", address,
-                               "--metrics-listen", "", "--journal-dir", str(tmp_path / "j")],
+                               "--metrics-listen", "", "--journal-dir", str(journal_dir)],
                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         assert server.stdout is not None and server.stdout.readline().startswith(f"LISTENING {address}")
+        yield address
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(10)
+
+
+def test_serve_status_halt_and_resume_from_the_command_line(tmp_path, registry) -> None:  # type: ignore[no-untyped-def]
+    with serving(tmp_path / "j") as address:
         status = octet("exec-status", "--address", address)
         assert status.returncode == 0 and "open;" in status.stdout and "0 orders" in status.stdout, status.stdout
         halted = octet("halt", "--reason", "manual kill switch", "--address", address, "--flatten")
@@ -41,20 +54,12 @@ def test_serve_status_halt_and_resume_from_the_command_line(tmp_path, registry) 
         assert octet("resume", "--address", address).returncode == 0
         assert not client.halted
         client.close()
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(10)
     # the journal kept the halt and the resume: a restart replays them
     assert (tmp_path / "j" / "journal.bin").stat().st_size > 0
 
 
 def test_the_kill_switch_needs_only_the_address_from_any_directory(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    address = f"127.0.0.1:{free_port()}"
-    server = subprocess.Popen([sys.executable, "-m", "cluster.cli", "exec-serve", "--listen", address,
-                               "--metrics-listen", "", "--journal-dir", str(tmp_path / "j")],
-                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        assert server.stdout is not None and server.stdout.readline().startswith(f"LISTENING {address}")
+    with serving(tmp_path / "j") as address:
         # from /, with no octet.yaml there and an invalid OCTET_* variable in the environment
         halted = octet("halt", "--reason", "from the root", "--address", address, "--flatten", cwd="/",
                        OCTET_SESSION__TICKS="many")
@@ -63,9 +68,6 @@ def test_the_kill_switch_needs_only_the_address_from_any_directory(tmp_path) -> 
         assert status.returncode == 0 and "HALTED: from the root" in status.stdout, status.stdout + status.stderr
         assert octet("resume", "--address", address, cwd=tmp_path).returncode == 0
         assert "open;" in octet("exec-status", "--address", address, cwd=tmp_path).stdout
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(10)
 
 
 def test_status_of_an_unreachable_service_fails_with_a_clear_message() -> None:
