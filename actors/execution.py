@@ -55,7 +55,10 @@ class ExecutionAgent:
         self.now = 0
         self.last_events = 0
 
-    def _book(self, reports: list[ExecutionReport], discrepancies: tuple[str, ...] = ()) -> ExecUpdate:
+    def _book(self, reports: list[ExecutionReport], discrepancies: tuple[str, ...] = (),
+              live: frozenset[str] = frozenset()) -> ExecUpdate:
+        """Book reports into the ledgers. ``live``: orders whose refusal here is that of a resubmit
+        under their id (rust_exec's ALREADY_EXISTS), not of the order itself, which stays."""
         rates = rates_from(self.registry, self.mids)
         booked, trades = [], []
         unknown = []
@@ -71,7 +74,9 @@ class ExecutionAgent:
                 r = ExecutionReport(r.client_order_id, r.account_id, r.status, r.ts_ns, r.reason, fill)
             booked.append(r)
             ledger_of = self.ledgers.get(r.account_id)
-            if r.status in _FINAL and (ledger_of is None or r.client_order_id not in ledger_of.positions):
+            refused_resubmit = r.status is OrderStatus.REJECTED and r.client_order_id in live
+            if r.status in _FINAL and not refused_resubmit and (ledger_of is None
+                                                                 or r.client_order_id not in ledger_of.positions):
                 self.orders.pop(r.client_order_id, None)  # no fill can follow: keep only live orders
         snaps = {a: ledger.snapshot(self.now, self.prices, rates) for a, ledger in self.ledgers.items()}
         return ExecUpdate(tuple(booked), tuple(trades), snaps, dict(self.mids),
@@ -103,12 +108,15 @@ class ExecutionAgent:
     def submit(self, orders: list[Order]) -> ExecUpdate:
         self.last_events = len(orders)
         reports = []
+        live = set()
         for order in orders:
             if self.min_hold_ns.get(order.account_id):
                 order = replace(order, min_hold_ns=self.min_hold_ns[order.account_id])
+            if order.client_order_id in self.orders:  # placed and not done: a refusal now is the resubmit's
+                live.add(order.client_order_id)
             self.orders.setdefault(order.client_order_id, order)
             reports.extend(self.client.submit_all(order))
-        return self._book(reports)
+        return self._book(reports, live=frozenset(live))
 
     def flatten(self, account_id: str | None, reason: str) -> ExecUpdate:
         return self._book(self.client.flatten(account_id, self.now, reason))

@@ -36,6 +36,8 @@ pub type SubmitResult = Result<pb::ExecutionReport, Reject>;
 #[derive(Debug, Clone)]
 struct OrderRec {
     order: pb::Order,
+    /// The order as first submitted (`order` follows modifies): what a resubmit is compared with.
+    submitted: pb::Order,
     status: OrderStatus,
     filled: i64,
     avg_price: i64,
@@ -82,9 +84,15 @@ pub struct Engine {
     /// Per quote stream (a client's `stream_id`): its newest batch and the recent batches' reports.
     last_batch: HashMap<String, u64>,
     batch_reports: HashMap<String, BTreeMap<u64, (u64, u64)>>,
+    /// When each stream last pushed (a counter): past `MAX_STREAMS` the least recent is forgotten.
+    stream_used: HashMap<String, u64>,
+    stream_clock: u64,
     flatten_reports: HashMap<String, (u64, u64)>,
     now: i64,
 }
+
+/// Quote streams whose batch records are kept (one per client: a session's desk, a benchmark).
+pub const MAX_STREAMS: usize = 256;
 
 fn sign(side: Side) -> i64 {
     if side == Side::Sell {
@@ -127,6 +135,8 @@ impl Engine {
             halted_accounts: BTreeMap::new(),
             last_batch: HashMap::new(),
             batch_reports: HashMap::new(),
+            stream_used: HashMap::new(),
+            stream_clock: 0,
             flatten_reports: HashMap::new(),
             now: 0,
         }
@@ -226,7 +236,7 @@ impl Engine {
     /// A submit that reuses a placed order's id for another order: what the two are, to refuse it.
     /// The same order again (a retry, a replay) is not a conflict: it is answered from the first.
     pub fn conflicting_submit(&self, o: &pb::Order) -> Option<String> {
-        let first = &self.orders.get(&o.client_order_id)?.order;
+        let first = &self.orders.get(&o.client_order_id)?.submitted;
         if first == o {
             return None;
         }
@@ -435,6 +445,7 @@ impl Engine {
             id.clone(),
             OrderRec {
                 order: o.clone(),
+                submitted: o.clone(),
                 status: OrderStatus::New,
                 filled: 0,
                 avg_price: 0,
@@ -553,6 +564,17 @@ impl Engine {
             self.on_quote(&syms[req.symbol_index[k] as usize], q);
         }
         if req.batch_seq > 0 {
+            if !self.last_batch.contains_key(&req.stream_id) && self.last_batch.len() >= MAX_STREAMS {
+                // Keep the streams that pushed most recently: an old session's batches are done with.
+                let oldest = self.stream_used.iter().min_by_key(|(_, &t)| t).map(|(s, _)| s.clone());
+                if let Some(oldest) = oldest {
+                    self.last_batch.remove(&oldest);
+                    self.batch_reports.remove(&oldest);
+                    self.stream_used.remove(&oldest);
+                }
+            }
+            self.stream_clock += 1;
+            self.stream_used.insert(req.stream_id.clone(), self.stream_clock);
             let last = self.last_batch.entry(req.stream_id.clone()).or_insert(0);
             *last = (*last).max(req.batch_seq);
             let end = self.last_seq();

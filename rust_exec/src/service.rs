@@ -260,6 +260,9 @@ impl Execution for ExecService {
 
     async fn push_quotes(&self, req: Request<pb::PushQuotesRequest>) -> Result<Response<pb::PushQuotesResponse>, Status> {
         let req = req.into_inner();
+        if req.stream_id.len() > 64 {
+            return Err(Status::invalid_argument("stream_id is longer than 64 characters"));
+        }
         let previous = if req.batch_seq > 0 {
             self.core.lock().map_err(|_| lock_err())?.engine.previous_batch(&req.stream_id, req.batch_seq)
         } else {

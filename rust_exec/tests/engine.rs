@@ -241,3 +241,25 @@ fn a_reused_client_order_id_for_another_order_is_a_conflict_and_the_same_order_i
             "{why}");
     assert!(e.conflicting_submit(&order("fresh", "a", Side::Buy, 100_000)).is_none());
 }
+
+#[test]
+fn a_resubmit_is_compared_with_the_order_as_first_submitted_not_as_modified() {
+    let mut e = Engine::new(config(VenueConfig::default()));
+    let first = order("m", "a", Side::Buy, 100_000);
+    e.submit(first.clone()).unwrap();
+    e.modify(&pb::ModifyOrderRequest { client_order_id: "m".into(), stop_loss: 107_900, take_profit: 0, ts_ns: 1_100 })
+        .unwrap();
+    assert!(e.conflicting_submit(&first).is_none(), "a retry of the original submit is not a conflict");
+}
+
+#[test]
+fn only_the_most_recent_quote_streams_are_kept() {
+    let mut e = Engine::new(config(VenueConfig::default()));
+    for k in 0..(octet_exec::engine::MAX_STREAMS + 10) {
+        let mut q = quotes(&[(2_000 + k as i64, 108_495, 108_505)], 1);
+        q.stream_id = format!("s{k}");
+        e.push_quotes(&q).unwrap();
+    }
+    assert!(e.previous_batch("s0", 1).is_none(), "the oldest stream is forgotten");
+    assert!(e.previous_batch(&format!("s{}", octet_exec::engine::MAX_STREAMS + 9), 1).is_some());
+}

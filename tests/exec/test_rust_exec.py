@@ -152,6 +152,18 @@ def test_the_desk_reconciles_its_positions_with_rust_exec_and_alarms_on_a_fill_i
     stranger.close()
 
 
+def test_a_refused_resubmit_under_a_live_orders_id_leaves_that_order_booked(svc, registry) -> None:  # type: ignore[no-untyped-def]
+    from actors.execution import AccountSpec, ExecutionAgent
+
+    desk = ExecutionAgent(registry, svc.address, [AccountSpec("acc", "USD", Decimal(100_000), Decimal(0))])
+    desk.submit([order("live", not_before=T0 + 2 * S)])
+    refused = desk.submit([order("live", not_before=T0 + 2 * S, lots="2")])  # another order, the same id
+    assert [r.status for r in refused.reports] == [OrderStatus.REJECTED] and "was placed as" in refused.reports[0].reason
+    filled = desk.on_quotes(batch([(T0 + 3 * S, 0, 108000, 108010)]), T0 + 3 * S)
+    assert [r.client_order_id for r in filled.reports if r.fill] == ["live"] and filled.discrepancies == ()
+    assert desk.reconcile().discrepancies == () and len(desk.ledgers["acc"].positions) == 1
+
+
 def test_too_much_slippage_rejects_and_an_unfilled_order_expires(client) -> None:
     client.submit(order("slip", slippage=5))
     reports = client.on_quotes(batch([(T0 + S, 0, 108050, 108060)]))
