@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 
@@ -145,12 +146,15 @@ class ExecutionAgent:
         return replace(update, reports=tuple(reports), trades=tuple(trades), discrepancies=(*alarms, *differences))
 
     def _differences(self) -> list[str]:
+        venue: dict[str, list[Any]] = {}
+        for p in self.client.positions():  # one ListPositions for every account; others' are not ours
+            venue.setdefault(p.account_id, []).append(p)
         out = []
         for acc, ledger in sorted(self.ledgers.items()):
             ours = {p.position_id: (p.symbol, int(p.side), int(p.lots * self.registry[p.symbol].contract_size))
                     for p in ledger.positions.values()}
             theirs = {p.position_id: (p.symbol, 1 if p.side == 1 else -1, int(p.quantity))
-                      for p in self.client.positions(acc)}
+                      for p in venue.get(acc, [])}
             for pid in sorted(ours.keys() | theirs.keys()):
                 if ours.get(pid) != theirs.get(pid):
                     out.append(f"{acc} {pid}: the desk holds {_held(ours.get(pid))}, rust_exec {_held(theirs.get(pid))}")
