@@ -10,6 +10,7 @@ import numpy as np
 
 from actors.common import rates_from
 from cluster.execution import connect
+from cluster.secrets import ExecCredentials
 from trading.errors import DomainError
 from trading.fx import ConversionRates
 from trading.instruments import InstrumentRegistry
@@ -43,10 +44,10 @@ class ExecUpdate:
 
 
 class ExecutionAgent:
-    def __init__(self, registry: InstrumentRegistry, exec_address: str, accounts: list[AccountSpec],
-                 reconnect_for: float = 20.0) -> None:
+    def __init__(self, registry: InstrumentRegistry, exec_address: str, credentials: ExecCredentials | None,
+                 accounts: list[AccountSpec], reconnect_for: float = 20.0) -> None:
         self.registry = registry
-        self.client = connect(exec_address, registry, reconnect_for)
+        self.client = connect(exec_address, registry, credentials, reconnect_for)
         self.ledgers = {a.account_id: AccountLedger(a.account_id, a.currency, a.balance, registry,
                                                     a.commission_per_lot) for a in accounts}
         self.orders: dict[str, Order] = {}

@@ -33,6 +33,7 @@ from cluster.events import (
     encode_json,
     headers,
 )
+from cluster.secrets import KafkaAccess
 from trading.instruments import InstrumentRegistry
 from trading.market import Bar
 
@@ -42,12 +43,12 @@ DLQ = "deadletter"
 class KafkaIngressAgent:
     retry_window = 1  # results recorded for a retry: one batch (the desk waits for each before the next)
 
-    def __init__(self, registry: InstrumentRegistry, bar_seconds: int, bootstrap: str, group: str,
+    def __init__(self, registry: InstrumentRegistry, bar_seconds: int, access: KafkaAccess, group: str,
                  partitions: list[int], n_partitions: int, start_offsets: dict[int, int],
                  max_buffered: int = 8, poll_timeout_s: float = 120.0, topic: str = "md.ticks") -> None:
         self.registry = registry
         self.ingress = IngressAgent(registry, bar_seconds)
-        self.bootstrap, self.group, self.topic = bootstrap, group, topic
+        self.access, self.group, self.topic = access, group, topic
         self.partitions = sorted(partitions)
         self.start_offsets = start_offsets
         self.owned = [s for i, s in enumerate(registry.symbols) if i % n_partitions in self.partitions]
@@ -89,7 +90,7 @@ class KafkaIngressAgent:
 
             from cluster.kafka_bus import producer
 
-            c = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=self.group, enable_auto_commit=False,
+            c = KafkaConsumer(**self.access.config(), group_id=self.group, enable_auto_commit=False,
                               auto_offset_reset="earliest", max_poll_records=200, fetch_max_bytes=4 << 20,
                               max_partition_fetch_bytes=512 << 10, request_timeout_ms=30_000,
                               reconnect_backoff_max_ms=1000)
@@ -100,7 +101,7 @@ class KafkaIngressAgent:
                 c.seek(tp, max(done if done is not None else self.start_offsets.get(tp.partition, 0),
                                self.read_through.get(tp.partition, 0)))
             self._consumer = c
-            self._dlq = producer(self.bootstrap)
+            self._dlq = producer(self.access)
         return self._consumer
 
     def _dead(self, reason: str, payload: bytes, partition: int, offset: int, stray: bool = True) -> None:

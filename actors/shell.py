@@ -38,16 +38,21 @@ def state_location(state_dir: str, name: str) -> str:
     """``state_dir`` is a directory (a SQLite file per agent) or a database URL shared by all."""
     if "://" in state_dir:
         return state_dir
-    Path(state_dir).mkdir(parents=True, exist_ok=True)
-    return str(Path(state_dir) / f"{name}.db")
+    from cluster.secrets import private_dir
+
+    private_dir(Path(state_dir))
+    path = Path(state_dir) / f"{name}.db"
+    if not path.exists():  # SQLite creates its -wal and -shm files with the database's mode
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    return str(path)
 
 
 class AgentShell:
     """Hosts one agent object. ``factory`` builds it fresh; saved state, if present, wins."""
 
-    def __init__(self, name: str, state_dir: str, factory: Any, *args: Any, run_id: str = "") -> None:
+    def __init__(self, name: str, state_dir: str, factory: Any, *args: Any, run_id: str = "", key: bytes) -> None:
         self.name = name
-        self.store = StateStore(state_location(state_dir, name), run_id or Path(state_dir).name, name)
+        self.store = StateStore(state_location(state_dir, name), run_id or Path(state_dir).name, name, key=key)
         saved = self.store.load()
         self.restored = saved is not None
         if saved is not None:

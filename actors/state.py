@@ -6,6 +6,10 @@ since the last save, in one transaction. Restoring reads the working state and p
 history back from its pieces. So a call costs the size of the working state plus what it added,
 not the whole history: a year's run no longer slows down as its history grows.
 
+Everything saved is signed (HMAC-SHA256, under a key kept in ``data_dir/secrets/state.key``,
+never in the database), and a signature is checked before anything is unpickled: whoever can
+write the state database, but not read the key, cannot make an agent run code of theirs.
+
 The state goes to SQL through the store's models (``agent_snapshots``, ``agent_log_chunks``): a
 SQLite file per agent under the session's state directory by default (local disk, no
 contention), or one PostgreSQL database for a cluster whose actors restart on other nodes.
@@ -13,11 +17,34 @@ contention), or one PostgreSQL database for a cluster whose actors restart on ot
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import io
 import pickle
 from typing import Any
 
 from trading.history import AppendLog
+
+MAGIC = b"OCTS1"  # signed state, version 1: MAGIC, 32 bytes of HMAC-SHA256, the pickle
+
+
+class TamperedState(RuntimeError):
+    """Saved agent state whose signature does not hold: it is refused, never loaded."""
+
+
+def _sign(key: bytes, where: tuple[str, ...], blob: bytes) -> bytes:
+    mac = hmac.new(key, "\x1f".join(where).encode() + b"\x1e" + blob, hashlib.sha256).digest()
+    return MAGIC + mac + blob
+
+
+def _open(key: bytes, where: tuple[str, ...], signed: bytes) -> bytes:
+    """The pickle inside ``signed``, if its signature is ours for this place; else ``TamperedState``."""
+    body = signed[len(MAGIC) + 32:]
+    if not signed.startswith(MAGIC) or not hmac.compare_digest(_sign(key, where, body), signed):
+        raise TamperedState(f"saved state of {'/'.join(where)} is not signed with this desk's key "
+                            "(changed outside Octet, or written with another data_dir/secrets/state.key): "
+                            "refusing to load it")
+    return body
 
 
 class _Pickler(pickle.Pickler):
@@ -134,16 +161,21 @@ class _Database:
 class StateStore:
     """The saved state of one agent of one run: ``where`` is a SQLite file path or a database URL."""
 
-    def __init__(self, where: str, run_id: str, agent: str) -> None:
+    def __init__(self, where: str, run_id: str, agent: str, *, key: bytes) -> None:
+        if len(key) < 16:
+            raise ValueError("a state signing key of at least 16 bytes is required (cluster.secrets.state_key)")
+        self.key = key
+        self.run_id, self.agent = run_id, agent
         self.backend: _SqliteFile | _Database = (_Database(where, run_id, agent) if "://" in where
                                                  else _SqliteFile(where, run_id, agent))
         self.saved: dict[str, int] = {}  # items of each history already saved
         self.bytes_written = 0
 
     def load(self) -> Any | None:
-        blob = self.backend.snapshot()
-        if blob is None:
+        signed = self.backend.snapshot()
+        if signed is None:
             return None
+        blob = _open(self.key, (self.run_id, self.agent), signed)
         loaded: dict[str, AppendLog[Any]] = {}
 
         def load_log(log_id: str, n: int) -> AppendLog[Any]:
@@ -151,7 +183,7 @@ class StateStore:
                 return loaded[log_id]
             items: list[Any] = []
             for piece in self.backend.chunks(log_id):
-                items.extend(pickle.loads(piece))
+                items.extend(pickle.loads(_open(self.key, (self.run_id, self.agent, log_id), piece)))
             self.saved[log_id] = n
             loaded[log_id] = AppendLog(items[:n], log_id)
             return loaded[log_id]
@@ -166,8 +198,9 @@ class StateStore:
         for log_id, log in logs.items():
             start = self.saved.get(log_id, 0)
             if len(log) > start:
-                pieces.append((log_id, start, pickle.dumps(list(log[start:]), protocol=pickle.HIGHEST_PROTOCOL)))
-        blob = buf.getvalue()
+                blob = pickle.dumps(list(log[start:]), protocol=pickle.HIGHEST_PROTOCOL)
+                pieces.append((log_id, start, _sign(self.key, (self.run_id, self.agent, log_id), blob)))
+        blob = _sign(self.key, (self.run_id, self.agent), buf.getvalue())
         self.backend.save(seq, blob, pieces)
         self.bytes_written += len(blob) + sum(len(p[2]) for p in pieces)
         for log_id, log in logs.items():

@@ -51,11 +51,11 @@ def year_settings(days: int, per_minute: float, out: Path):  # type: ignore[no-u
     return load_settings(path)
 
 
-def kill_switch_latency(address: str, registry, n: int = 200) -> dict[str, float]:  # type: ignore[no-untyped-def]
+def kill_switch_latency(address: str, creds, registry, n: int = 200) -> dict[str, float]:  # type: ignore[no-untyped-def]
     """Halt with flatten, then resume, n times: the operator's kill switch round trip."""
     from cluster.exec_client import GrpcExecutionClient
 
-    client = GrpcExecutionClient(address, registry)
+    client = GrpcExecutionClient(address, registry, credentials=creds)
     samples = []
     for _ in range(n):
         t = time.perf_counter()
@@ -93,7 +93,7 @@ def main() -> None:
         from cluster.exec_service import ExecService
 
         with ExecService.for_settings(settings, Path(tmp) / "kill") as svc:
-            kill = kill_switch_latency(svc.address, settings.registry())
+            kill = kill_switch_latency(svc.address, svc.credentials("operator"), settings.registry())
     span_days = (int(ticks.ts[-1]) - int(ticks.ts[0])) / DAY_NS
     breaches = {a: len(c["breaches"]) for a, c in result.compliance.items()}
     vetoes = Counter(f"{d.step}:{d.rule}" for d in result.decisions if d.outcome == "veto")

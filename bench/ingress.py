@@ -27,9 +27,10 @@ sys.path.insert(0, str(ROOT))
 from bench.common import machine, percentile  # noqa: E402
 
 TICKS = int(os.environ.get("BENCH_TICKS", "1000000"))
+KEY = os.urandom(32)  # signs the agents' saved state, as the desk's state.key does
 
 
-def consume(settings: Any, bootstrap: str, partitions: int, start: dict[int, int], batches: int, actors: int,
+def consume(settings: Any, access: Any, partitions: int, start: dict[int, int], batches: int, actors: int,
             state_dir: Path) -> float:
     """ticks/s through ``actors`` ingress actors into the analysis shards, committing every batch."""
     import ray
@@ -43,12 +44,12 @@ def consume(settings: Any, bootstrap: str, partitions: int, start: dict[int, int
     shell = ray.remote(AgentShell)
     group = f"bench-{actors}-{time.time_ns()}"
     ingress = [AgentRef(f"ingress-{i}", shell.options(num_cpus=0).remote(
-        f"ingress-{i}", str(state_dir / group), KafkaIngressAgent, reg, settings.session.bar_seconds, bootstrap, group,
-        [p for p in range(partitions) if p % actors == i], partitions, start, 8, 20.0)) for i in range(actors)]
+        f"ingress-{i}", str(state_dir / group), KafkaIngressAgent, reg, settings.session.bar_seconds, access, group,
+        [p for p in range(partitions) if p % actors == i], partitions, start, 8, 20.0, key=KEY)) for i in range(actors)]
     shards = settings.runtime.analysis_shards
     analysis = [AgentRef(f"analysis-{i}", shell.options(num_cpus=0).remote(
         f"analysis-{i}", str(state_dir / group), MarketAnalysisAgent, reg, reg.symbols[i::shards],
-        settings.wyckoff_params())) for i in range(shards)]
+        settings.wyckoff_params(), key=KEY)) for i in range(shards)]
     ray.get([r.handle.info.remote() for r in ingress + analysis])
     started = time.perf_counter()
     ticks = 0
@@ -83,28 +84,30 @@ def main() -> None:
     base = Path(tempfile.mkdtemp(prefix="octet-bench-kafka-"))
     broker = LocalKafka(base / "broker")
     try:
-        bootstrap = broker.start()
+        access = broker.started()
+        creds = {"kafka__bootstrap": access.bootstrap, "kafka__username": access.username,
+                 "kafka__password_file": str(access.password_file)}
         settings = load_settings(ROOT / "octet.yaml", session__ticks=TICKS, runtime__data_dir=str(base / "var"),
-                                 runtime__bus="kafka", kafka__bootstrap=bootstrap)
+                                 runtime__bus="kafka", **creds)
         reg = settings.registry()
         ticks, _ = generate_ticks(reg, settings.generator_profiles(), TICKS, 5, settings.session.start)
-        partitions = ensure_topics(bootstrap, settings.kafka)[TOPIC]
-        start = end_offsets(bootstrap, TOPIC, partitions)
+        partitions = ensure_topics(access, settings.kafka)[TOPIC]
+        start = end_offsets(access, TOPIC, partitions)
         t = time.perf_counter()
-        batches = produce_replay(bootstrap, reg, ticks, settings.session.batch_size, partitions)
+        batches = produce_replay(access, reg, ticks, settings.session.batch_size, partitions)
         produce_rate = len(ticks) / (time.perf_counter() - t)
         print(f"produced {len(ticks):,} ticks in {batches:,} batches onto {partitions} partitions: "
               f"{produce_rate:,.0f} ticks/s (idempotent, acks=all)", flush=True)
         init_ray(settings)
         rates = {}
         for actors in (1, 2):
-            rates[actors] = consume(settings, bootstrap, partitions, start, batches, actors, base / "state")
+            rates[actors] = consume(settings, access, partitions, start, batches, actors, base / "state")
             print(f"broker -> {actors} ingress actor(s) -> {settings.runtime.analysis_shards} analysis shards: "
                   f"{rates[actors]:,.0f} ticks/s", flush=True)
         latency: dict[int, dict[str, Any]] = {}
         for batch_size in (2000, 250):
             demo = load_settings(ROOT / "octet.yaml", runtime__data_dir=str(base / "var"), runtime__bus="kafka",
-                                 kafka__bootstrap=bootstrap, session__batch_size=batch_size)
+                                 session__batch_size=batch_size, **creds)
             s = demo.session
             demo_ticks, _ = generate_ticks(reg, demo.generator_profiles(), s.ticks, s.seed, s.start)
             result = Session(demo).run(demo_ticks)

@@ -43,6 +43,7 @@ def _load_ticks(settings: Settings):  # type: ignore[no-untyped-def]
 
 def run_session(settings: Settings) -> None:
     """Run a session with a live progress bar and print its summary."""
+    from cluster.secrets import write_private
     from cluster.session import Session
     from cluster.storage.store import open_store
     from cluster.topology import init_ray
@@ -71,7 +72,7 @@ def run_session(settings: Settings) -> None:
             live.close()
     print_summary(settings, result)
     out = data_dir / "last_session.json"
-    out.write_text(json.dumps(session_json(result), indent=2, default=str, allow_nan=False))
+    write_private(out, json.dumps(session_json(result), indent=2, default=str, allow_nan=False))
     console.print(f"records of run [bold]{result.run_id}[/bold] in [bold]{store.where}[/bold] "
                   f"(audit up to record {store.acked.get('audit_seq', 0)}), summary in [bold]{out}[/bold]")
     if getattr(live, "errors", 0):
@@ -90,7 +91,7 @@ def _live(settings: Settings):  # type: ignore[no-untyped-def]
 
     if settings.runtime.live == "inprocess":
         return MemoryLive()
-    url = settings.storage.redis_url
+    url = settings.storage.redis_url.get_secret_value() if settings.storage.redis_url else None
     if url is None:
         from cluster.infra.services import LocalRedis
 
@@ -208,6 +209,14 @@ def check_config(config: ConfigOpt = Path("octet.yaml")) -> None:
 
 
 AddressOpt = Annotated[str, typer.Option(help="rust_exec's gRPC address (host:port).")]
+SecretsOpt = Annotated[Path, typer.Option(
+    "--secrets", envvar="OCTET_EXEC_SECRETS",
+    help="rust_exec's credentials: the directory `octet exec-serve` (or the desk) made, holding "
+         "operator.token and ca.pem (client.pem/client.key for mutual TLS).")]
+TokenOpt = Annotated[Path | None, typer.Option("--token-file", envvar="OCTET_EXEC_TOKEN_FILE",
+                                               help="The bearer token (default: operator.token in --secrets).")]
+PlainOpt = Annotated[bool, typer.Option("--plaintext", help="rust_exec serves without TLS (loopback only).")]
+DEFAULT_SECRETS = Path("var/secrets/exec")
 
 
 @app.command("exec-serve")
@@ -215,18 +224,32 @@ def exec_serve(config: ConfigOpt = Path("octet.yaml"),
                listen: Annotated[str, typer.Option(help="gRPC address to serve on.")] = "127.0.0.1:50551",
                metrics_listen: Annotated[str, typer.Option(help="Prometheus address ('' = off).")] = "127.0.0.1:9464",
                journal_dir: Annotated[Path, typer.Option(help="Journal directory (kept across restarts).")]
-               = Path("var/exec/service")) -> None:
-    """Run rust_exec in the foreground for a cluster: set execution.address to reach it."""
+               = Path("var/exec/service"),
+               secrets: Annotated[Path | None, typer.Option(
+                   "--secrets", help="Where its credentials are made and kept (default data_dir/secrets/exec).")] = None,
+               host: Annotated[list[str] | None, typer.Option(
+                   "--host", help="A name or address clients use to reach it (in its TLS certificate); repeat.")] = None,
+               ) -> None:
+    """Run rust_exec in the foreground for a cluster: set execution.address to reach it.
+
+    It serves with TLS and bearer tokens made on first use: give the desk's host desk.token and
+    ca.pem (execution.token_file, execution.ca_file), and operators operator.token and ca.pem."""
     import os
 
-    from cluster.exec_service import exec_config, find_binary
+    from cluster.exec_service import exec_config, exec_secrets, find_binary
+    from cluster.secrets import ExecSecrets, private_dir, write_private
 
     s = _settings(config)
-    journal_dir.mkdir(parents=True, exist_ok=True)
-    cfg = journal_dir / "exec.json"
-    cfg.write_text(json.dumps(exec_config(s), indent=1))
+    made = exec_secrets(s, host or ())
+    if secrets is not None:
+        made = ExecSecrets(secrets, hosts=host or (), tls=made.tls, mutual=made.mutual)
+    made.ensure()
+    private_dir(journal_dir)
+    cfg = write_private(journal_dir / "exec.json", json.dumps(exec_config(s), indent=1))
+    print(f"credentials in {made.dir}: desk.token (trading), operator.token (halt/resume/flatten)"
+          + (", ca.pem (the CA clients trust)" if made.tls else "; no TLS: loopback only"), file=sys.stderr)
     cmd = [str(find_binary(s.execution.binary)), "--config", str(cfg), "--journal-dir", str(journal_dir),
-           "--listen", listen]
+           "--listen", listen, *made.server_args()]
     if metrics_listen:
         cmd += ["--metrics-listen", metrics_listen]
     if not s.execution.fsync:
@@ -234,32 +257,43 @@ def exec_serve(config: ConfigOpt = Path("octet.yaml"),
     os.execv(cmd[0], cmd)
 
 
-def _client(address: str):  # type: ignore[no-untyped-def]
-    """A client for the operator's commands: rust_exec's address is all they need (no settings file,
-    no environment), so the kill switch works from any directory."""
+def _client(address: str, secrets: Path, token_file: Path | None, plaintext: bool):  # type: ignore[no-untyped-def]
+    """A client for the operator's commands: rust_exec's address and credentials are all they need
+    (no settings file), so the kill switch works from any directory."""
     from cluster.exec_client import GrpcExecutionClient
+    from cluster.secrets import ExecCredentials
     from trading.instruments import InstrumentRegistry
 
-    return GrpcExecutionClient(address, InstrumentRegistry([]), reconnect_for=3.0, catch_up=False)
+    mutual = (secrets / "client.pem").exists()
+    creds = ExecCredentials(token_file or secrets / "operator.token", None if plaintext else secrets / "ca.pem",
+                            secrets / "client.pem" if mutual else None, secrets / "client.key" if mutual else None)
+    return GrpcExecutionClient(address, InstrumentRegistry([]), credentials=creds, reconnect_for=3.0, catch_up=False)
 
 
 @contextmanager
 def _reaching(address: str) -> Iterator[None]:
     """Turn an unreachable rust_exec into one clear line and exit code 1."""
+    import grpc
+
     from cluster.exec_client import ExecUnavailable
+    from cluster.secrets import SecretError
 
     try:
         yield
-    except ExecUnavailable as exc:
+    except (ExecUnavailable, SecretError) as exc:
         console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    except grpc.RpcError as exc:
+        console.print(f"[red]rust_exec at {address} refused: {exc.code().name}: {exc.details()}[/red]")
         raise typer.Exit(1) from None
 
 
 @app.command("exec-status")
-def exec_status(address: AddressOpt = "127.0.0.1:50551") -> None:
+def exec_status(address: AddressOpt = "127.0.0.1:50551", secrets: SecretsOpt = DEFAULT_SECRETS,
+                token_file: TokenOpt = None, plaintext: PlainOpt = False) -> None:
     """Health and open positions of a running rust_exec."""
-    c = _client(address)
     with _reaching(address):
+        c = _client(address, secrets, token_file, plaintext)
         h = c.health()
         positions = c.positions()
     state = f"[red]HALTED: {h.halt_reason}[/red]" if h.halted else "[green]open[/green]"
@@ -281,20 +315,22 @@ def exec_status(address: AddressOpt = "127.0.0.1:50551") -> None:
 def halt(reason: Annotated[str, typer.Option(help="Why; recorded with every cancel and close.")],
          address: AddressOpt = "127.0.0.1:50551",
          account: Annotated[str, typer.Option(help="Halt one account only.")] = "",
-         flatten: Annotated[bool, typer.Option(help="Also cancel working orders and close positions.")] = False) -> None:
+         flatten: Annotated[bool, typer.Option(help="Also cancel working orders and close positions.")] = False,
+         secrets: SecretsOpt = DEFAULT_SECRETS, token_file: TokenOpt = None, plaintext: PlainOpt = False) -> None:
     """The manual kill switch: rust_exec refuses every new order until `octet resume`."""
     with _reaching(address):
-        touched = _client(address).operator_halt(reason, account_id=account, flatten=flatten)
+        touched = _client(address, secrets, token_file, plaintext).operator_halt(reason, account_id=account, flatten=flatten)
     console.print(f"[red bold]halted[/red bold] {account or 'the whole venue'}: {reason}; "
                   f"{touched} orders cancelled or positions closed")
 
 
 @app.command()
 def resume(address: AddressOpt = "127.0.0.1:50551",
-           account: Annotated[str, typer.Option(help="Resume one account only.")] = "") -> None:
+           account: Annotated[str, typer.Option(help="Resume one account only.")] = "",
+           secrets: SecretsOpt = DEFAULT_SECRETS, token_file: TokenOpt = None, plaintext: PlainOpt = False) -> None:
     """Lift a halt."""
     with _reaching(address):
-        _client(address).resume(account)
+        _client(address, secrets, token_file, plaintext).resume(account)
     console.print(f"resumed {account or 'the whole venue'}")
 
 
@@ -334,18 +370,20 @@ def services_start(config: ConfigOpt = Path("octet.yaml")) -> None:
     with _service_errors():
         url = pg.start()
         SessionStore(url).close()
-        console.print(f"PostgreSQL [green]up[/green] at {url} (schema migrated)\nRedis [green]up[/green] at {rd.start()}")
-        bootstrap = kf.start()
-        topics = ensure_topics(bootstrap, s.kafka)
-        console.print(f"Kafka [green]up[/green] at {bootstrap}: " + ", ".join(f"{t} ({n})" for t, n in topics.items()))
+        rd.start()
+        console.print(f"PostgreSQL [green]up[/green] at {pg.shown} (schema migrated)\nRedis [green]up[/green] at "
+                      f"{rd.shown} (passwords in {pg.base / 'password'} and {rd.base / 'password'})")
+        access = kf.started()
+        topics = ensure_topics(access, s.kafka)
+        console.print(f"Kafka [green]up[/green] at {access.bootstrap} (SASL/SCRAM user octet): " + ", ".join(f"{t} ({n})" for t, n in topics.items()))
 
 
 @services.command("status")
 def services_status(config: ConfigOpt = Path("octet.yaml")) -> None:
     """Whether the local servers run, and where."""
     pg, rd, kf = _local(_settings(config))
-    console.print(f"PostgreSQL {'[green]up[/green]' if pg.running() else '[red]down[/red]'} at {pg.url}")
-    console.print(f"Redis {'[green]up[/green]' if rd.pid() else '[red]down[/red]'} at {rd.url}")
+    console.print(f"PostgreSQL {'[green]up[/green]' if pg.running() else '[red]down[/red]'} at {pg.shown}")
+    console.print(f"Redis {'[green]up[/green]' if rd.pid() else '[red]down[/red]'} at {rd.shown}")
     console.print(f"Kafka {'[green]up[/green]' if kf.running() else '[red]down[/red]'} at {kf.bootstrap}")
 
 

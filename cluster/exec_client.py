@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import grpc
 
+from cluster.secrets import ExecCredentials
 from octet.exec.v1 import exec_pb2 as pb
 from octet.exec.v1 import exec_pb2_grpc
 from trading.instruments import InstrumentRegistry
@@ -59,9 +60,10 @@ class GrpcExecutionClient:
     batches and flattens are numbered in a stream of its own (``stream_id``, new for every client),
     so a second session against one rust_exec is never answered with the first one's results."""
 
-    def __init__(self, address: str, registry: InstrumentRegistry, *, timeout: float = 5.0,
-                 reconnect_for: float = 20.0, catch_up: bool = True) -> None:
+    def __init__(self, address: str, registry: InstrumentRegistry, *, credentials: ExecCredentials | None,
+                 timeout: float = 5.0, reconnect_for: float = 20.0, catch_up: bool = True) -> None:
         self.address = address
+        self.credentials = credentials  # paths to the token and certificates; None: an --insecure rust_exec
         self.registry = registry
         self.timeout = timeout
         self.reconnect_for = reconnect_for
@@ -88,7 +90,9 @@ class GrpcExecutionClient:
     @property
     def stub(self) -> Any:
         if self._stub is None:
-            self._channel = grpc.insecure_channel(self.address, options=[("grpc.enable_retries", 0)])
+            options = [("grpc.enable_retries", 0)]
+            self._channel = (grpc.insecure_channel(self.address, options=options) if self.credentials is None
+                             else self.credentials.channel(self.address, options))
             self._stub = exec_pb2_grpc.ExecutionStub(self._channel)
         return self._stub
 

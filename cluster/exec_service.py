@@ -20,6 +20,7 @@ from typing import Any
 
 import grpc
 
+from cluster.secrets import ExecCredentials, ExecSecrets, private_dir, secrets_dir, write_private
 from cluster.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -63,14 +64,34 @@ def exec_config(settings: Settings) -> dict[str, Any]:
     }
 
 
+def exec_secrets(settings: Settings, hosts: list[str] | tuple[str, ...] = ()) -> ExecSecrets:
+    """The credentials of the rust_exec this desk starts (embedded, or ``octet exec-serve``)."""
+    x = settings.execution
+    return ExecSecrets(secrets_dir(settings.runtime.data_dir) / "exec", hosts=hosts, tls=x.tls, mutual=x.mutual_tls)
+
+
+def exec_credentials(settings: Settings, role: str = "desk") -> ExecCredentials:
+    """How this desk reaches rust_exec: ``execution.token_file`` and friends when set, else the files
+    ``exec_secrets`` made under ``data_dir/secrets/exec`` (the same host's ``octet exec-serve``)."""
+    x = settings.execution
+    made = exec_secrets(settings).credentials(role)
+    return ExecCredentials(x.token_file or made.token_file,
+                           None if not x.tls else (x.ca_file or made.ca_file),
+                           x.cert_file or made.cert_file, x.key_file or made.key_file)
+
+
 class ExecService:
-    """One ``octet-exec`` process with its journal directory; restarts keep the same port."""
+    """One ``octet-exec`` process with its journal directory; restarts keep the same port.
+
+    It serves with TLS and tokens from ``secrets`` (made on first use; by default a ``secrets``
+    directory beside the journal); ``credentials(role)`` is what a client needs to reach it."""
 
     def __init__(self, config: dict[str, Any], journal_dir: Path, *, binary: Path | None = None,
                  fsync: bool = True, listen: str = "127.0.0.1:0", metrics_listen: str | None = "127.0.0.1:0",
-                 start_timeout: float = 20.0, supervise: bool = True) -> None:
+                 start_timeout: float = 20.0, supervise: bool = True, secrets: ExecSecrets | None = None) -> None:
         self.config = config
         self.journal_dir = Path(journal_dir)
+        self.secrets = secrets or ExecSecrets(self.journal_dir.parent / f"{self.journal_dir.name}.secrets")
         self.binary = find_binary(binary)
         self.fsync = fsync
         self.listen = listen
@@ -90,7 +111,11 @@ class ExecService:
     def for_settings(cls, settings: Settings, journal_dir: Path) -> ExecService:
         x = settings.execution
         return cls(exec_config(settings), journal_dir, binary=x.binary, fsync=x.fsync, supervise=x.supervise,
-                   metrics_listen=f"127.0.0.1:{x.metrics_port}" if x.metrics_port >= 0 else None)
+                   metrics_listen=f"127.0.0.1:{x.metrics_port}" if x.metrics_port >= 0 else None,
+                   secrets=exec_secrets(settings))
+
+    def credentials(self, role: str = "desk") -> ExecCredentials:
+        return self.secrets.credentials(role)
 
     @property
     def pid(self) -> int | None:
@@ -104,17 +129,17 @@ class ExecService:
         with self._lock:
             if self.alive():
                 return self.address
-            self.journal_dir.mkdir(parents=True, exist_ok=True)
-            cfg_path = self.journal_dir / "exec.json"
-            cfg_path.write_text(json.dumps(self.config, indent=1))
+            private_dir(self.journal_dir)
+            self.secrets.ensure()
+            cfg_path = write_private(self.journal_dir / "exec.json", json.dumps(self.config, indent=1))
             listen = self.address or self.listen
             cmd = [str(self.binary), "--config", str(cfg_path), "--journal-dir", str(self.journal_dir),
-                   "--listen", listen, "--parent-pid", str(os.getpid())]
+                   "--listen", listen, "--parent-pid", str(os.getpid()), *self.secrets.server_args()]
             if self.metrics_listen:
                 cmd += ["--metrics-listen", self.metrics_address or self.metrics_listen]
             if not self.fsync:
                 cmd.append("--no-fsync")
-            log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it
+            log = open(os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")  # noqa: SIM115
             try:
                 self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL)
             finally:
@@ -170,13 +195,16 @@ class ExecService:
         from octet.exec.v1 import exec_pb2, exec_pb2_grpc
 
         deadline = time.monotonic() + self.start_timeout
-        with grpc.insecure_channel(self.address) as channel:
+        with self.credentials("desk").channel(self.address) as channel:
             stub = exec_pb2_grpc.ExecutionStub(channel)
             while True:
                 try:
                     stub.Health(exec_pb2.HealthRequest(), timeout=1.0)
                     return
-                except grpc.RpcError:
+                except grpc.RpcError as e:
+                    if e.code() in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
+                        raise ExecServiceError(f"octet-exec at {self.address} refused the desk's token "
+                                               f"({e.details()}); see {self.secrets.dir}") from None
                     if time.monotonic() > deadline or not self.alive():
                         raise ExecServiceError(f"octet-exec at {self.address} is not healthy; "
                                                f"see {self.log_path}:\n{self._tail()}") from None

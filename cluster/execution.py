@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from cluster.secrets import ExecCredentials
 from trading.instruments import InstrumentRegistry
 from trading.market import TickBatch
 from trading.orders import ExecutionReport, Order
@@ -48,8 +49,9 @@ class ExecutionClient(Protocol):
     def halted(self) -> bool: ...
 
 
-def connect(address: str, registry: InstrumentRegistry, reconnect_for: float = 20.0) -> ExecutionClient:
-    """The client of the rust_exec service at ``address`` (host:port)."""
+def connect(address: str, registry: InstrumentRegistry, credentials: ExecCredentials | None,
+            reconnect_for: float = 20.0) -> ExecutionClient:
+    """The client of the rust_exec service at ``address`` (host:port), with ``credentials``."""
     from cluster.exec_client import GrpcExecutionClient
 
-    return GrpcExecutionClient(address, registry, reconnect_for=reconnect_for)
+    return GrpcExecutionClient(address, registry, credentials=credentials, reconnect_for=reconnect_for)

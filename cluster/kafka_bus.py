@@ -20,6 +20,7 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 from kafka.structs import TopicPartition
 
 from cluster.events import TICKS_SCHEMA, TICKS_VERSION, encode_json, encode_ticks, headers
+from cluster.secrets import KafkaAccess
 from cluster.settings import KafkaSettings
 from trading.instruments import InstrumentRegistry
 from trading.market import TickBatch
@@ -27,18 +28,18 @@ from trading.market import TickBatch
 TICKS = "md.ticks"
 
 
-def producer(bootstrap: str, **extra: Any) -> KafkaProducer:
-    return KafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=2,
+def producer(access: KafkaAccess, **extra: Any) -> KafkaProducer:
+    return KafkaProducer(**access.config(), acks="all", enable_idempotence=True, linger_ms=2,
                          batch_size=1 << 20, max_request_size=16 << 20, retries=2**31 - 1,
                          delivery_timeout_ms=300_000, request_timeout_ms=30_000, **extra)
 
 
-def ensure_topics(bootstrap: str, settings: KafkaSettings, timeout_s: float = 60.0) -> dict[str, int]:
+def ensure_topics(access: KafkaAccess, settings: KafkaSettings, timeout_s: float = 60.0) -> dict[str, int]:
     """Create the topics that do not exist yet; returns each topic's partition count."""
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+            admin = KafkaAdminClient(**access.config(), request_timeout_ms=10_000)
             break
         except KafkaError:
             if time.monotonic() > deadline:
@@ -61,10 +62,10 @@ def ensure_topics(bootstrap: str, settings: KafkaSettings, timeout_s: float = 60
         admin.close()
 
 
-def end_offsets(bootstrap: str, topic: str, partitions: int) -> dict[int, int]:
+def end_offsets(access: KafkaAccess, topic: str, partitions: int) -> dict[int, int]:
     from kafka import KafkaConsumer
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = KafkaConsumer(**access.config(), enable_auto_commit=False)
     try:
         tps = [TopicPartition(topic, p) for p in range(partitions)]
         return {tp.partition: off for tp, off in consumer.end_offsets(tps).items()}
@@ -88,10 +89,10 @@ def publish_ticks(prod: KafkaProducer, registry: InstrumentRegistry, partitions:
     return len(batch)
 
 
-def produce_replay(bootstrap: str, registry: InstrumentRegistry, ticks: TickBatch, batch_size: int,
+def produce_replay(access: KafkaAccess, registry: InstrumentRegistry, ticks: TickBatch, batch_size: int,
                    partitions: int, on_progress: Callable[[int], None] | None = None) -> int:
     """The replay feed onto ``md.ticks``, every message acknowledged by the broker; returns batches."""
-    prod = producer(bootstrap)
+    prod = producer(access)
     n = 0
     try:
         for k, batch in batches_of(ticks, batch_size):
@@ -109,8 +110,8 @@ class Publisher:
     """The desk's events on their topics (JSON v1): signals, execution reports, breaker events and
     audit records, sent after each batch is durable in the store and flushed before the next."""
 
-    def __init__(self, bootstrap: str) -> None:
-        self.prod = producer(bootstrap)
+    def __init__(self, access: KafkaAccess) -> None:
+        self.prod = producer(access)
         self.sent = 0
 
     def send(self, topic: str, key: str, doc: Any) -> None:

@@ -26,10 +26,11 @@ from actors.breaker import BreakerUpdate
 from actors.execution import ExecUpdate
 from actors.ingress import IngressResult
 from cluster.exec_client import ExecUnavailable, GrpcExecutionClient
-from cluster.exec_service import ExecService
+from cluster.exec_service import ExecService, exec_credentials
 from cluster.kafka_bus import Publisher
 from cluster.live import MemoryLive, Publication, RedisLive
 from cluster.saga import Decision, SagaContext, actor_caller, run_saga, warm_up
+from cluster.secrets import state_key
 from cluster.settings import Settings
 from cluster.storage.store import SessionStore
 from cluster.storage.timeseries import TimeSeries
@@ -190,13 +191,16 @@ class Session:
         if address is None:  # embedded: a rust_exec of this session's own, with its own journal
             self.exec_service = ExecService.for_settings(self.settings, data_dir / "exec" / self.run_id)
             address = self.exec_service.start()
+        self.exec_creds = self.exec_service.credentials() if self.exec_service else exec_credentials(self.settings)
         try:
             state: Path | str = state_dir
             if self.settings.storage.agent_state == "database" and self.store is not None:
                 state = self.store.url
             self.kafka, self.publisher = self._kafka_feed(ticks) if self.settings.runtime.bus == "kafka" else (None, None)
-            topo = build(self.settings, state, f"octet-{self.run_id}", address, self.run_id, self.kafka)
+            topo = build(self.settings, state, f"octet-{self.run_id}", address, self.run_id, self.kafka,
+                         self.exec_creds, state_key(data_dir))
             self.venue = GrpcExecutionClient(address, self.registry, catch_up=False,  # the breaker's direct line
+                                             credentials=self.exec_creds,
                                              reconnect_for=self.settings.execution.reconnect_seconds)
             try:
                 result = self._run(topo, ticks)
@@ -217,11 +221,11 @@ class Session:
         from cluster.kafka_bus import TICKS, end_offsets, ensure_topics, produce_replay
 
         k = self.settings.kafka
-        bootstrap = k.bootstrap or LocalKafka(Path(self.settings.runtime.data_dir) / "kafka").start()
-        partitions = ensure_topics(bootstrap, k)[TICKS]
-        start = end_offsets(bootstrap, TICKS, partitions)  # this run's ticks begin here
-        produce_replay(bootstrap, self.registry, ticks, self.settings.session.batch_size, partitions)
-        return KafkaSource(bootstrap, f"{k.group}.{self.run_id}", partitions, start), Publisher(bootstrap)
+        access = k.access() or LocalKafka(Path(self.settings.runtime.data_dir) / "kafka").started()
+        partitions = ensure_topics(access, k)[TICKS]
+        start = end_offsets(access, TICKS, partitions)  # this run's ticks begin here
+        produce_replay(access, self.registry, ticks, self.settings.session.batch_size, partitions)
+        return KafkaSource(access, f"{k.group}.{self.run_id}", partitions, start), Publisher(access)
 
     def _publish(self, result: SessionResult, marks: dict[str, int]) -> dict[str, int]:
         """The batch's signals, execution reports and breaker events on their topics (after the
@@ -243,7 +247,7 @@ class Session:
 
     def _exec_info(self, address: str) -> dict[str, Any]:
         """What rust_exec holds at the end: orders, reports, and where its journal and metrics are."""
-        client = GrpcExecutionClient(address, self.registry)
+        client = GrpcExecutionClient(address, self.registry, credentials=self.exec_creds)
         try:
             h = client.health()
         finally:

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from cluster.feeds.replay import GeneratorProfile
+from cluster.secrets import KafkaAccess
 from trading.breaker import BreakerLimits
 from trading.compliance import CostAllowance
 from trading.errors import DomainError, InvalidValue
@@ -142,6 +143,8 @@ class KafkaSettings(_Model):
     """The Kafka backbone (runtime.bus: kafka); see docs/operators.md, "Kafka"."""
 
     bootstrap: str | None = None     # host:port[,host:port]; null = a local broker under data_dir/kafka
+    username: str | None = None      # with bootstrap: a SASL/SCRAM-SHA-256 user (the local broker has its own)
+    password_file: Path | None = None  # that user's password, in a file only its owner can read
     group: str = "octet-ingress"     # the ingress actors' consumer group (where offsets are committed)
     max_buffered_batches: int = Field(8, ge=1)  # per ingress actor: beyond this it pauses its partitions
     poll_timeout_seconds: float = Field(120.0, gt=0)  # how long an ingress actor waits for a batch (broker down)
@@ -155,6 +158,10 @@ class KafkaSettings(_Model):
         "deadletter": TopicSettings(retention_hours=24 * 30),
     }
 
+    def access(self) -> KafkaAccess | None:
+        """How to reach the configured broker; None: the local one under data_dir/kafka."""
+        return KafkaAccess(self.bootstrap, self.username, self.password_file) if self.bootstrap else None
+
     @model_validator(mode="after")
     def _needed(self) -> KafkaSettings:
         missing = {"md.ticks", "md.bars", "signals", "exec.reports", "breaker.events", "audit", "deadletter"}
@@ -167,8 +174,9 @@ class KafkaSettings(_Model):
 class StorageSettings(_Model):
     """Where records and live state go (see docs/operators.md, "Storage")."""
 
-    url: str | None = None        # postgres: a SQLAlchemy URL; null = a local server under data_dir/postgres
-    redis_url: str | None = None  # redis: a URL; null = a local server under data_dir/redis
+    # URLs may carry passwords: they are secrets, shown and stored as '**********' (get_secret_value() to use)
+    url: SecretStr | None = None        # postgres: a SQLAlchemy URL; null = a local server under data_dir/postgres
+    redis_url: SecretStr | None = None  # redis: a URL; null = a local server under data_dir/redis
     record_ticks: bool = False    # also write every clean tick to the time-series tables (research)
     # where agents save their state between calls: files (a SQLite file per agent under data_dir/state,
     # local disk) or database (the store's database: for a cluster, whose actors restart on other nodes)
@@ -187,6 +195,14 @@ class ExecutionSettings(_Model):
     slippage_points: int = Field(0, ge=0)          # added against every paper fill
     latency_ms: float = Field(0.0, ge=0)           # venue time before an order may fill
     liquidity_lots: Decimal = Field(Decimal(0), ge=0)  # lots one quote can fill (0 = unlimited)
+    # Credentials (docs/operators.md, "Security"). Embedded, and for `octet exec-serve`, they are made
+    # under data_dir/secrets/exec; with `address`, these point at the files that server's host made.
+    tls: bool = True                    # false: plaintext, which octet-exec allows on loopback only
+    mutual_tls: bool = False            # clients must also present a certificate of rust_exec's CA
+    token_file: Path | None = None      # the desk's bearer token (default data_dir/secrets/exec/desk.token)
+    ca_file: Path | None = None         # the CA that signed rust_exec's certificate (default .../ca.pem)
+    cert_file: Path | None = None       # the desk's client certificate, for mutual TLS
+    key_file: Path | None = None
 
 
 class BreakerSettings(_Model):

@@ -22,9 +22,10 @@ from actors.performance import PerformanceAgent
 from actors.risk import AdaptiveRiskAgent
 from actors.shell import MANY, AgentShell
 from actors.style import ExecutionStyleAgent
+from cluster.secrets import ExecCredentials, KafkaAccess, ray_token_file
 from cluster.settings import Settings
 
-RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled", "RAY_DEDUP_LOGS": "0"}
+RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_DEDUP_LOGS": "0"}
 
 
 class AgentRef:
@@ -78,11 +79,18 @@ class Topology:
 
 
 def init_ray(settings: Settings) -> None:
-    """Connect to ``runtime.ray_address`` or start a local Ray without the dashboard."""
+    """Connect to ``runtime.ray_address`` or start a local Ray without the dashboard.
+
+    Ray's token authentication is on (``cluster/__init__.py``). A local Ray takes its token from
+    ``data_dir/secrets/ray.token`` (0600; Ray's own default file would be world-readable); for a
+    cluster, set ``RAY_AUTH_TOKEN_PATH`` to the cluster's token file (docs/operators.md)."""
     for key, value in RAY_ENV.items():
         os.environ.setdefault(key, value)
     if ray.is_initialized():
         return
+    if (os.environ.get("RAY_AUTH_MODE") == "token" and not settings.runtime.ray_address
+            and not os.environ.get("RAY_AUTH_TOKEN") and not os.environ.get("RAY_AUTH_TOKEN_PATH")):
+        os.environ["RAY_AUTH_TOKEN_PATH"] = str(ray_token_file(settings.runtime.data_dir))
     root = Path(__file__).resolve().parent.parent
     runtime_env = {"env_vars": {**RAY_ENV, "CREWAI_DISABLE_TELEMETRY": "true", "OTEL_SDK_DISABLED": "true"}}
     if settings.runtime.ray_address:
@@ -97,14 +105,15 @@ def init_ray(settings: Settings) -> None:
 class KafkaSource:
     """Where the ingress actors read ``md.ticks`` for a run over Kafka."""
 
-    bootstrap: str
+    access: KafkaAccess
     group: str
     partitions: int
     start_offsets: dict[int, int]
 
 
 def build(settings: Settings, state_dir: Path | str, name_prefix: str, exec_address: str, run_id: str = "",
-          kafka: KafkaSource | None = None) -> Topology:
+          kafka: KafkaSource | None = None, exec_credentials: ExecCredentials | None = None,
+          state_key: bytes = b"") -> Topology:
     """Start every actor of the desk; the execution agent talks to rust_exec at ``exec_address``.
     Agents save their state under ``state_dir`` (a directory, or a database URL shared by all).
     Actors take no CPU reservation: they idle between batches."""
@@ -116,7 +125,7 @@ def build(settings: Settings, state_dir: Path | str, name_prefix: str, exec_addr
     def start(name: str, factory: Any, *args: Any) -> AgentRef:
         handle = shell.options(name=f"{name_prefix}.{name}", num_cpus=0, max_restarts=restarts,
                                max_task_retries=-1 if restarts else 0).remote(name, state, factory, *args,
-                                                                               run_id=run_id)
+                                                                               run_id=run_id, key=state_key)
         return AgentRef(name, handle)
 
     n_ingress = settings.runtime.ingress_actors
@@ -125,7 +134,7 @@ def build(settings: Settings, state_dir: Path | str, name_prefix: str, exec_addr
                    for i in range(n_ingress)]
     else:  # partition p is read by actor p % n, all in the run's consumer group
         k = settings.kafka
-        ingress = [start(f"ingress-{i}", KafkaIngressAgent, registry, settings.session.bar_seconds, kafka.bootstrap,
+        ingress = [start(f"ingress-{i}", KafkaIngressAgent, registry, settings.session.bar_seconds, kafka.access,
                          kafka.group, [p for p in range(kafka.partitions) if p % n_ingress == i], kafka.partitions,
                          kafka.start_offsets, k.max_buffered_batches, k.poll_timeout_seconds)
                    for i in range(n_ingress)]
@@ -147,7 +156,7 @@ def build(settings: Settings, state_dir: Path | str, name_prefix: str, exec_addr
         "breaker": start("breaker", CircuitBreakerAgent, rules, registry.symbols, b.to_domain()),
         "performance": start("performance", PerformanceAgent, {a.id: a.balance for a in accounts}),
         "learning": start("learning", LearningAgent),
-        "execution": start("execution", ExecutionAgent, registry, exec_address,
+        "execution": start("execution", ExecutionAgent, registry, exec_address, exec_credentials,
                            [AccountSpec(a.id, a.currency, a.balance, a.commission_per_lot,
                                         rules[a.id].holding.min_hold_seconds) for a in accounts],
                            settings.execution.reconnect_seconds),

@@ -13,7 +13,7 @@ from trading.instruments import Instrument, InstrumentRegistry
 
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+os.environ.setdefault("RAY_AUTH_MODE", "token")  # as the desk runs: Ray refuses callers without its token
 
 
 def replay_ticks(settings: Settings):  # type: ignore[no-untyped-def]
@@ -90,10 +90,11 @@ def fresh_database(pg, name: str) -> str:  # type: ignore[no-untyped-def]
     """A new, empty database on ``pg``; returns its SQLAlchemy URL."""
     import psycopg
 
-    with psycopg.connect(f"host=127.0.0.1 port={pg.port} user={pg.user} dbname=postgres", autocommit=True) as conn:
+    with psycopg.connect(host="127.0.0.1", port=pg.port, user=pg.user, password=pg.password, dbname="postgres",
+                         autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
-    return f"postgresql+psycopg://{pg.user}@127.0.0.1:{pg.port}/{name}"
+    return str(pg.url_of(name))
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,9 @@
 """A local PostgreSQL and Redis, started by the project from Debian's binaries, without a system service.
 
-Each server lives under one directory (data, socket, log, pid) and listens on 127.0.0.1 only.
+Each server lives under one directory (data, socket, log, pid) and listens on 127.0.0.1 only,
+behind a password generated on first use into ``<its directory>/password`` (0600): PostgreSQL
+with SCRAM-SHA-256 for every connection, Redis with ``requirepass``. ``url`` carries the password
+(never print it: ``shown`` is the same URL without it).
 PostgreSQL refuses to run as root: when Octet runs as root (CI), the server runs as the
 ``postgres`` user that Debian's package creates, and its directory is handed to that user.
 ``start`` is idempotent: a server already running from that directory is reused.
@@ -16,6 +19,8 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from cluster.secrets import KafkaAccess, private_dir, read_private, redact, write_private
 
 
 class ServiceError(RuntimeError):
@@ -43,6 +48,16 @@ def _pg_bindir() -> Path:
         return Path(exe).resolve().parent
     raise ServiceError("PostgreSQL server binaries not found: install Debian's `postgresql` package "
                        "(`make services-deps` does it as root)")
+
+
+def _password(base: Path) -> str:
+    """The server's password, made the first time (``base/password``, 0600)."""
+    import secrets
+
+    path = base / "password"
+    if not path.exists():
+        write_private(path, secrets.token_urlsafe(24))
+    return read_private(path).decode().strip()
 
 
 def _wait_port(port: int, seconds: float, what: str, log: Path | None = None) -> None:
@@ -74,15 +89,29 @@ class LocalPostgres:
         self.port = self.port or _kept_port(self.base) or free_port()
 
     @property
+    def password(self) -> str:
+        return _password(self.base)
+
+    def url_of(self, database: str) -> str:
+        from urllib.parse import quote
+
+        return f"postgresql+psycopg://{self.user}:{quote(self.password, safe='')}@127.0.0.1:{self.port}/{database}"
+
+    @property
     def url(self) -> str:
-        return f"postgresql+psycopg://{self.user}@127.0.0.1:{self.port}/{self.database}"
+        return self.url_of(self.database)
+
+    @property
+    def shown(self) -> str:
+        return redact(self.url)
 
     def _as_owner(self, *cmd: str | Path) -> list[str]:
         args = [str(c) for c in cmd]
         return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
 
     def _run(self, *cmd: str | Path) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(self._as_owner(*cmd), capture_output=True, text=True, cwd="/")
+        proc = subprocess.run(self._as_owner(*cmd), capture_output=True, text=True, cwd="/",
+                              env={**os.environ, "PGPASSWORD": self.password})
         if proc.returncode != 0:
             raise ServiceError(f"{' '.join(map(str, cmd[:2]))} failed ({proc.returncode}): "
                                f"{(proc.stderr or proc.stdout).strip()[-1500:]}")
@@ -97,8 +126,9 @@ class LocalPostgres:
 
     def start(self, timeout: float = 60.0) -> str:
         """Initialise on first use, start if stopped, create the database; returns ``url``."""
-        self.base.mkdir(parents=True, exist_ok=True)
+        private_dir(self.base)
         (self.base / "port").write_text(str(self.port))
+        password = self.password  # made before the directory goes to the postgres user
         if os.geteuid() == 0:
             for parent in self.base.parents:  # the postgres user must be able to reach its directory
                 if not parent.stat().st_mode & 0o001:
@@ -106,14 +136,29 @@ class LocalPostgres:
                                        f"(mode {parent.stat().st_mode & 0o777:o}); put its directory elsewhere")
             shutil.chown(self.base, "postgres", "postgres")
         if not (self.data / "PG_VERSION").exists():
-            self._run(self.bindir / "initdb", "-D", self.data, "-U", self.user, "--auth=trust", "-E", "UTF8",
-                      "--no-sync", "--locale=C")
+            pwfile = self.base / ".initdb-password"
+            write_private(pwfile, password)
+            if os.geteuid() == 0:
+                shutil.chown(pwfile, "postgres", "postgres")
+            try:
+                self._run(self.bindir / "initdb", "-D", self.data, "-U", self.user, "--auth=scram-sha-256",
+                          f"--pwfile={pwfile}", "-E", "UTF8", "--no-sync", "--locale=C")
+            finally:
+                pwfile.unlink(missing_ok=True)
+        hba = self.data / "pg_hba.conf"
+        trusting = " trust" in hba.read_text()
         if not self.running():
             opts = (f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c max_connections=100 "
                     "-c shared_buffers=128MB")
             self._run(self.bindir / "pg_ctl", "start", "-D", self.data, "-l", self.log, "-o", opts, "-w",
                       "-t", str(int(timeout)))
         _wait_port(self.port, timeout, "PostgreSQL", self.log)
+        if trusting:  # a cluster made before passwords: set one, then require it
+            self._run(self.bindir / "psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user, "-d",
+                      "postgres", "-c", f"ALTER USER {self.user} PASSWORD '{password}'")
+            lines = [ln.replace(" trust", " scram-sha-256") for ln in hba.read_text().splitlines()]
+            hba.write_text("\n".join(lines) + "\n")
+            self._run(self.bindir / "pg_ctl", "reload", "-D", self.data)
         exists = self._run(self.bindir / "psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user,
                            "-d", "postgres", "-tAc", f"SELECT 1 FROM pg_database WHERE datname='{self.database}'")
         if exists.stdout.strip() != "1":
@@ -149,10 +194,17 @@ class LocalRedis:
         self.port = self.port or _kept_port(self.base) or free_port()
         self.pidfile = self.base / "redis.pid"
         self.log = self.base / "redis.log"
+        self.conf = self.base / "redis.conf"
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        from urllib.parse import quote
+
+        return f"redis://:{quote(_password(self.base), safe='')}@127.0.0.1:{self.port}/0"
+
+    @property
+    def shown(self) -> str:
+        return redact(self.url)
 
     def pid(self) -> int | None:
         try:
@@ -163,12 +215,17 @@ class LocalRedis:
             return None
 
     def start(self, timeout: float = 20.0) -> str:
-        self.base.mkdir(parents=True, exist_ok=True)
+        private_dir(self.base)
         (self.base / "port").write_text(str(self.port))
+        if self.pid() is not None and not self.conf.exists():
+            self.stop()  # started before passwords: start it again with one (it keeps no data)
         if self.pid() is None:
-            subprocess.run([self.exe, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.base),
-                            "--save", "", "--appendonly", "no", "--daemonize", "yes",
-                            "--pidfile", str(self.pidfile), "--logfile", str(self.log)], check=True)
+            # the password goes in a 0600 file, not on the command line where `ps` shows it
+            write_private(self.conf, "\n".join([
+                f"port {self.port}", "bind 127.0.0.1", f"dir {self.base}", 'save ""', "appendonly no",
+                "daemonize yes", f"pidfile {self.pidfile}", f"logfile {self.log}",
+                f"requirepass {_password(self.base)}", ""]))
+            subprocess.run([self.exe, str(self.conf)], check=True)
         _wait_port(self.port, timeout, "Redis", self.log)
         return self.url
 
@@ -217,6 +274,15 @@ class LocalKafka:
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def access(self) -> KafkaAccess:
+        """The broker's address and its SASL/SCRAM user (password in ``base/password``, 0600)."""
+        return KafkaAccess(self.bootstrap, "octet", self.base / "password")
+
+    def started(self) -> KafkaAccess:
+        self.start()
+        return self.access
 
     def start(self) -> str:
         out = self._sh("start", str(self.base), *([str(self.port)] if self.port else [])).stdout.strip()

@@ -12,6 +12,7 @@ through their own connections and never hold the writer.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -240,9 +241,13 @@ def store_url(settings: Settings) -> str:
     """The database the settings name: ``storage.url``, or the local PostgreSQL, or SQLite."""
     s = settings.storage
     if settings.runtime.store == "sqlite":
-        return f"sqlite:///{Path(settings.runtime.data_dir) / 'octet.db'}"
+        path = Path(settings.runtime.data_dir) / "octet.db"
+        if not path.exists():  # the records are the desk's books: its owner's only (SQLite keeps the mode)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        return f"sqlite:///{path}"
     if s.url:
-        return s.url
+        return s.url.get_secret_value()
     from cluster.infra.services import LocalPostgres
 
     return LocalPostgres(Path(settings.runtime.data_dir) / "postgres").start()

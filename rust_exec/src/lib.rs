@@ -5,12 +5,14 @@
 //! - [`journal`]: the write-ahead journal of commands, fsynced per group of commands; replaying it
 //!   through the engine rebuilds every order, fill, position and report after a crash.
 //! - [`service`]: the gRPC service (tonic) over both.
+//! - [`auth`]: bearer tokens with read / trade / control permissions, checked on every call.
 //! - [`metrics`]: Prometheus counters and latency histograms on an HTTP port.
 
 pub mod pb {
     tonic::include_proto!("octet.exec.v1");
 }
 
+pub mod auth;
 pub mod config;
 pub mod engine;
 pub mod journal;

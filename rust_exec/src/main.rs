@@ -1,13 +1,19 @@
 //! `octet-exec`: the execution service.
 //!
 //! ```text
-//! octet-exec --config exec.json --journal-dir var/exec [--listen 127.0.0.1:50551]
-//!            [--metrics-listen 127.0.0.1:9464] [--no-fsync] [--parent-pid PID] [--lock-wait-ms 10000]
+//! octet-exec --config exec.json --journal-dir var/exec --auth-file auth.json
+//!            [--tls-cert server.pem --tls-key server.key [--tls-client-ca ca.pem]]
+//!            [--listen 127.0.0.1:50551] [--metrics-listen 127.0.0.1:9464] [--no-fsync]
+//!            [--parent-pid PID] [--lock-wait-ms 10000] [--insecure]
 //! ```
+//! Every call needs a bearer token from the auth file (see [`octet_exec::auth`]); with
+//! `--tls-client-ca` clients must also present a certificate that CA signed (mutual TLS). An
+//! address other than loopback needs TLS; `--insecure` (no token, no TLS) is for loopback only.
 //! Prints `LISTENING <grpc address> METRICS <metrics address>` on stdout once it serves (port 0
 //! picks a free port); logs are JSON lines on stderr. With `--parent-pid`, it exits when that
 //! process is gone (embedded mode: it never outlives the desk that started it).
 
+use octet_exec::auth::{Auth, CallPath};
 use octet_exec::config::Config;
 use octet_exec::engine::Engine;
 use octet_exec::journal::{self, Journal};
@@ -29,11 +35,17 @@ struct Args {
     fsync: bool,
     parent_pid: Option<i32>,
     lock_wait: Duration,
+    auth_file: Option<PathBuf>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    tls_client_ca: Option<PathBuf>,
+    insecure: bool,
 }
 
 fn usage(msg: &str) -> ! {
-    eprintln!("octet-exec: {msg}\nusage: octet-exec --config FILE --journal-dir DIR [--listen ADDR] \
-               [--metrics-listen ADDR] [--no-fsync] [--parent-pid PID] [--lock-wait-ms MS]");
+    eprintln!("octet-exec: {msg}\nusage: octet-exec --config FILE --journal-dir DIR --auth-file FILE \
+               [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM]] [--listen ADDR] [--metrics-listen ADDR] \
+               [--no-fsync] [--parent-pid PID] [--lock-wait-ms MS] [--insecure]");
     std::process::exit(2);
 }
 
@@ -46,6 +58,7 @@ fn parse_args() -> Args {
     let mut fsync = true;
     let mut parent_pid = None;
     let mut lock_wait = Duration::from_secs(10);
+    let (mut auth_file, mut tls_cert, mut tls_key, mut tls_client_ca, mut insecure) = (None, None, None, None, false);
     while let Some(a) = it.next() {
         let mut val = |name: &str| it.next().unwrap_or_else(|| usage(&format!("{name} needs a value")));
         match a.as_str() {
@@ -60,11 +73,16 @@ fn parse_args() -> Args {
             "--lock-wait-ms" => {
                 lock_wait = Duration::from_millis(val("--lock-wait-ms").parse().unwrap_or_else(|_| usage("--lock-wait-ms: not a number")))
             }
+            "--auth-file" => auth_file = Some(PathBuf::from(val("--auth-file"))),
+            "--tls-cert" => tls_cert = Some(PathBuf::from(val("--tls-cert"))),
+            "--tls-key" => tls_key = Some(PathBuf::from(val("--tls-key"))),
+            "--tls-client-ca" => tls_client_ca = Some(PathBuf::from(val("--tls-client-ca"))),
+            "--insecure" => insecure = true,
             "-h" | "--help" => usage("help"),
             other => usage(&format!("unknown argument {other}")),
         }
     }
-    Args {
+    let args = Args {
         config: config.unwrap_or_else(|| usage("--config is required")),
         journal_dir: journal_dir.unwrap_or_else(|| usage("--journal-dir is required")),
         listen,
@@ -72,7 +90,54 @@ fn parse_args() -> Args {
         fsync,
         parent_pid,
         lock_wait,
+        auth_file,
+        tls_cert,
+        tls_key,
+        tls_client_ca,
+        insecure,
+    };
+    if args.tls_cert.is_some() != args.tls_key.is_some() {
+        usage("--tls-cert and --tls-key go together");
     }
+    if args.tls_client_ca.is_some() && args.tls_cert.is_none() {
+        usage("--tls-client-ca needs --tls-cert and --tls-key");
+    }
+    if args.insecure {
+        if args.auth_file.is_some() || args.tls_cert.is_some() {
+            usage("--insecure turns credentials off: drop it, or drop --auth-file and --tls-*");
+        }
+        if !args.listen.ip().is_loopback() {
+            usage(&format!("--insecure serves loopback only, not {}", args.listen));
+        }
+    } else {
+        if args.auth_file.is_none() {
+            usage("--auth-file is required (every call needs a token); --insecure serves without, on loopback only");
+        }
+        if args.tls_cert.is_none() && !args.listen.ip().is_loopback() {
+            usage(&format!("{} is not a loopback address: give --tls-cert and --tls-key", args.listen));
+        }
+    }
+    args
+}
+
+fn read_pem(path: &std::path::Path, secret: bool) -> Vec<u8> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path).unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", path.display())));
+    if secret && meta.permissions().mode() & 0o077 != 0 {
+        fail(&format!("{} is readable by others (mode {:o}); chmod 600 it", path.display(),
+                      meta.permissions().mode() & 0o777));
+    }
+    std::fs::read(path).unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", path.display())))
+}
+
+fn tls_config(args: &Args) -> Option<tonic::transport::ServerTlsConfig> {
+    use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+    let (cert, key) = (args.tls_cert.as_ref()?, args.tls_key.as_ref()?);
+    let mut tls = ServerTlsConfig::new().identity(Identity::from_pem(read_pem(cert, false), read_pem(key, true)));
+    if let Some(ca) = &args.tls_client_ca {
+        tls = tls.client_ca_root(Certificate::from_pem(read_pem(ca, false)));
+    }
+    Some(tls)
 }
 
 /// One process per journal: hold an exclusive lock on it, waiting for a dying predecessor.
@@ -105,6 +170,10 @@ fn main() {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("OCTET_EXEC_LOG").unwrap_or_else(|_| "info".into()))
         .init();
     let args = parse_args();
+    let auth = args.auth_file.as_ref().map(|p| Auth::load(p).unwrap_or_else(|e| fail(&e)));
+    let tls = tls_config(&args);
+    // Journals, snapshots and logs are the desk's books: nobody else reads them.
+    unsafe { libc::umask(0o077) };
     let text = std::fs::read_to_string(&args.config)
         .unwrap_or_else(|e| fail(&format!("cannot read config {}: {e}", args.config.display())));
     let cfg = Config::from_json(&text).unwrap_or_else(|e| fail(&e));
@@ -153,7 +222,8 @@ fn main() {
                 }
             });
         }
-        tracing::info!(grpc = %addr, metrics = %maddr, fsync = args.fsync, pid = std::process::id(), "octet-exec serving");
+        tracing::info!(grpc = %addr, metrics = %maddr, fsync = args.fsync, tls = tls.is_some(),
+                       mutual_tls = args.tls_client_ca.is_some(), auth = auth.is_some(), pid = std::process::id(), "octet-exec serving");
         println!("LISTENING {addr} METRICS {maddr}");
         let _ = std::io::stdout().flush();
         // Nagle off on every accepted connection (Server::tcp_nodelay covers only sockets tonic
@@ -173,7 +243,23 @@ fn main() {
         };
         // Flow-control windows large enough that a client never waits for a WINDOW_UPDATE in
         // the middle of a quote batch.
-        tonic::transport::Server::builder()
+        let mut builder = tonic::transport::Server::builder();
+        if let Some(tls) = tls {
+            builder = builder.tls_config(tls).unwrap_or_else(|e| fail(&format!("TLS configuration: {e}")));
+        }
+        // The interceptor sees no URI: the path is put in the request's extensions first.
+        let layers = tower::ServiceBuilder::new()
+            .map_request(|mut req: http::Request<tonic::body::Body>| {
+                let path = CallPath(req.uri().path().to_owned());
+                req.extensions_mut().insert(path);
+                req
+            })
+            .layer(tonic::service::InterceptorLayer::new(move |req: tonic::Request<()>| match &auth {
+                Some(a) => a.intercept(req),
+                None => Ok(req),
+            }));
+        builder
+            .layer(layers)
             .tcp_nodelay(true)
             .initial_connection_window_size(16 << 20)
             .initial_stream_window_size(8 << 20)

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from cluster.exec_client import GrpcExecutionClient
+from cluster.secrets import ExecSecrets
 from tests.conftest import ROOT
 
 
@@ -29,10 +30,12 @@ def octet(*args: str, cwd: str | os.PathLike[str] = ROOT, **env: str) -> subproc
 
 @contextmanager
 def serving(journal_dir: Path) -> Iterator[str]:
-    """`octet exec-serve` on a free loopback port until the block ends; yields its address."""
+    """`octet exec-serve` on a free loopback port until the block ends, its credentials in
+    ``journal_dir``'s sibling ``secrets``; yields its address."""
     address = f"127.0.0.1:{free_port()}"
     server = subprocess.Popen([sys.executable, "-m", "cluster.cli", "exec-serve", "--listen", address,
-                               "--metrics-listen", "", "--journal-dir", str(journal_dir)],
+                               "--metrics-listen", "", "--journal-dir", str(journal_dir),
+                               "--secrets", str(journal_dir.parent / "secrets")],
                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         assert server.stdout is not None and server.stdout.readline().startswith(f"LISTENING {address}")
@@ -44,34 +47,37 @@ def serving(journal_dir: Path) -> Iterator[str]:
 
 def test_serve_status_halt_and_resume_from_the_command_line(tmp_path, registry) -> None:  # type: ignore[no-untyped-def]
     with serving(tmp_path / "j") as address:
-        status = octet("exec-status", "--address", address)
+        creds = ("--address", address, "--secrets", str(tmp_path / "secrets"))
+        status = octet("exec-status", *creds)
         assert status.returncode == 0 and "open;" in status.stdout and "0 orders" in status.stdout, status.stdout
-        halted = octet("halt", "--reason", "manual kill switch", "--address", address, "--flatten")
+        halted = octet("halt", "--reason", "manual kill switch", *creds, "--flatten")
         assert halted.returncode == 0 and "halted the whole venue" in halted.stdout
-        client = GrpcExecutionClient(address, registry)
+        client = GrpcExecutionClient(address, registry, credentials=ExecSecrets(tmp_path / "secrets").credentials())
         assert client.health().halt_reason == "manual kill switch"
-        assert "HALTED: manual kill switch" in octet("exec-status", "--address", address).stdout
-        assert octet("resume", "--address", address).returncode == 0
+        assert "HALTED: manual kill switch" in octet("exec-status", *creds).stdout
+        assert octet("resume", *creds).returncode == 0
         assert not client.halted
         client.close()
     # the journal kept the halt and the resume: a restart replays them
     assert (tmp_path / "j" / "journal.bin").stat().st_size > 0
 
 
-def test_the_kill_switch_needs_only_the_address_from_any_directory(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_kill_switch_needs_only_the_address_and_credentials_from_any_directory(tmp_path) -> None:  # type: ignore[no-untyped-def]
     with serving(tmp_path / "j") as address:
+        creds = ("--address", address, "--secrets", str(tmp_path / "secrets"))
         # from /, with no octet.yaml there and an invalid OCTET_* variable in the environment
-        halted = octet("halt", "--reason", "from the root", "--address", address, "--flatten", cwd="/",
+        halted = octet("halt", "--reason", "from the root", *creds, "--flatten", cwd="/",
                        OCTET_SESSION__TICKS="many")
         assert halted.returncode == 0 and "halted the whole venue" in halted.stdout, halted.stdout + halted.stderr
-        status = octet("exec-status", "--address", address, cwd="/", OCTET_SESSION__TICKS="many")
+        status = octet("exec-status", *creds, cwd="/", OCTET_SESSION__TICKS="many")
         assert status.returncode == 0 and "HALTED: from the root" in status.stdout, status.stdout + status.stderr
-        assert octet("resume", "--address", address, cwd=tmp_path).returncode == 0
-        assert "open;" in octet("exec-status", "--address", address, cwd=tmp_path).stdout
+        assert octet("resume", *creds, cwd=tmp_path).returncode == 0
+        assert "open;" in octet("exec-status", *creds, cwd=tmp_path).stdout
 
 
-def test_status_of_an_unreachable_service_fails_with_a_clear_message() -> None:
+def test_status_of_an_unreachable_service_fails_with_a_clear_message(tmp_path) -> None:  # type: ignore[no-untyped-def]
     t = time.monotonic()
-    result = octet("exec-status", "--address", f"127.0.0.1:{free_port()}")
+    ExecSecrets(tmp_path / "secrets").ensure()
+    result = octet("exec-status", "--address", f"127.0.0.1:{free_port()}", "--secrets", str(tmp_path / "secrets"))
     assert result.returncode != 0 and "unreachable" in (result.stdout + result.stderr)
     assert time.monotonic() - t < 30

@@ -58,7 +58,7 @@ def svc(config, tmp_path):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def client(svc, registry):  # type: ignore[no-untyped-def]
-    c = GrpcExecutionClient(svc.address, registry)
+    c = GrpcExecutionClient(svc.address, registry, credentials=svc.credentials())
     yield c
     c.close()
 
@@ -101,13 +101,13 @@ def test_a_second_submit_of_the_same_order_returns_the_first_report_and_never_a_
 
 
 def test_two_sessions_in_a_row_against_one_rust_exec_each_get_their_own_results(svc, registry) -> None:  # type: ignore[no-untyped-def]
-    first = GrpcExecutionClient(svc.address, registry)
+    first = GrpcExecutionClient(svc.address, registry, credentials=svc.credentials())
     first.submit(order("s1"))
     assert [r.status for r in first.on_quotes(batch([(T0 + S, 0, 108000, 108010)]))] == [OrderStatus.FILLED]
     assert len(first.flatten("acc", T0 + 2 * S, "end of session 1")) == 1
     first.close()
     # A new session: its counters start again at 1, and rust_exec must not take them for the first's.
-    second = GrpcExecutionClient(svc.address, registry)
+    second = GrpcExecutionClient(svc.address, registry, credentials=svc.credentials())
     second.submit(order("s2", not_before=T0 + 3 * S))
     filled = second.on_quotes(batch([(T0 + 4 * S, 0, 108000, 108010)]))
     assert [(r.client_order_id, r.status) for r in filled] == [("s2", OrderStatus.FILLED)], "batch 1 is applied"
@@ -118,10 +118,10 @@ def test_two_sessions_in_a_row_against_one_rust_exec_each_get_their_own_results(
 
 
 def test_a_refused_submit_hands_out_what_another_client_caused_before_it(svc, registry) -> None:  # type: ignore[no-untyped-def]
-    desk = GrpcExecutionClient(svc.address, registry)
+    desk = GrpcExecutionClient(svc.address, registry, credentials=svc.credentials())
     desk.submit(order("held"))
     assert [r.status for r in desk.on_quotes(batch([(T0 + S, 0, 108000, 108010)]))] == [OrderStatus.FILLED]
-    operator = GrpcExecutionClient(svc.address, registry, catch_up=False)
+    operator = GrpcExecutionClient(svc.address, registry, credentials=svc.credentials("operator"), catch_up=False)
     assert len(operator.halt("operator", cancel_working=True, flatten=True, ts_ns=T0 + 2 * S)) == 1
     # The desk's next call is refused (halted): the operator's close must still reach its books.
     reports = desk.submit_all(order("next", not_before=T0 + 3 * S))
@@ -136,13 +136,13 @@ def test_a_refused_submit_hands_out_what_another_client_caused_before_it(svc, re
 def test_the_desk_reconciles_its_positions_with_rust_exec_and_alarms_on_a_fill_it_never_ordered(svc, registry) -> None:  # type: ignore[no-untyped-def]
     from actors.execution import AccountSpec, ExecutionAgent
 
-    desk = ExecutionAgent(registry, svc.address, [AccountSpec("acc", "USD", Decimal(100_000), Decimal(0))])
+    desk = ExecutionAgent(registry, svc.address, svc.credentials(), [AccountSpec("acc", "USD", Decimal(100_000), Decimal(0))])
     desk.submit([order("mine")])
     desk.on_quotes(batch([(T0 + S, 0, 108000, 108010)]), T0 + S)
     agreed = desk.reconcile()
     assert agreed.discrepancies == () and len(desk.ledgers["acc"].positions) == 1
     # Someone else opens a position on the desk's account straight at rust_exec.
-    stranger = GrpcExecutionClient(svc.address, registry, catch_up=False)
+    stranger = GrpcExecutionClient(svc.address, registry, credentials=svc.credentials(), catch_up=False)
     stranger.submit(order("not-mine", not_before=T0 + 2 * S))
     stranger.on_quotes(batch([(T0 + 3 * S, 0, 108000, 108010)]))
     update = desk.reconcile()
@@ -155,7 +155,7 @@ def test_the_desk_reconciles_its_positions_with_rust_exec_and_alarms_on_a_fill_i
 def test_a_refused_resubmit_under_a_live_orders_id_leaves_that_order_booked(svc, registry) -> None:  # type: ignore[no-untyped-def]
     from actors.execution import AccountSpec, ExecutionAgent
 
-    desk = ExecutionAgent(registry, svc.address, [AccountSpec("acc", "USD", Decimal(100_000), Decimal(0))])
+    desk = ExecutionAgent(registry, svc.address, svc.credentials(), [AccountSpec("acc", "USD", Decimal(100_000), Decimal(0))])
     desk.submit([order("live", not_before=T0 + 2 * S)])
     refused = desk.submit([order("live", not_before=T0 + 2 * S, lots="2")])  # another order, the same id
     assert [r.status for r in refused.reports] == [OrderStatus.REJECTED] and "was placed as" in refused.reports[0].reason
@@ -227,7 +227,7 @@ def test_kill_minus_nine_mid_stream_loses_nothing_and_the_report_stream_resumes_
         config, tmp_path, registry, supervised: bool) -> None:
     svc = ExecService(config, tmp_path / "exec", supervise=supervised)
     svc.start()
-    client = GrpcExecutionClient(svc.address, registry)
+    client = GrpcExecutionClient(svc.address, registry, credentials=svc.credentials())
     try:
         _kill_mid_stream(svc, client, supervised)
     finally:
@@ -353,7 +353,7 @@ def test_cancel_modify_and_get_order_over_grpc(client) -> None:
 def test_reports_another_client_caused_reach_the_desk_once(svc, client, registry) -> None:
     client.submit(order("mine"))
     client.on_quotes(batch([(T0 + S, 0, 108000, 108010)]))
-    operator = GrpcExecutionClient(svc.address, registry)  # `octet halt --flatten` from a terminal
+    operator = GrpcExecutionClient(svc.address, registry, credentials=svc.credentials("operator"))  # `octet halt --flatten` from a terminal
     closes = operator.halt("operator kill switch", cancel_working=True, flatten=True)
     assert [r.fill.reason for r in closes if r.fill] == [CloseReason.FLATTEN]
     operator.close()

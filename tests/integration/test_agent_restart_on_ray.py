@@ -18,7 +18,7 @@ pytestmark = pytest.mark.ray
 def test_the_agent_tier_restarts_an_agent_through_ray_and_it_comes_back_from_its_state(ray_local, tmp_path) -> None:  # type: ignore[no-untyped-def]
     handle = ray.remote(AgentShell).options(name="restart-test.learning", num_cpus=0, max_restarts=2,
                                             max_task_retries=-1).remote("learning", str(tmp_path), LearningAgent,
-                                                                        run_id="restart-test")
+                                                                        run_id="restart-test", key=bytes(range(32)))
     ref = AgentRef("learning", handle)
     topo = Topology([], [], {"learning": ref})
     try:

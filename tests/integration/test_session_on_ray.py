@@ -159,7 +159,8 @@ def test_an_operator_kill_switch_is_followed_by_the_desk_until_resumed(session_s
     def operator(progress: Progress, topo: Topology) -> None:
         if progress.batch in (15, 30):
             assert session.exec_service is not None
-            client = GrpcExecutionClient(session.exec_service.address, session_settings.registry())
+            client = GrpcExecutionClient(session.exec_service.address, session_settings.registry(),
+                                         credentials=session.exec_service.credentials("operator"))
             if progress.batch == 15:
                 client.halt("operator kill switch", cancel_working=True, flatten=True)
             else:

@@ -51,8 +51,9 @@ def ticks(pg_settings: Settings):  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def persisted(ray_local, pg_settings: Settings, ticks):  # type: ignore[no-untyped-def]
-    store = SessionStore(pg_settings.storage.url or "")
-    live = RedisLive(pg_settings.storage.redis_url or "", pg_settings.registry())
+    assert pg_settings.storage.url and pg_settings.storage.redis_url
+    store = SessionStore(pg_settings.storage.url.get_secret_value())
+    live = RedisLive(pg_settings.storage.redis_url.get_secret_value(), pg_settings.registry())
     live.client.flushall()
     result = Session(pg_settings, store, run_id="pg", live=live).run(ticks)
     yield result, store, live

@@ -35,7 +35,8 @@ def inprocess(tmp_path_factory) -> Settings:  # type: ignore[no-untyped-def]
 def over_kafka(settings: Settings, broker, actors: int = 1) -> Settings:  # type: ignore[no-untyped-def]
     return settings.model_copy(update={
         "runtime": settings.runtime.model_copy(update={"bus": "kafka", "ingress_actors": actors}),
-        "kafka": settings.kafka.model_copy(update={"bootstrap": broker.bootstrap, "poll_timeout_seconds": 90.0})})
+        "kafka": settings.kafka.model_copy(update={"bootstrap": broker.bootstrap, "username": "octet",
+                                             "password_file": broker.base / "password", "poll_timeout_seconds": 90.0})})
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +60,7 @@ def test_the_kafka_run_gives_the_same_orders_as_the_in_process_run(baseline, inp
     assert len(baseline.orders) >= 4
     assert fingerprint(result) == fingerprint(baseline)
     assert ingress_events(result) == len(ticks) and not result.dead_letters
-    consumer = KafkaConsumer("exec.reports", bootstrap_servers=kafka_broker.bootstrap, auto_offset_reset="earliest",
+    consumer = KafkaConsumer("exec.reports", **kafka_broker.access.config(), auto_offset_reset="earliest",
                              consumer_timeout_ms=3000)
     mine = [json.loads(m.value) for m in consumer if json.loads(m.value)["run_id"] == "kafka1"]
     consumer.close()
@@ -134,7 +135,7 @@ def test_bad_ticks_and_bad_messages_are_dead_lettered_with_reasons(inprocess, ka
     assert reasons["duplicate"] == 1 and reasons["out of order"] == 1
     assert reasons["unknown schema md.ticks v9 on md.ticks"] == 1
     assert sum(v for k, v in reasons.items() if "shorter than its header" in k) == 1
-    consumer = KafkaConsumer("deadletter", bootstrap_servers=kafka_broker.bootstrap, auto_offset_reset="earliest",
+    consumer = KafkaConsumer("deadletter", **kafka_broker.access.config(), auto_offset_reset="earliest",
                              consumer_timeout_ms=3000)
     dlq = Counter(json.loads(m.value)["reason"].split(" (")[0] for m in consumer)
     consumer.close()
@@ -151,10 +152,10 @@ def test_a_slow_desk_slows_consumption_and_the_read_ahead_stays_bounded(kafka_br
     from cluster.kafka_bus import end_offsets, ensure_topics, produce_replay
 
     reg = inprocess.registry()
-    parts = ensure_topics(kafka_broker.bootstrap, inprocess.kafka)[TOPIC]
-    start = end_offsets(kafka_broker.bootstrap, TOPIC, parts)
-    batches = produce_replay(kafka_broker.bootstrap, reg, ticks, 500, parts)  # 120 batches waiting
-    agent = KafkaIngressAgent(reg, 60, kafka_broker.bootstrap, "slow", list(range(parts)), parts, start,
+    parts = ensure_topics(kafka_broker.access, inprocess.kafka)[TOPIC]
+    start = end_offsets(kafka_broker.access, TOPIC, parts)
+    batches = produce_replay(kafka_broker.access, reg, ticks, 500, parts)  # 120 batches waiting
+    agent = KafkaIngressAgent(reg, 60, kafka_broker.access, "slow", list(range(parts)), parts, start,
                               max_buffered=3)
     held = []
     for k in range(batches):
@@ -170,7 +171,7 @@ def test_the_run_leaves_its_offsets_committed_at_the_end_of_the_feed(kafka_broke
     (the final commit is waited for)."""
     from kafka.structs import TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=kafka_broker.bootstrap, group_id=f"{inprocess.kafka.group}.kafka1",
+    consumer = KafkaConsumer(**kafka_broker.access.config(), group_id=f"{inprocess.kafka.group}.kafka1",
                              enable_auto_commit=False)
     try:
         committed = {p: consumer.committed(TopicPartition("md.ticks", p)) for p in range(3)}  # EURUSD, GBPUSD, USDJPY

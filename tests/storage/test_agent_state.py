@@ -15,6 +15,8 @@ from trading.history import AppendLog
 from trading.ledger import AccountSnapshot, ClosedTrade
 from trading.orders import CloseReason, Side
 
+KEY = bytes(range(32))  # the state signing key of these tests
+
 
 def _trade(i: int) -> ClosedTrade:
     return ClosedTrade(f"p{i}", "acc", "EURUSD", Side.BUY, Decimal("1.5"), Decimal("1.08"), Decimal("1.09"), i, i + 1,
@@ -48,23 +50,23 @@ def state_dir(request, tmp_path, postgres) -> str:  # type: ignore[no-untyped-de
 
 
 def test_a_restarted_shell_resumes_where_it_was_and_a_retried_call_is_not_applied_twice(state_dir: str) -> None:
-    shell = AgentShell("performance", state_dir, PerformanceAgent, {"acc": Decimal(100_000)}, run_id="run1")
+    shell = AgentShell("performance", state_dir, PerformanceAgent, {"acc": Decimal(100_000)}, run_id="run1", key=KEY)
     for i in range(1, 60):
         shell.call(i, "on_update", {"acc": _snap(i * 10)}, [_trade(i)] if i % 2 else [])
     before = shell.query("summary")
     curve = shell.query("equity_curves")
-    again = AgentShell("performance", state_dir, PerformanceAgent, {"acc": Decimal(100_000)}, run_id="run1")
+    again = AgentShell("performance", state_dir, PerformanceAgent, {"acc": Decimal(100_000)}, run_id="run1", key=KEY)
     assert again.restored and again.stats["restarts"] == 1 and again.last_seq == 59
     assert again.query("summary") == before and again.query("equity_curves") == curve
     assert again.call(59, "on_update", {"acc": _snap(9999)}, [_trade(9999)]) == again.recent[59]  # a retry
     assert again.query("summary") == before
     again.call(60, "on_update", {"acc": _snap(601)}, [_trade(60)])
-    third = AgentShell("performance", state_dir, PerformanceAgent, {"acc": Decimal(100_000)}, run_id="run1")
+    third = AgentShell("performance", state_dir, PerformanceAgent, {"acc": Decimal(100_000)}, run_id="run1", key=KEY)
     assert third.query("summary") == again.query("summary") and third.query("summary")["acc"].trades == 31
 
 
 def test_what_a_call_writes_does_not_grow_with_the_history(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    shell = AgentShell("performance", str(tmp_path / "s"), PerformanceAgent, {"acc": Decimal(100_000)})
+    shell = AgentShell("performance", str(tmp_path / "s"), PerformanceAgent, {"acc": Decimal(100_000)}, key=KEY)
     sizes = []
     for i in range(1, 2001):
         written = shell.store.bytes_written
@@ -80,10 +82,10 @@ def test_two_calls_in_flight_are_both_answered_after_a_restart(tmp_path) -> None
     retries them on the restarted actor, in order, and neither is applied again."""
     from actors.shell import StaleCall
 
-    shell = AgentShell("performance", str(tmp_path / "s"), PerformanceAgent, {"acc": Decimal(100_000)})
+    shell = AgentShell("performance", str(tmp_path / "s"), PerformanceAgent, {"acc": Decimal(100_000)}, key=KEY)
     first = shell.call(1, "on_update", {"acc": _snap(1)}, [_trade(1)])
     second = shell.call(2, "on_update", {"acc": _snap(2)}, [_trade(2)])
-    again = AgentShell("performance", str(tmp_path / "s"), PerformanceAgent, {"acc": Decimal(100_000)})
+    again = AgentShell("performance", str(tmp_path / "s"), PerformanceAgent, {"acc": Decimal(100_000)}, key=KEY)
     assert again.call(1, "on_update", {"acc": _snap(1)}, [_trade(1)]) == first
     assert again.call(2, "on_update", {"acc": _snap(2)}, [_trade(2)]) == second
     assert again.query("summary")["acc"].trades == 2
@@ -110,12 +112,12 @@ class _Counter:
 
 
 def test_a_declared_read_is_not_saved_and_a_restart_answers_it_the_same(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    shell = AgentShell("counter", str(tmp_path / "s"), _Counter, run_id="r")
+    shell = AgentShell("counter", str(tmp_path / "s"), _Counter, run_id="r", key=KEY)
     assert shell.call(1, "add", 5) == 5
     written = shell.store.bytes_written
     assert shell.call(2, "peek") == 5
     assert shell.store.bytes_written == written, "a read writes nothing"
-    again = AgentShell("counter", str(tmp_path / "s"), _Counter, run_id="r")  # killed after the read
+    again = AgentShell("counter", str(tmp_path / "s"), _Counter, run_id="r", key=KEY)  # killed after the read
     assert again.call(2, "peek") == 5, "the retried read is computed again from the same state"
     assert again.call(3, "add", 1) == 6 and again.call(3, "add", 1) == 6, "and what follows applies once"
 
@@ -123,8 +125,8 @@ def test_a_declared_read_is_not_saved_and_a_restart_answers_it_the_same(tmp_path
 def test_many_calls_in_one_apply_in_order_save_once_and_are_not_applied_twice(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from actors.shell import MANY
 
-    shell = AgentShell("counter", str(tmp_path / "s"), _Counter, run_id="r")
+    shell = AgentShell("counter", str(tmp_path / "s"), _Counter, run_id="r", key=KEY)
     assert shell.call(1, MANY, [("add", (2,)), ("add", (3,)), ("peek", ())]) == [2, 5, 5]
-    again = AgentShell("counter", str(tmp_path / "s"), _Counter, run_id="r")  # killed before it answered
+    again = AgentShell("counter", str(tmp_path / "s"), _Counter, run_id="r", key=KEY)  # killed before it answered
     assert again.call(1, MANY, [("add", (2,)), ("add", (3,)), ("peek", ())]) == [2, 5, 5], "the recorded answer"
     assert again.call(2, "peek") == 5

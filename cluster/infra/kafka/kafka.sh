@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # A single-node Apache Kafka broker (KRaft: broker and controller in one process), on 127.0.0.1,
 # without root. The one script that fetches, starts, checks and stops it; tests and `octet` use it.
+# Every connection authenticates: clients with SASL/SCRAM-SHA-256 as user "octet", the controller
+# listener with SASL/PLAIN; the password is made on first start into DIR/password (0600), and
+# DIR/server.properties, which holds it too, is 0600.
 #
 #   kafka.sh fetch                 gather the broker's jars from Maven Central into ./lib (cached)
 #   kafka.sh start DIR [PORT]      format DIR on first use, start, wait until it accepts connections
@@ -39,21 +42,33 @@ pid_of() {
 }
 
 start() {
-  local dir="${1:?usage: kafka.sh start DIR [PORT]}"; mkdir -p "$dir"; dir="$(cd "$dir" && pwd)"
+  umask 077
+  local dir="${1:?usage: kafka.sh start DIR [PORT]}"; mkdir -p "$dir"; dir="$(cd "$dir" && pwd)"; chmod 700 "$dir"
   if pid_of "$dir" >/dev/null; then echo "127.0.0.1:$(cat "$dir/port")"; return 0; fi
   fetch
   local port="${2:-}"; [ -n "$port" ] || port="$( [ -f "$dir/port" ] && cat "$dir/port" || free_port)"
   local cport; cport="$( [ -f "$dir/controller.port" ] && cat "$dir/controller.port" || free_port)"
   echo "$port" > "$dir/port"; echo "$cport" > "$dir/controller.port"
+  if [ -f "$dir/data/meta.properties" ] && [ ! -f "$dir/password" ]; then
+    die "$dir was formatted before the broker required passwords; remove $dir/data to start it afresh (its topics are lost)"
+  fi
+  [ -f "$dir/password" ] || python3 -c 'import secrets; print(secrets.token_urlsafe(24))' > "$dir/password"
+  local pw; pw="$(cat "$dir/password")"
   cat > "$dir/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$cport
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
+listeners=BROKER://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=BROKER://127.0.0.1:$port
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
-inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=BROKER:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT
+inter.broker.listener.name=BROKER
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-256
+sasl.mechanism.controller.protocol=PLAIN
+listener.name.broker.sasl.enabled.mechanisms=SCRAM-SHA-256
+listener.name.broker.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="octet" password="$pw";
+listener.name.controller.sasl.enabled.mechanisms=PLAIN
+listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="octet" password="$pw" user_octet="$pw";
 log.dirs=$dir/data
 num.partitions=1
 default.replication.factor=1
@@ -75,6 +90,7 @@ PROPS
   if [ ! -f "$dir/data/meta.properties" ]; then
     local id; id="$("$JAVA" -cp "$cp" "${jvm[@]}" kafka.tools.StorageTool random-uuid)"
     "$JAVA" -cp "$cp" "${jvm[@]}" kafka.tools.StorageTool format -t "$id" -c "$dir/server.properties" \
+      --add-scram "SCRAM-SHA-256=[name=octet,password=$pw]" \
       > "$dir/format.log" 2>&1 || { cat "$dir/format.log" >&2; die "formatting $dir failed"; }
   fi
   nohup "$JAVA" -cp "$cp" "${jvm[@]}" kafka.Kafka "$dir/server.properties" > "$dir/stdout.log" 2>&1 &
