@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
@@ -11,11 +12,11 @@ import numpy as np
 from actors.common import rates_from
 from cluster.execution import connect
 from cluster.secrets import ExecCredentials
-from trading.errors import DomainError
 from trading.fx import ConversionRates
 from trading.instruments import InstrumentRegistry
-from trading.ledger import AccountLedger, AccountSnapshot, ClosedTrade
+from trading.ledger import AccountLedger, AccountSnapshot, ClosedTrade, pnl_in_account_ccy
 from trading.market import TickBatch
+from trading.money import book
 from trading.orders import ExecutionReport, FillKind, Order, OrderStatus, Position, Side
 from trading.pickling import compact
 
@@ -41,6 +42,7 @@ class ExecUpdate:
     mids: dict[str, Decimal]
     venue_halted: bool = False
     discrepancies: tuple[str, ...] = ()  # where the books and the venue differ (an alarm, never ignored)
+    submitted: tuple[Order, ...] = ()  # the orders as sent to rust_exec (with the firm's minimum hold)
 
 
 class ExecutionAgent:
@@ -111,14 +113,16 @@ class ExecutionAgent:
         self.last_events = len(orders)
         reports = []
         live = set()
+        sent = []
         for order in orders:
             if self.min_hold_ns.get(order.account_id):
                 order = replace(order, min_hold_ns=self.min_hold_ns[order.account_id])
+            sent.append(order)
             if order.client_order_id in self.orders:  # placed and not done: a refusal now is the resubmit's
                 live.add(order.client_order_id)
             self.orders.setdefault(order.client_order_id, order)
             reports.extend(self.client.submit_all(order))
-        return self._book(reports, live=frozenset(live))
+        return replace(self._book(reports, live=frozenset(live)), submitted=tuple(sent))
 
     def flatten(self, account_id: str | None, reason: str) -> ExecUpdate:
         return self._book(self.client.flatten(account_id, self.now, reason))
@@ -189,15 +193,21 @@ def equity_range(quotes: TickBatch, registry: InstrumentRegistry,
                  rates: ConversionRates) -> dict[str, EquityRange]:
     """Each account's lowest and highest equity on any quote of the batch (balance, the P&L booked
     by the batch's fills at their times, and every position marked at the closing side of the
-    latest quote of its symbol), and the highest balance its fills reached in turn. Vectorised over
-    the batch's rows; accounts without positions are left out. Also the deepest fall of equity
-    from its running high, for floors that trail the equity within the batch."""
+    latest quote of its symbol), and the highest balance its fills reached in turn. Also the
+    deepest fall of equity from its running high, for floors that trail the equity within the batch.
+
+    The figures are the ledger's own: a vectorised pass over the batch's rows (floats) finds the
+    rows where the extremes can lie, and equity is computed there exactly as the ledger books it
+    (``pnl_in_account_ccy``, each position rounded to the cent). Accounts without positions are left
+    out; a position whose P&L cannot be converted to the account's currency raises, as the ledger
+    does, rather than being left out of the floor."""
     n = len(quotes)
     rows = np.arange(n)
     ts = quotes.ts
-    marks: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    marks: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
-    def mark(symbol: str) -> tuple[np.ndarray, np.ndarray]:
+    def mark(symbol: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per row: the symbol's bid and ask (floats) and the row of its latest quote (-1: before)."""
         if symbol not in marks:
             inst = registry[symbol]
             scale = 10.0 ** inst.price_precision
@@ -206,8 +216,17 @@ def equity_range(quotes: TickBatch, registry: InstrumentRegistry,
             bid0, ask0 = prices_before.get(symbol, (Decimal(0), Decimal(0)))
             bid = np.where(last >= 0, quotes.bid[np.maximum(last, 0)] / scale, float(bid0))
             ask = np.where(last >= 0, quotes.ask[np.maximum(last, 0)] / scale, float(ask0))
-            marks[symbol] = (bid, ask)
+            marks[symbol] = (bid, ask, last)
         return marks[symbol]
+
+    def price_at(symbol: str, side: Side, row: int) -> Decimal:
+        """The closing side of the symbol's latest quote at ``row``, exactly."""
+        inst = registry[symbol]
+        last = int(mark(symbol)[2][row])
+        if last < 0:
+            bid0, ask0 = prices_before.get(symbol, (Decimal(0), Decimal(0)))
+            return bid0 if side is Side.BUY else ask0
+        return inst.price_from_points(int((quotes.bid if side is Side.BUY else quotes.ask)[last]))
 
     fills: dict[str, list[ExecutionReport]] = {}
     for r in sorted(reports, key=lambda r: r.fill.ts_ns if r.fill is not None else 0):  # in the order they filled
@@ -216,8 +235,9 @@ def equity_range(quotes: TickBatch, registry: InstrumentRegistry,
     out: dict[str, EquityRange] = {}
     for acc, (balance, positions, ccy) in start.items():
         mine = fills.get(acc, [])
-        pieces = [(p.position_id, p.symbol, p.side, float(p.lots), float(p.entry), 0) for p in positions.values()]
+        pieces = [(p.position_id, p.symbol, p.side, p.lots, p.entry, 0) for p in positions.values()]
         closes: dict[str, int] = {}
+        booked: list[tuple[int, Decimal]] = []  # (row, amount): the balance moves at these rows
         equity = np.full(n, float(balance))
         running, high_balance = balance, balance
         for r in mine:
@@ -225,32 +245,67 @@ def equity_range(quotes: TickBatch, registry: InstrumentRegistry,
             assert f is not None
             row = int(np.searchsorted(ts, f.ts_ns, "left"))
             equity[row:] += float(f.realized_pnl - f.commission)
+            booked.append((row, f.realized_pnl - f.commission))
             running += f.realized_pnl - f.commission
             high_balance = max(high_balance, running)
             if f.kind is FillKind.OPEN:
-                pieces.append((f.client_order_id, f.symbol, f.side, float(f.lots), float(f.price), row))
+                pieces.append((f.client_order_id, f.symbol, f.side, f.lots, f.price, row))
             else:
                 closes[f.client_order_id] = row
         if not pieces:
             continue
         for pid, symbol, side, lots, entry, first in pieces:
             inst = registry[symbol]
-            bid, ask = mark(symbol)
+            bid, ask, _ = mark(symbol)
             exit_price = bid if side is Side.BUY else ask
-            pnl = lots * inst.contract_size * (exit_price - entry) * int(side)
+            pnl = float(lots) * inst.contract_size * (exit_price - float(entry)) * int(side)
             if inst.quote != ccy and inst.base == ccy:
                 pnl = pnl / np.where(exit_price > 0, exit_price, 1.0)
             elif inst.quote != ccy:
-                try:
-                    pnl = pnl * float(rates.rate(inst.quote, ccy))
-                except DomainError:
-                    continue
+                pnl = pnl * float(rates.rate(inst.quote, ccy))  # raises, as the ledger would, if it cannot
             alive = (rows >= first) & (rows < closes.get(pid, n))
             equity += np.where(alive, pnl, 0.0)
-        drop = float((equity - np.maximum.accumulate(equity)).min())
-        out[acc] = EquityRange(_cents(equity.min()), _cents(equity.max()), high_balance, _cents(drop))
+
+        def exact(row: int, balance: Decimal = balance, booked: list[tuple[int, Decimal]] = booked,
+                  pieces: list[Any] = pieces, closes: dict[str, int] = closes, ccy: str = ccy) -> Decimal:
+            """Equity at ``row`` as the ledger books it."""
+            value = balance + sum((amount for at, amount in booked if at <= row), Decimal(0))
+            for pid, symbol, side, lots, entry, first in pieces:
+                if first <= row < closes.get(pid, n):
+                    value += book(pnl_in_account_ccy(registry[symbol], side, lots, entry,
+                                                     price_at(symbol, side, row), ccy, rates))
+            return value
+
+        # float error and the ledger's per-position rounding move a row by well under a cent each
+        low, high, drop = _extremes(equity, exact, 0.01 * (len(pieces) + len(booked) + 1))
+        out[acc] = EquityRange(book(low), book(high), high_balance, book(drop))
     return out
 
 
-def _cents(value: float) -> Decimal:
-    return Decimal(repr(round(float(value), 2)))
+CANDIDATES = 32  # rows recomputed exactly per extreme: those within the float pass's error of it
+
+
+def _extremes(equity: np.ndarray, exact: Callable[[int], Decimal], tol: float) -> tuple[Decimal, Decimal, Decimal]:
+    """The lowest and highest equity and the deepest fall from a running high, exactly: ``exact``
+    is evaluated (once per row) at the rows that the float ``equity`` puts within ``tol`` of each."""
+    cache: dict[int, Decimal] = {}
+
+    def at(row: int) -> Decimal:
+        if row not in cache:
+            cache[row] = exact(row)
+        return cache[row]
+
+    def near(values: np.ndarray, target: float, below: bool) -> list[int]:
+        hits = np.flatnonzero(values <= target + tol) if below else np.flatnonzero(values >= target - tol)
+        order = np.argsort(values[hits] if below else -values[hits], kind="stable")[:CANDIDATES]
+        return [int(i) for i in hits[order]]
+
+    low = min(at(r) for r in near(equity, float(equity.min()), True))
+    high = max(at(r) for r in near(equity, float(equity.max()), False))
+    runmax = np.maximum.accumulate(equity)
+    falls = equity - runmax
+    drop = Decimal(0)
+    for r in near(falls, float(falls.min()), True):
+        top = max(at(s) for s in near(equity[: r + 1], float(runmax[r]), False))
+        drop = min(drop, at(r) - top)
+    return low, high, drop

@@ -8,7 +8,7 @@ import numpy as np
 
 from trading.bars import BarAggregator
 from trading.instruments import InstrumentRegistry
-from trading.market import Bar, TickBatch
+from trading.market import Bar, TickBatch, quote_faults
 from trading.pickling import compact
 
 
@@ -59,13 +59,8 @@ class IngressAgent:
         reason = np.full(n, "", dtype=object)
         known = (batch.inst >= 0) & (batch.inst < len(self.registry))
         reason[~known] = "unknown instrument"
-        checks = [
-            ((batch.bid <= 0) | (batch.ask <= 0), "non-positive price"),
-            (batch.bid > batch.ask, "crossed quote"),
-            (~np.isfinite(batch.volume) | (batch.volume < 0), "NaN or negative volume"),
-        ]
-        for bad, why in checks:
-            reason[bad & (reason == "")] = why
+        faults = quote_faults(batch.bid, batch.ask, batch.volume)
+        reason[known] = faults[known]
         bars: list[Bar] = []
         last_ts: dict[str, int] = {}
         for i in np.unique(batch.inst[known]):

@@ -469,7 +469,7 @@ class Session:
             return
         self.result.decisions.extend(ctx.decisions)
         if ctx.update is not None:
-            sent = {o.client_order_id: o for legs in ctx.orders.values() for o in legs}
+            sent = {o.client_order_id: o for o in ctx.update.submitted}  # as rust_exec has them
             self.sent.update(sent)
             placed: set[str] = set()
             for report in ctx.update.reports:  # once per order the venue took, part filled or not

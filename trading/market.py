@@ -71,6 +71,23 @@ def datetime_to_ts(moment: datetime) -> int:
     return int(moment.timestamp()) * NS_PER_S + moment.microsecond * 1000
 
 
+QUOTE_FAULTS = ("non-positive price", "crossed quote", "NaN or negative volume")
+
+
+def quote_faults(bid: npt.NDArray[np.int64], ask: npt.NDArray[np.int64],
+                 volume: npt.NDArray[np.float64]) -> npt.NDArray[np.object_]:
+    """Why each quote cannot be traded on ('' when it can): the one rule every entry point applies
+    (the file reader, the ingress agents, ``Tick``; rust_exec applies the same to what it is sent).
+    Prices are integer points; the first fault in ``QUOTE_FAULTS`` order is named. A zero spread
+    (bid equal to ask) is a valid quote."""
+    reason = np.full(len(bid), "", dtype=object)
+    checks = [((bid <= 0) | (ask <= 0), QUOTE_FAULTS[0]), (bid > ask, QUOTE_FAULTS[1]),
+              (~np.isfinite(volume) | (volume < 0), QUOTE_FAULTS[2])]
+    for bad, why in checks:
+        reason[bad & (reason == "")] = why
+    return reason
+
+
 def _finite_price(field: str, value: Decimal) -> None:
     if not value.is_finite() or value <= 0:
         raise InvalidValue(field, value, "must be a positive finite price")
@@ -91,10 +108,12 @@ class Tick:
         _finite_price("ask", to_decimal(self.ask, "ask"))
         bid = self.instrument.price(self.bid)
         ask = self.instrument.price(self.ask)
-        if bid > ask:
-            raise InvalidValue("ask", ask, f"crossed quote: bid {bid} above ask")
-        if not math.isfinite(self.volume) or self.volume < 0:
-            raise InvalidValue("volume", self.volume, "must be a non-negative finite number")
+        bid_pts, ask_pts = self.instrument.points(bid), self.instrument.points(ask)
+        fault = quote_faults(np.array([bid_pts], np.int64), np.array([ask_pts], np.int64),
+                             np.array([self.volume], np.float64))[0]
+        if fault:
+            field = ("volume" if "volume" in fault else "ask" if fault == "crossed quote" or bid_pts > 0 else "bid")
+            raise InvalidValue(field, {"bid": bid, "ask": ask, "volume": self.volume}[field], fault)
         if self.ts_ns <= 0:
             raise InvalidValue("ts_ns", self.ts_ns, "must be a positive epoch timestamp in ns")
         object.__setattr__(self, "bid", bid)

@@ -164,6 +164,16 @@ def test_a_refused_resubmit_under_a_live_orders_id_leaves_that_order_booked(svc,
     assert desk.reconcile().discrepancies == () and len(desk.ledgers["acc"].positions) == 1
 
 
+def test_the_order_the_desk_records_carries_the_minimum_hold_rust_exec_enforces(svc, registry) -> None:  # type: ignore[no-untyped-def]
+    from actors.execution import AccountSpec, ExecutionAgent
+
+    desk = ExecutionAgent(registry, svc.address, svc.credentials(),
+                          [AccountSpec("acc", "USD", Decimal(100_000), Decimal(0), min_hold_seconds=60)])
+    update = desk.submit([order("held")])
+    assert [o.min_hold_ns for o in update.submitted] == [60 * S]  # what the session stores in `orders`
+    assert desk.client.get_order("held").order.min_hold_ns == 60 * S  # what rust_exec enforces
+
+
 def test_too_much_slippage_rejects_and_an_unfilled_order_expires(client) -> None:
     client.submit(order("slip", slippage=5))
     reports = client.on_quotes(batch([(T0 + S, 0, 108050, 108060)]))

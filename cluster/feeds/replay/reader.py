@@ -14,7 +14,7 @@ import polars as pl
 
 from trading.errors import InvalidValue
 from trading.instruments import InstrumentRegistry
-from trading.market import Bar, TickBatch
+from trading.market import Bar, TickBatch, quote_faults
 
 
 def points_per_unit(registry: InstrumentRegistry, inst: np.ndarray) -> np.ndarray:
@@ -54,23 +54,25 @@ def read_ticks(path: str | Path, registry: InstrumentRegistry) -> TickBatch:
     unknown = set(df["symbol"].unique().to_list()) - set(registry.symbols)
     if unknown:
         raise InvalidValue(f"{path}:symbol", sorted(unknown), "unknown instrument(s)")
-    bad = df.filter(
-        pl.col("bid").is_nan() | pl.col("ask").is_nan() | (pl.col("bid") <= 0)
-        | (pl.col("bid") > pl.col("ask")) | (pl.col("volume") < 0) | pl.col("ts").is_null()
-    )
-    if len(bad):
-        row = bad.row(0, named=True)
-        raise InvalidValue(f"{path}:line {row['row'] + 2}", {k: row[k] for k in ("bid", "ask", "volume")},
-                           "NaN, non-positive, crossed or negative-volume tick")
-    df = df.sort("ts", maintain_order=True)
+    # prices to integer points first, then the one quote rule of every entry point (trading.market)
     inst = np.array([registry.index(s) for s in df["symbol"].to_list()], np.int16)
     scale = points_per_unit(registry, inst)
-    return TickBatch(
-        df["ts"].to_numpy().astype(np.int64), inst,
-        np.rint(df["bid"].to_numpy() * scale).astype(np.int64),
-        np.rint(df["ask"].to_numpy() * scale).astype(np.int64),
-        df["volume"].cast(pl.Float64).to_numpy(),
-    )
+    bid_f, ask_f = (df[c].cast(pl.Float64).fill_null(float("nan")).to_numpy() for c in ("bid", "ask"))
+    volume = df["volume"].cast(pl.Float64).fill_null(float("nan")).to_numpy()
+    no_price = ~np.isfinite(bid_f) | ~np.isfinite(ask_f)
+    bid = np.rint(np.where(no_price, 0, bid_f) * scale).astype(np.int64)
+    ask = np.rint(np.where(no_price, 0, ask_f) * scale).astype(np.int64)
+    reason = quote_faults(bid, ask, volume)
+    reason[no_price] = "NaN or missing price"
+    reason[df["ts"].is_null().to_numpy()] = "no time"
+    bad = np.flatnonzero(reason != "")
+    if len(bad):
+        row = df.row(int(bad[0]), named=True)
+        raise InvalidValue(f"{path}:line {row['row'] + 2}", {k: row[k] for k in ("bid", "ask", "volume")},
+                           f"{reason[bad[0]]} ({len(bad):,} invalid row(s) in all)")
+    order = np.argsort(df["ts"].to_numpy().astype(np.int64), kind="stable")
+    return TickBatch(df["ts"].to_numpy().astype(np.int64)[order], inst[order], bid[order], ask[order],
+                     volume[order])
 
 
 def read_bars(path: str | Path, bar_seconds: int = 60) -> list[Bar]:
