@@ -74,6 +74,7 @@ bench: setup
 	$(VENV)/bin/python bench/pipeline.py
 	$(VENV)/bin/python bench/exec_latency.py
 	$(VENV)/bin/python bench/storage.py
+	$(VENV)/bin/python bench/audit_anchors.py
 	$(VENV)/bin/python bench/ray_hops.py
 
 # Wyckoff detection: precision/recall on 500 labelled scenarios; batch bars/s on 10M bars, incremental p99

@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -45,16 +46,24 @@ def run_session(settings: Settings) -> None:
     """Run a session with a live progress bar and print its summary."""
     from cluster.secrets import write_private
     from cluster.session import Session
+    from cluster.storage.anchors import AuditKeyError, key_path, load_key
     from cluster.storage.store import open_store
     from cluster.topology import init_ray
 
+    try:  # the audit key first: one others can read is refused before anything starts
+        load_key(key_path(settings), create=True)
+    except AuditKeyError as exc:
+        raise _fail(str(exc)) from None
     with console.status("generating replay ticks"):
         ticks = _load_ticks(settings)
     with console.status("starting Ray and the agents"):
         init_ray(settings)
     data_dir = Path(settings.runtime.data_dir)
     with console.status(f"opening the {settings.runtime.store} store"):
-        store = open_store(settings)
+        try:
+            store = open_store(settings)
+        except AuditKeyError as exc:
+            raise _fail(str(exc)) from None
         live = _live(settings)
     columns = (TextColumn("[bold]session"), BarColumn(), MofNCompleteColumn(), TextColumn("batches"),
                TextColumn("{task.fields[info]}"), TimeElapsedColumn())
@@ -75,6 +84,9 @@ def run_session(settings: Settings) -> None:
     write_private(out, json.dumps(session_json(result), indent=2, default=str, allow_nan=False))
     console.print(f"records of run [bold]{result.run_id}[/bold] in [bold]{store.where}[/bold] "
                   f"(audit up to record {store.acked.get('audit_seq', 0)}), summary in [bold]{out}[/bold]")
+    if store.anchor_errors:
+        console.print(f"[red bold]{store.anchor_errors} batch(es) not anchored[/red bold] in {store.anchors.path} "
+                      "(see the log): the next anchor covers them if one was written")
     if getattr(live, "errors", 0):
         console.print(f"[yellow]live view: {live.errors} Redis error(s), last: {live.last_error}[/yellow]")
     breaches = sum(len(v["breaches"]) for v in result.compliance.values())
@@ -450,19 +462,75 @@ audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=Tr
 app.add_typer(audit_app, name="audit")
 
 
+AnchorsOpt = Annotated[Path | None, typer.Option(
+    "--anchors", help="The anchor log; default: storage.audit_anchor_log, or data_dir/audit/anchors.jsonl.")]
+KeyOpt = Annotated[Path | None, typer.Option(
+    "--key", help="The key that signed the anchors; default: storage.audit_key_file, or data_dir/secrets/audit.key.")]
+NoAnchorsOpt = Annotated[bool, typer.Option(
+    "--no-anchors", help="Check the chain alone (a deleted or recomputed tail then goes unnoticed).")]
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
+    return typer.Exit(code)
+
+
 @audit_app.command("verify")
-def audit_verify(config: ConfigOpt = Path("octet.yaml"), url: UrlOpt = None) -> None:
-    """Recompute the whole chain; name the first record that does not hold (exit 1)."""
+def audit_verify(config: ConfigOpt = Path("octet.yaml"), url: UrlOpt = None, anchors: AnchorsOpt = None,
+                 key: KeyOpt = None, no_anchors: NoAnchorsOpt = False) -> None:
+    """Recompute the whole chain, then hold every signed anchor against it: a record gone, rewritten,
+    or an anchor line forged is named (exit 1). Exit 2: nothing to check against (no anchor log, no key)."""
+    from cluster.storage import anchors as anchoring
     from cluster.storage import audit
 
+    if not no_anchors and (anchors is None or key is None):
+        settings = _settings(config)
+        anchors = anchors or anchoring.log_path(settings)
+        key = key or anchoring.key_path(settings)
     store = _store(config, url)
-    with console.status("verifying the audit chain"):
-        v = audit.verify(store.engine)
-    if v.ok:
-        console.print(f"[green]audit chain intact[/green]: {v.records:,} records in {store.where}")
+    if no_anchors:
+        with console.status("verifying the audit chain"):
+            v = audit.verify(store.engine)
+        console.print("[yellow]warning: anchors not checked (--no-anchors): a deleted tail, or a tail rewritten "
+                      "with its hashes recomputed, would still verify[/yellow]", soft_wrap=True)
+        if v.ok:
+            console.print(f"[green]audit chain intact[/green]: {v.records:,} records in {escape(store.where)}")
+            return
+        console.print(f"[red bold]audit chain broken at record {v.first_bad}[/red bold]: {escape(v.reason)} "
+                      f"({v.records:,} records before it hold)", soft_wrap=True)
+        raise typer.Exit(1)
+    assert anchors is not None and key is not None
+    if not anchors.exists():
+        n = anchoring.records(store.engine)
+        if n:
+            raise _fail(f"no anchor log at {anchors}: the tail of the audit chain ({n:,} records) cannot be checked "
+                        "(a deleted or recomputed tail would go unnoticed); give --anchors, or --no-anchors to "
+                        "check the chain alone")
+        console.print(f"[green]audit chain intact[/green]: no record in {escape(store.where)}, no anchor")
         return
-    console.print(f"[red bold]audit chain broken at record {v.first_bad}[/red bold]: {v.reason} "
-                  f"({v.records:,} records before it hold)")
+    try:
+        secret = anchoring.load_key(key)
+        with console.status("verifying the audit chain and its anchors"):
+            rep = anchoring.check(store.engine, anchors, secret)
+    except anchoring.AuditKeyError as exc:
+        raise _fail(str(exc)) from None
+    for note in rep.notes:
+        console.print(f"[yellow]note:[/yellow] {escape(note)}", soft_wrap=True)
+    if rep.ok:
+        console.print(f"[green]audit chain intact[/green]: {rep.chain.records:,} records in {escape(store.where)}, "
+                      f"anchored up to record {rep.anchored_to:,} by {rep.anchors:,} signed anchor(s) "
+                      f"(last {rep.last_at or '-'}) in {escape(str(anchors))}", soft_wrap=True)
+        return
+    console.print("[red bold]audit trail broken[/red bold]"
+                  + (f" at record {rep.first_bad}" if rep.first_bad is not None else "")
+                  + f" in {escape(store.where)} (" + (f"the chain itself holds: {rep.chain.records:,} records"
+                                                       if rep.chain.ok else
+                                                       f"{rep.chain.records:,} records hold before the break")
+                  + "):", soft_wrap=True)
+    for problem in rep.problems[:20]:
+        console.print(f"  - {escape(problem)}", soft_wrap=True)
+    if len(rep.problems) > 20:
+        console.print(f"  ... and {len(rep.problems) - 20} more")
     raise typer.Exit(1)
 
 

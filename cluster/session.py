@@ -182,9 +182,14 @@ class Session:
         self.health = _HealthLog()
         self.ignored: frozenset[str] = frozenset()
         self.agent_seen: dict[str, dict[str, Any]] = {}
+        self.audit_out: list[tuple[list[dict[str, Any]], dict[str, Any] | None]] = []  # for the audit topic
 
     def run(self, ticks: TickBatch) -> SessionResult:
         data_dir = Path(self.settings.runtime.data_dir)
+        if self.store is not None and self.store.anchors is None:  # every commit's head signed outside the store
+            from cluster.storage.anchors import AnchorLog
+
+            self.store.anchors = AnchorLog.for_settings(self.settings)
         state_dir = data_dir / "state" / self.run_id
         address = self.settings.execution.address
         self.exec_service = None
@@ -197,6 +202,8 @@ class Session:
             if self.settings.storage.agent_state == "database" and self.store is not None:
                 state = self.store.url
             self.kafka, self.publisher = self._kafka_feed(ticks) if self.settings.runtime.bus == "kafka" else (None, None)
+            if self.publisher is not None and self.store is not None:  # the audit trail on its topic too
+                self.store.audit_sink = lambda rows, anchor: self.audit_out.append((rows, anchor))
             topo = build(self.settings, state, f"octet-{self.run_id}", address, self.run_id, self.kafka,
                          self.exec_creds, state_key(data_dir))
             self.venue = GrpcExecutionClient(address, self.registry, catch_up=False,  # the breaker's direct line
@@ -209,6 +216,8 @@ class Session:
                 self.venue.close()
                 if self.publisher is not None:
                     self.publisher.close()
+                if self.store is not None:
+                    self.store.audit_sink = None
             result.execution = self._exec_info(address)
             return result
         finally:
@@ -228,8 +237,9 @@ class Session:
         return KafkaSource(access, f"{k.group}.{self.run_id}", partitions, start), Publisher(access)
 
     def _publish(self, result: SessionResult, marks: dict[str, int]) -> dict[str, int]:
-        """The batch's signals, execution reports and breaker events on their topics (after the
-        store has them), flushed; returns the new marks."""
+        """The batch's signals, execution reports and breaker events on their topics, and its audit
+        records with their signed anchor on ``audit`` (after the store has them), flushed; returns
+        the new marks."""
         from cluster.storage.rows import breaker_row, fill_row, jsonable, report_row, signal_row
 
         assert self.publisher is not None
@@ -242,6 +252,12 @@ class Session:
             self.publisher.send("exec.reports", r.account_id, doc)
         for e in result.breaker_events[marks.get("breaker", 0):]:
             self.publisher.send("breaker.events", e.scope, {"run_id": self.run_id, **jsonable(breaker_row(e))})
+        for rows, anchor in self.audit_out:  # one key: the chain stays in order on one partition
+            for row in rows:
+                self.publisher.send("audit", "chain", {"type": "record", **row})
+            if anchor is not None:
+                self.publisher.send("audit", "chain", {"type": "anchor", **anchor})
+        self.audit_out.clear()
         self.publisher.flush()
         return {"signals": len(result.signals), "reports": len(result.reports), "breaker": len(result.breaker_events)}
 

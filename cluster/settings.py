@@ -181,6 +181,11 @@ class StorageSettings(_Model):
     # where agents save their state between calls: files (a SQLite file per agent under data_dir/state,
     # local disk) or database (the store's database: for a cluster, whose actors restart on other nodes)
     agent_state: Literal["files", "database"] = "files"
+    # the key that signs the audit chain's anchors (32 random bytes, made on first use, mode 0600);
+    # keep it off the database's host and back it up: null = data_dir/secrets/audit.key
+    audit_key_file: Path | None = None
+    # where the signed heads of the audit chain are appended after every batch: null = data_dir/audit/anchors.jsonl
+    audit_anchor_log: Path | None = None
 
 
 class ExecutionSettings(_Model):

@@ -5,14 +5,16 @@ previous record's hash. Records are written in the same transaction as the rows 
 under a lock that keeps the chain single-file (an advisory lock on PostgreSQL; SQLite has one
 writer). The database refuses updates and deletes (triggers from the first migration); ``verify``
 still recomputes the whole chain, so a row changed behind those triggers is found, by number.
+A deleted tail, or a tail rewritten with every hash after it recomputed, still chains: the heads
+signed outside the database (``cluster.storage.anchors``) find those.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, text
@@ -45,15 +47,29 @@ def record_hash(prev_hash: str, seq: int, run_id: str, e: Entry) -> str:
     return hashlib.sha256((prev_hash + body).encode()).hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """The chain's head after an append (``seq``, ``hash``) and the records it appended (as rows)."""
+
+    seq: int
+    hash: str
+    rows: list[dict[str, Any]]
+
+
 def append(conn: Connection, run_id: str, entries: list[Entry]) -> int:
     """Append ``entries`` in the caller's transaction; returns the last sequence number."""
+    return write(conn, run_id, entries).seq
+
+
+def write(conn: Connection, run_id: str, entries: list[Entry]) -> Appended:
+    """Append ``entries`` in the caller's transaction; returns the new head and the rows written."""
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHAIN_LOCK})
     head = conn.execute(select(audit.c.seq, audit.c.hash).order_by(audit.c.seq.desc()).limit(1)).first()
     seq, prev = (int(head[0]), str(head[1])) if head else (0, GENESIS)
     if not entries:
-        return seq
-    rows = []
+        return Appended(seq, prev, [])
+    rows: list[dict[str, Any]] = []
     for e in entries:
         seq += 1
         h = record_hash(prev, seq, run_id, e)
@@ -61,7 +77,7 @@ def append(conn: Connection, run_id: str, entries: list[Entry]) -> int:
                          order_id=e.order_id, account_id=e.account_id, payload=e.payload, prev_hash=prev, hash=h))
         prev = h
     conn.execute(insert(audit), rows)
-    return seq
+    return Appended(seq, prev, rows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +86,7 @@ class Verdict:
     records: int
     first_bad: int | None = None
     reason: str = ""
+    found: dict[int, str] = field(default_factory=dict, compare=False, repr=False)  # hashes of watched records
 
 
 def _rows(engine: Engine, chunk: int = 20_000) -> Iterator[Any]:
@@ -83,19 +100,27 @@ def _rows(engine: Engine, chunk: int = 20_000) -> Iterator[Any]:
             last = int(batch[-1].seq)
 
 
-def verify(engine: Engine) -> Verdict:
-    """Walk the chain from the first record; the verdict names the first record that does not hold."""
+def verify(engine: Engine, watch: Collection[int] = ()) -> Verdict:
+    """Walk the chain from the first record; the verdict names the first record that does not hold.
+
+    The chain alone cannot show a deleted tail or a tail rewritten with its hashes recomputed: that
+    takes the anchors (``cluster.storage.anchors.check``). The hashes of the records in ``watch``
+    that hold are returned in ``found``."""
     prev, expected, n = GENESIS, 1, 0
+    found: dict[int, str] = {}
     for r in _rows(engine):
         if r.seq != expected:
-            return Verdict(False, n, expected, f"record {expected} is missing (next is {r.seq})")
+            return Verdict(False, n, expected, f"record {expected} is missing (next is {r.seq})", found)
         if r.prev_hash != prev:
-            return Verdict(False, n, r.seq, "its previous-hash does not match the record before it")
+            return Verdict(False, n, r.seq, "its previous-hash does not match the record before it", found)
         e = Entry(r.kind, r.ts_ns, r.payload, r.signal_id, r.order_id, r.account_id)
         if record_hash(prev, r.seq, r.run_id, e) != r.hash:
-            return Verdict(False, n, r.seq, "its content does not match its hash (changed after it was written)")
+            return Verdict(False, n, r.seq, "its content does not match its hash (changed after it was written)",
+                           found)
+        if r.seq in watch:
+            found[r.seq] = r.hash
         prev, expected, n = r.hash, expected + 1, n + 1
-    return Verdict(True, n)
+    return Verdict(True, n, found=found)
 
 
 def story(engine: Engine, order_id: str) -> list[Any]:

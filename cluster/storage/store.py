@@ -5,15 +5,18 @@ signals with their evidence, every saga decision, orders, execution reports and 
 trades, equity and headroom per account, breaker events, the open positions (replaced), and one
 audit record per fact, chained. When ``flush`` returns, the batch is durable: that is the
 acknowledgement. A writer killed before it returns leaves nothing of that batch, so a record is
-never half-written and the chain never broken. Queries (the API, ``octet audit``) read the tables
-through their own connections and never hold the writer.
+never half-written and the chain never broken. After the commit, the chain's new head is signed
+and appended to the anchor log (``anchors``, outside the database) and the batch's audit records
+are handed to ``audit_sink`` (the session's Kafka publisher, when there is one). Queries (the API,
+``octet audit``) read the tables through their own connections and never hold the writer.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,7 +26,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from cluster.storage import audit, migrate
 from cluster.storage import models as m
-from cluster.storage.audit import Entry
+from cluster.storage.anchors import AnchorLog
+from cluster.storage.audit import Appended, Entry
 from cluster.storage.rows import (
     breaker_row,
     decision_row,
@@ -44,6 +48,11 @@ from trading.ledger import AccountSnapshot
 if TYPE_CHECKING:
     from cluster.session import SessionResult
     from cluster.settings import Settings
+
+log = logging.getLogger("octet.storage")
+# What the sink is given after each commit: the audit records appended, and their signed anchor
+# (None when the store has no anchor log or the anchor could not be written).
+AuditSink = Callable[[list[dict[str, Any]], dict[str, Any] | None], None]
 
 RECORDS: dict[str, Table] = {
     "signals": m.SignalRow.__table__, "decisions": m.DecisionRow.__table__, "orders": m.OrderRow.__table__,
@@ -95,12 +104,17 @@ def _check_legacy(engine: Engine) -> None:
 class SessionStore:
     """Writes sessions to one database (its schema migrated to the newest revision at open)."""
 
-    def __init__(self, url: str, *, upgrade: bool = True) -> None:
+    def __init__(self, url: str, *, upgrade: bool = True, anchors: AnchorLog | None = None) -> None:
         self.url = url
         self.engine = make_engine(url)
         if upgrade:
             _check_legacy(self.engine)
             migrate.upgrade(self.engine)
+        self.anchors = anchors            # where the chain's head is signed after every commit
+        self.audit_sink: AuditSink | None = None
+        self.anchor_errors = 0
+        self._chain_id: str | None = None
+        self._appended: Appended | None = None
         self.written: dict[str, int] = {}
         self.acked: dict[str, int] = {}
         self._signal_ts: dict[str, int] = {}
@@ -118,7 +132,37 @@ class SessionStore:
         return self.engine.url.render_as_string(hide_password=True)
 
     def close(self) -> None:
+        if self.anchors is not None:
+            self.anchors.close()
         self.engine.dispose()
+
+    def _committed(self, run_id: str, appended: Appended) -> None:
+        """After a commit: sign the chain's new head into the anchor log (one HMAC, one fsynced
+        line), then hand the records and their anchor to the sink. A failed anchor write is logged
+        and counted: the batch is durable, and the next anchor covers its records too."""
+        if not appended.rows:
+            return
+        anchor = None
+        if self.anchors is not None:
+            try:
+                anchor = self.anchors.write(appended.seq, appended.hash, self._chain(appended), run_id)
+            except OSError as exc:
+                self.anchor_errors += 1
+                log.error("audit records up to %d are committed but not anchored in %s: %s", appended.seq,
+                          self.anchors.path, exc)
+        if self.audit_sink is not None:
+            self.audit_sink(appended.rows, anchor)
+
+    def _chain(self, appended: Appended) -> str:
+        """The chain's name: the hash of its record 1."""
+        if self._chain_id is None:
+            if appended.rows[0]["seq"] == 1:
+                self._chain_id = str(appended.rows[0]["hash"])
+            else:
+                with self.engine.connect() as conn:
+                    self._chain_id = str(conn.execute(select(audit.audit.c.hash).where(audit.audit.c.seq == 1))
+                                         .scalar())
+        return self._chain_id
 
     # -- writing ------------------------------------------------------------------------------
     def begin_run(self, run_id: str, settings: Settings, started_ns: int) -> None:
@@ -132,8 +176,17 @@ class SessionStore:
             conn.execute(_upsert(self.engine, m.InstrumentRow.__table__, ["symbol"])(instruments))
             conn.execute(insert(m.Run.__table__), [dict(run_id=run_id, started_ns=started_ns, status="running",
                                                         settings=json.loads(settings.model_dump_json()))])
-            audit.append(conn, run_id, [Entry("run", started_ns, {"run_id": run_id, "accounts": len(accounts),
-                                                                  "instruments": len(instruments)})])
+            appended = audit.write(conn, run_id, [Entry("run", started_ns, {"run_id": run_id,
+                                                                           "accounts": len(accounts),
+                                                                           "instruments": len(instruments)})])
+        self._committed(run_id, appended)
+
+    def append_audit(self, run_id: str, entries: list[Entry]) -> Appended:
+        """Audit records of their own (not a batch's facts), in one transaction, anchored like a batch."""
+        with self.engine.begin() as conn:
+            appended = audit.write(conn, run_id, entries)
+        self._committed(run_id, appended)
+        return appended
 
     def _new(self, name: str, items: Sequence[Any]) -> Sequence[Any]:
         start = self.written.get(name, 0)
@@ -145,11 +198,15 @@ class SessionStore:
         """Append what ``r`` holds beyond the last flush, in one transaction; returns the counts
         now durable (the acknowledgement)."""
         marks = dict(self.written)
+        self._appended = None
         try:
-            return self._flush(run_id, r, snapshots or {}, final)
+            acked = self._flush(run_id, r, snapshots or {}, final)
         except BaseException:
             self.written = marks  # nothing of this batch was written: the next flush tries it again
             raise
+        if self._appended is not None:  # committed: anchored outside the transaction
+            self._committed(run_id, self._appended)
+        return acked
 
     def _flush(self, run_id: str, r: SessionResult, snapshots: dict[str, AccountSnapshot],
                final: bool) -> dict[str, int]:
@@ -213,7 +270,8 @@ class SessionStore:
                 conn.execute(update(m.Run.__table__).where(m.Run.run_id == run_id)
                              .values(status="done", ticks=r.ticks, batches=r.batches, elapsed_s=r.elapsed_s,
                                      summary=summary))
-            last_seq = audit.append(conn, run_id, entries)
+            self._appended = audit.write(conn, run_id, entries)
+        last_seq = self._appended.seq
         for row in rows["equity_snapshots"]:
             self._equity_last[row["account_id"]] = row
         self.acked = {**{k: v for k, v in self.written.items()}, "audit_seq": last_seq}
@@ -254,10 +312,19 @@ def store_url(settings: Settings) -> str:
 
 
 def open_store(settings: Settings) -> SessionStore:
-    """The settings' store, migrated. An embedded SQLite file from before migrations is moved aside
-    (kept, renamed with a ``.pre-migrations`` suffix) and a new one is started."""
-    import logging
+    """The settings' store, migrated, with its anchor log (``AuditKeyError`` when the key cannot be
+    used). An embedded SQLite file from before migrations is moved aside (kept, renamed with a
+    ``.pre-migrations`` suffix) and a new one is started."""
+    store = _open_store(settings)
+    try:
+        store.anchors = AnchorLog.for_settings(settings)
+    except BaseException:
+        store.close()
+        raise
+    return store
 
+
+def _open_store(settings: Settings) -> SessionStore:
     data_dir = Path(settings.runtime.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     url = store_url(settings)
@@ -269,5 +336,5 @@ def open_store(settings: Settings) -> SessionStore:
         old = data_dir / "octet.db"
         aside = old.with_suffix(".db.pre-migrations")
         old.rename(aside)
-        logging.getLogger("octet.storage").warning("moved %s (schema before migrations) to %s", old, aside)
+        log.warning("moved %s (schema before migrations) to %s", old, aside)
         return SessionStore(url)

@@ -239,7 +239,9 @@ def test_a_session_keeps_its_files_private_and_its_secrets_out_of_records_logs_a
                "Ray token": (data / "secrets" / "ray.token").read_text().strip()}
     for token in sorted((data / "secrets" / "exec").glob("*.token")):
         secrets[token.name] = token.read_text().strip()
-    assert len(secrets) == 7 and all(len(v) >= 16 for v in secrets.values())
+    audit_key = (data / "secrets" / "audit.key").read_bytes()
+    secrets |= {"audit key": audit_key.decode("latin-1"), "audit key (hex)": audit_key.hex()}
+    assert len(secrets) == 9 and all(len(v) >= 16 for v in secrets.values())
 
     haystacks = {"the command's output": done.stdout + done.stderr}
     for path in data.rglob("*"):
@@ -263,7 +265,8 @@ def test_a_session_keeps_its_files_private_and_its_secrets_out_of_records_logs_a
     private_dirs = [data / "secrets", data / "secrets" / "exec", *(data / "state").iterdir(), *(data / "exec").iterdir()]
     assert len(private_dirs) == 4 and all(mode(d) == 0o700 for d in private_dirs), {str(d): oct(mode(d))
                                                                                      for d in private_dirs}
-    files = [f for d in private_dirs for f in d.iterdir() if f.is_file()] + [data / "last_session.json"]
+    files = [f for d in private_dirs for f in d.iterdir() if f.is_file()] + [data / "last_session.json",
+                                                                             data / "audit" / "anchors.jsonl"]
     assert any(f.name == "journal.bin" for f in files) and any(f.suffix == ".db" for f in files)
     loose = {str(f.relative_to(data)): oct(mode(f)) for f in files if mode(f) != 0o600}
     assert not loose, loose
