@@ -219,12 +219,12 @@ def exec_serve(config: ConfigOpt = Path("octet.yaml"),
     """Run rust_exec in the foreground for a cluster: set execution.address to reach it."""
     import os
 
-    from cluster.exec_service import exec_config, find_binary
+    from cluster.exec_service import exec_config, find_binary, write_private
 
     s = _settings(config)
-    journal_dir.mkdir(parents=True, exist_ok=True)
+    journal_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     cfg = journal_dir / "exec.json"
-    cfg.write_text(json.dumps(exec_config(s), indent=1))
+    write_private(cfg, json.dumps(exec_config(s), indent=1))
     cmd = [str(find_binary(s.execution.binary)), "--config", str(cfg), "--journal-dir", str(journal_dir),
            "--listen", listen]
     if metrics_listen:

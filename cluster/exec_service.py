@@ -45,6 +45,14 @@ def find_binary(configured: Path | None = None) -> Path:
                            "build it with `make setup` or set execution.binary")
 
 
+def write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read (mode 0600), like the files rust_exec creates."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+
+
 def exec_config(settings: Settings) -> dict[str, Any]:
     """The JSON configuration of rust_exec, from the desk's settings (one source of truth)."""
     registry = settings.registry()
@@ -53,9 +61,10 @@ def exec_config(settings: Settings) -> dict[str, Any]:
         "instruments": [{"symbol": i.symbol, "base": i.base, "quote": i.quote,
                          "price_precision": i.price_precision, "contract_size": i.contract_size}
                         for i in registry.values()],
+        # limits as integers, converted exactly (the settings refuse a value that does not convert)
         "accounts": [{"id": a.id,
-                      "max_order_lots": float(a.limits.max_order_lots),
-                      "max_open_notional_usd": float(a.limits.max_open_notional_usd),
+                      "max_order_lots_e6": a.limits.max_order_lots_e6(),
+                      "max_open_notional_usd_cents": a.limits.max_open_notional_usd_cents(),
                       "instruments": list(a.limits.instruments)} for a in settings.accounts],
         "venue": {"slippage_points": x.slippage_points,
                   "latency_ns": int(x.latency_ms * 1_000_000),
@@ -104,9 +113,9 @@ class ExecService:
         with self._lock:
             if self.alive():
                 return self.address
-            self.journal_dir.mkdir(parents=True, exist_ok=True)
+            self.journal_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
             cfg_path = self.journal_dir / "exec.json"
-            cfg_path.write_text(json.dumps(self.config, indent=1))
+            write_private(cfg_path, json.dumps(self.config, indent=1))
             listen = self.address or self.listen
             cmd = [str(self.binary), "--config", str(cfg_path), "--journal-dir", str(self.journal_dir),
                    "--listen", listen, "--parent-pid", str(os.getpid())]
