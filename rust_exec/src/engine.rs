@@ -42,8 +42,17 @@ struct OrderRec {
     status: OrderStatus,
     filled: i64,
     avg_price: i64,
-    first: SubmitResult,
-    last_report: Option<pb::ExecutionReport>,
+    /// The first result, its report by sequence number (every report is in `Engine::reports`).
+    first: First,
+    /// The sequence number of the order's last report (0 = none yet).
+    last_seq: u64,
+}
+
+/// What a submit returned the first time, without a copy of its report.
+#[derive(Debug, Clone)]
+enum First {
+    Accepted(u64),
+    Refused { code: RejectCode, message: String, seq: u64 },
 }
 
 #[derive(Debug, Clone)]
@@ -209,7 +218,7 @@ impl Engine {
             filled_quantity: rec.filled,
             average_price: rec.avg_price,
             position_open: open,
-            last_report: rec.last_report.clone(),
+            last_report: self.report(rec.last_seq),
         })
     }
 
@@ -237,7 +246,20 @@ impl Engine {
 
     /// The first result of a submit with this id, if any: what a duplicate submit returns.
     pub fn previous_submit(&self, id: &str) -> Option<SubmitResult> {
-        self.orders.get(id).map(|r| r.first.clone())
+        let rec = self.orders.get(id)?;
+        Some(match &rec.first {
+            First::Accepted(seq) => Ok(self.report(*seq).unwrap_or_default()),
+            First::Refused { code, message, seq } => Err(Reject {
+                code: *code,
+                message: message.clone(),
+                report: self.report(*seq).map(Box::new),
+            }),
+        })
+    }
+
+    /// Report `seq` (from 1), if there is one.
+    fn report(&self, seq: u64) -> Option<pb::ExecutionReport> {
+        (seq > 0).then(|| self.reports.get(seq as usize - 1).cloned()).flatten()
     }
 
     /// What a batch of this stream already applied returned, if it was applied: a re-sent batch
@@ -283,21 +305,21 @@ impl Engine {
             .into_iter()
             .map(|id| {
                 let r = &self.orders[id];
-                let (first_ok, first_report, reject_code, reject_message) = match &r.first {
-                    Ok(rep) => (true, Some(rep.clone()), 0, String::new()),
-                    Err(j) => (false, j.report.as_deref().cloned(), j.code as i32, j.message.clone()),
+                let (first_ok, first_seq, reject_code, reject_message) = match &r.first {
+                    First::Accepted(seq) => (true, *seq, 0, String::new()),
+                    First::Refused { code, message, seq } => (false, *seq, *code as i32, message.clone()),
                 };
                 sn::OrderState {
                     order: Some(r.order.clone()),
-                    submitted: Some(r.submitted.clone()),
+                    submitted: (r.submitted != r.order).then(|| r.submitted.clone()),
                     status: r.status as i32,
                     filled: r.filled,
                     avg_price: r.avg_price,
                     first_ok,
-                    first_report,
+                    first_seq,
                     reject_code,
                     reject_message,
-                    last_report: r.last_report.clone(),
+                    last_seq: r.last_seq,
                 }
             })
             .collect();
@@ -375,27 +397,36 @@ impl Engine {
     pub fn from_state(s: sn::State) -> Result<Engine, String> {
         let cfg = Config::from_json(&s.config_json)?;
         let mut e = Engine::new(cfg);
+        for (k, r) in s.reports.iter().enumerate() {
+            if r.seq != k as u64 + 1 {
+                return Err(format!("report {} has sequence number {}", k + 1, r.seq));
+            }
+        }
+        let n = s.reports.len() as u64;
+        let seq = |seq: u64| if seq <= n { Ok(seq) } else { Err(format!("no report {seq}")) };
         for o in s.orders {
-            let (Some(order), Some(submitted)) = (o.order, o.submitted) else {
+            let Some(order) = o.order else {
                 return Err("an order record without its order".into());
             };
+            let submitted = o.submitted.unwrap_or_else(|| order.clone());
             let status = OrderStatus::try_from(o.status).map_err(|_| format!("order status {}", o.status))?;
             let first = if o.first_ok {
-                Ok(o.first_report.unwrap_or_default())
+                First::Accepted(seq(o.first_seq)?)
             } else {
-                Err(Reject {
+                First::Refused {
                     code: RejectCode::try_from(o.reject_code).unwrap_or(RejectCode::Unspecified),
                     message: o.reject_message,
-                    report: o.first_report.map(Box::new),
-                })
+                    seq: seq(o.first_seq)?,
+                }
             };
+            let last_seq = seq(o.last_seq)?;
             let id = order.client_order_id.clone();
             if matches!(status, OrderStatus::Accepted | OrderStatus::PartiallyFilled) {
                 e.working.entry(order.symbol.clone()).or_default().insert((order.not_before_ns, id.clone()), ());
             }
             e.orders.insert(
                 id,
-                OrderRec { order, submitted, status, filled: o.filled, avg_price: o.avg_price, first, last_report: o.last_report },
+                OrderRec { order, submitted, status, filled: o.filled, avg_price: o.avg_price, first, last_seq },
             );
         }
         for p in s.positions {
@@ -417,11 +448,6 @@ impl Engine {
         }
         for x in s.exposure {
             e.exposure.insert((x.account, x.symbol), x.units);
-        }
-        for (k, r) in s.reports.iter().enumerate() {
-            if r.seq != k as u64 + 1 {
-                return Err(format!("report {} has sequence number {}", k + 1, r.seq));
-            }
         }
         e.reports = s.reports;
         e.halted = s.halted;
@@ -458,7 +484,7 @@ impl Engine {
             take_profit: rec.order.take_profit,
         };
         self.reports.push(report.clone());
-        self.orders.get_mut(id).unwrap().last_report = Some(report.clone());
+        self.orders.get_mut(id).unwrap().last_seq = report.seq;
         report
     }
 
@@ -641,8 +667,8 @@ impl Engine {
                 status: OrderStatus::New,
                 filled: 0,
                 avg_price: 0,
-                first: Ok(pb::ExecutionReport::default()),
-                last_report: None,
+                first: First::Accepted(0),
+                last_seq: 0,
             },
         );
         let result = match verdict {
@@ -659,7 +685,10 @@ impl Engine {
                 Err(reject)
             }
         };
-        self.orders.get_mut(&id).unwrap().first = result.clone();
+        self.orders.get_mut(&id).unwrap().first = match &result {
+            Ok(r) => First::Accepted(r.seq),
+            Err(j) => First::Refused { code: j.code, message: j.message.clone(), seq: j.report.as_ref().map(|r| r.seq).unwrap_or(0) },
+        };
         result
     }
 

@@ -69,8 +69,11 @@ impl Core {
     /// The state is taken under the engine's lock; encoding and writing happen on the snapshot thread.
     pub fn snapshot(&mut self) -> u64 {
         self.since_snapshot = 0;
+        let t = Instant::now();
         let state = self.engine.to_state();
-        self.journal.snapshot(state)
+        let frame = self.journal.snapshot(state);
+        tracing::info!(frame, state_ms = t.elapsed().as_millis() as u64, "snapshot state taken (under the engine lock)");
+        frame
     }
 
     /// Apply a command and queue it on the journal (a refused one is not journaled), with a

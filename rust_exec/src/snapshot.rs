@@ -52,6 +52,7 @@ pub struct State {
 pub struct OrderState {
     #[prost(message, optional, tag = "1")]
     pub order: Option<pb::Order>,
+    /// The order as first submitted, when a modify has changed it since (else it is `order`).
     #[prost(message, optional, tag = "2")]
     pub submitted: Option<pb::Order>,
     #[prost(int32, tag = "3")]
@@ -60,17 +61,18 @@ pub struct OrderState {
     pub filled: i64,
     #[prost(int64, tag = "5")]
     pub avg_price: i64,
-    /// The first result: accepted (its report) or refused (code, message, and its report).
+    /// The first result: accepted (its report) or refused (code, message, and its report). Reports
+    /// are referred to by sequence number (0 = none): every one is in `State::reports`.
     #[prost(bool, tag = "6")]
     pub first_ok: bool,
-    #[prost(message, optional, tag = "7")]
-    pub first_report: Option<pb::ExecutionReport>,
+    #[prost(uint64, tag = "7")]
+    pub first_seq: u64,
     #[prost(int32, tag = "8")]
     pub reject_code: i32,
     #[prost(string, tag = "9")]
     pub reject_message: String,
-    #[prost(message, optional, tag = "10")]
-    pub last_report: Option<pb::ExecutionReport>,
+    #[prost(uint64, tag = "10")]
+    pub last_seq: u64,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]

@@ -239,6 +239,13 @@ fn state_after_a_snapshot_and_its_tail_equals_state_after_the_full_replay() {
     assert_eq!(state(&b), state(&live));
     assert_eq!(b.last_seq(), live.last_seq());
     assert_eq!(b.list_positions(""), live.list_positions(""));
+    for id in ["o1", "too-big", "o2", "o3", "o4", "o5"] {
+        assert_eq!(b.get_order(id), live.get_order(id), "{id}");
+        assert_eq!(b.previous_submit(id), live.previous_submit(id), "{id}");
+    }
+    assert_eq!(b.previous_batch("test", 3), live.previous_batch("test", 3));
+    assert_eq!(b.previous_flatten("f"), live.previous_flatten("f"));
+    assert_eq!(b.halted_accounts(), live.halted_accounts());
     assert_eq!(b.previous_submit("too-big"), live.previous_submit("too-big"), "a rejection is remembered");
     assert_eq!(b.previous_submit("o4"), live.previous_submit("o4"));
     assert!(matches!(b.previous_submit("o4"), Some(Ok(_))));
