@@ -425,7 +425,7 @@ fn snapshotter(dir: PathBuf, rx: mpsc::Receiver<(u64, Box<State>)>, done: watch:
         match snapshot::write_atomic(&dir, &snapshot::file_name(frame), &bytes) {
             Ok(()) => {
                 tracing::info!(frame, bytes = bytes.len(), ms = t.elapsed().as_millis() as u64, "snapshot written");
-                if let Err(e) = prune(&dir, retention) {
+                if let Err(e) = prune(&dir, retention, frame) {
                     tracing::warn!(error = %e, "journal: could not delete old snapshots or segments");
                 }
                 done.send_modify(|f| *f = (*f).max(frame));
@@ -435,18 +435,21 @@ fn snapshotter(dir: PathBuf, rx: mpsc::Receiver<(u64, Box<State>)>, done: watch:
     }
 }
 
-/// Delete the snapshots beyond the newest `keep`, then the segments whose frames are all covered by
-/// the oldest snapshot kept (so each kept snapshot has the journal after it).
-pub fn prune(dir: &Path, retention: Retention) -> std::io::Result<()> {
+/// Delete the snapshots beyond the newest `keep`, never the one of frame `good` (known to be whole:
+/// just written, or loaded at start), then the segments whose frames are all covered by the oldest
+/// snapshot kept (so each kept snapshot, `good` included, has the journal after it).
+pub fn prune(dir: &Path, retention: Retention, good: u64) -> std::io::Result<()> {
     let snaps = snapshot::list(dir)?;
     let keep = retention.keep_snapshots.max(1);
-    if snaps.is_empty() {
-        return Ok(());
+    let mut kept = Vec::new();
+    for (k, (frame, path)) in snaps.iter().enumerate() {
+        if k < keep || *frame == good {
+            kept.push(*frame);
+        } else {
+            std::fs::remove_file(path)?;
+        }
     }
-    for (_, path) in snaps.iter().skip(keep) {
-        std::fs::remove_file(path)?;
-    }
-    let oldest = snaps[..keep.min(snaps.len())].last().unwrap().0;
+    let Some(&oldest) = kept.last() else { return Ok(()) };
     let segments = list_segments(dir)?;
     for (i, (first, path)) in segments.iter().enumerate() {
         // removable when a later segment starts at or before oldest + 1: all of its frames <= oldest

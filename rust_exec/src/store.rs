@@ -185,9 +185,9 @@ pub fn recover(dir: &Path) -> Result<Recovered, String> {
 pub fn start(dir: &Path, file_cfg: Config, opts: Options, observer: Box<dyn SyncObserver>) -> Result<Started, String> {
     create_dir(dir)?;
     let Recovered { engine, last_segment, mut recovery } = recover(dir)?;
-    if recovery.snapshot.is_some() {
-        // what a crash between a snapshot and its clean-up left
-        journal::prune(dir, opts.retention).map_err(|e| format!("cannot clean up {}: {e}", dir.display()))?;
+    if let Some(good) = recovery.snapshot {
+        // what a crash between a snapshot and its clean-up left (never the snapshot just loaded)
+        journal::prune(dir, opts.retention, good).map_err(|e| format!("cannot clean up {}: {e}", dir.display()))?;
     }
     let segment = match last_segment {
         Some(p) => p,

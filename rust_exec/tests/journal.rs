@@ -325,3 +325,53 @@ fn each_command_replays_under_the_configuration_journaled_before_it() {
     let err = store::start(dir.path(), c, opts(0), Box::new(Quiet)).err().unwrap();
     assert!(err.contains("instrument EURUSD is in the journal's configuration and not in the new one"), "{err}");
 }
+
+#[test]
+fn a_crash_between_the_roll_the_snapshot_and_the_clean_up_loses_nothing() {
+    let cmds = session();
+    let live = run(&cmds);
+    let dir = tempfile::tempdir().unwrap();
+    let core = serve(dir.path(), config(VenueConfig::default()), 4, &cmds);
+    settle(&core, 4);
+    drop(core);
+    // the newest snapshot never got renamed into place: its segment rolled, a partial temp file is left
+    let newest = dir.path().join(snapshot::file_name(13));
+    let bytes = std::fs::read(&newest).unwrap();
+    std::fs::remove_file(&newest).unwrap();
+    std::fs::write(dir.path().join(format!("{}.tmp", snapshot::file_name(13))), &bytes[..bytes.len() / 3]).unwrap();
+    let back = store::recover(dir.path()).unwrap();
+    assert_eq!((back.recovery.snapshot, back.recovery.replayed), (Some(9), 6), "the older snapshot and all after it");
+    assert_eq!(state(&back.engine.unwrap()), state(&live));
+    assert!(!names(dir.path()).iter().any(|n| n.ends_with(".tmp")), "the partial write is removed");
+    // a snapshot written but the clean-up not done: three snapshots and every segment; start tidies up
+    std::fs::write(&newest, &bytes).unwrap();
+    std::fs::write(dir.path().join(snapshot::file_name(5)), b"an old one").unwrap();
+    let s = store::start(dir.path(), config(VenueConfig::default()), opts(4), Box::new(Quiet)).unwrap();
+    assert_eq!((s.recovery.snapshot, s.recovery.replayed), (Some(13), 2));
+    assert_eq!(state(&s.engine), state(&live));
+    drop(s);
+    assert_eq!(names(dir.path()), vec![journal::segment_name(10), journal::segment_name(14),
+                                       snapshot::file_name(9), snapshot::file_name(13)]);
+}
+
+#[test]
+fn clean_up_never_deletes_the_snapshot_the_state_came_from() {
+    let cmds = session();
+    let live = run(&cmds);
+    let dir = tempfile::tempdir().unwrap();
+    let core = serve(dir.path(), config(VenueConfig::default()), 4, &cmds);
+    settle(&core, 4);
+    drop(core);
+    // two newer snapshots, both damaged (say a crash left them): the state comes from snapshot 13
+    for f in [14, 15] {
+        std::fs::write(dir.path().join(snapshot::file_name(f)), b"OCTETSNP damaged").unwrap();
+    }
+    let s = store::start(dir.path(), config(VenueConfig::default()), opts(4), Box::new(Quiet)).unwrap();
+    assert_eq!(s.recovery.snapshot, Some(13));
+    drop(s);
+    assert!(names(dir.path()).contains(&snapshot::file_name(13)), "kept: {:?}", names(dir.path()));
+    assert!(names(dir.path()).contains(&journal::segment_name(14)), "with the journal after it");
+    let back = store::recover(dir.path()).unwrap();
+    assert_eq!(back.recovery.snapshot, Some(13));
+    assert_eq!(state(&back.engine.unwrap()), state(&live));
+}
