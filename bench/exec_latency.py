@@ -38,7 +38,8 @@ def bench_config() -> dict[str, Any]:
     from cluster.settings import load_settings
 
     cfg = exec_config(load_settings(ROOT / "octet.yaml"))
-    cfg["accounts"].append({"id": "bench", "max_order_lots": 100, "max_open_notional_usd": 1e15, "instruments": []})
+    cfg["accounts"].append({"id": "bench", "max_order_lots_e6": 100_000_000, "max_open_notional_usd_cents": 10**17,
+                           "instruments": []})
     return cfg
 
 

@@ -311,7 +311,7 @@ def exec_status(address: AddressOpt = "127.0.0.1:50551", secrets: SecretsOpt = D
     state = f"[red]HALTED: {h.halt_reason}[/red]" if h.halted else "[green]open[/green]"
     console.print(f"rust_exec {h.version} pid {h.pid} at {address}: {state}; {h.orders} orders, "
                   f"{h.last_seq} reports ({h.durable_seq} durable), {h.open_positions} positions open, "
-                  f"{h.recovered_records} journal records replayed at start, up {h.uptime_ms / 1000:.0f} s")
+                  f"{h.recovered_records} journal records recovered at start, up {h.uptime_ms / 1000:.0f} s")
     if h.halted_accounts:
         console.print("halted accounts: " + ", ".join(h.halted_accounts))
     table = Table(title="open positions")

@@ -54,9 +54,10 @@ def exec_config(settings: Settings) -> dict[str, Any]:
         "instruments": [{"symbol": i.symbol, "base": i.base, "quote": i.quote,
                          "price_precision": i.price_precision, "contract_size": i.contract_size}
                         for i in registry.values()],
+        # limits as integers, converted exactly (the settings refuse a value that does not convert)
         "accounts": [{"id": a.id,
-                      "max_order_lots": float(a.limits.max_order_lots),
-                      "max_open_notional_usd": float(a.limits.max_open_notional_usd),
+                      "max_order_lots_e6": a.limits.max_order_lots_e6(),
+                      "max_open_notional_usd_cents": a.limits.max_open_notional_usd_cents(),
                       "instruments": list(a.limits.instruments)} for a in settings.accounts],
         "venue": {"slippage_points": x.slippage_points,
                   "latency_ns": int(x.latency_ms * 1_000_000),

@@ -92,12 +92,40 @@ class RiskSettings(_Model):
         return RiskParameters(**self.model_dump())
 
 
+I64_MAX = 2**63 - 1
+
+
+def exact_integer(value: Decimal, scale: int, field: str, unit: str) -> int:
+    """``value * scale`` as an int, refusing a value that does not convert exactly (or overflows i64)."""
+    scaled = value * scale
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"{field} = {value:f} is finer than rust_exec's limits take ({unit}); round it")
+    if scaled > I64_MAX:
+        raise ValueError(f"{field} = {value:f} is too large for rust_exec")
+    return int(scaled)
+
+
 class LimitSettings(_Model):
-    """rust_exec's last-line limits of one account, checked after every check of the desk."""
+    """rust_exec's last-line limits of one account, checked after every check of the desk. rust_exec
+    takes them as integers, compared exactly: lots in millionths, notional in US cents."""
 
     max_order_lots: Decimal = Field(Decimal(20), gt=0)
     max_open_notional_usd: Decimal = Field(Decimal(10_000_000), gt=0)
     instruments: list[str] = []  # empty = every configured instrument
+
+    @model_validator(mode="after")
+    def _exact(self) -> LimitSettings:
+        self.max_order_lots_e6()
+        self.max_open_notional_usd_cents()
+        return self
+
+    def max_order_lots_e6(self) -> int:
+        """``max_order_lots`` in millionths of a lot, as rust_exec's configuration takes it."""
+        return exact_integer(self.max_order_lots, 1_000_000, "max_order_lots", "millionths of a lot")
+
+    def max_open_notional_usd_cents(self) -> int:
+        """``max_open_notional_usd`` in US cents, as rust_exec's configuration takes it."""
+        return exact_integer(self.max_open_notional_usd, 100, "max_open_notional_usd", "US cents")
 
 
 class AccountSettings(_Model):

@@ -194,7 +194,7 @@ mod tests {
 
     #[test]
     fn a_bad_file_is_named() {
-        assert!(Auth::from_json(r#"{"tokens": []}"#).unwrap_err().contains("no token"));
+        assert!(Auth::from_json(r#"{"tokens": []}"#).err().unwrap().contains("no token"));
         let e = Auth::from_json(r#"{"tokens": [{"name": "x", "sha256": "ab", "allow": ["read"]}]}"#).err().unwrap();
         assert!(e.contains("64 hex"), "{e}");
         let h = "0".repeat(64);

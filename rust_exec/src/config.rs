@@ -1,10 +1,19 @@
 //! The service's configuration: instruments, accounts with their last-line limits, and the paper
 //! venue's behaviour. Read from a JSON file that the desk writes from `octet.yaml`.
+//!
+//! The configuration is itself a journaled command (see `journal`): a fresh journal begins with
+//! it, and a restart under a file that differs from the last journaled one journals the new one as
+//! a configuration change that applies from then on. Every command is replayed under the
+//! configuration that was in force when it was acknowledged.
+//!
+//! The limits are integers, compared exactly: the largest order in millionths of a lot
+//! (`max_order_lots_e6`: 2.5 lots = 2500000) and the largest open notional in US cents
+//! (`max_open_notional_usd_cents`). No float decides whether an order at the edge passes.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InstrumentConfig {
     pub symbol: String,
@@ -20,20 +29,21 @@ fn default_contract() -> i64 {
 }
 
 /// Limits checked on every order of one account, after every check of the desk.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AccountConfig {
     pub id: String,
-    /// Largest single order, in lots (quantity / the instrument's contract size).
-    pub max_order_lots: f64,
-    /// Largest open notional (open positions plus working orders plus this order), in USD.
-    pub max_open_notional_usd: f64,
+    /// Largest single order, in millionths of a lot (lots = quantity / the instrument's contract
+    /// size): an order passes when `quantity * 1e6 <= max_order_lots_e6 * contract_size`.
+    pub max_order_lots_e6: i64,
+    /// Largest open notional (open positions plus working orders plus this order), in US cents.
+    pub max_open_notional_usd_cents: i64,
     /// Instruments this account may trade; empty = every configured instrument.
     #[serde(default)]
     pub instruments: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VenueConfig {
     /// Points added against the order on every fill (0 = fill at the quote).
@@ -47,7 +57,7 @@ pub struct VenueConfig {
     pub liquidity_lots: f64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub instruments: Vec<InstrumentConfig>,
@@ -79,12 +89,36 @@ impl Config {
                     return Err(format!("config: account {} allows unknown instrument {s}", a.id));
                 }
             }
-            if a.max_order_lots.is_nan() || a.max_order_lots <= 0.0 || a.max_open_notional_usd.is_nan() || a.max_open_notional_usd <= 0.0 {
+            if a.max_order_lots_e6 <= 0 || a.max_open_notional_usd_cents <= 0 {
                 return Err(format!("config: account {} needs positive limits", a.id));
             }
         }
         if self.venue.slippage_points < 0 || self.venue.latency_ns < 0 || self.venue.liquidity_lots.is_nan() || self.venue.liquidity_lots < 0.0 {
             return Err("config: venue settings must not be negative".into());
+        }
+        Ok(())
+    }
+
+    /// The configuration as journaled: canonical JSON (the same configuration, the same text).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a configuration always serializes")
+    }
+
+    /// Whether `self` may follow `old` in a journal: journaled orders and positions refer to their
+    /// instruments, so an instrument may be added but never removed or redefined.
+    pub fn check_change_from(&self, old: &Config) -> Result<(), String> {
+        for o in &old.instruments {
+            match self.instruments.iter().find(|n| n.symbol == o.symbol) {
+                None => {
+                    return Err(format!("instrument {} is in the journal's configuration and not in the new one: \
+                                        journaled orders refer to it", o.symbol))
+                }
+                Some(n) if n != o => {
+                    return Err(format!("instrument {} is defined differently ({:?} in the journal, {:?} now): \
+                                        journaled orders and positions were priced with the first", o.symbol, o, n))
+                }
+                _ => {}
+            }
         }
         Ok(())
     }

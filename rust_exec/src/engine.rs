@@ -14,6 +14,7 @@ use crate::config::{AccountConfig, Config};
 use crate::pb::{
     self, CloseReason, FillKind, OrderStatus, OrderType, RejectCode, ReportEvent, Side,
 };
+use crate::snapshot as sn;
 use std::collections::{BTreeMap, HashMap};
 
 /// A refused command: the code, the message, and for orders the report that records it.
@@ -41,8 +42,17 @@ struct OrderRec {
     status: OrderStatus,
     filled: i64,
     avg_price: i64,
-    first: SubmitResult,
-    last_report: Option<pb::ExecutionReport>,
+    /// The first result, its report by sequence number (every report is in `Engine::reports`).
+    first: First,
+    /// The sequence number of the order's last report (0 = none yet).
+    last_seq: u64,
+}
+
+/// What a submit returned the first time, without a copy of its report.
+#[derive(Debug, Clone)]
+enum First {
+    Accepted(u64),
+    Refused { code: RejectCode, message: String, seq: u64 },
 }
 
 #[derive(Debug, Clone)]
@@ -119,12 +129,10 @@ pub fn is_done(status: OrderStatus) -> bool {
 
 impl Engine {
     pub fn new(cfg: Config) -> Engine {
-        let instruments = cfg.instruments.iter().enumerate().map(|(i, x)| (x.symbol.clone(), i)).collect();
-        let accounts = cfg.accounts.iter().map(|a| (a.id.clone(), a.clone())).collect();
         Engine {
+            instruments: HashMap::new(),
+            accounts: HashMap::new(),
             cfg,
-            instruments,
-            accounts,
             orders: HashMap::new(),
             working: HashMap::new(),
             positions: HashMap::new(),
@@ -140,6 +148,25 @@ impl Engine {
             flatten_reports: HashMap::new(),
             now: 0,
         }
+        .configured()
+    }
+
+    fn configured(mut self) -> Engine {
+        self.instruments = self.cfg.instruments.iter().enumerate().map(|(i, x)| (x.symbol.clone(), i)).collect();
+        self.accounts = self.cfg.accounts.iter().map(|a| (a.id.clone(), a.clone())).collect();
+        self
+    }
+
+    /// The configuration in force: the limits and venue model that the next command meets.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// A configuration change (a journaled command): it applies to the commands after it only.
+    /// The caller has checked it with `Config::check_change_from`.
+    pub fn set_config(&mut self, cfg: Config) {
+        let this = std::mem::replace(self, Engine::new(cfg.clone()));
+        *self = Engine { cfg, ..this }.configured();
     }
 
     // ----- reading -------------------------------------------------------------------------
@@ -191,7 +218,7 @@ impl Engine {
             filled_quantity: rec.filled,
             average_price: rec.avg_price,
             position_open: open,
-            last_report: rec.last_report.clone(),
+            last_report: self.report(rec.last_seq),
         })
     }
 
@@ -219,7 +246,20 @@ impl Engine {
 
     /// The first result of a submit with this id, if any: what a duplicate submit returns.
     pub fn previous_submit(&self, id: &str) -> Option<SubmitResult> {
-        self.orders.get(id).map(|r| r.first.clone())
+        let rec = self.orders.get(id)?;
+        Some(match &rec.first {
+            First::Accepted(seq) => Ok(self.report(*seq).unwrap_or_default()),
+            First::Refused { code, message, seq } => Err(Reject {
+                code: *code,
+                message: message.clone(),
+                report: self.report(*seq).map(Box::new),
+            }),
+        })
+    }
+
+    /// Report `seq` (from 1), if there is one.
+    fn report(&self, seq: u64) -> Option<pb::ExecutionReport> {
+        (seq > 0).then(|| self.reports.get(seq as usize - 1).cloned()).flatten()
     }
 
     /// What a batch of this stream already applied returned, if it was applied: a re-sent batch
@@ -254,6 +294,175 @@ impl Engine {
         Some(self.reports_between(a, b).to_vec())
     }
 
+    // ----- snapshots -----------------------------------------------------------------------
+
+    /// The whole state, for a snapshot (see `snapshot`). Maps are written in key order, so the
+    /// same state gives the same bytes.
+    pub fn to_state(&self) -> sn::State {
+        let mut ids: Vec<&String> = self.orders.keys().collect();
+        ids.sort();
+        let orders = ids
+            .into_iter()
+            .map(|id| {
+                let r = &self.orders[id];
+                let (first_ok, first_seq, reject_code, reject_message) = match &r.first {
+                    First::Accepted(seq) => (true, *seq, 0, String::new()),
+                    First::Refused { code, message, seq } => (false, *seq, *code as i32, message.clone()),
+                };
+                sn::OrderState {
+                    order: Some(r.order.clone()),
+                    submitted: (r.submitted != r.order).then(|| r.submitted.clone()),
+                    status: r.status as i32,
+                    filled: r.filled,
+                    avg_price: r.avg_price,
+                    first_ok,
+                    first_seq,
+                    reject_code,
+                    reject_message,
+                    last_seq: r.last_seq,
+                }
+            })
+            .collect();
+        let mut symbols: Vec<&String> = self.positions.keys().collect();
+        symbols.sort();
+        let positions = symbols
+            .into_iter()
+            .flat_map(|s| self.positions[s].values())
+            .map(|p| pb::Position {
+                position_id: p.id.clone(),
+                account_id: p.account.clone(),
+                symbol: p.symbol.clone(),
+                side: p.side as i32,
+                quantity: p.quantity,
+                entry_price: p.entry,
+                stop_loss: p.stop_loss,
+                take_profit: p.take_profit,
+                opened_ns: p.opened_ns,
+            })
+            .collect();
+        let mut quotes: Vec<sn::QuoteState> = self
+            .last_quote
+            .iter()
+            .map(|(s, q)| sn::QuoteState { symbol: s.clone(), ts: q.ts, bid: q.bid, ask: q.ask })
+            .collect();
+        quotes.sort_by(|a, b| a.symbol.cmp(&b.symbol));
+        let mut exposure: Vec<sn::ExposureState> = self
+            .exposure
+            .iter()
+            .map(|((a, s), &u)| sn::ExposureState { account: a.clone(), symbol: s.clone(), units: u })
+            .collect();
+        exposure.sort_by(|a, b| (&a.account, &a.symbol).cmp(&(&b.account, &b.symbol)));
+        let mut streams: Vec<sn::StreamState> = self
+            .last_batch
+            .iter()
+            .map(|(id, &last)| sn::StreamState {
+                stream_id: id.clone(),
+                last_batch: last,
+                used: self.stream_used.get(id).copied().unwrap_or(0),
+                batches: self
+                    .batch_reports
+                    .get(id)
+                    .map(|m| m.iter().map(|(&k, &(from, to))| sn::RangeState { key: k, id: String::new(), from, to }).collect())
+                    .unwrap_or_default(),
+            })
+            .collect();
+        streams.sort_by(|a, b| a.stream_id.cmp(&b.stream_id));
+        let mut flattens: Vec<sn::RangeState> = self
+            .flatten_reports
+            .iter()
+            .map(|(id, &(from, to))| sn::RangeState { key: 0, id: id.clone(), from, to })
+            .collect();
+        flattens.sort_by(|a, b| a.id.cmp(&b.id));
+        sn::State {
+            config_json: self.cfg.to_json(),
+            orders,
+            positions,
+            quotes,
+            exposure,
+            reports: self.reports.clone(),
+            halted: self.halted.clone(),
+            halted_accounts: self
+                .halted_accounts
+                .iter()
+                .map(|(a, r)| sn::HaltState { account: a.clone(), reason: r.clone() })
+                .collect(),
+            streams,
+            stream_clock: self.stream_clock,
+            flattens,
+            now: self.now,
+        }
+    }
+
+    /// The engine a snapshot describes; the working-order index is rebuilt from the orders.
+    pub fn from_state(s: sn::State) -> Result<Engine, String> {
+        let cfg = Config::from_json(&s.config_json)?;
+        let mut e = Engine::new(cfg);
+        for (k, r) in s.reports.iter().enumerate() {
+            if r.seq != k as u64 + 1 {
+                return Err(format!("report {} has sequence number {}", k + 1, r.seq));
+            }
+        }
+        let n = s.reports.len() as u64;
+        let seq = |seq: u64| if seq <= n { Ok(seq) } else { Err(format!("no report {seq}")) };
+        for o in s.orders {
+            let Some(order) = o.order else {
+                return Err("an order record without its order".into());
+            };
+            let submitted = o.submitted.unwrap_or_else(|| order.clone());
+            let status = OrderStatus::try_from(o.status).map_err(|_| format!("order status {}", o.status))?;
+            let first = if o.first_ok {
+                First::Accepted(seq(o.first_seq)?)
+            } else {
+                First::Refused {
+                    code: RejectCode::try_from(o.reject_code).unwrap_or(RejectCode::Unspecified),
+                    message: o.reject_message,
+                    seq: seq(o.first_seq)?,
+                }
+            };
+            let last_seq = seq(o.last_seq)?;
+            let id = order.client_order_id.clone();
+            if matches!(status, OrderStatus::Accepted | OrderStatus::PartiallyFilled) {
+                e.working.entry(order.symbol.clone()).or_default().insert((order.not_before_ns, id.clone()), ());
+            }
+            e.orders.insert(
+                id,
+                OrderRec { order, submitted, status, filled: o.filled, avg_price: o.avg_price, first, last_seq },
+            );
+        }
+        for p in s.positions {
+            let rec = PositionRec {
+                id: p.position_id,
+                account: p.account_id,
+                symbol: p.symbol,
+                side: Side::try_from(p.side).unwrap_or(Side::Buy),
+                quantity: p.quantity,
+                entry: p.entry_price,
+                stop_loss: p.stop_loss,
+                take_profit: p.take_profit,
+                opened_ns: p.opened_ns,
+            };
+            e.positions.entry(rec.symbol.clone()).or_default().insert((rec.opened_ns, rec.id.clone()), rec);
+        }
+        for q in s.quotes {
+            e.last_quote.insert(q.symbol, Quote { ts: q.ts, bid: q.bid, ask: q.ask });
+        }
+        for x in s.exposure {
+            e.exposure.insert((x.account, x.symbol), x.units);
+        }
+        e.reports = s.reports;
+        e.halted = s.halted;
+        e.halted_accounts = s.halted_accounts.into_iter().map(|h| (h.account, h.reason)).collect();
+        for st in s.streams {
+            e.last_batch.insert(st.stream_id.clone(), st.last_batch);
+            e.stream_used.insert(st.stream_id.clone(), st.used);
+            e.batch_reports.insert(st.stream_id, st.batches.into_iter().map(|b| (b.key, (b.from, b.to))).collect());
+        }
+        e.stream_clock = s.stream_clock;
+        e.flatten_reports = s.flattens.into_iter().map(|f| (f.id, (f.from, f.to))).collect();
+        e.now = s.now;
+        Ok(e)
+    }
+
     // ----- reporting -----------------------------------------------------------------------
 
     fn emit(&mut self, id: &str, event: ReportEvent, ts: i64, reason: String, code: RejectCode,
@@ -275,7 +484,7 @@ impl Engine {
             take_profit: rec.order.take_profit,
         };
         self.reports.push(report.clone());
-        self.orders.get_mut(id).unwrap().last_report = Some(report.clone());
+        self.orders.get_mut(id).unwrap().last_seq = report.seq;
         report
     }
 
@@ -342,30 +551,34 @@ impl Engine {
         Ok(())
     }
 
-    fn mid(&self, symbol: &str) -> Option<f64> {
-        self.last_quote.get(symbol).map(|q| (q.bid + q.ask) as f64 / 2.0)
-    }
-
-    /// USD per unit of `ccy`, from the latest quotes (or `fallback` = this order's own pair).
-    fn usd_per(&self, ccy: &str, fallback: Option<(&str, &str, f64)>) -> Option<f64> {
+    /// USD per unit of `ccy` as an exact fraction (numerator, denominator > 0), from the latest
+    /// quotes' mid, or `fallback` = this order's own pair at its reference price. The first
+    /// instrument (in configuration order) that prices `ccy` against USD gives the rate.
+    fn usd_rate(&self, ccy: &str, fallback: Option<(&str, &str, i64, u32)>) -> Option<(i128, i128)> {
         if ccy == "USD" {
-            return Some(1.0);
+            return Some((1, 1));
         }
         for inst in &self.cfg.instruments {
-            let scale = 10f64.powi(inst.price_precision as i32);
+            let scale = 10i128.pow(inst.price_precision);
+            // mid = (bid + ask) / 2 points = (bid + ask) / (2 * 10^precision) quote currency
             let mid = self
-                .mid(&inst.symbol)
-                .map(|m| m / scale)
-                .or_else(|| fallback.filter(|f| f.0 == inst.base && f.1 == inst.quote).map(|f| f.2));
-            let Some(mid) = mid else { continue };
-            if mid <= 0.0 {
+                .last_quote
+                .get(&inst.symbol)
+                .map(|q| (q.bid as i128 + q.ask as i128, 2 * scale))
+                .or_else(|| {
+                    fallback
+                        .filter(|f| f.0 == inst.base && f.1 == inst.quote)
+                        .map(|f| (f.2 as i128, 10i128.pow(f.3)))
+                });
+            let Some((num, den)) = mid else { continue };
+            if num <= 0 {
                 continue;
             }
             if inst.base == ccy && inst.quote == "USD" {
-                return Some(mid);
+                return Some((num, den));
             }
             if inst.base == "USD" && inst.quote == ccy {
-                return Some(1.0 / mid);
+                return Some((den, num));
             }
         }
         None
@@ -373,18 +586,22 @@ impl Engine {
 
     fn check_limits(&self, o: &pb::Order, acc: &AccountConfig) -> Result<(), Reject> {
         let inst = &self.cfg.instruments[self.instruments[&o.symbol]];
-        let lots = o.quantity as f64 / inst.contract_size as f64;
-        if lots > acc.max_order_lots + 1e-9 {
+        // lots = quantity / contract_size <= max_order_lots_e6 / 1e6, in integers.
+        let order_e6 = o.quantity as i128 * 1_000_000;
+        if order_e6 > acc.max_order_lots_e6 as i128 * inst.contract_size as i128 {
             return Err(Reject::new(
                 RejectCode::OrderTooLarge,
-                format!("order of {lots} lots is over account {}'s limit of {} lots", acc.id, acc.max_order_lots),
+                format!("order of {} lots is over account {}'s limit of {} lots",
+                        decimal(order_e6 / inst.contract_size as i128, 6), acc.id,
+                        decimal(acc.max_order_lots_e6 as i128, 6)),
             ));
         }
-        let scale = 10f64.powi(inst.price_precision as i32);
-        let own = (inst.base.as_str(), inst.quote.as_str(), o.reference_price as f64 / scale);
-        let value = |symbol: &str, qty: i64| -> Result<f64, Reject> {
+        // Notional in micro-USD, exact but for a rate through an inverse pair (USD/XXX), whose
+        // term is rounded up to the next micro-USD: rounding can only refuse at the edge, never admit.
+        let own = (inst.base.as_str(), inst.quote.as_str(), o.reference_price, inst.price_precision);
+        let value = |symbol: &str, qty: i64| -> Result<i128, Reject> {
             let i = &self.cfg.instruments[self.instruments[symbol]];
-            self.usd_per(&i.base, Some(own)).map(|r| r * qty as f64).ok_or_else(|| {
+            self.usd_rate(&i.base, Some(own)).map(|(num, den)| ceil_div(qty as i128 * num * 1_000_000, den)).ok_or_else(|| {
                 Reject::new(
                     RejectCode::NotionalLimit,
                     format!("no USD rate to value {} notional of {symbol}: push a quote first", i.base),
@@ -397,12 +614,13 @@ impl Engine {
                 notional += value(symbol, units)?;
             }
         }
-        if notional > acc.max_open_notional_usd {
+        let limit = acc.max_open_notional_usd_cents as i128 * 10_000;
+        if notional > limit {
             return Err(Reject::new(
                 RejectCode::NotionalLimit,
                 format!(
-                    "open notional would be {:.0} USD, over account {}'s limit of {:.0} USD",
-                    notional, acc.id, acc.max_open_notional_usd
+                    "open notional would be {} USD, over account {}'s limit of {} USD",
+                    decimal(notional, 6), acc.id, decimal(acc.max_open_notional_usd_cents as i128, 2)
                 ),
             ));
         }
@@ -449,8 +667,8 @@ impl Engine {
                 status: OrderStatus::New,
                 filled: 0,
                 avg_price: 0,
-                first: Ok(pb::ExecutionReport::default()),
-                last_report: None,
+                first: First::Accepted(0),
+                last_seq: 0,
             },
         );
         let result = match verdict {
@@ -467,7 +685,10 @@ impl Engine {
                 Err(reject)
             }
         };
-        self.orders.get_mut(&id).unwrap().first = result.clone();
+        self.orders.get_mut(&id).unwrap().first = match &result {
+            Ok(r) => First::Accepted(r.seq),
+            Err(j) => First::Refused { code: j.code, message: j.message.clone(), seq: j.report.as_ref().map(|r| r.seq).unwrap_or(0) },
+        };
         result
     }
 
@@ -561,6 +782,13 @@ impl Engine {
         let start = self.last_seq();
         for k in 0..n {
             let q = Quote { ts: req.ts_ns[k], bid: req.bid[k], ask: req.ask[k] };
+            // The last line: a quote with a side at or below zero, or crossed, is skipped (the
+            // service counts it, `octet_exec_quotes_invalid_total`): it fills nothing, moves no
+            // stop, is not the latest quote and does not advance the venue's clock. The rest of
+            // the batch applies, so that a valid quote after it still protects every position.
+            if !valid_quote(q.bid, q.ask) {
+                continue;
+            }
             self.on_quote(&syms[req.symbol_index[k] as usize], q);
         }
         if req.batch_seq > 0 {
@@ -789,6 +1017,29 @@ impl Engine {
             self.halted_accounts.remove(account);
         }
     }
+}
+
+/// ceil(a / b) for b > 0.
+fn ceil_div(a: i128, b: i128) -> i128 {
+    -((-a).div_euclid(b))
+}
+
+/// `v / 10^digits` written as a decimal without trailing zeros (2500000, 6 -> "2.5").
+fn decimal(v: i128, digits: u32) -> String {
+    let scale = 10i128.pow(digits);
+    let (sign, a) = if v < 0 { ("-", -v) } else { ("", v) };
+    let frac = format!("{:0width$}", a % scale, width = digits as usize);
+    let frac = frac.trim_end_matches('0');
+    if frac.is_empty() {
+        format!("{sign}{}", a / scale)
+    } else {
+        format!("{sign}{}.{frac}", a / scale)
+    }
+}
+
+/// A quote rust_exec acts on: both sides positive and not crossed (bid <= ask).
+pub fn valid_quote(bid: i64, ask: i64) -> bool {
+    bid > 0 && ask > 0 && bid <= ask
 }
 
 pub fn status_name(s: OrderStatus) -> &'static str {

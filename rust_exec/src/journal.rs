@@ -1,17 +1,33 @@
-//! The write-ahead journal: every command that changes the engine, appended to one file before
-//! its reply is sent.
+//! The write-ahead journal: every command that changes the engine, appended before its reply is
+//! sent, in segment files of one directory.
 //!
-//! A frame is `[u32 length][u32 crc32][payload]` (little endian), the payload a protobuf
-//! `Entry`. A writer thread takes every frame queued while it was busy, writes them in one go and
-//! fsyncs once (group commit): callers wait until their frame is durable, so nothing
-//! acknowledged is lost to kill -9. At start the journal is read back and replayed through the
-//! engine; a torn frame at the tail (a crash mid-write, never acknowledged) is cut off, and a
-//! damaged frame with whole frames after it stops the service from starting, naming the frame.
+//! A segment `journal-<first frame, 20 digits>.bin` begins with a 24-byte header: the magic
+//! `OCTETJNL`, the format version (u32, `VERSION`), the number of its first frame (u64, frames
+//! count from 1 across segments) and a CRC-32 of those 20 bytes. Then frames
+//! `[u32 length][u32 crc32][payload]` (little endian), the payload a protobuf `Entry`. Frame 1 of a
+//! journal is always the configuration (`Command::Config`); a later one is a configuration change.
+//! A segment is created complete (temp file, fsync, rename, fsync of the directory), so a header is
+//! never torn.
+//!
+//! A writer thread takes every frame queued while it was busy, writes them in one go and fsyncs
+//! once (group commit): callers wait until their frame is durable, so nothing acknowledged is lost
+//! to kill -9. At start the journal is read back and replayed through the engine (after the newest
+//! snapshot, see `snapshot` and `store`). A bad frame that reaches the end of the last segment is a
+//! torn tail (a crash mid-write, never acknowledged) and is cut off; a damaged frame with whole
+//! frames after it, a bad header, a gap between segments or a damaged older segment stops the
+//! service from starting, naming the file and the frame. A `journal.bin` (the headerless format of
+//! octet-exec 0.1) is refused, never reinterpreted.
+//!
+//! When the service asks for a snapshot after frame F, the writer first makes every frame up to F
+//! durable, then rolls to a new segment starting at F + 1 and hands the state to the snapshot
+//! thread, which writes it and then deletes what no kept snapshot needs: snapshots beyond the
+//! newest `keep`, and segments whose frames are all covered by the oldest kept snapshot.
 
 use crate::pb;
+use crate::snapshot::{self, State};
 use prost::Message;
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Seek, SeekFrom, Write};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -34,12 +50,166 @@ pub enum Command {
     Halt(pb::HaltRequest),
     #[prost(message, tag = "7")]
     Resume(pb::ResumeRequest),
+    /// The configuration from here on (frame 1 of every journal, and every change at a restart).
+    #[prost(message, tag = "8")]
+    Config(ConfigEntry),
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ConfigEntry {
+    /// `Config::to_json`.
+    #[prost(string, tag = "1")]
+    pub json: String,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct Entry {
-    #[prost(oneof = "Command", tags = "1, 2, 3, 4, 5, 6, 7")]
+    #[prost(oneof = "Command", tags = "1, 2, 3, 4, 5, 6, 7, 8")]
     pub command: Option<Command>,
+}
+
+pub const MAGIC: &[u8; 8] = b"OCTETJNL";
+/// Version 1 was the headerless `journal.bin` of octet-exec 0.1.
+pub const VERSION: u32 = 2;
+pub const HEADER_LEN: usize = 24;
+/// The file of the headerless format, refused at start.
+pub const LEGACY_FILE: &str = "journal.bin";
+
+pub fn segment_name(first: u64) -> String {
+    format!("journal-{first:020}.bin")
+}
+
+pub fn parse_segment_name(name: &str) -> Option<u64> {
+    name.strip_prefix("journal-")?.strip_suffix(".bin")?.parse().ok()
+}
+
+pub fn header(first: u64) -> [u8; HEADER_LEN] {
+    let mut h = [0u8; HEADER_LEN];
+    h[..8].copy_from_slice(MAGIC);
+    h[8..12].copy_from_slice(&VERSION.to_le_bytes());
+    h[12..20].copy_from_slice(&first.to_le_bytes());
+    let crc = crc32fast::hash(&h[..20]);
+    h[20..24].copy_from_slice(&crc.to_le_bytes());
+    h
+}
+
+/// Create the (empty) segment whose first frame is `first`, atomically; returns its path.
+pub fn create_segment(dir: &Path, first: u64) -> std::io::Result<PathBuf> {
+    let name = segment_name(first);
+    snapshot::write_atomic(dir, &name, &header(first))?;
+    Ok(dir.join(name))
+}
+
+/// The segments in `dir`, oldest first: (first frame, path).
+pub fn list_segments(dir: &Path) -> std::io::Result<Vec<(u64, PathBuf)>> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir)? {
+        let e = e?;
+        if let Some(f) = e.file_name().to_str().and_then(parse_segment_name) {
+            out.push((f, e.path()));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// What reading one segment gave.
+#[derive(Debug)]
+pub struct SegmentRead {
+    pub first: u64,
+    /// Whole frames in it.
+    pub frames: u64,
+    /// The commands of its frames numbered above `after` (see `read_segment`).
+    pub commands: Vec<Command>,
+    /// Bytes cut off its end (a torn tail; only the last segment may have one).
+    pub torn: u64,
+}
+
+/// Read one segment: check its header and every frame, decode the frames numbered above `after`.
+/// Only in the journal's `last` segment is a bad frame reaching the end a torn tail, cut off (the
+/// file is truncated); anywhere else it is damage and an error naming the file and frame.
+pub fn read_segment(path: &Path, after: u64, last: bool) -> Result<SegmentRead, String> {
+    let shown = path.display();
+    let data = std::fs::read(path).map_err(|e| format!("cannot read journal segment {shown}: {e}"))?;
+    let first = check_header(path, &data)?;
+    let mut commands = Vec::new();
+    let mut at = HEADER_LEN;
+    let mut frames = 0u64;
+    while at + 8 <= data.len() {
+        let number = first + frames;
+        let why = match frame_at(&data, at, number > after) {
+            Ok((c, len)) => {
+                if let Some(c) = c {
+                    commands.push(c);
+                }
+                frames += 1;
+                at += 8 + len;
+                continue;
+            }
+            Err(why) => why,
+        };
+        // Only a bad frame that reaches the end of the file is a torn tail (a write that was never
+        // acknowledged). One with a whole frame after it is damage in the middle: cutting there
+        // would drop acknowledged commands, so the service refuses to start and names the frame.
+        if let Some(next) = (at + 1..data.len()).find(|&k| frame_at(&data, k, false).is_ok()) {
+            return Err(format!(
+                "{shown}: frame {number} at byte {at} is damaged ({why}) and a whole frame follows at byte \
+                 {next} of {}: refusing to replay a journal with a hole; restore it from a copy",
+                data.len()
+            ));
+        }
+        break;
+    }
+    let torn = (data.len() - at) as u64;
+    if torn > 0 {
+        if !last {
+            return Err(format!(
+                "{shown}: frame {} at byte {at} is damaged and this is not the journal's last segment \
+                 (a later one exists): its commands were acknowledged; restore the journal from a copy",
+                first + frames
+            ));
+        }
+        tracing::warn!(path = %shown, torn_bytes = torn, kept_frames = frames,
+                       "journal: cutting off a torn tail (a write that was never acknowledged)");
+        let file = OpenOptions::new().write(true).open(path).map_err(|e| format!("cannot open {shown}: {e}"))?;
+        file.set_len(at as u64).and_then(|_| file.sync_all()).map_err(|e| format!("cannot cut {shown}: {e}"))?;
+    }
+    Ok(SegmentRead { first, frames, commands, torn })
+}
+
+/// The first frame number a segment's header gives, or why the file is not a segment we can read.
+fn check_header(path: &Path, data: &[u8]) -> Result<u64, String> {
+    let shown = path.display();
+    if data.len() >= 8 && &data[..8] != MAGIC || data.len() < 8 && !MAGIC.starts_with(data) {
+        if frame_at(data, 0, true).is_ok() {
+            return Err(format!(
+                "{shown} is a journal of the previous format (octet-exec 0.1: frames without a header), \
+                 which this octet-exec does not read. Journals are per run (var/exec/<run id>): start in a \
+                 new journal directory, or use the octet-exec that wrote it to finish that run"
+            ));
+        }
+        let n = data.len().min(8);
+        return Err(format!("{shown} is not an octet-exec journal: it begins with {:?}, not \"OCTETJNL\"",
+                           String::from_utf8_lossy(&data[..n])));
+    }
+    if data.len() < HEADER_LEN {
+        return Err(format!("{shown}: {} bytes, shorter than the {HEADER_LEN}-byte journal header", data.len()));
+    }
+    let version = u32::from_le_bytes(data[8..12].try_into().unwrap());
+    let first = u64::from_le_bytes(data[12..20].try_into().unwrap());
+    let crc = u32::from_le_bytes(data[20..24].try_into().unwrap());
+    if crc32fast::hash(&data[..20]) != crc {
+        return Err(format!("{shown}: the journal header is damaged (CRC mismatch)"));
+    }
+    if version != VERSION {
+        return Err(format!("{shown}: journal format version {version}; this octet-exec reads version {VERSION} \
+                            only (was it written by a newer octet-exec?)"));
+    }
+    let named = path.file_name().and_then(|n| n.to_str()).and_then(parse_segment_name);
+    if named != Some(first) {
+        return Err(format!("{shown}: its header says its first frame is {first}, its name does not"));
+    }
+    Ok(first)
 }
 
 /// What the writer has made durable: the last journal frame and the last report it covers.
@@ -49,10 +219,10 @@ pub struct Durable {
     pub report_seq: u64,
 }
 
-struct Job {
-    frame: u64,
-    report_seq: u64,
-    bytes: Vec<u8>,
+enum Job {
+    Frame { frame: u64, report_seq: u64, bytes: Vec<u8> },
+    /// The engine's state after `frame`: written once every frame up to it is durable.
+    Snapshot { frame: u64, state: Box<State> },
 }
 
 /// Observed by the metrics: how many frames each fsync covered and how long it took.
@@ -64,6 +234,8 @@ pub struct Journal {
     tx: mpsc::Sender<Job>,
     next_frame: u64,
     pub durable: watch::Receiver<Durable>,
+    /// The frame of the newest snapshot written (0: none yet in this process).
+    pub snapshots: watch::Receiver<u64>,
 }
 
 pub fn encode(cmd: Command) -> Vec<u8> {
@@ -75,51 +247,8 @@ pub fn encode(cmd: Command) -> Vec<u8> {
     out
 }
 
-/// Read every whole frame of the journal; cut off a torn tail. Returns the commands.
-pub fn read_all(path: &Path) -> std::io::Result<(Vec<Command>, u64)> {
-    let mut file = match OpenOptions::new().read(true).write(true).open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
-        Err(e) => return Err(e),
-    };
-    let mut data = Vec::new();
-    file.read_to_end(&mut data)?;
-    let mut commands = Vec::new();
-    let mut at = 0usize;
-    while at + 8 <= data.len() {
-        let (command, why) = match frame_at(&data, at) {
-            Ok((c, len)) => {
-                commands.push(c);
-                at += 8 + len;
-                continue;
-            }
-            Err(why) => (commands.len() + 1, why),
-        };
-        // Only a bad frame that reaches the end of the file is a torn tail (a write that was never
-        // acknowledged). One with a whole frame after it is damage in the middle: cutting there
-        // would drop acknowledged commands, so the service refuses to start and names the frame.
-        if let Some(next) = (at + 1..data.len()).find(|&k| frame_at(&data, k).is_ok()) {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("{}: frame {command} at byte {at} is damaged ({why}) and a whole frame follows at byte \
-                         {next} of {}: refusing to replay a journal with a hole; restore it from a copy",
-                        path.display(), data.len()),
-            ));
-        }
-        break;
-    }
-    let torn = (data.len() - at) as u64;
-    if torn > 0 {
-        tracing::warn!(path = %path.display(), torn_bytes = torn, kept_frames = commands.len(),
-                       "journal: cutting off a torn tail (a write that was never acknowledged)");
-        file.set_len(at as u64)?;
-        file.sync_all()?;
-    }
-    Ok((commands, torn))
-}
-
-/// The command of the frame starting at byte `at` and its payload length, or why it is not one.
-fn frame_at(data: &[u8], at: usize) -> Result<(Command, usize), &'static str> {
+/// The frame starting at byte `at`: its command (if `decode`) and payload length, or why it is not one.
+fn frame_at(data: &[u8], at: usize, decode: bool) -> Result<(Option<Command>, usize), &'static str> {
     if at + 8 > data.len() {
         return Err("shorter than a frame header");
     }
@@ -132,31 +261,50 @@ fn frame_at(data: &[u8], at: usize) -> Result<(Command, usize), &'static str> {
     if crc32fast::hash(payload) != crc {
         return Err("CRC mismatch");
     }
+    if !decode {
+        return Ok((None, len));
+    }
     match Entry::decode(payload) {
-        Ok(Entry { command: Some(c) }) => Ok((c, len)),
+        Ok(Entry { command: Some(c) }) => Ok((Some(c), len)),
         _ => Err("not a journal command"),
     }
 }
 
+/// How the journal keeps itself short.
+#[derive(Debug, Clone, Copy)]
+pub struct Retention {
+    /// Snapshots kept (at least 1); the journal is kept from the oldest of them on.
+    pub keep_snapshots: usize,
+}
+
 impl Journal {
-    /// Open the journal for appending; `recovered` frames are already in it.
-    pub fn open(path: PathBuf, recovered: u64, recovered_report_seq: u64, fsync: bool,
-                observer: Box<dyn SyncObserver>) -> std::io::Result<Journal> {
-        let mut file = OpenOptions::new().create(true).append(true).open(&path)?;
+    /// Open the journal of `dir` for appending to its last segment `segment`; frames up to
+    /// `recovered` are already in the journal.
+    pub fn open(dir: &Path, segment: &Path, recovered: u64, recovered_report_seq: u64, fsync: bool,
+                retention: Retention, observer: Box<dyn SyncObserver>) -> std::io::Result<Journal> {
+        let mut file = OpenOptions::new().append(true).open(segment)?;
         file.seek(SeekFrom::End(0))?;
+        let seg_first = parse_segment_name(&segment.file_name().unwrap_or_default().to_string_lossy()).unwrap_or(1);
         let (tx, rx) = mpsc::channel::<Job>();
+        let (stx, srx) = mpsc::channel::<(u64, Box<State>)>();
         let start = Durable { frame: recovered, report_seq: recovered_report_seq };
         let (dtx, drx) = watch::channel(start);
+        let (snap_tx, snap_rx) = watch::channel(0u64);
+        let d = dir.to_path_buf();
         std::thread::Builder::new().name("journal".into()).spawn(move || {
-            writer(file, rx, dtx, fsync, observer);
+            writer(d, file, seg_first, rx, dtx, fsync, observer, stx);
         })?;
-        Ok(Journal { tx, next_frame: recovered, durable: drx })
+        let d = dir.to_path_buf();
+        std::thread::Builder::new().name("snapshot".into()).spawn(move || {
+            snapshotter(d, srx, snap_tx, retention);
+        })?;
+        Ok(Journal { tx, next_frame: recovered, durable: drx, snapshots: snap_rx })
     }
 
     /// Queue a command; returns its frame number. Call in the order the engine applied them.
     pub fn append(&mut self, cmd: Command, report_seq: u64) -> u64 {
         self.next_frame += 1;
-        let job = Job { frame: self.next_frame, report_seq, bytes: encode(cmd) };
+        let job = Job::Frame { frame: self.next_frame, report_seq, bytes: encode(cmd) };
         if self.tx.send(job).is_err() {
             // The writer died (disk error): nothing more can be made durable. Stop at once
             // rather than acknowledge orders that would be lost.
@@ -166,23 +314,86 @@ impl Journal {
         self.next_frame
     }
 
+    /// Queue a snapshot of the engine's state after the last appended frame; returns that frame.
+    pub fn snapshot(&mut self, state: State) -> u64 {
+        let _ = self.tx.send(Job::Snapshot { frame: self.next_frame, state: Box::new(state) });
+        self.next_frame
+    }
+
     pub fn last_frame(&self) -> u64 {
         self.next_frame
     }
+
+    /// Block until frame `frame` is durable (start-up and shutdown; the service awaits instead).
+    pub fn wait_durable(&self, frame: u64) {
+        while self.durable.borrow().frame < frame {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+
+    /// Block until a snapshot covering `frame` is written, or `timeout` passes; whether it was.
+    pub fn wait_snapshot(&self, frame: u64, timeout: std::time::Duration) -> bool {
+        let t = Instant::now();
+        while *self.snapshots.borrow() < frame {
+            if t.elapsed() > timeout {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        true
+    }
 }
 
-fn writer(mut file: File, rx: mpsc::Receiver<Job>, durable: watch::Sender<Durable>, fsync: bool,
-          observer: Box<dyn SyncObserver>) {
+#[allow(clippy::too_many_arguments)]
+fn writer(dir: PathBuf, mut file: File, mut seg_first: u64, rx: mpsc::Receiver<Job>, durable: watch::Sender<Durable>,
+          fsync: bool, observer: Box<dyn SyncObserver>, snapshots: mpsc::Sender<(u64, Box<State>)>) {
     let mut buf = Vec::with_capacity(1 << 16);
-    while let Ok(first) = rx.recv() {
-        let mut last = Durable { frame: first.frame, report_seq: first.report_seq };
+    let mut pending: Option<Job> = None;
+    loop {
+        let job = match pending.take() {
+            Some(j) => j,
+            None => match rx.recv() {
+                Ok(j) => j,
+                Err(_) => return,
+            },
+        };
+        let (first_frame, first_seq, bytes) = match job {
+            Job::Snapshot { frame, state } => {
+                // Every frame up to `frame` was queued before this and is durable: roll to a new
+                // segment from frame + 1 (unless the current one already starts there), so that the
+                // segments the snapshot covers can be deleted whole.
+                if seg_first != frame + 1 {
+                    match create_segment(&dir, frame + 1)
+                        .and_then(|p| OpenOptions::new().append(true).open(p))
+                    {
+                        Ok(f) => {
+                            file = f;
+                            seg_first = frame + 1;
+                        }
+                        Err(e) => tracing::error!(error = %e, "journal: cannot start a new segment; appending to the current one"),
+                    }
+                }
+                let _ = snapshots.send((frame, state));
+                continue;
+            }
+            Job::Frame { frame, report_seq, bytes } => (frame, report_seq, bytes),
+        };
+        let mut last = Durable { frame: first_frame, report_seq: first_seq };
         buf.clear();
-        buf.extend_from_slice(&first.bytes);
+        buf.extend_from_slice(&bytes);
         let mut frames = 1;
         while let Ok(job) = rx.try_recv() {
-            buf.extend_from_slice(&job.bytes);
-            last = Durable { frame: job.frame, report_seq: last.report_seq.max(job.report_seq) };
-            frames += 1;
+            match job {
+                Job::Frame { frame, report_seq, bytes } => {
+                    buf.extend_from_slice(&bytes);
+                    last = Durable { frame, report_seq: last.report_seq.max(report_seq) };
+                    frames += 1;
+                }
+                snap @ Job::Snapshot { .. } => {
+                    pending = Some(snap);
+                    break;
+                }
+            }
         }
         let t = Instant::now();
         let ok = file.write_all(&buf).and_then(|_| {
@@ -204,4 +415,47 @@ fn writer(mut file: File, rx: mpsc::Receiver<Job>, durable: watch::Sender<Durabl
             d.report_seq = d.report_seq.max(last.report_seq);
         });
     }
+}
+
+fn snapshotter(dir: PathBuf, rx: mpsc::Receiver<(u64, Box<State>)>, done: watch::Sender<u64>, retention: Retention) {
+    while let Ok((frame, state)) = rx.recv() {
+        let t = Instant::now();
+        let bytes = snapshot::encode(frame, &state);
+        drop(state);
+        match snapshot::write_atomic(&dir, &snapshot::file_name(frame), &bytes) {
+            Ok(()) => {
+                tracing::info!(frame, bytes = bytes.len(), ms = t.elapsed().as_millis() as u64, "snapshot written");
+                if let Err(e) = prune(&dir, retention, frame) {
+                    tracing::warn!(error = %e, "journal: could not delete old snapshots or segments");
+                }
+                done.send_modify(|f| *f = (*f).max(frame));
+            }
+            Err(e) => tracing::error!(error = %e, frame, "snapshot could not be written; the journal still holds everything"),
+        }
+    }
+}
+
+/// Delete the snapshots beyond the newest `keep`, never the one of frame `good` (known to be whole:
+/// just written, or loaded at start), then the segments whose frames are all covered by the oldest
+/// snapshot kept (so each kept snapshot, `good` included, has the journal after it).
+pub fn prune(dir: &Path, retention: Retention, good: u64) -> std::io::Result<()> {
+    let snaps = snapshot::list(dir)?;
+    let keep = retention.keep_snapshots.max(1);
+    let mut kept = Vec::new();
+    for (k, (frame, path)) in snaps.iter().enumerate() {
+        if k < keep || *frame == good {
+            kept.push(*frame);
+        } else {
+            std::fs::remove_file(path)?;
+        }
+    }
+    let Some(&oldest) = kept.last() else { return Ok(()) };
+    let segments = list_segments(dir)?;
+    for (i, (first, path)) in segments.iter().enumerate() {
+        // removable when a later segment starts at or before oldest + 1: all of its frames <= oldest
+        if segments[i + 1..].iter().any(|(f, _)| *f > *first && *f <= oldest + 1) {
+            std::fs::remove_file(path)?;
+        }
+    }
+    snapshot::sync_dir(dir)
 }

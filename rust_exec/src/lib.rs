@@ -18,3 +18,5 @@ pub mod engine;
 pub mod journal;
 pub mod metrics;
 pub mod service;
+pub mod snapshot;
+pub mod store;

@@ -4,24 +4,29 @@
 //! octet-exec --config exec.json --journal-dir var/exec --auth-file auth.json
 //!            [--tls-cert server.pem --tls-key server.key [--tls-client-ca ca.pem]]
 //!            [--listen 127.0.0.1:50551] [--metrics-listen 127.0.0.1:9464] [--no-fsync]
-//!            [--parent-pid PID] [--lock-wait-ms 10000] [--insecure]
+//!            [--parent-pid PID] [--lock-wait-ms 10000] [--snapshot-every 50000] [--keep-snapshots 2]
+//!            [--insecure]
 //! ```
 //! Every call needs a bearer token from the auth file (see [`octet_exec::auth`]); with
 //! `--tls-client-ca` clients must also present a certificate that CA signed (mutual TLS). An
 //! address other than loopback needs TLS; `--insecure` (no token, no TLS) is for loopback only.
+//! The journal directory holds the journal's segments, snapshots of the engine (one every
+//! `--snapshot-every` journaled commands, 0 = none, and one at a clean shutdown) and a LOCK file;
+//! see `journal`, `snapshot` and `store`. Files are created mode 0600, the directory 0700.
 //! Prints `LISTENING <grpc address> METRICS <metrics address>` on stdout once it serves (port 0
 //! picks a free port); logs are JSON lines on stderr. With `--parent-pid`, it exits when that
 //! process is gone (embedded mode: it never outlives the desk that started it).
 
 use octet_exec::auth::{Auth, CallPath};
 use octet_exec::config::Config;
-use octet_exec::engine::Engine;
-use octet_exec::journal::{self, Journal};
+use octet_exec::journal::Retention;
 use octet_exec::metrics::{self, Metrics, SyncMetrics};
 use octet_exec::pb::execution_server::ExecutionServer;
-use octet_exec::service::{self, Core, ExecService};
+use octet_exec::service::{Core, ExecService};
+use octet_exec::store;
 use std::io::Write;
 use std::net::SocketAddr;
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::io::AsRawFd;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -40,12 +45,15 @@ struct Args {
     tls_key: Option<PathBuf>,
     tls_client_ca: Option<PathBuf>,
     insecure: bool,
+    snapshot_every: u64,
+    keep_snapshots: usize,
 }
 
 fn usage(msg: &str) -> ! {
     eprintln!("octet-exec: {msg}\nusage: octet-exec --config FILE --journal-dir DIR --auth-file FILE \
                [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM]] [--listen ADDR] [--metrics-listen ADDR] \
-               [--no-fsync] [--parent-pid PID] [--lock-wait-ms MS] [--insecure]");
+               [--no-fsync] [--parent-pid PID] [--lock-wait-ms MS] [--snapshot-every N (0 = off)] \
+               [--keep-snapshots K] [--insecure]");
     std::process::exit(2);
 }
 
@@ -59,6 +67,9 @@ fn parse_args() -> Args {
     let mut parent_pid = None;
     let mut lock_wait = Duration::from_secs(10);
     let (mut auth_file, mut tls_cert, mut tls_key, mut tls_client_ca, mut insecure) = (None, None, None, None, false);
+    let defaults = store::Options::default();
+    let mut snapshot_every = defaults.snapshot_every;
+    let mut keep_snapshots = defaults.retention.keep_snapshots;
     while let Some(a) = it.next() {
         let mut val = |name: &str| it.next().unwrap_or_else(|| usage(&format!("{name} needs a value")));
         match a.as_str() {
@@ -78,6 +89,15 @@ fn parse_args() -> Args {
             "--tls-key" => tls_key = Some(PathBuf::from(val("--tls-key"))),
             "--tls-client-ca" => tls_client_ca = Some(PathBuf::from(val("--tls-client-ca"))),
             "--insecure" => insecure = true,
+            "--snapshot-every" => {
+                snapshot_every = val("--snapshot-every").parse().unwrap_or_else(|_| usage("--snapshot-every: not a number"))
+            }
+            "--keep-snapshots" => {
+                keep_snapshots = val("--keep-snapshots").parse().unwrap_or_else(|_| usage("--keep-snapshots: not a number"));
+                if keep_snapshots == 0 {
+                    usage("--keep-snapshots: at least 1");
+                }
+            }
             "-h" | "--help" => usage("help"),
             other => usage(&format!("unknown argument {other}")),
         }
@@ -95,6 +115,8 @@ fn parse_args() -> Args {
         tls_key,
         tls_client_ca,
         insecure,
+        snapshot_every,
+        keep_snapshots,
     };
     if args.tls_cert.is_some() != args.tls_key.is_some() {
         usage("--tls-cert and --tls-key go together");
@@ -143,7 +165,7 @@ fn tls_config(args: &Args) -> Option<tonic::transport::ServerTlsConfig> {
 /// One process per journal: hold an exclusive lock on it, waiting for a dying predecessor.
 fn lock_journal(dir: &std::path::Path, wait: Duration) -> std::fs::File {
     let path = dir.join("LOCK");
-    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(&path)
         .unwrap_or_else(|e| fail(&format!("cannot open {}: {e}", path.display())));
     let start = Instant::now();
     loop {
@@ -177,24 +199,28 @@ fn main() {
     let text = std::fs::read_to_string(&args.config)
         .unwrap_or_else(|e| fail(&format!("cannot read config {}: {e}", args.config.display())));
     let cfg = Config::from_json(&text).unwrap_or_else(|e| fail(&e));
-    std::fs::create_dir_all(&args.journal_dir)
-        .unwrap_or_else(|e| fail(&format!("cannot create {}: {e}", args.journal_dir.display())));
+    store::create_dir(&args.journal_dir).unwrap_or_else(|e| fail(&e));
     let _lock = lock_journal(&args.journal_dir, args.lock_wait);
 
-    let path = args.journal_dir.join("journal.bin");
     let t = Instant::now();
-    let (commands, torn) = journal::read_all(&path).unwrap_or_else(|e| fail(&format!("cannot read journal: {e}")));
-    let mut engine = Engine::new(cfg);
-    service::recover(&mut engine, &commands);
-    tracing::info!(frames = commands.len(), torn_bytes = torn, reports = engine.last_seq(), orders = engine.order_count(),
-                   open_positions = engine.open_positions(), halted = engine.halted().is_some(),
-                   ms = t.elapsed().as_millis() as u64, "journal replayed");
-
     let metrics = Arc::new(Metrics::default());
-    let journal = Journal::open(path, commands.len() as u64, engine.last_seq(), args.fsync,
-                                Box::new(SyncMetrics(metrics.clone())))
-        .unwrap_or_else(|e| fail(&format!("cannot open journal: {e}")));
-    let svc = ExecService::new(Core { engine, journal }, metrics.clone(), commands.len() as u64);
+    let opts = store::Options {
+        fsync: args.fsync,
+        snapshot_every: args.snapshot_every,
+        retention: Retention { keep_snapshots: args.keep_snapshots },
+    };
+    let started = store::start(&args.journal_dir, cfg, opts, Box::new(SyncMetrics(metrics.clone())))
+        .unwrap_or_else(|e| fail(&e));
+    let (engine, journal, rec) = (started.engine, started.journal, started.recovery);
+    tracing::info!(snapshot_frame = rec.snapshot.unwrap_or(0), frames = rec.replayed, last_frame = rec.last_frame,
+                   torn_bytes = rec.torn_bytes, config = rec.config, skipped_snapshots = rec.skipped_snapshots.len(),
+                   reports = engine.last_seq(), orders = engine.order_count(), open_positions = engine.open_positions(),
+                   halted = engine.halted().is_some(), ms = t.elapsed().as_millis() as u64, "journal replayed");
+    let recovered = rec.snapshot.unwrap_or(0) + rec.replayed;
+    let mut core = Core::new(engine, journal, args.snapshot_every);
+    core.since_snapshot = rec.replayed;
+    let svc = ExecService::new(core, metrics.clone(), recovered);
+    let at_exit = svc.clone();
 
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(async move {
@@ -268,4 +294,8 @@ fn main() {
             .await
             .unwrap_or_else(|e| fail(&format!("server error: {e}")));
     });
+    // A clean shutdown: a snapshot of the final state, so the next start replays nothing.
+    if at_exit.snapshot_at_shutdown(Duration::from_secs(30)) {
+        tracing::info!("snapshot at shutdown written");
+    }
 }

@@ -47,6 +47,7 @@ pub struct Metrics {
     pub fills: AtomicU64,
     pub reports: AtomicU64,
     pub quotes: AtomicU64,
+    pub quotes_invalid: AtomicU64,
     pub halts: AtomicU64,
     pub journal_syncs: AtomicU64,
     pub journal_frames: AtomicU64,
@@ -77,6 +78,8 @@ impl Metrics {
         counter("octet_exec_fills_total", "Fills, opening and closing.", self.fills.load(Relaxed));
         counter("octet_exec_reports_total", "Execution reports emitted.", self.reports.load(Relaxed));
         counter("octet_exec_quotes_total", "Quotes pushed to the paper venue.", self.quotes.load(Relaxed));
+        counter("octet_exec_quotes_invalid_total", "Quotes skipped: a side at or below zero, or crossed (bid > ask).",
+                self.quotes_invalid.load(Relaxed));
         counter("octet_exec_halts_total", "Halt calls.", self.halts.load(Relaxed));
         counter("octet_exec_journal_syncs_total", "Journal fsyncs (group commits).", self.journal_syncs.load(Relaxed));
         counter("octet_exec_journal_frames_total", "Journal frames written.", self.journal_frames.load(Relaxed));

@@ -34,10 +34,18 @@ pub fn apply(engine: &mut Engine, cmd: &Command) -> Outcome {
             engine.resume(&r.account_id);
             Outcome::Done
         }
+        // Journaled at start-up only (see `store`); checked there before it is journaled.
+        Command::Config(c) => {
+            match crate::config::Config::from_json(&c.json) {
+                Ok(cfg) => engine.set_config(cfg),
+                Err(e) => tracing::error!(error = %e, "a journaled configuration does not parse"),
+            }
+            Outcome::Done
+        }
     }
 }
 
-/// Replay the journal's commands into a fresh engine.
+/// Replay journal commands into an engine (`store::recover` does this after the newest snapshot).
 pub fn recover(engine: &mut Engine, commands: &[Command]) {
     for cmd in commands {
         let _ = apply(engine, cmd);
@@ -47,6 +55,52 @@ pub fn recover(engine: &mut Engine, commands: &[Command]) {
 pub struct Core {
     pub engine: Engine,
     pub journal: Journal,
+    /// A snapshot after every this many journaled commands (0 = never).
+    pub snapshot_every: u64,
+    pub since_snapshot: u64,
+}
+
+impl Core {
+    pub fn new(engine: Engine, journal: Journal, snapshot_every: u64) -> Core {
+        Core { engine, journal, snapshot_every, since_snapshot: 0 }
+    }
+
+    /// Queue a snapshot of the state after the last journaled command; returns the frame it covers.
+    /// The state is taken under the engine's lock; encoding and writing happen on the snapshot thread.
+    pub fn snapshot(&mut self) -> u64 {
+        self.since_snapshot = 0;
+        let t = Instant::now();
+        let state = self.engine.to_state();
+        let frame = self.journal.snapshot(state);
+        tracing::info!(frame, state_ms = t.elapsed().as_millis() as u64, "snapshot state taken (under the engine lock)");
+        frame
+    }
+
+    /// Apply a command and queue it on the journal (a refused one is not journaled), with a
+    /// snapshot when one is due; returns the outcome and the frame to wait for before replying.
+    /// A quote batch is journaled as an equivalent, smaller one when no order is live.
+    pub fn execute(&mut self, cmd: Command) -> (Outcome, u64) {
+        let compact = match &cmd {
+            Command::Quotes(q) if !self.engine.has_live_orders()
+                && [q.bid.len(), q.ask.len(), q.symbol_index.len()].iter().all(|&l| l == q.ts_ns.len()) =>
+            {
+                Some(Command::Quotes(last_quotes(q)))
+            }
+            _ => None,
+        };
+        let outcome = apply(&mut self.engine, &cmd);
+        let refused = matches!(&outcome, Outcome::One(Err(_)) | Outcome::Many(Err(_)));
+        if refused {
+            return (outcome, self.journal.last_frame());
+        }
+        let seq = self.engine.last_seq();
+        let frame = self.journal.append(compact.unwrap_or(cmd), seq);
+        self.since_snapshot += 1;
+        if self.snapshot_every > 0 && self.since_snapshot >= self.snapshot_every {
+            self.snapshot();
+        }
+        (outcome, frame)
+    }
 }
 
 #[derive(Clone)]
@@ -89,23 +143,29 @@ impl ExecService {
         ExecService { core: Arc::new(Mutex::new(core)), durable, metrics, started: Instant::now(), recovered }
     }
 
-    /// Apply a command and queue it on the journal; returns the outcome and the frame to wait for.
-    /// `journal_as` replaces the command in the journal when an equivalent, smaller one exists.
+    /// At a clean shutdown: a snapshot of the final state (if snapshots are on and anything was
+    /// journaled since the last), waited for up to `timeout`. Whether one was written.
+    pub fn snapshot_at_shutdown(&self, timeout: std::time::Duration) -> bool {
+        let (frame, mut done) = {
+            let Ok(mut core) = self.core.lock() else { return false };
+            if core.snapshot_every == 0 || core.since_snapshot == 0 {
+                return false;
+            }
+            (core.snapshot(), core.journal.snapshots.clone())
+        };
+        let t = Instant::now();
+        while *done.borrow_and_update() < frame {
+            if t.elapsed() > timeout {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        true
+    }
+
     fn run(&self, cmd: Command) -> Result<(Outcome, u64), Status> {
         let mut core = self.core.lock().map_err(|_| lock_err())?;
-        let compact = match &cmd {
-            Command::Quotes(q) if !core.engine.has_live_orders() => Some(Command::Quotes(last_quotes(q))),
-            _ => None,
-        };
-        let outcome = apply(&mut core.engine, &cmd);
-        let refused = matches!(&outcome, Outcome::One(Err(_)) | Outcome::Many(Err(_)));
-        let frame = if refused {
-            core.journal.last_frame()
-        } else {
-            let seq = core.engine.last_seq();
-            core.journal.append(compact.unwrap_or(cmd), seq)
-        };
-        Ok((outcome, frame))
+        Ok(core.execute(cmd))
     }
 
     async fn durable(&self, frame: u64) -> Result<(), Status> {
@@ -153,10 +213,14 @@ impl ExecService {
     }
 }
 
-/// The last quote of each symbol in a batch: all that a batch changes when no order is live.
+/// The last valid quote of each symbol in a batch: all that a batch changes when no order is live
+/// (an invalid quote changes nothing, so it is not the one to keep).
 fn last_quotes(q: &pb::PushQuotesRequest) -> pb::PushQuotesRequest {
     let mut last: Vec<Option<usize>> = vec![None; q.symbols.len()];
     for (k, &i) in q.symbol_index.iter().enumerate() {
+        if !q.bid.get(k).zip(q.ask.get(k)).is_some_and(|(&b, &a)| crate::engine::valid_quote(b, a)) {
+            continue;
+        }
         if let Some(slot) = last.get_mut(i as usize) {
             *slot = Some(k);
         }
@@ -274,11 +338,22 @@ impl Execution for ExecService {
             return Ok(Response::new(pb::PushQuotesResponse { reports, duplicate: true, last_seq, halted }));
         }
         let n = req.ts_ns.len() as u64;
+        let invalid: Vec<usize> = (0..req.bid.len().min(req.ask.len()))
+            .filter(|&k| !crate::engine::valid_quote(req.bid[k], req.ask[k]))
+            .collect();
+        if let Some(&k) = invalid.first() {
+            // the engine skips them (see `Engine::push_quotes`); counted and named here
+            let symbol = req.symbol_index.get(k).and_then(|&i| req.symbols.get(i as usize)).cloned().unwrap_or_default();
+            tracing::warn!(skipped = invalid.len(), first_index = k, symbol = %symbol, bid = req.bid[k], ask = req.ask[k],
+                           stream_id = %req.stream_id, batch_seq = req.batch_seq,
+                           "invalid quotes skipped (a side at or below zero, or crossed): they fill nothing and move no stop");
+        }
         let (outcome, frame) = self.run(Command::Quotes(req))?;
         self.durable(frame).await?;
         match outcome {
             Outcome::Many(Ok(reports)) => {
                 self.metrics.quotes.fetch_add(n, Relaxed);
+                self.metrics.quotes_invalid.fetch_add(invalid.len() as u64, Relaxed);
                 self.count(&reports);
                 let (last_seq, halted) = self.tail()?;
                 Ok(Response::new(pb::PushQuotesResponse { reports, duplicate: false, last_seq, halted }))

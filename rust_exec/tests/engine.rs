@@ -263,3 +263,63 @@ fn only_the_most_recent_quote_streams_are_kept() {
     assert!(e.previous_batch("s0", 1).is_none(), "the oldest stream is forgotten");
     assert!(e.previous_batch(&format!("s{}", octet_exec::engine::MAX_STREAMS + 9), 1).is_some());
 }
+
+#[test]
+fn a_crossed_or_non_positive_quote_fills_nothing_and_triggers_no_stop() {
+    let mut e = Engine::new(config(VenueConfig::default()));
+    e.submit(order("mkt", "a", Side::Buy, 100_000)).unwrap();
+    let mut lim = order("lim", "a", Side::Buy, 100_000);
+    lim.order_type = OrderType::Limit as i32;
+    lim.limit_price = 108_400;
+    e.submit(lim).unwrap();
+    // crossed (bid > ask), a zero bid, a zero ask, a negative bid: none fills the market order, and
+    // the crossed ask under the limit does not fill the limit order either
+    let bad = [(2_000, 108_450, 108_300), (2_100, 0, 108_505), (2_200, 108_495, 0), (2_300, -5, 108_505)];
+    assert!(e.push_quotes(&quotes(&bad, 1)).unwrap().is_empty(), "an invalid quote fills nothing");
+    assert_eq!(e.get_order("mkt").unwrap().status, OrderStatus::Accepted as i32);
+    assert_eq!(e.get_order("lim").unwrap().status, OrderStatus::Accepted as i32);
+    // the valid quote after them in the same batch applies
+    let r = e.push_quotes(&quotes(&[(2_400, 108_450, 108_300), (2_500, 108_495, 108_505)], 2)).unwrap();
+    assert_eq!(r.len(), 1);
+    assert_eq!((r[0].client_order_id.as_str(), r[0].fill.unwrap().price), ("mkt", 108_505));
+    e.cancel("lim", 2_600, "by desk").unwrap();
+    // the open position (stop 108,000): a zero bid or a crossed bid under the stop closes nothing
+    let r = e.push_quotes(&quotes(&[(3_000, 0, 108_500), (3_100, 107_900, 107_800), (3_200, 107_950, -1)], 3)).unwrap();
+    assert!(r.is_empty(), "no stop triggered: {r:?}");
+    assert_eq!(e.list_positions("a").len(), 1);
+    // nor is an invalid quote the latest one: a flatten closes at the last valid bid
+    let closed = e.flatten(&pb::FlattenRequest { request_id: "f".into(), ts_ns: 3_300, reason: "eod".into(), ..Default::default() });
+    assert_eq!(closed[0].fill.unwrap().price, 108_495);
+}
+
+#[test]
+fn limits_are_exact_at_the_edge() {
+    use octet_exec::config::AccountConfig;
+    // EURUSD at 1.08002 / 1.08012: mid 1.08007. 700,000 EUR = 756,049 USD exactly, where f64 makes
+    // 1.08007 * 700000 = 756049.0000000001 and would refuse an order exactly at a 756,049 USD limit.
+    let edge = |lots_e6: i64, cents: i64| {
+        let mut cfg = config(VenueConfig::default());
+        cfg.accounts.push(AccountConfig { id: "edge".into(), max_order_lots_e6: lots_e6, max_open_notional_usd_cents: cents,
+                                          instruments: vec![] });
+        let mut e = Engine::new(cfg);
+        e.push_quotes(&quotes(&[(500, 108_002, 108_012)], 1)).unwrap();
+        e
+    };
+    let code = |e: &mut Engine, id: &str, qty: i64| e.submit(order(id, "edge", Side::Buy, qty)).err().map(|r| r.code);
+    // open notional: at the limit accepted, one unit (1.08 USD) above refused
+    assert_eq!(code(&mut edge(100_000_000, 75_604_900), "at", 700_000), None, "exactly at the notional limit");
+    let mut e = edge(100_000_000, 75_604_900);
+    assert_eq!(code(&mut e, "over", 700_001), Some(RejectCode::NotionalLimit));
+    let msg = e.get_order("over").unwrap().last_report.unwrap().reason;
+    assert!(msg.contains("open notional would be 756050.08007 USD, over account edge's limit of 756049 USD"), "{msg}");
+    // with exposure already open: 300,000 + 400,000 at the limit, then one unit more refused
+    let mut e = edge(100_000_000, 75_604_900);
+    assert_eq!(code(&mut e, "w1", 300_000), None);
+    assert_eq!(code(&mut e, "w2", 400_000), None);
+    assert_eq!(code(&mut e, "w3", 1), Some(RejectCode::NotionalLimit));
+    // order size: 7 lots at a 7-lot limit accepted, 7 lots and one unit refused
+    assert_eq!(code(&mut edge(7_000_000, i64::MAX / 2), "l1", 700_000), None);
+    let mut e = edge(7_000_000, i64::MAX / 2);
+    assert_eq!(code(&mut e, "l2", 700_001), Some(RejectCode::OrderTooLarge));
+    assert!(e.get_order("l2").unwrap().last_report.unwrap().reason.contains("order of 7.00001 lots is over account edge's limit of 7 lots"));
+}

@@ -126,12 +126,27 @@ def test_rust_exec_limits_come_from_the_accounts_and_are_checked(tmp_path) -> No
 
     cfg = exec_config(load_settings(write(tmp_path, limit)))
     funded = next(a for a in cfg["accounts"] if a["id"] == "funded-50k")
-    assert funded == {"id": "funded-50k", "max_order_lots": 2.5, "max_open_notional_usd": 10_000_000.0,
+    assert funded == {"id": "funded-50k", "max_order_lots_e6": 2_500_000, "max_open_notional_usd_cents": 1_000_000_000,
                       "instruments": ["EURUSD", "GBPUSD"]}
     assert cfg["venue"]["latency_ns"] == 250_000_000
     assert {i["symbol"]: i["price_precision"] for i in cfg["instruments"]} == {"EURUSD": 5, "GBPUSD": 5, "USDJPY": 3}
     with pytest.raises(SettingsError, match=r"accounts\.0\.limits\.instruments: unknown instrument 'XAUUSD'"):
         load_settings(write(tmp_path, lambda d: d["accounts"][0].update(limits={"instruments": ["XAUUSD"]})))
+
+
+def test_rust_exec_limits_that_do_not_convert_exactly_to_integers_are_refused(tmp_path) -> None:
+    from cluster.exec_service import exec_config
+
+    def limits(**values: str):  # type: ignore[no-untyped-def]
+        return lambda d: d["accounts"][0].update(limits=values)
+
+    cfg = exec_config(load_settings(write(tmp_path, limits(max_order_lots="0.000001", max_open_notional_usd="0.01"))))
+    assert (cfg["accounts"][0]["max_order_lots_e6"], cfg["accounts"][0]["max_open_notional_usd_cents"]) == (1, 1)
+    with pytest.raises(SettingsError, match=r"accounts\.0\.limits: max_order_lots = 0\.0000001 is finer than "
+                                            r"rust_exec's limits take \(millionths of a lot\); round it"):
+        load_settings(write(tmp_path, limits(max_order_lots="0.0000001")))
+    with pytest.raises(SettingsError, match=r"accounts\.0\.limits: max_open_notional_usd = 1000\.005 is finer .*\(US cents\)"):
+        load_settings(write(tmp_path, limits(max_open_notional_usd="1000.005")))
 
 
 def test_a_session_cuts_its_batches_at_every_holding_deadline(tmp_path) -> None:

@@ -44,8 +44,9 @@ def order(cid: str = "o1", side: Side = Side.BUY, stop: str = "1.07900", tp: str
 def config(settings) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     cfg = exec_config(settings)
     cfg["accounts"] += [
-        {"id": "acc", "max_order_lots": 50, "max_open_notional_usd": 1e9, "instruments": []},
-        {"id": "small", "max_order_lots": 1, "max_open_notional_usd": 250_000, "instruments": ["EURUSD"]},
+        {"id": "acc", "max_order_lots_e6": 50_000_000, "max_open_notional_usd_cents": 10**11, "instruments": []},
+        {"id": "small", "max_order_lots_e6": 1_000_000, "max_open_notional_usd_cents": 25_000_000,
+         "instruments": ["EURUSD"]},
     ]
     return cfg
 
@@ -382,3 +383,41 @@ def test_a_firms_minimum_hold_keeps_the_take_profit_back_not_the_stop(client) ->
     assert client.on_quotes(batch([(T0 + 30 * S, 0, 108250, 108260)])) == [], "no tick scalping"
     closed = client.on_quotes(batch([(T0 + 122 * S, 0, 108250, 108260)]))
     assert closed[0].fill is not None and closed[0].fill.reason is CloseReason.TAKE_PROFIT
+
+
+def test_a_restart_under_a_tighter_limit_keeps_the_accepted_order_and_refuses_a_new_one(  # type: ignore[no-untyped-def]
+        config, tmp_path, registry) -> None:
+    svc = ExecService(config, tmp_path / "exec", supervise=False)
+    svc.start()
+    client = GrpcExecutionClient(svc.address, registry, credentials=svc.credentials())
+    try:
+        first = client.submit(order("big", lots="5"))
+        assert first.status is OrderStatus.ACCEPTED  # acc: 50 lots
+        svc.kill()
+        next(a for a in svc.config["accounts"] if a["id"] == "acc")["max_order_lots_e6"] = 1_000_000  # 1 lot
+        svc.start()
+        assert client.get_order("big").status == pb.ORDER_STATUS_ACCEPTED, "replayed under the limit it met"
+        assert client.submit(order("big", lots="5")) == first, "a resubmit still gets the first result"
+        twin = client.submit(order("big2", lots="5"))
+        assert twin.status is OrderStatus.REJECTED and "over account acc's limit of 1 lots" in twin.reason
+    finally:
+        client.close()
+        svc.stop()
+    # the journal directory and what is in it are the owner's only
+    assert (tmp_path / "exec").stat().st_mode & 0o777 == 0o700
+    for f in (tmp_path / "exec").iterdir():
+        if f.name != "octet-exec.log":
+            assert f.stat().st_mode & 0o777 == 0o600, f
+
+
+def test_a_crossed_or_zero_quote_is_skipped_and_counted_and_fills_nothing(svc, client) -> None:  # type: ignore[no-untyped-def]
+    client.submit(order("rest"))
+    bad = pb.PushQuotesRequest(batch_seq=1, symbols=["EURUSD"], symbol_index=[0, 0, 0],
+                               ts_ns=[T0 + S, T0 + 2 * S, T0 + 3 * S], bid=[108020, 0, 108000],
+                               ask=[108010, 108010, 0], stream_id="bad-feed")
+    assert list(client.stub.PushQuotes(bad, timeout=5).reports) == [], "crossed, zero bid, zero ask: no fill"
+    assert client.get_order("rest").status == pb.ORDER_STATUS_ACCEPTED
+    body = urllib.request.urlopen(f"http://{svc.metrics_address}/metrics", timeout=5).read().decode()
+    assert "octet_exec_quotes_invalid_total 3" in body
+    filled = client.on_quotes(batch([(T0 + 4 * S, 0, 108000, 108010)]))
+    assert [(r.client_order_id, str(r.fill.price)) for r in filled if r.fill] == [("rest", "1.08010")]

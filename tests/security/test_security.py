@@ -267,6 +267,6 @@ def test_a_session_keeps_its_files_private_and_its_secrets_out_of_records_logs_a
                                                                                      for d in private_dirs}
     files = [f for d in private_dirs for f in d.iterdir() if f.is_file()] + [data / "last_session.json",
                                                                              data / "audit" / "anchors.jsonl"]
-    assert any(f.name == "journal.bin" for f in files) and any(f.suffix == ".db" for f in files)
+    assert any(f.name.startswith("journal-") for f in files) and any(f.suffix == ".db" for f in files)
     loose = {str(f.relative_to(data)): oct(mode(f)) for f in files if mode(f) != 0o600}
     assert not loose, loose

@@ -11,8 +11,8 @@ pub fn config(venue: VenueConfig) -> Config {
     Config {
         instruments: vec![inst("EURUSD", "EUR", "USD", 5), inst("USDJPY", "USD", "JPY", 3), inst("EURGBP", "EUR", "GBP", 5)],
         accounts: vec![
-            AccountConfig { id: "a".into(), max_order_lots: 10.0, max_open_notional_usd: 2_500_000.0, instruments: vec![] },
-            AccountConfig { id: "b".into(), max_order_lots: 1.0, max_open_notional_usd: 1e9, instruments: vec!["EURUSD".into()] },
+            AccountConfig { id: "a".into(), max_order_lots_e6: 10_000_000, max_open_notional_usd_cents: 250_000_000, instruments: vec![] },
+            AccountConfig { id: "b".into(), max_order_lots_e6: 1_000_000, max_open_notional_usd_cents: 100_000_000_000, instruments: vec!["EURUSD".into()] },
         ],
         venue,
     }
