@@ -68,6 +68,22 @@ struct PositionRec {
     opened_ns: i64,
 }
 
+impl PositionRec {
+    fn to_pb(&self) -> pb::Position {
+        pb::Position {
+            position_id: self.id.clone(),
+            account_id: self.account.clone(),
+            symbol: self.symbol.clone(),
+            side: self.side as i32,
+            quantity: self.quantity,
+            entry_price: self.entry,
+            stop_loss: self.stop_loss,
+            take_profit: self.take_profit,
+            opened_ns: self.opened_ns,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Quote {
     ts: i64,
@@ -228,17 +244,7 @@ impl Engine {
             .values()
             .flat_map(|m| m.values())
             .filter(|p| account.is_empty() || p.account == account)
-            .map(|p| pb::Position {
-                position_id: p.id.clone(),
-                account_id: p.account.clone(),
-                symbol: p.symbol.clone(),
-                side: p.side as i32,
-                quantity: p.quantity,
-                entry_price: p.entry,
-                stop_loss: p.stop_loss,
-                take_profit: p.take_profit,
-                opened_ns: p.opened_ns,
-            })
+            .map(PositionRec::to_pb)
             .collect();
         out.sort_by(|a, b| (a.opened_ns, &a.position_id).cmp(&(b.opened_ns, &b.position_id)));
         out
@@ -328,17 +334,7 @@ impl Engine {
         let positions = symbols
             .into_iter()
             .flat_map(|s| self.positions[s].values())
-            .map(|p| pb::Position {
-                position_id: p.id.clone(),
-                account_id: p.account.clone(),
-                symbol: p.symbol.clone(),
-                side: p.side as i32,
-                quantity: p.quantity,
-                entry_price: p.entry,
-                stop_loss: p.stop_loss,
-                take_profit: p.take_profit,
-                opened_ns: p.opened_ns,
-            })
+            .map(PositionRec::to_pb)
             .collect();
         let mut quotes: Vec<sn::QuoteState> = self
             .last_quote

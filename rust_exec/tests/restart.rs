@@ -82,6 +82,8 @@ async fn kill_minus_nine_at_any_point_with_snapshots_keeps_every_acknowledged_co
         let mut worker = c.clone();
         let stream = format!("round{round}");
         let start = k;
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let done_in_desk = done.clone();
         // the desk: submits and quote batches without pause until the service dies under it
         let desk = tokio::spawn(async move {
             let mut got: (Vec<(pb::Order, pb::ExecutionReport)>, Vec<pb::ExecutionReport>) = Default::default();
@@ -93,6 +95,7 @@ async fn kill_minus_nine_at_any_point_with_snapshots_keeps_every_acknowledged_co
                     Ok(r) => got.0.push((o, r.into_inner().report.unwrap())),
                     Err(_) => break,
                 }
+                done_in_desk.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let ts = 1_500 + n as i64 * 1_000;
                 let (bid, ask) = if n % 4 == 3 { (107_900, 107_910) } else { (108_495, 108_505) };
                 let mut q = quotes(&[(ts, bid, ask)], n - start + 1);
@@ -104,6 +107,11 @@ async fn kill_minus_nine_at_any_point_with_snapshots_keeps_every_acknowledged_co
             }
             got
         });
+        // some work acknowledged first (however slow the machine), then the kill at a varied moment
+        let waited = std::time::Instant::now();
+        while done.load(std::sync::atomic::Ordering::Relaxed) < 6 && waited.elapsed() < Duration::from_secs(60) {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
         tokio::time::sleep(Duration::from_millis(kill_after_ms)).await;
         drop(exec); // SIGKILL
         let (subs, reps) = desk.await.unwrap();
