@@ -72,8 +72,8 @@ test-unit: setup
 
 bench: setup
 	$(VENV)/bin/python bench/pipeline.py
-	$(VENV)/bin/python bench/exec_latency.py
 	$(VENV)/bin/python bench/exec_restart.py
+	$(VENV)/bin/python bench/exec_latency.py
 	$(VENV)/bin/python bench/storage.py
 	$(VENV)/bin/python bench/audit_anchors.py
 	$(VENV)/bin/python bench/ray_hops.py

@@ -42,17 +42,37 @@ def _load_ticks(settings: Settings):  # type: ignore[no-untyped-def]
     return ticks
 
 
+def _check_credentials(settings: Settings) -> None:
+    """Read every credential the session will use (a remote rust_exec's token and CA, an external
+    Kafka's password), so that a missing or exposed one is one clear line, not a failed agent."""
+    from cluster.exec_service import exec_credentials
+    from cluster.secrets import SecretError, read_private
+
+    if settings.execution.address is not None:
+        creds = exec_credentials(settings)
+        read_private(creds.token_file)
+        for path in (creds.ca_file, creds.cert_file):
+            if path is not None and not Path(path).is_file():
+                raise SecretError(f"{path}: no such file (execution.ca_file / execution.cert_file)")
+        if creds.key_file is not None:
+            read_private(creds.key_file)
+    access = settings.kafka.access()
+    if settings.runtime.bus == "kafka" and access is not None:
+        access.config()
+
+
 def run_session(settings: Settings) -> None:
     """Run a session with a live progress bar and print its summary."""
-    from cluster.secrets import write_private
+    from cluster.secrets import SecretError, write_private
     from cluster.session import Session
     from cluster.storage.anchors import AuditKeyError, key_path, load_key
     from cluster.storage.store import open_store
     from cluster.topology import init_ray
 
-    try:  # the audit key first: one others can read is refused before anything starts
+    try:  # credentials first: a missing or exposed one is refused before anything starts
         load_key(key_path(settings), create=True)
-    except AuditKeyError as exc:
+        _check_credentials(settings)
+    except (AuditKeyError, SecretError) as exc:
         raise _fail(str(exc)) from None
     with console.status("generating replay ticks"):
         ticks = _load_ticks(settings)
@@ -246,15 +266,34 @@ def exec_serve(config: ConfigOpt = Path("octet.yaml"),
 
     It serves with TLS and bearer tokens made on first use: give the desk's host desk.token and
     ca.pem (execution.token_file, execution.ca_file), and operators operator.token and ca.pem."""
+    import ipaddress
     import os
 
     from cluster.exec_service import exec_config, exec_secrets, find_binary
     from cluster.secrets import ExecSecrets, private_dir, write_private
 
     s = _settings(config)
-    made = exec_secrets(s, host or ())
+    host = list(host or [])
+    where, _, _port = listen.rpartition(":")
+    try:
+        ip = ipaddress.ip_address(where.strip("[]"))
+    except ValueError:
+        raise _fail(f"--listen {listen}: not an IP address and port (e.g. 0.0.0.0:50551)") from None
+    if not ip.is_loopback:
+        if not s.execution.tls:
+            raise _fail(f"--listen {listen} is beyond loopback: set execution.tls: true (rust_exec serves "
+                        "plaintext on loopback only)")
+        if ip.is_unspecified and not host:
+            raise _fail(f"--listen {listen}: give --host with each name or address clients use to reach this "
+                        "host, for its TLS certificate (e.g. --host exec-host.internal)")
+        if not ip.is_unspecified:
+            host.append(str(ip))
+    if metrics_listen and not metrics_listen.startswith(("127.", "[::1]", "localhost")):
+        print(f"warning: metrics on {metrics_listen} are served without authentication (counters and latencies "
+              "only); keep that port behind a firewall", file=sys.stderr)
+    made = exec_secrets(s, host)
     if secrets is not None:
-        made = ExecSecrets(secrets, hosts=host or (), tls=made.tls, mutual=made.mutual)
+        made = ExecSecrets(secrets, hosts=host, tls=made.tls, mutual=made.mutual)
     made.ensure()
     private_dir(journal_dir)
     cfg = write_private(journal_dir / "exec.json", json.dumps(exec_config(s), indent=1))

@@ -1,17 +1,20 @@
 """Credentials Octet generates for itself, kept in files only their owner can read.
 
-Everything lives under ``<data_dir>/secrets`` (mode 0700, files 0600), created on first use and
-reused after:
+Under ``<data_dir>/secrets`` (mode 0700, files 0600), created on first use and reused after:
 
-- ``services.json``: passwords of the local PostgreSQL, Redis and Kafka servers;
 - ``state.key``: the key that signs agents' saved state (checked before it is loaded);
+- ``ray.token``: the token of a local Ray;
+- ``audit.key``: the key that signs the audit chain's anchors (``cluster.storage.anchors``);
 - ``exec/``: rust_exec's TLS material (a CA of its own, the server's certificate and key, a client
   certificate for mutual TLS), its auth file (tokens' SHA-256 only) and the tokens themselves:
   ``desk.token`` (read, trade, control), ``operator.token`` (read, control: the kill switch) and
   ``trader.token`` (read, trade: orders without the kill switch).
 
-A secret is never written anywhere else: not in the settings stored with a run, not in a log, not
-in ``last_session.json``. A file that others can read is refused with the command that fixes it.
+The local PostgreSQL, Redis and Kafka keep their passwords beside their data, in
+``<data_dir>/<server>/password`` (0600); Redis's ``redis.conf`` and Kafka's ``server.properties``
+hold them too, also 0600, and no password is put on a command line. No secret is written anywhere
+else: not in the settings stored with a run, not in a log, not in ``last_session.json``. A secret
+file that others can read is refused with the command that fixes it.
 """
 
 from __future__ import annotations
@@ -35,7 +38,8 @@ class SecretError(RuntimeError):
 
 
 def private_dir(path: Path) -> Path:
-    """Create ``path`` (and parents) and make it 0700."""
+    """Create ``path`` and make it 0700. Missing parents are made with the usual mode: a parent
+    such as ``data_dir`` must stay open to PostgreSQL's own user when Octet runs as root."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     os.chmod(path, 0o700)
@@ -43,9 +47,10 @@ def private_dir(path: Path) -> Path:
 
 
 def write_private(path: Path, data: bytes | str) -> Path:
-    """Write ``data`` to ``path`` as 0600, atomically (a temporary file renamed over it)."""
+    """Write ``data`` to ``path`` as 0600, atomically (a temporary file renamed over it). The
+    directory is left as it is (made if missing, with the usual mode)."""
     path = Path(path)
-    private_dir(path.parent)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
@@ -91,23 +96,9 @@ def secrets_dir(data_dir: Path) -> Path:
     return Path(data_dir) / "secrets"
 
 
-class SecretsFile:
-    """Named random secrets in one JSON file (0600), each generated the first time it is asked for."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-
-    def get(self, name: str) -> str:
-        data: dict[str, str] = json.loads(read_private(self.path)) if self.path.exists() else {}
-        if name not in data:
-            data[name] = _random.token_urlsafe(24)
-            write_private(self.path, json.dumps(data, indent=1, sort_keys=True))
-        return data[name]
-
-
 def ray_token_file(data_dir: Path) -> Path:
     """The token of a local Ray (made on first use, 0600)."""
-    path = secrets_dir(data_dir) / "ray.token"
+    path = private_dir(secrets_dir(data_dir)) / "ray.token"
     if not path.exists():
         write_private(path, _random.token_hex(32))
     read_private(path)  # refuses a file that others can read
@@ -116,7 +107,7 @@ def ray_token_file(data_dir: Path) -> Path:
 
 def state_key(data_dir: Path) -> bytes:
     """The key that signs agents' saved state, kept apart from where that state is stored."""
-    path = secrets_dir(data_dir) / "state.key"
+    path = private_dir(secrets_dir(data_dir)) / "state.key"
     if not path.exists():
         write_private(path, _random.token_hex(32))
     return bytes.fromhex(read_private(path).decode().strip())
@@ -213,6 +204,8 @@ class ExecSecrets:
         return self.dir / name
 
     def ensure(self) -> ExecSecrets:
+        if self.dir.parent.name == "secrets":  # data_dir/secrets/exec: the secrets directory is private too
+            private_dir(self.dir.parent)
         private_dir(self.dir)
         for role in ROLES:
             if not self.path(f"{role}.token").exists():

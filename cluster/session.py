@@ -30,7 +30,7 @@ from cluster.exec_service import ExecService, exec_credentials
 from cluster.kafka_bus import Publisher
 from cluster.live import MemoryLive, Publication, RedisLive
 from cluster.saga import Decision, SagaContext, actor_caller, run_saga, warm_up
-from cluster.secrets import state_key
+from cluster.secrets import private_dir, state_key
 from cluster.settings import Settings
 from cluster.storage.store import SessionStore
 from cluster.storage.timeseries import TimeSeries
@@ -186,6 +186,8 @@ class Session:
 
     def run(self, ticks: TickBatch) -> SessionResult:
         data_dir = Path(self.settings.runtime.data_dir)
+        for private in ("state", "exec"):  # agents' state and rust_exec's journals: the owner's only
+            private_dir(data_dir / private)
         if self.store is not None and self.store.anchors is None:  # every commit's head signed outside the store
             from cluster.storage.anchors import AnchorLog
 

@@ -191,6 +191,14 @@ class KafkaSettings(_Model):
         return KafkaAccess(self.bootstrap, self.username, self.password_file) if self.bootstrap else None
 
     @model_validator(mode="after")
+    def _sign_in(self) -> KafkaSettings:
+        if (self.username is None) != (self.password_file is None):
+            raise ValueError("username and password_file go together (a SASL/SCRAM user of the broker)")
+        if self.username is not None and self.bootstrap is None:
+            raise ValueError("username is for a broker at bootstrap; the local broker has its own user")
+        return self
+
+    @model_validator(mode="after")
     def _needed(self) -> KafkaSettings:
         missing = {"md.ticks", "md.bars", "signals", "exec.reports", "breaker.events", "audit", "deadletter"}
         missing -= set(self.topics)
@@ -236,6 +244,14 @@ class ExecutionSettings(_Model):
     ca_file: Path | None = None         # the CA that signed rust_exec's certificate (default .../ca.pem)
     cert_file: Path | None = None       # the desk's client certificate, for mutual TLS
     key_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _credentials(self) -> ExecutionSettings:
+        if self.mutual_tls and not self.tls:
+            raise ValueError("mutual_tls needs tls: true (client certificates are part of TLS)")
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together (the desk's client certificate and its key)")
+        return self
 
 
 class BreakerSettings(_Model):

@@ -72,6 +72,7 @@ def datetime_to_ts(moment: datetime) -> int:
 
 
 QUOTE_FAULTS = ("non-positive price", "crossed quote", "NaN or negative volume")
+MAX_POINTS = 2**62  # a price at or beyond this many points does not fit the wire's integers: "price out of range"
 
 
 def quote_faults(bid: npt.NDArray[np.int64], ask: npt.NDArray[np.int64],
@@ -109,6 +110,8 @@ class Tick:
         bid = self.instrument.price(self.bid)
         ask = self.instrument.price(self.ask)
         bid_pts, ask_pts = self.instrument.points(bid), self.instrument.points(ask)
+        if max(abs(bid_pts), abs(ask_pts)) >= MAX_POINTS:
+            raise InvalidValue("bid" if abs(bid_pts) >= MAX_POINTS else "ask", max(bid, ask), "price out of range")
         fault = quote_faults(np.array([bid_pts], np.int64), np.array([ask_pts], np.int64),
                              np.array([self.volume], np.float64))[0]
         if fault:

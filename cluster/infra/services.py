@@ -109,8 +109,8 @@ class LocalPostgres:
         args = [str(c) for c in cmd]
         return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
 
-    def _run(self, *cmd: str | Path) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(self._as_owner(*cmd), capture_output=True, text=True, cwd="/",
+    def _run(self, *cmd: str | Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(self._as_owner(*cmd), capture_output=True, text=True, cwd="/", input=stdin,
                               env={**os.environ, "PGPASSWORD": self.password})
         if proc.returncode != 0:
             raise ServiceError(f"{' '.join(map(str, cmd[:2]))} failed ({proc.returncode}): "
@@ -155,7 +155,8 @@ class LocalPostgres:
         _wait_port(self.port, timeout, "PostgreSQL", self.log)
         if trusting:  # a cluster made before passwords: set one, then require it
             self._run(self.bindir / "psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user, "-d",
-                      "postgres", "-c", f"ALTER USER {self.user} PASSWORD '{password}'")
+                      "postgres", "-v", "ON_ERROR_STOP=1", "-f", "-",  # on stdin: no password on a command line
+                      stdin=f"ALTER USER {self.user} PASSWORD '{password}';\n")
             lines = [ln.replace(" trust", " scram-sha-256") for ln in hba.read_text().splitlines()]
             hba.write_text("\n".join(lines) + "\n")
             self._run(self.bindir / "pg_ctl", "reload", "-D", self.data)

@@ -56,7 +56,16 @@ CALLS = {
     "Halt": lambda s: s.Halt(pb.HaltRequest(reason="attacker"), timeout=5),
     "Flatten": lambda s: s.Flatten(pb.FlattenRequest(request_id="f", reason="attacker"), timeout=5),
     "Resume": lambda s: s.Resume(pb.ResumeRequest(), timeout=5),
+    "GetOrder": lambda s: s.GetOrder(pb.GetOrderRequest(client_order_id="x"), timeout=5),
+    "CancelOrder": lambda s: s.CancelOrder(pb.CancelOrderRequest(client_order_id="x"), timeout=5),
+    "ModifyOrder": lambda s: s.ModifyOrder(pb.ModifyOrderRequest(client_order_id="x"), timeout=5),
+    "PushQuotes": lambda s: s.PushQuotes(pb.PushQuotesRequest(batch_seq=1, stream_id="attacker"), timeout=5),
+    "StreamReports": lambda s: next(iter(s.StreamReports(pb.StreamReportsRequest(), timeout=5))),
 }
+
+
+def test_every_rpc_of_the_contract_is_in_the_attack_list() -> None:
+    assert set(CALLS) == set(pb.DESCRIPTOR.services_by_name["Execution"].methods_by_name)
 
 
 # -- rust_exec ------------------------------------------------------------------------------------
@@ -167,17 +176,59 @@ def test_kafka_refuses_a_client_without_its_password(kafka_broker) -> None:  # t
 
 # -- Ray --------------------------------------------------------------------------------------------
 @pytest.mark.ray
-def test_ray_refuses_a_driver_without_its_token(ray_local) -> None:  # type: ignore[no-untyped-def]
+def test_ray_refuses_a_driver_with_a_wrong_token_and_takes_one_with_its_own(ray_local) -> None:  # type: ignore[no-untyped-def]
     gcs = ray_local.get_runtime_context().gcs_address
     token_file = Path(os.environ["RAY_AUTH_TOKEN_PATH"])
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
     code = f"import ray; ray.init(address={gcs!r}, log_to_driver=False); print('CONNECTED', ray.cluster_resources())"
-    base = {k: v for k, v in os.environ.items() if not k.startswith("RAY_AUTH")}
-    for env in ({"RAY_AUTH_MODE": "disabled"}, {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": "0" * 64}):
-        done = subprocess.run([sys.executable, "-c", code], env={**base, **env, "HOME": "/nonexistent"},
-                              capture_output=True, text=True, timeout=180)
-        assert done.returncode != 0 and "CONNECTED" not in done.stdout, (env, done.stdout[-500:])
-        assert "Authentication" in done.stderr or "Failed to connect" in done.stderr, done.stderr[-800:]
+    base = {k: v for k, v in os.environ.items() if not k.startswith("RAY_AUTH")} | {"RAY_AUTH_MODE": "token",
+                                                                                    "HOME": "/nonexistent"}
+    wrong = subprocess.run([sys.executable, "-c", code], env={**base, "RAY_AUTH_TOKEN": "0" * 64},
+                           capture_output=True, text=True, timeout=180)
+    assert wrong.returncode != 0 and "CONNECTED" not in wrong.stdout, wrong.stdout[-500:]
+    assert "InvalidAuthToken" in wrong.stderr or "AuthenticationError" in wrong.stderr, wrong.stderr[-800:]
+    right = subprocess.run([sys.executable, "-c", code], env={**base, "RAY_AUTH_TOKEN_PATH": str(token_file)},
+                           capture_output=True, text=True, timeout=180)
+    assert "CONNECTED" in right.stdout, right.stderr[-800:]  # the same GCS, reachable: the token made the difference
+
+
+def test_a_secret_file_leaves_its_directory_as_it_was_and_a_new_private_one_is_0700(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from cluster.secrets import private_dir, write_private
+
+    data = tmp_path / "var"
+    data.mkdir(mode=0o755)
+    os.chmod(data, 0o755)
+    write_private(data / "last_session.json", "{}")  # the data directory stays open to PostgreSQL's user
+    assert stat.S_IMODE(data.stat().st_mode) == 0o755 and stat.S_IMODE((data / "last_session.json").stat().st_mode) == 0o600
+    made = private_dir(data / "exec" / "run1")
+    assert stat.S_IMODE(made.stat().st_mode) == 0o700
+
+
+def test_a_postgres_made_before_passwords_is_given_one_and_trusts_nobody(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+    import tempfile
+
+    from cluster.infra.services import LocalPostgres
+
+    base = Path(tempfile.mkdtemp(prefix="octet-test-pg-old-"))  # in /tmp: reachable by the postgres user
+    os.chmod(base, 0o755)
+    try:
+        pg = LocalPostgres(base / "postgres")
+        pg.base.mkdir()
+        if os.geteuid() == 0:
+            shutil.chown(pg.base, "postgres", "postgres")
+        pg._run(pg.bindir / "initdb", "-D", pg.data, "-U", pg.user, "--auth=trust", "--no-sync", "--locale=C")
+        pg.start()
+        hba = [ln for ln in pg.data.joinpath("pg_hba.conf").read_text().splitlines() if ln and not ln.startswith("#")]
+        assert hba and all("scram-sha-256" in ln for ln in hba), hba
+        where = {"host": "127.0.0.1", "port": pg.port, "user": pg.user, "dbname": "postgres", "connect_timeout": 5}
+        with pytest.raises(psycopg.OperationalError, match="password"):
+            psycopg.connect(**where).close()
+        with psycopg.connect(**where, password=pg.password) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+        pg.stop("immediate")
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 # -- saved agent state ----------------------------------------------------------------------------
@@ -223,7 +274,7 @@ def test_saved_state_changed_behind_the_desk_is_refused_and_never_run(tmp_path) 
 
 # -- a whole session: file modes, and no secret outside its file -------------------------------
 @pytest.mark.ray
-def test_a_session_keeps_its_files_private_and_its_secrets_out_of_records_logs_and_summary(
+def test_a_session_keeps_its_files_private_and_no_secret_in_its_records_its_data_dir_or_its_output(
         tmp_path, postgres, redis_server) -> None:  # type: ignore[no-untyped-def]
     data = tmp_path / "var"
     url = fresh_database(postgres, "security")

@@ -14,7 +14,7 @@ import polars as pl
 
 from trading.errors import InvalidValue
 from trading.instruments import InstrumentRegistry
-from trading.market import Bar, TickBatch, quote_faults
+from trading.market import MAX_POINTS, Bar, TickBatch, quote_faults
 
 
 def points_per_unit(registry: InstrumentRegistry, inst: np.ndarray) -> np.ndarray:
@@ -60,9 +60,11 @@ def read_ticks(path: str | Path, registry: InstrumentRegistry) -> TickBatch:
     bid_f, ask_f = (df[c].cast(pl.Float64).fill_null(float("nan")).to_numpy() for c in ("bid", "ask"))
     volume = df["volume"].cast(pl.Float64).fill_null(float("nan")).to_numpy()
     no_price = ~np.isfinite(bid_f) | ~np.isfinite(ask_f)
-    bid = np.rint(np.where(no_price, 0, bid_f) * scale).astype(np.int64)
-    ask = np.rint(np.where(no_price, 0, ask_f) * scale).astype(np.int64)
+    huge = ~no_price & ((np.abs(bid_f * scale) >= MAX_POINTS) | (np.abs(ask_f * scale) >= MAX_POINTS))
+    bid = np.rint(np.where(no_price | huge, 0, bid_f) * scale).astype(np.int64)
+    ask = np.rint(np.where(no_price | huge, 0, ask_f) * scale).astype(np.int64)
     reason = quote_faults(bid, ask, volume)
+    reason[huge] = "price out of range"
     reason[no_price] = "NaN or missing price"
     reason[df["ts"].is_null().to_numpy()] = "no time"
     bad = np.flatnonzero(reason != "")

@@ -89,9 +89,13 @@ PROPS
              -Dlog4j2.configurationFile="$HERE/log4j2.properties" -Dkafka.logs.dir="$dir")
   if [ ! -f "$dir/data/meta.properties" ]; then
     local id; id="$("$JAVA" -cp "$cp" "${jvm[@]}" kafka.tools.StorageTool random-uuid)"
+    # the SCRAM credential goes through a 0600 argument file (expanded by the java launcher), so
+    # that the password never shows on a command line
+    printf '%s\n' "--add-scram" "SCRAM-SHA-256=[name=octet,password=$pw]" > "$dir/format.args"
     "$JAVA" -cp "$cp" "${jvm[@]}" kafka.tools.StorageTool format -t "$id" -c "$dir/server.properties" \
-      --add-scram "SCRAM-SHA-256=[name=octet,password=$pw]" \
-      > "$dir/format.log" 2>&1 || { cat "$dir/format.log" >&2; die "formatting $dir failed"; }
+      "@$dir/format.args" \
+      > "$dir/format.log" 2>&1 || { rm -f "$dir/format.args"; cat "$dir/format.log" >&2; die "formatting $dir failed"; }
+    rm -f "$dir/format.args"
   fi
   nohup "$JAVA" -cp "$cp" "${jvm[@]}" kafka.Kafka "$dir/server.properties" > "$dir/stdout.log" 2>&1 &
   echo $! > "$dir/kafka.pid"
