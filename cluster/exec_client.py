@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import grpc
 
-from cluster.secrets import ExecCredentials
+from cluster.secrets import Authorized, ExecCredentials
 from octet.exec.v1 import exec_pb2 as pb
 from octet.exec.v1 import exec_pb2_grpc
 from trading.instruments import InstrumentRegistry
@@ -91,9 +91,12 @@ class GrpcExecutionClient:
     def stub(self) -> Any:
         if self._stub is None:
             options = [("grpc.enable_retries", 0)]
-            self._channel = (grpc.insecure_channel(self.address, options=options) if self.credentials is None
-                             else self.credentials.channel(self.address, options))
-            self._stub = exec_pb2_grpc.ExecutionStub(self._channel)
+            if self.credentials is None:
+                self._channel = grpc.insecure_channel(self.address, options=options)
+                self._stub = exec_pb2_grpc.ExecutionStub(self._channel)
+            else:
+                self._channel = self.credentials.channel(self.address, options)
+                self._stub = Authorized(exec_pb2_grpc.ExecutionStub(self._channel), self.credentials.metadata())
         return self._stub
 
     def close(self) -> None:

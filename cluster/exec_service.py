@@ -20,7 +20,7 @@ from typing import Any
 
 import grpc
 
-from cluster.secrets import ExecCredentials, ExecSecrets, private_dir, secrets_dir, write_private
+from cluster.secrets import Authorized, ExecCredentials, ExecSecrets, private_dir, secrets_dir, write_private
 from cluster.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -196,8 +196,9 @@ class ExecService:
         from octet.exec.v1 import exec_pb2, exec_pb2_grpc
 
         deadline = time.monotonic() + self.start_timeout
-        with self.credentials("desk").channel(self.address) as channel:
-            stub = exec_pb2_grpc.ExecutionStub(channel)
+        creds = self.credentials("desk")
+        with creds.channel(self.address) as channel:
+            stub = Authorized(exec_pb2_grpc.ExecutionStub(channel), creds.metadata())
             while True:
                 try:
                     stub.Health(exec_pb2.HealthRequest(), timeout=1.0)

@@ -156,21 +156,44 @@ class ExecCredentials:
     cert_file: Path | None = None
     key_file: Path | None = None
 
+    def metadata(self) -> tuple[tuple[str, str], ...]:
+        """The bearer token, sent with every call as plain metadata (gRPC's call-credential plugins
+        cost about 0.35 ms a call here: bench/exec_latency.py)."""
+        return (("authorization", f"Bearer {read_private(self.token_file).decode().strip()}"),)
+
     def channel(self, address: str, options: list[tuple[str, Any]] | None = None) -> grpc.Channel:
-        token = read_private(self.token_file).decode().strip()
-        call = grpc.access_token_call_credentials(token)
+        """TLS to rust_exec (its CA, and the client certificate for mutual TLS), or plaintext when
+        ``ca_file`` is None (a rust_exec without TLS, on loopback)."""
         if self.ca_file is None:
-            creds = grpc.composite_channel_credentials(grpc.local_channel_credentials(grpc.LocalConnectionType.LOCAL_TCP),
-                                                       call)
-        else:
-            try:
-                ca = Path(self.ca_file).read_bytes()
-            except OSError as exc:
-                raise SecretError(f"{self.ca_file}: cannot read the CA certificate ({exc.strerror})") from None
-            key = read_private(self.key_file) if self.key_file else None
-            cert = Path(self.cert_file).read_bytes() if self.cert_file else None
-            creds = grpc.composite_channel_credentials(grpc.ssl_channel_credentials(ca, key, cert), call)
-        return grpc.secure_channel(address, creds, options=options or [])
+            return grpc.insecure_channel(address, options=options or [])
+        try:
+            ca = Path(self.ca_file).read_bytes()
+        except OSError as exc:
+            raise SecretError(f"{self.ca_file}: cannot read the CA certificate ({exc.strerror})") from None
+        key = read_private(self.key_file) if self.key_file else None
+        cert = Path(self.cert_file).read_bytes() if self.cert_file else None
+        return grpc.secure_channel(address, grpc.ssl_channel_credentials(ca, key, cert), options=options or [])
+
+    def stub(self, address: str, options: list[tuple[str, Any]] | None = None) -> Any:
+        """An ``ExecutionStub`` whose every call carries the token."""
+        from octet.exec.v1 import exec_pb2_grpc
+
+        return Authorized(exec_pb2_grpc.ExecutionStub(self.channel(address, options)), self.metadata())
+
+
+class Authorized:
+    """A gRPC stub whose methods add ``metadata`` (the bearer token) to every call."""
+
+    def __init__(self, stub: Any, metadata: tuple[tuple[str, str], ...]) -> None:
+        self._stub, self._metadata = stub, metadata
+
+    def __getattr__(self, name: str) -> Any:
+        method, metadata = getattr(self._stub, name), self._metadata
+
+        def call(request: Any, **kwargs: Any) -> Any:
+            return method(request, metadata=metadata, **kwargs)
+
+        return call
 
 
 def _pem_cert(cert: Any) -> bytes:

@@ -88,7 +88,7 @@ def test_rust_exec_serves_no_plaintext(svc) -> None:  # type: ignore[no-untyped-
 
 def test_only_a_token_with_the_control_permission_reaches_the_kill_switch(svc) -> None:  # type: ignore[no-untyped-def]
     def stub(role: str) -> Any:
-        return exec_pb2_grpc.ExecutionStub(svc.credentials(role).channel(svc.address))
+        return svc.credentials(role).stub(svc.address)
 
     trader, operator = stub("trader"), stub("operator")
     for name in ("Halt", "Flatten", "Resume"):
@@ -110,7 +110,7 @@ def test_mutual_tls_refuses_a_client_without_a_certificate_of_its_ca(settings, t
         no_cert = _stub(svc.address, grpc.composite_channel_credentials(
             grpc.ssl_channel_credentials(creds.ca_file.read_bytes()), token))  # type: ignore[union-attr]
         assert _code(CALLS["Health"], no_cert) is grpc.StatusCode.UNAVAILABLE
-        assert exec_pb2_grpc.ExecutionStub(creds.channel(svc.address)).Health(pb.HealthRequest(), timeout=5).pid > 0
+        assert creds.stub(svc.address).Health(pb.HealthRequest(), timeout=5).pid > 0
 
 
 def test_octet_exec_refuses_to_start_without_credentials_or_in_the_open(settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -138,7 +138,7 @@ def test_a_client_refuses_a_token_file_that_others_can_read(tmp_path) -> None:  
     secrets = ExecSecrets(tmp_path / "s").ensure()
     os.chmod(secrets.path("desk.token"), 0o640)
     with pytest.raises(SecretError, match="chmod 600"):
-        secrets.credentials().channel("127.0.0.1:1")
+        secrets.credentials().stub("127.0.0.1:1")
 
 
 # -- PostgreSQL, Redis, Kafka ---------------------------------------------------------------------
