@@ -26,6 +26,7 @@ import json
 import os
 import secrets as _random
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,21 +97,23 @@ def secrets_dir(data_dir: Path) -> Path:
     return Path(data_dir) / "secrets"
 
 
+def generated(path: Path, make: Callable[[], str]) -> str:
+    """The secret in ``path``, written there first (0600) from ``make()`` when it does not exist."""
+    if not Path(path).exists():
+        write_private(path, make())
+    return read_private(path).decode().strip()
+
+
 def ray_token_file(data_dir: Path) -> Path:
     """The token of a local Ray (made on first use, 0600)."""
     path = private_dir(secrets_dir(data_dir)) / "ray.token"
-    if not path.exists():
-        write_private(path, _random.token_hex(32))
-    read_private(path)  # refuses a file that others can read
+    generated(path, lambda: _random.token_hex(32))  # also refuses a file that others can read
     return path
 
 
 def state_key(data_dir: Path) -> bytes:
     """The key that signs agents' saved state, kept apart from where that state is stored."""
-    path = private_dir(secrets_dir(data_dir)) / "state.key"
-    if not path.exists():
-        write_private(path, _random.token_hex(32))
-    return bytes.fromhex(read_private(path).decode().strip())
+    return bytes.fromhex(generated(private_dir(secrets_dir(data_dir)) / "state.key", lambda: _random.token_hex(32)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,11 +233,10 @@ class ExecSecrets:
         if self.dir.parent.name == "secrets":  # data_dir/secrets/exec: the secrets directory is private too
             private_dir(self.dir.parent)
         private_dir(self.dir)
-        for role in ROLES:
-            if not self.path(f"{role}.token").exists():
-                write_private(self.path(f"{role}.token"), _random.token_urlsafe(32))
-        tokens = [{"name": role, "sha256": hashlib.sha256(read_private(self.path(f"{role}.token")).strip()).hexdigest(),
-                   "allow": allow} for role, allow in ROLES.items()]
+        digests = {role: hashlib.sha256(generated(self.path(f"{role}.token"),
+                                                  lambda: _random.token_urlsafe(32)).encode()).hexdigest()
+                   for role in ROLES}
+        tokens = [{"name": role, "sha256": digests[role], "allow": allow} for role, allow in ROLES.items()]
         auth = json.dumps({"tokens": tokens}, indent=1)
         if not self.path("auth.json").exists() or read_private(self.path("auth.json")).decode() != auth:
             write_private(self.path("auth.json"), auth)

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from cluster.secrets import KafkaAccess, private_dir, read_private, redact, write_private
+from cluster.secrets import KafkaAccess, generated, private_dir, redact, write_private
 
 
 class ServiceError(RuntimeError):
@@ -54,10 +54,7 @@ def _password(base: Path) -> str:
     """The server's password, made the first time (``base/password``, 0600)."""
     import secrets
 
-    path = base / "password"
-    if not path.exists():
-        write_private(path, secrets.token_urlsafe(24))
-    return read_private(path).decode().strip()
+    return generated(base / "password", lambda: secrets.token_urlsafe(24))
 
 
 def _wait_port(port: int, seconds: float, what: str, log: Path | None = None) -> None:

@@ -102,15 +102,7 @@ pub fn create_segment(dir: &Path, first: u64) -> std::io::Result<PathBuf> {
 
 /// The segments in `dir`, oldest first: (first frame, path).
 pub fn list_segments(dir: &Path) -> std::io::Result<Vec<(u64, PathBuf)>> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir)? {
-        let e = e?;
-        if let Some(f) = e.file_name().to_str().and_then(parse_segment_name) {
-            out.push((f, e.path()));
-        }
-    }
-    out.sort();
-    Ok(out)
+    snapshot::numbered(dir, parse_segment_name)
 }
 
 /// What reading one segment gave.

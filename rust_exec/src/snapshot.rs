@@ -139,16 +139,23 @@ pub fn parse_name(name: &str) -> Option<u64> {
     name.strip_prefix("snapshot-")?.strip_suffix(".bin")?.parse().ok()
 }
 
-/// The snapshots in `dir`, newest first: (frame, path).
-pub fn list(dir: &Path) -> std::io::Result<Vec<(u64, PathBuf)>> {
+/// The files in `dir` whose names `parse` reads a frame number from, lowest first: (frame, path).
+pub fn numbered(dir: &Path, parse: fn(&str) -> Option<u64>) -> std::io::Result<Vec<(u64, PathBuf)>> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir)? {
         let e = e?;
-        if let Some(f) = e.file_name().to_str().and_then(parse_name) {
+        if let Some(f) = e.file_name().to_str().and_then(parse) {
             out.push((f, e.path()));
         }
     }
-    out.sort_by_key(|s| std::cmp::Reverse(s.0));
+    out.sort();
+    Ok(out)
+}
+
+/// The snapshots in `dir`, newest first: (frame, path).
+pub fn list(dir: &Path) -> std::io::Result<Vec<(u64, PathBuf)>> {
+    let mut out = numbered(dir, parse_name)?;
+    out.reverse();
     Ok(out)
 }
 
