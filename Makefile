@@ -8,7 +8,8 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 SYNCED := $(VENV)/.synced
 PROTO := proto/octet/exec/v1/exec.proto
-STUBS := octet/exec/v1/exec_pb2_grpc.py
+PB := cluster/adapters/rust_exec/pb
+STUBS := $(PB)/exec_pb2_grpc.py
 EXEC_BIN := rust_exec/target/release/octet-exec
 CARGO ?= $(shell command -v cargo || echo $(HOME)/.cargo/bin/cargo)
 PYTHON_FOR_UV := $(shell command -v python3.11 || command -v python3)
@@ -22,14 +23,29 @@ export OTEL_SDK_DISABLED := true
 export CREWAI_DISABLE_VERSION_CHECK := true
 export CREWAI_TRACING_ENABLED := false
 
-.PHONY: setup services-deps demo test test-unit test-rust bench bench-year bench-kafka bench-wyckoff lint clean exec-bin
+.PHONY: stubs stubs-check setup services-deps demo test test-unit test-rust bench bench-year bench-kafka bench-wyckoff lint clean exec-bin
 
 # Python environment, gRPC stubs generated from proto/, and the rust_exec binary (release).
 setup: $(SYNCED) $(STUBS) exec-bin
 
+# The Python side of the contract, generated into the package (and committed, so that a Ray worker
+# gets it with the code through working_dir). `make lint` fails when it differs from proto/.
 $(STUBS): $(PROTO) $(SYNCED)
-	$(VENV)/bin/python -m grpc_tools.protoc -I proto --python_out=. --pyi_out=. --grpc_python_out=. $(PROTO)
+	@$(MAKE) --no-print-directory stubs STUBS_OUT=$(PB)
 
+STUBS_OUT ?= $(PB)
+stubs:
+	@tmp=$$(mktemp -d) && $(VENV)/bin/python -m grpc_tools.protoc -I proto --python_out=$$tmp --pyi_out=$$tmp \
+	  --grpc_python_out=$$tmp $(PROTO) && mkdir -p $(STUBS_OUT) && \
+	  for f in exec_pb2.py exec_pb2.pyi exec_pb2_grpc.py; do \
+	    sed 's/^from octet\.exec\.v1 import/from cluster.adapters.rust_exec.pb import/' $$tmp/octet/exec/v1/$$f > $(STUBS_OUT)/$$f; \
+	  done && rm -rf $$tmp && touch $(STUBS_OUT)/exec_pb2_grpc.py
+
+stubs-check: $(SYNCED)
+	@tmp=$$(mktemp -d) && $(MAKE) --no-print-directory stubs STUBS_OUT=$$tmp && \
+	  for f in exec_pb2.py exec_pb2.pyi exec_pb2_grpc.py; do \
+	    cmp -s $$tmp/$$f $(PB)/$$f || { echo "$(PB)/$$f differs from $(PROTO): run make stubs and commit" >&2; rm -rf $$tmp; exit 1; }; \
+	  done; rm -rf $$tmp
 # cargo decides what to rebuild; when nothing changed this takes a fraction of a second.
 exec-bin:
 	cd rust_exec && $(CARGO) build --release --locked --quiet
@@ -56,7 +72,7 @@ services-deps:
 	    && echo "installed: $$(ls -d /usr/lib/postgresql/*/bin/postgres) $$(command -v redis-server)"; \
 	  else echo "PostgreSQL and Redis servers are needed for the storage tests: apt-get install postgresql redis-server" >&2; exit 1; fi; \
 	fi
-	@cluster/infra/kafka/kafka.sh fetch  # the Kafka broker's jars from Maven Central (cached in ~/.m2 and lib/)
+	@cluster/devservers/kafka/kafka.sh fetch  # the Kafka broker's jars from Maven Central (cached in ~/.m2 and lib/)
 
 demo: setup
 	$(VENV)/bin/octet demo
@@ -91,8 +107,12 @@ bench-kafka: setup services-deps
 bench-year: setup
 	$(VENV)/bin/python bench/compliance_year.py
 
+# ruff; the direction of imports (pyproject's [tool.importlinter] contracts); the gRPC stubs in the
+# package match proto/; clippy; mypy --strict on trading/, actors/ and cluster/.
 lint: setup
-	$(VENV)/bin/ruff check trading actors cluster tests bench
+	$(VENV)/bin/ruff check trading actors cluster serve tests bench
+	$(VENV)/bin/lint-imports
+	@$(MAKE) --no-print-directory stubs-check
 	cd rust_exec && $(CARGO) clippy --release --locked --quiet -- -D warnings
 	$(VENV)/bin/mypy
 

@@ -10,8 +10,6 @@ from typing import Any
 import numpy as np
 
 from actors.common import rates_from
-from cluster.execution import connect
-from cluster.secrets import ExecCredentials
 from trading.fx import ConversionRates
 from trading.instruments import InstrumentRegistry
 from trading.ledger import AccountLedger, AccountSnapshot, ClosedTrade, pnl_in_account_ccy
@@ -19,6 +17,7 @@ from trading.market import TickBatch
 from trading.money import book
 from trading.orders import ExecutionReport, FillKind, Order, OrderStatus, Position, Side
 from trading.pickling import compact
+from trading.venue import ExecutionClient
 
 # After one of these no further fill of the order can come, except the close of the position it opened.
 _FINAL = frozenset({OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.EXPIRED})
@@ -46,10 +45,12 @@ class ExecUpdate:
 
 
 class ExecutionAgent:
-    def __init__(self, registry: InstrumentRegistry, exec_address: str, credentials: ExecCredentials | None,
-                 accounts: list[AccountSpec], reconnect_for: float = 20.0) -> None:
+    def __init__(self, registry: InstrumentRegistry, connect: Callable[[], ExecutionClient],
+                 accounts: list[AccountSpec]) -> None:
+        """``connect`` makes the venue's client (picklable: Ray calls it again in a restarted actor
+        that has no saved state yet)."""
         self.registry = registry
-        self.client = connect(exec_address, registry, credentials, reconnect_for)
+        self.client = connect()
         self.ledgers = {a.account_id: AccountLedger(a.account_id, a.currency, a.balance, registry,
                                                     a.commission_per_lot) for a in accounts}
         self.orders: dict[str, Order] = {}

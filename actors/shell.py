@@ -38,9 +38,8 @@ def state_location(state_dir: str, name: str) -> str:
     """``state_dir`` is a directory (a SQLite file per agent) or a database URL shared by all."""
     if "://" in state_dir:
         return state_dir
-    from cluster.secrets import private_dir
-
-    private_dir(Path(state_dir))
+    Path(state_dir).mkdir(parents=True, exist_ok=True)  # the agents' state: the owner's only
+    os.chmod(state_dir, 0o700)
     path = Path(state_dir) / f"{name}.db"
     if not path.exists():  # SQLite creates its -wal and -shm files with the database's mode
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))

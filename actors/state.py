@@ -112,15 +112,17 @@ class _SqliteFile:
 
 
 class _Database:
-    """A database shared by every agent (PostgreSQL for a cluster), through the store's models."""
+    """A database shared by every agent (PostgreSQL for a cluster). Its tables are the store's
+    (``cluster/storage/models.py``, made by its migrations): read from the database, not imported,
+    so that the agents know nothing of the cluster that hosts them."""
 
     def __init__(self, url: str, run_id: str, agent: str) -> None:
-        from sqlalchemy import create_engine
+        from sqlalchemy import MetaData, Table, create_engine
 
-        from cluster.storage.models import AgentLogChunk, AgentSnapshot
-
-        self.snapshots, self.pieces = AgentSnapshot.__table__, AgentLogChunk.__table__
         self.engine = create_engine(url, pool_size=1, max_overflow=1)
+        meta = MetaData()
+        self.snapshots = Table("agent_snapshots", meta, autoload_with=self.engine)
+        self.pieces = Table("agent_log_chunks", meta, autoload_with=self.engine)
         self.run_id, self.agent = run_id, agent
 
     def snapshot(self) -> bytes | None:
@@ -163,7 +165,7 @@ class StateStore:
 
     def __init__(self, where: str, run_id: str, agent: str, *, key: bytes) -> None:
         if len(key) < 16:
-            raise ValueError("a state signing key of at least 16 bytes is required (cluster.secrets.state_key)")
+            raise ValueError("a state signing key of at least 16 bytes is required (cluster.config.secrets.state_key)")
         self.key = key
         self.run_id, self.agent = run_id, agent
         self.backend: _SqliteFile | _Database = (_Database(where, run_id, agent) if "://" in where

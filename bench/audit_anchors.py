@@ -74,7 +74,7 @@ def _batch(result: Any, run_id: str, start: int) -> None:
 
 
 def bench_flush(base: Path) -> dict[str, float]:
-    from cluster.session import SessionResult
+    from cluster.desk.session import SessionResult
     from cluster.storage.anchors import AnchorLog, load_key
     from cluster.storage.store import SessionStore
 

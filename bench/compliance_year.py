@@ -26,10 +26,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import machine, percentile  # noqa: E402
-from cluster.feeds.replay import generate_ticks  # noqa: E402
-from cluster.session import Session  # noqa: E402
-from cluster.settings import load_settings  # noqa: E402
-from cluster.topology import init_ray  # noqa: E402
+from cluster.adapters.feeds.replay import generate_ticks  # noqa: E402
+from cluster.config.settings import load_settings  # noqa: E402
+from cluster.desk.session import Session  # noqa: E402
+from cluster.desk.topology import init_ray  # noqa: E402
 from trading.presets import preset_names  # noqa: E402
 
 DAY_NS = 86_400 * 10**9
@@ -53,7 +53,7 @@ def year_settings(days: int, per_minute: float, out: Path):  # type: ignore[no-u
 
 def kill_switch_latency(address: str, creds, registry, n: int = 200) -> dict[str, float]:  # type: ignore[no-untyped-def]
     """Halt with flatten, then resume, n times: the operator's kill switch round trip."""
-    from cluster.exec_client import GrpcExecutionClient
+    from cluster.adapters.rust_exec.client import GrpcExecutionClient
 
     client = GrpcExecutionClient(address, registry, credentials=creds)
     samples = []
@@ -90,7 +90,7 @@ def main() -> None:
 
         session = Session(settings, run_id="year", on_batch=progress)
         result = session.run(ticks)
-        from cluster.exec_service import ExecService
+        from cluster.adapters.rust_exec.process import ExecService
 
         with ExecService.for_settings(settings, Path(tmp) / "kill") as svc:
             kill = kill_switch_latency(svc.address, svc.credentials("operator"), settings.registry())

@@ -34,8 +34,8 @@ T0 = 1_772_409_600 * 1_000_000_000
 
 
 def bench_config() -> dict[str, Any]:
-    from cluster.exec_service import exec_config
-    from cluster.settings import load_settings
+    from cluster.adapters.rust_exec.process import exec_config
+    from cluster.config.settings import load_settings
 
     cfg = exec_config(load_settings(ROOT / "octet.yaml"))
     cfg["accounts"].append({"id": "bench", "max_order_lots_e6": 100_000_000, "max_open_notional_usd_cents": 10**17,
@@ -53,8 +53,8 @@ def orders(prefix: str, n: int) -> list[Any]:
 
 def submit_all(address: str, creds: Any, prefix: str, n: int, start: Any = None) -> tuple[list[int], float]:
     """Submit n orders one by one; returns each round trip (ns) and the wall time (s)."""
-    from cluster.exec_client import GrpcExecutionClient
-    from cluster.settings import load_settings
+    from cluster.adapters.rust_exec.client import GrpcExecutionClient
+    from cluster.config.settings import load_settings
     from trading.orders import OrderStatus
 
     client = GrpcExecutionClient(address, load_settings(ROOT / "octet.yaml").registry(), credentials=creds)
@@ -77,7 +77,7 @@ def submit_all(address: str, creds: Any, prefix: str, n: int, start: Any = None)
 
 def health_rtt(address: str, creds: Any, n: int) -> list[int]:
     """n bare gRPC round trips (Health) on the desk's kind of channel; each in ns."""
-    from cluster.exec_client import GrpcExecutionClient
+    from cluster.adapters.rust_exec.client import GrpcExecutionClient
     from trading.instruments import InstrumentRegistry
 
     client = GrpcExecutionClient(address, InstrumentRegistry([]), credentials=creds, catch_up=False)
@@ -113,8 +113,8 @@ def _worker(address: str, creds: Any, prefix: str, n: int, start: Any, out: Any)
 
 
 def run(fsync: bool, n_single: int, n_each: int, clients: int, tls: bool = True) -> dict[str, Any]:
-    from cluster.exec_service import ExecService
-    from cluster.secrets import ExecSecrets
+    from cluster.adapters.rust_exec.process import ExecService
+    from cluster.config.secrets import ExecSecrets
 
     with tempfile.TemporaryDirectory() as tmp, ExecService(
             bench_config(), Path(tmp) / "exec", fsync=fsync, secrets=ExecSecrets(Path(tmp) / "secrets", tls=tls)) as svc:

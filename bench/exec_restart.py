@@ -47,8 +47,8 @@ def build() -> None:
 
 
 def bench_config(path: Path) -> None:
-    from cluster.exec_service import exec_config
-    from cluster.settings import load_settings
+    from cluster.adapters.rust_exec.process import exec_config
+    from cluster.config.settings import load_settings
 
     cfg = exec_config(load_settings(ROOT / "octet.yaml"))
     cfg["accounts"].append({"id": "bench", "max_order_lots_e6": 10**9, "max_open_notional_usd_cents": 10**17,
@@ -67,7 +67,7 @@ def restart(cfg: Path, journal: Path, every: int) -> tuple[float, Any, dict[str,
     "journal replayed" log line (snapshot frame, frames replayed, milliseconds)."""
     import grpc
 
-    from octet.exec.v1 import exec_pb2, exec_pb2_grpc
+    from cluster.adapters.rust_exec.pb import exec_pb2, exec_pb2_grpc
 
     log = journal.parent / f"{journal.name}.log"
     t0 = time.perf_counter()

@@ -36,9 +36,9 @@ def consume(settings: Any, access: Any, partitions: int, start: dict[int, int], 
     import ray
 
     from actors.analysis import MarketAnalysisAgent
-    from actors.kafka_ingress import KafkaIngressAgent
     from actors.shell import AgentShell
-    from cluster.topology import AgentRef
+    from cluster.adapters.kafka.ingress import KafkaIngressAgent
+    from cluster.desk.topology import AgentRef
 
     reg = settings.registry()
     shell = ray.remote(AgentShell)
@@ -73,13 +73,13 @@ def consume(settings: Any, access: Any, partitions: int, start: dict[int, int], 
 
 
 def main() -> None:
-    from cluster.feeds.replay import generate_ticks
-    from cluster.infra.services import LocalKafka
-    from cluster.kafka_bus import TICKS as TOPIC
-    from cluster.kafka_bus import end_offsets, ensure_topics, produce_replay
-    from cluster.session import Session
-    from cluster.settings import load_settings
-    from cluster.topology import init_ray
+    from cluster.adapters.feeds.replay import generate_ticks
+    from cluster.adapters.kafka.bus import TICKS as TOPIC
+    from cluster.adapters.kafka.bus import end_offsets, ensure_topics, produce_replay
+    from cluster.config.settings import load_settings
+    from cluster.desk.session import Session
+    from cluster.desk.topology import init_ray
+    from cluster.devservers.services import LocalKafka
 
     base = Path(tempfile.mkdtemp(prefix="octet-bench-kafka-"))
     broker = LocalKafka(base / "broker")

@@ -18,10 +18,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import machine, percentile  # noqa: E402
-from cluster.feeds.replay import generate_ticks  # noqa: E402
-from cluster.session import Session  # noqa: E402
-from cluster.settings import load_settings  # noqa: E402
-from cluster.topology import init_ray  # noqa: E402
+from cluster.adapters.feeds.replay import generate_ticks  # noqa: E402
+from cluster.config.settings import load_settings  # noqa: E402
+from cluster.desk.session import Session  # noqa: E402
+from cluster.desk.topology import init_ray  # noqa: E402
 
 
 def main() -> None:

@@ -61,7 +61,7 @@ def main() -> None:
     import ray
     from ray.dag import InputNode
 
-    from cluster.topology import RAY_ENV
+    from cluster.desk.topology import RAY_ENV
 
     for key, value in RAY_ENV.items():
         os.environ.setdefault(key, value)

@@ -46,7 +46,7 @@ def bench_ticks(url: str, ticks: Any, registry: Any, batch: int) -> float:
 
 
 def bench_fills(url: str, batch: int, run_id: str) -> float:
-    from cluster.session import SessionResult
+    from cluster.desk.session import SessionResult
     from cluster.storage.store import SessionStore
     from trading.orders import CloseReason, ExecutionReport, Fill, FillKind, Order, OrderStatus, OrderType, Side
 
@@ -75,9 +75,9 @@ def bench_fills(url: str, batch: int, run_id: str) -> float:
 
 
 def main() -> None:
-    from cluster.feeds.replay import generate_ticks
-    from cluster.infra.services import LocalPostgres
-    from cluster.settings import load_settings
+    from cluster.adapters.feeds.replay import generate_ticks
+    from cluster.config.settings import load_settings
+    from cluster.devservers.services import LocalPostgres
 
     settings = load_settings(ROOT / "octet.yaml")
     registry = settings.registry()

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import machine, percentile  # noqa: E402
-from cluster.settings import load_settings  # noqa: E402
+from cluster.config.settings import load_settings  # noqa: E402
 from trading.market import Bar  # noqa: E402
 from trading.wyckoff import WyckoffDetector, WyckoffParams, detect_points  # noqa: E402
 from trading.wyckoff.detector import VOLUME_UNITS  # noqa: E402

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cluster.settings import Settings, load_settings
+from cluster.config.settings import Settings, load_settings
 from trading.instruments import Instrument, InstrumentRegistry
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,7 +20,7 @@ def replay_ticks(settings: Settings):  # type: ignore[no-untyped-def]
     """The replay generator's ticks for ``settings.session`` (from Monday 2 March 2026)."""
     from datetime import UTC, datetime
 
-    from cluster.feeds.replay import generate_ticks
+    from cluster.adapters.feeds.replay import generate_ticks
 
     s = settings.session
     batch, _ = generate_ticks(settings.registry(), settings.generator_profiles(), s.ticks, s.seed,
@@ -52,7 +52,7 @@ def usdjpy() -> Instrument:
 def ray_local(settings: Settings):  # type: ignore[no-untyped-def]
     import ray
 
-    from cluster.topology import init_ray
+    from cluster.desk.topology import init_ray
 
     init_ray(settings)
     yield ray
@@ -66,7 +66,7 @@ def postgres(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyp
     import shutil
     import tempfile
 
-    from cluster.infra.services import LocalPostgres
+    from cluster.devservers.services import LocalPostgres
 
     base = tempfile.mkdtemp(prefix="octet-test-pg-")  # in /tmp: the postgres user (when we are root) reaches it
     pg = LocalPostgres(Path(base))
@@ -78,7 +78,7 @@ def postgres(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyp
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    from cluster.infra.services import LocalRedis
+    from cluster.devservers.services import LocalRedis
 
     rd = LocalRedis(tmp_path_factory.mktemp("redis"))
     rd.start()
@@ -99,11 +99,11 @@ def fresh_database(pg, name: str) -> str:  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="session")
 def kafka_broker():  # type: ignore[no-untyped-def]
-    """A real single-node Kafka broker (KRaft) for the whole run, started by cluster/infra/kafka/kafka.sh."""
+    """A real single-node Kafka broker (KRaft) for the whole run, started by cluster/devservers/kafka/kafka.sh."""
     import shutil
     import tempfile
 
-    from cluster.infra.services import LocalKafka
+    from cluster.devservers.services import LocalKafka
 
     base = tempfile.mkdtemp(prefix="octet-test-kafka-")
     broker = LocalKafka(Path(base))

@@ -36,7 +36,7 @@ from sqlalchemy import Engine, select
 from cluster.storage import audit
 
 if TYPE_CHECKING:
-    from cluster.settings import Settings
+    from cluster.config.settings import Settings
 
 KEY_BYTES = 32
 VERSION = 1

@@ -46,8 +46,8 @@ from cluster.storage.rows import (
 from trading.ledger import AccountSnapshot
 
 if TYPE_CHECKING:
-    from cluster.session import SessionResult
-    from cluster.settings import Settings
+    from cluster.config.settings import Settings
+    from cluster.desk.session import SessionResult
 
 log = logging.getLogger("octet.storage")
 # What the sink is given after each commit: the audit records appended, and their signed anchor
@@ -304,11 +304,11 @@ def store_url(settings: Settings) -> str:
             path.parent.mkdir(parents=True, exist_ok=True)
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
         return f"sqlite:///{path}"
-    if s.url:
-        return s.url.get_secret_value()
-    from cluster.infra.services import LocalPostgres
-
-    return LocalPostgres(Path(settings.runtime.data_dir) / "postgres").start()
+    if s.url is None:  # the command line starts a local one (cluster.cli.common.with_local_servers)
+        raise StoreError("runtime.store is postgres and storage.url is not set: name the database in "
+                         "storage.url (OCTET_STORAGE__URL), or start through `octet run`, which starts a local "
+                         "PostgreSQL under data_dir/postgres")
+    return s.url.get_secret_value()
 
 
 def open_store(settings: Settings) -> SessionStore:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from actors.ingress import IngressAgent
-from cluster.feeds.replay import read_ticks
+from cluster.adapters.feeds.replay import read_ticks
 from trading.errors import InvalidValue
 from trading.market import Tick, TickBatch
 

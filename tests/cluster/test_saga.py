@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cluster.saga import SagaContext, TradeSaga, run_saga
+from cluster.desk.saga import SagaContext, TradeSaga, run_saga
 
 
 def test_the_saga_flow_opens_no_memory_store() -> None:

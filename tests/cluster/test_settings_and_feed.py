@@ -10,9 +10,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from cluster.adapters.feeds.replay import generate_ticks, read_ticks
 from cluster.cli import app
-from cluster.feeds.replay import generate_ticks, read_ticks
-from cluster.settings import SettingsError, load_settings
+from cluster.config.settings import SettingsError, load_settings
 from trading.errors import InvalidValue
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -118,7 +118,7 @@ def test_ticks_round_trip_through_csv_and_bad_rows_are_reported(settings, tmp_pa
 
 
 def test_rust_exec_limits_come_from_the_accounts_and_are_checked(tmp_path) -> None:
-    from cluster.exec_service import exec_config
+    from cluster.adapters.rust_exec.process import exec_config
 
     def limit(d) -> None:  # type: ignore[no-untyped-def]
         d["accounts"][1]["limits"] = {"max_order_lots": "2.5", "instruments": ["EURUSD", "GBPUSD"]}
@@ -135,7 +135,7 @@ def test_rust_exec_limits_come_from_the_accounts_and_are_checked(tmp_path) -> No
 
 
 def test_rust_exec_limits_that_do_not_convert_exactly_to_integers_are_refused(tmp_path) -> None:
-    from cluster.exec_service import exec_config
+    from cluster.adapters.rust_exec.process import exec_config
 
     def limits(**values: str):  # type: ignore[no-untyped-def]
         return lambda d: d["accounts"][0].update(limits=values)
@@ -152,7 +152,7 @@ def test_rust_exec_limits_that_do_not_convert_exactly_to_integers_are_refused(tm
 def test_a_session_cuts_its_batches_at_every_holding_deadline(tmp_path) -> None:
     import numpy as np
 
-    from cluster.session import Session
+    from cluster.desk.session import Session
     from trading.market import NS_PER_S, TickBatch, datetime_to_ts
 
     def funded(d) -> None:  # type: ignore[no-untyped-def]

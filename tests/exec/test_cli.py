@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from cluster.exec_client import GrpcExecutionClient
-from cluster.secrets import ExecSecrets
+from cluster.adapters.rust_exec.client import GrpcExecutionClient
+from cluster.config.secrets import ExecSecrets
 from tests.conftest import ROOT
 
 

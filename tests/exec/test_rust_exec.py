@@ -10,15 +10,16 @@ import threading
 import time
 import urllib.request
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import grpc
 import numpy as np
 import pytest
 
-from cluster.exec_client import GrpcExecutionClient
-from cluster.exec_service import ExecService, exec_config
-from octet.exec.v1 import exec_pb2 as pb
+from cluster.adapters.rust_exec.client import GrpcExecutionClient
+from cluster.adapters.rust_exec.pb import exec_pb2 as pb
+from cluster.adapters.rust_exec.process import ExecService, exec_config
 from trading.market import TickBatch
 from trading.orders import CloseReason, Order, OrderStatus, OrderType, Side
 
@@ -137,7 +138,7 @@ def test_a_refused_submit_hands_out_what_another_client_caused_before_it(svc, re
 def test_the_desk_reconciles_its_positions_with_rust_exec_and_alarms_on_a_fill_it_never_ordered(svc, registry) -> None:  # type: ignore[no-untyped-def]
     from actors.execution import AccountSpec, ExecutionAgent
 
-    desk = ExecutionAgent(registry, svc.address, svc.credentials(), [AccountSpec("acc", "USD", Decimal(100_000), Decimal(0))])
+    desk = ExecutionAgent(registry, partial(GrpcExecutionClient, svc.address, registry, credentials=svc.credentials()), [AccountSpec("acc", "USD", Decimal(100_000), Decimal(0))])
     desk.submit([order("mine")])
     desk.on_quotes(batch([(T0 + S, 0, 108000, 108010)]), T0 + S)
     agreed = desk.reconcile()
@@ -156,7 +157,7 @@ def test_the_desk_reconciles_its_positions_with_rust_exec_and_alarms_on_a_fill_i
 def test_a_refused_resubmit_under_a_live_orders_id_leaves_that_order_booked(svc, registry) -> None:  # type: ignore[no-untyped-def]
     from actors.execution import AccountSpec, ExecutionAgent
 
-    desk = ExecutionAgent(registry, svc.address, svc.credentials(), [AccountSpec("acc", "USD", Decimal(100_000), Decimal(0))])
+    desk = ExecutionAgent(registry, partial(GrpcExecutionClient, svc.address, registry, credentials=svc.credentials()), [AccountSpec("acc", "USD", Decimal(100_000), Decimal(0))])
     desk.submit([order("live", not_before=T0 + 2 * S)])
     refused = desk.submit([order("live", not_before=T0 + 2 * S, lots="2")])  # another order, the same id
     assert [r.status for r in refused.reports] == [OrderStatus.REJECTED] and "was placed as" in refused.reports[0].reason
@@ -168,7 +169,7 @@ def test_a_refused_resubmit_under_a_live_orders_id_leaves_that_order_booked(svc,
 def test_the_order_the_desk_records_carries_the_minimum_hold_rust_exec_enforces(svc, registry) -> None:  # type: ignore[no-untyped-def]
     from actors.execution import AccountSpec, ExecutionAgent
 
-    desk = ExecutionAgent(registry, svc.address, svc.credentials(),
+    desk = ExecutionAgent(registry, partial(GrpcExecutionClient, svc.address, registry, credentials=svc.credentials()),
                           [AccountSpec("acc", "USD", Decimal(100_000), Decimal(0), min_hold_seconds=60)])
     update = desk.submit([order("held")])
     assert [o.min_hold_ns for o in update.submitted] == [60 * S]  # what the session stores in `orders`
@@ -317,7 +318,7 @@ def test_the_service_does_not_outlive_the_desk_that_started_it(config, tmp_path)
     script = (
         "import json, sys, time\n"
         "from pathlib import Path\n"
-        "from cluster.exec_service import ExecService\n"
+        "from cluster.adapters.rust_exec.process import ExecService\n"
         f"s = ExecService(json.loads({repr(__import__('json').dumps(config))}), Path({str(tmp_path / 'x')!r}))\n"
         "s.start(); print(s.pid, flush=True); time.sleep(60)\n"
     )

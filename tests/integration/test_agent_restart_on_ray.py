@@ -10,7 +10,7 @@ import ray
 
 from actors.learning import LearningAgent
 from actors.shell import AgentShell
-from cluster.topology import AgentRef, Topology
+from cluster.desk.topology import AgentRef, Topology
 
 pytestmark = pytest.mark.ray
 

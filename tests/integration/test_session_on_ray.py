@@ -10,10 +10,10 @@ import time
 
 import pytest
 
-from cluster.session import Progress, Session, SessionResult
-from cluster.settings import Settings, load_settings
+from cluster.config.settings import Settings, load_settings
+from cluster.desk.session import Progress, Session, SessionResult
+from cluster.desk.topology import Topology
 from cluster.storage.store import SessionStore
-from cluster.topology import Topology
 from tests.conftest import replay_ticks
 
 pytestmark = pytest.mark.ray
@@ -89,7 +89,7 @@ def test_the_session_is_recorded_in_sqlite(baseline: SessionResult, session_sett
 
 def test_the_same_replay_through_a_separately_run_rust_exec_gives_identical_orders_and_fills(  # type: ignore[no-untyped-def]
         baseline: SessionResult, session_settings, ticks, tmp_path) -> None:
-    from cluster.exec_service import ExecService
+    from cluster.adapters.rust_exec.process import ExecService
 
     with ExecService.for_settings(session_settings, tmp_path / "exec") as service:
         remote = session_settings.model_copy(update={"execution": session_settings.execution.model_copy(
@@ -153,7 +153,7 @@ def test_a_spread_blowout_halts_rust_exec_and_flattens_within_100_ms(session_set
 
 
 def test_an_operator_kill_switch_is_followed_by_the_desk_until_resumed(session_settings, ticks) -> None:  # type: ignore[no-untyped-def]
-    from cluster.exec_client import GrpcExecutionClient
+    from cluster.adapters.rust_exec.client import GrpcExecutionClient
     from trading.breaker import Tier
 
     def operator(progress: Progress, topo: Topology) -> None:

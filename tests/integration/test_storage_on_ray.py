@@ -15,9 +15,9 @@ import time
 import pytest
 import ray
 
-from cluster.live import RedisLive
-from cluster.session import Session, SessionResult
-from cluster.settings import Settings, load_settings
+from cluster.adapters.live import RedisLive
+from cluster.config.settings import Settings, load_settings
+from cluster.desk.session import Session, SessionResult
 from cluster.storage import audit
 from cluster.storage.rows import (
     breaker_row,
@@ -110,7 +110,7 @@ def test_redis_restarted_empty_is_rebuilt_from_postgresql(persisted, redis_serve
     redis_server.kill()
     redis_server.start()
     assert live.snapshot()["accounts"] == {}  # it came back empty
-    from cluster.live import Publication
+    from cluster.adapters.live import Publication
 
     live.publish(Publication("pg", 999, quotes={}), store)  # the next publish notices and rebuilds first
     after = live.snapshot()

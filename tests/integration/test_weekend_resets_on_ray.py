@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import yaml
 
-from cluster.feeds.replay.generator import generate_ticks
-from cluster.session import Session
-from cluster.settings import load_settings
+from cluster.adapters.feeds.replay.generator import generate_ticks
+from cluster.config.settings import load_settings
+from cluster.desk.session import Session
 from tests.conftest import ROOT
 from trading.market import datetime_to_ts
 

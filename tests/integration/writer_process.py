@@ -11,8 +11,8 @@ import sys
 
 import ray
 
-from cluster.session import Session
-from cluster.settings import load_settings
+from cluster.config.settings import load_settings
+from cluster.desk.session import Session
 from cluster.storage.store import SessionStore
 from tests.conftest import ROOT, replay_ticks
 

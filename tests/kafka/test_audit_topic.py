@@ -11,8 +11,8 @@ import pytest
 from kafka import KafkaConsumer
 from sqlalchemy import select
 
-from cluster.session import Session
-from cluster.settings import load_settings
+from cluster.config.settings import load_settings
+from cluster.desk.session import Session
 from cluster.storage import anchors, audit
 from cluster.storage.store import SessionStore
 from tests.conftest import ROOT, replay_ticks

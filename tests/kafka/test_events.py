@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from cluster.events import (
+from cluster.adapters.kafka.events import (
     BARS_SCHEMA,
     BARS_VERSION,
     TICKS_SCHEMA,

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 from kafka import KafkaConsumer
 
-from cluster.events import encode_ticks, headers
-from cluster.session import Progress, Session, SessionResult
-from cluster.settings import Settings, load_settings
-from cluster.topology import Topology
+from cluster.adapters.kafka.events import encode_ticks, headers
+from cluster.config.settings import Settings, load_settings
+from cluster.desk.session import Progress, Session, SessionResult
+from cluster.desk.topology import Topology
 from tests.conftest import ROOT, replay_ticks
 from tests.integration.test_session_on_ray import fingerprint
 
@@ -57,7 +57,7 @@ def ingress_events(result: SessionResult) -> int:
 
 def test_the_kafka_run_gives_the_same_orders_as_the_in_process_run(baseline, inprocess, kafka_broker,  # type: ignore[no-untyped-def]
                                                                    ticks) -> None:
-    from cluster.kafka_bus import end_offsets, ensure_topics
+    from cluster.adapters.kafka.bus import end_offsets, ensure_topics
 
     ensure_topics(kafka_broker.access, inprocess.kafka)
     FEED_START.update(end_offsets(kafka_broker.access, "md.ticks", 3))
@@ -114,7 +114,7 @@ def test_stopping_and_restarting_the_broker_mid_stream_loses_and_doubles_nothing
 
 def test_bad_ticks_and_bad_messages_are_dead_lettered_with_reasons(inprocess, kafka_broker, ticks,  # type: ignore[no-untyped-def]
                                                                    monkeypatch) -> None:
-    import cluster.kafka_bus as bus
+    import cluster.adapters.kafka.bus as bus
 
     bad = ticks.take(slice(0, len(ticks)))
     eur = np.flatnonzero(bad.inst == 0)
@@ -152,9 +152,9 @@ def test_bad_ticks_and_bad_messages_are_dead_lettered_with_reasons(inprocess, ka
 
 def test_a_slow_desk_slows_consumption_and_the_read_ahead_stays_bounded(kafka_broker, inprocess, ticks) -> None:  # type: ignore[no-untyped-def]
     """Without Ray: the ingress agent itself, asked for batches one by one with the desk far behind."""
-    from actors.kafka_ingress import KafkaIngressAgent
-    from cluster.kafka_bus import TICKS as TOPIC
-    from cluster.kafka_bus import end_offsets, ensure_topics, produce_replay
+    from cluster.adapters.kafka.bus import TICKS as TOPIC
+    from cluster.adapters.kafka.bus import end_offsets, ensure_topics, produce_replay
+    from cluster.adapters.kafka.ingress import KafkaIngressAgent
 
     reg = inprocess.registry()
     parts = ensure_topics(kafka_broker.access, inprocess.kafka)[TOPIC]

@@ -21,10 +21,11 @@ import redis
 
 from actors.shell import AgentShell
 from actors.state import TamperedState
-from cluster.exec_service import ExecService, exec_config, find_binary
-from cluster.secrets import ExecSecrets, SecretError, read_private
-from octet.exec.v1 import exec_pb2 as pb
-from octet.exec.v1 import exec_pb2_grpc
+from cluster.adapters.rust_exec.client import exec_stub
+from cluster.adapters.rust_exec.pb import exec_pb2 as pb
+from cluster.adapters.rust_exec.pb import exec_pb2_grpc
+from cluster.adapters.rust_exec.process import ExecService, exec_config, find_binary
+from cluster.config.secrets import ExecSecrets, SecretError, read_private
 from tests.conftest import ROOT, fresh_database
 
 KEY = bytes(range(32))
@@ -88,7 +89,8 @@ def test_rust_exec_serves_no_plaintext(svc) -> None:  # type: ignore[no-untyped-
 
 def test_only_a_token_with_the_control_permission_reaches_the_kill_switch(svc) -> None:  # type: ignore[no-untyped-def]
     def stub(role: str) -> Any:
-        return svc.credentials(role).stub(svc.address)
+        creds = svc.credentials(role)
+        return exec_stub(creds, creds.channel(svc.address))
 
     trader, operator = stub("trader"), stub("operator")
     for name in ("Halt", "Flatten", "Resume"):
@@ -110,7 +112,7 @@ def test_mutual_tls_refuses_a_client_without_a_certificate_of_its_ca(settings, t
         no_cert = _stub(svc.address, grpc.composite_channel_credentials(
             grpc.ssl_channel_credentials(creds.ca_file.read_bytes()), token))  # type: ignore[union-attr]
         assert _code(CALLS["Health"], no_cert) is grpc.StatusCode.UNAVAILABLE
-        assert creds.stub(svc.address).Health(pb.HealthRequest(), timeout=5).pid > 0
+        assert exec_stub(creds, creds.channel(svc.address)).Health(pb.HealthRequest(), timeout=5).pid > 0
 
 
 def test_octet_exec_refuses_to_start_without_credentials_or_in_the_open(settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -138,7 +140,8 @@ def test_a_client_refuses_a_token_file_that_others_can_read(tmp_path) -> None:  
     secrets = ExecSecrets(tmp_path / "s").ensure()
     os.chmod(secrets.path("desk.token"), 0o640)
     with pytest.raises(SecretError, match="chmod 600"):
-        secrets.credentials().stub("127.0.0.1:1")
+        creds = secrets.credentials()
+        exec_stub(creds, creds.channel("127.0.0.1:1"))
 
 
 # -- PostgreSQL, Redis, Kafka ---------------------------------------------------------------------
@@ -193,7 +196,7 @@ def test_ray_refuses_a_driver_with_a_wrong_token_and_takes_one_with_its_own(ray_
 
 
 def test_a_secret_file_leaves_its_directory_as_it_was_and_a_new_private_one_is_0700(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from cluster.secrets import private_dir, write_private
+    from cluster.config.secrets import private_dir, write_private
 
     data = tmp_path / "var"
     data.mkdir(mode=0o755)
@@ -208,7 +211,7 @@ def test_a_postgres_made_before_passwords_is_given_one_and_trusts_nobody(tmp_pat
     import shutil
     import tempfile
 
-    from cluster.infra.services import LocalPostgres
+    from cluster.devservers.services import LocalPostgres
 
     base = Path(tempfile.mkdtemp(prefix="octet-test-pg-old-"))  # in /tmp: reachable by the postgres user
     os.chmod(base, 0o755)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection, select, text, update
 
-from cluster.settings import Settings, load_settings
+from cluster.config.settings import Settings, load_settings
 from cluster.storage import anchors, audit
 from cluster.storage.anchors import AnchorLog, AuditKeyError
 from cluster.storage.audit import Entry

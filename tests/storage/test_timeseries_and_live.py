@@ -11,9 +11,9 @@ import polars as pl
 import pytest
 import redis as redis_lib
 
-from cluster.feeds.replay import generate_ticks
-from cluster.live import CHANNEL, Publication, RedisLive
-from cluster.settings import Settings
+from cluster.adapters.feeds.replay import generate_ticks
+from cluster.adapters.live import CHANNEL, Publication, RedisLive
+from cluster.config.settings import Settings
 from cluster.storage.store import SessionStore
 from cluster.storage.timeseries import DAY_NS, TimeSeries
 from tests.conftest import fresh_database
@@ -123,7 +123,7 @@ def test_redis_carries_the_live_view_and_its_events(redis_server, registry) -> N
 
 
 def test_a_redis_that_is_down_costs_the_view_not_the_session(registry) -> None:  # type: ignore[no-untyped-def]
-    from cluster.infra.services import free_port
+    from cluster.devservers.services import free_port
 
     live = RedisLive(f"redis://127.0.0.1:{free_port()}/0", registry)
     live.publish(_publication(registry))

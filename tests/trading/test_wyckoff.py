@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from cluster.feeds.replay import generate_ticks
+from cluster.adapters.feeds.replay import generate_ticks
 from trading.bars import BarAggregator
 from trading.market import Bar
 from trading.wyckoff import PHASES, WyckoffDetector, WyckoffParams, bars_frame, detect, detect_points

@@ -20,6 +20,7 @@ from datetime import datetime
 
 import numpy as np
 
+from cluster.config.settings import GeneratorSettings as GeneratorProfile  # how one instrument moves
 from trading.instruments import Instrument, InstrumentRegistry
 from trading.market import NS_PER_S, TickBatch, datetime_to_ts, fx_market_closed
 
@@ -27,22 +28,6 @@ MINUTE_NS = 60 * NS_PER_S
 # Activity by UTC hour: Asia quiet, London busy, London/New York overlap busiest.
 SESSION_ACTIVITY = np.array([0.6] * 7 + [1.2] * 5 + [1.6] * 4 + [1.0] * 5 + [0.5] * 3)
 SESSION_SPREAD = np.array([1.4] * 7 + [1.0] * 5 + [0.9] * 4 + [1.0] * 5 + [1.6] * 3)
-
-
-@dataclass(frozen=True, slots=True)
-class GeneratorProfile:
-    """How one instrument moves.
-
-    start_price: first mid price. sigma_pips: noise per sqrt(minute), in pips.
-    range_pips: height of the planted trading ranges. spread_pips: typical spread.
-    ticks_per_minute: mean arrival rate before session and leg activity.
-    """
-
-    start_price: float
-    sigma_pips: float = 0.6
-    range_pips: float = 30.0
-    spread_pips: float = 0.7
-    ticks_per_minute: float = 9.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from actors.ingress import DeadLetter, IngressAgent, IngressResult
-from cluster.events import (
+from cluster.adapters.kafka.events import (
     BARS_SCHEMA,
     BARS_VERSION,
     TickChunk,
@@ -33,7 +33,7 @@ from cluster.events import (
     encode_json,
     headers,
 )
-from cluster.secrets import KafkaAccess
+from cluster.config.secrets import KafkaAccess
 from trading.instruments import InstrumentRegistry
 from trading.market import Bar
 
@@ -88,7 +88,7 @@ class KafkaIngressAgent:
             from kafka import KafkaConsumer
             from kafka.structs import TopicPartition
 
-            from cluster.kafka_bus import producer
+            from cluster.adapters.kafka.bus import producer
 
             c = KafkaConsumer(**self.access.config(), group_id=self.group, enable_auto_commit=False,
                               auto_offset_reset="earliest", max_poll_records=200, fetch_max_bytes=4 << 20,

@@ -1,15 +1,14 @@
-"""The one interface through which orders reach a venue.
+"""The one interface through which orders reach a venue (a port, in the domain's terms).
 
-rust_exec's gRPC client (``cluster/exec_client.py``) implements it; a live broker adapter would
-implement it too. Callers never know which one they hold.
+rust_exec's gRPC client (``cluster/adapters/rust_exec/client.py``) implements it; a live broker
+adapter would implement it too. The execution agent is handed a way to connect one and never knows
+which it holds.
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from cluster.secrets import ExecCredentials
-from trading.instruments import InstrumentRegistry
 from trading.market import TickBatch
 from trading.orders import ExecutionReport, Order
 
@@ -48,10 +47,3 @@ class ExecutionClient(Protocol):
     @property
     def halted(self) -> bool: ...
 
-
-def connect(address: str, registry: InstrumentRegistry, credentials: ExecCredentials | None,
-            reconnect_for: float = 20.0) -> ExecutionClient:
-    """The client of the rust_exec service at ``address`` (host:port), with ``credentials``."""
-    from cluster.exec_client import GrpcExecutionClient
-
-    return GrpcExecutionClient(address, registry, credentials=credentials, reconnect_for=reconnect_for)

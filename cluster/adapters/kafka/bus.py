@@ -1,7 +1,7 @@
 """The Kafka backbone: topics, the market-data producer, and the publisher of the desk's events.
 
 Topics are created at start-up with the partition counts and retention of ``kafka.topics``. Ticks
-travel on ``md.ticks`` as chunks of one instrument (``cluster.events``), keyed by the instrument
+travel on ``md.ticks`` as chunks of one instrument (``cluster.adapters.kafka.events``), keyed by the instrument
 and placed on partition ``instrument index % partitions``, one chunk per instrument per batch (an
 empty one when the instrument had no tick), so an ingress actor knows when it holds a whole batch
 of its instruments. Producers are idempotent with ``acks=all``: a retry after a broker restart
@@ -19,9 +19,9 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 from kafka.structs import TopicPartition
 
-from cluster.events import TICKS_SCHEMA, TICKS_VERSION, encode_json, encode_ticks, headers
-from cluster.secrets import KafkaAccess
-from cluster.settings import KafkaSettings
+from cluster.adapters.kafka.events import TICKS_SCHEMA, TICKS_VERSION, encode_json, encode_ticks, headers
+from cluster.config.secrets import KafkaAccess
+from cluster.config.settings import KafkaSettings
 from trading.instruments import InstrumentRegistry
 from trading.market import TickBatch
 

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from cluster.secrets import KafkaAccess, generated, private_dir, redact, write_private
+from cluster.config.secrets import KafkaAccess, generated, private_dir, redact, write_private
 
 
 class ServiceError(RuntimeError):
@@ -252,7 +252,7 @@ KAFKA_SH = Path(__file__).resolve().parent / "kafka" / "kafka.sh"
 
 @dataclass
 class LocalKafka:
-    """A single-node KRaft broker under ``base``, through ``cluster/infra/kafka/kafka.sh``."""
+    """A single-node KRaft broker under ``base``, through ``cluster/devservers/kafka/kafka.sh``."""
 
     base: Path
     port: int = 0

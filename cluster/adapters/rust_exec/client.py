@@ -17,9 +17,9 @@ from typing import Any, TypeVar
 
 import grpc
 
-from cluster.secrets import Authorized, ExecCredentials
-from octet.exec.v1 import exec_pb2 as pb
-from octet.exec.v1 import exec_pb2_grpc
+from cluster.adapters.rust_exec.pb import exec_pb2 as pb
+from cluster.adapters.rust_exec.pb import exec_pb2_grpc
+from cluster.config.secrets import ExecCredentials
 from trading.instruments import InstrumentRegistry
 from trading.market import TickBatch
 from trading.orders import CloseReason, ExecutionReport, Fill, FillKind, Order, OrderStatus, OrderType, Side
@@ -52,6 +52,28 @@ _TRANSIENT = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
 
 class ExecUnavailable(RuntimeError):
     """rust_exec did not answer within the reconnect window."""
+
+
+def exec_stub(credentials: ExecCredentials | None, channel: grpc.Channel) -> Any:
+    """rust_exec's ``ExecutionStub`` on ``channel``; with ``credentials``, every call carries the token
+    (``credentials.channel(address)`` makes the TLS channel)."""
+    stub = exec_pb2_grpc.ExecutionStub(channel)
+    return stub if credentials is None else Authorized(stub, credentials.metadata())
+
+
+class Authorized:
+    """A gRPC stub whose methods add ``metadata`` (the bearer token) to every call."""
+
+    def __init__(self, stub: Any, metadata: tuple[tuple[str, str], ...]) -> None:
+        self._stub, self._metadata = stub, metadata
+
+    def __getattr__(self, name: str) -> Any:
+        method, metadata = getattr(self._stub, name), self._metadata
+
+        def call(request: Any, **kwargs: Any) -> Any:
+            return method(request, metadata=metadata, **kwargs)
+
+        return call
 
 
 class GrpcExecutionClient:
@@ -91,12 +113,9 @@ class GrpcExecutionClient:
     def stub(self) -> Any:
         if self._stub is None:
             options = [("grpc.enable_retries", 0)]
-            if self.credentials is None:
-                self._channel = grpc.insecure_channel(self.address, options=options)
-                self._stub = exec_pb2_grpc.ExecutionStub(self._channel)
-            else:
-                self._channel = self.credentials.channel(self.address, options)
-                self._stub = Authorized(exec_pb2_grpc.ExecutionStub(self._channel), self.credentials.metadata())
+            self._channel = (grpc.insecure_channel(self.address, options=options) if self.credentials is None
+                             else self.credentials.channel(self.address, options))
+            self._stub = exec_stub(self.credentials, self._channel)
         return self._stub
 
     def close(self) -> None:

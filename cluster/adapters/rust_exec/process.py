@@ -20,11 +20,11 @@ from typing import Any
 
 import grpc
 
-from cluster.secrets import Authorized, ExecCredentials, ExecSecrets, private_dir, secrets_dir, write_private
-from cluster.settings import Settings
+from cluster.config.secrets import ExecCredentials, ExecSecrets, private_dir, secrets_dir, write_private
+from cluster.config.settings import Settings
 
 log = logging.getLogger(__name__)
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[3]
 BUILT_BINARY = REPO / "rust_exec" / "target" / "release" / "octet-exec"
 
 
@@ -193,12 +193,13 @@ class ExecService:
             return ""
 
     def _wait_healthy(self) -> None:
-        from octet.exec.v1 import exec_pb2, exec_pb2_grpc
+        from cluster.adapters.rust_exec.client import exec_stub
+        from cluster.adapters.rust_exec.pb import exec_pb2
 
         deadline = time.monotonic() + self.start_timeout
         creds = self.credentials("desk")
         with creds.channel(self.address) as channel:
-            stub = Authorized(exec_pb2_grpc.ExecutionStub(channel), creds.metadata())
+            stub = exec_stub(creds, channel)
             while True:
                 try:
                     stub.Health(exec_pb2.HealthRequest(), timeout=1.0)

@@ -25,16 +25,16 @@ from actors.analysis import AnalysisOutput
 from actors.breaker import BreakerUpdate
 from actors.execution import ExecUpdate
 from actors.ingress import IngressResult
-from cluster.exec_client import ExecUnavailable, GrpcExecutionClient
-from cluster.exec_service import ExecService, exec_credentials
-from cluster.kafka_bus import Publisher
-from cluster.live import MemoryLive, Publication, RedisLive
-from cluster.saga import Decision, SagaContext, actor_caller, run_saga, warm_up
-from cluster.secrets import private_dir, state_key
-from cluster.settings import Settings
+from cluster.adapters.kafka.bus import Publisher
+from cluster.adapters.live import MemoryLive, Publication, RedisLive
+from cluster.adapters.rust_exec.client import ExecUnavailable, GrpcExecutionClient
+from cluster.adapters.rust_exec.process import ExecService, exec_credentials
+from cluster.config.secrets import private_dir, state_key
+from cluster.config.settings import Settings
+from cluster.desk.saga import Decision, SagaContext, actor_caller, run_saga, warm_up
+from cluster.desk.topology import KafkaSource, Topology, build
 from cluster.storage.store import SessionStore
 from cluster.storage.timeseries import TimeSeries
-from cluster.topology import KafkaSource, Topology, build
 from trading.breaker import AgentHealth, BreakerEvent, DeskHealth, Tier
 from trading.compliance import Headroom
 from trading.ledger import AccountSnapshot, ClosedTrade
@@ -228,11 +228,13 @@ class Session:
 
     def _kafka_feed(self, ticks: TickBatch) -> tuple[KafkaSource, Publisher]:
         """The replay onto ``md.ticks`` (topics made first), and where this run's ingress starts."""
-        from cluster.infra.services import LocalKafka
-        from cluster.kafka_bus import TICKS, end_offsets, ensure_topics, produce_replay
+        from cluster.adapters.kafka.bus import TICKS, end_offsets, ensure_topics, produce_replay
 
         k = self.settings.kafka
-        access = k.access() or LocalKafka(Path(self.settings.runtime.data_dir) / "kafka").started()
+        access = k.access()
+        if access is None:  # the command line starts a local one (cluster.cli.common.with_local_servers)
+            raise ValueError("runtime.bus is kafka and kafka.bootstrap is not set: name the broker, or start "
+                             "through `octet run`, which starts a local one under data_dir/kafka")
         partitions = ensure_topics(access, k)[TICKS]
         start = end_offsets(access, TICKS, partitions)  # this run's ticks begin here
         produce_replay(access, self.registry, ticks, self.settings.session.batch_size, partitions)

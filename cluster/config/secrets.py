@@ -177,27 +177,6 @@ class ExecCredentials:
         cert = Path(self.cert_file).read_bytes() if self.cert_file else None
         return grpc.secure_channel(address, grpc.ssl_channel_credentials(ca, key, cert), options=options or [])
 
-    def stub(self, address: str, options: list[tuple[str, Any]] | None = None) -> Any:
-        """An ``ExecutionStub`` whose every call carries the token."""
-        from octet.exec.v1 import exec_pb2_grpc
-
-        return Authorized(exec_pb2_grpc.ExecutionStub(self.channel(address, options)), self.metadata())
-
-
-class Authorized:
-    """A gRPC stub whose methods add ``metadata`` (the bearer token) to every call."""
-
-    def __init__(self, stub: Any, metadata: tuple[tuple[str, str], ...]) -> None:
-        self._stub, self._metadata = stub, metadata
-
-    def __getattr__(self, name: str) -> Any:
-        method, metadata = getattr(self._stub, name), self._metadata
-
-        def call(request: Any, **kwargs: Any) -> Any:
-            return method(request, metadata=metadata, **kwargs)
-
-        return call
-
 
 def _pem_cert(cert: Any) -> bytes:
     from cryptography.hazmat.primitives import serialization

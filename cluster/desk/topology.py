@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -16,29 +17,39 @@ from actors.compliance import ComplianceAgent
 from actors.correlation import CorrelationAgent
 from actors.execution import AccountSpec, ExecutionAgent
 from actors.ingress import IngressAgent
-from actors.kafka_ingress import KafkaIngressAgent
 from actors.learning import LearningAgent
 from actors.performance import PerformanceAgent
 from actors.risk import AdaptiveRiskAgent
 from actors.shell import MANY, AgentShell
 from actors.style import ExecutionStyleAgent
-from cluster.secrets import ExecCredentials, KafkaAccess, ray_token_file
-from cluster.settings import Settings
+from cluster.adapters.kafka.ingress import KafkaIngressAgent
+from cluster.adapters.rust_exec.client import GrpcExecutionClient
+from cluster.config.secrets import ExecCredentials, KafkaAccess, ray_token_file
+from cluster.config.settings import Settings
 
 RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_DEDUP_LOGS": "0"}
 
 
 class AgentRef:
-    """A handle on one hosted agent that numbers its mutating calls in order."""
+    """A handle on one hosted agent that numbers its mutating calls in order, one in flight at a time.
+
+    Ray may retry two in-flight calls to one actor out of order after a restart, and the shell
+    refuses a call older than one it applied (``StaleCall``). So ``call`` waits until the agent's
+    previous sequenced call is done before it sends the next: the order the desk sends is the order
+    the agent applies, across any restart. (Unsequenced ``query`` calls are not held.)"""
 
     def __init__(self, name: str, handle: Any) -> None:
         self.name = name
         self.handle = handle
         self.seq = 0
+        self.inflight: Any = None  # the previous sequenced call's reference, until it is done
 
     def call(self, method: str, *args: Any) -> Any:
+        if self.inflight is not None:
+            ray.wait([self.inflight], num_returns=1, fetch_local=False)
         self.seq += 1
-        return self.handle.call.remote(self.seq, method, *args)
+        self.inflight = self.handle.call.remote(self.seq, method, *args)
+        return self.inflight
 
     def call_many(self, calls: list[tuple[str, tuple[Any, ...]]]) -> Any:
         """Several calls applied in order as one sequenced call (one save): a list of their results."""
@@ -91,7 +102,7 @@ def init_ray(settings: Settings) -> None:
     if (os.environ.get("RAY_AUTH_MODE") == "token" and not settings.runtime.ray_address
             and not os.environ.get("RAY_AUTH_TOKEN") and not os.environ.get("RAY_AUTH_TOKEN_PATH")):
         os.environ["RAY_AUTH_TOKEN_PATH"] = str(ray_token_file(settings.runtime.data_dir))
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     runtime_env = {"env_vars": {**RAY_ENV, "CREWAI_DISABLE_TELEMETRY": "true", "OTEL_SDK_DISABLED": "true"}}
     if settings.runtime.ray_address:
         ray.init(address=settings.runtime.ray_address, runtime_env={**runtime_env, "working_dir": str(root)},
@@ -156,9 +167,10 @@ def build(settings: Settings, state_dir: Path | str, name_prefix: str, exec_addr
         "breaker": start("breaker", CircuitBreakerAgent, rules, registry.symbols, b.to_domain()),
         "performance": start("performance", PerformanceAgent, {a.id: a.balance for a in accounts}),
         "learning": start("learning", LearningAgent),
-        "execution": start("execution", ExecutionAgent, registry, exec_address, exec_credentials,
+        "execution": start("execution", ExecutionAgent, registry,
+                           partial(GrpcExecutionClient, exec_address, registry, credentials=exec_credentials,
+                                   reconnect_for=settings.execution.reconnect_seconds),
                            [AccountSpec(a.id, a.currency, a.balance, a.commission_per_lot,
-                                        rules[a.id].holding.min_hold_seconds) for a in accounts],
-                           settings.execution.reconnect_seconds),
+                                        rules[a.id].holding.min_hold_seconds) for a in accounts]),
     }
     return Topology(ingress, analysis, agents)

@@ -16,8 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from cluster.feeds.replay import GeneratorProfile
-from cluster.secrets import KafkaAccess
+from cluster.config.secrets import KafkaAccess
 from trading.breaker import BreakerLimits
 from trading.compliance import CostAllowance
 from trading.errors import DomainError, InvalidValue
@@ -41,7 +40,12 @@ class _Model(BaseModel):
 
 
 class GeneratorSettings(_Model):
-    """Replay generator parameters of one instrument (see ``GeneratorProfile``)."""
+    """How one instrument moves in the replay generator (``cluster/adapters/feeds/replay``).
+
+    start_price: first mid price. sigma_pips: noise per sqrt(minute), in pips.
+    range_pips: height of the planted trading ranges. spread_pips: typical spread.
+    ticks_per_minute: mean arrival rate before session and leg activity.
+    """
 
     start_price: float = Field(gt=0)
     sigma_pips: float = Field(0.6, gt=0)
@@ -364,8 +368,8 @@ class Settings(BaseSettings):
     def registry(self) -> InstrumentRegistry:
         return InstrumentRegistry(i.to_domain() for i in self.instruments)
 
-    def generator_profiles(self) -> dict[str, GeneratorProfile]:
-        return {i.symbol: GeneratorProfile(**i.generator.model_dump()) for i in self.instruments}
+    def generator_profiles(self) -> dict[str, GeneratorSettings]:
+        return {i.symbol: i.generator for i in self.instruments}
 
     def firm_rules(self, account: AccountSettings) -> FirmRules:
         """The account's rules: a firm of the ``firms`` section, or a shipped preset."""

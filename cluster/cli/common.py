@@ -1,0 +1,69 @@
+"""What every command group shares: the app, the console, the settings file option, one way to fail."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from cluster.config.settings import Settings, SettingsError, load_settings
+
+app = typer.Typer(help="Octet: a trading desk of eight cooperating agents on Ray.", no_args_is_help=True,
+                  pretty_exceptions_show_locals=False)
+console = Console(width=None if sys.stdout.isatty() else 150)
+
+ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="The settings file.")]
+
+
+def settings_or_exit(config: Path, **overrides: object) -> Settings:
+    """The settings file with ``overrides`` (None: not given), or the error named and exit code 2."""
+    try:
+        return load_settings(config, **{k: v for k, v in overrides.items() if v is not None})
+    except SettingsError as exc:
+        console.print(f"[red]configuration error[/red]\n{exc}")
+        raise typer.Exit(2) from None
+
+UrlOpt = Annotated[str | None, typer.Option(help="A SQLAlchemy URL; default: the store the settings name.")]
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print ``message`` as one error line; raise the Exit this returns."""
+    console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
+    return typer.Exit(code)
+
+
+def with_local_servers(settings: Settings) -> Settings:
+    """The settings, with the local development servers (``cluster/devservers``, under data_dir)
+    started for what they ask for without naming a server: PostgreSQL for ``runtime.store:
+    postgres`` without ``storage.url``, Redis for ``runtime.live: redis`` without
+    ``storage.redis_url``, a Kafka broker for ``runtime.bus: kafka`` without ``kafka.bootstrap``.
+    Only the command line starts them; the desk itself is always given where its servers are."""
+    from pydantic import SecretStr
+
+    from cluster.devservers.services import LocalKafka, LocalPostgres, LocalRedis, ServiceError
+
+    base = Path(settings.runtime.data_dir)
+    storage, kafka = settings.storage, settings.kafka
+    try:
+        if settings.runtime.store == "postgres" and storage.url is None:
+            storage = storage.model_copy(update={"url": SecretStr(LocalPostgres(base / "postgres").start())})
+        if settings.runtime.live == "redis" and storage.redis_url is None:
+            storage = storage.model_copy(update={"redis_url": SecretStr(LocalRedis(base / "redis").start())})
+        if settings.runtime.bus == "kafka" and kafka.bootstrap is None:
+            access = LocalKafka(base / "kafka").started()
+            kafka = kafka.model_copy(update={"bootstrap": access.bootstrap, "username": access.username,
+                                             "password_file": access.password_file})
+    except ServiceError as exc:
+        raise fail(str(exc), 1) from None
+    return settings.model_copy(update={"storage": storage, "kafka": kafka})
+
+
+def store_of(config: Path, url: str | None, upgrade: bool = True):  # type: ignore[no-untyped-def]
+    """The store at ``url``, or the one the settings file names (a local PostgreSQL started if need be)."""
+    from cluster.storage.store import SessionStore, store_url
+
+    return SessionStore(url or store_url(with_local_servers(settings_or_exit(config))), upgrade=upgrade)

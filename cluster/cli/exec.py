@@ -1,0 +1,159 @@
+"""rust_exec from the outside: `exec-serve`, `exec-status`, and the kill switch `halt` / `resume`."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from cluster.cli.common import ConfigOpt, app, console, fail, settings_or_exit
+
+AddressOpt = Annotated[str, typer.Option(help="rust_exec's gRPC address (host:port).")]
+SecretsOpt = Annotated[Path, typer.Option(
+    "--secrets", envvar="OCTET_EXEC_SECRETS",
+    help="rust_exec's credentials: the directory `octet exec-serve` (or the desk) made, holding "
+         "operator.token and ca.pem (client.pem/client.key for mutual TLS).")]
+TokenOpt = Annotated[Path | None, typer.Option("--token-file", envvar="OCTET_EXEC_TOKEN_FILE",
+                                               help="The bearer token (default: operator.token in --secrets).")]
+PlainOpt = Annotated[bool, typer.Option("--plaintext", help="rust_exec serves without TLS (loopback only).")]
+DEFAULT_SECRETS = Path("var/secrets/exec")
+
+
+@app.command("exec-serve")
+def exec_serve(config: ConfigOpt = Path("octet.yaml"),
+               listen: Annotated[str, typer.Option(help="gRPC address to serve on.")] = "127.0.0.1:50551",
+               metrics_listen: Annotated[str, typer.Option(help="Prometheus address ('' = off).")] = "127.0.0.1:9464",
+               journal_dir: Annotated[Path, typer.Option(help="Journal directory (kept across restarts).")]
+               = Path("var/exec/service"),
+               secrets: Annotated[Path | None, typer.Option(
+                   "--secrets", help="Where its credentials are made and kept (default data_dir/secrets/exec).")] = None,
+               host: Annotated[list[str] | None, typer.Option(
+                   "--host", help="A name or address clients use to reach it (in its TLS certificate); repeat.")] = None,
+               ) -> None:
+    """Run rust_exec in the foreground for a cluster: set execution.address to reach it.
+
+    It serves with TLS and bearer tokens made on first use: give the desk's host desk.token and
+    ca.pem (execution.token_file, execution.ca_file), and operators operator.token and ca.pem."""
+    import ipaddress
+
+    from cluster.adapters.rust_exec.process import exec_config, exec_secrets, find_binary
+    from cluster.config.secrets import ExecSecrets, private_dir, write_private
+
+    s = settings_or_exit(config)
+    host = list(host or [])
+    where, _, _port = listen.rpartition(":")
+    try:
+        ip = ipaddress.ip_address(where.strip("[]"))
+    except ValueError:
+        raise fail(f"--listen {listen}: not an IP address and port (e.g. 0.0.0.0:50551)") from None
+    if not ip.is_loopback:
+        if not s.execution.tls:
+            raise fail(f"--listen {listen} is beyond loopback: set execution.tls: true (rust_exec serves "
+                        "plaintext on loopback only)")
+        if ip.is_unspecified and not host:
+            raise fail(f"--listen {listen}: give --host with each name or address clients use to reach this "
+                        "host, for its TLS certificate (e.g. --host exec-host.internal)")
+        if not ip.is_unspecified:
+            host.append(str(ip))
+    if metrics_listen and not metrics_listen.startswith(("127.", "[::1]", "localhost")):
+        print(f"warning: metrics on {metrics_listen} are served without authentication (counters and latencies "
+              "only); keep that port behind a firewall", file=sys.stderr)
+    made = exec_secrets(s, host)
+    if secrets is not None:
+        made = ExecSecrets(secrets, hosts=host, tls=made.tls, mutual=made.mutual)
+    made.ensure()
+    private_dir(journal_dir)
+    cfg = write_private(journal_dir / "exec.json", json.dumps(exec_config(s), indent=1))
+    print(f"credentials in {made.dir}: desk.token (trading), operator.token (halt/resume/flatten)"
+          + (", ca.pem (the CA clients trust)" if made.tls else "; no TLS: loopback only"), file=sys.stderr)
+    cmd = [str(find_binary(s.execution.binary)), "--config", str(cfg), "--journal-dir", str(journal_dir),
+           "--listen", listen, *made.server_args()]
+    if metrics_listen:
+        cmd += ["--metrics-listen", metrics_listen]
+    if not s.execution.fsync:
+        cmd.append("--no-fsync")
+    os.execv(cmd[0], cmd)
+
+
+def _client(address: str, secrets: Path, token_file: Path | None, plaintext: bool):  # type: ignore[no-untyped-def]
+    """A client for the operator's commands: rust_exec's address and credentials are all they need
+    (no settings file), so the kill switch works from any directory."""
+    from cluster.adapters.rust_exec.client import GrpcExecutionClient
+    from cluster.config.secrets import ExecCredentials
+    from trading.instruments import InstrumentRegistry
+
+    mutual = (secrets / "client.pem").exists()
+    creds = ExecCredentials(token_file or secrets / "operator.token", None if plaintext else secrets / "ca.pem",
+                            secrets / "client.pem" if mutual else None, secrets / "client.key" if mutual else None)
+    return GrpcExecutionClient(address, InstrumentRegistry([]), credentials=creds, reconnect_for=3.0, catch_up=False)
+
+
+@contextmanager
+def _reaching(address: str) -> Iterator[None]:
+    """Turn an unreachable rust_exec into one clear line and exit code 1."""
+    import grpc
+
+    from cluster.adapters.rust_exec.client import ExecUnavailable
+    from cluster.config.secrets import SecretError
+
+    try:
+        yield
+    except (ExecUnavailable, SecretError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    except grpc.RpcError as exc:
+        console.print(f"[red]rust_exec at {address} refused: {exc.code().name}: {exc.details()}[/red]")
+        raise typer.Exit(1) from None
+
+
+@app.command("exec-status")
+def exec_status(address: AddressOpt = "127.0.0.1:50551", secrets: SecretsOpt = DEFAULT_SECRETS,
+                token_file: TokenOpt = None, plaintext: PlainOpt = False) -> None:
+    """Health and open positions of a running rust_exec."""
+    with _reaching(address):
+        c = _client(address, secrets, token_file, plaintext)
+        h = c.health()
+        positions = c.positions()
+    state = f"[red]HALTED: {h.halt_reason}[/red]" if h.halted else "[green]open[/green]"
+    console.print(f"rust_exec {h.version} pid {h.pid} at {address}: {state}; {h.orders} orders, "
+                  f"{h.last_seq} reports ({h.durable_seq} durable), {h.open_positions} positions open, "
+                  f"{h.recovered_records} journal records recovered at start, up {h.uptime_ms / 1000:.0f} s")
+    if h.halted_accounts:
+        console.print("halted accounts: " + ", ".join(h.halted_accounts))
+    table = Table(title="open positions")
+    for col in ("position", "account", "symbol", "side", "units", "entry", "stop", "take profit"):
+        table.add_column(col)
+    for p in positions:
+        table.add_row(p.position_id, p.account_id, p.symbol, "buy" if p.side == 1 else "sell", f"{p.quantity:,}",
+                      str(p.entry_price), str(p.stop_loss), str(p.take_profit or "-"))
+    console.print(table)
+
+
+@app.command()
+def halt(reason: Annotated[str, typer.Option(help="Why; recorded with every cancel and close.")],
+         address: AddressOpt = "127.0.0.1:50551",
+         account: Annotated[str, typer.Option(help="Halt one account only.")] = "",
+         flatten: Annotated[bool, typer.Option(help="Also cancel working orders and close positions.")] = False,
+         secrets: SecretsOpt = DEFAULT_SECRETS, token_file: TokenOpt = None, plaintext: PlainOpt = False) -> None:
+    """The manual kill switch: rust_exec refuses every new order until `octet resume`."""
+    with _reaching(address):
+        touched = _client(address, secrets, token_file, plaintext).operator_halt(reason, account_id=account, flatten=flatten)
+    console.print(f"[red bold]halted[/red bold] {account or 'the whole venue'}: {reason}; "
+                  f"{touched} orders cancelled or positions closed")
+
+
+@app.command()
+def resume(address: AddressOpt = "127.0.0.1:50551",
+           account: Annotated[str, typer.Option(help="Resume one account only.")] = "",
+           secrets: SecretsOpt = DEFAULT_SECRETS, token_file: TokenOpt = None, plaintext: PlainOpt = False) -> None:
+    """Lift a halt."""
+    with _reaching(address):
+        _client(address, secrets, token_file, plaintext).resume(account)
+    console.print(f"resumed {account or 'the whole venue'}")

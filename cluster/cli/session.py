@@ -1,0 +1,220 @@
+"""Running the desk: `demo`, `run`, `generate`, `check-config`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from cluster.cli.common import ConfigOpt, app, console, fail, settings_or_exit, with_local_servers
+from cluster.config.settings import Settings
+
+
+def _load_ticks(settings: Settings):  # type: ignore[no-untyped-def]
+    from cluster.adapters.feeds.replay import generate_ticks, read_ticks
+
+    s = settings.session
+    if s.data_file is not None:
+        return read_ticks(s.data_file, settings.registry())
+    ticks, _ = generate_ticks(settings.registry(), settings.generator_profiles(), s.ticks, s.seed, s.start)
+    return ticks
+
+
+def _check_credentials(settings: Settings) -> None:
+    """Read every credential the session will use (a remote rust_exec's token and CA, an external
+    Kafka's password), so that a missing or exposed one is one clear line, not a failed agent."""
+    from cluster.adapters.rust_exec.process import exec_credentials
+    from cluster.config.secrets import SecretError, read_private
+
+    if settings.execution.address is not None:
+        creds = exec_credentials(settings)
+        read_private(creds.token_file)
+        for path in (creds.ca_file, creds.cert_file):
+            if path is not None and not Path(path).is_file():
+                raise SecretError(f"{path}: no such file (execution.ca_file / execution.cert_file)")
+        if creds.key_file is not None:
+            read_private(creds.key_file)
+    access = settings.kafka.access()
+    if settings.runtime.bus == "kafka" and access is not None:
+        access.config()
+
+
+def run_session(settings: Settings) -> None:
+    """Run a session with a live progress bar and print its summary."""
+    from cluster.config.secrets import SecretError, write_private
+    from cluster.desk.session import Session
+    from cluster.desk.topology import init_ray
+    from cluster.storage.anchors import AuditKeyError, key_path, load_key
+    from cluster.storage.store import open_store
+
+    try:  # credentials first: a missing or exposed one is refused before anything starts
+        load_key(key_path(settings), create=True)
+        _check_credentials(settings)
+    except (AuditKeyError, SecretError) as exc:
+        raise fail(str(exc)) from None
+    with console.status("starting the local servers the settings ask for"):
+        settings = with_local_servers(settings)
+    with console.status("generating replay ticks"):
+        ticks = _load_ticks(settings)
+    with console.status("starting Ray and the agents"):
+        init_ray(settings)
+    data_dir = Path(settings.runtime.data_dir)
+    with console.status(f"opening the {settings.runtime.store} store"):
+        try:
+            store = open_store(settings)
+        except AuditKeyError as exc:
+            raise fail(str(exc)) from None
+        live = _live(settings)
+    columns = (TextColumn("[bold]session"), BarColumn(), MofNCompleteColumn(), TextColumn("batches"),
+               TextColumn("{task.fields[info]}"), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task("session", total=(len(ticks) + settings.session.batch_size - 1)
+                            // settings.session.batch_size, info="")
+
+        def on_batch(p, _topo):  # type: ignore[no-untyped-def]
+            bar.update(task, completed=p.batch, info=f"{p.ticks:,} ticks · {p.signals} signals · "
+                       f"{p.orders} orders · {p.trades} closed · {p.ticks / max(p.elapsed_s, 1e-9):,.0f} ticks/s")
+
+        try:
+            result = Session(settings, store, on_batch=on_batch, live=live).run(ticks)
+        finally:
+            live.close()
+    print_summary(settings, result)
+    out = data_dir / "last_session.json"
+    write_private(out, json.dumps(session_json(result), indent=2, default=str, allow_nan=False))
+    console.print(f"records of run [bold]{result.run_id}[/bold] in [bold]{store.where}[/bold] "
+                  f"(audit up to record {store.acked.get('audit_seq', 0)}), summary in [bold]{out}[/bold]")
+    if store.anchor_errors:
+        console.print(f"[red bold]{store.anchor_errors} batch(es) not anchored[/red bold] in {store.anchors.path} "
+                      "(see the log): the next anchor covers them if one was written")
+    if getattr(live, "errors", 0):
+        console.print(f"[yellow]live view: {live.errors} Redis error(s), last: {live.last_error}[/yellow]")
+    breaches = sum(len(v["breaches"]) for v in result.compliance.values())
+    if breaches:
+        console.print(f"[red bold]{breaches} hard-rule breach(es)[/red bold]")
+    for d in result.discrepancies:
+        console.print(f"[red bold]books differ from rust_exec:[/red bold] {d}")
+    if breaches or result.discrepancies:
+        raise typer.Exit(1)
+
+
+def _live(settings: Settings):  # type: ignore[no-untyped-def]
+    from cluster.adapters.live import MemoryLive, RedisLive
+
+    if settings.runtime.live == "inprocess":
+        return MemoryLive()
+    assert settings.storage.redis_url is not None, "with_local_servers names one"
+    return RedisLive(settings.storage.redis_url.get_secret_value(), settings.registry())
+
+
+def session_json(result) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    from dataclasses import asdict
+
+    from cluster.storage.rows import json_safe
+
+    return json_safe({
+        "run_id": result.run_id, "ticks": result.ticks, "elapsed_s": result.elapsed_s,
+        "signals": len(result.signals), "orders": len(result.orders), "trades": len(result.trades),
+        "vetoes_by_rule": dict(result.vetoes_by_rule), "dead_letters": dict(result.dead_letters),
+        "accounts": {a: asdict(s) for a, s in result.summaries.items()},
+        "compliance": result.compliance, "execution": result.execution,
+        "discrepancies": result.discrepancies,
+    })
+
+
+def print_summary(settings: Settings, result) -> None:  # type: ignore[no-untyped-def]
+    rate = result.ticks / result.elapsed_s if result.elapsed_s else 0.0
+    console.print(f"\n[bold]{result.ticks:,}[/bold] ticks in {result.elapsed_s:.1f} s ({rate:,.0f} ticks/s), "
+                  f"{len(result.signals)} signals, {len(result.orders)} orders, {len(result.trades)} closed trades")
+    accounts = Table(title="accounts")
+    for col in ("account", "firm rules", "trades", "win rate", "net P&L", "return", "max drawdown",
+                "min daily headroom", "min max-loss headroom", "breaches"):
+        accounts.add_column(col, justify="right" if col not in ("account", "firm rules") else "left")
+    for acc in settings.accounts:
+        s = result.summaries[acc.id]
+        c = result.compliance[acc.id]
+        accounts.add_row(acc.id, acc.firm, str(s.trades), f"{s.win_rate:.0%}", f"{s.net_pnl:,.2f}",
+                         f"{s.return_pct:+.2f}%", f"{s.max_drawdown:,.2f} ({s.max_drawdown_pct:.2f}%)",
+                         "no daily rule" if c["min_daily_headroom"] is None else f"{c['min_daily_headroom']:,.2f}",
+                         f"{c['min_max_loss_headroom']:,.2f}",
+                         str(len(c["breaches"])))
+    console.print(accounts)
+    agents = Table(title="agents")
+    for col in ("agent", "calls", "events", "mean latency", "restarts"):
+        agents.add_column(col, justify="left" if col == "agent" else "right")
+    for st in result.agent_stats:
+        mean_ms = st["busy_s"] / st["calls"] * 1000 if st["calls"] else 0.0
+        agents.add_row(st["name"], f"{st['calls']:,}", f"{st['events']:,}", f"{mean_ms:.2f} ms", str(st["restarts"]))
+    console.print(agents)
+    if result.vetoes_by_rule:
+        console.print("vetoes: " + ", ".join(f"{k} {v}" for k, v in sorted(result.vetoes_by_rule.items())))
+    if result.dead_letters:
+        console.print("dead letters: " + ", ".join(f"{k} {v}" for k, v in sorted(result.dead_letters.items())))
+    x = result.execution
+    if x:
+        console.print(f"rust_exec at {x['address']}: {x['orders']} orders, {x['reports']} execution reports, "
+                      f"{x['open_positions']} positions open, {x['restarts']} restarts; "
+                      f"journal {x['journal'] or '(remote)'}")
+
+
+@app.command()
+def demo(config: ConfigOpt = Path("octet.yaml"),
+         ticks: Annotated[int | None, typer.Option(help="Override session.ticks.")] = None,
+         seed: Annotated[int | None, typer.Option(help="Override session.seed.")] = None) -> None:
+    """Run a full paper session on embedded defaults: local Ray, in-process bus, SQLite under ./var/."""
+    run_session(settings_or_exit(config, session__ticks=ticks, session__seed=seed))
+
+
+StoreOpt = Annotated[str | None, typer.Option(help="Where records go: sqlite | postgres (runtime.store).")]
+LiveOpt = Annotated[str | None, typer.Option(help="Live state: inprocess | redis (runtime.live).")]
+
+
+@app.command()
+def run(config: ConfigOpt = Path("octet.yaml"),
+        data: Annotated[Path | None, typer.Option(help="Replay ticks from a CSV/Parquet file.")] = None,
+        ray_address: Annotated[str | None, typer.Option(help="Connect to a Ray cluster ('auto').")] = None,
+        ticks: Annotated[int | None, typer.Option(help="Override session.ticks.")] = None,
+        store: StoreOpt = None, live: LiveOpt = None,
+        bus: Annotated[str | None, typer.Option(help="Market data path: inprocess | kafka (runtime.bus).")] = None,
+        record_ticks: Annotated[bool | None, typer.Option(help="Also store every tick and bar (research).")]
+        = None) -> None:
+    """Run a session as configured (optionally on recorded ticks, PostgreSQL and Redis, or a Ray cluster).
+
+    With --store postgres and no storage.url, a local PostgreSQL is started under data_dir/postgres;
+    with --live redis and no storage.redis_url, a local Redis under data_dir/redis."""
+    run_session(settings_or_exit(config, session__data_file=data, runtime__ray_address=ray_address, session__ticks=ticks,
+                          runtime__store=store, runtime__live=live, storage__record_ticks=record_ticks,
+                          runtime__bus=bus))
+
+
+@app.command()
+def generate(out: Annotated[Path, typer.Argument(help="Output file, .csv or .parquet.")],
+             config: ConfigOpt = Path("octet.yaml"),
+             ticks: Annotated[int | None, typer.Option(help="Override session.ticks.")] = None) -> None:
+    """Write the replay generator's ticks to a file (for research or `octet run --data`)."""
+    import numpy as np
+    import polars as pl
+
+    from cluster.adapters.feeds.replay import points_per_unit
+
+    settings = settings_or_exit(config, session__ticks=ticks)
+    batch = _load_ticks(settings)
+    reg = settings.registry()
+    scale = points_per_unit(reg, batch.inst)
+    symbols = np.array(reg.symbols)[batch.inst]
+    frame = pl.DataFrame({"ts": batch.ts, "symbol": symbols, "bid": batch.bid / scale, "ask": batch.ask / scale,
+                          "volume": batch.volume})
+    frame.write_parquet(out) if out.suffix == ".parquet" else frame.write_csv(out)
+    console.print(f"wrote {len(frame):,} ticks to {out}")
+
+
+@app.command("check-config")
+def check_config(config: ConfigOpt = Path("octet.yaml")) -> None:
+    """Validate the settings file and print what it defines."""
+    s = settings_or_exit(config)
+    console.print(f"{config}: ok — {len(s.instruments)} instruments, {len(s.accounts)} accounts "
+                  f"({', '.join(f'{a.id} ({a.firm})' for a in s.accounts)})")
