@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 from rich.markup import escape
@@ -106,18 +106,20 @@ def audit_show(order: Annotated[str, typer.Option("--order", help="A client orde
 
 
 def _detail(kind: str, p: dict[str, object]) -> str:
+    # the payloads' shapes are those the desk writes (cluster.storage.rows)
     if kind == "signal":
-        events = ", ".join(str(e.get("event")) for e in p.get("evidence", []))  # type: ignore[union-attr]
+        evidence = cast("list[dict[str, object]]", p.get("evidence", []))
+        events = ", ".join(str(e.get("event")) for e in evidence)
         return (f"{p['setup']} {p['side']} {p['symbol']} entry {p['entry']} stop {p['stop']} "
-                f"confidence {float(p['confidence']):.2f}; evidence: {events}")  # type: ignore[arg-type]
+                f"confidence {float(cast('float | str', p['confidence'])):.2f}; evidence: {events}")
     if kind == "decision":
         return f"{p['step']}: {p['outcome']}{' (' + str(p['rule']) + ')' if p['rule'] else ''} {p['reason']}"
     if kind == "order":
         return (f"{p['side']} {p['lots']} lots {p['symbol']} {p['order_type']} stop {p['stop_loss']} "
                 f"target {p['take_profit']} profile {p['profile']} seed {p['seed']}")
     if kind == "report":
-        fill = p.get("fill")
-        extra = f" {fill['kind']} {fill['lots']} at {fill['price']} ({fill['reason']})" if fill else ""  # type: ignore[index]
+        fill = cast("dict[str, object] | None", p.get("fill"))
+        extra = f" {fill['kind']} {fill['lots']} at {fill['price']} ({fill['reason']})" if fill else ""
         return f"{p['status']}{extra}{' ' + str(p['reason']) if p['reason'] else ''}"
     if kind == "trade":
         return f"closed {p['side']} {p['lots']} {p['entry']} -> {p['exit']}: P&L {p['pnl']} ({p['reason']})"

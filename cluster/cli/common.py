@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from cluster.config.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from cluster.storage.store import SessionStore
 
 app = typer.Typer(help="Octet: a trading desk of eight cooperating agents on Ray.", no_args_is_help=True,
                   pretty_exceptions_show_locals=False)
@@ -62,7 +65,7 @@ def with_local_servers(settings: Settings) -> Settings:
     return settings.model_copy(update={"storage": storage, "kafka": kafka})
 
 
-def store_of(config: Path, url: str | None, upgrade: bool = True):  # type: ignore[no-untyped-def]
+def store_of(config: Path, url: str | None, upgrade: bool = True) -> SessionStore:
     """The store at ``url``, or the one the settings file names (a local PostgreSQL started if need be)."""
     from cluster.storage.store import SessionStore, store_url
 

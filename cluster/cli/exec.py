@@ -8,12 +8,15 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from cluster.cli.common import ConfigOpt, app, console, fail, settings_or_exit
+
+if TYPE_CHECKING:
+    from cluster.adapters.rust_exec.client import GrpcExecutionClient
 
 AddressOpt = Annotated[str, typer.Option(help="rust_exec's gRPC address (host:port).")]
 SecretsOpt = Annotated[Path, typer.Option(
@@ -82,7 +85,7 @@ def exec_serve(config: ConfigOpt = Path("octet.yaml"),
     os.execv(cmd[0], cmd)
 
 
-def _client(address: str, secrets: Path, token_file: Path | None, plaintext: bool):  # type: ignore[no-untyped-def]
+def _client(address: str, secrets: Path, token_file: Path | None, plaintext: bool) -> GrpcExecutionClient:
     """A client for the operator's commands: rust_exec's address and credentials are all they need
     (no settings file), so the kill switch works from any directory."""
     from cluster.adapters.rust_exec.client import GrpcExecutionClient

@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from cluster.cli.common import ConfigOpt, app, console, settings_or_exit
 from cluster.config.settings import Settings
+
+if TYPE_CHECKING:
+    from cluster.devservers.services import LocalKafka, LocalPostgres, LocalRedis
 
 services = typer.Typer(help="The local PostgreSQL, Redis and Kafka under data_dir (no system service, no root).",
                         no_args_is_help=True)
@@ -28,7 +32,7 @@ def _service_errors() -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
-def _local(settings: Settings):  # type: ignore[no-untyped-def]
+def _local(settings: Settings) -> tuple[LocalPostgres, LocalRedis, LocalKafka]:
     from cluster.devservers.services import LocalKafka, LocalPostgres, LocalRedis
 
     base = Path(settings.runtime.data_dir)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -13,8 +13,12 @@ from rich.table import Table
 from cluster.cli.common import ConfigOpt, app, console, fail, settings_or_exit, with_local_servers
 from cluster.config.settings import Settings
 
+if TYPE_CHECKING:
+    from cluster.adapters.live import MemoryLive, RedisLive
+    from trading.market import TickBatch
 
-def _load_ticks(settings: Settings):  # type: ignore[no-untyped-def]
+
+def _load_ticks(settings: Settings) -> TickBatch:
     from cluster.adapters.feeds.replay import generate_ticks, read_ticks
 
     s = settings.session
@@ -102,7 +106,7 @@ def run_session(settings: Settings) -> None:
         raise typer.Exit(1)
 
 
-def _live(settings: Settings):  # type: ignore[no-untyped-def]
+def _live(settings: Settings) -> MemoryLive | RedisLive:
     from cluster.adapters.live import MemoryLive, RedisLive
 
     if settings.runtime.live == "inprocess":

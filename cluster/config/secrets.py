@@ -29,9 +29,13 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import grpc
+
+if TYPE_CHECKING:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes, PrivateKeyTypes
 
 
 class SecretError(RuntimeError):
@@ -178,13 +182,13 @@ class ExecCredentials:
         return grpc.secure_channel(address, grpc.ssl_channel_credentials(ca, key, cert), options=options or [])
 
 
-def _pem_cert(cert: Any) -> bytes:
+def _pem_cert(cert: x509.Certificate) -> bytes:
     from cryptography.hazmat.primitives import serialization
 
     return bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
-def _pem_key(key: Any) -> bytes:
+def _pem_key(key: PrivateKeyTypes) -> bytes:
     from cryptography.hazmat.primitives import serialization
 
     return bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
@@ -231,8 +235,9 @@ class ExecSecrets:
 
         now = dt.datetime.now(dt.UTC)
 
-        def issue(subject: str, key: Any, issuer: Any, issuer_key: Any, *, ca: bool = False,
-                  sans: list[str] | None = None, usage: Any = None) -> Any:
+        def issue(subject: str, key: ec.EllipticCurvePrivateKey, issuer: x509.Name | None,
+                  issuer_key: CertificateIssuerPrivateKeyTypes | None, *, ca: bool = False,
+                  sans: list[str] | None = None, usage: x509.ObjectIdentifier | None = None) -> x509.Certificate:
             name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
             b = (x509.CertificateBuilder().subject_name(name).issuer_name(issuer or name)
                  .public_key(key.public_key()).serial_number(x509.random_serial_number())
@@ -251,15 +256,16 @@ class ExecSecrets:
             return b.sign(issuer_key or key, hashes.SHA256())
 
         if not self.path("ca.pem").exists() or not self.path("ca.key").exists():
-            ca_key = ec.generate_private_key(ec.SECP256R1())
-            ca_cert = issue("octet-exec CA", ca_key, None, None, ca=True)
-            write_private(self.path("ca.key"), _pem_key(ca_key))
-            write_private(self.path("ca.pem"), _pem_cert(ca_cert))
+            new_ca_key = ec.generate_private_key(ec.SECP256R1())
+            new_ca_cert = issue("octet-exec CA", new_ca_key, None, None, ca=True)
+            write_private(self.path("ca.key"), _pem_key(new_ca_key))
+            write_private(self.path("ca.pem"), _pem_cert(new_ca_cert))
             for stale in ("server.pem", "client.pem"):
                 self.path(stale).unlink(missing_ok=True)
         from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-        ca_key = load_pem_private_key(read_private(self.path("ca.key")), None)
+        # ca.key is the key made above (EC), one that signs certificates
+        ca_key = cast("CertificateIssuerPrivateKeyTypes", load_pem_private_key(read_private(self.path("ca.key")), None))
         ca_cert = x509.load_pem_x509_certificate(self.path("ca.pem").read_bytes())
         hosts_file = self.path("server.hosts")
         if (not self.path("server.pem").exists() or not hosts_file.exists()

@@ -48,10 +48,10 @@ class GeneratorSettings(_Model):
     """
 
     start_price: float = Field(gt=0)
-    sigma_pips: float = Field(0.6, gt=0)
-    range_pips: float = Field(30.0, gt=0)
-    spread_pips: float = Field(0.7, gt=0)
-    ticks_per_minute: float = Field(9.0, gt=0)
+    sigma_pips: float = Field(default=0.6, gt=0)
+    range_pips: float = Field(default=30.0, gt=0)
+    spread_pips: float = Field(default=0.7, gt=0)
+    ticks_per_minute: float = Field(default=9.0, gt=0)
 
 
 class InstrumentSettings(_Model):
@@ -60,7 +60,7 @@ class InstrumentSettings(_Model):
     quote: str = Field(min_length=3, max_length=3)
     price_precision: int = Field(ge=0, le=8)
     pip_size: Decimal = Field(gt=0)
-    contract_size: int = Field(100_000, gt=0)
+    contract_size: int = Field(default=100_000, gt=0)
     generator: GeneratorSettings
 
     def to_domain(self) -> Instrument:
@@ -73,10 +73,10 @@ class ProfileSettings(_Model):
 
     order_type: OrderType = OrderType.MARKET
     delay_seconds: tuple[float, float] = (0.0, 0.0)
-    expiry_seconds: float = Field(120.0, gt=0)
+    expiry_seconds: float = Field(default=120.0, gt=0)
     take_profit_ladder: list[tuple[Decimal, int]] = [(Decimal(1), 0)]
-    size_variance_pct: Decimal = Field(Decimal(0), ge=0, lt=50)
-    max_slippage_pips: Decimal = Field(Decimal("1.5"), gt=0)
+    size_variance_pct: Decimal = Field(default=Decimal(0), ge=0, lt=50)
+    max_slippage_pips: Decimal = Field(default=Decimal("1.5"), gt=0)
 
     def to_domain(self, name: str) -> ExecutionProfile:
         data = self.model_dump()
@@ -85,12 +85,12 @@ class ProfileSettings(_Model):
 
 
 class RiskSettings(_Model):
-    risk_per_trade_pct: Decimal = Field(Decimal("0.5"), gt=0, le=5)
-    min_confidence: float = Field(0.3, ge=0, le=1)
-    drawdown_cut_pct: Decimal = Field(Decimal("2.0"), gt=0)
-    headroom_share: Decimal = Field(Decimal("0.25"), gt=0, le=1)
-    kelly_fraction: Decimal = Field(Decimal("0.25"), gt=0, le=1)
-    kelly_min_trades: int = Field(20, ge=1)
+    risk_per_trade_pct: Decimal = Field(default=Decimal("0.5"), gt=0, le=5)
+    min_confidence: float = Field(default=0.3, ge=0, le=1)
+    drawdown_cut_pct: Decimal = Field(default=Decimal("2.0"), gt=0)
+    headroom_share: Decimal = Field(default=Decimal("0.25"), gt=0, le=1)
+    kelly_fraction: Decimal = Field(default=Decimal("0.25"), gt=0, le=1)
+    kelly_min_trades: int = Field(default=20, ge=1)
 
     def to_domain(self) -> RiskParameters:
         return RiskParameters(**self.model_dump())
@@ -113,8 +113,8 @@ class LimitSettings(_Model):
     """rust_exec's last-line limits of one account, checked after every check of the desk. rust_exec
     takes them as integers, compared exactly: lots in millionths, notional in US cents."""
 
-    max_order_lots: Decimal = Field(Decimal(20), gt=0)
-    max_open_notional_usd: Decimal = Field(Decimal(10_000_000), gt=0)
+    max_order_lots: Decimal = Field(default=Decimal(20), gt=0)
+    max_open_notional_usd: Decimal = Field(default=Decimal(10_000_000), gt=0)
     instruments: list[str] = []  # empty = every configured instrument
 
     @model_validator(mode="after")
@@ -137,8 +137,8 @@ class AccountSettings(_Model):
     owner: str = "desk"
     firm: str
     balance: Decimal = Field(gt=0)
-    currency: str = Field("USD", min_length=3, max_length=3)
-    commission_per_lot: Decimal = Field(Decimal("3.5"), ge=0)
+    currency: str = Field(default="USD", min_length=3, max_length=3)
+    commission_per_lot: Decimal = Field(default=Decimal("3.5"), ge=0)
     profile: str = "default"
     risk: RiskSettings = RiskSettings()
     limits: LimitSettings = LimitSettings()
@@ -148,10 +148,10 @@ class SessionSettings(_Model):
     """A replay session: how many ticks, from when, in what batches."""
 
     seed: int = 7
-    ticks: int = Field(200_000, gt=0)
+    ticks: int = Field(default=200_000, gt=0)
     start: datetime = datetime(2026, 3, 2, tzinfo=UTC)
-    batch_size: int = Field(2_000, ge=100)
-    bar_seconds: int = Field(60, ge=1)
+    batch_size: int = Field(default=2_000, ge=100)
+    bar_seconds: int = Field(default=60, ge=1)
     data_file: Path | None = None
 
 
@@ -162,13 +162,13 @@ class RuntimeSettings(_Model):
     venue: Literal["rust_exec"] = "rust_exec"
     data_dir: Path = Path("var")
     ray_address: str | None = None
-    ingress_actors: int = Field(1, ge=1, le=16)
-    analysis_shards: int = Field(3, ge=1, le=64)
+    ingress_actors: int = Field(default=1, ge=1, le=16)
+    analysis_shards: int = Field(default=3, ge=1, le=64)
 
 
 class TopicSettings(_Model):
-    partitions: int = Field(1, ge=1, le=256)
-    retention_hours: float = Field(168.0, gt=0)
+    partitions: int = Field(default=1, ge=1, le=256)
+    retention_hours: float = Field(default=168.0, gt=0)
 
 
 class KafkaSettings(_Model):
@@ -178,8 +178,8 @@ class KafkaSettings(_Model):
     username: str | None = None      # with bootstrap: a SASL/SCRAM-SHA-256 user (the local broker has its own)
     password_file: Path | None = None  # that user's password, in a file only its owner can read
     group: str = "octet-ingress"     # the ingress actors' consumer group (where offsets are committed)
-    max_buffered_batches: int = Field(8, ge=1)  # per ingress actor: beyond this it pauses its partitions
-    poll_timeout_seconds: float = Field(120.0, gt=0)  # how long an ingress actor waits for a batch (broker down)
+    max_buffered_batches: int = Field(default=8, ge=1)  # per ingress actor: beyond this it pauses its partitions
+    poll_timeout_seconds: float = Field(default=120.0, gt=0)  # how long an ingress actor waits for a batch (broker down)
     topics: dict[str, TopicSettings] = {
         "md.ticks": TopicSettings(partitions=6, retention_hours=72),
         "md.bars": TopicSettings(partitions=3),
@@ -235,11 +235,11 @@ class ExecutionSettings(_Model):
     binary: Path | None = None          # default: rust_exec/target/release/octet-exec, then PATH
     fsync: bool = True                  # fsync the journal before every acknowledgement
     supervise: bool = True              # embedded: restart octet-exec if it dies
-    reconnect_seconds: float = Field(20.0, gt=0)  # how long a call retries an unreachable octet-exec
-    metrics_port: int = Field(0, ge=-1, le=65535)  # Prometheus port (0 = any free port, -1 = off)
-    slippage_points: int = Field(0, ge=0)          # added against every paper fill
-    latency_ms: float = Field(0.0, ge=0)           # venue time before an order may fill
-    liquidity_lots: Decimal = Field(Decimal(0), ge=0)  # lots one quote can fill (0 = unlimited)
+    reconnect_seconds: float = Field(default=20.0, gt=0)  # how long a call retries an unreachable octet-exec
+    metrics_port: int = Field(default=0, ge=-1, le=65535)  # Prometheus port (0 = any free port, -1 = off)
+    slippage_points: int = Field(default=0, ge=0)          # added against every paper fill
+    latency_ms: float = Field(default=0.0, ge=0)           # venue time before an order may fill
+    liquidity_lots: Decimal = Field(default=Decimal(0), ge=0)  # lots one quote can fill (0 = unlimited)
     # Credentials (docs/operators.md, "Security"). Embedded, and for `octet exec-serve`, they are made
     # under data_dir/secrets/exec; with `address`, these point at the files that server's host made.
     tls: bool = True                    # false: plaintext, which octet-exec allows on loopback only
@@ -261,19 +261,19 @@ class ExecutionSettings(_Model):
 class BreakerSettings(_Model):
     """Thresholds of the circuit breaker (fractions of the daily limit, seconds)."""
 
-    daily_headroom_halt: float = Field(0.5, gt=0, lt=1)
-    daily_headroom_flatten: float = Field(0.25, gt=0, lt=1)
-    stale_after_seconds: float = Field(300.0, gt=0)
-    cooldown_seconds: float = Field(900.0, gt=0)
-    probation_seconds: float = Field(600.0, gt=0)
-    consecutive_losses: int = Field(5, ge=0)       # 0 = off
-    slippage_points: float = Field(15.0, gt=0)     # mean adverse slippage over slippage_window fills
-    slippage_window: int = Field(5, ge=1)
-    rejects_per_day: int = Field(5, ge=0)          # 0 = off
-    spread_blowout: float = Field(15.0, gt=1)      # x the running median spread
-    agent_latency_ms: float = Field(1000.0, gt=0)  # mean call latency over a review
-    heartbeat_every_batches: int = Field(5, ge=1)
-    heartbeat_timeout_seconds: float = Field(2.0, gt=0)
+    daily_headroom_halt: float = Field(default=0.5, gt=0, lt=1)
+    daily_headroom_flatten: float = Field(default=0.25, gt=0, lt=1)
+    stale_after_seconds: float = Field(default=300.0, gt=0)
+    cooldown_seconds: float = Field(default=900.0, gt=0)
+    probation_seconds: float = Field(default=600.0, gt=0)
+    consecutive_losses: int = Field(default=5, ge=0)       # 0 = off
+    slippage_points: float = Field(default=15.0, gt=0)     # mean adverse slippage over slippage_window fills
+    slippage_window: int = Field(default=5, ge=1)
+    rejects_per_day: int = Field(default=5, ge=0)          # 0 = off
+    spread_blowout: float = Field(default=15.0, gt=1)      # x the running median spread
+    agent_latency_ms: float = Field(default=1000.0, gt=0)  # mean call latency over a review
+    heartbeat_every_batches: int = Field(default=5, ge=1)
+    heartbeat_timeout_seconds: float = Field(default=2.0, gt=0)
 
     def to_domain(self) -> BreakerLimits:
         return BreakerLimits(self.daily_headroom_halt, self.daily_headroom_flatten, self.stale_after_seconds,
@@ -283,16 +283,16 @@ class BreakerSettings(_Model):
 
 
 class ComplianceSettings(_Model):
-    slippage_pips: Decimal = Field(Decimal(1), ge=0)
-    safety_buffer_pct: Decimal = Field(Decimal(10), ge=0, lt=100)
+    slippage_pips: Decimal = Field(default=Decimal(1), ge=0)
+    safety_buffer_pct: Decimal = Field(default=Decimal(10), ge=0, lt=100)
     # high-impact events for news blackouts: CSV time_utc,currency,impact,title (a sample ships)
     news_calendar: Path | None = PRESET_DIR / "news_2026.csv"
 
 
 class CorrelationSettings(_Model):
-    per_currency: float = Field(10.0, gt=0)
-    correlated_total: float = Field(15.0, gt=0)
-    window_bars: int = Field(240, ge=30)
+    per_currency: float = Field(default=10.0, gt=0)
+    correlated_total: float = Field(default=15.0, gt=0)
+    window_bars: int = Field(default=240, ge=30)
 
 
 class AgentsSettings(_Model):

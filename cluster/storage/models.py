@@ -10,9 +10,9 @@ made hypertables when TimescaleDB is present).
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, Boolean, Float, Index, Integer, LargeBinary, Numeric, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Float, Index, Integer, LargeBinary, Numeric, String, Table, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -40,6 +40,8 @@ class Exact(TypeDecorator[Decimal]):
 
 class Base(DeclarativeBase):
     type_annotation_map = {Decimal: Exact, dict[str, Any]: JSON, list[Any]: JSON, int: BigInteger}
+    if TYPE_CHECKING:  # every model here maps one declared table (SQLAlchemy types it as any FromClause)
+        __table__: ClassVar[Table]
 
 
 class Run(Base):

@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import grpc
 
@@ -57,7 +57,8 @@ class ExecUnavailable(RuntimeError):
 def exec_stub(credentials: ExecCredentials | None, channel: grpc.Channel) -> Any:
     """rust_exec's ``ExecutionStub`` on ``channel``; with ``credentials``, every call carries the token
     (``credentials.channel(address)`` makes the TLS channel)."""
-    stub = exec_pb2_grpc.ExecutionStub(channel)
+    # the generated stub is untyped (grpc_tools writes a .pyi for the messages, none for the service)
+    stub = exec_pb2_grpc.ExecutionStub(channel)  # type: ignore[no-untyped-call]
     return stub if credentials is None else Authorized(stub, credentials.metadata())
 
 
@@ -141,7 +142,7 @@ class GrpcExecutionClient:
                 delay = min(delay * 2, 0.5)
 
     # -- conversions --------------------------------------------------------------------------
-    def to_pb(self, order: Order) -> Any:
+    def to_pb(self, order: Order) -> pb.Order:
         inst = self.registry[order.symbol] if order.symbol in self.registry else None
         if inst is None:  # rust_exec refuses it with NOT_FOUND; the numbers do not matter
             points: Callable[[Decimal], int] = lambda p: int(p * 100_000)  # noqa: E731
@@ -160,7 +161,7 @@ class GrpcExecutionClient:
             not_before_ns=order.not_before_ns, expires_ns=order.expires_ns, signal_id=order.signal_id,
             min_hold_ns=order.min_hold_ns)
 
-    def from_pb(self, r: Any) -> ExecutionReport:
+    def from_pb(self, r: pb.ExecutionReport) -> ExecutionReport:
         fill = None
         if r.HasField("fill") and r.fill.kind != pb.FILL_KIND_UNSPECIFIED:
             inst = self.registry[r.symbol]
@@ -176,7 +177,7 @@ class GrpcExecutionClient:
         if self.seen_seq is None:
             self.seen_seq = int(self.health().last_seq)
 
-    def _collect(self, own: list[Any], last_seq: int, halted: bool) -> list[ExecutionReport]:
+    def _collect(self, own: list[pb.ExecutionReport], last_seq: int, halted: bool) -> list[ExecutionReport]:
         """The reply's reports, preceded by any that others caused since this client's last call
         (an operator's halt with flatten, say), in sequence order: each is handed out once."""
         assert self.seen_seq is not None
@@ -202,7 +203,9 @@ class GrpcExecutionClient:
                 raise
             refused = ExecutionReport(order.client_order_id, order.account_id, OrderStatus.REJECTED,
                                       order.not_before_ns, e.details() or e.code().name)
-            seq = dict(e.trailing_metadata() or ()).get("octet-report-seq")
+            # grpc's metadata items are (key, value) named tuples; its stubs type them as a bare class
+            trailing = cast("tuple[tuple[str, str], ...]", e.trailing_metadata() or ())
+            seq = dict(trailing).get("octet-report-seq")
             if seq is None:
                 return [refused]
             # The rejection is a report of the journal: what others caused before it (an operator's
@@ -222,7 +225,7 @@ class GrpcExecutionClient:
             return ExecutionReport(client_order_id, "", OrderStatus.REJECTED, ts_ns, e.details() or "")
         return self.from_pb(reply.last_report)
 
-    def quotes_request(self, quotes: TickBatch, batch_seq: int) -> Any:
+    def quotes_request(self, quotes: TickBatch, batch_seq: int) -> pb.PushQuotesRequest:
         symbols = [inst.symbol for inst in self.registry.values()]
         return pb.PushQuotesRequest(batch_seq=batch_seq, stream_id=self.stream_id, symbols=symbols,
                                     symbol_index=quotes.inst.tolist(),
@@ -269,27 +272,30 @@ class GrpcExecutionClient:
     def resume(self, account_id: str = "") -> None:
         self._call(lambda s: s.Resume(pb.ResumeRequest(account_id=account_id), timeout=self.timeout))
 
-    def health(self) -> Any:
-        return self._call(lambda s: s.Health(pb.HealthRequest(), timeout=self.timeout))
+    def health(self) -> pb.HealthResponse:
+        reply: pb.HealthResponse = self._call(lambda s: s.Health(pb.HealthRequest(), timeout=self.timeout))
+        return reply
 
     @property
     def halted(self) -> bool:
         return bool(self.health().halted)
 
-    def positions(self, account_id: str = "") -> list[Any]:
+    def positions(self, account_id: str = "") -> list[pb.Position]:
         reply = self._call(lambda s: s.ListPositions(pb.ListPositionsRequest(account_id=account_id),
                                                      timeout=self.timeout))
         return list(reply.positions)
 
-    def get_order(self, client_order_id: str) -> Any:
-        return self._call(lambda s: s.GetOrder(pb.GetOrderRequest(client_order_id=client_order_id),
-                                               timeout=self.timeout))
+    def get_order(self, client_order_id: str) -> pb.OrderReply:
+        reply: pb.OrderReply = self._call(lambda s: s.GetOrder(pb.GetOrderRequest(client_order_id=client_order_id),
+                                                               timeout=self.timeout))
+        return reply
 
-    def reports(self, from_seq: int = 0, *, until_seq: int | None = None, timeout: float = 5.0) -> list[Any]:
+    def reports(self, from_seq: int = 0, *, until_seq: int | None = None,
+                timeout: float = 5.0) -> list[pb.ExecutionReport]:
         """Reports with seq > from_seq from the stream, up to ``until_seq`` (default: the last one now)."""
         if until_seq is None:
             until_seq = int(self.health().durable_seq)
-        out: list[Any] = []
+        out: list[pb.ExecutionReport] = []
         if until_seq <= from_seq:
             return out
         stream = self.stub.StreamReports(pb.StreamReportsRequest(from_seq=from_seq), timeout=timeout)

@@ -176,8 +176,8 @@ class ExecService:
     def _first_line(self) -> str:
         assert self.proc is not None and self.proc.stdout is not None
         out: list[str] = []
-        reader = threading.Thread(target=lambda: out.append(self.proc.stdout.readline().decode().strip()),  # type: ignore[union-attr]
-                                  daemon=True)
+        stdout = self.proc.stdout
+        reader = threading.Thread(target=lambda: out.append(stdout.readline().decode().strip()), daemon=True)
         reader.start()
         reader.join(self.start_timeout)
         if not out:

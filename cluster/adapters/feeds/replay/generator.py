@@ -52,7 +52,7 @@ class _Leg:
 
 def _open_minutes(start_ns: int, count: int) -> np.ndarray:
     """The first ``count`` minutes from ``start_ns`` at which the FX market is open."""
-    out = []
+    out: list[np.ndarray] = []
     chunk = max(count * 2, 20_000)
     t0 = start_ns - start_ns % MINUTE_NS
     while sum(len(o) for o in out) < count:
