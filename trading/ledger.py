@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import overload
+from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -111,10 +111,8 @@ def pnl_in_account_ccy(inst: Instrument, side: Side, lots: Decimal, entry: Decim
                        rates: ConversionRates) -> npt.NDArray[np.float64]: ...
 
 
-def pnl_in_account_ccy(
-    inst: Instrument, side: Side, lots: Decimal, entry: Decimal, exit_price: Decimal | npt.NDArray[np.float64],
-    currency: str, rates: ConversionRates,
-) -> Decimal | npt.NDArray[np.float64]:
+def pnl_in_account_ccy(inst: Instrument, side: Side, lots: Decimal, entry: Decimal, exit_price: Any, currency: str,
+                       rates: ConversionRates) -> Any:
     """P&L of ``lots`` from ``entry`` to ``exit_price``, in ``currency``: the one definition.
 
     Exact for a Decimal ``exit_price``. For an array of exit prices (floats: the marks of a batch)
@@ -125,20 +123,16 @@ def pnl_in_account_ccy(
     the exit price itself, which makes the figure exact at any hypothetical exit (a stop). Raises
     ``DomainError`` when no quote converts the instrument's quote currency to ``currency``.
     """
-    if isinstance(exit_price, np.ndarray):
-        marks: npt.NDArray[np.float64] = float(lots) * inst.contract_size * (exit_price - float(entry)) * int(side)
-        if inst.quote == currency:
-            return marks
-        if inst.base == currency:
-            return marks / np.where(exit_price > 0, exit_price, 1.0)
-        return marks * float(rates.rate(inst.quote, currency))
-    units = lots * inst.contract_size
-    pnl_quote = units * (exit_price - entry) * int(side)
+    marks = isinstance(exit_price, np.ndarray)
+    # the same arithmetic in Decimals or, over marks, in floats
+    lots_, entry_ = (float(lots), float(entry)) if marks else (lots, entry)
+    pnl_quote = lots_ * inst.contract_size * (exit_price - entry_) * int(side)
     if inst.quote == currency:
         return pnl_quote
     if inst.base == currency:
-        return pnl_quote / exit_price
-    return pnl_quote * rates.rate(inst.quote, currency)
+        return pnl_quote / (np.where(exit_price > 0, exit_price, 1.0) if marks else exit_price)
+    rate = rates.rate(inst.quote, currency)
+    return pnl_quote * (float(rate) if marks else rate)
 
 
 @dataclass
