@@ -138,8 +138,9 @@ def tick_faults(bid: npt.NDArray[np.int64] | npt.NDArray[np.float64],
 
 
 def _finite_price(field: str, value: Decimal) -> None:
-    if not value.is_finite() or value <= 0:
-        raise InvalidValue(field, value, "must be a positive finite price")
+    """A NaN or infinite price has no points to judge (``tick_faults`` judges the rest)."""
+    if not value.is_finite():
+        raise InvalidValue(field, value, "must be a finite price")
 
 
 @dataclass(frozen=True, slots=True)
