@@ -8,20 +8,15 @@ from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
-from actors.common import rates_from
 from actors.execution import ExecUpdate
 from trading.compliance import AccountRules, ComplianceDecision, CostAllowance, Headroom
+from trading.conduct import CrossAccountConduct
+from trading.fx import rates_from
 from trading.instruments import InstrumentRegistry
 from trading.ledger import AccountSnapshot, ClosedTrade
-from trading.market import NS_PER_S
 from trading.news import NewsCalendar
 from trading.orders import Order
-from trading.rules import CopyTrading, FirmRules
-
-
-def firm_of(rules: FirmRules) -> str:
-    """The firm an account's rules belong to: copy-trading rules apply across its accounts."""
-    return rules.source.firm or rules.name.split(".")[0]
+from trading.rules import FirmRules
 
 
 class ComplianceAgent:
@@ -31,8 +26,7 @@ class ComplianceAgent:
         self.registry = registry
         self.news = NewsCalendar.from_csv(Path(news_calendar)) if news_calendar else NewsCalendar()
         self.accounts = {acc: AccountRules(rules[acc], costs[acc], registry, self.news) for acc in rules}
-        self.owners = dict(owners or {})
-        self.recent: list[tuple[int, str, str, str, int]] = []  # (ts, firm, account, symbol, side) allowed
+        self.conduct = CrossAccountConduct(rules, owners)
         self.last: dict[str, AccountSnapshot] = {}
         self.last_events = 0
 
@@ -49,30 +43,6 @@ class ComplianceAgent:
         to it: the headroom is worked out as soon as the update exists, while the desk books it."""
         return self.observe(update.snapshots, update.mids, update.trades)
 
-    def _conduct(self, acc: str, legs: Sequence[Order], snapshots: Mapping[str, AccountSnapshot]) -> str:
-        """Copy trading and hedging across the accounts of one firm: the reason for a veto, or ''."""
-        rules = self.accounts[acc].rules
-        firm, owner = firm_of(rules), self.owners.get(acc, acc)
-        conduct = rules.conduct
-        window = conduct.copy_window_seconds * NS_PER_S
-        for order in legs:
-            if conduct.copy_trading is not CopyTrading.ALLOWED:
-                for ts, f, other, symbol, side in self.recent:
-                    if f == firm and other != acc and symbol == order.symbol and side == int(order.side) \
-                            and abs(ts - order.not_before_ns) <= window:
-                        if conduct.copy_trading is CopyTrading.FORBIDDEN or self.owners.get(other, other) != owner:
-                            return (f"copy_trading: {order.symbol} {order.side.name.lower()} already placed on "
-                                    f"{other} at {firm} within {conduct.copy_window_seconds} s")
-            if not conduct.hedging_across_accounts:
-                for other, snap in snapshots.items():
-                    if other == acc or firm_of(self.accounts[other].rules) != firm:
-                        continue
-                    if self.owners.get(other, other) != owner:
-                        continue
-                    if any(p.symbol == order.symbol and p.side != order.side for p in snap.positions):
-                        return f"hedging_across_accounts: {other} holds the opposite {order.symbol} position"
-        return ""
-
     def check(self, orders: Mapping[str, list[Order]], snapshots: Mapping[str, AccountSnapshot],
               mids: Mapping[str, Decimal]) -> dict[str, ComplianceDecision]:
         rates = rates_from(self.registry, mids)
@@ -82,17 +52,14 @@ class ComplianceAgent:
             legs = orders[acc]
             decision = self.accounts[acc].check(legs, snapshots[acc], rates)
             if decision.allowed:
-                reason = self._conduct(acc, legs, snapshots)
+                reason = self.conduct.veto(acc, legs, snapshots)
                 if reason:
                     rule, _, why = reason.partition(": ")
                     decision = replace(decision, allowed=False, rule=rule, reason=why)
                 else:
-                    firm = firm_of(self.accounts[acc].rules)
-                    self.recent += [(o.not_before_ns, firm, acc, o.symbol, int(o.side)) for o in legs]
+                    self.conduct.placed(acc, legs)
             out[acc] = decision
-        if self.recent:  # keep an hour of placements
-            newest = max(r[0] for r in self.recent)
-            self.recent = [r for r in self.recent if newest - r[0] <= 3_600 * NS_PER_S]
+        self.conduct.forget_old()
         return out
 
     def report(self) -> dict[str, dict[str, object]]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 
-from actors.common import rates_from
 from trading.compliance import Headroom
+from trading.fx import rates_from
 from trading.instruments import InstrumentRegistry
 from trading.ledger import AccountSnapshot, ClosedTrade
 from trading.orders import Signal

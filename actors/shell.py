@@ -54,13 +54,14 @@ class AgentShell:
         self.store = StateStore(state_location(state_dir, name), run_id or Path(state_dir).name, name, key=key)
         saved = self.store.load()
         self.restored = saved is not None
+        self.recent: dict[int, Any]  # sequence -> result, for the last WINDOW calls
         if saved is not None:
             self.agent, self.last_seq, self.recent, self.stats = saved
             self.stats["restarts"] = self.stats.get("restarts", 0) + 1
         else:
             self.agent = factory(*args)
             self.last_seq = 0
-            self.recent: dict[int, Any] = {}  # sequence -> result, for the last WINDOW calls
+            self.recent = {}
             self.stats = {"calls": 0, "events": 0, "busy_s": 0.0, "restarts": 0, "save_s": 0.0}
 
     def call(self, seq: int, method: str, *args: Any) -> Any:

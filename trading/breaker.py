@@ -1,12 +1,30 @@
-"""Circuit breaker state machines: closed (normal) -> open (tripped) -> half-open (probation) -> closed."""
+"""Circuit breakers in three tiers, each a state machine: closed (normal) -> open (tripped) ->
+half-open (probation) -> closed; every transition is an event.
+
+Agent tier: per agent, on latency, errors and heartbeats: outputs ignored, agent restarted.
+Account tier: per account, on the day's headroom, losing streaks, slippage and rejections: no new
+positions (and a flatten when the day's headroom runs low). The day's headroom is the daily loss
+limit's, or, for a firm without a daily rule, the maximum-loss headroom the account had when the
+desk first saw its day.
+System tier: on stale data, spread blowouts, an unreachable venue, books that differ from the
+venue's and the kill switch: the venue halted and everything flattened.
+Thresholds and windows: ``BreakerLimits``; the rules that apply them: ``CircuitBreakers``.
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict, deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from enum import StrEnum
 
-from trading.market import NS_PER_S
+import numpy as np
+
+from trading.compliance import Headroom
+from trading.market import NS_PER_S, fx_market_closed
 from trading.pickling import compact
+from trading.rules import FirmRules
 
 
 class BreakerState(StrEnum):
@@ -132,3 +150,182 @@ class DeskHealth:
     venue_error: str = ""
     kill_switch: str = ""                           # set: an operator halted the venue
     books_differ: tuple[str, ...] = ()              # the desk's books against rust_exec's, each difference
+
+
+@compact
+@dataclass(frozen=True, slots=True)
+class BreakerUpdate:
+    events: tuple[BreakerEvent, ...]
+    blocked_accounts: frozenset[str]
+    flatten_accounts: tuple[str, ...]
+    system_open: bool
+    ignored_agents: frozenset[str] = frozenset()
+    restart_agents: tuple[str, ...] = ()
+
+
+def market_open(ts_ns: int) -> bool:
+    return not bool(fx_market_closed(np.array([ts_ns], np.int64))[0])
+
+
+class CircuitBreakers:
+    """The three tiers' breakers of a desk and the rules that trip them (thresholds and windows in
+    ``BreakerLimits``): ``review`` looks at one batch's headroom, tick times and health."""
+
+    def __init__(self, rules: dict[str, FirmRules], symbols: list[str], limits: BreakerLimits) -> None:
+        self.limits = lim = limits
+        self.rules = rules
+        self.accounts = {a: Breaker(Tier.ACCOUNT, a, lim.cooldown_s, lim.probation_s) for a in rules}
+        self.system = Breaker(Tier.SYSTEM, "desk", lim.cooldown_s, lim.probation_s)
+        self.agents: dict[str, Breaker] = {}
+        self.last_seen = {s: 0 for s in symbols}
+        self.flattened_day: dict[str, object] = {}
+        self.day_room: dict[str, tuple[object, Decimal]] = {}  # no daily rule: (day, max-loss headroom then)
+        self.kill_switch = ""
+        self._venue_kill = False
+        self.streak: dict[str, int] = defaultdict(int)
+        self.slips: dict[str, deque[int]] = {}
+        self.rejects: dict[tuple[str, object], int] = defaultdict(int)
+        self.spread_median: dict[str, float] = {}
+
+    def _day_fraction(self, acc: str, ts_ns: int, head: Headroom) -> float:
+        """The share of the day's room left (1.0 untouched, 0 at the floor). Without a daily rule
+        the room is the maximum-loss headroom at the day's first review, so a day that loses half of
+        what the account could lose still stops it, as a daily limit would."""
+        if head.daily_headroom is not None:
+            return head.daily_fraction
+        day = self.rules[acc].trading_day(ts_ns)
+        seen = self.day_room.get(acc)
+        if seen is None or seen[0] != day:
+            seen = self.day_room[acc] = (day, head.max_loss_headroom)
+        room = seen[1]
+        return float(head.max_loss_headroom / room) if room > 0 else 0.0
+
+    def manual_kill(self, ts_ns: int, reason: str) -> BreakerEvent | None:
+        """The kill switch: the system tier opens and stays open until ``release_kill``."""
+        self.kill_switch = reason
+        return self.system.trip(ts_ns, f"kill switch: {reason}", "halt and flatten", 2**62)
+
+    def release_kill(self, ts_ns: int) -> None:
+        self.kill_switch = ""
+        self.system.reopen_after_ns = ts_ns + int(self.limits.cooldown_s * NS_PER_S)
+
+    # -- system tier ----------------------------------------------------------------------------
+    def _system(self, ts_ns: int, health: DeskHealth) -> list[str]:
+        reasons = []
+        stale = [s for s, t in self.last_seen.items() if t and ts_ns - t > self.limits.stale_after_s * NS_PER_S]
+        if stale and market_open(ts_ns):
+            reasons.append(f"stale data: {', '.join(sorted(stale))}")
+        for symbol, widest, median in health.spreads:
+            base = self.spread_median.get(symbol)
+            if base and widest > self.limits.spread_blowout * base:
+                reasons.append(f"spread blowout: {symbol} {widest} points, {widest / base:.0f}x its median")
+            if median > 0:  # a slow running median of batch medians
+                self.spread_median[symbol] = median if base is None else 0.9 * base + 0.1 * median
+        if not health.venue_ok:
+            reasons.append(f"venue unreachable: {health.venue_error}")
+        if health.books_differ:  # the desk no longer knows what it holds: stop and flatten at the venue
+            reasons.append(f"books differ from the venue: {'; '.join(health.books_differ[:5])}"
+                           + (f" (+{len(health.books_differ) - 5} more)" if len(health.books_differ) > 5 else ""))
+        if health.kill_switch:  # the venue is halted by an operator: mirror it until they resume
+            self.kill_switch, self._venue_kill = health.kill_switch, True
+        elif self._venue_kill:
+            self.kill_switch, self._venue_kill = "", False
+            self.system.reopen_after_ns = ts_ns + int(self.limits.cooldown_s * NS_PER_S)  # cool-down from now
+        if self.kill_switch:
+            reasons.append(f"kill switch: {self.kill_switch}")
+        return reasons
+
+    # -- account tier -----------------------------------------------------------------------------
+    def _account_reasons(self, acc: str, ts_ns: int, health: DeskHealth) -> list[str]:
+        lim = self.limits
+        reasons = []
+        for who, lost in health.losses:
+            if who == acc:
+                self.streak[acc] = self.streak[acc] + 1 if lost else 0
+        if lim.consecutive_losses and self.streak[acc] >= lim.consecutive_losses:
+            reasons.append(f"{self.streak[acc]} losing trades in a row")
+            self.streak[acc] = 0
+        window = self.slips.setdefault(acc, deque(maxlen=lim.slippage_window))
+        for who, points in health.slippage:
+            if who == acc:
+                window.append(points)
+        if len(window) == lim.slippage_window and sum(window) / len(window) > lim.slippage_points:
+            reasons.append(f"abnormal slippage: {sum(window) / len(window):.1f} points over {len(window)} fills")
+            window.clear()
+        day = self.rules[acc].trading_day(ts_ns)
+        for key in [k for k in self.rejects if k[0] == acc and k[1] != day]:  # past days: done with
+            del self.rejects[key]
+        self.rejects[(acc, day)] += sum(1 for who in health.rejects if who == acc)
+        if lim.rejects_per_day and self.rejects[(acc, day)] >= lim.rejects_per_day:
+            reasons.append(f"{self.rejects[(acc, day)]} rejected orders today")
+            self.rejects[(acc, day)] = -10**9  # once per day
+        return reasons
+
+    # -- agent tier -------------------------------------------------------------------------------
+    def _agents(self, ts_ns: int, health: DeskHealth, events: list[BreakerEvent]) -> list[str]:
+        restart = []
+        for name, h in health.agents:
+            breaker = self.agents.setdefault(name, Breaker(Tier.AGENT, name, self.limits.cooldown_s,
+                                                           self.limits.probation_s))
+            why = []
+            if h.errors:
+                why.append(f"{h.errors} errors")
+            if not h.heartbeat_ok:
+                why.append("missed heartbeat")
+            if h.mean_latency_ms > self.limits.agent_latency_ms:
+                why.append(f"mean latency {h.mean_latency_ms:.0f} ms")
+            if why:
+                ev = breaker.trip(ts_ns, ", ".join(why), "ignore outputs and restart")
+                if ev:
+                    events.append(ev)
+                    restart.append(name)
+            else:
+                ev = breaker.tick(ts_ns, True)
+                if ev:
+                    events.append(ev)
+        return restart
+
+    def review(self, ts_ns: int, last_ts: Mapping[str, int], headrooms: Mapping[str, Headroom],
+               health: DeskHealth | None = None) -> BreakerUpdate:
+        health = health or DeskHealth()
+        events: list[BreakerEvent] = []
+        flatten: list[str] = []
+        for sym, t in last_ts.items():
+            self.last_seen[sym] = max(self.last_seen.get(sym, 0), t)
+        reasons = self._system(ts_ns, health)
+        if reasons:
+            hold = 2**62 if self.kill_switch else 0
+            ev = self.system.trip(ts_ns, "; ".join(reasons), "halt and flatten", hold)
+            if ev:
+                events.append(ev)
+        else:
+            ev = self.system.tick(ts_ns, True)
+            if ev:
+                events.append(ev)
+        for acc, head in headrooms.items():
+            breaker = self.accounts[acc]
+            fraction = self._day_fraction(acc, ts_ns, head)
+            what = "daily headroom" if head.daily_headroom is not None else "max-loss headroom"
+            extra = self._account_reasons(acc, ts_ns, health)
+            if fraction < self.limits.daily_headroom_halt or extra:
+                hold = self.rules[acc].next_reset_ns(ts_ns)
+                trigger = "; ".join(([f"{what} {fraction:.0%} of the day's room"]
+                                     if fraction < self.limits.daily_headroom_halt else []) + extra)
+                ev = breaker.trip(ts_ns, trigger, "stop opening positions", hold)
+                if ev:
+                    events.append(ev)
+                day = self.rules[acc].trading_day(ts_ns)
+                if fraction < self.limits.daily_headroom_flatten and self.flattened_day.get(acc) != day:
+                    self.flattened_day[acc] = day
+                    flatten.append(acc)
+                    events.append(BreakerEvent(Tier.ACCOUNT, acc, ts_ns, breaker.state, breaker.state,
+                                               f"{what} {fraction:.0%} of the day's room", "flatten"))
+            else:
+                ev = breaker.tick(ts_ns, True)
+                if ev:
+                    events.append(ev)
+        restart = self._agents(ts_ns, health, events)
+        blocked = frozenset(a for a, b in self.accounts.items() if b.state is not BreakerState.CLOSED)
+        ignored = frozenset(n for n, b in self.agents.items() if b.state is BreakerState.OPEN)
+        return BreakerUpdate(tuple(events), blocked, tuple(flatten), self.system.state is not BreakerState.CLOSED,
+                             ignored, tuple(restart))

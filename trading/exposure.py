@@ -9,12 +9,13 @@ from __future__ import annotations
 import math
 from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from trading.fx import ConversionRates
 from trading.instruments import Instrument
-from trading.orders import Side
+from trading.ledger import AccountSnapshot
+from trading.orders import OrderIntent, Side
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,3 +106,70 @@ def fit_scale(current: Mapping[str, float], new: Mapping[str, float], limit: flo
         room = (limit - have) / add if add > 0 else (-limit - have) / add
         scale = min(scale, max(0.0, room))
     return scale
+
+
+def owner_book(owner: str, owners: Mapping[str, str], snapshots: Mapping[str, AccountSnapshot],
+               accepted: Iterable[OrderIntent], instruments: Mapping[str, Instrument], rates: ConversionRates,
+               ccy: str) -> tuple[list[dict[str, float]], dict[str, float]]:
+    """An owner's currency legs and signed base notional per instrument: open positions of all
+    its accounts plus the intents already allowed (``accepted``)."""
+    held = [(p.symbol, p.side, p.lots, p.price) for a, o in owners.items() if o == owner
+            for p in snapshots[a].positions]
+    held += [(i.signal.symbol, i.signal.side, i.lots, i.signal.entry) for i in accepted
+             if owners[i.account_id] == owner]
+    legs: list[dict[str, float]] = []
+    by_inst: dict[str, float] = {}
+    for symbol, side, lots, price in held:
+        inst = instruments[symbol]
+        leg = currency_legs(inst, side, lots, price, rates, ccy)
+        legs.append(leg)
+        by_inst[symbol] = by_inst.get(symbol, 0.0) + leg[inst.base]
+    return legs, by_inst
+
+
+def gross_scale(by_inst: Mapping[str, float], symbol: str, add: float, limit: float, scale: float,
+                window: ReturnsWindow) -> float:
+    """The largest share <= ``scale`` of ``add`` (a base notional of ``symbol``) that keeps the
+    correlated gross within ``limit`` (bisected to 2^-30 of ``scale``)."""
+    def gross(s: float) -> float:
+        return correlated_gross({**by_inst, symbol: by_inst.get(symbol, 0.0) + s * add}, window)
+
+    if gross(scale) <= limit:
+        return scale
+    lo, hi = 0.0, scale
+    for _ in range(30):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if gross(mid) <= limit else (lo, mid)
+    return lo
+
+
+def scale_intents(intents: Iterable[OrderIntent], snapshots: Mapping[str, AccountSnapshot],
+                  instruments: Mapping[str, Instrument], rates: ConversionRates, owners: Mapping[str, str],
+                  limits: ExposureLimits, window: ReturnsWindow) -> list[tuple[OrderIntent | None, str]]:
+    """Each intent in turn, counting the ones allowed before it: allowed as is, scaled down to
+    the lots that keep its owner within ``limits`` (per currency, then correlated gross; both in
+    multiples of the owner's combined balance), or vetoed when fewer than the minimum lot fit."""
+    out: list[tuple[OrderIntent | None, str]] = []
+    accepted: list[OrderIntent] = []
+    for intent in intents:
+        owner = owners[intent.account_id]
+        ccy = snapshots[intent.account_id].currency
+        balance = float(sum((snapshots[a].balance for a, o in owners.items() if o == owner), Decimal(0)))
+        legs, by_inst = owner_book(owner, owners, snapshots, accepted, instruments, rates, ccy)
+        inst = instruments[intent.signal.symbol]
+        new = currency_legs(inst, intent.signal.side, intent.lots, intent.signal.entry, rates, ccy)
+        scale = fit_scale(net_by_currency(legs), new, limits.per_currency * balance)
+        scale = gross_scale(by_inst, inst.symbol, new[inst.base], limits.correlated_total * balance, scale, window)
+        if scale >= 1.0:
+            out.append((intent, "within exposure limits"))
+            accepted.append(intent)
+            continue
+        lots = inst.round_lots(intent.lots * Decimal(repr(scale)))
+        if lots < inst.min_lot:
+            out.append((None, f"{inst.symbol} exposure at the currency/correlation limit "
+                              f"({limits.per_currency}x per currency, {limits.correlated_total}x total)"))
+            continue
+        scaled = replace(intent, lots=lots, risk_amount=intent.risk_amount * lots / intent.lots)
+        out.append((scaled, f"scaled to {lots} lots by exposure limits"))
+        accepted.append(scaled)
+    return out

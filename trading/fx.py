@@ -47,6 +47,14 @@ class ConversionRates:
         return rate
 
 
+def rates_from(instruments: Mapping[str, Instrument], mids: Mapping[str, Decimal]) -> ConversionRates:
+    """Conversion rates at the given mid prices (by symbol)."""
+    rates = ConversionRates(instruments)
+    for symbol, mid in mids.items():
+        rates.update(symbol, mid)
+    return rates
+
+
 def _shortest_route(instruments: Mapping[str, Instrument], from_ccy: str,
                     to_ccy: str) -> tuple[tuple[str, bool], ...]:
     """Breadth first over the currencies the instruments link: base -> quote multiplies by the

@@ -9,6 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from typing import Any, overload
+
+import numpy as np
+import numpy.typing as npt
 
 from trading.errors import DomainError
 from trading.fx import ConversionRates
@@ -96,22 +100,39 @@ class ClosedTrade:
         return float(self.pnl / self.initial_risk) if self.initial_risk > 0 else 0.0
 
 
-def pnl_in_account_ccy(
-    inst: Instrument, side: Side, lots: Decimal, entry: Decimal, exit_price: Decimal,
-    currency: str, rates: ConversionRates,
-) -> Decimal:
-    """Exact P&L of ``lots`` from ``entry`` to ``exit_price``, in ``currency``.
+@overload
+def pnl_in_account_ccy(inst: Instrument, side: Side, lots: Decimal, entry: Decimal, exit_price: Decimal,
+                       currency: str, rates: ConversionRates) -> Decimal: ...
+
+
+@overload
+def pnl_in_account_ccy(inst: Instrument, side: Side, lots: Decimal, entry: Decimal,
+                       exit_price: npt.NDArray[np.float64], currency: str,
+                       rates: ConversionRates) -> npt.NDArray[np.float64]: ...
+
+
+def pnl_in_account_ccy(inst: Instrument, side: Side, lots: Decimal, entry: Decimal, exit_price: Any, currency: str,
+                       rates: ConversionRates) -> Any:
+    """P&L of ``lots`` from ``entry`` to ``exit_price``, in ``currency``: the one definition.
+
+    Exact for a Decimal ``exit_price``. For an array of exit prices (floats: the marks of a batch)
+    the same figure per element in floats, an approximation used to find where to compute exactly;
+    where the base is the account currency, a zero exit price (no quote yet) is not divided by.
 
     When the account currency is the instrument's base (USD on USDJPY), the conversion rate is
-    the exit price itself, which makes the figure exact at any hypothetical exit (a stop).
+    the exit price itself, which makes the figure exact at any hypothetical exit (a stop). Raises
+    ``DomainError`` when no quote converts the instrument's quote currency to ``currency``.
     """
-    units = lots * inst.contract_size
-    pnl_quote = units * (exit_price - entry) * int(side)
+    marks = isinstance(exit_price, np.ndarray)
+    # the same arithmetic in Decimals or, over marks, in floats
+    lots_, entry_ = (float(lots), float(entry)) if marks else (lots, entry)
+    pnl_quote = lots_ * inst.contract_size * (exit_price - entry_) * int(side)
     if inst.quote == currency:
         return pnl_quote
     if inst.base == currency:
-        return pnl_quote / exit_price
-    return pnl_quote * rates.rate(inst.quote, currency)
+        return pnl_quote / (np.where(exit_price > 0, exit_price, 1.0) if marks else exit_price)
+    rate = rates.rate(inst.quote, currency)
+    return pnl_quote * (float(rate) if marks else rate)
 
 
 @dataclass

@@ -7,6 +7,7 @@ instrument turns them back into Decimals where a price leaves the hot path.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
@@ -21,6 +22,8 @@ from trading.money import to_decimal
 from trading.pickling import compact
 
 NS_PER_S = 1_000_000_000
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
 
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -71,27 +74,73 @@ def datetime_to_ts(moment: datetime) -> int:
     return int(moment.timestamp()) * NS_PER_S + moment.microsecond * 1000
 
 
-QUOTE_FAULTS = ("non-positive price", "crossed quote", "NaN or negative volume")
+TICK_FAULTS = ("no time", "unknown instrument", "NaN or missing price", "price out of range",
+               "non-positive price", "crossed quote", "NaN or negative volume", "out of order", "duplicate")
 MAX_POINTS = 2**62  # a price at or beyond this many points does not fit the wire's integers: "price out of range"
 
 
-def quote_faults(bid: npt.NDArray[np.int64], ask: npt.NDArray[np.int64],
-                 volume: npt.NDArray[np.float64]) -> npt.NDArray[np.object_]:
-    """Why each quote cannot be traded on ('' when it can): the one rule every entry point applies
-    (the file reader, the ingress agents, ``Tick``; rust_exec applies the same to what it is sent).
-    Prices are integer points; the first fault in ``QUOTE_FAULTS`` order is named. A zero spread
-    (bid equal to ask) is a valid quote."""
-    reason = np.full(len(bid), "", dtype=object)
-    checks = [((bid <= 0) | (ask <= 0), QUOTE_FAULTS[0]), (bid > ask, QUOTE_FAULTS[1]),
-              (~np.isfinite(volume) | (volume < 0), QUOTE_FAULTS[2])]
-    for bad, why in checks:
+def to_points(prices: npt.NDArray[np.float64]) -> IntArray:
+    """Prices already multiplied into points (floats) as integer points, rounded to the nearest;
+    a missing (NaN) or out-of-range price becomes 0 (``tick_faults`` names it)."""
+    ok = np.isfinite(prices) & (np.abs(np.where(np.isfinite(prices), prices, 0.0)) < MAX_POINTS)
+    points: IntArray = np.rint(np.where(ok, prices, 0.0)).astype(np.int64)
+    return points
+
+
+def tick_faults(bid: npt.NDArray[np.int64] | npt.NDArray[np.float64],
+                ask: npt.NDArray[np.int64] | npt.NDArray[np.float64], volume: npt.NDArray[np.float64], *,
+                timed: npt.NDArray[np.bool_] | None = None, inst: npt.NDArray[np.int16] | None = None,
+                instruments: int | None = None, ts: npt.NDArray[np.int64] | None = None,
+                prev: Mapping[int, tuple[int, int, int]] | None = None) -> npt.NDArray[np.object_]:
+    """Why each tick cannot be traded ('' when it can): the one rule every entry point applies
+    (the file reader, the ingress agents and so the Kafka ingress, ``Tick``; rust_exec applies the
+    same to what it is sent). The first fault in ``TICK_FAULTS`` order is named.
+
+    Prices are points: integers, or floats not yet rounded (a file's), where NaN is a missing
+    price. A price at or beyond ``MAX_POINTS`` is out of range; a zero spread (bid equal to ask)
+    is a valid quote. Only what is passed is judged: ``timed`` (False: the tick has no time),
+    ``inst`` with ``instruments`` (an index outside ``range(instruments)`` is unknown), and ``ts``
+    with ``inst``: per instrument, among the ticks with no other fault, a time before the latest
+    so far is out of order and an exact repeat of the previous tick (time, bid and ask) a
+    duplicate; ``prev`` holds each instrument's last accepted (ts, bid, ask) from before."""
+    n = len(bid)
+    reason = np.full(n, "", dtype=object)
+
+    def fault(bad: npt.NDArray[np.bool_], why: str) -> None:
         reason[bad & (reason == "")] = why
+
+    if timed is not None:
+        fault(~timed, TICK_FAULTS[0])
+    if inst is not None and instruments is not None:
+        fault((inst < 0) | (inst >= instruments), TICK_FAULTS[1])
+    if np.issubdtype(bid.dtype, np.floating) or np.issubdtype(ask.dtype, np.floating):
+        fault(~np.isfinite(bid) | ~np.isfinite(ask), TICK_FAULTS[2])
+        bid_f, ask_f = np.where(np.isfinite(bid), bid, 0.0), np.where(np.isfinite(ask), ask, 0.0)
+        fault((np.abs(bid_f) >= MAX_POINTS) | (np.abs(ask_f) >= MAX_POINTS), TICK_FAULTS[3])
+        bid, ask = to_points(bid.astype(np.float64)), to_points(ask.astype(np.float64))
+    else:
+        fault((bid >= MAX_POINTS) | (bid <= -MAX_POINTS) | (ask >= MAX_POINTS) | (ask <= -MAX_POINTS), TICK_FAULTS[3])
+    fault((bid <= 0) | (ask <= 0), TICK_FAULTS[4])
+    fault(bid > ask, TICK_FAULTS[5])
+    fault(~np.isfinite(volume) | (volume < 0), TICK_FAULTS[6])
+    if ts is not None and inst is not None:
+        before = prev or {}
+        for i in np.unique(inst[reason == ""]):
+            idx = np.flatnonzero((inst == i) & (reason == ""))
+            t, b, a = ts[idx], bid[idx], ask[idx]
+            p_ts, p_bid, p_ask = before.get(int(i), (np.iinfo(np.int64).min, -1, -1))
+            running = np.maximum.accumulate(np.r_[p_ts, t])[:-1]
+            out_of_order = t < running
+            duplicate = (t == np.r_[p_ts, t[:-1]]) & (b == np.r_[p_bid, b[:-1]]) & (a == np.r_[p_ask, a[:-1]])
+            reason[idx[out_of_order]] = TICK_FAULTS[7]
+            reason[idx[duplicate & ~out_of_order]] = TICK_FAULTS[8]
     return reason
 
 
 def _finite_price(field: str, value: Decimal) -> None:
-    if not value.is_finite() or value <= 0:
-        raise InvalidValue(field, value, "must be a positive finite price")
+    """A NaN or infinite price has no points to judge (``tick_faults`` judges the rest)."""
+    if not value.is_finite():
+        raise InvalidValue(field, value, "must be a finite price")
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,15 +159,19 @@ class Tick:
         bid = self.instrument.price(self.bid)
         ask = self.instrument.price(self.ask)
         bid_pts, ask_pts = self.instrument.points(bid), self.instrument.points(ask)
-        if max(abs(bid_pts), abs(ask_pts)) >= MAX_POINTS:
-            raise InvalidValue("bid" if abs(bid_pts) >= MAX_POINTS else "ask", max(bid, ask), "price out of range")
-        fault = quote_faults(np.array([bid_pts], np.int64), np.array([ask_pts], np.int64),
-                             np.array([self.volume], np.float64))[0]
+
+        def column(pts: int) -> IntArray:  # clipped into int64, still out of range when it was
+            return np.array([min(max(pts, -MAX_POINTS), MAX_POINTS)], np.int64)
+
+        fault = tick_faults(column(bid_pts), column(ask_pts), np.array([self.volume], np.float64),
+                            timed=np.array([self.ts_ns > 0]))[0]
+        if fault == "no time":
+            raise InvalidValue("ts_ns", self.ts_ns, "must be a positive epoch timestamp in ns")
+        if fault == "price out of range":
+            raise InvalidValue("bid" if abs(bid_pts) >= MAX_POINTS else "ask", max(bid, ask), fault)
         if fault:
             field = ("volume" if "volume" in fault else "ask" if fault == "crossed quote" or bid_pts > 0 else "bid")
             raise InvalidValue(field, {"bid": bid, "ask": ask, "volume": self.volume}[field], fault)
-        if self.ts_ns <= 0:
-            raise InvalidValue("ts_ns", self.ts_ns, "must be a positive epoch timestamp in ns")
         object.__setattr__(self, "bid", bid)
         object.__setattr__(self, "ask", ask)
 
@@ -164,10 +217,6 @@ class Bar:
         return self.high - self.low
 
 
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
-
-
 @dataclass(frozen=True, slots=True)
 class TickBatch:
     """Ticks of several instruments in columns, ordered by time.
@@ -196,6 +245,16 @@ class TickBatch:
             np.empty(0, np.int64), np.empty(0, np.int16), np.empty(0, np.int64),
             np.empty(0, np.int64), np.empty(0, np.float64),
         )
+
+    def last_quotes(self) -> dict[int, tuple[int, int, int]]:
+        """The last quote of each instrument in the batch, by instrument index (ascending):
+        (ts_ns, bid, ask) in points."""
+        n = len(self)
+        if n == 0:
+            return {}
+        inst, first_from_end = np.unique(self.inst[::-1], return_index=True)
+        last = n - 1 - first_from_end
+        return {int(i): (int(self.ts[k]), int(self.bid[k]), int(self.ask[k])) for i, k in zip(inst, last, strict=True)}
 
     def take(self, index: npt.NDArray[np.bool_] | npt.NDArray[np.intp] | slice) -> TickBatch:
         return TickBatch(self.ts[index], self.inst[index], self.bid[index], self.ask[index], self.volume[index])

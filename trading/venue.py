@@ -7,10 +7,30 @@ which it holds.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from trading.market import TickBatch
 from trading.orders import ExecutionReport, Order
+
+
+class VenuePosition(Protocol):
+    """An open position as the venue holds it (what reconciliation compares with the books)."""
+
+    @property
+    def position_id(self) -> str: ...  # the client order id that opened it
+
+    @property
+    def account_id(self) -> str: ...
+
+    @property
+    def symbol(self) -> str: ...
+
+    @property
+    def side(self) -> int: ...  # 1: long; anything else: short
+
+    @property
+    def quantity(self) -> int: ...  # units of the base currency
 
 
 class ExecutionClient(Protocol):
@@ -47,3 +67,16 @@ class ExecutionClient(Protocol):
     @property
     def halted(self) -> bool: ...
 
+    def missed_reports(self) -> list[ExecutionReport]:
+        """What other clients of the venue caused since this client's last call (an operator's
+        flatten), each report once."""
+        ...
+
+    def positions(self, account_id: str = "") -> Sequence[VenuePosition]:
+        """The venue's open positions (of one account, or all)."""
+        ...
+
+    @property
+    def venue_halted(self) -> bool:
+        """Whether the venue said it was halted in its latest reply (no call of its own)."""
+        ...

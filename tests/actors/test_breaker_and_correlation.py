@@ -204,56 +204,6 @@ def test_the_agent_tier_ignores_and_restarts_a_failing_agent_then_recovers() -> 
     assert {e.to_state.value for e in update.events} == {"closed"}
 
 
-def test_the_lowest_and_highest_equity_between_snapshots_are_marked_on_every_quote(registry) -> None:  # type: ignore[no-untyped-def]
-    import numpy as np
-
-    from actors.execution import EquityRange, equity_range
-    from trading.fx import ConversionRates
-    from trading.market import TickBatch
-    from trading.orders import CloseReason, ExecutionReport, Fill, FillKind, OrderStatus, Position
-
-    t0 = MONDAY_NOON
-    pos = Position("p", "acc", "EURUSD", Side.BUY, Decimal(1), Decimal("1.10000"), Decimal("1.09000"), None, t0, "s")
-    bids = [109900, 109500, 110300]  # floating -100, -500, +300 on 1 lot
-    quotes = TickBatch(np.array([t0 + k * S for k in (1, 2, 3)], np.int64), np.zeros(3, np.int16),
-                       np.array(bids, np.int64), np.array([b + 10 for b in bids], np.int64), np.ones(3))
-    start = {"acc": (Decimal(100_000), {"p": pos}, "USD")}
-    ranges = equity_range(quotes, registry, start, {}, (), ConversionRates(registry))
-    assert ranges == {"acc": EquityRange(Decimal("99500.00"), Decimal("100300.00"), Decimal(100_000),
-                                         Decimal("-400.00"))}, \
-        "the dip in the middle of the batch, the high at its end, and the fall from 99,900 to 99,500"
-    close = Fill("p", "acc", "EURUSD", Side.SELL, Decimal(1), Decimal("1.09500"), t0 + 2 * S, FillKind.CLOSE,
-                 CloseReason.STOP_LOSS, Decimal("3.5"), Decimal(-500))
-    report = ExecutionReport("p", "acc", OrderStatus.FILLED, t0 + 2 * S, "stop_loss", close)
-    ranges = equity_range(quotes, registry, start, {}, (report,), ConversionRates(registry))
-    assert ranges["acc"].low == Decimal("99496.50"), "after the stop: the booked loss, no more floating"
-
-
-def test_the_highest_balance_between_snapshots_counts_a_take_profit_followed_by_a_stop(registry) -> None:  # type: ignore[no-untyped-def]
-    import numpy as np
-
-    from actors.execution import equity_range
-    from trading.fx import ConversionRates
-    from trading.market import TickBatch
-    from trading.orders import CloseReason, ExecutionReport, Fill, FillKind, OrderStatus, Position
-
-    t0 = MONDAY_NOON
-    a = Position("a", "acc", "EURUSD", Side.BUY, Decimal(1), Decimal("1.10000"), Decimal("1.09000"), None, t0, "s")
-    b = Position("b", "acc", "EURUSD", Side.SELL, Decimal(1), Decimal("1.10000"), Decimal("1.10500"), None, t0, "s")
-    bids = [110300, 110500]
-    quotes = TickBatch(np.array([t0 + k * S for k in (1, 2)], np.int64), np.zeros(2, np.int16),
-                       np.array(bids, np.int64), np.array([x for x in bids], np.int64), np.ones(2))
-    tp = Fill("a", "acc", "EURUSD", Side.SELL, Decimal(1), Decimal("1.10300"), t0 + S, FillKind.CLOSE,
-              CloseReason.TAKE_PROFIT, Decimal(0), Decimal(300))
-    sl = Fill("b", "acc", "EURUSD", Side.BUY, Decimal(1), Decimal("1.10500"), t0 + 2 * S, FillKind.CLOSE,
-              CloseReason.STOP_LOSS, Decimal(0), Decimal(-500))
-    # reported in another order than they filled: the stop's report first
-    reports = tuple(ExecutionReport(f.client_order_id, "acc", OrderStatus.FILLED, f.ts_ns, "", f) for f in (sl, tp))
-    ranges = equity_range(quotes, registry, {"acc": (Decimal(100_000), {"a": a, "b": b}, "USD")}, {}, reports,
-                          ConversionRates(registry))
-    assert ranges["acc"].high_balance == Decimal(100_300), "the balance after the take-profit, before the stop"
-
-
 def test_a_dip_between_snapshots_counts_as_a_breach() -> None:
     from dataclasses import replace as dc_replace
 

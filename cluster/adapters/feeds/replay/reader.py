@@ -10,16 +10,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from trading.errors import InvalidValue
 from trading.instruments import InstrumentRegistry
-from trading.market import MAX_POINTS, Bar, TickBatch, quote_faults
+from trading.market import Bar, TickBatch, tick_faults, to_points
 
 
-def points_per_unit(registry: InstrumentRegistry, inst: np.ndarray) -> np.ndarray:
+def points_per_unit(registry: InstrumentRegistry, inst: npt.NDArray[np.int16]) -> npt.NDArray[np.int64]:
     """Per tick, how many integer points make one unit of price (10^precision of its instrument)."""
-    return np.array([10 ** registry.by_index(i).price_precision for i in range(len(registry))])[inst]
+    scales = np.array([10 ** registry.by_index(i).price_precision for i in range(len(registry))], np.int64)
+    per_tick: npt.NDArray[np.int64] = scales[inst]
+    return per_tick
 
 
 def _frame(path: Path) -> pl.DataFrame:
@@ -54,19 +57,14 @@ def read_ticks(path: str | Path, registry: InstrumentRegistry) -> TickBatch:
     unknown = set(df["symbol"].unique().to_list()) - set(registry.symbols)
     if unknown:
         raise InvalidValue(f"{path}:symbol", sorted(unknown), "unknown instrument(s)")
-    # prices to integer points first, then the one quote rule of every entry point (trading.market)
+    # prices in points (floats), judged by the one tick rule of every entry point (trading.market), then rounded
     inst = np.array([registry.index(s) for s in df["symbol"].to_list()], np.int16)
     scale = points_per_unit(registry, inst)
-    bid_f, ask_f = (df[c].cast(pl.Float64).fill_null(float("nan")).to_numpy() for c in ("bid", "ask"))
+    bid_f: npt.NDArray[np.float64] = df["bid"].cast(pl.Float64).fill_null(float("nan")).to_numpy() * scale
+    ask_f: npt.NDArray[np.float64] = df["ask"].cast(pl.Float64).fill_null(float("nan")).to_numpy() * scale
     volume = df["volume"].cast(pl.Float64).fill_null(float("nan")).to_numpy()
-    no_price = ~np.isfinite(bid_f) | ~np.isfinite(ask_f)
-    huge = ~no_price & ((np.abs(bid_f * scale) >= MAX_POINTS) | (np.abs(ask_f * scale) >= MAX_POINTS))
-    bid = np.rint(np.where(no_price | huge, 0, bid_f) * scale).astype(np.int64)
-    ask = np.rint(np.where(no_price | huge, 0, ask_f) * scale).astype(np.int64)
-    reason = quote_faults(bid, ask, volume)
-    reason[huge] = "price out of range"
-    reason[no_price] = "NaN or missing price"
-    reason[df["ts"].is_null().to_numpy()] = "no time"
+    reason = tick_faults(bid_f, ask_f, volume, timed=~df["ts"].is_null().to_numpy())
+    bid, ask = to_points(bid_f), to_points(ask_f)
     bad = np.flatnonzero(reason != "")
     if len(bad):
         row = df.row(int(bad[0]), named=True)

@@ -1,0 +1,73 @@
+"""Copy trading and hedging across the accounts of one firm (``trading.conduct``)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import time
+from decimal import Decimal
+
+from trading.conduct import CrossAccountConduct, firm_of
+from trading.ledger import AccountSnapshot, PositionView
+from trading.orders import Order, OrderType, Side
+from trading.rules import Conduct, CopyTrading, FirmRules
+
+S = 1_000_000_000
+T0 = 1_772_452_800 * S
+BASE = FirmRules("acme.funded", Decimal(5), Decimal(10), False, reset_timezone="UTC", reset_time=time(0, 0))
+
+
+def rules(copy: CopyTrading, hedging: bool = True, window: int = 60) -> FirmRules:
+    return replace(BASE, conduct=Conduct(copy, hedging, window))
+
+
+def order(account: str, at: int, side: Side = Side.BUY, symbol: str = "EURUSD") -> Order:
+    stop = Decimal("1.09") if side is Side.BUY else Decimal("1.11")
+    return Order(f"o-{account}-{at}", account, symbol, side, Decimal(1), OrderType.MARKET, stop, None,
+                 "sig", Decimal("1.1"), 10, at, at + 60 * S)
+
+
+def snap(account: str, *held: Side) -> AccountSnapshot:
+    positions = tuple(PositionView(f"p{k}", "EURUSD", side, Decimal(1), Decimal("1.1"), Decimal("1.09"), None,
+                                   Decimal("1.1"), Decimal(0), Decimal(-100), T0) for k, side in enumerate(held))
+    return AccountSnapshot(account, "USD", T0, Decimal(100_000), Decimal(100_000), Decimal(100_000), positions, 0)
+
+
+def test_the_firm_is_the_source_firm_or_the_preset_names_first_part() -> None:
+    assert firm_of(BASE) == "acme"
+    assert firm_of(replace(BASE, source=replace(BASE.source, firm="Acme Ltd"))) == "Acme Ltd"
+
+
+def test_forbidden_copy_trading_vetoes_the_same_trade_within_the_window_only() -> None:
+    book = CrossAccountConduct({"a": rules(CopyTrading.FORBIDDEN), "b": rules(CopyTrading.FORBIDDEN)})
+    book.placed("a", [order("a", T0)])
+    assert book.veto("b", [order("b", T0 + 60 * S)], {}).startswith("copy_trading: EURUSD buy already placed on a")
+    assert book.veto("b", [order("b", T0 + 61 * S)], {}) == "", "outside the 60 s window"
+    assert book.veto("b", [order("b", T0, Side.SELL)], {}) == "", "the other side is not a copy"
+    assert book.veto("a", [order("a", T0)], {}) == "", "an account does not copy itself"
+
+
+def test_same_owner_copy_trading_vetoes_only_across_owners() -> None:
+    r = rules(CopyTrading.SAME_OWNER)
+    book = CrossAccountConduct({"a": r, "b": r, "c": r}, {"a": "ann", "b": "ann", "c": "bob"})
+    book.placed("a", [order("a", T0)])
+    assert book.veto("b", [order("b", T0)], {}) == ""
+    assert book.veto("c", [order("c", T0)], {}).startswith("copy_trading:")
+
+
+def test_hedging_across_one_owners_accounts_is_vetoed_when_the_firm_forbids_it() -> None:
+    r = rules(CopyTrading.ALLOWED, hedging=False)
+    book = CrossAccountConduct({"x": r, "y": r, "z": r}, {"x": "ann", "y": "ann", "z": "bob"})
+    snaps = {"x": snap("x", Side.SELL), "y": snap("y"), "z": snap("z", Side.SELL)}
+    assert book.veto("y", [order("y", T0, Side.BUY)], snaps) == \
+        "hedging_across_accounts: x holds the opposite EURUSD position"
+    assert book.veto("y", [order("y", T0, Side.SELL)], snaps) == "", "the same side is no hedge"
+    allowed = CrossAccountConduct({"x": rules(CopyTrading.ALLOWED), "y": rules(CopyTrading.ALLOWED)})
+    assert allowed.veto("y", [order("y", T0, Side.BUY)], snaps) == ""
+
+
+def test_placements_older_than_an_hour_before_the_newest_are_forgotten() -> None:
+    book = CrossAccountConduct({"a": rules(CopyTrading.FORBIDDEN)})
+    book.placed("a", [order("a", T0), order("a", T0 + 1800 * S)])
+    book.placed("a", [order("a", T0 + 3601 * S)])
+    book.forget_old()
+    assert [r[0] for r in book.recent] == [T0 + 1800 * S, T0 + 3601 * S]
