@@ -20,7 +20,7 @@ from datetime import datetime
 
 import numpy as np
 
-from cluster.config.settings import GeneratorSettings as GeneratorProfile  # how one instrument moves
+from cluster.config.settings import GeneratorSettings
 from trading.instruments import Instrument, InstrumentRegistry
 from trading.market import NS_PER_S, TickBatch, datetime_to_ts, fx_market_closed
 
@@ -101,7 +101,7 @@ def _cycle(rng: np.random.Generator, price: float, height: float, direction: int
     return legs, -direction
 
 
-def _instrument_ticks(inst: Instrument, profile: GeneratorProfile, seed: int, start_ns: int,
+def _instrument_ticks(inst: Instrument, profile: GeneratorSettings, seed: int, start_ns: int,
                       target_ticks: int) -> tuple[TickBatch, list[PlantedEvent]]:
     rng = np.random.default_rng(np.random.SeedSequence([seed, zlib.crc32(inst.symbol.encode())]))
     pip = float(inst.pip_size)
@@ -168,7 +168,7 @@ def _instrument_ticks(inst: Instrument, profile: GeneratorProfile, seed: int, st
 
 
 def generate_ticks(
-    registry: InstrumentRegistry, profiles: dict[str, GeneratorProfile], total_ticks: int,
+    registry: InstrumentRegistry, profiles: dict[str, GeneratorSettings], total_ticks: int,
     seed: int, start: datetime, symbols: Sequence[str] | None = None,
 ) -> tuple[TickBatch, list[PlantedEvent]]:
     """``total_ticks`` ticks of the given symbols merged in time order, and the planted events.
