@@ -74,20 +74,21 @@ def _batch(result: Any, run_id: str, start: int) -> None:
 
 
 def bench_flush(base: Path) -> dict[str, float]:
-    from cluster.desk.session import SessionResult
+    from cluster.desk.record import BatchLog
     from cluster.storage.anchors import AnchorLog, load_key
     from cluster.storage.store import SessionStore
 
     key = load_key(base / "secrets" / "audit.key", create=True)
     plain = SessionStore(f"sqlite:///{base / 'plain.db'}")
     anchored = SessionStore(f"sqlite:///{base / 'anchored.db'}", anchors=AnchorLog(base / "flush.jsonl", key))
-    results = {"plain": SessionResult("plain", 0, 0, 0.0), "anchored": SessionResult("anchored", 0, 0, 0.0)}
     took: dict[str, list[float]] = {"plain": [], "anchored": []}
     for b in range(BATCHES):
         for name, store in (("plain", plain), ("anchored", anchored)):
-            _batch(results[name], name, b * PER_BATCH)
+            log = BatchLog()
+            _batch(log, name, b * PER_BATCH)
+            record = log.seal(b + 1, 0, snapshots={}, headrooms={})
             started = time.perf_counter()
-            store.flush(name, results[name])
+            store.flush(name, record)
             took[name].append((time.perf_counter() - started) * 1e3)
     plain.close()
     anchored.close()

@@ -80,9 +80,11 @@ def main() -> None:
         init_ray(settings)
         last = [0.0]
         stamps: list[float] = []
+        transitions: Counter[str] = Counter()  # breaker transitions, folded from each batch's record
 
         def progress(p, _topo) -> None:  # type: ignore[no-untyped-def]
             stamps.append(p.elapsed_s)
+            transitions.update(f"{e.tier.value}:{e.to_state.value}" for e in p.record.breaker_events)
             if time.perf_counter() - last[0] > 15:
                 last[0] = time.perf_counter()
                 print(f"  batch {p.batch}/{p.batches}: {p.ticks:,} ticks, {p.signals} signals, {p.orders} orders, "
@@ -96,16 +98,16 @@ def main() -> None:
             kill = kill_switch_latency(svc.address, svc.credentials("operator"), settings.registry())
     span_days = (int(ticks.ts[-1]) - int(ticks.ts[0])) / DAY_NS
     breaches = {a: len(c["breaches"]) for a, c in result.compliance.items()}
-    vetoes = Counter(f"{d.step}:{d.rule}" for d in result.decisions if d.outcome == "veto")
+    vetoes = result.vetoes_by_rule
     report = {
         "benchmark": "compliance_year",
         "days": round(span_days, 1),
         "ticks": len(ticks),
         "accounts": len(settings.accounts),
         "account_days": round(span_days * len(settings.accounts)),
-        "signals": len(result.signals),
-        "orders": len(result.orders),
-        "trades": len(result.trades),
+        "signals": result.counts["signals"],
+        "orders": result.counts["orders"],
+        "trades": result.counts["trades"],
         "vetoes_by_rule": dict(sorted(vetoes.items())),
         "min_headroom_by_account": {
             a: {"daily": None if c["min_daily_headroom"] is None else float(c["min_daily_headroom"]),  # None: no daily rule
@@ -115,7 +117,7 @@ def main() -> None:
         "hard_rule_breaches_by_account": breaches,
         "soft_breaches": {a: len(c["soft_breaches"]) for a, c in result.compliance.items()},
         "objectives": {a: c.get("objectives", {}) for a, c in sorted(result.compliance.items())},
-        "breaker_events": Counter(f"{e.tier.value}:{e.to_state.value}" for e in result.breaker_events),
+        "breaker_events": transitions,
         "system_halt_latency_ms": sorted(round(x, 2) for x in result.halt_latency_ms),
         "system_halt_rpc_ms": sorted(round(x, 2) for x in result.halt_rpc_ms),
         "kill_switch_halt_flatten_ms": kill,

@@ -110,7 +110,7 @@ def main() -> None:
                                  session__batch_size=batch_size, **creds)
             s = demo.session
             demo_ticks, _ = generate_ticks(reg, demo.generator_profiles(), s.ticks, s.seed, s.start)
-            result = Session(demo).run(demo_ticks)
+            result = Session(demo, keep_records=True).run(demo_ticks)  # a short run: every latency
             lat = result.tick_to_order_ms
             latency[batch_size] = {"p50": round(percentile(lat, 0.5), 2), "p99": round(percentile(lat, 0.99), 2),
                                    "orders": len(result.orders), "ticks_per_s": round(result.ticks / result.elapsed_s)}

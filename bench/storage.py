@@ -46,12 +46,12 @@ def bench_ticks(url: str, ticks: Any, registry: Any, batch: int) -> float:
 
 
 def bench_fills(url: str, batch: int, run_id: str) -> float:
-    from cluster.desk.session import SessionResult
+    from cluster.desk.record import BatchLog
     from cluster.storage.store import SessionStore
     from trading.orders import CloseReason, ExecutionReport, Fill, FillKind, Order, OrderStatus, OrderType, Side
 
     store = SessionStore(url)
-    result = SessionResult(run_id, 0, 0, 0.0)
+    result = BatchLog()  # the batch's orders and reports, sealed into a record at each flush
     t0 = 1_772_409_600 * 10**9
     started = time.perf_counter()
     for i in range(FILLS):
@@ -67,8 +67,9 @@ def bench_fills(url: str, batch: int, run_id: str) -> float:
                     Decimal("4.38"), Decimal("0") if i % 2 == 0 else Decimal("125.00"))
         result.reports.append(ExecutionReport(coid, "acc", OrderStatus.FILLED, t0 + i, "", fill))
         if (i + 1) % batch == 0:
-            store.flush(run_id, result)
-    store.flush(run_id, result)
+            store.flush(run_id, result.seal((i + 1) // batch, 0, snapshots={}, headrooms={}))
+            result = BatchLog()
+    store.flush(run_id, result.seal(FILLS // batch + 1, 0, snapshots={}, headrooms={}))
     rate = FILLS / (time.perf_counter() - started)
     store.close()
     return rate

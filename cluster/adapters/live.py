@@ -11,9 +11,9 @@ Redis that is down costs the view, never the session (the error is counted and r
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
 
@@ -50,6 +50,23 @@ def breaker_key(e: BreakerEvent | Mapping[str, Any]) -> str:
     return f"{tier}:{scope}"
 
 
+class LiveFacts(Protocol):
+    """What the live view reads of a batch's record (``cluster.desk.record.BatchRecord``)."""
+
+    @property
+    def batch(self) -> int: ...
+    @property
+    def last_quotes(self) -> Mapping[str, tuple[int, int, int]]: ...
+    @property
+    def snapshots(self) -> Mapping[str, AccountSnapshot]: ...
+    @property
+    def latest_headroom(self) -> Mapping[str, Headroom]: ...
+    @property
+    def breaker_events(self) -> Sequence[BreakerEvent]: ...
+    @property
+    def heartbeats(self) -> Mapping[str, Mapping[str, Any]]: ...
+
+
 @dataclass
 class Publication:
     """What one batch changes in the live view."""
@@ -65,15 +82,21 @@ class Publication:
     @staticmethod
     def of(run_id: str, batch: int, registry: InstrumentRegistry, quotes: Mapping[str, tuple[int, int, int]],
            snapshots: Mapping[str, AccountSnapshot], headrooms: Mapping[str, Headroom],
-           events: list[BreakerEvent], heartbeats: Mapping[str, Mapping[str, Any]]) -> Publication:
+           events: Sequence[BreakerEvent], heartbeats: Mapping[str, Mapping[str, Any]]) -> Publication:
         p = Publication(run_id, batch)
         p.quotes = {s: quote_doc(registry, s, *q) for s, q in quotes.items()}
         p.accounts = {a: account_doc(equity_row(s), position_rows(s)) for a, s in snapshots.items()}
         p.headroom = {a: _dump(jsonable(headroom_row(h))) for a, h in headrooms.items()}
         for e in events:  # the last transition of each breaker wins
             p.breaker[breaker_key(e)] = _dump(jsonable(breaker_row(e)))
-        p.heartbeats = {n: _dump(h) for n, h in heartbeats.items()}
+        p.heartbeats = {n: _dump(dict(h)) for n, h in heartbeats.items()}
         return p
+
+    @staticmethod
+    def of_record(run_id: str, registry: InstrumentRegistry, r: LiveFacts) -> Publication:
+        """What a batch's record changes in the view."""
+        return Publication.of(run_id, r.batch, registry, r.last_quotes, r.snapshots, r.latest_headroom,
+                              r.breaker_events, r.heartbeats)
 
     def event(self) -> str:
         return _dump({"type": "batch", "run_id": self.run_id, "batch": self.batch,
@@ -172,7 +195,10 @@ class RedisLive:
         return pipe
 
     def snapshot(self) -> dict[str, dict[str, str]]:
-        return {h: dict(self.client.hgetall(PREFIX + h)) for h in HASHES}
+        out: dict[str, dict[str, str]] = {}
+        for h in HASHES:  # decode_responses: keys and values are str
+            out[h] = {str(k): str(v) for k, v in self.client.hgetall(PREFIX + h).items()}
+        return out
 
     def close(self) -> None:
         self.client.close()

@@ -102,6 +102,8 @@ def run_session(settings: Settings) -> None:
         console.print(f"[red bold]{breaches} hard-rule breach(es)[/red bold]")
     for d in result.discrepancies:
         console.print(f"[red bold]books differ from rust_exec:[/red bold] {d}")
+    if result.counts["discrepancies"] > len(result.discrepancies):
+        console.print(f"[red bold]... and {result.counts['discrepancies'] - len(result.discrepancies)} more[/red bold]")
     if breaches or result.discrepancies:
         raise typer.Exit(1)
 
@@ -122,18 +124,20 @@ def session_json(result) -> dict[str, object]:  # type: ignore[no-untyped-def]
 
     return json_safe({
         "run_id": result.run_id, "ticks": result.ticks, "elapsed_s": result.elapsed_s,
-        "signals": len(result.signals), "orders": len(result.orders), "trades": len(result.trades),
+        "signals": result.counts["signals"], "orders": result.counts["orders"], "trades": result.counts["trades"],
         "vetoes_by_rule": dict(result.vetoes_by_rule), "dead_letters": dict(result.dead_letters),
         "accounts": {a: asdict(s) for a, s in result.summaries.items()},
         "compliance": result.compliance, "execution": result.execution,
-        "discrepancies": result.discrepancies,
+        "discrepancies": result.discrepancies,  # the first ones (cluster.desk.record.KEPT_DISCREPANCIES)
+        "discrepancies_total": result.counts["discrepancies"],
     })
 
 
 def print_summary(settings: Settings, result) -> None:  # type: ignore[no-untyped-def]
     rate = result.ticks / result.elapsed_s if result.elapsed_s else 0.0
     console.print(f"\n[bold]{result.ticks:,}[/bold] ticks in {result.elapsed_s:.1f} s ({rate:,.0f} ticks/s), "
-                  f"{len(result.signals)} signals, {len(result.orders)} orders, {len(result.trades)} closed trades")
+                  f"{result.counts['signals']} signals, {result.counts['orders']} orders, "
+                  f"{result.counts['trades']} closed trades")
     accounts = Table(title="accounts")
     for col in ("account", "firm rules", "trades", "win rate", "net P&L", "return", "max drawdown",
                 "min daily headroom", "min max-loss headroom", "breaches"):

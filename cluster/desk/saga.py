@@ -63,7 +63,7 @@ class SagaContext:
     update: ExecUpdate | None = None
 
 
-class TradeSaga(Flow[FlowState]):  # type: ignore[misc]
+class TradeSaga(Flow[FlowState]):
     """risk -> correlation -> style -> compliance -> execution, for all accounts of one signal."""
 
     _ctx: SagaContext = PrivateAttr()

@@ -5,6 +5,10 @@ batch's quotes then go to the execution agent in segments cut at each signal's t
 account's daily reset, so every saga sees accounts exactly as they stand at its signal, and each
 day's reference is taken at the reset itself. The breaker reviews the desk at the batch's end.
 Everything is sequential where order matters, so the same ticks give the same orders.
+
+What a batch produced is sealed into one immutable ``BatchRecord`` (``cluster.desk.record``), handed
+to each sink (the store, the Kafka publisher, the live view) and folded into the ``SessionResult``;
+the driver keeps no list that grows with the run unless asked to keep the records.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -31,22 +35,22 @@ from cluster.adapters.rust_exec.client import ExecUnavailable, GrpcExecutionClie
 from cluster.adapters.rust_exec.process import ExecService, exec_credentials
 from cluster.config.secrets import private_dir, state_key
 from cluster.config.settings import Settings
+from cluster.desk.record import BatchLog, BatchRecord
+from cluster.desk.record import SessionResult as SessionResult
 from cluster.desk.saga import Decision, SagaContext, actor_caller, run_saga, warm_up
 from cluster.desk.topology import KafkaSource, Topology, build
-from cluster.storage.store import SessionStore
+from cluster.storage.store import RunEnd, SessionStore, done_orders
 from cluster.storage.timeseries import TimeSeries
-from trading.breaker import AgentHealth, BreakerEvent, DeskHealth, Tier
+from trading.breaker import AgentHealth, DeskHealth, Tier
 from trading.compliance import Headroom
-from trading.ledger import AccountSnapshot, ClosedTrade
+from trading.ledger import AccountSnapshot
 from trading.market import TickBatch
-from trading.orders import ExecutionReport, Order, OrderStatus, Signal
-from trading.performance import PerformanceSummary
-from trading.wyckoff import WyckoffEvent
+from trading.orders import Order, OrderStatus, Signal
 
 
 @dataclass
 class Progress:
-    """What the session reports after each batch."""
+    """What the session reports after each batch (counts of the whole run so far)."""
 
     batch: int
     batches: int
@@ -55,36 +59,7 @@ class Progress:
     orders: int
     trades: int
     elapsed_s: float
-
-
-@dataclass
-class SessionResult:
-    run_id: str
-    ticks: int
-    batches: int
-    elapsed_s: float
-    signals: list[Signal] = field(default_factory=list)
-    events: list[WyckoffEvent] = field(default_factory=list)
-    decisions: list[Decision] = field(default_factory=list)
-    orders: list[Order] = field(default_factory=list)
-    reports: list[ExecutionReport] = field(default_factory=list)
-    trades: list[ClosedTrade] = field(default_factory=list)
-    breaker_events: list[BreakerEvent] = field(default_factory=list)
-    dead_letters: Counter[str] = field(default_factory=Counter)
-    summaries: dict[str, PerformanceSummary] = field(default_factory=dict)
-    compliance: dict[str, dict[str, Any]] = field(default_factory=dict)
-    agent_stats: list[dict[str, Any]] = field(default_factory=list)
-    tick_to_order_ms: list[float] = field(default_factory=list)
-    final: dict[str, AccountSnapshot] = field(default_factory=dict)
-    execution: dict[str, Any] = field(default_factory=dict)
-    headroom: list[Headroom] = field(default_factory=list)  # every account's, at the end of every batch
-    halt_latency_ms: list[float] = field(default_factory=list)  # breaker review start -> rust_exec halted
-    halt_rpc_ms: list[float] = field(default_factory=list)      # of which the Halt call itself
-    discrepancies: list[str] = field(default_factory=list)  # the desk's books against rust_exec's
-
-    @property
-    def vetoes_by_rule(self) -> Counter[str]:
-        return Counter(f"{d.step}:{d.rule}" for d in self.decisions if d.outcome == "veto")
+    record: BatchRecord  # the batch's own
 
 
 def _last_quotes(clean: TickBatch, registry: Any) -> dict[str, tuple[int, int, int]]:
@@ -150,11 +125,13 @@ class _HealthLog:
 
 
 class Session:
-    """Runs ticks through a topology. ``on_batch`` is called after every batch (progress, chaos)."""
+    """Runs ticks through a topology. ``on_batch`` is called after every batch (progress, chaos).
+    With ``keep_records`` the result keeps every batch's record, and its lists (``orders``,
+    ``trades``, ...) can be read; without, it holds counts and summaries only (a long run)."""
 
     def __init__(self, settings: Settings, store: SessionStore | None = None, run_id: str | None = None,
                  on_batch: Callable[[Progress, Topology], None] | None = None,
-                 live: MemoryLive | RedisLive | None = None) -> None:
+                 live: MemoryLive | RedisLive | None = None, keep_records: bool = False) -> None:
         self.settings = settings
         self.run_id = run_id or uuid.uuid4().hex[:12]
         self.store = store
@@ -164,6 +141,8 @@ class Session:
         self.publisher: Publisher | None = None
         self.acked: dict[str, int] = {}  # what the store has made durable, after each batch
         self.on_batch = on_batch
+        self.keep_records = keep_records
+        self.log = BatchLog()  # what the batch under way has produced so far
         self.registry = settings.registry()
         self.account_ids = [a.id for a in settings.accounts]
         self.rules = {a.id: settings.firm_rules(a) for a in settings.accounts}
@@ -178,11 +157,12 @@ class Session:
         self.pending: list[Any] = []
         self.later: dict[str, list[tuple[str, tuple[Any, ...]]]] = {}  # agent -> calls held until the batch's sagas are done
         self.risk_trades: list[Any] = []  # risk.on_trades in flight: done before the next sizing
-        self.sent: dict[str, Order] = {}
+        self.sent: dict[str, Order] = {}  # orders a report may still concern (see store.done_orders)
         self.health = _HealthLog()
         self.ignored: frozenset[str] = frozenset()
         self.agent_seen: dict[str, dict[str, Any]] = {}
-        self.audit_out: list[tuple[list[dict[str, Any]], dict[str, Any] | None]] = []  # for the audit topic
+        # the audit records the store committed since the last publish, for the audit topic
+        self.audit_out: list[tuple[list[dict[str, Any]], dict[str, Any] | None]] = []
 
     def run(self, ticks: TickBatch) -> SessionResult:
         data_dir = Path(self.settings.runtime.data_dir)
@@ -240,30 +220,17 @@ class Session:
         produce_replay(access, self.registry, ticks, self.settings.session.batch_size, partitions)
         return KafkaSource(access, f"{k.group}.{self.run_id}", partitions, start), Publisher(access)
 
-    def _publish(self, result: SessionResult, marks: dict[str, int]) -> dict[str, int]:
-        """The batch's signals, execution reports and breaker events on their topics, and its audit
-        records with their signed anchor on ``audit`` (after the store has them), flushed; returns
-        the new marks."""
-        from cluster.storage.rows import breaker_row, fill_row, jsonable, report_row, signal_row
-
-        assert self.publisher is not None
-        for s in result.signals[marks.get("signals", 0):]:
-            self.publisher.send("signals", s.symbol, {"run_id": self.run_id, **jsonable(signal_row(s))})
-        for r in result.reports[marks.get("reports", 0):]:
-            doc = {"run_id": self.run_id, **jsonable(report_row(r))}
-            if r.fill is not None:
-                doc["fill"] = jsonable(fill_row(r))
-            self.publisher.send("exec.reports", r.account_id, doc)
-        for e in result.breaker_events[marks.get("breaker", 0):]:
-            self.publisher.send("breaker.events", e.scope, {"run_id": self.run_id, **jsonable(breaker_row(e))})
-        for rows, anchor in self.audit_out:  # one key: the chain stays in order on one partition
-            for row in rows:
-                self.publisher.send("audit", "chain", {"type": "record", **row})
-            if anchor is not None:
-                self.publisher.send("audit", "chain", {"type": "anchor", **anchor})
-        self.audit_out.clear()
-        self.publisher.flush()
-        return {"signals": len(result.signals), "reports": len(result.reports), "breaker": len(result.breaker_events)}
+    def _emit(self, record: BatchRecord, result: SessionResult, end: RunEnd | None = None) -> None:
+        """Fold a batch's record into the result and hand it to each sink: the store first (the
+        batch is durable), then its events and audit records on their topics, then the live view."""
+        result.add(record)
+        if self.store is not None:
+            self.acked = self.store.flush(self.run_id, record, end)
+        if self.publisher is not None:
+            audit_records, self.audit_out = self.audit_out, []
+            self.publisher.publish(self.run_id, record, audit_records)
+        if self.live is not None:
+            self.live.publish(Publication.of_record(self.run_id, self.registry, record), self.store)
 
     def _exec_info(self, address: str) -> dict[str, Any]:
         """What rust_exec holds at the end: orders, reports, and where its journal and metrics are."""
@@ -281,8 +248,8 @@ class Session:
     def _run(self, topo: Topology, ticks: TickBatch) -> SessionResult:
         size = self.settings.session.batch_size
         batches = (len(ticks) + size - 1) // size
-        result = SessionResult(self.run_id, len(ticks), batches, 0.0)
-        self.topo, self.result = topo, result
+        result = SessionResult(self.run_id, len(ticks), batches, 0.0, records=[] if self.keep_records else None)
+        self.topo = topo
         self.call = actor_caller(topo.agents)
         ray.get([r.handle.info.remote() for r in topo.all()])  # every actor is up before the clock starts
         warm_up()
@@ -294,7 +261,6 @@ class Session:
         self._advance(TickBatch.empty(), int(ticks.ts[0]) if len(ticks) else 0)
         self._reconcile()  # a venue that holds what the desk does not know of halts it at the first review
         n_ingress = len(topo.ingress)
-        published: dict[str, int] = {}
         commits: list[Any] = []
         for b in range(batches):
             batch = ticks.take(slice(b * size, (b + 1) * size))
@@ -316,11 +282,11 @@ class Session:
                 self.series.write_ticks(clean)
                 self.series.write_bars([bar for r in ingested for bar in r.bars], self.settings.session.bar_seconds)
             for r in ingested:
-                result.dead_letters.update(d.reason for d in r.dead_letters)
+                self.log.dead_letters.extend(d.reason for d in r.dead_letters)
             analysed = self._analysed(an_refs)
             signals = sorted((s for o in analysed for s in o.signals), key=lambda s: (s.ts_ns, s.symbol, s.setup))
-            result.events.extend(e for o in analysed for e in o.events)
-            result.signals.extend(signals)
+            self.log.events.extend(e for o in analysed for e in o.events)
+            self.log.signals.extend(signals)
             if signals:
                 self._hold("learning", "on_update", signals, [])
             self._walk(clean, signals)
@@ -336,25 +302,20 @@ class Session:
             if beat:
                 self._heartbeat()
                 self._reconcile()
-            events_before = len(result.breaker_events)
             if len(clean):
                 self._review(int(clean.ts[-1]), last_ts)
-            result.headroom.extend(self.headrooms[a] for a in sorted(self.headrooms))  # published per batch
             self._settle()
-            if self.store is not None:
-                self.acked = self.store.flush(self.run_id, result, self.snapshots)
-            if self.kafka is not None:  # the batch is durable: its events out, then its offsets committed
-                published = self._publish(result, published)
+            done = min((b + 1) * size, len(ticks))
+            record, self.log = self.log.seal(b + 1, done, snapshots=self.snapshots, headrooms=self.headrooms,
+                                             last_quotes=_last_quotes(clean, self.registry),
+                                             heartbeats=self.agent_seen if beat else None), BatchLog()
+            self._emit(record, result)
+            if self.kafka is not None:  # the batch is durable and out: its offsets committed
                 last = b + 1 == batches  # the last commit is waited for (at the end of the session)
                 commits = [ing.handle.query.remote("commit", b, last) for ing in topo.ingress]
-            if self.live is not None:
-                self.live.publish(Publication.of(
-                    self.run_id, b + 1, self.registry, _last_quotes(clean, self.registry), self.snapshots,
-                    self.headrooms, result.breaker_events[events_before:],
-                    dict(self.agent_seen) if beat else {}), self.store)
             if self.on_batch is not None:
-                self.on_batch(Progress(b + 1, batches, min((b + 1) * size, len(ticks)), len(result.signals),
-                                       len(result.orders), len(result.trades), time.perf_counter() - started), topo)
+                self.on_batch(Progress(b + 1, batches, done, result.counts["signals"], result.counts["orders"],
+                                       result.counts["trades"], time.perf_counter() - started, record), topo)
         self._book(topo.agents["execution"].call("flatten", None, "end of session"))
         self._reconcile()  # flat at the venue too, or said in result.discrepancies
         self._settle()
@@ -363,14 +324,11 @@ class Session:
         result.summaries = topo.agents["performance"].query("summary")
         result.compliance = topo.agents["compliance"].query("report")
         result.agent_stats = [ref.info() for ref in topo.all()]
-        if self.store is not None:
-            self.acked = self.store.flush(self.run_id, result, self.snapshots, final=True)
-        if self.publisher is not None:
-            self._publish(result, published)
+        record, self.log = self.log.seal(batches + 1, len(ticks), snapshots=self.snapshots, headrooms=self.headrooms,
+                                         record_headroom=False, final=True), BatchLog()
+        self._emit(record, result, RunEnd(result.ticks, result.batches, result.elapsed_s, result.summaries))
+        if self.kafka is not None:
             ray.get(commits)  # the last batch's offsets are committed before the actors go
-        if self.live is not None:
-            self.live.publish(Publication.of(self.run_id, batches + 1, self.registry, {}, self.snapshots,
-                                             self.headrooms, [], {}), self.store)
         return result
 
     def _hold(self, agent: str, method: str, *args: Any) -> None:
@@ -441,23 +399,24 @@ class Session:
         except ExecUnavailable as exc:  # the venue is gone: the system tier halts (see _advance)
             self.health.venue_error = _cause(exc)
 
-    def _book(self, update: ExecUpdate | ray.ObjectRef) -> None:
+    def _book(self, pending: ExecUpdate | ray.ObjectRef[ExecUpdate]) -> None:
         """Book an execution update (or Ray's reference to one, still being made): the compliance
         agent gets it straight from the execution agent, so its headroom is worked out while the
         driver books the reports and trades."""
         agents = self.topo.agents
-        heads = agents["compliance"].call("observe_update", update)
-        if isinstance(update, ray.ObjectRef):
-            update = ray.get(update)
+        heads = agents["compliance"].call("observe_update", pending)
+        update: ExecUpdate = ray.get(pending) if isinstance(pending, ray.ObjectRef) else pending
         self.snapshots, self.mids = update.snapshots, update.mids
-        self.result.reports.extend(update.reports)
-        self.result.discrepancies.extend(update.discrepancies)
+        self.log.reports.extend(update.reports)
+        self.log.discrepancies.extend(update.discrepancies)
         self.health.book(update, self.sent, self.registry)
+        for coid in done_orders(update.reports, update.snapshots):  # nothing more of theirs will come
+            self.sent.pop(coid, None)
         # halted, and not by the desk: an operator's kill switch (`octet halt`)
         self.health.kill_switch = "venue halted by an operator" if update.venue_halted and not self.desk_halted else ""
         if update.trades:
             trades = list(update.trades)
-            self.result.trades.extend(trades)
+            self.log.trades.extend(trades)
             ray.get(self.risk_trades)  # (one sequenced call in flight per agent: see _saga)
             self.risk_trades = [agents["risk"].call("on_trades", trades)]  # the next sizing sees them
             self._hold("learning", "on_update", [], trades)
@@ -471,7 +430,7 @@ class Session:
         for acc in stopped:
             tier = "system" if self.system_open else ("agent" if saga_agents else "account")
             why = f"agent breaker open: {', '.join(saga_agents)}" if tier == "agent" else "circuit breaker open"
-            self.result.decisions.append(Decision(signal.signal_id, acc, "breaker", "veto", tier, why))
+            self.log.decisions.append(Decision(signal.signal_id, acc, "breaker", "veto", tier, why))
         accounts = [a for a in self.account_ids if a not in stopped]
         if not accounts:
             return
@@ -484,10 +443,10 @@ class Session:
         except ExecUnavailable as exc:
             self.health.venue_error = _cause(exc)
             for acc in accounts:
-                self.result.decisions.append(Decision(signal.signal_id, acc, "execution", "veto", "venue",
-                                                      "rust_exec unreachable"))
+                self.log.decisions.append(Decision(signal.signal_id, acc, "execution", "veto", "venue",
+                                                   "rust_exec unreachable"))
             return
-        self.result.decisions.extend(ctx.decisions)
+        self.log.decisions.extend(ctx.decisions)
         if ctx.update is not None:
             sent = {o.client_order_id: o for o in ctx.update.submitted}  # as rust_exec has them
             self.sent.update(sent)
@@ -495,8 +454,8 @@ class Session:
             for report in ctx.update.reports:  # once per order the venue took, part filled or not
                 if report.status.placed and report.client_order_id in sent and report.client_order_id not in placed:
                     placed.add(report.client_order_id)
-                    self.result.orders.append(sent[report.client_order_id])
-                    self.result.tick_to_order_ms.append((time.perf_counter() - self.batch_started) * 1000)
+                    self.log.orders.append(sent[report.client_order_id])
+                    self.log.tick_to_order_ms.append((time.perf_counter() - self.batch_started) * 1000)
             self._book(ctx.update)
 
     def _analysed(self, refs: list[Any]) -> list[AnalysisOutput]:
@@ -507,7 +466,7 @@ class Session:
                 result = ray.get(ref)
             except (ray.exceptions.RayTaskError, ray.exceptions.RayActorError) as exc:
                 self.health.errors[shard.name] += 1
-                self.result.dead_letters[f"{shard.name} failed: {type(exc).__name__}"] += 1
+                self.log.dead_letters.append(f"{shard.name} failed: {type(exc).__name__}")
                 continue
             if shard.name not in self.ignored:
                 out.append(result)
@@ -538,8 +497,8 @@ class Session:
             sent = time.perf_counter()
             self.venue.halt(reason, cancel_working=True, flatten=True, ts_ns=ts_ns)
             done = time.perf_counter()
-            self.result.halt_latency_ms.append((done - started) * 1000)
-            self.result.halt_rpc_ms.append((done - sent) * 1000)
+            self.log.halt_latency_ms.append((done - started) * 1000)
+            self.log.halt_rpc_ms.append((done - sent) * 1000)
             self.desk_halted, self.pending_halt = True, ""
             self._book(self.topo.agents["execution"].call("flatten", None, reason))
         except ExecUnavailable as exc:
@@ -551,7 +510,7 @@ class Session:
         started = time.perf_counter()
         update: BreakerUpdate = ray.get(agents["breaker"].call("on_batch", ts_ns, last_ts, self.headrooms,
                                                                self.health.take()))
-        self.result.breaker_events.extend(update.events)
+        self.log.breaker_events.extend(update.events)
         self.blocked = update.blocked_accounts
         self.ignored = update.ignored_agents
         self.topo.restart(update.restart_agents)  # the agent tier; Ray brings each back from its snapshot

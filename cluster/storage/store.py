@@ -1,10 +1,11 @@
 """The session's writer and the read side of its records.
 
-``SessionStore.flush`` appends, in one transaction per batch, everything the batch produced:
-signals with their evidence, every saga decision, orders, execution reports and fills, closed
-trades, equity and headroom per account, breaker events, the open positions (replaced), and one
-audit record per fact, chained. When ``flush`` returns, the batch is durable: that is the
-acknowledgement. A writer killed before it returns leaves nothing of that batch, so a record is
+``SessionStore.flush`` appends, in one transaction per batch, everything the batch produced (its
+record: any object with the fields of ``BatchFacts``): signals with their evidence, every saga
+decision, orders, execution reports and fills, closed trades, equity and headroom per account,
+breaker events, the open positions (replaced), and one audit record per fact, chained. When
+``flush`` returns, the batch is durable: that is the acknowledgement (the counts of each kind made
+durable so far). A writer killed before it returns leaves nothing of that batch, so a record is
 never half-written and the chain never broken. After the commit, the chain's new head is signed
 and appended to the anchor log (``anchors``, outside the database) and the batch's audit records
 are handed to ``audit_sink`` (the session's Kafka publisher, when there is one). Queries (the API,
@@ -16,10 +17,10 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Engine, Table, create_engine, delete, event, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -43,23 +44,33 @@ from cluster.storage.rows import (
     stored,
     trade_row,
 )
-from trading.ledger import AccountSnapshot
+from trading.breaker import BreakerEvent
+from trading.compliance import Headroom
+from trading.ledger import AccountSnapshot, ClosedTrade
+from trading.orders import ExecutionReport, Order, OrderStatus, Signal
+from trading.performance import PerformanceSummary
 
 if TYPE_CHECKING:
     from cluster.config.settings import Settings
-    from cluster.desk.session import SessionResult
 
 log = logging.getLogger("octet.storage")
 # What the sink is given after each commit: the audit records appended, and their signed anchor
 # (None when the store has no anchor log or the anchor could not be written).
 AuditSink = Callable[[list[dict[str, Any]], dict[str, Any] | None], None]
 
-RECORDS: dict[str, Table] = {
-    "signals": m.SignalRow.__table__, "decisions": m.DecisionRow.__table__, "orders": m.OrderRow.__table__,
-    "execution_reports": m.ReportRow.__table__, "fills": m.FillRow.__table__, "trades": m.TradeRow.__table__,
-    "headroom": m.HeadroomRow.__table__, "breaker_events": m.BreakerEventRow.__table__,
-    "equity_snapshots": m.EquityRow.__table__, "positions": m.PositionRow.__table__,
-}
+def _table(model: Any) -> Table:
+    """A declarative model's table (typed as a plain ``FromClause`` by SQLAlchemy)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+RECORDS: dict[str, Table] = {name: _table(model) for name, model in {
+    "signals": m.SignalRow, "decisions": m.DecisionRow, "orders": m.OrderRow,
+    "execution_reports": m.ReportRow, "fills": m.FillRow, "trades": m.TradeRow,
+    "headroom": m.HeadroomRow, "breaker_events": m.BreakerEventRow,
+    "equity_snapshots": m.EquityRow, "positions": m.PositionRow,
+}.items()}
 
 
 def make_engine(url: str) -> Engine:
@@ -86,6 +97,58 @@ def _upsert(engine: Engine, table: Table, keys: list[str]) -> Any:
     ins = postgresql.insert(table) if engine.dialect.name == "postgresql" else sqlite.insert(table)
     return lambda rows: ins.values(rows).on_conflict_do_update(
         index_elements=keys, set_={c.name: ins.excluded[c.name] for c in table.columns if c.name not in keys})
+
+
+class DecisionFacts(Protocol):
+    """A saga decision, as the store reads it (``cluster.desk.saga.Decision``)."""
+
+    @property
+    def signal_id(self) -> str: ...
+    @property
+    def account_id(self) -> str: ...
+
+
+class BatchFacts(Protocol):
+    """What the store reads of a batch's record (``cluster.desk.record.BatchRecord``)."""
+
+    @property
+    def signals(self) -> Sequence[Signal]: ...
+    @property
+    def decisions(self) -> Sequence[DecisionFacts]: ...
+    @property
+    def orders(self) -> Sequence[Order]: ...
+    @property
+    def reports(self) -> Sequence[ExecutionReport]: ...
+    @property
+    def trades(self) -> Sequence[ClosedTrade]: ...
+    @property
+    def headroom(self) -> Sequence[Headroom]: ...
+    @property
+    def breaker_events(self) -> Sequence[BreakerEvent]: ...
+    @property
+    def snapshots(self) -> Mapping[str, AccountSnapshot]: ...
+
+
+@dataclass(frozen=True)
+class RunEnd:
+    """What the run's end records besides its last batch."""
+
+    ticks: int
+    batches: int
+    elapsed_s: float
+    summaries: Mapping[str, PerformanceSummary]
+
+
+FINAL_STATUSES = frozenset({OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.EXPIRED})
+
+
+def done_orders(reports: Iterable[ExecutionReport], snapshots: Mapping[str, AccountSnapshot]) -> set[str]:
+    """The orders among ``reports`` that no further report concerns: a final status, and no open
+    position under their id (a position's id is the order that opened it, and its closing fills are
+    reported under it). The execution agent forgets an order by the same rule."""
+    open_ids = {p.position_id for snap in snapshots.values() for p in snap.positions}
+    return {r.client_order_id for r in reports
+            if r.status in FINAL_STATUSES and r.client_order_id not in open_ids}
 
 
 class StoreError(RuntimeError):
@@ -115,10 +178,10 @@ class SessionStore:
         self.anchor_errors = 0
         self._chain_id: str | None = None
         self._appended: Appended | None = None
-        self.written: dict[str, int] = {}
+        self.written: dict[str, int] = {}  # of each kind, what this store has committed (the acknowledgement)
         self.acked: dict[str, int] = {}
-        self._signal_ts: dict[str, int] = {}
-        self._order_signal: dict[str, str] = {}
+        self._last_signal_ns = 0  # the latest signal's time: the run_end record's
+        self._order_signal: dict[str, str] = {}  # orders a report may still concern -> their signal
         self._equity_last: dict[str, dict[str, Any]] = {}
 
     @staticmethod
@@ -172,9 +235,9 @@ class SessionStore:
         instruments = [dict(symbol=i.symbol, base=i.base, quote=i.quote, price_precision=i.price_precision,
                             pip_size=i.pip_size, contract_size=i.contract_size) for i in settings.instruments]
         with self.engine.begin() as conn:
-            conn.execute(_upsert(self.engine, m.Account.__table__, ["account_id"])(accounts))
-            conn.execute(_upsert(self.engine, m.InstrumentRow.__table__, ["symbol"])(instruments))
-            conn.execute(insert(m.Run.__table__), [dict(run_id=run_id, started_ns=started_ns, status="running",
+            conn.execute(_upsert(self.engine, _table(m.Account), ["account_id"])(accounts))
+            conn.execute(_upsert(self.engine, _table(m.InstrumentRow), ["symbol"])(instruments))
+            conn.execute(insert(_table(m.Run)), [dict(run_id=run_id, started_ns=started_ns, status="running",
                                                         settings=json.loads(settings.model_dump_json()))])
             appended = audit.write(conn, run_id, [Entry("run", started_ns, {"run_id": run_id,
                                                                            "accounts": len(accounts),
@@ -188,47 +251,35 @@ class SessionStore:
         self._committed(run_id, appended)
         return appended
 
-    def _new(self, name: str, items: Sequence[Any]) -> Sequence[Any]:
-        start = self.written.get(name, 0)
-        self.written[name] = len(items)
-        return items[start:]
-
-    def flush(self, run_id: str, r: SessionResult, snapshots: dict[str, AccountSnapshot] | None = None,
-              final: bool = False) -> dict[str, int]:
-        """Append what ``r`` holds beyond the last flush, in one transaction; returns the counts
-        now durable (the acknowledgement)."""
-        marks = dict(self.written)
+    def flush(self, run_id: str, r: BatchFacts, end: RunEnd | None = None) -> dict[str, int]:
+        """Append batch record ``r`` (and with ``end``, the run's end) in one transaction; returns
+        the counts now durable (the acknowledgement). If it raises, nothing of ``r`` was written."""
         self._appended = None
-        try:
-            acked = self._flush(run_id, r, snapshots or {}, final)
-        except BaseException:
-            self.written = marks  # nothing of this batch was written: the next flush tries it again
-            raise
+        acked = self._flush(run_id, r, end)
         if self._appended is not None:  # committed: anchored outside the transaction
             self._committed(run_id, self._appended)
         return acked
 
-    def _flush(self, run_id: str, r: SessionResult, snapshots: dict[str, AccountSnapshot],
-               final: bool) -> dict[str, int]:
+    def _flush(self, run_id: str, r: BatchFacts, end: RunEnd | None) -> dict[str, int]:
         rows: dict[str, list[dict[str, Any]]] = {name: [] for name in RECORDS}
         entries: list[Entry] = []
-        for s in self._new("signals", r.signals):
+        signal_ts = {s.signal_id: s.ts_ns for s in r.signals}  # a batch's decisions are on its own signals
+        order_signal = {**self._order_signal, **{o.client_order_id: o.signal_id for o in r.orders}}
+        for s in r.signals:
             row = signal_row(s)
-            self._signal_ts[s.signal_id] = s.ts_ns
             rows["signals"].append(row)
             entries.append(Entry("signal", s.ts_ns, jsonable(row), s.signal_id))
-        for d in self._new("decisions", r.decisions):
+        for d in r.decisions:
             row = decision_row(d)
             rows["decisions"].append(row)
-            entries.append(Entry("decision", self._signal_ts.get(d.signal_id, 0), jsonable(row), d.signal_id,
+            entries.append(Entry("decision", signal_ts.get(d.signal_id, 0), jsonable(row), d.signal_id,
                                  None, d.account_id))
-        for o in self._new("orders", r.orders):
+        for o in r.orders:
             row = order_row(o)
-            self._order_signal[o.client_order_id] = o.signal_id
             rows["orders"].append(row)
             entries.append(Entry("order", o.not_before_ns, jsonable(row), o.signal_id, o.client_order_id,
                                  o.account_id))
-        for x in self._new("reports", r.reports):
+        for x in r.reports:
             row = report_row(x)
             rows["execution_reports"].append(row)
             payload = jsonable(row)
@@ -236,23 +287,30 @@ class SessionStore:
                 fill = fill_row(x)
                 rows["fills"].append(fill)
                 payload["fill"] = jsonable(fill)
-            entries.append(Entry("report", x.ts_ns, payload, self._order_signal.get(x.client_order_id),
+            entries.append(Entry("report", x.ts_ns, payload, order_signal.get(x.client_order_id),
                                  x.client_order_id, x.account_id))
-        for t in self._new("trades", r.trades):
+        for t in r.trades:
             row = trade_row(t)
             rows["trades"].append(row)
             entries.append(Entry("trade", t.closed_ns, jsonable(row), t.signal_id, t.position_id, t.account_id))
-        rows["headroom"] = [headroom_row(h) for h in self._new("headroom", r.headroom)]
-        for e in self._new("breaker", r.breaker_events):
+        rows["headroom"] = [headroom_row(h) for h in r.headroom]
+        for e in r.breaker_events:
             row = breaker_row(e)
             rows["breaker_events"].append(row)
             entries.append(Entry("breaker", e.ts_ns, jsonable(row), None, None,
                                  e.scope if e.tier.value == "account" else None))
+        snapshots = r.snapshots
         for acc, snap in sorted(snapshots.items()):
             row = equity_row(snap)
             if self._equity_last.get(acc) != row:  # an account that did not move is not written again
                 rows["equity_snapshots"].append(row)
             rows["positions"].extend(position_rows(snap))
+        written = dict(self.written)
+        for name, n in (("signals", len(r.signals)), ("decisions", len(r.decisions)), ("orders", len(r.orders)),
+                        ("reports", len(r.reports)), ("trades", len(r.trades)), ("headroom", len(r.headroom)),
+                        ("breaker", len(r.breaker_events))):
+            written[name] = written.get(name, 0) + n
+        last_signal_ns = max([self._last_signal_ns, *signal_ts.values()])
         with self.engine.begin() as conn:
             for name, batch in rows.items():
                 if name == "positions":
@@ -262,19 +320,25 @@ class SessionStore:
                         continue
                 if batch:
                     conn.execute(insert(RECORDS[name]), [dict(run_id=run_id, **row) for row in batch])
-            if final:
-                summary = {a: json_safe(asdict(s)) for a, s in r.summaries.items()}
-                entries.append(Entry("run_end", max(self._signal_ts.values(), default=0),
-                                     {"run_id": run_id, "ticks": r.ticks, "orders": len(r.orders),
-                                      "trades": len(r.trades)}))
-                conn.execute(update(m.Run.__table__).where(m.Run.run_id == run_id)
-                             .values(status="done", ticks=r.ticks, batches=r.batches, elapsed_s=r.elapsed_s,
+            if end is not None:
+                summary = {a: json_safe(asdict(s)) for a, s in end.summaries.items()}
+                entries.append(Entry("run_end", last_signal_ns,
+                                     {"run_id": run_id, "ticks": end.ticks, "orders": written.get("orders", 0),
+                                      "trades": written.get("trades", 0)}))
+                conn.execute(update(_table(m.Run)).where(m.Run.run_id == run_id)
+                             .values(status="done", ticks=end.ticks, batches=end.batches, elapsed_s=end.elapsed_s,
                                      summary=summary))
             self._appended = audit.write(conn, run_id, entries)
+        # committed: only now does the store's own state move on
         last_seq = self._appended.seq
         for row in rows["equity_snapshots"]:
             self._equity_last[row["account_id"]] = row
-        self.acked = {**{k: v for k, v in self.written.items()}, "audit_seq": last_seq}
+        for coid in done_orders(r.reports, snapshots):
+            order_signal.pop(coid, None)
+        self._order_signal = order_signal
+        self._last_signal_ns = last_signal_ns
+        self.written = written
+        self.acked = {**written, "audit_seq": last_seq}
         return self.acked
 
     # -- reading ------------------------------------------------------------------------------
@@ -290,7 +354,7 @@ class SessionStore:
 
     def runs(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
-            t = m.Run.__table__
+            t = _table(m.Run)
             return [dict(r) for r in conn.execute(select(t.c.run_id, t.c.status, t.c.started_ns, t.c.ticks,
                                                          t.c.elapsed_s).order_by(t.c.started_ns)).mappings()]
 

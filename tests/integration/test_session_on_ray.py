@@ -59,7 +59,7 @@ def fingerprint(result: SessionResult) -> tuple[list[tuple], list[tuple]]:
 @pytest.fixture(scope="module")
 def baseline(ray_local, session_settings: Settings, ticks) -> SessionResult:  # type: ignore[no-untyped-def]
     store = SessionStore.sqlite(session_settings.runtime.data_dir)
-    return Session(session_settings, store, run_id="baseline").run(ticks)
+    return Session(session_settings, store, run_id="baseline", keep_records=True).run(ticks)
 
 
 def test_the_desk_places_and_closes_trades_without_breaking_a_rule(baseline: SessionResult) -> None:
@@ -94,7 +94,7 @@ def test_the_same_replay_through_a_separately_run_rust_exec_gives_identical_orde
     with ExecService.for_settings(session_settings, tmp_path / "exec") as service:
         remote = session_settings.model_copy(update={"execution": session_settings.execution.model_copy(
             update={"address": service.address})})
-        again = Session(remote, run_id="again").run(ticks)
+        again = Session(remote, run_id="again", keep_records=True).run(ticks)
     assert again.execution["address"] == service.address and again.execution["journal"] is None
     assert again.execution["orders"] == baseline.execution["orders"] > 0
     assert fingerprint(again) == fingerprint(baseline)
@@ -120,7 +120,7 @@ def test_killing_agents_and_rust_exec_mid_session_changes_no_order(baseline: Ses
         if progress.batch in (5, 35):  # rust_exec dies at an arbitrary moment, mid-call or not
             threading.Timer(0.05 + 0.1 * (progress.batch == 35), kill_exec).start()
 
-    session = Session(session_settings, run_id="chaos", on_batch=chaos)
+    session = Session(session_settings, run_id="chaos", on_batch=chaos, keep_records=True)
     result = session.run(ticks)
     assert sorted(killed) == sorted(["analysis-0", "risk", "execution", "octet-exec", "octet-exec"])
     assert session.exec_service is not None and session.exec_service.restarts == 2
@@ -137,7 +137,7 @@ def test_a_spread_blowout_halts_rust_exec_and_flattens_within_100_ms(session_set
     at = slice(45_000, 45_040)  # EURUSD (index 0) quotes 60 pips wide for a moment
     eur = blown.inst[at] == 0
     blown.ask[at] = blown.ask[at] + 600 * eur
-    result = Session(session_settings, run_id="blowout").run(blown)
+    result = Session(session_settings, run_id="blowout", keep_records=True).run(blown)
     system = [e for e in result.breaker_events if e.tier is Tier.SYSTEM]
     assert system and "spread blowout: EURUSD" in system[0].trigger and system[0].action == "halt and flatten"
     assert [e.to_state.value for e in system] == ["open", "half_open", "closed"], "and it recovers"
@@ -167,7 +167,7 @@ def test_an_operator_kill_switch_is_followed_by_the_desk_until_resumed(session_s
                 client.resume()
             client.close()
 
-    session = Session(session_settings, run_id="kill", on_batch=operator)
+    session = Session(session_settings, run_id="kill", on_batch=operator, keep_records=True)
     result = session.run(ticks)
     system = [e for e in result.breaker_events if e.tier is Tier.SYSTEM]
     assert system and system[0].trigger == "kill switch: venue halted by an operator"
@@ -191,7 +191,7 @@ def test_an_unreachable_venue_opens_the_system_tier_and_the_desk_halts_it_once_b
         elif progress.batch == 24:
             session.exec_service.start()  # and comes back with its journal
 
-    session = Session(settings, run_id="outage", on_batch=outage)
+    session = Session(settings, run_id="outage", on_batch=outage, keep_records=True)
     result = session.run(ticks)
     system = [e for e in result.breaker_events if e.tier is Tier.SYSTEM]
     assert system and system[0].trigger.startswith("venue unreachable: rust_exec at")

@@ -55,7 +55,7 @@ def persisted(ray_local, pg_settings: Settings, ticks):  # type: ignore[no-untyp
     store = SessionStore(pg_settings.storage.url.get_secret_value())
     live = RedisLive(pg_settings.storage.redis_url.get_secret_value(), pg_settings.registry())
     live.client.flushall()
-    result = Session(pg_settings, store, run_id="pg", live=live).run(ticks)
+    result = Session(pg_settings, store, run_id="pg", live=live, keep_records=True).run(ticks)
     yield result, store, live
     live.close()
     store.close()

@@ -47,7 +47,7 @@ def ticks(inprocess: Settings):  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def baseline(ray_local, inprocess: Settings, ticks) -> SessionResult:  # type: ignore[no-untyped-def]
-    return Session(inprocess, run_id="inproc").run(ticks)
+    return Session(inprocess, run_id="inproc", keep_records=True).run(ticks)
 
 
 def ingress_events(result: SessionResult) -> int:
@@ -61,7 +61,7 @@ def test_the_kafka_run_gives_the_same_orders_as_the_in_process_run(baseline, inp
 
     ensure_topics(kafka_broker.access, inprocess.kafka)
     FEED_START.update(end_offsets(kafka_broker.access, "md.ticks", 3))
-    result = Session(over_kafka(inprocess, kafka_broker), run_id="kafka1").run(ticks)
+    result = Session(over_kafka(inprocess, kafka_broker), run_id="kafka1", keep_records=True).run(ticks)
     assert len(baseline.orders) >= 4
     assert fingerprint(result) == fingerprint(baseline)
     assert ingress_events(result) == len(ticks) and not result.dead_letters
@@ -82,7 +82,7 @@ def test_killing_an_ingress_actor_mid_stream_loses_and_doubles_nothing(baseline,
             os.kill(victim.info()["pid"], signal.SIGKILL)
             killed.append(victim.name)
 
-    result = Session(over_kafka(inprocess, kafka_broker, actors=2), run_id="kafka2", on_batch=chaos).run(ticks)
+    result = Session(over_kafka(inprocess, kafka_broker, actors=2), run_id="kafka2", on_batch=chaos, keep_records=True).run(ticks)
     assert killed == ["ingress-0", "ingress-1"]
     restarts = {s["name"]: s["restarts"] for s in result.agent_stats}
     assert restarts["ingress-0"] >= 1 and restarts["ingress-1"] >= 1
@@ -106,7 +106,7 @@ def test_stopping_and_restarting_the_broker_mid_stream_loses_and_doubles_nothing
 
             threading.Thread(target=back, daemon=True).start()
 
-    result = Session(over_kafka(inprocess, kafka_broker), run_id="kafka3", on_batch=chaos).run(ticks)
+    result = Session(over_kafka(inprocess, kafka_broker), run_id="kafka3", on_batch=chaos, keep_records=True).run(ticks)
     assert outage and outage[0] >= 3.0 and kafka_broker.running()
     assert ingress_events(result) == len(ticks) and not result.dead_letters
     assert fingerprint(result) == fingerprint(baseline)
@@ -134,7 +134,7 @@ def test_bad_ticks_and_bad_messages_are_dead_lettered_with_reasons(inprocess, ka
         return original(bootstrap, registry, ticks, batch_size, partitions, on_progress)
 
     monkeypatch.setattr(bus, "produce_replay", with_junk)
-    result = Session(over_kafka(inprocess, kafka_broker), run_id="kafka4").run(bad)
+    result = Session(over_kafka(inprocess, kafka_broker), run_id="kafka4", keep_records=True).run(bad)
     reasons = Counter(r.split(" (")[0] for r in result.dead_letters.elements())
     assert reasons["NaN or negative volume"] == 1 and reasons["crossed quote"] == 1
     assert reasons["duplicate"] == 1 and reasons["out of order"] == 1

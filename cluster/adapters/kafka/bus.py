@@ -11,8 +11,8 @@ never writes a message twice.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol
 
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
@@ -22,8 +22,11 @@ from kafka.structs import TopicPartition
 from cluster.adapters.kafka.events import TICKS_SCHEMA, TICKS_VERSION, encode_json, encode_ticks, headers
 from cluster.config.secrets import KafkaAccess
 from cluster.config.settings import KafkaSettings
+from cluster.storage.rows import breaker_row, fill_row, jsonable, report_row, signal_row
+from trading.breaker import BreakerEvent
 from trading.instruments import InstrumentRegistry
 from trading.market import TickBatch
+from trading.orders import ExecutionReport, Signal
 
 TICKS = "md.ticks"
 
@@ -106,6 +109,21 @@ def produce_replay(access: KafkaAccess, registry: InstrumentRegistry, ticks: Tic
     return n
 
 
+class PublishedFacts(Protocol):
+    """What the publisher reads of a batch's record (``cluster.desk.record.BatchRecord``)."""
+
+    @property
+    def signals(self) -> Sequence[Signal]: ...
+    @property
+    def reports(self) -> Sequence[ExecutionReport]: ...
+    @property
+    def breaker_events(self) -> Sequence[BreakerEvent]: ...
+
+
+# Audit records committed by the store, each commit's rows with their signed anchor (or None).
+AuditBatch = Sequence[tuple[Sequence[dict[str, Any]], dict[str, Any] | None]]
+
+
 class Publisher:
     """The desk's events on their topics (JSON v1): signals, execution reports, breaker events and
     audit records, sent after each batch is durable in the store and flushed before the next."""
@@ -117,6 +135,25 @@ class Publisher:
     def send(self, topic: str, key: str, doc: Any) -> None:
         self.prod.send(topic, key=key.encode(), value=encode_json(doc), headers=headers(topic, 1))
         self.sent += 1
+
+    def publish(self, run_id: str, r: PublishedFacts, audit_records: AuditBatch = ()) -> None:
+        """A batch's record: its signals, execution reports and breaker events on their topics, and
+        the audit records the store committed (with their signed anchor) on ``audit``; flushed."""
+        for s in r.signals:
+            self.send("signals", s.symbol, {"run_id": run_id, **jsonable(signal_row(s))})
+        for x in r.reports:
+            doc = {"run_id": run_id, **jsonable(report_row(x))}
+            if x.fill is not None:
+                doc["fill"] = jsonable(fill_row(x))
+            self.send("exec.reports", x.account_id, doc)
+        for e in r.breaker_events:
+            self.send("breaker.events", e.scope, {"run_id": run_id, **jsonable(breaker_row(e))})
+        for rows, anchor in audit_records:  # one key: the chain stays in order on one partition
+            for row in rows:
+                self.send("audit", "chain", {"type": "record", **row})
+            if anchor is not None:
+                self.send("audit", "chain", {"type": "anchor", **anchor})
+        self.flush()
 
     def flush(self) -> None:
         self.prod.flush()
