@@ -111,7 +111,8 @@ class MemoryLive:
         self.state: dict[str, dict[str, str]] = {h: {} for h in HASHES}
         self.run_id = ""
         self.events: list[str] = []
-        self.errors = 0
+        self.errors = 0  # (always 0: the same counters as RedisLive's, which can fail)
+        self.last_error = ""
         self.rebuilds = 0
 
     def publish(self, p: Publication, store: Any = None) -> None:

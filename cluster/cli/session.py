@@ -15,6 +15,7 @@ from cluster.config.settings import Settings
 
 if TYPE_CHECKING:
     from cluster.adapters.live import MemoryLive, RedisLive
+    from cluster.desk.record import SessionResult
     from trading.market import TickBatch
 
 
@@ -93,9 +94,10 @@ def run_session(settings: Settings) -> None:
     console.print(f"records of run [bold]{result.run_id}[/bold] in [bold]{store.where}[/bold] "
                   f"(audit up to record {store.acked.get('audit_seq', 0)}), summary in [bold]{out}[/bold]")
     if store.anchor_errors:
-        console.print(f"[red bold]{store.anchor_errors} batch(es) not anchored[/red bold] in {store.anchors.path} "
+        where = store.anchors.path if store.anchors is not None else "the anchor log"
+        console.print(f"[red bold]{store.anchor_errors} batch(es) not anchored[/red bold] in {where} "
                       "(see the log): the next anchor covers them if one was written")
-    if getattr(live, "errors", 0):
+    if live.errors:
         console.print(f"[yellow]live view: {live.errors} Redis error(s), last: {live.last_error}[/yellow]")
     breaches = sum(len(v["breaches"]) for v in result.compliance.values())
     if breaches:
@@ -117,12 +119,12 @@ def _live(settings: Settings) -> MemoryLive | RedisLive:
     return RedisLive(settings.storage.redis_url.get_secret_value(), settings.registry())
 
 
-def session_json(result) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def session_json(result: SessionResult) -> dict[str, object]:
     from dataclasses import asdict
 
     from cluster.storage.rows import json_safe
 
-    return json_safe({
+    doc: dict[str, object] = json_safe({
         "run_id": result.run_id, "ticks": result.ticks, "elapsed_s": result.elapsed_s,
         "signals": result.counts["signals"], "orders": result.counts["orders"], "trades": result.counts["trades"],
         "vetoes_by_rule": dict(result.vetoes_by_rule), "dead_letters": dict(result.dead_letters),
@@ -131,9 +133,10 @@ def session_json(result) -> dict[str, object]:  # type: ignore[no-untyped-def]
         "discrepancies": result.discrepancies,  # the first ones (cluster.desk.record.KEPT_DISCREPANCIES)
         "discrepancies_total": result.counts["discrepancies"],
     })
+    return doc
 
 
-def print_summary(settings: Settings, result) -> None:  # type: ignore[no-untyped-def]
+def print_summary(settings: Settings, result: SessionResult) -> None:
     rate = result.ticks / result.elapsed_s if result.elapsed_s else 0.0
     console.print(f"\n[bold]{result.ticks:,}[/bold] ticks in {result.elapsed_s:.1f} s ({rate:,.0f} ticks/s), "
                   f"{result.counts['signals']} signals, {result.counts['orders']} orders, "

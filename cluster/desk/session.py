@@ -63,12 +63,8 @@ class Progress:
 
 
 def _last_quotes(clean: TickBatch, registry: Any) -> dict[str, tuple[int, int, int]]:
-    """The last quote of each instrument in the batch: (ts_ns, bid, ask) in points."""
-    out = {}
-    for i in np.unique(clean.inst):
-        k = int(np.flatnonzero(clean.inst == i)[-1])
-        out[registry.by_index(int(i)).symbol] = (int(clean.ts[k]), int(clean.bid[k]), int(clean.ask[k]))
-    return out
+    """The last quote of each instrument in the batch, by symbol: (ts_ns, bid, ask) in points."""
+    return {registry.by_index(i).symbol: q for i, q in clean.last_quotes().items()}
 
 
 def _cause(exc: BaseException) -> str:
