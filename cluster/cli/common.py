@@ -39,12 +39,16 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def with_local_servers(settings: Settings) -> Settings:
+SERVERS = frozenset({"postgres", "redis", "kafka"})
+
+
+def with_local_servers(settings: Settings, only: frozenset[str] = SERVERS) -> Settings:
     """The settings, with the local development servers (``cluster/devservers``, under data_dir)
     started for what they ask for without naming a server: PostgreSQL for ``runtime.store:
     postgres`` without ``storage.url``, Redis for ``runtime.live: redis`` without
-    ``storage.redis_url``, a Kafka broker for ``runtime.bus: kafka`` without ``kafka.bootstrap``.
-    Only the command line starts them; the desk itself is always given where its servers are."""
+    ``storage.redis_url``, a Kafka broker for ``runtime.bus: kafka`` without ``kafka.bootstrap``
+    (of those in ``only``: a command that reads the store starts no broker). Only the command line
+    starts them; the desk itself is always given where its servers are."""
     from pydantic import SecretStr
 
     from cluster.devservers.services import LocalKafka, LocalPostgres, LocalRedis, ServiceError
@@ -52,11 +56,11 @@ def with_local_servers(settings: Settings) -> Settings:
     base = Path(settings.runtime.data_dir)
     storage, kafka = settings.storage, settings.kafka
     try:
-        if settings.runtime.store == "postgres" and storage.url is None:
+        if "postgres" in only and settings.runtime.store == "postgres" and storage.url is None:
             storage = storage.model_copy(update={"url": SecretStr(LocalPostgres(base / "postgres").start())})
-        if settings.runtime.live == "redis" and storage.redis_url is None:
+        if "redis" in only and settings.runtime.live == "redis" and storage.redis_url is None:
             storage = storage.model_copy(update={"redis_url": SecretStr(LocalRedis(base / "redis").start())})
-        if settings.runtime.bus == "kafka" and kafka.bootstrap is None:
+        if "kafka" in only and settings.runtime.bus == "kafka" and kafka.bootstrap is None:
             access = LocalKafka(base / "kafka").started()
             kafka = kafka.model_copy(update={"bootstrap": access.bootstrap, "username": access.username,
                                              "password_file": access.password_file})
@@ -66,7 +70,21 @@ def with_local_servers(settings: Settings) -> Settings:
 
 
 def store_of(config: Path, url: str | None, upgrade: bool = True) -> SessionStore:
-    """The store at ``url``, or the one the settings file names (a local PostgreSQL started if need be)."""
-    from cluster.storage.store import SessionStore, store_url
+    """The store at ``url``, or the one the settings file names (a local PostgreSQL started if need
+    be); a database that cannot be reached or read is one line and exit code 1."""
+    from sqlalchemy.exc import SQLAlchemyError
 
-    return SessionStore(url or store_url(with_local_servers(settings_or_exit(config))), upgrade=upgrade)
+    from cluster.config.secrets import redact
+    from cluster.storage.store import SessionStore, StoreError, store_url
+
+    if url is None:
+        url = store_url(with_local_servers(settings_or_exit(config), only=frozenset({"postgres"})))
+    try:
+        store = SessionStore(url, upgrade=upgrade)
+        with store.engine.connect():  # reachable, and the credentials hold
+            pass
+        return store
+    except (SQLAlchemyError, StoreError) as exc:
+        cause = getattr(exc, "orig", None) or exc
+        reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+        raise fail(f"database {redact(url)}: {reason}", 1) from None

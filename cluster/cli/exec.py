@@ -46,10 +46,14 @@ def exec_serve(config: ConfigOpt = Path("octet.yaml"),
     ca.pem (execution.token_file, execution.ca_file), and operators operator.token and ca.pem."""
     import ipaddress
 
-    from cluster.adapters.rust_exec.process import exec_config, exec_secrets, find_binary
+    from cluster.adapters.rust_exec.process import ExecServiceError, exec_config, exec_secrets, find_binary
     from cluster.config.secrets import ExecSecrets, private_dir, write_private
 
     s = settings_or_exit(config)
+    try:
+        binary = find_binary(s.execution.binary)
+    except ExecServiceError as exc:
+        raise fail(str(exc), 1) from None
     host = list(host or [])
     where, _, _port = listen.rpartition(":")
     try:
@@ -76,7 +80,7 @@ def exec_serve(config: ConfigOpt = Path("octet.yaml"),
     cfg = write_private(journal_dir / "exec.json", json.dumps(exec_config(s), indent=1))
     print(f"credentials in {made.dir}: desk.token (trading), operator.token (halt/resume/flatten)"
           + (", ca.pem (the CA clients trust)" if made.tls else "; no TLS: loopback only"), file=sys.stderr)
-    cmd = [str(find_binary(s.execution.binary)), "--config", str(cfg), "--journal-dir", str(journal_dir),
+    cmd = [str(binary), "--config", str(cfg), "--journal-dir", str(journal_dir),
            "--listen", listen, *made.server_args()]
     if metrics_listen:
         cmd += ["--metrics-listen", metrics_listen]

@@ -20,11 +20,20 @@ if TYPE_CHECKING:
 
 
 def _load_ticks(settings: Settings) -> TickBatch:
+    """The session's ticks: the data file's (a missing or refused file is one line, exit code 2), or
+    the replay generator's."""
+    from polars.exceptions import PolarsError
+
     from cluster.adapters.feeds.replay import generate_ticks, read_ticks
+    from trading.errors import DomainError
 
     s = settings.session
     if s.data_file is not None:
-        return read_ticks(s.data_file, settings.registry())
+        try:
+            return read_ticks(s.data_file, settings.registry())
+        except (OSError, DomainError, PolarsError) as exc:
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise fail(f"session.data_file {s.data_file}: {reason}") from None
     ticks, _ = generate_ticks(settings.registry(), settings.generator_profiles(), s.ticks, s.seed, s.start)
     return ticks
 
@@ -61,10 +70,10 @@ def run_session(settings: Settings) -> None:
         _check_credentials(settings)
     except (AuditKeyError, SecretError) as exc:
         raise fail(str(exc)) from None
+    with console.status("reading ticks" if settings.session.data_file else "generating replay ticks"):
+        ticks = _load_ticks(settings)  # a bad data file is refused before any server starts
     with console.status("starting the local servers the settings ask for"):
         settings = with_local_servers(settings)
-    with console.status("generating replay ticks"):
-        ticks = _load_ticks(settings)
     with console.status("starting Ray and the agents"):
         init_ray(settings)
     data_dir = Path(settings.runtime.data_dir)

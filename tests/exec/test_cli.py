@@ -82,3 +82,45 @@ def test_status_of_an_unreachable_service_fails_with_a_clear_message(tmp_path) -
     result = octet("exec-status", "--address", f"127.0.0.1:{free_port()}", "--secrets", str(tmp_path / "secrets"))
     assert result.returncode != 0 and "unreachable" in (result.stdout + result.stderr)
     assert time.monotonic() - t < 30
+
+
+def _one_line_error(done: subprocess.CompletedProcess[str], code: int, *words: str) -> None:
+    out = done.stdout + done.stderr
+    assert done.returncode == code, out
+    assert "Traceback" not in out and len(out.strip().splitlines()) <= 3, out
+    for word in words:
+        assert word in out, out
+
+
+def test_a_missing_or_refused_data_file_is_one_line_before_anything_starts(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    env = {"OCTET_RUNTIME__DATA_DIR": str(tmp_path / "var"), "OCTET_RUNTIME__LIVE": "redis"}
+    missing = octet("run", "--data", str(tmp_path / "nope.parquet"), **env)
+    _one_line_error(missing, 2, "session.data_file", "nope.parquet")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("ts,symbol,bid,ask,volume\n2026-03-02T10:00:00Z,EURUSD,-1.0,1.0851,1\n")
+    refused = octet("run", "--data", str(bad), **env)
+    _one_line_error(refused, 2, "bad.csv", "line")
+    assert not (tmp_path / "var" / "redis").exists(), "a refused file starts no server"
+
+
+def test_an_unreachable_database_is_one_line_without_its_password(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    done = octet("db", "current", "--url", f"postgresql+psycopg://octet:hunter2@127.0.0.1:{free_port()}/nope")
+    _one_line_error(done, 1, "database postgresql+psycopg://octet:***@127.0.0.1")
+    assert "hunter2" not in done.stdout + done.stderr
+
+
+def test_reading_the_store_starts_no_redis_and_no_broker(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    data = tmp_path / "var"
+    done = octet("db", "current", OCTET_RUNTIME__DATA_DIR=str(data), OCTET_RUNTIME__LIVE="redis",
+                 OCTET_RUNTIME__BUS="kafka")
+    assert done.returncode == 0 and "revision" in done.stdout, done.stdout + done.stderr
+    assert sorted(p.name for p in data.iterdir()) == ["octet.db"]
+
+
+def test_exec_serve_without_its_binary_is_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    env = {k: v for k, v in os.environ.items() if k != "OCTET_EXEC_BINARY"}
+    done = subprocess.run([sys.executable, "-m", "cluster.cli", "exec-serve", "--journal-dir", str(tmp_path / "j")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          env={**env, "COLUMNS": "200", "PYTHONPATH": str(ROOT),
+                               "OCTET_EXECUTION__BINARY": str(tmp_path / "no-such-octet-exec")})
+    _one_line_error(done, 1, "execution.binary", "no-such-octet-exec")

@@ -33,8 +33,13 @@ class ExecServiceError(RuntimeError):
 
 
 def find_binary(configured: Path | None = None) -> Path:
-    """The ``octet-exec`` binary: configured, ``OCTET_EXEC_BINARY``, the built one, or on PATH."""
-    candidates = [configured, Path(os.environ["OCTET_EXEC_BINARY"]) if os.environ.get("OCTET_EXEC_BINARY") else None,
+    """The ``octet-exec`` binary: configured (then that one or none), ``OCTET_EXEC_BINARY``, the
+    built one, or on PATH."""
+    if configured is not None:
+        if configured.is_file() and os.access(configured, os.X_OK):
+            return configured
+        raise ExecServiceError(f"execution.binary {configured}: no executable file there")
+    candidates = [ Path(os.environ["OCTET_EXEC_BINARY"]) if os.environ.get("OCTET_EXEC_BINARY") else None,
                   BUILT_BINARY]
     on_path = shutil.which("octet-exec")
     if on_path:
