@@ -87,6 +87,9 @@ def to_points(prices: npt.NDArray[np.float64]) -> IntArray:
     return points
 
 
+_FAULT_NAMES: npt.NDArray[np.object_] = np.array(TICK_FAULTS, dtype=object)
+
+
 def tick_faults(bid: npt.NDArray[np.int64] | npt.NDArray[np.float64],
                 ask: npt.NDArray[np.int64] | npt.NDArray[np.float64], volume: npt.NDArray[np.float64], *,
                 timed: npt.NDArray[np.bool_] | None = None, inst: npt.NDArray[np.int16] | None = None,
@@ -104,36 +107,41 @@ def tick_faults(bid: npt.NDArray[np.int64] | npt.NDArray[np.float64],
     so far is out of order and an exact repeat of the previous tick (time, bid and ask) a
     duplicate; ``prev`` holds each instrument's last accepted (ts, bid, ask) from before."""
     n = len(bid)
-    reason = np.full(n, "", dtype=object)
+    code = np.zeros(n, dtype=np.int8)  # 0: fine; k + 1: TICK_FAULTS[k] (small integers: fast to compare)
 
-    def fault(bad: npt.NDArray[np.bool_], why: str) -> None:
-        reason[bad & (reason == "")] = why
+    def fault(bad: npt.NDArray[np.bool_], k: int) -> None:
+        code[bad & (code == 0)] = k + 1
 
     if timed is not None:
-        fault(~timed, TICK_FAULTS[0])
+        fault(~timed, 0)
     if inst is not None and instruments is not None:
-        fault((inst < 0) | (inst >= instruments), TICK_FAULTS[1])
+        fault((inst < 0) | (inst >= instruments), 1)
     if np.issubdtype(bid.dtype, np.floating) or np.issubdtype(ask.dtype, np.floating):
-        fault(~np.isfinite(bid) | ~np.isfinite(ask), TICK_FAULTS[2])
+        fault(~np.isfinite(bid) | ~np.isfinite(ask), 2)
         bid_f, ask_f = np.where(np.isfinite(bid), bid, 0.0), np.where(np.isfinite(ask), ask, 0.0)
-        fault((np.abs(bid_f) >= MAX_POINTS) | (np.abs(ask_f) >= MAX_POINTS), TICK_FAULTS[3])
+        fault((np.abs(bid_f) >= MAX_POINTS) | (np.abs(ask_f) >= MAX_POINTS), 3)
         bid, ask = to_points(bid.astype(np.float64)), to_points(ask.astype(np.float64))
     else:
-        fault((bid >= MAX_POINTS) | (bid <= -MAX_POINTS) | (ask >= MAX_POINTS) | (ask <= -MAX_POINTS), TICK_FAULTS[3])
-    fault((bid <= 0) | (ask <= 0), TICK_FAULTS[4])
-    fault(bid > ask, TICK_FAULTS[5])
-    fault(~np.isfinite(volume) | (volume < 0), TICK_FAULTS[6])
+        fault((bid >= MAX_POINTS) | (bid <= -MAX_POINTS) | (ask >= MAX_POINTS) | (ask <= -MAX_POINTS), 3)
+    fault((bid <= 0) | (ask <= 0), 4)
+    fault(bid > ask, 5)
+    fault(~np.isfinite(volume) | (volume < 0), 6)
     if ts is not None and inst is not None:
         before = prev or {}
-        for i in np.unique(inst[reason == ""]):
-            idx = np.flatnonzero((inst == i) & (reason == ""))
+        fine = code == 0
+        for i in np.unique(inst[fine]):
+            idx = np.flatnonzero((inst == i) & fine)
             t, b, a = ts[idx], bid[idx], ask[idx]
             p_ts, p_bid, p_ask = before.get(int(i), (np.iinfo(np.int64).min, -1, -1))
             running = np.maximum.accumulate(np.r_[p_ts, t])[:-1]
             out_of_order = t < running
             duplicate = (t == np.r_[p_ts, t[:-1]]) & (b == np.r_[p_bid, b[:-1]]) & (a == np.r_[p_ask, a[:-1]])
-            reason[idx[out_of_order]] = TICK_FAULTS[7]
-            reason[idx[duplicate & ~out_of_order]] = TICK_FAULTS[8]
+            code[idx[out_of_order]] = 8
+            code[idx[duplicate & ~out_of_order]] = 9
+    reason = np.full(n, "", dtype=object)
+    bad = np.flatnonzero(code)
+    if len(bad):
+        reason[bad] = _FAULT_NAMES[code[bad] - 1]
     return reason
 
 
