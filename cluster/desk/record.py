@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from cluster.desk.saga import Decision
 from trading.breaker import BreakerEvent
 from trading.compliance import Headroom
 from trading.ledger import AccountSnapshot, ClosedTrade
@@ -30,6 +29,19 @@ from trading.performance import PerformanceSummary
 from trading.wyckoff import WyckoffEvent
 
 KEPT_DISCREPANCIES = 1000  # the result keeps the first ones and counts the rest
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One step's verdict for one account, as the audit trail keeps it."""
+
+    signal_id: str
+    account_id: str
+    step: str
+    outcome: str  # "pass", "veto", "scaled", "sent", or the venue's refusal ("rejected", "expired", ...)
+    rule: str
+    reason: str
+    numbers: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,22 +29,10 @@ from crewai.flow.flow import Flow, FlowState, listen, router, start  # noqa: E40
 from pydantic import PrivateAttr  # noqa: E402
 
 from actors.execution import ExecUpdate  # noqa: E402
+from cluster.desk.record import Decision  # noqa: E402  (the audit trail's verdict of a step)
 from trading.compliance import Headroom  # noqa: E402
 from trading.ledger import AccountSnapshot  # noqa: E402
 from trading.orders import Order, OrderIntent, Signal  # noqa: E402
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """One step's verdict for one account, as the audit trail keeps it."""
-
-    signal_id: str
-    account_id: str
-    step: str
-    outcome: str  # "pass", "veto", "scaled", "sent", or the venue's refusal ("rejected", "expired", ...)
-    rule: str
-    reason: str
-    numbers: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass

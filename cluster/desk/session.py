@@ -35,9 +35,9 @@ from cluster.adapters.rust_exec.client import ExecUnavailable, GrpcExecutionClie
 from cluster.adapters.rust_exec.process import ExecService, exec_credentials
 from cluster.config.secrets import private_dir, state_key
 from cluster.config.settings import Settings
-from cluster.desk.record import BatchLog, BatchRecord
+from cluster.desk.record import BatchLog, BatchRecord, Decision
 from cluster.desk.record import SessionResult as SessionResult
-from cluster.desk.saga import Decision, SagaContext, actor_caller, run_saga, warm_up
+from cluster.desk.saga import SagaContext, actor_caller, run_saga, warm_up
 from cluster.desk.topology import KafkaSource, Topology, build
 from cluster.storage.store import RunEnd, SessionStore, done_orders
 from cluster.storage.timeseries import TimeSeries

@@ -50,3 +50,13 @@ def test_the_generated_grpc_code_is_part_of_the_package_not_an_ignored_file() ->
     ignored = subprocess.run(["git", "check-ignore", *files], cwd=pb, capture_output=True, text=True)
     assert ignored.stdout == "", ignored.stdout
     assert not (ROOT / "octet").exists(), "no top-level generated package outside the code"
+
+
+def test_the_records_and_the_store_load_without_crewai_or_ray() -> None:
+    """Reading a batch's record or the store (the CLI's audit and db commands, a later gateway)
+    does not pay for the saga's CrewAI (seconds of import) or Ray."""
+    probe = ("import sys, cluster.desk.record, cluster.storage.store, cluster.cli.audit, cluster.cli.db; "
+             "print(sorted(m for m in ('crewai', 'ray') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", done.stdout

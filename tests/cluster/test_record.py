@@ -14,11 +14,11 @@ from cluster.desk.record import (
     KEPT_DISCREPANCIES,
     BatchLog,
     BatchRecord,
+    Decision,
     LatencyHistogram,
     RecordsNotKept,
     SessionResult,
 )
-from cluster.desk.saga import Decision
 from cluster.storage import audit
 from cluster.storage.store import RunEnd, SessionStore
 from trading.ledger import AccountSnapshot, PositionView
