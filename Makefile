@@ -93,6 +93,7 @@ bench: setup
 	$(VENV)/bin/python bench/storage.py
 	$(VENV)/bin/python bench/audit_anchors.py
 	$(VENV)/bin/python bench/ray_hops.py
+	$(VENV)/bin/python bench/startup.py
 
 # Wyckoff detection: precision/recall on 500 labelled scenarios; batch bars/s on 10M bars, incremental p99
 bench-wyckoff: setup
