@@ -15,9 +15,6 @@ from trading.orders import ExecutionReport, Order, OrderStatus
 from trading.pickling import compact
 from trading.venue import ExecutionClient, VenuePosition
 
-# After one of these no further fill of the order can come, except the close of the position it opened.
-_FINAL = frozenset({OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.EXPIRED})
-
 
 @dataclass(frozen=True, slots=True)
 class AccountSpec:
@@ -76,7 +73,7 @@ class ExecutionAgent:
             booked.append(r)
             ledger_of = self.ledgers.get(r.account_id)
             refused_resubmit = r.status is OrderStatus.REJECTED and r.client_order_id in live
-            if r.status in _FINAL and not refused_resubmit and (ledger_of is None
+            if r.status.final and not refused_resubmit and (ledger_of is None
                                                                  or r.client_order_id not in ledger_of.positions):
                 self.orders.pop(r.client_order_id, None)  # no fill can follow: keep only live orders
         snaps = {a: ledger.snapshot(self.now, self.prices, rates) for a, ledger in self.ledgers.items()}

@@ -6,7 +6,7 @@ its snapshots, which carry for each open position the loss that its stop would b
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, overload
@@ -19,7 +19,7 @@ from trading.fx import ConversionRates
 from trading.history import AppendLog
 from trading.instruments import Instrument
 from trading.money import book
-from trading.orders import CloseReason, Fill, FillKind, Position, Side
+from trading.orders import CloseReason, ExecutionReport, Fill, FillKind, Position, Side
 from trading.pickling import compact
 
 
@@ -219,3 +219,11 @@ class AccountLedger:
         return AccountSnapshot(self.account_id, self.currency, ts_ns, self.initial_balance,
                                self.balance, self.balance + floating, tuple(views), len(self.closed))
 
+
+
+def done_orders(reports: Iterable[ExecutionReport], snapshots: Mapping[str, AccountSnapshot]) -> set[str]:
+    """The orders among ``reports`` that no further report concerns: a final status, and no open
+    position under their id (a position's id is the order that opened it, and its closing fills are
+    reported under it). The execution agent forgets an order by the same rule."""
+    open_ids = {p.position_id for snap in snapshots.values() for p in snap.positions}
+    return {r.client_order_id for r in reports if r.status.final and r.client_order_id not in open_ids}

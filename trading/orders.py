@@ -154,6 +154,11 @@ class OrderStatus(StrEnum):
         """Did the venue take the order (working, part filled or filled)?"""
         return self in (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED)
 
+    @property
+    def final(self) -> bool:
+        """After this no fill of the order can come (except the close of the position it opened)."""
+        return self in (OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.EXPIRED)
+
 
 class FillKind(StrEnum):
     OPEN = "open"

@@ -91,7 +91,7 @@ class BatchLog:
              headrooms: Mapping[str, Headroom], record_headroom: bool = True,
              last_quotes: Mapping[str, tuple[int, int, int]] | None = None,
              heartbeats: Mapping[str, Mapping[str, Any]] | None = None, final: bool = False) -> BatchRecord:
-        record = BatchRecord(
+        return BatchRecord(
             batch, final, ticks, tuple(self.signals), tuple(self.events), tuple(self.decisions),
             tuple(self.orders), tuple(self.reports), tuple(self.trades),
             tuple(headrooms[a] for a in sorted(headrooms)) if record_headroom else (),
@@ -100,7 +100,6 @@ class BatchLog:
             MappingProxyType({k: MappingProxyType(dict(v)) for k, v in (heartbeats or {}).items()}),
             tuple(self.dead_letters), tuple(self.tick_to_order_ms), tuple(self.halt_latency_ms),
             tuple(self.halt_rpc_ms), tuple(self.discrepancies))
-        return record
 
 
 class LatencyHistogram:

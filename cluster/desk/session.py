@@ -39,11 +39,11 @@ from cluster.desk.record import BatchLog, BatchRecord, Decision
 from cluster.desk.record import SessionResult as SessionResult
 from cluster.desk.saga import SagaContext, actor_caller, run_saga, warm_up
 from cluster.desk.topology import KafkaSource, Topology, build
-from cluster.storage.store import RunEnd, SessionStore, done_orders
+from cluster.storage.store import RunEnd, SessionStore
 from cluster.storage.timeseries import TimeSeries
 from trading.breaker import AgentHealth, DeskHealth, Tier
 from trading.compliance import Headroom
-from trading.ledger import AccountSnapshot
+from trading.ledger import AccountSnapshot, done_orders
 from trading.market import TickBatch
 from trading.orders import Order, OrderStatus, Signal
 
@@ -153,7 +153,7 @@ class Session:
         self.pending: list[Any] = []
         self.later: dict[str, list[tuple[str, tuple[Any, ...]]]] = {}  # agent -> calls held until the batch's sagas are done
         self.risk_trades: list[Any] = []  # risk.on_trades in flight: done before the next sizing
-        self.sent: dict[str, Order] = {}  # orders a report may still concern (see store.done_orders)
+        self.sent: dict[str, Order] = {}  # orders a report may still concern (see trading.ledger.done_orders)
         self.health = _HealthLog()
         self.ignored: frozenset[str] = frozenset()
         self.agent_seen: dict[str, dict[str, Any]] = {}

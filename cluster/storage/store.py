@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -46,8 +46,8 @@ from cluster.storage.rows import (
 )
 from trading.breaker import BreakerEvent
 from trading.compliance import Headroom
-from trading.ledger import AccountSnapshot, ClosedTrade
-from trading.orders import ExecutionReport, Order, OrderStatus, Signal
+from trading.ledger import AccountSnapshot, ClosedTrade, done_orders
+from trading.orders import ExecutionReport, Order, Signal
 from trading.performance import PerformanceSummary
 
 if TYPE_CHECKING:
@@ -58,19 +58,12 @@ log = logging.getLogger("octet.storage")
 # (None when the store has no anchor log or the anchor could not be written).
 AuditSink = Callable[[list[dict[str, Any]], dict[str, Any] | None], None]
 
-def _table(model: Any) -> Table:
-    """A declarative model's table (typed as a plain ``FromClause`` by SQLAlchemy)."""
-    table = model.__table__
-    assert isinstance(table, Table)
-    return table
-
-
-RECORDS: dict[str, Table] = {name: _table(model) for name, model in {
-    "signals": m.SignalRow, "decisions": m.DecisionRow, "orders": m.OrderRow,
-    "execution_reports": m.ReportRow, "fills": m.FillRow, "trades": m.TradeRow,
-    "headroom": m.HeadroomRow, "breaker_events": m.BreakerEventRow,
-    "equity_snapshots": m.EquityRow, "positions": m.PositionRow,
-}.items()}
+RECORDS: dict[str, Table] = {
+    "signals": m.SignalRow.__table__, "decisions": m.DecisionRow.__table__, "orders": m.OrderRow.__table__,
+    "execution_reports": m.ReportRow.__table__, "fills": m.FillRow.__table__, "trades": m.TradeRow.__table__,
+    "headroom": m.HeadroomRow.__table__, "breaker_events": m.BreakerEventRow.__table__,
+    "equity_snapshots": m.EquityRow.__table__, "positions": m.PositionRow.__table__,
+}
 
 
 def make_engine(url: str) -> Engine:
@@ -137,18 +130,6 @@ class RunEnd:
     batches: int
     elapsed_s: float
     summaries: Mapping[str, PerformanceSummary]
-
-
-FINAL_STATUSES = frozenset({OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.EXPIRED})
-
-
-def done_orders(reports: Iterable[ExecutionReport], snapshots: Mapping[str, AccountSnapshot]) -> set[str]:
-    """The orders among ``reports`` that no further report concerns: a final status, and no open
-    position under their id (a position's id is the order that opened it, and its closing fills are
-    reported under it). The execution agent forgets an order by the same rule."""
-    open_ids = {p.position_id for snap in snapshots.values() for p in snap.positions}
-    return {r.client_order_id for r in reports
-            if r.status in FINAL_STATUSES and r.client_order_id not in open_ids}
 
 
 class StoreError(RuntimeError):
@@ -235,9 +216,9 @@ class SessionStore:
         instruments = [dict(symbol=i.symbol, base=i.base, quote=i.quote, price_precision=i.price_precision,
                             pip_size=i.pip_size, contract_size=i.contract_size) for i in settings.instruments]
         with self.engine.begin() as conn:
-            conn.execute(_upsert(self.engine, _table(m.Account), ["account_id"])(accounts))
-            conn.execute(_upsert(self.engine, _table(m.InstrumentRow), ["symbol"])(instruments))
-            conn.execute(insert(_table(m.Run)), [dict(run_id=run_id, started_ns=started_ns, status="running",
+            conn.execute(_upsert(self.engine, m.Account.__table__, ["account_id"])(accounts))
+            conn.execute(_upsert(self.engine, m.InstrumentRow.__table__, ["symbol"])(instruments))
+            conn.execute(insert(m.Run.__table__), [dict(run_id=run_id, started_ns=started_ns, status="running",
                                                         settings=json.loads(settings.model_dump_json()))])
             appended = audit.write(conn, run_id, [Entry("run", started_ns, {"run_id": run_id,
                                                                            "accounts": len(accounts),
@@ -325,7 +306,7 @@ class SessionStore:
                 entries.append(Entry("run_end", last_signal_ns,
                                      {"run_id": run_id, "ticks": end.ticks, "orders": written.get("orders", 0),
                                       "trades": written.get("trades", 0)}))
-                conn.execute(update(_table(m.Run)).where(m.Run.run_id == run_id)
+                conn.execute(update(m.Run.__table__).where(m.Run.run_id == run_id)
                              .values(status="done", ticks=end.ticks, batches=end.batches, elapsed_s=end.elapsed_s,
                                      summary=summary))
             self._appended = audit.write(conn, run_id, entries)
@@ -354,7 +335,7 @@ class SessionStore:
 
     def runs(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
-            t = _table(m.Run)
+            t = m.Run.__table__
             return [dict(r) for r in conn.execute(select(t.c.run_id, t.c.status, t.c.started_ns, t.c.ticks,
                                                          t.c.elapsed_s).order_by(t.c.started_ns)).mappings()]
 
