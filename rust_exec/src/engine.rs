@@ -949,18 +949,28 @@ impl Engine {
     // ----- flatten, halt, resume -----------------------------------------------------------
 
     fn flatten_scope(&mut self, account: &str, ts: i64, reason: &str) {
+        self.flatten_only(account, "", ts, reason)
+    }
+
+    /// Cancel the working orders and close the positions of one account (empty: all), or with
+    /// `only` the one position (or working order) of that id.
+    fn flatten_only(&mut self, account: &str, only: &str, ts: i64, reason: &str) {
         let ts = if ts > 0 { ts } else { self.now };
         let mut working: Vec<(i64, String)> = self.working.values().flat_map(|m| m.keys().cloned()).collect();
         working.sort_by(|a, b| a.1.cmp(&b.1));
         for (_, id) in working {
-            if account.is_empty() || self.orders[&id].order.account_id == account {
+            if (account.is_empty() || self.orders[&id].order.account_id == account) && (only.is_empty() || id == only) {
                 let _ = self.cancel(&id, ts, &format!("cancelled: {reason}"));
             }
         }
         let mut open: Vec<(String, (i64, String))> = self
             .positions
             .iter()
-            .flat_map(|(s, m)| m.iter().filter(|(_, p)| account.is_empty() || p.account == account).map(|(k, _)| (s.clone(), k.clone())))
+            .flat_map(|(s, m)| {
+                m.iter()
+                    .filter(|(k, p)| (account.is_empty() || p.account == account) && (only.is_empty() || k.1 == only))
+                    .map(|(k, _)| (s.clone(), k.clone()))
+            })
             .collect();
         open.sort_by(|a, b| a.1 .1.cmp(&b.1 .1));
         for (symbol, key) in open {
@@ -976,7 +986,7 @@ impl Engine {
             return previous;
         }
         let start = self.last_seq();
-        self.flatten_scope(&req.account_id, req.ts_ns, &req.reason);
+        self.flatten_only(&req.account_id, &req.position_id, req.ts_ns, &req.reason);
         if !req.request_id.is_empty() {
             self.flatten_reports.insert(req.request_id.clone(), (start, self.last_seq()));
         }

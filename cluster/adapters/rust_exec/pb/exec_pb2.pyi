@@ -303,16 +303,18 @@ class PushQuotesResponse(_message.Message):
     def __init__(self, reports: _Optional[_Iterable[_Union[ExecutionReport, _Mapping]]] = ..., duplicate: _Optional[bool] = ..., last_seq: _Optional[int] = ..., halted: _Optional[bool] = ...) -> None: ...
 
 class FlattenRequest(_message.Message):
-    __slots__ = ("request_id", "account_id", "ts_ns", "reason")
+    __slots__ = ("request_id", "account_id", "ts_ns", "reason", "position_id")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     TS_NS_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    POSITION_ID_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     account_id: str
     ts_ns: int
     reason: str
-    def __init__(self, request_id: _Optional[str] = ..., account_id: _Optional[str] = ..., ts_ns: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
+    position_id: str
+    def __init__(self, request_id: _Optional[str] = ..., account_id: _Optional[str] = ..., ts_ns: _Optional[int] = ..., reason: _Optional[str] = ..., position_id: _Optional[str] = ...) -> None: ...
 
 class FlattenResponse(_message.Message):
     __slots__ = ("reports", "duplicate", "last_seq", "halted")
