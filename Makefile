@@ -23,7 +23,7 @@ export OTEL_SDK_DISABLED := true
 export CREWAI_DISABLE_VERSION_CHECK := true
 export CREWAI_TRACING_ENABLED := false
 
-.PHONY: stubs stubs-check setup services-deps demo test test-unit test-rust bench bench-year bench-kafka bench-wyckoff lint clean exec-bin
+.PHONY: stubs stubs-check setup services-deps demo desk desk-stop bench-live test test-unit test-rust bench bench-year bench-kafka bench-wyckoff lint clean exec-bin
 
 # Python environment, gRPC stubs generated from proto/, and the rust_exec binary (release).
 setup: $(SYNCED) $(STUBS) exec-bin
@@ -77,6 +77,14 @@ services-deps:
 demo: setup
 	$(VENV)/bin/octet demo
 
+# A desk that runs until stopped (embedded defaults, the replay paced at real time): `octet desk
+# status` watches it, `make desk-stop` (or `octet desk stop`) stops it; started again, it resumes.
+desk: setup
+	$(VENV)/bin/octet desk start
+
+desk-stop: setup
+	$(VENV)/bin/octet desk stop
+
 test: setup services-deps test-rust
 	$(VENV)/bin/python -m pytest -q
 
@@ -94,6 +102,12 @@ bench: setup
 	$(VENV)/bin/python bench/audit_anchors.py
 	$(VENV)/bin/python bench/ray_hops.py
 	$(VENV)/bin/python bench/startup.py
+
+# The live desk at a peak rate (tick-to-order, saga vs a bare Ray chain, start and stop) and a
+# simulated month through it (every actor's memory at the end against the 10% mark)
+bench-live: setup
+	$(VENV)/bin/python bench/live.py
+	$(VENV)/bin/python bench/soak.py
 
 # Wyckoff detection: precision/recall on 500 labelled scenarios; batch bars/s on 10M bars, incremental p99
 bench-wyckoff: setup

@@ -7,11 +7,12 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from trading.equity import equity_range
-from trading.fx import rates_from
+from trading.errors import DomainError
+from trading.fx import ConversionRates, rates_from
 from trading.instruments import InstrumentRegistry
 from trading.ledger import AccountLedger, AccountSnapshot, ClosedTrade
 from trading.market import TickBatch
-from trading.orders import ExecutionReport, Order, OrderStatus
+from trading.orders import ExecutionReport, Order, OrderStatus, OrderType, Position, Side
 from trading.pickling import compact
 from trading.venue import ExecutionClient, VenuePosition
 
@@ -35,6 +36,7 @@ class ExecUpdate:
     venue_halted: bool = False
     discrepancies: tuple[str, ...] = ()  # where the books and the venue differ (an alarm, never ignored)
     submitted: tuple[Order, ...] = ()  # the orders as sent to rust_exec (with the firm's minimum hold)
+    reconciled: tuple[str, ...] = ()  # differences resolved by the reconcile policy, each naming both sides
 
 
 class ExecutionAgent:
@@ -144,6 +146,13 @@ class ExecutionAgent:
         return replace(update, reports=tuple(reports), trades=tuple(trades), discrepancies=(*alarms, *differences))
 
     def _differences(self) -> list[str]:
+        return [f"{acc} {pid}: the desk holds {_held(ours)}, rust_exec {_held(theirs)}"
+                for acc, pid, ours, theirs, _ in self._compare()]
+
+    def _compare(self) -> list[tuple[str, str, tuple[str, int, int] | None, tuple[str, int, int] | None,
+                                     VenuePosition | None]]:
+        """Every position on which the books and the venue differ: (account, id, ours, theirs, the
+        venue's position)."""
         venue: dict[str, list[VenuePosition]] = {}
         for p in self.client.positions():  # one ListPositions for every account; others' are not ours
             venue.setdefault(p.account_id, []).append(p)
@@ -151,12 +160,66 @@ class ExecutionAgent:
         for acc, ledger in sorted(self.ledgers.items()):
             ours = {p.position_id: (p.symbol, int(p.side), int(p.lots * self.registry[p.symbol].contract_size))
                     for p in ledger.positions.values()}
-            theirs = {p.position_id: (p.symbol, 1 if p.side == 1 else -1, int(p.quantity))
-                      for p in venue.get(acc, [])}
+            held = {p.position_id: p for p in venue.get(acc, [])}
+            theirs = {pid: (p.symbol, 1 if p.side == 1 else -1, int(p.quantity)) for pid, p in held.items()}
             for pid in sorted(ours.keys() | theirs.keys()):
                 if ours.get(pid) != theirs.get(pid):
-                    out.append(f"{acc} {pid}: the desk holds {_held(ours.get(pid))}, rust_exec {_held(theirs.get(pid))}")
+                    out.append((acc, pid, ours.get(pid), theirs.get(pid), held.get(pid)))
         return out
+
+    def settle_differences(self, policy: str, reason: str = "reconciliation at start") -> ExecUpdate:
+        """Reconcile, and resolve every difference by ``policy`` instead of raising an alarm:
+        ``adopt`` takes the venue's position into the books as it stands (a position without a stop
+        is flattened instead: the desk cannot bound its risk), ``flatten`` closes it at the venue. A
+        position the books hold and the venue does not is dropped from the books either way (the
+        venue's books are the truth of what is open). Each difference is one event naming both
+        sides and what was done, in ``discrepancies`` of the update only if it could not be resolved."""
+        if policy not in ("adopt", "flatten"):
+            raise ValueError(f"reconcile policy is adopt or flatten, not {policy!r}")
+        first = self.reconcile()  # books whatever the venue reported meanwhile (its alarms are the events below)
+        events: list[str] = []
+        reports: list[ExecutionReport] = []
+        rates = rates_from(self.registry, self.mids)
+        for acc, pid, ours, theirs, pos in self._compare():
+            ledger = self.ledgers[acc]
+            both = f"{acc} {pid}: the desk held {_held(ours)}, rust_exec {_held(theirs)}"
+            if ours is not None:
+                ledger.forget(pid)
+                self.orders.pop(pid, None)
+            if pos is None:
+                events.append(f"{both}: dropped from the books (rust_exec holds nothing under {pid})")
+                continue
+            adopted = self._adopt(ledger, pid, pos, rates) if policy == "adopt" else False
+            if adopted:
+                events.append(f"{both}: adopted into the books as rust_exec holds it")
+            else:
+                closed = self.client.flatten(acc, self.now, f"{reason}: {policy}", position_id=pid)
+                reports.extend(r for r in closed if r.client_order_id != pid)
+                why = "" if policy == "flatten" else " (no stop on the loss side: its risk cannot be bounded)"
+                events.append(f"{both}: flattened at rust_exec{why}")
+        update = self._book(reports)
+        left = self._differences()
+        return replace(update, reports=(*first.reports, *update.reports), trades=(*first.trades, *update.trades),
+                       discrepancies=tuple(left), reconciled=tuple(events))
+
+    def _adopt(self, ledger: AccountLedger, pid: str, pos: VenuePosition, rates: ConversionRates) -> bool:
+        """Book the venue's position as it stands; False when it has no stop on its loss side."""
+        inst = self.registry[pos.symbol]
+        side = Side.BUY if pos.side == 1 else Side.SELL
+        entry, lots = inst.price_from_points(pos.entry_price), Decimal(pos.quantity) / inst.contract_size
+        take = inst.price_from_points(pos.take_profit) if pos.take_profit else None
+        try:
+            # the order its closing fills are booked against (stop and target as the venue has them)
+            order = Order(pid, ledger.account_id, pos.symbol, side, lots, OrderType.MARKET,
+                          inst.price_from_points(pos.stop_loss), take, "", entry, 0, pos.opened_ns, pos.opened_ns + 1)
+        except DomainError:
+            return False
+        if not pos.stop_loss:
+            return False
+        ledger.adopt(Position(pid, ledger.account_id, pos.symbol, side, lots, entry, order.stop_loss, take,
+                              pos.opened_ns, ""), rates)
+        self.orders[pid] = order
+        return True
 
     def resume(self, account_id: str = "") -> bool:
         self.client.resume(account_id)

@@ -34,6 +34,11 @@ class StaleCall(RuntimeError):
     """A call older than the last one applied (the caller's sequence went backwards)."""
 
 
+class Diverged(RuntimeError):
+    """A repeated sequence number that names another method than the call recorded under it: the
+    caller is not replaying what it sent before (a resumed desk whose path changed)."""
+
+
 def state_location(state_dir: str, name: str) -> str:
     """``state_dir`` is a directory (a SQLite file per agent) or a database URL shared by all."""
     if "://" in state_dir:
@@ -54,7 +59,7 @@ class AgentShell:
         self.store = StateStore(state_location(state_dir, name), run_id or Path(state_dir).name, name, key=key)
         saved = self.store.load()
         self.restored = saved is not None
-        self.recent: dict[int, Any]  # sequence -> result, for the last WINDOW calls
+        self.recent: dict[int, tuple[str, Any]]  # sequence -> (method, result), of the calls a caller may repeat
         if saved is not None:
             self.agent, self.last_seq, self.recent, self.stats = saved
             self.stats["restarts"] = self.stats.get("restarts", 0) + 1
@@ -64,10 +69,17 @@ class AgentShell:
             self.recent = {}
             self.stats = {"calls": 0, "events": 0, "busy_s": 0.0, "restarts": 0, "save_s": 0.0}
 
-    def call(self, seq: int, method: str, *args: Any) -> Any:
-        """Apply ``method`` once for ``seq``; a repeat of a recent sequence returns its result."""
+    def call(self, seq: int, method: str, *args: Any, keep_from: int | None = None) -> Any:
+        """Apply ``method`` once for ``seq``; a repeat of a recent sequence returns its result.
+
+        With ``keep_from`` the shell keeps the results of every call after that sequence (the
+        desk's last checkpoint), not only the last ``WINDOW``: a desk resumed after its driver died
+        replays its calls since the checkpoint and gets the same answers for those applied."""
         if seq in self.recent:
-            return self.recent[seq]
+            recorded_method, result = self.recent[seq]
+            if recorded_method != method:
+                raise Diverged(f"{self.name}: call {seq} was {recorded_method}, now {method}")
+            return result
         if seq <= self.last_seq:
             raise StaleCall(f"{self.name}: call {seq} after {self.last_seq}, older than the last recorded")
         start = time.perf_counter()
@@ -80,9 +92,9 @@ class AgentShell:
         self.stats["calls"] += 1
         self.stats["events"] += int(getattr(self.agent, "last_events", 1))
         self.last_seq = seq
-        self.recent[seq] = result
-        window = getattr(self.agent, "retry_window", WINDOW)
-        for old in [k for k in self.recent if k <= seq - window]:
+        self.recent[seq] = (method, result)
+        oldest = keep_from if keep_from is not None else seq - getattr(self.agent, "retry_window", WINDOW)
+        for old in [k for k in self.recent if k <= oldest]:
             del self.recent[old]
         if method not in getattr(self.agent, "reads", ()):
             self.store.save(seq, (self.agent, self.last_seq, self.recent, self.stats))
@@ -94,5 +106,5 @@ class AgentShell:
         return getattr(self.agent, method)(*args)
 
     def info(self) -> dict[str, Any]:
-        return {"name": self.name, "pid": os.getpid(), "restored": self.restored,
+        return {"name": self.name, "pid": os.getpid(), "restored": self.restored, "last_seq": self.last_seq,
                 "state_bytes_written": self.store.bytes_written, **self.stats}

@@ -210,3 +210,13 @@ class StateStore:
 
     def close(self) -> None:
         self.backend.close()
+
+
+def sign(key: bytes, where: tuple[str, ...], blob: bytes) -> bytes:
+    """``blob`` signed for ``where`` with ``key`` (the desk's own checkpoint uses the agents' format)."""
+    return _sign(key, where, blob)
+
+
+def open_signed(key: bytes, where: tuple[str, ...], signed: bytes) -> bytes:
+    """The blob inside ``signed`` if it was signed for ``where`` with ``key``; else ``TamperedState``."""
+    return _open(key, where, signed)

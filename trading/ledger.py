@@ -185,6 +185,24 @@ class AccountLedger:
         ))
         return replace(fill, commission=commission, realized_pnl=pnl)
 
+    def adopt(self, position: Position, rates: ConversionRates) -> None:
+        """Take into the books a position the venue holds and the desk did not know of (a
+        reconciliation's policy): its risk to its stop is measured like any position's."""
+        if position.position_id in self.positions:
+            raise DomainError(f"position {position.position_id} is already in the books")
+        inst = self.instruments[position.symbol]
+        self.positions[position.position_id] = position
+        risk = -pnl_in_account_ccy(inst, position.side, position.lots, position.entry, position.stop_loss,
+                                   self.currency, rates)
+        self._risk[position.position_id] = book(max(risk, Decimal(0)))
+        self._open_commission[position.position_id] = Decimal(0)
+
+    def forget(self, position_id: str) -> Position | None:
+        """Drop a position the venue no longer holds (a reconciliation: the venue's books win)."""
+        self._risk.pop(position_id, None)
+        self._open_commission.pop(position_id, None)
+        return self.positions.pop(position_id, None)
+
     def _add(self, fill: Fill, commission: Decimal, rates: ConversionRates) -> Fill:
         """A further part-fill of the order that opened a position: the position grows, its
         entry becomes the quantity-weighted average and its risk is measured again."""

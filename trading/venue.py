@@ -32,6 +32,18 @@ class VenuePosition(Protocol):
     @property
     def quantity(self) -> int: ...  # units of the base currency
 
+    @property
+    def entry_price(self) -> int: ...  # points (the instrument's price x 10^precision)
+
+    @property
+    def stop_loss(self) -> int: ...  # points; 0: none
+
+    @property
+    def take_profit(self) -> int: ...  # points; 0: none
+
+    @property
+    def opened_ns(self) -> int: ...
+
 
 class ExecutionClient(Protocol):
     """Submit, cancel and flatten orders; push quotes; halt and resume.
@@ -52,8 +64,9 @@ class ExecutionClient(Protocol):
         """Push quotes (time-ordered); returns fills, expiries and stop/take-profit closes."""
         ...
 
-    def flatten(self, account_id: str | None, ts_ns: int, reason: str) -> list[ExecutionReport]:
-        """Close every open position (of one account, or all) at the latest quote."""
+    def flatten(self, account_id: str | None, ts_ns: int, reason: str, position_id: str = "") -> list[ExecutionReport]:
+        """Close every open position (of one account, or all) at the latest quote, and cancel the
+        working orders; with ``position_id`` only that position (or working order)."""
         ...
 
     def halt(self, reason: str, *, account_id: str = "", cancel_working: bool = False, flatten: bool = False,

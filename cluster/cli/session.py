@@ -22,20 +22,12 @@ if TYPE_CHECKING:
 def _load_ticks(settings: Settings) -> TickBatch:
     """The session's ticks: the data file's (a missing or refused file is one line, exit code 2), or
     the replay generator's."""
-    from polars.exceptions import PolarsError
+    from cluster.adapters.feeds.paced import FeedError, replay_ticks
 
-    from cluster.adapters.feeds.replay import generate_ticks, read_ticks
-    from trading.errors import DomainError
-
-    s = settings.session
-    if s.data_file is not None:
-        try:
-            return read_ticks(s.data_file, settings.registry())
-        except (OSError, DomainError, PolarsError) as exc:
-            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise fail(f"session.data_file {s.data_file}: {reason}") from None
-    ticks, _ = generate_ticks(settings.registry(), settings.generator_profiles(), s.ticks, s.seed, s.start)
-    return ticks
+    try:
+        return replay_ticks(settings)
+    except FeedError as exc:
+        raise fail(str(exc)) from None
 
 
 def _check_credentials(settings: Settings) -> None:

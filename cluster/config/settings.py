@@ -150,7 +150,8 @@ class SessionSettings(_Model):
     seed: int = 7
     ticks: int = Field(default=200_000, gt=0)
     start: datetime = datetime(2026, 3, 2, tzinfo=UTC)
-    batch_size: int = Field(default=2_000, ge=100)
+    batch_size: int = Field(default=2_000, ge=1)  # a batch closes at batch_size ticks or linger_ms, the first
+    linger_ms: float = Field(default=5.0, ge=0)   # after its first tick (only a paced or live feed ever waits)
     bar_seconds: int = Field(default=60, ge=1)
     data_file: Path | None = None
 
@@ -164,6 +165,20 @@ class RuntimeSettings(_Model):
     ray_address: str | None = None
     ingress_actors: int = Field(default=1, ge=1, le=16)
     analysis_shards: int = Field(default=3, ge=1, le=64)
+
+
+class DeskSettings(_Model):
+    """The long-running desk (`octet desk start`): its feed, the work time brings, and its restart."""
+
+    feed: Literal["replay", "file"] = "replay"  # the generator (session.*), or session.data_file
+    speed: float | None = Field(default=1.0, gt=0)  # market seconds per wall second; null = as fast as it goes
+    max_gap_seconds: float = Field(default=60.0, gt=0)  # a longer market gap (a weekend) passes in this much
+    idle_ms: float = Field(default=250.0, gt=0)  # with no tick for this long, time's work runs (resets, weekend)
+    heartbeat_seconds: float = Field(default=2.0, gt=0)  # agents' heartbeats and reconciliation, at least this often
+    # what a restart does with a position or order rust_exec holds and the desk's books do not (or the
+    # reverse): adopt it into the books, or flatten it at the venue; either way an event with both sides
+    reconcile_policy: Literal["adopt", "flatten"] = "flatten"
+    stop_timeout_seconds: float = Field(default=120.0, gt=0)  # `octet desk stop` waits this long for the desk
 
 
 class TopicSettings(_Model):
@@ -312,6 +327,7 @@ class Settings(BaseSettings):
 
     session: SessionSettings = SessionSettings()
     runtime: RuntimeSettings = RuntimeSettings()
+    desk: DeskSettings = DeskSettings()
     instruments: list[InstrumentSettings]
     firms: dict[str, dict[str, Any]] = {}
     profiles: dict[str, ProfileSettings] = {"default": ProfileSettings()}

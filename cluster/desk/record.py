@@ -68,6 +68,10 @@ class BatchRecord:
     halt_latency_ms: tuple[float, ...]  # breaker review start -> rust_exec halted
     halt_rpc_ms: tuple[float, ...]  # of which the Halt call itself
     discrepancies: tuple[str, ...]  # the desk's books against rust_exec's
+    saga_ms: tuple[float, ...] = ()  # one per saga that reached an agent: its first call to its end
+    # audit records of their own: an operator's control (with who asked), a reconciliation's
+    # resolved difference (both sides and what was done), a desk's start, stop and resume
+    notes: tuple[tuple[str, int, Mapping[str, Any]], ...] = ()  # (kind, ts_ns, payload)
 
 
 class BatchLog:
@@ -86,6 +90,8 @@ class BatchLog:
         self.halt_latency_ms: list[float] = []
         self.halt_rpc_ms: list[float] = []
         self.discrepancies: list[str] = []
+        self.notes: list[tuple[str, int, Mapping[str, Any]]] = []
+        self.saga_ms: list[float] = []
 
     def seal(self, batch: int, ticks: int, *, snapshots: Mapping[str, AccountSnapshot],
              headrooms: Mapping[str, Headroom], record_headroom: bool = True,
@@ -99,7 +105,7 @@ class BatchLog:
             MappingProxyType(dict(last_quotes or {})),
             MappingProxyType({k: MappingProxyType(dict(v)) for k, v in (heartbeats or {}).items()}),
             tuple(self.dead_letters), tuple(self.tick_to_order_ms), tuple(self.halt_latency_ms),
-            tuple(self.halt_rpc_ms), tuple(self.discrepancies))
+            tuple(self.halt_rpc_ms), tuple(self.discrepancies), tuple(self.saga_ms), tuple(self.notes))
 
 
 class LatencyHistogram:
@@ -155,6 +161,7 @@ class SessionResult:
     dead_letters: Counter[str] = field(default_factory=Counter)
     vetoes_by_rule: Counter[str] = field(default_factory=Counter)  # "step:rule"
     tick_to_order: LatencyHistogram = field(default_factory=LatencyHistogram)
+    saga: LatencyHistogram = field(default_factory=LatencyHistogram)
     halt_latency_ms: list[float] = field(default_factory=list)  # one per system halt
     halt_rpc_ms: list[float] = field(default_factory=list)
     discrepancies: list[str] = field(default_factory=list)  # the first KEPT_DISCREPANCIES
@@ -174,6 +181,8 @@ class SessionResult:
         self.vetoes_by_rule.update(f"{d.step}:{d.rule}" for d in r.decisions if d.outcome == "veto")
         for ms in r.tick_to_order_ms:
             self.tick_to_order.add(ms)
+        for ms in r.saga_ms:
+            self.saga.add(ms)
         self.halt_latency_ms.extend(r.halt_latency_ms)
         self.halt_rpc_ms.extend(r.halt_rpc_ms)
         room = KEPT_DISCREPANCIES - len(self.discrepancies)

@@ -13,14 +13,15 @@ the driver keeps no list that grows with the run unless asked to keep the record
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import ray
@@ -29,6 +30,7 @@ from actors.analysis import AnalysisOutput
 from actors.breaker import BreakerUpdate
 from actors.execution import ExecUpdate
 from actors.ingress import IngressResult
+from cluster.adapters.feeds.paced import ReplayFeed
 from cluster.adapters.kafka.bus import Publisher
 from cluster.adapters.live import MemoryLive, Publication, RedisLive
 from cluster.adapters.rust_exec.client import ExecUnavailable, GrpcExecutionClient
@@ -43,6 +45,7 @@ from cluster.storage.store import RunEnd, SessionStore
 from cluster.storage.timeseries import TimeSeries
 from trading.breaker import AgentHealth, DeskHealth, Tier
 from trading.compliance import Headroom
+from trading.feed import Feed
 from trading.ledger import AccountSnapshot, done_orders
 from trading.market import TickBatch
 from trading.orders import Order, OrderStatus, Signal
@@ -120,6 +123,29 @@ class _HealthLog:
         return health
 
 
+class DeskPort(Protocol):
+    """What a long-running desk adds to a session (``cluster.desk.desk.DeskFiles``): where the
+    driver's checkpoint and the intent of its next unit are kept, and the operator's requests."""
+
+    def load(self) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """The last checkpoint and the intent written after it (None, None for a new desk)."""
+        ...
+
+    def save(self, state: dict[str, Any]) -> None: ...
+
+    def intend(self, intent: dict[str, Any]) -> None: ...
+
+    def requests(self) -> list[dict[str, Any]]:
+        """Operators' requests waiting (halt, resume, flatten), oldest first."""
+        ...
+
+    def answer(self, request: dict[str, Any], outcome: str) -> None: ...
+
+    def after_unit(self, status: Callable[[], dict[str, Any]]) -> None:
+        """After each unit (``status`` builds what `octet desk status` shows, if it is wanted)."""
+        ...
+
+
 class Session:
     """Runs ticks through a topology. ``on_batch`` is called after every batch (progress, chaos).
     With ``keep_records`` the result keeps every batch's record, and its lists (``orders``,
@@ -127,7 +153,8 @@ class Session:
 
     def __init__(self, settings: Settings, store: SessionStore | None = None, run_id: str | None = None,
                  on_batch: Callable[[Progress, Topology], None] | None = None,
-                 live: MemoryLive | RedisLive | None = None, keep_records: bool = False) -> None:
+                 live: MemoryLive | RedisLive | None = None, keep_records: bool = False,
+                 desk: DeskPort | None = None) -> None:
         self.settings = settings
         self.run_id = run_id or uuid.uuid4().hex[:12]
         self.store = store
@@ -138,6 +165,15 @@ class Session:
         self.acked: dict[str, int] = {}  # what the store has made durable, after each batch
         self.on_batch = on_batch
         self.keep_records = keep_records
+        self.stop_requested = threading.Event()  # set by stop(): no new batch; the one under way ends
+        self.saved: tuple[dict[str, Any] | None, dict[str, Any] | None] = (None, None)
+        self.exec_address = ""
+        self.desk = desk  # a long-running desk's checkpoints, controls and status (cluster.desk.desk)
+        self.units = 0  # units of work done: batches, time's work with no tick, controls
+        self.durable_unit = 0  # the last unit the store held when this desk resumed
+        self.operator_halts: dict[str, tuple[str, str]] = {}  # account or "*" -> (who, reason)
+        self.control_outcome = ""
+        self.phases: dict[str, float] = {}  # start-up: when each part was up (time.time())
         self.log = BatchLog()  # what the batch under way has produced so far
         self.registry = settings.registry()
         self.account_ids = [a.id for a in settings.accounts]
@@ -160,7 +196,16 @@ class Session:
         # the audit records the store committed since the last publish, for the audit topic
         self.audit_out: list[tuple[list[dict[str, Any]], dict[str, Any] | None]] = []
 
-    def run(self, ticks: TickBatch) -> SessionResult:
+    def run(self, source: TickBatch | Feed) -> SessionResult:
+        """Run the desk on ``source`` until it ends or ``stop()`` is called: a feed (paced, live),
+        or a batch of ticks, replayed as fast as the desk takes them (the backtest)."""
+        size = self.settings.session.batch_size
+        if isinstance(source, TickBatch):
+            ticks: TickBatch | None = source
+            self.feed: Feed = ReplayFeed(source)
+            expected = (len(source) + size - 1) // size
+        else:
+            ticks, self.feed, expected = None, source, 0
         data_dir = Path(self.settings.runtime.data_dir)
         for private in ("state", "exec"):  # agents' state and rust_exec's journals: the owner's only
             private_dir(data_dir / private)
@@ -171,24 +216,33 @@ class Session:
         state_dir = data_dir / "state" / self.run_id
         address = self.settings.execution.address
         self.exec_service = None
+        self.saved = self.desk.load() if self.desk is not None else (None, None)
         if address is None:  # embedded: a rust_exec of this session's own, with its own journal
-            self.exec_service = ExecService.for_settings(self.settings, data_dir / "exec" / self.run_id)
+            # a resumed desk's rust_exec listens where it did: the agents' saved clients connect there
+            listen = str(self.saved[0].get("exec_address") or "127.0.0.1:0") if self.saved[0] else "127.0.0.1:0"
+            self.exec_service = ExecService.for_settings(self.settings, data_dir / "exec" / self.run_id, listen)
             address = self.exec_service.start()
+        self.phases["rust_exec_up"] = time.time()
         self.exec_creds = self.exec_service.credentials() if self.exec_service else exec_credentials(self.settings)
         try:
             state: Path | str = state_dir
             if self.settings.storage.agent_state == "database" and self.store is not None:
                 state = self.store.url
-            self.kafka, self.publisher = self._kafka_feed(ticks) if self.settings.runtime.bus == "kafka" else (None, None)
+            if self.settings.runtime.bus == "kafka":
+                if ticks is None:
+                    raise ValueError("runtime.bus kafka replays a batch of ticks onto md.ticks: a feed goes to "
+                                     "the ingress actors directly (runtime.bus: inprocess)")
+                self.kafka, self.publisher = self._kafka_feed(ticks)
             if self.publisher is not None and self.store is not None:  # the audit trail on its topic too
                 self.store.audit_sink = lambda rows, anchor: self.audit_out.append((rows, anchor))
+            self.exec_address = address
             topo = build(self.settings, state, f"octet-{self.run_id}", address, self.run_id, self.kafka,
                          self.exec_creds, state_key(data_dir))
             self.venue = GrpcExecutionClient(address, self.registry, catch_up=False,  # the breaker's direct line
                                              credentials=self.exec_creds,
                                              reconnect_for=self.settings.execution.reconnect_seconds)
             try:
-                result = self._run(topo, ticks)
+                result = self._run(topo, self.feed, expected)
             finally:
                 topo.shutdown()
                 self.venue.close()
@@ -201,6 +255,10 @@ class Session:
         finally:
             if self.exec_service is not None:
                 self.exec_service.stop()
+
+    def stop(self) -> None:
+        """Stop after the batch under way (its sagas end, it is booked and recorded): thread-safe."""
+        self.stop_requested.set()
 
     def _kafka_feed(self, ticks: TickBatch) -> tuple[KafkaSource, Publisher]:
         """The replay onto ``md.ticks`` (topics made first), and where this run's ingress starts."""
@@ -216,11 +274,13 @@ class Session:
         produce_replay(access, self.registry, ticks, self.settings.session.batch_size, partitions)
         return KafkaSource(access, f"{k.group}.{self.run_id}", partitions, start), Publisher(access)
 
-    def _emit(self, record: BatchRecord, result: SessionResult, end: RunEnd | None = None) -> None:
+    def _emit(self, record: BatchRecord, result: SessionResult, end: RunEnd | None = None,
+              durable: bool = True) -> None:
         """Fold a batch's record into the result and hand it to each sink: the store first (the
-        batch is durable), then its events and audit records on their topics, then the live view."""
+        batch is durable), then its events and audit records on their topics, then the live view.
+        (Not ``durable``: the store has it already, from a driver that died before its checkpoint.)"""
         result.add(record)
-        if self.store is not None:
+        if self.store is not None and durable:
             self.acked = self.store.flush(self.run_id, record, end)
         if self.publisher is not None:
             audit_records, self.audit_out = self.audit_out, []
@@ -241,91 +301,289 @@ class Session:
                 "metrics": svc.metrics_address if svc else None, "restarts": svc.restarts if svc else 0}
 
     # -- the hot path -------------------------------------------------------------------------
-    def _run(self, topo: Topology, ticks: TickBatch) -> SessionResult:
+    def _run(self, topo: Topology, feed: Feed, expected_batches: int) -> SessionResult:
+        """The desk's loop, one unit of work at a time: a batch of ticks, time passing with none (a
+        reset, the weekend close, a heartbeat), an operator's control. Each unit ends with its
+        record emitted and, for a long-running desk, a checkpoint; each begins, for that desk, with
+        its intent written down (which ticks, what instant, which request), so a desk whose driver
+        died replays the unit it was in exactly, getting the agents' recorded answers back."""
         size = self.settings.session.batch_size
-        batches = (len(ticks) + size - 1) // size
-        result = SessionResult(self.run_id, len(ticks), batches, 0.0, records=[] if self.keep_records else None)
+        linger = self.settings.session.linger_ms / 1000
+        idle = self.settings.desk.idle_ms / 1000
+        self.result = result = SessionResult(self.run_id, 0, 0, 0.0, records=[] if self.keep_records else None)
         self.topo = topo
         self.call = actor_caller(topo.agents)
         ray.get([r.handle.info.remote() for r in topo.all()])  # every actor is up before the clock starts
+        self.phases["actors_up"] = time.time()
         warm_up()
-        started = time.perf_counter()
-        if self.store is not None:
-            self.store.begin_run(self.run_id, self.settings, int(ticks.ts[0]) if len(ticks) else 0)
-            if self.settings.storage.record_ticks:
-                self.series = TimeSeries(self.store.engine, self.registry)
-        self._advance(TickBatch.empty(), int(ticks.ts[0]) if len(ticks) else 0)
-        self._reconcile()  # a venue that holds what the desk does not know of halts it at the first review
-        n_ingress = len(topo.ingress)
-        commits: list[Any] = []
-        for b in range(batches):
-            batch = ticks.take(slice(b * size, (b + 1) * size))
-            self.batch_started = time.perf_counter()
-            if self.kafka is not None:  # each ingress actor reads batch b of its partitions from md.ticks
-                ing_refs = [ing.call("poll_batch", b) for ing in topo.ingress]
-                if b + 1 < batches:  # and reads b+1 while the desk works on b (one sequenced call in flight)
-                    for ing in topo.ingress:
-                        ing.handle.query.remote("prefetch", b + 1)
-            elif n_ingress == 1:
-                ing_refs = [topo.ingress[0].call("process", batch)]
+        self.phases["saga_ready"] = time.time()
+        self.started = started = time.perf_counter()
+        self.expected_batches = expected_batches
+        self.commits: list[Any] = []
+        self.beat_at = time.perf_counter()
+        if self.store is not None and self.settings.storage.record_ticks:
+            self.series = TimeSeries(self.store.engine, self.registry)
+        saved, intent = self.saved
+        if saved is None:
+            if self.store is not None:
+                self.store.begin_run(self.run_id, self.settings, feed.now_ns())
+            self.units = 0
+            self._checkpoint(feed)  # unit 0: the state before any call (what a first unit replays from)
+            self._unit({"kind": "start", "now_ns": feed.now_ns()}, feed)
+        else:
+            self._restore(saved, feed)
+            result = self.result
+            if intent is not None and intent.get("unit") == self.units + 1:  # the unit the driver died in
+                self._unit(intent, feed, replay=True)
+            self._settle_with_venue(feed)
+        while not self.stop_requested.is_set():
+            if self.desk is not None:
+                for request in self.desk.requests():  # an operator's control: a unit of its own
+                    self._unit({"kind": "control", "request": request}, feed)
+            batch_start = feed.position
+            batch = feed.poll(size, linger, idle)
+            # heartbeats every heartbeat_every_batches batches, and on a desk at least every heartbeat_seconds
+            beat = self.desk is not None and time.perf_counter() - self.beat_at >= self.settings.desk.heartbeat_seconds
+            if len(batch):
+                beat = beat or self.result.batches % self.settings.agents.breaker.heartbeat_every_batches == 0
+                self._unit({"kind": "batch", "start": batch_start, "end": feed.position, "beat": beat}, feed, batch)
+            elif feed.ended:
+                break
             else:
-                ing_refs = [ing.call("process", batch.take(batch.inst % n_ingress == j))
-                            for j, ing in enumerate(topo.ingress)]
-            an_refs = [shard.call("on_batch", *ing_refs) for _, shard in topo.analysis]
-            ingested: list[IngressResult] = ray.get(ing_refs)
-            clean = self._merge([r.clean for r in ingested])
-            if self.series is not None:  # research data: ticks and bars as they came in
-                self.series.write_ticks(clean)
-                self.series.write_bars([bar for r in ingested for bar in r.bars], self.settings.session.bar_seconds)
-            for r in ingested:
-                self.log.dead_letters.extend(d.reason for d in r.dead_letters)
-            analysed = self._analysed(an_refs)
-            signals = sorted((s for o in analysed for s in o.signals), key=lambda s: (s.ts_ns, s.symbol, s.setup))
-            self.log.events.extend(e for o in analysed for e in o.events)
-            self.log.signals.extend(signals)
-            if signals:
-                self._hold("learning", "on_update", signals, [])
-            self._walk(clean, signals)
-            # The correlation window learns the batch's bars after its sagas: a signal's exposure
-            # check sees no bar that closed after it (and does not wait behind this call).
-            self.pending.append(topo.agents["correlation"].call("on_batch", *ing_refs))
-            last_ts: dict[str, int] = {}
-            for r in ingested:
-                last_ts.update(r.last_ts)
-            self.health.spreads(clean, self.registry)
-            self._settle()  # the batch's book-keeping first: the review then runs on idle cores
-            beat = b % self.settings.agents.breaker.heartbeat_every_batches == 0
-            if beat:
-                self._heartbeat()
-                self._reconcile()
-            if len(clean):
-                self._review(int(clean.ts[-1]), last_ts)
-            self._settle()
-            done = min((b + 1) * size, len(ticks))
-            record, self.log = self.log.seal(b + 1, done, snapshots=self.snapshots, headrooms=self.headrooms,
-                                             last_quotes=_last_quotes(clean, self.registry),
-                                             heartbeats=self.agent_seen if beat else None), BatchLog()
-            self._emit(record, result)
-            if self.kafka is not None:  # the batch is durable and out: its offsets committed
-                last = b + 1 == batches  # the last commit is waited for (at the end of the session)
-                commits = [ing.handle.query.remote("commit", b, last) for ing in topo.ingress]
-            if self.on_batch is not None:
-                self.on_batch(Progress(b + 1, batches, done, result.counts["signals"], result.counts["orders"],
-                                       result.counts["trades"], time.perf_counter() - started, record), topo)
-        self._book(topo.agents["execution"].call("flatten", None, "end of session"))
-        self._reconcile()  # flat at the venue too, or said in result.discrepancies
+                now = feed.now_ns()
+                if beat or any(r.instants(self.clock, now) for r in self.rules.values()):
+                    self._unit({"kind": "idle", "now_ns": now, "beat": beat}, feed)
+        # The run ends with its feed (or its stop, without a desk), flat; a desk that is stopped keeps
+        # its positions for its restart.
+        run_ends = self.desk is None or feed.ended
+        if run_ends:
+            self._book(topo.agents["execution"].call("flatten", None, "end of session"))
+            self._reconcile()  # flat at the venue too, or said in result.discrepancies
         self._settle()
         result.elapsed_s = time.perf_counter() - started
         result.final = dict(self.snapshots)
         result.summaries = topo.agents["performance"].query("summary")
         result.compliance = topo.agents["compliance"].query("report")
         result.agent_stats = [ref.info() for ref in topo.all()]
-        record, self.log = self.log.seal(batches + 1, len(ticks), snapshots=self.snapshots, headrooms=self.headrooms,
-                                         record_headroom=False, final=True), BatchLog()
-        self._emit(record, result, RunEnd(result.ticks, result.batches, result.elapsed_s, result.summaries))
+        if run_ends:  # the run's end; a stopped desk's run goes on at its restart
+            record, self.log = self.log.seal(self.units + 1, result.ticks, snapshots=self.snapshots,
+                                             headrooms=self.headrooms, record_headroom=False, final=True), BatchLog()
+            self._emit(record, result, RunEnd(result.ticks, result.batches, result.elapsed_s, result.summaries))
+        else:
+            self._unit({"kind": "stop"}, feed)
         if self.kafka is not None:
-            ray.get(commits)  # the last batch's offsets are committed before the actors go
+            ray.get(self.commits)  # the last batch's offsets are committed before the actors go
         return result
+
+    # -- units ----------------------------------------------------------------------------------
+    def _unit(self, intent: dict[str, Any], feed: Feed, batch: TickBatch | None = None, replay: bool = False) -> None:
+        """Run one unit of work to its record (and checkpoint). With ``replay`` it is the unit a dead
+        driver was in: the same ticks or instant, with the agents' answers recorded for the calls
+        they had applied."""
+        unit = self.units + 1
+        intent = {**intent, "unit": unit}
+        if self.desk is not None and not replay:
+            self.desk.intend(intent)
+        kind = intent["kind"]
+        beat = bool(intent.get("beat"))
+        clean: TickBatch | None = None
+        if kind == "start":
+            self._advance(TickBatch.empty(), int(intent["now_ns"]))
+            self._reconcile()  # a venue that holds what the desk does not know of halts it at the first review
+        elif kind == "batch":
+            if batch is None:  # replayed: the same ticks, from the feed
+                batch = self._ticks_between(feed, int(intent["start"]), int(intent["end"]))
+            clean = self._batch(batch, beat)
+        elif kind == "idle":
+            self._idle(int(intent["now_ns"]), beat)
+        elif kind == "control":
+            self._control(intent["request"])
+        elif kind == "stop":
+            self.log.notes.append(("desk_stop", self.clock, {"run_id": self.run_id, "ticks": feed.position}))
+        self.units = unit
+        ticks = int(intent.get("end", feed.position))
+        record, self.log = self.log.seal(unit, ticks, snapshots=self.snapshots, headrooms=self.headrooms,
+                                         last_quotes=_last_quotes(clean, self.registry) if clean is not None else None,
+                                         heartbeats=self.agent_seen if beat else None), BatchLog()
+        self._emit(record, self.result, durable=not (replay and unit <= self.durable_unit))
+        self.result.ticks = ticks
+        self.result.batches += kind == "batch"
+        if self.kafka is not None and kind == "batch":  # the batch is durable and out: its offsets committed
+            self.commits = [ing.handle.query.remote("commit", self.result.batches - 1, feed.ended)
+                            for ing in self.topo.ingress]
+        if self.desk is not None:
+            self._checkpoint(feed)
+            if kind == "control":
+                self.desk.answer(intent["request"], self.control_outcome)
+            self.desk.after_unit(self.status)
+        if self.on_batch is not None and kind == "batch":
+            r = self.result
+            self.on_batch(Progress(r.batches, max(self.expected_batches, r.batches), ticks, r.counts["signals"],
+                                   r.counts["orders"], r.counts["trades"], time.perf_counter() - self.started,
+                                   record), self.topo)
+
+    def _ticks_between(self, feed: Feed, start: int, end: int) -> TickBatch:
+        """The ticks [start, end) of a feed that can be read again (a replay or a file)."""
+        feed.seek(start)
+        parts: list[TickBatch] = []
+        while sum(len(p) for p in parts) < end - start:
+            parts.append(feed.poll(end - start - sum(len(p) for p in parts), 0.0, 0.0))
+        return TickBatch.concat(parts) if len(parts) != 1 else parts[0]
+
+    def _batch(self, batch: TickBatch, beat: bool) -> TickBatch:
+        """One batch of ticks: ingress, analysis, the sagas at each signal's instant, the review."""
+        topo = self.topo
+        n_ingress = len(topo.ingress)
+        self.batch_started = time.perf_counter()
+        if self.kafka is not None:  # each ingress actor reads batch b of its partitions from md.ticks
+            b = self.result.batches
+            ing_refs = [ing.call("poll_batch", b) for ing in topo.ingress]
+            if b + 1 < self.expected_batches:  # and reads b+1 while the desk works on b (one sequenced call in flight)
+                for ing in topo.ingress:
+                    ing.handle.query.remote("prefetch", b + 1)
+        elif n_ingress == 1:
+            ing_refs = [topo.ingress[0].call("process", batch)]
+        else:
+            ing_refs = [ing.call("process", batch.take(batch.inst % n_ingress == j))
+                        for j, ing in enumerate(topo.ingress)]
+        an_refs = [shard.call("on_batch", *ing_refs) for _, shard in topo.analysis]
+        ingested: list[IngressResult] = ray.get(ing_refs)
+        clean = self._merge([r.clean for r in ingested])
+        if self.series is not None:  # research data: ticks and bars as they came in
+            self.series.write_ticks(clean)
+            self.series.write_bars([bar for r in ingested for bar in r.bars], self.settings.session.bar_seconds)
+        for r in ingested:
+            self.log.dead_letters.extend(d.reason for d in r.dead_letters)
+        analysed = self._analysed(an_refs)
+        signals = sorted((s for o in analysed for s in o.signals), key=lambda s: (s.ts_ns, s.symbol, s.setup))
+        self.log.events.extend(e for o in analysed for e in o.events)
+        self.log.signals.extend(signals)
+        if signals:
+            self._hold("learning", "on_update", signals, [])
+        self._walk(clean, signals)
+        # The correlation window learns the batch's bars after its sagas: a signal's exposure
+        # check sees no bar that closed after it (and does not wait behind this call).
+        self.pending.append(topo.agents["correlation"].call("on_batch", *ing_refs))
+        last_ts: dict[str, int] = {}
+        for r in ingested:
+            last_ts.update(r.last_ts)
+        self.health.spreads(clean, self.registry)
+        self._settle()  # the batch's book-keeping first: the review then runs on idle cores
+        if beat:
+            self.beat_at = time.perf_counter()
+            self._heartbeat()
+            self._reconcile()
+        if len(clean):
+            self._review(int(clean.ts[-1]), last_ts)
+        self._settle()
+        return clean
+
+    def _idle(self, now_ns: int, beat: bool) -> None:
+        """No tick came: advance the desk's clock to the market's time, which cuts at every daily
+        reset and flat-by deadline passed meanwhile (a weekend's close happens at its instant)."""
+        if now_ns > self.clock:
+            self._walk(TickBatch.empty(), [], now_ns)
+            self._settle()
+        if beat:
+            self.beat_at = time.perf_counter()
+            self._heartbeat()
+            self._reconcile()
+            self._review(max(now_ns, self.clock), {})
+            self._settle()
+
+    # -- a long-running desk: checkpoints, resume, controls ---------------------------------------
+    CHECKPOINTED = ("units", "clock", "snapshots", "mids", "headrooms", "blocked", "system_open", "desk_halted",
+                    "pending_halt", "sent", "health", "ignored", "agent_seen", "operator_halts", "result")
+
+    def _checkpoint(self, feed: Feed) -> None:
+        """The driver's state after a unit (everything a later unit reads that earlier ones made),
+        and each agent's sequence: from here on each agent keeps its answers until the next one."""
+        if self.desk is None:
+            return
+        seqs = {ref.name: ref.mark() for ref in self.topo.all()}
+        state = {name: getattr(self, name) for name in self.CHECKPOINTED}
+        state.update(seqs=seqs, position=feed.position, result=replace(self.result, records=None),
+                     exec_address=self.exec_address)
+        self.desk.save(state)
+
+    def _restore(self, saved: dict[str, Any], feed: Feed) -> None:
+        for name in self.CHECKPOINTED:
+            setattr(self, name, saved[name])
+        self.result.records = [] if self.keep_records else None
+        for ref in self.topo.all():  # each agent answers a repeated call with what it answered before
+            ref.seq = ref.kept = saved["seqs"].get(ref.name, 0)
+        if self.store is not None:
+            self.durable_unit = self.store.resume_run(self.run_id)
+        feed.seek(int(saved["position"]))
+        self.log.notes.append(("desk_resume", self.clock, {"run_id": self.run_id, "ticks": int(saved["position"]),
+                                                           "units": self.units}))
+
+    def _settle_with_venue(self, feed: Feed) -> None:
+        """After a restart: the books against rust_exec, every difference resolved by the policy
+        (adopted or flattened), each an audit record naming both sides. A unit of its own."""
+        policy = self.settings.desk.reconcile_policy
+        self._unit({"kind": "control", "request": {"id": "", "action": "reconcile", "account": "",
+                                                   "reason": f"restart, policy {policy}", "who": "desk"}}, feed)
+
+    def _control(self, request: dict[str, Any]) -> None:
+        """An operator's control of the running desk (or the desk's own reconciliation at restart),
+        recorded in the audit trail with who asked."""
+        action, account = str(request.get("action", "")), str(request.get("account", ""))
+        who, reason = str(request.get("who", "")), str(request.get("reason", "")) or "operator"
+        execution = self.topo.agents["execution"]
+        scope = account or "*"
+        name = "the desk" if scope == "*" else account
+        if account and account not in self.account_ids:
+            outcome = f"refused: no account {account!r} on this desk ({', '.join(self.account_ids)})"
+        elif action == "halt":
+            self.operator_halts[scope] = (who, reason)
+            outcome = f"halted {name}: no new saga opens for it"
+        elif action == "resume":
+            was = self.operator_halts.pop(scope, None)
+            outcome = f"resumed {name}" if was else f"{name} was not halted by an operator"
+        elif action == "flatten":
+            before = len(self.log.reports)
+            self._book(execution.call("flatten", account or None, f"operator {who}: {reason}"))
+            outcome = f"flattened {name}: {len(self.log.reports) - before} report(s)"
+        elif action == "reconcile":
+            policy = self.settings.desk.reconcile_policy
+            update: ExecUpdate = ray.get(execution.call("settle_differences", policy, reason))
+            for event in update.reconciled:
+                self.log.notes.append(("reconcile", self.clock, {"event": event, "policy": policy}))
+            self._book(update)
+            outcome = f"{len(update.reconciled)} difference(s) resolved by policy {policy}" + (
+                f", {len(update.discrepancies)} left" if update.discrepancies else "")
+        else:
+            outcome = f"refused: unknown action {action!r} (halt, resume, flatten)"
+        self.control_outcome = outcome
+        self.log.notes.append(("operator" if who != "desk" else "desk", self.clock,
+                               {"action": action, "account_id": account, "who": who, "reason": reason,
+                                "outcome": outcome, "request_id": str(request.get("id", ""))}))
+
+    def status(self) -> dict[str, Any]:
+        """What `octet desk status` shows: accounts, positions, headroom, breaker tiers, feed lag."""
+        accounts = {}
+        for acc in self.account_ids:
+            snap, head = self.snapshots.get(acc), self.headrooms.get(acc)
+            accounts[acc] = {
+                "balance": str(snap.balance) if snap else None, "equity": str(snap.equity) if snap else None,
+                "positions": [{"id": p.position_id, "symbol": p.symbol, "side": int(p.side), "lots": str(p.lots),
+                               "entry": str(p.entry)} for p in (snap.positions if snap else ())],
+                "daily_headroom": str(head.daily_headroom) if head else None,
+                "max_loss_headroom": str(head.max_loss_headroom) if head else None,
+                "breaker": "blocked" if acc in self.blocked else "ok",
+                "operator_halt": list(self.operator_halts.get(acc, ())) or None,
+            }
+        r = self.result
+        return {"run_id": self.run_id, "units": self.units, "batches": r.batches, "ticks": r.ticks,
+                "signals": r.counts["signals"], "orders": r.counts["orders"], "trades": r.counts["trades"],
+                "market_time_ns": self.clock, "feed_lag_ms": round(max(0.0, (self.feed.now_ns() - self.clock) / 1e6), 1),
+                "system_breaker": "open" if self.system_open else "closed", "ignored_agents": sorted(self.ignored),
+                "desk_halt": list(self.operator_halts.get("*", ())) or None, "accounts": accounts,
+                "tick_to_order_p50_ms": round(r.tick_to_order.percentile(50), 2) if r.counts["orders"] else None,
+                "tick_to_order_p99_ms": round(r.tick_to_order.percentile(99), 2) if r.counts["orders"] else None,
+                "saga_p50_ms": round(r.saga.percentile(50), 2) if r.saga.count else None,
+                "saga_p99_ms": round(r.saga.percentile(99), 2) if r.saga.count else None}
 
     def _hold(self, agent: str, method: str, *args: Any) -> None:
         """A book-keeping call, sent with the agent's others once the batch's sagas are done."""
@@ -349,30 +607,33 @@ class Session:
         merged = TickBatch.concat(parts)
         return merged.take(np.lexsort((merged.inst, merged.ts)))
 
-    def _cuts(self, clean: TickBatch, signals: list[Signal]) -> list[tuple[int, list[Signal]]]:
+    def _cuts(self, clean: TickBatch, signals: list[Signal], until: int = 0) -> list[tuple[int, list[Signal]]]:
         """Times at which the batch is cut: each signal's time, and every account's resets and
         flat-by deadlines since the last time the desk advanced to, including those that fell
         between the previous batch and this one (a weekend), each judged from the state before it."""
         cuts: dict[int, list[Signal]] = {}
         for s in signals:
             cuts.setdefault(s.ts_ns, []).append(s)
-        if len(clean):
-            since, last = self.clock or int(clean.ts[0]) - 1, int(clean.ts[-1])
+        if len(clean) or until:
+            since = self.clock or (int(clean.ts[0]) - 1 if len(clean) else until - 1)
+            last = max(int(clean.ts[-1]) if len(clean) else 0, until)
             for rules in self.rules.values():
                 for t in rules.instants(since, last):
                     cuts.setdefault(t, [])
         return sorted(cuts.items())
 
-    def _walk(self, clean: TickBatch, signals: list[Signal]) -> None:
+    def _walk(self, clean: TickBatch, signals: list[Signal], until: int = 0) -> None:
+        """Advance through the batch (and, with no tick, to ``until``), cut at each signal and
+        instant of the rules, running each signal's saga at its cut."""
         pos = 0
-        for t, group in self._cuts(clean, signals):
+        for t, group in self._cuts(clean, signals, until):
             k = int(np.searchsorted(clean.ts, t, "left"))
             self._advance(clean.take(slice(pos, k)), t)
             pos = k
             for signal in group:
                 self._saga(signal)
         if pos < len(clean) or len(clean) == 0:
-            self._advance(clean.take(slice(pos, None)), int(clean.ts[-1]) if len(clean) else 0)
+            self._advance(clean.take(slice(pos, None)), max(int(clean.ts[-1]) if len(clean) else 0, until))
 
     def _advance(self, quotes: TickBatch, as_of: int) -> None:
         """Push quotes to the venue up to ``as_of``, book what filled, refresh headroom."""
@@ -428,14 +689,21 @@ class Session:
             why = f"agent breaker open: {', '.join(saga_agents)}" if tier == "agent" else "circuit breaker open"
             self.log.decisions.append(Decision(signal.signal_id, acc, "breaker", "veto", tier, why))
         accounts = [a for a in self.account_ids if a not in stopped]
+        for acc in [a for a in accounts if a in self.operator_halts or "*" in self.operator_halts]:
+            who, reason = self.operator_halts.get(acc) or self.operator_halts["*"]
+            self.log.decisions.append(Decision(signal.signal_id, acc, "operator", "veto", "halt",
+                                               f"halted by {who}: {reason}"))
+            accounts.remove(acc)
         if not accounts:
             return
         # One sequenced call in flight per agent: Ray does not promise to retry two in their order
         # after a restart, and a sizing applied before the trades it should see is refused as stale.
         ray.get(self.risk_trades)
         self.risk_trades = []
+        began = time.perf_counter()
         try:
             ctx = run_saga(SagaContext(signal, accounts, self.snapshots, self.mids, self.headrooms, self.call))
+            self.log.saga_ms.append((time.perf_counter() - began) * 1000)
         except ExecUnavailable as exc:
             self.health.venue_error = _cause(exc)
             for acc in accounts:
@@ -451,7 +719,7 @@ class Session:
                 if report.status.placed and report.client_order_id in sent and report.client_order_id not in placed:
                     placed.add(report.client_order_id)
                     self.log.orders.append(sent[report.client_order_id])
-                    self.log.tick_to_order_ms.append((time.perf_counter() - self.batch_started) * 1000)
+                    self.log.tick_to_order_ms.append((time.perf_counter() - self.feed.arrived_at(signal.ts_ns)) * 1000)
             self._book(ctx.update)
 
     def _analysed(self, refs: list[Any]) -> list[AnalysisOutput]:

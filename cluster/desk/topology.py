@@ -42,14 +42,24 @@ class AgentRef:
         self.name = name
         self.handle = handle
         self.seq = 0
+        self.kept: int | None = None  # with a checkpoint: the agent keeps every result after this sequence
         self.inflight: Any = None  # the previous sequenced call's reference, until it is done
 
     def call(self, method: str, *args: Any) -> Any:
         if self.inflight is not None:
             ray.wait([self.inflight], num_returns=1, fetch_local=False)
         self.seq += 1
-        self.inflight = self.handle.call.remote(self.seq, method, *args)
+        if self.kept is None:
+            self.inflight = self.handle.call.remote(self.seq, method, *args)
+        else:
+            self.inflight = self.handle.call.remote(self.seq, method, *args, keep_from=self.kept)
         return self.inflight
+
+    def mark(self) -> int:
+        """A checkpoint: from now on the agent keeps the results of the calls after this one (what
+        a desk resumed from this checkpoint replays). Returns the sequence to resume from."""
+        self.kept = self.seq
+        return self.seq
 
     def call_many(self, calls: list[tuple[str, tuple[Any, ...]]]) -> Any:
         """Several calls applied in order as one sequenced call (one save): a list of their results."""

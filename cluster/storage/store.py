@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import Engine, Table, create_engine, delete, event, insert, select, update
+from sqlalchemy import Engine, Table, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cluster.storage import audit, migrate
@@ -120,6 +120,10 @@ class BatchFacts(Protocol):
     def breaker_events(self) -> Sequence[BreakerEvent]: ...
     @property
     def snapshots(self) -> Mapping[str, AccountSnapshot]: ...
+    @property
+    def notes(self) -> Sequence[tuple[str, int, Mapping[str, Any]]]: ...  # (kind, ts_ns, payload)
+    @property
+    def batch(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -225,6 +229,26 @@ class SessionStore:
                                                                            "instruments": len(instruments)})])
         self._committed(run_id, appended)
 
+    def resume_run(self, run_id: str) -> int:
+        """A desk resuming run ``run_id``: the run is running again, and the store's counts and the
+        order -> signal links of its audit records continue from what is durable. Returns the last
+        batch durable (a resumed desk replaying that batch does not write it again)."""
+        with self.engine.begin() as conn:
+            row = conn.execute(select(m.Run.__table__.c.batches).where(m.Run.run_id == run_id)).first()
+            if row is None:
+                raise StoreError(f"run {run_id} is not in the store at {self.where}: it cannot be resumed")
+            conn.execute(update(m.Run.__table__).where(m.Run.run_id == run_id).values(status="running"))
+            for name, table in (("signals", RECORDS["signals"]), ("decisions", RECORDS["decisions"]),
+                                ("orders", RECORDS["orders"]), ("reports", RECORDS["execution_reports"]),
+                                ("trades", RECORDS["trades"]), ("headroom", RECORDS["headroom"]),
+                                ("breaker", RECORDS["breaker_events"])):
+                self.written[name] = int(conn.execute(select(func.count()).select_from(table)
+                                                      .where(table.c.run_id == run_id)).scalar() or 0)
+            orders = RECORDS["orders"]
+            self._order_signal = {str(c): str(s) for c, s in conn.execute(
+                select(orders.c.client_order_id, orders.c.signal_id).where(orders.c.run_id == run_id))}
+        return int(row[0] or 0)
+
     def append_audit(self, run_id: str, entries: list[Entry]) -> Appended:
         """Audit records of their own (not a batch's facts), in one transaction, anchored like a batch."""
         with self.engine.begin() as conn:
@@ -280,6 +304,8 @@ class SessionStore:
             rows["breaker_events"].append(row)
             entries.append(Entry("breaker", e.ts_ns, jsonable(row), None, None,
                                  e.scope if e.tier.value == "account" else None))
+        for kind, ts_ns, note in r.notes:  # an operator's control, a reconciliation, a desk's stop or resume
+            entries.append(Entry(kind, ts_ns, jsonable(dict(note)), None, None, note.get("account_id") or None))
         snapshots = r.snapshots
         for acc, snap in sorted(snapshots.items()):
             row = equity_row(snap)
@@ -301,7 +327,9 @@ class SessionStore:
                         continue
                 if batch:
                     conn.execute(insert(RECORDS[name]), [dict(run_id=run_id, **row) for row in batch])
-            if end is not None:
+            if end is None:  # how far the run is durable: a resumed desk does not write a batch twice
+                conn.execute(update(m.Run.__table__).where(m.Run.run_id == run_id).values(batches=r.batch))
+            else:
                 summary = {a: json_safe(asdict(s)) for a, s in end.summaries.items()}
                 entries.append(Entry("run_end", last_signal_ns,
                                      {"run_id": run_id, "ticks": end.ticks, "orders": written.get("orders", 0),

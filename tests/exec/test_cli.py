@@ -124,3 +124,25 @@ def test_exec_serve_without_its_binary_is_one_line(tmp_path) -> None:  # type: i
                           env={**env, "COLUMNS": "200", "PYTHONPATH": str(ROOT),
                                "OCTET_EXECUTION__BINARY": str(tmp_path / "no-such-octet-exec")})
     _one_line_error(done, 1, "execution.binary", "no-such-octet-exec")
+
+
+def test_the_desk_commands_say_in_one_line_when_no_desk_runs_and_refuse_a_bad_feed(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import yaml
+
+    doc = yaml.safe_load((ROOT / "octet.yaml").read_text())
+    doc["runtime"]["data_dir"] = str(tmp_path / "var")
+    config = tmp_path / "octet.yaml"
+    config.write_text(yaml.safe_dump(doc))
+    for args, code, says in ((["stop"], 1, "no desk is running (last state: never started)"),
+                             (["halt", "-a", "x", "-r", "why"], 1, "no desk is running: start it"),
+                             (["flatten"], 1, "no desk is running: start it")):
+        out = octet("desk", *args, "--config", str(config))
+        assert out.returncode == code and says in out.stdout and "Traceback" not in out.stdout + out.stderr, out
+    status = octet("desk", "status", "--config", str(config))
+    assert status.returncode == 0 and "desk: never started" in status.stdout
+    assert (tmp_path / "var" / "desk").stat().st_mode & 0o777 == 0o700
+    doc["desk"] = {"feed": "file"}  # and no session.data_file
+    config.write_text(yaml.safe_dump(doc))
+    out = octet("desk", "start", "--foreground", "--config", str(config))
+    assert out.returncode == 2 and "desk.feed is file and session.data_file is not set" in out.stdout, out
+    assert "Traceback" not in out.stdout + out.stderr

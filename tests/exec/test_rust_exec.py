@@ -422,3 +422,34 @@ def test_a_crossed_or_zero_quote_is_skipped_and_counted_and_fills_nothing(svc, c
     assert "octet_exec_quotes_invalid_total 3" in body
     filled = client.on_quotes(batch([(T0 + 4 * S, 0, 108000, 108010)]))
     assert [(r.client_order_id, str(r.fill.price)) for r in filled if r.fill] == [("rest", "1.08010")]
+
+
+@pytest.mark.parametrize("policy", ["adopt", "flatten"])
+def test_a_position_opened_behind_the_desks_back_is_resolved_by_the_reconcile_policy(svc, registry, policy) -> None:  # type: ignore[no-untyped-def]
+    from actors.execution import AccountSpec, ExecutionAgent
+
+    desk = ExecutionAgent(registry, partial(GrpcExecutionClient, svc.address, registry, credentials=svc.credentials()),
+                          [AccountSpec("acc", "USD", Decimal(100_000), Decimal(0))])
+    desk.submit([order("mine")])
+    desk.on_quotes(batch([(T0 + S, 0, 108000, 108010)]), T0 + S)
+    stranger = GrpcExecutionClient(svc.address, registry, credentials=svc.credentials(), catch_up=False)
+    stranger.submit(order("not-mine", not_before=T0 + 2 * S, lots="2"))
+    stranger.on_quotes(batch([(T0 + 3 * S, 0, 108000, 108010)]))
+    update = desk.settle_differences(policy)
+    assert update.discrepancies == (), "every difference resolved"
+    (event,) = update.reconciled
+    assert event.startswith("acc not-mine: the desk held nothing, rust_exec long 200,000 EURUSD"), event
+    held = {p.position_id for p in stranger.positions("acc")}
+    if policy == "adopt":
+        assert "adopted" in event and held == {"mine", "not-mine"}
+        adopted = desk.ledgers["acc"].positions["not-mine"]
+        assert (adopted.lots, adopted.entry, adopted.stop_loss) == (Decimal(2), Decimal("1.0801"), Decimal("1.079"))
+        # its stop, hit at the venue, closes it in the books like the desk's own
+        closed = desk.on_quotes(batch([(T0 + 4 * S, 0, 107850, 107860)]), T0 + 4 * S)
+        assert {t.position_id for t in closed.trades} == {"mine", "not-mine"} and closed.discrepancies == ()
+    else:
+        assert "flattened at rust_exec" in event and held == {"mine"}, "only the stranger's position is closed"
+        assert set(desk.ledgers["acc"].positions) == {"mine"}
+    assert desk.reconcile().discrepancies == ()
+    stranger.close()
+

@@ -58,7 +58,7 @@ def test_a_restarted_shell_resumes_where_it_was_and_a_retried_call_is_not_applie
     again = AgentShell("performance", state_dir, PerformanceAgent, {"acc": Decimal(100_000)}, run_id="run1", key=KEY)
     assert again.restored and again.stats["restarts"] == 1 and again.last_seq == 59
     assert again.query("summary") == before and again.query("equity_curves") == curve
-    assert again.call(59, "on_update", {"acc": _snap(9999)}, [_trade(9999)]) == again.recent[59]  # a retry
+    assert again.call(59, "on_update", {"acc": _snap(9999)}, [_trade(9999)]) == again.recent[59][1]  # a retry
     assert again.query("summary") == before
     again.call(60, "on_update", {"acc": _snap(601)}, [_trade(60)])
     third = AgentShell("performance", state_dir, PerformanceAgent, {"acc": Decimal(100_000)}, run_id="run1", key=KEY)
@@ -130,3 +130,21 @@ def test_many_calls_in_one_apply_in_order_save_once_and_are_not_applied_twice(tm
     again = AgentShell("counter", str(tmp_path / "s"), _Counter, run_id="r", key=KEY)  # killed before it answered
     assert again.call(1, MANY, [("add", (2,)), ("add", (3,)), ("peek", ())]) == [2, 5, 5], "the recorded answer"
     assert again.call(2, "peek") == 5
+
+
+def test_a_shell_keeps_every_answer_since_the_checkpoint_for_a_driver_that_replays_them(state_dir: str) -> None:
+    from actors.shell import Diverged
+
+    shell = AgentShell("performance", state_dir, PerformanceAgent, {"acc": Decimal(100_000)}, run_id="run2", key=KEY)
+    for i in range(1, 11):
+        shell.call(i, "on_update", {"acc": _snap(i * 10)}, [_trade(i)], keep_from=4)  # the checkpoint was at call 4
+    assert sorted(shell.recent) == list(range(5, 11))
+    # the driver died; a new one replays calls 5..10 from its checkpoint, then goes on
+    again = AgentShell("performance", state_dir, PerformanceAgent, {"acc": Decimal(100_000)}, run_id="run2", key=KEY)
+    before = again.query("summary")
+    answers = [again.call(i, "on_update", {"acc": _snap(1)}, [_trade(99)], keep_from=4) for i in range(5, 11)]
+    assert answers == [shell.recent[i][1] for i in range(5, 11)] and again.query("summary") == before
+    with pytest.raises(Diverged, match="call 7 was on_update, now summary"):
+        again.call(7, "summary", keep_from=4)
+    again.call(11, "on_update", {"acc": _snap(110)}, [_trade(11)], keep_from=10)  # the next checkpoint: 10
+    assert sorted(again.recent) == [11]

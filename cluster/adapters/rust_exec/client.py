@@ -240,11 +240,11 @@ class GrpcExecutionClient:
         reply = self._call(lambda s: s.PushQuotes(request, timeout=self.timeout))
         return self._collect(list(reply.reports), reply.last_seq, reply.halted)
 
-    def flatten(self, account_id: str | None, ts_ns: int, reason: str) -> list[ExecutionReport]:
+    def flatten(self, account_id: str | None, ts_ns: int, reason: str, position_id: str = "") -> list[ExecutionReport]:
         self._start()
         self.flatten_seq += 1
         request = pb.FlattenRequest(request_id=f"{self.stream_id}-flatten-{self.flatten_seq}", account_id=account_id or "",
-                                    ts_ns=ts_ns, reason=reason)
+                                    ts_ns=ts_ns, reason=reason, position_id=position_id)
         reply = self._call(lambda s: s.Flatten(request, timeout=self.timeout))
         return self._collect(list(reply.reports), reply.last_seq, reply.halted)
 

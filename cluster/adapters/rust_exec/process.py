@@ -114,9 +114,10 @@ class ExecService:
         self._watchdog: threading.Thread | None = None
 
     @classmethod
-    def for_settings(cls, settings: Settings, journal_dir: Path) -> ExecService:
+    def for_settings(cls, settings: Settings, journal_dir: Path, listen: str = "127.0.0.1:0") -> ExecService:
         x = settings.execution
         return cls(exec_config(settings), journal_dir, binary=x.binary, fsync=x.fsync, supervise=x.supervise,
+                   listen=listen,
                    metrics_listen=f"127.0.0.1:{x.metrics_port}" if x.metrics_port >= 0 else None,
                    secrets=exec_secrets(settings))
 

@@ -1,0 +1,143 @@
+"""A replay feed: recorded or generated ticks delivered as time passes.
+
+``speed`` is market seconds per wall second (1 = real time, 10 = ten times faster, ``None`` = as
+fast as the desk takes them: every tick has already arrived, so a batch is always ``max_ticks``, the
+backtest's regime). A market gap longer than ``max_gap_s`` (a night, a weekend) passes in ``max_gap_s``
+of market time; the feed's clock still crosses the whole gap in that time, so the work due in it (a
+daily reset, the weekend close) happens at its own instant, in order.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from cluster.config.settings import Settings
+from trading.market import NS_PER_S, TickBatch
+
+
+class FeedError(RuntimeError):
+    """A feed that cannot be opened (a missing or refused file): one line for the operator."""
+
+
+def replay_ticks(settings: Settings) -> TickBatch:
+    """The replay's ticks: ``session.data_file``'s, or the generator's (``session.*``)."""
+    from polars.exceptions import PolarsError
+
+    from cluster.adapters.feeds.replay import generate_ticks, read_ticks
+    from trading.errors import DomainError
+
+    s = settings.session
+    if s.data_file is not None:
+        try:
+            return read_ticks(s.data_file, settings.registry())
+        except (OSError, DomainError, PolarsError) as exc:
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise FeedError(f"session.data_file {s.data_file}: {reason}") from None
+    ticks, _ = generate_ticks(settings.registry(), settings.generator_profiles(), s.ticks, s.seed, s.start)
+    return ticks
+
+
+def desk_feed(settings: Settings) -> ReplayFeed:
+    """The desk's feed (``desk.*``): the replay or the file, paced at ``desk.speed``."""
+    d = settings.desk
+    if d.feed == "file" and settings.session.data_file is None:
+        raise FeedError("desk.feed is file and session.data_file is not set: name the recorded tick file")
+    if d.feed == "replay" and settings.session.data_file is not None:
+        raise FeedError("desk.feed is replay (the generator) but session.data_file is set: set desk.feed: file")
+    return ReplayFeed(replay_ticks(settings), d.speed, d.max_gap_seconds)
+
+
+class ReplayFeed:
+    def __init__(self, ticks: TickBatch, speed: float | None = None, max_gap_s: float = 60.0) -> None:
+        if speed is not None and speed <= 0:
+            raise ValueError(f"speed must be above 0 (market seconds per wall second), not {speed}")
+        self.ticks = ticks
+        self.speed = speed
+        self._pos = 0
+        ts = ticks.ts.astype(np.int64)
+        if speed is not None and len(ts):
+            gaps = np.diff(ts, prepend=ts[0]).astype(np.float64)
+            # wall seconds from the first tick to each tick, long gaps shortened to max_gap_s
+            self._wall = np.cumsum(np.minimum(gaps, max_gap_s * NS_PER_S)) / NS_PER_S / speed
+        else:
+            self._wall = np.zeros(len(ts))
+        self._t0 = time.perf_counter()  # when tick 0 (or the tick sought) is due
+        self._origin = 0
+        self._polled = self._t0  # unpaced, a tick arrives when its batch is taken
+
+    # -- the clock ----------------------------------------------------------------------------
+    def _due(self, i: int) -> float:
+        return self._t0 + float(self._wall[i] - self._wall[self._origin])
+
+    def arrived_at(self, ts_ns: int) -> float:
+        i = min(int(np.searchsorted(self.ticks.ts, ts_ns, "left")), len(self.ticks) - 1)
+        return self._due(i) if self.speed is not None else self._polled
+
+    def now_ns(self) -> int:
+        """Market time: interpolated between the last tick due and the next (a shortened gap is
+        crossed whole in its wall time); the last tick's stamp at the end; with no pacing, the
+        stamp of the last tick delivered."""
+        n = len(self.ticks)
+        if n == 0:
+            return 0
+        if self.speed is None:
+            return int(self.ticks.ts[max(self._pos - 1, 0)])
+        now = time.perf_counter()
+        j = int(np.searchsorted(self._wall, self._wall[self._origin] + (now - self._t0), "right")) - 1
+        j = max(j, self._origin)
+        if j >= n - 1:
+            return int(self.ticks.ts[-1])
+        span = float(self._wall[j + 1] - self._wall[j])
+        frac = 1.0 if span <= 0 else min(1.0, (now - self._due(j)) / span)
+        return int(self.ticks.ts[j]) + int((int(self.ticks.ts[j + 1]) - int(self.ticks.ts[j])) * frac)
+
+    # -- delivery -----------------------------------------------------------------------------
+    @property
+    def position(self) -> int:
+        return self._pos
+
+    @property
+    def ended(self) -> bool:
+        return self._pos >= len(self.ticks)
+
+    def _arrived(self, now: float) -> int:
+        """How many ticks have arrived by ``now`` (an index past the last one due)."""
+        if self.speed is None:
+            return len(self.ticks)
+        return int(np.searchsorted(self._wall, self._wall[self._origin] + (now - self._t0), "right"))
+
+    def poll(self, max_ticks: int, linger_s: float, idle_s: float) -> TickBatch:
+        start = self._pos
+        if start >= len(self.ticks):
+            return TickBatch.empty()
+        if self.speed is not None:
+            first_due = self._due(start)
+            wait = first_due - time.perf_counter()
+            if wait > idle_s:  # nothing before the idle deadline: the desk does time's work meanwhile
+                time.sleep(idle_s)
+                return TickBatch.empty()
+            if wait > 0:
+                time.sleep(wait)
+            # the batch closes at max_ticks, or linger_s after its first tick arrived
+            full_at = self._due(min(start + max_ticks, len(self.ticks)) - 1)
+            close_at = min(first_due + linger_s, full_at)
+            wait = close_at - time.perf_counter()
+            if wait > 0:
+                time.sleep(wait)
+        end = min(start + max_ticks, self._arrived(time.perf_counter()), len(self.ticks))
+        end = max(end, start + 1)
+        self._pos = end
+        self._polled = time.perf_counter()
+        return self.ticks.take(slice(start, end))
+
+    def seek(self, position: int) -> None:
+        if not 0 <= position <= len(self.ticks):
+            raise ValueError(f"cannot seek to tick {position}: the feed holds {len(self.ticks)}")
+        self._pos = position
+        self._origin = min(position, max(len(self.ticks) - 1, 0))
+        self._t0 = time.perf_counter()
+
+    def close(self) -> None:
+        pass

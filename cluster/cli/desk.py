@@ -1,0 +1,236 @@
+"""``octet desk start|stop|status|halt|resume|flatten``: a desk that runs until it is stopped.
+
+``start`` launches the driver (``octet desk run``) in the background, waits for its first tick and
+returns; ``stop`` asks it to stop (SIGTERM: no new saga, the one under way ends, everything is
+saved) and waits until it has; ``status`` reads what it last wrote. The controls are requests in
+``data_dir/desk/control`` that the desk takes between two units of work, answers, and records in the
+audit trail with who asked. A desk started again continues its run (docs/operators.md, "The desk").
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from cluster.cli.common import ConfigOpt, app, console, fail, settings_or_exit, with_local_servers
+
+desk = typer.Typer(help="A desk that runs until stopped: start, watch, control and stop it.", no_args_is_help=True)
+app.add_typer(desk, name="desk")
+
+SpeedOpt = Annotated[float | None, typer.Option(help="Market seconds per wall second (desk.speed).")]
+AccountOpt = Annotated[str, typer.Option("--account", "-a", help="One account (default: the whole desk).")]
+ReasonOpt = Annotated[str, typer.Option("--reason", "-r", help="Why (recorded in the audit trail).")]
+WhoOpt = Annotated[str | None, typer.Option(help="Who asks (recorded; default: your login name).")]
+
+
+def _files(config: Path) -> Any:
+    from cluster.config.secrets import state_key
+    from cluster.desk.desk import DeskFiles
+
+    settings = settings_or_exit(config)
+    data_dir = Path(settings.runtime.data_dir)
+    return DeskFiles(data_dir, state_key(data_dir))
+
+
+def _running(files: Any) -> int | None:
+    from cluster.desk.desk import pid_alive
+
+    meta = files.meta()
+    pid = meta.get("pid")
+    return int(pid) if pid and pid_alive(int(pid)) and meta.get("state") in ("starting", "running", "stopping") \
+        else None
+
+
+@desk.command()
+def start(config: ConfigOpt = Path("octet.yaml"), speed: SpeedOpt = None,
+          new: Annotated[bool, typer.Option("--new", help="Start a new run even if the last one can resume.")] = False,
+          foreground: Annotated[bool, typer.Option(help="Run in this terminal (Ctrl-C stops it).")] = False,
+          wait: Annotated[float, typer.Option(help="Seconds to wait for the first tick.")] = 180.0) -> None:
+    """Start the desk (or resume the run it was running) and return once its first tick is processed."""
+    settings_or_exit(config, desk__speed=speed)  # a bad file is refused here, not in the background
+    files = _files(config)
+    if (pid := _running(files)) is not None:
+        raise fail(f"the desk is already running (pid {pid}); `octet desk status` shows it")
+    if foreground:
+        _run(config, speed, new)
+        return
+    started = time.time()
+    cmd = [sys.executable, "-m", "cluster.cli", "desk", "run", "--config", str(config)]
+    if speed is not None:
+        cmd += ["--speed", str(speed)]
+    if new:
+        cmd.append("--new")
+    log = open(os.open(files.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")  # noqa: SIM115
+    try:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
+                                cwd=os.getcwd())
+    finally:
+        log.close()
+    with console.status("starting the desk (Ray, rust_exec, the agents)") as shown:
+        while True:
+            meta = files.meta()
+            if meta.get("pid") == proc.pid and meta.get("first_tick_at"):
+                break
+            if proc.poll() is not None:
+                tail = files.log_path.read_text(errors="replace").strip().splitlines()[-12:]
+                console.print("\n".join(tail))
+                raise fail(f"the desk exited with code {proc.returncode} before its first tick; log: {files.log_path}")
+            if time.time() - started > wait:
+                raise fail(f"no first tick after {wait:.0f} s; the desk (pid {proc.pid}) is still starting: "
+                           f"see {files.log_path} and `octet desk status`", 1)
+            shown.update(f"starting the desk: {meta.get('phase', 'launching')}")
+            time.sleep(0.1)
+    meta = files.meta()
+    how = "resumed run" if meta.get("resumed") else "new run"
+    console.print(f"desk running (pid {proc.pid}), {how} [bold]{meta.get('run_id')}[/bold]: first tick processed "
+                  f"{meta['first_tick_at'] - started:.1f} s after start. Watch: `octet desk status`; "
+                  f"stop: `octet desk stop`; log: {files.log_path}")
+
+
+@desk.command(hidden=True)
+def run(config: ConfigOpt = Path("octet.yaml"), speed: SpeedOpt = None, new: bool = False) -> None:
+    """The desk's driver, in this process (what `octet desk start` launches)."""
+    _run(config, speed, new)
+
+
+def _run(config: Path, speed: float | None, new: bool) -> None:
+    from cluster.adapters.feeds.paced import FeedError, desk_feed
+    from cluster.cli.session import _check_credentials, _live
+    from cluster.config.secrets import SecretError, state_key
+    from cluster.desk.desk import DeskFiles, run_desk
+    from cluster.storage.anchors import AuditKeyError, key_path, load_key
+    from cluster.storage.store import open_store
+
+    t0 = time.time()
+    settings = settings_or_exit(config, desk__speed=speed)
+    data_dir = Path(settings.runtime.data_dir)
+    files = DeskFiles(data_dir, state_key(data_dir))
+    try:
+        load_key(key_path(settings), create=True)
+        _check_credentials(settings)
+        feed = desk_feed(settings)
+    except (AuditKeyError, SecretError, FeedError) as exc:
+        raise fail(str(exc)) from None
+    settings = with_local_servers(settings)
+    try:
+        store = open_store(settings)
+    except AuditKeyError as exc:
+        raise fail(str(exc)) from None
+    live = _live(settings)
+    try:
+        result = run_desk(settings, files, feed, store, live, new=new, t0=t0)
+    except Exception as exc:  # the whole story goes to the desk's log, one line to the operator
+        import traceback
+
+        with open(os.open(files.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "a") as log:
+            log.write(traceback.format_exc())
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+        raise fail(f"the desk failed: {type(exc).__name__}: {reason} (the traceback is in {files.log_path})", 1) \
+            from None
+    finally:
+        live.close()
+    console.print(f"desk {files.meta().get('state')}: run {result.run_id}, {result.ticks:,} ticks, "
+                  f"{result.counts['orders']} orders, {result.counts['trades']} trades")
+
+
+@desk.command()
+def stop(config: ConfigOpt = Path("octet.yaml"),
+         timeout: Annotated[float | None, typer.Option(help="Seconds to wait (desk.stop_timeout_seconds).")] = None
+         ) -> None:
+    """Stop the desk: no new saga, the one under way ends, everything saved; positions are kept."""
+    settings = settings_or_exit(config)
+    files = _files(config)
+    pid = _running(files)
+    if pid is None:
+        meta = files.meta()
+        raise fail(f"no desk is running (last state: {meta.get('state', 'never started')})", 1)
+    began = time.time()
+    os.kill(pid, signal.SIGTERM)
+    limit = timeout or settings.desk.stop_timeout_seconds
+    from cluster.desk.desk import pid_alive
+
+    with console.status(f"stopping the desk (pid {pid})"):
+        while pid_alive(pid):
+            if time.time() - began > limit:
+                raise fail(f"the desk (pid {pid}) has not stopped after {limit:.0f} s; see {files.log_path}", 1)
+            time.sleep(0.05)
+    meta = files.meta()
+    console.print(f"desk {meta.get('state')} in {time.time() - began:.1f} s (run {meta.get('run_id')}); "
+                  "`octet desk start` resumes it")
+
+
+@desk.command()
+def status(config: ConfigOpt = Path("octet.yaml"),
+           as_json: Annotated[bool, typer.Option("--json", help="The status as JSON.")] = False) -> None:
+    """The desk: state, feed lag, counts, each account's balance, positions, headroom and breaker."""
+    files = _files(config)
+    meta, st = files.meta(), files.status()
+    running = _running(files) is not None
+    state = meta.get("state", "never started")
+    if meta.get("state") in ("starting", "running", "stopping") and not running:
+        state = "dead (its driver is gone: `octet desk start` resumes the run)"
+    if as_json:
+        print(json.dumps({"state": state, "meta": meta, "status": st}, indent=1, default=str))
+        return
+    console.print(f"desk: [bold]{state}[/bold]  run {meta.get('run_id', '-')}  pid {meta.get('pid') or '-'}")
+    if not st:
+        return
+    age = time.time() - float(st.get("updated", 0))
+    console.print(f"{st.get('ticks', 0):,} ticks · {st.get('batches', 0)} batches · {st.get('orders', 0)} orders · "
+                  f"{st.get('trades', 0)} trades · feed lag {st.get('feed_lag_ms')} ms · system breaker "
+                  f"{st.get('system_breaker')} · tick-to-order p99 {st.get('tick_to_order_p99_ms')} ms "
+                  f"(status {age:.1f} s old)")
+    if st.get("desk_halt"):
+        console.print(f"[red]desk halted by {st['desk_halt'][0]}: {st['desk_halt'][1]}[/red]")
+    for acc, a in (st.get("accounts") or {}).items():
+        halt = f" [red]halted by {a['operator_halt'][0]}[/red]" if a.get("operator_halt") else ""
+        console.print(f"  {acc}: balance {a['balance']} equity {a['equity']} · {len(a['positions'])} open · "
+                      f"daily headroom {a['daily_headroom']} · max-loss headroom {a['max_loss_headroom']} · "
+                      f"breaker {a['breaker']}{halt}")
+
+
+def _control(config: Path, action: str, account: str, reason: str, who: str | None, wait: float = 30.0) -> None:
+    files = _files(config)
+    if _running(files) is None:
+        raise fail("no desk is running: start it with `octet desk start`", 1)
+    login = getpass.getuser()
+    asker = f"{who} ({login})" if who and who != login else login
+    request_id = files.request(action, account, reason, asker)
+    began = time.time()
+    while (outcome := files.answer_of(request_id)) is None:
+        if time.time() - began > wait:
+            raise fail(f"the desk has not answered {action} after {wait:.0f} s (request {request_id} stays queued)", 1)
+        time.sleep(0.05)
+    if outcome.startswith("refused"):
+        raise fail(outcome)
+    console.print(f"{outcome} (asked by {asker}; in the audit trail)")
+
+
+@desk.command()
+def halt(config: ConfigOpt = Path("octet.yaml"), account: AccountOpt = "", reason: ReasonOpt = "",
+         who: WhoOpt = None) -> None:
+    """Open no new saga for an account (or the whole desk) until resumed; positions stay."""
+    _control(config, "halt", account, reason, who)
+
+
+@desk.command()
+def resume(config: ConfigOpt = Path("octet.yaml"), account: AccountOpt = "", reason: ReasonOpt = "",
+           who: WhoOpt = None) -> None:
+    """Lift an operator's halt of an account (or of the desk)."""
+    _control(config, "resume", account, reason, who)
+
+
+@desk.command()
+def flatten(config: ConfigOpt = Path("octet.yaml"), account: AccountOpt = "", reason: ReasonOpt = "",
+            who: WhoOpt = None) -> None:
+    """Close every position and cancel working orders of an account (or of every account)."""
+    _control(config, "flatten", account, reason, who)
