@@ -195,7 +195,7 @@ def main() -> None:
         SessionStore(pg_url).close()  # the migration makes the tables the raw ones are like
         raw = raw_connect(pg_url)
         raw_tables(raw)
-        tick_cols = {"ticks": ("symbol", "ts_ns", "bid", "ask")}
+        tick_cols: dict[str, tuple[str, ...]] = {"ticks": ("symbol", "ts_ns", "bid", "ask")}
 
         def report(key: str, what: str, count: int, store_s: float, copy_s: float, insert_s: float) -> None:
             store, copy, ins = count / store_s, count / copy_s, count / insert_s
