@@ -3,6 +3,11 @@
 1. ticks/s from the broker through the Kafka ingress actors (decode, validate, bars) to the
    market-analysis actors (Wyckoff), with 1 and with 2 ingress actors, offsets committed after
    every batch as in a session. The replay is produced first (producer ticks/s is printed too).
+   The floor is measured in the same run: a bare kafka-python consumer (the same SASL access and
+   fetch sizes as an ingress actor, no group, nothing decoded) reading the same records of the
+   same partitions from the same offsets, alternated with the ingress runs (raw, 1 actor, raw,
+   2 actors, raw) so that the day's drift touches both; ``ratio_to_raw_consumer`` = ingress
+   ticks/s over the floor's ticks/s (the mean of the raw reads just before and just after).
 2. tick-to-order over Kafka: the demo session with ``runtime.bus: kafka``, from the moment the
    driver asks the ingress actors for the batch holding a signal's tick to rust_exec's
    acknowledgement of the order, p50/p99; with the session's batch of 2,000 ticks and with 250.
@@ -28,6 +33,36 @@ from bench.common import machine, percentile  # noqa: E402
 
 TICKS = int(os.environ.get("BENCH_TICKS", "1000000"))
 KEY = os.urandom(32)  # signs the agents' saved state, as the desk's state.key does
+
+
+def raw_consume(access: Any, topic: str, partitions: int, start: dict[int, int], end: dict[int, int],
+                ticks: int) -> float:
+    """The floor: ticks/s of a bare consumer reading the records [start, end) of every partition off
+    the broker and counting them (nothing decoded, no group, no commit)."""
+    from kafka import KafkaConsumer
+    from kafka.structs import TopicPartition
+
+    # the fetch sizes of cluster.adapters.kafka.ingress.KafkaIngressAgent._connect
+    c = KafkaConsumer(**access.config(), enable_auto_commit=False, max_poll_records=200, fetch_max_bytes=4 << 20,
+                      max_partition_fetch_bytes=512 << 10, request_timeout_ms=30_000)
+    try:
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        c.assign(tps)
+        for tp in tps:
+            c.seek(tp, start.get(tp.partition, 0))
+        c.end_offsets(tps)  # connected to the partitions' leader before the clock starts, as the actors are
+        want = sum(end[p] - start.get(p, 0) for p in range(partitions))
+        records = 0
+        deadline = time.monotonic() + 600
+        started = time.perf_counter()
+        while records < want:
+            for tp, msgs in c.poll(timeout_ms=100, max_records=200).items():
+                records += sum(1 for m in msgs if m.offset < end[tp.partition])
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"bare consumer: {records:,} of {want:,} records after 600 s")
+        return ticks / (time.perf_counter() - started)
+    finally:
+        c.close()
 
 
 def consume(settings: Any, access: Any, partitions: int, start: dict[int, int], batches: int, actors: int,
@@ -98,12 +133,29 @@ def main() -> None:
         produce_rate = len(ticks) / (time.perf_counter() - t)
         print(f"produced {len(ticks):,} ticks in {batches:,} batches onto {partitions} partitions: "
               f"{produce_rate:,.0f} ticks/s (idempotent, acks=all)", flush=True)
+        end = end_offsets(access, TOPIC, partitions)
+        records = sum(end[p] - start.get(p, 0) for p in range(partitions))
         init_ray(settings)
-        rates = {}
-        for actors in (1, 2):
+
+        def raw() -> float:  # the floor: the median of five reads (a read is a fraction of a second)
+            runs = sorted(raw_consume(access, TOPIC, partitions, start, end, len(ticks)) for _ in range(5))
+            print(f"bare consumer, {records:,} records: {runs[2]:,.0f} ticks/s (reads: "
+                  f"{', '.join(f'{r:,.0f}' for r in runs)})", flush=True)
+            raw_runs.append(runs[2])
+            return runs[2]
+
+        rates: dict[int, float] = {}
+        floors: dict[int, float] = {}
+        raw_runs: list[float] = []
+        before = raw()
+        for actors in (1, 2):  # raw, 1 actor, raw, 2 actors, raw: drift touches the floor and the actors alike
             rates[actors] = consume(settings, access, partitions, start, batches, actors, base / "state")
+            after = raw()
+            floors[actors] = (before + after) / 2
+            before = after
             print(f"broker -> {actors} ingress actor(s) -> {settings.runtime.analysis_shards} analysis shards: "
-                  f"{rates[actors]:,.0f} ticks/s", flush=True)
+                  f"{rates[actors]:,.0f} ticks/s, x{rates[actors] / floors[actors]:.4g} of the bare consumer's "
+                  f"{floors[actors]:,.0f} ticks/s", flush=True)
         latency: dict[int, dict[str, Any]] = {}
         for batch_size in (2000, 250):
             demo = load_settings(ROOT / "octet.yaml", runtime__data_dir=str(base / "var"), runtime__bus="kafka",
@@ -122,10 +174,20 @@ def main() -> None:
             "produce_ticks_per_s": round(produce_rate),
             "ticks_per_s_1_actor": round(rates[1]), "ticks_per_s_2_actors": round(rates[2]),
             "ratio_2_to_1_actors": round(rates[2] / rates[1], 2),
+            "raw_consumer_records": records,
+            "raw_consumer_ticks_per_s": round(sorted(raw_runs)[len(raw_runs) // 2]),
+            "raw_consumer_ticks_per_s_1_actor": round(floors[1]), "raw_consumer_ticks_per_s_2_actors": round(floors[2]),
+            "ratio_to_raw_consumer_1_actor": float(f"{rates[1] / floors[1]:.4g}"),
+            "ratio_to_raw_consumer_2_actors": float(f"{rates[2] / floors[2]:.4g}"),
+            "raw_consumer_runs_ticks_per_s": [round(r) for r in raw_runs],
             "tick_to_order_p50_ms": latency[2000]["p50"], "tick_to_order_p99_ms": latency[2000]["p99"],
             "session_ticks_per_s": latency[2000]["ticks_per_s"],
             "tick_to_order_by_batch_size": latency,
-            "notes": "ticks/s: broker -> ingress actors -> analysis shards, commit after every batch; tick-to-order: "
+            "notes": "ticks/s: broker -> ingress actors -> analysis shards, commit after every batch; "
+                     "raw_consumer_ticks_per_s: the floor, a bare kafka-python consumer (same SASL access and fetch "
+                     "sizes, no group, nothing decoded) reading the same records from the same offsets in the same "
+                     "run, alternated raw, 1 actor, raw, 2 actors, raw (each raw figure the median of five reads); "
+                     "ratio_to_raw_consumer_N: ingress ticks/s over the mean of the raw reads around it; tick-to-order: "
                      "the demo session over Kafka, from the driver's request for the batch holding the signal's tick "
                      "to rust_exec's acknowledgement of the order. The headline figures are for the default "
                      "batches of 2,000 ticks (250 for comparison). bench/ray_hops.py has the cost "
