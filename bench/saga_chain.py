@@ -125,7 +125,7 @@ def main() -> None:
         s = settings.session
         ticks, _ = generate_ticks(settings.registry(), settings.generator_profiles(), s.ticks, s.seed,
                                   datetime(2026, 3, 2, tzinfo=UTC))
-        result = Session(settings, run_id="saga-bench").run(ticks)
+        result = Session(settings, run_id="saga-bench").run(ticks)  # agent_stats read before the actors go
         ray.shutdown()
 
     out: dict[str, Any] = {"benchmark": "saga_chain", "ticks": TICKS, "old_commit": OLD_COMMIT,
@@ -135,6 +135,9 @@ def main() -> None:
     for name, num, den in (("chain_full_to_bare", "chain_full", "bare"), ("chain_to_bare", "chain", "bare"),
                            ("flow_full_to_chain_full", "flow_full", "chain_full")):
         out[f"ratio_{name}"] = {q: round(out[num][q] / out[den][q], 2) for q in ("p50_ms", "p99_ms")}
+    out["agents_ms_per_call"] = {a["name"]: {"busy": round(a["busy_s"] / a["calls"] * 1000, 3),
+                                             "save": round(a.get("save_s", 0.0) / a["calls"] * 1000, 3)}
+                                 for a in result.agent_stats if a["name"] in saga.STEPS and a["calls"]}
     out["notes"] = ("One session, 2-core machine; sagas alternate chain / Flow of the old commit, a bare "
                     "five-echo chain after each. chain: submit to the execution agent's update; "
                     "chain_run_saga: plus fetching the four other outputs and recording the decisions. "
@@ -145,6 +148,7 @@ def main() -> None:
         print(f"{key:20s} n {f['n']:4d}  p50 {f['p50_ms']:7.3f} ms  p99 {f['p99_ms']:7.3f} ms  max {f['max_ms']:7.3f}")
     for key in ("ratio_chain_full_to_bare", "ratio_chain_to_bare", "ratio_flow_full_to_chain_full"):
         print(f"{key:32s} p50 x{out[key]['p50_ms']}  p99 x{out[key]['p99_ms']}")
+    print("per call, ms (all of an agent's calls, the saga's and others):", out["agents_ms_per_call"])
     (ROOT / "bench" / "results").mkdir(parents=True, exist_ok=True)
     (ROOT / "bench" / "results" / "saga_chain.json").write_text(json.dumps(out, indent=2) + "\n")
     print("-> bench/results/saga_chain.json")
