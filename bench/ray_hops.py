@@ -26,6 +26,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import cluster  # noqa: E402,F401  (before ray: Ray reads RAY_AUTH_MODE when imported)
 from bench.common import machine, percentile  # noqa: E402
 
 N = int(os.environ.get("BENCH_HOPS", "1000"))
