@@ -4,7 +4,7 @@ and the post-trade headroom monitor."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,6 +17,15 @@ from trading.ledger import AccountSnapshot, ClosedTrade
 from trading.news import NewsCalendar
 from trading.orders import Order
 from trading.rules import FirmRules
+
+
+@dataclass(frozen=True, slots=True)
+class Complied:
+    """The saga's compliance step: each account's decision, and the orders of those allowed (by
+    account, in the order checked) that the execution step sends."""
+
+    decisions: dict[str, ComplianceDecision] = field(default_factory=dict)
+    approved: dict[str, list[Order]] = field(default_factory=dict)
 
 
 class ComplianceAgent:
@@ -61,6 +70,16 @@ class ComplianceAgent:
             out[acc] = decision
         self.conduct.forget_old()
         return out
+
+    def check_styled(self, styled: Mapping[str, list[Order]], snapshots: Mapping[str, AccountSnapshot],
+                     mids: Mapping[str, Decimal]) -> Complied:
+        """The saga's step after the execution style, handed its output: ``check`` on the accounts
+        with legs. No account with legs: an empty answer at once, the conduct rules untouched."""
+        orders = {acc: legs for acc, legs in styled.items() if legs}
+        if not orders:
+            return Complied()
+        decisions = self.check(orders, snapshots, mids)
+        return Complied(decisions, {acc: orders[acc] for acc, d in decisions.items() if d.allowed})
 
     def report(self) -> dict[str, dict[str, object]]:
         return {

@@ -13,10 +13,15 @@ from trading.fx import rates_from
 from trading.instruments import InstrumentRegistry
 from trading.ledger import AccountSnapshot
 from trading.orders import OrderIntent
+from trading.sizing import SizingDecision
+
+# The saga's second step, as its audit reads it: (account, the intent allowed, scaled or None, the reason)
+Checked = list[tuple[str, OrderIntent | None, str]]
 
 
 class CorrelationAgent:
-    reads: ClassVar[frozenset[str]] = frozenset({"check"})  # changes no state: the shell does not save after it
+    # changes no state: the shell does not save after them
+    reads: ClassVar[frozenset[str]] = frozenset({"check", "check_sized"})
 
     def __init__(self, registry: InstrumentRegistry, owners: dict[str, str], limits: ExposureLimits,
                  window_bars: int) -> None:
@@ -42,3 +47,13 @@ class CorrelationAgent:
                             self.limits, self.window)
         self.last_events = len(intents)
         return out
+
+    def check_sized(self, sized: Mapping[str, SizingDecision], snapshots: Mapping[str, AccountSnapshot],
+                    mids: Mapping[str, Decimal]) -> Checked:
+        """The saga's step after sizing, handed the risk agent's output: ``check`` on the intents it
+        sized, each with its account. No intent left: an empty answer at once."""
+        intents = [(acc, d.intent) for acc, d in sized.items() if d.intent is not None]
+        if not intents:
+            return []
+        checked = self.check([i for _, i in intents], snapshots, mids)
+        return [(acc, intent, reason) for (acc, _), (intent, reason) in zip(intents, checked, strict=True)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from trading.equity import equity_range
 from trading.errors import DomainError
@@ -15,6 +16,9 @@ from trading.market import TickBatch
 from trading.orders import ExecutionReport, Order, OrderStatus, OrderType, Position, Side
 from trading.pickling import compact
 from trading.venue import ExecutionClient, VenuePosition
+
+if TYPE_CHECKING:  # the compliance agent's module imports this one
+    from actors.compliance import Complied
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +122,12 @@ class ExecutionAgent:
             self.orders.setdefault(order.client_order_id, order)
             reports.extend(self.client.submit_all(order))
         return replace(self._book(reports, live=frozenset(live)), submitted=tuple(sent))
+
+    def submit_approved(self, complied: Complied) -> ExecUpdate | None:
+        """The saga's last step, handed the compliance step's output: ``submit`` the approved legs,
+        account by account in the order of their ids. None approved: None at once, nothing sent."""
+        legs = [o for acc in sorted(complied.approved) for o in complied.approved[acc]]
+        return self.submit(legs) if legs else None
 
     def flatten(self, account_id: str | None, reason: str) -> ExecUpdate:
         return self._book(self.client.flatten(account_id, self.now, reason))

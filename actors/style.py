@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 from trading.execution_style import ExecutionProfile, apply_profile
@@ -10,7 +11,8 @@ from trading.orders import Order, OrderIntent
 
 
 class ExecutionStyleAgent:
-    reads: ClassVar[frozenset[str]] = frozenset({"apply"})  # changes no state: the shell does not save after it
+    # changes no state: the shell does not save after them
+    reads: ClassVar[frozenset[str]] = frozenset({"apply", "apply_checked"})
 
     def __init__(self, registry: InstrumentRegistry, profiles: dict[str, ExecutionProfile]) -> None:
         self.registry = registry
@@ -23,3 +25,9 @@ class ExecutionStyleAgent:
             i.account_id: apply_profile(i, self.profiles[i.account_id], self.registry[i.signal.symbol])
             for i in intents
         }
+
+    def apply_checked(self, checked: Sequence[tuple[str, OrderIntent | None, str]]) -> dict[str, list[Order]]:
+        """The saga's step after the correlation check, handed its output: ``apply`` to the intents it
+        allowed, in their order. None allowed: an empty answer at once."""
+        intents = [intent for _, intent, _ in checked if intent is not None]
+        return self.apply(intents) if intents else {}

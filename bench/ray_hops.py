@@ -26,6 +26,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import cluster  # noqa: E402,F401  (before ray: Ray reads RAY_AUTH_MODE when imported)
 from bench.common import machine, percentile  # noqa: E402
 
 N = int(os.environ.get("BENCH_HOPS", "1000"))
@@ -57,6 +58,37 @@ def _timed(run: Any) -> list[float]:
     return samples
 
 
+class Echo:
+    """An actor that does nothing but answer: a hop and no work."""
+
+    def echo(self, x: Any) -> Any:
+        return x
+
+    def pid(self) -> int:
+        return os.getpid()
+
+
+def echo_actors(n: int = 5) -> list[Any]:
+    """``n`` idle echo actors on the Ray this process is connected to (no CPU reserved, as the desk's)."""
+    import ray
+
+    return [ray.remote(num_cpus=0)(Echo).remote() for _ in range(n)]
+
+
+def bare_chain_ms(actors: list[Any], payload: Any = PAYLOAD) -> float:
+    """One bare chain through ``actors`` (``echo_actors()``), timed in ms: each task handed the
+    previous one's ObjectRef, one wait for the last; the floor under the saga's five hops. Other
+    benches (bench/saga_chain.py) call it between their own samples, so both see the same machine."""
+    import ray
+
+    t = time.perf_counter()
+    ref = payload
+    for a in actors:
+        ref = a.echo.remote(ref)
+    ray.get(ref)
+    return (time.perf_counter() - t) * 1000
+
+
 def main() -> None:
     import ray
     from ray.dag import InputNode
@@ -67,15 +99,7 @@ def main() -> None:
         os.environ.setdefault(key, value)
     ray.init(include_dashboard=False, log_to_driver=False, num_cpus=2, configure_logging=False)
 
-    @ray.remote(num_cpus=0)
-    class Echo:
-        def echo(self, x: Any) -> Any:
-            return x
-
-        def pid(self) -> int:
-            return os.getpid()
-
-    actors = [Echo.remote() for _ in range(5)]
+    actors = echo_actors()
     pids = ray.get([a.pid.remote() for a in actors])
     out: dict[str, Any] = {"benchmark": "ray_hops", "samples": N, "payload_bytes": len(json.dumps(PAYLOAD))}
 
@@ -88,13 +112,7 @@ def main() -> None:
 
     out["five_tasks_in_a_row"] = _figures(_timed(in_a_row))
 
-    def chained() -> None:
-        ref = PAYLOAD
-        for a in actors:
-            ref = a.echo.remote(ref)
-        ray.get(ref)
-
-    out["five_tasks_chained"] = _figures(_timed(chained))
+    out["five_tasks_chained"] = _figures(_timed(lambda: bare_chain_ms(actors)))
 
     idle = 3.0
     before = _cpu_seconds(pids)

@@ -1,38 +1,37 @@
 """The per-signal trade saga: risk -> correlation -> style -> compliance -> execution.
 
-A CrewAI Flow with deterministic steps and no LLM. Each step is one Ray actor call that handles
-every account still in the saga; an account whose order is vetoed leaves it with the reason
-recorded, and the flow ends when no account is left. Every step appends to the audit record.
+Each step is one Ray actor call that handles every account still in the saga. The driver submits
+the five calls back to back as a chain of Ray ObjectRefs, each step handed the reference to the
+step before (Ray resolves it before the step runs), and waits once, for the last: no step waits
+on the driver. A step handed no account returns at once without touching its agent's state
+(``check_sized``, ``apply_checked``, ``check_styled``, ``submit_approved`` in ``actors/``).
 
-Each step after the first is also the router that names the next one ("stop" when no account is
-left), and each is a coroutine that awaits the actor's reply on the flow's event loop: CrewAI
-runs a plain method on a worker thread and every method costs it a thread hand-off more, which
-here cost more than the agents' own work. The flow keeps no state of its own (the decisions live in
-the context); it is a bare ``FlowState``, which CrewAI instantiates as it is (for any other model
-it builds a new class at every kickoff).
+The audit trail is built afterwards from the five outputs (``record``): an account whose order is
+vetoed leaves the saga with the reason recorded; every step appends its verdicts. The same record,
+step by step, is also a CrewAI Flow (``cluster.desk.saga_flow``), which the hot path does not run:
+a kickoff costs more than the five hops together (docs/operators.md). CrewAI is imported there
+only, so the driver does not pay for its import.
 """
 
 from __future__ import annotations
 
-import inspect
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any
 
-for _key, _value in {"CREWAI_DISABLE_TELEMETRY": "true", "OTEL_SDK_DISABLED": "true",
-                     "CREWAI_DISABLE_VERSION_CHECK": "true", "CREWAI_TRACING_ENABLED": "false"}.items():
-    os.environ.setdefault(_key, _value)
+import ray
 
-from crewai.flow.flow import Flow, FlowState, listen, router, start  # noqa: E402
-from pydantic import PrivateAttr  # noqa: E402
+from actors.compliance import Complied
+from actors.correlation import Checked
+from actors.execution import ExecUpdate
+from cluster.desk.record import Decision  # the audit trail's verdict of a step
+from trading.compliance import Headroom
+from trading.ledger import AccountSnapshot
+from trading.orders import Order, Signal
+from trading.sizing import SizingDecision
 
-from actors.execution import ExecUpdate  # noqa: E402
-from cluster.desk.record import Decision  # noqa: E402  (the audit trail's verdict of a step)
-from trading.compliance import Headroom  # noqa: E402
-from trading.ledger import AccountSnapshot  # noqa: E402
-from trading.orders import Order, OrderIntent, Signal  # noqa: E402
+STEPS = ("risk", "correlation", "style", "compliance", "execution")
 
 
 @dataclass
@@ -44,117 +43,111 @@ class SagaContext:
     snapshots: Mapping[str, AccountSnapshot]
     mids: Mapping[str, Decimal]
     headrooms: Mapping[str, Headroom]
-    call: Callable[..., Any]  # (agent, method, *args) -> the result, or an awaitable of it (a Ray ObjectRef)
+    call: Callable[..., Any]  # (agent, method, *args) -> a Ray ObjectRef (``AgentRef.call``)
     decisions: list[Decision] = field(default_factory=list)
-    intents: dict[str, OrderIntent] = field(default_factory=dict)
-    orders: dict[str, list[Order]] = field(default_factory=dict)
     update: ExecUpdate | None = None
 
 
-class TradeSaga(Flow[FlowState]):
-    """risk -> correlation -> style -> compliance -> execution, for all accounts of one signal."""
+@dataclass(frozen=True)
+class SagaOutputs:
+    """What each step answered, in the order of ``STEPS``."""
 
-    _ctx: SagaContext = PrivateAttr()
-    # The saga has no LLM and nothing to remember: without this CrewAI opens a LanceDB memory for
-    # every flow (about 2 ms of each saga on this machine). CrewAI's own internal flows set it too.
-    _skip_auto_memory: ClassVar[bool] = True
+    sized: Mapping[str, SizingDecision]
+    checked: Checked
+    styled: Mapping[str, list[Order]]
+    complied: Complied
+    update: ExecUpdate | None
 
-    def _record(self, account: str, step: str, outcome: str, rule: str = "", reason: str = "",
-                numbers: tuple[tuple[str, float], ...] = ()) -> None:
-        self._ctx.decisions.append(Decision(self._ctx.signal.signal_id, account, step, outcome, rule, reason, numbers))
 
-    async def _ask(self, agent: str, method: str, *args: Any) -> Any:
-        """One agent call: awaited on the flow's loop when it is a Ray ObjectRef."""
-        result = self._ctx.call(agent, method, *args)
-        return await result if inspect.isawaitable(result) else result
-
-    @start()
-    async def size(self) -> None:
-        c = self._ctx
-        sized = await self._ask("risk", "size", c.signal, c.snapshots, c.mids, c.headrooms, c.accounts)
-        for acc, decision in sized.items():
-            if decision.intent is None:
-                self._record(acc, "risk", "veto", "sizing", decision.reason, decision.inputs)
-            else:
-                c.intents[acc] = decision.intent
-                self._record(acc, "risk", "pass", "", f"{decision.intent.lots} lots, risk "
-                             f"{decision.intent.risk_amount}", decision.inputs)
-
-    @router(size)
-    async def correlate(self) -> str:
-        c = self._ctx
-        if not c.intents:
-            return "stop"
-        checked = await self._ask("correlation", "check", list(c.intents.values()), c.snapshots, c.mids)
-        for (acc, _), (intent, reason) in zip(list(c.intents.items()), checked, strict=True):
-            if intent is None:
-                del c.intents[acc]
-                self._record(acc, "correlation", "veto", "exposure", reason)
-            else:
-                c.intents[acc] = intent
-                self._record(acc, "correlation", "scaled" if "scaled" in reason else "pass", "", reason)
-        return "styled" if c.intents else "stop"
-
-    @router("styled")
-    async def style(self) -> str:
-        c = self._ctx
-        c.orders = await self._ask("style", "apply", list(c.intents.values()))
-        for acc in list(c.orders):
-            legs = c.orders[acc]
-            if not legs:
-                del c.orders[acc]
-                self._record(acc, "style", "veto", "size", "size below the minimum lot after the profile")
-            else:
-                self._record(acc, "style", "pass", "", f"{len(legs)} leg(s), profile {legs[0].profile}, "
-                             f"seed {legs[0].seed}, active from {legs[0].not_before_ns}")
-        return "to_compliance" if c.orders else "stop"
-
-    @router("to_compliance")
-    async def comply(self) -> str:
-        c = self._ctx
-        decisions = await self._ask("compliance", "check", c.orders, c.snapshots, c.mids)
-        for acc, d in decisions.items():
-            numbers = tuple((name, float(value)) for name, value in (
-                ("worst_case_daily_headroom", d.worst_case_daily_headroom),
-                ("worst_case_max_loss_headroom", d.worst_case_max_loss_headroom)) if value is not None)
-            if d.allowed:
-                self._record(acc, "compliance", "pass", "", d.reason, numbers)
-            else:
-                del c.orders[acc]
-                self._record(acc, "compliance", "veto", d.rule, d.reason, numbers)
-        return "approved" if c.orders else "stop"
-
-    @listen("approved")
-    async def execute(self) -> None:
-        c = self._ctx
-        legs = [o for acc in sorted(c.orders) for o in c.orders[acc]]
-        c.update = await self._ask("execution", "submit", legs)
-        for report in c.update.reports:
-            outcome = "sent" if report.status.placed else report.status.value  # a part fill was sent too
-            self._record(report.account_id, "execution", outcome, "", f"{report.client_order_id} {report.status.value}"
-                         + (f": {report.reason}" if report.reason else ""))
+def submit(ctx: SagaContext) -> list[Any]:
+    """Send the five steps as one chain: each call is handed the reference to the one before, and
+    none is waited for here. (``AgentRef.call`` keeps one call in flight per agent; the five are
+    five agents.) Returns the five references, the last one the execution agent's update."""
+    c = ctx
+    sized = c.call("risk", "size", c.signal, c.snapshots, c.mids, c.headrooms, c.accounts)
+    checked = c.call("correlation", "check_sized", sized, c.snapshots, c.mids)
+    styled = c.call("style", "apply_checked", checked)
+    complied = c.call("compliance", "check_styled", styled, c.snapshots, c.mids)
+    update = c.call("execution", "submit_approved", complied)
+    return [sized, checked, styled, complied, update]
 
 
 def run_saga(ctx: SagaContext) -> SagaContext:
-    """Run one signal's saga to its end; the context carries the decisions and the orders sent."""
-    flow = TradeSaga(suppress_flow_events=True)
-    flow._ctx = ctx
-    flow.kickoff()
+    """Run one signal's saga to its end; the context carries the decisions and the update of the
+    orders sent. An error of a step (rust_exec unreachable: ``ExecUnavailable``) is raised here."""
+    refs = submit(ctx)
+    ctx.update = ray.get(refs[-1])  # the one wait: every step before it is done too
+    sized, checked, styled, complied = ray.get(refs[:-1])  # done: no wait, a read of the driver's store
+    ctx.decisions.extend(record(ctx.signal, SagaOutputs(sized, checked, styled, complied, ctx.update)))
     return ctx
 
 
 def warm_up() -> None:
-    """Pay CrewAI's one-time initialisation (~1.6 s on the first kickoff in a process) before the
-    session's clock starts, with a saga that has no account and so calls no agent."""
-    flow = TradeSaga(suppress_flow_events=True)
-    flow._ctx = SagaContext(None, [], {}, {}, {}, lambda *_: {})  # type: ignore[arg-type]
-    flow.kickoff()
+    """Nothing to pay before the session's clock starts (the saga no longer runs CrewAI)."""
 
 
 def actor_caller(agents: Mapping[str, Any]) -> Callable[..., Any]:
     """A ``call`` for the saga over the session's sequenced agent handles."""
 
     def call(agent: str, method: str, *args: Any) -> Any:
-        return agents[agent].call(method, *args)  # an ObjectRef, awaited by the saga
+        return agents[agent].call(method, *args)  # an ObjectRef, handed to the next step
 
     return call
+
+
+# -- the audit trail, from the steps' outputs ------------------------------------------------------
+def _decision(signal: Signal, account: str, step: str, outcome: str, rule: str = "", reason: str = "",
+              numbers: tuple[tuple[str, float], ...] = ()) -> Decision:
+    return Decision(signal.signal_id, account, step, outcome, rule, reason, numbers)
+
+
+def record_risk(signal: Signal, sized: Mapping[str, SizingDecision]) -> list[Decision]:
+    out = []
+    for acc, d in sized.items():
+        if d.intent is None:
+            out.append(_decision(signal, acc, "risk", "veto", "sizing", d.reason, d.inputs))
+        else:
+            out.append(_decision(signal, acc, "risk", "pass", "", f"{d.intent.lots} lots, risk "
+                                 f"{d.intent.risk_amount}", d.inputs))
+    return out
+
+
+def record_correlation(signal: Signal, checked: Checked) -> list[Decision]:
+    return [_decision(signal, acc, "correlation", "veto", "exposure", reason) if intent is None else
+            _decision(signal, acc, "correlation", "scaled" if "scaled" in reason else "pass", "", reason)
+            for acc, intent, reason in checked]
+
+
+def record_style(signal: Signal, styled: Mapping[str, list[Order]]) -> list[Decision]:
+    return [_decision(signal, acc, "style", "pass", "", f"{len(legs)} leg(s), profile {legs[0].profile}, "
+                      f"seed {legs[0].seed}, active from {legs[0].not_before_ns}") if legs else
+            _decision(signal, acc, "style", "veto", "size", "size below the minimum lot after the profile")
+            for acc, legs in styled.items()]
+
+
+def record_compliance(signal: Signal, complied: Complied) -> list[Decision]:
+    out = []
+    for acc, d in complied.decisions.items():
+        numbers = tuple((name, float(value)) for name, value in (
+            ("worst_case_daily_headroom", d.worst_case_daily_headroom),
+            ("worst_case_max_loss_headroom", d.worst_case_max_loss_headroom)) if value is not None)
+        if d.allowed:
+            out.append(_decision(signal, acc, "compliance", "pass", "", d.reason, numbers))
+        else:
+            out.append(_decision(signal, acc, "compliance", "veto", d.rule, d.reason, numbers))
+    return out
+
+
+def record_execution(signal: Signal, update: ExecUpdate | None) -> list[Decision]:
+    if update is None:
+        return []
+    return [_decision(signal, r.account_id, "execution", "sent" if r.status.placed else r.status.value,  # a part
+                      "", f"{r.client_order_id} {r.status.value}" + (f": {r.reason}" if r.reason else ""))  # fill was sent
+            for r in update.reports]
+
+
+def record(signal: Signal, out: SagaOutputs) -> list[Decision]:
+    """Every step's verdicts, in the order of the steps (a step that got no account adds none)."""
+    return [*record_risk(signal, out.sized), *record_correlation(signal, out.checked),
+            *record_style(signal, out.styled), *record_compliance(signal, out.complied),
+            *record_execution(signal, out.update)]
