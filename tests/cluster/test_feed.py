@@ -64,3 +64,9 @@ def test_seek_continues_after_the_ticks_already_delivered() -> None:
     feed = ReplayFeed(ticks([i * 0.1 for i in range(25)]))
     feed.seek(20)
     assert [int(t) for t in feed.poll(10, 0.0, 0.0).ts] == [T0 + int(i * 0.1 * NS_PER_S) for i in range(20, 25)]
+
+
+def test_a_paced_feeds_clock_starts_when_the_desk_first_looks_at_it() -> None:
+    feed = ReplayFeed(ticks([0.0, 0.2]), speed=1.0)
+    time.sleep(0.3)  # the desk starting up: no tick is due yet
+    assert len(feed.poll(10, 0.0, 0.05)) == 1 and len(feed.poll(10, 0.0, 0.05)) == 0

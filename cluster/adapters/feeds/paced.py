@@ -63,11 +63,17 @@ class ReplayFeed:
             self._wall = np.cumsum(np.minimum(gaps, max_gap_s * NS_PER_S)) / NS_PER_S / speed
         else:
             self._wall = np.zeros(len(ts))
+        self._started = False  # the clock starts when the desk first looks at the feed, not before
         self._t0 = time.perf_counter()  # when tick 0 (or the tick sought) is due
         self._origin = 0
         self._polled = self._t0  # unpaced, a tick arrives when its batch is taken
 
     # -- the clock ----------------------------------------------------------------------------
+    def _start(self) -> None:
+        if not self._started:
+            self._started = True
+            self._t0 = time.perf_counter()
+
     def _due(self, i: int) -> float:
         return self._t0 + float(self._wall[i] - self._wall[self._origin])
 
@@ -84,6 +90,7 @@ class ReplayFeed:
             return 0
         if self.speed is None:
             return int(self.ticks.ts[max(self._pos - 1, 0)])
+        self._start()
         now = time.perf_counter()
         j = int(np.searchsorted(self._wall, self._wall[self._origin] + (now - self._t0), "right")) - 1
         j = max(j, self._origin)
@@ -109,6 +116,7 @@ class ReplayFeed:
         return int(np.searchsorted(self._wall, self._wall[self._origin] + (now - self._t0), "right"))
 
     def poll(self, max_ticks: int, linger_s: float, idle_s: float) -> TickBatch:
+        self._start()
         start = self._pos
         if start >= len(self.ticks):
             return TickBatch.empty()
@@ -138,6 +146,7 @@ class ReplayFeed:
         self._pos = position
         self._origin = min(position, max(len(self.ticks) - 1, 0))
         self._t0 = time.perf_counter()
+        self._started = True
 
     def close(self) -> None:
         pass
