@@ -146,8 +146,10 @@ def init_ray(settings: Settings) -> None:
     ray_token(settings)
     address = settings.runtime.ray_address
     if not address:
-        ray.init(include_dashboard=False, log_to_driver=False, num_cpus=max(2, os.cpu_count() or 2),
-                 configure_logging=False)
+        # "local": a Ray of its own even when another was started on this host (``ray start`` leaves
+        # its address where a plain ray.init() would connect to it, with options it refuses)
+        ray.init(address="local", include_dashboard=False, log_to_driver=False,
+                 num_cpus=max(2, os.cpu_count() or 2), configure_logging=False)
         return
     from ray.exceptions import AuthenticationError
 
