@@ -53,7 +53,7 @@ def run_session(settings: Settings) -> None:
     """Run a session with a live progress bar and print its summary."""
     from cluster.config.secrets import SecretError, write_private
     from cluster.desk.session import Session
-    from cluster.desk.topology import init_ray
+    from cluster.desk.topology import RayUnavailable, init_ray
     from cluster.storage.anchors import AuditKeyError, key_path, load_key
     from cluster.storage.store import open_store
 
@@ -66,8 +66,11 @@ def run_session(settings: Settings) -> None:
         ticks = _load_ticks(settings)  # a bad data file is refused before any server starts
     with console.status("starting the local servers the settings ask for"):
         settings = with_local_servers(settings)
-    with console.status("starting Ray and the agents"):
-        init_ray(settings)
+    with console.status("attaching to Ray" if settings.runtime.ray_address else "starting Ray"):
+        try:
+            init_ray(settings)
+        except RayUnavailable as exc:
+            raise fail(str(exc)) from None
     data_dir = Path(settings.runtime.data_dir)
     with console.status(f"opening the {settings.runtime.store} store"):
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import partial
@@ -99,27 +100,77 @@ class Topology:
             ray.kill(ref.handle, no_restart=True)
 
 
-def init_ray(settings: Settings) -> None:
-    """Connect to ``runtime.ray_address`` or start a local Ray without the dashboard.
+class RayUnavailable(RuntimeError):
+    """No Ray answers at ``runtime.ray_address`` (or it refused this desk's token)."""
 
-    Ray's token authentication is on (``cluster/__init__.py``). A local Ray takes its token from
-    ``data_dir/secrets/ray.token`` (0600; Ray's own default file would be world-readable); for a
-    cluster, set ``RAY_AUTH_TOKEN_PATH`` to the cluster's token file (docs/operators.md)."""
+
+def ray_token(settings: Settings) -> None:
+    """Point Ray at its token, unless the operator already did (``RAY_AUTH_TOKEN``/``_PATH``): a Ray
+    this desk starts takes ``data_dir/secrets/ray.token`` (made on first use, 0600; Ray's own default
+    file would be world-readable); a Ray it attaches to, that same file when it exists (a Ray started
+    by ``octet ray start`` under the same data_dir), else Ray's own lookup."""
+    if (os.environ.get("RAY_AUTH_MODE") != "token" or os.environ.get("RAY_AUTH_TOKEN")
+            or os.environ.get("RAY_AUTH_TOKEN_PATH")):
+        return
+    data_dir = Path(settings.runtime.data_dir)
+    if not settings.runtime.ray_address or (data_dir / "secrets" / "ray.token").exists():
+        os.environ["RAY_AUTH_TOKEN_PATH"] = str(ray_token_file(data_dir))
+
+
+def ray_gcs_address(address: str) -> str:
+    """``host:port`` of the Ray at ``address`` ('auto': the latest Ray started on this host), after
+    a TCP connect to it, so that an address nothing listens on is one clear error, not Ray's retries."""
+    from ray._private.services import canonicalize_bootstrap_address
+
+    try:
+        gcs = canonicalize_bootstrap_address(address)
+    except (ConnectionError, ValueError) as exc:
+        raise RayUnavailable(f"runtime.ray_address {address}: {str(exc).strip().splitlines()[0]}") from None
+    if gcs is None:
+        raise RayUnavailable(f"runtime.ray_address {address}: no running Ray found on this host "
+                             "(start one with `octet ray start`)")
+    host, _, port = gcs.rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=ATTACH_TIMEOUT_S).close()
+    except (OSError, ValueError) as exc:
+        raise RayUnavailable(f"runtime.ray_address {address}: nothing answers at {gcs} ({exc})") from None
+    return gcs
+
+
+ATTACH_TIMEOUT_S = 5.0
+
+
+def init_ray(settings: Settings) -> None:
+    """Attach to the Ray at ``runtime.ray_address`` ('auto' or ``host:port``) or start a local Ray
+    without the dashboard.
+
+    Ray's token authentication is on (``cluster/__init__.py``); ``ray_token`` says where the token
+    comes from. A Ray this process starts is its child, so its workers inherit this environment and
+    need no runtime environment (which would cost each worker a call to Ray's runtime-env agent); a
+    Ray it attaches to gets the environment and this source tree (``working_dir``) per job. An
+    address nothing answers at, or a Ray that refuses the token, is ``RayUnavailable``."""
     for key, value in RAY_ENV.items():
         os.environ.setdefault(key, value)
     if ray.is_initialized():
         return
-    if (os.environ.get("RAY_AUTH_MODE") == "token" and not settings.runtime.ray_address
-            and not os.environ.get("RAY_AUTH_TOKEN") and not os.environ.get("RAY_AUTH_TOKEN_PATH")):
-        os.environ["RAY_AUTH_TOKEN_PATH"] = str(ray_token_file(settings.runtime.data_dir))
-    root = Path(__file__).resolve().parents[2]
-    runtime_env = {"env_vars": {**RAY_ENV, "CREWAI_DISABLE_TELEMETRY": "true", "OTEL_SDK_DISABLED": "true"}}
-    if settings.runtime.ray_address:
-        ray.init(address=settings.runtime.ray_address, runtime_env={**runtime_env, "working_dir": str(root)},
-                 log_to_driver=False)
-    else:
-        ray.init(include_dashboard=False, log_to_driver=False, runtime_env=runtime_env,
+    ray_token(settings)
+    address = settings.runtime.ray_address
+    if not address:
+        # "local": a Ray of its own even when another was started on this host (``ray start`` leaves
+        # its address where a plain ray.init() would connect to it, with options it refuses)
+        ray.init(address="local", include_dashboard=False, log_to_driver=False,
                  num_cpus=max(2, os.cpu_count() or 2), configure_logging=False)
+        return
+    from ray.exceptions import AuthenticationError
+
+    gcs = ray_gcs_address(address)
+    root = Path(__file__).resolve().parents[2]
+    env = {**RAY_ENV, "CREWAI_DISABLE_TELEMETRY": "true", "OTEL_SDK_DISABLED": "true"}
+    try:
+        ray.init(address=gcs, runtime_env={"env_vars": env, "working_dir": str(root)}, log_to_driver=False,
+                 configure_logging=False)
+    except (AuthenticationError, ConnectionError) as exc:
+        raise RayUnavailable(f"runtime.ray_address {address} ({gcs}): {str(exc).strip().splitlines()[0]}") from None
 
 
 @dataclass(frozen=True)

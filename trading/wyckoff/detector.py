@@ -16,10 +16,10 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-import polars as pl
 
 from trading.instruments import Instrument
 from trading.market import Bar
@@ -27,6 +27,9 @@ from trading.orders import Signal
 from trading.wyckoff.features import Columns, Slice, Tracker, compute
 from trading.wyckoff.machine import PHASES, Machine, TradingRange, WyckoffEvent
 from trading.wyckoff.params import WyckoffParams
+
+if TYPE_CHECKING:  # polars is loaded by the batch mode's functions only (a live detector needs none)
+    import polars as pl
 
 VOLUME_UNITS = 100  # volumes are kept in hundredths, exactly
 
@@ -54,6 +57,8 @@ class Detection:
 
     def swings(self) -> pl.DataFrame:
         """Swing points at every scale, at the bar that confirms them (``known_ns``)."""
+        import polars as pl
+
         parts = []
         c = self.columns.cols
         for name, flags in c.items():
@@ -72,6 +77,8 @@ class Detection:
 
     def frame(self) -> pl.DataFrame:
         """Per bar: the prices, the features a researcher filters on, and the phase."""
+        import polars as pl
+
         c = self.columns.cols
         return pl.DataFrame({
             "end_ns": c["t"], "open": c["o"] / self.scale, "high": c["h"] / self.scale, "low": c["l"] / self.scale,
@@ -128,6 +135,8 @@ def detect(frame: pl.DataFrame, symbol: str, precision: int, params: WyckoffPara
            instrument: Instrument | None = None) -> Detection:
     """Batch mode on a frame with ``start_ns, end_ns, open, high, low, close, volume`` (one symbol,
     in time order), priced like the bars the session aggregates (mid prices)."""
+    import polars as pl
+
     scale = price_scale(precision)
 
     def col(name: str) -> npt.NDArray[np.float64]:
@@ -140,6 +149,8 @@ def detect(frame: pl.DataFrame, symbol: str, precision: int, params: WyckoffPara
 
 
 def bars_frame(bars: Sequence[Bar]) -> pl.DataFrame:
+    import polars as pl
+
     return pl.DataFrame({
         "start_ns": [b.start_ns for b in bars], "end_ns": [b.end_ns for b in bars],
         "open": [b.open for b in bars], "high": [b.high for b in bars], "low": [b.low for b in bars],

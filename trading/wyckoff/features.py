@@ -32,7 +32,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import polars as pl
 
 from trading.wyckoff.params import WyckoffParams
 
@@ -55,6 +54,8 @@ assert FEATURES.index("vbase") == _FLOAT_AT + 1
 
 def _rolling(values: IntArray, window: int, how: str) -> IntArray:
     """max/min of values[i-window+1..i] (exact on integers); the first window-1 are 0."""
+    import polars as pl  # the batch mode only: a live detector's process does not load polars
+
     s = pl.Series(values)
     out = s.rolling_max(window) if how == "max" else s.rolling_min(window)
     return out.fill_null(0).to_numpy().astype(np.int64)
