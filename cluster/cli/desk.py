@@ -34,20 +34,28 @@ WhoOpt = Annotated[str | None, typer.Option(help="Who asks (recorded; default: y
 
 def _files(config: Path) -> Any:
     from cluster.config.secrets import state_key
-    from cluster.desk.desk import DeskFiles
+    from cluster.desk.desk import DeskError, DeskFiles
 
     settings = settings_or_exit(config)
     data_dir = Path(settings.runtime.data_dir)
-    return DeskFiles(data_dir, state_key(data_dir))
+    try:
+        files = DeskFiles(data_dir, state_key(data_dir))
+        files.meta()  # readable, or one line
+    except (DeskError, OSError) as exc:
+        raise fail(str(exc)) from None
+    return files
 
 
-def _running(files: Any) -> int | None:
-    from cluster.desk.desk import pid_alive
-
-    meta = files.meta()
-    pid = meta.get("pid")
-    return int(pid) if pid and pid_alive(int(pid)) and meta.get("state") in ("starting", "running", "stopping") \
-        else None
+def _running(files: Any, settle: float = 10.0) -> int | None:
+    """The running driver's pid, or None. The driver's lock says whether one runs; a driver that
+    holds it and has not yet said its pid (it is starting) is waited for, up to ``settle`` seconds."""
+    began = time.time()
+    while (pid := files.driver()) == 0:
+        if time.time() - began > settle:
+            raise fail(f"a desk driver holds {files.lock_path} but its pid in {files.meta_path} is not its own: "
+                       "stop it by hand (or wait for it to start)", 1)
+        time.sleep(0.1)
+    return pid  # type: ignore[no-any-return]
 
 
 @desk.command()
@@ -58,8 +66,8 @@ def start(config: ConfigOpt = Path("octet.yaml"), speed: SpeedOpt = None,
     """Start the desk (or resume the run it was running) and return once its first tick is processed."""
     settings_or_exit(config, desk__speed=speed)  # a bad file is refused here, not in the background
     files = _files(config)
-    if (pid := _running(files)) is not None:
-        raise fail(f"the desk is already running (pid {pid}); `octet desk status` shows it")
+    if (pid := files.driver()) is not None:
+        raise fail(f"the desk is already running ({f'pid {pid}' if pid else 'starting'}); `octet desk status` shows it")
     if foreground:
         _run(config, speed, new)
         return
@@ -126,8 +134,16 @@ def _run(config: Path, speed: float | None, new: bool) -> None:
     except AuditKeyError as exc:
         raise fail(str(exc)) from None
     live = _live(settings)
+    from actors.state import TamperedState
+    from cluster.desk.desk import DeskError
+    from cluster.desk.session import ResumeRefused
+
     try:
         result = run_desk(settings, files, feed, store, live, new=new, t0=t0)
+    except (DeskError, ResumeRefused) as exc:
+        raise fail(str(exc)) from None
+    except TamperedState as exc:
+        raise fail(f"{exc}. The run cannot resume from it: start a new run with `octet desk start --new`") from None
     except Exception as exc:  # the whole story goes to the desk's log, one line to the operator
         import traceback
 
@@ -158,14 +174,19 @@ def stop(config: ConfigOpt = Path("octet.yaml"),
     limit = timeout or settings.desk.stop_timeout_seconds
     from cluster.desk.desk import pid_alive
 
-    with console.status(f"stopping the desk (pid {pid})"):
+    with console.status(f"stopping the desk (pid {pid}): the unit under way ends and is saved"):
         while pid_alive(pid):
             if time.time() - began > limit:
                 raise fail(f"the desk (pid {pid}) has not stopped after {limit:.0f} s; see {files.log_path}", 1)
             time.sleep(0.05)
     meta = files.meta()
-    console.print(f"desk {meta.get('state')} in {time.time() - began:.1f} s (run {meta.get('run_id')}); "
-                  "`octet desk start` resumes it")
+    state = meta.get("state")
+    if state in ("stopped", "ended"):
+        console.print(f"desk {state} in {time.time() - began:.1f} s (run {meta.get('run_id')}); "
+                      "`octet desk start` resumes it")
+    else:  # stopped before it had started, or it failed: the next start resumes from its checkpoint
+        raise fail(f"the desk exited in state {state} ({meta.get('error') or 'while starting'}); "
+                   f"`octet desk start` resumes its run; see {files.log_path}", 1)
 
 
 @desk.command()
@@ -174,10 +195,13 @@ def status(config: ConfigOpt = Path("octet.yaml"),
     """The desk: state, feed lag, counts, each account's balance, positions, headroom and breaker."""
     files = _files(config)
     meta, st = files.meta(), files.status()
-    running = _running(files) is not None
-    state = meta.get("state", "never started")
-    if meta.get("state") in ("starting", "running", "stopping") and not running:
+    pid = files.driver()  # the driver's lock, not the pid file, says whether one runs
+    state = str(meta.get("state", "never started"))
+    if pid is None and state in ("starting", "running", "stopping"):
         state = "dead (its driver is gone: `octet desk start` resumes the run)"
+    elif pid is not None and state not in ("starting", "running", "stopping"):
+        state = "starting"
+    meta["pid"] = pid or None
     if as_json:
         print(json.dumps({"state": state, "meta": meta, "status": st}, indent=1, default=str))
         return
@@ -208,7 +232,13 @@ def _control(config: Path, action: str, account: str, reason: str, who: str | No
     began = time.time()
     while (outcome := files.answer_of(request_id)) is None:
         if time.time() - began > wait:
-            raise fail(f"the desk has not answered {action} after {wait:.0f} s (request {request_id} stays queued)", 1)
+            if files.withdraw(request_id):
+                raise fail(f"the desk has not taken {action} after {wait:.0f} s: the request is withdrawn, "
+                           "nothing was done", 1)
+            if (outcome := files.answer_of(request_id)) is not None:
+                break
+            raise fail(f"the desk took {action} but has not answered after {wait:.0f} s: see "
+                       "`octet desk status` and the audit trail", 1)
         time.sleep(0.05)
     if outcome.startswith("refused"):
         raise fail(outcome)

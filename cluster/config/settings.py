@@ -171,7 +171,7 @@ class DeskSettings(_Model):
     """The long-running desk (`octet desk start`): its feed, the work time brings, and its restart."""
 
     feed: Literal["replay", "file"] = "replay"  # the generator (session.*), or session.data_file
-    speed: float | None = Field(default=1.0, gt=0)  # market seconds per wall second; null = as fast as it goes
+    speed: float | None = Field(default=1.0, gt=0, allow_inf_nan=False)  # market s per wall s; null = as fast as it goes
     max_gap_seconds: float = Field(default=60.0, gt=0)  # a longer market gap (a weekend) passes in this much
     idle_ms: float = Field(default=250.0, gt=0)  # with no tick for this long, time's work runs (resets, weekend)
     heartbeat_seconds: float = Field(default=2.0, gt=0)  # agents' heartbeats and reconciliation, at least this often
@@ -179,6 +179,7 @@ class DeskSettings(_Model):
     # reverse): adopt it into the books, or flatten it at the venue; either way an event with both sides
     reconcile_policy: Literal["adopt", "flatten"] = "flatten"
     stop_timeout_seconds: float = Field(default=120.0, gt=0)  # `octet desk stop` waits this long for the desk
+    request_ttl_seconds: float = Field(default=30.0, gt=0)  # an operator's request older than this is refused
 
 
 class TopicSettings(_Model):

@@ -17,9 +17,11 @@ the unit it was in, and reconciles with rust_exec (``desk.reconcile_policy``).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import pickle
+import stat
 import time
 import uuid
 from pathlib import Path
@@ -52,6 +54,19 @@ def process_started() -> float:
         return time.time()
 
 
+def pid_started(pid: int) -> int | None:
+    """The kernel's start time of process ``pid`` (clock ticks since boot): with the pid, what tells
+    a process from a later one that got the same number."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+REQUEST_MAX_BYTES = 64 * 1024
+ANSWERS_KEPT_S = 24 * 3600
+
+
 def pid_alive(pid: int | None) -> bool:
     if not pid:
         return False
@@ -78,7 +93,43 @@ class DeskFiles:
         self.meta_path = self.root / "desk.json"
         self.status_path = self.root / "status.json"
         self.log_path = self.root / "desk.log"
+        self.lock_path = self.root / "driver.lock"
         self._status_at = 0.0
+        self._lock_fd: int | None = None
+
+    # -- the driver's lock: one driver per data_dir, held for its life (the kernel drops it when
+    # the process dies, however it dies) ------------------------------------------------------
+    def _lock_file(self) -> int:
+        return os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+
+    def lock_driver(self) -> None:
+        """Take the driver's lock, or DeskError if another driver holds it."""
+        fd = self._lock_file()
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise DeskError("another desk driver is running on this data_dir (`octet desk status`)") from None
+        self._lock_fd = fd
+
+    def driver(self) -> int | None:
+        """The running driver's pid (0: one holds the lock and has not said its pid yet), or None.
+        The lock says whether a driver runs; the pid is believed only if its process is the one
+        that wrote it (the same start time): a pid reused by another process is never signalled."""
+        fd = self._lock_file()
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            meta = self.meta()
+            pid, born = meta.get("pid"), meta.get("pid_started")
+            if isinstance(pid, int) and pid > 0 and born is not None and pid_started(pid) == born:
+                return pid
+            return 0
+        else:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return None
+        finally:
+            os.close(fd)
 
     # -- the run ------------------------------------------------------------------------------
     def meta(self) -> dict[str, Any]:
@@ -127,6 +178,14 @@ class DeskFiles:
         return data if isinstance(data, dict) else {}
 
     # -- operators' requests ------------------------------------------------------------------
+    def withdraw(self, request_id: str) -> bool:
+        """Take back a request the desk has not taken yet (True if it was still queued)."""
+        try:
+            (self.control / f"{request_id}.json").unlink()
+            return True
+        except FileNotFoundError:
+            return False
+
     def request(self, action: str, account: str, reason: str, who: str) -> str:
         request_id = f"{time.time_ns():020d}-{uuid.uuid4().hex[:6]}"
         body = {"id": request_id, "action": action, "account": account, "reason": reason, "who": who,
@@ -173,18 +232,43 @@ class RunFiles:
         write_private(self.intent_path, sign(self.desk.key, ("desk", self.run_id, "intent"), blob))
 
     def requests(self) -> list[dict[str, Any]]:
+        """The operators' requests waiting, oldest first: regular files of at most 64 KiB (anything
+        else in the directory is left alone and never read), each a JSON object."""
         out = []
         for path in sorted(self.desk.control.glob("*.json")):
             try:
-                body = json.loads(path.read_text())
+                info = os.lstat(path)
+                if not stat.S_ISREG(info.st_mode) or info.st_size > REQUEST_MAX_BYTES:
+                    continue
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+                with os.fdopen(fd, "rb") as f:
+                    body = json.loads(f.read(REQUEST_MAX_BYTES))
             except (OSError, ValueError):
-                path.unlink(missing_ok=True)  # half-written or not ours: never acted on
+                self._drop(path)  # half-written or not ours: never acted on
                 continue
             if not isinstance(body, dict) or (self.desk.answers / path.name).exists():
-                path.unlink(missing_ok=True)
+                self._drop(path)
                 continue
             out.append({**body, "id": path.stem})  # the id is the file's own name, never a path from its body
         return out
+
+    @staticmethod
+    def _drop(path: Path) -> None:
+        try:
+            if stat.S_ISREG(os.lstat(path).st_mode):
+                path.unlink()
+        except OSError:
+            pass
+
+    def clean_answers(self) -> None:
+        """Answers older than a day go (a desk that runs for weeks keeps no growing directory)."""
+        cutoff = time.time() - ANSWERS_KEPT_S
+        for path in self.desk.answers.glob("*.json"):
+            try:
+                if os.lstat(path).st_mtime < cutoff:
+                    path.unlink()
+            except OSError:
+                pass
 
     def answer(self, request: dict[str, Any], outcome: str) -> None:
         request_id = str(request.get("id", ""))
@@ -218,10 +302,12 @@ def run_desk(settings: Settings, files: DeskFiles, feed: Feed, store: SessionSto
 
     t0 = t0 or time.time()
     born = process_started()
+    files.lock_driver()  # one driver per data_dir, for this process's life
     run_id, resuming = files.run_id(new)
     run = files.for_run(run_id)
-    files.set_meta(run_id=run_id, pid=os.getpid(), state="starting", resumed=resuming, started=born,
-                   first_tick_at=None, phase="starting Ray", error=None,
+    run.clean_answers()
+    files.set_meta(run_id=run_id, pid=os.getpid(), pid_started=pid_started(os.getpid()), state="starting",
+                   resumed=resuming, started=born, first_tick_at=None, phase="starting Ray", error=None,
                    start_phases_s={"imports_and_settings": round(t0 - born, 3)})
     session = Session(settings, store, run_id, live=live, desk=run)
     run.phases = session.phases
@@ -230,10 +316,13 @@ def run_desk(settings: Settings, files: DeskFiles, feed: Feed, store: SessionSto
         files.set_meta(state="stopping", phase=f"stopping ({signal.Signals(signum).name})")
         session.stop()
 
-    previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
     run.started = born
+    previous: dict[int, Any] = {}
     try:
+        # Ray's init sets a SIGTERM handler of its own (it exits at once): ours goes on after it,
+        # and a stop asked for while Ray starts is taken as soon as it is in place
         init_ray(settings)
+        previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
         session.phases["ray_up"] = time.time()
         files.set_meta(phase="starting rust_exec and the agents")
         result = session.run(feed)

@@ -123,6 +123,10 @@ class _HealthLog:
         return health
 
 
+class ResumeRefused(RuntimeError):
+    """A run that cannot be resumed with these settings (another feed, other accounts)."""
+
+
 class DeskPort(Protocol):
     """What a long-running desk adds to a session (``cluster.desk.desk.DeskFiles``): where the
     driver's checkpoint and the intent of its next unit are kept, and the operator's requests."""
@@ -172,6 +176,7 @@ class Session:
         self.units = 0  # units of work done: batches, time's work with no tick, controls
         self.durable_unit = 0  # the last unit the store held when this desk resumed
         self.operator_halts: dict[str, tuple[str, str]] = {}  # account or "*" -> (who, reason)
+        self.handled: dict[str, str] = {}  # request id -> its answer, of the last HANDLED_KEPT carried out
         self.control_outcome = ""
         self.phases: dict[str, float] = {}  # start-up: when each part was up (time.time())
         self.log = BatchLog()  # what the batch under way has produced so far
@@ -335,11 +340,17 @@ class Session:
             result = self.result
             if intent is not None and intent.get("unit") == self.units + 1:  # the unit the driver died in
                 self._unit(intent, feed, replay=True)
+            self.log.notes.append(("desk_resume", self.clock, {"run_id": self.run_id, "ticks": feed.position,
+                                                               "units": self.units}))
             self._settle_with_venue(feed)
         while not self.stop_requested.is_set():
             if self.desk is not None:
                 for request in self.desk.requests():  # an operator's control: a unit of its own
-                    self._unit({"kind": "control", "request": request}, feed)
+                    refused = self._vet(request)
+                    if refused is None:
+                        self._unit({"kind": "control", "request": request}, feed)
+                    else:
+                        self.desk.answer(request, refused)
             batch_start = feed.position
             batch = feed.poll(size, linger, idle)
             # heartbeats every heartbeat_every_batches batches, and on a desk at least every heartbeat_seconds
@@ -493,7 +504,35 @@ class Session:
 
     # -- a long-running desk: checkpoints, resume, controls ---------------------------------------
     CHECKPOINTED = ("units", "clock", "snapshots", "mids", "headrooms", "blocked", "system_open", "desk_halted",
-                    "pending_halt", "sent", "health", "ignored", "agent_seen", "operator_halts", "result")
+                    "pending_halt", "sent", "health", "ignored", "agent_seen", "operator_halts", "handled", "result")
+    HANDLED_KEPT = 1000  # the answers of the last requests carried out, by request id
+
+    def _vet(self, request: dict[str, Any]) -> str | None:
+        """A request carried out before a restart gets its answer again, not a second go; one older
+        than ``desk.request_ttl_seconds`` (its asker has given up waiting) and the desk's own
+        actions are refused. None: carry it out. Decided before the unit, so a replay never differs."""
+        rid = str(request.get("id", ""))
+        if rid in self.handled:
+            return self.handled[rid]
+        refused = ""
+        try:
+            age = time.time() - float(request.get("at", 0))
+        except (TypeError, ValueError):
+            age = float("inf")
+        ttl = self.settings.desk.request_ttl_seconds
+        if age > ttl:
+            refused = f"refused: the request is {age:.0f} s old, older than desk.request_ttl_seconds ({ttl:.0f} s)"
+        elif request.get("action") not in ("halt", "resume", "flatten"):
+            refused = f"refused: unknown action {request.get('action')!r} (halt, resume, flatten)"
+        elif not str(request.get("who", "")).strip() or request.get("who") == "desk":
+            refused = "refused: a request must say who asks (and not as the desk itself)"
+        if refused:
+            self.log.notes.append(("operator", self.clock, {"action": str(request.get("action", "")),
+                                                            "account_id": str(request.get("account", "")),
+                                                            "who": str(request.get("who", "")),
+                                                            "outcome": refused, "request_id": rid}))
+            return refused
+        return None
 
     def _checkpoint(self, feed: Feed) -> None:
         """The driver's state after a unit (everything a later unit reads that earlier ones made),
@@ -503,10 +542,19 @@ class Session:
         seqs = {ref.name: ref.mark() for ref in self.topo.all()}
         state = {name: getattr(self, name) for name in self.CHECKPOINTED}
         state.update(seqs=seqs, position=feed.position, result=replace(self.result, records=None),
-                     exec_address=self.exec_address)
+                     exec_address=self.exec_address, identity=self._identity(feed))
         self.desk.save(state)
 
+    def _identity(self, feed: Feed) -> dict[str, Any]:
+        """What a resumed run must be the same on: the market it reads, its accounts and instruments."""
+        return {"feed": feed.identity(), "accounts": self.account_ids, "instruments": list(self.registry.symbols)}
+
     def _restore(self, saved: dict[str, Any], feed: Feed) -> None:
+        was, now = saved.get("identity"), self._identity(feed)
+        if was != now:
+            differ = ", ".join(k for k in now if (was or {}).get(k) != now[k])
+            raise ResumeRefused(f"run {self.run_id} was running on another {differ} than these settings give: "
+                                "start it with the settings it ran on, or start a new run (`octet desk start --new`)")
         for name in self.CHECKPOINTED:
             setattr(self, name, saved[name])
         self.result.records = [] if self.keep_records else None
@@ -515,8 +563,6 @@ class Session:
         if self.store is not None:
             self.durable_unit = self.store.resume_run(self.run_id)
         feed.seek(int(saved["position"]))
-        self.log.notes.append(("desk_resume", self.clock, {"run_id": self.run_id, "ticks": int(saved["position"]),
-                                                           "units": self.units}))
 
     def _settle_with_venue(self, feed: Feed) -> None:
         """After a restart: the books against rust_exec, every difference resolved by the policy
@@ -556,6 +602,10 @@ class Session:
         else:
             outcome = f"refused: unknown action {action!r} (halt, resume, flatten)"
         self.control_outcome = outcome
+        if request.get("id"):
+            self.handled[str(request["id"])] = outcome
+            while len(self.handled) > self.HANDLED_KEPT:
+                del self.handled[next(iter(self.handled))]
         self.log.notes.append(("operator" if who != "desk" else "desk", self.clock,
                                {"action": action, "account_id": account, "who": who, "reason": reason,
                                 "outcome": outcome, "request_id": str(request.get("id", ""))}))

@@ -135,6 +135,13 @@ def test_a_desk_whose_driver_is_killed_resumes_its_run_and_keeps_an_operators_ha
     halted = subprocess.run([*cli, "halt", "--config", str(path), "-a", acc, "-r", "news", "--who", "alice"],
                             env=env, capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert halted.returncode == 0 and f"halted {acc}" in halted.stdout, halted.stdout + halted.stderr
+    # stopped (SIGTERM through `octet desk stop`: the unit under way ends and is saved) and started again
+    stopped = subprocess.run([*cli, "stop", "--config", str(path)], env=env, capture_output=True, text=True,
+                             timeout=300, cwd=ROOT)
+    assert stopped.returncode == 0 and "desk stopped in" in stopped.stdout, stopped.stdout + stopped.stderr
+    again = subprocess.run([*cli, "start", "--config", str(path)], env=env, capture_output=True, text=True,
+                           timeout=300, cwd=ROOT)
+    assert again.returncode == 0 and "resumed run" in again.stdout, again.stdout + again.stderr
     files = DeskFiles(tmp_path, state_key(tmp_path))
     meta = files.meta()
     deadline = time.time() + 120
@@ -171,8 +178,10 @@ def test_a_desk_whose_driver_is_killed_resumes_its_run_and_keeps_an_operators_ha
     finally:
         svc.stop()
     with store.engine.connect() as conn:
-        kinds = [r[0] for r in conn.execute(select(audit.audit.c.kind).where(audit.audit.c.kind == "operator"))]
-    assert kinds == ["operator"], "the operator's halt is in the audit trail, once, with who asked"
+        kinds = [r[0] for r in conn.execute(select(audit.audit.c.kind).where(
+            audit.audit.c.kind.in_(["operator", "desk_stop", "desk_resume"])).order_by(audit.audit.c.seq))]
+    assert kinds == ["operator", "desk_stop", "desk_resume", "desk_resume"], \
+        "the operator's halt once, with who asked; the stop; a resume after the stop and after the kill"
 
 
 def test_a_paced_desk_takes_each_reset_at_its_instant_across_the_weekend_with_no_tick(ray_local, tmp_path) -> None:  # type: ignore[no-untyped-def]

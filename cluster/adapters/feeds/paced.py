@@ -148,5 +148,14 @@ class ReplayFeed:
         self._t0 = time.perf_counter()
         self._started = True
 
+    def identity(self) -> str:
+        """A hash of every tick (stamp, instrument, bid, ask): the same replay or file, the same name."""
+        import hashlib
+
+        h = hashlib.sha256()
+        for column in (self.ticks.ts, self.ticks.inst, self.ticks.bid, self.ticks.ask):
+            h.update(np.ascontiguousarray(column).tobytes())
+        return f"replay:{len(self.ticks)}:{h.hexdigest()[:20]}"
+
     def close(self) -> None:
         pass

@@ -1,0 +1,78 @@
+"""The desk's files: one driver per data_dir (a lock, and a pid believed only if its process wrote
+it), operators' requests read safely, and a request carried out once."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from cluster.desk.desk import DeskError, DeskFiles, pid_started
+from tests.conftest import ROOT
+
+KEY = b"k" * 32
+
+
+def test_the_lock_says_whether_a_driver_runs_and_a_reused_pid_is_never_believed(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    files = DeskFiles(tmp_path, KEY)
+    assert files.driver() is None
+    code = ("import sys, time; sys.path.insert(0, %r); from cluster.desk.desk import DeskFiles; "
+            "f = DeskFiles(%r, b'k' * 32); f.lock_driver(); print('locked', flush=True); time.sleep(60)")
+    holder = subprocess.Popen([sys.executable, "-c", code % (str(ROOT), str(tmp_path))],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        with pytest.raises(DeskError, match="another desk driver is running"):
+            DeskFiles(tmp_path, KEY).lock_driver()
+        assert files.driver() == 0, "a driver runs, and has not said its pid"
+        files.set_meta(pid=os.getpid(), pid_started=pid_started(holder.pid))  # a pid that is not the holder's
+        assert files.driver() == 0
+        files.set_meta(pid=-1, pid_started=None)
+        assert files.driver() == 0, "never a pid to signal that is not the driver's"
+        files.set_meta(pid=holder.pid, pid_started=pid_started(holder.pid))
+        assert files.driver() == holder.pid
+    finally:
+        holder.kill()
+        holder.wait()
+    assert files.driver() is None, "a dead driver's lock is gone with it (however it died)"
+
+
+def test_requests_are_read_from_regular_files_only_and_never_hang_or_crash_the_desk(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    files = DeskFiles(tmp_path, KEY)
+    run = files.for_run("r1")
+    good = files.request("halt", "acc", "why", "alice")
+    (files.control / "dir.json").mkdir()
+    os.mkfifo(files.control / "fifo.json")
+    (files.control / "big.json").write_text("[" + "1," * 40_000 + "1]")
+    (files.control / "bad.json").write_text("{not json")
+    (files.control / "list.json").write_text("[1, 2]")
+    (files.control / "evil.json").write_text('{"id": "../../x", "action": "flatten", "who": "m", "at": 0}')
+    began = time.time()
+    got = run.requests()
+    assert time.time() - began < 1.0, "a FIFO is never opened"
+    assert sorted(r["id"] for r in got) == sorted([good, "evil"]), "the id is the file's name, never its body's"
+    assert (files.control / "dir.json").is_dir() and (files.control / "fifo.json").exists()
+    assert not (files.control / "bad.json").exists() and not (files.control / "list.json").exists()
+    run.answer(got[0], "done")
+    assert files.answer_of(got[0]["id"]) == "done" and not (files.control / f"{got[0]['id']}.json").exists()
+
+
+def test_a_request_is_carried_out_once_and_a_stale_or_unsigned_one_is_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from cluster.config.settings import load_settings
+    from cluster.desk.session import Session
+
+    session = Session(load_settings(ROOT / "octet.yaml"), run_id="vet")
+    now = time.time()
+    session.handled["r1"] = "flattened ftmo-100k: 2 report(s)"
+    assert session._vet({"id": "r1", "action": "flatten", "who": "alice", "at": now}) == \
+        "flattened ftmo-100k: 2 report(s)", "the answer again, not a second flatten"
+    assert session._vet({"id": "r2", "action": "flatten", "who": "alice", "at": now}) is None
+    assert session._vet({"id": "r3", "action": "flatten", "who": "alice", "at": now - 120}).startswith(
+        "refused: the request is 120 s old")
+    assert session._vet({"id": "r4", "action": "reconcile", "who": "alice", "at": now}).startswith(
+        "refused: unknown action 'reconcile'")
+    assert session._vet({"id": "r5", "action": "halt", "who": "desk", "at": now}).startswith("refused: a request")
+    assert [n[2]["request_id"] for n in session.log.notes] == ["r3", "r4", "r5"], "each refusal is audited"
