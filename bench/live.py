@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import cluster  # noqa: E402, F401 - Ray's token authentication is set before Ray is imported
-from bench.common import machine, percentile  # noqa: E402
+from bench.common import machine, percentile, write_results  # noqa: E402
 
 TICKS = int(os.environ.get("BENCH_TICKS", "260000"))
 SPEED_X = float(os.environ.get("BENCH_SPEED_X", "20"))
@@ -146,10 +146,7 @@ def main() -> None:
             "targets": {"tick_to_order_p99_ms": "< 25", "saga_p99_to_bare_chain_p99": "<= 1.5",
                         "start_to_bare_ray_init": "<= 2"},
         }
-        results = ROOT / "bench" / "results"
-        results.mkdir(exist_ok=True)
-        (results / "live.json").write_text(json.dumps(out, indent=2) + "\n")
-        print(json.dumps({k: v for k, v in out.items() if k != "machine"}, indent=1))
+        write_results("live", out)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ Prints its figures and writes bench/results/soak.json; it never fails on a time 
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import tempfile
@@ -22,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import cluster  # noqa: E402, F401 - Ray's token authentication is set before Ray is imported
-from bench.common import machine  # noqa: E402
+from bench.common import machine, write_results  # noqa: E402
 
 DAYS = float(os.environ.get("SOAK_DAYS", "30"))
 
@@ -83,10 +82,7 @@ def main() -> None:
                "orders": result.counts["orders"], "trades": result.counts["trades"], "elapsed_s": round(elapsed, 1),
                "ticks_per_s": round(result.ticks / elapsed), "rss_mb_10pct": marks["10%"], "rss_mb_end": marks["end"],
                "rss_end_to_10pct": ratios, "worst": {worst: ratios[worst]}, "target": "every ratio <= 1.2"}
-        results = ROOT / "bench" / "results"
-        results.mkdir(exist_ok=True)
-        (results / "soak.json").write_text(json.dumps(out, indent=2) + "\n")
-        print(json.dumps({k: v for k, v in out.items() if k != "machine"}, indent=1))
+        write_results("soak", out)
 
 
 if __name__ == "__main__":
