@@ -58,16 +58,19 @@ def desk(args: list[str], config: Path, timeout: float = 600) -> tuple[float, st
     return time.perf_counter() - began, out.stdout
 
 
-def bare_ray(hops: int = 5, rounds: int = 300) -> dict[str, float]:
-    """ray.init() alone, then a bare chain of ``hops`` actor calls, each handed the previous ObjectRef."""
+def bare_ray(tmp: Path, hops: int = 5, rounds: int = 300) -> dict[str, float]:
+    """ray.init() alone (a local Ray, token authentication on, as the desk starts it), then a bare
+    chain of ``hops`` actor calls, each handed the previous ObjectRef."""
     import ray
 
+    from cluster.config.secrets import ray_token_file
     from cluster.desk.topology import RAY_ENV
 
     for k, v in RAY_ENV.items():
         os.environ.setdefault(k, v)
+    os.environ["RAY_AUTH_TOKEN_PATH"] = str(ray_token_file(tmp))
     began = time.perf_counter()
-    ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
+    ray.init(address="local", include_dashboard=False, log_to_driver=False, num_cpus=2, configure_logging=False)
     init_s = time.perf_counter() - began
 
     @ray.remote(num_cpus=0)
@@ -87,6 +90,7 @@ def bare_ray(hops: int = 5, rounds: int = 300) -> dict[str, float]:
         times.append((time.perf_counter() - start) * 1000)
     times = times[20:]
     ray.shutdown()
+    del os.environ["RAY_AUTH_TOKEN_PATH"]
     return {"ray_init_s": round(init_s, 2), "chain_p50_ms": round(percentile(times, 0.5), 2),
             "chain_p99_ms": round(percentile(times, 0.99), 2)}
 
@@ -106,7 +110,7 @@ def main() -> None:
         pace = speed(settings)
         doc["desk"] = {"speed": pace, "max_gap_seconds": 60.0}
         config.write_text(yaml.safe_dump(doc))
-        bare_before = bare_ray()
+        bare_before = bare_ray(Path(tmp) / "bare")
         print(f"bare ray.init {bare_before['ray_init_s']} s; five-hop chain p50 {bare_before['chain_p50_ms']} ms")
         start_s, _ = desk(["start"], config)
         files = Path(tmp) / "var" / "desk"
@@ -127,7 +131,7 @@ def main() -> None:
         desk(["start", "--new"], config)
         time.sleep(3)
         stop_s, _ = desk(["stop"], config)
-        bare_after = bare_ray()
+        bare_after = bare_ray(Path(tmp) / "bare")
         chain_p99 = min(bare_before["chain_p99_ms"], bare_after["chain_p99_ms"])
         ray_init = min(bare_before["ray_init_s"], bare_after["ray_init_s"])
         out = {

@@ -119,7 +119,7 @@ fn main() {
         } else if roll < 99 {
             flattens += 1;
             Command::Flatten(pb::FlattenRequest { request_id: format!("f{flattens}"), account_id: "bench".into(), ts_ns: ts,
-                                                  reason: "bench".into() })
+                                                  reason: "bench".into(), ..Default::default() })
         } else if rng.below(2) == 0 {
             Command::Halt(pb::HaltRequest { reason: "bench".into(), account_id: "bench".into(), ..Default::default() })
         } else {

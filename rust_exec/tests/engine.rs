@@ -211,6 +211,20 @@ fn a_batch_or_flatten_applied_twice_changes_nothing_the_second_time() {
 }
 
 #[test]
+fn a_flatten_of_one_position_closes_that_one_and_leaves_the_others() {
+    let mut e = Engine::new(config(VenueConfig::default()));
+    e.submit(order("p1", "a", Side::Buy, 100_000)).unwrap();
+    e.submit(order("p2", "a", Side::Buy, 100_000)).unwrap();
+    e.push_quotes(&quotes(&[(2_000, 108_495, 108_505)], 1)).unwrap();
+    let f = pb::FlattenRequest { request_id: "one".into(), account_id: "a".into(), ts_ns: 2_100,
+                                 reason: "reconcile".into(), position_id: "p2".into() };
+    let closed = e.flatten(&f);
+    assert_eq!(closed.iter().map(|r| r.client_order_id.as_str()).collect::<Vec<_>>(), vec!["p2"]);
+    let open: Vec<String> = e.list_positions("a").iter().map(|p| p.position_id.clone()).collect();
+    assert_eq!(open, vec!["p1".to_string()]);
+}
+
+#[test]
 fn a_minimum_hold_delays_the_take_profit_but_never_the_stop() {
     let mut e = Engine::new(config(VenueConfig::default()));
     let mut o = order("h", "a", Side::Buy, 100_000);

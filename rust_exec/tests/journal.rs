@@ -34,7 +34,7 @@ fn session() -> Vec<Command> {
         Command::Halt(pb::HaltRequest { reason: "test".into(), account_id: "b".into(), ..Default::default() }),
         Command::Submit(order("o3", "a", Side::Buy, 100_000)),
         Command::Cancel(pb::CancelOrderRequest { client_order_id: "o3".into(), ts_ns: 3_700 }),
-        Command::Flatten(pb::FlattenRequest { request_id: "f".into(), account_id: "a".into(), ts_ns: 4_000, reason: "eod".into() }),
+        Command::Flatten(pb::FlattenRequest { request_id: "f".into(), account_id: "a".into(), ts_ns: 4_000, reason: "eod".into(), ..Default::default() }),
         Command::Submit(order("o4", "a", Side::Buy, 100_000)),
         Command::Quotes(quotes(&[(5_000, 108_495, 108_505)], 3)),
         Command::Resume(pb::ResumeRequest { account_id: "b".into() }),
