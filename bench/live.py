@@ -128,6 +128,7 @@ def main() -> None:
         if meta.get("state") != "ended":
             raise SystemExit(f"the desk {meta.get('state')}: {meta.get('error')}; see {files / 'desk.log'}")
         # stop: a second desk (a new run) stopped once it is up
+        write_results("live", {"partial": True, "status": status, "start_s": round(start_s, 2)})
         desk(["start", "--new"], config)
         time.sleep(3)
         stop_s, _ = desk(["stop"], config)

@@ -112,6 +112,12 @@ class DeskFiles:
             raise DeskError("another desk driver is running on this data_dir (`octet desk status`)") from None
         self._lock_fd = fd
 
+    def unlock_driver(self) -> None:
+        """Let go of the driver's lock (a driver that has ended; its process may still be tidying up)."""
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
     def driver(self) -> int | None:
         """The running driver's pid (0: one holds the lock and has not said its pid yet), or None.
         The lock says whether a driver runs; the pid is believed only if its process is the one
@@ -333,6 +339,7 @@ def run_desk(settings: Settings, files: DeskFiles, feed: Feed, store: SessionSto
         for s, handler in previous.items():
             signal.signal(s, handler)
     state = "ended" if feed.ended else "stopped"
-    files.set_meta(state=state, pid=None, phase=state, stopped=time.time())
     files.write_status({"state": state, **session.status()}, force=True)
+    files.set_meta(state=state, pid=None, phase=state, stopped=time.time())
+    files.unlock_driver()  # the next desk may start while this process lets Ray go
     return result

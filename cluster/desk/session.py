@@ -630,10 +630,10 @@ class Session:
                 "market_time_ns": self.clock, "feed_lag_ms": round(max(0.0, (self.feed.now_ns() - self.clock) / 1e6), 1),
                 "system_breaker": "open" if self.system_open else "closed", "ignored_agents": sorted(self.ignored),
                 "desk_halt": list(self.operator_halts.get("*", ())) or None, "accounts": accounts,
-                "tick_to_order_p50_ms": round(r.tick_to_order.percentile(50), 2) if r.counts["orders"] else None,
-                "tick_to_order_p99_ms": round(r.tick_to_order.percentile(99), 2) if r.counts["orders"] else None,
-                "saga_p50_ms": round(r.saga.percentile(50), 2) if r.saga.count else None,
-                "saga_p99_ms": round(r.saga.percentile(99), 2) if r.saga.count else None}
+                "tick_to_order_p50_ms": round(r.tick_to_order.percentile(0.5), 2) if r.counts["orders"] else None,
+                "tick_to_order_p99_ms": round(r.tick_to_order.percentile(0.99), 2) if r.counts["orders"] else None,
+                "saga_p50_ms": round(r.saga.percentile(0.5), 2) if r.saga.count else None,
+                "saga_p99_ms": round(r.saga.percentile(0.99), 2) if r.saga.count else None}
 
     def _hold(self, agent: str, method: str, *args: Any) -> None:
         """A book-keeping call, sent with the agent's others once the batch's sagas are done."""

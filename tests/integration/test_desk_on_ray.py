@@ -117,6 +117,10 @@ def test_a_desk_stopped_mid_run_resumes_with_nothing_lost_or_doubled_and_adopts_
         assert any(n[0] == "desk_resume" for n in notes)
         assert result.counts["orders"] > stopped.counts["orders"], "it went on trading (the counts are the run's)"
         assert result.ticks == len(ticks) and not result.discrepancies
+        status = second.status()  # what `octet desk status` shows: the run's own figures
+        assert status["orders"] == result.counts["orders"] and status["ticks"] == len(ticks)
+        assert status["tick_to_order_p50_ms"] == round(result.tick_to_order.percentile(0.5), 2) \
+            < status["tick_to_order_p99_ms"] == round(result.tick_to_order.percentile(0.99), 2)
         stored = check_books_against_rust_exec(store, "desk1", address, settings, frozenset({"stranger-1"}))
         assert len(stored) == result.counts["orders"]
     finally:
