@@ -46,12 +46,12 @@ class DeskError(RuntimeError):
 
 def process_started() -> float:
     """When this process started (time.time()), from /proc: the desk's start-up counts its imports."""
+    ticks = pid_started(os.getpid())
     try:
-        ticks = int(Path("/proc/self/stat").read_text().rsplit(") ", 1)[1].split()[19])
         uptime = float(Path("/proc/uptime").read_text().split()[0])
-        return time.time() - (uptime - ticks / os.sysconf("SC_CLK_TCK"))
     except (OSError, ValueError, IndexError):
         return time.time()
+    return time.time() - (uptime - ticks / os.sysconf("SC_CLK_TCK")) if ticks is not None else time.time()
 
 
 def pid_started(pid: int) -> int | None:

@@ -179,6 +179,7 @@ class Session:
         self.handled: dict[str, str] = {}  # request id -> its answer, of the last HANDLED_KEPT carried out
         self.control_outcome = ""
         self.phases: dict[str, float] = {}  # start-up: when each part was up (time.time())
+        self.identity: dict[str, Any] = {}  # a desk's feed, accounts and instruments (checked at a resume)
         self.log = BatchLog()  # what the batch under way has produced so far
         self.registry = settings.registry()
         self.account_ids = [a.id for a in settings.accounts]
@@ -329,6 +330,9 @@ class Session:
         if self.store is not None and self.settings.storage.record_ticks:
             self.series = TimeSeries(self.store.engine, self.registry)
         saved, intent = self.saved
+        if self.desk is not None:  # what a resumed run must be the same on (a hash of every tick: once a run)
+            self.identity = {"feed": feed.identity(), "accounts": self.account_ids,
+                             "instruments": list(self.registry.symbols)}
         if saved is None:
             if self.store is not None:
                 self.store.begin_run(self.run_id, self.settings, feed.now_ns())
@@ -481,9 +485,7 @@ class Session:
         self.health.spreads(clean, self.registry)
         self._settle()  # the batch's book-keeping first: the review then runs on idle cores
         if beat:
-            self.beat_at = time.perf_counter()
-            self._heartbeat()
-            self._reconcile()
+            self._beat()
         if len(clean):
             self._review(int(clean.ts[-1]), last_ts)
         self._settle()
@@ -496,9 +498,7 @@ class Session:
             self._walk(TickBatch.empty(), [], now_ns)
             self._settle()
         if beat:
-            self.beat_at = time.perf_counter()
-            self._heartbeat()
-            self._reconcile()
+            self._beat()
             self._review(max(now_ns, self.clock), {})
             self._settle()
 
@@ -542,15 +542,11 @@ class Session:
         seqs = {ref.name: ref.mark() for ref in self.topo.all()}
         state = {name: getattr(self, name) for name in self.CHECKPOINTED}
         state.update(seqs=seqs, position=feed.position, result=replace(self.result, records=None),
-                     exec_address=self.exec_address, identity=self._identity(feed))
+                     exec_address=self.exec_address, identity=self.identity)
         self.desk.save(state)
 
-    def _identity(self, feed: Feed) -> dict[str, Any]:
-        """What a resumed run must be the same on: the market it reads, its accounts and instruments."""
-        return {"feed": feed.identity(), "accounts": self.account_ids, "instruments": list(self.registry.symbols)}
-
     def _restore(self, saved: dict[str, Any], feed: Feed) -> None:
-        was, now = saved.get("identity"), self._identity(feed)
+        was, now = saved.get("identity"), self.identity
         if was != now:
             differ = ", ".join(k for k in now if (was or {}).get(k) != now[k])
             raise ResumeRefused(f"run {self.run_id} was running on another {differ} than these settings give: "
@@ -785,6 +781,12 @@ class Session:
             if shard.name not in self.ignored:
                 out.append(result)
         return out
+
+    def _beat(self) -> None:
+        """The agents' heartbeats, then the books against rust_exec (so after any restart)."""
+        self.beat_at = time.perf_counter()
+        self._heartbeat()
+        self._reconcile()
 
     def _heartbeat(self) -> None:
         """Ask every agent for its counters, with a deadline: a missed answer is a missed heartbeat."""
