@@ -26,9 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -101,12 +98,6 @@ print(json.dumps(marks))
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _fresh(code: str, *args: str, token: Path | None = None) -> str:
     """``code`` in a fresh interpreter with the launch time as argv[1]; the Ray token file ``token``
     (else none set: a desk finds its own under its data_dir)."""
@@ -118,33 +109,6 @@ def _fresh(code: str, *args: str, token: Path | None = None) -> str:
     if out.returncode:
         raise SystemExit(f"a fresh process failed:\n{out.stderr[-3000:]}")
     return out.stdout.strip().splitlines()[-1]
-
-
-def _outside_ray(tmp: Path) -> tuple[subprocess.Popen[str], str, str]:
-    """``ray start --head --block`` with the desk's token file (what docs/operators.md shows)."""
-    from cluster.config.secrets import ray_token_file
-
-    port = _free_port()
-    temp_dir = tempfile.mkdtemp(prefix="ort-", dir="/tmp")  # its own: nothing else on the host finds it
-    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(ray_token_file(tmp)),
-           "RAY_USAGE_STATS_ENABLED": "0", "PYTHONUNBUFFERED": "1"}
-    head = subprocess.Popen([str(Path(sys.executable).parent / "ray"), "start", "--head", "--block", f"--port={port}",
-                             "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp_dir}"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    assert head.stdout is not None
-    for line in head.stdout:
-        if "Ray runtime started" in line:
-            break
-    return head, f"127.0.0.1:{port}", temp_dir
-
-
-def _stop(head: subprocess.Popen[str]) -> None:
-    os.killpg(head.pid, signal.SIGTERM)
-    try:
-        head.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        os.killpg(head.pid, signal.SIGKILL)
-        head.wait()
 
 
 def whole_start(rounds: int) -> dict[str, object]:
@@ -159,12 +123,11 @@ def whole_start(rounds: int) -> dict[str, object]:
         with tempfile.TemporaryDirectory(prefix="octet-bench-startup-") as tmp:
             runs["desk_own_ray"].append(json.loads(_fresh(DESK, tmp, "")))
         with tempfile.TemporaryDirectory(prefix="octet-bench-startup-") as tmp:
-            head, address, temp_dir = _outside_ray(Path(tmp))
-            try:
-                runs["desk_attached"].append(json.loads(_fresh(DESK, tmp, address)))
-            finally:
-                _stop(head)
-                shutil.rmtree(temp_dir, ignore_errors=True)
+            from cluster.config.secrets import ray_token_file
+            from cluster.devservers.services import RayHead
+
+            with RayHead(ray_token_file(Path(tmp))) as head:  # what docs/operators.md shows
+                runs["desk_attached"].append(json.loads(_fresh(DESK, tmp, head.address)))
         print(f"round {r + 1}: bare ray.init {init_s:.1f} s; desk (own Ray) first batch at "
               f"{runs['desk_own_ray'][-1]['first_batch']:.1f} s; desk (attached) first batch at "
               f"{runs['desk_attached'][-1]['first_batch']:.1f} s", flush=True)

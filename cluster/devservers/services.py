@@ -295,3 +295,65 @@ class LocalKafka:
 
     def kill(self) -> None:
         self._sh("kill", str(self.base))
+
+
+class RayHead:
+    """``ray start --head --block`` on a free loopback port, with a temp dir of its own (nothing else
+    on the host finds it) and a token file (what docs/operators.md shows a desk attaching to): for
+    the tests and benchmarks that attach a desk to a Ray started outside it. A context manager."""
+
+    def __init__(self, token: Path) -> None:
+        self.token = token
+        self.port = 0
+        self.address = ""
+        self.temp_dir = ""
+        self.proc: subprocess.Popen[str] | None = None
+
+    def start(self) -> str:
+        import sys
+        import tempfile
+        import threading
+
+        self.port = free_port()
+        self.temp_dir = tempfile.mkdtemp(prefix="ort-", dir="/tmp")  # short: Ray's socket paths live under it
+        env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(self.token),
+               "RAY_USAGE_STATS_ENABLED": "0", "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen([str(Path(sys.executable).parent / "ray"), "start", "--head", "--block",
+                                      f"--port={self.port}", "--node-ip-address=127.0.0.1", "--num-cpus=2",
+                                      "--include-dashboard=false", "--disable-usage-stats",
+                                      f"--temp-dir={self.temp_dir}"],
+                                     env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     start_new_session=True)
+        assert self.proc.stdout is not None
+        lines = []
+        for line in self.proc.stdout:  # ready once it says so (its GCS listens earlier than that)
+            lines.append(line)
+            if "Ray runtime started" in line:
+                break
+        else:
+            self.stop()
+            raise ServiceError("ray start --head failed: " + "".join(lines)[-2000:])
+        threading.Thread(target=self.proc.stdout.read, daemon=True).start()  # the rest, so that it never blocks
+        self.address = f"127.0.0.1:{self.port}"
+        return self.address
+
+    def stop(self) -> None:
+        import signal
+
+        if self.proc is not None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+            self.proc = None
+        if self.temp_dir:
+            shutil.rmtree(self.temp_dir, ignore_errors=True)
+
+    def __enter__(self) -> RayHead:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

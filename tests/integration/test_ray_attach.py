@@ -5,19 +5,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
-import threading
 from pathlib import Path
 
 import pytest
 
 from cluster.config.secrets import ray_token_file
 from cluster.desk.topology import RayUnavailable, ray_gcs_address
+from cluster.devservers.services import RayHead, free_port
 
 pytestmark = pytest.mark.ray
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,59 +46,29 @@ ray.shutdown()
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_a_desk_attaches_to_a_ray_started_outside_it_and_its_agent_runs_there(tmp_path: Path) -> None:
     data_dir = tmp_path / "var"
     token = ray_token_file(data_dir)  # what `ray start` and the desk both read
-    port = _free_port()
-    temp_dir = tempfile.mkdtemp(prefix="ort-", dir="/tmp")  # short: Ray's socket paths live under it
-    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token), "RAY_USAGE_STATS_ENABLED": "0",
-           "PYTHONUNBUFFERED": "1"}
-    head = subprocess.Popen([str(Path(sys.executable).parent / "ray"), "start", "--head", "--block",
-                             f"--port={port}", "--node-ip-address=127.0.0.1", "--num-cpus=2",
-                             "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp_dir}"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    try:
-        assert head.stdout is not None
-        lines = []
-        for line in head.stdout:  # ready once it says so (its GCS listens earlier than that)
-            lines.append(line)
-            if "Ray runtime started" in line:
-                break
-        else:
-            raise AssertionError("ray start --head failed: " + "".join(lines)[-2000:])
-        threading.Thread(target=head.stdout.read, daemon=True).start()  # the rest, so that it never blocks
+    with RayHead(token) as head:
         desk_env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_AUTH_TOKEN", "RAY_ADDRESS"))}
-        out = subprocess.run([sys.executable, "-c", DESK, str(data_dir), f"127.0.0.1:{port}", str(tmp_path / "state")],
+        out = subprocess.run([sys.executable, "-c", DESK, str(data_dir), head.address, str(tmp_path / "state")],
                              cwd=ROOT, env=desk_env, capture_output=True, text=True, timeout=300)
         assert out.returncode == 0, out.stderr[-3000:]
         got = json.loads(out.stdout.strip().splitlines()[-1])
-        assert got["gcs"].endswith(f":{port}")  # Ray names a loopback address by the host's own
+        assert got["gcs"].endswith(f":{head.port}")  # Ray names a loopback address by the host's own
         assert got["info"]["calls"] == 1
-        assert head.pid in got["ancestors"], "the agent's worker is not a process of the outside Ray"
-    finally:
-        os.killpg(head.pid, signal.SIGTERM)
-        try:
-            head.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(head.pid, signal.SIGKILL)
-            head.wait()
-        shutil.rmtree(temp_dir, ignore_errors=True)
+        assert head.proc is not None and head.proc.pid in got["ancestors"], \
+            "the agent's worker is not a process of the outside Ray"
 
 
 def test_an_address_nothing_answers_at_is_one_clear_error() -> None:
-    port = _free_port()  # bound then released: nothing listens there
+    port = free_port()  # bound then released: nothing listens there
     with pytest.raises(RayUnavailable, match=f"runtime.ray_address 127.0.0.1:{port}: nothing answers at "):
         ray_gcs_address(f"127.0.0.1:{port}")
 
 
 def test_octet_run_names_an_unreachable_ray_address_without_a_traceback(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     out = subprocess.run([sys.executable, "-m", "cluster.cli", "run", "--config", str(ROOT / "octet.yaml"),
                           "--ray-address", f"127.0.0.1:{port}", "--ticks", "1000"], cwd=ROOT,
                          env={**os.environ, "OCTET_RUNTIME__DATA_DIR": str(tmp_path / "var")},
