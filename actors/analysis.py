@@ -28,6 +28,7 @@ class MarketAnalysisAgent:
         self.detectors = {s: WyckoffDetector(registry[s], params) for s in symbols}
         self.event_counts: Counter[str] = Counter()
         self.last_events = 0
+        self.last_changed = True
 
     def on_batch(self, *results: IngressResult) -> AnalysisOutput:
         signals: list[Signal] = []
@@ -40,6 +41,7 @@ class MarketAnalysisAgent:
             events.extend(e for e in found if e.event not in ROUTINE)
             signals.extend(sigs)
         self.last_events = len(bars)
+        self.last_changed = bool(bars)  # no bar of ours closed: the detectors are as they were (not saved)
         return AnalysisOutput(tuple(signals), tuple(events))
 
     def counts(self) -> dict[str, int]:

@@ -30,6 +30,7 @@ class CorrelationAgent:
         self.limits = limits
         self.window = ReturnsWindow(window_bars)
         self.last_events = 0
+        self.last_changed = True
 
     def on_batch(self, *results: IngressResult) -> int:
         n = 0
@@ -38,6 +39,11 @@ class CorrelationAgent:
                 self.window.add(bar.symbol, bar.close)
                 n += 1
         self.last_events = n
+        self.last_changed = n > 0  # no bar: the window is as it was (not saved)
+        if n:  # the next saga's check finds the correlations worked out (this call is off its path)
+            for a in self.window.returns:
+                for b in self.window.returns:
+                    self.window.correlation(a, b)
         return n
 
     def check(self, intents: list[OrderIntent], snapshots: Mapping[str, AccountSnapshot],

@@ -13,6 +13,10 @@ actor; reading ahead, as the Kafka ingress does, is an unsequenced query.)
 A method an agent lists in ``reads`` changes nothing: its call is sequenced like any other but
 not saved (a retry after a restart computes the same answer from the same saved state), which
 takes a state save off the saga's path for the correlation check and the execution style.
+An agent may also say, after a call, that this call changed nothing (``last_changed = False``:
+an analysis shard or the correlation window handed a batch that closed no bar of theirs): it is
+not saved either, for the same reason. (The shell sets the flag back after reading it, so a
+method that does not set it is always saved.)
 """
 
 from __future__ import annotations
@@ -96,9 +100,17 @@ class AgentShell:
         oldest = keep_from if keep_from is not None else seq - getattr(self.agent, "retry_window", WINDOW)
         for old in [k for k in self.recent if k <= oldest]:
             del self.recent[old]
-        if method not in getattr(self.agent, "reads", ()):
+        changed = getattr(self.agent, "last_changed", True)
+        if changed is not True:
+            self.agent.last_changed = True  # a method that says nothing changed it
+        if method not in getattr(self.agent, "reads", ()) and (changed or method == MANY):
             self.store.save(seq, (self.agent, self.last_seq, self.recent, self.stats))
-        self.stats["save_s"] = self.stats.get("save_s", 0.0) + time.perf_counter() - applied
+        saved = time.perf_counter()
+        self.stats["save_s"] = self.stats.get("save_s", 0.0) + saved - applied
+        spent = self.stats.setdefault("methods", {}).setdefault(method, [0, 0.0, 0.0])  # calls, busy_s, save_s
+        spent[0] += 1
+        spent[1] += applied - start
+        spent[2] += saved - applied
         return result
 
     def query(self, method: str, *args: Any) -> Any:

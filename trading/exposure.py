@@ -46,16 +46,31 @@ class ReturnsWindow:
     size: int = 240
     last_close: dict[str, float] = field(default_factory=dict)
     returns: dict[str, deque[float]] = field(default_factory=dict)
+    # correlations worked out since the last bar (a check asks for each pair many times); not saved
+    _memo: dict[tuple[str, str], float] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __getstate__(self) -> dict[str, object]:
+        return {k: v for k, v in self.__dict__.items() if k != "_memo"}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state, _memo={})
 
     def add(self, symbol: str, close: float) -> None:
         prev = self.last_close.get(symbol)
         self.last_close[symbol] = close
         if prev:
             self.returns.setdefault(symbol, deque(maxlen=self.size)).append(math.log(close / prev))
+            self._memo.clear()
 
     def correlation(self, a: str, b: str) -> float:
         if a == b:
             return 1.0
+        known = self._memo.get((a, b))
+        if known is None:
+            known = self._memo[(a, b)] = self._correlation(a, b)
+        return known
+
+    def _correlation(self, a: str, b: str) -> float:
         ra, rb = self.returns.get(a), self.returns.get(b)
         if not ra or not rb:
             return 1.0  # unknown: assume the worst

@@ -217,25 +217,56 @@ class RunFiles:
         self.intent_path = self.dir / "intent"
         self.started: float | None = None  # when the desk's process started, until its first batch
         self.phases: dict[str, float] = {}  # the session's start-up marks (time.time())
+        self._fd: int | None = None  # the intent log, open for appending
 
-    def load(self) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    def load(self) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        """The last checkpoint and the intents of the units begun after it, in order (those a driver
+        that died had begun: a resumed desk replays them)."""
         if not self.checkpoint.exists():
-            return None, None
+            return None, []
         blob = open_signed(self.desk.key, ("desk", self.run_id, "checkpoint"), self.checkpoint.read_bytes())
         state = pickle.loads(blob)  # noqa: S301  (signed with the desk's key: written by this desk)
-        intent = None
-        if self.intent_path.exists():
-            intent = json.loads(open_signed(self.desk.key, ("desk", self.run_id, "intent"),
-                                            self.intent_path.read_bytes()))
-        return state, intent
+        intents = [i for i in self._intents() if int(i.get("unit", 0)) > int(state.get("units", 0))]
+        return state, intents
+
+    def _intents(self) -> list[dict[str, Any]]:
+        """The intent log: records of a 4-byte length and a signed JSON object. A record cut short
+        (a write that died with its process) ends it; a record whose signature fails is refused."""
+        try:
+            data = self.intent_path.read_bytes()
+        except FileNotFoundError:
+            return []
+        out, at = [], 0
+        while at + 4 <= len(data):
+            size = int.from_bytes(data[at:at + 4], "big")
+            if at + 4 + size > len(data):
+                break
+            out.append(json.loads(open_signed(self.desk.key, ("desk", self.run_id, "intent"),
+                                              data[at + 4:at + 4 + size])))
+            at += 4 + size
+        return out
 
     def save(self, state: dict[str, Any]) -> None:
+        """A checkpoint, then the intent log emptied: every intent in it is of a unit it covers."""
         blob = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
         write_private(self.checkpoint, sign(self.desk.key, ("desk", self.run_id, "checkpoint"), blob))
+        os.ftruncate(self._intent_fd(), 0)
 
     def intend(self, intent: dict[str, Any]) -> None:
-        blob = json.dumps(intent).encode()
-        write_private(self.intent_path, sign(self.desk.key, ("desk", self.run_id, "intent"), blob))
+        """Append a unit's intent to the log before the unit begins: one write, not synced (it
+        survives the driver being killed, as the agents' state does; see docs/operators.md)."""
+        signed = sign(self.desk.key, ("desk", self.run_id, "intent"), json.dumps(intent).encode())
+        os.write(self._intent_fd(), len(signed).to_bytes(4, "big") + signed)
+
+    def _intent_fd(self) -> int:
+        if self._fd is None:
+            self._fd = os.open(self.intent_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        return self._fd
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
     def requests(self) -> list[dict[str, Any]]:
         """The operators' requests waiting, oldest first: regular files of at most 64 KiB (anything
@@ -336,6 +367,7 @@ def run_desk(settings: Settings, files: DeskFiles, feed: Feed, store: SessionSto
         files.set_meta(state="failed", pid=None, error=str(exc).strip().splitlines()[-1:] or [type(exc).__name__])
         raise
     finally:
+        run.close()
         for s, handler in previous.items():
             signal.signal(s, handler)
     state = "ended" if feed.ended else "stopped"

@@ -129,15 +129,20 @@ class ResumeRefused(RuntimeError):
 
 class DeskPort(Protocol):
     """What a long-running desk adds to a session (``cluster.desk.desk.DeskFiles``): where the
-    driver's checkpoint and the intent of its next unit are kept, and the operator's requests."""
+    driver's checkpoint and the intents of the units begun since are kept, and the operator's requests."""
 
-    def load(self) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-        """The last checkpoint and the intent written after it (None, None for a new desk)."""
+    def load(self) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        """The last checkpoint and the intents of the units begun after it, in order (None, [] for a
+        new desk)."""
         ...
 
-    def save(self, state: dict[str, Any]) -> None: ...
+    def save(self, state: dict[str, Any]) -> None:
+        """A checkpoint; the intents it covers are dropped."""
+        ...
 
-    def intend(self, intent: dict[str, Any]) -> None: ...
+    def intend(self, intent: dict[str, Any]) -> None:
+        """A unit's intent, written before the unit begins (kept until a checkpoint covers it)."""
+        ...
 
     def requests(self) -> list[dict[str, Any]]:
         """Operators' requests waiting (halt, resume, flatten), oldest first."""
@@ -170,7 +175,7 @@ class Session:
         self.on_batch = on_batch
         self.keep_records = keep_records
         self.stop_requested = threading.Event()  # set by stop(): no new batch; the one under way ends
-        self.saved: tuple[dict[str, Any] | None, dict[str, Any] | None] = (None, None)
+        self.saved: tuple[dict[str, Any] | None, list[dict[str, Any]]] = (None, [])
         self.exec_address = ""
         self.desk = desk  # a long-running desk's checkpoints, controls and status (cluster.desk.desk)
         self.units = 0  # units of work done: batches, time's work with no tick, controls
@@ -179,6 +184,8 @@ class Session:
         self.handled: dict[str, str] = {}  # request id -> its answer, of the last HANDLED_KEPT carried out
         self.control_outcome = ""
         self.phases: dict[str, float] = {}  # start-up: when each part was up (time.time())
+        self.stages: dict[str, float] = {}  # where the loop's time goes: seconds by stage (``_lap``)
+        self.lapped = time.perf_counter()
         self.identity: dict[str, Any] = {}  # a desk's feed, accounts and instruments (checked at a resume)
         self.log = BatchLog()  # what the batch under way has produced so far
         self.registry = settings.registry()
@@ -222,7 +229,7 @@ class Session:
         state_dir = data_dir / "state" / self.run_id
         address = self.settings.execution.address
         self.exec_service = None
-        self.saved = self.desk.load() if self.desk is not None else (None, None)
+        self.saved = self.desk.load() if self.desk is not None else (None, [])
         if address is None:  # embedded: a rust_exec of this session's own, with its own journal
             # a resumed desk's rust_exec listens where it did: the agents' saved clients connect there
             listen = str(self.saved[0].get("exec_address") or "127.0.0.1:0") if self.saved[0] else "127.0.0.1:0"
@@ -313,9 +320,6 @@ class Session:
         record emitted and, for a long-running desk, a checkpoint; each begins, for that desk, with
         its intent written down (which ticks, what instant, which request), so a desk whose driver
         died replays the unit it was in exactly, getting the agents' recorded answers back."""
-        size = self.settings.session.batch_size
-        linger = self.settings.session.linger_ms / 1000
-        idle = self.settings.desk.idle_ms / 1000
         self.result = result = SessionResult(self.run_id, 0, 0, 0.0, records=[] if self.keep_records else None)
         self.topo = topo
         self.call = actor_caller(topo.agents)
@@ -324,12 +328,16 @@ class Session:
         warm_up()
         self.phases["saga_ready"] = time.time()
         self.started = started = time.perf_counter()
+        self.lapped = started  # the stages count from here (start-up is in ``phases``)
         self.expected_batches = expected_batches
         self.commits: list[Any] = []
         self.beat_at = time.perf_counter()
         if self.store is not None and self.settings.storage.record_ticks:
             self.series = TimeSeries(self.store.engine, self.registry)
-        saved, intent = self.saved
+        size = self.settings.session.batch_size
+        linger = self.settings.session.linger_ms / 1000
+        idle = self.settings.desk.idle_ms / 1000
+        saved, intents = self.saved
         if self.desk is not None:  # what a resumed run must be the same on (a hash of every tick: once a run)
             self.identity = {"feed": feed.identity(), "accounts": self.account_ids,
                              "instruments": list(self.registry.symbols)}
@@ -342,12 +350,15 @@ class Session:
         else:
             self._restore(saved, feed)
             result = self.result
-            if intent is not None and intent.get("unit") == self.units + 1:  # the unit the driver died in
+            for intent in intents:  # the units begun after the checkpoint, the last the one the driver died in
+                if intent.get("unit") != self.units + 1:
+                    break
                 self._unit(intent, feed, replay=True)
             self.log.notes.append(("desk_resume", self.clock, {"run_id": self.run_id, "ticks": feed.position,
                                                                "units": self.units}))
             self._settle_with_venue(feed)
         while not self.stop_requested.is_set():
+            self._lap("driver")
             if self.desk is not None:
                 for request in self.desk.requests():  # an operator's control: a unit of its own
                     refused = self._vet(request)
@@ -356,11 +367,16 @@ class Session:
                     else:
                         self.desk.answer(request, refused)
             batch_start = feed.position
+            self._lap("requests")
             batch = feed.poll(size, linger, idle)
-            # heartbeats every heartbeat_every_batches batches, and on a desk at least every heartbeat_seconds
-            beat = self.desk is not None and time.perf_counter() - self.beat_at >= self.settings.desk.heartbeat_seconds
+            self._lap("poll")
+            # heartbeats: on a desk every heartbeat_seconds (its batches may be a few ticks each), in
+            # a replay every heartbeat_every_batches batches
+            if self.desk is not None:
+                beat = time.perf_counter() - self.beat_at >= self.settings.desk.heartbeat_seconds
+            else:
+                beat = bool(len(batch)) and self.result.batches % self.settings.agents.breaker.heartbeat_every_batches == 0
             if len(batch):
-                beat = beat or self.result.batches % self.settings.agents.breaker.heartbeat_every_batches == 0
                 self._unit({"kind": "batch", "start": batch_start, "end": feed.position, "beat": beat}, feed, batch)
             elif feed.ended:
                 break
@@ -399,6 +415,7 @@ class Session:
         intent = {**intent, "unit": unit}
         if self.desk is not None and not replay:
             self.desk.intend(intent)
+            self._lap("intent")
         kind = intent["kind"]
         beat = bool(intent.get("beat"))
         clean: TickBatch | None = None
@@ -416,6 +433,7 @@ class Session:
         elif kind == "stop":
             self.log.notes.append(("desk_stop", self.clock, {"run_id": self.run_id, "ticks": feed.position}))
         self.units = unit
+        self._lap(kind)
         ticks = int(intent.get("end", feed.position))
         record, self.log = self.log.seal(unit, ticks, snapshots=self.snapshots, headrooms=self.headrooms,
                                          last_quotes=_last_quotes(clean, self.registry) if clean is not None else None,
@@ -426,11 +444,14 @@ class Session:
         if self.kafka is not None and kind == "batch":  # the batch is durable and out: its offsets committed
             self.commits = [ing.handle.query.remote("commit", self.result.batches - 1, feed.ended)
                             for ing in self.topo.ingress]
+        self._lap("record")
         if self.desk is not None:
             self._checkpoint(feed)
+            self._lap("checkpoint")
             if kind == "control":
                 self.desk.answer(intent["request"], self.control_outcome)
             self.desk.after_unit(self.status)
+            self._lap("status")
         if self.on_batch is not None and kind == "batch":
             r = self.result
             self.on_batch(Progress(r.batches, max(self.expected_batches, r.batches), ticks, r.counts["signals"],
@@ -463,6 +484,7 @@ class Session:
                         for j, ing in enumerate(topo.ingress)]
         an_refs = [shard.call("on_batch", *ing_refs) for _, shard in topo.analysis]
         ingested: list[IngressResult] = ray.get(ing_refs)
+        self._lap("ingress")
         clean = self._merge([r.clean for r in ingested])
         if self.series is not None:  # research data: ticks and bars as they came in
             self.series.write_ticks(clean)
@@ -470,12 +492,14 @@ class Session:
         for r in ingested:
             self.log.dead_letters.extend(d.reason for d in r.dead_letters)
         analysed = self._analysed(an_refs)
+        self._lap("analysis")
         signals = sorted((s for o in analysed for s in o.signals), key=lambda s: (s.ts_ns, s.symbol, s.setup))
         self.log.events.extend(e for o in analysed for e in o.events)
         self.log.signals.extend(signals)
         if signals:
             self._hold("learning", "on_update", signals, [])
         self._walk(clean, signals)
+        self._lap("advance")
         # The correlation window learns the batch's bars after its sagas: a signal's exposure
         # check sees no bar that closed after it (and does not wait behind this call).
         self.pending.append(topo.agents["correlation"].call("on_batch", *ing_refs))
@@ -483,12 +507,15 @@ class Session:
         for r in ingested:
             last_ts.update(r.last_ts)
         self.health.spreads(clean, self.registry)
-        self._settle()  # the batch's book-keeping first: the review then runs on idle cores
+        self._settle(wait=False)  # the batch's book-keeping, not waited for
+        self._lap("book-keeping")
         if beat:
             self._beat()
+            self._lap("beat")
         if len(clean):
             self._review(int(clean.ts[-1]), last_ts)
-        self._settle()
+        self._settle(wait=False)
+        self._lap("review")
         return clean
 
     def _idle(self, now_ns: int, beat: bool) -> None:
@@ -539,6 +566,7 @@ class Session:
         and each agent's sequence: from here on each agent keeps its answers until the next one."""
         if self.desk is None:
             return
+        self._settle()  # every call sent is applied: the agents' state is that of the checkpoint
         seqs = {ref.name: ref.mark() for ref in self.topo.all()}
         state = {name: getattr(self, name) for name in self.CHECKPOINTED}
         state.update(seqs=seqs, position=feed.position, result=replace(self.result, records=None),
@@ -629,23 +657,42 @@ class Session:
                 "tick_to_order_p50_ms": round(r.tick_to_order.percentile(0.5), 2) if r.counts["orders"] else None,
                 "tick_to_order_p99_ms": round(r.tick_to_order.percentile(0.99), 2) if r.counts["orders"] else None,
                 "saga_p50_ms": round(r.saga.percentile(0.5), 2) if r.saga.count else None,
-                "saga_p99_ms": round(r.saga.percentile(0.99), 2) if r.saga.count else None}
+                "saga_p99_ms": round(r.saga.percentile(0.99), 2) if r.saga.count else None,
+                "stages_s": {k: round(v, 3) for k, v in sorted(self.stages.items(), key=lambda kv: -kv[1])},
+                "agents": {name: {"calls": i.get("calls", 0), "busy_s": round(i.get("busy_s", 0.0), 3),
+                                  "save_s": round(i.get("save_s", 0.0), 3),
+                                  "methods": {m: [c, round(b, 3), round(v, 3)] for m, (c, b, v) in i.get("methods", {}).items()}}
+                       for name, i in self.agent_seen.items()}}
+
+    def _lap(self, stage: str) -> None:
+        """The time since the last lap goes to ``stage`` (``status()['stages_s']``)."""
+        now = time.perf_counter()
+        self.stages[stage] = self.stages.get(stage, 0.0) + now - self.lapped
+        self.lapped = now
 
     def _hold(self, agent: str, method: str, *args: Any) -> None:
         """A book-keeping call, sent with the agent's others once the batch's sagas are done."""
         self.later.setdefault(agent, []).append((method, args))
 
-    def _settle(self) -> None:
+    def _settle(self, wait: bool = True) -> None:
         """Send the book-keeping held back during the batch's sagas (performance, learning: nothing
-        on a signal's path reads them), one call per agent, then wait for every call in flight.
+        on a signal's path reads them), one call per agent, then wait for every call in flight; or,
+        without ``wait``, only collect those done (a failure is raised either way), and leave the
+        rest to run while the desk goes on: nothing the desk reads comes from them, and each agent
+        applies its calls in the order sent (``AgentRef``: the next call to an agent waits for its
+        last). A checkpoint waits for all of them.
         (One sequenced call in flight per agent: Ray does not promise to retry two in order.)"""
         for agent, calls in self.later.items():
             self.pending.append(self.topo.agents[agent].call_many(calls))
         self.later = {}
         self.pending += self.risk_trades
         self.risk_trades = []
-        ray.get(self.pending)
-        self.pending = []
+        if wait:
+            ray.get(self.pending)
+            self.pending = []
+        elif self.pending:
+            done, self.pending = ray.wait(self.pending, num_returns=len(self.pending), timeout=0, fetch_local=False)
+            ray.get(done)
 
     def _merge(self, parts: list[TickBatch]) -> TickBatch:
         if len(parts) == 1:
@@ -746,6 +793,7 @@ class Session:
         # after a restart, and a sizing applied before the trades it should see is refused as stale.
         ray.get(self.risk_trades)
         self.risk_trades = []
+        self._lap("advance")
         began = time.perf_counter()
         try:
             ctx = run_saga(SagaContext(signal, accounts, self.snapshots, self.mids, self.headrooms, self.call))
@@ -767,6 +815,7 @@ class Session:
                     self.log.orders.append(sent[report.client_order_id])
                     self.log.tick_to_order_ms.append((time.perf_counter() - self.feed.arrived_at(signal.ts_ns)) * 1000)
             self._book(ctx.update)
+        self._lap("saga")
 
     def _analysed(self, refs: list[Any]) -> list[AnalysisOutput]:
         """Each shard's output; a shard that fails or whose agent breaker is open is left out."""

@@ -76,3 +76,28 @@ def test_a_request_is_carried_out_once_and_a_stale_or_unsigned_one_is_refused(tm
         "refused: unknown action 'reconcile'")
     assert session._vet({"id": "r5", "action": "halt", "who": "desk", "at": now}).startswith("refused: a request")
     assert [n[2]["request_id"] for n in session.log.notes] == ["r3", "r4", "r5"], "each refusal is audited"
+
+
+def test_intents_are_kept_in_order_until_a_checkpoint_and_a_torn_or_forged_one_is_never_replayed(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from actors.state import TamperedState
+
+    files = DeskFiles(tmp_path, KEY)
+    run = files.for_run("run1")
+    run.save({"units": 0})
+    for unit in (1, 2, 3):
+        run.intend({"kind": "batch", "unit": unit, "start": unit * 10, "end": unit * 10 + 10})
+    state, intents = files.for_run("run1").load()
+    assert state == {"units": 0} and [i["unit"] for i in intents] == [1, 2, 3]
+    run.save({"units": 2})  # a checkpoint drops the intents it covers
+    run.intend({"kind": "idle", "unit": 3, "now_ns": 5})
+    assert [i["unit"] for i in files.for_run("run1").load()[1]] == [3]
+    with open(run.intent_path, "ab") as f:  # a write cut short by the driver's death
+        f.write((500).to_bytes(4, "big") + b"OCTS1")
+    assert [i["unit"] for i in files.for_run("run1").load()[1]] == [3], "the torn record is not read"
+    run.close()
+    assert oct(run.intent_path.stat().st_mode & 0o777) == "0o600"
+    data = bytearray(run.intent_path.read_bytes())
+    data[-60] ^= 1  # a byte of the signed record changed outside the desk
+    run.intent_path.write_bytes(bytes(data[: len(data) - 9]))
+    with pytest.raises(TamperedState):
+        files.for_run("run1").load()

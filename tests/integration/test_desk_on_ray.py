@@ -195,6 +195,8 @@ def test_a_paced_desk_takes_each_reset_at_its_instant_across_the_weekend_with_no
     doc["runtime"]["data_dir"] = str(tmp_path)
     path = tmp_path / "weekend.yaml"
     path.write_text(yaml.safe_dump(doc))
+    doc.setdefault("agents", {}).setdefault("breaker", {})["heartbeat_every_batches"] = 1  # a replay's: not a desk's
+    path.write_text(yaml.safe_dump(doc))
     settings = load_settings(path, session__batch_size=200, desk__idle_ms=50.0)
     from cluster.adapters.feeds.replay.generator import generate_ticks
 
@@ -219,6 +221,11 @@ def test_a_paced_desk_takes_each_reset_at_its_instant_across_the_weekend_with_no
         resets = [t for t in rules.instants(first, last) if rules.next_reset_ns(t - 1) == t]
         assert sorted(taken.values())[1:] == resets, (acc.id, taken)
         assert not result.compliance[acc.id]["breaches"]
+    # its heartbeats (and with them the reconciliation with rust_exec) come every desk.heartbeat_seconds,
+    # not every few of its small batches
+    execution = next(a for a in result.agent_stats if a["name"] == "execution")
+    bound = result.elapsed_s / settings.desk.heartbeat_seconds + 3  # and at the start and the end
+    assert execution["methods"]["reconcile"][0] <= bound < result.batches / settings.agents.breaker.heartbeat_every_batches
     five = result.compliance["five"]["day_references"]
     assert [five[d]["at_ns"] for d in ("2026-02-27", "2026-02-28", "2026-03-01")] == \
         [datetime_to_ts(datetime(2026, m, d, 22, 0, tzinfo=UTC)) for m, d in ((2, 27), (2, 28), (3, 1))]

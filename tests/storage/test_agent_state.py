@@ -148,3 +148,32 @@ def test_a_shell_keeps_every_answer_since_the_checkpoint_for_a_driver_that_repla
         again.call(7, "summary", keep_from=4)
     again.call(11, "on_update", {"acc": _snap(110)}, [_trade(11)], keep_from=10)  # the next checkpoint: 10
     assert sorted(again.recent) == [11]
+
+
+class _Window:
+    """A toy agent like an analysis shard: a batch with nothing of its own changes nothing."""
+
+    def __init__(self) -> None:
+        self.seen: list[int] = []
+
+    def on_batch(self, bars: list[int]) -> int:
+        self.seen.extend(bars)
+        self.last_changed = bool(bars)
+        return len(self.seen)
+
+
+def test_a_call_that_changed_nothing_is_not_saved_and_a_restart_answers_it_the_same(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from actors.shell import MANY
+
+    shell = AgentShell("window", str(tmp_path / "s"), _Window, run_id="r", key=KEY)
+    assert shell.call(1, "on_batch", [1, 2]) == 2
+    written = shell.store.bytes_written
+    assert shell.call(2, "on_batch", []) == 2
+    assert shell.store.bytes_written == written, "a batch with no bar of its own writes nothing"
+    assert shell.call(3, MANY, [("on_batch", ([],))]) == [2] and shell.store.bytes_written > written, \
+        "several calls in one are saved whatever the last of them says"
+    again = AgentShell("window", str(tmp_path / "s"), _Window, run_id="r", key=KEY)
+    assert again.call(4, "on_batch", []) == 2 and again.call(5, "on_batch", [3]) == 3
+    third = AgentShell("window", str(tmp_path / "s"), _Window, run_id="r", key=KEY)  # killed after 5
+    assert third.agent.seen == [1, 2, 3] and third.call(5, "on_batch", [3]) == 3, "5 applied once"
+    assert third.call(6, "on_batch", [4]) == 4

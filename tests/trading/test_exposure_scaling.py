@@ -54,3 +54,19 @@ def test_intents_are_allowed_scaled_to_the_lot_grid_or_vetoed_in_turn(registry) 
     assert scaled is not None and scaled.lots == Decimal("0.81"), "90,000 / 110,000 = 0.818..., rounded down"
     assert scaled.risk_amount == Decimal(810) and out[1][1] == "scaled to 0.81 lots by exposure limits"
     assert out[2][0] is None and out[2][1].startswith("GBPUSD exposure at the currency/correlation limit")
+
+
+def test_a_remembered_correlation_is_the_one_worked_out_and_a_new_bar_forgets_it() -> None:
+    import pickle
+
+    from trading.exposure import ReturnsWindow
+
+    w, fresh = ReturnsWindow(50), ReturnsWindow(50)
+    for i in range(60):
+        for win in (w, fresh):
+            win.add("EURUSD", 1.08 + 0.001 * ((i * 7) % 5))
+            win.add("GBPUSD", 1.26 + 0.001 * ((i * 3) % 4))
+        w.correlation("EURUSD", "GBPUSD")  # remembered, then forgotten at the next bar
+    assert w.correlation("EURUSD", "GBPUSD") == fresh._correlation("EURUSD", "GBPUSD") != 1.0
+    assert "_memo" not in w.__getstate__(), "what is remembered is not saved with the agent"
+    assert pickle.loads(pickle.dumps(w))._memo == {} and pickle.loads(pickle.dumps(w)) == w
