@@ -35,8 +35,9 @@ class Feed(Protocol):
         """The market's time now (the instant the desk may advance to with no tick)."""
         ...
 
-    def arrived_at(self, ts_ns: int) -> float:
-        """When (``time.perf_counter()``) the tick stamped ``ts_ns`` arrived, for tick-to-order latency."""
+    def arrived_at(self, ts_ns: int, inst: int | None = None) -> float:
+        """When (``time.perf_counter()``) the first tick at or after ``ts_ns`` arrived (of instrument
+        ``inst``, if given: the tick that closed its bar), for tick-to-order latency."""
         ...
 
     def seek(self, position: int) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from cluster.cli.common import ConfigOpt, app, console, fail, settings_or_exit, with_local_servers
 
@@ -90,7 +91,7 @@ def start(config: ConfigOpt = Path("octet.yaml"), speed: SpeedOpt = None,
                 break
             if proc.poll() is not None:
                 tail = files.log_path.read_text(errors="replace").strip().splitlines()[-12:]
-                console.print("\n".join(tail))
+                console.print("\n".join(tail), markup=False)
                 raise fail(f"the desk exited with code {proc.returncode} before its first tick; log: {files.log_path}")
             if time.time() - started > wait:
                 raise fail(f"no first tick after {wait:.0f} s; the desk (pid {proc.pid}) is still starting: "
@@ -213,10 +214,13 @@ def status(config: ConfigOpt = Path("octet.yaml"),
                   f"{st.get('trades', 0)} trades · feed lag {st.get('feed_lag_ms')} ms · system breaker "
                   f"{st.get('system_breaker')} · tick-to-order p99 {st.get('tick_to_order_p99_ms')} ms "
                   f"(status {age:.1f} s old)")
+    units, stages = int(st.get("units") or 0), st.get("stages_s") or {}
+    if units and stages:  # where a unit's time goes, the largest first
+        console.print("per unit: " + " · ".join(f"{k} {v / units * 1000:.1f} ms" for k, v in list(stages.items())[:6]))
     if st.get("desk_halt"):
-        console.print(f"[red]desk halted by {st['desk_halt'][0]}: {st['desk_halt'][1]}[/red]")
+        console.print(f"[red]desk halted by {escape(str(st['desk_halt'][0]))}: {escape(str(st['desk_halt'][1]))}[/red]")
     for acc, a in (st.get("accounts") or {}).items():
-        halt = f" [red]halted by {a['operator_halt'][0]}[/red]" if a.get("operator_halt") else ""
+        halt = f" [red]halted by {escape(str(a['operator_halt'][0]))}[/red]" if a.get("operator_halt") else ""
         console.print(f"  {acc}: balance {a['balance']} equity {a['equity']} · {len(a['positions'])} open · "
                       f"daily headroom {a['daily_headroom']} · max-loss headroom {a['max_loss_headroom']} · "
                       f"breaker {a['breaker']}{halt}")
@@ -242,7 +246,7 @@ def _control(config: Path, action: str, account: str, reason: str, who: str | No
         time.sleep(0.05)
     if outcome.startswith("refused"):
         raise fail(outcome)
-    console.print(f"{outcome} (asked by {asker}; in the audit trail)")
+    console.print(f"{outcome} (asked by {asker}; in the audit trail)", markup=False)
 
 
 @desk.command()

@@ -27,7 +27,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from actors.state import open_signed, sign
+from actors.state import TamperedState, open_signed, sign
 from cluster.config.secrets import private_dir, write_private
 
 if TYPE_CHECKING:
@@ -64,6 +64,8 @@ def pid_started(pid: int) -> int | None:
 
 
 REQUEST_MAX_BYTES = 64 * 1024
+INTENTS_MAX_BYTES = 16 * 1024 * 1024  # the intent log holds the units since the last checkpoint: a few records
+SIGNED_HEADER = 5 + 32  # a signed record's magic and signature, before its body
 ANSWERS_KEPT_S = 24 * 3600
 
 
@@ -218,6 +220,7 @@ class RunFiles:
         self.started: float | None = None  # when the desk's process started, until its first batch
         self.phases: dict[str, float] = {}  # the session's start-up marks (time.time())
         self._fd: int | None = None  # the intent log, open for appending
+        self._whole: int | None = None  # the length of its whole records, as load() found them
 
     def load(self) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
         """The last checkpoint and the intents of the units begun after it, in order (those a driver
@@ -230,20 +233,38 @@ class RunFiles:
         return state, intents
 
     def _intents(self) -> list[dict[str, Any]]:
-        """The intent log: records of a 4-byte length and a signed JSON object. A record cut short
-        (a write that died with its process) ends it; a record whose signature fails is refused."""
+        """The intent log: records of a 4-byte length and a signed JSON object. Its last record may
+        have been cut short by the machine stopping while it was written (its unit had not begun:
+        nothing is done before its intent is on disk): it is dropped, and the log cut back to the
+        records before it. A record before the last whose signature fails is refused. The log must
+        be a regular file of at most INTENTS_MAX_BYTES (it holds the units since the checkpoint)."""
         try:
-            data = self.intent_path.read_bytes()
+            fd = os.open(self.intent_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except FileNotFoundError:
             return []
-        out, at = [], 0
-        while at + 4 <= len(data):
-            size = int.from_bytes(data[at:at + 4], "big")
-            if at + 4 + size > len(data):
-                break
-            out.append(json.loads(open_signed(self.desk.key, ("desk", self.run_id, "intent"),
-                                              data[at + 4:at + 4 + size])))
-            at += 4 + size
+        except OSError as exc:
+            raise DeskError(f"{self.intent_path}: cannot be read as the desk's intent log ({exc.strerror})") from None
+        with os.fdopen(fd, "rb") as f:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or info.st_size > INTENTS_MAX_BYTES:
+                raise DeskError(f"{self.intent_path}: not the desk's intent log (not a regular file of at most "
+                                f"{INTENTS_MAX_BYTES:,} bytes): move it away to resume")
+            data = f.read(INTENTS_MAX_BYTES + 1)
+            out, at = [], 0
+            while at + 4 <= len(data):
+                size = int.from_bytes(data[at:at + 4], "big")
+                end = at + 4 + size
+                if size <= SIGNED_HEADER or end > len(data):
+                    break  # cut short
+                try:
+                    body = open_signed(self.desk.key, ("desk", self.run_id, "intent"), data[at + 4:end])
+                except TamperedState:
+                    if end < len(data):
+                        raise
+                    break  # the last record, not all of it written
+                out.append(json.loads(body))
+                at = end
+        self._whole = at  # this driver writes its next record after the last whole one, not after debris
         return out
 
     def save(self, state: dict[str, Any]) -> None:
@@ -253,14 +274,30 @@ class RunFiles:
         os.ftruncate(self._intent_fd(), 0)
 
     def intend(self, intent: dict[str, Any]) -> None:
-        """Append a unit's intent to the log before the unit begins: one write, not synced (it
-        survives the driver being killed, as the agents' state does; see docs/operators.md)."""
+        """Append a unit's intent to the log and sync it before the unit begins: whatever the unit
+        then does (an order at rust_exec, a record in the store) a restart finds its intent."""
         signed = sign(self.desk.key, ("desk", self.run_id, "intent"), json.dumps(intent).encode())
-        os.write(self._intent_fd(), len(signed).to_bytes(4, "big") + signed)
+        record = memoryview(len(signed).to_bytes(4, "big") + signed)
+        fd = self._intent_fd()
+        while record:
+            record = record[os.write(fd, record):]
+        os.fdatasync(fd)
 
     def _intent_fd(self) -> int:
         if self._fd is None:
-            self._fd = os.open(self.intent_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+            try:
+                fd = os.open(self.intent_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK,
+                             0o600)
+            except OSError as exc:
+                raise DeskError(f"{self.intent_path}: cannot be written as the desk's intent log ({exc.strerror})") \
+                    from None
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                os.close(fd)
+                raise DeskError(f"{self.intent_path}: not a regular file: move it away to run")
+            if self._whole is not None and os.fstat(fd).st_size > self._whole:
+                os.ftruncate(fd, self._whole)
+                os.fsync(fd)
+            self._fd = fd
         return self._fd
 
     def close(self) -> None:

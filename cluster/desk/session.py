@@ -30,6 +30,7 @@ from actors.analysis import AnalysisOutput
 from actors.breaker import BreakerUpdate
 from actors.execution import ExecUpdate
 from actors.ingress import IngressResult
+from actors.shell import MANY
 from cluster.adapters.feeds.paced import ReplayFeed
 from cluster.adapters.kafka.bus import Publisher
 from cluster.adapters.live import MemoryLive, Publication, RedisLive
@@ -123,6 +124,9 @@ class _HealthLog:
         return health
 
 
+FUTURE_SKEW_S = 5.0  # a request stamped further ahead than this is refused (its age could not expire)
+
+
 class ResumeRefused(RuntimeError):
     """A run that cannot be resumed with these settings (another feed, other accounts)."""
 
@@ -199,7 +203,7 @@ class Session:
         self.system_open = False
         self.desk_halted = False
         self.pending_halt = ""
-        self.pending: list[Any] = []
+        self.pending: list[tuple[str, Any]] = []  # (agent, reference) of book-keeping calls not yet settled
         self.later: dict[str, list[tuple[str, tuple[Any, ...]]]] = {}  # agent -> calls held until the batch's sagas are done
         self.risk_trades: list[Any] = []  # risk.on_trades in flight: done before the next sizing
         self.sent: dict[str, Order] = {}  # orders a report may still concern (see trading.ledger.done_orders)
@@ -502,7 +506,7 @@ class Session:
         self._lap("advance")
         # The correlation window learns the batch's bars after its sagas: a signal's exposure
         # check sees no bar that closed after it (and does not wait behind this call).
-        self.pending.append(topo.agents["correlation"].call("on_batch", *ing_refs))
+        self._send("correlation", "on_batch", *ing_refs)
         last_ts: dict[str, int] = {}
         for r in ingested:
             last_ts.update(r.last_ts)
@@ -510,6 +514,7 @@ class Session:
         self._settle(wait=False)  # the batch's book-keeping, not waited for
         self._lap("book-keeping")
         if beat:
+            self._settle()  # an agent's heartbeat must not queue behind its book-keeping
             self._beat()
             self._lap("beat")
         if len(clean):
@@ -523,7 +528,7 @@ class Session:
         reset and flat-by deadline passed meanwhile (a weekend's close happens at its instant)."""
         if now_ns > self.clock:
             self._walk(TickBatch.empty(), [], now_ns)
-            self._settle()
+        self._settle()
         if beat:
             self._beat()
             self._review(max(now_ns, self.clock), {})
@@ -547,7 +552,9 @@ class Session:
         except (TypeError, ValueError):
             age = float("inf")
         ttl = self.settings.desk.request_ttl_seconds
-        if age > ttl:
+        if not age == age or age < -FUTURE_SKEW_S:  # NaN, or stamped in the future: no age to trust
+            refused = "refused: the request's time (at) is not a time before now"
+        elif age > ttl:
             refused = f"refused: the request is {age:.0f} s old, older than desk.request_ttl_seconds ({ttl:.0f} s)"
         elif request.get("action") not in ("halt", "resume", "flatten"):
             refused = f"refused: unknown action {request.get('action')!r} (halt, resume, flatten)"
@@ -677,22 +684,33 @@ class Session:
     def _settle(self, wait: bool = True) -> None:
         """Send the book-keeping held back during the batch's sagas (performance, learning: nothing
         on a signal's path reads them), one call per agent, then wait for every call in flight; or,
-        without ``wait``, only collect those done (a failure is raised either way), and leave the
-        rest to run while the desk goes on: nothing the desk reads comes from them, and each agent
-        applies its calls in the order sent (``AgentRef``: the next call to an agent waits for its
-        last). A checkpoint waits for all of them.
+        without ``wait``, only collect those done (a failure is raised either way) and leave the
+        rest to run while the desk goes on: nothing the desk reads comes from them, each agent applies
+        its calls in the order sent (``AgentRef``), and none is sent a call before its last one
+        succeeded (``_send``). A checkpoint and a heartbeat wait for all of them.
         (One sequenced call in flight per agent: Ray does not promise to retry two in order.)"""
         for agent, calls in self.later.items():
-            self.pending.append(self.topo.agents[agent].call_many(calls))
+            self._send(agent, MANY, calls)
         self.later = {}
-        self.pending += self.risk_trades
+        ray.get(self.risk_trades)
         self.risk_trades = []
         if wait:
-            ray.get(self.pending)
+            ray.get([ref for _, ref in self.pending])
             self.pending = []
         elif self.pending:
-            done, self.pending = ray.wait(self.pending, num_returns=len(self.pending), timeout=0, fetch_local=False)
+            refs = [ref for _, ref in self.pending]
+            done, _ = ray.wait(refs, num_returns=len(refs), timeout=0, fetch_local=False)
             ray.get(done)
+            finished = set(done)
+            self.pending = [(a, ref) for a, ref in self.pending if ref not in finished]
+
+    def _send(self, agent: str, method: str, *args: Any) -> None:
+        """A book-keeping call, sent once the agent's last one is known to have succeeded (a call
+        applied after one that failed could not be replayed in order after a restart)."""
+        ray.get([ref for a, ref in self.pending if a == agent])
+        self.pending = [(a, ref) for a, ref in self.pending if a != agent]
+        ref = self.topo.agents[agent].call_many(args[0]) if method == MANY else self.topo.agents[agent].call(method, *args)
+        self.pending.append((agent, ref))
 
     def _merge(self, parts: list[TickBatch]) -> TickBatch:
         if len(parts) == 1:
@@ -809,11 +827,12 @@ class Session:
             sent = {o.client_order_id: o for o in ctx.update.submitted}  # as rust_exec has them
             self.sent.update(sent)
             placed: set[str] = set()
+            inst = self.registry.index(signal.symbol)  # its latency runs from the tick of its own that closed the bar
             for report in ctx.update.reports:  # once per order the venue took, part filled or not
                 if report.status.placed and report.client_order_id in sent and report.client_order_id not in placed:
                     placed.add(report.client_order_id)
                     self.log.orders.append(sent[report.client_order_id])
-                    self.log.tick_to_order_ms.append((time.perf_counter() - self.feed.arrived_at(signal.ts_ns)) * 1000)
+                    self.log.tick_to_order_ms.append((time.perf_counter() - self.feed.arrived_at(signal.ts_ns, inst)) * 1000)
             self._book(ctx.update)
         self._lap("saga")
 

@@ -75,7 +75,11 @@ def test_a_request_is_carried_out_once_and_a_stale_or_unsigned_one_is_refused(tm
     assert session._vet({"id": "r4", "action": "reconcile", "who": "alice", "at": now}).startswith(
         "refused: unknown action 'reconcile'")
     assert session._vet({"id": "r5", "action": "halt", "who": "desk", "at": now}).startswith("refused: a request")
-    assert [n[2]["request_id"] for n in session.log.notes] == ["r3", "r4", "r5"], "each refusal is audited"
+    for rid, at in (("r6", 1e18), ("r7", "nan"), ("r8", float("inf")), ("r9", now + 60)):  # an age that never expires
+        assert session._vet({"id": rid, "action": "halt", "who": "alice", "at": at}) == \
+            "refused: the request's time (at) is not a time before now", rid
+    assert [n[2]["request_id"] for n in session.log.notes] == ["r3", "r4", "r5", "r6", "r7", "r8", "r9"], \
+        "each refusal is audited"
 
 
 def test_intents_are_kept_in_order_until_a_checkpoint_and_a_torn_or_forged_one_is_never_replayed(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -91,13 +95,42 @@ def test_intents_are_kept_in_order_until_a_checkpoint_and_a_torn_or_forged_one_i
     run.save({"units": 2})  # a checkpoint drops the intents it covers
     run.intend({"kind": "idle", "unit": 3, "now_ns": 5})
     assert [i["unit"] for i in files.for_run("run1").load()[1]] == [3]
-    with open(run.intent_path, "ab") as f:  # a write cut short by the driver's death
-        f.write((500).to_bytes(4, "big") + b"OCTS1")
-    assert [i["unit"] for i in files.for_run("run1").load()[1]] == [3], "the torn record is not read"
     run.close()
+    whole = run.intent_path.read_bytes()
+    for debris in (b"\0" * 8, (500).to_bytes(4, "big") + b"OCTS1", whole[:-3]):  # writes cut short
+        run.intent_path.write_bytes(whole + debris)
+        again = files.for_run("run1")
+        assert [i["unit"] for i in again.load()[1]] == [3], "the torn record is not read"
+        again.intend({"kind": "batch", "unit": 4, "start": 40, "end": 50})  # written after the last whole one
+        again.close()
+        assert [i["unit"] for i in files.for_run("run1").load()[1]] == [3, 4]
     assert oct(run.intent_path.stat().st_mode & 0o777) == "0o600"
     data = bytearray(run.intent_path.read_bytes())
-    data[-60] ^= 1  # a byte of the signed record changed outside the desk
-    run.intent_path.write_bytes(bytes(data[: len(data) - 9]))
+    data[40] ^= 1  # a byte of a signed record before the last changed outside the desk
+    run.intent_path.write_bytes(bytes(data))
     with pytest.raises(TamperedState):
+        files.for_run("run1").load()
+
+
+def test_an_intent_log_that_is_not_a_small_regular_file_is_refused_not_followed_or_read(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    files = DeskFiles(tmp_path, KEY)
+    run = files.for_run("run1")
+    run.save({"units": 0})
+    run.close()
+    run.intent_path.unlink()
+    os.symlink("/dev/zero", run.intent_path)
+    with pytest.raises(DeskError, match="intent log"):
+        files.for_run("run1").load()
+    with pytest.raises(DeskError, match="intent log"):
+        files.for_run("run1").intend({"unit": 1})
+    run.intent_path.unlink()
+    os.mkfifo(run.intent_path)
+    with pytest.raises(DeskError, match="not the desk's intent log"):
+        files.for_run("run1").load()  # at once: a FIFO is never opened for a read that waits
+    with pytest.raises(DeskError, match="intent log"):
+        files.for_run("run1").intend({"unit": 1})
+    run.intent_path.unlink()
+    with open(run.intent_path, "wb") as f:
+        f.truncate(17 * 1024 * 1024)
+    with pytest.raises(DeskError, match="at most"):
         files.for_run("run1").load()

@@ -70,3 +70,17 @@ def test_a_paced_feeds_clock_starts_when_the_desk_first_looks_at_it() -> None:
     feed = ReplayFeed(ticks([0.0, 0.2]), speed=1.0)
     time.sleep(0.3)  # the desk starting up: no tick is due yet
     assert len(feed.poll(10, 0.0, 0.05)) == 1 and len(feed.poll(10, 0.0, 0.05)) == 0
+
+
+def test_a_signal_arrives_with_its_own_instruments_tick_not_another_ones() -> None:
+    # instrument 0 ticks every 100 ms of market time, instrument 1 every 10 ms: a bar of 0 that ends
+    # at 0.25 s closes with 0's tick at 0.3 s, though 1 ticked at 0.25 s
+    stamps = sorted([(i * 0.1, 0) for i in range(6)] + [(i * 0.01, 1) for i in range(60)])
+    batch = ticks([s for s, _ in stamps])
+    batch = TickBatch(batch.ts, np.array([k for _, k in stamps], np.int16), batch.bid, batch.ask, batch.volume)
+    feed = ReplayFeed(batch, speed=1.0)
+    feed.now_ns()  # the clock starts
+    end = T0 + int(0.25 * NS_PER_S)
+    assert abs(feed.arrived_at(end, 0) - feed.arrived_at(end) - 0.05) < 1e-9
+    assert abs(feed.arrived_at(end, 1) - feed.arrived_at(end)) < 1e-9
+    assert feed.arrived_at(T0 + 10 * NS_PER_S, 0) == feed.arrived_at(T0 + 10 * NS_PER_S), "past the end: the last"

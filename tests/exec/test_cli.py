@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -141,6 +142,16 @@ def test_the_desk_commands_say_in_one_line_when_no_desk_runs_and_refuse_a_bad_fe
     status = octet("desk", "status", "--config", str(config))
     assert status.returncode == 0 and "desk: never started" in status.stdout
     assert (tmp_path / "var" / "desk").stat().st_mode & 0o777 == 0o700
+    # what an operator typed is shown as typed, never read as markup
+    (tmp_path / "var" / "desk" / "status.json").write_text(json.dumps({
+        "ticks": 10, "units": 4, "stages_s": {"advance": 0.04, "ingress": 0.02}, "updated": 0,
+        "desk_halt": ["[/x] (root)", "[/bold] close"],
+        "accounts": {"a": {"balance": "1", "equity": "1", "positions": [], "daily_headroom": "1",
+                           "max_loss_headroom": "1", "breaker": "ok", "operator_halt": ["[bold]eve", "r"]}}}))
+    status = octet("desk", "status", "--config", str(config))
+    assert status.returncode == 0 and "Traceback" not in status.stdout + status.stderr, status
+    assert "desk halted by [/x] (root): [/bold] close" in status.stdout and "halted by [bold]eve" in status.stdout
+    assert "per unit: advance 10.0 ms · ingress 5.0 ms" in status.stdout
     doc["desk"] = {"feed": "file"}  # and no session.data_file
     config.write_text(yaml.safe_dump(doc))
     out = octet("desk", "start", "--foreground", "--config", str(config))

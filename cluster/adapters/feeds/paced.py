@@ -67,6 +67,7 @@ class ReplayFeed:
         self._t0 = time.perf_counter()  # when tick 0 (or the tick sought) is due
         self._origin = 0
         self._polled = self._t0  # unpaced, a tick arrives when its batch is taken
+        self._of_inst: dict[int, np.ndarray] = {}  # each instrument's tick positions (arrived_at)
 
     # -- the clock ----------------------------------------------------------------------------
     def _start(self) -> None:
@@ -77,9 +78,18 @@ class ReplayFeed:
     def _due(self, i: int) -> float:
         return self._t0 + float(self._wall[i] - self._wall[self._origin])
 
-    def arrived_at(self, ts_ns: int) -> float:
-        i = min(int(np.searchsorted(self.ticks.ts, ts_ns, "left")), len(self.ticks) - 1)
-        return self._due(i) if self.speed is not None else self._polled
+    def arrived_at(self, ts_ns: int, inst: int | None = None) -> float:
+        if self.speed is None:
+            return self._polled
+        if inst is None:
+            i = int(np.searchsorted(self.ticks.ts, ts_ns, "left"))
+        else:  # the instrument's own first tick at or after ts_ns (the one that closed its bar)
+            if inst not in self._of_inst:
+                self._of_inst[inst] = np.flatnonzero(self.ticks.inst == inst)
+            mine = self._of_inst[inst]
+            k = int(np.searchsorted(self.ticks.ts[mine], ts_ns, "left"))
+            i = int(mine[k]) if k < len(mine) else len(self.ticks) - 1
+        return self._due(min(i, len(self.ticks) - 1))
 
     def now_ns(self) -> int:
         """Market time: interpolated between the last tick due and the next (a shortened gap is
