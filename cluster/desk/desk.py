@@ -66,6 +66,8 @@ def pid_started(pid: int) -> int | None:
 REQUEST_MAX_BYTES = 64 * 1024
 INTENTS_MAX_BYTES = 16 * 1024 * 1024  # the intent log holds the units since the last checkpoint: a few records
 SIGNED_HEADER = 5 + 32  # a signed record's magic and signature, before its body
+LEGACY_INTENT = b"OCTS1"  # the intent file of a desk before the log: one signed record, no length (never
+# a length here: it would read as 1.3 GB)
 ANSWERS_KEPT_S = 24 * 3600
 
 
@@ -250,6 +252,9 @@ class RunFiles:
                 raise DeskError(f"{self.intent_path}: not the desk's intent log (not a regular file of at most "
                                 f"{INTENTS_MAX_BYTES:,} bytes): move it away to resume")
             data = f.read(INTENTS_MAX_BYTES + 1)
+            if data.startswith(LEGACY_INTENT):  # one signed intent, as a driver before the log wrote it
+                self._whole = 0  # replayed, then covered by the next checkpoint
+                return [json.loads(open_signed(self.desk.key, ("desk", self.run_id, "intent"), data))]
             out, at = [], 0
             while at + 4 <= len(data):
                 size = int.from_bytes(data[at:at + 4], "big")

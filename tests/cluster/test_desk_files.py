@@ -3,6 +3,7 @@ it), operators' requests read safely, and a request carried out once."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -110,6 +111,24 @@ def test_intents_are_kept_in_order_until_a_checkpoint_and_a_torn_or_forged_one_i
     run.intent_path.write_bytes(bytes(data))
     with pytest.raises(TamperedState):
         files.for_run("run1").load()
+
+
+def test_the_intent_a_driver_of_the_previous_version_left_is_replayed_then_written_over(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from actors.state import sign
+    from cluster.config.secrets import write_private
+
+    files = DeskFiles(tmp_path, KEY)
+    run = files.for_run("run1")
+    run.save({"units": 4})
+    run.close()
+    legacy = {"kind": "batch", "start": 40, "end": 50, "beat": False, "unit": 5}  # as 8b34021 wrote it
+    write_private(run.intent_path, sign(KEY, ("desk", "run1", "intent"), json.dumps(legacy).encode()))
+    resumed = files.for_run("run1")
+    assert resumed.load() == ({"units": 4}, [legacy])
+    resumed.save({"units": 5})  # the replayed unit's checkpoint
+    resumed.intend({"kind": "idle", "unit": 6, "now_ns": 1})
+    resumed.close()
+    assert [i["unit"] for i in files.for_run("run1").load()[1]] == [6]
 
 
 def test_an_intent_log_that_is_not_a_small_regular_file_is_refused_not_followed_or_read(tmp_path) -> None:  # type: ignore[no-untyped-def]
