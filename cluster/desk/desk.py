@@ -27,7 +27,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from actors.state import TamperedState, open_signed, sign
+from actors.state import MAGIC, TamperedState, open_signed, sign
 from cluster.config.secrets import private_dir, write_private
 
 if TYPE_CHECKING:
@@ -65,9 +65,9 @@ def pid_started(pid: int) -> int | None:
 
 REQUEST_MAX_BYTES = 64 * 1024
 INTENTS_MAX_BYTES = 16 * 1024 * 1024  # the intent log holds the units since the last checkpoint: a few records
-SIGNED_HEADER = 5 + 32  # a signed record's magic and signature, before its body
-LEGACY_INTENT = b"OCTS1"  # the intent file of a desk before the log: one signed record, no length (never
-# a length here: it would read as 1.3 GB)
+SIGNED_HEADER = len(MAGIC) + 32  # a signed record's magic and signature, before its body
+LEGACY_INTENT = MAGIC  # the intent file of a desk before the log began with it: one signed record, no
+# length (never a length here: it would read as 1.3 GB)
 ANSWERS_KEPT_S = 24 * 3600
 
 
@@ -296,10 +296,11 @@ class RunFiles:
             except OSError as exc:
                 raise DeskError(f"{self.intent_path}: cannot be written as the desk's intent log ({exc.strerror})") \
                     from None
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
                 os.close(fd)
                 raise DeskError(f"{self.intent_path}: not a regular file: move it away to run")
-            if self._whole is not None and os.fstat(fd).st_size > self._whole:
+            if self._whole is not None and info.st_size > self._whole:
                 os.ftruncate(fd, self._whole)
                 os.fsync(fd)
             self._fd = fd

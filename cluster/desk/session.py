@@ -709,8 +709,7 @@ class Session:
         applied after one that failed could not be replayed in order after a restart)."""
         ray.get([ref for a, ref in self.pending if a == agent])
         self.pending = [(a, ref) for a, ref in self.pending if a != agent]
-        ref = self.topo.agents[agent].call_many(args[0]) if method == MANY else self.topo.agents[agent].call(method, *args)
-        self.pending.append((agent, ref))
+        self.pending.append((agent, self.topo.agents[agent].call(method, *args)))
 
     def _merge(self, parts: list[TickBatch]) -> TickBatch:
         if len(parts) == 1:

@@ -67,7 +67,7 @@ class ReplayFeed:
         self._t0 = time.perf_counter()  # when tick 0 (or the tick sought) is due
         self._origin = 0
         self._polled = self._t0  # unpaced, a tick arrives when its batch is taken
-        self._of_inst: dict[int, np.ndarray] = {}  # each instrument's tick positions (arrived_at)
+        self._of_inst: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # each instrument's tick positions and stamps
 
     # -- the clock ----------------------------------------------------------------------------
     def _start(self) -> None:
@@ -85,9 +85,10 @@ class ReplayFeed:
             i = int(np.searchsorted(self.ticks.ts, ts_ns, "left"))
         else:  # the instrument's own first tick at or after ts_ns (the one that closed its bar)
             if inst not in self._of_inst:
-                self._of_inst[inst] = np.flatnonzero(self.ticks.inst == inst)
-            mine = self._of_inst[inst]
-            k = int(np.searchsorted(self.ticks.ts[mine], ts_ns, "left"))
+                mine = np.flatnonzero(self.ticks.inst == inst)
+                self._of_inst[inst] = (mine, self.ticks.ts[mine])
+            mine, stamps = self._of_inst[inst]
+            k = int(np.searchsorted(stamps, ts_ns, "left"))
             i = int(mine[k]) if k < len(mine) else len(self.ticks) - 1
         return self._due(min(i, len(self.ticks) - 1))
 
