@@ -128,7 +128,9 @@ def test_a_desk_stopped_mid_run_resumes_with_nothing_lost_or_doubled_and_adopts_
 
 
 def test_a_desk_whose_driver_is_killed_resumes_its_run_and_keeps_an_operators_halt(ray_local, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    path, settings = desk_settings(tmp_path, ticks=80_000)
+    # paced so that the run lasts ~45 s of wall time whatever the machine: it is still running when it
+    # is halted, stopped and killed (at full speed it could end before the stop)
+    path, settings = desk_settings(tmp_path, ticks=80_000, speed=4_000.0)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     cli = [sys.executable, "-m", "cluster.cli", "desk"]
     started = subprocess.run([*cli, "start", "--config", str(path)], env=env, capture_output=True, text=True,
