@@ -62,12 +62,16 @@ class Scenario:
     labels: list[Label]
     phases: npt.NDArray[np.int8]  # index into PHASES
     structure: tuple[int, int]  # first and last bar of the schematic
+    direction: int = 0  # the way the structure resolves: +1 up (SOS, markup), -1 down
+    bar_ns: int = BAR_NS
 
     def __len__(self) -> int:
         return len(self.close)
 
     def bar_of(self, ts_ns: int) -> int:
-        return int((ts_ns - int(self.end_ns[0])) // BAR_NS)
+        """The bar that closed at ``ts_ns`` (bars are stamped with their close)."""
+        i = int(np.searchsorted(self.end_ns, ts_ns))
+        return min(i, len(self.end_ns) - 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +218,7 @@ def generate(seed: int, kind: str | None = None) -> Scenario:
     volume = np.maximum(np.rint(ticks), 1).astype(np.int64) * 100
     start_ns = START_NS + np.arange(n, dtype=np.int64) * BAR_NS + (seed % 1000) * 10_080 * BAR_NS
     return Scenario(seed, kind, spring, failed, start_ns, start_ns + BAR_NS, open_, high, low, close, volume,
-                    labels, phases, (struct_lo, struct_hi))
+                    labels, phases, (struct_lo, struct_hi), -resolution if failed else resolution)
 
 
 def scenarios(count: int, first_seed: int = 0) -> Iterable[Scenario]:

@@ -1,0 +1,81 @@
+"""Real hourly EURUSD bars, from a PyPI package: ``backtesting`` 0.6.6 ships
+``backtesting/test/EURUSD.csv`` (5,000 one-hour bars with tick volume, 2017-04-19 to
+2018-02-07). The file is read from the installed package without importing it (a dev
+dependency, pinned in ``uv.lock``), so nothing of it runs.
+
+Prices become integer points at ``SCALE`` per unit (the 5-digit quote, one more digit), volume
+hundredths of a tick, as the detector's ``detect_points`` takes them. A bar is stamped with
+its open time in the file; here ``start_ns`` is that instant and ``end_ns`` one hour later.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+SCALE = 1_000_000
+HOUR_NS = 3600 * 1_000_000_000
+PACKAGE = "backtesting"
+FILE = ("test", "EURUSD.csv")
+
+
+class MissingData(RuntimeError):
+    """The package that holds the bars is not installed."""
+
+
+@dataclass(frozen=True)
+class RealBars:
+    symbol: str
+    source: str
+    times: list[str]  # the file's own stamps ("2017-04-19 09:00:00"), bar open, UTC assumed
+    start_ns: npt.NDArray[np.int64]
+    end_ns: npt.NDArray[np.int64]
+    open: npt.NDArray[np.int64]
+    high: npt.NDArray[np.int64]
+    low: npt.NDArray[np.int64]
+    close: npt.NDArray[np.int64]
+    volume: npt.NDArray[np.int64]
+
+    def __len__(self) -> int:
+        return len(self.close)
+
+    def index(self, stamp: str) -> int:
+        """The bar whose file stamp is ``stamp`` (raises KeyError if there is none)."""
+        try:
+            return self.times.index(stamp)
+        except ValueError:
+            raise KeyError(f"no bar stamped {stamp!r} in {self.source}") from None
+
+
+def csv_path() -> Path:
+    spec = importlib.util.find_spec(PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise MissingData(f"the {PACKAGE!r} package is not installed: run `make setup` (it is a dev dependency)")
+    path = Path(next(iter(spec.submodule_search_locations))).joinpath(*FILE)
+    if not path.is_file():
+        raise MissingData(f"{path} is missing from the installed {PACKAGE!r} package")
+    return path
+
+
+def eurusd_h1() -> RealBars:
+    path = csv_path()
+    times: list[str] = []
+    rows: list[tuple[int, int, int, int, int]] = []
+    with path.open(newline="") as f:
+        reader = csv.reader(f)
+        next(reader)
+        for stamp, o, h, lo, c, v in reader:
+            times.append(stamp)
+            rows.append((round(float(o) * SCALE), round(float(h) * SCALE), round(float(lo) * SCALE),
+                         round(float(c) * SCALE), round(float(v) * 100)))
+    a = np.array(rows, dtype=np.int64)
+    start = np.array([int(datetime.fromisoformat(s).replace(tzinfo=UTC).timestamp()) * 1_000_000_000 for s in times],
+                     dtype=np.int64)
+    return RealBars("EURUSD", f"{PACKAGE} 0.6.6 {'/'.join(FILE)}", times, start, start + HOUR_NS,
+                    a[:, 0], a[:, 1], a[:, 2], a[:, 3], a[:, 4])
