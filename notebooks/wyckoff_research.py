@@ -17,7 +17,8 @@ sys.path.insert(0, str(ROOT))
 
 from trading.wyckoff import WyckoffParams, detect  # noqa: E402
 from trading.wyckoff.chart import chart  # noqa: E402
-from trading.wyckoff.scenarios import SCALE, Score, generate  # noqa: E402
+from trading.wyckoff.scenarios import SCALE, generate  # noqa: E402
+from trading.wyckoff.scoring import Score  # noqa: E402
 
 OUT = Path(sys.argv[1]) if len(sys.argv) > 1 and not sys.argv[1].startswith("-") else ROOT / "notebooks" / "out"
 OUT.mkdir(parents=True, exist_ok=True)
@@ -85,7 +86,7 @@ for seed in range(200, 240):
     det = detect(pl.DataFrame({"start_ns": s.start_ns, "end_ns": s.end_ns, "open": s.open / SCALE,
                                "high": s.high / SCALE, "low": s.low / SCALE, "close": s.close / SCALE,
                                "volume": s.volume / 100}), "EURUSD", 5, params)
-    score.add(s, det.events, det.phases, det.ranges)
+    score.add(s, det.events, det.phases, det.ranges, kind=s.kind)
 print(pl.DataFrame({"event": list(score.precision()), "precision": list(score.precision().values()),
                     "recall": [score.recall().get(e, 0.0) for e in score.precision()]}))
 print("phase accuracy", score.phase_accuracy, "| structure kind right in", score.kind_hits, "of", score.kind_total)

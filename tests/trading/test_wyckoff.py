@@ -15,7 +15,8 @@ from trading.wyckoff import PHASES, WyckoffDetector, WyckoffParams, bars_frame, 
 from trading.wyckoff.chart import chart
 from trading.wyckoff.features import FEATURES, Tracker, compute
 from trading.wyckoff.machine import pnf_columns
-from trading.wyckoff.scenarios import SCALE, Score, generate
+from trading.wyckoff.scenarios import SCALE, generate
+from trading.wyckoff.scoring import Score
 
 SETUP_OF = {"spring": "spring", "last_point_of_support": "spring", "upthrust": "upthrust",
             "last_point_of_supply": "upthrust"}
@@ -145,7 +146,7 @@ def test_planted_structure_is_found_on_labelled_scenarios(registry) -> None:
     for seed in range(1000, 1150):
         sc = generate(seed)
         d = batch(registry["EURUSD"], sc, WyckoffParams())
-        score.add(sc, d.events, d.phases, d.ranges)
+        score.add(sc, d.events, d.phases, d.ranges, kind=sc.kind)
     precision, recall = score.precision(), score.recall()
     for event, least in (("selling_climax", 0.8), ("buying_climax", 0.8), ("spring", 0.7), ("upthrust", 0.7)):
         assert precision[event] >= least, (event, precision, recall)

@@ -104,6 +104,7 @@ class Excursion:
     extreme: int
     extreme_t: int
     volume: float  # the highest volume ratio on the way
+    broke_t: int = 0  # the first bar that closed beyond the edge (0: none yet)
 
 
 @compact
@@ -281,7 +282,7 @@ class Machine:
         if r.far is None:
             beyond = (x.l < r.near) if r.context > 0 else (x.h > r.near)
             further = (x.h > r.peak) if r.context > 0 else (x.l < r.peak)
-            return (x.i - r.start > p.ar_max_bars) | beyond | further | self._ar_confirmed(x, r)
+            return (x.i - r.climax_i > p.ar_max_bars) | beyond | further | self._ar_confirmed(x, r)
         if r.sos is not None:
             w = (x.i - r.sos_i > p.lps_window) | self._marked(x, r) | self._back_through(x, r)
             if r.lps is None:
@@ -330,7 +331,8 @@ class Machine:
         if x.sc or x.bc:
             s = 1 if x.sc else -1
             edge = x.l if s > 0 else x.h
-            r = TradingRange(s, x.i, edge, self._climax(x, s), x.v, x.i, x.h if s > 0 else x.l, x.t)
+            # the rally is measured from the bars after the climax, never from the climax bar's own span
+            r = TradingRange(s, x.i, edge, self._climax(x, s), x.v, x.i, edge, x.t)
             fitting = [c for i, c in self.candidates
                        if c.numbers["side"] == s and p.ps_gap <= x.i - i <= p.trend_lookback]
             if fitting:
@@ -355,7 +357,7 @@ class Machine:
     def _before_ar(self, x: Row, r: TradingRange) -> None:
         p = self.p
         s = r.context
-        if x.i - r.start > p.ar_max_bars:
+        if x.i - r.climax_i > p.ar_max_bars:  # counted from the climax that stands (a deeper one restarts it)
             self._close(x)
             return
         if (x.l < r.near) if s > 0 else (x.h > r.near):
@@ -364,7 +366,7 @@ class Machine:
                 if x.i - r.climax_i >= p.ps_gap:  # the stop it undercuts was preliminary
                     r.pending_ps = r.pending_climax
                 r.pending_climax, r.climax_v, r.climax_i = self._climax(x, s), x.v, x.i
-            r.peak, r.peak_t = (x.h if s > 0 else x.l), x.t  # a new low restarts the rally
+            r.peak, r.peak_t = r.near, x.t  # a new low restarts the rally: it starts from the bars after it
             return
         if (x.h > r.peak) if s > 0 else (x.l < r.peak):
             r.peak, r.peak_t = (x.h if s > 0 else x.l), x.t
@@ -416,6 +418,8 @@ class Machine:
             e.extreme, e.extreme_t = (x.l if e.side < 0 else x.h), x.t
         e.volume = max(e.volume, x.v / x.vbase if x.vbase else 0.0)
         edge = sup if e.side < 0 else res
+        if not e.broke_t and (x.c - edge) * e.side > 0:
+            e.broke_t = x.t
         depth = (edge - e.extreme) * -e.side  # > 0: how far beyond the edge
         bars = x.i - e.start + 1
         inside = (x.c > sup) if e.side < 0 else (x.c < res)
@@ -446,7 +450,8 @@ class Machine:
         r.exc = None
         name = "sign_of_strength" if side > 0 else "sign_of_weakness"
         edge = r.resistance if side > 0 else r.support
-        r.sos = self._ev(name, x.t, x.c, x, beyond_height=(x.c - edge) * side / r.height, **self._ratios(x))
+        t = e.broke_t if e is not None and e.side == side and e.broke_t else x.t  # the break's own bar
+        r.sos = self._ev(name, t, x.c, x, beyond_height=(x.c - edge) * side / r.height, **self._ratios(x))
         r.sos_i = x.i
         r.best = x.h if side > 0 else x.l
         if e is not None and e.side == side:

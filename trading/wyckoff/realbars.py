@@ -12,12 +12,17 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from trading.wyckoff.scenarios import Label
 
 SCALE = 1_000_000
 HOUR_NS = 3600 * 1_000_000_000
@@ -79,3 +84,70 @@ def eurusd_h1() -> RealBars:
                      dtype=np.int64)
     return RealBars("EURUSD", f"{PACKAGE} 0.6.6 {'/'.join(FILE)}", times, start, start + HOUR_NS,
                     a[:, 0], a[:, 1], a[:, 2], a[:, 3], a[:, 4])
+
+
+MARKS = Path(__file__).resolve().parents[2] / "bench" / "data" / "eurusd_h1_marks.json"
+SPAN_AFTER = 120  # bars after a marked range's end that still count as its structure (the LPS, the trend out)
+
+
+@dataclass(frozen=True)
+class MarkedRange:
+    id: int
+    kind: str
+    first: int
+    last: int
+    direction: int
+    confidence: str
+
+
+@dataclass
+class MarkedTruth:
+    """Real bars with an analyst's marks, in the shape the scorer takes (no per-bar phases:
+    the marks name events and ranges, not the phase of every bar)."""
+
+    bars: RealBars
+    labels: list[Label]
+    ranges: list[MarkedRange]
+
+    @property
+    def phases(self) -> npt.NDArray[np.int8]:
+        return np.zeros(len(self.bars), np.int8)
+
+    @property
+    def high(self) -> npt.NDArray[np.int64]:
+        return self.bars.high
+
+    @property
+    def low(self) -> npt.NDArray[np.int64]:
+        return self.bars.low
+
+    @property
+    def end_ns(self) -> npt.NDArray[np.int64]:
+        return self.bars.end_ns
+
+    def bar_of(self, ts_ns: int) -> int:
+        """The bar that closed at ``ts_ns`` (the detector stamps bars with their close)."""
+        return min(int(np.searchsorted(self.bars.end_ns, ts_ns)), len(self.bars) - 1)
+
+    def spans(self) -> list[tuple[int, int, int]]:
+        out = []
+        for k, r in enumerate(self.ranges):
+            nxt = self.ranges[k + 1].first - 1 if k + 1 < len(self.ranges) else len(self.bars) - 1
+            out.append((r.first, min(r.last + SPAN_AFTER, max(nxt, r.last)), r.direction))
+        return out
+
+
+def marked(bars: RealBars, path: Path = MARKS) -> MarkedTruth:
+    """The hand marks at ``path`` as labels on ``bars`` (every stamp must name a bar)."""
+    from trading.wyckoff.scenarios import Label
+
+    doc = json.loads(path.read_text())
+    labels: list[Label] = []
+    ranges: list[MarkedRange] = []
+    for r in sorted(doc["ranges"], key=lambda r: bars.index(r["start"])):
+        ranges.append(MarkedRange(int(r["id"]), r["kind"], bars.index(r["start"]), bars.index(r["end"]),
+                                  int(r["direction"]), r.get("confidence", "")))
+        for ev in r["events"]:
+            i = bars.index(ev["time"])
+            labels.append(Label(ev["event"], i, i, i))
+    return MarkedTruth(bars, labels, ranges)

@@ -15,22 +15,20 @@ followed by a break the other way. Paths are Brownian bridges between the legs' 
 steps per bar, with volatility clustering; volume follows the intraday session, each leg's
 activity and the bar's own range, with lognormal noise and the odd unrelated volume spike.
 
-Labels: every planted event with the span of its leg and the bar of its extreme, and the true
-phase of every bar (A-E inside the schematic, "" outside). ``score`` matches detections to
-labels: a detected event matches an unmatched label of the same name when its bar lies in the
-label's leg, give or take ``slack`` bars.
+Labels: every planted event with the span of its leg and its own bar (the leg's extreme; for
+an SOS/SOW the first close beyond the range's edge), and the true phase of every bar (A-E
+inside the schematic, "" outside). ``trading.wyckoff.scoring`` scores detections against them.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from trading.wyckoff.machine import KINDS, PHASES, TradingRange, WyckoffEvent
+from trading.wyckoff.machine import KINDS, PHASES
 
 SCALE = 1_000_000  # points per price unit (a 5-digit FX price, one more digit for the mid)
 BAR_NS = 60 * 1_000_000_000
@@ -72,6 +70,9 @@ class Scenario:
         """The bar that closed at ``ts_ns`` (bars are stamped with their close)."""
         i = int(np.searchsorted(self.end_ns, ts_ns))
         return min(i, len(self.end_ns) - 1)
+
+    def spans(self) -> list[tuple[int, int, int]]:
+        return [(self.structure[0], self.structure[1], self.direction)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,9 +217,27 @@ def generate(seed: int, kind: str | None = None) -> Scenario:
     spikes = rng.random(n) < 0.004  # unrelated bursts of activity (news, rollover)
     ticks[spikes] *= rng.uniform(2.0, 4.0, int(spikes.sum()))
     volume = np.maximum(np.rint(ticks), 1).astype(np.int64) * 100
+    labels = [_breakout_bar(lab, labels, phases, high, low, close) for lab in labels]
     start_ns = START_NS + np.arange(n, dtype=np.int64) * BAR_NS + (seed % 1000) * 10_080 * BAR_NS
     return Scenario(seed, kind, spring, failed, start_ns, start_ns + BAR_NS, open_, high, low, close, volume,
                     labels, phases, (struct_lo, struct_hi), -resolution if failed else resolution)
+
+
+def _breakout_bar(lab: Label, labels: list[Label], phases: npt.NDArray[np.int8], high: npt.NDArray[np.int64],
+                  low: npt.NDArray[np.int64], close: npt.NDArray[np.int64]) -> Label:
+    """An SOS (SOW) is stamped at the first close above resistance (below support) in its leg:
+    the break itself, not the top of the move. The edges are the highest high and lowest low
+    from the climax through phase B."""
+    if lab.event not in ("sign_of_strength", "sign_of_weakness"):
+        return lab
+    climax = next(c for c in labels if c.event in ("selling_climax", "buying_climax"))
+    last_b = int(np.flatnonzero(phases == PHASES.index("B"))[-1])
+    leg = close[lab.start:lab.end + 1]
+    if lab.event == "sign_of_strength":
+        beyond = np.flatnonzero(leg > high[climax.start:last_b + 1].max())
+    else:
+        beyond = np.flatnonzero(leg < low[climax.start:last_b + 1].min())
+    return Label(lab.event, lab.start + int(beyond[0]), lab.start, lab.end) if len(beyond) else lab
 
 
 def scenarios(count: int, first_seed: int = 0) -> Iterable[Scenario]:
@@ -226,53 +245,52 @@ def scenarios(count: int, first_seed: int = 0) -> Iterable[Scenario]:
         yield generate(seed)
 
 
-@dataclass
-class Score:
-    """Event matches and phase agreement summed over scenarios."""
+PERTURBATIONS = ("volatility_x0.5", "volatility_x2", "volume_noise", "gaps")
 
-    true_positive: Counter[str] = field(default_factory=Counter)
-    detected: Counter[str] = field(default_factory=Counter)
-    labelled: Counter[str] = field(default_factory=Counter)
-    phase_hits: int = 0
-    phase_bars: int = 0
-    confusion: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
-    kind_hits: int = 0
-    kind_total: int = 0
-    scenarios: int = 0
 
-    def add(self, sc: Scenario, events: Iterable[WyckoffEvent], phases: npt.NDArray[np.int8],
-            ranges: Iterable[TradingRange], slack: int = 5) -> None:
-        """Score one scenario's detection: its events, its phases per bar and its ranges (the
-        last range whose climax lies in the schematic gives the structure's kind)."""
-        self.scenarios += 1
-        unmatched = defaultdict(list)
-        for lab in sc.labels:
-            self.labelled[lab.event] += 1
-            unmatched[lab.event].append(lab)
-        for ev in events:
-            self.detected[ev.event] += 1
-            bar = sc.bar_of(ev.bar_ts_ns)
-            options = [lab for lab in unmatched[ev.event] if lab.start - slack <= bar <= lab.end + slack]
-            if options:
-                best = min(options, key=lambda lab: abs(lab.bar - bar))
-                unmatched[ev.event].remove(best)
-                self.true_positive[ev.event] += 1
-        inside = sc.phases > 0
-        self.phase_bars += int(inside.sum())
-        self.phase_hits += int((phases[inside] == sc.phases[inside]).sum())
-        for t, d in zip(sc.phases[inside].tolist(), phases[inside].tolist(), strict=True):
-            self.confusion[PHASES[t]][PHASES[d] or "-"] += 1
-        kind = next((r.kind for r in reversed(list(ranges)) if r.kind and r.climax is not None
-                     and sc.structure[0] <= sc.bar_of(r.climax.bar_ts_ns) <= sc.structure[1]), None)
-        self.kind_total += 1
-        self.kind_hits += kind == sc.kind
+def perturb(sc: Scenario, variant: str) -> Scenario:
+    """The same schematic, harder to read (the labels follow the bars they name):
 
-    def precision(self) -> dict[str, float]:
-        return {e: round(self.true_positive[e] / n, 4) for e, n in sorted(self.detected.items()) if n}
+    - ``volatility_x0.5`` / ``volatility_x2``: every price's distance from a centred 15-bar
+      mean of the closes is scaled (the noise around the structure, not the structure);
+    - ``volume_noise``: each bar's volume times a lognormal factor (sigma 0.5);
+    - ``gaps``: every 200-600 bars the market is closed for 1-48 hours and reopens 1-4 median
+      bar ranges away from the last close (on the open: the bar's close stays where it was).
+    """
+    rng = np.random.default_rng(np.random.SeedSequence([sc.seed, PERTURBATIONS.index(variant), 0x9E7]))
+    o, h, lo, c, v = (a.copy() for a in (sc.open, sc.high, sc.low, sc.close, sc.volume))
+    start = sc.start_ns.copy()
+    if variant.startswith("volatility_x"):
+        k = float(variant.removeprefix("volatility_x"))
+        w = 15
+        padded = np.pad(c.astype(float), w // 2, mode="edge")
+        mean = np.convolve(padded, np.ones(w) / w, mode="valid")
+        o, c = (np.rint(mean + k * (a - mean)).astype(np.int64) for a in (o, c))
+        hi, low = np.rint(mean + k * (h - mean)).astype(np.int64), np.rint(mean + k * (lo - mean)).astype(np.int64)
+        h, lo = np.maximum.reduce([hi, low, o, c]), np.minimum.reduce([hi, low, o, c])
+    elif variant == "volume_noise":
+        v = np.maximum(np.rint(v * rng.lognormal(0.0, 0.5, len(v)) / 100), 1).astype(np.int64) * 100
+    elif variant == "gaps":
+        typical = float(np.median(h - lo)) or 1.0
+        k = int(rng.integers(200, 600))
+        while k < len(c):
+            start[k:] += int(rng.integers(60, 48 * 60)) * 60_000_000_000 // sc.bar_ns * sc.bar_ns
+            o[k] = c[k - 1] + int(rng.choice([-1, 1]) * rng.uniform(1, 4) * typical)
+            h[k], lo[k] = max(h[k], o[k]), min(lo[k], o[k])
+            k += int(rng.integers(200, 600))
+    else:
+        raise ValueError(f"unknown perturbation {variant!r}: one of {', '.join(PERTURBATIONS)}")
+    labels = [_follow(lab, sc, h, lo) for lab in sc.labels]
+    labels = [_breakout_bar(lab, labels, sc.phases, h, lo, c) for lab in labels]
+    return Scenario(sc.seed, sc.kind, sc.spring, sc.failed, start, start + sc.bar_ns, o, h, lo, c, v, labels,
+                    sc.phases, sc.structure, sc.direction, sc.bar_ns)
 
-    def recall(self) -> dict[str, float]:
-        return {e: round(self.true_positive[e] / n, 4) for e, n in sorted(self.labelled.items()) if n}
 
-    @property
-    def phase_accuracy(self) -> float:
-        return round(self.phase_hits / self.phase_bars, 4) if self.phase_bars else 0.0
+def _follow(lab: Label, sc: Scenario, h: npt.NDArray[np.int64], lo: npt.NDArray[np.int64]) -> Label:
+    """A label at its leg's extreme stays at the extreme of the perturbed leg."""
+    a, b = lab.start, lab.end + 1
+    if sc.low[lab.bar] == sc.low[a:b].min():
+        return Label(lab.event, a + int(np.argmin(lo[a:b])), lab.start, lab.end)
+    if sc.high[lab.bar] == sc.high[a:b].max():
+        return Label(lab.event, a + int(np.argmax(h[a:b])), lab.start, lab.end)
+    return lab
