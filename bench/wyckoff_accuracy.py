@@ -157,8 +157,16 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--tuning", action="store_true", help="score the tuning set (family A, seeds 0-499) only")
     ap.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated, of: " + ", ".join(VARIANTS))
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                    help="override a threshold (with --tuning: to try a change on the tuning set)")
     args = ap.parse_args()
     params = WyckoffParams()
+    fields = {f.name: f.type for f in dataclasses.fields(WyckoffParams)}
+    for item in args.set:
+        name, _, value = item.partition("=")
+        if name not in fields:
+            ap.error(f"--set {item}: no threshold named {name!r}")
+        params = dataclasses.replace(params, **{name: type(getattr(params, name))(json.loads(value))})
     variants = tuple(v for v in args.variants.split(",") if v)
     unknown = set(variants) - set(VARIANTS)
     if unknown:

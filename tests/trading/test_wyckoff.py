@@ -175,7 +175,7 @@ def test_signals_carry_their_evidence(registry) -> None:
     assert {s.setup for s in signals} >= {"spring", "upthrust", "last_point_of_support", "last_point_of_supply"}
     for s in signals:
         names = [e.event for e in s.evidence]
-        assert names[-1] == "cause" and names[-2] == s.setup
+        assert names[-1] == "cause" and names[-2] == "structure" and names[-3] == s.setup
         assert {"selling_climax", "buying_climax"} & set(names) and {"automatic_rally", "automatic_reaction"} & set(names)
         assert all(e.bar_ts_ns <= s.ts_ns for e in s.evidence), "no evidence from after the signal"
         assert (s.entry - s.stop) * s.side > 0 and 0 < s.confidence <= 0.95
@@ -183,8 +183,12 @@ def test_signals_carry_their_evidence(registry) -> None:
         assert list(s.targets) == sorted(s.targets, key=lambda t: t * s.side), "nearest target first"
         cause = dict(s.evidence[-1].numbers)
         assert cause["pnf_columns"] >= 1 and cause["htf_regime"] != -s.side, "the higher timeframe agrees"
+        assert cause["reward_risk"] >= WyckoffParams().min_reward_risk, "the first target pays for the risk"
+        assert float((s.targets[0] - s.entry) / (s.entry - s.stop)) >= WyckoffParams().min_reward_risk
+        structure = dict(s.evidence[-2].numbers)
+        assert structure["against"] == float(structure["direction"] == -s.side)
         if s.setup in ("spring", "upthrust"):
-            assert dict(s.evidence[-2].numbers)["penetration_atr"] >= 0.5
+            assert dict(s.evidence[-3].numbers)["penetration_atr"] >= 0.5
 
 
 def test_the_higher_timeframe_holds_back_signals_against_it(registry) -> None:
@@ -232,3 +236,71 @@ def test_chart_draws_a_png(tmp_path, registry) -> None:
     assert frame.height == len(sc) and set(frame["phase"].unique()) <= set(PHASES)
     with pytest.raises(ValueError, match="empty bar span"):
         chart(d, tmp_path / "x.png", 10, 10)
+
+
+# ------------------------------------------------------------------ defects found from the outside
+def bars_from(segments: list[tuple[int, int, int, int]], start: int = 1_100_000):  # type: ignore[no-untyped-def]
+    """Bars from segments of (bars, close step per bar, half the bar's range, volume): the
+    arrays ``detect_points`` takes, one-minute bars."""
+    closes, half, vols = [], [], []
+    c = start
+    for n, step, h, v in segments:
+        for _ in range(n):
+            c += step
+            closes.append(c)
+            half.append(h)
+            vols.append(v)
+    close = np.array(closes, np.int64)
+    open_ = np.r_[start, close[:-1]].astype(np.int64)
+    hw = np.array(half, np.int64)
+    high = np.maximum(open_, close) + hw
+    low = np.minimum(open_, close) - hw
+    t = (np.arange(len(close), dtype=np.int64) + 1) * 60 * 10**9
+    return t - 60 * 10**9, t, open_, high, low, close, np.array(vols, np.int64) * 100
+
+
+def test_a_single_wide_bar_is_never_its_own_automatic_rally(registry) -> None:
+    """A news bar (a fall of ~40 ATR in one bar on 18x volume) after a rise: the rally that
+    makes an AR must come from the bars after the climax, not from the climax bar's own high."""
+    start, end, o, h, lo, c, v = bars_from([(200, 10, 15, 1000), (1, -1500, 20, 18_000), (150, 1, 15, 1000)])
+    d = detect_points("EURUSD", start, end, o, h, lo, c, v, SCALE, WyckoffParams(), registry["EURUSD"])
+    news = int(end[200])
+    assert any(e.event == "selling_climax" for e in d.events) or not d.ranges
+    assert not [e for e in d.events if e.event == "automatic_rally" and e.bar_ts_ns == news]
+    assert all(r.ar is None or r.ar.bar_ts_ns > r.climax.bar_ts_ns for r in d.ranges if r.climax is not None)
+
+
+def test_a_deeper_climax_restarts_the_automatic_rally_clock(registry) -> None:
+    """A first climax candidate, a slow slide for 100 bars, a deeper climax, then the rally
+    ~40 bars later: more than ``ar_max_bars`` after the first candidate but well within it of
+    the climax that stands. The range is found, with its climax at the deeper one."""
+    p = WyckoffParams()
+    start, end, o, h, lo, c, v = bars_from([
+        (300, -8, 20, 1000), (1, -300, 40, 5000), (100, -6, 20, 1000), (1, -300, 40, 6000),
+        (35, 40, 25, 1200), (30, -25, 20, 900), (200, 0, 20, 900)])
+    d = detect_points("EURUSD", start, end, o, h, lo, c, v, SCALE, p, registry["EURUSD"])
+    deeper = int(end[401])
+    assert 401 - 300 + 35 + 30 > p.ar_max_bars, "the AR comes after the first candidate's clock ran out"
+    sc = [e for e in d.events if e.event == "selling_climax"]
+    assert [e.bar_ts_ns for e in sc] == [deeper], [(e.event, (e.bar_ts_ns - int(end[0])) // (60 * 10**9)) for e in d.events]
+    assert any(e.event == "automatic_rally" for e in d.events)
+
+
+def test_signs_of_strength_and_weakness_are_stamped_at_the_break(registry) -> None:
+    """An SOS/SOW is dated at the first bar that closed beyond the range's edge (and known when
+    the break is confirmed, later): scored at its own bar, it matches the planted one."""
+    score = Score()
+    for seed in range(1000, 1080):
+        sc = generate(seed)
+        d = batch(registry["EURUSD"], sc, WyckoffParams())
+        score.add(sc, d.events, d.phases, d.ranges, kind=sc.kind)
+        for r in d.ranges:
+            if r.sos is None or r.sos.event not in ("sign_of_strength", "sign_of_weakness"):
+                continue
+            i = sc.bar_of(r.sos.bar_ts_ns)
+            side = 1 if r.sos.event == "sign_of_strength" else -1
+            edge = r.resistance if side > 0 else r.support
+            assert (sc.close[i] - edge) * side > 0, "the SOS/SOW bar closed beyond the edge"
+            assert r.sos.known_ns >= r.sos.bar_ts_ns
+    for event in ("sign_of_strength", "sign_of_weakness"):
+        assert score.precision()[event] >= 0.6 and score.recall()[event] >= 0.6, (event, score.precision(), score.recall())

@@ -49,8 +49,9 @@ class Detection:
     events: list[WyckoffEvent]
     signals: list[Signal]
     ranges: list[TradingRange]
-    blocked: int
+    blocked: int  # signals held back by the higher timeframe
     wakeups: int
+    short_reward: int = 0  # signals dropped: no target at the minimum reward-to-risk
 
     def phase_names(self) -> list[str]:
         return [PHASES[k] for k in self.phases.tolist()]
@@ -128,7 +129,7 @@ def detect_points(symbol: str, start: npt.NDArray[np.int64], end: npt.NDArray[np
         wakeups += 1
         phases[found] = code[m.phase]
         i = found + 1
-    return Detection(symbol, scale, cols, phases, m.events, m.signals, m.ranges, m.blocked, wakeups)
+    return Detection(symbol, scale, cols, phases, m.events, m.signals, m.ranges, m.blocked, wakeups, m.short_reward)
 
 
 def detect(frame: pl.DataFrame, symbol: str, precision: int, params: WyckoffParams | None = None,

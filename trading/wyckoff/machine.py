@@ -61,7 +61,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -133,6 +133,7 @@ class TradingRange:
     far: int | None = None
     ar: WyckoffEvent | None = None
     ar_known: int = -1
+    rallying: bool = False  # before the AR: the rally has gone half the AR's minimum
     phase: str = "A"
     kind: str = ""
     direction: int = 0  # +1 after a spring or an SOS, -1 after an upthrust or an SOW
@@ -144,6 +145,7 @@ class TradingRange:
     best: int = 0  # the best price since the break, toward the LPS pullback
     lps: WyckoffEvent | None = None
     preliminary: WyckoffEvent | None = None
+    held: list[WyckoffEvent] = field(default_factory=list)  # PS, climax, AR until phase A is over
     end: int = -1  # the bar at which the range was left (-1 while it lasts)
     end_t: int = 0
 
@@ -206,11 +208,14 @@ class Machine:
         self.events: list[WyckoffEvent] = []
         self.signals: list[Signal] = []
         self.blocked = 0  # signals held back by the higher timeframe
+        self.short_reward = 0  # signals dropped: no target at ``min_reward_risk`` times the risk
         self.ranges: list[TradingRange] = []  # every range opened, for charts and scoring
 
     @property
     def phase(self) -> str:
-        return self.range.phase if self.range is not None else self.outside
+        r = self.range
+        # a provisional range shows phase A once the rally off its climax is under way
+        return r.phase if r is not None and (r.far is not None or r.rallying) else self.outside
 
     # ------------------------------------------------- conditions (scalars or columns)
     # Each is written once and read by ``wake`` (on a chunk of columns, or a bar) and by ``step``
@@ -282,7 +287,10 @@ class Machine:
         if r.far is None:
             beyond = (x.l < r.near) if r.context > 0 else (x.h > r.near)
             further = (x.h > r.peak) if r.context > 0 else (x.l < r.peak)
-            return (x.i - r.climax_i > p.ar_max_bars) | beyond | further | self._ar_confirmed(x, r)
+            w = (x.i - r.climax_i > p.ar_max_bars) | beyond | further | self._ar_confirmed(x, r)
+            if self.outside == "E":
+                w = w | (x.regime == -self.trend)
+            return w
         if r.sos is not None:
             w = (x.i - r.sos_i > p.lps_window) | self._marked(x, r) | self._back_through(x, r)
             if r.lps is None:
@@ -292,7 +300,7 @@ class Machine:
         w = (x.i - r.start > p.max_range_bars) | self._below(x, r) | self._above(x, r)
         if r.phase == "A":
             w = w | self._secondary_test(x, r) | (x.i == r.ar_known + p.st_window)
-        if r.phase in ("A", "B"):
+        if r.phase in self.p.climax_replaces_in:
             w = w | self._climax_beyond(x, r)
         if r.phase == "C":
             w = w | self._past_half(x, r)
@@ -338,8 +346,7 @@ class Machine:
             if fitting:
                 r.pending_ps = fitting[-1]
             self.candidates.clear()
-            self.range = r
-            self.outside, self.trend = "", 0
+            self.range = r  # provisional until its AR: the phase outside (E or none) holds until then
         elif x.ps or x.psy:
             s = 1 if x.ps else -1
             while self.candidates and x.i - self.candidates[0][0] > p.trend_lookback:
@@ -357,6 +364,8 @@ class Machine:
     def _before_ar(self, x: Row, r: TradingRange) -> None:
         p = self.p
         s = r.context
+        if self.outside == "E" and x.regime == -self.trend:
+            self.outside, self.trend = "", 0
         if x.i - r.climax_i > p.ar_max_bars:  # counted from the climax that stands (a deeper one restarts it)
             self._close(x)
             return
@@ -370,6 +379,7 @@ class Machine:
             return
         if (x.h > r.peak) if s > 0 else (x.l < r.peak):
             r.peak, r.peak_t = (x.h if s > 0 else x.l), x.t
+            r.rallying = r.rallying or (r.peak - r.near) * s >= 0.5 * p.ar_min_atr * x.atr
         if not self._ar_confirmed(x, r):
             return
         move = (r.peak - r.near) * s
@@ -384,7 +394,12 @@ class Machine:
         r.ar = self._ev("automatic_rally" if s > 0 else "automatic_reaction", r.peak_t, r.peak, x,
                         height_atr=move / x.atr, retrace=(r.peak - x.c) * s / move)
         r.ar_known = x.i
+        if p.report_after_phase_a:
+            held = 3 if r.preliminary is not None else 2
+            r.held = self.events[-held:]
+            del self.events[-held:]
         self.ranges.append(r)
+        self.outside, self.trend = "", 0
 
     def _in_range(self, x: Row, r: TradingRange) -> None:
         p = self.p
@@ -392,17 +407,17 @@ class Machine:
         if x.i - r.start > p.max_range_bars:
             self._close(x)
             return
-        if r.phase in ("A", "B") and self._climax_beyond(x, r):
+        if r.phase in p.climax_replaces_in and self._climax_beyond(x, r):
             self._close(x)  # a climax beyond the range: what stopped the trend before was preliminary
             self._outside(x)
             return
         if r.phase == "A" and self._secondary_test(x, r):
             px, t, vol = (x.sw_lo_px, x.sw_lo_t, x.sw_lo_v) if r.context > 0 else (x.sw_hi_px, x.sw_hi_t, x.sw_hi_v)
+            self._phase_b(x, r)
             r.st = self._ev("secondary_test", t, px, x, volume_climax=vol / r.climax_v,
                             depth_height=abs(px - r.near) / ht)
-            r.phase = "B"
         if r.phase == "A" and x.i >= r.ar_known + p.st_window:
-            r.phase = "B"
+            self._phase_b(x, r)
         if r.phase == "C" and self._past_half(x, r):
             r.phase = "D"
         pen = p.spring_min_penetration_atr * x.atr
@@ -445,6 +460,20 @@ class Machine:
             + (0.1 if e.volume < 1.5 else 0.0)
         far = res if bullish else sup
         self._signal(x, r, ev, e.extreme, [far, far + r.direction * ht], conf, r.start, x.i + 1)
+
+    def _phase_b(self, x: Row, r: TradingRange) -> None:
+        """Phase A is over: the stopping action held (no deeper climax replaced it), so the PS,
+        the climax and the AR are reported now, known at this bar."""
+        r.phase = "B"
+        if not r.held:
+            return
+        out = [replace(e, known_ns=x.t) for e in r.held]
+        self.events.extend(out)
+        named = {e.event: e for e in out}
+        r.preliminary = named.get(r.preliminary.event) if r.preliminary is not None else None
+        r.climax = named[r.climax.event] if r.climax is not None else None
+        r.ar = named[r.ar.event] if r.ar is not None else None
+        r.held = []
 
     def _break(self, x: Row, r: TradingRange, side: int, e: Excursion | None = None) -> None:
         r.exc = None
@@ -509,14 +538,25 @@ class Machine:
         wanted = sorted({t for t in (*targets, count) if (t - x.c) * side > 0}, key=lambda t: t * side)
         entry, stop_px = self.price(x.c / self.scale), self.price(stop / self.scale)
         prices = tuple(dict.fromkeys(self.price(t / self.scale) for t in wanted))
-        prices = tuple(t for t in prices if (t - entry) * side > 0)
-        if not prices or (entry - stop_px) * side <= 0:
+        risk = (entry - stop_px) * side
+        prices = tuple(t for t in prices if (t - entry) * side >= Decimal(str(p.min_reward_risk)) * risk)
+        if risk <= 0:
             return
+        if not prices:
+            self.short_reward += 1  # no target pays the minimum reward for the risk
+            return
+        reward_risk = float((prices[0] - entry) * side / risk)
         evidence = [e.evidence() for e in (r.preliminary, r.climax, r.ar, r.st, r.c_event, r.sos)
                     if e is not None and e is not ev]
         evidence.append(ev.evidence())
+        # the structure's direction as established before this signal: the range's (a spring/upthrust or a
+        # break before it), else the trend that opened it; a signal against it says so
+        established = r.direction if ev is not r.c_event and r.direction else 0
+        evidence.append(Evidence("structure", x.t, (("context", float(r.context)), ("direction", float(established)),
+                                                    ("against", float(established == -side)))))
         evidence.append(Evidence("cause", x.t, (("pnf_columns", float(cols)), ("box_points", float(box)),
-                                                ("height_atr", r.height / x.atr), ("htf_regime", float(x.htf)))))
+                                                ("height_atr", r.height / x.atr), ("htf_regime", float(x.htf)),
+                                                ("reward_risk", round(reward_risk, 4)))))
         self.signals.append(Signal(
             self.symbol, Side.BUY if side > 0 else Side.SELL, x.t, entry, stop_px, prices,
             round(min(confidence + (0.05 if x.htf == side else 0.0), 0.95), 4), ev.event, tuple(evidence),

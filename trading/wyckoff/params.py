@@ -21,11 +21,15 @@ class WyckoffParams:
     trend_min_atr: float = 6.0  # the fall (rise) into a climax, in ATR
     climax_range: float = 1.8  # climax bar range, in ATR
     climax_volume: float = 3.0  # climax bar volume, in baselines
+    climax_range_floor: float = 1.2  # ... or the widest bar of the trend lookback and at least this many ATR
+    climax_volume_floor: float = 1.5  # ... or the heaviest bar of the lookback and at least this many baselines
+    climax_lookback: int = 240  # the bars a climax is ranked against (the widest, the heaviest)
     ps_range: float = 1.2  # preliminary support/supply bar range, in ATR
     ps_volume: float = 1.6  # preliminary support/supply volume, in baselines
     ps_gap: int = 8  # a preliminary support/supply comes at least this many bars before the climax
     ar_min_atr: float = 8.0  # the automatic rally/reaction must reach this far from the climax
     ar_retrace: float = 0.5  # ... and be confirmed by a close giving back this much of it
+    report_after_phase_a: bool = True  # PS, climax and AR are reported once phase A is over (not replaced)
     ar_max_bars: int = 120  # a climax with no AR within this many bars opens no range
     st_zone: float = 0.25  # a secondary test ends within this fraction of the height from the climax edge
     st_volume: float = 0.5  # ... on less than this fraction of the climax bar's volume
@@ -35,7 +39,8 @@ class WyckoffParams:
     spring_min_penetration_atr: float = 0.5
     spring_max_penetration: float = 0.6  # of the range height
     spring_recovery_bars: int = 12
-    spring_max_volume: float = 3.0  # a break on more volume than this is supply (demand) winning
+    climax_replaces_in: str = "A"  # phases in which a climax beyond the range replaces it (later: a spring or a break)
+    spring_max_volume: float = 99.0  # a break on more volume than this is supply (demand) winning
     breakout: float = 0.25  # a close beyond an edge by this fraction of the height is a break
     lps_depth: float = 0.5  # an LPS holds within this fraction of the height below resistance
     lps_volume: float = 1.3  # ... on volume below this many baselines
@@ -43,6 +48,7 @@ class WyckoffParams:
     lps_window: int = 150  # bars after the SOS in which an LPS is looked for
     markup_height: float = 0.75  # phase E: a close this many heights beyond the broken edge
     stop_buffer_atr: float = 0.5
+    min_reward_risk: float = 1.5  # a signal's first target pays at least this many times its risk (else none)
     pnf_box_atr: float = 0.5  # point-and-figure box, in ATR, for the cause count
     pnf_reversal: int = 3
     regime_period: int = 30

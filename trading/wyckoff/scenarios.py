@@ -227,16 +227,16 @@ def _breakout_bar(lab: Label, labels: list[Label], phases: npt.NDArray[np.int8],
                   low: npt.NDArray[np.int64], close: npt.NDArray[np.int64]) -> Label:
     """An SOS (SOW) is stamped at the first close above resistance (below support) in its leg:
     the break itself, not the top of the move. The edges are the highest high and lowest low
-    from the climax through phase B."""
+    from the climax's bar through phase B."""
     if lab.event not in ("sign_of_strength", "sign_of_weakness"):
         return lab
     climax = next(c for c in labels if c.event in ("selling_climax", "buying_climax"))
     last_b = int(np.flatnonzero(phases == PHASES.index("B"))[-1])
     leg = close[lab.start:lab.end + 1]
     if lab.event == "sign_of_strength":
-        beyond = np.flatnonzero(leg > high[climax.start:last_b + 1].max())
+        beyond = np.flatnonzero(leg > high[climax.bar:last_b + 1].max())
     else:
-        beyond = np.flatnonzero(leg < low[climax.start:last_b + 1].min())
+        beyond = np.flatnonzero(leg < low[climax.bar:last_b + 1].min())
     return Label(lab.event, lab.start + int(beyond[0]), lab.start, lab.end) if len(beyond) else lab
 
 
@@ -251,7 +251,7 @@ PERTURBATIONS = ("volatility_x0.5", "volatility_x2", "volume_noise", "gaps")
 def perturb(sc: Scenario, variant: str) -> Scenario:
     """The same schematic, harder to read (the labels follow the bars they name):
 
-    - ``volatility_x0.5`` / ``volatility_x2``: every price's distance from a centred 15-bar
+    - ``volatility_x0.5`` / ``volatility_x2``: every price's distance from a centred 5-bar
       mean of the closes is scaled (the noise around the structure, not the structure);
     - ``volume_noise``: each bar's volume times a lognormal factor (sigma 0.5);
     - ``gaps``: every 200-600 bars the market is closed for 1-48 hours and reopens 1-4 median
@@ -262,7 +262,7 @@ def perturb(sc: Scenario, variant: str) -> Scenario:
     start = sc.start_ns.copy()
     if variant.startswith("volatility_x"):
         k = float(variant.removeprefix("volatility_x"))
-        w = 15
+        w = 5
         padded = np.pad(c.astype(float), w // 2, mode="edge")
         mean = np.convolve(padded, np.ones(w) / w, mode="valid")
         o, c = (np.rint(mean + k * (a - mean)).astype(np.int64) for a in (o, c))
