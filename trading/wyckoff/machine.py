@@ -28,8 +28,10 @@ after a rise; "near" is the climax's edge, "far" the automatic rally/reaction's)
 - ``secondary_test`` (ST): in phase A, the first minor swing back into the ``st_zone`` of the
   height next to the climax edge, not through it, on less than ``st_volume`` of the climax
   bar's volume. It
-  starts phase B (so does ``st_window`` bars after the AR without one).
-- ``spring`` / ``upthrust`` (phase C): once the range is ``min_range_bars`` old (from the AR),
+  starts phase B (so does the AR's age reaching ``st_window_ratio`` times phase A's bars, at least
+  ``st_window`` bars, without one).
+- ``spring`` / ``upthrust`` (phase C): once the range, from the AR, is ``min_range_ratio`` times
+  as old as phase A was (climax to AR), and at least ``min_range_bars``,
   price trades beyond support (resistance) by at least ``spring_min_penetration_atr`` ATR but
   at most ``spring_max_penetration`` of the height, on at most ``spring_max_volume`` baselines,
   and closes back inside within ``spring_recovery_bars`` bars. Reported at the extreme's bar.
@@ -105,6 +107,7 @@ class Excursion:
     extreme_t: int
     volume: float  # the highest volume ratio on the way
     broke_t: int = 0  # the first bar that closed beyond the edge (0: none yet)
+    prior: str = ""  # the phase before it, when it put the range in phase C
 
 
 @compact
@@ -299,7 +302,7 @@ class Machine:
             return w
         w = (x.i - r.start > p.max_range_bars) | self._below(x, r) | self._above(x, r)
         if r.phase == "A":
-            w = w | self._secondary_test(x, r) | (x.i == r.ar_known + p.st_window)
+            w = w | self._secondary_test(x, r) | (x.i == r.ar_known + self._paced(r, p.st_window, p.st_window_ratio))
         if r.phase in self.p.climax_replaces_in:
             w = w | self._climax_beyond(x, r)
         if r.phase == "C":
@@ -416,7 +419,7 @@ class Machine:
             self._phase_b(x, r)
             r.st = self._ev("secondary_test", t, px, x, volume_climax=vol / r.climax_v,
                             depth_height=abs(px - r.near) / ht)
-        if r.phase == "A" and x.i >= r.ar_known + p.st_window:
+        if r.phase == "A" and x.i >= r.ar_known + self._paced(r, p.st_window, p.st_window_ratio):
             self._phase_b(x, r)
         if r.phase == "C" and self._past_half(x, r):
             r.phase = "D"
@@ -428,6 +431,9 @@ class Machine:
                 r.exc = Excursion(1, x.i, x.h, x.t, 0.0)
             else:
                 return
+            if r.phase == "B" and r.c_event is None \
+                    and x.i - r.ar_known >= self._paced(r, p.min_range_bars, p.min_range_ratio):
+                r.exc.prior, r.phase = "B", "C"  # the test of phase C is under way: a spring/upthrust or a break
         e = r.exc
         if (x.l < e.extreme) if e.side < 0 else (x.h > e.extreme):
             e.extreme, e.extreme_t = (x.l if e.side < 0 else x.h), x.t
@@ -444,9 +450,12 @@ class Machine:
         if not inside:
             return
         r.exc = None
+        if e.prior:
+            r.phase = e.prior  # until it proves a spring/upthrust
         bullish = e.side < 0
         allowed = r.c_event is None  # one spring or upthrust per range; later ones are tests of it
-        if x.i - r.ar_known < p.min_range_bars or depth < pen or not allowed or e.volume > p.spring_max_volume:
+        young = x.i - r.ar_known < self._paced(r, p.min_range_bars, p.min_range_ratio)
+        if young or depth < pen or not allowed or e.volume > p.spring_max_volume:
             return  # a test of the edge, not a spring/upthrust
         name = "spring" if bullish else "upthrust"
         ev = self._ev(name, e.extreme_t, e.extreme, x, penetration_atr=depth / x.atr, penetration_height=depth / ht,
@@ -460,6 +469,12 @@ class Machine:
             + (0.1 if e.volume < 1.5 else 0.0)
         far = res if bullish else sup
         self._signal(x, r, ev, e.extreme, [far, far + r.direction * ht], conf, r.start, x.i + 1)
+
+    @staticmethod
+    def _paced(r: TradingRange, floor: int, ratio: float) -> int:
+        """A duration at the range's own pace: ``ratio`` times phase A's bars (climax to the AR's
+        confirmation), at least ``floor`` bars."""
+        return max(floor, round(ratio * (r.ar_known - r.climax_i)))
 
     def _phase_b(self, x: Row, r: TradingRange) -> None:
         """Phase A is over: the stopping action held (no deeper climax replaced it), so the PS,

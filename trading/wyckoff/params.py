@@ -33,8 +33,11 @@ class WyckoffParams:
     ar_max_bars: int = 120  # a climax with no AR within this many bars opens no range
     st_zone: float = 0.25  # a secondary test ends within this fraction of the height from the climax edge
     st_volume: float = 0.5  # ... on less than this fraction of the climax bar's volume
-    st_window: int = 60  # phase A gives way to B this many bars after the AR when no ST came
-    min_range_bars: int = 60  # bars after the AR before a spring/upthrust counts
+    # durations at the range's own pace: a ratio of phase A's bars (climax to the AR's confirmation), with a floor
+    st_window: int = 10  # phase A gives way to B this many bars after the AR when no ST came (at least) ...
+    st_window_ratio: float = 1.0  # ... or this many times phase A's bars
+    min_range_bars: int = 10  # bars after the AR before a spring/upthrust counts (at least) ...
+    min_range_ratio: float = 1.0  # ... or this many times phase A's bars
     max_range_bars: int = 1200  # a range older than this is dropped
     spring_min_penetration_atr: float = 0.5
     spring_max_penetration: float = 0.6  # of the range height

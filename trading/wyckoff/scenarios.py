@@ -245,7 +245,7 @@ def scenarios(count: int, first_seed: int = 0) -> Iterable[Scenario]:
         yield generate(seed)
 
 
-PERTURBATIONS = ("volatility_x0.5", "volatility_x2", "volume_noise", "gaps")
+PERTURBATIONS = ("volatility_x0.5", "volatility_x2", "volume_noise", "gaps", "bars_x3")
 
 
 def perturb(sc: Scenario, variant: str) -> Scenario:
@@ -255,8 +255,12 @@ def perturb(sc: Scenario, variant: str) -> Scenario:
       mean of the closes is scaled (the noise around the structure, not the structure);
     - ``volume_noise``: each bar's volume times a lognormal factor (sigma 0.5);
     - ``gaps``: every 200-600 bars the market is closed for 1-48 hours and reopens 1-4 median
-      bar ranges away from the last close (on the open: the bar's close stays where it was).
+      bar ranges away from the last close (on the open: the bar's close stays where it was);
+    - ``bars_x3``: every three bars become one (a coarser bar size: the structure lasts a third of
+      the bars).
     """
+    if variant == "bars_x3":
+        return _coarser(sc, 3)
     rng = np.random.default_rng(np.random.SeedSequence([sc.seed, PERTURBATIONS.index(variant), 0x9E7]))
     o, h, lo, c, v = (a.copy() for a in (sc.open, sc.high, sc.low, sc.close, sc.volume))
     start = sc.start_ns.copy()
@@ -284,6 +288,27 @@ def perturb(sc: Scenario, variant: str) -> Scenario:
     labels = [_breakout_bar(lab, labels, sc.phases, h, lo, c) for lab in labels]
     return Scenario(sc.seed, sc.kind, sc.spring, sc.failed, start, start + sc.bar_ns, o, h, lo, c, v, labels,
                     sc.phases, sc.structure, sc.direction, sc.bar_ns)
+
+
+def _coarser(sc: Scenario, k: int) -> Scenario:
+    n = len(sc) // k * k
+    if n == 0:
+        raise ValueError(f"scenario {sc.seed} has fewer than {k} bars")
+
+    def group(a: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        return a[:n].reshape(-1, k)
+
+    o, c = group(sc.open)[:, 0], group(sc.close)[:, -1]
+    h, lo, v = group(sc.high).max(axis=1), group(sc.low).min(axis=1), group(sc.volume).sum(axis=1)
+    start, phases = group(sc.start_ns)[:, 0], sc.phases[:n].reshape(-1, k)[:, -1]
+    end = group(sc.end_ns)[:, -1]
+    last = n // k - 1
+    labels = [Label(lab.event, min(lab.bar // k, last), min(lab.start // k, last), min(lab.end // k, last))
+              for lab in sc.labels]
+    labels = [_breakout_bar(lab, labels, phases, h, lo, c) for lab in labels]
+    structure = (min(sc.structure[0] // k, last), min(sc.structure[1] // k, last))
+    return Scenario(sc.seed, sc.kind, sc.spring, sc.failed, start, end, o, h, lo, c, v, labels, phases, structure,
+                    sc.direction, sc.bar_ns * k)
 
 
 def _follow(lab: Label, sc: Scenario, h: npt.NDArray[np.int64], lo: npt.NDArray[np.int64]) -> Label:
