@@ -169,13 +169,14 @@ class WyckoffDetector:
     scale: int = 0
     tracker: Tracker | None = None
     machine: Machine | None = None
-    history: deque[int] = field(default_factory=deque)  # closes since the current range began (cause count)
+    history: deque[int] = field(default_factory=deque)  # closes since the current range began, or the lookback
     phase: str = ""
     bars_seen: int = 0
 
     def __post_init__(self) -> None:
         self.scale = price_scale(self.instrument.price_precision)
-        self.history = deque(maxlen=self.params.max_range_bars + self.params.ar_max_bars + self.params.lps_window + 2)
+        p = self.params
+        self.history = deque(maxlen=p.max_range_bars + p.ar_max_bars + p.lps_window + p.trend_lookback + 2)
 
     def _closes(self, a: int, b: int) -> list[int]:
         base = self.bars_seen - len(self.history)
@@ -208,8 +209,9 @@ class WyckoffDetector:
         m = self.machine
         if m.wake(row):
             m.step(row)
-        if m.range is None:
-            self.history.clear()  # the cause count reads closes from a range's start only
+        if m.range is None:  # the cause count reads closes from a range's start, the AR the trend's before it
+            while len(self.history) > p.trend_lookback + 1:
+                self.history.popleft()
         self.phase = m.phase
         events.extend(m.events)
         signals = list(m.signals)

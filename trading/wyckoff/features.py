@@ -40,7 +40,7 @@ IntArray = npt.NDArray[np.int64]
 # Names of the columns that the machine and the predicates read, in both modes.
 FEATURES = (
     "i", "t", "o", "h", "l", "c", "v", "rng", "prev_c", "atr", "vbase", "warm",
-    "hi_close", "lo_close", "high_prev", "low_prev", "v_max_prev", "rng_max_prev",
+    "hi_close", "lo_close", "high_prev", "low_prev", "v_peak", "vsum_lag",
     "sw_hi", "sw_hi_px", "sw_hi_v", "sw_hi_t", "sw_lo", "sw_lo_px", "sw_lo_v", "sw_lo_t",
     "regime", "htf", "no_demand", "no_supply", "effort_no_result", "sc", "bc", "ps", "psy",
 )
@@ -169,8 +169,8 @@ class Row:
     lo_close: int
     high_prev: int
     low_prev: int
-    v_max_prev: int
-    rng_max_prev: int
+    v_peak: int
+    vsum_lag: int
     sw_hi: bool
     sw_hi_px: int
     sw_hi_v: int
@@ -201,10 +201,9 @@ def vsa(rng: Any, c: Any, prev_c: Any, v: Any, v1: Any, v2: Any, atr: Any, vbase
 def stopping_action(x: Any, p: WyckoffParams) -> tuple[Any, Any, Any, Any]:
     """Selling/buying climax and preliminary support/supply candidates (state-free).
 
-    - selling climax: a wide bar (range >= ``climax_range`` ATR, or the widest of the lookback
-      and >= ``climax_range_floor`` ATR) on heavy volume (>= ``climax_volume`` baselines, or the
-      heaviest of the lookback and >= ``climax_volume_floor`` baselines), a low under every low
-      of the lookback, after a fall of at least ``trend_min_atr`` ATR from
+    - selling climax: a wide bar (range >= ``climax_range`` ATR) at the end of a burst of volume
+      (the heaviest of it and the ``climax_bars`` - 1 bars before >= ``climax_volume`` times the
+      baseline before them), a low under every low of the lookback, after a fall of at least ``trend_min_atr`` ATR from
       the lookback's highest close. Buying climax: the mirror.
     - preliminary support: the same fall and new low on a wide bar (>= ``ps_range`` ATR) with
       heavy volume (>= ``ps_volume`` baselines), short of a climax: the first heavy buying
@@ -212,11 +211,9 @@ def stopping_action(x: Any, p: WyckoffParams) -> tuple[Any, Any, Any, Any]:
     """
     # relative to the instrument's own recent bars: as wide (heavy) as any of the lookback's bars
     # and above a floor, or beyond a fixed multiple of the average
-    ranked = x.i >= p.climax_lookback  # the rank needs a whole lookback behind it
-    wide = (x.rng >= p.climax_range * x.atr) \
-        | (ranked & (x.rng >= x.rng_max_prev) & (x.rng >= p.climax_range_floor * x.atr))
-    heavy = (x.v >= p.climax_volume * x.vbase) \
-        | (ranked & (x.v >= x.v_max_prev) & (x.v >= p.climax_volume_floor * x.vbase))
+    wide = x.rng >= p.climax_range * x.atr
+    # the volume of a climax is a burst around its extreme, not always on the extreme bar itself
+    heavy = (x.vsum_lag > 0) & (x.v_peak >= p.climax_volume * (x.vsum_lag / p.volume_period))
     fell = x.warm & (x.hi_close - x.c >= p.trend_min_atr * x.atr) & (x.l < x.low_prev)
     rose = x.warm & (x.c - x.lo_close >= p.trend_min_atr * x.atr) & (x.h > x.high_prev)
     climax = wide & heavy
@@ -244,8 +241,8 @@ def compute(t: IntArray, o: IntArray, h: IntArray, low: IntArray, c: IntArray, v
         "atr": atr, "vbase": vbase, "warm": idx >= p.warmup,
         "hi_close": _shift(_rolling(c, L, "max"), 1), "lo_close": _shift(_rolling(c, L, "min"), 1),
         "high_prev": _shift(_rolling(h, L, "max"), 1), "low_prev": _shift(_rolling(low, L, "min"), 1),
-        "v_max_prev": _shift(_rolling(v, p.climax_lookback, "max", partial=True), 1),  # read once ranked
-        "rng_max_prev": _shift(_rolling(h - low, p.climax_lookback, "max", partial=True), 1),
+        "v_peak": _rolling(v, p.climax_bars, "max", partial=True),
+        "vsum_lag": _shift(_window_sum_before(v, p.volume_period), p.climax_bars - 1),
     }
     for order in p.swing_orders:
         hi, lo = swings(h, low, order)
@@ -364,7 +361,8 @@ class Tracker:
         self.tr, self.vol = WindowSum(p.atr_period), WindowSum(p.volume_period)  # bars i-n..i-1
         self.hi_close, self.lo_close = Extreme(L, 1), Extreme(L, -1)  # over bars i-L..i-1
         self.high_prev, self.low_prev = Extreme(L, 1), Extreme(L, -1)
-        self.v_max_prev, self.rng_max_prev = Extreme(p.climax_lookback, 1), Extreme(p.climax_lookback, 1)
+        self.v_peak = Extreme(p.climax_bars, 1)
+        self.vsums: deque[int] = deque(maxlen=p.climax_bars)  # the volume baseline's sum at the last bars
         # swings of order k: the max and min of the k bars up to now, and what they were k+1 bars back
         self.swing_state: list[tuple[int, Extreme, Extreme, deque[tuple[int, int]]]] = [
             (k, Extreme(k, 1), Extreme(k, -1), deque(maxlen=k + 1)) for k in p.swing_orders]
@@ -391,8 +389,9 @@ class Tracker:
         lo_close = self.lo_close.value() if full else 0
         high_prev = self.high_prev.value() if full else 0
         low_prev = self.low_prev.value() if full else 0
-        v_max_prev = self.v_max_prev.value() if i else 0  # over the bars so far while fewer than the lookback
-        rng_max_prev = self.rng_max_prev.value() if i else 0
+        self.v_peak.push(i, v)
+        self.vsums.append(self.vol.total if self.vol.full else 0)
+        vsum_lag = self.vsums[0] if len(self.vsums) == p.climax_bars else 0
         # higher timeframe: a new bucket completes the previous one
         bucket = htf_bucket(start, self.bar_ns, p)
         if self.bucket is not None and bucket != self.bucket:
@@ -429,7 +428,7 @@ class Tracker:
         warm = i >= self.warmup
         nd, ns, enr = vsa(h - low, c, prev_c, v, self.v1, self.v2, atr, vbase, p, warm)
         row = Row(i, t, o, h, low, c, v, h - low, prev_c, atr, vbase, warm, hi_close, lo_close, high_prev, low_prev,
-                  v_max_prev, rng_max_prev, sw[k0][0], ref[0], ref[2], ref[3], sw[k0][1], ref[1], ref[2], ref[3],
+                  self.v_peak.value(), vsum_lag, sw[k0][0], ref[0], ref[2], ref[3], sw[k0][1], ref[1], ref[2], ref[3],
                   regime, self.htf, bool(nd), bool(ns), bool(enr))
         row.sc, row.bc, row.ps, row.psy = (bool(b) for b in stopping_action(row, p))
         # advance
@@ -440,8 +439,6 @@ class Tracker:
         self.lo_close.push(i, c)
         self.high_prev.push(i, h)
         self.low_prev.push(i, low)
-        self.v_max_prev.push(i, v)
-        self.rng_max_prev.push(i, h - low)
         self.prev_c = c
         self.v2, self.v1 = self.v1, v
         self.i += 1

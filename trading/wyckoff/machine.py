@@ -386,6 +386,8 @@ class Machine:
         if not self._ar_confirmed(x, r):
             return
         move = (r.peak - r.near) * s
+        if move < p.ar_over_trend_swing * self._largest_swing(r, s):
+            return  # not yet a change of character: the trend had rallies (reactions) as big
         # the AR is confirmed: report what the range is made of
         if r.pending_ps is not None:
             ps = r.pending_ps
@@ -469,6 +471,16 @@ class Machine:
             + (0.1 if e.volume < 1.5 else 0.0)
         far = res if bullish else sup
         self._signal(x, r, ev, e.extreme, [far, far + r.direction * ht], conf, r.start, x.i + 1)
+
+    def _largest_swing(self, r: TradingRange, s: int) -> int:
+        """The largest rally (s > 0; reaction, s < 0) in the closes of the trend lookback before
+        the climax: the AR must outdo it to show a change of character."""
+        best = 0
+        extreme: int | None = None
+        for c in self.closes(max(r.climax_i - self.p.trend_lookback, 0), r.climax_i):
+            extreme = c if extreme is None or (c - extreme) * s < 0 else extreme
+            best = max(best, (c - extreme) * s)
+        return best
 
     @staticmethod
     def _paced(r: TradingRange, floor: int, ratio: float) -> int:

@@ -20,14 +20,13 @@ class WyckoffParams:
     trend_lookback: int = 60
     trend_min_atr: float = 6.0  # the fall (rise) into a climax, in ATR
     climax_range: float = 1.8  # climax bar range, in ATR
-    climax_volume: float = 3.0  # climax bar volume, in baselines
-    climax_range_floor: float = 1.2  # ... or the widest bar of the trend lookback and at least this many ATR
-    climax_volume_floor: float = 1.5  # ... or the heaviest bar of the lookback and at least this many baselines
-    climax_lookback: int = 240  # the bars a climax is ranked against (the widest, the heaviest)
+    climax_volume: float = 3.0  # climax volume, in baselines
+    climax_bars: int = 3  # ... the heaviest of the bar and the ones before it, against the baseline before them
     ps_range: float = 1.2  # preliminary support/supply bar range, in ATR
     ps_volume: float = 1.6  # preliminary support/supply volume, in baselines
     ps_gap: int = 8  # a preliminary support/supply comes at least this many bars before the climax
     ar_min_atr: float = 8.0  # the automatic rally/reaction must reach this far from the climax
+    ar_over_trend_swing: float = 1.0  # ... and outdo the largest rally (reaction) of the trend before the climax
     ar_retrace: float = 0.5  # ... and be confirmed by a close giving back this much of it
     report_after_phase_a: bool = True  # PS, climax and AR are reported once phase A is over (not replaced)
     ar_max_bars: int = 120  # a climax with no AR within this many bars opens no range
