@@ -36,7 +36,7 @@ class WyckoffParams:
     st_window: int = 10  # phase A gives way to B this many bars after the AR when no ST came (at least) ...
     st_window_ratio: float = 1.0  # ... or this many times phase A's bars
     min_range_bars: int = 10  # bars after the AR before a spring/upthrust counts (at least) ...
-    min_range_ratio: float = 1.0  # ... or this many times phase A's bars
+    min_range_ratio: float = 1.5  # ... or this many times phase A's bars
     max_range_bars: int = 1200  # a range older than this is dropped
     spring_min_penetration_atr: float = 0.5
     spring_max_penetration: float = 0.6  # of the range height
