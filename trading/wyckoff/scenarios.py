@@ -259,6 +259,8 @@ def perturb(sc: Scenario, variant: str) -> Scenario:
     - ``bars_x3``: every three bars become one (a coarser bar size: the structure lasts a third of
       the bars).
     """
+    if variant not in PERTURBATIONS:
+        raise ValueError(f"unknown perturbation {variant!r}: one of {', '.join(PERTURBATIONS)}")
     if variant == "bars_x3":
         return _coarser(sc, 3)
     rng = np.random.default_rng(np.random.SeedSequence([sc.seed, PERTURBATIONS.index(variant), 0x9E7]))
@@ -274,7 +276,7 @@ def perturb(sc: Scenario, variant: str) -> Scenario:
         h, lo = np.maximum.reduce([hi, low, o, c]), np.minimum.reduce([hi, low, o, c])
     elif variant == "volume_noise":
         v = np.maximum(np.rint(v * rng.lognormal(0.0, 0.5, len(v)) / 100), 1).astype(np.int64) * 100
-    elif variant == "gaps":
+    else:  # gaps
         typical = float(np.median(h - lo)) or 1.0
         k = int(rng.integers(200, 600))
         while k < len(c):
@@ -282,8 +284,6 @@ def perturb(sc: Scenario, variant: str) -> Scenario:
             o[k] = c[k - 1] + int(rng.choice([-1, 1]) * rng.uniform(1, 4) * typical)
             h[k], lo[k] = max(h[k], o[k]), min(lo[k], o[k])
             k += int(rng.integers(200, 600))
-    else:
-        raise ValueError(f"unknown perturbation {variant!r}: one of {', '.join(PERTURBATIONS)}")
     labels = [_follow(lab, sc, h, lo) for lab in sc.labels]
     labels = [_breakout_bar(lab, labels, sc.phases, h, lo, c) for lab in labels]
     return Scenario(sc.seed, sc.kind, sc.spring, sc.failed, start, start + sc.bar_ns, o, h, lo, c, v, labels,
