@@ -403,3 +403,22 @@ def test_the_hand_marks_name_real_bars() -> None:
     assert all(isinstance(lab, Label) for lab in truth.labels)
     with pytest.raises(KeyError, match="no bar stamped"):
         bars.index("2017-04-19 09:30:00")
+
+
+def test_a_halted_market_with_flat_bars_is_read_without_error(registry) -> None:
+    """Twenty-odd bars with no range (a halt: the ATR is 0), then a climax-sized bar: both modes
+    read it, agree, and measure nothing against a zero ATR (a family-B scenario raised
+    ZeroDivisionError here)."""
+    p = WyckoffParams()
+    inst = registry["EURUSD"]
+    start, end, o, h, lo, c, v = bars_from([(300, -8, 20, 1000), (30, 0, 0, 0), (1, -400, 50, 8000),
+                                            (60, 30, 20, 1500), (60, -10, 20, 900)])
+    v[v == 0] = 100
+    d = detect_points("EURUSD", start, end, o, h, lo, c, v, SCALE, p, inst)
+    det = WyckoffDetector(inst, p)
+    events = []
+    for k in range(len(c)):
+        e, _ = det.update_points(int(start[k]), int(end[k]), int(o[k]), int(h[k]), int(lo[k]), int(c[k]), int(v[k]))
+        events.extend(structural(e))
+    assert events == d.events
+    assert d.columns.cols["atr"][330] == 0 and not d.columns.cols["sc"][330]

@@ -214,8 +214,9 @@ def stopping_action(x: Any, p: WyckoffParams) -> tuple[Any, Any, Any, Any]:
     wide = x.rng >= p.climax_range * x.atr
     # the volume of a climax is a burst around its extreme, not always on the extreme bar itself
     heavy = (x.vsum_lag > 0) & (x.v_peak >= p.climax_volume * (x.vsum_lag / p.volume_period))
-    fell = x.warm & (x.hi_close - x.c >= p.trend_min_atr * x.atr) & (x.l < x.low_prev)
-    rose = x.warm & (x.c - x.lo_close >= p.trend_min_atr * x.atr) & (x.h > x.high_prev)
+    moving = x.warm & (x.atr > 0)  # flat bars before (a halted market) measure nothing
+    fell = moving & (x.hi_close - x.c >= p.trend_min_atr * x.atr) & (x.l < x.low_prev)
+    rose = moving & (x.c - x.lo_close >= p.trend_min_atr * x.atr) & (x.h > x.high_prev)
     climax = wide & heavy
     sc = fell & climax
     bc = rose & climax & (sc == False)  # noqa: E712 (works on arrays and scalars alike)

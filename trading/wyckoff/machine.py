@@ -167,6 +167,11 @@ class TradingRange:
         return self.resistance - self.support
 
 
+def per_atr(points: float, x: Row) -> float:
+    """``points`` in ATRs (0 where the bars before were flat and the ATR is 0)."""
+    return points / x.atr if x.atr else 0.0
+
+
 def pnf_columns(closes: Sequence[int], box: int, reversal: int) -> int:
     """Columns of a close-only point-and-figure chart (``box`` points, ``reversal`` boxes)."""
     if box <= 0 or not closes:
@@ -225,7 +230,7 @@ class Machine:
     # (on the bar), so the two can never disagree on what a condition means.
     def _ar_confirmed(self, x: Any, r: TradingRange) -> Any:
         move = (r.peak - r.near) * r.context
-        return (move >= self.p.ar_min_atr * x.atr) & ((r.peak - x.c) * r.context >= self.p.ar_retrace * move)
+        return (x.atr > 0) & (move >= self.p.ar_min_atr * x.atr) & ((r.peak - x.c) * r.context >= self.p.ar_retrace * move)
 
     def _secondary_test(self, x: Any, r: TradingRange) -> Any:
         p, sup, res, ht = self.p, r.support, r.resistance, r.height
@@ -328,7 +333,7 @@ class Machine:
         return ev
 
     def _ratios(self, x: Row) -> dict[str, float]:
-        return {"range_atr": x.rng / x.atr if x.atr else 0.0, "volume_ratio": x.v / x.vbase if x.vbase else 0.0}
+        return {"range_atr": per_atr(x.rng, x), "volume_ratio": x.v / x.vbase if x.vbase else 0.0}
 
     def _close(self, x: Row) -> None:
         if self.range is not None:
@@ -359,7 +364,7 @@ class Machine:
 
     def _trend(self, x: Row, s: int) -> dict[str, float]:
         fall = (x.hi_close - x.c) if s > 0 else (x.c - x.lo_close)
-        return {"trend_atr": fall / x.atr}
+        return {"trend_atr": per_atr(fall, x)}
 
     def _climax(self, x: Row, s: int) -> Pending:
         return Pending(x.t, x.l if s > 0 else x.h, {**self._trend(x, s), **self._ratios(x)})
@@ -397,7 +402,7 @@ class Machine:
         r.climax = self._ev("selling_climax" if s > 0 else "buying_climax", c.t, c.px, x, **c.numbers)
         r.far = r.peak
         r.ar = self._ev("automatic_rally" if s > 0 else "automatic_reaction", r.peak_t, r.peak, x,
-                        height_atr=move / x.atr, retrace=(r.peak - x.c) * s / move)
+                        height_atr=per_atr(move, x), retrace=(r.peak - x.c) * s / move)
         r.ar_known = x.i
         if p.report_after_phase_a:
             held = 3 if r.preliminary is not None else 2
@@ -460,7 +465,7 @@ class Machine:
         if young or depth < pen or not allowed or e.volume > p.spring_max_volume:
             return  # a test of the edge, not a spring/upthrust
         name = "spring" if bullish else "upthrust"
-        ev = self._ev(name, e.extreme_t, e.extreme, x, penetration_atr=depth / x.atr, penetration_height=depth / ht,
+        ev = self._ev(name, e.extreme_t, e.extreme, x, penetration_atr=per_atr(depth, x), penetration_height=depth / ht,
                       volume_ratio=e.volume, recovery_bars=float(bars), tests=float(r.st is not None))
         r.c_event = ev
         r.direction = 1 if bullish else -1
@@ -582,7 +587,7 @@ class Machine:
         evidence.append(Evidence("structure", x.t, (("context", float(r.context)), ("direction", float(established)),
                                                     ("against", float(established == -side)))))
         evidence.append(Evidence("cause", x.t, (("pnf_columns", float(cols)), ("box_points", float(box)),
-                                                ("height_atr", r.height / x.atr), ("htf_regime", float(x.htf)),
+                                                ("height_atr", per_atr(r.height, x)), ("htf_regime", float(x.htf)),
                                                 ("reward_risk", round(reward_risk, 4)))))
         self.signals.append(Signal(
             self.symbol, Side.BUY if side > 0 else Side.SELL, x.t, entry, stop_px, prices,
