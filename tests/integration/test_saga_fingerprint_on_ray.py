@@ -1,7 +1,11 @@
 """The saga's orders and its audit trail, pinned: a short session on the demo's settings (octet.yaml)
-gives the same orders and the same decisions, step by step, as the code of commit c87b05b did
-(the saga then a CrewAI Flow awaiting each actor call in turn). A change to how the saga is run
-that changes what it decides fails here."""
+gives the same orders and the same decisions, step by step, as pinned here. A change to how the
+saga is run that changes what it decides fails here.
+
+Pinned first on commit c87b05b (the saga then a CrewAI Flow awaiting each actor call in turn) and
+held through the saga's rewrite as a chain of ObjectRefs; pinned again after issue 19 changed the
+Wyckoff detector (its signals are the saga's input: 28 orders and 140 decisions became 29 and 147),
+with the saga's code unchanged since."""
 
 from __future__ import annotations
 
@@ -15,13 +19,13 @@ from cluster.desk.session import Session, SessionResult
 from tests.conftest import ROOT, replay_ticks
 
 pytestmark = pytest.mark.ray
-TICKS = 80_000  # 17 signals, 28 orders, 140 decisions on the demo's seed
+TICKS = 80_000  # 17 signals with orders, 29 orders, 147 decisions on the demo's seed
 
-# Computed on commit c87b05b (before the saga became a chain of ObjectRefs).
-ORDERS = 28
-ORDERS_SHA256 = "3494bcd2d9ee8bd774b8b8d99330b31cda1e09339628b498e96711de63ebd9c7"
-DECISIONS = 140
-DECISIONS_SHA256 = "057a5c9d5648ec25c5571fe3d037ea5f9ad6ad6bbd79377d6f0307de5e6918f7"
+# Computed after issue 19's detector changes (the saga's code as it was since the ObjectRef chain).
+ORDERS = 29
+ORDERS_SHA256 = "031c708b7b7d960728126faa4a977720b06478b330433b325c4a32b68fdd8d70"
+DECISIONS = 147
+DECISIONS_SHA256 = "48b06e9199c22e5cf5cd29c5f84ff9d5219304d5367cb99203307a9cdcf97aad"
 
 
 def orders_digest(result: SessionResult) -> str:
@@ -46,11 +50,11 @@ def demo_run(ray_local, tmp_path_factory) -> SessionResult:  # type: ignore[no-u
     return Session(settings, run_id="fingerprint", keep_records=True).run(replay_ticks(settings))
 
 
-def test_the_demo_session_places_the_orders_it_placed_at_c87b05b(demo_run: SessionResult) -> None:
+def test_the_demo_session_places_the_pinned_orders(demo_run: SessionResult) -> None:
     assert len(demo_run.orders) == ORDERS
     assert orders_digest(demo_run) == ORDERS_SHA256
 
 
-def test_the_demo_session_records_the_decisions_it_recorded_at_c87b05b(demo_run: SessionResult) -> None:
+def test_the_demo_session_records_the_pinned_decisions(demo_run: SessionResult) -> None:
     assert len(demo_run.decisions) == DECISIONS
     assert decisions_digest(demo_run) == DECISIONS_SHA256
