@@ -10,21 +10,27 @@ which ``wake`` is false changes nothing.
 Events (s = +1 for a range that a selling climax opened after a fall, -1 for a buying climax
 after a rise; "near" is the climax's edge, "far" the automatic rally/reaction's):
 
-- A climax candidate (``features.stopping_action``) outside a range opens a provisional range
-  (phase A). Until the automatic rally/reaction, a deeper climax candidate takes its place and
-  any deeper extreme moves the near edge. A climax is told from a preliminary stop only by what
-  follows, so SC/BC, the PS/PSY before it and the AR are all reported when the AR is
-  confirmed (their ``known_ns``), each at its own bar:
-- ``automatic_rally`` / ``automatic_reaction`` (AR): the highest high (lowest low) since the
-  climax, once it lies at least ``ar_min_atr`` ATR from the near edge and a close has given
-  back ``ar_retrace`` of that move. It sets the far edge. No AR within ``ar_max_bars`` bars and
-  the provisional range is dropped.
+- A climax candidate (``features.stopping_action``) outside a range opens a provisional range.
+  It shows no phase of its own (the phase outside, E or none, holds) until the rally off it has
+  gone half ``ar_min_atr``; then phase A. Until the automatic rally/reaction, a deeper climax
+  candidate takes its place (and restarts the AR's clock) and any deeper extreme moves the near
+  edge. A climax is told from a preliminary stop only by what follows, so SC/BC, the PS/PSY
+  before it and the AR are all reported once phase A is over and the climax still stands
+  (their ``known_ns``; with ``report_after_phase_a`` off, when the AR is confirmed), each at its
+  own bar:
+- ``automatic_rally`` / ``automatic_reaction`` (AR): the highest high (lowest low) of the bars
+  after the climax, once it lies at least ``ar_min_atr`` ATR from the near edge, outdoes
+  ``ar_over_trend_swing`` times the largest rally (reaction) in the closes of the trend lookback
+  before the climax (a change of character), and a close has given back ``ar_retrace`` of that
+  move. It sets the far edge. No AR within ``ar_max_bars`` bars of the standing climax and the
+  provisional range is dropped.
 - ``selling_climax`` / ``buying_climax`` (SC/BC): the deepest climax candidate before the AR.
 - ``preliminary_support`` / ``preliminary_supply`` (PS/PSY): a climax candidate undercut by the
   climax at least ``ps_gap`` bars later, or else the last candidate of
   ``features.stopping_action`` between ``ps_gap`` and ``trend_lookback`` bars before the climax.
-- A new climax candidate beyond the range in phase A or B replaces the range: the stop before
-  it was only preliminary.
+- A new climax candidate beyond the range in a phase of ``climax_replaces_in`` (phase A)
+  replaces the range: the stop before it was only preliminary. Later, such a bar is a spring or
+  upthrust if price comes back inside, else a break.
 - ``secondary_test`` (ST): in phase A, the first minor swing back into the ``st_zone`` of the
   height next to the climax edge, not through it, on less than ``st_volume`` of the climax
   bar's volume. It
@@ -33,16 +39,19 @@ after a rise; "near" is the climax's edge, "far" the automatic rally/reaction's)
 - ``spring`` / ``upthrust`` (phase C): once the range, from the AR, is ``min_range_ratio`` times
   as old as phase A was (climax to AR), and at least ``min_range_bars``,
   price trades beyond support (resistance) by at least ``spring_min_penetration_atr`` ATR but
-  at most ``spring_max_penetration`` of the height, on at most ``spring_max_volume`` baselines,
-  and closes back inside within ``spring_recovery_bars`` bars. Reported at the extreme's bar.
-  Only the first one in a range counts (later pokes are tests of it).
+  at most ``spring_max_penetration`` of the height, on at most ``spring_max_volume`` baselines
+  (no limit by default: a shakeout on heavy volume is a spring too), and closes back inside
+  within ``spring_recovery_bars`` bars. Reported at the extreme's bar. Only the first one in a
+  range counts (later pokes are tests of it). While such an excursion is under way in phase B,
+  the range shows phase C; if it proves no spring/upthrust, phase B again.
   A spring after a fall makes the range an accumulation, after a rise a re-accumulation; an
   upthrust (UTAD) after a rise a distribution, after a fall a re-distribution.
 - phase D starts when, after a spring (upthrust), a bar closes in the range's upper (lower) half.
 - ``sign_of_strength`` / ``sign_of_weakness`` (SOS/SOW): price leaves the range beyond an edge
-  and does not come back in time (the excursion above fails the spring/upthrust limits) or
-  closes beyond it by ``breakout`` of the height. It decides the range's kind by its side and
-  the trend before the range, and puts the range in phase D.
+  and does not come back in time (the excursion fails the spring/upthrust limits). Reported at
+  the first bar of the excursion that closed beyond the edge, known when the break is. It
+  decides the range's kind by its side and the trend before the range, and puts the range in
+  phase D.
 - ``last_point_of_support`` / ``last_point_of_supply`` (LPS/LPSY): within ``lps_window`` bars
   after the SOS (SOW), a minor swing back toward the broken edge, at least ``lps_pullback`` of
   the height off the best price since the break, that holds within ``lps_depth`` of the height
@@ -55,8 +64,10 @@ after a rise; "near" is the climax's edge, "far" the automatic rally/reaction's)
 Signals: a spring, an LPS (buy) and an upthrust, an LPSY (sell). Entry at the close; stop
 ``stop_buffer_atr`` ATR beyond the event's extreme; targets the far edge, one height beyond
 it (the range height), and the point-and-figure count of the range's cause (columns x box x
-reversal, projected from the extreme), each kept only on the profit side. A signal is emitted
-only when the higher timeframe's regime is not against it (``htf``).
+reversal, projected from the extreme), each kept only on the profit side and at least
+``min_reward_risk`` times the risk away (no target left, no signal). A signal is emitted only when
+the higher timeframe's regime is not against it (``htf``); its evidence says whether it goes
+against the direction the range had established before it.
 """
 
 from __future__ import annotations
