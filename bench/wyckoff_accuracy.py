@@ -41,7 +41,7 @@ from trading.wyckoff import WyckoffParams, detect_points  # noqa: E402
 from trading.wyckoff import scenarios as family_a  # noqa: E402
 from trading.wyckoff.machine import STRUCTURE_EVENTS  # noqa: E402
 from trading.wyckoff.scenarios import PERTURBATIONS, SCALE, Scenario, perturb  # noqa: E402
-from trading.wyckoff.scoring import Score  # noqa: E402
+from trading.wyckoff.scoring import TOLERANCE, Score, match  # noqa: E402
 
 EURUSD = Instrument("EURUSD", "EUR", "USD", 5, __import__("decimal").Decimal("0.0001"))
 TARGET_EVENTS = ("spring", "upthrust", "selling_climax", "buying_climax")
@@ -49,6 +49,42 @@ TARGETS = {"precision": 0.8, "recall": 0.7, "phase_accuracy": 0.7, "with_structu
 TUNED_ON = "families A (trading.wyckoff.scenarios) and B (scenarios_b), seeds 0-499 of each, and their perturbations"
 UNSEEN = 100_000  # the first seed of families A and B that tuning never looked at
 VARIANTS = ("original", *PERTURBATIONS)
+
+
+def positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{n} is not at least 1")
+    return n
+
+
+def override(params: WyckoffParams, item: str) -> WyckoffParams:
+    """``NAME=VALUE`` applied to ``params``, the value of the threshold's own type."""
+    name, eq, text = item.partition("=")
+    if not eq:
+        raise ValueError("expected NAME=VALUE")
+    if name not in {f.name for f in dataclasses.fields(WyckoffParams)}:
+        raise ValueError(f"no threshold named {name!r}")
+    current = getattr(params, name)
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        raise ValueError(f"{text!r} is not a number, true/false or a list") from None
+    if isinstance(current, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(current, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(current, float):
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, list) and all(isinstance(k, int) for k in value)
+        value = tuple(value) if ok else value
+    if not ok:
+        raise ValueError(f"{name} takes a {type(current).__name__}, not {text!r}")
+    return dataclasses.replace(params, **{name: type(current)(value)})
 
 
 def generator(family: str) -> Callable[[int], Scenario]:
@@ -160,31 +196,34 @@ def run(plan: list[tuple[str, range]], variants: tuple[str, ...], params: Wyckof
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--scenarios", type=int, default=300, help="per family and variant")
-    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--scenarios", type=positive, default=None,
+                    help="per family and variant (default 300; with --tuning 500, the whole tuning set)")
+    ap.add_argument("--workers", type=positive, default=2)
     ap.add_argument("--tuning", action="store_true", help="score the tuning set (families A and B, seeds 0-499) only")
     ap.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated, of: " + ", ".join(VARIANTS))
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                    help="override a threshold (with --tuning: to try a change on the tuning set)")
+                    help="override a threshold, to try a change on the tuning set (with --tuning only)")
     args = ap.parse_args()
+    if args.set and not args.tuning:
+        ap.error("--set only with --tuning: the published figures are those of the default thresholds")
     params = WyckoffParams()
-    fields = {f.name: f.type for f in dataclasses.fields(WyckoffParams)}
     for item in args.set:
-        name, _, value = item.partition("=")
-        if name not in fields:
-            ap.error(f"--set {item}: no threshold named {name!r}")
-        params = dataclasses.replace(params, **{name: type(getattr(params, name))(json.loads(value))})
+        try:
+            params = override(params, item)
+        except ValueError as e:
+            ap.error(f"--set {item}: {e}")
     variants = tuple(v for v in args.variants.split(",") if v)
     unknown = set(variants) - set(VARIANTS)
-    if unknown:
-        ap.error(f"unknown variants {sorted(unknown)}: choose from {', '.join(VARIANTS)}")
+    if unknown or not variants:
+        ap.error(f"unknown variants {sorted(unknown) or args.variants!r}: choose from {', '.join(VARIANTS)}")
     started = time.perf_counter()
     if args.tuning:
-        results = run([("A", range(0, 500)), ("B", range(0, 500))], variants, params, args.workers)
+        seeds = range(0, args.scenarios or 500)
+        results = run([("A", seeds), ("B", seeds)], variants, params, args.workers)
         for (family, variant), (score, _) in sorted(results.items()):
-            print_report(f"TUNING SET family {family} seeds 0-499, {variant}", report(score))
+            print_report(f"TUNING SET family {family} seeds 0-{seeds.stop - 1}, {variant}", report(score))
         return
-    n = args.scenarios
+    n = args.scenarios or 300
     plan = [("C", range(0, n)), ("A", range(UNSEEN, UNSEEN + n)), ("B", range(UNSEEN, UNSEEN + n))]
     results = run(plan, variants, params, args.workers)
     scored: dict[str, dict[str, Any]] = {}
@@ -257,11 +296,14 @@ def real_ranges(truth: Any, d: Any) -> list[dict[str, Any]]:
         marks = [lab for lab in truth.labels if r.first <= lab.bar <= last]
         seen = [e for e in d.events if a <= truth.bar_of(e.bar_ts_ns) < b and not e.event.startswith("swing")]
         seen_bars = [truth.bar_of(e.bar_ts_ns) for e in seen]
-        matched = {j for j in range(len(marks))
-                   if any(e.event == marks[j].event and abs(sb - marks[j].bar) <= 3
-                          for e, sb in zip(seen, seen_bars, strict=True))}
-        found = {i for i, (e, sb) in enumerate(zip(seen, seen_bars, strict=True))
-                 if any(e.event == m.event and abs(sb - m.bar) <= 3 for m in marks)}
+        matched: set[int] = set()
+        found: set[int] = set()
+        for name in {m.event for m in marks}:  # as the scorer matches: closest first, each once
+            di = [i for i, e in enumerate(seen) if e.event == name]
+            mj = [j for j, m in enumerate(marks) if m.event == name]
+            for i, j in match([seen_bars[k] for k in di], [marks[k].bar for k in mj], TOLERANCE):
+                found.add(di[i])
+                matched.add(mj[j])
         png = charts / f"detected_range_{r.id}.png"
         chart(d, png, a, b, title=f"range {r.id}: marked {r.kind} ({r.confidence}); detector's markers, marks as grey ticks",
               labels=[(lab.event, lab.bar) for lab in marks])

@@ -198,7 +198,8 @@ def test_signals_carry_their_evidence(registry) -> None:
         assert cause["reward_risk"] >= WyckoffParams().min_reward_risk, "the first target pays for the risk"
         assert float((s.targets[0] - s.entry) / (s.entry - s.stop)) >= WyckoffParams().min_reward_risk
         structure = dict(s.evidence[-2].numbers)
-        assert structure["against"] == float(structure["direction"] == -s.side)
+        assert structure["direction"] in (0.0, float(s.side)), "never against the direction the range established"
+        assert structure["direction"] == (0.0 if s.setup in ("spring", "upthrust") else float(s.side))
         if s.setup in ("spring", "upthrust"):
             assert dict(s.evidence[-3].numbers)["penetration_atr"] >= 0.5
 
@@ -273,13 +274,16 @@ def bars_from(segments: list[tuple[int, int, int, int]], start: int = 1_100_000)
 
 def test_a_single_wide_bar_is_never_its_own_automatic_rally(registry) -> None:
     """A news bar (a fall of ~40 ATR in one bar on 18x volume) after a rise: the rally that
-    makes an AR must come from the bars after the climax, not from the climax bar's own high."""
-    start, end, o, h, lo, c, v = bars_from([(200, 10, 15, 1000), (1, -1500, 20, 18_000), (150, 1, 15, 1000)])
+    makes an AR must come from the bars after the climax, not from the climax bar's own high.
+    Here the bars after it drift, then rally: the AR is that later rally's top."""
+    start, end, o, h, lo, c, v = bars_from([(200, 10, 15, 1000), (1, -1500, 20, 18_000), (40, 1, 15, 1000),
+                                            (30, 40, 20, 1200), (30, -25, 15, 900), (200, 0, 15, 900)])
     d = detect_points("EURUSD", start, end, o, h, lo, c, v, SCALE, WyckoffParams(), registry["EURUSD"])
     news = int(end[200])
-    assert any(e.event == "selling_climax" for e in d.events) or not d.ranges
-    assert not [e for e in d.events if e.event == "automatic_rally" and e.bar_ts_ns == news]
-    assert all(r.ar is None or r.ar.bar_ts_ns > r.climax.bar_ts_ns for r in d.ranges if r.climax is not None)
+    assert d.columns.cols["sc"][200], "the news bar is a climax candidate"
+    assert [e.bar_ts_ns for e in d.events if e.event == "selling_climax"] == [news]
+    ar = [e for e in d.events if e.event == "automatic_rally"]
+    assert len(ar) == 1 and ar[0].bar_ts_ns == int(end[270]), "the rally's top, 70 bars after the news bar"
 
 
 def test_a_deeper_climax_restarts_the_automatic_rally_clock(registry) -> None:
@@ -416,9 +420,63 @@ def test_a_halted_market_with_flat_bars_is_read_without_error(registry) -> None:
     v[v == 0] = 100
     d = detect_points("EURUSD", start, end, o, h, lo, c, v, SCALE, p, inst)
     det = WyckoffDetector(inst, p)
-    events = []
+    events, signals, phases = [], [], []
     for k in range(len(c)):
-        e, _ = det.update_points(int(start[k]), int(end[k]), int(o[k]), int(h[k]), int(lo[k]), int(c[k]), int(v[k]))
+        e, s = det.update_points(int(start[k]), int(end[k]), int(o[k]), int(h[k]), int(lo[k]), int(c[k]), int(v[k]))
         events.extend(structural(e))
-    assert events == d.events
+        signals.extend(s)
+        phases.append(det.phase)
+    assert events == d.events and signals == d.signals and phases == d.phase_names()
     assert d.columns.cols["atr"][330] == 0 and not d.columns.cols["sc"][330]
+
+
+def test_breaks_back_and_forth_cannot_keep_a_range_alive_past_its_age(registry) -> None:
+    """After its SOS a range's price swings through both edges for thousands of bars (each failed
+    break a new one). The range ends at ``max_range_bars``, so the incremental mode's bounded
+    history still holds the range's closes and both modes count its cause the same (they
+    disagreed on an LPS's point-and-figure target before)."""
+    inst, p = registry["EURUSD"], WyckoffParams()
+    sc = generate(8)
+    r = next(r for r in batch(inst, sc, p).ranges if r.sos is not None)
+    sup, res = r.support, r.resistance
+    ht, a = res - sup, r.sos_i + 3
+    path: list[float] = []
+    cur, target = float(sc.close[a - 1]), sup - 0.4 * ht
+    for _ in range(30):
+        path += list(np.linspace(cur, target, 60)[1:])
+        cur, target = target, (res + 0.4 * ht if target < sup else sup - 0.4 * ht)
+    for tgt, n in ((res + 0.45 * ht, 40), (res + 0.05 * ht, 15), (res + 0.45 * ht, 30), (res + 0.5 * ht, 30)):
+        path += list(np.linspace(cur, tgt, n)[1:])
+        cur = tgt
+    tail = np.array(path).round().astype(np.int64)
+    n = a + len(tail)
+    start = sc.start_ns[0] + np.arange(n, dtype=np.int64) * sc.bar_ns
+    c = np.r_[sc.close[:a], tail]
+    o = np.r_[sc.open[:a], sc.close[a - 1], tail[:-1]]
+    w = int(0.03 * ht)
+    h, lo = np.r_[sc.high[:a], np.maximum(o[a:], tail) + w], np.r_[sc.low[:a], np.minimum(o[a:], tail) - w]
+    for k in range(a + 1, n - 1):  # turning bars are strict extremes: swings
+        lo[k] -= 5 * (c[k] < c[k - 1] and c[k] <= c[k + 1])
+        h[k] += 5 * (c[k] > c[k - 1] and c[k] >= c[k + 1])
+    v = np.r_[sc.volume[:a], np.full(len(tail), int(np.median(sc.volume)))]
+    d = detect_points("EURUSD", start, start + sc.bar_ns, o, h, lo, c, v, SCALE, p, inst)
+    assert all(r.end < 0 or r.end - r.start <= p.max_range_bars + 1 for r in d.ranges)
+    assert max(r.end - r.start for r in d.ranges if r.end >= 0) > p.max_range_bars // 2, "a long range was built"
+    det = WyckoffDetector(inst, p)
+    events, signals, phases = [], [], []
+    for k in range(n):
+        e, s = det.update_points(int(start[k]), int(start[k] + sc.bar_ns), int(o[k]), int(h[k]), int(lo[k]),
+                                 int(c[k]), int(v[k]))
+        events.extend(structural(e))
+        signals.extend(s)
+        phases.append(det.phase)
+    assert events == d.events and signals == d.signals and phases == d.phase_names()
+
+
+def test_a_bar_that_ends_when_it_starts_is_refused_in_both_modes(registry) -> None:
+    inst = registry["EURUSD"]
+    start, end, o, h, lo, c, v = bars_from([(5, 1, 2, 100)])
+    with pytest.raises(ValueError, match="must end after it starts"):
+        detect_points("EURUSD", start, start, o, h, lo, c, v, SCALE, WyckoffParams(), inst)
+    with pytest.raises(ValueError, match="must end after it starts"):
+        WyckoffDetector(inst, WyckoffParams()).update_points(int(start[0]), int(start[0]), 1, 2, 0, 1, 100)

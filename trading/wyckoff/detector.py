@@ -103,6 +103,8 @@ def detect_points(symbol: str, start: npt.NDArray[np.int64], end: npt.NDArray[np
     p = params or WyckoffParams()
     n = len(c)
     bar_ns = int(end[0] - start[0]) if n else 1
+    if bar_ns <= 0:
+        raise ValueError(f"a bar must end after it starts: the first bar spans {start[0]}..{end[0]} ns")
     cols = compute(end, o, h, low, c, v, start, bar_ns, p)
     closes = cols.cols["c"]
     m = Machine(symbol, scale, p, instrument.price if instrument is not None else None,
@@ -192,6 +194,8 @@ class WyckoffDetector:
                       v: int) -> tuple[list[WyckoffEvent], list[Signal]]:
         p = self.params
         if self.tracker is None:
+            if end <= start:
+                raise ValueError(f"a bar must end after it starts: the first bar spans {start}..{end} ns")
             self.tracker = Tracker(p, end - start)
             self.machine = Machine(self.instrument.symbol, self.scale, p, self.instrument.price, self._closes)
         assert self.machine is not None

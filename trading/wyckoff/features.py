@@ -209,8 +209,6 @@ def stopping_action(x: Any, p: WyckoffParams) -> tuple[Any, Any, Any, Any]:
       heavy volume (>= ``ps_volume`` baselines), short of a climax: the first heavy buying
       into the fall. Preliminary supply: the mirror.
     """
-    # relative to the instrument's own recent bars: as wide (heavy) as any of the lookback's bars
-    # and above a floor, or beyond a fixed multiple of the average
     wide = x.rng >= p.climax_range * x.atr
     # the volume of a climax is a burst around its extreme, not always on the extreme bar itself
     heavy = (x.vsum_lag > 0) & (x.v_peak >= p.climax_volume * (x.vsum_lag / p.volume_period))

@@ -28,7 +28,7 @@ after a rise; "near" is the climax's edge, "far" the automatic rally/reaction's)
 - ``preliminary_support`` / ``preliminary_supply`` (PS/PSY): a climax candidate undercut by the
   climax at least ``ps_gap`` bars later, or else the last candidate of
   ``features.stopping_action`` between ``ps_gap`` and ``trend_lookback`` bars before the climax.
-- A new climax candidate beyond the range in a phase of ``climax_replaces_in`` (phase A)
+- A new climax candidate beyond the range in phase A (and B with ``climax_replaces_in_b``)
   replaces the range: the stop before it was only preliminary. Later, such a bar is a spring or
   upthrust if price comes back inside, else a break.
 - ``secondary_test`` (ST): in phase A, the first minor swing back into the ``st_zone`` of the
@@ -66,8 +66,9 @@ Signals: a spring, an LPS (buy) and an upthrust, an LPSY (sell). Entry at the cl
 it (the range height), and the point-and-figure count of the range's cause (columns x box x
 reversal, projected from the extreme), each kept only on the profit side and at least
 ``min_reward_risk`` times the risk away (no target left, no signal). A signal is emitted only when
-the higher timeframe's regime is not against it (``htf``); its evidence says whether it goes
-against the direction the range had established before it.
+the higher timeframe's regime is not against it (``htf``); its evidence holds the direction the
+range had established before it (none at a spring/upthrust, the break's at an LPS/LPSY), which a
+signal never goes against.
 """
 
 from __future__ import annotations
@@ -311,7 +312,8 @@ class Machine:
                 w = w | (x.regime == -self.trend)
             return w
         if r.sos is not None:
-            w = (x.i - r.sos_i > p.lps_window) | self._marked(x, r) | self._back_through(x, r)
+            w = (x.i - r.sos_i > p.lps_window) | (x.i - r.start > p.max_range_bars) | self._marked(x, r) \
+                | self._back_through(x, r)
             if r.lps is None:
                 further = (x.h > r.best) if r.direction > 0 else (x.l < r.best)
                 w = w | further | self._last_point(x, r)
@@ -319,7 +321,7 @@ class Machine:
         w = (x.i - r.start > p.max_range_bars) | self._below(x, r) | self._above(x, r)
         if r.phase == "A":
             w = w | self._secondary_test(x, r) | (x.i == r.ar_known + self._paced(r, p.st_window, p.st_window_ratio))
-        if r.phase in self.p.climax_replaces_in:
+        if r.phase == "A" or (r.phase == "B" and p.climax_replaces_in_b):
             w = w | self._climax_beyond(x, r)
         if r.phase == "C":
             w = w | self._past_half(x, r)
@@ -394,6 +396,7 @@ class Machine:
                 if x.i - r.climax_i >= p.ps_gap:  # the stop it undercuts was preliminary
                     r.pending_ps = r.pending_climax
                 r.pending_climax, r.climax_v, r.climax_i = self._climax(x, s), x.v, x.i
+                r.start = x.i  # the range starts at the climax that stands
             r.peak, r.peak_t = r.near, x.t  # a new low restarts the rally: it starts from the bars after it
             return
         if (x.h > r.peak) if s > 0 else (x.l < r.peak):
@@ -428,7 +431,7 @@ class Machine:
         if x.i - r.start > p.max_range_bars:
             self._close(x)
             return
-        if r.phase in p.climax_replaces_in and self._climax_beyond(x, r):
+        if (r.phase == "A" or (r.phase == "B" and p.climax_replaces_in_b)) and self._climax_beyond(x, r):
             self._close(x)  # a climax beyond the range: what stopped the trend before was preliminary
             self._outside(x)
             return
@@ -544,7 +547,7 @@ class Machine:
             self._close(x)
             self.outside, self.trend = "E", d
             return
-        if x.i - r.sos_i > p.lps_window:
+        if x.i - r.sos_i > p.lps_window or x.i - r.start > p.max_range_bars:  # breaks back and forth end too
             self._close(x)
             beyond = ((x.c - res) if d > 0 else (sup - x.c)) > 0
             self.outside, self.trend = ("E", d) if beyond else ("", 0)
@@ -592,11 +595,10 @@ class Machine:
         evidence = [e.evidence() for e in (r.preliminary, r.climax, r.ar, r.st, r.c_event, r.sos)
                     if e is not None and e is not ev]
         evidence.append(ev.evidence())
-        # the structure's direction as established before this signal: the range's (a spring/upthrust or a
-        # break before it), else the trend that opened it; a signal against it says so
-        established = r.direction if ev is not r.c_event and r.direction else 0
-        evidence.append(Evidence("structure", x.t, (("context", float(r.context)), ("direction", float(established)),
-                                                    ("against", float(established == -side)))))
+        # the direction the range had established before this signal (0: none yet, at a spring or upthrust;
+        # an LPS follows its break): by construction a signal never goes against it, and the record shows it
+        established = r.direction if ev is not r.c_event else 0
+        evidence.append(Evidence("structure", x.t, (("context", float(r.context)), ("direction", float(established)))))
         evidence.append(Evidence("cause", x.t, (("pnf_columns", float(cols)), ("box_points", float(box)),
                                                 ("height_atr", per_atr(r.height, x)), ("htf_regime", float(x.htf)),
                                                 ("reward_risk", round(reward_risk, 4)))))

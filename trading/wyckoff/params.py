@@ -41,7 +41,7 @@ class WyckoffParams:
     spring_min_penetration_atr: float = 0.5
     spring_max_penetration: float = 0.6  # of the range height
     spring_recovery_bars: int = 12
-    climax_replaces_in: str = "A"  # phases in which a climax beyond the range replaces it (later: a spring or a break)
+    climax_replaces_in_b: bool = False  # a climax beyond the range replaces it in phase B too (always in A)
     spring_max_volume: float = 99.0  # a break on more volume than this is supply (demand) winning
     breakout: float = 0.25  # a close beyond an edge by this fraction of the height is a break
     lps_depth: float = 0.5  # an LPS holds within this fraction of the height below resistance

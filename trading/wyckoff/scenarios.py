@@ -261,6 +261,8 @@ def perturb(sc: Scenario, variant: str) -> Scenario:
     """
     if variant not in PERTURBATIONS:
         raise ValueError(f"unknown perturbation {variant!r}: one of {', '.join(PERTURBATIONS)}")
+    if len(sc) == 0:
+        raise ValueError(f"scenario {sc.seed} has no bars")
     if variant == "bars_x3":
         return _coarser(sc, 3)
     rng = np.random.default_rng(np.random.SeedSequence([sc.seed, PERTURBATIONS.index(variant), 0x9E7]))
