@@ -242,7 +242,8 @@ class Machine:
     # (on the bar), so the two can never disagree on what a condition means.
     def _ar_confirmed(self, x: Any, r: TradingRange) -> Any:
         move = (r.peak - r.near) * r.context
-        return (x.atr > 0) & (move >= self.p.ar_min_atr * x.atr) & ((r.peak - x.c) * r.context >= self.p.ar_retrace * move)
+        return (x.atr > 0) & (move >= self.p.ar_min_atr * x.atr) \
+            & ((r.peak - x.c) * r.context >= self.p.ar_retrace * move)
 
     def _secondary_test(self, x: Any, r: TradingRange) -> Any:
         p, sup, res, ht = self.p, r.support, r.resistance, r.height
@@ -320,8 +321,8 @@ class Machine:
             return w
         w = (x.i - r.start > p.max_range_bars) | self._below(x, r) | self._above(x, r)
         if r.phase == "A":
-            w = w | self._secondary_test(x, r) | (x.i == r.ar_known + self._paced(r, p.st_window, p.st_window_ratio))
-        if r.phase == "A" or (r.phase == "B" and p.climax_replaces_in_b):
+            w = w | self._secondary_test(x, r) | (x.i == self._st_due(r))
+        if self._replaceable(r):
             w = w | self._climax_beyond(x, r)
         if r.phase == "C":
             w = w | self._past_half(x, r)
@@ -431,7 +432,7 @@ class Machine:
         if x.i - r.start > p.max_range_bars:
             self._close(x)
             return
-        if (r.phase == "A" or (r.phase == "B" and p.climax_replaces_in_b)) and self._climax_beyond(x, r):
+        if self._replaceable(r) and self._climax_beyond(x, r):
             self._close(x)  # a climax beyond the range: what stopped the trend before was preliminary
             self._outside(x)
             return
@@ -440,7 +441,7 @@ class Machine:
             self._phase_b(x, r)
             r.st = self._ev("secondary_test", t, px, x, volume_climax=vol / r.climax_v,
                             depth_height=abs(px - r.near) / ht)
-        if r.phase == "A" and x.i >= r.ar_known + self._paced(r, p.st_window, p.st_window_ratio):
+        if r.phase == "A" and x.i >= self._st_due(r):
             self._phase_b(x, r)
         if r.phase == "C" and self._past_half(x, r):
             r.phase = "D"
@@ -452,8 +453,7 @@ class Machine:
                 r.exc = Excursion(1, x.i, x.h, x.t, 0.0)
             else:
                 return
-            if r.phase == "B" and r.c_event is None \
-                    and x.i - r.ar_known >= self._paced(r, p.min_range_bars, p.min_range_ratio):
+            if r.phase == "B" and r.c_event is None and self._mature(x, r):
                 r.exc.prior, r.phase = "B", "C"  # the test of phase C is under way: a spring/upthrust or a break
         e = r.exc
         if (x.l < e.extreme) if e.side < 0 else (x.h > e.extreme):
@@ -475,8 +475,7 @@ class Machine:
             r.phase = e.prior  # until it proves a spring/upthrust
         bullish = e.side < 0
         allowed = r.c_event is None  # one spring or upthrust per range; later ones are tests of it
-        young = x.i - r.ar_known < self._paced(r, p.min_range_bars, p.min_range_ratio)
-        if young or depth < pen or not allowed or e.volume > p.spring_max_volume:
+        if not self._mature(x, r) or depth < pen or not allowed or e.volume > p.spring_max_volume:
             return  # a test of the edge, not a spring/upthrust
         name = "spring" if bullish else "upthrust"
         ev = self._ev(name, e.extreme_t, e.extreme, x, penetration_atr=per_atr(depth, x), penetration_height=depth / ht,
@@ -506,6 +505,18 @@ class Machine:
         """A duration at the range's own pace: ``ratio`` times phase A's bars (climax to the AR's
         confirmation), at least ``floor`` bars."""
         return max(floor, round(ratio * (r.ar_known - r.climax_i)))
+
+    def _st_due(self, r: TradingRange) -> int:
+        """The bar at which phase A gives way to B when no secondary test came."""
+        return r.ar_known + self._paced(r, self.p.st_window, self.p.st_window_ratio)
+
+    def _mature(self, x: Row, r: TradingRange) -> bool:
+        """Old enough (from the AR) for a spring or upthrust to count."""
+        return x.i - r.ar_known >= self._paced(r, self.p.min_range_bars, self.p.min_range_ratio)
+
+    def _replaceable(self, r: TradingRange) -> bool:
+        """A climax beyond the range replaces it in phase A (and B with ``climax_replaces_in_b``)."""
+        return r.phase == "A" or (r.phase == "B" and self.p.climax_replaces_in_b)
 
     def _phase_b(self, x: Row, r: TradingRange) -> None:
         """Phase A is over: the stopping action held (no deeper climax replaced it), so the PS,
