@@ -127,8 +127,15 @@ class _HealthLog:
 FUTURE_SKEW_S = 5.0  # a request stamped further ahead than this is refused (its age could not expire)
 
 
+# What the agents save changes shape now and then (issue 19: the Wyckoff detector's state); a run
+# is resumed only by code that reads its shape. Bump it with such a change
+# (tests/trading/test_wyckoff.py pins the detector's part).
+STATE_FORMAT = 2
+
+
 class ResumeRefused(RuntimeError):
-    """A run that cannot be resumed with these settings (another feed, other accounts)."""
+    """A run that cannot be resumed with these settings (another feed, other accounts) or by this
+    version of Octet (its agents' state saved in another shape)."""
 
 
 class DeskPort(Protocol):
@@ -234,6 +241,11 @@ class Session:
         address = self.settings.execution.address
         self.exec_service = None
         self.saved = self.desk.load() if self.desk is not None else (None, [])
+        was = self.saved[0].get("state_format", 1) if self.saved[0] is not None else STATE_FORMAT
+        if was != STATE_FORMAT:  # before any actor reads its saved state
+            raise ResumeRefused(f"run {self.run_id} was saved by another version of Octet (agents' state format {was}, "
+                                f"this version reads {STATE_FORMAT}): finish it with the version that started it, "
+                                "or start a new run (`octet desk start --new`)")
         if address is None:  # embedded: a rust_exec of this session's own, with its own journal
             # a resumed desk's rust_exec listens where it did: the agents' saved clients connect there
             listen = str(self.saved[0].get("exec_address") or "127.0.0.1:0") if self.saved[0] else "127.0.0.1:0"
@@ -577,7 +589,7 @@ class Session:
         seqs = {ref.name: ref.mark() for ref in self.topo.all()}
         state = {name: getattr(self, name) for name in self.CHECKPOINTED}
         state.update(seqs=seqs, position=feed.position, result=replace(self.result, records=None),
-                     exec_address=self.exec_address, identity=self.identity)
+                     exec_address=self.exec_address, identity=self.identity, state_format=STATE_FORMAT)
         self.desk.save(state)
 
     def _restore(self, saved: dict[str, Any], feed: Feed) -> None:

@@ -153,3 +153,19 @@ def test_an_intent_log_that_is_not_a_small_regular_file_is_refused_not_followed_
         f.truncate(17 * 1024 * 1024)
     with pytest.raises(DeskError, match="at most"):
         files.for_run("run1").load()
+
+
+def test_a_run_saved_by_another_version_of_the_agents_state_is_refused_in_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A checkpoint written before the agents' state changed shape (no ``state_format``, i.e. 1):
+    the resume is refused before any actor reads its state, naming both formats and ``--new``."""
+    from cluster.config.settings import load_settings
+    from cluster.desk.session import STATE_FORMAT, ResumeRefused, Session
+    from tests.conftest import replay_ticks
+
+    settings = load_settings(ROOT / "octet.yaml", runtime__data_dir=str(tmp_path / "data"), session__ticks=500)
+    files = DeskFiles(tmp_path / "desk", KEY)
+    files.for_run("old").save({"units": 3, "identity": {}, "position": 0})
+    session = Session(settings, run_id="old", desk=files.for_run("old"))
+    with pytest.raises(ResumeRefused, match=f"state format 1, this version reads {STATE_FORMAT}.*--new"):
+        session.run(replay_ticks(settings))
+    assert session.exec_service is None, "refused before rust_exec or any actor started"

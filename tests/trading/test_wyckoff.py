@@ -480,3 +480,27 @@ def test_a_bar_that_ends_when_it_starts_is_refused_in_both_modes(registry) -> No
         detect_points("EURUSD", start, start, o, h, lo, c, v, SCALE, WyckoffParams(), inst)
     with pytest.raises(ValueError, match="must end after it starts"):
         WyckoffDetector(inst, WyckoffParams()).update_points(int(start[0]), int(start[0]), 1, 2, 0, 1, 100)
+
+
+PINNED_SHAPE = "b43a73a5fc98f438"  # the detector's saved shape at STATE_FORMAT 2
+
+
+def test_the_detectors_saved_shape_is_pinned_with_the_state_format(registry) -> None:
+    """The analysis agent saves its detectors: a change to the names they keep must come with a
+    new ``STATE_FORMAT`` (cluster/desk/session.py), so a run saved by older code is refused in one
+    line rather than failing to unpickle. Re-pin the digest when you bump it."""
+    import dataclasses
+    import hashlib
+
+    from cluster.desk.session import STATE_FORMAT
+    from trading.wyckoff.machine import Excursion, Machine, Pending, TradingRange, WyckoffEvent
+
+    det = WyckoffDetector(registry["EURUSD"], WyckoffParams())
+    det.update_points(0, 60 * 10**9, 100, 110, 90, 105, 100)
+    assert det.machine is not None and det.tracker is not None
+    shape = {cls.__name__: [f.name for f in dataclasses.fields(cls)]
+             for cls in (TradingRange, Excursion, Pending, WyckoffEvent, WyckoffDetector, WyckoffParams)}
+    shape |= {"Row": list(FEATURES), "Tracker": sorted(vars(det.tracker)), Machine.__name__: sorted(vars(det.machine))}
+    digest = hashlib.sha256(repr(sorted(shape.items())).encode()).hexdigest()[:16]
+    assert (STATE_FORMAT, digest) == (2, PINNED_SHAPE), f"the detector's state changed shape ({digest}): bump STATE_FORMAT"
+
