@@ -41,7 +41,7 @@ from trading.wyckoff import WyckoffParams, detect_points  # noqa: E402
 from trading.wyckoff import scenarios as family_a  # noqa: E402
 from trading.wyckoff.machine import STRUCTURE_EVENTS  # noqa: E402
 from trading.wyckoff.scenarios import PERTURBATIONS, SCALE, Scenario, perturb  # noqa: E402
-from trading.wyckoff.scoring import TOLERANCE, Score, match  # noqa: E402
+from trading.wyckoff.scoring import TOLERANCE, Score, match_named  # noqa: E402
 
 EURUSD = Instrument("EURUSD", "EUR", "USD", 5, __import__("decimal").Decimal("0.0001"))
 TARGET_EVENTS = ("spring", "upthrust", "selling_climax", "buying_climax")
@@ -120,6 +120,7 @@ def score_chunk(job: tuple[str, str, list[int], WyckoffParams]) -> tuple[str, st
 def report(score: Score) -> dict[str, Any]:
     precision, recall = score.precision(), score.recall()
     signals = score.signal_report()
+    names = sorted(set(score.labelled) | set(score.detected))  # an event seen on one side only: 0 on the other
     return {
         "scored": score.truths,
         "precision": precision,
@@ -128,8 +129,8 @@ def report(score: Score) -> dict[str, Any]:
         "phase_accuracy": score.phase_accuracy,
         "structure_kind_accuracy": score.kind_accuracy,
         "signals": signals,
-        "planted": dict(sorted(score.labelled.items())),
-        "detected": dict(sorted(score.detected.items())),
+        "planted": {e: score.labelled[e] for e in names},
+        "detected": {e: score.detected[e] for e in names},
         "phase_confusion": {t: dict(sorted(c.items())) for t, c in sorted(score.confusion.items())},
     }
 
@@ -296,14 +297,9 @@ def real_ranges(truth: Any, d: Any) -> list[dict[str, Any]]:
         marks = [lab for lab in truth.labels if r.first <= lab.bar <= last]
         seen = [e for e in d.events if a <= truth.bar_of(e.bar_ts_ns) < b and not e.event.startswith("swing")]
         seen_bars = [truth.bar_of(e.bar_ts_ns) for e in seen]
-        matched: set[int] = set()
-        found: set[int] = set()
-        for name in {m.event for m in marks}:  # as the scorer matches: closest first, each once
-            di = [i for i, e in enumerate(seen) if e.event == name]
-            mj = [j for j, m in enumerate(marks) if m.event == name]
-            for i, j in match([seen_bars[k] for k in di], [marks[k].bar for k in mj], TOLERANCE):
-                found.add(di[i])
-                matched.add(mj[j])
+        pairs = match_named([(e.event, sb) for e, sb in zip(seen, seen_bars, strict=True)],
+                            [(m.event, m.bar) for m in marks], TOLERANCE)  # as the scorer matches
+        found, matched = {i for i, _ in pairs}, {j for _, j in pairs}
         png = charts / f"detected_range_{r.id}.png"
         chart(d, png, a, b, title=f"range {r.id}: marked {r.kind} ({r.confidence}); detector's markers, marks as grey ticks",
               labels=[(lab.event, lab.bar) for lab in marks])

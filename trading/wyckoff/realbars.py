@@ -16,13 +16,11 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
-if TYPE_CHECKING:
-    from trading.wyckoff.scenarios import Label
+from trading.wyckoff.scenarios import Label, bar_closing_at
 
 SCALE = 1_000_000
 HOUR_NS = 3600 * 1_000_000_000
@@ -126,8 +124,7 @@ class MarkedTruth:
         return self.bars.end_ns
 
     def bar_of(self, ts_ns: int) -> int:
-        """The bar that closed at ``ts_ns`` (the detector stamps bars with their close)."""
-        return min(int(np.searchsorted(self.bars.end_ns, ts_ns)), len(self.bars) - 1)
+        return bar_closing_at(self.bars.end_ns, ts_ns)
 
     def spans(self) -> list[tuple[int, int, int]]:
         out = []
@@ -139,8 +136,6 @@ class MarkedTruth:
 
 def marked(bars: RealBars, path: Path = MARKS) -> MarkedTruth:
     """The hand marks at ``path`` as labels on ``bars`` (every stamp must name a bar)."""
-    from trading.wyckoff.scenarios import Label
-
     doc = json.loads(path.read_text())
     labels: list[Label] = []
     ranges: list[MarkedRange] = []

@@ -44,6 +44,11 @@ class Label:
     end: int  # the leg's last bar
 
 
+def bar_closing_at(end_ns: npt.NDArray[np.int64], ts_ns: int) -> int:
+    """The bar that closed at ``ts_ns`` (the detector stamps an event with its bar's close)."""
+    return min(int(np.searchsorted(end_ns, ts_ns)), len(end_ns) - 1)
+
+
 @dataclass
 class Scenario:
     seed: int
@@ -67,9 +72,7 @@ class Scenario:
         return len(self.close)
 
     def bar_of(self, ts_ns: int) -> int:
-        """The bar that closed at ``ts_ns`` (bars are stamped with their close)."""
-        i = int(np.searchsorted(self.end_ns, ts_ns))
-        return min(i, len(self.end_ns) - 1)
+        return bar_closing_at(self.end_ns, ts_ns)
 
     def spans(self) -> list[tuple[int, int, int]]:
         return [(self.structure[0], self.structure[1], self.direction)]

@@ -71,6 +71,18 @@ def match(detected: Sequence[int], labelled: Sequence[int], tolerance: int) -> l
     return out
 
 
+def match_named(detected: Sequence[tuple[str, int]], labelled: Sequence[tuple[str, int]],
+                tolerance: int) -> list[tuple[int, int]]:
+    """``match`` for (event, bar) pairs: a detection matches only a label of its own name."""
+    pairs = []
+    for name in {n for n, _ in detected} & {n for n, _ in labelled}:
+        di = [i for i, (n, _) in enumerate(detected) if n == name]
+        lj = [j for j, (n, _) in enumerate(labelled) if n == name]
+        pairs += [(di[i], lj[j]) for i, j in match([detected[k][1] for k in di], [labelled[k][1] for k in lj],
+                                                    tolerance)]
+    return pairs
+
+
 def outcome(truth: Truth, signal: Signal, scale: int) -> str:
     """``target``, ``stop`` or ``open``: which of the first target and the stop trades first."""
     i = truth.bar_of(signal.ts_ns) + 1
@@ -123,21 +135,14 @@ class Score:
         """Score one detection. ``kind``: the truth's structure kind, checked against the last
         detected range whose climax lies in the truth's first structure."""
         self.truths += 1
-        by_name: dict[str, list[WyckoffEvent]] = defaultdict(list)
-        for ev in events:
-            if not ev.event.startswith("swing"):
-                by_name[ev.event].append(ev)
-        labels_by_name: dict[str, list[int]] = defaultdict(list)
-        for lab in truth.labels:
-            labels_by_name[lab.event].append(lab.bar)
-        for name in set(by_name) | set(labels_by_name):
-            found = by_name.get(name, [])
-            bars = [truth.bar_of(e.bar_ts_ns) for e in found]
-            self.detected[name] += len(found)
-            self.labelled[name] += len(labels_by_name.get(name, []))
-            for i, _ in match(bars, labels_by_name.get(name, []), self.tolerance):
-                self.true_positive[name] += 1
-                self.delays[name].append(truth.bar_of(found[i].known_ns) - bars[i])
+        found = [e for e in events if not e.event.startswith("swing")]
+        bars = [truth.bar_of(e.bar_ts_ns) for e in found]
+        self.detected.update(e.event for e in found)
+        self.labelled.update(lab.event for lab in truth.labels)
+        for i, _ in match_named([(e.event, b) for e, b in zip(found, bars, strict=True)],
+                                [(lab.event, lab.bar) for lab in truth.labels], self.tolerance):
+            self.true_positive[found[i].event] += 1
+            self.delays[found[i].event].append(truth.bar_of(found[i].known_ns) - bars[i])
         if phases is not None:
             inside = truth.phases > 0
             self.phase_bars += int(inside.sum())
