@@ -3,9 +3,9 @@ gives the same orders and the same decisions, step by step, as pinned here. A ch
 saga is run that changes what it decides fails here.
 
 Pinned first on commit c87b05b (the saga then a CrewAI Flow awaiting each actor call in turn) and
-held through the saga's rewrite as a chain of ObjectRefs; pinned again after issue 19 changed the
-Wyckoff detector (its signals are the saga's input: 28 orders and 140 decisions became 30 and 150),
-with the saga's code unchanged since."""
+held through the saga's rewrite as a chain of ObjectRefs; pinned again each time issue 19 changed the
+Wyckoff detector (its signals are the saga's input: 28 orders and 140 decisions became 30 and 150; the
+second round kept the counts and changed which signals), with the saga's code unchanged since."""
 
 from __future__ import annotations
 
@@ -21,11 +21,11 @@ from tests.conftest import ROOT, replay_ticks
 pytestmark = pytest.mark.ray
 TICKS = 80_000  # 18 signals with orders, 30 orders, 150 decisions on the demo's seed
 
-# Computed after issue 19's detector changes (the saga's code as it was since the ObjectRef chain).
+# Computed after issue 19's second round of detector changes (the saga's code as it was since the ObjectRef chain).
 ORDERS = 30
-ORDERS_SHA256 = "3fdd576d5ec6dde9ee844a148a32b46c6f2e69b05c848971e9ce19318e815c23"
+ORDERS_SHA256 = "8cdcaa0ab4b57aaa36a85bf3badf9dff26a48c4747082a3b8cd8f6922bcceaf9"
 DECISIONS = 150
-DECISIONS_SHA256 = "61bf5b7a30175a41b5f928334e7247ecff9196cfac97c8b5caef27ad0a8a1a55"
+DECISIONS_SHA256 = "d86dd7531f288023b2e40d9585154a6488cc0497c988d5112f4ebd17a2be4577"
 
 
 def orders_digest(result: SessionResult) -> str:

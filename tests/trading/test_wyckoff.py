@@ -20,6 +20,7 @@ from trading.wyckoff import (
     detect_points,
     scenarios_b,
     scenarios_c,
+    scenarios_d,
 )
 from trading.wyckoff.chart import chart
 from trading.wyckoff.features import FEATURES, Tracker, compute
@@ -27,7 +28,7 @@ from trading.wyckoff.machine import pnf_columns
 from trading.wyckoff.scenarios import PERTURBATIONS, SCALE, Label, generate, perturb
 from trading.wyckoff.scoring import Score, match, outcome
 
-FAMILIES = {"A": generate, "B": scenarios_b.generate, "C": scenarios_c.generate}
+FAMILIES = {"A": generate, "B": scenarios_b.generate, "C": scenarios_c.generate, "D": scenarios_d.generate}
 SETUP_OF = {"spring": "spring", "last_point_of_support": "spring", "upthrust": "upthrust",
             "last_point_of_supply": "upthrust"}
 
@@ -89,9 +90,10 @@ def test_features_are_the_same_numbers_in_both_modes(registry) -> None:
 
 
 @pytest.mark.parametrize("family,seed", [("A", s) for s in (0, 1, 2, 5, 8, 13, 21, 34)]
-                         + [("B", s) for s in (0, 3, 7)] + [("C", s) for s in (0, 4)])
+                         + [("B", s) for s in (0, 3, 7)] + [("C", s) for s in (0, 4)] + [("D", s) for s in (1, 2)])
 def test_batch_and_incremental_emit_the_same_events_bar_for_bar(registry, family: str, seed: int) -> None:
-    """On every scenario family: 1-minute bars, 15-minute bars over FX weekends, hourly bars."""
+    """On every scenario family: 1-minute bars, 15-minute bars over FX weekends, hourly bars,
+    30-minute bars."""
     inst = registry["EURUSD"]
     p = WyckoffParams()
     sc = FAMILIES[family](seed)
@@ -119,7 +121,7 @@ def test_both_modes_agree_on_bars_aggregated_from_ticks(settings) -> None:
 
 
 # ------------------------------------------------------------------ no look-ahead
-@pytest.mark.parametrize("family,seed", [("A", 8), ("B", 5), ("C", 2)])
+@pytest.mark.parametrize("family,seed", [("A", 8), ("B", 5), ("C", 2), ("D", 3)])
 def test_truncating_the_data_never_changes_what_was_already_emitted(registry, family: str, seed: int) -> None:
     inst = registry["EURUSD"]
     p = WyckoffParams()
@@ -275,9 +277,10 @@ def bars_from(segments: list[tuple[int, int, int, int]], start: int = 1_100_000)
 def test_a_single_wide_bar_is_never_its_own_automatic_rally(registry) -> None:
     """A news bar (a fall of ~40 ATR in one bar on 18x volume) after a rise: the rally that
     makes an AR must come from the bars after the climax, not from the climax bar's own high.
-    Here the bars after it drift, then rally: the AR is that later rally's top."""
+    Here the bars after it drift, then rally: the AR is that later rally's top. (The range then
+    holds long enough to prove itself, which is when its climax and AR are reported.)"""
     start, end, o, h, lo, c, v = bars_from([(200, 10, 15, 1000), (1, -1500, 20, 18_000), (40, 1, 15, 1000),
-                                            (30, 40, 20, 1200), (30, -25, 15, 900), (200, 0, 15, 900)])
+                                            (30, 40, 20, 1200), (30, -25, 15, 900), (400, 0, 15, 900)])
     d = detect_points("EURUSD", start, end, o, h, lo, c, v, SCALE, WyckoffParams(), registry["EURUSD"])
     news = int(end[200])
     assert d.columns.cols["sc"][200], "the news bar is a climax candidate"
@@ -482,7 +485,7 @@ def test_a_bar_that_ends_when_it_starts_is_refused_in_both_modes(registry) -> No
         WyckoffDetector(inst, WyckoffParams()).update_points(int(start[0]), int(start[0]), 1, 2, 0, 1, 100)
 
 
-PINNED_SHAPE = "b43a73a5fc98f438"  # the detector's saved shape at STATE_FORMAT 2
+PINNED_SHAPE = "447dbda1c40d4d92"  # the detector's saved shape at STATE_FORMAT 3
 
 
 def test_the_detectors_saved_shape_is_pinned_with_the_state_format(registry) -> None:
@@ -502,5 +505,59 @@ def test_the_detectors_saved_shape_is_pinned_with_the_state_format(registry) -> 
              for cls in (TradingRange, Excursion, Pending, WyckoffEvent, WyckoffDetector, WyckoffParams)}
     shape |= {"Row": list(FEATURES), "Tracker": sorted(vars(det.tracker)), Machine.__name__: sorted(vars(det.machine))}
     digest = hashlib.sha256(repr(sorted(shape.items())).encode()).hexdigest()[:16]
-    assert (STATE_FORMAT, digest) == (2, PINNED_SHAPE), f"the detector's state changed shape ({digest}): bump STATE_FORMAT"
+    assert (STATE_FORMAT, digest) == (3, PINNED_SHAPE), f"the detector's state changed shape ({digest}): bump STATE_FORMAT"
 
+
+
+FALL_INTO_A_CLIMAX = [(300, -8, 20, 1000), (1, -300, 40, 5000)]  # a trend down, then a heavy wide bar
+
+
+def test_the_climax_is_dated_at_the_stopping_actions_extreme_not_its_heaviest_bar(registry) -> None:
+    """Three lighter bars after the heavy one trade lower still: the selling climax is the low of
+    the stopping action (where an analyst marks it), with the heavy bar's numbers."""
+    start, end, o, h, lo, c, v = bars_from([*FALL_INTO_A_CLIMAX, (3, -30, 20, 1500), (35, 40, 20, 1200),
+                                            (30, -25, 20, 900), (400, 0, 20, 900)])
+    d = detect_points("EURUSD", start, end, o, h, lo, c, v, SCALE, WyckoffParams(), registry["EURUSD"])
+    assert d.columns.cols["sc"][300] and not d.columns.cols["sc"][301:304].any()
+    sc = [e for e in d.events if e.event == "selling_climax"]
+    assert [e.bar_ts_ns for e in sc] == [int(end[303])], "the lowest low, three bars after the heavy bar"
+    assert dict(sc[0].numbers)["heavy_bar_bars_before"] == 3
+    assert sc[0].price == int(lo[303]) / SCALE
+
+
+def test_a_pause_that_the_trend_breaks_before_it_proves_a_range_reports_nothing(registry) -> None:
+    """A climax, a rally, a reaction and 80 quiet bars, then the fall goes on through the low:
+    the trend paused. No climax, AR or SOW is reported and no range is kept (with phase A over,
+    the old detector reported all three)."""
+    p = WyckoffParams()
+    start, end, o, h, lo, c, v = bars_from([*FALL_INTO_A_CLIMAX, (35, 40, 25, 1200), (30, -25, 20, 900),
+                                            (80, 0, 20, 900), (150, -40, 20, 1500)])
+    d = detect_points("EURUSD", start, end, o, h, lo, c, v, SCALE, p, registry["EURUSD"])
+    assert [e.event for e in d.events] == [] and d.ranges == []
+    assert d.phase_names()[-1] == ""
+    # the same bars with the range left to hold: it proves itself, and everything is reported
+    start, end, o, h, lo, c, v = bars_from([*FALL_INTO_A_CLIMAX, (35, 40, 25, 1200), (30, -25, 20, 900),
+                                            (400, 0, 20, 900)])
+    held = detect_points("EURUSD", start, end, o, h, lo, c, v, SCALE, p, registry["EURUSD"])
+    names = [e.event for e in held.events]
+    assert {"selling_climax", "automatic_rally"} <= set(names) and len(held.ranges) == 1
+    ar = held.ranges[0]
+    proven = ar.ar_known + max(p.proven_bars, round(p.proven_ratio * (ar.ar_known - ar.climax_i)))
+    assert {e.known_ns for e in held.events} == {int(end[proven])}, "known once the range has proved itself"
+
+
+def test_a_spring_may_linger_below_support_if_it_closes_back_inside_soon_after_its_low(registry) -> None:
+    """Price slips under support and sags for 15 bars to its low, then closes back inside 3 bars
+    later: a spring (counted from its low), not a break."""
+    p = WyckoffParams()
+    base = [*FALL_INTO_A_CLIMAX, (35, 40, 25, 1200), (30, -25, 20, 900), (300, 0, 20, 900)]
+    start, end, o, h, lo, c, v = bars_from([*base, (8, -90, 20, 900), (15, -15, 20, 900), (3, 150, 20, 900),
+                                            (200, 0, 20, 900)])
+    d = detect_points("EURUSD", start, end, o, h, lo, c, v, SCALE, p, registry["EURUSD"])
+    r = d.ranges[0]
+    low = len(lo) - 204 + int(np.argmin(lo[-204:]))  # the excursion's low
+    beyond = np.flatnonzero(lo[:low + 1] < r.support)
+    assert low - beyond[beyond > 600][0] > p.spring_recovery_bars, "longer under support than the recovery window"
+    springs = [e for e in d.events if e.event == "spring"]
+    assert [e.bar_ts_ns for e in springs] == [int(end[low])]
+    assert not any(e.event == "sign_of_weakness" for e in d.events)

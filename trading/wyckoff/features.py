@@ -9,8 +9,9 @@ arithmetic rounds the same way in numpy and in Python.
 Feature definitions at bar i (every baseline is over bars *before* i):
 - ``atr``: mean true range of bars i-n..i-1 (n = ``atr_period``); ``vbase``: mean volume of
   bars i-m..i-1 (m = ``volume_period``).
-- ``hi_close``/``lo_close``: highest/lowest close of bars i-L..i-1 (L = ``trend_lookback``);
-  ``high_prev``/``low_prev``: highest high/lowest low of the same bars.
+- ``hi_close``/``lo_close``: highest/lowest close of bars i-L..i-1 (L = ``trend_lookback``; the
+  bars there are, at the start); ``high_prev``/``low_prev``: highest high/lowest low of the same
+  bars.
 - swing high of order k, known at bar i: bar j = i-k has a high strictly above the k bars on
   each side; swing low the mirror. ``sw_hi``/``sw_lo`` are the minor (first) order's.
 - ``regime``: +1/-1 when the efficiency ratio |c_i - c_{i-N}| / sum|dc| over N =
@@ -238,8 +239,11 @@ def compute(t: IntArray, o: IntArray, h: IntArray, low: IntArray, c: IntArray, v
     cols: dict[str, np.ndarray] = {
         "i": idx, "t": t, "o": o, "h": h, "l": low, "c": c, "v": v, "rng": h - low, "prev_c": prev_c,
         "atr": atr, "vbase": vbase, "warm": idx >= p.warmup,
-        "hi_close": _shift(_rolling(c, L, "max"), 1), "lo_close": _shift(_rolling(c, L, "min"), 1),
-        "high_prev": _shift(_rolling(h, L, "max"), 1), "low_prev": _shift(_rolling(low, L, "min"), 1),
+        # the trend lookback: the bars so far while fewer than L came before
+        "hi_close": _shift(_rolling(c, L, "max", partial=True), 1),
+        "lo_close": _shift(_rolling(c, L, "min", partial=True), 1),
+        "high_prev": _shift(_rolling(h, L, "max", partial=True), 1),
+        "low_prev": _shift(_rolling(low, L, "min", partial=True), 1),
         "v_peak": _rolling(v, p.climax_bars, "max", partial=True),
         "vsum_lag": _shift(_window_sum_before(v, p.volume_period), p.climax_bars - 1),
     }
@@ -383,7 +387,7 @@ class Tracker:
         prev_c = c if i == 0 else self.prev_c
         atr = (self.tr.total if self.tr.full else 0) / p.atr_period
         vbase = (self.vol.total if self.vol.full else 0) / p.volume_period
-        full = i >= p.trend_lookback
+        full = i >= 1  # the trend lookback: the bars so far while fewer than L came before
         hi_close = self.hi_close.value() if full else 0
         lo_close = self.lo_close.value() if full else 0
         high_prev = self.high_prev.value() if full else 0

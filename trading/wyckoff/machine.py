@@ -12,19 +12,27 @@ after a rise; "near" is the climax's edge, "far" the automatic rally/reaction's)
 
 - A climax candidate (``features.stopping_action``) outside a range opens a provisional range.
   It shows no phase of its own (the phase outside, E or none, holds) until the rally off it has
-  gone half ``ar_min_atr``; then phase A. Until the automatic rally/reaction, a deeper climax
-  candidate takes its place (and restarts the AR's clock) and any deeper extreme moves the near
-  edge. A climax is told from a preliminary stop only by what follows, so SC/BC, the PS/PSY
-  before it and the AR are all reported once phase A is over and the climax still stands
-  (their ``known_ns``; with ``report_after_phase_a`` off, when the AR is confirmed), each at its
-  own bar:
+  gone half ``ar_min_atr``; then phase A (in a markup or markdown, phase E holds until the AR).
+  Until the automatic rally/reaction, a deeper climax candidate takes its place (and restarts
+  the AR's clock) and any deeper extreme moves the near edge. A climax is told from a
+  preliminary stop, and a range from a pause in the trend, only by what follows, so SC/BC, the
+  PS/PSY before it, the AR and the ST are all reported once the range has proved itself: it
+  has held ``proven_ratio`` times as long as phase A took (climax to AR), at least
+  ``proven_bars``, from the AR; or it shows a spring/upthrust; or it breaks against the trend
+  that came into it (their ``known_ns``; with ``report_after_phase_a`` off, when each is
+  found). A break on the trend's side before then drops the range and reports nothing: the
+  trend paused (and a markup or markdown it interrupted goes on). Each is reported at its own
+  bar:
 - ``automatic_rally`` / ``automatic_reaction`` (AR): the highest high (lowest low) of the bars
   after the climax, once it lies at least ``ar_min_atr`` ATR from the near edge, outdoes
   ``ar_over_trend_swing`` times the largest rally (reaction) in the closes of the trend lookback
   before the climax (a change of character), and a close has given back ``ar_retrace`` of that
   move. It sets the far edge. No AR within ``ar_max_bars`` bars of the standing climax and the
   provisional range is dropped.
-- ``selling_climax`` / ``buying_climax`` (SC/BC): the deepest climax candidate before the AR.
+- ``selling_climax`` / ``buying_climax`` (SC/BC): the deepest climax candidate before the AR,
+  reported at the stopping action's extreme (the near edge: the lowest low, highest high, from
+  the candidate to the AR, often a bar or more after the heaviest bar) with the candidate's
+  numbers.
 - ``preliminary_support`` / ``preliminary_supply`` (PS/PSY): a climax candidate undercut by the
   climax at least ``ps_gap`` bars later, or else the last candidate of
   ``features.stopping_action`` between ``ps_gap`` and ``trend_lookback`` bars before the climax.
@@ -39,9 +47,10 @@ after a rise; "near" is the climax's edge, "far" the automatic rally/reaction's)
 - ``spring`` / ``upthrust`` (phase C): once the range, from the AR, is ``min_range_ratio`` times
   as old as phase A was (climax to AR), and at least ``min_range_bars``,
   price trades beyond support (resistance) by at least ``spring_min_penetration_atr`` ATR but
-  at most ``spring_max_penetration`` of the height, on at most ``spring_max_volume`` baselines
-  (no limit by default: a shakeout on heavy volume is a spring too), and closes back inside
-  within ``spring_recovery_bars`` bars. Reported at the extreme's bar. Only the first one in a
+  at least ``spring_min_penetration`` and at most ``spring_max_penetration`` of the height, on at
+  most ``spring_max_volume`` baselines (no limit by default: a shakeout on heavy volume is a
+  spring too), and closes back inside within ``spring_recovery_bars`` bars of its extreme.
+  Reported at the extreme's bar. Only the first one in a
   range counts (later pokes are tests of it). While such an excursion is under way in phase B,
   the range shows phase C; if it proves no spring/upthrust, phase B again.
   A spring after a fall makes the range an accumulation, after a rise a re-accumulation; an
@@ -57,8 +66,9 @@ after a rise; "near" is the climax's edge, "far" the automatic rally/reaction's)
   the height off the best price since the break, that holds within ``lps_depth`` of the height
   of the edge, on volume below ``lps_volume`` baselines.
 - phase E: after the LPS (LPSY) a close beyond the best price since the break, or a close
-  ``markup_height`` heights beyond the broken edge (or the LPS window over with price beyond it). The range is done; phase E lasts until the regime (``features``) turns
-  against it or a new climax comes. A close back through the opposite edge after an SOS (SOW)
+  ``markup_height`` heights beyond the broken edge (or the LPS window over with price beyond it).
+  The range is done; phase E lasts until the higher timeframe's regime (``features.htf``) turns
+  against it or a new range is confirmed. A close back through the opposite edge after an SOS (SOW)
   is a break the other way.
 
 Signals: a spring, an LPS (buy) and an upthrust, an LPSY (sell). Entry at the close; stop
@@ -120,6 +130,7 @@ class Excursion:
     volume: float  # the highest volume ratio on the way
     broke_t: int = 0  # the first bar that closed beyond the edge (0: none yet)
     prior: str = ""  # the phase before it, when it put the range in phase C
+    extreme_i: int = -1  # the bar of the extreme
 
 
 @compact
@@ -143,6 +154,8 @@ class TradingRange:
     climax_i: int
     peak: int  # the best price away from the climax since it (the AR to be)
     peak_t: int
+    near_t: int = 0  # the bar of the near edge: the stopping action's extreme, where the climax is stamped
+    near_i: int = 0
     pending_ps: Pending | None = None
     climax: WyckoffEvent | None = None
     far: int | None = None
@@ -160,7 +173,8 @@ class TradingRange:
     best: int = 0  # the best price since the break, toward the LPS pullback
     lps: WyckoffEvent | None = None
     preliminary: WyckoffEvent | None = None
-    held: list[WyckoffEvent] = field(default_factory=list)  # PS, climax, AR until phase A is over
+    held: list[WyckoffEvent] = field(default_factory=list)  # PS, climax, AR, ST until the range proves itself
+    after_trend: int = 0  # the direction of the markup (markdown) the range interrupted (0: none)
     end: int = -1  # the bar at which the range was left (-1 while it lasts)
     end_t: int = 0
 
@@ -234,8 +248,11 @@ class Machine:
     @property
     def phase(self) -> str:
         r = self.range
-        # a provisional range shows phase A once the rally off its climax is under way
-        return r.phase if r is not None and (r.far is not None or r.rallying) else self.outside
+        # a provisional range shows phase A once the rally off its climax is under way, unless it
+        # interrupts a markup (markdown), which holds until the range is confirmed
+        if r is None or (r.far is None and (self.outside or not r.rallying)):
+            return self.outside
+        return r.phase
 
     # ------------------------------------------------- conditions (scalars or columns)
     # Each is written once and read by ``wake`` (on a chunk of columns, or a bar) and by ``step``
@@ -301,7 +318,7 @@ class Machine:
         if r is None:
             w = x.sc | x.bc | x.ps | x.psy
             if self.outside == "E":
-                w = w | (x.regime == -self.trend)
+                w = w | (x.htf == -self.trend)
             return w
         if r.exc is not None:
             return x.i >= 0
@@ -310,7 +327,7 @@ class Machine:
             further = (x.h > r.peak) if r.context > 0 else (x.l < r.peak)
             w = (x.i - r.climax_i > p.ar_max_bars) | beyond | further | self._ar_confirmed(x, r)
             if self.outside == "E":
-                w = w | (x.regime == -self.trend)
+                w = w | (x.htf == -self.trend)
             return w
         if r.sos is not None:
             w = (x.i - r.sos_i > p.lps_window) | (x.i - r.start > p.max_range_bars) | self._marked(x, r) \
@@ -322,6 +339,8 @@ class Machine:
         w = (x.i - r.start > p.max_range_bars) | self._below(x, r) | self._above(x, r)
         if r.phase == "A":
             w = w | self._secondary_test(x, r) | (x.i == self._st_due(r))
+        if r.held:
+            w = w | (x.i == self._proven(r))
         if self._replaceable(r):
             w = w | self._climax_beyond(x, r)
         if r.phase == "C":
@@ -356,13 +375,13 @@ class Machine:
 
     def _outside(self, x: Row) -> None:
         p = self.p
-        if self.outside == "E" and x.regime == -self.trend:
+        if self.outside == "E" and x.htf == -self.trend:
             self.outside, self.trend = "", 0
         if x.sc or x.bc:
             s = 1 if x.sc else -1
             edge = x.l if s > 0 else x.h
             # the rally is measured from the bars after the climax, never from the climax bar's own span
-            r = TradingRange(s, x.i, edge, self._climax(x, s), x.v, x.i, edge, x.t)
+            r = TradingRange(s, x.i, edge, self._climax(x, s), x.v, x.i, edge, x.t, x.t, x.i)
             fitting = [c for i, c in self.candidates
                        if c.numbers["side"] == s and p.ps_gap <= x.i - i <= p.trend_lookback]
             if fitting:
@@ -386,13 +405,13 @@ class Machine:
     def _before_ar(self, x: Row, r: TradingRange) -> None:
         p = self.p
         s = r.context
-        if self.outside == "E" and x.regime == -self.trend:
+        if self.outside == "E" and x.htf == -self.trend:
             self.outside, self.trend = "", 0
         if x.i - r.climax_i > p.ar_max_bars:  # counted from the climax that stands (a deeper one restarts it)
             self._close(x)
             return
         if (x.l < r.near) if s > 0 else (x.h > r.near):
-            r.near = x.l if s > 0 else x.h
+            r.near, r.near_t, r.near_i = (x.l if s > 0 else x.h), x.t, x.i
             if x.sc if s > 0 else x.bc:
                 if x.i - r.climax_i >= p.ps_gap:  # the stop it undercuts was preliminary
                     r.pending_ps = r.pending_climax
@@ -413,12 +432,14 @@ class Machine:
             ps = r.pending_ps
             r.preliminary = self._ev("preliminary_support" if s > 0 else "preliminary_supply", ps.t, ps.px, x,
                                      **{k: v for k, v in ps.numbers.items() if k != "side"})
-        c = r.pending_climax
-        r.climax = self._ev("selling_climax" if s > 0 else "buying_climax", c.t, c.px, x, **c.numbers)
+        c = r.pending_climax  # its numbers; the climax is the stopping action's extreme (often a bar or more later)
+        r.climax = self._ev("selling_climax" if s > 0 else "buying_climax", r.near_t, r.near, x, **c.numbers,
+                            heavy_bar_bars_before=float(r.near_i - r.climax_i))
         r.far = r.peak
         r.ar = self._ev("automatic_rally" if s > 0 else "automatic_reaction", r.peak_t, r.peak, x,
                         height_atr=per_atr(move, x), retrace=(r.peak - x.c) * s / move)
         r.ar_known = x.i
+        r.after_trend = self.trend if self.outside == "E" else 0
         if p.report_after_phase_a:
             held = 3 if r.preliminary is not None else 2
             r.held = self.events[-held:]
@@ -438,32 +459,36 @@ class Machine:
             return
         if r.phase == "A" and self._secondary_test(x, r):
             px, t, vol = (x.sw_lo_px, x.sw_lo_t, x.sw_lo_v) if r.context > 0 else (x.sw_hi_px, x.sw_hi_t, x.sw_hi_v)
-            self._phase_b(x, r)
+            r.phase = "B"
             r.st = self._ev("secondary_test", t, px, x, volume_climax=vol / r.climax_v,
                             depth_height=abs(px - r.near) / ht)
+            if r.held:  # reported with the rest of phase A once the range has proved itself
+                r.held.append(self.events.pop())
         if r.phase == "A" and x.i >= self._st_due(r):
-            self._phase_b(x, r)
+            r.phase = "B"
+        if r.held and x.i >= self._proven(r):
+            self._report_held(x, r)
         if r.phase == "C" and self._past_half(x, r):
             r.phase = "D"
         pen = p.spring_min_penetration_atr * x.atr
         if r.exc is None:
             if self._below(x, r):
-                r.exc = Excursion(-1, x.i, x.l, x.t, 0.0)
+                r.exc = Excursion(-1, x.i, x.l, x.t, 0.0, extreme_i=x.i)
             elif self._above(x, r):
-                r.exc = Excursion(1, x.i, x.h, x.t, 0.0)
+                r.exc = Excursion(1, x.i, x.h, x.t, 0.0, extreme_i=x.i)
             else:
                 return
             if r.phase == "B" and r.c_event is None and self._mature(x, r):
                 r.exc.prior, r.phase = "B", "C"  # the test of phase C is under way: a spring/upthrust or a break
         e = r.exc
         if (x.l < e.extreme) if e.side < 0 else (x.h > e.extreme):
-            e.extreme, e.extreme_t = (x.l if e.side < 0 else x.h), x.t
+            e.extreme, e.extreme_t, e.extreme_i = (x.l if e.side < 0 else x.h), x.t, x.i
         e.volume = max(e.volume, x.v / x.vbase if x.vbase else 0.0)
         edge = sup if e.side < 0 else res
         if not e.broke_t and (x.c - edge) * e.side > 0:
             e.broke_t = x.t
         depth = (edge - e.extreme) * -e.side  # > 0: how far beyond the edge
-        bars = x.i - e.start + 1
+        bars = x.i - e.extreme_i + 1  # a spring closes back inside soon after its extreme
         inside = (x.c > sup) if e.side < 0 else (x.c < res)
         if depth > p.spring_max_penetration * ht or bars > p.spring_recovery_bars:
             self._break(x, r, e.side, e)
@@ -475,8 +500,11 @@ class Machine:
             r.phase = e.prior  # until it proves a spring/upthrust
         bullish = e.side < 0
         allowed = r.c_event is None  # one spring or upthrust per range; later ones are tests of it
-        if not self._mature(x, r) or depth < pen or not allowed or e.volume > p.spring_max_volume:
+        shallow = depth < pen or depth < p.spring_min_penetration * ht
+        if not self._mature(x, r) or shallow or not allowed or e.volume > p.spring_max_volume:
             return  # a test of the edge, not a spring/upthrust
+        if r.held:
+            self._report_held(x, r)  # a spring or upthrust: the range has proved itself
         name = "spring" if bullish else "upthrust"
         ev = self._ev(name, e.extreme_t, e.extreme, x, penetration_atr=per_atr(depth, x), penetration_height=depth / ht,
                       volume_ratio=e.volume, recovery_bars=float(bars), tests=float(r.st is not None))
@@ -518,22 +546,34 @@ class Machine:
         """A climax beyond the range replaces it in phase A (and B with ``climax_replaces_in_b``)."""
         return r.phase == "A" or (r.phase == "B" and self.p.climax_replaces_in_b)
 
-    def _phase_b(self, x: Row, r: TradingRange) -> None:
-        """Phase A is over: the stopping action held (no deeper climax replaced it), so the PS,
-        the climax and the AR are reported now, known at this bar."""
-        r.phase = "B"
-        if not r.held:
-            return
+    def _proven(self, r: TradingRange) -> int:
+        """The bar from which the range has held long enough to be one (not a pause in the trend)."""
+        return r.ar_known + self._paced(r, self.p.proven_bars, self.p.proven_ratio)
+
+    def _report_held(self, x: Row, r: TradingRange) -> None:
+        """The range has proved itself (it held, or price left it against the trend before it), so
+        the PS, the climax, the AR and the ST are reported now, known at this bar."""
         out = [replace(e, known_ns=x.t) for e in r.held]
         self.events.extend(out)
         named = {e.event: e for e in out}
         r.preliminary = named.get(r.preliminary.event) if r.preliminary is not None else None
         r.climax = named[r.climax.event] if r.climax is not None else None
         r.ar = named[r.ar.event] if r.ar is not None else None
+        r.st = named.get(r.st.event) if r.st is not None else None
         r.held = []
 
     def _break(self, x: Row, r: TradingRange, side: int, e: Excursion | None = None) -> None:
         r.exc = None
+        if r.held:
+            if side == -r.context:  # the trend went on before the range proved itself: it was a pause
+                r.held = []
+                if self.ranges and self.ranges[-1] is r:
+                    self.ranges.pop()
+                self._close(x)
+                if r.after_trend == side:  # the markup (markdown) it interrupted goes on
+                    self.outside, self.trend = "E", side
+                return
+            self._report_held(x, r)
         name = "sign_of_strength" if side > 0 else "sign_of_weakness"
         edge = r.resistance if side > 0 else r.support
         t = e.broke_t if e is not None and e.side == side and e.broke_t else x.t  # the break's own bar

@@ -25,10 +25,12 @@ class WyckoffParams:
     ps_range: float = 1.2  # preliminary support/supply bar range, in ATR
     ps_volume: float = 1.6  # preliminary support/supply volume, in baselines
     ps_gap: int = 8  # a preliminary support/supply comes at least this many bars before the climax
-    ar_min_atr: float = 8.0  # the automatic rally/reaction must reach this far from the climax
+    ar_min_atr: float = 6.0  # the automatic rally/reaction must reach this far from the climax
     ar_over_trend_swing: float = 1.0  # ... and outdo the largest rally (reaction) of the trend before the climax
     ar_retrace: float = 0.5  # ... and be confirmed by a close giving back this much of it
-    report_after_phase_a: bool = True  # PS, climax and AR are reported once phase A is over (not replaced)
+    report_after_phase_a: bool = True  # PS, climax, AR and ST are held until the range proves itself ...
+    proven_bars: int = 10  # ... by lasting this many bars from the AR (at least) ...
+    proven_ratio: float = 3.0  # ... or this many times phase A's; a break with the trend before then drops it
     ar_max_bars: int = 120  # a climax with no AR within this many bars opens no range
     st_zone: float = 0.25  # a secondary test ends within this fraction of the height from the climax edge
     st_volume: float = 0.5  # ... on less than this fraction of the climax bar's volume
@@ -39,8 +41,9 @@ class WyckoffParams:
     min_range_ratio: float = 1.5  # ... or this many times phase A's bars
     max_range_bars: int = 1200  # a range older than this is dropped
     spring_min_penetration_atr: float = 0.5
+    spring_min_penetration: float = 0.1  # of the range height (and at least the ATRs above)
     spring_max_penetration: float = 0.6  # of the range height
-    spring_recovery_bars: int = 12
+    spring_recovery_bars: int = 12  # a spring closes back inside within this many bars of its extreme
     climax_replaces_in_b: bool = False  # a climax beyond the range replaces it in phase B too (always in A)
     spring_max_volume: float = 99.0  # a break on more volume than this is supply (demand) winning
     breakout: float = 0.25  # a close beyond an edge by this fraction of the height is a break
@@ -63,5 +66,6 @@ class WyckoffParams:
 
     @property
     def warmup(self) -> int:
-        return max(self.atr_period, self.volume_period, self.trend_lookback, self.regime_period + 1,
-                   2 * max(self.swing_orders))
+        """Bars before the first that can be judged: an ATR and a volume baseline (the trend lookback,
+        the swings and the regime use the bars there are)."""
+        return max(self.atr_period, self.volume_period + self.climax_bars - 1)

@@ -230,11 +230,14 @@ def _breakout_bar(lab: Label, labels: list[Label], phases: npt.NDArray[np.int8],
                   low: npt.NDArray[np.int64], close: npt.NDArray[np.int64]) -> Label:
     """An SOS (SOW) is stamped at the first close above resistance (below support) in its leg:
     the break itself, not the top of the move. The edges are the highest high and lowest low
-    from the climax's bar through phase B."""
+    from the climax's bar through phase B (or A, where coarser bars left no bar of phase B)."""
     if lab.event not in ("sign_of_strength", "sign_of_weakness"):
         return lab
     climax = next(c for c in labels if c.event in ("selling_climax", "buying_climax"))
-    last_b = int(np.flatnonzero(phases == PHASES.index("B"))[-1])
+    a_or_b = np.flatnonzero((phases == PHASES.index("A")) | (phases == PHASES.index("B")))
+    if not len(a_or_b):  # coarser bars can swallow a short phase A and B
+        return lab
+    last_b = int(a_or_b[-1])
     leg = close[lab.start:lab.end + 1]
     if lab.event == "sign_of_strength":
         beyond = np.flatnonzero(leg > high[climax.bar:last_b + 1].max())
