@@ -485,7 +485,7 @@ def test_a_bar_that_ends_when_it_starts_is_refused_in_both_modes(registry) -> No
         WyckoffDetector(inst, WyckoffParams()).update_points(int(start[0]), int(start[0]), 1, 2, 0, 1, 100)
 
 
-PINNED_SHAPE = "447dbda1c40d4d92"  # the detector's saved shape at STATE_FORMAT 3
+PINNED_SHAPE = "8c41ada556f0834a"  # the detector's saved shape at STATE_FORMAT 3
 
 
 def test_the_detectors_saved_shape_is_pinned_with_the_state_format(registry) -> None:
@@ -534,7 +534,9 @@ def test_a_pause_that_the_trend_breaks_before_it_proves_a_range_reports_nothing(
                                             (80, 0, 20, 900), (150, -40, 20, 1500)])
     d = detect_points("EURUSD", start, end, o, h, lo, c, v, SCALE, p, registry["EURUSD"])
     assert [e.event for e in d.events] == [] and d.ranges == []
-    assert d.phase_names()[-1] == ""
+    phases = d.phase_names()
+    assert "B" in phases[:445], "the pause showed its phases while it lasted"
+    assert set(phases[495:]) == {""}, "and none once the trend went on"
     # the same bars with the range left to hold: it proves itself, and everything is reported
     start, end, o, h, lo, c, v = bars_from([*FALL_INTO_A_CLIMAX, (35, 40, 25, 1200), (30, -25, 20, 900),
                                             (400, 0, 20, 900)])
@@ -544,6 +546,21 @@ def test_a_pause_that_the_trend_breaks_before_it_proves_a_range_reports_nothing(
     ar = held.ranges[0]
     proven = ar.ar_known + max(p.proven_bars, round(p.proven_ratio * (ar.ar_known - ar.climax_i)))
     assert {e.known_ns for e in held.events} == {int(end[proven])}, "known once the range has proved itself"
+    assert proven > 445, "so the first run's break came before the range could prove itself"
+
+
+def test_a_climax_that_breaks_a_pause_opens_a_range_of_its_own(registry) -> None:
+    """The bar that breaks a pause is itself a selling climax: the pause is dropped and that bar
+    starts the range that follows (its climax, AR and the rest are reported)."""
+    start, end, o, h, lo, c, v = bars_from([*FALL_INTO_A_CLIMAX, (35, 40, 25, 1200), (30, -25, 20, 900),
+                                            (100, 0, 20, 900), (1, -2500, 300, 30000), (3, -20, 20, 2000),
+                                            (40, 120, 25, 1200), (40, -80, 20, 900), (400, 0, 20, 900)])
+    d = detect_points("EURUSD", start, end, o, h, lo, c, v, SCALE, WyckoffParams(), registry["EURUSD"])
+    assert d.columns.cols["sc"][466], "the breaking bar is a climax candidate"
+    assert len(d.ranges) == 1 and d.ranges[0].climax_i == 466
+    sc = [e for e in d.events if e.event == "selling_climax"]
+    assert [e.bar_ts_ns for e in sc] == [int(end[466])], "the wide bar is the stopping action's low"
+    assert any(e.event == "automatic_rally" for e in d.events)
 
 
 def test_a_spring_may_linger_below_support_if_it_closes_back_inside_soon_after_its_low(registry) -> None:
@@ -561,3 +578,38 @@ def test_a_spring_may_linger_below_support_if_it_closes_back_inside_soon_after_i
     springs = [e for e in d.events if e.event == "spring"]
     assert [e.bar_ts_ns for e in springs] == [int(end[low])]
     assert not any(e.event == "sign_of_weakness" for e in d.events)
+    known = int(np.searchsorted(end, springs[0].known_ns))
+    assert "D" not in d.phase_names()[600:known], "under way, the excursion shows phase C, not D"
+
+
+def test_an_excursion_too_long_under_support_is_a_break_not_a_spring(registry) -> None:
+    """Price grinds lower under support, a new low every few bars, for longer than
+    ``spring_max_bars``, then closes back inside: the break (SOW) came first."""
+    p = WyckoffParams()
+    base = [*FALL_INTO_A_CLIMAX, (35, 40, 25, 1200), (30, -25, 20, 900), (300, 0, 20, 900)]
+    start, end, o, h, lo, c, v = bars_from([*base, (8, -90, 20, 900), (p.spring_max_bars + 10, -6, 20, 900),
+                                            (3, 150, 20, 900), (200, 0, 20, 900)])
+    d = detect_points("EURUSD", start, end, o, h, lo, c, v, SCALE, p, registry["EURUSD"])
+    names = [e.event for e in d.events]
+    assert "sign_of_weakness" in names and "spring" not in names
+
+
+def test_a_poke_under_support_shallower_than_a_tenth_of_the_range_is_a_test_not_a_spring(registry) -> None:
+    """A dip under support by more than ``spring_min_penetration_atr`` ATR but less than
+    ``spring_min_penetration`` of the height, closing back inside, is no spring; the same dip a
+    little deeper is one."""
+    p = WyckoffParams()
+    base = [*FALL_INTO_A_CLIMAX, (35, 40, 25, 1200), (30, -25, 20, 900), (300, 0, 20, 900)]
+
+    def run(depth_step: int):  # type: ignore[no-untyped-def]
+        start, end, o, h, lo, c, v = bars_from([*base, (8, -90, 20, 900), (2, depth_step, 20, 900),
+                                                (3, 150, 20, 900), (200, 0, 20, 900)])
+        d = detect_points("EURUSD", start, end, o, h, lo, c, v, SCALE, p, registry["EURUSD"])
+        r = d.ranges[0]
+        return [e for e in d.events if e.event == "spring"], (r.support - int(lo[600:].min())) / r.height
+
+    shallow, depth = run(-10)
+    assert p.spring_min_penetration_atr * 40 < depth * 1400 and depth < p.spring_min_penetration
+    assert shallow == []
+    deeper, depth = run(-60)
+    assert depth >= p.spring_min_penetration and len(deeper) == 1

@@ -20,9 +20,11 @@ after a rise; "near" is the climax's edge, "far" the automatic rally/reaction's)
   has held ``proven_ratio`` times as long as phase A took (climax to AR), at least
   ``proven_bars``, from the AR; or it shows a spring/upthrust; or it breaks against the trend
   that came into it (their ``known_ns``; with ``report_after_phase_a`` off, when each is
-  found). A break on the trend's side before then drops the range and reports nothing: the
-  trend paused (and a markup or markdown it interrupted goes on). Each is reported at its own
-  bar:
+  found). A break on the trend's side before then drops the range and reports none of its
+  events (the phases it showed while it lasted stay shown): the trend paused, a markup or
+  markdown it interrupted goes on, and the bar that broke it may open a range of its own. A
+  range replaced by a deeper climax in phase A, or too old, before it proved itself, is dropped
+  the same way. Each event is reported at its own bar:
 - ``automatic_rally`` / ``automatic_reaction`` (AR): the highest high (lowest low) of the bars
   after the climax, once it lies at least ``ar_min_atr`` ATR from the near edge, outdoes
   ``ar_over_trend_swing`` times the largest rally (reaction) in the closes of the trend lookback
@@ -49,13 +51,14 @@ after a rise; "near" is the climax's edge, "far" the automatic rally/reaction's)
   price trades beyond support (resistance) by at least ``spring_min_penetration_atr`` ATR but
   at least ``spring_min_penetration`` and at most ``spring_max_penetration`` of the height, on at
   most ``spring_max_volume`` baselines (no limit by default: a shakeout on heavy volume is a
-  spring too), and closes back inside within ``spring_recovery_bars`` bars of its extreme.
-  Reported at the extreme's bar. Only the first one in a
+  spring too), and closes back inside within ``spring_recovery_bars`` bars of its extreme and
+  ``spring_max_bars`` of the first bar beyond the edge. Reported at the extreme's bar. Only the first one in a
   range counts (later pokes are tests of it). While such an excursion is under way in phase B,
   the range shows phase C; if it proves no spring/upthrust, phase B again.
   A spring after a fall makes the range an accumulation, after a rise a re-accumulation; an
   upthrust (UTAD) after a rise a distribution, after a fall a re-distribution.
-- phase D starts when, after a spring (upthrust), a bar closes in the range's upper (lower) half.
+- phase D starts when, after a spring (upthrust), a bar closes in the range's upper (lower) half
+  (never during an excursion that has not proved a spring yet).
 - ``sign_of_strength`` / ``sign_of_weakness`` (SOS/SOW): price leaves the range beyond an edge
   and does not come back in time (the excursion fails the spring/upthrust limits). Reported at
   the first bar of the excursion that closed beyond the edge, known when the break is. It
@@ -67,8 +70,8 @@ after a rise; "near" is the climax's edge, "far" the automatic rally/reaction's)
   of the edge, on volume below ``lps_volume`` baselines.
 - phase E: after the LPS (LPSY) a close beyond the best price since the break, or a close
   ``markup_height`` heights beyond the broken edge (or the LPS window over with price beyond it).
-  The range is done; phase E lasts until the higher timeframe's regime (``features.htf``) turns
-  against it or a new range is confirmed. A close back through the opposite edge after an SOS (SOW)
+  The range is done; phase E lasts until the bars' regime and the higher timeframe's
+  (``features``) have both turned against it, or a new range is confirmed. A close back through the opposite edge after an SOS (SOW)
   is a break the other way.
 
 Signals: a spring, an LPS (buy) and an upthrust, an LPSY (sell). Entry at the close; stop
@@ -273,6 +276,11 @@ class Machine:
     def _climax_beyond(self, x: Any, r: TradingRange) -> Any:
         return (x.sc & (x.l < r.support)) | (x.bc & (x.h > r.resistance))
 
+    def _e_over(self, x: Any) -> Any:
+        """Phase E is over: the bars' regime and the higher timeframe's have both turned against it
+        (the higher timeframe alone lags: it still shows the trend before the range as a markup starts)."""
+        return (x.regime == -self.trend) & (x.htf == -self.trend)
+
     def _past_half(self, x: Any, r: TradingRange) -> Any:
         """After a spring (upthrust): a close in the range's upper (lower) half."""
         if r.direction > 0:
@@ -318,7 +326,7 @@ class Machine:
         if r is None:
             w = x.sc | x.bc | x.ps | x.psy
             if self.outside == "E":
-                w = w | (x.htf == -self.trend)
+                w = w | self._e_over(x)
             return w
         if r.exc is not None:
             return x.i >= 0
@@ -327,7 +335,7 @@ class Machine:
             further = (x.h > r.peak) if r.context > 0 else (x.l < r.peak)
             w = (x.i - r.climax_i > p.ar_max_bars) | beyond | further | self._ar_confirmed(x, r)
             if self.outside == "E":
-                w = w | (x.htf == -self.trend)
+                w = w | self._e_over(x)
             return w
         if r.sos is not None:
             w = (x.i - r.sos_i > p.lps_window) | (x.i - r.start > p.max_range_bars) | self._marked(x, r) \
@@ -343,7 +351,7 @@ class Machine:
             w = w | (x.i == self._proven(r))
         if self._replaceable(r):
             w = w | self._climax_beyond(x, r)
-        if r.phase == "C":
+        if r.phase == "C" and r.direction:
             w = w | self._past_half(x, r)
         return w
 
@@ -368,14 +376,21 @@ class Machine:
     def _ratios(self, x: Row) -> dict[str, float]:
         return {"range_atr": per_atr(x.rng, x), "volume_ratio": x.v / x.vbase if x.vbase else 0.0}
 
-    def _close(self, x: Row) -> None:
-        if self.range is not None:
-            self.range.end, self.range.end_t = x.i, x.t
+    def _close(self, x: Row, dropped: bool = False) -> None:
+        """Leave the range; a ``dropped`` one (it never proved itself, so none of its events was
+        reported) is forgotten: no chart or score sees a range the detector never reported."""
+        r = self.range
+        if r is not None:
+            r.end, r.end_t = x.i, x.t
+            if dropped:
+                r.held = []
+                if self.ranges and self.ranges[-1] is r:
+                    self.ranges.pop()
         self.range = None
 
     def _outside(self, x: Row) -> None:
         p = self.p
-        if self.outside == "E" and x.htf == -self.trend:
+        if self.outside == "E" and self._e_over(x):
             self.outside, self.trend = "", 0
         if x.sc or x.bc:
             s = 1 if x.sc else -1
@@ -405,7 +420,7 @@ class Machine:
     def _before_ar(self, x: Row, r: TradingRange) -> None:
         p = self.p
         s = r.context
-        if self.outside == "E" and x.htf == -self.trend:
+        if self.outside == "E" and self._e_over(x):
             self.outside, self.trend = "", 0
         if x.i - r.climax_i > p.ar_max_bars:  # counted from the climax that stands (a deeper one restarts it)
             self._close(x)
@@ -451,10 +466,10 @@ class Machine:
         p = self.p
         sup, res, ht = r.support, r.resistance, r.height
         if x.i - r.start > p.max_range_bars:
-            self._close(x)
+            self._close(x, dropped=bool(r.held))  # never proved: nothing of it was reported
             return
         if self._replaceable(r) and self._climax_beyond(x, r):
-            self._close(x)  # a climax beyond the range: what stopped the trend before was preliminary
+            self._close(x, dropped=bool(r.held))  # a climax beyond the range: what stopped the trend was preliminary
             self._outside(x)
             return
         if r.phase == "A" and self._secondary_test(x, r):
@@ -468,7 +483,7 @@ class Machine:
             r.phase = "B"
         if r.held and x.i >= self._proven(r):
             self._report_held(x, r)
-        if r.phase == "C" and self._past_half(x, r):
+        if r.phase == "C" and r.direction and self._past_half(x, r):
             r.phase = "D"
         pen = p.spring_min_penetration_atr * x.atr
         if r.exc is None:
@@ -488,9 +503,10 @@ class Machine:
         if not e.broke_t and (x.c - edge) * e.side > 0:
             e.broke_t = x.t
         depth = (edge - e.extreme) * -e.side  # > 0: how far beyond the edge
-        bars = x.i - e.extreme_i + 1  # a spring closes back inside soon after its extreme
+        bars = x.i - e.extreme_i + 1  # a spring closes back inside soon after its extreme ...
         inside = (x.c > sup) if e.side < 0 else (x.c < res)
-        if depth > p.spring_max_penetration * ht or bars > p.spring_recovery_bars:
+        too_long = bars > p.spring_recovery_bars or x.i - e.start + 1 > p.spring_max_bars  # ... and is brief
+        if depth > p.spring_max_penetration * ht or too_long:
             self._break(x, r, e.side, e)
             return
         if not inside:
@@ -566,12 +582,10 @@ class Machine:
         r.exc = None
         if r.held:
             if side == -r.context:  # the trend went on before the range proved itself: it was a pause
-                r.held = []
-                if self.ranges and self.ranges[-1] is r:
-                    self.ranges.pop()
-                self._close(x)
+                self._close(x, dropped=True)
                 if r.after_trend == side:  # the markup (markdown) it interrupted goes on
                     self.outside, self.trend = "E", side
+                self._outside(x)  # the bar that broke it may be the climax of a range of its own
                 return
             self._report_held(x, r)
         name = "sign_of_strength" if side > 0 else "sign_of_weakness"

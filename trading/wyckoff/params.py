@@ -28,7 +28,8 @@ class WyckoffParams:
     ar_min_atr: float = 6.0  # the automatic rally/reaction must reach this far from the climax
     ar_over_trend_swing: float = 1.0  # ... and outdo the largest rally (reaction) of the trend before the climax
     ar_retrace: float = 0.5  # ... and be confirmed by a close giving back this much of it
-    report_after_phase_a: bool = True  # PS, climax, AR and ST are held until the range proves itself ...
+    report_after_phase_a: bool = True  # PS, climax, AR and ST are held until the range proves itself ... (off:
+    # each is reported when found, and no range is dropped as a pause)
     proven_bars: int = 10  # ... by lasting this many bars from the AR (at least) ...
     proven_ratio: float = 3.0  # ... or this many times phase A's; a break with the trend before then drops it
     ar_max_bars: int = 120  # a climax with no AR within this many bars opens no range
@@ -43,7 +44,8 @@ class WyckoffParams:
     spring_min_penetration_atr: float = 0.5
     spring_min_penetration: float = 0.1  # of the range height (and at least the ATRs above)
     spring_max_penetration: float = 0.6  # of the range height
-    spring_recovery_bars: int = 12  # a spring closes back inside within this many bars of its extreme
+    spring_recovery_bars: int = 12  # a spring closes back inside within this many bars of its extreme ...
+    spring_max_bars: int = 24  # ... and this many of the first bar beyond the edge (else a break)
     climax_replaces_in_b: bool = False  # a climax beyond the range replaces it in phase B too (always in A)
     spring_max_volume: float = 99.0  # a break on more volume than this is supply (demand) winning
     breakout: float = 0.25  # a close beyond an edge by this fraction of the height is a break
@@ -66,6 +68,7 @@ class WyckoffParams:
 
     @property
     def warmup(self) -> int:
-        """Bars before the first that can be judged: an ATR and a volume baseline (the trend lookback,
-        the swings and the regime use the bars there are)."""
+        """Bars before the first that can be judged: an ATR and a volume baseline (the trend lookback
+        uses the bars there are; a swing needs its order's bars on each side and the regime its
+        period, and each is 0 until then)."""
         return max(self.atr_period, self.volume_period + self.climax_bars - 1)
