@@ -23,7 +23,7 @@ export OTEL_SDK_DISABLED := true
 export CREWAI_DISABLE_VERSION_CHECK := true
 export CREWAI_TRACING_ENABLED := false
 
-.PHONY: stubs stubs-check setup services-deps demo desk desk-stop bench-live test test-unit test-rust bench bench-year bench-kafka bench-wyckoff lint clean exec-bin
+.PHONY: stubs stubs-check setup services-deps demo desk desk-stop bench-live test test-unit test-rust bench bench-year bench-kafka bench-wyckoff bench-gateway lint clean exec-bin
 
 # Python environment, gRPC stubs generated from proto/, and the rust_exec binary (release).
 setup: $(SYNCED) $(STUBS) exec-bin
@@ -115,6 +115,14 @@ bench-wyckoff: setup
 	$(VENV)/bin/python bench/wyckoff_speed.py
 
 # ticks/s broker -> ingress -> analysis with 1 and 2 ingress actors, tick-to-order over Kafka
+# The API gateway through Ray Serve and under plain uvicorn, loaded by wrk (installed here when missing)
+bench-gateway: setup
+	@command -v wrk >/dev/null || { if [ "$$(id -u)" = 0 ]; then export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -q --no-install-recommends wrk >/dev/null 2>&1 || \
+	  (apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends wrk >/dev/null); \
+	  else echo "wrk is not installed (apt-get install wrk): the load comes from httpx instead" >&2; fi; }
+	$(VENV)/bin/python bench/gateway.py
+
 bench-kafka: setup services-deps
 	$(VENV)/bin/python bench/ingress.py
 

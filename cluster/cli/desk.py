@@ -140,7 +140,10 @@ def _run(config: Path, speed: float | None, new: bool) -> None:
     from cluster.desk.session import ResumeRefused
 
     try:
-        result = run_desk(settings, files, feed, store, live, new=new, t0=t0)
+        from cluster.cli.serve import start_gateway
+
+        result = run_desk(settings, files, feed, store, live, new=new, t0=t0,
+                          on_ray=lambda desk_files: start_gateway(settings, desk_files))
     except (DeskError, ResumeRefused) as exc:
         raise fail(str(exc)) from None
     except TamperedState as exc:
@@ -207,6 +210,10 @@ def status(config: ConfigOpt = Path("octet.yaml"),
         print(json.dumps({"state": state, "meta": meta, "status": st}, indent=1, default=str))
         return
     console.print(f"desk: [bold]{state}[/bold]  run {meta.get('run_id', '-')}  pid {meta.get('pid') or '-'}")
+    if meta.get("gateway") and pid is not None:
+        console.print(f"API: {meta['gateway']}/api/v1 (OpenAPI: {meta['gateway']}/docs)")
+    elif meta.get("gateway_error"):
+        console.print(f"[yellow]API gateway not running: {escape(str(meta['gateway_error']))}[/yellow]", soft_wrap=True)
     if not st:
         return
     age = time.time() - float(st.get("updated", 0))

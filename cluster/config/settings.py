@@ -182,6 +182,22 @@ class DeskSettings(_Model):
     request_ttl_seconds: float = Field(default=30.0, gt=0)  # an operator's request older than this is refused
 
 
+class GatewaySettings(_Model):
+    """The API gateway (`octet serve`, and `octet desk start` with ``enabled``): a FastAPI app on
+    Ray Serve (docs/api.md). Loopback by default: serving beyond this host is a choice made here."""
+
+    enabled: bool = True  # `octet desk start` brings it up with the desk
+    host: str = "127.0.0.1"
+    port: int = Field(default=8040, ge=1, le=65535)
+    replicas: int = Field(default=2, ge=1, le=16)  # 2 on 2 cores: bench/gateway.py (docs/api.md)
+    proxy: Literal["haproxy", "python"] = "haproxy"  # Serve's ingress: HAProxy (C) or Serve's Python proxy
+    max_ongoing_requests: int = Field(default=64, ge=1, le=10_000)  # per replica; more wait in Serve's queue
+    cors_origins: list[str] = []  # browsers on these origins may call the API (none by default)
+    rate_limit_per_minute: int = Field(default=1200, ge=1, le=1_000_000)  # per key, per replica
+    token_minutes: float = Field(default=15.0, gt=0, le=24 * 60)  # a login token's life
+    cache_ms: int = Field(default=500, ge=0, le=60_000)  # views (runs, accounts, positions, equity) kept this long
+
+
 class TopicSettings(_Model):
     partitions: int = Field(default=1, ge=1, le=256)
     retention_hours: float = Field(default=168.0, gt=0)
@@ -337,6 +353,7 @@ class Settings(BaseSettings):
     execution: ExecutionSettings = ExecutionSettings()
     storage: StorageSettings = StorageSettings()
     kafka: KafkaSettings = KafkaSettings()
+    gateway: GatewaySettings = GatewaySettings()
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings],

@@ -22,8 +22,10 @@ import json
 import os
 import pickle
 import stat
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -100,6 +102,7 @@ class DeskFiles:
         self.lock_path = self.root / "driver.lock"
         self._status_at = 0.0
         self._lock_fd: int | None = None
+        self._meta_lock = threading.Lock()
 
     # -- the driver's lock: one driver per data_dir, held for its life (the kernel drops it when
     # the process dies, however it dies) ------------------------------------------------------
@@ -152,8 +155,9 @@ class DeskFiles:
         return data if isinstance(data, dict) else {}
 
     def set_meta(self, **changes: Any) -> dict[str, Any]:
-        meta = {**self.meta(), **changes}
-        write_private(self.meta_path, json.dumps(meta, indent=1))
+        with self._meta_lock:  # the driver and the gateway's starter write it from two threads
+            meta = {**self.meta(), **changes}
+            write_private(self.meta_path, json.dumps(meta, indent=1))
         return meta
 
     def run_id(self, new: bool = False) -> tuple[str, bool]:
@@ -372,9 +376,11 @@ class RunFiles:
 
 
 def run_desk(settings: Settings, files: DeskFiles, feed: Feed, store: SessionStore | None,
-             live: MemoryLive | RedisLive | None, *, new: bool = False, t0: float | None = None) -> SessionResult:
+             live: MemoryLive | RedisLive | None, *, new: bool = False, t0: float | None = None,
+             on_ray: Callable[[DeskFiles], None] | None = None) -> SessionResult:
     """Run the desk in this process until its feed ends or it is asked to stop (SIGTERM, SIGINT):
-    a new run, or the run the desk was running, resumed from its checkpoint."""
+    a new run, or the run the desk was running, resumed from its checkpoint. ``on_ray(files)`` is
+    called once Ray is up (the command line starts the gateway there, beside the desk)."""
     import signal
 
     from cluster.desk.session import Session
@@ -404,6 +410,8 @@ def run_desk(settings: Settings, files: DeskFiles, feed: Feed, store: SessionSto
         init_ray(settings)
         previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
         session.phases["ray_up"] = time.time()
+        if on_ray is not None:
+            on_ray(files)
         files.set_meta(phase="starting rust_exec and the agents")
         result = session.run(feed)
     except BaseException as exc:

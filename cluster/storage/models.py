@@ -54,6 +54,7 @@ class Run(Base):
     elapsed_s: Mapped[float] = mapped_column(Float, default=0.0)
     settings: Mapped[dict[str, Any]]
     summary: Mapped[dict[str, Any] | None]
+    recorded_ns: Mapped[int | None]  # when the run was begun, by the wall clock (started_ns is market time)
 
 
 class Account(Base):
@@ -264,6 +265,20 @@ class AuditRow(Base):
     payload: Mapped[dict[str, Any]]
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class ApiKey(Base):
+    """A key to the gateway's API (``serve.keys``): the SHA-256 of its secret only, never the
+    secret itself; revoked keys stay, marked, so their use is told apart from an unknown key."""
+
+    __tablename__ = "api_keys"
+    key_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(8))  # viewer | trader | admin
+    secret_sha256: Mapped[str] = mapped_column(String(64))
+    created_ns: Mapped[int]
+    created_by: Mapped[str] = mapped_column(String(64))
+    revoked_ns: Mapped[int | None]
 
 
 class AgentSnapshot(Base):

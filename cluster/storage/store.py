@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -223,7 +224,8 @@ class SessionStore:
             conn.execute(_upsert(self.engine, m.Account.__table__, ["account_id"])(accounts))
             conn.execute(_upsert(self.engine, m.InstrumentRow.__table__, ["symbol"])(instruments))
             conn.execute(insert(m.Run.__table__), [dict(run_id=run_id, started_ns=started_ns, status="running",
-                                                        settings=json.loads(settings.model_dump_json()))])
+                                                        settings=json.loads(settings.model_dump_json()),
+                                                        recorded_ns=time.time_ns())])
             appended = audit.write(conn, run_id, [Entry("run", started_ns, {"run_id": run_id,
                                                                            "accounts": len(accounts),
                                                                            "instruments": len(instruments)})])

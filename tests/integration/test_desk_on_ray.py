@@ -43,6 +43,7 @@ def desk_settings(tmp_path: Path, **overrides: Any) -> tuple[Path, Settings]:
     doc["runtime"]["data_dir"] = str(tmp_path)
     doc.setdefault("session", {}).update(ticks=overrides.pop("ticks", 40_000), batch_size=1_000)
     doc["desk"] = {"speed": None, **overrides}
+    doc["gateway"] = {"enabled": False}  # the API with the desk: tests/serve/test_gateway_with_desk.py
     path = tmp_path / "desk.yaml"
     path.write_text(yaml.safe_dump(doc))
     return path, load_settings(path)

@@ -1,0 +1,135 @@
+"""``octet serve`` (the API gateway alone, for a desk already running) and ``octet users`` (its keys).
+
+The gateway is a FastAPI app on Ray Serve (``serve/``, docs/api.md); `octet desk start` brings it
+up with the desk when ``gateway.enabled``. Keys are stored hashed; a new key is shown once.
+"""
+
+from __future__ import annotations
+
+import getpass
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from cluster.cli.common import ConfigOpt, UrlOpt, app, console, fail, settings_or_exit, store_of
+
+if TYPE_CHECKING:
+    from cluster.config.settings import Settings
+    from cluster.desk.desk import DeskFiles
+
+users = typer.Typer(help="Keys to the API gateway: add (shown once), list, revoke.", no_args_is_help=True)
+app.add_typer(users, name="users")
+
+
+def start_gateway(settings: Settings, files: DeskFiles) -> None:
+    """For the desk's driver, once Ray is up: the gateway on that Ray, started beside the desk (in a
+    thread: the desk's first tick does not wait for it). ``desk.json`` says where it answers, or why
+    it did not start; the desk trades either way (an API that cannot start must not stop trading)."""
+    from serve.deploy import GatewayError, start
+
+    if not settings.gateway.enabled:
+        files.set_meta(gateway=None, gateway_error=None)
+        return
+
+    def up() -> None:
+        try:
+            files.set_meta(gateway=start(settings), gateway_error=None)
+        except GatewayError as exc:
+            files.set_meta(gateway=None, gateway_error=str(exc))
+        except Exception as exc:  # Ray going down with the desk: say so, never kill the driver
+            files.set_meta(gateway=None, gateway_error=f"{type(exc).__name__}: {exc}")
+
+    files.set_meta(gateway=None, gateway_error=None)
+    threading.Thread(target=up, name="gateway-start", daemon=True).start()
+
+
+@app.command("serve")
+def serve_cmd(config: ConfigOpt = Path("octet.yaml"),
+              port: Annotated[int | None, typer.Option(help="Listen here (gateway.port).")] = None,
+              host: Annotated[str | None, typer.Option(help="Bind this address (gateway.host; loopback).")] = None
+              ) -> None:
+    """Serve the API over the store and the desk's files (for a desk already running, or its records);
+    runs until Ctrl-C or SIGTERM."""
+    from cluster.cli.common import with_local_servers
+    from cluster.desk.topology import RayUnavailable, init_ray
+    from cluster.storage.store import StoreError, store_url
+    from serve.deploy import GatewayError, start, stop
+
+    settings = settings_or_exit(config, gateway__port=port, gateway__host=host)
+    settings = with_local_servers(settings, only=frozenset({"postgres"}))
+    try:
+        store_of(config, store_url(settings)).close()  # it answers and is migrated (one line if not)
+    except StoreError as exc:
+        raise fail(str(exc), 1) from None
+    try:
+        init_ray(settings)
+        with console.status("starting the gateway on Ray Serve"):
+            base = start(settings)
+    except (RayUnavailable, GatewayError) as exc:
+        raise fail(str(exc), 1) from None
+    console.print(f"API at [bold]{base}/api/v1[/bold] (OpenAPI: {base}/docs); keys: `octet users add NAME "
+                  "--role viewer|trader|admin`. Ctrl-C stops it.")
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: done.set())
+    while not done.wait(0.5):
+        pass
+    with console.status("stopping the gateway"):
+        stop()
+    console.print("gateway stopped")
+
+
+RoleOpt = Annotated[str, typer.Option("--role", "-r", help="viewer (reads), trader, or admin (the kill switch).")]
+
+
+@users.command("add")
+def users_add(name: Annotated[str, typer.Argument(help="Who or what the key is for.")], role: RoleOpt = "viewer",
+              config: ConfigOpt = Path("octet.yaml"), url: UrlOpt = None) -> None:
+    """Make a key and show it once: it is stored hashed and cannot be shown again."""
+    from serve.keys import KeyProblem, add_key
+
+    store = store_of(config, url)
+    try:
+        p, key = add_key(store.engine, name, role, by=getpass.getuser())
+    except KeyProblem as exc:
+        raise fail(str(exc)) from None
+    console.print(f"key {p.key_id} for {escape(p.name)} ({p.role}); shown once, store it now:", soft_wrap=True)
+    print(key)  # plain, so that it can be piped
+
+
+@users.command("list")
+def users_list(config: ConfigOpt = Path("octet.yaml"), url: UrlOpt = None) -> None:
+    """Every key made (never its secret), revoked ones marked."""
+    from serve.keys import list_keys
+
+    rows = list_keys(store_of(config, url).engine)
+    table = Table(title=f"{len(rows)} key(s)")
+    for col in ("key id", "name", "role", "created (UTC)", "by", "revoked (UTC)"):
+        table.add_column(col)
+
+    def when(ns: int | None) -> str:
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ns / 1e9)) if ns else ""
+
+    for r in rows:
+        table.add_row(r["key_id"], escape(r["name"]), r["role"], when(r["created_ns"]), escape(r["created_by"]),
+                      when(r["revoked_ns"]))
+    console.print(table)
+
+
+@users.command("revoke")
+def users_revoke(key: Annotated[str, typer.Argument(help="The key's id or name.")],
+                 config: ConfigOpt = Path("octet.yaml"), url: UrlOpt = None) -> None:
+    """Revoke a key: refused within seconds by every gateway replica (login tokens made with it too)."""
+    from serve.keys import KeyProblem, revoke_key
+
+    try:
+        row = revoke_key(store_of(config, url).engine, key)
+    except KeyProblem as exc:
+        raise fail(str(exc), 1) from None
+    console.print(f"revoked key {row['key_id']} ({escape(row['name'])}, {row['role']})")

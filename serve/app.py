@@ -1,0 +1,401 @@
+"""The gateway's FastAPI app: Octet's API under ``/api/v1`` (OpenAPI at ``/docs``).
+
+``build_app(settings)`` makes it; ``serve.deploy`` serves it on Ray Serve, and the benchmark also
+runs it under plain uvicorn. Every route names the least role that may call it (``x-octet-role``
+in the OpenAPI document: public, viewer, trader or admin), and a test holds every route to it.
+Reads come from the store (PostgreSQL or the embedded SQLite); the desk is steered through its
+control directory (``cluster.desk.desk.DeskFiles``), which records who asked in the audit trail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi import Path as PathParam
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
+
+from cluster.config.settings import Settings
+from serve import schemas as s
+from serve.keys import ROLES, KeyBook, Principal, check_token, issue_token, token_key
+from serve.problems import Problem, install
+from serve.queries import Reader
+
+API = "/api/v1"
+ACTIONS = ("halt", "resume", "flatten")
+log = logging.getLogger("octet.gateway")
+
+Limit = Annotated[int, Query(ge=1, le=1000, description="items per page")]
+Cursor = Annotated[str | None, Query(max_length=512, description="next_cursor of the page before")]
+RunQ = Annotated[str | None, Query(max_length=32, description="a run id; default: the desk's current run, "
+                                                               "else the latest")]
+Text = Annotated[str | None, Query(max_length=160)]
+Ns = Annotated[int | None, Query(ge=0, le=2**63 - 1, description="ns since the epoch")]
+
+
+class RateLimiter:
+    """A token bucket per key: ``per_minute`` requests a minute, in bursts of up to a tenth of that
+    (at least 10). Per replica: with n replicas a key may reach n times the rate."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.rate = per_minute / 60.0
+        self.burst = max(10.0, per_minute / 10.0)
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: str) -> float:
+        """0 if the request may go, else the seconds until it may."""
+        now = time.monotonic()
+        with self._lock:
+            level, at = self._buckets.get(key, (self.burst, now))
+            level = min(self.burst, level + (now - at) * self.rate)
+            if level >= 1.0:
+                self._buckets[key] = (level - 1.0, now)
+                return 0.0
+            self._buckets[key] = (level, now)
+            return (1.0 - level) / self.rate
+
+
+class ReadCache:
+    """What a read route answered, kept ``ttl`` seconds per replica (the desk writes its records a
+    batch at a time: a view a fraction of a second old is what any reader sees anyway). A view past
+    its time is answered once more while a fresh one is made beside it (no request waits on the
+    store for a view it had); a view never made is waited for, by one query for all who ask."""
+
+    def __init__(self, ttl: float, size: int = 4096) -> None:
+        self.ttl, self.size = ttl, size
+        self._items: dict[Any, tuple[float, Any]] = {}
+        self._making: dict[Any, asyncio.Task[Any]] = {}
+
+    async def get(self, key: Any, compute: Callable[[], Any]) -> Any:
+        if self.ttl <= 0:
+            return await compute()
+        hit = self._items.get(key)
+        if hit is not None and time.monotonic() - hit[0] < self.ttl:
+            return hit[1]
+        task = self._making.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self._make(key, compute))
+            self._making[key] = task
+        if hit is not None:
+            return hit[1]  # stale by less than the time a fresh one takes
+        return await asyncio.shield(task)
+
+    async def _make(self, key: Any, compute: Callable[[], Any]) -> Any:
+        try:
+            value = await compute()
+            if len(self._items) >= self.size:  # many distinct keys (filters): start afresh
+                self._items.clear()
+            self._items[key] = (time.monotonic(), value)
+            return value
+        finally:
+            self._making.pop(key, None)
+
+
+@dataclass
+class Gateway:
+    """What the routes share: the settings, the store, the keys, the desk's files."""
+
+    settings: Settings
+    reader: Reader
+    keys: KeyBook
+    token_secret: bytes
+    limiter: RateLimiter
+    data_dir: Path
+    _files: Any = None
+    _current: tuple[float, str | None] = (0.0, None)
+
+    def desk_files(self) -> Any:
+        """The desk's files (made once: opening them checks and makes its private directories)."""
+        if self._files is None:
+            from cluster.config.secrets import state_key
+            from cluster.desk.desk import DeskFiles
+
+            self._files = DeskFiles(self.data_dir, state_key(self.data_dir))
+        return self._files
+
+    def current_run(self) -> str | None:
+        """The desk's current run, read from its files at most every half second."""
+        at, run = self._current
+        if time.monotonic() - at > 0.5:
+            found = self.desk_files().meta().get("run_id")
+            run = str(found) if found else None
+            self._current = (time.monotonic(), run)
+        return run
+
+
+bearer = HTTPBearer(auto_error=False, description="An API key (okt_...) or a login token")
+api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key (okt_...)")
+
+
+def build_app(settings: Settings, engine: Any = None) -> FastAPI:
+    """The API app over the store ``settings`` name (or ``engine``)."""
+    from cluster.storage.store import SessionStore, store_url
+
+    if engine is None:
+        engine = SessionStore(store_url(settings)).engine
+    data_dir = Path(settings.runtime.data_dir)
+    gw = Gateway(settings, Reader(engine), KeyBook(engine), token_key(data_dir),
+                 RateLimiter(settings.gateway.rate_limit_per_minute), data_dir)
+    app = FastAPI(title="Octet API", version="1", openapi_url="/openapi.json", docs_url="/docs", redoc_url=None,
+                  description="Watch and steer the Octet desk. Authenticate with an API key "
+                              "(`octet users add NAME --role viewer|trader|admin`) as `Authorization: Bearer "
+                              "okt_...` or `X-API-Key`, or with a login token from `POST /api/v1/auth/token`. "
+                              "Errors are RFC 9457 problem documents with a stable `type`.")
+    app.state.gateway = gw
+    install(app)
+    if settings.gateway.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.gateway.cors_origins), allow_credentials=False,
+                           allow_methods=["GET", "POST"], allow_headers=["Authorization", "X-API-Key",
+                                                                        "Content-Type"])
+
+    # Dependencies as defaults, not Annotated: the annotations are strings (``from __future__``) and
+    # FastAPI resolves them in the module's globals, where the local ``authenticate`` is not. Both are
+    # async: a sync dependency costs a thread hop per request (a key's row is read at most every 5 s)
+    async def authenticate(request: Request, cred: HTTPAuthorizationCredentials | None = Depends(bearer),  # noqa: B008
+                     key: str | None = Depends(api_key_header)) -> Principal:  # noqa: B008
+        presented = key or (cred.credentials if cred is not None else None)
+        if not presented:
+            raise Problem("unauthorized", "send an API key (Authorization: Bearer okt_..., or X-API-Key) or a "
+                                          "login token", headers={"WWW-Authenticate": "Bearer"})
+        try:
+            who = gw.keys.check_key(presented) if presented.startswith("okt_") else \
+                check_token(gw.token_secret, gw.keys, presented)
+        except SQLAlchemyError:
+            raise Problem("store-unavailable", "the key store cannot be read") from None
+        if who is None:
+            raise Problem("unauthorized", "the key or token is not valid (unknown, revoked, or expired)",
+                          headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        wait = gw.limiter.take(who.key_id)
+        if wait:
+            raise Problem("rate-limited", f"more than {settings.gateway.rate_limit_per_minute} requests a minute "
+                                          "with this key", headers={"Retry-After": str(math.ceil(wait))})
+        request.state.principal = who
+        return who
+
+    def role(least: str) -> Callable[..., Any]:
+        assert least in ROLES
+
+        async def check(who: Principal = Depends(authenticate)) -> Principal:  # noqa: B008
+            if not who.may(least):
+                raise Problem("forbidden", f"this needs the {least} role; the key {who.name!r} is a {who.role}")
+            return who
+        return check
+
+    def problem(description: str) -> dict[str, Any]:
+        return {"description": description, "model": s.ProblemDoc,
+                "content": {"application/problem+json": {"schema": s.ProblemDoc.model_json_schema()}}}
+
+    def routed(least: str, *extra: tuple[int, str]) -> dict[str, Any]:
+        """A route's role: its check, and its mark in the OpenAPI document, with its problems."""
+        answers = {401: "no valid credentials", 403: f"a role below {least}", 404: "no such run or item",
+                   422: "a bad parameter or body", 429: "rate limited (Retry-After)",
+                   503: "the store (or the desk) cannot be reached", **dict(extra)}
+        return {"dependencies": [Depends(role(least))], "openapi_extra": {"x-octet-role": least},
+                "responses": {code: problem(text) for code, text in answers.items()}}
+
+    async def db(fn: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return await run_in_threadpool(fn, *args)
+        except SQLAlchemyError:
+            log.exception("store error")
+            raise Problem("store-unavailable", "the store cannot be read right now") from None
+
+    cache = ReadCache(settings.gateway.cache_ms / 1000)
+
+    async def cached(fn: Callable[..., Any], *args: Any) -> Any:
+        """A read through the replica's cache (``gateway.cache_ms``)."""
+        return await cache.get((fn.__name__, *args), lambda: db(fn, *args))
+
+    async def view(model: type[BaseModel], fn: Callable[..., Any], *args: Any,
+                   shape: Callable[[Any], dict[str, Any]] | None = None) -> Response:
+        """A view read through the replica's cache, kept as its JSON (validated by ``model`` once,
+        when it is made): a hit costs no query and no serialisation."""
+        async def make() -> bytes:
+            value = await db(fn, *args)
+            return model(**(shape(value) if shape else value)).model_dump_json().encode()
+        return Response(await cache.get(("json", fn.__name__, *args), make), media_type="application/json")
+
+    async def run_of(run: str | None) -> str:
+        return str(await cached(gw.reader.resolve, run, gw.current_run()))
+
+    r = APIRouter(prefix=API)
+
+    @r.get("/health", openapi_extra={"x-octet-role": "public"}, response_model=dict[str, bool])
+    async def health() -> dict[str, bool]:
+        """Liveness: the gateway answers (no credentials needed, nothing about the desk)."""
+        return {"ok": True}
+
+    @r.get("/whoami", response_model=s.Whoami, **routed("viewer"))
+    async def whoami(request: Request) -> s.Whoami:
+        p: Principal = request.state.principal
+        return s.Whoami(key_id=p.key_id, name=p.name, role=p.role)  # type: ignore[arg-type]
+
+    @r.post("/auth/token", response_model=s.Token, **routed("viewer"))
+    async def login(request: Request) -> s.Token:
+        """A login token for the dashboard, in exchange for an API key (not for another token)."""
+        p: Principal = request.state.principal
+        presented = request.headers.get("x-api-key") or request.headers.get("authorization", "").removeprefix("Bearer ")
+        if not presented.strip().startswith("okt_"):
+            raise Problem("forbidden", "a login token is given for an API key, not for another token")
+        token, exp = issue_token(gw.token_secret, p, settings.gateway.token_minutes)
+        return s.Token(access_token=token, expires_at=exp, role=p.role)  # type: ignore[arg-type]
+
+    @r.get("/runs", response_model=s.Runs, **routed("viewer"))
+    async def runs() -> Response:
+        return await view(s.Runs, gw.reader.runs, shape=lambda rows: {"items": rows})
+
+    @r.get("/runs/{run_id}", response_model=s.RunDetail, **routed("viewer"))
+    async def run_detail(run_id: Annotated[str, PathParam(max_length=32)]) -> Response:
+        return await view(s.RunDetail, gw.reader.run, run_id)
+
+    @r.get("/accounts", response_model=s.Accounts, **routed("viewer"))
+    async def accounts(run: RunQ = None) -> Response:
+        """Each account: balance, equity, each rule's floor and headroom (now, and the worst case with
+        every open stop hit), open positions, and the last state of its breakers and the desk's."""
+        run_id = await run_of(run)
+        return await view(s.Accounts, gw.reader.accounts, run_id,
+                          shape=lambda items: {"run_id": run_id, "items": items})
+
+    @r.get("/accounts/{account_id}/equity", response_model=s.Equity, **routed("viewer"))
+    async def equity(account_id: Annotated[str, PathParam(max_length=64)], run: RunQ = None,
+                     points: Annotated[int, Query(ge=2, le=5000)] = 500) -> Response:
+        """The equity curve, downsampled to at most ``points`` points (each the last of its span,
+        with the span's lowest equity)."""
+        return await view(s.Equity, gw.reader.equity, await run_of(run), account_id, points)
+
+    @r.get("/positions", response_model=s.Positions, **routed("viewer"))
+    async def positions(run: RunQ = None, account: Text = None) -> Response:
+        return await view(s.Positions, gw.reader.positions, await run_of(run), account,
+                          shape=lambda items: {"items": items})
+
+    @r.get("/orders", response_model=s.Orders, **routed("viewer"))
+    async def orders(run: RunQ = None, account: Text = None, symbol: Text = None,
+                     status: Annotated[str | None, Query(max_length=20, description="its last report's status")] = None,
+                     from_ns: Ns = None, to_ns: Ns = None, limit: Limit = 100, cursor: Cursor = None) -> s.Orders:
+        """Orders, oldest first (by the time of their first execution report)."""
+        items, nxt = await db(gw.reader.orders, await run_of(run), account, symbol, status, from_ns, to_ns, limit,
+                              cursor)
+        return s.Orders(items=items, next_cursor=nxt)
+
+    @r.get("/orders/{client_order_id}/story", response_model=s.Story, **routed("viewer"))
+    async def story(client_order_id: Annotated[str, PathParam(max_length=128)]) -> s.Story:
+        """The order's audit records, from the signal behind it and the saga's steps to its last fill."""
+        return s.Story(client_order_id=client_order_id, items=await db(gw.reader.story, client_order_id))
+
+    @r.get("/fills", response_model=s.Fills, **routed("viewer"))
+    async def fills(run: RunQ = None, account: Text = None, symbol: Text = None, from_ns: Ns = None,
+                    to_ns: Ns = None, limit: Limit = 100, cursor: Cursor = None) -> s.Fills:
+        items, nxt = await db(gw.reader.fills, await run_of(run), account, symbol, from_ns, to_ns, limit, cursor)
+        return s.Fills(items=items, next_cursor=nxt)
+
+    @r.get("/trades", response_model=s.Trades, **routed("viewer"))
+    async def trades(run: RunQ = None, account: Text = None, symbol: Text = None, from_ns: Ns = None,
+                     to_ns: Ns = None, limit: Limit = 100, cursor: Cursor = None) -> s.Trades:
+        """Closed trades, by the time they closed."""
+        items, nxt = await db(gw.reader.trades, await run_of(run), account, symbol, from_ns, to_ns, limit, cursor)
+        return s.Trades(items=items, next_cursor=nxt)
+
+    @r.get("/signals", response_model=s.Signals, **routed("viewer"))
+    async def signals(run: RunQ = None, symbol: Text = None, setup: Text = None, from_ns: Ns = None,
+                      to_ns: Ns = None, limit: Limit = 100, cursor: Cursor = None) -> s.Signals:
+        """Signals with their evidence (the Wyckoff events behind each)."""
+        items, nxt = await db(gw.reader.signals, await run_of(run), symbol, setup, from_ns, to_ns, limit, cursor)
+        return s.Signals(items=items, next_cursor=nxt)
+
+    @r.get("/signals/{signal_id}/decisions", response_model=s.Decisions, **routed("viewer"))
+    async def decisions(signal_id: Annotated[str, PathParam(max_length=96)], run: RunQ = None) -> s.Decisions:
+        """The saga's steps for one signal, per account, in the order they were decided."""
+        return s.Decisions(items=await db(gw.reader.decisions, await run_of(run), signal_id))
+
+    @r.get("/audit/verify", response_model=s.AuditVerdict, **routed("viewer"))
+    async def audit_verify() -> s.AuditVerdict:
+        """Recompute the audit chain and hold the signed anchors against it (as `octet audit verify`)."""
+        return s.AuditVerdict(**await db(_verify, gw))
+
+    @r.get("/desk", response_model=s.Desk, **routed("viewer"))
+    async def desk() -> s.Desk:
+        """The desk's state and what `octet desk status` shows."""
+        files = gw.desk_files()
+        meta, status = await run_in_threadpool(lambda: (files.meta(), files.status()))
+        running = await run_in_threadpool(files.driver) is not None
+        return s.Desk(running=running, state=meta.get("state"), run_id=meta.get("run_id"), phase=meta.get("phase"),
+                      status=status)
+
+    @r.get("/agents", response_model=s.Agents, **routed("viewer"))
+    async def agents() -> s.Agents:
+        """Each agent's calls and time, from the desk's last status."""
+        status = await run_in_threadpool(gw.desk_files().status)
+        items = [s.AgentHealth(name=name, calls=int(a.get("calls", 0)), busy_s=float(a.get("busy_s", 0.0)),
+                               save_s=float(a.get("save_s", 0.0)),
+                               methods={k: [float(x) for x in v] for k, v in a.get("methods", {}).items()})
+                 for name, a in sorted(status.get("agents", {}).items())]
+        return s.Agents(run_id=status.get("run_id"), ignored=list(status.get("ignored_agents", [])), items=items)
+
+    def control(action: str) -> Callable[..., Any]:
+        async def ask(body: s.ControlRequest, request: Request) -> s.ControlAnswer:
+            who: Principal = request.state.principal
+            files = gw.desk_files()
+            if await run_in_threadpool(files.driver) is None:
+                raise Problem("desk-unavailable", "no desk is running on this data_dir (`octet desk start`)")
+            rid = await run_in_threadpool(files.request, action, body.account, body.reason, who.who)
+            log.info("%s asked to %s %s: %s (request %s)", who.who, action, body.account or "the desk",
+                     body.reason, rid)
+            deadline = time.monotonic() + body.wait_seconds
+            outcome = await run_in_threadpool(files.answer_of, rid)
+            while outcome is None and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+                outcome = await run_in_threadpool(files.answer_of, rid)
+            if outcome is not None and outcome.startswith("refused"):
+                raise Problem("conflict", outcome, request_id=rid)
+            return s.ControlAnswer(request_id=rid, action=action, account=body.account, outcome=outcome)
+        ask.__name__ = f"desk_{action}"
+        ask.__doc__ = ({"halt": "Open no new saga for an account (or the whole desk) until resumed; positions stay.",
+                        "resume": "Lift an operator's halt of an account (or of the desk).",
+                        "flatten": "Close every position and cancel working orders of an account (or of every "
+                                   "account)."}[action]
+                       + " The desk takes it between two units of work and records it in the audit trail with "
+                         "the caller's key; a request it has not taken within desk.request_ttl_seconds is refused.")
+        return ask
+
+    for action in ACTIONS:
+        r.post(f"/desk/{action}", response_model=s.ControlAnswer, name=f"desk_{action}",
+               **routed("admin", (409, "the desk refused it")))(control(action))
+
+    @r.get("/desk/requests/{request_id}", response_model=s.RequestAnswer, **routed("viewer"))
+    async def request_answer(request_id: Annotated[str, PathParam(pattern=r"^[0-9]{20}-[0-9a-f]{6}$")]) -> s.RequestAnswer:
+        """The desk's answer to an operator's request (outcome null: not answered yet; answers are kept a day)."""
+        outcome = await run_in_threadpool(gw.desk_files().answer_of, request_id)
+        return s.RequestAnswer(request_id=request_id, outcome=outcome)
+
+    app.include_router(r)
+    return app
+
+
+def _verify(gw: Gateway) -> dict[str, Any]:
+    from cluster.storage import anchors as anchoring
+    from cluster.storage import audit
+
+    settings = gw.settings
+    log_path, key_path = anchoring.log_path(settings), anchoring.key_path(settings)
+    engine = gw.reader.engine
+    if not log_path.exists() or not key_path.exists():
+        v = audit.verify(engine)
+        note = "no anchor log or key: the chain alone was checked (a deleted or recomputed tail would go unnoticed)"
+        return {"ok": v.ok, "records": v.records, "first_bad": v.first_bad, "reason": v.reason, "anchored_to": None,
+                "problems": [] if v.ok else [v.reason], "notes": [note]}
+    rep = anchoring.check(engine, log_path, anchoring.load_key(key_path))
+    return {"ok": rep.ok, "records": rep.chain.records, "first_bad": rep.first_bad, "reason": rep.chain.reason,
+            "anchored_to": rep.anchored_to, "problems": list(rep.problems)[:100], "notes": list(rep.notes)}

@@ -1,0 +1,76 @@
+"""The gateway on Ray Serve: one application (``octet-gateway``) whose replicas each build the
+FastAPI app (``serve.app.build_app``) in their own process, behind Serve's HTTP proxy at
+``gateway.host:gateway.port`` (loopback by default)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from cluster.config.settings import Settings
+
+APP_NAME = "octet-gateway"
+
+
+class GatewayError(RuntimeError):
+    """The gateway could not be started (one line for the operator)."""
+
+
+def application(settings: Settings) -> Any:
+    """The Serve application of the gateway (replicas and their concurrency from ``gateway``)."""
+    from ray import serve
+
+    from serve.app import build_app
+
+    cfg = settings.gateway
+
+    @serve.ingress()
+    class Gateway:
+        def __init__(self, settings: Settings) -> None:
+            self.settings = settings
+
+        def __serve_build_asgi_app__(self) -> Any:
+            return build_app(self.settings)
+
+    deployment: Any = serve.deployment(name="gateway", num_replicas=cfg.replicas,
+                                       max_ongoing_requests=cfg.max_ongoing_requests,
+                                       ray_actor_options={"num_cpus": 0})(Gateway)
+    return deployment.bind(settings)
+
+
+def start(settings: Settings, timeout_s: float = 120.0) -> str:
+    """Start Serve's proxy on ``gateway.host:port`` and the gateway behind it, on the Ray this
+    process is attached to; returns the API's base URL once it answers."""
+    import urllib.request
+
+    from ray import serve
+
+    cfg = settings.gateway
+    try:
+        serve.start(http_options={"host": cfg.host, "port": cfg.port}, detached=False)
+        serve.run(application(settings), name=APP_NAME, route_prefix="/", blocking=False)
+    except Exception as exc:  # Serve reports a port in use, a bad option, a replica that failed to start
+        raise GatewayError(f"the gateway did not start on {cfg.host}:{cfg.port}: "
+                           f"{(str(exc).strip().splitlines() or [type(exc).__name__])[-1]}") from None
+    host = "127.0.0.1" if cfg.host in ("0.0.0.0", "::") else cfg.host
+    base = f"http://{host}:{cfg.port}"
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/api/v1/health", timeout=2) as r:  # noqa: S310 (our own URL)
+                if r.status == 200:
+                    return base
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise GatewayError(f"the gateway did not answer at {base} within {timeout_s:.0f} s")
+        time.sleep(0.2)
+
+
+def stop() -> None:
+    from ray import serve
+
+    try:
+        serve.shutdown()  # type: ignore[no-untyped-call]
+    except Exception:  # noqa: S110 (Ray already gone: nothing to stop)
+        pass

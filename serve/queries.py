@@ -1,0 +1,258 @@
+"""What the gateway reads from the store: runs, accounts, orders, fills, trades, signals, the
+saga's decisions and the audit trail, with filters and keyset pagination (a cursor names the last
+row a page held, so pages stay stable while the desk appends)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Engine, Select, and_, func, or_, select
+
+from cluster.storage import audit
+from cluster.storage import models as m
+from cluster.storage.rows import stored
+from serve.problems import Problem
+
+runs_t = m.Run.__table__
+accounts_t = m.Account.__table__
+signals_t = m.SignalRow.__table__
+decisions_t = m.DecisionRow.__table__
+orders_t = m.OrderRow.__table__
+reports_t = m.ReportRow.__table__
+fills_t = m.FillRow.__table__
+trades_t = m.TradeRow.__table__
+positions_t = m.PositionRow.__table__
+equity_t = m.EquityRow.__table__
+headroom_t = m.HeadroomRow.__table__
+breaker_t = m.BreakerEventRow.__table__
+# the run recorded last first (runs from before revision 0004 have no recorded_ns: they come after)
+LATEST_FIRST = (runs_t.c.recorded_ns.is_(None), runs_t.c.recorded_ns.desc(), runs_t.c.started_ns.desc(), runs_t.c.run_id)
+
+
+def exact(row: dict[str, Any]) -> dict[str, Any]:
+    """Decimals as their exact strings."""
+    return {k: (str(v) if isinstance(v, Decimal) else v) for k, v in row.items()}
+
+
+def encode_cursor(*key: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(list(key), separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, types: tuple[type, ...]) -> list[Any]:
+    """The key a cursor holds, or a 422 problem (a cursor is opaque: only one this API gave is valid)."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        key = json.loads(raw)
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise Problem("invalid-request", "cursor: not a cursor this API gave") from None
+    if not isinstance(key, list) or len(key) != len(types) or not all(
+            isinstance(k, t) and not isinstance(k, bool) for k, t in zip(key, types, strict=True)):
+        raise Problem("invalid-request", "cursor: not a cursor this API gave")
+    return key
+
+
+class Reader:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def _all(self, q: Select[Any]) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    # -- runs ---------------------------------------------------------------------------------------
+    def runs(self) -> list[dict[str, Any]]:
+        t = runs_t
+        return self._all(select(t.c.run_id, t.c.status, t.c.started_ns, t.c.ticks, t.c.batches, t.c.elapsed_s,
+                                t.c.recorded_ns).order_by(*LATEST_FIRST))
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        t = runs_t
+        rows = self._all(select(t.c.run_id, t.c.status, t.c.started_ns, t.c.ticks, t.c.batches, t.c.elapsed_s,
+                                t.c.recorded_ns, t.c.summary).where(t.c.run_id == run_id))
+        if not rows:
+            raise Problem("not-found", f"no run {run_id!r}")
+        return rows[0]
+
+    def resolve(self, run_id: str | None, current: str | None) -> str:
+        """The run asked for (it must exist), else the desk's current run, else the latest one."""
+        if run_id:
+            self.run(run_id)
+            return run_id
+        if current:
+            with self.engine.connect() as conn:
+                if conn.execute(select(runs_t.c.run_id).where(runs_t.c.run_id == current)).first():
+                    return current
+        with self.engine.connect() as conn:
+            last = conn.execute(select(runs_t.c.run_id).order_by(*LATEST_FIRST).limit(1)).first()
+        if last is None:
+            raise Problem("not-found", "no run is recorded yet")
+        return str(last[0])
+
+    # -- accounts -----------------------------------------------------------------------------------
+    def accounts(self, run_id: str, account_id: str | None = None) -> list[dict[str, Any]]:
+        """Each account as of the run's last flush: balance and equity, headroom with each rule's
+        floor and the worst case with open stops, open positions, and its breakers' last state."""
+        q = select(accounts_t).order_by(accounts_t.c.account_id)
+        if account_id is not None:
+            q = q.where(accounts_t.c.account_id == account_id)
+        with self.engine.connect() as conn:
+            accounts = [dict(r) for r in conn.execute(q).mappings()]
+            if account_id is not None and not accounts:
+                raise Problem("not-found", f"no account {account_id!r}")
+            last_eq = select(func.max(equity_t.c.id)).where(equity_t.c.run_id == run_id) \
+                .group_by(equity_t.c.account_id)
+            equity = {r["account_id"]: r for r in conn.execute(
+                select(equity_t).where(equity_t.c.id.in_(last_eq))).mappings()}
+            last_hr = select(func.max(headroom_t.c.id)).where(headroom_t.c.run_id == run_id) \
+                .group_by(headroom_t.c.account_id)
+            headroom = {r["account_id"]: r for r in conn.execute(
+                select(headroom_t).where(headroom_t.c.id.in_(last_hr))).mappings()}
+            positions: dict[str, list[dict[str, Any]]] = {}
+            for r in conn.execute(select(positions_t).where(positions_t.c.run_id == run_id)
+                                  .order_by(positions_t.c.position_id)).mappings():
+                positions.setdefault(r["account_id"], []).append(exact(stored(r)))
+            last_br = select(func.max(breaker_t.c.id)).where(breaker_t.c.run_id == run_id) \
+                .group_by(breaker_t.c.tier, breaker_t.c.scope)
+            breakers = [exact(stored(r)) for r in conn.execute(
+                select(breaker_t).where(breaker_t.c.id.in_(last_br)).order_by(breaker_t.c.id)).mappings()]
+        out = []
+        for a in accounts:
+            acc = a["account_id"]
+            eq, hr = equity.get(acc), headroom.get(acc)
+            out.append({
+                "account_id": acc, "firm": a["firm"], "currency": a["currency"],
+                "initial_balance": str(a["initial_balance"]),
+                "balance": str(eq["balance"]) if eq else None, "equity": str(eq["equity"]) if eq else None,
+                "as_of_ns": eq["ts_ns"] if eq else None,
+                "headroom": {k: v for k, v in exact(stored(hr)).items() if k != "account_id"} if hr else None,
+                "positions": positions.get(acc, []),
+                "breakers": [b for b in breakers if b["scope"] in (acc, "desk", "*")],
+            })
+        return out
+
+    def positions(self, run_id: str, account_id: str | None) -> list[dict[str, Any]]:
+        q = select(positions_t).where(positions_t.c.run_id == run_id)
+        if account_id:
+            q = q.where(positions_t.c.account_id == account_id)
+        return [exact(stored(r)) for r in self._all(q.order_by(positions_t.c.account_id, positions_t.c.position_id))]
+
+    def equity(self, run_id: str, account_id: str, points: int) -> dict[str, Any]:
+        """The equity curve in at most ``points`` points: the rows split into that many spans of
+        consecutive rows, each shown by its last row, with the lowest equity of the span."""
+        self.accounts(run_id, account_id)  # 404 for an unknown account
+        t = equity_t
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.c.ts_ns, t.c.balance, t.c.equity, t.c.min_equity)
+                                .where(t.c.run_id == run_id, t.c.account_id == account_id)
+                                .order_by(t.c.ts_ns, t.c.id)).all()
+        n = len(rows)
+        out = []
+        spans = min(points, n)
+        for k in range(spans):
+            a, b = k * n // spans, (k + 1) * n // spans
+            span = rows[a:b]
+            last = span[-1]
+            lows = [r.min_equity if r.min_equity is not None else r.equity for r in span]
+            out.append({"ts_ns": last.ts_ns, "balance": str(last.balance), "equity": str(last.equity),
+                        "min_equity": str(min(lows))})
+        return {"run_id": run_id, "account_id": account_id, "points_in_store": n, "items": out}
+
+    # -- orders, fills, trades, signals ----------------------------------------------------------------
+    def orders(self, run_id: str, account: str | None, symbol: str | None, status: str | None,
+               from_ns: int | None, to_ns: int | None, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        r = reports_t
+        first = select(r.c.client_order_id, func.min(r.c.ts_ns).label("placed_ns"), func.max(r.c.id).label("last_id")) \
+            .where(r.c.run_id == run_id).group_by(r.c.client_order_id).subquery()
+        last = r.alias("last_report")
+        placed = func.coalesce(first.c.placed_ns, 0)
+        q = select(orders_t, first.c.placed_ns, last.c.status) \
+            .select_from(orders_t.outerjoin(first, first.c.client_order_id == orders_t.c.client_order_id)
+                         .outerjoin(last, last.c.id == first.c.last_id)) \
+            .where(orders_t.c.run_id == run_id)
+        if account:
+            q = q.where(orders_t.c.account_id == account)
+        if symbol:
+            q = q.where(orders_t.c.symbol == symbol)
+        if status:
+            q = q.where(last.c.status == status)
+        if from_ns is not None:
+            q = q.where(placed >= from_ns)
+        if to_ns is not None:
+            q = q.where(placed < to_ns)
+        if cursor:
+            at, coid = decode_cursor(cursor, (int, str))
+            q = q.where(or_(placed > at, and_(placed == at, orders_t.c.client_order_id > coid)))
+        rows = self._all(q.order_by(placed, orders_t.c.client_order_id).limit(limit + 1))
+        items = [exact(stored(x)) for x in rows[:limit]]
+        nxt = encode_cursor(rows[limit - 1]["placed_ns"] or 0, rows[limit - 1]["client_order_id"]) \
+            if len(rows) > limit else None
+        return items, nxt
+
+    def _by_id(self, table: Any, run_id: str, filters: list[Any], time_col: Any, from_ns: int | None,
+               to_ns: int | None, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        q = select(table).where(table.c.run_id == run_id, *filters)
+        if from_ns is not None:
+            q = q.where(time_col >= from_ns)
+        if to_ns is not None:
+            q = q.where(time_col < to_ns)
+        if cursor:
+            (last_id,) = decode_cursor(cursor, (int,))
+            q = q.where(table.c.id > last_id)
+        rows = self._all(q.order_by(table.c.id).limit(limit + 1))
+        items = [exact(stored(x)) for x in rows[:limit]]
+        return items, (encode_cursor(rows[limit - 1]["id"]) if len(rows) > limit else None)
+
+    def fills(self, run_id: str, account: str | None, symbol: str | None, from_ns: int | None, to_ns: int | None,
+              limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        t = fills_t
+        filters = [c for c in ((t.c.account_id == account) if account else None,
+                               (t.c.symbol == symbol) if symbol else None) if c is not None]
+        return self._by_id(t, run_id, filters, t.c.ts_ns, from_ns, to_ns, limit, cursor)
+
+    def signals(self, run_id: str, symbol: str | None, setup: str | None, from_ns: int | None, to_ns: int | None,
+                limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        t = signals_t
+        filters = [c for c in ((t.c.symbol == symbol) if symbol else None,
+                               (t.c.setup == setup) if setup else None) if c is not None]
+        return self._by_id(t, run_id, filters, t.c.ts_ns, from_ns, to_ns, limit, cursor)
+
+    def trades(self, run_id: str, account: str | None, symbol: str | None, from_ns: int | None, to_ns: int | None,
+               limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        t = trades_t
+        q = select(t).where(t.c.run_id == run_id)
+        if account:
+            q = q.where(t.c.account_id == account)
+        if symbol:
+            q = q.where(t.c.symbol == symbol)
+        if from_ns is not None:
+            q = q.where(t.c.closed_ns >= from_ns)
+        if to_ns is not None:
+            q = q.where(t.c.closed_ns < to_ns)
+        if cursor:
+            at, pid = decode_cursor(cursor, (int, str))
+            q = q.where(or_(t.c.closed_ns > at, and_(t.c.closed_ns == at, t.c.position_id > pid)))
+        rows = self._all(q.order_by(t.c.closed_ns, t.c.position_id).limit(limit + 1))
+        items = [exact(stored(x)) for x in rows[:limit]]
+        nxt = encode_cursor(rows[limit - 1]["closed_ns"], rows[limit - 1]["position_id"]) if len(rows) > limit else None
+        return items, nxt
+
+    def decisions(self, run_id: str, signal_id: str) -> list[dict[str, Any]]:
+        t = decisions_t
+        with self.engine.connect() as conn:
+            if conn.execute(select(signals_t.c.id).where(signals_t.c.run_id == run_id,
+                                                         signals_t.c.signal_id == signal_id).limit(1)).first() is None:
+                raise Problem("not-found", f"no signal {signal_id!r} in run {run_id!r}")
+        return [exact(stored(x)) for x in self._all(select(t).where(t.c.run_id == run_id, t.c.signal_id == signal_id)
+                                                    .order_by(t.c.id))]
+
+    def story(self, client_order_id: str) -> list[dict[str, Any]]:
+        records = audit.story(self.engine, client_order_id)
+        if not records:
+            raise Problem("not-found", f"no audit record of order {client_order_id!r}")
+        return [{"seq": r.seq, "run_id": r.run_id, "kind": r.kind, "ts_ns": r.ts_ns, "signal_id": r.signal_id,
+                 "order_id": r.order_id, "account_id": r.account_id, "payload": r.payload, "hash": r.hash}
+                for r in records]

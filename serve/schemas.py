@@ -1,0 +1,298 @@
+"""The API's documents (its OpenAPI schema). Money and prices are exact decimal strings; times are
+integer nanoseconds since the epoch (UTC), as everywhere in Octet."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Role = Literal["viewer", "trader", "admin"]
+
+
+class Doc(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Page(Doc):
+    """One page of a list; ``next_cursor`` fetches the next (null: this was the last)."""
+
+    next_cursor: str | None = None
+
+
+class Whoami(Doc):
+    key_id: str
+    name: str
+    role: Role
+
+
+class Token(Doc):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_at: int = Field(description="seconds since the epoch")
+    role: Role
+
+
+class Run(Doc):
+    run_id: str
+    status: str
+    started_ns: int = Field(description="the market time the run began at")
+    ticks: int
+    batches: int
+    elapsed_s: float
+    recorded_ns: int | None = Field(description="when it was begun, by the wall clock (null: before this was kept)")
+
+
+class RunDetail(Run):
+    summary: dict[str, Any] | None = None
+
+
+class Runs(Doc):
+    items: list[Run]
+
+
+class Signal(Doc):
+    signal_id: str
+    symbol: str
+    side: str
+    ts_ns: int
+    entry: str
+    stop: str
+    targets: list[str]
+    confidence: float
+    setup: str
+    evidence: list[dict[str, Any]]
+
+
+class Signals(Page):
+    items: list[Signal]
+
+
+class Decision(Doc):
+    signal_id: str
+    account_id: str
+    step: str
+    outcome: str
+    rule: str
+    reason: str
+    numbers: dict[str, Any]
+
+
+class Decisions(Doc):
+    items: list[Decision]
+
+
+class Order(Doc):
+    client_order_id: str
+    account_id: str
+    symbol: str
+    side: str
+    lots: str
+    order_type: str
+    stop_loss: str
+    take_profit: str | None
+    limit_price: str | None
+    reference_price: str
+    signal_id: str
+    profile: str
+    seed: str
+    leg: int
+    not_before_ns: int
+    expires_ns: int
+    min_hold_ns: int
+    max_slippage_points: int
+    placed_ns: int | None = Field(description="the time of its first execution report")
+    status: str | None = Field(description="its last execution report's status")
+
+
+class Orders(Page):
+    items: list[Order]
+
+
+class Fill(Doc):
+    client_order_id: str
+    account_id: str
+    symbol: str
+    side: str
+    lots: str
+    price: str
+    ts_ns: int
+    kind: str
+    reason: str
+    commission: str
+    realized_pnl: str
+
+
+class Fills(Page):
+    items: list[Fill]
+
+
+class Trade(Doc):
+    position_id: str
+    account_id: str
+    symbol: str
+    side: str
+    lots: str
+    entry: str
+    exit: str
+    opened_ns: int
+    closed_ns: int
+    pnl: str
+    commission: str
+    initial_risk: str
+    reason: str
+    signal_id: str
+
+
+class Trades(Page):
+    items: list[Trade]
+
+
+class Position(Doc):
+    account_id: str
+    position_id: str
+    symbol: str
+    side: str
+    lots: str
+    entry: str
+    stop_loss: str
+    take_profit: str | None
+    price: str
+    floating_pnl: str
+    opened_ns: int
+    as_of_ns: int
+
+
+class Positions(Doc):
+    items: list[Position]
+
+
+class Headroom(Doc):
+    ts_ns: int
+    daily_headroom: str | None = Field(description="null for a firm without a daily loss rule")
+    max_loss_headroom: str
+    worst_case_daily_headroom: str | None = Field(description="with every open position stopped out")
+    worst_case_max_loss_headroom: str
+    daily_fraction: float
+    daily_floor: str | None
+    max_loss_floor: str | None
+
+
+class Breaker(Doc):
+    tier: str
+    scope: str
+    ts_ns: int
+    from_state: str
+    to_state: str
+    trigger: str
+    action: str
+
+
+class Account(Doc):
+    account_id: str
+    firm: str
+    currency: str
+    initial_balance: str
+    balance: str | None
+    equity: str | None
+    as_of_ns: int | None
+    headroom: Headroom | None
+    positions: list[Position]
+    breakers: list[Breaker] = Field(description="the last transition of each breaker of this account and the desk")
+
+
+class Accounts(Doc):
+    run_id: str
+    items: list[Account]
+
+
+class EquityPoint(Doc):
+    ts_ns: int
+    balance: str
+    equity: str
+    min_equity: str | None = Field(description="the lowest equity in the span this point stands for")
+
+
+class Equity(Doc):
+    run_id: str
+    account_id: str
+    points_in_store: int
+    items: list[EquityPoint]
+
+
+class AuditRecord(Doc):
+    seq: int
+    run_id: str
+    kind: str
+    ts_ns: int
+    signal_id: str | None
+    order_id: str | None
+    account_id: str | None
+    payload: dict[str, Any]
+    hash: str
+
+
+class Story(Doc):
+    client_order_id: str
+    items: list[AuditRecord]
+
+
+class AuditVerdict(Doc):
+    ok: bool
+    records: int
+    first_bad: int | None
+    reason: str
+    anchored_to: int | None = Field(description="the last record a signed anchor vouches for (null: not checked)")
+    problems: list[str]
+    notes: list[str]
+
+
+class Desk(Doc):
+    running: bool
+    state: str | None
+    run_id: str | None
+    phase: str | None
+    status: dict[str, Any] = Field(description="`octet desk status`: counts, feed lag, accounts, agents")
+
+
+class AgentHealth(Doc):
+    name: str
+    calls: int
+    busy_s: float
+    save_s: float
+    methods: dict[str, list[float]] = Field(description="per method: [calls, busy seconds, mean ms]")
+
+
+class Agents(Doc):
+    run_id: str | None
+    ignored: list[str]
+    items: list[AgentHealth]
+
+
+class ControlRequest(Doc):
+    account: str = Field(default="", max_length=64, description="an account id; empty: the whole desk")
+    reason: str = Field(min_length=1, max_length=500)
+    wait_seconds: float = Field(default=5.0, ge=0, le=30, description="how long to wait for the desk's answer")
+
+
+class ControlAnswer(Doc):
+    request_id: str
+    action: str
+    account: str
+    outcome: str | None = Field(description="the desk's answer (null: not yet; GET /desk/requests/{id})")
+
+
+class RequestAnswer(Doc):
+    request_id: str
+    outcome: str | None = Field(description="the desk's answer (null: not answered yet, or unknown)")
+
+
+class ProblemDoc(BaseModel):
+    """An RFC 9457 problem document (``application/problem+json``)."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str = Field(description="urn:octet:problem:<slug>: stable, branch on it")
+    title: str
+    status: int
+    instance: str
+    detail: str | None = None
