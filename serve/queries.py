@@ -49,8 +49,13 @@ def decode_cursor(cursor: str, types: tuple[type, ...]) -> list[Any]:
         key = json.loads(raw)
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise Problem("invalid-request", "cursor: not a cursor this API gave") from None
+    def fits(k: object, t: type) -> bool:  # a key the store can compare: a 64-bit int, a short string
+        if isinstance(k, bool) or not isinstance(k, t):
+            return False
+        return 0 <= k < 2**63 if isinstance(k, int) else len(str(k)) <= 200
+
     if not isinstance(key, list) or len(key) != len(types) or not all(
-            isinstance(k, t) and not isinstance(k, bool) for k, t in zip(key, types, strict=True)):
+            fits(k, t) for k, t in zip(key, types, strict=True)):
         raise Problem("invalid-request", "cursor: not a cursor this API gave")
     return key
 

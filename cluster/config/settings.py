@@ -190,7 +190,9 @@ class GatewaySettings(_Model):
     host: str = "127.0.0.1"
     port: int = Field(default=8040, ge=1, le=65535)
     replicas: int = Field(default=2, ge=1, le=16)  # 2 on 2 cores: bench/gateway.py (docs/api.md)
-    proxy: Literal["haproxy", "python"] = "haproxy"  # Serve's ingress: HAProxy (C) or Serve's Python proxy
+    # Serve's ingress: its Python proxy, or HAProxy (faster, but Ray's HAProxy mode listens for stats on
+    # every interface and opens an admin socket any local user can use: only on a host of your own)
+    proxy: Literal["python", "haproxy"] = "python"
     max_ongoing_requests: int = Field(default=64, ge=1, le=10_000)  # per replica; more wait in Serve's queue
     cors_origins: list[str] = []  # browsers on these origins may call the API (none by default)
     rate_limit_per_minute: int = Field(default=1200, ge=1, le=1_000_000)  # per key, per replica

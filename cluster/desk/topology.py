@@ -33,8 +33,9 @@ RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_DEDUP_LOGS": "0"}
 
 def serve_env(settings: Settings) -> dict[str, str]:
     """Ray Serve's ingress as ``gateway.proxy`` asks, for a Ray started here (read when Serve starts):
-    HAProxy in front of the replicas, and Serve's throughput-optimised data plane (bench/gateway.py:
-    a typical read ~3x the requests a second of Serve's Python proxy on this machine)."""
+    with ``haproxy``, HAProxy in front of the replicas and Serve's throughput-optimised data plane
+    (faster; but its stats listen on every interface and its admin socket is open to local users:
+    docs/api.md)."""
     if settings.gateway.proxy == "haproxy":
         return {"RAY_SERVE_ENABLE_HA_PROXY": "1", "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1"}
     return {}

@@ -21,6 +21,7 @@ from cluster.storage import audit
 from cluster.storage import models as m
 from cluster.storage.store import SessionStore
 from serve.keys import ROLES, add_key, revoke_key
+from serve.queries import encode_cursor
 from tests.conftest import ROOT, fresh_database, replay_ticks
 
 pytestmark = pytest.mark.ray
@@ -161,6 +162,8 @@ def test_errors_are_problem_documents_with_a_stable_type(base: str, keys: dict[s
             (c.get(f"{API}/orders"), 401, "unauthorized"),
             (c.get(f"{API}/orders", headers=auth("okt_000000000000_" + "x" * 43)), 401, "unauthorized"),
             (c.get(f"{API}/orders", headers=auth(keys["viewer"]), params={"cursor": "bogus"}), 422, "invalid-request"),
+            (c.get(f"{API}/fills", headers=auth(keys["viewer"]), params={"cursor": encode_cursor(2**70)}), 422,
+             "invalid-request"),  # an int no store column holds: refused, not a 500
             (c.get(f"{API}/orders", headers=auth(keys["viewer"]), params={"limit": 0}), 422, "invalid-request"),
             (c.get(f"{API}/runs/nope", headers=auth(keys["viewer"])), 404, "not-found"),
             (c.get(f"{API}/nothing-here", headers=auth(keys["viewer"])), 404, "not-found"),

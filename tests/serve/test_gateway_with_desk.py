@@ -31,7 +31,7 @@ def test_the_desk_brings_up_the_api_and_an_admins_halt_through_it_is_audited_wit
     doc = yaml.safe_load((ROOT / "octet.yaml").read_text())
     doc["runtime"]["data_dir"] = str(tmp_path)
     doc.setdefault("session", {}).update(ticks=80_000, batch_size=1_000)
-    doc["desk"] = {"speed": 4_000.0}  # ~45 s of wall time: still running while it is steered
+    doc["desk"] = {"speed": 1_000.0}  # ~3 min of wall time: still running while it is steered (stopped below)
     port = free_port()
     doc["gateway"] = {"port": port}
     config = tmp_path / "desk.yaml"
