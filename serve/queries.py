@@ -38,6 +38,11 @@ def exact(row: dict[str, Any]) -> dict[str, Any]:
     return {k: (str(v) if isinstance(v, Decimal) else v) for k, v in row.items()}
 
 
+def matching(table: Any, **values: str | None) -> list[Any]:
+    """The filters ``column == value`` of ``table`` for the values given (empty ones filter nothing)."""
+    return [table.c[name] == value for name, value in values.items() if value]
+
+
 def encode_cursor(*key: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps(list(key), separators=(",", ":")).encode()).decode().rstrip("=")
 
@@ -140,17 +145,16 @@ class Reader:
         return out
 
     def positions(self, run_id: str, account_id: str | None) -> list[dict[str, Any]]:
-        q = select(positions_t).where(positions_t.c.run_id == run_id)
-        if account_id:
-            q = q.where(positions_t.c.account_id == account_id)
+        q = select(positions_t).where(positions_t.c.run_id == run_id, *matching(positions_t, account_id=account_id))
         return [exact(stored(r)) for r in self._all(q.order_by(positions_t.c.account_id, positions_t.c.position_id))]
 
     def equity(self, run_id: str, account_id: str, points: int) -> dict[str, Any]:
         """The equity curve in at most ``points`` points: the rows split into that many spans of
         consecutive rows, each shown by its last row, with the lowest equity of the span."""
-        self.accounts(run_id, account_id)  # 404 for an unknown account
         t = equity_t
         with self.engine.connect() as conn:
+            if conn.execute(select(accounts_t.c.account_id).where(accounts_t.c.account_id == account_id)).first() is None:
+                raise Problem("not-found", f"no account {account_id!r}")
             rows = conn.execute(select(t.c.ts_ns, t.c.balance, t.c.equity, t.c.min_equity)
                                 .where(t.c.run_id == run_id, t.c.account_id == account_id)
                                 .order_by(t.c.ts_ns, t.c.id)).all()
@@ -177,11 +181,7 @@ class Reader:
         q = select(orders_t, first.c.placed_ns, last.c.status) \
             .select_from(orders_t.outerjoin(first, first.c.client_order_id == orders_t.c.client_order_id)
                          .outerjoin(last, last.c.id == first.c.last_id)) \
-            .where(orders_t.c.run_id == run_id)
-        if account:
-            q = q.where(orders_t.c.account_id == account)
-        if symbol:
-            q = q.where(orders_t.c.symbol == symbol)
+            .where(orders_t.c.run_id == run_id, *matching(orders_t, account_id=account, symbol=symbol))
         if status:
             q = q.where(last.c.status == status)
         if from_ns is not None:
@@ -214,25 +214,18 @@ class Reader:
     def fills(self, run_id: str, account: str | None, symbol: str | None, from_ns: int | None, to_ns: int | None,
               limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
         t = fills_t
-        filters = [c for c in ((t.c.account_id == account) if account else None,
-                               (t.c.symbol == symbol) if symbol else None) if c is not None]
-        return self._by_id(t, run_id, filters, t.c.ts_ns, from_ns, to_ns, limit, cursor)
+        return self._by_id(t, run_id, matching(t, account_id=account, symbol=symbol), t.c.ts_ns, from_ns, to_ns, limit,
+                           cursor)
 
     def signals(self, run_id: str, symbol: str | None, setup: str | None, from_ns: int | None, to_ns: int | None,
                 limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
         t = signals_t
-        filters = [c for c in ((t.c.symbol == symbol) if symbol else None,
-                               (t.c.setup == setup) if setup else None) if c is not None]
-        return self._by_id(t, run_id, filters, t.c.ts_ns, from_ns, to_ns, limit, cursor)
+        return self._by_id(t, run_id, matching(t, symbol=symbol, setup=setup), t.c.ts_ns, from_ns, to_ns, limit, cursor)
 
     def trades(self, run_id: str, account: str | None, symbol: str | None, from_ns: int | None, to_ns: int | None,
                limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
         t = trades_t
-        q = select(t).where(t.c.run_id == run_id)
-        if account:
-            q = q.where(t.c.account_id == account)
-        if symbol:
-            q = q.where(t.c.symbol == symbol)
+        q = select(t).where(t.c.run_id == run_id, *matching(t, account_id=account, symbol=symbol))
         if from_ns is not None:
             q = q.where(t.c.closed_ns >= from_ns)
         if to_ns is not None:
