@@ -7,9 +7,16 @@ and a viewer key is made. The route (``--route``) is ``GET /api/v1/accounts`` (e
 headroom, positions and breakers: five queries). Serve runs ``gateway.replicas`` replica(s) behind
 its proxy; uvicorn runs one worker process. The load comes from a client on
 the same 2 cores (wrk when it is installed, else httpx in this process): the figures are of the
-whole machine, client included. Prints the figures and
-writes bench/results/gateway.json; never fails on a time. The WebSocket fan-out is not built yet
-(issue 20) and is not measured.
+whole machine, client included.
+
+The WebSocket fan-out: ``--clients`` (100) stream clients connect to ``/api/v1/stream`` (through
+Serve, then through uvicorn, alternating), and the desk's publisher (``RedisLive``, on a local
+Redis) sends ``--messages`` fill-sized messages as fast as it can; the figure is messages delivered
+to all clients a second, from the first sent to the last received by the last client. The clients'
+queues are made large enough that none is dropped (the bounded-queue case is a test). The clients
+run in one asyncio process on the same 2 cores.
+
+Prints the figures and writes bench/results/gateway.json; never fails on a time.
 """
 
 from __future__ import annotations
@@ -89,6 +96,62 @@ def wrk_load(base: str, key: str, concurrency: int, seconds: float, route: str) 
             "p99_ms": round(ms("99"), 2)}
 
 
+async def fanout(base: str, key: str, redis_url: str, registry: Any, clients: int, messages: int) -> dict[str, Any]:
+    """``messages`` sent once, to ``clients`` stream clients: deliveries a second."""
+    import json
+    import threading
+
+    import websockets
+
+    from cluster.adapters.live import Publication, RedisLive, message
+
+    url = base.replace("http://", "ws://") + "/api/v1/stream?topics=fills"
+    conns = [await websockets.connect(url, additional_headers={"X-API-Key": key}, max_queue=None)
+             for _ in range(clients)]
+    for ws in conns:
+        assert json.loads(await ws.recv())["type"] == "hello"
+    live = RedisLive(redis_url, registry, throttle_ms=0, window=max(10_000, messages))
+    last = int(live.client.get("octet:seq") or 0) + messages
+    body = {"client_order_id": "oc-0123456789abcdef0123", "account_id": "FTMO-100K", "symbol": "EURUSD",
+            "side": "BUY", "lots": "1.50", "price": "1.08552", "kind": "entry", "reason": "signal",
+            "commission": "-10.50", "realized_pnl": "0"}
+
+    def send() -> None:
+        for start in range(0, messages, 100):
+            p = Publication("bench", start)
+            p.messages = [("fills", "", message("fills", {**body, "ts_ns": start + i}, "FTMO-100K"))
+                          for i in range(min(100, messages - start))]
+            live.publish(p)
+
+    got = [0] * clients
+    lost = [0] * clients
+
+    async def read(i: int, ws: Any) -> None:
+        while True:
+            raw = await asyncio.wait_for(ws.recv(), 60)
+            if raw.startswith('{"seq":'):
+                got[i] += 1
+                if int(raw[7:raw.index(",")]) >= last:
+                    return
+            elif '"lost"' in raw:
+                lost[i] += json.loads(raw)["count"]
+
+    began = time.perf_counter()
+    sender = threading.Thread(target=send)
+    sender.start()
+    try:
+        await asyncio.gather(*(read(i, ws) for i, ws in enumerate(conns)))
+    finally:
+        elapsed = time.perf_counter() - began
+        sender.join()
+        for ws in conns:
+            await ws.close()
+        live.close()
+    delivered = sum(got)
+    return {"clients": clients, "messages": messages, "delivered": delivered, "lost": sum(lost),
+            "seconds": round(elapsed, 3), "messages_per_s": round(delivered / elapsed, 1)}
+
+
 def wait_up(base: str, timeout: float = 60.0) -> None:
     import httpx
 
@@ -111,6 +174,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2, help="alternations of Serve and uvicorn")
     ap.add_argument("--route", default=ROUTE, help="the route to load (default: %(default)s)")
     ap.add_argument("--replicas", type=int, default=None, help="gateway.replicas (default: octet.yaml's)")
+    ap.add_argument("--clients", type=int, default=100, help="stream clients for the fan-out")
+    ap.add_argument("--messages", type=int, default=2_000, help="messages sent to them, per measurement")
     args = ap.parse_args()
     if args.ticks < 1000 or args.seconds <= 0 or args.rounds < 1:
         ap.error("--ticks at least 1000, --seconds above 0, --rounds at least 1")
@@ -121,6 +186,7 @@ def main() -> None:
     from cluster.config.settings import load_settings
     from cluster.desk.session import Session
     from cluster.desk.topology import init_ray
+    from cluster.devservers.services import LocalRedis
     from cluster.storage.store import SessionStore
     from serve.deploy import start, stop
     from serve.keys import add_key
@@ -130,8 +196,12 @@ def main() -> None:
                                                             "less: `make bench-gateway` does)"), flush=True)
     tmp = tempfile.mkdtemp(prefix="octet-bench-gw-")
     serve_port, uv_port = free_port(), free_port()
+    redis = LocalRedis(Path(tmp) / "redis")
+    redis_url = redis.start()
+    queue = max(1_000, args.messages + 10)  # none dropped: the fan-out's throughput, not its shedding
     settings = load_settings(ROOT / "octet.yaml", runtime__data_dir=tmp, session__ticks=args.ticks,
                              gateway__port=serve_port, gateway__rate_limit_per_minute=1_000_000,
+                             runtime__live="redis", storage__redis_url=redis_url, gateway__stream_queue=queue,
                              **({"gateway__replicas": args.replicas} if args.replicas else {}))
     init_ray(settings)
     store = SessionStore.sqlite(Path(tmp))
@@ -146,13 +216,15 @@ def main() -> None:
     _, key = add_key(store.engine, "bench", "viewer", by="bench")
     serve_base = start(settings)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OCTET_RUNTIME__DATA_DIR": tmp,
-           "OCTET_GATEWAY__RATE_LIMIT_PER_MINUTE": "1000000"}
+           "OCTET_GATEWAY__RATE_LIMIT_PER_MINUTE": "1000000", "OCTET_RUNTIME__LIVE": "redis",
+           "OCTET_STORAGE__REDIS_URL": redis_url, "OCTET_GATEWAY__STREAM_QUEUE": str(queue)}
     uv = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "serve.asgi:app", "--host", "127.0.0.1",
                            "--port", str(uv_port), "--log-level", "warning", "--no-access-log"], env=env, cwd=ROOT)
     uv_base = f"http://127.0.0.1:{uv_port}"
     try:
         wait_up(uv_base)
         results: dict[str, dict[str, list[dict[str, Any]]]] = {"serve": {}, "uvicorn": {}}
+        fan: dict[str, list[dict[str, Any]]] = {"serve": [], "uvicorn": []}
         for rnd in range(args.rounds):
             for concurrency in (1, 16, 64):
                 for name, base in (("serve", serve_base), ("uvicorn", uv_base)):
@@ -161,10 +233,16 @@ def main() -> None:
                     results[name].setdefault(str(concurrency), []).append(r)
                     print(f"round {rnd + 1} {name:8s} c={concurrency:3d}: {r['req_per_s']:8.1f} req/s  "
                           f"p50 {r['p50_ms']:6.1f} ms  p99 {r['p99_ms']:6.1f} ms  errors {r['errors']}", flush=True)
+            for name, base in (("serve", serve_base), ("uvicorn", uv_base)):
+                f = asyncio.run(fanout(base, key, redis_url, settings.registry(), args.clients, args.messages))
+                fan[name].append(f)
+                print(f"round {rnd + 1} {name:8s} fan-out to {f['clients']} clients: {f['messages_per_s']:9.1f} "
+                      f"messages/s ({f['delivered']:,} in {f['seconds']} s, lost {f['lost']})", flush=True)
     finally:
         uv.terminate()
         uv.wait(10)
         stop()
+        redis.stop()
     summary = {}
     for c in ("1", "16", "64"):
         best = {n: max(results[n][c], key=lambda r: r["req_per_s"]) for n in results}
@@ -175,11 +253,15 @@ def main() -> None:
     write_results("gateway", {
         "route": args.route, "seconds_per_measurement": args.seconds, "rounds": args.rounds,
         "replicas": settings.gateway.replicas, "max_ongoing_requests": settings.gateway.max_ongoing_requests,
-        "targets": {"req_per_s_at_64_through_serve": 1000, "p99_ms_at_64": 50},
+        "targets": {"req_per_s_at_64_through_serve": 1000, "p99_ms_at_64": 50, "fanout_messages_per_s": 20_000},
         "summary_by_concurrency": summary, "runs": results,
+        "fanout": {"worst": {n: min(v, key=lambda f: f["messages_per_s"]) for n, v in fan.items()},
+                   "serve_over_uvicorn": round(min(f["messages_per_s"] for f in fan["serve"])
+                                               / min(f["messages_per_s"] for f in fan["uvicorn"]), 3),
+                   "runs": fan},
         "client": client,
         "note": "load from the same 2-core machine (wrk when installed, else httpx in this process); worst round "
-                "reported first; WebSocket fan-out not measured (not built yet)", "machine": machine()})
+                "reported first; fan-out clients in one asyncio process on the same machine", "machine": machine()})
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ control directory (``cluster.desk.desk.DeskFiles``), which records who asked in 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
 import math
 import threading
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response, WebSocket, WebSocketDisconnect
 from fastapi import Path as PathParam
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -30,18 +32,19 @@ from starlette.concurrency import run_in_threadpool
 from cluster.config.settings import Settings
 from serve import schemas as s
 from serve.keys import ROLES, KeyBook, Principal, check_token, issue_token, token_key
-from serve.problems import Problem, install
+from serve.problems import PROBLEMS, Problem, document, install
 from serve.queries import Reader
 
 API = "/api/v1"
 ACTIONS = ("halt", "resume", "flatten")
 log = logging.getLogger("octet.gateway")
 
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"  # no control character (PostgreSQL refuses a NUL in a string)
 Limit = Annotated[int, Query(ge=1, le=1000, description="items per page")]
-Cursor = Annotated[str | None, Query(max_length=512, description="next_cursor of the page before")]
-RunQ = Annotated[str | None, Query(max_length=32, description="a run id; default: the desk's current run, "
+Cursor = Annotated[str | None, Query(max_length=512, pattern=PRINTABLE, description="next_cursor of the page before")]
+RunQ = Annotated[str | None, Query(max_length=32, pattern=PRINTABLE, description="a run id; default: the desk's current run, "
                                                                "else the latest")]
-Text = Annotated[str | None, Query(max_length=160)]
+Text = Annotated[str | None, Query(max_length=160, pattern=PRINTABLE)]
 Ns = Annotated[int | None, Query(ge=0, le=2**63 - 1, description="ns since the epoch")]
 
 
@@ -72,10 +75,14 @@ class ReadCache:
     """What a read route answered, kept ``ttl`` seconds per replica (the desk writes its records a
     batch at a time: a view a fraction of a second old is what any reader sees anyway). A view past
     its time is answered once more while a fresh one is made beside it (no request waits on the
-    store for a view it had); a view never made is waited for, by one query for all who ask."""
+    store for a view it had), but never one older than ``ttl + stale``: a store that stays down is
+    then a 503, not an old answer given as new. A view never made is waited for, by one query for
+    all who ask. It holds at most ``size`` views and ``budget`` bytes of them (beyond: it starts
+    afresh), so no choice of parameters grows a replica's memory without bound."""
 
-    def __init__(self, ttl: float, size: int = 4096) -> None:
-        self.ttl, self.size = ttl, size
+    def __init__(self, ttl: float, size: int = 4096, stale: float = 5.0, budget: int = 64 << 20) -> None:
+        self.ttl, self.size, self.stale, self.budget = ttl, size, stale, budget
+        self.bytes = 0
         self._items: dict[Any, tuple[float, Any]] = {}
         self._making: dict[Any, asyncio.Task[Any]] = {}
 
@@ -83,22 +90,29 @@ class ReadCache:
         if self.ttl <= 0:
             return await compute()
         hit = self._items.get(key)
-        if hit is not None and time.monotonic() - hit[0] < self.ttl:
+        age = time.monotonic() - hit[0] if hit is not None else math.inf
+        if hit is not None and age < self.ttl:
             return hit[1]
         task = self._making.get(key)
         if task is None:
             task = asyncio.ensure_future(self._make(key, compute))
             self._making[key] = task
-        if hit is not None:
+        if hit is not None and age < self.ttl + self.stale:
             return hit[1]  # stale by less than the time a fresh one takes
         return await asyncio.shield(task)
 
     async def _make(self, key: Any, compute: Callable[[], Any]) -> Any:
         try:
             value = await compute()
-            if len(self._items) >= self.size:  # many distinct keys (filters): start afresh
+            cost = len(value) if isinstance(value, bytes | str) else 64
+            if len(self._items) >= self.size or self.bytes + cost > self.budget:  # many keys: start afresh
                 self._items.clear()
+                self.bytes = 0
+            old = self._items.get(key)
+            if old is not None:
+                self.bytes -= len(old[1]) if isinstance(old[1], bytes | str) else 64
             self._items[key] = (time.monotonic(), value)
+            self.bytes += cost
             return value
         finally:
             self._making.pop(key, None)
@@ -116,6 +130,20 @@ class Gateway:
     data_dir: Path
     _files: Any = None
     _current: tuple[float, str | None] = (0.0, None)
+    _hub: Any = None
+
+    def stream_hub(self) -> Any:
+        """The replica's stream hub (``serve.stream.Hub``), or None when the desk's live state is
+        not in Redis."""
+        st = self.settings
+        if st.runtime.live != "redis" or st.storage.redis_url is None:
+            return None
+        if self._hub is None:
+            from serve.stream import Hub
+
+            self._hub = Hub(st.storage.redis_url.get_secret_value(), st.gateway.stream_queue,
+                            st.gateway.stream_clients)
+        return self._hub
 
     def desk_files(self) -> Any:
         """The desk's files (made once: opening them checks and makes its private directories)."""
@@ -167,6 +195,15 @@ def build_app(settings: Settings, engine: Any = None) -> FastAPI:
     async def authenticate(request: Request, cred: HTTPAuthorizationCredentials | None = Depends(bearer),  # noqa: B008
                      key: str | None = Depends(api_key_header)) -> Principal:  # noqa: B008
         presented = key or (cred.credentials if cred is not None else None)
+        # a key whose row this replica holds is checked here; one it must read, in a thread (the
+        # event loop serves every other request meanwhile)
+        who = identify(presented) if presented and gw.keys.known(presented) else \
+            await run_in_threadpool(identify, presented)
+        request.state.principal = who
+        return who
+
+    def identify(presented: str | None, limited: bool = True) -> Principal:
+        """Who ``presented`` (a key or a login token) is; a problem if no one (or over the rate)."""
         if not presented:
             raise Problem("unauthorized", "send an API key (Authorization: Bearer okt_..., or X-API-Key) or a "
                                           "login token", headers={"WWW-Authenticate": "Bearer"})
@@ -178,11 +215,10 @@ def build_app(settings: Settings, engine: Any = None) -> FastAPI:
         if who is None:
             raise Problem("unauthorized", "the key or token is not valid (unknown, revoked, or expired)",
                           headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
-        wait = gw.limiter.take(who.key_id)
+        wait = gw.limiter.take(who.key_id) if limited else 0.0
         if wait:
             raise Problem("rate-limited", f"more than {settings.gateway.rate_limit_per_minute} requests a minute "
                                           "with this key", headers={"Retry-After": str(math.ceil(wait))})
-        request.state.principal = who
         return who
 
     def role(least: str) -> Callable[..., Any]:
@@ -258,7 +294,7 @@ def build_app(settings: Settings, engine: Any = None) -> FastAPI:
         return await view(s.Runs, gw.reader.runs, shape=lambda rows: {"items": rows})
 
     @r.get("/runs/{run_id}", response_model=s.RunDetail, **routed("viewer"))
-    async def run_detail(run_id: Annotated[str, PathParam(max_length=32)]) -> Response:
+    async def run_detail(run_id: Annotated[str, PathParam(max_length=32, pattern=PRINTABLE)]) -> Response:
         return await view(s.RunDetail, gw.reader.run, run_id)
 
     @r.get("/accounts", response_model=s.Accounts, **routed("viewer"))
@@ -270,7 +306,7 @@ def build_app(settings: Settings, engine: Any = None) -> FastAPI:
                           shape=lambda items: {"run_id": run_id, "items": items})
 
     @r.get("/accounts/{account_id}/equity", response_model=s.Equity, **routed("viewer"))
-    async def equity(account_id: Annotated[str, PathParam(max_length=64)], run: RunQ = None,
+    async def equity(account_id: Annotated[str, PathParam(max_length=64, pattern=PRINTABLE)], run: RunQ = None,
                      points: Annotated[int, Query(ge=2, le=5000)] = 500) -> Response:
         """The equity curve, downsampled to at most ``points`` points (each the last of its span,
         with the span's lowest equity)."""
@@ -283,7 +319,7 @@ def build_app(settings: Settings, engine: Any = None) -> FastAPI:
 
     @r.get("/orders", response_model=s.Orders, **routed("viewer"))
     async def orders(run: RunQ = None, account: Text = None, symbol: Text = None,
-                     status: Annotated[str | None, Query(max_length=20, description="its last report's status")] = None,
+                     status: Annotated[str | None, Query(max_length=20, pattern=PRINTABLE, description="its last report's status")] = None,
                      from_ns: Ns = None, to_ns: Ns = None, limit: Limit = 100, cursor: Cursor = None) -> s.Orders:
         """Orders, oldest first (by the time of their first execution report)."""
         items, nxt = await db(gw.reader.orders, await run_of(run), account, symbol, status, from_ns, to_ns, limit,
@@ -291,7 +327,7 @@ def build_app(settings: Settings, engine: Any = None) -> FastAPI:
         return s.Orders(items=items, next_cursor=nxt)
 
     @r.get("/orders/{client_order_id}/story", response_model=s.Story, **routed("viewer"))
-    async def story(client_order_id: Annotated[str, PathParam(max_length=128)]) -> s.Story:
+    async def story(client_order_id: Annotated[str, PathParam(max_length=128, pattern=PRINTABLE)]) -> s.Story:
         """The order's audit records, from the signal behind it and the saga's steps to its last fill."""
         return s.Story(client_order_id=client_order_id, items=await db(gw.reader.story, client_order_id))
 
@@ -316,7 +352,7 @@ def build_app(settings: Settings, engine: Any = None) -> FastAPI:
         return s.Signals(items=items, next_cursor=nxt)
 
     @r.get("/signals/{signal_id}/decisions", response_model=s.Decisions, **routed("viewer"))
-    async def decisions(signal_id: Annotated[str, PathParam(max_length=96)], run: RunQ = None) -> s.Decisions:
+    async def decisions(signal_id: Annotated[str, PathParam(max_length=96, pattern=PRINTABLE)], run: RunQ = None) -> s.Decisions:
         """The saga's steps for one signal, per account, in the order they were decided."""
         return s.Decisions(items=await db(gw.reader.decisions, await run_of(run), signal_id))
 
@@ -381,7 +417,108 @@ def build_app(settings: Settings, engine: Any = None) -> FastAPI:
         return s.RequestAnswer(request_id=request_id, outcome=outcome)
 
     app.include_router(r)
+    install_stream(app, gw, identify)
     return app
+
+
+CLOSE = {"unauthorized": 4401, "forbidden": 4403, "rate-limited": 4429, "invalid-request": 4400,
+         "stream-unavailable": 4503, "store-unavailable": 4503}
+
+
+def install_stream(app: FastAPI, gw: Gateway, identify: Callable[..., Principal]) -> None:
+    """``/api/v1/stream``: the WebSocket stream (``serve.stream``; viewer and above)."""
+    from cluster.adapters.live import TOPICS
+    from serve.stream import StreamUnavailable, parse_filter, serve_client
+
+    cfg = gw.settings.gateway
+
+    async def refuse(ws: WebSocket, slug: str, detail: str, **extra: Any) -> None:
+        with contextlib.suppress(Exception):
+            await ws.send_text(json.dumps({"type": "error", "problem": document(slug, detail, ws.url.path, **extra)}))
+            await ws.close(code=CLOSE.get(slug, 4500), reason=PROBLEMS[slug][1][:120])
+
+    async def credentials(ws: WebSocket) -> str | None:
+        """The key or token in the headers, else in the first message (browsers cannot set headers)."""
+        presented = ws.headers.get("x-api-key") or ws.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        if presented:
+            return presented
+        try:
+            first = json.loads(await asyncio.wait_for(ws.receive_text(), 5.0))
+        except (TimeoutError, ValueError, KeyError):
+            return None
+        token = first.get("token") if isinstance(first, dict) and first.get("type") == "auth" else None
+        return token if isinstance(token, str) and len(token) <= 4096 else None
+
+    @app.websocket(f"{API}/stream", name="stream")
+    async def stream(ws: WebSocket) -> None:
+        await ws.accept()
+        q = ws.query_params
+        try:
+            topics = parse_filter(q.get("topics"), TOPICS, "topics")
+            accounts = parse_filter(q.get("accounts"), None, "accounts")
+            after = int(q["after"]) if q.get("after") not in (None, "") else None
+            if after is not None and not 0 <= after < 2**63:
+                raise ValueError("after: a seq the stream gave (0 or more)")
+            epoch = q.get("epoch")
+        except ValueError as exc:
+            detail = str(exc) if not str(exc).startswith("invalid literal") else "after: a whole number"
+            return await refuse(ws, "invalid-request", detail)
+        presented = await credentials(ws)
+        try:
+            who = await run_in_threadpool(identify, presented)
+            if not who.may("viewer"):
+                raise Problem("forbidden", "the stream needs the viewer role")
+        except Problem as p:
+            return await refuse(ws, p.slug, p.detail)
+        hub = gw.stream_hub()
+        if hub is None:
+            return await refuse(ws, "stream-unavailable", "the desk's live state is not in Redis here (runtime.live: "
+                                                          "redis in octet.yaml); the REST routes still answer")
+        try:
+            c, dispatched = await hub.join(topics, accounts)
+        except OverflowError as exc:
+            return await refuse(ws, "stream-unavailable", str(exc))
+        except StreamUnavailable as exc:
+            return await refuse(ws, "stream-unavailable", str(exc))
+        try:
+            now_epoch, now_seq, oldest = await hub.state()
+            await ws.send_text(json.dumps({"type": "hello", "epoch": now_epoch, "seq": now_seq, "oldest": oldest,
+                                           "topics": sorted(topics), "accounts": sorted(accounts),
+                                           "queue": cfg.stream_queue, "who": who.name, "role": who.role}))
+            if after is not None:
+                why = ("the epoch differs: the live store was restarted" if epoch != now_epoch else
+                       "after is beyond the stream's last seq" if after > now_seq else
+                       f"seq {after + 1}.. is no longer in the window (it starts at {oldest})"
+                       if after + 1 < oldest else "")
+                if why:
+                    await ws.send_text(json.dumps({"type": "reload", "reason": why + ": read the state again; "
+                                                   "the stream carries on from here"}))
+                else:
+                    for _, raw in await hub.replay(after, dispatched):
+                        head = json.loads(raw)
+                        if c.wants(head.get("topic", ""), head.get("account")):
+                            await ws.send_text(raw)
+                    c.skip_upto = max(after, dispatched)
+
+            async def still_allowed() -> str:
+                try:
+                    await run_in_threadpool(identify, presented, False)
+                    return ""
+                except Problem as p:
+                    return p.slug if p.slug != "store-unavailable" else ""  # a store that blinks ends no stream
+
+            ended = await serve_client(ws, c, still_allowed)
+            if ended in CLOSE:
+                await refuse(ws, ended, "the key was revoked or the token expired" if ended == "unauthorized" else "")
+            elif ended == "reload":
+                await ws.close(code=4000, reason="reload")
+        except (WebSocketDisconnect, RuntimeError):
+            pass  # the client went away
+        except Exception:  # never a traceback to the client; the log has it
+            log.exception("stream error")
+            await refuse(ws, "internal", "the stream failed; it is logged: reconnect with after=<your last seq>")
+        finally:
+            hub.leave(c)
 
 
 def _verify(gw: Gateway) -> dict[str, Any]:

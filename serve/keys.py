@@ -65,6 +65,8 @@ def add_key(engine: Engine, name: str, role: str, by: str) -> tuple[Principal, s
         raise KeyProblem(f"role {role!r} is not one of {', '.join(ROLES)}")
     if not NAME_RE.match(name):
         raise KeyProblem("a key's name is 1-64 letters, digits, spaces or . _ @ -, starting with a letter or digit")
+    if re.fullmatch(r"[0-9a-f]{12}", name):
+        raise KeyProblem("a key's name must not look like a key id (12 hex digits): `users revoke` takes either")
     with engine.begin() as conn:
         taken = conn.execute(select(keys_table.c.key_id).where(keys_table.c.name == name,
                                                                keys_table.c.revoked_ns.is_(None))).first()
@@ -84,13 +86,19 @@ def list_keys(engine: Engine) -> list[dict[str, Any]]:
 
 
 def revoke_key(engine: Engine, key: str) -> dict[str, Any]:
-    """Revoke the key with this id (or name); its row stays, marked. KeyProblem if none is live."""
+    """Revoke the key with this id (or name); its row stays, marked. KeyProblem if none is live, or
+    if a name is shared by several live keys (then the id says which)."""
     with engine.begin() as conn:
-        row = conn.execute(select(keys_table.c.key_id, keys_table.c.name, keys_table.c.role)
-                           .where((keys_table.c.key_id == key) | (keys_table.c.name == key),
-                                  keys_table.c.revoked_ns.is_(None))).mappings().first()
-        if row is None:
+        rows = conn.execute(select(keys_table.c.key_id, keys_table.c.name, keys_table.c.role)
+                            .where((keys_table.c.key_id == key) | (keys_table.c.name == key),
+                                   keys_table.c.revoked_ns.is_(None))).mappings().all()
+        if not rows:
             raise KeyProblem(f"no live key with id or name {key!r} (`octet users list`)")
+        by_id = [r for r in rows if r["key_id"] == key]
+        if len(rows) > 1 and len(by_id) != 1:  # two live keys answer to the name: revoke none
+            raise KeyProblem(f"{len(rows)} live keys answer to {key!r} ({', '.join(r['key_id'] for r in rows)}): "
+                             "give the key id")
+        row = by_id[0] if by_id else rows[0]
         conn.execute(update(keys_table).where(keys_table.c.key_id == row["key_id"])
                      .values(revoked_ns=time.time_ns()))
     return dict(row)
@@ -100,26 +108,58 @@ class KeyBook:
     """Checks presented keys against the store. A key's row is cached for ``ttl`` seconds, so a
     busy client costs no query per request; a revocation takes effect within ``ttl``."""
 
-    def __init__(self, engine: Engine, ttl: float = 5.0) -> None:
+    def __init__(self, engine: Engine, ttl: float = 5.0, unknown: int = 10_000) -> None:
         self.engine = engine
         self.ttl = ttl
-        self._cache: dict[str, tuple[float, dict[str, Any] | None]] = {}
-        self._lock = threading.Lock()
+        self.unknown = unknown
+        self._cache: dict[str, tuple[float, dict[str, Any]]] = {}  # keys that exist (a few)
+        self._missing: dict[str, float] = {}  # ids that do not: bounded apart, so a flood of made-up
+        self._lock = threading.Lock()         # ids never pushes out the rows of real keys
+
+    def known(self, presented: str) -> bool:
+        """Whether checking ``presented`` needs no query now (its id's row, or its absence, is fresh)."""
+        m = KEY_RE.match(presented)
+        if m is not None:
+            key_id = m.group(1)
+        elif presented.count(".") == 2:  # a login token: its key's row is read once its signature holds
+            import jwt
+
+            try:
+                sub = jwt.decode(presented, options={"verify_signature": False}).get("sub")
+            except jwt.PyJWTError:
+                return True  # refused without a query
+            if not isinstance(sub, str):
+                return True
+            key_id = sub
+        else:
+            return True  # malformed: refused without a query
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(key_id)
+            miss = self._missing.get(key_id)
+        return (hit is not None and now - hit[0] < self.ttl) or (miss is not None and now - miss < self.ttl)
 
     def _row(self, key_id: str) -> dict[str, Any] | None:
         now = time.monotonic()
         with self._lock:
             hit = self._cache.get(key_id)
+            miss = self._missing.get(key_id)
         if hit is not None and now - hit[0] < self.ttl:
             return hit[1]
+        if miss is not None and now - miss < self.ttl:
+            return None
         with self.engine.connect() as conn:
             found = conn.execute(select(keys_table).where(keys_table.c.key_id == key_id)).mappings().first()
-        row = dict(found) if found is not None else None
         with self._lock:
-            if len(self._cache) > 10_000:  # ids that do not exist must not grow it without bound
-                self._cache.clear()
-            self._cache[key_id] = (now, row)
-        return row
+            if found is None:
+                if len(self._missing) >= self.unknown:
+                    self._missing.clear()
+                self._missing[key_id] = now
+                self._cache.pop(key_id, None)
+                return None
+            self._cache[key_id] = (now, dict(found))
+            self._missing.pop(key_id, None)
+            return dict(found)
 
     def check_key(self, presented: str) -> Principal | None:
         """The principal of a live key, or None (unknown, revoked, malformed or wrong secret)."""

@@ -28,6 +28,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "conflict": (409, "The request conflicts with the desk's state"),
     "desk-unavailable": (503, "The desk is not running"),
     "store-unavailable": (503, "The store cannot be reached"),
+    "stream-unavailable": (503, "The live stream is not available"),
     "timeout": (504, "The desk did not answer in time"),
     "internal": (500, "Internal error"),
 }

@@ -1,16 +1,27 @@
 """Live state for the API and the dashboard: latest quotes, accounts with their positions,
-headroom, breaker states and agent heartbeats, plus a pub/sub channel of events.
+headroom, breaker states and agent heartbeats, plus a stream of numbered messages.
 
-``RedisLive`` keeps it in Redis (hashes under ``octet:``, events on ``octet:events``);
-``MemoryLive`` keeps the same documents in the process (the embedded default). Live state is a
-view, not the record: PostgreSQL is. A Redis that restarts empty is noticed at the next publish
-(its ``octet:run`` key is gone) and rebuilt from the store before anything new is written; a
-Redis that is down costs the view, never the session (the error is counted and retried).
+``RedisLive`` keeps it in Redis (hashes under ``octet:``); ``MemoryLive`` keeps the same documents
+in the process (the embedded default). Live state is a view, not the record: PostgreSQL is. A
+Redis that restarts empty is noticed at the next publish (its ``octet:run`` key is gone) and
+rebuilt from the store before anything new is written; a Redis that is down costs the view, never
+the session (the error is counted and retried).
+
+The stream (what the gateway's WebSocket serves, ``serve.stream``): each batch's quotes, signals,
+orders and their reports, fills, closed trades, headroom, breaker transitions and the desk's
+status, one message each. A Lua script numbers them from one counter (``octet:seq``), keeps the
+last ``window`` in a Redis stream (``octet:stream``, entry id ``<seq>-0``: what a client that
+reconnects missed) and publishes each on the channel ``octet:stream``, all in one atomic step: the
+numbers are gap-free and in the order every subscriber sees. ``octet:epoch`` changes when the
+counter starts afresh (a Redis that lost its data), so a client's old number is never mistaken
+for a new one. Quotes and headroom are throttled (the latest per instrument or account, at most
+one every ``throttle_ms``); the rest are sent as they are.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -18,15 +29,52 @@ from typing import Any, Protocol
 from sqlalchemy import func, select
 
 from cluster.storage import models as m
-from cluster.storage.rows import breaker_row, equity_row, headroom_row, jsonable, position_rows, stored
-from trading.breaker import BreakerEvent
+from cluster.storage.rows import (
+    breaker_row,
+    equity_row,
+    fill_row,
+    headroom_row,
+    json_safe,
+    jsonable,
+    order_row,
+    position_rows,
+    report_row,
+    signal_row,
+    stored,
+    trade_row,
+)
+from trading.breaker import BreakerEvent, Tier
 from trading.compliance import Headroom
 from trading.instruments import InstrumentRegistry
-from trading.ledger import AccountSnapshot
+from trading.ledger import AccountSnapshot, ClosedTrade
+from trading.orders import ExecutionReport, Order, Signal
 
 PREFIX = "octet:"
-CHANNEL = "octet:events"
 HASHES = ("quotes", "accounts", "headroom", "breaker", "heartbeats")
+STREAM = "octet:stream"  # the window of numbered messages (a Redis stream) and their channel
+SEQ, EPOCH = "octet:seq", "octet:epoch"
+TOPICS = ("quotes", "signals", "orders", "fills", "trades", "headroom", "breaker", "desk")
+THROTTLED = ("quotes", "headroom")
+
+# KEYS: seq, stream, epoch. ARGV: channel, window, then each message as a JSON object's members
+# (without its opening brace). Returns the last number given.
+NUMBER_AND_SEND = """
+local t = redis.call('TIME')
+local at = t[1] .. string.format('%06d', tonumber(t[2]))
+local seq = 0
+for i = 3, #ARGV do
+  seq = redis.call('INCR', KEYS[1])
+  if seq == 1 then
+    redis.call('DEL', KEYS[2])
+    redis.call('SET', KEYS[3], at)
+  end
+  local msg = '{"seq":' .. seq .. ',"at_us":' .. at .. ',' .. ARGV[i]
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], seq .. '-0', 'm', msg)
+  redis.call('PUBLISH', ARGV[1], msg)
+end
+redis.call('SET', KEYS[3], at, 'NX')
+return seq
+"""
 
 
 def _dump(doc: Any) -> str:
@@ -65,6 +113,85 @@ class LiveFacts(Protocol):
     def breaker_events(self) -> Sequence[BreakerEvent]: ...
     @property
     def heartbeats(self) -> Mapping[str, Mapping[str, Any]]: ...
+    @property
+    def final(self) -> bool: ...
+    @property
+    def ticks(self) -> int: ...
+    @property
+    def signals(self) -> Sequence[Signal]: ...
+    @property
+    def orders(self) -> Sequence[Order]: ...
+    @property
+    def reports(self) -> Sequence[ExecutionReport]: ...
+    @property
+    def trades(self) -> Sequence[ClosedTrade]: ...
+    @property
+    def notes(self) -> Sequence[tuple[str, int, Mapping[str, Any]]]: ...
+
+
+def message(topic: str, data: Mapping[str, Any], account: str | None = None, **extra: Any) -> str:
+    """One stream message's members, without the number and time the script puts first."""
+    doc = {"topic": topic, "account": account, **extra, "data": json_safe(jsonable(dict(data)))}
+    return _dump(doc)[1:]
+
+
+def record_messages(run_id: str, registry: InstrumentRegistry, r: LiveFacts) -> list[tuple[str, str, str]]:
+    """A batch's record as stream messages: (topic, throttle key, members): its signals, orders,
+    their reports and fills, closed trades, breaker transitions and the desk's notes, then its end
+    state (headroom, quotes, the desk's progress), which ``Throttle`` sends after the rest."""
+    out: list[tuple[str, str, str]] = []
+    for sig in r.signals:
+        out.append(("signals", "", message("signals", signal_row(sig), run_id=run_id)))
+    for o in r.orders:
+        out.append(("orders", "", message("orders", {**order_row(o), "status": "new"}, o.account_id,
+                                          run_id=run_id, kind="order")))
+    for x in r.reports:
+        out.append(("orders", "", message("orders", report_row(x), x.account_id, run_id=run_id, kind="report")))
+        if x.fill is not None:
+            out.append(("fills", "", message("fills", fill_row(x), x.account_id, run_id=run_id)))
+    for tr in r.trades:
+        out.append(("trades", "", message("trades", trade_row(tr), tr.account_id, run_id=run_id)))
+    for a, h in sorted(r.latest_headroom.items()):
+        out.append(("headroom", a, message("headroom", headroom_row(h), a, run_id=run_id)))
+    for e in r.breaker_events:
+        out.append(("breaker", "", message("breaker", breaker_row(e), e.scope if e.tier is Tier.ACCOUNT else None,
+                                           run_id=run_id)))
+    for symbol, q in sorted(r.last_quotes.items()):
+        out.append(("quotes", symbol, message("quotes", {"symbol": symbol, **json.loads(quote_doc(registry, symbol, *q))},
+                                              run_id=run_id)))
+    for kind, ts_ns, payload in r.notes:
+        if kind in ("desk", "desk_stop", "desk_resume", "operator", "reconcile"):
+            out.append(("desk", "", message("desk", {"event": kind, "ts_ns": ts_ns, **payload}, run_id=run_id)))
+    out.append(("desk", "progress", message("desk", {"event": "end" if r.final else "progress", "batch": r.batch,
+                                                     "ticks": r.ticks}, run_id=run_id)))
+    return out
+
+
+class Throttle:
+    """The latest message per key of a throttled topic, sent at most once every ``seconds``: one that
+    comes sooner waits for a later batch (and is replaced by a newer one); the end of a session
+    sends everything waiting."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.sent: dict[tuple[str, str], float] = {}
+        self.waiting: dict[tuple[str, str], str] = {}
+
+    def pick(self, messages: Sequence[tuple[str, str, str]], final: bool = False,
+             now: float | None = None) -> list[str]:
+        now = time.monotonic() if now is None else now
+        out: list[str] = []
+        for topic, key, body in messages:
+            if topic in THROTTLED or (topic == "desk" and key == "progress"):
+                self.waiting[(topic, key)] = body
+            else:
+                out.append(body)
+        gap = self.seconds if self.seconds > 0 else 0.0
+        for k in list(self.waiting):
+            if final or now - self.sent.get(k, -1e18) >= max(gap, 1.0 if k[0] == "desk" else 0.0):
+                out.append(self.waiting.pop(k))
+                self.sent[k] = now
+        return out
 
 
 @dataclass
@@ -78,6 +205,8 @@ class Publication:
     headroom: dict[str, str] = field(default_factory=dict)
     breaker: dict[str, str] = field(default_factory=dict)
     heartbeats: dict[str, str] = field(default_factory=dict)
+    messages: list[tuple[str, str, str]] = field(default_factory=list)  # (topic, throttle key, members)
+    final: bool = False
 
     @staticmethod
     def of(run_id: str, batch: int, registry: InstrumentRegistry, quotes: Mapping[str, tuple[int, int, int]],
@@ -94,23 +223,24 @@ class Publication:
 
     @staticmethod
     def of_record(run_id: str, registry: InstrumentRegistry, r: LiveFacts) -> Publication:
-        """What a batch's record changes in the view."""
-        return Publication.of(run_id, r.batch, registry, r.last_quotes, r.snapshots, r.latest_headroom,
-                              r.breaker_events, r.heartbeats)
-
-    def event(self) -> str:
-        return _dump({"type": "batch", "run_id": self.run_id, "batch": self.batch,
-                      "headroom": {a: json.loads(h) for a, h in self.headroom.items()},
-                      "breaker": [json.loads(b) for b in self.breaker.values()]})
+        """What a batch's record changes in the view, and its stream messages."""
+        p = Publication.of(run_id, r.batch, registry, r.last_quotes, r.snapshots, r.latest_headroom,
+                           r.breaker_events, r.heartbeats)
+        p.messages = record_messages(run_id, registry, r)
+        p.final = r.final or any(kind == "desk_stop" for kind, _, _ in r.notes)  # what waits goes now
+        return p
 
 
 class MemoryLive:
     """The live view in this process (embedded mode)."""
 
-    def __init__(self) -> None:
+    def __init__(self, throttle_ms: int = 250, window: int = 1000) -> None:
         self.state: dict[str, dict[str, str]] = {h: {} for h in HASHES}
         self.run_id = ""
-        self.events: list[str] = []
+        self.throttle = Throttle(throttle_ms / 1000)
+        self.window = window
+        self.seq = 0
+        self.messages: list[str] = []  # the last ``window`` stream messages, numbered
         self.errors = 0  # (always 0: the same counters as RedisLive's, which can fail)
         self.last_error = ""
         self.rebuilds = 0
@@ -119,8 +249,10 @@ class MemoryLive:
         self.run_id = p.run_id
         for h in HASHES:
             self.state[h].update(getattr(p, h))
-        self.events.append(p.event())
-        del self.events[:-1000]
+        for body in self.throttle.pick(p.messages, p.final):
+            self.seq += 1
+            self.messages.append(f'{{"seq":{self.seq},"at_us":{time.time_ns() // 1000},{body}')
+        del self.messages[:-self.window]
 
     def snapshot(self) -> dict[str, dict[str, str]]:
         return {h: dict(v) for h, v in self.state.items()}
@@ -132,13 +264,19 @@ class MemoryLive:
 class RedisLive:
     """The live view in Redis: one pipeline (one round trip) per batch."""
 
-    def __init__(self, url: str, registry: InstrumentRegistry) -> None:
+    def __init__(self, url: str, registry: InstrumentRegistry, throttle_ms: int = 250, window: int = 10_000) -> None:
         import redis
 
         self.url = url
         self.registry = registry
         self.client = redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0,
                                            decode_responses=True)
+        self.send = self.client.register_script(NUMBER_AND_SEND)
+        self.throttle = Throttle(throttle_ms / 1000)
+        self.window = window
+        self.sent = 0  # stream messages sent
+        self.unsent: list[str] = []  # what a failed publish could not send, sent first next time
+        self.restart_stream = False  # more than a window was lost: number afresh (a new epoch)
         self.errors = 0
         self.rebuilds = 0
         self.last_error = ""
@@ -146,13 +284,23 @@ class RedisLive:
     def publish(self, p: Publication, store: Any = None) -> None:
         import redis
 
+        bodies = self.unsent + self.throttle.pick(p.messages, p.final)
+        self.unsent = []
         try:
             if store is not None and self.client.get(PREFIX + "run") != p.run_id:
                 self.rebuild(store, p.run_id)  # Redis restarted empty (or another run was shown)
             pipe = self._put(self.client.pipeline(transaction=True), p)
-            pipe.publish(CHANNEL, p.event())
+            if self.restart_stream:
+                pipe.delete(SEQ)  # the next number is 1: a new epoch, and clients are told to reload
+            if bodies:
+                self.send(keys=[SEQ, STREAM, EPOCH], args=[STREAM, self.window, *bodies], client=pipe)
             pipe.execute()
+            self.restart_stream = False
+            self.sent += len(bodies)
         except redis.RedisError as exc:
+            if len(bodies) > self.window:  # a client could not get them from the window anyway
+                self.restart_stream = True
+            self.unsent = bodies[-self.window:]
             self.errors += 1
             self.last_error = str(exc)
 

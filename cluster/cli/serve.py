@@ -62,7 +62,7 @@ def serve_cmd(config: ConfigOpt = Path("octet.yaml"),
     from serve.deploy import GatewayError, start, stop
 
     settings = settings_or_exit(config, gateway__port=port, gateway__host=host)
-    settings = with_local_servers(settings, only=frozenset({"postgres"}))
+    settings = with_local_servers(settings, only=frozenset({"postgres", "redis"}))
     try:
         store_of(config, store_url(settings)).close()  # it answers and is migrated (one line if not)
     except StoreError as exc:

@@ -117,10 +117,12 @@ def run_session(settings: Settings) -> None:
 def _live(settings: Settings) -> MemoryLive | RedisLive:
     from cluster.adapters.live import MemoryLive, RedisLive
 
+    gw = settings.gateway
     if settings.runtime.live == "inprocess":
-        return MemoryLive()
+        return MemoryLive(gw.stream_throttle_ms, gw.stream_window)
     assert settings.storage.redis_url is not None, "with_local_servers names one"
-    return RedisLive(settings.storage.redis_url.get_secret_value(), settings.registry())
+    return RedisLive(settings.storage.redis_url.get_secret_value(), settings.registry(), gw.stream_throttle_ms,
+                     gw.stream_window)
 
 
 def session_json(result: SessionResult) -> dict[str, object]:

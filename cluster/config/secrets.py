@@ -102,9 +102,25 @@ def secrets_dir(data_dir: Path) -> Path:
 
 
 def generated(path: Path, make: Callable[[], str]) -> str:
-    """The secret in ``path``, written there first (0600) from ``make()`` when it does not exist."""
-    if not Path(path).exists():
-        write_private(path, make())
+    """The secret in ``path``, written there first (0600) from ``make()`` when it does not exist.
+    Two processes that both find it missing agree on one: the file is written whole under a name
+    of its own and linked into place only if nothing is there yet (the loser reads the winner's)."""
+    path = Path(path)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{_random.token_hex(4)}.new")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, make().encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(tmp, path)  # atomic, and refused when another process got there first
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
     return read_private(path).decode().strip()
 
 

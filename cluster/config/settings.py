@@ -198,6 +198,13 @@ class GatewaySettings(_Model):
     rate_limit_per_minute: int = Field(default=1200, ge=1, le=1_000_000)  # per key, per replica
     token_minutes: float = Field(default=15.0, gt=0, le=24 * 60)  # a login token's life
     cache_ms: int = Field(default=500, ge=0, le=60_000)  # views (runs, accounts, positions, equity) kept this long
+    # the WebSocket stream (runtime.live: redis): the desk keeps the last stream_window messages for
+    # clients that reconnect, sends quotes and headroom at most every stream_throttle_ms per instrument
+    # or account; a client's queue holds stream_queue messages (beyond: dropped, counted, reported)
+    stream_window: int = Field(default=10_000, ge=100, le=1_000_000)
+    stream_throttle_ms: int = Field(default=250, ge=0, le=60_000)
+    stream_queue: int = Field(default=1_000, ge=10, le=100_000)
+    stream_clients: int = Field(default=256, ge=1, le=100_000)  # per replica
 
 
 class TopicSettings(_Model):

@@ -324,3 +324,27 @@ def test_a_session_keeps_its_files_private_and_no_secret_in_its_records_its_data
     assert any(f.name.startswith("journal-") for f in files) and any(f.suffix == ".db" for f in files)
     loose = {str(f.relative_to(data)): oct(mode(f)) for f in files if mode(f) != 0o600}
     assert not loose, loose
+
+
+def _race_for_secret(path: str, barrier) -> str:  # type: ignore[no-untyped-def]
+    from cluster.config.secrets import generated
+
+    barrier.wait()
+    return generated(Path(path), lambda: os.urandom(16).hex())
+
+
+def test_processes_that_make_a_secret_at_once_agree_on_one(tmp_path: Path) -> None:
+    """Gateway replicas starting on a fresh data_dir each make the token-signing key if it is
+    missing: all of them must end up with the same one (else a token one signs, another refuses)."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    for attempt in range(3):
+        path = tmp_path / f"gateway-{attempt}.key"
+        with ctx.Manager() as manager:
+            barrier = manager.Barrier(6)
+            with ctx.Pool(6) as pool:
+                got = pool.starmap(_race_for_secret, [(str(path), barrier)] * 6)
+        assert len(set(got)) == 1, got
+        assert got[0] == path.read_text().strip() and (path.stat().st_mode & 0o777) == 0o600
+        assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary left

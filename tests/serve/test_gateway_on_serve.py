@@ -27,6 +27,7 @@ from tests.conftest import ROOT, fresh_database, replay_ticks
 pytestmark = pytest.mark.ray
 TICKS = 40_000
 API = "/api/v1"
+SLOW_QUEUE = 300
 
 
 def free_port() -> int:
@@ -36,17 +37,19 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def gw_settings(tmp_path_factory, postgres) -> Settings:  # type: ignore[no-untyped-def]
+def gw_settings(tmp_path_factory, postgres, redis_server) -> Settings:  # type: ignore[no-untyped-def]
     return load_settings(ROOT / "octet.yaml", runtime__data_dir=str(tmp_path_factory.mktemp("gw")),
-                         session__ticks=TICKS, runtime__store="postgres",
-                         storage__url=fresh_database(postgres, "gateway"), gateway__port=free_port(),
-                         gateway__rate_limit_per_minute=100_000)
+                         session__ticks=TICKS, runtime__store="postgres", runtime__live="redis",
+                         storage__url=fresh_database(postgres, "gateway"), storage__redis_url=redis_server.url,
+                         gateway__port=free_port(), gateway__rate_limit_per_minute=100_000,
+                         gateway__stream_queue=SLOW_QUEUE)
 
 
 @pytest.fixture(scope="module")
 def recorded(ray_local, gw_settings: Settings):  # type: ignore[no-untyped-def]
     assert gw_settings.storage.url is not None
     store = SessionStore(gw_settings.storage.url.get_secret_value())
+    # no live view here: the stream tests publish this run's records themselves
     result = Session(gw_settings, store, run_id="gw", keep_records=True).run(replay_ticks(gw_settings))
     yield result, store
     store.close()
@@ -165,6 +168,8 @@ def test_errors_are_problem_documents_with_a_stable_type(base: str, keys: dict[s
             (c.get(f"{API}/fills", headers=auth(keys["viewer"]), params={"cursor": encode_cursor(2**70)}), 422,
              "invalid-request"),  # an int no store column holds: refused, not a 500
             (c.get(f"{API}/orders", headers=auth(keys["viewer"]), params={"limit": 0}), 422, "invalid-request"),
+            (c.get(f"{API}/signals/x%00/decisions", headers=auth(keys["viewer"]), params={"run": "\x00"}), 422,
+             "invalid-request"),  # a NUL PostgreSQL cannot hold: refused, not a 503
             (c.get(f"{API}/runs/nope", headers=auth(keys["viewer"])), 404, "not-found"),
             (c.get(f"{API}/nothing-here", headers=auth(keys["viewer"])), 404, "not-found"),
             (c.post(f"{API}/desk/halt", headers=auth(keys["trader"]), json={"reason": "x"}), 403, "forbidden"),
@@ -177,6 +182,39 @@ def test_errors_are_problem_documents_with_a_stable_type(base: str, keys: dict[s
             doc = r.json()
             assert doc["type"] == f"urn:octet:problem:{slug}" and doc["status"] == status and doc["title"]
             assert "Traceback" not in r.text and "sqlalchemy" not in r.text.lower()
+
+
+def test_the_stream_refuses_what_it_must_with_problem_documents(base: str, keys: dict[str, str]) -> None:
+    """The WebSocket route is not in the OpenAPI document (the role test cannot see it): without
+    credentials, with a bad key, with bad parameters, it sends a problem document and closes with
+    a code of its own; a viewer's key is enough to listen."""
+    import asyncio
+    import json
+
+    import websockets
+
+    async def attempt(url: str, headers: dict[str, str] | None = None, first: str | None = None) -> tuple[Any, int]:
+        async with websockets.connect(url, additional_headers=headers) as ws:
+            if first is not None:
+                await ws.send(first)
+            doc = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), 10)
+            return doc, closed.value.rcvd.code if closed.value.rcvd else 0
+
+    cases = [
+        (ws_url(base), None, "{}", "unauthorized", 4401),
+        (ws_url(base), None, "not json", "unauthorized", 4401),
+        (ws_url(base), auth("okt_000000000000_" + "x" * 43), None, "unauthorized", 4401),
+        (ws_url(base, topics="fills,gossip"), auth(keys["viewer"]), None, "invalid-request", 4400),
+        (ws_url(base, after="-3"), auth(keys["viewer"]), None, "invalid-request", 4400),
+        (ws_url(base, after="ten"), auth(keys["viewer"]), None, "invalid-request", 4400),
+    ]
+    for url, headers, first, slug, code in cases:
+        doc, got = asyncio.run(attempt(url, headers, first))
+        assert doc["type"] == "error" and doc["problem"]["type"] == f"urn:octet:problem:{slug}", (url, doc)
+        assert got == code, (url, got)
+        assert "Traceback" not in json.dumps(doc)
 
 
 def test_every_route_is_held_to_its_role(base: str, keys: dict[str, str]) -> None:
@@ -208,13 +246,36 @@ def test_every_route_is_held_to_its_role(base: str, keys: dict[str, str]) -> Non
 
 def test_a_login_token_acts_as_its_key_until_the_key_is_revoked(base: str, recorded) -> None:  # type: ignore[no-untyped-def]
     _, store = recorded
+    import asyncio
+    import json
+
+    import websockets
+
     _, key = add_key(store.engine, "short-lived", "viewer", by="tests")
+
+    async def open_stream(token: str) -> Any:
+        ws = await websockets.connect(ws_url(base))
+        await ws.send(json.dumps({"type": "auth", "token": token}))  # as a browser does (no headers)
+        assert (await next_json(ws))["type"] == "hello"
+        return ws
+
+    async def closed_as(ws: Any, within: float) -> int | None:
+        try:
+            while True:
+                await asyncio.wait_for(ws.recv(), within)
+        except websockets.ConnectionClosed as exc:
+            return exc.rcvd.code if exc.rcvd else None
+        except TimeoutError:
+            return None
+
+    loop = asyncio.new_event_loop()
     with httpx.Client(base_url=base, timeout=30) as c:
         tok = c.post(f"{API}/auth/token", headers={"X-API-Key": key})
         assert tok.status_code == 200 and tok.json()["role"] == "viewer"
         token = tok.json()["access_token"]
         assert c.get(f"{API}/whoami", headers=auth(token)).json()["name"] == "short-lived"
         assert c.post(f"{API}/auth/token", headers=auth(token)).status_code == 403, "no token for a token"
+        streams = [loop.run_until_complete(open_stream(credential)) for credential in (token, key)]
         revoke_key(store.engine, "short-lived")
         revoked = time.time()
         deadline = revoked + 15  # each replica reads a key's row at most every 5 s
@@ -226,6 +287,10 @@ def test_a_login_token_acts_as_its_key_until_the_key_is_revoked(base: str, recor
         time.sleep(max(0.0, revoked + 5.5 - time.time()))
         assert {c.get(f"{API}/whoami", headers=auth(credential)).status_code
                 for credential in (token, key) for _ in range(6)} == {401}
+        # a stream opened with either is closed (4401) within seconds of the revocation
+        codes = [loop.run_until_complete(closed_as(ws, max(1.0, revoked + 12 - time.time()))) for ws in streams]
+        assert codes == [4401, 4401], codes
+    loop.close()
 
 
 def test_the_live_schema_holds_for_generated_requests(base: str, keys: dict[str, str]) -> None:
@@ -270,3 +335,172 @@ def test_the_live_schema_holds_for_generated_requests(base: str, keys: dict[str,
                 fuzz(op, mode)
             except Unsatisfiable:  # a route with no parameter and no body has no invalid request to make
                 assert mode == schemathesis.GenerationMode.NEGATIVE, op.label
+
+
+# --- the WebSocket stream ---------------------------------------------------------------------------
+
+def ws_url(base: str, **params: Any) -> str:
+    from urllib.parse import urlencode
+
+    return base.replace("http://", "ws://") + f"{API}/stream" + (f"?{urlencode(params)}" if params else "")
+
+
+async def next_json(ws: Any, timeout: float = 10.0) -> dict[str, Any]:
+    import asyncio
+    import json
+
+    return dict(json.loads(await asyncio.wait_for(ws.recv(), timeout)))
+
+
+def publish(settings: Settings, records: list[Any], run_id: str = "gw", pause_every: int = 0) -> Any:
+    """The desk's live publisher (``RedisLive``, unthrottled) sending ``records`` as the desk would."""
+    from cluster.adapters.live import Publication, RedisLive
+
+    assert settings.storage.redis_url is not None
+    live = RedisLive(settings.storage.redis_url.get_secret_value(), settings.registry(), throttle_ms=0,
+                     window=100_000)
+    for i, r in enumerate(records):
+        live.publish(Publication.of_record(run_id, settings.registry(), r))
+        if pause_every and i % pause_every == pause_every - 1:
+            time.sleep(0.05)
+    assert live.errors == 0, live.last_error
+    return live
+
+
+def test_the_stream_carries_every_order_and_fill_and_a_client_that_reconnects_misses_nothing(  # type: ignore[no-untyped-def]
+        base: str, recorded, keys: dict[str, str], gw_settings: Settings) -> None:
+    """Two clients on the stream through Serve while the run's records are published as the desk
+    publishes them: one reads throughout; the other, for one account, hangs up halfway and comes
+    back with its last seq. Both end with exactly the orders, reports and fills the store holds, in
+    order (orders and reports each once), and none twice. The delay from Redis to the client is measured (printed)."""
+    import asyncio
+    import threading
+
+    import websockets
+
+    result, store = recorded
+    back = store.read_run("gw")
+    acc = result.orders[0].account_id
+    want_fills = [(f["client_order_id"], f["ts_ns"], f["kind"], str(f["price"])) for f in back["fills"]]
+    want_mine = [f for f, row in zip(want_fills, back["fills"], strict=True) if row["account_id"] == acc]
+    want_orders = [o["client_order_id"] for o in back["orders"]]
+    want_reports = [(x["client_order_id"], x["status"]) for x in back["execution_reports"]]
+    assert len(want_mine) >= 2
+    import redis as redis_lib
+
+    assert gw_settings.storage.redis_url is not None
+    redis_lib.Redis.from_url(gw_settings.storage.redis_url.get_secret_value()).flushall()
+    viewer = auth(keys["viewer"])
+
+    async def run() -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[float], int]:
+        everything: list[dict[str, Any]] = []
+        mine: list[dict[str, Any]] = []
+        delays: list[float] = []
+        async with websockets.connect(ws_url(base, topics="orders,fills"), additional_headers=viewer) as a, \
+                websockets.connect(ws_url(base, topics="fills", accounts=acc), additional_headers=viewer) as b:
+            assert (await next_json(a))["type"] == "hello"
+            hello = await next_json(b)
+            assert hello["type"] == "hello" and hello["topics"] == ["fills"] and hello["accounts"] == [acc]
+            publisher = threading.Thread(target=publish, args=(gw_settings, result.records), kwargs={"pause_every": 20})
+            publisher.start()
+
+            async def read_a() -> None:
+                while sum(m.get("topic") == "fills" for m in everything) < len(want_fills):
+                    msg = await next_json(a, 60)
+                    if msg.get("topic") == "fills":
+                        delays.append(time.time() * 1e6 - msg["at_us"])
+                    everything.append(msg)
+
+            async def read_b() -> int:
+                while len(mine) < len(want_mine) // 2:
+                    mine.append(await next_json(b, 60))
+                await b.close()
+                return 0
+
+            await asyncio.gather(read_a(), read_b())
+        await asyncio.sleep(0.5)  # messages go by while b is away
+        last = mine[-1]["seq"]
+        # the stream's epoch (b's hello came before anything was published: it had none yet)
+        async with websockets.connect(ws_url(base), additional_headers=viewer) as probe:
+            epoch = (await next_json(probe))["epoch"]
+        async with websockets.connect(ws_url(base, topics="fills", accounts=acc, after=last, epoch=epoch),
+                                      additional_headers=viewer) as b2:
+            assert (await next_json(b2))["type"] == "hello"
+            while len(mine) < len(want_mine):
+                mine.append(await next_json(b2, 30))
+            with pytest.raises(TimeoutError):  # and nothing more: no message twice
+                await next_json(b2, 1.5)
+        # a seq of another epoch is told to reload
+        async with websockets.connect(ws_url(base, after=last, epoch="1"), additional_headers=viewer) as stale:
+            assert (await next_json(stale))["type"] == "hello"
+            told = await next_json(stale)
+            assert told["type"] == "reload" and "epoch" in told["reason"]
+        publisher.join(60)
+        return everything, mine, delays, last
+
+    everything, mine, delays, _ = asyncio.run(run())
+    seqs = [m["seq"] for m in everything]
+    assert seqs == sorted(set(seqs))  # in order, each once
+    fills = [(m["data"]["client_order_id"], m["data"]["ts_ns"], m["data"]["kind"], m["data"]["price"])
+             for m in everything if m["topic"] == "fills"]
+    assert fills == want_fills
+    # orders and reports: each once (the store writes a batch's orders in its own order)
+    assert sorted(m["data"]["client_order_id"] for m in everything if m.get("kind") == "order") == sorted(want_orders)
+    assert sorted((m["data"]["client_order_id"], m["data"]["status"]) for m in everything
+                  if m.get("kind") == "report") == sorted(want_reports)
+    got_mine = [(m["data"]["client_order_id"], m["data"]["ts_ns"], m["data"]["kind"], m["data"]["price"]) for m in mine]
+    assert got_mine == want_mine  # half before the hang-up, the rest after it: none missing, none twice
+    assert {m["account"] for m in mine} == {acc}
+    delays.sort()
+    print(f"\nstream: {len(everything)} messages to one client; Redis -> client delay p50 "
+          f"{delays[len(delays) // 2] / 1000:.1f} ms, max {delays[-1] / 1000:.1f} ms over {len(delays)} fills")
+
+
+def test_a_slow_client_costs_a_bounded_queue_and_is_told_what_it_lost(base: str, keys: dict[str, str],  # type: ignore[no-untyped-def]
+                                                                      gw_settings: Settings) -> None:
+    """A client that reads nothing while 20,000 messages go by: the server keeps at most its queue
+    for it and drops the rest; when it reads, every message is either delivered or counted in a
+    "lost" notice that names where the gap is (none both, none neither)."""
+    import asyncio
+
+    import websockets
+
+    from cluster.adapters.live import Publication, RedisLive, message
+
+    assert gw_settings.storage.redis_url is not None
+    live = RedisLive(gw_settings.storage.redis_url.get_secret_value(), gw_settings.registry(), throttle_ms=0,
+                     window=100_000)
+    total = 20_000
+
+    async def run() -> tuple[list[dict[str, Any]], int]:
+        async with websockets.connect(ws_url(base, topics="signals"), additional_headers=auth(keys["viewer"]),
+                                      max_queue=4) as ws:  # the client's own buffer: 4 frames
+            before = (await next_json(ws))["seq"]  # the hello: the stream's last seq
+            for chunk in range(total // 1000):
+                p = Publication("gw", chunk)
+                p.messages = [("signals", "", message("signals", {"n": chunk * 1000 + i, "pad": "x" * 200}))
+                              for i in range(1000)]
+                live.publish(p)
+            assert live.errors == 0, live.last_error
+            await asyncio.sleep(3.0)  # the hub has dispatched them all by now, into a queue of 300
+            got: list[dict[str, Any]] = []
+            while True:
+                try:
+                    got.append(await next_json(ws, 3.0))
+                except TimeoutError:
+                    return got, before
+
+    got, before = asyncio.run(run())
+    delivered = [m for m in got if "seq" in m]
+    notices = [m for m in got if m.get("type") == "lost"]
+    assert notices, f"{len(delivered)} delivered, no loss reported"
+    assert len(delivered) + sum(n["count"] for n in notices) == total
+    seqs = [m["seq"] for m in delivered]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    lost = {s for n in notices for s in range(n["first_seq"], n["last_seq"] + 1)}
+    assert not lost & set(seqs) and len(lost) + len(seqs) == total  # each message delivered or counted
+    assert min(seqs) > before
+    # what reached it: its queue, and what the proxy and the sockets hold (a bound, not the 20,000)
+    assert len(delivered) <= 5_000
+    print(f"\nslow client: {len(delivered)} of {total} delivered (queue {SLOW_QUEUE} + socket buffers), "
+          f"{sum(n['count'] for n in notices)} counted lost in {len(notices)} notice(s)")

@@ -1,14 +1,19 @@
 """`octet desk start` brings the API up beside the desk (on the desk's Ray): it reports the running
 desk, and an admin's halt through it is taken by the desk and recorded in the audit trail with the
-key that asked; a viewer's is refused."""
+key that asked; a viewer's is refused. The desk's fills reach a client of the WebSocket stream
+(through Redis), every one the store holds, each once; the delay is measured."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -18,6 +23,7 @@ from sqlalchemy import select
 from cluster.config.secrets import state_key
 from cluster.desk.desk import DeskFiles
 from cluster.storage import audit
+from cluster.storage import models as m
 from cluster.storage.store import SessionStore
 from serve.keys import add_key
 from tests.conftest import ROOT
@@ -34,6 +40,7 @@ def test_the_desk_brings_up_the_api_and_an_admins_halt_through_it_is_audited_wit
     doc["desk"] = {"speed": 1_000.0}  # ~3 min of wall time: still running while it is steered (stopped below)
     port = free_port()
     doc["gateway"] = {"port": port}
+    doc["runtime"]["live"] = "redis"  # a local Redis under data_dir: the stream's source
     config = tmp_path / "desk.yaml"
     config.write_text(yaml.safe_dump(doc))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -57,6 +64,9 @@ def test_the_desk_brings_up_the_api_and_an_admins_halt_through_it_is_audited_wit
         _, admin = add_key(store.engine, "ops-alice", "admin", by="tests")
         _, viewer = add_key(store.engine, "watcher", "viewer", by="tests")
         acc = doc["accounts"][0]["id"]
+        listener = Listener(base, viewer)
+        listener.start()
+        assert listener.first_fill.wait(150), f"no fill on the stream in 150 s: {listener.errors}"
         with httpx.Client(base_url=base, timeout=60) as c:
             desk = c.get(f"{API}/desk", headers={"X-API-Key": viewer}).json()
             assert desk["running"] is True and desk["run_id"] == meta["run_id"]
@@ -82,3 +92,55 @@ def test_the_desk_brings_up_the_api_and_an_admins_halt_through_it_is_audited_wit
         stopped = subprocess.run([*cli, "desk", "stop", "--config", str(config)], env=env, capture_output=True,
                                  text=True, timeout=300, cwd=ROOT)
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    assert listener.stopped.wait(60), f"the stream did not say the desk stopped: {listener.errors}"
+    with store.engine.connect() as conn:
+        fills = conn.execute(select(m.FillRow.__table__).where(m.FillRow.__table__.c.run_id == meta["run_id"])
+                             .order_by(m.FillRow.__table__.c.id)).mappings().all()
+    want = [(f["client_order_id"], f["ts_ns"], f["kind"]) for f in fills]
+    got = [(x["data"]["client_order_id"], x["data"]["ts_ns"], x["data"]["kind"]) for x in listener.fills]
+    assert want and got == want, (len(got), len(want))
+    delays = sorted(listener.delays_ms) or [float("nan")]
+    print(f"\ndesk -> stream: {len(got)} fills ({len(listener.delays_ms)} live); Redis -> client p50 "
+          f"{delays[len(delays) // 2]:.1f} ms, max {delays[-1]:.1f} ms")
+
+
+class Listener(threading.Thread):
+    """A stream client in a thread: every fill, until the desk says it stopped."""
+
+    def __init__(self, base: str, key: str) -> None:
+        super().__init__(daemon=True)
+        self.url = base.replace("http://", "ws://") + f"{API}/stream?topics=fills,desk"
+        self.key = key
+        self.fills: list[dict[str, Any]] = []
+        self.delays_ms: list[float] = []
+        self.errors: list[str] = []
+        self.first_fill = threading.Event()
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        import websockets
+
+        async def listen() -> None:
+            headers = {"X-API-Key": self.key}
+            async with websockets.connect(self.url, additional_headers=headers) as ws:
+                epoch = json.loads(await ws.recv())["epoch"]
+            # the desk traded before the API was up: ask for the stream from its first message
+            async with websockets.connect(f"{self.url}&after=0&epoch={epoch}", additional_headers=headers) as ws:
+                hello = json.loads(await ws.recv())
+                assert hello["type"] == "hello"
+                while True:
+                    msg = json.loads(await ws.recv())
+                    if msg.get("topic") == "fills":
+                        if msg["seq"] > hello["seq"]:  # sent live (not from the window): its delay
+                            self.delays_ms.append(time.time() * 1000 - msg["at_us"] / 1000)
+                        self.fills.append(msg)
+                        self.first_fill.set()
+                    elif msg.get("topic") == "desk" and msg["data"].get("event") in ("desk_stop", "end"):
+                        self.stopped.set()
+                        return
+                    elif msg.get("type") in ("lost", "reload", "error"):
+                        self.errors.append(json.dumps(msg))
+        try:
+            asyncio.run(listen())
+        except Exception as exc:  # said by the test's assertions
+            self.errors.append(repr(exc))

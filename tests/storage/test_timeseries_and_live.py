@@ -12,8 +12,9 @@ import pytest
 import redis as redis_lib
 
 from cluster.adapters.feeds.replay import generate_ticks
-from cluster.adapters.live import CHANNEL, Publication, RedisLive
+from cluster.adapters.live import EPOCH, STREAM, Publication, RedisLive
 from cluster.config.settings import Settings
+from cluster.desk.record import BatchLog
 from cluster.storage.store import SessionStore
 from cluster.storage.timeseries import DAY_NS, TimeSeries
 from tests.conftest import fresh_database
@@ -94,32 +95,59 @@ def test_the_hourly_rollup_matches_polars(store: SessionStore, settings: Setting
     assert len(got) == 2 * 72
 
 
-def _publication(registry) -> Publication:  # type: ignore[no-untyped-def]
+def _facts() -> tuple[AccountSnapshot, Headroom, BreakerEvent]:
     pos = PositionView("oc-1", "EURUSD", Side.BUY, Decimal("1.5"), Decimal("1.08500"), Decimal("1.08300"), None,
                        Decimal("1.08550"), Decimal("75.00"), Decimal("-300.00"), 5)
     snap = AccountSnapshot("acc", "USD", 10, Decimal(100_000), Decimal("99996.50"), Decimal("100071.50"), (pos,), 0)
     head = Headroom("acc", 10, Decimal(5000), Decimal(95_000), Decimal("4996.50"), Decimal(90_000), Decimal("9996.50"),
                     Decimal("4696.50"), Decimal("9696.50"))
     ev = BreakerEvent(Tier.ACCOUNT, "acc", 10, BreakerState.CLOSED, BreakerState.OPEN, "3 losing trades", "stop opening")
-    return Publication.of("run1", 1, registry, {"EURUSD": (10, 108548, 108552)}, {"acc": snap}, {"acc": head}, [ev],
-                          {"risk": {"calls": 3, "restarts": 0}})
+    return snap, head, ev
 
 
-def test_redis_carries_the_live_view_and_its_events(redis_server, registry) -> None:  # type: ignore[no-untyped-def]
-    live = RedisLive(redis_server.url, registry)
+def _publication(registry, batch: int = 1, final: bool = False) -> Publication:  # type: ignore[no-untyped-def]
+    snap, head, ev = _facts()
+    log = BatchLog()
+    log.breaker_events.append(ev)
+    record = log.seal(batch, batch * 100, snapshots={"acc": snap}, headrooms={"acc": head},
+                      last_quotes={"EURUSD": (10 + batch, 108548, 108552)},
+                      heartbeats={"risk": {"calls": 3, "restarts": 0}}, final=final)
+    return Publication.of_record("run1", registry, record)
+
+
+def test_redis_carries_the_live_view_and_its_numbered_stream(redis_server, registry) -> None:  # type: ignore[no-untyped-def]
+    live = RedisLive(redis_server.url, registry, throttle_ms=60_000, window=100)
     live.client.flushall()
     sub = redis_lib.Redis.from_url(redis_server.url, decode_responses=True).pubsub()
-    sub.subscribe(CHANNEL)
+    sub.subscribe(STREAM)
     sub.get_message(timeout=1)  # the subscription's confirmation
-    pub = _publication(registry)
-    live.publish(pub)
+    live.publish(_publication(registry))
     view = live.snapshot()
-    assert json.loads(view["quotes"]["EURUSD"]) == {"ts_ns": 10, "bid": "1.08548", "ask": "1.08552"}
+    assert json.loads(view["quotes"]["EURUSD"]) == {"ts_ns": 11, "bid": "1.08548", "ask": "1.08552"}
     assert json.loads(view["accounts"]["acc"])["positions"][0]["floating_pnl"] == "75.00"
     assert json.loads(view["headroom"]["acc"])["daily_headroom"] == "4996.50"
     assert json.loads(view["breaker"]["account:acc"])["to_state"] == "open"
-    msg = sub.get_message(timeout=2)
-    assert msg is not None and json.loads(msg["data"])["headroom"]["acc"]["daily_headroom"] == "4996.50"
+    live.publish(_publication(registry, 2))  # within the throttle: its quote, headroom and progress wait
+    live.publish(_publication(registry, 3, final=True))  # the end sends what waits (the latest of each)
+    got = []
+    while (msg := sub.get_message(timeout=1)) is not None:
+        got.append(json.loads(msg["data"]))
+    assert [m["seq"] for m in got] == list(range(1, len(got) + 1))  # numbered without a gap, in order
+    topics = [(m["topic"], m["data"].get("batch", m["data"].get("ts_ns"))) for m in got]
+    assert topics == [("breaker", 10), ("headroom", 10), ("quotes", 11), ("desk", 1),  # batch 1
+                      ("breaker", 10), ("breaker", 10),  # batches 2 and 3 (each had the transition)
+                      ("headroom", 10), ("quotes", 13), ("desk", 3)]  # the end: only the latest waiting
+    assert got[1]["account"] == "acc" and got[1]["data"]["daily_headroom"] == "4996.50"
+    assert got[-1]["data"]["event"] == "end" and got[2]["account"] is None
+    window = live.client.xrange(STREAM)
+    assert [e[0] for e in window] == [f"{n}-0" for n in range(1, len(got) + 1)]
+    assert [json.loads(e[1]["m"]) for e in window] == got  # what a reconnecting client is sent
+    epoch = live.client.get(EPOCH)
+    assert epoch and abs(int(epoch) - got[0]["at_us"]) < 5_000_000
+    live.client.flushall()  # Redis lost its data: numbered afresh, under a new epoch
+    live.publish(_publication(registry, 4))
+    assert json.loads(live.client.xrange(STREAM)[0][1]["m"])["seq"] == 1
+    assert live.client.get(EPOCH) != epoch
 
 
 def test_a_redis_that_is_down_costs_the_view_not_the_session(registry) -> None:  # type: ignore[no-untyped-def]

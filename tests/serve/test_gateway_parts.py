@@ -1,0 +1,141 @@
+"""Parts of the gateway that need no server: the read cache's bounds, the key book's cache."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+
+from cluster.storage.store import SessionStore
+from serve.app import ReadCache
+from serve.keys import KeyBook, add_key
+
+
+def test_a_view_is_answered_stale_only_for_a_while_then_the_stores_failure_shows() -> None:
+    """A store that goes down: the last view is answered while a fresh one is tried, but not
+    after ttl + stale; then the failure reaches the caller (a 503 in the app), not an old answer."""
+    cache = ReadCache(ttl=0.05, stale=0.2)
+    up = True
+
+    async def compute() -> bytes:
+        if not up:
+            raise ConnectionError("store down")
+        return b"view"
+
+    async def run() -> None:
+        nonlocal up
+        assert await cache.get("k", compute) == b"view"
+        up = False
+        await asyncio.sleep(0.08)  # past ttl, within ttl + stale
+        assert await cache.get("k", compute) == b"view"
+        await asyncio.sleep(0.25)  # past ttl + stale
+        with pytest.raises(ConnectionError):
+            await cache.get("k", compute)
+        up = True
+        assert await cache.get("k", compute) == b"view"
+
+    asyncio.run(run())
+
+
+def test_the_read_cache_holds_a_bounded_number_of_bytes() -> None:
+    cache = ReadCache(ttl=60, budget=10_000)
+
+    async def run() -> None:
+        for i in range(100):
+            async def big() -> bytes:
+                return b"x" * 1_000
+            await cache.get(("equity", i), big)
+            assert cache.bytes <= 10_000
+
+    asyncio.run(run())
+
+
+def test_made_up_key_ids_never_push_out_the_rows_of_real_keys(tmp_path: Path) -> None:
+    store = SessionStore.sqlite(tmp_path)
+    _, key = add_key(store.engine, "real", "viewer", by="tests")
+    book = KeyBook(store.engine, ttl=60, unknown=100)
+    assert not book.known(key)
+    assert book.check_key(key) is not None
+    assert book.known(key)  # its row is held now: checked without a query
+    for i in range(1_000):  # a flood of ids that do not exist
+        assert book.check_key(f"okt_{i:012x}_" + "A" * 43) is None
+    assert book.known(key), "the real key's row was pushed out by made-up ids"
+    assert len(book._missing) <= 100
+    assert book.known("garbage") and book.known("a.b.c")  # refused without a query
+    t = time.monotonic()
+    assert book.check_key(key) is not None and time.monotonic() - t < 0.01
+    store.close()
+
+
+def _app(tmp_path: Path, **overrides: object):  # type: ignore[no-untyped-def]
+    from cluster.config.settings import load_settings
+    from serve.app import build_app
+    from tests.conftest import ROOT
+
+    settings = load_settings(ROOT / "octet.yaml", runtime__data_dir=str(tmp_path), **overrides)
+    store = SessionStore.sqlite(tmp_path)
+    keys = {role: add_key(store.engine, f"k-{role}", role, by="tests")[1] for role in ("viewer", "admin")}
+    return build_app(settings, store.engine), keys, store
+
+
+def test_a_key_over_its_rate_is_answered_429_with_retry_after(tmp_path: Path) -> None:
+    """(The app as Serve runs it, called in-process: the limit is the app's, per replica.)"""
+    from starlette.testclient import TestClient
+
+    app, keys, store = _app(tmp_path, gateway__rate_limit_per_minute=60)  # bursts of 10, then 1 a second
+    with TestClient(app) as c:
+        codes = [c.get("/api/v1/whoami", headers={"X-API-Key": keys["viewer"]}).status_code for _ in range(12)]
+        assert codes[:10] == [200] * 10 and codes[10:] == [429, 429]
+        r = c.get("/api/v1/whoami", headers={"X-API-Key": keys["viewer"]})
+        assert r.status_code == 429 and r.json()["type"] == "urn:octet:problem:rate-limited"
+        assert 1 <= int(r.headers["retry-after"]) <= 2
+        assert c.get("/api/v1/whoami", headers={"X-API-Key": keys["admin"]}).status_code == 200  # per key
+        time.sleep(1.1)
+        assert c.get("/api/v1/whoami", headers={"X-API-Key": keys["viewer"]}).status_code == 200
+    store.close()
+
+
+def test_cors_allows_only_the_configured_origins(tmp_path: Path) -> None:
+    from starlette.testclient import TestClient
+
+    app, keys, store = _app(tmp_path, gateway__cors_origins=["https://desk.example"])
+    with TestClient(app) as c:
+        ok = c.get("/api/v1/whoami", headers={"X-API-Key": keys["viewer"], "Origin": "https://desk.example"})
+        assert ok.headers.get("access-control-allow-origin") == "https://desk.example"
+        other = c.get("/api/v1/whoami", headers={"X-API-Key": keys["viewer"], "Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in other.headers
+        pre = c.options("/api/v1/desk/halt", headers={"Origin": "https://evil.example",
+                                                      "Access-Control-Request-Method": "POST"})
+        assert pre.status_code == 400 and "access-control-allow-origin" not in pre.headers
+        pre = c.options("/api/v1/desk/halt", headers={"Origin": "https://desk.example",
+                                                      "Access-Control-Request-Method": "POST",
+                                                      "Access-Control-Request-Headers": "authorization,content-type"})
+        assert pre.status_code == 200 and pre.headers["access-control-allow-origin"] == "https://desk.example"
+    store.close()
+    app, keys, store = _app(tmp_path / "closed")  # none configured: no browser origin at all
+    with TestClient(app) as c:
+        r = c.get("/api/v1/whoami", headers={"X-API-Key": keys["viewer"], "Origin": "https://desk.example"})
+        assert r.status_code == 200 and "access-control-allow-origin" not in r.headers
+    store.close()
+
+
+def test_revoking_by_a_name_two_live_keys_share_revokes_neither(tmp_path: Path) -> None:
+    from sqlalchemy import insert
+
+    from serve.keys import KeyProblem, keys_table, list_keys, revoke_key
+
+    store = SessionStore.sqlite(tmp_path)
+    first, _ = add_key(store.engine, "ops", "admin", by="tests")
+    with store.engine.begin() as conn:  # a second live "ops", as two `users add` racing could leave
+        conn.execute(insert(keys_table).values(key_id="0123456789ab", name="ops", role="viewer",
+                                               secret_sha256="0" * 64, created_ns=1, created_by="x", revoked_ns=None))
+    with pytest.raises(KeyProblem, match="give the key id"):
+        revoke_key(store.engine, "ops")
+    assert all(r["revoked_ns"] is None for r in list_keys(store.engine))
+    assert revoke_key(store.engine, "0123456789ab")["role"] == "viewer"  # by id: exactly that one
+    assert revoke_key(store.engine, "ops")["key_id"] == first.key_id  # now the name is one key's
+    with pytest.raises(KeyProblem, match="look like a key id"):
+        add_key(store.engine, "abcdef012345", "viewer", by="tests")
+    store.close()
