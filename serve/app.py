@@ -39,6 +39,7 @@ API = "/api/v1"
 ACTIONS = ("halt", "resume", "flatten")
 log = logging.getLogger("octet.gateway")
 
+BAR_SECONDS = (60, 300, 900, 1800, 3600, 14400, 86400)
 PRINTABLE = r"^[^\x00-\x1f\x7f]*$"  # no control character (PostgreSQL refuses a NUL in a string)
 Limit = Annotated[int, Query(ge=1, le=1000, description="items per page")]
 Cursor = Annotated[str | None, Query(max_length=512, pattern=PRINTABLE, description="next_cursor of the page before")]
@@ -356,6 +357,32 @@ def build_app(settings: Settings, engine: Any = None) -> FastAPI:
         """The saga's steps for one signal, per account, in the order they were decided."""
         return s.Decisions(items=await db(gw.reader.decisions, await run_of(run), signal_id))
 
+    @r.get("/instruments/{symbol}/bars", response_model=s.Bars, **routed("viewer"))
+    async def bars(symbol: Annotated[str, PathParam(max_length=32, pattern=PRINTABLE)], run: RunQ = None,
+                   seconds: Annotated[int, Query(description="the bars' length: 60, 300, 900, 1800, 3600, 14400 "
+                                                             "or 86400 (made from the 1-minute bars)")] = 60,
+                   from_ns: Ns = None, to_ns: Ns = None,
+                   limit: Annotated[int, Query(ge=1, le=5000, description="bars at most")] = 1000) -> Response:
+        """Bars of an instrument (recorded with `storage.record_ticks`), oldest first from `from_ns`,
+        with the Wyckoff structure the detector finds over them (trading ranges, events, the phase at
+        each bar; over these bars alone, so the first few dozen carry none) and the desk's signals for
+        the instrument in that window."""
+        if seconds not in BAR_SECONDS:
+            raise Problem("invalid-request", f"seconds: one of {', '.join(map(str, BAR_SECONDS))}")
+        try:
+            gw.settings.registry()[symbol]
+        except KeyError:
+            raise Problem("not-found", f"no instrument {symbol!r} in the settings") from None
+        try:
+            run_id: str | None = await run_of(run)
+        except Problem:
+            if run:
+                raise
+            run_id = None  # no run recorded: bars without signals
+        def bars_view(*args: Any) -> dict[str, Any]:
+            return _bars_view(gw, *args)
+        return await view(s.Bars, bars_view, symbol, seconds, from_ns, to_ns, limit, run_id)
+
     @r.get("/audit/verify", response_model=s.AuditVerdict, **routed("viewer"))
     async def audit_verify() -> s.AuditVerdict:
         """Recompute the audit chain and hold the signed anchors against it (as `octet audit verify`)."""
@@ -372,30 +399,37 @@ def build_app(settings: Settings, engine: Any = None) -> FastAPI:
 
     @r.get("/agents", response_model=s.Agents, **routed("viewer"))
     async def agents() -> s.Agents:
-        """Each agent's calls and time, from the desk's last status."""
+        """Each agent's calls and time, its process, restarts and last heartbeat, from the desk's last status."""
         status = await run_in_threadpool(gw.desk_files().status)
         items = [s.AgentHealth(name=name, calls=int(a.get("calls", 0)), busy_s=float(a.get("busy_s", 0.0)),
                                save_s=float(a.get("save_s", 0.0)),
-                               methods={k: [float(x) for x in v] for k, v in a.get("methods", {}).items()})
+                               methods={k: [float(x) for x in v] for k, v in a.get("methods", {}).items()},
+                               pid=a.get("pid"), restarts=int(a.get("restarts", 0)), heartbeat_at=a.get("heartbeat_at"),
+                               heartbeat_ok=a.get("heartbeat_ok"), missed_heartbeats=int(a.get("missed_heartbeats", 0)))
                  for name, a in sorted(status.get("agents", {}).items())]
         return s.Agents(run_id=status.get("run_id"), ignored=list(status.get("ignored_agents", [])), items=items)
 
+    async def steer(action: str, who: Principal, account: str, reason: str, wait_seconds: float,
+                    **extra: str) -> tuple[str, str | None]:
+        """Ask the running desk (its control directory) and wait up to ``wait_seconds`` for its answer."""
+        files = gw.desk_files()
+        if await run_in_threadpool(files.driver) is None:
+            raise Problem("desk-unavailable", "no desk is running on this data_dir (`octet desk start`)")
+        rid = await run_in_threadpool(lambda: files.request(action, account, reason, who.who, **extra))
+        log.info("%s asked to %s %s: %s (request %s)", who.who, action, extra.get("alert") or account or "the desk",
+                 reason, rid)
+        deadline = time.monotonic() + wait_seconds
+        outcome = await run_in_threadpool(files.answer_of, rid)
+        while outcome is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+            outcome = await run_in_threadpool(files.answer_of, rid)
+        if outcome is not None and outcome.startswith("refused"):
+            raise Problem("conflict", outcome, request_id=rid)
+        return rid, outcome
+
     def control(action: str) -> Callable[..., Any]:
         async def ask(body: s.ControlRequest, request: Request) -> s.ControlAnswer:
-            who: Principal = request.state.principal
-            files = gw.desk_files()
-            if await run_in_threadpool(files.driver) is None:
-                raise Problem("desk-unavailable", "no desk is running on this data_dir (`octet desk start`)")
-            rid = await run_in_threadpool(files.request, action, body.account, body.reason, who.who)
-            log.info("%s asked to %s %s: %s (request %s)", who.who, action, body.account or "the desk",
-                     body.reason, rid)
-            deadline = time.monotonic() + body.wait_seconds
-            outcome = await run_in_threadpool(files.answer_of, rid)
-            while outcome is None and time.monotonic() < deadline:
-                await asyncio.sleep(0.05)
-                outcome = await run_in_threadpool(files.answer_of, rid)
-            if outcome is not None and outcome.startswith("refused"):
-                raise Problem("conflict", outcome, request_id=rid)
+            rid, outcome = await steer(action, request.state.principal, body.account, body.reason, body.wait_seconds)
             return s.ControlAnswer(request_id=rid, action=action, account=body.account, outcome=outcome)
         ask.__name__ = f"desk_{action}"
         ask.__doc__ = ({"halt": "Open no new saga for an account (or the whole desk) until resumed; positions stay.",
@@ -409,6 +443,25 @@ def build_app(settings: Settings, engine: Any = None) -> FastAPI:
     for action in ACTIONS:
         r.post(f"/desk/{action}", response_model=s.ControlAnswer, name=f"desk_{action}",
                **routed("admin", (409, "the desk refused it")))(control(action))
+
+    @r.get("/alerts", response_model=s.Alerts, **routed("viewer"))
+    async def alerts(run: RunQ = None, unacked: Annotated[bool, Query(description="only those not acknowledged")] = False,
+                     limit: Limit = 100, cursor: Cursor = None) -> s.Alerts:
+        """What an operator must see: each breaker that opened (an account's or the desk's), with who
+        acknowledged it, when and what they noted."""
+        run_id = await run_of(run)
+        items, nxt = await db(gw.reader.alerts, run_id, unacked, limit, cursor)
+        return s.Alerts(run_id=run_id, items=items, next_cursor=nxt)
+
+    @r.post("/alerts/{alert_id}/ack", response_model=s.ControlAnswer, **routed("trader", (409, "the desk refused it")))
+    async def ack_alert(alert_id: Annotated[str, PathParam(pattern=r"^breaker-[0-9]{1,19}$")], body: s.AckRequest,
+                        request: Request) -> s.ControlAnswer:
+        """Acknowledge an alert: the desk records it in the audit trail with the caller's key and the note
+        (nothing of the desk changes). An alert acknowledged twice keeps its first acknowledgement."""
+        if not await db(gw.reader.alert_exists, alert_id):
+            raise Problem("not-found", f"no alert {alert_id!r}")
+        rid, outcome = await steer("ack", request.state.principal, "", body.note, body.wait_seconds, alert=alert_id)
+        return s.ControlAnswer(request_id=rid, action="ack", account="", outcome=outcome)
 
     @r.get("/desk/requests/{request_id}", response_model=s.RequestAnswer, **routed("viewer"))
     async def request_answer(request_id: Annotated[str, PathParam(pattern=r"^[0-9]{20}-[0-9a-f]{6}$")]) -> s.RequestAnswer:
@@ -519,6 +572,52 @@ def install_stream(app: FastAPI, gw: Gateway, identify: Callable[..., Principal]
             await refuse(ws, "internal", "the stream failed; it is logged: reconnect with after=<your last seq>")
         finally:
             hub.leave(c)
+
+
+def _bars_view(gw: Gateway, symbol: str, seconds: int, from_ns: int | None, to_ns: int | None, limit: int,
+               run_id: str | None) -> dict[str, Any]:
+    """The bars route's answer: the stored bars, the detector's structure over them, the run's signals."""
+    from decimal import Decimal
+
+    import polars as pl
+
+    from trading.wyckoff.detector import detect
+
+    inst = gw.settings.registry()[symbol]
+    digits = inst.price_precision
+    rows, more = gw.reader.bars(symbol, seconds, from_ns, to_ns, limit)
+
+    def price(points: int, places: int = digits) -> str:
+        return str(Decimal(int(points)).scaleb(-places))
+
+    out: dict[str, Any] = {"symbol": symbol, "seconds": seconds, "run_id": run_id, "truncated": more, "items": [],
+                           "ranges": [], "events": [], "signals": [], "detected_signals": 0}
+    if not rows:
+        return out
+    scale = 10 ** digits
+    starts = [r["ts_ns"] for r in rows]
+    frame = pl.DataFrame({"start_ns": starts, "end_ns": [t + seconds * 1_000_000_000 for t in starts],
+                          **{k: [r[k] / scale for r in rows] for k in ("open", "high", "low", "close")},
+                          "volume": [float(r["volume"]) for r in rows]})
+    found = detect(frame, symbol, digits, gw.settings.wyckoff_params(), inst)
+    phases = found.phase_names()
+    out["items"] = [{"start_ns": r["ts_ns"], "open": price(r["open"]), "high": price(r["high"]),
+                     "low": price(r["low"]), "close": price(r["close"]), "volume": int(r["volume"]),
+                     "phase": phases[i]} for i, r in enumerate(rows)]
+    ends = found.columns.cols["t"]
+    for rg in found.ranges:
+        if rg.climax is None or rg.far is None:
+            continue  # not proven a range (a pause in a trend): nothing to draw
+        out["ranges"].append({"kind": rg.kind, "context": rg.context, "start_ns": rg.climax.bar_ts_ns,
+                              "end_ns": int(ends[rg.end]) if rg.end >= 0 else None,
+                              "support": price(rg.support, digits + 1), "resistance": price(rg.resistance, digits + 1),
+                              "phase": rg.phase, "direction": rg.direction})
+    out["events"] = [{"event": e.event, "bar_ts_ns": e.bar_ts_ns, "known_ns": e.known_ns, "price": e.price,
+                      **dict(e.numbers)} for e in found.events]
+    out["detected_signals"] = len(found.signals)
+    if run_id is not None:
+        out["signals"] = gw.reader.signals_between(run_id, symbol, starts[0], starts[-1] + seconds * 1_000_000_000)
+    return out
 
 
 def _verify(gw: Gateway) -> dict[str, Any]:

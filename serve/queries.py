@@ -29,6 +29,7 @@ positions_t = m.PositionRow.__table__
 equity_t = m.EquityRow.__table__
 headroom_t = m.HeadroomRow.__table__
 breaker_t = m.BreakerEventRow.__table__
+bars_t = m.BarRow.__table__
 # the run recorded last first (runs from before revision 0004 have no recorded_ns: they come after)
 LATEST_FIRST = (runs_t.c.recorded_ns.is_(None), runs_t.c.recorded_ns.desc(), runs_t.c.started_ns.desc(), runs_t.c.run_id)
 
@@ -216,6 +217,75 @@ class Reader:
         t = fills_t
         return self._by_id(t, run_id, matching(t, account_id=account, symbol=symbol), t.c.ts_ns, from_ns, to_ns, limit,
                            cursor)
+
+    def bars(self, symbol: str, seconds: int, from_ns: int | None, to_ns: int | None,
+             limit: int) -> tuple[list[dict[str, Any]], bool]:
+        """Bars of ``symbol`` of ``seconds`` (a multiple of 60: made from the 1-minute bars, each
+        starting on a multiple of its length) in time order from ``from_ns``, at most ``limit``; and
+        whether more were in the window. Prices in points of the instrument's precision."""
+        t = bars_t
+        per = seconds // 60
+        q = select(t.c.ts_ns, t.c.open, t.c.high, t.c.low, t.c.close, t.c.volume) \
+            .where(t.c.symbol == symbol, t.c.seconds == 60)
+        if from_ns is not None:
+            q = q.where(t.c.ts_ns >= from_ns - from_ns % (seconds * 1_000_000_000))
+        if to_ns is not None:
+            q = q.where(t.c.ts_ns < to_ns)
+        rows = self._all(q.order_by(t.c.ts_ns).limit((limit + 1) * per))
+        if per == 1:
+            out = [dict(r) for r in rows]
+        else:
+            out = []
+            span = seconds * 1_000_000_000
+            for r in rows:
+                start = r["ts_ns"] - r["ts_ns"] % span
+                if out and out[-1]["ts_ns"] == start:
+                    b = out[-1]
+                    b["high"], b["low"] = max(b["high"], r["high"]), min(b["low"], r["low"])
+                    b["close"], b["volume"] = r["close"], b["volume"] + r["volume"]
+                else:
+                    out.append({**dict(r), "ts_ns": start})
+            if len(rows) == (limit + 1) * per and len(out) > 1:
+                out.pop()  # the last may lack minutes past the rows read
+        return out[:limit], len(out) > limit or len(rows) == (limit + 1) * per
+
+    def alerts(self, run_id: str, unacked: bool, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        """Each breaker that opened in the run, oldest first, with its acknowledgement (the desk's
+        audit record of an operator's ``ack``), if any; ``unacked``: only those without one (a
+        page may then hold fewer than ``limit``)."""
+        b, a = breaker_t, audit.audit
+        q = select(b).where(b.c.run_id == run_id, b.c.to_state == "open")
+        if cursor:
+            (last_id,) = decode_cursor(cursor, (int,))
+            q = q.where(b.c.id > last_id)
+        rows = self._all(q.order_by(b.c.id).limit(limit + 1))
+        acks: dict[str, dict[str, Any]] = {}
+        for rec in self._all(select(a.c.ts_ns, a.c.payload).where(a.c.run_id == run_id, a.c.kind == "operator")
+                             .order_by(a.c.seq)):
+            pay = rec["payload"] or {}
+            if pay.get("action") == "ack" and str(pay.get("outcome", "")).startswith("acknowledged"):
+                acks.setdefault(str(pay.get("alert_id")), {"acked_by": pay.get("who"), "acked_ns": rec["ts_ns"],
+                                                           "ack_note": pay.get("reason")})
+        items = []
+        for r in rows[:limit]:
+            alert_id = f"breaker-{r['id']}"
+            ack = acks.get(alert_id)
+            if unacked and ack:
+                continue
+            items.append({"alert_id": alert_id, "kind": "breaker", "ts_ns": r["ts_ns"], "tier": r["tier"],
+                          "scope": r["scope"], "trigger": r["trigger"], "action": r["action"], **(ack or {})})
+        return items, (encode_cursor(rows[limit - 1]["id"]) if len(rows) > limit else None)
+
+    def alert_exists(self, alert_id: str) -> bool:
+        n = int(alert_id.removeprefix("breaker-"))
+        if n >= 2**63:
+            return False
+        return bool(self._all(select(breaker_t.c.id).where(breaker_t.c.id == n, breaker_t.c.to_state == "open")))
+
+    def signals_between(self, run_id: str, symbol: str, from_ns: int, to_ns: int) -> list[dict[str, Any]]:
+        t = signals_t
+        q = select(t).where(t.c.run_id == run_id, t.c.symbol == symbol, t.c.ts_ns >= from_ns, t.c.ts_ns < to_ns)
+        return [exact(stored(x)) for x in self._all(q.order_by(t.c.id).limit(1000))]
 
     def signals(self, run_id: str, symbol: str | None, setup: str | None, from_ns: int | None, to_ns: int | None,
                 limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:

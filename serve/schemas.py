@@ -261,6 +261,11 @@ class AgentHealth(Doc):
     busy_s: float
     save_s: float
     methods: dict[str, list[float]] = Field(description="per method: [calls, busy seconds, mean ms]")
+    pid: int | None = None
+    restarts: int = Field(0, description="times Ray restarted it (a new process), its state restored each time")
+    heartbeat_at: float | None = Field(None, description="its last answered heartbeat (seconds since the epoch)")
+    heartbeat_ok: bool | None = Field(None, description="false: it did not answer the last heartbeat in time")
+    missed_heartbeats: int = 0
 
 
 class Agents(Doc):
@@ -296,3 +301,59 @@ class ProblemDoc(BaseModel):
     status: int
     instance: str
     detail: str | None = None
+
+
+class Bar(Doc):
+    start_ns: int
+    open: str
+    high: str
+    low: str
+    close: str
+    volume: int
+    phase: str  # the Wyckoff phase at this bar's close, as the detector knew it then
+
+
+class WyckoffRange(Doc):
+    kind: str  # "accumulation", "distribution", "reaccumulation", ... or "" while undecided
+    context: int  # +1 opened by a selling climax (after a fall), -1 by a buying climax
+    start_ns: int  # the climax's bar
+    end_ns: int | None  # the bar at which price left it (null: it lasts to the last bar)
+    support: str
+    resistance: str
+    phase: str
+    direction: int  # +1 after a spring or an SOS, -1 after an upthrust or an SOW, 0 not yet
+
+
+class Bars(Doc):
+    symbol: str
+    seconds: int
+    run_id: str | None
+    truncated: bool  # more bars were in the window than limit
+    items: list[Bar]
+    ranges: list[WyckoffRange]
+    events: list[dict[str, Any]]  # each: event, bar_ts_ns, price and its numbers
+    signals: list[Signal]  # the desk's signals for the symbol in the window (of run_id)
+    detected_signals: int  # signals the detector finds over these bars alone
+
+
+class Alert(Doc):
+    alert_id: str  # breaker-<n>
+    kind: str  # "breaker": a breaker opened (an account's, or the desk's system breaker)
+    ts_ns: int
+    tier: str
+    scope: str
+    trigger: str
+    action: str
+    acked_by: str | None = None
+    acked_ns: int | None = None
+    ack_note: str | None = None
+
+
+class Alerts(Page):
+    run_id: str
+    items: list[Alert]
+
+
+class AckRequest(Doc):
+    note: str = Field(min_length=1, max_length=500, description="what was seen or done")
+    wait_seconds: float = Field(default=5.0, ge=0, le=30, description="how long to wait for the desk's answer")

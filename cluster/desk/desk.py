@@ -200,10 +200,10 @@ class DeskFiles:
         except FileNotFoundError:
             return False
 
-    def request(self, action: str, account: str, reason: str, who: str) -> str:
+    def request(self, action: str, account: str, reason: str, who: str, **extra: str) -> str:
         request_id = f"{time.time_ns():020d}-{uuid.uuid4().hex[:6]}"
         body = {"id": request_id, "action": action, "account": account, "reason": reason, "who": who,
-                "at": time.time()}
+                "at": time.time(), **extra}
         write_private(self.control / f"{request_id}.json", json.dumps(body))
         return request_id
 

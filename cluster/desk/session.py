@@ -13,6 +13,7 @@ the driver keeps no list that grows with the run unless asked to keep the record
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import uuid
@@ -568,8 +569,8 @@ class Session:
             refused = "refused: the request's time (at) is not a time before now"
         elif age > ttl:
             refused = f"refused: the request is {age:.0f} s old, older than desk.request_ttl_seconds ({ttl:.0f} s)"
-        elif request.get("action") not in ("halt", "resume", "flatten"):
-            refused = f"refused: unknown action {request.get('action')!r} (halt, resume, flatten)"
+        elif request.get("action") not in ("halt", "resume", "flatten", "ack"):
+            refused = f"refused: unknown action {request.get('action')!r} (halt, resume, flatten, ack)"
         elif not str(request.get("who", "")).strip() or request.get("who") == "desk":
             refused = "refused: a request must say who asks (and not as the desk itself)"
         if refused:
@@ -634,6 +635,10 @@ class Session:
             before = len(self.log.reports)
             self._book(execution.call("flatten", account or None, f"operator {who}: {reason}"))
             outcome = f"flattened {name}: {len(self.log.reports) - before} report(s)"
+        elif action == "ack":  # an operator saw an alert: recorded, nothing of the desk changes
+            alert = str(request.get("alert", ""))
+            outcome = f"acknowledged {alert}" if re.fullmatch(r"breaker-[0-9]{1,19}", alert) else \
+                f"refused: {alert[:40]!r} is not an alert id (breaker-<n>)"
         elif action == "reconcile":
             policy = self.settings.desk.reconcile_policy
             update: ExecUpdate = ray.get(execution.call("settle_differences", policy, reason))
@@ -643,7 +648,7 @@ class Session:
             outcome = f"{len(update.reconciled)} difference(s) resolved by policy {policy}" + (
                 f", {len(update.discrepancies)} left" if update.discrepancies else "")
         else:
-            outcome = f"refused: unknown action {action!r} (halt, resume, flatten)"
+            outcome = f"refused: unknown action {action!r} (halt, resume, flatten, ack)"
         self.control_outcome = outcome
         if request.get("id"):
             self.handled[str(request["id"])] = outcome
@@ -651,7 +656,8 @@ class Session:
                 del self.handled[next(iter(self.handled))]
         self.log.notes.append(("operator" if who != "desk" else "desk", self.clock,
                                {"action": action, "account_id": account, "who": who, "reason": reason,
-                                "outcome": outcome, "request_id": str(request.get("id", ""))}))
+                                "outcome": outcome, "request_id": str(request.get("id", "")),
+                                **({"alert_id": str(request.get("alert", ""))[:40]} if action == "ack" else {})}))
 
     def status(self) -> dict[str, Any]:
         """What `octet desk status` shows: accounts, positions, headroom, breaker tiers, feed lag."""
@@ -680,7 +686,10 @@ class Session:
                 "stages_s": {k: round(v, 3) for k, v in sorted(self.stages.items(), key=lambda kv: -kv[1])},
                 "agents": {name: {"calls": i.get("calls", 0), "busy_s": round(i.get("busy_s", 0.0), 3),
                                   "save_s": round(i.get("save_s", 0.0), 3),
-                                  "methods": {m: [c, round(b, 3), round(v, 3)] for m, (c, b, v) in i.get("methods", {}).items()}}
+                                  "methods": {m: [c, round(b, 3), round(v, 3)] for m, (c, b, v) in i.get("methods", {}).items()},
+                                  "pid": i.get("pid"), "restarts": i.get("restarts", 0),
+                                  "heartbeat_at": i.get("heartbeat_at"), "heartbeat_ok": i.get("heartbeat_ok"),
+                                  "missed_heartbeats": i.get("missed", 0)}
                        for name, i in self.agent_seen.items()}}
 
     def _lap(self, stage: str) -> None:
@@ -873,15 +882,20 @@ class Session:
         refs = {ref.name: ref.handle.info.remote() for ref in self.topo.all()}
         ready, _ = ray.wait(list(refs.values()), num_returns=len(refs), timeout=timeout)
         done = set(ready)
+        now = time.time()
         for name, r in refs.items():
+            before = self.agent_seen.get(name, {"calls": 0, "busy_s": 0.0})
             if r not in done:
                 self.health.agents[name] = AgentHealth(heartbeat_ok=False, errors=self.health.errors[name])
+                if name in self.agent_seen:  # (what `desk status` and the API show of it)
+                    before["heartbeat_ok"], before["missed"] = False, int(before.get("missed", 0)) + 1
                 continue
             info = ray.get(r)
-            before = self.agent_seen.get(name, {"calls": 0, "busy_s": 0.0})
             calls = info["calls"] - before["calls"]
             mean_ms = (info["busy_s"] - before["busy_s"]) / calls * 1000 if calls > 0 else 0.0
-            self.agent_seen[name] = info
+            # (its restarts: the shell counts them, in the state it restores)
+            self.agent_seen[name] = {**info, "heartbeat_at": now, "heartbeat_ok": True,
+                                     "missed": int(before.get("missed", 0))}
             self.health.agents[name] = AgentHealth(mean_ms, self.health.errors[name], True)
 
     def _halt(self, reason: str, ts_ns: int, started: float) -> None:

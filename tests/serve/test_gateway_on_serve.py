@@ -42,7 +42,7 @@ def gw_settings(tmp_path_factory, postgres, redis_server) -> Settings:  # type: 
                          session__ticks=TICKS, runtime__store="postgres", runtime__live="redis",
                          storage__url=fresh_database(postgres, "gateway"), storage__redis_url=redis_server.url,
                          gateway__port=free_port(), gateway__rate_limit_per_minute=100_000,
-                         gateway__stream_queue=SLOW_QUEUE)
+                         gateway__stream_queue=SLOW_QUEUE, storage__record_ticks=True)
 
 
 @pytest.fixture(scope="module")
@@ -159,6 +159,54 @@ def test_every_read_route_returns_what_the_store_holds(base: str, recorded, keys
         assert verdict["ok"] is True and verdict["records"] == n
 
 
+def test_bars_come_with_the_wyckoff_structure_the_desk_traded_on(base: str, recorded, keys: dict[str, str],  # type: ignore[no-untyped-def]
+                                                              gw_settings: Settings) -> None:
+    """The bars route gives the store's 1-minute bars (and longer ones made from them), the
+    structure the detector finds over them, and the run's signals: the evidence of each signal the
+    desk's own analysis agent traded on (live, bar by bar) is among the events the route finds."""
+    from decimal import Decimal
+
+    result, store = recorded
+    symbol = result.signals[0].symbol
+    digits = gw_settings.registry()[symbol].price_precision
+    with store.engine.connect() as conn:
+        t = m.BarRow.__table__
+        rows = conn.execute(select(t).where(t.c.symbol == symbol, t.c.seconds == 60).order_by(t.c.ts_ns)).mappings().all()
+    assert 100 < len(rows) < 5000
+    with httpx.Client(base_url=base, timeout=60) as c:
+        got = c.get(f"{API}/instruments/{symbol}/bars", headers=auth(keys["viewer"]), params={"limit": 5000})
+        assert got.status_code == 200, got.text
+        body = got.json()
+        assert body["truncated"] is False and body["run_id"] == "gw"
+        assert [(b["start_ns"], b["open"], b["close"], b["volume"]) for b in body["items"]] == \
+            [(r["ts_ns"], str(Decimal(r["open"]).scaleb(-digits)), str(Decimal(r["close"]).scaleb(-digits)), r["volume"])
+             for r in rows]
+        mine = [s for s in result.signals if s.symbol == symbol]
+        assert [s["signal_id"] for s in body["signals"]] == [s.signal_id for s in mine]
+        found = {(e["event"], e["bar_ts_ns"]) for e in body["events"]}
+        for sig in mine:
+            events = {(e.event, e.bar_ts_ns) for e in sig.evidence if e.event not in ("structure", "cause")}
+            assert events and events <= found, sig.signal_id  # (structure, cause: summaries, not events)
+        assert body["ranges"] and all(r["support"] < r["resistance"] for r in body["ranges"])
+        assert {b["phase"] for b in body["items"]} - {""} <= {"A", "B", "C", "D", "E"}
+        # hourly bars from the minutes: each the span's open, high, low, close and summed volume
+        hours = c.get(f"{API}/instruments/{symbol}/bars", headers=auth(keys["viewer"]),
+                      params={"seconds": 3600, "limit": 3}).json()
+        first = [r for r in rows if r["ts_ns"] // 3_600_000_000_000 == rows[0]["ts_ns"] // 3_600_000_000_000]
+        h = hours["items"][0]
+        assert (h["open"], h["high"], h["low"], h["close"], h["volume"]) == (
+            str(Decimal(first[0]["open"]).scaleb(-digits)), str(Decimal(max(r["high"] for r in first)).scaleb(-digits)),
+            str(Decimal(min(r["low"] for r in first)).scaleb(-digits)), str(Decimal(first[-1]["close"]).scaleb(-digits)),
+            sum(r["volume"] for r in first))
+        assert len(hours["items"]) == 3 and hours["truncated"] is True
+        page = c.get(f"{API}/instruments/{symbol}/bars", headers=auth(keys["viewer"]),
+                     params={"from_ns": rows[10]["ts_ns"], "limit": 5}).json()
+        assert [b["start_ns"] for b in page["items"]] == [r["ts_ns"] for r in rows[10:15]] and page["truncated"]
+        assert c.get(f"{API}/instruments/NOPE/bars", headers=auth(keys["viewer"])).status_code == 404
+        assert c.get(f"{API}/instruments/{symbol}/bars", headers=auth(keys["viewer"]),
+                     params={"seconds": 61}).status_code == 422
+
+
 def test_errors_are_problem_documents_with_a_stable_type(base: str, keys: dict[str, str]) -> None:
     with httpx.Client(base_url=base, timeout=30) as c:
         cases = [
@@ -230,8 +278,10 @@ def test_every_route_is_held_to_its_role(base: str, keys: dict[str, str]) -> Non
             if method != "get" and path != f"{API}/auth/token":  # a login changes nothing of the desk
                 assert role in ("trader", "admin"), f"{method.upper()} {path} changes things: not for viewers"
             url = path.replace("{client_order_id}", "x").replace("{signal_id}", "x").replace("{run_id}", "x") \
-                .replace("{account_id}", "x").replace("{request_id}", "00000000000000000000-abcdef")
-            body = {"reason": "role check", "wait_seconds": 0} if method == "post" else None
+                .replace("{account_id}", "x").replace("{request_id}", "00000000000000000000-abcdef") \
+                .replace("{alert_id}", "breaker-1").replace("{symbol}", "EURUSD")
+            body = ({"note": "role check"} if "{alert_id}" in path else {"reason": "role check", "wait_seconds": 0}) \
+                if method == "post" else None
             bare = c.request(method, url, json=body)
             if role == "public":
                 assert bare.status_code == 200, (method, path)

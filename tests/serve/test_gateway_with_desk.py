@@ -1,6 +1,7 @@
 """`octet desk start` brings the API up beside the desk (on the desk's Ray): it reports the running
 desk, and an admin's halt through it is taken by the desk and recorded in the audit trail with the
-key that asked; a viewer's is refused. The desk's fills reach a client of the WebSocket stream
+key that asked; a viewer's is refused. Its agents' health shows each heartbeat, and an agent
+killed under it restarted. A breaker that opens is an alert a trader acknowledges, audited. The desk's fills reach a client of the WebSocket stream
 (through Redis), every one the store holds, each once; the delay is measured."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -41,6 +43,7 @@ def test_the_desk_brings_up_the_api_and_an_admins_halt_through_it_is_audited_wit
     port = free_port()
     doc["gateway"] = {"port": port}
     doc["runtime"]["live"] = "redis"  # a local Redis under data_dir: the stream's source
+    doc.setdefault("agents", {}).setdefault("breaker", {})["consecutive_losses"] = 1  # an alert at the first loss
     config = tmp_path / "desk.yaml"
     config.write_text(yaml.safe_dump(doc))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -67,7 +70,30 @@ def test_the_desk_brings_up_the_api_and_an_admins_halt_through_it_is_audited_wit
         listener = Listener(base, viewer)
         listener.start()
         assert listener.first_fill.wait(150), f"no fill on the stream in 150 s: {listener.errors}"
+        _, trader = add_key(store.engine, "trader-bob", "trader", by="tests")
         with httpx.Client(base_url=base, timeout=60) as c:
+            # an alert (a breaker that opened at the first losing trade), acknowledged by a trader
+            deadline = time.time() + 150
+            while not (alerts := c.get(f"{API}/alerts", headers={"X-API-Key": viewer}).json()["items"]):
+                assert time.time() < deadline, "no breaker opened: no alert to acknowledge"
+                time.sleep(1.0)
+            alert = alerts[0]["alert_id"]
+            assert alerts[0]["kind"] == "breaker" and alerts[0]["acked_by"] is None
+            assert c.post(f"{API}/alerts/{alert}/ack", headers={"X-API-Key": viewer},
+                          json={"note": "x"}).status_code == 403
+            assert c.post(f"{API}/alerts/breaker-999999999/ack", headers={"X-API-Key": trader},
+                          json={"note": "x"}).status_code == 404
+            acked = c.post(f"{API}/alerts/{alert}/ack", headers={"X-API-Key": trader},
+                           json={"note": "seen: losing streak on EURUSD", "wait_seconds": 30})
+            assert acked.status_code == 200 and acked.json()["outcome"] == f"acknowledged {alert}", acked.text
+            deadline = time.time() + 60  # the desk writes the unit's records when the unit is done
+            while (seen := next(a for a in c.get(f"{API}/alerts", headers={"X-API-Key": viewer}).json()["items"]
+                                if a["alert_id"] == alert))["acked_by"] is None:
+                assert time.time() < deadline, seen
+                time.sleep(0.5)
+            assert seen["acked_by"].startswith("api:trader-bob (") and seen["ack_note"] == "seen: losing streak on EURUSD"
+            unacked = c.get(f"{API}/alerts", headers={"X-API-Key": viewer}, params={"unacked": True}).json()["items"]
+            assert alert not in {a["alert_id"] for a in unacked}
             desk = c.get(f"{API}/desk", headers={"X-API-Key": viewer}).json()
             assert desk["running"] is True and desk["run_id"] == meta["run_id"]
             refused = c.post(f"{API}/desk/halt", headers={"X-API-Key": viewer}, json={"account": acc, "reason": "x"})
@@ -79,10 +105,26 @@ def test_the_desk_brings_up_the_api_and_an_admins_halt_through_it_is_audited_wit
             assert answer["outcome"] and answer["outcome"].startswith(f"halted {acc}"), answer
             again = c.get(f"{API}/desk/requests/{answer['request_id']}", headers={"X-API-Key": viewer}).json()
             assert again["outcome"] == answer["outcome"]
+            # agents' health: each answering its heartbeats; one killed is restarted, and says so
+            agents = {a["name"]: a for a in c.get(f"{API}/agents", headers={"X-API-Key": viewer}).json()["items"]}
+            assert "performance" in agents and len(agents) >= 8
+            for a in agents.values():
+                assert a["heartbeat_ok"] is True and time.time() - a["heartbeat_at"] < 60 and a["restarts"] == 0, a
+            victim = agents["performance"]
+            os.kill(victim["pid"], signal.SIGKILL)
+            deadline = time.time() + 90
+            while True:
+                now = {a["name"]: a for a in c.get(f"{API}/agents", headers={"X-API-Key": viewer}).json()["items"]}
+                if now["performance"]["pid"] != victim["pid"] and now["performance"]["heartbeat_ok"]:
+                    break
+                assert time.time() < deadline, now["performance"]
+                time.sleep(0.5)
+            assert now["performance"]["restarts"] == 1 and now["risk"]["restarts"] == 0
         deadline = time.time() + 60
         while True:  # the desk writes the unit's records when the unit is done
             with store.engine.connect() as conn:
-                ops = [r.payload for r in conn.execute(select(audit.audit).where(audit.audit.c.kind == "operator"))]
+                ops = [r.payload for r in conn.execute(select(audit.audit).where(audit.audit.c.kind == "operator"))
+                       if r.payload["action"] != "ack"]
             if ops or time.time() > deadline:
                 break
             time.sleep(0.2)
