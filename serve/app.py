@@ -490,16 +490,32 @@ def install_stream(app: FastAPI, gw: Gateway, identify: Callable[..., Principal]
             await ws.send_text(json.dumps({"type": "error", "problem": document(slug, detail, ws.url.path, **extra)}))
             await ws.close(code=CLOSE.get(slug, 4500), reason=PROBLEMS[slug][1][:120])
 
+    def header_credentials(ws: WebSocket) -> str:
+        scheme, _, value = ws.headers.get("authorization", "").strip().partition(" ")
+        return ws.headers.get("x-api-key") or (value.strip() if scheme.lower() == "bearer" else "")
+
+    authenticating = asyncio.Semaphore(16)  # connections not yet authenticated, per replica (each may hold a frame)
+
     async def credentials(ws: WebSocket) -> str | None:
-        """The key or token in the headers, else in the first message (browsers cannot set headers)."""
-        presented = ws.headers.get("x-api-key") or ws.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        """The key or token in the headers, else in the first message (browsers cannot set headers):
+        a short one, within 5 s (anything else is no credentials)."""
+        presented = header_credentials(ws)
         if presented:
             return presented
-        try:
-            first = json.loads(await asyncio.wait_for(ws.receive_text(), 5.0))
-        except (TimeoutError, ValueError, KeyError):
+        if authenticating.locked():
+            raise Problem("stream-unavailable", "too many connections are authenticating: try again shortly")
+        async with authenticating:
+            try:
+                first = await asyncio.wait_for(ws.receive_text(), 5.0)
+            except (TimeoutError, KeyError):
+                return None
+        if len(first) > 8192:
             return None
-        token = first.get("token") if isinstance(first, dict) and first.get("type") == "auth" else None
+        try:
+            doc = json.loads(first)
+        except (ValueError, RecursionError):
+            return None
+        token = doc.get("token") if isinstance(doc, dict) and doc.get("type") == "auth" else None
         return token if isinstance(token, str) and len(token) <= 4096 else None
 
     @app.websocket(f"{API}/stream", name="stream")
@@ -516,13 +532,15 @@ def install_stream(app: FastAPI, gw: Gateway, identify: Callable[..., Principal]
         except ValueError as exc:
             detail = str(exc) if not str(exc).startswith("invalid literal") else "after: a whole number"
             return await refuse(ws, "invalid-request", detail)
-        presented = await credentials(ws)
         try:
+            presented = await credentials(ws)
             who = await run_in_threadpool(identify, presented)
             if not who.may("viewer"):
                 raise Problem("forbidden", "the stream needs the viewer role")
         except Problem as p:
             return await refuse(ws, p.slug, p.detail)
+        except (WebSocketDisconnect, RuntimeError):
+            return  # the client went away before it said who it is
         hub = gw.stream_hub()
         if hub is None:
             return await refuse(ws, "stream-unavailable", "the desk's live state is not in Redis here (runtime.live: "
@@ -537,7 +555,10 @@ def install_stream(app: FastAPI, gw: Gateway, identify: Callable[..., Principal]
             now_epoch, now_seq, oldest = await hub.state()
             await ws.send_text(json.dumps({"type": "hello", "epoch": now_epoch, "seq": now_seq, "oldest": oldest,
                                            "topics": sorted(topics), "accounts": sorted(accounts),
-                                           "queue": cfg.stream_queue, "who": who.name, "role": who.role}))
+                                           "queue": cfg.stream_queue, "credit": cfg.stream_queue,
+                                           "ack": 'send {"type": "ack", "seq": <the last seq read>} at least every '
+                                                  f'{max(1, cfg.stream_queue // 2)} messages',
+                                           "who": who.name, "role": who.role}))
             if after is not None:
                 why = ("the epoch differs: the live store was restarted" if epoch != now_epoch else
                        "after is beyond the stream's last seq" if after > now_seq else
@@ -547,10 +568,19 @@ def install_stream(app: FastAPI, gw: Gateway, identify: Callable[..., Principal]
                     await ws.send_text(json.dumps({"type": "reload", "reason": why + ": read the state again; "
                                                    "the stream carries on from here"}))
                 else:
-                    for _, raw in await hub.replay(after, dispatched):
-                        head = json.loads(raw)
-                        if c.wants(head.get("topic", ""), head.get("account")):
-                            await ws.send_text(raw)
+                    expect = after + 1
+                    async for chunk in hub.replay(after, dispatched):  # a chunk at a time, sent as read
+                        if chunk[0][0] != expect:
+                            break
+                        for n, raw in chunk:
+                            head = json.loads(raw)
+                            if c.wants(head.get("topic", ""), head.get("account")):
+                                await ws.send_text(raw)
+                            expect = n + 1
+                    if expect <= dispatched:  # the window moved on while it was read: say so, never skip
+                        await ws.send_text(json.dumps({"type": "reload", "reason": f"seq {expect}.. left the "
+                                                       "window while it was read: read the state again; the stream "
+                                                       "carries on from here"}))
                     c.skip_upto = max(after, dispatched)
 
             async def still_allowed() -> str:

@@ -13,8 +13,11 @@ The protocol (docs/api.md, "The stream"):
   from the desk's window (``gateway.stream_window`` messages) before anything new; if that is no
   longer in the window, or the epoch changed (Redis lost its data), it is told
   ``{"type": "reload", ...}``: read the state over REST, then carry on from the stream.
-- A slow client never grows the server's memory: its queue holds ``gateway.stream_queue``
-  messages; what does not fit is dropped and counted, and once there is room it is told
+- A slow client never grows the server's memory. It acknowledges what it has read
+  (``{"type": "ack", "seq": n}``); the server sends at most ``gateway.stream_queue`` messages
+  beyond the last acknowledged (a proxy in between, such as Serve's, buffers whatever is sent:
+  the socket's own backpressure cannot be relied on). Its queue holds ``gateway.stream_queue``
+  messages more; what does not fit is dropped and counted, and once there is room it is told
   ``{"type": "lost", "count": k, "first_seq": a, "last_seq": b}`` in its place (reconnect with
   ``after=a-1`` to fetch them, de-duplicating by ``seq``).
 - A key revoked (or a login token expired) while connected closes the stream within seconds
@@ -28,7 +31,7 @@ import contextlib
 import json
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +56,14 @@ class Client:
     lost_total: int = 0
     skip_upto: int = 0  # sent already from the window (a client ahead of this replica)
     closing: str = ""  # why the hub ends it ("reload"), once its queue is sent
+    unacked: deque[int] = field(default_factory=deque)  # seqs sent and not yet acknowledged (at most ``size``)
+    acked: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def ack(self, seq: int) -> None:
+        """The client read every message up to ``seq``: that much more may be sent."""
+        while self.unacked and self.unacked[0] <= seq:
+            self.unacked.popleft()
+        self.acked.set()
 
     def wants(self, topic: str, account: str | None) -> bool:
         return topic in self.topics and (account is None or not self.accounts or account in self.accounts)
@@ -100,6 +111,7 @@ class Hub:
         self.max_clients = max_clients
         self.clients: set[Client] = set()
         self.last_seq = 0  # the last number this replica dispatched
+        self.epoch = ""  # of the numbering last_seq belongs to
         self.dispatched = 0
         self._task: asyncio.Task[None] | None = None
         self._up = asyncio.Event()
@@ -126,18 +138,17 @@ class Hub:
     def leave(self, c: Client) -> None:
         self.clients.discard(c)
 
-    async def replay(self, after: int, upto: int) -> list[tuple[int, str]]:
-        """The window's messages numbered after ``after`` up to ``upto``, in order."""
-        out: list[tuple[int, str]] = []
+    async def replay(self, after: int, upto: int) -> AsyncIterator[list[tuple[int, str]]]:
+        """The window's messages numbered after ``after`` up to ``upto``, in order, a chunk at a time
+        (a resume never holds the whole window in memory)."""
         start = after + 1
         while start <= upto:
             entries: Any = await self.redis.xrange(STREAM, f"{start}-0", f"{upto}-0", count=REPLAY_CHUNK)
             if not entries:
-                break
-            for eid, fields in entries:
-                out.append((int(str(eid).split("-")[0]), str(fields["m"])))
-            start = out[-1][0] + 1
-        return out
+                return
+            chunk = [(int(str(eid).split("-")[0]), str(fields["m"])) for eid, fields in entries]
+            yield chunk
+            start = chunk[-1][0] + 1
 
     async def _ensure_running(self) -> None:
         if self._task is None or self._task.done():
@@ -155,28 +166,38 @@ class Hub:
             pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(STREAM)
-                if self.last_seq:  # (re)subscribed: what was sent meanwhile comes from the window
-                    _, seq, _ = await self.state()
-                    if seq < self.last_seq:
-                        self._restarted()
-                    else:
-                        for n, raw in await self.replay(self.last_seq, seq):
-                            self._dispatch(n, raw)
+                epoch, seq, _ = await self.state()
+                if self.last_seq and epoch == self.epoch and seq >= self.last_seq:
+                    await self._fill(seq)  # (re)subscribed: what was sent meanwhile comes from the window
                 else:
-                    self.last_seq = (await self.state())[1]
+                    if self.last_seq:  # numbered afresh while unsubscribed (Redis lost or restored its data)
+                        self._restarted()
+                    self.epoch, self.last_seq = epoch, seq
                 self._up.set()
+                handled = 0
                 while True:
                     msg = await pubsub.get_message(timeout=30.0)
                     if msg is None:
                         continue
                     raw = msg["data"]
-                    seq = int(raw[7:raw.index(",", 7)])  # '{"seq":N,...': the number without parsing the rest
-                    if seq <= self.last_seq:
+                    try:
+                        n = int(raw[7:raw.index(",", 7)])  # '{"seq":N,...': the number without parsing the rest
+                    except (ValueError, TypeError):
+                        log.warning("a message on %s that is not the desk's: ignored", STREAM)
+                        continue
+                    if n <= self.last_seq:
+                        if (await self.state())[0] == self.epoch:
+                            continue  # sent before this replica read the counter: dispatched already
                         self._restarted()  # numbered afresh: a new epoch
-                    elif seq > self.last_seq + 1:  # a gap (cannot happen on one connection; be sure)
-                        for n, missed in await self.replay(self.last_seq, seq - 1):
-                            self._dispatch(n, missed)
-                    self._dispatch(seq, raw)
+                        self.epoch = (await self.state())[0]
+                    elif n > self.last_seq + 1:  # a gap (cannot happen on one connection; be sure)
+                        await self._fill(n - 1)
+                    self._dispatch(n, raw)
+                    if not self.epoch:  # subscribed before the first message ever: learn its epoch
+                        self.epoch = (await self.state())[0]
+                    handled += 1
+                    if handled % 64 == 0:
+                        await asyncio.sleep(0)  # let the clients' writers run during a burst
             except asyncio.CancelledError:
                 raise
             except (redis.RedisError, OSError) as exc:
@@ -187,12 +208,27 @@ class Hub:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
 
-    def _restarted(self) -> None:
+    async def _fill(self, upto: int) -> None:
+        """Dispatch what was sent after ``last_seq`` up to ``upto`` from the window; if the window no
+        longer holds all of it, every client is told to reload (none is left with a silent gap)."""
+        expect = self.last_seq + 1
+        async for chunk in self.replay(self.last_seq, upto):
+            if chunk[0][0] != expect:
+                break
+            for n, raw in chunk:
+                self._dispatch(n, raw)
+            expect = chunk[-1][0] + 1
+            await asyncio.sleep(0)
+        if expect <= upto:
+            self._restarted(f"messages {expect}..{upto} went by while this replica was not subscribed, "
+                            "and the window no longer holds them")
+            self.last_seq = upto
+
+    def _restarted(self, why: str = "the stream was numbered afresh (the live store lost or restored its data)") -> None:
         self.last_seq = 0
         for c in list(self.clients):
             c.closing = "reload"
-            c.notice({"type": "reload", "reason": "the stream was numbered afresh (the live store lost its data): "
-                                                  "read the state again, then reconnect without after"})
+            c.notice({"type": "reload", "reason": f"{why}: read the state again, then reconnect without after"})
 
     def _dispatch(self, seq: int, raw: str) -> None:
         self.last_seq = seq
@@ -239,13 +275,24 @@ async def pump(send: Callable[[str], Awaitable[None]], c: Client, still_allowed:
             c.wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(c.wake.wait(), max(0.0, next_check - loop.time()))
-        while c.queue:
+        while c.queue and not c.closing and loop.time() < next_check:
+            if c.queue[0][0] and len(c.unacked) >= c.size:  # as much unacknowledged as its queue holds:
+                c.acked.clear()                              # wait for an ack (meanwhile the queue fills)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(c.acked.wait(), max(0.0, next_check - loop.time()))
+                continue
             seq, raw = c.queue.popleft()
             if seq == 0 or seq > c.skip_upto:
                 await send(raw)
+                if seq:
+                    c.unacked.append(seq)
         if c.closing:
+            while c.queue:  # what the hub queued before it ended the client: its notice last
+                seq, raw = c.queue.popleft()
+                if seq == 0 or seq > c.skip_upto:
+                    await send(raw)
             return c.closing
-        if loop.time() >= next_check:
+        if loop.time() >= next_check:  # (checked however busy the stream: a busy one drains forever)
             why = await still_allowed()
             if why:
                 return why
@@ -253,14 +300,23 @@ async def pump(send: Callable[[str], Awaitable[None]], c: Client, still_allowed:
 
 
 async def serve_client(ws: Any, c: Client, still_allowed: Callable[[], Awaitable[str]]) -> str:
-    """Send ``c``'s messages on ``ws`` while reading what the client sends (its close, which
-    nothing else would notice on a quiet stream; anything else it sends is ignored). Returns why it
-    ended: "gone" (the client closed), "reload", or a problem's slug (its key no longer valid)."""
+    """Send ``c``'s messages on ``ws`` while reading what the client sends: its acks
+    (``{"type": "ack", "seq": n}``) and its close, which nothing else would notice on a quiet
+    stream; anything else is ignored. Returns why it ended: "gone" (the client closed), "reload",
+    or a problem's slug (its key no longer valid)."""
     async def reader() -> str:
         while True:
             m = await ws.receive()
             if m["type"] == "websocket.disconnect":
                 return "gone"
+            text = m.get("text")
+            if isinstance(text, str) and len(text) <= 256 and '"ack"' in text:
+                try:
+                    doc = json.loads(text)
+                    if isinstance(doc, dict) and doc.get("type") == "ack" and isinstance(doc.get("seq"), int):
+                        c.ack(doc["seq"])
+                except ValueError:
+                    pass
 
     tasks = {asyncio.ensure_future(pump(ws.send_text, c, still_allowed)), asyncio.ensure_future(reader())}
     try:

@@ -13,14 +13,17 @@ status, one message each. A Lua script numbers them from one counter (``octet:se
 last ``window`` in a Redis stream (``octet:stream``, entry id ``<seq>-0``: what a client that
 reconnects missed) and publishes each on the channel ``octet:stream``, all in one atomic step: the
 numbers are gap-free and in the order every subscriber sees. ``octet:epoch`` changes when the
-counter starts afresh (a Redis that lost its data), so a client's old number is never mistaken
-for a new one. Quotes and headroom are throttled (the latest per instrument or account, at most
+counter starts afresh (a Redis that lost its data, or that came back from an older snapshot: the
+counter is then below the last number this publisher was given), so a client's old number is
+never mistaken for a new one. Each batch carries the publisher's id and number, and the script
+applies a batch once: a publish whose reply was lost is retried without sending it twice. Quotes and headroom are throttled (the latest per instrument or account, at most
 one every ``throttle_ms``); the rest are sent as they are.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -52,17 +55,26 @@ from trading.orders import ExecutionReport, Order, Signal
 PREFIX = "octet:"
 HASHES = ("quotes", "accounts", "headroom", "breaker", "heartbeats")
 STREAM = "octet:stream"  # the window of numbered messages (a Redis stream) and their channel
-SEQ, EPOCH = "octet:seq", "octet:epoch"
+SEQ, EPOCH, APPLIED = "octet:seq", "octet:epoch", "octet:stream:applied"
 TOPICS = ("quotes", "signals", "orders", "fills", "trades", "headroom", "breaker", "desk")
 THROTTLED = ("quotes", "headroom")
 
-# KEYS: seq, stream, epoch. ARGV: channel, window, then each message as a JSON object's members
-# (without its opening brace). Returns the last number given.
+# KEYS: seq, stream, epoch, applied. ARGV: channel, window, publisher id, batch number, the last seq
+# this publisher was given, then each message as a JSON object's members (without its opening
+# brace). Returns the last number given (-1: this publisher's batch was applied already, a retry).
 NUMBER_AND_SEND = """
+local applied = redis.call('HGET', KEYS[4], ARGV[3])
+if applied and tonumber(applied) >= tonumber(ARGV[4]) then
+  return -1
+end
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if current < tonumber(ARGV[5]) then
+  redis.call('DEL', KEYS[1])
+end
 local t = redis.call('TIME')
 local at = t[1] .. string.format('%06d', tonumber(t[2]))
 local seq = 0
-for i = 3, #ARGV do
+for i = 6, #ARGV do
   seq = redis.call('INCR', KEYS[1])
   if seq == 1 then
     redis.call('DEL', KEYS[2])
@@ -73,6 +85,8 @@ for i = 3, #ARGV do
   redis.call('PUBLISH', ARGV[1], msg)
 end
 redis.call('SET', KEYS[3], at, 'NX')
+redis.call('HSET', KEYS[4], ARGV[3], ARGV[4])
+redis.call('EXPIRE', KEYS[4], 86400)
 return seq
 """
 
@@ -275,7 +289,10 @@ class RedisLive:
         self.throttle = Throttle(throttle_ms / 1000)
         self.window = window
         self.sent = 0  # stream messages sent
-        self.unsent: list[str] = []  # what a failed publish could not send, sent first next time
+        self.publisher = secrets.token_hex(6)
+        self.batch_no = 0
+        self.last_seq = 0  # the last number the script gave this publisher
+        self.unsent: list[tuple[int, list[str]]] = []  # batches a failed publish may not have sent: retried first
         self.restart_stream = False  # more than a window was lost: number afresh (a new epoch)
         self.errors = 0
         self.rebuilds = 0
@@ -284,23 +301,30 @@ class RedisLive:
     def publish(self, p: Publication, store: Any = None) -> None:
         import redis
 
-        bodies = self.unsent + self.throttle.pick(p.messages, p.final)
-        self.unsent = []
+        fresh = self.throttle.pick(p.messages, p.final)
+        if fresh:
+            self.batch_no += 1
+            self.unsent.append((self.batch_no, fresh))
+        while sum(len(b) for _, b in self.unsent) > self.window:  # a client could not get them from the window
+            self.unsent.pop(0)
+            self.restart_stream = True
         try:
             if store is not None and self.client.get(PREFIX + "run") != p.run_id:
                 self.rebuild(store, p.run_id)  # Redis restarted empty (or another run was shown)
             pipe = self._put(self.client.pipeline(transaction=True), p)
             if self.restart_stream:
                 pipe.delete(SEQ)  # the next number is 1: a new epoch, and clients are told to reload
-            if bodies:
-                self.send(keys=[SEQ, STREAM, EPOCH], args=[STREAM, self.window, *bodies], client=pipe)
-            pipe.execute()
+            for number, bodies in self.unsent:
+                self.send(keys=[SEQ, STREAM, EPOCH, APPLIED], client=pipe,
+                          args=[STREAM, self.window, self.publisher, number, 0 if self.restart_stream else self.last_seq,
+                                *bodies])
+            results = pipe.execute()
+            given = [r for r in results[-len(self.unsent):] if isinstance(r, int) and r > 0] if self.unsent else []
+            self.last_seq = max(given) if given else self.last_seq
+            self.sent += sum(len(b) for _, b in self.unsent)
+            self.unsent = []
             self.restart_stream = False
-            self.sent += len(bodies)
         except redis.RedisError as exc:
-            if len(bodies) > self.window:  # a client could not get them from the window anyway
-                self.restart_stream = True
-            self.unsent = bodies[-self.window:]
             self.errors += 1
             self.last_error = str(exc)
 

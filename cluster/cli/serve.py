@@ -73,6 +73,10 @@ def serve_cmd(config: ConfigOpt = Path("octet.yaml"),
             base = start(settings)
     except (RayUnavailable, GatewayError) as exc:
         raise fail(str(exc), 1) from None
+    except KeyboardInterrupt:  # Ctrl-C while it starts: take down what started, say so, no traceback
+        with console.status("stopping the gateway"):
+            stop()
+        raise fail("interrupted while starting: the gateway is stopped", 130) from None
     console.print(f"API at [bold]{base}/api/v1[/bold] (OpenAPI: {base}/docs); keys: `octet users add NAME "
                   "--role viewer|trader|admin`. Ctrl-C stops it.")
     done = threading.Event()

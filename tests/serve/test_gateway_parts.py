@@ -139,3 +139,148 @@ def test_revoking_by_a_name_two_live_keys_share_revokes_neither(tmp_path: Path) 
     with pytest.raises(KeyProblem, match="look like a key id"):
         add_key(store.engine, "abcdef012345", "viewer", by="tests")
     store.close()
+
+
+# --- the stream's hub and publisher, on a real Redis (no Serve) -------------------------------------
+
+def _publish_n(live, n: int, start: int = 0, per: int = 500) -> None:  # type: ignore[no-untyped-def]
+    from cluster.adapters.live import Publication, message
+
+    for a in range(start, start + n, per):
+        p = Publication("run1", a)
+        p.messages = [("fills", "", message("fills", {"n": i}, "acc")) for i in range(a, min(start + n, a + per))]
+        live.publish(p)
+    assert live.errors == 0, live.last_error
+
+
+def test_a_batch_the_script_applied_is_not_sent_again_when_retried(redis_server, registry) -> None:  # type: ignore[no-untyped-def]
+    """A publish whose reply was lost is retried: the script applies a publisher's batch once."""
+    from cluster.adapters.live import APPLIED, EPOCH, SEQ, STREAM, RedisLive, message
+
+    live = RedisLive(redis_server.url, registry, throttle_ms=0)
+    live.client.flushall()
+    body = message("fills", {"n": 1}, "acc")
+    args = [STREAM, 100, live.publisher, 7, 0, body, body]
+    assert live.send(keys=[SEQ, STREAM, EPOCH, APPLIED], args=args) == 2
+    assert live.send(keys=[SEQ, STREAM, EPOCH, APPLIED], args=args) == -1  # the retry: nothing sent
+    assert live.client.xlen(STREAM) == 2 and live.client.get(SEQ) == "2"
+    assert live.send(keys=[SEQ, STREAM, EPOCH, APPLIED], args=[*args[:3], 8, 2, body]) == 3  # the next batch
+
+
+def test_a_counter_restored_from_an_older_snapshot_starts_a_new_epoch(redis_server, registry) -> None:  # type: ignore[no-untyped-def]
+    from cluster.adapters.live import EPOCH, SEQ, STREAM, RedisLive
+
+    live = RedisLive(redis_server.url, registry, throttle_ms=0)
+    live.client.flushall()
+    _publish_n(live, 80)
+    epoch = live.client.get(EPOCH)
+    assert live.last_seq == 80
+    live.client.set(SEQ, 50)  # Redis came back from a snapshot taken at 50 (its epoch unchanged)
+    time.sleep(0.002)
+    _publish_n(live, 10, start=80)
+    assert live.client.get(EPOCH) != epoch, "numbers 51.. would be given twice under one epoch"
+    assert [e[0] for e in live.client.xrange(STREAM)] == [f"{n}-0" for n in range(1, 11)]
+
+
+def test_the_hub_serves_a_burst_to_a_fast_client_whole_and_tells_clients_of_a_renumbering(redis_server,  # type: ignore[no-untyped-def]
+                                                                                           registry) -> None:
+    """A burst of 3,000 messages reaches a client that reads as fast as it can, whole (the hub lets
+    the client's writer run during it); a counter restored from a snapshot tells it to reload."""
+    import json
+
+    from cluster.adapters.live import EPOCH, SEQ, RedisLive
+    from serve.stream import Hub, pump
+
+    live = RedisLive(redis_server.url, registry, throttle_ms=0, window=10_000)
+    live.client.flushall()
+
+    async def run() -> tuple[list[str], str]:
+        hub = Hub(redis_server.url, queue_size=1_000, max_clients=10)
+        c, _ = await hub.join(frozenset({"fills"}), frozenset())
+        got: list[str] = []
+
+        async def send(raw: str) -> None:
+            got.append(raw)
+            if raw.startswith('{"seq":'):
+                c.ack(json.loads(raw)["seq"])  # a fast client acknowledges what it read
+
+        async def allowed() -> str:
+            return ""
+
+        writer = asyncio.ensure_future(pump(send, c, allowed))
+        await asyncio.to_thread(_publish_n, live, 3_000, 0, 3_000)  # one publish of 3,000
+        for _ in range(100):
+            if len(got) >= 3_000:
+                break
+            await asyncio.sleep(0.05)
+        live.client.set(SEQ, 1_000)  # restored from an older snapshot
+        await asyncio.to_thread(_publish_n, live, 5, 3_000)
+        ended = await asyncio.wait_for(writer, 10)
+        await hub.close()
+        return got, ended
+
+    got, ended = asyncio.run(run())
+    seqs = [json.loads(g)["seq"] for g in got if g.startswith('{"seq"')]
+    assert seqs[:3_000] == list(range(1, 3_001)), f"{len(seqs)} of 3,000 reached the client"
+    assert not [g for g in got if '"lost"' in g]
+    assert ended == "reload" and json.loads(got[-1])["type"] == "reload"
+    assert live.client.get(EPOCH)
+
+
+def test_a_key_revoked_while_its_stream_is_busy_still_ends_it() -> None:
+    """The writer checks the key every few seconds however busy the stream (a queue that never
+    drains must not keep a revoked key's stream open)."""
+    from serve.stream import Client, pump
+
+    c = Client(frozenset({"fills"}), frozenset(), size=100)
+    sent = 0
+
+    async def send(raw: str) -> None:
+        nonlocal sent
+        sent += 1
+        c.offer(1_000 + sent, raw)  # every message sent brings another: the queue never drains
+        await asyncio.sleep(0)
+
+    async def revoked() -> str:
+        return "unauthorized"
+
+    async def run() -> tuple[str, float]:
+        c.offer(1, "{}")
+        began = time.monotonic()
+        why = await asyncio.wait_for(pump(send, c, revoked, recheck_s=0.2), 5)
+        return why, time.monotonic() - began
+
+    why, took = asyncio.run(run())
+    assert why == "unauthorized" and took < 1.0 and sent > 10
+
+
+def test_a_client_that_does_not_acknowledge_is_sent_no_more_than_its_credit() -> None:
+    """Behind a proxy that buffers (Serve's), a send never blocks: the server sends at most its
+    queue's worth beyond the last ack, and what comes meanwhile is dropped and counted."""
+    from serve.stream import Client, pump
+
+    c = Client(frozenset({"fills"}), frozenset(), size=50)
+    sent: list[str] = []
+
+    async def send(raw: str) -> None:
+        sent.append(raw)
+
+    async def allowed() -> str:
+        return ""
+
+    async def run() -> None:
+        writer = asyncio.ensure_future(pump(send, c, allowed, recheck_s=0.1))
+        for n in range(1, 1001):
+            c.offer(n, f'{{"seq":{n}}}')
+            if n % 10 == 0:
+                await asyncio.sleep(0)
+        await asyncio.sleep(0.2)
+        assert len(sent) == 50 and len(c.queue) <= 51  # the credit, and a bounded queue
+        c.ack(50)  # it read them all: 50 more may go
+        await asyncio.sleep(0.2)
+        writer.cancel()
+
+    asyncio.run(run())
+    seqs = [int(s[7:-1]) for s in sent if s.startswith('{"seq":')]
+    assert seqs[:50] == list(range(1, 51)) and 50 < len(sent) <= 101
+    assert c.lost_total + len(c.queue) + len(sent) >= 1000 - 1  # each message sent, queued, or counted lost
