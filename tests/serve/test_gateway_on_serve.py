@@ -443,10 +443,8 @@ def test_the_stream_carries_every_order_and_fill_and_a_client_that_reconnects_mi
     want_orders = [o["client_order_id"] for o in back["orders"]]
     want_reports = [(x["client_order_id"], x["status"]) for x in back["execution_reports"]]
     assert len(want_mine) >= 2
-    import redis as redis_lib
-
-    assert gw_settings.storage.redis_url is not None
-    redis_lib.Redis.from_url(gw_settings.storage.redis_url.get_secret_value()).flushall()
+    # (Redis is not emptied: the replicas' hubs would rightly take that for a renumbering and tell
+    # every client to reload; the clients get only what is published after they connect)
     viewer = auth(keys["viewer"])
 
     async def run() -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[float], int]:
@@ -477,7 +475,7 @@ def test_the_stream_carries_every_order_and_fill_and_a_client_that_reconnects_mi
             await asyncio.gather(read_a(), read_b())
         await asyncio.sleep(0.5)  # messages go by while b is away
         last = mine[-1]["seq"]
-        # the stream's epoch (b's hello came before anything was published: it had none yet)
+        # the stream's epoch (b's hello may have come before anything was ever published: none yet)
         async with websockets.connect(ws_url(base), additional_headers=viewer) as probe:
             epoch = (await next_json(probe))["epoch"]
         async with websockets.connect(ws_url(base, topics="fills", accounts=acc, after=last, epoch=epoch),
