@@ -284,8 +284,7 @@ def build_app(settings: Settings, engine: Any = None) -> FastAPI:
     async def login(request: Request) -> s.Token:
         """A login token for the dashboard, in exchange for an API key (not for another token)."""
         p: Principal = request.state.principal
-        presented = request.headers.get("x-api-key") or request.headers.get("authorization", "").removeprefix("Bearer ")
-        if not presented.strip().startswith("okt_"):
+        if not presented_in(request.headers).startswith("okt_"):
             raise Problem("forbidden", "a login token is given for an API key, not for another token")
         token, exp = issue_token(gw.token_secret, p, settings.gateway.token_minutes)
         return s.Token(access_token=token, expires_at=exp, role=p.role)  # type: ignore[arg-type]
@@ -474,6 +473,13 @@ def build_app(settings: Settings, engine: Any = None) -> FastAPI:
     return app
 
 
+def presented_in(headers: Any) -> str:
+    """The key or token in ``X-API-Key`` or ``Authorization: Bearer`` (the scheme in any case, as
+    FastAPI's HTTPBearer reads it), or ""."""
+    scheme, _, value = headers.get("authorization", "").strip().partition(" ")
+    return str(headers.get("x-api-key") or (value.strip() if scheme.lower() == "bearer" else ""))
+
+
 CLOSE = {"unauthorized": 4401, "forbidden": 4403, "rate-limited": 4429, "invalid-request": 4400,
          "stream-unavailable": 4503, "store-unavailable": 4503}
 
@@ -490,16 +496,12 @@ def install_stream(app: FastAPI, gw: Gateway, identify: Callable[..., Principal]
             await ws.send_text(json.dumps({"type": "error", "problem": document(slug, detail, ws.url.path, **extra)}))
             await ws.close(code=CLOSE.get(slug, 4500), reason=PROBLEMS[slug][1][:120])
 
-    def header_credentials(ws: WebSocket) -> str:
-        scheme, _, value = ws.headers.get("authorization", "").strip().partition(" ")
-        return ws.headers.get("x-api-key") or (value.strip() if scheme.lower() == "bearer" else "")
-
     authenticating = asyncio.Semaphore(16)  # connections not yet authenticated, per replica (each may hold a frame)
 
     async def credentials(ws: WebSocket) -> str | None:
         """The key or token in the headers, else in the first message (browsers cannot set headers):
         a short one, within 5 s (anything else is no credentials)."""
-        presented = header_credentials(ws)
+        presented = presented_in(ws.headers)
         if presented:
             return presented
         if authenticating.locked():
@@ -617,8 +619,8 @@ def _bars_view(gw: Gateway, symbol: str, seconds: int, from_ns: int | None, to_n
     digits = inst.price_precision
     rows, more = gw.reader.bars(symbol, seconds, from_ns, to_ns, limit)
 
-    def price(points: int, places: int = digits) -> str:
-        return str(Decimal(int(points)).scaleb(-places))
+    def price(points: int, places: int = digits) -> str:  # (detector prices carry one digit more)
+        return str(inst.price_from_points(points) if places == digits else Decimal(int(points)).scaleb(-places))
 
     out: dict[str, Any] = {"symbol": symbol, "seconds": seconds, "run_id": run_id, "truncated": more, "items": [],
                            "ranges": [], "events": [], "signals": [], "detected_signals": 0}

@@ -69,6 +69,8 @@ class Client:
         return topic in self.topics and (account is None or not self.accounts or account in self.accounts)
 
     def offer(self, seq: int, raw: str) -> None:
+        if self.closing:
+            return  # being ended (told to reload): nothing after its notice
         if self.lost and len(self.queue) <= self.size // 2:  # room again: say what was lost, where it was
             self.report_lost()
         if len(self.queue) >= self.size or self.lost:
@@ -186,10 +188,11 @@ class Hub:
                         log.warning("a message on %s that is not the desk's: ignored", STREAM)
                         continue
                     if n <= self.last_seq:
-                        if (await self.state())[0] == self.epoch:
+                        epoch = (await self.state())[0]
+                        if epoch == self.epoch:
                             continue  # sent before this replica read the counter: dispatched already
                         self._restarted()  # numbered afresh: a new epoch
-                        self.epoch = (await self.state())[0]
+                        self.epoch = epoch
                     elif n > self.last_seq + 1:  # a gap (cannot happen on one connection; be sure)
                         await self._fill(n - 1)
                     self._dispatch(n, raw)

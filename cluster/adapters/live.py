@@ -102,9 +102,13 @@ def account_doc(equity: Mapping[str, Any], positions: list[dict[str, Any]]) -> s
     return _dump({**jsonable(dict(equity)), "positions": [jsonable(p) for p in ordered]})
 
 
-def quote_doc(registry: InstrumentRegistry, symbol: str, ts_ns: int, bid: int, ask: int) -> str:
+def quote_fields(registry: InstrumentRegistry, symbol: str, ts_ns: int, bid: int, ask: int) -> dict[str, Any]:
     inst = registry[symbol]
-    return _dump({"ts_ns": ts_ns, "bid": str(inst.price_from_points(bid)), "ask": str(inst.price_from_points(ask))})
+    return {"ts_ns": ts_ns, "bid": str(inst.price_from_points(bid)), "ask": str(inst.price_from_points(ask))}
+
+
+def quote_doc(registry: InstrumentRegistry, symbol: str, ts_ns: int, bid: int, ask: int) -> str:
+    return _dump(quote_fields(registry, symbol, ts_ns, bid, ask))
 
 
 def breaker_key(e: BreakerEvent | Mapping[str, Any]) -> str:
@@ -171,7 +175,7 @@ def record_messages(run_id: str, registry: InstrumentRegistry, r: LiveFacts) -> 
         out.append(("breaker", "", message("breaker", breaker_row(e), e.scope if e.tier is Tier.ACCOUNT else None,
                                            run_id=run_id)))
     for symbol, q in sorted(r.last_quotes.items()):
-        out.append(("quotes", symbol, message("quotes", {"symbol": symbol, **json.loads(quote_doc(registry, symbol, *q))},
+        out.append(("quotes", symbol, message("quotes", {"symbol": symbol, **quote_fields(registry, symbol, *q)},
                                               run_id=run_id)))
     for kind, ts_ns, payload in r.notes:
         if kind in ("desk", "desk_stop", "desk_resume", "operator", "reconcile"):
