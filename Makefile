@@ -23,7 +23,7 @@ export OTEL_SDK_DISABLED := true
 export CREWAI_DISABLE_VERSION_CHECK := true
 export CREWAI_TRACING_ENABLED := false
 
-.PHONY: stubs stubs-check setup services-deps demo desk desk-stop bench-live test test-unit test-rust bench bench-year bench-kafka bench-wyckoff bench-gateway lint clean exec-bin
+.PHONY: stubs stubs-check setup services-deps haproxy-deps demo desk desk-stop bench-live test test-unit test-rust bench bench-year bench-kafka bench-wyckoff bench-gateway lint clean exec-bin
 
 # Python environment, gRPC stubs generated from proto/, and the rust_exec binary (release).
 setup: $(SYNCED) $(STUBS) exec-bin
@@ -58,6 +58,15 @@ $(SYNCED): $(UV) pyproject.toml uv.lock
 	$(UV) sync --frozen
 	@touch $(SYNCED)
 
+# HAProxy, the API gateway's ingress (gateway.proxy: haproxy; Ray Serve starts it), from Debian's
+# package as root when missing (its service is not started: Serve runs its own, on loopback).
+haproxy-deps:
+	@PATH="$$PATH:/usr/sbin" command -v haproxy >/dev/null || { if [ "$$(id -u)" = 0 ]; then export DEBIAN_FRONTEND=noninteractive; \
+	  echo "installing haproxy (Debian package)"; \
+	  apt-get install -y -q --no-install-recommends haproxy >/dev/null 2>&1 || \
+	  (apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends haproxy >/dev/null); \
+	  else echo "haproxy is not installed (apt-get install haproxy), needed by gateway.proxy: haproxy" >&2; exit 1; fi; }
+
 # The servers the tests start by themselves: PostgreSQL and Redis from Debian's packages (as root,
 # as on CI, installed when missing; otherwise a missing one is named) and the Kafka broker's jars
 # (Maven, Java 17). Nothing is started here.
@@ -79,13 +88,13 @@ demo: setup
 
 # A desk that runs until stopped (embedded defaults, the replay paced at real time): `octet desk
 # status` watches it, `make desk-stop` (or `octet desk stop`) stops it; started again, it resumes.
-desk: setup
+desk: setup haproxy-deps
 	$(VENV)/bin/octet desk start
 
 desk-stop: setup
 	$(VENV)/bin/octet desk stop
 
-test: setup services-deps test-rust
+test: setup services-deps haproxy-deps test-rust
 	$(VENV)/bin/python -m pytest -q
 
 test-rust:
@@ -116,7 +125,7 @@ bench-wyckoff: setup
 
 # ticks/s broker -> ingress -> analysis with 1 and 2 ingress actors, tick-to-order over Kafka
 # The API gateway through Ray Serve and under plain uvicorn, loaded by wrk (installed here when missing)
-bench-gateway: setup
+bench-gateway: setup haproxy-deps
 	@command -v wrk >/dev/null || { if [ "$$(id -u)" = 0 ]; then export DEBIAN_FRONTEND=noninteractive; \
 	  apt-get install -y -q --no-install-recommends wrk >/dev/null 2>&1 || \
 	  (apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends wrk >/dev/null); \

@@ -174,11 +174,16 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2, help="alternations of Serve and uvicorn")
     ap.add_argument("--route", default=ROUTE, help="the route to load (default: %(default)s)")
     ap.add_argument("--replicas", type=int, default=None, help="gateway.replicas (default: octet.yaml's)")
+    ap.add_argument("--proxy", choices=("python", "haproxy"), default=None,
+                    help="gateway.proxy, Serve's ingress (default: octet.yaml's)")
+    ap.add_argument("--out", default="gateway", help="results file name under bench/results (default: %(default)s)")
     ap.add_argument("--clients", type=int, default=100, help="stream clients for the fan-out")
     ap.add_argument("--messages", type=int, default=2_000, help="messages sent to them, per measurement")
     args = ap.parse_args()
     if args.ticks < 1000 or args.seconds <= 0 or args.rounds < 1:
         ap.error("--ticks at least 1000, --seconds above 0, --rounds at least 1")
+    if not all(c.isalnum() or c in "_-" for c in args.out):
+        ap.error("--out is a file name: letters, digits, '_' and '-'")
 
     import shutil
 
@@ -202,7 +207,8 @@ def main() -> None:
     settings = load_settings(ROOT / "octet.yaml", runtime__data_dir=tmp, session__ticks=args.ticks,
                              gateway__port=serve_port, gateway__rate_limit_per_minute=1_000_000,
                              runtime__live="redis", storage__redis_url=redis_url, gateway__stream_queue=queue,
-                             **({"gateway__replicas": args.replicas} if args.replicas else {}))
+                             **({"gateway__replicas": args.replicas} if args.replicas else {}),
+                             **({"gateway__proxy": args.proxy} if args.proxy else {}))
     init_ray(settings)
     store = SessionStore.sqlite(Path(tmp))
     print(f"recording a session of {args.ticks:,} ticks ...", flush=True)
@@ -250,8 +256,8 @@ def main() -> None:
         summary[c] = {"serve_worst": worst["serve"], "uvicorn_worst": worst["uvicorn"],
                       "serve_over_uvicorn_req_s": round(worst["serve"]["req_per_s"] / worst["uvicorn"]["req_per_s"], 3),
                       "serve_best": best["serve"], "uvicorn_best": best["uvicorn"]}
-    write_results("gateway", {
-        "route": args.route, "seconds_per_measurement": args.seconds, "rounds": args.rounds,
+    write_results(args.out, {
+        "route": args.route, "proxy": settings.gateway.proxy, "seconds_per_measurement": args.seconds, "rounds": args.rounds,
         "replicas": settings.gateway.replicas, "max_ongoing_requests": settings.gateway.max_ongoing_requests,
         "targets": {"req_per_s_at_64_through_serve": 1000, "p99_ms_at_64": 50, "fanout_messages_per_s": 20_000},
         "summary_by_concurrency": summary, "runs": results,

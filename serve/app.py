@@ -462,6 +462,62 @@ def build_app(settings: Settings, engine: Any = None) -> FastAPI:
         rid, outcome = await steer("ack", request.state.principal, "", body.note, body.wait_seconds, alert=alert_id)
         return s.ControlAnswer(request_id=rid, action="ack", account="", outcome=outcome)
 
+    async def sessions_call(method: str, *args: Any) -> Any:
+        """A call to the session host (``serve.sessions``), its refusals as problems."""
+        from ray.exceptions import RayActorError, RayTaskError
+
+        from serve.sessions import Busy, UnknownSession, host
+
+        h = await run_in_threadpool(host)
+        if h is None:
+            raise Problem("sessions-unavailable", "no session host: the gateway runs outside Ray (plain uvicorn) "
+                                                  "or is still starting")
+        try:
+            return await getattr(h, method).remote(*args)
+        except RayTaskError as exc:
+            cause = exc.cause
+            if isinstance(cause, Busy):
+                raise Problem("conflict", str(cause)) from None
+            if isinstance(cause, UnknownSession):
+                raise Problem("not-found", f"no session {args[0]!r} (finished ones are kept while the gateway runs; "
+                                           "its run is in /runs)") from None
+            raise
+        except RayActorError:
+            raise Problem("sessions-unavailable", "the session host is gone (the gateway is stopping)") from None
+
+    @r.get("/sessions", response_model=s.Sessions, **routed("viewer"))
+    async def sessions() -> s.Sessions:
+        """Backtests and replays started through the API, newest first, with their progress."""
+        return s.Sessions(items=await sessions_call("list"))
+
+    @r.post("/sessions", response_model=s.SessionInfo, status_code=202,
+            **routed("admin", (409, "as many sessions as gateway.sessions_at_once are running")))
+    async def session_start(body: s.SessionRequest, request: Request) -> s.SessionInfo:
+        """Start a backtest or a replay on the desk's Ray: a run of its own in the store, through its
+        own agents and embedded rust_exec (never the desk's venue); who started it is in its audit
+        trail. It runs in the background: follow it at `GET /sessions/{run_id}`."""
+        if (body.kind == "replay") != (body.speed is not None):
+            raise Problem("invalid-request", "speed: needed for a replay (market seconds per wall second), "
+                                             "refused for a backtest (as fast as the desk goes)")
+        who: Principal = request.state.principal
+        job = await sessions_call("start", body.kind, body.ticks, body.seed, body.speed, who.who, body.reason)
+        log.info("%s started %s %s (%d ticks): %s", who.who, body.kind, job["run_id"], body.ticks, body.reason)
+        return s.SessionInfo(**job)
+
+    @r.get("/sessions/{run_id}", response_model=s.SessionInfo, **routed("viewer"))
+    async def session_info(run_id: Annotated[str, PathParam(pattern=r"^[a-z]{2}[0-9a-f]{10}$")]) -> s.SessionInfo:
+        return s.SessionInfo(**await sessions_call("get", run_id))
+
+    @r.post("/sessions/{run_id}/stop", response_model=s.SessionInfo, status_code=202, **routed("admin"))
+    async def session_stop(run_id: Annotated[str, PathParam(pattern=r"^[a-z]{2}[0-9a-f]{10}$")], body: s.StopRequest,
+                           request: Request) -> s.SessionInfo:
+        """Stop a session after the batch under way (booked and recorded, then flat, as at its end);
+        who stopped it is in its audit trail. A session already over is answered as it is."""
+        who: Principal = request.state.principal
+        job = await sessions_call("stop", run_id, who.who, body.reason)
+        log.info("%s stopped %s: %s", who.who, run_id, body.reason)
+        return s.SessionInfo(**job)
+
     @r.get("/desk/requests/{request_id}", response_model=s.RequestAnswer, **routed("viewer"))
     async def request_answer(request_id: Annotated[str, PathParam(pattern=r"^[0-9]{20}-[0-9a-f]{6}$")]) -> s.RequestAnswer:
         """The desk's answer to an operator's request (outcome null: not answered yet; answers are kept a day)."""

@@ -4,6 +4,7 @@ FastAPI app (``serve.app.build_app``) in their own process, behind Serve's HTTP 
 
 from __future__ import annotations
 
+import shutil
 import time
 from typing import Any
 
@@ -38,6 +39,13 @@ def application(settings: Settings) -> Any:
     return deployment.bind(settings)
 
 
+def haproxy_binary() -> str | None:
+    """Where haproxy is (PATH, then the sbin directories a user's PATH may not hold), or None."""
+    import os
+
+    return shutil.which("haproxy", path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/usr/local/sbin"]))
+
+
 def start(settings: Settings, timeout_s: float = 120.0) -> str:
     """Start Serve's proxy on ``gateway.host:port`` and the gateway behind it, on the Ray this
     process is attached to; returns the API's base URL once it answers."""
@@ -45,8 +53,14 @@ def start(settings: Settings, timeout_s: float = 120.0) -> str:
 
     from ray import serve
 
+    from serve.sessions import start_host
+
     cfg = settings.gateway
+    if cfg.proxy == "haproxy" and not haproxy_binary():
+        raise GatewayError("gateway.proxy is haproxy but haproxy is not installed: apt-get install haproxy "
+                           "(`make desk` does, as root), or set gateway.proxy: python")
     try:
+        start_host(settings)  # backtests and replays asked for through the API: owned by this process
         serve.start(http_options={"host": cfg.host, "port": cfg.port}, detached=False)
         serve.run(application(settings), name=APP_NAME, route_prefix="/", blocking=False)
     except Exception as exc:  # Serve reports a port in use, a bad option, a replica that failed to start
@@ -68,9 +82,15 @@ def start(settings: Settings, timeout_s: float = 120.0) -> str:
 
 
 def stop() -> None:
+    import ray
     from ray import serve
+
+    from serve.sessions import drop_host, host
 
     try:
         serve.shutdown()  # type: ignore[no-untyped-call]
+        if (h := host()) is not None:
+            ray.kill(h)  # a session under way ends with it (its run stays in the store as it was)
     except Exception:  # noqa: S110 (Ray already gone: nothing to stop)
         pass
+    drop_host()

@@ -29,6 +29,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "desk-unavailable": (503, "The desk is not running"),
     "store-unavailable": (503, "The store cannot be reached"),
     "stream-unavailable": (503, "The live stream is not available"),
+    "sessions-unavailable": (503, "Sessions cannot be started here"),
     "timeout": (504, "The desk did not answer in time"),
     "internal": (500, "Internal error"),
 }

@@ -357,3 +357,51 @@ class Alerts(Page):
 class AckRequest(Doc):
     note: str = Field(min_length=1, max_length=500, description="what was seen or done")
     wait_seconds: float = Field(default=5.0, ge=0, le=30, description="how long to wait for the desk's answer")
+
+
+class SessionRequest(Doc):
+    """A backtest (as fast as the desk takes the ticks) or a replay (paced at ``speed``) over the
+    replay generator's ticks, run on the desk's Ray as a run of its own."""
+
+    kind: Literal["backtest", "replay"] = "backtest"
+    ticks: int = Field(default=50_000, ge=1_000, le=5_000_000, description="generated ticks to run")
+    seed: int = Field(default=7, ge=0, le=2**31 - 1, description="the generator's seed")
+    speed: float | None = Field(default=None, gt=0, le=1_000_000,
+                                description="replay: market seconds per wall second (needed for a replay, "
+                                            "refused for a backtest)")
+    reason: str = Field(min_length=1, max_length=500, pattern=r"^[^\x00-\x1f\x7f]*$",
+                        description="why (recorded in the run's audit trail)")
+
+
+class StopRequest(Doc):
+    reason: str = Field(min_length=1, max_length=500, pattern=r"^[^\x00-\x1f\x7f]*$",
+                        description="why (recorded in the run's audit trail)")
+
+
+class SessionProgress(Doc):
+    ticks: int
+    batches: int
+    signals: int
+    orders: int
+    trades: int
+    elapsed_s: float
+
+
+class SessionInfo(Doc):
+    run_id: str = Field(description="its run in the store (/runs/{run_id}, /orders?run=...)")
+    kind: Literal["backtest", "replay"]
+    state: Literal["starting", "running", "stopping", "stopped", "ended", "failed"]
+    ticks: int
+    seed: int
+    speed: float | None
+    started_by: str
+    reason: str
+    stopped_by: str | None
+    started_at: float = Field(description="seconds since the epoch")
+    ended_at: float | None
+    error: str | None
+    progress: SessionProgress
+
+
+class Sessions(Doc):
+    items: list[SessionInfo]

@@ -190,9 +190,9 @@ class GatewaySettings(_Model):
     host: str = "127.0.0.1"
     port: int = Field(default=8040, ge=1, le=65535)
     replicas: int = Field(default=2, ge=1, le=16)  # 2 on 2 cores: bench/gateway.py (docs/api.md)
-    # Serve's ingress: its Python proxy, or HAProxy (faster, but Ray's HAProxy mode listens for stats on
-    # every interface and opens an admin socket any local user can use: only on a host of your own)
-    proxy: Literal["python", "haproxy"] = "python"
+    # Serve's ingress: HAProxy (Ray's HAProxy mode, kept to loopback and a private directory by
+    # cluster/desk/topology.py; 4-6x the Python proxy's requests a second here) or Serve's Python proxy
+    proxy: Literal["python", "haproxy"] = "haproxy"
     max_ongoing_requests: int = Field(default=64, ge=1, le=10_000)  # per replica; more wait in Serve's queue
     cors_origins: list[str] = []  # browsers on these origins may call the API (none by default)
     rate_limit_per_minute: int = Field(default=1200, ge=1, le=1_000_000)  # per key, per replica
@@ -205,6 +205,8 @@ class GatewaySettings(_Model):
     stream_throttle_ms: int = Field(default=250, ge=0, le=60_000)
     stream_queue: int = Field(default=1_000, ge=10, le=100_000)
     stream_clients: int = Field(default=256, ge=1, le=100_000)  # per replica
+    # backtests and replays started through the API (POST /api/v1/sessions), run at once on the desk's Ray
+    sessions_at_once: int = Field(default=1, ge=1, le=16)
 
 
 class TopicSettings(_Model):

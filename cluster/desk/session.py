@@ -175,8 +175,10 @@ class Session:
     def __init__(self, settings: Settings, store: SessionStore | None = None, run_id: str | None = None,
                  on_batch: Callable[[Progress, Topology], None] | None = None,
                  live: MemoryLive | RedisLive | None = None, keep_records: bool = False,
-                 desk: DeskPort | None = None) -> None:
+                 desk: DeskPort | None = None, requested: dict[str, Any] | None = None) -> None:
         self.settings = settings
+        self.requested = requested  # a session started through the API: who asked, and for what (audited)
+        self.stopped_by: dict[str, str] | None = None  # who stopped it (``stop``; audited)
         self.run_id = run_id or uuid.uuid4().hex[:12]
         self.store = store
         self.live = live
@@ -286,8 +288,11 @@ class Session:
             if self.exec_service is not None:
                 self.exec_service.stop()
 
-    def stop(self) -> None:
-        """Stop after the batch under way (its sagas end, it is booked and recorded): thread-safe."""
+    def stop(self, who: str = "", reason: str = "") -> None:
+        """Stop after the batch under way (its sagas end, it is booked and recorded): thread-safe.
+        ``who`` (an API caller) is recorded in the run's audit trail with ``reason``."""
+        if who and self.stopped_by is None:
+            self.stopped_by = {"who": who, "reason": reason}
         self.stop_requested.set()
 
     def _kafka_feed(self, ticks: TickBatch) -> tuple[KafkaSource, Publisher]:
@@ -364,6 +369,9 @@ class Session:
             self.units = 0
             self._checkpoint(feed)  # unit 0: the state before any call (what a first unit replays from)
             self._unit({"kind": "start", "now_ns": feed.now_ns()}, feed)
+            if self.requested is not None:
+                self.log.notes.append(("operator", self.clock, {"action": "start", "run_id": self.run_id,
+                                                                "outcome": "started", **self.requested}))
         else:
             self._restore(saved, feed)
             result = self.result
@@ -404,6 +412,10 @@ class Session:
         # The run ends with its feed (or its stop, without a desk), flat; a desk that is stopped keeps
         # its positions for its restart.
         run_ends = self.desk is None or feed.ended
+        if self.stopped_by is not None:
+            self.log.notes.append(("operator", self.clock, {"action": "stop", "run_id": self.run_id,
+                                                            "outcome": f"stopped at tick {feed.position:,}",
+                                                            **self.stopped_by}))
         if run_ends:
             self._book(topo.agents["execution"].call("flatten", None, "end of session"))
             self._reconcile()  # flat at the venue too, or said in result.discrepancies

@@ -31,14 +31,70 @@ from cluster.config.settings import Settings
 RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_DEDUP_LOGS": "0"}
 
 
+HAPROXY_WRAPPER = Path(__file__).resolve().parents[2] / "serve" / "haproxy.sh"
+_haproxy_dir: str | None = None
+_haproxy_env: dict[str, str] | None = None
+
+
+def haproxy_dir() -> str:
+    """A private directory (0700, made once per process, removed at exit) for Ray's HAProxy files:
+    its admin socket (which Ray makes mode 666, an open door in the shared ``/tmp/haproxy-serve``
+    it uses by default), configuration, server state and metrics socket. Short, as the admin
+    socket's path under it (plus Ray's 56-character node id) must fit a Unix socket's 107 bytes."""
+    global _haproxy_dir
+    if _haproxy_dir is None:
+        import atexit
+        import shutil
+        import tempfile
+
+        _haproxy_dir = tempfile.mkdtemp(prefix="octet-hap-")
+        atexit.register(shutil.rmtree, _haproxy_dir, True)
+    return _haproxy_dir
+
+
 def serve_env(settings: Settings) -> dict[str, str]:
-    """Ray Serve's ingress as ``gateway.proxy`` asks, for a Ray started here (read when Serve starts):
-    with ``haproxy``, HAProxy in front of the replicas and Serve's throughput-optimised data plane
-    (faster; but its stats listen on every interface and its admin socket is open to local users:
-    docs/api.md)."""
-    if settings.gateway.proxy == "haproxy":
-        return {"RAY_SERVE_ENABLE_HA_PROXY": "1", "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1"}
-    return {}
+    """Ray Serve's ingress as ``gateway.proxy`` asks, for a Ray started here (read when Serve starts).
+
+    With ``haproxy``: HAProxy in front of the replicas and Serve's throughput-optimised data plane,
+    kept as closed as the Python proxy. HAProxy runs through ``serve/haproxy.sh``, which rebinds
+    the stats page and metrics exporter Ray's template puts on every interface to loopback; its
+    admin socket and files go to a private directory (``haproxy_dir``); the replicas' own HTTP
+    servers listen on ``gateway.host`` (Serve binds them there). What is left on other interfaces
+    is Ray's own gRPC, which refuses a call without the cluster's token (docs/api.md)."""
+    if settings.gateway.proxy != "haproxy":
+        return {}
+    global _haproxy_env
+    if _haproxy_env is None:
+        d = haproxy_dir()
+        stats, metrics, fallback = _free_ports(3)
+        _haproxy_env = {
+            "RAY_SERVE_ENABLE_HA_PROXY": "1", "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1",
+            "RAY_SERVE_HAPROXY_BINARY_PATH": str(HAPROXY_WRAPPER),
+            "RAY_SERVE_HAPROXY_SOCKET_PATH": f"{d}/admin.sock",
+            "RAY_SERVE_HAPROXY_CONFIG_FILE_LOC": f"{d}/haproxy.cfg",
+            "RAY_SERVE_HAPROXY_SERVER_STATE_BASE": d,
+            "RAY_SERVE_HAPROXY_SERVER_STATE_FILE": f"{d}/server-state",
+            "RAY_SERVE_HAPROXY_METRICS_SOCKET_PATH": f"{d}/metrics.sock",
+            # loopback ports of this Ray's own (Ray's fixed 8404, 9101 and 8500 would keep a second
+            # desk on the host from starting its gateway)
+            "RAY_SERVE_HAPROXY_STATS_PORT": str(stats), "RAY_SERVE_HAPROXY_METRICS_PORT": str(metrics),
+            "RAY_SERVE_FALLBACK_PROXY_HTTP_PORT": str(fallback),
+            # a replica being stopped drains this long (Ray's 30 s default is for load balancers on
+            # other hosts; HAProxy here is told by Serve at once): each stop of the gateway waited it out
+            "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "2"}
+    return dict(_haproxy_env)
+
+
+def _free_ports(n: int) -> list[int]:
+    """``n`` distinct loopback ports free now (held together while chosen, so none repeats)."""
+    held = [socket.socket() for _ in range(n)]
+    try:
+        for sock in held:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in held]
+    finally:
+        for sock in held:
+            sock.close()
 
 
 class AgentRef:

@@ -350,6 +350,148 @@ def test_a_login_token_acts_as_its_key_until_the_key_is_revoked(base: str, recor
     loop.close()
 
 
+def listeners() -> dict[int, list[tuple[str, int]]]:
+    """Every listening TCP socket here, by the pid holding it: {pid: [(address, port)]} (from /proc)."""
+    import ipaddress
+    import os
+
+    by_inode: dict[str, tuple[str, int]] = {}
+    for table, width in (("/proc/net/tcp", 4), ("/proc/net/tcp6", 16)):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                if fields[3] != "0A":  # LISTEN
+                    continue
+                host_hex, port_hex = fields[1].split(":")
+                raw = bytes.fromhex(host_hex)
+                # the kernel writes each 32-bit word in host (little-endian) order
+                addr = b"".join(raw[i:i + 4][::-1] for i in range(0, width, 4))
+                by_inode[fields[9]] = (str(ipaddress.ip_address(addr)), int(port_hex, 16))
+    found: dict[int, list[tuple[str, int]]] = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if link.startswith("socket:[") and link[8:-1] in by_inode:
+                    found.setdefault(int(pid), []).append(by_inode[link[8:-1]])
+        except OSError:  # a process that ended meanwhile
+            continue
+    return found
+
+
+def test_the_gateway_listens_beyond_loopback_only_where_ray_asks_for_its_token(base: str) -> None:
+    """An attacker's view of the ports: HAProxy (the default ingress) listens on loopback only (the
+    API, and the stats and metrics Ray's template puts on every interface), its admin socket is in a
+    private directory; every socket Ray's processes (Serve's controller, proxy, replicas, the HAProxy
+    manager) open beyond loopback is Ray's gRPC, and refuses a call without the cluster's token."""
+    import os
+    import stat
+
+    import grpc
+
+    def cmdline(pid: int) -> list[str]:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
+
+    found = listeners()
+    haproxy = {pid: socks for pid, socks in found.items() if os.path.basename(cmdline(pid)[0]) == "haproxy"}
+    assert haproxy, "the gateway runs behind HAProxy by default"
+    port = int(base.rsplit(":", 1)[1])
+    for pid, socks in haproxy.items():
+        assert all(addr == "127.0.0.1" for addr, _ in socks), socks
+        assert port in {p for _, p in socks}
+        args = cmdline(pid)
+        sock = args[args.index("-x") + 1] if "-x" in args else args[args.index("-f") + 1]
+        private = os.path.dirname(os.path.dirname(sock))  # <private dir>/<node id>/admin.sock
+        assert stat.S_IMODE(os.stat(private).st_mode) == 0o700, private
+        assert private != "/tmp" and os.stat(private).st_uid == os.getuid()
+    ray_wide = [(pid, p) for pid, socks in found.items() for addr, p in socks
+                if addr not in ("127.0.0.1", "::1")
+                and cmdline(pid)[0].startswith(("ray::Serve", "ray::ProxyActor", "ray::HAProxy"))]
+    assert ray_wide  # Ray's gRPC servers: each must ask for the token
+    for pid, p in ray_wide:
+        codes = set()
+        with grpc.insecure_channel(f"127.0.0.1:{p}") as channel:
+            for method in ("/ray.rpc.CoreWorkerService/KillActor", "/ray.serve.ASGIService/HandleRequest"):
+                call = channel.unary_unary(method, request_serializer=lambda b: b, response_deserializer=lambda b: b)
+                try:
+                    call(b"", timeout=5)
+                    codes.add("OK")
+                except grpc.RpcError as exc:
+                    codes.add(exc.code().name)
+        assert "OK" not in codes and "UNAUTHENTICATED" in codes, (cmdline(pid)[0], p, codes)
+
+
+def wait_session(c: httpx.Client, key: str, run_id: str, states: tuple[str, ...], timeout: float = 240.0
+                 ) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        job = c.get(f"{API}/sessions/{run_id}", headers=auth(key)).json()
+        if job["state"] in states:
+            return dict(job)
+        assert job["state"] not in ("failed", "ended", "stopped"), job
+        assert time.monotonic() < deadline, job
+        time.sleep(0.2)
+
+
+def operator_records(store: SessionStore, run_id: str) -> list[dict[str, Any]]:
+    from sqlalchemy import select
+
+    with store.engine.connect() as conn:
+        return [dict(r.payload) for r in conn.execute(select(audit.audit).where(audit.audit.c.run_id == run_id,
+                                                                                 audit.audit.c.kind == "operator"))]
+
+
+def test_a_backtest_and_a_replay_started_through_the_api_are_runs_of_their_own(  # type: ignore[no-untyped-def]
+        base: str, keys: dict[str, str], recorded) -> None:
+    """POST /sessions (admin) runs a backtest on the desk's Ray: it ends as a run in the store with
+    every tick, who started it in its audit trail; a second one while it runs is 409. A paced replay
+    stopped through the API ends early, flat, with who stopped it in its audit trail."""
+    _, store = recorded
+    admin = keys["admin"]
+    with httpx.Client(base_url=base, timeout=30) as c:
+        body = {"kind": "backtest", "ticks": 3000, "seed": 11, "reason": "nightly check"}
+        assert c.post(f"{API}/sessions", headers=auth(keys["trader"]), json=body).status_code == 403
+        bad = c.post(f"{API}/sessions", headers=auth(admin), json={**body, "speed": 10})
+        assert bad.status_code == 422 and bad.json()["type"] == "urn:octet:problem:invalid-request", bad.text
+        r = c.post(f"{API}/sessions", headers=auth(admin), json=body)
+        assert r.status_code == 202, r.text
+        started = r.json()
+        assert started["state"] == "starting" and started["started_by"].startswith("api:test-admin")
+        busy = c.post(f"{API}/sessions", headers=auth(admin), json=body)  # its agents take seconds to start
+        assert busy.status_code == 409 and busy.json()["type"] == "urn:octet:problem:conflict", busy.text
+        job = wait_session(c, admin, started["run_id"], ("ended",))
+        assert job["progress"]["ticks"] == 3000 and job["stopped_by"] is None
+        run = c.get(f"{API}/runs/{job['run_id']}", headers=auth(admin)).json()
+        assert (run["status"], run["ticks"]) == ("done", 3000), run
+        [rec] = operator_records(store, job["run_id"])
+        assert (rec["action"], rec["who"], rec["reason"], rec["ticks"]) == \
+            ("start", started["started_by"], "nightly check", 3000)
+
+        r = c.post(f"{API}/sessions", headers=auth(admin),
+                   json={"kind": "replay", "ticks": 400_000, "seed": 12, "speed": 120, "reason": "watch it"})
+        assert r.status_code == 202, r.text
+        replay = r.json()["run_id"]
+        deadline = time.monotonic() + 240
+        while wait_session(c, admin, replay, ("running",))["progress"]["ticks"] == 0:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        stop = c.post(f"{API}/sessions/{replay}/stop", headers=auth(admin), json={"reason": "seen enough"})
+        assert stop.status_code == 202 and stop.json()["state"] == "stopping", stop.text
+        job = wait_session(c, admin, replay, ("stopped",))
+        assert 0 < job["progress"]["ticks"] < 400_000 and job["stopped_by"] == started["started_by"]
+        run = c.get(f"{API}/runs/{replay}", headers=auth(admin)).json()
+        assert run["status"] == "done" and run["ticks"] == job["progress"]["ticks"], run
+        positions = c.get(f"{API}/positions", headers=auth(admin), params={"run": replay}).json()["items"]
+        assert positions == []  # flat at its end, as a backtest is
+        ops = {rec["action"]: rec for rec in operator_records(store, replay)}
+        assert (ops["stop"]["who"], ops["stop"]["reason"]) == (started["started_by"], "seen enough")
+        gone = c.get(f"{API}/sessions/ba0000000000", headers=auth(admin))
+        assert gone.status_code == 404 and gone.json()["type"] == "urn:octet:problem:not-found", gone.text
+        listed = [j["run_id"] for j in c.get(f"{API}/sessions", headers=auth(keys["viewer"])).json()["items"]]
+        assert listed[:2] == [replay, started["run_id"]]
+
+
 def test_the_live_schema_holds_for_generated_requests(base: str, keys: dict[str, str]) -> None:
     """Requests generated from the live OpenAPI document by schemathesis (at most 25 per route, both
     valid and invalid ones), with an admin's key: no server error, and every response in the schema.
@@ -386,12 +528,24 @@ def test_the_live_schema_holds_for_generated_requests(base: str, keys: dict[str,
 
         check()
 
-    for op in operations:
-        for mode in (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE):
-            try:
-                fuzz(op, mode)
-            except Unsatisfiable:  # a route with no parameter and no body has no invalid request to make
-                assert mode == schemathesis.GenerationMode.NEGATIVE, op.label
+    # a slow replay holds the one session place: a generated backtest is refused (409), not run
+    with httpx.Client(base_url=base, timeout=30) as c:
+        r = c.post(f"{API}/sessions", headers=headers, json={"kind": "replay", "ticks": 1000, "speed": 0.001,
+                                                             "reason": "holds the place"})
+        assert r.status_code == 202, r.text
+        holder = r.json()["run_id"]
+    try:
+        for op in operations:
+            for mode in (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE):
+                try:
+                    fuzz(op, mode)
+                except Unsatisfiable:  # a route with no parameter and no body has no invalid request to make
+                    assert mode == schemathesis.GenerationMode.NEGATIVE, op.label
+    finally:
+        with httpx.Client(base_url=base, timeout=30) as c:
+            assert c.post(f"{API}/sessions/{holder}/stop", headers=headers,
+                          json={"reason": "done"}).status_code == 202
+            assert c.get(f"{API}/sessions", headers=headers).json()["items"][0]["run_id"] == holder
 
 
 # --- the WebSocket stream ---------------------------------------------------------------------------

@@ -284,3 +284,54 @@ def test_a_client_that_does_not_acknowledge_is_sent_no_more_than_its_credit() ->
     seqs = [int(s[7:-1]) for s in sent if s.startswith('{"seq":')]
     assert seqs[:50] == list(range(1, 51)) and 50 < len(sent) <= 101
     assert c.lost_total + len(c.queue) + len(sent) >= 1000 - 1  # each message sent, queued, or counted lost
+
+
+HAPROXY_CONFIG = """global
+    stats socket {d}/admin.sock mode 666 level admin expose-fd listeners
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+frontend prometheus
+    bind :9101
+    mode http
+    http-request use-service prometheus-exporter if {{ path /metrics }}
+    no log
+frontend http_frontend
+    bind *:18000
+    default_backend api
+backend api
+    server r1 127.0.0.1:30000
+listen stats
+  bind *:8404
+  stats enable
+  stats uri /stats
+"""
+
+
+def test_haproxy_is_run_with_its_stats_and_metrics_on_loopback_and_the_api_where_it_was_put(tmp_path: Path) -> None:
+    """serve/haproxy.sh (what Serve runs as haproxy) rebinds the stats page and the Prometheus
+    exporter, which Ray's template puts on every interface, to 127.0.0.1, leaves the API's frontend
+    where gateway.host put it (every interface here), and the real haproxy accepts the result; a
+    stats bind it cannot keep to loopback is refused, and the configuration is left as it was."""
+    import subprocess
+
+    from serve.deploy import haproxy_binary
+
+    script = Path(__file__).resolve().parents[2] / "serve" / "haproxy.sh"
+    assert haproxy_binary(), "make test installs haproxy (haproxy-deps)"
+    cfg = tmp_path / "haproxy.cfg"
+    cfg.write_text(HAPROXY_CONFIG.format(d=tmp_path))
+    done = subprocess.run([str(script), "-c", "-f", str(cfg)], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    binds = [line.strip() for line in cfg.read_text().splitlines() if line.strip().startswith("bind")]
+    assert binds == ["bind 127.0.0.1:9101", "bind *:18000", "bind 127.0.0.1:8404"]
+    assert (cfg.stat().st_mode & 0o077) == 0
+
+    elsewhere = HAPROXY_CONFIG.format(d=tmp_path).replace("bind *:8404", "bind 10.1.2.3:8404")
+    cfg.write_text(elsewhere)
+    refused = subprocess.run([str(script), "-c", "-f", str(cfg)], capture_output=True, text=True, timeout=30)
+    assert refused.returncode == 1 and "cannot keep to loopback" in refused.stderr, refused
+    assert cfg.read_text() == elsewhere
+    assert not list(tmp_path.glob("haproxy.cfg.octet.*"))
