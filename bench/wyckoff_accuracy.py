@@ -7,7 +7,9 @@ it became tuning data in the second round, and D took its place.) This benchmark
 
 * family D (``trading.wyckoff.scenarios_d``): 30-minute schematics from an agent-based
   order-flow model, built independently of A, B, C and the detector; never tuned on, nor looked
-  at while tuning;
+  at while tuning (scored once before, in issue 19's second round);
+* family E (``trading.wyckoff.scenarios_e``): written blind to the detector (by someone who did
+  not read it) with a model unlike A-D; never tuned on;
 * families A, B and C on seeds from 100,000 (never looked at while tuning);
 * each of them perturbed (``trading.wyckoff.scenarios.PERTURBATIONS``: volatility x0.5 and x2,
   volume noise, market gaps, bars three times coarser);
@@ -101,9 +103,13 @@ def generator(family: str) -> Callable[[int], Scenario]:
         from trading.wyckoff import scenarios_c
 
         return scenarios_c.generate
-    from trading.wyckoff import scenarios_d
+    if family == "D":
+        from trading.wyckoff import scenarios_d
 
-    return scenarios_d.generate
+        return scenarios_d.generate
+    from trading.wyckoff import scenarios_e
+
+    return scenarios_e.generate
 
 
 def detect(sc: Scenario, params: WyckoffParams) -> Any:
@@ -235,7 +241,7 @@ def main() -> None:
             print_report(f"TUNING SET family {family} seeds 0-{seeds.stop - 1}, {variant}", report(score))
         return
     n = args.scenarios or 300
-    plan = [("D", range(0, n)), *((f, range(UNSEEN, UNSEEN + n)) for f in "ABC")]
+    plan = [("D", range(0, n)), ("E", range(0, n)), *((f, range(UNSEEN, UNSEEN + n)) for f in "ABC")]
     results = run(plan, variants, params, args.workers)
     scored: dict[str, dict[str, Any]] = {}
     for (family, variant), (score, bars) in sorted(results.items()):
@@ -250,6 +256,8 @@ def main() -> None:
     out = {
         "tuned_on": TUNED_ON,
         "scored_on": {"D": f"family D (trading.wyckoff.scenarios_d), seeds 0-{n - 1}: never tuned on",
+                      "E": f"family E (trading.wyckoff.scenarios_e, written blind to the detector), seeds 0-{n - 1}: "
+                           "never tuned on",
                       **{f: f"family {f}, seeds {UNSEEN}-{UNSEEN + n - 1}: never looked at while tuning"
                          for f in "ABC"},
                       "real": real.get("source", "")},

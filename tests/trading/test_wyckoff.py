@@ -21,6 +21,7 @@ from trading.wyckoff import (
     scenarios_b,
     scenarios_c,
     scenarios_d,
+    scenarios_e,
 )
 from trading.wyckoff.chart import chart
 from trading.wyckoff.features import FEATURES, Tracker, compute
@@ -28,7 +29,8 @@ from trading.wyckoff.machine import pnf_columns
 from trading.wyckoff.scenarios import PERTURBATIONS, SCALE, Label, generate, perturb
 from trading.wyckoff.scoring import Score, match, outcome
 
-FAMILIES = {"A": generate, "B": scenarios_b.generate, "C": scenarios_c.generate, "D": scenarios_d.generate}
+FAMILIES = {"A": generate, "B": scenarios_b.generate, "C": scenarios_c.generate, "D": scenarios_d.generate,
+            "E": scenarios_e.generate}
 SETUP_OF = {"spring": "spring", "last_point_of_support": "spring", "upthrust": "upthrust",
             "last_point_of_supply": "upthrust"}
 
@@ -90,10 +92,11 @@ def test_features_are_the_same_numbers_in_both_modes(registry) -> None:
 
 
 @pytest.mark.parametrize("family,seed", [("A", s) for s in (0, 1, 2, 5, 8, 13, 21, 34)]
-                         + [("B", s) for s in (0, 3, 7)] + [("C", s) for s in (0, 4)] + [("D", s) for s in (1, 2)])
+                         + [("B", s) for s in (0, 3, 7)] + [("C", s) for s in (0, 4)] + [("D", s) for s in (1, 2)]
+                         + [("E", s) for s in (1, 2, 5)])
 def test_batch_and_incremental_emit_the_same_events_bar_for_bar(registry, family: str, seed: int) -> None:
     """On every scenario family: 1-minute bars, 15-minute bars over FX weekends, hourly bars,
-    30-minute bars."""
+    30-minute bars; family E's 15-minute, hourly and 4-hour bars."""
     inst = registry["EURUSD"]
     p = WyckoffParams()
     sc = FAMILIES[family](seed)
@@ -121,7 +124,7 @@ def test_both_modes_agree_on_bars_aggregated_from_ticks(settings) -> None:
 
 
 # ------------------------------------------------------------------ no look-ahead
-@pytest.mark.parametrize("family,seed", [("A", 8), ("B", 5), ("C", 2), ("D", 3)])
+@pytest.mark.parametrize("family,seed", [("A", 8), ("B", 5), ("C", 2), ("D", 3), ("E", 9)])
 def test_truncating_the_data_never_changes_what_was_already_emitted(registry, family: str, seed: int) -> None:
     inst = registry["EURUSD"]
     p = WyckoffParams()
