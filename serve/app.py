@@ -483,7 +483,8 @@ def build_app(settings: Settings, engine: Any = None) -> FastAPI:
                                            "its run is in /runs)") from None
             raise
         except RayActorError:
-            raise Problem("sessions-unavailable", "the session host is gone (the gateway is stopping)") from None
+            raise Problem("sessions-unavailable", "the session host is restarting (its process died: the sessions "
+                                                  "it ran are lost) or the gateway is stopping; try again") from None
 
     @r.get("/sessions", response_model=s.Sessions, **routed("viewer"))
     async def sessions() -> s.Sessions:
@@ -497,8 +498,9 @@ def build_app(settings: Settings, engine: Any = None) -> FastAPI:
         own agents and embedded rust_exec (never the desk's venue); who started it is in its audit
         trail. It runs in the background: follow it at `GET /sessions/{run_id}`."""
         if (body.kind == "replay") != (body.speed is not None):
-            raise Problem("invalid-request", "speed: needed for a replay (market seconds per wall second), "
-                                             "refused for a backtest (as fast as the desk goes)")
+            why = ("needed for a replay (market seconds per wall second)" if body.kind == "replay" else
+                   "refused for a backtest (it goes as fast as the desk does)")
+            raise Problem("invalid-request", f"body.speed: {why}", errors=[{"where": "body.speed", "problem": why}])
         who: Principal = request.state.principal
         job = await sessions_call("start", body.kind, body.ticks, body.seed, body.speed, who.who, body.reason)
         log.info("%s started %s %s (%d ticks): %s", who.who, body.kind, job["run_id"], body.ticks, body.reason)

@@ -39,11 +39,33 @@ def application(settings: Settings) -> Any:
     return deployment.bind(settings)
 
 
+def check_proxy(settings: Settings) -> None:
+    """``GatewayError`` when the ingress ``gateway.proxy`` names cannot run here."""
+    if settings.gateway.proxy == "haproxy" and not haproxy_binary():
+        raise GatewayError("gateway.proxy is haproxy but haproxy is not installed: apt-get install haproxy "
+                           "(`make desk` does, as root), or set gateway.proxy: python")
+
+
 def haproxy_binary() -> str | None:
     """Where haproxy is (PATH, then the sbin directories a user's PATH may not hold), or None."""
     import os
 
     return shutil.which("haproxy", path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/usr/local/sbin"]))
+
+
+_stopping_at_exit = False
+_running = False  # this process started the gateway and has not stopped it
+
+
+def _stop_at_exit() -> None:
+    """A process that started the gateway stops it as it exits (the desk's driver has no other
+    moment): its sessions end recorded, before Ray goes (Ray's own exit hook runs after this one)."""
+    global _stopping_at_exit
+    if not _stopping_at_exit:
+        import atexit
+
+        atexit.register(stop)
+        _stopping_at_exit = True
 
 
 def start(settings: Settings, timeout_s: float = 120.0) -> str:
@@ -56,11 +78,12 @@ def start(settings: Settings, timeout_s: float = 120.0) -> str:
     from serve.sessions import start_host
 
     cfg = settings.gateway
-    if cfg.proxy == "haproxy" and not haproxy_binary():
-        raise GatewayError("gateway.proxy is haproxy but haproxy is not installed: apt-get install haproxy "
-                           "(`make desk` does, as root), or set gateway.proxy: python")
+    check_proxy(settings)
     try:
+        global _running
+        _running = True
         start_host(settings)  # backtests and replays asked for through the API: owned by this process
+        _stop_at_exit()
         serve.start(http_options={"host": cfg.host, "port": cfg.port}, detached=False)
         serve.run(application(settings), name=APP_NAME, route_prefix="/", blocking=False)
     except Exception as exc:  # Serve reports a port in use, a bad option, a replica that failed to start
@@ -81,16 +104,29 @@ def start(settings: Settings, timeout_s: float = 120.0) -> str:
         time.sleep(0.2)
 
 
-def stop() -> None:
+def stop(wait_s: float = 20.0) -> None:
+    """Stop the gateway: the sessions started through it first (each ends after its batch under way,
+    recorded as stopped by the gateway; up to ``wait_s`` seconds), then Serve."""
     import ray
     from ray import serve
 
     from serve.sessions import drop_host, host
 
+    global _running
+    if not _running or not ray.is_initialized():  # stopped already, or Ray is gone (and serve.shutdown would start one to look)
+        drop_host()
+        return
+    _running = False
     try:
+        h = host()
+        if h is not None:
+            try:
+                ray.get(h.stop_all.remote("gateway", "the gateway stopped", wait_s), timeout=wait_s + 10)
+            except Exception:  # noqa: S110 (a host that is gone or stuck: killed below)
+                pass
         serve.shutdown()  # type: ignore[no-untyped-call]
-        if (h := host()) is not None:
-            ray.kill(h)  # a session under way ends with it (its run stays in the store as it was)
+        if h is not None:
+            ray.kill(h)  # a session still under way ends with it (its run stays in the store as it was)
     except Exception:  # noqa: S110 (Ray already gone: nothing to stop)
         pass
     drop_host()

@@ -49,4 +49,9 @@ if [ -n "$cfg" ]; then
   exec 9>&-
 fi
 
+# HAProxy ends with the process that started it (Serve's HAProxy manager): a desk or `octet serve`
+# killed outright must not leave it holding the API's port, answering 500 (util-linux's setpriv)
+if command -v setpriv >/dev/null 2>&1; then
+  exec setpriv --pdeathsig KILL "$real" "$@"
+fi
 exec "$real" "$@"

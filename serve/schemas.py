@@ -8,6 +8,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Role = Literal["viewer", "trader", "admin"]
+# free text that goes to the audit trail and the logs: no control character (C0, DEL, C1), line or
+# paragraph separator, or bidirectional override (which would reorder what an operator reads)
+TEXT = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$"
 
 
 class Doc(BaseModel):
@@ -276,7 +279,7 @@ class Agents(Doc):
 
 class ControlRequest(Doc):
     account: str = Field(default="", max_length=64, description="an account id; empty: the whole desk")
-    reason: str = Field(min_length=1, max_length=500)
+    reason: str = Field(min_length=1, max_length=500, pattern=TEXT)
     wait_seconds: float = Field(default=5.0, ge=0, le=30, description="how long to wait for the desk's answer")
 
 
@@ -355,7 +358,7 @@ class Alerts(Page):
 
 
 class AckRequest(Doc):
-    note: str = Field(min_length=1, max_length=500, description="what was seen or done")
+    note: str = Field(min_length=1, max_length=500, pattern=TEXT, description="what was seen or done")
     wait_seconds: float = Field(default=5.0, ge=0, le=30, description="how long to wait for the desk's answer")
 
 
@@ -366,15 +369,15 @@ class SessionRequest(Doc):
     kind: Literal["backtest", "replay"] = "backtest"
     ticks: int = Field(default=50_000, ge=1_000, le=5_000_000, description="generated ticks to run")
     seed: int = Field(default=7, ge=0, le=2**31 - 1, description="the generator's seed")
-    speed: float | None = Field(default=None, gt=0, le=1_000_000,
+    speed: float | None = Field(default=None, gt=0, le=1_000_000, allow_inf_nan=False,
                                 description="replay: market seconds per wall second (needed for a replay, "
                                             "refused for a backtest)")
-    reason: str = Field(min_length=1, max_length=500, pattern=r"^[^\x00-\x1f\x7f]*$",
+    reason: str = Field(min_length=1, max_length=500, pattern=TEXT,
                         description="why (recorded in the run's audit trail)")
 
 
 class StopRequest(Doc):
-    reason: str = Field(min_length=1, max_length=500, pattern=r"^[^\x00-\x1f\x7f]*$",
+    reason: str = Field(min_length=1, max_length=500, pattern=TEXT,
                         description="why (recorded in the run's audit trail)")
 
 

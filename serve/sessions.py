@@ -89,6 +89,22 @@ class SessionHost:
                     session.stop(who, reason)
             return dict(job)
 
+    def stop_all(self, who: str, reason: str, wait_s: float) -> int:
+        """Stop every session (the gateway is stopping) and wait up to ``wait_s`` for them to end, each
+        recorded as ended with who stopped it; returns how many were still running then."""
+        with self.lock:
+            running = [k for k, j in self.jobs.items() if j["state"] in ("starting", "running", "stopping")]
+        for run_id in running:
+            self.stop(run_id, who, reason)
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            with self.lock:
+                left = sum(self.jobs[k]["state"] in ("starting", "running", "stopping") for k in running)
+            if not left:
+                return 0
+            time.sleep(0.1)
+        return left
+
     def get(self, run_id: str) -> dict[str, Any]:
         with self.lock:
             job = self.jobs.get(run_id)
@@ -161,8 +177,9 @@ def start_host(settings: Settings) -> Any:
     global _held
     actor: Any = ray.remote(SessionHost)
     # held here: Ray ends an actor (not detached) once its owner holds no handle to it
+    # restarted if its process dies (the sessions it ran are lost with it; their runs stay as they were)
     _held = actor.options(name=HOST_NAME, namespace=NAMESPACE, get_if_exists=True, num_cpus=0,
-                          max_concurrency=8).remote(settings)
+                          max_concurrency=8, max_restarts=-1).remote(settings)
     return _held
 
 

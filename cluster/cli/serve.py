@@ -67,7 +67,10 @@ def serve_cmd(config: ConfigOpt = Path("octet.yaml"),
         store_of(config, store_url(settings)).close()  # it answers and is migrated (one line if not)
     except StoreError as exc:
         raise fail(str(exc), 1) from None
+    from serve.deploy import check_proxy
+
     try:
+        check_proxy(settings)  # before Ray starts: a missing haproxy is one line at once
         init_ray(settings)
         with console.status("starting the gateway on Ray Serve"):
             base = start(settings)

@@ -369,9 +369,6 @@ class Session:
             self.units = 0
             self._checkpoint(feed)  # unit 0: the state before any call (what a first unit replays from)
             self._unit({"kind": "start", "now_ns": feed.now_ns()}, feed)
-            if self.requested is not None:
-                self.log.notes.append(("operator", self.clock, {"action": "start", "run_id": self.run_id,
-                                                                "outcome": "started", **self.requested}))
         else:
             self._restore(saved, feed)
             result = self.result
@@ -450,6 +447,9 @@ class Session:
         clean: TickBatch | None = None
         if kind == "start":
             self._advance(TickBatch.empty(), int(intent["now_ns"]))
+            if self.requested is not None:  # who asked for this run: in its first record
+                self.log.notes.append(("operator", self.clock, {"action": "start", "run_id": self.run_id,
+                                                                "outcome": "started", **self.requested}))
             self._reconcile()  # a venue that holds what the desk does not know of halts it at the first review
         elif kind == "batch":
             if batch is None:  # replayed: the same ticks, from the feed

@@ -32,6 +32,13 @@ RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_DEDUP_LOGS": "0"}
 
 
 HAPROXY_WRAPPER = Path(__file__).resolve().parents[2] / "serve" / "haproxy.sh"
+SERVE_ENV_OWNER = "OCTET_SERVE_ENV_PID"  # the process that set the HAProxy variables below
+HAPROXY_KEYS = ("RAY_SERVE_ENABLE_HA_PROXY", "RAY_SERVE_THROUGHPUT_OPTIMIZED", "RAY_SERVE_HAPROXY_BINARY_PATH",
+                "RAY_SERVE_HAPROXY_SOCKET_PATH", "RAY_SERVE_HAPROXY_CONFIG_FILE_LOC",
+                "RAY_SERVE_HAPROXY_SERVER_STATE_BASE", "RAY_SERVE_HAPROXY_SERVER_STATE_FILE",
+                "RAY_SERVE_HAPROXY_METRICS_SOCKET_PATH", "RAY_SERVE_HAPROXY_STATS_PORT",
+                "RAY_SERVE_HAPROXY_METRICS_PORT", "RAY_SERVE_FALLBACK_PROXY_HTTP_PORT",
+                "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S")
 _haproxy_dir: str | None = None
 _haproxy_env: dict[str, str] | None = None
 
@@ -40,16 +47,32 @@ def haproxy_dir() -> str:
     """A private directory (0700, made once per process, removed at exit) for Ray's HAProxy files:
     its admin socket (which Ray makes mode 666, an open door in the shared ``/tmp/haproxy-serve``
     it uses by default), configuration, server state and metrics socket. Short, as the admin
-    socket's path under it (plus Ray's 56-character node id) must fit a Unix socket's 107 bytes."""
+    socket's path under it (plus Ray's 56-character node id) must fit the 97 bytes HAProxy takes.
+    Named with this process's id: a directory left by one killed outright is removed by the next."""
     global _haproxy_dir
     if _haproxy_dir is None:
         import atexit
         import shutil
         import tempfile
 
-        _haproxy_dir = tempfile.mkdtemp(prefix="octet-hap-")
+        from cluster.desk.desk import pid_alive
+
+        root = Path("/tmp") if Path("/tmp").is_dir() else Path(tempfile.gettempdir())
+        for old in root.glob("ohap*-*"):  # left by a process killed outright (its pid in the name)
+            pid = old.name[4:].split("-")[0]
+            try:
+                if pid.isdigit() and old.lstat().st_uid == os.getuid() and old.is_dir() and not pid_alive(int(pid)):
+                    shutil.rmtree(old, ignore_errors=True)
+            except OSError:
+                continue
+        _haproxy_dir = tempfile.mkdtemp(prefix=f"ohap{os.getpid()}-", dir=root)
+        # HAProxy takes Unix socket paths of 97 bytes at most: <dir>/<Ray's 56-character node id>/metrics.sock
+        if len(_haproxy_dir) + 1 + 56 + len("/metrics.sock") > 97:
+            raise RuntimeError(f"{_haproxy_dir}: too long a path for HAProxy's sockets (gateway.proxy: python "
+                               "avoids HAProxy)")
         atexit.register(shutil.rmtree, _haproxy_dir, True)
     return _haproxy_dir
+
 
 
 def serve_env(settings: Settings) -> dict[str, str]:
@@ -180,7 +203,8 @@ def ray_token(settings: Settings) -> None:
         return
     data_dir = Path(settings.runtime.data_dir)
     if not settings.runtime.ray_address or (data_dir / "secrets" / "ray.token").exists():
-        os.environ["RAY_AUTH_TOKEN_PATH"] = str(ray_token_file(data_dir))
+        # absolute: a process started from elsewhere (a child in another directory) inherits it
+        os.environ["RAY_AUTH_TOKEN_PATH"] = str(Path(ray_token_file(data_dir)).absolute())
 
 
 def ray_gcs_address(address: str) -> str:
@@ -215,19 +239,31 @@ def init_ray(settings: Settings) -> None:
     need no runtime environment (which would cost each worker a call to Ray's runtime-env agent); a
     Ray it attaches to gets the environment and this source tree (``working_dir``) per job. An
     address nothing answers at, or a Ray that refuses the token, is ``RayUnavailable``."""
-    for key, value in {**RAY_ENV, **serve_env(settings)}.items():
-        os.environ.setdefault(key, value)
     if ray.is_initialized():
         return
+    ingress = serve_env(settings)
+    if os.environ.get(SERVE_ENV_OWNER, str(os.getpid())) != str(os.getpid()):
+        # set by the Octet process that started this one (its HAProxy directory and ports), not by
+        # the operator: this process's own, or none with the Python proxy
+        for key in HAPROXY_KEYS:
+            os.environ.pop(key, None)
+    for key, value in {**RAY_ENV, **ingress}.items():
+        os.environ.setdefault(key, value)
+    if ingress:
+        os.environ[SERVE_ENV_OWNER] = str(os.getpid())
+    from ray.exceptions import AuthenticationError
+
     ray_token(settings)
     address = settings.runtime.ray_address
     if not address:
         # "local": a Ray of its own even when another was started on this host (``ray start`` leaves
         # its address where a plain ray.init() would connect to it, with options it refuses)
-        ray.init(address="local", include_dashboard=False, log_to_driver=False,
-                 num_cpus=max(2, os.cpu_count() or 2), configure_logging=False)
+        try:
+            ray.init(address="local", include_dashboard=False, log_to_driver=False,
+                     num_cpus=max(2, os.cpu_count() or 2), configure_logging=False)
+        except AuthenticationError as exc:  # e.g. a RAY_AUTH_TOKEN_PATH naming no readable file
+            raise RayUnavailable(f"Ray's token: {' '.join(str(exc).split()).split('. ')[0]}") from None
         return
-    from ray.exceptions import AuthenticationError
 
     gcs = ray_gcs_address(address)
     root = Path(__file__).resolve().parents[2]

@@ -454,6 +454,10 @@ def test_a_backtest_and_a_replay_started_through_the_api_are_runs_of_their_own( 
         assert c.post(f"{API}/sessions", headers=auth(keys["trader"]), json=body).status_code == 403
         bad = c.post(f"{API}/sessions", headers=auth(admin), json={**body, "speed": 10})
         assert bad.status_code == 422 and bad.json()["type"] == "urn:octet:problem:invalid-request", bad.text
+        assert [e["where"] for e in bad.json()["errors"]] == ["body.speed"]
+        for reason in ("a\u009b[2J", "x\u202eyz", "line\u2028break", "tab\there"):  # C1, bidi, separators, C0
+            sneaky = c.post(f"{API}/sessions", headers=auth(admin), json={**body, "reason": reason})
+            assert sneaky.status_code == 422, (reason, sneaky.text)
         r = c.post(f"{API}/sessions", headers=auth(admin), json=body)
         assert r.status_code == 202, r.text
         started = r.json()
@@ -490,6 +494,30 @@ def test_a_backtest_and_a_replay_started_through_the_api_are_runs_of_their_own( 
         assert gone.status_code == 404 and gone.json()["type"] == "urn:octet:problem:not-found", gone.text
         listed = [j["run_id"] for j in c.get(f"{API}/sessions", headers=auth(keys["viewer"])).json()["items"]]
         assert listed[:2] == [replay, started["run_id"]]
+
+
+def test_a_gateway_that_stops_ends_its_sessions_recorded(ray_local, gw_settings: Settings, recorded) -> None:  # type: ignore[no-untyped-def]
+    """What the gateway's stop does first (``SessionHost.stop_all``): a replay under way ends after
+    its batch, its run recorded as done, flat, with the gateway as who stopped it."""
+    from serve.sessions import SessionHost
+
+    _, store = recorded
+    host = SessionHost(gw_settings)
+    job = host.start("replay", 400_000, 13, 120.0, "api:test (k1)", "a long replay")
+    deadline = time.monotonic() + 240
+    while host.get(job["run_id"])["progress"]["ticks"] == 0:
+        assert host.get(job["run_id"])["state"] in ("starting", "running"), host.get(job["run_id"])
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert host.stop_all("gateway", "the gateway stopped", 60) == 0
+    done = host.get(job["run_id"])
+    assert (done["state"], done["stopped_by"]) == ("stopped", "gateway"), done
+    ops = {rec["action"]: rec for rec in operator_records(store, job["run_id"])}
+    assert (ops["start"]["who"], ops["stop"]["who"], ops["stop"]["reason"]) == \
+        ("api:test (k1)", "gateway", "the gateway stopped")
+    with store.engine.connect() as conn:
+        status = conn.execute(select(m.Run.status).where(m.Run.run_id == job["run_id"])).scalar_one()
+    assert status == "done"
 
 
 def test_the_live_schema_holds_for_generated_requests(base: str, keys: dict[str, str]) -> None:

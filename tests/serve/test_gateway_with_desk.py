@@ -24,6 +24,7 @@ from sqlalchemy import select
 
 from cluster.config.secrets import state_key
 from cluster.desk.desk import DeskFiles
+from cluster.devservers.services import LocalRedis
 from cluster.storage import audit
 from cluster.storage import models as m
 from cluster.storage.store import SessionStore
@@ -35,7 +36,8 @@ pytestmark = pytest.mark.ray
 API = "/api/v1"
 
 
-def test_the_desk_brings_up_the_api_and_an_admins_halt_through_it_is_audited_with_the_key(tmp_path: Path) -> None:
+def test_the_desk_brings_up_the_api_and_an_admins_halt_through_it_is_audited_with_the_key(
+        tmp_path: Path, request: pytest.FixtureRequest) -> None:
     doc = yaml.safe_load((ROOT / "octet.yaml").read_text())
     doc["runtime"]["data_dir"] = str(tmp_path)
     doc.setdefault("session", {}).update(ticks=80_000, batch_size=1_000)
@@ -133,6 +135,7 @@ def test_the_desk_brings_up_the_api_and_an_admins_halt_through_it_is_audited_wit
     finally:
         stopped = subprocess.run([*cli, "desk", "stop", "--config", str(config)], env=env, capture_output=True,
                                  text=True, timeout=300, cwd=ROOT)
+        request.addfinalizer(LocalRedis(tmp_path / "redis").stop)  # the desk's local Redis outlives the desk by design
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
     assert listener.stopped.wait(60), f"the stream did not say the desk stopped: {listener.errors}"
     with store.engine.connect() as conn:
