@@ -32,7 +32,7 @@ from starlette.concurrency import run_in_threadpool
 from cluster.config.settings import Settings
 from serve import schemas as s
 from serve.keys import ROLES, KeyBook, Principal, check_token, issue_token, token_key
-from serve.problems import PROBLEMS, Problem, document, install
+from serve.problems import PROBLEMS, BodyLimit, Problem, document, install
 from serve.queries import Reader
 
 API = "/api/v1"
@@ -185,6 +185,7 @@ def build_app(settings: Settings, engine: Any = None) -> FastAPI:
                               "Errors are RFC 9457 problem documents with a stable `type`.")
     app.state.gateway = gw
     install(app)
+    app.add_middleware(BodyLimit)  # before any route reads a body, or anyone is authenticated
     if settings.gateway.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.gateway.cors_origins), allow_credentials=False,
                            allow_methods=["GET", "POST"], allow_headers=["Authorization", "X-API-Key",
@@ -238,7 +239,7 @@ def build_app(settings: Settings, engine: Any = None) -> FastAPI:
     def routed(least: str, *extra: tuple[int, str]) -> dict[str, Any]:
         """A route's role: its check, and its mark in the OpenAPI document, with its problems."""
         answers = {401: "no valid credentials", 403: f"a role below {least}", 404: "no such run or item",
-                   422: "a bad parameter or body", 429: "rate limited (Retry-After)",
+                   413: "a body over 64 KiB", 422: "a bad parameter or body", 429: "rate limited (Retry-After)",
                    503: "the store (or the desk) cannot be reached", **dict(extra)}
         return {"dependencies": [Depends(role(least))], "openapi_extra": {"x-octet-role": least},
                 "responses": {code: problem(text) for code, text in answers.items()}}

@@ -6,6 +6,7 @@ A client branches on ``type`` (``urn:octet:problem:<slug>``), never on the wordi
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -25,6 +26,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "method-not-allowed": (405, "Method not allowed"),
     "invalid-request": (422, "The request is not valid"),
     "rate-limited": (429, "Too many requests"),
+    "too-large": (413, "The request's body is too large"),
     "conflict": (409, "The request conflicts with the desk's state"),
     "desk-unavailable": (503, "The desk is not running"),
     "store-unavailable": (503, "The store cannot be reached"),
@@ -68,7 +70,7 @@ def respond(slug: str, detail: str, request: Request, headers: dict[str, str] | 
 
 
 _BY_STATUS = {401: "unauthorized", 403: "forbidden", 404: "not-found", 405: "method-not-allowed",
-              409: "conflict", 422: "invalid-request", 429: "rate-limited"}
+              409: "conflict", 413: "too-large", 422: "invalid-request", 429: "rate-limited"}
 
 
 def install(app: FastAPI) -> None:
@@ -95,3 +97,61 @@ def install(app: FastAPI) -> None:
     async def _crash(request: Request, exc: Exception) -> JSONResponse:
         log.exception("gateway error on %s %s", request.method, request.url.path)
         return respond("internal", "the server failed on this request; it is logged", request)
+
+
+MAX_BODY = 64 * 1024  # bytes: the API's bodies are a few hundred
+
+
+class _TooLarge(StarletteHTTPException):
+    """Raised while a body arrives (FastAPI passes an HTTP exception through its body parsing)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"at most {limit:,} bytes")
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over ``limit`` bytes is refused (413, a problem document) as
+    soon as it is known to be, by its Content-Length or while it arrives, before the route reads it
+    or anyone is authenticated (the app reads a body whole before its dependencies run: a large one
+    would otherwise be held in memory first)."""
+
+    def __init__(self, app: Any, limit: int = MAX_BODY) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers") or ()).get(b"content-length")
+        if length is not None and (not length.strip().isdigit() or int(length) > self.limit):
+            await self._refuse(scope, send)
+            return
+        seen = 0
+        started = False
+
+        async def limited() -> Any:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge(self.limit)
+            return message
+
+        async def sending(message: Any) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited, sending)
+        except _TooLarge:
+            if not started:
+                await self._refuse(scope, send)
+
+    async def _refuse(self, scope: Any, send: Any) -> None:
+        body = json.dumps(document("too-large", f"at most {self.limit:,} bytes", scope.get("path", ""))).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", MEDIA_TYPE.encode()), (b"content-length", str(len(body)).encode()),
+                                (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": body})

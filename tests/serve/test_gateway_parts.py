@@ -97,6 +97,32 @@ def test_a_key_over_its_rate_is_answered_429_with_retry_after(tmp_path: Path) ->
     store.close()
 
 
+def test_a_body_over_the_limit_is_refused_before_anyone_is_authenticated(tmp_path: Path) -> None:
+    """By its Content-Length, or while it arrives with none (chunked), a body over MAX_BODY is 413,
+    a problem document, even without credentials (the app would read it whole before the key)."""
+    from starlette.testclient import TestClient
+
+    from serve.problems import MAX_BODY
+
+    app, keys, store = _app(tmp_path)
+    big = b"{" + b" " * MAX_BODY + b"}"
+
+    def chunks():  # type: ignore[no-untyped-def]
+        for i in range(0, len(big), 4096):
+            yield big[i:i + 4096]
+
+    with TestClient(app) as c:
+        for headers in ({}, {"X-API-Key": keys["admin"]}):
+            r = c.post("/api/v1/desk/halt", content=big, headers={**headers, "Content-Type": "application/json"})
+            assert r.status_code == 413 and r.json()["type"] == "urn:octet:problem:too-large", r.text
+            r = c.post("/api/v1/desk/halt", content=chunks(), headers={**headers, "Content-Type": "application/json"})
+            assert "content-length" not in r.request.headers
+            assert r.status_code == 413 and r.json()["type"] == "urn:octet:problem:too-large", r.text
+        small = c.post("/api/v1/desk/halt", json={"reason": "x" * 400}, headers={"X-API-Key": keys["admin"]})
+        assert small.json()["type"] == "urn:octet:problem:desk-unavailable", small.text  # read, then no desk
+    store.close()
+
+
 def test_cors_allows_only_the_configured_origins(tmp_path: Path) -> None:
     from starlette.testclient import TestClient
 
