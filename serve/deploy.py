@@ -4,6 +4,7 @@ FastAPI app (``serve.app.build_app``) in their own process, behind Serve's HTTP 
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from typing import Any
@@ -48,8 +49,6 @@ def check_proxy(settings: Settings) -> None:
 
 def haproxy_binary() -> str | None:
     """Where haproxy is (PATH, then the sbin directories a user's PATH may not hold), or None."""
-    import os
-
     return shutil.which("haproxy", path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/usr/local/sbin"]))
 
 
@@ -58,13 +57,14 @@ _running = False  # this process started the gateway and has not stopped it
 
 
 def _stop_at_exit() -> None:
-    """A process that started the gateway stops it as it exits (the desk's driver has no other
-    moment): its sessions end recorded, before Ray goes (Ray's own exit hook runs after this one)."""
+    """A process that started the gateway ends its sessions as it exits (the desk's driver has no
+    other moment), recorded, before Ray goes (Ray's own exit hook runs after this one, and takes
+    Serve down with it)."""
     global _stopping_at_exit
     if not _stopping_at_exit:
         import atexit
 
-        atexit.register(stop)
+        atexit.register(stop, serve_too=False)
         _stopping_at_exit = True
 
 
@@ -77,10 +77,10 @@ def start(settings: Settings, timeout_s: float = 120.0) -> str:
 
     from serve.sessions import start_host
 
+    global _running
     cfg = settings.gateway
     check_proxy(settings)
     try:
-        global _running
         _running = True
         start_host(settings)  # backtests and replays asked for through the API: owned by this process
         _stop_at_exit()
@@ -104,9 +104,9 @@ def start(settings: Settings, timeout_s: float = 120.0) -> str:
         time.sleep(0.2)
 
 
-def stop(wait_s: float = 20.0) -> None:
+def stop(wait_s: float = 20.0, serve_too: bool = True) -> None:
     """Stop the gateway: the sessions started through it first (each ends after its batch under way,
-    recorded as stopped by the gateway; up to ``wait_s`` seconds), then Serve."""
+    recorded as stopped by the gateway; up to ``wait_s`` seconds), then (``serve_too``) Serve."""
     import ray
     from ray import serve
 
@@ -124,7 +124,8 @@ def stop(wait_s: float = 20.0) -> None:
                 ray.get(h.stop_all.remote("gateway", "the gateway stopped", wait_s), timeout=wait_s + 10)
             except Exception:  # noqa: S110 (a host that is gone or stuck: killed below)
                 pass
-        serve.shutdown()  # type: ignore[no-untyped-call]
+        if serve_too:
+            serve.shutdown()  # type: ignore[no-untyped-call]
         if h is not None:
             ray.kill(h)  # a session still under way ends with it (its run stays in the store as it was)
     except Exception:  # noqa: S110 (Ray already gone: nothing to stop)
