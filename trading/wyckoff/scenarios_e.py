@@ -217,6 +217,16 @@ class _Leg:
 # calendar and session
 
 
+
+def _ar1(phi: float, shocks: FloatArray) -> FloatArray:
+    """x_t = phi * x_(t-1) + shocks_t, from x_(-1) = 0."""
+    out = np.empty(len(shocks))
+    x = 0.0
+    for t, shock in enumerate(shocks):
+        x = phi * x + shock
+        out[t] = x
+    return out
+
 def _bar_times(first_ns: int, n: int, bar_ns: int) -> IntArray:
     """``n`` consecutive bar starts of ``bar_ns`` on the 24/5 calendar from ``first_ns``."""
     m = int(n * 1.45) + WEEK_NS // bar_ns + 8
@@ -470,12 +480,7 @@ def _simulate(rng: np.random.Generator, legs: list[_Leg], h: float, sigma: float
         g[bar] = size
         z[bar] = (1 if rng.random() < 0.5 else -1) * rng.uniform(1.0, 2.2)
     # stochastic volatility: AR(1) log factor, and the session's volatility profile
-    sv = np.empty(n)
-    a = 0.0
-    eta = rng.normal(0.0, 0.08, n)
-    for t in range(n):
-        a = 0.97 * a + eta[t]
-        sv[t] = a
+    sv = _ar1(0.97, rng.normal(0.0, 0.08, n))
     sig = sigma * np.sqrt(season / season.mean()) * np.exp(sv)
     noise = sig * (skew * (g - 1.0) + np.sqrt(g) * z)
     gap = np.where(week_start, sigma * rng.uniform(0.5, 3.0) * rng.standard_normal(n), 0.0)
@@ -639,12 +644,7 @@ def _volume(rng: np.random.Generator, legs: list[_Leg], path: _Path, season: Flo
         lo_prev[t] = path.low[a:t].min()
     over = np.maximum(0.0, path.high - hi_prev) + np.maximum(0.0, lo_prev - path.low)
     stops = ks * (over / path.sig) ** 0.8
-    liq = np.empty(n)
-    a_l = 0.0
-    eta = rng.normal(0.0, 0.04, n)
-    for t in range(n):
-        a_l = 0.98 * a_l + eta[t]
-        liq[t] = a_l
+    liq = _ar1(0.98, rng.normal(0.0, 0.04, n))
     base = rng.uniform(150.0, 900.0) * (bar_ns / (15 * MINUTE_NS))
     s = rng.uniform(0.2, 0.45)
     noise = rng.lognormal(-0.5 * s * s, s, n)
