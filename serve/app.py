@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import math
@@ -167,6 +168,16 @@ class Gateway:
 
 bearer = HTTPBearer(auto_error=False, description="An API key (okt_...) or a login token")
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key (okt_...)")
+
+
+def freeze_heap(settings: Settings) -> None:
+    """With ``gateway.gc_freeze``, move what a server process holds once it is built (its imports,
+    the app: ~190,000 objects) out of the garbage collector's reach (``gc.freeze``). A full collection
+    walks every tracked object, and walking these took 125 ms here, while every request waited: the
+    replicas' p99 at concurrency 64 (bench/gateway.py). What comes later is still collected."""
+    if settings.gateway.gc_freeze:
+        gc.collect()
+        gc.freeze()
 
 
 def build_app(settings: Settings, engine: Any = None) -> FastAPI:

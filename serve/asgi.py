@@ -10,6 +10,9 @@ from typing import Any
 
 def app() -> Any:
     from cluster.config.settings import load_settings
-    from serve.app import build_app
+    from serve.app import build_app, freeze_heap
 
-    return build_app(load_settings(os.environ.get("OCTET_CONFIG", "octet.yaml")))
+    settings = load_settings(os.environ.get("OCTET_CONFIG", "octet.yaml"))
+    built = build_app(settings)
+    freeze_heap(settings)
+    return built

@@ -22,7 +22,7 @@ def application(settings: Settings) -> Any:
     """The Serve application of the gateway (replicas and their concurrency from ``gateway``)."""
     from ray import serve
 
-    from serve.app import build_app
+    from serve.app import build_app, freeze_heap
 
     cfg = settings.gateway
 
@@ -32,7 +32,9 @@ def application(settings: Settings) -> Any:
             self.settings = settings
 
         def __serve_build_asgi_app__(self) -> Any:
-            return build_app(self.settings)
+            app = build_app(self.settings)
+            freeze_heap(self.settings)
+            return app
 
     deployment: Any = serve.deployment(name="gateway", num_replicas=cfg.replicas,
                                        max_ongoing_requests=cfg.max_ongoing_requests,

@@ -361,3 +361,25 @@ def test_haproxy_is_run_with_its_stats_and_metrics_on_loopback_and_the_api_where
     assert refused.returncode == 1 and "cannot keep to loopback" in refused.stderr, refused
     assert cfg.read_text() == elsewhere
     assert not list(tmp_path.glob("haproxy.cfg.octet.*"))
+
+
+def test_a_server_process_freezes_its_start_up_heap_unless_told_not_to(tmp_path: Path) -> None:
+    """``uvicorn --factory serve.asgi:app`` (the gateway without Serve): with ``gateway.gc_freeze``
+    the objects the built process holds are frozen (full collections skip them); without, none is."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    script = ("import gc, os\n"
+              "from serve.asgi import app\n"
+              "os.environ['OCTET_GATEWAY__GC_FREEZE'] = 'false'; app(); off = gc.get_freeze_count()\n"
+              "os.environ['OCTET_GATEWAY__GC_FREEZE'] = 'true'; app(); print(off, gc.get_freeze_count())\n")
+    env = {**os.environ, "OCTET_CONFIG": str(ROOT / "octet.yaml"), "OCTET_RUNTIME__DATA_DIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    off, on = (int(k) for k in out.stdout.split())
+    assert off == 0
+    assert on > 50_000  # the imports and the app: ~190,000 objects here
