@@ -50,9 +50,9 @@ from trading.wyckoff.scoring import TOLERANCE, Score, match_named  # noqa: E402
 EURUSD = Instrument("EURUSD", "EUR", "USD", 5, __import__("decimal").Decimal("0.0001"))
 TARGET_EVENTS = ("spring", "upthrust", "selling_climax", "buying_climax")
 TARGETS = {"precision": 0.8, "recall": 0.7, "phase_accuracy": 0.7, "with_structure_target_rate": 0.6}
-TUNED_ON = ("families A (trading.wyckoff.scenarios) and B (scenarios_b), seeds 0-499 of each, and C (scenarios_c), "
-            "seeds 0-299, and their perturbations")
-UNSEEN = 100_000  # the first seed of families A, B and C that tuning never looked at
+TUNED_ON = ("families A (trading.wyckoff.scenarios) and B (scenarios_b), seeds 0-499 of each, C (scenarios_c) "
+            "seeds 0-299, and (since 2026-12-02) D (scenarios_d) seeds 0-299, and their perturbations")
+UNSEEN = 100_000  # the first seed of families A-D that tuning never looked at
 VARIANTS = ("original", *PERTURBATIONS)
 
 
@@ -214,7 +214,7 @@ def main() -> None:
                     help="per family and variant (default 300; with --tuning the whole tuning set)")
     ap.add_argument("--workers", type=positive, default=2)
     ap.add_argument("--tuning", action="store_true",
-                    help="score the tuning set (families A and B, seeds 0-499; C, seeds 0-299) only")
+                    help="score the tuning set (families A and B, seeds 0-499; C and D, seeds 0-299) only")
     ap.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated, of: " + ", ".join(VARIANTS))
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                     help="override a threshold, to try a change on the tuning set (with --tuning only)")
@@ -234,14 +234,14 @@ def main() -> None:
     started = time.perf_counter()
     if args.tuning:
         plan = [("A", range(args.scenarios or 500)), ("B", range(args.scenarios or 500)),
-                ("C", range(min(args.scenarios or 300, 300)))]
+                ("C", range(min(args.scenarios or 300, 300))), ("D", range(min(args.scenarios or 300, 300)))]
         results = run(plan, variants, params, args.workers)
         for (family, variant), (score, _) in sorted(results.items()):
             seeds = dict(plan)[family]
             print_report(f"TUNING SET family {family} seeds 0-{seeds.stop - 1}, {variant}", report(score))
         return
     n = args.scenarios or 300
-    plan = [("D", range(0, n)), ("E", range(0, n)), *((f, range(UNSEEN, UNSEEN + n)) for f in "ABC")]
+    plan = [("E", range(0, n)), *((f, range(UNSEEN, UNSEEN + n)) for f in "ABCD")]
     results = run(plan, variants, params, args.workers)
     scored: dict[str, dict[str, Any]] = {}
     for (family, variant), (score, bars) in sorted(results.items()):
@@ -255,11 +255,10 @@ def main() -> None:
     real = score_real(params)
     out = {
         "tuned_on": TUNED_ON,
-        "scored_on": {"D": f"family D (trading.wyckoff.scenarios_d), seeds 0-{n - 1}: never tuned on",
-                      "E": f"family E (trading.wyckoff.scenarios_e, written blind to the detector), seeds 0-{n - 1}: "
+        "scored_on": {"E": f"family E (trading.wyckoff.scenarios_e, written blind to the detector), seeds 0-{n - 1}: "
                            "never tuned on",
                       **{f: f"family {f}, seeds {UNSEEN}-{UNSEEN + n - 1}: never looked at while tuning"
-                         for f in "ABC"},
+                         for f in "ABCD"},
                       "real": real.get("source", "")},
         "scoring": "strict: an event at its own bar +-3 bars; signals to first target or stop (a bar with both "
                    "counts as the stop)",

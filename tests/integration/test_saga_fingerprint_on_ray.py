@@ -5,7 +5,7 @@ saga is run that changes what it decides fails here.
 Pinned first on commit c87b05b (the saga then a CrewAI Flow awaiting each actor call in turn) and
 held through the saga's rewrite as a chain of ObjectRefs; pinned again each time issue 19 changed the
 Wyckoff detector (its signals are the saga's input: 28 orders and 140 decisions became 30 and 150; the
-second round kept the counts and changed which signals), with the saga's code unchanged since."""
+second and third rounds kept the counts and changed which signals), with the saga's code unchanged since."""
 
 from __future__ import annotations
 
@@ -21,11 +21,12 @@ from tests.conftest import ROOT, replay_ticks
 pytestmark = pytest.mark.ray
 TICKS = 80_000  # 18 signals with orders, 30 orders, 150 decisions on the demo's seed
 
-# Computed after issue 19's second round of detector changes (the saga's code as it was since the ObjectRef chain).
+# Computed after issue 19's third round of detector changes, 2026-12-02 (climax bursts, confirmed springs; the
+# same counts, other signals; the saga's code as it was since the ObjectRef chain).
 ORDERS = 30
-ORDERS_SHA256 = "8cdcaa0ab4b57aaa36a85bf3badf9dff26a48c4747082a3b8cd8f6922bcceaf9"
+ORDERS_SHA256 = "4163188cafc3486952a8549a5f405a99d5740b67f516dfdab21080da32dd13e0"
 DECISIONS = 150
-DECISIONS_SHA256 = "d86dd7531f288023b2e40d9585154a6488cc0497c988d5112f4ebd17a2be4577"
+DECISIONS_SHA256 = "990180a00c528093b906eadc3be65599973cdcf20f59c389cf156c6888edf41c"
 
 
 def orders_digest(result: SessionResult) -> str:

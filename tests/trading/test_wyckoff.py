@@ -488,7 +488,7 @@ def test_a_bar_that_ends_when_it_starts_is_refused_in_both_modes(registry) -> No
         WyckoffDetector(inst, WyckoffParams()).update_points(int(start[0]), int(start[0]), 1, 2, 0, 1, 100)
 
 
-PINNED_SHAPE = "8c41ada556f0834a"  # the detector's saved shape at STATE_FORMAT 3
+PINNED_SHAPE = "fd634806ac370c64"  # the detector's saved shape at STATE_FORMAT 4
 
 
 def test_the_detectors_saved_shape_is_pinned_with_the_state_format(registry) -> None:
@@ -508,7 +508,7 @@ def test_the_detectors_saved_shape_is_pinned_with_the_state_format(registry) -> 
              for cls in (TradingRange, Excursion, Pending, WyckoffEvent, WyckoffDetector, WyckoffParams)}
     shape |= {"Row": list(FEATURES), "Tracker": sorted(vars(det.tracker)), Machine.__name__: sorted(vars(det.machine))}
     digest = hashlib.sha256(repr(sorted(shape.items())).encode()).hexdigest()[:16]
-    assert (STATE_FORMAT, digest) == (3, PINNED_SHAPE), f"the detector's state changed shape ({digest}): bump STATE_FORMAT"
+    assert (STATE_FORMAT, digest) == (4, PINNED_SHAPE), f"the detector's state changed shape ({digest}): bump STATE_FORMAT"
 
 
 
@@ -568,14 +568,14 @@ def test_a_climax_that_breaks_a_pause_opens_a_range_of_its_own(registry) -> None
 
 def test_a_spring_may_linger_below_support_if_it_closes_back_inside_soon_after_its_low(registry) -> None:
     """Price slips under support and sags for 15 bars to its low, then closes back inside 3 bars
-    later: a spring (counted from its low), not a break."""
+    later (and well inside the next: confirmed): a spring (counted from its low), not a break."""
     p = WyckoffParams()
     base = [*FALL_INTO_A_CLIMAX, (35, 40, 25, 1200), (30, -25, 20, 900), (300, 0, 20, 900)]
-    start, end, o, h, lo, c, v = bars_from([*base, (8, -90, 20, 900), (15, -15, 20, 900), (3, 150, 20, 900),
+    start, end, o, h, lo, c, v = bars_from([*base, (8, -90, 20, 900), (15, -15, 20, 900), (5, 150, 20, 900),
                                             (200, 0, 20, 900)])
     d = detect_points("EURUSD", start, end, o, h, lo, c, v, SCALE, p, registry["EURUSD"])
     r = d.ranges[0]
-    low = len(lo) - 204 + int(np.argmin(lo[-204:]))  # the excursion's low
+    low = len(lo) - 206 + int(np.argmin(lo[-206:]))  # the excursion's low
     beyond = np.flatnonzero(lo[:low + 1] < r.support)
     assert low - beyond[beyond > 600][0] > p.spring_recovery_bars, "longer under support than the recovery window"
     springs = [e for e in d.events if e.event == "spring"]
@@ -583,6 +583,46 @@ def test_a_spring_may_linger_below_support_if_it_closes_back_inside_soon_after_i
     assert not any(e.event == "sign_of_weakness" for e in d.events)
     known = int(np.searchsorted(end, springs[0].known_ns))
     assert "D" not in d.phase_names()[600:known], "under way, the excursion shows phase C, not D"
+
+
+def test_a_pull_back_that_closes_just_inside_support_then_falls_is_a_break_not_a_spring(registry) -> None:
+    """Price breaks under support, pulls back to close just inside (less than ``spring_confirm``
+    of the height) and falls away: a sign of weakness whose pull-back touched the range, not a
+    spring. The same dip that comes back well inside is a spring, known at that close."""
+    p = WyckoffParams()
+    base = [*FALL_INTO_A_CLIMAX, (35, 40, 25, 1200), (30, -25, 20, 900), (300, 0, 20, 900)]
+
+    def run(back: list[tuple[int, int, int, int]]):  # type: ignore[no-untyped-def]
+        start, end, o, h, lo, c, v = bars_from([*base, (8, -90, 20, 900), (2, -60, 20, 900), *back])
+        d = detect_points("EURUSD", start, end, o, h, lo, c, v, SCALE, p, registry["EURUSD"])
+        return d, end, c
+
+    d, end, c = run([(2, 140, 20, 900), (40, -40, 20, 900), (200, 0, 20, 900)])
+    r = d.ranges[0]
+    assert any(0 < x - r.support < p.spring_confirm * r.height for x in c[-242:-240]), "it closed just inside"
+    names = [e.event for e in d.events]
+    assert "spring" not in names and "sign_of_weakness" in names
+    d, end, c = run([(5, 140, 20, 900), (200, 0, 20, 900)])
+    r = d.ranges[0]
+    springs = [e for e in d.events if e.event == "spring"]
+    assert len(springs) == 1
+    known = int(np.searchsorted(end, springs[0].known_ns))
+    assert c[known] - r.support >= p.spring_confirm * r.height > c[known - 1] - r.support
+
+
+def test_a_climax_spread_over_a_few_bars_with_no_heavy_wide_bar_is_a_climax_candidate(registry) -> None:
+    """Four bars at the end of a fall, each under ``climax_range`` ATR and ``climax_volume``
+    baselines but together heavy (2.5 baselines each) and wide: a selling climax candidate (a
+    burst), where no single bar is one."""
+    p = WyckoffParams()
+    start, end, o, h, lo, c, v = bars_from([(300, -8, 20, 1000), (4, -45, 15, 2500), (40, 30, 20, 1000)])
+    d = detect_points("EURUSD", start, end, o, h, lo, c, v, SCALE, p, registry["EURUSD"])
+    x = d.columns.cols
+    burst = slice(300, 304)
+    assert not (x["rng"][burst] >= p.climax_range * x["atr"][burst]).any(), "no bar of it is wide"
+    assert (x["v"][burst] < p.climax_volume * x["vbase"][burst]).all(), "nor heavy"
+    assert x["burst"][burst].any() and x["sc"][burst].any()
+    assert not x["sc"][:300].any()
 
 
 def test_an_excursion_too_long_under_support_is_a_break_not_a_spring(registry) -> None:
@@ -606,7 +646,7 @@ def test_a_poke_under_support_shallower_than_a_tenth_of_the_range_is_a_test_not_
 
     def run(depth_step: int):  # type: ignore[no-untyped-def]
         start, end, o, h, lo, c, v = bars_from([*base, (8, -90, 20, 900), (2, depth_step, 20, 900),
-                                                (3, 150, 20, 900), (200, 0, 20, 900)])
+                                                (4, 150, 20, 900), (200, 0, 20, 900)])
         d = detect_points("EURUSD", start, end, o, h, lo, c, v, SCALE, p, registry["EURUSD"])
         r = d.ranges[0]
         return [e for e in d.events if e.event == "spring"], (r.support - int(lo[600:].min())) / r.height

@@ -23,10 +23,16 @@ Feature definitions at bar i (every baseline is over bars *before* i):
   narrow range (< ``vsa_narrow`` ATR) on volume below each of the two previous bars';
   ``no_supply`` the down-bar mirror; ``effort_no_result`` is volume >= ``effort_volume``
   baselines on a narrow range (absorption).
+- ``burst``: for some k in 2..``burst_bars``, the k bars up to i carry a mean volume of at least
+  ``burst_volume`` times the mean of the ``volume_period`` bars before them, and span (highest
+  high to lowest low) at least ``burst_span`` * sqrt(k) ATR: a climax whose volume and range are
+  spread over a few bars (or a coarser bar size's share of one), not piled on one bar; none of
+  the ``burst_bars`` - 1 bars before i is a one-bar climax (the bars after one belong to it).
 """
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
@@ -43,7 +49,7 @@ FEATURES = (
     "i", "t", "o", "h", "l", "c", "v", "rng", "prev_c", "atr", "vbase", "warm",
     "hi_close", "lo_close", "high_prev", "low_prev", "v_peak", "vsum_lag",
     "sw_hi", "sw_hi_px", "sw_hi_v", "sw_hi_t", "sw_lo", "sw_lo_px", "sw_lo_v", "sw_lo_t",
-    "regime", "htf", "no_demand", "no_supply", "effort_no_result", "sc", "bc", "ps", "psy",
+    "regime", "htf", "no_demand", "no_supply", "effort_no_result", "burst", "sc", "bc", "ps", "psy",
 )
 
 
@@ -185,6 +191,7 @@ class Row:
     no_demand: bool
     no_supply: bool
     effort_no_result: bool
+    burst: bool
     sc: bool = False
     bc: bool = False
     ps: bool = False
@@ -199,24 +206,31 @@ def vsa(rng: Any, c: Any, prev_c: Any, v: Any, v1: Any, v2: Any, atr: Any, vbase
             narrow & (v >= p.effort_volume * vbase))
 
 
+def one_bar_climax(x: Any, p: WyckoffParams) -> Any:
+    """A wide bar (range >= ``climax_range`` ATR) at the end of a burst of volume (the heaviest of
+    it and the ``climax_bars`` - 1 bars before >= ``climax_volume`` times the baseline before them)."""
+    wide = x.rng >= p.climax_range * x.atr
+    # the volume of a climax is a burst around its extreme, not always on the extreme bar itself
+    heavy = (x.vsum_lag > 0) & (x.v_peak >= p.climax_volume * (x.vsum_lag / p.volume_period))
+    return wide & heavy
+
+
 def stopping_action(x: Any, p: WyckoffParams) -> tuple[Any, Any, Any, Any]:
     """Selling/buying climax and preliminary support/supply candidates (state-free).
 
     - selling climax: a wide bar (range >= ``climax_range`` ATR) at the end of a burst of volume
       (the heaviest of it and the ``climax_bars`` - 1 bars before >= ``climax_volume`` times the
-      baseline before them), a low under every low of the lookback, after a fall of at least ``trend_min_atr`` ATR from
-      the lookback's highest close. Buying climax: the mirror.
+      baseline before them), or the last bar of a ``burst`` (volume and range over a few bars),
+      with a low under every low of the lookback, after a fall of at least ``trend_min_atr`` ATR
+      from the lookback's highest close. Buying climax: the mirror.
     - preliminary support: the same fall and new low on a wide bar (>= ``ps_range`` ATR) with
       heavy volume (>= ``ps_volume`` baselines), short of a climax: the first heavy buying
       into the fall. Preliminary supply: the mirror.
     """
-    wide = x.rng >= p.climax_range * x.atr
-    # the volume of a climax is a burst around its extreme, not always on the extreme bar itself
-    heavy = (x.vsum_lag > 0) & (x.v_peak >= p.climax_volume * (x.vsum_lag / p.volume_period))
     moving = x.warm & (x.atr > 0)  # flat bars before (a halted market) measure nothing
     fell = moving & (x.hi_close - x.c >= p.trend_min_atr * x.atr) & (x.l < x.low_prev)
     rose = moving & (x.c - x.lo_close >= p.trend_min_atr * x.atr) & (x.h > x.high_prev)
-    climax = wide & heavy
+    climax = one_bar_climax(x, p) | x.burst
     sc = fell & climax
     bc = rose & climax & (sc == False)  # noqa: E712 (works on arrays and scalars alike)
     busy = (x.rng >= p.ps_range * x.atr) & (x.v >= p.ps_volume * x.vbase) & (climax == False)  # noqa: E712
@@ -264,8 +278,38 @@ def compute(t: IntArray, o: IntArray, h: IntArray, low: IntArray, c: IntArray, v
     cols["no_demand"], cols["no_supply"], cols["effort_no_result"] = vsa(
         h - low, c, prev_c, v, v1, v2, atr, vbase, p, idx >= p.warmup)
     out = Columns(cols)
+    # a burst is a climax spread over bars: one whose window holds a one-bar climax is that climax's
+    one = np.asarray(one_bar_climax(out, p), bool)
+    before = _shift(_rolling(one.astype(np.int64), max(p.burst_bars - 1, 1), "max", partial=True), 1)
+    cols["burst"] = _burst(h, low, v, atr, p) & (before == 0)
     cols["sc"], cols["bc"], cols["ps"], cols["psy"] = stopping_action(out, p)
     return out
+
+
+def burst_of(sums: Any, spans: Any, base_sum: Any, atr: Any, p: WyckoffParams) -> Any:
+    """``burst`` from the volume sums and spans of the last k = 2..burst_bars bars (lists, one per
+    k) and the volume sum of the ``volume_period`` bars before the longest window, in both modes."""
+    base = base_sum / p.volume_period
+    out = (base_sum > 0) & (atr > 0) & False
+    for k, (vk, sk) in enumerate(zip(sums, spans, strict=True), start=2):
+        out = out | ((vk >= p.burst_volume * k * base) & (sk >= p.burst_span * _ROOTS[k] * atr))
+    return (base_sum > 0) & (atr > 0) & out
+
+
+_ROOTS = [math.sqrt(k) for k in range(64)]
+
+
+def _burst(h: IntArray, low: IntArray, v: IntArray, atr: Any, p: WyckoffParams) -> Any:
+    n = len(v)
+    if p.burst_bars < 2:
+        return np.zeros(n, bool)
+    cs = np.concatenate([[0], np.cumsum(v)])
+    idx = np.arange(n)
+    sums = [cs[idx + 1] - cs[np.maximum(idx + 1 - k, 0)] for k in range(2, p.burst_bars + 1)]  # v[i-k+1..i]
+    spans = [_rolling(h, k, "max", partial=True) - _rolling(low, k, "min", partial=True)
+             for k in range(2, p.burst_bars + 1)]
+    base_sum = _shift(_window_sum_before(v, p.volume_period), p.burst_bars - 1)
+    return burst_of(sums, spans, base_sum, atr, p)
 
 
 def htf_bucket(start_ns: Any, bar_ns: int, p: WyckoffParams) -> Any:
@@ -366,6 +410,9 @@ class Tracker:
         self.high_prev, self.low_prev = Extreme(L, 1), Extreme(L, -1)
         self.v_peak = Extreme(p.climax_bars, 1)
         self.vsums: deque[int] = deque(maxlen=p.climax_bars)  # the volume baseline's sum at the last bars
+        self.bsums: deque[int] = deque(maxlen=max(p.burst_bars, 1))  # ... for the burst's baseline
+        self.recent: deque[tuple[int, int, int]] = deque(maxlen=max(p.burst_bars, 1))  # (h, l, v) up to now
+        self.ones: deque[bool] = deque(maxlen=max(p.burst_bars - 1, 1))  # one-bar climaxes of the bars before
         # swings of order k: the max and min of the k bars up to now, and what they were k+1 bars back
         self.swing_state: list[tuple[int, Extreme, Extreme, deque[tuple[int, int]]]] = [
             (k, Extreme(k, 1), Extreme(k, -1), deque(maxlen=k + 1)) for k in p.swing_orders]
@@ -395,6 +442,9 @@ class Tracker:
         self.v_peak.push(i, v)
         self.vsums.append(self.vol.total if self.vol.full else 0)
         vsum_lag = self.vsums[0] if len(self.vsums) == p.climax_bars else 0
+        self.bsums.append(self.vol.total if self.vol.full else 0)
+        self.recent.append((h, low, v))
+        burst = self._burst(atr) and not any(self.ones)
         # higher timeframe: a new bucket completes the previous one
         bucket = htf_bucket(start, self.bar_ns, p)
         if self.bucket is not None and bucket != self.bucket:
@@ -432,8 +482,9 @@ class Tracker:
         nd, ns, enr = vsa(h - low, c, prev_c, v, self.v1, self.v2, atr, vbase, p, warm)
         row = Row(i, t, o, h, low, c, v, h - low, prev_c, atr, vbase, warm, hi_close, lo_close, high_prev, low_prev,
                   self.v_peak.value(), vsum_lag, sw[k0][0], ref[0], ref[2], ref[3], sw[k0][1], ref[1], ref[2], ref[3],
-                  regime, self.htf, bool(nd), bool(ns), bool(enr))
+                  regime, self.htf, bool(nd), bool(ns), bool(enr), burst)
         row.sc, row.bc, row.ps, row.psy = (bool(b) for b in stopping_action(row, p))
+        self.ones.append(bool(one_bar_climax(row, p)))
         # advance
         self.tr.push(h - low if i == 0 else max(h, prev_c) - min(low, prev_c))
         self.vol.push(v)
@@ -446,3 +497,16 @@ class Tracker:
         self.v2, self.v1 = self.v1, v
         self.i += 1
         return row
+
+    def _burst(self, atr: float) -> bool:
+        p = self.p
+        if p.burst_bars < 2:
+            return False
+        base_sum = self.bsums[0] if len(self.bsums) == p.burst_bars else 0
+        recent = list(self.recent)[::-1]  # this bar first
+        sums, spans = [], []
+        for k in range(2, p.burst_bars + 1):
+            last = recent[:k]
+            sums.append(sum(b[2] for b in last))
+            spans.append(max(b[0] for b in last) - min(b[1] for b in last))
+        return bool(burst_of(sums, spans, base_sum, atr, p))

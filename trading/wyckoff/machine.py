@@ -52,7 +52,10 @@ after a rise; "near" is the climax's edge, "far" the automatic rally/reaction's)
   at least ``spring_min_penetration`` and at most ``spring_max_penetration`` of the height, on at
   most ``spring_max_volume`` baselines (no limit by default: a shakeout on heavy volume is a
   spring too), and closes back inside within ``spring_recovery_bars`` bars of its extreme and
-  ``spring_max_bars`` of the first bar beyond the edge. Reported at the extreme's bar. Only the first one in a
+  ``spring_max_bars`` of the first bar beyond the edge; a close ``spring_confirm`` of the height
+  inside, within ``spring_confirm_bars`` of that first close inside and before price trades beyond
+  the extreme again, confirms it (else it was a test). Reported at the extreme's bar, known at the
+  confirming close. Only the first one in a
   range counts (later pokes are tests of it). While such an excursion is under way in phase B,
   the range shows phase C; if it proves no spring/upthrust, phase B again.
   A spring after a fall makes the range an accumulation, after a rise a re-accumulation; an
@@ -134,6 +137,7 @@ class Excursion:
     broke_t: int = 0  # the first bar that closed beyond the edge (0: none yet)
     prior: str = ""  # the phase before it, when it put the range in phase C
     extreme_i: int = -1  # the bar of the extreme
+    back_i: int = -1  # the first close back inside since the extreme (-1: none), a spring/upthrust waiting to be confirmed
 
 
 @compact
@@ -498,6 +502,7 @@ class Machine:
         e = r.exc
         if (x.l < e.extreme) if e.side < 0 else (x.h > e.extreme):
             e.extreme, e.extreme_t, e.extreme_i = (x.l if e.side < 0 else x.h), x.t, x.i
+            e.back_i = -1  # beyond its extreme again: no longer coming back
         e.volume = max(e.volume, x.v / x.vbase if x.vbase else 0.0)
         edge = sup if e.side < 0 else res
         if not e.broke_t and (x.c - edge) * e.side > 0:
@@ -506,18 +511,29 @@ class Machine:
         bars = x.i - e.extreme_i + 1  # a spring closes back inside soon after its extreme ...
         inside = (x.c > sup) if e.side < 0 else (x.c < res)
         too_long = bars > p.spring_recovery_bars or x.i - e.start + 1 > p.spring_max_bars  # ... and is brief
-        if depth > p.spring_max_penetration * ht or too_long:
+        if depth > p.spring_max_penetration * ht or (too_long and e.back_i < 0):
             self._break(x, r, e.side, e)
             return
         if not inside:
+            e.back_i = -1  # closed beyond the edge again: the clock above runs on
             return
-        r.exc = None
-        if e.prior:
-            r.phase = e.prior  # until it proves a spring/upthrust
         bullish = e.side < 0
         allowed = r.c_event is None  # one spring or upthrust per range; later ones are tests of it
         shallow = depth < pen or depth < p.spring_min_penetration * ht
-        if not self._mature(x, r) or shallow or not allowed or e.volume > p.spring_max_volume:
+        test = not self._mature(x, r) or shallow or not allowed or e.volume > p.spring_max_volume
+        if not test and p.spring_confirm > 0:
+            # a spring is confirmed by demand coming back (a close well inside), not by one close
+            # over the edge: a break whose pull-back closes just inside is a sign of weakness
+            if e.back_i < 0:
+                e.back_i = x.i
+            if ((x.c - sup) if bullish else (res - x.c)) < p.spring_confirm * ht:
+                if x.i - e.back_i < p.spring_confirm_bars:
+                    return  # waiting: confirmed, a test (no confirmation in time), or back beyond the extreme
+                test = True
+        r.exc = None
+        if e.prior:
+            r.phase = e.prior  # until it proves a spring/upthrust
+        if test:
             return  # a test of the edge, not a spring/upthrust
         if r.held:
             self._report_held(x, r)  # a spring or upthrust: the range has proved itself

@@ -22,6 +22,12 @@ class WyckoffParams:
     climax_range: float = 1.8  # climax bar range, in ATR
     climax_volume: float = 3.0  # climax volume, in baselines
     climax_bars: int = 3  # ... the heaviest of the bar and the ones before it, against the baseline before them
+    # ... or a burst: over the last k bars (2 <= k <= burst_bars), a mean volume of at least
+    # burst_volume baselines (the volume_period bars before those k) and a span (highest high to
+    # lowest low) of at least burst_span * sqrt(k) ATR: a climax spread over several bars (0: none)
+    burst_bars: int = 5
+    burst_volume: float = 2.0
+    burst_span: float = 2.0
     ps_range: float = 1.2  # preliminary support/supply bar range, in ATR
     ps_volume: float = 1.6  # preliminary support/supply volume, in baselines
     ps_gap: int = 8  # a preliminary support/supply comes at least this many bars before the climax
@@ -46,6 +52,10 @@ class WyckoffParams:
     spring_max_penetration: float = 0.6  # of the range height
     spring_recovery_bars: int = 12  # a spring closes back inside within this many bars of its extreme ...
     spring_max_bars: int = 24  # ... and this many of the first bar beyond the edge (else a break)
+    # ... and is confirmed by a close this fraction of the height inside the range, within this many
+    # bars of its first close back inside, before it trades beyond its extreme (0: the first close inside)
+    spring_confirm: float = 0.25
+    spring_confirm_bars: int = 24
     climax_replaces_in_b: bool = False  # a climax beyond the range replaces it in phase B too (always in A)
     spring_max_volume: float = 99.0  # a break on more volume than this is supply (demand) winning
     breakout: float = 0.25  # a close beyond an edge by this fraction of the height is a break
@@ -71,4 +81,4 @@ class WyckoffParams:
         """Bars before the first that can be judged: an ATR and a volume baseline (the trend lookback
         uses the bars there are; a swing needs its order's bars on each side and the regime its
         period, and each is 0 until then)."""
-        return max(self.atr_period, self.volume_period + self.climax_bars - 1)
+        return max(self.atr_period, self.volume_period + max(self.climax_bars, self.burst_bars) - 1)
