@@ -22,7 +22,7 @@ def application(settings: Settings) -> Any:
     """The Serve application of the gateway (replicas and their concurrency from ``gateway``)."""
     from ray import serve
 
-    from serve.app import build_app, freeze_heap
+    from serve.app import build_app
 
     cfg = settings.gateway
 
@@ -32,9 +32,8 @@ def application(settings: Settings) -> Any:
             self.settings = settings
 
         def __serve_build_asgi_app__(self) -> Any:
-            app = build_app(self.settings)
-            freeze_heap(self.settings)
-            return app
+            # Serve freezes a replica's heap once it is built (RAY_SERVE_FREEZE_GC_ON_STARTUP, on by default)
+            return build_app(self.settings)
 
     deployment: Any = serve.deployment(name="gateway", num_replicas=cfg.replicas,
                                        max_ongoing_requests=cfg.max_ongoing_requests,

@@ -207,8 +207,9 @@ class GatewaySettings(_Model):
     stream_clients: int = Field(default=256, ge=1, le=100_000)  # per replica
     # backtests and replays started through the API (POST /api/v1/sessions), run at once on the desk's Ray
     sessions_at_once: int = Field(default=1, ge=1, le=16)
-    # each replica hands the objects it holds after start-up to gc.freeze, so Python's full
-    # collections, which otherwise walk all of them (~190,000, 125 ms here) while requests wait, skip them
+    # the app under plain uvicorn (serve.asgi) hands the objects it holds once built to gc.freeze, so
+    # Python's full collections, which otherwise walk all of them (~190,000, 125 ms here), skip them
+    # (Ray Serve does the same for its replicas by itself)
     gc_freeze: bool = True
 
 

@@ -610,6 +610,33 @@ def test_a_pull_back_that_closes_just_inside_support_then_falls_is_a_break_not_a
     assert c[known] - r.support >= p.spring_confirm * r.height > c[known - 1] - r.support
 
 
+def test_a_spring_waiting_for_its_confirmation_keeps_its_own_volume_and_a_close_outside_restarts_its_clock(
+        registry) -> None:
+    """A spring closes back just inside, waits 13 bars, and a heavy bar (3.3 baselines) closes it well
+    inside: a spring whose volume is that of the dip (1 baseline), recovered in 2 bars. Had it closed
+    outside support again after those bars, that bar is the break (an SOW known there), not the
+    deep close after it."""
+    p = WyckoffParams()
+    base = [*FALL_INTO_A_CLIMAX, (35, 40, 25, 1200), (30, -25, 20, 900), (300, 0, 20, 900),
+            (8, -90, 20, 900), (2, -60, 20, 900), (1, 200, 20, 900)]
+
+    def run(back: list[tuple[int, int, int, int]]):  # type: ignore[no-untyped-def]
+        start, end, o, h, lo, c, v = bars_from([*base, *back, (200, 0, 20, 900)])
+        return detect_points("EURUSD", start, end, o, h, lo, c, v, SCALE, p, registry["EURUSD"]), end, c
+
+    d, end, c = run([(13, 0, 20, 900), (1, 500, 20, 3000)])
+    springs = [e for e in d.events if e.event == "spring"]
+    assert len(springs) == 1
+    numbers = dict(springs[0].numbers)
+    assert numbers["volume_ratio"] == 1.0 and numbers["recovery_bars"] == 2.0
+    d, end, c = run([(12, 0, 20, 900), (1, -70, 20, 900), (1, 570, 20, 900)])
+    r = d.ranges[0]
+    sow = [e for e in d.events if e.event == "sign_of_weakness"]
+    assert [e.event for e in d.events if e.event == "spring"] == [] and len(sow) == 1
+    known = int(np.searchsorted(end, sow[0].known_ns))
+    assert c[known] < r.support and c[known + 1] - r.support >= p.spring_confirm * r.height
+
+
 def test_a_climax_spread_over_a_few_bars_with_no_heavy_wide_bar_is_a_climax_candidate(registry) -> None:
     """Four bars at the end of a fall, each under ``climax_range`` ATR and ``climax_volume``
     baselines but together heavy (2.5 baselines each) and wide: a selling climax candidate (a

@@ -24,7 +24,8 @@ Feature definitions at bar i (every baseline is over bars *before* i):
   ``no_supply`` the down-bar mirror; ``effort_no_result`` is volume >= ``effort_volume``
   baselines on a narrow range (absorption).
 - ``burst``: for some k in 2..``burst_bars``, the k bars up to i carry a mean volume of at least
-  ``burst_volume`` times the mean of the ``volume_period`` bars before them, and span (highest
+  ``burst_volume`` times the mean of the ``volume_period`` bars before the last ``burst_bars``
+  (whatever k), and span (highest
   high to lowest low) at least ``burst_span`` * sqrt(k) ATR: a climax whose volume and range are
   spread over a few bars (or a coarser bar size's share of one), not piled on one bar; none of
   the ``burst_bars`` - 1 bars before i is a one-bar climax (the bars after one belong to it).
@@ -292,11 +293,8 @@ def burst_of(sums: Any, spans: Any, base_sum: Any, atr: Any, p: WyckoffParams) -
     base = base_sum / p.volume_period
     out = (base_sum > 0) & (atr > 0) & False
     for k, (vk, sk) in enumerate(zip(sums, spans, strict=True), start=2):
-        out = out | ((vk >= p.burst_volume * k * base) & (sk >= p.burst_span * _ROOTS[k] * atr))
+        out = out | ((vk >= p.burst_volume * k * base) & (sk >= p.burst_span * math.sqrt(k) * atr))
     return (base_sum > 0) & (atr > 0) & out
-
-
-_ROOTS = [math.sqrt(k) for k in range(64)]
 
 
 def _burst(h: IntArray, low: IntArray, v: IntArray, atr: Any, p: WyckoffParams) -> Any:

@@ -53,9 +53,10 @@ after a rise; "near" is the climax's edge, "far" the automatic rally/reaction's)
   most ``spring_max_volume`` baselines (no limit by default: a shakeout on heavy volume is a
   spring too), and closes back inside within ``spring_recovery_bars`` bars of its extreme and
   ``spring_max_bars`` of the first bar beyond the edge; a close ``spring_confirm`` of the height
-  inside, within ``spring_confirm_bars`` of that first close inside and before price trades beyond
-  the extreme again, confirms it (else it was a test). Reported at the extreme's bar, known at the
-  confirming close. Only the first one in a
+  inside, within ``spring_confirm_bars`` of that first close inside, confirms it (none in time: a
+  test). A close beyond the edge again, or a new extreme, ends the wait: the excursion goes on
+  (a break if it is then too long). Reported at the extreme's bar, known at the confirming
+  close; its volume is that of the bars up to its first close inside. Only the first one in a
   range counts (later pokes are tests of it). While such an excursion is under way in phase B,
   the range shows phase C; if it proves no spring/upthrust, phase B again.
   A spring after a fall makes the range an accumulation, after a rise a re-accumulation; an
@@ -503,7 +504,8 @@ class Machine:
         if (x.l < e.extreme) if e.side < 0 else (x.h > e.extreme):
             e.extreme, e.extreme_t, e.extreme_i = (x.l if e.side < 0 else x.h), x.t, x.i
             e.back_i = -1  # beyond its extreme again: no longer coming back
-        e.volume = max(e.volume, x.v / x.vbase if x.vbase else 0.0)
+        if e.back_i < 0:  # the excursion's own bars, up to its first close back inside (not the rally after)
+            e.volume = max(e.volume, x.v / x.vbase if x.vbase else 0.0)
         edge = sup if e.side < 0 else res
         if not e.broke_t and (x.c - edge) * e.side > 0:
             e.broke_t = x.t
@@ -511,11 +513,13 @@ class Machine:
         bars = x.i - e.extreme_i + 1  # a spring closes back inside soon after its extreme ...
         inside = (x.c > sup) if e.side < 0 else (x.c < res)
         too_long = bars > p.spring_recovery_bars or x.i - e.start + 1 > p.spring_max_bars  # ... and is brief
-        if depth > p.spring_max_penetration * ht or (too_long and e.back_i < 0):
+        # while a spring waits for its confirming close (back_i), only a close beyond the edge again
+        # puts it back on the clock of its extreme
+        if depth > p.spring_max_penetration * ht or (too_long and (e.back_i < 0 or not inside)):
             self._break(x, r, e.side, e)
             return
         if not inside:
-            e.back_i = -1  # closed beyond the edge again: the clock above runs on
+            e.back_i = -1
             return
         bullish = e.side < 0
         allowed = r.c_event is None  # one spring or upthrust per range; later ones are tests of it
@@ -528,7 +532,7 @@ class Machine:
                 e.back_i = x.i
             if ((x.c - sup) if bullish else (res - x.c)) < p.spring_confirm * ht:
                 if x.i - e.back_i < p.spring_confirm_bars:
-                    return  # waiting: confirmed, a test (no confirmation in time), or back beyond the extreme
+                    return  # waiting: a confirming close, none in time (a test), or back beyond the edge
                 test = True
         r.exc = None
         if e.prior:
@@ -538,8 +542,10 @@ class Machine:
         if r.held:
             self._report_held(x, r)  # a spring or upthrust: the range has proved itself
         name = "spring" if bullish else "upthrust"
+        back = e.back_i if e.back_i >= 0 else x.i  # its first close back inside
         ev = self._ev(name, e.extreme_t, e.extreme, x, penetration_atr=per_atr(depth, x), penetration_height=depth / ht,
-                      volume_ratio=e.volume, recovery_bars=float(bars), tests=float(r.st is not None))
+                      volume_ratio=e.volume, recovery_bars=float(back - e.extreme_i + 1),
+                      tests=float(r.st is not None))
         r.c_event = ev
         r.direction = 1 if bullish else -1
         r.kind = KINDS[(r.context, r.direction)]

@@ -23,7 +23,7 @@ class WyckoffParams:
     climax_volume: float = 3.0  # climax volume, in baselines
     climax_bars: int = 3  # ... the heaviest of the bar and the ones before it, against the baseline before them
     # ... or a burst: over the last k bars (2 <= k <= burst_bars), a mean volume of at least
-    # burst_volume baselines (the volume_period bars before those k) and a span (highest high to
+    # burst_volume baselines (the volume_period bars before the last burst_bars) and a span (highest high to
     # lowest low) of at least burst_span * sqrt(k) ATR: a climax spread over several bars (0: none)
     burst_bars: int = 5
     burst_volume: float = 2.0
