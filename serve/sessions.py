@@ -57,6 +57,43 @@ class SessionHost:
         self.jobs: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self.sessions: dict[str, Any] = {}  # run id -> the running Session (for stop)
         self.stop_reasons: dict[str, str] = {}  # run id -> why it was stopped (before its Session was made)
+        self.host_id = ""  # the actor's id, the same across its restarts (in each session's start record)
+        try:
+            import ray
+
+            if ray.is_initialized():
+                context = ray.get_runtime_context()
+                self.host_id = context.get_actor_id() or ""
+                if self.host_id and context.was_current_actor_reconstructed:
+                    self._settle_interrupted()
+        except Exception:  # noqa: BLE001 (a host that cannot settle its past still serves; logged)
+            import logging
+
+            logging.getLogger("octet.sessions").exception("the sessions of the host before this restart were not settled")
+
+    def _settle_interrupted(self) -> None:
+        """This host was restarted (its process ended): the sessions its earlier process was running
+        ended with it. Their runs are marked ``interrupted`` in the store (with an operator record),
+        and they are listed here as failed."""
+        from cluster.storage.store import open_store
+
+        store = open_store(self.settings)
+        try:
+            lost = store.interrupt_runs({"host": self.host_id}, "the session host's process ended while it ran "
+                                                                "(the host was restarted)")
+        finally:
+            store.close()
+        now = time.time()
+        for run_id, start in lost.items():
+            self.jobs[run_id] = {"run_id": run_id, "kind": start.get("kind") if start.get("kind") in ("backtest", "replay")
+                                 else "backtest", "state": "failed", "ticks": int(start.get("ticks") or 0),
+                                 "seed": int(start.get("seed") or 0), "speed": start.get("speed"),
+                                 "started_by": str(start.get("who") or ""), "reason": str(start.get("reason") or ""),
+                                 "stopped_by": None, "ended_at": now,
+                                 "started_at": (start["recorded_ns"] or 0) / 1e9 or now,
+                                 "error": "interrupted: the session host's process ended while it ran",
+                                 "progress": {"ticks": 0, "batches": 0, "signals": 0, "orders": 0, "trades": 0,
+                                              "elapsed_s": 0.0}}
 
     def start(self, kind: str, ticks: int, seed: int, speed: float | None, who: str, reason: str) -> dict[str, Any]:
         at_once = self.settings.gateway.sessions_at_once
@@ -139,7 +176,8 @@ class SessionHost:
 
             session = Session(settings, store, run_id=run_id, on_batch=progress,
                               requested={"who": job["started_by"], "reason": job["reason"], "kind": job["kind"],
-                                         "ticks": job["ticks"], "seed": job["seed"], "speed": job["speed"]})
+                                         "ticks": job["ticks"], "seed": job["seed"], "speed": job["speed"],
+                                         "host": self.host_id})
             with self.lock:
                 self.sessions[run_id] = session
                 stopping = job["state"] == "stopping"
@@ -177,7 +215,8 @@ def start_host(settings: Settings) -> Any:
     global _held
     actor: Any = ray.remote(SessionHost)
     # held here: Ray ends an actor (not detached) once its owner holds no handle to it
-    # restarted if its process dies (the sessions it ran are lost with it; their runs stay as they were)
+    # restarted if its process dies: the sessions it ran end with it, and the restarted host marks
+    # their runs interrupted (SessionHost._settle_interrupted)
     _held = actor.options(name=HOST_NAME, namespace=NAMESPACE, get_if_exists=True, num_cpus=0,
                           max_concurrency=8, max_restarts=-1).remote(settings)
     return _held

@@ -48,7 +48,7 @@ class Run(Base):
     __tablename__ = "runs"
     run_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     started_ns: Mapped[int]
-    status: Mapped[str] = mapped_column(String(16))  # running | done
+    status: Mapped[str] = mapped_column(String(16))  # running | done | interrupted (its process ended mid-run)
     ticks: Mapped[int] = mapped_column(default=0)
     batches: Mapped[int] = mapped_column(default=0)
     elapsed_s: Mapped[float] = mapped_column(Float, default=0.0)
