@@ -497,7 +497,8 @@ def build_app(settings: Settings, engine: Any = None) -> FastAPI:
             raise
         except RayActorError:
             raise Problem("sessions-unavailable", "the session host is restarting (its process died: the sessions "
-                                                  "it ran are lost) or the gateway is stopping; try again") from None
+                                                  "it ran end, listed as failed and their runs interrupted) or the "
+                                                  "gateway is stopping; try again") from None
 
     @r.get("/sessions", response_model=s.Sessions, **routed("viewer"))
     async def sessions() -> s.Sessions:

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import Engine, Table, create_engine, delete, event, func, insert, select, update
+from sqlalchemy import Engine, Table, create_engine, delete, event, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cluster.storage import audit, migrate
@@ -251,29 +251,39 @@ class SessionStore:
                 select(orders.c.client_order_id, orders.c.signal_id).where(orders.c.run_id == run_id))}
         return int(row[0] or 0)
 
-    def interrupt_runs(self, started_by: Mapping[str, Any], reason: str) -> dict[str, dict[str, Any]]:
+    def interrupt_runs(self, started_by: Mapping[str, Any], reason: str, prefixes: Sequence[str] = ("ba", "re"),
+                       who: str = "octet-sessions") -> dict[str, dict[str, Any]]:
         """Runs still ``running`` whose first operator record (their start) holds every item of
         ``started_by`` are marked ``interrupted``, each with an operator record saying why, in one
-        transaction a run (for runs whose process ended with no record of it). Returns their start
-        records by run id, with the run's ``recorded_ns`` (when it began, by the wall clock)."""
+        transaction a run (for runs whose process ended with no record of it). Only runs whose id
+        starts with one of ``prefixes`` are looked at (the API's sessions: the audit trail has no
+        index by run, so each costs a scan). Returns their start records by run id, with the run's
+        ``recorded_ns`` (when it began, by the wall clock)."""
+        if not started_by:
+            raise ValueError("interrupt_runs needs whose runs (started_by): it would settle everyone's")
         runs = m.Run.__table__
         trail = audit.audit
         out: dict[str, dict[str, Any]] = {}
         with self.engine.connect() as conn:
             running = {str(r.run_id): r.recorded_ns for r in conn.execute(
-                select(runs.c.run_id, runs.c.recorded_ns).where(runs.c.status == "running"))}
+                select(runs.c.run_id, runs.c.recorded_ns).where(
+                    runs.c.status == "running", or_(*(runs.c.run_id.startswith(p) for p in prefixes))))}
             for run_id, recorded_ns in running.items():
                 first = conn.execute(select(trail.c.payload).where(trail.c.run_id == run_id, trail.c.kind == "operator")
                                      .order_by(trail.c.seq).limit(1)).first()
                 start = dict(first[0]) if first is not None else {}
                 if start.get("action") == "start" and all(start.get(k) == v for k, v in started_by.items()):
                     out[run_id] = {**start, "recorded_ns": recorded_ns}
-        for run_id in out:
+        for run_id in list(out):
             with self.engine.begin() as conn:
-                conn.execute(update(runs).where(runs.c.run_id == run_id, runs.c.status == "running")
-                             .values(status="interrupted"))
-                appended = audit.write(conn, run_id, [Entry("operator", time.time_ns(), {
-                    "action": "interrupted", "run_id": run_id, "outcome": "interrupted", "reason": reason})])
+                changed = conn.execute(update(runs).where(runs.c.run_id == run_id, runs.c.status == "running")
+                                       .values(status="interrupted")).rowcount
+                if not changed:  # it ended meanwhile: nothing to say
+                    del out[run_id]
+                    continue
+                appended = audit.write(conn, run_id, [Entry("operator", time.time_ns(), {  # the wall clock
+                    "action": "interrupted", "run_id": run_id, "who": who, "outcome": "interrupted",
+                    "reason": reason})])
             self._committed(run_id, appended)
         return out
 

@@ -752,39 +752,47 @@ def test_a_session_host_whose_process_dies_marks_the_runs_it_was_running_interru
         ray_local, gw_settings: Settings, recorded) -> None:
     """The host's process is killed while a replay runs; Ray restarts the host, which marks that run
     ``interrupted`` in the store (an operator record says why) and lists it as failed. Runs it did not
-    start (the desk's own, still ``running`` or not) are left as they were."""
+    start are left as they were: the desk's own, and a session another host (another desk sharing the
+    store) is still running."""
     import ray
 
+    from cluster.storage.audit import Entry
     from serve.sessions import SessionHost
 
     _, store = recorded
-    with store.engine.begin() as conn:  # someone else's run, still running: not this host's to settle
-        conn.execute(insert(m.Run.__table__), [dict(run_id="other-desk", started_ns=1, status="running", settings={},
-                                                    recorded_ns=1)])
+    others = ["other-desk", "re0000000000"]
+    with store.engine.begin() as conn:  # someone else's runs, still running: not this host's to settle
+        conn.execute(insert(m.Run.__table__), [dict(run_id=r, started_ns=1, status="running", settings={},
+                                                    recorded_ns=1) for r in others])
+    store.append_audit("re0000000000", [Entry("operator", 1, {"action": "start", "run_id": "re0000000000",
+                                                              "who": "api:elsewhere", "host": "someone-else"})])
     host = ray.remote(SessionHost).options(num_cpus=0, max_concurrency=8, max_restarts=-1).remote(gw_settings)
-    job = ray.get(host.start.remote("replay", 400_000, 17, 120.0, "api:test (k1)", "a replay to lose"))
-    run_id = job["run_id"]
-    deadline = time.monotonic() + 240
-    while ray.get(host.get.remote(run_id))["progress"]["ticks"] == 0:
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
-    ray.kill(host, no_restart=False)  # its process dies; Ray starts it again
-    deadline = time.monotonic() + 120
-    seen: dict = {"state": "running"}
-    while seen["state"] == "running":  # the old process may answer once more before it is gone
-        assert time.monotonic() < deadline, seen
-        try:
-            seen = ray.get(host.get.remote(run_id), timeout=30)
-        except (ray.exceptions.RayActorError, ray.exceptions.GetTimeoutError):
-            time.sleep(0.5)
-    assert seen["state"] == "failed" and "interrupted" in seen["error"], seen
-    assert (seen["started_by"], seen["reason"], seen["kind"]) == ("api:test (k1)", "a replay to lose", "replay")
-    with store.engine.connect() as conn:
-        status = dict(conn.execute(select(m.Run.run_id, m.Run.status)
-                                   .where(m.Run.run_id.in_([run_id, "other-desk", "gw"]))).all())
-    assert status == {run_id: "interrupted", "other-desk": "running", "gw": "done"}
-    ops = {rec["action"]: rec for rec in operator_records(store, run_id)}
-    assert ops["start"]["host"] and "process ended" in ops["interrupted"]["reason"]
-    ray.kill(host, no_restart=True)
-    with store.engine.begin() as conn:
-        conn.execute(m.Run.__table__.delete().where(m.Run.run_id == "other-desk"))
+    try:
+        job = ray.get(host.start.remote("replay", 400_000, 17, 120.0, "api:test (k1)", "a replay to lose"))
+        run_id = job["run_id"]
+        deadline = time.monotonic() + 240
+        while ray.get(host.get.remote(run_id))["progress"]["ticks"] == 0:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        ray.kill(host, no_restart=False)  # its process dies; Ray starts it again
+        deadline = time.monotonic() + 120
+        seen: dict = {"state": "running"}
+        while seen["state"] == "running":  # the old process may answer once more before it is gone
+            assert time.monotonic() < deadline, seen
+            try:
+                seen = ray.get(host.get.remote(run_id), timeout=30)
+            except (ray.exceptions.RayActorError, ray.exceptions.GetTimeoutError):
+                time.sleep(0.5)
+        assert seen["state"] == "failed" and "interrupted" in seen["error"], seen
+        assert (seen["started_by"], seen["reason"], seen["kind"]) == ("api:test (k1)", "a replay to lose", "replay")
+        with store.engine.connect() as conn:
+            status = dict(conn.execute(select(m.Run.run_id, m.Run.status)
+                                       .where(m.Run.run_id.in_([run_id, *others, "gw"]))).all())
+        assert status == {run_id: "interrupted", "other-desk": "running", "re0000000000": "running", "gw": "done"}
+        ops = {rec["action"]: rec for rec in operator_records(store, run_id)}
+        assert ops["start"]["host"] and "process ended" in ops["interrupted"]["reason"]
+        assert [rec["action"] for rec in operator_records(store, "re0000000000")] == ["start"]
+    finally:
+        ray.kill(host, no_restart=True)
+        with store.engine.begin() as conn:
+            conn.execute(m.Run.__table__.delete().where(m.Run.run_id.in_(others)))
