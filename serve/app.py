@@ -344,6 +344,15 @@ def build_app(settings: Settings, engine: Any = None) -> FastAPI:
         """The order's audit records, from the signal behind it and the saga's steps to its last fill."""
         return s.Story(client_order_id=client_order_id, items=await db(gw.reader.story, client_order_id))
 
+    @r.get("/operator", response_model=s.OperatorRecords, **routed("viewer"))
+    async def operator(run: RunQ = None, limit: Limit = 100, cursor: Cursor = None) -> s.OperatorRecords:
+        """Who steered the run: its operator records (sessions started and stopped, halts, resumes,
+        flattens, acknowledgements, runs interrupted), oldest first, each with who, why and the
+        outcome, from its audit trail."""
+        run_id = await run_of(run)
+        items, nxt = await db(gw.reader.operator, run_id, limit, cursor)
+        return s.OperatorRecords(run_id=run_id, items=items, next_cursor=nxt)
+
     @r.get("/fills", response_model=s.Fills, **routed("viewer"))
     async def fills(run: RunQ = None, account: Text = None, symbol: Text = None, from_ns: Ns = None,
                     to_ns: Ns = None, limit: Limit = 100, cursor: Cursor = None) -> s.Fills:

@@ -317,6 +317,18 @@ class Reader:
         return [exact(stored(x)) for x in self._all(select(t).where(t.c.run_id == run_id, t.c.signal_id == signal_id)
                                                     .order_by(t.c.id))]
 
+    def operator(self, run_id: str, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        """The run's operator records (audit records of kind ``operator``), oldest first."""
+        a = audit.audit
+        q = select(a).where(a.c.run_id == run_id, a.c.kind == "operator")
+        if cursor:
+            (last,) = decode_cursor(cursor, (int,))
+            q = q.where(a.c.seq > last)
+        rows = self._all(q.order_by(a.c.seq).limit(limit + 1))
+        items = [{k: r[k] for k in ("seq", "run_id", "kind", "ts_ns", "signal_id", "order_id", "account_id", "payload",
+                                    "hash")} for r in rows[:limit]]
+        return items, (encode_cursor(rows[limit - 1]["seq"]) if len(rows) > limit else None)
+
     def story(self, client_order_id: str) -> list[dict[str, Any]]:
         records = audit.story(self.engine, client_order_id)
         if not records:

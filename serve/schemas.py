@@ -240,6 +240,13 @@ class Story(Doc):
     items: list[AuditRecord]
 
 
+class OperatorRecords(Page):
+    run_id: str
+    items: list[AuditRecord] = Field(description="the run's operator records (kind operator), oldest first: who "
+                                                 "did what (start, stop, halt, resume, flatten, ack, interrupted), "
+                                                 "why, and the outcome, in the payload")
+
+
 class AuditVerdict(Doc):
     ok: bool
     records: int

@@ -438,8 +438,8 @@ def operator_records(store: SessionStore, run_id: str) -> list[dict[str, Any]]:
     from sqlalchemy import select
 
     with store.engine.connect() as conn:
-        return [dict(r.payload) for r in conn.execute(select(audit.audit).where(audit.audit.c.run_id == run_id,
-                                                                                 audit.audit.c.kind == "operator"))]
+        q = select(audit.audit).where(audit.audit.c.run_id == run_id, audit.audit.c.kind == "operator")
+        return [dict(r.payload) for r in conn.execute(q.order_by(audit.audit.c.seq))]
 
 
 def test_a_backtest_and_a_replay_started_through_the_api_are_runs_of_their_own(  # type: ignore[no-untyped-def]
@@ -490,6 +490,13 @@ def test_a_backtest_and_a_replay_started_through_the_api_are_runs_of_their_own( 
         assert positions == []  # flat at its end, as a backtest is
         ops = {rec["action"]: rec for rec in operator_records(store, replay)}
         assert (ops["stop"]["who"], ops["stop"]["reason"]) == (started["started_by"], "seen enough")
+        # who steered it, through the API too (a viewer may read it), a page at a time
+        first = c.get(f"{API}/operator", headers=auth(keys["viewer"]), params={"run": replay, "limit": 1}).json()
+        rest = c.get(f"{API}/operator", headers=auth(keys["viewer"]),
+                     params={"run": replay, "cursor": first["next_cursor"]}).json()
+        assert [x["payload"] for x in first["items"] + rest["items"]] == operator_records(store, replay)
+        assert [x["payload"]["action"] for x in first["items"] + rest["items"]] == ["start", "stop"]
+        assert rest["next_cursor"] is None and {x["kind"] for x in first["items"]} == {"operator"}
         gone = c.get(f"{API}/sessions/ba0000000000", headers=auth(admin))
         assert gone.status_code == 404 and gone.json()["type"] == "urn:octet:problem:not-found", gone.text
         listed = [j["run_id"] for j in c.get(f"{API}/sessions", headers=auth(keys["viewer"])).json()["items"]]
