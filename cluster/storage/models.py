@@ -255,6 +255,7 @@ class AuditRow(Base):
     """The audit trail: append-only, each record chained to the previous one by its hash."""
 
     __tablename__ = "audit"
+    __table_args__ = (Index("ix_audit_run_kind_seq", "run_id", "kind", "seq"),)  # a run's records of a kind
     seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False)
     run_id: Mapped[str] = mapped_column(String(32))
     kind: Mapped[str] = mapped_column(String(24))
