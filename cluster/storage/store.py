@@ -256,8 +256,8 @@ class SessionStore:
         """Runs still ``running`` whose first operator record (their start) holds every item of
         ``started_by`` are marked ``interrupted``, each with an operator record saying why, in one
         transaction a run (for runs whose process ended with no record of it). Only runs whose id
-        starts with one of ``prefixes`` are looked at (the API's sessions). Returns their start records by run id, with the run's
-        ``recorded_ns`` (when it began, by the wall clock)."""
+        starts with one of ``prefixes`` are looked at (the API's sessions). Returns their start
+        records by run id, with the run's ``recorded_ns`` (when it began, by the wall clock)."""
         if not started_by:
             raise ValueError("interrupt_runs needs whose runs (started_by): it would settle everyone's")
         runs = m.Run.__table__
