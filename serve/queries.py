@@ -16,6 +16,7 @@ from cluster.storage import audit
 from cluster.storage import models as m
 from cluster.storage.rows import stored
 from serve.problems import Problem
+from serve.schemas import AuditRecord
 
 runs_t = m.Run.__table__
 accounts_t = m.Account.__table__
@@ -31,6 +32,7 @@ headroom_t = m.HeadroomRow.__table__
 breaker_t = m.BreakerEventRow.__table__
 bars_t = m.BarRow.__table__
 # the run recorded last first (runs from before revision 0004 have no recorded_ns: they come after)
+AUDIT_FIELDS = tuple(AuditRecord.model_fields)  # what an audit record shows: its columns but the chain's link
 LATEST_FIRST = (runs_t.c.recorded_ns.is_(None), runs_t.c.recorded_ns.desc(), runs_t.c.started_ns.desc(), runs_t.c.run_id)
 
 
@@ -325,14 +327,11 @@ class Reader:
             (last,) = decode_cursor(cursor, (int,))
             q = q.where(a.c.seq > last)
         rows = self._all(q.order_by(a.c.seq).limit(limit + 1))
-        items = [{k: r[k] for k in ("seq", "run_id", "kind", "ts_ns", "signal_id", "order_id", "account_id", "payload",
-                                    "hash")} for r in rows[:limit]]
+        items = [{k: r[k] for k in AUDIT_FIELDS} for r in rows[:limit]]
         return items, (encode_cursor(rows[limit - 1]["seq"]) if len(rows) > limit else None)
 
     def story(self, client_order_id: str) -> list[dict[str, Any]]:
         records = audit.story(self.engine, client_order_id)
         if not records:
             raise Problem("not-found", f"no audit record of order {client_order_id!r}")
-        return [{"seq": r.seq, "run_id": r.run_id, "kind": r.kind, "ts_ns": r.ts_ns, "signal_id": r.signal_id,
-                 "order_id": r.order_id, "account_id": r.account_id, "payload": r.payload, "hash": r.hash}
-                for r in records]
+        return [{k: getattr(r, k) for k in AUDIT_FIELDS} for r in records]

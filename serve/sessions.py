@@ -47,6 +47,16 @@ def session_settings(settings: Settings, ticks: int, seed: int) -> Settings:
     return settings.model_copy(update={"session": session, "runtime": runtime, "execution": execution})
 
 
+def _job(run_id: str, kind: str, ticks: int, seed: int, speed: float | None, who: str, reason: str,
+         started_at: float, state: str = "starting", ended_at: float | None = None,
+         error: str | None = None) -> dict[str, Any]:
+    """A session as the API describes it (``serve.schemas.SessionInfo``), with no progress yet."""
+    return {"run_id": run_id, "kind": kind, "state": state, "ticks": ticks, "seed": seed, "speed": speed,
+            "started_by": who, "reason": reason, "stopped_by": None, "started_at": started_at,
+            "ended_at": ended_at, "error": error,
+            "progress": {"ticks": 0, "batches": 0, "signals": 0, "orders": 0, "trades": 0, "elapsed_s": 0.0}}
+
+
 class SessionHost:
     """Runs the API's sessions (see the module). Its methods return at once; a session runs in a
     thread, and its state is read with ``get`` / ``list``."""
@@ -85,15 +95,12 @@ class SessionHost:
             store.close()
         now = time.time()
         for run_id, start in lost.items():
-            self.jobs[run_id] = {"run_id": run_id, "kind": start.get("kind") if start.get("kind") in ("backtest", "replay")
-                                 else "backtest", "state": "failed", "ticks": int(start.get("ticks") or 0),
-                                 "seed": int(start.get("seed") or 0), "speed": start.get("speed"),
-                                 "started_by": str(start.get("who") or ""), "reason": str(start.get("reason") or ""),
-                                 "stopped_by": None, "ended_at": now,
-                                 "started_at": (start["recorded_ns"] or 0) / 1e9 or now,
-                                 "error": "interrupted: the session host's process ended while it ran",
-                                 "progress": {"ticks": 0, "batches": 0, "signals": 0, "orders": 0, "trades": 0,
-                                              "elapsed_s": 0.0}}
+            kind = str(start["kind"]) if start.get("kind") in ("backtest", "replay") else "backtest"
+            self.jobs[run_id] = _job(run_id, kind, int(start.get("ticks") or 0), int(start.get("seed") or 0),
+                                     start.get("speed"), str(start.get("who") or ""), str(start.get("reason") or ""),
+                                     (start["recorded_ns"] or 0) / 1e9 or now,
+                                     state="failed", ended_at=now,
+                                     error="interrupted: the session host's process ended while it ran")
 
     def start(self, kind: str, ticks: int, seed: int, speed: float | None, who: str, reason: str) -> dict[str, Any]:
         at_once = self.settings.gateway.sessions_at_once
@@ -103,10 +110,7 @@ class SessionHost:
                 raise Busy(f"{len(running)} session(s) running ({', '.join(j['run_id'] for j in running)}); "
                            f"gateway.sessions_at_once is {at_once}: stop one or wait")
             run_id = f"{kind[:2]}{uuid.uuid4().hex[:10]}"
-            job = {"run_id": run_id, "kind": kind, "state": "starting", "ticks": ticks, "seed": seed, "speed": speed,
-                   "started_by": who, "reason": reason, "stopped_by": None, "started_at": time.time(),
-                   "ended_at": None, "error": None,
-                   "progress": {"ticks": 0, "batches": 0, "signals": 0, "orders": 0, "trades": 0, "elapsed_s": 0.0}}
+            job = _job(run_id, kind, ticks, seed, speed, who, reason, time.time())
             self.jobs[run_id] = job
             self._forget()
         threading.Thread(target=self._run, args=(run_id,), name=f"session-{run_id}", daemon=True).start()

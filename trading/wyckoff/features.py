@@ -291,7 +291,7 @@ def burst_of(sums: Any, spans: Any, base_sum: Any, atr: Any, p: WyckoffParams) -
     """``burst`` from the volume sums and spans of the last k = 2..burst_bars bars (lists, one per
     k) and the volume sum of the ``volume_period`` bars before the longest window, in both modes."""
     base = base_sum / p.volume_period
-    out = (base_sum > 0) & (atr > 0) & False
+    out: Any = False
     for k, (vk, sk) in enumerate(zip(sums, spans, strict=True), start=2):
         out = out | ((vk >= p.burst_volume * k * base) & (sk >= p.burst_span * math.sqrt(k) * atr))
     return (base_sum > 0) & (atr > 0) & out
@@ -407,14 +407,14 @@ class Tracker:
         self.hi_close, self.lo_close = Extreme(L, 1), Extreme(L, -1)  # over bars i-L..i-1
         self.high_prev, self.low_prev = Extreme(L, 1), Extreme(L, -1)
         self.v_peak = Extreme(p.climax_bars, 1)
-        self.vsums: deque[int] = deque(maxlen=p.climax_bars)  # the volume baseline's sum at the last bars
-        self.bsums: deque[int] = deque(maxlen=max(p.burst_bars, 1))  # ... for the burst's baseline
-        self.recent: deque[tuple[int, int, int]] = deque(maxlen=max(p.burst_bars, 1))  # (h, l, v) up to now
+        # the volume baseline's sum at the last bars (the climax's and the burst's baselines are lagged)
+        self.vsums: deque[int] = deque(maxlen=max(p.climax_bars, p.burst_bars, 1))
         self.ones: deque[bool] = deque(maxlen=max(p.burst_bars - 1, 1))  # one-bar climaxes of the bars before
         # swings of order k: the max and min of the k bars up to now, and what they were k+1 bars back
         self.swing_state: list[tuple[int, Extreme, Extreme, deque[tuple[int, int]]]] = [
             (k, Extreme(k, 1), Extreme(k, -1), deque(maxlen=k + 1)) for k in p.swing_orders]
-        self.win: deque[tuple[int, int, int, int]] = deque(maxlen=max(p.swing_orders) + 1)  # (h, l, v, t)
+        # (h, l, v, t) of the last bars: the swings' and the burst's
+        self.win: deque[tuple[int, int, int, int]] = deque(maxlen=max(max(p.swing_orders) + 1, p.burst_bars))
         self.dc = WindowSum(p.regime_period)  # |dc| of bars i-N..i-1
         self.back: deque[int] = deque(maxlen=p.regime_period + 1)
         self.prev_c = 0
@@ -439,10 +439,7 @@ class Tracker:
         low_prev = self.low_prev.value() if full else 0
         self.v_peak.push(i, v)
         self.vsums.append(self.vol.total if self.vol.full else 0)
-        vsum_lag = self.vsums[0] if len(self.vsums) == p.climax_bars else 0
-        self.bsums.append(self.vol.total if self.vol.full else 0)
-        self.recent.append((h, low, v))
-        burst = self._burst(atr) and not any(self.ones)
+        vsum_lag = self.vsums[-p.climax_bars] if len(self.vsums) >= p.climax_bars else 0
         # higher timeframe: a new bucket completes the previous one
         bucket = htf_bucket(start, self.bar_ns, p)
         if self.bucket is not None and bucket != self.bucket:
@@ -455,6 +452,7 @@ class Tracker:
         # swings: bar j = i-k against the k bars on each side
         win = self.win
         win.append((h, low, v, t))
+        burst = self._burst(atr) and not any(self.ones)
         sw: dict[int, tuple[bool, bool]] = {}
         for k, up, down, past in self.swing_state:
             up.push(i, h)
@@ -500,8 +498,8 @@ class Tracker:
         p = self.p
         if p.burst_bars < 2:
             return False
-        base_sum = self.bsums[0] if len(self.bsums) == p.burst_bars else 0
-        recent = list(self.recent)[::-1]  # this bar first
+        base_sum = self.vsums[-p.burst_bars] if len(self.vsums) >= p.burst_bars else 0
+        recent = [self.win[-j] for j in range(1, min(p.burst_bars, len(self.win)) + 1)]  # this bar first
         sums, spans = [], []
         for k in range(2, p.burst_bars + 1):
             last = recent[:k]
