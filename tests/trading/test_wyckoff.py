@@ -3,6 +3,7 @@ is found, and every signal carries its evidence."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 import numpy as np
@@ -22,6 +23,7 @@ from trading.wyckoff import (
     scenarios_c,
     scenarios_d,
     scenarios_e,
+    scenarios_f,
 )
 from trading.wyckoff.chart import chart
 from trading.wyckoff.features import FEATURES, Tracker, compute
@@ -30,7 +32,7 @@ from trading.wyckoff.scenarios import PERTURBATIONS, SCALE, Label, generate, per
 from trading.wyckoff.scoring import Score, match, outcome
 
 FAMILIES = {"A": generate, "B": scenarios_b.generate, "C": scenarios_c.generate, "D": scenarios_d.generate,
-            "E": scenarios_e.generate}
+            "E": scenarios_e.generate, "F": scenarios_f.generate}
 SETUP_OF = {"spring": "spring", "last_point_of_support": "spring", "upthrust": "upthrust",
             "last_point_of_supply": "upthrust"}
 
@@ -93,10 +95,11 @@ def test_features_are_the_same_numbers_in_both_modes(registry) -> None:
 
 @pytest.mark.parametrize("family,seed", [("A", s) for s in (0, 1, 2, 5, 8, 13, 21, 34)]
                          + [("B", s) for s in (0, 3, 7)] + [("C", s) for s in (0, 4)] + [("D", s) for s in (1, 2)]
-                         + [("E", s) for s in (1, 2, 5)])
+                         + [("E", s) for s in (1, 2, 5)] + [("F", s) for s in (1, 3, 20)])
 def test_batch_and_incremental_emit_the_same_events_bar_for_bar(registry, family: str, seed: int) -> None:
     """On every scenario family: 1-minute bars, 15-minute bars over FX weekends, hourly bars,
-    30-minute bars; family E's 15-minute, hourly and 4-hour bars."""
+    30-minute bars; family E's 15-minute, hourly and 4-hour bars; family F's 5-minute, hourly
+    and daily bars of an index CFD's sessions."""
     inst = registry["EURUSD"]
     p = WyckoffParams()
     sc = FAMILIES[family](seed)
@@ -124,7 +127,7 @@ def test_both_modes_agree_on_bars_aggregated_from_ticks(settings) -> None:
 
 
 # ------------------------------------------------------------------ no look-ahead
-@pytest.mark.parametrize("family,seed", [("A", 8), ("B", 5), ("C", 2), ("D", 3), ("E", 9)])
+@pytest.mark.parametrize("family,seed", [("A", 8), ("B", 5), ("C", 2), ("D", 3), ("E", 9), ("F", 3)])
 def test_truncating_the_data_never_changes_what_was_already_emitted(registry, family: str, seed: int) -> None:
     inst = registry["EURUSD"]
     p = WyckoffParams()
@@ -399,6 +402,36 @@ def test_perturbations_keep_valid_bars_and_labels_that_name_their_bars(variant: 
         perturb(sc, "volatility_x9")
 
 
+def test_a_perturbation_that_undoes_the_planted_spring_is_told_apart() -> None:
+    """Doubled noise can leave a labelled spring inside the range or let another bar of phase C
+    undercut it: ``undone`` names why, on the perturbed bars only, and holds the original."""
+    from trading.wyckoff.scenarios import undone
+
+    for seed, why in ((2, "the spring is not phase C's lowest low"), (21, "the spring is not below support"),
+                      (24, "the upthrust is not above resistance")):
+        sc = scenarios_d.generate(seed)
+        assert undone(sc) == "", "the generator planted it"
+        pv = perturb(sc, "volatility_x2")
+        assert undone(pv) == why
+        spring = next(lab for lab in pv.labels if lab.event in ("spring", "upthrust"))
+        climax = next(lab for lab in pv.labels if lab.event.endswith("_climax"))
+        last_b = int(np.flatnonzero(np.isin(pv.phases, [1, 2]))[-1])
+        if spring.event == "spring":
+            support = pv.low[climax.bar:last_b + 1].min()
+            in_c = pv.low[pv.phases == 3]
+            assert pv.low[spring.bar] >= support or in_c.min() < pv.low[spring.bar], "the bars agree"
+        else:
+            assert pv.high[spring.bar] <= pv.high[climax.bar:last_b + 1].max()
+    sc = scenarios_d.generate(0)
+    broken = dataclasses.replace(sc, close=sc.close.copy())
+    sos = next(lab for lab in sc.labels if lab.event.startswith("sign_of"))
+    climax = next(lab for lab in sc.labels if lab.event.endswith("_climax"))
+    last_b = int(np.flatnonzero(np.isin(sc.phases, [1, 2]))[-1])
+    inside = (sc.high[climax.bar:last_b + 1].max() + sc.low[climax.bar:last_b + 1].min()) // 2
+    broken.close[sos.start:sos.end + 1] = inside
+    assert undone(broken).endswith("never closes beyond the range")
+
+
 def test_the_hand_marks_name_real_bars() -> None:
     from trading.wyckoff.realbars import MARKS, eurusd_h1, marked
 
@@ -488,7 +521,7 @@ def test_a_bar_that_ends_when_it_starts_is_refused_in_both_modes(registry) -> No
         WyckoffDetector(inst, WyckoffParams()).update_points(int(start[0]), int(start[0]), 1, 2, 0, 1, 100)
 
 
-PINNED_SHAPE = "c3059ba93579d8d7"  # the detector's saved shape at STATE_FORMAT 4
+PINNED_SHAPE = "8de0ea1e6edcd320"  # the detector's saved shape at STATE_FORMAT 5
 
 
 def test_the_detectors_saved_shape_is_pinned_with_the_state_format(registry) -> None:
@@ -508,7 +541,7 @@ def test_the_detectors_saved_shape_is_pinned_with_the_state_format(registry) -> 
              for cls in (TradingRange, Excursion, Pending, WyckoffEvent, WyckoffDetector, WyckoffParams)}
     shape |= {"Row": list(FEATURES), "Tracker": sorted(vars(det.tracker)), Machine.__name__: sorted(vars(det.machine))}
     digest = hashlib.sha256(repr(sorted(shape.items())).encode()).hexdigest()[:16]
-    assert (STATE_FORMAT, digest) == (4, PINNED_SHAPE), f"the detector's state changed shape ({digest}): bump STATE_FORMAT"
+    assert (STATE_FORMAT, digest) == (5, PINNED_SHAPE), f"the detector's state changed shape ({digest}): bump STATE_FORMAT"
 
 
 
@@ -683,3 +716,40 @@ def test_a_poke_under_support_shallower_than_a_tenth_of_the_range_is_a_test_not_
     assert shallow == []
     deeper, depth = run(-60)
     assert depth >= p.spring_min_penetration and len(deeper) == 1
+
+
+@pytest.mark.parametrize("family,seed", [("A", 10), ("D", 3), ("D", 11)])
+def test_a_sharp_automatic_rally_on_coarser_bars_opens_the_range(registry, family: str, seed: int) -> None:
+    """On bars three times coarser the ATR grows about sqrt(3) times and the AR takes a third of
+    the bars, so the AR's height in ATR shrinks below ``ar_min_atr``; its height over the square
+    root of its bars does not. With the sharp AR on (it is off by default), the planted climax is
+    found at its bar through it, and is not without it."""
+    sc = perturb(FAMILIES[family](seed), "bars_x3")
+    climax = next(lb for lb in sc.labels if lb.event in ("selling_climax", "buying_climax"))
+
+    def found(p: WyckoffParams) -> list:  # type: ignore[type-arg]
+        d = batch(registry["EURUSD"], sc, p)
+        return [e for e in d.events if e.event == climax.event and abs(sc.bar_of(e.bar_ts_ns) - climax.bar) <= 3]
+
+    p = WyckoffParams(ar_sharp=1.5, ar_sharp_floor=4.5, ar_over_trend_swing=1.2)
+    assert found(p), "the climax is found through its sharp AR"
+    d = batch(registry["EURUSD"], sc, p)
+    ar = next(e for e in d.events if e.event.startswith("automatic_"))
+    assert dict(ar.numbers)["height_atr"] < p.ar_min_atr, "the AR is short of ar_min_atr: it is the sharp one"
+    assert not found(dataclasses.replace(p, ar_sharp=0.0)), "without the sharp AR the climax is missed"
+
+
+@pytest.mark.parametrize("seed", [7, 21])
+def test_a_range_with_a_sharp_ar_and_no_secondary_test_is_not_proven_by_time(registry, seed: int) -> None:
+    """A sharp AR (short of ``ar_min_atr``) lets a pause in a trend look like a range sooner; such
+    a range proves itself by lasting only after a secondary test. Family B seeds 7 and 21: a
+    range whose sharp AR had no ST is reported without the rule and held back with it."""
+    sc = FAMILIES["B"](seed)
+    p = WyckoffParams(ar_sharp=1.5, ar_sharp_floor=4.5, ar_over_trend_swing=1.2)
+    loose = batch(registry["EURUSD"], sc, dataclasses.replace(p, ar_sharp_needs_st=False))
+    strict = batch(registry["EURUSD"], sc, p)
+    kept = {(e.event, e.bar_ts_ns) for e in strict.events}
+    extra = [e for e in loose.events if (e.event, e.bar_ts_ns) not in kept]
+    sharp = [e for e in extra if e.event.startswith("automatic_") and dict(e.numbers)["height_atr"] < p.ar_min_atr]
+    assert sharp, "without the rule a range with a sharp AR is reported"
+    assert not any(e.event == "secondary_test" for e in extra), "the ranges held back had no secondary test"

@@ -18,7 +18,8 @@ after a rise; "near" is the climax's edge, "far" the automatic rally/reaction's)
   preliminary stop, and a range from a pause in the trend, only by what follows, so SC/BC, the
   PS/PSY before it, the AR and the ST are all reported once the range has proved itself: it
   has held ``proven_ratio`` times as long as phase A took (climax to AR), at least
-  ``proven_bars``, from the AR; or it shows a spring/upthrust; or it breaks against the trend
+  ``proven_bars``, from the AR (after a sharp AR, with ``ar_sharp_needs_st``, only once a
+  secondary test came); or it shows a spring/upthrust; or it breaks against the trend
   that came into it (their ``known_ns``; with ``report_after_phase_a`` off, when each is
   found). A break on the trend's side before then drops the range and reports none of its
   events (the phases it showed while it lasted stay shown): the trend paused, a markup or
@@ -26,10 +27,12 @@ after a rise; "near" is the climax's edge, "far" the automatic rally/reaction's)
   range replaced by a deeper climax in phase A, or too old, before it proved itself, is dropped
   the same way. Each event is reported at its own bar:
 - ``automatic_rally`` / ``automatic_reaction`` (AR): the highest high (lowest low) of the bars
-  after the climax, once it lies at least ``ar_min_atr`` ATR from the near edge, outdoes
-  ``ar_over_trend_swing`` times the largest rally (reaction) in the closes of the trend lookback
-  before the climax (a change of character), and a close has given back ``ar_retrace`` of that
-  move. It sets the far edge. No AR within ``ar_max_bars`` bars of the standing climax and the
+  after the climax, once it lies at least ``ar_min_atr`` ATR from the near edge (or, if less,
+  ``ar_sharp`` ATR times the square root of the bars from the near edge's bar to it, at least
+  ``ar_sharp_floor`` ATR: a sharp rally, whose height over the root of its bars coarser bars
+  leave unchanged), outdoes ``ar_over_trend_swing`` times the largest rally (reaction) in the
+  closes of the trend lookback before the climax (a change of character), and a close has given
+  back ``ar_retrace`` of that move. It sets the far edge. No AR within ``ar_max_bars`` bars of the standing climax and the
   provisional range is dropped.
 - ``selling_climax`` / ``buying_climax`` (SC/BC): the deepest climax candidate before the AR,
   reported at the stopping action's extreme (the near edge: the lowest low, highest high, from
@@ -90,6 +93,7 @@ signal never goes against.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -162,6 +166,7 @@ class TradingRange:
     climax_i: int
     peak: int  # the best price away from the climax since it (the AR to be)
     peak_t: int
+    peak_i: int = 0  # the bar of the peak
     near_t: int = 0  # the bar of the near edge: the stopping action's extreme, where the climax is stamped
     near_i: int = 0
     pending_ps: Pending | None = None
@@ -170,6 +175,7 @@ class TradingRange:
     ar: WyckoffEvent | None = None
     ar_known: int = -1
     rallying: bool = False  # before the AR: the rally has gone half the AR's minimum
+    sharp: bool = False  # the AR was short of ar_min_atr (a sharp one): time alone does not prove the range
     phase: str = "A"
     kind: str = ""
     direction: int = 0  # +1 after a spring or an SOS, -1 after an upthrust or an SOW
@@ -267,8 +273,17 @@ class Machine:
     # (on the bar), so the two can never disagree on what a condition means.
     def _ar_confirmed(self, x: Any, r: TradingRange) -> Any:
         move = (r.peak - r.near) * r.context
-        return (x.atr > 0) & (move >= self.p.ar_min_atr * x.atr) \
+        return (x.atr > 0) & (move >= self._ar_min(r) * x.atr) \
             & ((r.peak - x.c) * r.context >= self.p.ar_retrace * move)
+
+    def _ar_min(self, r: TradingRange) -> float:
+        """The AR's least height in ATR: ``ar_min_atr``, or less for a sharp one (a move of
+        ``ar_sharp`` * sqrt(bars from the climax's extreme to the peak) ATR, at least ``ar_sharp_floor``):
+        how far a rally must go to stand out from the bars' noise depends on how many bars it took."""
+        p = self.p
+        if p.ar_sharp <= 0:
+            return p.ar_min_atr
+        return min(p.ar_min_atr, max(p.ar_sharp_floor, p.ar_sharp * math.sqrt(max(r.peak_i - r.near_i, 1))))
 
     def _secondary_test(self, x: Any, r: TradingRange) -> Any:
         p, sup, res, ht = self.p, r.support, r.resistance, r.height
@@ -352,7 +367,7 @@ class Machine:
         w = (x.i - r.start > p.max_range_bars) | self._below(x, r) | self._above(x, r)
         if r.phase == "A":
             w = w | self._secondary_test(x, r) | (x.i == self._st_due(r))
-        if r.held:
+        if r.held and (r.st is not None or not (r.sharp and self.p.ar_sharp_needs_st)):
             w = w | (x.i == self._proven(r))
         if self._replaceable(r):
             w = w | self._climax_beyond(x, r)
@@ -401,7 +416,7 @@ class Machine:
             s = 1 if x.sc else -1
             edge = x.l if s > 0 else x.h
             # the rally is measured from the bars after the climax, never from the climax bar's own span
-            r = TradingRange(s, x.i, edge, self._climax(x, s), x.v, x.i, edge, x.t, x.t, x.i)
+            r = TradingRange(s, x.i, edge, self._climax(x, s), x.v, x.i, edge, x.t, peak_i=x.i, near_t=x.t, near_i=x.i)
             fitting = [c for i, c in self.candidates
                        if c.numbers["side"] == s and p.ps_gap <= x.i - i <= p.trend_lookback]
             if fitting:
@@ -437,10 +452,10 @@ class Machine:
                     r.pending_ps = r.pending_climax
                 r.pending_climax, r.climax_v, r.climax_i = self._climax(x, s), x.v, x.i
                 r.start = x.i  # the range starts at the climax that stands
-            r.peak, r.peak_t = r.near, x.t  # a new low restarts the rally: it starts from the bars after it
+            r.peak, r.peak_t, r.peak_i = r.near, x.t, x.i  # a new low restarts the rally: it starts from the bars after it
             return
         if (x.h > r.peak) if s > 0 else (x.l < r.peak):
-            r.peak, r.peak_t = (x.h if s > 0 else x.l), x.t
+            r.peak, r.peak_t, r.peak_i = (x.h if s > 0 else x.l), x.t, x.i
             r.rallying = r.rallying or (r.peak - r.near) * s >= 0.5 * p.ar_min_atr * x.atr
         if not self._ar_confirmed(x, r):
             return
@@ -459,6 +474,7 @@ class Machine:
         r.ar = self._ev("automatic_rally" if s > 0 else "automatic_reaction", r.peak_t, r.peak, x,
                         height_atr=per_atr(move, x), retrace=(r.peak - x.c) * s / move)
         r.ar_known = x.i
+        r.sharp = move < p.ar_min_atr * x.atr
         r.after_trend = self.trend if self.outside == "E" else 0
         if p.report_after_phase_a:
             held = 3 if r.preliminary is not None else 2
@@ -486,7 +502,7 @@ class Machine:
                 r.held.append(self.events.pop())
         if r.phase == "A" and x.i >= self._st_due(r):
             r.phase = "B"
-        if r.held and x.i >= self._proven(r):
+        if r.held and x.i >= self._proven(r) and (r.st is not None or not (r.sharp and p.ar_sharp_needs_st)):
             self._report_held(x, r)
         if r.phase == "C" and r.direction and self._past_half(x, r):
             r.phase = "D"

@@ -32,6 +32,14 @@ class WyckoffParams:
     ps_volume: float = 1.6  # preliminary support/supply volume, in baselines
     ps_gap: int = 8  # a preliminary support/supply comes at least this many bars before the climax
     ar_min_atr: float = 6.0  # the automatic rally/reaction must reach this far from the climax
+    # ... or, when less, ar_sharp * sqrt(bars from the climax's extreme to the peak) ATR, but at least
+    # ar_sharp_floor ATR (0: off, the default): a move stands out from the noise by its height over the
+    # square root of the bars it took, which coarser bars leave unchanged; a range with such a sharp AR
+    # proves itself by time only after a secondary test (with ar_sharp_needs_st). On (1.5, 4.5, with
+    # ar_over_trend_swing 1.2) it finds more on coarse bars and less on unperturbed ones (docs/wyckoff.md)
+    ar_sharp: float = 0.0
+    ar_sharp_floor: float = 4.5
+    ar_sharp_needs_st: bool = True
     ar_over_trend_swing: float = 1.0  # ... and outdo the largest rally (reaction) of the trend before the climax
     ar_retrace: float = 0.5  # ... and be confirmed by a close giving back this much of it
     report_after_phase_a: bool = True  # PS, climax, AR and ST are held until the range proves itself ... (off:

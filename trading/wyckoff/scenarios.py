@@ -246,6 +246,55 @@ def _breakout_bar(lab: Label, labels: list[Label], phases: npt.NDArray[np.int8],
     return Label(lab.event, lab.start + int(beyond[0]), lab.start, lab.end) if len(beyond) else lab
 
 
+SHAKEOUT_BARS = 10  # a planted spring/upthrust closes back inside within this many bars of its extreme
+
+
+def undone(sc: Scenario) -> str:
+    """Why the planted phase C and break no longer hold on these bars ("" if they do), by the
+    definitions every family plants them with: with the range's edges the lowest low and highest
+    high from the climax's bar to the end of phase B, a spring (upthrust) lies beyond its edge,
+    is the extreme of phase C on its side and closes back inside within ``SHAKEOUT_BARS`` bars,
+    and the SOS (SOW) closes beyond the edge. A perturbation can undo them (doubled noise can
+    push a phase-B swing further than a shallow spring, or another bar of phase C past it); the
+    labels then name events the bars do not show, and the benchmark does not score the scenario
+    in that variant (it counts them)."""
+    named = {lab.event: lab for lab in sc.labels}
+    climax = named.get("selling_climax") or named.get("buying_climax")
+    if climax is None:
+        return "no climax"
+    a_or_b = np.flatnonzero((sc.phases == PHASES.index("A")) | (sc.phases == PHASES.index("B")))
+    if not len(a_or_b) or a_or_b[-1] < climax.bar:
+        return "no phase A or B after the climax"
+    last_b = int(a_or_b[-1])
+    support, resistance = int(sc.low[climax.bar:last_b + 1].min()), int(sc.high[climax.bar:last_b + 1].max())
+    in_c = np.flatnonzero(sc.phases == PHASES.index("C"))
+    for name in ("spring", "upthrust"):
+        lab = named.get(name)
+        if lab is None:
+            continue
+        after = sc.close[lab.bar:lab.bar + SHAKEOUT_BARS + 1]
+        if name == "spring":
+            if sc.low[lab.bar] >= support:
+                return "the spring is not below support"
+            if len(in_c) and sc.low[in_c].min() < sc.low[lab.bar]:
+                return "the spring is not phase C's lowest low"
+            if not (after > support).any():
+                return "the spring does not close back above support in time"
+        else:
+            if sc.high[lab.bar] <= resistance:
+                return "the upthrust is not above resistance"
+            if len(in_c) and sc.high[in_c].max() > sc.high[lab.bar]:
+                return "the upthrust is not phase C's highest high"
+            if not (after < resistance).any():
+                return "the upthrust does not close back below resistance in time"
+    for name, side in (("sign_of_strength", 1), ("sign_of_weakness", -1)):
+        lab = named.get(name)
+        edge = resistance if side > 0 else support
+        if lab is not None and not ((sc.close[lab.start:lab.end + 1] - edge) * side > 0).any():
+            return f"the {name.replace('_', ' ')} never closes beyond the range"
+    return ""
+
+
 def scenarios(count: int, first_seed: int = 0) -> Iterable[Scenario]:
     for seed in range(first_seed, first_seed + count):
         yield generate(seed)
