@@ -554,6 +554,23 @@ def build_app(settings: Settings, engine: Any = None) -> FastAPI:
     return app
 
 
+SUBPROTOCOL = "octet"
+BEARER_PROTOCOL = "octet.bearer."
+
+
+def offered(headers: Any) -> list[str]:
+    """The subprotocols a WebSocket client offered (``Sec-WebSocket-Protocol``, comma-separated)."""
+    return [p.strip() for p in headers.get("sec-websocket-protocol", "").split(",") if p.strip()]
+
+
+def offered_bearer(headers: Any) -> str:
+    """The key or token a browser offered as the subprotocol ``octet.bearer.<token>``, or ""."""
+    for p in offered(headers):
+        if p.startswith(BEARER_PROTOCOL):
+            return p[len(BEARER_PROTOCOL):]
+    return ""
+
+
 def presented_in(headers: Any) -> str:
     """The key or token in ``X-API-Key`` or ``Authorization: Bearer`` (the scheme in any case, as
     FastAPI's HTTPBearer reads it), or ""."""
@@ -580,11 +597,14 @@ def install_stream(app: FastAPI, gw: Gateway, identify: Callable[..., Principal]
     authenticating = asyncio.Semaphore(16)  # connections not yet authenticated, per replica (each may hold a frame)
 
     async def credentials(ws: WebSocket) -> str | None:
-        """The key or token in the headers, else in the first message (browsers cannot set headers):
-        a short one, within 5 s (anything else is no credentials)."""
-        presented = presented_in(ws.headers)
+        """The key or token in the headers or the subprotocols offered (what a browser can set),
+        else, with ``gateway.stream_auth_message``, in the first message: a short one, within 5 s
+        (anything else is no credentials). Without that setting no frame is read before then."""
+        presented = presented_in(ws.headers) or offered_bearer(ws.headers)
         if presented:
             return presented
+        if not cfg.stream_auth_message:
+            return None
         if authenticating.locked():
             raise Problem("stream-unavailable", "too many connections are authenticating: try again shortly")
         async with authenticating:
@@ -603,7 +623,9 @@ def install_stream(app: FastAPI, gw: Gateway, identify: Callable[..., Principal]
 
     @app.websocket(f"{API}/stream", name="stream")
     async def stream(ws: WebSocket) -> None:
-        await ws.accept()
+        # the subprotocol chosen is "octet" when offered (a browser that offered some fails without
+        # one chosen); the one that carries the token is never echoed
+        await ws.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered(ws.headers) else None)
         q = ws.query_params
         try:
             topics = parse_filter(q.get("topics"), TOPICS, "topics")

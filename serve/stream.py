@@ -5,7 +5,8 @@ The protocol (docs/api.md, "The stream"):
 
 - Connect to ``/api/v1/stream?topics=fills,orders&accounts=ACC-1`` (both optional: every topic,
   every account). Credentials as for the REST routes (``Authorization: Bearer ...`` or
-  ``X-API-Key``), or, from a browser, as the first message: ``{"type": "auth", "token": "..."}``.
+  ``X-API-Key``), or, from a browser, as the subprotocols ``octet`` and ``octet.bearer.<token>``
+  (with ``gateway.stream_auth_message``, also as the first message: ``{"type": "auth", "token": "..."}``).
 - The server says ``{"type": "hello", "epoch": E, "seq": N, ...}``; then each message is
   ``{"seq": n, "at_us": t, "topic": ..., "account": ..., "data": {...}}``, in ``seq`` order.
   Messages without an account (quotes, signals, the desk's status) go to every subscriber.

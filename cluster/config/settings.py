@@ -205,6 +205,10 @@ class GatewaySettings(_Model):
     stream_throttle_ms: int = Field(default=250, ge=0, le=60_000)
     stream_queue: int = Field(default=1_000, ge=10, le=100_000)
     stream_clients: int = Field(default=256, ge=1, le=100_000)  # per replica
+    # a browser (no headers on a WebSocket) presents its key or token as the subprotocol
+    # "octet.bearer.<token>" beside "octet"; on, it may instead send it as the stream's first message,
+    # which the server must then read (up to 16 MB, its ASGI server's frame limit) before it knows who sent it
+    stream_auth_message: bool = False
     # backtests and replays started through the API (POST /api/v1/sessions), run at once on the desk's Ray
     sessions_at_once: int = Field(default=1, ge=1, le=16)
     # the app under plain uvicorn (serve.asgi) hands the objects it holds once built to gc.freeze, so

@@ -304,15 +304,15 @@ def test_every_route_is_held_to_its_role(base: str, keys: dict[str, str]) -> Non
 def test_a_login_token_acts_as_its_key_until_the_key_is_revoked(base: str, recorded) -> None:  # type: ignore[no-untyped-def]
     _, store = recorded
     import asyncio
-    import json
 
     import websockets
 
     _, key = add_key(store.engine, "short-lived", "viewer", by="tests")
 
     async def open_stream(token: str) -> Any:
-        ws = await websockets.connect(ws_url(base))
-        await ws.send(json.dumps({"type": "auth", "token": token}))  # as a browser does (no headers)
+        # as a browser does (no headers): the token as a subprotocol beside "octet"
+        ws = await websockets.connect(ws_url(base), subprotocols=["octet", f"octet.bearer.{token}"])
+        assert ws.subprotocol == "octet", "the token is never echoed"
         assert (await next_json(ws))["type"] == "hello"
         return ws
 

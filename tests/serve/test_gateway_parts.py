@@ -383,3 +383,40 @@ def test_a_server_process_freezes_its_start_up_heap_unless_told_not_to(tmp_path:
     off, on = (int(k) for k in out.stdout.split())
     assert off == 0
     assert on > 50_000  # the imports and the app: ~190,000 objects here
+
+
+def test_a_browser_authenticates_the_stream_by_subprotocol_and_no_frame_is_read_before_it(tmp_path: Path) -> None:
+    """A browser cannot set headers on a WebSocket: it offers ``octet`` and ``octet.bearer.<key>``;
+    the server chooses ``octet`` (never echoing the token) and knows the caller before it reads any
+    frame. Without credentials the stream is refused at once, not after waiting for a first message
+    (which it reads only with ``gateway.stream_auth_message``). With no live state here, an
+    authenticated caller is told the stream is unavailable; one without credentials, unauthorized."""
+    import json
+
+    from starlette.testclient import TestClient
+
+    def first(c: TestClient, **kw: object) -> tuple[str, str | None, float]:
+        t = time.perf_counter()
+        with c.websocket_connect("/api/v1/stream", **kw) as ws:  # type: ignore[arg-type]
+            doc = json.loads(ws.receive_text())
+            return doc["problem"]["type"].rsplit(":", 1)[-1], ws.accepted_subprotocol, time.perf_counter() - t
+
+    app, keys, store = _app(tmp_path)
+    with TestClient(app) as c:
+        slug, chosen, _ = first(c, subprotocols=["octet", f"octet.bearer.{keys['viewer']}"])
+        assert (slug, chosen) == ("stream-unavailable", "octet"), "authenticated by the subprotocol"
+        slug, chosen, _ = first(c, subprotocols=["octet", "octet.bearer.not-a-key"])
+        assert slug == "unauthorized"
+        slug, _, took = first(c)
+        assert slug == "unauthorized" and took < 2.0, "refused at once: no first message awaited"
+        with c.websocket_connect("/api/v1/stream") as ws:
+            ws.send_text(json.dumps({"type": "auth", "token": keys["viewer"]}))
+            doc = json.loads(ws.receive_text())
+            assert doc["problem"]["type"].endswith(":unauthorized"), "a first message is not read by default"
+    store.close()
+    app, keys, store = _app(tmp_path / "message", gateway__stream_auth_message=True)
+    with TestClient(app) as c, c.websocket_connect("/api/v1/stream") as ws:
+        ws.send_text(json.dumps({"type": "auth", "token": keys["viewer"]}))
+        doc = json.loads(ws.receive_text())
+        assert doc["problem"]["type"].endswith(":stream-unavailable"), "read when the setting allows it"
+    store.close()
