@@ -14,6 +14,7 @@ the driver keeps no list that grows with the run unless asked to keep the record
 from __future__ import annotations
 
 import re
+import shutil
 import threading
 import time
 import uuid
@@ -283,6 +284,10 @@ class Session:
                 if self.store is not None:
                     self.store.audit_sink = None
             result.execution = self._exec_info(address)
+            if self.desk is None and state == state_dir:
+                # the agents' saved state serves Ray's restarts of them during the run, and a desk's resume:
+                # a session that is not a desk's and ended has no use for it (one that failed keeps it)
+                shutil.rmtree(state_dir, ignore_errors=True)
             return result
         finally:
             if self.exec_service is not None:

@@ -27,3 +27,7 @@ def test_octet_demo_runs_end_to_end_and_leaves_its_summary(tmp_path) -> None:  #
     assert summary["ticks"] == 30_000 and summary["discrepancies"] == []
     assert all(not c["breaches"] for c in summary["compliance"].values())
     assert (tmp_path / "octet.db").is_file()
+    assert list((tmp_path / "state").iterdir()) == [], "a finished session's agents' state is not left behind"
+    journals = list((tmp_path / "exec").iterdir())
+    assert len(journals) == 1 and any(f.name.startswith("journal-") for f in journals[0].iterdir()), \
+        "rust_exec's journal, the venue's record, is kept"
