@@ -258,15 +258,24 @@ def undone(sc: Scenario) -> str:
     push a phase-B swing further than a shallow spring, or another bar of phase C past it); the
     labels then name events the bars do not show, and the benchmark does not score the scenario
     in that variant (it counts them)."""
+    n = len(sc)
+    if len(sc.phases) != n or any(not 0 <= lab.start <= lab.bar <= lab.end < n for lab in sc.labels):
+        raise ValueError(f"scenario {sc.seed}: its phases or labels do not fit its {n} bars")
     named = {lab.event: lab for lab in sc.labels}
     climax = named.get("selling_climax") or named.get("buying_climax")
     if climax is None:
         return "no climax"
     a_or_b = np.flatnonzero((sc.phases == PHASES.index("A")) | (sc.phases == PHASES.index("B")))
-    if not len(a_or_b) or a_or_b[-1] < climax.bar:
+    if not len(a_or_b) or a_or_b[-1] <= climax.bar:
         return "no phase A or B after the climax"
     last_b = int(a_or_b[-1])
-    support, resistance = int(sc.low[climax.bar:last_b + 1].min()), int(sc.high[climax.bar:last_b + 1].max())
+    # the climax's bar sets the near edge; the far edge is the AR's and phase B's (a coarser climax
+    # bar also holds the trend's last bars, whose other extreme is not the range's)
+    past_climax = slice(climax.bar + 1, last_b + 1)
+    if climax.event == "selling_climax":
+        support, resistance = int(sc.low[climax.bar:last_b + 1].min()), int(sc.high[past_climax].max())
+    else:
+        support, resistance = int(sc.low[past_climax].min()), int(sc.high[climax.bar:last_b + 1].max())
     in_c = np.flatnonzero(sc.phases == PHASES.index("C"))
     for name in ("spring", "upthrust"):
         lab = named.get(name)
@@ -341,7 +350,8 @@ def perturb(sc: Scenario, variant: str) -> Scenario:
             o[k] = c[k - 1] + int(rng.choice([-1, 1]) * rng.uniform(1, 4) * typical)
             h[k], lo[k] = max(h[k], o[k]), min(lo[k], o[k])
             k += int(rng.integers(200, 600))
-    labels = [_follow(lab, sc, h, lo) for lab in sc.labels]
+    labels = [_follow(lab, sc.labels, h, lo) for lab in sc.labels] if variant.startswith("volatility_x") \
+        else list(sc.labels)  # the other perturbations move no high or low that a label names
     labels = [_breakout_bar(lab, labels, sc.phases, h, lo, c) for lab in labels]
     return Scenario(sc.seed, sc.kind, sc.spring, sc.failed, start, start + sc.bar_ns, o, h, lo, c, v, labels,
                     sc.phases, sc.structure, sc.direction, sc.bar_ns)
@@ -368,11 +378,33 @@ def _coarser(sc: Scenario, k: int) -> Scenario:
                     sc.direction, sc.bar_ns * k)
 
 
-def _follow(lab: Label, sc: Scenario, h: npt.NDArray[np.int64], lo: npt.NDArray[np.int64]) -> Label:
-    """A label at its leg's extreme stays at the extreme of the perturbed leg."""
-    a, b = lab.start, lab.end + 1
-    if sc.low[lab.bar] == sc.low[a:b].min():
-        return Label(lab.event, a + int(np.argmin(lo[a:b])), lab.start, lab.end)
-    if sc.high[lab.bar] == sc.high[a:b].max():
-        return Label(lab.event, a + int(np.argmax(h[a:b])), lab.start, lab.end)
-    return lab
+LOW_SIDE = frozenset({"selling_climax", "spring", "last_point_of_support", "preliminary_support",
+                      "automatic_reaction"})
+HIGH_SIDE = frozenset({"buying_climax", "upthrust", "last_point_of_supply", "preliminary_supply",
+                       "automatic_rally"})
+FOLLOW_BARS = 3  # how far past its leg's end a label may follow its extreme (the scorer's tolerance)
+
+
+def label_side(lab: Label, labels: list[Label]) -> int:
+    """-1 for a label at its leg's lowest low, +1 at its highest high, 0 for an SOS/SOW (a close);
+    a secondary test is on its climax's side."""
+    if lab.event in LOW_SIDE:
+        return -1
+    if lab.event in HIGH_SIDE:
+        return 1
+    if lab.event == "secondary_test":
+        climax = next((c for c in labels if c.event in ("selling_climax", "buying_climax")), None)
+        return 1 if climax is not None and climax.event == "buying_climax" else -1
+    return 0
+
+
+def _follow(lab: Label, labels: list[Label], h: npt.NDArray[np.int64], lo: npt.NDArray[np.int64]) -> Label:
+    """A label on its leg's extreme follows the extreme of the rescaled bars on its side: over its
+    leg and up to ``FOLLOW_BARS`` bars past the leg's end (a rescaled extreme can come a bar or two
+    later, where the next leg begins; families E and F measure a turning point that far too)."""
+    side = label_side(lab, labels)
+    if side == 0:
+        return lab
+    a, b = lab.start, min(lab.end + FOLLOW_BARS, len(h) - 1) + 1
+    k = a + int(np.argmin(lo[a:b]) if side < 0 else np.argmax(h[a:b]))
+    return Label(lab.event, k, lab.start, max(lab.end, k))
