@@ -140,8 +140,8 @@ Validation: a draw is kept only if, on the measured bars, the climax is the extr
 its side (strictly: no other bar of the range ties it); every turning leg after the trend has at
 least two bars and moves at least 8 % of the range height; the PS is not beyond the climax; a
 spring/upthrust goes beyond the edge (by at most half the height), is the extreme of phase C, closes
-back inside within ``SHAKEOUT_BARS`` (10) bars of its extreme, and no later bar of phase C goes
-beyond that edge again; an unconfirmed shakeout's extreme (the extreme of phase C) is beyond the
+back inside within ``SHAKEOUT_BARS`` (10) bars of its extreme, and no bar of phase C from
+``SHAKEOUT_BARS`` + 1 bars after its extreme goes beyond that edge again; an unconfirmed shakeout's extreme (the extreme of phase C) is beyond the
 edge, no close is back inside within ``SLOW_BARS`` bars of it, and once back inside the price stays
 inside until the break leg; a test without either stays inside; the phase-C test after a rally
 holds; no bar of phase C reaches beyond the opposite edge; the SOS/SOW leg closes beyond its edge;

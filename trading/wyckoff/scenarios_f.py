@@ -169,7 +169,8 @@ A draw is kept only if, on the measured bars, the climax is the extreme of the r
 every labelled leg has at least two bars and every turning leg after the trend moves at least 8 %
 of the range height; the PS is not beyond the climax; a spring/upthrust goes beyond the edge (by
 at most half the height), is the extreme of phase C, closes back inside within ``SHAKEOUT_BARS``
-(10) bars of its extreme, and no later bar of phase C goes beyond that edge again; an unconfirmed
+(10) bars of its extreme, and no bar of phase C from then on (``SHAKEOUT_BARS`` + 1 bars after
+its extreme) goes beyond that edge again; an unconfirmed
 shakeout's extreme (the extreme of phase C) is beyond the edge, no close is back inside within
 ``SLOW_BARS`` (12) bars of it, and once back inside the price stays inside until the break leg; a
 test without either stays inside; the phase-C test after a rally holds; no bar of phase C reaches
