@@ -558,14 +558,15 @@ SUBPROTOCOL = "octet"
 BEARER_PROTOCOL = "octet.bearer."
 
 
-def offered(headers: Any) -> list[str]:
-    """The subprotocols a WebSocket client offered (``Sec-WebSocket-Protocol``, comma-separated)."""
-    return [p.strip() for p in headers.get("sec-websocket-protocol", "").split(",") if p.strip()]
+def offered(scope: Any) -> list[str]:
+    """The subprotocols a WebSocket client offered (every ``Sec-WebSocket-Protocol`` header, as the
+    ASGI server lists them)."""
+    return [str(p) for p in scope.get("subprotocols") or ()]
 
 
-def offered_bearer(headers: Any) -> str:
+def offered_bearer(scope: Any) -> str:
     """The key or token a browser offered as the subprotocol ``octet.bearer.<token>``, or ""."""
-    for p in offered(headers):
+    for p in offered(scope):
         if p.startswith(BEARER_PROTOCOL):
             return p[len(BEARER_PROTOCOL):]
     return ""
@@ -600,7 +601,7 @@ def install_stream(app: FastAPI, gw: Gateway, identify: Callable[..., Principal]
         """The key or token in the headers or the subprotocols offered (what a browser can set),
         else, with ``gateway.stream_auth_message``, in the first message: a short one, within 5 s
         (anything else is no credentials). Without that setting no frame is read before then."""
-        presented = presented_in(ws.headers) or offered_bearer(ws.headers)
+        presented = presented_in(ws.headers) or offered_bearer(ws.scope)
         if presented:
             return presented
         if not cfg.stream_auth_message:
@@ -625,7 +626,12 @@ def install_stream(app: FastAPI, gw: Gateway, identify: Callable[..., Principal]
     async def stream(ws: WebSocket) -> None:
         # the subprotocol chosen is "octet" when offered (a browser that offered some fails without
         # one chosen); the one that carries the token is never echoed
-        await ws.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered(ws.headers) else None)
+        protocols = offered(ws.scope)
+        await ws.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in protocols else None)
+        if offered_bearer(ws.scope) and SUBPROTOCOL not in protocols:
+            # a browser offering protocols fails a connection on which none was chosen: say why to others
+            return await refuse(ws, "invalid-request", f"offer the subprotocol {SUBPROTOCOL!r} with "
+                                                      f"'{BEARER_PROTOCOL}<token>'")
         q = ws.query_params
         try:
             topics = parse_filter(q.get("topics"), TOPICS, "topics")

@@ -165,6 +165,9 @@ class RuntimeSettings(_Model):
     ray_address: str | None = None
     ingress_actors: int = Field(default=1, ge=1, le=16)
     analysis_shards: int = Field(default=3, ge=1, le=64)
+    # a session that is not a desk's deletes its agents' saved state (data_dir/state/<run_id>) when it
+    # ends (it serves only restarts during the run); true keeps it, to be read
+    keep_agent_state: bool = False
 
 
 class DeskSettings(_Model):

@@ -168,6 +168,9 @@ class DeskPort(Protocol):
         ...
 
 
+RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
 class Session:
     """Runs ticks through a topology. ``on_batch`` is called after every batch (progress, chaos).
     With ``keep_records`` the result keeps every batch's record, and its lists (``orders``,
@@ -181,6 +184,8 @@ class Session:
         self.requested = requested  # a session started through the API: who asked, and for what (audited)
         self.stopped_by: dict[str, str] | None = None  # who stopped it (``stop``; audited)
         self.run_id = run_id or uuid.uuid4().hex[:12]
+        if not RUN_ID.fullmatch(self.run_id):  # it names directories under data_dir (state/, exec/)
+            raise ValueError(f"a run id is 1-64 letters, digits, '-' or '_', not {self.run_id!r}")
         self.store = store
         self.live = live
         self.series: TimeSeries | None = None
@@ -284,7 +289,8 @@ class Session:
                 if self.store is not None:
                     self.store.audit_sink = None
             result.execution = self._exec_info(address)
-            if self.desk is None and state == state_dir:
+            if self.desk is None and state == state_dir and not self.settings.runtime.keep_agent_state \
+                    and state_dir.parent == data_dir / "state":
                 # the agents' saved state serves Ray's restarts of them during the run, and a desk's resume:
                 # a session that is not a desk's and ended has no use for it (one that failed keeps it)
                 shutil.rmtree(state_dir, ignore_errors=True)

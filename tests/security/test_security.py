@@ -136,6 +136,16 @@ def test_octet_exec_refuses_to_start_without_credentials_or_in_the_open(settings
     assert loose.returncode == 1 and "readable by others" in loose.stderr, loose.stderr
 
 
+def test_a_run_id_that_could_name_a_directory_outside_its_own_is_refused(settings) -> None:  # type: ignore[no-untyped-def]
+    """A run id names data_dir/state/<run id> (deleted when a session ends) and exec/<run id>."""
+    from cluster.desk.session import Session
+
+    for bad in (".", "..", "../../outside", "a/b", "", "x" * 65, "run id"):
+        with pytest.raises(ValueError, match="a run id is"):
+            Session(settings, run_id=bad or "\n")
+    assert Session(settings, run_id="re0123456789_a-b").run_id == "re0123456789_a-b"
+
+
 def test_a_client_refuses_a_token_file_that_others_can_read(tmp_path) -> None:  # type: ignore[no-untyped-def]
     secrets = ExecSecrets(tmp_path / "s").ensure()
     os.chmod(secrets.path("desk.token"), 0o640)
@@ -283,7 +293,8 @@ def test_a_session_keeps_its_files_private_and_no_secret_in_its_records_its_data
     url = fresh_database(postgres, "security")
     env = {**{k: v for k, v in os.environ.items() if k != "RAY_AUTH_TOKEN_PATH"}, "COLUMNS": "200",
            "OCTET_RUNTIME__DATA_DIR": str(data), "OCTET_STORAGE__URL": url,
-           "OCTET_STORAGE__REDIS_URL": redis_server.url}
+           "OCTET_STORAGE__REDIS_URL": redis_server.url,
+           "OCTET_RUNTIME__KEEP_AGENT_STATE": "true"}  # the agents' saved state stays, to be checked below
     done = subprocess.run([sys.executable, "-m", "cluster.cli", "run", "--ticks", "12000", "--store", "postgres",
                            "--live", "redis"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

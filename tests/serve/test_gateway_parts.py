@@ -405,8 +405,12 @@ def test_a_browser_authenticates_the_stream_by_subprotocol_and_no_frame_is_read_
     with TestClient(app) as c:
         slug, chosen, _ = first(c, subprotocols=["octet", f"octet.bearer.{keys['viewer']}"])
         assert (slug, chosen) == ("stream-unavailable", "octet"), "authenticated by the subprotocol"
+        slug, chosen, _ = first(c, subprotocols=[f"octet.bearer.{keys['viewer']}", "octet"])
+        assert (slug, chosen) == ("stream-unavailable", "octet"), "in either order"
         slug, chosen, _ = first(c, subprotocols=["octet", "octet.bearer.not-a-key"])
         assert slug == "unauthorized"
+        slug, chosen, _ = first(c, subprotocols=[f"octet.bearer.{keys['viewer']}"])
+        assert (slug, chosen) == ("invalid-request", None), "a bearer without octet: a browser would fail it"
         slug, _, took = first(c)
         assert slug == "unauthorized" and took < 2.0, "refused at once: no first message awaited"
         with c.websocket_connect("/api/v1/stream") as ws:
