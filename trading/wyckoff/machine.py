@@ -32,8 +32,8 @@ after a rise; "near" is the climax's edge, "far" the automatic rally/reaction's)
   ``ar_sharp_floor`` ATR: a sharp rally, whose height over the root of its bars coarser bars
   leave unchanged), outdoes ``ar_over_trend_swing`` times the largest rally (reaction) in the
   closes of the trend lookback before the climax (a change of character), and a close has given
-  back ``ar_retrace`` of that move. It sets the far edge. No AR within ``ar_max_bars`` bars of the standing climax and the
-  provisional range is dropped.
+  back ``ar_retrace`` of that move. It sets the far edge. No AR within ``ar_max_bars`` bars of
+  the standing climax and the provisional range is dropped.
 - ``selling_climax`` / ``buying_climax`` (SC/BC): the deepest climax candidate before the AR,
   reported at the stopping action's extreme (the near edge: the lowest low, highest high, from
   the candidate to the AR, often a bar or more after the heaviest bar) with the candidate's
