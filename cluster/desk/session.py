@@ -376,7 +376,7 @@ class Session:
                              "instruments": list(self.registry.symbols)}
         if saved is None:
             if self.store is not None:
-                self.store.begin_run(self.run_id, self.settings, feed.now_ns())
+                self.store.begin_run(self.run_id, self.settings, feed.now_ns(), self.requested)
             self.units = 0
             self._checkpoint(feed)  # unit 0: the state before any call (what a first unit replays from)
             self._unit({"kind": "start", "now_ns": feed.now_ns()}, feed)
@@ -458,7 +458,8 @@ class Session:
         clean: TickBatch | None = None
         if kind == "start":
             self._advance(TickBatch.empty(), int(intent["now_ns"]))
-            if self.requested is not None:  # who asked for this run: in its first record
+            if self.requested is not None:  # who asked for this run: in its first record (the store wrote
+                # it with the run's row, and does not write it twice; the live view and Kafka get it here)
                 self.log.notes.append(("operator", self.clock, {"action": "start", "run_id": self.run_id,
                                                                 "outcome": "started", **self.requested}))
             self._reconcile()  # a venue that holds what the desk does not know of halts it at the first review

@@ -165,6 +165,7 @@ class SessionStore:
         self._chain_id: str | None = None
         self._appended: Appended | None = None
         self.written: dict[str, int] = {}  # of each kind, what this store has committed (the acknowledgement)
+        self._started: dict[str, dict[str, Any]] = {}  # run -> the start record begin_run wrote (not written again)
         self.acked: dict[str, int] = {}
         self._last_signal_ns = 0  # the latest signal's time: the run_end record's
         self._order_signal: dict[str, str] = {}  # orders a report may still concern -> their signal
@@ -214,8 +215,11 @@ class SessionStore:
         return self._chain_id
 
     # -- writing ------------------------------------------------------------------------------
-    def begin_run(self, run_id: str, settings: Settings, started_ns: int) -> None:
-        """The run, its accounts and instruments (upserted: the latest settings win)."""
+    def begin_run(self, run_id: str, settings: Settings, started_ns: int,
+                  start: Mapping[str, Any] | None = None) -> None:
+        """The run, its accounts and instruments (upserted: the latest settings win); with ``start``,
+        who started it (an operator record), in the same transaction: a run is never ``running``
+        without it, so a host that dies at once still finds the runs it started (``interrupt_runs``)."""
         accounts = [dict(account_id=a.id, firm=a.firm, currency=a.currency, initial_balance=a.balance,
                          owner=a.owner, profile=a.profile) for a in settings.accounts]
         instruments = [dict(symbol=i.symbol, base=i.base, quote=i.quote, price_precision=i.price_precision,
@@ -226,10 +230,15 @@ class SessionStore:
             conn.execute(insert(m.Run.__table__), [dict(run_id=run_id, started_ns=started_ns, status="running",
                                                         settings=json.loads(settings.model_dump_json()),
                                                         recorded_ns=time.time_ns())])
-            appended = audit.write(conn, run_id, [Entry("run", started_ns, {"run_id": run_id,
-                                                                           "accounts": len(accounts),
-                                                                           "instruments": len(instruments)})])
+            entries = [Entry("run", started_ns, {"run_id": run_id, "accounts": len(accounts),
+                                                 "instruments": len(instruments)})]
+            if start is not None:
+                entries.append(Entry("operator", started_ns, {"action": "start", "run_id": run_id,
+                                                              "outcome": "started", **start}))
+            appended = audit.write(conn, run_id, entries)
         self._committed(run_id, appended)
+        if start is not None:  # the session's own note of it, with its first batch, is not written again
+            self._started[run_id] = {"action": "start", "run_id": run_id, "outcome": "started", **start}
 
     def resume_run(self, run_id: str) -> int:
         """A desk resuming run ``run_id``: the run is running again, and the store's counts and the
@@ -300,6 +309,8 @@ class SessionStore:
         acked = self._flush(run_id, r, end)
         if self._appended is not None:  # committed: anchored outside the transaction
             self._committed(run_id, self._appended)
+        if end is not None:
+            self._started.pop(run_id, None)
         return acked
 
     def _flush(self, run_id: str, r: BatchFacts, end: RunEnd | None) -> dict[str, int]:
@@ -342,6 +353,8 @@ class SessionStore:
             entries.append(Entry("breaker", e.ts_ns, jsonable(row), None, None,
                                  e.scope if e.tier.value == "account" else None))
         for kind, ts_ns, note in r.notes:  # an operator's control, a reconciliation, a desk's stop or resume
+            if kind == "operator" and self._started.get(run_id) == dict(note):
+                continue  # written with the run's row (begin_run)
             entries.append(Entry(kind, ts_ns, jsonable(dict(note)), None, None, note.get("account_id") or None))
         snapshots = r.snapshots
         for acc, snap in sorted(snapshots.items()):

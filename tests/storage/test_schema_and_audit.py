@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, inspect, select, text
 from sqlalchemy.exc import DBAPIError
 
 from cluster.storage import audit, migrate
@@ -136,3 +136,33 @@ def test_summaries_are_stored_as_strict_json() -> None:
 
     assert json_safe({"pf": math.inf, "r": [Decimal("1.50"), -math.inf, math.nan, 2.5], "n": 1}) == \
         {"pf": None, "r": ["1.50", None, None, 2.5], "n": 1}
+
+
+def test_a_run_started_through_the_api_is_never_running_without_who_started_it(url: str, settings) -> None:  # type: ignore[no-untyped-def]
+    """The start record is written with the run's row, in one transaction: a session host that dies
+    before the run's first batch still finds it (``interrupt_runs`` by host) and marks it
+    interrupted; the session's own note of it, with its first batch, is not written twice."""
+    from cluster.desk.record import BatchLog
+
+    store = SessionStore(url)
+    try:
+        start = {"who": "k-admin", "reason": "test", "kind": "backtest", "host": "host-1"}
+        store.begin_run("ba0000000001", settings, 1_000, start)  # the host dies here
+        store.begin_run("ba0000000002", settings, 2_000, {**start, "host": "host-2"})
+        lost = store.interrupt_runs({"host": "host-1"}, "the host's process ended")
+        assert set(lost) == {"ba0000000001"} and lost["ba0000000001"]["who"] == "k-admin"
+        with store.engine.connect() as conn:
+            status = dict(conn.execute(text("SELECT run_id, status FROM runs")).all())
+            assert status == {"ba0000000001": "interrupted", "ba0000000002": "running"}
+        log = BatchLog()  # run 2 goes on: its first batch carries the session's note of the start
+        log.notes.append(("operator", 2_000, {"action": "start", "run_id": "ba0000000002", "outcome": "started",
+                                              **start, "host": "host-2"}))
+        log.notes.append(("operator", 2_500, {"action": "halt", "run_id": "ba0000000002", "who": "k-admin"}))
+        store.flush("ba0000000002", log.seal(1, 10, snapshots={}, headrooms={}))
+        with store.engine.connect() as conn:
+            trail = audit.audit
+            ops = [r[0]["action"] for r in conn.execute(select(trail.c.payload).where(
+                trail.c.run_id == "ba0000000002", trail.c.kind == "operator").order_by(trail.c.seq))]
+        assert ops == ["start", "halt"], "the start once, from begin_run"
+    finally:
+        store.close()
