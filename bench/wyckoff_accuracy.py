@@ -20,9 +20,12 @@ benchmark scores:
 Scoring (``trading.wyckoff.scoring``): an event is right only at its own bar +-3 bars; the
 delay from the event's bar to when it was known is reported; phases per bar; each signal is
 followed to its first target or its stop and counted with, against or outside the structure.
-The headline is the worst variant of all those scored. ``--tuning`` prints the figures on the
-tuning set (families A and B, seeds 0-499; C and D, seeds 0-299) instead and writes nothing. It never fails on a
-number.
+A perturbed scenario whose planted spring/UTAD or break the perturbation undid
+(``scenarios.undone``) is counted and left out of its variant's figures; each variant's figures
+over every scenario are given beside them (``every_scenario``). The headline is the worst
+variant of all those scored. ``--tuning`` prints the figures on the tuning set (families A and
+B, seeds 0-499; C and D, seeds 0-299) instead and writes nothing. A partial run (fewer
+scenarios or variants) prints its figures and writes no JSON. It never fails on a number.
 """
 
 from __future__ import annotations
