@@ -44,7 +44,7 @@ from cluster.desk.record import BatchLog, BatchRecord, Decision
 from cluster.desk.record import SessionResult as SessionResult
 from cluster.desk.saga import SagaContext, actor_caller, run_saga, warm_up
 from cluster.desk.topology import KafkaSource, Topology, build
-from cluster.storage.store import RunEnd, SessionStore
+from cluster.storage.store import RunEnd, SessionStore, start_record
 from cluster.storage.timeseries import TimeSeries
 from trading.breaker import AgentHealth, DeskHealth, Tier
 from trading.compliance import Headroom
@@ -460,8 +460,7 @@ class Session:
             self._advance(TickBatch.empty(), int(intent["now_ns"]))
             if self.requested is not None:  # who asked for this run: in its first record (the store wrote
                 # it with the run's row, and does not write it twice; the live view and Kafka get it here)
-                self.log.notes.append(("operator", self.clock, {"action": "start", "run_id": self.run_id,
-                                                                "outcome": "started", **self.requested}))
+                self.log.notes.append(("operator", self.clock, start_record(self.run_id, self.requested)))
             self._reconcile()  # a venue that holds what the desk does not know of halts it at the first review
         elif kind == "batch":
             if batch is None:  # replayed: the same ticks, from the feed

@@ -232,13 +232,13 @@ class SessionStore:
                                                         recorded_ns=time.time_ns())])
             entries = [Entry("run", started_ns, {"run_id": run_id, "accounts": len(accounts),
                                                  "instruments": len(instruments)})]
-            if start is not None:
-                entries.append(Entry("operator", started_ns, {"action": "start", "run_id": run_id,
-                                                              "outcome": "started", **start}))
+            record = start_record(run_id, start) if start is not None else None
+            if record is not None:
+                entries.append(Entry("operator", started_ns, record))
             appended = audit.write(conn, run_id, entries)
         self._committed(run_id, appended)
-        if start is not None:  # the session's own note of it, with its first batch, is not written again
-            self._started[run_id] = {"action": "start", "run_id": run_id, "outcome": "started", **start}
+        if record is not None:  # the session's own note of it, with its first batch, is not written again
+            self._started[run_id] = record
 
     def resume_run(self, run_id: str) -> int:
         """A desk resuming run ``run_id``: the run is running again, and the store's counts and the
@@ -432,6 +432,11 @@ def store_url(settings: Settings) -> str:
                          "storage.url (OCTET_STORAGE__URL), or start through `octet run`, which starts a local "
                          "PostgreSQL under data_dir/postgres")
     return s.url.get_secret_value()
+
+
+def start_record(run_id: str, requested: Mapping[str, Any]) -> dict[str, Any]:
+    """A session started through the API, as its operator record: who asked, and for what."""
+    return {"action": "start", "run_id": run_id, "outcome": "started", **requested}
 
 
 def open_store(settings: Settings) -> SessionStore:
