@@ -23,7 +23,7 @@ export OTEL_SDK_DISABLED := true
 export CREWAI_DISABLE_VERSION_CHECK := true
 export CREWAI_TRACING_ENABLED := false
 
-.PHONY: stubs stubs-check setup services-deps haproxy-deps demo desk desk-stop bench-live test test-unit test-rust bench bench-year bench-kafka bench-wyckoff bench-gateway lint clean exec-bin
+.PHONY: stubs stubs-check setup services-deps haproxy-deps browser-deps dashboard browse demo desk desk-stop bench-live test test-unit test-rust bench bench-year bench-kafka bench-wyckoff bench-gateway bench-dashboard lint clean exec-bin
 
 # Python environment, gRPC stubs generated from proto/, and the rust_exec binary (release).
 setup: $(SYNCED) $(STUBS) exec-bin
@@ -83,8 +83,42 @@ services-deps:
 	fi
 	@cluster/devservers/kafka/kafka.sh fetch  # the Kafka broker's jars from Maven Central (cached in ~/.m2 and lib/)
 
-demo: setup
+# The dashboard (dashboard/): Next.js, built to a static export (dashboard/out) that the gateway
+# serves under /. npm ci from the committed lockfile when it changed; a build when a source changed.
+DASH := dashboard
+DASH_SRC := $(shell find $(DASH)/app $(DASH)/components $(DASH)/lib -type f 2>/dev/null) \
+	$(DASH)/next.config.ts $(DASH)/tsconfig.json $(DASH)/package.json
+DASH_MODULES := $(DASH)/node_modules/.installed
+DASH_BUILT := $(DASH)/out/index.html
+export NEXT_TELEMETRY_DISABLED := 1
+
+dashboard: $(DASH_BUILT)
+
+$(DASH_MODULES): $(DASH)/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is needed to build the dashboard (Node.js 20: apt-get install nodejs npm)" >&2; exit 1; }
+	cd $(DASH) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(DASH_BUILT): $(DASH_MODULES) $(DASH_SRC)
+	cd $(DASH) && npx --no-install next build > .next-build.log 2>&1 || { cat .next-build.log >&2; exit 1; }
+	@touch $@
+
+# Debian's Chromium, which the browser tests drive with Playwright (no browser download), as root
+# when missing.
+browser-deps:
+	@test -x /usr/bin/chromium || { if [ "$$(id -u)" = 0 ]; then export DEBIAN_FRONTEND=noninteractive; \
+	  echo "installing chromium (Debian package)"; \
+	  apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1 || \
+	  (apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends chromium >/dev/null); \
+	  else echo "Chromium is needed for the browser tests: apt-get install chromium" >&2; exit 1; fi; }
+
+demo: setup dashboard
 	$(VENV)/bin/octet demo
+
+# The API and the dashboard over the demo's records (and a desk's, while one runs): it prints the
+# address to open, which logs in with a viewer key made for it alone (revoked when it stops).
+browse: setup dashboard haproxy-deps
+	$(VENV)/bin/octet serve --login viewer
 
 # A desk that runs until stopped (embedded defaults, the replay paced at real time): `octet desk
 # status` watches it, `make desk-stop` (or `octet desk stop`) stops it; started again, it resumes.
@@ -94,7 +128,7 @@ desk: setup haproxy-deps
 desk-stop: setup
 	$(VENV)/bin/octet desk stop
 
-test: setup services-deps haproxy-deps test-rust
+test: setup services-deps haproxy-deps browser-deps dashboard test-rust
 	$(VENV)/bin/python -m pytest -q
 
 test-rust:
@@ -132,6 +166,10 @@ bench-gateway: setup haproxy-deps
 	  else echo "wrk is not installed (apt-get install wrk): the load comes from httpx instead" >&2; fi; }
 	$(VENV)/bin/python bench/gateway.py
 
+# The dashboard in Chromium over a store of 5 accounts, 10,000 orders and 50,000 bars
+bench-dashboard: setup dashboard browser-deps
+	$(VENV)/bin/python bench/dashboard.py
+
 bench-kafka: setup services-deps
 	$(VENV)/bin/python bench/ingress.py
 
@@ -140,13 +178,14 @@ bench-year: setup
 	$(VENV)/bin/python bench/compliance_year.py
 
 # ruff; the direction of imports (pyproject's [tool.importlinter] contracts); the gRPC stubs in the
-# package match proto/; clippy; mypy --strict on trading/, actors/ and cluster/.
-lint: setup
+# package match proto/; clippy; mypy --strict on trading/, actors/ and cluster/; the dashboard's types (tsc).
+lint: setup $(DASH_MODULES)
 	$(VENV)/bin/ruff check trading actors cluster serve tests bench
+	cd $(DASH) && npx --no-install tsc --noEmit
 	$(VENV)/bin/lint-imports
 	@$(MAKE) --no-print-directory stubs-check
 	cd rust_exec && $(CARGO) clippy --release --locked --quiet -- -D warnings
 	$(VENV)/bin/mypy
 
 clean:
-	rm -rf var .pytest_cache
+	rm -rf var .pytest_cache $(DASH)/out $(DASH)/.next

@@ -166,6 +166,27 @@ class Gateway:
         return run
 
 
+def firm_view(settings: Settings, account: dict[str, Any]) -> dict[str, Any] | None:
+    """The account's firm limits and its next day's start after the account's last state (its rules
+    from the settings, or the shipped preset its firm names), or None when neither knows them."""
+    from decimal import Decimal
+
+    from trading.errors import InvalidValue
+    from trading.presets import load_preset
+
+    acc = next((a for a in settings.accounts if a.id == account["account_id"]), None)
+    try:
+        rules = settings.firm_rules(acc) if acc is not None else load_preset(str(account["firm"]))
+    except (InvalidValue, KeyError, ValueError):
+        return None
+    at = account.get("as_of_ns") or time.time_ns()
+    return {"daily_loss_pct": None if rules.daily_loss_pct is None else str(rules.daily_loss_pct),
+            "max_loss_pct": str(rules.max_loss_pct),
+            "max_loss_limit": str(rules.max_loss_limit(Decimal(str(account["initial_balance"])))),
+            "timezone": rules.reset_timezone, "reset_time": rules.reset_time.strftime("%H:%M"),
+            "resets_ns": rules.next_reset_ns(int(at))}
+
+
 bearer = HTTPBearer(auto_error=False, description="An API key (okt_...) or a login token")
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key (okt_...)")
 
@@ -181,8 +202,9 @@ def freeze_heap(settings: Settings) -> None:
         gc.freeze()
 
 
-def build_app(settings: Settings, engine: Any = None) -> FastAPI:
-    """The API app over the store ``settings`` name (or ``engine``)."""
+def build_app(settings: Settings, engine: Any = None, site: Any = "load") -> FastAPI:
+    """The API app over the store ``settings`` name (or ``engine``), with the dashboard ``site``
+    (a ``serve.ui.Site``; by default read from ``gateway.dashboard_dir``) under ``/``."""
     from cluster.storage.store import SessionStore, store_url
 
     if engine is None:
@@ -316,7 +338,8 @@ def build_app(settings: Settings, engine: Any = None) -> FastAPI:
         every open stop hit), open positions, and the last state of its breakers and the desk's."""
         run_id = await run_of(run)
         return await view(s.Accounts, gw.reader.accounts, run_id,
-                          shape=lambda items: {"run_id": run_id, "items": items})
+                          shape=lambda items: {"run_id": run_id,
+                                               "items": [{**a, "rules": firm_view(settings, a)} for a in items]})
 
     @r.get("/accounts/{account_id}/equity", response_model=s.Equity, **routed("viewer"))
     async def equity(account_id: Annotated[str, PathParam(max_length=64, pattern=PRINTABLE)], run: RunQ = None,
@@ -377,6 +400,14 @@ def build_app(settings: Settings, engine: Any = None) -> FastAPI:
     async def decisions(signal_id: Annotated[str, PathParam(max_length=96, pattern=PRINTABLE)], run: RunQ = None) -> s.Decisions:
         """The saga's steps for one signal, per account, in the order they were decided."""
         return s.Decisions(items=await db(gw.reader.decisions, await run_of(run), signal_id))
+
+    @r.get("/instruments", response_model=s.Instruments, **routed("viewer"))
+    async def instruments() -> s.Instruments:
+        """The instruments the desk's settings define."""
+        reg = gw.settings.registry()
+        return s.Instruments(items=[s.Instrument(symbol=i.symbol, base=i.base, quote=i.quote,
+                                                 price_precision=i.price_precision, pip_size=str(i.pip_size))
+                                    for i in (reg[x] for x in reg)])
 
     @r.get("/instruments/{symbol}/bars", response_model=s.Bars, **routed("viewer"))
     async def bars(symbol: Annotated[str, PathParam(max_length=32, pattern=PRINTABLE)], run: RunQ = None,
@@ -551,7 +582,50 @@ def build_app(settings: Settings, engine: Any = None) -> FastAPI:
 
     app.include_router(r)
     install_stream(app, gw, identify)
+    if settings.gateway.dashboard:
+        install_ui(app, load_site(settings) if site == "load" else site)
     return app
+
+
+def load_site(settings: Settings) -> Any:
+    """The dashboard's build (``gateway.dashboard_dir``, default ``dashboard/out``), or None."""
+    from serve import ui
+
+    if not settings.gateway.dashboard:
+        return None
+    site = ui.load(settings.gateway.dashboard_dir)
+    if site is None:
+        log.warning("the dashboard is not built (make dashboard): / says so")
+    return site
+
+
+def install_ui(app: FastAPI, site: Any) -> None:
+    """The dashboard's pages and assets at every GET path the API does not answer (public: they
+    hold no data). A path under the API that names no route stays the API's 404."""
+    from starlette.responses import HTMLResponse
+
+    from serve import ui
+
+    async def page(request: Request, path: str) -> Response:
+        at = "/" + path
+        if at.startswith((API + "/", "/api/")) or at == API:
+            raise Problem("not-found", f"no route {at}")
+        if site is None:
+            return HTMLResponse(ui.NOT_BUILT, status_code=503 if at == "/" else 404, headers=ui.SECURITY)
+        asset, status = site.find(at), 200
+        if asset is None:
+            asset, status = site.not_found, 404
+            if asset is None:
+                raise Problem("not-found", f"no page {at}")
+        headers = {**ui.SECURITY, "Content-Security-Policy": asset.csp, "Cache-Control": site.cache_control(at),
+                   "Vary": "Accept-Encoding"}
+        body = asset.body
+        if asset.gzipped is not None and "gzip" in request.headers.get("accept-encoding", ""):
+            body, headers["Content-Encoding"] = asset.gzipped, "gzip"
+        return Response(b"" if request.method == "HEAD" else body, status_code=status, media_type=asset.content_type,
+                        headers=headers)
+
+    app.add_api_route("/{path:path}", page, methods=["GET", "HEAD"], include_in_schema=False, name="dashboard")
 
 
 SUBPROTOCOL = "octet"

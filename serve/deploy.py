@@ -22,23 +22,26 @@ def application(settings: Settings) -> Any:
     """The Serve application of the gateway (replicas and their concurrency from ``gateway``)."""
     from ray import serve
 
-    from serve.app import build_app
+    from serve.app import build_app, load_site
 
     cfg = settings.gateway
 
     @serve.ingress()
     class Gateway:
-        def __init__(self, settings: Settings) -> None:
+        def __init__(self, settings: Settings, site: Any) -> None:
             self.settings = settings
+            self.site = site
 
         def __serve_build_asgi_app__(self) -> Any:
             # Serve freezes a replica's heap once it is built (RAY_SERVE_FREEZE_GC_ON_STARTUP, on by default)
-            return build_app(self.settings)
+            return build_app(self.settings, site=self.site)
 
     deployment: Any = serve.deployment(name="gateway", num_replicas=cfg.replicas,
                                        max_ongoing_requests=cfg.max_ongoing_requests,
                                        ray_actor_options={"num_cpus": 0})(Gateway)
-    return deployment.bind(settings)
+    # the dashboard's build is read here, on the host that deploys, and handed to every replica in
+    # memory (a replica on another node needs no copy of it)
+    return deployment.bind(settings, load_site(settings))
 
 
 def check_proxy(settings: Settings) -> None:

@@ -191,6 +191,17 @@ class Breaker(Doc):
     action: str
 
 
+class FirmView(Doc):
+    """What the account's firm rules say, as the dashboard shows them beside its headroom."""
+
+    daily_loss_pct: str | None = Field(description="null: no daily loss rule")
+    max_loss_pct: str
+    max_loss_limit: str = Field(description="the loss allowed from the start, in account currency")
+    timezone: str = Field(description="the firm's time zone, where its trading day starts")
+    reset_time: str = Field(description="HH:MM, local to timezone")
+    resets_ns: int = Field(description="the next reset after the account's last state (as_of_ns), ns since the epoch")
+
+
 class Account(Doc):
     account_id: str
     firm: str
@@ -202,6 +213,8 @@ class Account(Doc):
     headroom: Headroom | None
     positions: list[Position]
     breakers: list[Breaker] = Field(description="the last transition of each breaker of this account and the desk")
+    rules: FirmView | None = Field(None, description="its firm's limits and when its day resets (null: the firm "
+                                                     "is neither in the gateway's settings nor a preset)")
 
 
 class Accounts(Doc):
@@ -311,6 +324,18 @@ class ProblemDoc(BaseModel):
     status: int
     instance: str
     detail: str | None = None
+
+
+class Instrument(Doc):
+    symbol: str
+    base: str
+    quote: str
+    price_precision: int
+    pip_size: str
+
+
+class Instruments(Doc):
+    items: list[Instrument]
 
 
 class Bar(Doc):

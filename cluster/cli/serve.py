@@ -20,6 +20,8 @@ from rich.table import Table
 from cluster.cli.common import ConfigOpt, UrlOpt, app, console, fail, settings_or_exit, store_of
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
     from cluster.config.settings import Settings
     from cluster.desk.desk import DeskFiles
 
@@ -52,21 +54,33 @@ def start_gateway(settings: Settings, files: DeskFiles) -> None:
 @app.command("serve")
 def serve_cmd(config: ConfigOpt = Path("octet.yaml"),
               port: Annotated[int | None, typer.Option(help="Listen here (gateway.port).")] = None,
-              host: Annotated[str | None, typer.Option(help="Bind this address (gateway.host; loopback).")] = None
+              host: Annotated[str | None, typer.Option(help="Bind this address (gateway.host; loopback).")] = None,
+              login: Annotated[str | None, typer.Option(
+                  help="Make a key of this role (viewer, trader or admin) for this server alone, revoked when it "
+                       "stops, and print the dashboard's address that logs in with it.")] = None,
               ) -> None:
-    """Serve the API over the store and the desk's files (for a desk already running, or its records);
-    runs until Ctrl-C or SIGTERM."""
+    """Serve the API and the dashboard over the store and the desk's files (for a desk already
+    running, or its records); runs until Ctrl-C or SIGTERM."""
     from cluster.cli.common import with_local_servers
     from cluster.desk.topology import RayUnavailable, init_ray
     from cluster.storage.store import StoreError, store_url
     from serve.deploy import GatewayError, start, stop
+    from serve.keys import ROLES
 
+    if login is not None and login not in ROLES:
+        raise fail(f"--login: one of {', '.join(ROLES)}, not {login!r}", 2)
     settings = settings_or_exit(config, gateway__port=port, gateway__host=host)
     settings = with_local_servers(settings, only=frozenset({"postgres", "redis"}))
     try:
-        store_of(config, store_url(settings)).close()  # it answers and is migrated (one line if not)
+        store = store_of(config, store_url(settings))  # it answers and is migrated (one line if not)
     except StoreError as exc:
         raise fail(str(exc), 1) from None
+    key = ""
+    try:
+        if login is not None:
+            key = _browse_key(store.engine, login)
+    finally:
+        store.close()
     from serve.deploy import check_proxy
 
     try:
@@ -82,14 +96,57 @@ def serve_cmd(config: ConfigOpt = Path("octet.yaml"),
         raise fail("interrupted while starting: the gateway is stopped", 130) from None
     console.print(f"API at [bold]{base}/api/v1[/bold] (OpenAPI: {base}/docs); keys: `octet users add NAME "
                   "--role viewer|trader|admin`. Ctrl-C stops it.")
+    if key:
+        console.print(f"Dashboard: [bold]{base}/login/#key={key}[/bold]\n(a {login} key made for this server "
+                      f"alone, named {BROWSE_KEY!r}: revoked when it stops)", soft_wrap=True)
+    else:
+        console.print(f"Dashboard: [bold]{base}/[/bold] (log in with a key)")
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
-    while not done.wait(0.5):
-        pass
-    with console.status("stopping the gateway"):
-        stop()
+    try:
+        while not done.wait(0.5):
+            pass
+    finally:
+        # the key first: it needs only the store, while a Ctrl-C in a terminal also reaches Ray's own
+        # processes, and stopping Serve may then wait on a Ray that is gone
+        if key:
+            _drop_browse_key(settings, config)
+        with console.status("stopping the gateway"):
+            stop()
     console.print("gateway stopped")
+
+
+BROWSE_KEY = "octet-serve-login"
+
+
+def _browse_key(engine: Engine, role: str) -> str:
+    """A fresh key named ``BROWSE_KEY`` (one left by a server that did not stop cleanly is revoked)."""
+    from serve.keys import KeyProblem, add_key, revoke_key
+
+    try:
+        revoke_key(engine, BROWSE_KEY)
+    except KeyProblem:
+        pass  # none live
+    return add_key(engine, BROWSE_KEY, role, by="octet serve --login")[1]
+
+
+def _drop_browse_key(settings: Settings, config: Path) -> None:
+    from cluster.storage.store import store_url
+    from serve.keys import KeyProblem, revoke_key
+
+    try:
+        store = store_of(config, store_url(settings))
+    except Exception:  # noqa: BLE001 (store_of has said why in one line)
+        console.print(f"[yellow]the key {BROWSE_KEY!r} could not be revoked (the store is gone): "
+                      f"`octet users revoke {BROWSE_KEY}`[/yellow]")
+        return
+    try:
+        revoke_key(store.engine, BROWSE_KEY)
+    except KeyProblem:
+        pass
+    finally:
+        store.close()
 
 
 RoleOpt = Annotated[str, typer.Option("--role", "-r", help="viewer (reads), trader, or admin (the kill switch).")]

@@ -49,7 +49,7 @@ def _check_credentials(settings: Settings) -> None:
         access.config()
 
 
-def run_session(settings: Settings) -> None:
+def run_session(settings: Settings, config_path: Path | None = None) -> None:
     """Run a session with a live progress bar and print its summary."""
     from cluster.config.secrets import SecretError, write_private
     from cluster.desk.session import Session
@@ -97,6 +97,10 @@ def run_session(settings: Settings) -> None:
     write_private(out, json.dumps(session_json(result), indent=2, default=str, allow_nan=False))
     console.print(f"records of run [bold]{result.run_id}[/bold] in [bold]{store.where}[/bold] "
                   f"(audit up to record {store.acked.get('audit_seq', 0)}), summary in [bold]{out}[/bold]")
+    if settings.gateway.dashboard:
+        flag = "" if config_path is None or config_path == Path("octet.yaml") else f" --config {config_path}"
+        console.print(f"browse it: [bold]octet serve{flag} --login viewer[/bold] (`make browse`), then open the "
+                      "Dashboard address it prints")
     if store.anchor_errors:
         where = store.anchors.path if store.anchors is not None else "the anchor log"
         console.print(f"[red bold]{store.anchor_errors} batch(es) not anchored[/red bold] in {where} "
@@ -183,7 +187,8 @@ def demo(config: ConfigOpt = Path("octet.yaml"),
          ticks: Annotated[int | None, typer.Option(help="Override session.ticks.")] = None,
          seed: Annotated[int | None, typer.Option(help="Override session.seed.")] = None) -> None:
     """Run a full paper session on embedded defaults: local Ray, in-process bus, SQLite under ./var/."""
-    run_session(settings_or_exit(config, session__ticks=ticks, session__seed=seed))
+    # the demo keeps its bars (storage.record_ticks), so that its chart can be browsed
+    run_session(settings_or_exit(config, session__ticks=ticks, session__seed=seed, storage__record_ticks=True), config)
 
 
 StoreOpt = Annotated[str | None, typer.Option(help="Where records go: sqlite | postgres (runtime.store).")]
@@ -205,7 +210,7 @@ def run(config: ConfigOpt = Path("octet.yaml"),
     with --live redis and no storage.redis_url, a local Redis under data_dir/redis."""
     run_session(settings_or_exit(config, session__data_file=data, runtime__ray_address=ray_address, session__ticks=ticks,
                           runtime__store=store, runtime__live=live, storage__record_ticks=record_ticks,
-                          runtime__bus=bus))
+                          runtime__bus=bus), config)
 
 
 @app.command()

@@ -212,6 +212,10 @@ class GatewaySettings(_Model):
     # "octet.bearer.<token>" beside "octet"; on, it may instead send it as the stream's first message,
     # which the server must then read (up to 16 MB, its ASGI server's frame limit) before it knows who sent it
     stream_auth_message: bool = False
+    # the dashboard (dashboard/, built by `make dashboard`) under / on the same port; its pages hold no
+    # data (every figure comes from the API with the viewer's own key). dashboard_dir: another build
+    dashboard: bool = True
+    dashboard_dir: Path | None = None
     # backtests and replays started through the API (POST /api/v1/sessions), run at once on the desk's Ray
     sessions_at_once: int = Field(default=1, ge=1, le=16)
     # the app under plain uvicorn (serve.asgi) hands the objects it holds once built to gc.freeze, so

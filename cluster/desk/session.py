@@ -73,6 +73,9 @@ def _last_quotes(clean: TickBatch, registry: Any) -> dict[str, tuple[int, int, i
     return {registry.by_index(i).symbol: q for i, q in clean.last_quotes().items()}
 
 
+OPERATOR_VENUE_HALT = "the desk halted by an operator"  # how rust_exec's halt reason starts when it is the operator's
+
+
 def _cause(exc: BaseException) -> str:
     """The message of the error behind a Ray task error, in one line."""
     cause = getattr(exc, "cause", None) or exc
@@ -218,6 +221,7 @@ class Session:
         self.blocked: frozenset[str] = frozenset()
         self.system_open = False
         self.desk_halted = False
+        self.venue_halted = False  # rust_exec refuses new orders (as its last reply said)
         self.pending_halt = ""
         self.pending: list[tuple[str, Any]] = []  # (agent, reference) of book-keeping calls not yet settled
         self.later: dict[str, list[tuple[str, tuple[Any, ...]]]] = {}  # agent -> calls held until the batch's sagas are done
@@ -651,9 +655,13 @@ class Session:
         elif action == "halt":
             self.operator_halts[scope] = (who, reason)
             outcome = f"halted {name}: no new saga opens for it"
+            if scope == "*":
+                outcome += self._venue_halt(who, reason)
         elif action == "resume":
             was = self.operator_halts.pop(scope, None)
             outcome = f"resumed {name}" if was else f"{name} was not halted by an operator"
+            if was and scope == "*":
+                outcome += self._venue_resume()
         elif action == "flatten":
             before = len(self.log.reports)
             self._book(execution.call("flatten", account or None, f"operator {who}: {reason}"))
@@ -682,6 +690,35 @@ class Session:
                                 "outcome": outcome, "request_id": str(request.get("id", "")),
                                 **({"alert_id": str(request.get("alert", ""))[:40]} if action == "ack" else {})}))
 
+    def _venue_halt(self, who: str, reason: str) -> str:
+        """An operator's halt of the whole desk locks rust_exec too, so that no new order passes
+        even one already on its way (its stops and the desk's flattens still work). What the
+        outcome adds: whether rust_exec took it."""
+        try:
+            self.venue.halt(f"{OPERATOR_VENUE_HALT} ({who}): {reason}", ts_ns=self.clock)
+        except ExecUnavailable as exc:
+            self.health.venue_error = _cause(exc)
+            return f"; rust_exec was not reached ({_cause(exc)}): the desk's own halt holds"
+        self.venue_halted = True
+        return "; rust_exec refuses new orders"
+
+    def _venue_resume(self) -> str:
+        """Lift the operator's lock of rust_exec, if it is still theirs: a system breaker's halt
+        (the breaker lifts it when it closes) or a kill switch set since (`octet halt`) stays."""
+        if self.desk_halted:
+            return "; rust_exec stays halted by the system breaker"
+        try:
+            h = self.venue.health()
+            if h.halted and not h.halt_reason.startswith(OPERATOR_VENUE_HALT):
+                return f"; rust_exec stays halted: {h.halt_reason}"
+            if h.halted:
+                self.venue.resume()
+        except ExecUnavailable as exc:
+            self.health.venue_error = _cause(exc)
+            return f"; rust_exec was not reached ({_cause(exc)}) and may still be halted"
+        self.venue_halted = False
+        return "; rust_exec takes orders again"
+
     def status(self) -> dict[str, Any]:
         """What `octet desk status` shows: accounts, positions, headroom, breaker tiers, feed lag."""
         accounts = {}
@@ -701,6 +738,7 @@ class Session:
                 "signals": r.counts["signals"], "orders": r.counts["orders"], "trades": r.counts["trades"],
                 "market_time_ns": self.clock, "feed_lag_ms": round(max(0.0, (self.feed.now_ns() - self.clock) / 1e6), 1),
                 "system_breaker": "open" if self.system_open else "closed", "ignored_agents": sorted(self.ignored),
+                "venue_halted": self.venue_halted,
                 "desk_halt": list(self.operator_halts.get("*", ())) or None, "accounts": accounts,
                 "tick_to_order_p50_ms": round(r.tick_to_order.percentile(0.5), 2) if r.counts["orders"] else None,
                 "tick_to_order_p99_ms": round(r.tick_to_order.percentile(0.99), 2) if r.counts["orders"] else None,
@@ -823,8 +861,10 @@ class Session:
         self.health.book(update, self.sent, self.registry)
         for coid in done_orders(update.reports, update.snapshots):  # nothing more of theirs will come
             self.sent.pop(coid, None)
-        # halted, and not by the desk: an operator's kill switch (`octet halt`)
-        self.health.kill_switch = "venue halted by an operator" if update.venue_halted and not self.desk_halted else ""
+        # halted, and neither by the desk's breaker nor by its operator's halt: a kill switch (`octet halt`)
+        self.venue_halted = update.venue_halted
+        self.health.kill_switch = "venue halted by an operator" if update.venue_halted and not self.desk_halted \
+            and "*" not in self.operator_halts else ""
         if update.trades:
             trades = list(update.trades)
             self.log.trades.extend(trades)
@@ -960,8 +1000,11 @@ class Session:
             self._halt(self.pending_halt, ts_ns, time.perf_counter())
         elif self.system_open and not update.system_open:
             if self.desk_halted:
-                ray.get(agents["execution"].call("resume"))
                 self.desk_halted = False
+                if "*" in self.operator_halts:  # the operator's lock of the venue outlives the breaker's
+                    self._venue_halt(*self.operator_halts["*"])
+                else:
+                    ray.get(agents["execution"].call("resume"))
             self.pending_halt = ""
         self.system_open = update.system_open
         for acc in update.flatten_accounts:  # after the system tier: a halt never waits behind these

@@ -1,0 +1,136 @@
+"use client";
+
+import type { Account } from "@/lib/api";
+import { money, pct, when } from "@/lib/format";
+import { Sparkline } from "./Sparkline";
+
+/** A rule's headroom as a gauge: the share of its allowance left now, and (a mark) with every open stop hit. */
+function Gauge({ name, left, worst, limit, floor, currency }: {
+  name: string;
+  left: number;
+  worst: number;
+  limit: number;
+  floor: string | null;
+  currency: string;
+}) {
+  const share = limit > 0 ? Math.max(0, Math.min(1, left / limit)) : 1;
+  const worstShare = limit > 0 ? Math.max(0, Math.min(1, worst / limit)) : 1;
+  const level = worstShare <= 0.1 || share <= 0.2 ? "bad" : worstShare <= 0.35 || share <= 0.5 ? "warn" : "";
+  return (
+    <div className={`gauge ${level}`}>
+      <div className="label">
+        <span>{name}</span>
+        <span>
+          {money(String(left), currency)} left ({pct(share)})
+        </span>
+      </div>
+      <div
+        className="track"
+        role="meter"
+        aria-label={`${name} headroom`}
+        aria-valuemin={0}
+        aria-valuemax={100}
+        aria-valuenow={Math.round(share * 100)}
+        aria-valuetext={`${pct(share)} of the allowance left; ${pct(worstShare)} if every open stop is hit`}
+      >
+        <div className="fill" style={{ width: `${share * 100}%` }} />
+        <div className="worst" style={{ left: `calc(${worstShare * 100}% - 1px)` }} title="worst case: every open stop hit" />
+      </div>
+      <div className="label muted">
+        <span>floor {money(floor, currency)}</span>
+        <span>worst case {money(String(worst), currency)}</span>
+      </div>
+    </div>
+  );
+}
+
+export function AccountCard({ a, equity }: { a: Account; equity: number[] }) {
+  const h = a.headroom;
+  const r = a.rules;
+  const dailyLimit = h && h.daily_headroom !== null && h.daily_fraction > 0 ? Number(h.daily_headroom) / h.daily_fraction : null;
+  const breakers = a.breakers.filter((b) => b.to_state !== "closed");
+  return (
+    <article className="card" aria-labelledby={`acc-${a.account_id}`} data-testid={`account-${a.account_id}`}>
+      <h2 id={`acc-${a.account_id}`}>
+        {a.account_id} <span className="muted">· {a.firm}</span>
+      </h2>
+      <dl className="kv">
+        <dt>Balance</dt>
+        <dd data-testid="balance">{money(a.balance, a.currency)}</dd>
+        <dt>Equity</dt>
+        <dd data-testid="equity">{money(a.equity, a.currency)}</dd>
+        <dt>Open positions</dt>
+        <dd>{a.positions.length}</dd>
+        <dt>Day resets</dt>
+        <dd>{r ? `${when(r.resets_ns, r.timezone)} (${r.timezone})` : "–"}</dd>
+      </dl>
+      {h ? (
+        <>
+          {h.daily_headroom !== null && dailyLimit !== null ? (
+            <Gauge
+              name="Daily loss"
+              left={Number(h.daily_headroom)}
+              worst={Number(h.worst_case_daily_headroom ?? h.daily_headroom)}
+              limit={dailyLimit}
+              floor={h.daily_floor}
+              currency={a.currency}
+            />
+          ) : (
+            <p className="muted">{h.daily_headroom === null ? "No daily loss rule." : "Daily loss: at the limit."}</p>
+          )}
+          <Gauge
+            name="Max loss"
+            left={Number(h.max_loss_headroom)}
+            worst={Number(h.worst_case_max_loss_headroom)}
+            limit={r ? Number(r.max_loss_limit) : Number(h.max_loss_headroom)}
+            floor={h.max_loss_floor}
+            currency={a.currency}
+          />
+          <span className="sr-only" data-testid="daily-headroom">{h.daily_headroom ?? ""}</span>
+          <span className="sr-only" data-testid="max-loss-headroom">{h.max_loss_headroom}</span>
+        </>
+      ) : (
+        <p className="muted">No headroom recorded yet.</p>
+      )}
+      <Sparkline values={equity} label={`${a.account_id} equity curve`} />
+      <div className="bar" aria-label="Breakers">
+        {breakers.length === 0 ? (
+          <span className="pill good">breakers closed</span>
+        ) : (
+          breakers.map((b) => (
+            <span key={`${b.tier}-${b.scope}`} className="pill bad" title={`${b.trigger}: ${b.action}`}>
+              {b.tier} {b.to_state}
+            </span>
+          ))
+        )}
+      </div>
+      {a.positions.length > 0 && (
+        <table>
+          <caption className="sr-only">Open positions of {a.account_id}</caption>
+          <thead>
+            <tr>
+              <th>Symbol</th>
+              <th>Side</th>
+              <th className="num">Lots</th>
+              <th className="num">Entry</th>
+              <th className="num">Stop</th>
+              <th className="num">P/L</th>
+            </tr>
+          </thead>
+          <tbody>
+            {a.positions.map((p) => (
+              <tr key={p.position_id}>
+                <td>{p.symbol}</td>
+                <td>{p.side}</td>
+                <td className="num">{p.lots}</td>
+                <td className="num">{p.entry}</td>
+                <td className="num">{p.stop_loss}</td>
+                <td className="num">{money(p.floating_pnl)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </article>
+  );
+}

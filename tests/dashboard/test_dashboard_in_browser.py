@@ -1,0 +1,318 @@
+"""The dashboard in a real browser (Debian's Chromium, driven by Playwright) against a real desk:
+`octet desk start` with its gateway on Ray Serve, its live state in Redis, rust_exec behind it.
+
+A viewer logs in and sees each account as the API has it, and no control; a fill the desk books
+reaches the blotter and the chart within 2 s of its publication; the chart marks a spring the
+detector found on its bar and the latest signal's stop and targets; an order's story lists the
+saga's five steps in order; an admin's halt halts the desk and rust_exec (asked directly) reports
+halted, and the page says so; each page's screenshot is written to the test output and is not blank.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from cluster.config.secrets import state_key
+from cluster.config.settings import load_settings
+from cluster.desk.desk import DeskFiles
+from cluster.desk.session import OPERATOR_VENUE_HALT
+from cluster.devservers.services import LocalRedis
+from cluster.storage.store import SessionStore
+from serve.keys import add_key
+from tests.conftest import ROOT
+from tests.serve.test_gateway_on_serve import free_port
+
+pytestmark = pytest.mark.ray
+API = "/api/v1"
+CHROMIUM = "/usr/bin/chromium"
+# as root, with the machine's closed network: no sandbox, no background connections (docs/dashboard.md)
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+OUT = Path(os.environ.get("OCTET_TEST_OUTPUT", ROOT / "var" / "test-output")) / "dashboard"
+STEPS = ["risk", "correlation", "style", "compliance", "execution"]
+
+
+class Desk:
+    def __init__(self, base: str, keys: dict[str, str], settings: Any, files: DeskFiles) -> None:
+        self.base, self.keys, self.settings, self.files = base, keys, settings, files
+        self.http = httpx.Client(base_url=base, timeout=30, headers={"X-API-Key": keys["viewer"]})
+
+    def get(self, path: str, **params: Any) -> Any:
+        r = self.http.get(f"{API}{path}", params=params)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+
+@pytest.fixture(scope="module")
+def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"{CHROMIUM} is missing: `make browser-deps` installs Debian's chromium")
+    tmp = tmp_path_factory.mktemp("dash")
+    doc = yaml.safe_load((ROOT / "octet.yaml").read_text())
+    doc["runtime"]["data_dir"] = str(tmp)
+    doc["runtime"]["live"] = "redis"  # the stream's source: a local Redis under data_dir
+    doc.setdefault("session", {}).update(ticks=200_000, batch_size=500)
+    doc.setdefault("storage", {})["record_ticks"] = True  # the chart's bars
+    doc["desk"] = {"speed": 1_500.0}  # ~4 min of wall time: trading all through the tests (stopped below)
+    doc["gateway"] = {"port": free_port()}
+    config = tmp / "desk.yaml"
+    config.write_text(yaml.safe_dump(doc))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cli = [sys.executable, "-m", "cluster.cli", "desk"]
+    started = subprocess.run([*cli, "start", "--config", str(config)], env=env, capture_output=True, text=True,
+                             timeout=300, cwd=ROOT)
+    assert started.returncode == 0, started.stdout + started.stderr
+    files = DeskFiles(tmp, state_key(tmp))
+    try:
+        deadline = time.time() + 120
+        while not (meta := files.meta()).get("gateway"):
+            assert not meta.get("gateway_error"), meta["gateway_error"]
+            assert time.time() < deadline, "the API did not come up with the desk"
+            time.sleep(0.2)
+        store = SessionStore.sqlite(tmp)
+        keys = {role: add_key(store.engine, f"browser-{role}", role, by="tests")[1] for role in ("viewer", "admin")}
+        store.close()
+        d = Desk(meta["gateway"], keys, load_settings(config), files)
+        yield d
+        d.http.close()
+    finally:
+        stopped = subprocess.run([*cli, "stop", "--config", str(config)], env=env, capture_output=True, text=True,
+                                 timeout=300, cwd=ROOT)
+        LocalRedis(tmp / "redis").stop()
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+
+
+@pytest.fixture(scope="module")
+def browser(desk: Desk) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def logged_in(browser: Any, desk: Desk, role: str, path: str = "/") -> Any:
+    """A new page, logged in as ``role`` through the login form, then at ``path``."""
+    page = watched(browser.new_context(viewport={"width": 1440, "height": 900}).new_page())
+    page.goto(desk.base + path)
+    page.wait_for_url("**/login/**")
+    page.get_by_label("API key").fill(desk.keys[role])
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_function("p => location.pathname === p", arg=path.split("?")[0], timeout=15_000)
+    return page
+
+
+def watched(page: Any) -> Any:
+    """``page``, its uncaught script errors gathered in ``page.errors``."""
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.errors = errors
+    return page
+
+
+def until(check: Callable[[], Any], seconds: float, what: str, every: float = 0.3) -> Any:
+    deadline = time.time() + seconds
+    while True:
+        got = check()
+        if got:
+            return got
+        assert time.time() < deadline, f"{what} (within {seconds:.0f} s)"
+        time.sleep(every)
+
+
+def shot(page: Any, name: str) -> Path:
+    """A screenshot in the test output, checked not to be blank (many colours, not one flat field)."""
+    from PIL import Image, ImageStat
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    img = Image.open(path).convert("RGB")
+    colours = img.getcolors(maxcolors=1 << 20)
+    spread = sum(ImageStat.Stat(img).stddev) / 3
+    assert colours is None or len(colours) > 50, f"{path}: {len(colours)} colours: blank?"
+    assert spread > 8, f"{path}: pixel spread {spread:.1f}: blank?"
+    return path
+
+
+def money(v: str | None, currency: str) -> str:
+    return "–" if v is None else f"{Decimal(v):,.2f} {currency}"
+
+
+def test_a_viewer_sees_each_account_as_the_api_has_it_and_no_control(browser: Any, desk: Desk) -> None:
+    page = logged_in(browser, desk, "viewer")
+    until(lambda: desk.get("/accounts")["items"][0]["balance"], 120, "the desk has not recorded its accounts")
+
+    def same() -> bool:  # the desk trades on: the page and the API agree at one moment
+        api = desk.get("/accounts")["items"]
+        for a in api:
+            card = page.get_by_test_id(f"account-{a['account_id']}")
+            if card.count() != 1:
+                return False
+            shown = (card.get_by_test_id("balance").inner_text(), card.get_by_test_id("equity").inner_text(),
+                     card.get_by_test_id("daily-headroom").inner_text(),
+                     card.get_by_test_id("max-loss-headroom").inner_text())
+            want = (money(a["balance"], a["currency"]), money(a["equity"], a["currency"]),
+                    a["headroom"]["daily_headroom"] or "", a["headroom"]["max_loss_headroom"])
+            if shown != want:
+                return False
+        return len(api) >= 2
+    until(same, 30, "the account cards never showed what the API does", every=0.5)
+    assert page.get_by_role("meter", name="Max loss headroom").count() >= 2
+    # a viewer sees no control at all
+    assert page.get_by_test_id("kill-switch").count() == 0
+    assert page.get_by_role("button", name="Halt the desk").count() == 0
+    assert page.get_by_test_id("whoami").inner_text().endswith("viewer")
+    assert not page.errors, page.errors
+
+
+def test_a_fill_the_desk_books_reaches_the_blotter_and_the_chart_within_2_s(browser: Any, desk: Desk) -> None:
+    blotter = logged_in(browser, desk, "viewer", "/blotter/")
+    blotter.get_by_role("tab", name="Fills").click()
+    symbols = [i["symbol"] for i in desk.get("/instruments")["items"]]
+    charts = {}
+    for sym in symbols:  # the next fill may be of any instrument: a chart of each
+        charts[sym] = watched(blotter.context.new_page())
+        charts[sym].goto(f"{desk.base}/chart/?symbol={sym}")
+        charts[sym].get_by_test_id("chart").wait_for(timeout=30_000)
+    row = until(lambda: blotter.query_selector("tr[data-live='1']"), 150, "no fill reached the blotter live")
+    order = row.get_attribute("data-order")
+    seq = row.get_attribute("data-seq")  # the stream's number of the fill's message
+    at_ms = int(row.get_attribute("data-at-us")) / 1000  # when the desk published it (Redis's clock)
+    blotter_ms = int(row.get_attribute("data-seen-ms")) - at_ms
+    price = row.query_selector_all("td")[5].inner_text()
+    fill = until(lambda: next((f for f in desk.get("/fills", limit=1000)["items"]
+                               if f["client_order_id"] == order and f["price"] == price), None), 30,
+                 f"the blotter's fill of {order} at {price} is not in the store")
+    chart = charts[fill["symbol"]]
+    mark = until(lambda: chart.query_selector(f"tr[data-live='1'][data-seq='{seq}']"), 10,
+                 "the fill is not on its instrument's chart")
+    chart_ms = int(mark.get_attribute("data-seen-ms")) - at_ms
+    print(f"\nfill {order}: blotter {blotter_ms:.0f} ms, chart {chart_ms:.0f} ms after the desk published it")
+    assert 0 <= blotter_ms <= 2000 and 0 <= chart_ms <= 2000, (blotter_ms, chart_ms)
+    assert mark.query_selector("td.num").text_content() == fill["price"]  # (in a closed <details>: no inner text)
+    for p in (blotter, *charts.values()):
+        assert not p.errors, p.errors
+    blotter.context.close()
+
+
+def test_the_chart_marks_a_detected_spring_on_its_bar_and_the_signals_stop_and_targets(browser: Any,
+                                                                                         desk: Desk) -> None:
+    symbols = [i["symbol"] for i in desk.get("/instruments")["items"]]
+
+    def spring() -> tuple[str, int, dict[str, Any]] | None:
+        for sym in symbols:
+            bars = desk.get(f"/instruments/{sym}/bars", seconds=60, limit=5000)
+            found = [e for e in bars["events"] if e["event"] == "spring"]
+            if found and bars["signals"] and not bars["truncated"]:
+                return sym, found[-1]["bar_ts_ns"], bars["signals"][-1]
+        return None
+    sym, bar_ns, signal = until(spring, 180, "the detector found no spring on any instrument", every=3)
+    page = logged_in(browser, desk, "viewer", f"/chart/?symbol={sym}")
+    page.get_by_test_id("chart").wait_for(timeout=30_000)
+    page.get_by_text("What the chart marks").click()
+    springs = page.locator("tr[data-kind='event'][data-label='spring']")
+    until(lambda: springs.count() > 0, 20, "no spring on the chart")
+    assert str(bar_ns - bar_ns % 60_000_000_000) in [springs.nth(i).get_attribute("data-bar-ns")
+                                                     for i in range(springs.count())]
+    lines = page.get_by_test_id("chart-lines")
+    latest = until(lambda: lines.locator("[data-line='stop']").inner_text() and lines, 10, "no signal lines")
+    shown_stop = latest.locator("[data-line='stop']").inner_text()
+    shown_targets = [t.inner_text().rstrip(", ") for t in latest.locator("[data-line='target']").all()]
+    signals = {s["signal_id"]: s for s in desk.get(f"/instruments/{sym}/bars", seconds=60, limit=5000)["signals"]}
+    assert any(s["stop"] == shown_stop and s["targets"] == shown_targets for s in signals.values()), \
+        (shown_stop, shown_targets, signal)
+    shot(page, "chart")
+    assert not page.errors, page.errors
+    page.context.close()
+
+
+def test_an_orders_story_lists_the_sagas_five_steps_in_order_with_their_verdicts(browser: Any, desk: Desk) -> None:
+    page = logged_in(browser, desk, "viewer", "/blotter/")
+    link = page.locator("table[data-testid='blotter-orders'] a").first
+    until(lambda: link.count() > 0, 60, "no order in the blotter")
+    order = link.inner_text()
+    link.click()
+    page.wait_for_url("**/story/**")
+    steps = page.get_by_test_id("saga-steps").get_by_test_id("saga-step")
+    until(lambda: steps.count() >= 5, 20, "the story shows no saga steps")
+    names = [steps.nth(i).get_by_test_id("step-name").inner_text() for i in range(steps.count())]
+    verdicts = [steps.nth(i).get_by_test_id("step-verdict").inner_text() for i in range(steps.count())]
+    assert names == STEPS, names
+    story = desk.get(f"/orders/{order}/story")["items"]
+    want = [(r["payload"]["step"], r["payload"]["outcome"]) for r in story if r["kind"] == "decision"]
+    assert list(zip(names, verdicts, strict=True)) == want
+    assert all(verdicts), verdicts
+    assert page.get_by_test_id("story-signal").count() == 1
+    shot(page, "story")
+    page.context.close()
+
+
+def test_every_page_renders_and_its_screenshot_is_not_blank(browser: Any, desk: Desk) -> None:
+    page = logged_in(browser, desk, "viewer")
+    page.get_by_test_id("desk-state").wait_for()
+    until(lambda: page.locator("[data-testid^='account-']").count() >= 2, 30, "no account card")
+    shot(page, "desk")
+    for path, name, ready in (("/blotter/", "blotter", "table[data-testid='blotter-orders'] tbody tr"),
+                              ("/agents/", "agents", "table[data-testid='agents'] tbody tr"),
+                              ("/runs/", "runs", "table[data-testid='runs'] tbody tr")):
+        page.get_by_role("link", name=name.capitalize()).click()
+        page.wait_for_url(f"**{path}")
+        page.wait_for_selector(ready, timeout=30_000)
+        time.sleep(1.0)  # the run cards' curves
+        shot(page, name)
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url("**/login/**")
+    shot(page, "login")
+    assert not page.errors, page.errors
+    page.context.close()
+
+
+def test_an_admins_halt_halts_the_desk_and_rust_exec_and_the_page_says_so(browser: Any, desk: Desk) -> None:
+    from cluster.adapters.rust_exec.client import GrpcExecutionClient
+    from cluster.adapters.rust_exec.process import exec_credentials
+
+    page = logged_in(browser, desk, "admin")
+    switch = page.get_by_test_id("kill-switch")
+    switch.get_by_role("button", name="Halt the desk").click()
+    dialog = page.get_by_role("dialog")
+    assert "rust_exec refuses every new order" in dialog.inner_text()  # it names its effect
+    dialog.get_by_label("Why").fill("browser test: NFP")
+    dialog.get_by_role("button", name="Yes, halt").click()
+    result = page.get_by_test_id("kill-result")
+    until(lambda: "halted the desk" in result.inner_text(), 30, "the desk did not answer the halt")
+    assert "rust_exec refuses new orders" in result.inner_text(), result.inner_text()
+    run_id = desk.files.meta()["run_id"]
+    address = desk.files.for_run(run_id).load()[0]["exec_address"]
+    venue = GrpcExecutionClient(address, desk.settings.registry(), credentials=exec_credentials(desk.settings),
+                                catch_up=False)
+    try:
+        health = venue.health()
+        assert health.halted and health.halt_reason.startswith(OPERATOR_VENUE_HALT), health
+        assert "admin" in health.halt_reason and "browser test: NFP" in health.halt_reason
+        until(lambda: page.get_by_test_id("desk-halted").count() == 1, 15, "the page does not say the desk is halted")
+        assert "browser test: NFP" in page.get_by_test_id("desk-halted").inner_text()
+        until(lambda: page.get_by_test_id("venue-halted").count() == 1, 30, "the page does not say rust_exec halted")
+        shot(page, "desk-halted")
+        # and lifted the same way
+        switch.get_by_role("button", name="Resume").click()
+        dialog.get_by_label("Why").fill("browser test: done")
+        dialog.get_by_role("button", name="Yes, resume").click()
+        until(lambda: "resumed the desk" in result.inner_text(), 30, "the desk did not answer the resume")
+        assert not venue.health().halted
+    finally:
+        venue.close()
+    assert not page.errors, page.errors
+    page.context.close()
