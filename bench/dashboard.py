@@ -24,6 +24,7 @@ Prints the figures and writes bench/results/dashboard.json; never fails on a tim
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import os
 import random
@@ -31,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import machine, percentile, write_results  # noqa: E402
+from bench.gateway import wait_up  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -113,26 +116,34 @@ def populate(data_dir: Path, orders: int, bars: int, seed: int = 7) -> dict[str,
     return counts
 
 
+@contextlib.contextmanager
+def dashboard_over(data_dir: Path, orders: int, bars: int) -> Iterator[tuple[str, str, dict[str, int]]]:
+    """A store of ``orders`` and ``bars`` under ``data_dir`` (see ``populate``), served by the
+    gateway's app under uvicorn on a free loopback port: its base URL, a viewer key, the counts."""
+    from cluster.storage.store import SessionStore
+    from serve.keys import add_key
+    from tests.serve.test_gateway_on_serve import free_port
+
+    counts = populate(data_dir, orders, bars)
+    store = SessionStore.sqlite(data_dir)
+    _, key = add_key(store.engine, "bench", "viewer", by="bench")
+    store.close()
+    port = free_port()
+    proc = serve(data_dir, port)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_up(base)
+        yield base, key, counts
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
 def serve(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OCTET_RUNTIME__DATA_DIR": str(data_dir),
            "OCTET_GATEWAY__RATE_LIMIT_PER_MINUTE": "1000000"}
     return subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "serve.asgi:app", "--host", "127.0.0.1",
                              "--port", str(port), "--log-level", "warning", "--no-access-log"], env=env, cwd=ROOT)
-
-
-def wait_up(base: str, seconds: float = 60) -> None:
-    import httpx
-
-    deadline = time.time() + seconds
-    while True:
-        try:
-            if httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if time.time() > deadline:
-            raise SystemExit(f"the gateway did not answer at {base}")
-        time.sleep(0.2)
 
 
 FRAMES = """() => { window.__frames = []; let last = performance.now(); window.__run = true;
@@ -258,28 +269,11 @@ def main() -> None:
         raise SystemExit(f"{CHROMIUM} is missing: make browser-deps")
     if not (ROOT / "dashboard" / "out" / "index.html").is_file():
         raise SystemExit("the dashboard is not built: make dashboard")
-    from serve.keys import add_key
-    from tests.serve.test_gateway_on_serve import free_port
-
     with tempfile.TemporaryDirectory(prefix="octet-dashbench-") as tmp:
-        data_dir = Path(tmp)
         t = time.perf_counter()
-        counts = populate(data_dir, args.orders, args.bars)
-        print(f"store: {counts} in {time.perf_counter() - t:.1f} s")
-        from cluster.storage.store import SessionStore
-
-        store = SessionStore.sqlite(data_dir)
-        _, key = add_key(store.engine, "bench", "viewer", by="bench")
-        store.close()
-        port = free_port()
-        proc = serve(data_dir, port)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            wait_up(base)
+        with dashboard_over(Path(tmp), args.orders, args.bars) as (base, key, counts):
+            print(f"store: {counts} in {time.perf_counter() - t:.1f} s")
             figures = measure(base, key, args.loads, args.pan_seconds)
-        finally:
-            proc.terminate()
-            proc.wait(20)
     write_results("dashboard", {
         "what": "the dashboard in Debian's Chromium (headless, software rendering) over the gateway's app under "
                 "uvicorn, SQLite: desk page first meaningful render with 5 accounts and 10,000 orders; the chart "

@@ -32,6 +32,7 @@ from cluster.storage.store import SessionStore
 from serve.keys import add_key
 from tests.conftest import ROOT
 from tests.serve.test_gateway_on_serve import free_port
+from tests.serve.test_gateway_with_desk import with_gateway
 
 pytestmark = pytest.mark.ray
 API = "/api/v1"
@@ -75,11 +76,7 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
     assert started.returncode == 0, started.stdout + started.stderr
     files = DeskFiles(tmp, state_key(tmp))
     try:
-        deadline = time.time() + 120
-        while not (meta := files.meta()).get("gateway"):
-            assert not meta.get("gateway_error"), meta["gateway_error"]
-            assert time.time() < deadline, "the API did not come up with the desk"
-            time.sleep(0.2)
+        meta = with_gateway(files)
         store = SessionStore.sqlite(tmp)
         keys = {role: add_key(store.engine, f"browser-{role}", role, by="tests")[1] for role in ("viewer", "admin")}
         store.close()

@@ -11,11 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.dashboard import CHROMIUM, measure, populate, serve, wait_up
-from cluster.storage.store import SessionStore
-from serve.keys import add_key
+from bench.dashboard import CHROMIUM, dashboard_over, measure
 from tests.conftest import ROOT
-from tests.serve.test_gateway_on_serve import free_port
 
 OUT = Path(os.environ.get("OCTET_TEST_OUTPUT", ROOT / "var" / "test-output")) / "dashboard"
 
@@ -23,21 +20,10 @@ OUT = Path(os.environ.get("OCTET_TEST_OUTPUT", ROOT / "var" / "test-output")) / 
 def test_the_dashboard_over_5_accounts_10000_orders_and_50000_bars(tmp_path: Path) -> None:
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"{CHROMIUM} is missing: `make browser-deps` installs Debian's chromium")
-    counts = populate(tmp_path, orders=10_000, bars=50_000)
-    assert counts == {"OrderRow": 10_000, "BarRow": 50_000, "Account": 5}
-    store = SessionStore.sqlite(tmp_path)
-    _, key = add_key(store.engine, "perf", "viewer", by="tests")
-    store.close()
-    port = free_port()
-    proc = serve(tmp_path, port)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_up(base)
-        OUT.mkdir(parents=True, exist_ok=True)
+    OUT.mkdir(parents=True, exist_ok=True)
+    with dashboard_over(tmp_path, orders=10_000, bars=50_000) as (base, key, counts):
+        assert counts == {"OrderRow": 10_000, "BarRow": 50_000, "Account": 5}
         got = measure(base, key, desk_loads=3, pan_s=2.0, shots=OUT)
-    finally:
-        proc.terminate()
-        proc.wait(20)
     print(f"\ndesk first render {got['desk_first_render_ms']}, blotter {got['blotter_first_page_ms']} ms, chart "
           f"load {got['chart_load_s']} s, pan {got['chart_pan_default_zoom']}, all bars {got['chart_pan_all_bars']}, "
           f"JS {got['js_gzip_bytes']}")

@@ -55,11 +55,7 @@ def test_the_desk_brings_up_the_api_and_an_admins_halt_through_it_is_audited_wit
     assert started.returncode == 0, started.stdout + started.stderr
     files = DeskFiles(tmp_path, state_key(tmp_path))
     try:
-        deadline = time.time() + 120
-        while not (meta := files.meta()).get("gateway"):
-            assert not meta.get("gateway_error"), meta["gateway_error"]
-            assert time.time() < deadline, "the API did not come up with the desk"
-            time.sleep(0.2)
+        meta = with_gateway(files)
         base = meta["gateway"]
         assert base == f"http://127.0.0.1:{port}"
         status = subprocess.run([*cli, "desk", "status", "--config", str(config)], env=env, capture_output=True,
@@ -147,6 +143,16 @@ def test_the_desk_brings_up_the_api_and_an_admins_halt_through_it_is_audited_wit
     delays = sorted(listener.delays_ms) or [float("nan")]
     print(f"\ndesk -> stream: {len(got)} fills ({len(listener.delays_ms)} live); Redis -> client p50 "
           f"{delays[len(delays) // 2]:.1f} ms, max {delays[-1]:.1f} ms")
+
+
+def with_gateway(files: DeskFiles, seconds: float = 120) -> dict[str, Any]:
+    """The desk's meta once its gateway is up (``meta["gateway"]``: its base URL)."""
+    deadline = time.time() + seconds
+    while not (meta := files.meta()).get("gateway"):
+        assert not meta.get("gateway_error"), meta["gateway_error"]
+        assert time.time() < deadline, "the API did not come up with the desk"
+        time.sleep(0.2)
+    return meta
 
 
 class Listener(threading.Thread):
