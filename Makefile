@@ -135,7 +135,7 @@ test-rust:
 	cd rust_exec && $(CARGO) test --release --locked --quiet
 
 test-unit: setup
-	$(VENV)/bin/python -m pytest -q -m "not ray"
+	$(VENV)/bin/python -m pytest -q -m "not ray and not browser"
 
 bench: setup
 	$(VENV)/bin/python bench/pipeline.py

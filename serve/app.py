@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import inspect
 import json
 import logging
 import math
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -175,9 +177,12 @@ def firm_view(settings: Settings, account: dict[str, Any]) -> dict[str, Any] | N
     from trading.presets import load_preset
 
     acc = next((a for a in settings.accounts if a.id == account["account_id"]), None)
+    firm = str(account["firm"])
+    if acc is None and not re.fullmatch(r"[A-Za-z0-9_-]{1,64}\.[A-Za-z0-9_-]{1,64}", firm):
+        return None  # not a preset's name (and never a path)
     try:
-        rules = settings.firm_rules(acc) if acc is not None else load_preset(str(account["firm"]))
-    except (InvalidValue, KeyError, ValueError):
+        rules = settings.firm_rules(acc) if acc is not None else load_preset(firm)
+    except (InvalidValue, KeyError, ValueError, OSError):
         return None
     at = account.get("as_of_ns") or time.time_ns()
     return {"daily_loss_pct": None if rules.daily_loss_pct is None else str(rules.daily_loss_pct),
@@ -600,16 +605,14 @@ def load_site(settings: Settings) -> Any:
 
 
 def install_ui(app: FastAPI, site: Any) -> None:
-    """The dashboard's pages and assets at every GET path the API does not answer (public: they
+    """The dashboard's pages and assets at every GET path the API does not route (public: they
     hold no data). A path under the API that names no route stays the API's 404."""
     from starlette.responses import HTMLResponse
 
     from serve import ui
 
-    async def page(request: Request, path: str) -> Response:
-        at = "/" + path
-        if at.startswith((API + "/", "/api/")) or at == API:
-            raise Problem("not-found", f"no route {at}")
+    async def page(request: Request) -> Response:
+        at = request.url.path
         if site is None:
             return HTMLResponse(ui.NOT_BUILT, status_code=503 if at == "/" else 404, headers=ui.SECURITY)
         asset, status = site.find(at), 200
@@ -622,10 +625,25 @@ def install_ui(app: FastAPI, site: Any) -> None:
         body = asset.body
         if asset.gzipped is not None and "gzip" in request.headers.get("accept-encoding", ""):
             body, headers["Content-Encoding"] = asset.gzipped, "gzip"
+        headers["Content-Length"] = str(len(body))  # a HEAD's too: the GET's length
         return Response(b"" if request.method == "HEAD" else body, status_code=status, media_type=asset.content_type,
                         headers=headers)
 
-    app.add_api_route("/{path:path}", page, methods=["GET", "HEAD"], include_in_schema=False, name="dashboard")
+    # Served where the API's router finds no route: a GET or HEAD outside /api. Anything else (a
+    # path under /api, another method; a 405 for a known path) is answered as without the dashboard.
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    api_answer = app.exception_handlers[StarletteHTTPException]
+
+    async def not_routed(request: Request, exc: Exception) -> Response:
+        at = request.url.path
+        if isinstance(exc, StarletteHTTPException) and exc.status_code == 404 and \
+                request.method in ("GET", "HEAD") and not (at == API or at.startswith((API + "/", "/api/"))):
+            return await page(request)
+        answer = api_answer(request, exc)
+        return await answer if inspect.isawaitable(answer) else answer
+
+    app.add_exception_handler(StarletteHTTPException, not_routed)
 
 
 SUBPROTOCOL = "octet"

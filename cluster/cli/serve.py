@@ -75,12 +75,7 @@ def serve_cmd(config: ConfigOpt = Path("octet.yaml"),
         store = store_of(config, store_url(settings))  # it answers and is migrated (one line if not)
     except StoreError as exc:
         raise fail(str(exc), 1) from None
-    key = ""
-    try:
-        if login is not None:
-            key = _browse_key(store.engine, login)
-    finally:
-        store.close()
+    store.close()
     from serve.deploy import check_proxy
 
     try:
@@ -96,22 +91,29 @@ def serve_cmd(config: ConfigOpt = Path("octet.yaml"),
         raise fail("interrupted while starting: the gateway is stopped", 130) from None
     console.print(f"API at [bold]{base}/api/v1[/bold] (OpenAPI: {base}/docs); keys: `octet users add NAME "
                   "--role viewer|trader|admin`. Ctrl-C stops it.")
-    if key:
-        console.print(f"Dashboard: [bold]{base}/login/#key={key}[/bold]\n(a {login} key made for this server "
-                      f"alone, named {BROWSE_KEY!r}: revoked when it stops)", soft_wrap=True)
-    else:
-        console.print(f"Dashboard: [bold]{base}/[/bold] (log in with a key)")
     done = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):  # SIGHUP: its terminal closed
         signal.signal(sig, lambda *_: done.set())
+    name = f"{BROWSE_KEY}-{settings.gateway.port}"  # one per server: two servers on one store keep theirs
+    key = ""
     try:
+        if login is not None:  # made once the server is up: a start that fails leaves no key behind
+            store = store_of(config, store_url(settings))
+            try:
+                key = _browse_key(store.engine, name, login)
+            finally:
+                store.close()
+            console.print(f"Dashboard: [bold]{base}/login/#key={key}[/bold]\n(a {login} key made for this "
+                          f"server alone, named {name!r}: revoked when it stops)", soft_wrap=True)
+        else:
+            console.print(f"Dashboard: [bold]{base}/[/bold] (log in with a key)")
         while not done.wait(0.5):
             pass
     finally:
         # the key first: it needs only the store, while a Ctrl-C in a terminal also reaches Ray's own
         # processes, and stopping Serve may then wait on a Ray that is gone
         if key:
-            _drop_browse_key(settings, config)
+            _drop_browse_key(settings, config, name)
         with console.status("stopping the gateway"):
             stop()
     console.print("gateway stopped")
@@ -120,29 +122,29 @@ def serve_cmd(config: ConfigOpt = Path("octet.yaml"),
 BROWSE_KEY = "octet-serve-login"
 
 
-def _browse_key(engine: Engine, role: str) -> str:
-    """A fresh key named ``BROWSE_KEY`` (one left by a server that did not stop cleanly is revoked)."""
+def _browse_key(engine: Engine, name: str, role: str) -> str:
+    """A fresh key named ``name`` (one a server on this port left, killed outright, is revoked)."""
     from serve.keys import KeyProblem, add_key, revoke_key
 
     try:
-        revoke_key(engine, BROWSE_KEY)
+        revoke_key(engine, name)
     except KeyProblem:
         pass  # none live
-    return add_key(engine, BROWSE_KEY, role, by="octet serve --login")[1]
+    return add_key(engine, name, role, by="octet serve --login")[1]
 
 
-def _drop_browse_key(settings: Settings, config: Path) -> None:
+def _drop_browse_key(settings: Settings, config: Path, name: str) -> None:
     from cluster.storage.store import store_url
     from serve.keys import KeyProblem, revoke_key
 
     try:
         store = store_of(config, store_url(settings))
     except Exception:  # noqa: BLE001 (store_of has said why in one line)
-        console.print(f"[yellow]the key {BROWSE_KEY!r} could not be revoked (the store is gone): "
-                      f"`octet users revoke {BROWSE_KEY}`[/yellow]")
+        console.print(f"[yellow]the key {name!r} could not be revoked (the store is gone): "
+                      f"`octet users revoke {name}`[/yellow]")
         return
     try:
-        revoke_key(store.engine, BROWSE_KEY)
+        revoke_key(store.engine, name)
     except KeyProblem:
         pass
     finally:

@@ -74,6 +74,12 @@ def _last_quotes(clean: TickBatch, registry: Any) -> dict[str, tuple[int, int, i
 
 
 OPERATOR_VENUE_HALT = "the desk halted by an operator"  # how rust_exec's halt reason starts when it is the operator's
+SYSTEM_BREAKER_HALT = "system breaker: "  # ... and when it is the desk's system breaker's
+
+
+def desks_own(reason: str) -> bool:
+    """Whether rust_exec's halt reason is the desk's own (its operator's lock or its system breaker's)."""
+    return reason.startswith((OPERATOR_VENUE_HALT, SYSTEM_BREAKER_HALT))
 
 
 def _cause(exc: BaseException) -> str:
@@ -692,9 +698,14 @@ class Session:
 
     def _venue_halt(self, who: str, reason: str) -> str:
         """An operator's halt of the whole desk locks rust_exec too, so that no new order passes
-        even one already on its way (its stops and the desk's flattens still work). What the
-        outcome adds: whether rust_exec took it."""
+        even one already on its way (its stops and the desk's flattens still work). A halt someone
+        else set there (a kill switch, `octet halt`) is left as it is: rust_exec holds one halt
+        reason, and the desk's resume must never lift theirs. What the outcome adds: what rust_exec did."""
         try:
+            h = self.venue.health()
+            if h.halted and not desks_own(h.halt_reason):
+                self.venue_halted = True
+                return f"; rust_exec was already halted: {h.halt_reason}"
             self.venue.halt(f"{OPERATOR_VENUE_HALT} ({who}): {reason}", ts_ns=self.clock)
         except ExecUnavailable as exc:
             self.health.venue_error = _cause(exc)
@@ -704,7 +715,8 @@ class Session:
 
     def _venue_resume(self) -> str:
         """Lift the operator's lock of rust_exec, if it is still theirs: a system breaker's halt
-        (the breaker lifts it when it closes) or a kill switch set since (`octet halt`) stays."""
+        (the breaker lifts it when it closes) or a kill switch (`octet halt`) stays. A lock this
+        could not lift (rust_exec unreachable) is lifted when rust_exec is seen again (``_venue_seen``)."""
         if self.desk_halted:
             return "; rust_exec stays halted by the system breaker"
         try:
@@ -715,9 +727,32 @@ class Session:
                 self.venue.resume()
         except ExecUnavailable as exc:
             self.health.venue_error = _cause(exc)
-            return f"; rust_exec was not reached ({_cause(exc)}) and may still be halted"
+            return f"; rust_exec was not reached ({_cause(exc)}): its lock is lifted when it answers again"
         self.venue_halted = False
         return "; rust_exec takes orders again"
+
+    def _still_the_breakers(self) -> bool:
+        try:
+            return desks_own(self.venue.health().halt_reason)
+        except ExecUnavailable:
+            return True  # as before: the resume goes through the execution agent, which retries
+
+    def _venue_seen(self, halted: bool) -> str:
+        """What rust_exec's halt, as its last reply said, is to the desk: "" (none, or the desk's
+        own: its system breaker's or its operator's), or a kill switch someone else set (`octet
+        halt`: the breaker mirrors it, halting and flattening). An operator's lock left behind by a
+        resume that did not reach rust_exec is lifted here."""
+        if not halted or self.desk_halted:
+            return ""
+        try:
+            reason = self.venue.health().halt_reason
+        except ExecUnavailable:
+            return ""  # unreachable: the breaker's venue check says so
+        if reason.startswith(OPERATOR_VENUE_HALT):
+            if "*" not in self.operator_halts:  # the operator resumed while rust_exec could not hear it
+                self._venue_resume()
+            return ""
+        return "venue halted by an operator"
 
     def status(self) -> dict[str, Any]:
         """What `octet desk status` shows: accounts, positions, headroom, breaker tiers, feed lag."""
@@ -863,8 +898,7 @@ class Session:
             self.sent.pop(coid, None)
         # halted, and neither by the desk's breaker nor by its operator's halt: a kill switch (`octet halt`)
         self.venue_halted = update.venue_halted
-        self.health.kill_switch = "venue halted by an operator" if update.venue_halted and not self.desk_halted \
-            and "*" not in self.operator_halts else ""
+        self.health.kill_switch = self._venue_seen(update.venue_halted)
         if update.trades:
             trades = list(update.trades)
             self.log.trades.extend(trades)
@@ -995,7 +1029,7 @@ class Session:
                 # Straight to rust_exec, not through the execution actor: the halt must not wait
                 # behind an actor call. The actor books the cancels and closes it caused at its next
                 # call (rust_exec replies say what others caused), here the flatten below.
-                self._halt(f"system breaker: {trigger}", ts_ns, started)
+                self._halt(f"{SYSTEM_BREAKER_HALT}{trigger}", ts_ns, started)
         elif update.system_open and self.pending_halt:  # the venue was unreachable when we halted
             self._halt(self.pending_halt, ts_ns, time.perf_counter())
         elif self.system_open and not update.system_open:
@@ -1003,7 +1037,7 @@ class Session:
                 self.desk_halted = False
                 if "*" in self.operator_halts:  # the operator's lock of the venue outlives the breaker's
                     self._venue_halt(*self.operator_halts["*"])
-                else:
+                elif self._still_the_breakers():  # a kill switch set since is not the breaker's to lift
                     ray.get(agents["execution"].call("resume"))
             self.pending_halt = ""
         self.system_open = update.system_open

@@ -61,7 +61,7 @@ export function AccountCard({ a, equity }: { a: Account; equity: number[] }) {
         <dd data-testid="equity">{money(a.equity, a.currency)}</dd>
         <dt>Open positions</dt>
         <dd>{a.positions.length}</dd>
-        <dt>Day resets</dt>
+        <dt title="the firm's next trading day after the account's last state">Next day starts</dt>
         <dd>{r ? `${when(r.resets_ns, r.timezone)} (${r.timezone})` : "–"}</dd>
       </dl>
       {h ? (

@@ -21,6 +21,8 @@ import {
 import { useEffect, useRef } from "react";
 import { BULL, PHASE_COLORS, type ChartBar, type ChartEvent, type ChartFill, type ChartHandle, type ChartRange, type ChartSignal } from "./chartTypes";
 
+const STRIP_MAX = 4000;
+
 export const sec = (ns: number) => Math.floor(ns / 1e9) as UTCTimestamp;
 
 
@@ -34,6 +36,7 @@ export function PriceChart({
   precision,
   dark,
   handle,
+  onShown,
 }: {
   bars: ChartBar[];
   ranges: ChartRange[];
@@ -44,7 +47,10 @@ export function PriceChart({
   precision: number;
   dark: boolean;
   handle: React.MutableRefObject<ChartHandle | null>;
+  onShown?: (bars: number) => void; // how many bars the view spans, as it changes
 }) {
+  const shown = useRef(onShown);
+  shown.current = onShown;
   const box = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const el = box.current;
@@ -55,7 +61,8 @@ export function PriceChart({
       autoSize: true,
       layout: { background: { type: ColorType.Solid, color: dark ? "#0f1216" : "#ffffff" }, textColor: text, attributionLogo: true },
       grid: { vertLines: { color: grid }, horzLines: { color: grid } },
-      timeScale: { timeVisible: true, secondsVisible: seconds < 60 },
+      // zoomed out, every bar fits (the default 0.5 px a bar would stop at ~2,700 bars across)
+      timeScale: { timeVisible: true, secondsVisible: seconds < 60, minBarSpacing: 0.01 },
       crosshair: { mode: 0 },
     });
     const candles: ISeriesApi<"Candlestick"> = chart.addSeries(CandlestickSeries, {
@@ -137,6 +144,20 @@ export function PriceChart({
         lines.push(candles.createPriceLine({ price: Number(t), color: "#26a69a", lineWidth: 1, lineStyle: 2, axisLabelVisible: true, title: `target ${i + 1}` })),
       );
     }
+    let stripShown = true;
+    chart.timeScale().subscribeVisibleLogicalRangeChange((r) => {
+      if (!r) return;
+      const n = Math.max(0, Math.min(bars.length, Math.ceil(r.to)) - Math.max(0, Math.floor(r.from)));
+      shown.current?.(n);
+      // over a few thousand bars a phase block is under a pixel wide: the strip is hidden (and not
+      // drawn), and so are the wicks (bench/dashboard.py, panning all 50,000 bars: 29 fps with both,
+      // 44 without the strip, 60 without either, in one run)
+      if (n <= STRIP_MAX !== stripShown) {
+        stripShown = n <= STRIP_MAX;
+        strip.applyOptions({ visible: stripShown });
+        candles.applyOptions({ wickVisible: stripShown }); // a body is a pixel's line then: its wick adds nothing
+      }
+    });
     chart.timeScale().fitContent();
     if (bars.length > 400) chart.timeScale().setVisibleLogicalRange({ from: bars.length - 300, to: bars.length + 5 });
     handle.current = {

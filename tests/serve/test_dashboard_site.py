@@ -1,6 +1,6 @@
 """The gateway serves the dashboard's static build under / beside the API (no server needed: the
 app is called in-process): pages by their directory, gzipped when asked, a policy that admits the
-build's own inline scripts by hash and nothing else, the build's 404 page, no path out of the build,
+build's own inline scripts by hash and nothing else, the build's 404 page, nothing but the build's own files by their own paths,
 the API's own 404s left as problem documents, and a clear page when nothing is built. Each account
 says its firm's limits and when its day resets; the instruments are listed."""
 
@@ -64,12 +64,17 @@ def test_pages_and_assets_are_served_with_a_policy_that_admits_only_the_builds_s
         assert c.head("/").status_code == 200 and c.head("/").content == b""
         missing = c.get("/nowhere/")
         assert missing.status_code == 404 and b"not here" in missing.content
-        for sneaky in ("/../secret.txt", "/%2e%2e/secret.txt", "/chart/..%2f..%2fsecret.txt"):
+        for sneaky in ("/%2e%2e/secret.txt", "/chart/..%2f..%2fsecret.txt"):  # (httpx would fold a plain /../)
             r = c.get(sneaky)
             assert r.status_code == 404 and b"outside the build" not in r.content, sneaky
         api = c.get("/api/v1/nope")
         assert api.status_code == 404 and api.json()["type"] == "urn:octet:problem:not-found"
-        assert c.post("/").status_code == 405
+        nope = c.post("/api/v1/nope")  # answered as without the dashboard
+        assert nope.status_code == 404 and nope.json()["type"] == "urn:octet:problem:not-found"
+        assert c.post("/api/v1/accounts").status_code == 405
+        assert c.post("/").status_code == 404
+        head = c.head("/", headers={"Accept-Encoding": "identity"})
+        assert head.headers["content-length"] == str(len(PAGE)) and head.content == b""
         assert c.get("/openapi.json").json()["info"]["title"] == "Octet API"  # the API's own routes come first
     store.close()
 
@@ -93,6 +98,11 @@ def test_a_build_is_loaded_once_with_each_file_kept_and_gzipped(tmp_path: Path) 
     a = site.find("/_next/static/a.js")
     assert a is not None and a.gzipped is not None and gzip.decompress(a.gzipped) == a.body
     assert site.find("/chart") is site.find("/chart/")
+    # only the build's own files, by the path they have in it: no other path names anything
+    assert set(site.assets) == {"/", "/index.html", "/chart/", "/chart/index.html", "/404.html",
+                                "/_next/static/a.js"}
+    for sneaky in ("/../secret.txt", "/chart/../index.html", "/secret.txt", "/_next/static/../../secret.txt"):
+        assert site.find(sneaky) is None, sneaky
     assert ui.load(tmp_path / "nothing") is None
 
 

@@ -141,7 +141,9 @@ function Blotter() {
     <>
       <div className="bar">
         <h1 style={{ margin: 0 }}>Blotter</h1>
-        <span className={`pill ${stream.state === "live" ? "good" : "warn"}`}>stream {stream.state}</span>
+        <span className={`pill ${stream.state === "live" ? "good" : "warn"}`} title={stream.detail}>
+          {stream.state === "retrying" && stream.detail ? `stream: ${stream.detail}` : `stream ${stream.state}`}
+        </span>
       </div>
       <div className="tabs" role="tablist" aria-label="What to list">
         {TABS.map((t) => (

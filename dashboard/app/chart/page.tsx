@@ -41,6 +41,7 @@ function Chart() {
   const [max, setMax] = useState(20_000);
   const [data, setData] = useState<Loaded | null>(null);
   const [progress, setProgress] = useState("");
+  const [shownBars, setShownBars] = useState(0);
   const [error, setError] = useState<unknown>(null);
   const [dark, setDark] = useState(true);
   const [liveFills, setLiveFills] = useState<(ChartFill & { seq: number; at_us: number; seen_ms: number })[]>([]);
@@ -168,13 +169,18 @@ function Chart() {
         <span className="muted" role="status" data-testid="chart-progress">
           {progress}
         </span>
-        <span className={`pill ${stream.state === "live" ? "good" : "warn"}`}>stream {stream.state}</span>
+        <span className="muted" data-testid="chart-shown" data-bars={shownBars}>
+          {shownBars ? `${shownBars.toLocaleString()} in view` : ""}
+        </span>
+        <span className={`pill ${stream.state === "live" ? "good" : "warn"}`} title={stream.detail}>
+          {stream.state === "retrying" && stream.detail ? `stream: ${stream.detail}` : `stream ${stream.state}`}
+        </span>
       </div>
       <Problem error={error} />
       {data && data.bars.length === 0 ? (
         <p className="muted">No bars recorded for {symbol} (the desk records them with storage.record_ticks).</p>
       ) : data ? (
-        <PriceChart {...data} fills={drawnFills} seconds={seconds} precision={precision[symbol] ?? 5} dark={dark} handle={handle} />
+        <PriceChart {...data} fills={drawnFills} seconds={seconds} precision={precision[symbol] ?? 5} dark={dark} handle={handle} onShown={setShownBars} />
       ) : (
         <div className="chart" />
       )}

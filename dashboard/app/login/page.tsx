@@ -4,6 +4,17 @@ import { useRouter } from "next/navigation";
 import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { ApiError, login } from "@/lib/api";
 
+/** Where to go after the login: a path on this origin, never elsewhere (a `next` of `/\\host` or
+ * `/\t/host` is another site to a browser). */
+function sameOrigin(next: string | null): string {
+  try {
+    const u = new URL(next || "/", window.location.origin);
+    return u.origin === window.location.origin ? u.pathname + u.search : "/";
+  } catch {
+    return "/";
+  }
+}
+
 export default function Login() {
   const router = useRouter();
   const [key, setKey] = useState("");
@@ -15,8 +26,7 @@ export default function Login() {
       setError("");
       try {
         await login(k);
-        const next = new URLSearchParams(window.location.search).get("next") || "/";
-        router.replace(next.startsWith("/") && !next.startsWith("//") ? next : "/");
+        router.replace(sameOrigin(new URLSearchParams(window.location.search).get("next")));
       } catch (err) {
         setError(err instanceof ApiError ? `${err.title}: ${err.detail || err.message}` : "the gateway cannot be reached");
         setBusy(false);
