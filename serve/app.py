@@ -464,7 +464,8 @@ def build_app(settings: Settings, engine: Any = None, site: Any = "load") -> Fas
                                pid=a.get("pid"), restarts=int(a.get("restarts", 0)), heartbeat_at=a.get("heartbeat_at"),
                                heartbeat_ok=a.get("heartbeat_ok"), missed_heartbeats=int(a.get("missed_heartbeats", 0)))
                  for name, a in sorted(status.get("agents", {}).items())]
-        return s.Agents(run_id=status.get("run_id"), ignored=list(status.get("ignored_agents", [])), items=items)
+        return s.Agents(run_id=status.get("run_id"), ignored=list(status.get("ignored_agents", [])), items=items,
+                        ray_dashboard=settings.gateway.ray_dashboard_url)
 
     async def steer(action: str, who: Principal, account: str, reason: str, wait_seconds: float,
                     **extra: str) -> tuple[str, str | None]:

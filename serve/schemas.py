@@ -295,6 +295,7 @@ class Agents(Doc):
     run_id: str | None
     ignored: list[str]
     items: list[AgentHealth]
+    ray_dashboard: str | None = Field(None, description="the Ray dashboard's address (gateway.ray_dashboard_url)")
 
 
 class ControlRequest(Doc):

@@ -216,6 +216,9 @@ class GatewaySettings(_Model):
     # data (every figure comes from the API with the viewer's own key). dashboard_dir: another build
     dashboard: bool = True
     dashboard_dir: Path | None = None
+    # where operators open Ray's own dashboard (a cluster's; a local session starts Ray without one):
+    # the Agents page links it. http(s) only
+    ray_dashboard_url: str | None = Field(default=None, pattern=r"^https?://[^\s\"'<>]{1,200}$")
     # backtests and replays started through the API (POST /api/v1/sessions), run at once on the desk's Ray
     sessions_at_once: int = Field(default=1, ge=1, le=16)
     # the app under plain uvicorn (serve.asgi) hands the objects it holds once built to gc.freeze, so

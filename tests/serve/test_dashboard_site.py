@@ -2,7 +2,8 @@
 app is called in-process): pages by their directory, gzipped when asked, a policy that admits the
 build's own inline scripts by hash and nothing else, the build's 404 page, nothing but the build's own files by their own paths,
 the API's own 404s left as problem documents, and a clear page when nothing is built. Each account
-says its firm's limits and when its day resets; the instruments are listed."""
+says its firm's limits and when its day resets; the instruments are listed; the agents name Ray's
+dashboard when the settings do."""
 
 from __future__ import annotations
 
@@ -140,4 +141,9 @@ def test_each_account_says_its_firms_limits_and_when_its_day_resets_and_the_inst
         symbols = [i["symbol"] for i in c.get("/api/v1/instruments", headers={"X-API-Key": keys["viewer"]})
                    .json()["items"]]
         assert symbols and "EURUSD" in symbols
+    store.close()
+    linked, keys, store = app(tmp_path / "ray", site=None, gateway__ray_dashboard_url="http://head:8265")
+    with linked as c:
+        assert c.get("/api/v1/agents", headers={"X-API-Key": keys["viewer"]}).json()["ray_dashboard"] == \
+            "http://head:8265"
     store.close()

@@ -18,22 +18,21 @@ interface Agent {
 }
 
 function Agents() {
-  const [agents, setAgents] = useState<{ run_id: string | null; ignored: string[]; items: Agent[] } | null>(null);
+  const [agents, setAgents] = useState<{ run_id: string | null; ignored: string[]; items: Agent[]; ray_dashboard?: string | null } | null>(null);
   const [breakers, setBreakers] = useState<Breaker[]>([]);
   const [ray, setRay] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(null);
   const load = useCallback(async () => {
     try {
-      const [a, acc, desk] = await Promise.all([
-        api<{ run_id: string | null; ignored: string[]; items: Agent[] }>("/agents"),
+      const [a, acc] = await Promise.all([
+        api<{ run_id: string | null; ignored: string[]; items: Agent[]; ray_dashboard?: string | null }>("/agents"),
         api<{ items: Account[] }>("/accounts").catch(() => ({ items: [] as Account[] })),
-        api<{ status: Record<string, unknown> }>("/desk"),
       ]);
       setAgents(a);
       const seen = new Map<string, Breaker>();
       for (const x of acc.items) for (const b of x.breakers) if (b.tier === "agent") seen.set(b.scope, b);
       setBreakers([...seen.values()]);
-      setRay(typeof desk.status.ray_dashboard === "string" ? desk.status.ray_dashboard : null);
+      setRay(a.ray_dashboard && /^https?:\/\//.test(a.ray_dashboard) ? a.ray_dashboard : null);
       setError(null);
     } catch (e) {
       setError(e);
@@ -54,7 +53,7 @@ function Agents() {
             Ray dashboard
           </a>
         ) : (
-          <span className="muted">Ray dashboard: on the desk's head node (port 8265, loopback)</span>
+          <span className="muted">Ray dashboard: not configured (gateway.ray_dashboard_url; a local session runs Ray without one)</span>
         )}
       </div>
       <Problem error={error} />
