@@ -612,7 +612,8 @@ def install_ui(app: FastAPI, site: Any) -> None:
 
     from serve import ui
 
-    async def page(request: Request) -> Response:
+    def page(request: Request) -> Response | None:
+        """The page or asset at the request's path, the build's 404 page, or None (no such page)."""
         at = request.url.path
         if site is None:
             return HTMLResponse(ui.NOT_BUILT, status_code=503 if at == "/" else 404, headers=ui.SECURITY)
@@ -620,7 +621,7 @@ def install_ui(app: FastAPI, site: Any) -> None:
         if asset is None:
             asset, status = site.not_found, 404
             if asset is None:
-                raise Problem("not-found", f"no page {at}")
+                return None
         headers = {**ui.SECURITY, "Content-Security-Policy": asset.csp, "Cache-Control": site.cache_control(at),
                    "Vary": "Accept-Encoding"}
         body = asset.body
@@ -640,8 +641,10 @@ def install_ui(app: FastAPI, site: Any) -> None:
         at = request.url.path
         if isinstance(exc, StarletteHTTPException) and exc.status_code == 404 and \
                 request.method in ("GET", "HEAD") and not (at == API or at.startswith((API + "/", "/api/"))):
-            return await page(request)
-        answer = api_answer(request, exc)
+            found = page(request)
+            if found is not None:
+                return found
+        answer = api_answer(request, exc)  # (raising here would skip the problem handlers: a 500)
         return await answer if inspect.isawaitable(answer) else answer
 
     app.add_exception_handler(StarletteHTTPException, not_routed)

@@ -72,10 +72,9 @@ def serve_cmd(config: ConfigOpt = Path("octet.yaml"),
     settings = settings_or_exit(config, gateway__port=port, gateway__host=host)
     settings = with_local_servers(settings, only=frozenset({"postgres", "redis"}))
     try:
-        store = store_of(config, store_url(settings))  # it answers and is migrated (one line if not)
+        store_of(config, store_url(settings)).close()  # it answers and is migrated (one line if not)
     except StoreError as exc:
         raise fail(str(exc), 1) from None
-    store.close()
     from serve.deploy import check_proxy
 
     try:
@@ -122,20 +121,25 @@ def serve_cmd(config: ConfigOpt = Path("octet.yaml"),
 BROWSE_KEY = "octet-serve-login"
 
 
-def _browse_key(engine: Engine, name: str, role: str) -> str:
-    """A fresh key named ``name`` (one a server on this port left, killed outright, is revoked)."""
-    from serve.keys import KeyProblem, add_key, revoke_key
+def _revoke_if_live(engine: Engine, name: str) -> None:
+    from serve.keys import KeyProblem, revoke_key
 
     try:
         revoke_key(engine, name)
     except KeyProblem:
         pass  # none live
+
+
+def _browse_key(engine: Engine, name: str, role: str) -> str:
+    """A fresh key named ``name`` (one a server on this port left, killed outright, is revoked)."""
+    from serve.keys import add_key
+
+    _revoke_if_live(engine, name)
     return add_key(engine, name, role, by="octet serve --login")[1]
 
 
 def _drop_browse_key(settings: Settings, config: Path, name: str) -> None:
     from cluster.storage.store import store_url
-    from serve.keys import KeyProblem, revoke_key
 
     try:
         store = store_of(config, store_url(settings))
@@ -144,9 +148,7 @@ def _drop_browse_key(settings: Settings, config: Path, name: str) -> None:
                       f"`octet users revoke {name}`[/yellow]")
         return
     try:
-        revoke_key(store.engine, name)
-    except KeyProblem:
-        pass
+        _revoke_if_live(store.engine, name)
     finally:
         store.close()
 
