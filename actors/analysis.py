@@ -1,15 +1,18 @@
-"""MarketAnalysisAgent: Wyckoff structure per instrument, signals with evidence."""
+"""MarketAnalysisAgent: each instrument's strategy (Wyckoff structure by default) fed its closed
+bars, signals with evidence."""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from actors.ingress import IngressResult
 from trading.instruments import InstrumentRegistry
 from trading.orders import Signal
 from trading.pickling import compact
-from trading.wyckoff import WyckoffDetector, WyckoffEvent, WyckoffParams
+from trading.strategies import SmaCrossParams, Strategy, StrategyName, build_strategy
+from trading.wyckoff import WyckoffEvent, WyckoffParams
 
 ROUTINE = {"swing_high", "swing_low"}  # counted, but too frequent to keep as events
 
@@ -22,10 +25,16 @@ class AnalysisOutput:
 
 
 class MarketAnalysisAgent:
-    """One shard: detects structure for its instruments from the bars that ingress closed."""
+    """One shard: runs its instruments' strategies on the bars that ingress closed (``detectors``:
+    one strategy per symbol, the Wyckoff detector unless the settings choose another)."""
 
-    def __init__(self, registry: InstrumentRegistry, symbols: list[str], params: WyckoffParams) -> None:
-        self.detectors = {s: WyckoffDetector(registry[s], params) for s in symbols}
+    def __init__(self, registry: InstrumentRegistry, symbols: list[str], params: WyckoffParams,
+                 strategies: Mapping[str, StrategyName] | None = None, sma_cross: SmaCrossParams | None = None
+                 ) -> None:
+        chosen = strategies or {}
+        self.detectors: dict[str, Strategy] = {
+            s: build_strategy(chosen.get(s, "wyckoff"), registry[s], params, sma_cross or SmaCrossParams())
+            for s in symbols}
         self.event_counts: Counter[str] = Counter()
         self.last_events = 0
         self.last_changed = True

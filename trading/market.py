@@ -55,6 +55,25 @@ def fx_market_closed(ts_ns: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
     return closed
 
 
+def fx_open_ns(a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Per pair, how long the FX market is open between ``a`` and ``b`` (ns, ``a <= b``): the time
+    between them less any weekend closure (Friday to Sunday 17:00 New York) inside it."""
+    if len(a) == 0:
+        return np.zeros(0, np.int64)
+    closes, opens = _weekends(int(a.min()), int(b.max()))
+    before = np.r_[0, np.cumsum(opens - closes)]  # closed time of the weekends before weekend k
+
+    def closed_upto(t: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        k = np.searchsorted(closes, t, side="right")  # weekends that began at or before t
+        j = np.maximum(k - 1, 0)
+        partial = np.clip(np.minimum(t, opens[j]) - closes[j], 0, None)
+        done: npt.NDArray[np.int64] = np.where(k > 0, before[j] + partial, 0)
+        return done
+
+    open_ns: npt.NDArray[np.int64] = (b - a) - (closed_upto(b) - closed_upto(a))
+    return open_ns
+
+
 def next_weekend_close_ns(ts_ns: int) -> int:
     """The first FX weekend close (Friday 17:00 New York) at or after ``ts_ns``."""
     closes, _ = _weekends(ts_ns, ts_ns)

@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from cluster.cli.common import ConfigOpt, app, console, fail, settings_or_exit, with_local_servers
+from cluster.cli.data import FormatOpt, SymbolOpt, TzOpt, data_overrides
 from cluster.config.settings import Settings
 
 if TYPE_CHECKING:
@@ -22,12 +23,18 @@ if TYPE_CHECKING:
 def _load_ticks(settings: Settings) -> TickBatch:
     """The session's ticks: the data file's (a missing or refused file is one line, exit code 2), or
     the replay generator's."""
-    from cluster.adapters.feeds.paced import FeedError, replay_ticks
+    from cluster.adapters.feeds.paced import FeedError, read_data_file, replay_ticks
 
     try:
-        return replay_ticks(settings)
+        if settings.session.data_file is None:
+            return replay_ticks(settings)
+        loaded = read_data_file(settings)
     except FeedError as exc:
         raise fail(str(exc)) from None
+    for report in loaded.reports:  # what was read, skipped and missing, before the session starts
+        for line in report.lines():
+            console.print(line, highlight=False, markup=False, soft_wrap=True)
+    return loaded.ticks
 
 
 def _check_credentials(settings: Settings) -> None:
@@ -197,7 +204,12 @@ LiveOpt = Annotated[str | None, typer.Option(help="Live state: inprocess | redis
 
 @app.command()
 def run(config: ConfigOpt = Path("octet.yaml"),
-        data: Annotated[Path | None, typer.Option(help="Replay ticks from a CSV/Parquet file.")] = None,
+        data: Annotated[Path | None, typer.Option(
+            help="Replay a recorded file: quotes or bars, CSV/Parquet, in the formats of `octet data check`.")] = None,
+        format: FormatOpt = None, symbol: SymbolOpt = None, tz: TzOpt = None,
+        bar_seconds: Annotated[int | None, typer.Option(help="The desk's bar size in s (session.bar_seconds).")] = None,
+        strategy: Annotated[str | None, typer.Option(
+            help="The signal source of every instrument: wyckoff | sma_cross (strategy.default).")] = None,
         ray_address: Annotated[str | None, typer.Option(help="Connect to a Ray cluster ('auto').")] = None,
         ticks: Annotated[int | None, typer.Option(help="Override session.ticks.")] = None,
         store: StoreOpt = None, live: LiveOpt = None,
@@ -210,7 +222,8 @@ def run(config: ConfigOpt = Path("octet.yaml"),
     with --live redis and no storage.redis_url, a local Redis under data_dir/redis."""
     run_session(settings_or_exit(config, session__data_file=data, runtime__ray_address=ray_address, session__ticks=ticks,
                           runtime__store=store, runtime__live=live, storage__record_ticks=record_ticks,
-                          runtime__bus=bus), config)
+                          runtime__bus=bus, session__bar_seconds=bar_seconds, strategy__default=strategy,
+                          **data_overrides(format, symbol, tz)), config)
 
 
 @app.command()
@@ -218,18 +231,10 @@ def generate(out: Annotated[Path, typer.Argument(help="Output file, .csv or .par
              config: ConfigOpt = Path("octet.yaml"),
              ticks: Annotated[int | None, typer.Option(help="Override session.ticks.")] = None) -> None:
     """Write the replay generator's ticks to a file (for research or `octet run --data`)."""
-    import numpy as np
-    import polars as pl
-
-    from cluster.adapters.feeds.replay import points_per_unit
+    from cluster.adapters.feeds.files import octet_frame
 
     settings = settings_or_exit(config, session__ticks=ticks)
-    batch = _load_ticks(settings)
-    reg = settings.registry()
-    scale = points_per_unit(reg, batch.inst)
-    symbols = np.array(reg.symbols)[batch.inst]
-    frame = pl.DataFrame({"ts": batch.ts, "symbol": symbols, "bid": batch.bid / scale, "ask": batch.ask / scale,
-                          "volume": batch.volume})
+    frame = octet_frame(_load_ticks(settings), settings.registry())
     frame.write_parquet(out) if out.suffix == ".parquet" else frame.write_csv(out)
     console.print(f"wrote {len(frame):,} ticks to {out}")
 

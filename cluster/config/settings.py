@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from cluster.config.secrets import KafkaAccess
 from trading.breaker import BreakerLimits
+from trading.clocks import ZoneError, parse_clock
 from trading.compliance import CostAllowance
 from trading.errors import DomainError, InvalidValue
 from trading.execution_style import ExecutionProfile
@@ -28,6 +29,7 @@ from trading.orders import OrderType
 from trading.presets import PRESET_DIR, load_preset, preset_names, rules_from_dict
 from trading.rules import FirmRules
 from trading.sizing import RiskParameters
+from trading.strategies import SmaCrossParams, StrategyName
 from trading.wyckoff import WyckoffParams
 
 
@@ -153,7 +155,59 @@ class SessionSettings(_Model):
     batch_size: int = Field(default=2_000, ge=1)  # a batch closes at batch_size ticks or linger_ms, the first
     linger_ms: float = Field(default=5.0, ge=0)   # after its first tick (only a paced or live feed ever waits)
     bar_seconds: int = Field(default=60, ge=1)
+    # a recorded file instead of the generator (docs/data.md): its format (auto: told from its first
+    # line), instrument (else from its name), clock (required for MT5 exports and naive times: an IANA
+    # zone, +02:00, or NY+7 for broker server time), the generic format's columns and time format, the
+    # bars' spread in points and price side, and how many unusable rows may be skipped (strict: none)
     data_file: Path | None = None
+    data_format: Literal["auto", "octet", "mt5", "histdata", "dukascopy", "generic"] = "auto"
+    data_symbol: str | None = None
+    data_tz: str | None = None
+    data_columns: dict[str, str] = Field(default_factory=dict)
+    data_time_format: str | None = None
+    data_spread_points: int | None = Field(default=None, ge=0)
+    data_price_side: Literal["bid", "ask", "mid"] | None = None
+    data_strict: bool = False
+    data_max_skipped: float = Field(default=0.01, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _data_clock(self) -> SessionSettings:
+        if self.data_tz is not None:
+            try:
+                parse_clock(self.data_tz)
+            except ZoneError as exc:
+                raise ValueError(f"data_tz: {exc}") from None
+        return self
+
+
+class SmaCrossSettings(_Model):
+    """The reference strategy's parameters (``trading/strategies/sma_cross.py``)."""
+
+    fast: int = Field(default=10, ge=1)
+    slow: int = Field(default=30, ge=2)
+    stop_pips: Decimal = Field(default=Decimal("20"), gt=0)
+    target_pips: Decimal = Field(default=Decimal("40"), ge=0)  # 0: no target
+    confidence: float = Field(default=0.5, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _fast_below_slow(self) -> SmaCrossSettings:
+        if self.fast >= self.slow:
+            raise ValueError(f"fast ({self.fast}) must be below slow ({self.slow})")
+        return self
+
+    def to_domain(self) -> SmaCrossParams:
+        return SmaCrossParams(self.fast, self.slow, self.stop_pips, self.target_pips, self.confidence)
+
+
+class StrategySettings(_Model):
+    """Which strategy gives each instrument's signals: ``default``, or the one ``instruments`` names."""
+
+    default: StrategyName = "wyckoff"
+    instruments: dict[str, StrategyName] = Field(default_factory=dict)
+    sma_cross: SmaCrossSettings = SmaCrossSettings()
+
+    def of(self, symbol: str) -> StrategyName:
+        return self.instruments.get(symbol, self.default)
 
 
 class RuntimeSettings(_Model):
@@ -379,6 +433,7 @@ class Settings(BaseSettings):
     profiles: dict[str, ProfileSettings] = {"default": ProfileSettings()}
     accounts: list[AccountSettings] = Field(min_length=1)
     agents: AgentsSettings = AgentsSettings()
+    strategy: StrategySettings = StrategySettings()
     execution: ExecutionSettings = ExecutionSettings()
     storage: StorageSettings = StorageSettings()
     kafka: KafkaSettings = KafkaSettings()
@@ -411,6 +466,9 @@ class Settings(BaseSettings):
             for sym in acc.limits.instruments:
                 if sym not in symbols:
                     raise ValueError(f"accounts.{i}.limits.instruments: unknown instrument {sym!r}")
+        for sym in self.strategy.instruments:
+            if sym not in symbols:
+                raise ValueError(f"strategy.instruments: unknown instrument {sym!r} (known: {', '.join(symbols)})")
         for name, data in self.firms.items():
             try:
                 rules_from_dict(name, data)

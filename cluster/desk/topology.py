@@ -314,7 +314,9 @@ def build(settings: Settings, state_dir: Path | str, name_prefix: str, exec_addr
                    for i in range(n_ingress)]
     shards = min(settings.runtime.analysis_shards, len(registry))
     groups = [registry.symbols[i::shards] for i in range(shards)]
-    analysis = [(g, start(f"analysis-{i}", MarketAnalysisAgent, registry, g, settings.wyckoff_params()))
+    chosen = {s: settings.strategy.of(s) for s in registry.symbols}
+    analysis = [(g, start(f"analysis-{i}", MarketAnalysisAgent, registry, g, settings.wyckoff_params(),
+                          {s: chosen[s] for s in g}, settings.strategy.sma_cross.to_domain()))
                 for i, g in enumerate(groups)]
     accounts = settings.accounts
     rules = {a.id: settings.firm_rules(a) for a in accounts}

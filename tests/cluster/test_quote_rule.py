@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from actors.ingress import IngressAgent
-from cluster.adapters.feeds.replay import read_ticks
+from cluster.adapters.feeds.files import DataFileError, FileSpec, load_market_files
 from trading.errors import InvalidValue
 from trading.market import Tick, TickBatch
 
@@ -41,10 +41,12 @@ def test_every_entry_point_refuses_the_same_quotes_for_the_same_reason(
     path = tmp_path / "ticks.csv"
     path.write_text(f"ts,symbol,bid,ask,volume\n{T0},EURUSD,{bid},{ask},{volume}\n")
     if reason:
-        with pytest.raises(InvalidValue, match=f"line 2.*{reason}"):
-            read_ticks(path, registry)
+        with pytest.raises(DataFileError, match=f"line 2: {reason}"):
+            load_market_files([path], FileSpec(), registry, strict=True)
+        with pytest.raises(DataFileError, match=f"line 2: {reason}.*nothing is left"):  # skipping leaves nothing
+            load_market_files([path], FileSpec(), registry)
     else:
-        assert len(read_ticks(path, registry)) == 1
+        assert len(load_market_files([path], FileSpec(), registry, strict=True).ticks) == 1
     # the ingress agents, on the quote in points as a feed delivers it (it cannot carry one out of range)
     if reason == "price out of range":
         return

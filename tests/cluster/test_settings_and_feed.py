@@ -10,10 +10,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from cluster.adapters.feeds.replay import generate_ticks, read_ticks
+from cluster.adapters.feeds.files import DataFileError, FileSpec, load_market_files
+from cluster.adapters.feeds.replay import generate_ticks
 from cluster.cli import app
 from cluster.config.settings import SettingsError, load_settings
-from trading.errors import InvalidValue
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -105,7 +105,7 @@ def test_ticks_round_trip_through_csv_and_bad_rows_are_reported(settings, tmp_pa
     out = tmp_path / "ticks.csv"
     result = CliRunner().invoke(app, ["generate", str(out), "--ticks", "5000"])
     assert result.exit_code == 0, result.output
-    back = read_ticks(out, settings.registry())
+    back = load_market_files([out], FileSpec(), settings.registry(), strict=True).ticks
     original, _ = generate(settings, n=5000)
     assert np.array_equal(back.bid, original.bid) and np.array_equal(back.ts, original.ts)
     lines = out.read_text().splitlines()
@@ -113,8 +113,11 @@ def test_ticks_round_trip_through_csv_and_bad_rows_are_reported(settings, tmp_pa
     parts[2] = str(float(parts[3]) + 0.001)  # bid above ask: a crossed quote
     lines[3] = ",".join(parts)
     out.write_text("\n".join(lines))
-    with pytest.raises(InvalidValue, match="line 4"):
-        read_ticks(out, settings.registry())
+    with pytest.raises(DataFileError, match="line 4: crossed quote"):
+        load_market_files([out], FileSpec(), settings.registry(), strict=True)
+    lenient = load_market_files([out], FileSpec(), settings.registry(), max_skipped=0.001)
+    assert len(lenient.ticks) == 4999 and [(s.reason, s.lines) for s in lenient.reports[0].skipped] == [
+        ("crossed quote (bid above ask)", (4,))]
 
 
 def test_rust_exec_limits_come_from_the_accounts_and_are_checked(tmp_path) -> None:

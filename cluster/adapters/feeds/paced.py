@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 
+from cluster.adapters.feeds.files import DataFileError, FileSpec, Loaded, load_market_files
 from cluster.config.settings import Settings
 from trading.market import NS_PER_S, TickBatch
 
@@ -21,20 +22,39 @@ class FeedError(RuntimeError):
     """A feed that cannot be opened (a missing or refused file): one line for the operator."""
 
 
+def file_spec(settings: Settings) -> FileSpec:
+    """How ``session.data_file`` is read (``session.data_*``)."""
+    s = settings.session
+    return FileSpec(s.data_format, s.data_symbol, s.data_tz, dict(s.data_columns), s.data_time_format,
+                    s.data_spread_points, s.data_price_side)
+
+
+def read_data_file(settings: Settings) -> Loaded:
+    """``session.data_file`` read by ``session.data_*``; FeedError names what is wrong, in one line."""
+    s = settings.session
+    assert s.data_file is not None
+    try:
+        loaded = load_market_files([s.data_file], file_spec(settings), settings.registry(), strict=s.data_strict,
+                                   max_skipped=s.data_max_skipped)
+    except (OSError, DataFileError) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise FeedError(f"session.data_file: {reason}") from None
+    longer = {sym: sec for sym, sec in loaded.bar_seconds.items() if sec > s.bar_seconds}
+    if longer:
+        sym, sec = next(iter(longer.items()))
+        raise FeedError(f"session.data_file {s.data_file}: its {sym} bars are {sec} s long and the desk builds "
+                        f"{s.bar_seconds} s bars (session.bar_seconds), which would cut each into pieces: set "
+                        f"session.bar_seconds to {sec} (--bar-seconds {sec})")
+    return loaded
+
+
 def replay_ticks(settings: Settings) -> TickBatch:
     """The replay's ticks: ``session.data_file``'s, or the generator's (``session.*``)."""
-    from polars.exceptions import PolarsError
-
-    from cluster.adapters.feeds.replay import generate_ticks, read_ticks
-    from trading.errors import DomainError
+    from cluster.adapters.feeds.replay import generate_ticks
 
     s = settings.session
     if s.data_file is not None:
-        try:
-            return read_ticks(s.data_file, settings.registry())
-        except (OSError, DomainError, PolarsError) as exc:
-            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise FeedError(f"session.data_file {s.data_file}: {reason}") from None
+        return read_data_file(settings).ticks
     ticks, _ = generate_ticks(settings.registry(), settings.generator_profiles(), s.ticks, s.seed, s.start)
     return ticks
 

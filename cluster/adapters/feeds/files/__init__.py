@@ -1,0 +1,392 @@
+"""Market data files in, quotes out: the anti-corruption layer for recorded data.
+
+``load_market_files`` reads one or more files (``formats``), judges every row, skips what cannot be
+used (naming each reason with its line numbers), reports gaps, turns bars into quotes by the
+intra-bar model (``trading.intrabar``) and returns the session's ``TickBatch`` with an
+``ImportReport``. A file as a whole is refused (``DataFileError``, one line) when it cannot be read,
+names no zone where one is needed, holds an unknown instrument, or has more unusable rows than
+``max_skipped`` allows (any, with ``strict``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from cluster.adapters.feeds.files.formats import FORMATS, DataFileError, FileSpec, Parsed, parse
+from trading.clocks import ZoneError, parse_clock
+from trading.instruments import InstrumentRegistry
+from trading.intrabar import QUOTES_PER_BAR, bar_quotes
+from trading.market import MAX_POINTS, TickBatch, fx_open_ns, tick_faults, to_points, ts_to_datetime
+
+__all__ = ["FORMATS", "DataFileError", "FileSpec", "ImportReport", "Loaded", "ZoneError",
+           "load_market_files", "octet_frame", "parse_columns_option", "points_per_unit",
+           "parse_clock"]
+
+EXAMPLES = 5  # line numbers kept per reason
+QUOTE_GAP_NS = 30 * 60 * 1_000_000_000  # quotes further apart than this while the market is open: a gap
+GAPS_SHOWN = 3
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """Rows left out for one reason: how many, the first few line numbers, the first row's text."""
+
+    reason: str
+    count: int
+    lines: tuple[int, ...]
+    example: str
+
+
+@dataclass(frozen=True)
+class Gap:
+    symbol: str
+    after_ns: int
+    before_ns: int
+    open_s: float  # of which the market was open
+    line: int  # the row after the gap
+
+
+@dataclass
+class ImportReport:
+    path: str
+    format: str
+    kind: str
+    clock: str
+    symbols: list[str]
+    rows: int
+    kept: int
+    quotes: int
+    skipped: list[Skipped] = field(default_factory=list)
+    ignored: list[Skipped] = field(default_factory=list)
+    gaps: list[Gap] = field(default_factory=list)
+    gap_count: int = 0
+    bar_seconds: dict[str, int] = field(default_factory=dict)
+    first_ns: int = 0
+    last_ns: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def skipped_rows(self) -> int:
+        return sum(s.count for s in self.skipped)
+
+    def lines(self) -> list[str]:
+        """The report as text, one finding a line."""
+        share = self.skipped_rows / self.rows if self.rows else 0.0
+        out = [f"{self.path}: {self.format} {self.kind}, {', '.join(self.symbols)}; {self.rows:,} rows read, "
+               f"{self.kept:,} used, {self.skipped_rows:,} skipped ({share:.2%})"]
+        if self.kept:
+            span = f"{_when(self.first_ns)} → {_when(self.last_ns)} UTC"
+            if self.kind == "bars":
+                sizes = ", ".join(f"{s} {_duration(v)}" for s, v in sorted(self.bar_seconds.items()))
+                out.append(f"  bars of {sizes}, {span}; {self.quotes:,} quotes by the intra-bar model "
+                           f"({QUOTES_PER_BAR} a bar)")
+            else:
+                out.append(f"  {self.quotes:,} quotes, {span}")
+        out += [f"  {note}" for note in self.notes]
+        for s in self.skipped:
+            out.append(f"  skipped {s.count:,} × {s.reason}: line{'s' if len(s.lines) > 1 else ''} "
+                       f"{', '.join(f'{n:,}' for n in s.lines)}{' …' if s.count > len(s.lines) else ''}")
+        for s in self.ignored:
+            out.append(f"  ignored {s.count:,} × {s.reason} (not a fault)")
+        if self.gap_count:
+            shown = "; ".join(f"{g.symbol} {_duration(g.open_s)} open market without data after "
+                              f"{_when(g.after_ns)} (line {g.line:,})" for g in self.gaps)
+            out.append(f"  {self.gap_count:,} gap(s) outside FX weekends, the longest: {shown}")
+        return out
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path, "format": self.format, "kind": self.kind, "clock": self.clock,
+            "symbols": self.symbols, "rows": self.rows, "kept": self.kept, "quotes": self.quotes,
+            "skipped": [vars_of(s) for s in self.skipped], "ignored": [vars_of(s) for s in self.ignored],
+            "gap_count": self.gap_count, "gaps": [vars_of(g) for g in self.gaps], "bar_seconds": self.bar_seconds,
+            "first_ns": self.first_ns, "last_ns": self.last_ns, "notes": self.notes,
+        }
+
+
+def vars_of(obj: Skipped | Gap) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(obj).items()}
+
+
+def _when(ns: int) -> str:
+    return ts_to_datetime(ns).strftime("%Y-%m-%d %H:%M")
+
+
+def _duration(seconds: float) -> str:
+    s = float(seconds)
+    if s >= 86_400 and s % 86_400 == 0:
+        return f"{s / 86_400:g} d"
+    if s >= 3_600:
+        return f"{s / 3_600:.3g} h"
+    if s >= 60:
+        return f"{s / 60:.3g} min"
+    return f"{s:g} s"
+
+
+@dataclass
+class Loaded:
+    ticks: TickBatch
+    reports: list[ImportReport]
+    bar_seconds: dict[str, int]  # per symbol given as bars, their size
+
+
+# --- judging rows ---------------------------------------------------------------------------------
+
+def _group(faults: pl.DataFrame, reason_col: str) -> list[Skipped]:
+    """Faulty rows (line, text, reason) grouped by reason with the quoted values left out."""
+    if faults.is_empty():
+        return []
+    keyed = faults.with_columns(pl.col(reason_col).str.replace_all(r"'[^']*'", "…").alias("_key"))
+    groups = keyed.group_by("_key", maintain_order=True).agg(pl.len().alias("n"), pl.col("line").head(EXAMPLES),
+                                                              pl.col(reason_col).first().alias("first"),
+                                                              pl.col("text").first().alias("text"))
+    out = []
+    for r in groups.sort("n", descending=True).iter_rows(named=True):
+        reason = r["first"] if r["n"] == 1 else r["_key"]
+        out.append(Skipped(reason, int(r["n"]), tuple(int(x) for x in r["line"]), str(r["text"])[:120]))
+    return out
+
+
+def _order_faults(ts: npt.NDArray[np.int64], inst: npt.NDArray[np.int16], values: npt.NDArray[np.float64]
+                  ) -> npt.NDArray[np.object_]:
+    """Per row (all usable so far): a time before an earlier row's of its instrument, or the same
+    time as its instrument's previous row (a duplicate when ``values`` are the same too)."""
+    reason = np.full(len(ts), None, dtype=object)
+    same = np.zeros(len(ts), np.bool_)
+    for i in np.unique(inst):
+        idx = np.flatnonzero(inst == i)
+        v = values[idx]
+        same[idx[1:]] = np.all(v[1:] == v[:-1], axis=1)
+        t = ts[idx]
+        running = np.maximum.accumulate(t)
+        back = np.r_[False, t[1:] < running[:-1]]
+        repeat = np.r_[False, t[1:] == running[:-1]] & ~back
+        reason[idx[back]] = "out of order (a time before an earlier row's; is the file sorted?)"
+        dup = idx[repeat]
+        reason[dup] = np.where(same[dup], "duplicate (the same time and values as the row before)",
+                               "duplicate time (a second bar for the same time, with other values)")
+    return reason
+
+
+def _scales(registry: InstrumentRegistry, inst: npt.NDArray[np.int16]) -> npt.NDArray[np.float64]:
+    table = np.array([10.0 ** registry.by_index(i).price_precision for i in range(len(registry))], np.float64)
+    scale: npt.NDArray[np.float64] = table[inst]
+    return scale
+
+
+def _judge(parsed: Parsed, registry: InstrumentRegistry) -> tuple[pl.DataFrame, npt.NDArray[np.object_]]:
+    """The rows and, per row, why it cannot be used (None: it can)."""
+    frame = parsed.frame
+    symbols = frame.filter(pl.col("fault").is_null())["symbol"].unique().drop_nulls().to_list()
+    unknown = sorted(set(symbols) - set(registry.symbols))
+    if unknown:
+        raise DataFileError(f"unknown instrument(s) {', '.join(unknown)}: the settings define "
+                            f"{', '.join(registry.symbols)} (instruments in the settings; --symbol)")
+    index = {s: i for i, s in enumerate(registry.symbols)}
+    inst = np.array([index.get(s, 0) for s in frame["symbol"].fill_null("").to_list()], np.int16)
+    reason = np.array(frame["fault"].to_list(), dtype=object)
+    ts = frame["ts"].fill_null(0).to_numpy().astype(np.int64)
+    scale = _scales(registry, inst)
+    if parsed.kind == "quotes":
+        ok = np.flatnonzero(reason == None)  # noqa: E711 (an object array)
+        bid = frame["bid"].fill_null(float("nan")).to_numpy()[ok] * scale[ok]
+        ask = frame["ask"].fill_null(float("nan")).to_numpy()[ok] * scale[ok]
+        volume = frame["volume"].fill_null(float("nan")).to_numpy()[ok]
+        faults = tick_faults(bid, ask, volume, ts=ts[ok], inst=inst[ok])
+        hints = {"crossed quote": "crossed quote (bid above ask)",
+                 "out of order": "out of order (a time before an earlier row's; is the file sorted?)",
+                 "duplicate": "duplicate (the same time, bid and ask as the row before)"}
+        bad = faults != ""
+        reason[ok[bad]] = [hints.get(str(f), str(f)) for f in faults[bad]]
+        return frame, reason
+    prices = {c: frame[c].fill_null(float("nan")).to_numpy() * scale for c in ("open", "high", "low", "close")}
+    stack = np.column_stack(list(prices.values()))
+    volume = frame["volume"].fill_null(float("nan")).to_numpy()
+    spread = frame["spread"].fill_null(0.0).to_numpy()
+    checks: list[tuple[Any, str]] = [
+        (~np.isfinite(stack).all(axis=1), "NaN or missing price"),
+        ((np.abs(np.nan_to_num(stack)) >= MAX_POINTS).any(axis=1), "price out of range"),
+        ((np.nan_to_num(stack) <= 0).any(axis=1), "non-positive price"),
+        (prices["high"] < prices["low"], "high below low"),
+        ((np.minimum(prices["open"], prices["close"]) < prices["low"])
+         | (np.maximum(prices["open"], prices["close"]) > prices["high"]), "open or close outside the bar's low-high"),
+        (~np.isfinite(volume) | (volume < 0), "NaN or negative volume"),
+        (~np.isfinite(spread) | (spread < 0), "negative spread"),
+    ]
+    for bad, why in checks:
+        reason[bad & (reason == None)] = why  # noqa: E711
+    ok = np.flatnonzero(reason == None)  # noqa: E711
+    values = frame.select("open", "high", "low", "close", "volume").to_numpy()[ok]
+    reason[ok] = _order_faults(ts[ok], inst[ok], values)
+    return frame, reason
+
+
+def _period(ts: npt.NDArray[np.int64]) -> int:
+    """The bar size: the commonest step between bars (ns)."""
+    steps = np.diff(ts)
+    steps = steps[steps > 0]
+    if len(steps) == 0:
+        return 60 * 1_000_000_000
+    values, counts = np.unique(steps, return_counts=True)
+    return int(values[np.argmax(counts)])
+
+
+def _gaps(symbol: str, ts: npt.NDArray[np.int64], lines: npt.NDArray[np.int64], step_ns: int | None
+          ) -> tuple[int, list[Gap]]:
+    if len(ts) < 2:
+        return 0, []
+    a, b = ts[:-1], ts[1:]
+    threshold = QUOTE_GAP_NS if step_ns is None else step_ns
+    candidates = np.flatnonzero(b - a > threshold)
+    if len(candidates) == 0:
+        return 0, []
+    start = a[candidates] + (0 if step_ns is None else step_ns)
+    open_ns = fx_open_ns(start, b[candidates])
+    real = open_ns > (threshold if step_ns is None else 0)
+    idx, open_ns = candidates[real], open_ns[real]
+    longest = np.argsort(-open_ns, kind="stable")[:GAPS_SHOWN]
+    return len(idx), [Gap(symbol, int(a[idx[k]]), int(b[idx[k]]), float(open_ns[k]) / 1e9, int(lines[idx[k] + 1]))
+                      for k in longest]
+
+
+def _load_one(path: Path, spec: FileSpec, registry: InstrumentRegistry, strict: bool, max_skipped: float
+              ) -> tuple[TickBatch, ImportReport, dict[str, int]]:
+    try:
+        parsed = parse(path, spec, registry.symbols)
+        frame, reason = _judge(parsed, registry)
+    except DataFileError as exc:
+        message = str(exc)
+        raise DataFileError(message if message.startswith(str(path)) else f"{path}: {message}") from None
+    rows = len(frame) + (len(parsed.ignored) if parsed.ignored is not None else 0)
+    bad = reason != None  # noqa: E711
+    faults = frame.select("line", "text").with_columns(pl.Series("reason", reason.tolist(), dtype=pl.Utf8))
+    skipped = _group(faults.filter(pl.Series(bad)), "reason")
+    ignored = _group(parsed.ignored, "reason") if parsed.ignored is not None else []
+    n_bad = int(bad.sum())
+    if n_bad and (strict or n_bad > max_skipped * rows or n_bad == len(frame)):
+        first = faults.filter(pl.Series(bad)).row(0, named=True)
+        why = ("--strict refuses any" if strict else "nothing is left" if n_bad == len(frame)
+               else f"more than the {max_skipped:.1%} allowed (session.data_max_skipped)")
+        raise DataFileError(f"{path}: line {first['line']}: {first['reason']} — {n_bad:,} of {rows:,} rows cannot be "
+                            f"used, {why}; `octet data check {path}` lists them")
+    good = frame.filter(pl.Series(~bad))
+    if good.is_empty():
+        raise DataFileError(f"{path}: no market data rows in the file")
+    index = {s: i for i, s in enumerate(registry.symbols)}
+    inst = np.array([index[s] for s in good["symbol"].to_list()], np.int16)
+    ts = good["ts"].to_numpy().astype(np.int64)
+    lines = good["line"].to_numpy().astype(np.int64)
+    scale = _scales(registry, inst)
+    gap_count, gaps = 0, list[Gap]()
+    bar_seconds: dict[str, int] = {}
+    notes = list(parsed.notes)
+    if parsed.kind == "quotes":
+        bid = to_points(good["bid"].to_numpy() * scale)
+        ask = to_points(good["ask"].to_numpy() * scale)
+        batch = TickBatch(ts, inst, bid, ask, good["volume"].to_numpy().astype(np.float64))
+        for i in np.unique(inst):
+            n, g = _gaps(registry.symbols[i], ts[inst == i], lines[inst == i], None)
+            gap_count, gaps = gap_count + n, gaps + g
+    else:
+        parts = []
+        for i in np.unique(inst):
+            sel = inst == i
+            symbol = registry.symbols[i]
+            step = _period(ts[sel])
+            bar_seconds[symbol] = max(step // 1_000_000_000, 1)
+            n, g = _gaps(symbol, ts[sel], lines[sel], step)
+            gap_count, gaps = gap_count + n, gaps + g
+            pts = {c: to_points(good[c].to_numpy()[sel] * scale[sel]) for c in ("open", "high", "low", "close")}
+            file_spread = good["spread"].to_numpy()[sel]
+            if spec.spread_points is not None:
+                spread = np.full(int(sel.sum()), spec.spread_points, np.int64)
+            else:
+                spread = np.rint(np.nan_to_num(file_spread, nan=0.0)).astype(np.int64)
+            q_ts, q_bid, q_ask, q_vol = bar_quotes(ts[sel], step, pts["open"], pts["high"], pts["low"], pts["close"],
+                                                   good["volume"].to_numpy()[sel].astype(np.float64), spread,
+                                                   parsed.price_side)
+            parts.append(TickBatch(q_ts, np.full(len(q_ts), i, np.int16), q_bid, q_ask, q_vol))
+        batch = _merge(parts)
+        if spec.spread_points is not None:
+            notes.append(f"spread {spec.spread_points} points (--spread)")
+        elif good["spread"].is_null().all():
+            notes.append("no spread in the file: bid = ask in the quotes made from it (--spread POINTS sets one)")
+        notes.append(f"bar prices are {parsed.price_side}s" if parsed.price_side != "mid" else "bar prices are mids")
+    gaps = sorted(gaps, key=lambda g: -g.open_s)[:GAPS_SHOWN]
+    report = ImportReport(
+        str(path), parsed.format, parsed.kind, parsed.clock, sorted({registry.symbols[i] for i in np.unique(inst)}),
+        rows, len(good), len(batch), skipped, ignored, gaps, gap_count, bar_seconds,
+        int(batch.ts.min()) if len(batch) else 0, int(batch.ts.max()) if len(batch) else 0, notes)
+    return batch, report, bar_seconds
+
+
+def _merge(parts: Sequence[TickBatch]) -> TickBatch:
+    if not parts:
+        return TickBatch.empty()
+    ts = np.concatenate([p.ts for p in parts])
+    order = np.argsort(ts, kind="stable")
+    return TickBatch(ts[order], np.concatenate([p.inst for p in parts])[order],
+                     np.concatenate([p.bid for p in parts])[order], np.concatenate([p.ask for p in parts])[order],
+                     np.concatenate([p.volume for p in parts])[order])
+
+
+def load_market_files(paths: Sequence[str | Path], spec: FileSpec, registry: InstrumentRegistry, *,
+                      strict: bool = False, max_skipped: float = 0.01) -> Loaded:
+    """Every file's usable quotes, merged in time order, with a report per file. Two files may not
+    cover the same instrument over the same time."""
+    batches, reports, bars = [], [], {}
+    spans: dict[str, tuple[str, int, int]] = {}
+    for p in paths:
+        path = Path(p)
+        batch, report, bar_seconds = _load_one(path, spec, registry, strict, max_skipped)
+        for i in np.unique(batch.inst):
+            symbol = registry.symbols[i]
+            sel = batch.ts[batch.inst == i]
+            lo, hi = int(sel.min()), int(sel.max())
+            if symbol in spans and spans[symbol][1] <= hi and lo <= spans[symbol][2]:
+                raise DataFileError(f"{path} and {spans[symbol][0]} both hold {symbol} from {_when(max(lo, spans[symbol][1]))} "
+                                    f"to {_when(min(hi, spans[symbol][2]))}: give each stretch of an instrument once")
+            spans[symbol] = (str(path), min(lo, spans.get(symbol, ("", lo, hi))[1]), max(hi, spans.get(symbol, ("", lo, hi))[2]))
+        batches.append(batch)
+        reports.append(report)
+        bars.update(bar_seconds)
+    return Loaded(_merge(batches), reports, bars)
+
+
+def points_per_unit(registry: InstrumentRegistry, inst: npt.NDArray[np.int16]) -> npt.NDArray[np.int64]:
+    """Per tick, how many integer points make one unit of price (10^precision of its instrument)."""
+    scales = np.array([10 ** registry.by_index(i).price_precision for i in range(len(registry))], np.int64)
+    per_tick: npt.NDArray[np.int64] = scales[inst]
+    return per_tick
+
+
+def octet_frame(batch: TickBatch, registry: InstrumentRegistry) -> pl.DataFrame:
+    """Quotes in Octet's file format (``ts`` in ns, ``symbol``, ``bid``, ``ask``, ``volume``)."""
+    scale = points_per_unit(registry, batch.inst)
+    symbols = np.array(registry.symbols)[batch.inst]
+    return pl.DataFrame({"ts": batch.ts, "symbol": symbols, "bid": batch.bid / scale, "ask": batch.ask / scale,
+                         "volume": batch.volume})
+
+
+_COLUMN = re.compile(r"^\s*([a-z_]+)\s*=\s*(.+?)\s*$")
+
+
+def parse_columns_option(text: str | None) -> dict[str, str]:
+    """``ts=Time,bid=Bid,ask=Ask`` as a map; DataFileError names a malformed part."""
+    if not text:
+        return {}
+    out: dict[str, str] = {}
+    for part in text.split(","):
+        m = _COLUMN.match(part)
+        if m is None:
+            raise DataFileError(f"--columns: {part!r} is not field=column (e.g. ts=Time,bid=Bid,ask=Ask)")
+        out[m.group(1)] = m.group(2)
+    return out

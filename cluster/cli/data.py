@@ -1,0 +1,109 @@
+"""Recorded market data: `octet data check` (what a file holds and what of it cannot be used) and
+`octet data convert` (broker and vendor formats to Octet's quotes file)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from cluster.cli.common import ConfigOpt, app, console, fail, settings_or_exit
+from cluster.config.settings import Settings
+
+if TYPE_CHECKING:
+    from cluster.adapters.feeds.files import Loaded
+
+data = typer.Typer(help="Recorded market data: check a file, convert it to Octet's format.", no_args_is_help=True)
+app.add_typer(data, name="data")
+
+FormatOpt = Annotated[str | None, typer.Option(
+    "--format", help="auto | octet | mt5 | histdata | dukascopy | generic (session.data_format; auto: from the first line).")]
+SymbolOpt = Annotated[str | None, typer.Option(help="The instrument of a one-instrument file (default: from its name).")]
+TzOpt = Annotated[str | None, typer.Option(
+    "--tz", help="The clock of the file's times: NY+7 (broker server time), an IANA zone, +02:00 or UTC.")]
+ColumnsOpt = Annotated[str | None, typer.Option(help="generic: field=column pairs, e.g. ts=Time,bid=Bid,ask=Ask.")]
+TimeFormatOpt = Annotated[str | None, typer.Option(help="generic: a strptime format of the times, e.g. %d/%m/%Y %H:%M.")]
+SpreadOpt = Annotated[int | None, typer.Option("--spread", help="Bars: the spread in points (over the file's own).")]
+SideOpt = Annotated[str | None, typer.Option(help="Bars: bid | ask | mid, which side the prices are.")]
+StrictOpt = Annotated[bool | None, typer.Option("--strict/--lenient", help="Refuse a file with any unusable row.")]
+MaxSkippedOpt = Annotated[float | None, typer.Option(help="Skip at most this share of rows (0.01 = 1%).")]
+
+
+def data_overrides(format: str | None = None, symbol: str | None = None, tz: str | None = None,
+                   columns: str | None = None, time_format: str | None = None, spread: int | None = None,
+                   price_side: str | None = None, strict: bool | None = None,
+                   max_skipped: float | None = None) -> dict[str, object]:
+    """The command line's data options as settings overrides (None: not given)."""
+    from cluster.adapters.feeds.files import DataFileError, parse_columns_option
+
+    try:
+        cols = parse_columns_option(columns) if columns is not None else None
+    except DataFileError as exc:
+        raise fail(str(exc)) from None
+    return {"session__data_format": format, "session__data_symbol": symbol, "session__data_tz": tz,
+            "session__data_columns": cols, "session__data_time_format": time_format,
+            "session__data_spread_points": spread, "session__data_price_side": price_side,
+            "session__data_strict": strict, "session__data_max_skipped": max_skipped}
+
+
+def _load(settings: Settings, files: list[Path]) -> Loaded:
+    from cluster.adapters.feeds.files import DataFileError, load_market_files
+    from cluster.adapters.feeds.paced import file_spec
+
+    s = settings.session
+    try:
+        with console.status(f"reading {len(files)} file(s)"):
+            return load_market_files(files, file_spec(settings), settings.registry(), strict=s.data_strict,
+                                     max_skipped=s.data_max_skipped)
+    except (OSError, DataFileError) as exc:
+        raise fail((str(exc).strip().splitlines() or [type(exc).__name__])[0]) from None
+
+
+@data.command()
+def check(files: Annotated[list[Path], typer.Argument(help="CSV/Parquet files (.gz or .zip too).")],
+          config: ConfigOpt = Path("octet.yaml"), format: FormatOpt = None, symbol: SymbolOpt = None,
+          tz: TzOpt = None, columns: ColumnsOpt = None, time_format: TimeFormatOpt = None, spread: SpreadOpt = None,
+          price_side: SideOpt = None, strict: StrictOpt = None, max_skipped: MaxSkippedOpt = None,
+          as_json: Annotated[bool, typer.Option("--json", help="The reports as JSON.")] = False) -> None:
+    """Read files as a session would and report what they hold, what was skipped (with line
+    numbers) and why, and gaps while the market was open. Exit 2 when a file would be refused."""
+    settings = settings_or_exit(config, **data_overrides(format, symbol, tz, columns, time_format, spread,
+                                                          price_side, strict, max_skipped))
+    loaded = _load(settings, files)
+    if as_json:
+        print(json.dumps([r.as_dict() for r in loaded.reports], indent=2))
+        return
+    for report in loaded.reports:
+        for line in report.lines():
+            console.print(line, highlight=False, markup=False, soft_wrap=True)
+
+
+@data.command()
+def convert(files: Annotated[list[Path], typer.Argument(help="CSV/Parquet files (.gz or .zip too).")],
+            out: Annotated[Path, typer.Option(help="The quotes file to write, .csv or .parquet.")],
+            config: ConfigOpt = Path("octet.yaml"), format: FormatOpt = None, symbol: SymbolOpt = None,
+            tz: TzOpt = None, columns: ColumnsOpt = None, time_format: TimeFormatOpt = None,
+            spread: SpreadOpt = None, price_side: SideOpt = None, strict: StrictOpt = None,
+            max_skipped: MaxSkippedOpt = None) -> None:
+    """Write the files' usable quotes (bars through the intra-bar model), merged in time order, as
+    one file in Octet's format (`octet run --data OUT` reads it without further options)."""
+    from cluster.adapters.feeds.files import octet_frame
+
+    if out.suffix not in (".csv", ".parquet"):
+        raise fail(f"--out {out}: must end in .csv or .parquet")
+    if any(out.resolve() == f.resolve() for f in files):
+        raise fail(f"--out {out} is one of the files read")
+    settings = settings_or_exit(config, **data_overrides(format, symbol, tz, columns, time_format, spread,
+                                                          price_side, strict, max_skipped))
+    loaded = _load(settings, files)
+    for report in loaded.reports:
+        for line in report.lines():
+            console.print(line, highlight=False, markup=False, soft_wrap=True)
+    frame = octet_frame(loaded.ticks, settings.registry())
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame.write_parquet(out) if out.suffix == ".parquet" else frame.write_csv(out)
+    sizes = sorted(set(loaded.bar_seconds.values()))
+    hint = f" (made from bars of {', '.join(str(s) for s in sizes)} s: run with --bar-seconds {max(sizes)})" if sizes else ""
+    console.print(f"wrote {len(frame):,} quotes to {out}{hint}", highlight=False, markup=False, soft_wrap=True)

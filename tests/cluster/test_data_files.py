@@ -1,0 +1,224 @@
+"""Recorded market data in the formats traders have (tests/data/market_files, written by hand in each
+format): times turned to UTC from each format's clock, bars turned to quotes by the intra-bar model,
+and every unusable row skipped with its reason and line number, or the file refused in one line."""
+
+from __future__ import annotations
+
+import gzip
+import zipfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from cluster.adapters.feeds.files import DataFileError, FileSpec, load_market_files
+from cluster.adapters.feeds.paced import FeedError, read_data_file
+from cluster.cli import app
+from cluster.config.settings import Settings, SettingsError, load_settings
+from trading.market import datetime_to_ts
+
+FILES = Path(__file__).resolve().parents[1] / "data" / "market_files"
+ROOT = Path(__file__).resolve().parents[2]
+H = 3_600 * 10**9
+
+
+def utc(*args: int) -> int:
+    return datetime_to_ts(datetime(*args, tzinfo=UTC))  # type: ignore[misc]
+
+
+def load(name: str, registry, **spec):  # type: ignore[no-untyped-def]
+    options = {k: spec.pop(k) for k in ("strict", "max_skipped") if k in spec}
+    return load_market_files([FILES / name], FileSpec(**spec), registry, **options)
+
+
+def test_mt5_bars_on_broker_server_time_cross_the_us_change_to_daylight_saving(registry) -> None:
+    # NY+7: UTC+2 before Sunday 10 March 2024, UTC+3 after; the file is UTF-16 with CRLF, as terminals write
+    loaded = load("EURUSD_H1_mt5.csv", registry, tz="NY+7")
+    report = loaded.reports[0]
+    assert (report.format, report.kind, report.rows, report.kept) == ("mt5", "bars", 4, 4)
+    starts = loaded.ticks.ts[::4]
+    assert starts.tolist() == [utc(2024, 3, 8, 20), utc(2024, 3, 8, 21), utc(2024, 3, 10, 21), utc(2024, 3, 10, 22)]
+    assert loaded.bar_seconds == {"EURUSD": 3600}
+    # the first bar rose: open, low, high, close at 0, 15, 30, 45 min; bids as written, asks over them by <SPREAD>
+    assert loaded.ticks.bid[:4].tolist() == [109380, 109350, 109420, 109400]
+    assert (loaded.ticks.ask[:4] - loaded.ticks.bid[:4]).tolist() == [8, 8, 8, 8]
+    assert (loaded.ticks.ts[:4] - starts[0]).tolist() == [0, H // 4, H // 2, 3 * H // 4]
+    assert loaded.ticks.volume[:4].tolist() == [300.0] * 4  # <TICKVOL> 1200 over four quotes
+    # the second fell: open, high, low, close
+    assert loaded.ticks.bid[4:8].tolist() == [109400, 109410, 109310, 109330]
+    # no gap is reported across the weekend
+    assert report.gap_count == 0
+
+
+def test_an_mt5_export_without_a_zone_is_refused_naming_the_option(registry) -> None:
+    with pytest.raises(DataFileError, match=r"EURUSD_H1_mt5.csv: an MT5 export is in the broker's server time.*--tz"):
+        load("EURUSD_H1_mt5.csv", registry)
+
+
+def test_mt5_ticks_carry_bid_and_ask_forward_and_skip_bad_rows_by_line(registry) -> None:
+    loaded = load("EURUSD_ticks_mt5.csv", registry, tz="Europe/Athens", max_skipped=0.5)
+    t0 = utc(2024, 3, 11, 8)  # 10:00 in Athens (UTC+2 in March)
+    assert (loaded.ticks.ts - t0).tolist() == [228_000_000, 525_000_000, 900_000_000, 1_100_000_000]
+    assert loaded.ticks.bid.tolist() == [109381, 109381, 109384, 109386]  # 10:00:00.525 gave only an ask
+    assert loaded.ticks.ask.tolist() == [109390, 109392, 109393, 109393]  # 10:00:01.100 gave only a bid
+    report = loaded.reports[0]
+    assert [(s.reason, s.lines) for s in report.skipped] == [
+        ("text '1.0938l' in number column bid", (6,)),
+        ("crossed quote (bid above ask)", (7,)),  # 1.09395 / 1.09391
+        ("out of order (a time before an earlier row's; is the file sorted?)", (8,)),
+        ("duplicate (the same time, bid and ask as the row before)", (10,)),
+    ]
+    assert sorted((s.reason, s.lines) for s in report.ignored) == [
+        ("before the first full quote (bid and ask not both given yet)", (2,)),
+        ("no bid or ask on the row (a last-price or volume-only tick)", (5,))]
+    assert (report.rows, report.kept) == (10, 4)
+
+
+def test_histdata_times_are_eastern_standard_time_all_year(registry) -> None:
+    bars = load("DAT_ASCII_EURUSD_M1_202403.csv", registry)
+    # 16:58 EST on Friday 8 March is 21:58 UTC; 17:00 on Sunday 10 March stays UTC-5 (22:00 UTC) though
+    # New York has moved to daylight saving
+    assert bars.ticks.ts[::4].tolist() == [utc(2024, 3, 8, 21, 58), utc(2024, 3, 8, 21, 59), utc(2024, 3, 10, 22),
+                                           utc(2024, 3, 10, 22, 1)]
+    assert bars.bar_seconds == {"EURUSD": 60}
+    notes = " ".join(bars.reports[0].notes)
+    assert "no volume in the file" in notes and "no spread in the file" in notes
+    # New York opened at 21:00 UTC; the hour before HistData's first Sunday bar is a gap, the weekend is not
+    assert bars.reports[0].gap_count == 1 and bars.reports[0].gaps[0].open_s == 3600.0
+    ticks = load("DAT_ASCII_USDJPY_T_202403.csv", registry)
+    assert ticks.ticks.ts.tolist() == [utc(2024, 3, 11, 8) + 123_000_000, utc(2024, 3, 11, 8) + 456_000_000,
+                                       utc(2024, 3, 11, 8, 0, 1) + 1_000_000]
+    assert ticks.ticks.bid.tolist() == [147102, 147103, 147101] and ticks.reports[0].symbols == ["USDJPY"]
+
+
+def test_dukascopy_candles_in_gmt_and_ticks_with_their_offset(registry) -> None:
+    candles = load("GBPUSD_Candlestick_1_Hour_BID_11.03.2024-11.03.2024.csv", registry, spread_points=12)
+    assert candles.ticks.ts[::4].tolist() == [utc(2024, 3, 11, 8), utc(2024, 3, 11, 9)]
+    assert (candles.ticks.ask - candles.ticks.bid).tolist() == [12] * 8
+    assert candles.ticks.volume[0] == pytest.approx(2345.67 / 4)
+    ticks = load("GBPUSD_Ticks_11.03.2024-11.03.2024.csv", registry)
+    assert ticks.ticks.ts.tolist() == [utc(2024, 3, 11, 10) + 17_000_000, utc(2024, 3, 11, 10) + 228_000_000]
+    assert ticks.ticks.bid.tolist() == [127900, 127901] and ticks.ticks.ask.tolist() == [127912, 127913]
+    assert ticks.ticks.volume.tolist() == [3.75, 2.0]  # ask and bid volume
+
+
+def test_a_generic_export_is_read_by_its_column_map_and_time_format(registry) -> None:
+    loaded = load("broker_export_generic.csv", registry, format="generic", symbol="EURUSD", tz="Europe/London",
+                  columns={"date": "Datum", "time": "Uhrzeit", "bid": "Geld", "ask": "Brief", "volume": "Menge"},
+                  time_format="%d/%m/%Y %H:%M:%S")
+    assert loaded.ticks.ts.tolist() == [utc(2024, 3, 11, 9), utc(2024, 3, 11, 9, 0, 1)]  # London is UTC in March
+    assert loaded.ticks.volume.tolist() == [2.0, 1.0]
+    with pytest.raises(DataFileError, match=r"no column\(s\) ask=Ask in the file; it has Datum, Uhrzeit"):
+        load("broker_export_generic.csv", registry, symbol="EURUSD", columns={"ts": "Datum", "bid": "Geld", "ask": "Ask"})
+    with pytest.raises(DataFileError, match="its name holds none .* --symbol"):
+        load("broker_export_generic.csv", registry, columns={"ts": "Datum", "bid": "Geld", "ask": "Brief"})
+
+
+def test_naive_times_are_refused_unless_a_zone_is_given(registry) -> None:
+    with pytest.raises(DataFileError, match=r"octet_naive.csv: line 2: time '2024-03-11 10:00:00' has no zone.*--tz"):
+        load("octet_naive.csv", registry)
+    assert load("octet_naive.csv", registry, tz="+02:00").ticks.ts.tolist() == [utc(2024, 3, 11, 8)]
+
+
+def test_a_file_with_a_nan_is_read_with_the_row_skipped_and_named(registry) -> None:
+    loaded = load("octet_with_nan.csv", registry, max_skipped=0.5)
+    assert [(s.reason, s.lines) for s in loaded.reports[0].skipped] == [
+        ("NaN or missing price", (3,)),
+        ("out of order (a time before an earlier row's; is the file sorted?)", (5,)),  # 10:00:03+01:00 is 09:00:03 UTC
+    ]
+    with pytest.raises(DataFileError, match=r"line 3: NaN or missing price — 2 of 4 rows cannot be used, more than the "
+                                            r"1.0% allowed \(session.data_max_skipped\)"):
+        load("octet_with_nan.csv", registry)
+    with pytest.raises(DataFileError, match="line 3: NaN or missing price .* --strict refuses any"):
+        load("octet_with_nan.csv", registry, strict=True, max_skipped=0.5)
+
+
+def test_every_fault_a_bar_can_have_is_named_with_its_line(registry) -> None:
+    loaded = load("EURUSD_M1_broken_mt5.csv", registry, tz="NY+7", max_skipped=0.9)
+    assert [(s.reason, s.lines) for s in loaded.reports[0].skipped] == [
+        ("high below low", (3,)),
+        ("non-positive price", (4,)),
+        ("text 'N/A' in number column high", (5,)),
+        ("5 fields where the header has 9", (6,)),
+        ("out of order (a time before an earlier row's; is the file sorted?)", (7,)),
+        ("duplicate (the same time and values as the row before)", (9,)),
+        ("duplicate time (a second bar for the same time, with other values)", (11,)),
+        ("unreadable time '2024.03.12 25:07:00'", (12,)),
+    ]
+    report = loaded.reports[0]
+    # the skipped bars leave gaps too: 10:01-10:04, 10:07, and 10:09-10:19 (the longest first)
+    assert report.kept == 5 and report.gap_count == 3 and [g.line for g in report.gaps] == [14, 8, 13]
+    text = "\n".join(report.lines())
+    assert "skipped 1 × high below low: line 3" in text and "9.5 min open market without data" not in text
+    assert "11 min open market without data after 2024-03-12 07:08 (line 14)" in text
+
+
+def test_compressed_files_and_several_files_merge_in_time_order(registry, tmp_path) -> None:
+    gz = tmp_path / "DAT_ASCII_USDJPY_T_202403.csv.gz"
+    gz.write_bytes(gzip.compress((FILES / "DAT_ASCII_USDJPY_T_202403.csv").read_bytes()))
+    archive = tmp_path / "HISTDATA_COM_ASCII_EURUSD_M1202403.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.write(FILES / "DAT_ASCII_EURUSD_M1_202403.csv", "DAT_ASCII_EURUSD_M1_202403.csv")
+    loaded = load_market_files([gz, archive, FILES / "GBPUSD_Ticks_11.03.2024-11.03.2024.csv"], FileSpec(), registry)
+    assert len(loaded.ticks) == 3 + 16 + 2 and np.all(np.diff(loaded.ticks.ts) >= 0)
+    assert sorted(r.symbols[0] for r in loaded.reports) == ["EURUSD", "GBPUSD", "USDJPY"]
+    with pytest.raises(DataFileError, match="both hold USDJPY from 2024-03-11 08:00"):
+        load_market_files([gz, FILES / "DAT_ASCII_USDJPY_T_202403.csv"], FileSpec(), registry)
+
+
+def test_unreadable_files_are_refused_in_one_line(registry, tmp_path) -> None:
+    cases = {
+        "empty.csv": (b"", "the file is empty"),
+        "binary.csv": (b"ts,symbol\n\xff\xfe\x00\x81", "line 2: not text"),
+        "mystery.csv": (b"a,b,c\n1,2,3\n", "cannot tell the format from its first line 'a,b,c': name it with --format"),
+        "XAUUSD_ticks.csv": (b"ts,symbol,bid,ask\n2024-03-11T10:00:00Z,XAUUSD,2150.1,2150.5\n",
+                             "unknown instrument\\(s\\) XAUUSD: the settings define EURUSD, GBPUSD, USDJPY"),
+        "data.xlsx": (b"PK", "must end in .csv, .txt, .tsv or .parquet"),
+    }
+    for name, (content, message) in cases.items():
+        path = tmp_path / name
+        path.write_bytes(content)
+        with pytest.raises(DataFileError, match=message):
+            load_market_files([path], FileSpec(), registry)
+    with pytest.raises(DataFileError, match="'Mars/Olympus' is not a time zone"):
+        load("EURUSD_H1_mt5.csv", registry, tz="Mars/Olympus")
+
+
+def test_hourly_bars_refuse_a_desk_of_minute_bars_and_a_bad_zone_is_a_settings_error(tmp_path) -> None:
+    def settings(**session: object) -> Settings:
+        values: dict[str, object] = {"data_file": FILES / "EURUSD_H1_mt5.csv", "data_tz": "NY+7", **session}
+        return load_settings(ROOT / "octet.yaml", **{f"session__{k}": v for k, v in values.items()})
+
+    with pytest.raises(FeedError, match="its EURUSD bars are 3600 s long .* set session.bar_seconds to 3600"):
+        read_data_file(settings())
+    assert len(read_data_file(settings(bar_seconds=3600)).ticks) == 16
+    with pytest.raises(SettingsError, match="data_tz"):
+        settings(data_tz="Middle/Earth")
+
+
+def test_the_data_commands_report_convert_and_refuse_without_a_traceback(tmp_path) -> None:
+    runner = CliRunner()
+    config = str(ROOT / "octet.yaml")
+    check = runner.invoke(app, ["data", "check", str(FILES / "EURUSD_M1_broken_mt5.csv"), "--tz", "NY+7",
+                                "--max-skipped", "0.9", "--config", config])
+    assert check.exit_code == 0, check.output
+    assert "8 skipped" in check.output and "text 'N/A' in number column high: line 5" in check.output
+    refused = runner.invoke(app, ["data", "check", str(FILES / "EURUSD_M1_broken_mt5.csv"), "--tz", "NY+7",
+                                  "--config", config])
+    assert refused.exit_code == 2 and "Traceback" not in refused.output
+    assert "line 3: high below low — 8 of 13 rows cannot be used" in refused.output.replace("\n", " ")
+    out = tmp_path / "eurusd.parquet"
+    converted = runner.invoke(app, ["data", "convert", str(FILES / "EURUSD_H1_mt5.csv"), "--tz", "NY+7", "--out",
+                                    str(out), "--config", config])
+    assert converted.exit_code == 0, converted.output
+    assert "wrote 16 quotes" in converted.output and "--bar-seconds 3600" in converted.output
+    again = load_market_files([out], FileSpec(), load_settings(ROOT / "octet.yaml").registry(), strict=True)
+    assert len(again.ticks) == 16 and again.ticks.ts[0] == utc(2024, 3, 8, 20)
+    # `octet run` on a file nothing of which can be used stops before any server starts, in one line
+    bad = tmp_path / "bad.csv"
+    bad.write_text("ts,symbol,bid,ask\n2024-03-11T10:00:00Z,EURUSD,nan,1.09390\n")
+    run = runner.invoke(app, ["run", "--data", str(bad), "--config", config])
+    assert run.exit_code == 2 and "Traceback" not in run.output
+    assert "line 2: NaN or missing price" in run.output.replace("\n", " ")
