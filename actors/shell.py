@@ -55,12 +55,27 @@ def state_location(state_dir: str, name: str) -> str:
     return str(path)
 
 
+class _Unsaved:
+    """The store of a shell that saves nothing (an agent in the backtest's own process, which no one
+    restarts)."""
+
+    bytes_written = 0
+
+    def load(self) -> None:
+        return None
+
+    def save(self, seq: int, state: Any) -> None:
+        pass
+
+
 class AgentShell:
     """Hosts one agent object. ``factory`` builds it fresh; saved state, if present, wins."""
 
-    def __init__(self, name: str, state_dir: str, factory: Any, *args: Any, run_id: str = "", key: bytes) -> None:
+    def __init__(self, name: str, state_dir: str, factory: Any, *args: Any, run_id: str = "", key: bytes,
+                 persist: bool = True) -> None:
         self.name = name
-        self.store = StateStore(state_location(state_dir, name), run_id or Path(state_dir).name, name, key=key)
+        self.store: StateStore | _Unsaved = (StateStore(state_location(state_dir, name), run_id or Path(state_dir).name,
+                                                        name, key=key) if persist else _Unsaved())
         saved = self.store.load()
         self.restored = saved is not None
         self.recent: dict[int, tuple[str, Any]]  # sequence -> (method, result), of the calls a caller may repeat

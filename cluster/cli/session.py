@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -37,6 +39,34 @@ def _load_ticks(settings: Settings) -> TickBatch:
     return loaded.ticks
 
 
+def _window(ticks: TickBatch, start: datetime | None, end: datetime | None) -> TickBatch:
+    """The ticks at or after ``start`` and before ``end`` (UTC when naive); none left is an error."""
+    if start is None and end is None:
+        return ticks
+    import numpy as np
+
+    from trading.market import TickBatch, datetime_to_ts
+
+    lo = datetime_to_ts(start if start.tzinfo else start.replace(tzinfo=UTC)) if start else None
+    hi = datetime_to_ts(end if end.tzinfo else end.replace(tzinfo=UTC)) if end else None
+    keep = np.ones(len(ticks), np.bool_)
+    if lo is not None:
+        keep &= ticks.ts >= lo
+    if hi is not None:
+        keep &= ticks.ts < hi
+    if not keep.any():
+        raise fail(f"no ticks from {start or 'the start'} to {end or 'the end'} (the data runs from "
+                   f"{_stamp(int(ticks.ts.min()))} to {_stamp(int(ticks.ts.max()))} UTC)" if len(ticks)
+                   else "no ticks to run")
+    return TickBatch(ticks.ts[keep], ticks.inst[keep], ticks.bid[keep], ticks.ask[keep], ticks.volume[keep])
+
+
+def _stamp(ns: int) -> str:
+    from trading.market import ts_to_datetime
+
+    return ts_to_datetime(ns).strftime("%Y-%m-%d %H:%M")
+
+
 def _check_credentials(settings: Settings) -> None:
     """Read every credential the session will use (a remote rust_exec's token and CA, an external
     Kafka's password), so that a missing or exposed one is one clear line, not a failed agent."""
@@ -56,8 +86,10 @@ def _check_credentials(settings: Settings) -> None:
         access.config()
 
 
-def run_session(settings: Settings, config_path: Path | None = None) -> None:
-    """Run a session with a live progress bar and print its summary."""
+def run_session(settings: Settings, config_path: Path | None = None, backtest: bool = False,
+                window: tuple[datetime | None, datetime | None] = (None, None)) -> None:
+    """Run a session with a live progress bar and print its summary. ``backtest``: the agents in
+    this process (no Ray), on the ticks within ``window`` (from, to: UTC, either open)."""
     from cluster.config.secrets import SecretError, write_private
     from cluster.desk.session import Session
     from cluster.desk.topology import RayUnavailable, init_ray
@@ -69,15 +101,17 @@ def run_session(settings: Settings, config_path: Path | None = None) -> None:
         _check_credentials(settings)
     except (AuditKeyError, SecretError) as exc:
         raise fail(str(exc)) from None
+    wall = time.perf_counter()
     with console.status("reading ticks" if settings.session.data_file else "generating replay ticks"):
-        ticks = _load_ticks(settings)  # a bad data file is refused before any server starts
+        ticks = _window(_load_ticks(settings), *window)  # a bad data file is refused before any server starts
     with console.status("starting the local servers the settings ask for"):
         settings = with_local_servers(settings)
-    with console.status("attaching to Ray" if settings.runtime.ray_address else "starting Ray"):
-        try:
-            init_ray(settings)
-        except RayUnavailable as exc:
-            raise fail(str(exc)) from None
+    if not backtest:
+        with console.status("attaching to Ray" if settings.runtime.ray_address else "starting Ray"):
+            try:
+                init_ray(settings)
+            except RayUnavailable as exc:
+                raise fail(str(exc)) from None
     data_dir = Path(settings.runtime.data_dir)
     with console.status(f"opening the {settings.runtime.store} store"):
         try:
@@ -85,7 +119,7 @@ def run_session(settings: Settings, config_path: Path | None = None) -> None:
         except AuditKeyError as exc:
             raise fail(str(exc)) from None
         live = _live(settings)
-    columns = (TextColumn("[bold]session"), BarColumn(), MofNCompleteColumn(), TextColumn("batches"),
+    columns = (TextColumn("[bold]backtest" if backtest else "[bold]session"), BarColumn(), MofNCompleteColumn(), TextColumn("batches"),
                TextColumn("{task.fields[info]}"), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as bar:
         task = bar.add_task("session", total=(len(ticks) + settings.session.batch_size - 1)
@@ -96,9 +130,10 @@ def run_session(settings: Settings, config_path: Path | None = None) -> None:
                        f"{p.orders} orders · {p.trades} closed · {p.ticks / max(p.elapsed_s, 1e-9):,.0f} ticks/s")
 
         try:
-            result = Session(settings, store, on_batch=on_batch, live=live).run(ticks)
+            result = Session(settings, store, on_batch=on_batch, live=live, in_process=backtest).run(ticks)
         finally:
             live.close()
+    result.wall_s = time.perf_counter() - wall
     print_summary(settings, result)
     out = data_dir / "last_session.json"
     write_private(out, json.dumps(session_json(result), indent=2, default=str, allow_nan=False))
@@ -155,7 +190,8 @@ def session_json(result: SessionResult) -> dict[str, object]:
 
 def print_summary(settings: Settings, result: SessionResult) -> None:
     rate = result.ticks / result.elapsed_s if result.elapsed_s else 0.0
-    console.print(f"\n[bold]{result.ticks:,}[/bold] ticks in {result.elapsed_s:.1f} s ({rate:,.0f} ticks/s), "
+    wall = f" ({result.wall_s:.1f} s from start to end)" if result.wall_s else ""
+    console.print(f"\n[bold]{result.ticks:,}[/bold] ticks in {result.elapsed_s:.1f} s ({rate:,.0f} ticks/s){wall}, "
                   f"{result.counts['signals']} signals, {result.counts['orders']} orders, "
                   f"{result.counts['trades']} closed trades")
     accounts = Table(title="accounts")
@@ -224,6 +260,44 @@ def run(config: ConfigOpt = Path("octet.yaml"),
                           runtime__store=store, runtime__live=live, storage__record_ticks=record_ticks,
                           runtime__bus=bus, session__bar_seconds=bar_seconds, strategy__default=strategy,
                           **data_overrides(format, symbol, tz)), config)
+
+
+@app.command()
+def backtest(config: ConfigOpt = Path("octet.yaml"),
+             data: Annotated[Path | None, typer.Option(
+                 help="A recorded file (quotes or bars: `octet data check` formats); default: the generator.")] = None,
+             strategy: Annotated[str | None, typer.Option(
+                 help="The signal source of every instrument: wyckoff | sma_cross (strategy.default).")] = None,
+             start: Annotated[datetime | None, typer.Option(
+                 "--from", help="First instant to trade (UTC unless it names a zone).")] = None,
+             end: Annotated[datetime | None, typer.Option("--to", help="Instant to stop before (UTC).")] = None,
+             accounts: Annotated[str | None, typer.Option(
+                 help="Only these accounts of the settings, comma-separated (default: all).")] = None,
+             format: FormatOpt = None, symbol: SymbolOpt = None, tz: TzOpt = None,
+             bar_seconds: Annotated[int | None, typer.Option(help="The desk's bar size in s (session.bar_seconds).")]
+             = None,
+             ticks: Annotated[int | None, typer.Option(help="Generated ticks when there is no --data.")] = None,
+             store: StoreOpt = None,
+             record_ticks: Annotated[bool | None, typer.Option(help="Also store every tick and bar (research).")]
+             = None) -> None:
+    """Backtest: the desk's own agents and driver on recorded (or generated) data, in this process
+    (no Ray), against rust_exec's paper venue, recorded like any run. The same data through
+    `octet run` gives the same orders and fills."""
+    settings = settings_or_exit(config, session__data_file=data, session__ticks=ticks, strategy__default=strategy,
+                                session__bar_seconds=bar_seconds, runtime__store=store, runtime__bus="inprocess",
+                                runtime__live="inprocess", storage__record_ticks=record_ticks,
+                                **data_overrides(format, symbol, tz))
+    if accounts is not None:
+        wanted = [a.strip() for a in accounts.split(",") if a.strip()]
+        known = [a.id for a in settings.accounts]
+        unknown = [a for a in wanted if a not in known]
+        if unknown or not wanted:
+            raise fail(f"--accounts: unknown account(s) {', '.join(unknown) or '(none given)'}; the settings have "
+                       f"{', '.join(known)}")
+        settings = settings.model_copy(update={"accounts": [a for a in settings.accounts if a.id in wanted]})
+    if start is not None and end is not None and end <= start:
+        raise fail(f"--to {end} is not after --from {start}")
+    run_session(settings, config, backtest=True, window=(start, end))
 
 
 @app.command()

@@ -156,8 +156,9 @@ class SessionResult:
     run_id: str
     ticks: int
     batches: int
-    elapsed_s: float
+    elapsed_s: float  # the loop: from the first batch to the last record (start-up is not in it)
     counts: Counter[str] = field(default_factory=Counter)  # signals, orders, trades, ... of the whole run
+    wall_s: float = 0.0  # the command's, from reading the data to the summary (0: not measured)
     dead_letters: Counter[str] = field(default_factory=Counter)
     vetoes_by_rule: Counter[str] = field(default_factory=Counter)  # "step:rule"
     tick_to_order: LatencyHistogram = field(default_factory=LatencyHistogram)

@@ -20,11 +20,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-import ray
-
 from actors.compliance import Complied
 from actors.correlation import Checked
 from actors.execution import ExecUpdate
+from cluster.desk import runtime as rt
 from cluster.desk.record import Decision  # the audit trail's verdict of a step
 from trading.compliance import Headroom
 from trading.ledger import AccountSnapshot
@@ -76,8 +75,8 @@ def run_saga(ctx: SagaContext) -> SagaContext:
     """Run one signal's saga to its end; the context carries the decisions and the update of the
     orders sent. An error of a step (rust_exec unreachable: ``ExecUnavailable``) is raised here."""
     refs = submit(ctx)
-    ctx.update = ray.get(refs[-1])  # the one wait: every step before it is done too
-    sized, checked, styled, complied = ray.get(refs[:-1])  # done: no wait, a read of the driver's store
+    ctx.update = rt.get(refs[-1])  # the one wait: every step before it is done too
+    sized, checked, styled, complied = rt.get(refs[:-1])  # done: no wait, a read of the driver's store
     ctx.decisions.extend(record(ctx.signal, SagaOutputs(sized, checked, styled, complied, ctx.update)))
     return ctx
 

@@ -40,6 +40,7 @@ from cluster.adapters.rust_exec.client import ExecUnavailable, GrpcExecutionClie
 from cluster.adapters.rust_exec.process import ExecService, exec_credentials
 from cluster.config.secrets import private_dir, state_key
 from cluster.config.settings import Settings
+from cluster.desk import runtime as rt
 from cluster.desk.record import BatchLog, BatchRecord, Decision
 from cluster.desk.record import SessionResult as SessionResult
 from cluster.desk.saga import SagaContext, actor_caller, run_saga, warm_up
@@ -188,8 +189,9 @@ class Session:
     def __init__(self, settings: Settings, store: SessionStore | None = None, run_id: str | None = None,
                  on_batch: Callable[[Progress, Topology], None] | None = None,
                  live: MemoryLive | RedisLive | None = None, keep_records: bool = False,
-                 desk: DeskPort | None = None, requested: dict[str, Any] | None = None) -> None:
+                 desk: DeskPort | None = None, requested: dict[str, Any] | None = None, in_process: bool = False) -> None:
         self.settings = settings
+        self.in_process = in_process  # the agents in this process, not on Ray (the backtest: no Ray at all)
         self.requested = requested  # a session started through the API: who asked, and for what (audited)
         self.stopped_by: dict[str, str] | None = None  # who stopped it (``stop``; audited)
         self.run_id = run_id or uuid.uuid4().hex[:12]
@@ -285,7 +287,7 @@ class Session:
                 self.store.audit_sink = lambda rows, anchor: self.audit_out.append((rows, anchor))
             self.exec_address = address
             topo = build(self.settings, state, f"octet-{self.run_id}", address, self.run_id, self.kafka,
-                         self.exec_creds, state_key(data_dir))
+                         self.exec_creds, state_key(data_dir), in_process=self.in_process)
             self.venue = GrpcExecutionClient(address, self.registry, catch_up=False,  # the breaker's direct line
                                              credentials=self.exec_creds,
                                              reconnect_for=self.settings.execution.reconnect_seconds)
@@ -366,7 +368,7 @@ class Session:
         self.result = result = SessionResult(self.run_id, 0, 0, 0.0, records=[] if self.keep_records else None)
         self.topo = topo
         self.call = actor_caller(topo.agents)
-        ray.get([r.handle.info.remote() for r in topo.all()])  # every actor is up before the clock starts
+        rt.get([r.handle.info.remote() for r in topo.all()])  # every actor is up before the clock starts
         self.phases["actors_up"] = time.time()
         warm_up()
         self.phases["saga_ready"] = time.time()
@@ -450,7 +452,7 @@ class Session:
         else:
             self._unit({"kind": "stop"}, feed)
         if self.kafka is not None:
-            ray.get(self.commits)  # the last batch's offsets are committed before the actors go
+            rt.get(self.commits)  # the last batch's offsets are committed before the actors go
         return result
 
     # -- units ----------------------------------------------------------------------------------
@@ -533,7 +535,7 @@ class Session:
             ing_refs = [ing.call("process", batch.take(batch.inst % n_ingress == j))
                         for j, ing in enumerate(topo.ingress)]
         an_refs = [shard.call("on_batch", *ing_refs) for _, shard in topo.analysis]
-        ingested: list[IngressResult] = ray.get(ing_refs)
+        ingested: list[IngressResult] = rt.get(ing_refs)
         self._lap("ingress")
         clean = self._merge([r.clean for r in ingested])
         if self.series is not None:  # research data: ticks and bars as they came in
@@ -678,7 +680,7 @@ class Session:
                 f"refused: {alert[:40]!r} is not an alert id (breaker-<n>)"
         elif action == "reconcile":
             policy = self.settings.desk.reconcile_policy
-            update: ExecUpdate = ray.get(execution.call("settle_differences", policy, reason))
+            update: ExecUpdate = rt.get(execution.call("settle_differences", policy, reason))
             for event in update.reconciled:
                 self.log.notes.append(("reconcile", self.clock, {"event": event, "policy": policy}))
             self._book(update)
@@ -809,22 +811,22 @@ class Session:
         for agent, calls in self.later.items():
             self._send(agent, MANY, calls)
         self.later = {}
-        ray.get(self.risk_trades)
+        rt.get(self.risk_trades)
         self.risk_trades = []
         if wait:
-            ray.get([ref for _, ref in self.pending])
+            rt.get([ref for _, ref in self.pending])
             self.pending = []
         elif self.pending:
             refs = [ref for _, ref in self.pending]
-            done, _ = ray.wait(refs, num_returns=len(refs), timeout=0, fetch_local=False)
-            ray.get(done)
+            done, _ = rt.wait(refs, num_returns=len(refs), timeout=0, fetch_local=False)
+            rt.get(done)
             finished = set(done)
             self.pending = [(a, ref) for a, ref in self.pending if ref not in finished]
 
     def _send(self, agent: str, method: str, *args: Any) -> None:
         """A book-keeping call, sent once the agent's last one is known to have succeeded (a call
         applied after one that failed could not be replayed in order after a restart)."""
-        ray.get([ref for a, ref in self.pending if a == agent])
+        rt.get([ref for a, ref in self.pending if a == agent])
         self.pending = [(a, ref) for a, ref in self.pending if a != agent]
         self.pending.append((agent, self.topo.agents[agent].call(method, *args)))
 
@@ -883,13 +885,13 @@ class Session:
         except ExecUnavailable as exc:  # the venue is gone: the system tier halts (see _advance)
             self.health.venue_error = _cause(exc)
 
-    def _book(self, pending: ExecUpdate | ray.ObjectRef[ExecUpdate]) -> None:
+    def _book(self, pending: ExecUpdate | Any) -> None:
         """Book an execution update (or Ray's reference to one, still being made): the compliance
         agent gets it straight from the execution agent, so its headroom is worked out while the
         driver books the reports and trades."""
         agents = self.topo.agents
         heads = agents["compliance"].call("observe_update", pending)
-        update: ExecUpdate = ray.get(pending) if isinstance(pending, ray.ObjectRef) else pending
+        update: ExecUpdate = rt.get(pending) if rt.is_ref(pending) else pending
         self.snapshots, self.mids = update.snapshots, update.mids
         self.log.reports.extend(update.reports)
         self.log.discrepancies.extend(update.discrepancies)
@@ -902,11 +904,11 @@ class Session:
         if update.trades:
             trades = list(update.trades)
             self.log.trades.extend(trades)
-            ray.get(self.risk_trades)  # (one sequenced call in flight per agent: see _saga)
+            rt.get(self.risk_trades)  # (one sequenced call in flight per agent: see _saga)
             self.risk_trades = [agents["risk"].call("on_trades", trades)]  # the next sizing sees them
             self._hold("learning", "on_update", [], trades)
         self._hold("performance", "on_update", update.snapshots, list(update.trades))
-        self.headrooms = ray.get(heads)
+        self.headrooms = rt.get(heads)
 
     def _saga(self, signal: Signal) -> None:
         saga_agents = sorted(self.ignored & {"risk", "correlation", "style", "compliance", "execution"})
@@ -926,7 +928,7 @@ class Session:
             return
         # One sequenced call in flight per agent: Ray does not promise to retry two in their order
         # after a restart, and a sizing applied before the trades it should see is refused as stale.
-        ray.get(self.risk_trades)
+        rt.get(self.risk_trades)
         self.risk_trades = []
         self._lap("advance")
         began = time.perf_counter()
@@ -958,8 +960,11 @@ class Session:
         out = []
         for (_, shard), ref in zip(self.topo.analysis, refs, strict=True):
             try:
-                result = ray.get(ref)
-            except (ray.exceptions.RayTaskError, ray.exceptions.RayActorError) as exc:
+                result = rt.get(ref)
+            except Exception as exc:  # a shard's failure: on Ray wrapped by Ray, in process as raised
+                if not isinstance(ref, rt.Done) and not isinstance(exc, (ray.exceptions.RayTaskError,
+                                                                         ray.exceptions.RayActorError)):
+                    raise
                 self.health.errors[shard.name] += 1
                 self.log.dead_letters.append(f"{shard.name} failed: {type(exc).__name__}")
                 continue
@@ -977,7 +982,7 @@ class Session:
         """Ask every agent for its counters, with a deadline: a missed answer is a missed heartbeat."""
         timeout = self.settings.agents.breaker.heartbeat_timeout_seconds
         refs = {ref.name: ref.handle.info.remote() for ref in self.topo.all()}
-        ready, _ = ray.wait(list(refs.values()), num_returns=len(refs), timeout=timeout)
+        ready, _ = rt.wait(list(refs.values()), num_returns=len(refs), timeout=timeout)
         done = set(ready)
         now = time.time()
         for name, r in refs.items():
@@ -987,7 +992,7 @@ class Session:
                 if name in self.agent_seen:  # (what `desk status` and the API show of it)
                     before["heartbeat_ok"], before["missed"] = False, int(before.get("missed", 0)) + 1
                 continue
-            info = ray.get(r)
+            info = rt.get(r)
             calls = info["calls"] - before["calls"]
             mean_ms = (info["busy_s"] - before["busy_s"]) / calls * 1000 if calls > 0 else 0.0
             # (its restarts: the shell counts them, in the state it restores)
@@ -1014,7 +1019,7 @@ class Session:
     def _review(self, ts_ns: int, last_ts: dict[str, int]) -> None:
         agents = self.topo.agents
         started = time.perf_counter()
-        update: BreakerUpdate = ray.get(agents["breaker"].call("on_batch", ts_ns, last_ts, self.headrooms,
+        update: BreakerUpdate = rt.get(agents["breaker"].call("on_batch", ts_ns, last_ts, self.headrooms,
                                                                self.health.take()))
         self.log.breaker_events.extend(update.events)
         self.blocked = update.blocked_accounts
@@ -1038,7 +1043,7 @@ class Session:
                 if "*" in self.operator_halts:  # the operator's lock of the venue outlives the breaker's
                     self._venue_halt(*self.operator_halts["*"])
                 elif self._still_the_breakers():  # a kill switch set since is not the breaker's to lift
-                    ray.get(agents["execution"].call("resume"))
+                    rt.get(agents["execution"].call("resume"))
             self.pending_halt = ""
         self.system_open = update.system_open
         for acc in update.flatten_accounts:  # after the system tier: a halt never waits behind these

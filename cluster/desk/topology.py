@@ -27,6 +27,7 @@ from cluster.adapters.kafka.ingress import KafkaIngressAgent
 from cluster.adapters.rust_exec.client import GrpcExecutionClient
 from cluster.config.secrets import ExecCredentials, KafkaAccess, ray_token_file
 from cluster.config.settings import Settings
+from cluster.desk import runtime as rt
 
 RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_DEDUP_LOGS": "0"}
 
@@ -137,7 +138,7 @@ class AgentRef:
 
     def call(self, method: str, *args: Any) -> Any:
         if self.inflight is not None:
-            ray.wait([self.inflight], num_returns=1, fetch_local=False)
+            rt.wait([self.inflight], num_returns=1, fetch_local=False)
         self.seq += 1
         if self.kept is None:
             self.inflight = self.handle.call.remote(self.seq, method, *args)
@@ -156,10 +157,10 @@ class AgentRef:
         return self.call(MANY, calls)
 
     def query(self, method: str, *args: Any) -> Any:
-        return ray.get(self.handle.query.remote(method, *args))
+        return rt.get(self.handle.query.remote(method, *args))
 
     def info(self) -> dict[str, Any]:
-        return ray.get(self.handle.info.remote())  # type: ignore[no-any-return]
+        return rt.get(self.handle.info.remote())  # type: ignore[no-any-return]
 
 
 @dataclass
@@ -171,11 +172,17 @@ class Topology:
     def all(self) -> list[AgentRef]:
         return [*self.ingress, *(a for _, a in self.analysis), *self.agents.values()]
 
+    @property
+    def in_process(self) -> bool:
+        return any(isinstance(ref.handle, rt.LocalHandle) for ref in self.all())
+
     def restart(self, names: Iterable[str]) -> list[str]:
         """Kill these agents' actors wherever they run, and Ray starts each again from its saved
         state (the agent tier of the circuit breaker). Ray's own kill reaches an actor on any node; a
         process id from a heartbeat means something only on the host that sent it. Returns the names
         it restarted."""
+        if self.in_process:  # an agent in this process is not restarted: its failure fails the run
+            return []
         by_name = {ref.name: ref for ref in self.all()}
         done = []
         for name in names:
@@ -185,6 +192,8 @@ class Topology:
         return done
 
     def shutdown(self) -> None:
+        if self.in_process:
+            return
         for ref in self.all():
             ray.kill(ref.handle, no_restart=True)
 
@@ -287,16 +296,20 @@ class KafkaSource:
 
 def build(settings: Settings, state_dir: Path | str, name_prefix: str, exec_address: str, run_id: str = "",
           kafka: KafkaSource | None = None, exec_credentials: ExecCredentials | None = None,
-          state_key: bytes = b"") -> Topology:
+          state_key: bytes = b"", in_process: bool = False) -> Topology:
     """Start every actor of the desk; the execution agent talks to rust_exec at ``exec_address``.
     Agents save their state under ``state_dir`` (a directory, or a database URL shared by all).
-    Actors take no CPU reservation: they idle between batches."""
+    Actors take no CPU reservation: they idle between batches. ``in_process``: the same agents in
+    the same shells, in this process, saving nothing (the backtest: no Ray, no restart)."""
     registry = settings.registry()
     shell = ray.remote(AgentShell)
     restarts = settings.agents.actor_max_restarts
     state = str(state_dir)
 
     def start(name: str, factory: Any, *args: Any) -> AgentRef:
+        if in_process:
+            return AgentRef(name, rt.LocalHandle(AgentShell(name, state, factory, *args, run_id=run_id, key=state_key,
+                                                            persist=False)))
         handle = shell.options(name=f"{name_prefix}.{name}", num_cpus=0, max_restarts=restarts,
                                max_task_retries=-1 if restarts else 0).remote(name, state, factory, *args,
                                                                                run_id=run_id, key=state_key)

@@ -1,0 +1,47 @@
+"""`octet backtest`: the desk's agents in this process, no Ray, on a recorded file or the generator;
+bad options are one line before anything starts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from cluster.cli import app
+
+ROOT = Path(__file__).resolve().parents[2]
+FILES = ROOT / "tests" / "data" / "market_files"
+
+
+def invoke(tmp_path: Path, *args: str):  # type: ignore[no-untyped-def]
+    return CliRunner().invoke(app, ["backtest", "--config", str(ROOT / "octet.yaml"), *args],
+                              env={"OCTET_RUNTIME__DATA_DIR": str(tmp_path / "var"), "COLUMNS": "200"})
+
+
+def test_a_backtest_on_a_broker_export_runs_without_ray_and_is_recorded(tmp_path) -> None:
+    import ray
+
+    out = invoke(tmp_path, "--data", str(FILES / "EURUSD_H1_mt5.csv"), "--tz", "NY+7", "--bar-seconds", "3600",
+                 "--strategy", "sma_cross")
+    assert out.exit_code == 0, out.output
+    assert "mt5 bars, EURUSD; 4 rows read, 4 used" in out.output
+    assert "16 ticks in" in out.output and "from start to end" in out.output
+    assert not ray.is_initialized()
+    assert (tmp_path / "var" / "octet.db").exists() and (tmp_path / "var" / "last_session.json").exists()
+
+
+def test_backtest_options_are_checked_in_one_line(tmp_path) -> None:
+    cases = {
+        ("--accounts", "nobody", "--ticks", "1000"): "--accounts: unknown account(s) nobody; the settings have ftmo-100k",
+        ("--from", "2030-01-01", "--ticks", "1000"): "no ticks from 2030-01-01 00:00:00 to the end (the data runs from "
+                                                     "2026-03-02 00:00",
+        ("--from", "2026-03-03", "--to", "2026-03-02", "--ticks", "1000"): "is not after --from",
+        ("--data", str(FILES / "EURUSD_H1_mt5.csv")): "an MT5 export is in the broker's server time",
+        ("--data", str(FILES / "EURUSD_H1_mt5.csv"), "--tz", "NY+7"): "set session.bar_seconds to 3600",
+        ("--strategy", "martingale", "--ticks", "1000"): "strategy.default",
+    }
+    for args, message in cases.items():
+        out = invoke(tmp_path, *args)
+        assert out.exit_code == 2, (args, out.output)
+        assert message in out.output.replace("\n", " "), (args, out.output)
+        assert "Traceback" not in out.output

@@ -1,0 +1,58 @@
+"""Backtest = desk: the same ticks through `octet backtest`'s in-process agents and through a desk
+session on Ray give the same orders, decisions, execution reports, fills and closed trades.
+
+The in-process run is checked twice: against a Ray session run here, report by report, and, without
+Ray, against the saga's pinned fingerprint (tests/integration/test_saga_fingerprint_on_ray.py), which
+a Ray session is held to."""
+
+from __future__ import annotations
+
+import pytest
+
+from cluster.config.settings import Settings, load_settings
+from cluster.desk.session import Session, SessionResult
+from tests.conftest import ROOT, replay_ticks
+from tests.integration.test_saga_fingerprint_on_ray import (
+    DECISIONS,
+    DECISIONS_SHA256,
+    ORDERS,
+    ORDERS_SHA256,
+    TICKS,
+    decisions_digest,
+    orders_digest,
+)
+
+
+def run(tmp_path, in_process: bool) -> SessionResult:  # type: ignore[no-untyped-def]
+    settings: Settings = load_settings(ROOT / "octet.yaml", runtime__data_dir=str(tmp_path), session__ticks=TICKS)
+    return Session(settings, run_id="fingerprint", keep_records=True, in_process=in_process).run(replay_ticks(settings))
+
+
+def reports(result: SessionResult) -> list[tuple[object, ...]]:
+    return [(r.client_order_id, r.account_id, r.status.name, r.ts_ns, r.reason,
+             None if r.fill is None else (r.fill.side.name, str(r.fill.lots), str(r.fill.price), r.fill.ts_ns,
+                                          r.fill.kind, r.fill.reason, str(r.fill.commission), str(r.fill.realized_pnl)))
+            for r in result.reports]
+
+
+def trades(result: SessionResult) -> list[str]:
+    return [repr(t) for t in result.trades]
+
+
+def test_the_backtest_places_the_orders_and_decisions_pinned_for_the_desk(tmp_path) -> None:
+    result = run(tmp_path, in_process=True)
+    assert (len(result.orders), len(result.decisions)) == (ORDERS, DECISIONS)
+    assert orders_digest(result) == ORDERS_SHA256
+    assert decisions_digest(result) == DECISIONS_SHA256
+    assert result.counts["discrepancies"] == 0 and len(result.reports) > ORDERS
+
+
+@pytest.mark.ray
+def test_the_backtest_and_a_ray_desk_give_the_same_reports_fills_and_trades(ray_local, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    local = run(tmp_path / "local", in_process=True)
+    on_ray = run(tmp_path / "ray", in_process=False)
+    assert orders_digest(local) == orders_digest(on_ray)
+    assert decisions_digest(local) == decisions_digest(on_ray)
+    assert reports(local) == reports(on_ray) and any(r[-1] is not None for r in reports(local))
+    assert trades(local) == trades(on_ray) and len(local.trades) > 0
+    assert {a: s.net_pnl for a, s in local.summaries.items()} == {a: s.net_pnl for a, s in on_ray.summaries.items()}
