@@ -87,9 +87,10 @@ def _check_credentials(settings: Settings) -> None:
 
 
 def run_session(settings: Settings, config_path: Path | None = None, backtest: bool = False,
-                window: tuple[datetime | None, datetime | None] = (None, None)) -> None:
+                window: tuple[datetime | None, datetime | None] = (None, None), report: bool = False) -> None:
     """Run a session with a live progress bar and print its summary. ``backtest``: the agents in
-    this process (no Ray), on the ticks within ``window`` (from, to: UTC, either open)."""
+    this process (no Ray), on the ticks within ``window`` (from, to: UTC, either open). ``report``:
+    write the run's report (``octet report``) under data_dir/reports/RUN."""
     from cluster.config.secrets import SecretError, write_private
     from cluster.desk.session import Session
     from cluster.desk.topology import RayUnavailable, init_ray
@@ -139,6 +140,15 @@ def run_session(settings: Settings, config_path: Path | None = None, backtest: b
     write_private(out, json.dumps(session_json(result), indent=2, default=str, allow_nan=False))
     console.print(f"records of run [bold]{result.run_id}[/bold] in [bold]{store.where}[/bold] "
                   f"(audit up to record {store.acked.get('audit_seq', 0)}), summary in [bold]{out}[/bold]")
+    if report:
+        from cluster.research.report import ReportError, load_run, write_report
+
+        try:
+            with console.status("writing the run's report"):
+                page = write_report(load_run(store.engine, result.run_id), data_dir / "reports" / result.run_id)
+            console.print(f"report: [bold]{page}[/bold]", soft_wrap=True)
+        except ReportError as exc:
+            console.print(f"[yellow]no report: {exc}[/yellow]")
     if settings.gateway.dashboard:
         flag = "" if config_path is None or config_path == Path("octet.yaml") else f" --config {config_path}"
         console.print(f"browse it: [bold]octet serve{flag} --login viewer[/bold] (`make browse`), then open the "
@@ -231,7 +241,8 @@ def demo(config: ConfigOpt = Path("octet.yaml"),
          seed: Annotated[int | None, typer.Option(help="Override session.seed.")] = None) -> None:
     """Run a full paper session on embedded defaults: local Ray, in-process bus, SQLite under ./var/."""
     # the demo keeps its bars (storage.record_ticks), so that its chart can be browsed
-    run_session(settings_or_exit(config, session__ticks=ticks, session__seed=seed, storage__record_ticks=True), config)
+    run_session(settings_or_exit(config, session__ticks=ticks, session__seed=seed, storage__record_ticks=True), config,
+                report=True)
 
 
 StoreOpt = Annotated[str | None, typer.Option(help="Where records go: sqlite | postgres (runtime.store).")]
@@ -279,7 +290,9 @@ def backtest(config: ConfigOpt = Path("octet.yaml"),
              ticks: Annotated[int | None, typer.Option(help="Generated ticks when there is no --data.")] = None,
              store: StoreOpt = None,
              record_ticks: Annotated[bool | None, typer.Option(help="Also store every tick and bar (research).")]
-             = None) -> None:
+             = None,
+             report: Annotated[bool, typer.Option(help="Write the run's report (octet report) when it ends.")]
+             = True) -> None:
     """Backtest: the desk's own agents and driver on recorded (or generated) data, in this process
     (no Ray), against rust_exec's paper venue, recorded like any run. The same data through
     `octet run` gives the same orders and fills."""
@@ -297,7 +310,7 @@ def backtest(config: ConfigOpt = Path("octet.yaml"),
         settings = settings.model_copy(update={"accounts": [a for a in settings.accounts if a.id in wanted]})
     if start is not None and end is not None and end <= start:
         raise fail(f"--to {end} is not after --from {start}")
-    run_session(settings, config, backtest=True, window=(start, end))
+    run_session(settings, config, backtest=True, window=(start, end), report=report)
 
 
 @app.command()

@@ -186,7 +186,7 @@ def test_unreadable_files_are_refused_in_one_line(registry, tmp_path) -> None:
         load("EURUSD_H1_mt5.csv", registry, tz="Mars/Olympus")
 
 
-def test_hourly_bars_refuse_a_desk_of_minute_bars_and_a_bad_zone_is_a_settings_error(tmp_path) -> None:
+def test_bars_must_fit_the_desks_bars_and_a_bad_zone_is_a_settings_error(tmp_path) -> None:
     def settings(**session: object) -> Settings:
         values: dict[str, object] = {"data_file": FILES / "EURUSD_H1_mt5.csv", "data_tz": "NY+7", **session}
         return load_settings(ROOT / "octet.yaml", **{f"session__{k}": v for k, v in values.items()})
@@ -194,6 +194,12 @@ def test_hourly_bars_refuse_a_desk_of_minute_bars_and_a_bad_zone_is_a_settings_e
     with pytest.raises(FeedError, match="its EURUSD bars are 3600 s long .* set session.bar_seconds to 3600"):
         read_data_file(settings())
     assert len(read_data_file(settings(bar_seconds=3600)).ticks) == 16
+    assert len(read_data_file(settings(bar_seconds=7200)).ticks) == 16  # two file bars in each desk bar
+    with pytest.raises(FeedError, match="3600 s long, which does not divide the desk's 5400 s bars"):
+        read_data_file(settings(bar_seconds=5400))
+    # a clock half an hour off UTC puts hourly bars across the desk's hours
+    with pytest.raises(FeedError, match="bar of 2024-03-08 16:30:00 UTC starts off the 3600 s grid"):
+        read_data_file(settings(bar_seconds=3600, data_tz="+05:30"))
     with pytest.raises(SettingsError, match="data_tz"):
         settings(data_tz="Middle/Earth")
 

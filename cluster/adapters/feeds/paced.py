@@ -45,6 +45,15 @@ def read_data_file(settings: Settings) -> Loaded:
         raise FeedError(f"session.data_file {s.data_file}: its {sym} bars are {sec} s long and the desk builds "
                         f"{s.bar_seconds} s bars (session.bar_seconds), which would cut each into pieces: set "
                         f"session.bar_seconds to {sec} (--bar-seconds {sec})")
+    for sym, sec in loaded.bar_seconds.items():  # each bar of the file inside one of the desk's
+        if s.bar_seconds % sec:
+            raise FeedError(f"session.data_file {s.data_file}: its {sym} bars are {sec} s long, which does not divide "
+                            f"the desk's {s.bar_seconds} s bars (session.bar_seconds): choose a multiple of {sec}")
+        if sym in loaded.bar_offgrid:
+            at = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(loaded.bar_offgrid[sym] // NS_PER_S))
+            raise FeedError(f"session.data_file {s.data_file}: its {sym} bar of {at} UTC starts off the {sec} s grid "
+                            "counted from 00:00 UTC, where the desk's bars start, so it would straddle two of them: "
+                            "export bars on a clock a whole number of bar lengths from UTC, or shorter bars")
     return loaded
 
 

@@ -136,6 +136,8 @@ class Loaded:
     ticks: TickBatch
     reports: list[ImportReport]
     bar_seconds: dict[str, int]  # per symbol given as bars, their size
+    bar_offgrid: dict[str, int] = field(default_factory=dict)  # per symbol given as bars, the first start
+    # off the grid of their own size counted from 00:00 UTC, if any
 
 
 # --- judging rows ---------------------------------------------------------------------------------
@@ -258,7 +260,7 @@ def _gaps(symbol: str, ts: npt.NDArray[np.int64], lines: npt.NDArray[np.int64], 
 
 
 def _load_one(path: Path, spec: FileSpec, registry: InstrumentRegistry, strict: bool, max_skipped: float
-              ) -> tuple[TickBatch, ImportReport, dict[str, int]]:
+              ) -> tuple[TickBatch, ImportReport, dict[str, int], dict[str, int]]:
     try:
         parsed = parse(path, spec, registry.symbols)
         frame, reason = _judge(parsed, registry)
@@ -287,6 +289,7 @@ def _load_one(path: Path, spec: FileSpec, registry: InstrumentRegistry, strict: 
     scale = _scales(registry, inst)
     gap_count, gaps = 0, list[Gap]()
     bar_seconds: dict[str, int] = {}
+    bar_offgrid: dict[str, int] = {}
     notes = list(parsed.notes)
     if parsed.kind == "quotes":
         bid = to_points(good["bid"].to_numpy() * scale)
@@ -302,6 +305,9 @@ def _load_one(path: Path, spec: FileSpec, registry: InstrumentRegistry, strict: 
             symbol = registry.symbols[i]
             step = _period(ts[sel])
             bar_seconds[symbol] = max(step // 1_000_000_000, 1)
+            off = ts[sel][ts[sel] % step != 0]
+            if len(off):
+                bar_offgrid[symbol] = int(off[0])
             n, g = _gaps(symbol, ts[sel], lines[sel], step)
             gap_count, gaps = gap_count + n, gaps + g
             pts = {c: to_points(good[c].to_numpy()[sel] * scale[sel]) for c in ("open", "high", "low", "close")}
@@ -325,7 +331,7 @@ def _load_one(path: Path, spec: FileSpec, registry: InstrumentRegistry, strict: 
         str(path), parsed.format, parsed.kind, parsed.clock, sorted({registry.symbols[i] for i in np.unique(inst)}),
         rows, len(good), len(batch), skipped, ignored, gaps, gap_count, bar_seconds,
         int(batch.ts.min()) if len(batch) else 0, int(batch.ts.max()) if len(batch) else 0, notes)
-    return batch, report, bar_seconds
+    return batch, report, bar_seconds, bar_offgrid
 
 
 def _merge(parts: Sequence[TickBatch]) -> TickBatch:
@@ -342,11 +348,11 @@ def load_market_files(paths: Sequence[str | Path], spec: FileSpec, registry: Ins
                       strict: bool = False, max_skipped: float = 0.01) -> Loaded:
     """Every file's usable quotes, merged in time order, with a report per file. Two files may not
     cover the same instrument over the same time."""
-    batches, reports, bars = [], [], {}
+    batches, reports, bars, offgrid = [], [], {}, {}
     spans: dict[str, tuple[str, int, int]] = {}
     for p in paths:
         path = Path(p)
-        batch, report, bar_seconds = _load_one(path, spec, registry, strict, max_skipped)
+        batch, report, bar_seconds, bar_offgrid = _load_one(path, spec, registry, strict, max_skipped)
         for i in np.unique(batch.inst):
             symbol = registry.symbols[i]
             sel = batch.ts[batch.inst == i]
@@ -358,7 +364,8 @@ def load_market_files(paths: Sequence[str | Path], spec: FileSpec, registry: Ins
         batches.append(batch)
         reports.append(report)
         bars.update(bar_seconds)
-    return Loaded(_merge(batches), reports, bars)
+        offgrid.update(bar_offgrid)
+    return Loaded(_merge(batches), reports, bars, offgrid)
 
 
 def points_per_unit(registry: InstrumentRegistry, inst: npt.NDArray[np.int16]) -> npt.NDArray[np.int64]:

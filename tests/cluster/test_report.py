@@ -1,0 +1,79 @@
+"""`octet report`: a run's report from the store's records, its figures the desk's own, its files
+the owner's only."""
+
+from __future__ import annotations
+
+import csv
+import stat
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cluster.cli import app
+from cluster.config.settings import load_settings
+from cluster.desk.session import Session, SessionResult
+from cluster.research.report import closest_call, load_run, monthly_returns, summary_of, write_report
+from cluster.storage.store import open_store
+from tests.conftest import ROOT, replay_ticks
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory):  # type: ignore[no-untyped-def]
+    var = tmp_path_factory.mktemp("var")
+    settings = load_settings(ROOT / "octet.yaml", runtime__data_dir=str(var), session__ticks=80_000)
+    store = open_store(settings)
+    result: SessionResult = Session(settings, store, keep_records=True, in_process=True).run(replay_ticks(settings))
+    yield var, store, result
+    store.close()
+
+
+def test_the_report_holds_the_desks_own_figures(recorded, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    _, store, result = recorded
+    run = load_run(store.engine, result.run_id)
+    assert set(run.accounts) == set(result.summaries)
+    for account, acc in run.accounts.items():
+        mine, desks = summary_of(acc), result.summaries[account]
+        assert (mine.trades, mine.net_pnl, mine.wins) == (desks.trades, desks.net_pnl, desks.wins)
+        assert mine.trades > 0
+        # the months compound to the whole run's change of equity
+        growth = Decimal(1)
+        for _, pct in monthly_returns(acc):
+            growth *= Decimal(1) + Decimal(str(pct)) / 100
+        assert float(growth) == pytest.approx(float(acc.equity[-1][2] / acc.initial), rel=1e-9)
+        call = closest_call(acc)
+        assert call is not None
+        assert call["max_loss"] == min(h.worst_case_max_loss_headroom for h in result.headroom if h.account_id == account)
+    page = write_report(run, tmp_path / "report")
+    text = page.read_text()
+    for part in ("Equity and drawdown", "Metrics", "Rule headroom over time", "Closest call", "Monthly returns",
+                 "By signal type", "Trades", "Definitions", "data:image/png;base64,"):
+        assert part in text, part
+    assert "http://" not in text and "https://" not in text  # self-contained: nothing fetched
+    rows = list(csv.DictReader((tmp_path / "report" / "trades.csv").open()))
+    assert len(rows) == len(result.trades)
+    assert stat.S_IMODE((tmp_path / "report").stat().st_mode) == 0o700
+    for name in ("report.html", "equity.png", "headroom.png", "trades.csv"):
+        path = tmp_path / "report" / name
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert path.stat().st_size > 0
+    assert (tmp_path / "report" / "equity.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_report_command_writes_the_latest_run_and_names_a_missing_one(recorded) -> None:  # type: ignore[no-untyped-def]
+    var, _, result = recorded
+    runner = CliRunner()
+    env = {"OCTET_RUNTIME__DATA_DIR": str(var), "COLUMNS": "200"}
+    out = runner.invoke(app, ["report", "--config", str(ROOT / "octet.yaml")], env=env)
+    assert out.exit_code == 0, out.output
+    assert (Path(var) / "reports" / result.run_id / "report.html").exists()
+    missing = runner.invoke(app, ["report", "nosuchrun", "--config", str(ROOT / "octet.yaml")], env=env)
+    assert missing.exit_code == 2 and f"no run 'nosuchrun' in the store (the latest: {result.run_id}" in missing.output
+    assert "Traceback" not in missing.output
+
+
+def test_an_empty_store_has_no_report(tmp_path) -> None:
+    out = CliRunner().invoke(app, ["report", "--config", str(ROOT / "octet.yaml")],
+                             env={"OCTET_RUNTIME__DATA_DIR": str(tmp_path), "COLUMNS": "200"})
+    assert out.exit_code == 2 and "the store holds no run yet" in out.output
