@@ -7,12 +7,13 @@
 # live actors use, and draws charts with `trading.wyckoff.chart.chart`.
 
 # %%
+import os
 import sys
 from pathlib import Path
 
 import polars as pl
 
-ROOT = Path(__file__).resolve().parent.parent if "__file__" in globals() else Path.cwd().parent
+ROOT = Path(__file__).resolve().parent.parent if "__file__" in globals() else Path.cwd().resolve().parent
 sys.path.insert(0, str(ROOT))
 
 from trading.wyckoff import WyckoffParams, detect  # noqa: E402
@@ -20,7 +21,9 @@ from trading.wyckoff.chart import chart  # noqa: E402
 from trading.wyckoff.scenarios import SCALE, generate  # noqa: E402
 from trading.wyckoff.scoring import Score  # noqa: E402
 
-OUT = Path(sys.argv[1]) if len(sys.argv) > 1 and not sys.argv[1].startswith("-") else ROOT / "notebooks" / "out"
+# charts: to $OCTET_NOTEBOOK_OUT, or the script's first argument, or notebooks/out
+ARG = sys.argv[1] if len(sys.argv) > 1 and not sys.argv[1].startswith("-") and "__file__" in globals() else None
+OUT = Path(os.environ.get("OCTET_NOTEBOOK_OUT") or ARG or ROOT / "notebooks" / "out")
 OUT.mkdir(parents=True, exist_ok=True)
 params = WyckoffParams()
 
