@@ -20,6 +20,7 @@ file that others can read is refused with the command that fixes it.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import hashlib
 import ipaddress
 import json
@@ -232,6 +233,17 @@ class ExecSecrets:
         if self.dir.parent.name == "secrets":  # data_dir/secrets/exec: the secrets directory is private too
             private_dir(self.dir.parent)
         private_dir(self.dir)
+        # one maker at a time: two sessions on one data_dir (a sweep's trials, two backtests) starting at
+        # once must not each make a CA and sign with the other's key
+        fd = os.open(self.path(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            self._ensure_locked()
+        finally:
+            os.close(fd)  # releases the lock
+        return self
+
+    def _ensure_locked(self) -> None:
         digests = {role: hashlib.sha256(generated(self.path(f"{role}.token"),
                                                   lambda: _random.token_urlsafe(32)).encode()).hexdigest()
                    for role in ROLES}
@@ -241,7 +253,6 @@ class ExecSecrets:
             write_private(self.path("auth.json"), auth)
         if self.tls:
             self._ensure_tls()
-        return self
 
     def _ensure_tls(self) -> None:
         from cryptography import x509

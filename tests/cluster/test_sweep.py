@@ -1,0 +1,78 @@
+"""Sweeps and walk-forward: the grid's trials are backtests of the desk; each window's choice is the
+best on its training stretch and is judged once on the test stretch after it; on Ray the trials give
+the figures they give in this process."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from cluster.cli import app
+from cluster.config.settings import load_settings
+from cluster.research.sweep import SweepError, _score, local_runner, ray_runner, sweep, with_params
+from tests.conftest import ROOT, replay_ticks
+
+H = 3_600 * 10**9
+AXES = {"fast": [5, 10], "slow": [20, 30]}
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):  # type: ignore[no-untyped-def]
+    settings = load_settings(ROOT / "octet.yaml", session__ticks=60_000,
+                             runtime__data_dir=str(tmp_path_factory.mktemp("sweep")))
+    return settings, replay_ticks(settings)
+
+
+def test_a_walk_forward_chooses_on_training_and_judges_on_the_test_after_it(setup) -> None:  # type: ignore[no-untyped-def]
+    settings, ticks = setup
+    result = sweep(settings, ticks, "sma_cross", AXES, "net_pnl", "ftmo-100k", local_runner(ticks, "ftmo-100k", lambda t: None),
+                   walk=(12 * H, 6 * H, False))
+    assert len(result.windows) >= 2
+    train = [t for t in result.trials if t.part == "train"]
+    tests = [t for t in result.trials if t.part == "test"]
+    assert len(train) == 4 * len(result.windows) and len(tests) == len(result.windows)
+    for w, test in zip(result.windows, tests, strict=True):
+        mine = [t for t in train if t.window == w["window"]]
+        assert w["params"] == max(mine, key=lambda t: _score(t, "net_pnl")).params
+        assert test.params == w["params"] and test.from_ns == w["train_to_ns"] and test.to_ns == w["test_to_ns"]
+        assert all(t.to_ns <= test.from_ns for t in mine)  # chosen before the test stretch, never after
+    assert sum(t.metrics["trades"] for t in train) > 0
+
+
+def test_parameters_the_settings_refuse_are_named(setup) -> None:  # type: ignore[no-untyped-def]
+    settings, _ = setup
+    with pytest.raises(SweepError, match=r"sma_cross \{'fast': 40, 'slow': 30\}: strategy.sma_cross: Value error, fast"):
+        with_params(settings, "sma_cross", {"fast": 40, "slow": 30})
+    with pytest.raises(SweepError, match="strategy.sma_cross.nope: Extra inputs are not permitted"):
+        with_params(settings, "sma_cross", {"nope": 1})
+
+
+def test_the_sweep_command_writes_its_results_and_refuses_bad_options(tmp_path) -> None:
+    runner, config = CliRunner(), str(ROOT / "octet.yaml")
+    env = {"OCTET_RUNTIME__DATA_DIR": str(tmp_path), "COLUMNS": "200"}
+    out = runner.invoke(app, ["sweep", "--config", config, "--strategy", "sma_cross", "--grid", "fast=5,10",
+                              "--grid", "slow=30", "--ticks", "30000", "--local", "--objective", "net_pnl"], env=env)
+    assert out.exit_code == 0, out.output
+    found = list(tmp_path.glob("sweeps/*/sweep.json"))
+    assert len(found) == 1 and len(json.loads(found[0].read_text())["trials"]) == 2
+    assert (found[0].parent / "sweep.html").stat().st_mode & 0o777 == 0o600
+    for args, message in [(["--grid", "fast"], "write name=v1,v2"),
+                          (["--grid", "fast=5", "--objective", "luck"], "objective 'luck'"),
+                          (["--grid", "fast=50"], "fast (50) must be below slow"),
+                          (["--grid", "fast=5", "--walk-forward", "1w"], "write TRAIN:TEST"),
+                          (["--grid", "fast=5", "--walk-forward", "30d:7d"], "no whole training and test window")]:
+        bad = runner.invoke(app, ["sweep", "--config", config, "--strategy", "sma_cross", "--ticks", "5000", "--local",
+                                  *args], env=env)
+        assert bad.exit_code == 2, (args, bad.output)
+        assert message in bad.output.replace("\n", " ") and "Traceback" not in bad.output
+
+
+@pytest.mark.ray
+def test_trials_on_ray_give_the_figures_they_give_in_process(ray_local, setup) -> None:  # type: ignore[no-untyped-def]
+    settings, ticks = setup
+    on_ray = sweep(settings, ticks, "sma_cross", AXES, "sharpe", "ftmo-100k", ray_runner(ticks, "ftmo-100k", lambda t: None))
+    local = sweep(settings, ticks, "sma_cross", AXES, "sharpe", "ftmo-100k", local_runner(ticks, "ftmo-100k", lambda t: None))
+    assert [(t.params, t.metrics) for t in on_ray.trials] == [(t.params, t.metrics) for t in local.trials]
+    assert len(on_ray.trials) == 4

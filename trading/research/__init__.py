@@ -1,0 +1,1 @@
+"""Research helpers that are pure: parameter grids and walk-forward windows."""

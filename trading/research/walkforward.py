@@ -1,0 +1,59 @@
+"""Parameter grids and walk-forward windows.
+
+A walk-forward splits time into consecutive windows: parameters are chosen on a training window and
+judged on the test window right after it, never the reverse, and the next window moves on by the
+test's length, so every test window is out of sample and no test window overlaps another.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from trading.errors import InvalidValue
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    index: int
+    train_from: int  # ns, inclusive
+    train_to: int  # ns, exclusive; the test starts here
+    test_to: int  # ns, exclusive
+
+    @property
+    def test_from(self) -> int:
+        return self.train_to
+
+
+def windows(start_ns: int, end_ns: int, train_ns: int, test_ns: int, anchored: bool = False) -> list[Window]:
+    """Consecutive (train, test) windows over [start, end): each test follows its training window and
+    the next starts a test length later; ``anchored`` keeps every training window starting at
+    ``start`` (growing), else it rolls with a fixed length. Only whole windows are made."""
+    if train_ns <= 0 or test_ns <= 0:
+        raise InvalidValue("window", (train_ns, test_ns), "training and test lengths must be positive")
+    out: list[Window] = []
+    train_from = start_ns
+    while True:
+        train_to = (start_ns + train_ns + len(out) * test_ns) if anchored else train_from + train_ns
+        test_to = train_to + test_ns
+        if test_to > end_ns:
+            break
+        out.append(Window(len(out), start_ns if anchored else train_from, train_to, test_to))
+        train_from += test_ns
+    if not out:
+        raise InvalidValue("window", (train_ns, test_ns), f"no whole training and test window fits in the "
+                                                          f"{(end_ns - start_ns) / 3.6e12:.1f} h of data")
+    return out
+
+
+def grid(axes: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
+    """Every combination of the axes' values, in the axes' order (the last varies fastest)."""
+    if not axes:
+        return [{}]
+    for name, values in axes.items():
+        if len(values) == 0:
+            raise InvalidValue(name, values, "an axis needs at least one value")
+    names = list(axes)
+    return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*(axes[n] for n in names))]
