@@ -88,3 +88,15 @@ def store_of(config: Path, url: str | None, upgrade: bool = True) -> SessionStor
         cause = getattr(exc, "orig", None) or exc
         reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
         raise fail(f"database {redact(url)}: {reason}", 1) from None
+
+
+def start_ray(settings: Settings) -> None:
+    """Ray for this command: the cluster ``runtime.ray_address`` names, or a local one; one line and
+    exit code 2 when it cannot be reached."""
+    from cluster.desk.topology import RayUnavailable, init_ray
+
+    with console.status("attaching to Ray" if settings.runtime.ray_address else "starting Ray"):
+        try:
+            init_ray(settings)
+        except RayUnavailable as exc:
+            raise fail(str(exc)) from None

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from cluster.cli.common import ConfigOpt, app, console, fail, settings_or_exit
+from cluster.cli.common import ConfigOpt, app, console, fail, settings_or_exit, start_ray
 from cluster.cli.data import FormatOpt, SymbolOpt, TzOpt, data_overrides
 
 _SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([hdw])\s*$")
@@ -74,13 +74,7 @@ def sweep(strategy: Annotated[str, typer.Option(help="sma_cross | wyckoff.")],
     for values in axes.values():
         n *= len(values)
     if not local:
-        from cluster.desk.topology import RayUnavailable, init_ray
-
-        with console.status("attaching to Ray" if settings.runtime.ray_address else "starting Ray"):
-            try:
-                init_ray(settings)
-            except RayUnavailable as exc:
-                raise fail(str(exc)) from None
+        start_ray(settings)
     columns = (TextColumn("[bold]sweep"), BarColumn(), MofNCompleteColumn(), TextColumn("backtests"),
                TextColumn("{task.fields[info]}"), TimeElapsedColumn())
     with Progress(*columns, console=console) as bar:

@@ -12,7 +12,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cluster.cli.common import ConfigOpt, app, console, fail, settings_or_exit, with_local_servers
+from cluster.cli.common import ConfigOpt, app, console, fail, settings_or_exit, start_ray, with_local_servers
 from cluster.cli.data import FormatOpt, SymbolOpt, TzOpt, data_overrides
 from cluster.config.settings import Settings
 
@@ -93,7 +93,6 @@ def run_session(settings: Settings, config_path: Path | None = None, backtest: b
     write the run's report (``octet report``) under data_dir/reports/RUN."""
     from cluster.config.secrets import SecretError, write_private
     from cluster.desk.session import Session
-    from cluster.desk.topology import RayUnavailable, init_ray
     from cluster.storage.anchors import AuditKeyError, key_path, load_key
     from cluster.storage.store import open_store
 
@@ -108,11 +107,7 @@ def run_session(settings: Settings, config_path: Path | None = None, backtest: b
     with console.status("starting the local servers the settings ask for"):
         settings = with_local_servers(settings)
     if not backtest:
-        with console.status("attaching to Ray" if settings.runtime.ray_address else "starting Ray"):
-            try:
-                init_ray(settings)
-            except RayUnavailable as exc:
-                raise fail(str(exc)) from None
+        start_ray(settings)
     data_dir = Path(settings.runtime.data_dir)
     with console.status(f"opening the {settings.runtime.store} store"):
         try:
