@@ -3,6 +3,9 @@ bad options are one line before anything starts."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -19,15 +22,20 @@ def invoke(tmp_path: Path, *args: str):  # type: ignore[no-untyped-def]
 
 
 def test_a_backtest_on_a_broker_export_runs_without_ray_and_is_recorded(tmp_path) -> None:
-    import ray
-
-    out = invoke(tmp_path, "--data", str(FILES / "EURUSD_H1_mt5.csv"), "--tz", "NY+7", "--bar-seconds", "3600",
-                 "--strategy", "sma_cross")
-    assert out.exit_code == 0, out.output
-    assert "mt5 bars, EURUSD; 4 rows read, 4 used" in out.output
-    assert "16 ticks in" in out.output and "from start to end" in out.output
-    assert not ray.is_initialized()
+    # in a process of its own, so that no other test's Ray is there to be seen
+    code = ("import ray, sys; from typer.testing import CliRunner; from cluster.cli import app; "
+            "r = CliRunner().invoke(app, sys.argv[1:]); print(r.output); print('ray started:', ray.is_initialized()); "
+            "sys.exit(r.exit_code)")
+    out = subprocess.run([sys.executable, "-c", code, "backtest", "--config", str(ROOT / "octet.yaml"), "--data",
+                          str(FILES / "EURUSD_H1_mt5.csv"), "--tz", "NY+7", "--bar-seconds", "3600", "--strategy",
+                          "sma_cross"], capture_output=True, text=True, cwd=ROOT, timeout=300,
+                         env={**os.environ, "OCTET_RUNTIME__DATA_DIR": str(tmp_path / "var"), "COLUMNS": "200"})
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "mt5 bars, EURUSD; 4 rows read, 4 used" in out.stdout
+    assert "16 ticks in" in out.stdout and "from start to end" in out.stdout
+    assert "ray started: False" in out.stdout
     assert (tmp_path / "var" / "octet.db").exists() and (tmp_path / "var" / "last_session.json").exists()
+    assert (tmp_path / "var" / "reports").is_dir()  # the backtest's report
 
 
 def test_backtest_options_are_checked_in_one_line(tmp_path) -> None:
