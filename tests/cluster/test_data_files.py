@@ -176,6 +176,11 @@ def test_unreadable_files_are_refused_in_one_line(registry, tmp_path) -> None:
         "XAUUSD_ticks.csv": (b"ts,symbol,bid,ask\n2024-03-11T10:00:00Z,XAUUSD,2150.1,2150.5\n",
                              "unknown instrument\\(s\\) XAUUSD: the settings define EURUSD, GBPUSD, USDJPY"),
         "data.xlsx": (b"PK", "must end in .csv, .txt, .tsv or .parquet"),
+        "ticks.csv.gz": (b"not gzip", "ticks.csv.gz: not a readable gz file"),
+        "HISTDATA.zip": (b"PK\x03\x04 not a zip", "HISTDATA.zip: not a readable zip file"),
+        # a year past what nanoseconds hold (2262) must not wrap round to the 1800s, nor 1970 pass as a time
+        "far.csv": (b"ts,symbol,bid,ask\n9999-12-31T23:59:59Z,EURUSD,1.1,1.2\n1970-01-01T00:00:00Z,EURUSD,1.1,1.2\n",
+                    "line 2: time '9999-12-31T23:59:59Z' out of range \\(1971 to 2199\\)"),
     }
     for name, (content, message) in cases.items():
         path = tmp_path / name

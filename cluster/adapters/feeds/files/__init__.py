@@ -186,6 +186,11 @@ def _scales(registry: InstrumentRegistry, inst: npt.NDArray[np.int16]) -> npt.ND
 
 def _judge(parsed: Parsed, registry: InstrumentRegistry) -> tuple[pl.DataFrame, npt.NDArray[np.object_]]:
     """The rows and, per row, why it cannot be used (None: it can)."""
+    with np.errstate(over="ignore", invalid="ignore"):  # a huge price is a fault named below, not a warning
+        return _judge_rows(parsed, registry)
+
+
+def _judge_rows(parsed: Parsed, registry: InstrumentRegistry) -> tuple[pl.DataFrame, npt.NDArray[np.object_]]:
     frame = parsed.frame
     symbols = frame.filter(pl.col("fault").is_null())["symbol"].unique().drop_nulls().to_list()
     unknown = sorted(set(symbols) - set(registry.symbols))

@@ -32,6 +32,7 @@ import codecs
 import gzip
 import re
 import zipfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,6 +99,13 @@ def _decode(raw: bytes, path: Path) -> str:
 
 
 def _bytes(path: Path) -> bytes:
+    try:
+        return _unpacked(path)
+    except (gzip.BadGzipFile, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise DataFileError(f"{path}: not a readable {path.suffix[1:]} file ({exc})") from None
+
+
+def _unpacked(path: Path) -> bytes:
     if path.suffix == ".gz":
         return gzip.decompress(path.read_bytes())
     if path.suffix == ".zip":
@@ -165,8 +173,18 @@ def _local(raw: pl.Expr, fmt: str) -> pl.Expr:
     return raw.str.strptime(pl.Datetime("ns"), fmt, strict=False)
 
 
+FIRST_NS = 31_536_000 * 1_000_000_000  # 1971-01-01 UTC: earlier stamps are a unit or a zone gone wrong
+LAST_NS = 7_258_118_400 * 1_000_000_000  # 2200-01-01 UTC (int64 nanoseconds end in 2262)
+
+
+def _out_of_range(ts: pl.Expr) -> pl.Expr:
+    return ts.is_not_null() & ((ts < FIRST_NS) | (ts >= LAST_NS))
+
+
 def _time_fault(raw: pl.Expr, local: pl.Expr, ts: pl.Expr, clock: str) -> pl.Expr:
     return (pl.when(local.is_null()).then(pl.format("unreadable time '{}'", raw.str.slice(0, 40)))
+            .when(local.dt.year().is_between(1971, 2199).not_()).then(
+                pl.format("time '{}' out of range (1971 to 2199)", raw.str.slice(0, 40)))
             .when(ts.is_null()).then(pl.format(f"time '{{}}' does not exist or is ambiguous on the {clock} "
                                                "clock (a daylight-saving change)", raw))
             .otherwise(pl.lit(None, pl.Utf8)))
@@ -202,7 +220,9 @@ def _iso_or_epoch(raw: pl.Expr, clock: Clock | None, epoch_unit: str | None) -> 
     ts = pl.when(digits).then(epoch).when(offset.is_not_null()).then(aware).otherwise(naive_ts)
     naive = ~digits & offset.is_null() & local.is_not_null() & pl.lit(clock is None)
     parsed = pl.when(digits).then(epoch.is_not_null()).otherwise(local.is_not_null())
+    out = pl.when(digits).then(_out_of_range(epoch)).otherwise(local.dt.year().is_between(1971, 2199).not_())
     fault = (pl.when(~parsed).then(pl.format("unreadable time '{}'", raw.str.slice(0, 40)))
+             .when(out).then(pl.format("time '{}' out of range (1971 to 2199)", raw.str.slice(0, 40)))
              .when(ts.is_null() & ~naive).then(pl.format("time '{}' does not exist or is ambiguous on the "
                                                          f"{clock.name if clock else 'file'}'s clock", raw))
              .otherwise(pl.lit(None, pl.Utf8)))
