@@ -41,6 +41,7 @@ class ExecUpdate:
     discrepancies: tuple[str, ...] = ()  # where the books and the venue differ (an alarm, never ignored)
     submitted: tuple[Order, ...] = ()  # the orders as sent to rust_exec (with the firm's minimum hold)
     reconciled: tuple[str, ...] = ()  # differences resolved by the reconcile policy, each naming both sides
+    closing: tuple[tuple[str, str], ...] = ()  # (account, position id) sent to close at the next quote
 
 
 class ExecutionAgent:
@@ -122,6 +123,20 @@ class ExecutionAgent:
             self.orders.setdefault(order.client_order_id, order)
             reports.extend(self.client.submit_all(order))
         return replace(self._book(reports, live=frozenset(live)), submitted=tuple(sent))
+
+    def close_opposite(self, symbol: str, side: Side, accounts: list[str], reason: str) -> ExecUpdate:
+        """Close each open position of these accounts in ``symbol`` on the side other than ``side``
+        at the next quote (a market close sent now: it fills where an entry sent now would). The
+        update's ``closing`` names each position so closed."""
+        reports: list[ExecutionReport] = []
+        closing = []
+        for acc in sorted(accounts):
+            ledger = self.ledgers.get(acc)
+            for pid, pos in sorted(ledger.positions.items()) if ledger else ():
+                if pos.symbol == symbol and pos.side is not side:
+                    reports.extend(self.client.flatten(acc, self.now, reason, position_id=pid, at_next_quote=True))
+                    closing.append((acc, pid))
+        return replace(self._book(reports), closing=tuple(closing))
 
     def submit_approved(self, complied: Complied) -> ExecUpdate | None:
         """The saga's last step, handed the compliance step's output: ``submit`` the approved legs,

@@ -3,18 +3,19 @@ one run, each engine in its own process (its imports and loading in its wall tim
 engine by engine for ``--rounds`` rounds so that the machine's drift falls on all; the best round
 of each is kept and the ratios are of those.
 
-(a) the SMA 10/30 crossover with a fixed 20-pip stop on ``--bars`` generated hourly EURUSD bars
-    (a seeded random walk, FX hours only, no costs): Octet (`octet backtest --strategy sma_cross`,
-    one account, the bars as quotes by its intra-bar model), backtesting.py (the same strategy,
-    market orders at the next bar's open), nautilus_trader (its example EMACross 10/30, the bars as
-    quotes by its own wrangler);
+(a) the SMA 10/30 crossover with a fixed 20-pip stop, always in the market, on ``--bars`` generated
+    hourly EURUSD bars (a seeded random walk, FX hours only, no costs): Octet (`octet backtest` with
+    tests/data/sma_reference.yaml: one account whose rules refuse nothing, the bars as quotes by its
+    intra-bar model), backtesting.py (the same strategy, market orders at the next bar's open: the
+    trade list tests/integration/test_cross_engine.py holds equal to Octet's), nautilus_trader (its
+    example EMACross 10/30, the bars as quotes by its own wrangler);
 (b) ``--ticks`` generated quotes of EURUSD, GBPUSD and USDJPY: Octet's backtest with its Wyckoff
     strategy and every account, and nautilus_trader's BacktestEngine with EMACross on 1-minute bars
     of each pair;
 (c) Octet's backtest with the Wyckoff strategy on the bars of (a): bars a second.
 
-Not like for like: each engine runs its own strategy logic, and Octet's run goes through the whole
-desk (risk, correlation, compliance with firm rules, the audit record, a SQLite store, rust_exec
+Octet and backtesting.py make the same trades on (a) (the trade counts are printed beside the
+figures). Otherwise not like for like: Octet's run goes through the whole desk (risk, correlation, compliance with firm rules, the audit record, a SQLite store, rust_exec
 over gRPC), where the peers only simulate the orders. The trade counts are printed beside the
 figures. nautilus_trader is installed into its own virtual environment (``--peers``, made with uv on
 first use: about 600 MB); ``--no-nautilus`` skips it.
@@ -41,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 from bench.common import machine, write_results  # noqa: E402
 
 NAUTILUS = "nautilus_trader==1.221.0"
+REFERENCE = ROOT / "tests" / "data" / "sma_reference.yaml"  # the cross-engine set-up of (a)
 PY = sys.executable
 
 
@@ -85,12 +87,12 @@ def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, str
     return wall, out.stdout
 
 
-def octet(data: Path, work: Path, *args: str) -> dict[str, Any]:
+def octet(data: Path, work: Path, *args: str, config: Path = ROOT / "octet.yaml") -> dict[str, Any]:
     """`octet backtest` on ``data``; wall_s from the command's start to its exit."""
     var = work / "octet-var"
     shutil.rmtree(var, ignore_errors=True)
     env = {**os.environ, "OCTET_RUNTIME__DATA_DIR": str(var), "COLUMNS": "200"}
-    wall, _ = timed([str(ROOT / ".venv" / "bin" / "octet"), "backtest", "--config", str(ROOT / "octet.yaml"),
+    wall, _ = timed([str(ROOT / ".venv" / "bin" / "octet"), "backtest", "--config", str(config),
                      "--data", str(data), *args], env)
     summary = json.loads((var / "last_session.json").read_text())
     return {"engine": "octet", "wall_s": wall, "loop_s": summary["elapsed_s"], "ticks": summary["ticks"],
@@ -130,7 +132,7 @@ def main() -> None:
         one = ("--accounts", "ftmo-100k", "--bar-seconds", "3600")
         for r in range(args.rounds):
             print(f"round {r + 1} of {args.rounds}: (a) {args.bars:,} bars", flush=True)
-            runs["a_octet"].append(octet(bars, work, "--strategy", "sma_cross", *one))
+            runs["a_octet"].append(octet(bars, work, "--no-report", config=REFERENCE))
             runs["a_backtesting"].append(peer(Path(PY), "backtesting_run.py", str(bars)))
             if nautilus is not None:
                 runs["a_nautilus"].append(peer(nautilus, "nautilus_run.py", "bars", str(bars)))

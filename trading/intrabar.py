@@ -5,9 +5,12 @@ A bar becomes four quotes, at 0, 1/4, 1/2 and 3/4 of its span: the open, then th
 in the bar's direction, then the other extreme, then the close. A bar that closes at or above its
 open goes open → low → high → close; one that closes below goes open → high → low → close (the
 order MetaTrader's "1 minute OHLC" tester model assumes). Each quote carries a quarter of the bar's
-volume. The paper venue fills from these quotes as from any others, so a stop and a target inside
-one bar are hit in this order, and a market order sent when a bar closes fills at the next bar's
-open.
+volume. Within a bar the price is taken to pass through every level between one quote and the
+next (the quotes' ``path`` flag, ``bar_path``): a stop, target or limit price crossed on the way
+fills at its own price, as in backtesting.py and most bar backtesters; from one bar's close to the
+next bar's open it may gap, and an order crossed by the gap fills at the open. A stop and a target
+inside one bar are hit in the order above, and a market order sent when a bar closes fills at the
+next bar's open.
 
 Prices are the side the file gives (``bid``, ``ask`` or ``mid``); the other side is that plus or
 minus the bar's spread in points (for ``mid``, half each way, the bid rounded down).
@@ -50,3 +53,9 @@ def bar_quotes(start_ns: IntArray, span_ns: int, o: IntArray, h: IntArray, low: 
     assert len(ts) == n * QUOTES_PER_BAR
     bid_out: npt.NDArray[np.int64] = bid.astype(np.int64)
     return ts, bid_out, ask.astype(np.int64), vol
+
+
+def bar_path(bars: int) -> npt.NDArray[np.bool_]:
+    """The ``path`` flags of ``bar_quotes``' quotes: each bar's open jumps from the last bar's close
+    (false), its three quotes after move along the bar (true)."""
+    return np.tile(np.array([False] + [True] * (QUOTES_PER_BAR - 1)), bars)

@@ -249,6 +249,10 @@ class TickBatch:
     """Ticks of several instruments in columns, ordered by time.
 
     ``inst`` indexes the session's ``InstrumentRegistry``; ``bid``/``ask`` are integer points.
+    ``path``, for quotes made from bars (``trading.intrabar``): true where the price moved from its
+    instrument's previous quote along the bar's modelled path, through every level between, so the
+    venue fills a stop, target or limit crossed on the way at its own price; None for ticks (each a
+    jump from the last).
     """
 
     ts: IntArray
@@ -256,12 +260,15 @@ class TickBatch:
     bid: IntArray
     ask: IntArray
     volume: FloatArray
+    path: npt.NDArray[np.bool_] | None = None
 
     def __post_init__(self) -> None:
         n = len(self.ts)
         for name in ("inst", "bid", "ask", "volume"):
             if len(getattr(self, name)) != n:
                 raise InvalidValue(name, len(getattr(self, name)), f"column length differs from ts ({n})")
+        if self.path is not None and len(self.path) != n:
+            raise InvalidValue("path", len(self.path), f"column length differs from ts ({n})")
 
     def __len__(self) -> int:
         return len(self.ts)
@@ -284,16 +291,21 @@ class TickBatch:
         return {int(i): (int(self.ts[k]), int(self.bid[k]), int(self.ask[k])) for i, k in zip(inst, last, strict=True)}
 
     def take(self, index: npt.NDArray[np.bool_] | npt.NDArray[np.intp] | slice) -> TickBatch:
-        return TickBatch(self.ts[index], self.inst[index], self.bid[index], self.ask[index], self.volume[index])
+        return TickBatch(self.ts[index], self.inst[index], self.bid[index], self.ask[index], self.volume[index],
+                         None if self.path is None else self.path[index])
 
     @staticmethod
     def concat(batches: list[TickBatch]) -> TickBatch:
         if not batches:
             return TickBatch.empty()
+        path = None
+        if any(b.path is not None for b in batches):
+            path = np.concatenate([np.zeros(len(b), np.bool_) if b.path is None else b.path for b in batches])
         return TickBatch(
             np.concatenate([b.ts for b in batches]),
             np.concatenate([b.inst for b in batches]),
             np.concatenate([b.bid for b in batches]),
             np.concatenate([b.ask for b in batches]),
             np.concatenate([b.volume for b in batches]),
+            path,
         )

@@ -64,9 +64,12 @@ class ExecutionClient(Protocol):
         """Push quotes (time-ordered); returns fills, expiries and stop/take-profit closes."""
         ...
 
-    def flatten(self, account_id: str | None, ts_ns: int, reason: str, position_id: str = "") -> list[ExecutionReport]:
+    def flatten(self, account_id: str | None, ts_ns: int, reason: str, position_id: str = "",
+                at_next_quote: bool = False) -> list[ExecutionReport]:
         """Close every open position (of one account, or all) at the latest quote, and cancel the
-        working orders; with ``position_id`` only that position (or working order)."""
+        working orders; with ``position_id`` only that position (or working order). With
+        ``at_next_quote`` each closes at the next quote of its instrument instead (a market close
+        sent now), and nothing is reported until then."""
         ...
 
     def halt(self, reason: str, *, account_id: str = "", cancel_working: bool = False, flatten: bool = False,

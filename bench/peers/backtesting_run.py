@@ -35,11 +35,19 @@ class SmaCross(Strategy):  # type: ignore[misc]
     def next(self) -> None:
         close = self.data.Close[-1]
         if crossover(self.a, self.b):
-            self.position.close()
-            self.buy(sl=close - STOP)
+            self.close_all()
+            self.buy(sl=round(close - STOP, 5))
         elif crossover(self.b, self.a):
-            self.position.close()
-            self.sell(sl=close + STOP)
+            self.close_all()
+            self.sell(sl=round(close + STOP, 5))
+
+    def close_all(self) -> None:
+        """Close at the next open: the stop is removed first, or backtesting.py would check it before
+        the close and end the trade at the stop inside a bar that opened past it (as in
+        tests/integration/test_cross_engine.py, whose trade list equals Octet's)."""
+        for trade in self.trades:
+            trade.sl = None
+            trade.close()
 
 
 def main(path: str) -> None:

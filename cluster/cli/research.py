@@ -56,6 +56,7 @@ def sweep(strategy: Annotated[str, typer.Option(help="sma_cross | wyckoff.")],
 
     settings = settings_or_exit(config, session__data_file=data, session__ticks=ticks, session__bar_seconds=bar_seconds,
                                 runtime__ray_address=ray_address, runtime__bus="inprocess", runtime__live="inprocess",
+                                execution__fsync=False,
                                 **data_overrides(format, symbol, tz))
     walk = None
     if walk_forward is not None:

@@ -45,7 +45,7 @@ def _window(ticks: TickBatch, start: datetime | None, end: datetime | None) -> T
         return ticks
     import numpy as np
 
-    from trading.market import TickBatch, datetime_to_ts
+    from trading.market import datetime_to_ts
 
     lo = datetime_to_ts(start if start.tzinfo else start.replace(tzinfo=UTC)) if start else None
     hi = datetime_to_ts(end if end.tzinfo else end.replace(tzinfo=UTC)) if end else None
@@ -58,7 +58,7 @@ def _window(ticks: TickBatch, start: datetime | None, end: datetime | None) -> T
         raise fail(f"no ticks from {start or 'the start'} to {end or 'the end'} (the data runs from "
                    f"{_stamp(int(ticks.ts.min()))} to {_stamp(int(ticks.ts.max()))} UTC)" if len(ticks)
                    else "no ticks to run")
-    return TickBatch(ticks.ts[keep], ticks.inst[keep], ticks.bid[keep], ticks.ask[keep], ticks.volume[keep])
+    return ticks.take(keep)
 
 
 def _stamp(ns: int) -> str:
@@ -290,10 +290,11 @@ def backtest(config: ConfigOpt = Path("octet.yaml"),
              = True) -> None:
     """Backtest: the desk's own agents and driver on recorded (or generated) data, in this process
     (no Ray), against rust_exec's paper venue, recorded like any run. The same data through
-    `octet run` gives the same orders and fills."""
+    `octet run` gives the same orders and fills. Its rust_exec journal is not fsynced: a backtest
+    has nothing to recover after a crash but to run again."""
     settings = settings_or_exit(config, session__data_file=data, session__ticks=ticks, strategy__default=strategy,
                                 session__bar_seconds=bar_seconds, runtime__store=store, runtime__bus="inprocess",
-                                runtime__live="inprocess", storage__record_ticks=record_ticks,
+                                runtime__live="inprocess", storage__record_ticks=record_ticks, execution__fsync=False,
                                 **data_overrides(format, symbol, tz))
     if accounts is not None:
         wanted = [a.strip() for a in accounts.split(",") if a.strip()]

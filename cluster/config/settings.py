@@ -188,6 +188,10 @@ class SmaCrossSettings(_Model):
     stop_pips: Decimal = Field(default=Decimal("20"), gt=0)
     target_pips: Decimal = Field(default=Decimal("40"), ge=0)  # 0: no target
     confidence: float = Field(default=0.5, ge=0, le=1)
+    # true: always in the market, as the textbook crossover (and backtesting.py's example) is: the
+    # opposite cross closes an account's open position in the instrument at the next quote, whatever
+    # becomes of the new signal; false: each trade ends only at its stop or target
+    close_on_opposite: bool = True
 
     @model_validator(mode="after")
     def _fast_below_slow(self) -> SmaCrossSettings:

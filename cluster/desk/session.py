@@ -53,6 +53,7 @@ from trading.feed import Feed
 from trading.ledger import AccountSnapshot, done_orders
 from trading.market import TickBatch
 from trading.orders import Order, OrderStatus, Signal
+from trading.strategies.sma_cross import SETUP as SMA_CROSS
 
 
 @dataclass
@@ -222,6 +223,8 @@ class Session:
         self.registry = settings.registry()
         self.account_ids = [a.id for a in settings.accounts]
         self.rules = {a.id: settings.firm_rules(a) for a in settings.accounts}
+        # setups whose opposite signal closes an open position (strategy.sma_cross.close_on_opposite)
+        self.reversing = {SMA_CROSS} if settings.strategy.sma_cross.close_on_opposite else set()
         self.snapshots: dict[str, AccountSnapshot] = {}
         self.mids: dict[str, Decimal] = {}
         self.headrooms: dict[str, Headroom] = {}
@@ -924,6 +927,11 @@ class Session:
             self.log.decisions.append(Decision(signal.signal_id, acc, "operator", "veto", "halt",
                                                f"halted by {who}: {reason}"))
             accounts.remove(acc)
+        if signal.setup in self.reversing and not self.system_open:
+            # an always-in-the-market strategy: the opposite signal ends the trade, in every account
+            # not halted by its operator (an account's breaker stops openings, not closes)
+            self._close_opposite(signal, [a for a in self.account_ids if a not in self.operator_halts
+                                          and "*" not in self.operator_halts])
         if not accounts:
             return
         # One sequenced call in flight per agent: Ray does not promise to retry two in their order
@@ -954,6 +962,23 @@ class Session:
                     self.log.tick_to_order_ms.append((time.perf_counter() - self.feed.arrived_at(signal.ts_ns, inst)) * 1000)
             self._book(ctx.update)
         self._lap("saga")
+
+    def _close_opposite(self, signal: Signal, accounts: list[str]) -> None:
+        """Close the accounts' positions in the signal's instrument on the other side, at the next
+        quote, each recorded as the execution step's decision of this signal."""
+        rt.get(self.risk_trades)  # (one sequenced call in flight per agent: see _saga)
+        self.risk_trades = []
+        reason = f"closed: opposite {signal.setup} signal"
+        try:
+            update = rt.get(self.topo.agents["execution"].call("close_opposite", signal.symbol, signal.side,
+                                                                 accounts, reason))
+        except ExecUnavailable as exc:
+            self.health.venue_error = _cause(exc)
+            return
+        for acc, pid in update.closing:
+            self.log.decisions.append(Decision(signal.signal_id, acc, "execution", "close", "opposite signal",
+                                               f"{pid} closes at the next quote"))
+        self._book(update)
 
     def _analysed(self, refs: list[Any]) -> list[AnalysisOutput]:
         """Each shard's output; a shard that fails or whose agent breaker is open is left out."""

@@ -81,7 +81,7 @@ def with_params(settings: Settings, strategy: str, params: Mapping[str, Any]) ->
 
 def _slice(ticks: TickBatch, lo: int, hi: int) -> TickBatch:
     a, b = np.searchsorted(ticks.ts, lo, "left"), np.searchsorted(ticks.ts, hi, "left")
-    return TickBatch(ticks.ts[a:b], ticks.inst[a:b], ticks.bid[a:b], ticks.ask[a:b], ticks.volume[a:b])
+    return ticks.take(slice(a, b))
 
 
 def run_trial(settings: Settings, ticks: TickBatch, trial: Trial, account: str) -> Trial:

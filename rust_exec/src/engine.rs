@@ -66,6 +66,8 @@ struct PositionRec {
     stop_loss: i64,
     take_profit: i64,
     opened_ns: i64,
+    /// Non-empty: a flatten at the next quote is pending, for this reason.
+    closing: String,
 }
 
 impl PositionRec {
@@ -80,6 +82,7 @@ impl PositionRec {
             stop_loss: self.stop_loss,
             take_profit: self.take_profit,
             opened_ns: self.opened_ns,
+            closing: self.closing.clone(),
         }
     }
 }
@@ -436,6 +439,7 @@ impl Engine {
                 stop_loss: p.stop_loss,
                 take_profit: p.take_profit,
                 opened_ns: p.opened_ns,
+                closing: p.closing,
             };
             e.positions.entry(rec.symbol.clone()).or_default().insert((rec.opened_ns, rec.id.clone()), rec);
         }
@@ -765,6 +769,9 @@ impl Engine {
         if req.bid.len() != n || req.ask.len() != n || req.symbol_index.len() != n {
             return Err(Reject::new(RejectCode::Invalid, "ts_ns, bid, ask and symbol_index differ in length"));
         }
+        if !req.continuous.is_empty() && req.continuous.len() != n {
+            return Err(Reject::new(RejectCode::Invalid, "continuous is neither empty nor one flag per quote"));
+        }
         let mut syms = Vec::with_capacity(req.symbols.len());
         for s in &req.symbols {
             if !self.instruments.contains_key(s) {
@@ -785,7 +792,8 @@ impl Engine {
             if !valid_quote(q.bid, q.ask) {
                 continue;
             }
-            self.on_quote(&syms[req.symbol_index[k] as usize], q);
+            let continuous = req.continuous.get(k).copied().unwrap_or(false);
+            self.on_quote(&syms[req.symbol_index[k] as usize], q, continuous);
         }
         if req.batch_seq > 0 {
             if !self.last_batch.contains_key(&req.stream_id) && self.last_batch.len() >= MAX_STREAMS {
@@ -811,16 +819,33 @@ impl Engine {
         Ok(self.reports_between(start, self.last_seq()).to_vec())
     }
 
-    fn on_quote(&mut self, symbol: &str, q: Quote) {
+    /// One quote of one symbol. `continuous`: the price moved here from the symbol's previous
+    /// quote through every level between (a bar's modelled path), so a price level crossed on the
+    /// way fills at that level, or where the move began if it began beyond it; otherwise (a tick,
+    /// a gap) at the quote.
+    fn on_quote(&mut self, symbol: &str, q: Quote, continuous: bool) {
         self.now = self.now.max(q.ts);
+        let from = if continuous { self.last_quote.get(symbol).copied() } else { None };
         self.last_quote.insert(symbol.to_string(), q);
+        // Closes asked for at the next quote (a flatten with at_next_quote) go first, at this
+        // quote: the first price after they were sent, as a market order's.
+        let closing: Vec<(i64, String)> = match self.positions.get(symbol) {
+            Some(m) if !m.is_empty() => m.iter().filter(|(_, p)| !p.closing.is_empty()).map(|(k, _)| k.clone()).collect(),
+            _ => Vec::new(),
+        };
+        for key in closing {
+            let p = &self.positions[symbol][&key];
+            let exit = if p.side == Side::Buy { q.bid } else { q.ask };
+            let text = p.closing.clone();
+            self.close_as(symbol, &key, exit, q.ts, CloseReason::Flatten, text);
+        }
         let mut filled_now: Vec<String> = Vec::new();
         let ids: Vec<String> = match self.working.get(symbol) {
             Some(m) if !m.is_empty() => m.keys().map(|k| k.1.clone()).collect(),
             _ => Vec::new(),
         };
         for id in ids {
-            if self.work(&id, q) {
+            if self.work(&id, q, from) {
                 filled_now.push(id);
             }
         }
@@ -840,13 +865,23 @@ impl Engine {
             let hit_tp = p.take_profit != 0 && held && (exit - p.take_profit) * s >= 0;
             if hit_stop || hit_tp {
                 let reason = if hit_stop { CloseReason::StopLoss } else { CloseReason::TakeProfit };
-                self.close(symbol, &key, exit, q.ts, reason);
+                let level = if hit_stop { p.stop_loss } else { p.take_profit };
+                let price = match from {
+                    // where the move from the previous quote first reached the level
+                    Some(f) => {
+                        let start = if p.side == Side::Buy { f.bid } else { f.ask };
+                        let beyond = if hit_stop { (start - level) * s <= 0 } else { (start - level) * s >= 0 };
+                        if beyond { start } else { level }
+                    }
+                    None => exit,
+                };
+                self.close(symbol, &key, price, q.ts, reason);
             }
         }
     }
 
     /// Work one order against one quote; true if it filled (in part or whole).
-    fn work(&mut self, id: &str, q: Quote) -> bool {
+    fn work(&mut self, id: &str, q: Quote, from: Option<Quote>) -> bool {
         let rec = &self.orders[id];
         let o = rec.order.clone();
         if q.ts >= o.expires_ns {
@@ -860,9 +895,18 @@ impl Engine {
         let side = Side::try_from(o.side).unwrap_or(Side::Buy);
         let s = sign(side);
         let quoted = if side == Side::Buy { q.ask } else { q.bid };
-        if o.order_type == OrderType::Limit as i32 && (quoted - o.limit_price) * s > 0 {
+        let limit = o.order_type == OrderType::Limit as i32;
+        if limit && (quoted - o.limit_price) * s > 0 {
             return false;
         }
+        // On a continuous move a limit fills where the move first reached its price.
+        let quoted = match from {
+            Some(f) if limit => {
+                let start = if side == Side::Buy { f.ask } else { f.bid };
+                if (start - o.limit_price) * s <= 0 { start } else { o.limit_price }
+            }
+            _ => quoted,
+        };
         let price = quoted + s * self.cfg.venue.slippage_points;
         let slip = (price - o.reference_price) * s;
         if slip > o.max_slippage_points {
@@ -909,6 +953,7 @@ impl Engine {
                         stop_loss: o.stop_loss,
                         take_profit: o.take_profit,
                         opened_ns: q.ts,
+                        closing: String::new(),
                     },
                 );
             }
@@ -927,6 +972,11 @@ impl Engine {
     }
 
     fn close(&mut self, symbol: &str, key: &(i64, String), price: i64, ts: i64, reason: CloseReason) {
+        self.close_as(symbol, key, price, ts, reason, String::new())
+    }
+
+    /// `close` with the report's reason text (empty: the close reason's name).
+    fn close_as(&mut self, symbol: &str, key: &(i64, String), price: i64, ts: i64, reason: CloseReason, text: String) {
         let p = self.positions.get_mut(symbol).unwrap().remove(key).unwrap();
         self.expose(p.account.clone(), p.symbol.clone(), -p.quantity);
         let fill = pb::Fill {
@@ -937,24 +987,30 @@ impl Engine {
             price,
             ts_ns: ts,
         };
-        let text = match reason {
-            CloseReason::StopLoss => "stop_loss",
-            CloseReason::TakeProfit => "take_profit",
-            CloseReason::Flatten => "flatten",
-            _ => "close",
+        let text = if !text.is_empty() {
+            text
+        } else {
+            match reason {
+                CloseReason::StopLoss => "stop_loss",
+                CloseReason::TakeProfit => "take_profit",
+                CloseReason::Flatten => "flatten",
+                _ => "close",
+            }
+            .to_string()
         };
-        self.emit(&p.id, ReportEvent::Fill, ts, text.into(), RejectCode::Unspecified, Some(fill));
+        self.emit(&p.id, ReportEvent::Fill, ts, text, RejectCode::Unspecified, Some(fill));
     }
 
     // ----- flatten, halt, resume -----------------------------------------------------------
 
     fn flatten_scope(&mut self, account: &str, ts: i64, reason: &str) {
-        self.flatten_only(account, "", ts, reason)
+        self.flatten_only(account, "", ts, reason, false)
     }
 
     /// Cancel the working orders and close the positions of one account (empty: all), or with
     /// `only` the one position (or working order) of that id.
-    fn flatten_only(&mut self, account: &str, only: &str, ts: i64, reason: &str) {
+    /// With `at_next`, each position is marked to close at the next quote of its symbol instead.
+    fn flatten_only(&mut self, account: &str, only: &str, ts: i64, reason: &str, at_next: bool) {
         let ts = if ts > 0 { ts } else { self.now };
         let mut working: Vec<(i64, String)> = self.working.values().flat_map(|m| m.keys().cloned()).collect();
         working.sort_by(|a, b| a.1.cmp(&b.1));
@@ -974,6 +1030,13 @@ impl Engine {
             .collect();
         open.sort_by(|a, b| a.1 .1.cmp(&b.1 .1));
         for (symbol, key) in open {
+            if at_next {
+                let p = self.positions.get_mut(&symbol).unwrap().get_mut(&key).unwrap();
+                if p.closing.is_empty() {
+                    p.closing = if reason.is_empty() { "flatten".to_string() } else { reason.to_string() };
+                }
+                continue;
+            }
             let Some(q) = self.last_quote.get(&symbol).copied() else { continue };
             let side = self.positions[&symbol][&key].side;
             let price = if side == Side::Buy { q.bid } else { q.ask };
@@ -986,7 +1049,7 @@ impl Engine {
             return previous;
         }
         let start = self.last_seq();
-        self.flatten_only(&req.account_id, &req.position_id, req.ts_ns, &req.reason);
+        self.flatten_only(&req.account_id, &req.position_id, req.ts_ns, &req.reason, req.at_next_quote);
         if !req.request_id.is_empty() {
             self.flatten_reports.insert(req.request_id.clone(), (start, self.last_seq()));
         }

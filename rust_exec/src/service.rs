@@ -235,6 +235,7 @@ fn last_quotes(q: &pb::PushQuotesRequest) -> pb::PushQuotesRequest {
         bid: keep.iter().map(|&k| q.bid[k]).collect(),
         ask: keep.iter().map(|&k| q.ask[k]).collect(),
         stream_id: q.stream_id.clone(),
+        continuous: Vec::new(),
     }
 }
 

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{config, order, quotes};
+use common::{config, order, path_quotes, quotes};
 use octet_exec::config::VenueConfig;
 use octet_exec::engine::Engine;
 use octet_exec::pb::{self, CloseReason, FillKind, OrderStatus, OrderType, RejectCode, ReportEvent, Side};
@@ -217,7 +217,7 @@ fn a_flatten_of_one_position_closes_that_one_and_leaves_the_others() {
     e.submit(order("p2", "a", Side::Buy, 100_000)).unwrap();
     e.push_quotes(&quotes(&[(2_000, 108_495, 108_505)], 1)).unwrap();
     let f = pb::FlattenRequest { request_id: "one".into(), account_id: "a".into(), ts_ns: 2_100,
-                                 reason: "reconcile".into(), position_id: "p2".into() };
+                                 reason: "reconcile".into(), position_id: "p2".into(), ..Default::default() };
     let closed = e.flatten(&f);
     assert_eq!(closed.iter().map(|r| r.client_order_id.as_str()).collect::<Vec<_>>(), vec!["p2"]);
     let open: Vec<String> = e.list_positions("a").iter().map(|p| p.position_id.clone()).collect();
@@ -336,4 +336,81 @@ fn limits_are_exact_at_the_edge() {
     let mut e = edge(7_000_000, i64::MAX / 2);
     assert_eq!(code(&mut e, "l2", 700_001), Some(RejectCode::OrderTooLarge));
     assert!(e.get_order("l2").unwrap().last_report.unwrap().reason.contains("order of 7.00001 lots is over account edge's limit of 7 lots"));
+}
+
+#[test]
+fn on_a_continuous_move_a_stop_or_target_fills_at_its_own_price_and_a_gap_at_the_quote() {
+    // A buy with its stop at 108_000 and target at 109_000: the bar's path falls from 108_500 to
+    // 107_900 through the stop, so it fills at the stop, not at the bar's low.
+    let mut e = Engine::new(config(VenueConfig::default()));
+    e.submit(order("c1", "a", Side::Buy, 100_000)).unwrap();
+    e.push_quotes(&quotes(&[(2_000, 108_495, 108_505)], 1)).unwrap();
+    let r = e.push_quotes(&path_quotes(&[(3_000, 108_500, 108_510), (4_000, 107_900, 107_910)], &[false, true], 2)).unwrap();
+    let f = r[0].fill.unwrap();
+    assert_eq!((f.price, f.reason, f.ts_ns), (108_000, CloseReason::StopLoss as i32, 4_000));
+    // The same fall without the flag (ticks): at the quote.
+    e.submit(order("c2", "a", Side::Buy, 100_000)).unwrap();
+    e.push_quotes(&quotes(&[(5_000, 108_495, 108_505)], 3)).unwrap();
+    let r = e.push_quotes(&quotes(&[(6_000, 108_500, 108_510), (7_000, 107_900, 107_910)], 4)).unwrap();
+    assert_eq!(r[0].fill.unwrap().price, 107_900);
+    // A continuous rise through a sell's target fills at the target (a sell exits at the ask).
+    let mut s = order("c3", "a", Side::Sell, 100_000);
+    s.take_profit = 108_000;
+    e.submit(s).unwrap();
+    e.push_quotes(&quotes(&[(8_000, 108_495, 108_505)], 5)).unwrap();
+    let r = e.push_quotes(&path_quotes(&[(9_000, 108_200, 108_210), (10_000, 107_800, 107_810)], &[true, true], 6)).unwrap();
+    let f = r[0].fill.unwrap();
+    assert_eq!((f.price, f.reason), (108_000, CloseReason::TakeProfit as i32));
+    // A move that begins beyond the stop (the entry filled on a gap past it) fills where it begins.
+    let mut g = order("c4", "a", Side::Buy, 100_000);
+    g.max_slippage_points = 1_000;
+    e.submit(g).unwrap();
+    e.push_quotes(&quotes(&[(11_000, 107_950, 107_950)], 7)).unwrap(); // filled at 107_950, below its stop
+    let r = e.push_quotes(&path_quotes(&[(12_000, 107_800, 107_800)], &[true], 8)).unwrap();
+    assert_eq!(r[0].fill.unwrap().price, 107_950);
+    // A flag list of the wrong length is refused whole.
+    let bad = path_quotes(&[(13_000, 108_000, 108_010), (14_000, 108_000, 108_010)], &[true], 9);
+    assert_eq!(e.push_quotes(&bad).unwrap_err().code, RejectCode::Invalid);
+}
+
+#[test]
+fn a_limit_crossed_on_a_continuous_move_fills_at_its_price() {
+    let mut e = Engine::new(config(VenueConfig::default()));
+    e.push_quotes(&quotes(&[(500, 108_600, 108_610)], 1)).unwrap();
+    let mut o = order("l1", "a", Side::Buy, 100_000);
+    o.order_type = OrderType::Limit as i32;
+    o.limit_price = 108_500;
+    e.submit(o).unwrap();
+    let r = e.push_quotes(&path_quotes(&[(2_000, 108_390, 108_400)], &[true], 2)).unwrap();
+    let f = r[0].fill.unwrap();
+    assert_eq!((f.price, f.kind), (108_500, FillKind::Open as i32));
+}
+
+#[test]
+fn a_flatten_at_the_next_quote_closes_there_first_and_survives_nothing_else() {
+    let mut e = Engine::new(config(VenueConfig::default()));
+    e.submit(order("n1", "a", Side::Buy, 100_000)).unwrap();
+    e.submit(order("n2", "a", Side::Buy, 100_000)).unwrap();
+    e.push_quotes(&quotes(&[(2_000, 108_495, 108_505)], 1)).unwrap();
+    let f = pb::FlattenRequest { request_id: "next".into(), account_id: "a".into(), ts_ns: 2_100,
+                                 reason: "opposite signal".into(), position_id: "n1".into(), at_next_quote: true };
+    assert!(e.flatten(&f).is_empty(), "nothing closes before the next quote");
+    let open = e.list_positions("a");
+    assert_eq!(open.iter().map(|p| (p.position_id.as_str(), p.closing.as_str())).collect::<Vec<_>>(),
+               vec![("n1", "opposite signal"), ("n2", "")]);
+    // An entry sent now fills at the same next quote, after the close.
+    let mut s = order("n3", "a", Side::Sell, 100_000);
+    s.not_before_ns = 2_100;
+    e.submit(s).unwrap();
+    let r = e.push_quotes(&quotes(&[(3_000, 108_600, 108_610)], 2)).unwrap();
+    let got: Vec<(&str, i64, i32)> = r.iter().filter_map(|x| x.fill.map(|f| (x.client_order_id.as_str(), f.price, f.kind))).collect();
+    assert_eq!(got, vec![("n1", 108_600, FillKind::Close as i32), ("n3", 108_600, FillKind::Open as i32)]);
+    assert_eq!(r[0].reason, "opposite signal");
+    assert!(e.flatten(&f).is_empty(), "a second call with its id changes nothing");
+    // The pending close survives a snapshot and restore.
+    let g = pb::FlattenRequest { request_id: "next2".into(), position_id: "n2".into(), at_next_quote: true, ..Default::default() };
+    e.flatten(&g);
+    let mut back = Engine::from_state(e.to_state()).unwrap();
+    let r = back.push_quotes(&quotes(&[(4_000, 108_700, 108_710)], 3)).unwrap();
+    assert!(r.iter().any(|x| x.client_order_id == "n2" && x.fill.is_some_and(|f| f.price == 108_700)));
 }

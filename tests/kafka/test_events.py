@@ -20,6 +20,7 @@ from cluster.adapters.kafka.events import (
     encode_json,
     encode_ticks,
     headers,
+    ticks_version,
 )
 from trading.instruments import InstrumentRegistry
 from trading.market import Bar, TickBatch
@@ -42,7 +43,7 @@ def test_a_tick_chunk_reads_back_exactly() -> None:
 
 
 @pytest.mark.parametrize("hdrs, match", [
-    (headers(TICKS_SCHEMA, 2), "unknown schema md.ticks v2"),
+    (headers(TICKS_SCHEMA, 3), "unknown schema md.ticks v3"),
     (headers("signals", 1), "unknown schema signals v1"),
     (None, "no schema/version headers"),
     ([("schema", b"md.ticks"), ("v", b"one")], "no schema/version headers"),
@@ -50,6 +51,20 @@ def test_a_tick_chunk_reads_back_exactly() -> None:
 def test_an_unknown_schema_or_version_is_refused(hdrs, match) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(UnknownSchema, match=match):
         decode_ticks(encode_ticks("EURUSD", 1, _ticks(3)), hdrs)
+
+
+def test_quotes_made_from_bars_keep_their_path_flags_as_v2_and_ticks_stay_v1(registry: InstrumentRegistry) -> None:
+    t = _ticks(8)
+    flagged = TickBatch(t.ts, t.inst, t.bid, t.ask, t.volume, np.array([False, True, True, True] * 2))
+    assert (ticks_version(t), ticks_version(flagged)) == (1, 2)
+    c = decode_ticks(encode_ticks("EURUSD", 3, flagged), headers(TICKS_SCHEMA, 2))
+    assert c.path is not None and c.path.tolist() == [False, True, True, True] * 2 and (c.bid == t.bid).all()
+    plain = decode_ticks(encode_ticks("USDJPY", 3, _ticks(2, 2)), headers(TICKS_SCHEMA, 1))
+    batch = chunks_to_batch([c, plain], registry)
+    assert batch.path is not None and batch.path.tolist() == [False, True, True, True] * 2 + [False, False]
+    assert chunks_to_batch([plain], registry).path is None
+    with pytest.raises(ValueError, match="v2 payload .* does not hold 8 ticks"):  # a v1 payload under v2
+        decode_ticks(encode_ticks("EURUSD", 3, t), headers(TICKS_SCHEMA, 2))
 
 
 def test_a_truncated_payload_is_refused() -> None:

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from trading.intrabar import bar_quotes
-from trading.market import datetime_to_ts, fx_open_ns
+from trading.intrabar import bar_path, bar_quotes
+from trading.market import TickBatch, datetime_to_ts, fx_open_ns
 
 H = 3_600 * 10**9
 
@@ -26,6 +26,18 @@ def test_a_rising_bar_goes_open_low_high_close_and_a_falling_one_open_high_low_c
     # a flat bar (close = open) counts as rising
     _, flat, _, _ = bar_quotes(i64(0), H, i64(100), i64(101), i64(99), i64(100), np.array([1.0]), i64(0))
     assert flat.tolist() == [100, 99, 101, 100]
+
+
+def test_a_bars_open_jumps_and_its_other_quotes_move_along_it_and_the_flags_follow_the_quotes() -> None:
+    assert bar_path(2).tolist() == [False, True, True, True, False, True, True, True]
+    ts, bid, ask, vol = bar_quotes(i64(0, H), H, i64(100, 200), i64(130, 210), i64(90, 150), i64(120, 160),
+                                   np.array([8.0, 4.0]), i64(0, 0))
+    quotes = TickBatch(ts, np.zeros(8, np.int16), bid, ask, vol, bar_path(2))
+    assert quotes.take(slice(3, 6)).path.tolist() == [True, False, True]  # type: ignore[union-attr]
+    ticks = TickBatch(ts[:2], np.zeros(2, np.int16), bid[:2], ask[:2], vol[:2])
+    assert ticks.path is None and TickBatch.concat([ticks, ticks]).path is None
+    both = TickBatch.concat([ticks, quotes.take(slice(0, 2))])
+    assert both.path is not None and both.path.tolist() == [False, False, False, True]  # ticks: each a jump
 
 
 def test_the_price_side_places_the_spread() -> None:

@@ -19,7 +19,7 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 from kafka.structs import TopicPartition
 
-from cluster.adapters.kafka.events import TICKS_SCHEMA, TICKS_VERSION, encode_json, encode_ticks, headers
+from cluster.adapters.kafka.events import TICKS_SCHEMA, encode_json, encode_ticks, headers, ticks_version
 from cluster.config.secrets import KafkaAccess
 from cluster.config.settings import KafkaSettings
 from cluster.storage.rows import breaker_row, fill_row, jsonable, report_row, signal_row
@@ -84,7 +84,7 @@ def batches_of(ticks: TickBatch, batch_size: int) -> Iterable[tuple[int, TickBat
 def publish_ticks(prod: KafkaProducer, registry: InstrumentRegistry, partitions: int, k: int,
                   batch: TickBatch) -> int:
     """Batch ``k`` as one chunk per instrument (empty ones too); returns the ticks sent."""
-    hdrs = headers(TICKS_SCHEMA, TICKS_VERSION)
+    hdrs = headers(TICKS_SCHEMA, ticks_version(batch))
     for i, symbol in enumerate(registry.symbols):
         mine = batch.take(batch.inst == i)
         prod.send(TICKS, key=symbol.encode(), value=encode_ticks(symbol, k, mine), partition=i % partitions,

@@ -8,6 +8,8 @@ guessed at.
   number, tick count) and the columns ts (int64 ns), bid and ask (int64 points), volume (float64),
   little-endian. One message per instrument per batch, keyed by the instrument: many ticks per
   message is what lets Python move 100,000s of ticks a second through Kafka.
+* ``md.ticks`` v2 — v1 and then one byte per tick, the quote's ``path`` flag (``TickBatch.path``:
+  quotes made from bars). Sent only for quotes that carry the flags; ticks stay v1.
 * ``md.bars`` v2 — one instrument's bars closed in a batch, as JSON columns:
   ``{"symbol", "batch", "bars": {"start_ns": [...], "end_ns": [...], "open": [...], ...}}`` with
   the fields of ``BAR_FIELDS`` (v1 was a list of one object per bar: five times the cost to encode
@@ -30,6 +32,7 @@ from trading.market import Bar, TickBatch
 
 TICKS_SCHEMA = "md.ticks"
 TICKS_VERSION = 1
+TICKS_PATH_VERSION = 2  # v1 and the quotes' path flags
 _HEADER = struct.Struct("<16sqI")  # symbol (ASCII, padded), batch number, tick count
 BARS_SCHEMA = "md.bars"
 BARS_VERSION = 2
@@ -49,6 +52,7 @@ class TickChunk:
     bid: np.ndarray
     ask: np.ndarray
     volume: np.ndarray
+    path: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.ts)
@@ -66,25 +70,39 @@ def schema_of(msg_headers: list[tuple[str, bytes]] | None) -> tuple[str, int]:
         raise UnknownSchema("no schema/version headers") from None
 
 
+def ticks_version(ticks: TickBatch) -> int:
+    """The md.ticks version ``encode_ticks`` writes these ticks in."""
+    return TICKS_VERSION if ticks.path is None else TICKS_PATH_VERSION
+
+
 def encode_ticks(symbol: str, batch: int, ticks: TickBatch) -> bytes:
-    return b"".join((_HEADER.pack(symbol.encode("ascii"), batch, len(ticks)),
-                     ticks.ts.astype("<i8").tobytes(), ticks.bid.astype("<i8").tobytes(),
-                     ticks.ask.astype("<i8").tobytes(), ticks.volume.astype("<f8").tobytes()))
+    """v1, or v2 when the ticks carry path flags (``ticks_version``)."""
+    parts = [_HEADER.pack(symbol.encode("ascii"), batch, len(ticks)),
+             ticks.ts.astype("<i8").tobytes(), ticks.bid.astype("<i8").tobytes(),
+             ticks.ask.astype("<i8").tobytes(), ticks.volume.astype("<f8").tobytes()]
+    if ticks.path is not None:
+        parts.append(ticks.path.astype(np.uint8).tobytes())
+    return b"".join(parts)
 
 
 def decode_ticks(payload: bytes, msg_headers: list[tuple[str, bytes]] | None) -> TickChunk:
     schema, version = schema_of(msg_headers)
-    if schema != TICKS_SCHEMA or version != TICKS_VERSION:
-        raise UnknownSchema(f"unknown schema {schema} v{version} on md.ticks (this build reads v{TICKS_VERSION})")
+    if schema != TICKS_SCHEMA or version not in (TICKS_VERSION, TICKS_PATH_VERSION):
+        raise UnknownSchema(f"unknown schema {schema} v{version} on md.ticks (this build reads "
+                            f"v{TICKS_VERSION} and v{TICKS_PATH_VERSION})")
     if len(payload) < _HEADER.size:
         raise ValueError(f"md.ticks payload of {len(payload)} bytes is shorter than its header")
     raw_symbol, batch, n = _HEADER.unpack_from(payload)
-    if len(payload) != _HEADER.size + 32 * n:
-        raise ValueError(f"md.ticks payload of {len(payload)} bytes does not hold {n} ticks")
+    per_tick = 32 if version == TICKS_VERSION else 33
+    if len(payload) != _HEADER.size + per_tick * n:
+        raise ValueError(f"md.ticks v{version} payload of {len(payload)} bytes does not hold {n} ticks")
     cols = np.frombuffer(payload, dtype="<i8", count=3 * n, offset=_HEADER.size).reshape(3, n)
     vol = np.frombuffer(payload, dtype="<f8", count=n, offset=_HEADER.size + 24 * n)
+    path = None
+    if version == TICKS_PATH_VERSION:
+        path = np.frombuffer(payload, dtype=np.uint8, count=n, offset=_HEADER.size + 32 * n).astype(np.bool_)
     return TickChunk(raw_symbol.rstrip(b"\0").decode("ascii"), batch, cols[0].astype(np.int64),
-                     cols[1].astype(np.int64), cols[2].astype(np.int64), vol.astype(np.float64))
+                     cols[1].astype(np.int64), cols[2].astype(np.int64), vol.astype(np.float64), path)
 
 
 def chunks_to_batch(chunks: list[TickChunk], registry: InstrumentRegistry) -> TickBatch:
@@ -93,8 +111,11 @@ def chunks_to_batch(chunks: list[TickChunk], registry: InstrumentRegistry) -> Ti
     if not chunks:
         return TickBatch.empty()
     inst = np.concatenate([np.full(len(c), registry.index(c.symbol), np.int16) for c in chunks])
+    path = None
+    if any(c.path is not None for c in chunks):
+        path = np.concatenate([np.zeros(len(c), np.bool_) if c.path is None else c.path for c in chunks])
     return TickBatch(np.concatenate([c.ts for c in chunks]), inst, np.concatenate([c.bid for c in chunks]),
-                     np.concatenate([c.ask for c in chunks]), np.concatenate([c.volume for c in chunks]))
+                     np.concatenate([c.ask for c in chunks]), np.concatenate([c.volume for c in chunks]), path)
 
 
 def encode_json(doc: Any) -> bytes:

@@ -229,7 +229,8 @@ class GrpcExecutionClient:
         symbols = [inst.symbol for inst in self.registry.values()]
         return pb.PushQuotesRequest(batch_seq=batch_seq, stream_id=self.stream_id, symbols=symbols,
                                     symbol_index=quotes.inst.tolist(),
-                                    ts_ns=quotes.ts.tolist(), bid=quotes.bid.tolist(), ask=quotes.ask.tolist())
+                                    ts_ns=quotes.ts.tolist(), bid=quotes.bid.tolist(), ask=quotes.ask.tolist(),
+                                    continuous=[] if quotes.path is None else quotes.path.tolist())
 
     def on_quotes(self, quotes: TickBatch) -> list[ExecutionReport]:
         if len(quotes) == 0:
@@ -240,11 +241,12 @@ class GrpcExecutionClient:
         reply = self._call(lambda s: s.PushQuotes(request, timeout=self.timeout))
         return self._collect(list(reply.reports), reply.last_seq, reply.halted)
 
-    def flatten(self, account_id: str | None, ts_ns: int, reason: str, position_id: str = "") -> list[ExecutionReport]:
+    def flatten(self, account_id: str | None, ts_ns: int, reason: str, position_id: str = "",
+                at_next_quote: bool = False) -> list[ExecutionReport]:
         self._start()
         self.flatten_seq += 1
         request = pb.FlattenRequest(request_id=f"{self.stream_id}-flatten-{self.flatten_seq}", account_id=account_id or "",
-                                    ts_ns=ts_ns, reason=reason, position_id=position_id)
+                                    ts_ns=ts_ns, reason=reason, position_id=position_id, at_next_quote=at_next_quote)
         reply = self._call(lambda s: s.Flatten(request, timeout=self.timeout))
         return self._collect(list(reply.reports), reply.last_seq, reply.halted)
 

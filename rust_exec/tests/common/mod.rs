@@ -48,6 +48,12 @@ pub fn quotes(q: &[(i64, i64, i64)], batch: u64) -> pb::PushQuotesRequest {
         bid: q.iter().map(|x| x.1).collect(),
         ask: q.iter().map(|x| x.2).collect(),
         stream_id: "test".into(),
+        continuous: vec![],
     }
+}
+
+/// `quotes` whose moves are continuous (a bar's modelled path) where `path[i]` is true.
+pub fn path_quotes(q: &[(i64, i64, i64)], path: &[bool], batch: u64) -> pb::PushQuotesRequest {
+    pb::PushQuotesRequest { continuous: path.to_vec(), ..quotes(q, batch) }
 }
 

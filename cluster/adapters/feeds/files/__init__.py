@@ -23,7 +23,7 @@ import polars as pl
 from cluster.adapters.feeds.files.formats import FORMATS, DataFileError, FileSpec, Parsed, parse
 from trading.clocks import ZoneError, parse_clock
 from trading.instruments import InstrumentRegistry
-from trading.intrabar import QUOTES_PER_BAR, bar_quotes
+from trading.intrabar import QUOTES_PER_BAR, bar_path, bar_quotes
 from trading.market import MAX_POINTS, TickBatch, fx_open_ns, tick_faults, to_points, ts_to_datetime
 
 __all__ = ["FORMATS", "DataFileError", "FileSpec", "ImportReport", "Loaded", "ZoneError",
@@ -324,7 +324,8 @@ def _load_one(path: Path, spec: FileSpec, registry: InstrumentRegistry, strict: 
             q_ts, q_bid, q_ask, q_vol = bar_quotes(ts[sel], step, pts["open"], pts["high"], pts["low"], pts["close"],
                                                    good["volume"].to_numpy()[sel].astype(np.float64), spread,
                                                    parsed.price_side)
-            parts.append(TickBatch(q_ts, np.full(len(q_ts), i, np.int16), q_bid, q_ask, q_vol))
+            parts.append(TickBatch(q_ts, np.full(len(q_ts), i, np.int16), q_bid, q_ask, q_vol,
+                                   bar_path(int(sel.sum()))))
         batch = _merge(parts)
         if spec.spread_points is not None:
             notes.append(f"spread {spec.spread_points} points (--spread)")
@@ -344,9 +345,7 @@ def _merge(parts: Sequence[TickBatch]) -> TickBatch:
         return TickBatch.empty()
     ts = np.concatenate([p.ts for p in parts])
     order = np.argsort(ts, kind="stable")
-    return TickBatch(ts[order], np.concatenate([p.inst for p in parts])[order],
-                     np.concatenate([p.bid for p in parts])[order], np.concatenate([p.ask for p in parts])[order],
-                     np.concatenate([p.volume for p in parts])[order])
+    return TickBatch.concat(list(parts)).take(order)
 
 
 def load_market_files(paths: Sequence[str | Path], spec: FileSpec, registry: InstrumentRegistry, *,

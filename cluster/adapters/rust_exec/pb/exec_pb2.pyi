@@ -179,7 +179,7 @@ class ExecutionReport(_message.Message):
     def __init__(self, seq: _Optional[int] = ..., client_order_id: _Optional[str] = ..., account_id: _Optional[str] = ..., symbol: _Optional[str] = ..., event: _Optional[_Union[ReportEvent, str]] = ..., status: _Optional[_Union[OrderStatus, str]] = ..., ts_ns: _Optional[int] = ..., reason: _Optional[str] = ..., reject_code: _Optional[_Union[RejectCode, str]] = ..., fill: _Optional[_Union[Fill, _Mapping]] = ..., filled_quantity: _Optional[int] = ..., stop_loss: _Optional[int] = ..., take_profit: _Optional[int] = ...) -> None: ...
 
 class Position(_message.Message):
-    __slots__ = ("position_id", "account_id", "symbol", "side", "quantity", "entry_price", "stop_loss", "take_profit", "opened_ns")
+    __slots__ = ("position_id", "account_id", "symbol", "side", "quantity", "entry_price", "stop_loss", "take_profit", "opened_ns", "closing")
     POSITION_ID_FIELD_NUMBER: _ClassVar[int]
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     SYMBOL_FIELD_NUMBER: _ClassVar[int]
@@ -189,6 +189,7 @@ class Position(_message.Message):
     STOP_LOSS_FIELD_NUMBER: _ClassVar[int]
     TAKE_PROFIT_FIELD_NUMBER: _ClassVar[int]
     OPENED_NS_FIELD_NUMBER: _ClassVar[int]
+    CLOSING_FIELD_NUMBER: _ClassVar[int]
     position_id: str
     account_id: str
     symbol: str
@@ -198,7 +199,8 @@ class Position(_message.Message):
     stop_loss: int
     take_profit: int
     opened_ns: int
-    def __init__(self, position_id: _Optional[str] = ..., account_id: _Optional[str] = ..., symbol: _Optional[str] = ..., side: _Optional[_Union[Side, str]] = ..., quantity: _Optional[int] = ..., entry_price: _Optional[int] = ..., stop_loss: _Optional[int] = ..., take_profit: _Optional[int] = ..., opened_ns: _Optional[int] = ...) -> None: ...
+    closing: str
+    def __init__(self, position_id: _Optional[str] = ..., account_id: _Optional[str] = ..., symbol: _Optional[str] = ..., side: _Optional[_Union[Side, str]] = ..., quantity: _Optional[int] = ..., entry_price: _Optional[int] = ..., stop_loss: _Optional[int] = ..., take_profit: _Optional[int] = ..., opened_ns: _Optional[int] = ..., closing: _Optional[str] = ...) -> None: ...
 
 class SubmitOrderRequest(_message.Message):
     __slots__ = ("order",)
@@ -273,7 +275,7 @@ class ListPositionsResponse(_message.Message):
     def __init__(self, positions: _Optional[_Iterable[_Union[Position, _Mapping]]] = ...) -> None: ...
 
 class PushQuotesRequest(_message.Message):
-    __slots__ = ("batch_seq", "symbols", "symbol_index", "ts_ns", "bid", "ask", "stream_id")
+    __slots__ = ("batch_seq", "symbols", "symbol_index", "ts_ns", "bid", "ask", "stream_id", "continuous")
     BATCH_SEQ_FIELD_NUMBER: _ClassVar[int]
     SYMBOLS_FIELD_NUMBER: _ClassVar[int]
     SYMBOL_INDEX_FIELD_NUMBER: _ClassVar[int]
@@ -281,6 +283,7 @@ class PushQuotesRequest(_message.Message):
     BID_FIELD_NUMBER: _ClassVar[int]
     ASK_FIELD_NUMBER: _ClassVar[int]
     STREAM_ID_FIELD_NUMBER: _ClassVar[int]
+    CONTINUOUS_FIELD_NUMBER: _ClassVar[int]
     batch_seq: int
     symbols: _containers.RepeatedScalarFieldContainer[str]
     symbol_index: _containers.RepeatedScalarFieldContainer[int]
@@ -288,7 +291,8 @@ class PushQuotesRequest(_message.Message):
     bid: _containers.RepeatedScalarFieldContainer[int]
     ask: _containers.RepeatedScalarFieldContainer[int]
     stream_id: str
-    def __init__(self, batch_seq: _Optional[int] = ..., symbols: _Optional[_Iterable[str]] = ..., symbol_index: _Optional[_Iterable[int]] = ..., ts_ns: _Optional[_Iterable[int]] = ..., bid: _Optional[_Iterable[int]] = ..., ask: _Optional[_Iterable[int]] = ..., stream_id: _Optional[str] = ...) -> None: ...
+    continuous: _containers.RepeatedScalarFieldContainer[bool]
+    def __init__(self, batch_seq: _Optional[int] = ..., symbols: _Optional[_Iterable[str]] = ..., symbol_index: _Optional[_Iterable[int]] = ..., ts_ns: _Optional[_Iterable[int]] = ..., bid: _Optional[_Iterable[int]] = ..., ask: _Optional[_Iterable[int]] = ..., stream_id: _Optional[str] = ..., continuous: _Optional[_Iterable[bool]] = ...) -> None: ...
 
 class PushQuotesResponse(_message.Message):
     __slots__ = ("reports", "duplicate", "last_seq", "halted")
@@ -303,18 +307,20 @@ class PushQuotesResponse(_message.Message):
     def __init__(self, reports: _Optional[_Iterable[_Union[ExecutionReport, _Mapping]]] = ..., duplicate: _Optional[bool] = ..., last_seq: _Optional[int] = ..., halted: _Optional[bool] = ...) -> None: ...
 
 class FlattenRequest(_message.Message):
-    __slots__ = ("request_id", "account_id", "ts_ns", "reason", "position_id")
+    __slots__ = ("request_id", "account_id", "ts_ns", "reason", "position_id", "at_next_quote")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     TS_NS_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     POSITION_ID_FIELD_NUMBER: _ClassVar[int]
+    AT_NEXT_QUOTE_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     account_id: str
     ts_ns: int
     reason: str
     position_id: str
-    def __init__(self, request_id: _Optional[str] = ..., account_id: _Optional[str] = ..., ts_ns: _Optional[int] = ..., reason: _Optional[str] = ..., position_id: _Optional[str] = ...) -> None: ...
+    at_next_quote: bool
+    def __init__(self, request_id: _Optional[str] = ..., account_id: _Optional[str] = ..., ts_ns: _Optional[int] = ..., reason: _Optional[str] = ..., position_id: _Optional[str] = ..., at_next_quote: _Optional[bool] = ...) -> None: ...
 
 class FlattenResponse(_message.Message):
     __slots__ = ("reports", "duplicate", "last_seq", "halted")

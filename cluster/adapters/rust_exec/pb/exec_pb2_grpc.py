@@ -140,8 +140,8 @@ class ExecutionServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Flatten(self, request, context):
-        """Close open positions (of one account, or all) at the latest quote; cancels working orders.
-        Idempotent on request_id.
+        """Close open positions (of one account, or all) at the latest quote, or with at_next_quote at
+        the next quote of their symbol; cancels working orders. Idempotent on request_id.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

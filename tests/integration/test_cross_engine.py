@@ -1,0 +1,160 @@
+"""Cross-engine agreement: the SMA reference strategy on generated hourly bars, market orders at the
+next bar's open, no costs, gives the same trade list (entry and exit bar, side, entry and exit price)
+in Octet's backtest (its agents in this process, rust_exec's paper venue) as in backtesting.py.
+
+The set-up is ``tests/data/sma_reference.yaml``: an account whose rules refuse nothing backtesting.py
+would take, the crossover always in the market (the opposite cross closes the trade at the next open)
+with a fixed 20-pip stop. The bars have weekend gaps and, now and then, a gap inside the week, so
+stops are hit both inside a bar (filled at the stop price: the intra-bar path) and by a gap (filled
+at the open).
+
+Two conventions differ between the engines and are set aside, each said here:
+- backtesting.py checks a trade's stop before the close order sent at the previous bar, so a bar
+  that opens above a long's stop and later trades through it closes the trade at the stop rather
+  than at the open, where it was closed first. The reference strategy therefore removes the stop
+  when it closes a trade (``trade.sl = None``), which makes backtesting.py close at the open.
+- A trade still open when the data ends is closed by Octet at the last quote (the last close) and
+  by backtesting.py at the last bar's open; it is left out of both lists.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pytest
+import yaml
+
+from cluster.adapters.feeds.paced import read_data_file
+from cluster.config.settings import load_settings
+from cluster.desk.session import Session
+from trading.market import fx_market_closed
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = ROOT / "tests" / "data" / "sma_reference.yaml"
+BARS = 6000
+HOUR_NS = 3_600_000_000_000
+STOP = 0.0020
+
+Trade = tuple[int, int, str, str, str]  # entry bar, exit bar, side, entry price, exit price
+
+
+def hourly_bars(n: int, seed: int) -> dict[str, np.ndarray]:
+    """``n`` hourly EURUSD bars in FX hours: a random walk of closes; each week opens with a gap,
+    and 3% of bars open away from the last close."""
+    rng = np.random.default_rng(seed)
+    ts = 1_577_923_200_000_000_000 + np.arange(int(n * 1.5) + 200, dtype=np.int64) * HOUR_NS
+    ts = ts[~fx_market_closed(ts)][:n]
+    close = np.round(1.1 * np.exp(np.cumsum(rng.normal(0, 0.0015, n))), 5)
+    gap = np.where(np.diff(ts, prepend=ts[0]) > HOUR_NS, rng.normal(0, 0.002, n), 0.0)
+    gap += np.where(rng.random(n) < 0.03, rng.normal(0, 0.0008, n), 0.0)
+    open_ = np.round(np.r_[1.1, close[:-1]] + gap, 5)
+    high = np.round(np.maximum(open_, close) + np.abs(rng.normal(0, 0.0009, n)), 5)
+    low = np.round(np.minimum(open_, close) - np.abs(rng.normal(0, 0.0009, n)), 5)
+    return {"ts": ts, "open": open_, "high": high, "low": low, "close": close}
+
+
+def octet_trades(bars: dict[str, np.ndarray], tmp_path: Path) -> tuple[list[Trade], list[Any], Any]:
+    path = tmp_path / "EURUSD_H1.parquet"
+    pl.DataFrame({"ts": bars["ts"], "symbol": "EURUSD", **{k: bars[k] for k in ("open", "high", "low", "close")},
+                  "volume": 1.0}).write_parquet(path)
+    settings = load_settings(CONFIG, session__data_file=str(path), runtime__data_dir=str(tmp_path / "var"))
+    result = Session(settings, in_process=True, keep_records=True).run(read_data_file(settings).ticks)
+    starts = bars["ts"]
+
+    def bar(ts_ns: int) -> int:
+        return int(np.searchsorted(starts, ts_ns, "right")) - 1
+
+    last = int(starts[-1])
+    closed = [t for t in result.trades if t.closed_ns < last]  # the one open at the end: see the module
+    return (sorted((bar(t.opened_ns), bar(t.closed_ns), t.side.name, f"{t.entry:.5f}", f"{t.exit:.5f}")
+                   for t in closed), closed, result)
+
+
+def backtesting_py_trades(bars: dict[str, np.ndarray]) -> list[Trade]:
+    import pandas as pd
+    from backtesting import Backtest, Strategy
+    from backtesting.lib import crossover
+    from backtesting.test import SMA
+
+    class SmaCross(Strategy):  # type: ignore[misc]
+        def init(self) -> None:
+            self.fast = self.I(SMA, self.data.Close, 10)
+            self.slow = self.I(SMA, self.data.Close, 30)
+
+        def close_all(self) -> None:
+            for trade in self.trades:
+                trade.sl = None  # closed at the next open, not first stopped (see the module)
+                trade.close()
+
+        def next(self) -> None:
+            close = self.data.Close[-1]
+            if crossover(self.fast, self.slow):
+                self.close_all()
+                self.buy(sl=round(close - STOP, 5))
+            elif crossover(self.slow, self.fast):
+                self.close_all()
+                self.sell(sl=round(close + STOP, 5))
+
+    frame = pd.DataFrame({"Open": bars["open"], "High": bars["high"], "Low": bars["low"], "Close": bars["close"],
+                          "Volume": 1.0}, index=pd.to_datetime(bars["ts"], utc=True))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        stats = Backtest(frame, SmaCross, cash=1e9, commission=0, finalize_trades=False).run()
+    return sorted((int(r.EntryBar), int(r.ExitBar), "BUY" if r.Size > 0 else "SELL", f"{r.EntryPrice:.5f}",
+                   f"{r.ExitPrice:.5f}") for r in stats._trades.itertuples())
+
+
+@pytest.mark.parametrize("seed", [2, 3])
+def test_octet_and_backtesting_py_give_the_same_trade_list(tmp_path, seed: int) -> None:
+    bars = hourly_bars(BARS, seed)
+    ours, closed, result = octet_trades(bars, tmp_path)
+    theirs = backtesting_py_trades(bars)
+    assert len(ours) > 150
+    assert ours == theirs
+    # nothing was refused: every signal became an order
+    assert not [d for d in result.decisions if d.outcome == "veto"]
+    assert len(result.orders) == result.counts["signals"]
+    # the list holds each way a trade ends: the opposite signal at the next open, a stop inside a bar
+    # at the stop price (not the bar's extreme), and a stop gapped through at the open
+    assert Counter(t.reason.name for t in closed)["FLATTEN"] > 20
+    stops = {o.client_order_id: o.stop_loss for o in result.orders}
+    inside = gapped = 0
+    for t in closed:
+        if t.reason.name != "STOP_LOSS":
+            continue
+        b = int(np.searchsorted(bars["ts"], t.closed_ns, "right")) - 1
+        stop, way = float(stops[t.position_id]), (1 if t.side.name == "BUY" else -1)
+        if (bars["open"][b] - stop) * way <= 0:  # the bar opened beyond the stop
+            assert float(t.exit) == bars["open"][b]
+            gapped += 1
+        else:
+            assert float(t.exit) == stop
+            inside += (bars["low"] if way > 0 else bars["high"])[b] != stop
+    assert inside > 50 and gapped > 0
+
+
+def test_without_close_on_opposite_a_trade_ends_only_at_its_stop(tmp_path) -> None:
+    bars = hourly_bars(1500, 4)
+    path = tmp_path / "EURUSD_H1.parquet"
+    pl.DataFrame({"ts": bars["ts"], "symbol": "EURUSD", **{k: bars[k] for k in ("open", "high", "low", "close")},
+                  "volume": 1.0}).write_parquet(path)
+    doc = yaml.safe_load(CONFIG.read_text())
+    doc["strategy"]["sma_cross"]["close_on_opposite"] = False
+    (tmp_path / "octet.yaml").write_text(yaml.safe_dump(doc))
+    settings = load_settings(tmp_path / "octet.yaml", session__data_file=str(path),
+                             runtime__data_dir=str(tmp_path / "var"))
+    result = Session(settings, in_process=True, keep_records=True).run(read_data_file(settings).ticks)
+    assert not [d for d in result.decisions if d.outcome == "close"]
+    ended = Counter(t.reason.name for t in result.trades if t.closed_ns < int(bars["ts"][-1]))
+    assert ended["STOP_LOSS"] > 20 and set(ended) == {"STOP_LOSS"}
+    # and with it (the default), the opposite signal closes each trade it finds open, said in the audit
+    on = load_settings(CONFIG, session__data_file=str(path), runtime__data_dir=str(tmp_path / "var2"))
+    result = Session(on, in_process=True, keep_records=True).run(read_data_file(on).ticks)
+    closes = [d for d in result.decisions if d.outcome == "close"]
+    assert closes and all(d.step == "execution" and d.rule == "opposite signal" for d in closes)
+    assert len(closes) == sum(t.reason.name == "FLATTEN" for t in result.trades if t.closed_ns < int(bars["ts"][-1]))
