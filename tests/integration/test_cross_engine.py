@@ -8,6 +8,11 @@ with a fixed 20-pip stop. The bars have weekend gaps and, now and then, a gap in
 stops are hit both inside a bar (filled at the stop price: the intra-bar path) and by a gap (filled
 at the open).
 
+Where the two means are exactly equal at a bar, Octet (which compares them exactly, in integer
+points) sees a tie and no cross, while backtesting.py's float means fall either way: on the bench's
+1,000,000 bars 137 bars are such ties and 58 of backtesting.py's 38,689 signals differ from Octet's
+for it. The bars here hold no tie, so the lists are whole.
+
 Two conventions differ between the engines and are set aside, each said here:
 - backtesting.py checks a trade's stop before the close order sent at the previous bar, so a bar
   that opens above a long's stop and later trades through it closes the trade at the stop rather
@@ -109,9 +114,17 @@ def backtesting_py_trades(bars: dict[str, np.ndarray]) -> list[Trade]:
                    f"{r.ExitPrice:.5f}") for r in stats._trades.itertuples())
 
 
+def ties(close: np.ndarray) -> int:
+    """Bars where the 10- and 30-bar means of the closes are exactly equal (see the module)."""
+    sums = np.concatenate([[0], np.cumsum(np.rint(close * 1e5).astype(np.int64))])
+    i = np.arange(29, len(close))
+    return int(((sums[i + 1] - sums[i - 9]) * 30 == (sums[i + 1] - sums[i - 29]) * 10).sum())
+
+
 @pytest.mark.parametrize("seed", [2, 3])
 def test_octet_and_backtesting_py_give_the_same_trade_list(tmp_path, seed: int) -> None:
     bars = hourly_bars(BARS, seed)
+    assert ties(bars["close"]) == 0
     ours, closed, result = octet_trades(bars, tmp_path)
     theirs = backtesting_py_trades(bars)
     assert len(ours) > 150
