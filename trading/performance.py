@@ -22,6 +22,7 @@ class EquityCurve:
     last: tuple[int, Decimal] | None = None
     peak: Decimal = Decimal(0)
     max_drawdown: Decimal = Decimal(0)
+    max_drawdown_pct: float = 0.0  # the deepest fall in % of the peak it fell from (not of the highest peak)
 
     @property
     def points(self) -> list[tuple[int, Decimal]]:
@@ -33,6 +34,8 @@ class EquityCurve:
         self.last = (ts_ns, equity)
         self.peak = max(self.peak, equity, self.initial)
         self.max_drawdown = max(self.max_drawdown, self.peak - equity)
+        if self.peak > 0:
+            self.max_drawdown_pct = max(self.max_drawdown_pct, float((self.peak - equity) / self.peak * 100))
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,10 +76,9 @@ def summarize(account_id: str, curve: EquityCurve, trades: list[ClosedTrade]) ->
         downside = math.sqrt(sum(min(r, 0.0) ** 2 for r in rets) / len(rets))
         sharpe = mean / sd * math.sqrt(252) if sd > 0 else 0.0
         sortino = mean / downside * math.sqrt(252) if downside > 0 else 0.0
-    peak = curve.peak if curve.peak > 0 else curve.initial
     return PerformanceSummary(
         account_id, len(trades), len(wins), net, float(net / curve.initial * 100), curve.max_drawdown,
-        float(curve.max_drawdown / peak * 100), len(wins) / len(trades) if trades else 0.0,
+        curve.max_drawdown_pct, len(wins) / len(trades) if trades else 0.0,
         float(gross_win / gross_loss) if gross_loss > 0 else (math.inf if gross_win > 0 else 0.0),
         sharpe, sortino, sum(1 for v in by_month.values() if v > 0), len(by_month),
     )

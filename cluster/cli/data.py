@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cluster.cli.common import ConfigOpt, app, console, fail, settings_or_exit
+from cluster.config.secrets import private_dir
 from cluster.config.settings import Settings
 
 if TYPE_CHECKING:
@@ -48,7 +50,10 @@ def data_overrides(format: str | None = None, symbol: str | None = None, tz: str
             "session__data_strict": strict, "session__data_max_skipped": max_skipped}
 
 
-def _load(settings: Settings, files: list[Path]) -> Loaded:
+def _load(settings: Settings, files: list[Path], listing: bool = False) -> Loaded:
+    """The files read as a session would; a refused file is one line (exit 2). ``listing``: a file
+    refused for its unusable rows is first read again without the limit and its report printed,
+    so the refusal comes after the rows that caused it."""
     from cluster.adapters.feeds.files import DataFileError, load_market_files
     from cluster.adapters.feeds.paced import file_spec
 
@@ -58,7 +63,19 @@ def _load(settings: Settings, files: list[Path]) -> Loaded:
             return load_market_files(files, file_spec(settings), settings.registry(), strict=s.data_strict,
                                      max_skipped=s.data_max_skipped)
     except (OSError, DataFileError) as exc:
-        raise fail((str(exc).strip().splitlines() or [type(exc).__name__])[0]) from None
+        line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        if listing and isinstance(exc, DataFileError) and "rows cannot be used" in line:
+            try:
+                every = load_market_files(files, file_spec(settings), settings.registry(), strict=False,
+                                          max_skipped=1.0)
+            except (OSError, DataFileError):
+                pass  # nothing at all is usable: the line says so
+            else:
+                for report in every.reports:
+                    for text in report.lines():
+                        console.print(text, highlight=False, markup=False, soft_wrap=True)
+            line = line.split("; `octet data check")[0]
+        raise fail(line) from None
 
 
 @data.command()
@@ -71,7 +88,7 @@ def check(files: Annotated[list[Path], typer.Argument(help="CSV/Parquet files (.
     numbers) and why, and gaps while the market was open. Exit 2 when a file would be refused."""
     settings = settings_or_exit(config, **data_overrides(format, symbol, tz, columns, time_format, spread,
                                                           price_side, strict, max_skipped))
-    loaded = _load(settings, files)
+    loaded = _load(settings, files, listing=not as_json)
     if as_json:
         print(json.dumps([r.as_dict() for r in loaded.reports], indent=2))
         return
@@ -95,15 +112,32 @@ def convert(files: Annotated[list[Path], typer.Argument(help="CSV/Parquet files 
         raise fail(f"--out {out}: must end in .csv or .parquet")
     if any(out.resolve() == f.resolve() for f in files):
         raise fail(f"--out {out} is one of the files read")
+    if out.is_dir():
+        raise fail(f"--out {out} is a directory")
     settings = settings_or_exit(config, **data_overrides(format, symbol, tz, columns, time_format, spread,
                                                           price_side, strict, max_skipped))
-    loaded = _load(settings, files)
-    for report in loaded.reports:
-        for line in report.lines():
-            console.print(line, highlight=False, markup=False, soft_wrap=True)
-    frame = octet_frame(loaded.ticks, settings.registry())
-    out.parent.mkdir(parents=True, exist_ok=True)
-    frame.write_parquet(out) if out.suffix == ".parquet" else frame.write_csv(out)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:  # where it goes is checked before the files are read; new folders 0700, the file 0600
+        if not out.parent.exists():
+            private_dir(out.parent)
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+    except OSError as exc:
+        raise fail(f"--out {out}: {exc.strerror or exc}") from None
+    try:
+        loaded = _load(settings, files)
+        for report in loaded.reports:
+            for line in report.lines():
+                console.print(line, highlight=False, markup=False, soft_wrap=True)
+        frame = octet_frame(loaded.ticks, settings.registry())
+        frame.write_parquet(tmp) if out.suffix == ".parquet" else frame.write_csv(tmp)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, out)
+    except OSError as exc:
+        raise fail(f"--out {out}: {exc.strerror or exc}") from None
+    finally:
+        tmp.unlink(missing_ok=True)
     sizes = sorted(set(loaded.bar_seconds.values()))
-    hint = f" (made from bars of {', '.join(str(s) for s in sizes)} s: run with --bar-seconds {max(sizes)})" if sizes else ""
+    hint = (f" (made from bars of {', '.join(str(s) for s in sizes)} s: run with --bar-seconds {max(sizes)}; a "
+            "quotes file does not keep the bars' paths, so a stop inside a bar then fills at the quote that "
+            "crossed it: run the bar file itself for fills at the stop's price)") if sizes else ""
     console.print(f"wrote {len(frame):,} quotes to {out}{hint}", highlight=False, markup=False, soft_wrap=True)

@@ -10,7 +10,16 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cluster.cli.common import ConfigOpt, app, console, fail, settings_or_exit, start_ray
-from cluster.cli.data import FormatOpt, SymbolOpt, TzOpt, data_overrides
+from cluster.cli.data import (
+    ColumnsOpt,
+    FormatOpt,
+    SideOpt,
+    SpreadOpt,
+    SymbolOpt,
+    TimeFormatOpt,
+    TzOpt,
+    data_overrides,
+)
 
 _SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([hdw])\s*$")
 
@@ -29,7 +38,8 @@ def sweep(strategy: Annotated[str, typer.Option(help="sma_cross | wyckoff.")],
                    "thresholds, agents.analysis). Repeat for more axes.")],
           config: ConfigOpt = Path("octet.yaml"),
           data: Annotated[Path | None, typer.Option(help="A recorded file; default: the generator.")] = None,
-          format: FormatOpt = None, symbol: SymbolOpt = None, tz: TzOpt = None,
+          format: FormatOpt = None, symbol: SymbolOpt = None, tz: TzOpt = None, columns: ColumnsOpt = None,
+        time_format: TimeFormatOpt = None, spread: SpreadOpt = None, price_side: SideOpt = None,
           bar_seconds: Annotated[int | None, typer.Option(help="The desk's bar size in s (session.bar_seconds).")]
           = None,
           ticks: Annotated[int | None, typer.Option(help="Generated ticks when there is no --data.")] = None,
@@ -57,7 +67,7 @@ def sweep(strategy: Annotated[str, typer.Option(help="sma_cross | wyckoff.")],
     settings = settings_or_exit(config, session__data_file=data, session__ticks=ticks, session__bar_seconds=bar_seconds,
                                 runtime__ray_address=ray_address, runtime__bus="inprocess", runtime__live="inprocess",
                                 execution__fsync=False,
-                                **data_overrides(format, symbol, tz))
+                                **data_overrides(format, symbol, tz, columns, time_format, spread, price_side))
     walk = None
     if walk_forward is not None:
         train, sep, test = walk_forward.partition(":")
@@ -76,9 +86,9 @@ def sweep(strategy: Annotated[str, typer.Option(help="sma_cross | wyckoff.")],
         n *= len(values)
     if not local:
         start_ray(settings)
-    columns = (TextColumn("[bold]sweep"), BarColumn(), MofNCompleteColumn(), TextColumn("backtests"),
-               TextColumn("{task.fields[info]}"), TimeElapsedColumn())
-    with Progress(*columns, console=console) as bar:
+    shown = (TextColumn("[bold]sweep"), BarColumn(), MofNCompleteColumn(), TextColumn("backtests"),
+             TextColumn("{task.fields[info]}"), TimeElapsedColumn())
+    with Progress(*shown, console=console) as bar:
         task = bar.add_task("sweep", total=n, info="")
 
         def done(trial) -> None:  # type: ignore[no-untyped-def]
@@ -91,7 +101,8 @@ def sweep(strategy: Annotated[str, typer.Option(help="sma_cross | wyckoff.")],
                 from trading.research.walkforward import windows
 
                 try:
-                    count = len(windows(int(batch.ts[0]), int(batch.ts[-1]) + 1, *walk))
+                    count = len(windows(int(batch.ts[0]), int(batch.ts[-1]) + 1, *walk,
+                                         bar_ns=settings.session.bar_seconds * 1_000_000_000))
                 except ValueError as exc:
                     raise fail(str(exc)) from None
                 bar.update(task, total=n * count + count)

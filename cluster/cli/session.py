@@ -13,7 +13,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from cluster.cli.common import ConfigOpt, app, console, fail, settings_or_exit, start_ray, with_local_servers
-from cluster.cli.data import FormatOpt, SymbolOpt, TzOpt, data_overrides
+from cluster.cli.data import (
+    ColumnsOpt,
+    FormatOpt,
+    SideOpt,
+    SpreadOpt,
+    SymbolOpt,
+    TimeFormatOpt,
+    TzOpt,
+    data_overrides,
+)
 from cluster.config.settings import Settings
 
 if TYPE_CHECKING:
@@ -36,11 +45,34 @@ def _load_ticks(settings: Settings) -> TickBatch:
     for report in loaded.reports:  # what was read, skipped and missing, before the session starts
         for line in report.lines():
             console.print(line, highlight=False, markup=False, soft_wrap=True)
+    for line in expiring_profiles(settings, loaded.bar_seconds):
+        console.print(f"[yellow]warning[/yellow]: {line}", highlight=False, soft_wrap=True)
     return loaded.ticks
 
 
-def _window(ticks: TickBatch, start: datetime | None, end: datetime | None) -> TickBatch:
-    """The ticks at or after ``start`` and before ``end`` (UTC when naive); none left is an error."""
+def expiring_profiles(settings: Settings, bar_seconds: dict[str, int]) -> list[str]:
+    """Accounts whose orders would expire unfilled on quotes made from bars: a profile that holds
+    an order back (delay_seconds) misses the bar's open, and its order then lives (expiry_seconds)
+    less than the time to the bar's next quote."""
+    from trading.intrabar import QUOTES_PER_BAR
+
+    if not bar_seconds:
+        return []
+    spacing = min(bar_seconds.values()) / QUOTES_PER_BAR
+    out = []
+    for acc in settings.accounts:
+        p = settings.profile(acc)
+        low, high = p.delay_seconds
+        if high > 0 and low + p.expiry_seconds < spacing:
+            out.append(f"account {acc.id} (profile {acc.profile}): its orders wait {low:g}-{high:g} s, then expire "
+                       f"{p.expiry_seconds:g} s later, sooner than the {spacing:g} s between the quotes made from "
+                       "this file's bars: they will expire unfilled (set a longer expiry_seconds for bar data)")
+    return out
+
+
+def _window(ticks: TickBatch, start: datetime | None, end: datetime | None, bar_ns: int = 1) -> TickBatch:
+    """The ticks at or after ``start`` and before ``end`` (UTC when naive), both moved to the desk's
+    bar grid (``bar_ns``: the start up, the end down) so that no bar is cut; none left is an error."""
     if start is None and end is None:
         return ticks
     import numpy as np
@@ -49,6 +81,8 @@ def _window(ticks: TickBatch, start: datetime | None, end: datetime | None) -> T
 
     lo = datetime_to_ts(start if start.tzinfo else start.replace(tzinfo=UTC)) if start else None
     hi = datetime_to_ts(end if end.tzinfo else end.replace(tzinfo=UTC)) if end else None
+    lo = -(-lo // bar_ns) * bar_ns if lo is not None else None
+    hi = hi // bar_ns * bar_ns if hi is not None else None
     keep = np.ones(len(ticks), np.bool_)
     if lo is not None:
         keep &= ticks.ts >= lo
@@ -103,7 +137,7 @@ def run_session(settings: Settings, config_path: Path | None = None, backtest: b
         raise fail(str(exc)) from None
     wall = time.perf_counter()
     with console.status("reading ticks" if settings.session.data_file else "generating replay ticks"):
-        ticks = _window(_load_ticks(settings), *window)  # a bad data file is refused before any server starts
+        ticks = _window(_load_ticks(settings), *window, bar_ns=settings.session.bar_seconds * 1_000_000_000)  # a bad data file is refused before any server starts
     with console.status("starting the local servers the settings ask for"):
         settings = with_local_servers(settings)
     if not backtest:
@@ -248,7 +282,8 @@ LiveOpt = Annotated[str | None, typer.Option(help="Live state: inprocess | redis
 def run(config: ConfigOpt = Path("octet.yaml"),
         data: Annotated[Path | None, typer.Option(
             help="Replay a recorded file: quotes or bars, CSV/Parquet, in the formats of `octet data check`.")] = None,
-        format: FormatOpt = None, symbol: SymbolOpt = None, tz: TzOpt = None,
+        format: FormatOpt = None, symbol: SymbolOpt = None, tz: TzOpt = None, columns: ColumnsOpt = None,
+        time_format: TimeFormatOpt = None, spread: SpreadOpt = None, price_side: SideOpt = None,
         bar_seconds: Annotated[int | None, typer.Option(help="The desk's bar size in s (session.bar_seconds).")] = None,
         strategy: Annotated[str | None, typer.Option(
             help="The signal source of every instrument: wyckoff | sma_cross (strategy.default).")] = None,
@@ -265,7 +300,7 @@ def run(config: ConfigOpt = Path("octet.yaml"),
     run_session(settings_or_exit(config, session__data_file=data, runtime__ray_address=ray_address, session__ticks=ticks,
                           runtime__store=store, runtime__live=live, storage__record_ticks=record_ticks,
                           runtime__bus=bus, session__bar_seconds=bar_seconds, strategy__default=strategy,
-                          **data_overrides(format, symbol, tz)), config)
+                          **data_overrides(format, symbol, tz, columns, time_format, spread, price_side)), config)
 
 
 @app.command()
@@ -275,11 +310,12 @@ def backtest(config: ConfigOpt = Path("octet.yaml"),
              strategy: Annotated[str | None, typer.Option(
                  help="The signal source of every instrument: wyckoff | sma_cross (strategy.default).")] = None,
              start: Annotated[datetime | None, typer.Option(
-                 "--from", help="First instant to trade (UTC unless it names a zone).")] = None,
-             end: Annotated[datetime | None, typer.Option("--to", help="Instant to stop before (UTC).")] = None,
+                 "--from", help="First instant to trade (UTC unless it names a zone; moved up to a bar's start).")] = None,
+             end: Annotated[datetime | None, typer.Option("--to", help="Instant to stop before (UTC; moved down to a bar's start).")] = None,
              accounts: Annotated[str | None, typer.Option(
                  help="Only these accounts of the settings, comma-separated (default: all).")] = None,
-             format: FormatOpt = None, symbol: SymbolOpt = None, tz: TzOpt = None,
+             format: FormatOpt = None, symbol: SymbolOpt = None, tz: TzOpt = None, columns: ColumnsOpt = None,
+        time_format: TimeFormatOpt = None, spread: SpreadOpt = None, price_side: SideOpt = None,
              bar_seconds: Annotated[int | None, typer.Option(help="The desk's bar size in s (session.bar_seconds).")]
              = None,
              ticks: Annotated[int | None, typer.Option(help="Generated ticks when there is no --data.")] = None,
@@ -295,7 +331,7 @@ def backtest(config: ConfigOpt = Path("octet.yaml"),
     settings = settings_or_exit(config, session__data_file=data, session__ticks=ticks, strategy__default=strategy,
                                 session__bar_seconds=bar_seconds, runtime__store=store, runtime__bus="inprocess",
                                 runtime__live="inprocess", storage__record_ticks=record_ticks, execution__fsync=False,
-                                **data_overrides(format, symbol, tz))
+                                **data_overrides(format, symbol, tz, columns, time_format, spread, price_side))
     if accounts is not None:
         wanted = [a.strip() for a in accounts.split(",") if a.strip()]
         known = [a.id for a in settings.accounts]

@@ -72,6 +72,9 @@ class BatchRecord:
     # audit records of their own: an operator's control (with who asked), a reconciliation's
     # resolved difference (both sides and what was done), a desk's start, stop and resume
     notes: tuple[tuple[str, int, Mapping[str, Any]], ...] = ()  # (kind, ts_ns, payload)
+    # accounts as they stood inside the batch: after each fill that closed a trade, and at each of the
+    # firms' instants (day resets): with ``snapshots`` the equity curve a report's daily figures need
+    equity: tuple[AccountSnapshot, ...] = ()
 
 
 class BatchLog:
@@ -92,6 +95,7 @@ class BatchLog:
         self.discrepancies: list[str] = []
         self.notes: list[tuple[str, int, Mapping[str, Any]]] = []
         self.saga_ms: list[float] = []
+        self.equity: list[AccountSnapshot] = []
 
     def seal(self, batch: int, ticks: int, *, snapshots: Mapping[str, AccountSnapshot],
              headrooms: Mapping[str, Headroom], record_headroom: bool = True,
@@ -105,7 +109,8 @@ class BatchLog:
             MappingProxyType(dict(last_quotes or {})),
             MappingProxyType({k: MappingProxyType(dict(v)) for k, v in (heartbeats or {}).items()}),
             tuple(self.dead_letters), tuple(self.tick_to_order_ms), tuple(self.halt_latency_ms),
-            tuple(self.halt_rpc_ms), tuple(self.discrepancies), tuple(self.saga_ms), tuple(self.notes))
+            tuple(self.halt_rpc_ms), tuple(self.discrepancies), tuple(self.saga_ms), tuple(self.notes),
+            tuple(self.equity))
 
 
 class LatencyHistogram:

@@ -862,6 +862,8 @@ class Session:
             k = int(np.searchsorted(clean.ts, t, "left"))
             self._advance(clean.take(slice(pos, k)), t)
             pos = k
+            if not group:  # a firm's instant (a day's reset): the accounts as they stand, for the curve
+                self.log.equity.extend(self.snapshots[a] for a in sorted(self.snapshots))
             for signal in group:
                 self._saga(signal)
         if pos < len(clean) or len(clean) == 0:
@@ -907,6 +909,8 @@ class Session:
         if update.trades:
             trades = list(update.trades)
             self.log.trades.extend(trades)
+            self.log.equity.extend(update.snapshots[a] for a in sorted({t.account_id for t in trades})
+                                   if a in update.snapshots)
             rt.get(self.risk_trades)  # (one sequenced call in flight per agent: see _saga)
             self.risk_trades = [agents["risk"].call("on_trades", trades)]  # the next sizing sees them
             self._hold("learning", "on_update", [], trades)

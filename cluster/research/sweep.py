@@ -168,7 +168,8 @@ def sweep(settings: Settings, ticks: TickBatch, strategy: str, axes: Mapping[str
     else:
         train_ns, test_ns, anchored = walk
         try:
-            spans: list[Window] = windows(lo, hi, train_ns, test_ns, anchored)
+            spans: list[Window] = windows(lo, hi, train_ns, test_ns, anchored,
+                                          settings.session.bar_seconds * 1_000_000_000)
         except ValueError as exc:
             raise SweepError(str(exc)) from None
         trials = runner([(s, Trial(p, "train", w.index, w.train_from, w.train_to)) for w in spans for p, s in prepared])
@@ -176,9 +177,11 @@ def sweep(settings: Settings, ticks: TickBatch, strategy: str, axes: Mapping[str
         for w in spans:
             mine = [t for t in trials if t.window == w.index]
             best = max(mine, key=lambda t: _score(t, objective))
+            score = _score(best, objective)  # -inf: no trial of the window traded within the rules
             chosen.append({"window": w.index, "train_from_ns": w.train_from, "train_to_ns": w.train_to,
                            "test_to_ns": w.test_to, "params": best.params, "train": best.metrics,
-                           "train_score": _score(best, objective)})
+                           "train_score": score if math.isfinite(score) else None,
+                           "no_valid_choice": not math.isfinite(score)})
             tests.append((with_params(settings, strategy, best.params), Trial(best.params, "test", w.index, w.test_from,
                                                                                w.test_to)))
         tested = runner(tests)
@@ -195,6 +198,17 @@ def _when(ns: int) -> str:
     return ts_to_datetime(ns).strftime("%Y-%m-%d %H:%M")
 
 
+def _finite(v: Any) -> Any:
+    """``v`` with every float that is not finite (a score of -inf, a profit factor of inf) as None."""
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    if isinstance(v, dict):
+        return {k: _finite(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_finite(x) for x in v]
+    return v
+
+
 def _fmt(v: object) -> str:
     if isinstance(v, float):
         return "—" if not math.isfinite(v) else f"{v:,.2f}"
@@ -205,8 +219,7 @@ def write_sweep(result: SweepResult, out_dir: Path) -> Path:
     """sweep.json (every trial) and sweep.html (the trials ranked, the walk-forward compared) in
     ``out_dir`` (0700; files 0600)."""
     private_dir(out_dir)
-    write_private(out_dir / "sweep.json", json.dumps(result.as_dict(), indent=1, default=str, allow_nan=False)
-                  .replace("Infinity", "null"))
+    write_private(out_dir / "sweep.json", json.dumps(_finite(result.as_dict()), indent=1, default=str, allow_nan=False))
     o = result.objective
     cols = ["trades", "net_pnl", "return_pct", "sharpe", "sortino", "max_drawdown_pct", "profit_factor", "win_rate"]
     head = "".join(f"<th>{c}</th>" for c in ["params", "part", "window", "from", "to", *cols, "breaches"])

@@ -122,6 +122,8 @@ class BatchFacts(Protocol):
     @property
     def snapshots(self) -> Mapping[str, AccountSnapshot]: ...
     @property
+    def equity(self) -> Sequence[AccountSnapshot]: ...  # accounts inside the batch, in time order
+    @property
     def notes(self) -> Sequence[tuple[str, int, Mapping[str, Any]]]: ...  # (kind, ts_ns, payload)
     @property
     def batch(self) -> int: ...
@@ -357,10 +359,13 @@ class SessionStore:
                 continue  # written with the run's row (begin_run)
             entries.append(Entry(kind, ts_ns, jsonable(dict(note)), None, None, note.get("account_id") or None))
         snapshots = r.snapshots
-        for acc, snap in sorted(snapshots.items()):
+        last = dict(self._equity_last)
+        for snap in (*r.equity, *(s for _, s in sorted(snapshots.items()))):  # in time order, the batch's end last
             row = equity_row(snap)
-            if self._equity_last.get(acc) != row:  # an account that did not move is not written again
+            if last.get(snap.account_id) != row:  # an account that did not move is not written again
                 rows["equity_snapshots"].append(row)
+                last[snap.account_id] = row
+        for _, snap in sorted(snapshots.items()):
             rows["positions"].extend(position_rows(snap))
         written = dict(self.written)
         for name, n in (("signals", len(r.signals)), ("decisions", len(r.decisions)), ("orders", len(r.orders)),

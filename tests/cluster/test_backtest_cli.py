@@ -32,6 +32,9 @@ def test_a_backtest_on_a_broker_export_runs_without_ray_and_is_recorded(tmp_path
                          env={**os.environ, "OCTET_RUNTIME__DATA_DIR": str(tmp_path / "var"), "COLUMNS": "200"})
     assert out.returncode == 0, out.stdout + out.stderr
     assert "mt5 bars, EURUSD; 4 rows read, 4 used" in out.stdout
+    # the laddered profile holds orders 1-20 s and lets them live 180 s: on hourly bars (a quote each
+    # 900 s) none would fill, and the operator is told before the run
+    assert "account funded-50k (profile laddered): its orders wait 1-20 s" in " ".join(out.stdout.split())
     assert "16 ticks in" in out.stdout and "from start to end" in out.stdout
     assert "ray started: False" in out.stdout
     assert (tmp_path / "var" / "octet.db").exists() and (tmp_path / "var" / "last_session.json").exists()
@@ -53,3 +56,20 @@ def test_backtest_options_are_checked_in_one_line(tmp_path) -> None:
         assert out.exit_code == 2, (args, out.output)
         assert message in out.output.replace("\n", " "), (args, out.output)
         assert "Traceback" not in out.output
+
+
+def test_from_and_to_move_to_whole_bars() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    import numpy as np
+
+    from cluster.cli.session import _window
+    from trading.market import TickBatch
+
+    hour = 3_600 * 10**9
+    start = 1_700_000_000 // 3_600 * hour
+    ts = start + np.arange(12, dtype=np.int64) * hour // 4  # three hourly bars, four quotes each
+    ticks = TickBatch(ts, np.zeros(12, np.int16), np.full(12, 100), np.full(12, 101), np.ones(12))
+    at = datetime.fromtimestamp(start // 10**9, UTC)
+    cut = _window(ticks, at + timedelta(minutes=30), at + timedelta(hours=2, minutes=30), bar_ns=hour)
+    assert cut.ts.tolist() == ts[4:8].tolist()  # the second bar only: neither end cuts a bar

@@ -168,6 +168,30 @@ def test_compressed_files_and_several_files_merge_in_time_order(registry, tmp_pa
         load_market_files([gz, FILES / "DAT_ASCII_USDJPY_T_202403.csv"], FileSpec(), registry)
 
 
+def test_files_given_in_any_order_overlap_only_when_they_share_time(registry, tmp_path) -> None:
+    def quotes(name: str, *minutes: int) -> Path:
+        path = tmp_path / name
+        path.write_text("ts,symbol,bid,ask\n" + "".join(f"2024-02-10T10:{m:02d}:00Z,EURUSD,1.09380,1.09390\n"
+                                                         for m in minutes))
+        return path
+
+    first, second, third = quotes("a.csv", 0, 1), quotes("b.csv", 5, 6), quotes("c.csv", 10, 11)
+    assert len(load_market_files([first, third, second], FileSpec(), registry).ticks) == 6
+    with pytest.raises(DataFileError, match="d.csv and .*a.csv both hold EURUSD"):
+        load_market_files([first, third, quotes("d.csv", 1, 2)], FileSpec(), registry)
+
+
+def test_a_hostile_cell_is_quoted_with_its_control_characters_escaped(registry, tmp_path) -> None:
+    path = tmp_path / "esc.csv"
+    path.write_text("ts,symbol,bid,ask\n2024-03-12T07:00:00Z,EURUSD,1.09380,1.09390\n"
+                    "2024-03-12T07:00:01Z,EURUSD,\x1b]0;pwned\x07\x1b[2J,1.09390\n")
+    text = "\n".join(load_market_files([path], FileSpec(), registry, max_skipped=0.9).reports[0].lines())
+    assert "text '\\x1b]0;pwned\\x07\\x1b[2J' in number column bid: line 3" in text and "\x1b" not in text
+    with pytest.raises(DataFileError) as refused:
+        load_market_files([path], FileSpec(), registry, strict=True)
+    assert "\x1b" not in str(refused.value) and "\\x1b" in str(refused.value)
+
+
 def test_unreadable_files_are_refused_in_one_line(registry, tmp_path) -> None:
     cases = {
         "empty.csv": (b"", "the file is empty"),
@@ -220,11 +244,23 @@ def test_the_data_commands_report_convert_and_refuse_without_a_traceback(tmp_pat
                                   "--config", config])
     assert refused.exit_code == 2 and "Traceback" not in refused.output
     assert "line 3: high below low — 8 of 13 rows cannot be used" in refused.output.replace("\n", " ")
+    # the check that refuses a file lists the rows that made it refuse, before the refusal
+    assert refused.output.index("text 'N/A' in number column high: line 5") < refused.output.index("error:")
     out = tmp_path / "eurusd.parquet"
     converted = runner.invoke(app, ["data", "convert", str(FILES / "EURUSD_H1_mt5.csv"), "--tz", "NY+7", "--out",
                                     str(out), "--config", config])
     assert converted.exit_code == 0, converted.output
     assert "wrote 16 quotes" in converted.output and "--bar-seconds 3600" in converted.output
+    assert out.stat().st_mode & 0o777 == 0o600
+    nested = tmp_path / "new" / "q.csv"
+    assert runner.invoke(app, ["data", "convert", str(FILES / "EURUSD_H1_mt5.csv"), "--tz", "NY+7", "--out",
+                               str(nested), "--config", config]).exit_code == 0
+    assert nested.parent.stat().st_mode & 0o777 == 0o700 and nested.stat().st_mode & 0o777 == 0o600
+    (tmp_path / "a_dir.csv").mkdir()
+    for where, says in [(tmp_path / "a_dir.csv", "is a directory"), (Path("/proc/nope/x.csv"), "--out /proc/nope/x.csv:")]:
+        bad_out = runner.invoke(app, ["data", "convert", str(FILES / "EURUSD_H1_mt5.csv"), "--tz", "NY+7", "--out",
+                                      str(where), "--config", config])
+        assert bad_out.exit_code == 2 and says in bad_out.output and "Traceback" not in bad_out.output
     again = load_market_files([out], FileSpec(), load_settings(ROOT / "octet.yaml").registry(), strict=True)
     assert len(again.ticks) == 16 and again.ticks.ts[0] == utc(2024, 3, 8, 20)
     # `octet run` on a file nothing of which can be used stops before any server starts, in one line
@@ -233,3 +269,15 @@ def test_the_data_commands_report_convert_and_refuse_without_a_traceback(tmp_pat
     run = runner.invoke(app, ["run", "--data", str(bad), "--config", config])
     assert run.exit_code == 2 and "Traceback" not in run.output
     assert "line 2: NaN or missing price" in run.output.replace("\n", " ")
+
+
+def test_a_crossed_mt5_tick_is_skipped_and_not_carried_into_the_next(registry, tmp_path) -> None:
+    path = tmp_path / "EURUSD_ticks.csv"
+    path.write_text("<DATE>\t<TIME>\t<BID>\t<ASK>\t<LAST>\t<VOLUME>\t<FLAGS>\n"
+                    "2024.03.12\t07:00:00.000\t1.09380\t1.09390\t\t\t6\n"
+                    "2024.03.12\t07:00:01.000\t1.09500\t1.09391\t\t\t6\n"  # crossed: skipped
+                    "2024.03.12\t07:00:02.000\t\t1.09400\t\t\t4\n"  # ask only: the bid is line 2's
+                    "2024.03.12\t07:00:03.000\t1.09385\t\t\t\t2\n")
+    loaded = load_market_files([path], FileSpec(tz="UTC"), registry, max_skipped=0.5)
+    assert [s.lines for s in loaded.reports[0].skipped] == [(3,)]
+    assert loaded.ticks.bid.tolist() == [109380, 109380, 109385] and loaded.ticks.ask.tolist() == [109390, 109400, 109400]

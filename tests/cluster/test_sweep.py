@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from cluster.cli import app
 from cluster.config.settings import load_settings
-from cluster.research.sweep import SweepError, _score, local_runner, ray_runner, sweep, with_params
+from cluster.research.sweep import SweepError, _score, local_runner, ray_runner, sweep, with_params, write_sweep
 from tests.conftest import ROOT, replay_ticks
 
 H = 3_600 * 10**9
@@ -39,6 +39,17 @@ def test_a_walk_forward_chooses_on_training_and_judges_on_the_test_after_it(setu
         assert test.params == w["params"] and test.from_ns == w["train_to_ns"] and test.to_ns == w["test_to_ns"]
         assert all(t.to_ns <= test.from_ns for t in mine)  # chosen before the test stretch, never after
     assert sum(t.metrics["trades"] for t in train) > 0
+
+
+def test_a_window_where_nothing_trades_is_written_as_having_no_valid_choice(setup, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    settings, ticks = setup
+    # a confidence under every account's minimum: the risk agent refuses every signal, nothing trades
+    result = sweep(settings, ticks, "sma_cross", {"confidence": [0.1]}, "net_pnl", "ftmo-100k",
+                   local_runner(ticks, "ftmo-100k", lambda t: None), walk=(12 * H, 6 * H, False))
+    assert result.windows and all(w["no_valid_choice"] and w["train_score"] is None for w in result.windows)
+    page = write_sweep(result, tmp_path / "out")
+    saved = json.loads((tmp_path / "out" / "sweep.json").read_text())
+    assert saved["windows"][0]["train_score"] is None and page.exists()
 
 
 def test_parameters_the_settings_refuse_are_named(setup) -> None:  # type: ignore[no-untyped-def]

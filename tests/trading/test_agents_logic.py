@@ -120,6 +120,15 @@ def test_performance_tracks_drawdown_and_win_rate() -> None:
     s = summarize("acc", curve, [trade("100"), trade("-110"), trade("60")])
     assert curve.max_drawdown == Decimal(110) and s.win_rate == pytest.approx(2 / 3)
     assert s.net_pnl == Decimal(50) and s.profit_factor == pytest.approx(160 / 110)
+    assert s.max_drawdown_pct == pytest.approx(10.0)  # 110 of the 1,100 it fell from
+
+
+def test_drawdown_percent_is_of_the_peak_the_fall_began_at_not_the_highest_peak() -> None:
+    curve = EquityCurve(Decimal(100_000))
+    for i, eq in enumerate(["90000", "200000", "190000"]):
+        curve.add(TS + i * 86_400 * 10**9, Decimal(eq))
+    s = summarize("acc", curve, [])
+    assert curve.max_drawdown == Decimal(10_000) and s.max_drawdown_pct == pytest.approx(10.0)
 
 
 def test_learning_pairs_signals_with_their_outcomes() -> None:

@@ -26,10 +26,20 @@ def test_anchored_windows_grow_from_the_start() -> None:
 
 
 def test_data_too_short_for_one_window_is_named() -> None:
-    with pytest.raises(InvalidValue, match="no whole training and test window fits in the 20.0 h of data"):
+    with pytest.raises(InvalidValue, match="no whole training and test window fits in the 20 h of data"):
         windows(0, 20 * H, 30 * H, 10 * H)
-    with pytest.raises(InvalidValue, match="must be positive"):
+    with pytest.raises(InvalidValue, match="at least one bar"):
         windows(0, 20 * H, 0, 10 * H)
+
+
+def test_edges_fall_on_the_bar_grid_and_a_window_is_at_least_one_bar() -> None:
+    # data from 00:20, hourly bars, windows of 2.5 h and 1.2 h: whole bars from 01:00
+    ws = windows(H // 3, 10 * H, 5 * H // 2, 6 * H // 5, bar_ns=H)
+    assert [(w.train_from, w.train_to, w.test_to) for w in ws][:2] == [(H, 3 * H, 4 * H), (2 * H, 4 * H, 5 * H)]
+    with pytest.raises(InvalidValue, match=r"at least one bar \(1 h\)"):
+        windows(0, 100 * H, H // 2, H, bar_ns=H)
+    with pytest.raises(InvalidValue, match="more than 1000 windows over the 83.3333 d of data"):
+        windows(0, 2000 * H, H, H, bar_ns=H)
 
 
 def test_a_grid_is_every_combination_once() -> None:

@@ -27,12 +27,31 @@ class Window:
         return self.train_to
 
 
-def windows(start_ns: int, end_ns: int, train_ns: int, test_ns: int, anchored: bool = False) -> list[Window]:
+MAX_WINDOWS = 1000
+
+
+def _span(ns: int) -> str:
+    hours = ns / 3.6e12
+    return f"{hours / 24:g} d" if hours >= 48 else f"{hours:g} h"
+
+
+def windows(start_ns: int, end_ns: int, train_ns: int, test_ns: int, anchored: bool = False,
+            bar_ns: int = 1) -> list[Window]:
     """Consecutive (train, test) windows over [start, end): each test follows its training window and
     the next starts a test length later; ``anchored`` keeps every training window starting at
-    ``start`` (growing), else it rolls with a fixed length. Only whole windows are made."""
-    if train_ns <= 0 or test_ns <= 0:
-        raise InvalidValue("window", (train_ns, test_ns), "training and test lengths must be positive")
+    ``start`` (growing), else it rolls with a fixed length. Only whole windows are made, at most
+    ``MAX_WINDOWS``. Every edge lies on the grid of ``bar_ns`` from the epoch (the desk's bars), so
+    no bar is split between a training stretch and its test: the lengths are whole bars (rounded
+    down) and the first window starts at the first whole bar."""
+    spec = f"{_span(train_ns)}:{_span(test_ns)}"
+    if train_ns < bar_ns or test_ns < bar_ns or train_ns <= 0 or test_ns <= 0:
+        raise InvalidValue("walk-forward", spec, f"training and test must each be at least one bar ({_span(bar_ns)})")
+    train_ns -= train_ns % bar_ns
+    test_ns -= test_ns % bar_ns
+    start_ns = -(-start_ns // bar_ns) * bar_ns
+    if (end_ns - start_ns - train_ns) // test_ns > MAX_WINDOWS:
+        raise InvalidValue("walk-forward", spec, f"more than {MAX_WINDOWS} windows over the {_span(end_ns - start_ns)} "
+                                                 "of data: choose longer windows")
     out: list[Window] = []
     train_from = start_ns
     while True:
@@ -43,8 +62,8 @@ def windows(start_ns: int, end_ns: int, train_ns: int, test_ns: int, anchored: b
         out.append(Window(len(out), start_ns if anchored else train_from, train_to, test_to))
         train_from += test_ns
     if not out:
-        raise InvalidValue("window", (train_ns, test_ns), f"no whole training and test window fits in the "
-                                                          f"{(end_ns - start_ns) / 3.6e12:.1f} h of data")
+        raise InvalidValue("walk-forward", spec, f"no whole training and test window fits in the "
+                                                 f"{_span(max(end_ns - start_ns, 0))} of data")
     return out
 
 

@@ -100,7 +100,7 @@ class ImportReport:
             shown = "; ".join(f"{g.symbol} {_duration(g.open_s)} open market without data after "
                               f"{_when(g.after_ns)} (line {g.line:,})" for g in self.gaps)
             out.append(f"  {self.gap_count:,} gap(s) outside FX weekends, the longest: {shown}")
-        return out
+        return [printable(line) for line in out]
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -110,6 +110,12 @@ class ImportReport:
             "gap_count": self.gap_count, "gaps": [vars_of(g) for g in self.gaps], "bar_seconds": self.bar_seconds,
             "first_ns": self.first_ns, "last_ns": self.last_ns, "notes": self.notes,
         }
+
+
+def printable(text: str) -> str:
+    """``text`` with every character a terminal would act on (ESC, BEL, other controls) written as
+    its escape: a hostile file's cells are quoted in reports, never obeyed."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def vars_of(obj: Skipped | Gap) -> dict[str, Any]:
@@ -271,7 +277,7 @@ def _load_one(path: Path, spec: FileSpec, registry: InstrumentRegistry, strict: 
         frame, reason = _judge(parsed, registry)
     except DataFileError as exc:
         message = str(exc)
-        raise DataFileError(message if message.startswith(str(path)) else f"{path}: {message}") from None
+        raise DataFileError(printable(message if message.startswith(str(path)) else f"{path}: {message}")) from None
     rows = len(frame) + (len(parsed.ignored) if parsed.ignored is not None else 0)
     bad = reason != None  # noqa: E711
     faults = frame.select("line", "text").with_columns(pl.Series("reason", reason.tolist(), dtype=pl.Utf8))
@@ -282,8 +288,8 @@ def _load_one(path: Path, spec: FileSpec, registry: InstrumentRegistry, strict: 
         first = faults.filter(pl.Series(bad)).row(0, named=True)
         why = ("--strict refuses any" if strict else "nothing is left" if n_bad == len(frame)
                else f"more than the {max_skipped:.1%} allowed (session.data_max_skipped)")
-        raise DataFileError(f"{path}: line {first['line']}: {first['reason']} — {n_bad:,} of {rows:,} rows cannot be "
-                            f"used, {why}; `octet data check {path}` lists them")
+        raise DataFileError(printable(f"{path}: line {first['line']}: {first['reason']} — {n_bad:,} of {rows:,} rows "
+                                      f"cannot be used, {why}; `octet data check {path}` lists them"))
     good = frame.filter(pl.Series(~bad))
     if good.is_empty():
         raise DataFileError(f"{path}: no market data rows in the file")
@@ -353,7 +359,7 @@ def load_market_files(paths: Sequence[str | Path], spec: FileSpec, registry: Ins
     """Every file's usable quotes, merged in time order, with a report per file. Two files may not
     cover the same instrument over the same time."""
     batches, reports, bars, offgrid = [], [], {}, {}
-    spans: dict[str, tuple[str, int, int]] = {}
+    spans: dict[str, list[tuple[str, int, int]]] = {}  # per instrument: each file's (path, first, last)
     for p in paths:
         path = Path(p)
         batch, report, bar_seconds, bar_offgrid = _load_one(path, spec, registry, strict, max_skipped)
@@ -361,10 +367,11 @@ def load_market_files(paths: Sequence[str | Path], spec: FileSpec, registry: Ins
             symbol = registry.symbols[i]
             sel = batch.ts[batch.inst == i]
             lo, hi = int(sel.min()), int(sel.max())
-            if symbol in spans and spans[symbol][1] <= hi and lo <= spans[symbol][2]:
-                raise DataFileError(f"{path} and {spans[symbol][0]} both hold {symbol} from {_when(max(lo, spans[symbol][1]))} "
-                                    f"to {_when(min(hi, spans[symbol][2]))}: give each stretch of an instrument once")
-            spans[symbol] = (str(path), min(lo, spans.get(symbol, ("", lo, hi))[1]), max(hi, spans.get(symbol, ("", lo, hi))[2]))
+            for other, a, b in spans.get(symbol, []):
+                if a <= hi and lo <= b:
+                    raise DataFileError(f"{path} and {other} both hold {symbol} from {_when(max(lo, a))} to "
+                                        f"{_when(min(hi, b))}: give each stretch of an instrument once")
+            spans.setdefault(symbol, []).append((str(path), lo, hi))
         batches.append(batch)
         reports.append(report)
         bars.update(bar_seconds)

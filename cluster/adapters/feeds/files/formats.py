@@ -343,10 +343,18 @@ def parse_mt5(rows: pl.DataFrame, path: Path, spec: FileSpec, known: list[str]) 
     f = f.with_columns(ts.alias("ts"), pl.lit(symbol).alias("symbol"), bid.alias("_bid"), ask.alias("_ask"),
                        pl.when(volume > 0).then(volume).otherwise(pl.lit(1.0)).alias("volume"))
     changed = pl.col("_bid").is_not_null() | pl.col("_ask").is_not_null()
-    # carry forward only over rows that read cleanly
+    # carry forward only over rows that read cleanly and, once filled in, make a valid quote: a crossed
+    # or non-positive row (skipped later with its reason) must not become the next rows' bid or ask
     usable = pl.col("_pf").is_null()
     f = f.with_columns(pl.when(usable).then(pl.col("_bid")).forward_fill().alias("bid"),
                        pl.when(usable).then(pl.col("_ask")).forward_fill().alias("ask"))
+    for _ in range(3):  # each pass judges the rows by the quotes the last one made (a few settle it)
+        sound = usable & ~((pl.col("bid") > pl.col("ask")) | (pl.col("bid") <= 0)
+                           | (pl.col("ask") <= 0)).fill_null(False)
+        f = f.with_columns(pl.when(sound).then(pl.coalesce("_bid", "bid")).forward_fill().alias("_carry_bid"),
+                           pl.when(sound).then(pl.coalesce("_ask", "ask")).forward_fill().alias("_carry_ask"))
+        f = f.with_columns(pl.coalesce(pl.col("_bid"), pl.col("_carry_bid").shift(1)).alias("bid"),
+                           pl.coalesce(pl.col("_ask"), pl.col("_carry_ask").shift(1)).alias("ask"))
     partial = pl.col("bid").is_null() | pl.col("ask").is_null()
     why = (pl.when(~changed).then(pl.lit("no bid or ask on the row (a last-price or volume-only tick)"))
            .otherwise(pl.lit("before the first full quote (bid and ask not both given yet)")))
