@@ -16,8 +16,9 @@ for it. The bars here hold no tie, so the lists are whole.
 Two conventions differ between the engines and are set aside, each said here:
 - backtesting.py checks a trade's stop before the close order sent at the previous bar, so a bar
   that opens above a long's stop and later trades through it closes the trade at the stop rather
-  than at the open, where it was closed first. The reference strategy therefore removes the stop
-  when it closes a trade (``trade.sl = None``), which makes backtesting.py close at the open.
+  than at the open, where it was closed first. The reference strategy (the bench's,
+  ``bench/peers/backtesting_run.py``) therefore removes the stop when it closes a trade
+  (``trade.sl = None``), which makes backtesting.py close at the open.
 - A trade still open when the data ends is closed by Octet at the last quote (the last close) and
   by backtesting.py at the last bar's open; it is left out of both lists.
 """
@@ -43,7 +44,6 @@ ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "tests" / "data" / "sma_reference.yaml"
 BARS = 6000
 HOUR_NS = 3_600_000_000_000
-STOP = 0.0020
 
 Trade = tuple[int, int, str, str, str]  # entry bar, exit bar, side, entry price, exit price
 
@@ -82,28 +82,9 @@ def octet_trades(bars: dict[str, np.ndarray], tmp_path: Path) -> tuple[list[Trad
 
 def backtesting_py_trades(bars: dict[str, np.ndarray]) -> list[Trade]:
     import pandas as pd
-    from backtesting import Backtest, Strategy
-    from backtesting.lib import crossover
-    from backtesting.test import SMA
+    from backtesting import Backtest
 
-    class SmaCross(Strategy):  # type: ignore[misc]
-        def init(self) -> None:
-            self.fast = self.I(SMA, self.data.Close, 10)
-            self.slow = self.I(SMA, self.data.Close, 30)
-
-        def close_all(self) -> None:
-            for trade in self.trades:
-                trade.sl = None  # closed at the next open, not first stopped (see the module)
-                trade.close()
-
-        def next(self) -> None:
-            close = self.data.Close[-1]
-            if crossover(self.fast, self.slow):
-                self.close_all()
-                self.buy(sl=round(close - STOP, 5))
-            elif crossover(self.slow, self.fast):
-                self.close_all()
-                self.sell(sl=round(close + STOP, 5))
+    from bench.peers.backtesting_run import SmaCross  # the bench's own reference strategy
 
     frame = pd.DataFrame({"Open": bars["open"], "High": bars["high"], "Low": bars["low"], "Close": bars["close"],
                           "Volume": 1.0}, index=pd.to_datetime(bars["ts"], utc=True))
