@@ -5,14 +5,14 @@ with ``get`` and ``wait``. On Ray those are object references; in process (``Loc
 is applied at once, in the order sent, by the same ``AgentShell`` the actor hosts, and returns a
 ``Done`` that holds its result (or its error, raised where the result is read, as Ray does). So a
 backtest runs the same agents, in the same order, through the same driver code, with no Ray hop.
+Ray is imported only where a Ray reference is met: a backtest never loads it (about a second).
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
-
-import ray
 
 
 class Done:
@@ -53,7 +53,10 @@ class LocalHandle:
 
 
 def is_ref(x: Any) -> bool:
-    return isinstance(x, (Done, ray.ObjectRef))
+    if isinstance(x, Done):
+        return True
+    ray = sys.modules.get("ray")  # no Ray loaded: no Ray reference can exist
+    return ray is not None and isinstance(x, ray.ObjectRef)
 
 
 def get(refs: Any, timeout: float | None = None) -> Any:
@@ -62,6 +65,8 @@ def get(refs: Any, timeout: float | None = None) -> Any:
         return refs.result()
     if isinstance(refs, list) and all(isinstance(r, Done) for r in refs):
         return [r.result() for r in refs]
+    import ray
+
     return ray.get(refs, timeout=timeout)
 
 
@@ -70,5 +75,7 @@ def wait(refs: Sequence[Any], num_returns: int = 1, timeout: float | None = None
     """``ray.wait``; every in-process call is done already."""
     if all(isinstance(r, Done) for r in refs):
         return list(refs[:num_returns]), list(refs[num_returns:])
+    import ray
+
     ready, rest = ray.wait(list(refs), num_returns=num_returns, timeout=timeout, fetch_local=fetch_local)
     return list(ready), list(rest)

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-import ray
 
 from actors.analysis import AnalysisOutput
 from actors.breaker import BreakerUpdate
@@ -991,9 +990,11 @@ class Session:
             try:
                 result = rt.get(ref)
             except Exception as exc:  # a shard's failure: on Ray wrapped by Ray, in process as raised
-                if not isinstance(ref, rt.Done) and not isinstance(exc, (ray.exceptions.RayTaskError,
-                                                                         ray.exceptions.RayActorError)):
-                    raise
+                if not isinstance(ref, rt.Done):
+                    from ray.exceptions import RayActorError, RayTaskError
+
+                    if not isinstance(exc, (RayTaskError, RayActorError)):
+                        raise
                 self.health.errors[shard.name] += 1
                 self.log.dead_letters.append(f"{shard.name} failed: {type(exc).__name__}")
                 continue

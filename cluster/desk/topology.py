@@ -10,8 +10,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import ray
-
 from actors.analysis import MarketAnalysisAgent
 from actors.breaker import CircuitBreakerAgent
 from actors.compliance import ComplianceAgent
@@ -187,6 +185,8 @@ class Topology:
         done = []
         for name in names:
             if name in by_name:
+                import ray
+
                 ray.kill(by_name[name].handle, no_restart=False)
                 done.append(name)
         return done
@@ -194,6 +194,8 @@ class Topology:
     def shutdown(self) -> None:
         if self.in_process:
             return
+        import ray
+
         for ref in self.all():
             ray.kill(ref.handle, no_restart=True)
 
@@ -248,6 +250,8 @@ def init_ray(settings: Settings) -> None:
     need no runtime environment (which would cost each worker a call to Ray's runtime-env agent); a
     Ray it attaches to gets the environment and this source tree (``working_dir``) per job. An
     address nothing answers at, or a Ray that refuses the token, is ``RayUnavailable``."""
+    import ray
+
     if ray.is_initialized():
         return
     ingress = serve_env(settings)
@@ -302,7 +306,7 @@ def build(settings: Settings, state_dir: Path | str, name_prefix: str, exec_addr
     Actors take no CPU reservation: they idle between batches. ``in_process``: the same agents in
     the same shells, in this process, saving nothing (the backtest: no Ray, no restart)."""
     registry = settings.registry()
-    shell = ray.remote(AgentShell)
+    shells: list[Any] = []  # Ray's actor class of the shell, made on the first actor (Ray loaded then only)
     restarts = settings.agents.actor_max_restarts
     state = str(state_dir)
 
@@ -310,7 +314,11 @@ def build(settings: Settings, state_dir: Path | str, name_prefix: str, exec_addr
         if in_process:
             return AgentRef(name, rt.LocalHandle(AgentShell(name, state, factory, *args, run_id=run_id, key=state_key,
                                                             persist=False)))
-        handle = shell.options(name=f"{name_prefix}.{name}", num_cpus=0, max_restarts=restarts,
+        if not shells:
+            import ray
+
+            shells.append(ray.remote(AgentShell))
+        handle = shells[0].options(name=f"{name_prefix}.{name}", num_cpus=0, max_restarts=restarts,
                                max_task_retries=-1 if restarts else 0).remote(name, state, factory, *args,
                                                                                run_id=run_id, key=state_key)
         return AgentRef(name, handle)
