@@ -41,7 +41,7 @@ class ExecUpdate:
     discrepancies: tuple[str, ...] = ()  # where the books and the venue differ (an alarm, never ignored)
     submitted: tuple[Order, ...] = ()  # the orders as sent to rust_exec (with the firm's minimum hold)
     reconciled: tuple[str, ...] = ()  # differences resolved by the reconcile policy, each naming both sides
-    closing: tuple[tuple[str, str], ...] = ()  # (account, position id) sent to close at the next quote
+    closing: tuple[tuple[str, str, str], ...] = ()  # (account, position or order id, what was done) by close_opposite
 
 
 class ExecutionAgent:
@@ -59,6 +59,7 @@ class ExecutionAgent:
         self.mids: dict[str, Decimal] = {}
         self.now = 0
         self.last_events = 0
+        self.closing_ids: set[str] = set()  # positions sent to close at the next quote, until they close
 
     def _book(self, reports: list[ExecutionReport], discrepancies: tuple[str, ...] = (),
               live: frozenset[str] = frozenset()) -> ExecUpdate:
@@ -84,6 +85,12 @@ class ExecutionAgent:
                                                                  or r.client_order_id not in ledger_of.positions):
                 self.orders.pop(r.client_order_id, None)  # no fill can follow: keep only live orders
         snaps = {a: ledger.snapshot(self.now, self.prices, rates) for a, ledger in self.ledgers.items()}
+        closing: set[str] = getattr(self, "closing_ids", set())  # (state saved before the field existed: none)
+        if closing:
+            closing &= {pid for ledger in self.ledgers.values() for pid in ledger.positions}  # closed: done
+            snaps = {a: replace(s, positions=tuple(replace(p, closing=True) if p.position_id in closing else p
+                                                   for p in s.positions)) for a, s in snaps.items()}
+        self.closing_ids = closing
         return ExecUpdate(tuple(booked), tuple(trades), snaps, dict(self.mids),
                           self.client.venue_halted, (*unknown, *discrepancies))
 
@@ -126,16 +133,32 @@ class ExecutionAgent:
 
     def close_opposite(self, symbol: str, side: Side, accounts: list[str], reason: str) -> ExecUpdate:
         """Close each open position of these accounts in ``symbol`` on the side other than ``side``
-        at the next quote (a market close sent now: it fills where an entry sent now would). The
-        update's ``closing`` names each position so closed."""
+        at the next quote (a market close sent now: it fills where an entry sent now would), and
+        cancel their orders that side not yet filled. A position younger than its firm's minimum
+        hold is left to its stop and target: closing it sooner is what the rule forbids. The update's
+        ``closing`` names each position so closed, or held, with what was done."""
         reports: list[ExecutionReport] = []
         closing = []
         for acc in sorted(accounts):
             ledger = self.ledgers.get(acc)
-            for pid, pos in sorted(ledger.positions.items()) if ledger else ():
-                if pos.symbol == symbol and pos.side is not side:
-                    reports.extend(self.client.flatten(acc, self.now, reason, position_id=pid, at_next_quote=True))
-                    closing.append((acc, pid))
+            if ledger is None:
+                continue
+            for pid, pos in sorted(ledger.positions.items()):
+                if pos.symbol != symbol or pos.side is side or pid in self.closing_ids:
+                    continue
+                hold = self.min_hold_ns.get(acc, 0)
+                if hold and self.now - pos.opened_ns < hold:
+                    closing.append((acc, pid, f"held: opened {(self.now - pos.opened_ns) / 1e9:,.0f} s ago, under the "
+                                              f"firm's minimum hold of {hold / 1e9:,.0f} s"))
+                    continue
+                reports.extend(self.client.flatten(acc, self.now, reason, position_id=pid, at_next_quote=True))
+                self.closing_ids.add(pid)
+                closing.append((acc, pid, f"{pid} closes at the next quote"))
+            for coid, order in sorted(self.orders.items()):  # placed, not yet filled: cancelled
+                if order.account_id == acc and order.symbol == symbol and order.side is not side \
+                        and coid not in ledger.positions:
+                    reports.extend(self.client.flatten(acc, self.now, reason, position_id=coid, at_next_quote=True))
+                    closing.append((acc, coid, f"{coid} (not filled) cancelled"))
         return replace(self._book(reports), closing=tuple(closing))
 
     def submit_approved(self, complied: Complied) -> ExecUpdate | None:

@@ -328,8 +328,8 @@ class AccountRules:
         new_lots = sum((o.lots for o in orders), Decimal(0))
         if size.max_lots_total and snap.open_lots() + new_lots > size.max_lots_total:
             return "max_lots_total", f"{snap.open_lots()} open + {new_lots} new lots > {size.max_lots_total}"
-        if size.max_positions_total and len(snap.positions) + len(orders) > size.max_positions_total:
-            return "max_positions_total", (f"{len(snap.positions)} open + {len(orders)} new > "
+        if size.max_positions_total and len(snap.staying()) + len(orders) > size.max_positions_total:
+            return "max_positions_total", (f"{len(snap.staying())} open + {len(orders)} new > "
                                            f"{size.max_positions_total}")
         for symbol in {o.symbol for o in orders}:
             legs = [o for o in orders if o.symbol == symbol]
@@ -337,7 +337,7 @@ class AccountRules:
             if size.max_lots_per_instrument and snap.open_lots(symbol) + lots > size.max_lots_per_instrument:
                 return "max_lots_per_instrument", (f"{symbol}: {snap.open_lots(symbol)} open + {lots} new lots > "
                                                    f"{size.max_lots_per_instrument}")
-            count = sum(1 for p in snap.positions if p.symbol == symbol) + len(legs)
+            count = sum(1 for p in snap.staying() if p.symbol == symbol) + len(legs)
             if size.max_positions_per_instrument and count > size.max_positions_per_instrument:
                 return "max_positions_per_instrument", f"{symbol}: {count} positions > {size.max_positions_per_instrument}"
         return None

@@ -53,7 +53,7 @@ class CrossAccountConduct:
                         continue
                     if self.owners.get(other, other) != owner:
                         continue
-                    if any(p.symbol == order.symbol and p.side != order.side for p in snap.positions):
+                    if any(p.symbol == order.symbol and p.side != order.side for p in snap.staying()):
                         return f"hedging_across_accounts: {other} holds the opposite {order.symbol} position"
         return ""
 

@@ -129,7 +129,7 @@ def owner_book(owner: str, owners: Mapping[str, str], snapshots: Mapping[str, Ac
     """An owner's currency legs and signed base notional per instrument: open positions of all
     its accounts plus the intents already allowed (``accepted``)."""
     held = [(p.symbol, p.side, p.lots, p.price) for a, o in owners.items() if o == owner
-            for p in snapshots[a].positions]
+            for p in snapshots[a].staying()]
     held += [(i.signal.symbol, i.signal.side, i.lots, i.signal.entry) for i in accepted
              if owners[i.account_id] == owner]
     legs: list[dict[str, float]] = []

@@ -39,6 +39,7 @@ class PositionView:
     floating_pnl: Decimal
     pnl_at_stop: Decimal
     opened_ns: int
+    closing: bool = False  # a close at the next quote is on its way: its loss still counts, not its room
 
 
 @compact
@@ -72,7 +73,12 @@ class AccountSnapshot:
         return sum((p.pnl_at_stop for p in self.positions), Decimal(0))
 
     def open_lots(self, symbol: str | None = None) -> Decimal:
-        return sum((p.lots for p in self.positions if symbol is None or p.symbol == symbol), Decimal(0))
+        """Lots held (of one instrument), leaving out positions on their way out (``closing``)."""
+        return sum((p.lots for p in self.staying() if symbol is None or p.symbol == symbol), Decimal(0))
+
+    def staying(self) -> tuple[PositionView, ...]:
+        """The open positions no close is on its way to: what the size and conduct rules count."""
+        return tuple(p for p in self.positions if not p.closing)
 
 
 @compact

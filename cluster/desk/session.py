@@ -838,11 +838,13 @@ class Session:
         merged = TickBatch.concat(parts)
         return merged.take(np.lexsort((merged.inst, merged.ts)))
 
-    def _cuts(self, clean: TickBatch, signals: list[Signal], until: int = 0) -> list[tuple[int, list[Signal]]]:
+    def _cuts(self, clean: TickBatch, signals: list[Signal], until: int = 0) -> list[tuple[int, list[Signal], bool]]:
         """Times at which the batch is cut: each signal's time, and every account's resets and
         flat-by deadlines since the last time the desk advanced to, including those that fell
-        between the previous batch and this one (a weekend), each judged from the state before it."""
+        between the previous batch and this one (a weekend), each judged from the state before it.
+        Each cut: (time, its signals, whether it is one of the firms' instants)."""
         cuts: dict[int, list[Signal]] = {}
+        instants: set[int] = set()
         for s in signals:
             cuts.setdefault(s.ts_ns, []).append(s)
         if len(clean) or until:
@@ -851,17 +853,18 @@ class Session:
             for rules in self.rules.values():
                 for t in rules.instants(since, last):
                     cuts.setdefault(t, [])
-        return sorted(cuts.items())
+                    instants.add(t)
+        return [(t, group, t in instants) for t, group in sorted(cuts.items())]
 
     def _walk(self, clean: TickBatch, signals: list[Signal], until: int = 0) -> None:
         """Advance through the batch (and, with no tick, to ``until``), cut at each signal and
         instant of the rules, running each signal's saga at its cut."""
         pos = 0
-        for t, group in self._cuts(clean, signals, until):
+        for t, group, instant in self._cuts(clean, signals, until):
             k = int(np.searchsorted(clean.ts, t, "left"))
             self._advance(clean.take(slice(pos, k)), t)
             pos = k
-            if not group:  # a firm's instant (a day's reset): the accounts as they stand, for the curve
+            if instant:  # a firm's instant (a day's reset): the accounts as they stand, for the curve
                 self.log.equity.extend(self.snapshots[a] for a in sorted(self.snapshots))
             for signal in group:
                 self._saga(signal)
@@ -930,7 +933,7 @@ class Session:
             self.log.decisions.append(Decision(signal.signal_id, acc, "operator", "veto", "halt",
                                                f"halted by {who}: {reason}"))
             accounts.remove(acc)
-        if signal.setup in self.reversing and not self.system_open:
+        if signal.setup in self.reversing and not self.system_open and "execution" not in self.ignored:
             # an always-in-the-market strategy: the opposite signal ends the trade, in every account
             # not halted by its operator (an account's breaker stops openings, not closes)
             self._close_opposite(signal, [a for a in self.account_ids if a not in self.operator_halts
@@ -978,9 +981,10 @@ class Session:
         except ExecUnavailable as exc:
             self.health.venue_error = _cause(exc)
             return
-        for acc, pid in update.closing:
-            self.log.decisions.append(Decision(signal.signal_id, acc, "execution", "close", "opposite signal",
-                                               f"{pid} closes at the next quote"))
+        for acc, _, what in update.closing:
+            held = what.startswith("held:")
+            self.log.decisions.append(Decision(signal.signal_id, acc, "execution", "hold" if held else "close",
+                                               "min_hold" if held else "opposite signal", what))
         self._book(update)
 
     def _analysed(self, refs: list[Any]) -> list[AnalysisOutput]:

@@ -15,7 +15,7 @@ use crate::pb::{
     self, CloseReason, FillKind, OrderStatus, OrderType, RejectCode, ReportEvent, Side,
 };
 use crate::snapshot as sn;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// A refused command: the code, the message, and for orders the report that records it.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,8 +66,9 @@ struct PositionRec {
     stop_loss: i64,
     take_profit: i64,
     opened_ns: i64,
-    /// Non-empty: a flatten at the next quote is pending, for this reason.
+    /// Non-empty: a flatten at the next quote is pending, for this reason, sent at `closing_ns`.
     closing: String,
+    closing_ns: i64,
 }
 
 impl PositionRec {
@@ -83,6 +84,7 @@ impl PositionRec {
             take_profit: self.take_profit,
             opened_ns: self.opened_ns,
             closing: self.closing.clone(),
+            closing_ns: self.closing_ns,
         }
     }
 }
@@ -118,6 +120,9 @@ pub struct Engine {
     stream_clock: u64,
     flatten_reports: HashMap<String, (u64, u64)>,
     now: i64,
+    /// Symbols whose last quote was invalid: the next one does not continue a path (not kept in a
+    /// snapshot: after a restart the next quote continues from the last valid one).
+    path_broken: HashSet<String>,
 }
 
 /// Quote streams whose batch records are kept (one per client: a session's desk, a benchmark).
@@ -166,6 +171,7 @@ impl Engine {
             stream_clock: 0,
             flatten_reports: HashMap::new(),
             now: 0,
+            path_broken: HashSet::new(),
         }
         .configured()
     }
@@ -440,6 +446,7 @@ impl Engine {
                 take_profit: p.take_profit,
                 opened_ns: p.opened_ns,
                 closing: p.closing,
+                closing_ns: p.closing_ns,
             };
             e.positions.entry(rec.symbol.clone()).or_default().insert((rec.opened_ns, rec.id.clone()), rec);
         }
@@ -790,6 +797,9 @@ impl Engine {
             // stop, is not the latest quote and does not advance the venue's clock. The rest of
             // the batch applies, so that a valid quote after it still protects every position.
             if !valid_quote(q.bid, q.ask) {
+                // nor does the next quote continue a path from the last valid one: the price between
+                // is unknown
+                self.path_broken.insert(syms[req.symbol_index[k] as usize].clone());
                 continue;
             }
             let continuous = req.continuous.get(k).copied().unwrap_or(false);
@@ -825,16 +835,26 @@ impl Engine {
     /// a gap) at the quote.
     fn on_quote(&mut self, symbol: &str, q: Quote, continuous: bool) {
         self.now = self.now.max(q.ts);
-        let from = if continuous { self.last_quote.get(symbol).copied() } else { None };
+        let broken = self.path_broken.remove(symbol);
+        let from = if continuous && !broken { self.last_quote.get(symbol).copied() } else { None };
         self.last_quote.insert(symbol.to_string(), q);
         // Closes asked for at the next quote (a flatten with at_next_quote) go first, at this
-        // quote: the first price after they were sent, as a market order's.
+        // quote (once the venue's latency has passed since they were sent, as for an entry): the
+        // first price after they were sent, as a market order's; unless the move here crossed the
+        // position's own stop or target first, which then fills as it would have.
         let closing: Vec<(i64, String)> = match self.positions.get(symbol) {
             Some(m) if !m.is_empty() => m.iter().filter(|(_, p)| !p.closing.is_empty()).map(|(k, _)| k.clone()).collect(),
             _ => Vec::new(),
         };
         for key in closing {
+            if let Some((reason, price)) = from.and_then(|f| self.protective_exit(symbol, &key, q, Some(f))) {
+                self.close(symbol, &key, price, q.ts, reason);
+                continue;
+            }
             let p = &self.positions[symbol][&key];
+            if q.ts < p.closing_ns.saturating_add(self.cfg.venue.latency_ns) {
+                continue; // not yet: its stop and target still protect it below
+            }
             let exit = if p.side == Side::Buy { q.bid } else { q.ask };
             let text = p.closing.clone();
             self.close_as(symbol, &key, exit, q.ts, CloseReason::Flatten, text);
@@ -857,27 +877,45 @@ impl Engine {
             if filled_now.contains(&key.1) {
                 continue; // protection starts with the quote after the fill
             }
-            let p = &self.positions[symbol][&key];
-            let exit = if p.side == Side::Buy { q.bid } else { q.ask };
-            let s = sign(p.side);
-            let hit_stop = (exit - p.stop_loss) * s <= 0;
-            let held = q.ts.saturating_sub(p.opened_ns) >= self.orders[&p.id].order.min_hold_ns;
-            let hit_tp = p.take_profit != 0 && held && (exit - p.take_profit) * s >= 0;
-            if hit_stop || hit_tp {
-                let reason = if hit_stop { CloseReason::StopLoss } else { CloseReason::TakeProfit };
-                let level = if hit_stop { p.stop_loss } else { p.take_profit };
-                let price = match from {
-                    // where the move from the previous quote first reached the level
-                    Some(f) => {
-                        let start = if p.side == Side::Buy { f.bid } else { f.ask };
-                        let beyond = if hit_stop { (start - level) * s <= 0 } else { (start - level) * s >= 0 };
-                        if beyond { start } else { level }
-                    }
-                    None => exit,
-                };
+            if let Some((reason, price)) = self.protective_exit(symbol, &key, q, from) {
                 self.close(symbol, &key, price, q.ts, reason);
             }
         }
+    }
+
+    /// Whether this quote closes the position by its stop or its target, and at what price: at the
+    /// quote; or, on a continuous move (`from`), where the move first reached the level, which is
+    /// where it began if it began beyond it (the position opened there, on a gap) and the level
+    /// already applied then (a target held back by the minimum hold is taken at the quote).
+    fn protective_exit(&self, symbol: &str, key: &(i64, String), q: Quote, from: Option<Quote>) -> Option<(CloseReason, i64)> {
+        let p = &self.positions[symbol][key];
+        let exit = if p.side == Side::Buy { q.bid } else { q.ask };
+        let s = sign(p.side);
+        let min_hold = self.orders.get(&p.id).map_or(0, |r| r.order.min_hold_ns);
+        let hit_stop = (exit - p.stop_loss) * s <= 0;
+        let held = q.ts.saturating_sub(p.opened_ns) >= min_hold;
+        let hit_tp = p.take_profit != 0 && held && (exit - p.take_profit) * s >= 0;
+        if !hit_stop && !hit_tp {
+            return None;
+        }
+        let reason = if hit_stop { CloseReason::StopLoss } else { CloseReason::TakeProfit };
+        let level = if hit_stop { p.stop_loss } else { p.take_profit };
+        let price = match from {
+            Some(f) => {
+                let start = if p.side == Side::Buy { f.bid } else { f.ask };
+                let beyond = if hit_stop { (start - level) * s <= 0 } else { (start - level) * s >= 0 };
+                let held_then = hit_stop || f.ts.saturating_sub(p.opened_ns) >= min_hold;
+                if !beyond {
+                    level
+                } else if held_then {
+                    start
+                } else {
+                    exit
+                }
+            }
+            None => exit,
+        };
+        Some((reason, price))
     }
 
     /// Work one order against one quote; true if it filled (in part or whole).
@@ -899,15 +937,21 @@ impl Engine {
         if limit && (quoted - o.limit_price) * s > 0 {
             return false;
         }
-        // On a continuous move a limit fills where the move first reached its price.
+        // On a continuous move a limit fills where the move first reached its price (where it began,
+        // if it began beyond the limit and the order was live then; at the quote if it was not).
+        let live_from = o.not_before_ns.saturating_add(self.cfg.venue.latency_ns);
         let quoted = match from {
+            Some(f) if limit && f.ts < live_from => quoted, // live only during the move: its price then is unknown
             Some(f) if limit => {
                 let start = if side == Side::Buy { f.ask } else { f.bid };
                 if (start - o.limit_price) * s <= 0 { start } else { o.limit_price }
             }
             _ => quoted,
         };
-        let price = quoted + s * self.cfg.venue.slippage_points;
+        let mut price = quoted + s * self.cfg.venue.slippage_points;
+        if limit && (price - o.limit_price) * s > 0 {
+            price = o.limit_price; // a limit never fills beyond its price, slippage or not
+        }
         let slip = (price - o.reference_price) * s;
         if slip > o.max_slippage_points {
             let reason = format!(
@@ -954,6 +998,7 @@ impl Engine {
                         take_profit: o.take_profit,
                         opened_ns: q.ts,
                         closing: String::new(),
+                        closing_ns: 0,
                     },
                 );
             }
@@ -978,7 +1023,9 @@ impl Engine {
     /// `close` with the report's reason text (empty: the close reason's name).
     fn close_as(&mut self, symbol: &str, key: &(i64, String), price: i64, ts: i64, reason: CloseReason, text: String) {
         let p = self.positions.get_mut(symbol).unwrap().remove(key).unwrap();
-        self.expose(p.account.clone(), p.symbol.clone(), -p.quantity);
+        if p.closing.is_empty() {
+            self.expose(p.account.clone(), p.symbol.clone(), -p.quantity); // (a closing one left them already)
+        }
         let fill = pb::Fill {
             kind: FillKind::Close as i32,
             reason: reason as i32,
@@ -1034,6 +1081,10 @@ impl Engine {
                 let p = self.positions.get_mut(&symbol).unwrap().get_mut(&key).unwrap();
                 if p.closing.is_empty() {
                     p.closing = if reason.is_empty() { "flatten".to_string() } else { reason.to_string() };
+                    p.closing_ns = ts;
+                    // on its way out: the limits no longer count it (an entry the other way may take its room)
+                    let (account, sym, units) = (p.account.clone(), p.symbol.clone(), p.quantity);
+                    self.expose(account, sym, -units);
                 }
                 continue;
             }

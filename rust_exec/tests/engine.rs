@@ -376,7 +376,7 @@ fn on_a_continuous_move_a_stop_or_target_fills_at_its_own_price_and_a_gap_at_the
 #[test]
 fn a_limit_crossed_on_a_continuous_move_fills_at_its_price() {
     let mut e = Engine::new(config(VenueConfig::default()));
-    e.push_quotes(&quotes(&[(500, 108_600, 108_610)], 1)).unwrap();
+    e.push_quotes(&quotes(&[(1_500, 108_600, 108_610)], 1)).unwrap(); // the order is live from 1_000
     let mut o = order("l1", "a", Side::Buy, 100_000);
     o.order_type = OrderType::Limit as i32;
     o.limit_price = 108_500;
@@ -413,4 +413,84 @@ fn a_flatten_at_the_next_quote_closes_there_first_and_survives_nothing_else() {
     let mut back = Engine::from_state(e.to_state()).unwrap();
     let r = back.push_quotes(&quotes(&[(4_000, 108_700, 108_710)], 3)).unwrap();
     assert!(r.iter().any(|x| x.client_order_id == "n2" && x.fill.is_some_and(|f| f.price == 108_700)));
+}
+
+#[test]
+fn a_path_fill_never_uses_a_price_from_before_the_order_or_target_applied() {
+    // a limit live only from 6_000 (latency 5_000): the move from 3_000 fills it at the quote, not
+    // at the price of 3_000, when it did not exist yet
+    let mut e = Engine::new(config(VenueConfig { latency_ns: 5_000, ..Default::default() }));
+    let mut o = order("l1", "a", Side::Buy, 100_000);
+    (o.order_type, o.limit_price) = (OrderType::Limit as i32, 108_500);
+    e.submit(o).unwrap();
+    e.push_quotes(&quotes(&[(3_000, 108_350, 108_360)], 1)).unwrap();
+    let r = e.push_quotes(&path_quotes(&[(7_000, 108_450, 108_460)], &[true], 2)).unwrap();
+    assert_eq!(r[0].fill.unwrap().price, 108_460);
+    // a target held back by the minimum hold at the move's start is taken at the quote, not there
+    let mut e = Engine::new(config(VenueConfig::default()));
+    let mut h = order("h1", "a", Side::Buy, 100_000);
+    (h.take_profit, h.min_hold_ns) = (108_600, 10_000);
+    e.submit(h).unwrap();
+    e.push_quotes(&quotes(&[(2_000, 108_495, 108_505)], 1)).unwrap(); // opened at 2_000
+    e.push_quotes(&quotes(&[(5_000, 109_000, 109_010)], 2)).unwrap(); // beyond, not yet held
+    let r = e.push_quotes(&path_quotes(&[(13_000, 108_700, 108_710)], &[true], 3)).unwrap();
+    let f = r[0].fill.unwrap();
+    assert_eq!((f.price, f.reason), (108_700, CloseReason::TakeProfit as i32));
+    // with slippage a limit still never fills beyond its price
+    let mut e = Engine::new(config(VenueConfig { slippage_points: 5, ..Default::default() }));
+    e.push_quotes(&quotes(&[(1_500, 108_600, 108_610)], 1)).unwrap();
+    let mut o = order("l2", "a", Side::Buy, 100_000);
+    (o.order_type, o.limit_price) = (OrderType::Limit as i32, 108_500);
+    e.submit(o).unwrap();
+    let r = e.push_quotes(&path_quotes(&[(2_000, 108_390, 108_400)], &[true], 2)).unwrap();
+    assert_eq!(r[0].fill.unwrap().price, 108_500);
+    // an invalid quote breaks the path: the next one is a jump, filled at the quote
+    let mut e = Engine::new(config(VenueConfig::default()));
+    e.submit(order("g1", "a", Side::Buy, 100_000)).unwrap();
+    e.push_quotes(&quotes(&[(2_000, 108_495, 108_505)], 1)).unwrap();
+    let r = e.push_quotes(&path_quotes(&[(3_000, 0, 108_510), (4_000, 107_900, 107_910)], &[true, true], 2)).unwrap();
+    assert_eq!(r[0].fill.unwrap().price, 107_900);
+}
+
+#[test]
+fn a_pending_close_yields_to_a_stop_crossed_first_waits_for_latency_and_frees_its_room() {
+    // a stop crossed on the move to the next quote fills at the stop, not at the later quote
+    let mut e = Engine::new(config(VenueConfig::default()));
+    e.submit(order("p1", "a", Side::Buy, 100_000)).unwrap();
+    e.push_quotes(&quotes(&[(2_000, 108_495, 108_505)], 1)).unwrap();
+    let f = pb::FlattenRequest { request_id: "x".into(), position_id: "p1".into(), at_next_quote: true,
+                                 ts_ns: 2_100, ..Default::default() };
+    e.flatten(&f);
+    let r = e.push_quotes(&path_quotes(&[(4_000, 107_500, 107_510)], &[true], 2)).unwrap();
+    let fill = r[0].fill.unwrap();
+    assert_eq!((fill.price, fill.reason), (108_000, CloseReason::StopLoss as i32));
+    // the close waits for the venue's latency, as an entry sent with it does
+    let mut e = Engine::new(config(VenueConfig { latency_ns: 5_000, ..Default::default() }));
+    let mut o = order("p2", "a", Side::Buy, 100_000);
+    o.not_before_ns = 0;
+    e.submit(o).unwrap();
+    e.push_quotes(&quotes(&[(6_000, 108_495, 108_505)], 1)).unwrap();
+    e.flatten(&pb::FlattenRequest { request_id: "y".into(), position_id: "p2".into(), at_next_quote: true,
+                                    ts_ns: 6_100, ..Default::default() });
+    assert!(e.push_quotes(&quotes(&[(8_000, 108_400, 108_410)], 2)).unwrap().is_empty(), "too soon");
+    let r = e.push_quotes(&quotes(&[(11_200, 108_450, 108_460)], 3)).unwrap();
+    assert_eq!((r[0].fill.unwrap().price, r[0].reason.as_str()), (108_450, "flatten"));
+    // a position on its way out leaves the account's notional room to the order that reverses it
+    // (account a: 2,500,000 USD; 2,000,000 EUR at 1.085 is 2,170,000 USD)
+    let mut e = Engine::new(config(VenueConfig::default()));
+    e.submit(order("big", "a", Side::Buy, 1_000_000)).unwrap();
+    e.submit(order("big2", "a", Side::Buy, 1_000_000)).unwrap();
+    e.push_quotes(&quotes(&[(2_000, 108_495, 108_505)], 1)).unwrap();
+    assert_eq!(e.submit(order("rev", "a", Side::Sell, 1_000_000)).unwrap_err().code, RejectCode::NotionalLimit);
+    for id in ["big", "big2"] {
+        e.flatten(&pb::FlattenRequest { request_id: format!("z-{id}"), position_id: id.into(), at_next_quote: true,
+                                        ts_ns: 2_100, ..Default::default() });
+    }
+    assert!(e.submit(order("rev2", "a", Side::Sell, 1_000_000)).is_ok());
+    let r = e.push_quotes(&quotes(&[(3_000, 108_495, 108_505)], 2)).unwrap();
+    assert_eq!(r.iter().filter(|x| x.fill.is_some()).count(), 3);
+    assert_eq!(e.list_positions("a").iter().map(|p| p.position_id.as_str()).collect::<Vec<_>>(), vec!["rev2"]);
+    // and once closed nothing of them is counted twice: two more of 1,000,000 fit beside rev2, a third does not
+    e.submit(order("n1", "a", Side::Sell, 1_000_000)).unwrap();
+    assert_eq!(e.submit(order("n2", "a", Side::Sell, 1_000_000)).unwrap_err().code, RejectCode::NotionalLimit);
 }

@@ -168,7 +168,7 @@ def test_a_session_cuts_its_batches_at_every_holding_deadline(tmp_path) -> None:
     n = len(ts)
     clean = TickBatch(ts, np.zeros(n, np.int16), np.full(n, 108000, np.int64), np.full(n, 108010, np.int64),
                       np.ones(n))
-    cuts = [t for t, _ in session._cuts(clean, [])]
+    cuts = [t for t, _, _ in session._cuts(clean, [])]
     weekend = datetime_to_ts(datetime(2026, 3, 6, 21, 45, tzinfo=UTC))  # 15 min before 17:00 New York (EST)
     overnight = [datetime_to_ts(datetime(2026, 3, d, 21, 0, tzinfo=UTC)) for d in (5, 6)]  # 15:00 CST
     assert weekend in cuts and set(overnight) <= set(cuts)

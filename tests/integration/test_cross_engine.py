@@ -152,3 +152,32 @@ def test_without_close_on_opposite_a_trade_ends_only_at_its_stop(tmp_path) -> No
     closes = [d for d in result.decisions if d.outcome == "close"]
     assert closes and all(d.step == "execution" and d.rule == "opposite signal" for d in closes)
     assert len(closes) == sum(t.reason.name == "FLATTEN" for t in result.trades if t.closed_ns < int(bars["ts"][-1]))
+
+
+def run_reference(tmp_path: Path, bars: dict[str, np.ndarray], **firm: Any) -> Any:
+    """The reference set-up on these bars, with these keys added to its firm's rules."""
+    path = tmp_path / "EURUSD_H1.parquet"
+    pl.DataFrame({"ts": bars["ts"], "symbol": "EURUSD", **{k: bars[k] for k in ("open", "high", "low", "close")},
+                  "volume": 1.0}).write_parquet(path)
+    doc = yaml.safe_load(CONFIG.read_text())
+    doc["firms"]["reference"].update(firm)
+    (tmp_path / "octet.yaml").write_text(yaml.safe_dump(doc))
+    settings = load_settings(tmp_path / "octet.yaml", session__data_file=str(path),
+                             runtime__data_dir=str(tmp_path / "var"))
+    return Session(settings, in_process=True, keep_records=True).run(read_data_file(settings).ticks)
+
+
+def test_a_reversal_is_not_refused_for_the_position_it_closes(tmp_path) -> None:
+    # a firm allowing one position per instrument: the position on its way out does not count
+    result = run_reference(tmp_path, hourly_bars(1500, 4), size={"max_positions_per_instrument": 1})
+    assert not [d for d in result.decisions if d.outcome == "veto"]
+    assert len(result.orders) == result.counts["signals"] and [d for d in result.decisions if d.outcome == "close"]
+
+
+def test_a_position_younger_than_the_firms_minimum_hold_is_not_closed_by_the_opposite_signal(tmp_path) -> None:
+    result = run_reference(tmp_path, hourly_bars(1500, 4), holding={"min_hold_seconds": 86_400})
+    held = [d for d in result.decisions if d.outcome == "hold"]
+    assert held and all(d.rule == "min_hold" and "minimum hold of 86,400 s" in d.reason for d in held)
+    early = [t for t in result.trades if t.reason.name == "FLATTEN" and t.closed_ns - t.opened_ns < 86_400 * 10**9
+             and t.closed_ns < int(hourly_bars(1500, 4)["ts"][-1])]
+    assert not early

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import codecs
 import gzip
+import math
 import re
 import zipfile
 import zlib
@@ -38,6 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from trading.clocks import HISTDATA_EST, UTC, Clock, ZoneError, parse_clock
@@ -346,15 +349,8 @@ def parse_mt5(rows: pl.DataFrame, path: Path, spec: FileSpec, known: list[str]) 
     # carry forward only over rows that read cleanly and, once filled in, make a valid quote: a crossed
     # or non-positive row (skipped later with its reason) must not become the next rows' bid or ask
     usable = pl.col("_pf").is_null()
-    f = f.with_columns(pl.when(usable).then(pl.col("_bid")).forward_fill().alias("bid"),
-                       pl.when(usable).then(pl.col("_ask")).forward_fill().alias("ask"))
-    for _ in range(3):  # each pass judges the rows by the quotes the last one made (a few settle it)
-        sound = usable & ~((pl.col("bid") > pl.col("ask")) | (pl.col("bid") <= 0)
-                           | (pl.col("ask") <= 0)).fill_null(False)
-        f = f.with_columns(pl.when(sound).then(pl.coalesce("_bid", "bid")).forward_fill().alias("_carry_bid"),
-                           pl.when(sound).then(pl.coalesce("_ask", "ask")).forward_fill().alias("_carry_ask"))
-        f = f.with_columns(pl.coalesce(pl.col("_bid"), pl.col("_carry_bid").shift(1)).alias("bid"),
-                           pl.coalesce(pl.col("_ask"), pl.col("_carry_ask").shift(1)).alias("ask"))
+    carried_bid, carried_ask = _carry(f["_bid"].to_numpy(), f["_ask"].to_numpy(), f["_pf"].is_null().to_numpy())
+    f = f.with_columns(pl.Series("bid", carried_bid).fill_nan(None), pl.Series("ask", carried_ask).fill_nan(None))
     partial = pl.col("bid").is_null() | pl.col("ask").is_null()
     why = (pl.when(~changed).then(pl.lit("no bid or ask on the row (a last-price or volume-only tick)"))
            .otherwise(pl.lit("before the first full quote (bid and ask not both given yet)")))
@@ -362,6 +358,26 @@ def parse_mt5(rows: pl.DataFrame, path: Path, spec: FileSpec, known: list[str]) 
     f = f.filter(~usable | (changed & ~partial))
     frame = _finish(f, QUOTE_COLUMNS, [pl.col("_pf")])
     return Parsed(frame, "quotes", "mt5", clock.name, "bid", notes, ignored)
+
+
+def _carry(bid: npt.NDArray[np.float64], ask: npt.NDArray[np.float64], usable: npt.NDArray[np.bool_],
+           ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Each MT5 tick row's bid and ask: its own, or the last one given by a row before it that read
+    cleanly and made a valid quote (a crossed or non-positive row is skipped later, and what it gave
+    must not become the next rows' bid or ask). NaN where none was given yet. Row by row, as the
+    export means it; a file whose rows all give both sides needs no pass."""
+    bid, ask = bid.astype(np.float64), ask.astype(np.float64)
+    if not (np.isnan(bid) | np.isnan(ask)).any():
+        return bid, ask
+    out_b, out_a = bid.copy(), ask.copy()
+    last_b = last_a = math.nan
+    for i, (b, a, ok) in enumerate(zip(bid.tolist(), ask.tolist(), usable.tolist(), strict=True)):
+        b = last_b if b != b else b  # NaN: not given on the row
+        a = last_a if a != a else a
+        out_b[i], out_a[i] = b, a
+        if ok and not (b <= 0 or a <= 0 or b > a):  # NaN compares false: a partial row still carries its side
+            last_b, last_a = b, a
+    return out_b, out_a
 
 
 def parse_histdata(rows: pl.DataFrame, path: Path, spec: FileSpec, known: list[str]) -> Parsed:

@@ -179,7 +179,7 @@ class ExecutionReport(_message.Message):
     def __init__(self, seq: _Optional[int] = ..., client_order_id: _Optional[str] = ..., account_id: _Optional[str] = ..., symbol: _Optional[str] = ..., event: _Optional[_Union[ReportEvent, str]] = ..., status: _Optional[_Union[OrderStatus, str]] = ..., ts_ns: _Optional[int] = ..., reason: _Optional[str] = ..., reject_code: _Optional[_Union[RejectCode, str]] = ..., fill: _Optional[_Union[Fill, _Mapping]] = ..., filled_quantity: _Optional[int] = ..., stop_loss: _Optional[int] = ..., take_profit: _Optional[int] = ...) -> None: ...
 
 class Position(_message.Message):
-    __slots__ = ("position_id", "account_id", "symbol", "side", "quantity", "entry_price", "stop_loss", "take_profit", "opened_ns", "closing")
+    __slots__ = ("position_id", "account_id", "symbol", "side", "quantity", "entry_price", "stop_loss", "take_profit", "opened_ns", "closing", "closing_ns")
     POSITION_ID_FIELD_NUMBER: _ClassVar[int]
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     SYMBOL_FIELD_NUMBER: _ClassVar[int]
@@ -190,6 +190,7 @@ class Position(_message.Message):
     TAKE_PROFIT_FIELD_NUMBER: _ClassVar[int]
     OPENED_NS_FIELD_NUMBER: _ClassVar[int]
     CLOSING_FIELD_NUMBER: _ClassVar[int]
+    CLOSING_NS_FIELD_NUMBER: _ClassVar[int]
     position_id: str
     account_id: str
     symbol: str
@@ -200,7 +201,8 @@ class Position(_message.Message):
     take_profit: int
     opened_ns: int
     closing: str
-    def __init__(self, position_id: _Optional[str] = ..., account_id: _Optional[str] = ..., symbol: _Optional[str] = ..., side: _Optional[_Union[Side, str]] = ..., quantity: _Optional[int] = ..., entry_price: _Optional[int] = ..., stop_loss: _Optional[int] = ..., take_profit: _Optional[int] = ..., opened_ns: _Optional[int] = ..., closing: _Optional[str] = ...) -> None: ...
+    closing_ns: int
+    def __init__(self, position_id: _Optional[str] = ..., account_id: _Optional[str] = ..., symbol: _Optional[str] = ..., side: _Optional[_Union[Side, str]] = ..., quantity: _Optional[int] = ..., entry_price: _Optional[int] = ..., stop_loss: _Optional[int] = ..., take_profit: _Optional[int] = ..., opened_ns: _Optional[int] = ..., closing: _Optional[str] = ..., closing_ns: _Optional[int] = ...) -> None: ...
 
 class SubmitOrderRequest(_message.Message):
     __slots__ = ("order",)
