@@ -139,6 +139,7 @@ class ExecutionAgent:
         ``closing`` names each position so closed, or held, with what was done."""
         reports: list[ExecutionReport] = []
         closing = []
+        self.closing_ids = getattr(self, "closing_ids", set())  # (state saved before the field existed: none)
         for acc in sorted(accounts):
             ledger = self.ledgers.get(acc)
             if ledger is None:
