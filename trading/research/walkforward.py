@@ -44,7 +44,7 @@ def windows(start_ns: int, end_ns: int, train_ns: int, test_ns: int, anchored: b
     no bar is split between a training stretch and its test: the lengths are whole bars (rounded
     down) and the first window starts at the first whole bar."""
     spec = f"{_span(train_ns)}:{_span(test_ns)}"
-    if train_ns < bar_ns or test_ns < bar_ns or train_ns <= 0 or test_ns <= 0:
+    if min(train_ns, test_ns) < max(bar_ns, 1):
         raise InvalidValue("walk-forward", spec, f"training and test must each be at least one bar ({_span(bar_ns)})")
     train_ns -= train_ns % bar_ns
     test_ns -= test_ns % bar_ns

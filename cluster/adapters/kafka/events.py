@@ -108,14 +108,8 @@ def decode_ticks(payload: bytes, msg_headers: list[tuple[str, bytes]] | None) ->
 def chunks_to_batch(chunks: list[TickChunk], registry: InstrumentRegistry) -> TickBatch:
     """Chunks of several instruments as one batch, each instrument's ticks in the order they came
     (validation judges that order: a tick out of order must stay out of order)."""
-    if not chunks:
-        return TickBatch.empty()
-    inst = np.concatenate([np.full(len(c), registry.index(c.symbol), np.int16) for c in chunks])
-    path = None
-    if any(c.path is not None for c in chunks):
-        path = np.concatenate([np.zeros(len(c), np.bool_) if c.path is None else c.path for c in chunks])
-    return TickBatch(np.concatenate([c.ts for c in chunks]), inst, np.concatenate([c.bid for c in chunks]),
-                     np.concatenate([c.ask for c in chunks]), np.concatenate([c.volume for c in chunks]), path)
+    return TickBatch.concat([TickBatch(c.ts, np.full(len(c), registry.index(c.symbol), np.int16), c.bid, c.ask,
+                                       c.volume, c.path) for c in chunks])
 
 
 def encode_json(doc: Any) -> bytes:

@@ -347,11 +347,8 @@ def _load_one(path: Path, spec: FileSpec, registry: InstrumentRegistry, strict: 
 
 
 def _merge(parts: Sequence[TickBatch]) -> TickBatch:
-    if not parts:
-        return TickBatch.empty()
-    ts = np.concatenate([p.ts for p in parts])
-    order = np.argsort(ts, kind="stable")
-    return TickBatch.concat(list(parts)).take(order)
+    merged = TickBatch.concat(list(parts))
+    return merged.take(np.argsort(merged.ts, kind="stable"))
 
 
 def load_market_files(paths: Sequence[str | Path], spec: FileSpec, registry: InstrumentRegistry, *,
