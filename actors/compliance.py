@@ -16,6 +16,7 @@ from trading.instruments import InstrumentRegistry
 from trading.ledger import AccountSnapshot, ClosedTrade
 from trading.news import NewsCalendar
 from trading.orders import Order
+from trading.passodds import MonitorSettings, PassOddsMonitor, prior_from_trades_csv
 from trading.rules import FirmRules
 
 
@@ -31,21 +32,48 @@ class Complied:
 class ComplianceAgent:
     def __init__(self, registry: InstrumentRegistry, rules: dict[str, FirmRules],
                  costs: dict[str, CostAllowance], owners: Mapping[str, str] | None = None,
-                 news_calendar: str | None = None) -> None:
+                 news_calendar: str | None = None, pass_odds: MonitorSettings | None = None,
+                 risk_pct: Mapping[str, float] | None = None, prior_trades: str | None = None,
+                 consistency_guard: bool = True, news_tz: str | None = None) -> None:
         self.registry = registry
-        self.news = NewsCalendar.from_csv(Path(news_calendar)) if news_calendar else NewsCalendar()
-        self.accounts = {acc: AccountRules(rules[acc], costs[acc], registry, self.news) for acc in rules}
+        self.news = NewsCalendar.from_csv(Path(news_calendar), news_tz) if news_calendar else NewsCalendar()
+        self.accounts = {acc: AccountRules(rules[acc], costs[acc], registry, self.news, consistency_guard)
+                         for acc in rules}
         self.conduct = CrossAccountConduct(rules, owners)
         self.last: dict[str, AccountSnapshot] = {}
         self.last_events = 0
+        settings = pass_odds or MonitorSettings(enabled=False)
+        priors = {acc: prior_from_trades_csv(Path(prior_trades), rules[acc], settings.block_days)
+                  for acc in rules} if prior_trades and settings.enabled else {}
+        self.odds = PassOddsMonitor(settings, {acc: float((risk_pct or {}).get(acc, 0.5)) for acc in rules}, priors,
+                                    consistency_guard)
+
+    def _with_odds(self, acc: str, snap: AccountSnapshot, head: Headroom, trades: Sequence[ClosedTrade]) -> Headroom:
+        """The headroom with the pass-odds monitor's answer, re-run after closed trades (at most
+        once per ``every_minutes``) and at each new firm day."""
+        rules = self.accounts[acc]
+        traded = self.odds.record(acc, rules.rules, trades)
+        if self.odds.due(acc, rules.rules, snap.ts_ns, traded):
+            self.odds.evaluate(acc, rules.rules, rules.challenge_state(snap, self.odds.settings.horizon_days),
+                               snap.ts_ns)
+        report = self.odds.accounts[acc].report
+        if report is None:
+            return head
+        current = report.current
+        return replace(head, pass_probability=current.p_pass if report.has_target else None,
+                       hard_breach_probability=current.p_hard_breach,
+                       pass_risk_pct=None if report.best_risk_fraction is None else report.best_risk_fraction * 100)
 
     def observe(self, snapshots: Mapping[str, AccountSnapshot], mids: Mapping[str, Decimal],
                 trades: Sequence[ClosedTrade] = ()) -> dict[str, Headroom]:
         rates = rates_from(self.registry, mids)
         self.last_events = len(snapshots)
         self.last.update(snapshots)
-        return {acc: self.accounts[acc].observe(snap, rates, [t for t in trades if t.account_id == acc])
-                for acc, snap in snapshots.items()}
+        out = {}
+        for acc, snap in snapshots.items():
+            mine = [t for t in trades if t.account_id == acc]
+            out[acc] = self._with_odds(acc, snap, self.accounts[acc].observe(snap, rates, mine), mine)
+        return out
 
     def observe_update(self, update: ExecUpdate) -> dict[str, Headroom]:
         """``observe`` for an execution agent's update, which the desk passes on as Ray's reference
@@ -81,6 +109,15 @@ class ComplianceAgent:
         decisions = self.check(orders, snapshots, mids)
         return Complied(decisions, {acc: orders[acc] for acc, d in decisions.items() if d.allowed})
 
+    def pass_odds(self, acc: str) -> dict[str, object]:
+        """The monitor's last answer for ``acc``, or why there is none."""
+        if not self.odds.settings.enabled:
+            return {"enabled": False}
+        odds = self.odds.accounts[acc]
+        if odds.report is None:
+            return {"enabled": True, "why_none": odds.why_none or "not evaluated yet", "at_ns": odds.last_ns}
+        return {"enabled": True, "at_ns": odds.last_ns, **odds.report.as_dict()}
+
     def report(self) -> dict[str, dict[str, object]]:
         return {
             acc: {"breaches": list(r.state.breaches), "soft_breaches": list(r.state.soft_breaches),
@@ -89,6 +126,8 @@ class ComplianceAgent:
                   "min_max_loss_headroom": r.state.min_max_loss_headroom, "rules": r.rules.name,
                   "day_references": {str(day): {"at_ns": at, "reference": ref}
                                      for day, (at, ref) in sorted(r.state.references.items())},
-                  "objectives": r.objectives(self.last[acc]) if acc in self.last else {}}
+                  "objectives": r.objectives(self.last[acc]) if acc in self.last else {},
+                  "day_profit_cap": r.day_profit_cap(self.last[acc]) if acc in self.last else None,
+                  "pass_odds": self.pass_odds(acc)}
             for acc, r in self.accounts.items()
         }

@@ -12,6 +12,8 @@ from trading.ledger import AccountSnapshot, ClosedTrade
 from trading.orders import Signal
 from trading.sizing import RiskParameters, RiskState, SizingDecision, size_intent
 
+BREAKER_RISK_FACTOR = 0.5  # an account whose breaker reduces risk sizes at half
+
 
 class AdaptiveRiskAgent:
     def __init__(self, registry: InstrumentRegistry, params: dict[str, RiskParameters]) -> None:
@@ -21,13 +23,17 @@ class AdaptiveRiskAgent:
         self.last_events = 0
 
     def size(self, signal: Signal, snapshots: Mapping[str, AccountSnapshot], mids: Mapping[str, Decimal],
-             headrooms: Mapping[str, Headroom], accounts: list[str]) -> dict[str, SizingDecision]:
+             headrooms: Mapping[str, Headroom], accounts: list[str],
+             reduced: frozenset[str] = frozenset()) -> dict[str, SizingDecision]:
+        """Each account's order for ``signal``; an account in ``reduced`` (its breaker's pass-odds
+        trigger) risks half as much."""
         rates = rates_from(self.registry, mids)
         inst = self.registry[signal.symbol]
         self.last_events = len(accounts)
         return {
             acc: size_intent(signal, snapshots[acc], inst, rates, self.params[acc], self.states[acc],
-                             headrooms[acc].nearest_headroom)
+                             headrooms[acc].nearest_headroom, headrooms[acc].pass_risk_pct,
+                             BREAKER_RISK_FACTOR if acc in reduced else 1.0)
             for acc in accounts
         }
 

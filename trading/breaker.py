@@ -111,6 +111,9 @@ class BreakerLimits:
     venue is halted and every position flattened.
     Agent tier: a call slower than ``agent_latency_ms`` on average over a review, an error, or a
     missed heartbeat: the agent's outputs are ignored and it is restarted.
+    Account tier, risk: the pass-odds monitor's probability of a hard breach (``Headroom.
+    hard_breach_probability``) at or above ``hard_breach_reduce`` halves the account's risk until it
+    falls back under (0 = off).
     """
 
     daily_headroom_halt: float = 0.5
@@ -124,6 +127,7 @@ class BreakerLimits:
     rejects_per_day: int = 5
     spread_blowout: float = 15.0
     agent_latency_ms: float = 1_000.0
+    hard_breach_reduce: float = 0.25
 
 
 @compact
@@ -161,6 +165,7 @@ class BreakerUpdate:
     system_open: bool
     ignored_agents: frozenset[str] = frozenset()
     restart_agents: tuple[str, ...] = ()
+    reduced_accounts: frozenset[str] = frozenset()  # risk halved: the odds of a hard breach are high
 
 
 def market_open(ts_ns: int) -> bool:
@@ -186,6 +191,7 @@ class CircuitBreakers:
         self.slips: dict[str, deque[int]] = {}
         self.rejects: dict[tuple[str, object], int] = defaultdict(int)
         self.spread_median: dict[str, float] = {}
+        self.reduced: set[str] = set()
 
     def _day_fraction(self, acc: str, ts_ns: int, head: Headroom) -> float:
         """The share of the day's room left (1.0 untouched, 0 at the floor). Without a daily rule
@@ -261,6 +267,22 @@ class CircuitBreakers:
             self.rejects[(acc, day)] = -10**9  # once per day
         return reasons
 
+    def _risk(self, acc: str, ts_ns: int, head: Headroom, events: list[BreakerEvent]) -> None:
+        """Halve the account's risk while the pass-odds monitor puts a hard breach at or above
+        ``hard_breach_reduce``; an event when it starts and when it ends."""
+        limit = self.limits.hard_breach_reduce
+        p = head.hard_breach_probability
+        high = bool(limit) and p is not None and p >= limit
+        state = self.accounts[acc].state
+        if high and acc not in self.reduced:
+            self.reduced.add(acc)
+            events.append(BreakerEvent(Tier.ACCOUNT, acc, ts_ns, state, state,
+                                       f"hard-breach odds {p:.0%} at or above {limit:.0%}", "halve risk"))
+        elif not high and acc in self.reduced and p is not None:
+            self.reduced.discard(acc)
+            events.append(BreakerEvent(Tier.ACCOUNT, acc, ts_ns, state, state,
+                                       f"hard-breach odds {p:.0%} under {limit:.0%}", "full risk"))
+
     # -- agent tier -------------------------------------------------------------------------------
     def _agents(self, ts_ns: int, health: DeskHealth, events: list[BreakerEvent]) -> list[str]:
         restart = []
@@ -304,6 +326,7 @@ class CircuitBreakers:
                 events.append(ev)
         for acc, head in headrooms.items():
             breaker = self.accounts[acc]
+            self._risk(acc, ts_ns, head, events)
             fraction = self._day_fraction(acc, ts_ns, head)
             what = "daily headroom" if head.daily_headroom is not None else "max-loss headroom"
             extra = self._account_reasons(acc, ts_ns, health)
@@ -328,4 +351,4 @@ class CircuitBreakers:
         blocked = frozenset(a for a, b in self.accounts.items() if b.state is not BreakerState.CLOSED)
         ignored = frozenset(n for n, b in self.agents.items() if b.state is BreakerState.OPEN)
         return BreakerUpdate(tuple(events), blocked, tuple(flatten), self.system.state is not BreakerState.CLOSED,
-                             ignored, tuple(restart))
+                             ignored, tuple(restart), frozenset(self.reduced))

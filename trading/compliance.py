@@ -22,6 +22,7 @@ from trading.market import NS_PER_S
 from trading.money import book
 from trading.news import NewsCalendar
 from trading.orders import CloseReason, Order
+from trading.passodds import ChallengeState, trading_days_left
 from trading.pickling import compact
 from trading.rules import FirmRules, MaxLossKind
 
@@ -45,6 +46,10 @@ class Headroom:
     worst_case_daily_headroom: Decimal | None
     worst_case_max_loss_headroom: Decimal
     flatten_reason: str = ""  # a holding rule, or a floor risen past the open stops, wants it flat now
+    # the pass-odds monitor's last answer (None: not run for this account, or no history to draw from)
+    pass_probability: float | None = None
+    hard_breach_probability: float | None = None
+    pass_risk_pct: float | None = None  # the risk per trade (percent) that passes most often
 
     @property
     def daily_fraction(self) -> float:
@@ -116,9 +121,10 @@ class AccountRules:
     """The firm rules of one account, with their state, evaluated on snapshots."""
 
     def __init__(self, rules: FirmRules, costs: CostAllowance, instruments: Mapping[str, Instrument],
-                 news: NewsCalendar | None = None) -> None:
+                 news: NewsCalendar | None = None, consistency_guard: bool = True) -> None:
         self.rules = rules
         self.costs = costs
+        self.consistency_guard = consistency_guard
         self.instruments = instruments
         self.news = news or NewsCalendar()
         self.state = RuleState()
@@ -255,14 +261,35 @@ class AccountRules:
                                      f"{(t.closed_ns - t.opened_ns) / NS_PER_S:.0f} s")
         return head
 
+    def _days(self, snap: AccountSnapshot) -> dict[date, Decimal]:
+        """Each firm day's closed P&L, today's so far included."""
+        days = dict(self.state.day_pnl)
+        if self.state.trading_day is not None:
+            days[self.state.trading_day] = snap.balance - self.state.day_start_balance
+        return days
+
+    def challenge_state(self, snap: AccountSnapshot, horizon_days: int) -> ChallengeState:
+        """Where the account stands, for the pass-odds Monte Carlo (fractions of the initial
+        balance); the day in progress counts as a day done."""
+        st, initial = self.state, snap.initial_balance
+        obj = self.rules.objectives
+        days = self._days(snap)
+        profitable = sum(1 for v in days.values() if v > 0 and v >= initial * obj.min_profitable_day_pct / 100)
+        return ChallengeState(
+            profit=float((snap.balance - initial) / initial),
+            peak_equity=float(max(st.peak_equity, initial) / initial),
+            eod_peak=float(max(st.eod_peak_balance, initial) / initial),
+            trading_days=len(st.trading_days), profitable_days=profitable,
+            best_day=float(max(days.values(), default=Decimal(0)) / initial),
+            days_left=trading_days_left(self.rules, st.first_ns or snap.ts_ns, snap.ts_ns, horizon_days),
+        )
+
     def objectives(self, snap: AccountSnapshot) -> dict[str, object]:
         """Progress on the phase's objectives (never a reason to take more risk)."""
         obj = self.rules.objectives
         st = self.state
         profit = snap.balance - snap.initial_balance
-        days = dict(st.day_pnl)
-        if st.trading_day is not None:
-            days[st.trading_day] = snap.balance - st.day_start_balance
+        days = self._days(snap)
         best = max(days.values(), default=Decimal(0))
         share = float(best / profit * 100) if profit > 0 else 0.0
         profitable = sum(1 for v in days.values()
@@ -310,6 +337,9 @@ class AccountRules:
                 return why.replace(" ", "_"), (f"the order may fill until {order.expires_ns}, inside the "
                                                f"{rules.holding.flat_minutes_before} min before the close")
             if rules.news.active:
+                gap = self.news.covers(order.not_before_ns, order.expires_ns)
+                if gap:  # the firm's news rule cannot be checked: an alert, not a silent pass
+                    return "news_calendar", gap
                 inst = self.instruments[order.symbol]
                 event = self.news.conflict((inst.base, inst.quote), order.not_before_ns, order.expires_ns,
                                            rules.news.minutes_before * 60 * NS_PER_S,
@@ -342,11 +372,54 @@ class AccountRules:
                 return "max_positions_per_instrument", f"{symbol}: {count} positions > {size.max_positions_per_instrument}"
         return None
 
+    def day_profit_cap(self, snap: AccountSnapshot) -> Decimal | None:
+        """The desk's cap on a firm day's profit where the phase's best-day rule is a condition of
+        passing (``consistency_pct`` with a profit target), None elsewhere or with the guard off.
+
+        ``c * max(target, profit before the day)``: a day at most ``c`` of the target is at most
+        ``c`` of any total that reaches it, so the rule cannot hold back the pass; once the profit
+        before the day is past the target, ``c`` of it still is at most ``c`` of the total."""
+        obj = self.rules.objectives
+        if not (self.consistency_guard and obj.consistency_pct and obj.profit_target_pct):
+            return None
+        initial = snap.initial_balance
+        before = (self.state.day_start_balance or snap.balance) - initial
+        return obj.consistency_pct / 100 * max(initial * obj.profit_target_pct / 100, before)
+
+    def _best_day(self, orders: Sequence[Order], snap: AccountSnapshot,
+                  rates: ConversionRates) -> tuple[str, str] | None:
+        """The best-day guard: no order once the day's profit (closed and floating) has reached its
+        cap, nor one whose take-profit, with the open positions' take-profits, would carry the day's
+        closed profit past it."""
+        cap = self.day_profit_cap(snap)
+        if cap is None:
+            return None
+        start = self.state.day_start_balance or snap.balance
+        now = snap.equity - start
+        if now >= cap:
+            return "consistency", (f"the day's profit {book(now)} has reached the best-day cap {book(cap)} "
+                                   f"({self.rules.objectives.consistency_pct}% of the target or of the profit so far)")
+        reach = snap.balance - start
+        for pos in snap.staying():
+            if pos.take_profit is not None:
+                reach += pnl_in_account_ccy(self.instruments[pos.symbol], pos.side, pos.lots, pos.entry,
+                                            pos.take_profit, snap.currency, rates)
+            else:
+                reach += max(pos.floating_pnl, Decimal(0))
+        for order in orders:
+            if order.take_profit is not None:
+                reach += pnl_in_account_ccy(self.instruments[order.symbol], order.side, order.lots,
+                                            order.reference_price, order.take_profit, snap.currency, rates)
+        if reach > cap:
+            return "consistency", (f"the take-profits would bring the day's profit to {book(reach)}, past the "
+                                   f"best-day cap {book(cap)}")
+        return None
+
     def check(self, orders: Sequence[Order], snap: AccountSnapshot, rates: ConversionRates) -> ComplianceDecision:
         """Pre-trade: allow the orders only if the worst case stays inside every hard rule."""
         head = self._headroom(snap, rates)  # the monitor records; the check only reads
         rules = self.rules
-        for verdict in (self._timing(orders, snap), self._size(orders, snap)):
+        for verdict in (self._timing(orders, snap), self._size(orders, snap), self._best_day(orders, snap, rates)):
             if verdict is not None:
                 return self._veto(verdict[0], verdict[1], head)
         worst_equity = snap.balance + self._pnl_if_stops_hit(snap, rates)

@@ -1,16 +1,42 @@
-"""High-impact news events and the blackout windows around them."""
+"""High-impact news events, the blackout windows around them, and the calendar files they come from.
+
+Three CSV layouts are read, told apart by their header:
+
+- Octet's own: ``time_utc,currency,impact,title`` (ISO times; a time without a zone is UTC, as
+  the column says).
+- ForexFactory's export: ``Title,Country,Date,Time,Impact[,Forecast,Previous,URL]``. Country is
+  the currency (USD, EUR...). Date is ``MM-DD-YYYY`` with Time ``8:30am``, or one ISO time with its
+  offset. Times without an offset are in the zone the export was made in, which the file does not
+  say: it must be given (``tz``).
+- Investing.com-style: ``date,time,zone,currency,importance,event[,actual,forecast,previous]``
+  (investpy's layout). Date is ``DD/MM/YYYY``, time ``HH:MM``, in the zone given (``tz``).
+
+Impact is normalised to high, medium, low or holiday (``High Impact Expected`` is high; Investing's
+``3``, ``***`` and ``bull3`` are high). Rows without a time (``All Day``, ``Tentative``, blank) cannot
+open a window and are skipped with their line, and so are rows without a currency; a malformed row
+is an error naming its line.
+
+A calendar covers whole weeks, Monday 00:00 UTC of its first event's week to the Monday after its
+last event's (exports are weekly). Outside that, the firm's news rule cannot be checked: the
+compliance rules refuse orders there rather than pass them silently.
+"""
 
 from __future__ import annotations
 
 import bisect
 import csv
+import re
+from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from trading.errors import InvalidValue
-from trading.market import datetime_to_ts
+from trading.market import datetime_to_ts, ts_to_datetime
+
+IMPACTS = ("high", "medium", "low", "holiday")
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,15 +47,37 @@ class NewsEvent:
     impact: str = "high"
 
 
-class NewsCalendar:
-    """Events sorted by time, searched by instrument currencies and a window."""
+def _monday(day: date) -> datetime:
+    return datetime.combine(day - timedelta(days=day.weekday()), time(0), tzinfo=UTC)
 
-    def __init__(self, events: Iterable[NewsEvent] = ()) -> None:
+
+class NewsCalendar:
+    """Events sorted by time, searched by instrument currencies and a window, and the span of time
+    the calendar covers (``covers``)."""
+
+    def __init__(self, events: Iterable[NewsEvent] = (), source: str = "") -> None:
         self.events = sorted(events, key=lambda e: e.ts_ns)
         self._ts = [e.ts_ns for e in self.events]
+        self.source = source
+        if self.events:
+            self.covered_from_ns = datetime_to_ts(_monday(ts_to_datetime(self._ts[0]).date()))
+            self.covered_until_ns = datetime_to_ts(_monday(ts_to_datetime(self._ts[-1]).date()) + timedelta(days=7))
+        else:
+            self.covered_from_ns = self.covered_until_ns = 0
 
     def __len__(self) -> int:
         return len(self.events)
+
+    def covers(self, start_ns: int, end_ns: int) -> str:
+        """'' if the calendar covers [start, end], else why not (for the veto)."""
+        if not self.events:
+            return "no news calendar is loaded (agents.compliance.news_calendar)"
+        if start_ns < self.covered_from_ns or end_ns >= self.covered_until_ns:
+            first = ts_to_datetime(self.covered_from_ns).date()
+            last = ts_to_datetime(self.covered_until_ns).date() - timedelta(days=1)
+            return (f"the news calendar covers {first} to {last} and the order's window is outside it: "
+                    "load a calendar for these dates (octet news check FILE)")
+        return ""
 
     def conflict(self, currencies: Iterable[str], start_ns: int, end_ns: int, before_ns: int,
                  after_ns: int) -> NewsEvent | None:
@@ -44,15 +92,152 @@ class NewsCalendar:
         return None
 
     @classmethod
-    def from_csv(cls, path: Path) -> NewsCalendar:
-        """Rows ``time_utc,currency,impact,title`` with an ISO time; a bad row is named."""
-        events = []
-        with path.open(newline="") as fh:
-            for n, row in enumerate(csv.DictReader(fh), start=2):
-                try:
-                    moment = datetime.fromisoformat(row["time_utc"].replace("Z", "+00:00"))
-                    events.append(NewsEvent(datetime_to_ts(moment), row["currency"].strip().upper(),
-                                            row["title"].strip(), row.get("impact", "high").strip().lower()))
-                except (KeyError, ValueError, AttributeError) as exc:
-                    raise InvalidValue(f"{path}:{n}", row, f"not a calendar row ({exc})") from None
-        return cls(events)
+    def from_csv(cls, path: Path, tz: str | None = None) -> NewsCalendar:
+        """The calendar in ``path`` (any layout above); see ``read_calendar`` for what was skipped."""
+        return read_calendar(path, tz).calendar
+
+
+@dataclass
+class CalendarRead:
+    """A calendar file read: its layout, its events, and the rows skipped with their line and why."""
+
+    calendar: NewsCalendar
+    layout: str
+    skipped: list[tuple[int, str]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        cal = self.calendar
+        impacts = Counter(e.impact for e in cal.events)
+        lines = [f"{cal.source}: {self.layout} layout, {len(cal):,} events "
+                 f"({', '.join(f'{impacts[i]:,} {i}' for i in IMPACTS if impacts[i])})"]
+        if cal.events:
+            first = ts_to_datetime(cal.covered_from_ns).date()
+            last = ts_to_datetime(cal.covered_until_ns).date() - timedelta(days=1)
+            lines.append(f"covers {first} to {last}; currencies {', '.join(sorted({e.currency for e in cal.events}))}")
+        if self.skipped:
+            why = Counter(reason for _, reason in self.skipped)
+            lines.append(f"skipped {len(self.skipped):,} rows: " + "; ".join(f"{n:,} {r}" for r, n in why.most_common())
+                         + f" (first at line {self.skipped[0][0]})")
+        return "\n".join(lines)
+
+
+def impact_of(text: str) -> str:
+    """high | medium | low | holiday from a calendar's impact or importance column."""
+    t = text.strip().lower()
+    if t in ("3", "***", "bull3") or "high" in t:
+        return "high"
+    if t in ("2", "**", "bull2") or "medium" in t or "moderate" in t:
+        return "medium"
+    if "holiday" in t:
+        return "holiday"
+    if t in ("1", "*", "bull1", "0", "") or "low" in t or "non-economic" in t:
+        return "low"
+    raise ValueError(f"impact {text!r} is none of high, medium, low, holiday")
+
+
+_NO_TIME = {"", "all day", "tentative", "day 1", "day 2", "day 3"}
+_CLOCK12 = re.compile(r"^(\d{1,2}):(\d{2})\s*([ap]m)$", re.IGNORECASE)
+LAYOUTS = {
+    "octet": ("time_utc", "currency", "impact", "title"),
+    "forexfactory": ("title", "country", "date", "time", "impact"),
+    "investing": ("date", "time", "currency", "importance", "event"),
+}
+
+
+class _NeedsZone(Exception):
+    """A row's time carries no zone and none was given."""
+
+
+NEEDS_ZONE = ("its time carries no zone: give the zone the export was made in "
+              "(agents.compliance.news_calendar_tz, or --tz)")
+
+
+def _zone(tz: str | None) -> ZoneInfo | None:
+    if tz is None:
+        return None
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidValue("news calendar zone", tz, "not a time zone name (e.g. America/New_York)") from None
+
+
+def _clock(text: str) -> time:
+    m = _CLOCK12.match(text.strip())
+    if m:
+        hour = int(m.group(1)) % 12 + (12 if m.group(3).lower() == "pm" else 0)
+        return time(hour, int(m.group(2)))
+    return time.fromisoformat(text.strip())
+
+
+def _local(day: date, clock: time, zone: ZoneInfo) -> int:
+    return datetime_to_ts(datetime.combine(day, clock, tzinfo=zone))
+
+
+def read_calendar(path: Path, tz: str | None = None) -> CalendarRead:
+    """Read a calendar export (the layouts in the module's text); a bad row is named by its line."""
+    try:
+        fh = path.open(newline="", encoding="utf-8-sig")
+    except OSError as exc:
+        raise InvalidValue(str(path), "", f"cannot read the news calendar ({exc.strerror})") from None
+    with fh:
+        reader = csv.DictReader(fh)
+        header = [h.strip().lower() for h in reader.fieldnames or ()]
+        layout = next((name for name, cols in LAYOUTS.items() if set(cols) <= set(header)), None)
+        if layout is None:
+            raise InvalidValue(str(path), ",".join(header) or "(empty)",
+                               "not a calendar layout Octet reads: " + "; ".join(
+                                   f"{name}: {','.join(cols)}" for name, cols in LAYOUTS.items()))
+        zone = _zone(tz)
+        events: list[NewsEvent] = []
+        skipped: list[tuple[int, str]] = []
+        for n, raw in enumerate(reader, start=2):
+            row = {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items() if k is not None}
+            try:
+                event = _event(layout, row, zone)
+            except _NeedsZone:
+                raise InvalidValue(f"{path}:{n}", ",".join(row.values()), NEEDS_ZONE) from None
+            except (KeyError, ValueError) as exc:
+                raise InvalidValue(f"{path}:{n}", ",".join(row.values()), f"not a {layout} calendar row ({exc})") \
+                    from None
+            if isinstance(event, str):
+                skipped.append((n, event))
+            else:
+                events.append(event)
+    return CalendarRead(NewsCalendar(events, str(path)), layout, skipped)
+
+
+def _event(layout: str, row: dict[str, str], zone: ZoneInfo | None) -> NewsEvent | str:
+    """The row's event, or why it is skipped."""
+    if layout == "octet":
+        moment = datetime.fromisoformat(row["time_utc"].replace("Z", "+00:00"))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        currency = row["currency"].upper()
+        if not currency:
+            return "no currency"
+        return NewsEvent(datetime_to_ts(moment), currency, row["title"], impact_of(row.get("impact") or "high"))
+    if layout == "forexfactory":
+        currency, when, clock = row["country"].upper(), row["date"], row["time"]
+        title, impact = row["title"], impact_of(row["impact"])
+        if "t" in when.lower() and re.search(r"[+-]\d{2}:?\d{2}$|z$", when, re.IGNORECASE):  # ISO with its offset
+            moment = datetime.fromisoformat(when.replace("Z", "+00:00"))
+            ts = datetime_to_ts(moment)
+        else:
+            if clock.lower() in _NO_TIME:
+                return f"no time ({clock or 'blank'})"
+            day = datetime.strptime(when, "%m-%d-%Y").date()
+            if zone is None:
+                raise _NeedsZone
+            ts = _local(day, _clock(clock), zone)
+    else:
+        currency, clock = row["currency"].upper(), row["time"]
+        title, impact = row["event"], impact_of(row["importance"])
+        if clock.lower() in _NO_TIME:
+            return f"no time ({clock or 'blank'})"
+        day = datetime.strptime(row["date"], "%d/%m/%Y").date()
+        if zone is None:
+            raise _NeedsZone
+        ts = _local(day, _clock(clock), zone)
+    if not re.fullmatch(r"[A-Z]{3}", currency):
+        return "no currency" if not currency else f"not a currency ({currency})"
+    return NewsEvent(ts, currency, title, impact)

@@ -24,6 +24,8 @@ class RiskParameters:
         twice this, risk is quartered.
     headroom_share: at most this share of the remaining daily headroom is risked (default 0.25).
     kelly_fraction, kelly_min_trades: fractional Kelly cap once the account has enough trades.
+    pass_odds_risk: take the pass-odds monitor's best risk per trade (``Headroom.pass_risk_pct``)
+        when it is below ``risk_per_trade_pct``, which stays the ceiling (default off).
     """
 
     risk_per_trade_pct: Decimal = Decimal("0.5")
@@ -32,6 +34,7 @@ class RiskParameters:
     headroom_share: Decimal = Decimal("0.25")
     kelly_fraction: Decimal = Decimal("0.25")
     kelly_min_trades: int = 20
+    pass_odds_risk: bool = False
 
 
 RESTORE_STEP = 0.25
@@ -92,10 +95,13 @@ def volatility_factor(state: RiskState, symbol: str, atr: float) -> float:
 
 def size_intent(
     signal: Signal, snap: AccountSnapshot, inst: Instrument, rates: ConversionRates,
-    params: RiskParameters, state: RiskState, headroom: Decimal,
+    params: RiskParameters, state: RiskState, headroom: Decimal, pass_risk_pct: float | None = None,
+    risk_factor: float = 1.0,
 ) -> SizingDecision:
     """Size one account's order for a signal, recording every input of the decision. ``headroom``
-    is the loss the account can take before the nearest of its firm's floors."""
+    is the loss the account can take before the nearest of its firm's floors; ``pass_risk_pct`` the
+    pass-odds monitor's best risk per trade (taken below the configured risk when
+    ``params.pass_odds_risk``); ``risk_factor`` the account breaker's reduction (1.0: none)."""
     if snap.equity > state.peak_equity:
         state.peak_equity = snap.equity
     vol = volatility_factor(state, signal.symbol, signal.atr)
@@ -108,9 +114,12 @@ def size_intent(
     state.dd_factor = min(state.dd_factor, target) if target < state.dd_factor else state.dd_factor
     dd_factor = state.dd_factor
     base_pct = float(params.risk_per_trade_pct) / 100
+    steered = params.pass_odds_risk and pass_risk_pct is not None and pass_risk_pct / 100 < base_pct
+    if steered:
+        base_pct = pass_risk_pct / 100  # type: ignore[operator]
     kelly = kelly_cap(state, params)
     risk_pct = min(base_pct, kelly) if kelly is not None else base_pct
-    budget = Decimal(repr(risk_pct * vol * conf * dd_factor)) * snap.balance
+    budget = Decimal(repr(risk_pct * vol * conf * dd_factor * risk_factor)) * snap.balance
     headroom_cap = max(headroom, Decimal(0)) * params.headroom_share
     budget = min(budget, headroom_cap)
     one_lot_loss = -pnl_in_account_ccy(inst, signal.side, Decimal(1), signal.entry, signal.stop, snap.currency, rates)
@@ -119,7 +128,8 @@ def size_intent(
         ("drawdown_factor", dd_factor), ("kelly_cap", kelly if kelly is not None else -1.0),
         ("risk_pct", risk_pct), ("budget", float(budget)), ("headroom_cap", float(headroom_cap)),
         ("stop_value_per_lot", float(one_lot_loss)),
-    )
+    ) + ((("pass_odds_risk_pct", float(pass_risk_pct)),) if steered and pass_risk_pct is not None else ()) \
+      + ((("breaker_risk_factor", risk_factor),) if risk_factor != 1.0 else ())
     if signal.confidence < params.min_confidence:
         return SizingDecision(None, f"confidence {signal.confidence:.2f} below {params.min_confidence}", inputs)
     if one_lot_loss <= 0:

@@ -39,6 +39,17 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+def research_pass_odds(settings: Settings, wanted: bool | None) -> Settings:
+    """The pass-odds monitor in a backtest or sweep: off unless asked for (it costs tens of ms at
+    every closed trade and firm day), on when an account steers its risk by it (the orders depend on
+    it there, and a backtest must place the desk's orders)."""
+    steering = [a.id for a in settings.accounts if a.risk.pass_odds_risk]
+    if wanted is False and steering:
+        raise fail(f"--no-pass-odds: {', '.join(steering)} size their trades by the pass odds "
+                   "(risk.pass_odds_risk); the backtest would not place the desk's orders without them")
+    return settings.with_pass_odds(bool(wanted) or bool(steering))
+
+
 SERVERS = frozenset({"postgres", "redis", "kafka"})
 
 

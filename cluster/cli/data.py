@@ -141,3 +141,43 @@ def convert(files: Annotated[list[Path], typer.Argument(help="CSV/Parquet files 
             "quotes file does not keep the bars' paths, so a stop inside a bar then fills at the quote that "
             "crossed it: run the bar file itself for fills at the stop's price)") if sizes else ""
     console.print(f"wrote {len(frame):,} quotes to {out}{hint}", highlight=False, markup=False, soft_wrap=True)
+
+
+@data.command()
+def news(file: Annotated[Path, typer.Argument(help="An economic calendar export: ForexFactory, Investing.com-style, "
+                                                   "or Octet's time_utc,currency,impact,title.")],
+         tz: Annotated[str | None, typer.Option(
+             "--tz", help="The zone the export's times are in (an IANA name); not needed for Octet's layout or "
+                          "ISO times with an offset.")] = None,
+         out: Annotated[Path | None, typer.Option(
+             help="Write the events in Octet's layout here (0600), for agents.compliance.news_calendar.")] = None) -> None:
+    """Check a news calendar: its layout, events by impact, the weeks it covers and the rows it
+    skips; with --out, write it in Octet's layout (UTC times), which the desk reads without a zone."""
+    import csv
+    import io
+
+    from cluster.config.secrets import write_private
+    from trading.errors import InvalidValue
+    from trading.market import ts_to_datetime
+    from trading.news import read_calendar
+
+    try:
+        read = read_calendar(file, tz)
+    except InvalidValue as exc:
+        raise fail(str(exc)) from None
+    console.print(read.summary(), highlight=False, markup=False, soft_wrap=True)
+    if not len(read.calendar):
+        raise fail(f"{file}: no event with a time and a currency: nothing to check orders against")
+    if out is not None:
+        if out.resolve() == file.resolve():
+            raise fail(f"--out {out} is the file read")
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["time_utc", "currency", "impact", "title"])
+        for e in read.calendar.events:
+            w.writerow([ts_to_datetime(e.ts_ns).strftime("%Y-%m-%dT%H:%M:%SZ"), e.currency, e.impact, e.title])
+        try:
+            write_private(out, buf.getvalue())
+        except OSError as exc:
+            raise fail(f"--out {out}: {exc.strerror or exc}") from None
+        console.print(f"wrote {len(read.calendar):,} events to {out}", highlight=False, markup=False)

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from cluster.cli.common import ConfigOpt, app, console, fail, settings_or_exit, start_ray
+from cluster.cli.common import ConfigOpt, app, console, fail, research_pass_odds, settings_or_exit, start_ray
 from cluster.cli.data import (
     ColumnsOpt,
     FormatOpt,
@@ -56,6 +56,10 @@ def sweep(strategy: Annotated[str, typer.Option(help="sma_cross | wyckoff.")],
           local: Annotated[bool, typer.Option(help="Run the trials one by one in this process (no Ray).")] = False,
           ray_address: Annotated[str | None, typer.Option(help="Connect to a Ray cluster ('auto').")] = None,
           out: Annotated[Path | None, typer.Option(help="The folder to write (default: data_dir/sweeps/ID).")]
+          = None,
+          pass_odds: Annotated[bool | None, typer.Option(
+              "--pass-odds/--no-pass-odds",
+              help="Run the pass-odds monitor in each trial (default: only for accounts that size by it).")]
           = None) -> None:
     """Backtest every combination of a strategy's parameters, each trial a Ray task across the cluster
     (the desk's agents in the task's own process); with --walk-forward, choose on each training window
@@ -68,6 +72,7 @@ def sweep(strategy: Annotated[str, typer.Option(help="sma_cross | wyckoff.")],
                                 runtime__ray_address=ray_address, runtime__bus="inprocess", runtime__live="inprocess",
                                 execution__fsync=False,
                                 **data_overrides(format, symbol, tz, columns, time_format, spread, price_side))
+    settings = research_pass_odds(settings, pass_odds)
     walk = None
     if walk_forward is not None:
         train, sep, test = walk_forward.partition(":")

@@ -12,7 +12,16 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cluster.cli.common import ConfigOpt, app, console, fail, settings_or_exit, start_ray, with_local_servers
+from cluster.cli.common import (
+    ConfigOpt,
+    app,
+    console,
+    fail,
+    research_pass_odds,
+    settings_or_exit,
+    start_ray,
+    with_local_servers,
+)
 from cluster.cli.data import (
     ColumnsOpt,
     FormatOpt,
@@ -323,7 +332,10 @@ def backtest(config: ConfigOpt = Path("octet.yaml"),
              record_ticks: Annotated[bool | None, typer.Option(help="Also store every tick and bar (research).")]
              = None,
              report: Annotated[bool, typer.Option(help="Write the run's report (octet report) when it ends.")]
-             = True) -> None:
+             = True,
+             pass_odds: Annotated[bool | None, typer.Option(
+                 "--pass-odds/--no-pass-odds",
+                 help="Run the pass-odds monitor (default: only for accounts that size by it).")] = None) -> None:
     """Backtest: the desk's own agents and driver on recorded (or generated) data, in this process
     (no Ray), against rust_exec's paper venue, recorded like any run. The same data through
     `octet run` gives the same orders and fills. Its rust_exec journal is not fsynced: a backtest
@@ -340,6 +352,7 @@ def backtest(config: ConfigOpt = Path("octet.yaml"),
             raise fail(f"--accounts: unknown account(s) {', '.join(unknown) or '(none given)'}; the settings have "
                        f"{', '.join(known)}")
         settings = settings.model_copy(update={"accounts": [a for a in settings.accounts if a.id in wanted]})
+    settings = research_pass_odds(settings, pass_odds)
     if start is not None and end is not None and end <= start:
         raise fail(f"--to {end} is not after --from {start}")
     run_session(settings, config, backtest=True, window=(start, end), report=report)

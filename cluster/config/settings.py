@@ -25,7 +25,9 @@ from trading.execution_style import ExecutionProfile
 from trading.exposure import ExposureLimits
 from trading.fx import ConversionRates
 from trading.instruments import Instrument, InstrumentRegistry
+from trading.news import read_calendar
 from trading.orders import OrderType
+from trading.passodds import MonitorSettings
 from trading.presets import PRESET_DIR, load_preset, preset_names, rules_from_dict
 from trading.rules import FirmRules
 from trading.sizing import RiskParameters
@@ -93,6 +95,8 @@ class RiskSettings(_Model):
     headroom_share: Decimal = Field(default=Decimal("0.25"), gt=0, le=1)
     kelly_fraction: Decimal = Field(default=Decimal("0.25"), gt=0, le=1)
     kelly_min_trades: int = Field(default=20, ge=1)
+    # take the pass-odds monitor's best risk per trade when it is lower than risk_per_trade_pct
+    pass_odds_risk: bool = False
 
     def to_domain(self) -> RiskParameters:
         return RiskParameters(**self.model_dump())
@@ -391,6 +395,7 @@ class BreakerSettings(_Model):
     rejects_per_day: int = Field(default=5, ge=0)          # 0 = off
     spread_blowout: float = Field(default=15.0, gt=1)      # x the running median spread
     agent_latency_ms: float = Field(default=1000.0, gt=0)  # mean call latency over a review
+    hard_breach_reduce: float = Field(default=0.25, ge=0, le=1)  # pass-odds breach probability: halve risk (0 = off)
     heartbeat_every_batches: int = Field(default=5, ge=1)
     heartbeat_timeout_seconds: float = Field(default=2.0, gt=0)
 
@@ -398,14 +403,54 @@ class BreakerSettings(_Model):
         return BreakerLimits(self.daily_headroom_halt, self.daily_headroom_flatten, self.stale_after_seconds,
                              self.cooldown_seconds, self.probation_seconds, self.consecutive_losses,
                              self.slippage_points, self.slippage_window, self.rejects_per_day, self.spread_blowout,
-                             self.agent_latency_ms)
+                             self.agent_latency_ms, self.hard_breach_reduce)
+
+
+class PassOddsSettings(_Model):
+    """The pass-odds monitor (``trading.passodds.MonitorSettings`` has each field's meaning)."""
+
+    enabled: bool = True
+    paths: int = Field(default=10_000, ge=100, le=1_000_000)
+    horizon_days: int = Field(default=60, ge=1, le=2_000)
+    min_history_days: int = Field(default=10, ge=2)
+    every_minutes: int = Field(default=60, ge=0)
+    risk_fractions_pct: list[float] = Field(default=[0.25, 0.5, 0.75, 1.0, 1.5, 2.0], min_length=1)
+    block_days: int = Field(default=5, ge=1, le=60)
+    # days to draw from before an account has its own: a backtest's trades.csv (octet report writes it)
+    prior_trades: Path | None = None
+
+    @model_validator(mode="after")
+    def _fractions(self) -> PassOddsSettings:
+        if any(not 0 < f < 100 for f in self.risk_fractions_pct):
+            raise ValueError("risk_fractions_pct: each a percentage of the initial balance in (0, 100)")
+        return self
+
+    def to_domain(self) -> MonitorSettings:
+        return MonitorSettings(self.enabled, self.paths, self.horizon_days, self.min_history_days,
+                               self.every_minutes, tuple(sorted({f / 100 for f in self.risk_fractions_pct})),
+                               self.block_days)
 
 
 class ComplianceSettings(_Model):
     slippage_pips: Decimal = Field(default=Decimal(1), ge=0)
     safety_buffer_pct: Decimal = Field(default=Decimal(10), ge=0, lt=100)
-    # high-impact events for news blackouts: CSV time_utc,currency,impact,title (a sample ships)
+    # high-impact events for news blackouts: a calendar export (`octet data news FILE` checks one;
+    # layouts in trading/news.py); a sample ships. news_calendar_tz: the zone of its times when they
+    # carry none (ForexFactory, Investing.com exports)
     news_calendar: Path | None = PRESET_DIR / "news_2026.csv"
+    news_calendar_tz: str | None = None
+    # where a phase's best-day rule is a condition of passing, cap each day's profit so it holds
+    consistency_guard: bool = True
+    pass_odds: PassOddsSettings = PassOddsSettings()
+
+    @model_validator(mode="after")
+    def _calendar(self) -> ComplianceSettings:
+        if self.news_calendar is not None:
+            try:
+                read_calendar(self.news_calendar, self.news_calendar_tz)
+            except InvalidValue as exc:
+                raise ValueError(f"news_calendar: {exc}") from None
+        return self
 
 
 class CorrelationSettings(_Model):
@@ -508,6 +553,12 @@ class Settings(BaseSettings):
     def cost_allowance(self, account: AccountSettings) -> CostAllowance:
         c = self.agents.compliance
         return CostAllowance(c.slippage_pips, account.commission_per_lot, c.safety_buffer_pct)
+
+    def with_pass_odds(self, enabled: bool) -> Settings:
+        """These settings with the pass-odds monitor on or off."""
+        c = self.agents.compliance
+        compliance = c.model_copy(update={"pass_odds": c.pass_odds.model_copy(update={"enabled": enabled})})
+        return self.model_copy(update={"agents": self.agents.model_copy(update={"compliance": compliance})})
 
     def exposure_limits(self) -> ExposureLimits:
         c = self.agents.correlation

@@ -43,6 +43,7 @@ class SagaContext:
     mids: Mapping[str, Decimal]
     headrooms: Mapping[str, Headroom]
     call: Callable[..., Any]  # (agent, method, *args) -> a Ray ObjectRef (``AgentRef.call``)
+    reduced: frozenset[str] = frozenset()  # accounts whose breaker halves their risk
     decisions: list[Decision] = field(default_factory=list)
     update: ExecUpdate | None = None
 
@@ -63,7 +64,7 @@ def submit(ctx: SagaContext) -> list[Any]:
     none is waited for here. (``AgentRef.call`` keeps one call in flight per agent; the five are
     five agents.) Returns the five references, the last one the execution agent's update."""
     c = ctx
-    sized = c.call("risk", "size", c.signal, c.snapshots, c.mids, c.headrooms, c.accounts)
+    sized = c.call("risk", "size", c.signal, c.snapshots, c.mids, c.headrooms, c.accounts, c.reduced)
     checked = c.call("correlation", "check_sized", sized, c.snapshots, c.mids)
     styled = c.call("style", "apply_checked", checked)
     complied = c.call("compliance", "check_styled", styled, c.snapshots, c.mids)

@@ -229,6 +229,7 @@ class Session:
         self.headrooms: dict[str, Headroom] = {}
         self.clock = 0  # the instant the desk last advanced to: the next batch's cuts start after it
         self.blocked: frozenset[str] = frozenset()
+        self.reduced: frozenset[str] = frozenset()  # the breaker halves these accounts' risk
         self.system_open = False
         self.desk_halted = False
         self.venue_halted = False  # rust_exec refuses new orders (as its last reply said)
@@ -626,6 +627,7 @@ class Session:
         self._settle()  # every call sent is applied: the agents' state is that of the checkpoint
         seqs = {ref.name: ref.mark() for ref in self.topo.all()}
         state = {name: getattr(self, name) for name in self.CHECKPOINTED}
+        state["reduced"] = self.reduced
         state.update(seqs=seqs, position=feed.position, result=replace(self.result, records=None),
                      exec_address=self.exec_address, identity=self.identity, state_format=STATE_FORMAT)
         self.desk.save(state)
@@ -638,6 +640,7 @@ class Session:
                                 "start it with the settings it ran on, or start a new run (`octet desk start --new`)")
         for name in self.CHECKPOINTED:
             setattr(self, name, saved[name])
+        self.reduced = saved.get("reduced", frozenset())  # (state saved before the pass-odds breaker)
         self.result.records = [] if self.keep_records else None
         for ref in self.topo.all():  # each agent answers a repeated call with what it answered before
             ref.seq = ref.kept = saved["seqs"].get(ref.name, 0)
@@ -947,7 +950,8 @@ class Session:
         self._lap("advance")
         began = time.perf_counter()
         try:
-            ctx = run_saga(SagaContext(signal, accounts, self.snapshots, self.mids, self.headrooms, self.call))
+            ctx = run_saga(SagaContext(signal, accounts, self.snapshots, self.mids, self.headrooms, self.call,
+                                       self.reduced))
             self.log.saga_ms.append((time.perf_counter() - began) * 1000)
         except ExecUnavailable as exc:
             self.health.venue_error = _cause(exc)
@@ -1057,6 +1061,7 @@ class Session:
                                                                self.health.take()))
         self.log.breaker_events.extend(update.events)
         self.blocked = update.blocked_accounts
+        self.reduced = update.reduced_accounts
         self.ignored = update.ignored_agents
         self.topo.restart(update.restart_agents)  # the agent tier; Ray brings each back from its snapshot
         if update.system_open and not self.system_open:

@@ -24,14 +24,16 @@ from trading.fx import ConversionRates
 from trading.instruments import Instrument, InstrumentRegistry
 from trading.ledger import AccountLedger
 from trading.market import NS_PER_S
+from trading.news import NewsCalendar
 from trading.orders import CloseReason, Fill, FillKind, Order, OrderType, Side
-from trading.presets import load_preset, preset_names
+from trading.presets import PRESET_DIR, load_preset, preset_names
 from trading.rules import Breach, DailyReference, FirmRules, MaxLossKind, PercentOf
 
 REG = InstrumentRegistry([Instrument("EURUSD", "EUR", "USD", 5, Decimal("0.0001")),
                           Instrument("USDJPY", "USD", "JPY", 3, Decimal("0.01"))])
 COSTS = CostAllowance(Decimal(1), Decimal("3.5"), Decimal(10))
 START = 1_772_445_600 * NS_PER_S  # Monday 2026-03-02 10:00 UTC
+NEWS = NewsCalendar.from_csv(PRESET_DIR / "news_2026.csv")
 INITIAL = Decimal(100_000)
 
 tick = st.tuples(st.just("tick"), st.integers(-60, 60), st.integers(-60, 60), st.integers(1, 400))
@@ -113,7 +115,7 @@ def no_allowed_order_breaks_a_hard_rule(rules: FirmRules, examples: int) -> int:
     @settings(max_examples=examples, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
     @given(steps)
     def run(seq: list[tuple]) -> None:  # type: ignore[type-arg]
-        acc = AccountRules(rules, COSTS, REG)
+        acc = AccountRules(rules, COSTS, REG, NEWS)  # a firm with a news rule needs a calendar for the dates
         oracle = Oracle(rules)
         ledger = AccountLedger("acc", "USD", INITIAL, REG, COSTS.commission_per_lot)
         prices = {"EURUSD": Decimal("1.10000"), "USDJPY": Decimal("150.000")}

@@ -49,9 +49,12 @@ def position(lots: str = "1", side: Side = Side.BUY, opened: int = MONDAY - 60 *
                         Decimal(0), Decimal(-100), opened)
 
 
+SAMPLE_NEWS = NewsCalendar.from_csv(PRESET_DIR / "news_2026.csv")  # covers 2026: a news rule can be checked
+
+
 def account(rules, registry, news=None) -> tuple[AccountRules, ConversionRates]:  # type: ignore[no-untyped-def]
-    return AccountRules(rules, CostAllowance(Decimal(1), Decimal("3.5"), Decimal(10)), registry, news), \
-        ConversionRates(registry)
+    return AccountRules(rules, CostAllowance(Decimal(1), Decimal("3.5"), Decimal(10)), registry,
+                        news or SAMPLE_NEWS), ConversionRates(registry)
 
 
 def test_every_preset_loads_and_cites_its_sources_and_date() -> None:
@@ -215,7 +218,8 @@ def test_copy_trading_and_hedging_across_accounts_are_enforced(registry: Instrum
                                                                             hedging_across_accounts=False))
     costs = CostAllowance(Decimal(1), Decimal("3.5"), Decimal(10))
     agent = ComplianceAgent(registry, {"a": the5ers, "b": the5ers, "c": the5ers, "x": hedge_free, "y": hedge_free},
-                            {k: costs for k in "abcxy"}, {"a": "ann", "b": "ann", "c": "bob", "x": "ann", "y": "ann"})
+                            {k: costs for k in "abcxy"}, {"a": "ann", "b": "ann", "c": "bob", "x": "ann", "y": "ann"},
+                            str(PRESET_DIR / "news_2026.csv"))
     mids = {"EURUSD": Decimal("1.1"), "GBPUSD": Decimal("1.27"), "USDJPY": Decimal("150")}
     snaps = {k: snap(account=k) for k in "abc"}
     out = agent.check({k: [order(account=k, cid=f"o-{k}")] for k in "abc"}, snaps, mids)

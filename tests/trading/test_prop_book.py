@@ -1,0 +1,238 @@
+"""The prop-firm book: the best-day guard before a trade, the pass-odds monitor in the compliance
+agent, ARIA steered by it and the account breaker halving risk on high breach odds."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from actors.compliance import ComplianceAgent
+from actors.risk import AdaptiveRiskAgent
+from cluster.desk.saga import SagaContext, submit
+from trading.breaker import BreakerLimits, CircuitBreakers
+from trading.compliance import AccountRules, CostAllowance, Headroom
+from trading.errors import InvalidValue
+from trading.fx import ConversionRates
+from trading.instruments import InstrumentRegistry
+from trading.ledger import AccountSnapshot, ClosedTrade, PositionView
+from trading.market import NS_PER_S, datetime_to_ts
+from trading.orders import CloseReason, Order, OrderType, Side, Signal
+from trading.passodds import MonitorSettings, prior_from_trades_csv
+from trading.presets import load_preset
+from trading.sizing import RiskParameters, RiskState, size_intent
+
+MIN = 60 * NS_PER_S
+
+
+def ts(*args: int) -> int:
+    return datetime_to_ts(datetime(*args, tzinfo=UTC))
+
+
+MONDAY = ts(2026, 3, 2, 10, 0)
+
+
+def snap(balance: str, equity: str | None = None, at: int = MONDAY, positions: tuple[PositionView, ...] = (),
+         account: str = "acc") -> AccountSnapshot:
+    return AccountSnapshot(account, "USD", at, Decimal(100_000), Decimal(balance), Decimal(equity or balance),
+                           positions, 0)
+
+
+def order(tp_pips: int | None, lots: str = "1") -> Order:
+    tp = None if tp_pips is None else Decimal("1.10000") + Decimal(tp_pips) * Decimal("0.0001")
+    return Order("o1", "acc", "EURUSD", Side.BUY, Decimal(lots), OrderType.MARKET, Decimal("1.09800"), tp, "sig",
+                 Decimal("1.10000"), 10, MONDAY, MONDAY + 2 * MIN)
+
+
+def guarded(preset: str, registry: InstrumentRegistry, day_start: str = "100000",
+            guard: bool = True) -> tuple[AccountRules, ConversionRates]:
+    rules = AccountRules(load_preset(preset), CostAllowance(Decimal(1), Decimal("3.5"), Decimal(10)), registry,
+                         consistency_guard=guard)
+    rates = ConversionRates(registry)
+    rules.observe(snap(day_start, at=ts(2026, 3, 2, 0, 5)), rates)  # the firm day starts here (Prague)
+    return rules, rates
+
+
+# -- the best-day guard ------------------------------------------------------------------------------
+
+def test_the_best_day_guard_caps_the_day_at_half_the_target_on_ftmo_1_step(registry: InstrumentRegistry) -> None:
+    # FTMO 1-Step: best day at most 50 % of the total profit, target 10 % of 100k. A day of at most
+    # 5,000 is at most half of any total that reaches 10,000. 4,800 made today; a take-profit 40 pips
+    # away on 1 lot (400) would make it 5,200.
+    rules, rates = guarded("ftmo_1step.challenge", registry)
+    veto = rules.check([order(40)], snap("104800"), rates)
+    assert (veto.allowed, veto.rule) == (False, "consistency")
+    assert "5200" in veto.reason.replace(",", "") and "5000" in veto.reason.replace(",", "")
+    assert rules.check([order(20)], snap("104800"), rates).allowed  # 5,000: exactly half meets the rule
+    assert rules.check([order(None)], snap("104800"), rates).allowed  # nothing to add up: the equity is watched
+    reached = rules.check([order(None)], snap("104800", equity="105000"), rates)
+    assert (reached.allowed, reached.rule) == (False, "consistency") and "has reached" in reached.reason
+
+
+def test_open_take_profits_count_toward_the_days_cap(registry: InstrumentRegistry) -> None:
+    rules, rates = guarded("ftmo_1step.challenge", registry)
+    open_tp = PositionView("p", "EURUSD", Side.BUY, Decimal(1), Decimal("1.10000"), Decimal("1.09800"),
+                           Decimal("1.10300"), Decimal("1.10000"), Decimal(0), Decimal(-200), MONDAY - 30 * MIN)
+    assert rules.check([order(40)], snap("104400"), rates).allowed  # 4,400 + 400
+    veto = rules.check([order(40)], snap("104400", positions=(open_tp,)), rates)  # + 300 open = 5,100
+    assert veto.rule == "consistency"
+
+
+def test_past_the_target_the_cap_is_half_the_profit_before_the_day(registry: InstrumentRegistry) -> None:
+    # 12,000 made before today (target 10,000 reached, the best day still too large): cap 6,000
+    rules, rates = guarded("ftmo_1step.challenge", registry, day_start="112000")
+    assert rules.day_profit_cap(snap("112000")) == Decimal(6000)
+    assert rules.check([order(40)], snap("117500"), rates).allowed       # 5,900
+    assert rules.check([order(60)], snap("117500"), rates).rule == "consistency"  # 6,100
+
+
+def test_no_guard_without_a_best_day_condition_or_with_the_guard_off(registry: InstrumentRegistry) -> None:
+    for preset, guard in (("ftmo.challenge", True), ("ftmo_1step.challenge", False), ("ftmo_1step.funded", True)):
+        rules, rates = guarded(preset, registry, guard=guard)
+        assert rules.day_profit_cap(snap("104800")) is None, preset
+        assert rules.check([order(40)], snap("104800"), rates).allowed, preset
+    topstep, _ = guarded("topstepx.combine", registry)  # best day 50 % of a 6 % target
+    assert topstep.day_profit_cap(snap("100000")) == Decimal(3000)
+
+
+# -- the pass-odds monitor in the compliance agent ------------------------------------------------------
+
+def closed(day: datetime, r: float, n: int, account: str = "acc") -> ClosedTrade:
+    at = datetime_to_ts(day)
+    return ClosedTrade(f"p{n}", account, "EURUSD", Side.BUY, Decimal(1), Decimal("1.1"), Decimal("1.1"),
+                       at - 3_600 * NS_PER_S, at, Decimal(repr(500 * r)), Decimal(0),
+                       CloseReason.TAKE_PROFIT if r > 0 else CloseReason.STOP_LOSS, f"s{n}", Decimal(500))
+
+
+R_SEQUENCE = (2.0, -1.0, -1.5, 3.0, -1.0, 0.5, -1.0, 2.5, -2.0, 1.0)
+
+
+def feed(agent: ComplianceAgent, days: int, start: datetime = datetime(2026, 3, 2, 12, tzinfo=UTC)) -> dict:  # type: ignore[type-arg]
+    balance, heads = Decimal(100_000), {}
+    n, day = 0, start
+    for _ in range(days):
+        while day.weekday() >= 5:
+            day += timedelta(days=1)
+        t = closed(day, R_SEQUENCE[n % len(R_SEQUENCE)], n)
+        balance += t.pnl
+        heads = agent.observe({"acc": snap(str(balance), at=t.closed_ns)}, {"EURUSD": Decimal("1.1")}, [t])
+        n += 1
+        day += timedelta(days=1)
+    return heads
+
+
+def agent_with_odds(registry: InstrumentRegistry, prior: str | None = None, **kw: object) -> ComplianceAgent:
+    settings = MonitorSettings(**{"paths": 2_000, "min_history_days": 5, **kw})  # type: ignore[arg-type]
+    return ComplianceAgent(registry, {"acc": load_preset("ftmo.challenge")}, {"acc": CostAllowance()}, None, None,
+                           settings, {"acc": 0.5}, prior)
+
+
+def test_the_monitor_waits_for_enough_days_then_gives_odds_in_the_headroom(registry: InstrumentRegistry) -> None:
+    agent = agent_with_odds(registry)
+    head = feed(agent, 4)["acc"]
+    assert head.pass_probability is None and head.hard_breach_probability is None
+    assert "4 of 5 trading days" in agent.pass_odds("acc")["why_none"]  # type: ignore[operator]
+    head = feed(agent_with_odds(registry), 5)["acc"]
+    assert head.pass_probability is not None and 0 <= head.pass_probability <= 1
+    assert head.hard_breach_probability is not None and head.pass_risk_pct in (0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
+
+
+def test_the_days_curve_is_kept_and_a_trade_later_that_day_redoes_the_current_risk(registry: InstrumentRegistry) -> None:
+    agent = agent_with_odds(registry, every_minutes=60)
+    feed(agent, 5)
+    first = agent.pass_odds("acc")
+    assert len(first["curve"]) == 6 and first["curve_at_ns"] == first["at_ns"]  # type: ignore[arg-type]
+    last_day = datetime(2026, 3, 6, 12, tzinfo=UTC)  # the fifth weekday fed
+    soon = closed(last_day + timedelta(minutes=30), -1.0, 90)
+    agent.observe({"acc": snap("99000", at=soon.closed_ns)}, {"EURUSD": Decimal("1.1")}, [soon])
+    assert agent.pass_odds("acc")["at_ns"] == first["at_ns"]  # within the hour: not re-run
+    later = closed(last_day + timedelta(hours=2), -1.0, 91)
+    agent.observe({"acc": snap("98500", at=later.closed_ns)}, {"EURUSD": Decimal("1.1")}, [later])
+    again = agent.pass_odds("acc")
+    assert again["at_ns"] == later.closed_ns and again["curve_at_ns"] == first["curve_at_ns"]
+    assert again["current"] != first["current"]  # type: ignore[index]
+
+
+def test_the_same_history_gives_the_same_odds_in_two_agents(registry: InstrumentRegistry) -> None:
+    a, b = agent_with_odds(registry), agent_with_odds(registry)
+    assert feed(a, 7)["acc"] == feed(b, 7)["acc"]
+    assert a.pass_odds("acc") == b.pass_odds("acc")
+
+
+def test_a_backtest_prior_gives_odds_from_the_first_day(registry: InstrumentRegistry, tmp_path: Path) -> None:
+    csv = tmp_path / "trades.csv"
+    rows = ["account,position_id,closed_utc,r_multiple"]
+    rows += [f"acc,p{i},2025-06-{2 + i:02d}T15:00:00+00:00,{2.0 if i % 2 else -1.0}" for i in range(20)]
+    csv.write_text("\n".join(rows) + "\n")
+    agent = agent_with_odds(registry, prior=str(csv))
+    head = feed(agent, 1)["acc"]
+    assert head.pass_probability is not None
+    assert agent.pass_odds("acc")["source"] == "backtest trades.csv"
+    csv.write_text("closed_utc,r_multiple\n2025-06-02T15:00:00+00:00,1.0\n2025-06-03 15:00,x\n")
+    with pytest.raises(InvalidValue, match=r"trades\.csv:3"):
+        prior_from_trades_csv(csv, load_preset("ftmo.challenge"))
+    csv.write_text("when,r\n")
+    with pytest.raises(InvalidValue, match="closed_utc"):
+        prior_from_trades_csv(csv, load_preset("ftmo.challenge"))
+
+
+# -- ARIA and the breaker ------------------------------------------------------------------------------
+
+SIGNAL = Signal("EURUSD", Side.BUY, MONDAY, Decimal("1.10000"), Decimal("1.09800"), (Decimal("1.10400"),), 1.0,
+                "spring", atr=0.0015)
+
+
+def lots(registry: InstrumentRegistry, params: RiskParameters, pass_risk: float | None, factor: float = 1.0):  # type: ignore[no-untyped-def]
+    decision = size_intent(SIGNAL, snap("100000"), registry["EURUSD"], ConversionRates(registry), params, RiskState(),
+                           Decimal(10_000), pass_risk, factor)
+    assert decision.intent is not None
+    return decision.intent.lots, dict(decision.inputs)
+
+
+def test_aria_takes_the_monitors_risk_only_when_asked_and_never_above_its_own(registry: InstrumentRegistry) -> None:
+    base, steer = RiskParameters(risk_per_trade_pct=Decimal("0.5")), RiskParameters(pass_odds_risk=True)
+    plain, inputs = lots(registry, base, 0.25)
+    assert "pass_odds_risk_pct" not in inputs
+    steered, inputs = lots(registry, steer, 0.25)
+    assert steered == plain / 2 and inputs["pass_odds_risk_pct"] == 0.25
+    assert lots(registry, steer, 1.5)[0] == plain  # the configured risk stays the ceiling
+    assert lots(registry, steer, None)[0] == plain
+    halved, inputs = lots(registry, base, None, 0.5)
+    assert halved == plain / 2 and inputs["breaker_risk_factor"] == 0.5
+
+
+def test_the_account_breaker_halves_risk_while_breach_odds_are_high(registry: InstrumentRegistry) -> None:
+    breakers = CircuitBreakers({"acc": load_preset("ftmo.challenge")}, ["EURUSD"], BreakerLimits(hard_breach_reduce=0.25))
+    head = Headroom("acc", MONDAY, Decimal(5000), Decimal(95_000), Decimal(5000), Decimal(90_000), Decimal(10_000),
+                    Decimal(5000), Decimal(10_000))
+    assert breakers.review(MONDAY, {}, {"acc": head}).reduced_accounts == frozenset()
+    high = breakers.review(MONDAY + MIN, {}, {"acc": replace(head, hard_breach_probability=0.31)})
+    assert high.reduced_accounts == {"acc"}
+    assert [(e.trigger, e.action) for e in high.events] == [("hard-breach odds 31% at or above 25%", "halve risk")]
+    assert not high.blocked_accounts  # it reduces risk, it does not stop the account
+    still = breakers.review(MONDAY + 2 * MIN, {}, {"acc": head})  # no fresh odds: the reduction stays
+    assert still.reduced_accounts == {"acc"} and not still.events
+    low = breakers.review(MONDAY + 3 * MIN, {}, {"acc": replace(head, hard_breach_probability=0.1)})
+    assert low.reduced_accounts == frozenset() and low.events[0].action == "full risk"
+    off = CircuitBreakers({"acc": load_preset("ftmo.challenge")}, ["EURUSD"], BreakerLimits(hard_breach_reduce=0))
+    assert off.review(MONDAY, {}, {"acc": replace(head, hard_breach_probability=0.9)}).reduced_accounts == frozenset()
+
+
+def test_the_saga_hands_the_breakers_reductions_to_aria(registry: InstrumentRegistry) -> None:
+    aria = AdaptiveRiskAgent(registry, {"acc": RiskParameters()})
+    sized = {}
+
+    def call(agent: str, method: str, *args: object) -> object:
+        if agent == "risk":
+            sized["out"] = getattr(aria, method)(*args)
+        return None
+
+    head = Headroom("acc", MONDAY, None, None, None, Decimal(90_000), Decimal(10_000), None, Decimal(10_000))
+    mids = {"EURUSD": Decimal("1.1"), "GBPUSD": Decimal("1.27"), "USDJPY": Decimal("150")}
+    for reduced in (frozenset(), frozenset({"acc"})):
+        submit(SagaContext(SIGNAL, ["acc"], {"acc": snap("100000")}, mids, {"acc": head}, call, reduced))
+        sized[reduced] = sized["out"]["acc"].intent.lots
+    assert sized[frozenset({"acc"})] == sized[frozenset()] / 2
