@@ -34,12 +34,13 @@ class ComplianceAgent:
                  costs: dict[str, CostAllowance], owners: Mapping[str, str] | None = None,
                  news_calendar: str | None = None, pass_odds: MonitorSettings | None = None,
                  risk_pct: Mapping[str, float] | None = None, prior_trades: str | None = None,
-                 consistency_guard: bool = True, news_tz: str | None = None) -> None:
+                 consistency_guard: bool = True, news_tz: str | None = None,
+                 capital: Mapping[str, tuple[Decimal, str]] | None = None) -> None:
         self.registry = registry
         self.news = NewsCalendar.from_csv(Path(news_calendar), news_tz) if news_calendar else NewsCalendar()
         self.accounts = {acc: AccountRules(rules[acc], costs[acc], registry, self.news, consistency_guard)
                          for acc in rules}
-        self.conduct = CrossAccountConduct(rules, owners)
+        self.conduct = CrossAccountConduct(rules, owners, capital)
         self.last: dict[str, AccountSnapshot] = {}
         self.last_events = 0
         settings = pass_odds or MonitorSettings(enabled=False)
@@ -89,12 +90,14 @@ class ComplianceAgent:
             legs = orders[acc]
             decision = self.accounts[acc].check(legs, snapshots[acc], rates)
             if decision.allowed:
-                reason = self.conduct.veto(acc, legs, snapshots)
+                reason, note = self.conduct.judge(acc, legs, snapshots)
                 if reason:
                     rule, _, why = reason.partition(": ")
                     decision = replace(decision, allowed=False, rule=rule, reason=why)
                 else:
                     self.conduct.placed(acc, legs)
+                    if note:  # what a firm restricts and allowed here goes into the audit with the decision
+                        decision = replace(decision, reason=f"{decision.reason}; {note}")
             out[acc] = decision
         self.conduct.forget_old()
         return out

@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
@@ -81,10 +82,21 @@ def main() -> None:
         last = [0.0]
         stamps: list[float] = []
         transitions: Counter[str] = Counter()  # breaker transitions, folded from each batch's record
+        odds: dict[str, dict[str, dict[str, float | None]]] = {}  # account -> month -> first odds seen in it
+        halved: Counter[str] = Counter()
 
         def progress(p, _topo) -> None:  # type: ignore[no-untyped-def]
             stamps.append(p.elapsed_s)
             transitions.update(f"{e.tier.value}:{e.to_state.value}" for e in p.record.breaker_events)
+            halved.update(e.scope for e in p.record.breaker_events if e.action == "halve risk")
+            for h in p.record.headroom:  # the pass-odds monitor's answer, sampled once a month
+                if h.hard_breach_probability is None:
+                    continue
+                month = datetime.fromtimestamp(h.ts_ns / 1e9, UTC).strftime("%Y-%m")
+                odds.setdefault(h.account_id, {}).setdefault(month, {
+                    "pass": None if h.pass_probability is None else round(h.pass_probability, 3),
+                    "hard_breach": round(h.hard_breach_probability, 3),
+                    "best_risk_pct": h.pass_risk_pct})
             if time.perf_counter() - last[0] > 15:
                 last[0] = time.perf_counter()
                 print(f"  batch {p.batch}/{p.batches}: {p.ticks:,} ticks, {p.signals} signals, {p.orders} orders, "
@@ -117,6 +129,10 @@ def main() -> None:
         "hard_rule_breaches_by_account": breaches,
         "soft_breaches": {a: len(c["soft_breaches"]) for a, c in result.compliance.items()},
         "objectives": {a: c.get("objectives", {}) for a, c in sorted(result.compliance.items())},
+        # the pass-odds monitor: its last answer per account, and the first answer of each month
+        "pass_odds_last": {a: c.get("pass_odds", {}) for a, c in sorted(result.compliance.items())},
+        "pass_odds_by_month": {a: odds.get(a, {}) for a in sorted(result.compliance)},
+        "breaker_risk_halved": dict(sorted(halved.items())),  # account -> times its risk was halved on breach odds
         "breaker_events": transitions,
         "system_halt_latency_ms": sorted(round(x, 2) for x in result.halt_latency_ms),
         "system_halt_rpc_ms": sorted(round(x, 2) for x in result.halt_rpc_ms),

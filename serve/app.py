@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response, WebSocket, WebSocketDisconnect
 from fastapi import Path as PathParam
@@ -37,6 +37,9 @@ from serve import schemas as s
 from serve.keys import ROLES, KeyBook, Principal, check_token, issue_token, token_key
 from serve.problems import PROBLEMS, BodyLimit, Problem, document, install
 from serve.queries import Reader
+
+if TYPE_CHECKING:
+    from trading.rules import FirmRules
 
 API = "/api/v1"
 ACTIONS = ("halt", "resume", "flatten")
@@ -168,11 +171,9 @@ class Gateway:
         return run
 
 
-def firm_view(settings: Settings, account: dict[str, Any]) -> dict[str, Any] | None:
-    """The account's firm limits and its next day's start after the account's last state (its rules
-    from the settings, or the shipped preset its firm names), or None when neither knows them."""
-    from decimal import Decimal
-
+def rules_of(settings: Settings, account: dict[str, Any]) -> FirmRules | None:
+    """The account's rules: from the settings, or the shipped preset its firm names; None when
+    neither knows them."""
     from trading.errors import InvalidValue
     from trading.presets import load_preset
 
@@ -181,8 +182,52 @@ def firm_view(settings: Settings, account: dict[str, Any]) -> dict[str, Any] | N
     if acc is None and not re.fullmatch(r"[A-Za-z0-9_-]{1,64}\.[A-Za-z0-9_-]{1,64}", firm):
         return None  # not a preset's name (and never a path)
     try:
-        rules = settings.firm_rules(acc) if acc is not None else load_preset(firm)
+        return settings.firm_rules(acc) if acc is not None else load_preset(firm)
     except (InvalidValue, KeyError, ValueError, OSError):
+        return None
+
+
+def book_of(settings: Settings, accounts: list[dict[str, Any]], run_id: str) -> dict[str, Any]:
+    """The run's open positions as one book (``trading.exposure.book_view``), amounts as strings;
+    a firm is named as its rules name it (FTMO for ftmo.challenge and ftmo_1step.funded alike)."""
+    from decimal import Decimal
+
+    from trading.conduct import firm_of
+    from trading.exposure import BookPosition, book_view
+    from trading.orders import Side
+
+    reg = settings.registry()
+    registry = {sym: reg[sym] for sym in reg.symbols}
+    known, unknown = [], set()
+    for a in accounts:
+        rules = rules_of(settings, a)
+        firm = firm_of(rules) if rules is not None else str(a["firm"])
+        for p in a["positions"]:
+            if p["symbol"] not in registry:
+                unknown.add(str(p["symbol"]))
+                continue
+            known.append(BookPosition(str(a["account_id"]), firm, str(p["symbol"]), Side[str(p["side"])],
+                                      Decimal(str(p["lots"])), Decimal(str(p["price"]))))
+    view = book_view(known, registry)
+
+    def text(x: Any) -> Any:
+        if isinstance(x, Decimal):
+            return str(x.normalize()) if x == x.to_integral_value() else str(x)
+        if isinstance(x, dict):
+            return {k: text(v) for k, v in x.items()}
+        if isinstance(x, list):
+            return [text(v) for v in x]
+        return x
+    return {"run_id": run_id, **text(view), "unknown_instruments": sorted(unknown)}
+
+
+def firm_view(settings: Settings, account: dict[str, Any]) -> dict[str, Any] | None:
+    """The account's firm limits and its next day's start after the account's last state (its rules
+    from the settings, or the shipped preset its firm names), or None when neither knows them."""
+    from decimal import Decimal
+
+    rules = rules_of(settings, account)
+    if rules is None:
         return None
     at = account.get("as_of_ns") or time.time_ns()
     return {"daily_loss_pct": None if rules.daily_loss_pct is None else str(rules.daily_loss_pct),
@@ -345,6 +390,16 @@ def build_app(settings: Settings, engine: Any = None, site: Any = "load") -> Fas
         return await view(s.Accounts, gw.reader.accounts, run_id,
                           shape=lambda items: {"run_id": run_id,
                                                "items": [{**a, "rules": firm_view(settings, a)} for a in items]})
+
+    @r.get("/book", response_model=s.Book, **routed("viewer"))
+    async def book(run: RunQ = None) -> Response:
+        """Every account's open positions as one book: by instrument (net, long and short lots, each
+        account's), by currency (the net in its own units, each firm's part) and by firm."""
+        run_id = await run_of(run)
+
+        def open_book(run_id: str) -> list[dict[str, Any]]:  # a name of its own: the cache keys on it
+            return gw.reader.accounts(run_id)
+        return await view(s.Book, open_book, run_id, shape=lambda items: book_of(settings, items, run_id))
 
     @r.get("/accounts/{account_id}/equity", response_model=s.Equity, **routed("viewer"))
     async def equity(account_id: Annotated[str, PathParam(max_length=64, pattern=PRINTABLE)], run: RunQ = None,

@@ -179,6 +179,12 @@ class Headroom(Doc):
     daily_fraction: float
     daily_floor: str | None
     max_loss_floor: str | None
+    pass_probability: float | None = Field(
+        default=None, description="the pass-odds monitor's probability of passing the phase (null: no odds yet)")
+    hard_breach_probability: float | None = Field(
+        default=None, description="its probability of a daily- or maximum-loss breach before the phase ends")
+    pass_risk_pct: float | None = Field(
+        default=None, description="the risk per trade (percent of the initial balance) that passes most often")
 
 
 class Breaker(Doc):
@@ -220,6 +226,35 @@ class Account(Doc):
 class Accounts(Doc):
     run_id: str
     items: list[Account]
+
+
+class BookInstrument(Doc):
+    symbol: str
+    net_lots: str
+    long_lots: str
+    short_lots: str
+    accounts: dict[str, str] = Field(description="each account's signed lots (sells negative)")
+
+
+class BookCurrency(Doc):
+    currency: str
+    net: str = Field(description="in the currency's own units: EURUSD long 1 lot at 1.10 is EUR +100000, USD -110000")
+    firms: dict[str, str] = Field(description="each firm's part of the net")
+
+
+class BookFirm(Doc):
+    firm: str
+    accounts: list[str] = Field(description="the firm's accounts with open positions")
+    open_lots: str
+    positions: int
+
+
+class Book(Doc):
+    run_id: str
+    by_instrument: list[BookInstrument]
+    by_currency: list[BookCurrency]
+    by_firm: list[BookFirm]
+    unknown_instruments: list[str] = Field(description="open positions in instruments the settings no longer define")
 
 
 class EquityPoint(Doc):

@@ -11,6 +11,7 @@ from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from typing import Any
 
 from trading.fx import ConversionRates
 from trading.instruments import Instrument
@@ -188,3 +189,48 @@ def scale_intents(intents: Iterable[OrderIntent], snapshots: Mapping[str, Accoun
         out.append((scaled, f"scaled to {lots} lots by exposure limits"))
         accepted.append(scaled)
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class BookPosition:
+    """An open position as the book sees it: whose, at which firm, and its size."""
+
+    account_id: str
+    firm: str
+    symbol: str
+    side: Side
+    lots: Decimal
+    price: Decimal
+
+
+def book_view(positions: Iterable[BookPosition], registry: Mapping[str, Instrument]) -> dict[str, object]:
+    """Every account's open positions as one book: per instrument the net, long and short lots with
+    each account's share; per currency the net amount in that currency's own units (EURUSD long 1
+    lot at 1.10 = EUR +100,000 and USD -110,000), with each firm's part; per firm its accounts and
+    open lots. Sorted, so two views of the same positions are equal."""
+    instruments: dict[str, dict[str, Any]] = {}
+    currencies: dict[str, dict[str, Any]] = {}
+    firms: dict[str, dict[str, Any]] = {}
+    for p in positions:
+        inst = registry[p.symbol]
+        signed = p.lots * int(p.side)
+        row = instruments.setdefault(p.symbol, {"symbol": p.symbol, "net_lots": Decimal(0), "long_lots": Decimal(0),
+                                                "short_lots": Decimal(0), "accounts": {}})
+        row["net_lots"] += signed
+        row["long_lots" if p.side is Side.BUY else "short_lots"] += p.lots
+        row["accounts"][p.account_id] = row["accounts"].get(p.account_id, Decimal(0)) + signed
+        units = p.lots * inst.contract_size * int(p.side)
+        for ccy, amount in ((inst.base, units), (inst.quote, -units * p.price)):
+            c = currencies.setdefault(ccy, {"currency": ccy, "net": Decimal(0), "firms": {}})
+            c["net"] += amount
+            c["firms"][p.firm] = c["firms"].get(p.firm, Decimal(0)) + amount
+        f = firms.setdefault(p.firm, {"firm": p.firm, "accounts": set(), "open_lots": Decimal(0), "positions": 0})
+        f["accounts"].add(p.account_id)
+        f["open_lots"] += p.lots
+        f["positions"] += 1
+    return {
+        "by_instrument": [{**r, "accounts": dict(sorted(r["accounts"].items()))}
+                          for _, r in sorted(instruments.items())],
+        "by_currency": [{**c, "firms": dict(sorted(c["firms"].items()))} for _, c in sorted(currencies.items())],
+        "by_firm": [{**f, "accounts": sorted(f["accounts"])} for _, f in sorted(firms.items())],
+    }

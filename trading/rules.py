@@ -140,11 +140,31 @@ class Objectives:
 @dataclass(frozen=True, slots=True)
 class Conduct:
     """Prohibited practices across accounts: copying one trade between accounts at a firm within
-    ``copy_window_seconds``, and holding opposite positions on one instrument across accounts."""
+    ``copy_window_seconds``, and holding opposite positions on one instrument across accounts; and
+    how much one person may hold at the firm in accounts of this phase.
+
+    max_accounts_per_owner: accounts of phases with this cap one owner may hold at the firm (0: no
+        cap; Topstep: five Express Funded Accounts).
+    max_capital_per_owner: the initial balances one owner may hold at the firm in accounts of
+        phases with this cap, per account currency in the firm's own equivalents (FTMO: 400,000 USD
+        or 320,000 EUR...); an account uses ``balance / cap[its currency]`` of the allowance.
+    """
 
     copy_trading: CopyTrading = CopyTrading.ALLOWED
     hedging_across_accounts: bool = True
     copy_window_seconds: int = 60
+    max_accounts_per_owner: int = 0
+    max_capital_per_owner: tuple[tuple[str, Decimal], ...] = ()
+
+    def __post_init__(self) -> None:
+        for ccy, amount in self.max_capital_per_owner:
+            if len(ccy) != 3 or not ccy.isalpha() or not ccy.isupper():
+                raise InvalidValue("conduct.max_capital_per_owner", ccy, "keys are currency codes like USD")
+            if not amount > 0:
+                raise InvalidValue(f"conduct.max_capital_per_owner.{ccy}", amount, "must be a positive amount")
+
+    def capital_cap(self, currency: str) -> Decimal | None:
+        return dict(self.max_capital_per_owner).get(currency)
 
 
 @dataclass(frozen=True, slots=True)

@@ -223,6 +223,10 @@ class HeadroomRow(Base):
     daily_fraction: Mapped[float] = mapped_column(Float)
     daily_floor: Mapped[Decimal | None]
     max_loss_floor: Mapped[Decimal | None]  # empty in rows written before revision 0003
+    # the pass-odds monitor's last answer (revision 0006); empty where it has none
+    pass_probability: Mapped[float | None] = mapped_column(Float, nullable=True)
+    hard_breach_probability: Mapped[float | None] = mapped_column(Float, nullable=True)
+    pass_risk_pct: Mapped[float | None] = mapped_column(Float, nullable=True)
     __table_args__ = (Index("ix_headroom_run_account_ts", "run_id", "account_id", "ts_ns"),)
 
 

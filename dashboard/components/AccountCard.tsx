@@ -44,6 +44,36 @@ function Gauge({ name, left, worst, limit, floor, currency }: {
   );
 }
 
+/** The pass-odds monitor's last answer: the chance to pass the phase, of a hard breach, and the risk
+ * per trade that passes most often. Nothing until the account has the history to draw from. */
+function PassOdds({ h }: { h: NonNullable<Account["headroom"]> }) {
+  if (h.hard_breach_probability == null) {
+    return null;
+  }
+  const breach = h.hard_breach_probability;
+  const level = breach >= 0.25 ? "bad" : breach >= 0.1 ? "warn" : "good";
+  return (
+    <dl className="kv" data-testid="pass-odds" aria-label="Pass odds">
+      {h.pass_probability != null && (
+        <>
+          <dt title="Monte Carlo of the rest of the phase under the firm's rules, from this account's own days">Pass odds</dt>
+          <dd data-testid="pass-probability">{pct(h.pass_probability)}</dd>
+        </>
+      )}
+      <dt title="the probability of breaking the daily or maximum loss rule before the phase ends">Hard-breach odds</dt>
+      <dd>
+        <span className={`pill ${level}`} data-testid="hard-breach-probability">{pct(breach)}</span>
+      </dd>
+      {h.pass_risk_pct != null && (
+        <>
+          <dt title="the risk per trade, in percent of the initial balance, that passes most often">Best risk a trade</dt>
+          <dd>{h.pass_risk_pct.toFixed(2)}%</dd>
+        </>
+      )}
+    </dl>
+  );
+}
+
 export function AccountCard({ a, equity }: { a: Account; equity: number[] }) {
   const h = a.headroom;
   const r = a.rules;
@@ -86,6 +116,7 @@ export function AccountCard({ a, equity }: { a: Account; equity: number[] }) {
             floor={h.max_loss_floor}
             currency={a.currency}
           />
+          <PassOdds h={h} />
           <span className="sr-only" data-testid="daily-headroom">{h.daily_headroom ?? ""}</span>
           <span className="sr-only" data-testid="max-loss-headroom">{h.max_loss_headroom}</span>
         </>

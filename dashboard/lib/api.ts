@@ -129,6 +129,9 @@ export interface Headroom {
   daily_fraction: number;
   daily_floor: string | null;
   max_loss_floor: string | null;
+  pass_probability?: number | null;
+  hard_breach_probability?: number | null;
+  pass_risk_pct?: number | null;
 }
 export interface Position {
   account_id: string;

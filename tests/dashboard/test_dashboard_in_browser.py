@@ -67,6 +67,12 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
     doc.setdefault("storage", {})["record_ticks"] = True  # the chart's bars
     doc["desk"] = {"speed": 1_500.0}  # ~4 min of wall time: trading all through the tests (stopped below)
     doc["gateway"] = {"port": free_port()}
+    # pass odds from the first day: a backtest's trades as the prior (the account has no days of its own yet)
+    prior = tmp / "prior_trades.csv"
+    prior.write_text("closed_utc,r_multiple\n" + "".join(
+        f"2025-06-{2 + i:02d}T15:00:00+00:00,{2.0 if i % 3 == 0 else -1.0}\n" for i in range(25)))
+    doc.setdefault("agents", {}).setdefault("compliance", {})["pass_odds"] = {"prior_trades": str(prior),
+                                                                             "paths": 2000}
     config = tmp / "desk.yaml"
     config.write_text(yaml.safe_dump(doc))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -168,6 +174,17 @@ def test_a_viewer_sees_each_account_as_the_api_has_it_and_no_control(browser: An
         return len(api) >= 2
     until(same, 30, "the account cards never showed what the API does", every=0.5)
     assert page.get_by_role("meter", name="Max loss headroom").count() >= 2
+
+    def odds_shown() -> bool:  # the pass-odds monitor's answer, as the API has it
+        api = desk.get("/accounts")["items"]
+        with_odds = [a for a in api if a["headroom"] and a["headroom"]["hard_breach_probability"] is not None]
+        for a in with_odds:
+            card = page.get_by_test_id(f"account-{a['account_id']}")
+            if card.get_by_test_id("hard-breach-probability").inner_text() != \
+                    f"{a['headroom']['hard_breach_probability'] * 100:.1f}%":
+                return False
+        return bool(with_odds)
+    until(odds_shown, 60, "no account card showed the pass odds the API has", every=0.5)
     # a viewer sees no control at all
     assert page.get_by_test_id("kill-switch").count() == 0
     assert page.get_by_role("button", name="Halt the desk").count() == 0

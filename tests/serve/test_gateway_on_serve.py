@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import socket
 import time
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -153,6 +154,16 @@ def test_every_read_route_returns_what_the_store_holds(base: str, recorded, keys
             assert curve["items"][-1]["equity"] == str(rows[-1]["equity"])
             lowest = min(min(e["equity"], e["min_equity"] if e["min_equity"] is not None else e["equity"]) for e in rows)
             assert min(float(p["min_equity"]) for p in curve["items"]) == float(lowest)
+        # the book: the same open positions, netted across accounts by instrument and currency
+        book = c.get(f"{API}/book", headers=auth(viewer)).json()
+        open_rows = back["positions"]
+        assert book["run_id"] == "gw" and book["unknown_instruments"] == []
+        for sym in {p["symbol"] for p in open_rows}:
+            row = next(r for r in book["by_instrument"] if r["symbol"] == sym)
+            net = sum(Decimal(str(p["lots"])) * (1 if p["side"] == "BUY" else -1) for p in open_rows
+                      if p["symbol"] == sym)
+            assert Decimal(row["net_lots"]) == net
+        assert sum(f["positions"] for f in book["by_firm"]) == len(open_rows)
         verdict = c.get(f"{API}/audit/verify", headers=auth(viewer)).json()
         with store.engine.connect() as conn:
             n = conn.execute(select(func.count()).select_from(m.AuditRow.__table__)).scalar()

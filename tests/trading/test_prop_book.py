@@ -22,7 +22,7 @@ from trading.ledger import AccountSnapshot, ClosedTrade, PositionView
 from trading.market import NS_PER_S, datetime_to_ts
 from trading.orders import CloseReason, Order, OrderType, Side, Signal
 from trading.passodds import MonitorSettings, prior_from_trades_csv
-from trading.presets import load_preset
+from trading.presets import PRESET_DIR, load_preset
 from trading.sizing import RiskParameters, RiskState, size_intent
 
 MIN = 60 * NS_PER_S
@@ -36,8 +36,8 @@ MONDAY = ts(2026, 3, 2, 10, 0)
 
 
 def snap(balance: str, equity: str | None = None, at: int = MONDAY, positions: tuple[PositionView, ...] = (),
-         account: str = "acc") -> AccountSnapshot:
-    return AccountSnapshot(account, "USD", at, Decimal(100_000), Decimal(balance), Decimal(equity or balance),
+         account: str = "acc", initial: str = "100000") -> AccountSnapshot:
+    return AccountSnapshot(account, "USD", at, Decimal(initial), Decimal(balance), Decimal(equity or balance),
                            positions, 0)
 
 
@@ -236,3 +236,100 @@ def test_the_saga_hands_the_breakers_reductions_to_aria(registry: InstrumentRegi
         submit(SagaContext(SIGNAL, ["acc"], {"acc": snap("100000")}, mids, {"acc": head}, call, reduced))
         sized[reduced] = sized["out"]["acc"].intent.lots
     assert sized[frozenset({"acc"})] == sized[frozenset()] / 2
+
+
+# -- one book across accounts: conduct caps, what was allowed -------------------------------------------
+
+def conduct_agent(registry: InstrumentRegistry, accounts: dict[str, tuple[str, str, str, str]]) -> ComplianceAgent:
+    """accounts: id -> (preset, owner, balance, currency)."""
+    return ComplianceAgent(registry, {a: load_preset(p) for a, (p, _, _, _) in accounts.items()},
+                           {a: CostAllowance() for a in accounts}, {a: o for a, (_, o, _, _) in accounts.items()},
+                           str(PRESET_DIR / "news_2026.csv"),
+                           capital={a: (Decimal(b), c) for a, (_, _, b, c) in accounts.items()})
+
+
+def legs_for(accounts: list[str], at: int = MONDAY, side: Side = Side.BUY) -> dict[str, list[Order]]:
+    stop = Decimal("1.09800") if side is Side.BUY else Decimal("1.10200")
+    return {a: [Order(f"o-{a}", a, "EURUSD", side, Decimal(1), OrderType.MARKET, stop, None, "sig", Decimal("1.10000"),
+                      10, at, at + 2 * MIN)] for a in accounts}
+
+
+MIDS = {"EURUSD": Decimal("1.1"), "GBPUSD": Decimal("1.27"), "USDJPY": Decimal("150")}
+
+
+def test_topstep_allows_five_funded_accounts_a_person_and_vetoes_the_sixth_by_name(registry: InstrumentRegistry) -> None:
+    accounts = {f"x{i}": ("topstepx.funded", "ann", "50000", "USD") for i in range(1, 7)}
+    accounts["y1"] = ("topstepx.funded", "bob", "50000", "USD")
+    accounts["c1"] = ("topstepx.combine", "ann", "50000", "USD")  # evaluations are not counted
+    agent = conduct_agent(registry, accounts)
+    # one at a time: copying between ann's own accounts is allowed, and each is its own placement
+    for i, acc in enumerate(sorted(accounts)):
+        at = MONDAY + i * 5 * MIN
+        out = agent.check(legs_for([acc], at), {a: snap("50000", at=at, account=a, initial="50000") for a in accounts},
+                          MIDS)
+        if acc == "x6":
+            assert (out[acc].allowed, out[acc].rule) == (False, "max_accounts_per_owner")
+            assert "ann holds 6 accounts at Topstep" in out[acc].reason and "allows 5" in out[acc].reason
+        else:
+            assert out[acc].allowed, (acc, out[acc].reason)
+    assert "account 5 of 5 for ann at Topstep" in agent.check(legs_for(["x5"], MONDAY + 99 * MIN),
+                                                               {"x5": snap("50000", account="x5", initial="50000")},
+                                                               MIDS)["x5"].reason
+
+
+def test_ftmo_counts_capital_across_its_programs_in_its_own_currency_equivalents(registry: InstrumentRegistry) -> None:
+    accounts = {"f1": ("ftmo.funded", "ann", "200000", "USD"), "f2": ("ftmo_1step.funded", "ann", "160000", "EUR"),
+                "f3": ("ftmo.funded", "ann", "50000", "USD"), "f4": ("ftmo.funded", "ann", "10000", "SGD"),
+                "g1": ("ftmo.funded", "bob", "400000", "USD")}
+    agent = conduct_agent(registry, accounts)
+    # 200,000 USD is half of 400,000 USD; 160,000 EUR is half of 320,000 EUR: the cap is used up
+    out = agent.check(legs_for(list(accounts)), {a: snap(b, account=a, initial=b) for a, (_, _, b, _) in accounts.items()},
+                      MIDS)
+    assert out["f1"].allowed and "ann uses 50%" in out["f1"].reason
+    assert out["f2"].allowed and "ann uses 100%" in out["f2"].reason
+    assert (out["f3"].rule, out["f4"].rule) == ("max_capital_per_owner", "max_capital_per_owner")
+    assert "112%" in out["f3"].reason and "cannot be counted" in out["f4"].reason
+    assert out["g1"].allowed  # another person's allowance
+
+
+def test_a_copy_the_firm_restricts_is_recorded_with_the_allowance(registry: InstrumentRegistry) -> None:
+    agent = conduct_agent(registry, {"a": ("the5ers.phase1", "ann", "100000", "USD"),
+                                     "b": ("the5ers.phase1", "ann", "100000", "USD")})
+    out = agent.check(legs_for(["a", "b"]), {a: snap("100000", account=a) for a in "ab"}, MIDS)
+    assert out["a"].allowed and out["a"].reason == "within all rules"
+    assert out["b"].allowed and "the same EURUSD buy as on a, allowed at The5ers between one owner's accounts" \
+        in out["b"].reason
+
+
+def test_a_cap_in_a_custom_firm_must_name_currencies_and_positive_amounts() -> None:
+    from trading.presets import rules_from_dict
+
+    base = {"daily_loss_pct": 5, "max_loss_pct": 10, "lock_at_initial": False}
+    with pytest.raises(InvalidValue, match="must map account currencies"):
+        rules_from_dict("x", {**base, "conduct": {"max_capital_per_owner": 400000}})
+    with pytest.raises(InvalidValue, match="currency codes"):
+        rules_from_dict("x", {**base, "conduct": {"max_capital_per_owner": {"usd": 1}}})
+    with pytest.raises(InvalidValue, match="positive amount"):
+        rules_from_dict("x", {**base, "conduct": {"max_capital_per_owner": {"USD": 0}}})
+
+
+def test_the_book_nets_instruments_and_currencies_across_accounts_and_firms(registry: InstrumentRegistry) -> None:
+    from trading.exposure import BookPosition, book_view
+
+    reg = {s: registry[s] for s in registry.symbols}
+    book = book_view([
+        BookPosition("a", "FTMO", "EURUSD", Side.BUY, Decimal(2), Decimal("1.10000")),
+        BookPosition("b", "The5ers", "EURUSD", Side.SELL, Decimal("0.5"), Decimal("1.10000")),
+        BookPosition("b", "The5ers", "USDJPY", Side.BUY, Decimal(1), Decimal("150.000")),
+    ], reg)
+    assert book["by_instrument"] == [
+        {"symbol": "EURUSD", "net_lots": Decimal("1.5"), "long_lots": Decimal(2), "short_lots": Decimal("0.5"),
+         "accounts": {"a": Decimal(2), "b": Decimal("-0.5")}},
+        {"symbol": "USDJPY", "net_lots": Decimal(1), "long_lots": Decimal(1), "short_lots": Decimal(0),
+         "accounts": {"b": Decimal(1)}}]
+    by_ccy = {c["currency"]: c for c in book["by_currency"]}  # type: ignore[attr-defined]
+    assert by_ccy["EUR"]["net"] == 150_000 and by_ccy["EUR"]["firms"] == {"FTMO": 200_000, "The5ers": -50_000}
+    # USD: -220,000 (EURUSD long 2) + 55,000 (short 0.5) + 100,000 (USDJPY long 1)
+    assert by_ccy["USD"]["net"] == -65_000 and by_ccy["JPY"]["net"] == -15_000_000
+    assert book["by_firm"] == [{"firm": "FTMO", "accounts": ["a"], "open_lots": Decimal(2), "positions": 1},
+                               {"firm": "The5ers", "accounts": ["b"], "open_lots": Decimal("1.5"), "positions": 2}]
