@@ -305,7 +305,36 @@ class AccountRules:
             "best_day_share_pct": round(share, 1), "consistency_pct": float(obj.consistency_pct),
             # no profit, no best day to be a share of: the rule is met only by a profit that spreads
             "consistency_ok": not obj.consistency_pct or (profit > 0 and share <= float(obj.consistency_pct)),
+            "plan": self._plan(snap, profit, best, profitable),
         }
+
+    def _plan(self, snap: AccountSnapshot, profit: Decimal, best: Decimal, profitable: int) -> list[str]:
+        """What is left of the phase's objectives, each as a step (empty: nothing is left)."""
+        obj, st = self.rules.objectives, self.state
+        initial = snap.initial_balance
+        steps = []
+        if obj.profit_target_pct:
+            target = initial * obj.profit_target_pct / 100
+            total = max(target, best * 100 / obj.consistency_pct) if obj.consistency_pct and best > 0 else target
+            if profit < total:
+                why = "" if total == target else f" (the best day, {book(best)}, may be at most " \
+                                                  f"{obj.consistency_pct}% of it)"
+                steps.append(f"make {book(total - profit)} more, to a total profit of {book(total)}{why}")
+            if snap.positions and profit >= total:
+                steps.append("close the open positions: the target counts only when flat")
+        if len(st.trading_days) < obj.min_trading_days:
+            steps.append(f"trade on {obj.min_trading_days - len(st.trading_days)} more day(s) "
+                         f"({len(st.trading_days)} of {obj.min_trading_days})")
+        if profitable < obj.min_profitable_days:
+            floor = initial * obj.min_profitable_day_pct / 100
+            steps.append(f"{obj.min_profitable_days - profitable} more profitable day(s) "
+                         f"({profitable} of {obj.min_profitable_days})"
+                         + (f", each closing at least {book(floor)} up" if floor else ""))
+        if obj.time_limit_days and st.first_ns:
+            left = obj.time_limit_days - (snap.ts_ns - st.first_ns) // (86_400 * NS_PER_S)
+            if steps:
+                steps.append(f"within {max(left, 0)} calendar day(s) left of {obj.time_limit_days}")
+        return steps
 
     def _slipped_stop(self, symbol: str, stop: Decimal, side: int) -> Decimal:
         inst = self.instruments[symbol]

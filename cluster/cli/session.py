@@ -255,6 +255,20 @@ def print_summary(settings: Settings, result: SessionResult) -> None:
                          f"{c['min_max_loss_headroom']:,.2f}",
                          str(len(c["breaches"])))
     console.print(accounts)
+    for acc in settings.accounts:  # the phase's objectives still open, and the pass odds
+        c = result.compliance[acc.id]
+        odds = c.get("pass_odds") or {}
+        plan = (c.get("objectives") or {}).get("plan") or []
+        current = odds.get("current")
+        if current:
+            best = odds.get("best_risk_fraction")
+            said = (f"pass odds {current['p_pass']:.0%}, " if odds.get("has_target") else "") + \
+                f"hard-breach odds {current['p_hard_breach']:.0%}" + \
+                (f", most passes at {best * 100:.2f}% a trade" if best else "")
+            console.print(f"{acc.id}: {said} ({odds.get('source')}, {odds.get('history_days')} days)",
+                          highlight=False, markup=False)
+        if plan:
+            console.print(f"{acc.id} to pass: " + "; ".join(plan), highlight=False, markup=False)
     agents = Table(title="agents")
     for col in ("agent", "calls", "events", "mean latency", "restarts"):
         agents.add_column(col, justify="left" if col == "agent" else "right")

@@ -333,3 +333,20 @@ def test_the_book_nets_instruments_and_currencies_across_accounts_and_firms(regi
     assert by_ccy["USD"]["net"] == -65_000 and by_ccy["JPY"]["net"] == -15_000_000
     assert book["by_firm"] == [{"firm": "FTMO", "accounts": ["a"], "open_lots": Decimal(2), "positions": 1},
                                {"firm": "The5ers", "accounts": ["b"], "open_lots": Decimal("1.5"), "positions": 2}]
+
+
+def test_the_objectives_left_are_shown_as_a_plan(registry: InstrumentRegistry) -> None:
+    # The5ers: three profitable days of at least 0.5 % of the initial balance, target 8 %
+    rules = AccountRules(load_preset("the5ers.phase1"), CostAllowance(), registry,
+                         consistency_guard=True)
+    rates = ConversionRates(registry)
+    rules.observe(snap("100000", at=ts(2026, 3, 2, 0, 5)), rates)
+    rules.observe(snap("100600", at=ts(2026, 3, 2, 20)), rates)
+    plan = rules.objectives(snap("100600", at=ts(2026, 3, 2, 20)))["plan"]
+    assert plan == ["make 7400.00 more, to a total profit of 8000.00",
+                    "2 more profitable day(s) (1 of 3), each closing at least 500.00 up"]
+    # FTMO 1-Step: a 6,000 day needs a total of 12,000 for the best day to be half of it
+    one, rates = guarded("ftmo_1step.challenge", registry)
+    one.observe(snap("106000", at=ts(2026, 3, 2, 20)), rates)
+    assert one.objectives(snap("106000", at=ts(2026, 3, 2, 20)))["plan"] == [
+        "make 6000.00 more, to a total profit of 12000.00 (the best day, 6000.00, may be at most 50% of it)"]
