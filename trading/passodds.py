@@ -212,7 +212,10 @@ class PassOddsReport:
     curve_at_ns: int = 0  # when the curve was worked out (the monitor redoes it once a firm day)
 
     def as_dict(self) -> dict[str, object]:
-        return {"current": self.current.as_dict(), "curve": [c.as_dict() for c in self.curve],
+        def odds(c: PassOdds) -> dict[str, object]:  # without a target there is nothing to pass
+            d = c.as_dict()
+            return d if self.has_target else {**d, "p_pass": None, "days_to_pass": None}
+        return {"current": odds(self.current), "curve": [odds(c) for c in self.curve],
                 "best_risk_fraction": self.best_risk_fraction, "source": self.source,
                 "history_days": self.history_days, "has_target": self.has_target, "notes": list(self.notes),
                 "curve_at_ns": self.curve_at_ns}

@@ -261,3 +261,12 @@ def test_floors_that_rise_match_an_exact_enumeration(kind: MaxLossKind) -> None:
     assert odds.p_fail["max_loss"] == pytest.approx(float(breached), abs=4 * se + 1e-4)
     if kind is not MaxLossKind.STATIC:
         assert breached > Fraction(1, 16)  # more than the static floor's -6, -6 start
+
+
+def test_a_phase_without_a_target_reports_breach_odds_and_no_pass_odds() -> None:
+    funded = rules()  # no profit target: a funded account
+    report = pass_odds(funded, ChallengeState(days_left=20), coin(0.5), risk_fraction=0.01, paths=2_000)
+    assert not report.has_target and report.best_risk_fraction is None
+    d = report.as_dict()
+    assert d["current"]["p_pass"] is None and d["current"]["p_hard_breach"] == round(report.current.p_hard_breach, 4)  # type: ignore[index]
+    assert all(c["p_pass"] is None for c in d["curve"])  # type: ignore[attr-defined]
