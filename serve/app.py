@@ -212,7 +212,7 @@ def book_of(settings: Settings, accounts: list[dict[str, Any]], run_id: str) -> 
 
     def text(x: Any) -> Any:
         if isinstance(x, Decimal):
-            return str(x.normalize()) if x == x.to_integral_value() else str(x)
+            return format(x.normalize(), "f")  # 100000, not 1E+5; 0.00000001, not 1E-8
         if isinstance(x, dict):
             return {k: text(v) for k, v in x.items()}
         if isinstance(x, list):

@@ -275,10 +275,16 @@ class AccountRules:
         obj = self.rules.objectives
         days = self._days(snap)
         profitable = sum(1 for v in days.values() if v > 0 and v >= initial * obj.min_profitable_day_pct / 100)
+        eod_peak = max(st.eod_peak_balance, initial)
+        if st.trading_day is not None:  # the day in progress, as done, raises an end-of-day floor
+            if self.rules.max_loss_kind is MaxLossKind.TRAILING_EOD:
+                eod_peak = max(eod_peak, snap.balance)
+            elif self.rules.max_loss_kind is MaxLossKind.TRAILING_DAY_HIGH:
+                eod_peak = max(eod_peak, st.day_high_balance, snap.balance)
         return ChallengeState(
             profit=float((snap.balance - initial) / initial),
             peak_equity=float(max(st.peak_equity, initial) / initial),
-            eod_peak=float(max(st.eod_peak_balance, initial) / initial),
+            eod_peak=float(eod_peak / initial),
             trading_days=len(st.trading_days), profitable_days=profitable,
             best_day=float(max(days.values(), default=Decimal(0)) / initial),
             days_left=trading_days_left(self.rules, st.first_ns or snap.ts_ns, snap.ts_ns, horizon_days),
@@ -419,10 +425,15 @@ class AccountRules:
                   rates: ConversionRates) -> tuple[str, str] | None:
         """The best-day guard: no order once the day's profit (closed and floating) has reached its
         cap, nor one whose take-profit, with the open positions' take-profits, would carry the day's
-        closed profit past it."""
+        closed profit past it, nor one without a take-profit (nothing would bound its profit: the
+        pass odds take a day's profit to stop at the cap)."""
         cap = self.day_profit_cap(snap)
         if cap is None:
             return None
+        bare = [o.client_order_id for o in orders if o.take_profit is None]
+        if bare:
+            return "consistency", (f"{', '.join(bare)} has no take-profit: where the best-day rule is a condition, "
+                                   f"an order's profit must be bounded by the day's cap {book(cap)}")
         start = self.state.day_start_balance or snap.balance
         now = snap.equity - start
         if now >= cap:

@@ -3,7 +3,8 @@
 A firm's rules (``FirmRules.conduct``) may forbid placing the same trade on two of its accounts
 within ``copy_window_seconds`` (``CopyTrading.FORBIDDEN``), or allow it only between one owner's
 accounts (``CopyTrading.SAME_OWNER``), may forbid holding opposite positions of one instrument on
-two accounts of one owner (``hedging_across_accounts``), and may cap the accounts or the capital
+two accounts of one owner (``hedging_across_accounts``: a position held, or a leg allowed on
+another account that may still fill, i.e. before its expiry), and may cap the accounts or the capital
 one owner holds at the firm (``max_accounts_per_owner``, ``max_capital_per_owner``): the accounts
 past the cap, counted in the order of their ids, place nothing, each veto naming the rule.
 """
@@ -36,7 +37,13 @@ class CrossAccountConduct:
         self.rules = dict(rules)
         self.owners = dict(owners or {})
         self.recent: list[tuple[int, str, str, str, int]] = []  # (ts, firm, account, symbol, side) allowed
+        # legs allowed and perhaps not yet filled: (expires_ns, firm, account, symbol, side)
+        self.working: list[tuple[int, str, str, str, int]] = []
         self.over_cap, self.cap_notes = caps(self.rules, self.owners, capital or {})
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        state.setdefault("working", [])  # saved before working legs were kept
+        self.__dict__.update(state)
 
     def veto(self, acc: str, legs: Sequence[Order], snapshots: Mapping[str, AccountSnapshot]) -> str:
         """The reason (``rule: why``) the conduct rules refuse ``legs`` on ``acc``, or ''."""
@@ -71,18 +78,26 @@ class CrossAccountConduct:
                         continue
                     if any(p.symbol == order.symbol and p.side != order.side for p in snap.staying()):
                         return f"hedging_across_accounts: {other} holds the opposite {order.symbol} position", ""
+                # an opposite leg allowed earlier (in this batch, or still working) is a hedge once it fills
+                for until, f, other, symbol, side in self.working:
+                    if f == firm and other != acc and self.owners.get(other, other) == owner \
+                            and symbol == order.symbol and side != int(order.side) and until >= order.not_before_ns:
+                        return (f"hedging_across_accounts: {other} has an opposite {order.symbol} order working "
+                                f"(until {until})"), ""
         return "", "; ".join(notes)
 
     def placed(self, acc: str, legs: Sequence[Order]) -> None:
         """Record allowed legs, against which later orders of the firm's other accounts are judged."""
         firm = firm_of(self.rules[acc])
         self.recent += [(o.not_before_ns, firm, acc, o.symbol, int(o.side)) for o in legs]
+        self.working += [(o.expires_ns, firm, acc, o.symbol, int(o.side)) for o in legs]
 
     def forget_old(self) -> None:
         """Keep an hour of placements (counted back from the newest)."""
         if self.recent:
             newest = max(r[0] for r in self.recent)
             self.recent = [r for r in self.recent if newest - r[0] <= PLACEMENTS_KEPT_NS]
+            self.working = [w for w in self.working if w[0] >= newest]
 
 
 def caps(rules: Mapping[str, FirmRules], owners: Mapping[str, str],

@@ -16,9 +16,12 @@ Impact is normalised to high, medium, low or holiday (``High Impact Expected`` i
 open a window and are skipped with their line, and so are rows without a currency; a malformed row
 is an error naming its line.
 
-A calendar covers whole weeks, Monday 00:00 UTC of its first event's week to the Monday after its
-last event's (exports are weekly). Outside that, the firm's news rule cannot be checked: the
-compliance rules refuse orders there rather than pass them silently.
+A calendar covers the weeks it has events in, Sunday 00:00 UTC to the next Sunday (exports are
+weekly, Sunday to Saturday, as ForexFactory's; a Sunday-evening release opens its export's week).
+A week without any event (of any impact or currency) is taken as not exported: there, and before
+or after the file, the firm's news rule cannot be checked and the compliance rules refuse orders
+rather than pass them silently. Coverage is by week, not by currency: an export filtered to one
+currency says nothing of the others' news, and ``octet data news`` lists the currencies it holds.
 """
 
 from __future__ import annotations
@@ -47,36 +50,49 @@ class NewsEvent:
     impact: str = "high"
 
 
-def _monday(day: date) -> datetime:
-    return datetime.combine(day - timedelta(days=day.weekday()), time(0), tzinfo=UTC)
+def week_of(ts_ns: int) -> date:
+    """The Sunday (UTC) that starts the export week holding ``ts_ns``."""
+    day = ts_to_datetime(ts_ns).date()
+    return day - timedelta(days=(day.weekday() + 1) % 7)
 
 
 class NewsCalendar:
-    """Events sorted by time, searched by instrument currencies and a window, and the span of time
-    the calendar covers (``covers``)."""
+    """Events sorted by time, searched by instrument currencies and a window, and the export
+    weeks the calendar covers (``covers``)."""
 
     def __init__(self, events: Iterable[NewsEvent] = (), source: str = "") -> None:
         self.events = sorted(events, key=lambda e: e.ts_ns)
         self._ts = [e.ts_ns for e in self.events]
         self.source = source
-        if self.events:
-            self.covered_from_ns = datetime_to_ts(_monday(ts_to_datetime(self._ts[0]).date()))
-            self.covered_until_ns = datetime_to_ts(_monday(ts_to_datetime(self._ts[-1]).date()) + timedelta(days=7))
-        else:
-            self.covered_from_ns = self.covered_until_ns = 0
+        self.weeks = frozenset(week_of(t) for t in self._ts)  # the Sundays starting a week with events
 
     def __len__(self) -> int:
         return len(self.events)
 
+    def coverage(self) -> str:
+        """The weeks covered, in words: ``first to last``, with the weeks missing in between."""
+        if not self.weeks:
+            return "nothing"
+        first, last = min(self.weeks), max(self.weeks)
+        text = f"{first} to {last + timedelta(days=6)}"
+        gaps = [first + timedelta(days=7 * k) for k in range((last - first).days // 7 + 1)]
+        gaps = [w for w in gaps if w not in self.weeks]
+        if gaps:
+            text += (f" less {len(gaps)} week(s) without events (the first from {gaps[0]} to "
+                     f"{gaps[0] + timedelta(days=6)})")
+        return text
+
     def covers(self, start_ns: int, end_ns: int) -> str:
-        """'' if the calendar covers [start, end], else why not (for the veto)."""
+        """'' if the calendar covers every export week [start, end] meets, else why not (for the veto)."""
         if not self.events:
             return "no news calendar is loaded (agents.compliance.news_calendar)"
-        if start_ns < self.covered_from_ns or end_ns >= self.covered_until_ns:
-            first = ts_to_datetime(self.covered_from_ns).date()
-            last = ts_to_datetime(self.covered_until_ns).date() - timedelta(days=1)
-            return (f"the news calendar covers {first} to {last} and the order's window is outside it: "
-                    "load a calendar for these dates (octet news check FILE)")
+        week, last = week_of(start_ns), week_of(max(start_ns, end_ns))
+        while week <= last:
+            if week not in self.weeks:
+                return (f"the news calendar covers {self.coverage()}, and not the week from {week} to "
+                        f"{week + timedelta(days=6)} of the order's window: load a calendar for it "
+                        "(octet data news FILE)")
+            week += timedelta(days=7)
         return ""
 
     def conflict(self, currencies: Iterable[str], start_ns: int, end_ns: int, before_ns: int,
@@ -111,9 +127,7 @@ class CalendarRead:
         lines = [f"{cal.source}: {self.layout} layout, {len(cal):,} events "
                  f"({', '.join(f'{impacts[i]:,} {i}' for i in IMPACTS if impacts[i])})"]
         if cal.events:
-            first = ts_to_datetime(cal.covered_from_ns).date()
-            last = ts_to_datetime(cal.covered_until_ns).date() - timedelta(days=1)
-            lines.append(f"covers {first} to {last}; currencies {', '.join(sorted({e.currency for e in cal.events}))}")
+            lines.append(f"covers {cal.coverage()}; currencies {', '.join(sorted({e.currency for e in cal.events}))}")
         if self.skipped:
             why = Counter(reason for _, reason in self.skipped)
             lines.append(f"skipped {len(self.skipped):,} rows: " + "; ".join(f"{n:,} {r}" for r, n in why.most_common())
@@ -164,6 +178,8 @@ def _zone(tz: str | None) -> ZoneInfo | None:
 def _clock(text: str) -> time:
     m = _CLOCK12.match(text.strip())
     if m:
+        if not 1 <= int(m.group(1)) <= 12:
+            raise ValueError(f"{text.strip()!r}: a 12-hour clock's hour is 1 to 12")
         hour = int(m.group(1)) % 12 + (12 if m.group(3).lower() == "pm" else 0)
         return time(hour, int(m.group(2)))
     return time.fromisoformat(text.strip())
@@ -181,28 +197,52 @@ def read_calendar(path: Path, tz: str | None = None) -> CalendarRead:
         raise InvalidValue(str(path), "", f"cannot read the news calendar ({exc.strerror})") from None
     with fh:
         reader = csv.DictReader(fh)
-        header = [h.strip().lower() for h in reader.fieldnames or ()]
-        layout = next((name for name, cols in LAYOUTS.items() if set(cols) <= set(header)), None)
-        if layout is None:
-            raise InvalidValue(str(path), ",".join(header) or "(empty)",
-                               "not a calendar layout Octet reads: " + "; ".join(
-                                   f"{name}: {','.join(cols)}" for name, cols in LAYOUTS.items()))
-        zone = _zone(tz)
-        events: list[NewsEvent] = []
-        skipped: list[tuple[int, str]] = []
-        for n, raw in enumerate(reader, start=2):
-            row = {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items() if k is not None}
+        try:
+            return _read_rows(path, reader, tz)
+        except csv.Error as exc:
+            raise InvalidValue(f"{path}:{reader.reader.line_num}", "", f"not a CSV file Octet can read ({exc})") \
+                from None
+        except UnicodeDecodeError:
+            line, text = _undecodable(path)
+            raise InvalidValue(f"{path}:{line}", text, "not UTF-8 text: save the export as UTF-8 CSV") from None
+
+
+def _undecodable(path: Path) -> tuple[int, str]:
+    """The first line that is not UTF-8, and its bytes as Python shows them (the decoder reads ahead,
+    so the error itself does not tell the line)."""
+    with path.open("rb") as fh:
+        for n, raw in enumerate(fh, start=1):
             try:
-                event = _event(layout, row, zone)
-            except _NeedsZone:
-                raise InvalidValue(f"{path}:{n}", ",".join(row.values()), NEEDS_ZONE) from None
-            except (KeyError, ValueError) as exc:
-                raise InvalidValue(f"{path}:{n}", ",".join(row.values()), f"not a {layout} calendar row ({exc})") \
-                    from None
-            if isinstance(event, str):
-                skipped.append((n, event))
-            else:
-                events.append(event)
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return n, repr(raw[:80])
+    return 0, ""
+
+
+def _read_rows(path: Path, reader: csv.DictReader[str], tz: str | None) -> CalendarRead:
+    header = [h.strip().lower() for h in reader.fieldnames or ()]
+    layout = next((name for name, cols in LAYOUTS.items() if set(cols) <= set(header)), None)
+    if layout is None:
+        raise InvalidValue(str(path), ",".join(header) or "(empty)",
+                           "not a calendar layout Octet reads: " + "; ".join(
+                               f"{name}: {','.join(cols)}" for name, cols in LAYOUTS.items()))
+    zone = _zone(tz)
+    events: list[NewsEvent] = []
+    skipped: list[tuple[int, str]] = []
+    for raw in reader:
+        n = reader.line_num
+        row = {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items() if k is not None}
+        try:
+            event = _event(layout, row, zone)
+        except _NeedsZone:
+            raise InvalidValue(f"{path}:{n}", ",".join(row.values()), NEEDS_ZONE) from None
+        except (KeyError, ValueError, OverflowError) as exc:
+            raise InvalidValue(f"{path}:{n}", ",".join(row.values()), f"not a {layout} calendar row ({exc})") \
+                from None
+        if isinstance(event, str):
+            skipped.append((n, event))
+        else:
+            events.append(event)
     return CalendarRead(NewsCalendar(events, str(path)), layout, skipped)
 
 
@@ -212,11 +252,9 @@ def _event(layout: str, row: dict[str, str], zone: ZoneInfo | None) -> NewsEvent
         moment = datetime.fromisoformat(row["time_utc"].replace("Z", "+00:00"))
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
-        currency = row["currency"].upper()
-        if not currency:
-            return "no currency"
-        return NewsEvent(datetime_to_ts(moment), currency, row["title"], impact_of(row.get("impact") or "high"))
-    if layout == "forexfactory":
+        currency, ts = row["currency"].upper(), datetime_to_ts(moment)
+        title, impact = row["title"], impact_of(row.get("impact") or "high")
+    elif layout == "forexfactory":
         currency, when, clock = row["country"].upper(), row["date"], row["time"]
         title, impact = row["title"], impact_of(row["impact"])
         if "t" in when.lower() and re.search(r"[+-]\d{2}:?\d{2}$|z$", when, re.IGNORECASE):  # ISO with its offset

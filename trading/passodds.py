@@ -46,6 +46,8 @@ from trading.rules import Breach, FirmRules, MaxLossKind, PercentOf
 
 EPS = 1e-9  # fractions of the initial balance closer than this are equal (a thousandth of a cent on 100k)
 DEFAULT_FRACTIONS = (0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02)
+# paths x risk fractions in one evaluation: about 0.1 GB and a second on 2 cores at the most
+MAX_PATH_FRACTIONS = 1_000_000
 
 
 def consistency_day_cap(consistency_pct: float, target: float, profit_before_day: float) -> float:
@@ -259,6 +261,8 @@ def simulate(rules: FirmRules, state: ChallengeState, outcomes: DailyOutcomes,
         raise InvalidValue("paths", paths, "must be at least 1")
     if not fractions or any(not 0 < f < 1 for f in fractions):
         raise InvalidValue("risk fractions", list(fractions), "each must be in (0, 1)")
+    if paths * len(fractions) > MAX_PATH_FRACTIONS:
+        raise InvalidValue("paths x risk fractions", paths * len(fractions), f"at most {MAX_PATH_FRACTIONS:,}")
     days = max(int(state.days_left), 0)
     obj = rules.objectives
     target = float(obj.profit_target_pct) / 100
@@ -512,27 +516,44 @@ def _seed(acc: str, ts_ns: int) -> int:
     return int.from_bytes(acc.encode()[:8].ljust(8, b"\0"), "little") ^ ts_ns
 
 
-def prior_from_trades_csv(path: Path, rules: FirmRules, block: int = 5) -> DailyOutcomes:
-    """Days from a backtest's ``trades.csv`` (``octet report``'s: ``closed_utc`` and ``r_multiple``);
-    a bad row is named by its line."""
-    days: dict[date, list[float]] = {}
+def read_trades_csv(path: Path) -> list[tuple[int, float]]:
+    """(closed_ns, r_multiple) of each trade in a backtest's ``trades.csv`` (``octet report``'s:
+    ``closed_utc`` and ``r_multiple``); a bad row is named by its line, a bad file by what it is."""
+    out: list[tuple[int, float]] = []
     try:
-        with path.open(newline="") as fh:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)
-            missing = {"closed_utc", "r_multiple"} - set(reader.fieldnames or ())
-            if missing:
-                raise InvalidValue(str(path), sorted(missing), "a trades.csv from octet report has these columns")
-            for n, row in enumerate(reader, start=2):
-                try:
-                    moment = datetime.fromisoformat(row["closed_utc"].replace("Z", "+00:00"))
-                    if moment.tzinfo is None:
-                        raise ValueError("a time without a zone")
-                    r = float(row["r_multiple"])
-                    if not math.isfinite(r):
-                        raise ValueError("r_multiple is not a finite number")
-                except (ValueError, AttributeError) as exc:
-                    raise InvalidValue(f"{path}:{n}", row.get("closed_utc"), f"not a closed trade ({exc})") from None
-                add_r(days, rules.trading_day(int(moment.timestamp() * NS_PER_S)), r)
+            try:
+                missing = {"closed_utc", "r_multiple"} - set(reader.fieldnames or ())
+                if missing:
+                    raise InvalidValue(str(path), sorted(missing), "a trades.csv from octet report has these columns")
+                for row in reader:
+                    n = reader.reader.line_num
+                    try:
+                        moment = datetime.fromisoformat((row["closed_utc"] or "").replace("Z", "+00:00"))
+                        if moment.tzinfo is None:
+                            raise ValueError("a time without a zone")
+                        if not 1970 <= moment.year <= 2999:
+                            raise ValueError("a time out of range")
+                        r = float(row["r_multiple"] or "")
+                        if not math.isfinite(r):
+                            raise ValueError("r_multiple is not a finite number")
+                        out.append((int(moment.timestamp() * NS_PER_S), r))
+                    except (ValueError, TypeError, OverflowError) as exc:
+                        raise InvalidValue(f"{path}:{n}", row.get("closed_utc"),
+                                           f"not a closed trade ({exc})") from None
+            except csv.Error as exc:
+                raise InvalidValue(f"{path}:{reader.reader.line_num}", "", f"not a CSV file ({exc})") from None
+            except UnicodeDecodeError:
+                raise InvalidValue(str(path), "", "not UTF-8 text: a trades.csv from octet report is") from None
     except OSError as exc:
         raise InvalidValue(str(path), "", f"cannot read the backtest trades ({exc.strerror})") from None
+    return out
+
+
+def prior_from_trades_csv(path: Path, rules: FirmRules, block: int = 5) -> DailyOutcomes:
+    """Days from a backtest's ``trades.csv`` (``read_trades_csv``), each trade on its firm day."""
+    days: dict[date, list[float]] = {}
+    for closed_ns, r in read_trades_csv(path):
+        add_r(days, rules.trading_day(closed_ns), r)
     return DailyOutcomes.from_days(days, f"backtest {path.name}", block)

@@ -27,7 +27,7 @@ from trading.fx import ConversionRates
 from trading.instruments import Instrument, InstrumentRegistry
 from trading.news import read_calendar
 from trading.orders import OrderType
-from trading.passodds import MonitorSettings
+from trading.passodds import MAX_PATH_FRACTIONS, MonitorSettings, read_trades_csv
 from trading.presets import PRESET_DIR, load_preset, preset_names, rules_from_dict
 from trading.rules import FirmRules
 from trading.sizing import RiskParameters
@@ -414,7 +414,7 @@ class PassOddsSettings(_Model):
     horizon_days: int = Field(default=60, ge=1, le=2_000)
     min_history_days: int = Field(default=10, ge=2)
     every_minutes: int = Field(default=60, ge=0)
-    risk_fractions_pct: list[float] = Field(default=[0.25, 0.5, 0.75, 1.0, 1.5, 2.0], min_length=1)
+    risk_fractions_pct: list[float] = Field(default=[0.25, 0.5, 0.75, 1.0, 1.5, 2.0], min_length=1, max_length=50)
     block_days: int = Field(default=5, ge=1, le=60)
     # days to draw from before an account has its own: a backtest's trades.csv (octet report writes it)
     prior_trades: Path | None = None
@@ -423,6 +423,15 @@ class PassOddsSettings(_Model):
     def _fractions(self) -> PassOddsSettings:
         if any(not 0 < f < 100 for f in self.risk_fractions_pct):
             raise ValueError("risk_fractions_pct: each a percentage of the initial balance in (0, 100)")
+        compared = len(set(self.risk_fractions_pct)) + 1  # and the account's own risk
+        if self.paths * compared > MAX_PATH_FRACTIONS:
+            raise ValueError(f"paths x (risk_fractions_pct + 1) = {self.paths:,} x {compared} is over "
+                             f"{MAX_PATH_FRACTIONS:,}: each evaluation would take seconds and gigabytes")
+        if self.prior_trades is not None:
+            try:
+                read_trades_csv(self.prior_trades)
+            except InvalidValue as exc:
+                raise ValueError(f"prior_trades: {exc}") from None
         return self
 
     def to_domain(self) -> MonitorSettings:

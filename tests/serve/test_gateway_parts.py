@@ -424,3 +424,19 @@ def test_a_browser_authenticates_the_stream_by_subprotocol_and_no_frame_is_read_
         doc = json.loads(ws.receive_text())
         assert doc["problem"]["type"].endswith(":stream-unavailable"), "read when the setting allows it"
     store.close()
+
+
+def test_the_books_amounts_are_plain_decimals_never_exponents(tmp_path: Path) -> None:
+    from cluster.config.settings import load_settings
+    from serve.app import book_of
+    from tests.conftest import ROOT
+
+    settings = load_settings(ROOT / "octet.yaml", runtime__data_dir=str(tmp_path))
+    accounts = [{"account_id": "x", "firm": "ftmo.challenge", "positions": [
+        {"symbol": "EURUSD", "side": "BUY", "lots": "1", "price": "1.10000"},
+        {"symbol": "USDJPY", "side": "SELL", "lots": "0.01", "price": "150.000"}]}]
+    book = book_of(settings, accounts, "r")
+    eur = next(c for c in book["by_currency"] if c["currency"] == "EUR")
+    assert eur["net"] == "100000"  # 1 lot of 100,000 EUR, not "1E+5"
+    texts = str(book)
+    assert "E+" not in texts and "E-" not in texts, texts

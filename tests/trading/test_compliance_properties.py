@@ -151,7 +151,8 @@ def no_allowed_order_breaks_a_hard_rule(rules: FirmRules, examples: int) -> int:
             ref = prices[symbol]
             stop = inst.price(ref - int(side) * stop_pips * inst.pip_size)
             n += 1
-            o = Order(f"o{n}", "acc", symbol, side, Decimal(centilots) / 100, OrderType.MARKET, stop, None, "s",
+            target = inst.price(ref + int(side) * stop_pips * inst.pip_size)  # the best-day guard wants one
+            o = Order(f"o{n}", "acc", symbol, side, Decimal(centilots) / 100, OrderType.MARKET, stop, target, "s",
                       ref, slip, ts, ts + 60 * NS_PER_S)
             snap = ledger.snapshot(ts, {s: (p, p) for s, p in prices.items()}, rates)
             decision = acc.check([o], snap, rates)

@@ -71,3 +71,29 @@ def test_placements_older_than_an_hour_before_the_newest_are_forgotten() -> None
     book.placed("a", [order("a", T0 + 3601 * S)])
     book.forget_old()
     assert [r[0] for r in book.recent] == [T0 + 1800 * S, T0 + 3601 * S]
+
+
+def test_an_opposite_leg_allowed_earlier_is_a_hedge_until_it_expires() -> None:
+    # x's sell was allowed (in the same batch, or a moment ago) and has not filled yet: y's buy
+    # would hedge it once it fills. After x's order expires, only x's positions count.
+    r = rules(CopyTrading.ALLOWED, hedging=False)
+    book = CrossAccountConduct({"x": r, "y": r, "z": r}, {"x": "ann", "y": "ann", "z": "bob"})
+    book.placed("x", [order("x", T0, Side.SELL)])  # works until T0 + 60 s
+    assert book.veto("y", [order("y", T0 + 5 * S, Side.BUY)], {}).startswith(
+        "hedging_across_accounts: x has an opposite EURUSD order working")
+    assert book.veto("y", [order("y", T0 + 5 * S, Side.SELL)], {}) == "", "the same side is no hedge"
+    assert book.veto("z", [order("z", T0 + 5 * S, Side.BUY)], {}) == "", "another owner's account"
+    assert book.veto("y", [order("y", T0 + 61 * S, Side.BUY)], {}) == "", "expired: the snapshot tells"
+    book.placed("y", [order("y", T0 + 120 * S)])
+    book.forget_old()
+    assert [w[2] for w in book.working] == ["y"]
+
+
+def test_a_book_saved_before_working_legs_were_kept_restores_with_none() -> None:
+    import pickle
+    book = CrossAccountConduct({"x": rules(CopyTrading.ALLOWED, hedging=False)})
+    state = dict(book.__dict__)
+    del state["working"]
+    old = CrossAccountConduct.__new__(CrossAccountConduct)
+    old.__setstate__(state)
+    assert pickle.loads(pickle.dumps(old)).working == []

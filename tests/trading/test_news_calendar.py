@@ -62,7 +62,7 @@ def test_a_forexfactory_export_is_read_in_the_zone_it_was_made_in(tmp_path: Path
     assert by_title["ECB Press Conference"].ts_ns == utc(2026, 3, 5, 13, 45)
     assert by_title["German Factory Orders m/m"].impact == "low"
     assert read.skipped == [(4, "no time (All Day)"), (6, "no time (Tentative)")]
-    assert "covers 2026-03-02 to 2026-03-08" in read.summary() and "2 high, 1 low" in read.summary()
+    assert "covers 2026-03-01 to 2026-03-07" in read.summary() and "2 high, 1 low" in read.summary()
     with pytest.raises(InvalidValue, match=r"ff_calendar_thisweek\.csv:2.*carries no zone"):
         read_calendar(path, None)
 
@@ -96,6 +96,39 @@ def test_bad_files_and_rows_are_named_with_their_line(tmp_path: Path) -> None:
         read_calendar(tmp_path / "missing.csv")
 
 
+def test_unreadable_files_and_clocks_are_named_with_their_line_not_a_traceback(tmp_path: Path) -> None:
+    big = FOREXFACTORY + 'Long,USD,03-06-2026,9:00am,High,"' + "x" * 200_000 + '",\n'
+    with pytest.raises(InvalidValue, match=r"big\.csv:7.*not a CSV file.*field larger"):
+        read_calendar(write(tmp_path, "big.csv", big), "America/New_York")
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(FOREXFACTORY.replace("German", "G\u00e9rman").encode("latin-1"))
+    with pytest.raises(InvalidValue, match=r"latin\.csv:5.*not UTF-8"):
+        read_calendar(latin, "America/New_York")
+    for clock in ("25:00am", "13:30pm", "0:30am"):
+        with pytest.raises(InvalidValue, match=r"c\.csv:3.*12-hour clock"):
+            read_calendar(write(tmp_path, "c.csv", FOREXFACTORY.replace("8:30am", clock)), "America/New_York")
+    octet = write(tmp_path, "o.csv", "time_utc,currency,impact,title\n2026-03-06T13:30:00Z,US,high,NFP\n"
+                                     "2026-13-01T10:00:00+00:00,USD,high,Far\n")
+    with pytest.raises(InvalidValue, match=r"o\.csv:3"):
+        read_calendar(octet)
+    octet.write_text("time_utc,currency,impact,title\n2026-03-06T13:30:00Z,US,high,NFP\n")
+    assert read_calendar(octet).skipped == [(2, "not a currency (US)")]
+
+
+def test_a_calendar_covers_the_weeks_it_has_events_in_with_sunday_evening_in_the_next(tmp_path: Path) -> None:
+    # two weekly exports with a week missing between them; the second week's first release is on
+    # Sunday evening (New Zealand), which belongs to the export of the week it opens
+    text = ("time_utc,currency,impact,title\n2026-03-06T13:30:00Z,USD,high,NFP\n"
+            "2026-03-15T21:45:00Z,NZD,low,Visitor Arrivals\n2026-03-19T12:30:00Z,USD,medium,Claims\n")
+    cal = read_calendar(write(tmp_path, "two.csv", text)).calendar
+    assert cal.covers(utc(2026, 3, 4, 10), utc(2026, 3, 4, 11)) == ""
+    gap = cal.covers(utc(2026, 3, 10, 10), utc(2026, 3, 10, 11))
+    assert "not the week from 2026-03-08 to 2026-03-14" in gap
+    assert "covers 2026-03-01 to 2026-03-21 less 1 week(s) without events" in gap
+    assert cal.covers(utc(2026, 3, 15, 22), utc(2026, 3, 15, 23)) == ""  # the Sunday evening opens its week
+    assert cal.covers(utc(2026, 3, 7, 23), utc(2026, 3, 8, 1)) != ""  # a window into the missing week
+
+
 # -- the firm's window, and a calendar that does not cover the order ------------------------------------
 
 def checked(news: NewsCalendar, at: int, registry: InstrumentRegistry) -> tuple[bool, str, str]:
@@ -122,7 +155,7 @@ def test_a_missing_or_stale_calendar_refuses_orders_on_a_firm_with_a_news_rule(t
     assert (allowed, rule) == (False, "news_calendar") and "no news calendar" in reason
     week = read_calendar(write(tmp_path, "ff.csv", FOREXFACTORY), "America/New_York").calendar
     allowed, rule, reason = checked(week, utc(2026, 3, 9, 10), registry)  # the Monday after the export's week
-    assert (allowed, rule) == (False, "news_calendar") and "covers 2026-03-02 to 2026-03-08" in reason
+    assert (allowed, rule) == (False, "news_calendar") and "covers 2026-03-01 to 2026-03-07" in reason
     assert checked(week, utc(2026, 2, 27, 10), registry)[1] == "news_calendar"  # before it
     # a firm without a news rule is not held back by the calendar
     rules = AccountRules(load_preset("ftmo.challenge"), CostAllowance(), registry, NewsCalendar())
@@ -148,7 +181,7 @@ def test_octet_data_news_checks_a_file_and_writes_octets_layout_privately(tmp_pa
     assert bad.exit_code == 2 and "carries no zone" in bad.output and "Traceback" not in bad.output
 
 
-def config_with(tmp_path: Path, **compliance: str) -> Path:
+def config_with(tmp_path: Path, **compliance: object) -> Path:
     doc = yaml.safe_load((ROOT / "octet.yaml").read_text())
     doc.setdefault("agents", {}).setdefault("compliance", {}).update(compliance)
     path = tmp_path / "octet.yaml"
@@ -162,3 +195,14 @@ def test_a_bad_calendar_in_the_settings_is_named_at_start(tmp_path: Path) -> Non
         load_settings(config_with(tmp_path, news_calendar=path))
     ok = load_settings(config_with(tmp_path, news_calendar=path, news_calendar_tz="America/New_York"))
     assert ok.agents.compliance.news_calendar_tz == "America/New_York"
+
+
+def test_a_bad_prior_or_an_oversized_monte_carlo_in_the_settings_is_named_at_start(tmp_path: Path) -> None:
+    trades = write(tmp_path, "trades.csv", "closed_utc,r_multiple\n2025-06-02T15:00:00,1.0\n")
+    with pytest.raises(SettingsError, match=r"prior_trades: .*trades\.csv:2.*without a zone"):
+        load_settings(config_with(tmp_path, pass_odds={"prior_trades": str(trades)}))
+    with pytest.raises(SettingsError, match="paths x .*over 1,000,000"):
+        load_settings(config_with(tmp_path, pass_odds={"paths": 200_000}))
+    with pytest.raises(SettingsError, match="risk_fractions_pct"):
+        load_settings(config_with(tmp_path, pass_odds={"paths": 100, "risk_fractions_pct":
+                                                       [round(0.1 * k, 1) for k in range(1, 60)]}))

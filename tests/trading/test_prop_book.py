@@ -67,9 +67,18 @@ def test_the_best_day_guard_caps_the_day_at_half_the_target_on_ftmo_1_step(regis
     assert (veto.allowed, veto.rule) == (False, "consistency")
     assert "5200" in veto.reason.replace(",", "") and "5000" in veto.reason.replace(",", "")
     assert rules.check([order(20)], snap("104800"), rates).allowed  # 5,000: exactly half meets the rule
-    assert rules.check([order(None)], snap("104800"), rates).allowed  # nothing to add up: the equity is watched
-    reached = rules.check([order(None)], snap("104800", equity="105000"), rates)
+    reached = rules.check([order(20)], snap("104800", equity="105000"), rates)
     assert (reached.allowed, reached.rule) == (False, "consistency") and "has reached" in reached.reason
+
+
+def test_where_the_best_day_is_a_condition_an_order_without_a_take_profit_is_vetoed(
+        registry: InstrumentRegistry) -> None:
+    # Nothing bounds its profit, so the day could pass the cap; the pass odds assume it cannot.
+    rules, rates = guarded("ftmo_1step.challenge", registry)
+    bare = rules.check([order(None)], snap("100000"), rates)
+    assert (bare.allowed, bare.rule) == (False, "consistency") and "no take-profit" in bare.reason
+    plain, rates = guarded("ftmo.challenge", registry)  # no best-day condition: allowed
+    assert plain.check([order(None)], snap("100000"), rates).allowed
 
 
 def test_open_take_profits_count_toward_the_days_cap(registry: InstrumentRegistry) -> None:
@@ -179,6 +188,21 @@ def test_a_backtest_prior_gives_odds_from_the_first_day(registry: InstrumentRegi
         prior_from_trades_csv(csv, load_preset("ftmo.challenge"))
 
 
+@pytest.mark.parametrize(("text", "where"), [
+    ("closed_utc,r_multiple\n2025-06-02T15:00:00+00:00,1.0\n2025-06-03T15:00:00+00:00\n", r"trades\.csv:3"),  # short
+    ("closed_utc,r_multiple\n9999-12-31T23:00:00+00:00,1.0\n", r"trades\.csv:2.*out of range"),
+    ("closed_utc,r_multiple\n2025-06-02T15:00:00+00:00,\"" + "1" * 200_000 + "\"\n", r"trades\.csv:2.*not a CSV"),
+])
+def test_a_bad_backtest_prior_is_named_by_its_line_not_a_traceback(tmp_path: Path, text: str, where: str) -> None:
+    csv = tmp_path / "trades.csv"
+    csv.write_text(text)
+    with pytest.raises(InvalidValue, match=where):
+        prior_from_trades_csv(csv, load_preset("ftmo.challenge"))
+    csv.write_bytes("closed_utc,r_multiple\n2025-06-02T15:00:00+00:00,1.0 \u00e9\n".encode("latin-1"))
+    with pytest.raises(InvalidValue, match="not UTF-8"):
+        prior_from_trades_csv(csv, load_preset("ftmo.challenge"))
+
+
 # -- ARIA and the breaker ------------------------------------------------------------------------------
 
 SIGNAL = Signal("EURUSD", Side.BUY, MONDAY, Decimal("1.10000"), Decimal("1.09800"), (Decimal("1.10400"),), 1.0,
@@ -250,7 +274,8 @@ def conduct_agent(registry: InstrumentRegistry, accounts: dict[str, tuple[str, s
 
 def legs_for(accounts: list[str], at: int = MONDAY, side: Side = Side.BUY) -> dict[str, list[Order]]:
     stop = Decimal("1.09800") if side is Side.BUY else Decimal("1.10200")
-    return {a: [Order(f"o-{a}", a, "EURUSD", side, Decimal(1), OrderType.MARKET, stop, None, "sig", Decimal("1.10000"),
+    tp = Decimal("1.10200") if side is Side.BUY else Decimal("1.09800")
+    return {a: [Order(f"o-{a}", a, "EURUSD", side, Decimal(1), OrderType.MARKET, stop, tp, "sig", Decimal("1.10000"),
                       10, at, at + 2 * MIN)] for a in accounts}
 
 
@@ -350,3 +375,33 @@ def test_the_objectives_left_are_shown_as_a_plan(registry: InstrumentRegistry) -
     one.observe(snap("106000", at=ts(2026, 3, 2, 20)), rates)
     assert one.objectives(snap("106000", at=ts(2026, 3, 2, 20)))["plan"] == [
         "make 6000.00 more, to a total profit of 12000.00 (the best day, 6000.00, may be at most 50% of it)"]
+
+
+@pytest.mark.parametrize(("preset", "peak"), [("topstepx.combine", 1.03), ("fundednext_futures.rapid", 1.04)])
+def test_the_day_in_progress_raises_an_end_of_day_floor_for_the_odds(registry: InstrumentRegistry, preset: str,
+                                                                      peak: float) -> None:
+    # Topstep 50K: the floor trails the end-of-day balance by 2,000. 1,500 made today (the day
+    # counts as done for the odds) puts it at 49,500; a -4.5R day at 1 % (-2,250) then breaks it.
+    # Without today's close the floor stays at 48,000 and the same day survives.
+    from trading.passodds import DailyOutcomes, simulate
+    rules = AccountRules(load_preset(preset), CostAllowance(), registry)
+    rates = ConversionRates(registry)
+    rules.observe(snap("50000", at=ts(2026, 3, 2, 0, 5), initial="50000"), rates)
+    if preset.startswith("fundednext"):  # the day's high: 52,000, then back to 51,500
+        rules.observe(snap("52000", at=ts(2026, 3, 2, 14), initial="50000"), rates)
+    now = snap("51500", at=ts(2026, 3, 2, 15), initial="50000")
+    rules.observe(now, rates)
+    state = rules.challenge_state(now, 60)
+    assert state.eod_peak == pytest.approx(peak)
+    [odds] = simulate(rules.rules, state, DailyOutcomes.given([(-4.5, -4.5, 0.0, True, 1.0)]), [0.01], paths=200)
+    assert odds.p_fail["max_loss"] == 1.0
+
+
+def test_opposite_legs_in_one_batch_on_two_topstep_accounts_are_a_hedge(registry: InstrumentRegistry) -> None:
+    accounts = {"x1": ("topstepx.funded", "ann", "50000", "USD"), "x2": ("topstepx.funded", "ann", "50000", "USD")}
+    agent = conduct_agent(registry, accounts)
+    legs = {**legs_for(["x1"]), **legs_for(["x2"], side=Side.SELL)}
+    out = agent.check(legs, {a: snap("50000", account=a, initial="50000") for a in accounts}, MIDS)
+    assert out["x1"].allowed
+    assert (out["x2"].allowed, out["x2"].rule) == (False, "hedging_across_accounts")
+    assert "x1 has an opposite EURUSD order working" in out["x2"].reason
