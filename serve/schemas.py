@@ -65,6 +65,7 @@ class Signal(Doc):
     confidence: float
     setup: str
     evidence: list[dict[str, Any]]
+    atr: float | None = None  # the ATR at the signal (in price); null in rows recorded before it was kept
 
 
 class Signals(Page):

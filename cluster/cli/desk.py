@@ -224,6 +224,11 @@ def status(config: ConfigOpt = Path("octet.yaml"),
     units, stages = int(st.get("units") or 0), st.get("stages_s") or {}
     if units and stages:  # where a unit's time goes, the largest first
         console.print("per unit: " + " · ".join(f"{k} {v / units * 1000:.1f} ms" for k, v in list(stages.items())[:6]))
+    model = st.get("model") or {}
+    if model.get("model") or model.get("error"):  # which signals to trust (docs/learning.md)
+        console.print(f"model {escape(str(model.get('model') or 'none'))} ({model.get('mode')}, skip below "
+                      f"{model.get('skip_below')})" + (f" [yellow]{escape(str(model['error']))}[/yellow]"
+                                                        if model.get("error") else ""), soft_wrap=True)
     if st.get("desk_halt"):
         console.print(f"[red]desk halted by {escape(str(st['desk_halt'][0]))}: {escape(str(st['desk_halt'][1]))}[/red]")
     for acc, a in (st.get("accounts") or {}).items():

@@ -468,6 +468,33 @@ class CorrelationSettings(_Model):
     window_bars: int = Field(default=240, ge=30)
 
 
+class LearningSettings(_Model):
+    """Which signals to trust (docs/learning.md): the model the desk scores signals with, and how
+    `octet learn` trains, judges and promotes one."""
+
+    model: str = Field(default="signal_trust", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    use_model: bool = True  # the desk scores signals with the model's champion when there is one (none: unchanged)
+    storage_path: Path | None = None  # the models' artefacts: null = data_dir/models
+    # the champion's probability sets a signal's confidence, skips a signal below skip_below, or both
+    mode: Literal["confidence", "skip", "both"] = "both"
+    skip_below: float = Field(default=0.5, ge=0, le=1)
+    poll_seconds: float = Field(default=5.0, ge=0)  # how often the desk looks for a newly promoted champion
+    # training (`octet learn`): walk-forward folds over the second half of the samples, an embargo
+    # between each fold's training samples and its test block, a margin a challenger must beat the
+    # champion by (out-of-sample AUC, on average and in most folds)
+    folds: int = Field(default=4, ge=1, le=20)
+    embargo_hours: float = Field(default=24.0, ge=0)
+    margin: float = Field(default=0.01, ge=0, le=0.5)
+    min_samples: int = Field(default=200, ge=20)
+    workers: int = Field(default=1, ge=1, le=64)  # Ray Train workers per training run
+    # where Ray Train and Tune keep a job's checkpoints while it runs (removed after it, when local):
+    # null = storage_path/ray_train; on a cluster of several nodes a path every node shares (NFS, s3://)
+    train_storage: str | None = None
+    tune_trials: int = Field(default=4, ge=1, le=64)  # hyper-parameter sets tried by Ray Tune
+    boost_rounds: int = Field(default=150, ge=1, le=5000)
+    seed: int = 0
+
+
 class AgentsSettings(_Model):
     analysis: dict[str, float | bool | list[int]] = {}
     breaker: BreakerSettings = BreakerSettings()
@@ -496,6 +523,7 @@ class Settings(BaseSettings):
     storage: StorageSettings = StorageSettings()
     kafka: KafkaSettings = KafkaSettings()
     gateway: GatewaySettings = GatewaySettings()
+    learning: LearningSettings = LearningSettings()
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings],
@@ -542,6 +570,10 @@ class Settings(BaseSettings):
                                      f"{exc}") from None
         wyckoff_params(self.agents.analysis)
         return self
+
+    def models_path(self) -> Path:
+        """Where the models' artefacts are kept (learning.storage_path, or data_dir/models)."""
+        return self.learning.storage_path or self.runtime.data_dir / "models"
 
     # Domain views, built once from the validated settings.
     def registry(self) -> InstrumentRegistry:

@@ -44,6 +44,8 @@ from cluster.desk.record import BatchLog, BatchRecord, Decision
 from cluster.desk.record import SessionResult as SessionResult
 from cluster.desk.saga import SagaContext, actor_caller, run_saga, warm_up
 from cluster.desk.topology import KafkaSource, Topology, build
+from cluster.desk.trust import TrustGate
+from cluster.storage.registry import ModelRegistry
 from cluster.storage.store import RunEnd, SessionStore, start_record
 from cluster.storage.timeseries import TimeSeries
 from trading.breaker import AgentHealth, DeskHealth, Tier
@@ -243,6 +245,8 @@ class Session:
         self.agent_seen: dict[str, dict[str, Any]] = {}
         # the audit records the store committed since the last publish, for the audit topic
         self.audit_out: list[tuple[list[dict[str, Any]], dict[str, Any] | None]] = []
+        # the champion model of which signals to trust, when there is one (learning.*)
+        self.trust = TrustGate(settings, ModelRegistry(store.engine, settings.models_path()) if store else None)
 
     def run(self, source: TickBatch | Feed) -> SessionResult:
         """Run the desk on ``source`` until it ends or ``stop()`` is called: a feed (paced, live),
@@ -382,6 +386,8 @@ class Session:
         self.beat_at = time.perf_counter()
         if self.store is not None and self.settings.storage.record_ticks:
             self.series = TimeSeries(self.store.engine, self.registry)
+        self.trust.refresh(force=True)  # the champion model, if there is one (then at most every poll_seconds)
+        self._model_notes()
         size = self.settings.session.batch_size
         linger = self.settings.session.linger_ms / 1000
         idle = self.settings.desk.idle_ms / 1000
@@ -782,6 +788,7 @@ class Session:
                 "system_breaker": "open" if self.system_open else "closed", "ignored_agents": sorted(self.ignored),
                 "venue_halted": self.venue_halted,
                 "desk_halt": list(self.operator_halts.get("*", ())) or None, "accounts": accounts,
+                "model": self.trust.status(),
                 "tick_to_order_p50_ms": round(r.tick_to_order.percentile(0.5), 2) if r.counts["orders"] else None,
                 "tick_to_order_p99_ms": round(r.tick_to_order.percentile(0.99), 2) if r.counts["orders"] else None,
                 "saga_p50_ms": round(r.saga.percentile(0.5), 2) if r.saga.count else None,
@@ -919,10 +926,15 @@ class Session:
             rt.get(self.risk_trades)  # (one sequenced call in flight per agent: see _saga)
             self.risk_trades = [agents["risk"].call("on_trades", trades)]  # the next sizing sees them
             self._hold("learning", "on_update", [], trades)
+            self.trust.on_trades(trades)
         self._hold("performance", "on_update", update.snapshots, list(update.trades))
         self.headrooms = rt.get(heads)
+        self.trust.on_headrooms(self.headrooms)
 
     def _saga(self, signal: Signal) -> None:
+        self.trust.refresh()
+        scored = self.trust.score(signal)  # None without a model (the signal joins the model's context either way)
+        self._model_notes()
         saga_agents = sorted(self.ignored & {"risk", "correlation", "style", "compliance", "execution"})
         halted = self.system_open or bool(saga_agents)
         stopped = self.account_ids if halted else [a for a in self.account_ids if a in self.blocked]
@@ -943,6 +955,15 @@ class Session:
                                           and "*" not in self.operator_halts])
         if not accounts:
             return
+        if scored is not None:
+            numbers = (("probability", round(scored.probability, 6)), ("model_version", float(scored.model.version)))
+            reason = scored.reason(self.settings.learning.skip_below)
+            for acc in accounts:
+                self.log.decisions.append(Decision(signal.signal_id, acc, "learning", "skip" if scored.skip else "pass",
+                                                   "model", reason, numbers))
+            if scored.skip:
+                return
+            signal = scored.signal  # its confidence the model's (the signal recorded is the detector's)
         # One sequenced call in flight per agent: Ray does not promise to retry two in their order
         # after a restart, and a sizing applied before the trades it should see is refused as stale.
         rt.get(self.risk_trades)
@@ -972,6 +993,12 @@ class Session:
                     self.log.tick_to_order_ms.append((time.perf_counter() - self.feed.arrived_at(signal.ts_ns, inst)) * 1000)
             self._book(ctx.update)
         self._lap("saga")
+
+    def _model_notes(self) -> None:
+        """A model loaded, dropped or refused (``TrustGate.refresh``), noted in the audit trail."""
+        for change in self.trust.changes:
+            self.log.notes.append(("model", self.clock, {"event": change, **self.trust.status()}))
+        self.trust.changes.clear()
 
     def _close_opposite(self, signal: Signal, accounts: list[str]) -> None:
         """Close the accounts' positions in the signal's instrument on the other side, at the next

@@ -91,6 +91,7 @@ class SignalRow(Base):
     confidence: Mapped[float] = mapped_column(Float)
     setup: Mapped[str] = mapped_column(String(32))
     evidence: Mapped[list[Any]]
+    atr: Mapped[float | None] = mapped_column(Float, nullable=True)  # the ATR at the signal (revision 0007)
     __table_args__ = (Index("ix_signals_signal", "signal_id"),)
 
 
@@ -251,8 +252,19 @@ class ModelVersion(Base):
     version: Mapped[int] = mapped_column(Integer, primary_key=True)
     created_ns: Mapped[int]
     metrics: Mapped[dict[str, Any]]
-    promoted: Mapped[bool] = mapped_column(Boolean, default=False)
-    artifact: Mapped[str | None] = mapped_column(Text)
+    promoted: Mapped[bool] = mapped_column(Boolean, default=False)  # it has been champion
+    artifact: Mapped[str | None] = mapped_column(Text)  # its directory under learning.storage_path
+    # revision 0007: challenger, champion (one per name) or retired; what it was trained and judged on
+    role: Mapped[str] = mapped_column(String(16), default="challenger", server_default="challenger")
+    features: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    folds: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)  # per fold: its span and metrics
+    data_from_ns: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    data_to_ns: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    samples: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    code_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    promoted_ns: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    verdict: Mapped[str | None] = mapped_column(Text, nullable=True)  # why it was promoted or refused
 
 
 class AuditRow(Base):

@@ -17,7 +17,7 @@ Row = dict[str, Any]
 def signal_row(s: Signal) -> Row:
     return dict(signal_id=s.signal_id, symbol=s.symbol, side=s.side.name, ts_ns=s.ts_ns, entry=s.entry,
                 stop=s.stop, targets=[str(t) for t in s.targets], confidence=s.confidence, setup=s.setup,
-                evidence=[e.as_dict() for e in s.evidence])
+                evidence=[e.as_dict() for e in s.evidence], atr=s.atr)
 
 
 def decision_row(d: Any) -> Row:

@@ -15,7 +15,7 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 DRAWS = {"wyckoff_research": "wyckoff_scenario_8.png", "backtest_analysis": "backtest_analysis.png",
-         "rule_headroom": "rule_headroom.png"}
+         "rule_headroom": "rule_headroom.png", "learning": "learning.png"}
 
 
 def test_every_notebook_is_a_pair_in_step() -> None:
@@ -27,7 +27,8 @@ def test_every_notebook_is_a_pair_in_step() -> None:
         assert [(c.cell_type, c.source) for c in ipynb.cells] == [(c.cell_type, c.source) for c in script.cells], name
 
 
-@pytest.mark.parametrize("name", sorted(DRAWS))
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.ray) if n == "learning" else n
+                                  for n in sorted(DRAWS)])  # (the learning notebook starts Ray)
 def test_the_notebook_runs_in_a_kernel(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OCTET_NOTEBOOK_SMALL", "1")
     monkeypatch.setenv("OCTET_NOTEBOOK_OUT", str(tmp_path))

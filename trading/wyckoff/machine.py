@@ -701,7 +701,11 @@ class Machine:
         # the direction the range had established before this signal (0: none yet, at a spring or upthrust;
         # an LPS follows its break): by construction a signal never goes against it, and the record shows it
         established = r.direction if ev is not r.c_event else 0
-        evidence.append(Evidence("structure", x.t, (("context", float(r.context)), ("direction", float(established)))))
+        # and the signal bar's market: its trend regime and volume-spread flags (features for learning)
+        evidence.append(Evidence("structure", x.t, (("context", float(r.context)), ("direction", float(established)),
+                                                    ("regime", float(x.regime)), ("no_demand", float(x.no_demand)),
+                                                    ("no_supply", float(x.no_supply)),
+                                                    ("effort_no_result", float(x.effort_no_result)))))
         evidence.append(Evidence("cause", x.t, (("pnf_columns", float(cols)), ("box_points", float(box)),
                                                 ("height_atr", per_atr(r.height, x)), ("htf_regime", float(x.htf)),
                                                 ("reward_risk", round(reward_risk, 4)))))
