@@ -327,12 +327,15 @@ class Verdict:
     reason: str
 
 
-def judge(challenger: Sequence[float], champion: Sequence[float] | None, margin: float) -> Verdict:
+def judge(challenger: Sequence[float], champion: Sequence[float] | None, margin: float,
+          edge: Sequence[float] | None = None) -> Verdict:
     """Promote the challenger when its out-of-sample AUC, fold by fold on the same folds, beats the
-    champion's by ``margin`` on average and in a majority of the folds; with no champion, when it beats
-    chance (0.5) the same way. Folds with no AUC (one class only) are left out."""
+    champion's by ``margin`` on average and in a majority of the folds (with no champion, chance: 0.5),
+    and, given ``edge`` (per fold: the mean R of the trades the challenger would take less that of the
+    baseline's: the champion's, or every signal's), the trades it takes are no worse on average.
+    Folds with no AUC (one class only), or no edge (no trade taken), are left out of that figure."""
     base = list(champion) if champion is not None else [0.5] * len(challenger)
-    if len(base) != len(challenger):
+    if len(base) != len(challenger) or (edge is not None and len(edge) != len(challenger)):
         raise InvalidValue("folds", len(challenger), f"the champion was judged on {len(base)} folds")
     pairs = [(c, b) for c, b in zip(challenger, base, strict=True) if not (math.isnan(c) or math.isnan(b))]
     if not pairs:
@@ -340,8 +343,15 @@ def judge(challenger: Sequence[float], champion: Sequence[float] | None, margin:
     gain = sum(c - b for c, b in pairs) / len(pairs)
     wins = sum(c > b for c, b in pairs)
     who = "the champion" if champion is not None else "chance"
-    if gain >= margin and wins * 2 > len(pairs):
-        return Verdict(True, f"out-of-sample AUC {gain:+.3f} over {who} on average, better in {wins} of {len(pairs)} folds"
-                              f" (margin {margin})")
-    return Verdict(False, f"out-of-sample AUC {gain:+.3f} over {who} on average, better in {wins} of {len(pairs)} "
-                          f"folds: not the margin {margin} and a majority")
+    said = f"out-of-sample AUC {gain:+.3f} over {who} on average, better in {wins} of {len(pairs)} folds"
+    edges = [e for e in (edge or []) if not math.isnan(e)]
+    mean_edge = sum(edges) / len(edges) if edges else math.nan
+    if edge is not None:
+        said += (f"; the trades it takes {mean_edge:+.3f} R each against "
+                 f"{'the champion' if champion is not None else 'every signal'}'s" if edges else
+                 "; no fold where it takes a trade")
+    if gain < margin or wins * 2 <= len(pairs):
+        return Verdict(False, f"{said}: not the margin {margin} and a majority")
+    if edge is not None and not mean_edge >= 0:
+        return Verdict(False, f"{said}: its trades are worse")
+    return Verdict(True, f"{said} (margin {margin})")

@@ -481,10 +481,10 @@ class LearningSettings(_Model):
     poll_seconds: float = Field(default=5.0, ge=0)  # how often the desk looks for a newly promoted champion
     # training (`octet learn`): walk-forward folds over the second half of the samples, an embargo
     # between each fold's training samples and its test block, a margin a challenger must beat the
-    # champion by (out-of-sample AUC, on average and in most folds)
+    # champion by (out-of-sample AUC, on average and in most folds; and its trades no worse on average)
     folds: int = Field(default=4, ge=1, le=20)
     embargo_hours: float = Field(default=24.0, ge=0)
-    margin: float = Field(default=0.01, ge=0, le=0.5)
+    margin: float = Field(default=0.02, ge=0, le=0.5)
     min_samples: int = Field(default=200, ge=20)
     workers: int = Field(default=1, ge=1, le=64)  # Ray Train workers per training run
     # where Ray Train and Tune keep a job's checkpoints while it runs (removed after it, when local):

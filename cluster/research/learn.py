@@ -15,7 +15,8 @@ Ray Tune search, and a registry that promotes a challenger only when it beats th
    data, where neither has seen them (on every block when there is none such: the champion may have
    seen some, which can only favour it). The challenger is promoted only when its fold models beat
    the champion by ``learning.margin`` on average and in most of those folds (chance, 0.5, with no
-   champion; ``trading.trust.judge``). Either way it is registered with its folds and the verdict.
+   champion), and the trades it would take are no worse on average than the champion's (every
+   signal's, with no champion; ``trading.trust.judge``). Either way it is registered with its folds and the verdict.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from trading.trust import (
     TradeOutcome,
     auc,
     contexts,
+    expectancy,
     features,
     judge,
     outcome,
@@ -223,8 +225,10 @@ class LearnResult:
     seconds: float
 
 
-def champion_aucs(champion: ModelInfo, frame: pl.DataFrame, folds: Sequence[Fold]) -> list[float]:
-    """The champion's model as it is (its artefact), scored on each fold's test block."""
+def champion_scores(champion: ModelInfo, frame: pl.DataFrame, folds: Sequence[Fold],
+                    threshold: float) -> list[tuple[float, float]]:
+    """The champion's model as it is (its artefact), scored on each fold's test block: its AUC, and
+    the mean R of the trades it would take there (probability at or above ``threshold``)."""
     from cluster.desk.trust import load_model
 
     try:
@@ -235,11 +239,11 @@ def champion_aucs(champion: ModelInfo, frame: pl.DataFrame, folds: Sequence[Fold
     if missing:
         raise LearnError(f"the champion {champion.label} takes features the samples lack: {', '.join(missing)}")
     x = frame.select(model.features).to_numpy().astype(np.float64)
-    y = frame["won"].to_numpy()
+    y, r = frame["won"].to_numpy(), frame["r"].to_numpy()
     out = []
     for f in folds:
-        p = model.booster.inplace_predict(x[f.test])
-        out.append(auc(y[f.test], np.asarray(p, dtype=np.float64)))
+        p = np.asarray(model.booster.inplace_predict(x[f.test]), dtype=np.float64)
+        out.append((auc(y[f.test], p), expectancy(r[f.test], p, threshold)["taken_mean_r"]))
     return out
 
 
@@ -345,18 +349,22 @@ def train(frame: pl.DataFrame, settings: Settings, registry: ModelRegistry, *, n
     best_folds = json.loads(best["folds"])
     used = list(range(len(best_folds)))
     champ: list[float] | None = None
+    baseline = [f["all_mean_r"] for f in best_folds]  # the trades to beat: every signal's, or the champion's
     note = ""
     if champion is not None:
-        champ_all = champion_aucs(champion, frame, folds)
+        scores = champion_scores(champion, frame, folds, cfg.skip_below)
+        champ_all = [a for a, _ in scores]
+        baseline = [t for _, t in scores]
         # judged where both are out of sample: test blocks after the champion's data; with none, every
         # block (the champion may have trained on some of them, which can only favour it)
         unseen = [i for i, f in enumerate(folds) if champion.data_to_ns is None or f.test_from_ns > champion.data_to_ns]
         used = unseen or used
         note = "" if unseen else "; the champion had seen these test blocks (judged in its favour)"
         champ = [champ_all[i] for i in used]
-        for i, a in enumerate(champ_all):
-            best_folds[i]["champion_auc"] = a
-    verdict = judge([best_folds[i]["auc"] for i in used], champ, cfg.margin)
+        for i, (a, t) in enumerate(scores):
+            best_folds[i]["champion_auc"], best_folds[i]["champion_taken_mean_r"] = a, t
+    edge = [best_folds[i]["taken_mean_r"] - baseline[i] for i in used]
+    verdict = judge([best_folds[i]["auc"] for i in used], champ, cfg.margin, edge)
     verdict = type(verdict)(verdict.promote, verdict.reason + note)
     mean = {k: float(np.nanmean([f[k] for f in best_folds])) for k in ("auc", "brier", "all_mean_r", "taken_mean_r")
             if any(not math.isnan(f[k]) for f in best_folds)}

@@ -163,5 +163,10 @@ def test_a_challenger_must_beat_the_champion_by_the_margin_on_average_and_in_mos
     # on average by far, but only in one fold of three
     assert not judge([0.95, 0.60, 0.60], [0.60, 0.61, 0.62], 0.02).promote
     assert not judge([math.nan, math.nan], [0.6, 0.6], 0.0).promote
+    # ranked better, but the trades it would take earn less than the baseline's on average
+    worse = judge([0.70, 0.72, 0.69], None, 0.02, edge=[0.1, -0.4, -0.2])
+    assert not worse.promote and "worse" in worse.reason
+    assert judge([0.70, 0.72, 0.69], None, 0.02, edge=[0.1, -0.05, math.nan]).promote  # (a fold taking nothing: left out)
+    assert not judge([0.70, 0.72, 0.69], None, 0.02, edge=[math.nan] * 3).promote
     with pytest.raises(InvalidValue):
         judge([0.7], [0.6, 0.6], 0.0)
