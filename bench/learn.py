@@ -7,7 +7,7 @@
    trials run) on 100,000 generated samples with 1 and with 2 workers, alternated over ``--rounds``
    in one run (this machine's speed drifts between runs: compare the two in one run).
 3. The desk's decision with and without the model: the champion's scoring of one signal (``TrustGate.
-   score``, µs), and the in-process desk's saga (ms, p50/p99) on the same run with no model and with a
+   observe`` and ``score``, µs), and the in-process desk's saga (ms, p50/p99) on the same run with no model and with a
    champion, alternated; the model's cost against the saga's is the figure that matters.
 
     .venv/bin/python bench/learn.py [--rounds 2] [--samples 100000]
@@ -78,10 +78,10 @@ def training(samples: int, rounds: int, tmp: Path) -> dict[str, Any]:
     frame = frame.with_columns(pl.col("row").cast(pl.Int64))
     folds = walk_forward(frame["ts_ns"].to_numpy(), 4, 24 * 3_600_000_000_000, frame["label_end_ns"].to_numpy())
     dataset = ray.data.from_arrow(frame.select(["row", "won", "r", *FEATURES]).to_arrow())
-    base = {"samples": dataset, "storage": str(tmp / "ray_train"), "threshold": 0.5, "rounds": 150, "seed": 0,
+    base = {"samples": dataset, "storage": str(tmp / "ray_train"), "rounds": 150, "seed": 0,
             "features": list(FEATURES), "params": {"max_depth": 3, "eta": 0.05, "min_child_weight": 5.0, "subsample": 0.8},
             "folds": [{"index": f.index, "train": f.train.tolist(), "test": f.test.tolist(), "test_from_ns": f.test_from_ns,
-                       "test_to_ns": f.test_to_ns} for f in folds]}
+                       "test_to_ns": f.test_to_ns, "threshold": 1 / 3} for f in folds]}
     # the same folds and final model with XGBoost alone in this process: what Ray Train adds
     import xgboost
 
@@ -124,7 +124,7 @@ def realistic_model(registry: Any) -> int:
     frame = planted_samples(n=5_000)
     booster = xgboost.train({"objective": "binary:logistic", "max_depth": 3, "eta": 0.05, "nthread": 1},
                             xgboost.DMatrix(frame.select(FEATURES).to_numpy(), label=frame["won"].to_numpy()), 150)
-    meta = {"features": list(FEATURES), "skip_below": 0.5, "format": "xgboost-json"}
+    meta = {"features": list(FEATURES), "breakeven": 0.5, "format": "xgboost-json"}
     return registry.register("signal_trust", {"model.json": bytes(booster.save_raw("json")),
                                               "meta.json": json.dumps(meta).encode()},
                              features=list(FEATURES), params={}, metrics={}, folds=[], data_from_ns=None,
@@ -149,7 +149,7 @@ def decision(settings: Any, store: Any, rounds: int) -> dict[str, Any]:
     us = []
     for s in signals:
         began = time.perf_counter()
-        gate.score(s)
+        gate.score(s, gate.observe(s))
         us.append((time.perf_counter() - began) * 1e6)
     trusting = register(registry, 1.0)  # in the desk: a model that takes every signal (the same orders)
     saga: dict[str, list[float]] = {"without": [], "with": []}

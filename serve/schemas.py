@@ -66,6 +66,8 @@ class Signal(Doc):
     setup: str
     evidence: list[dict[str, Any]]
     atr: float | None = None  # the ATR at the signal (in price); null in rows recorded before it was kept
+    # what the desk knew at the signal besides it (docs/learning.md); null in rows recorded before it was kept
+    context: dict[str, float | None] | None = None
 
 
 class Signals(Page):

@@ -75,6 +75,21 @@ class Context:
     recent_mean_r: float = NAN  # mean R of the last RECENT_TRADES trades closed before the signal
     recent_win_rate: float = NAN
 
+    def as_record(self) -> dict[str, float | None]:
+        """As the store keeps it with the signal (JSON: a missing figure is null)."""
+        return {k: (v if math.isfinite(v) else None) for k in CONTEXT_FIELDS for v in [float(getattr(self, k))]}
+
+    @staticmethod
+    def from_record(record: Mapping[str, object]) -> Context:
+        def value(k: str) -> float:
+            v = record.get(k)
+            return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else NAN
+
+        return Context(**{k: value(k) for k in CONTEXT_FIELDS})
+
+
+CONTEXT_FIELDS = ("atr_regime", "daily_fraction", "max_loss_fraction", "recent_mean_r", "recent_win_rate")
+
 
 def features(signal: Signal, ctx: Context) -> dict[str, float]:
     """The signal's features, every one of FEATURES (NaN where the signal has no such evidence)."""
@@ -96,7 +111,7 @@ def features(signal: Signal, ctx: Context) -> dict[str, float]:
                session=session_of(signal.ts_ns), weekday=float((signal.ts_ns // 86_400_000_000_000 + 3) % 7),
                atr_regime=ctx.atr_regime, daily_fraction=ctx.daily_fraction, max_loss_fraction=ctx.max_loss_fraction,
                recent_mean_r=ctx.recent_mean_r, recent_win_rate=ctx.recent_win_rate)
-    return out
+    return {k: v if math.isfinite(v) else NAN for k, v in out.items()}  # an infinite figure is no figure
 
 
 # -- the context, from histories cut at the signal ---------------------------------------------------
@@ -327,13 +342,44 @@ class Verdict:
     reason: str
 
 
+def auc_se(a: float, pos: int, neg: int) -> float:
+    """The standard error of an AUC over ``pos`` and ``neg`` samples (Hanley and McNeil, 1982)."""
+    if pos < 1 or neg < 1 or math.isnan(a):
+        return NAN
+    q1, q2 = a / (2 - a), 2 * a * a / (1 + a)
+    return math.sqrt(max(0.0, (a * (1 - a) + (pos - 1) * (q1 - a * a) + (neg - 1) * (q2 - a * a)) / (pos * neg)))
+
+
+def pooled_z(y: npt.NDArray[np.float64], p: npt.NDArray[np.float64],
+             base: npt.NDArray[np.float64] | None = None) -> tuple[float, float]:
+    """The AUC of ``p`` over all the judged test samples together, and how many standard errors it is
+    above the baseline's: chance (0.5), or the AUC of ``base`` on the same samples (the two errors
+    taken as independent: the samples are shared, so the true error of the difference is smaller and
+    the test errs against the challenger)."""
+    yb = np.asarray(y, dtype=bool)
+    pos, neg = int(yb.sum()), int(len(yb) - yb.sum())
+    a = auc(y, p)
+    se = auc_se(a, pos, neg)
+    if base is None:
+        return a, (a - 0.5) / se if se > 0 else NAN
+    b = auc(y, base)
+    se_b = auc_se(b, pos, neg)
+    both = math.sqrt(se * se + se_b * se_b)
+    return a, (a - b) / both if both > 0 else NAN
+
+
+Z_PROMOTE = 1.645  # one-sided 95 %
+
+
 def judge(challenger: Sequence[float], champion: Sequence[float] | None, margin: float,
-          edge: Sequence[float] | None = None) -> Verdict:
+          edge: Sequence[float] | None = None, z: float | None = None) -> Verdict:
     """Promote the challenger when its out-of-sample AUC, fold by fold on the same folds, beats the
     champion's by ``margin`` on average and in a majority of the folds (with no champion, chance: 0.5),
     and, given ``edge`` (per fold: the mean R of the trades the challenger would take less that of the
-    baseline's: the champion's, or every signal's), the trades it takes are no worse on average.
-    Folds with no AUC (one class only), or no edge (no trade taken), are left out of that figure."""
+    baseline's: the champion's, or every signal's), the trades it takes are no worse on average, and,
+    given ``z`` (``pooled_z``), its AUC over all the judged samples is at least Z_PROMOTE standard errors
+    above the baseline's: not luck. Folds with no AUC (one class only), or no edge (no trade taken),
+    are left out of those figures."""
     base = list(champion) if champion is not None else [0.5] * len(challenger)
     if len(base) != len(challenger) or (edge is not None and len(edge) != len(challenger)):
         raise InvalidValue("folds", len(challenger), f"the champion was judged on {len(base)} folds")
@@ -350,8 +396,12 @@ def judge(challenger: Sequence[float], champion: Sequence[float] | None, margin:
         said += (f"; the trades it takes {mean_edge:+.3f} R each against "
                  f"{'the champion' if champion is not None else 'every signal'}'s" if edges else
                  "; no fold where it takes a trade")
+    if z is not None:
+        said += f"; pooled, {z:.2f} standard errors above {who}"
     if gain < margin or wins * 2 <= len(pairs):
         return Verdict(False, f"{said}: not the margin {margin} and a majority")
+    if z is not None and not z >= Z_PROMOTE:
+        return Verdict(False, f"{said}: could be luck (fewer than {Z_PROMOTE})")
     if edge is not None and not mean_edge >= 0:
         return Verdict(False, f"{said}: its trades are worse")
     return Verdict(True, f"{said} (margin {margin})")

@@ -67,19 +67,23 @@ def learn(config: ConfigOpt = Path("octet.yaml"), url: UrlOpt = None,
             result = train(frame, settings, registry, name=model, progress=progress)
     except (LearnError, RegistryError) as exc:
         raise fail(str(exc)) from None
+    except OSError as exc:  # the models' directory cannot be made or written
+        raise fail(f"{exc.strerror or exc}: {exc.filename or settings.models_path()}", 1) from None
     except SQLAlchemyError as exc:
         raise fail(f"the store: {str(getattr(exc, 'orig', exc)).strip().splitlines()[0]}", 1) from None
     finally:
         store.close()
     c = result.challenger
     table = Table(title=f"{c.label}: walk-forward, out of sample")
-    for col in ("fold", "train", "test from", "test n", "AUC", "champion AUC", "Brier", "mean R all", "mean R taken",
-                "taken"):
+    for col in ("fold", "use", "train", "test from", "test n", "AUC", "champion AUC", "Brier", "mean R all",
+                "mean R taken", "taken"):
         table.add_column(col, justify="right")
+    chose, judged = set(c.metrics.get("chosen_on_folds") or []), set(c.metrics.get("judged_folds") or [])
     from trading.market import ts_to_datetime
 
     for f in c.folds:
-        table.add_row(str(f["index"]), f"{f['train_n']:,}", ts_to_datetime(f["test_from_ns"]).strftime("%Y-%m-%d %H:%M"),
+        use = "judged" if f["index"] in judged else "chose" if f["index"] in chose else "-"
+        table.add_row(str(f["index"]), use, f"{f['train_n']:,}", ts_to_datetime(f["test_from_ns"]).strftime("%Y-%m-%d %H:%M"),
                       f"{f['n']:,}", _f(f["auc"]), _f(f.get("champion_auc")), _f(f["brier"]), _f(f["all_mean_r"]),
                       _f(f["taken_mean_r"]), f"{f['taken_n']}/{f['all_n']}")
     console.print(table)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -168,12 +169,18 @@ def run_session(settings: Settings, config_path: Path | None = None, backtest: b
             bar.update(task, completed=p.batch, info=f"{p.ticks:,} ticks · {p.signals} signals · "
                        f"{p.orders} orders · {p.trades} closed · {p.ticks / max(p.elapsed_s, 1e-9):,.0f} ticks/s")
 
+        session = Session(settings, store, on_batch=on_batch, live=live, in_process=backtest)
         try:
-            result = Session(settings, store, on_batch=on_batch, live=live, in_process=backtest).run(ticks)
+            result = session.run(ticks)
         finally:
             live.close()
     result.wall_s = time.perf_counter() - wall
     print_summary(settings, result)
+    used = session.trust.status()
+    if used["model"] or used["error"] or session.trust.seen is not None:  # a model decided (or was meant to)
+        console.print(f"signals scored by model {escape(str(used['model'] or 'none'))} "
+                      f"({used['mode']}; learning.use_model)" + (f": [yellow]{escape(str(used['error']))}[/yellow]"
+                                                                  if used["error"] else ""), soft_wrap=True)
     out = data_dir / "last_session.json"
     write_private(out, json.dumps(session_json(result), indent=2, default=str, allow_nan=False))
     console.print(f"records of run [bold]{result.run_id}[/bold] in [bold]{store.where}[/bold] "
@@ -349,7 +356,12 @@ def backtest(config: ConfigOpt = Path("octet.yaml"),
              = True,
              pass_odds: Annotated[bool | None, typer.Option(
                  "--pass-odds/--no-pass-odds",
-                 help="Run the pass-odds monitor (default: only for accounts that size by it).")] = None) -> None:
+                 help="Run the pass-odds monitor (default: only for accounts that size by it).")] = None,
+             model: Annotated[bool, typer.Option(
+                 "--model/--no-model",
+                 help="Score signals with the champion model (docs/learning.md). Off by default: a backtest over "
+                      "the data a model learned from is in sample, and runs to learn from must not be filtered "
+                      "by the model before.")] = False) -> None:
     """Backtest: the desk's own agents and driver on recorded (or generated) data, in this process
     (no Ray), against rust_exec's paper venue, recorded like any run. The same data through
     `octet run` gives the same orders and fills. Its rust_exec journal is not fsynced: a backtest
@@ -358,6 +370,7 @@ def backtest(config: ConfigOpt = Path("octet.yaml"),
                                 session__bar_seconds=bar_seconds, runtime__store=store, runtime__bus="inprocess",
                                 runtime__live="inprocess", storage__record_ticks=record_ticks, execution__fsync=False,
                                 **data_overrides(format, symbol, tz, columns, time_format, spread, price_side))
+    settings = settings.model_copy(update={"learning": settings.learning.model_copy(update={"use_model": model})})
     if accounts is not None:
         wanted = [a.strip() for a in accounts.split(",") if a.strip()]
         known = [a.id for a in settings.accounts]

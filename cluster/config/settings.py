@@ -475,9 +475,12 @@ class LearningSettings(_Model):
     model: str = Field(default="signal_trust", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     use_model: bool = True  # the desk scores signals with the model's champion when there is one (none: unchanged)
     storage_path: Path | None = None  # the models' artefacts: null = data_dir/models
-    # the champion's probability sets a signal's confidence, skips a signal below skip_below, or both
-    mode: Literal["confidence", "skip", "both"] = "both"
-    skip_below: float = Field(default=0.5, ge=0, le=1)
+    # the champion's probability of profit skips a signal below skip_below, sets the signal's
+    # confidence (ARIA sizes by it: a low win rate with large wins gives small sizes), or both
+    mode: Literal["skip", "confidence", "both"] = "skip"
+    # null: the break-even probability of the payoffs the model was trained on (the mean loss over the
+    # mean win plus the mean loss, in R); a number overrides it
+    skip_below: float | None = Field(default=None, ge=0, le=1)
     poll_seconds: float = Field(default=5.0, ge=0)  # how often the desk looks for a newly promoted champion
     # training (`octet learn`): walk-forward folds over the second half of the samples, an embargo
     # between each fold's training samples and its test block, a margin a challenger must beat the

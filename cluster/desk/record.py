@@ -75,6 +75,8 @@ class BatchRecord:
     # accounts as they stood inside the batch: after each fill that closed a trade, and at each of the
     # firms' instants (day resets): with ``snapshots`` the equity curve a report's daily figures need
     equity: tuple[AccountSnapshot, ...] = ()
+    # signal id -> what the desk knew at the signal besides it (trading.trust.Context), kept with the signal
+    contexts: Mapping[str, Mapping[str, float | None]] = field(default_factory=dict)
 
 
 class BatchLog:
@@ -95,6 +97,7 @@ class BatchLog:
         self.discrepancies: list[str] = []
         self.notes: list[tuple[str, int, Mapping[str, Any]]] = []
         self.saga_ms: list[float] = []
+        self.contexts: dict[str, dict[str, float | None]] = {}
         self.equity: list[AccountSnapshot] = []
 
     def seal(self, batch: int, ticks: int, *, snapshots: Mapping[str, AccountSnapshot],
@@ -110,7 +113,7 @@ class BatchLog:
             MappingProxyType({k: MappingProxyType(dict(v)) for k, v in (heartbeats or {}).items()}),
             tuple(self.dead_letters), tuple(self.tick_to_order_ms), tuple(self.halt_latency_ms),
             tuple(self.halt_rpc_ms), tuple(self.discrepancies), tuple(self.saga_ms), tuple(self.notes),
-            tuple(self.equity))
+            tuple(self.equity), MappingProxyType(dict(self.contexts)))
 
 
 class LatencyHistogram:

@@ -933,7 +933,9 @@ class Session:
 
     def _saga(self, signal: Signal) -> None:
         self.trust.refresh()
-        scored = self.trust.score(signal)  # None without a model (the signal joins the model's context either way)
+        known = self.trust.observe(signal)  # what the desk knows at the signal: recorded with it (learning's samples)
+        self.log.contexts[signal.signal_id] = known.as_record()
+        scored = self.trust.score(signal, known)  # None without a model
         self._model_notes()
         saga_agents = sorted(self.ignored & {"risk", "correlation", "style", "compliance", "execution"})
         halted = self.system_open or bool(saga_agents)
@@ -957,7 +959,7 @@ class Session:
             return
         if scored is not None:
             numbers = (("probability", round(scored.probability, 6)), ("model_version", float(scored.model.version)))
-            reason = scored.reason(self.settings.learning.skip_below)
+            reason = scored.reason(self.settings.learning.mode)
             for acc in accounts:
                 self.log.decisions.append(Decision(signal.signal_id, acc, "learning", "skip" if scored.skip else "pass",
                                                    "model", reason, numbers))

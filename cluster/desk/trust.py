@@ -41,6 +41,7 @@ class LoadedModel:
     version: int
     features: list[str]
     booster: Any  # xgboost.Booster
+    skip_below: float = 0.5  # learning.skip_below, or the break-even probability the model was trained with
 
     @property
     def label(self) -> str:
@@ -58,22 +59,35 @@ class Scored:
     model: LoadedModel
     context: Context
 
-    def reason(self, skip_below: float) -> str:
+    def reason(self, mode: str) -> str:
         p = f"{self.model.label}: p(profit) {self.probability:.3f}"
-        return f"{p} below {skip_below:g}: skipped" if self.skip else f"{p}: confidence {self.signal.confidence:.3f}"
+        if self.skip:
+            return f"{p} below {self.model.skip_below:.3f}: skipped"
+        return f"{p}: confidence {self.signal.confidence:.3f}" if mode != "skip" else \
+            f"{p}, at or above {self.model.skip_below:.3f}: taken"
 
 
-def load_model(name: str, version: int, artifact: Path) -> LoadedModel:
-    """A registered version's artefact (``model.json`` and ``meta.json``); OSError/ValueError when unreadable."""
+def load_model(name: str, version: int, artifact: Path, features: list[str] | None = None,
+               skip_below: float | None = None) -> LoadedModel:
+    """A registered version's artefact (``model.json`` and ``meta.json``), checked against what the
+    registry says it takes (``features``); ValueError (in one line) when it cannot be used."""
     import xgboost
 
-    meta = json.loads((artifact / "meta.json").read_text())
-    feats = [str(f) for f in meta["features"]]
-    booster = xgboost.Booster(params={"nthread": 1})
-    booster.load_model(str(artifact / "model.json"))
+    try:
+        meta = json.loads((artifact / "meta.json").read_text())
+        feats = [str(f) for f in meta["features"]]
+        booster = xgboost.Booster(params={"nthread": 1})
+        booster.load_model(str(artifact / "model.json"))
+    except Exception as exc:
+        raise ValueError(_line(exc)) from None
     if booster.num_features() != len(feats):
         raise ValueError(f"the model takes {booster.num_features()} features, its meta names {len(feats)}")
-    return LoadedModel(name, version, feats, booster)
+    if booster.feature_names is not None and list(booster.feature_names) != feats:
+        raise ValueError("the model's own feature names are not its meta's, in that order")
+    if features is not None and features != feats:
+        raise ValueError("the artefact's features are not the ones the registry recorded for it")
+    threshold = skip_below if skip_below is not None else meta.get("breakeven", 0.5)
+    return LoadedModel(name, version, feats, booster, float(threshold))
 
 
 class TrustGate:
@@ -111,12 +125,12 @@ class TrustGate:
             return
         try:
             info = self.registry.get(self.cfg.model, version)
-            self.model = load_model(info.name, info.version, info.artifact)
+            self.model = load_model(info.name, info.version, info.artifact, info.features, self.cfg.skip_below)
             self.error = ""
             self.changes.append(f"model {self.model.label} loaded (champion since {info.promoted_ns})")
             log.info("model %s loaded", self.model.label)
         except Exception as exc:  # an artefact missing or unreadable: not used; the one in hand stays
-            self.error = f"model {self.cfg.model} v{version} not loaded: {type(exc).__name__}: {exc}"
+            self.error = f"model {self.cfg.model} v{version} not loaded: {_line(exc)}"
             self.changes.append(self.error)
             log.warning("%s", self.error)
 
@@ -129,21 +143,44 @@ class TrustGate:
                           float(h.max_loss_headroom) / self.initial[acc] if self.initial.get(acc) else math.nan)
             for acc, h in headrooms.items())
 
-    def score(self, signal: Signal) -> Scored | None:
-        """The model's view of ``signal`` (None without a model); the signal joins the context either way."""
-        ctx = self.context.at(signal)
+    def observe(self, signal: Signal) -> Context:
+        """The signal's context (what the desk knows at its instant, recorded with it); the signal then
+        joins its instrument's ATR history. Every signal, with a model or not."""
+        return self.context.at(signal)
+
+    def score(self, signal: Signal, ctx: Context) -> Scored | None:
+        """The model's view of ``signal`` (None without a model, or when the model fails on it: the
+        model is then set aside until the next promotion, and the failure noted)."""
         model = self.model
         if model is None:
             return None
         row = features(signal, ctx)
         x = np.asarray([[row.get(f, math.nan) for f in model.features]], dtype=np.float64)
-        p = float(model.booster.inplace_predict(x)[0])
-        p = min(max(p, 0.0), 1.0)
-        skip = self.cfg.mode in ("skip", "both") and p < self.cfg.skip_below
+        try:
+            p = float(model.booster.inplace_predict(x)[0])
+        except Exception as exc:  # the artefact does not fit the features it says it takes
+            self._set_aside(model, f"failed on signal {signal.signal_id}: {_line(exc)}")
+            return None
+        if not 0.0 <= p <= 1.0:  # NaN, or not a probability: a broken model, never a decision
+            self._set_aside(model, f"gave p = {p} for signal {signal.signal_id}")
+            return None
+        skip = self.cfg.mode in ("skip", "both") and p < model.skip_below
         out = replace(signal, confidence=round(p, 4)) if self.cfg.mode in ("confidence", "both") else signal
         return Scored(out, p, skip, model, ctx)
 
+    def _set_aside(self, model: LoadedModel, what: str) -> None:
+        self.model = None
+        self.error = f"model {model.label} set aside: it {what}"
+        self.changes.append(self.error)
+        log.warning("%s", self.error)
+
     def status(self) -> dict[str, Any]:
         return {"model": self.model.label if self.model else None, "error": self.error or None,
-                "mode": self.cfg.mode, "skip_below": self.cfg.skip_below}
+                "mode": self.cfg.mode, "skip_below": self.model.skip_below if self.model else self.cfg.skip_below}
+
+
+def _line(exc: BaseException) -> str:
+    """An exception in one line (XGBoost's carry a native stack trace after the first)."""
+    first = (str(exc).strip().splitlines() or [""])[0]
+    return f"{type(exc).__name__}: {first}"[:300]
 

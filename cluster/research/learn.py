@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -46,6 +47,7 @@ from cluster.storage.registry import ModelInfo, ModelRegistry
 from trading.orders import Evidence, Side, Signal
 from trading.trust import (
     FEATURES,
+    Context,
     Fold,
     HeadroomPoint,
     TradeOutcome,
@@ -55,6 +57,7 @@ from trading.trust import (
     features,
     judge,
     outcome,
+    pooled_z,
     walk_forward,
 )
 
@@ -99,8 +102,9 @@ def samples_from_store(engine: Engine, runs: Sequence[str] | None = None, unlabe
             raise LearnError(f"no run {', '.join(missing)} in the store")
         initial = {a.account_id: float(a.initial_balance) for a in s.scalars(select(m.Account))}
         for run in run_ids:
-            signals = [signal_of(r) for r in s.scalars(select(m.SignalRow).where(m.SignalRow.run_id == run)
-                                                       .order_by(m.SignalRow.ts_ns, m.SignalRow.id))]
+            signal_rows = list(s.scalars(select(m.SignalRow).where(m.SignalRow.run_id == run)
+                                         .order_by(m.SignalRow.ts_ns, m.SignalRow.id)))
+            signals = [signal_of(r) for r in signal_rows]
             if not signals:
                 continue
             trades: dict[str, list[tuple[int, float, float, str]]] = defaultdict(list)
@@ -114,7 +118,12 @@ def samples_from_store(engine: Engine, runs: Sequence[str] | None = None, unlabe
                                    if initial.get(h.account_id) else math.nan)
                      for h in s.scalars(select(m.HeadroomRow).where(m.HeadroomRow.run_id == run)
                                         .order_by(m.HeadroomRow.ts_ns, m.HeadroomRow.id))]
-            for sig, ctx in zip(signals, contexts(signals, closed, heads), strict=True):
+            # what the desk knew at each signal, as it recorded it; built from the records for runs
+            # recorded before the desk kept it (headroom then as of the batch's end: the store's rows)
+            built = contexts(signals, closed, heads)
+            recorded = [Context.from_record(r.context) if isinstance(r.context, dict) else b
+                        for r, b in zip(signal_rows, built, strict=True)]
+            for sig, ctx in zip(signals, recorded, strict=True):
                 out = outcome(trades.get(sig.signal_id, []))
                 if out is None and not unlabelled:
                     continue
@@ -177,7 +186,8 @@ def _train_loop(config: dict[str, Any]) -> None:
             p = model.inplace_predict(test[feats].to_numpy(dtype=np.float64), missing=np.nan)
             folds_out.append({"index": fold.index, "train_n": int(len(fold.train)), "test_from_ns": fold.test_from_ns,
                               "test_to_ns": fold.test_to_ns,
-                              **fold_metrics(test["won"].to_numpy(), p, test["r"].to_numpy(), config["threshold"])})
+                              "threshold": f["threshold"], "p": [float(v) for v in p],
+                              **fold_metrics(test["won"].to_numpy(), p, test["r"].to_numpy(), f["threshold"])})
     final = fit(None)
     aucs = [f["auc"] for f in folds_out if not math.isnan(f["auc"])]
     metrics = {"mean_auc": float(np.mean(aucs)) if aucs else math.nan, "folds": folds_out}
@@ -226,9 +236,10 @@ class LearnResult:
 
 
 def champion_scores(champion: ModelInfo, frame: pl.DataFrame, folds: Sequence[Fold],
-                    threshold: float) -> list[tuple[float, float]]:
-    """The champion's model as it is (its artefact), scored on each fold's test block: its AUC, and
-    the mean R of the trades it would take there (probability at or above ``threshold``)."""
+                    thresholds: Sequence[float]) -> list[tuple[float, float, np.ndarray]]:
+    """The champion's model as it is (its artefact), scored on each fold's test block: its AUC, the
+    mean R of the trades it would take there (probability at or above the fold's threshold), and its
+    probabilities."""
     from cluster.desk.trust import load_model
 
     try:
@@ -241,9 +252,9 @@ def champion_scores(champion: ModelInfo, frame: pl.DataFrame, folds: Sequence[Fo
     x = frame.select(model.features).to_numpy().astype(np.float64)
     y, r = frame["won"].to_numpy(), frame["r"].to_numpy()
     out = []
-    for f in folds:
+    for f, threshold in zip(folds, thresholds, strict=True):
         p = np.asarray(model.booster.inplace_predict(x[f.test]), dtype=np.float64)
-        out.append((auc(y[f.test], p), expectancy(r[f.test], p, threshold)["taken_mean_r"]))
+        out.append((auc(y[f.test], p), expectancy(r[f.test], p, threshold)["taken_mean_r"], p))
     return out
 
 
@@ -255,10 +266,30 @@ def train_storage(settings: Settings, name: str) -> tuple[str, Path | None]:
     if given and "://" in given:  # s3://, gs://, ...: Ray's own storage; its runs are left there
         return f"{given.rstrip('/')}/{job}", None
     root = Path(given) if given else Path(settings.models_path(), "ray_train")
-    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for d in (*reversed(root.parents[:2]), root):  # those this creates: 0700 (an existing one is left)
+        if not d.exists():
+            d.mkdir(mode=0o700, exist_ok=True)
+            os.chmod(d, 0o700)
     where = (root / job).resolve()
     where.mkdir(mode=0o700)
     return str(where), where
+
+
+def error_line(exc: BaseException) -> str:
+    """The line of a failed trial's error that says what failed (Ray wraps it in tracebacks and
+    XGBoost adds a native stack trace)."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    named = [ln for ln in lines if re.match(r"^[\w.]*(Error|Exception)\b.*:", ln) and "Traceback" not in ln]
+    return (named[-1] if named else (lines[0] if lines else type(exc).__name__))[:300]
+
+
+def breakeven(r: np.ndarray) -> float:
+    """The probability of profit at which a trade of these payoffs breaks even: the mean loss over
+    the mean win plus the mean loss, in R (0.5 when there are no wins or no losses to tell)."""
+    wins, losses = r[r > 0], -r[r <= 0]
+    if not len(wins) or not len(losses) or wins.mean() + losses.mean() <= 0:
+        return 0.5
+    return float(losses.mean() / (wins.mean() + losses.mean()))
 
 
 def code_version() -> str:
@@ -307,14 +338,17 @@ def train(frame: pl.DataFrame, settings: Settings, registry: ModelRegistry, *, n
     champion = registry.champion(name)
     progress(f"{len(frame):,} samples, {len(folds)} folds"
              + (f"; the champion is {champion.label}" if champion else "; no champion yet"))
+    r_all = frame["r"].to_numpy()
+    # the probability a trade is taken from: learning.skip_below, or the break-even of the payoffs in
+    # each fold's own training samples (a model's, of all its samples)
+    thresholds = [cfg.skip_below if cfg.skip_below is not None else breakeven(r_all[f.train]) for f in folds]
     folds_cfg = [{"index": f.index, "train": f.train.tolist(), "test": f.test.tolist(), "test_from_ns": f.test_from_ns,
-                  "test_to_ns": f.test_to_ns} for f in folds]
+                  "test_to_ns": f.test_to_ns, "threshold": t} for f, t in zip(folds, thresholds, strict=True)]
 
     columns = ["row", "won", "r", *feature_names]
     dataset = ray.data.from_arrow(frame.select(columns).to_arrow())
-    storage, local = train_storage(settings, name)
-    base = {"samples": dataset, "workers": cfg.workers, "storage": storage, "folds": folds_cfg,
-            "threshold": cfg.skip_below, "rounds": cfg.boost_rounds, "seed": cfg.seed}
+    base = {"samples": dataset, "workers": cfg.workers, "storage": "", "folds": folds_cfg,
+            "rounds": cfg.boost_rounds, "seed": cfg.seed}
     n = min(trials or cfg.tune_trials, len(SEARCH))
     space: list[dict[str, Any]] = [{"features": list(feature_names), "params": p, "role": "challenger"}
                                    for p in SEARCH[:n]]
@@ -329,6 +363,8 @@ def train(frame: pl.DataFrame, settings: Settings, registry: ModelRegistry, *, n
     if per_trial > cpus + 1e-9:  # Ray would wait for them for ever
         raise LearnError(f"{cfg.workers} Ray Train worker(s) need {per_trial:g} CPUs; the Ray cluster has {cpus:g}: "
                          "ask for fewer (--workers, learning.workers)")
+    storage, local = train_storage(settings, name)
+    base["storage"] = storage
     tuner = tune.Tuner(tune.with_resources(trial, {"cpu": TRIAL_CPU}),  # a trial only drives its Ray Train run
                        param_space={"candidate": tune.grid_search(space)},
                        tune_config=tune.TuneConfig(max_concurrent_trials=max(1, int(cpus // per_trial))),
@@ -340,45 +376,64 @@ def train(frame: pl.DataFrame, settings: Settings, registry: ModelRegistry, *, n
         for i in range(len(grid)):
             r = grid[i]
             if r.error is not None:
-                raise LearnError(f"a training trial failed: {str(r.error).strip().splitlines()[-1]}")
+                raise LearnError(f"a training trial failed: {error_line(r.error)}")
             results.append(((r.config or {})["candidate"], r.metrics or {}))
     finally:
         if local is not None:  # the checkpoints were read; the registry keeps the model
             shutil.rmtree(local, ignore_errors=True)
-    best_cfg, best = max(results, key=lambda cm: -1.0 if math.isnan(cm[1]["mean_auc"]) else cm[1]["mean_auc"])
+    # with several trials, the first half of the folds chooses among them and only the rest judge the
+    # choice: a choice made on the blocks it is judged on would flatter it
+    k = len(folds)
+    choose = list(range(k // 2)) if len(results) > 1 and k >= 2 else list(range(k))
+    judged = [i for i in range(k) if i not in choose] if len(results) > 1 and k >= 2 else list(range(k))
+
+    def chosen_by(cm: tuple[dict[str, Any], dict[str, Any]]) -> float:
+        aucs = [a for i, f in enumerate(json.loads(cm[1]["folds"])) if i in choose and not math.isnan(a := f["auc"])]
+        return float(np.mean(aucs)) if aucs else -1.0
+
+    best_cfg, best = max(results, key=chosen_by)
     best_folds = json.loads(best["folds"])
-    used = list(range(len(best_folds)))
+    preds = [np.asarray(f.pop("p"), dtype=np.float64) for f in best_folds]  # (not kept in the registry)
+    used = judged
     champ: list[float] | None = None
+    champ_p: list[np.ndarray] | None = None
     baseline = [f["all_mean_r"] for f in best_folds]  # the trades to beat: every signal's, or the champion's
     note = ""
     if champion is not None:
-        scores = champion_scores(champion, frame, folds, cfg.skip_below)
-        champ_all = [a for a, _ in scores]
-        baseline = [t for _, t in scores]
+        scores = champion_scores(champion, frame, folds, thresholds)
+        baseline = [t for _, t, _ in scores]
         # judged where both are out of sample: test blocks after the champion's data; with none, every
-        # block (the champion may have trained on some of them, which can only favour it)
-        unseen = [i for i, f in enumerate(folds) if champion.data_to_ns is None or f.test_from_ns > champion.data_to_ns]
-        used = unseen or used
+        # judged block (the champion may have trained on some of them, which can only favour it)
+        unseen = [i for i in judged if champion.data_to_ns is None or folds[i].test_from_ns > champion.data_to_ns]
+        used = unseen or judged
         note = "" if unseen else "; the champion had seen these test blocks (judged in its favour)"
-        champ = [champ_all[i] for i in used]
-        for i, (a, t) in enumerate(scores):
+        champ = [scores[i][0] for i in used]
+        champ_p = [scores[i][2] for i in used]
+        for i, (a, t, _) in enumerate(scores):
             best_folds[i]["champion_auc"], best_folds[i]["champion_taken_mean_r"] = a, t
+    y_all = frame["won"].to_numpy()
+    y_used = np.concatenate([y_all[folds[i].test] for i in used])
+    pooled, z = pooled_z(y_used, np.concatenate([preds[i] for i in used]),
+                         np.concatenate(champ_p) if champ_p is not None else None)
     edge = [best_folds[i]["taken_mean_r"] - baseline[i] for i in used]
-    verdict = judge([best_folds[i]["auc"] for i in used], champ, cfg.margin, edge)
+    verdict = judge([best_folds[i]["auc"] for i in used], champ, cfg.margin, edge, z)
     verdict = type(verdict)(verdict.promote, verdict.reason + note)
     mean = {k: float(np.nanmean([f[k] for f in best_folds])) for k in ("auc", "brier", "all_mean_r", "taken_mean_r")
             if any(not math.isnan(f[k]) for f in best_folds)}
     metrics = _clean({"mean": mean, "champion": champion.label if champion else None,
                       "champion_mean_auc": float(np.nanmean(champ)) if champ else None, "judged_folds": used,
+                      "chosen_on_folds": choose if len(results) > 1 else [], "pooled_auc": pooled, "pooled_z": z,
                       "trials": [{"params": c["params"], "mean_auc": mtr["mean_auc"]} for c, mtr in results]})
-    meta = {"features": list(feature_names), "skip_below": cfg.skip_below, "format": "xgboost-json"}
+    meta = {"features": list(feature_names), "breakeven": breakeven(r_all), "format": "xgboost-json"}
     info = registry.register(name, {"model.json": bytes.fromhex(best["model"]),
                                     "meta.json": json.dumps(meta).encode()},
                              features=list(feature_names), params={"xgboost": best_cfg["params"], "rounds": cfg.boost_rounds},
                              metrics=metrics, folds=_clean(best_folds),
                              data_from_ns=int(frame["ts_ns"].min()), data_to_ns=int(frame["ts_ns"].max()),  # type: ignore[arg-type]
                              samples=len(frame), code_version=code_version())
-    info = registry.promote(name, info.version, verdict.reason) if verdict.promote else \
-        registry.refuse(name, info.version, verdict.reason)
+    if verdict.promote:  # only over the champion it was judged against (one rolled back meanwhile is not retired)
+        info = registry.promote(name, info.version, verdict.reason, replacing=champion.version if champion else None)
+    else:
+        info = registry.refuse(name, info.version, verdict.reason)
     return LearnResult(info, champion, verdict.promote, verdict.reason, metrics["trials"], len(frame),
                        time.perf_counter() - began)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, Boolean, Float, Index, Integer, LargeBinary, Numeric, String, Table, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Float, Index, Integer, LargeBinary, Numeric, String, Table, Text, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -92,6 +92,8 @@ class SignalRow(Base):
     setup: Mapped[str] = mapped_column(String(32))
     evidence: Mapped[list[Any]]
     atr: Mapped[float | None] = mapped_column(Float, nullable=True)  # the ATR at the signal (revision 0007)
+    # what the desk knew at the signal besides it: headroom, recent results, volatility regime (0007)
+    context: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     __table_args__ = (Index("ix_signals_signal", "signal_id"),)
 
 
@@ -265,6 +267,8 @@ class ModelVersion(Base):
     code_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
     promoted_ns: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     verdict: Mapped[str | None] = mapped_column(Text, nullable=True)  # why it was promoted or refused
+    __table_args__ = (Index("ix_model_versions_one_champion", "name", unique=True,
+                            postgresql_where=text("role = 'champion'"), sqlite_where=text("role = 'champion'")),)
 
 
 class AuditRow(Base):

@@ -320,8 +320,9 @@ class SessionStore:
         entries: list[Entry] = []
         signal_ts = {s.signal_id: s.ts_ns for s in r.signals}  # a batch's decisions are on its own signals
         order_signal = {**self._order_signal, **{o.client_order_id: o.signal_id for o in r.orders}}
+        contexts = getattr(r, "contexts", {})  # what the desk knew at each signal (a record may have none)
         for s in r.signals:
-            row = signal_row(s)
+            row = {**signal_row(s), "context": dict(c) if (c := contexts.get(s.signal_id)) is not None else None}
             rows["signals"].append(row)
             entries.append(Entry("signal", s.ts_ns, jsonable(row), s.signal_id))
         for d in r.decisions:

@@ -170,3 +170,22 @@ def test_a_challenger_must_beat_the_champion_by_the_margin_on_average_and_in_mos
     assert not judge([0.70, 0.72, 0.69], None, 0.02, edge=[math.nan] * 3).promote
     with pytest.raises(InvalidValue):
         judge([0.7], [0.6, 0.6], 0.0)
+
+
+def test_the_auc_standard_error_matches_the_spread_of_aucs_under_chance() -> None:
+    from trading.trust import auc_se, pooled_z
+
+    assert auc_se(0.5, 100, 100) == pytest.approx(math.sqrt(201 / (12 * 100 * 100)), rel=0.01)  # Mann-Whitney's
+    rng = np.random.default_rng(4)
+    draws = [auc((rng.random(200) < 0.4).astype(float), rng.random(200)) for _ in range(400)]
+    y = (rng.random(200) < 0.4).astype(float)
+    assert np.std(draws) == pytest.approx(auc_se(0.5, int(y.sum()), int(len(y) - y.sum())), rel=0.15)
+    # a real signal stands many errors above chance and above a noisy baseline; noise does not
+    x = rng.normal(size=2000)
+    won = (rng.random(2000) < 1 / (1 + np.exp(-1.5 * x))).astype(float)
+    a, z = pooled_z(won, x)
+    assert a > 0.7 and z > 10
+    _, z_noise = pooled_z(won, rng.random(2000))
+    assert abs(z_noise) < 3
+    _, z_vs = pooled_z(won, x, rng.random(2000))
+    assert z_vs > 5
