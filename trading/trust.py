@@ -360,12 +360,13 @@ def pooled_z(y: npt.NDArray[np.float64], p: npt.NDArray[np.float64],
     pos, neg = int(yb.sum()), int(len(yb) - yb.sum())
     a = auc(y, p)
     se = auc_se(a, pos, neg)
-    if base is None:
-        return a, (a - 0.5) / se if se > 0 else NAN
-    b = auc(y, base)
-    se_b = auc_se(b, pos, neg)
-    both = math.sqrt(se * se + se_b * se_b)
-    return a, (a - b) / both if both > 0 else NAN
+    b = 0.5 if base is None else auc(y, base)
+    both = se if base is None else math.sqrt(se * se + auc_se(b, pos, neg) ** 2)
+    if math.isnan(a) or math.isnan(b) or math.isnan(both):
+        return a, NAN
+    if both == 0:  # a perfect ranking against a perfect (or chance) baseline: no spread to measure
+        return a, math.inf if a > b else 0.0
+    return a, (a - b) / both
 
 
 Z_PROMOTE = 1.645  # one-sided 95 %

@@ -169,8 +169,8 @@ def run_session(settings: Settings, config_path: Path | None = None, backtest: b
             bar.update(task, completed=p.batch, info=f"{p.ticks:,} ticks · {p.signals} signals · "
                        f"{p.orders} orders · {p.trades} closed · {p.ticks / max(p.elapsed_s, 1e-9):,.0f} ticks/s")
 
-        session = Session(settings, store, on_batch=on_batch, live=live, in_process=backtest)
         try:
+            session = Session(settings, store, on_batch=on_batch, live=live, in_process=backtest)
             result = session.run(ticks)
         finally:
             live.close()

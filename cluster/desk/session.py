@@ -933,6 +933,7 @@ class Session:
 
     def _saga(self, signal: Signal) -> None:
         self.trust.refresh()
+        self._model_notes()  # a model loaded now, before it scores (its own note if it is set aside)
         known = self.trust.observe(signal)  # what the desk knows at the signal: recorded with it (learning's samples)
         self.log.contexts[signal.signal_id] = known.as_record()
         scored = self.trust.score(signal, known)  # None without a model

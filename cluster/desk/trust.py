@@ -30,7 +30,7 @@ from cluster.storage.registry import ModelRegistry
 from trading.compliance import Headroom
 from trading.ledger import ClosedTrade
 from trading.orders import Signal
-from trading.trust import Context, HeadroomPoint, LiveContext, TradeOutcome, features
+from trading.trust import FEATURES, Context, HeadroomPoint, LiveContext, TradeOutcome, features
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,12 @@ def load_model(name: str, version: int, artifact: Path, features: list[str] | No
         raise ValueError("the model's own feature names are not its meta's, in that order")
     if features is not None and features != feats:
         raise ValueError("the artefact's features are not the ones the registry recorded for it")
+    unknown = [f for f in feats if f not in FEATURES]
+    if unknown:  # the desk would score them as missing, always
+        raise ValueError(f"the model takes features the desk does not build: {', '.join(unknown[:5])}")
     threshold = skip_below if skip_below is not None else meta.get("breakeven", 0.5)
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"its break-even probability {threshold!r} is not within [0, 1]")
     return LoadedModel(name, version, feats, booster, float(threshold))
 
 

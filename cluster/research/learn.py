@@ -43,7 +43,7 @@ from sqlalchemy.orm import Session
 
 from cluster.config.settings import Settings
 from cluster.storage import models as m
-from cluster.storage.registry import ModelInfo, ModelRegistry
+from cluster.storage.registry import ModelInfo, ModelRegistry, RegistryError
 from trading.orders import Evidence, Side, Signal
 from trading.trust import (
     FEATURES,
@@ -51,6 +51,7 @@ from trading.trust import (
     Fold,
     HeadroomPoint,
     TradeOutcome,
+    Verdict,
     auc,
     contexts,
     expectancy,
@@ -243,8 +244,8 @@ def champion_scores(champion: ModelInfo, frame: pl.DataFrame, folds: Sequence[Fo
     from cluster.desk.trust import load_model
 
     try:
-        model = load_model(champion.name, champion.version, champion.artifact)
-    except (OSError, ValueError, KeyError) as exc:
+        model = load_model(champion.name, champion.version, champion.artifact, champion.features)
+    except Exception as exc:  # any unusable artefact: one line
         raise LearnError(f"the champion {champion.label} cannot be read to judge against: {exc}") from None
     missing = [f for f in model.features if f not in frame.columns]
     if missing:
@@ -349,7 +350,8 @@ def train(frame: pl.DataFrame, settings: Settings, registry: ModelRegistry, *, n
     dataset = ray.data.from_arrow(frame.select(columns).to_arrow())
     base = {"samples": dataset, "workers": cfg.workers, "storage": "", "folds": folds_cfg,
             "rounds": cfg.boost_rounds, "seed": cfg.seed}
-    n = min(trials or cfg.tune_trials, len(SEARCH))
+    # (with one fold there is nothing to choose on apart from what judges: one trial)
+    n = min(trials or cfg.tune_trials, len(SEARCH)) if len(folds) >= 2 else 1
     space: list[dict[str, Any]] = [{"features": list(feature_names), "params": p, "role": "challenger"}
                                    for p in SEARCH[:n]]
 
@@ -401,7 +403,7 @@ def train(frame: pl.DataFrame, settings: Settings, registry: ModelRegistry, *, n
     note = ""
     if champion is not None:
         scores = champion_scores(champion, frame, folds, thresholds)
-        baseline = [t for _, t, _ in scores]
+        baseline = [0.0 if math.isnan(t) else t for _, t, _ in scores]  # a champion taking nothing earns 0 R
         # judged where both are out of sample: test blocks after the champion's data; with none, every
         # judged block (the champion may have trained on some of them, which can only favour it)
         unseen = [i for i in judged if champion.data_to_ns is None or folds[i].test_from_ns > champion.data_to_ns]
@@ -417,7 +419,7 @@ def train(frame: pl.DataFrame, settings: Settings, registry: ModelRegistry, *, n
                          np.concatenate(champ_p) if champ_p is not None else None)
     edge = [best_folds[i]["taken_mean_r"] - baseline[i] for i in used]
     verdict = judge([best_folds[i]["auc"] for i in used], champ, cfg.margin, edge, z)
-    verdict = type(verdict)(verdict.promote, verdict.reason + note)
+    verdict = Verdict(verdict.promote, verdict.reason + note)
     mean = {k: float(np.nanmean([f[k] for f in best_folds])) for k in ("auc", "brier", "all_mean_r", "taken_mean_r")
             if any(not math.isnan(f[k]) for f in best_folds)}
     metrics = _clean({"mean": mean, "champion": champion.label if champion else None,
@@ -431,9 +433,13 @@ def train(frame: pl.DataFrame, settings: Settings, registry: ModelRegistry, *, n
                              metrics=metrics, folds=_clean(best_folds),
                              data_from_ns=int(frame["ts_ns"].min()), data_to_ns=int(frame["ts_ns"].max()),  # type: ignore[arg-type]
                              samples=len(frame), code_version=code_version())
-    if verdict.promote:  # only over the champion it was judged against (one rolled back meanwhile is not retired)
-        info = registry.promote(name, info.version, verdict.reason, replacing=champion.version if champion else None)
-    else:
+    promoted = verdict.promote
+    if promoted:  # only over the champion it was judged against (one rolled back meanwhile is not retired)
+        try:
+            info = registry.promote(name, info.version, verdict.reason, replacing=champion.version if champion else None)
+        except RegistryError as exc:
+            promoted, verdict = False, Verdict(False, f"{verdict.reason}; not promoted: {exc}")
+    if not promoted:
         info = registry.refuse(name, info.version, verdict.reason)
-    return LearnResult(info, champion, verdict.promote, verdict.reason, metrics["trials"], len(frame),
+    return LearnResult(info, champion, promoted, verdict.reason, metrics["trials"], len(frame),
                        time.perf_counter() - began)

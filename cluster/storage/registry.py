@@ -149,7 +149,7 @@ class ModelRegistry:
             try:
                 with Session(self.engine) as s, s.begin():
                     rows = {r.version: r for r in s.scalars(select(m.ModelVersion).where(m.ModelVersion.name == name)
-                                                            .with_for_update())}
+                                                            .order_by(m.ModelVersion.version).with_for_update())}
                     row = rows.get(version)
                     if row is None:
                         raise RegistryError(f"no version {version} of model {name!r} in the registry")

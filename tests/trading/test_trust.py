@@ -189,3 +189,12 @@ def test_the_auc_standard_error_matches_the_spread_of_aucs_under_chance() -> Non
     assert abs(z_noise) < 3
     _, z_vs = pooled_z(won, x, rng.random(2000))
     assert z_vs > 5
+
+
+def test_a_perfect_ranking_is_not_taken_for_luck() -> None:
+    from trading.trust import pooled_z
+
+    y = np.array([0, 0, 1, 1, 0, 1], dtype=float)
+    a, z = pooled_z(y, np.array([0.1, 0.2, 0.8, 0.9, 0.3, 0.7]))
+    assert a == 1.0 and z == math.inf
+    assert judge([1.0, 1.0], None, 0.02, None, z).promote
