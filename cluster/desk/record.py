@@ -210,6 +210,12 @@ class SessionResult:
         return self._kept("signals")
 
     @property
+    def contexts(self) -> dict[str, Mapping[str, float | None]]:
+        """Signal id -> what the desk knew at the signal (as recorded with it)."""
+        self._kept("signals")
+        return {k: v for r in self.records or [] for k, v in r.contexts.items()}
+
+    @property
     def events(self) -> list[WyckoffEvent]:
         return self._kept("events")
 

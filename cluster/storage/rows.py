@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +19,13 @@ def signal_row(s: Signal) -> Row:
     return dict(signal_id=s.signal_id, symbol=s.symbol, side=s.side.name, ts_ns=s.ts_ns, entry=s.entry,
                 stop=s.stop, targets=[str(t) for t in s.targets], confidence=s.confidence, setup=s.setup,
                 evidence=[e.as_dict() for e in s.evidence], atr=s.atr)
+
+
+def stored_signal_row(s: Signal, contexts: Mapping[str, Mapping[str, float | None]]) -> Row:
+    """The signal as the store keeps it: with what the desk knew at it (``signals.context``; null
+    when the record has none)."""
+    c = contexts.get(s.signal_id)
+    return {**signal_row(s), "context": dict(c) if c is not None else None}
 
 
 def decision_row(d: Any) -> Row:

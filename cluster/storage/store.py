@@ -41,8 +41,8 @@ from cluster.storage.rows import (
     order_row,
     position_rows,
     report_row,
-    signal_row,
     stored,
+    stored_signal_row,
     trade_row,
 )
 from trading.breaker import BreakerEvent
@@ -322,7 +322,7 @@ class SessionStore:
         order_signal = {**self._order_signal, **{o.client_order_id: o.signal_id for o in r.orders}}
         contexts = getattr(r, "contexts", {})  # what the desk knew at each signal (a record may have none)
         for s in r.signals:
-            row = {**signal_row(s), "context": dict(c) if (c := contexts.get(s.signal_id)) is not None else None}
+            row = stored_signal_row(s, contexts)
             rows["signals"].append(row)
             entries.append(Entry("signal", s.ts_ns, jsonable(row), s.signal_id))
         for d in r.decisions:

@@ -26,7 +26,7 @@ from cluster.storage.rows import (
     headroom_row,
     order_row,
     report_row,
-    signal_row,
+    stored_signal_row,
     trade_row,
 )
 from cluster.storage.store import SessionStore
@@ -62,7 +62,7 @@ def persisted(ray_local, pg_settings: Settings, ticks):  # type: ignore[no-untyp
 
 
 def expected_rows(r: SessionResult) -> dict[str, list[dict[str, object]]]:
-    return {"signals": [signal_row(s) for s in r.signals], "decisions": [decision_row(d) for d in r.decisions],
+    return {"signals": [stored_signal_row(s, r.contexts) for s in r.signals], "decisions": [decision_row(d) for d in r.decisions],
             "orders": sorted((order_row(o) for o in r.orders), key=lambda x: str(x["client_order_id"])),
             "execution_reports": [report_row(x) for x in r.reports],
             "fills": [fill_row(x) for x in r.reports if x.fill is not None],
