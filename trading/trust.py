@@ -6,8 +6,9 @@ the scoring in the desk (cluster.desk.trust).
 Every feature is known at the signal's time, never after: the signal's own evidence (what the
 Wyckoff detector saw up to the bar that made it), the hour and weekday of its bar, the instrument's
 volatility against the signals before it, the accounts' headroom as the desk last booked it before
-the signal, and the results of trades closed before it. ``Context`` is built from histories cut at the
-signal (``context_at``): a test truncates every history at the signal and gets the same features.
+the signal, and the results of trades closed before it. ``LiveContext`` builds it as the desk goes;
+``contexts`` builds it the same way from a run's records. A test truncates every history at a
+signal and gets the same features.
 """
 
 from __future__ import annotations
@@ -132,6 +133,13 @@ class HeadroomPoint:
     daily_fraction: float
     max_loss_fraction: float
 
+    @staticmethod
+    def of(ts_ns: int, account_id: str, daily_fraction: float, max_loss_headroom: float,
+           initial_balance: float | None) -> HeadroomPoint:
+        """From the booked figures: the maximum-loss headroom over the account's initial balance."""
+        return HeadroomPoint(ts_ns, account_id, daily_fraction,
+                             max_loss_headroom / initial_balance if initial_balance else NAN)
+
 
 def atr_regime(atr: float, before: Sequence[float]) -> float:
     """``atr`` over the median of the last REGIME_SIGNALS ATRs ``before`` it (NaN with fewer than REGIME_MIN)."""
@@ -157,42 +165,25 @@ def tightest(points: Mapping[str, HeadroomPoint]) -> tuple[float, float]:
     return (min(daily) if daily else NAN), min(p.max_loss_fraction for p in points.values())
 
 
-def context_at(signal: Signal, atrs_before: Sequence[float], closed: Sequence[TradeOutcome],
-               headroom: Sequence[HeadroomPoint]) -> Context:
-    """The context of ``signal`` from histories in time order, each cut here at the signal: the same
-    instrument's signals' ATRs strictly before it, trades closed strictly before it, headroom booked
-    at or before it (the desk books an instant's headroom before it runs that instant's signals)."""
-    t = signal.ts_ns
-    cut = bisect_left([o.closed_ns for o in closed], t)
-    mean_r, win = recent(closed[max(0, cut - RECENT_TRADES):cut])
-    latest: dict[str, HeadroomPoint] = {}
-    for p in headroom:
-        if p.ts_ns > t:
-            break
-        latest[p.account_id] = p
-    daily, max_loss = tightest(latest)
-    return Context(atr_regime(signal.atr, atrs_before), daily, max_loss, mean_r, win)
-
-
 def contexts(signals: Sequence[Signal], closed: Sequence[TradeOutcome], headroom: Sequence[HeadroomPoint]) -> list[Context]:
-    """``context_at`` for every signal of one run (signals in time order), in one pass."""
+    """The context of every signal of one run (signals in time order) from its records: a
+    ``LiveContext`` fed, before each signal, the trades closed strictly before it and the headroom
+    booked at or before it, as the desk feeds its own as it goes."""
     closed = sorted(closed, key=lambda o: o.closed_ns)
     headroom = sorted(headroom, key=lambda p: p.ts_ns)
-    closed_ts = [o.closed_ns for o in closed]
-    atrs: dict[str, list[float]] = {}
-    latest: dict[str, HeadroomPoint] = {}
-    h = 0
+    live = LiveContext()
+    c = h = 0
     out = []
     for s in signals:
+        start = c
+        while c < len(closed) and closed[c].closed_ns < s.ts_ns:
+            c += 1
+        live.on_trades(closed[max(start, c - RECENT_TRADES):c])  # (the context reads no more than these)
+        start = h
         while h < len(headroom) and headroom[h].ts_ns <= s.ts_ns:
-            latest[headroom[h].account_id] = headroom[h]
             h += 1
-        before = atrs.setdefault(s.symbol, [])
-        cut = bisect_left(closed_ts, s.ts_ns)
-        mean_r, win = recent(closed[max(0, cut - RECENT_TRADES):cut])
-        daily, max_loss = tightest(latest)
-        out.append(Context(atr_regime(s.atr, before), daily, max_loss, mean_r, win))
-        before.append(s.atr)
+        live.on_headroom(headroom[start:h])
+        out.append(live.at(s))
     return out
 
 

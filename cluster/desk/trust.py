@@ -57,7 +57,6 @@ class Scored:
     probability: float
     skip: bool
     model: LoadedModel
-    context: Context
 
     def reason(self, mode: str) -> str:
         p = f"{self.model.label}: p(profit) {self.probability:.3f}"
@@ -143,9 +142,8 @@ class TrustGate:
         self.context.on_trades(TradeOutcome(t.closed_ns, t.r_multiple) for t in trades if t.initial_risk > 0)
 
     def on_headrooms(self, headrooms: Mapping[str, Headroom]) -> None:
-        self.context.on_headroom(
-            HeadroomPoint(h.ts_ns, acc, h.daily_fraction,  # 1.0 without a daily rule, as the store keeps it
-                          float(h.max_loss_headroom) / self.initial[acc] if self.initial.get(acc) else math.nan)
+        self.context.on_headroom(  # (daily_fraction is 1.0 without a daily rule, as the store keeps it)
+            HeadroomPoint.of(h.ts_ns, acc, h.daily_fraction, float(h.max_loss_headroom), self.initial.get(acc))
             for acc, h in headrooms.items())
 
     def observe(self, signal: Signal) -> Context:
@@ -171,7 +169,7 @@ class TrustGate:
             return None
         skip = self.cfg.mode in ("skip", "both") and p < model.skip_below
         out = replace(signal, confidence=round(p, 4)) if self.cfg.mode in ("confidence", "both") else signal
-        return Scored(out, p, skip, model, ctx)
+        return Scored(out, p, skip, model)
 
     def _set_aside(self, model: LoadedModel, what: str) -> None:
         self.model = None

@@ -67,7 +67,6 @@ NS_PER_HOUR = 3_600_000_000_000
 # ask Ray for: a trial and its workers fit in whole CPUs (2 workers and their trial on 2 CPUs)
 TRIAL_CPU = 0.05
 WORKER_CPU = 0.95
-META_COLUMNS = ("run_id", "signal_id", "ts_ns", "label_end_ns", "won", "r", "target_first")
 # the Ray Tune search: a small grid around shallow, regularised trees (the samples are few and noisy)
 SEARCH = ({"max_depth": 2, "eta": 0.1, "min_child_weight": 5.0, "subsample": 0.8},
           {"max_depth": 3, "eta": 0.05, "min_child_weight": 5.0, "subsample": 0.8},
@@ -114,9 +113,8 @@ def samples_from_store(engine: Engine, runs: Sequence[str] | None = None, unlabe
                 trades[t.signal_id].append((t.closed_ns, float(t.pnl), float(t.initial_risk), t.reason))
                 if t.initial_risk > 0:
                     closed.append(TradeOutcome(t.closed_ns, float(t.pnl / t.initial_risk)))
-            heads = [HeadroomPoint(h.ts_ns, h.account_id, float(h.daily_fraction),
-                                   float(h.max_loss_headroom) / initial[h.account_id]
-                                   if initial.get(h.account_id) else math.nan)
+            heads = [HeadroomPoint.of(h.ts_ns, h.account_id, float(h.daily_fraction), float(h.max_loss_headroom),
+                                      initial.get(h.account_id))
                      for h in s.scalars(select(m.HeadroomRow).where(m.HeadroomRow.run_id == run)
                                         .order_by(m.HeadroomRow.ts_ns, m.HeadroomRow.id))]
             # what the desk knew at each signal, as it recorded it; built from the records for runs
