@@ -2,15 +2,15 @@
 
 The thresholds (``WyckoffParams``) are tuned on families A (``trading.wyckoff.scenarios``) and
 B (``scenarios_b``), seeds 0-499 of each, C (``scenarios_c``) and D (``scenarios_d``), seeds
-0-299 of each, with their perturbations, and nothing else. (C was held out until issue 19's
-first round was scored on it, and D until its third; each then became tuning data.) This
-benchmark scores:
+0-299 of each, with their perturbations, and nothing else; so is the range gate
+(``bench/wyckoff_gate.py``). (C was held out until issue 19's first round was scored on it, and
+D until its third; each then became tuning data.) This benchmark scores:
 
 * family F (``trading.wyckoff.scenarios_f``): written blind to the detector by a separate author
   (a helper with a fresh context that never read the detector nor ran it) with a model unlike
   A-E; never tuned on, and first scored after issue 19's fifth round had been chosen;
 * family E (``trading.wyckoff.scenarios_e``): written blind to the detector (by someone who did
-  not read it) with a model unlike A-D; never tuned on, but scored after rounds 3, 4 and 5;
+  not read it) with a model unlike A-D; never tuned on, but scored after rounds 3, 4, 5 and 6;
 * families A, B, C and D on seeds from 100,000 (never looked at while tuning);
 * each of them perturbed (``trading.wyckoff.scenarios.PERTURBATIONS``: volatility x0.5 and x2,
   volume noise, market gaps, bars three times coarser);
@@ -55,7 +55,9 @@ EURUSD = Instrument("EURUSD", "EUR", "USD", 5, __import__("decimal").Decimal("0.
 TARGET_EVENTS = ("spring", "upthrust", "selling_climax", "buying_climax")
 TARGETS = {"precision": 0.8, "recall": 0.7, "phase_accuracy": 0.7, "with_structure_target_rate": 0.6}
 TUNED_ON = ("families A (trading.wyckoff.scenarios) and B (scenarios_b), seeds 0-499 of each, C (scenarios_c) "
-            "seeds 0-299, and (since 2026-12-02) D (scenarios_d) seeds 0-299, and their perturbations")
+            "seeds 0-299, and (since 2026-12-02) D (scenarios_d) seeds 0-299, and their perturbations; the range "
+            "gate (trading/wyckoff/gate_model.json, bench/wyckoff_gate.py) trained on A-D seeds 0-299 and their "
+            "perturbations, its settings chosen on folds leaving one of A-D out")
 UNSEEN = 100_000  # the first seed of families A-D that tuning never looked at
 VARIANTS = ("original", *PERTURBATIONS)
 
@@ -286,9 +288,9 @@ def main() -> None:
         "tuned_on": TUNED_ON,
         "scored_on": {"F": f"family F (trading.wyckoff.scenarios_f, written blind to the detector by a separate "
                            f"author who never read it or ran it), seeds 0-{n - 1}: never tuned on, first scored after "
-                           "round 5 was chosen",
+                           "round 5 was chosen, and after round 6",
                       "E": f"family E (trading.wyckoff.scenarios_e, written blind to the detector), seeds 0-{n - 1}: "
-                           "never tuned on (scored after each of rounds 3-5)",
+                           "never tuned on (scored after each of rounds 3-6)",
                       **{f: f"family {f}, seeds {UNSEEN}-{UNSEEN + n - 1}: never looked at while tuning"
                          for f in "ABCD"},
                       "real": real.get("source", "")},

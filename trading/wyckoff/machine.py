@@ -21,8 +21,9 @@ after a rise; "near" is the climax's edge, "far" the automatic rally/reaction's)
   ``proven_bars``, from the AR (after a sharp AR, with ``ar_sharp_needs_st``, only once a
   secondary test came); or it shows a spring/upthrust; or it breaks against the trend
   that came into it (their ``known_ns``; with ``report_after_phase_a`` off, when each is
-  found). A break on the trend's side before then drops the range and reports none of its
-  events (the phases it showed while it lasted stay shown): the trend paused, a markup or
+  found). Where it proves itself, the range gate (``trading.wyckoff.gate``) scores it from what
+  is known then; under ``gate_min`` the range is dropped as a pause is. A break on the trend's
+  side before then drops the range and reports none of its events (the phases it showed while it lasted stay shown): the trend paused, a markup or
   markdown it interrupted goes on, and the bar that broke it may open a range of its own. A
   range replaced by a deeper climax in phase A, or too old, before it proved itself, is dropped
   the same way. Each event is reported at its own bar:
@@ -102,6 +103,7 @@ from typing import Any
 
 from trading.orders import Evidence, Side, Signal
 from trading.pickling import compact
+from trading.wyckoff import gate
 from trading.wyckoff.features import Row
 from trading.wyckoff.params import WyckoffParams
 
@@ -191,6 +193,8 @@ class TradingRange:
     after_trend: int = 0  # the direction of the markup (markdown) the range interrupted (0: none)
     end: int = -1  # the bar at which the range was left (-1 while it lasts)
     end_t: int = 0
+    gate: tuple[float, ...] = ()  # the range gate's features where it proved itself (trading.wyckoff.gate)
+    trust: float = -1.0  # ... and its score there (-1: not yet)
 
     @property
     def support(self) -> int:
@@ -503,6 +507,9 @@ class Machine:
         if r.phase == "A" and x.i >= self._st_due(r):
             r.phase = "B"
         if r.held and x.i >= self._proven(r) and (r.st is not None or not (r.sharp and p.ar_sharp_needs_st)):
+            if not self._passes(x, r, gate.PROVEN_BY_TIME):
+                self._close(x, dropped=True)
+                return
             self._report_held(x, r)
         if r.phase == "C" and r.direction and self._past_half(x, r):
             r.phase = "D"
@@ -555,8 +562,11 @@ class Machine:
             r.phase = e.prior  # until it proves a spring/upthrust
         if test:
             return  # a test of the edge, not a spring/upthrust
-        if r.held:
-            self._report_held(x, r)  # a spring or upthrust: the range has proved itself
+        if r.held:  # a spring or upthrust: the range has proved itself
+            if not self._passes(x, r, gate.PROVEN_BY_SPRING):
+                self._close(x, dropped=True)
+                return
+            self._report_held(x, r)
         name = "spring" if bullish else "upthrust"
         back = e.back_i if e.back_i >= 0 else x.i  # its first close back inside
         ev = self._ev(name, e.extreme_t, e.extreme, x, penetration_atr=per_atr(depth, x), penetration_height=depth / ht,
@@ -604,6 +614,13 @@ class Machine:
         """The bar from which the range has held long enough to be one (not a pause in the trend)."""
         return r.ar_known + self._paced(r, self.p.proven_bars, self.p.proven_ratio)
 
+    def _passes(self, x: Row, r: TradingRange, proven_by: int) -> bool:
+        """The range has proved itself by the rules: does the range gate keep it? (Its features and
+        score are kept on the range, for charts and for training the gate.)"""
+        r.gate = gate.features(x, r, proven_by)
+        r.trust = round(gate.load(gate.MODEL).score(r.gate), 6)
+        return self.p.gate_min <= 0 or r.trust >= self.p.gate_min
+
     def _report_held(self, x: Row, r: TradingRange) -> None:
         """The range has proved itself (it held, or price left it against the trend before it), so
         the PS, the climax, the AR and the ST are reported now, known at this bar."""
@@ -624,6 +641,10 @@ class Machine:
                 if r.after_trend == side:  # the markup (markdown) it interrupted goes on
                     self.outside, self.trend = "E", side
                 self._outside(x)  # the bar that broke it may be the climax of a range of its own
+                return
+            if not self._passes(x, r, gate.PROVEN_BY_BREAK):
+                self._close(x, dropped=True)
+                self._outside(x)
                 return
             self._report_held(x, r)
         name = "sign_of_strength" if side > 0 else "sign_of_weakness"

@@ -1,0 +1,171 @@
+"""Train the Wyckoff range gate (``trading.wyckoff.gate``) on the tuning families, and check it on
+the family each fold leaves out.
+
+Samples: every range the detector reports with the gate off (``gate_min`` 0), at the bar where it
+proves itself, with its ``gate.FEATURES``; labelled 1 when its climax is a labelled climax of the
+same name within the scorer's tolerance (+-3 bars), else 0. Families A-D only (the tuning set),
+seeds 0-``--seeds``, unperturbed and in every perturbation; families E and F are never read.
+
+Folds: one per tuning family, trained on the three others and scored on the one left out: on
+its ranges (AUC; the share of true climaxes among the ranges kept at ``gate_min``, and of true
+climaxes kept) and through the whole detector (``bench/wyckoff_accuracy.py``'s strict scorer on
+its seeds 0-``--seeds``, every variant, with the fold's trees and ``gate_min``). These are the
+figures the candidates' thresholds and ``gate_min`` were chosen on (docs/wyckoff.md). Then the
+shipped model is trained on all four and written to ``trading/wyckoff/gate_model.json`` with
+what it was trained on and its folds (``--out`` writes elsewhere). ``--quick`` skips the
+detector-level folds. Prints its figures; never fails on a number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.wyckoff_accuracy import VARIANTS, detect, generator, override, positive, report, run, shortfall  # noqa: E402
+from trading.trust import auc  # noqa: E402
+from trading.wyckoff import WyckoffParams, gate  # noqa: E402
+from trading.wyckoff.scenarios import perturb  # noqa: E402
+from trading.wyckoff.scoring import TOLERANCE  # noqa: E402
+
+MODEL = gate.MODEL
+TARGET_EVENTS = ("spring", "upthrust", "selling_climax", "buying_climax")
+
+TUNING = "ABCD"
+BOOST = {"max_depth": 3, "eta": 0.05, "subsample": 0.8, "min_child_weight": 5, "objective": "binary:logistic",
+         "eval_metric": "logloss", "seed": 0, "nthread": 1}
+ROUNDS = 150
+
+
+def samples(job: tuple[str, str, list[int], WyckoffParams]) -> list[tuple[str, str, int, list[float]]]:
+    family, variant, seeds, params = job
+    out = []
+    for seed in seeds:
+        sc = generator(family)(seed)
+        if variant != "original":
+            sc = perturb(sc, variant)
+        d = detect(sc, params)
+        for r in d.ranges:
+            if not r.gate or r.climax is None:
+                continue
+            bar = sc.bar_of(r.climax.bar_ts_ns)
+            hit = any(lab.event == r.climax.event and abs(bar - lab.bar) <= TOLERANCE for lab in sc.labels)
+            out.append((family, variant, int(hit), list(r.gate)))
+    return out
+
+
+def collect(families: str, seeds: int, params: WyckoffParams, workers: int) -> tuple[Any, Any, Any, Any]:
+    jobs = [(f, v, list(range(a, min(a + 25, seeds))), params)
+            for f in families for v in VARIANTS for a in range(0, seeds, 25)]
+    rows: list[tuple[str, str, int, list[float]]] = []
+    started = time.perf_counter()
+    with ProcessPoolExecutor(workers) as pool:
+        for n, part in enumerate(pool.map(samples, jobs), 1):
+            rows += part
+            if n % 20 == 0 or n == len(jobs):
+                print(f"  {n}/{len(jobs)} chunks, {len(rows)} ranges, {time.perf_counter() - started:.0f} s", flush=True)
+    fam = np.array([r[0] for r in rows])
+    var = np.array([r[1] for r in rows])
+    y = np.array([r[2] for r in rows], dtype=np.float64)
+    x = np.array([r[3] for r in rows], dtype=np.float64)
+    return fam, var, y, x
+
+
+def fit(x: Any, y: Any) -> Any:
+    import xgboost as xgb
+
+    return xgb.train(BOOST, xgb.DMatrix(x, label=y), ROUNDS)
+
+
+def to_trees(booster: Any, meta: dict[str, Any]) -> gate.Trees:
+    cfg = json.loads(booster.save_config())
+    base_score = float(cfg["learner"]["learner_model_param"]["base_score"].strip("[]"))
+    margin = float(np.log(base_score / (1 - base_score)))
+    dump = [json.loads(t) for t in booster.get_dump(dump_format="json")]
+    return gate.from_dump(dump, margin, gate.FEATURES, meta)
+
+
+def kept(y: Any, p: Any, threshold: float) -> dict[str, float]:
+    keep = p >= threshold
+    return {"precision_before": round(float(y.mean()), 4) if len(y) else 0.0,
+            "precision_after": round(float(y[keep].mean()), 4) if keep.any() else 0.0,
+            "true_kept": round(float(y[keep].sum() / y.sum()), 4) if y.sum() else 0.0}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seeds", type=positive, default=300, help="seeds 0..N-1 of each tuning family")
+    ap.add_argument("--workers", type=positive, default=2)
+    ap.add_argument("--quick", action="store_true", help="no detector-level folds")
+    ap.add_argument("--out", type=Path, default=MODEL)
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                    help="a detector threshold for the candidates (the shipped model: the defaults)")
+    args = ap.parse_args()
+    params = WyckoffParams()
+    for item in args.set:
+        try:
+            params = override(params, item)
+        except ValueError as e:
+            ap.error(f"--set {item}: {e}")
+    threshold, params = params.gate_min, dataclasses.replace(params, gate_min=0.0)  # candidates: every range
+    families = TUNING
+    started = time.perf_counter()
+    fam, var, y, x = collect(families, args.seeds, params, args.workers)
+    print(f"{len(y)} ranges, {int(y.sum())} with a true climax")
+    folds: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="octet-gate-") as tmp:
+        for held in families:
+            train, test = fam != held, fam == held
+            booster = fit(x[train], y[train])
+            p = booster.predict(__import__("xgboost").DMatrix(x[test]))
+            folds[held] = {"auc": round(auc(y[test], p), 4), **kept(y[test], p, threshold)}
+            f = folds[held]
+            print(f"left out {held}: AUC {f['auc']:.3f}; at {threshold}: true climaxes among the ranges "
+                  f"{f['precision_before']:.2f} -> {f['precision_after']:.2f}, true climaxes kept {f['true_kept']:.0%}")
+            if args.quick:
+                continue
+            path = Path(tmp) / f"without_{held}.json"
+            gate.save(to_trees(booster, {}), path)
+            gate.MODEL = path  # the worker processes fork with it
+            scored = run([(held, range(args.seeds))], VARIANTS, dataclasses.replace(params, gate_min=threshold),
+                         args.workers)
+            gate.MODEL = MODEL
+            f["detector"] = {}
+            for (_, variant), (score, _, _, _) in sorted(scored.items()):
+                r = report(score)
+                f["detector"][variant] = {"shortfall": shortfall(r), "phase_accuracy": r["phase_accuracy"],
+                                          **{k: {e: r[k].get(e, 0.0) for e in TARGET_EVENTS}
+                                             for k in ("precision", "recall")}}
+                print(f"  {variant:16s} shortfall {shortfall(r):.3f}  " + "  ".join(
+                    f"{e[:5]} {r['precision'].get(e, 0):.2f}/{r['recall'].get(e, 0):.2f}" for e in TARGET_EVENTS))
+    if not args.quick:
+        ratios = [v["shortfall"] for f in folds.values() for v in f["detector"].values()]
+        print(f"folds through the detector: mean shortfall {np.mean(ratios):.4f}, worst {min(ratios):.4f}")
+    booster = fit(x, y)
+    meta = {"trained_on": f"families {', '.join(families)}, seeds 0-{args.seeds - 1}, variants {', '.join(VARIANTS)}",
+            "never_read": "families E and F", "gate_min": threshold,
+            "samples": int(len(y)), "positives": int(y.sum()), "boost": BOOST, "rounds": ROUNDS,
+            "label": f"the range's climax is a labelled climax of its name within +-{TOLERANCE} bars",
+            "folds_left_one_family_out": folds, "set": list(args.set)}
+    gate.save(to_trees(booster, meta), args.out)
+    check = gate.load.__wrapped__(args.out)
+    mine = np.array([check.score(row) for row in x[:200]])
+    theirs = booster.predict(__import__("xgboost").DMatrix(x[:200]))
+    if not np.allclose(mine, theirs, atol=1e-5):
+        raise SystemExit(f"the saved trees do not score as the booster does (max diff {np.abs(mine - theirs).max()})")
+    print(f"-> {args.out} ({time.perf_counter() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""The range gate: is a trading range that has just proved itself one an analyst would mark?
+
+A range proves itself by rules (it held long enough after its automatic rally, or it showed a
+spring/upthrust, or it broke against the trend that came into it), and only then are its
+climax, AR, ST and PS reported. The rules cannot tell a structure from the many range-like
+pauses of a trend or of noise: on scenario families the detector was not tuned on, most of the
+climaxes they report are such pauses (precision 0.4-0.6). The gate is a small tree ensemble that
+scores the range at that moment, from what is known then (``FEATURES``: the climax's, the AR's
+and the ST's own numbers, how long each took, how the range proved itself, the bar's regimes).
+A range scored under ``WyckoffParams.gate_min`` is dropped like any other range that never
+proved itself: none of its events is reported and it gives no signal.
+
+The ensemble is trained by ``bench/wyckoff_gate.py`` on the tuning families only, and shipped as
+``gate_model.json`` (the trees, the feature names, and what it was trained on). It is evaluated
+here in plain Python: no learning library is loaded by the detector, and both of its modes read
+the same trees.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from trading.wyckoff.features import Row
+    from trading.wyckoff.machine import TradingRange
+
+MODEL = Path(__file__).with_name("gate_model.json")
+
+# how the range proved itself
+PROVEN_BY_TIME, PROVEN_BY_SPRING, PROVEN_BY_BREAK = 0, 1, 2
+
+FEATURES = (
+    "trend_atr",  # the fall (rise) into the climax, in ATR at the climax
+    "climax_range_atr",  # the climax bar's range, in ATR
+    "climax_volume",  # the climax bar's volume, in baselines
+    "heavy_bar_bars_before",  # bars from the heaviest bar to the stopping action's extreme
+    "ar_height_atr",  # the AR's height, in ATR at its confirmation
+    "ar_retrace",  # what the close that confirmed the AR had given back of it
+    "ar_bars",  # bars from the climax's extreme to the AR's
+    "age",  # bars from the climax's extreme to now
+    "since_ar",  # bars from the AR's confirmation to now
+    "st",  # 1 when a secondary test came
+    "st_volume",  # its volume over the climax's (-1: none)
+    "st_depth",  # its distance from the climax edge, in heights (-1: none)
+    "ps",  # 1 when a preliminary stop came before the climax
+    "with_trend",  # +1 the range interrupted a markup (markdown) on its climax's side, -1 against, 0 none
+    "proven_by",  # PROVEN_BY_TIME, _SPRING or _BREAK
+    "height_atr",  # the range's height, in ATR now
+    "position",  # the close, in heights above support (below 0, above 1: beyond the range)
+    "regime",  # the bars' regime now, on the climax's side (+1: the trend that came into it goes on)
+    "htf",  # the higher timeframe's regime now, on the climax's side
+)
+
+
+def features(x: Row, r: TradingRange, proven_by: int) -> tuple[float, ...]:
+    """``FEATURES`` of range ``r`` at bar ``x``, where it proves itself."""
+    assert r.climax is not None and r.ar is not None and r.far is not None
+    c = dict(r.climax.numbers)
+    a = dict(r.ar.numbers)
+    s = dict(r.st.numbers) if r.st is not None else {}
+    height = r.height
+    return (
+        c.get("trend_atr", 0.0), c.get("range_atr", 0.0), c.get("volume_ratio", 0.0),
+        c.get("heavy_bar_bars_before", 0.0), a.get("height_atr", 0.0), a.get("retrace", 0.0),
+        float(r.peak_i - r.near_i), float(x.i - r.near_i), float(x.i - r.ar_known),
+        float(r.st is not None), s.get("volume_climax", -1.0), s.get("depth_height", -1.0),
+        float(r.preliminary is not None), float(r.after_trend * -r.context), float(proven_by),
+        height / x.atr if x.atr > 0 else 0.0, (x.c - r.support) / height if height else 0.0,
+        float(-x.regime * r.context), float(-x.htf * r.context),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Trees:
+    """A binary-logistic tree ensemble: each tree a flat list of nodes (feature, threshold,
+    yes, no, missing) with leaves as (-1, value, 0, 0, 0)."""
+
+    nodes: tuple[tuple[tuple[int, float, int, int, int], ...], ...]
+    base_margin: float
+    features: tuple[str, ...]
+    meta: dict[str, Any]
+
+    def score(self, f: Sequence[float]) -> float:
+        """The probability that the range is one the truth marks. Features are compared as the
+        trees were grown, in single precision."""
+        f = [_single(v) for v in f]
+        margin = self.base_margin
+        for tree in self.nodes:
+            k = 0
+            while True:
+                feat, value, yes, no, _missing = tree[k]
+                if feat < 0:
+                    margin += value
+                    break
+                k = yes if f[feat] < value else no
+        return 1.0 / (1.0 + math.exp(-margin))
+
+
+def _single(v: float) -> float:
+    """``v`` rounded to the nearest single-precision float (as XGBoost reads features)."""
+    return float(struct.unpack("f", struct.pack("f", v))[0])
+
+
+def from_dump(dump: Sequence[dict[str, Any]], base_margin: float, names: Sequence[str],
+              meta: dict[str, Any]) -> Trees:
+    """Trees from an XGBoost JSON dump (``Booster.get_dump(dump_format="json")``, parsed), whose
+    features are named ``f0``, ``f1``, ... in ``names``' order."""
+    trees = []
+    for root in dump:
+        flat: dict[int, tuple[int, float, int, int, int]] = {}
+        stack = [root]
+        while stack:
+            node = stack.pop()
+            if "leaf" in node:
+                flat[node["nodeid"]] = (-1, float(node["leaf"]), 0, 0, 0)
+                continue
+            flat[node["nodeid"]] = (int(str(node["split"]).lstrip("f")), _single(float(node["split_condition"])),
+                                    node["yes"], node["no"], node["missing"])
+            stack.extend(node["children"])
+        order = sorted(flat)  # node ids are dense from 0 (the root)
+        if order != list(range(len(order))):
+            raise ValueError("a tree's node ids are not 0..n-1")
+        trees.append(tuple(flat[k] for k in order))
+    return Trees(tuple(trees), float(base_margin), tuple(names), dict(meta))
+
+
+def save(trees: Trees, path: Path = MODEL) -> None:
+    path.write_text(json.dumps({"features": list(trees.features), "base_margin": trees.base_margin,
+                                "meta": trees.meta, "trees": [list(map(list, t)) for t in trees.nodes]},
+                               separators=(",", ":")) + "\n")
+
+
+@lru_cache(maxsize=8)
+def load(path: Path = MODEL, names: tuple[str, ...] = FEATURES) -> Trees:
+    """A shipped gate (read once). A model whose features are not ``names`` is refused: the trees
+    would read the wrong numbers."""
+    raw = json.loads(path.read_text())
+    if tuple(raw["features"]) != names:
+        raise ValueError(f"{path.name} was trained on other features than the detector gives it: "
+                         "retrain it (bench/wyckoff_gate.py)")
+    nodes = tuple(tuple((int(a), float(b), int(c), int(d), int(e)) for a, b, c, d, e in t) for t in raw["trees"])
+    return Trees(nodes, float(raw["base_margin"]), tuple(raw["features"]), raw.get("meta", {}))
