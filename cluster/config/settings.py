@@ -7,6 +7,7 @@ An invalid file raises ``SettingsError`` whose message names every bad key.
 from __future__ import annotations
 
 import dataclasses
+import math
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -630,11 +631,24 @@ def wyckoff_params(values: dict[str, Any]) -> WyckoffParams:
             out[key] = int(value)
         elif kind == "bool":
             out[key] = bool(value)
+        elif key == "gate_min":
+            if isinstance(value, bool | list) or not 0 <= value < 1:
+                raise ValueError(f"agents.analysis.gate_min: the range gate's least score, from 0 (off) to below 1 "
+                                 f"(got {value!r})")
+            out[key] = float(value)
         else:
-            if isinstance(value, list) or not value > 0:
+            if isinstance(value, bool | list) or not value > 0 or not math.isfinite(value):
                 raise ValueError(f"agents.analysis.{key}: a positive number (got {value!r})")
             out[key] = float(value)
-    return WyckoffParams(**out)
+    params = WyckoffParams(**out)
+    if params.gate_min > 0:
+        from trading.wyckoff import gate
+
+        try:
+            gate.load(gate.MODEL)
+        except ValueError as e:
+            raise ValueError(f"agents.analysis.gate_min: {e}") from None
+    return params
 
 
 def _format(error: ValidationError, source: str) -> str:

@@ -50,6 +50,21 @@ def test_wyckoff_thresholds_are_typed_and_named(tmp_path) -> None:
         load_settings(write(tmp_path, lambda d: d["agents"].update(analysis={"atr_period": 2.5})))
 
 
+def test_the_range_gate_is_set_from_0_off_to_below_1_and_refused_otherwise(tmp_path) -> None:
+    """0 turns the gate off; a score of 1 or more (or true, read as 1) would drop every range in
+    silence, and infinity or a negative means nothing: each is refused by name."""
+    def gate_min(value):  # type: ignore[no-untyped-def]
+        return write(tmp_path, lambda d: d["agents"].update(analysis={"gate_min": value}))
+
+    assert load_settings(gate_min(0)).wyckoff_params().gate_min == 0.0
+    assert load_settings(gate_min(0.2)).wyckoff_params().gate_min == 0.2
+    for bad in (1, 1.5, True, float("inf"), -0.1):
+        with pytest.raises(SettingsError, match=r"agents\.analysis\.gate_min: the range gate's least score"):
+            load_settings(gate_min(bad))
+    with pytest.raises(SettingsError, match=r"agents\.analysis\.climax_volume: a positive number"):
+        load_settings(write(tmp_path, lambda d: d["agents"].update(analysis={"climax_volume": float("inf")})))
+
+
 def test_the_environment_overrides_the_file(monkeypatch) -> None:
     monkeypatch.setenv("OCTET_SESSION__TICKS", "1234")
     assert load_settings(ROOT / "octet.yaml").session.ticks == 1234

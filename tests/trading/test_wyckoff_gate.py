@@ -21,15 +21,19 @@ def detection(seed: int, params: WyckoffParams):  # type: ignore[no-untyped-def]
                              SCALE, params)
 
 
-def test_the_trees_score_every_row_as_xgboost_does() -> None:
-    """A booster grown on rows with the gate's shape, written out and read back: the plain-Python
-    trees give its probabilities (to float rounding), including on thresholds' exact values."""
+def test_the_trees_score_every_row_as_xgboost_does_missing_values_included() -> None:
+    """A booster grown on rows with the gate's shape, a fifth of their values missing, written out
+    and read back: the plain-Python trees give its probabilities (to float rounding), on rows that
+    sit on a split's value and on rows with missing values (NaN takes the missing branch)."""
     xgb = pytest.importorskip("xgboost")
     rng = np.random.default_rng(3)
-    x = rng.normal(size=(600, len(gate.FEATURES))).round(2)  # rounded: many rows sit on a split's value
-    y = (x[:, 0] + 0.5 * x[:, 4] * x[:, 7] + rng.normal(0, 0.5, 600) > 0).astype(np.float64)
-    booster = xgb.train({"max_depth": 3, "eta": 0.1, "objective": "binary:logistic", "seed": 0}, xgb.DMatrix(x, label=y), 40)
+    x = rng.normal(size=(1000, len(gate.FEATURES))).round(2)  # rounded: many rows sit on a split's value
+    y = (x[:, 0] + 0.5 * x[:, 4] * x[:, 7] + rng.normal(0, 0.5, 1000) > 0).astype(np.float64)
+    x[rng.random(x.shape) < 0.2] = np.nan
+    booster = xgb.train({"max_depth": 3, "eta": 0.1, "objective": "binary:logistic", "seed": 0},
+                        xgb.DMatrix(x, label=y), 40)
     trees = to_trees(booster, {})
+    assert any(node[4] != node[2] for tree in trees.nodes for node in tree if node[0] >= 0), "missing goes its own way"
     ours = np.array([trees.score(row.tolist()) for row in x])
     theirs = booster.predict(xgb.DMatrix(x))
     assert np.abs(ours - theirs).max() < 1e-5
@@ -51,23 +55,79 @@ def test_a_model_for_other_features_is_refused(tmp_path: Path) -> None:
         gate.load(path)
 
 
+@pytest.mark.parametrize("damage", ["missing", "empty", "truncated", "outside", "no trees"])
+def test_trees_that_cannot_be_read_are_refused_in_one_line(tmp_path: Path, damage: str) -> None:
+    raw = json.loads(gate.MODEL.read_text())
+    path = tmp_path / "gate_model.json"
+    if damage == "empty":
+        path.write_text("")
+    elif damage == "truncated":
+        path.write_text(gate.MODEL.read_text()[:500])
+    elif damage == "outside":
+        raw["trees"][3][0][2] = 999
+        path.write_text(json.dumps(raw))
+    elif damage == "no trees":
+        raw["trees"] = []
+        path.write_text(json.dumps(raw))
+    with pytest.raises(ValueError, match=r"cannot be read|is not a range gate's trees|holds no trees") as caught:
+        gate.load(path)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_detector_with_the_gate_on_refuses_unreadable_trees_before_any_bar(tmp_path: Path, monkeypatch) -> None:
+    """On: the batch mode and a live detector refuse at once, not at the first range that proves
+    itself; off: the trees are never read."""
+    monkeypatch.setattr(gate, "MODEL", tmp_path / "gone.json")
+    with pytest.raises(ValueError, match="cannot be read.*gate_min to 0"):
+        detection(1, dataclasses.replace(WyckoffParams(), gate_min=0.2))
+    _, d = detection(1, WyckoffParams())  # off: nothing reads the trees
+    assert d.ranges
+
+
+ON = dataclasses.replace(WyckoffParams(), gate_min=0.2, ar_min_atr=4.0, climax_volume=2.5)  # as it was trained
+
+
 @pytest.mark.parametrize("seed", [0, 2])
 def test_only_the_ranges_the_gate_keeps_are_reported(seed: int) -> None:
-    """Off, every range that proved itself is reported, some scored under ``gate_min``; on, each
-    reported range scored at least ``gate_min`` where it proved itself; a gate nothing passes
-    reports no climax, AR, spring nor signal."""
-    gate_min = WyckoffParams().gate_min
-    _, d_off = detection(seed, dataclasses.replace(WyckoffParams(), gate_min=0.0))
+    """Off (the default), every range that proved itself is reported, unscored; on, as trained, each
+    reported range scored at least ``gate_min`` where it proved itself, and some were dropped; a
+    gate nothing passes reports no climax, AR, spring nor signal."""
+    _, d_off = detection(seed, dataclasses.replace(ON, gate_min=0.0))
     proven = [r for r in d_off.ranges if not r.held]
-    assert proven and all(r.gate and 0.0 <= r.trust <= 1.0 for r in proven)
-    assert min(r.trust for r in proven) < gate_min
-    _, d_on = detection(seed, WyckoffParams())
+    assert proven and all(r.gate and r.trust == -1.0 for r in proven)
+    _, d_on = detection(seed, ON)
     reported = [r for r in d_on.ranges if not r.held]
     assert reported and len(reported) < len(proven)
     for r in reported:
-        assert r.trust >= gate_min
+        assert r.trust >= ON.gate_min
         assert r.trust == pytest.approx(gate.load(gate.MODEL).score(r.gate), abs=1e-6)
-    _, d_none = detection(seed, dataclasses.replace(WyckoffParams(), gate_min=1.0))
+    _, d_none = detection(seed, dataclasses.replace(ON, gate_min=0.999))
     structure = {"selling_climax", "buying_climax", "automatic_rally", "automatic_reaction", "spring", "upthrust"}
     assert not [r for r in d_none.ranges if not r.held] and not d_none.signals
     assert not [e for e in d_none.events if e.event in structure]
+
+
+@pytest.mark.parametrize("family,seed", [("D", 0), ("D", 2), ("E", 4), ("E", 10), ("B", 3), ("F", 10)])
+def test_with_the_gate_on_both_modes_agree_bar_for_bar_and_nothing_looks_ahead(registry, family: str,
+                                                                             seed: int) -> None:
+    """The gate on, as trained, on scenarios where it drops ranges: the incremental mode emits what
+    the batch mode does, event, signal and phase; and the bars up to each kept range's proving bar
+    alone give that range the same features and score."""
+    from tests.trading.test_wyckoff import FAMILIES, batch, incremental, structural
+
+    inst = registry["EURUSD"]
+    sc = FAMILIES[family](seed)
+    d = batch(inst, sc, ON)
+    events, signals, phases = incremental(inst, sc, ON)
+    assert structural(events) == d.events and signals == d.signals and phases == d.phase_names()
+    d_off = batch(inst, sc, dataclasses.replace(ON, gate_min=0.0))
+    assert len([r for r in d.ranges if not r.held]) < len([r for r in d_off.ranges if not r.held]), \
+        "the gate dropped a range here"
+    kept = [r for r in d.ranges if r.trust >= 0 and r.climax is not None]
+    assert kept
+    for r in kept:
+        k = sc.bar_of(r.climax.known_ns) + 1  # the bars up to the one where it proved itself
+        part = detect_points("EURUSD", sc.start_ns[:k], sc.end_ns[:k], sc.open[:k], sc.high[:k], sc.low[:k],
+                             sc.close[:k], sc.volume[:k], SCALE, ON, inst)
+        same = [q for q in part.ranges if q.start == r.start and q.near_i == r.near_i]
+        assert same and same[-1].gate == r.gate and same[-1].trust == r.trust

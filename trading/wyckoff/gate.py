@@ -95,11 +95,12 @@ class Trees:
         for tree in self.nodes:
             k = 0
             while True:
-                feat, value, yes, no, _missing = tree[k]
+                feat, value, yes, no, missing = tree[k]
                 if feat < 0:
                     margin += value
                     break
-                k = yes if f[feat] < value else no
+                v = f[feat]
+                k = missing if v != v else (yes if v < value else no)  # NaN takes the missing branch
         return 1.0 / (1.0 + math.exp(-margin))
 
 
@@ -139,11 +140,28 @@ def save(trees: Trees, path: Path = MODEL) -> None:
 
 @lru_cache(maxsize=8)
 def load(path: Path = MODEL, names: tuple[str, ...] = FEATURES) -> Trees:
-    """A shipped gate (read once). A model whose features are not ``names`` is refused: the trees
-    would read the wrong numbers."""
-    raw = json.loads(path.read_text())
-    if tuple(raw["features"]) != names:
+    """A shipped gate (read once). Refused in one line (``ValueError``): a file that cannot be read
+    or is not a gate's trees, and a model whose features are not ``names`` (the trees would read
+    the wrong numbers)."""
+    try:
+        raw = json.loads(path.read_text())
+        features = tuple(raw["features"])
+        nodes = tuple(tuple((int(a), float(b), int(c), int(d), int(e)) for a, b, c, d, e in t) for t in raw["trees"])
+        base_margin = float(raw["base_margin"])
+    except OSError as e:
+        raise ValueError(f"the Wyckoff range gate's trees cannot be read ({path}: {e.strerror}); "
+                         "set wyckoff gate_min to 0 or restore the file from the repository") from None
+    except (ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{path} is not a range gate's trees ({type(e).__name__}: {e}); "
+                         "restore it from the repository or retrain it (bench/wyckoff_gate.py)") from None
+    if features != names:
         raise ValueError(f"{path.name} was trained on other features than the detector gives it: "
                          "retrain it (bench/wyckoff_gate.py)")
-    nodes = tuple(tuple((int(a), float(b), int(c), int(d), int(e)) for a, b, c, d, e in t) for t in raw["trees"])
-    return Trees(nodes, float(raw["base_margin"]), tuple(raw["features"]), raw.get("meta", {}))
+    for tree in nodes:
+        for feat, _, yes, no, missing in tree:
+            if feat >= len(names) or (feat >= 0 and not all(0 < k < len(tree) for k in (yes, no, missing))):
+                raise ValueError(f"{path} is not a range gate's trees (a node points outside its tree); "
+                                 "restore it from the repository or retrain it (bench/wyckoff_gate.py)")
+    if not nodes:
+        raise ValueError(f"{path} holds no trees; restore it from the repository or retrain it (bench/wyckoff_gate.py)")
+    return Trees(nodes, base_margin, features, raw.get("meta", {}))

@@ -21,8 +21,8 @@ after a rise; "near" is the climax's edge, "far" the automatic rally/reaction's)
   ``proven_bars``, from the AR (after a sharp AR, with ``ar_sharp_needs_st``, only once a
   secondary test came); or it shows a spring/upthrust; or it breaks against the trend
   that came into it (their ``known_ns``; with ``report_after_phase_a`` off, when each is
-  found). Where it proves itself, the range gate (``trading.wyckoff.gate``) scores it from what
-  is known then; under ``gate_min`` the range is dropped as a pause is. A break on the trend's
+  found). Where it proves itself, the range gate (``trading.wyckoff.gate``; off by default)
+  scores it from what is known then; under ``gate_min`` the range is dropped as a pause is. A break on the trend's
   side before then drops the range and reports none of its events (the phases it showed while it lasted stay shown): the trend paused, a markup or
   markdown it interrupted goes on, and the bar that broke it may open a range of its own. A
   range replaced by a deeper climax in phase A, or too old, before it proved itself, is dropped
@@ -194,7 +194,7 @@ class TradingRange:
     end: int = -1  # the bar at which the range was left (-1 while it lasts)
     end_t: int = 0
     gate: tuple[float, ...] = ()  # the range gate's features where it proved itself (trading.wyckoff.gate)
-    trust: float = -1.0  # ... and its score there (-1: not yet)
+    trust: float = -1.0  # ... and its score there (-1: not scored, the gate is off, or not yet)
 
     @property
     def support(self) -> int:
@@ -618,8 +618,10 @@ class Machine:
         """The range has proved itself by the rules: does the range gate keep it? (Its features and
         score are kept on the range, for charts and for training the gate.)"""
         r.gate = gate.features(x, r, proven_by)
+        if self.p.gate_min <= 0:
+            return True
         r.trust = round(gate.load(gate.MODEL).score(r.gate), 6)
-        return self.p.gate_min <= 0 or r.trust >= self.p.gate_min
+        return r.trust >= self.p.gate_min
 
     def _report_held(self, x: Row, r: TradingRange) -> None:
         """The range has proved itself (it held, or price left it against the trend before it), so
