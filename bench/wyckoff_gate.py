@@ -33,14 +33,22 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.wyckoff_accuracy import VARIANTS, detect, generator, override, positive, report, run, shortfall  # noqa: E402
+from bench.wyckoff_accuracy import (  # noqa: E402
+    TARGET_EVENTS,
+    VARIANTS,
+    detect,
+    generator,
+    jobs,
+    override,
+    positive,
+    report,
+    run,
+    shortfall,
+)
 from trading.trust import auc  # noqa: E402
 from trading.wyckoff import WyckoffParams, gate  # noqa: E402
 from trading.wyckoff.scenarios import perturb  # noqa: E402
 from trading.wyckoff.scoring import TOLERANCE  # noqa: E402
-
-MODEL = gate.MODEL
-TARGET_EVENTS = ("spring", "upthrust", "selling_climax", "buying_climax")
 
 TUNING = "ABCD"
 # the detector's settings the gate was chosen with (round 6, docs/wyckoff.md): looser candidates than the
@@ -69,15 +77,14 @@ def samples(job: tuple[str, str, list[int], WyckoffParams]) -> list[tuple[str, s
 
 
 def collect(families: str, seeds: int, params: WyckoffParams, workers: int) -> tuple[Any, Any, Any, Any]:
-    jobs = [(f, v, list(range(a, min(a + 25, seeds))), params)
-            for f in families for v in VARIANTS for a in range(0, seeds, 25)]
+    todo = [j for f in families for j in jobs(f, range(seeds), VARIANTS, params)]
     rows: list[tuple[str, str, int, list[float]]] = []
     started = time.perf_counter()
     with ProcessPoolExecutor(workers) as pool:
-        for n, part in enumerate(pool.map(samples, jobs), 1):
+        for n, part in enumerate(pool.map(samples, todo), 1):
             rows += part
-            if n % 20 == 0 or n == len(jobs):
-                print(f"  {n}/{len(jobs)} chunks, {len(rows)} ranges, {time.perf_counter() - started:.0f} s", flush=True)
+            if n % 20 == 0 or n == len(todo):
+                print(f"  {n}/{len(todo)} chunks, {len(rows)} ranges, {time.perf_counter() - started:.0f} s", flush=True)
     fam = np.array([r[0] for r in rows])
     var = np.array([r[1] for r in rows])
     y = np.array([r[2] for r in rows], dtype=np.float64)
@@ -89,6 +96,12 @@ def fit(x: Any, y: Any) -> Any:
     import xgboost as xgb
 
     return xgb.train(BOOST, xgb.DMatrix(x, label=y), ROUNDS)
+
+
+def predict(booster: Any, x: Any) -> Any:
+    import xgboost as xgb
+
+    return booster.predict(xgb.DMatrix(x))
 
 
 def to_trees(booster: Any, meta: dict[str, Any]) -> gate.Trees:
@@ -111,7 +124,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=positive, default=300, help="seeds 0..N-1 of each tuning family")
     ap.add_argument("--workers", type=positive, default=2)
     ap.add_argument("--quick", action="store_true", help="no detector-level folds")
-    ap.add_argument("--out", type=Path, default=MODEL)
+    ap.add_argument("--out", type=Path, default=gate.MODEL)
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                     help="a detector threshold for the candidates (the shipped model: CANDIDATES)")
     args = ap.parse_args()
@@ -131,7 +144,7 @@ def main() -> None:
         for held in families:
             train, test = fam != held, fam == held
             booster = fit(x[train], y[train])
-            p = booster.predict(__import__("xgboost").DMatrix(x[test]))
+            p = predict(booster, x[test])
             folds[held] = {"auc": round(auc(y[test], p), 4), **kept(y[test], p, threshold)}
             f = folds[held]
             print(f"left out {held}: AUC {f['auc']:.3f}; at {threshold}: true climaxes among the ranges "
@@ -164,7 +177,7 @@ def main() -> None:
     gate.save(to_trees(booster, meta), args.out)
     check = gate.load.__wrapped__(args.out)
     mine = np.array([check.score(row) for row in x[:200]])
-    theirs = booster.predict(__import__("xgboost").DMatrix(x[:200]))
+    theirs = predict(booster, x[:200])
     if not np.allclose(mine, theirs, atol=1e-5):
         raise SystemExit(f"the saved trees do not score as the booster does (max diff {np.abs(mine - theirs).max()})")
     print(f"-> {args.out} ({time.perf_counter() - started:.0f} s)")
