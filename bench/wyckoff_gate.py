@@ -3,16 +3,17 @@ the family each fold leaves out.
 
 Samples: every range the detector reports with the gate off (``gate_min`` 0), at the bar where it
 proves itself, with its ``gate.FEATURES``; labelled 1 when its climax is a labelled climax of the
-same name within the scorer's tolerance (+-3 bars), else 0. Families A-D only (the tuning set),
-seeds 0-``--seeds``, unperturbed and in every perturbation; families E and F are never read.
+same name within the scorer's tolerance (+-3 bars), else 0. Families A-F only (the tuning set since
+round 7), seeds 0-``--seeds``, unperturbed and in every perturbation; family G is never read.
 
-Folds: one per tuning family, trained on the three others and scored on the one left out: on
-its ranges (AUC; the share of true climaxes among the ranges kept at ``gate_min``, and of true
+Folds: one per tuning family, trained on the five others and scored on the one left out: on its
+ranges (AUC; the share of true climaxes among the ranges kept at ``gate_min``, and of true
 climaxes kept) and through the whole detector (``bench/wyckoff_accuracy.py``'s strict scorer on
-its seeds 0-``--seeds``, every variant, with the fold's trees and ``gate_min``). These are the
+its seeds 0-``--seeds``, every variant, with the fold's trees at ``gate_min`` and at each of
+``--also``). ``--baseline`` scores round 5's detector (no gate) the same way instead. These are the
 figures the candidates' thresholds and ``gate_min`` were chosen on (docs/wyckoff.md). Then the
-shipped model is trained on all four and written to ``trading/wyckoff/gate_model.json`` with
-what it was trained on and its folds (``--out`` writes elsewhere). ``--quick`` skips the
+shipped model is trained on all six and written to ``trading/wyckoff/gate_model.json`` with what
+it was trained on and its folds (``--out`` writes elsewhere). ``--quick`` skips the
 detector-level folds. Prints its figures; never fails on a number.
 """
 
@@ -50,13 +51,14 @@ from trading.wyckoff import WyckoffParams, gate  # noqa: E402
 from trading.wyckoff.scenarios import perturb  # noqa: E402
 from trading.wyckoff.scoring import TOLERANCE  # noqa: E402
 
-TUNING = "ABCD"
-# the detector's settings the gate was chosen with (round 6, docs/wyckoff.md): looser candidates than the
-# defaults, which the gate then sorts; the gate ships off (gate_min 0 by default)
+TUNING = "ABCDEF"
+# the detector's settings the gate was chosen with (rounds 6 and 7, docs/wyckoff.md): looser candidates than
+# round 5's, which the gate then sorts; the detector's defaults since round 7
 CANDIDATES = {"ar_min_atr": 4.0, "climax_volume": 2.5, "gate_min": 0.2}
 BOOST = {"max_depth": 3, "eta": 0.05, "subsample": 0.8, "min_child_weight": 5, "objective": "binary:logistic",
          "eval_metric": "logloss", "seed": 0, "nthread": 1}
 ROUNDS = 150
+ROUND_5 = {"ar_min_atr": 6.0, "climax_volume": 3.0, "gate_min": 0.0}  # the detector before the gate was on
 
 
 def samples(job: tuple[str, str, list[int], WyckoffParams]) -> list[tuple[str, str, int, list[float]]]:
@@ -119,6 +121,21 @@ def kept(y: Any, p: Any, threshold: float) -> dict[str, float]:
             "true_kept": round(float(y[keep].sum() / y.sum()), 4) if y.sum() else 0.0}
 
 
+def through_detector(held: str, seeds: int, params: WyckoffParams, workers: int,
+                     path: Path | None) -> dict[str, Any]:
+    """The strict scorer's figures on ``held``'s seeds 0-``seeds``, every variant, with the trees at ``path``
+    (None: the shipped ones, for a run with the gate off)."""
+    scored = run([(held, range(seeds))], VARIANTS, params, workers, gate_model=path)  # each worker reads them
+    out = {}
+    for (_, variant), (score, _, _, _) in sorted(scored.items()):
+        r = report(score)
+        out[variant] = {"shortfall": shortfall(r), "phase_accuracy": r["phase_accuracy"],
+                        **{k: {e: r[k].get(e, 0.0) for e in TARGET_EVENTS} for k in ("precision", "recall")}}
+        print(f"  {held} gate_min {params.gate_min} {variant:16s} shortfall {shortfall(r):.3f}  " + "  ".join(
+            f"{e[:5]} {r['precision'].get(e, 0):.2f}/{r['recall'].get(e, 0):.2f}" for e in TARGET_EVENTS), flush=True)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", type=positive, default=300, help="seeds 0..N-1 of each tuning family")
@@ -127,6 +144,10 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=gate.MODEL)
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                     help="a detector threshold for the candidates (the shipped model: CANDIDATES)")
+    ap.add_argument("--also", default="", metavar="G1,G2",
+                    help="further gate_min values to score on the detector-level folds (comma-separated)")
+    ap.add_argument("--baseline", action="store_true",
+                    help="only score round 5's detector (ROUND_5: no gate) on each tuning family, as the folds do")
     args = ap.parse_args()
     params = dataclasses.replace(WyckoffParams(), **CANDIDATES)
     for item in args.set:
@@ -135,7 +156,19 @@ def main() -> None:
         except ValueError as e:
             ap.error(f"--set {item}: {e}")
     threshold, params = params.gate_min, dataclasses.replace(params, gate_min=0.0)  # candidates: every range
+    try:
+        tried = [threshold, *(float(t) for t in args.also.split(",") if t.strip())]
+    except ValueError:
+        ap.error(f"--also takes numbers, not {args.also!r}")
+    if not all(0 < t < 1 for t in tried):
+        ap.error("gate_min values lie in (0, 1)")
     families = TUNING
+    if args.baseline:
+        r5 = dataclasses.replace(WyckoffParams(), **ROUND_5)
+        base = {f: through_detector(f, args.seeds, r5, args.workers, None) for f in families}
+        ratios = [v["shortfall"] for f in base.values() for v in f.values()]
+        print(f"round 5's detector (no gate): mean shortfall {np.mean(ratios):.4f}, worst {min(ratios):.4f}")
+        return
     started = time.perf_counter()
     fam, var, y, x = collect(families, args.seeds, params, args.workers)
     print(f"{len(y)} ranges, {int(y.sum())} with a true climax")
@@ -153,22 +186,17 @@ def main() -> None:
                 continue
             path = Path(tmp) / f"without_{held}.json"
             gate.save(to_trees(booster, {}), path)
-            scored = run([(held, range(args.seeds))], VARIANTS, dataclasses.replace(params, gate_min=threshold),
-                         args.workers, gate_model=path)  # each worker reads this fold's trees
-            f["detector"] = {}
-            for (_, variant), (score, _, _, _) in sorted(scored.items()):
-                r = report(score)
-                f["detector"][variant] = {"shortfall": shortfall(r), "phase_accuracy": r["phase_accuracy"],
-                                          **{k: {e: r[k].get(e, 0.0) for e in TARGET_EVENTS}
-                                             for k in ("precision", "recall")}}
-                print(f"  {variant:16s} shortfall {shortfall(r):.3f}  " + "  ".join(
-                    f"{e[:5]} {r['precision'].get(e, 0):.2f}/{r['recall'].get(e, 0):.2f}" for e in TARGET_EVENTS))
+            for t in tried:
+                f.setdefault("detector", {})[str(t)] = through_detector(
+                    held, args.seeds, dataclasses.replace(params, gate_min=t), args.workers, path)
     if not args.quick:
-        ratios = [v["shortfall"] for f in folds.values() for v in f["detector"].values()]
-        print(f"folds through the detector: mean shortfall {np.mean(ratios):.4f}, worst {min(ratios):.4f}")
+        for t in tried:
+            ratios = [v["shortfall"] for f in folds.values() for v in f["detector"][str(t)].values()]
+            print(f"folds through the detector at gate_min {t}: mean shortfall {np.mean(ratios):.4f}, "
+                  f"worst {min(ratios):.4f}")
     booster = fit(x, y)
     meta = {"trained_on": f"families {', '.join(families)}, seeds 0-{args.seeds - 1}, variants {', '.join(VARIANTS)}",
-            "never_read": "families E and F", "gate_min": threshold,
+            "never_read": "family G", "gate_min": threshold,
             "samples": int(len(y)), "positives": int(y.sum()), "boost": BOOST, "rounds": ROUNDS,
             "label": f"the range's climax is a labelled climax of its name within +-{TOLERANCE} bars",
             "folds_left_one_family_out": folds, "candidates": CANDIDATES, "set": list(args.set),

@@ -43,7 +43,10 @@ def test_the_trees_score_every_row_as_xgboost_does_missing_values_included() -> 
 def test_the_shipped_gate_reads_the_detectors_features_and_says_what_it_was_trained_on() -> None:
     trees = gate.load(gate.MODEL)
     assert trees.features == gate.FEATURES and len(trees.nodes) > 0
-    assert "E and F" in trees.meta["never_read"] and "A, B, C, D" in trees.meta["trained_on"]
+    assert trees.meta["never_read"] == "family G" and "A, B, C, D, E, F," in trees.meta["trained_on"]
+    assert trees.meta["use_with"] == {"ar_min_atr": 4.0, "climax_volume": 2.5, "gate_min": 0.2}
+    p = WyckoffParams()
+    assert (p.ar_min_atr, p.climax_volume, p.gate_min) == (4.0, 2.5, 0.2), "the detector's defaults are its use"
 
 
 def test_a_model_for_other_features_is_refused(tmp_path: Path) -> None:
@@ -80,16 +83,16 @@ def test_a_detector_with_the_gate_on_refuses_unreadable_trees_before_any_bar(tmp
     monkeypatch.setattr(gate, "MODEL", tmp_path / "gone.json")
     with pytest.raises(ValueError, match="cannot be read.*gate_min to 0"):
         detection(1, dataclasses.replace(WyckoffParams(), gate_min=0.2))
-    _, d = detection(1, WyckoffParams())  # off: nothing reads the trees
+    _, d = detection(1, dataclasses.replace(WyckoffParams(), gate_min=0.0))  # off: nothing reads the trees
     assert d.ranges
 
 
-ON = dataclasses.replace(WyckoffParams(), gate_min=0.2, ar_min_atr=4.0, climax_volume=2.5)  # as it was trained
+ON = WyckoffParams()  # the defaults: the gate on, as it was trained (gate_min 0.2, ar_min_atr 4, climax_volume 2.5)
 
 
 @pytest.mark.parametrize("seed", [0, 2])
 def test_only_the_ranges_the_gate_keeps_are_reported(seed: int) -> None:
-    """Off (the default), every range that proved itself is reported, unscored; on, as trained, each
+    """Off, every range that proved itself is reported, unscored; on (the default), as trained, each
     reported range scored at least ``gate_min`` where it proved itself, and some were dropped; a
     gate nothing passes reports no climax, AR, spring nor signal."""
     _, d_off = detection(seed, dataclasses.replace(ON, gate_min=0.0))

@@ -21,7 +21,7 @@ after a rise; "near" is the climax's edge, "far" the automatic rally/reaction's)
   ``proven_bars``, from the AR (after a sharp AR, with ``ar_sharp_needs_st``, only once a
   secondary test came); or it shows a spring/upthrust; or it breaks against the trend
   that came into it (their ``known_ns``; with ``report_after_phase_a`` off, when each is
-  found). Where it proves itself, the range gate (``trading.wyckoff.gate``; off by default)
+  found). Where it proves itself, the range gate (``trading.wyckoff.gate``; on by default)
   scores it from what is known then; under ``gate_min`` the range is dropped as a pause is. A break on the trend's
   side before then drops the range and reports none of its events (the phases it showed while it lasted stay shown): the trend paused, a markup or
   markdown it interrupted goes on, and the bar that broke it may open a range of its own. A

@@ -20,7 +20,7 @@ class WyckoffParams:
     trend_lookback: int = 60
     trend_min_atr: float = 6.0  # the fall (rise) into a climax, in ATR
     climax_range: float = 1.8  # climax bar range, in ATR
-    climax_volume: float = 3.0  # climax volume, in baselines
+    climax_volume: float = 2.5  # climax volume, in baselines
     climax_bars: int = 3  # ... the heaviest of the bar and the ones before it, against the baseline before them
     # ... or a burst: over the last k bars (2 <= k <= burst_bars), a mean volume of at least
     # burst_volume baselines (the volume_period bars before the last burst_bars) and a span (highest high to
@@ -31,7 +31,7 @@ class WyckoffParams:
     ps_range: float = 1.2  # preliminary support/supply bar range, in ATR
     ps_volume: float = 1.6  # preliminary support/supply volume, in baselines
     ps_gap: int = 8  # a preliminary support/supply comes at least this many bars before the climax
-    ar_min_atr: float = 6.0  # the automatic rally/reaction must reach this far from the climax
+    ar_min_atr: float = 4.0  # the automatic rally/reaction must reach this far from the climax
     # ... or, when less, ar_sharp * sqrt(bars from the climax's extreme to the peak) ATR, but at least
     # ar_sharp_floor ATR (0: off, the default): a move stands out from the noise by its height over the
     # square root of the bars it took, which coarser bars leave unchanged; a range with such a sharp AR
@@ -47,9 +47,9 @@ class WyckoffParams:
     proven_bars: int = 10  # ... by lasting this many bars from the AR (at least) ...
     proven_ratio: float = 3.0  # ... or this many times phase A's; a break with the trend before then drops it
     # a range that proved itself is reported only if the range gate (trading.wyckoff.gate, trees trained on
-    # the tuning families) scores it at least this, else it is dropped as a pause is (0: off, the default; it was
-    # trained and chosen with ar_min_atr 4 and climax_volume 2.5 at 0.2: docs/wyckoff.md, round 6)
-    gate_min: float = 0.0
+    # the tuning families A-F) scores it at least this, else it is dropped as a pause is (0: off); chosen with
+    # ar_min_atr 4 and climax_volume 2.5 on folds leaving one family out (docs/wyckoff.md, rounds 6 and 7)
+    gate_min: float = 0.2
     ar_max_bars: int = 120  # a climax with no AR within this many bars opens no range
     st_zone: float = 0.25  # a secondary test ends within this fraction of the height from the climax edge
     st_volume: float = 0.5  # ... on less than this fraction of the climax bar's volume

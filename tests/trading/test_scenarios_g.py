@@ -1,0 +1,319 @@
+"""Family G scenarios (heterogeneous agents around a hidden value, Heston noise and news jumps; 24/7 crypto
+30m/2h/4h bars and weekday stock daily bars): validity of bars, calendar, labels and phases, determinism,
+the perturbations and the population's shares."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from trading.wyckoff import scenarios_g
+from trading.wyckoff.scenarios import PERTURBATIONS, START_NS, Scenario, perturb, undone
+from trading.wyckoff.scenarios_g import (
+    BAR_CHOICES,
+    CRYPTO_BARS,
+    KINDS,
+    MAX_BARS,
+    MIN_BARS,
+    PHASES,
+    RANGE_BARS,
+    SHAKEOUT_BARS,
+    SLOW_BARS,
+    generate,
+    scenarios,
+)
+
+SEEDS = range(60)
+MINUTE_NS = 60 * 1_000_000_000
+HOUR_NS = 60 * MINUTE_NS
+DAY_NS = 24 * HOUR_NS
+WEEK_NS = 7 * DAY_NS
+CLIMAXES = {"selling_climax", "buying_climax"}
+BREAKS = {"sign_of_strength", "sign_of_weakness"}
+SHAKEOUTS = {"spring", "upthrust"}
+BACKUPS = {"last_point_of_support", "last_point_of_supply"}
+EVENTS = {
+    "preliminary_support", "preliminary_supply", "selling_climax", "buying_climax", "automatic_rally",
+    "automatic_reaction", "secondary_test", "spring", "upthrust", "sign_of_strength", "sign_of_weakness",
+    "last_point_of_support", "last_point_of_supply",
+}
+EXPECTED = {"accumulation": 1, "distribution": -1, "reaccumulation": 1, "redistribution": -1}
+LOW_SIDE = {"selling_climax", "spring", "last_point_of_support", "preliminary_support", "automatic_reaction"}
+
+
+@pytest.fixture(scope="module")
+def by_seed() -> list[Scenario]:
+    return list(scenarios(len(SEEDS), SEEDS[0]))
+
+
+@pytest.fixture(scope="module")
+def by_kind() -> list[Scenario]:
+    return [generate(seed, kind) for kind in KINDS for seed in range(2000, 2008)]
+
+
+@pytest.fixture(scope="module")
+def everything(by_seed: list[Scenario], by_kind: list[Scenario]) -> list[Scenario]:
+    return by_seed + by_kind
+
+
+def _label(sc: Scenario, events: set[str]) -> tuple[str, int, int, int] | None:
+    for lb in sc.labels:
+        if lb.event in events:
+            return lb.event, lb.bar, lb.start, lb.end
+    return None
+
+
+def _edges(sc: Scenario) -> tuple[int, int, int, int]:
+    """Climax bar, end of phase B, and the range's lowest low and highest high between them."""
+    climax = _label(sc, CLIMAXES)
+    assert climax is not None
+    end_b = int(np.flatnonzero(sc.phases == PHASES.index("B"))[-1])
+    bar = climax[1]
+    return bar, end_b, int(sc.low[bar: end_b + 1].min()), int(sc.high[bar: end_b + 1].max())
+
+
+def test_deterministic_and_api(by_seed: list[Scenario], by_kind: list[Scenario]) -> None:
+    assert KINDS == ("accumulation", "distribution", "reaccumulation", "redistribution")
+    assert PHASES == ("", "A", "B", "C", "D", "E")
+    assert SHAKEOUT_BARS == 10 and SLOW_BARS > SHAKEOUT_BARS
+    for seed in range(6):
+        a, b = generate(seed), by_seed[seed]
+        assert a.kind == b.kind and a.labels == b.labels and a.structure == b.structure and a.bar_ns == b.bar_ns
+        assert (a.spring, a.failed, a.direction) == (b.spring, b.failed, b.direction)
+        for f in ("start_ns", "end_ns", "open", "high", "low", "close", "volume", "phases"):
+            assert np.array_equal(getattr(a, f), getattr(b, f))
+    assert not np.array_equal(by_seed[0].close[:50], by_seed[1].close[:50])
+    for i, kind in enumerate(KINDS):  # generate(seed, kind) honours the kind
+        assert {sc.kind for sc in by_kind[8 * i: 8 * i + 8]} == {kind}
+    assert generate(5, "distribution").kind == "distribution"
+    with pytest.raises(ValueError):
+        generate(0, "sideways")
+    assert [sc.seed for sc in scenarios(3, 7)] == [7, 8, 9]
+
+
+def test_gives_up_after_bounded_redraws(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+
+    def never(*args: object) -> None:
+        calls.append(1)
+        raise scenarios_g._Reject("always")
+
+    monkeypatch.setattr(scenarios_g, "_draw", never)
+    with pytest.raises(RuntimeError):
+        generate(3)
+    assert len(calls) == scenarios_g.MAX_TRIES
+
+
+def test_bars_valid(everything: list[Scenario]) -> None:
+    for sc in everything:
+        n = len(sc)
+        assert MIN_BARS <= n <= MAX_BARS and sc.bar_ns in BAR_CHOICES
+        for arr in (sc.open, sc.high, sc.low, sc.close, sc.volume, sc.start_ns, sc.end_ns):
+            assert arr.dtype == np.int64 and len(arr) == n
+        assert (sc.low > 0).all() and (sc.low <= sc.high).all()
+        assert ((sc.low <= sc.open) & (sc.open <= sc.high)).all()
+        assert ((sc.low <= sc.close) & (sc.close <= sc.high)).all()
+        assert (sc.volume >= 1).all()
+        assert (sc.end_ns == sc.start_ns + sc.bar_ns).all()
+        assert (sc.high > sc.low).mean() > 0.9  # bars trade over more than one tick
+        tick = str(int(np.gcd.reduce(np.r_[sc.open, sc.high, sc.low, sc.close])))  # a power-of-ten tick grid
+        assert tick[0] == "1" and set(tick[1:]) <= {"0"}
+        if sc.bar_ns in CRYPTO_BARS:  # continuous trading: a bar opens at the last close
+            assert np.array_equal(sc.open[1:], sc.close[:-1])
+        else:  # stock daily bars open with an overnight gap
+            assert (sc.open[1:] != sc.close[:-1]).mean() > 0.8
+
+
+def test_calendar(everything: list[Scenario]) -> None:
+    for sc in everything:
+        monday = START_NS + (sc.seed % 250) * WEEK_NS
+        assert sc.start_ns[0] == monday
+        step = np.diff(sc.start_ns)
+        assert (step > 0).all()
+        if sc.bar_ns in CRYPTO_BARS:  # 24/7, aligned to the UTC day, no gaps
+            assert (step == sc.bar_ns).all()
+            assert (sc.start_ns % sc.bar_ns == 0).all()
+        else:
+            weekday = (sc.start_ns // DAY_NS + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
+            assert (weekday < 5).all() and (sc.start_ns % DAY_NS == 0).all()
+            assert set(step.tolist()) <= {DAY_NS, 3 * DAY_NS}
+
+
+def test_labels(everything: list[Scenario]) -> None:
+    for sc in everything:
+        assert sc.labels == sorted(sc.labels, key=lambda lb: lb.bar)
+        events = [lb.event for lb in sc.labels]
+        assert set(events) <= EVENTS and len(events) == len(set(events))
+        for lb in sc.labels:
+            assert lb.start < lb.end < len(sc) and lb.start <= lb.bar <= lb.end  # legs of two bars or more
+        up = sc.direction > 0
+        assert sc.direction in (1, -1) and sc.failed == (sc.direction != EXPECTED[sc.kind])
+        fall_in = sc.kind in ("accumulation", "redistribution")
+        expected = ["selling_climax" if fall_in else "buying_climax",
+                    "automatic_rally" if fall_in else "automatic_reaction", "secondary_test"]
+        if sc.spring:
+            expected.append("spring" if EXPECTED[sc.kind] > 0 else "upthrust")
+        expected += ["sign_of_strength" if up else "sign_of_weakness",
+                     "last_point_of_support" if up else "last_point_of_supply"]
+        ps = [e for e in events if e.startswith("preliminary")]
+        assert ps in ([], ["preliminary_support" if fall_in else "preliminary_supply"])
+        assert events == ps + expected, (sc.seed, events)  # every implied event, in order, nothing else
+        assert sc.spring == ("spring" in events or "upthrust" in events)
+        assert not sc.failed or sc.spring  # a failure follows a spring/upthrust
+        by = {lb.event: lb for lb in sc.labels}
+        assert by[expected[1]].start == by[expected[0]].end + 1  # climax, AR and ST legs touch
+        assert by[expected[2]].start == by[expected[1]].end + 1
+        if ps:
+            assert by[ps[0]].end < by[expected[0]].start
+        for lb in sc.labels:  # each label's bar is its leg's extreme on the event's side
+            if lb.event in BREAKS:
+                continue
+            low_side = lb.event in LOW_SIDE or (lb.event == "secondary_test" and fall_in)
+            seg = sc.low[lb.start: lb.end + 1] if low_side else -sc.high[lb.start: lb.end + 1]
+            assert lb.start + int(np.argmin(seg)) == lb.bar, (sc.seed, lb)
+
+
+def test_climax_is_strict_range_extreme(everything: list[Scenario]) -> None:
+    for sc in everything:
+        bar, end_b, lo, hi = _edges(sc)
+        climax = _label(sc, CLIMAXES)
+        assert climax is not None and bar >= 30
+        if climax[0] == "selling_climax":
+            assert sc.low[bar] == lo and (sc.low[bar + 1: end_b + 1] > lo).all()
+        else:
+            assert sc.high[bar] == hi and (sc.high[bar + 1: end_b + 1] < hi).all()
+        ps = _label(sc, {"preliminary_support", "preliminary_supply"})
+        if ps is not None:  # the PS is not beyond the climax
+            assert sc.low[ps[1]] > lo if ps[0] == "preliminary_support" else sc.high[ps[1]] < hi
+
+
+def test_spring_and_break(everything: list[Scenario]) -> None:
+    for sc in everything:
+        climax_bar, end_b, lo, hi = _edges(sc)
+        height = hi - lo
+        shake = _label(sc, SHAKEOUTS)
+        if shake is not None:
+            event, bar, _, _ = shake
+            after = sc.close[bar: bar + SHAKEOUT_BARS + 1]
+            if event == "spring":
+                assert lo - 0.5 * height <= sc.low[bar] < lo and (after > lo).any()
+            else:
+                assert hi < sc.high[bar] <= hi + 0.5 * height and (after < hi).any()
+            assert sc.phases[bar] == PHASES.index("C")
+        brk = _label(sc, BREAKS)
+        assert brk is not None
+        event, bar, start, end = brk
+        closes = sc.close[start: end + 1]
+        beyond = closes > hi if event == "sign_of_strength" else closes < lo
+        assert beyond.any() and start + int(np.argmax(beyond)) == bar  # the first close beyond the edge
+        assert RANGE_BARS[0] <= bar - climax_bar <= RANGE_BARS[1]
+        backup = _label(sc, BACKUPS)
+        assert backup is not None
+        mid = (lo + hi) / 2  # the back-up stays on the break side of the range's middle
+        assert (sc.low[backup[1]] > mid) if event == "sign_of_strength" else (sc.high[backup[1]] < mid)
+
+
+def test_phase_c_has_no_unlabelled_spring(everything: list[Scenario]) -> None:
+    """Beyond the spring-side edge in phase C: either the labelled spring/upthrust (and nothing
+    beyond it after its ten bars), or an unconfirmed shakeout whose closes stay beyond for at least
+    ``SLOW_BARS`` bars from its extreme; nothing in phase C goes beyond the other edge."""
+    slow = 0
+    for sc in everything:
+        _, _, lo, hi = _edges(sc)
+        c = np.flatnonzero(sc.phases == PHASES.index("C"))
+        assert len(c) and (np.diff(c) == 1).all()
+        a, b = int(c[0]), int(c[-1]) + 1
+        down = EXPECTED[sc.kind] > 0  # the spring side is support
+        depth = lo - sc.low[a:b] if down else sc.high[a:b] - hi
+        far = sc.high[a:b] - hi if down else lo - sc.low[a:b]
+        assert (far <= 0).all()
+        if not (depth > 0).any():
+            assert not sc.spring
+            continue
+        ext = a + int(np.argmax(depth))
+        shake = _label(sc, SHAKEOUTS)
+        if sc.spring:
+            window = sc.close[ext: ext + SHAKEOUT_BARS + 1]
+            inside = window > lo if down else window < hi
+            assert shake is not None and shake[1] == ext and inside.any()
+            assert not (depth[ext - a + SHAKEOUT_BARS + 1:] > 0).any()
+        else:
+            window = sc.close[ext: ext + SLOW_BARS + 1]
+            inside = window > lo if down else window < hi
+            assert shake is None and not inside.any()
+            back = sc.close[ext:b] > lo if down else sc.close[ext:b] < hi
+            assert back.any()  # back inside before the break, and it stays inside
+            first_in = ext + int(np.argmax(back))
+            assert not (depth[first_in - a + 1:] > 0).any()
+            slow += 1
+    assert slow > 0  # the distractor occurs
+
+
+def test_phases(everything: list[Scenario]) -> None:
+    for sc in everything:
+        a, b = sc.structure
+        assert sc.phases.dtype == np.int8 and len(sc.phases) == len(sc)
+        assert 0 < a < b < len(sc) - 1
+        assert (sc.phases[:a] == 0).all() and (sc.phases[b + 1:] == 0).all()
+        inside = sc.phases[a: b + 1]
+        assert (inside >= 1).all() and (np.diff(inside) >= 0).all()
+        assert set(inside.tolist()) == {1, 2, 3, 4, 5}
+        assert sc.labels[0].start == a
+        by = {lb.event: lb for lb in sc.labels}
+        st = by["secondary_test"]
+        assert sc.phases[st.end] == PHASES.index("A") and sc.phases[st.end + 1] == PHASES.index("B")
+        brk = _label(sc, BREAKS)
+        assert brk is not None
+        assert sc.phases[brk[2]] == PHASES.index("D") and sc.phases[brk[2] - 1] == PHASES.index("C")
+        backup = by.get("last_point_of_support") or by["last_point_of_supply"]
+        assert sc.phases[backup.end] == PHASES.index("D") and sc.phases[backup.end + 1] == PHASES.index("E")
+        climax = _label(sc, CLIMAXES)
+        assert climax is not None and sc.phases[climax[1]] == PHASES.index("A")
+
+
+def test_undone_and_perturb(everything: list[Scenario]) -> None:
+    for sc in everything:
+        assert undone(sc) == "", (sc.seed, undone(sc))
+    for sc in everything[:12]:
+        for variant in PERTURBATIONS:
+            p = perturb(sc, variant)
+            assert len(p.labels) == len(sc.labels) and (p.high >= p.low).all()
+            assert isinstance(undone(p), str)
+
+
+def test_population(by_seed: list[Scenario]) -> None:
+    n = len(by_seed)
+    counts = {k: sum(sc.kind == k for sc in by_seed) for k in KINDS}
+    assert min(counts.values()) >= 6, counts
+    springs = sum(sc.spring for sc in by_seed) / n
+    failed = sum(sc.failed for sc in by_seed) / n
+    assert 0.35 <= springs <= 0.75, springs
+    assert 0.04 <= failed <= 0.3, failed
+    assert any(sc.spring and not sc.failed for sc in by_seed)
+    assert {sc.bar_ns for sc in by_seed} == set(BAR_CHOICES)
+    assert len({sc.direction for sc in by_seed}) == 2
+    ratios, own, top = [], [], []
+    for sc in by_seed:
+        climax = _label(sc, CLIMAXES)
+        assert climax is not None
+        bar = climax[1]
+        before = sc.volume[bar - 27: bar - 3].mean()
+        ratios.append(sc.volume[bar - 2: bar + 3].max() / before)
+        own.append(sc.volume[bar] / before)
+        a = sc.structure[0]
+        st_end = next(lb.end for lb in sc.labels if lb.event == "secondary_test")
+        top.append(sc.volume[bar] >= sc.volume[a: st_end + 1].max())
+    assert min(ratios) >= 1.4 and max(ratios) <= 30.0
+    assert min(ratios) < 2.5 and max(ratios) > 6.0  # the climax volume varies
+    assert min(own) >= 1.0
+    assert 0.3 <= np.mean([o < r for o, r in zip(own, ratios, strict=True)]) <= 0.85  # often a neighbour trades more
+    assert 0.1 <= np.mean(top) <= 0.6  # the climax bar is often not phase A's heaviest
+    lengths = [sc.structure[1] - sc.structure[0] for sc in by_seed]
+    assert max(lengths) > 4 * min(lengths)  # proportions vary
+    ranges = []
+    for sc in by_seed:
+        climax = _label(sc, CLIMAXES)
+        brk = _label(sc, BREAKS)
+        assert climax is not None and brk is not None
+        ranges.append(brk[1] - climax[1])
+    assert min(ranges) < 80 and max(ranges) > 400  # very short and very long ranges
