@@ -645,7 +645,7 @@ def wyckoff_params(values: dict[str, Any]) -> WyckoffParams:
         from trading.wyckoff import gate
 
         try:
-            gate.load(gate.MODEL)
+            gate.ready(params.gate_min)
         except ValueError as e:
             raise ValueError(f"agents.analysis.gate_min: {e}") from None
     return params

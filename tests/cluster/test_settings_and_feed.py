@@ -52,7 +52,8 @@ def test_wyckoff_thresholds_are_typed_and_named(tmp_path) -> None:
 
 def test_the_range_gate_is_set_from_0_off_to_below_1_and_refused_otherwise(tmp_path) -> None:
     """0 turns the gate off; a score of 1 or more (or true, read as 1) would drop every range in
-    silence, and infinity or a negative means nothing: each is refused by name."""
+    silence, as would one above the highest score the shipped trees give, and infinity or a negative
+    means nothing: each is refused by name. Off, round 5's thresholds can be set back."""
     def gate_min(value):  # type: ignore[no-untyped-def]
         return write(tmp_path, lambda d: d["agents"].update(analysis={"gate_min": value}))
 
@@ -61,6 +62,11 @@ def test_the_range_gate_is_set_from_0_off_to_below_1_and_refused_otherwise(tmp_p
     for bad in (1, 1.5, True, float("inf"), -0.1):
         with pytest.raises(SettingsError, match=r"agents\.analysis\.gate_min: the range gate's least score"):
             load_settings(gate_min(bad))
+    with pytest.raises(SettingsError, match=r"agents\.analysis\.gate_min: gate_min 0.995 is above the highest score"):
+        load_settings(gate_min(0.995))
+    round_5 = write(tmp_path, lambda d: d["agents"].update(analysis={"gate_min": 0, "ar_min_atr": 6, "climax_volume": 3}))
+    p = load_settings(round_5).wyckoff_params()
+    assert (p.gate_min, p.ar_min_atr, p.climax_volume) == (0.0, 6.0, 3.0)
     with pytest.raises(SettingsError, match=r"agents\.analysis\.climax_volume: a positive number"):
         load_settings(write(tmp_path, lambda d: d["agents"].update(analysis={"climax_volume": float("inf")})))
 

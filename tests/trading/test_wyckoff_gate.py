@@ -58,11 +58,34 @@ def test_a_model_for_other_features_is_refused(tmp_path: Path) -> None:
         gate.load(path)
 
 
-@pytest.mark.parametrize("damage", ["missing", "empty", "truncated", "outside", "no trees"])
+@pytest.mark.parametrize("damage", ["missing", "empty", "truncated", "outside", "no trees", "cycle", "backwards",
+                                    "nan leaf", "inf threshold", "nan margin", "huge margin", "feature -5",
+                                    "deep nesting"])
 def test_trees_that_cannot_be_read_are_refused_in_one_line(tmp_path: Path, damage: str) -> None:
+    """Every walk of a tree the gate accepts ends at a leaf (children come after their node), and
+    every number it adds is finite: a damaged file cannot hang the detector, overflow or silently
+    drop every range."""
     raw = json.loads(gate.MODEL.read_text())
     path = tmp_path / "gate_model.json"
-    if damage == "empty":
+    inner = next(k for k, node in enumerate(raw["trees"][3]) if node[0] >= 0)
+    leaf = next(k for k, node in enumerate(raw["trees"][3]) if node[0] < 0)
+    if damage in ("cycle", "backwards"):
+        raw["trees"][3][inner][2:5] = [inner] * 3 if damage == "cycle" else [0, 0, 0]
+    elif damage == "nan leaf":
+        raw["trees"][3][leaf][1] = float("nan")
+    elif damage == "inf threshold":
+        raw["trees"][3][inner][1] = float("inf")
+    elif damage == "nan margin":
+        raw["base_margin"] = float("nan")
+    elif damage == "huge margin":
+        raw["base_margin"] = -1000.0
+    elif damage == "feature -5":
+        raw["trees"][3][inner][0] = -5
+    if damage == "deep nesting":
+        path.write_text("[" * 100_000 + "]" * 100_000)
+    elif damage in ("cycle", "backwards", "nan leaf", "inf threshold", "nan margin", "huge margin", "feature -5"):
+        path.write_text(json.dumps(raw))  # NaN and Infinity as Python's json writes them
+    elif damage == "empty":
         path.write_text("")
     elif damage == "truncated":
         path.write_text(gate.MODEL.read_text()[:500])
@@ -104,7 +127,10 @@ def test_only_the_ranges_the_gate_keeps_are_reported(seed: int) -> None:
     for r in reported:
         assert r.trust >= ON.gate_min
         assert r.trust == pytest.approx(gate.load(gate.MODEL).score(r.gate), abs=1e-6)
-    _, d_none = detection(seed, dataclasses.replace(ON, gate_min=0.999))
+    top = gate.load(gate.MODEL).highest()
+    with pytest.raises(ValueError, match="above the highest score the range gate gives"):
+        detection(seed, dataclasses.replace(ON, gate_min=min(top + 0.001, 0.9999)))  # would drop every range
+    _, d_none = detection(seed, dataclasses.replace(ON, gate_min=top))
     structure = {"selling_climax", "buying_climax", "automatic_rally", "automatic_reaction", "spring", "upthrust"}
     assert not [r for r in d_none.ranges if not r.held] and not d_none.signals
     assert not [e for e in d_none.events if e.event in structure]

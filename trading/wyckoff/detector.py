@@ -102,8 +102,7 @@ def detect_points(symbol: str, start: npt.NDArray[np.int64], end: npt.NDArray[np
                   params: WyckoffParams | None = None, instrument: Instrument | None = None) -> Detection:
     """Batch mode on integer points and volume units."""
     p = params or WyckoffParams()
-    if p.gate_min > 0:
-        gate.load(gate.MODEL)  # a gate that cannot be read is refused before any bar
+    gate.ready(p.gate_min)  # a gate that cannot be read, or never scores that high, is refused before any bar
     n = len(c)
     bar_ns = int(end[0] - start[0]) if n else 1
     if bar_ns <= 0:
@@ -181,8 +180,7 @@ class WyckoffDetector:
     def __post_init__(self) -> None:
         self.scale = price_scale(self.instrument.price_precision)
         p = self.params
-        if p.gate_min > 0:
-            gate.load(gate.MODEL)  # a gate that cannot be read is refused here, not at the first range
+        gate.ready(p.gate_min)  # a gate that cannot be read, or never scores that high, is refused here
         self.history = deque(maxlen=p.max_range_bars + p.ar_max_bars + p.lps_window + p.trend_lookback + 2)
 
     def _closes(self, a: int, b: int) -> list[int]:

@@ -101,7 +101,18 @@ class Trees:
                     break
                 v = f[feat]
                 k = missing if v != v else (yes if v < value else no)  # NaN takes the missing branch
+        return _sigmoid(margin)
+
+    def highest(self) -> float:
+        """The highest score the trees can give (each tree's largest leaf)."""
+        return _sigmoid(self.base_margin + sum(max(v for feat, v, *_ in tree if feat < 0) for tree in self.nodes))
+
+
+def _sigmoid(margin: float) -> float:
+    if margin >= 0:
         return 1.0 / (1.0 + math.exp(-margin))
+    e = math.exp(margin)  # no overflow for a large negative margin
+    return e / (1.0 + e)
 
 
 def _single(v: float) -> float:
@@ -138,11 +149,23 @@ def save(trees: Trees, path: Path = MODEL) -> None:
                                separators=(",", ":")) + "\n")
 
 
+def ready(gate_min: float) -> None:
+    """With the gate on (``gate_min`` > 0): its trees can be read, and can score a range that high
+    (else every range would be dropped). Refused in one line (``ValueError``)."""
+    if gate_min <= 0:
+        return
+    top = load(MODEL).highest()
+    if gate_min > top:
+        raise ValueError(f"gate_min {gate_min} is above the highest score the range gate gives ({top:.4f}): "
+                         "every range would be dropped")
+
+
 @lru_cache(maxsize=8)
 def load(path: Path = MODEL, names: tuple[str, ...] = FEATURES) -> Trees:
     """A shipped gate (read once). Refused in one line (``ValueError``): a file that cannot be read
     or is not a gate's trees, and a model whose features are not ``names`` (the trees would read
     the wrong numbers)."""
+    damaged = "restore it from the repository or retrain it (bench/wyckoff_gate.py)"
     try:
         raw = json.loads(path.read_text())
         features = tuple(raw["features"])
@@ -150,18 +173,21 @@ def load(path: Path = MODEL, names: tuple[str, ...] = FEATURES) -> Trees:
         base_margin = float(raw["base_margin"])
     except OSError as e:
         raise ValueError(f"the Wyckoff range gate's trees cannot be read ({path}: {e.strerror}); "
-                         "set wyckoff gate_min to 0 or restore the file from the repository") from None
-    except (ValueError, KeyError, TypeError) as e:
-        raise ValueError(f"{path} is not a range gate's trees ({type(e).__name__}: {e}); "
-                         "restore it from the repository or retrain it (bench/wyckoff_gate.py)") from None
+                         "restore the file from the repository, or set wyckoff gate_min to 0 (off)") from None
+    except (ValueError, KeyError, TypeError, RecursionError) as e:
+        raise ValueError(f"{path} is not a range gate's trees ({type(e).__name__}: {str(e)[:120]}); {damaged}") from None
     if features != names:
         raise ValueError(f"{path.name} was trained on other features than the detector gives it: "
                          "retrain it (bench/wyckoff_gate.py)")
+    if not nodes or not all(nodes):
+        raise ValueError(f"{path} holds no trees, or an empty one; {damaged}")
+    if not math.isfinite(base_margin) or abs(base_margin) > 100:
+        raise ValueError(f"{path} is not a range gate's trees (its base margin is {base_margin}); {damaged}")
     for tree in nodes:
-        for feat, _, yes, no, missing in tree:
-            if feat >= len(names) or (feat >= 0 and not all(0 < k < len(tree) for k in (yes, no, missing))):
-                raise ValueError(f"{path} is not a range gate's trees (a node points outside its tree); "
-                                 "restore it from the repository or retrain it (bench/wyckoff_gate.py)")
-    if not nodes:
-        raise ValueError(f"{path} holds no trees; restore it from the repository or retrain it (bench/wyckoff_gate.py)")
+        for k, (feat, value, yes, no, missing) in enumerate(tree):
+            if not math.isfinite(value) or not -1 <= feat < len(names) or (
+                    feat >= 0 and not all(k < child < len(tree) for child in (yes, no, missing))):
+                # a node's children come after it (as XGBoost numbers them), so every walk ends at a leaf
+                raise ValueError(f"{path} is not a range gate's trees (node {k} of a tree: feature {feat}, value "
+                                 f"{value}, children {yes}, {no}, {missing}); {damaged}")
     return Trees(nodes, base_margin, features, raw.get("meta", {}))
