@@ -6,6 +6,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.trading.scenario_contract import (
+    BREAKS,
+    CLIMAXES,
+    DAY_NS,
+    EVENTS,
+    EXPECTED,
+    HOUR_NS,
+    LOW_SIDE,
+    SHAKEOUTS,
+    WEEK_NS,
+    edges,
+    label,
+)
 from trading.wyckoff import scenarios_e
 from trading.wyckoff.scenarios import START_NS, Scenario
 from trading.wyckoff.scenarios_e import (
@@ -19,20 +32,6 @@ from trading.wyckoff.scenarios_e import (
 )
 
 SEEDS = range(60)
-MINUTE_NS = 60 * 1_000_000_000
-HOUR_NS = 60 * MINUTE_NS
-DAY_NS = 24 * HOUR_NS
-WEEK_NS = 7 * DAY_NS
-CLIMAXES = {"selling_climax", "buying_climax"}
-BREAKS = {"sign_of_strength", "sign_of_weakness"}
-SHAKEOUTS = {"spring", "upthrust"}
-EVENTS = {
-    "preliminary_support", "preliminary_supply", "selling_climax", "buying_climax", "automatic_rally",
-    "automatic_reaction", "secondary_test", "spring", "upthrust", "sign_of_strength", "sign_of_weakness",
-    "last_point_of_support", "last_point_of_supply",
-}
-EXPECTED = {"accumulation": 1, "distribution": -1, "reaccumulation": 1, "redistribution": -1}
-LOW_SIDE = {"selling_climax", "spring", "last_point_of_support", "preliminary_support", "automatic_reaction"}
 
 
 @pytest.fixture(scope="module")
@@ -48,22 +47,6 @@ def by_kind() -> list[Scenario]:
 @pytest.fixture(scope="module")
 def everything(by_seed: list[Scenario], by_kind: list[Scenario]) -> list[Scenario]:
     return by_seed + by_kind
-
-
-def _label(sc: Scenario, events: set[str]) -> tuple[str, int, int, int] | None:
-    for lb in sc.labels:
-        if lb.event in events:
-            return lb.event, lb.bar, lb.start, lb.end
-    return None
-
-
-def _edges(sc: Scenario) -> tuple[int, int, int, int]:
-    """Climax bar, end of phase B, and the range's lowest low and highest high between them."""
-    climax = _label(sc, CLIMAXES)
-    assert climax is not None
-    end_b = int(np.flatnonzero(sc.phases == PHASES.index("B"))[-1])
-    bar = climax[1]
-    return bar, end_b, int(sc.low[bar: end_b + 1].min()), int(sc.high[bar: end_b + 1].max())
 
 
 def test_deterministic_and_api(by_seed: list[Scenario], by_kind: list[Scenario]) -> None:
@@ -158,8 +141,8 @@ def test_labels(everything: list[Scenario]) -> None:
 
 def test_climax_is_range_extreme(everything: list[Scenario]) -> None:
     for sc in everything:
-        bar, end_b, lo, hi = _edges(sc)
-        climax = _label(sc, CLIMAXES)
+        bar, end_b, lo, hi = edges(sc)
+        climax = label(sc, CLIMAXES)
         assert climax is not None
         if climax[0] == "selling_climax":
             assert sc.low[bar] == lo and (sc.low[bar + 1: end_b + 1] > lo).all()
@@ -169,8 +152,8 @@ def test_climax_is_range_extreme(everything: list[Scenario]) -> None:
 
 def test_spring_and_break(everything: list[Scenario]) -> None:
     for sc in everything:
-        climax_bar, end_b, lo, hi = _edges(sc)
-        shake = _label(sc, SHAKEOUTS)
+        climax_bar, end_b, lo, hi = edges(sc)
+        shake = label(sc, SHAKEOUTS)
         if shake is not None:
             event, bar, _, _ = shake
             after = sc.close[bar: bar + SHAKEOUT_BARS + 1]
@@ -179,7 +162,7 @@ def test_spring_and_break(everything: list[Scenario]) -> None:
             else:
                 assert sc.high[bar] > hi and (after < hi).any()
             assert sc.phases[bar] == PHASES.index("C")
-        brk = _label(sc, BREAKS)
+        brk = label(sc, BREAKS)
         assert brk is not None
         event, bar, start, end = brk
         closes = sc.close[start: end + 1]
@@ -187,7 +170,7 @@ def test_spring_and_break(everything: list[Scenario]) -> None:
         assert beyond.any() and start + int(np.argmax(beyond)) == bar
         assert 40 <= bar - climax_bar <= 600
         # the back-up stays on the break side of the range's middle
-        backup = _label(sc, {"last_point_of_support", "last_point_of_supply"})
+        backup = label(sc, {"last_point_of_support", "last_point_of_supply"})
         assert backup is not None
         mid = (lo + hi) / 2
         assert (sc.low[backup[1]] > mid) if event == "sign_of_strength" else (sc.high[backup[1]] < mid)
@@ -199,7 +182,7 @@ def test_phase_c_has_no_unlabelled_spring(everything: list[Scenario]) -> None:
     than ten bars from its extreme; nothing in phase C goes beyond the other edge."""
     slow = 0
     for sc in everything:
-        _, _, lo, hi = _edges(sc)
+        _, _, lo, hi = edges(sc)
         c = np.flatnonzero(sc.phases == PHASES.index("C"))
         assert len(c) and (np.diff(c) == 1).all()
         a, b = int(c[0]), int(c[-1]) + 1
@@ -212,7 +195,7 @@ def test_phase_c_has_no_unlabelled_spring(everything: list[Scenario]) -> None:
             continue
         ext = a + int(np.argmax(depth))
         inside = sc.close[ext: ext + SHAKEOUT_BARS + 1] > lo if down else sc.close[ext: ext + SHAKEOUT_BARS + 1] < hi
-        shake = _label(sc, SHAKEOUTS)
+        shake = label(sc, SHAKEOUTS)
         if sc.spring:
             assert shake is not None and shake[1] == ext and inside.any()
             later = depth[ext - a + SHAKEOUT_BARS + 1:]
@@ -236,7 +219,7 @@ def test_phases(everything: list[Scenario]) -> None:
         by = {lb.event: lb for lb in sc.labels}
         st = by["secondary_test"]
         assert sc.phases[st.end] == PHASES.index("A") and sc.phases[st.end + 1] == PHASES.index("B")
-        brk = _label(sc, BREAKS)
+        brk = label(sc, BREAKS)
         assert brk is not None and sc.phases[brk[2]] == PHASES.index("D") and sc.phases[brk[2] - 1] == PHASES.index("C")
         backup = by.get("last_point_of_support") or by["last_point_of_supply"]
         assert sc.phases[backup.end] == PHASES.index("D") and sc.phases[backup.end + 1] == PHASES.index("E")
@@ -255,7 +238,7 @@ def test_population(by_seed: list[Scenario]) -> None:
     assert len({sc.direction for sc in by_seed}) == 2
     ratios, own = [], []
     for sc in by_seed:
-        climax = _label(sc, CLIMAXES)
+        climax = label(sc, CLIMAXES)
         assert climax is not None
         bar = climax[1]
         before = sc.volume[bar - 27: bar - 3].mean()

@@ -6,6 +6,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.trading import scenario_contract as contract
+from tests.trading.scenario_contract import (
+    BREAKS,
+    CLIMAXES,
+    DAY_NS,
+    EVENTS,
+    EXPECTED,
+    LOW_SIDE,
+    WEEK_NS,
+    label,
+)
 from trading.wyckoff import scenarios_f
 from trading.wyckoff.scenarios import START_NS, Scenario
 from trading.wyckoff.scenarios_f import (
@@ -22,21 +33,6 @@ from trading.wyckoff.scenarios_f import (
 )
 
 SEEDS = range(60)
-MINUTE_NS = 60 * 1_000_000_000
-HOUR_NS = 60 * MINUTE_NS
-DAY_NS = 24 * HOUR_NS
-WEEK_NS = 7 * DAY_NS
-CLIMAXES = {"selling_climax", "buying_climax"}
-BREAKS = {"sign_of_strength", "sign_of_weakness"}
-SHAKEOUTS = {"spring", "upthrust"}
-BACKUPS = {"last_point_of_support", "last_point_of_supply"}
-EVENTS = {
-    "preliminary_support", "preliminary_supply", "selling_climax", "buying_climax", "automatic_rally",
-    "automatic_reaction", "secondary_test", "spring", "upthrust", "sign_of_strength", "sign_of_weakness",
-    "last_point_of_support", "last_point_of_supply",
-}
-EXPECTED = {"accumulation": 1, "distribution": -1, "reaccumulation": 1, "redistribution": -1}
-LOW_SIDE = {"selling_climax", "spring", "last_point_of_support", "preliminary_support", "automatic_reaction"}
 
 
 @pytest.fixture(scope="module")
@@ -52,22 +48,6 @@ def by_kind() -> list[Scenario]:
 @pytest.fixture(scope="module")
 def everything(by_seed: list[Scenario], by_kind: list[Scenario]) -> list[Scenario]:
     return by_seed + by_kind
-
-
-def _label(sc: Scenario, events: set[str]) -> tuple[str, int, int, int] | None:
-    for lb in sc.labels:
-        if lb.event in events:
-            return lb.event, lb.bar, lb.start, lb.end
-    return None
-
-
-def _edges(sc: Scenario) -> tuple[int, int, int, int]:
-    """Climax bar, end of phase B, and the range's lowest low and highest high between them."""
-    climax = _label(sc, CLIMAXES)
-    assert climax is not None
-    end_b = int(np.flatnonzero(sc.phases == PHASES.index("B"))[-1])
-    bar = climax[1]
-    return bar, end_b, int(sc.low[bar: end_b + 1].min()), int(sc.high[bar: end_b + 1].max())
 
 
 def test_deterministic_and_api(by_seed: list[Scenario], by_kind: list[Scenario]) -> None:
@@ -186,101 +166,22 @@ def test_labels(everything: list[Scenario]) -> None:
 
 
 def test_climax_is_strict_range_extreme(everything: list[Scenario]) -> None:
-    for sc in everything:
-        bar, end_b, lo, hi = _edges(sc)
-        climax = _label(sc, CLIMAXES)
-        assert climax is not None
-        if climax[0] == "selling_climax":
-            assert sc.low[bar] == lo and (sc.low[bar + 1: end_b + 1] > lo).all()
-        else:
-            assert sc.high[bar] == hi and (sc.high[bar + 1: end_b + 1] < hi).all()
-        ps = _label(sc, {"preliminary_support", "preliminary_supply"})
-        if ps is not None:  # the PS is not beyond the climax
-            assert sc.low[ps[1]] > lo if ps[0] == "preliminary_support" else sc.high[ps[1]] < hi
+    contract.climax_is_strict_range_extreme(everything)
 
 
 def test_spring_and_break(everything: list[Scenario]) -> None:
-    for sc in everything:
-        climax_bar, end_b, lo, hi = _edges(sc)
-        height = hi - lo
-        shake = _label(sc, SHAKEOUTS)
-        if shake is not None:
-            event, bar, _, _ = shake
-            after = sc.close[bar: bar + SHAKEOUT_BARS + 1]
-            if event == "spring":
-                assert lo - 0.5 * height <= sc.low[bar] < lo and (after > lo).any()
-            else:
-                assert hi < sc.high[bar] <= hi + 0.5 * height and (after < hi).any()
-            assert sc.phases[bar] == PHASES.index("C")
-        brk = _label(sc, BREAKS)
-        assert brk is not None
-        event, bar, start, end = brk
-        closes = sc.close[start: end + 1]
-        beyond = closes > hi if event == "sign_of_strength" else closes < lo
-        assert beyond.any() and start + int(np.argmax(beyond)) == bar  # the first close beyond the edge
-        assert RANGE_BARS[0] <= bar - climax_bar <= RANGE_BARS[1]
-        backup = _label(sc, BACKUPS)
-        assert backup is not None
-        mid = (lo + hi) / 2  # the back-up stays on the break side of the range's middle
-        assert (sc.low[backup[1]] > mid) if event == "sign_of_strength" else (sc.high[backup[1]] < mid)
+    contract.spring_and_break(everything, SHAKEOUT_BARS, RANGE_BARS)
 
 
 def test_phase_c_has_no_unlabelled_spring(everything: list[Scenario]) -> None:
     """Beyond the spring-side edge in phase C: either the labelled spring/upthrust (and nothing
     beyond it after its ten bars), or an unconfirmed shakeout whose closes stay beyond for at least
     ``SLOW_BARS`` bars from its extreme; nothing in phase C goes beyond the other edge."""
-    slow = 0
-    for sc in everything:
-        _, _, lo, hi = _edges(sc)
-        c = np.flatnonzero(sc.phases == PHASES.index("C"))
-        assert len(c) and (np.diff(c) == 1).all()
-        a, b = int(c[0]), int(c[-1]) + 1
-        down = EXPECTED[sc.kind] > 0  # the spring side is support
-        depth = lo - sc.low[a:b] if down else sc.high[a:b] - hi
-        far = sc.high[a:b] - hi if down else lo - sc.low[a:b]
-        assert (far <= 0).all()
-        if not (depth > 0).any():
-            assert not sc.spring
-            continue
-        ext = a + int(np.argmax(depth))
-        shake = _label(sc, SHAKEOUTS)
-        if sc.spring:
-            window = sc.close[ext: ext + SHAKEOUT_BARS + 1]
-            inside = window > lo if down else window < hi
-            assert shake is not None and shake[1] == ext and inside.any()
-            assert not (depth[ext - a + SHAKEOUT_BARS + 1:] > 0).any()
-        else:
-            window = sc.close[ext: ext + SLOW_BARS + 1]
-            inside = window > lo if down else window < hi
-            assert shake is None and not inside.any()
-            back = sc.close[ext:b] > lo if down else sc.close[ext:b] < hi
-            assert back.any()  # back inside before the break, and it stays inside
-            first_in = ext + int(np.argmax(back))
-            assert not (depth[first_in - a + 1:] > 0).any()
-            slow += 1
-    assert slow > 0  # the distractor occurs
+    contract.phase_c_has_no_unlabelled_spring(everything, SHAKEOUT_BARS, SLOW_BARS)
 
 
 def test_phases(everything: list[Scenario]) -> None:
-    for sc in everything:
-        a, b = sc.structure
-        assert sc.phases.dtype == np.int8 and len(sc.phases) == len(sc)
-        assert 0 < a < b < len(sc) - 1
-        assert (sc.phases[:a] == 0).all() and (sc.phases[b + 1:] == 0).all()
-        inside = sc.phases[a: b + 1]
-        assert (inside >= 1).all() and (np.diff(inside) >= 0).all()
-        assert set(inside.tolist()) == {1, 2, 3, 4, 5}
-        assert sc.labels[0].start == a
-        by = {lb.event: lb for lb in sc.labels}
-        st = by["secondary_test"]
-        assert sc.phases[st.end] == PHASES.index("A") and sc.phases[st.end + 1] == PHASES.index("B")
-        brk = _label(sc, BREAKS)
-        assert brk is not None
-        assert sc.phases[brk[2]] == PHASES.index("D") and sc.phases[brk[2] - 1] == PHASES.index("C")
-        backup = by.get("last_point_of_support") or by["last_point_of_supply"]
-        assert sc.phases[backup.end] == PHASES.index("D") and sc.phases[backup.end + 1] == PHASES.index("E")
-        climax = _label(sc, CLIMAXES)
-        assert climax is not None and sc.phases[climax[1]] == PHASES.index("A")
+    contract.phases(everything)
 
 
 def test_population(by_seed: list[Scenario]) -> None:
@@ -296,7 +197,7 @@ def test_population(by_seed: list[Scenario]) -> None:
     assert len({sc.direction for sc in by_seed}) == 2
     ratios, own, top = [], [], []
     for sc in by_seed:
-        climax = _label(sc, CLIMAXES)
+        climax = label(sc, CLIMAXES)
         assert climax is not None
         bar = climax[1]
         before = sc.volume[bar - 27: bar - 3].mean()
@@ -313,8 +214,8 @@ def test_population(by_seed: list[Scenario]) -> None:
     assert max(lengths) > 4 * min(lengths)  # proportions vary
     ranges = []
     for sc in by_seed:
-        climax = _label(sc, CLIMAXES)
-        brk = _label(sc, BREAKS)
+        climax = label(sc, CLIMAXES)
+        brk = label(sc, BREAKS)
         assert climax is not None and brk is not None
         ranges.append(brk[1] - climax[1])
     assert min(ranges) < 80 and max(ranges) > 400  # very short and very long ranges
