@@ -74,7 +74,7 @@ def peers_python(venv: Path) -> Path:
     uv = shutil.which("uv") or str(ROOT / ".tools" / "bin" / "uv")
     print(f"installing {NAUTILUS} into {venv} (first use; ~600 MB) ...", flush=True)
     subprocess.run([uv, "venv", "-q", "-p", "3.11", str(venv)], check=True)
-    subprocess.run([uv, "pip", "install", "-q", "--python", str(python), NAUTILUS], check=True)
+    subprocess.run([uv, "pip", "install", "-q", "--compile-bytecode", "--python", str(python), NAUTILUS], check=True)
     return python
 
 
