@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import json
 import sys
 import time
@@ -46,7 +47,6 @@ sys.path.insert(0, str(ROOT))
 from bench.common import machine  # noqa: E402
 from trading.instruments import Instrument  # noqa: E402
 from trading.wyckoff import WyckoffParams, detect_points  # noqa: E402
-from trading.wyckoff import scenarios as family_a  # noqa: E402
 from trading.wyckoff.machine import STRUCTURE_EVENTS  # noqa: E402
 from trading.wyckoff.scenarios import PERTURBATIONS, SCALE, Scenario, perturb, undone  # noqa: E402
 from trading.wyckoff.scoring import TOLERANCE, Score, match_named  # noqa: E402
@@ -99,34 +99,15 @@ def override(params: WyckoffParams, item: str) -> WyckoffParams:
     return dataclasses.replace(params, **{name: type(current)(value)})
 
 
+MODULES = {"A": "scenarios", "B": "scenarios_b", "C": "scenarios_c", "D": "scenarios_d", "E": "scenarios_e",
+           "F": "scenarios_f", "G": "scenarios_g"}  # trading.wyckoff's module of each family
+
+
 def generator(family: str) -> Callable[[int], Scenario]:
-    if family == "A":
-        return family_a.generate
-    if family == "B":
-        from trading.wyckoff import scenarios_b
-
-        return scenarios_b.generate
-    if family == "C":
-        from trading.wyckoff import scenarios_c
-
-        return scenarios_c.generate
-    if family == "D":
-        from trading.wyckoff import scenarios_d
-
-        return scenarios_d.generate
-    if family == "E":
-        from trading.wyckoff import scenarios_e
-
-        return scenarios_e.generate
-    if family == "F":
-        from trading.wyckoff import scenarios_f
-
-        return scenarios_f.generate
-    if family == "G":
-        from trading.wyckoff import scenarios_g
-
-        return scenarios_g.generate
-    raise ValueError(f"no scenario family {family!r}: one of A-G")
+    if family not in MODULES:
+        raise ValueError(f"no scenario family {family!r}: one of A-G")
+    generate: Callable[[int], Scenario] = importlib.import_module(f"trading.wyckoff.{MODULES[family]}").generate
+    return generate
 
 
 def detect(sc: Scenario, params: WyckoffParams) -> Any:

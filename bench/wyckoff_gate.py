@@ -200,8 +200,7 @@ def main() -> None:
             "samples": int(len(y)), "positives": int(y.sum()), "boost": BOOST, "rounds": ROUNDS,
             "label": f"the range's climax is a labelled climax of its name within +-{TOLERANCE} bars",
             "folds_left_one_family_out": folds, "candidates": CANDIDATES, "set": list(args.set),
-            "use_with": {**CANDIDATES, **{k: v for k, v in dataclasses.asdict(params).items() if k in CANDIDATES},
-                         "gate_min": threshold}}
+            "use_with": {k: getattr(params, k) for k in CANDIDATES} | {"gate_min": threshold}}
     gate.save(to_trees(booster, meta), args.out)
     check = gate.load.__wrapped__(args.out)
     mine = np.array([check.score(row) for row in x[:200]])

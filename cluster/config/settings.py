@@ -641,13 +641,12 @@ def wyckoff_params(values: dict[str, Any]) -> WyckoffParams:
                 raise ValueError(f"agents.analysis.{key}: a positive number (got {value!r})")
             out[key] = float(value)
     params = WyckoffParams(**out)
-    if params.gate_min > 0:
-        from trading.wyckoff import gate
+    from trading.wyckoff import gate
 
-        try:
-            gate.ready(params.gate_min)
-        except ValueError as e:
-            raise ValueError(f"agents.analysis.gate_min: {e}") from None
+    try:
+        gate.ready(params.gate_min)  # the trees are read only with the gate on
+    except ValueError as e:
+        raise ValueError(f"agents.analysis.gate_min: {e}") from None
     return params
 
 

@@ -6,14 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.trading import scenario_contract as contract
 from tests.trading.scenario_contract import (
     BREAKS,
     CLIMAXES,
     DAY_NS,
-    EVENTS,
     EXPECTED,
     HOUR_NS,
-    LOW_SIDE,
     SHAKEOUTS,
     WEEK_NS,
     edges,
@@ -106,37 +105,7 @@ def test_bars_valid(everything: list[Scenario]) -> None:
 
 
 def test_labels(everything: list[Scenario]) -> None:
-    for sc in everything:
-        assert sc.labels == sorted(sc.labels, key=lambda lb: lb.bar)
-        events = [lb.event for lb in sc.labels]
-        assert set(events) <= EVENTS and len(events) == len(set(events))
-        for lb in sc.labels:
-            assert lb.start < lb.end < len(sc) and lb.start <= lb.bar <= lb.end  # legs of two bars or more
-        up = sc.direction > 0
-        assert sc.direction in (1, -1) and sc.failed == (sc.direction != EXPECTED[sc.kind])
-        fall_in = sc.kind in ("accumulation", "redistribution")
-        expected = ["selling_climax" if fall_in else "buying_climax",
-                    "automatic_rally" if fall_in else "automatic_reaction", "secondary_test"]
-        if sc.spring:
-            expected.append("spring" if EXPECTED[sc.kind] > 0 else "upthrust")
-        expected += ["sign_of_strength" if up else "sign_of_weakness",
-                     "last_point_of_support" if up else "last_point_of_supply"]
-        ps = [e for e in events if e.startswith("preliminary")]
-        assert ps in ([], ["preliminary_support" if fall_in else "preliminary_supply"])
-        assert events == ps + expected, (sc.seed, events)  # every implied event, in order, nothing else
-        assert sc.spring == ("spring" in events or "upthrust" in events)
-        assert not sc.failed or sc.spring  # a failure follows a spring/upthrust
-        # consecutive labelled legs of the range touch: climax, AR, ST
-        by = {lb.event: lb for lb in sc.labels}
-        assert by[expected[1]].start == by[expected[0]].end + 1
-        assert by[expected[2]].start == by[expected[1]].end + 1
-        # each label's bar is its leg's extreme on the event's side
-        for lb in sc.labels:
-            if lb.event in BREAKS:
-                continue
-            low_side = lb.event in LOW_SIDE or (lb.event == "secondary_test" and fall_in)
-            seg = sc.low[lb.start: lb.end + 1] if low_side else -sc.high[lb.start: lb.end + 1]
-            assert lb.start + int(np.argmin(seg)) == lb.bar, (sc.seed, lb)
+    contract.labels(everything)
 
 
 def test_climax_is_range_extreme(everything: list[Scenario]) -> None:
@@ -207,22 +176,7 @@ def test_phase_c_has_no_unlabelled_spring(everything: list[Scenario]) -> None:
 
 
 def test_phases(everything: list[Scenario]) -> None:
-    for sc in everything:
-        a, b = sc.structure
-        assert sc.phases.dtype == np.int8 and len(sc.phases) == len(sc)
-        assert 0 < a < b < len(sc) - 1
-        assert (sc.phases[:a] == 0).all() and (sc.phases[b + 1:] == 0).all()
-        inside = sc.phases[a: b + 1]
-        assert (inside >= 1).all() and (np.diff(inside) >= 0).all()
-        assert set(inside.tolist()) == {1, 2, 3, 4, 5}
-        assert sc.labels[0].start == a
-        by = {lb.event: lb for lb in sc.labels}
-        st = by["secondary_test"]
-        assert sc.phases[st.end] == PHASES.index("A") and sc.phases[st.end + 1] == PHASES.index("B")
-        brk = label(sc, BREAKS)
-        assert brk is not None and sc.phases[brk[2]] == PHASES.index("D") and sc.phases[brk[2] - 1] == PHASES.index("C")
-        backup = by.get("last_point_of_support") or by["last_point_of_supply"]
-        assert sc.phases[backup.end] == PHASES.index("D") and sc.phases[backup.end + 1] == PHASES.index("E")
+    contract.phases(everything)
 
 
 def test_population(by_seed: list[Scenario]) -> None:

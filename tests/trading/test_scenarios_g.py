@@ -12,9 +12,6 @@ from tests.trading.scenario_contract import (
     BREAKS,
     CLIMAXES,
     DAY_NS,
-    EVENTS,
-    EXPECTED,
-    LOW_SIDE,
     WEEK_NS,
     label,
 )
@@ -120,37 +117,7 @@ def test_calendar(everything: list[Scenario]) -> None:
 
 
 def test_labels(everything: list[Scenario]) -> None:
-    for sc in everything:
-        assert sc.labels == sorted(sc.labels, key=lambda lb: lb.bar)
-        events = [lb.event for lb in sc.labels]
-        assert set(events) <= EVENTS and len(events) == len(set(events))
-        for lb in sc.labels:
-            assert lb.start < lb.end < len(sc) and lb.start <= lb.bar <= lb.end  # legs of two bars or more
-        up = sc.direction > 0
-        assert sc.direction in (1, -1) and sc.failed == (sc.direction != EXPECTED[sc.kind])
-        fall_in = sc.kind in ("accumulation", "redistribution")
-        expected = ["selling_climax" if fall_in else "buying_climax",
-                    "automatic_rally" if fall_in else "automatic_reaction", "secondary_test"]
-        if sc.spring:
-            expected.append("spring" if EXPECTED[sc.kind] > 0 else "upthrust")
-        expected += ["sign_of_strength" if up else "sign_of_weakness",
-                     "last_point_of_support" if up else "last_point_of_supply"]
-        ps = [e for e in events if e.startswith("preliminary")]
-        assert ps in ([], ["preliminary_support" if fall_in else "preliminary_supply"])
-        assert events == ps + expected, (sc.seed, events)  # every implied event, in order, nothing else
-        assert sc.spring == ("spring" in events or "upthrust" in events)
-        assert not sc.failed or sc.spring  # a failure follows a spring/upthrust
-        by = {lb.event: lb for lb in sc.labels}
-        assert by[expected[1]].start == by[expected[0]].end + 1  # climax, AR and ST legs touch
-        assert by[expected[2]].start == by[expected[1]].end + 1
-        if ps:
-            assert by[ps[0]].end < by[expected[0]].start
-        for lb in sc.labels:  # each label's bar is its leg's extreme on the event's side
-            if lb.event in BREAKS:
-                continue
-            low_side = lb.event in LOW_SIDE or (lb.event == "secondary_test" and fall_in)
-            seg = sc.low[lb.start: lb.end + 1] if low_side else -sc.high[lb.start: lb.end + 1]
-            assert lb.start + int(np.argmin(seg)) == lb.bar, (sc.seed, lb)
+    contract.labels(everything)
 
 
 def test_climax_is_strict_range_extreme(everything: list[Scenario]) -> None:
