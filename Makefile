@@ -46,9 +46,15 @@ stubs-check: $(SYNCED)
 	  for f in exec_pb2.py exec_pb2.pyi exec_pb2_grpc.py; do \
 	    cmp -s $$tmp/$$f $(PB)/$$f || { echo "$(PB)/$$f differs from $(PROTO): run make stubs and commit" >&2; rm -rf $$tmp; exit 1; }; \
 	  done; rm -rf $$tmp
-# cargo decides what to rebuild; when nothing changed this takes a fraction of a second.
-exec-bin:
-	cd rust_exec && $(CARGO) build --release --locked --quiet
+# cargo decides what to rebuild; when nothing changed this takes a fraction of a second. The workspace
+# also builds rust_exec/py, the same service as a Python module for the backtest (in-process, no
+# socket), put beside its Python side (replaced by a rename: a running process keeps its copy).
+NATIVE := cluster/adapters/rust_exec/octet_exec_native.abi3.so
+export PYO3_PYTHON := $(abspath $(VENV))/bin/python
+exec-bin: $(SYNCED)
+	cd rust_exec && $(CARGO) build --release --locked --quiet --workspace
+	@cmp -s rust_exec/target/release/liboctet_exec_native.so $(NATIVE) || \
+	  { cp rust_exec/target/release/liboctet_exec_native.so $(NATIVE).tmp && mv $(NATIVE).tmp $(NATIVE); }
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -186,7 +192,7 @@ lint: setup $(DASH_MODULES)
 	cd $(DASH) && npx --no-install tsc --noEmit
 	$(VENV)/bin/lint-imports
 	@$(MAKE) --no-print-directory stubs-check
-	cd rust_exec && $(CARGO) clippy --release --locked --quiet -- -D warnings
+	cd rust_exec && $(CARGO) clippy --release --locked --quiet --workspace -- -D warnings
 	$(VENV)/bin/mypy
 
 clean:

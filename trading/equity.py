@@ -124,6 +124,7 @@ def equity_range(quotes: TickBatch, registry: InstrumentRegistry,
 
 
 CANDIDATES = 32  # rows recomputed exactly per extreme: those within the float pass's error of it
+SHORT = 256  # rows of a batch short enough to rank a running high's candidates once (see _extremes)
 
 
 def _extremes(equity: np.ndarray, exact: Callable[[int], Decimal], tol: float) -> tuple[Decimal, Decimal, Decimal]:
@@ -146,7 +147,23 @@ def _extremes(equity: np.ndarray, exact: Callable[[int], Decimal], tol: float) -
     runmax = np.maximum.accumulate(equity)
     falls = equity - runmax
     drop = Decimal(0)
+    # a short batch (a backtest walks its quotes between orders): each running high's candidates are
+    # ranked once over the batch and cut at r, not searched again for every r
+    tops: dict[float, list[int]] | None = {} if len(equity) <= SHORT else None
     for r in near(falls, float(falls.min()), True):
-        top = max(at(s) for s in near(equity[: r + 1], float(runmax[r]), False))
+        target = float(runmax[r])
+        if tops is None:
+            rows = near(equity[: r + 1], target, False)
+        else:
+            if target not in tops:
+                tops[target] = _ranked(equity, target, tol)
+            rows = [s for s in tops[target] if s <= r][:CANDIDATES]  # what near(equity[: r + 1], target) picks
+        top = max(at(s) for s in rows)
         drop = min(drop, at(r) - top)
     return low, high, drop
+
+
+def _ranked(values: np.ndarray, target: float, tol: float) -> list[int]:
+    """Every row within ``tol`` of ``target`` from above, highest first (ties by row)."""
+    hits = np.flatnonzero(values >= target - tol)
+    return [int(i) for i in hits[np.argsort(-values[hits], kind="stable")]]

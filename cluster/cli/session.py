@@ -158,7 +158,8 @@ def run_session(settings: Settings, config_path: Path | None = None, backtest: b
             store = open_store(settings)
         except AuditKeyError as exc:
             raise fail(str(exc)) from None
-        live = _live(settings)
+        # the live view is for a gateway in another process (Redis): kept in this one, nobody would read it
+        live = _live(settings) if settings.runtime.live != "inprocess" else None
     columns = (TextColumn("[bold]backtest" if backtest else "[bold]session"), BarColumn(), MofNCompleteColumn(), TextColumn("batches"),
                TextColumn("{task.fields[info]}"), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as bar:
@@ -173,7 +174,8 @@ def run_session(settings: Settings, config_path: Path | None = None, backtest: b
             session = Session(settings, store, on_batch=on_batch, live=live, in_process=backtest)
             result = session.run(ticks)
         finally:
-            live.close()
+            if live is not None:
+                live.close()
     result.wall_s = time.perf_counter() - wall
     print_summary(settings, result)
     used = session.trust.status()
@@ -202,7 +204,7 @@ def run_session(settings: Settings, config_path: Path | None = None, backtest: b
         where = store.anchors.path if store.anchors is not None else "the anchor log"
         console.print(f"[red bold]{store.anchor_errors} batch(es) not anchored[/red bold] in {where} "
                       "(see the log): the next anchor covers them if one was written")
-    if live.errors:
+    if live is not None and live.errors:
         console.print(f"[yellow]live view: {live.errors} Redis error(s), last: {live.last_error}[/yellow]")
     breaches = sum(len(v["breaches"]) for v in result.compliance.values())
     if breaches:

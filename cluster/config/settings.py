@@ -359,6 +359,9 @@ class ExecutionSettings(_Model):
     binary: Path | None = None          # default: rust_exec/target/release/octet-exec, then PATH
     fsync: bool = True                  # fsync the journal before every acknowledgement
     supervise: bool = True              # embedded: restart octet-exec if it dies
+    # a backtest (`octet backtest`, sweeps) drives the same service inside its own process, without
+    # a socket (rust_exec/py, built by `make setup`); false: a child octet-exec over gRPC, as a desk
+    backtest_in_process: bool = True
     reconnect_seconds: float = Field(default=20.0, gt=0)  # how long a call retries an unreachable octet-exec
     metrics_port: int = Field(default=0, ge=-1, le=65535)  # Prometheus port (0 = any free port, -1 = off)
     slippage_points: int = Field(default=0, ge=0)          # added against every paper fill

@@ -13,6 +13,7 @@ the driver keeps no list that grows with the run unless asked to keep the record
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
 import threading
@@ -35,7 +36,9 @@ from actors.shell import MANY
 from cluster.adapters.feeds.paced import ReplayFeed
 from cluster.adapters.kafka.bus import Publisher
 from cluster.adapters.live import MemoryLive, Publication, RedisLive
+from cluster.adapters.rust_exec import inprocess
 from cluster.adapters.rust_exec.client import ExecUnavailable, GrpcExecutionClient
+from cluster.adapters.rust_exec.inprocess import InProcessExecService
 from cluster.adapters.rust_exec.process import ExecService, exec_credentials
 from cluster.config.secrets import private_dir, state_key
 from cluster.config.settings import Settings
@@ -55,6 +58,8 @@ from trading.ledger import AccountSnapshot, done_orders
 from trading.market import TickBatch
 from trading.orders import Order, OrderStatus, Signal
 from trading.strategies.sma_cross import SETUP as SMA_CROSS
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -267,14 +272,23 @@ class Session:
             self.store.anchors = AnchorLog.for_settings(self.settings)
         state_dir = data_dir / "state" / self.run_id
         address = self.settings.execution.address
-        self.exec_service = None
+        self.exec_service: ExecService | InProcessExecService | None = None
         self.saved = self.desk.load() if self.desk is not None else (None, [])
         was = self.saved[0].get("state_format", 1) if self.saved[0] is not None else STATE_FORMAT
         if was != STATE_FORMAT:  # before any actor reads its saved state
             raise ResumeRefused(f"run {self.run_id} was saved by another version of Octet (agents' state format {was}, "
                                 f"this version reads {STATE_FORMAT}): finish it with the version that started it, "
                                 "or start a new run (`octet desk start --new`)")
-        if address is None:  # embedded: a rust_exec of this session's own, with its own journal
+        if address is None and self.in_process and self.desk is None and self.settings.execution.backtest_in_process \
+                and not inprocess.available():
+            log.warning("rust_exec's in-process module is not built (make setup): this backtest starts octet-exec "
+                        "and reaches it over gRPC, which is slower")
+        if address is None and self.in_process and self.desk is None and self.settings.execution.backtest_in_process \
+                and inprocess.available():
+            # a backtest: the agents are in this process, and so is rust_exec's service (no socket)
+            self.exec_service = InProcessExecService.for_settings(self.settings, data_dir / "exec" / self.run_id)
+            address = self.exec_service.start()
+        elif address is None:  # embedded: a rust_exec of this session's own, with its own journal
             # a resumed desk's rust_exec listens where it did: the agents' saved clients connect there
             listen = str(self.saved[0].get("exec_address") or "127.0.0.1:0") if self.saved[0] else "127.0.0.1:0"
             self.exec_service = ExecService.for_settings(self.settings, data_dir / "exec" / self.run_id, listen)

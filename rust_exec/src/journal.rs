@@ -11,7 +11,9 @@
 //!
 //! A writer thread takes every frame queued while it was busy, writes them in one go and fsyncs
 //! once (group commit): callers wait until their frame is durable, so nothing acknowledged is lost
-//! to kill -9. At start the journal is read back and replayed through the engine (after the newest
+//! to kill -9. Without fsync (`--no-fsync`, a backtest) a frame is written by the caller at once:
+//! "durable" then means handed to the operating system, which a kill -9 does not undo either, and a
+//! write to the page cache costs less than waking the writer thread. At start the journal is read back and replayed through the engine (after the newest
 //! snapshot, see `snapshot` and `store`). A bad frame that reaches the end of the last segment is a
 //! torn tail (a crash mid-write, never acknowledged) and is cut off; a damaged frame with whole
 //! frames after it, a bad header, a gap between segments or a damaged older segment stops the
@@ -222,8 +224,15 @@ pub trait SyncObserver: Send + 'static {
     fn synced(&self, frames: usize, seconds: f64);
 }
 
+/// Where appended frames go: to the writer thread (group commit, with fsync), or, without fsync,
+/// written at once by the caller (a write to the page cache costs less than waking a thread).
+enum Sink {
+    Thread(mpsc::Sender<Job>),
+    Inline(Box<Writer>),
+}
+
 pub struct Journal {
-    tx: mpsc::Sender<Job>,
+    sink: Sink,
     next_frame: u64,
     pub durable: watch::Receiver<Durable>,
     /// The frame of the newest snapshot written (0: none yet in this process).
@@ -277,27 +286,37 @@ impl Journal {
         let mut file = OpenOptions::new().append(true).open(segment)?;
         file.seek(SeekFrom::End(0))?;
         let seg_first = parse_segment_name(&segment.file_name().unwrap_or_default().to_string_lossy()).unwrap_or(1);
-        let (tx, rx) = mpsc::channel::<Job>();
         let (stx, srx) = mpsc::channel::<(u64, Box<State>)>();
         let start = Durable { frame: recovered, report_seq: recovered_report_seq };
         let (dtx, drx) = watch::channel(start);
         let (snap_tx, snap_rx) = watch::channel(0u64);
         let d = dir.to_path_buf();
-        std::thread::Builder::new().name("journal".into()).spawn(move || {
-            writer(d, file, seg_first, rx, dtx, fsync, observer, stx);
-        })?;
-        let d = dir.to_path_buf();
         std::thread::Builder::new().name("snapshot".into()).spawn(move || {
             snapshotter(d, srx, snap_tx, retention);
         })?;
-        Ok(Journal { tx, next_frame: recovered, durable: drx, snapshots: snap_rx })
+        let w = Writer { dir: dir.to_path_buf(), file, seg_first, durable: dtx, fsync, observer, snapshots: stx };
+        let sink = if fsync {
+            let (tx, rx) = mpsc::channel::<Job>();
+            std::thread::Builder::new().name("journal".into()).spawn(move || writer(w, rx))?;
+            Sink::Thread(tx)
+        } else {
+            Sink::Inline(Box::new(w))
+        };
+        Ok(Journal { sink, next_frame: recovered, durable: drx, snapshots: snap_rx })
     }
 
     /// Queue a command; returns its frame number. Call in the order the engine applied them.
     pub fn append(&mut self, cmd: Command, report_seq: u64) -> u64 {
         self.next_frame += 1;
+        let tx = match &mut self.sink {
+            Sink::Inline(w) => {
+                w.write(&encode(cmd), 1, Durable { frame: self.next_frame, report_seq });
+                return self.next_frame;
+            }
+            Sink::Thread(tx) => tx,
+        };
         let job = Job::Frame { frame: self.next_frame, report_seq, bytes: encode(cmd) };
-        if self.tx.send(job).is_err() {
+        if tx.send(job).is_err() {
             // The writer died (disk error): nothing more can be made durable. Stop at once
             // rather than acknowledge orders that would be lost.
             tracing::error!("journal writer is gone; exiting so that nothing unjournaled is acknowledged");
@@ -308,7 +327,12 @@ impl Journal {
 
     /// Queue a snapshot of the engine's state after the last appended frame; returns that frame.
     pub fn snapshot(&mut self, state: State) -> u64 {
-        let _ = self.tx.send(Job::Snapshot { frame: self.next_frame, state: Box::new(state) });
+        match &mut self.sink {
+            Sink::Thread(tx) => {
+                let _ = tx.send(Job::Snapshot { frame: self.next_frame, state: Box::new(state) });
+            }
+            Sink::Inline(w) => w.roll(self.next_frame, Box::new(state)),  // every frame is written
+        }
         self.next_frame
     }
 
@@ -336,9 +360,65 @@ impl Journal {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn writer(dir: PathBuf, mut file: File, mut seg_first: u64, rx: mpsc::Receiver<Job>, durable: watch::Sender<Durable>,
-          fsync: bool, observer: Box<dyn SyncObserver>, snapshots: mpsc::Sender<(u64, Box<State>)>) {
+/// Writes frames to the journal's current segment and rolls segments for snapshots: on the
+/// writer thread, or in the caller's (`Sink::Inline`).
+struct Writer {
+    dir: PathBuf,
+    file: File,
+    seg_first: u64,
+    durable: watch::Sender<Durable>,
+    fsync: bool,
+    observer: Box<dyn SyncObserver>,
+    snapshots: mpsc::Sender<(u64, Box<State>)>,
+}
+
+impl Writer {
+    /// Every frame up to `frame` is durable: roll to a new segment from frame + 1 (unless the
+    /// current one already starts there), so that the segments the snapshot covers can be deleted
+    /// whole, and hand the state to the snapshot thread.
+    fn roll(&mut self, frame: u64, state: Box<State>) {
+        if self.seg_first != frame + 1 {
+            match create_segment(&self.dir, frame + 1).and_then(|p| OpenOptions::new().append(true).open(p)) {
+                Ok(f) => {
+                    self.file = f;
+                    self.seg_first = frame + 1;
+                }
+                Err(e) => tracing::error!(error = %e, "journal: cannot start a new segment; appending to the current one"),
+            }
+        }
+        let _ = self.snapshots.send((frame, state));
+    }
+
+    /// Write `frames` frames (`buf`), fsync if asked, and make them durable up to `last`.
+    fn write(&mut self, buf: &[u8], frames: usize, last: Durable) {
+        let t = Instant::now();
+        let file = &mut self.file;
+        let ok = file.write_all(buf).and_then(|_| {
+            if self.fsync {
+                // fdatasync: the data and the length, not the timestamps.
+                if unsafe { libc::fdatasync(file.as_raw_fd()) } != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+        if let Err(e) = ok {
+            tracing::error!(error = %e, "journal write failed; exiting so that nothing unjournaled is acknowledged");
+            eprintln!("octet-exec: journal write failed in {}: {e}; exiting so that nothing unjournaled is acknowledged",
+                      self.dir.display());
+            std::process::exit(70);
+        }
+        self.observer.synced(frames, t.elapsed().as_secs_f64());
+        self.durable.send_modify(|d| {
+            d.frame = d.frame.max(last.frame);
+            d.report_seq = d.report_seq.max(last.report_seq);
+        });
+    }
+}
+
+/// The writer thread: takes every frame queued while it was busy, writes them in one go and fsyncs
+/// once (group commit).
+fn writer(mut w: Writer, rx: mpsc::Receiver<Job>) {
     let mut buf = Vec::with_capacity(1 << 16);
     let mut pending: Option<Job> = None;
     loop {
@@ -351,21 +431,8 @@ fn writer(dir: PathBuf, mut file: File, mut seg_first: u64, rx: mpsc::Receiver<J
         };
         let (first_frame, first_seq, bytes) = match job {
             Job::Snapshot { frame, state } => {
-                // Every frame up to `frame` was queued before this and is durable: roll to a new
-                // segment from frame + 1 (unless the current one already starts there), so that the
-                // segments the snapshot covers can be deleted whole.
-                if seg_first != frame + 1 {
-                    match create_segment(&dir, frame + 1)
-                        .and_then(|p| OpenOptions::new().append(true).open(p))
-                    {
-                        Ok(f) => {
-                            file = f;
-                            seg_first = frame + 1;
-                        }
-                        Err(e) => tracing::error!(error = %e, "journal: cannot start a new segment; appending to the current one"),
-                    }
-                }
-                let _ = snapshots.send((frame, state));
+                // every frame up to `frame` was queued before this, and is durable
+                w.roll(frame, state);
                 continue;
             }
             Job::Frame { frame, report_seq, bytes } => (frame, report_seq, bytes),
@@ -387,25 +454,7 @@ fn writer(dir: PathBuf, mut file: File, mut seg_first: u64, rx: mpsc::Receiver<J
                 }
             }
         }
-        let t = Instant::now();
-        let ok = file.write_all(&buf).and_then(|_| {
-            if fsync {
-                // fdatasync: the data and the length, not the timestamps.
-                if unsafe { libc::fdatasync(file.as_raw_fd()) } != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            Ok(())
-        });
-        if let Err(e) = ok {
-            tracing::error!(error = %e, "journal write failed; exiting so that nothing unjournaled is acknowledged");
-            std::process::exit(70);
-        }
-        observer.synced(frames, t.elapsed().as_secs_f64());
-        durable.send_modify(|d| {
-            d.frame = d.frame.max(last.frame);
-            d.report_seq = d.report_seq.max(last.report_seq);
-        });
+        w.write(&buf, frames, last);
     }
 }
 

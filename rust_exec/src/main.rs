@@ -26,8 +26,6 @@ use octet_exec::service::{Core, ExecService};
 use octet_exec::store;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::os::unix::fs::OpenOptionsExt;
-use std::os::unix::io::AsRawFd;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -162,23 +160,6 @@ fn tls_config(args: &Args) -> Option<tonic::transport::ServerTlsConfig> {
     Some(tls)
 }
 
-/// One process per journal: hold an exclusive lock on it, waiting for a dying predecessor.
-fn lock_journal(dir: &std::path::Path, wait: Duration) -> std::fs::File {
-    let path = dir.join("LOCK");
-    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(&path)
-        .unwrap_or_else(|e| fail(&format!("cannot open {}: {e}", path.display())));
-    let start = Instant::now();
-    loop {
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-            return file;
-        }
-        if start.elapsed() > wait {
-            fail(&format!("journal {} is locked by another octet-exec", dir.display()));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 fn fail(msg: &str) -> ! {
     tracing::error!("{msg}");
     eprintln!("octet-exec: {msg}");
@@ -200,7 +181,7 @@ fn main() {
         .unwrap_or_else(|e| fail(&format!("cannot read config {}: {e}", args.config.display())));
     let cfg = Config::from_json(&text).unwrap_or_else(|e| fail(&e));
     store::create_dir(&args.journal_dir).unwrap_or_else(|e| fail(&e));
-    let _lock = lock_journal(&args.journal_dir, args.lock_wait);
+    let _lock = store::lock(&args.journal_dir, args.lock_wait).unwrap_or_else(|e| fail(&e));
 
     let t = Instant::now();
     let metrics = Arc::new(Metrics::default());

@@ -163,6 +163,17 @@ impl ExecService {
         true
     }
 
+    /// The durable reports with `from < seq <= until`, at most `max`, in sequence order: what
+    /// StreamReports sends, for a caller in the same process (py/).
+    pub fn durable_reports(&self, from: u64, until: u64, max: usize) -> Result<Vec<pb::ExecutionReport>, Status> {
+        let upto = self.durable.borrow().report_seq.min(until);
+        if upto <= from {
+            return Ok(Vec::new());
+        }
+        let core = self.core.lock().map_err(|_| lock_err())?;
+        Ok(core.engine.reports_between(from, upto.min(from.saturating_add(max as u64))).to_vec())
+    }
+
     fn run(&self, cmd: Command) -> Result<(Outcome, u64), Status> {
         let mut core = self.core.lock().map_err(|_| lock_err())?;
         Ok(core.execute(cmd))

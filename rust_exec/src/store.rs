@@ -10,7 +10,8 @@ use crate::engine::Engine;
 use crate::journal::{self, Command, ConfigEntry, Journal, Retention, SyncObserver};
 use crate::service;
 use crate::snapshot;
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy)]
@@ -55,6 +56,24 @@ pub struct Recovered {
     pub engine: Option<Engine>,
     pub last_segment: Option<PathBuf>,
     pub recovery: Recovery,
+}
+
+/// One holder per journal (a process, or a backtest's engine in-process): an exclusive lock on its
+/// `LOCK` file, held while the returned file is open, waiting up to `wait` for a dying predecessor.
+pub fn lock(dir: &Path, wait: std::time::Duration) -> Result<std::fs::File, String> {
+    let path = dir.join("LOCK");
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(&path)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let start = std::time::Instant::now();
+    loop {
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+            return Ok(file);
+        }
+        if start.elapsed() > wait {
+            return Err(format!("journal {} is locked by another octet-exec", dir.display()));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 /// Create the journal directory (mode 0700) if it is missing.

@@ -1,5 +1,6 @@
-"""rust_exec through its real gRPC server: fills, protection, idempotency, limits, halt, and a
-kill -9 in the middle of a session with nothing lost."""
+"""rust_exec through its real gRPC server, and the same service in this process (a backtest's):
+fills, protection, idempotency, limits, halt, and a kill -9 in the middle of a session with nothing
+lost."""
 
 from __future__ import annotations
 
@@ -17,9 +18,10 @@ import grpc
 import numpy as np
 import pytest
 
-from cluster.adapters.rust_exec.client import GrpcExecutionClient
+from cluster.adapters.rust_exec.client import ExecUnavailable, GrpcExecutionClient
+from cluster.adapters.rust_exec.inprocess import InProcessExecService
 from cluster.adapters.rust_exec.pb import exec_pb2 as pb
-from cluster.adapters.rust_exec.process import ExecService, exec_config
+from cluster.adapters.rust_exec.process import ExecService, ExecServiceError, exec_config
 from trading.market import TickBatch
 from trading.orders import CloseReason, Order, OrderStatus, OrderType, Side
 
@@ -52,8 +54,19 @@ def config(settings) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     return cfg
 
 
+@pytest.fixture(params=["process", "in-process"])
+def svc(request, config, tmp_path):  # type: ignore[no-untyped-def]
+    """rust_exec as a desk runs it (a child process, over gRPC, its journal fsynced) and as a backtest
+    does (the same service in this process, its journal not fsynced): every test below holds for both."""
+    service = (ExecService(config, tmp_path / "exec") if request.param == "process"
+               else InProcessExecService(config, tmp_path / "exec", fsync=False))
+    with service:
+        yield service
+
+
 @pytest.fixture
-def svc(config, tmp_path):  # type: ignore[no-untyped-def]
+def process(config, tmp_path):  # type: ignore[no-untyped-def]
+    """The process alone: its metrics port and its pid have no in-process counterpart."""
     with ExecService(config, tmp_path / "exec") as service:
         yield service
 
@@ -61,6 +74,13 @@ def svc(config, tmp_path):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def client(svc, registry):  # type: ignore[no-untyped-def]
     c = GrpcExecutionClient(svc.address, registry, credentials=svc.credentials())
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def process_client(process, registry):  # type: ignore[no-untyped-def]
+    c = GrpcExecutionClient(process.address, registry, credentials=process.credentials())
     yield c
     c.close()
 
@@ -304,10 +324,10 @@ def test_a_resent_quote_batch_returns_its_first_reports(client) -> None:
     assert len(client.positions()) == 1
 
 
-def test_metrics_are_served_for_prometheus(svc, client) -> None:
-    client.submit(order())
-    client.submit(order("ghost", account="ghost"))
-    body = urllib.request.urlopen(f"http://{svc.metrics_address}/metrics", timeout=5).read().decode()
+def test_metrics_are_served_for_prometheus(process, process_client) -> None:  # type: ignore[no-untyped-def]
+    process_client.submit(order())
+    process_client.submit(order("ghost", account="ghost"))
+    body = urllib.request.urlopen(f"http://{process.metrics_address}/metrics", timeout=5).read().decode()
     assert "octet_exec_orders_submitted_total 2" in body
     assert 'octet_exec_orders_rejected_total{code="unknown_account"} 1' in body
     assert "octet_exec_submit_latency_seconds_count 2" in body
@@ -411,7 +431,8 @@ def test_a_restart_under_a_tighter_limit_keeps_the_accepted_order_and_refuses_a_
             assert f.stat().st_mode & 0o777 == 0o600, f
 
 
-def test_a_crossed_or_zero_quote_is_skipped_and_counted_and_fills_nothing(svc, client) -> None:  # type: ignore[no-untyped-def]
+def test_a_crossed_or_zero_quote_is_skipped_and_counted_and_fills_nothing(process, process_client) -> None:  # type: ignore[no-untyped-def]
+    svc, client = process, process_client
     client.submit(order("rest"))
     bad = pb.PushQuotesRequest(batch_seq=1, symbols=["EURUSD"], symbol_index=[0, 0, 0],
                                ts_ns=[T0 + S, T0 + 2 * S, T0 + 3 * S], bid=[108020, 0, 108000],
@@ -453,3 +474,31 @@ def test_a_position_opened_behind_the_desks_back_is_resolved_by_the_reconcile_po
     assert desk.reconcile().discrepancies == ()
     stranger.close()
 
+
+
+def test_in_process_the_journal_is_held_while_open_and_its_state_comes_back_after_close(config, registry,  # type: ignore[no-untyped-def]
+                                                                                        tmp_path) -> None:
+    first = InProcessExecService(config, tmp_path / "exec", fsync=False)
+    address = first.start()
+    client = GrpcExecutionClient(address, registry, credentials=None)
+    client.submit(order("kept"))
+    assert [r.status for r in client.on_quotes(batch([(T0 + S, 0, 108000, 108010)]))] == [OrderStatus.FILLED]
+    second = InProcessExecService(config, tmp_path / "exec", fsync=False, lock_wait=0.2)
+    with pytest.raises(ExecServiceError, match="locked by another octet-exec"):
+        second.start()
+    first.stop()
+    client.reconnect_for = 0.2
+    with pytest.raises(ExecUnavailable, match="no rust_exec service is open in this process"):
+        client.health()  # as a process that is down: retried, then given up
+    with second:  # the journal (and the snapshot written at close) rebuild the same state
+        again = GrpcExecutionClient(second.address, registry, credentials=None)
+        assert again.health().orders == 1 and again.health().recovered_records >= 1
+        assert [p.position_id for p in again.positions("acc")] == ["kept"]
+        assert again.submit(order("kept")).status is OrderStatus.ACCEPTED, "the first answer, not a second order"
+        assert again.health().orders == 1
+
+
+def test_in_process_a_bad_configuration_is_refused_with_the_reason(config, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    config["instruments"][0]["price_precision"] = "five"
+    with pytest.raises(ExecServiceError, match=r"rust_exec in-process over .*config: invalid type: string \"five\", expected u32"):
+        InProcessExecService(config, tmp_path / "exec").start()

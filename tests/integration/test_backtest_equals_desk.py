@@ -1,5 +1,6 @@
-"""Backtest = desk: the same ticks through `octet backtest`'s in-process agents and through a desk
-session on Ray give the same orders, decisions, execution reports, fills and closed trades.
+"""Backtest = desk: the same ticks through `octet backtest`'s in-process agents (rust_exec's service in
+the same process, no socket) and through a desk session on Ray (rust_exec a child process over gRPC)
+give the same orders, decisions, execution reports, fills and closed trades.
 
 The in-process run is checked twice: against a Ray session run here, report by report, and, without
 Ray, against the saga's pinned fingerprint (tests/integration/test_saga_fingerprint_on_ray.py), which
@@ -23,9 +24,13 @@ from tests.integration.test_saga_fingerprint_on_ray import (
 )
 
 
-def run(tmp_path, in_process: bool) -> SessionResult:  # type: ignore[no-untyped-def]
-    settings: Settings = load_settings(ROOT / "octet.yaml", runtime__data_dir=str(tmp_path), session__ticks=TICKS)
-    return Session(settings, run_id="fingerprint", keep_records=True, in_process=in_process).run(replay_ticks(settings))
+def run(tmp_path, in_process: bool, **overrides: object) -> SessionResult:  # type: ignore[no-untyped-def]
+    settings: Settings = load_settings(ROOT / "octet.yaml", runtime__data_dir=str(tmp_path), session__ticks=TICKS,
+                                       **overrides)
+    result = Session(settings, run_id="fingerprint", keep_records=True, in_process=in_process).run(replay_ticks(settings))
+    in_process_exec = in_process and settings.execution.backtest_in_process
+    assert str(result.execution["address"]).startswith("inprocess:") == in_process_exec, result.execution
+    return result
 
 
 def reports(result: SessionResult) -> list[tuple[object, ...]]:
@@ -45,6 +50,14 @@ def test_the_backtest_places_the_orders_and_decisions_pinned_for_the_desk(tmp_pa
     assert orders_digest(result) == ORDERS_SHA256
     assert decisions_digest(result) == DECISIONS_SHA256
     assert result.counts["discrepancies"] == 0 and len(result.reports) > ORDERS
+
+
+def test_the_backtest_over_grpc_to_a_rust_exec_process_gives_the_same_reports(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    in_process = run(tmp_path / "in", in_process=True)
+    over_grpc = run(tmp_path / "grpc", in_process=True, execution__backtest_in_process=False)
+    assert orders_digest(over_grpc) == ORDERS_SHA256
+    assert reports(in_process) == reports(over_grpc) and any(r[-1] is not None for r in reports(in_process))
+    assert trades(in_process) == trades(over_grpc) and len(in_process.trades) > 0
 
 
 @pytest.mark.ray

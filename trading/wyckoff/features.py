@@ -348,9 +348,13 @@ class Extreme:
         self.q: deque[tuple[int, int]] = deque()  # (index, value), values strictly decreasing by sign
 
     def push(self, i: int, value: int) -> None:
-        q, s = self.q, self.sign
-        while q and q[-1][1] * s <= value * s:
-            q.pop()
+        q = self.q
+        if self.sign > 0:
+            while q and q[-1][1] <= value:
+                q.pop()
+        else:
+            while q and q[-1][1] >= value:
+                q.pop()
         q.append((i, value))
         while q[0][0] <= i - self.size:
             q.popleft()
@@ -495,14 +499,24 @@ class Tracker:
         return row
 
     def _burst(self, atr: float) -> bool:
+        """``burst_of`` for this bar, in one pass over its last bars (k = 2..burst_bars, the first
+        window that qualifies decides): the same comparisons, on the same numbers, as the batch's."""
         p = self.p
-        if p.burst_bars < 2:
+        if p.burst_bars < 2 or not atr > 0:
             return False
         base_sum = self.vsums[-p.burst_bars] if len(self.vsums) >= p.burst_bars else 0
-        recent = [self.win[-j] for j in range(1, min(p.burst_bars, len(self.win)) + 1)]  # this bar first
-        sums, spans = [], []
+        if not base_sum > 0:
+            return False
+        base = base_sum / p.volume_period
+        win = self.win
+        have = len(win)
+        hi, lo, vk, _ = win[-1]  # this bar
         for k in range(2, p.burst_bars + 1):
-            last = recent[:k]
-            sums.append(sum(b[2] for b in last))
-            spans.append(max(b[0] for b in last) - min(b[1] for b in last))
-        return bool(burst_of(sums, spans, base_sum, atr, p))
+            if k <= have:  # fewer bars so far: the window is what there is
+                h, low, v, _ = win[-k]
+                vk += v
+                hi = h if h > hi else hi
+                lo = low if low < lo else lo
+            if vk >= p.burst_volume * k * base and hi - lo >= p.burst_span * math.sqrt(k) * atr:
+                return True
+        return False

@@ -17,6 +17,7 @@ from typing import Any, TypeVar, cast
 
 import grpc
 
+from cluster.adapters.rust_exec import inprocess
 from cluster.adapters.rust_exec.pb import exec_pb2 as pb
 from cluster.adapters.rust_exec.pb import exec_pb2_grpc
 from cluster.config.secrets import ExecCredentials
@@ -112,6 +113,9 @@ class GrpcExecutionClient:
 
     @property
     def stub(self) -> Any:
+        if self._stub is None and self.address.startswith(inprocess.PREFIX):  # a backtest's, in this process
+            self._channel = cast(grpc.Channel, inprocess.InProcessChannel(self.address))
+            self._stub = exec_stub(None, self._channel)
         if self._stub is None:
             options = [("grpc.enable_retries", 0)]
             self._channel = (grpc.insecure_channel(self.address, options=options) if self.credentials is None
