@@ -291,9 +291,11 @@ def print_summary(settings: Settings, result: SessionResult) -> None:
         console.print("dead letters: " + ", ".join(f"{k} {v}" for k, v in sorted(result.dead_letters.items())))
     x = result.execution
     if x:
-        console.print(f"rust_exec at {x['address']}: {x['orders']} orders, {x['reports']} execution reports, "
-                      f"{x['open_positions']} positions open, {x['restarts']} restarts; "
-                      f"journal {x['journal'] or '(remote)'}")
+        in_process = str(x["address"]).startswith("inprocess:")
+        where = "rust_exec in this process" if in_process else f"rust_exec at {x['address']}"
+        restarts = "" if in_process else f", {x['restarts']} restarts"
+        console.print(f"{where}: {x['orders']} orders, {x['reports']} execution reports, "
+                      f"{x['open_positions']} positions open{restarts}; journal {x['journal'] or '(remote)'}")
 
 
 @app.command()

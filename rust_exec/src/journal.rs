@@ -32,7 +32,8 @@ use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::Instant;
 use tokio::sync::watch;
 
@@ -229,10 +230,28 @@ pub trait SyncObserver: Send + 'static {
 enum Sink {
     Thread(mpsc::Sender<Job>),
     Inline(Box<Writer>),
+    /// `close` was called: nothing more is written.
+    Closed,
+}
+
+/// A write the journal cannot make: the process exits (70) so that nothing unjournaled is
+/// acknowledged, or, where the journal lives inside another program's process (a backtest's,
+/// rust_exec/py), the calling thread panics and that program's binding reports it.
+fn fatal(exit: &AtomicBool, msg: &str) -> ! {
+    tracing::error!("{msg}");
+    if exit.load(Ordering::Relaxed) {
+        eprintln!("octet-exec: {msg}");
+        std::process::exit(70);
+    }
+    panic!("{msg}");
 }
 
 pub struct Journal {
     sink: Sink,
+    /// The writer and snapshot threads, joined by `close`.
+    threads: Vec<std::thread::JoinHandle<()>>,
+    /// Whether a failed write exits the process (the default) or panics (see `fatal`).
+    exit_on_failure: Arc<AtomicBool>,
     next_frame: u64,
     pub durable: watch::Receiver<Durable>,
     /// The frame of the newest snapshot written (0: none yet in this process).
@@ -291,18 +310,20 @@ impl Journal {
         let (dtx, drx) = watch::channel(start);
         let (snap_tx, snap_rx) = watch::channel(0u64);
         let d = dir.to_path_buf();
-        std::thread::Builder::new().name("snapshot".into()).spawn(move || {
+        let mut threads = vec![std::thread::Builder::new().name("snapshot".into()).spawn(move || {
             snapshotter(d, srx, snap_tx, retention);
-        })?;
-        let w = Writer { dir: dir.to_path_buf(), file, seg_first, durable: dtx, fsync, observer, snapshots: stx };
+        })?];
+        let exit_on_failure = Arc::new(AtomicBool::new(true));
+        let w = Writer { dir: dir.to_path_buf(), file, seg_first, durable: dtx, fsync, observer, snapshots: stx,
+                         exit_on_failure: exit_on_failure.clone() };
         let sink = if fsync {
             let (tx, rx) = mpsc::channel::<Job>();
-            std::thread::Builder::new().name("journal".into()).spawn(move || writer(w, rx))?;
+            threads.push(std::thread::Builder::new().name("journal".into()).spawn(move || writer(w, rx))?);
             Sink::Thread(tx)
         } else {
             Sink::Inline(Box::new(w))
         };
-        Ok(Journal { sink, next_frame: recovered, durable: drx, snapshots: snap_rx })
+        Ok(Journal { sink, threads, exit_on_failure, next_frame: recovered, durable: drx, snapshots: snap_rx })
     }
 
     /// Queue a command; returns its frame number. Call in the order the engine applied them.
@@ -314,13 +335,13 @@ impl Journal {
                 return self.next_frame;
             }
             Sink::Thread(tx) => tx,
+            Sink::Closed => fatal(&self.exit_on_failure, "journal is closed; nothing more can be acknowledged"),
         };
         let job = Job::Frame { frame: self.next_frame, report_seq, bytes: encode(cmd) };
         if tx.send(job).is_err() {
             // The writer died (disk error): nothing more can be made durable. Stop at once
             // rather than acknowledge orders that would be lost.
-            tracing::error!("journal writer is gone; exiting so that nothing unjournaled is acknowledged");
-            std::process::exit(70);
+            fatal(&self.exit_on_failure, "journal writer is gone; stopping so that nothing unjournaled is acknowledged");
         }
         self.next_frame
     }
@@ -332,8 +353,25 @@ impl Journal {
                 let _ = tx.send(Job::Snapshot { frame: self.next_frame, state: Box::new(state) });
             }
             Sink::Inline(w) => w.roll(self.next_frame, Box::new(state)),  // every frame is written
+            Sink::Closed => {}
         }
         self.next_frame
+    }
+
+    /// Make a failed write panic instead of exiting the process: for a journal inside another
+    /// program's process (rust_exec/py), whose binding turns the panic into an error.
+    pub fn panic_on_failure(&self) {
+        self.exit_on_failure.store(false, Ordering::Relaxed);
+    }
+
+    /// Stop writing: the writer thread finishes what was queued and the snapshot thread what it
+    /// was given (a snapshot, the clean-up after it), and both are joined, so that nothing writes
+    /// in the directory after this returns (its lock can then pass to another holder).
+    pub fn close(&mut self) {
+        drop(std::mem::replace(&mut self.sink, Sink::Closed));  // the snapshot queue closes with its writer
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
     }
 
     pub fn last_frame(&self) -> u64 {
@@ -370,6 +408,7 @@ struct Writer {
     fsync: bool,
     observer: Box<dyn SyncObserver>,
     snapshots: mpsc::Sender<(u64, Box<State>)>,
+    exit_on_failure: Arc<AtomicBool>,
 }
 
 impl Writer {
@@ -403,10 +442,8 @@ impl Writer {
             Ok(())
         });
         if let Err(e) = ok {
-            tracing::error!(error = %e, "journal write failed; exiting so that nothing unjournaled is acknowledged");
-            eprintln!("octet-exec: journal write failed in {}: {e}; exiting so that nothing unjournaled is acknowledged",
-                      self.dir.display());
-            std::process::exit(70);
+            fatal(&self.exit_on_failure, &format!(
+                "journal write failed in {}: {e}; stopping so that nothing unjournaled is acknowledged", self.dir.display()));
         }
         self.observer.synced(frames, t.elapsed().as_secs_f64());
         self.durable.send_modify(|d| {

@@ -163,6 +163,19 @@ impl ExecService {
         true
     }
 
+    /// Close the journal (see `Journal::close`): nothing is written in its directory after this.
+    /// For an owner that lets go of the directory without exiting (rust_exec/py).
+    pub fn close_journal(&self) {
+        let mut core = self.core.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        core.journal.close();
+    }
+
+    /// A failed journal write panics instead of exiting the process (rust_exec/py).
+    pub fn panic_on_journal_failure(&self) {
+        let core = self.core.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        core.journal.panic_on_failure();
+    }
+
     /// The durable reports with `from < seq <= until`, at most `max`, in sequence order: what
     /// StreamReports sends, for a caller in the same process (py/).
     pub fn durable_reports(&self, from: u64, until: u64, max: usize) -> Result<Vec<pb::ExecutionReport>, Status> {

@@ -70,7 +70,8 @@ pub fn lock(dir: &Path, wait: std::time::Duration) -> Result<std::fs::File, Stri
             return Ok(file);
         }
         if start.elapsed() > wait {
-            return Err(format!("journal {} is locked by another octet-exec", dir.display()));
+            return Err(format!("journal {} is locked by another holder (an octet-exec, or a backtest's in-process \
+                               service)", dir.display()));
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }

@@ -4,6 +4,7 @@ lost."""
 
 from __future__ import annotations
 
+import json
 import pickle
 import subprocess
 import sys
@@ -484,7 +485,7 @@ def test_in_process_the_journal_is_held_while_open_and_its_state_comes_back_afte
     client.submit(order("kept"))
     assert [r.status for r in client.on_quotes(batch([(T0 + S, 0, 108000, 108010)]))] == [OrderStatus.FILLED]
     second = InProcessExecService(config, tmp_path / "exec", fsync=False, lock_wait=0.2)
-    with pytest.raises(ExecServiceError, match="locked by another octet-exec"):
+    with pytest.raises(ExecServiceError, match="locked by another holder"):
         second.start()
     first.stop()
     client.reconnect_for = 0.2
@@ -502,3 +503,65 @@ def test_in_process_a_bad_configuration_is_refused_with_the_reason(config, tmp_p
     config["instruments"][0]["price_precision"] = "five"
     with pytest.raises(ExecServiceError, match=r"rust_exec in-process over .*config: invalid type: string \"five\", expected u32"):
         InProcessExecService(config, tmp_path / "exec").start()
+
+
+def test_in_process_refusals_are_the_grpc_servers_and_close_waits_for_no_caller(config, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from cluster.adapters.rust_exec import octet_exec_native  # type: ignore[attr-defined]
+
+    service = octet_exec_native.Service(json.dumps(config), str(tmp_path / "exec"), False)
+    assert service.call("PushQuotes", b"\xff\xff\xff")[:1] == (grpc.StatusCode.INTERNAL.value[0],)
+    assert service.call("Nope", b"")[:2] == (grpc.StatusCode.UNIMPLEMENTED.value[0],
+                                             "rust_exec has no unary method \"Nope\"")
+    stop = threading.Event()
+    answered: list[int] = []
+
+    def caller() -> None:
+        while not stop.is_set():
+            answered.append(service.call("Health", b"")[0])
+
+    threads = [threading.Thread(target=caller) for _ in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(0.2)
+    service.close()  # while four threads call: no "already borrowed", later calls are UNAVAILABLE
+    time.sleep(0.1)
+    stop.set()
+    for t in threads:
+        t.join()
+    assert answered[0] == 0 and answered[-1] == grpc.StatusCode.UNAVAILABLE.value[0], answered[-3:]
+    again = octet_exec_native.Service(json.dumps(config), str(tmp_path / "exec"), False, lock_wait_ms=2000)
+    assert again.call("Health", b"")[0] == 0, "the journal was let go"
+    again.close()
+
+
+def test_in_process_a_journal_write_that_fails_stops_the_service_not_the_backtests_process(config, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    script = f"""
+import json, resource, signal
+from pathlib import Path
+from cluster.adapters.rust_exec.client import ExecUnavailable, GrpcExecutionClient
+from cluster.adapters.rust_exec.inprocess import InProcessExecService
+from cluster.adapters.rust_exec.pb import exec_pb2 as pb
+svc = InProcessExecService(json.loads({json.dumps(json.dumps(config))}), Path({str(tmp_path / 'x')!r}), fsync=False)
+client = GrpcExecutionClient(svc.start(), None, credentials=None, reconnect_for=0.2)
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (4000, resource.RLIM_INFINITY))  # the disk is full
+try:
+    for k in range(1000):  # each batch is journaled
+        request = pb.PushQuotesRequest(batch_seq=k + 1, stream_id="s", symbols=["EURUSD"], symbol_index=[0],
+                                       ts_ns=[k + 1], bid=[108000], ask=[108010])
+        client._call(lambda s: s.PushQuotes(request))
+except ExecUnavailable as e:
+    print("unavailable:", e)
+try:
+    client.health()
+except ExecUnavailable as e:
+    print("still:", e)
+svc.stop()
+print("the process carries on")
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("unavailable: rust_exec at inprocess:1 unreachable") and "stopped: journal write failed" in lines[0]
+    assert "File too large" in lines[0], lines
+    assert lines[1].startswith("still: ") and lines[2] == "the process carries on", lines

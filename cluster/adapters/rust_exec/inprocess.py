@@ -81,7 +81,11 @@ class _Reports:
 
     def __next__(self) -> Any:
         if not self._page and not self._done:
-            page = [self._deserialize(b) for b in self._service.reports(self._seq, 2**63 - 1)]
+            try:
+                raw = self._service.reports(self._seq, 2**63 - 1)
+            except RuntimeError as e:  # closed or stopped meanwhile: as a stream whose server went away
+                raise InProcessRpcError(grpc.StatusCode.UNAVAILABLE, str(e)) from None
+            page = [self._deserialize(b) for b in raw]
             self._done = not page
             self._page = page
         if not self._page:
