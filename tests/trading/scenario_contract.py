@@ -1,6 +1,6 @@
 """What every blind scenario family (E, F, G) plants, checked on its bars: the label, phase and
 validation definitions of family E's docstring (``trading/wyckoff/scenarios_e.py``), shared by the
-families' tests."""
+families' tests (family D's use its constants, ``label`` and ``edges`` too)."""
 
 from __future__ import annotations
 

@@ -5,20 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.trading.scenario_contract import BREAKS, CLIMAXES, DAY_NS, EVENTS, EXPECTED, HOUR_NS, edges, label
 from trading.wyckoff.scenarios import START_NS, Scenario
 from trading.wyckoff.scenarios_d import BAR_NS, KINDS, MAX_BARS, PHASES, generate, scenarios
 
 SEEDS = range(60)
-DAY_NS = 86_400 * 1_000_000_000
-HOUR_NS = 3_600 * 1_000_000_000
-CLIMAXES = {"selling_climax", "buying_climax"}
-BREAKS = {"sign_of_strength", "sign_of_weakness"}
-EVENTS = {
-    "preliminary_support", "preliminary_supply", "selling_climax", "buying_climax", "automatic_rally",
-    "automatic_reaction", "secondary_test", "spring", "upthrust", "sign_of_strength", "sign_of_weakness",
-    "last_point_of_support", "last_point_of_supply",
-}
-EXPECTED = {"accumulation": 1, "distribution": -1, "reaccumulation": 1, "redistribution": -1}
 
 
 @pytest.fixture(scope="module")
@@ -34,22 +25,6 @@ def by_kind() -> list[Scenario]:
 @pytest.fixture(scope="module")
 def everything(by_seed: list[Scenario], by_kind: list[Scenario]) -> list[Scenario]:
     return by_seed + by_kind
-
-
-def _label(sc: Scenario, events: set[str]) -> tuple[str, int, int, int] | None:
-    for lb in sc.labels:
-        if lb.event in events:
-            return lb.event, lb.bar, lb.start, lb.end
-    return None
-
-
-def _edges(sc: Scenario) -> tuple[int, int, int, int]:
-    """Climax bar, end of phase B, and the range's lowest low and highest high between them."""
-    climax = _label(sc, CLIMAXES)
-    assert climax is not None
-    end_b = int(np.flatnonzero(sc.phases == PHASES.index("B"))[-1])
-    bar = climax[1]
-    return bar, end_b, int(sc.low[bar: end_b + 1].min()), int(sc.high[bar: end_b + 1].max())
 
 
 def test_deterministic_and_api(by_seed: list[Scenario]) -> None:
@@ -116,8 +91,8 @@ def test_labels(everything: list[Scenario]) -> None:
 
 def test_climax_is_range_extreme(everything: list[Scenario]) -> None:
     for sc in everything:
-        bar, end_b, lo, hi = _edges(sc)
-        climax = _label(sc, CLIMAXES)
+        bar, end_b, lo, hi = edges(sc)
+        climax = label(sc, CLIMAXES)
         assert climax is not None
         if climax[0] == "selling_climax":
             assert sc.low[bar] == lo
@@ -127,8 +102,8 @@ def test_climax_is_range_extreme(everything: list[Scenario]) -> None:
 
 def test_spring_and_break(everything: list[Scenario]) -> None:
     for sc in everything:
-        _, end_b, lo, hi = _edges(sc)
-        shake = _label(sc, {"spring", "upthrust"})
+        _, end_b, lo, hi = edges(sc)
+        shake = label(sc, {"spring", "upthrust"})
         if shake is not None:
             event, bar, _, _ = shake
             after = sc.close[bar: bar + 11]
@@ -136,13 +111,13 @@ def test_spring_and_break(everything: list[Scenario]) -> None:
                 assert sc.low[bar] < lo and (after > lo).any()
             else:
                 assert sc.high[bar] > hi and (after < hi).any()
-        brk = _label(sc, BREAKS)
+        brk = label(sc, BREAKS)
         assert brk is not None
         event, bar, start, end = brk
         closes = sc.close[start: end + 1]
         beyond = closes > hi if event == "sign_of_strength" else closes < lo
         assert beyond.any() and start + int(np.argmax(beyond)) == bar
-        assert 50 <= bar - _edges(sc)[0] <= 350
+        assert 50 <= bar - edges(sc)[0] <= 350
 
 
 def test_phases(everything: list[Scenario]) -> None:
@@ -155,7 +130,7 @@ def test_phases(everything: list[Scenario]) -> None:
         assert (inside >= 1).all() and (np.diff(inside) >= 0).all()
         assert set(inside.tolist()) == {1, 2, 3, 4, 5}
         assert sc.labels[0].start == a
-        brk = _label(sc, BREAKS)
+        brk = label(sc, BREAKS)
         assert brk is not None and sc.phases[brk[2]] == PHASES.index("D")
 
 
@@ -166,7 +141,7 @@ def test_population(by_seed: list[Scenario]) -> None:
     assert any(sc.spring and not sc.failed for sc in by_seed)
     ratios = []
     for sc in by_seed:
-        climax = _label(sc, CLIMAXES)
+        climax = label(sc, CLIMAXES)
         assert climax is not None
         bar = climax[1]
         ratios.append(sc.volume[bar] / sc.volume[bar - 24: bar].mean())
