@@ -279,13 +279,14 @@ class Session:
             raise ResumeRefused(f"run {self.run_id} was saved by another version of Octet (agents' state format {was}, "
                                 f"this version reads {STATE_FORMAT}): finish it with the version that started it, "
                                 "or start a new run (`octet desk start --new`)")
-        if address is None and self.in_process and self.desk is None and self.settings.execution.backtest_in_process \
-                and not inprocess.available():
+        # a backtest: the agents are in this process, and so is rust_exec's service (no socket)
+        backtest_venue = (address is None and self.in_process and self.desk is None
+                          and self.settings.execution.backtest_in_process)
+        if backtest_venue and not inprocess.available():
             log.warning("rust_exec's in-process module is not built (make setup): this backtest starts octet-exec "
                         "and reaches it over gRPC, which is slower")
-        if address is None and self.in_process and self.desk is None and self.settings.execution.backtest_in_process \
-                and inprocess.available():
-            # a backtest: the agents are in this process, and so is rust_exec's service (no socket)
+            backtest_venue = False
+        if backtest_venue:
             self.exec_service = InProcessExecService.for_settings(self.settings, data_dir / "exec" / self.run_id)
             address = self.exec_service.start()
         elif address is None:  # embedded: a rust_exec of this session's own, with its own journal

@@ -170,12 +170,6 @@ impl ExecService {
         core.journal.close();
     }
 
-    /// A failed journal write panics instead of exiting the process (rust_exec/py).
-    pub fn panic_on_journal_failure(&self) {
-        let core = self.core.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        core.journal.panic_on_failure();
-    }
-
     /// The durable reports with `from < seq <= until`, at most `max`, in sequence order: what
     /// StreamReports sends, for a caller in the same process (py/).
     pub fn durable_reports(&self, from: u64, until: u64, max: usize) -> Result<Vec<pb::ExecutionReport>, Status> {

@@ -293,8 +293,14 @@ def burst_of(sums: Any, spans: Any, base_sum: Any, atr: Any, p: WyckoffParams) -
     base = base_sum / p.volume_period
     out: Any = False
     for k, (vk, sk) in enumerate(zip(sums, spans, strict=True), start=2):
-        out = out | ((vk >= p.burst_volume * k * base) & (sk >= p.burst_span * math.sqrt(k) * atr))
+        out = out | burst_window(vk, sk, k, base, atr, p)
     return (base_sum > 0) & (atr > 0) & out
+
+
+def burst_window(volume: Any, span: Any, k: int, base: Any, atr: Any, p: WyckoffParams) -> Any:
+    """Whether the last ``k`` bars, of total ``volume`` and ``span`` (highest high to lowest low),
+    are a burst against the volume baseline ``base`` and ``atr`` (numbers or arrays, both modes)."""
+    return (volume >= p.burst_volume * k * base) & (span >= p.burst_span * math.sqrt(k) * atr)
 
 
 def _burst(h: IntArray, low: IntArray, v: IntArray, atr: Any, p: WyckoffParams) -> Any:
@@ -500,7 +506,7 @@ class Tracker:
 
     def _burst(self, atr: float) -> bool:
         """``burst_of`` for this bar, in one pass over its last bars (k = 2..burst_bars, the first
-        window that qualifies decides): the same comparisons, on the same numbers, as the batch's."""
+        window that qualifies decides): ``burst_window`` on the same numbers as the batch's."""
         p = self.p
         if p.burst_bars < 2 or not atr > 0:
             return False
@@ -517,6 +523,6 @@ class Tracker:
                 vk += v
                 hi = h if h > hi else hi
                 lo = low if low < lo else lo
-            if vk >= p.burst_volume * k * base and hi - lo >= p.burst_span * math.sqrt(k) * atr:
+            if burst_window(vk, hi - lo, k, base, atr, p):
                 return True
         return False

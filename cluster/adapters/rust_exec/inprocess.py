@@ -25,7 +25,7 @@ from typing import Any
 
 import grpc
 
-from cluster.adapters.rust_exec.process import ExecServiceError
+from cluster.adapters.rust_exec.process import ExecServiceError, exec_config
 from cluster.config.secrets import ExecCredentials, private_dir
 from cluster.config.settings import Settings
 
@@ -107,8 +107,8 @@ class InProcessChannel:
         self.address = address
 
     def _service(self) -> Any:
-        service = _OPEN.get(self.address)
-        if service is None or service.closed:
+        service = _OPEN.get(self.address)  # a closed one answers UNAVAILABLE itself
+        if service is None:
             raise InProcessRpcError(grpc.StatusCode.UNAVAILABLE,
                                     f"{self.address}: no rust_exec service is open in this process there")
         return service
@@ -152,8 +152,6 @@ class InProcessExecService:
 
     @classmethod
     def for_settings(cls, settings: Settings, journal_dir: Path) -> InProcessExecService:
-        from cluster.adapters.rust_exec.process import exec_config
-
         return cls(exec_config(settings), journal_dir, fsync=settings.execution.fsync)
 
     def credentials(self, role: str = "desk") -> ExecCredentials | None:

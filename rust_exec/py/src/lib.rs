@@ -90,15 +90,13 @@ const UNIMPLEMENTED: i32 = tonic::Code::Unimplemented as i32;
 const UNAVAILABLE: i32 = tonic::Code::Unavailable as i32;
 
 impl Service {
-    fn current(&self) -> Option<Arc<Open>> {
-        self.open.read().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    fn unavailable(&self) -> Option<String> {
+    /// The open service, or why there is none (stopped by a failed write, or closed).
+    fn serving(&self) -> Result<Arc<Open>, String> {
         if let Some(why) = self.failed.lock().unwrap_or_else(|p| p.into_inner()).clone() {
-            return Some(why);
+            return Err(why);
         }
-        self.current().is_none().then(|| format!("rust_exec in-process over {} is closed", self.journal_dir))
+        self.open.read().unwrap_or_else(|p| p.into_inner()).clone()
+            .ok_or_else(|| format!("rust_exec in-process over {} is closed", self.journal_dir))
     }
 }
 
@@ -142,10 +140,10 @@ impl Service {
         let refusal = |code: i32, details: String| -> PyResult<Answer<'py>> {
             Ok((code, details, Vec::new(), PyBytes::new(py, &[])))
         };
-        if let Some(why) = self.unavailable() {
-            return refusal(UNAVAILABLE, why);
-        }
-        let Some(open) = self.current() else { return refusal(UNAVAILABLE, "closed".into()) };
+        let open = match self.serving() {
+            Ok(open) => open,
+            Err(why) => return refusal(UNAVAILABLE, why),
+        };
         let outcome = py.detach(|| {
             std::panic::catch_unwind(AssertUnwindSafe(|| open.rt.block_on(dispatch(&open.svc, method, request))))
         });
@@ -178,10 +176,7 @@ impl Service {
     /// service is closed or stopped.
     #[pyo3(signature = (from_seq, until_seq, max = 1024))]
     fn reports<'py>(&self, py: Python<'py>, from_seq: u64, until_seq: u64, max: usize) -> PyResult<Vec<Bound<'py, PyBytes>>> {
-        if let Some(why) = self.unavailable() {
-            return Err(PyRuntimeError::new_err(why));
-        }
-        let Some(open) = self.current() else { return Err(PyRuntimeError::new_err("closed")) };
+        let open = self.serving().map_err(PyRuntimeError::new_err)?;
         let reports = open.svc.durable_reports(from_seq, until_seq, max)
             .map_err(|s| PyRuntimeError::new_err(s.message().to_string()))?;
         Ok(reports.iter().map(|r| PyBytes::new(py, &r.encode_to_vec())).collect())
@@ -203,11 +198,6 @@ impl Service {
             }),
             None => false,
         }
-    }
-
-    #[getter]
-    fn closed(&self) -> bool {
-        self.current().is_none()
     }
 }
 
