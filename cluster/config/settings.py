@@ -639,6 +639,11 @@ def wyckoff_params(values: dict[str, Any]) -> WyckoffParams:
                 raise ValueError(f"agents.analysis.gate_min: the range gate's least score, from 0 (off) to below 1 "
                                  f"(got {value!r})")
             out[key] = float(value)
+        elif key == "climax_rank":
+            if isinstance(value, bool | list) or not 0 <= value < 1:
+                raise ValueError(f"agents.analysis.climax_rank: the share of the rank_bars bars before that a "
+                                 f"climax's effort must exceed, from 0 (off) to below 1 (got {value!r})")
+            out[key] = float(value)
         else:
             if isinstance(value, bool | list) or not value > 0 or not math.isfinite(value):
                 raise ValueError(f"agents.analysis.{key}: a positive number (got {value!r})")

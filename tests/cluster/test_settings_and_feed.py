@@ -71,6 +71,19 @@ def test_the_range_gate_is_set_from_0_off_to_below_1_and_refused_otherwise(tmp_p
         load_settings(write(tmp_path, lambda d: d["agents"].update(analysis={"climax_volume": float("inf")})))
 
 
+def test_the_climax_effort_rank_is_a_share_from_0_off_to_below_1(tmp_path) -> None:
+    """``climax_rank`` is the share of the bars before that a climax's effort must beat: 0 turns it
+    off; 1 or more could never be met, and a negative, infinity or true mean nothing."""
+    def rank(value):  # type: ignore[no-untyped-def]
+        return write(tmp_path, lambda d: d["agents"].update(analysis={"climax_rank": value}))
+
+    assert load_settings(rank(0)).wyckoff_params().climax_rank == 0.0
+    assert load_settings(rank(0.9)).wyckoff_params().climax_rank == 0.9
+    for bad in (1, 1.5, True, float("inf"), -0.1):
+        with pytest.raises(SettingsError, match=r"agents\.analysis\.climax_rank: the share of the rank_bars bars"):
+            load_settings(rank(bad))
+
+
 def test_the_environment_overrides_the_file(monkeypatch) -> None:
     monkeypatch.setenv("OCTET_SESSION__TICKS", "1234")
     assert load_settings(ROOT / "octet.yaml").session.ticks == 1234

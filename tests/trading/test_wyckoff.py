@@ -25,6 +25,7 @@ from trading.wyckoff import (
     scenarios_e,
     scenarios_f,
     scenarios_g,
+    scenarios_h,
 )
 from trading.wyckoff.chart import chart
 from trading.wyckoff.features import FEATURES, Tracker, compute
@@ -33,7 +34,8 @@ from trading.wyckoff.scenarios import PERTURBATIONS, SCALE, Label, generate, per
 from trading.wyckoff.scoring import Score, match, outcome
 
 FAMILIES = {"A": generate, "B": scenarios_b.generate, "C": scenarios_c.generate, "D": scenarios_d.generate,
-            "E": scenarios_e.generate, "F": scenarios_f.generate, "G": scenarios_g.generate}
+            "E": scenarios_e.generate, "F": scenarios_f.generate, "G": scenarios_g.generate,
+            "H": scenarios_h.generate}
 SETUP_OF = {"spring": "spring", "last_point_of_support": "spring", "upthrust": "upthrust",
             "last_point_of_supply": "upthrust"}
 
@@ -80,8 +82,11 @@ def structural(events):  # type: ignore[no-untyped-def]
 
 
 # ------------------------------------------------------------------ the two modes agree
-def test_features_are_the_same_numbers_in_both_modes(registry) -> None:
-    p = WyckoffParams()
+@pytest.mark.parametrize("params", [WyckoffParams(), WyckoffParams(climax_rank=0.0),
+                                    WyckoffParams(climax_rank=0.9, rank_bars=30, climax_bars=2)],
+                         ids=["defaults", "no-effort-rank", "short-effort-rank"])
+def test_features_are_the_same_numbers_in_both_modes(registry, params: WyckoffParams) -> None:
+    p = params
     sc = generate(3)
     cols = compute(sc.end_ns, sc.open, sc.high, sc.low, sc.close, sc.volume, sc.start_ns, 60 * 10**9, p)
     tracker = Tracker(p, 60 * 10**9)
@@ -97,12 +102,13 @@ def test_features_are_the_same_numbers_in_both_modes(registry) -> None:
 @pytest.mark.parametrize("family,seed", [("A", s) for s in (0, 1, 2, 5, 8, 13, 21, 34)]
                          + [("B", s) for s in (0, 3, 7)] + [("C", s) for s in (0, 4)] + [("D", s) for s in (1, 2)]
                          + [("E", s) for s in (2, 3, 5)] + [("F", s) for s in (1, 3, 20)]
-                         + [("G", s) for s in (1000, 1001, 1002)])
+                         + [("G", s) for s in (1000, 1001, 1002)] + [("H", s) for s in (1000, 1001)])
 def test_batch_and_incremental_emit_the_same_events_bar_for_bar(registry, family: str, seed: int) -> None:
     """On every scenario family: 1-minute bars, 15-minute bars over FX weekends, hourly bars,
     30-minute bars; family E's 15-minute, hourly and 4-hour bars; family F's 5-minute, hourly
     and daily bars of an index CFD's sessions; family G's 24/7 30-minute to 4-hour bars and a
-    stock's daily bars (seeds outside the 0-299 the benchmark scores)."""
+    stock's daily bars; family H's forex-week bars with tick-count volume (seeds outside the 0-299
+    the benchmark scores)."""
     inst = registry["EURUSD"]
     p = WyckoffParams()
     sc = FAMILIES[family](seed)
@@ -479,7 +485,7 @@ def test_the_benchmark_leaves_out_only_perturbed_scenarios_the_perturbation_undi
     _, _, kept, _, undone_n, every = wa.score_chunk(("A", "original", [0, 1, 2, 3], WyckoffParams()))
     assert undone_n == 0 and kept.truths == every.truths == 4
     with pytest.raises(ValueError, match="no scenario family"):
-        wa.generator("H")
+        wa.generator("I")
 
 
 def test_the_hand_marks_name_real_bars() -> None:
@@ -571,7 +577,7 @@ def test_a_bar_that_ends_when_it_starts_is_refused_in_both_modes(registry) -> No
         WyckoffDetector(inst, WyckoffParams()).update_points(int(start[0]), int(start[0]), 1, 2, 0, 1, 100)
 
 
-PINNED_SHAPE = "f6820aba2876c00a"  # the detector's saved shape at STATE_FORMAT 6
+PINNED_SHAPE = "bfd257070e8e067f"  # the detector's saved shape at STATE_FORMAT 7
 
 
 def test_the_detectors_saved_shape_is_pinned_with_the_state_format(registry) -> None:
@@ -591,7 +597,7 @@ def test_the_detectors_saved_shape_is_pinned_with_the_state_format(registry) -> 
              for cls in (TradingRange, Excursion, Pending, WyckoffEvent, WyckoffDetector, WyckoffParams)}
     shape |= {"Row": list(FEATURES), "Tracker": sorted(vars(det.tracker)), Machine.__name__: sorted(vars(det.machine))}
     digest = hashlib.sha256(repr(sorted(shape.items())).encode()).hexdigest()[:16]
-    assert (STATE_FORMAT, digest) == (6, PINNED_SHAPE), f"the detector's state changed shape ({digest}): bump STATE_FORMAT"
+    assert (STATE_FORMAT, digest) == (7, PINNED_SHAPE), f"the detector's state changed shape ({digest}): bump STATE_FORMAT"
 
 
 
@@ -600,15 +606,19 @@ FALL_INTO_A_CLIMAX = [(300, -8, 20, 1000), (1, -300, 40, 5000)]  # a trend down,
 
 def test_the_climax_is_dated_at_the_stopping_actions_extreme_not_its_heaviest_bar(registry) -> None:
     """Three lighter bars after the heavy one trade lower still: the selling climax is the low of
-    the stopping action (where an analyst marks it), with the heavy bar's numbers."""
+    the stopping action (where an analyst marks it). Without the effort rank it carries the heavy
+    bar's numbers; with it (the default), the lighter bars outdo the even trend before them, so each
+    is a deeper candidate and the climax carries the last one's."""
     start, end, o, h, lo, c, v = bars_from([*FALL_INTO_A_CLIMAX, (3, -30, 20, 1500), (35, 40, 20, 1200),
                                             (30, -25, 20, 900), (400, 0, 20, 900)])
-    d = detect_points("EURUSD", start, end, o, h, lo, c, v, SCALE, WyckoffParams(), registry["EURUSD"])
-    assert d.columns.cols["sc"][300] and not d.columns.cols["sc"][301:304].any()
-    sc = [e for e in d.events if e.event == "selling_climax"]
-    assert [e.bar_ts_ns for e in sc] == [int(end[303])], "the lowest low, three bars after the heavy bar"
-    assert dict(sc[0].numbers)["heavy_bar_bars_before"] == 3
-    assert sc[0].price == int(lo[303]) / SCALE
+    for p, candidates, heavy_before in ((WyckoffParams(climax_rank=0.0), [300], 3),
+                                        (WyckoffParams(), [300, 301, 302, 303], 0)):
+        d = detect_points("EURUSD", start, end, o, h, lo, c, v, SCALE, p, registry["EURUSD"])
+        assert np.flatnonzero(d.columns.cols["sc"][290:310]).tolist() == [k - 290 for k in candidates]
+        sc = [e for e in d.events if e.event == "selling_climax"]
+        assert [e.bar_ts_ns for e in sc] == [int(end[303])], "the lowest low, three bars after the heavy bar"
+        assert dict(sc[0].numbers)["heavy_bar_bars_before"] == heavy_before
+        assert sc[0].price == int(lo[303]) / SCALE
 
 
 def test_a_pause_that_the_trend_breaks_before_it_proves_a_range_reports_nothing(registry) -> None:
@@ -808,3 +818,48 @@ def test_a_range_with_a_sharp_ar_and_no_secondary_test_is_not_proven_by_time(reg
     sharp = [e for e in extra if e.event.startswith("automatic_") and dict(e.numbers)["height_atr"] < p.ar_min_atr]
     assert sharp, "without the rule a range with a sharp AR is reported"
     assert not any(e.event == "secondary_test" for e in extra), "the ranges held back had no secondary test"
+
+
+def test_a_climax_bars_effort_is_ranked_against_the_bars_before_it() -> None:
+    """``effort_top``: the largest volume x range of the bar and the ``climax_bars`` - 1 before it
+    beats at least ``climax_rank`` of the ``rank_bars`` bars before the bar, the same in both modes."""
+    p = WyckoffParams(climax_rank=0.9, rank_bars=10, climax_bars=2)
+    efforts = [*range(10, 20), 5, 5, 18, 19, 1, 30]  # volumes on bars one point wide
+    n = len(efforts)
+    t = np.arange(1, n + 1, dtype=np.int64) * 60 * 10**9
+    c = np.full(n, 100, np.int64)
+    v = np.array(efforts, np.int64)
+    cols = compute(t, c, c + 1, c, c, v, t - 60 * 10**9, 60 * 10**9, p)
+    tracker = Tracker(p, 60 * 10**9)
+    rows = [tracker.add(int(t[k]), int(t[k]) - 60 * 10**9, 100, 101, 100, 100, int(v[k])) for k in range(n)]
+    assert [r.effort_top for r in rows] == cols.cols["effort_top"].tolist()
+    assert cols.cols["effort_top"].tolist() == [False] * 10 + [
+        True,  # 5, but bar 9's 19 is within climax_bars: it beats 9 of bars 0-9 (10-18)
+        False,  # 5 beats none
+        False,  # 18 beats 8 of bars 2-11 (12-17 and the two 5s): short of 9
+        True,  # 19 beats 9 of bars 3-12
+        False,  # 1, carrying bar 13's 19, which ties bar 9's and its own (ties are not beaten): 8 of bars 4-13
+        True,  # 30 beats all ten
+    ]
+
+
+@pytest.mark.parametrize("seed", [1001, 1005])
+def test_a_range_that_interrupts_a_markup_shows_phase_e_until_it_proves_itself(registry, seed: int) -> None:
+    """After a structure's markup (markdown) began, a climax and its AR open a range that may be
+    only a pause: until it proves itself, the phase shown stays E (the trend's), not A or B; once
+    proved, it shows its own phase."""
+    det = WyckoffDetector(registry["EURUSD"], WyckoffParams())
+    sc = FAMILIES["A"](seed)
+    paused = 0
+    for k in range(len(sc)):
+        det.update_points(int(sc.start_ns[k]), int(sc.end_ns[k]), int(sc.open[k]), int(sc.high[k]), int(sc.low[k]),
+                          int(sc.close[k]), int(sc.volume[k]))
+        r = det.range
+        if r is None or r.far is None or not r.after_trend:
+            continue
+        if r.held:
+            paused += 1
+            assert det.phase == "E", (k, r.phase)
+        else:
+            assert det.phase == r.phase
+    assert paused > 0

@@ -29,10 +29,15 @@ Feature definitions at bar i (every baseline is over bars *before* i):
   high to lowest low) at least ``burst_span`` * sqrt(k) ATR: a climax whose volume and range are
   spread over a few bars (or a coarser bar size's share of one), not piled on one bar; none of
   the ``burst_bars`` - 1 bars before i is a one-bar climax (the bars after one belong to it).
+- ``effort_top``: the largest effort (volume x range) of bars i-``climax_bars``+1..i beats the
+  effort of at least ``climax_rank`` of the ``rank_bars`` bars i-``rank_bars``..i-1 (ties do not
+  count; false until ``rank_bars`` bars came before, or with ``climax_rank`` 0): heavy against the
+  instrument's own recent bars, whatever the multiples of its baselines.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import deque
 from dataclasses import dataclass
@@ -50,7 +55,7 @@ FEATURES = (
     "i", "t", "o", "h", "l", "c", "v", "rng", "prev_c", "atr", "vbase", "warm",
     "hi_close", "lo_close", "high_prev", "low_prev", "v_peak", "vsum_lag",
     "sw_hi", "sw_hi_px", "sw_hi_v", "sw_hi_t", "sw_lo", "sw_lo_px", "sw_lo_v", "sw_lo_t",
-    "regime", "htf", "no_demand", "no_supply", "effort_no_result", "burst", "sc", "bc", "ps", "psy",
+    "regime", "htf", "no_demand", "no_supply", "effort_no_result", "burst", "effort_top", "sc", "bc", "ps", "psy",
 )
 
 
@@ -193,6 +198,7 @@ class Row:
     no_supply: bool
     effort_no_result: bool
     burst: bool
+    effort_top: bool
     sc: bool = False
     bc: bool = False
     ps: bool = False
@@ -222,6 +228,7 @@ def stopping_action(x: Any, p: WyckoffParams) -> tuple[Any, Any, Any, Any]:
     - selling climax: a wide bar (range >= ``climax_range`` ATR) at the end of a burst of volume
       (the heaviest of it and the ``climax_bars`` - 1 bars before >= ``climax_volume`` times the
       baseline before them), or the last bar of a ``burst`` (volume and range over a few bars),
+      or an ``effort_top`` bar (its effort ranked against the ``rank_bars`` bars before),
       with a low under every low of the lookback, after a fall of at least ``trend_min_atr`` ATR
       from the lookback's highest close. Buying climax: the mirror.
     - preliminary support: the same fall and new low on a wide bar (>= ``ps_range`` ATR) with
@@ -231,7 +238,7 @@ def stopping_action(x: Any, p: WyckoffParams) -> tuple[Any, Any, Any, Any]:
     moving = x.warm & (x.atr > 0)  # flat bars before (a halted market) measure nothing
     fell = moving & (x.hi_close - x.c >= p.trend_min_atr * x.atr) & (x.l < x.low_prev)
     rose = moving & (x.c - x.lo_close >= p.trend_min_atr * x.atr) & (x.h > x.high_prev)
-    climax = one_bar_climax(x, p) | x.burst
+    climax = one_bar_climax(x, p) | x.burst | x.effort_top
     sc = fell & climax
     bc = rose & climax & (sc == False)  # noqa: E712 (works on arrays and scalars alike)
     busy = (x.rng >= p.ps_range * x.atr) & (x.v >= p.ps_volume * x.vbase) & (climax == False)  # noqa: E712
@@ -283,8 +290,28 @@ def compute(t: IntArray, o: IntArray, h: IntArray, low: IntArray, c: IntArray, v
     one = np.asarray(one_bar_climax(out, p), bool)
     before = _shift(_rolling(one.astype(np.int64), max(p.burst_bars - 1, 1), "max", partial=True), 1)
     cols["burst"] = _burst(h, low, v, atr, p) & (before == 0)
+    cols["effort_top"] = _effort_top(v * (h - low), p)
     cols["sc"], cols["bc"], cols["ps"], cols["psy"] = stopping_action(out, p)
     return out
+
+
+def _effort_top(effort: IntArray, p: WyckoffParams) -> npt.NDArray[np.bool_]:
+    """``effort_top``: the largest effort (volume x range) of the bar and the ``climax_bars`` - 1
+    before it exceeds the effort of at least ``climax_rank`` of the ``rank_bars`` bars before the bar
+    (none while fewer came before, or with ``climax_rank`` 0)."""
+    n, w = len(effort), p.rank_bars
+    top = np.zeros(n, bool)
+    if p.climax_rank <= 0 or n <= w:
+        return top
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    peak = _rolling(effort, p.climax_bars, "max", partial=True)
+    before = sliding_window_view(effort, w)[: n - w]  # effort[i-w..i-1] for i = w..n-1
+    step = max(1, (1 << 20) // w)  # about a million comparisons at a time, not n x w at once
+    for a in range(0, n - w, step):
+        b = min(a + step, n - w)
+        top[w + a: w + b] = (before[a:b] < peak[w + a: w + b, None]).sum(axis=1) >= p.climax_rank * w
+    return top
 
 
 def burst_of(sums: Any, spans: Any, base_sum: Any, atr: Any, p: WyckoffParams) -> Any:
@@ -417,6 +444,9 @@ class Tracker:
         self.hi_close, self.lo_close = Extreme(L, 1), Extreme(L, -1)  # over bars i-L..i-1
         self.high_prev, self.low_prev = Extreme(L, 1), Extreme(L, -1)
         self.v_peak = Extreme(p.climax_bars, 1)
+        self.e_peak = Extreme(p.climax_bars, 1)  # effort (volume x range) of the bar and the ones before it
+        self.efforts: deque[int] = deque()  # the efforts of the rank_bars bars before, in order ...
+        self.ranked: list[int] = []  # ... and sorted
         # the volume baseline's sum at the last bars (the climax's and the burst's baselines are lagged)
         self.vsums: deque[int] = deque(maxlen=max(p.climax_bars, p.burst_bars, 1))
         self.ones: deque[bool] = deque(maxlen=max(p.burst_bars - 1, 1))  # one-bar climaxes of the bars before
@@ -488,7 +518,7 @@ class Tracker:
         nd, ns, enr = vsa(h - low, c, prev_c, v, self.v1, self.v2, atr, vbase, p, warm)
         row = Row(i, t, o, h, low, c, v, h - low, prev_c, atr, vbase, warm, hi_close, lo_close, high_prev, low_prev,
                   self.v_peak.value(), vsum_lag, sw[k0][0], ref[0], ref[2], ref[3], sw[k0][1], ref[1], ref[2], ref[3],
-                  regime, self.htf, bool(nd), bool(ns), bool(enr), burst)
+                  regime, self.htf, bool(nd), bool(ns), bool(enr), burst, self._effort_top(i, v * (h - low)))
         row.sc, row.bc, row.ps, row.psy = (bool(b) for b in stopping_action(row, p))
         self.ones.append(bool(one_bar_climax(row, p)))
         # advance
@@ -503,6 +533,21 @@ class Tracker:
         self.v2, self.v1 = self.v1, v
         self.i += 1
         return row
+
+    def _effort_top(self, i: int, effort: int) -> bool:
+        """``effort_top`` for this bar (as ``_effort_top`` in the batch), then this bar's effort joins
+        the window."""
+        p = self.p
+        if p.climax_rank <= 0:
+            return False
+        self.e_peak.push(i, effort)
+        top = len(self.efforts) == p.rank_bars \
+            and bisect.bisect_left(self.ranked, self.e_peak.value()) >= p.climax_rank * p.rank_bars
+        self.efforts.append(effort)
+        bisect.insort(self.ranked, effort)
+        if len(self.efforts) > p.rank_bars:
+            del self.ranked[bisect.bisect_left(self.ranked, self.efforts.popleft())]
+        return top
 
     def _burst(self, atr: float) -> bool:
         """``burst_of`` for this bar, in one pass over its last bars (k = 2..burst_bars, the first

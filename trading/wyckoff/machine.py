@@ -12,7 +12,9 @@ after a rise; "near" is the climax's edge, "far" the automatic rally/reaction's)
 
 - A climax candidate (``features.stopping_action``) outside a range opens a provisional range.
   It shows no phase of its own (the phase outside, E or none, holds) until the rally off it has
-  gone half ``ar_min_atr``; then phase A (in a markup or markdown, phase E holds until the AR).
+  gone half ``ar_min_atr``; then phase A (in a markup or markdown, phase E holds until the range
+  has proved itself, till then a pause in the trend; with ``report_after_phase_a`` off, until
+  the AR).
   Until the automatic rally/reaction, a deeper climax candidate takes its place (and restarts
   the AR's clock) and any deeper extreme moves the near edge. A climax is told from a
   preliminary stop, and a range from a pause in the trend, only by what follows, so SC/BC, the
@@ -270,6 +272,8 @@ class Machine:
         # interrupts a markup (markdown), which holds until the range is confirmed
         if r is None or (r.far is None and (self.outside or not r.rallying)):
             return self.outside
+        if r.held and r.after_trend:  # a pause in the markup (markdown) until it proves itself a range
+            return "E"
         return r.phase
 
     # ------------------------------------------------- conditions (scalars or columns)
