@@ -616,6 +616,10 @@ class Settings(BaseSettings):
         return wyckoff_params(self.agents.analysis)
 
 
+# whole-number thresholds with a ceiling: a window the live tracker keeps in memory, and saves
+RANK_BARS_MAX = {"rank_bars": 10_000}
+
+
 def wyckoff_params(values: dict[str, Any]) -> WyckoffParams:
     """``agents.analysis`` as detector thresholds, each coerced to its field's type."""
     fields = {f.name: f for f in dataclasses.fields(WyckoffParams)}
@@ -629,8 +633,12 @@ def wyckoff_params(values: dict[str, Any]) -> WyckoffParams:
                 raise ValueError(f"agents.analysis.{key}: a list of positive whole numbers (got {value!r})")
             out[key] = tuple(int(v) for v in value)
         elif kind == "int":
-            if isinstance(value, list) or int(value) != value or value < 1:
+            whole = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) \
+                and int(value) == value and value >= 1
+            if not whole:
                 raise ValueError(f"agents.analysis.{key}: a positive whole number (got {value!r})")
+            if key in RANK_BARS_MAX and value > RANK_BARS_MAX[key]:
+                raise ValueError(f"agents.analysis.{key}: at most {RANK_BARS_MAX[key]} bars (got {value!r})")
             out[key] = int(value)
         elif kind == "bool":
             out[key] = bool(value)

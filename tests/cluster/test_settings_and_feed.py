@@ -71,9 +71,11 @@ def test_the_range_gate_is_set_from_0_off_to_below_1_and_refused_otherwise(tmp_p
         load_settings(write(tmp_path, lambda d: d["agents"].update(analysis={"climax_volume": float("inf")})))
 
 
-def test_the_climax_effort_rank_is_a_share_from_0_off_to_below_1(tmp_path) -> None:
+def test_the_climax_effort_rank_is_a_share_from_0_off_to_below_1_over_a_bounded_window(tmp_path) -> None:
     """``climax_rank`` is the share of the bars before that a climax's effort must beat: 0 turns it
-    off; 1 or more could never be met, and a negative, infinity or true mean nothing."""
+    off; 1 or more could never be met, and a negative, infinity or true mean nothing. ``rank_bars``,
+    the window the live tracker keeps (and saves), is a whole number up to 10,000; infinity, NaN or
+    true is refused by name, never a traceback."""
     def rank(value):  # type: ignore[no-untyped-def]
         return write(tmp_path, lambda d: d["agents"].update(analysis={"climax_rank": value}))
 
@@ -82,6 +84,16 @@ def test_the_climax_effort_rank_is_a_share_from_0_off_to_below_1(tmp_path) -> No
     for bad in (1, 1.5, True, float("inf"), -0.1):
         with pytest.raises(SettingsError, match=r"agents\.analysis\.climax_rank: the share of the rank_bars bars"):
             load_settings(rank(bad))
+
+    def bars(value):  # type: ignore[no-untyped-def]
+        return write(tmp_path, lambda d: d["agents"].update(analysis={"rank_bars": value}))
+
+    assert load_settings(bars(50)).wyckoff_params().rank_bars == 50
+    for bad in (0, 2.5, True, float("inf"), float("nan"), 1e400, [100]):
+        with pytest.raises(SettingsError, match=r"agents\.analysis\.rank_bars: a positive whole number"):
+            load_settings(bars(bad))
+    with pytest.raises(SettingsError, match=r"agents\.analysis\.rank_bars: at most 10000 bars"):
+        load_settings(bars(10**18))
 
 
 def test_the_environment_overrides_the_file(monkeypatch) -> None:

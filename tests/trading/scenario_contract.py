@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from trading.wyckoff.machine import PHASES
-from trading.wyckoff.scenarios import Scenario
+from trading.wyckoff.scenarios import PERTURBATIONS, Scenario, perturb, undone
 
 MINUTE_NS = 60 * 1_000_000_000
 HOUR_NS = 60 * MINUTE_NS
@@ -172,3 +172,15 @@ def phases(everything: list[Scenario]) -> None:
         assert sc.phases[backup.end] == PHASES.index("D") and sc.phases[backup.end + 1] == PHASES.index("E")
         climax = label(sc, CLIMAXES)
         assert climax is not None and sc.phases[climax[1]] == PHASES.index("A")
+
+
+def undone_and_perturb(everything: list[Scenario]) -> None:
+    """Nothing planted is undone on the unperturbed bars, and every perturbation keeps the labels
+    and valid bars (whether it undoes the plant is a reason, or "")."""
+    for sc in everything:
+        assert undone(sc) == "", (sc.seed, undone(sc))
+    for sc in everything[:12]:
+        for variant in PERTURBATIONS:
+            p = perturb(sc, variant)
+            assert len(p.labels) == len(sc.labels) and (p.high >= p.low).all()
+            assert isinstance(undone(p), str)

@@ -290,22 +290,24 @@ def compute(t: IntArray, o: IntArray, h: IntArray, low: IntArray, c: IntArray, v
     one = np.asarray(one_bar_climax(out, p), bool)
     before = _shift(_rolling(one.astype(np.int64), max(p.burst_bars - 1, 1), "max", partial=True), 1)
     cols["burst"] = _burst(h, low, v, atr, p) & (before == 0)
-    cols["effort_top"] = _effort_top(v * (h - low), p)
+    cols["effort_top"] = _effort_top(v.astype(np.float64) * (h - low).astype(np.float64), p)
     cols["sc"], cols["bc"], cols["ps"], cols["psy"] = stopping_action(out, p)
     return out
 
 
-def _effort_top(effort: IntArray, p: WyckoffParams) -> npt.NDArray[np.bool_]:
+def _effort_top(effort: npt.NDArray[np.float64], p: WyckoffParams) -> npt.NDArray[np.bool_]:
     """``effort_top``: the largest effort (volume x range) of the bar and the ``climax_bars`` - 1
     before it exceeds the effort of at least ``climax_rank`` of the ``rank_bars`` bars before the bar
-    (none while fewer came before, or with ``climax_rank`` 0)."""
+    (none while fewer came before, or with ``climax_rank`` 0). Efforts are one product of two floats
+    in both modes (an integer product could overflow 64 bits in numpy and not in Python)."""
     n, w = len(effort), p.rank_bars
     top = np.zeros(n, bool)
     if p.climax_rank <= 0 or n <= w:
         return top
+    import polars as pl  # the batch mode only
     from numpy.lib.stride_tricks import sliding_window_view
 
-    peak = _rolling(effort, p.climax_bars, "max", partial=True)
+    peak = np.asarray(pl.Series(effort).rolling_max(p.climax_bars, min_samples=1).to_numpy(), np.float64)
     before = sliding_window_view(effort, w)[: n - w]  # effort[i-w..i-1] for i = w..n-1
     step = max(1, (1 << 20) // w)  # about a million comparisons at a time, not n x w at once
     for a in range(0, n - w, step):
@@ -444,9 +446,9 @@ class Tracker:
         self.hi_close, self.lo_close = Extreme(L, 1), Extreme(L, -1)  # over bars i-L..i-1
         self.high_prev, self.low_prev = Extreme(L, 1), Extreme(L, -1)
         self.v_peak = Extreme(p.climax_bars, 1)
-        self.e_peak = Extreme(p.climax_bars, 1)  # effort (volume x range) of the bar and the ones before it
-        self.efforts: deque[int] = deque()  # the efforts of the rank_bars bars before, in order ...
-        self.ranked: list[int] = []  # ... and sorted
+        self.e_last: deque[float] = deque(maxlen=p.climax_bars)  # effort (volume x range) of the bar and the ones before
+        self.efforts: deque[float] = deque()  # the efforts of the rank_bars bars before, in order ...
+        self.ranked: list[float] = []  # ... and sorted
         # the volume baseline's sum at the last bars (the climax's and the burst's baselines are lagged)
         self.vsums: deque[int] = deque(maxlen=max(p.climax_bars, p.burst_bars, 1))
         self.ones: deque[bool] = deque(maxlen=max(p.burst_bars - 1, 1))  # one-bar climaxes of the bars before
@@ -518,7 +520,7 @@ class Tracker:
         nd, ns, enr = vsa(h - low, c, prev_c, v, self.v1, self.v2, atr, vbase, p, warm)
         row = Row(i, t, o, h, low, c, v, h - low, prev_c, atr, vbase, warm, hi_close, lo_close, high_prev, low_prev,
                   self.v_peak.value(), vsum_lag, sw[k0][0], ref[0], ref[2], ref[3], sw[k0][1], ref[1], ref[2], ref[3],
-                  regime, self.htf, bool(nd), bool(ns), bool(enr), burst, self._effort_top(i, v * (h - low)))
+                  regime, self.htf, bool(nd), bool(ns), bool(enr), burst, self._effort_top(float(v) * float(h - low)))
         row.sc, row.bc, row.ps, row.psy = (bool(b) for b in stopping_action(row, p))
         self.ones.append(bool(one_bar_climax(row, p)))
         # advance
@@ -534,15 +536,15 @@ class Tracker:
         self.i += 1
         return row
 
-    def _effort_top(self, i: int, effort: int) -> bool:
+    def _effort_top(self, effort: float) -> bool:
         """``effort_top`` for this bar (as ``_effort_top`` in the batch), then this bar's effort joins
         the window."""
         p = self.p
         if p.climax_rank <= 0:
             return False
-        self.e_peak.push(i, effort)
+        self.e_last.append(effort)
         top = len(self.efforts) == p.rank_bars \
-            and bisect.bisect_left(self.ranked, self.e_peak.value()) >= p.climax_rank * p.rank_bars
+            and bisect.bisect_left(self.ranked, max(self.e_last)) >= p.climax_rank * p.rank_bars
         self.efforts.append(effort)
         bisect.insort(self.ranked, effort)
         if len(self.efforts) > p.rank_bars:
