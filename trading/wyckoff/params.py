@@ -26,14 +26,14 @@ class WyckoffParams:
     # burst_volume baselines (the volume_period bars before the last burst_bars) and a span (highest high to
     # lowest low) of at least burst_span * sqrt(k) ATR: a climax spread over several bars (0: none)
     burst_bars: int = 5
+    burst_volume: float = 2.0
+    burst_span: float = 2.0
     # ... or a bar whose effort (volume x range; the largest of it and the climax_bars - 1 before it)
     # exceeds that of at least climax_rank of the rank_bars bars before it: heavy for this instrument and
     # regime, whatever its multiples of the baselines (0: off; 0.95 chosen on folds leaving one of A-G out,
     # docs/wyckoff.md, round 8)
     climax_rank: float = 0.95
     rank_bars: int = 100
-    burst_volume: float = 2.0
-    burst_span: float = 2.0
     ps_range: float = 1.2  # preliminary support/supply bar range, in ATR
     ps_volume: float = 1.6  # preliminary support/supply volume, in baselines
     ps_gap: int = 8  # a preliminary support/supply comes at least this many bars before the climax
