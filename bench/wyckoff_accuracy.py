@@ -4,15 +4,16 @@ The thresholds (``WyckoffParams``) are tuned on families A (``trading.wyckoff.sc
 B (``scenarios_b``), seeds 0-499 of each, C (``scenarios_c``) and D (``scenarios_d``), seeds
 0-299 of each, with their perturbations; the range gate (``bench/wyckoff_gate.py``) is trained on
 A-G, seeds 0-299, with their perturbations, and its settings and the climax candidates' effort
-rank were chosen on folds leaving one of A-G out. (C was held out until issue 19's first round was
-scored on it, D until its third, E and F, written blind and scored in rounds 3-6, until round 7,
-G, written blind and scored in round 7, until round 8; each then became tuning data.) This
-benchmark scores:
+rank were chosen on folds leaving one of A-G out, round 9's on folds leaving one of A-H out. (C was
+held out until issue 19's first round was scored on it, D until its third, E and F, written blind
+and scored in rounds 3-6, until round 7, G, written blind and scored in round 7, until round 8, H,
+written blind and scored in round 8, until round 9; each then became tuning data.) This benchmark
+scores:
 
-* family H (``trading.wyckoff.scenarios_h``): written blind to the detector by a separate author
+* family I (``trading.wyckoff.scenarios_i``): written blind to the detector by a separate author
   (a helper with a fresh context that never read the detector nor ran it) with a model unlike
-  A-G; never tuned on, and first scored after issue 19's eighth round had been chosen;
-* families A-G on seeds from 100,000 (never looked at while tuning);
+  A-H; never tuned on, and first scored after issue 19's ninth round had been chosen;
+* families A-H on seeds from 100,000 (never looked at while tuning);
 * each of them perturbed (``trading.wyckoff.scenarios.PERTURBATIONS``: volatility x0.5 and x2,
   volume noise, market gaps, bars three times coarser);
 * real hourly EURUSD bars (``trading.wyckoff.realbars``) against marks made by hand from the
@@ -25,7 +26,7 @@ A perturbed scenario whose planted spring/UTAD or break the perturbation undid
 (``scenarios.undone``) is counted and left out of its variant's figures; each variant's figures
 over every scenario are given beside them (``every_scenario``). The headline is the worst
 variant of all those scored. ``--tuning`` prints the figures on the tuning set (families A and
-B, seeds 0-499; C-G, seeds 0-299) instead and writes nothing. A partial run (fewer
+B, seeds 0-499; C-H, seeds 0-299) instead and writes nothing. A partial run (fewer
 scenarios or variants) prints its figures and writes no JSON. It never fails on a number.
 """
 
@@ -60,7 +61,7 @@ TUNED_ON = ("families A (trading.wyckoff.scenarios) and B (scenarios_b), seeds 0
             "(bench/wyckoff_gate.py) is trained on A-G seeds 0-299 and their perturbations, and its settings and the "
             "climax candidates' effort rank were chosen on folds leaving one of A-G out (E and F, seeds 0-299, were "
             "scored in rounds 3-6 and joined the tuning set in round 7; G in round 7 and joined it in round 8)")
-UNSEEN = 100_000  # the first seed of families A-G that tuning never looked at
+UNSEEN = 100_000  # the first seed of families A-H that tuning never looked at
 VARIANTS = ("original", *PERTURBATIONS)
 
 
@@ -101,12 +102,12 @@ def override(params: WyckoffParams, item: str) -> WyckoffParams:
 
 
 MODULES = {"A": "scenarios", "B": "scenarios_b", "C": "scenarios_c", "D": "scenarios_d", "E": "scenarios_e",
-           "F": "scenarios_f", "G": "scenarios_g", "H": "scenarios_h"}  # trading.wyckoff's module of each family
+           "F": "scenarios_f", "G": "scenarios_g", "H": "scenarios_h", "I": "scenarios_i"}  # trading.wyckoff's module of each family
 
 
 def generator(family: str) -> Callable[[int], Scenario]:
     if family not in MODULES:
-        raise ValueError(f"no scenario family {family!r}: one of A-H")
+        raise ValueError(f"no scenario family {family!r}: one of A-I")
     generate: Callable[[int], Scenario] = importlib.import_module(f"trading.wyckoff.{MODULES[family]}").generate
     return generate
 
@@ -255,14 +256,14 @@ def main() -> None:
     started = time.perf_counter()
     if args.tuning:
         plan = [("A", range(args.scenarios or 500)), ("B", range(args.scenarios or 500)),
-                *((f, range(min(args.scenarios or 300, 300))) for f in "CDEFG")]
+                *((f, range(min(args.scenarios or 300, 300))) for f in "CDEFGH")]
         results = run(plan, variants, params, args.workers)
         for (family, variant), (score, _, undone_n, _every) in sorted(results.items()):
             seeds = dict(plan)[family]
             print_report(f"TUNING SET family {family} seeds 0-{seeds.stop - 1}, {variant}", report(score), undone_n)
         return
     n = args.scenarios or 300
-    plan = [("H", range(0, n)), *((f, range(UNSEEN, UNSEEN + n)) for f in "ABCDEFG")]
+    plan = [("I", range(0, n)), *((f, range(UNSEEN, UNSEEN + n)) for f in "ABCDEFGH")]
     results = run(plan, variants, params, args.workers)
     scored: dict[str, dict[str, Any]] = {}
     for (family, variant), (score, bars, undone_n, every) in sorted(results.items()):
@@ -282,11 +283,11 @@ def main() -> None:
     real = score_real(params)
     out = {
         "tuned_on": TUNED_ON,
-        "scored_on": {"H": f"family H (trading.wyckoff.scenarios_h, written blind to the detector by a separate "
+        "scored_on": {"I": f"family I (trading.wyckoff.scenarios_i, written blind to the detector by a separate "
                            f"author who never read it or ran it), seeds 0-{n - 1}: never tuned on, first scored once "
-                           "round 8's setting had been chosen on folds of A-G (and reported whichever way it fell)",
+                           "round 9's setting had been chosen on folds of A-H (and reported whichever way it fell)",
                       **{f: f"family {f}, seeds {UNSEEN}-{UNSEEN + n - 1}: never looked at while tuning"
-                         for f in "ABCDEFG"},
+                         for f in "ABCDEFGH"},
                       "real": real.get("source", "")},
         "scoring": "strict: an event at its own bar +-3 bars; signals to first target or stop (a bar with both "
                    "counts as the stop)",
