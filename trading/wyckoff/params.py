@@ -53,8 +53,8 @@ class WyckoffParams:
     proven_bars: int = 10  # ... by lasting this many bars from the AR (at least) ...
     proven_ratio: float = 3.0  # ... or this many times phase A's; a break with the trend before then drops it
     # a range that proved itself is reported only if the range gate (trading.wyckoff.gate, trees trained on
-    # the tuning families A-F) scores it at least this, else it is dropped as a pause is (0: off); chosen with
-    # ar_min_atr 4 and climax_volume 2.5 on folds leaving one family out (docs/wyckoff.md, rounds 6 and 7)
+    # the tuning families, A-H since round 9) scores it at least this, else it is dropped as a pause is (0: off); chosen with
+    # ar_min_atr 4 and climax_volume 2.5 on folds leaving one family out (docs/wyckoff.md, rounds 6-9)
     gate_min: float = 0.2
     ar_max_bars: int = 120  # a climax with no AR within this many bars opens no range
     st_zone: float = 0.25  # a secondary test ends within this fraction of the height from the climax edge

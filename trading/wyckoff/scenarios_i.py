@@ -49,10 +49,11 @@ A daily bar is one trade date, stamped 00:00 UTC of the date: it opens on the se
 (CL 13:30, GC 12:30, ZN 14:00, ES 15:00, ZC 13:15 Chicago time). The first bar is the first session of
 the first trade date on or after the Monday ``seed % 250`` weeks after ``START_NS``. Prices are
 integer points, ``price * SCALE``, on the contract's tick grid (CL 0.01, GC 0.10, ZN 1/64, ES 0.25,
-corn 1/4 cent, quoted in cents a bushel). The series is ratio back-adjusted: the last bar is the
-current contract (its close drawn in ``Instrument.level``), and at every roll the next month's premium
-is divided out of the history before it, so a roll shows no price gap (the history is kept within a
-factor 3 from top to bottom). Volume is the number of contracts, at least 1, traded in the month the
+corn 1/4 cent, quoted in cents a bushel). The series stands for a back-adjusted continuous contract
+but no adjustment is made: there is no calendar premium to divide out, the price is simulated as one
+continuous series without roll gaps (what a ratio back-adjusted series looks like), and the whole history
+is scaled so that the last bar is on the current contract's level (its close drawn in ``Instrument.level``;
+the history is kept within a factor 3 from top to bottom). Volume is the number of contracts, at least 1, traded in the month the
 continuous contract follows. ``MIN_BARS``-``MAX_BARS`` (300-2500) bars.
 
 Rolls: the continuous contract switches to the next month on the first trade date on or after the
@@ -62,7 +63,9 @@ February, May, August, November; ZC: February, April, June, August, November) or
 day's volume falls along a logistic in trade dates (half 1-3 days before the switch, width 0.7-1.2
 days) and the next month's rises; the continuous series shows the front's share before the switch and
 the next month's from it, plus the calendar-spread trades of the roll (10-30 % of a day's volume at
-the crossover): its volume dips to about a third over the roll week and jumps back on the switch date.
+the crossover): its volume dips for one or two trade dates (measured over seeds 0-299, the median trade
+date's volume against its median 8-15 trade dates before the switch: 0.37-0.43 the day before the switch, 0.63-0.69 two
+days before, 0.81-0.92 three days before) and jumps back on the switch date.
 
 The market (canonical frame: the break expected up, the shakeout below support)
 --------------------------------------------------------------------------------------
@@ -103,7 +106,7 @@ daily bar (weighted by their activity).
   0.3-0.7 in the PS, the pause, a loud spring and the back-up, 0.2-0.5 at the break, 0-0.3 in the trend
   and markup): absorption. Its resting orders hold the expected
   mid inside a level: max(3 % of the height, 1.5-2.5 bar sigmas) inside the climax from the AR through
-  phase B, 4 % inside the far edge in phase C, above support after a spring (max(3 %, 1.2 sigma)),
+  phase B, 4 % inside the far edge in phase C, above support before and after a spring (max(3 %, 1.2 sigma)),
   no deeper than 1.3 x the planned spring, beyond support through an unconfirmed shakeout's hold, above
   the middle (62 %) for an LPS, below it (38 %) for an LPSY.
 * Scheduled reports: the EIA's petroleum status (Wednesdays 09:30 Chicago, CL), payrolls (the first
@@ -117,12 +120,17 @@ daily bar (weighted by their activity).
   0.15-0.4 x): a one-bar shock.
 * Session gaps: news over the break, a jump of the value at each session's reopen (sd 0.05-0.15 daily
   sigmas; 0.25-0.6 after a weekend or a holiday).
-* Daily limits (CL 10 %, GC 6 %, ZC 7 % of the previous settlement, 1.5 x after a limit close; none for
-  ZN and ES): beyond the band the price is pinned at the limit and the pinned substeps trade only
-  2-8 % of their volume; the value runs on, so the next session opens further (often locked again). In
+* Daily limits, simplified: fixed bands around the previous settlement (CL 10 %, GC 6 %, ZC 7 %, 1.5 x
+  after a limit close) that lock the market like the grains' limits; the CME's CL and GC limits are
+  dynamic circuit breakers (a short halt, then wider bands) and are modelled as locked bands all the
+  same, and ES's 7 % overnight limit and equity circuit breakers are left out (no limit for ZN and ES).
+  Beyond the band the price is pinned at the limit and the pinned substeps trade only 2-8 % of their
+  volume; the value runs on, so the next session opens further (over seeds 0-299, 3 of the 68
+  scenarios with a pinned bar have a limit episode locked on two trade dates running; the others one). In
   40 % of the commodity draws a report outside the schematic (the noise, 10-60 % into the trend, the
   markup from 30 %, the tail) carries news of 1.15-2 limits (the trend's or markup's way) and 2-4 x
-  the activity. A draw with a pinned bar in phases A-D is redrawn.
+  the activity. A draw with a pinned bar in the planned phases A-D, or a daily bar settling at the limit in
+  the measured ones, is redrawn.
 * Bars: a trade prints at the end of each substep at the ask (a buyer-initiated net flow) or the bid
   (a tick below) around the mid; the open is the first trade at the opening mid (a tick from the last
   close inside a session, gapped after a break), high and low the extreme prints, the close the last
@@ -135,11 +143,13 @@ daily bar (weighted by their activity).
 
 The hidden schedule (canonical frame; heights H of the planned range)
 --------------------------------------------------------------------
-H is 8-40 bar sigmas (log-uniform; 6-9 in 10 % of the draws), at most 4 % (30 minutes), 8 % (2 hours)
-or 15 % (daily) of the price. The pace (bar sigmas a bar) is 0.3-0.8 on 30-minute bars, 0.5-1.3 on
+H is 8-40 bar sigmas (log-uniform; 6-9 in 10 % of the draws), planned at most 4 % (30 minutes), 8 % (2
+hours) or 15 % (daily) of the price (the realised range exceeds that in 46/50/66 % of the kept 30-minute/
+2-hour/daily scenarios of seeds 0-299). The pace (bar sigmas a bar) is 0.3-0.8 on 30-minute bars, 0.5-1.3 on
 2-hour and 1-2.5 on daily bars (a few daily sigmas a day at most): no leg is planned shorter than 1.3 x
 its distance over its pace (the trend and markup at 0.6 x the pace, the AR at 1.5-3 x and the ST at 1-2 x,
-capped at 1.5, 2 and 2.8 bar sigmas a bar), so tall ranges take more bars. Goals are in heights from the
+capped at 1.5, 2 and 2.8 bar sigmas a bar; in phase C the spring's plunge at 2-3 x, capped alike, the snap
+at 3 x, an unconfirmed shakeout's rally at 1.5 x), so tall ranges take more bars. Goals are in heights from the
 planned climax edge before the range, and in fractions of the range (0 support, 1 resistance) from the
 AR on, re-anchored on the operator's view of the realised bars: at the AR's start on the climax's
 extreme, at the ST's and each B swing's start on the AR's side, at phase C's start on the range so far.
@@ -157,9 +167,10 @@ planned log-uniform 30-900 bars, phase B 5-60 % of it (in 20 % 60-88 %); its swi
 25-90 bars (odd after a fall, even after a rise, so B ends on the AR's side; at most 15), AR-side swings
 to 55-95 % (in 25 % a probe 1-8 % beyond the AR: unlabelled, it counts in the edges), climax-side swings
 to 12-50 % (in 25 % a test within 4-12 %, at least 2 sigma); phase C and the break share the rest by
-Dirichlet weights. Phase C: a spring (58 % of the draws) 4-30 % of H below support (log-uniform, at
-least 1.5 sigma, at most 35 % and 8 sigma), quiet or (half) on a stop run, then a snap back to 10-25 %
-in 3-6 bars; a failure (25 % of the springs) rallies to 30-60 % and the test fails: the SOW breaks
+Dirichlet weights. Phase C: a spring (58 % of the draws): an approach to 6-15 % of H above support (at
+least 1 sigma; the operator's bids hold it above support), then the spring itself, a brief plunge planned
+in 2-4 bars to 4-30 % of H below support (log-uniform, at least 1.5 sigma, at most 35 % and 8 sigma),
+quiet or (half) on a stop run, then a snap back to 10-25 % planned in 3-6 bars; a failure (25 % of the springs) rallies to 30-60 % and the test fails: the SOW breaks
 30-70 % of H below support, an LPSY at -30 to +10 %, the markdown; otherwise in half a rally (30-75 %)
 and a test (10-35 %) before the SOS. Without a spring: in 45 % of those with H of at least 12 sigma an
 unconfirmed shakeout (14-34 % of H plus 2 sigma below support, held beyond for 18-33 bars at 55-70 % of
@@ -173,8 +184,9 @@ Labels and phases (all measured on the final integer bars)
 ----------------------------------------------------------
 As family E. From the PS (or the climax) on, every leg with a turning point ends at its extreme in the
 real frame (the first lowest low of a trough, the first highest high of a peak) over the bars from its
-start to the middle of the next planned leg; the next leg starts on the bar after it; the snap, the
-shakeout's hold, the markup and the noise end where planned. A label's ``start`` and ``end`` are its
+start to the middle of the next planned leg; the next leg starts on the bar after it; the spring's approach, the
+snap, the shakeout's hold, the markup and the noise end where planned (so the spring's label covers the
+plunge). A label's ``start`` and ``end`` are its
 leg's first and last bar and its ``bar`` the leg's extreme on the event's side, except
 sign_of_strength / sign_of_weakness, whose ``bar`` is the first bar of the leg that closes beyond the
 range edge (the highest high and lowest low from the climax bar to the end of phase B). Event names:
@@ -182,8 +194,8 @@ preliminary_support / preliminary_supply, selling_climax + automatic_rally (a fa
 buying_climax + automatic_reaction (a rise), secondary_test (the first ST only), spring / upthrust,
 sign_of_strength + last_point_of_support (a break up) or sign_of_weakness + last_point_of_supply (down),
 named by the actual break. Nothing else is labelled: not the trend's pause and bursts, the phase-B
-probes and tests, the reports, the limit days, the rolls, the session gaps, the snap, rally and test
-after a spring, a phase-C test without a spring, nor an unconfirmed shakeout. Phases (np.int8, index
+probes and tests, the reports, the limit days, the rolls, the session gaps, the approach, snap, rally and
+test around a spring, a phase-C test without a spring, nor an unconfirmed shakeout. Phases (np.int8, index
 into ``PHASES``): "" in the noise and the trend; A from the PS (or climax) leg through the first ST; B
 the swings; C from the leg into the spring/test to the bar before the SOS/SOW leg (an unconfirmed
 shakeout and its hold included); D that leg and the back-up; E the markup/markdown; "" after.
@@ -194,38 +206,47 @@ planned one); ``spring`` = a spring/upthrust is labelled.
 Validation
 ----------
 A draw is kept only if, on the final bars: every turning leg has at least two bars and, from phase A
-on, moves at least 8 % of the range's height; the climax is the range's strict extreme on its side
+on, moves at least 8 % of the range's height (the spring from the turning point before its approach); the climax is the range's strict extreme on its side
 (through the end of phase B) and at least 30 bars in; the PS is not beyond it; the AR moves at least
 half the height; phase C is one stretch; a spring/upthrust goes beyond its edge by at most half the
 height, is phase C's extreme (its first bar at that depth), closes back inside within
-``SHAKEOUT_BARS`` (10) bars and nothing in phase C goes beyond that edge from ``SHAKEOUT_BARS`` + 1
+``SHAKEOUT_BARS`` (10) bars, is a brief excursion (at most ``SHAKEOUT_BARS`` closes in a row beyond the
+edge right before its extreme) and nothing in phase C goes beyond that edge from ``SHAKEOUT_BARS`` + 1
 bars after it; without one, anything of phase C beyond the edge is an unconfirmed shakeout (no close
 back inside within ``SLOW_BARS`` (12) bars of its extreme, back inside before the break and staying
-inside); nothing in phase C reaches beyond the other edge; the SOS/SOW leg closes beyond its edge; the
+inside); nothing in phase C reaches beyond the other edge; after phase C no bar trades beyond the shakeout-side
+edge (below support for an accumulation or reaccumulation, above resistance for a distribution or
+redistribution; "beyond" strictly, as family E's edges: no tolerance), from the SOS/SOW leg's first bar to
+the SOS/SOW bar and, after a break away from that side, through the end of phase E (so nothing after
+phase C reaches the labelled spring/upthrust's extreme); the SOS/SOW leg closes beyond its edge; the
 back-up stays on the break side of the middle; the range (climax bar to SOS/SOW bar) lasts
 ``RANGE_BARS`` (20-1300) bars; the climax's volume ratio (the highest volume within two bars of it over
 the mean of the 24 bars ending three bars before it) is in ``CLIMAX_RATIO`` (1.4-30) and its own bar's
-at least that mean; no limit day falls in phases A-D; the markup ends before the last bar;
+at least that mean; no limit day falls in phases A-D (no pinned substep in the planned ones, no
+daily bar settling at the limit, within two ticks and at its extreme, in the measured ones); the markup ends before the last bar;
 ``scenarios.undone`` is "". Otherwise the scenario is redrawn from the same random stream (seeded from
 the seed and ``SALT``; at most ``MAX_TRIES``, then RuntimeError).
 
 Measured over seeds 0-299
 -------------------------
-3.55 draws per kept scenario (the most common rejections: a climax that phase A or B ties or passes,
-40 %; a spring that is not phase C's extreme, closes back too late or is followed by another dip, 18 %;
-a phase-C dip that is neither a spring nor slow, 7 %; a limit day inside the schematic, 7 %);
-``generate`` takes about 24 ms on average (300 scenarios in about 7 s on one core). Kinds 87/75/71/67
-(accumulation, distribution, reaccumulation, redistribution); contracts CL 53, GC 57, ZN 59, ES 58, ZC
-73; bars 30m 42 %, 2h 27 %, daily 31 %; 438-2236 bars a scenario (median 987). A spring/upthrust in
-61 % of the kept scenarios, a failure in 13 % (21 % of those with a spring), an unconfirmed shakeout in
-8.7 %, a PS in 51 %; limit days in 37 % of the commodity scenarios. The range lasts 35-970 bars (median
-193; under 60 in 4 %, over 600 in 7 %); phase B is 5-82 % of it; the structure (phase A to E) 145-1522
-bars; the height is 0.5-28 % of the price (median 5.5 %), 6-49 median bar ranges. Climax volume ratio
-1.42-29.7 (10th/50th/90th percentile 2.2/5.0/16.1); a neighbour within two bars trades more than the
-climax bar in 67 %, and the climax bar is phase A's heaviest in 21 %. The ST undercuts the climax
-bar's close (holding its low) in 22 % and stays more than a fifth of the height away in 35 %. The
-spring/upthrust bar trades 0.4-14 x the median of the 50 bars before it (10th/50th/90th percentile
-0.8/1.6/5.2): quiet and loud springs.
+3.04 draws per kept scenario (the most common rejections: a climax that phase A or B ties or passes,
+44 %; a phase-C dip that is neither a spring nor slow, 9 %; a limit day inside the schematic, 9 %; a
+history wandering beyond a factor 3, 8 %; the climax's volume, 8 %; phase D or E beyond the
+shakeout-side edge, 5 %; phase C beyond the edge again after a spring, 4 %); ``generate`` takes about
+21 ms on average (300 scenarios in about 6.3 s on one core). Kinds 87/75/71/67 (accumulation,
+distribution, reaccumulation, redistribution); contracts CL 53, GC 57, ZN 59, ES 58, ZC 73; bars 30m
+42 %, 2h 27 %, daily 31 %; 440-2500 bars a scenario (median 979). A spring/upthrust in 62 % of the kept
+scenarios, a failure in 11 % (18 % of those with a spring), an unconfirmed shakeout in 12 %, a PS in
+53 %; limit days in 37 % of the commodity scenarios. The closes beyond the edge right before a
+spring/upthrust's extreme: 0-8 in a row (median 2, 90th percentile 4); no bar beyond the shakeout-side
+edge after phase C (as validated; also none over seeds 0-1199). The range lasts 36-1042 bars (median
+182; under 60 in 5 %, over 600 in 8 %); phase B is 5-83 % of it; the structure (phase A to E) 140-1667
+bars; the height is 0.6-36 % of the price (median 5.7 %), 5-51 median bar ranges. Climax volume ratio
+1.41-28.6 (10th/50th/90th percentile 2.2/5.2/17.0); a neighbour within two bars trades more than the
+climax bar in 62 %, and the climax bar is phase A's heaviest (through the ST) in 23 %. The ST undercuts
+the climax bar's close (holding its low) in 22 % and stays more than a fifth of the height away in 33 %.
+The spring/upthrust bar trades 0.3-15 x the median of the 50 bars before it (10th/50th/90th percentile
+0.9/1.7/5.0): quiet and loud springs.
 """
 
 from __future__ import annotations
@@ -258,6 +279,7 @@ SLOW_BARS = 12
 CLIMAX_RATIO = (1.4, 30.0)
 MAX_TRIES = 40
 SUBSTEPS = 8
+_ABSORPTION = 1.0  # scales the operator's absorption (a knob for the tests: 0 switches it off)
 GLOBEX_OPEN, GLOBEX_CLOSE = 17 * 60, 16 * 60  # CT minutes: the session runs 17:00 (the day before) to 16:00
 GRAIN_NIGHT = (19 * 60, 7 * 60 + 45)  # CBOT grains: 19:00 (the day before) to 07:45 CT ...
 GRAIN_DAY = (8 * 60 + 30, 13 * 60 + 20)  # ... and 08:30 to 13:20 CT
@@ -266,7 +288,6 @@ EPOCH = date(1970, 1, 1)
 
 @dataclass(frozen=True, slots=True)
 class Instrument:
-    name: str
     level: tuple[float, float]  # the current (last) contract's price range
     tick: int  # points (price * SCALE) a tick
     daily_vol: tuple[float, float]  # sd of a day's log return
@@ -281,16 +302,21 @@ class Instrument:
 
 
 INSTRUMENTS: dict[str, Instrument] = {
-    "CL": Instrument("crude oil", (45.0, 110.0), 10_000, (0.015, 0.025), (250e3, 700e3), False, (480, 810), 810,
-                     0.10, tuple(range(1, 13)), 14, ("eia",)),
-    "GC": Instrument("gold", (1600.0, 3400.0), 100_000, (0.008, 0.014), (120e3, 350e3), False, (440, 750), 750,
-                     0.06, (1, 3, 5, 7, 9, 11), 25, ("payrolls", "cpi", "fomc")),
-    "ZN": Instrument("10-year note", (104.0, 126.0), 15_625, (0.003, 0.0055), (900e3, 2.2e6), False, (440, 840),
-                     840, 0.0, (2, 5, 8, 11), 22, ("payrolls", "cpi", "fomc")),
-    "ES": Instrument("E-mini S&P 500", (3800.0, 6800.0), 250_000, (0.008, 0.016), (1.0e6, 2.5e6), False,
-                     (510, 915), 900, 0.0, (3, 6, 9, 12), 0, ("payrolls", "cpi", "fomc")),
-    "ZC": Instrument("corn, cents a bushel", (340.0, 720.0), 250_000, (0.011, 0.018), (150e3, 450e3), True,
-                     (510, 800), 795, 0.07, (2, 4, 6, 8, 11), 22, ("wasde", "stocks")),
+    "CL": Instrument(  # crude oil
+        (45.0, 110.0), 10_000, (0.015, 0.025), (250e3, 700e3), False, (480, 810), 810,
+        0.10, tuple(range(1, 13)), 14, ("eia",)),
+    "GC": Instrument(  # gold
+        (1600.0, 3400.0), 100_000, (0.008, 0.014), (120e3, 350e3), False, (440, 750), 750,
+        0.06, (1, 3, 5, 7, 9, 11), 25, ("payrolls", "cpi", "fomc")),
+    "ZN": Instrument(  # 10-year note
+        (104.0, 126.0), 15_625, (0.003, 0.0055), (900e3, 2.2e6), False, (440, 840),
+        840, 0.0, (2, 5, 8, 11), 22, ("payrolls", "cpi", "fomc")),
+    "ES": Instrument(  # E-mini S&P 500
+        (3800.0, 6800.0), 250_000, (0.008, 0.016), (1.0e6, 2.5e6), False,
+        (510, 915), 900, 0.0, (3, 6, 9, 12), 0, ("payrolls", "cpi", "fomc")),
+    "ZC": Instrument(  # corn, cents a bushel
+        (340.0, 720.0), 250_000, (0.011, 0.018), (150e3, 450e3), True,
+        (510, 800), 795, 0.07, (2, 4, 6, 8, 11), 22, ("wasde", "stocks")),
 }
 # scheduled reports: CT minute of the release and the sd of its news (daily sigmas)
 REPORTS: dict[str, tuple[int, tuple[float, float]]] = {
@@ -539,9 +565,9 @@ def _releases(inst: Instrument, cal: _Calendar, rng: np.random.Generator) -> lis
     return sorted(out)
 
 
-def _roll_volume(inst: Instrument, cal: _Calendar, rng: np.random.Generator) -> tuple[FloatArr, IntArr]:
+def _roll_volume(inst: Instrument, cal: _Calendar, rng: np.random.Generator) -> FloatArr:
     """The continuous contract's share of the day's volume (front month before the switch, the next
-    month from it) plus the calendar-spread trades of the roll, per trade date; and the switch dates."""
+    month from it) plus the calendar-spread trades of the roll, per trade date."""
     dates = cal.dates
     dt = dates.astype("datetime64[D]")
     month = dt.astype("datetime64[M]").astype(np.int64)
@@ -556,7 +582,7 @@ def _roll_volume(inst: Instrument, cal: _Calendar, rng: np.random.Generator) -> 
     ahead, width, spread = rng.uniform(1.0, 3.0), rng.uniform(0.7, 1.2), rng.uniform(0.1, 0.3)
     d = np.arange(len(dates), dtype=np.float64)
     if not len(sw):
-        return np.ones(len(dates)), sw.astype(np.int64)
+        return np.ones(len(dates))
     nxt = np.searchsorted(sw, d, side="right")  # the next switch is sw[nxt] (> d) ...
     prv = nxt - 1  # ... the last one sw[prv] (<= d)
     big = 1e9
@@ -565,8 +591,8 @@ def _roll_volume(inst: Instrument, cal: _Calendar, rng: np.random.Generator) -> 
     front = 1.0 / (1.0 + np.exp(np.clip((d - (r_next - ahead)) / width, -50, 50)))  # front's share before the switch
     after = 1.0 - 1.0 / (1.0 + np.exp(np.clip((d - (r_prev - ahead)) / width, -50, 50)))  # the new front's after
     near = np.where(r_next - d < d - r_prev, r_next, r_prev) - ahead
-    mult = np.minimum(front, after) + spread * np.exp(-0.5 * ((d - near) / 1.5) ** 2)
-    return mult, sw.astype(np.int64)
+    mult: FloatArr = np.minimum(front, after) + spread * np.exp(-0.5 * ((d - near) / 1.5) ** 2)
+    return mult
 
 
 # --------------------------------------------------------------------------------------------- the schedule
@@ -600,7 +626,6 @@ class _Plan:
     start_x: float  # the trend's start, heights from the climax edge
     spring: bool
     failed: bool
-    slow: bool  # an unconfirmed shakeout
 
 
 _PROFILES = ("linear", "smooth", "accel", "decel")
@@ -729,9 +754,13 @@ def _plan(rng: np.random.Generator, c: int, hs: float, pace: float, fast: float,
                     absorb=inside, part=u(0.5, 0.9), floor=floor, ceil=ceil, profile="smooth", label=label,
                     supply=supply if turn < 0 or role == "hold" else 0.0)
 
-    if spring:  # a spring 4-30 % of the height below support, quiet or on a stop run, and the snap back
+    if spring:  # an approach held above support, a brief spring 4-30 % of the height below it, the snap back
         depth = float(np.clip(logu(0.04, 0.30), 1.5 / hs, min(0.35, 8.0 / hs)))
-        shake = c_leg("spring", -depth, -1, floor=("range", -(1.3 * depth + 0.04), 0.0), label="shake")
+        lead = c_leg("approach", u(0.06, 0.15), 0, 1.0, floor=safe)
+        shake = c_leg("spring", -depth, -1, floor=("range", -(1.3 * depth + 0.04), 0.0), speed=min(u(2.0, 3.0), fast / pace),
+                      label="shake")
+        shake.bars = int(rng.integers(2, 5))
+        c_legs.append(lead)
         if rng.random() < 0.5:
             npush = int(rng.integers(1, 4))
             shake.push = tuple(-u(0.4, 1.5) for _ in range(npush))
@@ -778,16 +807,16 @@ def _plan(rng: np.random.Generator, c: int, hs: float, pace: float, fast: float,
     prev_goal = 0.8
     for leg in c_legs + [brk, backup]:
         assert leg.goal is not None
-        leg.bars = max(leg.bars, need(leg.goal[1] - prev_goal))
+        leg.bars = max(leg.bars, need(leg.goal[1] - prev_goal, leg.pace))
         prev_goal = leg.goal[1]
-    free = [leg for leg in c_legs if leg.role not in ("snap", "hold")] + [brk]
+    free = [leg for leg in c_legs if leg.role not in ("spring", "snap", "hold")] + [brk]
     w_free = rng.dirichlet(np.full(len(free), 2.0)) * max(0.0, (1 - b_share) * r_plan - ar.bars - st.bars)
     for leg, w in zip(free, w_free, strict=True):
         leg.bars = max(int(round(w)), leg.bars)
     backup.bars = max(int(rng.integers(3, 41)), backup.bars)
     markup.bars = max(int(rng.integers(30, 301)), need(dist_up, 0.6 * pace))
     legs += [ar, st] + b_legs + c_legs + [brk, backup, markup, _Leg("tail", int(rng.integers(20, 201)), news="accept")]
-    return _Plan(legs, start_x, spring, failed, slow)
+    return _Plan(legs, start_x, spring, failed)
 
 
 # --------------------------------------------------------------------------------------------- the market
@@ -815,7 +844,6 @@ class _Drivers:
     """Everything that moves the market but the operator and the trend followers, per bar (bar sigmas)."""
     leg_of: IntArr
     in_structure: BoolArr
-    act: FloatArr  # the session's activity
     grel: FloatArr  # the noise traders' gross activity (1 on an average bar)
     noise: FloatArr  # (n, SUBSTEPS) their net order flow
     push: FloatArr  # the public's one-sided flow (panic, short covering, supply, stop runs, eagerness)
@@ -880,7 +908,7 @@ def _drivers(rng: np.random.Generator, plan: _Plan, starts: IntArr, cal: _Calend
     ndays = int(day[-1]) + 1
     season = u(0.05, 0.2) * np.sin(2 * np.pi * np.arange(ndays) / u(40.0, 250.0) + u(0, 2 * np.pi))
     hedge = (season + _ar1(rng, ndays, 0.95, u(0.02, 0.06)))[day] * act / math.sqrt(per_day)
-    return _Drivers(leg_of, in_structure, act, grel, noise, push, jump, jsub, gap, hedge)
+    return _Drivers(leg_of, in_structure, grel, noise, push, jump, jsub, gap, hedge)
 
 
 @dataclass(frozen=True, slots=True)
@@ -913,7 +941,7 @@ def _simulate(legs: list[_Leg], start_x: float, c: int, hs: float, dl: _Dealers,
     (the mid is ``v - gp * inv``), the trend followers' position and the operator's working orders.
     Returns each bar's value and inventory at its open, its directional flow, the operator's and the
     trend followers' flow."""
-    n = len(dr.act)
+    n = len(dr.leg_of)
     pi, gp, a_s, c_w, eff = dl.pi, dl.gp, dl.a_s, dl.c_w, dl.eff
     alpha_f, alpha_s, norm, size = cta
     leg_of, gap, jump, hedge, push = (x.tolist() for x in (dr.leg_of, dr.gap, dr.jump, dr.hedge, dr.push))
@@ -981,7 +1009,7 @@ def _simulate(legs: list[_Leg], start_x: float, c: int, hs: float, dl: _Dealers,
                 g0, goal = m, level(leg.goal)
                 floor = level(leg.floor) if leg.floor else -inf
                 ceil = level(leg.ceil) if leg.ceil else inf
-                rho, cap, absorb, profile = leg.rho, 2.0 * leg.pace, leg.absorb, leg.profile
+                rho, cap, absorb, profile = leg.rho, 2.0 * leg.pace, leg.absorb * _ABSORPTION, leg.profile
         v += gap[t]
         v_open, i_open = v, inv
         m_open = v - gp * inv
@@ -1141,7 +1169,7 @@ def _draw(seed: int, kind: str, symbol: str, cal: _Calendar, rng: np.random.Gene
     if low.min() <= 0:
         raise _Reject("a price at or below zero")
     # volume: contracts of the month the continuous contract follows, all participants' gross trades
-    roll, _ = _roll_volume(inst, cal, rng)
+    roll = _roll_volume(inst, cal, rng)
     flows = (np.abs(dr.hedge) + np.abs(flow_cta) + np.abs(op) + np.abs(dr.push)
              + (1.0 - a_s) * np.abs(i_open))  # the dealers laying off inventory trade too
     vol = u(*inst.adv) / per_day * (dr.grel + u(0.05, 0.15) * act + u(0.1, 0.25) * flows) * roll[day]
@@ -1204,10 +1232,10 @@ def _measure(seed: int, kind: str, plan: _Plan, starts: IntArr, mirrored: bool, 
     end_b = int(np.flatnonzero(phases == code["B"])[-1])
     lo_c, hi_c = int(clo[climax_bar:end_b + 1].min()), int(chi[climax_bar:end_b + 1].max())
     height = hi_c - lo_c
-    # every turning leg from phase A on moves at least 8 % of the height
+    # every turning leg from phase A on moves at least 8 % of the height (the spring from the turn before its approach)
     for k, i in enumerate(range(i0, len(legs))):
         if legs[i].turn and k:
-            prev, e = ends[k - 1], ends[k]
+            prev, e = ends[k - 2 if legs[i - 1].role == "approach" else k - 1], ends[k]
             move = chi[e] - clo[prev] if legs[i].turn > 0 else chi[prev] - clo[e]
             if move < 0.08 * height:
                 raise _Reject(f"the {legs[i].role} leg hardly moves")
@@ -1230,6 +1258,19 @@ def _measure(seed: int, kind: str, plan: _Plan, starts: IntArr, mirrored: bool, 
                   phases, (a_struct, b_struct), direction, bar_ns)
     _validate(sc)
     return sc
+
+
+def _held_at_limit(sc: Scenario, inst: Instrument) -> BoolArr:
+    """Daily bars that settle at the day's limit (within two ticks of the last settlement's band, half as
+    wide again after such a day) and at their extreme on that side."""
+    close = sc.close.astype(np.float64)
+    tick = 2 * inst.tick
+    held = np.zeros(len(close), bool)
+    for i in range(1, len(close)):
+        lx = inst.limit * (1.5 if held[i - 1] else 1.0)
+        held[i] = ((abs(close[i] - close[i - 1] * (1 + lx)) <= tick and sc.close[i] == sc.high[i])
+                   or (abs(close[i] - close[i - 1] * (1 - lx)) <= tick and sc.close[i] == sc.low[i]))
+    return held
 
 
 def _validate(sc: Scenario) -> None:
@@ -1276,6 +1317,12 @@ def _validate(sc: Scenario) -> None:
                 raise _Reject("phase C goes beyond the edge again after the spring")
             if depth[ext - a] > 0.5 * height:
                 raise _Reject("the spring is too deep")
+            run = 0  # a brief excursion: at most SHAKEOUT_BARS closes beyond the edge in a row before its extreme
+            while run <= SHAKEOUT_BARS and ext - 1 - run >= 0 and (
+                    sc.close[ext - 1 - run] < lo if down else sc.close[ext - 1 - run] > hi):
+                run += 1
+            if run > SHAKEOUT_BARS:
+                raise _Reject("the spring stays beyond the edge too long before its extreme")
         else:
             window = sc.close[ext:ext + SLOW_BARS + 1]
             if (window > lo if down else window < hi).any():
@@ -1289,6 +1336,12 @@ def _validate(sc: Scenario) -> None:
     elif sc.spring:
         raise _Reject("the spring does not go beyond the edge")
     brk = by.get("sign_of_strength") or by["sign_of_weakness"]
+    # no unlabelled shakeout after phase C: from the SOS/SOW leg's first bar to its SOS/SOW bar (after a
+    # break away from the shakeout's side, through the end of phase E) nothing trades beyond the shakeout-side edge
+    stop = brk.bar if sc.failed else sc.structure[1] + 1
+    after = sc.low[b:stop] < lo if down else sc.high[b:stop] > hi
+    if after.any():
+        raise _Reject("phase D or E goes beyond the shakeout-side edge")
     if not RANGE_BARS[0] <= brk.bar - bar <= RANGE_BARS[1]:
         raise _Reject("the range's length is out of bounds")
     backup = by.get("last_point_of_support") or by["last_point_of_supply"]
@@ -1299,6 +1352,9 @@ def _validate(sc: Scenario) -> None:
     ratio = float(sc.volume[bar - 2:bar + 3].max()) / base
     if not CLIMAX_RATIO[0] <= ratio <= CLIMAX_RATIO[1] or sc.volume[bar] < base:
         raise _Reject("the climax lacks its volume")
+    inst = INSTRUMENTS[market(sc.seed)[0]]
+    if inst.limit and sc.bar_ns == DAY_NS and _held_at_limit(sc, inst)[(ph >= 1) & (ph <= 4)].any():
+        raise _Reject("a daily bar settles at the limit in phases A-D")
     if not 0 < sc.structure[0] < sc.structure[1] < n - 1:
         raise _Reject("the structure touches the ends")
     why = undone(sc)
