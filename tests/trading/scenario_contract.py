@@ -4,7 +4,11 @@ families' tests (family D's use its constants, ``label`` and ``edges`` too)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from types import ModuleType
+
 import numpy as np
+import pytest
 
 from trading.wyckoff.machine import PHASES
 from trading.wyckoff.scenarios import PERTURBATIONS, Scenario, perturb, undone
@@ -184,3 +188,29 @@ def undone_and_perturb(everything: list[Scenario]) -> None:
             p = perturb(sc, variant)
             assert len(p.labels) == len(sc.labels) and (p.high >= p.low).all()
             assert isinstance(undone(p), str)
+
+
+def regenerates_the_same(generate: Callable[[int], Scenario], by_seed: list[Scenario], seeds: int = 6) -> None:
+    """``generate(seed)`` gives, field for field, what the fixture holds for its first ``seeds``
+    seeds, and two seeds give different bars."""
+    for seed in range(seeds):
+        a, b = generate(seed), by_seed[seed]
+        assert a.kind == b.kind and a.labels == b.labels and a.structure == b.structure and a.bar_ns == b.bar_ns
+        assert (a.spring, a.failed, a.direction) == (b.spring, b.failed, b.direction)
+        for f in ("start_ns", "end_ns", "open", "high", "low", "close", "volume", "phases"):
+            assert np.array_equal(getattr(a, f), getattr(b, f))
+    assert not np.array_equal(by_seed[0].close[:50], by_seed[1].close[:50])
+
+
+def gives_up_after_bounded_redraws(family: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A family whose every draw is rejected stops after ``MAX_TRIES`` draws with an error."""
+    calls = []
+
+    def never(*args: object) -> None:
+        calls.append(1)
+        raise family._Reject("always")
+
+    monkeypatch.setattr(family, "_draw", never)
+    with pytest.raises(RuntimeError):
+        family.generate(3)
+    assert len(calls) == family.MAX_TRIES

@@ -53,13 +53,7 @@ def test_deterministic_and_api(by_seed: list[Scenario], by_kind: list[Scenario])
     assert KINDS == ("accumulation", "distribution", "reaccumulation", "redistribution")
     assert PHASES == ("", "A", "B", "C", "D", "E")
     assert SHAKEOUT_BARS == 10 and SLOW_BARS > SHAKEOUT_BARS
-    for seed in range(6):
-        a, b = generate(seed), by_seed[seed]
-        assert a.kind == b.kind and a.labels == b.labels and a.structure == b.structure and a.bar_ns == b.bar_ns
-        assert (a.spring, a.failed, a.direction) == (b.spring, b.failed, b.direction)
-        for f in ("start_ns", "end_ns", "open", "high", "low", "close", "volume", "phases"):
-            assert np.array_equal(getattr(a, f), getattr(b, f))
-    assert not np.array_equal(by_seed[0].close[:50], by_seed[1].close[:50])
+    contract.regenerates_the_same(generate, by_seed)
     for i, kind in enumerate(KINDS):  # generate(seed, kind) honours the kind
         assert {sc.kind for sc in by_kind[8 * i: 8 * i + 8]} == {kind}
     assert generate(5, "distribution").kind == "distribution"
@@ -69,16 +63,7 @@ def test_deterministic_and_api(by_seed: list[Scenario], by_kind: list[Scenario])
 
 
 def test_gives_up_after_bounded_redraws(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls = []
-
-    def never(*args: object) -> None:
-        calls.append(1)
-        raise scenarios_g._Reject("always")
-
-    monkeypatch.setattr(scenarios_g, "_draw", never)
-    with pytest.raises(RuntimeError):
-        generate(3)
-    assert len(calls) == scenarios_g.MAX_TRIES
+    contract.gives_up_after_bounded_redraws(scenarios_g, monkeypatch)
 
 
 def test_bars_valid(everything: list[Scenario]) -> None:
