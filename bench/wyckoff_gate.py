@@ -52,7 +52,7 @@ from trading.wyckoff.scenarios import perturb  # noqa: E402
 from trading.wyckoff.scoring import TOLERANCE  # noqa: E402
 
 TUNING = "ABCDEFGH"
-# the detector's settings the gate was chosen with (rounds 6-8, docs/wyckoff.md): looser candidates than
+# the detector's settings the gate was chosen with (rounds 6-8, carried over in round 9: docs/wyckoff.md): looser candidates than
 # round 5's (and, since round 8, a climax's effort ranked against the bars before it), which the gate then
 # sorts; the detector's defaults
 CANDIDATES = {"ar_min_atr": 4.0, "climax_volume": 2.5, "climax_rank": 0.95, "gate_min": 0.2}
