@@ -5,11 +5,10 @@ B (``scenarios_b``), seeds 0-499 of each, C (``scenarios_c``) and D (``scenarios
 0-299 of each, with their perturbations; the range gate (``bench/wyckoff_gate.py``) is trained on
 A-H, seeds 0-299, with their perturbations, and its settings and the climax candidates' effort
 rank were chosen on folds leaving one of A-G out and carried over unchanged in round 9, whose folds
-(leaving one of A-H out) tried other changes. (C was
-held out until issue 19's first round was scored on it, D until its third, E and F, written blind
-and scored in rounds 3-6, until round 7, G, written blind and scored in round 7, until round 8, H,
-written blind and scored in round 8, until round 9; each then became tuning data.) This benchmark
-scores:
+(leaving one of A-H out) tried other changes. (C was held out until issue 19's first round was
+scored on it, D until its third, E and F, written blind and scored in rounds 3-6, until round 7, G,
+written blind and scored in round 7, until round 8, H, written blind and scored in round 8, until
+round 9; each then became tuning data.) This benchmark scores:
 
 * family I (``trading.wyckoff.scenarios_i``): written blind to the detector by a separate author
   (a helper with a fresh context that never read the detector nor ran it) with a model unlike
@@ -61,8 +60,9 @@ TUNED_ON = ("families A (trading.wyckoff.scenarios) and B (scenarios_b), seeds 0
             "seeds 0-299, and (since 2026-12-02) D (scenarios_d) seeds 0-299, and their perturbations; the range gate "
             "(bench/wyckoff_gate.py) is trained on A-H seeds 0-299 and their perturbations, and its settings and the "
             "climax candidates' effort rank were chosen on folds leaving one of A-G out and carried over unchanged in "
-            "round 9, whose folds (leaving one of A-H out) tried other changes (E and F, seeds 0-299, were scored in rounds 3-6 and joined the tuning set in round "
-            "7; G in round 7 and joined it in round 8; H in round 8 and joined it in round 9)")
+            "round 9, whose folds (leaving one of A-H out) tried other changes (E and F, seeds 0-299, were scored in "
+            "rounds 3-6 and joined the tuning set in round 7; G in round 7 and joined it in round 8; H in round 8 and "
+            "joined it in round 9)")
 UNSEEN = 100_000  # the first seed of families A-H that tuning never looked at
 VARIANTS = ("original", *PERTURBATIONS)
 
@@ -103,8 +103,9 @@ def override(params: WyckoffParams, item: str) -> WyckoffParams:
     return dataclasses.replace(params, **{name: type(current)(value)})
 
 
+# trading.wyckoff's module of each family
 MODULES = {"A": "scenarios", "B": "scenarios_b", "C": "scenarios_c", "D": "scenarios_d", "E": "scenarios_e",
-           "F": "scenarios_f", "G": "scenarios_g", "H": "scenarios_h", "I": "scenarios_i"}  # trading.wyckoff's module of each family
+           "F": "scenarios_f", "G": "scenarios_g", "H": "scenarios_h", "I": "scenarios_i"}
 
 
 def generator(family: str) -> Callable[[int], Scenario]:

@@ -52,9 +52,9 @@ from trading.wyckoff.scenarios import perturb  # noqa: E402
 from trading.wyckoff.scoring import TOLERANCE  # noqa: E402
 
 TUNING = "ABCDEFGH"
-# the detector's settings the gate was chosen with (rounds 6-8, carried over in round 9: docs/wyckoff.md): looser candidates than
-# round 5's (and, since round 8, a climax's effort ranked against the bars before it), which the gate then
-# sorts; the detector's defaults
+# the detector's settings the gate was chosen with (rounds 6-8, carried over in round 9: docs/wyckoff.md):
+# looser candidates than round 5's (and, since round 8, a climax's effort ranked against the bars before it),
+# which the gate then sorts; the detector's defaults
 CANDIDATES = {"ar_min_atr": 4.0, "climax_volume": 2.5, "climax_rank": 0.95, "gate_min": 0.2}
 BOOST = {"max_depth": 3, "eta": 0.05, "subsample": 0.8, "min_child_weight": 5, "objective": "binary:logistic",
          "eval_metric": "logloss", "seed": 0, "nthread": 1}

@@ -872,7 +872,6 @@ def test_a_range_that_interrupts_a_markup_shows_phase_e_until_it_proves_itself(r
     assert paused > 0
 
 
-
 def test_efforts_too_large_for_64_bit_integers_rank_the_same_in_both_modes() -> None:
     """Volume (hundredths) x range (points) can pass 2**63 on a heavy market with fine points: both
     modes rank the same floats, so neither wraps around."""

@@ -65,15 +65,15 @@ _BLOCK_BITS = 14
 assert FEATURES.index("vbase") == _FLOAT_AT + 1
 
 
-def _rolling(values: IntArray, window: int, how: str, partial: bool = False) -> IntArray:
-    """max/min of values[i-window+1..i] (exact on integers); the first window-1 are 0, or with
-    ``partial`` the max/min of the values so far."""
+def _rolling(values: npt.NDArray[Any], window: int, how: str, partial: bool = False) -> npt.NDArray[Any]:
+    """max/min of values[i-window+1..i] (exact on integers; floats stay floats, anything else comes
+    back as int64); the first window-1 are 0, or with ``partial`` the max/min of the values so far."""
     import polars as pl  # the batch mode only: a live detector's process does not load polars
 
     s = pl.Series(values)
     least = 1 if partial else window
     out = s.rolling_max(window, min_samples=least) if how == "max" else s.rolling_min(window, min_samples=least)
-    return out.fill_null(0).to_numpy().astype(np.int64)
+    return out.fill_null(0).to_numpy().astype(np.float64 if values.dtype.kind == "f" else np.int64)
 
 
 def _window_sum_before(values: IntArray, window: int) -> IntArray:
@@ -304,10 +304,9 @@ def _effort_top(effort: npt.NDArray[np.float64], p: WyckoffParams) -> npt.NDArra
     top = np.zeros(n, bool)
     if p.climax_rank <= 0 or n <= w:
         return top
-    import polars as pl  # the batch mode only
     from numpy.lib.stride_tricks import sliding_window_view
 
-    peak = np.asarray(pl.Series(effort).rolling_max(p.climax_bars, min_samples=1).to_numpy(), np.float64)
+    peak = _rolling(effort, p.climax_bars, "max", partial=True)
     before = sliding_window_view(effort, w)[: n - w]  # effort[i-w..i-1] for i = w..n-1
     step = max(1, (1 << 20) // w)  # about a million comparisons at a time, not n x w at once
     for a in range(0, n - w, step):
