@@ -3,8 +3,8 @@ the family each fold leaves out.
 
 Samples: every range the detector reports with the gate off (``gate_min`` 0), at the bar where it
 proves itself, with its ``gate.FEATURES``; labelled 1 when its climax is a labelled climax of the
-same name within the scorer's tolerance (+-3 bars), else 0. Families A-H only (the tuning set since
-round 9), seeds 0-``--seeds``, unperturbed and in every perturbation; family I is never read.
+same name within the scorer's tolerance (+-3 bars), else 0. Families A-I only (the tuning set since
+round 10), seeds 0-``--seeds``, unperturbed and in every perturbation; family J is never read.
 
 Folds: one per tuning family, trained on the others and scored on the one left out: on its
 ranges (AUC; the share of true climaxes among the ranges kept at ``gate_min``, and of true
@@ -12,7 +12,7 @@ climaxes kept) and through the whole detector (``bench/wyckoff_accuracy.py``'s s
 its seeds 0-``--seeds``, every variant, with the fold's trees at ``gate_min`` and at each of
 ``--also``). ``--baseline`` scores round 5's detector (no gate) the same way instead. These are the
 figures the candidates' thresholds and ``gate_min`` were chosen on (docs/wyckoff.md). Then the
-shipped model is trained on all eight and written to ``trading/wyckoff/gate_model.json`` with what
+shipped model is trained on all nine and written to ``trading/wyckoff/gate_model.json`` with what
 it was trained on and its folds (``--out`` writes elsewhere). ``--quick`` skips the
 detector-level folds. Prints its figures; never fails on a number.
 """
@@ -51,7 +51,7 @@ from trading.wyckoff import WyckoffParams, gate  # noqa: E402
 from trading.wyckoff.scenarios import perturb  # noqa: E402
 from trading.wyckoff.scoring import TOLERANCE  # noqa: E402
 
-TUNING = "ABCDEFGH"
+TUNING = "ABCDEFGHI"
 # the detector's settings the gate was chosen with (rounds 6-8, carried over in round 9: docs/wyckoff.md):
 # looser candidates than round 5's (and, since round 8, a climax's effort ranked against the bars before it),
 # which the gate then sorts; the detector's defaults
@@ -197,7 +197,7 @@ def main() -> None:
                   f"worst {min(ratios):.4f}")
     booster = fit(x, y)
     meta = {"trained_on": f"families {', '.join(families)}, seeds 0-{args.seeds - 1}, variants {', '.join(VARIANTS)}",
-            "never_read": "family I", "gate_min": threshold,
+            "never_read": "family J", "gate_min": threshold,
             "samples": int(len(y)), "positives": int(y.sum()), "boost": BOOST, "rounds": ROUNDS,
             "label": f"the range's climax is a labelled climax of its name within +-{TOLERANCE} bars",
             "folds_left_one_family_out": folds, "candidates": CANDIDATES, "set": list(args.set),

@@ -84,8 +84,9 @@ def structural(events):  # type: ignore[no-untyped-def]
 
 # ------------------------------------------------------------------ the two modes agree
 @pytest.mark.parametrize("params", [WyckoffParams(), WyckoffParams(climax_rank=0.0),
-                                    WyckoffParams(climax_rank=0.9, rank_bars=30, climax_bars=2)],
-                         ids=["defaults", "no-effort-rank", "short-effort-rank"])
+                                    WyckoffParams(climax_rank=0.9, rank_bars=30, climax_bars=2),
+                                    WyckoffParams(fall_rank=0.8, fall_bars=25)],
+                         ids=["defaults", "no-effort-rank", "short-effort-rank", "short-fall-rank"])
 def test_features_are_the_same_numbers_in_both_modes(registry, params: WyckoffParams) -> None:
     p = params
     sc = generate(3)

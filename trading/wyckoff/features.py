@@ -33,6 +33,10 @@ Feature definitions at bar i (every baseline is over bars *before* i):
   effort of at least ``climax_rank`` of the ``rank_bars`` bars i-``rank_bars``..i-1 (ties do not
   count; false until ``rank_bars`` bars came before, or with ``climax_rank`` 0): heavy against the
   instrument's own recent bars, whatever the multiples of its baselines.
+- ``fall_top``: the fall ``hi_close`` - close is positive and exceeds the fall of at least
+  ``fall_rank`` of the ``fall_bars`` bars i-``fall_bars``..i-1 (each measured at its own bar; false
+  until ``fall_bars`` bars came before, or with ``fall_rank`` 0); ``rise_top`` the mirror (close -
+  ``lo_close``). Integers, so exact in both modes.
 """
 
 from __future__ import annotations
@@ -55,7 +59,8 @@ FEATURES = (
     "i", "t", "o", "h", "l", "c", "v", "rng", "prev_c", "atr", "vbase", "warm",
     "hi_close", "lo_close", "high_prev", "low_prev", "v_peak", "vsum_lag",
     "sw_hi", "sw_hi_px", "sw_hi_v", "sw_hi_t", "sw_lo", "sw_lo_px", "sw_lo_v", "sw_lo_t",
-    "regime", "htf", "no_demand", "no_supply", "effort_no_result", "burst", "effort_top", "sc", "bc", "ps", "psy",
+    "regime", "htf", "no_demand", "no_supply", "effort_no_result", "burst", "effort_top",
+    "fall_top", "rise_top", "sc", "bc", "ps", "psy",
 )
 
 
@@ -199,6 +204,8 @@ class Row:
     effort_no_result: bool
     burst: bool
     effort_top: bool
+    fall_top: bool
+    rise_top: bool
     sc: bool = False
     bc: bool = False
     ps: bool = False
@@ -230,14 +237,15 @@ def stopping_action(x: Any, p: WyckoffParams) -> tuple[Any, Any, Any, Any]:
       baseline before them), or the last bar of a ``burst`` (volume and range over a few bars),
       or an ``effort_top`` bar (its effort ranked against the ``rank_bars`` bars before),
       with a low under every low of the lookback, after a fall of at least ``trend_min_atr`` ATR
-      from the lookback's highest close. Buying climax: the mirror.
+      from the lookback's highest close, or a ``fall_top`` (a fall steep against the ``fall_bars``
+      bars before). Buying climax: the mirror.
     - preliminary support: the same fall and new low on a wide bar (>= ``ps_range`` ATR) with
       heavy volume (>= ``ps_volume`` baselines), short of a climax: the first heavy buying
       into the fall. Preliminary supply: the mirror.
     """
     moving = x.warm & (x.atr > 0)  # flat bars before (a halted market) measure nothing
-    fell = moving & (x.hi_close - x.c >= p.trend_min_atr * x.atr) & (x.l < x.low_prev)
-    rose = moving & (x.c - x.lo_close >= p.trend_min_atr * x.atr) & (x.h > x.high_prev)
+    fell = moving & ((x.hi_close - x.c >= p.trend_min_atr * x.atr) | x.fall_top) & (x.l < x.low_prev)
+    rose = moving & ((x.c - x.lo_close >= p.trend_min_atr * x.atr) | x.rise_top) & (x.h > x.high_prev)
     climax = one_bar_climax(x, p) | x.burst | x.effort_top
     sc = fell & climax
     bc = rose & climax & (sc == False)  # noqa: E712 (works on arrays and scalars alike)
@@ -291,6 +299,9 @@ def compute(t: IntArray, o: IntArray, h: IntArray, low: IntArray, c: IntArray, v
     before = _shift(_rolling(one.astype(np.int64), max(p.burst_bars - 1, 1), "max", partial=True), 1)
     cols["burst"] = _burst(h, low, v, atr, p) & (before == 0)
     cols["effort_top"] = _effort_top(v.astype(np.float64) * (h - low).astype(np.float64), p)
+    fall, rise = cols["hi_close"] - c, c - cols["lo_close"]
+    cols["fall_top"] = _ranked(fall, fall, p.fall_bars, p.fall_rank) & (fall > 0)
+    cols["rise_top"] = _ranked(rise, rise, p.fall_bars, p.fall_rank) & (rise > 0)
     cols["sc"], cols["bc"], cols["ps"], cols["psy"] = stopping_action(out, p)
     return out
 
@@ -300,18 +311,25 @@ def _effort_top(effort: npt.NDArray[np.float64], p: WyckoffParams) -> npt.NDArra
     before it exceeds the effort of at least ``climax_rank`` of the ``rank_bars`` bars before the bar
     (none while fewer came before, or with ``climax_rank`` 0). Efforts are one product of two floats
     in both modes (an integer product could overflow 64 bits in numpy and not in Python)."""
-    n, w = len(effort), p.rank_bars
+    if p.climax_rank <= 0 or len(effort) <= p.rank_bars:
+        return np.zeros(len(effort), bool)
+    return _ranked(effort, _rolling(effort, p.climax_bars, "max", partial=True), p.rank_bars, p.climax_rank)
+
+
+def _ranked(values: npt.NDArray[Any], peak: npt.NDArray[Any], w: int, rank: float) -> npt.NDArray[np.bool_]:
+    """At bar i: ``peak[i]`` exceeds at least ``rank`` of ``values[i-w..i-1]`` (none while fewer than
+    w came before, or with ``rank`` 0)."""
+    n = len(values)
     top = np.zeros(n, bool)
-    if p.climax_rank <= 0 or n <= w:
+    if rank <= 0 or n <= w:
         return top
     from numpy.lib.stride_tricks import sliding_window_view
 
-    peak = _rolling(effort, p.climax_bars, "max", partial=True)
-    before = sliding_window_view(effort, w)[: n - w]  # effort[i-w..i-1] for i = w..n-1
+    before = sliding_window_view(values, w)[: n - w]  # values[i-w..i-1] for i = w..n-1
     step = max(1, (1 << 20) // w)  # about a million comparisons at a time, not n x w at once
     for a in range(0, n - w, step):
         b = min(a + step, n - w)
-        top[w + a: w + b] = (before[a:b] < peak[w + a: w + b, None]).sum(axis=1) >= p.climax_rank * w
+        top[w + a: w + b] = (before[a:b] < peak[w + a: w + b, None]).sum(axis=1) >= rank * w
     return top
 
 
@@ -433,6 +451,25 @@ class WindowSum:
         self.q = deque(values, maxlen=size)
 
 
+class RankWindow:
+    """The last ``size`` values pushed, in order and sorted: how many of them a value beats."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.order: deque[float] = deque()
+        self.ranked: list[float] = []
+
+    def beaten(self, value: float) -> int:
+        """How many of the window's values are below ``value`` (0 until the window is full)."""
+        return bisect.bisect_left(self.ranked, value) if len(self.order) == self.size else 0
+
+    def push(self, value: float) -> None:
+        self.order.append(value)
+        bisect.insort(self.ranked, value)
+        if len(self.order) > self.size:
+            del self.ranked[bisect.bisect_left(self.ranked, self.order.popleft())]
+
+
 class Tracker:
     """The incremental twin of ``compute``: one bar in, that bar's ``Row`` out."""
 
@@ -446,8 +483,8 @@ class Tracker:
         self.high_prev, self.low_prev = Extreme(L, 1), Extreme(L, -1)
         self.v_peak = Extreme(p.climax_bars, 1)
         self.e_last: deque[float] = deque(maxlen=p.climax_bars)  # effort (volume x range) of the bar and the ones before
-        self.efforts: deque[float] = deque()  # the efforts of the rank_bars bars before, in order ...
-        self.ranked: list[float] = []  # ... and sorted
+        self.efforts = RankWindow(p.rank_bars)  # the efforts of the rank_bars bars before
+        self.falls, self.rises = RankWindow(p.fall_bars), RankWindow(p.fall_bars)  # and their falls and rises
         # the volume baseline's sum at the last bars (the climax's and the burst's baselines are lagged)
         self.vsums: deque[int] = deque(maxlen=max(p.climax_bars, p.burst_bars, 1))
         self.ones: deque[bool] = deque(maxlen=max(p.burst_bars - 1, 1))  # one-bar climaxes of the bars before
@@ -519,7 +556,8 @@ class Tracker:
         nd, ns, enr = vsa(h - low, c, prev_c, v, self.v1, self.v2, atr, vbase, p, warm)
         row = Row(i, t, o, h, low, c, v, h - low, prev_c, atr, vbase, warm, hi_close, lo_close, high_prev, low_prev,
                   self.v_peak.value(), vsum_lag, sw[k0][0], ref[0], ref[2], ref[3], sw[k0][1], ref[1], ref[2], ref[3],
-                  regime, self.htf, bool(nd), bool(ns), bool(enr), burst, self._effort_top(float(v) * float(h - low)))
+                  regime, self.htf, bool(nd), bool(ns), bool(enr), burst, self._effort_top(float(v) * float(h - low)),
+                  self._top(self.falls, hi_close - c), self._top(self.rises, c - lo_close))
         row.sc, row.bc, row.ps, row.psy = (bool(b) for b in stopping_action(row, p))
         self.ones.append(bool(one_bar_climax(row, p)))
         # advance
@@ -542,12 +580,16 @@ class Tracker:
         if p.climax_rank <= 0:
             return False
         self.e_last.append(effort)
-        top = len(self.efforts) == p.rank_bars \
-            and bisect.bisect_left(self.ranked, max(self.e_last)) >= p.climax_rank * p.rank_bars
-        self.efforts.append(effort)
-        bisect.insort(self.ranked, effort)
-        if len(self.efforts) > p.rank_bars:
-            del self.ranked[bisect.bisect_left(self.ranked, self.efforts.popleft())]
+        top = self.efforts.beaten(max(self.e_last)) >= p.climax_rank * p.rank_bars
+        self.efforts.push(effort)
+        return top
+
+    def _top(self, window: RankWindow, move: int) -> bool:
+        """``fall_top`` (``rise_top``) for this bar's fall (rise), then it joins the window."""
+        if self.p.fall_rank <= 0:
+            return False
+        top = move > 0 and window.beaten(move) >= self.p.fall_rank * self.p.fall_bars
+        window.push(move)
         return top
 
     def _burst(self, atr: float) -> bool:

@@ -34,6 +34,11 @@ class WyckoffParams:
     # docs/wyckoff.md, round 8; carried over in round 9)
     climax_rank: float = 0.95
     rank_bars: int = 100
+    # the fall (rise) into a climax also counts, short of trend_min_atr, when it exceeds the fall (rise) of at
+    # least fall_rank of the fall_bars bars before (each bar's own, from the lookback's highest close): steep
+    # for this instrument and regime, whatever its multiple of the ATR (0: off)
+    fall_rank: float = 0.0
+    fall_bars: int = 100
     ps_range: float = 1.2  # preliminary support/supply bar range, in ATR
     ps_volume: float = 1.6  # preliminary support/supply volume, in baselines
     ps_gap: int = 8  # a preliminary support/supply comes at least this many bars before the climax
