@@ -617,10 +617,11 @@ class Settings(BaseSettings):
 
 
 # whole-number thresholds with a ceiling (a window the live tracker keeps in memory, and saves)
-WHOLE_MAX = {"rank_bars": 10_000}
+WHOLE_MAX = {"rank_bars": 10_000, "fall_bars": 10_000}
 # thresholds that are a share from 0 (off) to below 1, and what each is
 SHARES = {"gate_min": "the range gate's least score",
-          "climax_rank": "the share of the rank_bars bars before that a climax's effort must exceed"}
+          "climax_rank": "the share of the rank_bars bars before that a climax's effort must exceed",
+          "fall_rank": "the share of the fall_bars bars before that the fall into a climax must exceed"}
 
 
 def wyckoff_params(values: dict[str, Any]) -> WyckoffParams:

@@ -96,6 +96,26 @@ def test_the_climax_effort_rank_is_a_share_from_0_off_to_below_1_over_a_bounded_
         load_settings(bars(10**18))
 
 
+def test_the_fall_rank_is_a_share_from_0_off_to_below_1_over_a_bounded_window(tmp_path) -> None:
+    """``fall_rank`` (round 10) is the share of the bars before whose fall the fall into a climax must beat:
+    0 turns it off, 1 or more, a negative, NaN or true are refused by name; ``fall_bars`` is a whole number up to
+    10,000 (the window the live tracker keeps twice, for falls and rises, and saves)."""
+    def fall(key, value):  # type: ignore[no-untyped-def]
+        return write(tmp_path, lambda d: d["agents"].update(analysis={key: value}))
+
+    assert load_settings(fall("fall_rank", 0)).wyckoff_params().fall_rank == 0.0
+    assert load_settings(fall("fall_rank", 0.8)).wyckoff_params().fall_rank == 0.8
+    for bad in (1, 2.0, True, float("nan"), -0.5):
+        with pytest.raises(SettingsError, match=r"agents\.analysis\.fall_rank: the share of the fall_bars bars"):
+            load_settings(fall("fall_rank", bad))
+    assert load_settings(fall("fall_bars", 120)).wyckoff_params().fall_bars == 120
+    for bad in (0, 1.5, True, float("inf")):
+        with pytest.raises(SettingsError, match=r"agents\.analysis\.fall_bars: a positive whole number"):
+            load_settings(fall("fall_bars", bad))
+    with pytest.raises(SettingsError, match=r"agents\.analysis\.fall_bars: at most 10000 bars"):
+        load_settings(fall("fall_bars", 10_001))
+
+
 def test_the_environment_overrides_the_file(monkeypatch) -> None:
     monkeypatch.setenv("OCTET_SESSION__TICKS", "1234")
     assert load_settings(ROOT / "octet.yaml").session.ticks == 1234

@@ -43,11 +43,12 @@ def test_the_trees_score_every_row_as_xgboost_does_missing_values_included() -> 
 def test_the_shipped_gate_reads_the_detectors_features_and_says_what_it_was_trained_on() -> None:
     trees = gate.load(gate.MODEL)
     assert trees.features == gate.FEATURES and len(trees.nodes) > 0
-    assert trees.meta["never_read"] == "family I" and "A, B, C, D, E, F, G, H," in trees.meta["trained_on"]
-    assert trees.meta["use_with"] == {"ar_min_atr": 4.0, "climax_volume": 2.5, "climax_rank": 0.95, "gate_min": 0.2}
+    assert trees.meta["never_read"] == "family J" and "A, B, C, D, E, F, G, H, I," in trees.meta["trained_on"]
+    use = {"ar_min_atr": 4.0, "climax_volume": 2.5, "climax_rank": 0.95, "fall_rank": 0.9, "fall_bars": 300,
+           "min_range_ratio": 1.0, "gate_min": 0.2}
+    assert trees.meta["use_with"] == use
     p = WyckoffParams()
-    assert (p.ar_min_atr, p.climax_volume, p.climax_rank, p.gate_min) == (4.0, 2.5, 0.95, 0.2), \
-        "the detector's defaults are its use"
+    assert {k: getattr(p, k) for k in use} == use, "the detector's defaults are its use"
 
 
 def test_a_model_for_other_features_is_refused(tmp_path: Path) -> None:

@@ -36,9 +36,10 @@ class WyckoffParams:
     rank_bars: int = 100
     # the fall (rise) into a climax also counts, short of trend_min_atr, when it exceeds the fall (rise) of at
     # least fall_rank of the fall_bars bars before (each bar's own, from the lookback's highest close): steep
-    # for this instrument and regime, whatever its multiple of the ATR (0: off)
-    fall_rank: float = 0.0
-    fall_bars: int = 100
+    # for this instrument and regime, whatever its multiple of the ATR (0: off; 0.9 over 300 bars chosen with
+    # min_range_ratio 1.0 on folds leaving one of A-I out, docs/wyckoff.md, round 10)
+    fall_rank: float = 0.9
+    fall_bars: int = 300
     ps_range: float = 1.2  # preliminary support/supply bar range, in ATR
     ps_volume: float = 1.6  # preliminary support/supply volume, in baselines
     ps_gap: int = 8  # a preliminary support/supply comes at least this many bars before the climax
@@ -69,7 +70,7 @@ class WyckoffParams:
     st_window: int = 10  # phase A gives way to B this many bars after the AR when no ST came (at least) ...
     st_window_ratio: float = 1.0  # ... or this many times phase A's bars
     min_range_bars: int = 10  # bars after the AR before a spring/upthrust counts (at least) ...
-    min_range_ratio: float = 1.5  # ... or this many times phase A's bars
+    min_range_ratio: float = 1.0  # ... or this many times phase A's bars (1.5 until round 10, docs/wyckoff.md)
     max_range_bars: int = 1200  # a range older than this is dropped
     spring_min_penetration_atr: float = 0.5
     spring_min_penetration: float = 0.1  # of the range height (and at least the ATRs above)
