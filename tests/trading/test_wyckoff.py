@@ -27,6 +27,7 @@ from trading.wyckoff import (
     scenarios_g,
     scenarios_h,
     scenarios_i,
+    scenarios_j,
 )
 from trading.wyckoff.chart import chart
 from trading.wyckoff.features import FEATURES, Tracker, compute
@@ -36,7 +37,7 @@ from trading.wyckoff.scoring import Score, match, outcome
 
 FAMILIES = {"A": generate, "B": scenarios_b.generate, "C": scenarios_c.generate, "D": scenarios_d.generate,
             "E": scenarios_e.generate, "F": scenarios_f.generate, "G": scenarios_g.generate,
-            "H": scenarios_h.generate, "I": scenarios_i.generate}
+            "H": scenarios_h.generate, "I": scenarios_i.generate, "J": scenarios_j.generate}
 SETUP_OF = {"spring": "spring", "last_point_of_support": "spring", "upthrust": "upthrust",
             "last_point_of_supply": "upthrust"}
 
@@ -105,7 +106,7 @@ def test_features_are_the_same_numbers_in_both_modes(registry, params: WyckoffPa
                          + [("B", s) for s in (0, 3, 7)] + [("C", s) for s in (0, 4)] + [("D", s) for s in (1, 2)]
                          + [("E", s) for s in (2, 3, 5)] + [("F", s) for s in (1, 3, 20)]
                          + [("G", s) for s in (1000, 1001, 1002)] + [("H", s) for s in (1000, 1001)]
-                         + [("I", s) for s in (1001, 1002)])
+                         + [("I", s) for s in (1001, 1002)] + [("J", s) for s in (1001, 1002)])
 def test_batch_and_incremental_emit_the_same_events_bar_for_bar(registry, family: str, seed: int) -> None:
     """On every scenario family: 1-minute bars, 15-minute bars over FX weekends, hourly bars,
     30-minute bars; family E's 15-minute, hourly and 4-hour bars; family F's 5-minute, hourly
@@ -140,7 +141,7 @@ def test_both_modes_agree_on_bars_aggregated_from_ticks(settings) -> None:
 
 # ------------------------------------------------------------------ no look-ahead
 @pytest.mark.parametrize("family,seed", [("A", 8), ("B", 5), ("C", 2), ("D", 3), ("E", 9), ("F", 3), ("G", 1003),
-                                         ("H", 1003), ("I", 1003)])
+                                         ("H", 1003), ("I", 1003), ("J", 1003)])
 def test_truncating_the_data_never_changes_what_was_already_emitted(registry, family: str, seed: int) -> None:
     """Cut the bars anywhere: every feature column up to the cut, and every event, signal and phase
     known by then, are what the whole series gave."""
@@ -496,7 +497,7 @@ def test_the_benchmark_leaves_out_only_perturbed_scenarios_the_perturbation_undi
     _, _, kept, _, undone_n, every = wa.score_chunk(("A", "original", [0, 1, 2, 3], WyckoffParams()))
     assert undone_n == 0 and kept.truths == every.truths == 4
     with pytest.raises(ValueError, match="no scenario family"):
-        wa.generator("J")
+        wa.generator("K")
 
 
 def test_the_hand_marks_name_real_bars() -> None:
