@@ -214,3 +214,44 @@ def gives_up_after_bounded_redraws(family: ModuleType, monkeypatch: pytest.Monke
     with pytest.raises(RuntimeError):
         family.generate(3)
     assert len(calls) == family.MAX_TRIES
+
+
+def shakeout_brief_and_alone(everything: list[Scenario], shakeout_bars: int, min_springs: int) -> None:
+    """A spring/upthrust is brief: at most ``shakeout_bars`` closes in a row beyond its edge before its extreme.
+    After phase C nothing trades beyond the shakeout-side edge (so never beyond the labelled spring/upthrust):
+    from the SOS/SOW leg's first bar to the SOS/SOW bar, and after a break away from that side through the end
+    of phase E (families I and J)."""
+    springs = 0
+    for sc in everything:
+        _, _, lo, hi = edges(sc)
+        down = EXPECTED[sc.kind] > 0  # the shakeout's side is support
+        beyond = sc.close < lo if down else sc.close > hi
+        shake = label(sc, SHAKEOUTS)
+        if shake is not None:
+            springs += 1
+            run = 0
+            while shake[1] - 1 - run >= 0 and beyond[shake[1] - 1 - run]:
+                run += 1
+            assert run <= shakeout_bars, (sc.seed, run)
+        brk = label(sc, BREAKS)
+        assert brk is not None
+        stop = brk[1] if sc.failed else sc.structure[1] + 1
+        after = sc.low[brk[2]:stop] < lo if down else sc.high[brk[2]:stop] > hi
+        assert not after.any(), (sc.seed, brk[2] + int(np.argmax(after)))
+    assert springs >= min_springs
+
+
+def climax_effort(scs: list[Scenario]) -> np.ndarray:
+    """Volume per unit of range within two bars of the climax over the same in the 60 bars before phase A
+    (families I and J's absorption checks)."""
+    ratios = []
+    for sc in scs:
+        climax = label(sc, CLIMAXES)
+        assert climax is not None
+        a = sc.structure[0]
+
+        def effort(idx: np.ndarray, sc: Scenario = sc) -> float:
+            return float(sc.volume[idx].sum() / np.maximum(sc.high[idx] - sc.low[idx], 1).sum())
+
+        ratios.append(effort(np.arange(climax[1] - 2, climax[1] + 3)) / effort(np.arange(max(0, a - 60), a)))
+    return np.array(ratios)

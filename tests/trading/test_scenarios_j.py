@@ -370,27 +370,7 @@ def test_phase_c_has_no_unlabelled_spring(everything: list[Scenario]) -> None:
 
 
 def test_shakeout_brief_and_alone(everything: list[Scenario], other_seeds: list[Scenario]) -> None:
-    """A spring/upthrust is brief: at most ``SHAKEOUT_BARS`` closes in a row beyond its edge before its extreme.
-    After phase C nothing trades beyond the shakeout-side edge: from the SOS/SOW leg's first bar to the SOS/SOW bar,
-    and after a break away from that side through the end of phase E."""
-    springs = 0
-    for sc in everything + other_seeds:
-        _, _, lo, hi = contract.edges(sc)
-        down = contract.EXPECTED[sc.kind] > 0
-        beyond = sc.close < lo if down else sc.close > hi
-        shake = label(sc, contract.SHAKEOUTS)
-        if shake is not None:
-            springs += 1
-            run = 0
-            while shake[1] - 1 - run >= 0 and beyond[shake[1] - 1 - run]:
-                run += 1
-            assert run <= SHAKEOUT_BARS, (sc.seed, run)
-        brk = label(sc, BREAKS)
-        assert brk is not None
-        stop = brk[1] if sc.failed else sc.structure[1] + 1
-        after = sc.low[brk[2]:stop] < lo if down else sc.high[brk[2]:stop] > hi
-        assert not after.any(), (sc.seed, brk[2] + int(np.argmax(after)))
-    assert springs >= 40
+    contract.shakeout_brief_and_alone(everything + other_seeds, SHAKEOUT_BARS, min_springs=40)
 
 
 def test_phases(everything: list[Scenario]) -> None:
@@ -401,28 +381,13 @@ def test_undone_and_perturb(everything: list[Scenario]) -> None:
     contract.undone_and_perturb(everything)
 
 
-def climax_effort(scs: list[Scenario]) -> npt.NDArray[np.float64]:
-    """Volume per unit of range within two bars of the climax over the same in the 60 bars before phase A."""
-    ratios = []
-    for sc in scs:
-        climax = label(sc, CLIMAXES)
-        assert climax is not None
-        a = sc.structure[0]
-
-        def effort(idx: npt.NDArray[np.int64], sc: Scenario = sc) -> float:
-            return float(sc.volume[idx].sum() / np.maximum(sc.high[idx] - sc.low[idx], 1).sum())
-
-        ratios.append(effort(np.arange(climax[1] - 2, climax[1] + 3)) / effort(np.arange(max(0, a - 60), a)))
-    return np.array(ratios)
-
-
 def test_absorption(by_seed: list[Scenario], monkeypatch: pytest.MonkeyPatch) -> None:
     """The operator absorbs the panic: around the climax a unit of range costs more quotes than with the operator's
     absorption switched off (the same seeds)."""
     scs = by_seed[:40]
-    on = climax_effort(scs)
+    on = contract.climax_effort(scs)
     monkeypatch.setattr(scenarios_j, "_ABSORPTION", 0.0)
-    off = climax_effort([generate(sc.seed, sc.kind) for sc in scs])
+    off = contract.climax_effort([generate(sc.seed, sc.kind) for sc in scs])
     assert np.median(on) > 1.15 * np.median(off) and np.mean(on > off) > 0.65, (np.median(on), np.median(off))
 
 
