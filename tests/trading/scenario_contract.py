@@ -190,6 +190,19 @@ def undone_and_perturb(everything: list[Scenario]) -> None:
             assert isinstance(undone(p), str)
 
 
+def honours_its_api(family: ModuleType, by_seed: list[Scenario], by_kind: list[Scenario], seeds: int = 6) -> None:
+    """``generate(seed)`` gives the same scenario twice, ``generate(seed, kind)`` the kind asked for (``by_kind``:
+    8 seeds of each of ``family.KINDS`` in turn), an unknown kind is refused, and ``scenarios(count, first)``
+    runs over consecutive seeds (families E-J)."""
+    regenerates_the_same(family.generate, by_seed, seeds)
+    for i, kind in enumerate(family.KINDS):
+        assert {sc.kind for sc in by_kind[8 * i: 8 * i + 8]} == {kind}
+    assert family.generate(5, "distribution").kind == "distribution"
+    with pytest.raises(ValueError):
+        family.generate(0, "sideways")
+    assert [sc.seed for sc in family.scenarios(3, 7)] == [7, 8, 9]
+
+
 def regenerates_the_same(generate: Callable[[int], Scenario], by_seed: list[Scenario], seeds: int = 6) -> None:
     """``generate(seed)`` gives, field for field, what the fixture holds for its first ``seeds``
     seeds, and two seeds give different bars."""

@@ -48,13 +48,7 @@ def everything(by_seed: list[Scenario], by_kind: list[Scenario]) -> list[Scenari
 
 
 def test_deterministic_and_api(by_seed: list[Scenario], by_kind: list[Scenario]) -> None:
-    contract.regenerates_the_same(generate, by_seed, 8)
-    for i, kind in enumerate(KINDS):  # generate(seed, kind) honours the kind
-        assert {sc.kind for sc in by_kind[8 * i: 8 * i + 8]} == {kind}
-    assert generate(5, "distribution").kind == "distribution"
-    with pytest.raises(ValueError):
-        generate(0, "sideways")
-    assert [sc.seed for sc in scenarios(3, 7)] == [7, 8, 9]
+    contract.honours_its_api(scenarios_e, by_seed, by_kind, 8)
 
 
 def test_gives_up_after_bounded_redraws(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -53,13 +53,7 @@ def test_deterministic_and_api(by_seed: list[Scenario], by_kind: list[Scenario])
     assert KINDS == ("accumulation", "distribution", "reaccumulation", "redistribution")
     assert PHASES == ("", "A", "B", "C", "D", "E")
     assert SHAKEOUT_BARS == 10 and SLOW_BARS > SHAKEOUT_BARS
-    contract.regenerates_the_same(generate, by_seed)
-    for i, kind in enumerate(KINDS):  # generate(seed, kind) honours the kind
-        assert {sc.kind for sc in by_kind[8 * i: 8 * i + 8]} == {kind}
-    assert generate(5, "distribution").kind == "distribution"
-    with pytest.raises(ValueError):
-        generate(0, "sideways")
-    assert [sc.seed for sc in scenarios(3, 7)] == [7, 8, 9]
+    contract.honours_its_api(scenarios_g, by_seed, by_kind)
 
 
 def test_gives_up_after_bounded_redraws(monkeypatch: pytest.MonkeyPatch) -> None:
