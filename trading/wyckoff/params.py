@@ -31,7 +31,7 @@ class WyckoffParams:
     # ... or a bar whose effort (volume x range; the largest of it and the climax_bars - 1 before it)
     # exceeds that of at least climax_rank of the rank_bars bars before it: heavy for this instrument and
     # regime, whatever its multiples of the baselines (0: off; 0.95 chosen on folds leaving one of A-G out,
-    # docs/wyckoff.md, round 8; carried over in round 9)
+    # docs/wyckoff.md, round 8; carried over in rounds 9 and 10)
     climax_rank: float = 0.95
     rank_bars: int = 100
     # the fall (rise) into a climax also counts, short of trend_min_atr, when it exceeds the fall (rise) of at
@@ -59,9 +59,9 @@ class WyckoffParams:
     proven_bars: int = 10  # ... by lasting this many bars from the AR (at least) ...
     proven_ratio: float = 3.0  # ... or this many times phase A's; a break with the trend before then drops it
     # a range that proved itself is reported only if the range gate (trading.wyckoff.gate, trees trained
-    # on the tuning families, A-H since round 9) scores it at least this, else it is dropped as a pause is
+    # on the tuning families, A-I since round 10) scores it at least this, else it is dropped as a pause is
     # (0: off); chosen with ar_min_atr 4 and climax_volume 2.5 on folds leaving one family out
-    # (docs/wyckoff.md, rounds 6-8; carried over in round 9)
+    # (docs/wyckoff.md, rounds 6-8; carried over in rounds 9 and 10)
     gate_min: float = 0.2
     ar_max_bars: int = 120  # a climax with no AR within this many bars opens no range
     st_zone: float = 0.25  # a secondary test ends within this fraction of the height from the climax edge
