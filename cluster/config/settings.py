@@ -503,7 +503,7 @@ class LearningSettings(_Model):
 
 
 class AgentsSettings(_Model):
-    analysis: dict[str, float | bool | list[int]] = {}
+    analysis: dict[str, Any] = {}  # checked, one line per mistake, by wyckoff_params
     breaker: BreakerSettings = BreakerSettings()
     compliance: ComplianceSettings = ComplianceSettings()
     correlation: CorrelationSettings = CorrelationSettings()
@@ -624,36 +624,75 @@ SHARES = {"gate_min": "the range gate's least score",
           "fall_rank": "the share of the fall_bars bars before that the fall into a climax must exceed"}
 
 
+def _shown(value: Any) -> str:
+    """A setting's value as a message shows it: its repr, cut short."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _number(key: str, value: Any, what: str) -> int | float:
+    """A number from YAML (or written as a string, as an environment variable gives it): anything else --
+    text, true/false, a list, nothing -- is refused in one line naming ``what``."""
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            pass
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        return value if abs(value) < 10**300 else (math.inf if value > 0 else -math.inf)  # a float can hold it
+    raise ValueError(f"agents.analysis.{key}: {what} (got {_shown(value)})")
+
+
+BOOLS = {True: True, False: False, "true": True, "false": False}
+
+
 def wyckoff_params(values: dict[str, Any]) -> WyckoffParams:
-    """``agents.analysis`` as detector thresholds, each coerced to its field's type."""
+    """``agents.analysis`` as detector thresholds, each checked and coerced to its field's type."""
     fields = {f.name: f for f in dataclasses.fields(WyckoffParams)}
     out: dict[str, Any] = {}
+    if not isinstance(values, dict):
+        raise ValueError(f"agents.analysis: a mapping of Wyckoff thresholds (got {values!r})")
     for key, value in values.items():
         if key not in fields:
             raise ValueError(f"agents.analysis.{key}: unknown Wyckoff threshold (see trading/wyckoff/params.py)")
         kind = str(fields[key].type)
         if kind.startswith("tuple"):
-            if not isinstance(value, list) or not value or any(int(v) != v or v < 1 for v in value):
-                raise ValueError(f"agents.analysis.{key}: a list of positive whole numbers (got {value!r})")
-            out[key] = tuple(int(v) for v in value)
+            what = "a list of positive whole numbers"
+            if not isinstance(value, list) or not value:
+                raise ValueError(f"agents.analysis.{key}: {what} (got {_shown(value)})")
+            try:
+                numbers = [_number(key, v, what) for v in value]
+            except ValueError:
+                raise ValueError(f"agents.analysis.{key}: {what} (got {_shown(value)})") from None
+            if any(not math.isfinite(v) or int(v) != v or v < 1 for v in numbers):
+                raise ValueError(f"agents.analysis.{key}: {what} (got {_shown(value)})")
+            out[key] = tuple(int(v) for v in numbers)
         elif kind == "int":
-            whole = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) \
-                and int(value) == value and value >= 1
-            if not whole:
-                raise ValueError(f"agents.analysis.{key}: a positive whole number (got {value!r})")
-            if key in WHOLE_MAX and value > WHOLE_MAX[key]:
-                raise ValueError(f"agents.analysis.{key}: at most {WHOLE_MAX[key]} bars (got {value!r})")
-            out[key] = int(value)
+            what = "a positive whole number"
+            number = _number(key, value, what)
+            if not (math.isfinite(number) and int(number) == number and number >= 1):
+                raise ValueError(f"agents.analysis.{key}: {what} (got {_shown(value)})")
+            if key in WHOLE_MAX and number > WHOLE_MAX[key]:
+                raise ValueError(f"agents.analysis.{key}: at most {WHOLE_MAX[key]} bars (got {_shown(value)})")
+            out[key] = int(number)
         elif kind == "bool":
-            out[key] = bool(value)
+            flag = BOOLS.get(value.strip().lower() if isinstance(value, str) else value) \
+                if isinstance(value, str | bool) else None
+            if flag is None:
+                raise ValueError(f"agents.analysis.{key}: true or false (got {_shown(value)})")
+            out[key] = flag
         elif key in SHARES:
-            if isinstance(value, bool | list) or not 0 <= value < 1:
-                raise ValueError(f"agents.analysis.{key}: {SHARES[key]}, from 0 (off) to below 1 (got {value!r})")
-            out[key] = float(value)
+            what = f"{SHARES[key]}, from 0 (off) to below 1"
+            number = _number(key, value, what)
+            if not 0 <= number < 1:
+                raise ValueError(f"agents.analysis.{key}: {what} (got {_shown(value)})")
+            out[key] = float(number)
         else:
-            if isinstance(value, bool | list) or not value > 0 or not math.isfinite(value):
-                raise ValueError(f"agents.analysis.{key}: a positive number (got {value!r})")
-            out[key] = float(value)
+            what = "a positive number"
+            number = _number(key, value, what)
+            if not (number > 0 and math.isfinite(number)):
+                raise ValueError(f"agents.analysis.{key}: {what} (got {_shown(value)})")
+            out[key] = float(number)
     params = WyckoffParams(**out)
     from trading.wyckoff import gate
 
@@ -667,9 +706,9 @@ def wyckoff_params(values: dict[str, Any]) -> WyckoffParams:
 def _format(error: ValidationError, source: str) -> str:
     lines = [f"{source}: {error.error_count()} invalid setting(s)"]
     for err in error.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        key = ".".join(str(p) for p in err["loc"])
         msg = err["msg"].removeprefix("Value error, ")
-        lines.append(f"  {key}: {msg}" + (f" (got {err['input']!r})" if err["type"] != "value_error"
+        lines.append(f"  {key}: {msg}" if key else f"  {msg}" + (f" (got {err['input']!r})" if err["type"] != "value_error"
                                           and not isinstance(err.get("input"), dict) else ""))
     return "\n".join(lines)
 

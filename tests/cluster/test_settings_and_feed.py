@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -114,6 +115,36 @@ def test_the_fall_rank_is_a_share_from_0_off_to_below_1_over_a_bounded_window(tm
             load_settings(fall("fall_bars", bad))
     with pytest.raises(SettingsError, match=r"agents\.analysis\.fall_bars: at most 10000 bars"):
         load_settings(fall("fall_bars", 10_001))
+
+
+def test_a_wyckoff_threshold_of_the_wrong_kind_is_refused_in_one_line_naming_it(tmp_path) -> None:
+    """Text, nothing, a list or a mapping where a number is wanted is refused in one line that names the
+    threshold and what it must be (not pydantic's line per type it tried); a number written as text, as an
+    environment variable gives it, is read as that number."""
+    def analysis(key, value):  # type: ignore[no-untyped-def]
+        return write(tmp_path, lambda d: d["agents"].update(analysis={key: value}))
+
+    refused = [("fall_rank", "abc", r"fall_rank: the share of the fall_bars bars .* \(got 'abc'\)$"),
+               ("fall_rank", None, r"fall_rank: the share of the fall_bars bars .* \(got None\)$"),
+               ("climax_rank", [0.5], r"climax_rank: the share of the rank_bars bars .* \(got \[0\.5\]\)$"),
+               ("fall_bars", "many", r"fall_bars: a positive whole number \(got 'many'\)$"),
+               ("fall_bars", 10**400, r"fall_bars: a positive whole number \(got 1000000000.*\.\.\.\)$"),
+               ("climax_volume", {"x": 1}, r"climax_volume: a positive number \(got \{'x': 1\}\)$"),
+               ("climax_volume", "nan", r"climax_volume: a positive number \(got 'nan'\)$"),
+               ("stop_beyond_range", 2.5, r"stop_beyond_range: true or false \(got 2\.5\)$"),
+               ("stop_beyond_range", "maybe", r"stop_beyond_range: true or false \(got 'maybe'\)$"),
+               ("swing_orders", [3, "x"], r"swing_orders: a list of positive whole numbers \(got \[3, 'x'\]\)$")]
+    for key, value, says in refused:
+        with pytest.raises(SettingsError) as caught:
+            load_settings(analysis(key, value))
+        lines = str(caught.value).splitlines()
+        assert lines[0].endswith("1 invalid setting(s)") and len(lines) == 2, lines
+        assert re.search(r"^  agents\.analysis\." + says, lines[1]), lines[1]
+    p = load_settings(write(tmp_path, lambda d: d["agents"].update(analysis={
+        "fall_rank": "0.8", "fall_bars": "120", "climax_volume": "2.5", "stop_beyond_range": "true",
+        "swing_orders": ["3", 10]}))).wyckoff_params()
+    assert (p.fall_rank, p.fall_bars, p.climax_volume, p.stop_beyond_range, p.swing_orders) == (0.8, 120, 2.5, True,
+                                                                                                  (3, 10))
 
 
 def test_the_environment_overrides_the_file(monkeypatch) -> None:

@@ -30,7 +30,7 @@ from trading.wyckoff import (
     scenarios_j,
 )
 from trading.wyckoff.chart import chart
-from trading.wyckoff.features import FEATURES, Tracker, compute
+from trading.wyckoff.features import FEATURES, Extreme, RankWindow, Tracker, WindowSum, compute
 from trading.wyckoff.machine import pnf_columns
 from trading.wyckoff.scenarios import PERTURBATIONS, SCALE, Label, generate, perturb
 from trading.wyckoff.scoring import Score, match, outcome
@@ -589,7 +589,7 @@ def test_a_bar_that_ends_when_it_starts_is_refused_in_both_modes(registry) -> No
         WyckoffDetector(inst, WyckoffParams()).update_points(int(start[0]), int(start[0]), 1, 2, 0, 1, 100)
 
 
-PINNED_SHAPE = "1dadd2e793adcc34"  # the detector's saved shape at STATE_FORMAT 8
+PINNED_SHAPE = "ebba166b3fb70554"  # the detector's saved shape at STATE_FORMAT 8 (with its windows since round 11)
 
 
 def test_the_detectors_saved_shape_is_pinned_with_the_state_format(registry) -> None:
@@ -608,6 +608,9 @@ def test_the_detectors_saved_shape_is_pinned_with_the_state_format(registry) -> 
     shape = {cls.__name__: [f.name for f in dataclasses.fields(cls)]
              for cls in (TradingRange, Excursion, Pending, WyckoffEvent, WyckoffDetector, WyckoffParams)}
     shape |= {"Row": list(FEATURES), "Tracker": sorted(vars(det.tracker)), Machine.__name__: sorted(vars(det.machine))}
+    # and the windows the tracker keeps (pinned since round 11; the saved state did not change, STATE_FORMAT stays)
+    shape |= {"Extreme": list(Extreme.__slots__), "WindowSum": list(WindowSum.__slots__),
+              "RankWindow": sorted(vars(RankWindow(1)))}
     digest = hashlib.sha256(repr(sorted(shape.items())).encode()).hexdigest()[:16]
     assert (STATE_FORMAT, digest) == (8, PINNED_SHAPE), f"the detector's state changed shape ({digest}): bump STATE_FORMAT"
 
@@ -872,7 +875,7 @@ def test_a_fall_is_steep_when_it_beats_fall_rank_of_the_falls_before_it_in_both_
             for k in range(n)]
     assert [r.fall_top for r in rows] == cols.cols["fall_top"].tolist()
     assert [r.rise_top for r in rows] == cols.cols["rise_top"].tolist()
-    # the falls (highest of the 3 closes before, less the close): -100 (none before), 0, 0, 0, 0, 2, 0, 6, 0, 0, 3, 1
+    # the falls (highest of the 3 closes before, less the close): 0 (none before), 0, 0, 0, 0, 2, 0, 6, 0, 0, 3, 1
     assert cols.cols["fall_top"].tolist() == [False] * 5 + [
         True,  # 2 beats all four falls before it (0, 0, 0, 0)
         False,  # no fall
@@ -881,8 +884,67 @@ def test_a_fall_is_steep_when_it_beats_fall_rank_of_the_falls_before_it_in_both_
         True,  # 3 beats three of 0, 6, 0, 0: 0.75 of four
         False,  # 1 beats two of 6, 0, 0, 3
     ]
-    assert not compute(t, c, c + 1, c, c, v, t - 60 * 10**9, 60 * 10**9,
-                       dataclasses.replace(p, fall_rank=0.0)).cols["fall_top"].any(), "0 turns it off"
+    # the rises (the close less the lowest of the 3 closes before): 0, 0, 0, 0, 0, -2, 2, -4, 6, 6, 3, 2
+    assert cols.cols["rise_top"].tolist() == [False] * 6 + [
+        True,  # 2 beats all four rises before it (0, 0, 0, -2)
+        False,  # a fall
+        True,  # 6 beats 0, -2, 2, -4
+        True,  # 6 beats three of -2, 2, -4, 6 (not its tie)
+        False,  # 3 beats two of 2, -4, 6, 6
+        False,  # 2 beats one of -4, 6, 6, 3 (not the 3 ... nor a tie)
+    ]
+    off = compute(t, c, c + 1, c, c, v, t - 60 * 10**9, 60 * 10**9, dataclasses.replace(p, fall_rank=0.0)).cols
+    assert not off["fall_top"].any() and not off["rise_top"].any(), "0 turns both off"
+
+
+def test_a_fall_that_ties_is_not_steep_and_bar_0_neither_falls_nor_rises_in_both_modes() -> None:
+    """With ``fall_rank`` 0.9 of 4 bars a move must beat all four before it: a tie is not beaten, a fall of 0
+    is no fall even when every fall before it is negative, and bar 0 (no close before it) has a fall and a
+    rise of 0, so a rise of 1 over four flat bars beats all of them."""
+    p = WyckoffParams(trend_lookback=1, fall_rank=0.9, fall_bars=4)
+    closes = [100, 100, 100, 100, 101, 99, 97, 99, 99, 97, 98, 99, 100, 101, 100, 101, 102, 103, 104, 104]
+    n = len(closes)
+    t = np.arange(1, n + 1, dtype=np.int64) * 60 * 10**9
+    c = np.array(closes, np.int64)
+    cols = compute(t, c, c + 1, c, c, np.full(n, 10, np.int64), t - 60 * 10**9, 60 * 10**9, p).cols
+    tracker = Tracker(p, 60 * 10**9)
+    rows = [tracker.add(int(t[k]), int(t[k]) - 60 * 10**9, closes[k], closes[k] + 1, closes[k], closes[k], 10)
+            for k in range(n)]
+    assert [r.fall_top for r in rows] == cols["fall_top"].tolist()
+    assert [r.rise_top for r in rows] == cols["rise_top"].tolist()
+    # falls (the close before less the close): 0, 0, 0, 0, -1, 2, 2, -2, 0, 2, -1, -1, -1, -1, 1, -1, -1, -1, -1, 0
+    steep_falls = {5: "2 beats 0, 0, 0, -1",
+                   14: "1 beats four falls of -1 (bar 6's 2 ties one of 0, 0, -1, 2; bar 9's 2 ties two)"}
+    # bar 19's fall of 0 beats four of -1 but is no fall
+    assert [k for k in range(n) if cols["fall_top"][k]] == sorted(steep_falls)
+    steep_rises = {4: "1 beats bar 0's 0 and three more 0s", 7: "2 beats 0, 1, -2, -2"}
+    # bars 10-13 and 15-18 rise 1 against windows holding earlier 1s: ties
+    assert [k for k in range(n) if cols["rise_top"][k]] == sorted(steep_rises)
+
+
+def test_a_steep_fall_stands_for_the_trend_into_a_climax_short_of_trend_min_atr() -> None:
+    """``stopping_action``: a climax bar with a new low after a fall of less than ``trend_min_atr`` ATR is a
+    selling climax when the fall is ``fall_top`` and not otherwise; a buying climax the mirror with
+    ``rise_top``."""
+    from types import SimpleNamespace
+
+    from trading.wyckoff.features import stopping_action
+
+    p = WyckoffParams()
+    bar = dict(warm=True, atr=10.0, rng=5, v=100, vbase=100.0, v_peak=100, vsum_lag=100 * p.volume_period,
+               burst=True, effort_top=False, fall_top=False, rise_top=False,  # a climax by its burst
+               h=1000, l=900, c=950, high_prev=2000, low_prev=0, hi_close=950, lo_close=950)
+    short = p.trend_min_atr * 10.0 - 1  # in price points: short of trend_min_atr ATR
+    falling = bar | dict(hi_close=950 + short, low_prev=901)  # a new low under the lookback's
+    rising = bar | dict(lo_close=950 - short, high_prev=999)  # a new high over it
+    assert stopping_action(SimpleNamespace(**falling), p)[0] is False
+    assert stopping_action(SimpleNamespace(**(falling | dict(fall_top=True))), p)[0] is True
+    assert stopping_action(SimpleNamespace(**(falling | dict(rise_top=True))), p)[0] is False, "a rise is no fall"
+    assert stopping_action(SimpleNamespace(**rising), p)[1] is False
+    assert stopping_action(SimpleNamespace(**(rising | dict(rise_top=True))), p)[1] is True
+    assert stopping_action(SimpleNamespace(**(rising | dict(fall_top=True))), p)[1] is False, "a fall is no rise"
+    assert stopping_action(SimpleNamespace(**(falling | dict(fall_top=True, burst=False))), p)[0] is False, \
+        "the climax is still needed"
 
 
 @pytest.mark.parametrize("seed", [1001, 1005])

@@ -36,7 +36,8 @@ Feature definitions at bar i (every baseline is over bars *before* i):
 - ``fall_top``: the fall ``hi_close`` - close is positive and exceeds the fall of at least
   ``fall_rank`` of the ``fall_bars`` bars i-``fall_bars``..i-1 (each measured at its own bar; false
   until ``fall_bars`` bars came before, or with ``fall_rank`` 0); ``rise_top`` the mirror (close -
-  ``lo_close``). Integers, so exact in both modes.
+  ``lo_close``). Bar 0, with no close before it, has a fall and a rise of 0. Integers, so exact in
+  both modes.
 """
 
 from __future__ import annotations
@@ -300,6 +301,7 @@ def compute(t: IntArray, o: IntArray, h: IntArray, low: IntArray, c: IntArray, v
     cols["burst"] = _burst(h, low, v, atr, p) & (before == 0)
     cols["effort_top"] = _effort_top(v.astype(np.float64) * (h - low).astype(np.float64), p)
     fall, rise = cols["hi_close"] - c, c - cols["lo_close"]
+    fall[:1] = rise[:1] = 0  # bar 0 has no close before it to fall or rise from
     cols["fall_top"] = _ranked(fall, fall, p.fall_bars, p.fall_rank) & (fall > 0)
     cols["rise_top"] = _ranked(rise, rise, p.fall_bars, p.fall_rank) & (rise > 0)
     cols["sc"], cols["bc"], cols["ps"], cols["psy"] = stopping_action(out, p)
@@ -557,7 +559,7 @@ class Tracker:
         row = Row(i, t, o, h, low, c, v, h - low, prev_c, atr, vbase, warm, hi_close, lo_close, high_prev, low_prev,
                   self.v_peak.value(), vsum_lag, sw[k0][0], ref[0], ref[2], ref[3], sw[k0][1], ref[1], ref[2], ref[3],
                   regime, self.htf, bool(nd), bool(ns), bool(enr), burst, self._effort_top(float(v) * float(h - low)),
-                  self._top(self.falls, hi_close - c), self._top(self.rises, c - lo_close))
+                  self._top(self.falls, hi_close - c if full else 0), self._top(self.rises, c - lo_close if full else 0))
         row.sc, row.bc, row.ps, row.psy = (bool(b) for b in stopping_action(row, p))
         self.ones.append(bool(one_bar_climax(row, p)))
         # advance
