@@ -620,6 +620,7 @@ class Settings(BaseSettings):
 WHOLE_MAX = {"rank_bars": 10_000, "fall_bars": 10_000}
 # thresholds that are a share from 0 (off) to below 1, and what each is
 SHARES = {"gate_min": "the range gate's least score",
+          "spring_gate_min": "the range gate's least score for a range a spring or upthrust proves",
           "climax_rank": "the share of the rank_bars bars before that a climax's effort must exceed",
           "fall_rank": "the share of the fall_bars bars before that the fall into a climax must exceed"}
 
@@ -700,6 +701,11 @@ def wyckoff_params(values: dict[str, Any]) -> WyckoffParams:
         gate.ready(params.gate_min)  # the trees are read only with the gate on
     except ValueError as e:
         raise ValueError(f"agents.analysis.gate_min: {e}") from None
+    if params.gate_min > 0:  # with the gate off, spring_gate_min is not used
+        try:
+            gate.ready(params.spring_gate_min, "spring_gate_min", "every range a spring or upthrust proves")
+        except ValueError as e:
+            raise ValueError(f"agents.analysis.spring_gate_min: {e}") from None
     return params
 
 

@@ -117,6 +117,24 @@ def test_the_fall_rank_is_a_share_from_0_off_to_below_1_over_a_bounded_window(tm
         load_settings(fall("fall_bars", 10_001))
 
 
+def test_the_spring_gate_is_a_share_the_gate_can_reach(tmp_path) -> None:
+    """``spring_gate_min`` (round 11) is the gate's least score for a range a spring or upthrust proves: a
+    share from 0 (gate_min alone) to below 1, and, with the gate on, one the shipped gate can give (else every
+    such range would be dropped); with the gate off it is not used, so not checked against the trees."""
+    def spring_gate(**values):  # type: ignore[no-untyped-def]
+        return write(tmp_path, lambda d: d["agents"].update(analysis=values))
+
+    assert load_settings(spring_gate(spring_gate_min=0.4)).wyckoff_params().spring_gate_min == 0.4
+    for bad in (1, -0.1, True, "high"):
+        with pytest.raises(SettingsError, match=r"agents\.analysis\.spring_gate_min: the range gate's least score for"):
+            load_settings(spring_gate(spring_gate_min=bad))
+    with pytest.raises(SettingsError, match=r"agents\.analysis\.spring_gate_min: spring_gate_min 0.999 is above the "
+                                            r"highest score the range gate gives .*: every range a spring or upthrust "
+                                            r"proves would be dropped"):
+        load_settings(spring_gate(spring_gate_min=0.999))
+    assert load_settings(spring_gate(spring_gate_min=0.999, gate_min=0)).wyckoff_params().spring_gate_min == 0.999
+
+
 def test_a_wyckoff_threshold_of_the_wrong_kind_is_refused_in_one_line_naming_it(tmp_path) -> None:
     """Text, nothing, a list or a mapping where a number is wanted is refused in one line that names the
     threshold and what it must be (not pydantic's line per type it tried); a number written as text, as an

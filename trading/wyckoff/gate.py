@@ -149,15 +149,15 @@ def save(trees: Trees, path: Path = MODEL) -> None:
                                separators=(",", ":")) + "\n")
 
 
-def ready(gate_min: float) -> None:
+def ready(gate_min: float, name: str = "gate_min", dropped: str = "every range") -> None:
     """With the gate on (``gate_min`` > 0): its trees can be read, and can score a range that high
     (else every range would be dropped). Refused in one line (``ValueError``)."""
     if gate_min <= 0:
         return
     top = load(MODEL).highest()
     if gate_min > top:
-        raise ValueError(f"gate_min {gate_min} is above the highest score the range gate gives ({top:.4f}): "
-                         "every range would be dropped")
+        raise ValueError(f"{name} {gate_min} is above the highest score the range gate gives ({top:.4f}): "
+                         f"{dropped} would be dropped")
 
 
 @lru_cache(maxsize=8)

@@ -625,6 +625,8 @@ class Machine:
         if self.p.gate_min <= 0:
             return True
         r.trust = round(gate.load(gate.MODEL).score(r.gate), 6)
+        if proven_by == gate.PROVEN_BY_SPRING:
+            return r.trust >= max(self.p.gate_min, self.p.spring_gate_min)
         return r.trust >= self.p.gate_min
 
     def _report_held(self, x: Row, r: TradingRange) -> None:
