@@ -568,6 +568,11 @@ class Machine:
             return  # a test of the edge, not a spring/upthrust
         if r.held:  # a spring or upthrust: the range has proved itself
             if not self._passes(x, r, gate.PROVEN_BY_SPRING):
+                if p.spring_gate_test and r.trust >= p.gate_min:
+                    # trusted as a range but not for a spring: a test of the edge, and the range waits to prove
+                    # itself otherwise
+                    r.gate, r.trust = (), -1.0
+                    return
                 self._close(x, dropped=True)
                 return
             self._report_held(x, r)

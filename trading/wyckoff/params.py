@@ -64,8 +64,11 @@ class WyckoffParams:
     # (docs/wyckoff.md, rounds 6-8; carried over in rounds 9 and 10)
     gate_min: float = 0.2
     # ... and at least this when a spring or upthrust is what proves it, short of the time it takes to hold
-    # (0: gate_min alone); a round 11 candidate, off while its folds are scored
-    spring_gate_min: float = 0.0
+    # (0: gate_min alone); chosen in round 11 on folds leaving one of A-I out (docs/wyckoff.md)
+    spring_gate_min: float = 0.3
+    # short of spring_gate_min (not of gate_min), the spring is a test and the range waits to prove itself
+    # otherwise, instead of being dropped (a round 11 candidate, not chosen)
+    spring_gate_test: bool = False
     ar_max_bars: int = 120  # a climax with no AR within this many bars opens no range
     st_zone: float = 0.25  # a secondary test ends within this fraction of the height from the climax edge
     st_volume: float = 0.5  # ... on less than this fraction of the climax bar's volume
