@@ -714,8 +714,8 @@ def _format(error: ValidationError, source: str) -> str:
     for err in error.errors():
         key = ".".join(str(p) for p in err["loc"])
         msg = err["msg"].removeprefix("Value error, ")
-        lines.append(f"  {key}: {msg}" if key else f"  {msg}" + (f" (got {err['input']!r})" if err["type"] != "value_error"
-                                          and not isinstance(err.get("input"), dict) else ""))
+        got = f" (got {err['input']!r})" if err["type"] != "value_error" and not isinstance(err.get("input"), dict) else ""
+        lines.append((f"  {key}: {msg}" if key else f"  {msg}") + got)
     return "\n".join(lines)
 
 

@@ -158,6 +158,8 @@ def test_a_wyckoff_threshold_of_the_wrong_kind_is_refused_in_one_line_naming_it(
         lines = str(caught.value).splitlines()
         assert lines[0].endswith("1 invalid setting(s)") and len(lines) == 2, lines
         assert re.search(r"^  agents\.analysis\." + says, lines[1]), lines[1]
+    with pytest.raises(SettingsError, match=r"session\.ticks: .* \(got 'abc'\)"):  # other fields keep their "got"
+        load_settings(write(tmp_path, lambda d: d["session"].update(ticks="abc")))
     p = load_settings(write(tmp_path, lambda d: d["agents"].update(analysis={
         "fall_rank": "0.8", "fall_bars": "120", "climax_volume": "2.5", "stop_beyond_range": "true",
         "swing_orders": ["3", 10]}))).wyckoff_params()

@@ -45,7 +45,7 @@ def test_the_shipped_gate_reads_the_detectors_features_and_says_what_it_was_trai
     assert trees.features == gate.FEATURES and len(trees.nodes) > 0
     assert trees.meta["never_read"] == "family J" and "A, B, C, D, E, F, G, H, I," in trees.meta["trained_on"]
     use = {"ar_min_atr": 4.0, "climax_volume": 2.5, "climax_rank": 0.95, "fall_rank": 0.9, "fall_bars": 300,
-           "min_range_ratio": 1.0, "gate_min": 0.2, "spring_gate_min": 0.3}
+           "min_range_ratio": 1.0, "gate_min": 0.2}
     assert trees.meta["use_with"] == use
     p = WyckoffParams()
     assert {k: getattr(p, k) for k in use} == use, "the detector's defaults are its use"
@@ -165,7 +165,7 @@ def test_with_the_gate_on_both_modes_agree_bar_for_bar_and_nothing_looks_ahead(r
 
 
 def test_a_range_a_spring_proves_must_score_spring_gate_min_and_other_ranges_only_gate_min(registry) -> None:
-    """``spring_gate_min`` (round 11, 0.3 by default): a range that proves itself by a spring or upthrust is
+    """``spring_gate_min`` (round 11, off by default): a range that proves itself by a spring or upthrust is
     reported only if the gate scores it at least that; one proved by holding or by a break needs only
     ``gate_min``. On D's seeds 3 and 6 a spring (upthrust) proves a range scored 0.28 (kept with
     ``spring_gate_min`` 0, dropped at 0.3); on seed 4 a range that held scores 0.43 and stays at 0.5. With
@@ -196,15 +196,16 @@ def test_a_range_a_spring_proves_must_score_spring_gate_min_and_other_ranges_onl
             assert all(r.gate[by_spring] == gate.PROVEN_BY_SPRING for r in below)
             assert len(tests_of_the_edge(d_on)) < len(tests_of_the_edge(d))
             assert not [r for r in reported(d_on) if r.trust < least and r.gate[by_spring] == gate.PROVEN_BY_SPRING]
-    assert ON.spring_gate_min == 0.3 and not ON.spring_gate_test
-    _, dropped = detection(6, ON)
-    _, waited = detection(6, dataclasses.replace(ON, spring_gate_test=True))
+    assert ON.spring_gate_min == 0.0 and not ON.spring_gate_test, "off by default"
+    at_3 = dataclasses.replace(ON, spring_gate_min=0.3)
+    _, dropped = detection(6, at_3)
+    _, waited = detection(6, dataclasses.replace(at_3, spring_gate_test=True))
     assert not tests_of_the_edge(waited), "the spring below spring_gate_min is a test"
     first, *rest = reported(waited)
     assert first.gate[by_spring] == gate.PROVEN_BY_TIME, "the range that waited proved itself by holding"
     assert [r.trust for r in rest] == [r.trust for r in reported(dropped)], "and the rest is as when it was dropped"
     inst = registry["EURUSD"]
-    for on in (ON, dataclasses.replace(ON, spring_gate_test=True)):
+    for on in (at_3, dataclasses.replace(at_3, spring_gate_test=True)):
         d = batch(inst, FAMILIES["D"](6), on)
         events, signals, phases = incremental(inst, FAMILIES["D"](6), on)
         assert structural(events) == d.events and signals == d.signals and phases == d.phase_names()

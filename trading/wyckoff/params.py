@@ -64,8 +64,9 @@ class WyckoffParams:
     # (docs/wyckoff.md, rounds 6-8; carried over in rounds 9 and 10)
     gate_min: float = 0.2
     # ... and at least this when a spring or upthrust is what proves it, short of the time it takes to hold
-    # (0: gate_min alone); chosen in round 11 on folds leaving one of A-I out (docs/wyckoff.md)
-    spring_gate_min: float = 0.3
+    # (0: gate_min alone). Round 11's folds chose 0.3; the held-out family J and the real bars fell with it,
+    # so it ships off (docs/wyckoff.md, round 11)
+    spring_gate_min: float = 0.0
     # short of spring_gate_min (not of gate_min), the spring is a test and the range waits to prove itself
     # otherwise, instead of being dropped (a round 11 candidate, not chosen)
     spring_gate_test: bool = False
