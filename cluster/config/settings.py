@@ -641,7 +641,12 @@ def _number(key: str, value: Any, what: str) -> int | float:
             pass
     elif isinstance(value, int | float) and not isinstance(value, bool):
         return value if abs(value) < 10**300 else (math.inf if value > 0 else -math.inf)  # a float can hold it
-    raise ValueError(f"agents.analysis.{key}: {what} (got {_shown(value)})")
+    raise _refused(key, what, value)
+
+
+def _refused(key: str, what: str, value: Any) -> ValueError:
+    """The one line that refuses ``agents.analysis.<key>``: what it must be, and what it was."""
+    return ValueError(f"agents.analysis.{key}: {what} (got {_shown(value)})")
 
 
 BOOLS = {True: True, False: False, "true": True, "false": False}
@@ -651,8 +656,6 @@ def wyckoff_params(values: dict[str, Any]) -> WyckoffParams:
     """``agents.analysis`` as detector thresholds, each checked and coerced to its field's type."""
     fields = {f.name: f for f in dataclasses.fields(WyckoffParams)}
     out: dict[str, Any] = {}
-    if not isinstance(values, dict):
-        raise ValueError(f"agents.analysis: a mapping of Wyckoff thresholds (got {values!r})")
     for key, value in values.items():
         if key not in fields:
             raise ValueError(f"agents.analysis.{key}: unknown Wyckoff threshold (see trading/wyckoff/params.py)")
@@ -660,39 +663,39 @@ def wyckoff_params(values: dict[str, Any]) -> WyckoffParams:
         if kind.startswith("tuple"):
             what = "a list of positive whole numbers"
             if not isinstance(value, list) or not value:
-                raise ValueError(f"agents.analysis.{key}: {what} (got {_shown(value)})")
+                raise _refused(key, what, value)
             try:
                 numbers = [_number(key, v, what) for v in value]
             except ValueError:
-                raise ValueError(f"agents.analysis.{key}: {what} (got {_shown(value)})") from None
+                raise _refused(key, what, value) from None
             if any(not math.isfinite(v) or int(v) != v or v < 1 for v in numbers):
-                raise ValueError(f"agents.analysis.{key}: {what} (got {_shown(value)})")
+                raise _refused(key, what, value)
             out[key] = tuple(int(v) for v in numbers)
         elif kind == "int":
             what = "a positive whole number"
             number = _number(key, value, what)
             if not (math.isfinite(number) and int(number) == number and number >= 1):
-                raise ValueError(f"agents.analysis.{key}: {what} (got {_shown(value)})")
+                raise _refused(key, what, value)
             if key in WHOLE_MAX and number > WHOLE_MAX[key]:
-                raise ValueError(f"agents.analysis.{key}: at most {WHOLE_MAX[key]} bars (got {_shown(value)})")
+                raise _refused(key, f"at most {WHOLE_MAX[key]} bars", value)
             out[key] = int(number)
         elif kind == "bool":
             flag = BOOLS.get(value.strip().lower() if isinstance(value, str) else value) \
                 if isinstance(value, str | bool) else None
             if flag is None:
-                raise ValueError(f"agents.analysis.{key}: true or false (got {_shown(value)})")
+                raise _refused(key, "true or false", value)
             out[key] = flag
         elif key in SHARES:
             what = f"{SHARES[key]}, from 0 (off) to below 1"
             number = _number(key, value, what)
             if not 0 <= number < 1:
-                raise ValueError(f"agents.analysis.{key}: {what} (got {_shown(value)})")
+                raise _refused(key, what, value)
             out[key] = float(number)
         else:
             what = "a positive number"
             number = _number(key, value, what)
             if not (number > 0 and math.isfinite(number)):
-                raise ValueError(f"agents.analysis.{key}: {what} (got {_shown(value)})")
+                raise _refused(key, what, value)
             out[key] = float(number)
     params = WyckoffParams(**out)
     from trading.wyckoff import gate
