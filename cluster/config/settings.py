@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceError
 
 from cluster.config.secrets import KafkaAccess
 from trading.breaker import BreakerLimits
@@ -509,6 +510,12 @@ class AgentsSettings(_Model):
     correlation: CorrelationSettings = CorrelationSettings()
     actor_max_restarts: int = -1
 
+    @field_validator("analysis")
+    @classmethod
+    def _thresholds(cls, value: dict[str, Any]) -> dict[str, Any]:
+        wyckoff_params(value)  # here, not after the whole model, so its mistakes come with the others
+        return value
+
 
 class Settings(BaseSettings):
     """Everything Octet is configured with. Sections: session, runtime, instruments, firms,
@@ -575,7 +582,6 @@ class Settings(BaseSettings):
                 except DomainError as exc:
                     raise ValueError(f"accounts.{i}.currency: {acc.currency} account cannot book {inst.symbol}: "
                                      f"{exc}") from None
-        wyckoff_params(self.agents.analysis)
         return self
 
     def models_path(self) -> Path:
@@ -616,8 +622,17 @@ class Settings(BaseSettings):
         return wyckoff_params(self.agents.analysis)
 
 
-# whole-number thresholds with a ceiling (a window the live tracker keeps in memory, and saves)
-WHOLE_MAX = {"rank_bars": 10_000, "fall_bars": 10_000}
+# the most bars a whole-number threshold may be: every one is a window or a count the detector keeps or
+# walks, and the live tracker saves; the rank windows are kept whole, and the higher timeframe's bucket
+# (htf_factor bars) must stay far inside a 64-bit count of nanoseconds even on weekly bars; a burst is
+# looked for over each length up to burst_bars at every bar
+WHOLE_MAX = {"rank_bars": 10_000, "fall_bars": 10_000, "htf_factor": 1_000, "burst_bars": 100}
+WHOLE_MAX_DEFAULT = 100_000
+# thresholds for which 0 is a setting (off, none, or the first close inside), not a mistake
+ZERO_MEANS = {"burst_bars": "0: none", "ar_sharp": "0: off", "spring_confirm": "0: the first close inside"}
+# the largest multiple or ratio (of the ATR, the height, phase A, the baseline ...): far beyond any use,
+# and far inside what the detector's arithmetic holds
+RATIO_MAX = 1e6
 # thresholds that are a share from 0 (off) to below 1, and what each is
 SHARES = {"gate_min": "the range gate's least score",
           "spring_gate_min": "the range gate's least score for a range a spring or upthrust proves",
@@ -652,52 +667,83 @@ def _refused(key: str, what: str, value: Any) -> ValueError:
 BOOLS = {True: True, False: False, "true": True, "false": False}
 
 
+def _list(value: Any) -> Any:
+    """A list as YAML gives it, or written as text (``[3, 10, 30]`` or ``3, 10, 30``, as an environment
+    variable gives it); anything else is returned as it came, to be refused."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("[") and text.endswith("]"):
+            text = text[1:-1]
+        parts = [part.strip() for part in text.split(",")]
+        return parts if all(parts) else value
+    return value
+
+
+def _threshold(key: str, kind: str, value: Any) -> Any:
+    """One ``agents.analysis`` value checked and coerced to its field's ``kind``; a ValueError (one line)
+    when it cannot be."""
+    top = WHOLE_MAX.get(key, WHOLE_MAX_DEFAULT)
+    if kind.startswith("tuple"):
+        what = f"a list of whole numbers from 1 to {top:,} (bars)"
+        items = _list(value)
+        if not isinstance(items, list) or not items:
+            raise _refused(key, what, value)
+        try:
+            numbers = [_number(key, v, what) for v in items]
+        except ValueError:
+            raise _refused(key, what, value) from None
+        if any(not math.isfinite(v) or int(v) != v or not 1 <= v <= top for v in numbers):
+            raise _refused(key, what, value)
+        return tuple(int(v) for v in numbers)
+    if kind == "int":
+        least = 0 if key in ZERO_MEANS else 1
+        what = f"a whole number from {least} to {top:,}" + (f" ({ZERO_MEANS[key]})" if key in ZERO_MEANS else "")
+        number = _number(key, value, what)
+        if not (math.isfinite(number) and int(number) == number and least <= number <= top):
+            raise _refused(key, what, value)
+        return int(number)
+    if kind == "bool":
+        flag = BOOLS.get(value.strip().lower() if isinstance(value, str) else value) \
+            if isinstance(value, str | bool) else None
+        if flag is None:
+            raise _refused(key, "true or false", value)
+        return flag
+    if key in SHARES:
+        what = f"{SHARES[key]}, from 0 (off) to below 1"
+        number = _number(key, value, what)
+        if not 0 <= number < 1:
+            raise _refused(key, what, value)
+        return float(number) + 0.0  # -0 is 0
+    zero = key in ZERO_MEANS
+    what = (f"a number from 0 ({ZERO_MEANS[key].removeprefix('0: ')}) to {RATIO_MAX:,.0f}" if zero
+            else f"a number above 0, at most {RATIO_MAX:,.0f}")
+    number = _number(key, value, what)
+    if not ((0 <= number if zero else 0 < number) and number <= RATIO_MAX):
+        raise _refused(key, what, value)
+    return float(number) + 0.0
+
+
 def wyckoff_params(values: dict[str, Any]) -> WyckoffParams:
-    """``agents.analysis`` as detector thresholds, each checked and coerced to its field's type."""
+    """``agents.analysis`` as detector thresholds, each checked and coerced to its field's type. Every
+    mistake is reported, one line each, in one ValueError."""
     fields = {f.name: f for f in dataclasses.fields(WyckoffParams)}
     out: dict[str, Any] = {}
+    mistakes: list[str] = []
     for key, value in values.items():
         if key not in fields:
-            raise ValueError(f"agents.analysis.{key}: unknown Wyckoff threshold (see trading/wyckoff/params.py)")
-        kind = str(fields[key].type)
-        if kind.startswith("tuple"):
-            what = "a list of positive whole numbers"
-            if not isinstance(value, list) or not value:
-                raise _refused(key, what, value)
-            try:
-                numbers = [_number(key, v, what) for v in value]
-            except ValueError:
-                raise _refused(key, what, value) from None
-            if any(not math.isfinite(v) or int(v) != v or v < 1 for v in numbers):
-                raise _refused(key, what, value)
-            out[key] = tuple(int(v) for v in numbers)
-        elif kind == "int":
-            what = "a positive whole number"
-            number = _number(key, value, what)
-            if not (math.isfinite(number) and int(number) == number and number >= 1):
-                raise _refused(key, what, value)
-            if key in WHOLE_MAX and number > WHOLE_MAX[key]:
-                raise _refused(key, f"at most {WHOLE_MAX[key]} bars", value)
-            out[key] = int(number)
-        elif kind == "bool":
-            flag = BOOLS.get(value.strip().lower() if isinstance(value, str) else value) \
-                if isinstance(value, str | bool) else None
-            if flag is None:
-                raise _refused(key, "true or false", value)
-            out[key] = flag
-        elif key in SHARES:
-            what = f"{SHARES[key]}, from 0 (off) to below 1"
-            number = _number(key, value, what)
-            if not 0 <= number < 1:
-                raise _refused(key, what, value)
-            out[key] = float(number)
-        else:
-            what = "a positive number"
-            number = _number(key, value, what)
-            if not (number > 0 and math.isfinite(number)):
-                raise _refused(key, what, value)
-            out[key] = float(number)
+            mistakes.append(f"agents.analysis.{key}: unknown Wyckoff threshold (see trading/wyckoff/params.py)")
+            continue
+        try:
+            out[key] = _threshold(key, str(fields[key].type), value)
+        except ValueError as e:
+            mistakes.append(str(e))
+    if mistakes:
+        raise ValueError("\n".join(mistakes))
     params = WyckoffParams(**out)
+    if params.spring_gate_test and not (params.gate_min > 0 and params.spring_gate_min > params.gate_min):
+        raise ValueError("agents.analysis.spring_gate_test: has no effect unless the gate is on and "
+                         f"spring_gate_min is above gate_min (gate_min {params.gate_min}, spring_gate_min "
+                         f"{params.spring_gate_min})")
     from trading.wyckoff import gate
 
     try:
@@ -713,13 +759,15 @@ def wyckoff_params(values: dict[str, Any]) -> WyckoffParams:
 
 
 def _format(error: ValidationError, source: str) -> str:
-    lines = [f"{source}: {error.error_count()} invalid setting(s)"]
+    lines = []
     for err in error.errors():
         key = ".".join(str(p) for p in err["loc"])
         msg = err["msg"].removeprefix("Value error, ")
         got = f" (got {err['input']!r})" if err["type"] != "value_error" and not isinstance(err.get("input"), dict) else ""
-        lines.append((f"  {key}: {msg}" if key else f"  {msg}") + got)
-    return "\n".join(lines)
+        for line in msg.split("\n"):  # a check may report several mistakes, one a line, each naming its key
+            named = not key or line.startswith(key + ".")
+            lines.append((f"  {line}" if named else f"  {key}: {line}") + got)
+    return "\n".join([f"{source}: {len(lines)} invalid setting(s)", *lines])
 
 
 def load_settings(path: str | Path = "octet.yaml", **overrides: Any) -> Settings:
@@ -740,3 +788,7 @@ def load_settings(path: str | Path = "octet.yaml", **overrides: Any) -> Settings
         return Settings(**data)
     except ValidationError as exc:
         raise SettingsError(_format(exc, str(path))) from None
+    except SourceError as exc:  # an OCTET_* environment variable that cannot be read (not JSON where a section is)
+        raise SettingsError(f"{path}: {exc} (a variable that sets a whole section holds JSON, as "
+                            "OCTET_AGENTS__ANALYSIS='{\"atr_period\": 14}'; or set one key, as "
+                            "OCTET_AGENTS__ANALYSIS__ATR_PERIOD=14)") from None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +17,7 @@ from cluster.adapters.feeds.files import DataFileError, FileSpec, load_market_fi
 from cluster.adapters.feeds.replay import generate_ticks
 from cluster.cli import app
 from cluster.config.settings import SettingsError, load_settings
+from trading.wyckoff import WyckoffParams
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,7 +50,7 @@ def test_wyckoff_thresholds_are_typed_and_named(tmp_path) -> None:
     assert p.swing_orders == (3, 8) and p.atr_period == 14 and isinstance(p.atr_period, int) and p.climax_volume == 2.8
     with pytest.raises(SettingsError, match=r"agents\.analysis\.climax_vol: unknown Wyckoff threshold"):
         load_settings(write(tmp_path, lambda d: d["agents"].update(analysis={"climax_vol": 3})))
-    with pytest.raises(SettingsError, match=r"agents\.analysis\.atr_period: a positive whole number"):
+    with pytest.raises(SettingsError, match=r"agents\.analysis\.atr_period: a whole number from 1 to 100,000"):
         load_settings(write(tmp_path, lambda d: d["agents"].update(analysis={"atr_period": 2.5})))
 
 
@@ -68,14 +71,14 @@ def test_the_range_gate_is_set_from_0_off_to_below_1_and_refused_otherwise(tmp_p
     round_5 = write(tmp_path, lambda d: d["agents"].update(analysis={"gate_min": 0, "ar_min_atr": 6, "climax_volume": 3}))
     p = load_settings(round_5).wyckoff_params()
     assert (p.gate_min, p.ar_min_atr, p.climax_volume) == (0.0, 6.0, 3.0)
-    with pytest.raises(SettingsError, match=r"agents\.analysis\.climax_volume: a positive number"):
+    with pytest.raises(SettingsError, match=r"agents\.analysis\.climax_volume: a number above 0, at most 1,000,000"):
         load_settings(write(tmp_path, lambda d: d["agents"].update(analysis={"climax_volume": float("inf")})))
 
 
 def test_the_climax_effort_rank_is_a_share_from_0_off_to_below_1_over_a_bounded_window(tmp_path) -> None:
     """``climax_rank`` is the share of the bars before that a climax's effort must beat: 0 turns it
     off; 1 or more could never be met, and a negative, infinity or true mean nothing. ``rank_bars``,
-    the window the live tracker keeps (and saves), is a whole number up to 10,000; infinity, NaN or
+    the window the live tracker keeps (and saves), is a whole number from 1 to 10,000; infinity, NaN or
     true is refused by name, never a traceback."""
     def rank(value):  # type: ignore[no-untyped-def]
         return write(tmp_path, lambda d: d["agents"].update(analysis={"climax_rank": value}))
@@ -91,9 +94,9 @@ def test_the_climax_effort_rank_is_a_share_from_0_off_to_below_1_over_a_bounded_
 
     assert load_settings(bars(50)).wyckoff_params().rank_bars == 50
     for bad in (0, 2.5, True, float("inf"), float("nan"), 1e400, [100]):
-        with pytest.raises(SettingsError, match=r"agents\.analysis\.rank_bars: a positive whole number"):
+        with pytest.raises(SettingsError, match=r"agents\.analysis\.rank_bars: a whole number from 1 to 10,000"):
             load_settings(bars(bad))
-    with pytest.raises(SettingsError, match=r"agents\.analysis\.rank_bars: at most 10000 bars"):
+    with pytest.raises(SettingsError, match=r"agents\.analysis\.rank_bars: a whole number from 1 to 10,000"):
         load_settings(bars(10**18))
 
 
@@ -111,9 +114,9 @@ def test_the_fall_rank_is_a_share_from_0_off_to_below_1_over_a_bounded_window(tm
             load_settings(fall("fall_rank", bad))
     assert load_settings(fall("fall_bars", 120)).wyckoff_params().fall_bars == 120
     for bad in (0, 1.5, True, float("inf")):
-        with pytest.raises(SettingsError, match=r"agents\.analysis\.fall_bars: a positive whole number"):
+        with pytest.raises(SettingsError, match=r"agents\.analysis\.fall_bars: a whole number from 1 to 10,000"):
             load_settings(fall("fall_bars", bad))
-    with pytest.raises(SettingsError, match=r"agents\.analysis\.fall_bars: at most 10000 bars"):
+    with pytest.raises(SettingsError, match=r"agents\.analysis\.fall_bars: a whole number from 1 to 10,000"):
         load_settings(fall("fall_bars", 10_001))
 
 
@@ -145,13 +148,13 @@ def test_a_wyckoff_threshold_of_the_wrong_kind_is_refused_in_one_line_naming_it(
     refused = [("fall_rank", "abc", r"fall_rank: the share of the fall_bars bars .* \(got 'abc'\)$"),
                ("fall_rank", None, r"fall_rank: the share of the fall_bars bars .* \(got None\)$"),
                ("climax_rank", [0.5], r"climax_rank: the share of the rank_bars bars .* \(got \[0\.5\]\)$"),
-               ("fall_bars", "many", r"fall_bars: a positive whole number \(got 'many'\)$"),
-               ("fall_bars", 10**400, r"fall_bars: a positive whole number \(got 1000000000.*\.\.\.\)$"),
-               ("climax_volume", {"x": 1}, r"climax_volume: a positive number \(got \{'x': 1\}\)$"),
-               ("climax_volume", "nan", r"climax_volume: a positive number \(got 'nan'\)$"),
+               ("fall_bars", "many", r"fall_bars: a whole number from 1 to 10,000 \(got 'many'\)$"),
+               ("fall_bars", 10**400, r"fall_bars: a whole number from 1 to 10,000 \(got 1000000000.*\.\.\.\)$"),
+               ("climax_volume", {"x": 1}, r"climax_volume: a number above 0, at most 1,000,000 \(got \{'x': 1\}\)$"),
+               ("climax_volume", "nan", r"climax_volume: a number above 0, at most 1,000,000 \(got 'nan'\)$"),
                ("stop_beyond_range", 2.5, r"stop_beyond_range: true or false \(got 2\.5\)$"),
                ("stop_beyond_range", "maybe", r"stop_beyond_range: true or false \(got 'maybe'\)$"),
-               ("swing_orders", [3, "x"], r"swing_orders: a list of positive whole numbers \(got \[3, 'x'\]\)$")]
+               ("swing_orders", [3, "x"], r"swing_orders: a list of whole numbers from 1 to 100,000 \(bars\) \(got \[3, 'x'\]\)$")]
     for key, value, says in refused:
         with pytest.raises(SettingsError) as caught:
             load_settings(analysis(key, value))
@@ -165,6 +168,99 @@ def test_a_wyckoff_threshold_of_the_wrong_kind_is_refused_in_one_line_naming_it(
         "swing_orders": ["3", 10]}))).wyckoff_params()
     assert (p.fall_rank, p.fall_bars, p.climax_volume, p.stop_beyond_range, p.swing_orders) == (0.8, 120, 2.5, True,
                                                                                                   (3, 10))
+
+
+def test_every_wyckoff_threshold_has_a_ceiling_and_every_mistake_is_named_at_once(tmp_path) -> None:
+    """Every whole-number threshold is at most 100,000 bars (the higher timeframe 1,000 base bars; the rank
+    windows 10,000), each swing order too, and every multiple or ratio at most 1,000,000: values that once
+    passed the settings and then crashed the detector (an OverflowError) or stopped it in silence are refused
+    by name. All of the section's mistakes are named at once, with the other sections' ones."""
+    def analysis(**values):  # type: ignore[no-untyped-def]
+        return write(tmp_path, lambda d: d["agents"].update(analysis=values))
+
+    fields = {f.name: str(f.type) for f in dataclasses.fields(WyckoffParams)}
+    tops = {"rank_bars": 10_000, "fall_bars": 10_000, "htf_factor": 1_000, "burst_bars": 100}
+    for key, kind in fields.items():
+        if kind == "int":
+            top = tops.get(key, 100_000)
+            assert getattr(load_settings(analysis(**{key: top})).wyckoff_params(), key) == top
+            with pytest.raises(SettingsError, match=rf"agents\.analysis\.{key}: a whole number from [01] to {top:,}"):
+                load_settings(analysis(**{key: top + 1}))
+        elif kind == "float" and key not in ("gate_min", "spring_gate_min", "climax_rank", "fall_rank"):
+            assert getattr(load_settings(analysis(**{key: 1e6, "gate_min": 0})).wyckoff_params(), key) == 1e6
+            with pytest.raises(SettingsError, match=rf"agents\.analysis\.{key}: a number .*(at most|to) 1,000,000"):
+                load_settings(analysis(**{key: 1.7e308}))
+    assert load_settings(analysis(swing_orders=[3, 100_000])).wyckoff_params().swing_orders == (3, 100_000)
+    with pytest.raises(SettingsError, match=r"swing_orders: a list of whole numbers from 1 to 100,000 \(bars\) "
+                                            r"\(got \[3, 1e\+22\]\)"):
+        load_settings(analysis(swing_orders=[3, 1e22]))
+    # 0 is a setting where the threshold says what 0 means, and -0 is 0
+    p = load_settings(analysis(burst_bars=0, ar_sharp=0, spring_confirm=0, climax_rank=-0.0)).wyckoff_params()
+    assert (p.burst_bars, p.ar_sharp, p.spring_confirm, p.climax_rank) == (0, 0.0, 0.0, 0.0)
+    assert math.copysign(1, p.climax_rank) == 1 and math.copysign(1, p.ar_sharp) == 1
+    with pytest.raises(SettingsError, match=r"atr_period: a whole number from 1 to"):
+        load_settings(analysis(atr_period=0))
+    # text as an environment variable gives it: padded numbers, True, a list
+    p = load_settings(analysis(climax_rank=" 0.3 ", stop_beyond_range="True", swing_orders="[3, 5]")).wyckoff_params()
+    assert (p.climax_rank, p.stop_beyond_range, p.swing_orders) == (0.3, True, (3, 5))
+    # spring_gate_test does nothing unless spring_gate_min is above gate_min, with the gate on: refused
+    for values in ({}, {"spring_gate_min": 0.2}, {"gate_min": 0, "spring_gate_min": 0.3}):
+        with pytest.raises(SettingsError, match=r"spring_gate_test: has no effect unless the gate is on"):
+            load_settings(analysis(spring_gate_test=True, **values))
+    assert load_settings(analysis(spring_gate_test=True, spring_gate_min=0.3)).wyckoff_params().spring_gate_test
+    # every mistake at once, the other sections' too
+    path = write(tmp_path, lambda d: (d["agents"].update(analysis={"htf_factor": 1e12, "proven_ratio": 1.7e308,
+                                                                   "climax_vol": 3, "atr_period": 14}),
+                                      d["accounts"][0].update(balance="-5")))
+    with pytest.raises(SettingsError) as caught:
+        load_settings(path)
+    lines = str(caught.value).splitlines()
+    assert lines[0].endswith(": 4 invalid setting(s)"), lines
+    assert sorted(line.split(":")[0].strip() for line in lines[1:]) == [
+        "accounts.0.balance", "agents.analysis.climax_vol", "agents.analysis.htf_factor",
+        "agents.analysis.proven_ratio"], lines
+
+
+def test_at_every_ceiling_and_every_zero_the_settings_allow_the_detector_runs_and_both_modes_agree(settings) -> None:
+    """Each threshold at the largest value the settings allow (and at 0 where 0 is a setting), one at a
+    time, on a scenario of 1,143 bars: the detector runs (no overflow, no minutes-long loop) and the
+    incremental mode emits what the batch mode does."""
+    from cluster.config.settings import RATIO_MAX, SHARES, WHOLE_MAX, WHOLE_MAX_DEFAULT, ZERO_MEANS
+    from tests.trading.test_wyckoff import FAMILIES, batch, incremental, structural
+
+    inst = settings.registry()["EURUSD"]
+    sc = FAMILIES["D"](0)
+    cases: list[dict] = []
+    for f in dataclasses.fields(WyckoffParams):
+        kind = str(f.type)
+        if kind == "int":
+            cases.append({f.name: WHOLE_MAX.get(f.name, WHOLE_MAX_DEFAULT)})
+        elif kind.startswith("tuple"):
+            cases.append({f.name: (3, WHOLE_MAX_DEFAULT)})
+        elif kind == "float" and f.name not in SHARES:
+            cases.append({f.name: RATIO_MAX})
+        if f.name in ZERO_MEANS:
+            cases.append({f.name: 0})
+    assert len(cases) > 50
+    for case in cases:
+        p = dataclasses.replace(WyckoffParams(), **case)
+        d = batch(inst, sc, p)
+        events, signals, phases = incremental(inst, sc, p)
+        assert structural(events) == d.events and signals == d.signals and phases == d.phase_names(), case
+
+
+def test_an_environment_variable_that_is_not_json_is_named_without_a_traceback(monkeypatch) -> None:
+    """A section set whole from the environment must be JSON: anything else is one clear line (it was a
+    traceback); one key of it can be set alone, a list as text."""
+    monkeypatch.setenv("OCTET_AGENTS__ANALYSIS", "not json")
+    result = CliRunner().invoke(app, ["check-config", "--config", str(ROOT / "octet.yaml")])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
+    assert 'error parsing value for field "agents"' in result.output
+    assert "OCTET_AGENTS__ANALYSIS__ATR_PERIOD=14" in " ".join(result.output.split())
+    monkeypatch.delenv("OCTET_AGENTS__ANALYSIS")
+    monkeypatch.setenv("OCTET_AGENTS__ANALYSIS__SWING_ORDERS", "[3, 5]")
+    assert load_settings(ROOT / "octet.yaml").wyckoff_params().swing_orders == (3, 5)
 
 
 def test_the_environment_overrides_the_file(monkeypatch) -> None:

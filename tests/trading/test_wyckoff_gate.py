@@ -209,3 +209,24 @@ def test_a_range_a_spring_proves_must_score_spring_gate_min_and_other_ranges_onl
         d = batch(inst, FAMILIES["D"](6), on)
         events, signals, phases = incremental(inst, FAMILIES["D"](6), on)
         assert structural(events) == d.events and signals == d.signals and phases == d.phase_names()
+
+
+@pytest.mark.parametrize("family,seed", [("A", 2), ("A", 4), ("E", 3)])
+def test_a_spring_proved_range_scored_below_gate_min_is_dropped_even_when_springs_short_of_the_spring_gate_are_tests(
+        registry, family: str, seed: int) -> None:
+    """``spring_gate_test`` turns a spring short of ``spring_gate_min`` into a test only for a range the gate
+    trusts as a range (at least ``gate_min``); one below ``gate_min`` is dropped as it is without the flag. On
+    these seeds a spring proves such a range (kept waiting, it would later prove itself by holding, and report a
+    climax and an AR the gate refused): the detections with and without the flag are the same, in both modes."""
+    from tests.trading.test_wyckoff import FAMILIES, batch, incremental, structural
+
+    inst = registry["EURUSD"]
+    sc = FAMILIES[family](seed)
+    at_3 = dataclasses.replace(ON, spring_gate_min=0.3)
+    d = batch(inst, sc, at_3)
+    d_test = batch(inst, sc, dataclasses.replace(at_3, spring_gate_test=True))
+    assert d_test.events == d.events and d_test.signals == d.signals
+    assert [(r.start, r.trust) for r in d_test.ranges] == [(r.start, r.trust) for r in d.ranges]
+    assert all(r.trust >= ON.gate_min for r in d_test.ranges if not r.held and r.trust >= 0)
+    events, signals, phases = incremental(inst, sc, dataclasses.replace(at_3, spring_gate_test=True))
+    assert structural(events) == d_test.events and signals == d_test.signals and phases == d_test.phase_names()
