@@ -744,6 +744,10 @@ def wyckoff_params(values: dict[str, Any]) -> WyckoffParams:
         raise ValueError("agents.analysis.spring_gate_test: has no effect unless the gate is on and "
                          f"spring_gate_min is above gate_min (gate_min {params.gate_min}, spring_gate_min "
                          f"{params.spring_gate_min})")
+    if params.ar_sharp > 0 and params.ar_sharp_floor >= params.ar_min_atr:
+        raise ValueError("agents.analysis.ar_sharp: has no effect unless ar_sharp_floor is below ar_min_atr (a sharp "
+                         f"AR is one short of ar_min_atr; ar_sharp_floor {params.ar_sharp_floor}, ar_min_atr "
+                         f"{params.ar_min_atr})")
     from trading.wyckoff import gate
 
     try:

@@ -187,7 +187,8 @@ def test_every_wyckoff_threshold_has_a_ceiling_and_every_mistake_is_named_at_onc
             with pytest.raises(SettingsError, match=rf"agents\.analysis\.{key}: a whole number from [01] to {top:,}"):
                 load_settings(analysis(**{key: top + 1}))
         elif kind == "float" and key not in ("gate_min", "spring_gate_min", "climax_rank", "fall_rank"):
-            assert getattr(load_settings(analysis(**{key: 1e6, "gate_min": 0})).wyckoff_params(), key) == 1e6
+            floor = {"ar_sharp_floor": 1} if key == "ar_sharp" else {}  # (ar_sharp acts only under ar_min_atr)
+            assert getattr(load_settings(analysis(**{key: 1e6, "gate_min": 0}, **floor)).wyckoff_params(), key) == 1e6
             with pytest.raises(SettingsError, match=rf"agents\.analysis\.{key}: a number .*(at most|to) 1,000,000"):
                 load_settings(analysis(**{key: 1.7e308}))
     assert load_settings(analysis(swing_orders=[3, 100_000])).wyckoff_params().swing_orders == (3, 100_000)
@@ -208,6 +209,11 @@ def test_every_wyckoff_threshold_has_a_ceiling_and_every_mistake_is_named_at_onc
         with pytest.raises(SettingsError, match=r"spring_gate_test: has no effect unless the gate is on"):
             load_settings(analysis(spring_gate_test=True, **values))
     assert load_settings(analysis(spring_gate_test=True, spring_gate_min=0.3)).wyckoff_params().spring_gate_test
+    # so is ar_sharp where its floor is not below ar_min_atr (a sharp AR is one short of ar_min_atr)
+    for values in ({}, {"ar_sharp_floor": 4.0}, {"ar_min_atr": 3, "ar_sharp_floor": 3.5}):
+        with pytest.raises(SettingsError, match=r"ar_sharp: has no effect unless ar_sharp_floor is below ar_min_atr"):
+            load_settings(analysis(ar_sharp=1.5, **values))
+    assert load_settings(analysis(ar_sharp=1.0, ar_sharp_floor=2.5)).wyckoff_params().ar_sharp == 1.0
     # every mistake at once, the other sections' too
     path = write(tmp_path, lambda d: (d["agents"].update(analysis={"htf_factor": 1e12, "proven_ratio": 1.7e308,
                                                                    "climax_vol": 3, "atr_period": 14}),

@@ -48,7 +48,8 @@ class WyckoffParams:
     # ar_sharp_floor ATR (0: off, the default): a move stands out from the noise by its height over the
     # square root of the bars it took, which coarser bars leave unchanged; a range with such a sharp AR
     # proves itself by time only after a secondary test (with ar_sharp_needs_st). On (1.5, 4.5, with
-    # ar_over_trend_swing 1.2) it finds more on coarse bars and less on unperturbed ones (docs/wyckoff.md)
+    # ar_over_trend_swing 1.2) it found more on coarse bars and less on unperturbed ones, with ar_min_atr 6 (docs/wyckoff.md);
+    # since round 6's ar_min_atr 4 it acts only with a floor below that (the settings refuse it otherwise)
     ar_sharp: float = 0.0
     ar_sharp_floor: float = 4.5
     ar_sharp_needs_st: bool = True
