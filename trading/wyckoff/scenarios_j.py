@@ -93,26 +93,37 @@ Wednesday from the 10th to the 16th, the jobless claims at 08:30 on other Thursd
 inventories at 10:30 on other Wednesdays (``release``). In the substep holding it a release moves the price by
 2-4 (claims), 5-12 (payrolls), 4-9 (CPI) or 3-7 (EIA) 15-minute bar sigmas (times sqrt(15 min / bar), capped at
 8 % of the range's height inside the planned phases A-D, as are the gaps), either way: 20-40 % of it a burst of
-orders through the propagator (transient) and the rest a level shift; outside phases A-D 35-55 % of the releases
-per scenario (``_NEWS_REVERT``) are misread and their level shift is taken back over the next 2-6 bars. The
-release's substep also carries 1.5-4 bars' worth of quotes x sqrt(|move| / 3). Measured on 15-minute and 1-hour
-bars (seeds 0-299 / 1000-1299): a release bar trades 3.3 x the median of its time of day; a payrolls or CPI bar
-before the structure moves 2.3 median bar ranges close to close; paired with the same draws without reverting
-releases, 24-35 % of the releases with a move over 1.5 bar ranges are given back (median retracement of those
-0.83-1.66 eight bars later, over four seed ranges), the others unchanged.
+orders through the propagator (transient) and the rest a level shift (``_NEWS`` = 0 makes every release move
+nothing, keeping the draws); outside phases A-D 35-55 % of the releases per scenario (``_NEWS_REVERT``) are misread
+and taken back in full over the next 2-6 bars: the level shift is undone and as many orders as the burst's go the
+other way. Which releases are misread follows a golden-ratio sequence from a random start (release j of the
+scenario outside A-D is misread if ``(u + 0.618 j) mod 1`` is below the share), so every run of releases holds
+close to the share. The release's substep also carries 1.5-4 bars' worth of quotes x sqrt(|move| / 3). Measured
+on 15-minute and 1-hour bars (seeds 0-299 / 1000-1299): a release bar trades 3.3 x the median of its time of day;
+a payrolls or CPI bar before the structure moves 2.3 median bar ranges close to close. Of the releases before the
+structure that move the close over 1.5 median bar ranges, measured exactly against the same draws with the releases
+moving nothing (``_NEWS`` = 0) so that the background cancels: eight bars later a misread one has at most 4 % of its
+own move left, the others 75 % or more (the burst's transient part decays); the misread ones are 27-55 % of them on
+each of 20 blocks of 18 seeds (0-19000), and without the reversion they are the same moves as the others. (Their
+plain retracement eight bars later, without that pairing, is dominated by eight bars of background: its median over
+the misread ones of a block of 40 seeds ranges 0.35-1.9.)
 
 Volume
 ------
 Tick volume, the broker's count of quote updates, times 100 (the ``Scenario`` field's hundredths of a tick):
 per substep ``ticks ~ base x (act x vol^2 + f (|public flow| + |release burst| + 0.6 |operator flow|) +
-release quotes)``, summed over the bar, times lognormal noise (sd 0.15), Poisson; ``base`` 150-600 a
+release quotes + climax quotes)``, summed over the bar, times lognormal noise (sd 0.15), Poisson; ``base`` 150-600 a
 15-minute bar (x (bar / 15 min)^0.8), ``f`` 0.15-0.3 per bar sigma of impact units. Quote updates follow the
 variance (``vol^2``) and the number of child orders (impact units ``sqrt(size)``), not the size. The activity
 ``act`` (``_CASH_VOLUME`` = 0 makes it flat): 0.25-0.45 outside the cash session, in it 1 + 1.4 exp(-minutes
 since the open / 40) + 0.5 exp(-minutes to the close / 30) (the open's burst, the close's pick-up). Measured
 (15-minute and 1-hour bars, seeds 0-299 / 1000-1299): a bar that starts at the cash open trades a median 4.8 /
 4.7 x the bar before it (0.95-0.99 with a flat activity) and gaps a median 0.56 median bar ranges from the last
-close (0 without the opening print). The median correlation of log volume and log range over a scenario is 0.6.
+close (0 without the opening print). The median correlation of log volume and log range over a scenario is 0.6. The climax's stop
+cascade carries 1.5-3 bars' worth of quotes more (its fills and the quotes' flicker), spread like the cascade
+(so mostly on the panic's last bar): the climax bar trades at least ``CLIMAX_VOLUME`` (2.5 x the median tick
+volume of the 20 bars before it; validated), a median 8.2 x, and is the busiest of those 20 bars in 91 %
+(seeds 0-399 and 5000-5399).
 
 The hidden schedule (canonical frame; positions in heights H of the range, 0 support, 1 resistance)
 ------------------------------------------------------------------------------------------------------
@@ -120,14 +131,16 @@ H is 10-40 bar sigmas (log-uniform, at most 12 % of the price). ``c`` is the cli
 (accumulation, and distribution mirrored), -1 after a rise. Legs: noise (60-300 bars, background only; longer to
 reach ``MIN_BARS``); the trend (40-250 bars, at least the distance at 0.6 x the pace, from 1.6-3.5 H beyond the
 climax edge to 0.35-1 H inside it); in 55 % a PS (3-12 bars to 0.15-0.45 H from the climax edge, at least 3.5
-sigma) and its rally (0.15-0.35 H); the climax leg: an approach (2-10 bars) to 0.25-0.6 H from the edge, then a
-panic of 1 (35 %), 2 (40 %) or 3 (25 %) bars: a public stop cascade, heaviest first (decay 1-4 substeps, spent
-before the bar's end), sized to carry the expected price to 0-4 % beyond the edge although the operator takes
+sigma) and its rally (0.15-0.35 H); the climax leg: at its start the operator moves the climax edge beyond the
+extreme the trend and the PS realised (by ``_RUN_IN_MARGIN``, 1 bar sigma, if they reached it), so the climax is the
+extreme of the move into it; an approach (2-10 bars) to 0.25-0.6 H from the edge, then a panic of 1 (35 %), 2
+(40 %) or 3 (25 %) bars: a public stop cascade building up to the panic's last bar (stops set off stops: weights
+``exp(-|lag to the last substep but one| / (1-4 substeps))``, spent before the bar's end), sized to carry the expected price to 0-4 % beyond the edge although the operator takes
 30-60 % of it (``_ABSORPTION``), and on the panic's last substep the operator's first buying (selling) of 4-12 %
 of H; the AR (0.9-1.1 H from the realised climax extreme, re-anchored; fast first); the ST (to 6-45 %, in 30 %
 6-14 %, at least 3 sigma); phase B: swings of about 15-60 bars (each x 0.6-1.4, at least 6) filling 25-75 % of a planned range of 40-900 bars
-(log-uniform), alternating away from the climax (to 55-92 %, in 15 % a probe to 95-104 %) and back (15-45 %, at
-least 3.5 sigma). Phase C is re-anchored on the range measured so far. A spring (60 % of the draws): an approach
+(log-uniform), alternating away from the climax (to 55-92 %, in 15 % a probe to 95-104 %, or to 93-98 % when the far edge is the
+shakeout's, i.e. after a rise into the range) and back (15-45 %, at least 3.5 sigma). Phase C is re-anchored on the range measured so far. A spring (60 % of the draws): an approach
 to 10-30 % (at least 3 sigma), the plunge (2-4 bars) to 5-30 % of H below support (at least 2.5 sigma, at most 42
 %), in half with public stops of up to 30 % of H on its last bar that the operator absorbs, a snap back (3-6 bars)
 to 15-35 %; then a failure (22 % of the springs) rallies to 30-60 % and breaks down: a drift (2-7 bars) onto 8 % of
@@ -141,17 +154,19 @@ loosely holds the level it reached. Kinds are uniform; ``kind`` given to ``gener
 
 Labels and phases (measured on the final integer bars)
 ------------------------------------------------------
-A label's ``start`` and ``end`` are its leg's planned first and last bar and its ``bar`` the leg's extreme on the
-event's side (the first such bar), except: the climax's and the spring's leg end at their extreme measured over
-the leg and the first half of the next (the next leg starts on the bar after it), and sign_of_strength /
-sign_of_weakness, whose ``bar`` is the first close of the leg beyond the range's edge (the highest high and
-lowest low from the climax's bar to the end of phase B). Event names by the real direction: preliminary_support /
+A label's ``start`` is its leg's planned first bar (or the bar after the previous swing's end), its ``bar`` the
+leg's extreme on the event's side (the first such bar) and its ``end`` that extreme: every swing's leg (PS, climax,
+AR, ST, spring, back-up) ends where the swing realised its extreme, measured over the leg and the first half of the
+next, and the next leg starts on the bar after it, so a label sits where its swing turns, not where the schedule
+meant it to (the phases follow: A ends with the ST's leg, D with the back-up's). The exception is
+sign_of_strength / sign_of_weakness, whose ``bar`` is the first close of the leg beyond the range's edge (the
+highest high and lowest low from the climax's bar to the end of phase B). Event names by the real direction: preliminary_support /
 preliminary_supply, selling_climax + automatic_rally or buying_climax + automatic_reaction, secondary_test,
 spring / upthrust, sign_of_strength + last_point_of_support or sign_of_weakness + last_point_of_supply. Nothing
 else is labelled (not the releases, gaps, the approach, snap, rallies and tests of phase C, nor an unconfirmed
 shakeout). Phases (np.int8, index into ``PHASES``): "" in the noise and the trend; A from the PS (or the climax)
-leg through the ST; B the swings; C from phase C's first leg to the bar before the SOS/SOW leg; D that leg and the
-back-up; E the markup (markdown); "" after. ``structure`` = (first bar of A, last bar of E); ``direction`` +1 if
+leg through the ST's extreme; B the swings; C from phase C's first leg to the bar before the SOS/SOW leg; D that leg
+and the back-up to its extreme; E the markup (markdown); "" after. ``structure`` = (first bar of A, last bar of E); ``direction`` +1 if
 the break is up; ``failed`` = the break went against the kind (only after a spring/upthrust); ``spring`` = a
 spring/upthrust is labelled.
 
@@ -161,7 +176,7 @@ A draw is kept only if, on the final bars: every labelled leg has two bars or mo
 in and the range's strict extreme on its side through the end of phase B; the PS is not beyond it; the AR moves at
 least half the height; nothing in phase C goes beyond the far edge; a spring/upthrust is phase C's extreme (its
 first bar at that depth), beyond its edge by at most half the height, closes back inside within ``SHAKEOUT_BARS``
-(10) bars, is brief (at most ``SHAKEOUT_BARS`` closes in a row beyond the edge right before its extreme; by
+(10) bars, is brief (at most ``BRIEF_CLOSES`` (4) closes in a row beyond the edge right before its extreme; by
 construction its plunge lasts 2-4 bars from above support) and nothing of phase C goes beyond that edge from
 ``SHAKEOUT_BARS`` + 1 bars after it; without one, anything of phase C beyond the edge is an unconfirmed shakeout
 (no close back inside within ``SLOW_BARS`` (12) bars of its extreme, back inside before the break and staying
@@ -171,24 +186,32 @@ labelled spring's extreme); the SOS/SOW leg closes beyond its edge; the back-up 
 middle; the range (climax bar to SOS/SOW bar) lasts ``RANGE_BARS`` (20-1300) bars; the climax's volume ratio (the
 highest volume within two bars of it over the mean of the 24 bars ending three bars before it) is in
 ``CLIMAX_RATIO`` (1.3-40) and its own bar's at least that mean; the highest high is within 3 x the lowest low;
-bars follow the markup; ``scenarios.undone`` is "". Otherwise the scenario is redrawn from the same random stream
+bars follow the markup; the climax is the strict extreme of the ``RUN_IN_BARS`` (60) bars before it (the move into
+it); the climax bar trades at least ``CLIMAX_VOLUME`` (2.5 x the median volume of the 20 bars before it); every
+label but the SOS/SOW sits where its swing turns (``TURN``: from its bar the price goes less than 5 % of the height
+beyond it before first reversing 15 % of the height; ``turn_overshoot``); phase B stays inside phase A's range
+(climax bar to the ST's end) on the shakeout's side: no close beyond its edge and no bar more than ``B_SLACK`` (3 %)
+of its height beyond it; phase E does not trade back to the range's middle; ``scenarios.undone`` is "". Otherwise the scenario is redrawn from the same random stream
 (seeded from the seed and ``SALT``; at most ``MAX_TRIES`` (40) draws, then RuntimeError).
 
 Measured over seeds 0-299 (1000-1299 in brackets)
 --------------------------------------------------
-2.14 (2.29) draws per kept scenario (rejections: a climax that a later bar of phase A or B ties or passes 48 %;
-a PS beyond the climax 10 %; the climax's volume 10 %; a phase-C dip neither a spring nor slow 7 %; phase C beyond
-the far edge 7 %; a spring not phase C's extreme 5 %, too deep 4 %); ``generate`` takes about 15 (17) ms.
-Kinds 84/71/74/71 (80/70/77/73) accumulation, distribution, reaccumulation, redistribution; bars 15m 38 % (39),
-1h 36 % (39), 4h 26 % (22); every instrument 55-68 times; 407-1463 bars (444-1543), median 806 (801). A spring /
-upthrust in 64 % (60 %), a failure in 15 % (14 %), an unconfirmed shakeout in 14 % (16 %), a PS in 61 % (59 %).
-Closes beyond the edge right before a spring/upthrust's extreme: 0-4 (0-3) in a row, median 1. The range lasts
-74-648 bars (72-757; median 177 (171)); phase B is 7-89 % of it; the structure 136-928 bars; the height is 1-23 %
-of the price (median 6 %), 6-30 median bar ranges (median 16.6). Climax volume ratio 1.31-30.5 (10th/50th/90th
-percentile 2.6/5.3/10.0; 1000-1299: 2.3/4.5/9.3); a neighbour within two bars trades more than the climax bar in
-34 % (35 %). Effort around the climax (volume per unit of range within two bars, over the 60 bars before phase A)
-has a median of 0.57-0.64 over seeds 0-39, 1000-1039 and 5000-5039, and 0.37-0.46 with the absorption switched off
-(higher in 90-98 % of the same scenarios). Volatility clusters beyond the time of day: the mean autocorrelation
+2.33 (2.6) draws per kept scenario (rejections: a climax that a later bar of phase A or B ties or passes 42 %
+(45 %); phase B beyond phase A on the shakeout's side 13 % (10 %); the back-up past the middle 11 % (8 %); a
+phase-C dip neither a spring nor slow 7 %; phase C beyond the far edge 6 %; a spring too deep 6 %, not phase C's
+extreme 5 % (6 %); the climax's volume, the run-in and the swings' turns 1-2 % each); ``generate`` takes about 20
+(22) ms. Kinds 84/71/74/71 (80/70/77/73) accumulation, distribution, reaccumulation, redistribution; bars 15m 38 %
+(39), 1h 36 % (39), 4h 26 % (22); 431-1329 bars (462-1431), median 804 (774). A spring / upthrust in 63 % (59 %), a
+failure in 14 % (14 %), an unconfirmed shakeout in 15 % (16 %), a PS in 57 % (60 %). The range lasts 57-592 bars
+(70-722; median 165 (160)). Climax volume ratio 2.2-25.8 (2.4-30.8; 10th/50th/90th percentile 3.7/6.5/12.6;
+1000-1299: 3.6/6.4/12.1); a neighbour within two bars trades more than the climax bar in 1 % (2 %). Effort around
+the climax (volume per unit of range within two bars, over the 60 bars before phase A) has a median of 0.76-0.81
+over seeds 0-39, 1000-1039 and 5000-5039, and 0.61-0.66 with the absorption switched off (higher in all of the
+same scenarios). Over seeds 0-399 and 5000-5399 no climax has a lower low (higher high) in the 40 bars before it,
+no LPS/LPSY or AR goes on 5 % of the height past its label before reversing a quarter of it, no phase E trades
+back past the middle, a spring/upthrust has at most 4 closes in a row beyond its edge right before its extreme
+(median 1), phase B goes beyond phase A's shakeout-side edge in 9 and 7 of 400 (by at most 2.8 % of
+phase A's height). Volatility clusters beyond the time of day: the mean autocorrelation
 (lags 1-10) of the log bar range over its time of day's median before the structure is 0.18-0.21 on 4-hour bars
 (0.055-0.07 without rough volatility).
 """
@@ -208,9 +231,10 @@ import numpy.typing as npt
 from trading.wyckoff.machine import PHASES
 from trading.wyckoff.scenarios import SCALE, Label, Scenario, undone
 
-__all__ = ["BAR_CHOICES", "BAR_WEIGHTS", "CLIMAX_RATIO", "INSTRUMENTS", "KINDS", "MAX_BARS", "MAX_TRIES", "MIN_BARS",
-           "PHASES", "RANGE_BARS", "SCALE", "SHAKEOUT_BARS", "SLOW_BARS", "SUBSTEPS", "Instrument", "generate",
-           "hurst_estimate", "market", "propagator", "release", "scenarios"]
+__all__ = ["BAR_CHOICES", "BAR_WEIGHTS", "B_SLACK", "BRIEF_CLOSES", "CLIMAX_RATIO", "CLIMAX_VOLUME", "INSTRUMENTS", "KINDS", "MAX_BARS",
+           "MAX_TRIES", "MIN_BARS", "PHASES", "RANGE_BARS", "RUN_IN_BARS", "SCALE", "SHAKEOUT_BARS", "SLOW_BARS",
+           "SUBSTEPS", "TURN", "Instrument", "generate", "hurst_estimate", "market", "propagator", "release",
+           "scenarios", "turn_overshoot"]
 
 KINDS = ("accumulation", "distribution", "reaccumulation", "redistribution")
 # (context, resolution): +1 context = a fall into the range, +1 resolution = the break expected up
@@ -224,6 +248,11 @@ SHAKEOUT_BARS = 10
 SLOW_BARS = 12
 RANGE_BARS = (20, 1300)
 CLIMAX_RATIO = (1.3, 40.0)
+CLIMAX_VOLUME = (20, 2.5)  # the climax bar trades at least 2.5 x the median tick volume of the 20 bars before it
+RUN_IN_BARS = 60  # the climax is the strict extreme of the 60 bars before it (the move into it)
+TURN = (0.15, 0.05)  # a swing goes less than 5 % of the height beyond its label before reversing 15 % of it
+BRIEF_CLOSES = 4  # at most 4 closes in a row beyond the edge right before a spring's (upthrust's) extreme
+B_SLACK = 0.03  # phase B's lows (highs) beyond phase A's range on the shakeout's side, in heights of phase A
 MAX_TRIES = 40
 SALT = 0x4A0C
 NEW_YORK = ZoneInfo("America/New_York")
@@ -238,6 +267,9 @@ _CASH_GAP = 1.0  # x the opening print's jump at the cash open
 _CASH_VOLUME = 1.0  # 0: a flat activity profile (no cash session in the quote activity)
 _BREAK_HOURS = 1  # the daily maintenance break
 _NEWS_REVERT = 1.0  # x the share of releases that fully revert
+_NEWS = 1.0  # x the releases' moves (0: releases move nothing; the draws are kept)
+_GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
+_RUN_IN_MARGIN = 1.0  # bar sigmas the planned climax edge lies beyond the extreme of the move into it
 
 
 @dataclass(frozen=True, slots=True)
@@ -427,7 +459,7 @@ def _plan(rng: np.random.Generator, c: int, spring: bool, failed: bool, slow: bo
     swings = max(1, int(round(b_bars / u(15, 60))))
     side = 1  # the first swing heads away from the climax
     for _ in range(swings):
-        far = u(0.55, 0.92) if rng.random() < 0.85 else u(0.95, 1.04)
+        far = u(0.55, 0.92) if rng.random() < 0.85 else (u(0.95, 1.04) if c > 0 else u(0.93, 0.98))
         near = max(u(0.15, 0.45), 3.5 / height)
         p = cp(far if side > 0 else near)
         legs.append(_Leg(max(6, int(b_bars / swings * u(0.6, 1.4))), "steer", p, "B", "", int(rng.integers(1, 4)),
@@ -474,6 +506,7 @@ def _plan(rng: np.random.Generator, c: int, spring: bool, failed: bool, slow: bo
     return legs, {"trend_from": cp(trend_from)}
 
 
+_LOW_SIDE = ("selling_climax", "spring", "last_point_of_support", "preliminary_support", "automatic_reaction")
 ROLES = {"ps": ("preliminary_support", "preliminary_supply"), "climax": ("selling_climax", "buying_climax"),
          "ar": ("automatic_reaction", "automatic_rally"), "spring": ("spring", "upthrust"),
          "backup": ("last_point_of_support", "last_point_of_supply")}
@@ -585,20 +618,27 @@ def _draw(rng: np.random.Generator, seed: int, kind: str, symbol: str, bar_ns: i
             gap_bar[k // s] |= k % s == 0
     # scheduled releases: a one-substep jump with a burst of quotes; some fully revert over the next bars
     revert_share = rng.uniform(0.35, 0.55) * _NEWS_REVERT
+    turn = rng.random()  # which releases are misread: a golden-ratio sequence, so any run of them holds the share
+    misread = 0
     for when, name in cal.news:
         k = int(np.searchsorted(t, when, side="right")) - 1
         if not (0 <= k < big_n and t[k] <= when < t[k] + sub_ns and is_open[k]):
             continue
-        size = min(rng.uniform(*RELEASES[name][1]) * math.sqrt(15 / bar_min), cap[k]) * rng.choice([-1.0, 1.0])
+        size = min(rng.uniform(*RELEASES[name][1]) * math.sqrt(15 / bar_min), cap[k]) * rng.choice([-1.0, 1.0]) * _NEWS
         news_ticks[k] += rng.uniform(1.5, 4.0) * s * math.sqrt(abs(size) / 3)  # bars' worth of quotes
         burst = rng.uniform(0.2, 0.4)  # the share of the move that the burst of orders makes (transient)
         news[k] += burst * size
         step[k] += (1 - burst) * size
         span_k = int(rng.integers(2, 7)) * s
-        reverts = rng.random() < revert_share
-        if reverts and k + 1 < big_n and cap[k] == np.inf:  # misread (outside phases A-D): the shift is taken back
-            back = step[k + 1: k + 1 + span_k]
-            back -= (1 - burst) * size / len(back)
+        if k + 1 < big_n and cap[k] == np.inf:  # outside phases A-D a misread one is taken back in full: its
+            # level shift and, by as many orders the other way, its burst
+            reverts = (turn + misread * _GOLDEN) % 1.0 < revert_share
+            misread += 1
+            if reverts:
+                back = slice(k + 1, min(k + 1 + span_k, big_n))
+                width = back.stop - back.start
+                step[back] -= (1 - burst) * size / width
+                news[back] -= burst * size / width
     # the schedule
     absorb = rng.uniform(0.3, 0.6) * _ABSORPTION
     phases = np.zeros(n, np.int8)
@@ -608,7 +648,7 @@ def _draw(rng: np.random.Generator, seed: int, kind: str, symbol: str, bar_ns: i
     hs = height
     shift = np.cumsum(step)
     level = conv(bg + news) + shift
-    k0 = 0
+    k0 = trend_k0 = 0
     total = bg + news  # all the flow placed so far
 
     def realised(upto: int) -> npt.NDArray[np.float64]:
@@ -627,6 +667,7 @@ def _draw(rng: np.random.Generator, seed: int, kind: str, symbol: str, bar_ns: i
         if leg.mode == "free":
             sup = float(level[k1 - 1]) - extra["trend_from"] * hs
         elif leg.mode == "trend":
+            trend_k0 = k0
             goal = sup + leg.goal * hs
             gk = g[k1 - 1 - np.arange(k0, k1)] * is_open[k0:k1]
             add = (goal - expect(k0, k1)) / float(gk.sum()) * is_open[k0:k1]
@@ -637,6 +678,13 @@ def _draw(rng: np.random.Generator, seed: int, kind: str, symbol: str, bar_ns: i
             if leg.mode == "panic":
                 steer_to = k0 + leg.lead * s
             target_end = sup + leg.goal * hs if leg.mode != "panic" else 0.0
+            if leg.label == "climax":  # the climax is the extreme of the move into it: the operator moves the
+                # edge it plans the climax at beyond the extreme the trend (and the PS) reached
+                x = realised(k0)[trend_k0:k0]
+                if c > 0:
+                    sup = min(sup, float(x.min()) - _RUN_IN_MARGIN)
+                else:
+                    sup = max(sup + hs, float(x.max()) + _RUN_IN_MARGIN) - hs
             start_level = expect(k0, k0 + 1)
             if leg.mode == "panic":  # the approach: to a little inside the edge the cascade breaks
                 if leg.label == "climax":
@@ -673,7 +721,10 @@ def _draw(rng: np.random.Generator, seed: int, kind: str, symbol: str, bar_ns: i
                 a = b
             if leg.mode == "panic":  # the stop cascade, heaviest first, a share absorbed by the operator
                 goal = sup + leg.goal * hs
-                w = np.exp(-np.arange(k1 - steer_to) / rng.uniform(1.0, 4.0)) * is_open[steer_to:k1]
+                ramp = np.arange(k1 - steer_to)
+                if leg.label == "climax":  # stops set off stops: the cascade builds up to the panic's last bar
+                    ramp = ramp[::-1] - 1
+                w = np.exp(-np.abs(ramp) / rng.uniform(1.0, 4.0)) * is_open[steer_to:k1]
                 w[-1] = 0.0  # the cascade is spent before the bar's end
                 if float(w.sum()) <= 0:
                     raise _Reject("panic in a closed hour")
@@ -681,6 +732,8 @@ def _draw(rng: np.random.Generator, seed: int, kind: str, symbol: str, bar_ns: i
                 share = absorb if leg.label == "climax" else 0.0
                 cascade = (goal - expect(steer_to, k1)) / ((1 - share) * float(w @ gk)) * w
                 known[steer_to:k1] += cascade
+                if leg.label == "climax":  # the stops' fills and the quotes' flicker: 1.5-3 bars' worth of quotes
+                    news_ticks[steer_to:k1] += rng.uniform(1.5, 3.0) * s * w / float(w.sum())
                 op[steer_to:k1] -= share * cascade
                 total[steer_to:k1] += (1 - share) * cascade
                 if leg.label == "climax":  # the operator's first buying lifts the close off the low
@@ -767,40 +820,46 @@ def _bars(rng: np.random.Generator, seed: int, kind: str, symbol: str, bar_ns: i
 
 def _labels(legs_at: list[tuple[_Leg, int, int]], c: int, r: int, failed: bool, high: npt.NDArray[np.int64],
             low: npt.NDArray[np.int64], close: npt.NDArray[np.int64], phases: npt.NDArray[np.int8]) -> list[Label]:
+    """The labels on the final bars; a swing's leg (and the phase it belongs to) ends at the swing's realised
+    extreme, so ``phases`` is updated in place where that moves the end of phase A or D."""
     labels: list[Label] = []
     climax_low = (c * r) > 0  # the climax is at the real low
+
+    def low_side(role: str) -> bool:
+        if role in ("ps", "climax", "st"):
+            return climax_low
+        if role == "ar":
+            return not climax_low
+        if role == "spring":
+            return r > 0
+        return (r > 0) != failed  # the back-up: after a break up it is a low
+
+    code = {p: i for i, p in enumerate(PHASES)}
     legs_at = list(legs_at)
-    for i, (leg, b0, b1) in enumerate(legs_at[:-1]):  # the climax and the spring end at their extreme
-        if leg.label not in ("climax", "spring"):
+    for i in range(len(legs_at) - 1):  # a swing ends at its extreme (the bar where it turns)
+        leg, b0, b1 = legs_at[i]
+        if leg.label not in ROLES and leg.label != "st":
             continue
         nxt, n0, n1 = legs_at[i + 1]
-        low_side = climax_low if leg.label == "climax" else r > 0
         reach = b1 + max(0, (n1 - n0 - 1) // 2)
-        seg = low[b0:reach + 1] if low_side else -high[b0:reach + 1]
+        seg = low[b0:reach + 1] if low_side(leg.label) else -high[b0:reach + 1]
         end = max(b0 + int(np.argmin(seg)), b0 + 1)
         if end > n1 - 2:
             raise _Reject("no room after the extreme")
         legs_at[i] = (leg, b0, end)
         legs_at[i + 1] = (nxt, end + 1, n1)
+        phases[b0:end + 1] = code[leg.phase]
+        phases[end + 1:n1 + 1] = code[nxt.phase]
     for leg, b0, b1 in legs_at:
-        if not leg.label:
+        if not leg.label or leg.label == "break":
             continue
-        if leg.label == "break":
-            continue
-        if leg.label in ("ps", "climax", "st"):
-            low_side = climax_low
-        elif leg.label == "ar":
-            low_side = not climax_low
-        elif leg.label == "spring":
-            low_side = r > 0
-        else:  # the back-up: after a break up it is a low
-            low_side = (r > 0) != failed
-        seg = low[b0:b1 + 1] if low_side else -high[b0:b1 + 1]
+        side = low_side(leg.label)
+        seg = low[b0:b1 + 1] if side else -high[b0:b1 + 1]
         bar = b0 + int(np.argmin(seg))
         if leg.label == "st":
             name = "secondary_test"
         else:
-            name = ROLES[leg.label][0 if low_side else 1]
+            name = ROLES[leg.label][0 if side else 1]
         labels.append(Label(name, bar, b0, b1))
     # the break: the first close beyond the range's edge in its leg
     leg_b = next((b0, b1) for lg, b0, b1 in legs_at if lg.label == "break")
@@ -814,6 +873,21 @@ def _labels(legs_at: list[tuple[_Leg, int, int]], c: int, r: int, failed: bool, 
         raise _Reject("the break never closes beyond the range")
     labels.append(Label("sign_of_strength" if up else "sign_of_weakness", leg_b[0] + int(beyond[0]), *leg_b))
     return sorted(labels, key=lambda lb: lb.bar)
+
+
+def turn_overshoot(high: npt.NDArray[np.int64], low: npt.NDArray[np.int64], bar: int, low_side: bool,
+                   reversal: float) -> float:
+    """How far the swing labelled at ``bar`` (a low if ``low_side``) goes on beyond that bar's extreme before the
+    price first reverses ``reversal`` (price units) from the swing's running extreme; 0 if the bar is the turn."""
+    if low_side:
+        ext = np.minimum.accumulate(low[bar:].astype(np.float64))
+        back = np.flatnonzero(high[bar:] - ext >= reversal)
+        stop = int(back[0]) if len(back) else len(ext) - 1
+        return float(low[bar] - ext[stop])
+    ext = np.maximum.accumulate(high[bar:].astype(np.float64))
+    back = np.flatnonzero(ext - low[bar:] >= reversal)
+    stop = int(back[0]) if len(back) else len(ext) - 1
+    return float(ext[stop] - high[bar])
 
 
 def _validate(sc: Scenario) -> None:
@@ -870,7 +944,7 @@ def _validate(sc: Scenario) -> None:
         run = 0
         while ext - 1 - run >= 0 and beyond[ext - 1 - run]:
             run += 1
-        if run > SHAKEOUT_BARS:
+        if run > BRIEF_CLOSES:
             raise _Reject("spring not brief")
     elif (depth > 0).any():
         ext = a + int(np.argmax(depth))
@@ -902,6 +976,28 @@ def _validate(sc: Scenario) -> None:
         raise _Reject("climax volume")
     if sc.high.max() / sc.low.min() > 3.0:
         raise _Reject("price wanders")
+    run_in = slice(max(0, climax.bar - RUN_IN_BARS), climax.bar)
+    if (sc.low[run_in] <= lo).any() if climax.event == "selling_climax" else (sc.high[run_in] >= hi).any():
+        raise _Reject("climax not the extreme of the move into it")
+    prev = sc.volume[max(0, climax.bar - CLIMAX_VOLUME[0]): climax.bar]
+    if sc.volume[climax.bar] < CLIMAX_VOLUME[1] * float(np.median(prev)):
+        raise _Reject("climax volume not climactic")
+    for lb in sc.labels:  # every swing's label sits where it turns
+        if lb.event in ("sign_of_strength", "sign_of_weakness"):
+            continue
+        low_side = lb.event in _LOW_SIDE or (lb.event == "secondary_test" and climax.event == "selling_climax")
+        if turn_overshoot(sc.high, sc.low, lb.bar, low_side, TURN[0] * height) >= TURN[1] * height:
+            raise _Reject("a swing turns after its label")
+    st = by["secondary_test"]
+    a_lo, a_hi = int(sc.low[climax.bar:st.end + 1].min()), int(sc.high[climax.bar:st.end + 1].max())
+    b_bars = sc.phases == PHASES.index("B")
+    slack = B_SLACK * (a_hi - a_lo)
+    if ((sc.low[b_bars] < a_lo - slack).any() or (sc.close[b_bars] < a_lo).any()) if down else \
+            ((sc.high[b_bars] > a_hi + slack).any() or (sc.close[b_bars] > a_hi).any()):
+        raise _Reject("phase B beyond phase A on the shakeout's side")
+    e_bars = sc.phases == PHASES.index("E")
+    if (sc.low[e_bars] <= mid).any() if brk.event == "sign_of_strength" else (sc.high[e_bars] >= mid).any():
+        raise _Reject("phase E back past the middle")
     why = undone(sc)
     if why:
         raise _Reject(why)
