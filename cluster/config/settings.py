@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import reprlib
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -628,6 +629,7 @@ class Settings(BaseSettings):
 # looked for over each length up to burst_bars at every bar
 WHOLE_MAX = {"rank_bars": 10_000, "fall_bars": 10_000, "htf_factor": 1_000, "burst_bars": 100}
 WHOLE_MAX_DEFAULT = 100_000
+LIST_MAX = 8  # swing scales: each is walked at every bar
 # thresholds for which 0 is a setting (off, none, or the first close inside), not a mistake
 ZERO_MEANS = {"burst_bars": "0: none", "ar_sharp": "0: off", "spring_confirm": "0: the first close inside"}
 # the largest multiple or ratio (of the ATR, the height, phase A, the baseline ...): far beyond any use,
@@ -640,9 +642,15 @@ SHARES = {"gate_min": "the range gate's least score",
           "fall_rank": "the share of the fall_bars bars before that the fall into a climax must exceed"}
 
 
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxdict, _SHORT.maxstring, _SHORT.maxother = 2, 6, 4, 40, 40
+_SHORT.maxlong = 40
+
+
 def _shown(value: Any) -> str:
-    """A setting's value as a message shows it: its repr, cut short."""
-    text = repr(value)
+    """A setting's value as a message shows it: its repr, bounded (never built whole: YAML aliases can nest a
+    value far larger than its file), cut short."""
+    text = _SHORT.repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -694,6 +702,9 @@ def _threshold(key: str, kind: str, value: Any) -> Any:
             raise _refused(key, what, value) from None
         if any(not math.isfinite(v) or int(v) != v or not 1 <= v <= top for v in numbers):
             raise _refused(key, what, value)
+        if len(numbers) > LIST_MAX or any(b <= a for a, b in zip(numbers, numbers[1:], strict=False)):
+            raise _refused(key, f"at most {LIST_MAX} scales, each larger than the one before (the first, the minor, "
+                                "drives AR, ST and LPS)", value)
         return tuple(int(v) for v in numbers)
     if kind == "int":
         least = 0 if key in ZERO_MEANS else 1
@@ -767,7 +778,7 @@ def _format(error: ValidationError, source: str) -> str:
     for err in error.errors():
         key = ".".join(str(p) for p in err["loc"])
         msg = err["msg"].removeprefix("Value error, ")
-        got = f" (got {err['input']!r})" if err["type"] != "value_error" and not isinstance(err.get("input"), dict) else ""
+        got = f" (got {_shown(err['input'])})" if err["type"] != "value_error" and not isinstance(err.get("input"), dict) else ""
         for line in msg.split("\n"):  # a check may report several mistakes, one a line, each naming its key
             named = not key or line.startswith(key + ".")
             lines.append((f"  {line}" if named else f"  {key}: {line}") + got)
@@ -792,7 +803,7 @@ def load_settings(path: str | Path = "octet.yaml", **overrides: Any) -> Settings
         return Settings(**data)
     except ValidationError as exc:
         raise SettingsError(_format(exc, str(path))) from None
-    except SourceError as exc:  # an OCTET_* environment variable that cannot be read (not JSON where a section is)
-        raise SettingsError(f"{path}: {exc} (a variable that sets a whole section holds JSON, as "
-                            "OCTET_AGENTS__ANALYSIS='{\"atr_period\": 14}'; or set one key, as "
-                            "OCTET_AGENTS__ANALYSIS__ATR_PERIOD=14)") from None
+    except (SourceError, RecursionError) as exc:  # an OCTET_* variable that cannot be read (not JSON, or nested too deep)
+        raise SettingsError(f"the environment (OCTET_* variables, read over {path}): {str(exc)[:200]} (a variable "
+                            "that sets a whole section holds JSON, as OCTET_AGENTS__ANALYSIS='{\"atr_period\": 14}', "
+                            "merged with the file's; or set one key, as OCTET_AGENTS__ANALYSIS__ATR_PERIOD=14)") from None

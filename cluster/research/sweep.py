@@ -76,7 +76,10 @@ def with_params(settings: Settings, strategy: str, params: Mapping[str, Any]) ->
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(x) for x in first["loc"])
-        raise SweepError(f"{strategy} {dict(params)}: {where + ': ' if where else ''}{first['msg']}") from None
+        msg = first["msg"].removeprefix("Value error, ")
+        named = not where or msg.startswith(where + ".")  # a check that names its keys itself, one a line
+        raise SweepError(f"{strategy} {dict(params)}: {'' if named else where + ': '}{'; '.join(msg.splitlines())}") \
+            from None
 
 
 def _slice(ticks: TickBatch, lo: int, hi: int) -> TickBatch:

@@ -54,10 +54,17 @@ def test_a_window_where_nothing_trades_is_written_as_having_no_valid_choice(setu
 
 def test_parameters_the_settings_refuse_are_named(setup) -> None:  # type: ignore[no-untyped-def]
     settings, _ = setup
-    with pytest.raises(SweepError, match=r"sma_cross \{'fast': 40, 'slow': 30\}: strategy.sma_cross: Value error, fast"):
+    with pytest.raises(SweepError, match=r"sma_cross \{'fast': 40, 'slow': 30\}: strategy.sma_cross: fast"):
         with_params(settings, "sma_cross", {"fast": 40, "slow": 30})
     with pytest.raises(SweepError, match="strategy.sma_cross.nope: Extra inputs are not permitted"):
         with_params(settings, "sma_cross", {"nope": 1})
+    # the Wyckoff thresholds' check names each mistake itself: on one line, each once
+    with pytest.raises(SweepError) as caught:
+        with_params(settings, "wyckoff", {"climax_volume": 1e12, "atr_period": 0})
+    assert str(caught.value).startswith("wyckoff {'climax_volume': 1000000000000.0, 'atr_period': 0}: agents.analysis.")
+    assert "\n" not in str(caught.value) and "Value error" not in str(caught.value)
+    assert "agents.analysis.climax_volume: a number above 0" in str(caught.value)
+    assert "; agents.analysis.atr_period: a whole number from 1" in str(caught.value)
 
 
 def test_the_sweep_command_writes_its_results_and_refuses_bad_options(tmp_path) -> None:
