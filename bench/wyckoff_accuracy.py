@@ -291,7 +291,7 @@ def main() -> None:
         "scored_on": {"J": f"family J (trading.wyckoff.scenarios_j, written blind to the detector by a separate "
                            f"author who never read it or ran it), seeds 0-{n - 1}: never tuned on, first scored once "
                            "round 10's setting had been chosen on folds of A-I (and reported whichever way it fell); "
-                           "not yet reviewed",
+                           "its labels reviewed by a second blind author and fixed blind by a third (2026-12-05)",
                       **{f: f"family {f}, seeds {UNSEEN}-{UNSEEN + n - 1}: never looked at while tuning"
                          for f in "ABCDEFGHI"},
                       "real": real.get("source", "")},
