@@ -773,15 +773,19 @@ def wyckoff_params(values: dict[str, Any]) -> WyckoffParams:
     return params
 
 
+def error_lines(err: Any) -> list[str]:
+    """One of pydantic's errors as the lines a user reads, each naming its key: a check may report several
+    mistakes, one a line, each naming its own (``agents.analysis``); other messages get their field's key."""
+    key = ".".join(str(p) for p in err["loc"])
+    msg = err["msg"].removeprefix("Value error, ")
+    return [line if not key or line.startswith(key + ".") else f"{key}: {line}" for line in msg.split("\n")]
+
+
 def _format(error: ValidationError, source: str) -> str:
-    lines = []
+    lines: list[str] = []
     for err in error.errors():
-        key = ".".join(str(p) for p in err["loc"])
-        msg = err["msg"].removeprefix("Value error, ")
         got = f" (got {_shown(err['input'])})" if err["type"] != "value_error" and not isinstance(err.get("input"), dict) else ""
-        for line in msg.split("\n"):  # a check may report several mistakes, one a line, each naming its key
-            named = not key or line.startswith(key + ".")
-            lines.append((f"  {line}" if named else f"  {key}: {line}") + got)
+        lines.extend(f"  {line}{got}" for line in error_lines(err))
     return "\n".join([f"{source}: {len(lines)} invalid setting(s)", *lines])
 
 

@@ -24,7 +24,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from cluster.config.secrets import private_dir, write_private
-from cluster.config.settings import Settings, SettingsError
+from cluster.config.settings import Settings, SettingsError, error_lines
 from trading.market import TickBatch, ts_to_datetime
 from trading.research.walkforward import Window, grid, windows
 
@@ -74,12 +74,7 @@ def with_params(settings: Settings, strategy: str, params: Mapping[str, Any]) ->
     try:
         return Settings(**data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(x) for x in first["loc"])
-        msg = first["msg"].removeprefix("Value error, ")
-        named = not where or msg.startswith(where + ".")  # a check that names its keys itself, one a line
-        raise SweepError(f"{strategy} {dict(params)}: {'' if named else where + ': '}{'; '.join(msg.splitlines())}") \
-            from None
+        raise SweepError(f"{strategy} {dict(params)}: {'; '.join(error_lines(exc.errors()[0]))}") from None
 
 
 def _slice(ticks: TickBatch, lo: int, hi: int) -> TickBatch:
