@@ -627,11 +627,12 @@ class Settings(BaseSettings):
 # walks, and the live tracker saves; the rank windows are kept whole, and the higher timeframe's bucket
 # (htf_factor bars) must stay far inside a 64-bit count of nanoseconds even on weekly bars; a burst is
 # looked for over each length up to burst_bars at every bar
-WHOLE_MAX = {"rank_bars": 10_000, "fall_bars": 10_000, "htf_factor": 1_000, "burst_bars": 100}
+WHOLE_MAX = {"rank_bars": 10_000, "fall_bars": 10_000, "rank_min_bars": 10_000, "htf_factor": 1_000, "burst_bars": 100}
 WHOLE_MAX_DEFAULT = 100_000
 LIST_MAX = 8  # swing scales: each is walked at every bar
 # thresholds for which 0 is a setting (off, none, or the first close inside), not a mistake
-ZERO_MEANS = {"burst_bars": "0: none", "ar_sharp": "0: off", "spring_confirm": "0: the first close inside"}
+ZERO_MEANS = {"burst_bars": "0: none", "ar_sharp": "0: off", "spring_confirm": "0: the first close inside",
+              "rank_min_bars": "0: only against a whole window"}
 # the largest multiple or ratio (of the ATR, the height, phase A, the baseline ...): far beyond any use,
 # and far inside what the detector's arithmetic holds
 RATIO_MAX = 1e6

@@ -179,7 +179,7 @@ def test_every_wyckoff_threshold_has_a_ceiling_and_every_mistake_is_named_at_onc
         return write(tmp_path, lambda d: d["agents"].update(analysis=values))
 
     fields = {f.name: str(f.type) for f in dataclasses.fields(WyckoffParams)}
-    tops = {"rank_bars": 10_000, "fall_bars": 10_000, "htf_factor": 1_000, "burst_bars": 100}
+    tops = {"rank_bars": 10_000, "fall_bars": 10_000, "rank_min_bars": 10_000, "htf_factor": 1_000, "burst_bars": 100}
     for key, kind in fields.items():
         if kind == "int":
             top = tops.get(key, 100_000)

@@ -302,8 +302,8 @@ def compute(t: IntArray, o: IntArray, h: IntArray, low: IntArray, c: IntArray, v
     cols["effort_top"] = _effort_top(v.astype(np.float64) * (h - low).astype(np.float64), p)
     fall, rise = cols["hi_close"] - c, c - cols["lo_close"]
     fall[:1] = rise[:1] = 0  # bar 0 has no close before it to fall or rise from
-    cols["fall_top"] = _ranked(fall, fall, p.fall_bars, p.fall_rank) & (fall > 0)
-    cols["rise_top"] = _ranked(rise, rise, p.fall_bars, p.fall_rank) & (rise > 0)
+    cols["fall_top"] = _ranked(fall, fall, p.fall_bars, p.fall_rank, p.rank_min_bars) & (fall > 0)
+    cols["rise_top"] = _ranked(rise, rise, p.fall_bars, p.fall_rank, p.rank_min_bars) & (rise > 0)
     cols["sc"], cols["bc"], cols["ps"], cols["psy"] = stopping_action(out, p)
     return out
 
@@ -311,19 +311,28 @@ def compute(t: IntArray, o: IntArray, h: IntArray, low: IntArray, c: IntArray, v
 def _effort_top(effort: npt.NDArray[np.float64], p: WyckoffParams) -> npt.NDArray[np.bool_]:
     """``effort_top``: the largest effort (volume x range) of the bar and the ``climax_bars`` - 1
     before it exceeds the effort of at least ``climax_rank`` of the ``rank_bars`` bars before the bar
-    (none while fewer came before, or with ``climax_rank`` 0). Efforts are one product of two floats
-    in both modes (an integer product could overflow 64 bits in numpy and not in Python)."""
-    if p.climax_rank <= 0 or len(effort) <= p.rank_bars:
+    (none while fewer came before, or with ``climax_rank`` 0; with ``rank_min_bars``, against the bars
+    there are once that many came). Efforts are one product of two floats in both modes (an integer
+    product could overflow 64 bits in numpy and not in Python)."""
+    if p.climax_rank <= 0:
         return np.zeros(len(effort), bool)
-    return _ranked(effort, _rolling(effort, p.climax_bars, "max", partial=True), p.rank_bars, p.climax_rank)
+    return _ranked(effort, _rolling(effort, p.climax_bars, "max", partial=True), p.rank_bars, p.climax_rank,
+                   p.rank_min_bars)
 
 
-def _ranked(values: npt.NDArray[Any], peak: npt.NDArray[Any], w: int, rank: float) -> npt.NDArray[np.bool_]:
+def _ranked(values: npt.NDArray[Any], peak: npt.NDArray[Any], w: int, rank: float,
+            least: int = 0) -> npt.NDArray[np.bool_]:
     """At bar i: ``peak[i]`` exceeds at least ``rank`` of ``values[i-w..i-1]`` (none while fewer than
-    w came before, or with ``rank`` 0)."""
+    w came before, or with ``rank`` 0); with ``least`` > 0, while fewer than w but at least ``least``
+    came before, at least ``rank`` of the m = i bars there are (as many of them as ``rank`` * m)."""
     n = len(values)
     top = np.zeros(n, bool)
-    if rank <= 0 or n <= w:
+    if rank <= 0:
+        return top
+    if 0 < least < w:
+        for i in range(least, min(w, n)):  # at most w bars, each against the ones before it
+            top[i] = int((values[:i] < peak[i]).sum()) >= rank * i
+    if n <= w:
         return top
     from numpy.lib.stride_tricks import sliding_window_view
 
@@ -461,9 +470,13 @@ class RankWindow:
         self.order: deque[float] = deque()
         self.ranked: list[float] = []
 
-    def beaten(self, value: float) -> int:
-        """How many of the window's values are below ``value`` (0 until the window is full)."""
-        return bisect.bisect_left(self.ranked, value) if len(self.order) == self.size else 0
+    def ranks(self, value: float, rank: float, least: int = 0) -> bool:
+        """``value`` exceeds at least ``rank`` of the window's values (false until the window is full,
+        or with ``least`` > 0 until that many came: then of the m there are, as the batch's ``_ranked``)."""
+        m = len(self.order)
+        if m < self.size and not 0 < least <= m:
+            return False
+        return bisect.bisect_left(self.ranked, value) >= rank * m
 
     def push(self, value: float) -> None:
         self.order.append(value)
@@ -582,7 +595,7 @@ class Tracker:
         if p.climax_rank <= 0:
             return False
         self.e_last.append(effort)
-        top = self.efforts.beaten(max(self.e_last)) >= p.climax_rank * p.rank_bars
+        top = self.efforts.ranks(max(self.e_last), p.climax_rank, p.rank_min_bars)
         self.efforts.push(effort)
         return top
 
@@ -590,7 +603,7 @@ class Tracker:
         """``fall_top`` (``rise_top``) for this bar's fall (rise), then it joins the window."""
         if self.p.fall_rank <= 0:
             return False
-        top = move > 0 and window.beaten(move) >= self.p.fall_rank * self.p.fall_bars
+        top = move > 0 and window.ranks(move, self.p.fall_rank, self.p.rank_min_bars)
         window.push(move)
         return top
 

@@ -40,6 +40,10 @@ class WyckoffParams:
     # min_range_ratio 1.0 on folds leaving one of A-I out, docs/wyckoff.md, round 10)
     fall_rank: float = 0.9
     fall_bars: int = 300
+    # both ranks are taken against the bars there are, once at least rank_min_bars came before, while fewer than
+    # their window did (0: only against a full window; a climax in an instrument's first rank_bars bars, or a
+    # fall in its first fall_bars, could not rank at all: a third of the coarse bars' scenarios)
+    rank_min_bars: int = 0
     ps_range: float = 1.2  # preliminary support/supply bar range, in ATR
     ps_volume: float = 1.6  # preliminary support/supply volume, in baselines
     ps_gap: int = 8  # a preliminary support/supply comes at least this many bars before the climax
