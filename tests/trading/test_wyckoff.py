@@ -589,7 +589,7 @@ def test_a_bar_that_ends_when_it_starts_is_refused_in_both_modes(registry) -> No
         WyckoffDetector(inst, WyckoffParams()).update_points(int(start[0]), int(start[0]), 1, 2, 0, 1, 100)
 
 
-PINNED_SHAPE = "25999760988f7f91"  # the detector's saved shape at STATE_FORMAT 9 (with its windows since round 11)
+PINNED_SHAPE = "2bafc2e7e721130d"  # the detector's saved shape at STATE_FORMAT 10 (rank_min_bars since round 14)
 
 
 def test_the_detectors_saved_shape_is_pinned_with_the_state_format(registry) -> None:
@@ -612,7 +612,7 @@ def test_the_detectors_saved_shape_is_pinned_with_the_state_format(registry) -> 
     shape |= {"Extreme": list(Extreme.__slots__), "WindowSum": list(WindowSum.__slots__),
               "RankWindow": sorted(vars(RankWindow(1)))}
     digest = hashlib.sha256(repr(sorted(shape.items())).encode()).hexdigest()[:16]
-    assert (STATE_FORMAT, digest) == (9, PINNED_SHAPE), f"the detector's state changed shape ({digest}): bump STATE_FORMAT"
+    assert (STATE_FORMAT, digest) == (10, PINNED_SHAPE), f"the detector's state changed shape ({digest}): bump STATE_FORMAT"
 
 
 
@@ -986,3 +986,20 @@ def test_efforts_too_large_for_64_bit_integers_rank_the_same_in_both_modes() -> 
                         int(v[k])) for k in range(n)]
     assert [r.effort_top for r in rows] == cols.cols["effort_top"].tolist()
     assert 0 < sum(r.effort_top for r in rows) < n - p.rank_bars
+
+
+def test_a_higher_timeframe_longer_than_int64_nanoseconds_is_one_bucket_in_both_modes() -> None:
+    """1,000 bars of 150 days (the settings' largest ``htf_factor``) outlast a 64-bit count of nanoseconds:
+    the batch mode divided an int64 column by it (OverflowError) where the incremental one did not."""
+    p = WyckoffParams(htf_factor=1000)
+    sc = generate(3)
+    n, bar = 45, 150 * 86_400 * 10**9
+    start = np.arange(n, dtype=np.int64) * bar
+    end = start + bar
+    cols = compute(end, sc.open[:n], sc.high[:n], sc.low[:n], sc.close[:n], sc.volume[:n], start, bar, p)
+    tracker = Tracker(p, bar)
+    for k in range(n):
+        row = tracker.add(int(end[k]), int(start[k]), int(sc.open[k]), int(sc.high[k]), int(sc.low[k]),
+                          int(sc.close[k]), int(sc.volume[k]))
+        assert row == cols.at(k), k
+    assert (cols.htf == 0).all()  # no higher-timeframe bar ever completes

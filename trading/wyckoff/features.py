@@ -374,7 +374,13 @@ def _burst(h: IntArray, low: IntArray, v: IntArray, atr: Any, p: WyckoffParams) 
 
 
 def htf_bucket(start_ns: Any, bar_ns: int, p: WyckoffParams) -> Any:
-    return start_ns // (bar_ns * p.htf_factor)
+    """The higher-timeframe bucket a bar starting at ``start_ns`` is in. A bucket longer than a 64-bit count
+    of nanoseconds (say 1,000 bars of 107 days) holds every time there is: bucket 0 from 1970 (-1 before),
+    in both modes alike (an int64 column cannot be divided by it)."""
+    size = bar_ns * p.htf_factor
+    if size > np.iinfo(np.int64).max:
+        return np.where(start_ns < 0, -1, 0) if isinstance(start_ns, np.ndarray) else (-1 if start_ns < 0 else 0)
+    return start_ns // size
 
 
 def _htf(start: IntArray, c: IntArray, bar_ns: int, p: WyckoffParams) -> npt.NDArray[np.int8]:
