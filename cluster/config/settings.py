@@ -626,8 +626,8 @@ class Settings(BaseSettings):
 # the most bars a whole-number threshold may be: every one is a window or a count the detector keeps or
 # walks, and the live tracker saves; the rank windows are kept whole, and the higher timeframe's bucket
 # (htf_factor bars) must stay far inside a 64-bit count of nanoseconds even on weekly bars; a burst is
-# looked for over each length up to burst_bars at every bar
-WHOLE_MAX = {"rank_bars": 10_000, "fall_bars": 10_000, "rank_min_bars": 10_000, "htf_factor": 1_000, "burst_bars": 100}
+# looked for over each length up to burst_bars at every bar; rank_min_bars must be below a rank window
+WHOLE_MAX = {"rank_bars": 10_000, "fall_bars": 10_000, "rank_min_bars": 9_999, "htf_factor": 1_000, "burst_bars": 100}
 WHOLE_MAX_DEFAULT = 100_000
 LIST_MAX = 8  # swing scales: each is walked at every bar
 # thresholds for which 0 is a setting (off, none, or the first close inside), not a mistake
@@ -760,6 +760,10 @@ def wyckoff_params(values: dict[str, Any]) -> WyckoffParams:
         raise ValueError("agents.analysis.ar_sharp: has no effect unless ar_sharp_floor is below ar_min_atr (a sharp "
                          f"AR is one short of ar_min_atr; ar_sharp_floor {params.ar_sharp_floor}, ar_min_atr "
                          f"{params.ar_min_atr})")
+    if params.rank_min_bars >= max(params.rank_bars, params.fall_bars):
+        raise ValueError("agents.analysis.rank_min_bars: has no effect unless it is below rank_bars or fall_bars (a "
+                         f"window is ranked whole once it is full; rank_min_bars {params.rank_min_bars}, rank_bars "
+                         f"{params.rank_bars}, fall_bars {params.fall_bars})")
     from trading.wyckoff import gate
 
     try:

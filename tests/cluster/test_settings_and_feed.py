@@ -179,11 +179,12 @@ def test_every_wyckoff_threshold_has_a_ceiling_and_every_mistake_is_named_at_onc
         return write(tmp_path, lambda d: d["agents"].update(analysis=values))
 
     fields = {f.name: str(f.type) for f in dataclasses.fields(WyckoffParams)}
-    tops = {"rank_bars": 10_000, "fall_bars": 10_000, "rank_min_bars": 10_000, "htf_factor": 1_000, "burst_bars": 100}
+    tops = {"rank_bars": 10_000, "fall_bars": 10_000, "rank_min_bars": 9_999, "htf_factor": 1_000, "burst_bars": 100}
     for key, kind in fields.items():
         if kind == "int":
             top = tops.get(key, 100_000)
-            assert getattr(load_settings(analysis(**{key: top})).wyckoff_params(), key) == top
+            window = {"fall_bars": 10_000} if key == "rank_min_bars" else {}  # (it must be below a rank window)
+            assert getattr(load_settings(analysis(**{key: top}, **window)).wyckoff_params(), key) == top
             with pytest.raises(SettingsError, match=rf"agents\.analysis\.{key}: a whole number from [01] to {top:,}"):
                 load_settings(analysis(**{key: top + 1}))
         elif kind == "float" and key not in ("gate_min", "spring_gate_min", "climax_rank", "fall_rank"):
@@ -219,6 +220,12 @@ def test_every_wyckoff_threshold_has_a_ceiling_and_every_mistake_is_named_at_onc
         with pytest.raises(SettingsError, match=r"ar_sharp: has no effect unless ar_sharp_floor is below ar_min_atr"):
             load_settings(analysis(ar_sharp=1.5, **values))
     assert load_settings(analysis(ar_sharp=1.0, ar_sharp_floor=2.5)).wyckoff_params().ar_sharp == 1.0
+    # and rank_min_bars where neither rank window is longer (each is ranked whole once full)
+    for values in ({"rank_min_bars": 300}, {"rank_min_bars": 50, "rank_bars": 50, "fall_bars": 40}):
+        with pytest.raises(SettingsError, match=r"rank_min_bars: has no effect unless it is below rank_bars or fall_b"):
+            load_settings(analysis(**values))
+    assert load_settings(analysis(rank_min_bars=299)).wyckoff_params().rank_min_bars == 299
+    assert load_settings(analysis(rank_min_bars=0)).wyckoff_params().rank_min_bars == 0
     # every mistake at once, the other sections' too
     path = write(tmp_path, lambda d: (d["agents"].update(analysis={"htf_factor": 1e12, "proven_ratio": 1.7e308,
                                                                    "climax_vol": 3, "atr_period": 14}),
@@ -252,6 +259,7 @@ def test_at_every_ceiling_and_every_zero_the_settings_allow_the_detector_runs_an
             cases.append({f.name: RATIO_MAX})
         if f.name in ZERO_MEANS:
             cases.append({f.name: 0})
+    cases.append({"rank_min_bars": 1, "rank_bars": 10_000, "fall_bars": 10_000})  # every bar ranked on a part
     assert len(cases) > 50
     for case in cases:
         p = dataclasses.replace(WyckoffParams(), **case)

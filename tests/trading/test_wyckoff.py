@@ -86,8 +86,11 @@ def structural(events):  # type: ignore[no-untyped-def]
 # ------------------------------------------------------------------ the two modes agree
 @pytest.mark.parametrize("params", [WyckoffParams(), WyckoffParams(climax_rank=0.0),
                                     WyckoffParams(climax_rank=0.9, rank_bars=30, climax_bars=2),
-                                    WyckoffParams(fall_rank=0.8, fall_bars=25)],
-                         ids=["defaults", "no-effort-rank", "short-effort-rank", "short-fall-rank"])
+                                    WyckoffParams(fall_rank=0.8, fall_bars=25),
+                                    WyckoffParams(rank_min_bars=30),
+                                    WyckoffParams(rank_min_bars=5, rank_bars=30, fall_bars=25, climax_bars=2)],
+                         ids=["defaults", "no-effort-rank", "short-effort-rank", "short-fall-rank",
+                              "ranks-from-30-bars", "ranks-from-5-bars"])
 def test_features_are_the_same_numbers_in_both_modes(registry, params: WyckoffParams) -> None:
     p = params
     sc = generate(3)
@@ -1003,3 +1006,19 @@ def test_a_higher_timeframe_longer_than_int64_nanoseconds_is_one_bucket_in_both_
                           int(sc.close[k]), int(sc.volume[k]))
         assert row == cols.at(k), k
     assert (cols.htf == 0).all()  # no higher-timeframe bar ever completes
+
+
+def test_rank_min_bars_ranks_against_the_bars_there_are_before_the_window_fills() -> None:
+    """With ``rank_min_bars`` the effort and fall ranks start once that many bars came (against all of them),
+    not once the whole window did; 0 keeps them off until the window is full."""
+    sc = generate(3)
+    on = compute(sc.end_ns, sc.open, sc.high, sc.low, sc.close, sc.volume, sc.start_ns, 60 * 10**9,
+                 WyckoffParams(rank_min_bars=30))
+    off = compute(sc.end_ns, sc.open, sc.high, sc.low, sc.close, sc.volume, sc.start_ns, 60 * 10**9, WyckoffParams())
+    assert not off.effort_top[:100].any() and not off.fall_top[:300].any() and not off.rise_top[:300].any()
+    assert not on.effort_top[:30].any() and not (on.fall_top | on.rise_top)[:30].any()
+    assert on.effort_top[30:100].any() and (on.fall_top | on.rise_top)[30:300].any()
+    assert (on.effort_top[100:] == off.effort_top[100:]).all() and (on.fall_top[300:] == off.fall_top[300:]).all()
+    effort = sc.volume.astype(float) * (sc.high - sc.low).astype(float)
+    for i in np.flatnonzero(on.effort_top[30:100]) + 30:  # beats 95% of the i bars before it
+        assert (effort[:i] < effort[max(0, i - 2): i + 1].max()).sum() >= 0.95 * i
