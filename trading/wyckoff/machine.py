@@ -549,7 +549,7 @@ class Machine:
             e.back_i = -1
             return
         bullish = e.side < 0
-        allowed = r.c_event is None  # one spring or upthrust per range; later ones are tests of it
+        allowed = self._c_open(r, bullish, e)  # one spring or upthrust per range; later ones are tests of it
         shallow = depth < pen or depth < p.spring_min_penetration * ht
         test = not self._mature(x, r) or shallow or not allowed or e.volume > p.spring_max_volume
         if not test and p.spring_confirm > 0:
@@ -581,6 +581,7 @@ class Machine:
         ev = self._ev(name, e.extreme_t, e.extreme, x, penetration_atr=per_atr(depth, x), penetration_height=depth / ht,
                       volume_ratio=e.volume, recovery_bars=float(back - e.extreme_i + 1),
                       tests=float(r.st is not None))
+        was = r.direction  # 0, or the direction of the phase-C event this one replaces
         r.c_event = ev
         r.direction = 1 if bullish else -1
         r.kind = KINDS[(r.context, r.direction)]
@@ -589,7 +590,23 @@ class Machine:
         conf = 0.5 + 0.1 * (r.st is not None) + (0.1 if depth_frac < 0.3 else 0.0) \
             + (0.1 if e.volume < 1.5 else 0.0)
         far = res if bullish else sup
-        self._signal(x, r, ev, e.extreme, [far, far + r.direction * ht], conf, r.start, x.i + 1)
+        self._signal(x, r, ev, e.extreme, [far, far + r.direction * ht], conf, r.start, x.i + 1, established=was)
+
+    def _c_open(self, r: TradingRange, bullish: bool, e: Excursion) -> bool:
+        """May this excursion be the range's spring (``bullish``) or upthrust? The first one always may;
+        after it, before the break, with ``c_replaced_by_opposite`` an opposite one replaces it (an upthrust
+        in an accumulation's phase B is its upthrust action, not its phase C; a spring in a distribution's
+        the mirror), and with ``c_replaced_by_same`` one beyond the first one's extreme does (the first was
+        not the low); else each later one is a test of the first."""
+        ev = r.c_event
+        if ev is None:
+            return True
+        if (r.direction > 0) != bullish:
+            return self.p.c_replaced_by_opposite
+        if not self.p.c_replaced_by_same:
+            return False
+        first = round(ev.price * self.scale)
+        return e.extreme < first if bullish else e.extreme > first
 
     def _largest_swing(self, r: TradingRange, s: int) -> int:
         """The largest rally (s > 0; reaction, s < 0) in the closes of the trend lookback before
@@ -704,7 +721,7 @@ class Machine:
         self._signal(x, r, r.lps, px, [edge + d * ht, edge + 2 * d * ht], conf, r.start, r.sos_i + 1)
 
     def _signal(self, x: Row, r: TradingRange, ev: WyckoffEvent, extreme: int, targets: list[int],
-                confidence: float, cause_from: int, cause_to: int) -> None:
+                confidence: float, cause_from: int, cause_to: int, established: int | None = None) -> None:
         p = self.p
         side = 1 if ev.event in ("spring", "last_point_of_support") else -1
         if x.htf == -side:
@@ -732,9 +749,11 @@ class Machine:
         evidence = [e.evidence() for e in (r.preliminary, r.climax, r.ar, r.st, r.c_event, r.sos)
                     if e is not None and e is not ev]
         evidence.append(ev.evidence())
-        # the direction the range had established before this signal (0: none yet, at a spring or upthrust;
-        # an LPS follows its break): by construction a signal never goes against it, and the record shows it
-        established = r.direction if ev is not r.c_event else 0
+        # the direction the range had established before this signal (0: none yet, at a first spring or upthrust;
+        # an LPS follows its break): a signal goes against it only when a spring or upthrust replaces an opposite
+        # one (c_replaced_by_opposite), and the record shows it
+        if established is None:
+            established = r.direction if ev is not r.c_event else 0
         # and the signal bar's market: its trend regime and volume-spread flags (features for learning)
         evidence.append(Evidence("structure", x.t, (("context", float(r.context)), ("direction", float(established)),
                                                     ("regime", float(x.regime)), ("no_demand", float(x.no_demand)),

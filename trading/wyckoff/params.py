@@ -94,6 +94,11 @@ class WyckoffParams:
     spring_confirm: float = 0.25
     spring_confirm_bars: int = 24
     climax_replaces_in_b: bool = False  # a climax beyond the range replaces it in phase B too (always in A)
+    # one spring or upthrust per range (round 10), unless, before the break, an opposite one replaces it (an
+    # upthrust in an accumulation's phase B is its upthrust action) or one beyond the first's extreme on the
+    # same side does (the first was not the low); the first one's event and signal stay (a round 16 option)
+    c_replaced_by_opposite: bool = False
+    c_replaced_by_same: bool = False
     spring_max_volume: float = 99.0  # a break on more volume than this is supply (demand) winning
     breakout: float = 0.25  # a close beyond an edge by this fraction of the height is a break
     lps_depth: float = 0.5  # an LPS holds within this fraction of the height below resistance
