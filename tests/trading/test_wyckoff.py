@@ -1022,3 +1022,30 @@ def test_rank_min_bars_ranks_against_the_bars_there_are_before_the_window_fills(
     effort = sc.volume.astype(float) * (sc.high - sc.low).astype(float)
     for i in np.flatnonzero(on.effort_top[30:100]) + 30:  # beats 95% of the i bars before it
         assert (effort[:i] < effort[max(0, i - 2): i + 1].max()).sum() >= 0.95 * i
+
+
+def test_an_opposite_spring_or_upthrust_replaces_the_first_only_with_the_option_and_says_so(registry) -> None:
+    """Family C's seed 1003: its range takes a spring first. With ``c_replaced_by_opposite`` a later upthrust
+    before the break replaces it: its signal's evidence names the direction it goes against (+1), the spring
+    stays reported, and both modes agree; off (round 10), the upthrust is a test and no signal."""
+    inst = registry["EURUSD"]
+    sc = FAMILIES["C"](1003)
+    off = batch(inst, sc, WyckoffParams())
+    p = WyckoffParams(c_replaced_by_opposite=True)
+    on = batch(inst, sc, p)
+    new = [s for s in on.signals if s not in off.signals]
+    assert [s.setup for s in new] == ["upthrust", "last_point_of_supply"]  # the upthrust, then its break's LPSY
+    structure = dict(next(e for e in new[0].evidence if e.event == "structure").numbers)
+    assert structure["direction"] == 1.0  # against the spring's direction, and said so
+    replaced = [e for e in new[0].evidence if e.event == "spring"]  # the spring it replaced, as evidence
+    springs = [e for e in off.events if e.event == "spring"]
+    assert len(replaced) == 1 and replaced[0].bar_ts_ns in [e.bar_ts_ns for e in springs]
+    assert [e for e in on.events if e.event == "spring"] == springs  # nothing reported is taken back
+    assert [s for s in off.signals if s.ts_ns < new[0].ts_ns] == [s for s in on.signals if s.ts_ns < new[0].ts_ns]
+    assert all(dict(next(e for e in s.evidence if e.event == "structure").numbers)["direction"] == 0.0
+               for s in off.signals if s.setup in ("spring", "upthrust"))  # off, a first one only: none established
+    assert WyckoffParams().c_replaced_by_opposite is False and WyckoffParams().c_replaced_by_same is False
+    for q in (p, WyckoffParams(c_replaced_by_opposite=True, c_replaced_by_same=True)):
+        on = batch(inst, sc, q)
+        events, signals, phases = incremental(inst, sc, q)
+        assert structural(events) == on.events and signals == on.signals and phases == on.phase_names()

@@ -581,7 +581,7 @@ class Machine:
         ev = self._ev(name, e.extreme_t, e.extreme, x, penetration_atr=per_atr(depth, x), penetration_height=depth / ht,
                       volume_ratio=e.volume, recovery_bars=float(back - e.extreme_i + 1),
                       tests=float(r.st is not None))
-        was = r.direction  # 0, or the direction of the phase-C event this one replaces
+        was, replaced = r.direction, r.c_event  # 0 and None, or the phase-C event this one replaces and its direction
         r.c_event = ev
         r.direction = 1 if bullish else -1
         r.kind = KINDS[(r.context, r.direction)]
@@ -590,7 +590,8 @@ class Machine:
         conf = 0.5 + 0.1 * (r.st is not None) + (0.1 if depth_frac < 0.3 else 0.0) \
             + (0.1 if e.volume < 1.5 else 0.0)
         far = res if bullish else sup
-        self._signal(x, r, ev, e.extreme, [far, far + r.direction * ht], conf, r.start, x.i + 1, established=was)
+        self._signal(x, r, ev, e.extreme, [far, far + r.direction * ht], conf, r.start, x.i + 1, established=was,
+                     replaced=replaced)
 
     def _c_open(self, r: TradingRange, bullish: bool, e: Excursion) -> bool:
         """May this excursion be the range's spring (``bullish``) or upthrust? The first one always may;
@@ -721,7 +722,8 @@ class Machine:
         self._signal(x, r, r.lps, px, [edge + d * ht, edge + 2 * d * ht], conf, r.start, r.sos_i + 1)
 
     def _signal(self, x: Row, r: TradingRange, ev: WyckoffEvent, extreme: int, targets: list[int],
-                confidence: float, cause_from: int, cause_to: int, established: int | None = None) -> None:
+                confidence: float, cause_from: int, cause_to: int, established: int | None = None,
+                replaced: WyckoffEvent | None = None) -> None:
         p = self.p
         side = 1 if ev.event in ("spring", "last_point_of_support") else -1
         if x.htf == -side:
@@ -746,7 +748,7 @@ class Machine:
             self.short_reward += 1  # no target pays the minimum reward for the risk
             return
         reward_risk = float((prices[0] - entry) * side / risk)
-        evidence = [e.evidence() for e in (r.preliminary, r.climax, r.ar, r.st, r.c_event, r.sos)
+        evidence = [e.evidence() for e in (r.preliminary, r.climax, r.ar, r.st, replaced, r.c_event, r.sos)
                     if e is not None and e is not ev]
         evidence.append(ev.evidence())
         # the direction the range had established before this signal (0: none yet, at a first spring or upthrust;
