@@ -632,7 +632,7 @@ WHOLE_MAX_DEFAULT = 100_000
 LIST_MAX = 8  # swing scales: each is walked at every bar
 # thresholds for which 0 is a setting (off, none, or the first close inside), not a mistake
 ZERO_MEANS = {"burst_bars": "0: none", "ar_sharp": "0: off", "spring_confirm": "0: the first close inside",
-              "rank_min_bars": "0: only against a whole window"}
+              "rank_min_bars": "0: only against a whole window", "c_replace_depth": "0: any depth"}
 # the largest multiple or ratio (of the ATR, the height, phase A, the baseline ...): far beyond any use,
 # and far inside what the detector's arithmetic holds
 RATIO_MAX = 1e6

@@ -549,7 +549,7 @@ class Machine:
             e.back_i = -1
             return
         bullish = e.side < 0
-        allowed = self._c_open(r, bullish, e)  # one spring or upthrust per range; later ones are tests of it
+        allowed = self._c_open(r, bullish, e, depth / ht)  # one spring or upthrust per range; later ones test it
         shallow = depth < pen or depth < p.spring_min_penetration * ht
         test = not self._mature(x, r) or shallow or not allowed or e.volume > p.spring_max_volume
         if not test and p.spring_confirm > 0:
@@ -593,15 +593,18 @@ class Machine:
         self._signal(x, r, ev, e.extreme, [far, far + r.direction * ht], conf, r.start, x.i + 1, established=was,
                      replaced=replaced)
 
-    def _c_open(self, r: TradingRange, bullish: bool, e: Excursion) -> bool:
+    def _c_open(self, r: TradingRange, bullish: bool, e: Excursion, depth_height: float) -> bool:
         """May this excursion be the range's spring (``bullish``) or upthrust? The first one always may;
         after it, before the break, with ``c_replaced_by_opposite`` an opposite one replaces it (an upthrust
         in an accumulation's phase B is its upthrust action, not its phase C; a spring in a distribution's
         the mirror), and with ``c_replaced_by_same`` one beyond the first one's extreme does (the first was
-        not the low); else each later one is a test of the first."""
+        not the low); else each later one is a test of the first. With ``c_replace_depth`` a replacement
+        must also reach that many times the first one's penetration (in range heights)."""
         ev = r.c_event
         if ev is None:
             return True
+        if depth_height < self.p.c_replace_depth * dict(ev.numbers).get("penetration_height", 0.0):
+            return False
         if (r.direction > 0) != bullish:
             return self.p.c_replaced_by_opposite
         if not self.p.c_replaced_by_same:
