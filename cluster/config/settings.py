@@ -749,32 +749,42 @@ def wyckoff_params(values: dict[str, Any]) -> WyckoffParams:
             out[key] = _threshold(key, str(fields[key].type), value)
         except ValueError as e:
             mistakes.append(str(e))
-    if mistakes:
-        raise ValueError("\n".join(mistakes))
+    # checks across keys, each made only when every key it reads was valid (else it would judge a default in
+    # place of the value given, and the value's own mistake is named already), all named with the rest at once
     params = WyckoffParams(**out)
-    if params.spring_gate_test and not (params.gate_min > 0 and params.spring_gate_min > params.gate_min):
-        raise ValueError("agents.analysis.spring_gate_test: has no effect unless the gate is on and "
-                         f"spring_gate_min is above gate_min (gate_min {params.gate_min}, spring_gate_min "
-                         f"{params.spring_gate_min})")
-    if params.ar_sharp > 0 and params.ar_sharp_floor >= params.ar_min_atr:
-        raise ValueError("agents.analysis.ar_sharp: has no effect unless ar_sharp_floor is below ar_min_atr (a sharp "
-                         f"AR is one short of ar_min_atr; ar_sharp_floor {params.ar_sharp_floor}, ar_min_atr "
-                         f"{params.ar_min_atr})")
-    if params.rank_min_bars >= max(params.rank_bars, params.fall_bars):
-        raise ValueError("agents.analysis.rank_min_bars: has no effect unless it is below rank_bars or fall_bars (a "
-                         f"window is ranked whole once it is full; rank_min_bars {params.rank_min_bars}, rank_bars "
-                         f"{params.rank_bars}, fall_bars {params.fall_bars})")
+    wrong = {m.split(":", 1)[0].removeprefix("agents.analysis.") for m in mistakes}
+
+    def across(keys: tuple[str, ...], broken: bool, message: str) -> None:
+        if broken and not wrong.intersection(keys):
+            mistakes.append(f"agents.analysis.{keys[0]}: {message}")
+
+    across(("spring_gate_test", "gate_min", "spring_gate_min"),
+           params.spring_gate_test and not (params.gate_min > 0 and params.spring_gate_min > params.gate_min),
+           "has no effect unless the gate is on and spring_gate_min is above gate_min "
+           f"(gate_min {params.gate_min}, spring_gate_min {params.spring_gate_min})")
+    across(("ar_sharp", "ar_sharp_floor", "ar_min_atr"), params.ar_sharp > 0 and params.ar_sharp_floor >= params.ar_min_atr,
+           "has no effect unless ar_sharp_floor is below ar_min_atr (a sharp AR is one short of ar_min_atr; "
+           f"ar_sharp_floor {params.ar_sharp_floor}, ar_min_atr {params.ar_min_atr})")
+    across(("rank_min_bars", "rank_bars", "fall_bars"), params.rank_min_bars >= max(params.rank_bars, params.fall_bars),
+           "has no effect unless it is below rank_bars or fall_bars (a window is ranked whole once it is full; "
+           f"rank_min_bars {params.rank_min_bars}, rank_bars {params.rank_bars}, fall_bars {params.fall_bars})")
+    across(("c_replace_depth", "c_replaced_by_opposite", "c_replaced_by_same"),
+           params.c_replace_depth > 0 and not (params.c_replaced_by_opposite or params.c_replaced_by_same),
+           "has no effect unless c_replaced_by_opposite or c_replaced_by_same is on (it guards a replacement)")
     from trading.wyckoff import gate
 
-    try:
-        gate.ready(params.gate_min)  # the trees are read only with the gate on
-    except ValueError as e:
-        raise ValueError(f"agents.analysis.gate_min: {e}") from None
-    if params.gate_min > 0:  # with the gate off, spring_gate_min is not used
+    if "gate_min" not in wrong:
         try:
-            gate.ready(params.spring_gate_min, "spring_gate_min", "every range a spring or upthrust proves")
+            gate.ready(params.gate_min)  # the trees are read only with the gate on
         except ValueError as e:
-            raise ValueError(f"agents.analysis.spring_gate_min: {e}") from None
+            mistakes.append(f"agents.analysis.gate_min: {e}")
+        if params.gate_min > 0 and "spring_gate_min" not in wrong:  # with the gate off, spring_gate_min is not used
+            try:
+                gate.ready(params.spring_gate_min, "spring_gate_min", "every range a spring or upthrust proves")
+            except ValueError as e:
+                mistakes.append(f"agents.analysis.spring_gate_min: {e}")
+    if mistakes:
+        raise ValueError("\n".join(mistakes))
     return params
 
 

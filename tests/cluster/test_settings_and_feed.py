@@ -189,6 +189,7 @@ def test_every_wyckoff_threshold_has_a_ceiling_and_every_mistake_is_named_at_onc
                 load_settings(analysis(**{key: top + 1}))
         elif kind == "float" and key not in ("gate_min", "spring_gate_min", "climax_rank", "fall_rank"):
             floor = {"ar_sharp_floor": 1} if key == "ar_sharp" else {}  # (ar_sharp acts only under ar_min_atr)
+            floor |= {"c_replaced_by_opposite": True} if key == "c_replace_depth" else {}  # (it guards that)
             assert getattr(load_settings(analysis(**{key: 1e6, "gate_min": 0}, **floor)).wyckoff_params(), key) == 1e6
             with pytest.raises(SettingsError, match=rf"agents\.analysis\.{key}: a number .*(at most|to) 1,000,000"):
                 load_settings(analysis(**{key: 1.7e308}))
@@ -225,6 +226,20 @@ def test_every_wyckoff_threshold_has_a_ceiling_and_every_mistake_is_named_at_onc
         with pytest.raises(SettingsError, match=r"rank_min_bars: has no effect unless it is below rank_bars or fall_b"):
             load_settings(analysis(**values))
     assert load_settings(analysis(rank_min_bars=299)).wyckoff_params().rank_min_bars == 299
+    # and c_replace_depth without a replacement to guard
+    with pytest.raises(SettingsError, match=r"c_replace_depth: has no effect unless c_replaced_by_opposite or c_repl"):
+        load_settings(analysis(c_replace_depth=1.0))
+    assert load_settings(analysis(c_replace_depth=1.0, c_replaced_by_same=True)).wyckoff_params().c_replace_depth == 1.0
+    # the checks across keys are named with every other mistake at once, and only where each key they read is
+    # valid (a wrong ar_min_atr is named for itself, not judged against ar_sharp_floor as its default)
+    with pytest.raises(SettingsError) as caught:
+        load_settings(analysis(atr_period=0, ar_sharp=1.5, ar_min_atr="four", rank_min_bars=400, c_replace_depth=2,
+                               spring_gate_test=True))
+    lines = str(caught.value).splitlines()
+    assert lines[0].endswith(": 5 invalid setting(s)"), lines
+    named = sorted(line.split(":")[0].strip() for line in lines[1:])
+    assert named == sorted(f"agents.analysis.{k}" for k in ("atr_period", "ar_min_atr", "rank_min_bars",
+                                                            "c_replace_depth", "spring_gate_test")), lines
     assert load_settings(analysis(rank_min_bars=0)).wyckoff_params().rank_min_bars == 0
     # every mistake at once, the other sections' too
     path = write(tmp_path, lambda d: (d["agents"].update(analysis={"htf_factor": 1e12, "proven_ratio": 1.7e308,
