@@ -771,6 +771,9 @@ def wyckoff_params(values: dict[str, Any]) -> WyckoffParams:
     across(("c_replace_depth", "c_replaced_by_opposite", "c_replaced_by_same"),
            params.c_replace_depth > 0 and not (params.c_replaced_by_opposite or params.c_replaced_by_same),
            "has no effect unless c_replaced_by_opposite or c_replaced_by_same is on (it guards a replacement)")
+    across(("c_replace_toward_context", "c_replaced_by_opposite"),
+           params.c_replace_toward_context and not params.c_replaced_by_opposite,
+           "has no effect unless c_replaced_by_opposite is on (it guards an opposite replacement)")
     from trading.wyckoff import gate
 
     if "gate_min" not in wrong:

@@ -230,6 +230,10 @@ def test_every_wyckoff_threshold_has_a_ceiling_and_every_mistake_is_named_at_onc
     with pytest.raises(SettingsError, match=r"c_replace_depth: has no effect unless c_replaced_by_opposite or c_repl"):
         load_settings(analysis(c_replace_depth=1.0))
     assert load_settings(analysis(c_replace_depth=1.0, c_replaced_by_same=True)).wyckoff_params().c_replace_depth == 1.0
+    with pytest.raises(SettingsError, match=r"c_replace_toward_context: has no effect unless c_replaced_by_opposite"):
+        load_settings(analysis(c_replace_toward_context=True, c_replaced_by_same=True))
+    assert load_settings(analysis(c_replace_toward_context=True, c_replaced_by_opposite=True)).wyckoff_params() \
+        .c_replace_toward_context
     # the checks across keys are named with every other mistake at once, and only where each key they read is
     # valid (a wrong ar_min_atr is named for itself, not judged against ar_sharp_floor as its default)
     with pytest.raises(SettingsError) as caught:

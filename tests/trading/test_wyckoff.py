@@ -592,7 +592,7 @@ def test_a_bar_that_ends_when_it_starts_is_refused_in_both_modes(registry) -> No
         WyckoffDetector(inst, WyckoffParams()).update_points(int(start[0]), int(start[0]), 1, 2, 0, 1, 100)
 
 
-PINNED_SHAPE = "3180b032cab20bfa"  # the detector's saved shape at STATE_FORMAT 10 (rank_min_bars, c_replace*: rounds 14, 16, 17)
+PINNED_SHAPE = "e42dc2477939777f"  # the detector's saved shape at STATE_FORMAT 10 (rank_min_bars, c_replace*: rounds 14, 16, 17, 19)
 
 
 def test_the_detectors_saved_shape_is_pinned_with_the_state_format(registry) -> None:

@@ -606,7 +606,10 @@ class Machine:
         if depth_height < self.p.c_replace_depth * dict(ev.numbers).get("penetration_height", 0.0):
             return False
         if (r.direction > 0) != bullish:
-            return self.p.c_replaced_by_opposite
+            # with c_replace_toward_context, only a spring in a range a selling climax opened (an upthrust in one
+            # a buying climax opened): the phase-B upthrust action before an accumulation's spring, the mirror
+            toward = bullish == (r.context > 0)
+            return self.p.c_replaced_by_opposite and (toward or not self.p.c_replace_toward_context)
         if not self.p.c_replaced_by_same:
             return False
         first = round(ev.price * self.scale)

@@ -100,6 +100,7 @@ class WyckoffParams:
     c_replaced_by_opposite: bool = False
     c_replaced_by_same: bool = False
     c_replace_depth: float = 0.0  # ... and only reaching this many times the first one's penetration (0: any)
+    c_replace_toward_context: bool = False  # ... and an opposite one only toward the range's context (round 19)
     spring_max_volume: float = 99.0  # a break on more volume than this is supply (demand) winning
     breakout: float = 0.25  # a close beyond an edge by this fraction of the height is a break
     lps_depth: float = 0.5  # an LPS holds within this fraction of the height below resistance
