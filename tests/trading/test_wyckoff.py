@@ -1025,13 +1025,15 @@ def test_rank_min_bars_ranks_against_the_bars_there_are_before_the_window_fills(
 
 
 def test_an_opposite_spring_or_upthrust_replaces_the_first_only_with_the_option_and_says_so(registry) -> None:
-    """Family C's seed 1003: its range takes a spring first. With ``c_replaced_by_opposite`` a later upthrust
-    before the break replaces it: its signal's evidence names the direction it goes against (+1), the spring
-    stays reported, and both modes agree; off (round 10), the upthrust is a test and no signal."""
+    """Family C's seed 1003: a range a buying climax opened takes a spring first. With
+    ``c_replaced_by_opposite`` (the default since round 19) a later upthrust before the break replaces it: its
+    signal's evidence names the direction it goes against (+1), the spring stays reported, and both modes
+    agree; off (round 10's one per range), the upthrust is a test and no signal. Only toward the context
+    (``c_replace_toward_context``, the default): a spring would not replace an upthrust in this range."""
     inst = registry["EURUSD"]
     sc = FAMILIES["C"](1003)
-    off = batch(inst, sc, WyckoffParams())
-    p = WyckoffParams(c_replaced_by_opposite=True)
+    off = batch(inst, sc, WyckoffParams(c_replaced_by_opposite=False, c_replace_toward_context=False))
+    p = WyckoffParams()
     on = batch(inst, sc, p)
     new = [s for s in on.signals if s not in off.signals]
     assert [s.setup for s in new] == ["upthrust", "last_point_of_supply"]  # the upthrust, then its break's LPSY
@@ -1044,8 +1046,23 @@ def test_an_opposite_spring_or_upthrust_replaces_the_first_only_with_the_option_
     assert [s for s in off.signals if s.ts_ns < new[0].ts_ns] == [s for s in on.signals if s.ts_ns < new[0].ts_ns]
     assert all(dict(next(e for e in s.evidence if e.event == "structure").numbers)["direction"] == 0.0
                for s in off.signals if s.setup in ("spring", "upthrust"))  # off, a first one only: none established
-    assert WyckoffParams().c_replaced_by_opposite is False and WyckoffParams().c_replaced_by_same is False
+    assert p.c_replaced_by_opposite and p.c_replace_toward_context and not p.c_replaced_by_same
+    assert dict(next(e for e in new[0].evidence if e.event == "structure").numbers)["context"] == -1.0  # toward it
     for q in (p, WyckoffParams(c_replaced_by_opposite=True, c_replaced_by_same=True)):
         on = batch(inst, sc, q)
         events, signals, phases = incremental(inst, sc, q)
         assert structural(events) == on.events and signals == on.signals and phases == on.phase_names()
+
+
+def test_an_opposite_replacement_against_the_ranges_context_is_a_test_by_default(registry) -> None:
+    """Family A's seed 1022 (gate off, so no trees decide): a range a selling climax opened takes a spring,
+    then an upthrust. Toward the context only (the default) the upthrust is a test of the spring; with
+    ``c_replace_toward_context`` off it replaces the spring (an upthrust in an accumulation's place)."""
+    inst = registry["EURUSD"]
+    sc = FAMILIES["A"](1022)
+    toward = batch(inst, sc, WyckoffParams(gate_min=0.0))
+    either = batch(inst, sc, WyckoffParams(gate_min=0.0, c_replace_toward_context=False))
+    assert [(r.context, r.c_event.event if r.c_event else None) for r in toward.ranges][1] == (1, "spring")
+    assert [(r.context, r.c_event.event if r.c_event else None) for r in either.ranges][1] == (1, "upthrust")
+    extra = [e for e in either.events if e not in toward.events]
+    assert [e.event for e in extra if e.event in ("spring", "upthrust")] == ["upthrust"]
