@@ -54,12 +54,11 @@ from trading.wyckoff.scoring import TOLERANCE  # noqa: E402
 TUNING = "ABCDEFGHI"
 # the detector's settings the gate was chosen with (rounds 6-11: docs/wyckoff.md): looser candidates than
 # round 5's (since round 8, a climax's effort ranked against the bars before it; since round 10, a fall into it
-# ranked the same way, and springs counted from a range as old as its phase A; since round 19, an opposite
-# spring or upthrust toward the range's context replaces its first), which the gate then sorts; the
-# detector's defaults (round 11's spring_gate_min, chosen on its folds, ships off: docs/wyckoff.md)
+# ranked the same way, and springs counted from a range as old as its phase A), which the gate then sorts;
+# the detector's defaults (round 11's spring_gate_min and round 19's c_replaced_by_opposite, each chosen on its
+# folds, ship off: docs/wyckoff.md)
 CANDIDATES = {"ar_min_atr": 4.0, "climax_volume": 2.5, "climax_rank": 0.95, "fall_rank": 0.9, "fall_bars": 300,
-              "min_range_ratio": 1.0, "c_replaced_by_opposite": True, "c_replace_toward_context": True,
-              "gate_min": 0.2}
+              "min_range_ratio": 1.0, "gate_min": 0.2}
 BOOST = {"max_depth": 3, "eta": 0.05, "subsample": 0.8, "min_child_weight": 5, "objective": "binary:logistic",
          "eval_metric": "logloss", "seed": 0, "nthread": 1}
 ROUNDS = 150

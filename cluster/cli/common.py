@@ -27,7 +27,7 @@ def settings_or_exit(config: Path, **overrides: object) -> Settings:
     try:
         return load_settings(config, **{k: v for k, v in overrides.items() if v is not None})
     except SettingsError as exc:
-        console.print(f"[red]configuration error[/red]\n{escape(str(exc))}")
+        console.print(f"[red]configuration error[/red]\n{escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(2) from None
 
 UrlOpt = Annotated[str | None, typer.Option(help="A SQLAlchemy URL; default: the store the settings name.")]

@@ -749,13 +749,14 @@ def wyckoff_params(values: dict[str, Any]) -> WyckoffParams:
             out[key] = _threshold(key, str(fields[key].type), value)
         except ValueError as e:
             mistakes.append(str(e))
-    # checks across keys, each made only when every key it reads was valid (else it would judge a default in
-    # place of the value given, and the value's own mistake is named already), all named with the rest at once
+    # checks across keys, each made only when the key it names was set and every key it reads was valid (else
+    # it would judge a default in place of the value given, and the value's own mistake is named already), all
+    # named with the rest at once; a default that would do nothing with another key's setting is no mistake
     params = WyckoffParams(**out)
     wrong = {m.split(":", 1)[0].removeprefix("agents.analysis.") for m in mistakes}
 
     def across(keys: tuple[str, ...], broken: bool, message: str) -> None:
-        if broken and not wrong.intersection(keys):
+        if broken and keys[0] in out and not wrong.intersection(keys):
             mistakes.append(f"agents.analysis.{keys[0]}: {message}")
 
     across(("spring_gate_test", "gate_min", "spring_gate_min"),
@@ -768,6 +769,9 @@ def wyckoff_params(values: dict[str, Any]) -> WyckoffParams:
     across(("rank_min_bars", "rank_bars", "fall_bars"), params.rank_min_bars >= max(params.rank_bars, params.fall_bars),
            "has no effect unless it is below rank_bars or fall_bars (a window is ranked whole once it is full; "
            f"rank_min_bars {params.rank_min_bars}, rank_bars {params.rank_bars}, fall_bars {params.fall_bars})")
+    across(("rank_min_bars", "climax_rank", "fall_rank"),
+           params.rank_min_bars > 0 and params.climax_rank <= 0 and params.fall_rank <= 0,
+           "has no effect unless climax_rank or fall_rank is on (it says from which bar they rank)")
     across(("c_replace_depth", "c_replaced_by_opposite", "c_replaced_by_same"),
            params.c_replace_depth > 0 and not (params.c_replaced_by_opposite or params.c_replaced_by_same),
            "has no effect unless c_replaced_by_opposite or c_replaced_by_same is on (it guards a replacement)")

@@ -226,19 +226,25 @@ def test_every_wyckoff_threshold_has_a_ceiling_and_every_mistake_is_named_at_onc
         with pytest.raises(SettingsError, match=r"rank_min_bars: has no effect unless it is below rank_bars or fall_b"):
             load_settings(analysis(**values))
     assert load_settings(analysis(rank_min_bars=299)).wyckoff_params().rank_min_bars == 299
+    with pytest.raises(SettingsError, match=r"rank_min_bars: has no effect unless climax_rank or fall_rank is on"):
+        load_settings(analysis(rank_min_bars=5, climax_rank=0, fall_rank=0))
+    assert load_settings(analysis(rank_min_bars=5, climax_rank=0)).wyckoff_params().rank_min_bars == 5
     # and c_replace_depth without a replacement to guard
     with pytest.raises(SettingsError, match=r"c_replace_depth: has no effect unless c_replaced_by_opposite or c_repl"):
-        load_settings(analysis(c_replace_depth=1.0))
-    assert load_settings(analysis(c_replace_depth=1.0, c_replaced_by_same=True)).wyckoff_params().c_replace_depth == 1.0
+        load_settings(analysis(c_replace_depth=1.0, c_replaced_by_opposite=False))
+    assert load_settings(analysis(c_replace_depth=1.0, c_replaced_by_opposite=True)).wyckoff_params() \
+        .c_replace_depth == 1.0
     with pytest.raises(SettingsError, match=r"c_replace_toward_context: has no effect unless c_replaced_by_opposite"):
-        load_settings(analysis(c_replace_toward_context=True, c_replaced_by_same=True))
+        load_settings(analysis(c_replace_toward_context=True, c_replaced_by_opposite=False))
+    # the default toward_context is no mistake while the replacement is off (the default)
+    assert not load_settings(analysis(c_replaced_by_same=True)).wyckoff_params().c_replaced_by_opposite
     assert load_settings(analysis(c_replace_toward_context=True, c_replaced_by_opposite=True)).wyckoff_params() \
         .c_replace_toward_context
     # the checks across keys are named with every other mistake at once, and only where each key they read is
     # valid (a wrong ar_min_atr is named for itself, not judged against ar_sharp_floor as its default)
     with pytest.raises(SettingsError) as caught:
         load_settings(analysis(atr_period=0, ar_sharp=1.5, ar_min_atr="four", rank_min_bars=400, c_replace_depth=2,
-                               spring_gate_test=True))
+                               c_replaced_by_opposite=False, c_replace_toward_context=False, spring_gate_test=True))
     lines = str(caught.value).splitlines()
     assert lines[0].endswith(": 5 invalid setting(s)"), lines
     named = sorted(line.split(":")[0].strip() for line in lines[1:])
@@ -430,3 +436,15 @@ def test_a_session_cuts_its_batches_at_every_holding_deadline(tmp_path) -> None:
     overnight = [datetime_to_ts(datetime(2026, 3, d, 21, 0, tzinfo=UTC)) for d in (5, 6)]  # 15:00 CST
     assert weekend in cuts and set(overnight) <= set(cuts)
     assert cuts == sorted(set(cuts))
+
+
+def test_check_config_prints_each_mistake_on_one_line_however_long(tmp_path: Path) -> None:
+    """The console wraps at its width; a configuration error is printed without a hard wrap, one mistake a line
+    (the line that refuses rank_min_bars is ~150 characters and was cut in two)."""
+    path = write(tmp_path, lambda d: d["agents"].update(analysis={"rank_min_bars": 300, "atr_period": 0}))
+    result = CliRunner().invoke(app, ["check-config", "--config", str(path)], env={"COLUMNS": "80"})
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    mine = [line for line in lines if "agents.analysis.rank_min_bars" in line]
+    assert len(mine) == 1 and mine[0].rstrip().endswith("fall_bars 300)"), lines
+    assert lines[-2:] == [line for line in lines if line.lstrip().startswith("agents.analysis.")], lines

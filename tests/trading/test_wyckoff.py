@@ -592,13 +592,18 @@ def test_a_bar_that_ends_when_it_starts_is_refused_in_both_modes(registry) -> No
         WyckoffDetector(inst, WyckoffParams()).update_points(int(start[0]), int(start[0]), 1, 2, 0, 1, 100)
 
 
-PINNED_SHAPE = "e42dc2477939777f"  # the detector's saved shape at STATE_FORMAT 10 (rank_min_bars, c_replace*: rounds 14, 16, 17, 19)
+# the detector's saved shape at each STATE_FORMAT since 9: a format is one shape, for good, once a commit has it
+# (a state saved by one shape and read by another loads its dataclasses' fields by position: wrong values, or a
+# crash later); a new shape takes a new number, never a re-pin of the current one
+SHAPES = {9: "25999760988f7f91",  # with its windows since round 11
+          10: "2bafc2e7e721130d",  # rank_min_bars (round 14)
+          11: "e42dc2477939777f"}  # c_replaced_by_opposite, c_replaced_by_same, c_replace_depth, c_replace_toward_context
 
 
 def test_the_detectors_saved_shape_is_pinned_with_the_state_format(registry) -> None:
     """The analysis agent saves its detectors: a change to the names they keep must come with a
     new ``STATE_FORMAT`` (cluster/desk/session.py), so a run saved by older code is refused in one
-    line rather than failing to unpickle. Re-pin the digest when you bump it."""
+    line rather than failing to unpickle. Add the new digest under the new number when you bump it."""
     import dataclasses
     import hashlib
 
@@ -615,7 +620,8 @@ def test_the_detectors_saved_shape_is_pinned_with_the_state_format(registry) -> 
     shape |= {"Extreme": list(Extreme.__slots__), "WindowSum": list(WindowSum.__slots__),
               "RankWindow": sorted(vars(RankWindow(1)))}
     digest = hashlib.sha256(repr(sorted(shape.items())).encode()).hexdigest()[:16]
-    assert (STATE_FORMAT, digest) == (10, PINNED_SHAPE), f"the detector's state changed shape ({digest}): bump STATE_FORMAT"
+    assert max(SHAPES) == STATE_FORMAT and len(set(SHAPES.values())) == len(SHAPES)
+    assert digest == SHAPES[STATE_FORMAT], f"the detector's state changed shape ({digest}): bump STATE_FORMAT"
 
 
 
@@ -1026,14 +1032,14 @@ def test_rank_min_bars_ranks_against_the_bars_there_are_before_the_window_fills(
 
 def test_an_opposite_spring_or_upthrust_replaces_the_first_only_with_the_option_and_says_so(registry) -> None:
     """Family C's seed 1003: a range a buying climax opened takes a spring first. With
-    ``c_replaced_by_opposite`` (the default since round 19) a later upthrust before the break replaces it: its
-    signal's evidence names the direction it goes against (+1), the spring stays reported, and both modes
-    agree; off (round 10's one per range), the upthrust is a test and no signal. Only toward the context
-    (``c_replace_toward_context``, the default): a spring would not replace an upthrust in this range."""
+    ``c_replaced_by_opposite`` (round 19's choice on the folds, shipped off) a later upthrust before the break
+    replaces it, toward the range's context: its signal's evidence names the direction it goes against (+1),
+    the spring stays reported, and both modes agree; off (the default: one per range), the upthrust is a
+    test and no signal."""
     inst = registry["EURUSD"]
     sc = FAMILIES["C"](1003)
-    off = batch(inst, sc, WyckoffParams(c_replaced_by_opposite=False, c_replace_toward_context=False))
-    p = WyckoffParams()
+    off = batch(inst, sc, WyckoffParams())
+    p = WyckoffParams(c_replaced_by_opposite=True)
     on = batch(inst, sc, p)
     new = [s for s in on.signals if s not in off.signals]
     assert [s.setup for s in new] == ["upthrust", "last_point_of_supply"]  # the upthrust, then its break's LPSY
@@ -1046,7 +1052,7 @@ def test_an_opposite_spring_or_upthrust_replaces_the_first_only_with_the_option_
     assert [s for s in off.signals if s.ts_ns < new[0].ts_ns] == [s for s in on.signals if s.ts_ns < new[0].ts_ns]
     assert all(dict(next(e for e in s.evidence if e.event == "structure").numbers)["direction"] == 0.0
                for s in off.signals if s.setup in ("spring", "upthrust"))  # off, a first one only: none established
-    assert p.c_replaced_by_opposite and p.c_replace_toward_context and not p.c_replaced_by_same
+    assert not WyckoffParams().c_replaced_by_opposite and p.c_replace_toward_context and not p.c_replaced_by_same
     assert dict(next(e for e in new[0].evidence if e.event == "structure").numbers)["context"] == -1.0  # toward it
     for q in (p, WyckoffParams(c_replaced_by_opposite=True, c_replaced_by_same=True)):
         on = batch(inst, sc, q)
@@ -1055,13 +1061,13 @@ def test_an_opposite_spring_or_upthrust_replaces_the_first_only_with_the_option_
 
 
 def test_an_opposite_replacement_against_the_ranges_context_is_a_test_by_default(registry) -> None:
-    """Family A's seed 1022 (gate off, so no trees decide): a range a selling climax opened takes a spring,
-    then an upthrust. Toward the context only (the default) the upthrust is a test of the spring; with
-    ``c_replace_toward_context`` off it replaces the spring (an upthrust in an accumulation's place)."""
+    """Family A's seed 1022 (gate off, so no trees decide), with ``c_replaced_by_opposite``: a range a selling
+    climax opened takes a spring, then an upthrust. Toward the context only (the default) the upthrust is a
+    test of the spring; with ``c_replace_toward_context`` off it replaces the spring."""
     inst = registry["EURUSD"]
     sc = FAMILIES["A"](1022)
-    toward = batch(inst, sc, WyckoffParams(gate_min=0.0))
-    either = batch(inst, sc, WyckoffParams(gate_min=0.0, c_replace_toward_context=False))
+    toward = batch(inst, sc, WyckoffParams(gate_min=0.0, c_replaced_by_opposite=True))
+    either = batch(inst, sc, WyckoffParams(gate_min=0.0, c_replaced_by_opposite=True, c_replace_toward_context=False))
     assert [(r.context, r.c_event.event if r.c_event else None) for r in toward.ranges][1] == (1, "spring")
     assert [(r.context, r.c_event.event if r.c_event else None) for r in either.ranges][1] == (1, "upthrust")
     extra = [e for e in either.events if e not in toward.events]

@@ -45,7 +45,7 @@ def test_the_shipped_gate_reads_the_detectors_features_and_says_what_it_was_trai
     assert trees.features == gate.FEATURES and len(trees.nodes) > 0
     assert trees.meta["never_read"] == "family J" and "A, B, C, D, E, F, G, H, I," in trees.meta["trained_on"]
     use = {"ar_min_atr": 4.0, "climax_volume": 2.5, "climax_rank": 0.95, "fall_rank": 0.9, "fall_bars": 300,
-           "min_range_ratio": 1.0, "c_replaced_by_opposite": True, "c_replace_toward_context": True, "gate_min": 0.2}
+           "min_range_ratio": 1.0, "gate_min": 0.2}
     assert trees.meta["use_with"] == use
     p = WyckoffParams()
     assert {k: getattr(p, k) for k in use} == use, "the detector's defaults are its use"

