@@ -741,6 +741,7 @@ def wyckoff_params(values: dict[str, Any]) -> WyckoffParams:
     fields = {f.name: f for f in dataclasses.fields(WyckoffParams)}
     out: dict[str, Any] = {}
     mistakes: list[str] = []
+    wrong: set[str] = set()  # the keys whose value was refused
     for key, value in values.items():
         if key not in fields:
             mistakes.append(f"agents.analysis.{key}: unknown Wyckoff threshold (see trading/wyckoff/params.py)")
@@ -749,11 +750,11 @@ def wyckoff_params(values: dict[str, Any]) -> WyckoffParams:
             out[key] = _threshold(key, str(fields[key].type), value)
         except ValueError as e:
             mistakes.append(str(e))
+            wrong.add(key)
     # checks across keys, each made only when the key it names was set and every key it reads was valid (else
     # it would judge a default in place of the value given, and the value's own mistake is named already), all
     # named with the rest at once; a default that would do nothing with another key's setting is no mistake
     params = WyckoffParams(**out)
-    wrong = {m.split(":", 1)[0].removeprefix("agents.analysis.") for m in mistakes}
 
     def across(keys: tuple[str, ...], broken: bool, message: str) -> None:
         if broken and keys[0] in out and not wrong.intersection(keys):

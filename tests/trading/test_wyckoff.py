@@ -1060,7 +1060,7 @@ def test_an_opposite_spring_or_upthrust_replaces_the_first_only_with_the_option_
         assert structural(events) == on.events and signals == on.signals and phases == on.phase_names()
 
 
-def test_an_opposite_replacement_against_the_ranges_context_is_a_test_by_default(registry) -> None:
+def test_an_opposite_replacement_against_the_ranges_context_is_a_test_with_toward_context_on(registry) -> None:
     """Family A's seed 1022 (gate off, so no trees decide), with ``c_replaced_by_opposite``: a range a selling
     climax opened takes a spring, then an upthrust. Toward the context only (the default) the upthrust is a
     test of the spring; with ``c_replace_toward_context`` off it replaces the spring."""

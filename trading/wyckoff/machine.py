@@ -90,8 +90,8 @@ it (the range height), and the point-and-figure count of the range's cause (colu
 reversal, projected from the extreme), each kept only on the profit side and at least
 ``min_reward_risk`` times the risk away (no target left, no signal). A signal is emitted only when
 the higher timeframe's regime is not against it (``htf``); its evidence holds the direction the
-range had established before it (none at a spring/upthrust, the break's at an LPS/LPSY), which a
-signal never goes against.
+range had established before it (none at a first spring/upthrust, the break's at an LPS/LPSY), which a
+signal goes against only when a spring/upthrust replaces an opposite one (``c_replaced_by_opposite``, off).
 """
 
 from __future__ import annotations
@@ -603,17 +603,17 @@ class Machine:
         ev = r.c_event
         if ev is None:
             return True
-        if depth_height < self.p.c_replace_depth * dict(ev.numbers).get("penetration_height", 0.0):
-            return False
+        p = self.p
         if (r.direction > 0) != bullish:
             # with c_replace_toward_context, only a spring in a range a selling climax opened (an upthrust in one
             # a buying climax opened): the phase-B upthrust action before an accumulation's spring, the mirror
             toward = bullish == (r.context > 0)
-            return self.p.c_replaced_by_opposite and (toward or not self.p.c_replace_toward_context)
-        if not self.p.c_replaced_by_same:
-            return False
-        first = round(ev.price * self.scale)
-        return e.extreme < first if bullish else e.extreme > first
+            may = p.c_replaced_by_opposite and (toward or not p.c_replace_toward_context)
+        else:
+            first = round(ev.price * self.scale)
+            may = p.c_replaced_by_same and (e.extreme < first if bullish else e.extreme > first)
+        # (the first one's numbers are read only for a replacement the options allow)
+        return may and depth_height >= p.c_replace_depth * dict(ev.numbers).get("penetration_height", 0.0)
 
     def _largest_swing(self, r: TradingRange, s: int) -> int:
         """The largest rally (s > 0; reaction, s < 0) in the closes of the trend lookback before
@@ -757,11 +757,11 @@ class Machine:
         evidence = [e.evidence() for e in (r.preliminary, r.climax, r.ar, r.st, replaced, r.c_event, r.sos)
                     if e is not None and e is not ev]
         evidence.append(ev.evidence())
-        # the direction the range had established before this signal (0: none yet, at a first spring or upthrust;
-        # an LPS follows its break): a signal goes against it only when a spring or upthrust replaces an opposite
-        # one (c_replaced_by_opposite), and the record shows it
+        # the direction the range had established before this signal (the spring or upthrust passes its own: 0 at
+        # a first one; an LPS follows its break): a signal goes against it only when a spring or upthrust replaces
+        # an opposite one (c_replaced_by_opposite), and the record shows it
         if established is None:
-            established = r.direction if ev is not r.c_event else 0
+            established = r.direction
         # and the signal bar's market: its trend regime and volume-spread flags (features for learning)
         evidence.append(Evidence("structure", x.t, (("context", float(r.context)), ("direction", float(established)),
                                                     ("regime", float(x.regime)), ("no_demand", float(x.no_demand)),
