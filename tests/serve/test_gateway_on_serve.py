@@ -252,26 +252,25 @@ def test_the_stream_refuses_what_it_must_with_problem_documents(base: str, keys:
 
     import websockets
 
-    async def attempt(url: str, headers: dict[str, str] | None = None, first: str | None = None) -> tuple[Any, int]:
+    async def attempt(url: str, headers: dict[str, str] | None = None) -> tuple[Any, int]:
+        # nothing is sent first: by default the server reads no frame before the credentials and
+        # refuses at once, so a first message would race its close (bad first messages, read with
+        # gateway.stream_auth_message, are refused in test_gateway_parts)
         async with websockets.connect(url, additional_headers=headers) as ws:
-            if first is not None:
-                await ws.send(first)
             doc = json.loads(await asyncio.wait_for(ws.recv(), 10))
             with pytest.raises(websockets.ConnectionClosed) as closed:
                 await asyncio.wait_for(ws.recv(), 10)
             return doc, closed.value.rcvd.code if closed.value.rcvd else 0
 
     cases = [
-        (ws_url(base), None, "{}", "unauthorized", 4401),
-        (ws_url(base), None, "not json", "unauthorized", 4401),
-        (ws_url(base), None, "[" * 100_000, "unauthorized", 4401),  # nested too deep to parse: no traceback
-        (ws_url(base), auth("okt_000000000000_" + "x" * 43), None, "unauthorized", 4401),
-        (ws_url(base, topics="fills,gossip"), auth(keys["viewer"]), None, "invalid-request", 4400),
-        (ws_url(base, after="-3"), auth(keys["viewer"]), None, "invalid-request", 4400),
-        (ws_url(base, after="ten"), auth(keys["viewer"]), None, "invalid-request", 4400),
+        (ws_url(base), None, "unauthorized", 4401),
+        (ws_url(base), auth("okt_000000000000_" + "x" * 43), "unauthorized", 4401),
+        (ws_url(base, topics="fills,gossip"), auth(keys["viewer"]), "invalid-request", 4400),
+        (ws_url(base, after="-3"), auth(keys["viewer"]), "invalid-request", 4400),
+        (ws_url(base, after="ten"), auth(keys["viewer"]), "invalid-request", 4400),
     ]
-    for url, headers, first, slug, code in cases:
-        doc, got = asyncio.run(attempt(url, headers, first))
+    for url, headers, slug, code in cases:
+        doc, got = asyncio.run(attempt(url, headers))
         assert doc["type"] == "error" and doc["problem"]["type"] == f"urn:octet:problem:{slug}", (url, doc)
         assert got == code, (url, got)
         assert "Traceback" not in json.dumps(doc)

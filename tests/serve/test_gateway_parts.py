@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -385,6 +386,19 @@ def test_a_server_process_freezes_its_start_up_heap_unless_told_not_to(tmp_path:
     assert on > 50_000  # the imports and the app: ~190,000 objects here
 
 
+def within(seconds: float, call: Callable[[], str]) -> str:
+    """``call()``'s result, or a failure after ``seconds`` (the test client's receive has no timeout)."""
+    import threading
+
+    got: list[str] = []
+    t = threading.Thread(target=lambda: got.append(call()), daemon=True)
+    t.start()
+    t.join(seconds)
+    if not got:
+        pytest.fail(f"no answer within {seconds} s")
+    return got[0]
+
+
 def test_a_browser_authenticates_the_stream_by_subprotocol_and_no_frame_is_read_before_it(tmp_path: Path) -> None:
     """A browser cannot set headers on a WebSocket: it offers ``octet`` and ``octet.bearer.<key>``;
     the server chooses ``octet`` (never echoing the token) and knows the caller before it reads any
@@ -394,6 +408,7 @@ def test_a_browser_authenticates_the_stream_by_subprotocol_and_no_frame_is_read_
     import json
 
     from starlette.testclient import TestClient
+    from starlette.websockets import WebSocketDisconnect
 
     def first(c: TestClient, **kw: object) -> tuple[str, str | None, float]:
         t = time.perf_counter()
@@ -419,10 +434,22 @@ def test_a_browser_authenticates_the_stream_by_subprotocol_and_no_frame_is_read_
             assert doc["problem"]["type"].endswith(":unauthorized"), "a first message is not read by default"
     store.close()
     app, keys, store = _app(tmp_path / "message", gateway__stream_auth_message=True)
-    with TestClient(app) as c, c.websocket_connect("/api/v1/stream") as ws:
-        ws.send_text(json.dumps({"type": "auth", "token": keys["viewer"]}))
-        doc = json.loads(ws.receive_text())
-        assert doc["problem"]["type"].endswith(":stream-unavailable"), "read when the setting allows it"
+    with TestClient(app) as c:
+        with c.websocket_connect("/api/v1/stream") as ws:
+            ws.send_text(json.dumps({"type": "auth", "token": keys["viewer"]}))
+            doc = json.loads(ws.receive_text())
+            assert doc["problem"]["type"].endswith(":stream-unavailable"), "read when the setting allows it"
+        # a first message that is not a short auth document is no credentials: a problem, never a traceback
+        for bad in ("{}", "not json", "[" * 8000, "[" * 100_000, json.dumps({"type": "auth", "token": keys["viewer"],
+                                                                  "pad": "x" * 9000})):
+            with c.websocket_connect("/api/v1/stream") as ws:
+                ws.send_text(bad)
+                doc = json.loads(within(10, ws.receive_text))  # a handler that returns silently never answers
+                assert doc["problem"]["type"].endswith(":unauthorized"), bad[:40]
+                assert "Traceback" not in json.dumps(doc)
+                with pytest.raises(WebSocketDisconnect) as closed:
+                    ws.receive_text()
+                assert closed.value.code == 4401, bad[:40]
     store.close()
 
 
