@@ -208,23 +208,28 @@ def jobs(family: str, seeds: range, variants: tuple[str, ...], params: WyckoffPa
             yield family, variant, list(range(a, min(a + chunk, seeds.stop))), params
 
 
-def use_gate(path: Path) -> None:
-    """In a worker process: the range gate's trees to read (a fold's, not the shipped ones)."""
+def use_gate(path: Path | None, c_path: Path | None = None) -> None:
+    """In a worker process: the range gate's and the phase-C gate's trees to read (a fold's, not the
+    shipped ones; None: the shipped ones)."""
     from trading.wyckoff import gate
 
-    gate.MODEL = path
+    if path is not None:
+        gate.MODEL = path
+    if c_path is not None:
+        gate.C_MODEL = c_path
 
 
 def run(plan: list[tuple[str, range]], variants: tuple[str, ...], params: WyckoffParams,
-        workers: int, gate_model: Path | None = None) -> dict[tuple[str, str], tuple[Score, int, int, Score]]:
+        workers: int, gate_model: Path | None = None,
+        c_gate_model: Path | None = None) -> dict[tuple[str, str], tuple[Score, int, int, Score]]:
     """Per (family, variant): the score, the bars scored, the scenarios the perturbation undid (left
-    out of that score) and the score of every scenario. ``gate_model``: the range gate's trees the
-    workers read (default: the shipped ones), set in each worker however it was started."""
+    out of that score) and the score of every scenario. ``gate_model`` and ``c_gate_model``: the range
+    gate's and the phase-C gate's trees the workers read (default: the shipped ones), set in each
+    worker however it was started."""
     todo = [j for family, seeds in plan for j in jobs(family, seeds, variants, params)]
     out: dict[tuple[str, str], tuple[Score, int, int, Score]] = {}
     started = time.perf_counter()
-    with ProcessPoolExecutor(workers, initializer=use_gate if gate_model else None,
-                             initargs=(gate_model,) if gate_model else ()) as pool:
+    with ProcessPoolExecutor(workers, initializer=use_gate, initargs=(gate_model, c_gate_model)) as pool:
         for n, (family, variant, score, bars, undone_n, every) in enumerate(pool.map(score_chunk, todo), 1):
             prev, prev_bars, prev_undone, prev_every = out.get((family, variant), (Score(), 0, 0, Score()))
             prev.merge(score)

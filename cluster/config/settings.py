@@ -639,6 +639,7 @@ RATIO_MAX = 1e6
 # thresholds that are a share from 0 (off) to below 1, and what each is
 SHARES = {"gate_min": "the range gate's least score",
           "spring_gate_min": "the range gate's least score for a range a spring or upthrust proves",
+          "c_gate_min": "the phase-C gate's least score for a spring or upthrust",
           "climax_rank": "the share of the rank_bars bars before that a climax's effort must exceed",
           "fall_rank": "the share of the fall_bars bars before that the fall into a climax must exceed"}
 
@@ -788,9 +789,14 @@ def wyckoff_params(values: dict[str, Any]) -> WyckoffParams:
             mistakes.append(f"agents.analysis.gate_min: {e}")
         if params.gate_min > 0 and "spring_gate_min" not in wrong:  # with the gate off, spring_gate_min is not used
             try:
-                gate.ready(params.spring_gate_min, "spring_gate_min", "every range a spring or upthrust proves")
+                gate.ready(params.spring_gate_min, "spring_gate_min", "every range a spring or upthrust proves would be dropped")
             except ValueError as e:
                 mistakes.append(f"agents.analysis.spring_gate_min: {e}")
+    if "c_gate_min" not in wrong:
+        try:
+            gate.c_ready(params.c_gate_min)  # read only with the phase-C gate on
+        except ValueError as e:
+            mistakes.append(f"agents.analysis.c_gate_min: {e}")
     if mistakes:
         raise ValueError("\n".join(mistakes))
     return params

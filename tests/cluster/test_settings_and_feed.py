@@ -138,6 +138,24 @@ def test_the_spring_gate_is_a_share_the_gate_can_reach(tmp_path) -> None:
     assert load_settings(spring_gate(spring_gate_min=0.999, gate_min=0)).wyckoff_params().spring_gate_min == 0.999
 
 
+def test_the_phase_c_gate_is_a_share_its_trees_can_reach(tmp_path) -> None:
+    """``c_gate_min`` (round 20) is the phase-C gate's least score for a spring or upthrust: a share from 0
+    (off) to below 1, and one its shipped trees can give (else every spring and upthrust would be a test),
+    whether or not the range gate is on; its trees are read only when it is on."""
+    def c_gate(**values):  # type: ignore[no-untyped-def]
+        return write(tmp_path, lambda d: d["agents"].update(analysis=values))
+
+    assert load_settings(c_gate(c_gate_min=0.3)).wyckoff_params().c_gate_min == 0.3
+    for bad in (1, -0.1, True, "high"):
+        with pytest.raises(SettingsError, match=r"agents\.analysis\.c_gate_min: the phase-C gate's least score for"):
+            load_settings(c_gate(c_gate_min=bad))
+    for values in ({"c_gate_min": 0.9999}, {"c_gate_min": 0.9999, "gate_min": 0}):
+        with pytest.raises(SettingsError, match=r"agents\.analysis\.c_gate_min: c_gate_min 0.9999 is above the "
+                                                r"highest score the phase-C gate gives .*: every spring and upthrust "
+                                                r"would be a test"):
+            load_settings(c_gate(**values))
+
+
 def test_a_wyckoff_threshold_of_the_wrong_kind_is_refused_in_one_line_naming_it(tmp_path) -> None:
     """Text, nothing, a list or a mapping where a number is wanted is refused in one line that names the
     threshold and what it must be (not pydantic's line per type it tried); a number written as text, as an
@@ -187,7 +205,7 @@ def test_every_wyckoff_threshold_has_a_ceiling_and_every_mistake_is_named_at_onc
             assert getattr(load_settings(analysis(**{key: top}, **window)).wyckoff_params(), key) == top
             with pytest.raises(SettingsError, match=rf"agents\.analysis\.{key}: a whole number from [01] to {top:,}"):
                 load_settings(analysis(**{key: top + 1}))
-        elif kind == "float" and key not in ("gate_min", "spring_gate_min", "climax_rank", "fall_rank"):
+        elif kind == "float" and key not in ("gate_min", "spring_gate_min", "c_gate_min", "climax_rank", "fall_rank"):
             floor = {"ar_sharp_floor": 1} if key == "ar_sharp" else {}  # (ar_sharp acts only under ar_min_atr)
             floor |= {"c_replaced_by_opposite": True} if key == "c_replace_depth" else {}  # (it guards that)
             assert getattr(load_settings(analysis(**{key: 1e6, "gate_min": 0}, **floor)).wyckoff_params(), key) == 1e6

@@ -59,6 +59,53 @@ FEATURES = (
 )
 
 
+# the phase-C gate (round 20): each spring or upthrust where the machine would report it
+C_MODEL = Path(__file__).with_name("c_gate_model.json")
+C_FEATURES = (
+    "penetration_height",  # how far beyond the edge its extreme went, in range heights
+    "penetration_atr",  # ... in ATR now
+    "volume_ratio",  # the highest volume on its bars beyond the edge, in baselines
+    "recovery_bars",  # bars from its extreme to its first close back inside
+    "since_extreme",  # bars from its extreme to now (its confirmation)
+    "excursion_bars",  # bars from the first bar beyond the edge to now
+    "inside",  # the close's distance back inside the edge, in heights
+    "st",  # 1 when the range had a secondary test
+    "toward_context",  # +1 a spring in a range a selling climax opened (an upthrust, a buying climax), else -1
+    "proves_range",  # 1 when it is what proves the range (the range was not yet reported)
+    "replaces",  # 1 when it would replace the range's earlier spring or upthrust
+    "height_atr",  # the range's height, in ATR now
+    "age_ratio",  # bars from the AR's confirmation to now, over phase A's bars
+    "since_ar",  # bars from the AR's confirmation to now
+    "climax_volume",  # the range's climax bar's volume, in baselines
+    "trend_atr",  # the fall (rise) into the climax, in ATR at the climax
+    "ar_height_atr",  # the AR's height, in ATR at its confirmation
+    "regime",  # the bars' regime now, in its direction (+1: a trend its way)
+    "htf",  # the higher timeframe's regime now, in its direction
+)
+
+
+def c_features(x: Row, r: TradingRange, bullish: bool, depth: int, volume: float, extreme_i: int, back_i: int,
+               start: int) -> tuple[float, ...]:
+    """``C_FEATURES`` of a spring (``bullish``) or upthrust of range ``r`` at bar ``x``, where it is
+    confirmed: ``depth`` points beyond the edge at its extreme (bar ``extreme_i``), first back inside
+    at ``back_i``, beyond the edge since bar ``start``."""
+    assert r.climax is not None and r.ar is not None
+    c = dict(r.climax.numbers)
+    a = dict(r.ar.numbers)
+    ht = r.height
+    s = 1 if bullish else -1
+    inside = (x.c - r.support) if bullish else (r.resistance - x.c)
+    phase_a = max(1, r.ar_known - r.climax_i)
+    return (
+        depth / ht if ht else 0.0, depth / x.atr if x.atr else 0.0, volume, float(back_i - extreme_i + 1),
+        float(x.i - extreme_i), float(x.i - start + 1), inside / ht if ht else 0.0, float(r.st is not None),
+        1.0 if bullish == (r.context > 0) else -1.0, float(bool(r.held)), float(r.c_event is not None),
+        ht / x.atr if x.atr else 0.0, (x.i - r.ar_known) / phase_a, float(x.i - r.ar_known),
+        c.get("volume_ratio", 0.0), c.get("trend_atr", 0.0), a.get("height_atr", 0.0),
+        float(x.regime * s), float(x.htf * s),
+    )
+
+
 def features(x: Row, r: TradingRange, proven_by: int) -> tuple[float, ...]:
     """``FEATURES`` of range ``r`` at bar ``x``, where it proves itself."""
     assert r.climax is not None and r.ar is not None and r.far is not None
@@ -149,15 +196,26 @@ def save(trees: Trees, path: Path = MODEL) -> None:
                                separators=(",", ":")) + "\n")
 
 
-def ready(gate_min: float, name: str = "gate_min", dropped: str = "every range") -> None:
-    """With the gate on (``gate_min`` > 0): its trees can be read, and can score a range that high
-    (else every range would be dropped). Refused in one line (``ValueError``)."""
+def ready(gate_min: float, name: str = "gate_min", dropped: str = "every range would be dropped", path: Path | None = None,
+          names: tuple[str, ...] = FEATURES) -> None:
+    """With a gate on (``gate_min`` > 0): its trees (the range gate's, or at ``path`` with ``names``)
+    can be read, and can score that high (else everything it sorts would be dropped). Refused in one
+    line (``ValueError``)."""
     if gate_min <= 0:
         return
-    top = load(MODEL).highest()
+    top = load(MODEL if path is None else path, names).highest()
     if gate_min > top:
-        raise ValueError(f"{name} {gate_min} is above the highest score the range gate gives ({top:.4f}): "
-                         f"{dropped} would be dropped")
+        raise ValueError(f"{name} {gate_min} is above the highest score the {_what(names)} gives ({top:.4f}): "
+                         f"{dropped}")
+
+
+def c_ready(c_gate_min: float) -> None:
+    """``ready`` for the phase-C gate (``c_gate_min``)."""
+    ready(c_gate_min, "c_gate_min", "every spring and upthrust would be a test", C_MODEL, C_FEATURES)
+
+
+def _what(names: tuple[str, ...]) -> str:
+    return "phase-C gate" if names == C_FEATURES else "range gate"
 
 
 @lru_cache(maxsize=8)
@@ -165,29 +223,32 @@ def load(path: Path = MODEL, names: tuple[str, ...] = FEATURES) -> Trees:
     """A shipped gate (read once). Refused in one line (``ValueError``): a file that cannot be read
     or is not a gate's trees, and a model whose features are not ``names`` (the trees would read
     the wrong numbers)."""
-    damaged = "restore it from the repository or retrain it (bench/wyckoff_gate.py)"
+    what = _what(names)
+    key = "c_gate_min" if names == C_FEATURES else "gate_min"
+    trainer = "bench/wyckoff_c_gate.py" if names == C_FEATURES else "bench/wyckoff_gate.py"
+    damaged = f"restore it from the repository or retrain it ({trainer})"
     try:
         raw = json.loads(path.read_text())
         features = tuple(raw["features"])
         nodes = tuple(tuple((int(a), float(b), int(c), int(d), int(e)) for a, b, c, d, e in t) for t in raw["trees"])
         base_margin = float(raw["base_margin"])
     except OSError as e:
-        raise ValueError(f"the Wyckoff range gate's trees cannot be read ({path}: {e.strerror}); "
-                         "restore the file from the repository, or set wyckoff gate_min to 0 (off)") from None
+        raise ValueError(f"the Wyckoff {what}'s trees cannot be read ({path}: {e.strerror}); "
+                         f"restore the file from the repository, or set wyckoff {key} to 0 (off)") from None
     except (ValueError, KeyError, TypeError, RecursionError) as e:
-        raise ValueError(f"{path} is not a range gate's trees ({type(e).__name__}: {str(e)[:120]}); {damaged}") from None
+        raise ValueError(f"{path} is not a {what}'s trees ({type(e).__name__}: {str(e)[:120]}); {damaged}") from None
     if features != names:
         raise ValueError(f"{path.name} was trained on other features than the detector gives it: "
-                         "retrain it (bench/wyckoff_gate.py)")
+                         f"retrain it ({trainer})")
     if not nodes or not all(nodes):
         raise ValueError(f"{path} holds no trees, or an empty one; {damaged}")
     if not math.isfinite(base_margin) or abs(base_margin) > 100:
-        raise ValueError(f"{path} is not a range gate's trees (its base margin is {base_margin}); {damaged}")
+        raise ValueError(f"{path} is not a {what}'s trees (its base margin is {base_margin}); {damaged}")
     for tree in nodes:
         for k, (feat, value, yes, no, missing) in enumerate(tree):
             if not math.isfinite(value) or not -1 <= feat < len(names) or (
                     feat >= 0 and not all(k < child < len(tree) for child in (yes, no, missing))):
                 # a node's children come after it (as XGBoost numbers them), so every walk ends at a leaf
-                raise ValueError(f"{path} is not a range gate's trees (node {k} of a tree: feature {feat}, value "
+                raise ValueError(f"{path} is not a {what}'s trees (node {k} of a tree: feature {feat}, value "
                                  f"{value}, children {yes}, {no}, {missing}); {damaged}")
     return Trees(nodes, base_margin, features, raw.get("meta", {}))

@@ -575,12 +575,20 @@ class Machine:
                     return
                 self._close(x, dropped=True)
                 return
+        c_trust = self._c_trust(x, r, bullish, depth, e)
+        if 0 <= c_trust < p.c_gate_min:
+            # the phase-C gate does not trust it: a test of the edge, and a range it would have proved waits to
+            # prove itself otherwise
+            if r.held:
+                r.gate, r.trust = (), -1.0
+            return
+        if r.held:
             self._report_held(x, r)
         name = "spring" if bullish else "upthrust"
         back = e.back_i if e.back_i >= 0 else x.i  # its first close back inside
         ev = self._ev(name, e.extreme_t, e.extreme, x, penetration_atr=per_atr(depth, x), penetration_height=depth / ht,
                       volume_ratio=e.volume, recovery_bars=float(back - e.extreme_i + 1),
-                      tests=float(r.st is not None))
+                      tests=float(r.st is not None), **({"c_trust": c_trust} if c_trust >= 0 else {}))
         was, replaced = r.direction, r.c_event  # 0 and None, or the phase-C event this one replaces and its direction
         r.c_event = ev
         r.direction = 1 if bullish else -1
@@ -592,6 +600,13 @@ class Machine:
         far = res if bullish else sup
         self._signal(x, r, ev, e.extreme, [far, far + r.direction * ht], conf, r.start, x.i + 1, established=was,
                      replaced=replaced)
+
+    def _c_trust(self, x: Row, r: TradingRange, bullish: bool, depth: int, e: Excursion) -> float:
+        """The phase-C gate's score of this spring or upthrust (-1 with the gate off: ``c_gate_min`` 0)."""
+        f = gate.c_features(x, r, bullish, depth, e.volume, e.extreme_i, e.back_i if e.back_i >= 0 else x.i, e.start)
+        if self.p.c_gate_min <= 0:
+            return -1.0
+        return round(gate.load(gate.C_MODEL, gate.C_FEATURES).score(f), 6)
 
     def _c_open(self, r: TradingRange, bullish: bool, e: Excursion, depth_height: float) -> bool:
         """May this excursion be the range's spring (``bullish``) or upthrust? The first one always may;

@@ -75,6 +75,10 @@ class WyckoffParams:
     # short of spring_gate_min (not of gate_min), the spring is a test and the range waits to prove itself
     # otherwise, instead of being dropped (a round 11 candidate, not chosen)
     spring_gate_test: bool = False
+    # a spring or upthrust is reported only if the phase-C gate (trading.wyckoff.gate, C_FEATURES: trees
+    # trained on the tuning families by bench/wyckoff_c_gate.py) scores it at least this, else it is a test of
+    # the edge (0: off; docs/wyckoff.md, round 20)
+    c_gate_min: float = 0.0
     ar_max_bars: int = 120  # a climax with no AR within this many bars opens no range
     st_zone: float = 0.25  # a secondary test ends within this fraction of the height from the climax edge
     st_volume: float = 0.5  # ... on less than this fraction of the climax bar's volume

@@ -1,0 +1,81 @@
+"""The phase-C gate (round 20): its shipped trees read the detector's spring/upthrust features, each
+spring or upthrust it lets through scored at least ``c_gate_min`` from the bars known then, the rest
+are tests of the edge, and both modes agree."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from trading.wyckoff import WyckoffParams, detect_points, gate
+from trading.wyckoff.scenarios import SCALE
+
+C_EVENTS = ("spring", "upthrust")
+
+
+def c_events(events):  # type: ignore[no-untyped-def]
+    return [e for e in events if e.event in C_EVENTS]
+
+
+def test_the_shipped_phase_c_gate_reads_the_detectors_features_and_says_what_it_was_trained_on() -> None:
+    trees = gate.load(gate.C_MODEL, gate.C_FEATURES)
+    assert trees.features == gate.C_FEATURES and len(trees.nodes) > 0
+    assert trees.meta["never_read"] == "family J" and "A, B, C, D, E, F, G, H, I," in trees.meta["trained_on"]
+    p = WyckoffParams()
+    assert {k: getattr(p, k) for k in trees.meta["use_with"]} == trees.meta["use_with"], \
+        "trained on the springs of the detector as it ships"
+    with pytest.raises(ValueError, match="other features than the detector gives it: retrain it .*wyckoff_c_gate"):
+        gate.load(gate.MODEL, gate.C_FEATURES)  # the range gate's trees read as the phase-C gate's
+
+
+def test_a_detector_with_the_phase_c_gate_on_refuses_unreadable_trees_before_any_bar(tmp_path: Path,
+                                                                                     monkeypatch) -> None:
+    from tests.trading.test_wyckoff import FAMILIES
+
+    sc = FAMILIES["A"](3)
+
+    def run(params: WyckoffParams):  # type: ignore[no-untyped-def]
+        return detect_points("EURUSD", sc.start_ns, sc.end_ns, sc.open, sc.high, sc.low, sc.close, sc.volume,
+                             SCALE, params)
+
+    top = gate.load(gate.C_MODEL, gate.C_FEATURES).highest()
+    with pytest.raises(ValueError, match="above the highest score the phase-C gate gives .*would be a test"):
+        run(dataclasses.replace(WyckoffParams(), c_gate_min=min(top + 0.001, 0.9999)))
+    monkeypatch.setattr(gate, "C_MODEL", tmp_path / "gone.json")
+    with pytest.raises(ValueError, match="phase-C gate's trees cannot be read.*c_gate_min to 0"):
+        run(dataclasses.replace(WyckoffParams(), c_gate_min=0.3))
+    assert c_events(run(WyckoffParams()).events), "off (the default): the trees are never read"
+
+
+CASES = [("A", 3), ("A", 5), ("D", 3), ("E", 3), ("F", 10), ("H", 7)]
+
+
+def test_each_spring_or_upthrust_let_through_scored_at_least_c_gate_min_and_the_rest_are_tests(registry) -> None:
+    """Off (the default), springs and upthrusts carry no score. On, each one reported carries the phase-C
+    gate's score (``c_trust``), at least ``c_gate_min``, computed from the bars up to its confirmation
+    alone; on these scenarios some that the gate-off detector reported are gone; and the incremental
+    mode emits what the batch mode does, event, signal and phase."""
+    from tests.trading.test_wyckoff import FAMILIES, batch, incremental, structural
+
+    inst = registry["EURUSD"]
+    assert WyckoffParams().c_gate_min == 0.0, "off by default"
+    on = dataclasses.replace(WyckoffParams(), c_gate_min=0.4)
+    off_n = on_n = 0
+    for family, seed in CASES:
+        sc = FAMILIES[family](seed)
+        off = c_events(batch(inst, sc, WyckoffParams()).events)
+        assert all("c_trust" not in dict(e.numbers) for e in off)
+        d = batch(inst, sc, on)
+        kept = c_events(d.events)
+        off_n, on_n = off_n + len(off), on_n + len(kept)
+        for e in kept:
+            assert dict(e.numbers)["c_trust"] >= on.c_gate_min
+            k = sc.bar_of(e.known_ns) + 1  # the bars up to the one that confirmed it
+            part = detect_points("EURUSD", sc.start_ns[:k], sc.end_ns[:k], sc.open[:k], sc.high[:k], sc.low[:k],
+                                 sc.close[:k], sc.volume[:k], SCALE, on, inst)
+            assert [q for q in c_events(part.events) if q.bar_ts_ns == e.bar_ts_ns] == [e]
+        events, signals, phases = incremental(inst, sc, on)
+        assert structural(events) == d.events and signals == d.signals and phases == d.phase_names()
+    assert on_n < off_n, "the gate turned some into tests of the edge"
