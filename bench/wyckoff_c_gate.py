@@ -34,7 +34,17 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.wyckoff_accuracy import VARIANTS, detect, generator, jobs, positive, report, run, shortfall  # noqa: E402
+from bench.wyckoff_accuracy import (  # noqa: E402
+    VARIANTS,
+    detect,
+    generator,
+    jobs,
+    override,
+    positive,
+    report,
+    run,
+    shortfall,
+)
 from bench.wyckoff_gate import BOOST, CANDIDATES, ROUNDS, TUNING, collect, fit, kept, predict  # noqa: E402
 from trading.trust import auc  # noqa: E402
 from trading.wyckoff import WyckoffParams, gate  # noqa: E402
@@ -103,6 +113,8 @@ def main() -> None:
     ap.add_argument("--try", dest="tried", default="0.2,0.3,0.4", metavar="T1,T2",
                     help="c_gate_min values to score on the detector-level folds (comma-separated)")
     ap.add_argument("--results", type=Path, default=None, help="also write the folds' figures here (JSON)")
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                    help="a detector threshold for the candidates (default: CANDIDATES, round 10's)")
     args = ap.parse_args()
     try:
         tried = [float(t) for t in args.tried.split(",") if t.strip()]
@@ -111,6 +123,11 @@ def main() -> None:
     if not tried or not all(0 < t < 1 for t in tried):
         ap.error("c_gate_min values lie in (0, 1)")
     params = dataclasses.replace(WyckoffParams(), **CANDIDATES)  # round 10's detector, the shipped range gate
+    for item in args.set:
+        try:
+            params = override(params, item)
+        except ValueError as e:
+            ap.error(f"--set {item}: {e}")
     started = time.perf_counter()
     print("springs and upthrusts (the phase-C gate off):", flush=True)
     cfam, cvar, cy, cx = collect_c(args.seeds, params, args.workers)
@@ -159,7 +176,9 @@ def main() -> None:
             "never_read": "family J", "samples": int(len(cy)), "positives": int(cy.sum()), "boost": BOOST,
             "rounds": ROUNDS, "tried": tried,
             "label": f"a spring (upthrust) is planted within +-{TOLERANCE} bars of its extreme",
-            "folds_left_one_family_out": folds, "summary": summary, "use_with": CANDIDATES}
+            "folds_left_one_family_out": folds, "summary": summary, "set": list(args.set),
+            "use_with": {k: getattr(params, k) for k in CANDIDATES} | {
+                k.split("=")[0]: getattr(params, k.split("=")[0]) for k in args.set}}
     gate.save(to_trees(booster, gate.C_FEATURES, meta), args.out)
     check = gate.load.__wrapped__(args.out, gate.C_FEATURES)
     mine = np.array([check.score(row) for row in cx[:200]])
