@@ -49,7 +49,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import machine  # noqa: E402
 from trading.instruments import Instrument  # noqa: E402
-from trading.wyckoff import WyckoffParams, detect_points  # noqa: E402
+from trading.wyckoff import WyckoffParams, detect_points, gate  # noqa: E402
 from trading.wyckoff.machine import STRUCTURE_EVENTS  # noqa: E402
 from trading.wyckoff.scenarios import PERTURBATIONS, SCALE, Scenario, perturb, undone  # noqa: E402
 from trading.wyckoff.scoring import TOLERANCE, Score, match_named  # noqa: E402
@@ -211,8 +211,6 @@ def jobs(family: str, seeds: range, variants: tuple[str, ...], params: WyckoffPa
 def use_gate(path: Path | None, c_path: Path | None = None) -> None:
     """In a worker process: the range gate's and the phase-C gate's trees to read (a fold's, not the
     shipped ones; None: the shipped ones)."""
-    from trading.wyckoff import gate
-
     if path is not None:
         gate.MODEL = path
     if c_path is not None:
@@ -259,6 +257,14 @@ def main() -> None:
             params = override(params, item)
         except ValueError as e:
             ap.error(f"--set {item}: {e}")
+    for share in ("gate_min", "spring_gate_min", "c_gate_min"):
+        if not 0 <= getattr(params, share) < 1:
+            ap.error(f"--set {share}: a score from 0 (off) to below 1")
+    try:  # the gates' trees can be read and reach their thresholds (else every worker fails alike)
+        gate.ready(params.gate_min)
+        gate.c_ready(params.c_gate_min)
+    except ValueError as e:
+        ap.error(str(e))
     variants = tuple(dict.fromkeys(v for v in args.variants.split(",") if v))  # each once, in order
     unknown = set(variants) - set(VARIANTS)
     if unknown or not variants:

@@ -138,7 +138,7 @@ def test_the_spring_gate_is_a_share_the_gate_can_reach(tmp_path) -> None:
     assert load_settings(spring_gate(spring_gate_min=0.999, gate_min=0)).wyckoff_params().spring_gate_min == 0.999
 
 
-def test_the_phase_c_gate_is_a_share_its_trees_can_reach(tmp_path) -> None:
+def test_the_phase_c_gate_is_a_share_its_trees_can_reach(tmp_path, monkeypatch) -> None:
     """``c_gate_min`` (round 20) is the phase-C gate's least score for a spring or upthrust: a share from 0
     (off) to below 1, and one its shipped trees can give (else every spring and upthrust would be a test),
     whether or not the range gate is on; its trees are read only when it is on."""
@@ -154,6 +154,13 @@ def test_the_phase_c_gate_is_a_share_its_trees_can_reach(tmp_path) -> None:
                                                 r"highest score the phase-C gate gives .*: every spring and upthrust "
                                                 r"would be a test"):
             load_settings(c_gate(**values))
+    from trading.wyckoff import gate
+
+    monkeypatch.setattr(gate, "C_MODEL", tmp_path / "gone.json")
+    assert load_settings(c_gate(c_gate_min=0)).wyckoff_params().c_gate_min == 0.0  # off: the trees are not read
+    with pytest.raises(SettingsError, match=r"agents\.analysis\.c_gate_min: the Wyckoff phase-C gate's trees cannot "
+                                            r"be read .*set wyckoff c_gate_min to 0"):
+        load_settings(c_gate(c_gate_min=0.3))
 
 
 def test_a_wyckoff_threshold_of_the_wrong_kind_is_refused_in_one_line_naming_it(tmp_path) -> None:

@@ -30,29 +30,38 @@ def test_the_shipped_phase_c_gate_reads_the_detectors_features_and_says_what_it_
         gate.load(gate.MODEL, gate.C_FEATURES)  # the range gate's trees read as the phase-C gate's
 
 
-def test_a_detector_with_the_phase_c_gate_on_refuses_unreadable_trees_before_any_bar(tmp_path: Path,
+def test_a_detector_with_the_phase_c_gate_on_refuses_unreadable_trees_before_any_bar(registry, tmp_path: Path,
                                                                                      monkeypatch) -> None:
+    """On, the batch mode refuses on bars too few for any spring, and a live detector when it is built;
+    off, the trees are never read."""
     from tests.trading.test_wyckoff import FAMILIES
+    from trading.wyckoff import WyckoffDetector
 
     sc = FAMILIES["A"](3)
+    inst = registry["EURUSD"]
 
-    def run(params: WyckoffParams):  # type: ignore[no-untyped-def]
-        return detect_points("EURUSD", sc.start_ns, sc.end_ns, sc.open, sc.high, sc.low, sc.close, sc.volume,
-                             SCALE, params)
+    def run(params: WyckoffParams, k: int = len(sc)):  # type: ignore[no-untyped-def]
+        return detect_points("EURUSD", sc.start_ns[:k], sc.end_ns[:k], sc.open[:k], sc.high[:k], sc.low[:k],
+                             sc.close[:k], sc.volume[:k], SCALE, params)
 
     top = gate.load(gate.C_MODEL, gate.C_FEATURES).highest()
-    with pytest.raises(ValueError, match="above the highest score the phase-C gate gives .*would be a test"):
-        run(dataclasses.replace(WyckoffParams(), c_gate_min=min(top + 0.001, 0.9999)))
+    too_high = dataclasses.replace(WyckoffParams(), c_gate_min=min(top + 0.001, 0.9999))
+    for refused in (lambda: run(too_high, 5), lambda: WyckoffDetector(inst, too_high)):
+        with pytest.raises(ValueError, match="above the highest score the phase-C gate gives .*would be a test"):
+            refused()
     monkeypatch.setattr(gate, "C_MODEL", tmp_path / "gone.json")
-    with pytest.raises(ValueError, match="phase-C gate's trees cannot be read.*c_gate_min to 0"):
-        run(dataclasses.replace(WyckoffParams(), c_gate_min=0.3))
+    on = dataclasses.replace(WyckoffParams(), c_gate_min=0.3)
+    for refused in (lambda: run(on, 5), lambda: WyckoffDetector(inst, on)):
+        with pytest.raises(ValueError, match="phase-C gate's trees cannot be read.*c_gate_min to 0"):
+            refused()
     assert c_events(run(WyckoffParams()).events), "off (the default): the trees are never read"
+    WyckoffDetector(inst, WyckoffParams())
 
 
 CASES = [("A", 3), ("A", 5), ("D", 3), ("E", 3), ("F", 10), ("H", 7)]
 
 
-def test_each_spring_or_upthrust_let_through_scored_at_least_c_gate_min_and_the_rest_are_tests(registry) -> None:
+def test_each_spring_or_upthrust_let_through_scored_at_least_c_gate_min_from_the_bars_known_then(registry) -> None:
     """Off (the default), springs and upthrusts carry no score. On, each one reported carries the phase-C
     gate's score (``c_trust``), at least ``c_gate_min``, computed from the bars up to its confirmation
     alone; on these scenarios some that the gate-off detector reported are gone; and the incremental

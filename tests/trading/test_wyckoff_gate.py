@@ -62,7 +62,7 @@ def test_a_model_for_other_features_is_refused(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("damage", ["missing", "empty", "truncated", "outside", "no trees", "cycle", "backwards",
                                     "nan leaf", "inf threshold", "nan margin", "huge margin", "feature -5",
-                                    "deep nesting"])
+                                    "feature inf", "deep nesting"])
 def test_trees_that_cannot_be_read_are_refused_in_one_line(tmp_path: Path, damage: str) -> None:
     """Every walk of a tree the gate accepts ends at a leaf (children come after their node), and
     every number it adds is finite: a damaged file cannot hang the detector, overflow or silently
@@ -83,9 +83,12 @@ def test_trees_that_cannot_be_read_are_refused_in_one_line(tmp_path: Path, damag
         raw["base_margin"] = -1000.0
     elif damage == "feature -5":
         raw["trees"][3][inner][0] = -5
+    elif damage == "feature inf":
+        raw["trees"][3][inner][0] = float("inf")  # int() of it overflows
     if damage == "deep nesting":
         path.write_text("[" * 100_000 + "]" * 100_000)
-    elif damage in ("cycle", "backwards", "nan leaf", "inf threshold", "nan margin", "huge margin", "feature -5"):
+    elif damage in ("cycle", "backwards", "nan leaf", "inf threshold", "nan margin", "huge margin", "feature -5",
+                    "feature inf"):
         path.write_text(json.dumps(raw))  # NaN and Infinity as Python's json writes them
     elif damage == "empty":
         path.write_text("")

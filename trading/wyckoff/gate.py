@@ -235,7 +235,7 @@ def load(path: Path = MODEL, names: tuple[str, ...] = FEATURES) -> Trees:
     except OSError as e:
         raise ValueError(f"the Wyckoff {what}'s trees cannot be read ({path}: {e.strerror}); "
                          f"restore the file from the repository, or set wyckoff {key} to 0 (off)") from None
-    except (ValueError, KeyError, TypeError, RecursionError) as e:
+    except (ValueError, KeyError, TypeError, RecursionError, OverflowError) as e:
         raise ValueError(f"{path} is not a {what}'s trees ({type(e).__name__}: {str(e)[:120]}); {damaged}") from None
     if features != names:
         raise ValueError(f"{path.name} was trained on other features than the detector gives it: "
