@@ -25,7 +25,6 @@ import json
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -38,14 +37,13 @@ from bench.wyckoff_accuracy import (  # noqa: E402
     VARIANTS,
     detect,
     generator,
-    jobs,
     override,
     positive,
     report,
     run,
     shortfall,
 )
-from bench.wyckoff_gate import BOOST, CANDIDATES, ROUNDS, TUNING, collect, fit, kept, predict  # noqa: E402
+from bench.wyckoff_gate import BOOST, CANDIDATES, ROUNDS, TUNING, collect, fit, kept, predict, to_trees  # noqa: E402
 from trading.trust import auc  # noqa: E402
 from trading.wyckoff import WyckoffParams, gate  # noqa: E402
 from trading.wyckoff.scenarios import perturb  # noqa: E402
@@ -83,27 +81,6 @@ def c_samples(job: tuple[str, str, list[int], WyckoffParams]) -> list[tuple[str,
     return out
 
 
-def collect_c(seeds: int, params: WyckoffParams, workers: int) -> tuple[Any, Any, Any, Any]:
-    todo = [j for f in TUNING for j in jobs(f, range(seeds), VARIANTS, params)]
-    rows: list[tuple[str, str, int, list[float]]] = []
-    started = time.perf_counter()
-    with ProcessPoolExecutor(workers) as pool:
-        for n, part in enumerate(pool.map(c_samples, todo), 1):
-            rows += part
-            if n % 20 == 0 or n == len(todo):
-                print(f"  {n}/{len(todo)} chunks, {len(rows)} springs and upthrusts, "
-                      f"{time.perf_counter() - started:.0f} s", flush=True)
-    return (np.array([r[0] for r in rows]), np.array([r[1] for r in rows]),
-            np.array([r[2] for r in rows], dtype=np.float64), np.array([r[3] for r in rows], dtype=np.float64))
-
-
-def to_trees(booster: Any, names: tuple[str, ...], meta: dict[str, Any]) -> gate.Trees:
-    cfg = json.loads(booster.save_config())
-    base_score = float(cfg["learner"]["learner_model_param"]["base_score"].strip("[]"))
-    dump = [json.loads(t) for t in booster.get_dump(dump_format="json")]
-    return gate.from_dump(dump, float(np.log(base_score / (1 - base_score))), names, meta)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", type=positive, default=300, help="seeds 0..N-1 of each tuning family")
@@ -130,7 +107,7 @@ def main() -> None:
             ap.error(f"--set {item}: {e}")
     started = time.perf_counter()
     print("springs and upthrusts (the phase-C gate off):", flush=True)
-    cfam, cvar, cy, cx = collect_c(args.seeds, params, args.workers)
+    cfam, _, cy, cx = collect(TUNING, args.seeds, params, args.workers, c_samples, "springs and upthrusts")
     print(f"{len(cy)} springs and upthrusts, {int(cy.sum())} planted")
     if not args.quick:
         print("ranges (the range gate off), for each fold's range gate:", flush=True)
@@ -148,9 +125,9 @@ def main() -> None:
             if args.quick:
                 continue
             c_path = Path(tmp) / f"c_without_{held}.json"
-            gate.save(to_trees(booster, gate.C_FEATURES, {}), c_path)
+            gate.save(to_trees(booster, {}, gate.C_FEATURES), c_path)
             r_path = Path(tmp) / f"without_{held}.json"
-            gate.save(to_trees(fit(rx[rfam != held], ry[rfam != held]), gate.FEATURES, {}), r_path)
+            gate.save(to_trees(fit(rx[rfam != held], ry[rfam != held]), {}), r_path)
             for t in tried:
                 scored = run([(held, range(args.seeds))], VARIANTS, dataclasses.replace(params, c_gate_min=t),
                              args.workers, gate_model=r_path, c_gate_model=c_path)
@@ -179,7 +156,7 @@ def main() -> None:
             "folds_left_one_family_out": folds, "summary": summary, "set": list(args.set),
             "use_with": {k: getattr(params, k) for k in CANDIDATES} | {
                 k.split("=")[0]: getattr(params, k.split("=")[0]) for k in args.set}}
-    gate.save(to_trees(booster, gate.C_FEATURES, meta), args.out)
+    gate.save(to_trees(booster, meta, gate.C_FEATURES), args.out)
     check = gate.load.__wrapped__(args.out, gate.C_FEATURES)
     mine = np.array([check.score(row) for row in cx[:200]])
     if not np.allclose(mine, predict(booster, cx[:200]), atol=1e-5):

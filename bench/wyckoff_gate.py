@@ -25,6 +25,7 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -82,15 +83,20 @@ def samples(job: tuple[str, str, list[int], WyckoffParams]) -> list[tuple[str, s
     return out
 
 
-def collect(families: str, seeds: int, params: WyckoffParams, workers: int) -> tuple[Any, Any, Any, Any]:
+Sampler = Callable[[tuple[str, str, list[int], WyckoffParams]], list[tuple[str, str, int, list[float]]]]
+
+
+def collect(families: str, seeds: int, params: WyckoffParams, workers: int, sampler: Sampler = samples,
+            what: str = "ranges") -> tuple[Any, Any, Any, Any]:
+    """``sampler``'s rows on ``families``' seeds 0-``seeds``, every variant: family, variant, label, features."""
     todo = [j for f in families for j in jobs(f, range(seeds), VARIANTS, params)]
     rows: list[tuple[str, str, int, list[float]]] = []
     started = time.perf_counter()
     with ProcessPoolExecutor(workers) as pool:
-        for n, part in enumerate(pool.map(samples, todo), 1):
+        for n, part in enumerate(pool.map(sampler, todo), 1):
             rows += part
             if n % 20 == 0 or n == len(todo):
-                print(f"  {n}/{len(todo)} chunks, {len(rows)} ranges, {time.perf_counter() - started:.0f} s", flush=True)
+                print(f"  {n}/{len(todo)} chunks, {len(rows)} {what}, {time.perf_counter() - started:.0f} s", flush=True)
     fam = np.array([r[0] for r in rows])
     var = np.array([r[1] for r in rows])
     y = np.array([r[2] for r in rows], dtype=np.float64)
@@ -110,12 +116,12 @@ def predict(booster: Any, x: Any) -> Any:
     return booster.predict(xgb.DMatrix(x))
 
 
-def to_trees(booster: Any, meta: dict[str, Any]) -> gate.Trees:
+def to_trees(booster: Any, meta: dict[str, Any], names: tuple[str, ...] = gate.FEATURES) -> gate.Trees:
     cfg = json.loads(booster.save_config())
     base_score = float(cfg["learner"]["learner_model_param"]["base_score"].strip("[]"))
     margin = float(np.log(base_score / (1 - base_score)))
     dump = [json.loads(t) for t in booster.get_dump(dump_format="json")]
-    return gate.from_dump(dump, margin, gate.FEATURES, meta)
+    return gate.from_dump(dump, margin, names, meta)
 
 
 def kept(y: Any, p: Any, threshold: float) -> dict[str, float]:

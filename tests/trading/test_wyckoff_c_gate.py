@@ -88,3 +88,30 @@ def test_each_spring_or_upthrust_let_through_scored_at_least_c_gate_min_from_the
         events, signals, phases = incremental(inst, sc, on)
         assert structural(events) == d.events and signals == d.signals and phases == d.phase_names()
     assert on_n < off_n, "the gate turned some into tests of the edge"
+
+
+def test_the_trainer_samples_each_spring_and_upthrust_the_detector_reports_labelled_by_a_planted_one() -> None:
+    """``bench/wyckoff_c_gate.py``'s samples on a few scenarios: with the gate off, one row for each spring
+    or upthrust the detector reports, with ``C_FEATURES``' numbers, labelled 1 exactly when one of its name
+    is planted within the scorer's tolerance of its extreme; the detector's own features are left as found."""
+    from bench.wyckoff_accuracy import detect, generator
+    from bench.wyckoff_c_gate import c_samples
+    from bench.wyckoff_gate import CANDIDATES
+    from trading.wyckoff.scoring import TOLERANCE
+
+    params = dataclasses.replace(WyckoffParams(), **CANDIDATES)
+    real = gate.c_features
+    labels = []
+    for family, seeds in (("A", [3, 4, 5, 6]), ("D", [3, 6])):
+        rows = c_samples((family, "original", seeds, params))
+        assert gate.c_features is real
+        want = []
+        for seed in seeds:
+            sc = generator(family)(seed)
+            for e in c_events(detect(sc, params).events):
+                bar = sc.bar_of(e.bar_ts_ns)
+                want.append(int(any(lab.event == e.event and abs(lab.bar - bar) <= TOLERANCE for lab in sc.labels)))
+        assert [r[2] for r in rows] == want and want
+        assert all(len(r[3]) == len(gate.C_FEATURES) and r[:2] == (family, "original") for r in rows)
+        labels += want
+    assert set(labels) == {0, 1}, "planted ones and false ones both"
