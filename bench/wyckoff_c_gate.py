@@ -1,5 +1,6 @@
-"""Train the Wyckoff phase-C gate (``trading.wyckoff.gate``, ``C_FEATURES``) on the tuning families,
-and check it on the family each fold leaves out (docs/wyckoff.md, round 20).
+"""Train the Wyckoff phase-C gate on the tuning families; check it on the family each fold leaves out.
+
+The gate: ``trading.wyckoff.gate``'s ``C_FEATURES`` and ``c_gate_model.json`` (docs/wyckoff.md, round 20).
 
 Samples: every spring and upthrust the detector would report with round 10's settings
 (``bench/wyckoff_gate.py``'s ``CANDIDATES``, the shipped range gate) and the phase-C gate off, at the
@@ -19,7 +20,6 @@ folds. Prints its figures; never fails on a number.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import sys
@@ -38,12 +38,20 @@ from bench.wyckoff_accuracy import (  # noqa: E402
     detect,
     generator,
     override,
-    positive,
-    report,
-    run,
-    shortfall,
 )
-from bench.wyckoff_gate import BOOST, CANDIDATES, ROUNDS, TUNING, collect, fit, kept, predict, to_trees  # noqa: E402
+from bench.wyckoff_gate import (  # noqa: E402
+    BOOST,
+    CANDIDATES,
+    ROUNDS,
+    TUNING,
+    collect,
+    fit,
+    kept,
+    predict,
+    through_detector,
+    to_trees,
+    trainer_args,
+)
 from trading.trust import auc  # noqa: E402
 from trading.wyckoff import WyckoffParams, gate  # noqa: E402
 from trading.wyckoff.scenarios import perturb  # noqa: E402
@@ -82,16 +90,10 @@ def c_samples(job: tuple[str, str, list[int], WyckoffParams]) -> list[tuple[str,
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--seeds", type=positive, default=300, help="seeds 0..N-1 of each tuning family")
-    ap.add_argument("--workers", type=positive, default=2)
-    ap.add_argument("--quick", action="store_true", help="no detector-level folds")
-    ap.add_argument("--out", type=Path, default=gate.C_MODEL)
+    ap = trainer_args(__doc__, gate.C_MODEL)
     ap.add_argument("--try", dest="tried", default="0.2,0.3,0.4", metavar="T1,T2",
                     help="c_gate_min values to score on the detector-level folds (comma-separated)")
     ap.add_argument("--results", type=Path, default=None, help="also write the folds' figures here (JSON)")
-    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                    help="a detector threshold for the candidates (default: CANDIDATES, round 10's)")
     args = ap.parse_args()
     try:
         tried = [float(t) for t in args.tried.split(",") if t.strip()]
@@ -129,14 +131,8 @@ def main() -> None:
             r_path = Path(tmp) / f"without_{held}.json"
             gate.save(to_trees(fit(rx[rfam != held], ry[rfam != held]), {}), r_path)
             for t in tried:
-                scored = run([(held, range(args.seeds))], VARIANTS, dataclasses.replace(params, c_gate_min=t),
-                             args.workers, gate_model=r_path, c_gate_model=c_path)
-                out = {}
-                for (_, variant), (score, _, _, _) in sorted(scored.items()):
-                    r = report(score)
-                    out[variant] = {"shortfall": shortfall(r)}
-                    print(f"  {held} c_gate_min {t} {variant:16s} shortfall {shortfall(r):.3f}", flush=True)
-                folds[held].setdefault("detector", {})[str(t)] = out
+                folds[held].setdefault("detector", {})[str(t)] = through_detector(
+                    held, args.seeds, dataclasses.replace(params, c_gate_min=t), args.workers, r_path, c_path)
     summary = {}
     if not args.quick:
         for t in tried:

@@ -1,5 +1,6 @@
-"""Train the Wyckoff range gate (``trading.wyckoff.gate``) on the tuning families, and check it on
-the family each fold leaves out.
+"""Train the Wyckoff range gate on the tuning families; check it on the family each fold leaves out.
+
+The gate: ``trading.wyckoff.gate``'s ``FEATURES`` and ``gate_model.json``.
 
 Samples: every range the detector reports with the gate off (``gate_min`` 0), at the bar where it
 proves itself, with its ``gate.FEATURES``; labelled 1 when its climax is a labelled climax of the
@@ -132,28 +133,36 @@ def kept(y: Any, p: Any, threshold: float) -> dict[str, float]:
 
 
 def through_detector(held: str, seeds: int, params: WyckoffParams, workers: int,
-                     path: Path | None) -> dict[str, Any]:
+                     path: Path | None, c_path: Path | None = None) -> dict[str, Any]:
     """The strict scorer's figures on ``held``'s seeds 0-``seeds``, every variant, with the trees at ``path``
-    (None: the shipped ones, for a run with the gate off)."""
-    scored = run([(held, range(seeds))], VARIANTS, params, workers, gate_model=path)  # each worker reads them
+    (None: the shipped ones, for a run with the gate off) and the phase-C gate's at ``c_path``."""
+    scored = run([(held, range(seeds))], VARIANTS, params, workers, gate_model=path,
+                 c_gate_model=c_path)  # each worker reads them
     out = {}
     for (_, variant), (score, _, _, _) in sorted(scored.items()):
         r = report(score)
         out[variant] = {"shortfall": shortfall(r), "phase_accuracy": r["phase_accuracy"],
                         **{k: {e: r[k].get(e, 0.0) for e in TARGET_EVENTS} for k in ("precision", "recall")}}
-        print(f"  {held} gate_min {params.gate_min} {variant:16s} shortfall {shortfall(r):.3f}  " + "  ".join(
+        c_gate = f" c_gate_min {params.c_gate_min}" if params.c_gate_min else ""
+        print(f"  {held} gate_min {params.gate_min}{c_gate} {variant:16s} shortfall {shortfall(r):.3f}  " + "  ".join(
             f"{e[:5]} {r['precision'].get(e, 0):.2f}/{r['recall'].get(e, 0):.2f}" for e in TARGET_EVENTS), flush=True)
     return out
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def trainer_args(doc: str, out: Path) -> argparse.ArgumentParser:
+    """The options a gate's trainer takes: seeds, workers, --quick, where the trees go, --set."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
     ap.add_argument("--seeds", type=positive, default=300, help="seeds 0..N-1 of each tuning family")
     ap.add_argument("--workers", type=positive, default=2)
     ap.add_argument("--quick", action="store_true", help="no detector-level folds")
-    ap.add_argument("--out", type=Path, default=gate.MODEL)
+    ap.add_argument("--out", type=Path, default=out)
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                    help="a detector threshold for the candidates (the shipped model: CANDIDATES)")
+                    help="a detector threshold for the candidates (the shipped trees: CANDIDATES, round 10's)")
+    return ap
+
+
+def main() -> None:
+    ap = trainer_args(__doc__, gate.MODEL)
     ap.add_argument("--also", default="", metavar="G1,G2",
                     help="further gate_min values to score on the detector-level folds (comma-separated)")
     ap.add_argument("--baseline", action="store_true",
