@@ -387,16 +387,24 @@ def test_a_server_process_freezes_its_start_up_heap_unless_told_not_to(tmp_path:
 
 
 def within(seconds: float, call: Callable[[], str]) -> str:
-    """``call()``'s result, or a failure after ``seconds`` (the test client's receive has no timeout)."""
+    """``call()``'s result (or what it raised), or a failure after ``seconds`` (the test client's
+    receive has no timeout)."""
     import threading
+    from concurrent.futures import Future
 
-    got: list[str] = []
-    t = threading.Thread(target=lambda: got.append(call()), daemon=True)
-    t.start()
-    t.join(seconds)
-    if not got:
+    done: Future[str] = Future()
+
+    def attempt() -> None:
+        try:
+            done.set_result(call())
+        except BaseException as e:  # raised in the caller's thread, as if called there
+            done.set_exception(e)
+
+    threading.Thread(target=attempt, daemon=True).start()
+    try:
+        return done.result(seconds)
+    except TimeoutError:
         pytest.fail(f"no answer within {seconds} s")
-    return got[0]
 
 
 def test_a_browser_authenticates_the_stream_by_subprotocol_and_no_frame_is_read_before_it(tmp_path: Path) -> None:

@@ -205,7 +205,7 @@ def ready(gate_min: float, name: str = "gate_min", dropped: str = "every range w
         return
     top = load(MODEL if path is None else path, names).highest()
     if gate_min > top:
-        raise ValueError(f"{name} {gate_min} is above the highest score the {_what(names)} gives ({top:.4f}): "
+        raise ValueError(f"{name} {gate_min} is above the highest score the {_kind(names)[0]} gives ({top:.4f}): "
                          f"{dropped}")
 
 
@@ -214,8 +214,11 @@ def c_ready(c_gate_min: float) -> None:
     ready(c_gate_min, "c_gate_min", "every spring and upthrust would be a test", C_MODEL, C_FEATURES)
 
 
-def _what(names: tuple[str, ...]) -> str:
-    return "phase-C gate" if names == C_FEATURES else "range gate"
+def _kind(names: tuple[str, ...]) -> tuple[str, str, str]:
+    """What the gate whose trees read ``names`` is called, the key that turns it off, and its trainer."""
+    if names == C_FEATURES:
+        return "phase-C gate", "c_gate_min", "bench/wyckoff_c_gate.py"
+    return "range gate", "gate_min", "bench/wyckoff_gate.py"
 
 
 @lru_cache(maxsize=8)
@@ -223,9 +226,7 @@ def load(path: Path = MODEL, names: tuple[str, ...] = FEATURES) -> Trees:
     """A shipped gate (read once). Refused in one line (``ValueError``): a file that cannot be read
     or is not a gate's trees, and a model whose features are not ``names`` (the trees would read
     the wrong numbers)."""
-    what = _what(names)
-    key = "c_gate_min" if names == C_FEATURES else "gate_min"
-    trainer = "bench/wyckoff_c_gate.py" if names == C_FEATURES else "bench/wyckoff_gate.py"
+    what, key, trainer = _kind(names)
     damaged = f"restore it from the repository or retrain it ({trainer})"
     try:
         raw = json.loads(path.read_text())

@@ -602,7 +602,9 @@ class Machine:
                      replaced=replaced)
 
     def _c_trust(self, x: Row, r: TradingRange, bullish: bool, depth: int, e: Excursion) -> float:
-        """The phase-C gate's score of this spring or upthrust (-1 with the gate off: ``c_gate_min`` 0)."""
+        """The phase-C gate's score of this spring or upthrust (-1 with the gate off: ``c_gate_min`` 0). Its
+        features are taken either way (a few numbers, once per spring or upthrust): the trainer,
+        bench/wyckoff_c_gate.py, records them here with the gate off, before any trees exist."""
         f = gate.c_features(x, r, bullish, depth, e.volume, e.extreme_i, e.back_i if e.back_i >= 0 else x.i, e.start)
         if self.p.c_gate_min <= 0:
             return -1.0
