@@ -257,12 +257,12 @@ def main() -> None:
             params = override(params, item)
         except ValueError as e:
             ap.error(f"--set {item}: {e}")
-    for share in ("gate_min", "spring_gate_min", "c_gate_min"):
+    for share in ("gate_min", "spring_gate_min", "c_gate_min", "c_gate_shallow_min"):
         if not 0 <= getattr(params, share) < 1:
             ap.error(f"--set {share}: a score from 0 (off) to below 1")
     try:  # the gates' trees can be read and reach their thresholds (else every worker fails alike)
         gate.ready(params.gate_min)
-        gate.c_ready(params.c_gate_min)
+        gate.c_ready(params.c_gate_min, params.c_gate_shallow_min)
     except ValueError as e:
         ap.error(str(e))
     variants = tuple(dict.fromkeys(v for v in args.variants.split(",") if v))  # each once, in order

@@ -11,7 +11,8 @@ planted within the scorer's tolerance (+-3 bars) of its extreme, else 0. Familie
 Folds: one per tuning family. In each, the range gate (on ``bench/wyckoff_gate.py``'s samples) and
 the phase-C gate are both trained on the other eight, and the family left out is scored through the
 whole detector (``bench/wyckoff_accuracy.py``'s strict scorer, seeds 0-``--seeds``, every variant)
-with both folds' trees at each ``--try`` value of ``c_gate_min``. (The candidates were collected
+with both folds' trees at each ``--try`` value of ``c_gate_min`` (or of ``--vary``'s threshold, with
+``--with``'s settings on the folds alone). (The candidates were collected
 with the shipped range gate, which saw the family left out: a leak into which candidates exist, not
 into their labels.) Then the shipped trees are trained on all nine and written to
 ``trading/wyckoff/c_gate_model.json`` (``--out`` elsewhere). ``--quick`` skips the detector-level
@@ -93,20 +94,32 @@ def main() -> None:
     ap = trainer_args(__doc__, gate.C_MODEL)
     ap.add_argument("--try", dest="tried", default="0.2,0.3,0.4", metavar="T1,T2",
                     help="c_gate_min values to score on the detector-level folds (comma-separated)")
+    ap.add_argument("--vary", default="c_gate_min", metavar="NAME",
+                    help="the threshold --try sets (a share: c_gate_min, c_gate_shallow_min)")
+    ap.add_argument("--with", dest="fold_set", action="append", default=[], metavar="NAME=VALUE",
+                    help="a threshold for the detector-level folds only (the samples are taken without it)")
     ap.add_argument("--results", type=Path, default=None, help="also write the folds' figures here (JSON)")
     args = ap.parse_args()
+    if args.vary not in ("c_gate_min", "c_gate_shallow_min"):
+        ap.error(f"--vary takes c_gate_min or c_gate_shallow_min, not {args.vary!r}")
     try:
         tried = [float(t) for t in args.tried.split(",") if t.strip()]
     except ValueError:
         ap.error(f"--try takes numbers, not {args.tried!r}")
     if not tried or not all(0 < t < 1 for t in tried):
-        ap.error("c_gate_min values lie in (0, 1)")
+        ap.error(f"{args.vary} values lie in (0, 1)")
     params = dataclasses.replace(WyckoffParams(), **CANDIDATES)  # round 10's detector, the shipped range gate
     for item in args.set:
         try:
             params = override(params, item)
         except ValueError as e:
             ap.error(f"--set {item}: {e}")
+    on_folds = params
+    for item in args.fold_set:
+        try:
+            on_folds = override(on_folds, item)
+        except ValueError as e:
+            ap.error(f"--with {item}: {e}")
     started = time.perf_counter()
     print("springs and upthrusts (the phase-C gate off):", flush=True)
     cfam, _, cy, cx = collect(TUNING, args.seeds, params, args.workers, c_samples, "springs and upthrusts")
@@ -132,7 +145,7 @@ def main() -> None:
             gate.save(to_trees(fit(rx[rfam != held], ry[rfam != held]), {}), r_path)
             for t in tried:
                 folds[held].setdefault("detector", {})[str(t)] = through_detector(
-                    held, args.seeds, dataclasses.replace(params, c_gate_min=t), args.workers, r_path, c_path)
+                    held, args.seeds, dataclasses.replace(on_folds, **{args.vary: t}), args.workers, r_path, c_path)
     summary = {}
     if not args.quick:
         for t in tried:
@@ -140,14 +153,14 @@ def main() -> None:
             worst = min(pairs, key=lambda k: pairs[k])
             summary[str(t)] = {"mean": round(float(np.mean(list(pairs.values()))), 4), "worst": pairs[worst],
                                "worst_pair": list(worst)}
-            print(f"folds through the detector at c_gate_min {t}: mean shortfall {summary[str(t)]['mean']:.4f}, "
+            print(f"folds through the detector at {args.vary} {t}: mean shortfall {summary[str(t)]['mean']:.4f}, "
                   f"worst {pairs[worst]:.4f} ({worst[0]} {worst[1]})")
     if args.results:
         args.results.write_text(json.dumps({"folds": folds, "summary": summary}, indent=1) + "\n")
     booster = fit(cx, cy)
     meta = {"trained_on": f"families {', '.join(TUNING)}, seeds 0-{args.seeds - 1}, variants {', '.join(VARIANTS)}",
             "never_read": "family J", "samples": int(len(cy)), "positives": int(cy.sum()), "boost": BOOST,
-            "rounds": ROUNDS, "tried": tried,
+            "rounds": ROUNDS, "tried": tried, "varied": args.vary, "with": list(args.fold_set),
             "label": f"a spring (upthrust) is planted within +-{TOLERANCE} bars of its extreme",
             "folds_left_one_family_out": folds, "summary": summary, "set": list(args.set),
             "use_with": {k: getattr(params, k) for k in CANDIDATES} | {

@@ -144,6 +144,7 @@ def through_detector(held: str, seeds: int, params: WyckoffParams, workers: int,
         out[variant] = {"shortfall": shortfall(r), "phase_accuracy": r["phase_accuracy"],
                         **{k: {e: r[k].get(e, 0.0) for e in TARGET_EVENTS} for k in ("precision", "recall")}}
         c_gate = f" c_gate_min {params.c_gate_min}" if params.c_gate_min else ""
+        c_gate += f" shallow {params.c_gate_shallow_min}" if params.c_gate_shallow_min else ""
         print(f"  {held} gate_min {params.gate_min}{c_gate} {variant:16s} shortfall {shortfall(r):.3f}  " + "  ".join(
             f"{e[:5]} {r['precision'].get(e, 0):.2f}/{r['recall'].get(e, 0):.2f}" for e in TARGET_EVENTS), flush=True)
     return out

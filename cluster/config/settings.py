@@ -640,6 +640,7 @@ RATIO_MAX = 1e6
 SHARES = {"gate_min": "the range gate's least score",
           "spring_gate_min": "the range gate's least score for a range a spring or upthrust proves",
           "c_gate_min": "the phase-C gate's least score for a spring or upthrust",
+          "c_gate_shallow_min": "the phase-C gate's least score for a shallow spring or upthrust",
           "climax_rank": "the share of the rank_bars bars before that a climax's effort must exceed",
           "fall_rank": "the share of the fall_bars bars before that the fall into a climax must exceed"}
 
@@ -765,6 +766,10 @@ def wyckoff_params(values: dict[str, Any]) -> WyckoffParams:
            params.spring_gate_test and not (params.gate_min > 0 and params.spring_gate_min > params.gate_min),
            "has no effect unless the gate is on and spring_gate_min is above gate_min "
            f"(gate_min {params.gate_min}, spring_gate_min {params.spring_gate_min})")
+    across(("c_gate_shallow_min", "c_gate_min"),
+           params.c_gate_shallow_min > 0 and not (params.c_gate_min > 0 and params.c_gate_shallow_min > params.c_gate_min),
+           "has no effect unless the phase-C gate is on and c_gate_shallow_min is above c_gate_min "
+           f"(c_gate_min {params.c_gate_min}, c_gate_shallow_min {params.c_gate_shallow_min})")
     across(("ar_sharp", "ar_sharp_floor", "ar_min_atr"), params.ar_sharp > 0 and params.ar_sharp_floor >= params.ar_min_atr,
            "has no effect unless ar_sharp_floor is below ar_min_atr (a sharp AR is one short of ar_min_atr; "
            f"ar_sharp_floor {params.ar_sharp_floor}, ar_min_atr {params.ar_min_atr})")
@@ -797,6 +802,12 @@ def wyckoff_params(values: dict[str, Any]) -> WyckoffParams:
             gate.c_ready(params.c_gate_min)  # read only with the phase-C gate on
         except ValueError as e:
             mistakes.append(f"agents.analysis.c_gate_min: {e}")
+        else:
+            if params.c_gate_min > 0 and "c_gate_shallow_min" not in wrong:
+                try:
+                    gate.c_ready(params.c_gate_min, params.c_gate_shallow_min)
+                except ValueError as e:
+                    mistakes.append(f"agents.analysis.c_gate_shallow_min: {e}")
     if mistakes:
         raise ValueError("\n".join(mistakes))
     return params

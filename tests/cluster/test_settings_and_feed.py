@@ -163,6 +163,27 @@ def test_the_phase_c_gate_is_a_share_its_trees_can_reach(tmp_path, monkeypatch) 
         load_settings(c_gate(c_gate_min=0.3))
 
 
+def test_the_shallow_phase_c_threshold_is_refused_where_it_would_do_nothing_or_pass_nothing(tmp_path) -> None:
+    """``c_gate_shallow_min`` (round 23) is a share, refused by name unless the phase-C gate is on and it is
+    above ``c_gate_min`` (it would change nothing), and when its trees never score that high."""
+    def c_gate(**values):  # type: ignore[no-untyped-def]
+        return write(tmp_path, lambda d: d["agents"].update(analysis=values))
+
+    p = load_settings(c_gate(c_gate_min=0.2, c_gate_shallow_min=0.4)).wyckoff_params()
+    assert (p.c_gate_min, p.c_gate_shallow_min) == (0.2, 0.4)
+    for values in ({"c_gate_shallow_min": 0.4}, {"c_gate_min": 0.4, "c_gate_shallow_min": 0.4},
+                   {"c_gate_min": 0.4, "c_gate_shallow_min": 0.3}):
+        with pytest.raises(SettingsError, match=r"agents\.analysis\.c_gate_shallow_min: has no effect unless the "
+                                                r"phase-C gate is on and c_gate_shallow_min is above c_gate_min"):
+            load_settings(c_gate(**values))
+    with pytest.raises(SettingsError, match=r"agents\.analysis\.c_gate_shallow_min: c_gate_shallow_min 0.9999 is "
+                                            r"above the highest score the phase-C gate gives .*: every shallow spring"):
+        load_settings(c_gate(c_gate_min=0.2, c_gate_shallow_min=0.9999))
+    with pytest.raises(SettingsError, match=r"agents\.analysis\.c_gate_shallow_min: the phase-C gate's least score "
+                                            r"for a shallow spring or upthrust, from 0 \(off\) to below 1"):
+        load_settings(c_gate(c_gate_min=0.2, c_gate_shallow_min=1.5))
+
+
 def test_a_wyckoff_threshold_of_the_wrong_kind_is_refused_in_one_line_naming_it(tmp_path) -> None:
     """Text, nothing, a list or a mapping where a number is wanted is refused in one line that names the
     threshold and what it must be (not pydantic's line per type it tried); a number written as text, as an

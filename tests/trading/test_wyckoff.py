@@ -598,7 +598,8 @@ def test_a_bar_that_ends_when_it_starts_is_refused_in_both_modes(registry) -> No
 SHAPES = {9: "25999760988f7f91",  # with its windows since round 11
           10: "2bafc2e7e721130d",  # rank_min_bars (round 14)
           11: "e42dc2477939777f",  # c_replaced_by_opposite, c_replaced_by_same, c_replace_depth, c_replace_toward_context
-          12: "3112ca087f940c01"}  # c_gate_min (round 20)
+          12: "3112ca087f940c01",  # c_gate_min (round 20)
+          13: "7b0b846a6093da3c"}  # c_gate_shallow_min (round 23)
 
 
 def test_the_detectors_saved_shape_is_pinned_with_the_state_format(registry) -> None:

@@ -115,3 +115,34 @@ def test_the_trainer_samples_each_spring_and_upthrust_the_detector_reports_label
         assert all(len(r[3]) == len(gate.C_FEATURES) and r[:2] == (family, "original") for r in rows)
         labels += want
     assert set(labels) == {0, 1}, "planted ones and false ones both"
+
+
+def test_a_shallow_spring_or_upthrust_needs_c_gate_shallow_min_and_a_deeper_one_c_gate_min(registry) -> None:
+    """Round 23: with the floors halved, one shallower than twice them (round 10's floors) is let through
+    only at ``c_gate_shallow_min``, a deeper one at ``c_gate_min``; some shallow ones the lower threshold let
+    through are tests now, and the incremental mode still emits what the batch mode does."""
+    from tests.trading.test_wyckoff import FAMILIES, batch, incremental, structural
+
+    inst = registry["EURUSD"]
+    loose = dataclasses.replace(WyckoffParams(), spring_min_penetration=0.05, spring_min_penetration_atr=0.25,
+                                c_gate_min=0.2)
+    strict = dataclasses.replace(loose, c_gate_shallow_min=0.6)
+    shallow_before = shallow_after = deep_low = 0
+    for family, seed in CASES:
+        sc = FAMILIES[family](seed)
+        for params in (loose, strict):
+            d = batch(inst, sc, params)
+            for e in c_events(d.events):
+                n = dict(e.numbers)
+                shallow = n["penetration_atr"] < 0.5 or n["penetration_height"] < 0.1
+                if params is strict:
+                    assert n["c_trust"] >= (0.6 if shallow else 0.2)
+                    shallow_after += shallow
+                    deep_low += not shallow and n["c_trust"] < 0.6
+                else:
+                    shallow_before += shallow
+        events, signals, phases = incremental(inst, sc, strict)
+        d = batch(inst, sc, strict)
+        assert structural(events) == d.events and signals == d.signals and phases == d.phase_names()
+    assert shallow_after < shallow_before, "some shallow ones are tests under the higher threshold"
+    assert deep_low > 0, "a deeper one still needs only c_gate_min"

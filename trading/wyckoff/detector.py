@@ -103,7 +103,7 @@ def detect_points(symbol: str, start: npt.NDArray[np.int64], end: npt.NDArray[np
     """Batch mode on integer points and volume units."""
     p = params or WyckoffParams()
     gate.ready(p.gate_min)  # a gate that cannot be read, or never scores that high, is refused before any bar
-    gate.c_ready(p.c_gate_min)
+    gate.c_ready(p.c_gate_min, p.c_gate_shallow_min)
     n = len(c)
     bar_ns = int(end[0] - start[0]) if n else 1
     if bar_ns <= 0:
@@ -182,7 +182,7 @@ class WyckoffDetector:
         self.scale = price_scale(self.instrument.price_precision)
         p = self.params
         gate.ready(p.gate_min)  # a gate that cannot be read, or never scores that high, is refused here
-        gate.c_ready(p.c_gate_min)
+        gate.c_ready(p.c_gate_min, p.c_gate_shallow_min)
         self.history = deque(maxlen=p.max_range_bars + p.ar_max_bars + p.lps_window + p.trend_lookback + 2)
 
     def _closes(self, a: int, b: int) -> list[int]:

@@ -209,9 +209,12 @@ def ready(gate_min: float, name: str = "gate_min", dropped: str = "every range w
                          f"{dropped}")
 
 
-def c_ready(c_gate_min: float) -> None:
-    """``ready`` for the phase-C gate (``c_gate_min``)."""
+def c_ready(c_gate_min: float, c_gate_shallow_min: float = 0.0) -> None:
+    """``ready`` for the phase-C gate (``c_gate_min``, and with it on ``c_gate_shallow_min``)."""
     ready(c_gate_min, "c_gate_min", "every spring and upthrust would be a test", C_MODEL, C_FEATURES)
+    if c_gate_min > 0:
+        ready(c_gate_shallow_min, "c_gate_shallow_min", "every shallow spring and upthrust would be a test", C_MODEL,
+              C_FEATURES)
 
 
 def _kind(names: tuple[str, ...]) -> tuple[str, str, str]:

@@ -79,6 +79,10 @@ class WyckoffParams:
     # trained on the tuning families by bench/wyckoff_c_gate.py) scores it at least this, else it is a test of
     # the edge (0: off; docs/wyckoff.md, round 20)
     c_gate_min: float = 0.0
+    # ... and at least this for one shallower than twice the penetration floors (spring_min_penetration_atr,
+    # spring_min_penetration): the shallow candidates that looser floors admit held to a higher score (0:
+    # c_gate_min alone; docs/wyckoff.md, round 23)
+    c_gate_shallow_min: float = 0.0
     ar_max_bars: int = 120  # a climax with no AR within this many bars opens no range
     st_zone: float = 0.25  # a secondary test ends within this fraction of the height from the climax edge
     st_volume: float = 0.5  # ... on less than this fraction of the climax bar's volume
