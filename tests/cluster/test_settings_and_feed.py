@@ -233,7 +233,7 @@ def test_every_wyckoff_threshold_has_a_ceiling_and_every_mistake_is_named_at_onc
             assert getattr(load_settings(analysis(**{key: top}, **window)).wyckoff_params(), key) == top
             with pytest.raises(SettingsError, match=rf"agents\.analysis\.{key}: a whole number from [01] to {top:,}"):
                 load_settings(analysis(**{key: top + 1}))
-        elif kind == "float" and key not in ("gate_min", "spring_gate_min", "c_gate_min", "climax_rank", "fall_rank"):
+        elif kind == "float" and key not in ("gate_min", "spring_gate_min", "c_gate_min", "c_gate_shallow_min", "climax_rank", "fall_rank"):
             floor = {"ar_sharp_floor": 1} if key == "ar_sharp" else {}  # (ar_sharp acts only under ar_min_atr)
             floor |= {"c_replaced_by_opposite": True} if key == "c_replace_depth" else {}  # (it guards that)
             assert getattr(load_settings(analysis(**{key: 1e6, "gate_min": 0}, **floor)).wyckoff_params(), key) == 1e6
