@@ -104,6 +104,22 @@ def override(params: WyckoffParams, item: str) -> WyckoffParams:
     return dataclasses.replace(params, **{name: type(current)(value)})
 
 
+def refused(params: WyckoffParams) -> str | None:
+    """What a settings file would refuse of ``params``' thresholds that differ from the defaults
+    (``cluster.config.settings.wyckoff_params``: ranges, options that would do nothing, gates their
+    shipped trees cannot reach), its lines joined; None if nothing."""
+    from cluster.config.settings import wyckoff_params
+
+    default = WyckoffParams()
+    changed = {f.name: getattr(params, f.name) for f in dataclasses.fields(WyckoffParams)
+               if not getattr(params, f.name) == getattr(default, f.name)}  # (NaN is changed)
+    try:
+        wyckoff_params({k: list(v) if isinstance(v, tuple) else v for k, v in changed.items()})
+    except ValueError as e:
+        return "; ".join(line.removeprefix("agents.analysis.") for line in str(e).splitlines())
+    return None
+
+
 # trading.wyckoff's module of each family
 MODULES = {"A": "scenarios", "B": "scenarios_b", "C": "scenarios_c", "D": "scenarios_d", "E": "scenarios_e",
            "F": "scenarios_f", "G": "scenarios_g", "H": "scenarios_h", "I": "scenarios_i",
@@ -257,14 +273,9 @@ def main() -> None:
             params = override(params, item)
         except ValueError as e:
             ap.error(f"--set {item}: {e}")
-    for share in ("gate_min", "spring_gate_min", "c_gate_min", "c_gate_shallow_min"):
-        if not 0 <= getattr(params, share) < 1:
-            ap.error(f"--set {share}: a score from 0 (off) to below 1")
-    try:  # the gates' trees can be read and reach their thresholds (else every worker fails alike)
-        gate.ready(params.gate_min)
-        gate.c_ready(params.c_gate_min, params.c_gate_shallow_min)
-    except ValueError as e:
-        ap.error(str(e))
+    why = refused(params)  # as a settings file would be (else every worker fails alike, or it silently does nothing)
+    if why:
+        ap.error(f"--set: {why}")
     variants = tuple(dict.fromkeys(v for v in args.variants.split(",") if v))  # each once, in order
     unknown = set(variants) - set(VARIANTS)
     if unknown or not variants:

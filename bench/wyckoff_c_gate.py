@@ -39,6 +39,7 @@ from bench.wyckoff_accuracy import (  # noqa: E402
     detect,
     generator,
     override,
+    refused,
 )
 from bench.wyckoff_gate import (  # noqa: E402
     BOOST,
@@ -59,6 +60,20 @@ from trading.wyckoff.scenarios import perturb  # noqa: E402
 from trading.wyckoff.scoring import TOLERANCE  # noqa: E402
 
 NAMES = {True: "spring", False: "upthrust"}
+GATE_KEYS = ("c_gate_min", "c_gate_shallow_min")  # the phase-C gate's thresholds: on the folds only (--with)
+C_INDEX = {name: i for i, name in enumerate(gate.C_FEATURES)}
+
+
+def least(x: np.ndarray, params: WyckoffParams) -> np.ndarray:
+    """Each sample's threshold under ``params``, as the machine sets it from the sample's own
+    penetration features: ``c_gate_shallow_min`` for one shallower than twice the floors (when it is
+    above ``c_gate_min``), ``c_gate_min`` for the rest."""
+    t = np.full(len(x), params.c_gate_min)
+    if params.c_gate_shallow_min > params.c_gate_min:
+        height, atr = x[:, C_INDEX["penetration_height"]], x[:, C_INDEX["penetration_atr"]]
+        shallow = (atr < 2 * params.spring_min_penetration_atr) | (height < 2 * params.spring_min_penetration)
+        t[shallow] = params.c_gate_shallow_min
+    return t
 
 
 def c_samples(job: tuple[str, str, list[int], WyckoffParams]) -> list[tuple[str, str, int, list[float]]]:
@@ -93,7 +108,7 @@ def c_samples(job: tuple[str, str, list[int], WyckoffParams]) -> list[tuple[str,
 def main() -> None:
     ap = trainer_args(__doc__, gate.C_MODEL)
     ap.add_argument("--try", dest="tried", default="0.2,0.3,0.4", metavar="T1,T2",
-                    help="c_gate_min values to score on the detector-level folds (comma-separated)")
+                    help="values of --vary's threshold to score on the detector-level folds (comma-separated)")
     ap.add_argument("--vary", default="c_gate_min", metavar="NAME",
                     help="the threshold --try sets (a share: c_gate_min, c_gate_shallow_min)")
     ap.add_argument("--with", dest="fold_set", action="append", default=[], metavar="NAME=VALUE",
@@ -110,16 +125,24 @@ def main() -> None:
         ap.error(f"{args.vary} values lie in (0, 1)")
     params = dataclasses.replace(WyckoffParams(), **CANDIDATES)  # round 10's detector, the shipped range gate
     for item in args.set:
+        if item.partition("=")[0] in GATE_KEYS:  # the samples are every candidate, with the gate off
+            ap.error(f"--set {item}: the samples are taken with the phase-C gate off; its thresholds go in --with")
         try:
             params = override(params, item)
         except ValueError as e:
             ap.error(f"--set {item}: {e}")
     on_folds = params
     for item in args.fold_set:
+        if item.partition("=")[0] == args.vary:
+            ap.error(f"--with {item}: --try sets {args.vary}")
         try:
             on_folds = override(on_folds, item)
         except ValueError as e:
             ap.error(f"--with {item}: {e}")
+    for t in tried:  # each as a settings file would take it (against the shipped trees), before minutes of work
+        why = refused(dataclasses.replace(on_folds, **{args.vary: t}))
+        if why:
+            ap.error(f"at {args.vary} {t}: {why}")
     started = time.perf_counter()
     print("springs and upthrusts (the phase-C gate off):", flush=True)
     cfam, _, cy, cx = collect(TUNING, args.seeds, params, args.workers, c_samples, "springs and upthrusts")
@@ -133,7 +156,9 @@ def main() -> None:
             train, test = cfam != held, cfam == held
             booster = fit(cx[train], cy[train])
             p = predict(booster, cx[test])
-            folds[held] = {"auc": round(auc(cy[test], p), 4), "kept": {str(t): kept(cy[test], p, t) for t in tried}}
+            folds[held] = {"auc": round(auc(cy[test], p), 4), "kept": {
+                str(t): kept(cy[test], p, least(cx[test], dataclasses.replace(on_folds, **{args.vary: t})))
+                for t in tried}}
             print(f"left out {held}: AUC {folds[held]['auc']:.3f}; " + "; ".join(
                 f"at {t}: planted {k['precision_before']:.2f} -> {k['precision_after']:.2f}, kept {k['true_kept']:.0%}"
                 for t, k in folds[held]["kept"].items()), flush=True)
@@ -144,8 +169,11 @@ def main() -> None:
             r_path = Path(tmp) / f"without_{held}.json"
             gate.save(to_trees(fit(rx[rfam != held], ry[rfam != held]), {}), r_path)
             for t in tried:
-                folds[held].setdefault("detector", {})[str(t)] = through_detector(
-                    held, args.seeds, dataclasses.replace(on_folds, **{args.vary: t}), args.workers, r_path, c_path)
+                try:
+                    folds[held].setdefault("detector", {})[str(t)] = through_detector(
+                        held, args.seeds, dataclasses.replace(on_folds, **{args.vary: t}), args.workers, r_path, c_path)
+                except ValueError as e:  # this fold's trees never score that high (the shipped ones do)
+                    raise SystemExit(f"fold without {held}, {args.vary} {t}: {e}") from None
     summary = {}
     if not args.quick:
         for t in tried:

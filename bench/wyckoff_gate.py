@@ -125,7 +125,8 @@ def to_trees(booster: Any, meta: dict[str, Any], names: tuple[str, ...] = gate.F
     return gate.from_dump(dump, margin, names, meta)
 
 
-def kept(y: Any, p: Any, threshold: float) -> dict[str, float]:
+def kept(y: Any, p: Any, threshold: Any) -> dict[str, float]:
+    """Precision before and after keeping the scores at least ``threshold`` (one, or one per sample)."""
     keep = p >= threshold
     return {"precision_before": round(float(y.mean()), 4) if len(y) else 0.0,
             "precision_after": round(float(y[keep].mean()), 4) if keep.any() else 0.0,

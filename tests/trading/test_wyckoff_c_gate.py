@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from trading.wyckoff import WyckoffParams, detect_points, gate
-from trading.wyckoff.scenarios import SCALE
+from trading.wyckoff.scenarios import SCALE, perturb
 
 C_EVENTS = ("spring", "upthrust")
 
@@ -48,6 +48,11 @@ def test_a_detector_with_the_phase_c_gate_on_refuses_unreadable_trees_before_any
     too_high = dataclasses.replace(WyckoffParams(), c_gate_min=min(top + 0.001, 0.9999))
     for refused in (lambda: run(too_high, 5), lambda: WyckoffDetector(inst, too_high)):
         with pytest.raises(ValueError, match="above the highest score the phase-C gate gives .*would be a test"):
+            refused()
+    shallow_too_high = dataclasses.replace(WyckoffParams(), c_gate_min=0.2, c_gate_shallow_min=min(top + 0.001, 0.9999))
+    for refused in (lambda: run(shallow_too_high, 5), lambda: WyckoffDetector(inst, shallow_too_high)):
+        with pytest.raises(ValueError, match="c_gate_shallow_min .* above the highest score the phase-C gate gives "
+                                             ".*every shallow spring and upthrust would be a test"):
             refused()
     monkeypatch.setattr(gate, "C_MODEL", tmp_path / "gone.json")
     on = dataclasses.replace(WyckoffParams(), c_gate_min=0.3)
@@ -128,8 +133,9 @@ def test_a_shallow_spring_or_upthrust_needs_c_gate_shallow_min_and_a_deeper_one_
                                 c_gate_min=0.2)
     strict = dataclasses.replace(loose, c_gate_shallow_min=0.6)
     shallow_before = shallow_after = deep_low = 0
-    for family, seed in CASES:
-        sc = FAMILIES[family](seed)
+    # F seed 17 at volatility x2 has a spring shallow by the ATR floor alone (0.397 ATR, 0.122 of the height)
+    scenarios = [FAMILIES[family](seed) for family, seed in CASES] + [perturb(FAMILIES["F"](17), "volatility_x2")]
+    for sc in scenarios:
         for params in (loose, strict):
             d = batch(inst, sc, params)
             for e in c_events(d.events):
@@ -146,3 +152,32 @@ def test_a_shallow_spring_or_upthrust_needs_c_gate_shallow_min_and_a_deeper_one_
         assert structural(events) == d.events and signals == d.signals and phases == d.phase_names()
     assert shallow_after < shallow_before, "some shallow ones are tests under the higher threshold"
     assert deep_low > 0, "a deeper one still needs only c_gate_min"
+
+
+def test_the_trainer_and_the_scorer_refuse_phase_c_thresholds_as_a_settings_file_would_before_any_work(
+        tmp_path: Path) -> None:
+    """``bench/wyckoff_c_gate.py`` and ``bench/wyckoff_accuracy.py`` refuse, in one line and with exit code 2
+    before they collect or score anything, the phase-C thresholds a settings file refuses: one that would do
+    nothing, one out of range, one the trees never reach; and the trainer a gate threshold on its samples
+    (taken with the gate off) or a --with of the threshold --try sets."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    trainer = ["bench/wyckoff_c_gate.py", "--seeds", "1", "--quick", "--out", str(tmp_path / "trees.json")]
+    scorer = ["bench/wyckoff_accuracy.py", "--tuning", "--scenarios", "1", "--variants", "original", "--workers", "1"]
+    cases = [(trainer + ["--vary", "c_gate_shallow_min", "--try", "0.3"],
+              "at c_gate_shallow_min 0.3: c_gate_shallow_min: has no effect unless the phase-C gate is on"),
+             (trainer + ["--with", "c_gate_min=0.2", "--vary", "c_gate_shallow_min", "--try", "0.999"],
+              "c_gate_shallow_min 0.999 is above the highest score the phase-C gate gives"),
+             (trainer + ["--set", "c_gate_min=0.2"], "the samples are taken with the phase-C gate off; its thresholds "
+                                                    "go in --with"),
+             (trainer + ["--vary", "c_gate_min", "--with", "c_gate_min=0.3"], "--try sets c_gate_min"),
+             (scorer + ["--set", "c_gate_shallow_min=0.5"], "--set: c_gate_shallow_min: has no effect unless"),
+             (scorer + ["--set", "c_gate_min=1.5"], "--set: c_gate_min: the phase-C gate's least score for a spring "
+                                                   "or upthrust, from 0 (off) to below 1 (got 1.5)")]
+    for args, said in cases:
+        done = subprocess.run([sys.executable, *args], cwd=root, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 2 and said in done.stderr.splitlines()[-1], (args, done.stderr[-500:])
+        assert "Traceback" not in done.stderr and not done.stdout, args
+    assert not (tmp_path / "trees.json").exists()
