@@ -2,7 +2,7 @@
 
 The gate: ``trading.wyckoff.gate``'s ``C_FEATURES`` and ``c_gate_model.json`` (docs/wyckoff.md, round 20).
 
-Samples: every spring and upthrust the detector would report with round 10's settings
+Samples: every spring and upthrust the detector would report with its shipped settings
 (``bench/wyckoff_gate.py``'s ``CANDIDATES``, the shipped range gate) and the phase-C gate off, at the
 bar where it is confirmed, with its ``gate.C_FEATURES``; labelled 1 when a spring (upthrust) is
 planted within the scorer's tolerance (+-3 bars) of its extreme, else 0. Families A-I only, seeds
@@ -64,6 +64,11 @@ GATE_KEYS = ("c_gate_min", "c_gate_shallow_min")  # the phase-C gate's threshold
 C_INDEX = {name: i for i, name in enumerate(gate.C_FEATURES)}
 
 
+def sampled(params: WyckoffParams) -> WyckoffParams:
+    """``params`` as the samples are taken: every candidate, with the phase-C gate off."""
+    return dataclasses.replace(params, **dict.fromkeys(GATE_KEYS, 0.0))
+
+
 def least(x: np.ndarray, params: WyckoffParams) -> np.ndarray:
     """Each sample's threshold under ``params``, as the machine sets it from the sample's own
     penetration features: ``c_gate_shallow_min`` for one shallower than twice the floors (when it is
@@ -112,7 +117,8 @@ def main() -> None:
     ap.add_argument("--vary", default="c_gate_min", metavar="NAME",
                     help="the threshold --try sets (a share: c_gate_min, c_gate_shallow_min)")
     ap.add_argument("--with", dest="fold_set", action="append", default=[], metavar="NAME=VALUE",
-                    help="a threshold for the detector-level folds only (the samples are taken without it)")
+                    help="a threshold for the detector-level folds only (the samples are taken without it; the "
+                         "phase-C gate's thresholds default to the shipped ones)")
     ap.add_argument("--results", type=Path, default=None, help="also write the folds' figures here (JSON)")
     args = ap.parse_args()
     if args.vary not in ("c_gate_min", "c_gate_shallow_min"):
@@ -123,7 +129,7 @@ def main() -> None:
         ap.error(f"--try takes numbers, not {args.tried!r}")
     if not tried or not all(0 < t < 1 for t in tried):
         ap.error(f"{args.vary} values lie in (0, 1)")
-    params = dataclasses.replace(WyckoffParams(), **CANDIDATES)  # round 10's detector, the shipped range gate
+    params = sampled(dataclasses.replace(WyckoffParams(), **CANDIDATES))  # the shipped detector, the gate off
     for item in args.set:
         if item.partition("=")[0] in GATE_KEYS:  # the samples are every candidate, with the gate off
             ap.error(f"--set {item}: the samples are taken with the phase-C gate off; its thresholds go in --with")
@@ -131,7 +137,8 @@ def main() -> None:
             params = override(params, item)
         except ValueError as e:
             ap.error(f"--set {item}: {e}")
-    on_folds = params
+    shipped = WyckoffParams()
+    on_folds = dataclasses.replace(params, **{k: getattr(shipped, k) for k in GATE_KEYS})  # the shipped gate's
     for item in args.fold_set:
         if item.partition("=")[0] == args.vary:
             ap.error(f"--with {item}: --try sets {args.vary}")

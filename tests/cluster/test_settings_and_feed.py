@@ -171,7 +171,7 @@ def test_the_shallow_phase_c_threshold_is_refused_where_it_would_do_nothing_or_p
 
     p = load_settings(c_gate(c_gate_min=0.2, c_gate_shallow_min=0.4)).wyckoff_params()
     assert (p.c_gate_min, p.c_gate_shallow_min) == (0.2, 0.4)
-    for values in ({"c_gate_shallow_min": 0.4}, {"c_gate_min": 0.4, "c_gate_shallow_min": 0.4},
+    for values in ({"c_gate_min": 0, "c_gate_shallow_min": 0.4}, {"c_gate_min": 0.4, "c_gate_shallow_min": 0.4},
                    {"c_gate_min": 0.4, "c_gate_shallow_min": 0.3}):
         with pytest.raises(SettingsError, match=r"agents\.analysis\.c_gate_shallow_min: has no effect unless the "
                                                 r"phase-C gate is on and c_gate_shallow_min is above c_gate_min"):

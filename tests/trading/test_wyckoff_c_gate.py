@@ -59,27 +59,28 @@ def test_a_detector_with_the_phase_c_gate_on_refuses_unreadable_trees_before_any
     for refused in (lambda: run(on, 5), lambda: WyckoffDetector(inst, on)):
         with pytest.raises(ValueError, match="phase-C gate's trees cannot be read.*c_gate_min to 0"):
             refused()
-    assert c_events(run(WyckoffParams()).events), "off (the default): the trees are never read"
-    WyckoffDetector(inst, WyckoffParams())
+    off = dataclasses.replace(WyckoffParams(), c_gate_min=0.0)
+    assert c_events(run(off).events), "off: the trees are never read"
+    WyckoffDetector(inst, off)
 
 
 CASES = [("A", 3), ("A", 5), ("D", 3), ("E", 3), ("F", 10), ("H", 7)]
 
 
 def test_each_spring_or_upthrust_let_through_scored_at_least_c_gate_min_from_the_bars_known_then(registry) -> None:
-    """Off (the default), springs and upthrusts carry no score. On, each one reported carries the phase-C
+    """Off, springs and upthrusts carry no score. On, each one reported carries the phase-C
     gate's score (``c_trust``), at least ``c_gate_min``, computed from the bars up to its confirmation
     alone; on these scenarios some that the gate-off detector reported are gone; and the incremental
     mode emits what the batch mode does, event, signal and phase."""
     from tests.trading.test_wyckoff import FAMILIES, batch, incremental, structural
 
     inst = registry["EURUSD"]
-    assert WyckoffParams().c_gate_min == 0.0, "off by default"
-    on = dataclasses.replace(WyckoffParams(), c_gate_min=0.4)
+    off_params = dataclasses.replace(WyckoffParams(), c_gate_min=0.0)
+    on = dataclasses.replace(WyckoffParams(), c_gate_min=0.4, c_gate_shallow_min=0.0)
     off_n = on_n = 0
     for family, seed in CASES:
         sc = FAMILIES[family](seed)
-        off = c_events(batch(inst, sc, WyckoffParams()).events)
+        off = c_events(batch(inst, sc, off_params).events)
         assert all("c_trust" not in dict(e.numbers) for e in off)
         d = batch(inst, sc, on)
         kept = c_events(d.events)
@@ -100,11 +101,11 @@ def test_the_trainer_samples_each_spring_and_upthrust_the_detector_reports_label
     or upthrust the detector reports, with ``C_FEATURES``' numbers, labelled 1 exactly when one of its name
     is planted within the scorer's tolerance of its extreme; the detector's own features are left as found."""
     from bench.wyckoff_accuracy import detect, generator
-    from bench.wyckoff_c_gate import c_samples
+    from bench.wyckoff_c_gate import c_samples, sampled
     from bench.wyckoff_gate import CANDIDATES
     from trading.wyckoff.scoring import TOLERANCE
 
-    params = dataclasses.replace(WyckoffParams(), **CANDIDATES)
+    params = sampled(dataclasses.replace(WyckoffParams(), **CANDIDATES))
     real = gate.c_features
     labels = []
     for family, seeds in (("A", [3, 4, 5, 6]), ("D", [3, 6])):
@@ -130,7 +131,7 @@ def test_a_shallow_spring_or_upthrust_needs_c_gate_shallow_min_and_a_deeper_one_
 
     inst = registry["EURUSD"]
     loose = dataclasses.replace(WyckoffParams(), spring_min_penetration=0.05, spring_min_penetration_atr=0.25,
-                                c_gate_min=0.2)
+                                c_gate_min=0.2, c_gate_shallow_min=0.0)
     strict = dataclasses.replace(loose, c_gate_shallow_min=0.6)
     shallow_before = shallow_after = deep_low = 0
     # F seed 17 at volatility x2 has a spring shallow by the ATR floor alone (0.397 ATR, 0.122 of the height)
@@ -166,14 +167,15 @@ def test_the_trainer_and_the_scorer_refuse_phase_c_thresholds_as_a_settings_file
     root = Path(__file__).resolve().parents[2]
     trainer = ["bench/wyckoff_c_gate.py", "--seeds", "1", "--quick", "--out", str(tmp_path / "trees.json")]
     scorer = ["bench/wyckoff_accuracy.py", "--tuning", "--scenarios", "1", "--variants", "original", "--workers", "1"]
-    cases = [(trainer + ["--vary", "c_gate_shallow_min", "--try", "0.3"],
+    cases = [(trainer + ["--with", "c_gate_min=0.4", "--vary", "c_gate_shallow_min", "--try", "0.3"],
               "at c_gate_shallow_min 0.3: c_gate_shallow_min: has no effect unless the phase-C gate is on"),
              (trainer + ["--with", "c_gate_min=0.2", "--vary", "c_gate_shallow_min", "--try", "0.999"],
               "c_gate_shallow_min 0.999 is above the highest score the phase-C gate gives"),
              (trainer + ["--set", "c_gate_min=0.2"], "the samples are taken with the phase-C gate off; its thresholds "
                                                     "go in --with"),
              (trainer + ["--vary", "c_gate_min", "--with", "c_gate_min=0.3"], "--try sets c_gate_min"),
-             (scorer + ["--set", "c_gate_shallow_min=0.5"], "--set: c_gate_shallow_min: has no effect unless"),
+             (scorer + ["--set", "c_gate_min=0", "--set", "c_gate_shallow_min=0.4"],
+              "--set: c_gate_shallow_min: has no effect unless"),
              (scorer + ["--set", "c_gate_min=1.5"], "--set: c_gate_min: the phase-C gate's least score for a spring "
                                                    "or upthrust, from 0 (off) to below 1 (got 1.5)")]
     for args, said in cases:

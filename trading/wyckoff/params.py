@@ -77,12 +77,12 @@ class WyckoffParams:
     spring_gate_test: bool = False
     # a spring or upthrust is reported only if the phase-C gate (trading.wyckoff.gate, C_FEATURES: trees
     # trained on the tuning families by bench/wyckoff_c_gate.py) scores it at least this, else it is a test of
-    # the edge (0: off; docs/wyckoff.md, round 20)
-    c_gate_min: float = 0.0
+    # the edge (0: off; docs/wyckoff.md, round 20). On since round 24, practically for the shallow ones alone:
+    c_gate_min: float = 0.01
     # ... and at least this for one shallower than twice the penetration floors (spring_min_penetration_atr,
     # spring_min_penetration): the shallow candidates that looser floors admit held to a higher score (0:
-    # c_gate_min alone; docs/wyckoff.md, round 23)
-    c_gate_shallow_min: float = 0.0
+    # c_gate_min alone; docs/wyckoff.md, rounds 23-24)
+    c_gate_shallow_min: float = 0.5
     ar_max_bars: int = 120  # a climax with no AR within this many bars opens no range
     st_zone: float = 0.25  # a secondary test ends within this fraction of the height from the climax edge
     st_volume: float = 0.5  # ... on less than this fraction of the climax bar's volume
@@ -92,8 +92,8 @@ class WyckoffParams:
     min_range_bars: int = 10  # bars after the AR before a spring/upthrust counts (at least) ...
     min_range_ratio: float = 1.0  # ... or this many times phase A's bars (1.5 until round 10, docs/wyckoff.md)
     max_range_bars: int = 1200  # a range older than this is dropped
-    spring_min_penetration_atr: float = 0.5
-    spring_min_penetration: float = 0.1  # of the range height (and at least the ATRs above)
+    spring_min_penetration_atr: float = 0.25  # (0.5 until round 24: what is under twice these is "shallow")
+    spring_min_penetration: float = 0.05  # of the range height (and at least the ATRs above; 0.1 until round 24)
     spring_max_penetration: float = 0.6  # of the range height
     spring_recovery_bars: int = 12  # a spring closes back inside within this many bars of its extreme ...
     spring_max_bars: int = 24  # ... and this many of the first bar beyond the edge (else a break)
