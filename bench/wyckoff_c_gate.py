@@ -196,6 +196,7 @@ def main() -> None:
     meta = {"trained_on": f"families {', '.join(TUNING)}, seeds 0-{args.seeds - 1}, variants {', '.join(VARIANTS)}",
             "never_read": "family J", "samples": int(len(cy)), "positives": int(cy.sum()), "boost": BOOST,
             "rounds": ROUNDS, "tried": tried, "varied": args.vary, "with": list(args.fold_set),
+            "folded_at": {k: getattr(on_folds, k) for k in GATE_KEYS if k != args.vary},
             "label": f"a spring (upthrust) is planted within +-{TOLERANCE} bars of its extreme",
             "folds_left_one_family_out": folds, "summary": summary, "set": list(args.set),
             "use_with": {k: getattr(params, k) for k in CANDIDATES} | {

@@ -30,6 +30,18 @@ def test_the_shipped_phase_c_gate_reads_the_detectors_features_and_says_what_it_
         gate.load(gate.MODEL, gate.C_FEATURES)  # the range gate's trees read as the phase-C gate's
 
 
+def test_the_defaults_are_round_24s_and_the_shipped_phase_c_trees_were_folded_at_them() -> None:
+    """Round 24 ships the phase-C gate on for the shallow candidates only (docs/wyckoff.md): the floors
+    halved, ``c_gate_min`` 0.01, ``c_gate_shallow_min`` 0.5; the shipped trees' folds ran at those thresholds
+    and kept the detector-level figures the next round compares with."""
+    p = WyckoffParams()
+    assert (p.spring_min_penetration, p.spring_min_penetration_atr, p.c_gate_min, p.c_gate_shallow_min) == \
+        (0.05, 0.25, 0.01, 0.5)
+    meta = gate.load(gate.C_MODEL, gate.C_FEATURES).meta
+    assert meta["with"] == ["c_gate_min=0.01"] and meta["varied"] == "c_gate_shallow_min" and 0.5 in meta["tried"]
+    assert all("0.5" in fold["detector"] for fold in meta["folds_left_one_family_out"].values())
+
+
 def test_a_detector_with_the_phase_c_gate_on_refuses_unreadable_trees_before_any_bar(registry, tmp_path: Path,
                                                                                      monkeypatch) -> None:
     """On, the batch mode refuses on bars too few for any spring, and a live detector when it is built;

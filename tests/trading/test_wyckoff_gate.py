@@ -198,7 +198,9 @@ def test_a_range_a_spring_proves_must_score_spring_gate_min_and_other_ranges_onl
             assert [r.trust for r in reported(d_on)] == [r.trust for r in reported(d)]
         else:  # a spring or upthrust proved it: dropped, with its test of the edge
             assert all(r.gate[by_spring] == gate.PROVEN_BY_SPRING for r in below)
-            assert tests_of_the_edge(d_on) != tests_of_the_edge(d), "its spring (upthrust) went with it"
+            shown = {(e.event, e.bar_ts_ns) for e in tests_of_the_edge(d_on)}
+            assert all(r.c_event is not None and (r.c_event.event, r.c_event.bar_ts_ns) not in shown for r in below), \
+                "its spring (upthrust) went with it"
             assert not [r for r in reported(d_on) if r.trust < least and r.gate[by_spring] == gate.PROVEN_BY_SPRING]
     assert ON.spring_gate_min == 0.0 and not ON.spring_gate_test, "off by default"
     at_3 = dataclasses.replace(on, spring_gate_min=0.3)
@@ -207,6 +209,11 @@ def test_a_range_a_spring_proves_must_score_spring_gate_min_and_other_ranges_onl
     first, *rest = reported(waited)
     assert first.gate[by_spring] == gate.PROVEN_BY_TIME and first.trust < 0.3, \
         "the range that waited proved itself by holding"
+    _, kept = detection(3, off)
+    proving = [r.c_event for r in reported(kept) if r.gate[by_spring] == gate.PROVEN_BY_SPRING and r.trust < 0.3]
+    assert proving and all(e is not None and (e.event, e.bar_ts_ns) not in
+                           {(x.event, x.bar_ts_ns) for x in tests_of_the_edge(waited)} for e in proving), \
+        "the spring below spring_gate_min is a test"
     assert [r.trust for r in rest] == [r.trust for r in reported(dropped)], "and the rest is as when it was dropped"
     inst = registry["EURUSD"]
     for params in (at_3, dataclasses.replace(at_3, spring_gate_test=True)):
