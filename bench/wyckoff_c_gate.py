@@ -70,15 +70,11 @@ def sampled(params: WyckoffParams) -> WyckoffParams:
 
 
 def least(x: np.ndarray, params: WyckoffParams) -> np.ndarray:
-    """Each sample's threshold under ``params``, as the machine sets it from the sample's own
-    penetration features: ``c_gate_shallow_min`` for one shallower than twice the floors (when it is
-    above ``c_gate_min``), ``c_gate_min`` for the rest."""
-    t = np.full(len(x), params.c_gate_min)
-    if params.c_gate_shallow_min > params.c_gate_min:
-        height, atr = x[:, C_INDEX["penetration_height"]], x[:, C_INDEX["penetration_atr"]]
-        shallow = (atr < 2 * params.spring_min_penetration_atr) | (height < 2 * params.spring_min_penetration)
-        t[shallow] = params.c_gate_shallow_min
-    return t
+    """Each sample's threshold under ``params`` (``WyckoffParams.c_least``), shallow or not by the
+    sample's own penetration features, in the floors' units as the machine measures them."""
+    height, atr = x[:, C_INDEX["penetration_height"]], x[:, C_INDEX["penetration_atr"]]
+    shallow = (atr < 2 * params.spring_min_penetration_atr) | (height < 2 * params.spring_min_penetration)
+    return np.where(shallow, params.c_least(True), params.c_least(False))
 
 
 def c_samples(job: tuple[str, str, list[int], WyckoffParams]) -> list[tuple[str, str, int, list[float]]]:
@@ -121,8 +117,8 @@ def main() -> None:
                          "phase-C gate's thresholds default to the shipped ones)")
     ap.add_argument("--results", type=Path, default=None, help="also write the folds' figures here (JSON)")
     args = ap.parse_args()
-    if args.vary not in ("c_gate_min", "c_gate_shallow_min"):
-        ap.error(f"--vary takes c_gate_min or c_gate_shallow_min, not {args.vary!r}")
+    if args.vary not in GATE_KEYS:
+        ap.error(f"--vary takes {' or '.join(GATE_KEYS)}, not {args.vary!r}")
     try:
         tried = [float(t) for t in args.tried.split(",") if t.strip()]
     except ValueError:

@@ -805,7 +805,7 @@ def wyckoff_params(values: dict[str, Any]) -> WyckoffParams:
         else:
             if params.c_gate_min > 0 and "c_gate_shallow_min" not in wrong:
                 try:
-                    gate.c_ready(params.c_gate_min, params.c_gate_shallow_min)
+                    gate.c_shallow_ready(params.c_gate_shallow_min)
                 except ValueError as e:
                     mistakes.append(f"agents.analysis.c_gate_shallow_min: {e}")
     if mistakes:

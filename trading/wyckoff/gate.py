@@ -213,8 +213,13 @@ def c_ready(c_gate_min: float, c_gate_shallow_min: float = 0.0) -> None:
     """``ready`` for the phase-C gate (``c_gate_min``, and with it on ``c_gate_shallow_min``)."""
     ready(c_gate_min, "c_gate_min", "every spring and upthrust would be a test", C_MODEL, C_FEATURES)
     if c_gate_min > 0:
-        ready(c_gate_shallow_min, "c_gate_shallow_min", "every shallow spring and upthrust would be a test", C_MODEL,
-              C_FEATURES)
+        c_shallow_ready(c_gate_shallow_min)
+
+
+def c_shallow_ready(c_gate_shallow_min: float) -> None:
+    """``ready`` for ``c_gate_shallow_min`` alone (the phase-C gate on)."""
+    ready(c_gate_shallow_min, "c_gate_shallow_min", "every shallow spring and upthrust would be a test", C_MODEL,
+          C_FEATURES)
 
 
 def _kind(names: tuple[str, ...]) -> tuple[str, str, str]:

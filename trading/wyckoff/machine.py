@@ -576,10 +576,8 @@ class Machine:
                 self._close(x, dropped=True)
                 return
         c_trust = self._c_trust(x, r, bullish, depth, e)
-        least = p.c_gate_min
-        if p.c_gate_shallow_min > least and (depth < 2 * pen or depth < 2 * p.spring_min_penetration * ht):
-            least = p.c_gate_shallow_min  # a shallow one, which looser floors admit, is held to more
-        if 0 <= c_trust < least:
+        # a shallow one, which looser floors admit, may be held to more
+        if 0 <= c_trust < p.c_least(depth < 2 * pen or depth < 2 * p.spring_min_penetration * ht):
             # the phase-C gate does not trust it: a test of the edge, and a range it would have proved waits to
             # prove itself otherwise
             if r.held:

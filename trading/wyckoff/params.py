@@ -131,6 +131,11 @@ class WyckoffParams:
     effort_volume: float = 1.8  # effort: volume at or above this many baselines
     stop_beyond_range: bool = False  # LPS stops beyond the range edge instead of the LPS extreme
 
+    def c_least(self, shallow: bool) -> float:
+        """The phase-C gate's least score for a spring or upthrust: ``c_gate_shallow_min`` for one shallower
+        than twice the penetration floors (``shallow``) when that is above ``c_gate_min``, else ``c_gate_min``."""
+        return self.c_gate_shallow_min if shallow and self.c_gate_shallow_min > self.c_gate_min else self.c_gate_min
+
     @property
     def warmup(self) -> int:
         """Bars before the first that can be judged: an ATR and a volume baseline (the trend lookback
