@@ -599,7 +599,8 @@ SHAPES = {9: "25999760988f7f91",  # with its windows since round 11
           10: "2bafc2e7e721130d",  # rank_min_bars (round 14)
           11: "e42dc2477939777f",  # c_replaced_by_opposite, c_replaced_by_same, c_replace_depth, c_replace_toward_context
           12: "3112ca087f940c01",  # c_gate_min (round 20)
-          13: "7b0b846a6093da3c"}  # c_gate_shallow_min (round 23)
+          13: "7b0b846a6093da3c",  # c_gate_shallow_min (round 23)
+          14: "f228c7bbc0b2bb03"}  # lps_starts_e, e_until_proven and the machine's e_shown (round 25)
 
 
 def test_the_detectors_saved_shape_is_pinned_with_the_state_format(registry) -> None:
@@ -625,6 +626,66 @@ def test_the_detectors_saved_shape_is_pinned_with_the_state_format(registry) -> 
     assert max(SHAPES) == STATE_FORMAT and len(set(SHAPES.values())) == len(SHAPES)
     assert digest == SHAPES[STATE_FORMAT], f"the detector's state changed shape ({digest}): bump STATE_FORMAT"
 
+
+
+# ------------------------------------------------------------------ phases as shown (round 25)
+SHOWN_OFF = {"lps_starts_e": False, "e_until_proven": False}
+
+
+@pytest.mark.parametrize("family,seed,variant", [("A", 2, "original"), ("B", 3, "original"), ("D", 1, "volatility_x2"),
+                                                 ("F", 3, "original"), ("I", 1009, "bars_x3")])
+def test_the_phases_as_shown_change_no_event_signal_or_range_and_both_modes_agree(registry, family: str, seed: int,
+                                                                                  variant: str) -> None:
+    """``lps_starts_e`` and ``e_until_proven`` change the phase a bar shows and nothing else: the same
+    events, signals and ranges (but a range's own phase) as with both off; the incremental detector
+    shows the batch's phases bar for bar with them on."""
+    inst = registry["EURUSD"]
+    sc = FAMILIES[family](seed)
+    if variant != "original":
+        sc = perturb(sc, variant)
+    off = WyckoffParams(**SHOWN_OFF)
+    on = dataclasses.replace(off, lps_starts_e=True, e_until_proven=True)
+    d_off, d_on = batch(inst, sc, off), batch(inst, sc, on)
+    assert d_on.events == d_off.events and d_on.signals == d_off.signals
+    assert [dataclasses.replace(r, phase="") for r in d_on.ranges] == [dataclasses.replace(r, phase="")
+                                                                      for r in d_off.ranges]
+    assert d_on.phase_names() != d_off.phase_names(), "a scenario whose phases the options change"
+    events, signals, phases = incremental(inst, sc, on)
+    assert structural(events) == d_on.events and signals == d_on.signals and phases == d_on.phase_names()
+
+
+def test_phase_e_starts_at_the_lps_and_holds_until_a_range_proves_itself(registry) -> None:
+    """Family A seed 2 (an accumulation): the LPS (its swing low at bar 597) is known at bar 600, where
+    phase E starts with ``lps_starts_e`` (bar 614 without: the close beyond the best price since the
+    break). Phase E ends by the regime at bar 742; with ``e_until_proven`` it holds through the next,
+    provisional range's phase A (A without) and that range shows its phase B (it never proves itself,
+    and once it is dropped phase E shows again). In seed 12 a range proves itself while phase E is
+    shown: from that bar the range's own phase shows."""
+    inst = registry["EURUSD"]
+    sc = FAMILIES["A"](2)
+    off = WyckoffParams(**SHOWN_OFF)
+    lps = batch(inst, sc, dataclasses.replace(off, lps_starts_e=True)).phase_names()
+    plain = batch(inst, sc, off).phase_names()
+    lps_event = next(e for e in batch(inst, sc, off).events if e.event == "last_point_of_support")
+    assert (sc.bar_of(lps_event.bar_ts_ns), sc.bar_of(lps_event.known_ns)) == (597, 600)
+    assert lps[599] == plain[599] == "D" and lps[600:614] == ["E"] * 14 and plain[600:614] == ["D"] * 14
+    assert plain[614] == "E"
+    held = batch(inst, sc, dataclasses.replace(off, e_until_proven=True)).phase_names()
+    assert plain[741] == "E" and plain[742:749] == [""] * 7 and plain[749:784] == ["A"] * 35 and plain[784] == "B"
+    assert held[742:784] == ["E"] * 42 and held[784:791] == ["B"] * 7 and plain[791:] == [""] * (len(sc) - 791)
+    assert set(held[791:]) == {"E"}
+
+    sc = FAMILIES["A"](12)
+    det = WyckoffDetector(inst, dataclasses.replace(off, e_until_proven=True))
+    for k in range(len(sc)):
+        shown_before, phase_before = det.machine is not None and det.machine.e_shown, det.phase
+        events, _ = det.update_points(int(sc.start_ns[k]), int(sc.end_ns[k]), int(sc.open[k]), int(sc.high[k]),
+                                      int(sc.low[k]), int(sc.close[k]), int(sc.volume[k]))
+        if any(e.event == "selling_climax" for e in events):
+            break
+    assert det.machine is not None
+    assert (k, shown_before, phase_before) == (917, True, "E")
+    assert not det.machine.e_shown and det.phase == det.machine.range.phase == "B"
 
 
 FALL_INTO_A_CLIMAX = [(300, -8, 20, 1000), (1, -300, 40, 5000)]  # a trend down, then a heavy wide bar

@@ -81,8 +81,10 @@ after a rise; "near" is the climax's edge, "far" the automatic rally/reaction's)
 - phase E: after the LPS (LPSY) a close beyond the best price since the break, or a close
   ``markup_height`` heights beyond the broken edge (or the LPS window over with price beyond it).
   The range is done; phase E lasts until the bars' regime and the higher timeframe's
-  (``features``) have both turned against it, or a new range is confirmed. A close back through the opposite edge after an SOS (SOW)
-  is a break the other way.
+  (``features``) have both turned against it, or a new range is confirmed. As shown (``phase``,
+  never an event or a signal): with ``lps_starts_e`` the range shows phase E from the LPS (LPSY)
+  on, and with ``e_until_proven`` phase E, once reached, is shown until a range proves itself.
+  A close back through the opposite edge after an SOS (SOW) is a break the other way.
 
 Signals: a spring, an LPS (buy) and an upthrust, an LPSY (sell). Entry at the close; stop
 ``stop_buffer_atr`` ATR beyond the event's extreme; targets the far edge, one height beyond
@@ -258,6 +260,7 @@ class Machine:
         self.range: TradingRange | None = None
         self.outside = ""  # the phase outside a range: "" or "E"
         self.trend = 0  # the direction of phase E
+        self.e_shown = False  # phase E was reached and no range has proved itself since
         self.candidates: deque[tuple[int, Pending]] = deque()  # preliminary support/supply candidates
         self.events: list[WyckoffEvent] = []
         self.signals: list[Signal] = []
@@ -269,11 +272,13 @@ class Machine:
     def phase(self) -> str:
         r = self.range
         # a provisional range shows phase A once the rally off its climax is under way, unless it
-        # interrupts a markup (markdown), which holds until the range is confirmed
-        if r is None or (r.far is None and (self.outside or not r.rallying)):
-            return self.outside
-        if r.held and r.after_trend:  # a pause in the markup (markdown) until it proves itself a range
-            return "E"
+        # interrupts a markup (markdown), which holds until the range is confirmed; with e_until_proven
+        # phase E, once reached, holds until a range proves itself (through a range's phase A too)
+        sticky = self.p.e_until_proven and self.e_shown
+        if r is None or (r.far is None and (self.outside or sticky or not r.rallying)):
+            return self.outside or ("E" if sticky else "")
+        if r.held and (r.after_trend or (sticky and r.phase == "A")):
+            return "E"  # a pause in the markup (markdown) until it proves itself a range
         return r.phase
 
     # ------------------------------------------------- conditions (scalars or columns)
@@ -394,6 +399,8 @@ class Machine:
             self._after_break(x, r)
         else:
             self._in_range(x, r)
+        if self.outside == "E":
+            self.e_shown = True
 
     def _ev(self, name: str, t: int, px: int, x: Row, **numbers: float) -> WyckoffEvent:
         ev = WyckoffEvent(self.symbol, name, t, px / self.scale,
@@ -490,6 +497,8 @@ class Machine:
             del self.events[-held:]
         self.ranges.append(r)
         self.outside, self.trend = "", 0
+        if not r.held:  # reported at once (report_after_phase_a off): it has proved itself
+            self.e_shown = False
 
     def _in_range(self, x: Row, r: TradingRange) -> None:
         p = self.p
@@ -679,6 +688,7 @@ class Machine:
     def _report_held(self, x: Row, r: TradingRange) -> None:
         """The range has proved itself (it held, or price left it against the trend before it), so
         the PS, the climax, the AR and the ST are reported now, known at this bar."""
+        self.e_shown = False
         out = [replace(e, known_ns=x.t) for e in r.held]
         self.events.extend(out)
         named = {e.event: e for e in out}
@@ -742,6 +752,8 @@ class Machine:
         edge = res if d > 0 else sup
         r.lps = self._ev("last_point_of_support" if d > 0 else "last_point_of_supply", t, px, x,
                          volume_ratio=vol / x.vbase, hold_height=(px - edge) * d / ht)
+        if p.lps_starts_e:
+            r.phase = "E"
         conf = 0.55 + 0.1 * (r.c_event is not None) + 0.1 * (vol < 0.7 * x.vbase) + 0.05 * (r.st is not None)
         self._signal(x, r, r.lps, px, [edge + d * ht, edge + 2 * d * ht], conf, r.start, r.sos_i + 1)
 
