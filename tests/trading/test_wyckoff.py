@@ -638,7 +638,8 @@ def test_the_phases_as_shown_change_no_event_signal_or_range_and_both_modes_agre
                                                                                   variant: str) -> None:
     """``lps_starts_e`` and ``e_until_proven`` change the phase a bar shows and nothing else: the same
     events, signals and ranges (but a range's own phase) as with both off; the incremental detector
-    shows the batch's phases bar for bar with them on."""
+    shows the batch's phases bar for bar with them on. Both ship on (round 25)."""
+    assert WyckoffParams().lps_starts_e and WyckoffParams().e_until_proven
     inst = registry["EURUSD"]
     sc = FAMILIES[family](seed)
     if variant != "original":

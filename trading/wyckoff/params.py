@@ -119,12 +119,12 @@ class WyckoffParams:
     lps_pullback: float = 0.2  # ... after a pullback of this fraction of the height from the best price
     lps_window: int = 150  # bars after the SOS in which an LPS is looked for
     markup_height: float = 0.75  # phase E: a close this many heights beyond the broken edge
-    # phases as shown (never an event or a signal; round 25): phase E from the LPS (LPSY) on, as the schematics
+    # phases as shown (never an event or a signal; round 25, on): phase E from the LPS (LPSY) on, as the schematics
     # draw it, not only from the markup's later close beyond the best price since the break ...
-    lps_starts_e: bool = False
+    lps_starts_e: bool = True
     # ... and phase E shown until a range proves itself (not only until the regime turns): the bars between a
     # markup and the next range's proof, and a range still in phase A that has not proved itself, show E
-    e_until_proven: bool = False
+    e_until_proven: bool = True
     stop_buffer_atr: float = 0.5
     min_reward_risk: float = 1.5  # a signal's first target pays at least this many times its risk (else none)
     pnf_box_atr: float = 0.5  # point-and-figure box, in ATR, for the cause count
