@@ -146,10 +146,10 @@ class _HealthLog:
 FUTURE_SKEW_S = 5.0  # a request stamped further ahead than this is refused (its age could not expire)
 
 
-# What the agents save changes shape now and then (issue 19, eight times: the Wyckoff detector's state); a run
+# What the agents save changes shape now and then (issue 19, nine times: the Wyckoff detector's state); a run
 # is resumed only by code that reads its shape. Bump it with such a change
 # (tests/trading/test_wyckoff.py pins the detector's part).
-STATE_FORMAT = 14
+STATE_FORMAT = 15
 
 
 class ResumeRefused(RuntimeError):

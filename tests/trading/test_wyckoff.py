@@ -600,7 +600,8 @@ SHAPES = {9: "25999760988f7f91",  # with its windows since round 11
           11: "e42dc2477939777f",  # c_replaced_by_opposite, c_replaced_by_same, c_replace_depth, c_replace_toward_context
           12: "3112ca087f940c01",  # c_gate_min (round 20)
           13: "7b0b846a6093da3c",  # c_gate_shallow_min (round 23)
-          14: "f228c7bbc0b2bb03"}  # lps_starts_e, e_until_proven and the machine's e_shown (round 25)
+          14: "f228c7bbc0b2bb03",  # lps_starts_e, e_until_proven and the machine's e_shown (round 25)
+          15: "d14dae45e7791b26"}  # the machine's e_held for e_until_proven (round 25, after the real bars' charts)
 
 
 def test_the_detectors_saved_shape_is_pinned_with_the_state_format(registry) -> None:
@@ -633,7 +634,8 @@ SHOWN_OFF = {"lps_starts_e": False, "e_until_proven": False}
 
 
 @pytest.mark.parametrize("family,seed,variant", [("A", 2, "original"), ("B", 3, "original"), ("D", 1, "volatility_x2"),
-                                                 ("F", 3, "original"), ("I", 1009, "bars_x3")])
+                                                 ("F", 3, "original"), ("F", 28, "original"),
+                                                 ("I", 1009, "bars_x3")])
 def test_the_phases_as_shown_change_no_event_signal_or_range_and_both_modes_agree(registry, family: str, seed: int,
                                                                                   variant: str) -> None:
     """``lps_starts_e`` and ``e_until_proven`` change the phase a bar shows and nothing else: the same
@@ -661,7 +663,9 @@ def test_phase_e_starts_at_the_lps_and_holds_until_a_range_proves_itself(registr
     break). Phase E ends by the regime at bar 742; with ``e_until_proven`` it holds through the next,
     provisional range's phase A (A without) and that range shows its phase B (it never proves itself,
     and once it is dropped phase E shows again). In seed 12 a range proves itself while phase E is
-    shown: from that bar the range's own phase shows."""
+    shown: from that bar the range's own phase shows. In family D seed 4 a close back under the middle
+    of the range the markup broke out of ends phase E as shown, and the provisional range there shows
+    its phase A; in family F seed 28 that close is a bar with nothing else to decide."""
     inst = registry["EURUSD"]
     sc = FAMILIES["A"](2)
     off = WyckoffParams(**SHOWN_OFF)
@@ -676,17 +680,32 @@ def test_phase_e_starts_at_the_lps_and_holds_until_a_range_proves_itself(registr
     assert held[742:784] == ["E"] * 42 and held[784:791] == ["B"] * 7 and plain[791:] == [""] * (len(sc) - 791)
     assert set(held[791:]) == {"E"}
 
-    sc = FAMILIES["A"](12)
-    det = WyckoffDetector(inst, dataclasses.replace(off, e_until_proven=True))
-    for k in range(len(sc)):
-        shown_before, phase_before = det.machine is not None and det.machine.e_shown, det.phase
-        events, _ = det.update_points(int(sc.start_ns[k]), int(sc.end_ns[k]), int(sc.open[k]), int(sc.high[k]),
-                                      int(sc.low[k]), int(sc.close[k]), int(sc.volume[k]))
-        if any(e.event == "selling_climax" for e in events):
-            break
-    assert det.machine is not None
-    assert (k, shown_before, phase_before) == (917, True, "E")
-    assert not det.machine.e_shown and det.phase == det.machine.range.phase == "B"
+    def walk(family: str, seed: int, stop):  # type: ignore[no-untyped-def]
+        """The incremental detector up to the bar where ``stop(detector, events, e_held before)``: that
+        bar, and the machine's e_held and phase before it."""
+        sc = FAMILIES[family](seed)
+        det = WyckoffDetector(inst, dataclasses.replace(off, e_until_proven=True))
+        for k in range(len(sc)):
+            before = (det.machine.e_held if det.machine is not None else None, det.phase)
+            events, _ = det.update_points(int(sc.start_ns[k]), int(sc.end_ns[k]), int(sc.open[k]),
+                                          int(sc.high[k]), int(sc.low[k]), int(sc.close[k]), int(sc.volume[k]))
+            if stop(det, events, before[0]):
+                return sc, det, k, before
+        raise AssertionError("never stopped")
+
+    _, det, k, (held_before, phase_before) = walk("A", 12, lambda det, ev, _: any(e.event == "selling_climax" for e in ev))
+    assert det.machine is not None and det.machine.range is not None
+    assert (k, phase_before) == (917, "E") and held_before is not None
+    assert det.machine.e_held is None and det.phase == det.machine.range.phase == "B"
+
+    sc, det, k, (held_before, phase_before) = walk("D", 4, lambda det, ev, held: held is not None
+                                                   and det.machine.e_held is None and det.phase == "A")
+    assert det.machine is not None and det.machine.range is not None and held_before is not None
+    side, middle = held_before
+    assert (k, phase_before, side) == (435, "E", 1) and sc.close[k] < middle <= sc.close[k - 1]
+    # in family F seed 28 that close (bar 764) is a bar with nothing else to decide: it wakes the machine itself
+    shown = batch(inst, FAMILIES["F"](28), dataclasses.replace(off, e_until_proven=True)).phase_names()
+    assert shown[763] == "E" and shown[764:768] == [""] * 4
 
 
 FALL_INTO_A_CLIMAX = [(300, -8, 20, 1000), (1, -300, 40, 5000)]  # a trend down, then a heavy wide bar

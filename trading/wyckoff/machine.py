@@ -83,7 +83,8 @@ after a rise; "near" is the climax's edge, "far" the automatic rally/reaction's)
   The range is done; phase E lasts until the bars' regime and the higher timeframe's
   (``features``) have both turned against it, or a new range is confirmed. As shown (``phase``,
   never an event or a signal): with ``lps_starts_e`` the range shows phase E from the LPS (LPSY)
-  on, and with ``e_until_proven`` phase E, once reached, is shown until a range proves itself.
+  on, and with ``e_until_proven`` phase E, once reached, is shown until a range proves itself or a
+  close goes back beyond the middle of the range it broke out of.
   A close back through the opposite edge after an SOS (SOW) is a break the other way.
 
 Signals: a spring, an LPS (buy) and an upthrust, an LPSY (sell). Entry at the close; stop
@@ -260,7 +261,9 @@ class Machine:
         self.range: TradingRange | None = None
         self.outside = ""  # the phase outside a range: "" or "E"
         self.trend = 0  # the direction of phase E
-        self.e_shown = False  # phase E was reached and no range has proved itself since
+        # with e_until_proven: phase E's side and the middle of the range it broke out of, from phase E until a range
+        # proves itself or a close goes back beyond that middle
+        self.e_held: tuple[int, int] | None = None
         self.candidates: deque[tuple[int, Pending]] = deque()  # preliminary support/supply candidates
         self.events: list[WyckoffEvent] = []
         self.signals: list[Signal] = []
@@ -273,8 +276,9 @@ class Machine:
         r = self.range
         # a provisional range shows phase A once the rally off its climax is under way, unless it
         # interrupts a markup (markdown), which holds until the range is confirmed; with e_until_proven
-        # phase E, once reached, holds until a range proves itself (through a range's phase A too)
-        sticky = self.p.e_until_proven and self.e_shown
+        # phase E, once reached, holds until a range proves itself (through a range's phase A too) or a
+        # close goes back beyond the middle of the range it broke out of
+        sticky = self.p.e_until_proven and self.e_held is not None
         if r is None or (r.far is None and (self.outside or sticky or not r.rallying)):
             return self.outside or ("E" if sticky else "")
         if r.held and (r.after_trend or (sticky and r.phase == "A")):
@@ -352,8 +356,20 @@ class Machine:
         return x.sw_hi & (x.sw_hi_t > r.sos.bar_ts_ns) & (x.sw_hi_px <= r.support + p.lps_depth * ht) \
             & (x.sw_hi_px - r.best >= p.lps_pullback * ht) & (x.sw_hi_v < p.lps_volume * x.vbase)
 
+    def _e_void(self, x: Any) -> Any:
+        """Phase E as shown ends: a close back beyond the middle of the range it broke out of (phase E is on the
+        break side of it)."""
+        assert self.e_held is not None
+        side, middle = self.e_held
+        return (x.c < middle) if side > 0 else (x.c > middle)
+
     # ---------------------------------------------------------------- when to wake
     def wake(self, x: Any) -> Any:
+        if self.p.e_until_proven and self.e_held is not None:
+            return self._wake(x) | self._e_void(x)
+        return self._wake(x)
+
+    def _wake(self, x: Any) -> Any:
         p = self.p
         r = self.range
         if r is None:
@@ -390,6 +406,10 @@ class Machine:
 
     # ---------------------------------------------------------------- what to do
     def step(self, x: Row) -> None:
+        if self.p.e_until_proven and self.e_held is not None and self._e_void(x):
+            self.e_held = None
+            if not self._wake(x):
+                return  # only phase E's end as shown: nothing else to decide at this bar
         r = self.range
         if r is None:
             self._outside(x)
@@ -399,8 +419,6 @@ class Machine:
             self._after_break(x, r)
         else:
             self._in_range(x, r)
-        if self.outside == "E":
-            self.e_shown = True
 
     def _ev(self, name: str, t: int, px: int, x: Row, **numbers: float) -> WyckoffEvent:
         ev = WyckoffEvent(self.symbol, name, t, px / self.scale,
@@ -422,6 +440,11 @@ class Machine:
                 if self.ranges and self.ranges[-1] is r:
                     self.ranges.pop()
         self.range = None
+
+    def _enter_e(self, r: TradingRange, side: int) -> None:
+        """Phase E, the markup (``side`` 1) or markdown out of range ``r``."""
+        self.outside, self.trend = "E", side
+        self.e_held = (side, (r.support + r.resistance) // 2)
 
     def _outside(self, x: Row) -> None:
         p = self.p
@@ -498,7 +521,7 @@ class Machine:
         self.ranges.append(r)
         self.outside, self.trend = "", 0
         if not r.held:  # reported at once (report_after_phase_a off): it has proved itself
-            self.e_shown = False
+            self.e_held = None
 
     def _in_range(self, x: Row, r: TradingRange) -> None:
         p = self.p
@@ -688,7 +711,7 @@ class Machine:
     def _report_held(self, x: Row, r: TradingRange) -> None:
         """The range has proved itself (it held, or price left it against the trend before it), so
         the PS, the climax, the AR and the ST are reported now, known at this bar."""
-        self.e_shown = False
+        self.e_held = None
         out = [replace(e, known_ns=x.t) for e in r.held]
         self.events.extend(out)
         named = {e.event: e for e in out}
@@ -704,7 +727,7 @@ class Machine:
             if side == -r.context:  # the trend went on before the range proved itself: it was a pause
                 self._close(x, dropped=True)
                 if r.after_trend == side:  # the markup (markdown) it interrupted goes on
-                    self.outside, self.trend = "E", side
+                    self._enter_e(r, side)
                 self._outside(x)  # the bar that broke it may be the climax of a range of its own
                 return
             if not self._passes(x, r, gate.PROVEN_BY_BREAK):
@@ -734,12 +757,15 @@ class Machine:
             return
         if self._marked(x, r):
             self._close(x)
-            self.outside, self.trend = "E", d
+            self._enter_e(r, d)
             return
         if x.i - r.sos_i > p.lps_window or x.i - r.start > p.max_range_bars:  # breaks back and forth end too
             self._close(x)
             beyond = ((x.c - res) if d > 0 else (sup - x.c)) > 0
-            self.outside, self.trend = ("E", d) if beyond else ("", 0)
+            if beyond:
+                self._enter_e(r, d)
+            else:
+                self.outside, self.trend = "", 0
             return
         assert r.sos is not None
         if r.lps is not None:
