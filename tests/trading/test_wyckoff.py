@@ -665,7 +665,8 @@ def test_phase_e_starts_at_the_lps_and_holds_until_a_range_proves_itself(registr
     and once it is dropped phase E shows again). In seed 12 a range proves itself while phase E is
     shown: from that bar the range's own phase shows. In family D seed 4 a close back under the middle
     of the range the markup broke out of ends phase E as shown, and the provisional range there shows
-    its phase A; in family F seed 28 that close is a bar with nothing else to decide."""
+    its phase A; in family B seed 27 it ends the shown phase E of a markdown the machine is still in; in
+    family F seed 28 that close is a bar with nothing else to decide."""
     inst = registry["EURUSD"]
     sc = FAMILIES["A"](2)
     off = WyckoffParams(**SHOWN_OFF)
@@ -703,6 +704,15 @@ def test_phase_e_starts_at_the_lps_and_holds_until_a_range_proves_itself(registr
     assert det.machine is not None and det.machine.range is not None and held_before is not None
     side, middle = held_before
     assert (k, phase_before, side) == (435, "E", 1) and sc.close[k] < middle <= sc.close[k - 1]
+    # in family B seed 27 it ends a markdown the machine is still in (its regime has not turned), which round 24
+    # showed as phase E
+    sc, det, k, (held_before, phase_before) = walk("B", 27, lambda det, ev, held: held is not None
+                                                   and det.machine.e_held is None)
+    assert det.machine is not None and det.machine.range is None and held_before is not None
+    side, middle = held_before
+    assert (k, phase_before, side) == (928, "E", -1) and sc.close[k] > middle >= sc.close[k - 1]
+    assert det.phase == "" and (det.machine.outside, det.machine.trend) == ("E", -1)
+    assert batch(inst, sc, off).phase_names()[928] == "E"
     # in family F seed 28 that close (bar 764) is a bar with nothing else to decide: it wakes the machine itself
     shown = batch(inst, FAMILIES["F"](28), dataclasses.replace(off, e_until_proven=True)).phase_names()
     assert shown[763] == "E" and shown[764:768] == [""] * 4

@@ -84,7 +84,8 @@ after a rise; "near" is the climax's edge, "far" the automatic rally/reaction's)
   (``features``) have both turned against it, or a new range is confirmed. As shown (``phase``,
   never an event or a signal): with ``lps_starts_e`` the range shows phase E from the LPS (LPSY)
   on, and with ``e_until_proven`` phase E, once reached, is shown until a range proves itself or a
-  close goes back beyond the middle of the range it broke out of.
+  close goes back beyond the middle of the range it broke out of, whichever comes first (the
+  regime's turn ends the machine's phase E, which decides events, not the phase shown).
   A close back through the opposite edge after an SOS (SOW) is a break the other way.
 
 Signals: a spring, an LPS (buy) and an upthrust, an LPSY (sell). Entry at the close; stop
@@ -276,12 +277,18 @@ class Machine:
         r = self.range
         # a provisional range shows phase A once the rally off its climax is under way, unless it
         # interrupts a markup (markdown), which holds until the range is confirmed; with e_until_proven
-        # phase E, once reached, holds until a range proves itself (through a range's phase A too) or a
-        # close goes back beyond the middle of the range it broke out of
-        sticky = self.p.e_until_proven and self.e_held is not None
-        if r is None or (r.far is None and (self.outside or sticky or not r.rallying)):
-            return self.outside or ("E" if sticky else "")
-        if r.held and (r.after_trend or (sticky and r.phase == "A")):
+        # phase E as shown is e_held: from phase E until a range proves itself (through a range's phase A
+        # too) or a close goes back beyond the middle of the range it broke out of
+        if self.p.e_until_proven:
+            e = self.e_held is not None
+            if r is None or (r.far is None and (e or not r.rallying)):
+                return "E" if e else ""
+            if r.held and e and (r.after_trend or r.phase == "A"):
+                return "E"
+            return r.phase
+        if r is None or (r.far is None and (self.outside or not r.rallying)):
+            return self.outside
+        if r.held and r.after_trend:
             return "E"  # a pause in the markup (markdown) until it proves itself a range
         return r.phase
 
