@@ -666,7 +666,8 @@ def test_phase_e_starts_at_the_lps_and_holds_until_a_range_proves_itself(registr
     shown: from that bar the range's own phase shows. In family D seed 4 a close back under the middle
     of the range the markup broke out of ends phase E as shown, and the provisional range there shows
     its phase A; in family B seed 27 it ends the shown phase E of a markdown the machine is still in; in
-    family F seed 28 that close is a bar with nothing else to decide."""
+    family F seed 28 that close is a bar with nothing else to decide. In family A seed 5 price leaving a
+    range against the phase E shown ends it."""
     inst = registry["EURUSD"]
     sc = FAMILIES["A"](2)
     off = WyckoffParams(**SHOWN_OFF)
@@ -677,6 +678,7 @@ def test_phase_e_starts_at_the_lps_and_holds_until_a_range_proves_itself(registr
     assert lps[599] == plain[599] == "D" and lps[600:614] == ["E"] * 14 and plain[600:614] == ["D"] * 14
     assert plain[614] == "E"
     held = batch(inst, sc, dataclasses.replace(off, e_until_proven=True)).phase_names()
+    assert held[600:614] == ["D"] * 14, "phase E from the LPS is lps_starts_e's alone"
     assert plain[741] == "E" and plain[742:749] == [""] * 7 and plain[749:784] == ["A"] * 35 and plain[784] == "B"
     assert held[742:784] == ["E"] * 42 and held[784:791] == ["B"] * 7 and plain[791:] == [""] * (len(sc) - 791)
     assert set(held[791:]) == {"E"}
@@ -713,6 +715,18 @@ def test_phase_e_starts_at_the_lps_and_holds_until_a_range_proves_itself(registr
     assert (k, phase_before, side) == (928, "E", -1) and sc.close[k] > middle >= sc.close[k - 1]
     assert det.phase == "" and (det.machine.outside, det.machine.trend) == ("E", -1)
     assert batch(inst, sc, off).phase_names()[928] == "E"
+    # in family A seed 5 a range that price leaves upward (bar 985) ends the markdown's phase E before any close
+    # past the middle
+    sc, det, k, (held_before, phase_before) = walk("A", 5, lambda det, ev, held: held is not None
+                                                   and det.machine.e_held is None)
+    assert held_before is not None
+    side, middle = held_before
+    assert (k, phase_before, side, det.phase) == (985, "E", -1, "") and sc.close[k] <= middle
+    # phase E entered when the LPS window ends beyond the edge is held too (family G seed 310, volatility x2)
+    assert batch(inst, perturb(FAMILIES["G"](310), "volatility_x2"), WyckoffParams()).phase_names()[659:663] == ["E"] * 4
+    # a range reported at once (report_after_phase_a off) has proved itself: no phase E held over it (A seed 300)
+    shown = batch(inst, FAMILIES["A"](300), WyckoffParams(report_after_phase_a=False)).phase_names()
+    assert shown[399] == "A" and shown[400:406] == [""] * 6
     # in family F seed 28 that close (bar 764) is a bar with nothing else to decide: it wakes the machine itself
     shown = batch(inst, FAMILIES["F"](28), dataclasses.replace(off, e_until_proven=True)).phase_names()
     assert shown[763] == "E" and shown[764:768] == [""] * 4

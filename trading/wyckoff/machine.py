@@ -83,9 +83,11 @@ after a rise; "near" is the climax's edge, "far" the automatic rally/reaction's)
   The range is done; phase E lasts until the bars' regime and the higher timeframe's
   (``features``) have both turned against it, or a new range is confirmed. As shown (``phase``,
   never an event or a signal): with ``lps_starts_e`` the range shows phase E from the LPS (LPSY)
-  on, and with ``e_until_proven`` phase E, once reached, is shown until a range proves itself or a
-  close goes back beyond the middle of the range it broke out of, whichever comes first (the
-  regime's turn ends the machine's phase E, which decides events, not the phase shown).
+  on, and with ``e_until_proven`` phase E, once the machine is in it (a range left for a markup or
+  markdown: not the range's own phase E from its LPS), is shown until a range proves itself or a
+  close goes back beyond the middle of the range it broke out of or price leaves a range the other
+  way, whichever comes first (the regime's turn ends the machine's phase E, which decides events,
+  not the phase shown).
   A close back through the opposite edge after an SOS (SOW) is a break the other way.
 
 Signals: a spring, an LPS (buy) and an upthrust, an LPSY (sell). Entry at the close; stop
@@ -278,7 +280,8 @@ class Machine:
         # a provisional range shows phase A once the rally off its climax is under way, unless it
         # interrupts a markup (markdown), which holds until the range is confirmed; with e_until_proven
         # phase E as shown is e_held: from phase E until a range proves itself (through a range's phase A
-        # too) or a close goes back beyond the middle of the range it broke out of
+        # too), a close goes back beyond the middle of the range it broke out of, or price leaves a range the
+        # other way
         if self.p.e_until_proven:
             e = self.e_held is not None
             if r is None or (r.far is None and (e or not r.rallying)):
@@ -730,6 +733,8 @@ class Machine:
 
     def _break(self, x: Row, r: TradingRange, side: int, e: Excursion | None = None) -> None:
         r.exc = None
+        if self.e_held is not None and self.e_held[0] == -side:
+            self.e_held = None  # price left a range against the phase E shown: that markup (markdown) is over
         if r.held:
             if side == -r.context:  # the trend went on before the range proved itself: it was a pause
                 self._close(x, dropped=True)

@@ -122,8 +122,8 @@ class WyckoffParams:
     # phases as shown (never an event or a signal; round 25, on): phase E from the LPS (LPSY) on, as the schematics
     # draw it, not only from the markup's later close beyond the best price since the break ...
     lps_starts_e: bool = True
-    # ... and phase E shown until a range proves itself or a close goes back beyond the middle of the range it
-    # broke out of, not until the regime turns: the bars between a markup and the next range's proof, and a range
+    # ... and phase E shown until a range proves itself, a close goes back beyond the middle of the range it
+    # broke out of or price leaves a range the other way, not until the regime turns: the bars between a markup and the next range's proof, and a range
     # still in phase A that has not proved itself, show E, and a markup that falls back into its range does not
     e_until_proven: bool = True
     stop_buffer_atr: float = 0.5
