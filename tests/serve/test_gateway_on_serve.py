@@ -565,6 +565,10 @@ def test_the_live_schema_holds_for_generated_requests(base: str, keys: dict[str,
         @given(case=op.as_strategy(generation_mode=mode))
         @settings(max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck))
         def check(case) -> None:  # type: ignore[no-untyped-def]
+            # HTTP's framing is the client's, not a parameter of the API: a generated Content-Length (say
+            # "uo") is a malformed request that the proxy in front refuses (400) before the API sees it
+            for name in [k for k in (case.headers or {}) if k.lower() in ("content-length", "transfer-encoding")]:
+                del case.headers[name]
             if steering:
                 r = case.call(base_url=base, headers=headers)
                 assert r.status_code in (401, 422, 503), r.text  # 401: a generated, invalid Authorization
