@@ -265,7 +265,7 @@ class Machine:
         self.outside = ""  # the phase outside a range: "" or "E"
         self.trend = 0  # the direction of phase E
         # with e_until_proven: phase E's side and the middle of the range it broke out of, from phase E until a range
-        # proves itself or a close goes back beyond that middle
+        # proves itself, a close goes back beyond that middle or price leaves a range the other way
         self.e_held: tuple[int, int] | None = None
         self.candidates: deque[tuple[int, Pending]] = deque()  # preliminary support/supply candidates
         self.events: list[WyckoffEvent] = []
@@ -291,8 +291,8 @@ class Machine:
             return r.phase
         if r is None or (r.far is None and (self.outside or not r.rallying)):
             return self.outside
-        if r.held and r.after_trend:
-            return "E"  # a pause in the markup (markdown) until it proves itself a range
+        if r.held and r.after_trend:  # a pause in the markup (markdown) until it proves itself a range
+            return "E"
         return r.phase
 
     # ------------------------------------------------- conditions (scalars or columns)

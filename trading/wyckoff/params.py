@@ -123,8 +123,9 @@ class WyckoffParams:
     # draw it, not only from the markup's later close beyond the best price since the break ...
     lps_starts_e: bool = True
     # ... and phase E shown until a range proves itself, a close goes back beyond the middle of the range it
-    # broke out of or price leaves a range the other way, not until the regime turns: the bars between a markup and the next range's proof, and a range
-    # still in phase A that has not proved itself, show E, and a markup that falls back into its range does not
+    # broke out of or price leaves a range the other way, not until the regime turns: the bars between a markup
+    # and the next range's proof, and a range still in phase A that has not proved itself, show E, and a markup
+    # that falls back into its range does not
     e_until_proven: bool = True
     stop_buffer_atr: float = 0.5
     min_reward_risk: float = 1.5  # a signal's first target pays at least this many times its risk (else none)
