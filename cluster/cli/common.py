@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Octet: a trading desk of eight cooperating agents on Ray.", no_args_is_help=True,
                   pretty_exceptions_show_locals=False)
 console = Console(width=None if sys.stdout.isatty() else 150)
+errors = Console(stderr=True, width=None if sys.stderr.isatty() else 150)  # error lines: stdout stays the output
 
 ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="The settings file.")]
 
@@ -27,7 +28,7 @@ def settings_or_exit(config: Path, **overrides: object) -> Settings:
     try:
         return load_settings(config, **{k: v for k, v in overrides.items() if v is not None})
     except SettingsError as exc:
-        console.print(f"[red]configuration error[/red]\n{escape(str(exc))}", soft_wrap=True)
+        errors.print(f"[red]configuration error[/red]\n{escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(2) from None
 
 UrlOpt = Annotated[str | None, typer.Option(help="A SQLAlchemy URL; default: the store the settings name.")]
@@ -35,8 +36,19 @@ UrlOpt = Annotated[str | None, typer.Option(help="A SQLAlchemy URL; default: the
 
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print ``message`` as one error line; raise the Exit this returns."""
-    console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
+    errors.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
     return typer.Exit(code)
+
+
+def writable(folder: Path, what: str, private: bool = True) -> Path:
+    """``folder`` made if missing (0700 when ``private``) and written to once, or one error line naming
+    ``what`` (an existing folder keeps its mode: ``cluster.config.secrets.output_dir``)."""
+    from cluster.config.secrets import output_dir
+
+    try:
+        return output_dir(folder, private)
+    except OSError as exc:
+        raise fail(f"{what} {folder}: cannot write there ({exc.strerror or exc})") from None
 
 
 def research_pass_odds(settings: Settings, wanted: bool | None) -> Settings:
@@ -80,16 +92,31 @@ def with_local_servers(settings: Settings, only: frozenset[str] = SERVERS) -> Se
     return settings.model_copy(update={"storage": storage, "kafka": kafka})
 
 
-def store_of(config: Path, url: str | None, upgrade: bool = True) -> SessionStore:
+def store_of(config: Path, url: str | None, upgrade: bool = True, must_exist: bool = False) -> SessionStore:
     """The store at ``url``, or the one the settings file names (a local PostgreSQL started if need
-    be); a database that cannot be reached or read is one line and exit code 1."""
-    from sqlalchemy.exc import SQLAlchemyError
+    be); a database that cannot be reached or read is one line and exit code 1. ``must_exist``: a
+    SQLite file that is not there is that line too (a command that only reads makes no empty one)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
     from cluster.config.secrets import redact
     from cluster.storage.store import SessionStore, StoreError, store_url
 
     if url is None:
-        url = store_url(with_local_servers(settings_or_exit(config), only=frozenset({"postgres"})))
+        settings = settings_or_exit(config)
+        local = Path(settings.runtime.data_dir) / "octet.db"
+        if must_exist and settings.runtime.store == "sqlite" and not local.is_file():
+            raise fail(f"database {local}: no such file: the store holds no run yet: run `octet demo`, `octet run` "
+                       "or `octet backtest` first")
+        url = store_url(with_local_servers(settings, only=frozenset({"postgres"})))
+    if must_exist:
+        try:
+            parsed = make_url(url)
+        except ArgumentError:
+            parsed = None  # refused below, in the same words as any other command's
+        if parsed is not None and parsed.get_backend_name() == "sqlite" and parsed.database \
+                and parsed.database != ":memory:" and not Path(parsed.database).is_file():
+            raise fail(f"database {redact(url)}: no such file: the store holds no run yet")
     try:
         store = SessionStore(url, upgrade=upgrade)
         with store.engine.connect():  # reachable, and the credentials hold

@@ -78,6 +78,28 @@ def _load(settings: Settings, files: list[Path], listing: bool = False) -> Loade
         raise fail(line) from None
 
 
+def _check_json(settings: Settings, files: list[Path]) -> None:
+    """``data check --json``: each file's report, with ``refused`` the line that refuses the files (null when
+    they can be used; then the reports are of every row, as the listing without --json is). Exit 2 on a refusal."""
+    from cluster.adapters.feeds.files import DataFileError, load_market_files
+    from cluster.adapters.feeds.paced import file_spec
+
+    s = settings.session
+    try:
+        loaded = load_market_files(files, file_spec(settings), settings.registry(), strict=s.data_strict,
+                                   max_skipped=s.data_max_skipped)
+    except (OSError, DataFileError) as exc:
+        line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        try:
+            reports = load_market_files(files, file_spec(settings), settings.registry(), strict=False,
+                                        max_skipped=1.0).reports
+        except (OSError, DataFileError):
+            reports = []  # nothing at all is usable: the line says why
+        print(json.dumps([{**r.as_dict(), "refused": line} for r in reports] or [{"refused": line}], indent=2))
+        raise typer.Exit(2) from None
+    print(json.dumps([{**r.as_dict(), "refused": None} for r in loaded.reports], indent=2))
+
+
 @data.command()
 def check(files: Annotated[list[Path], typer.Argument(help="CSV/Parquet files (.gz or .zip too).")],
           config: ConfigOpt = Path("octet.yaml"), format: FormatOpt = None, symbol: SymbolOpt = None,
@@ -88,10 +110,10 @@ def check(files: Annotated[list[Path], typer.Argument(help="CSV/Parquet files (.
     numbers) and why, and gaps while the market was open. Exit 2 when a file would be refused."""
     settings = settings_or_exit(config, **data_overrides(format, symbol, tz, columns, time_format, spread,
                                                           price_side, strict, max_skipped))
-    loaded = _load(settings, files, listing=not as_json)
     if as_json:
-        print(json.dumps([r.as_dict() for r in loaded.reports], indent=2))
+        _check_json(settings, files)
         return
+    loaded = _load(settings, files, listing=True)
     for report in loaded.reports:
         for line in report.lines():
             console.print(line, highlight=False, markup=False, soft_wrap=True)

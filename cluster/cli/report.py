@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cluster.cli.common import ConfigOpt, UrlOpt, app, console, fail, settings_or_exit, store_of
+from cluster.cli.common import ConfigOpt, UrlOpt, app, console, fail, settings_or_exit, store_of, writable
 
 
 @app.command()
@@ -21,15 +21,20 @@ def report(run: Annotated[str | None, typer.Argument(help="The run id (default: 
     from cluster.research.report import ReportError, latest_run, load_run, write_report
 
     settings = settings_or_exit(config)
-    store = store_of(config, url)
+    if out is not None:
+        writable(out, "--out")  # before any work: a folder that cannot be written is one line
+    store = store_of(config, url, must_exist=True)
     try:
         with console.status("reading the run's records"):
             run_id = run or latest_run(store.engine)
             records = load_run(store.engine, run_id)
         with console.status("drawing"):
-            page = write_report(records, out or Path(settings.runtime.data_dir) / "reports" / run_id)
+            where = out or Path(settings.runtime.data_dir) / "reports" / run_id
+            page = write_report(records, where)
     except ReportError as exc:
         raise fail(str(exc)) from None
+    except OSError as exc:
+        raise fail(f"{where}: cannot write the report ({exc.strerror or exc})") from None
     finally:
         store.close()
     console.print(f"report of run [bold]{run_id}[/bold]: [bold]{page}[/bold] (with equity.png, headroom.png and "

@@ -9,7 +9,16 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from cluster.cli.common import ConfigOpt, app, console, fail, research_pass_odds, settings_or_exit, start_ray
+from cluster.cli.common import (
+    ConfigOpt,
+    app,
+    console,
+    fail,
+    research_pass_odds,
+    settings_or_exit,
+    start_ray,
+    writable,
+)
 from cluster.cli.data import (
     ColumnsOpt,
     FormatOpt,
@@ -73,6 +82,7 @@ def sweep(strategy: Annotated[str, typer.Option(help="sma_cross | wyckoff.")],
                                 execution__fsync=False,
                                 **data_overrides(format, symbol, tz, columns, time_format, spread, price_side))
     settings = research_pass_odds(settings, pass_odds)
+    writable(out if out is not None else Path(settings.runtime.data_dir) / "sweeps", "--out" if out else "data_dir")
     walk = None
     if walk_forward is not None:
         train, sep, test = walk_forward.partition(":")
@@ -114,7 +124,11 @@ def sweep(strategy: Annotated[str, typer.Option(help="sma_cross | wyckoff.")],
             result = run_sweep(settings, batch, strategy, axes, objective, who, runner, walk)
         except SweepError as exc:
             raise fail(str(exc)) from None
-    page = write_sweep(result, out or Path(settings.runtime.data_dir) / "sweeps" / result.sweep_id)
+    where = out or Path(settings.runtime.data_dir) / "sweeps" / result.sweep_id
+    try:
+        page = write_sweep(result, where)
+    except OSError as exc:
+        raise fail(f"{where}: cannot write the results ({exc.strerror or exc})") from None
     best = max((t for t in result.trials if t.part in ("all", "train")),
                key=lambda t: t.metrics.get(objective, float("-inf")) if not t.breaches else float("-inf"))
     console.print(f"{len(result.trials)} backtests in {result.elapsed_s:,.1f} s; best in sample: {best.params} "

@@ -22,6 +22,7 @@ from cluster.cli.common import (
     settings_or_exit,
     start_ray,
     with_local_servers,
+    writable,
 )
 from cluster.cli.data import (
     ColumnsOpt,
@@ -140,6 +141,7 @@ def run_session(settings: Settings, config_path: Path | None = None, backtest: b
     from cluster.storage.anchors import AuditKeyError, key_path, load_key
     from cluster.storage.store import open_store
 
+    writable(Path(settings.runtime.data_dir), "runtime.data_dir", private=False)  # where everything is written
     try:  # credentials first: a missing or exposed one is refused before anything starts
         load_key(key_path(settings), create=True)
         _check_credentials(settings)
@@ -384,7 +386,10 @@ def backtest(config: ConfigOpt = Path("octet.yaml"),
                        f"{', '.join(known)}")
         settings = settings.model_copy(update={"accounts": [a for a in settings.accounts if a.id in wanted]})
     settings = research_pass_odds(settings, pass_odds)
-    if start is not None and end is not None and end <= start:
+    def utc(t: datetime) -> datetime:  # a time that names no zone is UTC (as --help says): it compares with a zoned one
+        return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+
+    if start is not None and end is not None and utc(end) <= utc(start):
         raise fail(f"--to {end} is not after --from {start}")
     run_session(settings, config, backtest=True, window=(start, end), report=report)
 

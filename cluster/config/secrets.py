@@ -20,6 +20,7 @@ file that others can read is refused with the command that fixes it.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import fcntl
 import hashlib
 import ipaddress
@@ -49,6 +50,25 @@ def private_dir(path: Path) -> Path:
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     os.chmod(path, 0o700)
+    return path
+
+
+def output_dir(path: Path, private: bool = True) -> Path:
+    """A folder the user named for output (``--out``): made 0700 when missing (``private``; else with
+    the usual mode, as data_dir, which PostgreSQL's own user must reach; missing parents with the usual
+    mode); one that exists keeps its mode, as it may be shared (a project folder, /tmp), while what is
+    written into it is 0600. Raises OSError when it is not a folder or nothing can be written in it, so
+    a command finds out before its work, not after."""
+    path = Path(path)
+    if not path.exists():
+        path.mkdir(parents=True)
+        if private:
+            os.chmod(path, 0o700)
+    elif not path.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "not a directory", str(path))
+    probe = path / f".octet-probe-{os.getpid()}"
+    os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    probe.unlink()
     return path
 
 

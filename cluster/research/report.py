@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from cluster.config.secrets import private_dir, write_private
+from cluster.config.secrets import output_dir, write_private
 from cluster.storage import models as m
 from trading.ledger import ClosedTrade
 from trading.market import ts_to_datetime
@@ -326,8 +326,8 @@ def render(run: RunRecords, images: dict[str, bytes]) -> str:
 
 
 def write_report(run: RunRecords, out_dir: Path) -> Path:
-    """report.html, equity.png, headroom.png and trades.csv in ``out_dir`` (0700; files 0600)."""
-    private_dir(out_dir)
+    """report.html, equity.png, headroom.png and trades.csv in ``out_dir`` (made 0700 when missing; files 0600)."""
+    output_dir(out_dir)
     images = charts(run)
     for name, data in images.items():
         write_private(out_dir / name, data)

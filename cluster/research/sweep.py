@@ -17,13 +17,14 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from pydantic import ValidationError
 
-from cluster.config.secrets import private_dir, write_private
+from cluster.config.secrets import output_dir, write_private
 from cluster.config.settings import Settings, SettingsError, error_lines
 from trading.market import TickBatch, ts_to_datetime
 from trading.research.walkforward import Window, grid, windows
@@ -215,8 +216,8 @@ def _fmt(v: object) -> str:
 
 def write_sweep(result: SweepResult, out_dir: Path) -> Path:
     """sweep.json (every trial) and sweep.html (the trials ranked, the walk-forward compared) in
-    ``out_dir`` (0700; files 0600)."""
-    private_dir(out_dir)
+    ``out_dir`` (made 0700 when missing; files 0600)."""
+    output_dir(out_dir)
     write_private(out_dir / "sweep.json", json.dumps(_finite(result.as_dict()), indent=1, default=str, allow_nan=False))
     o = result.objective
     cols = ["trades", "net_pnl", "return_pct", "sharpe", "sortino", "max_drawdown_pct", "profit_factor", "win_rate"]
@@ -261,7 +262,10 @@ def parse_axes(specs: Sequence[str]) -> dict[str, list[Any]]:
         name = name.strip()
         if not sep or not name or not values.strip():
             raise SweepError(f"--grid {spec!r}: write name=v1,v2,... (e.g. fast=5,10,20)")
+        if name in axes:
+            raise SweepError(f"--grid {spec!r}: {name} is already an axis (give its values once: {name}=v1,v2,...)")
         parsed: list[Any] = []
+        seen: dict[Any, str] = {}
         for v in (x.strip() for x in values.split(",")):
             if not v:
                 raise SweepError(f"--grid {spec!r}: an empty value")
@@ -269,6 +273,15 @@ def parse_axes(specs: Sequence[str]) -> dict[str, list[Any]]:
                 parsed.append(int(v))
             except ValueError:
                 parsed.append(v)
+            try:
+                number = Decimal(v)  # 20 and 20.0 are one value
+            except InvalidOperation:
+                number = None
+            key: Any = number if number is not None and number.is_finite() else v
+            if key in seen:
+                raise SweepError(f"--grid {spec!r}: {v} repeats {seen[key]} (each value once: a trial run twice "
+                                 "is the same trial)")
+            seen[key] = v
         axes[name] = parsed
     return axes
 

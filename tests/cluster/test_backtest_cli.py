@@ -47,10 +47,17 @@ def test_backtest_options_are_checked_in_one_line(tmp_path) -> None:
         ("--from", "2030-01-01", "--ticks", "1000"): "no ticks from 2030-01-01 00:00:00 to the end (the data runs from "
                                                      "2026-03-02 00:00",
         ("--from", "2026-03-03", "--to", "2026-03-02", "--ticks", "1000"): "is not after --from",
+        # a zoned time and a naive one (UTC) compare: 2026-03-03 01:00+02:00 is 2026-03-02 23:00 UTC
+        ("--from", "2026-03-03T01:00:00+02:00", "--to", "2026-03-02 23:00", "--ticks", "1000"): "is not after --from",
+        ("--from", "2026-03-02 23:00", "--to", "2026-03-03T01:00:00+02:00", "--ticks", "1000"): "is not after --from",
         ("--data", str(FILES / "EURUSD_H1_mt5.csv")): "an MT5 export is in the broker's server time",
         ("--data", str(FILES / "EURUSD_H1_mt5.csv"), "--tz", "NY+7"): "set session.bar_seconds to 3600",
         ("--strategy", "martingale", "--ticks", "1000"): "strategy.default",
     }
+    out = CliRunner().invoke(app, ["backtest", "--config", str(ROOT / "octet.yaml"), "--ticks", "1000"],
+                             env={"OCTET_RUNTIME__DATA_DIR": "/proc/octet-var", "COLUMNS": "200"})
+    assert out.exit_code == 2 and "runtime.data_dir /proc/octet-var: cannot write there" in out.output, out.output
+    assert "Traceback" not in out.output
     for args, message in cases.items():
         out = invoke(tmp_path, *args)
         assert out.exit_code == 2, (args, out.output)

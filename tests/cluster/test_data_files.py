@@ -5,6 +5,7 @@ and every unusable row skipped with its reason and line number, or the file refu
 from __future__ import annotations
 
 import gzip
+import json
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -281,3 +282,95 @@ def test_a_crossed_mt5_tick_is_skipped_and_not_carried_into_the_next(registry, t
     loaded = load_market_files([path], FileSpec(tz="UTC"), registry, max_skipped=0.5)
     assert [s.lines for s in loaded.reports[0].skipped] == [(3,)]
     assert loaded.ticks.bid.tolist() == [109380, 109380, 109385] and loaded.ticks.ask.tolist() == [109390, 109400, 109400]
+
+
+def _quotes(path: Path, mids: list[float], start: int = 0) -> Path:
+    rows = ["ts,symbol,bid,ask,volume"]
+    for k, m in enumerate(mids):
+        t = datetime.fromtimestamp(1_709_600_400 + 30 * (start + k), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        rows.append(f"{t},EURUSD,{m:.5f},{m + 0.0001:.5f},1")
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_an_isolated_spike_is_skipped_by_line_and_a_jump_that_stays_is_kept(registry, tmp_path) -> None:
+    rng = np.random.default_rng(3)
+    mids = list(1.1 + np.cumsum(rng.normal(0, 0.0001, 400)))
+    mids[199] *= 10  # a decimal shifted: line 201
+    mids[300] = 1e9  # a fat finger: line 302
+    mids[350:352] = [mids[350] / 10, mids[351] / 10]  # two bad prints in a row: lines 352, 353
+    loaded = load_market_files([_quotes(tmp_path / "EURUSD_spiky.csv", mids)], FileSpec(), registry)
+    [spikes] = loaded.reports[0].skipped
+    assert spikes.reason.startswith("isolated spike") and spikes.lines == (201, 302, 352, 353) and spikes.count == 4
+    assert len(loaded.ticks) == 396 and loaded.ticks.bid.max() < 1.2 * 10**5
+    # a floor removed (-30%, and it stays there): a move, not a bad print; nor a -40% fall over twenty rows
+    shift = [1.2] * 50 + [0.85] * 50 + list(np.linspace(0.85, 0.51, 20)) + [0.51] * 30
+    kept = load_market_files([_quotes(tmp_path / "EURUSD_floor.csv", shift)], FileSpec(), registry)
+    assert kept.reports[0].skipped == [] and len(kept.ticks) == 150
+    # a bar whose wick alone is a bad print (its high ten times the close)
+    bars = tmp_path / "EURUSD_bars.csv"
+    lines = ["ts,symbol,open,high,low,close,volume"]
+    for k in range(30):
+        t = datetime.fromtimestamp(1_709_600_400 + 3600 * k, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        high = 10.95 if k == 12 else 1.1010
+        lines.append(f"{t},EURUSD,1.1000,{high},1.0990,1.1005,100")
+    bars.write_text("\n".join(lines) + "\n")
+    wick = load_market_files([bars], FileSpec(), registry, max_skipped=0.1)
+    assert [(s.reason[:14], s.lines) for s in wick.reports[0].skipped] == [("isolated spike", (14,))]
+
+
+def test_real_hourly_bars_have_no_spike(registry, tmp_path) -> None:
+    """5,000 real EURUSD hours (backtesting.py's file, 2017-2018: an FOMC bar of 13 ATR among them)."""
+    from trading.wyckoff.realbars import SCALE, eurusd_h1
+
+    real = eurusd_h1()
+    path = tmp_path / "EURUSD_real.csv"
+    rows = ["ts,symbol,open,high,low,close,volume"]
+    for k in range(len(real.close)):
+        t = datetime.fromtimestamp(int(real.start_ns[k]) // 10**9, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        o, h, lo, c = (float(x[k]) / SCALE for x in (real.open, real.high, real.low, real.close))
+        rows.append(f"{t},EURUSD,{o:.5f},{h:.5f},{lo:.5f},{c:.5f},{float(real.volume[k]) / 100:.0f}")
+    path.write_text("\n".join(rows) + "\n")
+    loaded = load_market_files([path], FileSpec(), registry)
+    assert not [s for s in loaded.reports[0].skipped if s.reason.startswith("isolated spike")]
+
+
+def test_values_are_named_for_what_is_wrong_with_them(registry, tmp_path) -> None:
+    path = tmp_path / "EURUSD_odd.csv"
+    body = ["ts,symbol,open,high,low,close,volume"]
+    for k, (o, h, lo, c) in enumerate([("1.1", "1.1", "1.1", "1.1")] * 3 + [("1.1", "1e308", "1.1", "1.1"),
+                                      ("1.1", "1" * 400, "1.1", "1.1"), ("0.000001", "1.1", "0.000001", "1.1")]
+                                      + [("1.1", "1.1", "1.1", "1.1")] * 3):
+        t = datetime.fromtimestamp(1_709_600_400 + 3600 * k, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        body.append(f"{t},EURUSD,{o},{h},{lo},{c},1")
+    path.write_text("\n".join(body) + "\n")
+    loaded = load_market_files([path], FileSpec(), registry, max_skipped=0.5)
+    assert [(s.reason, s.lines) for s in loaded.reports[0].skipped] == [
+        ("price out of range", (5, 6)),
+        ("non-positive price", (7,))]  # in points, as every entry point judges: 0.000001 is 0 at 5 decimals
+    for fmt, says in (("%Q", "an unknown directive or a stray %"), ("%", "an unknown directive or a stray %"),
+                      ("%Y-%m-%d %H", "specify both hour and minute")):
+        with pytest.raises(DataFileError, match=f"--time-format '{fmt}': .*{says}"):
+            load("broker_export_generic.csv", registry, format="generic", symbol="EURUSD", tz="UTC",
+                 columns={"date": "Datum", "time": "Uhrzeit", "bid": "Geld", "ask": "Brief"}, time_format=fmt)
+    with pytest.raises(DataFileError, match=f"{tmp_path}: not a regular file"):
+        load_market_files([tmp_path], FileSpec(), registry)
+    # a refusal's hint is a command that reads the file as the refused run did
+    with pytest.raises(DataFileError, match=r"`octet data check .*EURUSD_M1_broken_mt5.csv --tz NY\+7` lists them"):
+        load("EURUSD_M1_broken_mt5.csv", registry, tz="NY+7")
+
+
+def test_data_check_json_says_why_a_file_is_refused_on_stdout_and_errors_go_to_stderr(tmp_path) -> None:
+    config = str(ROOT / "octet.yaml")
+    refused = CliRunner().invoke(app, ["data", "check", str(FILES / "EURUSD_M1_broken_mt5.csv"), "--tz", "NY+7",
+                                       "--json", "--config", config])
+    assert refused.exit_code == 2 and refused.stderr == ""
+    [doc] = json.loads(refused.stdout)
+    assert doc["refused"].startswith(f"{FILES / 'EURUSD_M1_broken_mt5.csv'}: line 3: high below low")
+    assert {"reason": "high below low", "count": 1} in [{k: s[k] for k in ("reason", "count")} for s in doc["skipped"]]
+    fine = CliRunner().invoke(app, ["data", "check", str(FILES / "EURUSD_H1_mt5.csv"), "--tz", "NY+7", "--json",
+                                    "--config", config])
+    assert fine.exit_code == 0 and json.loads(fine.stdout)[0]["refused"] is None
+    plain = CliRunner().invoke(app, ["data", "check", str(FILES / "EURUSD_M1_broken_mt5.csv"), "--tz", "NY+7",
+                                     "--config", config])
+    assert plain.exit_code == 2 and "error:" in plain.stderr and "error:" not in plain.stdout

@@ -77,3 +77,32 @@ def test_an_empty_store_has_no_report(tmp_path) -> None:
     out = CliRunner().invoke(app, ["report", "--config", str(ROOT / "octet.yaml")],
                              env={"OCTET_RUNTIME__DATA_DIR": str(tmp_path), "COLUMNS": "200"})
     assert out.exit_code == 2 and "the store holds no run yet" in out.output
+    elsewhere = tmp_path / "none" / "octet.db"
+    named = CliRunner().invoke(app, ["report", "--config", str(ROOT / "octet.yaml"), "--url", f"sqlite:///{elsewhere}"],
+                               env={"OCTET_RUNTIME__DATA_DIR": str(tmp_path), "COLUMNS": "200"})
+    assert named.exit_code == 2 and f"{elsewhere}: no such file" in named.output and "Traceback" not in named.output
+    assert not list(tmp_path.rglob("*.db"))  # reading makes no empty database
+
+
+def test_the_report_leaves_a_shared_folder_as_it_was_and_refuses_one_it_cannot_write(recorded, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    var, _, result = recorded
+    env = {"OCTET_RUNTIME__DATA_DIR": str(var), "COLUMNS": "200"}
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    out = CliRunner().invoke(app, ["report", result.run_id, "--config", str(ROOT / "octet.yaml"), "--out", str(shared)],
+                             env=env)
+    assert out.exit_code == 0, out.output
+    assert shared.stat().st_mode & 0o7777 == 0o1777 and (shared / "trades.csv").stat().st_mode & 0o777 == 0o600
+    fresh = tmp_path / "new" / "report"
+    assert CliRunner().invoke(app, ["report", result.run_id, "--config", str(ROOT / "octet.yaml"), "--out",
+                                    str(fresh)], env=env).exit_code == 0
+    assert fresh.stat().st_mode & 0o777 == 0o700
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    for where, says in ((Path("/proc/octet-report"), "cannot write there"), (a_file, "not a directory")):
+        bad = CliRunner().invoke(app, ["report", result.run_id, "--config", str(ROOT / "octet.yaml"), "--out",
+                                       str(where)], env=env)
+        assert bad.exit_code == 2 and f"--out {where}: cannot write there" in bad.output and says in bad.output, \
+            bad.output
+        assert "Traceback" not in bad.output

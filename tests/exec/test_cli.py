@@ -138,7 +138,7 @@ def test_the_desk_commands_say_in_one_line_when_no_desk_runs_and_refuse_a_bad_fe
                              (["halt", "-a", "x", "-r", "why"], 1, "no desk is running: start it"),
                              (["flatten"], 1, "no desk is running: start it")):
         out = octet("desk", *args, "--config", str(config))
-        assert out.returncode == code and says in out.stdout and "Traceback" not in out.stdout + out.stderr, out
+        assert out.returncode == code and says in out.stderr and "Traceback" not in out.stdout + out.stderr, out
     status = octet("desk", "status", "--config", str(config))
     assert status.returncode == 0 and "desk: never started" in status.stdout
     assert (tmp_path / "var" / "desk").stat().st_mode & 0o777 == 0o700
@@ -155,5 +155,5 @@ def test_the_desk_commands_say_in_one_line_when_no_desk_runs_and_refuse_a_bad_fe
     doc["desk"] = {"feed": "file"}  # and no session.data_file
     config.write_text(yaml.safe_dump(doc))
     out = octet("desk", "start", "--foreground", "--config", str(config))
-    assert out.returncode == 2 and "desk.feed is file and session.data_file is not set" in out.stdout, out
+    assert out.returncode == 2 and "desk.feed is file and session.data_file is not set" in out.stderr, out
     assert "Traceback" not in out.stdout + out.stderr

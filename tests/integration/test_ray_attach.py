@@ -74,5 +74,5 @@ def test_octet_run_names_an_unreachable_ray_address_without_a_traceback(tmp_path
                          env={**os.environ, "OCTET_RUNTIME__DATA_DIR": str(tmp_path / "var")},
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 2, out.stdout + out.stderr
-    assert f"runtime.ray_address 127.0.0.1:{port}: nothing answers at " in out.stdout
+    assert f"runtime.ray_address 127.0.0.1:{port}: nothing answers at " in out.stderr
     assert "Traceback" not in out.stdout + out.stderr

@@ -181,10 +181,10 @@ def test_octet_audit_verify_exits_0_intact_1_tampered_2_without_anchors(url: str
     assert chain_only.returncode == 0 and "anchors not checked" in chain_only.stdout, chain_only.stdout
     missing = _octet("audit", "verify", "--url", url, "--anchors", str(tmp_path / "none.jsonl"), "--key",
                      str(tmp_path / "none.key"))
-    assert missing.returncode == 2 and "cannot be checked" in missing.stdout and "Traceback" not in missing.stderr, \
+    assert missing.returncode == 2 and "cannot be checked" in missing.stderr and "Traceback" not in missing.stderr, \
         missing.stdout + missing.stderr
     key = tmp_path / "var" / "secrets" / "audit.key"
     key.chmod(0o644)
     exposed = _octet("audit", "verify", "--url", url, **var)
-    assert exposed.returncode == 2 and "refusing to use it" in exposed.stdout and "Traceback" not in exposed.stderr, \
+    assert exposed.returncode == 2 and "refusing to use it" in exposed.stderr and "Traceback" not in exposed.stderr, \
         exposed.stdout + exposed.stderr

@@ -33,6 +33,12 @@ __all__ = ["FORMATS", "DataFileError", "FileSpec", "ImportReport", "Loaded", "Zo
 EXAMPLES = 5  # line numbers kept per reason
 QUOTE_GAP_NS = 30 * 60 * 1_000_000_000  # quotes further apart than this while the market is open: a gap
 GAPS_SHOWN = 3
+# A price at least SPIKE_FACTOR times, or at most 1/SPIKE_FACTOR of, the median of the rows around it (its
+# instrument's SPIKE_WINDOW rows centred on it) is a bad print (a decimal shifted, a fat finger), not a move: no
+# market doubles or halves and comes back within a few rows, while a real jump that stays (a central bank's
+# floor removed) moves the median with it
+SPIKE_FACTOR = 2.0
+SPIKE_WINDOW = 11
 
 
 @dataclass(frozen=True)
@@ -219,15 +225,20 @@ def _judge_rows(parsed: Parsed, registry: InstrumentRegistry) -> tuple[pl.DataFr
                  "duplicate": "duplicate (the same time, bid and ask as the row before)"}
         bad = faults != ""
         reason[ok[bad]] = [hints.get(str(f), str(f)) for f in faults[bad]]
+        fine = ok[~bad]
+        mid = (bid[~bad] + ask[~bad]) / 2
+        reason[fine] = _spikes(inst[fine], mid, mid)
         return frame, reason
     prices = {c: frame[c].fill_null(float("nan")).to_numpy() * scale for c in ("open", "high", "low", "close")}
     stack = np.column_stack(list(prices.values()))
     volume = frame["volume"].fill_null(float("nan")).to_numpy()
     spread = frame["spread"].fill_null(0.0).to_numpy()
+    finite = np.where(np.isfinite(stack), stack, 0.0)
     checks: list[tuple[Any, str]] = [
-        (~np.isfinite(stack).all(axis=1), "NaN or missing price"),
-        ((np.abs(np.nan_to_num(stack)) >= MAX_POINTS).any(axis=1), "price out of range"),
-        ((np.nan_to_num(stack) <= 0).any(axis=1), "non-positive price"),
+        (np.isnan(stack).any(axis=1), "NaN or missing price"),  # infinite: a huge price, overflowed
+        ((~np.isfinite(stack) | (np.abs(finite) >= MAX_POINTS)).any(axis=1), "price out of range"),
+        # judged in points, as at every entry point (tests/cluster/test_quote_rule.py): under half a point is 0
+        ((np.rint(finite) <= 0).any(axis=1), "non-positive price"),
         (prices["high"] < prices["low"], "high below low"),
         ((np.minimum(prices["open"], prices["close"]) < prices["low"])
          | (np.maximum(prices["open"], prices["close"]) > prices["high"]), "open or close outside the bar's low-high"),
@@ -239,7 +250,31 @@ def _judge_rows(parsed: Parsed, registry: InstrumentRegistry) -> tuple[pl.DataFr
     ok = np.flatnonzero(reason == None)  # noqa: E711
     values = frame.select("open", "high", "low", "close", "volume").to_numpy()[ok]
     reason[ok] = _order_faults(ts[ok], inst[ok], values)
+    fine = ok[reason[ok] == None]  # noqa: E711
+    reason[fine] = _spikes(inst[fine], prices["close"][fine], stack[fine])
     return frame, reason
+
+
+def _spikes(inst: npt.NDArray[np.int16], level: npt.NDArray[np.float64], prices: npt.NDArray[np.float64]
+            ) -> npt.NDArray[np.object_]:
+    """Per row (all usable so far, in file order): an isolated spike when any of its ``prices`` (one column,
+    or a bar's four) is ``SPIKE_FACTOR`` times, or 1/``SPIKE_FACTOR`` of, the median ``level`` (the mid, or
+    the close) of its instrument's ``SPIKE_WINDOW`` rows centred on it; else None."""
+    reason = np.full(len(inst), None, dtype=object)
+    if len(inst) == 0:
+        return reason
+    cols = prices.reshape(len(inst), -1)
+    for i in np.unique(inst):
+        idx = np.flatnonzero(inst == i)
+        if len(idx) < 3:
+            continue  # with two rows, neither is known to be the wrong one
+        median = pl.Series(level[idx]).rolling_median(SPIKE_WINDOW, min_samples=1, center=True).to_numpy()
+        ratio = cols[idx] / median[:, None]
+        far = np.maximum(ratio, 1 / ratio).max(axis=1)
+        for k in np.flatnonzero(far >= SPIKE_FACTOR):
+            reason[idx[k]] = (f"isolated spike (a price '{far[k]:.3g}' times above or below the median of the "
+                              f"{SPIKE_WINDOW} rows around it: a bad print)")
+    return reason
 
 
 def _period(ts: npt.NDArray[np.int64]) -> int:
@@ -278,6 +313,8 @@ def _load_one(path: Path, spec: FileSpec, registry: InstrumentRegistry, strict: 
     except DataFileError as exc:
         message = str(exc)
         raise DataFileError(printable(message if message.startswith(str(path)) else f"{path}: {message}")) from None
+    except OSError as exc:  # a file that exists but cannot be read (permissions, a device, an I/O error)
+        raise DataFileError(printable(f"{path}: cannot read it ({exc.strerror or exc})")) from None
     rows = len(frame) + (len(parsed.ignored) if parsed.ignored is not None else 0)
     bad = reason != None  # noqa: E711
     faults = frame.select("line", "text").with_columns(pl.Series("reason", reason.tolist(), dtype=pl.Utf8))
@@ -289,7 +326,7 @@ def _load_one(path: Path, spec: FileSpec, registry: InstrumentRegistry, strict: 
         why = ("--strict refuses any" if strict else "nothing is left" if n_bad == len(frame)
                else f"more than the {max_skipped:.1%} allowed (session.data_max_skipped)")
         raise DataFileError(printable(f"{path}: line {first['line']}: {first['reason']} — {n_bad:,} of {rows:,} rows "
-                                      f"cannot be used, {why}; `octet data check {path}` lists them"))
+                                      f"cannot be used, {why}; `{check_command(path, spec)}` lists them"))
     good = frame.filter(pl.Series(~bad))
     if good.is_empty():
         raise DataFileError(f"{path}: no market data rows in the file")
@@ -344,6 +381,24 @@ def _load_one(path: Path, spec: FileSpec, registry: InstrumentRegistry, strict: 
         rows, len(good), len(batch), skipped, ignored, gaps, gap_count, bar_seconds,
         int(batch.ts.min()) if len(batch) else 0, int(batch.ts.max()) if len(batch) else 0, notes)
     return batch, report, bar_seconds, bar_offgrid
+
+
+def check_command(path: Path, spec: FileSpec) -> str:
+    """The ``octet data check`` command that reads ``path`` as ``spec`` does (its options given)."""
+    import shlex
+
+    words = ["octet", "data", "check", str(path)]
+    if spec.format != "auto":
+        words += ["--format", spec.format]
+    for option, value in (("--symbol", spec.symbol), ("--tz", spec.tz), ("--time-format", spec.time_format),
+                          ("--price-side", spec.price_side)):
+        if value is not None:
+            words += [option, value]
+    if spec.columns:
+        words += ["--columns", ",".join(f"{k}={v}" for k, v in spec.columns.items())]
+    if spec.spread_points is not None:
+        words += ["--spread", str(spec.spread_points)]
+    return " ".join(shlex.quote(w) for w in words)
 
 
 def _merge(parts: Sequence[TickBatch]) -> TickBatch:

@@ -172,6 +172,28 @@ def _count_fault(expected: int) -> pl.Expr:
             .otherwise(pl.lit(None, pl.Utf8)))
 
 
+def check_time_format(fmt: str) -> None:
+    """Refuse a ``--time-format`` that cannot read back a time written with it (an unknown directive,
+    a stray %, an hour without its minute): else every row would be skipped as an unreadable time."""
+    from datetime import UTC, datetime
+
+    aware = "%z" in fmt or "%#z" in fmt
+    sample = datetime(2024, 3, 11, 10, 7, 5, tzinfo=UTC if aware else None)
+    try:
+        text = pl.Series([sample]).dt.strftime(fmt)[0]  # chrono's directives, as the reading below
+    except (ValueError, pl.exceptions.PolarsError):
+        raise DataFileError(f"--time-format {fmt!r}: an unknown directive or a stray % (the directives are "
+                            "strftime's: %Y-%m-%d %H:%M:%S, %d.%m.%Y %H:%M:%S%.3f, ...)") from None
+    try:
+        back = pl.Series([text]).str.strptime(pl.Datetime("ns", "UTC" if aware else None), fmt, strict=False)
+        ok = back.null_count() == 0
+        why = "" if ok else "it cannot read back a time written with it"
+    except (ValueError, pl.exceptions.PolarsError) as exc:
+        ok, why = False, (str(exc).strip().splitlines() or ["not a time format"])[0]
+    if not ok:
+        raise DataFileError(f"--time-format {fmt!r}: {why}")
+
+
 def _local(raw: pl.Expr, fmt: str) -> pl.Expr:
     return raw.str.strptime(pl.Datetime("ns"), fmt, strict=False)
 
@@ -545,7 +567,9 @@ def parse(path: Path, spec: FileSpec, known: list[str]) -> Parsed:
     if spec.format not in FORMATS:
         raise DataFileError(f"format {spec.format!r}: one of {', '.join(FORMATS)}")
     if not path.is_file():
-        raise DataFileError(f"{path}: no such file")
+        raise DataFileError(f"{path}: " + ("not a regular file" if path.exists() else "no such file"))
+    if spec.time_format is not None:
+        check_time_format(spec.time_format)
     base = _base_name(path)
     parquet = base.endswith(".parquet")
     if not parquet and path.suffix != ".zip" and not base.endswith((".csv", ".txt", ".tsv")):
