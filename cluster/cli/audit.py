@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from cluster.cli.common import ConfigOpt, UrlOpt, app, console, fail, settings_or_exit, store_of
+from cluster.cli.common import ConfigOpt, UrlOpt, app, console, errors, fail, settings_or_exit, store_of
 
 audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
@@ -92,7 +92,7 @@ def audit_show(order: Annotated[str, typer.Option("--order", help="A client orde
     store = store_of(config, url)
     records = audit.story(store.engine, order)
     if not records:
-        console.print(f"[red]no audit record of order {order}[/red] in {store.where}")
+        errors.print(f"[red]no audit record of order {escape(order)}[/red] in {escape(store.where)}", soft_wrap=True)
         raise typer.Exit(1)
     from trading.market import ts_to_datetime
 

@@ -40,6 +40,16 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+def config_hint(message: str, config: Path | None) -> str:
+    """``message`` with the settings file named in the ``octet data check`` command it suggests, when it is
+    not the default one (the command as printed reads the file as the refused run did)."""
+    import shlex
+
+    if config is None or Path(config) == Path("octet.yaml"):
+        return message
+    return message.replace("`octet data check ", f"`octet data check -c {shlex.quote(str(config))} ")
+
+
 def writable(folder: Path, what: str, private: bool = True) -> Path:
     """``folder`` made if missing (0700 when ``private``) and written to once, or one error line naming
     ``what`` (an existing folder keeps its mode: ``cluster.config.secrets.output_dir``)."""
@@ -114,8 +124,11 @@ def store_of(config: Path, url: str | None, upgrade: bool = True, must_exist: bo
             parsed = make_url(url)
         except ArgumentError:
             parsed = None  # refused below, in the same words as any other command's
-        if parsed is not None and parsed.get_backend_name() == "sqlite" and parsed.database \
-                and parsed.database != ":memory:" and not Path(parsed.database).is_file():
+        database = parsed.database if parsed is not None and parsed.get_backend_name() == "sqlite" else None
+        if database and database.startswith("file:"):  # the URI form (uri=true): file:PATH?mode=ro
+            database = database.removeprefix("file:").split("?")[0]
+            database = None if not database or database == ":memory:" else database
+        if database and database != ":memory:" and not Path(database).is_file():
             raise fail(f"database {redact(url)}: no such file: the store holds no run yet")
     try:
         store = SessionStore(url, upgrade=upgrade)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cluster.cli.common import ConfigOpt, app, console, fail, settings_or_exit
+from cluster.cli.common import ConfigOpt, app, config_hint, console, fail, settings_or_exit
 from cluster.config.secrets import private_dir
 from cluster.config.settings import Settings
 
@@ -50,7 +50,7 @@ def data_overrides(format: str | None = None, symbol: str | None = None, tz: str
             "session__data_strict": strict, "session__data_max_skipped": max_skipped}
 
 
-def _load(settings: Settings, files: list[Path], listing: bool = False) -> Loaded:
+def _load(settings: Settings, files: list[Path], listing: bool = False, config: Path | None = None) -> Loaded:
     """The files read as a session would; a refused file is one line (exit 2). ``listing``: a file
     refused for its unusable rows is first read again without the limit and its report printed,
     so the refusal comes after the rows that caused it."""
@@ -75,7 +75,7 @@ def _load(settings: Settings, files: list[Path], listing: bool = False) -> Loade
                     for text in report.lines():
                         console.print(text, highlight=False, markup=False, soft_wrap=True)
             line = line.split("; `octet data check")[0]
-        raise fail(line) from None
+        raise fail(config_hint(line, config)) from None
 
 
 def _check_json(settings: Settings, files: list[Path]) -> None:
@@ -146,7 +146,7 @@ def convert(files: Annotated[list[Path], typer.Argument(help="CSV/Parquet files 
     except OSError as exc:
         raise fail(f"--out {out}: {exc.strerror or exc}") from None
     try:
-        loaded = _load(settings, files)
+        loaded = _load(settings, files, config=config)
         for report in loaded.reports:
             for line in report.lines():
                 console.print(line, highlight=False, markup=False, soft_wrap=True)

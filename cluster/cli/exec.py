@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from cluster.cli.common import ConfigOpt, app, console, fail, settings_or_exit
+from cluster.cli.common import ConfigOpt, app, console, errors, fail, settings_or_exit
 
 if TYPE_CHECKING:
     from cluster.adapters.rust_exec.client import GrpcExecutionClient
@@ -113,10 +114,11 @@ def _reaching(address: str) -> Iterator[None]:
     try:
         yield
     except (ExecUnavailable, SecretError) as exc:
-        console.print(f"[red]{exc}[/red]")
+        errors.print(f"[red]{escape(str(exc))}[/red]", soft_wrap=True)
         raise typer.Exit(1) from None
     except grpc.RpcError as exc:
-        console.print(f"[red]rust_exec at {address} refused: {exc.code().name}: {exc.details()}[/red]")
+        errors.print(f"[red]rust_exec at {address} refused: {exc.code().name}: {escape(str(exc.details()))}[/red]",
+                     soft_wrap=True)
         raise typer.Exit(1) from None
 
 

@@ -21,9 +21,13 @@ def report(run: Annotated[str | None, typer.Argument(help="The run id (default: 
     from cluster.research.report import ReportError, latest_run, load_run, write_report
 
     settings = settings_or_exit(config)
-    if out is not None:
-        writable(out, "--out")  # before any work: a folder that cannot be written is one line
     store = store_of(config, url, must_exist=True)
+    if out is not None:
+        try:
+            writable(out, "--out")  # before any work: a folder that cannot be written is one line
+        except typer.Exit:
+            store.close()
+            raise
     try:
         with console.status("reading the run's records"):
             run_id = run or latest_run(store.engine)

@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from cluster.cli.common import (
     ConfigOpt,
     app,
+    config_hint,
     console,
     fail,
     research_pass_odds,
@@ -82,7 +83,6 @@ def sweep(strategy: Annotated[str, typer.Option(help="sma_cross | wyckoff.")],
                                 execution__fsync=False,
                                 **data_overrides(format, symbol, tz, columns, time_format, spread, price_side))
     settings = research_pass_odds(settings, pass_odds)
-    writable(out if out is not None else Path(settings.runtime.data_dir) / "sweeps", "--out" if out else "data_dir")
     walk = None
     if walk_forward is not None:
         train, sep, test = walk_forward.partition(":")
@@ -94,7 +94,8 @@ def sweep(strategy: Annotated[str, typer.Option(help="sma_cross | wyckoff.")],
         with console.status("reading ticks" if data else "generating ticks"):
             batch = read_data_file(settings).ticks if settings.session.data_file else replay_ticks(settings)
     except (SweepError, FeedError) as exc:
-        raise fail(str(exc)) from None
+        raise fail(config_hint(str(exc), config)) from None
+    writable(out if out is not None else Path(settings.runtime.data_dir) / "sweeps", "--out" if out else "data_dir")
     who = account or settings.accounts[0].id
     n = 1
     for values in axes.values():

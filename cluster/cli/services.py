@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
+from rich.markup import escape
 
-from cluster.cli.common import ConfigOpt, app, console, settings_or_exit
+from cluster.cli.common import ConfigOpt, app, console, errors, settings_or_exit
 from cluster.config.settings import Settings
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ def _service_errors() -> Iterator[None]:
     try:
         yield
     except ServiceError as exc:
-        console.print(f"[red]{exc}[/red]")
+        errors.print(f"[red]{escape(str(exc))}[/red]", soft_wrap=True)
         raise typer.Exit(1) from None
 
 

@@ -16,6 +16,7 @@ from rich.table import Table
 from cluster.cli.common import (
     ConfigOpt,
     app,
+    config_hint,
     console,
     fail,
     research_pass_odds,
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
     from trading.market import TickBatch
 
 
-def _load_ticks(settings: Settings) -> TickBatch:
+def _load_ticks(settings: Settings, config: Path | None = None) -> TickBatch:
     """The session's ticks: the data file's (a missing or refused file is one line, exit code 2), or
     the replay generator's."""
     from cluster.adapters.feeds.paced import FeedError, read_data_file, replay_ticks
@@ -52,7 +53,7 @@ def _load_ticks(settings: Settings) -> TickBatch:
             return replay_ticks(settings)
         loaded = read_data_file(settings)
     except FeedError as exc:
-        raise fail(str(exc)) from None
+        raise fail(config_hint(str(exc), config)) from None
     for report in loaded.reports:  # what was read, skipped and missing, before the session starts
         for line in report.lines():
             console.print(line, highlight=False, markup=False, soft_wrap=True)
@@ -149,7 +150,7 @@ def run_session(settings: Settings, config_path: Path | None = None, backtest: b
         raise fail(str(exc)) from None
     wall = time.perf_counter()
     with console.status("reading ticks" if settings.session.data_file else "generating replay ticks"):
-        ticks = _window(_load_ticks(settings), *window, bar_ns=settings.session.bar_seconds * 1_000_000_000)  # a bad data file is refused before any server starts
+        ticks = _window(_load_ticks(settings, config_path), *window, bar_ns=settings.session.bar_seconds * 1_000_000_000)  # a bad data file is refused before any server starts
     with console.status("starting the local servers the settings ask for"):
         settings = with_local_servers(settings)
     if not backtest:
@@ -402,7 +403,7 @@ def generate(out: Annotated[Path, typer.Argument(help="Output file, .csv or .par
     from cluster.adapters.feeds.files import octet_frame
 
     settings = settings_or_exit(config, session__ticks=ticks)
-    frame = octet_frame(_load_ticks(settings), settings.registry())
+    frame = octet_frame(_load_ticks(settings, config), settings.registry())
     frame.write_parquet(out) if out.suffix == ".parquet" else frame.write_csv(out)
     console.print(f"wrote {len(frame):,} ticks to {out}")
 

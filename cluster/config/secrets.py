@@ -60,11 +60,14 @@ def output_dir(path: Path, private: bool = True) -> Path:
     written into it is 0600. Raises OSError when it is not a folder or nothing can be written in it, so
     a command finds out before its work, not after."""
     path = Path(path)
-    if not path.exists():
+    try:
         path.mkdir(parents=True)
+    except FileExistsError:  # there already (or made meanwhile by another process): its mode is its own
+        pass
+    else:
         if private:
             os.chmod(path, 0o700)
-    elif not path.is_dir():
+    if not path.is_dir():
         raise NotADirectoryError(errno.ENOTDIR, "not a directory", str(path))
     probe = path / f".octet-probe-{os.getpid()}"
     os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))

@@ -277,7 +277,7 @@ def parse_axes(specs: Sequence[str]) -> dict[str, list[Any]]:
                 number = Decimal(v)  # 20 and 20.0 are one value
             except InvalidOperation:
                 number = None
-            key: Any = number if number is not None and number.is_finite() else v
+            key: Any = number if number is not None and number.is_finite() else v.lower()  # True is true
             if key in seen:
                 raise SweepError(f"--grid {spec!r}: {v} repeats {seen[key]} (each value once: a trial run twice "
                                  "is the same trial)")

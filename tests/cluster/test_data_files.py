@@ -262,6 +262,12 @@ def test_the_data_commands_report_convert_and_refuse_without_a_traceback(tmp_pat
         bad_out = runner.invoke(app, ["data", "convert", str(FILES / "EURUSD_H1_mt5.csv"), "--tz", "NY+7", "--out",
                                       str(where), "--config", config])
         assert bad_out.exit_code == 2 and says in bad_out.output and "Traceback" not in bad_out.output
+    # a refusal names the command that lists its rows, with the settings file and options it was read with
+    other = ROOT / "tests" / "data" / "sma_reference.yaml"
+    hinted = runner.invoke(app, ["data", "convert", str(FILES / "EURUSD_M1_broken_mt5.csv"), "--tz", "NY+7", "--out",
+                                 str(tmp_path / "x.csv"), "--config", str(other)])
+    assert hinted.exit_code == 2 and f"`octet data check -c {other} {FILES / 'EURUSD_M1_broken_mt5.csv'} --tz NY+7` " \
+        "lists them" in " ".join(hinted.output.split()), hinted.output
     again = load_market_files([out], FileSpec(), load_settings(ROOT / "octet.yaml").registry(), strict=True)
     assert len(again.ticks) == 16 and again.ticks.ts[0] == utc(2024, 3, 8, 20)
     # `octet run` on a file nothing of which can be used stops before any server starts, in one line
@@ -303,6 +309,21 @@ def test_an_isolated_spike_is_skipped_by_line_and_a_jump_that_stays_is_kept(regi
     [spikes] = loaded.reports[0].skipped
     assert spikes.reason.startswith("isolated spike") and spikes.lines == (201, 302, 352, 353) and spikes.count == 4
     assert len(loaded.ticks) == 396 and loaded.ticks.bid.max() < 1.2 * 10**5
+    # a run of ten bad prints, the first and last three rows, and a bid alone (its ask good): each row by line
+    edges = [11.0] * 3 + [1.1] * 30 + [11.0] * 10 + [1.1] * 30 + [11.0] * 3
+    loaded = load_market_files([_quotes(tmp_path / "EURUSD_edges.csv", edges)], FileSpec(), registry, max_skipped=0.5)
+    assert loaded.reports[0].skipped[0].count == 16 and len(loaded.ticks) == 60 and loaded.ticks.bid.max() < 2 * 10**5
+    low_bid = tmp_path / "EURUSD_lowbid.csv"
+    _quotes(low_bid, [1.1] * 40)
+    text = low_bid.read_text().splitlines()
+    text[21] = text[21].replace(",1.10000,", ",0.11000,", 1)  # line 22: the bid a tenth, the ask as it was
+    low_bid.write_text("\n".join(text) + "\n")
+    assert [s.lines for s in load_market_files([low_bid], FileSpec(), registry, max_skipped=0.05).reports[0].skipped] \
+        == [(22,)]
+    # half the rows one price, half another: which half is wrong is not known, so neither is skipped
+    halves = load_market_files([_quotes(tmp_path / "EURUSD_halves.csv", [1.1, 11.0, 11.0, 1.1])], FileSpec(),
+                               registry)
+    assert halves.reports[0].skipped == []
     # a floor removed (-30%, and it stays there): a move, not a bad print; nor a -40% fall over twenty rows
     shift = [1.2] * 50 + [0.85] * 50 + list(np.linspace(0.85, 0.51, 20)) + [0.51] * 30
     kept = load_market_files([_quotes(tmp_path / "EURUSD_floor.csv", shift)], FileSpec(), registry)
@@ -348,11 +369,19 @@ def test_values_are_named_for_what_is_wrong_with_them(registry, tmp_path) -> Non
     assert [(s.reason, s.lines) for s in loaded.reports[0].skipped] == [
         ("price out of range", (5, 6)),
         ("non-positive price", (7,))]  # in points, as every entry point judges: 0.000001 is 0 at 5 decimals
-    for fmt, says in (("%Q", "an unknown directive or a stray %"), ("%", "an unknown directive or a stray %"),
+    for fmt, says in (("%Q", "reads none of its times"), ("%", "reads none of its times"),
                       ("%Y-%m-%d %H", "specify both hour and minute")):
-        with pytest.raises(DataFileError, match=f"--time-format '{fmt}': .*{says}"):
+        with pytest.raises(DataFileError, match=f"--time-format '{fmt}'.*{says}"):
             load("broker_export_generic.csv", registry, format="generic", symbol="EURUSD", tz="UTC",
                  columns={"date": "Datum", "time": "Uhrzeit", "bid": "Geld", "ask": "Brief"}, time_format=fmt)
+    # formats with a zone in them are read as before (the check refuses only what reads nothing)
+    for fmt, stamp in (("%Y-%m-%dT%H:%M:%S%:z", "2024-03-11T10:00:00+01:00"), ("%Y-%m-%dT%H:%M:%S%#z",
+                       "2024-03-11T10:00:00+01"), ("%Y-%m-%d %H:%M:%S %Z", "2024-03-11 09:00:00 UTC")):
+        zoned = tmp_path / "EURUSD_zoned.csv"
+        zoned.write_text(f"Time;Bid;Ask\n{stamp};1.1;1.1001\n")
+        got = load_market_files([zoned], FileSpec(format="generic", tz="UTC", time_format=fmt,
+                                                  columns={"ts": "Time", "bid": "Bid", "ask": "Ask"}), registry)
+        assert got.ticks.ts.tolist() == [utc(2024, 3, 11, 9)], fmt
     with pytest.raises(DataFileError, match=f"{tmp_path}: not a regular file"):
         load_market_files([tmp_path], FileSpec(), registry)
     # a refusal's hint is a command that reads the file as the refused run did

@@ -94,6 +94,11 @@ def test_the_report_leaves_a_shared_folder_as_it_was_and_refuses_one_it_cannot_w
                              env=env)
     assert out.exit_code == 0, out.output
     assert shared.stat().st_mode & 0o7777 == 0o1777 and (shared / "trades.csv").stat().st_mode & 0o777 == 0o600
+    # a SQLite URL in its URI form (read-only) is a store that exists
+    ro = CliRunner().invoke(app, ["report", result.run_id, "--config", str(ROOT / "octet.yaml"), "--out",
+                                  str(tmp_path / "ro"), "--url", f"sqlite:///file:{Path(var) / 'octet.db'}?mode=ro&uri=true"],
+                            env=env)
+    assert ro.exit_code == 0, ro.output
     fresh = tmp_path / "new" / "report"
     assert CliRunner().invoke(app, ["report", result.run_id, "--config", str(ROOT / "octet.yaml"), "--out",
                                     str(fresh)], env=env).exit_code == 0

@@ -83,6 +83,7 @@ def test_the_sweep_command_writes_its_results_and_refuses_bad_options(tmp_path) 
                           (["--grid", "fast=5", "--walk-forward", "30d:7d"], "no whole training and test window"),
                           (["--grid", "fast=5", "--grid", "fast=10"], "fast is already an axis"),
                           (["--grid", "fast=5,8,5.0"], "5.0 repeats 5"),
+                          (["--grid", "fast=5", "--grid", "stop_pips=ab,AB"], "AB repeats ab"),
                           (["--grid", "fast=5", "--out", "/proc/octet-sweep"], "--out /proc/octet-sweep: cannot write")]:
         bad = runner.invoke(app, ["sweep", "--config", config, "--strategy", "sma_cross", "--ticks", "5000", "--local",
                                   *args], env=env)

@@ -38,7 +38,7 @@ GAPS_SHOWN = 3
 # market doubles or halves and comes back within a few rows, while a real jump that stays (a central bank's
 # floor removed) moves the median with it
 SPIKE_FACTOR = 2.0
-SPIKE_WINDOW = 11
+SPIKE_WINDOW = 21
 
 
 @dataclass(frozen=True)
@@ -227,7 +227,7 @@ def _judge_rows(parsed: Parsed, registry: InstrumentRegistry) -> tuple[pl.DataFr
         reason[ok[bad]] = [hints.get(str(f), str(f)) for f in faults[bad]]
         fine = ok[~bad]
         mid = (bid[~bad] + ask[~bad]) / 2
-        reason[fine] = _spikes(inst[fine], mid, mid)
+        reason[fine] = _spikes(inst[fine], mid, np.column_stack([bid[~bad], ask[~bad]]))
         return frame, reason
     prices = {c: frame[c].fill_null(float("nan")).to_numpy() * scale for c in ("open", "high", "low", "close")}
     stack = np.column_stack(list(prices.values()))
@@ -257,23 +257,37 @@ def _judge_rows(parsed: Parsed, registry: InstrumentRegistry) -> tuple[pl.DataFr
 
 def _spikes(inst: npt.NDArray[np.int16], level: npt.NDArray[np.float64], prices: npt.NDArray[np.float64]
             ) -> npt.NDArray[np.object_]:
-    """Per row (all usable so far, in file order): an isolated spike when any of its ``prices`` (one column,
-    or a bar's four) is ``SPIKE_FACTOR`` times, or 1/``SPIKE_FACTOR`` of, the median ``level`` (the mid, or
-    the close) of its instrument's ``SPIKE_WINDOW`` rows centred on it; else None."""
+    """Per row (all usable so far, in file order): an isolated spike when any of its ``prices`` (a quote's bid
+    and ask, or a bar's four) is ``SPIKE_FACTOR`` times, or 1/``SPIKE_FACTOR`` of, both middle values of the
+    ``level`` (the mid, or the close) of its instrument's ``SPIKE_WINDOW`` rows around it (centred; the first
+    or last ``SPIKE_WINDOW`` rows at the file's edges, so a window is never half its size); else None. With an
+    even number of rows the two middle values differ, and a row that is far from one but not the other is not
+    known to be the bad one."""
     reason = np.full(len(inst), None, dtype=object)
     if len(inst) == 0:
         return reason
     cols = prices.reshape(len(inst), -1)
+    w, half = SPIKE_WINDOW, SPIKE_WINDOW // 2
     for i in np.unique(inst):
         idx = np.flatnonzero(inst == i)
-        if len(idx) < 3:
+        n = len(idx)
+        if n < 3:
             continue  # with two rows, neither is known to be the wrong one
-        median = pl.Series(level[idx]).rolling_median(SPIKE_WINDOW, min_samples=1, center=True).to_numpy()
-        ratio = cols[idx] / median[:, None]
-        far = np.maximum(ratio, 1 / ratio).max(axis=1)
+        series = level[idx]
+        if n <= w:
+            lo = np.full(n, np.partition(series, (n - 1) // 2)[(n - 1) // 2])
+            hi = np.full(n, np.partition(series, n // 2)[n // 2])
+        else:
+            s = pl.Series(series)
+            lo = s.rolling_quantile(0.5, "lower", w, center=True).to_numpy().copy()
+            hi = lo  # an odd window: one middle value
+            lo[:half], lo[n - half:] = np.median(series[:w]), np.median(series[n - w:])
+        to_lo, to_hi = cols[idx] / lo[:, None], cols[idx] / hi[:, None]
+        # how far each price is from both middle values (the nearer of the two), up or down; the row's worst
+        far = np.maximum(np.minimum(to_lo, to_hi), 1 / np.maximum(to_lo, to_hi)).max(axis=1)
         for k in np.flatnonzero(far >= SPIKE_FACTOR):
             reason[idx[k]] = (f"isolated spike (a price '{far[k]:.3g}' times above or below the median of the "
-                              f"{SPIKE_WINDOW} rows around it: a bad print)")
+                              f"{w} rows around it: a bad print)")
     return reason
 
 
@@ -316,6 +330,12 @@ def _load_one(path: Path, spec: FileSpec, registry: InstrumentRegistry, strict: 
     except OSError as exc:  # a file that exists but cannot be read (permissions, a device, an I/O error)
         raise DataFileError(printable(f"{path}: cannot read it ({exc.strerror or exc})")) from None
     rows = len(frame) + (len(parsed.ignored) if parsed.ignored is not None else 0)
+    unreadable = frame["fault"].fill_null("").str.starts_with("unreadable time")
+    if spec.time_format is not None and len(frame) and unreadable.all():
+        first = frame.row(0, named=True)
+        raise DataFileError(printable(f"{path}: --time-format {spec.time_format!r} reads none of its times (line "
+                                      f"{first['line']}: {first['fault']}); the directives are strftime's: "
+                                      "%Y-%m-%d %H:%M:%S, %d.%m.%Y %H:%M:%S%.3f, ..."))
     bad = reason != None  # noqa: E711
     faults = frame.select("line", "text").with_columns(pl.Series("reason", reason.tolist(), dtype=pl.Utf8))
     skipped = _group(faults.filter(pl.Series(bad)), "reason")
