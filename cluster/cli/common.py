@@ -122,10 +122,11 @@ def store_of(config: Path, url: str | None, upgrade: bool = True, must_exist: bo
     if must_exist:
         try:
             parsed = make_url(url)
-        except ArgumentError:
+        except (ArgumentError, ValueError):
             parsed = None  # refused below, in the same words as any other command's
         database = parsed.database if parsed is not None and parsed.get_backend_name() == "sqlite" else None
-        if database and database.startswith("file:"):  # the URI form (uri=true): file:PATH?mode=ro
+        uri = parsed is not None and str(parsed.query.get("uri", "")).lower() in ("true", "1", "yes", "on")
+        if uri and database and database.startswith("file:"):  # the URI form (uri=true): file:PATH?mode=ro
             database = database.removeprefix("file:").split("?")[0]
             database = None if not database or database == ":memory:" else database
         if database and database != ":memory:" and not Path(database).is_file():
@@ -135,7 +136,7 @@ def store_of(config: Path, url: str | None, upgrade: bool = True, must_exist: bo
         with store.engine.connect():  # reachable, and the credentials hold
             pass
         return store
-    except (SQLAlchemyError, StoreError) as exc:
+    except (SQLAlchemyError, StoreError, ValueError) as exc:  # ValueError: a URL's query SQLite cannot take
         cause = getattr(exc, "orig", None) or exc
         reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
         raise fail(f"database {redact(url)}: {reason}", 1) from None

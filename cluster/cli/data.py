@@ -31,12 +31,14 @@ SpreadOpt = Annotated[int | None, typer.Option("--spread", help="Bars: the sprea
 SideOpt = Annotated[str | None, typer.Option(help="Bars: bid | ask | mid, which side the prices are.")]
 StrictOpt = Annotated[bool | None, typer.Option("--strict/--lenient", help="Refuse a file with any unusable row.")]
 MaxSkippedOpt = Annotated[float | None, typer.Option(help="Skip at most this share of rows (0.01 = 1%).")]
+SpikeOpt = Annotated[float | None, typer.Option(
+    help="A price this many times above or below the rows around it is a bad print (default 2; 0: no check).")]
 
 
 def data_overrides(format: str | None = None, symbol: str | None = None, tz: str | None = None,
                    columns: str | None = None, time_format: str | None = None, spread: int | None = None,
                    price_side: str | None = None, strict: bool | None = None,
-                   max_skipped: float | None = None) -> dict[str, object]:
+                   max_skipped: float | None = None, spike_factor: float | None = None) -> dict[str, object]:
     """The command line's data options as settings overrides (None: not given)."""
     from cluster.adapters.feeds.files import DataFileError, parse_columns_option
 
@@ -47,7 +49,8 @@ def data_overrides(format: str | None = None, symbol: str | None = None, tz: str
     return {"session__data_format": format, "session__data_symbol": symbol, "session__data_tz": tz,
             "session__data_columns": cols, "session__data_time_format": time_format,
             "session__data_spread_points": spread, "session__data_price_side": price_side,
-            "session__data_strict": strict, "session__data_max_skipped": max_skipped}
+            "session__data_strict": strict, "session__data_max_skipped": max_skipped,
+            "session__data_spike_factor": spike_factor}
 
 
 def _load(settings: Settings, files: list[Path], listing: bool = False, config: Path | None = None) -> Loaded:
@@ -105,11 +108,12 @@ def check(files: Annotated[list[Path], typer.Argument(help="CSV/Parquet files (.
           config: ConfigOpt = Path("octet.yaml"), format: FormatOpt = None, symbol: SymbolOpt = None,
           tz: TzOpt = None, columns: ColumnsOpt = None, time_format: TimeFormatOpt = None, spread: SpreadOpt = None,
           price_side: SideOpt = None, strict: StrictOpt = None, max_skipped: MaxSkippedOpt = None,
+          spike_factor: SpikeOpt = None,
           as_json: Annotated[bool, typer.Option("--json", help="The reports as JSON.")] = False) -> None:
     """Read files as a session would and report what they hold, what was skipped (with line
     numbers) and why, and gaps while the market was open. Exit 2 when a file would be refused."""
     settings = settings_or_exit(config, **data_overrides(format, symbol, tz, columns, time_format, spread,
-                                                          price_side, strict, max_skipped))
+                                                          price_side, strict, max_skipped, spike_factor))
     if as_json:
         _check_json(settings, files)
         return
@@ -125,7 +129,7 @@ def convert(files: Annotated[list[Path], typer.Argument(help="CSV/Parquet files 
             config: ConfigOpt = Path("octet.yaml"), format: FormatOpt = None, symbol: SymbolOpt = None,
             tz: TzOpt = None, columns: ColumnsOpt = None, time_format: TimeFormatOpt = None,
             spread: SpreadOpt = None, price_side: SideOpt = None, strict: StrictOpt = None,
-            max_skipped: MaxSkippedOpt = None) -> None:
+            max_skipped: MaxSkippedOpt = None, spike_factor: SpikeOpt = None) -> None:
     """Write the files' usable quotes (bars through the intra-bar model), merged in time order, as
     one file in Octet's format (`octet run --data OUT` reads it without further options)."""
     from cluster.adapters.feeds.files import octet_frame
@@ -137,7 +141,7 @@ def convert(files: Annotated[list[Path], typer.Argument(help="CSV/Parquet files 
     if out.is_dir():
         raise fail(f"--out {out} is a directory")
     settings = settings_or_exit(config, **data_overrides(format, symbol, tz, columns, time_format, spread,
-                                                          price_side, strict, max_skipped))
+                                                          price_side, strict, max_skipped, spike_factor))
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:  # where it goes is checked before the files are read; new folders 0700, the file 0600
         if not out.parent.exists():

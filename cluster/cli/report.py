@@ -22,24 +22,21 @@ def report(run: Annotated[str | None, typer.Argument(help="The run id (default: 
 
     settings = settings_or_exit(config)
     store = store_of(config, url, must_exist=True)
-    if out is not None:
-        try:
-            writable(out, "--out")  # before any work: a folder that cannot be written is one line
-        except typer.Exit:
-            store.close()
-            raise
     try:
         with console.status("reading the run's records"):
             run_id = run or latest_run(store.engine)
             records = load_run(store.engine, run_id)
-        with console.status("drawing"):
-            where = out or Path(settings.runtime.data_dir) / "reports" / run_id
-            page = write_report(records, where)
     except ReportError as exc:
         raise fail(str(exc)) from None
-    except OSError as exc:
-        raise fail(f"{where}: cannot write the report ({exc.strerror or exc})") from None
     finally:
         store.close()
+    where = out or Path(settings.runtime.data_dir) / "reports" / run_id
+    if out is not None:
+        writable(out, "--out")  # a folder that cannot be written is one line; none is made for a run not there
+    try:
+        with console.status("drawing"):
+            page = write_report(records, where)
+    except OSError as exc:
+        raise fail(f"{where}: cannot write the report ({exc.strerror or exc})") from None
     console.print(f"report of run [bold]{run_id}[/bold]: [bold]{page}[/bold] (with equity.png, headroom.png and "
                   "trades.csv beside it)", soft_wrap=True)

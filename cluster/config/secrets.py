@@ -69,7 +69,7 @@ def output_dir(path: Path, private: bool = True) -> Path:
             os.chmod(path, 0o700)
     if not path.is_dir():
         raise NotADirectoryError(errno.ENOTDIR, "not a directory", str(path))
-    probe = path / f".octet-probe-{os.getpid()}"
+    probe = path / f".octet-probe-{os.getpid()}-{_random.token_hex(4)}"  # a name no other writer holds
     os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     probe.unlink()
     return path

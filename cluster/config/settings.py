@@ -176,6 +176,9 @@ class SessionSettings(_Model):
     data_price_side: Literal["bid", "ask", "mid"] | None = None
     data_strict: bool = False
     data_max_skipped: float = Field(default=0.01, ge=0, le=1)
+    # a price this many times above or below the rows on both sides of it is skipped as a bad print
+    # (docs/data.md); 0: no check (data whose real moves double and come back within a few rows)
+    data_spike_factor: float = Field(default=2.0, ge=0, le=1000)
 
     @model_validator(mode="after")
     def _data_clock(self) -> SessionSettings:
@@ -184,6 +187,9 @@ class SessionSettings(_Model):
                 parse_clock(self.data_tz)
             except ZoneError as exc:
                 raise ValueError(f"data_tz: {exc}") from None
+        if 0 < self.data_spike_factor < 1.5:
+            raise ValueError(f"data_spike_factor {self.data_spike_factor}: 0 (no check) or at least 1.5 (a move "
+                             "of less than half would be a bad print)")
         return self
 
 

@@ -324,6 +324,18 @@ def test_an_isolated_spike_is_skipped_by_line_and_a_jump_that_stays_is_kept(regi
     halves = load_market_files([_quotes(tmp_path / "EURUSD_halves.csv", [1.1, 11.0, 11.0, 1.1])], FileSpec(),
                                registry)
     assert halves.reports[0].skipped == []
+    # a level the file starts or ends on (half the price five rows in, or five rows from the end): kept
+    for name, level in (("EURUSD_start.csv", [2.2] * 5 + [1.1] * 60), ("EURUSD_end.csv", [1.1] * 60 + [0.55] * 5)):
+        assert load_market_files([_quotes(tmp_path / name, level)], FileSpec(), registry).reports[0].skipped == []
+    # a thin market whose bid is a third of its ask, row after row: each side is judged against its own
+    wide = tmp_path / "EURUSD_wide.csv"
+    wide.write_text("ts,symbol,bid,ask,volume\n" + "".join(
+        f"{datetime.fromtimestamp(1_709_600_400 + 30 * k, UTC).strftime('%Y-%m-%dT%H:%M:%SZ')},EURUSD,1.0,3.0,1\n"
+        for k in range(50)))
+    assert len(load_market_files([wide], FileSpec(), registry).ticks) == 50
+    # with the check off (session.data_spike_factor 0), a file whose real moves double and come back is read whole
+    assert len(load_market_files([_quotes(tmp_path / "EURUSD_spiky.csv", mids)], FileSpec(spike_factor=0), registry,
+                                 max_skipped=0.5).ticks) == 400
     # a floor removed (-30%, and it stays there): a move, not a bad print; nor a -40% fall over twenty rows
     shift = [1.2] * 50 + [0.85] * 50 + list(np.linspace(0.85, 0.51, 20)) + [0.51] * 30
     kept = load_market_files([_quotes(tmp_path / "EURUSD_floor.csv", shift)], FileSpec(), registry)

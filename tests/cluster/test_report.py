@@ -81,7 +81,23 @@ def test_an_empty_store_has_no_report(tmp_path) -> None:
     named = CliRunner().invoke(app, ["report", "--config", str(ROOT / "octet.yaml"), "--url", f"sqlite:///{elsewhere}"],
                                env={"OCTET_RUNTIME__DATA_DIR": str(tmp_path), "COLUMNS": "200"})
     assert named.exit_code == 2 and f"{elsewhere}: no such file" in named.output and "Traceback" not in named.output
-    assert not list(tmp_path.rglob("*.db"))  # reading makes no empty database
+    # file: is a path only in SQLite's URI form (uri=true); without it SQLite would make a file of that name
+    rel = tmp_path / "rel.db"
+    rel.write_bytes(b"")
+    literal = CliRunner().invoke(app, ["report", "--config", str(ROOT / "octet.yaml"), "--url", f"sqlite:///file:{rel}",
+                                       "--out", str(tmp_path / "out")], env={"OCTET_RUNTIME__DATA_DIR": str(tmp_path)})
+    assert literal.exit_code == 2 and "no such file" in literal.output, literal.output
+    odd = CliRunner().invoke(app, ["report", "--config", str(ROOT / "octet.yaml"), "--url",
+                                   f"sqlite:///{rel}?uri=maybe"], env={"OCTET_RUNTIME__DATA_DIR": str(tmp_path)})
+    assert odd.exit_code == 1 and "Traceback" not in odd.output and "database sqlite:///" in odd.output, odd.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rel.db"]  # no database made, no --out folder
+    from cluster.storage.store import SessionStore
+
+    SessionStore(f"sqlite:///{tmp_path / 'empty.db'}").close()
+    none = CliRunner().invoke(app, ["report", "--config", str(ROOT / "octet.yaml"), "--url",
+                                    f"sqlite:///{tmp_path / 'empty.db'}", "--out", str(tmp_path / "out")],
+                              env={"OCTET_RUNTIME__DATA_DIR": str(tmp_path)})
+    assert none.exit_code == 2 and "no run yet" in none.output and not (tmp_path / "out").exists(), none.output
 
 
 def test_the_report_leaves_a_shared_folder_as_it_was_and_refuses_one_it_cannot_write(recorded, tmp_path) -> None:  # type: ignore[no-untyped-def]

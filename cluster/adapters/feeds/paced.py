@@ -26,7 +26,7 @@ def file_spec(settings: Settings) -> FileSpec:
     """How ``session.data_file`` is read (``session.data_*``)."""
     s = settings.session
     return FileSpec(s.data_format, s.data_symbol, s.data_tz, dict(s.data_columns), s.data_time_format,
-                    s.data_spread_points, s.data_price_side)
+                    s.data_spread_points, s.data_price_side, s.data_spike_factor)
 
 
 def read_data_file(settings: Settings) -> Loaded:

@@ -33,12 +33,14 @@ __all__ = ["FORMATS", "DataFileError", "FileSpec", "ImportReport", "Loaded", "Zo
 EXAMPLES = 5  # line numbers kept per reason
 QUOTE_GAP_NS = 30 * 60 * 1_000_000_000  # quotes further apart than this while the market is open: a gap
 GAPS_SHOWN = 3
-# A price at least SPIKE_FACTOR times, or at most 1/SPIKE_FACTOR of, the median of the rows around it (its
-# instrument's SPIKE_WINDOW rows centred on it) is a bad print (a decimal shifted, a fat finger), not a move: no
-# market doubles or halves and comes back within a few rows, while a real jump that stays (a central bank's
-# floor removed) moves the median with it
+# A price at least SPIKE_FACTOR times, or at most 1/SPIKE_FACTOR of, the rows on both sides of it (its
+# instrument's SPIKE_SIDE rows before and after) is a bad print (a decimal shifted, a fat finger), not a move: no
+# market doubles or halves and comes back within a few rows, while a real jump that stays is near the rows on
+# one side of it (``_spikes``; session.data_spike_factor, 0 = no check)
 SPIKE_FACTOR = 2.0
-SPIKE_WINDOW = 21
+SPIKE_SIDE = 20
+SPIKE_EDGE_ROWS = 3  # a side with fewer rows than this (a file's first and last rows) is not known ...
+SPIKE_EDGE_FACTOR = 2.5  # ... and the other alone decides, at this many times the factor (2 x 2.5: five times)
 
 
 @dataclass(frozen=True)
@@ -196,13 +198,15 @@ def _scales(registry: InstrumentRegistry, inst: npt.NDArray[np.int16]) -> npt.ND
     return scale
 
 
-def _judge(parsed: Parsed, registry: InstrumentRegistry) -> tuple[pl.DataFrame, npt.NDArray[np.object_]]:
+def _judge(parsed: Parsed, registry: InstrumentRegistry, spike_factor: float = SPIKE_FACTOR
+           ) -> tuple[pl.DataFrame, npt.NDArray[np.object_]]:
     """The rows and, per row, why it cannot be used (None: it can)."""
     with np.errstate(over="ignore", invalid="ignore"):  # a huge price is a fault named below, not a warning
-        return _judge_rows(parsed, registry)
+        return _judge_rows(parsed, registry, spike_factor)
 
 
-def _judge_rows(parsed: Parsed, registry: InstrumentRegistry) -> tuple[pl.DataFrame, npt.NDArray[np.object_]]:
+def _judge_rows(parsed: Parsed, registry: InstrumentRegistry, spike_factor: float
+                ) -> tuple[pl.DataFrame, npt.NDArray[np.object_]]:
     frame = parsed.frame
     symbols = frame.filter(pl.col("fault").is_null())["symbol"].unique().drop_nulls().to_list()
     unknown = sorted(set(symbols) - set(registry.symbols))
@@ -226,8 +230,8 @@ def _judge_rows(parsed: Parsed, registry: InstrumentRegistry) -> tuple[pl.DataFr
         bad = faults != ""
         reason[ok[bad]] = [hints.get(str(f), str(f)) for f in faults[bad]]
         fine = ok[~bad]
-        mid = (bid[~bad] + ask[~bad]) / 2
-        reason[fine] = _spikes(inst[fine], mid, np.column_stack([bid[~bad], ask[~bad]]))
+        sides = np.column_stack([bid[~bad], ask[~bad]])
+        reason[fine] = _spikes(inst[fine], sides, sides, spike_factor)  # each side against its own
         return frame, reason
     prices = {c: frame[c].fill_null(float("nan")).to_numpy() * scale for c in ("open", "high", "low", "close")}
     stack = np.column_stack(list(prices.values()))
@@ -251,43 +255,67 @@ def _judge_rows(parsed: Parsed, registry: InstrumentRegistry) -> tuple[pl.DataFr
     values = frame.select("open", "high", "low", "close", "volume").to_numpy()[ok]
     reason[ok] = _order_faults(ts[ok], inst[ok], values)
     fine = ok[reason[ok] == None]  # noqa: E711
-    reason[fine] = _spikes(inst[fine], prices["close"][fine], stack[fine])
+    reason[fine] = _spikes(inst[fine], prices["close"][fine], stack[fine], spike_factor)
     return frame, reason
 
 
-def _spikes(inst: npt.NDArray[np.int16], level: npt.NDArray[np.float64], prices: npt.NDArray[np.float64]
-            ) -> npt.NDArray[np.object_]:
-    """Per row (all usable so far, in file order): an isolated spike when any of its ``prices`` (a quote's bid
-    and ask, or a bar's four) is ``SPIKE_FACTOR`` times, or 1/``SPIKE_FACTOR`` of, both middle values of the
-    ``level`` (the mid, or the close) of its instrument's ``SPIKE_WINDOW`` rows around it (centred; the first
-    or last ``SPIKE_WINDOW`` rows at the file's edges, so a window is never half its size); else None. With an
-    even number of rows the two middle values differ, and a row that is far from one but not the other is not
-    known to be the bad one."""
-    reason = np.full(len(inst), None, dtype=object)
-    if len(inst) == 0:
+def _side_middles(level: npt.NDArray[np.float64], k: int) -> tuple[npt.NDArray[np.float64], ...]:
+    """Per row: the lower and upper middle values of the (up to) ``k`` rows before it, and how many there are."""
+    s = pl.Series(level)
+    lo = s.rolling_quantile(0.5, "lower", k, min_samples=1).shift(1).to_numpy()
+    hi = s.rolling_quantile(0.5, "higher", k, min_samples=1).shift(1).to_numpy()
+    count = np.minimum(np.arange(len(level)), k).astype(np.float64)
+    return lo, hi, count
+
+
+def _spikes(inst: npt.NDArray[np.int16], levels: npt.NDArray[np.float64], prices: npt.NDArray[np.float64],
+            factor: float) -> npt.NDArray[np.object_]:
+    """Per row (all usable so far, in file order): an isolated spike when one of its ``prices`` (a quote's bid
+    and ask, a bar's four; one column each) is at least ``factor`` times, or at most 1/``factor`` of, the rows
+    on both sides of it: the middle values (both, for an even count) of the ``levels`` (the same column for a
+    quote, the closes for a bar) of its instrument's ``SPIKE_SIDE`` rows before it and ``SPIKE_SIDE`` after,
+    both above it or both below. A level that changes and stays is near one side, so it is kept wherever it
+    falls; a bad print, or a run of up to half ``SPIKE_SIDE`` of them, is far from both. Where one side holds
+    fewer than ``SPIKE_EDGE_ROWS`` rows (a file's first and last rows), the other alone decides if it holds
+    half ``SPIKE_SIDE`` rows or more, at ``SPIKE_EDGE_FACTOR`` times ``factor`` (a decimal shifted, not a level
+    the file starts or ends on); in a file too short for that, an edge row is not judged.
+    ``factor`` 0: no check. Else None."""
+    n = len(inst)
+    reason = np.full(n, None, dtype=object)
+    if n == 0 or factor <= 0:
         return reason
-    cols = prices.reshape(len(inst), -1)
-    w, half = SPIKE_WINDOW, SPIKE_WINDOW // 2
+    lv = levels.reshape(n, -1)
+    px = prices.reshape(n, -1)
     for i in np.unique(inst):
         idx = np.flatnonzero(inst == i)
-        n = len(idx)
-        if n < 3:
+        if len(idx) < 3:
             continue  # with two rows, neither is known to be the wrong one
-        series = level[idx]
-        if n <= w:
-            lo = np.full(n, np.partition(series, (n - 1) // 2)[(n - 1) // 2])
-            hi = np.full(n, np.partition(series, n // 2)[n // 2])
-        else:
-            s = pl.Series(series)
-            lo = s.rolling_quantile(0.5, "lower", w, center=True).to_numpy().copy()
-            hi = lo  # an odd window: one middle value
-            lo[:half], lo[n - half:] = np.median(series[:w]), np.median(series[n - w:])
-        to_lo, to_hi = cols[idx] / lo[:, None], cols[idx] / hi[:, None]
-        # how far each price is from both middle values (the nearer of the two), up or down; the row's worst
-        far = np.maximum(np.minimum(to_lo, to_hi), 1 / np.maximum(to_lo, to_hi)).max(axis=1)
-        for k in np.flatnonzero(far >= SPIKE_FACTOR):
-            reason[idx[k]] = (f"isolated spike (a price '{far[k]:.3g}' times above or below the median of the "
-                              f"{w} rows around it: a bad print)")
+        worst = np.zeros(len(idx))
+        middles = []  # per level column: the middles of the rows before and of the rows after (reversed back)
+        for c in range(lv.shape[1]):
+            before = _side_middles(lv[idx, c], SPIKE_SIDE)
+            after = tuple(a[::-1] for a in _side_middles(lv[idx, c][::-1], SPIKE_SIDE))
+            middles.append((before, after))
+        for c in range(px.shape[1]):
+            p = px[idx, c]
+            sides = []
+            for lo, hi, count in middles[c % lv.shape[1]]:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    up = np.minimum(p / lo, p / hi)  # above both middle values by this much
+                    down = np.minimum(lo / p, hi / p)  # below both by this much
+                sides.append((np.nan_to_num(up, nan=0.0), np.nan_to_num(down, nan=0.0), count))
+            (up_b, down_b, n_b), (up_a, down_a, n_a) = sides
+            both = (n_b >= SPIKE_EDGE_ROWS) & (n_a >= SPIKE_EDGE_ROWS)
+            far = np.where(both, np.maximum(np.minimum(up_b, up_a), np.minimum(down_b, down_a)), 0.0)
+            # at an edge, the side that holds half its rows or more decides alone, far beyond the factor
+            edge_b = (n_b >= SPIKE_SIDE // 2) & (n_a < SPIKE_EDGE_ROWS)
+            edge_a = (n_a >= SPIKE_SIDE // 2) & (n_b < SPIKE_EDGE_ROWS)
+            lone = np.where(edge_b, np.maximum(up_b, down_b), np.where(edge_a, np.maximum(up_a, down_a), 0.0))
+            far = np.where(lone >= factor * SPIKE_EDGE_FACTOR, lone, far)
+            worst = np.maximum(worst, far)
+        for k in np.flatnonzero(worst >= factor):
+            reason[idx[k]] = (f"isolated spike (a price '{worst[k]:.3g}' times above or below the rows on both "
+                              "sides of it: a bad print)")
     return reason
 
 
@@ -323,7 +351,7 @@ def _load_one(path: Path, spec: FileSpec, registry: InstrumentRegistry, strict: 
               ) -> tuple[TickBatch, ImportReport, dict[str, int], dict[str, int]]:
     try:
         parsed = parse(path, spec, registry.symbols)
-        frame, reason = _judge(parsed, registry)
+        frame, reason = _judge(parsed, registry, spec.spike_factor)
     except DataFileError as exc:
         message = str(exc)
         raise DataFileError(printable(message if message.startswith(str(path)) else f"{path}: {message}")) from None
@@ -331,7 +359,7 @@ def _load_one(path: Path, spec: FileSpec, registry: InstrumentRegistry, strict: 
         raise DataFileError(printable(f"{path}: cannot read it ({exc.strerror or exc})")) from None
     rows = len(frame) + (len(parsed.ignored) if parsed.ignored is not None else 0)
     unreadable = frame["fault"].fill_null("").str.starts_with("unreadable time")
-    if spec.time_format is not None and len(frame) and unreadable.all():
+    if spec.time_format is not None and parsed.format in ("generic", "octet") and len(frame) and unreadable.all():
         first = frame.row(0, named=True)
         raise DataFileError(printable(f"{path}: --time-format {spec.time_format!r} reads none of its times (line "
                                       f"{first['line']}: {first['fault']}); the directives are strftime's: "
@@ -418,6 +446,8 @@ def check_command(path: Path, spec: FileSpec) -> str:
         words += ["--columns", ",".join(f"{k}={v}" for k, v in spec.columns.items())]
     if spec.spread_points is not None:
         words += ["--spread", str(spec.spread_points)]
+    if spec.spike_factor != SPIKE_FACTOR:
+        words += ["--spike-factor", f"{spec.spike_factor:g}"]
     return " ".join(shlex.quote(w) for w in words)
 
 

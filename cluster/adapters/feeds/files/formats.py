@@ -71,6 +71,7 @@ class FileSpec:
     time_format: str | None = None
     spread_points: int | None = None
     price_side: Literal["bid", "ask", "mid"] | None = None
+    spike_factor: float = 2.0  # a price this many times off the rows on both sides is a bad print (0: no check)
 
 
 @dataclass
