@@ -313,6 +313,13 @@ def test_an_isolated_spike_is_skipped_by_line_and_a_jump_that_stays_is_kept(regi
     edges = [11.0] * 3 + [1.1] * 30 + [11.0] * 10 + [1.1] * 30 + [11.0] * 3
     loaded = load_market_files([_quotes(tmp_path / "EURUSD_edges.csv", edges)], FileSpec(), registry, max_skipped=0.5)
     assert loaded.reports[0].skipped[0].count == 16 and len(loaded.ticks) == 60 and loaded.ticks.bid.max() < 2 * 10**5
+    # runs that touch or come near an edge, and a file too short for 20 rows a side
+    for name, level, bad_lines in (("EURUSD_end10.csv", [1.1] * 50 + [11.0] * 10, list(range(52, 62))),
+                                   ("EURUSD_at3.csv", [1.1] * 3 + [11.0] * 10 + [1.1] * 47, list(range(5, 15))),
+                                   ("EURUSD_short.csv", [1.1] * 3 + [11.0] + [1.1] * 2, [5])):
+        got = load_market_files([_quotes(tmp_path / name, level)], FileSpec(), registry, max_skipped=0.5)
+        assert [line for s in got.reports[0].skipped for line in s.lines] == bad_lines[:5], name  # the first five
+        assert got.reports[0].skipped[0].count == len(bad_lines) and got.ticks.bid.max() < 2 * 10**5, name
     low_bid = tmp_path / "EURUSD_lowbid.csv"
     _quotes(low_bid, [1.1] * 40)
     text = low_bid.read_text().splitlines()

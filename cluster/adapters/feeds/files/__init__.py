@@ -11,7 +11,7 @@ names no zone where one is needed, holds an unknown instrument, or has more unus
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -268,6 +268,28 @@ def _side_middles(level: npt.NDArray[np.float64], k: int) -> tuple[npt.NDArray[n
     return lo, hi, count
 
 
+def _edge_distance(level: npt.NDArray[np.float64], k: int) -> Callable[[npt.NDArray[np.float64]], Any]:
+    """For the rows within ``k`` of either end: how many times a price is above, or below, both middle values
+    of that end's window (its first or last 2k + 1 rows, or all of them); 0 for the rows in between."""
+    n = len(level)
+    w = min(n, 2 * k + 1)
+    ref = np.zeros((n, 2))
+    near = np.zeros(n, np.bool_)
+    for rows, part in ((slice(0, min(k, n)), level[:w]), (slice(max(n - k, 0), n), level[n - w:])):
+        ordered = np.sort(part)
+        ref[rows] = (ordered[(w - 1) // 2], ordered[w // 2])
+        near[rows] = True
+
+    def distance(p: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            up = np.minimum(p / ref[:, 0], p / ref[:, 1])
+            down = np.minimum(ref[:, 0] / p, ref[:, 1] / p)
+        out: npt.NDArray[np.float64] = np.where(near, np.nan_to_num(np.maximum(up, down), nan=0.0), 0.0)
+        return out
+
+    return distance
+
+
 def _spikes(inst: npt.NDArray[np.int16], levels: npt.NDArray[np.float64], prices: npt.NDArray[np.float64],
             factor: float) -> npt.NDArray[np.object_]:
     """Per row (all usable so far, in file order): an isolated spike when one of its ``prices`` (a quote's bid
@@ -275,10 +297,11 @@ def _spikes(inst: npt.NDArray[np.int16], levels: npt.NDArray[np.float64], prices
     on both sides of it: the middle values (both, for an even count) of the ``levels`` (the same column for a
     quote, the closes for a bar) of its instrument's ``SPIKE_SIDE`` rows before it and ``SPIKE_SIDE`` after,
     both above it or both below. A level that changes and stays is near one side, so it is kept wherever it
-    falls; a bad print, or a run of up to half ``SPIKE_SIDE`` of them, is far from both. Where one side holds
-    fewer than ``SPIKE_EDGE_ROWS`` rows (a file's first and last rows), the other alone decides if it holds
-    half ``SPIKE_SIDE`` rows or more, at ``SPIKE_EDGE_FACTOR`` times ``factor`` (a decimal shifted, not a level
-    the file starts or ends on); in a file too short for that, an edge row is not judged.
+    falls; a bad print, or a run of up to half ``SPIKE_SIDE`` of them, is far from both. Within ``SPIKE_SIDE``
+    rows of either end, where a side is short, a row is also a spike when it is ``SPIKE_EDGE_FACTOR`` times
+    ``factor`` off both middle values of that end's window (its first or last ``2 * SPIKE_SIDE + 1`` rows,
+    itself among them; a short file's all): a decimal shifted, alone or in a run, rather than a level the
+    file starts or ends on (a level 5x off for a few rows at an edge is taken as bad prints).
     ``factor`` 0: no check. Else None."""
     n = len(inst)
     reason = np.full(n, None, dtype=object)
@@ -292,10 +315,12 @@ def _spikes(inst: npt.NDArray[np.int16], levels: npt.NDArray[np.float64], prices
             continue  # with two rows, neither is known to be the wrong one
         worst = np.zeros(len(idx))
         middles = []  # per level column: the middles of the rows before and of the rows after (reversed back)
+        edges = []  # ... and how far a price is from the middles of its edge window (0 away from the edges)
         for c in range(lv.shape[1]):
             before = _side_middles(lv[idx, c], SPIKE_SIDE)
             after = tuple(a[::-1] for a in _side_middles(lv[idx, c][::-1], SPIKE_SIDE))
             middles.append((before, after))
+            edges.append(_edge_distance(lv[idx, c], SPIKE_SIDE))
         for c in range(px.shape[1]):
             p = px[idx, c]
             sides = []
@@ -307,15 +332,15 @@ def _spikes(inst: npt.NDArray[np.int16], levels: npt.NDArray[np.float64], prices
             (up_b, down_b, n_b), (up_a, down_a, n_a) = sides
             both = (n_b >= SPIKE_EDGE_ROWS) & (n_a >= SPIKE_EDGE_ROWS)
             far = np.where(both, np.maximum(np.minimum(up_b, up_a), np.minimum(down_b, down_a)), 0.0)
-            # at an edge, the side that holds half its rows or more decides alone, far beyond the factor
-            edge_b = (n_b >= SPIKE_SIDE // 2) & (n_a < SPIKE_EDGE_ROWS)
-            edge_a = (n_a >= SPIKE_SIDE // 2) & (n_b < SPIKE_EDGE_ROWS)
-            lone = np.where(edge_b, np.maximum(up_b, down_b), np.where(edge_a, np.maximum(up_a, down_a), 0.0))
-            far = np.where(lone >= factor * SPIKE_EDGE_FACTOR, lone, far)
+            # within SPIKE_SIDE rows of an edge, where a side is short: the middles of the edge's own
+            # window (the first or the last 2 * SPIKE_SIDE + 1 rows, itself among them) decide too, at
+            # SPIKE_EDGE_FACTOR times the factor
+            edge = np.maximum(edges[c % lv.shape[1]](p), 0.0)
+            far = np.maximum(far, np.where(edge >= factor * SPIKE_EDGE_FACTOR, edge, 0.0))
             worst = np.maximum(worst, far)
         for k in np.flatnonzero(worst >= factor):
-            reason[idx[k]] = (f"isolated spike (a price '{worst[k]:.3g}' times above or below the rows on both "
-                              "sides of it: a bad print)")
+            reason[idx[k]] = (f"isolated spike (a price '{worst[k]:.3g}' times above or below the rows around it: "
+                              "a bad print)")
     return reason
 
 
@@ -447,7 +472,7 @@ def check_command(path: Path, spec: FileSpec) -> str:
     if spec.spread_points is not None:
         words += ["--spread", str(spec.spread_points)]
     if spec.spike_factor != SPIKE_FACTOR:
-        words += ["--spike-factor", f"{spec.spike_factor:g}"]
+        words += ["--spike-factor", str(spec.spike_factor)]
     return " ".join(shlex.quote(w) for w in words)
 
 
