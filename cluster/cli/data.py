@@ -81,7 +81,7 @@ def _load(settings: Settings, files: list[Path], listing: bool = False, config: 
         raise fail(config_hint(line, config)) from None
 
 
-def _check_json(settings: Settings, files: list[Path]) -> None:
+def _check_json(settings: Settings, files: list[Path], config: Path | None = None) -> None:
     """``data check --json``: each file's report, with ``refused`` the line that refuses the files (null when
     they can be used; then the reports are of every row, as the listing without --json is). Exit 2 on a refusal."""
     from cluster.adapters.feeds.files import DataFileError, load_market_files
@@ -98,6 +98,7 @@ def _check_json(settings: Settings, files: list[Path]) -> None:
                                         max_skipped=1.0).reports
         except (OSError, DataFileError):
             reports = []  # nothing at all is usable: the line says why
+        line = config_hint(line, config)
         print(json.dumps([{**r.as_dict(), "refused": line} for r in reports] or [{"refused": line}], indent=2))
         raise typer.Exit(2) from None
     print(json.dumps([{**r.as_dict(), "refused": None} for r in loaded.reports], indent=2))
@@ -115,7 +116,7 @@ def check(files: Annotated[list[Path], typer.Argument(help="CSV/Parquet files (.
     settings = settings_or_exit(config, **data_overrides(format, symbol, tz, columns, time_format, spread,
                                                           price_side, strict, max_skipped, spike_factor))
     if as_json:
-        _check_json(settings, files)
+        _check_json(settings, files, config)
         return
     loaded = _load(settings, files, listing=True)
     for report in loaded.reports:

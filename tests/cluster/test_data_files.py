@@ -320,6 +320,14 @@ def test_an_isolated_spike_is_skipped_by_line_and_a_jump_that_stays_is_kept(regi
         got = load_market_files([_quotes(tmp_path / name, level)], FileSpec(), registry, max_skipped=0.5)
         assert [line for s in got.reports[0].skipped for line in s.lines] == bad_lines[:5], name  # the first five
         assert got.reports[0].skipped[0].count == len(bad_lines) and got.ticks.bid.max() < 2 * 10**5, name
+    # a run longer than ten, prints on every other row, and a run of sixty: found pass after pass, or against
+    # the 201 rows around them, every one (none of them kept to trade on)
+    walk = list(1.1 * np.exp(np.cumsum(np.random.default_rng(5).normal(0, 0.0003, 600))))
+    for name, rows in (("EURUSD_run13.csv", range(300, 313)), ("EURUSD_alt.csv", range(300, 360, 2)),
+                       ("EURUSD_run60.csv", range(300, 360))):
+        level = [m / 10 if k in rows else m for k, m in enumerate(walk)]
+        got = load_market_files([_quotes(tmp_path / name, level)], FileSpec(), registry, max_skipped=0.2)
+        assert got.reports[0].skipped[0].count == len(rows) and got.ticks.bid.min() > 0.5 * 10**5, name
     low_bid = tmp_path / "EURUSD_lowbid.csv"
     _quotes(low_bid, [1.1] * 40)
     text = low_bid.read_text().splitlines()
@@ -393,6 +401,13 @@ def test_values_are_named_for_what_is_wrong_with_them(registry, tmp_path) -> Non
         with pytest.raises(DataFileError, match=f"--time-format '{fmt}'.*{says}"):
             load("broker_export_generic.csv", registry, format="generic", symbol="EURUSD", tz="UTC",
                  columns={"date": "Datum", "time": "Uhrzeit", "bid": "Geld", "ask": "Brief"}, time_format=fmt)
+    # a bar's spread of a tenth of its price would set every ask made from it
+    spread = tmp_path / "EURUSD_spread.csv"
+    spread.write_text("ts,symbol,open,high,low,close,volume,spread\n" + "".join(
+        f"{datetime.fromtimestamp(1_709_600_400 + 3600 * k, UTC).strftime('%Y-%m-%dT%H:%M:%SZ')},EURUSD,1.1,1.1,1.1,1.1,1,"
+        f"{99999 if k == 5 else 8}\n" for k in range(30)))
+    assert [(s.reason, s.lines) for s in load_market_files([spread], FileSpec(), registry, max_skipped=0.1)
+            .reports[0].skipped] == [("spread out of range (a tenth of the price or more)", (7,))]
     # formats with a zone in them are read as before (the check refuses only what reads nothing)
     for fmt, stamp in (("%Y-%m-%dT%H:%M:%S%:z", "2024-03-11T10:00:00+01:00"), ("%Y-%m-%dT%H:%M:%S%#z",
                        "2024-03-11T10:00:00+01"), ("%Y-%m-%d %H:%M:%S %Z", "2024-03-11 09:00:00 UTC")):
@@ -401,6 +416,11 @@ def test_values_are_named_for_what_is_wrong_with_them(registry, tmp_path) -> Non
         got = load_market_files([zoned], FileSpec(format="generic", tz="UTC", time_format=fmt,
                                                   columns={"ts": "Time", "bid": "Bid", "ask": "Ask"}), registry)
         assert got.ticks.ts.tolist() == [utc(2024, 3, 11, 9)], fmt
+    # an offset written +02:00 (%:z) carries its zone: no --tz needed
+    zoned.write_text("Time;Bid;Ask\n2024-03-11T11:00:00+02:00;1.1;1.1001\n")
+    got = load_market_files([zoned], FileSpec(format="generic", time_format="%Y-%m-%dT%H:%M:%S%:z",
+                                              columns={"ts": "Time", "bid": "Bid", "ask": "Ask"}), registry)
+    assert got.ticks.ts.tolist() == [utc(2024, 3, 11, 9)]
     with pytest.raises(DataFileError, match=f"{tmp_path}: not a regular file"):
         load_market_files([tmp_path], FileSpec(), registry)
     # a refusal's hint is a command that reads the file as the refused run did
@@ -416,6 +436,10 @@ def test_data_check_json_says_why_a_file_is_refused_on_stdout_and_errors_go_to_s
     [doc] = json.loads(refused.stdout)
     assert doc["refused"].startswith(f"{FILES / 'EURUSD_M1_broken_mt5.csv'}: line 3: high below low")
     assert {"reason": "high below low", "count": 1} in [{k: s[k] for k in ("reason", "count")} for s in doc["skipped"]]
+    other = str(ROOT / "tests" / "data" / "sma_reference.yaml")
+    hinted = CliRunner().invoke(app, ["data", "check", str(FILES / "EURUSD_M1_broken_mt5.csv"), "--tz", "NY+7",
+                                      "--json", "--config", other])
+    assert f"`octet data check -c {other} " in json.loads(hinted.stdout)[0]["refused"]
     fine = CliRunner().invoke(app, ["data", "check", str(FILES / "EURUSD_H1_mt5.csv"), "--tz", "NY+7", "--json",
                                     "--config", config])
     assert fine.exit_code == 0 and json.loads(fine.stdout)[0]["refused"] is None

@@ -41,6 +41,8 @@ SPIKE_FACTOR = 2.0
 SPIKE_SIDE = 20
 SPIKE_EDGE_ROWS = 3  # a side with fewer rows than this (a file's first and last rows) is not known ...
 SPIKE_EDGE_FACTOR = 2.5  # ... and the other alone decides, at this many times the factor (2 x 2.5: five times)
+SPIKE_WIDE = 201  # ... and, at the edge factor, against the middle of this many rows centred on it
+SPIKE_PASSES = 8  # the check is run again without the rows found, until it finds none (at most this often)
 
 
 @dataclass(frozen=True)
@@ -247,7 +249,12 @@ def _judge_rows(parsed: Parsed, registry: InstrumentRegistry, spike_factor: floa
         ((np.minimum(prices["open"], prices["close"]) < prices["low"])
          | (np.maximum(prices["open"], prices["close"]) > prices["high"]), "open or close outside the bar's low-high"),
         (~np.isfinite(volume) | (volume < 0), "NaN or negative volume"),
-        (~np.isfinite(spread) | (spread < 0), "negative spread"),
+        (np.isnan(spread), "NaN spread"),
+        (spread < 0, "negative spread"),
+        # a spread of a tenth of the price or more (in points, as the prices): no market quotes that; it
+        # would set the ask of every quote made from the bar (99999 points on EURUSD: an ask of 2.1)
+        (~np.isfinite(spread) | (spread >= 0.1 * np.where(np.isfinite(prices["close"]), prices["close"], np.inf)),
+         "spread out of range (a tenth of the price or more)"),
     ]
     for bad, why in checks:
         reason[bad & (reason == None)] = why  # noqa: E711
@@ -290,6 +297,44 @@ def _edge_distance(level: npt.NDArray[np.float64], k: int) -> Callable[[npt.NDAr
     return distance
 
 
+def _how_far(lv: npt.NDArray[np.float64], px: npt.NDArray[np.float64], factor: float) -> npt.NDArray[np.float64]:
+    """Per row of one instrument (``lv`` its level columns, ``px`` its price columns): how many times its
+    farthest price is above or below the rows around it, by ``_spikes``' rule (0 where it is not judged)."""
+    worst = np.zeros(len(lv))
+    middles = []  # per level column: the middles of the rows before and of the rows after (reversed back)
+    edges = []  # ... and how far a price is from the middles of its edge window (0 away from the edges)
+    for c in range(lv.shape[1]):
+        before = _side_middles(lv[:, c], SPIKE_SIDE)
+        after = tuple(a[::-1] for a in _side_middles(lv[::-1, c], SPIKE_SIDE))
+        middles.append((before, after))
+        edges.append(_edge_distance(lv[:, c], SPIKE_SIDE))
+    wide = [tuple(pl.Series(lv[:, c]).rolling_quantile(0.5, how, SPIKE_WIDE, min_samples=1, center=True).to_numpy()
+                  for how in ("lower", "higher")) for c in range(lv.shape[1])]
+    for c in range(px.shape[1]):
+        p = px[:, c]
+        sides = []
+        for lo, hi, count in middles[c % lv.shape[1]]:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                up = np.minimum(p / lo, p / hi)  # above both middle values by this much
+                down = np.minimum(lo / p, hi / p)  # below both by this much
+            sides.append((np.nan_to_num(up, nan=0.0), np.nan_to_num(down, nan=0.0), count))
+        (up_b, down_b, n_b), (up_a, down_a, n_a) = sides
+        both = (n_b >= SPIKE_EDGE_ROWS) & (n_a >= SPIKE_EDGE_ROWS)
+        far = np.where(both, np.maximum(np.minimum(up_b, up_a), np.minimum(down_b, down_a)), 0.0)
+        # within SPIKE_SIDE rows of an edge, where a side is short: the middles of the edge's own window (the
+        # first or the last 2 * SPIKE_SIDE + 1 rows, itself among them) decide too, at SPIKE_EDGE_FACTOR times
+        edge = np.maximum(edges[c % lv.shape[1]](p), 0.0)
+        # ... and anywhere, the middles of the SPIKE_WIDE rows centred on it (itself among them), at the same:
+        # a run of bad prints longer than half a side, or on every other row, is a minority there
+        lo_w, hi_w = wide[c % lv.shape[1]]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            off = np.maximum(np.minimum(p / lo_w, p / hi_w), np.minimum(lo_w / p, hi_w / p))
+        edge = np.maximum(edge, np.nan_to_num(off, nan=0.0))
+        far = np.maximum(far, np.where(edge >= factor * SPIKE_EDGE_FACTOR, edge, 0.0))
+        worst = np.maximum(worst, far)
+    return worst
+
+
 def _spikes(inst: npt.NDArray[np.int16], levels: npt.NDArray[np.float64], prices: npt.NDArray[np.float64],
             factor: float) -> npt.NDArray[np.object_]:
     """Per row (all usable so far, in file order): an isolated spike when one of its ``prices`` (a quote's bid
@@ -301,8 +346,11 @@ def _spikes(inst: npt.NDArray[np.int16], levels: npt.NDArray[np.float64], prices
     rows of either end, where a side is short, a row is also a spike when it is ``SPIKE_EDGE_FACTOR`` times
     ``factor`` off both middle values of that end's window (its first or last ``2 * SPIKE_SIDE + 1`` rows,
     itself among them; a short file's all): a decimal shifted, alone or in a run, rather than a level the
-    file starts or ends on (a level 5x off for a few rows at an edge is taken as bad prints).
-    ``factor`` 0: no check. Else None."""
+    file starts or ends on (a level 5x off for a few rows at an edge is taken as bad prints). Anywhere, a row
+    that far off both middle values of the ``SPIKE_WIDE`` rows centred on it is one too (a longer run, or bad
+    prints on every other row, are a minority there). The check runs
+    again without the rows it found (at most ``SPIKE_PASSES`` times), so the ends of a longer run, and prints
+    on every other row, are found once the rest are gone. ``factor`` 0: no check. Else None."""
     n = len(inst)
     reason = np.full(n, None, dtype=object)
     if n == 0 or factor <= 0:
@@ -311,33 +359,18 @@ def _spikes(inst: npt.NDArray[np.int16], levels: npt.NDArray[np.float64], prices
     px = prices.reshape(n, -1)
     for i in np.unique(inst):
         idx = np.flatnonzero(inst == i)
-        if len(idx) < 3:
-            continue  # with two rows, neither is known to be the wrong one
-        worst = np.zeros(len(idx))
-        middles = []  # per level column: the middles of the rows before and of the rows after (reversed back)
-        edges = []  # ... and how far a price is from the middles of its edge window (0 away from the edges)
-        for c in range(lv.shape[1]):
-            before = _side_middles(lv[idx, c], SPIKE_SIDE)
-            after = tuple(a[::-1] for a in _side_middles(lv[idx, c][::-1], SPIKE_SIDE))
-            middles.append((before, after))
-            edges.append(_edge_distance(lv[idx, c], SPIKE_SIDE))
-        for c in range(px.shape[1]):
-            p = px[idx, c]
-            sides = []
-            for lo, hi, count in middles[c % lv.shape[1]]:
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    up = np.minimum(p / lo, p / hi)  # above both middle values by this much
-                    down = np.minimum(lo / p, hi / p)  # below both by this much
-                sides.append((np.nan_to_num(up, nan=0.0), np.nan_to_num(down, nan=0.0), count))
-            (up_b, down_b, n_b), (up_a, down_a, n_a) = sides
-            both = (n_b >= SPIKE_EDGE_ROWS) & (n_a >= SPIKE_EDGE_ROWS)
-            far = np.where(both, np.maximum(np.minimum(up_b, up_a), np.minimum(down_b, down_a)), 0.0)
-            # within SPIKE_SIDE rows of an edge, where a side is short: the middles of the edge's own
-            # window (the first or the last 2 * SPIKE_SIDE + 1 rows, itself among them) decide too, at
-            # SPIKE_EDGE_FACTOR times the factor
-            edge = np.maximum(edges[c % lv.shape[1]](p), 0.0)
-            far = np.maximum(far, np.where(edge >= factor * SPIKE_EDGE_FACTOR, edge, 0.0))
-            worst = np.maximum(worst, far)
+        # pass after pass, without the rows found so far: the ends of a longer run, or prints every other
+        # row, are far from what is left once the rest of them is gone
+        alive, worst = np.arange(len(idx)), np.zeros(len(idx))
+        for _ in range(SPIKE_PASSES):
+            if len(alive) < 3:
+                break  # with two rows, neither is known to be the wrong one
+            far = _how_far(lv[idx[alive]], px[idx[alive]], factor)
+            hit = far >= factor
+            if not hit.any():
+                break
+            worst[alive[hit]] = far[hit]
+            alive = alive[~hit]
         for k in np.flatnonzero(worst >= factor):
             reason[idx[k]] = (f"isolated spike (a price '{worst[k]:.3g}' times above or below the rows around it: "
                               "a bad print)")

@@ -506,7 +506,7 @@ def parse_columns(table: pl.DataFrame, path: Path, spec: FileSpec, known: list[s
     raw_time = pl.col(m["ts"]) if "ts" in m else (pl.col(m["date"]) + (" " + pl.col(m["time"]) if "time" in m else ""))
     if spec.time_format is not None:
         local = _local(raw_time, spec.time_format)
-        aware_fmt = "%z" in spec.time_format or "%#z" in spec.time_format
+        aware_fmt = any(z in spec.time_format for z in ("%z", "%#z", "%:z", "%::z"))
         if aware_fmt:
             local = raw_time.str.strptime(pl.Datetime("ns", "UTC"), spec.time_format, strict=False)
             ts, naive = local.dt.epoch("ns"), pl.lit(False)
