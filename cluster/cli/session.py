@@ -93,6 +93,7 @@ def _window(ticks: TickBatch, start: datetime | None, end: datetime | None, bar_
 
     lo = datetime_to_ts(start if start.tzinfo else start.replace(tzinfo=UTC)) if start else None
     hi = datetime_to_ts(end if end.tzinfo else end.replace(tzinfo=UTC)) if end else None
+    asked = (lo, hi)
     lo = -(-lo // bar_ns) * bar_ns if lo is not None else None
     hi = hi // bar_ns * bar_ns if hi is not None else None
     keep = np.ones(len(ticks), np.bool_)
@@ -101,7 +102,11 @@ def _window(ticks: TickBatch, start: datetime | None, end: datetime | None, bar_
     if hi is not None:
         keep &= ticks.ts < hi
     if not keep.any():
-        raise fail(f"no ticks from {start or 'the start'} to {end or 'the end'} (the data runs from "
+        # the window as moved to whole bars, when that is what emptied it
+        moved = "" if (lo, hi) == asked else (f"; on the desk's {bar_ns // 1_000_000_000} s bars that is "
+                                        f"{_stamp(lo) if lo is not None else 'the start'} to "
+                                        f"{_stamp(hi) if hi is not None else 'the end'} UTC")
+        raise fail(f"no ticks from {start or 'the start'} to {end or 'the end'}{moved} (the data runs from "
                    f"{_stamp(int(ticks.ts.min()))} to {_stamp(int(ticks.ts.max()))} UTC)" if len(ticks)
                    else "no ticks to run")
     return ticks.take(keep)

@@ -44,6 +44,9 @@ def test_a_backtest_on_a_broker_export_runs_without_ray_and_is_recorded(tmp_path
 def test_backtest_options_are_checked_in_one_line(tmp_path) -> None:
     cases = {
         ("--accounts", "nobody", "--ticks", "1000"): "--accounts: unknown account(s) nobody; the settings have ftmo-100k",
+        # a window inside the data but shorter than a bar says where whole bars put it
+        ("--from", "2026-03-02T00:10:00", "--to", "2026-03-02T00:40:00", "--ticks", "1000", "--bar-seconds", "3600"):
+            "on the desk's 3600 s bars that is 2026-03-02 01:00 to 2026-03-02 00:00 UTC",
         ("--from", "2030-01-01", "--ticks", "1000"): "no ticks from 2030-01-01 00:00:00 to the end (the data runs from "
                                                      "2026-03-02 00:00",
         ("--from", "2026-03-03", "--to", "2026-03-02", "--ticks", "1000"): "is not after --from",
