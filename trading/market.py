@@ -137,9 +137,8 @@ def tick_faults(bid: npt.NDArray[np.int64] | npt.NDArray[np.float64],
         fault((inst < 0) | (inst >= instruments), 1)
     if np.issubdtype(bid.dtype, np.floating) or np.issubdtype(ask.dtype, np.floating):
         fault(np.isnan(bid) | np.isnan(ask), 2)  # an infinite price (a huge one, overflowed) is out of range
-        fault(~np.isfinite(bid) | ~np.isfinite(ask), 3)
         bid_f, ask_f = np.where(np.isfinite(bid), bid, 0.0), np.where(np.isfinite(ask), ask, 0.0)
-        fault((np.abs(bid_f) >= MAX_POINTS) | (np.abs(ask_f) >= MAX_POINTS), 3)
+        fault(~np.isfinite(bid) | ~np.isfinite(ask) | (np.abs(bid_f) >= MAX_POINTS) | (np.abs(ask_f) >= MAX_POINTS), 3)
         bid, ask = to_points(bid.astype(np.float64)), to_points(ask.astype(np.float64))
     else:
         fault((bid >= MAX_POINTS) | (bid <= -MAX_POINTS) | (ask >= MAX_POINTS) | (ask <= -MAX_POINTS), 3)

@@ -128,7 +128,6 @@ def store_of(config: Path, url: str | None, upgrade: bool = True, must_exist: bo
         uri = parsed is not None and str(parsed.query.get("uri", "")).lower() in ("true", "1", "yes", "on")
         if uri and database and database.startswith("file:"):  # the URI form (uri=true): file:PATH?mode=ro
             database = database.removeprefix("file:").split("?")[0]
-            database = None if not database or database == ":memory:" else database
         if database and database != ":memory:" and not Path(database).is_file():
             raise fail(f"database {redact(url)}: no such file: the store holds no run yet")
     try:

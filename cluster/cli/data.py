@@ -15,7 +15,7 @@ from cluster.config.secrets import private_dir
 from cluster.config.settings import Settings
 
 if TYPE_CHECKING:
-    from cluster.adapters.feeds.files import Loaded
+    from cluster.adapters.feeds.files import ImportReport, Loaded
 
 data = typer.Typer(help="Recorded market data: check a file, convert it to Octet's format.", no_args_is_help=True)
 app.add_typer(data, name="data")
@@ -53,51 +53,58 @@ def data_overrides(format: str | None = None, symbol: str | None = None, tz: str
             "session__data_spike_factor": spike_factor}
 
 
+def _read(settings: Settings, files: list[Path], every_row: bool = False) -> Loaded:
+    """The files read as a session would (``every_row``: without the limit on unusable rows)."""
+    from cluster.adapters.feeds.files import load_market_files
+    from cluster.adapters.feeds.paced import file_spec
+
+    s = settings.session
+    strict, max_skipped = (False, 1.0) if every_row else (s.data_strict, s.data_max_skipped)
+    return load_market_files(files, file_spec(settings), settings.registry(), strict=strict, max_skipped=max_skipped)
+
+
+def _refused(settings: Settings, files: list[Path], exc: Exception) -> tuple[str, list[ImportReport]]:
+    """A refusal's first line, and the files' reports read again without the limit on unusable rows (none
+    when nothing at all can be read: the line says why)."""
+    from cluster.adapters.feeds.files import DataFileError
+
+    line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    try:
+        return line, _read(settings, files, every_row=True).reports
+    except (OSError, DataFileError):
+        return line, []
+
+
 def _load(settings: Settings, files: list[Path], listing: bool = False, config: Path | None = None) -> Loaded:
     """The files read as a session would; a refused file is one line (exit 2). ``listing``: a file
     refused for its unusable rows is first read again without the limit and its report printed,
     so the refusal comes after the rows that caused it."""
-    from cluster.adapters.feeds.files import DataFileError, load_market_files
-    from cluster.adapters.feeds.paced import file_spec
+    from cluster.adapters.feeds.files import DataFileError
 
-    s = settings.session
     try:
         with console.status(f"reading {len(files)} file(s)"):
-            return load_market_files(files, file_spec(settings), settings.registry(), strict=s.data_strict,
-                                     max_skipped=s.data_max_skipped)
+            return _read(settings, files)
     except (OSError, DataFileError) as exc:
         line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         if listing and isinstance(exc, DataFileError) and "rows cannot be used" in line:
-            try:
-                every = load_market_files(files, file_spec(settings), settings.registry(), strict=False,
-                                          max_skipped=1.0)
-            except (OSError, DataFileError):
-                pass  # nothing at all is usable: the line says so
-            else:
-                for report in every.reports:
-                    for text in report.lines():
-                        console.print(text, highlight=False, markup=False, soft_wrap=True)
+            line, reports = _refused(settings, files, exc)
+            for report in reports:
+                for text in report.lines():
+                    console.print(text, highlight=False, markup=False, soft_wrap=True)
             line = line.split("; `octet data check")[0]
         raise fail(config_hint(line, config)) from None
 
 
 def _check_json(settings: Settings, files: list[Path], config: Path | None = None) -> None:
-    """``data check --json``: each file's report, with ``refused`` the line that refuses the files (null when
-    they can be used; then the reports are of every row, as the listing without --json is). Exit 2 on a refusal."""
-    from cluster.adapters.feeds.files import DataFileError, load_market_files
-    from cluster.adapters.feeds.paced import file_spec
+    """``data check --json``: each file's report, with ``refused`` null when the files can be used; on a
+    refusal, the line that refuses them, and reports of every row (as the listing without --json prints
+    them). Exit 2 on a refusal."""
+    from cluster.adapters.feeds.files import DataFileError
 
-    s = settings.session
     try:
-        loaded = load_market_files(files, file_spec(settings), settings.registry(), strict=s.data_strict,
-                                   max_skipped=s.data_max_skipped)
+        loaded = _read(settings, files)
     except (OSError, DataFileError) as exc:
-        line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        try:
-            reports = load_market_files(files, file_spec(settings), settings.registry(), strict=False,
-                                        max_skipped=1.0).reports
-        except (OSError, DataFileError):
-            reports = []  # nothing at all is usable: the line says why
+        line, reports = _refused(settings, files, exc)
         line = config_hint(line, config)
         print(json.dumps([{**r.as_dict(), "refused": line} for r in reports] or [{"refused": line}], indent=2))
         raise typer.Exit(2) from None

@@ -82,6 +82,11 @@ def expiring_profiles(settings: Settings, bar_seconds: dict[str, int]) -> list[s
     return out
 
 
+def _utc(t: datetime) -> datetime:
+    """A time that names no zone is UTC (as --from/--to's help says)."""
+    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+
+
 def _window(ticks: TickBatch, start: datetime | None, end: datetime | None, bar_ns: int = 1) -> TickBatch:
     """The ticks at or after ``start`` and before ``end`` (UTC when naive), both moved to the desk's
     bar grid (``bar_ns``: the start up, the end down) so that no bar is cut; none left is an error."""
@@ -91,8 +96,8 @@ def _window(ticks: TickBatch, start: datetime | None, end: datetime | None, bar_
 
     from trading.market import datetime_to_ts
 
-    lo = datetime_to_ts(start if start.tzinfo else start.replace(tzinfo=UTC)) if start else None
-    hi = datetime_to_ts(end if end.tzinfo else end.replace(tzinfo=UTC)) if end else None
+    lo = datetime_to_ts(_utc(start)) if start else None
+    hi = datetime_to_ts(_utc(end)) if end else None
     asked = (lo, hi)
     lo = -(-lo // bar_ns) * bar_ns if lo is not None else None
     hi = hi // bar_ns * bar_ns if hi is not None else None
@@ -392,10 +397,7 @@ def backtest(config: ConfigOpt = Path("octet.yaml"),
                        f"{', '.join(known)}")
         settings = settings.model_copy(update={"accounts": [a for a in settings.accounts if a.id in wanted]})
     settings = research_pass_odds(settings, pass_odds)
-    def utc(t: datetime) -> datetime:  # a time that names no zone is UTC (as --help says): it compares with a zoned one
-        return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
-
-    if start is not None and end is not None and utc(end) <= utc(start):
+    if start is not None and end is not None and _utc(end) <= _utc(start):  # a zoned one compares with a naive one
         raise fail(f"--to {end} is not after --from {start}")
     run_session(settings, config, backtest=True, window=(start, end), report=report)
 

@@ -11,7 +11,7 @@ names no zone where one is needed, holds an unknown instrument, or has more unus
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from cluster.adapters.feeds.files.formats import FORMATS, DataFileError, FileSpec, Parsed, parse
+from cluster.adapters.feeds.files.formats import FORMATS, SPIKE_FACTOR, DataFileError, FileSpec, Parsed, parse
 from trading.clocks import ZoneError, parse_clock
 from trading.instruments import InstrumentRegistry
 from trading.intrabar import QUOTES_PER_BAR, bar_path, bar_quotes
@@ -33,11 +33,10 @@ __all__ = ["FORMATS", "DataFileError", "FileSpec", "ImportReport", "Loaded", "Zo
 EXAMPLES = 5  # line numbers kept per reason
 QUOTE_GAP_NS = 30 * 60 * 1_000_000_000  # quotes further apart than this while the market is open: a gap
 GAPS_SHOWN = 3
-# A price at least SPIKE_FACTOR times, or at most 1/SPIKE_FACTOR of, the rows on both sides of it (its
+# A price at least SPIKE_FACTOR (formats.py) times, or at most 1/SPIKE_FACTOR of, the rows on both sides of it (its
 # instrument's SPIKE_SIDE rows before and after) is a bad print (a decimal shifted, a fat finger), not a move: no
 # market doubles or halves and comes back within a few rows, while a real jump that stays is near the rows on
 # one side of it (``_spikes``; session.data_spike_factor, 0 = no check)
-SPIKE_FACTOR = 2.0
 SPIKE_SIDE = 20
 SPIKE_EDGE_ROWS = 3  # a side with fewer rows than this (a file's first and last rows) is not known ...
 SPIKE_EDGE_FACTOR = 2.5  # ... and the other alone decides, at this many times the factor (2 x 2.5: five times)
@@ -200,7 +199,7 @@ def _scales(registry: InstrumentRegistry, inst: npt.NDArray[np.int16]) -> npt.ND
     return scale
 
 
-def _judge(parsed: Parsed, registry: InstrumentRegistry, spike_factor: float = SPIKE_FACTOR
+def _judge(parsed: Parsed, registry: InstrumentRegistry, spike_factor: float
            ) -> tuple[pl.DataFrame, npt.NDArray[np.object_]]:
     """The rows and, per row, why it cannot be used (None: it can)."""
     with np.errstate(over="ignore", invalid="ignore"):  # a huge price is a fault named below, not a warning
@@ -266,71 +265,66 @@ def _judge_rows(parsed: Parsed, registry: InstrumentRegistry, spike_factor: floa
     return frame, reason
 
 
+def _middles(level: npt.NDArray[np.float64], k: int, center: bool = False
+             ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Per row: the lower and upper middle values of the (up to) ``k`` rows ending at it (``center``: centred on
+    it), itself among them."""
+    s = pl.Series(level)
+    lo, hi = (s.rolling_quantile(0.5, how, k, min_samples=1, center=center).to_numpy() for how in ("lower", "higher"))
+    return lo, hi
+
+
 def _side_middles(level: npt.NDArray[np.float64], k: int) -> tuple[npt.NDArray[np.float64], ...]:
     """Per row: the lower and upper middle values of the (up to) ``k`` rows before it, and how many there are."""
-    s = pl.Series(level)
-    lo = s.rolling_quantile(0.5, "lower", k, min_samples=1).shift(1).to_numpy()
-    hi = s.rolling_quantile(0.5, "higher", k, min_samples=1).shift(1).to_numpy()
+    lo, hi = (np.r_[np.nan, m[:-1]] for m in _middles(level, k))
     count = np.minimum(np.arange(len(level)), k).astype(np.float64)
     return lo, hi, count
 
 
-def _edge_distance(level: npt.NDArray[np.float64], k: int) -> Callable[[npt.NDArray[np.float64]], Any]:
-    """For the rows within ``k`` of either end: how many times a price is above, or below, both middle values
-    of that end's window (its first or last 2k + 1 rows, or all of them); 0 for the rows in between."""
+def _edge_middles(level: npt.NDArray[np.float64], k: int) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """For the rows within ``k`` of either end: the lower and upper middle values of that end's window (its first
+    or last 2k + 1 rows, or all of them); NaN (not judged) for the rows in between."""
     n = len(level)
     w = min(n, 2 * k + 1)
-    ref = np.zeros((n, 2))
-    near = np.zeros(n, np.bool_)
+    lo, hi = np.full(n, np.nan), np.full(n, np.nan)
     for rows, part in ((slice(0, min(k, n)), level[:w]), (slice(max(n - k, 0), n), level[n - w:])):
         ordered = np.sort(part)
-        ref[rows] = (ordered[(w - 1) // 2], ordered[w // 2])
-        near[rows] = True
+        lo[rows], hi[rows] = ordered[(w - 1) // 2], ordered[w // 2]
+    return lo, hi
 
-    def distance(p: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            up = np.minimum(p / ref[:, 0], p / ref[:, 1])
-            down = np.minimum(ref[:, 0] / p, ref[:, 1] / p)
-        out: npt.NDArray[np.float64] = np.where(near, np.nan_to_num(np.maximum(up, down), nan=0.0), 0.0)
-        return out
 
-    return distance
+def _beyond(p: npt.NDArray[np.float64], lo: npt.NDArray[np.float64], hi: npt.NDArray[np.float64]
+            ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """How many times each price is above both middle values (``up``), and below both (``down``); 0 where the
+    middle values are not known (NaN)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        up, down = np.minimum(p / lo, p / hi), np.minimum(lo / p, hi / p)
+    return np.nan_to_num(up, nan=0.0), np.nan_to_num(down, nan=0.0)
 
 
 def _how_far(lv: npt.NDArray[np.float64], px: npt.NDArray[np.float64], factor: float) -> npt.NDArray[np.float64]:
     """Per row of one instrument (``lv`` its level columns, ``px`` its price columns): how many times its
     farthest price is above or below the rows around it, by ``_spikes``' rule (0 where it is not judged)."""
     worst = np.zeros(len(lv))
-    middles = []  # per level column: the middles of the rows before and of the rows after (reversed back)
-    edges = []  # ... and how far a price is from the middles of its edge window (0 away from the edges)
+    refs = []  # per level column: the middles of the rows before, of the rows after, of the edge's and wide windows
     for c in range(lv.shape[1]):
-        before = _side_middles(lv[:, c], SPIKE_SIDE)
-        after = tuple(a[::-1] for a in _side_middles(lv[::-1, c], SPIKE_SIDE))
-        middles.append((before, after))
-        edges.append(_edge_distance(lv[:, c], SPIKE_SIDE))
-    wide = [tuple(pl.Series(lv[:, c]).rolling_quantile(0.5, how, SPIKE_WIDE, min_samples=1, center=True).to_numpy()
-                  for how in ("lower", "higher")) for c in range(lv.shape[1])]
+        col = lv[:, c]
+        after = tuple(a[::-1] for a in _side_middles(col[::-1], SPIKE_SIDE))
+        refs.append((_side_middles(col, SPIKE_SIDE), after, _edge_middles(col, SPIKE_SIDE),
+                     _middles(col, SPIKE_WIDE, center=True)))
     for c in range(px.shape[1]):
         p = px[:, c]
-        sides = []
-        for lo, hi, count in middles[c % lv.shape[1]]:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                up = np.minimum(p / lo, p / hi)  # above both middle values by this much
-                down = np.minimum(lo / p, hi / p)  # below both by this much
-            sides.append((np.nan_to_num(up, nan=0.0), np.nan_to_num(down, nan=0.0), count))
-        (up_b, down_b, n_b), (up_a, down_a, n_a) = sides
+        (lo_b, hi_b, n_b), (lo_a, hi_a, n_a), edge, wide = refs[c % lv.shape[1]]
+        up_b, down_b = _beyond(p, lo_b, hi_b)
+        up_a, down_a = _beyond(p, lo_a, hi_a)
         both = (n_b >= SPIKE_EDGE_ROWS) & (n_a >= SPIKE_EDGE_ROWS)
         far = np.where(both, np.maximum(np.minimum(up_b, up_a), np.minimum(down_b, down_a)), 0.0)
-        # within SPIKE_SIDE rows of an edge, where a side is short: the middles of the edge's own window (the
-        # first or the last 2 * SPIKE_SIDE + 1 rows, itself among them) decide too, at SPIKE_EDGE_FACTOR times
-        edge = np.maximum(edges[c % lv.shape[1]](p), 0.0)
-        # ... and anywhere, the middles of the SPIKE_WIDE rows centred on it (itself among them), at the same:
-        # a run of bad prints longer than half a side, or on every other row, is a minority there
-        lo_w, hi_w = wide[c % lv.shape[1]]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            off = np.maximum(np.minimum(p / lo_w, p / hi_w), np.minimum(lo_w / p, hi_w / p))
-        edge = np.maximum(edge, np.nan_to_num(off, nan=0.0))
-        far = np.maximum(far, np.where(edge >= factor * SPIKE_EDGE_FACTOR, edge, 0.0))
+        # within SPIKE_SIDE rows of an edge, where a side is short, the middles of the edge's own window (the first
+        # or the last 2 * SPIKE_SIDE + 1 rows, itself among them) decide too, at SPIKE_EDGE_FACTOR times the factor;
+        # and anywhere, the middles of the SPIKE_WIDE rows centred on it (itself among them), at the same: a run of
+        # bad prints longer than half a side, or on every other row, is a minority there
+        off = np.maximum(np.maximum(*_beyond(p, *edge)), np.maximum(*_beyond(p, *wide)))
+        far = np.maximum(far, np.where(off >= factor * SPIKE_EDGE_FACTOR, off, 0.0))
         worst = np.maximum(worst, far)
     return worst
 

@@ -55,6 +55,9 @@ class DataFileError(ValueError):
     """The file cannot be read as a whole (unknown format, missing column, no zone): one line."""
 
 
+SPIKE_FACTOR = 2.0  # FileSpec.spike_factor's default (``cluster.adapters.feeds.files._spikes``)
+
+
 @dataclass(frozen=True)
 class FileSpec:
     """How to read a file. ``format`` auto tells it from the first line; ``symbol`` names the
@@ -71,7 +74,7 @@ class FileSpec:
     time_format: str | None = None
     spread_points: int | None = None
     price_side: Literal["bid", "ask", "mid"] | None = None
-    spike_factor: float = 2.0  # a price this many times off the rows on both sides is a bad print (0: no check)
+    spike_factor: float = SPIKE_FACTOR  # a price this many times off the rows around it is a bad print (0: no check)
 
 
 @dataclass
