@@ -262,11 +262,14 @@ def main() -> None:
     ap.add_argument("--tuning", action="store_true",
                     help="score the tuning set (families A and B, seeds 0-499; C-G, seeds 0-299) only")
     ap.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated, of: " + ", ".join(VARIANTS))
+    ap.add_argument("--real-tuning", action="store_true",
+                    help="score the real tuning bars (EURUSD H1 Jan-Apr 2017) against their hand marks only, "
+                         "range by range, charts in var/wyckoff/real_early/")
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                    help="override a threshold, to try a change on the tuning set (with --tuning only)")
+                    help="override a threshold, to try a change on a tuning set (with --tuning or --real-tuning only)")
     args = ap.parse_args()
-    if args.set and not args.tuning:
-        ap.error("--set only with --tuning: the published figures are those of the default thresholds")
+    if args.set and not (args.tuning or args.real_tuning):
+        ap.error("--set only with --tuning or --real-tuning: the published figures are those of the default thresholds")
     params = WyckoffParams()
     for item in args.set:
         try:
@@ -281,6 +284,9 @@ def main() -> None:
     if unknown or not variants:
         ap.error(f"unknown variants {sorted(unknown) or args.variants!r}: choose from {', '.join(VARIANTS)}")
     started = time.perf_counter()
+    if args.real_tuning:
+        score_real(params, tuning=True)
+        return
     if args.tuning:
         plan = [("A", range(args.scenarios or 500)), ("B", range(args.scenarios or 500)),
                 *((f, range(min(args.scenarios or 300, 300))) for f in "CDEFGHI")]
@@ -342,34 +348,45 @@ def main() -> None:
     print("-> bench/results/wyckoff.json")
 
 
-def score_real(params: WyckoffParams) -> dict[str, Any]:
-    from trading.wyckoff.realbars import MARKS, MissingData, eurusd_h1, marked
+def score_real(params: WyckoffParams, tuning: bool = False) -> dict[str, Any]:
+    """The scored real bars against their marks (docs rewritten), or with ``tuning`` the real tuning
+    bars against theirs (printed range by range, charts in var/wyckoff/real_early/, nothing else written)."""
+    from trading.wyckoff.realbars import EARLY_MARKS, MARKS, MissingData, eurusd_h1, eurusd_h1_early, marked
 
     try:
-        bars = eurusd_h1()
+        bars = eurusd_h1_early() if tuning else eurusd_h1()
     except MissingData as e:
         print(f"\nreal bars skipped: {e}")
         return {"skipped": str(e)}
-    truth = marked(bars, MARKS)
+    marks = EARLY_MARKS if tuning else MARKS
+    truth = marked(bars, marks)
     d = detect_points("EURUSD", bars.start_ns, bars.end_ns, bars.open, bars.high, bars.low, bars.close, bars.volume,
                       SCALE, params, EURUSD)
     score = Score()
     score.add(truth, d.events, None, d.ranges, d.signals, SCALE)
     r = report(score)
     r.pop("phase_confusion")
-    r["source"] = f"{bars.source}, {len(bars)} bars; marks {MARKS.relative_to(ROOT)} ({len(truth.ranges)} ranges)"
-    r["ranges"] = real_ranges(truth, d)
+    r["source"] = f"{bars.source}, {len(bars)} bars; marks {marks.relative_to(ROOT)} ({len(truth.ranges)} ranges)"
+    r["ranges"] = real_ranges(truth, d, ROOT / "var" / "wyckoff" / "real_early" if tuning else None)
+    if tuning:
+        print_report("REAL TUNING SET: EURUSD H1 Jan-Apr 2017 against the hand marks", r)
+        for rg in r["ranges"]:
+            print(f"\nrange {rg['id']} {rg['kind']} ({rg['confidence']}) {rg['from']} .. {rg['to']}\n"
+                  f"  marks:    {', '.join(rg['marked'])}\n  detector: {', '.join(rg['detected']) or 'nothing'}"
+                  + (f"; read as {', '.join(rg['detected_kinds'])}" if rg["detected_kinds"] else ""))
+        return r
     print_report("real EURUSD H1 against the hand marks", r)
     write_real_docs(r)
     return r
 
 
-def real_ranges(truth: Any, d: Any) -> list[dict[str, Any]]:
-    """Per marked range: what the marks say, what the detector saw around it, and a chart of both."""
+def real_ranges(truth: Any, d: Any, charts: Path | None = None) -> list[dict[str, Any]]:
+    """Per marked range: what the marks say, what the detector saw around it, and a chart of both
+    (in ``charts``; by default the docs' folder of the scored bars)."""
     from trading.wyckoff.chart import SHORT, chart
 
     out = []
-    charts = ROOT / "docs" / "img" / "wyckoff" / "real"
+    charts = charts or ROOT / "docs" / "img" / "wyckoff" / "real"
     charts.mkdir(parents=True, exist_ok=True)
     spans = truth.spans()
     for r, (_, last, _) in zip(truth.ranges, spans, strict=True):
@@ -392,7 +409,7 @@ def real_ranges(truth: Any, d: Any) -> list[dict[str, Any]]:
                          for i, (e, sb) in enumerate(zip(seen, seen_bars, strict=True))],
             "detected_kinds": sorted({x.kind for x in d.ranges if x.kind and x.climax is not None
                                       and a <= truth.bar_of(x.climax.bar_ts_ns) < b}),
-            "chart": str(png.relative_to(ROOT)),
+            "chart": str(png.relative_to(ROOT)) if png.is_relative_to(ROOT) else str(png),
         })
     return out
 

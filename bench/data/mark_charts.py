@@ -5,6 +5,9 @@ Usage (from the repo root):
   .venv/bin/python bench/data/mark_charts.py zoom A B [OUT]       # one window of bars A..B
   .venv/bin/python bench/data/mark_charts.py marks                # one chart per range in eurusd_h1_marks.json
 
+With ``--early`` first, the same for the tuning bars (realbars.eurusd_h1_early, Jan-Apr 2017) and
+their marks (eurusd_h1_early_marks.json), charts in docs/img/wyckoff/real_early/.
+
 Only the bar loader (trading.wyckoff.realbars) is used; nothing of the detector.
 """
 
@@ -23,10 +26,11 @@ from matplotlib.ticker import AutoMinorLocator, MultipleLocator  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-from trading.wyckoff.realbars import eurusd_h1  # noqa: E402
+from trading.wyckoff.realbars import eurusd_h1, eurusd_h1_early  # noqa: E402
 
 OUT = ROOT / "docs" / "img" / "wyckoff" / "real"
 MARKS = ROOT / "bench" / "data" / "eurusd_h1_marks.json"
+LOADER = eurusd_h1
 SCALE = 1_000_000
 
 SHORT = {
@@ -38,7 +42,7 @@ SHORT = {
 
 
 def load():
-    b = eurusd_h1()
+    b = LOADER()
     o, h, lo, c = (np.asarray(x, dtype=float) / SCALE for x in (b.open, b.high, b.low, b.close))
     v = np.asarray(b.volume, dtype=float) / 100
     return b, o, h, lo, c, v
@@ -123,6 +127,13 @@ def _annotate(ax, b, h, lo, rng, a, z):
 
 
 def main(argv):
+    global OUT, MARKS, LOADER
+    if len(argv) > 1 and argv[1] == "--early":
+        argv = argv[:1] + argv[2:]
+        OUT = ROOT / "docs" / "img" / "wyckoff" / "real_early"
+        MARKS = ROOT / "bench" / "data" / "eurusd_h1_early_marks.json"
+        LOADER = eurusd_h1_early
+    OUT.mkdir(parents=True, exist_ok=True)
     mode = argv[1] if len(argv) > 1 else "raw"
     if mode == "raw":
         step = int(argv[2]) if len(argv) > 2 else 300

@@ -519,6 +519,35 @@ def test_the_hand_marks_name_real_bars() -> None:
         bars.index("2017-04-19 09:30:00")
 
 
+def test_the_real_tuning_bars_end_before_the_scored_ones_and_their_marks_name_them() -> None:
+    """The tuning set (gym-anytrading's 2017 EURUSD hours) is cut before the scored file's first bar,
+    so no bar is in both; where the files overlap (from 2017-04-19 09:00) they are the same market,
+    stamped alike; every mark names a bar."""
+    from trading.wyckoff.realbars import (
+        EARLY_FILE,
+        EARLY_MARKS,
+        EARLY_PACKAGE,
+        csv_path,
+        eurusd_h1,
+        eurusd_h1_early,
+        marked,
+    )
+
+    early, scored = eurusd_h1_early(), eurusd_h1()
+    assert early.times[0] == "2017-01-01 22:00:00" and early.times[-1] == "2017-04-18 23:00:00" and len(early) == 1851
+    assert early.start_ns[-1] < scored.start_ns[0] and not set(early.times) & set(scored.times)
+    assert (np.diff(early.start_ns) > 0).all() and (early.low <= early.high).all() and (early.volume > 0).all()
+    with csv_path(EARLY_PACKAGE, EARLY_FILE).open() as f:  # the same bar in both files: 2017-04-19 09:00
+        row = next(line for line in f if line.startswith("19.04.2017 09:00"))
+    o, h, lo, c = (float(x) for x in row.split(",")[1:5])
+    assert abs(o - scored.open[0] / SCALE) <= 3e-5 and abs(c - scored.close[0] / SCALE) <= 3e-5  # ask vs mid
+    truth = marked(early, EARLY_MARKS)
+    assert len(truth.ranges) == 9 and len(truth.labels) == 49
+    firsts = [r.first for r in truth.ranges]
+    assert firsts == sorted(firsts) and all(r.first < r.last for r in truth.ranges)
+    assert {r.direction for r in truth.ranges} == {1, -1}
+
+
 def test_a_halted_market_with_flat_bars_is_read_without_error(registry) -> None:
     """Twenty-odd bars with no range (a halt: the ATR is 0), then a climax-sized bar: both modes
     read it, agree, and measure nothing against a zero ATR (a family-B scenario raised

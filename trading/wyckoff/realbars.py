@@ -1,7 +1,12 @@
-"""Real hourly EURUSD bars, from a PyPI package: ``backtesting`` 0.6.6 ships
-``backtesting/test/EURUSD.csv`` (5,000 one-hour bars with tick volume, 2017-04-19 to
-2018-02-07). The file is read from the installed package without importing it (a dev
-dependency, pinned in ``uv.lock``), so nothing of it runs.
+"""Real hourly EURUSD bars, from PyPI packages, read from the installed package without importing
+it (dev dependencies, pinned in ``uv.lock``), so nothing of them runs:
+
+- ``eurusd_h1``: ``backtesting`` 0.6.6 ships ``backtesting/test/EURUSD.csv`` (5,000 one-hour bars
+  with tick volume, 2017-04-19 to 2018-02-07). Marked by hand and **only scored**, never tuned on.
+- ``eurusd_h1_early``: ``gym-anytrading`` 2.0.0 ships ``datasets/data/FOREX_EURUSD_1H_ASK.csv``
+  (2017, one-hour ask bars with volume); only its bars **before** the first bar of the scored file
+  (2017-01-01 22:00 to 2017-04-18 23:00), so the two never share a bar. Marked by hand as a real-bar
+  **tuning** set (bench/data/eurusd_h1_early_marks.json).
 
 Prices become integer points at ``SCALE`` per unit (the 5-digit quote, one more digit), volume
 hundredths of a tick, as the detector's ``detect_points`` takes them. A bar is stamped with
@@ -26,6 +31,9 @@ SCALE = 1_000_000
 HOUR_NS = 3600 * 1_000_000_000
 PACKAGE = "backtesting"
 FILE = ("test", "EURUSD.csv")
+EARLY_PACKAGE = "gym_anytrading"
+EARLY_FILE = ("datasets", "data", "FOREX_EURUSD_1H_ASK.csv")
+EARLY_BEFORE = "2017-04-19 00:00:00"  # the scored file starts 2017-04-19 09:00: the tuning bars end before
 
 
 class MissingData(RuntimeError):
@@ -56,35 +64,64 @@ class RealBars:
             raise KeyError(f"no bar stamped {stamp!r} in {self.source}") from None
 
 
-def csv_path() -> Path:
-    spec = importlib.util.find_spec(PACKAGE)
+def csv_path(package: str = PACKAGE, file: tuple[str, ...] = FILE) -> Path:
+    spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise MissingData(f"the {PACKAGE!r} package is not installed: run `make setup` (it is a dev dependency)")
-    path = Path(next(iter(spec.submodule_search_locations))).joinpath(*FILE)
+        raise MissingData(f"the {package!r} package is not installed: run `make setup` (it is a dev dependency)")
+    path = Path(next(iter(spec.submodule_search_locations))).joinpath(*file)
     if not path.is_file():
-        raise MissingData(f"{path} is missing from the installed {PACKAGE!r} package")
+        raise MissingData(f"{path} is missing from the installed {package!r} package")
     return path
 
 
+def _bars(source: str, times: list[str], rows: list[tuple[int, int, int, int, int]]) -> RealBars:
+    a = np.array(rows, dtype=np.int64)
+    start = np.array([int(datetime.fromisoformat(s).replace(tzinfo=UTC).timestamp()) * 1_000_000_000 for s in times],
+                     dtype=np.int64)
+    return RealBars("EURUSD", source, times, start, start + HOUR_NS, a[:, 0], a[:, 1], a[:, 2], a[:, 3], a[:, 4])
+
+
+def _row(o: str, h: str, lo: str, c: str, v: float) -> tuple[int, int, int, int, int]:
+    return (round(float(o) * SCALE), round(float(h) * SCALE), round(float(lo) * SCALE), round(float(c) * SCALE),
+            round(v * 100))
+
+
 def eurusd_h1() -> RealBars:
-    path = csv_path()
+    """The scored bars (backtesting 0.6.6): never tune on them."""
     times: list[str] = []
     rows: list[tuple[int, int, int, int, int]] = []
-    with path.open(newline="") as f:
+    with csv_path().open(newline="") as f:
         reader = csv.reader(f)
         next(reader)
         for stamp, o, h, lo, c, v in reader:
             times.append(stamp)
-            rows.append((round(float(o) * SCALE), round(float(h) * SCALE), round(float(lo) * SCALE),
-                         round(float(c) * SCALE), round(float(v) * 100)))
-    a = np.array(rows, dtype=np.int64)
-    start = np.array([int(datetime.fromisoformat(s).replace(tzinfo=UTC).timestamp()) * 1_000_000_000 for s in times],
-                     dtype=np.int64)
-    return RealBars("EURUSD", f"{PACKAGE} 0.6.6 {'/'.join(FILE)}", times, start, start + HOUR_NS,
-                    a[:, 0], a[:, 1], a[:, 2], a[:, 3], a[:, 4])
+            rows.append(_row(o, h, lo, c, float(v)))
+    return _bars(f"{PACKAGE} 0.6.6 {'/'.join(FILE)}", times, rows)
 
 
-MARKS = Path(__file__).resolve().parents[2] / "bench" / "data" / "eurusd_h1_marks.json"
+def eurusd_h1_early() -> RealBars:
+    """The tuning bars (gym-anytrading 2.0.0), those before ``EARLY_BEFORE``. The file's stamps
+    (``01.01.2017 22:00:00.000``, bar open, UTC: its 2017-04-19 09:00 bar is the scored file's
+    first, to the pip) become the scored file's form. Its volume (billions a bar) is divided by
+    5,000,000 so that its median sits near the scored file's tick counts (about 1,300 a bar)."""
+    times: list[str] = []
+    rows: list[tuple[int, int, int, int, int]] = []
+    with csv_path(EARLY_PACKAGE, EARLY_FILE).open(newline="") as f:
+        reader = csv.reader(f)
+        next(reader)
+        for stamp, o, h, lo, c, v in reader:
+            day, clock = stamp.split(" ")
+            d, mo, y = day.split(".")
+            iso = f"{y}-{mo}-{d} {clock[:8]}"
+            if iso >= EARLY_BEFORE:
+                break
+            times.append(iso)
+            rows.append(_row(o, h, lo, c, float(v) / 5_000_000))
+    return _bars(f"gym-anytrading 2.0.0 {'/'.join(EARLY_FILE)} (to {EARLY_BEFORE})", times, rows)
+
+
+MARKS = Path(__file__).resolve().parents[2] / "bench" / "data" / "eurusd_h1_marks.json"  # scored only
+EARLY_MARKS = MARKS.with_name("eurusd_h1_early_marks.json")  # the tuning bars' marks
 SPAN_AFTER = 120  # bars after a marked range's end that still count as its structure (the LPS, the trend out)
 
 
