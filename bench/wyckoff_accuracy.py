@@ -55,6 +55,7 @@ from trading.wyckoff.scenarios import PERTURBATIONS, SCALE, Scenario, perturb, u
 from trading.wyckoff.scoring import TOLERANCE, Score, match_named  # noqa: E402
 
 EURUSD = Instrument("EURUSD", "EUR", "USD", 5, __import__("decimal").Decimal("0.0001"))
+GOOG = Instrument("GOOG", "GOOG", "USD", 2, __import__("decimal").Decimal("0.01"), contract_size=1)  # a share CFD
 TARGET_EVENTS = ("spring", "upthrust", "selling_climax", "buying_climax")
 TARGETS = {"precision": 0.8, "recall": 0.7, "phase_accuracy": 0.7, "with_structure_target_rate": 0.6}
 TUNED_ON = ("families A (trading.wyckoff.scenarios) and B (scenarios_b), seeds 0-499 of each, C (scenarios_c) "
@@ -263,8 +264,8 @@ def main() -> None:
                     help="score the tuning set (families A and B, seeds 0-499; C-G, seeds 0-299) only")
     ap.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated, of: " + ", ".join(VARIANTS))
     ap.add_argument("--real-tuning", action="store_true",
-                    help="score the real tuning bars (EURUSD H1 Jan-Apr 2017) against their hand marks only, "
-                         "range by range, charts in var/wyckoff/real_early/")
+                    help="score the real tuning sets (EURUSD H1 Jan-Apr 2017, GOOG daily 2004-2013) against "
+                         "their hand marks only, range by range, charts in var/wyckoff/")
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                     help="override a threshold, to try a change on a tuning set (with --tuning or --real-tuning only)")
     args = ap.parse_args()
@@ -285,7 +286,7 @@ def main() -> None:
         ap.error(f"unknown variants {sorted(unknown) or args.variants!r}: choose from {', '.join(VARIANTS)}")
     started = time.perf_counter()
     if args.real_tuning:
-        score_real(params, tuning=True)
+        score_real_tuning(params)
         return
     if args.tuning:
         plan = [("A", range(args.scenarios or 500)), ("B", range(args.scenarios or 500)),
@@ -348,35 +349,54 @@ def main() -> None:
     print("-> bench/results/wyckoff.json")
 
 
-def score_real(params: WyckoffParams, tuning: bool = False) -> dict[str, Any]:
-    """The scored real bars against their marks (docs rewritten), or with ``tuning`` the real tuning
-    bars against theirs (printed range by range, charts in var/wyckoff/real_early/, nothing else written)."""
-    from trading.wyckoff.realbars import EARLY_MARKS, MARKS, MissingData, eurusd_h1, eurusd_h1_early, marked
+def score_real(params: WyckoffParams) -> dict[str, Any]:
+    """The scored real bars (EURUSD H1, Apr 2017-Feb 2018) against their marks; rewrites the docs' section."""
+    from trading.wyckoff.realbars import MARKS, MissingData, eurusd_h1
 
     try:
-        bars = eurusd_h1_early() if tuning else eurusd_h1()
+        bars = eurusd_h1()
     except MissingData as e:
         print(f"\nreal bars skipped: {e}")
         return {"skipped": str(e)}
-    marks = EARLY_MARKS if tuning else MARKS
+    r = score_marked(params, bars, MARKS, EURUSD, None)
+    print_report("real EURUSD H1 against the hand marks", r)
+    write_real_docs(r)
+    return r
+
+
+def score_real_tuning(params: WyckoffParams) -> None:
+    """The real tuning sets (EURUSD H1 Jan-Apr 2017; GOOG daily 2004-2013) against their marks, printed
+    range by range, charts in var/wyckoff/real_<set>/; nothing else written."""
+    from trading.wyckoff.realbars import EARLY_MARKS, GOOG_MARKS, MissingData, eurusd_h1_early, goog_d1
+
+    for name, load, marks, inst in (("EURUSD H1 Jan-Apr 2017", eurusd_h1_early, EARLY_MARKS, EURUSD),
+                                    ("GOOG daily 2004-2013", goog_d1, GOOG_MARKS, GOOG)):
+        try:
+            bars = load()
+        except MissingData as e:
+            print(f"\n{name} skipped: {e}")
+            continue
+        r = score_marked(params, bars, marks, inst, ROOT / "var" / "wyckoff" / f"real_{marks.stem}")
+        print_report(f"REAL TUNING SET: {name} against the hand marks", r)
+        for rg in r["ranges"]:
+            print(f"\nrange {rg['id']} {rg['kind']} ({rg['confidence']}) {rg['from']} .. {rg['to']}\n"
+                  f"  marks:    {', '.join(rg['marked'])}\n  detector: {', '.join(rg['detected']) or 'nothing'}"
+                  + (f"; read as {', '.join(rg['detected_kinds'])}" if rg["detected_kinds"] else ""))
+
+
+def score_marked(params: WyckoffParams, bars: Any, marks: Path, inst: Any, charts: Path | None) -> dict[str, Any]:
+    """Real ``bars`` against the hand ``marks``: the report, and each marked range with a chart."""
+    from trading.wyckoff.realbars import marked
+
     truth = marked(bars, marks)
-    d = detect_points("EURUSD", bars.start_ns, bars.end_ns, bars.open, bars.high, bars.low, bars.close, bars.volume,
-                      SCALE, params, EURUSD)
+    d = detect_points(bars.symbol, bars.start_ns, bars.end_ns, bars.open, bars.high, bars.low, bars.close,
+                      bars.volume, SCALE, params, inst)
     score = Score()
     score.add(truth, d.events, None, d.ranges, d.signals, SCALE)
     r = report(score)
     r.pop("phase_confusion")
     r["source"] = f"{bars.source}, {len(bars)} bars; marks {marks.relative_to(ROOT)} ({len(truth.ranges)} ranges)"
-    r["ranges"] = real_ranges(truth, d, ROOT / "var" / "wyckoff" / "real_early" if tuning else None)
-    if tuning:
-        print_report("REAL TUNING SET: EURUSD H1 Jan-Apr 2017 against the hand marks", r)
-        for rg in r["ranges"]:
-            print(f"\nrange {rg['id']} {rg['kind']} ({rg['confidence']}) {rg['from']} .. {rg['to']}\n"
-                  f"  marks:    {', '.join(rg['marked'])}\n  detector: {', '.join(rg['detected']) or 'nothing'}"
-                  + (f"; read as {', '.join(rg['detected_kinds'])}" if rg["detected_kinds"] else ""))
-        return r
-    print_report("real EURUSD H1 against the hand marks", r)
-    write_real_docs(r)
+    r["ranges"] = real_ranges(truth, d, charts)
     return r
 
 

@@ -6,7 +6,8 @@ Usage (from the repo root):
   .venv/bin/python bench/data/mark_charts.py marks                # one chart per range in eurusd_h1_marks.json
 
 With ``--early`` first, the same for the tuning bars (realbars.eurusd_h1_early, Jan-Apr 2017) and
-their marks (eurusd_h1_early_marks.json), charts in docs/img/wyckoff/real_early/.
+their marks (eurusd_h1_early_marks.json), charts in docs/img/wyckoff/real_early/; with ``--goog``,
+Google's daily bars (realbars.goog_d1, 2004-2013), goog_d1_marks.json, docs/img/wyckoff/real_goog/.
 
 Only the bar loader (trading.wyckoff.realbars) is used; nothing of the detector.
 """
@@ -26,11 +27,12 @@ from matplotlib.ticker import AutoMinorLocator, MultipleLocator  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-from trading.wyckoff.realbars import eurusd_h1, eurusd_h1_early  # noqa: E402
+from trading.wyckoff.realbars import eurusd_h1, eurusd_h1_early, goog_d1  # noqa: E402
 
 OUT = ROOT / "docs" / "img" / "wyckoff" / "real"
 MARKS = ROOT / "bench" / "data" / "eurusd_h1_marks.json"
 LOADER = eurusd_h1
+NAME = "EURUSD H1"
 SCALE = 1_000_000
 
 SHORT = {
@@ -71,14 +73,14 @@ def draw(a: int, z: int, path: Path, title: str = "", rng: dict | None = None, g
     else:
         ax.set_ylim(lo_p - pad, hi_p + pad)
     if grid_step is None:
-        for g in (0.0005, 0.001, 0.002, 0.0025, 0.005, 0.01):
+        for g in (0.0005, 0.001, 0.002, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100):
             if span / g <= 40:
                 grid_step = g
                 break
         else:
-            grid_step = 0.01
+            grid_step = 100
     ax.yaxis.set_major_locator(MultipleLocator(grid_step))
-    ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%.4f"))
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%.4f" if grid_step < 0.01 else "%.2f"))
     ax.yaxis.set_minor_locator(AutoMinorLocator(2))
     ax.grid(True, which="major", axis="y", linewidth=0.5, alpha=0.6)
     ax.grid(True, which="minor", axis="y", linewidth=0.3, alpha=0.3, linestyle=":")
@@ -96,12 +98,13 @@ def draw(a: int, z: int, path: Path, title: str = "", rng: dict | None = None, g
     step = next(s for s in (5, 10, 12, 20, 24, 25, 40, 48, 50, 100) if s >= step) if step <= 100 else step
     ticks = [i for i in idx if i % step == 0]
     axv.set_xticks(ticks)
-    axv.set_xticklabels([f"{b.times[i][5:13]}\n#{i}" for i in ticks], fontsize=7)
+    daily = b.times[0].endswith("00:00:00") and b.times[1].endswith("00:00:00")
+    axv.set_xticklabels([f"{b.times[i][2:10] if daily else b.times[i][5:13]}\n#{i}" for i in ticks], fontsize=7)
     ax.grid(True, which="major", axis="x", linewidth=0.3, alpha=0.3)
     axv.set_xlim(a - 1, z)
     if rng:
         _annotate(ax, b, h, lo, rng, a, z)
-    ax.set_title(title or f"EURUSD H1 bars {a}-{z - 1}  ({b.times[a]} .. {b.times[z - 1]})", fontsize=11)
+    ax.set_title(title or f"{NAME} bars {a}-{z - 1}  ({b.times[a]} .. {b.times[z - 1]})", fontsize=11)
     fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
 
@@ -127,12 +130,14 @@ def _annotate(ax, b, h, lo, rng, a, z):
 
 
 def main(argv):
-    global OUT, MARKS, LOADER
-    if len(argv) > 1 and argv[1] == "--early":
+    global OUT, MARKS, LOADER, NAME
+    sets = {"--early": ("real_early", "eurusd_h1_early_marks.json", eurusd_h1_early, "EURUSD H1"),
+            "--goog": ("real_goog", "goog_d1_marks.json", goog_d1, "GOOG D1")}
+    if len(argv) > 1 and argv[1] in sets:
+        folder, marks, LOADER, NAME = sets[argv[1]]
         argv = argv[:1] + argv[2:]
-        OUT = ROOT / "docs" / "img" / "wyckoff" / "real_early"
-        MARKS = ROOT / "bench" / "data" / "eurusd_h1_early_marks.json"
-        LOADER = eurusd_h1_early
+        OUT = ROOT / "docs" / "img" / "wyckoff" / folder
+        MARKS = ROOT / "bench" / "data" / marks
     OUT.mkdir(parents=True, exist_ok=True)
     mode = argv[1] if len(argv) > 1 else "raw"
     if mode == "raw":

@@ -548,6 +548,19 @@ def test_the_real_tuning_bars_end_before_the_scored_ones_and_their_marks_name_th
     assert {r.direction for r in truth.ranges} == {1, -1}
 
 
+def test_the_daily_goog_tuning_bars_and_their_marks() -> None:
+    """Google's daily bars load as one-day bars in file order, and every mark names one of them."""
+    from trading.wyckoff.realbars import DAY_NS, GOOG_MARKS, goog_d1, marked
+
+    bars = goog_d1()
+    assert len(bars) == 2148 and bars.times[0] == "2004-08-19 00:00:00" and bars.symbol == "GOOG"
+    assert ((bars.end_ns - bars.start_ns) == DAY_NS).all() and (np.diff(bars.start_ns) > 0).all()
+    assert bars.close[0] == 100_340_000  # 100.34 at SCALE
+    truth = marked(bars, GOOG_MARKS)
+    assert len(truth.ranges) == 11 and len(truth.labels) == 51
+    assert [r.first for r in truth.ranges] == sorted(r.first for r in truth.ranges)
+
+
 def test_a_halted_market_with_flat_bars_is_read_without_error(registry) -> None:
     """Twenty-odd bars with no range (a halt: the ATR is 0), then a climax-sized bar: both modes
     read it, agree, and measure nothing against a zero ATR (a family-B scenario raised

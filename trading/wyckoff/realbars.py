@@ -31,6 +31,8 @@ SCALE = 1_000_000
 HOUR_NS = 3600 * 1_000_000_000
 PACKAGE = "backtesting"
 FILE = ("test", "EURUSD.csv")
+GOOG_FILE = ("test", "GOOG.csv")
+DAY_NS = 24 * HOUR_NS
 EARLY_PACKAGE = "gym_anytrading"
 EARLY_FILE = ("datasets", "data", "FOREX_EURUSD_1H_ASK.csv")
 EARLY_BEFORE = "2017-04-19 00:00:00"  # the scored file starts 2017-04-19 09:00: the tuning bars end before
@@ -99,6 +101,24 @@ def eurusd_h1() -> RealBars:
     return _bars(f"{PACKAGE} 0.6.6 {'/'.join(FILE)}", times, rows)
 
 
+def goog_d1() -> RealBars:
+    """A second real tuning set (backtesting 0.6.6's ``test/GOOG.csv``: Google's daily bars, 2004-08-19
+    to 2013-03-01, with exchange volume): real volume, where the hourly FX files have tick counts with
+    a strong time-of-day cycle. Stamped 00:00 UTC of the day, one day long (the detector reads bars, not
+    sessions). Marked by hand for tuning (bench/data/goog_d1_marks.json)."""
+    times: list[str] = []
+    rows: list[tuple[int, int, int, int, int]] = []
+    with csv_path(PACKAGE, GOOG_FILE).open(newline="") as f:
+        reader = csv.reader(f)
+        next(reader)
+        for day, o, h, lo, c, v in reader:
+            times.append(f"{day} 00:00:00")
+            rows.append(_row(o, h, lo, c, float(v) / 1000))
+    bars = _bars(f"{PACKAGE} 0.6.6 {'/'.join(GOOG_FILE)}", times, rows)
+    return RealBars("GOOG", bars.source, times, bars.start_ns, bars.start_ns + DAY_NS, bars.open, bars.high,
+                    bars.low, bars.close, bars.volume)
+
+
 def eurusd_h1_early() -> RealBars:
     """The tuning bars (gym-anytrading 2.0.0), those before ``EARLY_BEFORE``. The file's stamps
     (``01.01.2017 22:00:00.000``, bar open, UTC: its 2017-04-19 09:00 bar is the scored file's
@@ -122,6 +142,7 @@ def eurusd_h1_early() -> RealBars:
 
 MARKS = Path(__file__).resolve().parents[2] / "bench" / "data" / "eurusd_h1_marks.json"  # scored only
 EARLY_MARKS = MARKS.with_name("eurusd_h1_early_marks.json")  # the tuning bars' marks
+GOOG_MARKS = MARKS.with_name("goog_d1_marks.json")  # ... and the daily GOOG bars' (tuning too)
 SPAN_AFTER = 120  # bars after a marked range's end that still count as its structure (the LPS, the trend out)
 
 
