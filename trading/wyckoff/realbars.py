@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -76,68 +77,57 @@ def csv_path(package: str = PACKAGE, file: tuple[str, ...] = FILE) -> Path:
     return path
 
 
-def _bars(source: str, times: list[str], rows: list[tuple[int, int, int, int, int]]) -> RealBars:
+def _read(source: str, path: Path, stamp: Callable[[str], str], volume_per_unit: float, symbol: str = "EURUSD",
+          bar_ns: int = HOUR_NS, before: str | None = None) -> RealBars:
+    """The file's bars (a header, then time, open, high, low, close, volume), each stamped by
+    ``stamp`` in the scored file's form ("2017-04-19 09:00:00", bar open, UTC), up to ``before``;
+    volume in units of ``volume_per_unit``."""
+    times: list[str] = []
+    rows: list[tuple[int, int, int, int, int]] = []
+    with path.open(newline="") as f:
+        reader = csv.reader(f)
+        next(reader)
+        for when, o, h, lo, c, v in reader:
+            iso = stamp(when)
+            if before is not None and iso >= before:
+                break
+            times.append(iso)
+            rows.append((round(float(o) * SCALE), round(float(h) * SCALE), round(float(lo) * SCALE),
+                         round(float(c) * SCALE), round(float(v) / volume_per_unit * 100)))
     a = np.array(rows, dtype=np.int64)
     start = np.array([int(datetime.fromisoformat(s).replace(tzinfo=UTC).timestamp()) * 1_000_000_000 for s in times],
                      dtype=np.int64)
-    return RealBars("EURUSD", source, times, start, start + HOUR_NS, a[:, 0], a[:, 1], a[:, 2], a[:, 3], a[:, 4])
-
-
-def _row(o: str, h: str, lo: str, c: str, v: float) -> tuple[int, int, int, int, int]:
-    return (round(float(o) * SCALE), round(float(h) * SCALE), round(float(lo) * SCALE), round(float(c) * SCALE),
-            round(v * 100))
+    return RealBars(symbol, source, times, start, start + bar_ns, a[:, 0], a[:, 1], a[:, 2], a[:, 3], a[:, 4])
 
 
 def eurusd_h1() -> RealBars:
     """The scored bars (backtesting 0.6.6): never tune on them."""
-    times: list[str] = []
-    rows: list[tuple[int, int, int, int, int]] = []
-    with csv_path().open(newline="") as f:
-        reader = csv.reader(f)
-        next(reader)
-        for stamp, o, h, lo, c, v in reader:
-            times.append(stamp)
-            rows.append(_row(o, h, lo, c, float(v)))
-    return _bars(f"{PACKAGE} 0.6.6 {'/'.join(FILE)}", times, rows)
+    return _read(f"{PACKAGE} 0.6.6 {'/'.join(FILE)}", csv_path(), str, 1)
 
 
 def goog_d1() -> RealBars:
     """A second real tuning set (backtesting 0.6.6's ``test/GOOG.csv``: Google's daily bars, 2004-08-19
     to 2013-03-01, with exchange volume): real volume, where the hourly FX files have tick counts with
     a strong time-of-day cycle. Stamped 00:00 UTC of the day, one day long (the detector reads bars, not
-    sessions). Marked by hand for tuning (bench/data/goog_d1_marks.json)."""
-    times: list[str] = []
-    rows: list[tuple[int, int, int, int, int]] = []
-    with csv_path(PACKAGE, GOOG_FILE).open(newline="") as f:
-        reader = csv.reader(f)
-        next(reader)
-        for day, o, h, lo, c, v in reader:
-            times.append(f"{day} 00:00:00")
-            rows.append(_row(o, h, lo, c, float(v) / 1000))
-    bars = _bars(f"{PACKAGE} 0.6.6 {'/'.join(GOOG_FILE)}", times, rows)
-    return RealBars("GOOG", bars.source, times, bars.start_ns, bars.start_ns + DAY_NS, bars.open, bars.high,
-                    bars.low, bars.close, bars.volume)
+    sessions); volume in thousands of shares. Marked by hand for tuning (bench/data/goog_d1_marks.json)."""
+    return _read(f"{PACKAGE} 0.6.6 {'/'.join(GOOG_FILE)}", csv_path(PACKAGE, GOOG_FILE), lambda day: f"{day} 00:00:00",
+                 1000, "GOOG", DAY_NS)
+
+
+def _dotted(stamp: str) -> str:
+    """``01.01.2017 22:00:00.000`` as ``2017-01-01 22:00:00``."""
+    day, clock = stamp.split(" ")
+    d, mo, y = day.split(".")
+    return f"{y}-{mo}-{d} {clock[:8]}"
 
 
 def eurusd_h1_early() -> RealBars:
     """The tuning bars (gym-anytrading 2.0.0), those before ``EARLY_BEFORE``. The file's stamps
     (``01.01.2017 22:00:00.000``, bar open, UTC: its 2017-04-19 09:00 bar is the scored file's
-    first, to the pip) become the scored file's form. Its volume (billions a bar) is divided by
-    5,000,000 so that its median sits near the scored file's tick counts (about 1,300 a bar)."""
-    times: list[str] = []
-    rows: list[tuple[int, int, int, int, int]] = []
-    with csv_path(EARLY_PACKAGE, EARLY_FILE).open(newline="") as f:
-        reader = csv.reader(f)
-        next(reader)
-        for stamp, o, h, lo, c, v in reader:
-            day, clock = stamp.split(" ")
-            d, mo, y = day.split(".")
-            iso = f"{y}-{mo}-{d} {clock[:8]}"
-            if iso >= EARLY_BEFORE:
-                break
-            times.append(iso)
-            rows.append(_row(o, h, lo, c, float(v) / 5_000_000))
-    return _bars(f"gym-anytrading 2.0.0 {'/'.join(EARLY_FILE)} (to {EARLY_BEFORE})", times, rows)
+    first, to the pip) become the scored file's form. Its volume (billions a bar) is counted in units
+    of 5,000,000 so that its median sits near the scored file's tick counts (about 1,300 a bar)."""
+    return _read(f"gym-anytrading 2.0.0 {'/'.join(EARLY_FILE)} (to {EARLY_BEFORE})",
+                 csv_path(EARLY_PACKAGE, EARLY_FILE), _dotted, 5_000_000, before=EARLY_BEFORE)
 
 
 MARKS = Path(__file__).resolve().parents[2] / "bench" / "data" / "eurusd_h1_marks.json"  # scored only
