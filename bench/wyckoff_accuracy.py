@@ -269,6 +269,8 @@ def main() -> None:
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                     help="override a threshold, to try a change on a tuning set (with --tuning or --real-tuning only)")
     args = ap.parse_args()
+    if args.real_tuning and (args.tuning or args.scenarios or args.variants != ",".join(VARIANTS)):
+        ap.error("--real-tuning scores the real tuning sets alone: no --tuning, --scenarios or --variants")
     if args.set and not (args.tuning or args.real_tuning):
         ap.error("--set only with --tuning or --real-tuning: the published figures are those of the default thresholds")
     params = WyckoffParams()
@@ -369,14 +371,14 @@ def score_real_tuning(params: WyckoffParams) -> None:
     range by range, charts in var/wyckoff/real_<set>/; nothing else written."""
     from trading.wyckoff.realbars import EARLY_MARKS, GOOG_MARKS, MissingData, eurusd_h1_early, goog_d1
 
-    for name, load, marks, inst in (("EURUSD H1 Jan-Apr 2017", eurusd_h1_early, EARLY_MARKS, EURUSD),
-                                    ("GOOG daily 2004-2013", goog_d1, GOOG_MARKS, GOOG)):
+    for name, load, marks, inst, folder in (("EURUSD H1 Jan-Apr 2017", eurusd_h1_early, EARLY_MARKS, EURUSD, "real_early"),
+                                            ("GOOG daily 2004-2013", goog_d1, GOOG_MARKS, GOOG, "real_goog")):
         try:
             bars = load()
         except MissingData as e:
             print(f"\n{name} skipped: {e}")
             continue
-        r = score_marked(params, bars, marks, inst, ROOT / "var" / "wyckoff" / f"real_{marks.stem}")
+        r = score_marked(params, bars, marks, inst, ROOT / "var" / "wyckoff" / folder)
         print_report(f"REAL TUNING SET: {name} against the hand marks", r)
         for rg in r["ranges"]:
             print(f"\nrange {rg['id']} {rg['kind']} ({rg['confidence']}) {rg['from']} .. {rg['to']}\n"

@@ -1,13 +1,15 @@
 """Charts for marking Wyckoff structures by hand in the real hourly EURUSD bars.
 
 Usage (from the repo root):
-  .venv/bin/python bench/data/mark_charts.py raw [STEP] [WIDTH]   # overlapping windows -> raw_XXXX_YYYY.png
-  .venv/bin/python bench/data/mark_charts.py zoom A B [OUT]       # one window of bars A..B
+  .venv/bin/python bench/data/mark_charts.py raw [STEP] [WIDTH]   # overlapping windows -> var/wyckoff/charts/real/raw_*.png
+  .venv/bin/python bench/data/mark_charts.py zoom A B [OUT]       # one window of bars A..B (same folder, or OUT)
   .venv/bin/python bench/data/mark_charts.py marks                # one chart per range in eurusd_h1_marks.json
+                                                                  # -> docs/img/wyckoff/real/marks_range_N.png
 
 With ``--early`` first, the same for the tuning bars (realbars.eurusd_h1_early, Jan-Apr 2017) and
-their marks (eurusd_h1_early_marks.json), charts in docs/img/wyckoff/real_early/; with ``--goog``,
-Google's daily bars (realbars.goog_d1, 2004-2013), goog_d1_marks.json, docs/img/wyckoff/real_goog/.
+their marks (eurusd_h1_early_marks.json), charts in docs/img/wyckoff/real_early/ (raw and zoom ones in
+var/wyckoff/charts/real_early/); with ``--goog``, Google's daily bars (realbars.goog_d1, 2004-2013),
+goog_d1_marks.json, docs/img/wyckoff/real_goog/.
 
 Only the bar loader (trading.wyckoff.realbars) is used; nothing of the detector.
 """
@@ -27,9 +29,10 @@ from matplotlib.ticker import AutoMinorLocator, MultipleLocator  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-from trading.wyckoff.realbars import eurusd_h1, eurusd_h1_early, goog_d1  # noqa: E402
+from trading.wyckoff.realbars import MissingData, eurusd_h1, eurusd_h1_early, goog_d1  # noqa: E402
 
-OUT = ROOT / "docs" / "img" / "wyckoff" / "real"
+OUT = ROOT / "docs" / "img" / "wyckoff" / "real"  # the marks' charts (committed)
+WORK = ROOT / "var" / "wyckoff" / "charts" / "real"  # raw and zoom charts, for marking (not committed)
 MARKS = ROOT / "bench" / "data" / "eurusd_h1_marks.json"
 LOADER = eurusd_h1
 NAME = "EURUSD H1"
@@ -130,15 +133,27 @@ def _annotate(ax, b, h, lo, rng, a, z):
 
 
 def main(argv):
-    global OUT, MARKS, LOADER, NAME
+    try:
+        run(argv)
+    except (MissingData, ValueError, KeyError, IndexError) as e:
+        raise SystemExit(f"mark_charts: {e}") from None
+
+
+def run(argv):
+    global OUT, WORK, MARKS, LOADER, NAME
     sets = {"--early": ("real_early", "eurusd_h1_early_marks.json", eurusd_h1_early, "EURUSD H1"),
             "--goog": ("real_goog", "goog_d1_marks.json", goog_d1, "GOOG D1")}
     if len(argv) > 1 and argv[1] in sets:
         folder, marks, LOADER, NAME = sets[argv[1]]
         argv = argv[:1] + argv[2:]
         OUT = ROOT / "docs" / "img" / "wyckoff" / folder
+        WORK = ROOT / "var" / "wyckoff" / "charts" / folder
         MARKS = ROOT / "bench" / "data" / marks
+    usage = "usage: mark_charts.py [--early|--goog] raw [STEP] [WIDTH] | zoom A B [OUT] | marks [ID ...]"
+    if len(argv) > 1 and argv[1] not in ("raw", "zoom", "marks"):
+        raise SystemExit(f"mark_charts: no mode {argv[1]!r}; {usage}")
     OUT.mkdir(parents=True, exist_ok=True)
+    WORK.mkdir(parents=True, exist_ok=True)
     mode = argv[1] if len(argv) > 1 else "raw"
     if mode == "raw":
         step = int(argv[2]) if len(argv) > 2 else 300
@@ -146,12 +161,17 @@ def main(argv):
         n = len(load()[0].times)
         for a in range(0, n, step):
             z = min(n, a + width)
-            draw(a, z, OUT / f"raw_{a:04d}_{z - 1:04d}.png")
+            draw(a, z, WORK / f"raw_{a:04d}_{z - 1:04d}.png")
             if z == n:
                 break
     elif mode == "zoom":
+        if len(argv) < 4:
+            raise SystemExit(f"mark_charts: zoom takes the first and last bar; {usage}")
         a, z = int(argv[2]), int(argv[3])
-        out = Path(argv[4]) if len(argv) > 4 else OUT / f"zoom_{a:04d}_{z - 1:04d}.png"
+        n = len(load()[0].times)
+        if not 0 <= a < z <= n:
+            raise SystemExit(f"mark_charts: zoom {a} {z}: the bars are 0..{n}")
+        out = Path(argv[4]) if len(argv) > 4 else WORK / f"zoom_{a:04d}_{z - 1:04d}.png"
         draw(a, z, out, size=(20, 10))
     elif mode == "marks":
         marks = json.loads(MARKS.read_text())
@@ -162,11 +182,12 @@ def main(argv):
                 continue
             idx = [b.index(ev["time"]) for ev in r["events"]]
             s, e = min([b.index(r["start"])] + idx), max([b.index(r["end"])] + idx)
+            digits = 5 if r["resistance"] < 100 else 2
             title = (f"Range {r['id']}: {r['kind']} ({r['confidence']})  {r['start']} .. {r['end']}  "
-                     f"support {r['support']:.5f} resistance {r['resistance']:.5f}")
+                     f"support {r['support']:.{digits}f} resistance {r['resistance']:.{digits}f}")
             draw(s - 60, e + 61, OUT / f"marks_range_{r['id']}.png", title=title, rng=r, size=(20, 10), dpi=85)
     else:
-        raise SystemExit(__doc__)
+        raise SystemExit(f"mark_charts: {usage}")
 
 
 if __name__ == "__main__":

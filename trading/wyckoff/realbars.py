@@ -1,5 +1,5 @@
-"""Real hourly EURUSD bars, from PyPI packages, read from the installed package without importing
-it (dev dependencies, pinned in ``uv.lock``), so nothing of them runs:
+"""Real bars, from PyPI packages, read from the installed package without importing it (dev
+dependencies, pinned in ``uv.lock``), so nothing of them runs:
 
 - ``eurusd_h1``: ``backtesting`` 0.6.6 ships ``backtesting/test/EURUSD.csv`` (5,000 one-hour bars
   with tick volume, 2017-04-19 to 2018-02-07). Marked by hand and **only scored**, never tuned on.
@@ -7,10 +7,13 @@ it (dev dependencies, pinned in ``uv.lock``), so nothing of them runs:
   (2017, one-hour ask bars with volume); only its bars **before** the first bar of the scored file
   (2017-01-01 22:00 to 2017-04-18 23:00), so the two never share a bar. Marked by hand as a real-bar
   **tuning** set (bench/data/eurusd_h1_early_marks.json).
+- ``goog_d1``: ``backtesting`` 0.6.6's ``test/GOOG.csv`` (Google's daily bars with exchange volume,
+  2004-08-19 to 2013-03-01), marked by hand as a second tuning set (bench/data/goog_d1_marks.json).
 
 Prices become integer points at ``SCALE`` per unit (the 5-digit quote, one more digit), volume
-hundredths of a tick, as the detector's ``detect_points`` takes them. A bar is stamped with
-its open time in the file; here ``start_ns`` is that instant and ``end_ns`` one hour later.
+hundredths of the file's unit (scaled per file, below), as the detector's ``detect_points`` takes
+them. A bar is stamped with its open time in the file; here ``start_ns`` is that instant and
+``end_ns`` one bar (an hour; a day for ``goog_d1``) later.
 """
 
 from __future__ import annotations
