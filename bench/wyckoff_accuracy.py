@@ -56,6 +56,7 @@ from trading.wyckoff.scoring import TOLERANCE, Score, match_named  # noqa: E402
 
 EURUSD = Instrument("EURUSD", "EUR", "USD", 5, __import__("decimal").Decimal("0.0001"))
 GOOG = Instrument("GOOG", "GOOG", "USD", 2, __import__("decimal").Decimal("0.01"), contract_size=1)  # a share CFD
+GOOGL = Instrument("GOOGL", "GOOGL", "USD", 2, __import__("decimal").Decimal("0.01"), contract_size=1)
 TARGET_EVENTS = ("spring", "upthrust", "selling_climax", "buying_climax")
 TARGETS = {"precision": 0.8, "recall": 0.7, "phase_accuracy": 0.7, "with_structure_target_rate": 0.6}
 TUNED_ON = ("families A (trading.wyckoff.scenarios) and B (scenarios_b), seeds 0-499 of each, C (scenarios_c) "
@@ -264,7 +265,7 @@ def main() -> None:
                     help="score the tuning set (families A and B, seeds 0-499; C-G, seeds 0-299) only")
     ap.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated, of: " + ", ".join(VARIANTS))
     ap.add_argument("--real-tuning", action="store_true",
-                    help="score the real tuning sets (EURUSD H1 Jan-Apr 2017, GOOG daily 2004-2013) against "
+                    help="score the real tuning sets (EURUSD H1 Jan-Apr 2017, GOOG daily 2004-2013, GOOGL daily 2013-2018) against "
                          "their hand marks only, range by range, charts in var/wyckoff/")
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                     help="override a threshold, to try a change on a tuning set (with --tuning or --real-tuning only)")
@@ -367,12 +368,22 @@ def score_real(params: WyckoffParams) -> dict[str, Any]:
 
 
 def score_real_tuning(params: WyckoffParams) -> None:
-    """The real tuning sets (EURUSD H1 Jan-Apr 2017; GOOG daily 2004-2013) against their marks, printed
+    """The real tuning sets (EURUSD H1 Jan-Apr 2017; GOOG daily 2004-2013; GOOGL daily 2013-2018) against their marks, printed
     range by range, charts in var/wyckoff/real_<set>/; nothing else written."""
-    from trading.wyckoff.realbars import EARLY_MARKS, GOOG_MARKS, MissingData, eurusd_h1_early, goog_d1
+    from trading.wyckoff.realbars import (
+        EARLY_MARKS,
+        GOOG_MARKS,
+        GOOGL_MARKS,
+        MissingData,
+        eurusd_h1_early,
+        goog_d1,
+        googl_d1_late,
+    )
 
-    for name, load, marks, inst, folder in (("EURUSD H1 Jan-Apr 2017", eurusd_h1_early, EARLY_MARKS, EURUSD, "real_early"),
-                                            ("GOOG daily 2004-2013", goog_d1, GOOG_MARKS, GOOG, "real_goog")):
+    for name, load, marks, inst, folder in (
+            ("EURUSD H1 Jan-Apr 2017", eurusd_h1_early, EARLY_MARKS, EURUSD, "real_early"),
+            ("GOOG daily 2004-2013", goog_d1, GOOG_MARKS, GOOG, "real_goog"),
+            ("GOOGL daily 2013-2018", googl_d1_late, GOOGL_MARKS, GOOGL, "real_googl")):
         try:
             bars = load()
         except MissingData as e:

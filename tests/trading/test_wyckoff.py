@@ -4,6 +4,7 @@ is found, and every signal carries its evidence."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import UTC, datetime
 
 import numpy as np
@@ -559,6 +560,23 @@ def test_the_daily_goog_tuning_bars_and_their_marks() -> None:
     truth = marked(bars, GOOG_MARKS)
     assert len(truth.ranges) == 11 and len(truth.labels) == 51
     assert [r.first for r in truth.ranges] == sorted(r.first for r in truth.ranges)
+
+
+def test_the_later_googl_tuning_bars_start_after_the_goog_ones_and_their_marks_name_them() -> None:
+    """gym-anytrading's GOOGL bars are cut after goog_d1's last day (no day in both) and every mark
+    names one of them at its high, low or close."""
+    from trading.wyckoff.realbars import GOOGL_MARKS, goog_d1, googl_d1_late, marked
+
+    bars, before = googl_d1_late(), goog_d1()
+    assert len(bars) == 1385 and bars.times[0] == "2013-03-04 00:00:00" and bars.times[-1] == "2018-08-29 00:00:00"
+    assert bars.start_ns[0] > before.start_ns[-1] and not set(bars.times) & set(before.times)
+    truth = marked(bars, GOOGL_MARKS)
+    assert len(truth.ranges) == 7 and len(truth.labels) == 33
+    doc = json.loads(GOOGL_MARKS.read_text())
+    for r in doc["ranges"]:
+        for e in r["events"]:
+            i = bars.index(e["time"])
+            assert min(abs(e["price"] * SCALE - x) for x in (bars.high[i], bars.low[i], bars.close[i])) < 0.006 * SCALE
 
 
 def test_a_halted_market_with_flat_bars_is_read_without_error(registry) -> None:

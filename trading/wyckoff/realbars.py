@@ -9,6 +9,8 @@ dependencies, pinned in ``uv.lock``), so nothing of them runs:
   **tuning** set (bench/data/eurusd_h1_early_marks.json).
 - ``goog_d1``: ``backtesting`` 0.6.6's ``test/GOOG.csv`` (Google's daily bars with exchange volume,
   2004-08-19 to 2013-03-01), marked by hand as a second tuning set (bench/data/goog_d1_marks.json).
+- ``googl_d1_late``: gym-anytrading's ``STOCKS_GOOGL.csv`` after that (2013-03-04 to 2018-08-29), a third
+  (bench/data/googl_d1_late_marks.json).
 
 Prices become integer points at ``SCALE`` per unit (the 5-digit quote, one more digit), volume
 hundredths of the file's unit (scaled per file, below), as the detector's ``detect_points`` takes
@@ -37,7 +39,9 @@ PACKAGE = "backtesting"
 FILE = ("test", "EURUSD.csv")
 GOOG_FILE = ("test", "GOOG.csv")
 DAY_NS = 24 * HOUR_NS
+GOOG_END = "2013-03-01 00:00:00"  # goog_d1's last bar
 EARLY_PACKAGE = "gym_anytrading"
+GOOGL_FILE = ("datasets", "data", "STOCKS_GOOGL.csv")
 EARLY_FILE = ("datasets", "data", "FOREX_EURUSD_1H_ASK.csv")
 EARLY_BEFORE = "2017-04-19 00:00:00"  # the scored file starts 2017-04-19 09:00: the tuning bars end before
 
@@ -81,19 +85,21 @@ def csv_path(package: str = PACKAGE, file: tuple[str, ...] = FILE) -> Path:
 
 
 def _read(source: str, path: Path, stamp: Callable[[str], str], volume_per_unit: float, symbol: str = "EURUSD",
-          bar_ns: int = HOUR_NS, before: str | None = None) -> RealBars:
-    """The file's bars (a header, then time, open, high, low, close, volume), each stamped by
-    ``stamp`` in the scored file's form ("2017-04-19 09:00:00", bar open, UTC), up to ``before``;
-    volume in units of ``volume_per_unit``."""
+          bar_ns: int = HOUR_NS, before: str | None = None, after: str | None = None) -> RealBars:
+    """The file's bars (a header, then time, open, high, low, close[, adjusted close], volume), each
+    stamped by ``stamp`` in the scored file's form ("2017-04-19 09:00:00", bar open, UTC), after
+    ``after`` and before ``before``; volume in units of ``volume_per_unit``."""
     times: list[str] = []
     rows: list[tuple[int, int, int, int, int]] = []
     with path.open(newline="") as f:
         reader = csv.reader(f)
         next(reader)
-        for when, o, h, lo, c, v in reader:
+        for when, o, h, lo, c, *_, v in reader:
             iso = stamp(when)
             if before is not None and iso >= before:
                 break
+            if after is not None and iso <= after:
+                continue
             times.append(iso)
             rows.append((round(float(o) * SCALE), round(float(h) * SCALE), round(float(lo) * SCALE),
                          round(float(c) * SCALE), round(float(v) / volume_per_unit * 100)))
@@ -117,6 +123,16 @@ def goog_d1() -> RealBars:
                  1000, "GOOG", DAY_NS)
 
 
+def googl_d1_late() -> RealBars:
+    """A third real tuning set: gym-anytrading 2.0.0's ``STOCKS_GOOGL.csv`` (Alphabet's class A daily
+    bars with volume, split-adjusted), only those after ``GOOG_END``, the last bar of ``goog_d1``, so the
+    two never share a day (2013-03-04 to 2018-08-29). Marked by hand for tuning
+    (bench/data/googl_d1_late_marks.json)."""
+    return _read(f"gym-anytrading 2.0.0 {'/'.join(GOOGL_FILE)} (after {GOOG_END})",
+                 csv_path(EARLY_PACKAGE, GOOGL_FILE), lambda day: f"{day} 00:00:00", 1000, "GOOGL", DAY_NS,
+                 after=GOOG_END)
+
+
 def _dotted(stamp: str) -> str:
     """``01.01.2017 22:00:00.000`` as ``2017-01-01 22:00:00``."""
     day, clock = stamp.split(" ")
@@ -136,6 +152,7 @@ def eurusd_h1_early() -> RealBars:
 MARKS = Path(__file__).resolve().parents[2] / "bench" / "data" / "eurusd_h1_marks.json"  # scored only
 EARLY_MARKS = MARKS.with_name("eurusd_h1_early_marks.json")  # the tuning bars' marks
 GOOG_MARKS = MARKS.with_name("goog_d1_marks.json")  # ... and the daily GOOG bars' (tuning too)
+GOOGL_MARKS = MARKS.with_name("googl_d1_late_marks.json")  # ... and the later GOOGL bars' (tuning too)
 SPAN_AFTER = 120  # bars after a marked range's end that still count as its structure (the LPS, the trend out)
 
 
