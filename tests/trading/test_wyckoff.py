@@ -571,7 +571,7 @@ def test_the_later_googl_tuning_bars_start_after_the_goog_ones_and_their_marks_n
     assert len(bars) == 1385 and bars.times[0] == "2013-03-04 00:00:00" and bars.times[-1] == "2018-08-29 00:00:00"
     assert bars.start_ns[0] > before.start_ns[-1] and not set(bars.times) & set(before.times)
     truth = marked(bars, GOOGL_MARKS)
-    assert len(truth.ranges) == 7 and len(truth.labels) == 33
+    assert len(truth.ranges) == 7 and len(truth.labels) == 34
     doc = json.loads(GOOGL_MARKS.read_text())
     for r in doc["ranges"]:
         for e in r["events"]:
