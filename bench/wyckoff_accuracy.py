@@ -55,8 +55,6 @@ from trading.wyckoff.scenarios import PERTURBATIONS, SCALE, Scenario, perturb, u
 from trading.wyckoff.scoring import TOLERANCE, Score, match_named  # noqa: E402
 
 EURUSD = Instrument("EURUSD", "EUR", "USD", 5, __import__("decimal").Decimal("0.0001"))
-GOOG = Instrument("GOOG", "GOOG", "USD", 2, __import__("decimal").Decimal("0.01"), contract_size=1)  # a share CFD
-GOOGL = Instrument("GOOGL", "GOOGL", "USD", 2, __import__("decimal").Decimal("0.01"), contract_size=1)
 TARGET_EVENTS = ("spring", "upthrust", "selling_climax", "buying_climax")
 TARGETS = {"precision": 0.8, "recall": 0.7, "phase_accuracy": 0.7, "with_structure_target_rate": 0.6}
 TUNED_ON = ("families A (trading.wyckoff.scenarios) and B (scenarios_b), seeds 0-499 of each, C (scenarios_c) "
@@ -368,29 +366,21 @@ def score_real(params: WyckoffParams) -> dict[str, Any]:
 
 
 def score_real_tuning(params: WyckoffParams) -> None:
-    """The real tuning sets (EURUSD H1 Jan-Apr 2017; GOOG daily 2004-2013; GOOGL daily 2013-2018) against their marks, printed
-    range by range, charts in var/wyckoff/real_<set>/; nothing else written."""
-    from trading.wyckoff.realbars import (
-        EARLY_MARKS,
-        GOOG_MARKS,
-        GOOGL_MARKS,
-        MissingData,
-        eurusd_h1_early,
-        goog_d1,
-        googl_d1_late,
-    )
+    """The real tuning sets (``realbars.TUNING_SETS``) against their marks, printed range by range, charts in
+    var/wyckoff/real_<key>/; nothing else written."""
+    from trading.wyckoff.realbars import TUNING_SETS, MissingData
 
-    for name, load, marks, inst, folder in (
-            ("EURUSD H1 Jan-Apr 2017", eurusd_h1_early, EARLY_MARKS, EURUSD, "real_early"),
-            ("GOOG daily 2004-2013", goog_d1, GOOG_MARKS, GOOG, "real_goog"),
-            ("GOOGL daily 2013-2018", googl_d1_late, GOOGL_MARKS, GOOGL, "real_googl")):
+    for ts in TUNING_SETS:
         try:
-            bars = load()
+            bars = ts.load()
         except MissingData as e:
-            print(f"\n{name} skipped: {e}")
+            print(f"\n{ts.name} skipped: {e}")
             continue
-        r = score_marked(params, bars, marks, inst, ROOT / "var" / "wyckoff" / folder)
-        print_report(f"REAL TUNING SET: {name} against the hand marks", r)
+        # a share CFD where the bars are not EURUSD's (its prices to the cent: signals are priced in it)
+        inst = EURUSD if bars.symbol == "EURUSD" else Instrument(bars.symbol, bars.symbol, "USD", 2,
+                                                                  __import__("decimal").Decimal("0.01"), contract_size=1)
+        r = score_marked(params, bars, ts.marks, inst, ROOT / "var" / "wyckoff" / f"real_{ts.key}")
+        print_report(f"REAL TUNING SET: {ts.name} against the hand marks", r)
         for rg in r["ranges"]:
             print(f"\nrange {rg['id']} {rg['kind']} ({rg['confidence']}) {rg['from']} .. {rg['to']}\n"
                   f"  marks:    {', '.join(rg['marked'])}\n  detector: {', '.join(rg['detected']) or 'nothing'}"

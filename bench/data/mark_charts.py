@@ -30,7 +30,7 @@ from matplotlib.ticker import AutoMinorLocator, MultipleLocator  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-from trading.wyckoff.realbars import MissingData, eurusd_h1, eurusd_h1_early, goog_d1, googl_d1_late  # noqa: E402
+from trading.wyckoff.realbars import TUNING_SETS, MissingData, eurusd_h1  # noqa: E402
 
 OUT = ROOT / "docs" / "img" / "wyckoff" / "real"  # the marks' charts (committed)
 WORK = ROOT / "var" / "wyckoff" / "charts" / "real"  # raw and zoom charts, for marking (not committed)
@@ -142,16 +142,14 @@ def main(argv):
 
 def run(argv):
     global OUT, WORK, MARKS, LOADER, NAME
-    sets = {"--early": ("real_early", "eurusd_h1_early_marks.json", eurusd_h1_early, "EURUSD H1"),
-            "--goog": ("real_goog", "goog_d1_marks.json", goog_d1, "GOOG D1"),
-            "--googl": ("real_googl", "googl_d1_late_marks.json", googl_d1_late, "GOOGL D1")}
+    sets = {f"--{ts.key}": ts for ts in TUNING_SETS}
     if len(argv) > 1 and argv[1] in sets:
-        folder, marks, LOADER, NAME = sets[argv[1]]
+        ts = sets[argv[1]]
         argv = argv[:1] + argv[2:]
-        OUT = ROOT / "docs" / "img" / "wyckoff" / folder
-        WORK = ROOT / "var" / "wyckoff" / "charts" / folder
-        MARKS = ROOT / "bench" / "data" / marks
-    usage = "usage: mark_charts.py [--early|--goog|--googl] raw [STEP] [WIDTH] | zoom A B [OUT] | marks [ID ...]"
+        OUT = ROOT / "docs" / "img" / "wyckoff" / f"real_{ts.key}"
+        WORK = ROOT / "var" / "wyckoff" / "charts" / f"real_{ts.key}"
+        MARKS, LOADER, NAME = ts.marks, ts.load, ts.name
+    usage = f"usage: mark_charts.py [{'|'.join(sets)}] raw [STEP] [WIDTH] | zoom A B [OUT] | marks [ID ...]"
     if len(argv) > 1 and argv[1] not in ("raw", "zoom", "marks"):
         raise SystemExit(f"mark_charts: no mode {argv[1]!r}; {usage}")
     OUT.mkdir(parents=True, exist_ok=True)

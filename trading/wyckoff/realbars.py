@@ -15,7 +15,7 @@ dependencies, pinned in ``uv.lock``), so nothing of them runs:
 Prices become integer points at ``SCALE`` per unit (the 5-digit quote, one more digit), volume
 hundredths of the file's unit (scaled per file, below), as the detector's ``detect_points`` takes
 them. A bar is stamped with its open time in the file; here ``start_ns`` is that instant and
-``end_ns`` one bar (an hour; a day for ``goog_d1``) later.
+``end_ns`` one bar (an hour; a day for the daily files) later.
 """
 
 from __future__ import annotations
@@ -119,8 +119,7 @@ def goog_d1() -> RealBars:
     to 2013-03-01, with exchange volume): real volume, where the hourly FX files have tick counts with
     a strong time-of-day cycle. Stamped 00:00 UTC of the day, one day long (the detector reads bars, not
     sessions); volume in thousands of shares. Marked by hand for tuning (bench/data/goog_d1_marks.json)."""
-    return _read(f"{PACKAGE} 0.6.6 {'/'.join(GOOG_FILE)}", csv_path(PACKAGE, GOOG_FILE), lambda day: f"{day} 00:00:00",
-                 1000, "GOOG", DAY_NS)
+    return _read(f"{PACKAGE} 0.6.6 {'/'.join(GOOG_FILE)}", csv_path(PACKAGE, GOOG_FILE), _midnight, 1000, "GOOG", DAY_NS)
 
 
 def googl_d1_late() -> RealBars:
@@ -129,8 +128,12 @@ def googl_d1_late() -> RealBars:
     two never share a day (2013-03-04 to 2018-08-29). Marked by hand for tuning
     (bench/data/googl_d1_late_marks.json)."""
     return _read(f"gym-anytrading 2.0.0 {'/'.join(GOOGL_FILE)} (after {GOOG_END})",
-                 csv_path(EARLY_PACKAGE, GOOGL_FILE), lambda day: f"{day} 00:00:00", 1000, "GOOGL", DAY_NS,
-                 after=GOOG_END)
+                 csv_path(EARLY_PACKAGE, GOOGL_FILE), _midnight, 1000, "GOOGL", DAY_NS, after=GOOG_END)
+
+
+def _midnight(day: str) -> str:
+    """A daily file's ``2013-03-04`` as ``2013-03-04 00:00:00``."""
+    return f"{day} 00:00:00"
 
 
 def _dotted(stamp: str) -> str:
@@ -154,6 +157,22 @@ EARLY_MARKS = MARKS.with_name("eurusd_h1_early_marks.json")  # the tuning bars' 
 GOOG_MARKS = MARKS.with_name("goog_d1_marks.json")  # ... and the daily GOOG bars' (tuning too)
 GOOGL_MARKS = MARKS.with_name("googl_d1_late_marks.json")  # ... and the later GOOGL bars' (tuning too)
 SPAN_AFTER = 120  # bars after a marked range's end that still count as its structure (the LPS, the trend out)
+
+
+@dataclass(frozen=True)
+class TuningSet:
+    """A set of real bars with hand marks that may be tuned on: ``key`` names it in the tools' options
+    (``--early``) and chart folders (``real_early``)."""
+
+    key: str
+    name: str
+    load: Callable[[], RealBars]
+    marks: Path
+
+
+TUNING_SETS = (TuningSet("early", "EURUSD H1 Jan-Apr 2017", eurusd_h1_early, EARLY_MARKS),
+               TuningSet("goog", "GOOG daily 2004-2013", goog_d1, GOOG_MARKS),
+               TuningSet("googl", "GOOGL daily 2013-2018", googl_d1_late, GOOGL_MARKS))
 
 
 @dataclass(frozen=True)
