@@ -137,8 +137,12 @@ def store_of(config: Path, url: str | None, upgrade: bool = True, must_exist: bo
         return store
     except (SQLAlchemyError, StoreError, ValueError) as exc:  # ValueError: a URL's query SQLite cannot take
         cause = getattr(exc, "orig", None) or exc
-        reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
-        raise fail(f"database {redact(url)}: {reason}", 1) from None
+        raise fail(f"database {redact(url)}: {first_line(cause)}", 1) from None
+
+
+def first_line(exc: BaseException) -> str:
+    """An error's first line (its type's name when it says nothing)."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def start_ray(settings: Settings) -> None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cluster.cli.common import ConfigOpt, app, config_hint, console, fail, settings_or_exit
+from cluster.cli.common import ConfigOpt, app, config_hint, console, fail, first_line, settings_or_exit
 from cluster.config.secrets import private_dir
 from cluster.config.settings import Settings
 
@@ -63,16 +63,15 @@ def _read(settings: Settings, files: list[Path], every_row: bool = False) -> Loa
     return load_market_files(files, file_spec(settings), settings.registry(), strict=strict, max_skipped=max_skipped)
 
 
-def _refused(settings: Settings, files: list[Path], exc: Exception) -> tuple[str, list[ImportReport]]:
-    """A refusal's first line, and the files' reports read again without the limit on unusable rows (none
-    when nothing at all can be read: the line says why)."""
+def _every_row(settings: Settings, files: list[Path]) -> list[ImportReport]:
+    """After a refusal: the files' reports read again without the limit on unusable rows (none when
+    nothing at all can be read: the refusal's line says why)."""
     from cluster.adapters.feeds.files import DataFileError
 
-    line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     try:
-        return line, _read(settings, files, every_row=True).reports
+        return _read(settings, files, every_row=True).reports
     except (OSError, DataFileError):
-        return line, []
+        return []
 
 
 def _load(settings: Settings, files: list[Path], listing: bool = False, config: Path | None = None) -> Loaded:
@@ -85,10 +84,9 @@ def _load(settings: Settings, files: list[Path], listing: bool = False, config: 
         with console.status(f"reading {len(files)} file(s)"):
             return _read(settings, files)
     except (OSError, DataFileError) as exc:
-        line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        line = first_line(exc)
         if listing and isinstance(exc, DataFileError) and "rows cannot be used" in line:
-            line, reports = _refused(settings, files, exc)
-            for report in reports:
+            for report in _every_row(settings, files):
                 for text in report.lines():
                     console.print(text, highlight=False, markup=False, soft_wrap=True)
             line = line.split("; `octet data check")[0]
@@ -104,8 +102,7 @@ def _check_json(settings: Settings, files: list[Path], config: Path | None = Non
     try:
         loaded = _read(settings, files)
     except (OSError, DataFileError) as exc:
-        line, reports = _refused(settings, files, exc)
-        line = config_hint(line, config)
+        line, reports = config_hint(first_line(exc), config), _every_row(settings, files)
         print(json.dumps([{**r.as_dict(), "refused": line} for r in reports] or [{"refused": line}], indent=2))
         raise typer.Exit(2) from None
     print(json.dumps([{**r.as_dict(), "refused": None} for r in loaded.reports], indent=2))
