@@ -1,0 +1,244 @@
+"""How far two analysts' hand marks of the same real bars agree, scored as the detector is scored.
+
+Each marked real set (the scored EURUSD hours and ``trading.wyckoff.realbars.TUNING_SETS``) has the
+first analyst's marks; a second analyst marked them again blind (``SECOND``: from charts they drew themselves, under
+the same written definitions, without seeing the first marks, the detector or its figures). The
+second's marks are scored against the first's with the detector's strict matcher (an event of the
+same name at its own bar, +-3 bars, each mark matched once, closest first): precision is the share
+of the second's marks the first also made, recall the share of the first's the second also made.
+That is a ceiling of sorts for the detector's figures on real bars: where two analysts agree on
+half the climaxes, a detector cannot be held to 0.8 against either. The shipped detector, and the same
+with its range gate off, are scored against both analysts in the same run. Prints its figures and writes
+``bench/results/wyckoff_agreement.json``; never fails on a number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import machine, write_results  # noqa: E402
+from bench.wyckoff_accuracy import EURUSD, TARGET_EVENTS  # noqa: E402
+from trading.instruments import Instrument  # noqa: E402
+from trading.wyckoff import WyckoffParams, detect_points  # noqa: E402
+from trading.wyckoff.realbars import MARKS, SCALE, TUNING_SETS, MarkedTruth, MissingData, TuningSet, eurusd_h1, marked  # noqa: E402
+from trading.wyckoff.scoring import TOLERANCE, match_named  # noqa: E402
+
+DATA = ROOT / "bench" / "data"
+SECOND = {"scored": DATA / "eurusd_h1_marks_second.json", "early": DATA / "eurusd_h1_early_marks_second.json",
+          "goog": DATA / "goog_d1_marks_second.json", "googl": DATA / "googl_d1_late_marks_second.json"}
+# every marked real set: the scored one (its second marks change nothing the detector is scored on) and the tuning ones
+SETS = (TuningSet("scored", "EURUSD H1 Apr 2017-Feb 2018 (the scored set)", eurusd_h1, MARKS), *TUNING_SETS)
+# the shipped detector, and with its range gate off (what docs/operators.md offers for real charts)
+DETECTORS = {"shipped": WyckoffParams(), "gate_off": dataclasses.replace(WyckoffParams(), gate_min=0.0)}
+LOOSE = 10
+CHARTS = ROOT / "docs" / "img" / "wyckoff" / "agreement"
+CSU = "climaxes_springs_upthrusts"  # the four events issue 19's targets name, together  # a looser tolerance, printed beside the strict one for context (never the headline)
+
+
+def agreement(first: list[tuple[str, int]], second: list[tuple[str, int]], tolerance: int) -> dict[str, Any]:
+    """``second`` scored against ``first``: per event name and over ``TARGET_EVENTS`` together."""
+    pairs = match_named(second, first, tolerance)
+    out: dict[str, Any] = {}
+    names = sorted({n for n, _ in first} | {n for n, _ in second})
+    for group, wanted in [*((n, {n}) for n in names), (CSU, set(TARGET_EVENTS))]:
+        n_first = sum(n in wanted for n, _ in first)
+        n_second = sum(n in wanted for n, _ in second)
+        both = sum(second[i][0] in wanted for i, _ in pairs)
+        out[group] = {"first": n_first, "second": n_second, "both": both,
+                      "precision": round(both / n_second, 4) if n_second else None,
+                      "recall": round(both / n_first, 4) if n_first else None}
+    return out
+
+
+def precision_either(first: list[tuple[str, int]], second: list[tuple[str, int]],
+                     seen: list[tuple[str, int]]) -> dict[str, Any]:
+    """Of the detector's climaxes, springs and upthrusts, how many either analyst also made (matched to the
+    first's marks, then what is left to the second's): a looser view, printed beside the strict ones."""
+    wanted = set(TARGET_EVENTS)
+    mine = [x for x in seen if x[0] in wanted]
+    by_first = {i for i, _ in match_named(mine, first, TOLERANCE)}
+    rest = [x for i, x in enumerate(mine) if i not in by_first]
+    both = len(by_first) + len(match_named(rest, second, TOLERANCE))
+    return {"detected": len(mine), "either": both, "precision": round(both / len(mine), 4) if mine else None}
+
+
+def agreed(first: list[tuple[str, int]], second: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """The first's climaxes, springs and upthrusts the second also made (as the first placed them)."""
+    mine = [x for x in first if x[0] in set(TARGET_EVENTS)]
+    return [mine[j] for _, j in match_named(second, mine, TOLERANCE)]
+
+
+def ranges_overlap(a: MarkedTruth, b: MarkedTruth) -> dict[str, Any]:
+    """Of ``a``'s ranges, how many a range of ``b`` with the same direction overlaps, and the best overlap's
+    share of the two spans together (intersection over union, first event to last)."""
+    best = []
+    for r in a.ranges:
+        ious = [(min(r.last, s.last) - max(r.first, s.first) + 1) / (max(r.last, s.last) - min(r.first, s.first) + 1)
+                for s in b.ranges if s.direction == r.direction and s.first <= r.last and r.first <= s.last]
+        best.append(max(ious, default=0.0))
+    return {"ranges": len(a.ranges), "overlapped": sum(x > 0 for x in best),
+            "half_overlapped": sum(x >= 0.5 for x in best),
+            "mean_best_iou": round(sum(best) / len(best), 4) if best else None}
+
+
+def events(truth: MarkedTruth, confidence: str | None = None) -> list[tuple[str, int]]:
+    """The marks as (event, bar); with ``confidence``, only those in a range marked with it."""
+    spans = [(r.first, r.last) for r in truth.ranges if confidence is None or r.confidence == confidence]
+    return [(lab.event, lab.bar) for lab in truth.labels if any(a <= lab.bar <= b for a, b in spans)]
+
+
+def recall_by_confidence(first: MarkedTruth, second: MarkedTruth) -> dict[str, Any]:
+    """Of the first's climaxes, springs and upthrusts in its ranges of each confidence, how many the second made."""
+    out = {}
+    for level in ("high", "medium", "low"):
+        mine = events(first, level)
+        if mine:
+            out[level] = agreement(mine, events(second), TOLERANCE)[CSU]
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--set", dest="sets", action="append", choices=sorted(SECOND),
+                    help="a set with a second analyst's marks (default: every one)")
+    ap.add_argument("--charts", action="store_true", help=f"a chart of each set's two sets of marks in {CHARTS}")
+    args = ap.parse_args()
+    out: dict[str, Any] = {"tolerance_bars": TOLERANCE, "loose_tolerance_bars": LOOSE,
+                           "what": "the second analyst's marks scored against the first's (precision: share of the "
+                                   "second's marks the first also made; recall: share of the first's the second also "
+                                   "made), and the shipped detector against each", "sets": {}}
+    for ts in SETS:
+        if ts.key not in SECOND or (args.sets and ts.key not in args.sets):
+            continue
+        try:
+            bars = ts.load()
+        except MissingData as e:
+            print(f"{ts.name} skipped: {e}")
+            continue
+        first, second = marked(bars, ts.marks), marked(bars, SECOND[ts.key])
+        inst = EURUSD if bars.symbol == "EURUSD" else Instrument(bars.symbol, bars.symbol, "USD", 2, Decimal("0.01"),
+                                                                  contract_size=1)
+        seen = {}
+        for name, params in DETECTORS.items():
+            d = detect_points(bars.symbol, bars.start_ns, bars.end_ns, bars.open, bars.high, bars.low, bars.close,
+                              bars.volume, SCALE, params, inst)
+            seen[name] = [(e.event, first.bar_of(e.bar_ts_ns)) for e in d.events if not e.event.startswith("swing")]
+        r = {"name": ts.name, "bars": len(bars), "first": str(ts.marks.relative_to(ROOT)),
+             "second": str(SECOND[ts.key].relative_to(ROOT)),
+             "second_vs_first": agreement(events(first), events(second), TOLERANCE),
+             "second_vs_first_loose": agreement(events(first), events(second), LOOSE),
+             "first_recalled_by_confidence": recall_by_confidence(first, second),
+             "ranges_first_in_second": ranges_overlap(first, second),
+             "ranges_second_in_first": ranges_overlap(second, first),
+             **{f"{name}_vs_{who}": agreement(events(truth), seen[name], TOLERANCE)
+                for name in DETECTORS for who, truth in (("first", first), ("second", second))},
+             **{f"{name}_vs_either": precision_either(events(first), events(second), seen[name]) for name in DETECTORS},
+             **{f"{name}_vs_agreed": agreement(agreed(events(first), events(second)), seen[name], TOLERANCE)
+                for name in DETECTORS}}
+        out["sets"][ts.key] = r
+        if args.charts:
+            draw(CHARTS / f"{ts.key}.png", ts.name, bars, first, second)
+        print(f"\n{ts.name} ({len(bars)} bars): {len(first.ranges)} ranges / {len(first.labels)} events marked first, "
+              f"{len(second.ranges)} / {len(second.labels)} second")
+        rf, rs = r["ranges_first_in_second"], r["ranges_second_in_first"]
+        print(f"  ranges: {rf['overlapped']} of the first's {rf['ranges']} overlap one of the second's "
+              f"({rf['half_overlapped']} by half or more); {rs['overlapped']} of the second's {rs['ranges']} "
+              f"overlap one of the first's")
+        by = r["first_recalled_by_confidence"]
+        print("  the first's climaxes, springs and upthrusts the second also made, by the first's confidence: " + ", ".join(
+            f"{level} {v['both']} of {v['first']}" for level, v in by.items()))
+        print("  the detector's climaxes, springs and upthrusts either analyst also made: " + ", ".join(
+            f"{name} {r[f'{name}_vs_either']['either']} of {r[f'{name}_vs_either']['detected']}" for name in DETECTORS))
+        print("  the marks both analysts made (climaxes, springs, upthrusts) the detector found: " + ", ".join(
+            f"{name} {r[f'{name}_vs_agreed'][CSU]['both']} of {r[f'{name}_vs_agreed'][CSU]['first']}"
+            for name in DETECTORS))
+        print(f"  {'event':28s} {'first':>5s} {'second':>6s} {'both':>4s}  precision/recall at +-{TOLERANCE}"
+              f"  (+-{LOOSE})   detector vs first / vs second at +-{TOLERANCE}: "
+              f"shipped, gate off")
+        strict, loose = r["second_vs_first"], r["second_vs_first_loose"]
+        for name, s in strict.items():
+            dets = "   ".join(f"{fmt(r[f'{d}_vs_first'].get(name))} / {fmt(r[f'{d}_vs_second'].get(name))}"
+                               for d in DETECTORS)
+            print(f"  {name:28s} {s['first']:5d} {s['second']:6d} {s['both']:4d}  {fmt(s)}  ({fmt(loose[name])})   {dets}")
+    tuning = {k: v for k, v in out["sets"].items() if k != "scored"}
+    for name, sets in (("pooled", out["sets"]), ("pooled_tuning_sets", tuning)):
+        if len(sets) < 2:
+            continue
+        out[name] = pooled(sets)
+        for key, v in out[name].items():
+            print(f"{', '.join(sets)} together: {key}: {v['both']} agree of {v['first']} (the reference's) "
+                  f"and {v['second']}; precision/recall {fmt(v)}")
+    out["machine"] = machine()
+    print(f"-> {write_results('wyckoff_agreement', out).relative_to(ROOT)}")
+
+
+def pooled(sets: dict[str, Any]) -> dict[str, Any]:
+    """The climaxes, springs and upthrusts of ``sets`` together: the second against the first, and each
+    detector against each analyst and against the marks both made."""
+    group = CSU
+    keys = ["second_vs_first", *(f"{d}_vs_{who}" for d in DETECTORS for who in ("first", "second", "agreed"))]
+    out = {}
+    for key in keys:
+        n = {f: sum(r[key][group][f] for r in sets.values()) for f in ("first", "second", "both")}
+        # against the marks both made, only recall means something: a detection of a mark one analyst made is not wrong
+        out[key] = {**n, "precision": round(n["both"] / n["second"], 4) if n["second"] and "agreed" not in key else None,
+                    "recall": round(n["both"] / n["first"], 4) if n["first"] else None}
+    return out
+
+
+def draw(path: Path, title: str, bars: Any, first: MarkedTruth, second: MarkedTruth) -> None:
+    """The closes, each analyst's ranges as a strip (first above, second below) and their climaxes, springs and
+    upthrusts: filled where the other made the same event within the tolerance, hollow where not."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from trading.wyckoff.chart import SHORT
+
+    close, hi, lo = bars.close / SCALE, bars.high / SCALE, bars.low / SCALE
+    fig, ax = plt.subplots(figsize=(16, 5.5))
+    ax.plot(np.arange(len(close)), close, color="#607d8b", linewidth=0.6)
+    top, bottom, span = float(hi.max()), float(lo.min()), float(hi.max() - lo.min())
+    mine = [[x for x in events(t) if x[0] in set(TARGET_EVENTS)] for t in (first, second)]
+    pairs = match_named(mine[1], mine[0], TOLERANCE)
+    hit = [{j for _, j in pairs}, {i for i, _ in pairs}]
+    for who, (truth, marks, y, colour) in enumerate(((first, mine[0], top + 0.06 * span, "#1565c0"),
+                                                     (second, mine[1], bottom - 0.06 * span, "#ef6c00"))):
+        for r in truth.ranges:
+            ax.hlines(y + (0.03 if who == 0 else -0.03) * span, r.first, r.last, colors=colour, linewidth=4, alpha=0.5)
+        for k, (name, bar) in enumerate(marks):
+            price = hi[bar] if name in ("buying_climax", "upthrust") else lo[bar]
+            ax.scatter([bar], [price], marker="v" if who == 0 else "^", s=46, zorder=3, linewidths=1.2,
+                       facecolors=colour if k in hit[who] else "none", edgecolors=colour)
+            ax.annotate(SHORT[name], (bar, price), xytext=(0, 9 if who == 0 else -13), textcoords="offset points",
+                        fontsize=6.5, ha="center", color=colour)
+    ticks = np.linspace(0, len(close) - 1, 9).astype(int)
+    ax.set_xticks(ticks, [bars.times[i][:10] for i in ticks], fontsize=8)
+    ax.set_title(f"{title}: first analyst (blue, ranges above) and second (orange, below); SC, BC, springs, UTADs "
+                 f"filled where both marked them (+-{TOLERANCE} bars), hollow where one did", fontsize=9)
+    ax.margins(x=0.01)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def fmt(s: dict[str, Any] | None) -> str:
+    if s is None:
+        return "   -/-   "
+    p, r = s["precision"], s["recall"]
+    return f"{'-' if p is None else f'{p:.2f}':>4s}/{'-' if r is None else f'{r:.2f}':<4s}"
+
+
+if __name__ == "__main__":
+    main()
