@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from trading.wyckoff.machine import STRUCTURE_EVENTS
 from trading.wyckoff.scenarios import Label, bar_closing_at
 
 SCALE = 1_000_000
@@ -222,7 +223,8 @@ class MarkedTruth:
 
 
 def marked(bars: RealBars, path: Path = MARKS) -> MarkedTruth:
-    """The hand marks at ``path`` as labels on ``bars`` (every stamp must name a bar)."""
+    """The hand marks at ``path`` as labels on ``bars`` (every stamp must name a bar, KeyError if not; every
+    event one the scorer knows, ValueError if not)."""
     doc = json.loads(path.read_text())
     labels: list[Label] = []
     ranges: list[MarkedRange] = []
@@ -230,6 +232,9 @@ def marked(bars: RealBars, path: Path = MARKS) -> MarkedTruth:
         ranges.append(MarkedRange(int(r["id"]), r["kind"], bars.index(r["start"]), bars.index(r["end"]),
                                   int(r["direction"]), r.get("confidence", "")))
         for ev in r["events"]:
+            if ev["event"] not in STRUCTURE_EVENTS:
+                raise ValueError(f"range {r['id']}: {ev['event']!r} at {ev['time']} is not an event the scorer knows "
+                                 f"({', '.join(STRUCTURE_EVENTS)})")
             i = bars.index(ev["time"])
             labels.append(Label(ev["event"], i, i, i))
     return MarkedTruth(bars, labels, ranges)
