@@ -423,9 +423,12 @@ def build_app(settings: Settings, engine: Any = None, site: Any = "load") -> Fas
         return s.Orders(items=items, next_cursor=nxt)
 
     @r.get("/orders/{client_order_id}/story", response_model=s.Story, **routed("viewer"))
-    async def story(client_order_id: Annotated[str, PathParam(max_length=128, pattern=PRINTABLE)]) -> s.Story:
-        """The order's audit records, from the signal behind it and the saga's steps to its last fill."""
-        return s.Story(client_order_id=client_order_id, items=await db(gw.reader.story, client_order_id))
+    async def story(client_order_id: Annotated[str, PathParam(max_length=128, pattern=PRINTABLE)],
+                    run: Annotated[str | None, Query(max_length=32, pattern=PRINTABLE, description=(
+                        "a run id; default: the latest run that placed the order (client order ids repeat when "
+                        "the same data runs again)"))] = None) -> s.Story:
+        """The order's audit records in one run, from the signal behind it and the saga's steps to its last fill."""
+        return s.Story(client_order_id=client_order_id, items=await db(gw.reader.story, client_order_id, run))
 
     @r.get("/operator", response_model=s.OperatorRecords, **routed("viewer"))
     async def operator(run: RunQ = None, limit: Limit = 100, cursor: Cursor = None) -> s.OperatorRecords:

@@ -330,8 +330,9 @@ class Reader:
         items = [{k: r[k] for k in AUDIT_FIELDS} for r in rows[:limit]]
         return items, (encode_cursor(rows[limit - 1]["seq"]) if len(rows) > limit else None)
 
-    def story(self, client_order_id: str) -> list[dict[str, Any]]:
-        records = audit.story(self.engine, client_order_id)
+    def story(self, client_order_id: str, run_id: str | None = None) -> list[dict[str, Any]]:
+        records = audit.story(self.engine, client_order_id, run_id)
         if not records:
-            raise Problem("not-found", f"no audit record of order {client_order_id!r}")
+            raise Problem("not-found", f"no audit record of order {client_order_id!r}"
+                          + (f" in run {run_id!r}" if run_id is not None else ""))
         return [{k: getattr(r, k) for k in AUDIT_FIELDS} for r in records]

@@ -36,7 +36,7 @@ def audit_verify(config: ConfigOpt = Path("octet.yaml"), url: UrlOpt = None, anc
         settings = settings_or_exit(config)
         anchors = anchors or anchoring.log_path(settings)
         key = key or anchoring.key_path(settings)
-    store = store_of(config, url)
+    store = store_of(config, url, must_exist=True)
     if no_anchors:
         with console.status("verifying the audit chain"):
             v = audit.verify(store.engine)
@@ -85,15 +85,25 @@ def audit_verify(config: ConfigOpt = Path("octet.yaml"), url: UrlOpt = None, anc
 
 @audit_app.command("show")
 def audit_show(order: Annotated[str, typer.Option("--order", help="A client order id.")],
-               config: ConfigOpt = Path("octet.yaml"), url: UrlOpt = None) -> None:
-    """The story of one order, from the signal behind it to its last fill."""
+               config: ConfigOpt = Path("octet.yaml"), url: UrlOpt = None,
+               run: Annotated[str | None, typer.Option(
+                   "--run", help="The run (client order ids repeat when the same data runs again; "
+                                 "default: the latest run that placed the order).")] = None) -> None:
+    """The story of one order in one run, from the signal behind it to its last fill."""
     from cluster.storage import audit
 
-    store = store_of(config, url)
-    records = audit.story(store.engine, order)
-    if not records:
-        errors.print(f"[red]no audit record of order {escape(order)}[/red] in {escape(store.where)}", soft_wrap=True)
+    store = store_of(config, url, must_exist=True)
+    runs = audit.runs_of_order(store.engine, order)
+    if not runs or (run is not None and run not in runs):
+        where = f" in run {escape(run)}" if run is not None and runs else ""
+        others = f" (it is in run{'s' if len(runs) > 1 else ''} {', '.join(reversed(runs))})" if where else ""
+        errors.print(f"[red]no audit record of order {escape(order)}{where}[/red] in {escape(store.where)}{others}",
+                     soft_wrap=True)
         raise typer.Exit(1)
+    records = audit.story(store.engine, order, run or runs[-1])
+    if run is None and len(runs) > 1:
+        console.print(f"order {escape(order)} was placed in {len(runs)} runs (latest first: "
+                      f"{', '.join(reversed(runs))}); this is the latest's: --run picks another", soft_wrap=True)
     from trading.market import ts_to_datetime
 
     table = Table(title=f"order {order} (run {records[0].run_id})")
@@ -106,6 +116,15 @@ def audit_show(order: Annotated[str, typer.Option("--order", help="A client orde
 
 
 def _detail(kind: str, p: dict[str, object]) -> str:
+    """A record's payload in a line: as the desk writes each kind, or (a payload of another shape, from
+    another version or another writer) as JSON."""
+    try:
+        return _shaped(kind, p)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return json.dumps(p, default=str)[:160]
+
+
+def _shaped(kind: str, p: dict[str, object]) -> str:
     # the payloads' shapes are those the desk writes (cluster.storage.rows)
     if kind == "signal":
         evidence = cast("list[dict[str, object]]", p.get("evidence", []))

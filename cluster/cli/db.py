@@ -16,7 +16,8 @@ app.add_typer(db, name="db")
 def _migrate(config: Path, url: str | None, direction: str, revision: str) -> None:
     from cluster.storage import migrate
 
-    store = store_of(config, url, upgrade=False)
+    # a downgrade of a file that is not there would make one to undo: only an upgrade may make a new store
+    store = store_of(config, url, upgrade=False, must_exist=direction == "downgrade")
     getattr(migrate, direction)(store.engine, revision)
     console.print(f"{store.where}: at revision {migrate.current(store.engine)}")
 
@@ -42,7 +43,7 @@ def db_current(config: ConfigOpt = Path("octet.yaml"), url: UrlOpt = None) -> No
 
     from cluster.storage import migrate
 
-    store = store_of(config, url, upgrade=False)
+    store = store_of(config, url, upgrade=False, must_exist=True)
     now, head = migrate.current(store.engine), migrate.head(store.engine)
     layout = "-"
     if now is not None:

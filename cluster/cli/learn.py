@@ -48,7 +48,7 @@ def learn(config: ConfigOpt = Path("octet.yaml"), url: UrlOpt = None,
         model = check_name(name or settings.learning.model)
     except RegistryError as exc:
         raise fail(str(exc)) from None
-    store = store_of(config, url)
+    store = store_of(config, url, must_exist=True)
     try:
         with console.status("reading samples from the store"):
             frame = samples_from_store(store.engine, run)
@@ -99,7 +99,7 @@ def models_list(config: ConfigOpt = Path("octet.yaml"), url: UrlOpt = None,
     from cluster.storage.registry import ModelRegistry
 
     settings = settings_or_exit(config)
-    store = store_of(config, url)
+    store = store_of(config, url, must_exist=True)
     try:
         versions = ModelRegistry(store.engine, settings.models_path()).versions(name)
     finally:
@@ -127,7 +127,7 @@ def models_promote(name: Annotated[str, typer.Argument(help="The model.")],
     from cluster.storage.registry import ModelRegistry, RegistryError
 
     settings = settings_or_exit(config)
-    store = store_of(config, url)
+    store = store_of(config, url, must_exist=True)
     try:
         info = ModelRegistry(store.engine, settings.models_path()).promote(name, version, f"by hand: {reason}")
     except RegistryError as exc:

@@ -19,6 +19,7 @@ from cluster.cli.common import (
     config_hint,
     console,
     fail,
+    first_line,
     research_pass_odds,
     settings_or_exit,
     start_ray,
@@ -186,6 +187,9 @@ def run_session(settings: Settings, config_path: Path | None = None, backtest: b
         try:
             session = Session(settings, store, on_batch=on_batch, live=live, in_process=backtest)
             result = session.run(ticks)
+            c = result.counts  # positions still open at the end close after the last batch: the bar ends as the summary
+            bar.update(task, info=f"{result.ticks:,} ticks · {c['signals']} signals · {c['orders']} orders · "
+                       f"{c['trades']} closed · {result.ticks / max(result.elapsed_s, 1e-9):,.0f} ticks/s")
         finally:
             if live is not None:
                 live.close()
@@ -409,9 +413,16 @@ def generate(out: Annotated[Path, typer.Argument(help="Output file, .csv or .par
     """Write the replay generator's ticks to a file (for research or `octet run --data`)."""
     from cluster.adapters.feeds.files import octet_frame
 
+    if out.suffix.lower() not in (".csv", ".parquet"):
+        raise fail(f"{out}: the output is a .csv or a .parquet file")
+    if not out.parent.is_dir():
+        raise fail(f"{out}: there is no folder {out.parent}")
     settings = settings_or_exit(config, session__ticks=ticks)
     frame = octet_frame(_load_ticks(settings, config), settings.registry())
-    frame.write_parquet(out) if out.suffix == ".parquet" else frame.write_csv(out)
+    try:
+        frame.write_parquet(out) if out.suffix.lower() == ".parquet" else frame.write_csv(out)
+    except OSError as exc:
+        raise fail(f"{out}: cannot write there ({exc.strerror or first_line(exc)})") from None
     console.print(f"wrote {len(frame):,} ticks to {out}")
 
 

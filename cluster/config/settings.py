@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import reprlib
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -558,37 +559,31 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _references_exist(self) -> Settings:
         symbols = [i.symbol for i in self.instruments]
+        problems = []
         if len(set(symbols)) != len(symbols):
-            raise ValueError(f"instruments: a symbol is defined twice in {symbols}")
+            problems.append(f"instruments: a symbol is defined twice in {symbols}")
         ids = [a.id for a in self.accounts]
         if len(set(ids)) != len(ids):
-            raise ValueError(f"accounts: an id is defined twice in {ids}")
+            problems.append(f"accounts: an id is defined twice in {ids}")
+        problems += name_problems(self.firms, list(self.profiles), [(a.firm, a.profile) for a in self.accounts])
         for i, acc in enumerate(self.accounts):
-            if acc.firm not in self.firms and acc.firm not in preset_names():
-                raise ValueError(f"accounts.{i}.firm: unknown firm {acc.firm!r} (known: "
-                                 f"{', '.join([*self.firms, *preset_names()])})")
-            if acc.profile not in self.profiles:
-                raise ValueError(f"accounts.{i}.profile: unknown profile {acc.profile!r} "
-                                 f"(known: {', '.join(self.profiles)})")
             for sym in acc.limits.instruments:
                 if sym not in symbols:
-                    raise ValueError(f"accounts.{i}.limits.instruments: unknown instrument {sym!r}")
+                    problems.append(f"accounts.{i}.limits.instruments: unknown instrument {sym!r}")
         for sym in self.strategy.instruments:
             if sym not in symbols:
-                raise ValueError(f"strategy.instruments: unknown instrument {sym!r} (known: {', '.join(symbols)})")
-        for name, data in self.firms.items():
-            try:
-                rules_from_dict(name, data)
-            except InvalidValue as exc:
-                raise ValueError(f"firms.{exc}") from None
+                problems.append(f"strategy.instruments: unknown instrument {sym!r} (known: {', '.join(symbols)})")
+        if problems:  # each names its key; the currency routes below need the names right
+            raise ValueError("\n".join(problems))
         rates = ConversionRates(self.registry())
         for i, acc in enumerate(self.accounts):  # every instrument's P&L must reach every account currency
             for inst in self.instruments:
                 try:
                     rates.route(inst.quote, acc.currency)
                 except DomainError as exc:
-                    raise ValueError(f"accounts.{i}.currency: {acc.currency} account cannot book {inst.symbol}: "
-                                     f"{exc}") from None
+                    problems.append(f"accounts.{i}.currency: {acc.currency} account cannot book {inst.symbol}: {exc}")
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
     def models_path(self) -> Path:
@@ -827,11 +822,60 @@ def error_lines(err: Any) -> list[str]:
     return [line if not key or line.startswith(key + ".") else f"{key}: {line}" for line in msg.split("\n")]
 
 
-def _format(error: ValidationError, source: str) -> str:
+def name_problems(firms: Any, profiles: list[str], accounts: list[tuple[Any, Any]]) -> list[str]:
+    """What is wrong with the ``firms`` section's rules and with the firm and profile each account names
+    (``accounts``: (firm, profile) of each), a line each naming its key."""
+    problems = []
+    for name, data in (firms.items() if isinstance(firms, dict) else []):
+        try:
+            rules_from_dict(name, data)
+        except InvalidValue as exc:  # a missing key reads "is required", not "=None"
+            problems.append(f"firms.{exc.field}: {exc.reason}" if exc.value is None else f"firms.{exc}")
+        except (TypeError, ValueError, AttributeError):
+            problems.append(f"firms.{name}: a firm is a mapping of its rules")
+    known = [*(firms if isinstance(firms, dict) else {}), *preset_names()]
+    for i, (firm, profile) in enumerate(accounts):
+        if isinstance(firm, str) and firm not in known:
+            problems.append(f"accounts.{i}.firm: unknown firm {firm!r} (known: {', '.join(known)})")
+        if isinstance(profile, str) and profile not in profiles:
+            problems.append(f"accounts.{i}.profile: unknown profile {profile!r} (known: {', '.join(profiles)})")
+    return problems
+
+
+def _raw_name_problems(data: dict[str, Any]) -> list[str]:
+    """``name_problems`` on the file as written, for when other settings fail and the model's own check of
+    the names never runs: so one run names every bad key."""
+    profiles = data.get("profiles", {"default": None})
+    accounts = data.get("accounts")
+    if not isinstance(profiles, dict) or not isinstance(accounts, list):
+        return []
+    pairs = [(a.get("firm"), a.get("profile", "default")) if isinstance(a, dict) else (None, None) for a in accounts]
+    return name_problems(data.get("firms", {}), [str(p) for p in profiles], pairs)
+
+
+def _given_elsewhere(key: str, overrides: dict[str, Any]) -> str:
+    """Where a setting's value came from when not from the file: `` (given on the command line)``, ``
+    (from OCTET_...)``, or nothing."""
+    section, _, name = key.partition(".")
+    if name and "." not in name and f"{section}__{name}" in overrides:
+        return " (given on the command line)"
+    env = "OCTET_" + key.upper().replace(".", "__")
+    return f" (from {env})" if key and env in os.environ else ""
+
+
+def _format(error: ValidationError, source: str, data: dict[str, Any] | None = None,
+            overrides: dict[str, Any] | None = None) -> str:
     lines: list[str] = []
     for err in error.errors():
         got = f" (got {_shown(err['input'])})" if err["type"] != "value_error" and not isinstance(err.get("input"), dict) else ""
-        lines.extend(f"  {line}{got}" for line in error_lines(err))
+        where = _given_elsewhere(".".join(str(p) for p in err["loc"]), overrides or {})
+        lines.extend(f"  {line}{got}{where}" for line in error_lines(err))
+    if data is not None and not any(not err["loc"] for err in error.errors()):  # the model's check did not run
+        try:
+            extra = _raw_name_problems(data)
+        except Exception:  # noqa: BLE001 - a best effort over a file that already failed; its errors are above
+            extra = []
+        lines.extend(f"  {line}" for line in extra if f"  {line}" not in lines)
     return "\n".join([f"{source}: {len(lines)} invalid setting(s)", *lines])
 
 
@@ -852,7 +896,7 @@ def load_settings(path: str | Path = "octet.yaml", **overrides: Any) -> Settings
     try:
         return Settings(**data)
     except ValidationError as exc:
-        raise SettingsError(_format(exc, str(path))) from None
+        raise SettingsError(_format(exc, str(path), data, overrides)) from None
     except (SourceError, RecursionError) as exc:  # an OCTET_* variable that cannot be read (not JSON, or nested too deep)
         raise SettingsError(f"the environment (OCTET_* variables, read over {path}): {str(exc)[:200]} (a variable "
                             "that sets a whole section holds JSON, as OCTET_AGENTS__ANALYSIS='{\"atr_period\": 14}', "

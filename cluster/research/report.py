@@ -61,10 +61,13 @@ class RunRecords:
     setups: dict[str, str]  # signal id -> its setup
 
 
+# runs by when they were recorded (a backtest's started_ns is its data's first time, not when it ran)
+LATEST_FIRST = (m.Run.recorded_ns.desc().nulls_last(), m.Run.started_ns.desc())
+
+
 def latest_run(engine: Engine) -> str:
     with engine.connect() as c:
-        run = c.execute(select(m.Run.run_id).order_by(m.Run.recorded_ns.desc().nulls_last(),
-                                                      m.Run.started_ns.desc()).limit(1)).scalar()
+        run = c.execute(select(m.Run.run_id).order_by(*LATEST_FIRST).limit(1)).scalar()
     if run is None:
         raise ReportError("the store holds no run yet: run `octet demo`, `octet run` or `octet backtest` first")
     return str(run)
@@ -75,8 +78,8 @@ def load_run(engine: Engine, run_id: str) -> RunRecords:
     with Session(engine) as c:
         r = c.scalars(select(m.Run).where(m.Run.run_id == run_id)).first()
         if r is None:
-            known = c.scalars(select(m.Run.run_id).order_by(m.Run.started_ns.desc()).limit(5)).all()
-            raise ReportError(f"no run {run_id!r} in the store (the latest: {', '.join(known) or 'none'})")
+            known = c.scalars(select(m.Run.run_id).order_by(*LATEST_FIRST).limit(5)).all()
+            raise ReportError(f"no run {run_id!r} in the store (the latest first: {', '.join(known) or 'none'})")
         accounts: dict[str, AccountRecords] = {}
         settings_accounts = {a["id"]: a for a in (r.settings or {}).get("accounts", []) if isinstance(a, dict)}
         rows = c.scalars(select(m.Account)).all()

@@ -17,7 +17,7 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, text
+from sqlalchemy import Connection, Engine, func, insert, select, text
 
 from cluster.storage.models import AuditRow
 
@@ -123,13 +123,29 @@ def verify(engine: Engine, watch: Collection[int] = ()) -> Verdict:
     return Verdict(True, n, found=found)
 
 
-def story(engine: Engine, order_id: str) -> list[Any]:
-    """Every audit record of one order, from the signal behind it to its last fill, in order."""
+def runs_of_order(engine: Engine, order_id: str) -> list[str]:
+    """The runs that hold audit records of ``order_id``, the latest last (client order ids are deterministic:
+    the same data run again places the same ids)."""
     with engine.connect() as conn:
-        mine = conn.execute(select(audit).where(audit.c.order_id == order_id).order_by(audit.c.seq)).all()
+        rows = conn.execute(select(audit.c.run_id, func.max(audit.c.seq).label("last"))
+                            .where(audit.c.order_id == order_id).group_by(audit.c.run_id)).all()
+    return [r.run_id for r in sorted(rows, key=lambda r: r.last)]
+
+
+def story(engine: Engine, order_id: str, run_id: str | None = None) -> list[Any]:
+    """Every audit record of one order in one run (by default the latest that holds it), from the signal
+    behind it to its last fill, in order."""
+    if run_id is None:
+        runs = runs_of_order(engine, order_id)
+        if not runs:
+            return []
+        run_id = runs[-1]
+    with engine.connect() as conn:
+        mine = conn.execute(select(audit).where(audit.c.order_id == order_id, audit.c.run_id == run_id)
+                            .order_by(audit.c.seq)).all()
         if not mine:
             return []
-        run_id, signal_id, account_id = mine[0].run_id, mine[0].signal_id, mine[0].account_id
+        signal_id, account_id = mine[0].signal_id, mine[0].account_id
         before = conn.execute(select(audit).where(audit.c.signal_id == signal_id, audit.c.run_id == run_id,
                                                   audit.c.order_id.is_(None),
                                                   (audit.c.account_id == account_id) | audit.c.account_id.is_(None))

@@ -92,6 +92,10 @@ def test_histdata_times_are_eastern_standard_time_all_year(registry) -> None:
     assert ticks.ticks.ts.tolist() == [utc(2024, 3, 11, 8) + 123_000_000, utc(2024, 3, 11, 8) + 456_000_000,
                                        utc(2024, 3, 11, 8, 0, 1) + 1_000_000]
     assert ticks.ticks.bid.tolist() == [147102, 147103, 147101] and ticks.reports[0].symbols == ["USDJPY"]
+    # a clock given for other files (a broker's NY+7) does not move HistData's: the report says it is not used
+    told = load("DAT_ASCII_EURUSD_M1_202403.csv", registry, tz="NY+7")
+    assert told.ticks.ts.tolist() == bars.ticks.ts.tolist()
+    assert "the clock given (NY+7) is not used" in " ".join(told.reports[0].notes)
 
 
 def test_dukascopy_candles_in_gmt_and_ticks_with_their_offset(registry) -> None:
@@ -103,6 +107,11 @@ def test_dukascopy_candles_in_gmt_and_ticks_with_their_offset(registry) -> None:
     assert ticks.ticks.ts.tolist() == [utc(2024, 3, 11, 10) + 17_000_000, utc(2024, 3, 11, 10) + 228_000_000]
     assert ticks.ticks.bid.tolist() == [127900, 127901] and ticks.ticks.ask.tolist() == [127912, 127913]
     assert ticks.ticks.volume.tolist() == [3.75, 2.0]  # ask and bid volume
+    assert "times in UTC" in candles.reports[0].notes
+    # local times carry their offset: a clock given does not move them, and the report says which rule read them
+    told = load("GBPUSD_Ticks_11.03.2024-11.03.2024.csv", registry, tz="NY+7")
+    assert told.ticks.ts.tolist() == ticks.ticks.ts.tolist()
+    assert "times by the offset each row gives (a row without one on NY+7)" in told.reports[0].notes
 
 
 def test_a_generic_export_is_read_by_its_column_map_and_time_format(registry) -> None:

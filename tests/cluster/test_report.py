@@ -69,7 +69,7 @@ def test_the_report_command_writes_the_latest_run_and_names_a_missing_one(record
     assert out.exit_code == 0, out.output
     assert (Path(var) / "reports" / result.run_id / "report.html").exists()
     missing = runner.invoke(app, ["report", "nosuchrun", "--config", str(ROOT / "octet.yaml")], env=env)
-    assert missing.exit_code == 2 and f"no run 'nosuchrun' in the store (the latest: {result.run_id}" in missing.output
+    assert missing.exit_code == 2 and f"no run 'nosuchrun' in the store (the latest first: {result.run_id}" in missing.output
     assert "Traceback" not in missing.output
 
 

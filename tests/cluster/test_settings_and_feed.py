@@ -381,8 +381,30 @@ def test_check_config_names_a_firm_that_does_not_say_whether_its_floor_locks(tmp
     path = write(tmp_path, lambda d: d["firms"]["trailing_funded"].pop("lock_at_initial"))
     result = CliRunner().invoke(app, ["check-config", "--config", str(path)])
     assert result.exit_code == 2, result.output
-    assert "firms.trailing_funded.lock_at_initial=None: is required" in " ".join(result.output.split())
+    assert "firms.trailing_funded.lock_at_initial: is required" in " ".join(result.output.split())
     assert "Traceback" not in result.output
+
+
+def test_check_config_names_every_bad_key_in_one_run_the_names_too(tmp_path) -> None:
+    """A firm or profile name wrong beside a value wrong: one run names both (the names are checked on the
+    file as written when other settings fail and the model's own check never runs)."""
+    def spoil(d: dict) -> None:  # type: ignore[type-arg]
+        d["session"]["batch_size"] = -1
+        d["accounts"][0]["firm"] = "ftmo.chalenge"
+        d["accounts"][0]["profile"] = "ghost"
+        d["firms"]["trailing_funded"].pop("lock_at_initial")
+    result = CliRunner().invoke(app, ["check-config", "--config", str(write(tmp_path, spoil))])
+    out = " ".join(result.output.split())
+    assert result.exit_code == 2 and "4 invalid setting(s)" in out, result.output
+    for key in ("session.batch_size:", "accounts.0.firm: unknown firm 'ftmo.chalenge'",
+                "accounts.0.profile: unknown profile 'ghost'", "firms.trailing_funded.lock_at_initial: is required"):
+        assert key in out, (key, result.output)
+    # with only the names wrong, the model's own check names them all too (not the first alone)
+    def names(d: dict) -> None:  # type: ignore[type-arg]
+        d["accounts"][0]["firm"] = "ftmo.chalenge"
+        d["accounts"][0]["profile"] = "ghost"
+    out = " ".join(CliRunner().invoke(app, ["check-config", "--config", str(write(tmp_path, names))]).output.split())
+    assert "2 invalid setting(s)" in out and "unknown firm" in out and "unknown profile" in out, out
 
 
 def generate(settings, seed: int = 7, n: int = 30_000):  # type: ignore[no-untyped-def]

@@ -112,8 +112,13 @@ def test_an_unreachable_database_is_one_line_without_its_password(tmp_path) -> N
 
 def test_reading_the_store_starts_no_redis_and_no_broker(tmp_path) -> None:  # type: ignore[no-untyped-def]
     data = tmp_path / "var"
-    done = octet("db", "current", OCTET_RUNTIME__DATA_DIR=str(data), OCTET_RUNTIME__LIVE="redis",
-                 OCTET_RUNTIME__BUS="kafka")
+    env = {"OCTET_RUNTIME__DATA_DIR": str(data), "OCTET_RUNTIME__LIVE": "redis", "OCTET_RUNTIME__BUS": "kafka"}
+    missing = octet("db", "current", **env)  # a command that only reads makes no empty store
+    _one_line_error(missing, 2, "octet.db: no such file")
+    assert not data.exists() or not any(data.iterdir())
+    made = octet("db", "upgrade", **env)
+    assert made.returncode == 0, made.stdout + made.stderr
+    done = octet("db", "current", **env)
     assert done.returncode == 0 and "revision" in done.stdout, done.stdout + done.stderr
     assert sorted(p.name for p in data.iterdir()) == ["octet.db"]
 

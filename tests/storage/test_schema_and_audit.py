@@ -67,6 +67,26 @@ def _chain(url: str, n: int = 30) -> SessionStore:
     return store
 
 
+def test_an_orders_story_is_of_one_run_the_latest_unless_named(url: str) -> None:
+    """Client order ids repeat when the same data runs again: a story never mixes runs."""
+    store = _chain(url)  # o0..o14 in run r1 (orders), then again in run r2 (trades)
+    assert audit.runs_of_order(store.engine, "o3") == ["r1", "r2"]
+    assert [(r.run_id, r.kind) for r in audit.story(store.engine, "o3")] == [("r2", "trade")]
+    assert [(r.run_id, r.kind) for r in audit.story(store.engine, "o3", "r1")] == [("r1", "order")]
+    assert audit.story(store.engine, "o3", "r9") == [] and audit.story(store.engine, "nope") == []
+    assert audit.runs_of_order(store.engine, "nope") == []
+    cli = [sys.executable, "-m", "cluster.cli", "audit", "show", "--order", "o3", "--url", url]
+    env = {"COLUMNS": "200", "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
+    shown = subprocess.run(cli, capture_output=True, text=True, timeout=60, cwd=ROOT, env=env)
+    assert shown.returncode == 0 and "placed in 2 runs (latest first: r2, r1)" in shown.stdout, shown.stdout + shown.stderr
+    assert "(run r2)" in shown.stdout and "(run r1)" not in shown.stdout
+    picked = subprocess.run([*cli, "--run", "r1"], capture_output=True, text=True, timeout=60, cwd=ROOT, env=env)
+    assert picked.returncode == 0 and "(run r1)" in picked.stdout and "placed in" not in picked.stdout
+    other = subprocess.run([*cli, "--run", "r9"], capture_output=True, text=True, timeout=60, cwd=ROOT, env=env)
+    assert other.returncode == 1 and "in run r9" in other.stdout + other.stderr
+    assert "(it is in runs r2, r1)" in other.stdout + other.stderr and "Traceback" not in other.stdout + other.stderr
+
+
 def test_the_audit_chain_verifies_and_the_database_refuses_to_change_it(url: str) -> None:
     store = _chain(url)
     assert audit.verify(store.engine) == audit.Verdict(True, 30)

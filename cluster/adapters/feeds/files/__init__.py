@@ -559,6 +559,7 @@ def parse_columns_option(text: str | None) -> dict[str, str]:
     for part in text.split(","):
         m = _COLUMN.match(part)
         if m is None:
-            raise DataFileError(f"--columns: {part!r} is not field=column (e.g. ts=Time,bid=Bid,ask=Ask)")
+            raise DataFileError(f"--columns: {part!r} is not field=column (e.g. ts=Time,bid=Bid,ask=Ask; a column "
+                                "without a name in the header is # and its position: ts=#1)")
         out[m.group(1)] = m.group(2)
     return out

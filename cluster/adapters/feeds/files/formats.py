@@ -397,11 +397,12 @@ def _carry(bid: npt.NDArray[np.float64], ask: npt.NDArray[np.float64], usable: n
 
 def parse_histdata(rows: pl.DataFrame, path: Path, spec: FileSpec, known: list[str]) -> Parsed:
     first = rows.row(0, named=True)["text"].strip()
-    clock = _clock(spec, HISTDATA_EST)
-    assert clock is not None
+    # HistData stamps every file on one clock, whatever a --tz (or session.data_tz) says for other files'
+    clock = HISTDATA_EST
     symbol = _symbol(spec, path, known)
-    notes = [f"times on HistData's clock, {clock.name}" + (" (Eastern Standard Time, no daylight saving)"
-                                                          if clock is HISTDATA_EST else "")]
+    notes = [f"times on HistData's clock, {clock.name} (Eastern Standard Time, no daylight saving)"
+             + (f"; the clock given ({spec.tz}) is not used: HistData stamps every file on its own"
+                if spec.tz is not None else "")]
     if ";" in first:
         names = ["_t", "open", "high", "low", "close", "volume"]
         f = _fields(rows, ";", names)
@@ -458,7 +459,9 @@ def parse_dukascopy(rows: pl.DataFrame, path: Path, spec: FileSpec, known: list[
     clock_name = "UTC" if gmt else (clock.name if clock else "the offset each row gives")
     symbol = _symbol(spec, path, known)
     faults = [_count_fault(len(names)), _time_fault(raw, local, ts, clock_name)]
-    notes = [f"times in {clock_name}"]
+    # local times carry their offset on each row: a clock given reads only the rows without one
+    notes = ["times in UTC" if gmt else "times by the offset each row gives"
+             + (f" (a row without one on {clock.name})" if clock is not None else "")]
     if kind == "bars":
         values = {n: _number(n) for n in ("open", "high", "low", "close")}
         volume = _number("volume", optional=True) if "volume" in names else (pl.lit(0.0), None)
