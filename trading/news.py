@@ -204,7 +204,10 @@ def read_calendar(path: Path, tz: str | None = None) -> CalendarRead:
                 from None
         except UnicodeDecodeError:
             line, text = _undecodable(path)
-            raise InvalidValue(f"{path}:{line}", text, "not UTF-8 text: save the export as UTF-8 CSV") from None
+            utf16 = line == 1 and text[:10] in ("b'\\xff\\xfe", "b'\\xfe\\xff")  # the byte-order mark MetaTrader writes
+            raise InvalidValue(f"{path}:{line}", text, "UTF-16 text (a MetaTrader file?), not a UTF-8 calendar: save "
+                               "the export as UTF-8 CSV" if utf16 else "not UTF-8 text: save the export as UTF-8 CSV") \
+                from None
 
 
 def _undecodable(path: Path) -> tuple[int, str]:
@@ -215,7 +218,7 @@ def _undecodable(path: Path) -> tuple[int, str]:
             try:
                 raw.decode("utf-8")
             except UnicodeDecodeError:
-                return n, repr(raw[:80])
+                return n, repr(raw[:24])
     return 0, ""
 
 
