@@ -106,12 +106,12 @@ def audit_show(order: Annotated[str, typer.Option("--order", help="A client orde
                       f"{', '.join(reversed(runs))}); this is the latest's: --run picks another", soft_wrap=True)
     from trading.market import ts_to_datetime
 
-    table = Table(title=f"order {order} (run {records[0].run_id})")
+    table = Table(title=escape(f"order {order} (run {records[0].run_id})"))  # text from the store is not markup
     for col in ("#", "time (UTC)", "what", "account", "detail"):
         table.add_column(col)
     for r in records:
         table.add_row(str(r.seq), ts_to_datetime(r.ts_ns).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] if r.ts_ns else "-",
-                      r.kind, r.account_id or "", _detail(r.kind, r.payload))
+                      escape(r.kind), escape(r.account_id or ""), escape(_detail(r.kind, r.payload)))
     console.print(table)
 
 

@@ -176,7 +176,7 @@ def users_list(config: ConfigOpt = Path("octet.yaml"), url: UrlOpt = None) -> No
     """Every key made (never its secret), revoked ones marked."""
     from serve.keys import list_keys
 
-    rows = list_keys(store_of(config, url).engine)
+    rows = list_keys(store_of(config, url, must_exist=True).engine)
     table = Table(title=f"{len(rows)} key(s)")
     for col in ("key id", "name", "role", "created (UTC)", "by", "revoked (UTC)"):
         table.add_column(col)
@@ -197,7 +197,7 @@ def users_revoke(key: Annotated[str, typer.Argument(help="The key's id or name."
     from serve.keys import KeyProblem, revoke_key
 
     try:
-        row = revoke_key(store_of(config, url).engine, key)
+        row = revoke_key(store_of(config, url, must_exist=True).engine, key)
     except KeyProblem as exc:
         raise fail(str(exc), 1) from None
     console.print(f"revoked key {row['key_id']} ({escape(row['name'])}, {row['role']})")

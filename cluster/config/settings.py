@@ -6,10 +6,12 @@ An invalid file raises ``SettingsError`` whose message names every bad key.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import os
 import reprlib
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -525,6 +527,19 @@ class AgentsSettings(_Model):
         return value
 
 
+_COMMAND_LINE: ContextVar[dict[str, Any] | None] = ContextVar("octet_command_line", default=None)
+
+
+class _CommandLine(PydanticBaseSettingsSource):
+    """The values ``load_settings`` was given (a command's options), nested by section."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # the whole mapping comes from __call__
+
+    def __call__(self) -> dict[str, Any]:
+        return copy.deepcopy(_COMMAND_LINE.get() or {})
+
+
 class Settings(BaseSettings):
     """Everything Octet is configured with. Sections: session, runtime, instruments, firms,
     profiles, accounts, agents, execution."""
@@ -554,7 +569,8 @@ class Settings(BaseSettings):
                                    dotenv_settings: PydanticBaseSettingsSource,
                                    file_secret_settings: PydanticBaseSettingsSource,
                                    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return env_settings, init_settings
+        # the command line over the environment (OCTET_*), the environment over the file
+        return _CommandLine(settings_cls), env_settings, init_settings
 
     @model_validator(mode="after")
     def _references_exist(self) -> Settings:
@@ -831,8 +847,8 @@ def name_problems(firms: Any, profiles: list[str], accounts: list[tuple[Any, Any
             rules_from_dict(name, data)
         except InvalidValue as exc:  # a missing key reads "is required", not "=None"
             problems.append(f"firms.{exc.field}: {exc.reason}" if exc.value is None else f"firms.{exc}")
-        except (TypeError, ValueError, AttributeError):
-            problems.append(f"firms.{name}: a firm is a mapping of its rules")
+        except (TypeError, ValueError, AttributeError, OverflowError):
+            problems.append(f"firms.{name}: a firm is a mapping of its rules, each a value in range")
     known = [*(firms if isinstance(firms, dict) else {}), *preset_names()]
     for i, (firm, profile) in enumerate(accounts):
         if isinstance(firm, str) and firm not in known:
@@ -843,24 +859,35 @@ def name_problems(firms: Any, profiles: list[str], accounts: list[tuple[Any, Any
 
 
 def _raw_name_problems(data: dict[str, Any]) -> list[str]:
-    """``name_problems`` on the file as written, for when other settings fail and the model's own check of
-    the names never runs: so one run names every bad key."""
-    profiles = data.get("profiles", {"default": None})
+    """``name_problems`` on the file as written (with the command line's values), for when other settings
+    fail and the model's own check of the names never runs: so one run names every bad key. Not when the
+    environment sets firms, profiles or accounts (the file alone is not what the desk would read), nor
+    over sections that are not mappings or lists (their own errors say so)."""
+    if any(name.upper().startswith(("OCTET_FIRMS", "OCTET_PROFILES", "OCTET_ACCOUNTS")) for name in os.environ):
+        return []
+    firms, profiles = data.get("firms", {}), data.get("profiles", {"default": None})
     accounts = data.get("accounts")
-    if not isinstance(profiles, dict) or not isinstance(accounts, list):
+    if not isinstance(firms, dict) or not isinstance(profiles, dict) or not isinstance(accounts, list):
         return []
     pairs = [(a.get("firm"), a.get("profile", "default")) if isinstance(a, dict) else (None, None) for a in accounts]
-    return name_problems(data.get("firms", {}), [str(p) for p in profiles], pairs)
+    problems = name_problems({k: v for k, v in firms.items() if isinstance(v, dict)}, [str(p) for p in profiles],
+                             pairs)
+    return [p for p in problems if not any(p.startswith(f"accounts.{i}.firm: unknown firm {k!r}")
+                                           for i in range(len(accounts)) for k, v in firms.items()
+                                           if not isinstance(v, dict))]
 
 
 def _given_elsewhere(key: str, overrides: dict[str, Any]) -> str:
-    """Where a setting's value came from when not from the file: `` (given on the command line)``, ``
-    (from OCTET_...)``, or nothing."""
+    """Where a setting's value came from when not from the file: `` (given on the command line)`` (the
+    command line wins over the environment), `` (from OCTET_...)``, or nothing. Only an option or a
+    variable of that very key is named (a whole section's variable, as OCTET_SESSION, is not traced)."""
     section, _, name = key.partition(".")
     if name and "." not in name and f"{section}__{name}" in overrides:
         return " (given on the command line)"
     env = "OCTET_" + key.upper().replace(".", "__")
-    return f" (from {env})" if key and env in os.environ else ""
+    if key and any(name.upper() == env for name in os.environ):
+        return f" (from {env})"
+    return ""
 
 
 def _format(error: ValidationError, source: str, data: dict[str, Any] | None = None,
@@ -890,14 +917,22 @@ def load_settings(path: str | Path = "octet.yaml", **overrides: Any) -> Settings
         raise SettingsError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):
         raise SettingsError(f"{path}: the top level must be a mapping of sections")
+    given: dict[str, Any] = {}
     for key, value in overrides.items():
         section, _, name = key.partition("__")
-        data.setdefault(section, {})[name] = value
+        given.setdefault(section, {})[name] = value
+    token = _COMMAND_LINE.set(given)
     try:
         return Settings(**data)
     except ValidationError as exc:
-        raise SettingsError(_format(exc, str(path), data, overrides)) from None
+        merged = copy.deepcopy(data)
+        for section, values in given.items():
+            part = merged.get(section)
+            merged[section] = {**part, **values} if isinstance(part, dict) else values
+        raise SettingsError(_format(exc, str(path), merged, overrides)) from None
     except (SourceError, RecursionError) as exc:  # an OCTET_* variable that cannot be read (not JSON, or nested too deep)
         raise SettingsError(f"the environment (OCTET_* variables, read over {path}): {str(exc)[:200]} (a variable "
                             "that sets a whole section holds JSON, as OCTET_AGENTS__ANALYSIS='{\"atr_period\": 14}', "
                             "merged with the file's; or set one key, as OCTET_AGENTS__ANALYSIS__ATR_PERIOD=14)") from None
+    finally:
+        _COMMAND_LINE.reset(token)

@@ -124,12 +124,12 @@ def verify(engine: Engine, watch: Collection[int] = ()) -> Verdict:
 
 
 def runs_of_order(engine: Engine, order_id: str) -> list[str]:
-    """The runs that hold audit records of ``order_id``, the latest last (client order ids are deterministic:
-    the same data run again places the same ids)."""
+    """The runs that hold audit records of ``order_id``, by when each placed it (its first record there), the
+    latest last (client order ids are deterministic: the same data run again places the same ids)."""
     with engine.connect() as conn:
-        rows = conn.execute(select(audit.c.run_id, func.max(audit.c.seq).label("last"))
+        rows = conn.execute(select(audit.c.run_id, func.min(audit.c.seq).label("first"))
                             .where(audit.c.order_id == order_id).group_by(audit.c.run_id)).all()
-    return [r.run_id for r in sorted(rows, key=lambda r: r.last)]
+    return [r.run_id for r in sorted(rows, key=lambda r: r.first)]  # by when each run placed it
 
 
 def story(engine: Engine, order_id: str, run_id: str | None = None) -> list[Any]:

@@ -96,6 +96,10 @@ def test_histdata_times_are_eastern_standard_time_all_year(registry) -> None:
     told = load("DAT_ASCII_EURUSD_M1_202403.csv", registry, tz="NY+7")
     assert told.ticks.ts.tolist() == bars.ticks.ts.tolist()
     assert "the clock given (NY+7) is not used" in " ".join(told.reports[0].notes)
+    # named as HistData's layout, the clock given is the file's (a file of that layout stamped elsewhere)
+    utc_file = load("DAT_ASCII_EURUSD_M1_202403.csv", registry, tz="UTC", format="histdata")
+    assert utc_file.ticks.ts[0] == utc(2024, 3, 8, 16, 58)
+    assert "times on the clock given, UTC" in " ".join(utc_file.reports[0].notes)
 
 
 def test_dukascopy_candles_in_gmt_and_ticks_with_their_offset(registry) -> None:
@@ -108,6 +112,9 @@ def test_dukascopy_candles_in_gmt_and_ticks_with_their_offset(registry) -> None:
     assert ticks.ticks.bid.tolist() == [127900, 127901] and ticks.ticks.ask.tolist() == [127912, 127913]
     assert ticks.ticks.volume.tolist() == [3.75, 2.0]  # ask and bid volume
     assert "times in UTC" in candles.reports[0].notes
+    gmt_told = load("GBPUSD_Candlestick_1_Hour_BID_11.03.2024-11.03.2024.csv", registry, tz="NY+7")
+    assert gmt_told.ticks.ts.tolist() == candles.ticks.ts.tolist()
+    assert "times in UTC (the file's Gmt time; the clock given, NY+7, is not used)" in gmt_told.reports[0].notes
     # local times carry their offset: a clock given does not move them, and the report says which rule read them
     told = load("GBPUSD_Ticks_11.03.2024-11.03.2024.csv", registry, tz="NY+7")
     assert told.ticks.ts.tolist() == ticks.ticks.ts.tolist()

@@ -407,6 +407,56 @@ def test_check_config_names_every_bad_key_in_one_run_the_names_too(tmp_path) -> 
     assert "2 invalid setting(s)" in out and "unknown firm" in out and "unknown profile" in out, out
 
 
+def test_a_commands_option_beats_the_environment_which_beats_the_file(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    path = write(tmp_path, lambda d: d["session"].update(ticks=7_000))
+    assert load_settings(path).session.ticks == 7_000
+    monkeypatch.setenv("OCTET_SESSION__TICKS", "100")
+    assert load_settings(path).session.ticks == 100
+    assert load_settings(path, session__ticks=50).session.ticks == 50
+    with pytest.raises(SettingsError, match=r"session\.ticks: .* \(got -2\) \(given on the command line\)"):
+        load_settings(path, session__ticks=-2)
+    monkeypatch.setenv("OCTET_SESSION__TICKS", "-3")
+    with pytest.raises(SettingsError, match=r"session\.ticks: .* \(got '-3'\) \(from OCTET_SESSION__TICKS\)"):
+        load_settings(path)
+    assert load_settings(path, session__ticks=50).session.ticks == 50  # the option wins over the bad variable
+
+
+def test_a_bad_value_in_the_file_is_not_blamed_on_a_variable_of_another_key(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    path = write(tmp_path, lambda d: d["session"].update(batch_size=-1))
+    monkeypatch.setenv("OCTET_SESSION__TICKS", "100")
+    with pytest.raises(SettingsError) as err:
+        load_settings(path)
+    assert "session.batch_size" in str(err.value) and "OCTET_" not in str(err.value) and "command line" not in str(err.value)
+
+
+def test_names_are_not_checked_on_the_file_alone_when_the_environment_sets_firms(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    def spoil(d: dict) -> None:  # type: ignore[type-arg]
+        d["session"]["batch_size"] = -1
+        d["accounts"][1]["firm"] = "envfirm"
+    path = write(tmp_path, spoil)
+    monkeypatch.setenv("OCTET_FIRMS__ENVFIRM", '{"daily_loss_pct": 3, "max_loss_pct": 6, "lock_at_initial": true}')
+    with pytest.raises(SettingsError) as err:
+        load_settings(path)
+    assert "1 invalid setting(s)" in str(err.value) and "envfirm" not in str(err.value)
+
+
+def test_a_firm_that_is_not_a_mapping_is_named_once_and_blames_no_account(tmp_path) -> None:
+    def spoil(d: dict) -> None:  # type: ignore[type-arg]
+        d["session"]["batch_size"] = -1
+        d["firms"]["trailing_funded"] = [1, 2]
+    with pytest.raises(SettingsError) as err:
+        load_settings(write(tmp_path, spoil))
+    text = str(err.value)
+    assert "2 invalid setting(s)" in text and text.count("trailing_funded") == 1, text
+
+
+def test_a_firm_value_out_of_any_range_is_a_line_not_a_traceback(tmp_path) -> None:
+    path = write(tmp_path, lambda d: d["firms"]["trailing_funded"].update(reset_time=10 ** 40))
+    result = CliRunner().invoke(app, ["check-config", "--config", str(path)])
+    assert result.exit_code == 2 and "firms.trailing_funded" in result.output, result.output
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit), repr(result.exception)
+
+
 def generate(settings, seed: int = 7, n: int = 30_000):  # type: ignore[no-untyped-def]
     return generate_ticks(settings.registry(), settings.generator_profiles(), n, seed, datetime(2026, 3, 2, tzinfo=UTC))
 

@@ -123,6 +123,19 @@ def test_reading_the_store_starts_no_redis_and_no_broker(tmp_path) -> None:  # t
     assert sorted(p.name for p in data.iterdir()) == ["octet.db"]
 
 
+def test_read_only_commands_make_no_database_of_a_mistyped_url(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    for command in (("db", "current"), ("audit", "verify", "--no-anchors"), ("users", "list"), ("models", "list")):
+        done = octet(*command, "--url", f"sqlite:///{tmp_path / 'typo.db'}")
+        _one_line_error(done, 2, "typo.db: no such file")
+        assert not (tmp_path / "typo.db").exists(), command
+
+
+def test_generate_refuses_a_path_it_cannot_write_in_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    _one_line_error(octet("generate", str(tmp_path / "none" / "x.csv"), "--ticks", "100"), 2, "there is no folder")
+    _one_line_error(octet("generate", str(tmp_path / "x.txt"), "--ticks", "100"), 2, "a .csv or a .parquet file")
+    _one_line_error(octet("generate", str(tmp_path), "--ticks", "100"), 2, "a .csv or a .parquet file")
+
+
 def test_exec_serve_without_its_binary_is_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
     env = {k: v for k, v in os.environ.items() if k != "OCTET_EXEC_BINARY"}
     done = subprocess.run([sys.executable, "-m", "cluster.cli", "exec-serve", "--journal-dir", str(tmp_path / "j")],

@@ -124,6 +124,28 @@ def test_a_body_over_the_limit_is_refused_before_anyone_is_authenticated(tmp_pat
     store.close()
 
 
+def test_an_orders_story_is_of_one_run_the_latest_unless_one_is_asked_for(tmp_path: Path) -> None:
+    from starlette.testclient import TestClient
+
+    from cluster.storage import audit
+    from cluster.storage.audit import Entry
+
+    app, keys, store = _app(tmp_path)
+    with store.engine.begin() as conn:  # the same client order id placed by two runs
+        audit.append(conn, "ra", [Entry("order", 1, {"lots": "0.10"}, "s1", "oc-1", "acc")])
+        audit.append(conn, "rb", [Entry("order", 2, {"lots": "0.20"}, "s1", "oc-1", "acc")])
+    viewer = {"X-API-Key": keys["viewer"]}
+    with TestClient(app) as c:
+        latest = c.get("/api/v1/orders/oc-1/story", headers=viewer)
+        assert latest.status_code == 200 and [r["run_id"] for r in latest.json()["items"]] == ["rb"]
+        asked = c.get("/api/v1/orders/oc-1/story", params={"run": "ra"}, headers=viewer)
+        assert asked.status_code == 200 and [r["run_id"] for r in asked.json()["items"]] == ["ra"]
+        other = c.get("/api/v1/orders/oc-1/story", params={"run": "rz"}, headers=viewer)
+        assert other.status_code == 404 and "in run 'rz'" in other.json()["detail"]
+        assert c.get("/api/v1/orders/oc-1/story", params={"run": "x" * 33}, headers=viewer).status_code == 422
+    store.close()
+
+
 def test_cors_allows_only_the_configured_origins(tmp_path: Path) -> None:
     from starlette.testclient import TestClient
 

@@ -85,6 +85,13 @@ def test_an_orders_story_is_of_one_run_the_latest_unless_named(url: str) -> None
     other = subprocess.run([*cli, "--run", "r9"], capture_output=True, text=True, timeout=60, cwd=ROOT, env=env)
     assert other.returncode == 1 and "in run r9" in other.stdout + other.stderr
     assert "(it is in runs r2, r1)" in other.stdout + other.stderr and "Traceback" not in other.stdout + other.stderr
+    # a run still going writes a late record of its order after another run placed the same id: the latest is
+    # still the run that placed it last; text from the store is shown as text, not as markup
+    with store.engine.begin() as conn:
+        audit.append(conn, "r1", [Entry("report", 99, {"status": "FILLED"}, None, "o3", "acc[/i]")])
+    assert audit.runs_of_order(store.engine, "o3") == ["r1", "r2"]
+    late = subprocess.run([*cli, "--run", "r1"], capture_output=True, text=True, timeout=60, cwd=ROOT, env=env)
+    assert late.returncode == 0 and "acc[/i]" in late.stdout, late.stdout + late.stderr
 
 
 def test_the_audit_chain_verifies_and_the_database_refuses_to_change_it(url: str) -> None:

@@ -397,12 +397,15 @@ def _carry(bid: npt.NDArray[np.float64], ask: npt.NDArray[np.float64], usable: n
 
 def parse_histdata(rows: pl.DataFrame, path: Path, spec: FileSpec, known: list[str]) -> Parsed:
     first = rows.row(0, named=True)["text"].strip()
-    # HistData stamps every file on one clock, whatever a --tz (or session.data_tz) says for other files'
-    clock = HISTDATA_EST
+    # HistData stamps every file on one clock: a --tz (or session.data_tz) given for other files is not used
+    # on a file found to be HistData's; with --format histdata named, it is (a file of that layout re-stamped)
+    given = _clock(spec, None)  # a clock that does not exist is refused either way
+    clock = given if given is not None and spec.format == "histdata" else HISTDATA_EST
     symbol = _symbol(spec, path, known)
     notes = [f"times on HistData's clock, {clock.name} (Eastern Standard Time, no daylight saving)"
-             + (f"; the clock given ({spec.tz}) is not used: HistData stamps every file on its own"
-                if spec.tz is not None else "")]
+             + (f"; the clock given ({spec.tz}) is not used: HistData stamps every file on its own (name "
+                "--format histdata to read it on the clock given)" if given is not None else "")
+             if clock is HISTDATA_EST else f"times on the clock given, {clock.name} (--format histdata)"]
     if ";" in first:
         names = ["_t", "open", "high", "low", "close", "volume"]
         f = _fields(rows, ";", names)
@@ -460,7 +463,8 @@ def parse_dukascopy(rows: pl.DataFrame, path: Path, spec: FileSpec, known: list[
     symbol = _symbol(spec, path, known)
     faults = [_count_fault(len(names)), _time_fault(raw, local, ts, clock_name)]
     # local times carry their offset on each row: a clock given reads only the rows without one
-    notes = ["times in UTC" if gmt else "times by the offset each row gives"
+    notes = ["times in UTC" + (f" (the file's Gmt time; the clock given, {spec.tz}, is not used)" if spec.tz else "")
+             if gmt else "times by the offset each row gives"
              + (f" (a row without one on {clock.name})" if clock is not None else "")]
     if kind == "bars":
         values = {n: _number(n) for n in ("open", "high", "low", "close")}
