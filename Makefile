@@ -41,8 +41,10 @@ stubs:
 	    sed 's/^from octet\.exec\.v1 import/from cluster.adapters.rust_exec.pb import/' $$tmp/octet/exec/v1/$$f > $(STUBS_OUT)/$$f; \
 	  done && rm -rf $$tmp && touch $(STUBS_OUT)/exec_pb2_grpc.py
 
+# $(MAKE) by another name: a recipe line naming $(MAKE) runs even under make -n, where the stubs it asks for are not made
+SUBMAKE = $(MAKE)
 stubs-check: $(SYNCED)
-	@tmp=$$(mktemp -d) && $(MAKE) --no-print-directory stubs STUBS_OUT=$$tmp && \
+	@tmp=$$(mktemp -d) && $(SUBMAKE) --no-print-directory stubs STUBS_OUT=$$tmp && \
 	  for f in exec_pb2.py exec_pb2.pyi exec_pb2_grpc.py; do \
 	    cmp -s $$tmp/$$f $(PB)/$$f || { echo "$(PB)/$$f differs from $(PROTO): run make stubs and commit" >&2; rm -rf $$tmp; exit 1; }; \
 	  done; rm -rf $$tmp
