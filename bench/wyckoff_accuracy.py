@@ -359,7 +359,7 @@ def score_real(params: WyckoffParams) -> dict[str, Any]:
     except MissingData as e:
         print(f"\nreal bars skipped: {e}")
         return {"skipped": str(e)}
-    r = score_marked(params, bars, MARKS, EURUSD, None)
+    r = score_marked(params, bars, MARKS, None)
     print_report("real EURUSD H1 against the hand marks", r)
     write_real_docs(r)
     return r
@@ -376,10 +376,7 @@ def score_real_tuning(params: WyckoffParams) -> None:
         except MissingData as e:
             print(f"\n{ts.name} skipped: {e}")
             continue
-        # a share CFD where the bars are not EURUSD's (its prices to the cent: signals are priced in it)
-        inst = EURUSD if bars.symbol == "EURUSD" else Instrument(bars.symbol, bars.symbol, "USD", 2,
-                                                                  __import__("decimal").Decimal("0.01"), contract_size=1)
-        r = score_marked(params, bars, ts.marks, inst, ROOT / "var" / "wyckoff" / f"real_{ts.key}")
+        r = score_marked(params, bars, ts.marks, ROOT / "var" / "wyckoff" / f"real_{ts.key}")
         print_report(f"REAL TUNING SET: {ts.name} against the hand marks", r)
         for rg in r["ranges"]:
             print(f"\nrange {rg['id']} {rg['kind']} ({rg['confidence']}) {rg['from']} .. {rg['to']}\n"
@@ -387,13 +384,21 @@ def score_real_tuning(params: WyckoffParams) -> None:
                   + (f"; read as {', '.join(rg['detected_kinds'])}" if rg["detected_kinds"] else ""))
 
 
-def score_marked(params: WyckoffParams, bars: Any, marks: Path, inst: Any, charts: Path | None) -> dict[str, Any]:
+def detect_real(bars: Any, params: WyckoffParams) -> Any:
+    """The detector on real bars (``realbars.RealBars``): EURUSD's as EURUSD, others as a share CFD (its prices
+    to the cent: signals are priced in it)."""
+    inst = EURUSD if bars.symbol == "EURUSD" else Instrument(bars.symbol, bars.symbol, "USD", 2,
+                                                              __import__("decimal").Decimal("0.01"), contract_size=1)
+    return detect_points(bars.symbol, bars.start_ns, bars.end_ns, bars.open, bars.high, bars.low, bars.close,
+                         bars.volume, SCALE, params, inst)
+
+
+def score_marked(params: WyckoffParams, bars: Any, marks: Path, charts: Path | None) -> dict[str, Any]:
     """Real ``bars`` against the hand ``marks``: the report, and each marked range with a chart."""
     from trading.wyckoff.realbars import marked
 
     truth = marked(bars, marks)
-    d = detect_points(bars.symbol, bars.start_ns, bars.end_ns, bars.open, bars.high, bars.low, bars.close,
-                      bars.volume, SCALE, params, inst)
+    d = detect_real(bars, params)
     score = Score()
     score.add(truth, d.events, None, d.ranges, d.signals, SCALE)
     r = report(score)

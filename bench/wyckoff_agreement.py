@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import machine, write_results  # noqa: E402
-from bench.wyckoff_accuracy import EURUSD, TARGET_EVENTS  # noqa: E402
-from trading.instruments import Instrument  # noqa: E402
-from trading.wyckoff import WyckoffParams, detect_points  # noqa: E402
+from bench.wyckoff_accuracy import TARGET_EVENTS, detect_real  # noqa: E402
+from trading.wyckoff import WyckoffParams  # noqa: E402
 from trading.wyckoff.realbars import MARKS, SCALE, TUNING_SETS, MarkedTruth, MissingData, TuningSet, eurusd_h1, marked  # noqa: E402
 from trading.wyckoff.scoring import TOLERANCE, match_named  # noqa: E402
 
@@ -188,13 +186,8 @@ def main() -> None:
 def score_set(ts: TuningSet, bars: Any, first: MarkedTruth, second: MarkedTruth,
               detectors: dict[str, WyckoffParams]) -> dict[str, Any]:
     """One set's figures: the second against the first, the ranges, and each detector against both."""
-    inst = EURUSD if bars.symbol == "EURUSD" else Instrument(bars.symbol, bars.symbol, "USD", 2, Decimal("0.01"),
-                                                              contract_size=1)
-    seen = {}
-    for name, params in detectors.items():
-        d = detect_points(bars.symbol, bars.start_ns, bars.end_ns, bars.open, bars.high, bars.low, bars.close,
-                          bars.volume, SCALE, params, inst)
-        seen[name] = [(e.event, first.bar_of(e.bar_ts_ns)) for e in d.events if not e.event.startswith("swing")]
+    seen = {name: [(e.event, first.bar_of(e.bar_ts_ns)) for e in detect_real(bars, params).events
+                   if not e.event.startswith("swing")] for name, params in detectors.items()}
     f, s = events(first), events(second)
     r: dict[str, Any] = {
         "name": ts.name, "bars": len(bars), "first": str(ts.marks.relative_to(ROOT)),

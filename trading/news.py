@@ -203,23 +203,23 @@ def read_calendar(path: Path, tz: str | None = None) -> CalendarRead:
             raise InvalidValue(f"{path}:{reader.reader.line_num}", "", f"not a CSV file Octet can read ({exc})") \
                 from None
         except UnicodeDecodeError:
-            line, text = _undecodable(path)
-            utf16 = line == 1 and text[:10] in ("b'\\xff\\xfe", "b'\\xfe\\xff")  # the byte-order mark MetaTrader writes
-            raise InvalidValue(f"{path}:{line}", text, "UTF-16 text (a MetaTrader file?), not a UTF-8 calendar: save "
+            line, raw = _undecodable(path)
+            utf16 = line == 1 and raw.startswith((b"\xff\xfe", b"\xfe\xff"))  # the byte-order mark MetaTrader writes
+            raise InvalidValue(f"{path}:{line}", repr(raw[:24]), "UTF-16 text (a MetaTrader file?), not a UTF-8 calendar: save "
                                "the export as UTF-8 CSV" if utf16 else "not UTF-8 text: save the export as UTF-8 CSV") \
                 from None
 
 
-def _undecodable(path: Path) -> tuple[int, str]:
-    """The first line that is not UTF-8, and its bytes as Python shows them (the decoder reads ahead,
-    so the error itself does not tell the line)."""
+def _undecodable(path: Path) -> tuple[int, bytes]:
+    """The first line that is not UTF-8, and its bytes (the decoder reads ahead, so the error itself
+    does not tell the line)."""
     with path.open("rb") as fh:
         for n, raw in enumerate(fh, start=1):
             try:
                 raw.decode("utf-8")
             except UnicodeDecodeError:
-                return n, repr(raw[:24])
-    return 0, ""
+                return n, raw
+    return 0, b""
 
 
 def _read_rows(path: Path, reader: csv.DictReader[str], tz: str | None) -> CalendarRead:

@@ -843,6 +843,8 @@ def name_problems(firms: Any, profiles: list[str], accounts: list[tuple[Any, Any
     (``accounts``: (firm, profile) of each), a line each naming its key."""
     problems = []
     for name, data in (firms.items() if isinstance(firms, dict) else []):
+        if not isinstance(data, dict):
+            continue  # a firm that is not a mapping: the section's own check names it
         try:
             rules_from_dict(name, data)
         except InvalidValue as exc:  # a missing key reads "is required", not "=None"
@@ -870,11 +872,7 @@ def _raw_name_problems(data: dict[str, Any]) -> list[str]:
     if not isinstance(firms, dict) or not isinstance(profiles, dict) or not isinstance(accounts, list):
         return []
     pairs = [(a.get("firm"), a.get("profile", "default")) if isinstance(a, dict) else (None, None) for a in accounts]
-    problems = name_problems({k: v for k, v in firms.items() if isinstance(v, dict)}, [str(p) for p in profiles],
-                             pairs)
-    return [p for p in problems if not any(p.startswith(f"accounts.{i}.firm: unknown firm {k!r}")
-                                           for i in range(len(accounts)) for k, v in firms.items()
-                                           if not isinstance(v, dict))]
+    return name_problems(firms, [str(p) for p in profiles], pairs)
 
 
 def _given_elsewhere(key: str, overrides: dict[str, Any]) -> str:
