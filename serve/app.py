@@ -418,9 +418,9 @@ def build_app(settings: Settings, engine: Any = None, site: Any = "load") -> Fas
                      status: Annotated[str | None, Query(max_length=20, pattern=PRINTABLE, description="its last report's status")] = None,
                      from_ns: Ns = None, to_ns: Ns = None, limit: Limit = 100, cursor: Cursor = None) -> s.Orders:
         """Orders, oldest first (by the time of their first execution report)."""
-        items, nxt = await db(gw.reader.orders, await run_of(run), account, symbol, status, from_ns, to_ns, limit,
-                              cursor)
-        return s.Orders(items=items, next_cursor=nxt)
+        run_id = await run_of(run)
+        items, nxt = await db(gw.reader.orders, run_id, account, symbol, status, from_ns, to_ns, limit, cursor)
+        return s.Orders(run_id=run_id, items=items, next_cursor=nxt)
 
     @r.get("/orders/{client_order_id}/story", response_model=s.Story, **routed("viewer"))
     async def story(client_order_id: Annotated[str, PathParam(max_length=128, pattern=PRINTABLE)],
@@ -442,8 +442,9 @@ def build_app(settings: Settings, engine: Any = None, site: Any = "load") -> Fas
     @r.get("/fills", response_model=s.Fills, **routed("viewer"))
     async def fills(run: RunQ = None, account: Text = None, symbol: Text = None, from_ns: Ns = None,
                     to_ns: Ns = None, limit: Limit = 100, cursor: Cursor = None) -> s.Fills:
-        items, nxt = await db(gw.reader.fills, await run_of(run), account, symbol, from_ns, to_ns, limit, cursor)
-        return s.Fills(items=items, next_cursor=nxt)
+        run_id = await run_of(run)
+        items, nxt = await db(gw.reader.fills, run_id, account, symbol, from_ns, to_ns, limit, cursor)
+        return s.Fills(run_id=run_id, items=items, next_cursor=nxt)
 
     @r.get("/trades", response_model=s.Trades, **routed("viewer"))
     async def trades(run: RunQ = None, account: Text = None, symbol: Text = None, from_ns: Ns = None,

@@ -112,6 +112,7 @@ class Order(Doc):
 
 
 class Orders(Page):
+    run_id: str = Field(description="the run these orders are of (an order's story takes it as ?run=)")
     items: list[Order]
 
 
@@ -130,6 +131,7 @@ class Fill(Doc):
 
 
 class Fills(Page):
+    run_id: str = Field(description="the run these fills are of (an order's story takes it as ?run=)")
     items: list[Fill]
 
 

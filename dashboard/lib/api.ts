@@ -257,4 +257,5 @@ export interface Run {
 export interface Page<T> {
   items: T[];
   next_cursor?: string | null;
+  run_id?: string; // the run the items are of (orders, fills, operator records, alerts)
 }

@@ -3,8 +3,9 @@
 
 A viewer logs in and sees each account as the API has it, and no control; a fill the desk books
 reaches the blotter and the chart within 2 s of its publication; the chart marks a spring the
-detector found on its bar and the latest signal's stop and targets; an order's story lists the
-saga's five steps in order; an admin's halt halts the desk and rust_exec (asked directly) reports
+detector found on its bar and the latest signal's stop and targets; an order's story, opened from
+the blotter in the run the blotter named, lists the saga's steps in order (an execution step for
+each leg the style step made); an admin's halt halts the desk and rust_exec (asked directly) reports
 halted, and the page says so; each page's screenshot is written to the test output and is not blank.
 """
 
@@ -275,23 +276,30 @@ def test_the_chart_lists_a_detected_springs_mark_at_its_bar_and_the_latest_signa
     page.context.close()
 
 
-def test_an_orders_story_lists_the_sagas_five_steps_in_order_with_their_verdicts(browser: Any, desk: Desk) -> None:
+def test_an_orders_story_in_its_run_lists_the_sagas_steps_in_order_with_their_verdicts(browser: Any, desk: Desk) -> None:
     page = logged_in(browser, desk, "viewer", "/blotter/")
     link = page.locator("table[data-testid='blotter-orders'] a").first
     until(lambda: link.count() > 0, 60, "no order in the blotter")
     order = link.inner_text()
+    run = desk.get("/orders", limit=1)["run_id"]
+    assert link.get_attribute("href").endswith(f"&run={run}")  # ids repeat across runs: the link names its run
     link.click()
     page.wait_for_url("**/story/**")
     steps = page.get_by_test_id("saga-steps").get_by_test_id("saga-step")
     until(lambda: steps.count() >= 5, 20, "the story shows no saga steps")
     names = [steps.nth(i).get_by_test_id("step-name").inner_text() for i in range(steps.count())]
     verdicts = [steps.nth(i).get_by_test_id("step-verdict").inner_text() for i in range(steps.count())]
-    assert names == STEPS, names
-    story = desk.get(f"/orders/{order}/story")["items"]
-    want = [(r["payload"]["step"], r["payload"]["outcome"]) for r in story if r["kind"] == "decision"]
-    assert list(zip(names, verdicts, strict=True)) == want
+    story = desk.get(f"/orders/{order}/story", run=run)["items"]
+    decisions = [r["payload"] for r in story if r["kind"] == "decision"]
+    # the execution step sends each leg the style step made (a laddered profile makes several), each named
+    legs = int(next(d["reason"] for d in decisions if d["step"] == "style").split(" leg")[0])
+    assert names == STEPS + ["execution"] * (legs - 1), names
+    sent = [d["reason"].split()[0] for d in decisions if d["step"] == "execution"]
+    assert order in sent and len(set(sent)) == legs, (order, sent)
+    assert list(zip(names, verdicts, strict=True)) == [(d["step"], d["outcome"]) for d in decisions]
     assert all(verdicts), verdicts
     assert page.get_by_test_id("story-signal").count() == 1
+    assert page.get_by_test_id("story-run").inner_text() == f"in run {run}"
     shot(page, "story")
     page.context.close()
 

@@ -116,6 +116,9 @@ def test_every_read_route_returns_what_the_store_holds(base: str, recorded, keys
             assert {k: v for k, v in o.items() if k not in ("placed_ns", "status")} == by_id[o["client_order_id"]]
             assert o["status"] == last_status[o["client_order_id"]]
         assert [o["placed_ns"] for o in orders] == sorted(o["placed_ns"] for o in orders)
+        # each page names its run, which an order's story takes (the dashboard's blotter links with it)
+        for path in ("/orders", "/fills"):
+            assert c.get(f"{API}{path}", headers=auth(viewer), params={"limit": 1}).json()["run_id"] == "gw"
         # fills, signals in the order written; trades by close
         assert walk(c, "/fills", viewer) == [as_str(f) for f in back["fills"]]
         assert walk(c, "/signals", viewer) == [as_str(s) for s in back["signals"]]

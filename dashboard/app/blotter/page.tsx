@@ -65,12 +65,15 @@ const COLUMNS: Record<Tab, [string, string, boolean?][]> = {
 
 function cell(tab: Tab, key: string, row: Row) {
   const v = row[key];
-  if (key === "client_order_id" && typeof v === "string")
+  if (key === "client_order_id" && typeof v === "string") {
+    // the run the row is of: client order ids repeat when the same data runs again
+    const run = typeof row.run_id === "string" ? `&run=${encodeURIComponent(row.run_id)}` : "";
     return (
-      <Link href={`/story/?order=${encodeURIComponent(v)}`} title="The order's story">
+      <Link href={`/story/?order=${encodeURIComponent(v)}${run}`} title="The order's story">
         {v}
       </Link>
     );
+  }
   if (key.endsWith("_ns")) return when(v as number | null);
   if (["realized_pnl", "floating_pnl", "pnl"].includes(key)) return money(v as string);
   return v === null || v === undefined ? "–" : String(v);
@@ -104,7 +107,7 @@ function Blotter() {
         setNext(null);
       } else {
         const r = await api<Page<Order | Fill | Trade>>(`/${tab}${query({ account, symbol, limit: LIMIT, cursor })}`);
-        setRows(r.items as unknown as Row[]);
+        setRows(r.items.map((i) => ({ ...i, run_id: r.run_id })) as unknown as Row[]);
         setNext(r.next_cursor ?? null);
       }
       setError(null);
@@ -129,7 +132,7 @@ function Blotter() {
       }
       const d = m.data as Row;
       if ((account && d.account_id !== account) || (symbol && d.symbol !== symbol)) return;
-      setLive((l) => [{ ...d, live: true, seq: m.seq, at_us: m.at_us, seen_ms: Date.now() }, ...l].slice(0, 200));
+      setLive((l) => [{ ...d, run_id: m.run_id, live: true, seq: m.seq, at_us: m.at_us, seen_ms: Date.now() }, ...l].slice(0, 200));
     },
     [tab, account, symbol, load],
   );

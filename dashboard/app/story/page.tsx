@@ -3,7 +3,7 @@
 import Link from "next/link";
 import { useEffect, useState } from "react";
 import { Guard, Problem } from "@/components/Guard";
-import { api, type AuditRecord } from "@/lib/api";
+import { api, query, type AuditRecord } from "@/lib/api";
 import { num, when } from "@/lib/format";
 
 function Numbers({ v }: { v: unknown }) {
@@ -85,10 +85,12 @@ function Story() {
   const [items, setItems] = useState<AuditRecord[] | null>(null);
   const [error, setError] = useState<unknown>(null);
   useEffect(() => {
-    const o = new URLSearchParams(window.location.search).get("order");
+    const params = new URLSearchParams(window.location.search);
+    const o = params.get("order");
+    const run = params.get("run"); // none: the latest run that placed the order
     setOrder(o);
     if (o)
-      api<{ items: AuditRecord[] }>(`/orders/${encodeURIComponent(o)}/story`).then(
+      api<{ items: AuditRecord[] }>(`/orders/${encodeURIComponent(o)}/story${query({ run })}`).then(
         (r) => setItems(r.items),
         (e) => setError(e),
       );
@@ -106,6 +108,11 @@ function Story() {
       <h1>
         Order <code>{order}</code>
       </h1>
+      {items && items.length > 0 && (
+        <p className="muted" data-testid="story-run">
+          in run <code>{items[0].run_id}</code>
+        </p>
+      )}
       <Problem error={error} />
       {items === null && !error && <p role="status">Loading its story…</p>}
       {items && (
