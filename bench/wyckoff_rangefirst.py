@@ -34,7 +34,8 @@ detector and the same with its range gate off, on the **tuning** data only: the 
 (recall against the marks both analysts made, precision against either: the most lenient pairing,
 named as such; and against the first analyst alone) and families A-I, tuning seeds 0..N-1, unperturbed
 and volatility x2 (climaxes, springs and upthrusts against the labels). The scored EURUSD set and
-family J are never read here. Prints its figures; a run with every default (no ``--set``, families
+family J are never read here, unless ``--held-out`` (the committed settings only, no ``--set``) scores the
+EURUSD set once as well. Prints its figures; a run with every default (no ``--set``, families
 included) writes bench/results/wyckoff_rangefirst.json.
 """
 
@@ -272,16 +273,17 @@ def pr(c: list[int]) -> dict[str, Any]:
             "precision": round(right / found, 3) if found else None, "recall": round(right / labelled, 3) if labelled else None}
 
 
-def real_sets(p: RangeFirst) -> dict[str, Any]:
-    """The real tuning sets: recall against the marks both analysts made, precision against either; and
-    against the first analyst alone, as every earlier round scored."""
+def real_sets(p: RangeFirst, held_out: bool = False) -> dict[str, Any]:
+    """The real tuning sets (``held_out``: the scored EURUSD set instead): recall against the marks both
+    analysts made, precision against either; and against the first analyst alone, as every earlier round
+    scored."""
     from bench.wyckoff_accuracy import detect_real
-    from bench.wyckoff_agreement import SECOND, agreed, events, precision_either
+    from bench.wyckoff_agreement import SECOND, SETS, agreed, events, precision_either
     from trading.wyckoff import WyckoffParams
     from trading.wyckoff.realbars import TUNING_SETS, MissingData, marked
 
     out: dict[str, Any] = {}
-    for ts in TUNING_SETS:
+    for ts in (SETS[0],) if held_out else TUNING_SETS:
         try:
             bars = ts.load()
         except MissingData as e:
@@ -314,7 +316,12 @@ def main() -> None:
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="a RangeFirst setting")
     ap.add_argument("--workers", type=positive, default=2)
     ap.add_argument("--no-families", action="store_true", help="the real tuning sets only")
+    ap.add_argument("--held-out", action="store_true",
+                    help="also score the held-out EURUSD set (the scored set), with the committed settings only")
     args = ap.parse_args()
+    if args.held_out and args.set:
+        raise SystemExit("--held-out scores the committed settings only: no --set with it (the held-out set is never "
+                         "tuned on)")
     fields = {f.name: f.type for f in dataclasses.fields(RangeFirst)}
     given: dict[str, Any] = {}
     for item in args.set:
@@ -329,11 +336,12 @@ def main() -> None:
     p = RangeFirst(**given)
     print(f"range-first prototype: {p}")
     real = real_sets(p)
-    for key, r in real.items():
+    held = real_sets(p, held_out=True) if args.held_out else {}
+    for key, r in [*real.items(), *(("held out: " + k, v) for k, v in held.items())]:
         if "skipped" in r:
             print(f"\n{key}: skipped ({r['skipped']})")
             continue
-        print(f"\n{r['name']} ({r['bars']} bars): {r['both_marked']} climaxes, springs and upthrusts both analysts marked")
+        print(f"\n{key.split(':')[0] + ': ' if key.startswith('held out') else ''}{r['name']} ({r['bars']} bars): {r['both_marked']} climaxes, springs and upthrusts both analysts marked")
         for name in ("range_first", "shipped", "gate_off"):
             x = r[name]
             e, t = x["either"], x["vs_first"]["together"]
@@ -373,6 +381,7 @@ def main() -> None:
         "what": "a range-first, price-only reading (research prototype, round 29; not the desk's detector) beside the "
                 "shipped detector and its gate off, on tuning data only",
         "settings": dataclasses.asdict(p), "seeds": args.seeds, "real_tuning_sets": real, "families": fam,
+        "held_out_real_set": held or None,
         "machine": machine()})
 
 
