@@ -147,3 +147,6 @@ def test_the_bench_refuses_an_unknown_or_bad_setting_in_one_line() -> None:
         r = subprocess.run([sys.executable, "bench/wyckoff_rangefirst.py", "--no-families", "--set", item],
                            capture_output=True, text=True, cwd=ROOT, timeout=120)
         assert r.returncode != 0 and says in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    r = subprocess.run([sys.executable, "bench/wyckoff_rangefirst.py", "--no-families", "--held-out", "--set", "pivot=4"],
+                       capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert r.returncode != 0 and "never tuned on" in r.stderr and "held out" not in r.stdout, r.stdout + r.stderr
