@@ -283,7 +283,9 @@ def test_an_orders_story_in_its_run_lists_the_sagas_steps_in_order_with_their_ve
     order = link.inner_text()
     run = desk.get("/orders", limit=1)["run_id"]
     assert link.get_attribute("href").endswith(f"&run={run}")  # ids repeat across runs: the link names its run
-    link.click()
+    with page.expect_request(lambda r: "/story" in r.url and "/api/" in r.url) as asked:
+        link.click()
+    assert f"/orders/{order}/story?run={run}" in asked.value.url  # the page asks for the order in that run
     page.wait_for_url("**/story/**")
     steps = page.get_by_test_id("saga-steps").get_by_test_id("saga-step")
     until(lambda: steps.count() >= 5, 20, "the story shows no saga steps")

@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from bench.wyckoff_rangefirst import RangeFirst, read
+from bench.wyckoff_rangefirst import RangeFirst, atr, read
 from tests.conftest import ROOT
 from trading.wyckoff.realbars import eurusd_h1_early, goog_d1
 
@@ -41,6 +41,61 @@ def test_a_hand_built_accumulation_is_read_at_its_bars_once_each_can_be_known() 
     h, lo, c = schematic()
     assert read(h, lo, c) == [("selling_climax", 40, 58), ("automatic_rally", 47, 58), ("secondary_test", 55, 58),
                               ("spring", 100, 101), ("sign_of_strength", 120, 122)]
+
+
+def test_the_mirrored_schematic_is_read_as_a_distribution_at_the_same_bars() -> None:
+    h, lo, c = schematic()
+    events = read(300 - lo, 300 - h, 300 - c)  # upside down: a rise, a buying climax, ..., an upthrust, a break
+    assert events == [("buying_climax", 40, 58), ("automatic_reaction", 47, 58), ("secondary_test", 55, 58),
+                      ("upthrust", 100, 101), ("sign_of_weakness", 120, 122)]
+    assert not read(300 - lo, 300 - h, 300 - c, RangeFirst(st_zone=0.2))  # the ST zone holds on this side too
+    assert not read(300 - lo, 300 - h, 300 - c, RangeFirst(ar_atr=12))  # so does the AR's distance
+    assert not [e for e in read(300 - lo, 300 - h, 300 - c, RangeFirst(trend_atr=40)) if e[1] == 40]  # and the trend's
+
+
+@pytest.mark.parametrize("mirrored", [False, True])
+def test_the_trend_into_a_stop_must_reach_trend_atr(mirrored: bool) -> None:
+    h, lo, c = schematic()
+    if mirrored:
+        h, lo, c = 300 - lo, 300 - h, 300 - c
+    a = atr(h, lo, c, RangeFirst().atr_bars)
+    move = (h[10:40].max() - lo[40] if not mirrored else h[40] - lo[10:40].min()) / a[40]  # in ATR at the stop
+    assert [e for e in read(h, lo, c, RangeFirst(trend_atr=0.95 * move)) if e[1] == 40]
+    assert not [e for e in read(h, lo, c, RangeFirst(trend_atr=1.05 * move)) if e[1] == 40]
+
+
+def test_an_upthrust_shallower_than_min_depth_is_no_upthrust() -> None:
+    h, lo, c = schematic()
+    lo[100], c[100] = 109.0, 112.0  # mirrored: 1 above resistance, 0.033 of the height
+    h, lo, c = 300 - lo, 300 - h, 300 - c
+    assert ("upthrust", 100, 100) in read(h, lo, c, RangeFirst(min_depth=0.0))
+    assert not [e for e in read(h, lo, c) if e[0] == "upthrust"]
+
+
+def test_a_secondary_test_sooner_than_min_bars_is_passed_over() -> None:
+    h, lo, c = schematic()
+    assert ("secondary_test", 55, 58) in read(h, lo, c, RangeFirst(min_bars=15))  # 15 bars after the climax
+    later = read(h, lo, c, RangeFirst(min_bars=16))
+    assert ("secondary_test", 55, 58) not in later and later[0][:2] == ("selling_climax", 40)
+    assert [e for e in later if e[0] == "secondary_test"][0][1] > 58
+
+
+def test_a_range_taller_than_height_ratio_of_the_fall_is_not_known() -> None:
+    h, lo, c = schematic()  # the fall into the climax is 71 points over 30 bars, the range 30 high: 0.42
+    assert read(h, lo, c, RangeFirst(height_ratio=0.45))[:1] == [("selling_climax", 40, 58)]
+    assert not [e for e in read(h, lo, c, RangeFirst(height_ratio=0.4)) if e[1] == 40]
+
+
+def test_a_stop_not_known_as_a_range_within_max_bars_is_dropped() -> None:
+    h, lo, c = schematic()  # the ST is confirmed 18 bars after the climax
+    assert read(h, lo, c, RangeFirst(max_bars=17))[:1] == [("selling_climax", 40, 58)]
+    assert not [e for e in read(h, lo, c, RangeFirst(max_bars=15)) if e[1] == 40]
+
+
+def test_a_wick_beyond_the_edge_before_the_secondary_test_does_not_drop_the_range() -> None:
+    h, lo, c = schematic()
+    h[51] = 153.0  # 13 above the rally's top, but the bar closes inside
+    assert read(h, lo, c)[:1] == [("selling_climax", 40, 58)]
 
 
 def test_a_spring_deeper_than_the_depth_is_a_break_not_a_spring() -> None:
@@ -143,10 +198,17 @@ def test_settings_it_cannot_use_are_refused(bad: dict[str, float]) -> None:
 
 
 def test_the_bench_refuses_an_unknown_or_bad_setting_in_one_line() -> None:
-    for item, says in (("nope=1", "no setting 'nope'"), ("depth=2", "depth"), ("pivot=x", "pivot=x")):
+    for item, says in (("nope=1", "no setting 'nope'"), ("depth=2", "depth in (0, 1)"),
+                       ("pivot=x", "'x' is not a whole number"), ("depth=nan", "depth in (0, 1)")):
         r = subprocess.run([sys.executable, "bench/wyckoff_rangefirst.py", "--no-families", "--set", item],
                            capture_output=True, text=True, cwd=ROOT, timeout=120)
         assert r.returncode != 0 and says in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    # settings are checked together, whichever order they come in
+    for order in (["min_depth=0.5", "depth=0.9"], ["depth=0.9", "min_depth=0.5"]):
+        r = subprocess.run([sys.executable, "bench/wyckoff_rangefirst.py", "--no-families",
+                            *(x for item in order for x in ("--set", item))], capture_output=True, text=True, cwd=ROOT,
+                           timeout=120)
+        assert r.returncode == 0 and "written" not in r.stdout.lower(), r.stdout + r.stderr
     r = subprocess.run([sys.executable, "bench/wyckoff_rangefirst.py", "--no-families", "--held-out", "--set", "pivot=4"],
                        capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert r.returncode != 0 and "never tuned on" in r.stderr and "held out" not in r.stdout, r.stdout + r.stderr
