@@ -213,11 +213,14 @@ def test_a_fill_the_desk_books_reaches_the_blotter_and_the_chart_within_2_s(brow
                      if int(r.get_attribute("data-seen-ms") or 0) > since_ms), None)
 
     row = until(fresh, 150, "no fill reached the blotter live")
-    order = row.get_attribute("data-order")
-    seq = row.get_attribute("data-seq")  # the stream's number of the fill's message
-    at_ms = int(row.get_attribute("data-at-us")) / 1000  # when the desk published it (Redis's clock)
-    blotter_ms = int(row.get_attribute("data-seen-ms")) - at_ms
-    price = row.query_selector_all("td")[5].inner_text()
+    # read in one go: the row's attributes and its price cell as one moment shows them (read one by one,
+    # a fill arriving in between could be read half from one row's state and half from another's)
+    got = row.evaluate("r => ({order: r.dataset.order, seq: r.dataset.seq, at: r.dataset.atUs, "
+                       "seen: r.dataset.seenMs, price: r.cells[5].innerText})")
+    order, seq = got["order"], got["seq"]  # seq: the stream's number of the fill's message
+    at_ms = int(got["at"]) / 1000  # when the desk published it (Redis's clock)
+    blotter_ms = int(got["seen"]) - at_ms
+    price = got["price"]
     def in_store() -> Any:  # every page: a desk that has run long (a slow machine) holds more than one
         cursor: str | None = None
         while True:

@@ -181,7 +181,7 @@ function Blotter() {
           <tbody>
             {shown.map((row, i) => (
               <tr
-                key={i}
+                key={row.live ? `live-${String(row.seq)}` : `stored-${i}`} /* a streamed row keeps its element as rows arrive above it */
                 className={row.live ? "live" : undefined}
                 data-live={row.live ? "1" : undefined}
                 data-order={typeof row.client_order_id === "string" ? row.client_order_id : undefined}
