@@ -183,11 +183,16 @@ def main() -> None:
     print(f"-> {write_results('wyckoff_agreement', out).relative_to(ROOT)}")
 
 
+def detected(bars: Any, truth: MarkedTruth, params: WyckoffParams) -> list[tuple[str, int]]:
+    """The detector's structure events on real ``bars`` as (event, bar), as the marks are (swings left out)."""
+    return [(e.event, truth.bar_of(e.bar_ts_ns)) for e in detect_real(bars, params).events
+            if not e.event.startswith("swing")]
+
+
 def score_set(ts: TuningSet, bars: Any, first: MarkedTruth, second: MarkedTruth,
               detectors: dict[str, WyckoffParams]) -> dict[str, Any]:
     """One set's figures: the second against the first, the ranges, and each detector against both."""
-    seen = {name: [(e.event, first.bar_of(e.bar_ts_ns)) for e in detect_real(bars, params).events
-                   if not e.event.startswith("swing")] for name, params in detectors.items()}
+    seen = {name: detected(bars, first, params) for name, params in detectors.items()}
     f, s = events(first), events(second)
     r: dict[str, Any] = {
         "name": ts.name, "bars": len(bars), "first": str(ts.marks.relative_to(ROOT)),

@@ -142,11 +142,11 @@ def read(high: npt.NDArray[Any], low: npt.NDArray[Any], close: npt.NDArray[Any],
                         p.height_ratio > 0 and height > p.height_ratio * move)):
                     pass  # too soon or too tall for a secondary test: wait for another
                 elif side < 0 and piv_low and lo[i] <= bottom + p.st_zone * height:
-                    rng = _open(out, "selling_climax", "automatic_rally", s, ar, i, t, top, bottom, 1)
+                    rng = _open(out, "selling_climax", "automatic_rally", s, ar, i, t, top, bottom)
                     stop, ar = None, None
                     continue
                 elif side > 0 and piv_high and h[i] >= top - p.st_zone * height:
-                    rng = _open(out, "buying_climax", "automatic_reaction", s, ar, i, t, top, bottom, -1)
+                    rng = _open(out, "buying_climax", "automatic_reaction", s, ar, i, t, top, bottom)
                     stop, ar = None, None
                     continue
                 elif t - s > p.max_bars:
@@ -160,8 +160,8 @@ def read(high: npt.NDArray[Any], low: npt.NDArray[Any], close: npt.NDArray[Any],
     return out
 
 
-def _open(out: list[Event], climax: str, reaction: str, s: int, ar: int, st: int, t: int, top: float, bottom: float,
-          st_side: int) -> dict[str, Any]:
+def _open(out: list[Event], climax: str, reaction: str, s: int, ar: int, st: int, t: int, top: float, bottom: float
+          ) -> dict[str, Any]:
     out += [(climax, s, t), (reaction, ar, t), ("secondary_test", st, t)]
     return {"top": top, "bottom": bottom, "first": s, "st": st, "out_since": None, "out_side": 0, "extreme": None,
             "tests": 0}
@@ -214,22 +214,22 @@ def named(events: list[Event]) -> list[tuple[str, int]]:
 
 
 def counts(seen: list[tuple[str, int]], truth: list[tuple[str, int]]) -> dict[str, list[int]]:
-    """Per climax/spring/upthrust name and together: [right, found, labelled], strictly (+-3 bars, once each)."""
-    from trading.wyckoff.scoring import TOLERANCE, match_named
+    """Per climax/spring/upthrust name and together: [right, found, labelled], strictly (+-3 bars, once each):
+    ``wyckoff_agreement.agreement``'s counts of ``seen`` against ``truth``."""
+    from bench.wyckoff_agreement import CSU as TOGETHER
+    from bench.wyckoff_agreement import agreement
+    from trading.wyckoff.scoring import TOLERANCE
 
-    pairs = match_named(seen, truth, TOLERANCE)
-    out = {}
-    for name in (*CSU, "together"):
-        want = set(CSU) if name == "together" else {name}
-        out[name] = [sum(seen[i][0] in want for i, _ in pairs), sum(e in want for e, _ in seen),
-                     sum(e in want for e, _ in truth)]
-    return out
+    a = agreement(truth, seen, TOLERANCE)
+    none = {"both": 0, "second": 0, "first": 0}
+    return {name: [g["both"], g["second"], g["first"]]
+            for name, g in [*((n, a.get(n, none)) for n in CSU), ("together", a[TOGETHER])]}
 
 
 def family_chunk(job: tuple[str, str, list[int], RangeFirst]) -> dict[str, Any]:
     """One family's seeds: the prototype and the shipped detector (gate on and off) against the labels."""
     from bench.wyckoff_accuracy import detect, generator
-    from trading.wyckoff import WyckoffParams
+    from bench.wyckoff_agreement import DETECTORS
     from trading.wyckoff.scenarios import perturb
 
     family, variant, seeds, p = job
@@ -246,7 +246,7 @@ def family_chunk(job: tuple[str, str, list[int], RangeFirst]) -> dict[str, Any]:
                 "range_first_inside": [x for x in mine if first - 3 <= x[1] <= last + 3],
                 # its events at random bars (same names and count, 5 draws a scenario): what chance scores
                 "range_first_at_random": chance(mine, len(sc), seed, 5)}
-        for name, params in (("shipped", WyckoffParams()), ("gate_off", dataclasses.replace(WyckoffParams(), gate_min=0.0))):
+        for name, params in DETECTORS.items():
             seen[name] = [(e.event, sc.bar_of(e.bar_ts_ns)) for e in detect(sc, params).events]
         for name, s in seen.items():
             add(tot.setdefault(name, {}), counts(s, repeated(truth, len(sc), 5 if name == "range_first_at_random" else 1)))
@@ -280,9 +280,7 @@ def real_sets(p: RangeFirst, held_out: bool = False) -> dict[str, Any]:
     """The real tuning sets (``held_out``: the scored EURUSD set instead): recall against the marks both
     analysts made, precision against either; and against the first analyst alone, as every earlier round
     scored."""
-    from bench.wyckoff_accuracy import detect_real
-    from bench.wyckoff_agreement import SECOND, SETS, agreed, events, precision_either
-    from trading.wyckoff import WyckoffParams
+    from bench.wyckoff_agreement import DETECTORS, SECOND, SETS, agreed, detected, events, precision_either
     from trading.wyckoff.realbars import TUNING_SETS, MissingData, marked
 
     out: dict[str, Any] = {}
@@ -302,9 +300,7 @@ def real_sets(p: RangeFirst, held_out: bool = False) -> dict[str, Any]:
         at_random = chance(seen["range_first"], len(bars), 0, draws)
         out_random = {"both_found_per_draw": counts(at_random, repeated(both, len(bars), draws))["together"][0] / draws,
                       "either": precision_either(repeated(f, len(bars), draws), repeated(s, len(bars), draws), at_random)}
-        for name, params in (("shipped", WyckoffParams()), ("gate_off", dataclasses.replace(WyckoffParams(), gate_min=0.0))):
-            seen[name] = [(e.event, first.bar_of(e.bar_ts_ns)) for e in detect_real(bars, params).events
-                          if not e.event.startswith("swing")]
+        seen.update((name, detected(bars, first, params)) for name, params in DETECTORS.items())
         out[ts.key] = {"name": ts.name, "bars": len(bars), "both_marked": len(both), **{
             name: {"both_found": counts(x, both)["together"][0], "either": precision_either(f, s, x),
                    "vs_first": {k: pr(v) for k, v in counts(x, f).items()}}
@@ -394,7 +390,8 @@ def main() -> None:
         return
     write_results("wyckoff_rangefirst", {
         "what": "a range-first, price-only reading (research prototype, round 29; not the desk's detector) beside the "
-                "shipped detector and its gate off, on tuning data only",
+                "shipped detector and its gate off, on tuning data (real_tuning_sets, families) and on the held-out "
+                "EURUSD hours (held_out_real_set)",
         "settings": dataclasses.asdict(p), "seeds": args.seeds, "real_tuning_sets": real, "families": fam,
         "held_out_real_set": held or None,
         "machine": machine()})

@@ -37,6 +37,11 @@ def schematic() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return high, low, c
 
 
+def upside_down(h: np.ndarray, lo: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The bars mirrored about 150: a rise for a fall, highs for lows (an accumulation becomes a distribution)."""
+    return 300 - lo, 300 - h, 300 - c
+
+
 def test_a_hand_built_accumulation_is_read_at_its_bars_once_each_can_be_known() -> None:
     h, lo, c = schematic()
     assert read(h, lo, c) == [("selling_climax", 40, 58), ("automatic_rally", 47, 58), ("secondary_test", 55, 58),
@@ -44,20 +49,20 @@ def test_a_hand_built_accumulation_is_read_at_its_bars_once_each_can_be_known() 
 
 
 def test_the_mirrored_schematic_is_read_as_a_distribution_at_the_same_bars() -> None:
-    h, lo, c = schematic()
-    events = read(300 - lo, 300 - h, 300 - c)  # upside down: a rise, a buying climax, ..., an upthrust, a break
+    h, lo, c = upside_down(*schematic())
+    events = read(h, lo, c)  # a rise, a buying climax, ..., an upthrust, a break
     assert events == [("buying_climax", 40, 58), ("automatic_reaction", 47, 58), ("secondary_test", 55, 58),
                       ("upthrust", 100, 101), ("sign_of_weakness", 120, 122)]
-    assert not read(300 - lo, 300 - h, 300 - c, RangeFirst(st_zone=0.2))  # the ST zone holds on this side too
-    assert not read(300 - lo, 300 - h, 300 - c, RangeFirst(ar_atr=12))  # so does the AR's distance
-    assert not [e for e in read(300 - lo, 300 - h, 300 - c, RangeFirst(trend_atr=40)) if e[1] == 40]  # and the trend's
+    assert not read(h, lo, c, RangeFirst(st_zone=0.2))  # the ST zone holds on this side too
+    assert not read(h, lo, c, RangeFirst(ar_atr=12))  # so does the AR's distance
+    assert not [e for e in read(h, lo, c, RangeFirst(trend_atr=40)) if e[1] == 40]  # and the trend's
 
 
 @pytest.mark.parametrize("mirrored", [False, True])
 def test_the_trend_into_a_stop_must_reach_trend_atr(mirrored: bool) -> None:
     h, lo, c = schematic()
     if mirrored:
-        h, lo, c = 300 - lo, 300 - h, 300 - c
+        h, lo, c = upside_down(h, lo, c)
     a = atr(h, lo, c, RangeFirst().atr_bars)
     move = (h[10:40].max() - lo[40] if not mirrored else h[40] - lo[10:40].min()) / a[40]  # in ATR at the stop
     assert [e for e in read(h, lo, c, RangeFirst(trend_atr=0.95 * move)) if e[1] == 40]
@@ -67,7 +72,7 @@ def test_the_trend_into_a_stop_must_reach_trend_atr(mirrored: bool) -> None:
 def test_an_upthrust_shallower_than_min_depth_is_no_upthrust() -> None:
     h, lo, c = schematic()
     lo[100], c[100] = 109.0, 112.0  # mirrored: 1 above resistance, 0.033 of the height
-    h, lo, c = 300 - lo, 300 - h, 300 - c
+    h, lo, c = upside_down(h, lo, c)
     assert ("upthrust", 100, 100) in read(h, lo, c, RangeFirst(min_depth=0.0))
     assert not [e for e in read(h, lo, c) if e[0] == "upthrust"]
 
