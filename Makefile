@@ -95,6 +95,8 @@ services-deps:
 
 # The dashboard (dashboard/): Next.js, built to a static export (dashboard/out) that the gateway
 # serves under /. npm ci from the committed lockfile when it changed; a build when a source changed.
+# The API's page (/docs) runs Swagger UI from the build's swagger/ folder, copied from the pinned
+# swagger-ui-dist: the same origin, nothing fetched from the internet (its telemetry is off in package.json).
 DASH := dashboard
 DASH_SRC := $(shell find $(DASH)/app $(DASH)/components $(DASH)/lib -type f 2>/dev/null) \
 	$(DASH)/next.config.ts $(DASH)/tsconfig.json $(DASH)/package.json
@@ -111,6 +113,8 @@ $(DASH_MODULES): $(DASH)/package-lock.json
 
 $(DASH_BUILT): $(DASH_MODULES) $(DASH_SRC)
 	cd $(DASH) && npx --no-install next build > .next-build.log 2>&1 || { cat .next-build.log >&2; exit 1; }
+	mkdir -p $(DASH)/out/swagger && cd $(DASH)/node_modules/swagger-ui-dist && \
+	  cp swagger-ui-bundle.js swagger-ui.css favicon-32x32.png LICENSE NOTICE ../../out/swagger/
 	@touch $@
 
 # Debian's Chromium, which the browser tests drive with Playwright (no browser download), as root

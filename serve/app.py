@@ -262,7 +262,7 @@ def build_app(settings: Settings, engine: Any = None, site: Any = "load") -> Fas
     data_dir = Path(settings.runtime.data_dir)
     gw = Gateway(settings, Reader(engine), KeyBook(engine), token_key(data_dir),
                  RateLimiter(settings.gateway.rate_limit_per_minute), data_dir)
-    app = FastAPI(title="Octet API", version="1", openapi_url="/openapi.json", docs_url="/docs", redoc_url=None,
+    app = FastAPI(title="Octet API", version="1", openapi_url="/openapi.json", docs_url=None, redoc_url=None,
                   description="Watch and steer the Octet desk. Authenticate with an API key "
                               "(`octet users add NAME --role viewer|trader|admin`) as `Authorization: Bearer "
                               "okt_...` or `X-API-Key`, or with a login token from `POST /api/v1/auth/token`. "
@@ -647,9 +647,40 @@ def build_app(settings: Settings, engine: Any = None, site: Any = "load") -> Fas
 
     app.include_router(r)
     install_stream(app, gw, identify)
+    built = (load_site(settings) if site == "load" else site) if settings.gateway.dashboard else None
+    install_docs(app, built)
     if settings.gateway.dashboard:
-        install_ui(app, load_site(settings) if site == "load" else site)
+        install_ui(app, built)
     return app
+
+
+SWAGGER = "/swagger/"  # Swagger UI's files in the dashboard's build (copied there by `make dashboard`)
+DOCS_NOT_BUILT = (b"<!doctype html><meta charset=utf-8><title>Octet API</title><h1>The API's page is not built</h1>"
+                  b"<p>Its Swagger UI comes with the dashboard's build (<code>make dashboard</code>); the API's "
+                  b"document is at <a href=/openapi.json>/openapi.json</a>.</p>")
+
+
+def install_docs(app: FastAPI, site: Any) -> None:
+    """The API's page at ``/docs``: Swagger UI from the dashboard's build, on this origin, under the
+    dashboard's policy (this origin's scripts only, the page's own inline script by its hash), so no
+    other site's script runs beside the login tokens the dashboard keeps here. Without a build, a
+    page that says where the document is."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from starlette.responses import HTMLResponse
+
+    from serve import ui
+
+    built = site is not None and site.find(SWAGGER + "swagger-ui-bundle.js") is not None
+    body = bytes(get_swagger_ui_html(
+        openapi_url="/openapi.json", title="Octet API", swagger_js_url=SWAGGER + "swagger-ui-bundle.js",
+        swagger_css_url=SWAGGER + "swagger-ui.css", swagger_favicon_url=SWAGGER + "favicon-32x32.png",
+        swagger_ui_parameters={"validatorUrl": None}).body) if built else DOCS_NOT_BUILT  # no badge from swagger.io
+    status = 200 if built else 503
+    headers = {**ui.SECURITY, "Content-Security-Policy": ui.csp(body, True), "Cache-Control": "no-cache"}
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> Response:
+        return HTMLResponse(body, status_code=status, headers=headers)
 
 
 def load_site(settings: Settings) -> Any:

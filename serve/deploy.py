@@ -51,6 +51,22 @@ def check_proxy(settings: Settings) -> None:
                            "(`make desk` does, as root), or set gateway.proxy: python")
 
 
+def check_port(host: str, port: int) -> None:
+    """``GatewayError`` when something listens on ``host:port`` already. Serve's proxy (and HAProxy)
+    bind with ``SO_REUSEPORT``, so a second gateway would share the port with the first and the
+    kernel would split the requests between them: each would refuse the other's keys."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a closed server's TIME_WAIT is no owner
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise GatewayError(f"{host}:{port} is in use ({exc.strerror or exc}): stop what listens there, "
+                               "or choose another port (--port, gateway.port)") from None
+
+
 def haproxy_binary() -> str | None:
     """Where haproxy is (PATH, then the sbin directories a user's PATH may not hold), or None."""
     return shutil.which("haproxy", path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/usr/local/sbin"]))
@@ -84,6 +100,7 @@ def start(settings: Settings, timeout_s: float = 120.0) -> str:
     global _running
     cfg = settings.gateway
     check_proxy(settings)
+    check_port(cfg.host, cfg.port)
     try:
         _running = True
         start_host(settings)  # backtests and replays asked for through the API: owned by this process

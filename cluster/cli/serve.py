@@ -75,10 +75,11 @@ def serve_cmd(config: ConfigOpt = Path("octet.yaml"),
         store_of(config, store_url(settings)).close()  # it answers and is migrated (one line if not)
     except StoreError as exc:
         raise fail(str(exc), 1) from None
-    from serve.deploy import check_proxy
+    from serve.deploy import check_port, check_proxy
 
     try:
-        check_proxy(settings)  # before Ray starts: a missing haproxy is one line at once
+        check_proxy(settings)  # before Ray starts: a missing haproxy or a port in use is one line at once
+        check_port(settings.gateway.host, settings.gateway.port)
         init_ray(settings)
         with console.status("starting the gateway on Ray Serve"):
             base = start(settings)

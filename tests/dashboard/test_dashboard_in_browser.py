@@ -329,6 +329,22 @@ def test_every_page_renders_and_its_screenshot_is_not_blank(browser: Any, desk: 
     page.context.close()
 
 
+def test_the_apis_page_renders_its_routes_with_nothing_from_another_origin_and_no_policy_violation(
+        browser: Any, desk: Desk) -> None:
+    page = watched(browser.new_context(viewport={"width": 1440, "height": 900}).new_page())
+    asked: list[str] = []
+    blocked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url))
+    page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
+    page.goto(desk.base + "/docs")
+    page.wait_for_selector(".opblock-summary-path[data-path='/api/v1/accounts']", timeout=30_000)  # Swagger UI ran and read /openapi.json
+    assert page.locator(".opblock").count() > 20
+    shot(page, "api-docs")
+    assert asked and all(u.startswith(desk.base) or u.startswith("data:") for u in asked), asked
+    assert not blocked and not page.errors, (blocked, page.errors)
+    page.context.close()
+
+
 def test_an_admins_halt_halts_the_desk_and_rust_exec_and_the_page_says_so(browser: Any, desk: Desk) -> None:
     from cluster.adapters.rust_exec.client import GrpcExecutionClient
     from cluster.adapters.rust_exec.process import exec_credentials

@@ -147,3 +147,30 @@ def test_each_account_says_its_firms_limits_and_when_its_day_resets_and_the_inst
         assert c.get("/api/v1/agents", headers={"X-API-Key": keys["viewer"]}).json()["ray_dashboard"] == \
             "http://head:8265"
     store.close()
+
+
+def test_the_apis_page_runs_swagger_ui_from_the_build_on_this_origin_and_says_so_without_a_build(tmp_path: Path) -> None:
+    """/docs loads no other site's script beside the tokens the dashboard keeps on this origin: Swagger UI
+    comes from the build's swagger/ folder, and the page's policy admits this origin and its own inline
+    script only (the gateway used to serve FastAPI's page, which loads Swagger UI from a CDN)."""
+    out = build(tmp_path)
+    (out / "swagger").mkdir()
+    (out / "swagger" / "swagger-ui-bundle.js").write_text("window.SwaggerUIBundle = function () {};")
+    client, _, store = app(tmp_path, gateway__dashboard_dir=str(out))
+    with client as c:
+        page = c.get("/docs")
+        assert page.status_code == 200 and b'<script src="/swagger/swagger-ui-bundle.js">' in page.content
+        assert b"http" not in page.content.lower(), "nothing named on another origin"
+        policy = page.headers["content-security-policy"]
+        [inline] = ui.INLINE_SCRIPT.findall(page.content)
+        digest = base64.b64encode(hashlib.sha256(inline).digest()).decode()
+        assert f"script-src 'self' 'sha256-{digest}';" in policy and "frame-ancestors 'none'" in policy
+        assert page.headers["x-frame-options"] == "DENY"
+        assert c.get("/swagger/swagger-ui-bundle.js").status_code == 200
+    store.close()
+    bare, _, store = app(tmp_path / "bare", gateway__dashboard_dir=str(tmp_path / "empty"))
+    with bare as c:
+        r = c.get("/docs")
+        assert r.status_code == 503 and b"make dashboard" in r.content and b"/openapi.json" in r.content
+        assert "script-src 'self' ;" in r.headers["content-security-policy"]
+    store.close()

@@ -497,3 +497,20 @@ def test_the_books_amounts_are_plain_decimals_never_exponents(tmp_path: Path) ->
     assert eur["net"] == "100000"  # 1 lot of 100,000 EUR, not "1E+5"
     texts = str(book)
     assert "E+" not in texts and "E-" not in texts, texts
+
+
+def test_a_port_another_server_listens_on_is_refused_even_when_it_shares_ports() -> None:
+    """Serve's proxy and HAProxy bind with SO_REUSEPORT: a second gateway on the same port would bind
+    too and take half the requests. The gateway refuses a port in use before it starts."""
+    import socket
+
+    from serve.deploy import GatewayError, check_port
+
+    with socket.socket() as first:
+        first.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        first.bind(("127.0.0.1", 0))
+        first.listen()
+        port = first.getsockname()[1]
+        with pytest.raises(GatewayError, match=rf"127\.0\.0\.1:{port} is in use .*--port, gateway\.port"):
+            check_port("127.0.0.1", port)
+    check_port("127.0.0.1", port)  # closed: free again (its TIME_WAIT is no owner)
