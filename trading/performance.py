@@ -56,7 +56,9 @@ class PerformanceSummary:
 
 
 def summarize(account_id: str, curve: EquityCurve, trades: list[ClosedTrade]) -> PerformanceSummary:
-    """Metrics from a curve and its trades; Sharpe and Sortino from daily returns, annualised (252)."""
+    """Metrics from a curve and its trades; Sharpe and Sortino from daily returns, annualised (252).
+    With no losing day Sortino is infinite (and 0 with no gain either), as the profit factor is
+    with no losing trade."""
     wins = [t for t in trades if t.pnl > 0]
     gross_win = sum((t.pnl for t in wins), Decimal(0))
     gross_loss = -sum((t.pnl for t in trades if t.pnl <= 0), Decimal(0))
@@ -75,7 +77,7 @@ def summarize(account_id: str, curve: EquityCurve, trades: list[ClosedTrade]) ->
         sd = math.sqrt(sum((r - mean) ** 2 for r in rets) / (len(rets) - 1))
         downside = math.sqrt(sum(min(r, 0.0) ** 2 for r in rets) / len(rets))
         sharpe = mean / sd * math.sqrt(252) if sd > 0 else 0.0
-        sortino = mean / downside * math.sqrt(252) if downside > 0 else 0.0
+        sortino = mean / downside * math.sqrt(252) if downside > 0 else (math.inf if mean > 0 else 0.0)
     return PerformanceSummary(
         account_id, len(trades), len(wins), net, float(net / curve.initial * 100), curve.max_drawdown,
         curve.max_drawdown_pct, len(wins) / len(trades) if trades else 0.0,

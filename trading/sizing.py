@@ -23,7 +23,10 @@ class RiskParameters:
     drawdown_cut_pct: drawdown (percent of initial) at which risk is halved (default 2.0); at
         twice this, risk is quartered.
     headroom_share: at most this share of the remaining daily headroom is risked (default 0.25).
-    kelly_fraction, kelly_min_trades: fractional Kelly cap once the account has enough trades.
+    kelly_fraction, kelly_min_trades: fractional Kelly cap once the account has enough trades
+        (``kelly_fraction`` 0: no cap). A cap of 0 (the account's own trades show no edge) vetoes
+        every order under the rule ``kelly``; no new trade can then change the estimate, so the
+        account takes no more trades in that session.
     pass_odds_risk: take the pass-odds monitor's best risk per trade (``Headroom.pass_risk_pct``)
         when it is below ``risk_per_trade_pct``, which stays the ceiling (default off).
     """
@@ -69,12 +72,13 @@ class SizingDecision:
     intent: OrderIntent | None
     reason: str
     inputs: tuple[tuple[str, float], ...]
+    rule: str = "sizing"  # the rule a veto is recorded under
 
 
 def kelly_cap(state: RiskState, params: RiskParameters) -> float | None:
     """Fractional Kelly from the account's own win rate and payoff; None until enough trades."""
     n = state.wins + state.losses
-    if n < params.kelly_min_trades or state.wins == 0 or state.losses == 0:
+    if params.kelly_fraction == 0 or n < params.kelly_min_trades or state.wins == 0 or state.losses == 0:
         return None
     win_rate = state.wins / n
     payoff = (state.sum_win_r / state.wins) / (state.sum_loss_r / state.losses)
@@ -134,6 +138,12 @@ def size_intent(
         return SizingDecision(None, f"confidence {signal.confidence:.2f} below {params.min_confidence}", inputs)
     if one_lot_loss <= 0:
         return SizingDecision(None, "stop distance has no value", inputs)
+    if kelly == 0.0:
+        n = state.wins + state.losses
+        payoff = (state.sum_win_r / state.wins) / (state.sum_loss_r / state.losses)
+        return SizingDecision(None, f"fractional Kelly cap 0: this account's {n} trades ({state.wins} won, the "
+                              f"average win {payoff:.2f}x the average loss) show no edge, and it takes no more "
+                              "trades (risk.kelly_fraction 0 lifts the cap)", inputs, "kelly")
     lots = inst.round_lots(budget / one_lot_loss)
     if lots < inst.min_lot:
         return SizingDecision(None, f"risk budget {book(budget)} buys less than {inst.min_lot} lots", inputs)

@@ -128,6 +128,15 @@ def check(files: Annotated[list[Path], typer.Argument(help="CSV/Parquet files (.
             console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
+def _unmake(made: list[Path]) -> None:
+    """Remove the folders a command made (deepest first) while they are empty."""
+    for folder in made:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+
+
 @data.command()
 def convert(files: Annotated[list[Path], typer.Argument(help="CSV/Parquet files (.gz or .zip too).")],
             out: Annotated[Path, typer.Option(help="The quotes file to write, .csv or .parquet.")],
@@ -148,12 +157,16 @@ def convert(files: Annotated[list[Path], typer.Argument(help="CSV/Parquet files 
     settings = settings_or_exit(config, **data_overrides(format, symbol, tz, columns, time_format, spread,
                                                           price_side, strict, max_skipped, spike_factor))
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    made: list[Path] = []  # the folders made for it, deepest first: removed again if nothing is written
     try:  # where it goes is checked before the files are read; new folders 0700, the file 0600
-        if not out.parent.exists():
+        made = [p for p in [out.parent, *out.parent.parents] if not p.exists()]
+        if made:
             private_dir(out.parent)
         os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
     except OSError as exc:
+        _unmake(made)
         raise fail(f"--out {out}: {exc.strerror or exc}") from None
+    written = False
     try:
         loaded = _load(settings, files, config=config)
         for report in loaded.reports:
@@ -163,10 +176,13 @@ def convert(files: Annotated[list[Path], typer.Argument(help="CSV/Parquet files 
         frame.write_parquet(tmp) if out.suffix == ".parquet" else frame.write_csv(tmp)
         os.chmod(tmp, 0o600)
         os.replace(tmp, out)
+        written = True
     except OSError as exc:
         raise fail(f"--out {out}: {exc.strerror or exc}") from None
     finally:
         tmp.unlink(missing_ok=True)
+        if not written:  # a refused file leaves no folder behind either
+            _unmake(made)
     sizes = sorted(set(loaded.bar_seconds.values()))
     hint = (f" (made from bars of {', '.join(str(s) for s in sizes)} s: run with --bar-seconds {max(sizes)}; a "
             "quotes file does not keep the bars' paths, so a stop inside a bar then fills at the quote that "

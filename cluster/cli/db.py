@@ -7,18 +7,29 @@ from typing import Annotated
 
 import typer
 
-from cluster.cli.common import ConfigOpt, UrlOpt, app, console, store_of
+from cluster.cli.common import ConfigOpt, UrlOpt, app, console, fail, store_of
 
 db = typer.Typer(help="The database schema (Alembic migrations).", no_args_is_help=True)
 app.add_typer(db, name="db")
 
 
 def _migrate(config: Path, url: str | None, direction: str, revision: str) -> None:
+    from alembic.util import CommandError
+
     from cluster.storage import migrate
 
+    try:
+        migrate.check_revision(revision)  # before a store is opened (or made)
+    except CommandError as exc:
+        raise fail(f"revision {revision!r}: {exc}", 2) from None
     # a downgrade of a file that is not there would make one to undo: only an upgrade may make a new store
     store = store_of(config, url, upgrade=False, must_exist=direction == "downgrade")
-    getattr(migrate, direction)(store.engine, revision)
+    try:
+        getattr(migrate, direction)(store.engine, revision)
+    except CommandError as exc:  # a relative revision past either end
+        raise fail(f"revision {revision!r}: {exc}", 2) from None
+    finally:
+        store.close()
     console.print(f"{store.where}: at revision {migrate.current(store.engine)}")
 
 

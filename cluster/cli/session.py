@@ -214,9 +214,16 @@ def run_session(settings: Settings, config_path: Path | None = None, backtest: b
         except ReportError as exc:
             console.print(f"[yellow]no report: {exc}[/yellow]")
     if settings.gateway.dashboard:
+        from serve.deploy import haproxy_binary
+
         flag = "" if config_path is None or config_path == Path("octet.yaml") else f" --config {config_path}"
-        console.print(f"browse it: [bold]octet serve{flag} --login viewer[/bold] (`make browse`), then open the "
-                      "Dashboard address it prints")
+        if settings.gateway.proxy == "haproxy" and not haproxy_binary():  # as typed, serve would refuse
+            console.print(f"browse it: [bold]make browse[/bold] (it installs HAProxy, the gateway's proxy, first; or "
+                          f"OCTET_GATEWAY__PROXY=python octet serve{flag} --login viewer), then open the Dashboard "
+                          "address it prints")
+        else:
+            console.print(f"browse it: [bold]octet serve{flag} --login viewer[/bold] (`make browse`), then open the "
+                          "Dashboard address it prints")
     if store.anchor_errors:
         where = store.anchors.path if store.anchors is not None else "the anchor log"
         console.print(f"[red bold]{store.anchor_errors} batch(es) not anchored[/red bold] in {where} "

@@ -99,7 +99,7 @@ class RiskSettings(_Model):
     min_confidence: float = Field(default=0.3, ge=0, le=1)
     drawdown_cut_pct: Decimal = Field(default=Decimal("2.0"), gt=0)
     headroom_share: Decimal = Field(default=Decimal("0.25"), gt=0, le=1)
-    kelly_fraction: Decimal = Field(default=Decimal("0.25"), gt=0, le=1)
+    kelly_fraction: Decimal = Field(default=Decimal("0.25"), ge=0, le=1)  # 0: no Kelly cap
     kelly_min_trades: int = Field(default=20, ge=1)
     # take the pass-odds monitor's best risk per trade when it is lower than risk_per_trade_pct
     pass_odds_risk: bool = False
@@ -183,17 +183,29 @@ class SessionSettings(_Model):
     # (docs/data.md); 0: no check (data whose real moves double and come back within a few rows)
     data_spike_factor: float = Field(default=2.0, ge=0, le=1000)
 
-    @model_validator(mode="after")
-    def _data_clock(self) -> SessionSettings:
-        if self.data_tz is not None:
+    @field_validator("start")
+    @classmethod
+    def _start_in_range(cls, value: datetime) -> datetime:  # times are int64 nanoseconds: they end in 2262
+        if not 1971 <= value.year <= 2199:
+            raise ValueError(f"{value.isoformat()} is out of range (1971 to 2199, as a recorded file's times)")
+        return value
+
+    @field_validator("data_tz")
+    @classmethod
+    def _data_clock(cls, value: str | None) -> str | None:  # a field's check: its error names session.data_tz
+        if value is not None:
             try:
-                parse_clock(self.data_tz)
+                parse_clock(value)
             except ZoneError as exc:
-                raise ValueError(f"data_tz: {exc}") from None
-        if 0 < self.data_spike_factor < 1.5:
-            raise ValueError(f"data_spike_factor {self.data_spike_factor}: 0 (no check) or at least 1.5 (a move "
-                             "of less than half would be a bad print)")
-        return self
+                raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("data_spike_factor")
+    @classmethod
+    def _spike_factor(cls, value: float) -> float:
+        if 0 < value < 1.5:
+            raise ValueError(f"{value}: 0 (no check) or at least 1.5 (a move of less than half would be a bad print)")
+        return value
 
 
 class SmaCrossSettings(_Model):

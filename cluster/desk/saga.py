@@ -105,7 +105,7 @@ def record_risk(signal: Signal, sized: Mapping[str, SizingDecision]) -> list[Dec
     out = []
     for acc, d in sized.items():
         if d.intent is None:
-            out.append(_decision(signal, acc, "risk", "veto", "sizing", d.reason, d.inputs))
+            out.append(_decision(signal, acc, "risk", "veto", d.rule, d.reason, d.inputs))
         else:
             out.append(_decision(signal, acc, "risk", "pass", "", f"{d.intent.lots} lots, risk "
                                  f"{d.intent.risk_amount}", d.inputs))

@@ -223,7 +223,7 @@ DEFINITIONS = [
     ("Return", "net P&L of the closed trades over the initial balance."),
     ("Max drawdown", "the largest fall of equity from its running peak (amount, and % of that peak)."),
     ("Sharpe", "mean daily return over its standard deviation, times √252 (daily returns of end-of-day equity)."),
-    ("Sortino", "mean daily return over the root mean square of the negative daily returns, times √252."),
+    ("Sortino", "mean daily return over the root mean square of the negative daily returns, times √252 (∞ with no losing day)."),
     ("Profit factor", "gross profit of winning trades over gross loss of losing ones (∞ with no loss)."),
     ("Win rate", "winning trades (P&L above 0) over all closed trades."),
     ("Profitable months", "calendar months (UTC) whose closed trades made money, over months with a trade."),
@@ -274,7 +274,7 @@ def render(run: RunRecords, images: dict[str, bytes]) -> str:
         avg_r = sum(t.r_multiple for t in acc.trades) / len(acc.trades) if acc.trades else 0.0
         rows.append([_e(acc.account_id), _e(acc.firm), str(s.trades), f"{s.return_pct:+.2f}%",
                      f"{_money(s.net_pnl)} {_e(acc.currency)}", f"{_money(s.max_drawdown)} ({s.max_drawdown_pct:.2f}%)",
-                     f"{s.sharpe:.2f}", f"{s.sortino:.2f}",
+                     f"{s.sharpe:.2f}", "∞" if s.sortino == float("inf") else f"{s.sortino:.2f}",
                      "∞" if s.profit_factor == float("inf") else f"{s.profit_factor:.2f}", f"{s.win_rate:.0%}",
                      f"{s.profitable_months}/{s.months}", f"{avg_r:+.2f}"])
     parts += ["<h2>Metrics</h2>", _table(["account", "firm", "trades", "return", "net P&L", "max drawdown", "Sharpe",

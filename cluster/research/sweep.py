@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import shutil
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -93,9 +94,12 @@ def run_trial(settings: Settings, ticks: TickBatch, trial: Trial, account: str) 
         trial.metrics = {"trades": 0.0}
         return trial
     result = Session(settings, in_process=True).run(part)
+    # a trial records nothing in the store: its venue journal would be a folder no run names
+    shutil.rmtree(Path(settings.runtime.data_dir) / "exec" / result.run_id, ignore_errors=True)
     s = result.summaries[account]
     trial.metrics = {"trades": float(s.trades), "net_pnl": float(s.net_pnl), "return_pct": s.return_pct,
-                     "sharpe": s.sharpe, "sortino": s.sortino, "max_drawdown_pct": s.max_drawdown_pct,
+                     "sharpe": s.sharpe, "sortino": s.sortino if math.isfinite(s.sortino) else 1e9,
+                     "max_drawdown_pct": s.max_drawdown_pct,
                      "profit_factor": s.profit_factor if math.isfinite(s.profit_factor) else 1e9,
                      "win_rate": s.win_rate}
     trial.breaches = len(result.compliance[account]["breaches"])

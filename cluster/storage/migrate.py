@@ -20,6 +20,14 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
+def check_revision(revision: str) -> None:
+    """``alembic.util.CommandError`` for a revision these migrations do not have (one relative to
+    the store's own, ``+1``, ``-1``, ``x@y``, is checked as it runs)."""
+    if revision in ("head", "heads", "base") or revision[:1] in ("+", "-") or "@" in revision:
+        return
+    ScriptDirectory(str(MIGRATIONS)).get_revision(revision)
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     cfg = alembic_config(engine)
     with engine.begin() as conn:

@@ -67,8 +67,25 @@ RECORDS: dict[str, Table] = {
 }
 
 
+def _private_sqlite(url: str) -> None:
+    """A SQLite file named by ``url`` that is not there yet is made 0600 before SQLite makes it with
+    the umask's mode (its WAL and shared-memory files take the file's): the records are the desk's
+    books, its owner's only, whichever command first opens them. A missing directory is left for
+    SQLite to refuse, as before."""
+    from sqlalchemy.engine import make_url
+
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    try:
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except (FileExistsError, FileNotFoundError, NotADirectoryError):
+        pass
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
+        _private_sqlite(url)
         engine = create_engine(url, connect_args={"timeout": 30})
 
         @event.listens_for(engine, "connect")

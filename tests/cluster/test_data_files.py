@@ -281,9 +281,21 @@ def test_the_data_commands_report_convert_and_refuse_without_a_traceback(tmp_pat
     # a refusal names the command that lists its rows, with the settings file and options it was read with
     other = ROOT / "tests" / "data" / "sma_reference.yaml"
     hinted = runner.invoke(app, ["data", "convert", str(FILES / "EURUSD_M1_broken_mt5.csv"), "--tz", "NY+7", "--out",
-                                 str(tmp_path / "x.csv"), "--config", str(other)])
+                                 str(tmp_path / "made" / "for" / "x.csv"), "--config", str(other)])
     assert hinted.exit_code == 2 and f"`octet data check -c {other} {FILES / 'EURUSD_M1_broken_mt5.csv'} --tz NY+7` " \
         "lists them" in " ".join(hinted.output.split()), hinted.output
+    assert not (tmp_path / "made").exists()  # the folders made for a file refused are removed again
+    # a bad --tz is named as the setting it is, and as given on the command line, not as the file's
+    zone = runner.invoke(app, ["data", "check", str(FILES / "EURUSD_H1_mt5.csv"), "--tz", "Mars/X", "--config", config])
+    assert zone.exit_code == 2 and "session.data_tz: 'Mars/X' is not a time zone" in zone.output
+    assert "(given on the command line)" in zone.output.replace("\n", " ")
+    # a file that names its instrument in a column is not read as another one because --symbol says so
+    named = tmp_path / "quotes.csv"
+    named.write_text("ts,symbol,bid,ask,volume\n2024-03-11T10:00:00Z,EURUSD,1.09380,1.09390,1\n")
+    other_symbol = runner.invoke(app, ["data", "check", str(named), "--symbol", "XAUUSD", "--config", config])
+    assert other_symbol.exit_code == 2 and "line 2: symbol 'EURUSD' in the file, not --symbol XAUUSD" in \
+        other_symbol.output.replace("\n", " ")
+    assert runner.invoke(app, ["data", "check", str(named), "--symbol", "EURUSD", "--config", config]).exit_code == 0
     again = load_market_files([out], FileSpec(), load_settings(ROOT / "octet.yaml").registry(), strict=True)
     assert len(again.ticks) == 16 and again.ticks.ts[0] == utc(2024, 3, 8, 20)
     # `octet run` on a file nothing of which can be used stops before any server starts, in one line

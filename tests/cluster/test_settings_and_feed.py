@@ -36,6 +36,15 @@ def test_an_invalid_value_names_its_key(tmp_path) -> None:
         load_settings(path)
 
 
+def test_a_start_the_generator_cannot_represent_and_a_bad_spike_factor_are_named(tmp_path) -> None:
+    for when in ("2262-04-12T00:00:00Z", "1900-01-01T00:00:00Z"):  # times are int64 nanoseconds from 1970
+        with pytest.raises(SettingsError, match=r"session\.start: .* is out of range \(1971 to 2199"):
+            load_settings(write(tmp_path, lambda d, w=when: d["session"].update(start=w)))
+    assert load_settings(write(tmp_path, lambda d: d["session"].update(start="2199-12-31T00:00:00Z"))).session.start.year == 2199
+    with pytest.raises(SettingsError, match=r"session\.data_spike_factor: 1\.2: 0 \(no check\) or at least 1\.5"):
+        load_settings(write(tmp_path, lambda d: d["session"].update(data_spike_factor=1.2)))
+
+
 def test_an_unknown_firm_and_an_unknown_key_are_named(tmp_path) -> None:
     with pytest.raises(SettingsError, match=r"accounts\.1\.firm: unknown firm 'nope'"):
         load_settings(write(tmp_path, lambda d: d["accounts"][1].update(firm="nope")))

@@ -76,6 +76,7 @@ def test_the_sweep_command_writes_its_results_and_refuses_bad_options(tmp_path) 
     found = list(tmp_path.glob("sweeps/*/sweep.json"))
     assert len(found) == 1 and len(json.loads(found[0].read_text())["trials"]) == 2
     assert (found[0].parent / "sweep.html").stat().st_mode & 0o777 == 0o600
+    assert not any((tmp_path / "exec").iterdir())  # no trial's venue journal is left where no run names it
     for args, message in [(["--grid", "fast"], "write name=v1,v2"),
                           (["--grid", "fast=5", "--objective", "luck"], "objective 'luck'"),
                           (["--grid", "fast=50"], "fast (50) must be below slow"),

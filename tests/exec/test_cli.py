@@ -130,6 +130,19 @@ def test_read_only_commands_make_no_database_of_a_mistyped_url(tmp_path) -> None
         assert not (tmp_path / "typo.db").exists(), command
 
 
+def test_a_database_a_command_makes_is_private_and_an_unknown_revision_is_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    for command, name in ((("db", "upgrade"), "made.db"), (("users", "add", "bob"), "keys.db")):
+        done = octet(*command, "--url", f"sqlite:///{tmp_path / name}")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o600, command  # it holds the books, or key hashes
+    for direction in ("upgrade", "downgrade"):
+        _one_line_error(octet("db", direction, "garbagerev", "--url", f"sqlite:///{tmp_path / 'none.db'}"), 2,
+                        "revision 'garbagerev': Can't locate revision")
+    assert not (tmp_path / "none.db").exists()
+    _one_line_error(octet("db", "upgrade", "+9", "--url", f"sqlite:///{tmp_path / 'made.db'}"), 2,
+                    "revision '+9': Relative revision +9")
+
+
 def test_generate_refuses_a_path_it_cannot_write_in_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
     _one_line_error(octet("generate", str(tmp_path / "none" / "x.csv"), "--ticks", "100"), 2, "there is no folder")
     _one_line_error(octet("generate", str(tmp_path / "x.txt"), "--ticks", "100"), 2, "a .csv or a .parquet file")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 
 import pytest
@@ -67,6 +68,23 @@ def test_low_confidence_or_a_budget_below_one_micro_lot_is_not_traded(eurusd) ->
     assert d.intent is None and "less than" in d.reason
 
 
+def test_an_account_whose_own_trades_show_no_edge_is_vetoed_under_kelly_unless_the_cap_is_off(eurusd) -> None:
+    state = RiskState()
+    for pnl in ["300"] * 2 + ["-100"] * 18:  # 2 of 20 won, at 3x the loss: Kelly 0.1 - 0.9 / 3 < 0
+        state.record(trade(pnl))
+    d = size_intent(signal(conf=1.0), snap(), eurusd, ConversionRates({}), RiskParameters(), state, Decimal(5000))
+    assert d.intent is None and d.rule == "kelly" and dict(d.inputs)["kelly_cap"] == 0.0
+    assert d.reason.startswith("fractional Kelly cap 0: this account's 20 trades (2 won, the average win 3.00x")
+    off = size_intent(signal(conf=1.0), snap(), eurusd, ConversionRates({}), RiskParameters(kelly_fraction=Decimal(0)),
+                      state, Decimal(5000))
+    assert off.intent is not None and off.intent.lots == Decimal("2.50") and dict(off.inputs)["kelly_cap"] == -1.0
+    few = size_intent(signal(conf=1.0), snap(), eurusd, ConversionRates({}), RiskParameters(kelly_min_trades=21),
+                      state, Decimal(5000))
+    assert few.intent is not None, "fewer trades than kelly_min_trades: no cap yet"
+    poor = size_intent(signal(), snap(), eurusd, ConversionRates({}), RiskParameters(), RiskState(), Decimal("0.5"))
+    assert poor.rule == "sizing"  # a budget too small for a micro lot is not the Kelly rule
+
+
 def test_currency_exposure_nets_long_eur_against_short_usd(eurusd) -> None:
     rates = ConversionRates({"EURUSD": eurusd})
     rates.update("EURUSD", Decimal("1.1"))
@@ -121,6 +139,17 @@ def test_performance_tracks_drawdown_and_win_rate() -> None:
     assert curve.max_drawdown == Decimal(110) and s.win_rate == pytest.approx(2 / 3)
     assert s.net_pnl == Decimal(50) and s.profit_factor == pytest.approx(160 / 110)
     assert s.max_drawdown_pct == pytest.approx(10.0)  # 110 of the 1,100 it fell from
+
+
+def test_sortino_with_no_losing_day_is_infinite_as_the_profit_factor_with_no_loss_and_zero_when_flat() -> None:
+    rising, flat = EquityCurve(Decimal(1000)), EquityCurve(Decimal(1000))
+    for i, eq in enumerate(["1010", "1030", "1035"]):
+        rising.add(TS + i * 86_400 * 10**9, Decimal(eq))
+        flat.add(TS + i * 86_400 * 10**9, Decimal(1000))
+    s = summarize("acc", rising, [trade("35")])
+    assert s.sortino == math.inf and s.profit_factor == math.inf and 0 < s.sharpe < math.inf
+    f = summarize("acc", flat, [])
+    assert f.sortino == 0.0 and f.sharpe == 0.0 and f.profit_factor == 0.0
 
 
 def test_drawdown_percent_is_of_the_peak_the_fall_began_at_not_the_highest_peak() -> None:

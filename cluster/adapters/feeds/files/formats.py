@@ -535,6 +535,9 @@ def parse_columns(table: pl.DataFrame, path: Path, spec: FileSpec, known: list[s
     faults = [pl.col("_cf") if "_cf" in table.columns else pl.lit(None, pl.Utf8), t_fault]
     missing_symbol = (pl.when(symbol.is_null() | (symbol == "")).then(pl.lit("missing symbol")))
     faults.append(missing_symbol)
+    if "symbol" in m and spec.symbol is not None:  # the file names its own: --symbol may only agree with it
+        faults.append(pl.when(symbol != spec.symbol).then(pl.format(f"symbol '{{}}' in the file, not --symbol "
+                                                                     f"{spec.symbol}", symbol)))
     cols: dict[str, pl.Expr] = {}
     for name in need:
         value, fault = _number(m[name], name)
