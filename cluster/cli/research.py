@@ -75,7 +75,7 @@ def sweep(strategy: Annotated[str, typer.Option(help="sma_cross | wyckoff.")],
     (the desk's agents in the task's own process); with --walk-forward, choose on each training window
     and judge the choice on the test window after it. Writes sweep.json and sweep.html."""
     from cluster.adapters.feeds.paced import FeedError, read_data_file, replay_ticks
-    from cluster.research.sweep import SweepError, local_runner, parse_axes, ray_runner, write_sweep
+    from cluster.research.sweep import SweepError, local_runner, parse_axes, prepare, ray_runner, write_sweep
     from cluster.research.sweep import sweep as run_sweep
 
     settings = settings_or_exit(config, session__data_file=data, session__ticks=ticks, session__bar_seconds=bar_seconds,
@@ -89,14 +89,15 @@ def sweep(strategy: Annotated[str, typer.Option(help="sma_cross | wyckoff.")],
         if not sep:
             raise fail(f"--walk-forward {walk_forward!r}: write TRAIN:TEST, e.g. 720h:168h")
         walk = (_span_ns(train, "TRAIN"), _span_ns(test, "TEST"), anchored)
+    who = account or settings.accounts[0].id
     try:
         axes = parse_axes(grid)
+        prepare(settings, strategy, axes, objective, who)  # a bad grid, objective or account before the data
         with console.status("reading ticks" if data else "generating ticks"):
             batch = read_data_file(settings).ticks if settings.session.data_file else replay_ticks(settings)
     except (SweepError, FeedError) as exc:
         raise fail(config_hint(str(exc), config)) from None
     writable(out if out is not None else Path(settings.runtime.data_dir) / "sweeps", "--out" if out else "data_dir")
-    who = account or settings.accounts[0].id
     n = 1
     for values in axes.values():
         n *= len(values)

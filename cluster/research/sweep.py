@@ -150,19 +150,25 @@ def local_runner(ticks: TickBatch, account: str, on_done: Callable[[Trial], None
     return run
 
 
-def sweep(settings: Settings, ticks: TickBatch, strategy: str, axes: Mapping[str, Sequence[Any]], objective: str,
-          account: str, runner: Runner, walk: tuple[int, int, bool] | None = None) -> SweepResult:
-    """Run the grid (and the walk-forward, with ``walk`` = (train ns, test ns, anchored))."""
+def prepare(settings: Settings, strategy: str, axes: Mapping[str, Sequence[Any]], objective: str,
+            account: str) -> list[tuple[dict[str, Any], Settings]]:
+    """Every combination of the grid with its settings, each checked (``SweepError`` naming what is
+    wrong): what a sweep can refuse before any data is read."""
     if strategy not in SECTIONS:
         raise SweepError(f"strategy {strategy!r}: one of {', '.join(SECTIONS)}")
     if objective not in OBJECTIVES:
         raise SweepError(f"objective {objective!r}: one of {', '.join(OBJECTIVES)}")
     if account not in [a.id for a in settings.accounts]:
         raise SweepError(f"account {account!r}: the settings have {', '.join(a.id for a in settings.accounts)}")
+    return [(params, with_params(settings, strategy, params)) for params in grid(axes)]
+
+
+def sweep(settings: Settings, ticks: TickBatch, strategy: str, axes: Mapping[str, Sequence[Any]], objective: str,
+          account: str, runner: Runner, walk: tuple[int, int, bool] | None = None) -> SweepResult:
+    """Run the grid (and the walk-forward, with ``walk`` = (train ns, test ns, anchored))."""
+    prepared = prepare(settings, strategy, axes, objective, account)
     if len(ticks) == 0:
         raise SweepError("no ticks to sweep over")
-    combos = grid(axes)
-    prepared = [(params, with_params(settings, strategy, params)) for params in combos]  # every combination checked first
     started = time.perf_counter()
     lo, hi = int(ticks.ts[0]), int(ticks.ts[-1]) + 1
     chosen: list[dict[str, Any]] = []

@@ -90,6 +90,8 @@ def test_the_sweep_command_writes_its_results_and_refuses_bad_options(tmp_path) 
                                   *args], env=env)
         assert bad.exit_code == 2, (args, bad.output)
         assert message in bad.output.replace("\n", " ") and "Traceback" not in bad.output
+        if "--walk-forward" not in args:  # refused before the data are read and a progress bar is drawn
+            assert "reading ticks" not in bad.output and "backtests" not in bad.output, (args, bad.output)
 
 
 @pytest.mark.ray
