@@ -648,23 +648,25 @@ def build_app(settings: Settings, engine: Any = None, site: Any = "load") -> Fas
     app.include_router(r)
     install_stream(app, gw, identify)
     built = (load_site(settings) if site == "load" else site) if settings.gateway.dashboard else None
-    install_docs(app, built)
+    install_docs(app, built, settings.gateway.dashboard)
     if settings.gateway.dashboard:
         install_ui(app, built)
     return app
 
 
 SWAGGER = "/swagger/"  # Swagger UI's files in the dashboard's build (copied there by `make dashboard`)
-DOCS_NOT_BUILT = (b"<!doctype html><meta charset=utf-8><title>Octet API</title><h1>The API's page is not built</h1>"
-                  b"<p>Its Swagger UI comes with the dashboard's build (<code>make dashboard</code>); the API's "
-                  b"document is at <a href=/openapi.json>/openapi.json</a>.</p>")
+DOCS_PAGE = (b"<!doctype html><meta charset=utf-8><title>Octet API</title><h1>The API's page is not served</h1>"
+             b"<p>Its Swagger UI comes with the dashboard's build, %s; the API's document is at "
+             b"<a href=/openapi.json>/openapi.json</a>.</p>")
+DOCS_NOT_BUILT = DOCS_PAGE % b"which is not built (<code>make dashboard</code>)"
+DOCS_OFF = DOCS_PAGE % b"which <code>gateway.dashboard: false</code> leaves unserved"
 
 
-def install_docs(app: FastAPI, site: Any) -> None:
+def install_docs(app: FastAPI, site: Any, dashboard: bool = True) -> None:
     """The API's page at ``/docs``: Swagger UI from the dashboard's build, on this origin, under the
     dashboard's policy (this origin's scripts only, the page's own inline script by its hash), so no
     other site's script runs beside the login tokens the dashboard keeps here. Without a build, a
-    page that says where the document is."""
+    page that says where the document is. (No validator badge: it would be fetched from swagger.io.)"""
     from fastapi.openapi.docs import get_swagger_ui_html
     from starlette.responses import HTMLResponse
 
@@ -674,7 +676,7 @@ def install_docs(app: FastAPI, site: Any) -> None:
     body = bytes(get_swagger_ui_html(
         openapi_url="/openapi.json", title="Octet API", swagger_js_url=SWAGGER + "swagger-ui-bundle.js",
         swagger_css_url=SWAGGER + "swagger-ui.css", swagger_favicon_url=SWAGGER + "favicon-32x32.png",
-        swagger_ui_parameters={"validatorUrl": None}).body) if built else DOCS_NOT_BUILT  # no badge from swagger.io
+        swagger_ui_parameters={"validatorUrl": None}).body) if built else DOCS_NOT_BUILT if dashboard else DOCS_OFF
     status = 200 if built else 503
     headers = {**ui.SECURITY, "Content-Security-Policy": ui.csp(body, True), "Cache-Control": "no-cache"}
 

@@ -55,16 +55,22 @@ def check_port(host: str, port: int) -> None:
     """``GatewayError`` when something listens on ``host:port`` already. Serve's proxy (and HAProxy)
     bind with ``SO_REUSEPORT``, so a second gateway would share the port with the first and the
     kernel would split the requests between them: each would refuse the other's keys."""
+    import errno
     import socket
 
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        family, _, _, _, address = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)[0]
+    except OSError as exc:
+        raise GatewayError(f"gateway.host {host!r}: {exc.strerror or exc}") from None
     with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a closed server's TIME_WAIT is no owner
         try:
-            probe.bind((host, port))
+            probe.bind(address)
         except OSError as exc:
-            raise GatewayError(f"{host}:{port} is in use ({exc.strerror or exc}): stop what listens there, "
-                               "or choose another port (--port, gateway.port)") from None
+            if exc.errno == errno.EADDRINUSE:
+                raise GatewayError(f"{host}:{port} is in use: stop what listens there, or choose another port "
+                                   "(--port, gateway.port)") from None
+            raise GatewayError(f"cannot listen on {host}:{port} ({exc.strerror or exc})") from None
 
 
 def haproxy_binary() -> str | None:

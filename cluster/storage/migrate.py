@@ -21,9 +21,13 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def check_revision(revision: str) -> None:
-    """``alembic.util.CommandError`` for a revision these migrations do not have (one relative to
-    the store's own, ``+1``, ``-1``, ``x@y``, is checked as it runs)."""
-    if revision in ("head", "heads", "base") or revision[:1] in ("+", "-") or "@" in revision:
+    """``alembic.util.CommandError`` for a revision these migrations do not have (a relative one,
+    ``+1``, ``head-1``, ``0004+2``, ``x@y``, is checked as it runs)."""
+    from alembic.util import CommandError
+
+    if not revision.strip():
+        raise CommandError("give a revision: an id, head or base")
+    if revision in ("head", "heads", "base") or any(c in revision for c in "+-@"):
         return
     ScriptDirectory(str(MIGRATIONS)).get_revision(revision)
 

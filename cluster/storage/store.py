@@ -74,8 +74,10 @@ def _private_sqlite(url: str) -> None:
     SQLite to refuse, as before."""
     from sqlalchemy.engine import make_url
 
-    database = make_url(url).database
-    if not database or database == ":memory:" or database.startswith("file:"):
+    parsed = make_url(url)
+    database = parsed.database
+    if not database or database == ":memory:" or database.startswith("file:") or \
+            str(parsed.query.get("uri", "")).lower() in ("true", "1", "yes", "on"):  # a URI names its file itself
         return
     try:
         os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))

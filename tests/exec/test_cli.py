@@ -141,6 +141,10 @@ def test_a_database_a_command_makes_is_private_and_an_unknown_revision_is_one_li
     assert not (tmp_path / "none.db").exists()
     _one_line_error(octet("db", "upgrade", "+9", "--url", f"sqlite:///{tmp_path / 'made.db'}"), 2,
                     "revision '+9': Relative revision +9")
+    _one_line_error(octet("db", "upgrade", "", "--url", f"sqlite:///{tmp_path / 'made.db'}"), 2,
+                    "revision '': give a revision")
+    back = octet("db", "downgrade", "head-1", "--url", f"sqlite:///{tmp_path / 'made.db'}")  # relative forms still go
+    assert back.returncode == 0 and "at revision" in back.stdout, back.stdout + back.stderr
 
 
 def test_generate_refuses_a_path_it_cannot_write_in_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]

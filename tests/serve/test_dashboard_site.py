@@ -174,3 +174,8 @@ def test_the_apis_page_runs_swagger_ui_from_the_build_on_this_origin_and_says_so
         assert r.status_code == 503 and b"make dashboard" in r.content and b"/openapi.json" in r.content
         assert "script-src 'self' ;" in r.headers["content-security-policy"]
     store.close()
+    off, _, store = app(tmp_path / "off", gateway__dashboard=False, gateway__dashboard_dir=str(out))
+    with off as c:
+        r = c.get("/docs")  # the build is there, but the dashboard is turned off: it says so, not "make dashboard"
+        assert r.status_code == 503 and b"gateway.dashboard: false" in r.content and b"make dashboard" not in r.content
+    store.close()

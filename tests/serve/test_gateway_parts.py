@@ -511,6 +511,13 @@ def test_a_port_another_server_listens_on_is_refused_even_when_it_shares_ports()
         first.bind(("127.0.0.1", 0))
         first.listen()
         port = first.getsockname()[1]
-        with pytest.raises(GatewayError, match=rf"127\.0\.0\.1:{port} is in use .*--port, gateway\.port"):
+        with pytest.raises(GatewayError, match=rf"127\.0\.0\.1:{port} is in use: .*--port, gateway\.port"):
             check_port("127.0.0.1", port)
+        with pytest.raises(GatewayError, match=rf"0\.0\.0\.0:{port} is in use"):  # every address holds it too
+            check_port("0.0.0.0", port)
     check_port("127.0.0.1", port)  # closed: free again (its TIME_WAIT is no owner)
+    # an address this host does not have, or a name that does not resolve, is not "in use"
+    with pytest.raises(GatewayError, match=rf"cannot listen on 192\.0\.2\.1:{port} \(Cannot assign"):
+        check_port("192.0.2.1", port)
+    with pytest.raises(GatewayError, match=r"gateway\.host 'no-such-host\.invalid': "):
+        check_port("no-such-host.invalid", port)

@@ -1,6 +1,7 @@
-"""The phase-accuracy ceilings of Wyckoff round 30 (bench/wyckoff_phase_ceiling.py): on a hand-built run of
-phases, each reader shows each phase from the bar its evidence allows and no other, shows the later of two
-phases known at once, and the bench refuses what it cannot score."""
+"""The evidence-bound phase readers of Wyckoff round 30 (bench/wyckoff_phase_ceiling.py): on a hand-built
+run of phases, each reader shows each phase from the bar its evidence allows and no other (the fourth
+shows A before it knows anything), shows the later of two phases known at once, and the bench refuses
+what it cannot score."""
 
 from __future__ import annotations
 
@@ -39,6 +40,12 @@ def test_one_bar_shows_each_phase_a_bar_after_the_first_reader() -> None:
 def test_one_bar_ar_waits_for_the_automatic_rally_before_phase_a() -> None:
     assert shown(TRUTH, LABELS, "one_bar_ar").tolist() == \
         [0, 0, 0, 0, 0, 0, 1, 1, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 4, 4, 4, 5, 5]
+
+
+def test_the_a_first_reader_is_the_third_showing_a_wherever_it_knows_nothing_yet() -> None:
+    third = shown(TRUTH, LABELS, "one_bar_ar")
+    assert shown(TRUTH, LABELS, "one_bar_ar_a_first").tolist() == [1] * 6 + third[6:].tolist()
+    assert shown(np.zeros(4, dtype=np.int8), [], "one_bar_ar_a_first").tolist() == [1, 1, 1, 1]  # nothing ever known
 
 
 def test_a_phase_c_with_no_labelled_event_is_never_shown_and_no_older_phase_comes_back() -> None:
