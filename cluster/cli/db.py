@@ -26,11 +26,11 @@ def _migrate(config: Path, url: str | None, direction: str, revision: str) -> No
     store = store_of(config, url, upgrade=False, must_exist=direction == "downgrade")
     try:
         getattr(migrate, direction)(store.engine, revision)
+        console.print(f"{store.where}: at revision {migrate.current(store.engine)}")
     except CommandError as exc:  # a relative revision past either end
         raise fail(f"revision {revision!r}: {exc}", 2) from None
     finally:
         store.close()
-    console.print(f"{store.where}: at revision {migrate.current(store.engine)}")
 
 
 @db.command("upgrade")
