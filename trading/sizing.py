@@ -65,6 +65,11 @@ class RiskState:
             self.losses += 1
             self.sum_loss_r += -r
 
+    @property
+    def payoff(self) -> float:
+        """The average win over the average loss, in R (with at least one of each)."""
+        return (self.sum_win_r / self.wins) / (self.sum_loss_r / self.losses)
+
 
 @compact
 @dataclass(frozen=True, slots=True)
@@ -81,8 +86,7 @@ def kelly_cap(state: RiskState, params: RiskParameters) -> float | None:
     if params.kelly_fraction == 0 or n < params.kelly_min_trades or state.wins == 0 or state.losses == 0:
         return None
     win_rate = state.wins / n
-    payoff = (state.sum_win_r / state.wins) / (state.sum_loss_r / state.losses)
-    kelly = win_rate - (1 - win_rate) / payoff
+    kelly = win_rate - (1 - win_rate) / state.payoff
     return max(0.0, kelly * float(params.kelly_fraction))
 
 
@@ -139,11 +143,9 @@ def size_intent(
     if one_lot_loss <= 0:
         return SizingDecision(None, "stop distance has no value", inputs)
     if kelly == 0.0:
-        n = state.wins + state.losses
-        payoff = (state.sum_win_r / state.wins) / (state.sum_loss_r / state.losses)
-        return SizingDecision(None, f"fractional Kelly cap 0: this account's {n} trades ({state.wins} won, the "
-                              f"average win {payoff:.2f}x the average loss) show no edge, and it takes no more "
-                              "trades (risk.kelly_fraction 0 lifts the cap)", inputs, "kelly")
+        return SizingDecision(None, f"fractional Kelly cap 0: this account's {state.wins + state.losses} trades "
+                              f"({state.wins} won, the average win {state.payoff:.2f}x the average loss) show no "
+                              "edge, and it takes no more trades (risk.kelly_fraction 0 lifts the cap)", inputs, "kelly")
     lots = inst.round_lots(budget / one_lot_loss)
     if lots < inst.min_lot:
         return SizingDecision(None, f"risk budget {book(budget)} buys less than {inst.min_lot} lots", inputs)

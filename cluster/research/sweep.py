@@ -84,6 +84,11 @@ def _slice(ticks: TickBatch, lo: int, hi: int) -> TickBatch:
     return ticks.take(slice(a, b))
 
 
+def _ranked(value: float) -> float:
+    """An infinite figure (no losing trade, no losing day) as one that ranks above any finite one."""
+    return value if math.isfinite(value) else 1e9
+
+
 def run_trial(settings: Settings, ticks: TickBatch, trial: Trial, account: str) -> Trial:
     """One backtest of ``trial`` (its settings already applied) on its stretch of ``ticks``."""
     from cluster.desk.session import Session
@@ -98,9 +103,8 @@ def run_trial(settings: Settings, ticks: TickBatch, trial: Trial, account: str) 
     shutil.rmtree(Path(settings.runtime.data_dir) / "exec" / result.run_id, ignore_errors=True)
     s = result.summaries[account]
     trial.metrics = {"trades": float(s.trades), "net_pnl": float(s.net_pnl), "return_pct": s.return_pct,
-                     "sharpe": s.sharpe, "sortino": s.sortino if math.isfinite(s.sortino) else 1e9,
-                     "max_drawdown_pct": s.max_drawdown_pct,
-                     "profit_factor": s.profit_factor if math.isfinite(s.profit_factor) else 1e9,
+                     "sharpe": s.sharpe, "sortino": _ranked(s.sortino), "max_drawdown_pct": s.max_drawdown_pct,
+                     "profit_factor": _ranked(s.profit_factor),
                      "win_rate": s.win_rate}
     trial.breaches = len(result.compliance[account]["breaches"])
     trial.elapsed_s = time.perf_counter() - started
