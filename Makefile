@@ -173,6 +173,7 @@ bench-wyckoff: setup
 	$(VENV)/bin/python bench/wyckoff_agreement.py
 	$(VENV)/bin/python bench/wyckoff_rangefirst.py --held-out
 	$(VENV)/bin/python bench/wyckoff_phase_ceiling.py
+	$(VENV)/bin/python bench/wyckoff_false_c.py
 
 # ticks/s broker -> ingress -> analysis with 1 and 2 ingress actors, tick-to-order over Kafka
 # The API gateway through Ray Serve and under plain uvicorn, loaded by wrk (installed here when missing)
