@@ -131,8 +131,9 @@ demo: setup dashboard
 
 # The API and the dashboard over the demo's records (and a desk's, while one runs): it prints the
 # address to open, which logs in with a viewer key made for it alone (revoked when it stops).
+# CONFIG=path serves the records of a run made with that configuration file.
 browse: setup dashboard haproxy-deps
-	$(VENV)/bin/octet serve --login viewer
+	$(VENV)/bin/octet serve $(if $(CONFIG),--config '$(CONFIG)') --login viewer
 
 # A desk that runs until stopped (embedded defaults, the replay paced at real time): `octet desk
 # status` watches it, `make desk-stop` (or `octet desk stop`) stops it; started again, it resumes.

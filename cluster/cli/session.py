@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -143,6 +144,21 @@ def _check_credentials(settings: Settings) -> None:
         access.config()
 
 
+def browse_hint(config_path: Path | None, no_haproxy: bool) -> str:
+    """What to run to browse a run's records (rich markup): ``make browse``, or ``octet serve`` with the
+    run's configuration file when it was not the default one, both quoted for a shell. ``no_haproxy``:
+    the gateway's proxy is HAProxy and it is not installed (``octet serve`` would refuse; ``make browse``
+    installs it)."""
+    named = config_path is not None and config_path != Path("octet.yaml")
+    flag = escape(f" --config {shlex.quote(str(config_path))}") if named else ""
+    make = escape(f"make browse CONFIG={shlex.quote(str(config_path))}") if named else "make browse"
+    if no_haproxy:
+        return (f"browse it: [bold]{make}[/bold] (it installs HAProxy, the gateway's proxy, first; or "
+                f"OCTET_GATEWAY__PROXY=python octet serve{flag} --login viewer), then open the Dashboard address it "
+                "prints")
+    return f"browse it: [bold]octet serve{flag} --login viewer[/bold] (`{make}`), then open the Dashboard address it prints"
+
+
 def run_session(settings: Settings, config_path: Path | None = None, backtest: bool = False,
                 window: tuple[datetime | None, datetime | None] = (None, None), report: bool = False) -> None:
     """Run a session with a live progress bar and print its summary. ``backtest``: the agents in
@@ -216,14 +232,7 @@ def run_session(settings: Settings, config_path: Path | None = None, backtest: b
     if settings.gateway.dashboard:
         from serve.deploy import haproxy_binary
 
-        flag = "" if config_path is None or config_path == Path("octet.yaml") else f" --config {config_path}"
-        if settings.gateway.proxy == "haproxy" and not haproxy_binary():  # as typed, serve would refuse
-            console.print(f"browse it: [bold]make browse[/bold] (it installs HAProxy, the gateway's proxy, first; or "
-                          f"OCTET_GATEWAY__PROXY=python octet serve{flag} --login viewer), then open the Dashboard "
-                          "address it prints")
-        else:
-            console.print(f"browse it: [bold]octet serve{flag} --login viewer[/bold] (`make browse`), then open the "
-                          "Dashboard address it prints")
+        console.print(browse_hint(config_path, settings.gateway.proxy == "haproxy" and not haproxy_binary()))
     if store.anchor_errors:
         where = store.anchors.path if store.anchors is not None else "the anchor log"
         console.print(f"[red bold]{store.anchor_errors} batch(es) not anchored[/red bold] in {where} "
