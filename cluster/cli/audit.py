@@ -12,7 +12,7 @@ from rich.table import Table
 
 from cluster.cli.common import ConfigOpt, UrlOpt, app, console, errors, fail, settings_or_exit, store_of
 
-audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=True)
+audit_app = typer.Typer(rich_markup_mode="markdown", help="The hash-chained audit trail.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 
 

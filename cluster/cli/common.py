@@ -15,7 +15,7 @@ from cluster.config.settings import Settings, SettingsError, load_settings
 if TYPE_CHECKING:
     from cluster.storage.store import SessionStore
 
-app = typer.Typer(help="Octet: a trading desk of eight cooperating agents on Ray.", no_args_is_help=True,
+app = typer.Typer(rich_markup_mode="markdown", help="Octet: a trading desk of eight cooperating agents on Ray.", no_args_is_help=True,
                   pretty_exceptions_show_locals=False)
 console = Console(width=None if sys.stdout.isatty() else 150)
 errors = Console(stderr=True, width=None if sys.stderr.isatty() else 150)  # error lines: stdout stays the output

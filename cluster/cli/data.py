@@ -17,7 +17,7 @@ from cluster.config.settings import Settings
 if TYPE_CHECKING:
     from cluster.adapters.feeds.files import ImportReport, Loaded
 
-data = typer.Typer(help="Recorded market data: check a file, convert it to Octet's format.", no_args_is_help=True)
+data = typer.Typer(rich_markup_mode="markdown", help="Recorded market data: check a file, convert it to Octet's format.", no_args_is_help=True)
 app.add_typer(data, name="data")
 
 FormatOpt = Annotated[str | None, typer.Option(

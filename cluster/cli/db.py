@@ -9,7 +9,7 @@ import typer
 
 from cluster.cli.common import ConfigOpt, UrlOpt, app, console, fail, store_of
 
-db = typer.Typer(help="The database schema (Alembic migrations).", no_args_is_help=True)
+db = typer.Typer(rich_markup_mode="markdown", help="The database schema (Alembic migrations).", no_args_is_help=True)
 app.add_typer(db, name="db")
 
 

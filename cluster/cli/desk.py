@@ -24,7 +24,7 @@ from rich.markup import escape
 
 from cluster.cli.common import ConfigOpt, app, console, fail, settings_or_exit, with_local_servers
 
-desk = typer.Typer(help="A desk that runs until stopped: start, watch, control and stop it.", no_args_is_help=True)
+desk = typer.Typer(rich_markup_mode="markdown", help="A desk that runs until stopped: start, watch, control and stop it.", no_args_is_help=True)
 app.add_typer(desk, name="desk")
 
 SpeedOpt = Annotated[float | None, typer.Option(help="Market seconds per wall second (desk.speed).")]

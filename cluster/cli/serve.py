@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from cluster.config.settings import Settings
     from cluster.desk.desk import DeskFiles
 
-users = typer.Typer(help="Keys to the API gateway: add (shown once), list, revoke.", no_args_is_help=True)
+users = typer.Typer(rich_markup_mode="markdown", help="Keys to the API gateway: add (shown once), list, revoke.", no_args_is_help=True)
 app.add_typer(users, name="users")
 
 

@@ -16,7 +16,7 @@ from cluster.config.settings import Settings
 if TYPE_CHECKING:
     from cluster.devservers.services import LocalKafka, LocalPostgres, LocalRedis
 
-services = typer.Typer(help="The local PostgreSQL, Redis and Kafka under data_dir (no system service, no root).",
+services = typer.Typer(rich_markup_mode="markdown", help="The local PostgreSQL, Redis and Kafka under data_dir (no system service, no root).",
                         no_args_is_help=True)
 app.add_typer(services, name="services")
 
