@@ -102,10 +102,15 @@ def with_local_servers(settings: Settings, only: frozenset[str] = SERVERS) -> Se
     return settings.model_copy(update={"storage": storage, "kafka": kafka})
 
 
-def store_of(config: Path, url: str | None, upgrade: bool = True, must_exist: bool = False) -> SessionStore:
+NO_RUN = "the store holds no run yet: run `octet demo`, `octet run` or `octet backtest` first"
+
+
+def store_of(config: Path, url: str | None, upgrade: bool = True, must_exist: bool = False,
+             missing: str = NO_RUN) -> SessionStore:
     """The store at ``url``, or the one the settings file names (a local PostgreSQL started if need
     be); a database that cannot be reached or read is one line and exit code 1. ``must_exist``: a
-    SQLite file that is not there is that line too (a command that only reads makes no empty one)."""
+    SQLite file that is not there is that line too, ending with ``missing`` (a command that only reads
+    makes no empty one)."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
@@ -116,8 +121,7 @@ def store_of(config: Path, url: str | None, upgrade: bool = True, must_exist: bo
         settings = settings_or_exit(config)
         local = Path(settings.runtime.data_dir) / "octet.db"
         if must_exist and settings.runtime.store == "sqlite" and not local.is_file():
-            raise fail(f"database {local}: no such file: the store holds no run yet: run `octet demo`, `octet run` "
-                       "or `octet backtest` first")
+            raise fail(f"database {local}: no such file: {missing}")
         url = store_url(with_local_servers(settings, only=frozenset({"postgres"})))
     if must_exist:
         try:
@@ -129,7 +133,7 @@ def store_of(config: Path, url: str | None, upgrade: bool = True, must_exist: bo
         if uri and database and database.startswith("file:"):  # the URI form (uri=true): file:PATH?mode=ro
             database = database.removeprefix("file:").split("?")[0]
         if database and database != ":memory:" and not Path(database).is_file():
-            raise fail(f"database {redact(url)}: no such file: the store holds no run yet")
+            raise fail(f"database {redact(url)}: no such file: {missing}")
     try:
         store = SessionStore(url, upgrade=upgrade)
         with store.engine.connect():  # reachable, and the credentials hold

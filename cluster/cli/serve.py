@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 users = typer.Typer(rich_markup_mode="markdown", help="Keys to the API gateway: add (shown once), list, revoke.", no_args_is_help=True)
 app.add_typer(users, name="users")
+NO_KEYS = "no key was made in it: `octet users add NAME --role viewer` makes the store and its first key"
 
 
 def start_gateway(settings: Settings, files: DeskFiles) -> None:
@@ -177,7 +178,7 @@ def users_list(config: ConfigOpt = Path("octet.yaml"), url: UrlOpt = None) -> No
     """Every key made (never its secret), revoked ones marked."""
     from serve.keys import list_keys
 
-    rows = list_keys(store_of(config, url, must_exist=True).engine)
+    rows = list_keys(store_of(config, url, must_exist=True, missing=NO_KEYS).engine)
     table = Table(title=f"{len(rows)} key(s)")
     for col in ("key id", "name", "role", "created (UTC)", "by", "revoked (UTC)"):
         table.add_column(col)
@@ -198,7 +199,7 @@ def users_revoke(key: Annotated[str, typer.Argument(help="The key's id or name."
     from serve.keys import KeyProblem, revoke_key
 
     try:
-        row = revoke_key(store_of(config, url, must_exist=True).engine, key)
+        row = revoke_key(store_of(config, url, must_exist=True, missing=NO_KEYS).engine, key)
     except KeyProblem as exc:
         raise fail(str(exc), 1) from None
     console.print(f"revoked key {row['key_id']} ({escape(row['name'])}, {row['role']})")

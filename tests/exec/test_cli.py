@@ -128,6 +128,9 @@ def test_read_only_commands_make_no_database_of_a_mistyped_url(tmp_path) -> None
         done = octet(*command, "--url", f"sqlite:///{tmp_path / 'typo.db'}")
         _one_line_error(done, 2, "typo.db: no such file")
         assert not (tmp_path / "typo.db").exists(), command
+        assert ("no key was made in it: `octet users add NAME" in done.stderr) == (command[0] == "users"), done.stderr
+    revoke = octet("users", "revoke", "bob", "--url", f"sqlite:///{tmp_path / 'typo.db'}")
+    _one_line_error(revoke, 2, "typo.db: no such file: no key was made in it")
 
 
 def test_a_database_a_command_makes_is_private_and_an_unknown_revision_is_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
