@@ -146,6 +146,21 @@ class AccountRules:
     def _buffer(self, limit: Decimal) -> Decimal:
         return limit * self.costs.safety_buffer_pct / 100
 
+    def _next_reset_line(self, snap: AccountSnapshot) -> tuple[Decimal, Decimal] | None:
+        """The daily floor at the next reset, as a line for the worst case (the balance with every open
+        stop hit), and that day's limit (None: no daily rule).
+
+        At the reset the day's reference becomes the balance then (with the open positions at a loss,
+        the higher of balance and equity is the balance too), so a position still open then at its stop
+        stands one day's limit from the new floor, whatever today's closed profit was. FTMO: "a position
+        that was within the limit before midnight may exceed the limit after the reset if the floating
+        loss is too large". The open loss at the stops must stay within one day's limit: the line is
+        ``balance - limit``. A position stopped before the reset lowers the balance the reset finds by
+        its loss and the limit by at most that loss times the day's share, so every position still
+        open is the worst case; the limit is the one of today's balance."""
+        limit = self.rules.daily_loss_limit(snap.initial_balance, snap.balance)
+        return None if limit is None else (snap.balance - limit, limit)
+
     def _roll(self, snap: AccountSnapshot) -> None:
         """Take the day's reference at the first snapshot of a firm day (the desk cuts at every
         reset, so that is the reset instant, from the state just before it); follow the equity peak
@@ -188,11 +203,16 @@ class AccountRules:
             # A floor that rose past the open stops (a reset that took floating profit into the
             # day's reference, a trailing floor): a stop hit now would break a hard rule, so the
             # account closes while its equity is still above the floor.
-            lines = [("max_loss", floor)] + ([("daily_loss", daily_floor)] if self.rules.daily_loss_hard else [])
-            broken = self._broken((rule, at, worst) for rule, at in lines)
+            lines = [("max_loss", floor, "")] + ([("daily_loss", daily_floor, "")] if self.rules.daily_loss_hard else [])
+            nxt = self._next_reset_line(snap) if self.rules.daily_loss_hard else None
+            if nxt is not None:  # a loss at the stops over a day's limit would break the next day's floor at its reset
+                lines.append(("daily_loss", nxt[0], " at the next reset"))
+            broken = self._broken((rule, at, worst) for rule, at, _ in lines)
             if broken:
                 rule, at, _ = broken[0]
-                flatten = f"{rule}: the open stops would leave {book(worst - at)} against the floor {book(at)}"
+                when = next(w for r, a, w in lines if r == rule and a == at)
+                flatten = (f"{rule}: the open stops would leave {book(worst - at)} against the floor{when} "
+                           f"{book(at)}")
         return Headroom(
             snap.account_id, snap.ts_ns, limit, daily_floor,
             None if daily_floor is None else book(snap.equity - daily_floor), floor, book(snap.equity - floor),
@@ -475,14 +495,17 @@ class AccountRules:
         daily_after = None if daily_floor is None else worst_equity - daily_floor
         max_after = worst_equity - floor
         # Each floor raised by its safety buffer; the rule named is the one whose line is reached first.
-        lines = {"max_loss": (floor, self._buffer(rules.max_loss_limit(initial)))}
+        lines = [("max_loss", floor, self._buffer(rules.max_loss_limit(initial)), "")]
         if daily_floor is not None and limit is not None:
-            lines["daily_loss"] = (daily_floor, self._buffer(limit))
-        broken = self._broken((rule, at + buffer, worst_equity) for rule, (at, buffer) in lines.items())
+            lines.append(("daily_loss", daily_floor, self._buffer(limit), ""))
+        nxt = self._next_reset_line(snap)
+        if nxt is not None:  # still open at the next reset, the orders' worst case must hold the next day's floor
+            lines.append(("daily_loss", nxt[0], self._buffer(nxt[1]), " at the next reset"))
+        broken = self._broken((rule, at + buffer, worst_equity) for rule, at, buffer, _ in lines)
         if broken:
-            rule = broken[0][0]
-            at, buffer = lines[rule]
-            return self._veto(rule, f"worst case leaves {book(worst_equity - at)} above the {rule} floor "
+            rule, line, _ = broken[0]
+            at, buffer, when = next((a, b, w) for r, a, b, w in lines if r == rule and a + b == line)
+            return self._veto(rule, f"worst case leaves {book(worst_equity - at)} above the {rule} floor{when} "
                               f"{book(at)} (buffer {book(buffer)})", head, daily_after, max_after)
         return ComplianceDecision(True, "", "within all rules", None if daily_after is None else book(daily_after),
                                   book(max_after))

@@ -1,5 +1,6 @@
 """Property: for every preset, no random sequence of quotes, orders and fills gets an order
-through whose worst case breaks a hard rule.
+through whose worst case breaks a hard rule, today or at the next reset (the positions still open
+then, at their stops).
 
 The oracle is independent of ``AccountRules``: it books the allowed order into a copy of the
 account's ledger at its worst entry, closes every position at the worse of its current price and
@@ -74,6 +75,15 @@ class Oracle:
         base = INITIAL if self.rules.daily_loss_of is PercentOf.INITIAL else self.reference
         return self.reference - base * pct / 100
 
+    def next_daily_floor(self, balance: Decimal) -> Decimal | None:
+        """The daily floor the next reset sets if every open position is then at a loss (the reference
+        is the balance)."""
+        pct = self.rules.daily_loss_pct
+        if pct is None:
+            return None
+        base = INITIAL if self.rules.daily_loss_of is PercentOf.INITIAL else balance
+        return balance - base * pct / 100
+
     def floor(self) -> Decimal:
         limit = INITIAL * self.rules.max_loss_pct / 100
         kind = self.rules.max_loss_kind
@@ -139,11 +149,14 @@ def no_allowed_order_breaks_a_hard_rule(rules: FirmRules, examples: int) -> int:
                 prices["USDJPY"] = max(prices["USDJPY"] + d_jpy * Decimal("0.010"), Decimal("50"))
                 for s, p in prices.items():
                     rates.update(s, p)
-                for pos in list(ledger.positions.values()):  # stops trigger at the (possibly gapped) price
+                for pos in list(ledger.positions.values()):  # stops and targets trigger at the (possibly gapped) price
                     now = prices[pos.symbol]
                     if (now - pos.stop_loss) * int(pos.side) <= 0:
                         ledger.apply(Fill(pos.position_id, "acc", pos.symbol, pos.side.opposite, pos.lots, now, ts,
                                           FillKind.CLOSE, CloseReason.STOP_LOSS), rates)
+                    elif pos.take_profit is not None and (now - pos.take_profit) * int(pos.side) >= 0:
+                        ledger.apply(Fill(pos.position_id, "acc", pos.symbol, pos.side.opposite, pos.lots, now, ts,
+                                          FillKind.CLOSE, CloseReason.TAKE_PROFIT), rates)
                 observe()
                 continue
             _, side, centilots, stop_pips, slip, symbol = step
@@ -162,8 +175,11 @@ def no_allowed_order_breaks_a_hard_rule(rules: FirmRules, examples: int) -> int:
             worst = worst_case_equity(ledger, o, prices, rates, ts)
             assert oracle.inside(worst, oracle.daily_floor()), (rules.name, "daily loss", oracle.reference, worst)
             assert oracle.inside(worst, oracle.floor()), (rules.name, "max loss", oracle.floor(), worst)
+            # held into the next reset at their stops, the open positions must clear the floor it sets
+            nxt = oracle.next_daily_floor(snap.balance)
+            assert oracle.inside(worst, nxt), (rules.name, "daily loss at the next reset", nxt, worst)
             ledger.apply(Fill(o.client_order_id, "acc", symbol, side, o.lots, ref, ts, FillKind.OPEN,
-                              CloseReason.ENTRY), rates, stop)
+                              CloseReason.ENTRY), rates, stop, target)
             observe()
 
     run()

@@ -83,6 +83,34 @@ def test_ftmo_daily_loss_follows_the_balance_at_prague_midnight_as_in_ftmos_200k
     assert acc.breaches == [f"daily_loss at {reset}: headroom -3000.00 (equity 191000, floor 194000.00)"]
 
 
+def test_ftmo_an_order_within_todays_limit_but_over_the_next_days_is_vetoed(registry) -> None:
+    # The same example before the trade: 4,000 closed profit, so today's floor (190,000) would take a
+    # 13,000 stop. Open at midnight, that stop stands 3,000 under the new floor (194,000): FTMO, "a
+    # position that was within the limit before midnight may exceed the limit after the reset if the
+    # floating loss is too large". The check holds the open loss at the stops to one day's limit.
+    acc = Account("ftmo.challenge", 200_000, registry)
+    acc.at(MON, 200_000)
+    acc.at(MON + 3_600 * 10**9, 204_000)
+    snap = AccountSnapshot("acc", "USD", MON + 7_200 * 10**9, D(200_000), D(204_000), D(204_000), (), 0)
+
+    def order(lots: str) -> Order:  # stop 129 pips away, 1 pip of slippage: 1,300 a lot at risk
+        return Order("o1", "acc", "EURUSD", Side.BUY, D(lots), OrderType.MARKET, D("1.08710"), D("1.12000"), "s",
+                     D("1.10000"), 0, snap.ts_ns, snap.ts_ns + 10**9)
+
+    decision = acc.rules.check([order("10")], snap, acc.rates)  # 13,000 at risk: 191,000 at the stop
+    assert not decision.allowed and decision.rule == "daily_loss", decision
+    assert "floor at the next reset 194000.00 (buffer 1000.00)" in decision.reason, decision.reason
+    assert decision.worst_case_daily_headroom == D(1_000), "today's floor alone would have let it through"
+    assert acc.rules.check([order("6")], snap, acc.rates).allowed  # 7,800: 196,200, over 194,000 and its buffer
+    # Held before this check existed: the desk closes it while the day is still Monday in Prague.
+    held = (PositionView("p1", "EURUSD", Side.BUY, D(10), D("1.10000"), D("1.08710"), None, D("1.09500"),
+                         D(-5_000), D(-5_000), MON),)
+    head = acc.at(ts(2026, 3, 2, 22, 0), 204_000, 199_000, held)
+    assert head.daily_floor == D(190_000) and acc.breaches == []
+    assert head.flatten_reason == ("daily_loss: the open stops would leave -3000.00 against the floor at the next "
+                                   "reset 194000.00"), head.flatten_reason
+
+
 def test_ftmo_maximum_loss_is_broken_below_90_percent_not_on_it(registry) -> None:
     # FTMO Academy, Maximum Loss: "even if your balance would be $92,000, but you had a floating loss
     # of $2,001, the limit would be exceeded" (100k account, floor 90,000).
