@@ -39,11 +39,32 @@ class CrossAccountConduct:
         self.recent: list[tuple[int, str, str, str, int]] = []  # (ts, firm, account, symbol, side) allowed
         # legs allowed and perhaps not yet filled: (expires_ns, firm, account, symbol, side)
         self.working: list[tuple[int, str, str, str, int]] = []
-        self.over_cap, self.cap_notes = caps(self.rules, self.owners, capital or {})
+        self.capital = dict(capital or {})
+        self.over_cap, self.cap_notes = caps(self.rules, self.owners, self.capital)
 
     def __setstate__(self, state: dict[str, object]) -> None:
         state.setdefault("working", [])  # saved before working legs were kept
+        state.setdefault("capital", {})  # saved before copying had a capital cap
         self.__dict__.update(state)
+
+    def _copy_over_cap(self, acc: str, firm: str, owner: str) -> str:
+        """Why a copy between ``owner``'s accounts at ``firm`` is over ``acc``'s copy cap, or ''."""
+        conduct = self.rules[acc].conduct
+        if not conduct.copy_capital_per_owner:
+            return ""
+        share, stated = Decimal(0), ", ".join(f"{a} {c}" for c, a in conduct.copy_capital_per_owner)
+        for other in sorted(self.rules):
+            if firm_of(self.rules[other]) != firm or self.owners.get(other, other) != owner \
+                    or not self.rules[other].conduct.copy_capital_per_owner:
+                continue
+            balance, currency = self.capital.get(other, (Decimal(0), ""))
+            cap = conduct.copy_cap(currency)
+            if cap is None:
+                return (f"{firm} caps copying at {stated} per owner; {other}'s balance in "
+                        f"{currency or 'an unknown currency'} cannot be counted against it")
+            share += balance / cap
+        return "" if share <= 1 else (f"{owner}'s accounts at {firm} under the cap hold {share:.0%} of the {stated} "
+                                      "within which they may copy")
 
     def veto(self, acc: str, legs: Sequence[Order], snapshots: Mapping[str, AccountSnapshot]) -> str:
         """The reason (``rule: why``) the conduct rules refuse ``legs`` on ``acc``, or ''."""
@@ -60,16 +81,25 @@ class CrossAccountConduct:
         window = conduct.copy_window_seconds * NS_PER_S
         notes = [self.cap_notes[acc]] if acc in self.cap_notes else []
         for order in legs:
-            if conduct.copy_trading is not CopyTrading.ALLOWED:
-                for ts, f, other, symbol, side in self.recent:
-                    if f == firm and other != acc and symbol == order.symbol and side == int(order.side) \
-                            and abs(ts - order.not_before_ns) <= window:
-                        if conduct.copy_trading is CopyTrading.FORBIDDEN or self.owners.get(other, other) != owner:
-                            return (f"copy_trading: {order.symbol} {order.side.name.lower()} already placed on "
-                                    f"{other} at {firm} within {conduct.copy_window_seconds} s"), ""
-                        notes.append(f"copy_trading: the same {order.symbol} {order.side.name.lower()} as on {other}, "
-                                     f"allowed at {firm} between one owner's accounts ({owner})")
-                        break
+            for ts, f, other, symbol, side in self.recent:
+                if f != firm or other == acc or symbol != order.symbol or side != int(order.side) \
+                        or abs(ts - order.not_before_ns) > window:
+                    continue
+                kinds = {conduct.copy_trading, self.rules[other].conduct.copy_trading}  # the stricter one judges
+                if kinds == {CopyTrading.ALLOWED}:
+                    break
+                forbidden = CopyTrading.FORBIDDEN in kinds
+                if forbidden or self.owners.get(other, other) != owner:
+                    return (f"copy_trading: {order.symbol} {order.side.name.lower()} already placed on "
+                            f"{other} at {firm} within {conduct.copy_window_seconds} s"
+                            + (" (copying is forbidden on either account)" if forbidden else "")), ""
+                over = self._copy_over_cap(acc, firm, owner)
+                if over:
+                    return (f"copy_trading: {order.symbol} {order.side.name.lower()} already placed on "
+                            f"{other} within {conduct.copy_window_seconds} s, and {over}"), ""
+                notes.append(f"copy_trading: the same {order.symbol} {order.side.name.lower()} as on {other}, "
+                             f"allowed at {firm} between one owner's accounts ({owner})")
+                break
             if not conduct.hedging_across_accounts:
                 for other, snap in snapshots.items():
                     if other == acc or firm_of(self.rules[other]) != firm:

@@ -148,6 +148,13 @@ class Conduct:
     max_capital_per_owner: the initial balances one owner may hold at the firm in accounts of
         phases with this cap, per account currency in the firm's own equivalents (FTMO: 400,000 USD
         or 320,000 EUR...); an account uses ``balance / cap[its currency]`` of the allowance.
+    copy_capital_per_owner: with ``copy_trading: same_owner``, the initial balances one owner's
+        accounts at the firm in phases with this cap may hold for a trade to be copied between them
+        (FundedNext: "provided the total capital allocation across accounts does not exceed our Max
+        allocation of 300k"), in the same form; counted over all of them, copying or not.
+
+    A copy is judged by the stricter of the two accounts' rules: a trade copied to or from an
+    account whose phase forbids copying is refused on either.
     """
 
     copy_trading: CopyTrading = CopyTrading.ALLOWED
@@ -155,16 +162,24 @@ class Conduct:
     copy_window_seconds: int = 60
     max_accounts_per_owner: int = 0
     max_capital_per_owner: tuple[tuple[str, Decimal], ...] = ()
+    copy_capital_per_owner: tuple[tuple[str, Decimal], ...] = ()
 
     def __post_init__(self) -> None:
-        for ccy, amount in self.max_capital_per_owner:
-            if len(ccy) != 3 or not ccy.isalpha() or not ccy.isupper():
-                raise InvalidValue("conduct.max_capital_per_owner", ccy, "keys are currency codes like USD")
-            if not amount > 0:
-                raise InvalidValue(f"conduct.max_capital_per_owner.{ccy}", amount, "must be a positive amount")
+        for key in ("max_capital_per_owner", "copy_capital_per_owner"):
+            for ccy, amount in getattr(self, key):
+                if len(ccy) != 3 or not ccy.isalpha() or not ccy.isupper():
+                    raise InvalidValue(f"conduct.{key}", ccy, "keys are currency codes like USD")
+                if not amount > 0:
+                    raise InvalidValue(f"conduct.{key}.{ccy}", amount, "must be a positive amount")
+        if self.copy_capital_per_owner and self.copy_trading is not CopyTrading.SAME_OWNER:
+            raise InvalidValue("conduct.copy_capital_per_owner", dict(self.copy_capital_per_owner),
+                               "caps copying between one owner's accounts: set copy_trading: same_owner with it")
 
     def capital_cap(self, currency: str) -> Decimal | None:
         return dict(self.max_capital_per_owner).get(currency)
+
+    def copy_cap(self, currency: str) -> Decimal | None:
+        return dict(self.copy_capital_per_owner).get(currency)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,9 +6,13 @@ from dataclasses import replace
 from datetime import time
 from decimal import Decimal
 
+import pytest
+
 from trading.conduct import CrossAccountConduct, firm_of
+from trading.errors import InvalidValue
 from trading.ledger import AccountSnapshot, PositionView
 from trading.orders import Order, OrderType, Side
+from trading.presets import load_preset
 from trading.rules import Conduct, CopyTrading, FirmRules
 
 S = 1_000_000_000
@@ -97,3 +101,45 @@ def test_a_book_saved_before_working_legs_were_kept_restores_with_none() -> None
     old = CrossAccountConduct.__new__(CrossAccountConduct)
     old.__setstate__(state)
     assert pickle.loads(pickle.dumps(old)).working == []
+
+
+def test_fundednext_copies_between_one_owners_challenges_within_300k_and_never_with_a_funded_account() -> None:
+    # FundedNext (help.fundednext.com/en/articles/8019805): "Copy trading between multiple FundedNext
+    # Challenge Accounts is permitted, provided the total capital allocation across accounts does not
+    # exceed our Max allocation of 300k"; "Copy trading involving a FundedNext Account, whether between
+    # FundedNext Accounts or with any other account, is not allowed".
+    challenge, funded = load_preset("fundednext.phase1"), load_preset("fundednext.funded")
+    hundred = (Decimal(100_000), "USD")
+    three = CrossAccountConduct({"a": challenge, "b": challenge, "c": challenge}, {"a": "ann", "b": "ann", "c": "ann"},
+                                {"a": hundred, "b": hundred, "c": hundred})
+    three.placed("a", [order("a", T0)])
+    assert three.judge("b", [order("b", T0)], {}) == \
+        ("", "copy_trading: the same EURUSD buy as on a, allowed at FundedNext between one owner's accounts (ann)")
+    four = CrossAccountConduct({k: challenge for k in "abcd"}, dict.fromkeys("abcd", "ann"), dict.fromkeys("abcd", hundred))
+    four.placed("a", [order("a", T0)])
+    assert four.veto("b", [order("b", T0)], {}) == (
+        "copy_trading: EURUSD buy already placed on a within 60 s, and ann's accounts at FundedNext under the cap hold "
+        "133% of the 300000 USD within which they may copy")
+    assert four.veto("b", [order("b", T0, Side.SELL)], {}) == "", "no copy, no cap"
+    mixed = CrossAccountConduct({"a": challenge, "f": funded, "g": funded}, dict.fromkeys("afg", "ann"),
+                                dict.fromkeys("afg", hundred))
+    mixed.placed("a", [order("a", T0)])  # a challenge's trade copied to a funded account ...
+    assert mixed.veto("f", [order("f", T0)], {}).endswith("(copying is forbidden on either account)")
+    mixed.placed("g", [order("g", T0, Side.SELL)])  # ... or a funded account's copied to a challenge
+    assert mixed.veto("a", [order("a", T0 + S, Side.SELL)], {}).endswith("(copying is forbidden on either account)")
+
+
+def test_fundednext_futures_copies_only_between_one_owners_accounts() -> None:
+    # helpfutures.fundednext.com/en/articles/11183132: copying only "between their own FundedNext
+    # Accounts"; "Traders cannot group trade or coordinate trades with other traders".
+    r = load_preset("fundednext_futures.legacy")
+    book = CrossAccountConduct({"a": r, "b": r, "c": r}, {"a": "ann", "b": "ann", "c": "bob"},
+                               dict.fromkeys("abc", (Decimal(100_000), "USD")))
+    book.placed("a", [order("a", T0)])
+    assert book.veto("b", [order("b", T0)], {}) == ""
+    assert book.veto("c", [order("c", T0)], {}).startswith("copy_trading: EURUSD buy already placed on a")
+
+
+def test_a_copy_cap_needs_same_owner_copying() -> None:
+    with pytest.raises(InvalidValue, match="set copy_trading: same_owner with it"):
+        Conduct(CopyTrading.ALLOWED, copy_capital_per_owner=(("USD", Decimal(300_000)),))

@@ -145,6 +145,20 @@ def test_weekend_holding_vetoes_late_friday_orders_and_asks_for_a_flatten(regist
     assert acc.observe(snap(at=close - 15 * MIN), rates).flatten_reason == "", "nothing to flatten when flat"
 
 
+@pytest.mark.parametrize("preset", ["ftmo.funded", "ftmo_1step.funded"])
+def test_ftmo_accounts_of_both_programs_keep_the_news_and_weekend_restrictions(registry, preset: str) -> None:  # type: ignore[no-untyped-def]
+    # ftmo.oanda.com/?p=121: the FTMO Account's news restriction "applies equally to traders who qualified
+    # through FTMO Challenge: 1-Step and FTMO Challenge: 2-Step"; ftmo.com/en/faq/do-i-have-to-close-my-
+    # positions-overnight: on the FTMO Account positions close "just before the markets close for the weekend".
+    nfp = ts(2026, 3, 6, 13, 30)
+    acc, rates = account(load_preset(preset), registry, NewsCalendar([NewsEvent(nfp, "USD", "Non-Farm Payrolls")]))
+    at = nfp - 3 * MIN
+    blocked = acc.check([order(at=at, expiry_min=2)], snap(at=at), rates)
+    assert not blocked.allowed and blocked.rule == "news_blackout", blocked
+    close = ts(2026, 3, 6, 22, 0)
+    assert "weekend holding" in acc.observe(snap(positions=(position(),), at=close - 15 * MIN), rates).flatten_reason
+
+
 def test_overnight_holding_is_measured_to_the_firms_session_end(registry) -> None:
     acc, rates = account(load_preset("topstepx.combine"), registry)  # 17:00 Chicago, flat 120 min before
     # 2026-03-02 is before US DST: 17:00 CST = 23:00 UTC, so flat by 21:00 UTC.

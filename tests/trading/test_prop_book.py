@@ -20,6 +20,7 @@ from trading.fx import ConversionRates
 from trading.instruments import InstrumentRegistry
 from trading.ledger import AccountSnapshot, ClosedTrade, PositionView
 from trading.market import NS_PER_S, datetime_to_ts
+from trading.news import NewsCalendar
 from trading.orders import CloseReason, Order, OrderType, Side, Signal
 from trading.passodds import MonitorSettings, prior_from_trades_csv
 from trading.presets import PRESET_DIR, load_preset
@@ -50,7 +51,7 @@ def order(tp_pips: int | None, lots: str = "1") -> Order:
 def guarded(preset: str, registry: InstrumentRegistry, day_start: str = "100000",
             guard: bool = True) -> tuple[AccountRules, ConversionRates]:
     rules = AccountRules(load_preset(preset), CostAllowance(Decimal(1), Decimal("3.5"), Decimal(10)), registry,
-                         consistency_guard=guard)
+                         NewsCalendar.from_csv(PRESET_DIR / "news_2026.csv"), consistency_guard=guard)
     rates = ConversionRates(registry)
     rules.observe(snap(day_start, at=ts(2026, 3, 2, 0, 5)), rates)  # the firm day starts here (Prague)
     return rules, rates

@@ -82,7 +82,7 @@ def _value(where: str, key: str, kind: Any, raw: Any) -> Any:
         if not value.is_finite() or value < 0:
             raise InvalidValue(where, raw, "must be a finite number, 0 or more")
         return value
-    if key == "max_capital_per_owner":
+    if key in ("max_capital_per_owner", "copy_capital_per_owner"):
         if not isinstance(raw, dict) or not raw:
             raise InvalidValue(where, raw, "must map account currencies to amounts, e.g. {USD: 400000, EUR: 320000}")
         return tuple((str(ccy), _value(f"{where}.{ccy}", "", Decimal, amount)) for ccy, amount in raw.items())
