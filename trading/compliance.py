@@ -117,6 +117,23 @@ class CostAllowance:
     safety_buffer_pct: Decimal = Decimal(10)
 
 
+def news_flat_instants(rules: FirmRules, news: NewsCalendar, since_ns: int, until_ns: int,
+                       currencies: Iterable[str]) -> list[int]:
+    """The instants in (since, until] at which an account under ``rules`` starts to close for a news
+    window (``NewsBlackout.flat_minutes_before``) of an event in ``currencies``: the desk cuts its
+    batches there, so the account closes on time."""
+    blackout = rules.news
+    if not (blackout.active and blackout.flat_minutes_before):
+        return []
+    shift = (blackout.minutes_before + blackout.flat_minutes_before) * 60 * NS_PER_S
+    wanted = set(currencies)
+    out, at = [], since_ns
+    while (event := news.first_between(wanted, at + shift, until_ns + shift)) is not None:
+        out.append(event.ts_ns - shift)
+        at = event.ts_ns - shift
+    return out
+
+
 class AccountRules:
     """The firm rules of one account, with their state, evaluated on snapshots."""
 
@@ -199,6 +216,7 @@ class AccountRules:
         flat_by, why = self.rules.flat_deadline_ns(snap.ts_ns)
         flatten = f"{why}: flat {self.rules.holding.flat_minutes_before} min before the close" \
             if flat_by and snap.positions and snap.ts_ns >= flat_by else ""
+        flatten = flatten or self._news_flatten(snap)
         if snap.positions and not flatten:
             # A floor that rose past the open stops (a reset that took floating profit into the
             # day's reference, a trailing floor): a stop hit now would break a hard rule, so the
@@ -218,6 +236,24 @@ class AccountRules:
             None if daily_floor is None else book(snap.equity - daily_floor), floor, book(snap.equity - floor),
             None if daily_floor is None else book(worst - daily_floor), book(worst - floor), flatten,
         )
+
+    def _news_flatten(self, snap: AccountSnapshot) -> str:
+        """Why the account must close now for a news window (``NewsBlackout.flat_minutes_before``), or ''.
+
+        From ``flat_minutes_before`` before a window opens until it opens, an account holding a position
+        on an instrument of the event's currency closes: a stop or take-profit triggered inside the
+        window would break the rule, and closing inside it would too."""
+        news = self.rules.news
+        if not (news.active and news.flat_minutes_before and snap.positions):
+            return ""
+        opens = news.minutes_before * 60 * NS_PER_S
+        lead = news.flat_minutes_before * 60 * NS_PER_S
+        currencies = {c for p in snap.positions for c in (self.instruments[p.symbol].base, self.instruments[p.symbol].quote)}
+        event = self.news.first_between(currencies, snap.ts_ns + opens, snap.ts_ns + opens + lead)
+        if event is None:
+            return ""
+        return (f"news_blackout: {event.title} ({event.currency}) at {event.ts_ns}: flat {news.flat_minutes_before} min "
+                f"before its window (a stop or take-profit triggered inside it breaks the rule)")
 
     def _trailing_low(self, snap: AccountSnapshot) -> Decimal | None:
         """For a floor that trails the equity, the lowest headroom against the floor as it rose
@@ -396,13 +432,12 @@ class AccountRules:
                 if gap:  # the firm's news rule cannot be checked: an alert, not a silent pass
                     return "news_calendar", gap
                 inst = self.instruments[order.symbol]
+                before = rules.news.minutes_before + rules.news.flat_minutes_before  # the flat lead too
                 event = self.news.conflict((inst.base, inst.quote), order.not_before_ns, order.expires_ns,
-                                           rules.news.minutes_before * 60 * NS_PER_S,
-                                           rules.news.minutes_after * 60 * NS_PER_S)
+                                           before * 60 * NS_PER_S, rules.news.minutes_after * 60 * NS_PER_S)
                 if event is not None:
                     return "news_blackout", (f"{event.title} ({event.currency}) at {event.ts_ns}: no orders "
-                                             f"{rules.news.minutes_before} min before to "
-                                             f"{rules.news.minutes_after} min after")
+                                             f"{before} min before to {rules.news.minutes_after} min after")
         return None
 
     def _size(self, orders: Sequence[Order], snap: AccountSnapshot) -> tuple[str, str] | None:

@@ -95,6 +95,17 @@ class NewsCalendar:
             week += timedelta(days=7)
         return ""
 
+    def first_between(self, currencies: Iterable[str], after_ns: int, until_ns: int) -> NewsEvent | None:
+        """The first high-impact event in ``currencies`` at a time in (after, until]."""
+        wanted = set(currencies)
+        i = bisect.bisect_right(self._ts, after_ns)
+        while i < len(self.events) and self._ts[i] <= until_ns:
+            event = self.events[i]
+            if event.currency in wanted and event.impact == "high":
+                return event
+            i += 1
+        return None
+
     def conflict(self, currencies: Iterable[str], start_ns: int, end_ns: int, before_ns: int,
                  after_ns: int) -> NewsEvent | None:
         """The first event in ``currencies`` whose window [ts - before, ts + after] meets [start, end]."""

@@ -110,10 +110,17 @@ class Holding:
 @dataclass(frozen=True, slots=True)
 class NewsBlackout:
     """No order may open or close within this window around a high-impact event in one of the
-    instrument's currencies (events from a calendar file)."""
+    instrument's currencies (events from a calendar file).
+
+    flat_minutes_before: where a stop or take-profit triggered inside the window breaks the rule as an
+        order would (FTMO), the account is flattened this many minutes before the window opens while
+        it holds a position on a targeted instrument (closing inside the window would itself break
+        it), and no order on one may fill from then on; 0: positions are held through the window.
+    """
 
     minutes_before: int = 0
     minutes_after: int = 0
+    flat_minutes_before: int = 0
 
     @property
     def active(self) -> bool:

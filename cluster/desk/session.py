@@ -52,10 +52,11 @@ from cluster.storage.registry import ModelRegistry
 from cluster.storage.store import RunEnd, SessionStore, start_record
 from cluster.storage.timeseries import TimeSeries
 from trading.breaker import AgentHealth, DeskHealth, Tier
-from trading.compliance import Headroom
+from trading.compliance import Headroom, news_flat_instants
 from trading.feed import Feed
 from trading.ledger import AccountSnapshot, done_orders
 from trading.market import TickBatch
+from trading.news import NewsCalendar
 from trading.orders import Order, OrderStatus, Signal
 from trading.strategies.sma_cross import SETUP as SMA_CROSS
 
@@ -229,6 +230,12 @@ class Session:
         self.registry = settings.registry()
         self.account_ids = [a.id for a in settings.accounts]
         self.rules = {a.id: settings.firm_rules(a) for a in settings.accounts}
+        # the news calendar, where a firm closes accounts before a news window: the desk cuts there
+        calendar = settings.agents.compliance.news_calendar
+        flat_for_news = any(r.news.active and r.news.flat_minutes_before for r in self.rules.values())
+        self.news = NewsCalendar.from_csv(Path(calendar), settings.agents.compliance.news_calendar_tz) \
+            if calendar and flat_for_news else NewsCalendar()
+        self.currencies = frozenset(c for s in self.registry for c in (self.registry[s].base, self.registry[s].quote))
         # setups whose opposite signal closes an open position (strategy.sma_cross.close_on_opposite)
         self.reversing = {SMA_CROSS} if settings.strategy.sma_cross.close_on_opposite else set()
         self.snapshots: dict[str, AccountSnapshot] = {}
@@ -451,7 +458,7 @@ class Session:
                 break
             else:
                 now = feed.now_ns()
-                if beat or any(r.instants(self.clock, now) for r in self.rules.values()):
+                if beat or self._instants(self.clock, now):
                     self._unit({"kind": "idle", "now_ns": now, "beat": beat}, feed)
         # The run ends with its feed (or its stop, without a desk), flat; a desk that is stopped keeps
         # its positions for its restart.
@@ -863,6 +870,15 @@ class Session:
         merged = TickBatch.concat(parts)
         return merged.take(np.lexsort((merged.inst, merged.ts)))
 
+    def _instants(self, since: int, until: int) -> set[int]:
+        """Every account's instants in (since, until]: its firm's resets and flat-by deadlines, and the
+        moments it starts to close for a news window."""
+        out: set[int] = set()
+        for rules in self.rules.values():
+            out.update(rules.instants(since, until))
+            out.update(news_flat_instants(rules, self.news, since, until, self.currencies))
+        return out
+
     def _cuts(self, clean: TickBatch, signals: list[Signal], until: int = 0) -> list[tuple[int, list[Signal], bool]]:
         """Times at which the batch is cut: each signal's time, and every account's resets and
         flat-by deadlines since the last time the desk advanced to, including those that fell
@@ -875,10 +891,9 @@ class Session:
         if len(clean) or until:
             since = self.clock or (int(clean.ts[0]) - 1 if len(clean) else until - 1)
             last = max(int(clean.ts[-1]) if len(clean) else 0, until)
-            for rules in self.rules.values():
-                for t in rules.instants(since, last):
-                    cuts.setdefault(t, [])
-                    instants.add(t)
+            for t in self._instants(since, last):
+                cuts.setdefault(t, [])
+                instants.add(t)
         return [(t, group, t in instants) for t, group in sorted(cuts.items())]
 
     def _walk(self, clean: TickBatch, signals: list[Signal], until: int = 0) -> None:

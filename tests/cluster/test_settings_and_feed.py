@@ -562,6 +562,11 @@ def test_a_session_cuts_its_batches_at_every_holding_deadline(tmp_path) -> None:
     weekend = datetime_to_ts(datetime(2026, 3, 6, 21, 45, tzinfo=UTC))  # 15 min before 17:00 New York (EST)
     overnight = [datetime_to_ts(datetime(2026, 3, d, 21, 0, tzinfo=UTC)) for d in (5, 6)]  # 15:00 CST
     assert weekend in cuts and set(overnight) <= set(cuts)
+    # and where FTMO's funded account starts to close before a news window (5 min before it opens, 2 min
+    # before the release): Friday's payrolls at 13:30 UTC in the shipped calendar, high impact; Thursday's
+    # jobless claims at 13:30 are medium and open no window
+    assert datetime_to_ts(datetime(2026, 3, 6, 13, 23, tzinfo=UTC)) in cuts
+    assert datetime_to_ts(datetime(2026, 3, 5, 13, 23, tzinfo=UTC)) not in cuts
     assert cuts == sorted(set(cuts))
 
 

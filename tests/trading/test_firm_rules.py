@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from actors.compliance import ComplianceAgent
-from trading.compliance import AccountRules, CostAllowance
+from trading.compliance import AccountRules, CostAllowance, news_flat_instants
 from trading.errors import InvalidValue
 from trading.fx import ConversionRates
 from trading.instruments import InstrumentRegistry
@@ -157,6 +157,34 @@ def test_ftmo_accounts_of_both_programs_keep_the_news_and_weekend_restrictions(r
     assert not blocked.allowed and blocked.rule == "news_blackout", blocked
     close = ts(2026, 3, 6, 22, 0)
     assert "weekend holding" in acc.observe(snap(positions=(position(),), at=close - 15 * MIN), rates).flatten_reason
+
+
+def test_an_ftmo_account_closes_before_a_news_window_and_trades_nothing_in_its_lead(registry) -> None:  # type: ignore[no-untyped-def]
+    # FTMO: "if a Stop Loss or Take Profit is triggered within the restricted time window, this will also
+    # be considered a breach", and no trade may be opened or closed inside it. So an account holding a
+    # position on a targeted instrument closes in the 5 minutes before the window (13:21-13:28 for a
+    # 13:30 payrolls), not inside it, and no order on one may fill from 13:23.
+    nfp = ts(2026, 3, 6, 13, 30)
+    news = NewsCalendar([NewsEvent(nfp, "USD", "Non-Farm Payrolls"), NewsEvent(nfp, "JPY", "low one", "low")])
+    acc, rates = account(load_preset("ftmo.funded"), registry, news)
+    held = (position(opened=nfp - 60 * MIN),)
+    assert acc.observe(snap(positions=held, at=nfp - 8 * MIN), rates).flatten_reason == ""
+    head = acc.observe(snap(positions=held, at=nfp - 7 * MIN), rates)
+    assert head.flatten_reason == (f"news_blackout: Non-Farm Payrolls (USD) at {nfp}: flat 5 min before its window "
+                                   "(a stop or take-profit triggered inside it breaks the rule)")
+    assert acc.observe(snap(positions=held, at=nfp - 2 * MIN - 1), rates).flatten_reason.startswith("news_blackout")
+    assert acc.observe(snap(positions=held, at=nfp - 2 * MIN), rates).flatten_reason == "", "inside: closing breaks it"
+    assert acc.observe(snap(at=nfp - 5 * MIN), rates).flatten_reason == "", "nothing to close when flat"
+    lead = nfp - 7 * MIN
+    blocked = acc.check([order(at=lead, expiry_min=1)], snap(at=lead), rates)
+    assert (blocked.allowed, blocked.rule) == (False, "news_blackout") and "no orders 7 min before" in blocked.reason
+    early = nfp - 10 * MIN
+    assert acc.check([order(at=early, expiry_min=2)], snap(at=early), rates).allowed
+    # the desk cuts its batches where each close starts (the low-impact JPY event opens nothing)
+    assert news_flat_instants(acc.rules, news, nfp - 60 * MIN, nfp, {"EUR", "USD", "JPY"}) == [nfp - 7 * MIN]
+    assert news_flat_instants(acc.rules, news, nfp - 7 * MIN, nfp, {"EUR", "USD"}) == [], "(since, until]"
+    assert news_flat_instants(load_preset("the5ers.phase1"), news, nfp - 60 * MIN, nfp, {"USD"}) == [], \
+        "a firm that lets positions ride through the window closes nothing"
 
 
 def test_overnight_holding_is_measured_to_the_firms_session_end(registry) -> None:
