@@ -34,7 +34,7 @@ import csv
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -518,7 +518,8 @@ def _seed(acc: str, ts_ns: int) -> int:
 
 def read_trades_csv(path: Path) -> list[tuple[int, float]]:
     """(closed_ns, r_multiple) of each trade in a backtest's ``trades.csv`` (``octet report``'s:
-    ``closed_utc`` and ``r_multiple``); a bad row is named by its line, a bad file by what it is."""
+    ``closed_utc`` and ``r_multiple``; a time without a zone is UTC, as the column says); a bad row is named
+    by its line, a bad file by what it is."""
     out: list[tuple[int, float]] = []
     try:
         with path.open(newline="", encoding="utf-8-sig") as fh:
@@ -531,8 +532,8 @@ def read_trades_csv(path: Path) -> list[tuple[int, float]]:
                     n = reader.reader.line_num
                     try:
                         moment = datetime.fromisoformat((row["closed_utc"] or "").replace("Z", "+00:00"))
-                        if moment.tzinfo is None:
-                            raise ValueError("a time without a zone")
+                        if moment.tzinfo is None:  # the column's name is its zone (octet report writes none)
+                            moment = moment.replace(tzinfo=UTC)
                         if not 1970 <= moment.year <= 2999:
                             raise ValueError("a time out of range")
                         r = float(row["r_multiple"] or "")

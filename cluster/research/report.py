@@ -242,6 +242,12 @@ def _when(ns: int) -> str:
     return ts_to_datetime(ns).strftime("%Y-%m-%d %H:%M")
 
 
+def _stamp(ns: int) -> str:
+    """A time in trades.csv: UTC to the second (the column's name says UTC), which a spreadsheet reads and
+    ``pass_odds.prior_trades`` takes back."""
+    return ts_to_datetime(ns).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def _money(value: Decimal | float | None) -> str:
     return "—" if value is None else f"{float(value):,.2f}"
 
@@ -340,8 +346,8 @@ def write_report(run: RunRecords, out_dir: Path) -> Path:
                 "commission", "r_multiple", "exit_by", "setup", "signal_id"])
     for acc in run.accounts.values():
         for t in acc.trades:
-            w.writerow([t.account_id, t.position_id, t.symbol, t.side.name.lower(), t.lots, _when(t.opened_ns), t.entry,
-                        _when(t.closed_ns), t.exit, t.pnl, t.commission, f"{t.r_multiple:.4f}", t.reason.value,
+            w.writerow([t.account_id, t.position_id, t.symbol, t.side.name.lower(), t.lots, _stamp(t.opened_ns), t.entry,
+                        _stamp(t.closed_ns), t.exit, t.pnl, t.commission, f"{t.r_multiple:.4f}", t.reason.value,
                         run.setups.get(t.signal_id, ""), t.signal_id])
     write_private(out_dir / "trades.csv", buf.getvalue())
     page = out_dir / "report.html"

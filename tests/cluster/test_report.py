@@ -17,6 +17,8 @@ from cluster.desk.session import Session, SessionResult
 from cluster.research.report import closest_call, load_run, monthly_returns, summary_of, write_report
 from cluster.storage.store import open_store
 from tests.conftest import ROOT, replay_ticks
+from trading.market import NS_PER_S
+from trading.passodds import read_trades_csv
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +55,10 @@ def test_the_report_holds_the_desks_own_figures(recorded, tmp_path) -> None:  # 
     assert "http://" not in text and "https://" not in text  # self-contained: nothing fetched
     rows = list(csv.DictReader((tmp_path / "report" / "trades.csv").open()))
     assert len(rows) == len(result.trades)
+    # the report's trades.csv is what pass_odds.prior_trades reads: each close to the second, in UTC
+    assert read_trades_csv(tmp_path / "report" / "trades.csv") == [
+        (t.closed_ns // NS_PER_S * NS_PER_S, pytest.approx(t.r_multiple, abs=1e-4)) for a in run.accounts.values()
+        for t in a.trades]
     assert stat.S_IMODE((tmp_path / "report").stat().st_mode) == 0o700
     for name in ("report.html", "equity.png", "headroom.png", "trades.csv"):
         path = tmp_path / "report" / name

@@ -198,8 +198,8 @@ def test_a_bad_calendar_in_the_settings_is_named_at_start(tmp_path: Path) -> Non
 
 
 def test_a_bad_prior_or_an_oversized_monte_carlo_in_the_settings_is_named_at_start(tmp_path: Path) -> None:
-    trades = write(tmp_path, "trades.csv", "closed_utc,r_multiple\n2025-06-02T15:00:00,1.0\n")
-    with pytest.raises(SettingsError, match=r"prior_trades: .*trades\.csv:2.*without a zone"):
+    trades = write(tmp_path, "trades.csv", "closed_utc,r_multiple\n2025-06-02T15:00:00,1.0\n2025-06-31 15:00,1\n")
+    with pytest.raises(SettingsError, match=r"prior_trades: .*trades\.csv:3='2025-06-31 15:00': not a closed trade"):
         load_settings(config_with(tmp_path, pass_odds={"prior_trades": str(trades)}))
     with pytest.raises(SettingsError, match="paths x .*over 1,000,000"):
         load_settings(config_with(tmp_path, pass_odds={"paths": 200_000}))
