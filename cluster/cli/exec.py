@@ -110,7 +110,10 @@ def _reaching(address: str) -> Iterator[None]:
 
     from cluster.adapters.rust_exec.client import ExecUnavailable
     from cluster.config.secrets import SecretError
+    from cluster.config.settings import address_problem
 
+    if problem := address_problem(address):
+        raise fail(f"--address {address!r}: {problem}")
     try:
         yield
     except (ExecUnavailable, SecretError) as exc:

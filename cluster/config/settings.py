@@ -375,6 +375,19 @@ class StorageSettings(_Model):
     audit_anchor_log: Path | None = None
 
 
+def address_problem(address: str) -> str:
+    """Why ``address`` is not a gRPC ``host:port`` (a name or an IP, IPv6 in brackets, and a port from 1 to
+    65535), or '' (gRPC would take 99999 modulo 65536 and reach another port)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not host.strip("[]") or not port.isdigit() or not 1 <= int(port) <= 65535:
+        return "not host:port with a port from 1 to 65535 (e.g. 127.0.0.1:50551)"
+    if any(c.isspace() for c in address):
+        return "not host:port (it holds a space)"
+    if ":" in host and not (host.startswith("[") and host.endswith("]")):
+        return "not host:port (an IPv6 address goes in brackets: [::1]:50551)"
+    return ""
+
+
 class ExecutionSettings(_Model):
     """rust_exec: where it is, and how its paper venue fills."""
 
@@ -398,6 +411,13 @@ class ExecutionSettings(_Model):
     ca_file: Path | None = None         # the CA that signed rust_exec's certificate (default .../ca.pem)
     cert_file: Path | None = None       # the desk's client certificate, for mutual TLS
     key_file: Path | None = None
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value is not None and (problem := address_problem(value)):
+            raise ValueError(f"{value!r}: {problem}")
+        return value
 
     @model_validator(mode="after")
     def _credentials(self) -> ExecutionSettings:

@@ -13,8 +13,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 from cluster.adapters.rust_exec.client import GrpcExecutionClient
 from cluster.config.secrets import ExecSecrets
+from cluster.config.settings import SettingsError, load_settings
 from tests.conftest import ROOT
 
 
@@ -83,6 +86,20 @@ def test_status_of_an_unreachable_service_fails_with_a_clear_message(tmp_path) -
     result = octet("exec-status", "--address", f"127.0.0.1:{free_port()}", "--secrets", str(tmp_path / "secrets"))
     assert result.returncode != 0 and "unreachable" in (result.stdout + result.stderr)
     assert time.monotonic() - t < 30
+
+
+def test_an_address_that_is_not_host_and_port_is_one_line_before_any_call(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # gRPC takes port 99999 modulo 65536 and would reach another service; an empty address printed its
+    # internal trace
+    for command in (("exec-status",), ("halt", "--reason", "x"), ("resume",)):
+        for address, why in (("127.0.0.1:99999", "a port from 1 to 65535"), ("", "a port from 1 to 65535"),
+                             ("::1:50551", "in brackets"), ("host :1", "holds a space")):
+            _one_line_error(octet(*command, "--address", address, "--secrets", str(tmp_path)), 2,
+                            f"--address {address!r}: not host:port", why)
+    path = tmp_path / "o.yaml"
+    path.write_text("execution: {address: '127.0.0.1:70000'}\n")
+    with pytest.raises(SettingsError, match=r"execution\.address.*'127\.0\.0\.1:70000': not host:port"):
+        load_settings(path)
 
 
 def _one_line_error(done: subprocess.CompletedProcess[str], code: int, *words: str) -> None:
