@@ -63,7 +63,7 @@ def _running(files: Any, settle: float = 10.0) -> int | None:
 def start(config: ConfigOpt = Path("octet.yaml"), speed: SpeedOpt = None,
           new: Annotated[bool, typer.Option("--new", help="Start a new run even if the last one can resume.")] = False,
           foreground: Annotated[bool, typer.Option(help="Run in this terminal (Ctrl-C stops it).")] = False,
-          wait: Annotated[float, typer.Option(help="Seconds to wait for the first tick.")] = 180.0) -> None:
+          wait: Annotated[float, typer.Option(min=0, help="Seconds to wait for the first tick.")] = 180.0) -> None:
     """Start the desk (or resume the run it was running) and return once its first tick is processed."""
     settings_or_exit(config, desk__speed=speed)  # a bad file is refused here, not in the background
     files = _files(config)
@@ -164,7 +164,7 @@ def _run(config: Path, speed: float | None, new: bool) -> None:
 
 @desk.command()
 def stop(config: ConfigOpt = Path("octet.yaml"),
-         timeout: Annotated[float | None, typer.Option(help="Seconds to wait (desk.stop_timeout_seconds).")] = None
+         timeout: Annotated[float | None, typer.Option(min=0, help="Seconds to wait (desk.stop_timeout_seconds).")] = None
          ) -> None:
     """Stop the desk: no new saga, the one under way ends, everything saved; positions are kept."""
     settings = settings_or_exit(config)
@@ -238,7 +238,24 @@ def status(config: ConfigOpt = Path("octet.yaml"),
                       f"breaker {a['breaker']}{halt}")
 
 
+TEXT_MAX = 500  # characters of a reason or a name: a request file is at most 64 KiB, and the audit keeps them
+
+
+def _text(option: str, value: str | None) -> None:
+    """A reason or a name is one line of printable text, at most ``TEXT_MAX`` characters (the desk reads no
+    request over 64 KiB, and a line break would forge a line of the status and the audit's printouts)."""
+    if value is None:
+        return
+    if len(value) > TEXT_MAX:
+        raise fail(f"{option}: {len(value):,} characters; at most {TEXT_MAX}")
+    if not value.isprintable():
+        raise fail(f"{option}: a line break or another control character; give one line of text")
+
+
 def _control(config: Path, action: str, account: str, reason: str, who: str | None, wait: float = 30.0) -> None:
+    _text("--reason", reason)
+    _text("--who", who)
+    _text("--account", account)
     files = _files(config)
     if _running(files) is None:
         raise fail("no desk is running: start it with `octet desk start`", 1)

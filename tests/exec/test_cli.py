@@ -102,6 +102,19 @@ def test_an_address_that_is_not_host_and_port_is_one_line_before_any_call(tmp_pa
         load_settings(path)
 
 
+def test_desk_controls_refuse_what_the_desk_could_not_take_before_asking_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # a reason over the desk's 64 KiB request limit was dropped unread (the CLI waited 30 s, then withdrew
+    # it); a line break in a name was printed and audited as two lines; a negative wait said the desk had
+    # not started while it went on starting
+    data = {"OCTET_RUNTIME__DATA_DIR": str(tmp_path)}
+    _one_line_error(octet("desk", "halt", "-r", "x" * 100_000, **data), 2, "--reason: 100,000 characters; at most 500")
+    _one_line_error(octet("desk", "flatten", "--who", "bob\nEVIL", **data), 2, "--who: a line break")
+    for command in (("desk", "start", "--wait", "-1"), ("desk", "stop", "--timeout", "-5")):
+        done = octet(*command, **data)
+        assert done.returncode == 2 and "greater than or equal to 0" in done.stdout + done.stderr, command
+    assert not any(tmp_path.iterdir()), "nothing was started"
+
+
 def _one_line_error(done: subprocess.CompletedProcess[str], code: int, *words: str) -> None:
     out = done.stdout + done.stderr
     assert done.returncode == code, out
