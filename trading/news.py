@@ -38,6 +38,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from trading.errors import InvalidValue
 from trading.market import datetime_to_ts, ts_to_datetime
+from trading.textfile import open_regular, open_regular_bytes
 
 IMPACTS = ("high", "medium", "low", "holiday")
 
@@ -200,14 +201,14 @@ def _local(day: date, clock: time, zone: ZoneInfo) -> int:
     return datetime_to_ts(datetime.combine(day, clock, tzinfo=zone))
 
 
+CALENDAR_MAX_BYTES = 64 << 20  # a year's export of every currency is a few MB
+
+
 def read_calendar(path: Path, tz: str | None = None) -> CalendarRead:
     """Read a calendar export (the layouts in the module's text); a bad row is named by its line."""
-    try:
-        fh = path.open(newline="", encoding="utf-8-sig")
-    except OSError as exc:
-        raise InvalidValue(str(path), "", f"cannot read the news calendar ({exc.strerror})") from None
+    fh = open_regular(path, "the news calendar", CALENDAR_MAX_BYTES)
     with fh:
-        reader = csv.DictReader(fh)
+        reader = csv.DictReader(fh, strict=True)  # an unterminated quote is an error, not one long field
         try:
             return _read_rows(path, reader, tz)
         except csv.Error as exc:
@@ -224,7 +225,7 @@ def read_calendar(path: Path, tz: str | None = None) -> CalendarRead:
 def _undecodable(path: Path) -> tuple[int, bytes]:
     """The first line that is not UTF-8, and its bytes (the decoder reads ahead, so the error itself
     does not tell the line)."""
-    with path.open("rb") as fh:
+    with open_regular_bytes(path, "the news calendar", CALENDAR_MAX_BYTES) as fh:
         for n, raw in enumerate(fh, start=1):
             try:
                 raw.decode("utf-8")

@@ -43,6 +43,7 @@ from trading.errors import InvalidValue
 from trading.ledger import ClosedTrade
 from trading.market import NS_PER_S
 from trading.rules import Breach, FirmRules, MaxLossKind, PercentOf
+from trading.textfile import open_regular
 
 EPS = 1e-9  # fractions of the initial balance closer than this are equal (a thousandth of a cent on 100k)
 DEFAULT_FRACTIONS = (0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02)
@@ -516,13 +517,16 @@ def _seed(acc: str, ts_ns: int) -> int:
     return int.from_bytes(acc.encode()[:8].ljust(8, b"\0"), "little") ^ ts_ns
 
 
+TRADES_MAX_BYTES = 1 << 30  # about ten million trades
+
+
 def read_trades_csv(path: Path) -> list[tuple[int, float]]:
     """(closed_ns, r_multiple) of each trade in a backtest's ``trades.csv`` (``octet report``'s:
     ``closed_utc`` and ``r_multiple``; a time without a zone is UTC, as the column says); a bad row is named
     by its line, a bad file by what it is."""
     out: list[tuple[int, float]] = []
     try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
+        with open_regular(path, "a backtest's trades", TRADES_MAX_BYTES) as fh:
             reader = csv.DictReader(fh)
             try:
                 missing = {"closed_utc", "r_multiple"} - set(reader.fieldnames or ())

@@ -223,8 +223,13 @@ def news(file: Annotated[Path, typer.Argument(help="An economic calendar export:
         w.writerow(["time_utc", "currency", "impact", "title"])
         for e in read.calendar.events:
             w.writerow([ts_to_datetime(e.ts_ns).strftime("%Y-%m-%dT%H:%M:%SZ"), e.currency, e.impact, e.title])
-        try:
+        made = [p for p in [out.parent, *out.parent.parents] if not p.exists()]
+        try:  # new folders 0700, as convert's; the file 0600
+            if made:
+                private_dir(out.parent)
             write_private(out, buf.getvalue())
         except OSError as exc:
+            _unmake(made)
             raise fail(f"--out {out}: {exc.strerror or exc}") from None
-        console.print(f"wrote {len(read.calendar):,} events to {out}", highlight=False, markup=False)
+        console.print(f"wrote {len(read.calendar):,} events to {out}" + (" (its folder made, 0700)" if made else ""),
+                      highlight=False, markup=False)

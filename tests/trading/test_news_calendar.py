@@ -3,6 +3,7 @@ each firm's window applied, and a missing or stale calendar refused, not passed 
 
 from __future__ import annotations
 
+import os
 import stat
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -22,6 +23,7 @@ from trading.ledger import AccountSnapshot
 from trading.market import NS_PER_S, datetime_to_ts
 from trading.news import NewsCalendar, read_calendar
 from trading.orders import Order, OrderType, Side
+from trading.passodds import read_trades_csv
 from trading.presets import load_preset
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -174,6 +176,7 @@ def test_octet_data_news_checks_a_file_and_writes_octets_layout_privately(tmp_pa
     assert result.exit_code == 0, result.output
     assert "forexfactory layout, 3 events" in result.output and "skipped 2 rows" in result.output
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert stat.S_IMODE(out.parent.stat().st_mode) == 0o700 and "(its folder made, 0700)" in result.output
     again = read_calendar(out)
     assert again.layout == "octet" and [e.ts_ns for e in again.calendar.events] == \
         [e.ts_ns for e in read_calendar(path, "America/New_York").calendar.events]
@@ -206,3 +209,26 @@ def test_a_bad_prior_or_an_oversized_monte_carlo_in_the_settings_is_named_at_sta
     with pytest.raises(SettingsError, match="risk_fractions_pct"):
         load_settings(config_with(tmp_path, pass_odds={"paths": 100, "risk_fractions_pct":
                                                        [round(0.1 * k, 1) for k in range(1, 60)]}))
+
+
+def test_a_calendar_or_trades_file_that_is_not_a_regular_file_is_one_line_and_never_read(tmp_path: Path) -> None:
+    # a FIFO blocked `octet data news` (and every command loading a settings file naming it) for good;
+    # /dev/zero grew to gigabytes
+    fifo = tmp_path / "fifo.csv"
+    os.mkfifo(fifo)
+    for path in (fifo, Path("/dev/zero")):
+        with pytest.raises(InvalidValue, match="not a regular file: the news calendar is read from a file"):
+            read_calendar(path, "UTC")
+        with pytest.raises(InvalidValue, match="not a regular file: a backtest's trades is read from a file"):
+            read_trades_csv(path)
+    result = CliRunner().invoke(app, ["data", "news", str(fifo), "--tz", "UTC"], env={"COLUMNS": "200"})
+    assert result.exit_code == 2 and "not a regular file" in result.output and "Traceback" not in result.output
+    with pytest.raises(SettingsError, match="news_calendar.*not a regular file"):
+        load_settings(config_with(tmp_path, news_calendar=str(fifo)))
+
+
+def test_an_unterminated_quote_is_named_as_a_broken_csv_file(tmp_path: Path) -> None:
+    # it was read as one long field to the end of the file and reported as "1 no time (blank)"
+    path = write(tmp_path, "ff.csv", 'Title,Country,Date,Time,Impact\n"Payrolls,USD,03-06-2026,8:30am,High\n')
+    with pytest.raises(InvalidValue, match=r"ff\.csv:2.*not a CSV file Octet can read \(unexpected end of data\)"):
+        read_calendar(path, "America/New_York")
