@@ -45,7 +45,7 @@ def learn(config: ConfigOpt = Path("octet.yaml"), url: UrlOpt = None,
     settings = settings_or_exit(config, runtime__ray_address=ray_address, learning__workers=workers,
                                 learning__folds=folds, learning__tune_trials=trials)
     try:
-        model = check_name(name or settings.learning.model)
+        model = check_name(settings.learning.model if name is None else name)
     except RegistryError as exc:
         raise fail(str(exc)) from None
     store = store_of(config, url, must_exist=True)
@@ -53,7 +53,8 @@ def learn(config: ConfigOpt = Path("octet.yaml"), url: UrlOpt = None,
         with console.status("reading samples from the store"):
             frame = samples_from_store(store.engine, run)
         console.print(f"{len(frame):,} signals with an outcome"
-                      + (f" from {frame['run_id'].n_unique()} run(s)" if len(frame) else ""))
+                      + (f" from {frame['run_id'].n_unique()} run(s)" if len(frame) else "")
+                      + " (each once: a signal several runs recorded counts from the latest of them)")
         if len(frame) < settings.learning.min_samples:
             raise fail(f"{len(frame)} samples with an outcome; training needs at least "
                        f"{settings.learning.min_samples} (learning.min_samples): run a longer backtest first")
@@ -105,7 +106,8 @@ def models_list(config: ConfigOpt = Path("octet.yaml"), url: UrlOpt = None,
     finally:
         store.close()
     if not versions:
-        console.print("no model registered yet: `octet learn` trains one")
+        console.print(f"no model named {name!r} is registered: `octet models list` shows them all" if name else
+                      "no model registered yet: `octet learn` trains one", markup=False)
         return
     table = Table()
     for col in ("model", "version", "role", "samples", "mean AUC", "champion's", "code", "verdict"):

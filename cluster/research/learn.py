@@ -92,10 +92,15 @@ def signal_of(row: m.SignalRow) -> Signal:
 
 def samples_from_store(engine: Engine, runs: Sequence[str] | None = None, unlabelled: bool = False) -> pl.DataFrame:
     """One row per signal with an outcome, of ``runs`` (all runs when None), in time order; with
-    ``unlabelled``, signals without one too (their labels NaN)."""
+    ``unlabelled``, signals without one too (their labels NaN). A signal recorded by several runs (the
+    same ticks run again) is one sample, the latest run's: counted once per run, every repeat would
+    weigh it again and inflate the sample count the promotion's standard errors rest on."""
     rows: list[dict[str, Any]] = []
     with Session(engine) as s:
         run_ids = list(runs) if runs else list(s.scalars(select(m.Run.run_id)))
+        # the latest recorded run first: its row of a repeated signal is the one kept
+        latest = {r.run_id: (r.recorded_ns or 0, r.started_ns, r.run_id)
+                  for r in s.scalars(select(m.Run).where(m.Run.run_id.in_(run_ids)))}
         known = set(s.scalars(select(m.Run.run_id).where(m.Run.run_id.in_(run_ids))))
         missing = [r for r in run_ids if r not in known]
         if missing:
@@ -131,9 +136,19 @@ def samples_from_store(engine: Engine, runs: Sequence[str] | None = None, unlabe
                           {"label_end_ns": None, "won": math.nan, "r": math.nan, "target_first": math.nan})
                 rows.append({"run_id": run, "signal_id": sig.signal_id, "ts_ns": sig.ts_ns, **labels,
                              **features(sig, ctx)})
-    frame = pl.DataFrame(rows, schema={**{c: pl.Utf8 for c in ("run_id", "signal_id")},
-                                       **{c: pl.Int64 for c in ("ts_ns", "label_end_ns")},
-                                       **{c: pl.Float64 for c in ("won", "r", "target_first", *FEATURES)}})
+    order = sorted(latest, key=lambda r: latest[r], reverse=True)
+    rank = {r: i for i, r in enumerate(order)}
+    rows.sort(key=lambda row: rank.get(row["run_id"], len(rank)))
+    seen: set[tuple[str, int]] = set()
+    distinct = []
+    for row in rows:
+        key = (row["signal_id"], row["ts_ns"])
+        if key not in seen:
+            seen.add(key)
+            distinct.append(row)
+    frame = pl.DataFrame(distinct, schema={**{c: pl.Utf8 for c in ("run_id", "signal_id")},
+                                           **{c: pl.Int64 for c in ("ts_ns", "label_end_ns")},
+                                           **{c: pl.Float64 for c in ("won", "r", "target_first", *FEATURES)}})
     return frame.sort("ts_ns", "signal_id")
 
 
