@@ -218,8 +218,8 @@ def status(config: ConfigOpt = Path("octet.yaml"),
         return
     age = time.time() - float(st.get("updated", 0))
     console.print(f"{st.get('ticks', 0):,} ticks · {st.get('batches', 0)} batches · {st.get('orders', 0)} orders · "
-                  f"{st.get('trades', 0)} trades · feed lag {st.get('feed_lag_ms')} ms · system breaker "
-                  f"{st.get('system_breaker')} · tick-to-order p99 {st.get('tick_to_order_p99_ms')} ms "
+                  f"{st.get('trades', 0)} trades · feed lag {_ms(st.get('feed_lag_ms'), '-')} · system breaker "
+                  f"{st.get('system_breaker')} · tick-to-order p99 {_ms(st.get('tick_to_order_p99_ms'), '- (no order yet)')} "
                   f"(status {age:.1f} s old)")
     units, stages = int(st.get("units") or 0), st.get("stages_s") or {}
     if units and stages:  # where a unit's time goes, the largest first
@@ -250,6 +250,11 @@ def _text(option: str, value: str | None) -> None:
         raise fail(f"{option}: {len(value):,} characters; at most {TEXT_MAX}")
     if not value.isprintable():
         raise fail(f"{option}: a line break or another control character; give one line of text")
+
+
+def _ms(value: object, none: str) -> str:
+    """A latency of the status file: its milliseconds, or ``none`` when there is none yet."""
+    return none if value is None else f"{value} ms"
 
 
 def _control(config: Path, action: str, account: str, reason: str, who: str | None, wait: float = 30.0) -> None:
