@@ -174,7 +174,10 @@ class AccountRules:
         loss is too large". The open loss at the stops must stay within one day's limit: the line is
         ``balance - limit``. A position stopped before the reset lowers the balance the reset finds by
         its loss and the limit by at most that loss times the day's share, so every position still
-        open is the worst case; the limit is the one of today's balance."""
+        open is the worst case; the limit is the one of today's balance. None too where the firm wants
+        every position closed before the reset (no overnight holding): none is open at it."""
+        if not self.rules.holding.overnight:
+            return None
         limit = self.rules.daily_loss_limit(snap.initial_balance, snap.balance)
         return None if limit is None else (snap.balance - limit, limit)
 

@@ -111,6 +111,21 @@ def test_ftmo_an_order_within_todays_limit_but_over_the_next_days_is_vetoed(regi
                                    "reset 194000.00"), head.flatten_reason
 
 
+def test_an_account_flat_before_every_reset_is_held_to_todays_daily_floor_only(registry) -> None:
+    # FundedNext Futures Legacy closes every position before the day's end (no overnight holding), so no
+    # stop is open at a reset: after 1,000 closed today, 3,000 at the stops (today's floor 97,600 + 1,000,
+    # the buffer 240) is allowed though it is over one day's limit (2,400); its take-profit keeps the day under
+    # the 40 % best-day cap
+    acc = Account("fundednext_futures.legacy", 100_000, registry)
+    acc.at(MON, 100_000)
+    acc.at(MON + 3_600 * 10**9, 101_000)
+    snap = AccountSnapshot("acc", "USD", MON + 7_200 * 10**9, D(100_000), D(101_000), D(101_000), (), 0)
+    order = Order("o1", "acc", "EURUSD", Side.BUY, D("3"), OrderType.MARKET, D("1.09010"), D("1.10050"), "s",
+                  D("1.10000"), 0, snap.ts_ns, snap.ts_ns + 10**9)  # 99 pips + 1 of slippage: 1,000 a lot
+    decision = acc.rules.check([order], snap, acc.rates)
+    assert decision.allowed, decision
+
+
 def test_ftmo_maximum_loss_is_broken_below_90_percent_not_on_it(registry) -> None:
     # FTMO Academy, Maximum Loss: "even if your balance would be $92,000, but you had a floating loss
     # of $2,001, the limit would be exceeded" (100k account, floor 90,000).
