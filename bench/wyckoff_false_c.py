@@ -25,7 +25,6 @@ all; read either way, so 0.35 is as strong as 0.65).
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import sys
 import time
@@ -39,7 +38,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import machine  # noqa: E402
+from bench.common import machine, write_results  # noqa: E402
 from bench.wyckoff_accuracy import detect, generator, positive  # noqa: E402
 from trading.wyckoff.machine import PHASES  # noqa: E402
 from trading.wyckoff.params import WyckoffParams  # noqa: E402
@@ -164,9 +163,7 @@ def main() -> None:
         "seconds": round(time.perf_counter() - started, 1),
         "machine": machine(),
     }
-    path = ROOT / "bench" / "results" / "wyckoff_false_c.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"-> {path.relative_to(ROOT)}")
+    print(f"-> {write_results('wyckoff_false_c', result).relative_to(ROOT)}")
 
 
 if __name__ == "__main__":
