@@ -174,9 +174,11 @@ class AccountRules:
         loss is too large". The open loss at the stops must stay within one day's limit: the line is
         ``balance - limit``. A position stopped before the reset lowers the balance the reset finds by
         its loss and the limit by at most that loss times the day's share, so every position still
-        open is the worst case; the limit is the one of today's balance. None too where the firm wants
-        every position closed before the reset (no overnight holding): none is open at it."""
-        if not self.rules.holding.overnight:
+        open is the worst case; the limit is the one of today's balance. None too where a holding rule
+        has every position closed before the reset (no overnight holding; Friday, before the weekend
+        close where the firm holds nothing over the weekend): none is open at it."""
+        flat_by, _ = self.rules.flat_deadline_ns(snap.ts_ns)
+        if flat_by and flat_by <= self.rules.next_reset_ns(snap.ts_ns):
             return None
         limit = self.rules.daily_loss_limit(snap.initial_balance, snap.balance)
         return None if limit is None else (snap.balance - limit, limit)
@@ -255,6 +257,8 @@ class AccountRules:
         event = self.news.first_between(currencies, snap.ts_ns + opens, snap.ts_ns + opens + lead)
         if event is None:
             return ""
+        if self.news.conflict(currencies, snap.ts_ns, snap.ts_ns, opens, news.minutes_after * 60 * NS_PER_S):
+            return ""  # inside another event's window already: closing now would break the rule
         return (f"news_blackout: {event.title} ({event.currency}) at {event.ts_ns}: flat {news.flat_minutes_before} min "
                 f"before its window (a stop or take-profit triggered inside it breaks the rule)")
 

@@ -82,8 +82,10 @@ class CrossAccountConduct:
         notes = [self.cap_notes[acc]] if acc in self.cap_notes else []
         for order in legs:
             for ts, f, other, symbol, side in self.recent:
-                if f != firm or other == acc or symbol != order.symbol or side != int(order.side) \
-                        or abs(ts - order.not_before_ns) > window:
+                if f != firm or other == acc or symbol != order.symbol or side != int(order.side):
+                    continue
+                # the stricter of the two judges: the longer of their windows too
+                if abs(ts - order.not_before_ns) > max(window, self.rules[other].conduct.copy_window_seconds * NS_PER_S):
                     continue
                 kinds = {conduct.copy_trading, self.rules[other].conduct.copy_trading}  # the stricter one judges
                 if kinds == {CopyTrading.ALLOWED}:

@@ -122,6 +122,11 @@ class NewsBlackout:
     minutes_after: int = 0
     flat_minutes_before: int = 0
 
+    def __post_init__(self) -> None:
+        if self.flat_minutes_before and not self.active:
+            raise InvalidValue("news.flat_minutes_before", self.flat_minutes_before,
+                               "closes before a news window: set minutes_before or minutes_after with it")
+
     @property
     def active(self) -> bool:
         return bool(self.minutes_before or self.minutes_after)

@@ -379,7 +379,7 @@ def address_problem(address: str) -> str:
     """Why ``address`` is not a gRPC ``host:port`` (a name or an IP, IPv6 in brackets, and a port from 1 to
     65535), or '' (gRPC would take 99999 modulo 65536 and reach another port)."""
     host, sep, port = address.rpartition(":")
-    if not sep or not host.strip("[]") or not port.isdigit() or not 1 <= int(port) <= 65535:
+    if not sep or not host.strip("[]") or not (port.isascii() and port.isdigit()) or not 1 <= int(port) <= 65535:
         return "not host:port with a port from 1 to 65535 (e.g. 127.0.0.1:50551)"
     if any(c.isspace() for c in address):
         return "not host:port (it holds a space)"

@@ -93,7 +93,8 @@ def test_an_address_that_is_not_host_and_port_is_one_line_before_any_call(tmp_pa
     # internal trace
     for command in (("exec-status",), ("halt", "--reason", "x"), ("resume",)):
         for address, why in (("127.0.0.1:99999", "a port from 1 to 65535"), ("", "a port from 1 to 65535"),
-                             ("::1:50551", "in brackets"), ("host :1", "holds a space")):
+                             ("::1:50551", "in brackets"), ("host :1", "holds a space"),
+                             ("h:\u00b2", "a port from 1 to 65535"), ("localhost:\u0663", "a port from 1 to 65535")):
             _one_line_error(octet(*command, "--address", address, "--secrets", str(tmp_path)), 2,
                             f"--address {address!r}: not host:port", why)
     path = tmp_path / "o.yaml"

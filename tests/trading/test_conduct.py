@@ -143,3 +143,21 @@ def test_fundednext_futures_copies_only_between_one_owners_accounts() -> None:
 def test_a_copy_cap_needs_same_owner_copying() -> None:
     with pytest.raises(InvalidValue, match="set copy_trading: same_owner with it"):
         Conduct(CopyTrading.ALLOWED, copy_capital_per_owner=(("USD", Decimal(300_000)),))
+
+
+def test_the_stricter_accounts_window_judges_a_copy() -> None:
+    long_window = replace(BASE, conduct=Conduct(CopyTrading.FORBIDDEN, copy_window_seconds=600))
+    book = CrossAccountConduct({"f": long_window, "c": rules(CopyTrading.SAME_OWNER)}, {"f": "ann", "c": "ann"})
+    book.placed("f", [order("f", T0)])
+    assert book.veto("c", [order("c", T0 + 120 * S)], {}).endswith("(copying is forbidden on either account)")
+    assert book.veto("c", [order("c", T0 + 601 * S)], {}) == ""
+
+
+def test_topstep_a_combine_copying_another_traders_funded_account_is_vetoed() -> None:
+    # Topstep's funded accounts copy only between one trader's accounts; a combine (no copy rule of its
+    # own) copying another trader's funded trade is that copy too: the stricter of the two judges
+    combine, funded = load_preset("topstepx.combine"), load_preset("topstepx.funded")
+    book = CrossAccountConduct({"c": combine, "f": funded, "g": combine}, {"c": "bob", "f": "ann", "g": "ann"})
+    book.placed("f", [order("f", T0)])
+    assert book.veto("c", [order("c", T0 + S)], {}).startswith("copy_trading: EURUSD buy already placed on f at Topstep")
+    assert book.veto("g", [order("g", T0 + S)], {}) == "", "ann's own combine may copy her funded account"

@@ -187,6 +187,25 @@ def test_an_ftmo_account_closes_before_a_news_window_and_trades_nothing_in_its_l
         "a firm that lets positions ride through the window closes nothing"
 
 
+def test_the_news_flatten_never_fires_inside_another_events_window(registry) -> None:  # type: ignore[no-untyped-def]
+    # payrolls at 13:30 (USD) and an ECB release at 13:35 (EUR), EURUSD held: a close at 13:28-13:32 would be
+    # inside the payrolls' window, so the ECB's lead (13:26-13:33) closes only before 13:28
+    nfp = ts(2026, 3, 6, 13, 30)
+    news = NewsCalendar([NewsEvent(nfp, "USD", "Non-Farm Payrolls"), NewsEvent(nfp + 5 * MIN, "EUR", "ECB")])
+    acc, rates = account(load_preset("ftmo.funded"), registry, news)
+    held = (position(opened=nfp - 60 * MIN),)
+    assert acc.observe(snap(positions=held, at=nfp - 2 * MIN - 1), rates).flatten_reason.startswith("news_blackout")
+    for at in (nfp - 2 * MIN, nfp, nfp + 2 * MIN):
+        assert acc.observe(snap(positions=held, at=at), rates).flatten_reason == "", at
+    assert "ECB" in acc.observe(snap(positions=held, at=nfp + 2 * MIN + 1), rates).flatten_reason
+
+
+def test_a_flat_lead_without_a_news_window_is_refused() -> None:
+    with pytest.raises(InvalidValue, match="set minutes_before or minutes_after with it"):
+        rules_from_dict("x", {"daily_loss_pct": 5, "max_loss_pct": 10, "lock_at_initial": False,
+                              "news": {"flat_minutes_before": 5}})
+
+
 def test_overnight_holding_is_measured_to_the_firms_session_end(registry) -> None:
     acc, rates = account(load_preset("topstepx.combine"), registry)  # 17:00 Chicago, flat 120 min before
     # 2026-03-02 is before US DST: 17:00 CST = 23:00 UTC, so flat by 21:00 UTC.

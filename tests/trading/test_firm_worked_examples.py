@@ -21,7 +21,7 @@ from trading.ledger import AccountSnapshot, PositionView
 from trading.market import datetime_to_ts
 from trading.orders import Order, OrderType, Side
 from trading.presets import load_preset, preset_names, rules_from_dict
-from trading.rules import Breach, FirmRules
+from trading.rules import Breach, FirmRules, NewsBlackout
 
 
 def ts(*args: int) -> int:
@@ -124,6 +124,28 @@ def test_an_account_flat_before_every_reset_is_held_to_todays_daily_floor_only(r
                   D("1.10000"), 0, snap.ts_ns, snap.ts_ns + 10**9)  # 99 pips + 1 of slippage: 1,000 a lot
     decision = acc.rules.check([order], snap, acc.rates)
     assert decision.allowed, decision
+
+
+def test_on_a_friday_an_account_flat_before_the_weekend_is_held_to_todays_daily_floor_only(registry) -> None:
+    # FTMO's FTMO Account closes before the weekend close (Friday 21:45 UTC in March), before the next
+    # reset (23:00 UTC): no stop is open at it, so 6,000 at the stops after 3,000 closed is today's question only
+    # (its news window is left out here: it needs a calendar, and no release is near)
+    funded = replace(load_preset("ftmo.funded"), news=NewsBlackout())
+    acc = Account(funded, 100_000, registry)
+    friday = ts(2026, 3, 6, 10, 0)
+    acc.at(friday, 100_000)
+    acc.at(friday + 3_600 * 10**9, 103_000)
+    snap = AccountSnapshot("acc", "USD", friday + 7_200 * 10**9, D(100_000), D(103_000), D(103_000), (), 0)
+    order = Order("o1", "acc", "EURUSD", Side.BUY, D("6"), OrderType.MARKET, D("1.09010"), D("1.12000"), "s",
+                  D("1.10000"), 0, snap.ts_ns, snap.ts_ns + 10**9)  # 1,000 a lot at the stop
+    assert acc.rules.check([order], snap, acc.rates).allowed
+    thursday = replace(snap, ts_ns=snap.ts_ns - 86_400 * 10**9)  # the same on Thursday: held over the reset
+    acc2 = Account(funded, 100_000, registry)
+    acc2.at(friday - 86_400 * 10**9, 100_000)
+    acc2.at(friday - 86_400 * 10**9 + 3_600 * 10**9, 103_000)
+    veto = acc2.rules.check([replace(order, not_before_ns=thursday.ts_ns, expires_ns=thursday.ts_ns + 10**9)],
+                            thursday, acc2.rates)
+    assert (veto.allowed, veto.rule) == (False, "daily_loss") and "at the next reset" in veto.reason
 
 
 def test_ftmo_maximum_loss_is_broken_below_90_percent_not_on_it(registry) -> None:
