@@ -131,9 +131,17 @@ demo: setup dashboard
 
 # The API and the dashboard over the demo's records (and a desk's, while one runs): it prints the
 # address to open, which logs in with a viewer key made for it alone (revoked when it stops).
-# CONFIG=path serves the records of a run made with that configuration file.
+# CONFIG=path serves the records of a run made with that configuration file: taken from make's command line
+# only (not the environment), literally, and read by the shell from the recipe's environment unparsed, so
+# any character in the path is safe.
+ifeq ($(origin CONFIG),command line)
+override CONFIG := $(value CONFIG)
+export CONFIG
+else
+unexport CONFIG
+endif
 browse: setup dashboard haproxy-deps
-	$(VENV)/bin/octet serve $(if $(CONFIG),--config '$(CONFIG)') --login viewer
+	$(VENV)/bin/octet serve $${CONFIG:+--config "$$CONFIG"} --login viewer
 
 # A desk that runs until stopped (embedded defaults, the replay paced at real time): `octet desk
 # status` watches it, `make desk-stop` (or `octet desk stop`) stops it; started again, it resumes.
