@@ -12,11 +12,13 @@ score; nothing held out is read) and sorts every spring and upthrust it reports:
   read as a shakeout (issue 19's defect 5, "schematic #2 read backwards");
 - ``inside_A`` ... ``inside_E``: elsewhere inside it, by the labelled phase at its bar.
 
-For each it measures three cues a rule could read where the event is confirmed: the closes beyond
+Variants: the original bars, volatility x2 (the headline's), volatility x0.5 and bars x3. For each it
+measures three cues a rule could read where the event is confirmed: the closes beyond
 the range's edge on the excursion up to its extreme (a break closes out; a shakeout probes), its
 bars beyond the edge up to the extreme, and where the extreme bar closed in its own span (1: at the
 end toward the range, a tail). Each cue's AUC says how well it orders true above false (0.5: not at
-all; read either way, so 0.35 is as strong as 0.65).
+all; read either way, so 0.35 is as strong as 0.65), and what a cap on the first would cut
+(``closes_beyond_cap``: true and false ones with at least K closes beyond the edge).
 
 ``python bench/wyckoff_false_c.py [--scenarios N] [--workers K]``; only a full run (150) writes
 ``bench/results/wyckoff_false_c.json``.
@@ -46,7 +48,8 @@ from trading.wyckoff.scenarios import Scenario, perturb, undone  # noqa: E402
 from trading.wyckoff.scoring import TOLERANCE, match_named  # noqa: E402
 
 FAMILIES = "ABCDEFGHI"
-VARIANTS = ("original", "volatility_x2")
+VARIANTS = ("original", "volatility_x2", "volatility_x0.5", "bars_x3")
+CLOSES_CAPS = (4, 5, 6, 8)  # a rule "closes beyond the edge >= K: a break" tried in sample (the report's table)
 BREAK_BARS = 10
 CUES = ("closes_beyond", "bars_beyond", "close_toward_range")
 BREAK = {"spring": "sign_of_weakness", "upthrust": "sign_of_strength"}
@@ -128,9 +131,18 @@ def summary(rows: list[tuple[str, str, str, tuple[float, float, float] | None]])
         table[name] = {"median": {c: float(np.median(v)) for c, v in sorted(got.items())},
                        "auc_true_vs_false": auc(true, false),
                        "auc_true_vs_on_break": auc(true, got.get("on_break", []))}
+    caps = {}
+    for k in CLOSES_CAPS:
+        cut = [(c, cue[0] >= k) for _, c, _, cue in rows if cue is not None]
+        caps[str(k)] = {"true_cut": sum(1 for c, x in cut if x and c == "true"),
+                        "true": sum(1 for c, _ in cut if c == "true"),
+                        "false_cut": sum(1 for c, x in cut if x and c != "true"),
+                        "false": sum(1 for c, _ in cut if c != "true"),
+                        "on_break_cut": sum(1 for c, x in cut if x and c == "on_break")}
     detected = sum(classes.values())
     return {"detected": detected, "precision": round(classes["true"] / detected, 4) if detected else None,
-            "classes": dict(classes.most_common()), "by_family": by_family, "cues": table}
+            "classes": dict(classes.most_common()), "by_family": by_family, "cues": table,
+            "closes_beyond_cap": caps}
 
 
 def main() -> None:
@@ -157,8 +169,8 @@ def main() -> None:
     result = {
         "what": "the shipped detector's springs and upthrusts on the tuning families, sorted by where they lie "
                 "against the labels, and three cues' AUC (see the module's docstring); a diagnosis, not a score",
-        "scored_on": "tuning families A-I, seeds 0-149 each, original and volatility x2 (less the scenarios the "
-                     "perturbation undid)",
+        "scored_on": "tuning families A-I, seeds 0-149 each, original, volatility x2 and x0.5 and bars x3 (less the "
+                     "scenarios a perturbation undid)",
         **out,
         "seconds": round(time.perf_counter() - started, 1),
         "machine": machine(),
