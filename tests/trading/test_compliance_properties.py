@@ -175,10 +175,11 @@ def no_allowed_order_breaks_a_hard_rule(rules: FirmRules, examples: int) -> int:
             worst = worst_case_equity(ledger, o, prices, rates, ts)
             assert oracle.inside(worst, oracle.daily_floor()), (rules.name, "daily loss", oracle.reference, worst)
             assert oracle.inside(worst, oracle.floor()), (rules.name, "max loss", oracle.floor(), worst)
-            # held into the next reset at their stops, the open positions must clear the floor it sets (a
-            # firm with no overnight holding has every position closed before it)
+            # held into the next reset at their stops, the open positions must clear the floor it sets (where
+            # a holding rule closes every position before it, none is open then)
             nxt = oracle.next_daily_floor(snap.balance)
-            if rules.holding.overnight:
+            flat_by, _ = rules.flat_deadline_ns(ts)
+            if not (flat_by and flat_by <= rules.next_reset_ns(ts)):
                 assert oracle.inside(worst, nxt), (rules.name, "daily loss at the next reset", nxt, worst)
             ledger.apply(Fill(o.client_order_id, "acc", symbol, side, o.lots, ref, ts, FillKind.OPEN,
                               CloseReason.ENTRY), rates, stop, target)
