@@ -284,6 +284,9 @@ def test_an_orders_story_in_its_run_lists_the_sagas_steps_in_order_with_their_ve
     link = page.locator("table[data-testid='blotter-orders'] a").first
     until(lambda: link.count() > 0, 60, "no order in the blotter")
     order = link.inner_text()
+    # the desk goes on trading and the blotter refreshes: from here on, that order's own link (the first row
+    # may be a newer order by the time of the click)
+    link = page.locator("table[data-testid='blotter-orders'] a", has_text=order).first
     run = desk.get("/orders", limit=1)["run_id"]
     assert link.get_attribute("href").endswith(f"&run={run}")  # ids repeat across runs: the link names its run
     with page.expect_request(lambda r: "/story" in r.url and "/api/" in r.url) as asked:
