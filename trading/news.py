@@ -96,10 +96,9 @@ class NewsCalendar:
             week += timedelta(days=7)
         return ""
 
-    def first_between(self, currencies: Iterable[str], after_ns: int, until_ns: int) -> NewsEvent | None:
-        """The first high-impact event in ``currencies`` at a time in (after, until]."""
+    def _first_high(self, currencies: Iterable[str], i: int, until_ns: int) -> NewsEvent | None:
+        """The first high-impact event in ``currencies`` from index ``i``, at or before ``until_ns``."""
         wanted = set(currencies)
-        i = bisect.bisect_right(self._ts, after_ns)
         while i < len(self.events) and self._ts[i] <= until_ns:
             event = self.events[i]
             if event.currency in wanted and event.impact == "high":
@@ -107,17 +106,14 @@ class NewsCalendar:
             i += 1
         return None
 
+    def first_between(self, currencies: Iterable[str], after_ns: int, until_ns: int) -> NewsEvent | None:
+        """The first high-impact event in ``currencies`` at a time in (after, until]."""
+        return self._first_high(currencies, bisect.bisect_right(self._ts, after_ns), until_ns)
+
     def conflict(self, currencies: Iterable[str], start_ns: int, end_ns: int, before_ns: int,
                  after_ns: int) -> NewsEvent | None:
         """The first event in ``currencies`` whose window [ts - before, ts + after] meets [start, end]."""
-        wanted = set(currencies)
-        i = bisect.bisect_left(self._ts, start_ns - after_ns)
-        while i < len(self.events) and self._ts[i] - before_ns <= end_ns:
-            event = self.events[i]
-            if event.currency in wanted and event.impact == "high":
-                return event
-            i += 1
-        return None
+        return self._first_high(currencies, bisect.bisect_left(self._ts, start_ns - after_ns), end_ns + before_ns)
 
     @classmethod
     def from_csv(cls, path: Path, tz: str | None = None) -> NewsCalendar:

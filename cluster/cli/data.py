@@ -128,6 +128,19 @@ def check(files: Annotated[list[Path], typer.Argument(help="CSV/Parquet files (.
             console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
+def _make_folder(out: Path) -> list[Path]:
+    """Make ``out``'s folder when missing (0700; missing parents with the usual mode), and return the
+    folders made, deepest first, for ``_unmake`` (on its own failure it leaves none)."""
+    made = [p for p in [out.parent, *out.parent.parents] if not p.exists()]
+    try:
+        if made:
+            private_dir(out.parent)
+    except OSError:
+        _unmake(made)
+        raise
+    return made
+
+
 def _unmake(made: list[Path]) -> None:
     """Remove the folders a command made (deepest first) while they are empty."""
     for folder in made:
@@ -159,9 +172,7 @@ def convert(files: Annotated[list[Path], typer.Argument(help="CSV/Parquet files 
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     made: list[Path] = []  # the folders made for it, deepest first: removed again if nothing is written
     try:  # where it goes is checked before the files are read; new folders 0700, the file 0600
-        made = [p for p in [out.parent, *out.parent.parents] if not p.exists()]
-        if made:
-            private_dir(out.parent)
+        made = _make_folder(out)
         os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
     except OSError as exc:
         _unmake(made)
@@ -223,10 +234,9 @@ def news(file: Annotated[Path, typer.Argument(help="An economic calendar export:
         w.writerow(["time_utc", "currency", "impact", "title"])
         for e in read.calendar.events:
             w.writerow([ts_to_datetime(e.ts_ns).strftime("%Y-%m-%dT%H:%M:%SZ"), e.currency, e.impact, e.title])
-        made = [p for p in [out.parent, *out.parent.parents] if not p.exists()]
+        made: list[Path] = []
         try:  # new folders 0700, as convert's; the file 0600
-            if made:
-                private_dir(out.parent)
+            made = _make_folder(out)
             write_private(out, buf.getvalue())
         except OSError as exc:
             _unmake(made)

@@ -101,8 +101,7 @@ def samples_from_store(engine: Engine, runs: Sequence[str] | None = None, unlabe
         # the latest recorded run first: its row of a repeated signal is the one kept
         latest = {r.run_id: (r.recorded_ns or 0, r.started_ns, r.run_id)
                   for r in s.scalars(select(m.Run).where(m.Run.run_id.in_(run_ids)))}
-        known = set(s.scalars(select(m.Run.run_id).where(m.Run.run_id.in_(run_ids))))
-        missing = [r for r in run_ids if r not in known]
+        missing = [r for r in run_ids if r not in latest]
         if missing:
             raise LearnError(f"no run {', '.join(missing)} in the store")
         initial = {a.account_id: float(a.initial_balance) for a in s.scalars(select(m.Account))}
