@@ -10,10 +10,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from cluster.cli.common import ConfigOpt, UrlOpt, app, console, errors, fail, settings_or_exit, store_of
+from cluster.cli.common import ConfigOpt, UrlOpt, console, errors, fail, group, settings_or_exit, store_of
 
-audit_app = typer.Typer(rich_markup_mode="markdown", help="The hash-chained audit trail.", no_args_is_help=True)
-app.add_typer(audit_app, name="audit")
+audit_app = group("audit", "The hash-chained audit trail.")
 
 
 AnchorsOpt = Annotated[Path | None, typer.Option(

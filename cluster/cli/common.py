@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.console import Console
@@ -15,8 +15,17 @@ from cluster.config.settings import Settings, SettingsError, load_settings
 if TYPE_CHECKING:
     from cluster.storage.store import SessionStore
 
-app = typer.Typer(rich_markup_mode="markdown", help="Octet: a trading desk of eight cooperating agents on Ray.", no_args_is_help=True,
-                  pretty_exceptions_show_locals=False)
+# markdown: a command's help is wrapped as paragraphs at any width (rich mode keeps the docstrings' line breaks)
+MARKUP: Literal["markdown"] = "markdown"
+app = typer.Typer(rich_markup_mode=MARKUP, help="Octet: a trading desk of eight cooperating agents on Ray.",
+                  no_args_is_help=True, pretty_exceptions_show_locals=False)
+
+
+def group(name: str, help: str) -> typer.Typer:  # noqa: A002 (typer's own word)
+    """A group of commands under ``octet NAME``, its help wrapped as the top level's is."""
+    sub = typer.Typer(rich_markup_mode=MARKUP, help=help, no_args_is_help=True)
+    app.add_typer(sub, name=name)
+    return sub
 console = Console(width=None if sys.stdout.isatty() else 150)
 errors = Console(stderr=True, width=None if sys.stderr.isatty() else 150)  # error lines: stdout stays the output
 

@@ -10,15 +10,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cluster.cli.common import ConfigOpt, app, config_hint, console, fail, first_line, settings_or_exit
+from cluster.cli.common import ConfigOpt, config_hint, console, fail, first_line, group, settings_or_exit
 from cluster.config.secrets import private_dir
 from cluster.config.settings import Settings
 
 if TYPE_CHECKING:
     from cluster.adapters.feeds.files import ImportReport, Loaded
 
-data = typer.Typer(rich_markup_mode="markdown", help="Recorded market data: check a file, convert it to Octet's format.", no_args_is_help=True)
-app.add_typer(data, name="data")
+data = group("data", "Recorded market data: check a file, convert it to Octet's format.")
 
 FormatOpt = Annotated[str | None, typer.Option(
     "--format", help="auto | octet | mt5 | histdata | dukascopy | generic (session.data_format; auto: from the first line).")]

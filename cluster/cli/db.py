@@ -7,10 +7,9 @@ from typing import Annotated
 
 import typer
 
-from cluster.cli.common import ConfigOpt, UrlOpt, app, console, fail, store_of
+from cluster.cli.common import ConfigOpt, UrlOpt, console, fail, group, store_of
 
-db = typer.Typer(rich_markup_mode="markdown", help="The database schema (Alembic migrations).", no_args_is_help=True)
-app.add_typer(db, name="db")
+db = group("db", "The database schema (Alembic migrations).")
 
 
 def _migrate(config: Path, url: str | None, direction: str, revision: str) -> None:

@@ -22,10 +22,9 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from cluster.cli.common import ConfigOpt, app, console, fail, settings_or_exit, with_local_servers
+from cluster.cli.common import ConfigOpt, console, fail, group, settings_or_exit, with_local_servers
 
-desk = typer.Typer(rich_markup_mode="markdown", help="A desk that runs until stopped: start, watch, control and stop it.", no_args_is_help=True)
-app.add_typer(desk, name="desk")
+desk = group("desk", "A desk that runs until stopped: start, watch, control and stop it.")
 
 SpeedOpt = Annotated[float | None, typer.Option(help="Market seconds per wall second (desk.speed).")]
 AccountOpt = Annotated[str, typer.Option("--account", "-a", help="One account (default: the whole desk).")]

@@ -11,11 +11,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from cluster.cli.common import ConfigOpt, UrlOpt, app, console, fail, settings_or_exit, start_ray, store_of
+from cluster.cli.common import ConfigOpt, UrlOpt, app, console, fail, group, settings_or_exit, start_ray, store_of
 
-models_app = typer.Typer(rich_markup_mode="markdown", help="The model registry: versions, their folds and verdicts; promote one by hand.",
-                         no_args_is_help=True)
-app.add_typer(models_app, name="models")
+models_app = group("models", "The model registry: versions, their folds and verdicts; promote one by hand.")
 
 
 def _f(x: object, digits: int = 3) -> str:

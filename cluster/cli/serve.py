@@ -17,7 +17,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from cluster.cli.common import ConfigOpt, UrlOpt, app, console, fail, settings_or_exit, store_of
+from cluster.cli.common import ConfigOpt, UrlOpt, app, console, fail, group, settings_or_exit, store_of
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -25,8 +25,7 @@ if TYPE_CHECKING:
     from cluster.config.settings import Settings
     from cluster.desk.desk import DeskFiles
 
-users = typer.Typer(rich_markup_mode="markdown", help="Keys to the API gateway: add (shown once), list, revoke.", no_args_is_help=True)
-app.add_typer(users, name="users")
+users = group("users", "Keys to the API gateway: add (shown once), list, revoke.")
 NO_KEYS = "no key was made in it: `octet users add NAME --role viewer` makes the store and its first key"
 
 

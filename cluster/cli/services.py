@@ -10,15 +10,13 @@ from typing import TYPE_CHECKING
 import typer
 from rich.markup import escape
 
-from cluster.cli.common import ConfigOpt, app, console, errors, settings_or_exit
+from cluster.cli.common import ConfigOpt, console, errors, group, settings_or_exit
 from cluster.config.settings import Settings
 
 if TYPE_CHECKING:
     from cluster.devservers.services import LocalKafka, LocalPostgres, LocalRedis
 
-services = typer.Typer(rich_markup_mode="markdown", help="The local PostgreSQL, Redis and Kafka under data_dir (no system service, no root).",
-                        no_args_is_help=True)
-app.add_typer(services, name="services")
+services = group("services", "The local PostgreSQL, Redis and Kafka under data_dir (no system service, no root).")
 
 
 @contextmanager
