@@ -105,19 +105,28 @@ def revoke_key(engine: Engine, key: str) -> dict[str, Any]:
 
 
 class KeyBook:
-    """Checks presented keys against the store. A key's row is cached for ``ttl`` seconds, so a
-    busy client costs no query per request; a revocation takes effect within ``ttl``."""
+    """Checks presented keys against the store. It holds every key's row (keys are few: an
+    operator's), read in one query at most every ``ttl`` seconds, so a busy client costs no query per
+    request and a revocation takes effect within ``ttl``. An id it does not hold is looked for again
+    (a key made since) at most every ``reread`` seconds: a flood of made-up ids costs the store one
+    query per ``reread`` per replica, not one per request, and a new key works within ``reread``."""
 
-    def __init__(self, engine: Engine, ttl: float = 5.0, unknown: int = 10_000) -> None:
+    def __init__(self, engine: Engine, ttl: float = 5.0, reread: float = 1.0) -> None:
         self.engine = engine
         self.ttl = ttl
-        self.unknown = unknown
-        self._cache: dict[str, tuple[float, dict[str, Any]]] = {}  # keys that exist (a few)
-        self._missing: dict[str, float] = {}  # ids that do not: bounded apart, so a flood of made-up
-        self._lock = threading.Lock()         # ids never pushes out the rows of real keys
+        self.reread = min(reread, ttl)
+        self.reads = 0  # queries of the key table made
+        self._rows: dict[str, dict[str, Any]] = {}
+        self._read_at = -float("inf")  # time.monotonic() of the last read
+        self._lock = threading.Lock()  # one read at a time: a crowd waits for it, not a read each
+
+    def _held(self, key_id: str, now: float) -> bool:
+        """Whether the rows held answer for ``key_id`` now, without a query."""
+        age = now - self._read_at
+        return age < self.ttl and (key_id in self._rows or age < self.reread)
 
     def known(self, presented: str) -> bool:
-        """Whether checking ``presented`` needs no query now (its id's row, or its absence, is fresh)."""
+        """Whether checking ``presented`` needs no query now."""
         m = KEY_RE.match(presented)
         if m is not None:
             key_id = m.group(1)
@@ -133,33 +142,20 @@ class KeyBook:
             key_id = sub
         else:
             return True  # malformed: refused without a query
-        now = time.monotonic()
-        with self._lock:
-            hit = self._cache.get(key_id)
-            miss = self._missing.get(key_id)
-        return (hit is not None and now - hit[0] < self.ttl) or (miss is not None and now - miss < self.ttl)
+        return self._held(key_id, time.monotonic())
 
     def _row(self, key_id: str) -> dict[str, Any] | None:
-        now = time.monotonic()
-        with self._lock:
-            hit = self._cache.get(key_id)
-            miss = self._missing.get(key_id)
-        if hit is not None and now - hit[0] < self.ttl:
-            return hit[1]
-        if miss is not None and now - miss < self.ttl:
-            return None
-        with self.engine.connect() as conn:
-            found = conn.execute(select(keys_table).where(keys_table.c.key_id == key_id)).mappings().first()
-        with self._lock:
-            if found is None:
-                if len(self._missing) >= self.unknown:
-                    self._missing.clear()
-                self._missing[key_id] = now
-                self._cache.pop(key_id, None)
-                return None
-            self._cache[key_id] = (now, dict(found))
-            self._missing.pop(key_id, None)
-            return dict(found)
+        if not self._held(key_id, time.monotonic()):
+            with self._lock:
+                asked = time.monotonic()
+                if not self._held(key_id, asked):  # nobody read the table while this thread waited
+                    with self.engine.connect() as conn:
+                        rows = conn.execute(select(keys_table)).mappings().all()
+                    self._rows = {r["key_id"]: dict(r) for r in rows}
+                    self._read_at = asked
+                    self.reads += 1
+        row = self._rows.get(key_id)
+        return dict(row) if row is not None else None
 
     def check_key(self, presented: str) -> Principal | None:
         """The principal of a live key, or None (unknown, revoked, malformed or wrong secret)."""

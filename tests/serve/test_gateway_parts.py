@@ -11,7 +11,7 @@ import pytest
 
 from cluster.storage.store import SessionStore
 from serve.app import ReadCache
-from serve.keys import KeyBook, add_key
+from serve.keys import KeyBook, add_key, revoke_key
 
 
 def test_a_view_is_answered_stale_only_for_a_while_then_the_stores_failure_shows() -> None:
@@ -53,20 +53,39 @@ def test_the_read_cache_holds_a_bounded_number_of_bytes() -> None:
     asyncio.run(run())
 
 
-def test_made_up_key_ids_never_push_out_the_rows_of_real_keys(tmp_path: Path) -> None:
+def test_a_flood_of_made_up_keys_costs_the_store_one_query_a_reread(tmp_path: Path) -> None:
+    """Made-up key ids are refused from the rows held: the key table is read again at most every
+    ``reread`` seconds (a key made since then), not once per made-up id; real keys keep working."""
     store = SessionStore.sqlite(tmp_path)
     _, key = add_key(store.engine, "real", "viewer", by="tests")
-    book = KeyBook(store.engine, ttl=60, unknown=100)
+    book = KeyBook(store.engine, ttl=60, reread=0.5)
     assert not book.known(key)
-    assert book.check_key(key) is not None
+    assert book.check_key(key) is not None and book.reads == 1
     assert book.known(key)  # its row is held now: checked without a query
+    t = time.monotonic()
     for i in range(1_000):  # a flood of ids that do not exist
         assert book.check_key(f"okt_{i:012x}_" + "A" * 43) is None
-    assert book.known(key), "the real key's row was pushed out by made-up ids"
-    assert len(book._missing) <= 100
+    assert book.reads <= 2 + (time.monotonic() - t) / 0.5, book.reads
+    assert book.known(key) and book.check_key(key) is not None
     assert book.known("garbage") and book.known("a.b.c")  # refused without a query
+    _, later = add_key(store.engine, "later", "trader", by="tests")  # made after the read
+    time.sleep(0.5)
+    assert not book.known(later)  # an id not held, the rows older than reread: read again
+    found = book.check_key(later)
+    assert found is not None and found.role == "trader"
     t = time.monotonic()
     assert book.check_key(key) is not None and time.monotonic() - t < 0.01
+    store.close()
+
+
+def test_a_revoked_key_is_refused_once_the_rows_are_read_again(tmp_path: Path) -> None:
+    store = SessionStore.sqlite(tmp_path)
+    _, key = add_key(store.engine, "soon-gone", "admin", by="tests")
+    book = KeyBook(store.engine, ttl=0.3, reread=0.1)
+    assert book.check_key(key) is not None
+    revoke_key(store.engine, "soon-gone")
+    time.sleep(0.3)
+    assert book.check_key(key) is None
     store.close()
 
 
