@@ -107,23 +107,28 @@ def revoke_key(engine: Engine, key: str) -> dict[str, Any]:
 class KeyBook:
     """Checks presented keys against the store. It holds every key's row (keys are few: an
     operator's), read in one query at most every ``ttl`` seconds, so a busy client costs no query per
-    request and a revocation takes effect within ``ttl``. An id it does not hold is looked for again
-    (a key made since) at most every ``reread`` seconds: a flood of made-up ids costs the store one
-    query per ``reread`` per replica, not one per request, and a new key works within ``reread``."""
+    request and a revocation takes effect within ``ttl``. An id it does not hold (a key made since,
+    or a made-up one) reads the table again, ``burst`` times at once and then once every ``reread``
+    seconds: a flood of made-up ids costs the store a query per ``reread`` per replica, not one per
+    request, and a key just made works at once unless such a flood has spent the reads."""
 
-    def __init__(self, engine: Engine, ttl: float = 5.0, reread: float = 1.0) -> None:
+    def __init__(self, engine: Engine, ttl: float = 5.0, reread: float = 1.0, burst: int = 5) -> None:
         self.engine = engine
         self.ttl = ttl
-        self.reread = min(reread, ttl)
+        self.reread = reread
+        self.burst = float(burst)
         self.reads = 0  # queries of the key table made
         self._rows: dict[str, dict[str, Any]] = {}
         self._read_at = -float("inf")  # time.monotonic() of the last read
+        self._spare, self._spare_at = self.burst, time.monotonic()  # rereads for ids not held: a token bucket
         self._lock = threading.Lock()  # one read at a time: a crowd waits for it, not a read each
+
+    def _spare_now(self, now: float) -> float:
+        return min(self.burst, self._spare + (now - self._spare_at) / self.reread)
 
     def _held(self, key_id: str, now: float) -> bool:
         """Whether the rows held answer for ``key_id`` now, without a query."""
-        age = now - self._read_at
-        return age < self.ttl and (key_id in self._rows or age < self.reread)
+        return now - self._read_at < self.ttl and (key_id in self._rows or self._spare_now(now) < 1.0)
 
     def known(self, presented: str) -> bool:
         """Whether checking ``presented`` needs no query now."""
@@ -147,12 +152,14 @@ class KeyBook:
     def _row(self, key_id: str) -> dict[str, Any] | None:
         if not self._held(key_id, time.monotonic()):
             with self._lock:
-                asked = time.monotonic()
-                if not self._held(key_id, asked):  # nobody read the table while this thread waited
+                now = time.monotonic()
+                if not self._held(key_id, now):  # nobody read the table while this thread waited
+                    if now - self._read_at < self.ttl:  # a reread for an id not held: spend one
+                        self._spare, self._spare_at = self._spare_now(now) - 1.0, now
                     with self.engine.connect() as conn:
                         rows = conn.execute(select(keys_table)).mappings().all()
                     self._rows = {r["key_id"]: dict(r) for r in rows}
-                    self._read_at = asked
+                    self._read_at = now
                     self.reads += 1
         row = self._rows.get(key_id)
         return dict(row) if row is not None else None
