@@ -3,15 +3,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import ClassVar
 
-from actors.ingress import IngressResult
 from trading.exposure import ExposureLimits, ReturnsWindow, scale_intents
 from trading.fx import rates_from
 from trading.instruments import InstrumentRegistry
 from trading.ledger import AccountSnapshot
+from trading.market import Bar
 from trading.orders import OrderIntent
 from trading.sizing import SizingDecision
 
@@ -32,15 +32,18 @@ class CorrelationAgent:
         self.last_events = 0
         self.last_changed = True
 
-    def on_batch(self, *results: IngressResult) -> int:
+    def on_bars(self, bars: Sequence[Bar], warm: bool = True) -> int:
+        """Learn closed bars, in the order they closed. The desk hands them over up to each signal, so
+        a check sees every bar that closed before the signal's own and none after, however the ticks
+        were batched. ``warm``: work out the correlations now, off the next check's path (the desk's
+        call after a batch's sagas); without it a check works out the ones it needs."""
         n = 0
-        for r in results:
-            for bar in r.bars:
-                self.window.add(bar.symbol, bar.close)
-                n += 1
+        for bar in bars:
+            self.window.add(bar.symbol, bar.close)
+            n += 1
         self.last_events = n
         self.last_changed = n > 0  # no bar: the window is as it was (not saved)
-        if n:  # the next saga's check finds the correlations worked out (this call is off its path)
+        if n and warm:  # the next saga's check finds the correlations worked out
             for a in self.window.returns:
                 for b in self.window.returns:
                     self.window.correlation(a, b)

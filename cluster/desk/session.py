@@ -55,7 +55,7 @@ from trading.breaker import AgentHealth, DeskHealth, Tier
 from trading.compliance import Headroom, news_flat_instants
 from trading.feed import Feed
 from trading.ledger import AccountSnapshot, done_orders
-from trading.market import TickBatch
+from trading.market import Bar, TickBatch
 from trading.news import NewsCalendar
 from trading.orders import Order, OrderStatus, Signal
 from trading.strategies.sma_cross import SETUP as SMA_CROSS
@@ -251,6 +251,7 @@ class Session:
         self.pending: list[tuple[str, Any]] = []  # (agent, reference) of book-keeping calls not yet settled
         self.later: dict[str, list[tuple[str, tuple[Any, ...]]]] = {}  # agent -> calls held until the batch's sagas are done
         self.risk_trades: list[Any] = []  # risk.on_trades in flight: done before the next sizing
+        self.unlearned: list[tuple[int, Bar]] = []  # the batch's bars not yet in the correlation window, by where known
         self.sent: dict[str, Order] = {}  # orders a report may still concern (see trading.ledger.done_orders)
         self.health = _HealthLog()
         self.ignored: frozenset[str] = frozenset()
@@ -581,11 +582,13 @@ class Session:
         self.log.signals.extend(signals)
         if signals:
             self._hold("learning", "on_update", signals, [])
+        bars = sorted((b for r in ingested for b in r.bars), key=lambda b: (b.end_ns, b.symbol))
+        self.unlearned = list(zip(self._known_at(clean, [(b.symbol, b.end_ns) for b in bars]), bars, strict=True))
         self._walk(clean, signals)
         self._lap("advance")
-        # The correlation window learns the batch's bars after its sagas: a signal's exposure
-        # check sees no bar that closed after it (and does not wait behind this call).
-        self._send("correlation", "on_batch", *ing_refs)
+        # The correlation window learns the rest of the batch's bars after its sagas (the next
+        # saga's check does not wait behind this call).
+        self._learn_bars(len(clean) + 1, warm=True)
         last_ts: dict[str, int] = {}
         for r in ingested:
             last_ts.update(r.last_ts)
@@ -879,33 +882,60 @@ class Session:
             out.update(news_flat_instants(rules, self.news, since, until, self.currencies))
         return out
 
-    def _cuts(self, clean: TickBatch, signals: list[Signal], until: int = 0) -> list[tuple[int, list[Signal], bool]]:
-        """Times at which the batch is cut: each signal's time, and every account's resets and
-        flat-by deadlines since the last time the desk advanced to, including those that fell
-        between the previous batch and this one (a weekend), each judged from the state before it.
-        Each cut: (time, its signals, whether it is one of the firms' instants)."""
-        cuts: dict[int, list[Signal]] = {}
-        instants: set[int] = set()
-        for s in signals:
-            cuts.setdefault(s.ts_ns, []).append(s)
+    def _known_at(self, clean: TickBatch, closes: list[tuple[str, int]]) -> list[int]:
+        """Where in the batch each bar (symbol, end) became known: the position of its instrument's
+        first tick at or after its end, the tick that closed it (ingress closes a bar there, so that
+        tick is in the batch that brought the bar)."""
+        out: list[int] = []
+        mine: dict[int, np.ndarray] = {}
+        for symbol, end in closes:
+            inst = self.registry.index(symbol)
+            if inst not in mine:
+                mine[inst] = np.flatnonzero(clean.inst == inst)
+            own = mine[inst]
+            j = int(np.searchsorted(clean.ts[own], end, "left"))
+            out.append(int(own[j]) if j < len(own) else int(np.searchsorted(clean.ts, end, "left")))
+        return out
+
+    def _learn_bars(self, before: int, warm: bool = False) -> None:
+        """The correlation window learns the batch's bars that became known before position ``before``."""
+        now = [bar for k, bar in self.unlearned if k < before]
+        if now:
+            self.unlearned = [(k, bar) for k, bar in self.unlearned if k >= before]
+            self._send("correlation", "on_bars", now, warm)
+
+    def _cuts(self, clean: TickBatch, signals: list[Signal], until: int = 0
+              ) -> list[tuple[int, int, list[Signal], bool]]:
+        """Where the batch is cut: at each signal, where it became known (the tick that closed its
+        bar: the desk cannot act on it before), and at every account's resets and flat-by deadlines
+        since the last time the desk advanced to, including those that fell between the previous
+        batch and this one (a weekend), each judged from the state before it. A cut is a position in
+        the batch, so the state a saga sees is the same however the ticks were batched.
+        Each cut: (time, position, its signals, whether it is one of the firms' instants)."""
+        cuts: dict[tuple[int, int], list[Signal]] = {}
+        instants: set[tuple[int, int]] = set()
+        for s, k in zip(signals, self._known_at(clean, [(s.symbol, s.ts_ns) for s in signals]), strict=True):
+            cuts.setdefault((int(clean.ts[k]) if k < len(clean) else s.ts_ns, k), []).append(s)
         if len(clean) or until:
             since = self.clock or (int(clean.ts[0]) - 1 if len(clean) else until - 1)
             last = max(int(clean.ts[-1]) if len(clean) else 0, until)
             for t in self._instants(since, last):
-                cuts.setdefault(t, [])
-                instants.add(t)
-        return [(t, group, t in instants) for t, group in sorted(cuts.items())]
+                at = (t, int(np.searchsorted(clean.ts, t, "left")))
+                cuts.setdefault(at, [])
+                instants.add(at)
+        return [(t, k, group, (t, k) in instants) for (t, k), group in sorted(cuts.items())]
 
     def _walk(self, clean: TickBatch, signals: list[Signal], until: int = 0) -> None:
         """Advance through the batch (and, with no tick, to ``until``), cut at each signal and
         instant of the rules, running each signal's saga at its cut."""
         pos = 0
-        for t, group, instant in self._cuts(clean, signals, until):
-            k = int(np.searchsorted(clean.ts, t, "left"))
+        for t, k, group, instant in self._cuts(clean, signals, until):
             self._advance(clean.take(slice(pos, k)), t)
             pos = k
             if instant:  # a firm's instant (a day's reset): the accounts as they stand, for the curve
                 self.log.equity.extend(self.snapshots[a] for a in sorted(self.snapshots))
+            if group:  # the exposure check sees the bars that closed before the signal's, none after
+                self._learn_bars(k)
             for signal in group:
                 self._saga(signal)
         if pos < len(clean) or len(clean) == 0:

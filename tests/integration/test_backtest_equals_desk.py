@@ -69,3 +69,16 @@ def test_the_backtest_and_a_ray_desk_give_the_same_reports_fills_and_trades(ray_
     assert reports(local) == reports(on_ray) and any(r[-1] is not None for r in reports(local))
     assert trades(local) == trades(on_ray) and len(local.trades) > 0
     assert {a: s.net_pnl for a, s in local.summaries.items()} == {a: s.net_pnl for a, s in on_ray.summaries.items()}
+
+
+def test_the_batch_size_changes_no_order_decision_or_fill(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A batch is cut where each signal became known (the tick that closed its bar), and the
+    correlation window learns the bars that closed before it: a saga sees the same marks and
+    window whatever the batching. Before, orders' sizes and decisions' numbers followed the batch
+    size: 333 and 100 ticks a batch each gave other orders than 2,000 (and 7 other decisions)."""
+    pinned = run(tmp_path / "2000", in_process=True)
+    for size in (333, 100):
+        small = run(tmp_path / str(size), in_process=True, session__batch_size=size)
+        assert orders_digest(small) == orders_digest(pinned) == ORDERS_SHA256, size
+        assert decisions_digest(small) == decisions_digest(pinned) == DECISIONS_SHA256, size
+        assert reports(small) == reports(pinned) and trades(small) == trades(pinned) and len(small.trades) > 0, size

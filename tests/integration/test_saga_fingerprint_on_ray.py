@@ -5,7 +5,11 @@ saga is run that changes what it decides fails here.
 Pinned first on commit c87b05b (the saga then a CrewAI Flow awaiting each actor call in turn) and
 held through the saga's rewrite as a chain of ObjectRefs; pinned again each time issue 19 changed the
 Wyckoff detector (its signals are the saga's input: 28 orders and 140 decisions became 30 and 150; the
-second and third rounds kept the counts and changed which signals), with the saga's code unchanged since."""
+second and third rounds kept the counts and changed which signals), with the saga's code unchanged since; and
+pinned again when the desk began to cut a batch where each signal became known (the tick that closed its
+bar) and to hand the correlation window the bars that closed before it, so that the saga sees the same
+state whatever the batch size (2026-12-06: the same 30 orders, five of them a few lots smaller, sized
+as any batch size now gives and a batch of 100 ticks gave before)."""
 
 from __future__ import annotations
 
@@ -21,13 +25,13 @@ from tests.conftest import ROOT, replay_ticks
 pytestmark = pytest.mark.ray
 TICKS = 80_000  # 18 signals with orders, 30 orders, 150 decisions on the demo's seed
 
-# Computed after issue 19's seventh round of detector changes, 2026-12-04 (the range gate on, with looser climax and
-# AR thresholds; the same counts, other signals; equal to round 6's gate-on figures; the saga's code as it was since
-# the ObjectRef chain).
+# Computed 2026-12-06, once a batch is cut where each signal became known (the signals as issue 19's seventh round
+# left them, 2026-12-04; the same orders and decisions but for the state the saga sees: five orders' sizes and
+# 34 decisions' numbers). The digests before: orders 98c45203..., decisions cb903e7e...
 ORDERS = 30
-ORDERS_SHA256 = "98c452035135b84e53c77e31bcc2beb40804a540b4120282275ce6e5998f7127"
+ORDERS_SHA256 = "d6256e44f0cdda279c0c8f4cd1c9bb095a2391b351005e9cec8e45afd4ad53c2"
 DECISIONS = 150
-DECISIONS_SHA256 = "cb903e7e33041bc676a89d874129be7e26c8df10f54e378ee36729eb5267ecb4"
+DECISIONS_SHA256 = "34f46b64de41093b414ccde7736a7b77c4f70331aa855dec8639fe58febc465e"
 
 
 def orders_digest(result: SessionResult) -> str:
