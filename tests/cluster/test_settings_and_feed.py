@@ -558,7 +558,7 @@ def test_a_session_cuts_its_batches_at_every_holding_deadline(tmp_path) -> None:
     n = len(ts)
     clean = TickBatch(ts, np.zeros(n, np.int16), np.full(n, 108000, np.int64), np.full(n, 108010, np.int64),
                       np.ones(n))
-    cuts = [t for t, _, _ in session._cuts(clean, [])]
+    cuts = [t for t, _, _, _ in session._cuts(clean, [])]
     weekend = datetime_to_ts(datetime(2026, 3, 6, 21, 45, tzinfo=UTC))  # 15 min before 17:00 New York (EST)
     overnight = [datetime_to_ts(datetime(2026, 3, d, 21, 0, tzinfo=UTC)) for d in (5, 6)]  # 15:00 CST
     assert weekend in cuts and set(overnight) <= set(cuts)
@@ -568,6 +568,31 @@ def test_a_session_cuts_its_batches_at_every_holding_deadline(tmp_path) -> None:
     assert datetime_to_ts(datetime(2026, 3, 6, 13, 23, tzinfo=UTC)) in cuts
     assert datetime_to_ts(datetime(2026, 3, 5, 13, 23, tzinfo=UTC)) not in cuts
     assert cuts == sorted(set(cuts))
+
+
+def test_a_signal_cuts_its_batch_at_the_tick_that_closed_its_bar(tmp_path) -> None:
+    """Not at the bar's end: the desk knows of the bar when its instrument's next tick arrives, and
+    every tick before that one (other instruments' too, however the ticks were batched) is pushed
+    before the saga; the tick itself comes after."""
+    from decimal import Decimal
+
+    from cluster.desk.session import Session
+    from trading.market import NS_PER_S, TickBatch, datetime_to_ts
+    from trading.orders import Side, Signal
+
+    session = Session(load_settings(write(tmp_path, lambda d: None)))
+    first, second = session.registry.symbols[:2]
+    minute = datetime_to_ts(datetime(2026, 3, 4, 12, 1, tzinfo=UTC))  # a Wednesday: no firm's instant near
+    ts = np.array([minute - NS_PER_S, minute, minute + 2 * NS_PER_S, minute + 2 * NS_PER_S, minute + 5 * NS_PER_S],
+                  dtype=np.int64)
+    inst = np.array([0, 1, 1, 0, 0], dtype=np.int16)  # `first` ticks at -1 s, then next at +2 s (position 3)
+    clean = TickBatch(ts, inst, np.full(5, 108000, np.int64), np.full(5, 108010, np.int64), np.ones(5))
+    signal = Signal(first, Side.BUY, minute, Decimal("1.08"), Decimal("1.07"), (Decimal("1.09"),), 0.8, "spring")
+    assert [(t, k, [s.symbol for s in group]) for t, k, group, _ in session._cuts(clean, [signal])] == [
+        (minute + 2 * NS_PER_S, 3, [first])]
+    other = Signal(second, Side.BUY, minute, Decimal("1.08"), Decimal("1.07"), (Decimal("1.09"),), 0.8, "spring")
+    assert [(t, k) for t, k, _, _ in session._cuts(clean, [other])] == [(minute, 1)]  # its own tick at the minute
+    assert session._known_at(clean, [(first, minute), (second, minute + NS_PER_S)]) == [3, 2]
 
 
 def test_check_config_prints_each_mistake_on_one_line_however_long(tmp_path: Path) -> None:
