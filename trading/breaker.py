@@ -22,7 +22,7 @@ from enum import StrEnum
 import numpy as np
 
 from trading.compliance import Headroom
-from trading.market import NS_PER_S, fx_market_closed
+from trading.market import NS_PER_S, fx_market_closed, fx_open_ns
 from trading.pickling import compact
 from trading.rules import FirmRules
 
@@ -81,16 +81,22 @@ class Breaker:
             return None
         return self._move(BreakerState.OPEN, ts_ns, trigger, action)
 
-    def tick(self, ts_ns: int, healthy: bool) -> BreakerEvent | None:
-        """Advance time: open -> half-open after the hold, half-open -> closed after probation."""
+    def tick(self, ts_ns: int, healthy: bool) -> list[BreakerEvent]:
+        """Advance time to ``ts_ns``: open -> half-open once the hold is over, half-open -> closed once
+        probation is. Each move is stamped when it fell due, not when this review came (so the state
+        at any time is the same however often the breaker is reviewed); both can fall in one call."""
+        events = []
         if self.state is BreakerState.OPEN and ts_ns >= self.reopen_after_ns and healthy:
-            return self._move(BreakerState.HALF_OPEN, ts_ns, "cooldown elapsed", "probe")
+            events.append(self._move(BreakerState.HALF_OPEN, max(self.reopen_after_ns, self.since_ns),
+                                     "cooldown elapsed", "probe"))
         if self.state is BreakerState.HALF_OPEN:
             if not healthy:
-                return self.trip(ts_ns, "unhealthy during probation", "reopen")
-            if ts_ns - self.since_ns >= int(self.probation_s * NS_PER_S):
-                return self._move(BreakerState.CLOSED, ts_ns, "probation passed", "resume")
-        return None
+                reopened = self.trip(ts_ns, "unhealthy during probation", "reopen")
+                return events + ([reopened] if reopened else [])
+            due = self.since_ns + int(self.probation_s * NS_PER_S)
+            if ts_ns >= due:
+                events.append(self._move(BreakerState.CLOSED, due, "probation passed", "resume"))
+        return events
 
     @property
     def allows_new_positions(self) -> bool:
@@ -218,9 +224,16 @@ class CircuitBreakers:
     # -- system tier ----------------------------------------------------------------------------
     def _system(self, ts_ns: int, health: DeskHealth) -> list[str]:
         reasons = []
-        stale = [s for s, t in self.last_seen.items() if t and ts_ns - t > self.limits.stale_after_s * NS_PER_S]
-        if stale and market_open(ts_ns):
-            reasons.append(f"stale data: {', '.join(sorted(stale))}")
+        seen = [(s, t) for s, t in self.last_seen.items() if t and ts_ns - t > self.limits.stale_after_s * NS_PER_S]
+        if seen and market_open(ts_ns):
+            # silent for stale_after_s of market time: a weekend is not silence (an instrument that has
+            # not ticked in the first seconds after the open is not stale)
+            last = np.array([min(t, ts_ns) for _, t in seen], np.int64)
+            silent = fx_open_ns(last, np.full(len(last), ts_ns, np.int64))
+            stale = [s for (s, _), gap in zip(seen, silent.tolist(), strict=True)
+                     if gap > self.limits.stale_after_s * NS_PER_S]
+            if stale:
+                reasons.append(f"stale data: {', '.join(sorted(stale))}")
         for symbol, widest, median in health.spreads:
             base = self.spread_median.get(symbol)
             if base and widest > self.limits.spread_blowout * base:
@@ -245,19 +258,26 @@ class CircuitBreakers:
     def _account_reasons(self, acc: str, ts_ns: int, health: DeskHealth) -> list[str]:
         lim = self.limits
         reasons = []
+        # Trade by trade and fill by fill, as if reviewed after each: what trips, and what starts
+        # counting again after it, does not depend on how many a review sees at once.
+        streak = ""
         for who, lost in health.losses:
             if who == acc:
                 self.streak[acc] = self.streak[acc] + 1 if lost else 0
-        if lim.consecutive_losses and self.streak[acc] >= lim.consecutive_losses:
-            reasons.append(f"{self.streak[acc]} losing trades in a row")
-            self.streak[acc] = 0
+                if lim.consecutive_losses and self.streak[acc] >= lim.consecutive_losses:
+                    streak, self.streak[acc] = f"{self.streak[acc]} losing trades in a row", 0
+        if streak:
+            reasons.append(streak)
         window = self.slips.setdefault(acc, deque(maxlen=lim.slippage_window))
+        slipped = ""
         for who, points in health.slippage:
             if who == acc:
                 window.append(points)
-        if len(window) == lim.slippage_window and sum(window) / len(window) > lim.slippage_points:
-            reasons.append(f"abnormal slippage: {sum(window) / len(window):.1f} points over {len(window)} fills")
-            window.clear()
+                if len(window) == lim.slippage_window and sum(window) / len(window) > lim.slippage_points:
+                    slipped = f"abnormal slippage: {sum(window) / len(window):.1f} points over {len(window)} fills"
+                    window.clear()
+        if slipped:
+            reasons.append(slipped)
         day = self.rules[acc].trading_day(ts_ns)
         for key in [k for k in self.rejects if k[0] == acc and k[1] != day]:  # past days: done with
             del self.rejects[key]
@@ -302,9 +322,7 @@ class CircuitBreakers:
                     events.append(ev)
                     restart.append(name)
             else:
-                ev = breaker.tick(ts_ns, True)
-                if ev:
-                    events.append(ev)
+                events.extend(breaker.tick(ts_ns, True))
         return restart
 
     def review(self, ts_ns: int, last_ts: Mapping[str, int], headrooms: Mapping[str, Headroom],
@@ -321,9 +339,7 @@ class CircuitBreakers:
             if ev:
                 events.append(ev)
         else:
-            ev = self.system.tick(ts_ns, True)
-            if ev:
-                events.append(ev)
+            events.extend(self.system.tick(ts_ns, True))
         for acc, head in headrooms.items():
             breaker = self.accounts[acc]
             self._risk(acc, ts_ns, head, events)
@@ -344,9 +360,7 @@ class CircuitBreakers:
                     events.append(BreakerEvent(Tier.ACCOUNT, acc, ts_ns, breaker.state, breaker.state,
                                                f"{what} {fraction:.0%} of the day's room", "flatten"))
             else:
-                ev = breaker.tick(ts_ns, True)
-                if ev:
-                    events.append(ev)
+                events.extend(breaker.tick(ts_ns, True))
         restart = self._agents(ts_ns, health, events)
         blocked = frozenset(a for a, b in self.accounts.items() if b.state is not BreakerState.CLOSED)
         ignored = frozenset(n for n, b in self.agents.items() if b.state is BreakerState.OPEN)

@@ -290,6 +290,20 @@ class TickBatch:
         last = n - 1 - first_from_end
         return {int(i): (int(self.ts[k]), int(self.bid[k]), int(self.ask[k])) for i, k in zip(inst, last, strict=True)}
 
+    def ties_in_order(self) -> TickBatch:
+        """The same ticks, those that share a time put in instrument order, as ingress merges its
+        shards' ticks within a batch: then the order is the same however the ticks are batched (a
+        batch boundary between two ticks of one time would otherwise keep the feed's order there).
+        Ticks out of time order stay where they are (ingress sets them aside as out of order)."""
+        n = len(self)
+        if n < 2:
+            return self
+        same = self.ts[1:] == self.ts[:-1]
+        if not (same & (self.inst[1:] < self.inst[:-1])).any():
+            return self
+        run = np.r_[0, np.cumsum(~same)]  # a run of ticks of one time, in feed order
+        return self.take(np.lexsort((self.inst, run)))
+
     def take(self, index: npt.NDArray[np.bool_] | npt.NDArray[np.intp] | slice) -> TickBatch:
         return TickBatch(self.ts[index], self.inst[index], self.bid[index], self.ask[index], self.volume[index],
                          None if self.path is None else self.path[index])

@@ -266,6 +266,7 @@ class Session:
         or a batch of ticks, replayed as fast as the desk takes them (the backtest)."""
         size = self.settings.session.batch_size
         if isinstance(source, TickBatch):
+            source = source.ties_in_order()  # as the feed and Kafka's consumers order ties
             ticks: TickBatch | None = source
             self.feed: Feed = ReplayFeed(source)
             expected = (len(source) + size - 1) // size
@@ -936,6 +937,10 @@ class Session:
                 self.log.equity.extend(self.snapshots[a] for a in sorted(self.snapshots))
             if group:  # the exposure check sees the bars that closed before the signal's, none after
                 self._learn_bars(k)
+                # and the breaker has reviewed what closed before it: a losing streak or a fallen
+                # headroom stops the signal however many ticks a batch holds (not only at its end)
+                self._review(t, {self.registry.by_index(i).symbol: q[0]
+                                 for i, q in clean.take(slice(0, k)).last_quotes().items()})
             for signal in group:
                 self._saga(signal)
         if pos < len(clean) or len(clean) == 0:

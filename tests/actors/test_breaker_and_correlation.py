@@ -73,6 +73,22 @@ def test_a_winter_sunday_before_the_new_york_open_is_not_stale_and_after_it_is()
     assert stale.system_open and "stale data" in stale.events[0].trigger, "open: ten minutes without a tick"
 
 
+def test_silence_is_counted_in_market_time_so_the_first_seconds_after_the_open_are_not_stale() -> None:
+    """The weekend is not silence: at 22:00:02 UTC on a winter Sunday, an instrument whose last tick
+    came a minute before Friday's close has been silent 62 s of market time, not 48 hours (a desk
+    reviewing in small batches flattened everything there). Stale once 300 s of market time pass."""
+    agent = breaker()
+    friday = datetime_to_ts(datetime(2026, 1, 2, 21, 59, tzinfo=UTC))
+    agent.on_batch(friday, {"EURUSD": friday, "GBPUSD": friday}, headroom("5000"))
+    opened = datetime_to_ts(datetime(2026, 1, 4, 22, 0, 2, tzinfo=UTC))
+    assert not agent.on_batch(opened, {"EURUSD": opened}, headroom("5000")).system_open
+    edge = datetime_to_ts(datetime(2026, 1, 4, 22, 4, tzinfo=UTC))  # 60 + 240 s = 300 s: not over it
+    assert not agent.on_batch(edge, {"EURUSD": edge}, headroom("5000")).system_open
+    after = edge + S
+    stale = agent.on_batch(after, {"EURUSD": after}, headroom("5000"))
+    assert stale.system_open and "stale data: GBPUSD" in stale.events[0].trigger
+
+
 def test_low_daily_headroom_blocks_the_account_until_reset_and_flattens_once() -> None:
     agent = breaker()
     update = agent.on_batch(MONDAY_NOON, {"EURUSD": MONDAY_NOON}, headroom("2000"))  # 40 % left

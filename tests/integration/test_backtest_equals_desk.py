@@ -82,3 +82,57 @@ def test_the_batch_size_changes_no_order_decision_or_fill(tmp_path) -> None:  # 
         assert orders_digest(small) == orders_digest(pinned) == ORDERS_SHA256, size
         assert decisions_digest(small) == decisions_digest(pinned) == DECISIONS_SHA256, size
         assert reports(small) == reports(pinned) and trades(small) == trades(pinned) and len(small.trades) > 0, size
+
+
+def test_ticks_of_one_time_split_by_a_batch_boundary_reach_the_saga_in_one_order(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Two ingress actors merge a batch's ticks in time and instrument order; the feed puts ticks
+    of one time in that order too, so a boundary between two of them changes nothing. The tick
+    before a signal's closing tick (another instrument's, of a higher index) is given that tick's
+    time and a price 300 points away, and a batch ends between them: before, a batch of 2,000 saw
+    that price at the saga and the split one did not, and sized other orders."""
+    import numpy as np
+
+    from trading.market import TickBatch
+
+    def settings(size: int, name: str) -> Settings:
+        return load_settings(ROOT / "octet.yaml", runtime__data_dir=str(tmp_path / name), session__ticks=20_000,
+                             session__batch_size=size, runtime__ingress_actors=2)
+
+    def session(size: int, ticks: TickBatch, name: str) -> SessionResult:
+        return Session(settings(size, name), run_id="ties", keep_records=True, in_process=True).run(ticks)
+
+    ticks = replay_ticks(settings(2000, "untied"))
+    registry = settings(2000, "untied").registry()
+    ordered = {o.signal_id for o in session(2000, ticks, "untied").orders}
+    cases = []
+    for sid in sorted(ordered):
+        symbol, ts = sid.split("-")[0], int(sid.split("-")[1])
+        inst = registry.index(symbol)
+        k = int(np.flatnonzero((ticks.inst == inst) & (ticks.ts >= ts))[0])  # the tick that closed its bar
+        if k % 2000 and ticks.inst[k - 1] > inst:
+            cases.append(k)
+    assert cases, "no signal's closing tick follows a tick of a higher instrument"
+    k = cases[0]
+    ts, bid, ask = ticks.ts.copy(), ticks.bid.copy(), ticks.ask.copy()
+    ts[k - 1] = ts[k]
+    bid[k - 1] += 300
+    ask[k - 1] += 300
+    tied = TickBatch(ts, ticks.inst, bid, ask, ticks.volume)
+    whole, split = session(2000, tied, "whole"), session(k, tied, "split")  # the boundary between the two
+    assert decisions_digest(whole) == decisions_digest(split)
+    assert orders_digest(whole) == orders_digest(split) and len(whole.orders) > 0
+
+
+def test_a_breaker_that_trips_stops_the_same_signals_whatever_the_batch_size(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The breaker reviews before each saga as well as after each batch, counts losses one by one and
+    stamps its cool-down's and probation's ends when they fall due. The SMA cross trades often and
+    trips the account tier (five losing trades in a row): before, 2,000 ticks a batch placed 473 orders
+    and 100 a batch 205 (and after the weekend a batch of 100 with no GBPUSD tick read GBPUSD as stale)."""
+    whole = run(tmp_path / "2000", in_process=True, strategy__default="sma_cross")
+    small = run(tmp_path / "100", in_process=True, strategy__default="sma_cross", session__batch_size=100)
+    opened = [e for e in whole.breaker_events if e.to_state.name == "OPEN" and e.tier.name == "ACCOUNT"]
+    assert opened and any("losing trades in a row" in e.trigger for e in opened)
+    assert any(d.step == "breaker" and d.outcome == "veto" for d in whole.decisions)
+    assert orders_digest(whole) == orders_digest(small) and len(whole.orders) > 100
+    assert decisions_digest(whole) == decisions_digest(small)
+    assert trades(whole) == trades(small)

@@ -117,13 +117,24 @@ def test_the_style_ladder_splits_size_and_never_adds_risk(eurusd) -> None:
 
 
 def test_a_breaker_opens_cools_down_probes_and_closes() -> None:
+    s = 10**9
     b = Breaker(Tier.ACCOUNT, "acc", cooldown_s=60, probation_s=60)
     assert b.trip(0, "loss", "stop") is not None and b.state is BreakerState.OPEN
-    assert b.tick(30 * 10**9, True) is None
-    assert b.tick(61 * 10**9, True).to_state is BreakerState.HALF_OPEN  # type: ignore[union-attr]
-    assert b.tick(70 * 10**9, False).to_state is BreakerState.OPEN  # type: ignore[union-attr]
-    b.tick(200 * 10**9, True)
-    assert b.tick(300 * 10**9, True).to_state is BreakerState.CLOSED  # type: ignore[union-attr]
+    assert b.tick(30 * s, True) == []
+    assert [(e.to_state, e.ts_ns) for e in b.tick(61 * s, True)] == [(BreakerState.HALF_OPEN, 60 * s)]  # when due
+    assert [(e.to_state, e.ts_ns) for e in b.tick(70 * s, False)] == [(BreakerState.OPEN, 70 * s)]
+    assert [(e.to_state, e.ts_ns) for e in b.tick(129 * s, True)] == []
+    assert [(e.to_state, e.ts_ns) for e in b.tick(200 * s, True)] == [(BreakerState.HALF_OPEN, 130 * s),
+                                                                      (BreakerState.CLOSED, 190 * s)]
+
+
+def test_a_breaker_is_in_the_same_state_at_any_time_however_often_it_is_reviewed() -> None:
+    s = 10**9
+    for reviews in ([300], [100, 300], [61, 119, 121, 300], list(range(1, 301))):
+        b = Breaker(Tier.ACCOUNT, "acc", cooldown_s=60, probation_s=60)
+        b.trip(0, "loss", "stop")
+        moves = [(e.to_state, e.ts_ns) for t in reviews for e in b.tick(t * s, True)]
+        assert moves == [(BreakerState.HALF_OPEN, 60 * s), (BreakerState.CLOSED, 120 * s)], reviews
 
 
 def trade(pnl: str, closed: int = TS) -> ClosedTrade:

@@ -59,3 +59,13 @@ def test_the_last_quote_of_each_instrument() -> None:
     assert batch.last_quotes() == {0: (T0 + 3 * S, 40, 41), 2: (T0 + 2 * S, 30, 31)}
     assert list(batch.last_quotes()) == [0, 2]
     assert TickBatch.empty().last_quotes() == {}
+
+
+def test_ticks_of_one_time_are_put_in_instrument_order_and_nothing_else_moves() -> None:
+    ts = np.array([5, 5, 5, 3, 7, 7], np.int64)  # a tick out of time order (3) stays where it is
+    inst = np.array([2, 0, 1, 1, 1, 0], np.int16)
+    batch = TickBatch(ts, inst, np.arange(6, dtype=np.int64) + 100, np.arange(6, dtype=np.int64) + 110, np.ones(6))
+    ordered = batch.ties_in_order()
+    assert ordered.ts.tolist() == [5, 5, 5, 3, 7, 7] and ordered.inst.tolist() == [0, 1, 2, 1, 0, 1]
+    assert ordered.bid.tolist() == [101, 102, 100, 103, 105, 104]  # each tick's quote moves with it
+    assert ordered.ties_in_order() is ordered  # in order already: the same batch back

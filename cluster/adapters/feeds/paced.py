@@ -82,7 +82,7 @@ class ReplayFeed:
     def __init__(self, ticks: TickBatch, speed: float | None = None, max_gap_s: float = 60.0) -> None:
         if speed is not None and speed <= 0:
             raise ValueError(f"speed must be above 0 (market seconds per wall second), not {speed}")
-        self.ticks = ticks
+        self.ticks = ticks = ticks.ties_in_order()
         self.speed = speed
         self._pos = 0
         ts = ticks.ts.astype(np.int64)
