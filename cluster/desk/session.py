@@ -129,6 +129,11 @@ class _HealthLog:
                 slip = (inst.points(r.fill.price) - inst.points(order.reference_price)) * int(order.side)
                 self._slips.append((order.account_id, max(slip, 0)))
 
+    def pending(self) -> bool:
+        """Whether anything the breaker judges came since its last review (beyond spreads and time)."""
+        return bool(self._losses or self._slips or self._rejects or self._differ or self.venue_error
+                    or self.kill_switch or self.errors or self.agents)
+
     def take(self) -> DeskHealth:
         agents = dict(self.agents)
         for name, n in self.errors.items():  # errors seen between heartbeats count at the next review
@@ -143,6 +148,11 @@ class _HealthLog:
         self.errors.clear()
         return health
 
+
+# Before a saga the breaker reviews the desk if this much market time passed since its last review
+# (or a trade, fill or refusal came since): in a backtest's batches (minutes of market time) before
+# every saga, on a live desk (batches of milliseconds) only when something happened.
+REVIEW_BEFORE_SAGA_NS = 1_000_000_000
 
 FUTURE_SKEW_S = 5.0  # a request stamped further ahead than this is refused (its age could not expire)
 
@@ -251,6 +261,7 @@ class Session:
         self.pending: list[tuple[str, Any]] = []  # (agent, reference) of book-keeping calls not yet settled
         self.later: dict[str, list[tuple[str, tuple[Any, ...]]]] = {}  # agent -> calls held until the batch's sagas are done
         self.risk_trades: list[Any] = []  # risk.on_trades in flight: done before the next sizing
+        self.reviewed_at = 0  # market time of the breaker's last review
         self.unlearned: list[tuple[int, Bar]] = []  # the batch's bars not yet in the correlation window, by where known
         self.sent: dict[str, Order] = {}  # orders a report may still concern (see trading.ledger.done_orders)
         self.health = _HealthLog()
@@ -660,6 +671,7 @@ class Session:
         seqs = {ref.name: ref.mark() for ref in self.topo.all()}
         state = {name: getattr(self, name) for name in self.CHECKPOINTED}
         state["reduced"] = self.reduced
+        state["reviewed_at"] = self.reviewed_at
         state.update(seqs=seqs, position=feed.position, result=replace(self.result, records=None),
                      exec_address=self.exec_address, identity=self.identity, state_format=STATE_FORMAT)
         self.desk.save(state)
@@ -673,6 +685,7 @@ class Session:
         for name in self.CHECKPOINTED:
             setattr(self, name, saved[name])
         self.reduced = saved.get("reduced", frozenset())  # (state saved before the pass-odds breaker)
+        self.reviewed_at = saved.get("reviewed_at", 0)  # (saved before reviews ahead of a saga)
         self.result.records = [] if self.keep_records else None
         for ref in self.topo.all():  # each agent answers a repeated call with what it answered before
             ref.seq = ref.kept = saved["seqs"].get(ref.name, 0)
@@ -937,10 +950,13 @@ class Session:
                 self.log.equity.extend(self.snapshots[a] for a in sorted(self.snapshots))
             if group:  # the exposure check sees the bars that closed before the signal's, none after
                 self._learn_bars(k)
-                # and the breaker has reviewed what closed before it: a losing streak or a fallen
-                # headroom stops the signal however many ticks a batch holds (not only at its end)
-                self._review(t, {self.registry.by_index(i).symbol: q[0]
-                                 for i, q in clean.take(slice(0, k)).last_quotes().items()})
+                # and the breaker has reviewed what came before it: a losing streak or a fallen
+                # headroom stops the signal however many ticks a batch holds (not only at its end).
+                # A live desk's batches are a few milliseconds: there the last review is that recent,
+                # and one is made only if a trade, fill or refusal came since (it costs ~4 ms).
+                if self.health.pending() or t - self.reviewed_at >= REVIEW_BEFORE_SAGA_NS:
+                    self._review(t, {self.registry.by_index(i).symbol: q[0]
+                                     for i, q in clean.take(slice(0, k)).last_quotes().items()})
             for signal in group:
                 self._saga(signal)
         if pos < len(clean) or len(clean) == 0:
@@ -1151,6 +1167,7 @@ class Session:
 
     def _review(self, ts_ns: int, last_ts: dict[str, int]) -> None:
         agents = self.topo.agents
+        self.reviewed_at = max(self.reviewed_at, ts_ns)
         started = time.perf_counter()
         update: BreakerUpdate = rt.get(agents["breaker"].call("on_batch", ts_ns, last_ts, self.headrooms,
                                                                self.health.take()))
