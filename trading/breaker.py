@@ -22,7 +22,7 @@ from enum import StrEnum
 import numpy as np
 
 from trading.compliance import Headroom
-from trading.market import NS_PER_S, fx_market_closed, fx_open_ns
+from trading.market import NS_PER_S, after_fx_open_ns, fx_market_closed, fx_open_ns
 from trading.pickling import compact
 from trading.rules import FirmRules
 
@@ -83,8 +83,9 @@ class Breaker:
 
     def tick(self, ts_ns: int, healthy: bool) -> list[BreakerEvent]:
         """Advance time to ``ts_ns``: open -> half-open once the hold is over, half-open -> closed once
-        probation is. Each move is stamped when it fell due, not when this review came (so the state
-        at any time is the same however often the breaker is reviewed); both can fall in one call."""
+        probation is (``probation_s`` of market time: a weekend proves nothing). Each move is stamped
+        when it fell due, not when this review came (so the state at any time is the same however
+        often the breaker is reviewed); both can fall in one call."""
         events = []
         if self.state is BreakerState.OPEN and ts_ns >= self.reopen_after_ns and healthy:
             events.append(self._move(BreakerState.HALF_OPEN, max(self.reopen_after_ns, self.since_ns),
@@ -93,7 +94,7 @@ class Breaker:
             if not healthy:
                 reopened = self.trip(ts_ns, "unhealthy during probation", "reopen")
                 return events + ([reopened] if reopened else [])
-            due = self.since_ns + int(self.probation_s * NS_PER_S)
+            due = after_fx_open_ns(self.since_ns, int(self.probation_s * NS_PER_S))
             if ts_ns >= due:
                 events.append(self._move(BreakerState.CLOSED, due, "probation passed", "resume"))
         return events

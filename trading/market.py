@@ -74,6 +74,22 @@ def fx_open_ns(a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]) -> npt.NDArra
     return open_ns
 
 
+def after_fx_open_ns(since_ns: int, open_ns: int) -> int:
+    """The first instant by which the FX market has been open ``open_ns`` since ``since_ns``
+    (the inverse of ``fx_open_ns``: a weekend in between is skipped)."""
+    t, left = since_ns, open_ns
+    while True:
+        closes, opens = _weekends(t, t)
+        k = int(np.searchsorted(closes, t, side="right")) - 1  # the last weekend that began at or before t
+        if k >= 0 and t < opens[k]:  # closed: wait for the open
+            t = int(opens[k])
+        close = int(closes[np.searchsorted(closes, t, side="right")])  # the next close after t
+        if t + left <= close:
+            return t + left
+        left -= close - t
+        t = close
+
+
 def next_weekend_close_ns(ts_ns: int) -> int:
     """The first FX weekend close (Friday 17:00 New York) at or after ``ts_ns``."""
     closes, _ = _weekends(ts_ns, ts_ns)

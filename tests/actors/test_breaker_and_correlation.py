@@ -89,6 +89,24 @@ def test_silence_is_counted_in_market_time_so_the_first_seconds_after_the_open_a
     assert stale.system_open and "stale data: GBPUSD" in stale.events[0].trigger
 
 
+def test_a_system_breaker_tripped_on_friday_evening_is_on_probation_after_sundays_open() -> None:
+    """Its cool-down may end over the weekend, but probation is market time: at Sunday's first
+    ticks the desk is still halted, and it resumes ten minutes (probation) after the open."""
+    agent = breaker()  # stale after 300 s, cool-down 900 s, probation 600 s
+    friday = datetime_to_ts(datetime(2026, 3, 6, 21, 40, tzinfo=UTC))  # 16:40 New York (EST)
+    agent.on_batch(friday, {"EURUSD": friday, "GBPUSD": friday}, headroom("5000"))
+    silent = friday + 600 * S  # GBPUSD silent ten minutes of market time
+    assert agent.on_batch(silent, {"EURUSD": silent}, headroom("5000")).system_open
+    opened = datetime_to_ts(datetime(2026, 3, 8, 21, 0, 5, tzinfo=UTC))  # Sunday 17:00:05 New York (EDT)
+    back = agent.on_batch(opened, {"EURUSD": opened, "GBPUSD": opened}, headroom("5000"))
+    assert back.system_open, "resumed at the open with no probation: the weekend counted as healthy data"
+    assert [e.to_state.name for e in back.events] == ["HALF_OPEN"]
+    later = opened + 600 * S
+    done = agent.on_batch(later, {"EURUSD": later, "GBPUSD": later}, headroom("5000"))
+    assert not done.system_open
+    assert [e.ts_ns for e in done.events] == [datetime_to_ts(datetime(2026, 3, 8, 21, 10, tzinfo=UTC))]
+
+
 def test_low_daily_headroom_blocks_the_account_until_reset_and_flattens_once() -> None:
     agent = breaker()
     update = agent.on_batch(MONDAY_NOON, {"EURUSD": MONDAY_NOON}, headroom("2000"))  # 40 % left

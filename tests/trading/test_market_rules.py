@@ -69,3 +69,21 @@ def test_ticks_of_one_time_are_put_in_instrument_order_and_nothing_else_moves() 
     assert ordered.ts.tolist() == [5, 5, 5, 3, 7, 7] and ordered.inst.tolist() == [0, 1, 2, 1, 0, 1]
     assert ordered.bid.tolist() == [101, 102, 100, 103, 105, 104]  # each tick's quote moves with it
     assert ordered.ties_in_order() is ordered  # in order already: the same batch back
+
+
+def test_after_fx_open_ns_skips_the_weekend_and_inverts_fx_open_ns() -> None:
+    from datetime import UTC, datetime
+
+    from trading.market import after_fx_open_ns, datetime_to_ts, fx_open_ns
+
+    def ts(*a: int) -> int:
+        return datetime_to_ts(datetime(*a, tzinfo=UTC))
+
+    ten = 600 * 1_000_000_000
+    assert after_fx_open_ns(ts(2026, 3, 4, 12, 0), ten) == ts(2026, 3, 4, 12, 10)  # a Wednesday
+    assert after_fx_open_ns(ts(2026, 3, 6, 21, 55), ten) == ts(2026, 3, 8, 21, 5)  # 5 min Friday (EST), 5 Sunday (EDT)
+    assert after_fx_open_ns(ts(2026, 3, 7, 12, 0), ten) == ts(2026, 3, 8, 21, 10)  # from inside the weekend
+    for start in (ts(2026, 1, 2, 21, 59), ts(2026, 3, 6, 20, 0), ts(2026, 3, 9, 0, 0)):
+        for span in (1, ten, 3 * 86_400 * 1_000_000_000):
+            end = after_fx_open_ns(start, span)
+            assert int(fx_open_ns(np.array([start]), np.array([end]))[0]) == span
