@@ -365,5 +365,6 @@ class CircuitBreakers:
         restart = self._agents(ts_ns, health, events)
         blocked = frozenset(a for a, b in self.accounts.items() if b.state is not BreakerState.CLOSED)
         ignored = frozenset(n for n, b in self.agents.items() if b.state is BreakerState.OPEN)
+        events.sort(key=lambda e: e.ts_ns)  # a move stamped when it fell due may precede this review's trips
         return BreakerUpdate(tuple(events), blocked, tuple(flatten), self.system.state is not BreakerState.CLOSED,
                              ignored, tuple(restart), frozenset(self.reduced))
