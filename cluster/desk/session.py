@@ -954,9 +954,11 @@ class Session:
                 # headroom stops the signal however many ticks a batch holds (not only at its end).
                 # A live desk's batches are a few milliseconds: there the last review is that recent,
                 # and one is made only if a trade, fill or refusal came since (it costs ~4 ms).
+                # The tick that closed the signal's bar has arrived (it is pushed after the saga):
+                # its instrument is not silent at the review.
                 if self.health.pending() or t - self.reviewed_at >= REVIEW_BEFORE_SAGA_NS:
                     self._review(t, {self.registry.by_index(i).symbol: q[0]
-                                     for i, q in clean.take(slice(0, k)).last_quotes().items()})
+                                     for i, q in clean.take(slice(0, k + 1)).last_quotes().items()})
             for signal in group:
                 self._saga(signal)
         if pos < len(clean) or len(clean) == 0:
