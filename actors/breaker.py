@@ -17,9 +17,11 @@ class CircuitBreakerAgent:
         self.last_events = 0
 
     def on_batch(self, ts_ns: int, last_ts: Mapping[str, int], headrooms: Mapping[str, Headroom],
-                 health: DeskHealth | None = None) -> BreakerUpdate:
+                 health: DeskHealth | None = None, stale: bool = True) -> BreakerUpdate:
+        """A review. ``stale``: judge stale data (the desk's review after a batch; not its review
+        before a saga, see ``cluster.desk.session``)."""
         self.last_events = len(headrooms)
-        return self.breakers.review(ts_ns, last_ts, headrooms, health)
+        return self.breakers.review(ts_ns, last_ts, headrooms, health, stale)
 
     def manual_kill(self, ts_ns: int, reason: str) -> BreakerEvent | None:
         return self.breakers.manual_kill(ts_ns, reason)

@@ -223,10 +223,10 @@ class CircuitBreakers:
         self.system.reopen_after_ns = ts_ns + int(self.limits.cooldown_s * NS_PER_S)
 
     # -- system tier ----------------------------------------------------------------------------
-    def _system(self, ts_ns: int, health: DeskHealth) -> list[str]:
+    def _system(self, ts_ns: int, health: DeskHealth, judge_stale: bool = True) -> list[str]:
         reasons = []
         seen = [(s, t) for s, t in self.last_seen.items() if t and ts_ns - t > self.limits.stale_after_s * NS_PER_S]
-        if seen and market_open(ts_ns):
+        if judge_stale and seen and market_open(ts_ns):
             # silent for stale_after_s of market time: a weekend is not silence (an instrument that has
             # not ticked in the first seconds after the open is not stale)
             last = np.array([min(t, ts_ns) for _, t in seen], np.int64)
@@ -327,13 +327,13 @@ class CircuitBreakers:
         return restart
 
     def review(self, ts_ns: int, last_ts: Mapping[str, int], headrooms: Mapping[str, Headroom],
-               health: DeskHealth | None = None) -> BreakerUpdate:
+               health: DeskHealth | None = None, stale: bool = True) -> BreakerUpdate:
         health = health or DeskHealth()
         events: list[BreakerEvent] = []
         flatten: list[str] = []
         for sym, t in last_ts.items():
             self.last_seen[sym] = max(self.last_seen.get(sym, 0), t)
-        reasons = self._system(ts_ns, health)
+        reasons = self._system(ts_ns, health, stale)
         if reasons:
             hold = 2**62 if self.kill_switch else 0
             ev = self.system.trip(ts_ns, "; ".join(reasons), "halt and flatten", hold)

@@ -954,11 +954,12 @@ class Session:
                 # headroom stops the signal however many ticks a batch holds (not only at its end).
                 # A live desk's batches are a few milliseconds: there the last review is that recent,
                 # and one is made only if a trade, fill or refusal came since (it costs ~4 ms).
-                # The tick that closed the signal's bar has arrived (it is pushed after the saga):
-                # its instrument is not silent at the review.
+                # Stale data is judged after a batch only, as before this review existed: ticks made
+                # from bars (four a bar, a quarter of a bar apart) look silent between them, and
+                # judged at every signal they halted a backtest of several instruments' hourly bars.
                 if self.health.pending() or t - self.reviewed_at >= REVIEW_BEFORE_SAGA_NS:
                     self._review(t, {self.registry.by_index(i).symbol: q[0]
-                                     for i, q in clean.take(slice(0, k + 1)).last_quotes().items()})
+                                     for i, q in clean.take(slice(0, k + 1)).last_quotes().items()}, stale=False)
             for signal in group:
                 self._saga(signal)
         if pos < len(clean) or len(clean) == 0:
@@ -1167,12 +1168,12 @@ class Session:
             self.pending_halt = reason
             self.health.venue_error = _cause(exc)
 
-    def _review(self, ts_ns: int, last_ts: dict[str, int]) -> None:
+    def _review(self, ts_ns: int, last_ts: dict[str, int], stale: bool = True) -> None:
         agents = self.topo.agents
         self.reviewed_at = max(self.reviewed_at, ts_ns)
         started = time.perf_counter()
         update: BreakerUpdate = rt.get(agents["breaker"].call("on_batch", ts_ns, last_ts, self.headrooms,
-                                                               self.health.take()))
+                                                               self.health.take(), stale))
         self.log.breaker_events.extend(update.events)
         self.blocked = update.blocked_accounts
         self.reduced = update.reduced_accounts
