@@ -209,7 +209,9 @@ class LiveContext:
         before = self.atrs.setdefault(signal.symbol, [])
         cut = bisect_left([o.closed_ns for o in self.closed], signal.ts_ns)
         mean_r, win = recent(self.closed[:cut])
-        daily, max_loss = tightest({a: p for a, p in self.headroom.items() if p.ts_ns <= signal.ts_ns})
+        # the accounts' headroom as last booked: on the desk, at the tick that made the signal known
+        # (the saga's own state); rebuilt from records (``contexts``), the last booked by its bar's end
+        daily, max_loss = tightest(self.headroom)
         ctx = Context(atr_regime(signal.atr, before), daily, max_loss, mean_r, win)
         before.append(signal.atr)
         del before[:-REGIME_SIGNALS]
