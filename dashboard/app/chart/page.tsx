@@ -86,6 +86,9 @@ function Chart() {
       if (out.bars.length > max) out.bars = out.bars.slice(out.bars.length - max);
       const seen = new Set<string>();
       out.signals = out.signals.filter((s) => !seen.has(s.signal_id) && seen.add(s.signal_id));
+      // in time order: a later page can bring an older signal (of a structure begun before its bars),
+      // and the latest signal's lines are the last one's
+      out.signals.sort((a, b) => a.ts_ns - b.ts_ns);
       let cursor: string | null | undefined = null;
       do {
         const f: Page<Fill> = await api<Page<Fill>>(`/fills${query({ symbol, limit: 1000, cursor })}`);
