@@ -277,9 +277,9 @@ class Session:
         or a batch of ticks, replayed as fast as the desk takes them (the backtest)."""
         size = self.settings.session.batch_size
         if isinstance(source, TickBatch):
-            source = source.ties_in_order()  # as the feed and Kafka's consumers order ties
-            ticks: TickBatch | None = source
-            self.feed: Feed = ReplayFeed(source)
+            replay = ReplayFeed(source)
+            self.feed: Feed = replay
+            ticks: TickBatch | None = replay.ticks  # ties in instrument order (as Kafka's consumers take them)
             expected = (len(source) + size - 1) // size
         else:
             ticks, self.feed, expected = None, source, 0
