@@ -17,11 +17,11 @@ class CircuitBreakerAgent:
         self.last_events = 0
 
     def on_batch(self, ts_ns: int, last_ts: Mapping[str, int], headrooms: Mapping[str, Headroom],
-                 health: DeskHealth | None = None, stale: bool = True) -> BreakerUpdate:
-        """A review. ``stale``: judge stale data (the desk's review after a batch; not its review
-        before a saga, see ``cluster.desk.session``)."""
+                 health: DeskHealth | None = None) -> BreakerUpdate:
+        """A review: ``last_ts`` is each instrument's last tick, plus what it stands for (the desk's
+        ``Session._last_ts``)."""
         self.last_events = len(headrooms)
-        return self.breakers.review(ts_ns, last_ts, headrooms, health, stale)
+        return self.breakers.review(ts_ns, last_ts, headrooms, health)
 
     def manual_kill(self, ts_ns: int, reason: str) -> BreakerEvent | None:
         return self.breakers.manual_kill(ts_ns, reason)

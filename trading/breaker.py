@@ -20,6 +20,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 import numpy as np
+import numpy.typing as npt
 
 from trading.compliance import Headroom
 from trading.market import NS_PER_S, after_fx_open_ns, fx_market_closed, fx_open_ns
@@ -74,11 +75,17 @@ class Breaker:
         self.events.append(event)
         return event
 
-    def trip(self, ts_ns: int, trigger: str, action: str, hold_until_ns: int = 0) -> BreakerEvent | None:
-        """Open (or keep open, extending the hold). Returns the event if the state changed."""
-        self.reopen_after_ns = max(hold_until_ns, ts_ns + int(self.cooldown_s * NS_PER_S))
+    def trip(self, ts_ns: int, trigger: str, action: str, hold_until_ns: int = 0, extend: bool = True
+             ) -> BreakerEvent | None:
+        """Open for ``cooldown_s`` and at least until ``hold_until_ns``. A trigger seen again while
+        open holds it until ``hold_until_ns`` too and, with ``extend``, ``cooldown_s`` from now (the
+        cool-down runs from the last time a lasting condition was seen). Returns the event if the
+        state changed."""
+        cooldown = int(self.cooldown_s * NS_PER_S)
         if self.state is BreakerState.OPEN:
+            self.reopen_after_ns = max(self.reopen_after_ns, hold_until_ns, ts_ns + cooldown if extend else 0)
             return None
+        self.reopen_after_ns = max(hold_until_ns, ts_ns + cooldown)
         return self._move(BreakerState.OPEN, ts_ns, trigger, action)
 
     def tick(self, ts_ns: int, healthy: bool) -> list[BreakerEvent]:
@@ -114,7 +121,8 @@ class BreakerLimits:
     slippage over the last ``slippage_window`` fills above ``slippage_points``, or
     ``rejects_per_day`` rejected orders in a firm day: the account stops opening positions.
     System tier: no tick for ``stale_after_s`` while the market is open, a spread above
-    ``spread_blowout`` times its running median, the venue unreachable, or the kill switch: the
+    ``spread_blowout`` times its instrument's reference (``SpreadWatch``), the venue unreachable, or
+    the kill switch: the
     venue is halted and every position flattened.
     Agent tier: a call slower than ``agent_latency_ms`` on average over a review, an error, or a
     missed heartbeat: the agent's outputs are ignored and it is restarted.
@@ -152,7 +160,7 @@ class AgentHealth:
 class DeskHealth:
     """Everything a review looks at beyond headroom and tick times."""
 
-    spreads: tuple[tuple[str, int, int], ...] = ()  # (symbol, max spread, median spread) in points
+    spreads: tuple[tuple[str, int, float], ...] = ()  # blowouts (``SpreadWatch``): (symbol, spread, reference) in points
     losses: tuple[tuple[str, bool], ...] = ()       # (account, lost) per trade closed, in order
     slippage: tuple[tuple[str, int], ...] = ()      # (account, adverse slippage points) per fill
     rejects: tuple[str, ...] = ()                   # account per rejected order
@@ -179,6 +187,63 @@ def market_open(ts_ns: int) -> bool:
     return not bool(fx_market_closed(np.array([ts_ns], np.int64))[0])
 
 
+SPREAD_BLOCK = 200  # an instrument's ticks a block: its reference spread is its last full block's median
+
+
+@dataclass
+class SpreadWatch:
+    """Spread blowouts, tick by tick: a tick whose spread is over ``factor`` times its instrument's
+    reference is one. The reference is the median spread of the instrument's last full block of
+    ``block`` ticks, counted from its first, so where a blowout is found does not depend on how the
+    ticks were batched (a running median of each batch's median did: a live desk's batches of a few
+    ticks moved it within seconds, a backtest's of 2,000 over hours). An instrument's first block is
+    not judged."""
+
+    factor: float
+    block: int = SPREAD_BLOCK
+    reference: dict[int, float] = field(default_factory=dict)
+    filling: dict[int, list[int]] = field(default_factory=dict)
+
+    def scan(self, inst: int, spreads: npt.NDArray[np.int64]) -> list[tuple[int, int, float]]:
+        """The blowouts among one instrument's next ticks (their spreads in points, in order), each
+        (its index in ``spreads``, the spread, the reference it is over)."""
+        out: list[tuple[int, int, float]] = []
+        buf = self.filling.setdefault(inst, [])
+        i = 0
+        while i < len(spreads):
+            chunk = spreads[i:i + self.block - len(buf)]
+            ref = self.reference.get(inst, 0.0)
+            if ref > 0:
+                out.extend((i + j, int(chunk[j]), ref) for j in np.flatnonzero(chunk > self.factor * ref).tolist())
+            buf.extend(chunk.tolist())
+            i += len(chunk)
+            if len(buf) >= self.block:
+                self.reference[inst] = float(np.median(buf))
+                buf.clear()
+        return out
+
+
+def silences(last_ns: int, stamps: npt.NDArray[np.int64], spacing_ns: int, limit_ns: int, end_ns: int
+             ) -> list[tuple[int, int | None]]:
+    """Where one instrument's silences grow past ``limit_ns`` of market time (the stale-data trigger),
+    given its last tick before (``last_ns``, 0: none yet, so never stale), its ticks' times since
+    (``stamps``, ascending) and the end of what is known (``end_ns``). A tick stands for
+    ``spacing_ns`` after it (ticks made from bars: a quarter of the bar; ``trading.intrabar``).
+    Each silence: (the first instant over the limit, the index in ``stamps`` of the tick that ended
+    it, or None if it still goes on at ``end_ns``). The desk reviews at both (``cluster.desk.session``),
+    so a silence trips the breaker at the instant it passes the limit and its cool-down runs from the
+    tick that ends it, however the ticks are batched."""
+    prev = np.concatenate((np.array([last_ns], np.int64), stamps.astype(np.int64)))
+    nxt = np.concatenate((stamps.astype(np.int64), np.array([end_ns], np.int64)))
+    since = prev + spacing_ns
+    long = np.flatnonzero((prev > 0) & (nxt - since > limit_ns))  # market time is at most calendar time
+    if not len(long):
+        return []
+    silent = fx_open_ns(since[long], nxt[long])
+    return [(after_fx_open_ns(int(since[i]), limit_ns + 1), i if i < len(stamps) else None)
+            for i in long[silent > limit_ns].tolist()]
+
+
 class CircuitBreakers:
     """The three tiers' breakers of a desk and the rules that trip them (thresholds and windows in
     ``BreakerLimits``): ``review`` looks at one batch's headroom, tick times and health."""
@@ -197,7 +262,6 @@ class CircuitBreakers:
         self.streak: dict[str, int] = defaultdict(int)
         self.slips: dict[str, deque[int]] = {}
         self.rejects: dict[tuple[str, object], int] = defaultdict(int)
-        self.spread_median: dict[str, float] = {}
         self.reduced: set[str] = set()
 
     def _day_fraction(self, acc: str, ts_ns: int, head: Headroom) -> float:
@@ -223,24 +287,20 @@ class CircuitBreakers:
         self.system.reopen_after_ns = ts_ns + int(self.limits.cooldown_s * NS_PER_S)
 
     # -- system tier ----------------------------------------------------------------------------
-    def _system(self, ts_ns: int, health: DeskHealth, judge_stale: bool = True) -> list[str]:
+    def _system(self, ts_ns: int, health: DeskHealth) -> list[str]:
         reasons = []
-        seen = [(s, t) for s, t in self.last_seen.items() if t and ts_ns - t > self.limits.stale_after_s * NS_PER_S]
-        if judge_stale and seen and market_open(ts_ns):
+        limit = int(self.limits.stale_after_s * NS_PER_S)
+        seen = [(s, t) for s, t in self.last_seen.items() if t and ts_ns - t > limit]
+        if seen and market_open(ts_ns):
             # silent for stale_after_s of market time: a weekend is not silence (an instrument that has
             # not ticked in the first seconds after the open is not stale)
             last = np.array([min(t, ts_ns) for _, t in seen], np.int64)
             silent = fx_open_ns(last, np.full(len(last), ts_ns, np.int64))
-            stale = [s for (s, _), gap in zip(seen, silent.tolist(), strict=True)
-                     if gap > self.limits.stale_after_s * NS_PER_S]
+            stale = [s for (s, _), gap in zip(seen, silent.tolist(), strict=True) if gap > limit]
             if stale:
                 reasons.append(f"stale data: {', '.join(sorted(stale))}")
-        for symbol, widest, median in health.spreads:
-            base = self.spread_median.get(symbol)
-            if base and widest > self.limits.spread_blowout * base:
-                reasons.append(f"spread blowout: {symbol} {widest} points, {widest / base:.0f}x its median")
-            if median > 0:  # a slow running median of batch medians
-                self.spread_median[symbol] = median if base is None else 0.9 * base + 0.1 * median
+        for symbol, spread, reference in health.spreads:  # the desk reviews at each blowout's tick
+            reasons.append(f"spread blowout: {symbol} {spread} points, {spread / reference:.0f}x its median")
         if not health.venue_ok:
             reasons.append(f"venue unreachable: {health.venue_error}")
         if health.books_differ:  # the desk no longer knows what it holds: stop and flatten at the venue
@@ -327,13 +387,13 @@ class CircuitBreakers:
         return restart
 
     def review(self, ts_ns: int, last_ts: Mapping[str, int], headrooms: Mapping[str, Headroom],
-               health: DeskHealth | None = None, stale: bool = True) -> BreakerUpdate:
+               health: DeskHealth | None = None) -> BreakerUpdate:
         health = health or DeskHealth()
         events: list[BreakerEvent] = []
         flatten: list[str] = []
         for sym, t in last_ts.items():
             self.last_seen[sym] = max(self.last_seen.get(sym, 0), t)
-        reasons = self._system(ts_ns, health, stale)
+        reasons = self._system(ts_ns, health)
         if reasons:
             hold = 2**62 if self.kill_switch else 0
             ev = self.system.trip(ts_ns, "; ".join(reasons), "halt and flatten", hold)
@@ -351,7 +411,9 @@ class CircuitBreakers:
                 hold = self.rules[acc].next_reset_ns(ts_ns)
                 trigger = "; ".join(([f"{what} {fraction:.0%} of the day's room"]
                                      if fraction < self.limits.daily_headroom_halt else []) + extra)
-                ev = breaker.trip(ts_ns, trigger, "stop opening positions", hold)
+                # held to the firm's next reset; seen again before it, the cool-down is not pushed
+                # on (how often a review sees it would decide when the account trades again)
+                ev = breaker.trip(ts_ns, trigger, "stop opening positions", hold, extend=False)
                 if ev:
                     events.append(ev)
                 day = self.rules[acc].trading_day(ts_ns)

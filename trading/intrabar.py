@@ -23,7 +23,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from trading.market import FloatArray, IntArray
+from trading.market import FloatArray, IntArray, TickBatch
 
 PriceSide = Literal["bid", "ask", "mid"]
 QUOTES_PER_BAR = 4
@@ -59,3 +59,18 @@ def bar_path(bars: int) -> npt.NDArray[np.bool_]:
     """The ``path`` flags of ``bar_quotes``' quotes: each bar's open jumps from the last bar's close
     (false), its three quotes after move along the bar (true)."""
     return np.tile(np.array([False] + [True] * (QUOTES_PER_BAR - 1)), bars)
+
+
+def quote_spacing_ns(ticks: TickBatch) -> dict[int, int]:
+    """Per instrument given as bars (``path`` true somewhere), the time between its quotes within a
+    bar, a quarter of the bar: each such quote stands for its bar until the next one, so a quiet
+    spell that long is the data's grain, not a silence of the feed (``trading.breaker``)."""
+    if ticks.path is None or not ticks.path.any():
+        return {}
+    out: dict[int, int] = {}
+    for inst in np.unique(ticks.inst[ticks.path]).tolist():
+        own = np.flatnonzero(ticks.inst == inst)
+        steps = np.diff(ticks.ts[own])[ticks.path[own][1:]]
+        if len(steps):
+            out[int(inst)] = int(steps.max())
+    return out

@@ -51,11 +51,12 @@ from cluster.desk.trust import TrustGate
 from cluster.storage.registry import ModelRegistry
 from cluster.storage.store import RunEnd, SessionStore, start_record
 from cluster.storage.timeseries import TimeSeries
-from trading.breaker import AgentHealth, DeskHealth, Tier
+from trading.breaker import AgentHealth, DeskHealth, SpreadWatch, Tier, silences
 from trading.compliance import Headroom, news_flat_instants
 from trading.feed import Feed
+from trading.intrabar import quote_spacing_ns
 from trading.ledger import AccountSnapshot, done_orders
-from trading.market import Bar, TickBatch
+from trading.market import NS_PER_S, Bar, TickBatch
 from trading.news import NewsCalendar
 from trading.orders import Order, OrderStatus, Signal
 from trading.strategies.sma_cross import SETUP as SMA_CROSS
@@ -105,16 +106,14 @@ class _HealthLog:
         self.agents: dict[str, AgentHealth] = {}
         self.kill_switch = ""
         self.venue_error = ""
-        self._spreads: list[tuple[str, int, int]] = []
+        self._spreads: list[tuple[str, int, float]] = []  # blowouts: (symbol, spread, reference)
         self._losses: list[tuple[str, bool]] = []
         self._slips: list[tuple[str, int]] = []
         self._rejects: list[str] = []
         self._differ: list[str] = []
 
-    def spreads(self, clean: TickBatch, registry: Any) -> None:
-        for i in np.unique(clean.inst):
-            spread = (clean.ask - clean.bid)[clean.inst == i]
-            self._spreads.append((registry.by_index(int(i)).symbol, int(spread.max()), int(np.median(spread))))
+    def blown(self, blowouts: list[tuple[str, int, float]]) -> None:
+        self._spreads.extend(blowouts)
 
     def book(self, update: ExecUpdate, sent: dict[str, Order], registry: Any) -> None:
         self._differ.extend(update.discrepancies)
@@ -262,6 +261,9 @@ class Session:
         self.later: dict[str, list[tuple[str, tuple[Any, ...]]]] = {}  # agent -> calls held until the batch's sagas are done
         self.risk_trades: list[Any] = []  # risk.on_trades in flight: done before the next sizing
         self.reviewed_at = 0  # market time of the breaker's last review
+        self.last_tick: dict[str, int] = {}  # each instrument's last tick the breaker has seen
+        self.spreads = SpreadWatch(settings.agents.breaker.spread_blowout)  # where a spread blows out
+        self.spacing: dict[str, int] = {}  # instruments given as bars: how long each quote stands for (ns)
         self.unlearned: list[tuple[int, Bar]] = []  # the batch's bars not yet in the correlation window, by where known
         self.sent: dict[str, Order] = {}  # orders a report may still concern (see trading.ledger.done_orders)
         self.health = _HealthLog()
@@ -283,6 +285,9 @@ class Session:
             expected = (len(source) + size - 1) // size
         else:
             ticks, self.feed, expected = None, source, 0
+        known = ticks if ticks is not None else source.ticks if isinstance(source, ReplayFeed) else None
+        if known is not None:  # quotes made from bars are a quarter of a bar apart: not a silent feed
+            self.spacing = {self.registry.by_index(i).symbol: ns for i, ns in quote_spacing_ns(known).items()}
         data_dir = Path(self.settings.runtime.data_dir)
         for private in ("state", "exec"):  # agents' state and rust_exec's journals: the owner's only
             private_dir(data_dir / private)
@@ -601,10 +606,6 @@ class Session:
         # The correlation window learns the rest of the batch's bars after its sagas (the next
         # saga's check does not wait behind this call).
         self._learn_bars(len(clean) + 1, warm=True)
-        last_ts: dict[str, int] = {}
-        for r in ingested:
-            last_ts.update(r.last_ts)
-        self.health.spreads(clean, self.registry)
         self._settle(wait=False)  # the batch's book-keeping, not waited for
         self._lap("book-keeping")
         if beat:
@@ -612,7 +613,7 @@ class Session:
             self._beat()
             self._lap("beat")
         if len(clean):
-            self._review(int(clean.ts[-1]), last_ts)
+            self._review(int(clean.ts[-1]), self._last_ts(clean))
         self._settle(wait=False)
         self._lap("review")
         return clean
@@ -672,6 +673,8 @@ class Session:
         state = {name: getattr(self, name) for name in self.CHECKPOINTED}
         state["reduced"] = self.reduced
         state["reviewed_at"] = self.reviewed_at
+        state["last_tick"] = self.last_tick
+        state["spreads"] = self.spreads
         state.update(seqs=seqs, position=feed.position, result=replace(self.result, records=None),
                      exec_address=self.exec_address, identity=self.identity, state_format=STATE_FORMAT)
         self.desk.save(state)
@@ -686,6 +689,8 @@ class Session:
             setattr(self, name, saved[name])
         self.reduced = saved.get("reduced", frozenset())  # (state saved before the pass-odds breaker)
         self.reviewed_at = saved.get("reviewed_at", 0)  # (saved before reviews ahead of a saga)
+        self.last_tick = saved.get("last_tick", {})  # (saved before silences were cut at)
+        self.spreads = saved.get("spreads", self.spreads)  # (and before spreads were watched tick by tick)
         self.result.records = [] if self.keep_records else None
         for ref in self.topo.all():  # each agent answers a repeated call with what it answered before
             ref.seq = ref.kept = saved["seqs"].get(ref.name, 0)
@@ -919,15 +924,19 @@ class Session:
             self._send("correlation", "on_bars", now, warm)
 
     def _cuts(self, clean: TickBatch, signals: list[Signal], until: int = 0
-              ) -> list[tuple[int, int, list[Signal], bool]]:
+              ) -> list[tuple[int, int, list[Signal], bool, list[tuple[str, int, float]] | None]]:
         """Where the batch is cut: at each signal, where it became known (the tick that closed its
-        bar: the desk cannot act on it before), and at every account's resets and flat-by deadlines
+        bar: the desk cannot act on it before), at every account's resets and flat-by deadlines
         since the last time the desk advanced to, including those that fell between the previous
-        batch and this one (a weekend), each judged from the state before it. A cut is a position in
-        the batch, so the state a saga sees is the same however the ticks were batched.
-        Each cut: (time, position, its signals, whether it is one of the firms' instants)."""
+        batch and this one (a weekend), each judged from the state before it, and for the breaker:
+        where an instrument's silence passes the stale-data limit, where its next tick ends it, and
+        after each tick whose spread blows out. A cut is a position in the batch, so the state a saga
+        sees is the same however the ticks were batched.
+        Each cut: (time, position, its signals, whether it is one of the firms' instants, None or,
+        where the breaker reviews, the spread blowouts it sees there)."""
         cuts: dict[tuple[int, int], list[Signal]] = {}
         instants: set[tuple[int, int]] = set()
+        review: dict[tuple[int, int], list[tuple[str, int, float]]] = {}
         for s, k in zip(signals, self._known_at(clean, [(s.symbol, s.ts_ns) for s in signals]), strict=True):
             cuts.setdefault((int(clean.ts[k]) if k < len(clean) else s.ts_ns, k), []).append(s)
         if len(clean) or until:
@@ -937,29 +946,73 @@ class Session:
                 at = (t, int(np.searchsorted(clean.ts, t, "left")))
                 cuts.setdefault(at, [])
                 instants.add(at)
-        return [(t, k, group, (t, k) in instants) for (t, k), group in sorted(cuts.items())]
+            for at in self._silences(clean, since, last):
+                cuts.setdefault(at, [])
+                review.setdefault(at, [])
+        for j, blowout in self._blowouts(clean):  # after the tick: the review sees its spread
+            at = (int(clean.ts[j]), j + 1)
+            cuts.setdefault(at, [])
+            review.setdefault(at, []).append(blowout)
+        return [(t, k, group, (t, k) in instants, review.get((t, k))) for (t, k), group in sorted(cuts.items())]
+
+    def _blowouts(self, clean: TickBatch) -> list[tuple[int, tuple[str, int, float]]]:
+        """The batch's ticks whose spread blows out (``trading.breaker.SpreadWatch``): (position,
+        (symbol, spread, reference))."""
+        out: list[tuple[int, tuple[str, int, float]]] = []
+        if not len(clean):
+            return out
+        spread = clean.ask - clean.bid
+        for inst in np.unique(clean.inst).tolist():
+            own = np.flatnonzero(clean.inst == inst)
+            symbol = self.registry.by_index(inst).symbol
+            out.extend((int(own[i]), (symbol, width, ref)) for i, width, ref in self.spreads.scan(inst, spread[own]))
+        return out
+
+    def _silences(self, clean: TickBatch, since: int, last: int) -> list[tuple[int, int]]:
+        """The cuts of instruments' silences in (since, last] (``trading.breaker.silences``): where one
+        passes the stale-data limit, and the tick that ends it (cut before that tick)."""
+        limit = int(self.settings.agents.breaker.stale_after_seconds * NS_PER_S)
+        out: list[tuple[int, int]] = []
+        for symbol in self.registry.symbols:
+            own = np.flatnonzero(clean.inst == self.registry.index(symbol))
+            before = self.last_tick.get(symbol, 0)
+            if not before:  # silent from its first tick on (never ticked: never stale)
+                if not len(own):
+                    continue
+                before, own = int(clean.ts[own[0]]), own[1:]
+            for at, i in silences(before, clean.ts[own], self.spacing.get(symbol, 0), limit, last):
+                if at > since:
+                    out.append((at, int(np.searchsorted(clean.ts, at, "left"))))
+                if i is not None:
+                    out.append((int(clean.ts[own[i]]), int(own[i])))
+        return out
+
+    def _last_ts(self, clean: TickBatch) -> dict[str, int]:
+        """Each instrument's last tick in ``clean``."""
+        return {self.registry.by_index(i).symbol: q[0] for i, q in clean.last_quotes().items()}
 
     def _walk(self, clean: TickBatch, signals: list[Signal], until: int = 0) -> None:
         """Advance through the batch (and, with no tick, to ``until``), cut at each signal and
         instant of the rules, running each signal's saga at its cut."""
         pos = 0
-        for t, k, group, instant in self._cuts(clean, signals, until):
+        for t, k, group, instant, review in self._cuts(clean, signals, until):
             self._advance(clean.take(slice(pos, k)), t)
             pos = k
             if instant:  # a firm's instant (a day's reset): the accounts as they stand, for the curve
                 self.log.equity.extend(self.snapshots[a] for a in sorted(self.snapshots))
             if group:  # the exposure check sees the bars that closed before the signal's, none after
                 self._learn_bars(k)
-                # and the breaker has reviewed what came before it: a losing streak or a fallen
-                # headroom stops the signal however many ticks a batch holds (not only at its end).
-                # A live desk's batches are a few milliseconds: there the last review is that recent,
-                # and one is made only if a trade, fill or refusal came since (it costs ~4 ms).
-                # Stale data is judged after a batch only, as before this review existed: ticks made
-                # from bars (four a bar, a quarter of a bar apart) look silent between them, and
-                # judged at every signal they halted a backtest of several instruments' hourly bars.
-                if self.health.pending() or t - self.reviewed_at >= REVIEW_BEFORE_SAGA_NS:
-                    self._review(t, {self.registry.by_index(i).symbol: q[0]
-                                     for i, q in clean.take(slice(0, k + 1)).last_quotes().items()}, stale=False)
+            # The breaker reviews where a silence passes the stale-data limit or ends and after a tick
+            # whose spread blows out (so it trips, and its cool-down runs, from the same instants
+            # however the ticks are batched), and before a
+            # signal's saga what came before it: a losing streak or a fallen headroom stops the signal
+            # however many ticks a batch holds (not only at its end). A live desk's batches are a few
+            # milliseconds: there the last review is that recent, and one is made before a saga only
+            # if a trade, fill or refusal came since (it costs ~4 ms).
+            if review is not None:
+                self.health.blown(review)
+            if review is not None or (group and (self.health.pending() or t - self.reviewed_at >= REVIEW_BEFORE_SAGA_NS)):
+                self._review(t, self._last_ts(clean.take(slice(0, k))))
             for signal in group:
                 self._saga(signal)
         if pos < len(clean) or len(clean) == 0:
@@ -1168,12 +1221,17 @@ class Session:
             self.pending_halt = reason
             self.health.venue_error = _cause(exc)
 
-    def _review(self, ts_ns: int, last_ts: dict[str, int], stale: bool = True) -> None:
+    def _review(self, ts_ns: int, last_ts: dict[str, int]) -> None:
+        """The breaker's review at ``ts_ns``, of each instrument's last tick before (``last_ts``; one
+        made from a bar stands for it until its next quote) and of what happened since the last."""
         agents = self.topo.agents
         self.reviewed_at = max(self.reviewed_at, ts_ns)
+        for symbol, t in last_ts.items():
+            self.last_tick[symbol] = max(self.last_tick.get(symbol, 0), t)
         started = time.perf_counter()
-        update: BreakerUpdate = rt.get(agents["breaker"].call("on_batch", ts_ns, last_ts, self.headrooms,
-                                                               self.health.take(), stale))
+        standing = {symbol: t + self.spacing.get(symbol, 0) for symbol, t in last_ts.items()}
+        update: BreakerUpdate = rt.get(agents["breaker"].call("on_batch", ts_ns, standing, self.headrooms,
+                                                               self.health.take()))
         self.log.breaker_events.extend(update.events)
         self.blocked = update.blocked_accounts
         self.reduced = update.reduced_accounts

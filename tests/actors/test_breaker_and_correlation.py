@@ -167,11 +167,11 @@ def test_a_spread_blowout_opens_the_system_tier_and_it_recovers_through_half_ope
     from trading.breaker import BreakerLimits, DeskHealth
 
     agent = CircuitBreakerAgent(RULES, ["EURUSD", "GBPUSD"], BreakerLimits(cooldown_s=60, probation_s=60))
-    normal = DeskHealth(spreads=(("EURUSD", 9, 6),))
+    normal = DeskHealth()  # no tick's spread blew out (the desk's SpreadWatch finds those)
     for k in range(5):
         assert not agent.on_batch(MONDAY_NOON + k * S, fresh(MONDAY_NOON + k * S), headroom("5000"), normal).system_open
     t = MONDAY_NOON + 10 * S
-    blown = agent.on_batch(t, fresh(t), headroom("5000"), DeskHealth(spreads=(("EURUSD", 200, 7),)))
+    blown = agent.on_batch(t, fresh(t), headroom("5000"), DeskHealth(spreads=(("EURUSD", 200, 7.0),)))
     assert blown.system_open and "spread blowout: EURUSD 200 points" in blown.events[0].trigger
     assert blown.events[0].action == "halt and flatten"
     states = []

@@ -558,7 +558,7 @@ def test_a_session_cuts_its_batches_at_every_holding_deadline(tmp_path) -> None:
     n = len(ts)
     clean = TickBatch(ts, np.zeros(n, np.int16), np.full(n, 108000, np.int64), np.full(n, 108010, np.int64),
                       np.ones(n))
-    cuts = [t for t, _, _, _ in session._cuts(clean, [])]
+    cuts = [t for t, _, _, _, _ in session._cuts(clean, [])]
     weekend = datetime_to_ts(datetime(2026, 3, 6, 21, 45, tzinfo=UTC))  # 15 min before 17:00 New York (EST)
     overnight = [datetime_to_ts(datetime(2026, 3, d, 21, 0, tzinfo=UTC)) for d in (5, 6)]  # 15:00 CST
     assert weekend in cuts and set(overnight) <= set(cuts)
@@ -588,10 +588,10 @@ def test_a_signal_cuts_its_batch_at_the_tick_that_closed_its_bar(tmp_path) -> No
     inst = np.array([0, 1, 1, 0, 0], dtype=np.int16)  # `first` ticks at -1 s, then next at +2 s (position 3)
     clean = TickBatch(ts, inst, np.full(5, 108000, np.int64), np.full(5, 108010, np.int64), np.ones(5))
     signal = Signal(first, Side.BUY, minute, Decimal("1.08"), Decimal("1.07"), (Decimal("1.09"),), 0.8, "spring")
-    assert [(t, k, [s.symbol for s in group]) for t, k, group, _ in session._cuts(clean, [signal])] == [
+    assert [(t, k, [s.symbol for s in group]) for t, k, group, _, _ in session._cuts(clean, [signal])] == [
         (minute + 2 * NS_PER_S, 3, [first])]
     other = Signal(second, Side.BUY, minute, Decimal("1.08"), Decimal("1.07"), (Decimal("1.09"),), 0.8, "spring")
-    assert [(t, k) for t, k, _, _ in session._cuts(clean, [other])] == [(minute, 1)]  # its own tick at the minute
+    assert [(t, k) for t, k, _, _, _ in session._cuts(clean, [other])] == [(minute, 1)]  # its own tick at the minute
     assert session._known_at(clean, [(first, minute), (second, minute + NS_PER_S)]) == [3, 2]
 
 

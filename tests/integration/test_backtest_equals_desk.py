@@ -23,6 +23,8 @@ from tests.integration.test_saga_fingerprint_on_ray import (
     orders_digest,
 )
 
+S = 1_000_000_000
+
 
 def run(tmp_path, in_process: bool, **overrides: object) -> SessionResult:  # type: ignore[no-untyped-def]
     settings: Settings = load_settings(ROOT / "octet.yaml", runtime__data_dir=str(tmp_path), session__ticks=TICKS,
@@ -136,3 +138,56 @@ def test_a_breaker_that_trips_stops_the_same_signals_whatever_the_batch_size(tmp
     assert orders_digest(whole) == orders_digest(small) and len(whole.orders) > 100
     assert decisions_digest(whole) == decisions_digest(small)
     assert trades(whole) == trades(small)
+
+
+def test_a_silence_inside_a_batch_trips_the_breaker_at_the_same_instant_whatever_the_batch_size(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """GBPUSD goes silent for 400 s of market time while the others tick on (stale after 300 s). The
+    desk cuts its batch where the silence passes the limit and where GBPUSD's next tick ends it, and
+    the breaker reviews there: the system tier opens 300 s after GBPUSD's last tick and cools down from
+    its return, in batches of 2,000 ticks (some 70 minutes) as of 100. Before, the breaker judged
+    silence at a batch's end only, and neither saw this one."""
+
+    def settings(size: int) -> Settings:
+        return load_settings(ROOT / "octet.yaml", runtime__data_dir=str(tmp_path / str(size)), session__ticks=12_000,
+                             session__batch_size=size)
+
+    ticks = replay_ticks(settings(2000))
+    gbp = settings(2000).registry().index("GBPUSD")
+    hole = int(ticks.ts[len(ticks) // 2])
+    ticks = ticks.take(~((ticks.inst == gbp) & (ticks.ts >= hole) & (ticks.ts < hole + 400 * S)))
+    own = ticks.ts[ticks.inst == gbp]
+    before, after = int(own[own < hole][-1]), int(own[own >= hole][0])
+    runs = {size: Session(settings(size), run_id="silence", keep_records=True, in_process=True).run(ticks)
+            for size in (2000, 100)}
+    events = {size: [(e.tier.name, e.ts_ns, e.to_state.name, e.trigger) for e in r.breaker_events]
+              for size, r in runs.items()}
+    assert events[2000] == events[100]
+    system = [e for e in events[2000] if e[0] == "SYSTEM"]
+    assert system[:2] == [("SYSTEM", before + 300 * S + 1, "OPEN", "stale data: GBPUSD"),
+                          ("SYSTEM", after + 900 * S, "HALF_OPEN", "cooldown elapsed")]
+    assert orders_digest(runs[2000]) == orders_digest(runs[100]) and trades(runs[2000]) == trades(runs[100])
+
+
+def test_a_spread_blowout_trips_the_breaker_at_its_tick_whatever_the_batch_size(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """EURUSD's quotes widen 60 pips for a moment. A tick's spread is judged against the median of
+    its instrument's last block of 200 ticks, and the desk cuts its batch after that tick: the system
+    tier opens at the first wide tick in batches of 2,000 ticks as of 100. Before, a batch's widest
+    spread was judged at its end against a running median of batch medians."""
+    def settings(size: int) -> Settings:
+        return load_settings(ROOT / "octet.yaml", runtime__data_dir=str(tmp_path / str(size)), session__ticks=12_000,
+                             session__batch_size=size)
+
+    ticks = replay_ticks(settings(2000))
+    eur = settings(2000).registry().index("EURUSD")
+    wide = [int(i) for i in (ticks.inst == eur).nonzero()[0] if i > len(ticks) // 2][:5]
+    ticks.ask[wide] += 600
+    runs = {size: Session(settings(size), run_id="spread", keep_records=True, in_process=True).run(ticks)
+            for size in (2000, 100)}
+    events = {size: [(e.tier.name, e.ts_ns, e.to_state.name, e.trigger) for e in r.breaker_events]
+              for size, r in runs.items()}
+    assert events[2000] == events[100]
+    system = [e for e in events[2000] if e[0] == "SYSTEM"]
+    assert system[0][1:3] == (int(ticks.ts[wide[0]]), "OPEN") and system[0][3].startswith("spread blowout: EURUSD")
+    assert [e[2] for e in system] == ["OPEN", "HALF_OPEN", "CLOSED"]
+    assert system[1][1] == int(ticks.ts[wide[-1]]) + 900 * S, "the cool-down runs from the last wide tick"
+    assert orders_digest(runs[2000]) == orders_digest(runs[100]) and trades(runs[2000]) == trades(runs[100])

@@ -53,3 +53,94 @@ def test_rejections_trip_an_account_once_per_firm_day() -> None:
     later = tuesday + 62 * S
     tripped = b.review(later, {"EURUSD": later}, ROOM, DeskHealth(rejects=("acc", "acc")))
     assert [e.trigger for e in tripped.events] == ["2 rejected orders today"]
+
+
+def test_a_silence_is_found_where_it_passes_the_limit_and_where_the_tick_that_ends_it_came() -> None:
+    import numpy as np
+
+    from trading.breaker import silences
+
+    last = MONDAY_NOON
+    stamps = np.array([last + 10 * S, last + 410 * S, last + 420 * S], np.int64)  # a 400 s hole
+    assert silences(last, stamps, 0, 300 * S, last + 430 * S) == [(last + 310 * S + 1, 1)]
+    # still silent where what is known ends: the instant it passed the limit, and no tick yet
+    assert silences(last, stamps[:1], 0, 300 * S, last + 430 * S) == [(last + 310 * S + 1, None)]
+    assert silences(last, stamps[:1], 0, 300 * S, last + 310 * S) == [], "300 s silent is not over the limit"
+    # no tick before (0): not stale before its first tick, however late that comes
+    late = stamps + 1000 * S
+    assert silences(0, late, 0, 300 * S, int(late[-1])) == [(last + 1310 * S + 1, 1)]
+
+
+def test_a_quote_made_from_a_bar_stands_for_a_quarter_of_the_bar_and_the_weekend_is_not_silence() -> None:
+    import numpy as np
+
+    from trading.breaker import silences
+
+    quarter = 900 * S  # hourly bars: a quote every 15 minutes
+    stamps = MONDAY_NOON + np.arange(1, 9, dtype=np.int64) * quarter
+    assert silences(MONDAY_NOON, stamps, quarter, 300 * S, int(stamps[-1]) + quarter) == []
+    missing = np.delete(stamps, [3, 4, 5, 6])  # a bar missing: 75 minutes between two quotes
+    assert silences(MONDAY_NOON, missing, quarter, 300 * S, int(missing[-1])) == [
+        (int(missing[2]) + quarter + 300 * S + 1, 3)]
+    friday = datetime_to_ts(datetime(2026, 3, 6, 21, 58, tzinfo=UTC))  # two minutes before the close (EST)
+    sunday = datetime_to_ts(datetime(2026, 3, 8, 21, 2, tzinfo=UTC))  # two minutes after the open (EDT)
+    assert silences(friday, np.array([sunday], np.int64), 0, 300 * S, sunday) == []
+    later = sunday + 60 * S  # 2 + 3 minutes: silent 300 s of market time, then over it
+    assert silences(friday, np.array([later + S], np.int64), 0, 300 * S, later + S) == [(later + 1, 0)]
+
+
+def test_the_spacing_of_quotes_made_from_bars_is_a_quarter_of_each_instruments_bar() -> None:
+    import numpy as np
+
+    from trading.intrabar import bar_path, bar_quotes, quote_spacing_ns
+    from trading.market import TickBatch
+
+    def quotes(inst: int, bars: int, span: int) -> TickBatch:
+        start = MONDAY_NOON + np.arange(bars, dtype=np.int64) * span
+        price = np.full(bars, 110_000, np.int64)
+        ts, bid, ask, vol = bar_quotes(start, span, price, price + 5, price - 5, price, np.ones(bars), np.ones(bars, np.int64))
+        return TickBatch(ts, np.full(len(ts), inst, np.int16), bid, ask, vol, bar_path(bars))
+
+    hourly, minutes = quotes(0, 10, 3600 * S), quotes(1, 10, 60 * S)
+    both = TickBatch.concat([hourly, minutes])
+    assert quote_spacing_ns(both.take(np.argsort(both.ts, kind="stable"))) == {0: 900 * S, 1: 15 * S}
+    ticks = TickBatch(hourly.ts, hourly.inst, hourly.bid, hourly.ask, hourly.volume)  # no path: ticks
+    assert quote_spacing_ns(ticks) == {}
+
+
+def test_an_account_held_to_the_reset_resumes_there_however_often_it_was_reviewed_before() -> None:
+    """Its daily headroom fell at noon: no new positions until the firm's next reset (midnight in
+    Prague, 23:00 UTC). A review a minute before the reset still sees it low; that must not push the
+    cool-down (15 minutes) past the reset, or an account reviewed more often (a backtest in small
+    batches) would trade later than one reviewed less. Before, it resumed at 23:14 instead of 23:00."""
+    low = {"acc": Headroom("acc", MONDAY_NOON, Decimal(5000), Decimal(95_000), Decimal(1000), Decimal(90_000),
+                           Decimal(10_000), Decimal(1000), Decimal(10_000))}
+    reset = datetime_to_ts(datetime(2026, 3, 2, 23, 0, tzinfo=UTC))
+    states = []
+    for reviews in ([MONDAY_NOON], [MONDAY_NOON, reset - 60 * S]):
+        b = CircuitBreakers(RULES, ["EURUSD"], BreakerLimits(cooldown_s=900, probation_s=600))
+        for t in reviews:
+            assert "acc" in b.review(t, {"EURUSD": t}, low).blocked_accounts
+        after = b.review(reset + S, {"EURUSD": reset + S}, ROOM)
+        states.append([(e.ts_ns, e.to_state) for e in after.events])
+    assert states[0] == states[1] == [(reset, BreakerState.HALF_OPEN)]
+
+
+def test_a_spread_blows_out_against_the_median_of_its_instruments_last_block_however_the_ticks_come() -> None:
+    import numpy as np
+
+    from trading.breaker import SpreadWatch
+
+    rng = np.random.default_rng(7)
+    spreads = rng.integers(5, 12, 1000).astype(np.int64)
+    spreads[[50, 420, 421, 777]] = [400, 300, 90, 200]  # 90 is under 15 x the median (about 8)
+    whole = SpreadWatch(15.0, block=100)
+    found = whole.scan(0, spreads)
+    assert [(i, s) for i, s, _ in found] == [(420, 300), (777, 200)], "the first block (50) is not judged"
+    assert all(7 <= ref <= 9 for _, _, ref in found)
+    pieces, at, seen = SpreadWatch(15.0, block=100), 0, []
+    for size in (1, 3, 99, 250, 7, 640):  # the same ticks in other batches: the same blowouts
+        seen += [(at + i, s, ref) for i, s, ref in pieces.scan(0, spreads[at:at + size])]
+        at += size
+    assert at == len(spreads) and seen == found
+    assert SpreadWatch(15.0, block=100).scan(1, np.zeros(300, np.int64)) == [], "a zero median judges nothing"
