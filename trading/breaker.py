@@ -88,6 +88,26 @@ class Breaker:
         self.reopen_after_ns = max(hold_until_ns, ts_ns + cooldown)
         return self._move(BreakerState.OPEN, ts_ns, trigger, action)
 
+    def open(self, ts_ns: int, trigger: str, action: str, hold_until_ns: int = 0, extend: bool = True,
+             since_ns: int | None = None) -> list[BreakerEvent]:
+        """A trigger seen at ``ts_ns``, its condition known to hold since ``since_ns`` (default
+        ``ts_ns``): first the moves that fell due before then (healthy, as a review there would have
+        found), then the trip. So the events are the same however often the breaker is reviewed: a
+        silence that goes on from one review to the next keeps it open, a new trigger after the
+        cool-down and probation fell due opens it again."""
+        healthy_until = ts_ns if since_ns is None else min(since_ns, ts_ns)
+        events = self.tick(healthy_until, True) if self.state is not BreakerState.CLOSED else []
+        tripped = self.trip(ts_ns, trigger, action, hold_until_ns, extend)
+        return events + ([tripped] if tripped else [])
+
+    def due_ns(self) -> int | None:
+        """When its next move falls due (None: closed, nothing due)."""
+        if self.state is BreakerState.OPEN:
+            return self.reopen_after_ns
+        if self.state is BreakerState.HALF_OPEN:
+            return after_fx_open_ns(self.since_ns, int(self.probation_s * NS_PER_S))
+        return None
+
     def tick(self, ts_ns: int, healthy: bool) -> list[BreakerEvent]:
         """Advance time to ``ts_ns``: open -> half-open once the hold is over, half-open -> closed once
         probation is (``probation_s`` of market time: a weekend proves nothing). Each move is stamped
@@ -161,14 +181,17 @@ class DeskHealth:
     """Everything a review looks at beyond headroom and tick times."""
 
     spreads: tuple[tuple[str, int, float], ...] = ()  # blowouts (``SpreadWatch``): (symbol, spread, reference) in points
-    losses: tuple[tuple[str, bool], ...] = ()       # (account, lost) per trade closed, in order
-    slippage: tuple[tuple[str, int], ...] = ()      # (account, adverse slippage points) per fill
-    rejects: tuple[str, ...] = ()                   # account per rejected order
+    losses: tuple[tuple[str, bool, int], ...] = ()  # (account, lost, closed at) per trade closed, in order
+    slippage: tuple[tuple[str, int, int], ...] = ()  # (account, adverse slippage points, filled at) per fill
+    rejects: tuple[tuple[str, int], ...] = ()        # (account, rejected at) per rejected order
     agents: tuple[tuple[str, AgentHealth], ...] = ()
     venue_ok: bool = True
     venue_error: str = ""
     kill_switch: str = ""                           # set: an operator halted the venue
     books_differ: tuple[str, ...] = ()              # the desk's books against rust_exec's, each difference
+
+
+NEVER = 2**62  # no move due
 
 
 @compact
@@ -181,6 +204,7 @@ class BreakerUpdate:
     ignored_agents: frozenset[str] = frozenset()
     restart_agents: tuple[str, ...] = ()
     reduced_accounts: frozenset[str] = frozenset()  # risk halved: the odds of a hard breach are high
+    next_due_ns: int = NEVER  # when a breaker's next move (a cool-down or probation over) falls due
 
 
 def market_open(ts_ns: int) -> bool:
@@ -194,10 +218,11 @@ SPREAD_BLOCK = 200  # an instrument's ticks a block: its reference spread is its
 class SpreadWatch:
     """Spread blowouts, tick by tick: a tick whose spread is over ``factor`` times its instrument's
     reference is one. The reference is the median spread of the instrument's last full block of
-    ``block`` ticks, counted from its first, so where a blowout is found does not depend on how the
-    ticks were batched (a running median of each batch's median did: a live desk's batches of a few
-    ticks moved it within seconds, a backtest's of 2,000 over hours). An instrument's first block is
-    not judged."""
+    ``block`` ticks that did not blow out, counted from its first, so where a blowout is found does
+    not depend on how the ticks were batched (a running median of each batch's median did: a live
+    desk's batches of a few ticks moved it within seconds, a backtest's of 2,000 over hours). A
+    blowout never becomes the reference, however long it lasts (the desk stays halted until spreads
+    narrow), nor does a block whose median is 0. An instrument's first block is not judged."""
 
     factor: float
     block: int = SPREAD_BLOCK
@@ -211,14 +236,16 @@ class SpreadWatch:
         buf = self.filling.setdefault(inst, [])
         i = 0
         while i < len(spreads):
-            chunk = spreads[i:i + self.block - len(buf)]
+            chunk = spreads[i:i + self.block - len(buf)]  # the reference holds at least that long
             ref = self.reference.get(inst, 0.0)
-            if ref > 0:
-                out.extend((i + j, int(chunk[j]), ref) for j in np.flatnonzero(chunk > self.factor * ref).tolist())
-            buf.extend(chunk.tolist())
+            blown = chunk > self.factor * ref if ref > 0 else np.zeros(len(chunk), np.bool_)
+            out.extend((i + j, int(chunk[j]), ref) for j in np.flatnonzero(blown).tolist())
+            buf.extend(chunk[~blown].tolist())
             i += len(chunk)
             if len(buf) >= self.block:
-                self.reference[inst] = float(np.median(buf))
+                median = float(np.median(buf))
+                if median > 0:
+                    self.reference[inst] = median
                 buf.clear()
         return out
 
@@ -287,8 +314,11 @@ class CircuitBreakers:
         self.system.reopen_after_ns = ts_ns + int(self.limits.cooldown_s * NS_PER_S)
 
     # -- system tier ----------------------------------------------------------------------------
-    def _system(self, ts_ns: int, health: DeskHealth) -> list[str]:
+    def _system(self, ts_ns: int, health: DeskHealth) -> tuple[list[str], int]:
+        """The system tier's triggers at ``ts_ns``, and since when the first of them holds (a silence
+        from where it passed the limit, the others from now)."""
         reasons = []
+        since = ts_ns
         limit = int(self.limits.stale_after_s * NS_PER_S)
         seen = [(s, t) for s, t in self.last_seen.items() if t and ts_ns - t > limit]
         if seen and market_open(ts_ns):
@@ -296,9 +326,10 @@ class CircuitBreakers:
             # not ticked in the first seconds after the open is not stale)
             last = np.array([min(t, ts_ns) for _, t in seen], np.int64)
             silent = fx_open_ns(last, np.full(len(last), ts_ns, np.int64))
-            stale = [s for (s, _), gap in zip(seen, silent.tolist(), strict=True) if gap > limit]
+            stale = [(s, t) for (s, t), gap in zip(seen, silent.tolist(), strict=True) if gap > limit]
             if stale:
-                reasons.append(f"stale data: {', '.join(sorted(stale))}")
+                reasons.append(f"stale data: {', '.join(sorted(s for s, _ in stale))}")
+                since = min(after_fx_open_ns(min(t, ts_ns), limit + 1) for _, t in stale)
         for symbol, spread, reference in health.spreads:  # the desk reviews at each blowout's tick
             reasons.append(f"spread blowout: {symbol} {spread} points, {spread / reference:.0f}x its median")
         if not health.venue_ok:
@@ -313,40 +344,53 @@ class CircuitBreakers:
             self.system.reopen_after_ns = ts_ns + int(self.limits.cooldown_s * NS_PER_S)  # cool-down from now
         if self.kill_switch:
             reasons.append(f"kill switch: {self.kill_switch}")
-        return reasons
+        return reasons, since
 
     # -- account tier -----------------------------------------------------------------------------
-    def _account_reasons(self, acc: str, ts_ns: int, health: DeskHealth) -> list[str]:
+    def _account_reasons(self, acc: str, ts_ns: int, health: DeskHealth) -> tuple[list[str], int]:
+        """The account's triggers among the trades, fills and refusals since the last review, and
+        when the first of them tripped (the trade, fill or refusal that completed it; ``ts_ns`` if
+        none did)."""
         lim = self.limits
         reasons = []
-        # Trade by trade and fill by fill, as if reviewed after each: what trips, and what starts
-        # counting again after it, does not depend on how many a review sees at once.
+        at = ts_ns
+        # Trade by trade and fill by fill, as if reviewed after each: what trips, when, and what
+        # starts counting again after it, does not depend on how many a review sees at once.
         streak = ""
-        for who, lost in health.losses:
+        for who, lost, closed in health.losses:
             if who == acc:
                 self.streak[acc] = self.streak[acc] + 1 if lost else 0
                 if lim.consecutive_losses and self.streak[acc] >= lim.consecutive_losses:
                     streak, self.streak[acc] = f"{self.streak[acc]} losing trades in a row", 0
+                    at = min(at, closed)
         if streak:
             reasons.append(streak)
         window = self.slips.setdefault(acc, deque(maxlen=lim.slippage_window))
         slipped = ""
-        for who, points in health.slippage:
+        for who, points, filled in health.slippage:
             if who == acc:
                 window.append(points)
                 if len(window) == lim.slippage_window and sum(window) / len(window) > lim.slippage_points:
                     slipped = f"abnormal slippage: {sum(window) / len(window):.1f} points over {len(window)} fills"
                     window.clear()
+                    at = min(at, filled)
         if slipped:
             reasons.append(slipped)
-        day = self.rules[acc].trading_day(ts_ns)
-        for key in [k for k in self.rejects if k[0] == acc and k[1] != day]:  # past days: done with
-            del self.rejects[key]
-        self.rejects[(acc, day)] += sum(1 for who in health.rejects if who == acc)
-        if lim.rejects_per_day and self.rejects[(acc, day)] >= lim.rejects_per_day:
-            reasons.append(f"{self.rejects[(acc, day)]} rejected orders today")
-            self.rejects[(acc, day)] = -10**9  # once per day
-        return reasons
+        refused = ""
+        for who, when in health.rejects:  # counted in the firm day each was refused in
+            if who != acc:
+                continue
+            day = self.rules[acc].trading_day(when)
+            for key in [k for k in self.rejects if k[0] == acc and k[1] != day]:  # past days: done with
+                del self.rejects[key]
+            self.rejects[(acc, day)] += 1
+            if lim.rejects_per_day and self.rejects[(acc, day)] >= lim.rejects_per_day:
+                refused = f"{self.rejects[(acc, day)]} rejected orders today"
+                self.rejects[(acc, day)] = -10**9  # once per day
+                at = min(at, when)
+        if refused:
+            reasons.append(refused)
+        return reasons, min(at, ts_ns)
 
     def _risk(self, acc: str, ts_ns: int, head: Headroom, events: list[BreakerEvent]) -> None:
         """Halve the account's risk while the pass-odds monitor puts a hard breach at or above
@@ -378,9 +422,9 @@ class CircuitBreakers:
             if h.mean_latency_ms > self.limits.agent_latency_ms:
                 why.append(f"mean latency {h.mean_latency_ms:.0f} ms")
             if why:
-                ev = breaker.trip(ts_ns, ", ".join(why), "ignore outputs and restart")
-                if ev:
-                    events.append(ev)
+                moved = breaker.open(ts_ns, ", ".join(why), "ignore outputs and restart")
+                events.extend(moved)
+                if moved and moved[-1].to_state is BreakerState.OPEN:
                     restart.append(name)
             else:
                 events.extend(breaker.tick(ts_ns, True))
@@ -393,12 +437,10 @@ class CircuitBreakers:
         flatten: list[str] = []
         for sym, t in last_ts.items():
             self.last_seen[sym] = max(self.last_seen.get(sym, 0), t)
-        reasons = self._system(ts_ns, health)
+        reasons, since = self._system(ts_ns, health)
         if reasons:
             hold = 2**62 if self.kill_switch else 0
-            ev = self.system.trip(ts_ns, "; ".join(reasons), "halt and flatten", hold)
-            if ev:
-                events.append(ev)
+            events.extend(self.system.open(ts_ns, "; ".join(reasons), "halt and flatten", hold, since_ns=since))
         else:
             events.extend(self.system.tick(ts_ns, True))
         for acc, head in headrooms.items():
@@ -406,16 +448,15 @@ class CircuitBreakers:
             self._risk(acc, ts_ns, head, events)
             fraction = self._day_fraction(acc, ts_ns, head)
             what = "daily headroom" if head.daily_headroom is not None else "max-loss headroom"
-            extra = self._account_reasons(acc, ts_ns, health)
+            extra, at = self._account_reasons(acc, ts_ns, health)
             if fraction < self.limits.daily_headroom_halt or extra:
-                hold = self.rules[acc].next_reset_ns(ts_ns)
+                # stamped at the trade, fill or refusal that tripped it (a fallen headroom: now), held
+                # to the firm's next reset after that; seen again before it, the cool-down is not
+                # pushed on (how often a review sees it would decide when the account trades again)
+                hold = self.rules[acc].next_reset_ns(at)
                 trigger = "; ".join(([f"{what} {fraction:.0%} of the day's room"]
                                      if fraction < self.limits.daily_headroom_halt else []) + extra)
-                # held to the firm's next reset; seen again before it, the cool-down is not pushed
-                # on (how often a review sees it would decide when the account trades again)
-                ev = breaker.trip(ts_ns, trigger, "stop opening positions", hold, extend=False)
-                if ev:
-                    events.append(ev)
+                events.extend(breaker.open(at, trigger, "stop opening positions", hold, extend=False))
                 day = self.rules[acc].trading_day(ts_ns)
                 if fraction < self.limits.daily_headroom_flatten and self.flattened_day.get(acc) != day:
                     self.flattened_day[acc] = day
@@ -428,5 +469,6 @@ class CircuitBreakers:
         blocked = frozenset(a for a, b in self.accounts.items() if b.state is not BreakerState.CLOSED)
         ignored = frozenset(n for n, b in self.agents.items() if b.state is BreakerState.OPEN)
         events.sort(key=lambda e: e.ts_ns)  # a move stamped when it fell due may precede this review's trips
+        due = [d for b in (self.system, *self.accounts.values(), *self.agents.values()) if (d := b.due_ns()) is not None]
         return BreakerUpdate(tuple(events), blocked, tuple(flatten), self.system.state is not BreakerState.CLOSED,
-                             ignored, tuple(restart), frozenset(self.reduced))
+                             ignored, tuple(restart), frozenset(self.reduced), min(due, default=NEVER))

@@ -51,7 +51,7 @@ from cluster.desk.trust import TrustGate
 from cluster.storage.registry import ModelRegistry
 from cluster.storage.store import RunEnd, SessionStore, start_record
 from cluster.storage.timeseries import TimeSeries
-from trading.breaker import AgentHealth, DeskHealth, SpreadWatch, Tier, silences
+from trading.breaker import NEVER, AgentHealth, DeskHealth, SpreadWatch, Tier, silences
 from trading.compliance import Headroom, news_flat_instants
 from trading.feed import Feed
 from trading.intrabar import quote_spacing_ns
@@ -107,9 +107,9 @@ class _HealthLog:
         self.kill_switch = ""
         self.venue_error = ""
         self._spreads: list[tuple[str, int, float]] = []  # blowouts: (symbol, spread, reference)
-        self._losses: list[tuple[str, bool]] = []
-        self._slips: list[tuple[str, int]] = []
-        self._rejects: list[str] = []
+        self._losses: list[tuple[str, bool, int]] = []  # (account, lost, closed at)
+        self._slips: list[tuple[str, int, int]] = []  # (account, adverse points, filled at)
+        self._rejects: list[tuple[str, int]] = []  # (account, refused at)
         self._differ: list[str] = []
 
     def blown(self, blowouts: list[tuple[str, int, float]]) -> None:
@@ -118,15 +118,21 @@ class _HealthLog:
     def book(self, update: ExecUpdate, sent: dict[str, Order], registry: Any) -> None:
         self._differ.extend(update.discrepancies)
         for t in update.trades:
-            self._losses.append((t.account_id, t.pnl < 0))
+            self._losses.append((t.account_id, t.pnl < 0, t.closed_ns))
         for r in update.reports:
             order = sent.get(r.client_order_id)
             if r.status is OrderStatus.REJECTED:
-                self._rejects.append(r.account_id or (order.account_id if order else ""))
+                self._rejects.append((r.account_id or (order.account_id if order else ""), r.ts_ns))
             if r.fill is not None and order is not None and r.fill.kind.value == "open":
                 inst = registry[order.symbol]
                 slip = (inst.points(r.fill.price) - inst.points(order.reference_price)) * int(order.side)
-                self._slips.append((order.account_id, max(slip, 0)))
+                self._slips.append((order.account_id, max(slip, 0), r.fill.ts_ns))
+
+    def stamped(self, at: int) -> None:
+        """A log saved before trades, fills and refusals carried their times: those it holds, at ``at``."""
+        self._losses = [x if len(x) == 3 else (*x, at) for x in self._losses]
+        self._slips = [x if len(x) == 3 else (*x, at) for x in self._slips]
+        self._rejects = [x if isinstance(x, tuple) else (x, at) for x in self._rejects]
 
     def pending(self) -> bool:
         """Whether anything the breaker judges came since its last review (beyond spreads and time)."""
@@ -261,6 +267,7 @@ class Session:
         self.later: dict[str, list[tuple[str, tuple[Any, ...]]]] = {}  # agent -> calls held until the batch's sagas are done
         self.risk_trades: list[Any] = []  # risk.on_trades in flight: done before the next sizing
         self.reviewed_at = 0  # market time of the breaker's last review
+        self.breaker_due = NEVER  # when, as of that review, a breaker's next move falls due
         self.last_tick: dict[str, int] = {}  # each instrument's last tick the breaker has seen
         self.spreads = SpreadWatch(settings.agents.breaker.spread_blowout)  # where a spread blows out
         self.spacing: dict[str, int] = {}  # instruments given as bars: how long each quote stands for (ns)
@@ -673,6 +680,7 @@ class Session:
         state = {name: getattr(self, name) for name in self.CHECKPOINTED}
         state["reduced"] = self.reduced
         state["reviewed_at"] = self.reviewed_at
+        state["breaker_due"] = self.breaker_due
         state["last_tick"] = self.last_tick
         state["spreads"] = self.spreads
         state.update(seqs=seqs, position=feed.position, result=replace(self.result, records=None),
@@ -689,6 +697,8 @@ class Session:
             setattr(self, name, saved[name])
         self.reduced = saved.get("reduced", frozenset())  # (state saved before the pass-odds breaker)
         self.reviewed_at = saved.get("reviewed_at", 0)  # (saved before reviews ahead of a saga)
+        self.breaker_due = saved.get("breaker_due", 0)  # (0: review before the next saga, then known)
+        self.health.stamped(self.clock)
         self.last_tick = saved.get("last_tick", {})  # (saved before silences were cut at)
         self.spreads = saved.get("spreads", self.spreads)  # (and before spreads were watched tick by tick)
         self.result.records = [] if self.keep_records else None
@@ -1004,14 +1014,15 @@ class Session:
                 self._learn_bars(k)
             # The breaker reviews where a silence passes the stale-data limit or ends and after a tick
             # whose spread blows out (so it trips, and its cool-down runs, from the same instants
-            # however the ticks are batched), and before a
-            # signal's saga what came before it: a losing streak or a fallen headroom stops the signal
-            # however many ticks a batch holds (not only at its end). A live desk's batches are a few
-            # milliseconds: there the last review is that recent, and one is made before a saga only
-            # if a trade, fill or refusal came since (it costs ~4 ms).
+            # however the ticks are batched), and before a signal's saga what came before it: a
+            # losing streak or a fallen headroom stops the signal however many ticks a batch holds
+            # (not only at its end). A live desk's batches are a few milliseconds: there the last
+            # review is that recent, and one is made before a saga only if a trade, fill or refusal
+            # came since, or a breaker's cool-down or probation ended since (it costs ~4 ms).
             if review is not None:
                 self.health.blown(review)
-            if review is not None or (group and (self.health.pending() or t - self.reviewed_at >= REVIEW_BEFORE_SAGA_NS)):
+            if review is not None or (group and (self.health.pending() or t >= self.breaker_due
+                                                 or t - self.reviewed_at >= REVIEW_BEFORE_SAGA_NS)):
                 self._review(t, self._last_ts(clean.take(slice(0, k))))
             for signal in group:
                 self._saga(signal)
@@ -1233,6 +1244,7 @@ class Session:
         update: BreakerUpdate = rt.get(agents["breaker"].call("on_batch", ts_ns, standing, self.headrooms,
                                                                self.health.take()))
         self.log.breaker_events.extend(update.events)
+        self.breaker_due = update.next_due_ns
         self.blocked = update.blocked_accounts
         self.reduced = update.reduced_accounts
         self.ignored = update.ignored_agents

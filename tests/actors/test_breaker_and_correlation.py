@@ -211,11 +211,12 @@ def test_losing_streaks_slippage_and_rejections_stop_an_account() -> None:
         update = agent.on_batch(MONDAY_NOON, {"EURUSD": MONDAY_NOON}, headroom("5000"), health)
         return update.blocked_accounts, update.events[0].trigger if update.events else ""
 
-    assert tripped(DeskHealth(losses=(("acc", True),) * 3)) == ({"acc"}, "3 losing trades in a row")
-    assert tripped(DeskHealth(losses=(("acc", True), ("acc", False), ("acc", True))))[0] == frozenset()
-    blocked, why = tripped(DeskHealth(slippage=(("acc", 12),) * 3))
+    t = MONDAY_NOON
+    assert tripped(DeskHealth(losses=(("acc", True, t),) * 3)) == ({"acc"}, "3 losing trades in a row")
+    assert tripped(DeskHealth(losses=(("acc", True, t), ("acc", False, t), ("acc", True, t))))[0] == frozenset()
+    blocked, why = tripped(DeskHealth(slippage=(("acc", 12, t),) * 3))
     assert blocked == {"acc"} and why.startswith("abnormal slippage: 12.0 points")
-    assert tripped(DeskHealth(rejects=("acc", "acc"))) == ({"acc"}, "2 rejected orders today")
+    assert tripped(DeskHealth(rejects=(("acc", t), ("acc", t)))) == ({"acc"}, "2 rejected orders today")
 
 
 def test_the_agent_tier_ignores_and_restarts_a_failing_agent_then_recovers() -> None:

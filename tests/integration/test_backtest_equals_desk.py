@@ -191,3 +191,36 @@ def test_a_spread_blowout_trips_the_breaker_at_its_tick_whatever_the_batch_size(
     assert [e[2] for e in system] == ["OPEN", "HALF_OPEN", "CLOSED"]
     assert system[1][1] == int(ticks.ts[wide[-1]]) + 900 * S, "the cool-down runs from the last wide tick"
     assert orders_digest(runs[2000]) == orders_digest(runs[100]) and trades(runs[2000]) == trades(runs[100])
+
+
+def test_a_saga_after_the_breakers_probation_ended_is_not_halted_even_with_one_tick_batches(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """USDJPY goes silent, trips the system tier, returns; its probation ends half a second before a
+    GBPUSD signal. A desk in one-tick batches reviewed the breaker a tick earlier, within the second
+    in which it skips the review before a saga, and halted the signal that batches of 2,000 traded.
+    The review tells the desk when a breaker's next move falls due, and the desk reviews before a
+    saga once that time has passed."""
+    import numpy as np
+
+    def settings(size: int) -> Settings:
+        return load_settings(ROOT / "octet.yaml", runtime__data_dir=str(tmp_path / str(size)), session__ticks=12_000,
+                             session__batch_size=size)
+
+    ticks = replay_ticks(settings(2000))
+    first = Session(settings(2000), run_id="probe", keep_records=True, in_process=True).run(ticks)
+    signal = next(o.signal_id for o in first.orders if o.signal_id.startswith("GBPUSD"))
+    known = int(np.flatnonzero((ticks.inst == settings(2000).registry().index("GBPUSD"))
+                               & (ticks.ts >= int(signal.split("-")[1])))[0])  # the tick that closed its bar
+    jpy = settings(2000).registry().index("USDJPY")
+    back = int(ticks.ts[known]) - 1500 * S - S // 2  # cool-down 900 s + probation 600 s end 0.5 s before it
+    ts = ticks.ts.copy()
+    ts[np.flatnonzero((ticks.inst == jpy) & (ticks.ts >= back))[0]] = back  # USDJPY's next tick comes back then
+    moved = type(ticks)(ts, ticks.inst, ticks.bid, ticks.ask, ticks.volume)
+    silent = moved.take(~((moved.inst == jpy) & (moved.ts >= back - 400 * S) & (moved.ts < back)))
+    silent = silent.take(np.argsort(silent.ts, kind="stable"))
+    runs = {size: Session(settings(size), run_id="due", keep_records=True, in_process=True).run(silent)
+            for size in (2000, 1)}
+    closed = [e.ts_ns for e in runs[2000].breaker_events if e.tier.name == "SYSTEM" and e.to_state.name == "CLOSED"]
+    assert closed == [int(ticks.ts[known]) - S // 2]
+    for size, result in runs.items():
+        assert not [d for d in result.decisions if d.signal_id == signal and d.step == "breaker"], size
+    assert orders_digest(runs[2000]) == orders_digest(runs[1]) and decisions_digest(runs[2000]) == decisions_digest(runs[1])

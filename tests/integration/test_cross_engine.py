@@ -183,32 +183,39 @@ def test_a_position_younger_than_the_firms_minimum_hold_is_not_closed_by_the_opp
     assert not early
 
 
-def test_hourly_bars_of_several_instruments_read_as_stale_only_where_a_bar_is_missing(tmp_path) -> None:
+def test_hourly_bars_of_several_instruments_read_as_stale_only_where_bars_are_missing(tmp_path) -> None:
     """Quotes made from hourly bars come a quarter of an hour apart, and each stands for its bar until
     the next: not a feed silent for 15 minutes (stale after 300 s). Three instruments' bars ran in
     batches of 2,000 and of 100 quotes: before, stale data tripped at batch ends falling between two
     instruments' quotes of one time (12 and 185 times on 3,000 bars each). Now only GBPUSD's missing
-    bar trips it, 300 s after its last quote stopped standing for its bar, in both."""
+    bars trip it (one mid-week, Friday's last and Sunday's first, five in a row), 300 s after its last
+    quote stopped standing for its bar, and every breaker event is the same in both: an account's
+    losing streak too, stamped at the trade that completed it, not at the review that saw it (the
+    next signal or the batch's end, hours apart on hourly bars)."""
+    stamps = hourly_bars(1000, 11)["ts"]
+    weekend = int(np.flatnonzero(np.diff(stamps) > HOUR_NS)[1])  # stamps[weekend]: a Friday's last bar
+    missing = [300, weekend, weekend + 1, 600, 601, 602, 603, 604]
     frames = []
     for i, (symbol, scale, digits) in enumerate([("EURUSD", 1.0, 5), ("GBPUSD", 1.15, 5), ("USDJPY", 130.0, 3)]):
         bars = hourly_bars(1000, 10 + i)
         frame = pl.DataFrame({"ts": bars["ts"], "symbol": symbol,
                               **{k: np.round(bars[k] * scale, digits) for k in ("open", "high", "low", "close")},
                               "volume": 1.0})
-        frames.append(frame.filter(pl.col("ts") != int(bars["ts"][500])) if symbol == "GBPUSD" else frame)
+        frames.append(frame.filter(~pl.col("ts").is_in([int(stamps[k]) for k in missing])) if symbol == "GBPUSD"
+                      else frame)
     path = tmp_path / "bars.parquet"
     pl.concat(frames).sort("ts", "symbol").write_parquet(path)
-    before = int(hourly_bars(1000, 11)["ts"][499])  # GBPUSD's last bar before the missing one
-    assert int(hourly_bars(1000, 11)["ts"][501]) - before == 2 * HOUR_NS  # mid-week, not a weekend
     events, orders = {}, {}
     for size in (2000, 100):
         settings = load_settings(ROOT / "octet.yaml", session__data_file=str(path), session__bar_seconds=3600,
                                  runtime__data_dir=str(tmp_path / str(size)), session__batch_size=size,
                                  strategy__default="sma_cross")
         result = Session(settings, in_process=True, keep_records=True).run(read_data_file(settings).ticks)
-        events[size] = [(e.ts_ns, e.to_state.name, e.trigger) for e in result.breaker_events if e.tier.name == "SYSTEM"]
+        events[size] = [(e.tier.name, e.ts_ns, e.to_state.name, e.trigger) for e in result.breaker_events]
         orders[size] = [(o.client_order_id, str(o.lots)) for o in result.orders]
     assert events[2000] == events[100] and orders[2000] == orders[100] and len(orders[2000]) > 100
-    opened = [e for e in events[2000] if e[1] == "OPEN"]
-    # its last quote (at three quarters of the bar) stands for the bar's last quarter: silent from the bar's end
-    assert opened == [(before + HOUR_NS + 300 * 10**9 + 1, "OPEN", "stale data: GBPUSD")]
+    opened = [e[1:] for e in events[2000] if e[0] == "SYSTEM" and e[2] == "OPEN"]
+    # the last quote before each gap (at three quarters of its bar) stands for the bar's last quarter
+    assert opened == [(int(stamps[k - 1]) + HOUR_NS + 300 * 10**9 + 1, "OPEN", "stale data: GBPUSD")
+                      for k in (weekend, 300, 600)]
+    assert any(e[0] == "ACCOUNT" and "losing trades in a row" in e[3] for e in events[2000])

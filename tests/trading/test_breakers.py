@@ -41,17 +41,17 @@ def test_the_kill_switch_holds_the_system_tier_open_until_released_then_cools_do
 
 def test_rejections_trip_an_account_once_per_firm_day() -> None:
     b = CircuitBreakers(RULES, ["EURUSD"], BreakerLimits(rejects_per_day=2, cooldown_s=60, probation_s=60))
-    first = b.review(MONDAY_NOON, {"EURUSD": MONDAY_NOON}, ROOM, DeskHealth(rejects=("acc", "acc")))
+    first = b.review(MONDAY_NOON, {"EURUSD": MONDAY_NOON}, ROOM, DeskHealth(rejects=(("acc", MONDAY_NOON),) * 2))
     assert [e.trigger for e in first.events] == ["2 rejected orders today"]
     t = MONDAY_NOON + S
-    again = b.review(t, {"EURUSD": t}, ROOM, DeskHealth(rejects=("acc",) * 5))
+    again = b.review(t, {"EURUSD": t}, ROOM, DeskHealth(rejects=(("acc", t),) * 5))
     assert again.events == () and again.blocked_accounts == {"acc"}, "already open: no second trip today"
     tuesday = datetime_to_ts(datetime(2026, 3, 3, 12, 0, tzinfo=UTC))  # a new Prague day: counted afresh
     b.review(tuesday, {"EURUSD": tuesday}, ROOM)  # the hold ended at the reset: half-open
     b.review(tuesday + 61 * S, {"EURUSD": tuesday}, ROOM)
     assert b.accounts["acc"].state is BreakerState.CLOSED
     later = tuesday + 62 * S
-    tripped = b.review(later, {"EURUSD": later}, ROOM, DeskHealth(rejects=("acc", "acc")))
+    tripped = b.review(later, {"EURUSD": later}, ROOM, DeskHealth(rejects=(("acc", later),) * 2))
     assert [e.trigger for e in tripped.events] == ["2 rejected orders today"]
 
 
@@ -144,3 +144,83 @@ def test_a_spread_blows_out_against_the_median_of_its_instruments_last_block_how
         at += size
     assert at == len(spreads) and seen == found
     assert SpreadWatch(15.0, block=100).scan(1, np.zeros(300, np.int64)) == [], "a zero median judges nothing"
+
+
+def test_a_trip_after_a_cool_down_fell_due_first_stamps_the_moves_that_fell_due() -> None:
+    """GBPUSD is stale at noon; EURUSD at 12:50, after the cool-down (15 min) and probation (10 min)
+    of the first trip fell due. With or without a healthy review in between, the events are the same:
+    before, with none, the second trip only pushed the first's cool-down on and was not recorded."""
+    logs = []
+    for between in ([], [MONDAY_NOON + 2000 * S]):
+        b = CircuitBreakers(RULES, ["EURUSD", "GBPUSD"], BreakerLimits(cooldown_s=900, probation_s=600))
+        b.review(MONDAY_NOON - 400 * S, {"EURUSD": MONDAY_NOON - 400 * S, "GBPUSD": MONDAY_NOON - 400 * S}, ROOM)
+        first = b.review(MONDAY_NOON, {"EURUSD": MONDAY_NOON}, ROOM)
+        assert first.next_due_ns == MONDAY_NOON + 900 * S, "the cool-down's end"
+        for t in between:
+            b.review(t, {"EURUSD": t, "GBPUSD": t}, ROOM)
+        t = MONDAY_NOON + 3000 * S  # EURUSD's last tick 400 s before: stale
+        b.review(t, {"GBPUSD": t, "EURUSD": t - 400 * S}, ROOM)
+        b.review(t + 2000 * S, {"EURUSD": t + 2000 * S, "GBPUSD": t + 2000 * S}, ROOM)
+        logs.append([((e.ts_ns - MONDAY_NOON) // S, e.to_state.name, e.trigger) for e in b.system.events])
+    assert logs[0] == logs[1] == [
+        (0, "OPEN", "stale data: GBPUSD"), (900, "HALF_OPEN", "cooldown elapsed"), (1500, "CLOSED", "probation passed"),
+        (3000, "OPEN", "stale data: EURUSD"), (3900, "HALF_OPEN", "cooldown elapsed"),
+        (4500, "CLOSED", "probation passed")]
+
+
+def test_a_review_says_when_the_next_move_falls_due() -> None:
+    from trading.breaker import NEVER
+
+    b = CircuitBreakers(RULES, ["EURUSD"], BreakerLimits(cooldown_s=900, probation_s=600))
+    assert b.review(MONDAY_NOON, {"EURUSD": MONDAY_NOON}, ROOM).next_due_ns == NEVER
+    b.manual_kill(MONDAY_NOON, "fat finger")
+    assert b.review(MONDAY_NOON + S, {"EURUSD": MONDAY_NOON + S}, ROOM).next_due_ns == 2**62, "a kill holds"
+    b.release_kill(MONDAY_NOON + S)
+    update = b.review(MONDAY_NOON + 2 * S, {"EURUSD": MONDAY_NOON + 2 * S}, ROOM)
+    assert update.next_due_ns == MONDAY_NOON + 901 * S  # the cool-down from the release
+    t = MONDAY_NOON + 1000 * S
+    assert b.review(t, {"EURUSD": t}, ROOM).next_due_ns == MONDAY_NOON + 1501 * S  # half-open since 901 s: probation
+
+
+def test_a_long_blowout_never_becomes_the_reference_and_a_locked_spell_does_not_switch_the_watch_off() -> None:
+    import numpy as np
+
+    from trading.breaker import SpreadWatch
+
+    spreads = np.full(1000, 10, np.int64)
+    spreads[150:850] = 300  # wide for 700 ticks: three blocks and more
+    found = SpreadWatch(15.0, block=100).scan(0, spreads)
+    assert [i for i, _, _ in found] == list(range(150, 850)) and {ref for _, _, ref in found} == {10.0}
+    locked = np.full(600, 10, np.int64)
+    locked[100:220] = 0  # quotes locked (bid = ask) for a block and more, then a blowout
+    locked[400:450] = 500
+    assert [i for i, _, _ in SpreadWatch(15.0, block=100).scan(0, locked)] == list(range(400, 450))
+
+
+def test_a_silence_that_goes_on_past_the_cool_down_keeps_the_breaker_open_to_its_end() -> None:
+    """GBPUSD is stale at noon and ticks again two hours later, with no review in between: its
+    silence held all along, so the cool-down runs from its return (no half-open in between)."""
+    b = CircuitBreakers(RULES, ["EURUSD", "GBPUSD"], BreakerLimits(cooldown_s=900, probation_s=600))
+    b.review(MONDAY_NOON - 400 * S, {"EURUSD": MONDAY_NOON - 400 * S, "GBPUSD": MONDAY_NOON - 400 * S}, ROOM)
+    b.review(MONDAY_NOON, {"EURUSD": MONDAY_NOON}, ROOM)
+    back = MONDAY_NOON + 7200 * S
+    assert b.review(back, {"EURUSD": back}, ROOM).events == (), "still silent at its return: held open"
+    b.review(back + 2000 * S, {"EURUSD": back + 2000 * S, "GBPUSD": back + 2000 * S}, ROOM)
+    assert [((e.ts_ns - MONDAY_NOON) // S, e.to_state.name) for e in b.system.events] == [
+        (0, "OPEN"), (8100, "HALF_OPEN"), (8700, "CLOSED")]
+
+
+def test_a_losing_streak_trips_at_the_trade_that_completed_it_however_late_it_is_reviewed() -> None:
+    """The fifth loss in a row closed at 22:58 UTC, two minutes before the firm's reset (midnight in
+    Prague). Reviewed at once or at 01:00 the next day, the account is held from 22:58 to the end of
+    its cool-down (23:13; the reset comes first), then on probation until 23:23."""
+    late = datetime_to_ts(datetime(2026, 3, 2, 22, 58, tzinfo=UTC))
+    losses = DeskHealth(losses=tuple(("acc", True, late - k * 60 * S) for k in range(4, -1, -1)))
+    logs = []
+    for seen in (late, datetime_to_ts(datetime(2026, 3, 3, 1, 0, tzinfo=UTC))):
+        b = CircuitBreakers(RULES, ["EURUSD"], BreakerLimits(cooldown_s=900, probation_s=600))
+        b.review(seen, {"EURUSD": seen}, ROOM, losses)
+        t = datetime_to_ts(datetime(2026, 3, 3, 2, 0, tzinfo=UTC))
+        b.review(t, {"EURUSD": t}, ROOM)
+        logs.append([(e.ts_ns, e.to_state.name) for e in b.accounts["acc"].events])
+    assert logs[0] == logs[1] == [(late, "OPEN"), (late + 900 * S, "HALF_OPEN"), (late + 1500 * S, "CLOSED")]
