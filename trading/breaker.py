@@ -67,6 +67,10 @@ class Breaker:
     since_ns: int = 0
     reopen_after_ns: int = 0
     events: list[BreakerEvent] = field(default_factory=list)
+    seen: dict[str, int] = field(default_factory=dict)  # each kind of trigger: the review that last saw it
+
+    def __setstate__(self, state: dict[str, object]) -> None:  # a breaker saved before ``seen``
+        self.__dict__.update({"seen": {}, **state})
 
     def _move(self, to: BreakerState, ts_ns: int, trigger: str, action: str) -> BreakerEvent:
         event = BreakerEvent(self.tier, self.scope, ts_ns, self.state, to, trigger, action)
@@ -89,14 +93,19 @@ class Breaker:
         return self._move(BreakerState.OPEN, ts_ns, trigger, action)
 
     def open(self, ts_ns: int, trigger: str, action: str, hold_until_ns: int = 0, extend: bool = True,
-             since_ns: int | None = None) -> list[BreakerEvent]:
-        """A trigger seen at ``ts_ns``, its condition known to hold since ``since_ns`` (default
-        ``ts_ns``): first the moves that fell due before then (healthy, as a review there would have
-        found), then the trip. So the events are the same however often the breaker is reviewed: a
-        silence that goes on from one review to the next keeps it open, a new trigger after the
-        cool-down and probation fell due opens it again."""
-        healthy_until = ts_ns if since_ns is None else min(since_ns, ts_ns)
-        events = self.tick(healthy_until, True) if self.state is not BreakerState.CLOSED else []
+             since_ns: int | None = None, kinds: tuple[str, ...] = ()) -> list[BreakerEvent]:
+        """A trigger seen at ``ts_ns``: first the moves that fell due while all was well (stamped
+        when they fell due, as a review then would have), then the trip. All was well until
+        ``since_ns`` when given (a silence: where it passed the limit); otherwise until the last
+        review that saw one of these ``kinds`` of trigger, if one did (an unreachable venue, books
+        that differ, a failing agent: taken to have lasted from one review to the next), or until
+        now. So the events are the same however often the breaker is reviewed: a condition that goes
+        on keeps it open, a new trigger after the cool-down and probation fell due opens it again."""
+        if since_ns is None:
+            since_ns = min((self.seen[k] for k in kinds if k in self.seen), default=ts_ns)
+        for k in kinds:
+            self.seen[k] = ts_ns
+        events = self.tick(min(since_ns, ts_ns), True) if self.state is not BreakerState.CLOSED else []
         tripped = self.trip(ts_ns, trigger, action, hold_until_ns, extend)
         return events + ([tripped] if tripped else [])
 
@@ -211,42 +220,54 @@ def market_open(ts_ns: int) -> bool:
     return not bool(fx_market_closed(np.array([ts_ns], np.int64))[0])
 
 
-SPREAD_BLOCK = 200  # an instrument's ticks a block: its reference spread is its last full block's median
+SPREAD_BLOCK = 200  # an instrument's ticks a block ...
+SPREAD_BLOCKS = 5  # ... its reference spread is the median of its last this many blocks' medians
 
 
 @dataclass
 class SpreadWatch:
     """Spread blowouts, tick by tick: a tick whose spread is over ``factor`` times its instrument's
-    reference is one. The reference is the median spread of the instrument's last full block of
-    ``block`` ticks that did not blow out, counted from its first, so where a blowout is found does
-    not depend on how the ticks were batched (a running median of each batch's median did: a live
-    desk's batches of a few ticks moved it within seconds, a backtest's of 2,000 over hours). A
-    blowout never becomes the reference, however long it lasts (the desk stays halted until spreads
-    narrow), nor does a block whose median is 0. An instrument's first block is not judged."""
+    reference is one. The reference is the median of the medians of the instrument's last
+    ``blocks`` full blocks of ``block`` ticks, counted from its first, so where a blowout is found
+    does not depend on how the ticks were batched (a running median of each batch's median did: a
+    live desk's batches of a few ticks moved it within seconds, a backtest's of 2,000 over hours).
+    A blowout enters its block capped at ``factor`` times the reference, so it moves the reference
+    only once it has lasted about half the blocks (600 ticks of five blocks of 200): then it is the
+    instrument's spread now. A spell of narrow spreads moves it no sooner, and normal spreads bring
+    it back as fast, so no spell halts the desk for good. A block whose median is 0 (locked quotes)
+    is left out. An instrument's first block is not judged."""
 
     factor: float
     block: int = SPREAD_BLOCK
+    blocks: int = SPREAD_BLOCKS
     reference: dict[int, float] = field(default_factory=dict)
     filling: dict[int, list[int]] = field(default_factory=dict)
+    medians: dict[int, list[float]] = field(default_factory=dict)  # the last ``blocks`` blocks' medians
 
     def scan(self, inst: int, spreads: npt.NDArray[np.int64]) -> list[tuple[int, int, float]]:
         """The blowouts among one instrument's next ticks (their spreads in points, in order), each
         (its index in ``spreads``, the spread, the reference it is over)."""
         out: list[tuple[int, int, float]] = []
         buf = self.filling.setdefault(inst, [])
+        medians = self.medians.setdefault(inst, [])
         i = 0
         while i < len(spreads):
-            chunk = spreads[i:i + self.block - len(buf)]  # the reference holds at least that long
+            chunk = spreads[i:i + self.block - len(buf)]  # the reference holds until the block is full
             ref = self.reference.get(inst, 0.0)
-            blown = chunk > self.factor * ref if ref > 0 else np.zeros(len(chunk), np.bool_)
-            out.extend((i + j, int(chunk[j]), ref) for j in np.flatnonzero(blown).tolist())
-            buf.extend(chunk[~blown].tolist())
+            if ref > 0:
+                cap = self.factor * ref
+                out.extend((i + j, int(chunk[j]), ref) for j in np.flatnonzero(chunk > cap).tolist())
+                buf.extend(np.minimum(chunk, cap).tolist())
+            else:
+                buf.extend(chunk.tolist())
             i += len(chunk)
             if len(buf) >= self.block:
                 median = float(np.median(buf))
-                if median > 0:
-                    self.reference[inst] = median
                 buf.clear()
+                if median > 0:
+                    medians.append(median)
+                    del medians[:-self.blocks]
+                    self.reference[inst] = float(np.median(medians))
         return out
 
 
@@ -331,7 +352,8 @@ class CircuitBreakers:
                 reasons.append(f"stale data: {', '.join(sorted(s for s, _ in stale))}")
                 since = min(after_fx_open_ns(min(t, ts_ns), limit + 1) for _, t in stale)
         for symbol, spread, reference in health.spreads:  # the desk reviews at each blowout's tick
-            reasons.append(f"spread blowout: {symbol} {spread} points, {spread / reference:.0f}x its median")
+            reasons.append(f"spread blowout: {symbol} {spread} points, {spread / reference:.0f}x its usual "
+                           f"{reference:g} (the median of its recent ticks)")
         if not health.venue_ok:
             reasons.append(f"venue unreachable: {health.venue_error}")
         if health.books_differ:  # the desk no longer knows what it holds: stop and flatten at the venue
@@ -380,6 +402,7 @@ class CircuitBreakers:
         for who, when in health.rejects:  # counted in the firm day each was refused in
             if who != acc:
                 continue
+            when = when if 0 < when <= ts_ns else ts_ns  # (a refusal of an order with no time: now)
             day = self.rules[acc].trading_day(when)
             for key in [k for k in self.rejects if k[0] == acc and k[1] != day]:  # past days: done with
                 del self.rejects[key]
@@ -414,15 +437,18 @@ class CircuitBreakers:
         for name, h in health.agents:
             breaker = self.agents.setdefault(name, Breaker(Tier.AGENT, name, self.limits.cooldown_s,
                                                            self.limits.probation_s))
-            why = []
+            why, kinds = [], []
             if h.errors:
                 why.append(f"{h.errors} errors")
+                kinds.append("errors")
             if not h.heartbeat_ok:
                 why.append("missed heartbeat")
+                kinds.append("heartbeat")
             if h.mean_latency_ms > self.limits.agent_latency_ms:
                 why.append(f"mean latency {h.mean_latency_ms:.0f} ms")
+                kinds.append("latency")
             if why:
-                moved = breaker.open(ts_ns, ", ".join(why), "ignore outputs and restart")
+                moved = breaker.open(ts_ns, ", ".join(why), "ignore outputs and restart", kinds=tuple(kinds))
                 events.extend(moved)
                 if moved and moved[-1].to_state is BreakerState.OPEN:
                     restart.append(name)
@@ -440,7 +466,12 @@ class CircuitBreakers:
         reasons, since = self._system(ts_ns, health)
         if reasons:
             hold = 2**62 if self.kill_switch else 0
-            events.extend(self.system.open(ts_ns, "; ".join(reasons), "halt and flatten", hold, since_ns=since))
+            # a silence holds from where it passed the limit; a lasting condition (the venue, the books,
+            # the kill switch) from the last review that saw it; a blowout is judged at its own tick
+            kinds = tuple(r.split(":")[0] for r in reasons if not r.startswith(("stale data", "spread blowout")))
+            since = min([since] + [self.system.seen[k] for k in kinds if k in self.system.seen])
+            events.extend(self.system.open(ts_ns, "; ".join(reasons), "halt and flatten", hold, since_ns=since,
+                                           kinds=kinds))
         else:
             events.extend(self.system.tick(ts_ns, True))
         for acc, head in headrooms.items():
@@ -449,14 +480,18 @@ class CircuitBreakers:
             fraction = self._day_fraction(acc, ts_ns, head)
             what = "daily headroom" if head.daily_headroom is not None else "max-loss headroom"
             extra, at = self._account_reasons(acc, ts_ns, health)
-            if fraction < self.limits.daily_headroom_halt or extra:
-                # stamped at the trade, fill or refusal that tripped it (a fallen headroom: now), held
-                # to the firm's next reset after that; seen again before it, the cool-down is not
-                # pushed on (how often a review sees it would decide when the account trades again)
-                hold = self.rules[acc].next_reset_ns(at)
-                trigger = "; ".join(([f"{what} {fraction:.0%} of the day's room"]
-                                     if fraction < self.limits.daily_headroom_halt else []) + extra)
-                events.extend(breaker.open(at, trigger, "stop opening positions", hold, extend=False))
+            low = fraction < self.limits.daily_headroom_halt
+            # A streak, slippage or refusals trip at the trade, fill or refusal that completed them, a
+            # fallen headroom now (in that order, as reviews after each would): held to the firm's next
+            # reset after that. Seen again before it, the cool-down is not pushed on (how often a
+            # review sees it would decide when the account trades again).
+            if extra:
+                events.extend(breaker.open(at, "; ".join(extra), "stop opening positions",
+                                           self.rules[acc].next_reset_ns(at), extend=False))
+            if low:
+                events.extend(breaker.open(ts_ns, f"{what} {fraction:.0%} of the day's room", "stop opening positions",
+                                           self.rules[acc].next_reset_ns(ts_ns), extend=False, kinds=("headroom",)))
+            if low or extra:
                 day = self.rules[acc].trading_day(ts_ns)
                 if fraction < self.limits.daily_headroom_flatten and self.flattened_day.get(acc) != day:
                     self.flattened_day[acc] = day
@@ -469,6 +504,7 @@ class CircuitBreakers:
         blocked = frozenset(a for a, b in self.accounts.items() if b.state is not BreakerState.CLOSED)
         ignored = frozenset(n for n, b in self.agents.items() if b.state is BreakerState.OPEN)
         events.sort(key=lambda e: e.ts_ns)  # a move stamped when it fell due may precede this review's trips
-        due = [d for b in (self.system, *self.accounts.values(), *self.agents.values()) if (d := b.due_ns()) is not None]
+        # (agents' breakers are reviewed at heartbeats only: their moves wait for the next one)
+        due = [d for b in (self.system, *self.accounts.values()) if (d := b.due_ns()) is not None]
         return BreakerUpdate(tuple(events), blocked, tuple(flatten), self.system.state is not BreakerState.CLOSED,
                              ignored, tuple(restart), frozenset(self.reduced), min(due, default=NEVER))

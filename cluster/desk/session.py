@@ -700,7 +700,8 @@ class Session:
         self.breaker_due = saved.get("breaker_due", 0)  # (0: review before the next saga, then known)
         self.health.stamped(self.clock)
         self.last_tick = saved.get("last_tick", {})  # (saved before silences were cut at)
-        self.spreads = saved.get("spreads", self.spreads)  # (and before spreads were watched tick by tick)
+        self.spreads = replace(saved.get("spreads", self.spreads), factor=self.spreads.factor)  # (saved before
+        # spreads were watched tick by tick: a new watch); the factor is the settings', as an operator set it
         self.result.records = [] if self.keep_records else None
         for ref in self.topo.all():  # each agent answers a repeated call with what it answered before
             ref.seq = ref.kept = saved["seqs"].get(ref.name, 0)

@@ -182,19 +182,28 @@ def test_a_review_says_when_the_next_move_falls_due() -> None:
     assert b.review(t, {"EURUSD": t}, ROOM).next_due_ns == MONDAY_NOON + 1501 * S  # half-open since 901 s: probation
 
 
-def test_a_long_blowout_never_becomes_the_reference_and_a_locked_spell_does_not_switch_the_watch_off() -> None:
+def test_a_blowout_becomes_the_reference_only_once_it_has_lasted_and_no_spell_halts_for_good() -> None:
+    """Five blocks of 100 ticks: a blowout enters its block capped at 15x the reference and moves the
+    median of the blocks' medians only once it has filled three of the five. A narrow spell moves it
+    no sooner, and normal spreads after it bring it back; locked quotes (spread 0) are left out."""
     import numpy as np
 
     from trading.breaker import SpreadWatch
 
-    spreads = np.full(1000, 10, np.int64)
-    spreads[150:850] = 300  # wide for 700 ticks: three blocks and more
-    found = SpreadWatch(15.0, block=100).scan(0, spreads)
-    assert [i for i, _, _ in found] == list(range(150, 850)) and {ref for _, _, ref in found} == {10.0}
-    locked = np.full(600, 10, np.int64)
-    locked[100:220] = 0  # quotes locked (bid = ask) for a block and more, then a blowout
-    locked[400:450] = 500
-    assert [i for i, _, _ in SpreadWatch(15.0, block=100).scan(0, locked)] == list(range(400, 450))
+    spreads = np.full(1600, 10, np.int64)
+    spreads[700:1400] = 300  # wide for 700 ticks
+    found = SpreadWatch(15.0, block=100, blocks=5).scan(0, spreads)
+    assert [i for i, _, _ in found] == list(range(700, 1000)) and {ref for _, _, ref in found} == {10.0}
+    narrow = np.full(3000, 10, np.int64)
+    narrow[500:1000] = 1  # five blocks at 1 point, then the usual 10 points: 10x, over a factor of 3
+    watch = SpreadWatch(3.0, block=100, blocks=5)
+    blown = [i for i, _, _ in watch.scan(0, narrow)]
+    assert blown and blown[0] == 1000 and blown[-1] < 2000, "narrow spreads became the reference, and then 10 again"
+    assert watch.reference[0] == 10.0
+    locked = np.full(900, 10, np.int64)
+    locked[100:400] = 0  # quotes locked (bid = ask) for three blocks, then a blowout
+    locked[600:650] = 500
+    assert [i for i, _, _ in SpreadWatch(15.0, block=100, blocks=5).scan(0, locked)] == list(range(600, 650))
 
 
 def test_a_silence_that_goes_on_past_the_cool_down_keeps_the_breaker_open_to_its_end() -> None:
@@ -224,3 +233,46 @@ def test_a_losing_streak_trips_at_the_trade_that_completed_it_however_late_it_is
         b.review(t, {"EURUSD": t}, ROOM)
         logs.append([(e.ts_ns, e.to_state.name) for e in b.accounts["acc"].events])
     assert logs[0] == logs[1] == [(late, "OPEN"), (late + 900 * S, "HALF_OPEN"), (late + 1500 * S, "CLOSED")]
+
+
+def test_a_venue_down_and_an_agent_failing_at_every_review_hold_their_breakers_however_far_apart_the_reviews() -> None:
+    """Reviews 600 s or 1,800 s apart (the cool-down is 900 s) both see the venue unreachable and an
+    agent erroring each time: no recovery is recorded in between, and the agent is restarted once.
+    Before, the wider spacing recorded half-open, probation passed and a new trip at each review."""
+    from trading.breaker import AgentHealth
+
+    logs = []
+    for gap in (600, 1800):
+        b = CircuitBreakers(RULES, ["EURUSD"], BreakerLimits(cooldown_s=900, probation_s=600))
+        down = DeskHealth(venue_ok=False, venue_error="connection refused", agents=(("risk", AgentHealth(errors=1)),))
+        restarts = 0
+        for t in range(0, 3601, gap):
+            at = MONDAY_NOON + t * S
+            restarts += len(b.review(at, {"EURUSD": at}, ROOM, down).restart_agents)
+        well = MONDAY_NOON + 3600 * S + 2000 * S
+        b.review(well, {"EURUSD": well}, ROOM, DeskHealth(agents=(("risk", AgentHealth()),)))
+        logs.append((restarts, [(e.to_state.name, e.trigger.split(":")[0]) for e in b.system.events],
+                     [e.to_state.name for e in b.agents["risk"].events]))
+    assert logs[0] == logs[1] == (1, [("OPEN", "venue unreachable"), ("HALF_OPEN", "cooldown elapsed"),
+                                      ("CLOSED", "probation passed")], ["OPEN", "HALF_OPEN", "CLOSED"])
+
+
+def test_a_streak_before_the_reset_and_a_headroom_fallen_after_it_trip_as_two_reviews_would() -> None:
+    """The fifth loss closed at 22:55 UTC; the firm resets at 23:00; at 23:30 the day's headroom is
+    low. One review at 23:30 records what a review at each would: the streak at 22:55, its cool-down
+    and probation, then the headroom at 23:30, held to the next reset."""
+    streak = datetime_to_ts(datetime(2026, 3, 2, 22, 55, tzinfo=UTC))
+    later = datetime_to_ts(datetime(2026, 3, 2, 23, 30, tzinfo=UTC))
+    losses = DeskHealth(losses=tuple(("acc", True, streak - k * 60 * S) for k in range(4, -1, -1)))
+    low = {"acc": Headroom("acc", later, Decimal(5000), Decimal(95_000), Decimal(2000), Decimal(90_000),
+                           Decimal(10_000), Decimal(2000), Decimal(10_000))}
+    logs = []
+    for reviews in ([(later, losses)], [(streak, losses), (later, DeskHealth())]):
+        b = CircuitBreakers(RULES, ["EURUSD"], BreakerLimits(cooldown_s=900, probation_s=600))
+        for t, health in reviews:
+            b.review(t, {"EURUSD": t}, low if t == later else ROOM, health)
+        logs.append([(e.ts_ns, e.to_state.name, e.trigger) for e in b.accounts["acc"].events])
+    assert logs[0] == logs[1] == [(streak, "OPEN", "5 losing trades in a row"),
+                                  (streak + 900 * S, "HALF_OPEN", "cooldown elapsed"),
+                                  (streak + 1500 * S, "CLOSED", "probation passed"),
+                                  (later, "OPEN", "daily headroom 40% of the day's room")]
