@@ -140,27 +140,34 @@ def test_a_breaker_that_trips_stops_the_same_signals_whatever_the_batch_size(tmp
     assert trades(whole) == trades(small)
 
 
+def small(tmp_path, size: int) -> Settings:  # type: ignore[no-untyped-def]
+    """The shipped settings on 12,000 generated ticks, in batches of ``size``."""
+    return load_settings(ROOT / "octet.yaml", runtime__data_dir=str(tmp_path / str(size)), session__ticks=12_000,
+                         session__batch_size=size)
+
+
+def batched(tmp_path, ticks, sizes: tuple[int, ...], run_id: str  # type: ignore[no-untyped-def]
+            ) -> tuple[dict[int, SessionResult], dict[int, list[tuple[str, int, str, str]]]]:
+    """These ticks backtested in each batch size: the results and their breaker events."""
+    runs = {size: Session(small(tmp_path, size), run_id=run_id, keep_records=True, in_process=True).run(ticks)
+            for size in sizes}
+    return runs, {size: [(e.tier.name, e.ts_ns, e.to_state.name, e.trigger) for e in r.breaker_events]
+                  for size, r in runs.items()}
+
+
 def test_a_silence_inside_a_batch_trips_the_breaker_at_the_same_instant_whatever_the_batch_size(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """GBPUSD goes silent for 400 s of market time while the others tick on (stale after 300 s). The
     desk cuts its batch where the silence passes the limit and where GBPUSD's next tick ends it, and
     the breaker reviews there: the system tier opens 300 s after GBPUSD's last tick and cools down from
     its return, in batches of 2,000 ticks (some 70 minutes) as of 100. Before, the breaker judged
     silence at a batch's end only, and neither saw this one."""
-
-    def settings(size: int) -> Settings:
-        return load_settings(ROOT / "octet.yaml", runtime__data_dir=str(tmp_path / str(size)), session__ticks=12_000,
-                             session__batch_size=size)
-
-    ticks = replay_ticks(settings(2000))
-    gbp = settings(2000).registry().index("GBPUSD")
+    ticks = replay_ticks(small(tmp_path, 2000))
+    gbp = small(tmp_path, 2000).registry().index("GBPUSD")
     hole = int(ticks.ts[len(ticks) // 2])
     ticks = ticks.take(~((ticks.inst == gbp) & (ticks.ts >= hole) & (ticks.ts < hole + 400 * S)))
     own = ticks.ts[ticks.inst == gbp]
     before, after = int(own[own < hole][-1]), int(own[own >= hole][0])
-    runs = {size: Session(settings(size), run_id="silence", keep_records=True, in_process=True).run(ticks)
-            for size in (2000, 100)}
-    events = {size: [(e.tier.name, e.ts_ns, e.to_state.name, e.trigger) for e in r.breaker_events]
-              for size, r in runs.items()}
+    runs, events = batched(tmp_path, ticks, (2000, 100), "silence")
     assert events[2000] == events[100]
     system = [e for e in events[2000] if e[0] == "SYSTEM"]
     assert system[:2] == [("SYSTEM", before + 300 * S + 1, "OPEN", "stale data: GBPUSD"),
@@ -169,22 +176,15 @@ def test_a_silence_inside_a_batch_trips_the_breaker_at_the_same_instant_whatever
 
 
 def test_a_spread_blowout_trips_the_breaker_at_its_tick_whatever_the_batch_size(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """EURUSD's quotes widen 60 pips for a moment. A tick's spread is judged against the median of
-    its instrument's last block of 200 ticks, and the desk cuts its batch after that tick: the system
-    tier opens at the first wide tick in batches of 2,000 ticks as of 100. Before, a batch's widest
-    spread was judged at its end against a running median of batch medians."""
-    def settings(size: int) -> Settings:
-        return load_settings(ROOT / "octet.yaml", runtime__data_dir=str(tmp_path / str(size)), session__ticks=12_000,
-                             session__batch_size=size)
-
-    ticks = replay_ticks(settings(2000))
-    eur = settings(2000).registry().index("EURUSD")
+    """EURUSD's quotes widen 60 pips for a moment. A tick's spread is judged against its instrument's
+    usual spread (the median of its last blocks' medians), and the desk cuts its batch after that
+    tick: the system tier opens at the first wide tick in batches of 2,000 ticks as of 100. Before, a
+    batch's widest spread was judged at its end against a running median of batch medians."""
+    ticks = replay_ticks(small(tmp_path, 2000))
+    eur = small(tmp_path, 2000).registry().index("EURUSD")
     wide = [int(i) for i in (ticks.inst == eur).nonzero()[0] if i > len(ticks) // 2][:5]
     ticks.ask[wide] += 600
-    runs = {size: Session(settings(size), run_id="spread", keep_records=True, in_process=True).run(ticks)
-            for size in (2000, 100)}
-    events = {size: [(e.tier.name, e.ts_ns, e.to_state.name, e.trigger) for e in r.breaker_events]
-              for size, r in runs.items()}
+    runs, events = batched(tmp_path, ticks, (2000, 100), "spread")
     assert events[2000] == events[100]
     system = [e for e in events[2000] if e[0] == "SYSTEM"]
     assert system[0][1:3] == (int(ticks.ts[wide[0]]), "OPEN") and system[0][3].startswith("spread blowout: EURUSD")
@@ -201,24 +201,20 @@ def test_a_saga_after_the_breakers_probation_ended_is_not_halted_even_with_one_t
     saga once that time has passed."""
     import numpy as np
 
-    def settings(size: int) -> Settings:
-        return load_settings(ROOT / "octet.yaml", runtime__data_dir=str(tmp_path / str(size)), session__ticks=12_000,
-                             session__batch_size=size)
-
-    ticks = replay_ticks(settings(2000))
-    first = Session(settings(2000), run_id="probe", keep_records=True, in_process=True).run(ticks)
+    ticks = replay_ticks(small(tmp_path, 2000))
+    first = Session(small(tmp_path / "probe", 2000), run_id="probe", keep_records=True, in_process=True).run(ticks)
     signal = next(o.signal_id for o in first.orders if o.signal_id.startswith("GBPUSD"))
-    known = int(np.flatnonzero((ticks.inst == settings(2000).registry().index("GBPUSD"))
+    registry = small(tmp_path, 2000).registry()
+    known = int(np.flatnonzero((ticks.inst == registry.index("GBPUSD"))
                                & (ticks.ts >= int(signal.split("-")[1])))[0])  # the tick that closed its bar
-    jpy = settings(2000).registry().index("USDJPY")
+    jpy = registry.index("USDJPY")
     back = int(ticks.ts[known]) - 1500 * S - S // 2  # cool-down 900 s + probation 600 s end 0.5 s before it
     ts = ticks.ts.copy()
     ts[np.flatnonzero((ticks.inst == jpy) & (ticks.ts >= back))[0]] = back  # USDJPY's next tick comes back then
     moved = type(ticks)(ts, ticks.inst, ticks.bid, ticks.ask, ticks.volume)
     silent = moved.take(~((moved.inst == jpy) & (moved.ts >= back - 400 * S) & (moved.ts < back)))
     silent = silent.take(np.argsort(silent.ts, kind="stable"))
-    runs = {size: Session(settings(size), run_id="due", keep_records=True, in_process=True).run(silent)
-            for size in (2000, 1)}
+    runs, _ = batched(tmp_path, silent, (2000, 1), "due")
     closed = [e.ts_ns for e in runs[2000].breaker_events if e.tier.name == "SYSTEM" and e.to_state.name == "CLOSED"]
     assert closed == [int(ticks.ts[known]) - S // 2]
     for size, result in runs.items():
