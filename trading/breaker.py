@@ -96,16 +96,15 @@ class Breaker:
              since_ns: int | None = None, kinds: tuple[str, ...] = ()) -> list[BreakerEvent]:
         """A trigger seen at ``ts_ns``: first the moves that fell due while all was well (stamped
         when they fell due, as a review then would have), then the trip. All was well until
-        ``since_ns`` when given (a silence: where it passed the limit); otherwise until the last
-        review that saw one of these ``kinds`` of trigger, if one did (an unreachable venue, books
-        that differ, a failing agent: taken to have lasted from one review to the next), or until
-        now. So the events are the same however often the breaker is reviewed: a condition that goes
-        on keeps it open, a new trigger after the cool-down and probation fell due opens it again."""
-        if since_ns is None:
-            since_ns = min((self.seen[k] for k in kinds if k in self.seen), default=ts_ns)
+        ``since_ns`` (a silence: where it passed the limit; default now), or until the last review
+        that saw one of these ``kinds`` of trigger if that was earlier (an unreachable venue, books
+        that differ, a failing agent: taken to have lasted from one review to the next). So the
+        events are the same however often the breaker is reviewed: a condition that goes on keeps it
+        open, a new trigger after the cool-down and probation fell due opens it again."""
+        well_until = min([ts_ns if since_ns is None else since_ns] + [self.seen[k] for k in kinds if k in self.seen])
         for k in kinds:
             self.seen[k] = ts_ns
-        events = self.tick(min(since_ns, ts_ns), True) if self.state is not BreakerState.CLOSED else []
+        events = self.tick(min(well_until, ts_ns), True) if self.state is not BreakerState.CLOSED else []
         tripped = self.trip(ts_ns, trigger, action, hold_until_ns, extend)
         return events + ([tripped] if tripped else [])
 
@@ -469,7 +468,6 @@ class CircuitBreakers:
             # a silence holds from where it passed the limit; a lasting condition (the venue, the books,
             # the kill switch) from the last review that saw it; a blowout is judged at its own tick
             kinds = tuple(r.split(":")[0] for r in reasons if not r.startswith(("stale data", "spread blowout")))
-            since = min([since] + [self.system.seen[k] for k in kinds if k in self.system.seen])
             events.extend(self.system.open(ts_ns, "; ".join(reasons), "halt and flatten", hold, since_ns=since,
                                            kinds=kinds))
         else:
