@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -30,7 +30,6 @@ class IngressResult:
     clean: TickBatch
     bars: tuple[Bar, ...]
     dead_letters: tuple[DeadLetter, ...]
-    last_ts: dict[str, int] = field(default_factory=dict)
 
 
 class IngressAgent:
@@ -60,10 +59,8 @@ class IngressAgent:
                              ts=batch.ts, prev=self.prev)
         clean = batch.take(reason == "")
         bars: list[Bar] = []
-        last_ts: dict[str, int] = {}
         for i, last in clean.last_quotes().items():
             self.prev[i] = last
-            last_ts[self.registry.by_index(i).symbol] = last[0]
             ok = clean.inst == i
             bars.extend(self.aggregators[i].add(clean.ts[ok], clean.bid[ok], clean.ask[ok], clean.volume[ok]))
         dead = tuple(
@@ -72,7 +69,7 @@ class IngressAgent:
             for j in np.flatnonzero(reason != "")
         )
         bars.sort(key=lambda b: (b.end_ns, b.symbol))
-        return IngressResult(clean, tuple(bars), dead, last_ts)
+        return IngressResult(clean, tuple(bars), dead)
 
     def _symbol(self, i: int) -> str:
         return self.registry.by_index(i).symbol if 0 <= i < len(self.registry) else f"#{i}"

@@ -440,7 +440,7 @@ class BreakerSettings(_Model):
     slippage_points: float = Field(default=15.0, gt=0)     # mean adverse slippage over slippage_window fills
     slippage_window: int = Field(default=5, ge=1)
     rejects_per_day: int = Field(default=5, ge=0)          # 0 = off
-    spread_blowout: float = Field(default=15.0, gt=1)      # x the median spread of its instrument's last 200 ticks
+    spread_blowout: float = Field(default=15.0, gt=1)      # x its instrument's usual spread (trading.breaker.SpreadWatch)
     agent_latency_ms: float = Field(default=1000.0, gt=0)  # mean call latency over a review
     hard_breach_reduce: float = Field(default=0.25, ge=0, le=1)  # pass-odds breach probability: halve risk (0 = off)
     heartbeat_every_batches: int = Field(default=5, ge=1)

@@ -176,7 +176,7 @@ class KafkaIngressAgent:
             self.through_at.pop(old)
         self.done = k
         self.last_events = len(batch)
-        return IngressResult(clean, result.bars, (*result.dead_letters, *stray), result.last_ts)
+        return IngressResult(clean, result.bars, (*result.dead_letters, *stray))
 
     def commit(self, k: int, wait: bool = False) -> dict[int, int]:
         """Commit the offsets up to batch ``k`` (the desk has made its effects durable). Without
