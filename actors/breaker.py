@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 from trading.breaker import BreakerEvent, BreakerLimits, BreakerUpdate, CircuitBreakers, DeskHealth
+from trading.closures import MarketClosures
 from trading.compliance import Headroom
 from trading.rules import FirmRules
 
@@ -12,8 +14,10 @@ __all__ = ["BreakerUpdate", "CircuitBreakerAgent"]
 
 
 class CircuitBreakerAgent:
-    def __init__(self, rules: dict[str, FirmRules], symbols: list[str], limits: BreakerLimits) -> None:
-        self.breakers = CircuitBreakers(rules, symbols, limits)
+    def __init__(self, rules: dict[str, FirmRules], symbols: list[str], limits: BreakerLimits,
+                 closures: str | None = None) -> None:
+        self.breakers = CircuitBreakers(rules, symbols, limits,
+                                        MarketClosures.from_csv(Path(closures)) if closures else None)
         self.last_events = 0
 
     def on_batch(self, ts_ns: int, last_ts: Mapping[str, int], headrooms: Mapping[str, Headroom],

@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from actors.execution import ExecUpdate
+from trading.closures import MarketClosures
 from trading.compliance import AccountRules, ComplianceDecision, CostAllowance, Headroom
 from trading.conduct import CrossAccountConduct
 from trading.fx import rates_from
@@ -35,10 +36,11 @@ class ComplianceAgent:
                  news_calendar: str | None = None, pass_odds: MonitorSettings | None = None,
                  risk_pct: Mapping[str, float] | None = None, prior_trades: str | None = None,
                  consistency_guard: bool = True, news_tz: str | None = None,
-                 capital: Mapping[str, tuple[Decimal, str]] | None = None) -> None:
+                 capital: Mapping[str, tuple[Decimal, str]] | None = None, closures: str | None = None) -> None:
         self.registry = registry
         self.news = NewsCalendar.from_csv(Path(news_calendar), news_tz) if news_calendar else NewsCalendar()
-        self.accounts = {acc: AccountRules(rules[acc], costs[acc], registry, self.news, consistency_guard)
+        breaks = MarketClosures.from_csv(Path(closures)) if closures else MarketClosures()
+        self.accounts = {acc: AccountRules(rules[acc], costs[acc], registry, self.news, consistency_guard, breaks)
                          for acc in rules}
         self.conduct = CrossAccountConduct(rules, owners, capital)
         self.last: dict[str, AccountSnapshot] = {}

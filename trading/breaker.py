@@ -22,8 +22,9 @@ from enum import StrEnum
 import numpy as np
 import numpy.typing as npt
 
+from trading.closures import MarketClosures
 from trading.compliance import Headroom
-from trading.market import NS_PER_S, after_fx_open_ns, fx_market_closed, fx_open_ns
+from trading.market import NS_PER_S, Spans, after_fx_open_ns, fx_market_closed, fx_open_ns
 from trading.pickling import compact
 from trading.rules import FirmRules
 
@@ -68,9 +69,10 @@ class Breaker:
     reopen_after_ns: int = 0
     events: list[BreakerEvent] = field(default_factory=list)
     seen: dict[str, int] = field(default_factory=dict)  # each kind of trigger: the review that last saw it
+    closed: Spans = ()  # market closures besides the weekends: probation is market time
 
-    def __setstate__(self, state: dict[str, object]) -> None:  # a breaker saved before ``seen``
-        self.__dict__.update({"seen": {}, **state})
+    def __setstate__(self, state: dict[str, object]) -> None:  # a breaker saved before ``seen``, ``closed``
+        self.__dict__.update({"seen": {}, "closed": (), **state})
 
     def _move(self, to: BreakerState, ts_ns: int, trigger: str, action: str) -> BreakerEvent:
         event = BreakerEvent(self.tier, self.scope, ts_ns, self.state, to, trigger, action)
@@ -113,7 +115,7 @@ class Breaker:
         if self.state is BreakerState.OPEN:
             return self.reopen_after_ns
         if self.state is BreakerState.HALF_OPEN:
-            return after_fx_open_ns(self.since_ns, int(self.probation_s * NS_PER_S))
+            return after_fx_open_ns(self.since_ns, int(self.probation_s * NS_PER_S), self.closed)
         return None
 
     def tick(self, ts_ns: int, healthy: bool) -> list[BreakerEvent]:
@@ -129,7 +131,7 @@ class Breaker:
             if not healthy:
                 reopened = self.trip(ts_ns, "unhealthy during probation", "reopen")
                 return events + ([reopened] if reopened else [])
-            due = after_fx_open_ns(self.since_ns, int(self.probation_s * NS_PER_S))
+            due = after_fx_open_ns(self.since_ns, int(self.probation_s * NS_PER_S), self.closed)
             if ts_ns >= due:
                 events.append(self._move(BreakerState.CLOSED, due, "probation passed", "resume"))
         return events
@@ -215,8 +217,8 @@ class BreakerUpdate:
     next_due_ns: int = NEVER  # when a breaker's next move (a cool-down or probation over) falls due
 
 
-def market_open(ts_ns: int) -> bool:
-    return not bool(fx_market_closed(np.array([ts_ns], np.int64))[0])
+def market_open(ts_ns: int, extra: Spans = ()) -> bool:
+    return not bool(fx_market_closed(np.array([ts_ns], np.int64), extra)[0])
 
 
 SPREAD_BLOCK = 200  # an instrument's ticks a block ...
@@ -270,8 +272,8 @@ class SpreadWatch:
         return out
 
 
-def silences(last_ns: int, stamps: npt.NDArray[np.int64], spacing_ns: int, limit_ns: int, end_ns: int
-             ) -> list[tuple[int, int | None]]:
+def silences(last_ns: int, stamps: npt.NDArray[np.int64], spacing_ns: int, limit_ns: int, end_ns: int,
+             closed: Spans = ()) -> list[tuple[int, int | None]]:
     """Where one instrument's silences grow past ``limit_ns`` of market time (the stale-data trigger),
     given its last tick before (``last_ns``, 0: none yet, so never stale), its ticks' times since
     (``stamps``, ascending) and the end of what is known (``end_ns``). A tick stands for
@@ -279,15 +281,16 @@ def silences(last_ns: int, stamps: npt.NDArray[np.int64], spacing_ns: int, limit
     Each silence: (the first instant over the limit, the index in ``stamps`` of the tick that ended
     it, or None if it still goes on at ``end_ns``). The desk reviews at both (``cluster.desk.session``),
     so a silence trips the breaker at the instant it passes the limit and its cool-down runs from the
-    tick that ends it, however the ticks are batched."""
+    tick that ends it, however the ticks are batched. Market time leaves out the weekends and the
+    instrument's ``closed`` spans (holidays: ``trading.closures``)."""
     prev = np.concatenate((np.array([last_ns], np.int64), stamps.astype(np.int64)))
     nxt = np.concatenate((stamps.astype(np.int64), np.array([end_ns], np.int64)))
     since = prev + spacing_ns
     long = np.flatnonzero((prev > 0) & (nxt - since > limit_ns))  # market time is at most calendar time
     if not len(long):
         return []
-    silent = fx_open_ns(since[long], nxt[long])
-    return [(after_fx_open_ns(int(since[i]), limit_ns + 1), i if i < len(stamps) else None)
+    silent = fx_open_ns(since[long], nxt[long], closed)
+    return [(after_fx_open_ns(int(since[i]), limit_ns + 1, closed), i if i < len(stamps) else None)
             for i in long[silent > limit_ns].tolist()]
 
 
@@ -295,11 +298,15 @@ class CircuitBreakers:
     """The three tiers' breakers of a desk and the rules that trip them (thresholds and windows in
     ``BreakerLimits``): ``review`` looks at one batch's headroom, tick times and health."""
 
-    def __init__(self, rules: dict[str, FirmRules], symbols: list[str], limits: BreakerLimits) -> None:
+    def __init__(self, rules: dict[str, FirmRules], symbols: list[str], limits: BreakerLimits,
+                 closures: MarketClosures | None = None) -> None:
         self.limits = lim = limits
         self.rules = rules
-        self.accounts = {a: Breaker(Tier.ACCOUNT, a, lim.cooldown_s, lim.probation_s) for a in rules}
-        self.system = Breaker(Tier.SYSTEM, "desk", lim.cooldown_s, lim.probation_s)
+        closures = closures or MarketClosures()
+        self.closed = {s: closures.spans((s,)) for s in symbols}  # each instrument's holidays: no stale feed
+        self.desk_closed = desk = closures.spans(symbols, every=True)  # every instrument's: probation waits
+        self.accounts = {a: Breaker(Tier.ACCOUNT, a, lim.cooldown_s, lim.probation_s, closed=desk) for a in rules}
+        self.system = Breaker(Tier.SYSTEM, "desk", lim.cooldown_s, lim.probation_s, closed=desk)
         self.agents: dict[str, Breaker] = {}
         self.last_seen = {s: 0 for s in symbols}
         self.flattened_day: dict[str, object] = {}
@@ -310,6 +317,9 @@ class CircuitBreakers:
         self.slips: dict[str, deque[int]] = {}
         self.rejects: dict[tuple[str, object], int] = defaultdict(int)
         self.reduced: set[str] = set()
+
+    def __setstate__(self, state: dict[str, object]) -> None:  # breakers saved before market closures
+        self.__dict__.update({"closed": {}, "desk_closed": (), **state})
 
     def _day_fraction(self, acc: str, ts_ns: int, head: Headroom) -> float:
         """The share of the day's room left (1.0 untouched, 0 at the floor). Without a daily rule
@@ -342,14 +352,14 @@ class CircuitBreakers:
         limit = int(self.limits.stale_after_s * NS_PER_S)
         seen = [(s, t) for s, t in self.last_seen.items() if t and ts_ns - t > limit]
         if seen and market_open(ts_ns):
-            # silent for stale_after_s of market time: a weekend is not silence (an instrument that has
-            # not ticked in the first seconds after the open is not stale)
-            last = np.array([min(t, ts_ns) for _, t in seen], np.int64)
-            silent = fx_open_ns(last, np.full(len(last), ts_ns, np.int64))
-            stale = [(s, t) for (s, t), gap in zip(seen, silent.tolist(), strict=True) if gap > limit]
+            # silent for stale_after_s of market time: a weekend or the instrument's holiday is not
+            # silence (an instrument that has not ticked in the first seconds after the open is not stale)
+            stale = [(s, t) for s, t in seen if market_open(ts_ns, self.closed.get(s, ())) and int(
+                fx_open_ns(np.array([min(t, ts_ns)], np.int64), np.array([ts_ns], np.int64),
+                           self.closed.get(s, ()))[0]) > limit]
             if stale:
                 reasons.append(f"stale data: {', '.join(sorted(s for s, _ in stale))}")
-                since = min(after_fx_open_ns(min(t, ts_ns), limit + 1) for _, t in stale)
+                since = min(after_fx_open_ns(min(t, ts_ns), limit + 1, self.closed.get(s, ())) for s, t in stale)
         for symbol, spread, reference in health.spreads:  # the desk reviews at each blowout's tick
             reasons.append(f"spread blowout: {symbol} {spread} points, {spread / reference:.0f}x its usual "
                            f"{reference:g} (the median of its recent ticks)")
@@ -435,7 +445,7 @@ class CircuitBreakers:
         restart = []
         for name, h in health.agents:
             breaker = self.agents.setdefault(name, Breaker(Tier.AGENT, name, self.limits.cooldown_s,
-                                                           self.limits.probation_s))
+                                                           self.limits.probation_s, closed=self.desk_closed))
             why, kinds = [], []
             if h.errors:
                 why.append(f"{h.errors} errors")

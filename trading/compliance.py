@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from trading.closures import MarketClosures
 from trading.fx import ConversionRates
 from trading.instruments import Instrument
 from trading.ledger import AccountSnapshot, ClosedTrade, pnl_in_account_ccy
@@ -138,13 +139,18 @@ class AccountRules:
     """The firm rules of one account, with their state, evaluated on snapshots."""
 
     def __init__(self, rules: FirmRules, costs: CostAllowance, instruments: Mapping[str, Instrument],
-                 news: NewsCalendar | None = None, consistency_guard: bool = True) -> None:
+                 news: NewsCalendar | None = None, consistency_guard: bool = True,
+                 closures: MarketClosures | None = None) -> None:
         self.rules = rules
         self.costs = costs
         self.consistency_guard = consistency_guard
         self.instruments = instruments
         self.news = news or NewsCalendar()
+        self.closures = closures or MarketClosures()
         self.state = RuleState()
+
+    def __setstate__(self, state: dict[str, object]) -> None:  # saved before market closures were read
+        self.__dict__.update({"closures": MarketClosures(), **state})
 
     def floor(self, initial_balance: Decimal) -> Decimal:
         """The equity at which the maximum-loss rule breaks (on it or below it: ``FirmRules.breach``)."""
@@ -177,7 +183,7 @@ class AccountRules:
         open is the worst case; the limit is the one of today's balance. None too where a holding rule
         has every position closed before the reset (no overnight holding; Friday, before the weekend
         close where the firm holds nothing over the weekend): none is open at it."""
-        flat_by, _ = self.rules.flat_deadline_ns(snap.ts_ns)
+        flat_by, _ = self._flat_deadline(snap.ts_ns, [p.symbol for p in snap.positions])
         if flat_by and flat_by <= self.rules.next_reset_ns(snap.ts_ns):
             return None
         limit = self.rules.daily_loss_limit(snap.initial_balance, snap.balance)
@@ -218,7 +224,7 @@ class AccountRules:
         limit = self.rules.daily_loss_limit(initial, self.state.day_reference)
         daily_floor, floor = self.daily_floor(initial), self.floor(initial)
         worst = snap.balance + self._pnl_if_stops_hit(snap, rates)
-        flat_by, why = self.rules.flat_deadline_ns(snap.ts_ns)
+        flat_by, why = self._flat_deadline(snap.ts_ns, [p.symbol for p in snap.positions])
         flatten = f"{why}: flat {self.rules.holding.flat_minutes_before} min before the close" \
             if flat_by and snap.positions and snap.ts_ns >= flat_by else ""
         flatten = flatten or self._news_flatten(snap)
@@ -241,6 +247,17 @@ class AccountRules:
             None if daily_floor is None else book(snap.equity - daily_floor), floor, book(snap.equity - floor),
             None if daily_floor is None else book(worst - daily_floor), book(worst - floor), flatten,
         )
+
+    def _flat_deadline(self, ts_ns: int, symbols: Iterable[str]) -> tuple[int, str]:
+        """The next instant by which a holding rule wants positions on ``symbols`` closed (0 = none), and
+        which: the weekend, the reset, or a market closure of one of them (``FirmRules.flat_deadline_ns``).
+        Inside a long closure of one of them (ticks a closed market should not have: generated data, a
+        feed that ignores the holiday) it is the closure's start: nothing opens, and what is held closes."""
+        limit = self.rules.holding.max_break_minutes * 60 * NS_PER_S
+        brk = self.closures.during(ts_ns, symbols, limit) if limit and self.closures else None
+        if brk is not None:
+            return brk.start_ns, f"market closure ({brk.title})"
+        return self.rules.flat_deadline_ns(ts_ns, self.closures, symbols)
 
     def _news_flatten(self, snap: AccountSnapshot) -> str:
         """Why the account must close now for a news window (``NewsBlackout.flat_minutes_before``), or ''.
@@ -429,11 +446,13 @@ class AccountRules:
         if obj.time_limit_days and self.state.first_ns and \
                 snap.ts_ns - self.state.first_ns > obj.time_limit_days * 86_400 * NS_PER_S:
             return "time_limit", f"the phase's {obj.time_limit_days} days are over"
-        flat_by, why = self.rules.flat_deadline_ns(snap.ts_ns)
         for order in orders:
+            flat_by, why = self._flat_deadline(snap.ts_ns, (order.symbol,))
             if flat_by and order.expires_ns >= flat_by:
-                return why.replace(" ", "_"), (f"the order may fill until {order.expires_ns}, inside the "
-                                               f"{rules.holding.flat_minutes_before} min before the close")
+                rule, _, title = why.partition(" (")
+                return rule.replace(" ", "_"), (f"the order may fill until {order.expires_ns}, inside the "
+                                                f"{rules.holding.flat_minutes_before} min before the close"
+                                                + (f" ({title}" if title else ""))
             if rules.news.active:
                 gap = self.news.covers(order.not_before_ns, order.expires_ns)
                 if gap:  # the firm's news rule cannot be checked: an alert, not a silent pass

@@ -45,22 +45,44 @@ def _weekends(first_ns: int, last_ns: int) -> tuple[npt.NDArray[np.int64], npt.N
     return np.array(closes, np.int64), np.array(opens, np.int64)
 
 
-def fx_market_closed(ts_ns: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
-    """FX market hours: closed from Friday 17:00 to Sunday 17:00 New York (vectorised over ns stamps)."""
+Spans = tuple[tuple[int, int], ...]  # closed [start, end) spans besides the weekends: holidays (trading.closures)
+
+
+def _closed(first_ns: int, last_ns: int, extra: Spans = ()) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """``_weekends`` with the ``extra`` closed spans that meet their range merged in: every (close,
+    open) from the weekend before ``first_ns`` to the one after ``last_ns``, ascending, disjoint."""
+    closes, opens = _weekends(first_ns, last_ns)
+    lo, hi = int(closes[0]), int(opens[-1])
+    near = [(a, b) for a, b in extra if b > lo and a < hi]
+    if not near:
+        return closes, opens
+    merged: list[list[int]] = []
+    for a, b in sorted([*zip(closes.tolist(), opens.tolist(), strict=True), *near]):
+        if merged and a <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    spans = np.array(merged, np.int64)
+    return spans[:, 0].copy(), spans[:, 1].copy()
+
+
+def fx_market_closed(ts_ns: npt.NDArray[np.int64], extra: Spans = ()) -> npt.NDArray[np.bool_]:
+    """FX market hours: closed from Friday 17:00 to Sunday 17:00 New York, and in the ``extra`` spans
+    (vectorised over ns stamps)."""
     if len(ts_ns) == 0:
         return np.zeros(0, np.bool_)
-    closes, opens = _weekends(int(ts_ns.min()), int(ts_ns.max()))
+    closes, opens = _closed(int(ts_ns.min()), int(ts_ns.max()), extra)
     last_close = np.searchsorted(closes, ts_ns, side="right") - 1
     closed: npt.NDArray[np.bool_] = (last_close >= 0) & (ts_ns < opens[np.maximum(last_close, 0)])
     return closed
 
 
-def fx_open_ns(a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+def fx_open_ns(a: npt.NDArray[np.int64], b: npt.NDArray[np.int64], extra: Spans = ()) -> npt.NDArray[np.int64]:
     """Per pair, how long the FX market is open between ``a`` and ``b`` (ns, ``a <= b``): the time
-    between them less any weekend closure (Friday to Sunday 17:00 New York) inside it."""
+    between them less any weekend closure (Friday to Sunday 17:00 New York) and ``extra`` span inside it."""
     if len(a) == 0:
         return np.zeros(0, np.int64)
-    closes, opens = _weekends(int(a.min()), int(b.max()))
+    closes, opens = _closed(int(a.min()), int(b.max()), extra)
     before = np.r_[0, np.cumsum(opens - closes)]  # closed time of the weekends before weekend k
 
     def closed_upto(t: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
@@ -74,16 +96,17 @@ def fx_open_ns(a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]) -> npt.NDArra
     return open_ns
 
 
-def after_fx_open_ns(since_ns: int, open_ns: int) -> int:
+def after_fx_open_ns(since_ns: int, open_ns: int, extra: Spans = ()) -> int:
     """The first instant by which the FX market has been open ``open_ns`` since ``since_ns``
-    (the inverse of ``fx_open_ns``: a weekend in between is skipped)."""
+    (the inverse of ``fx_open_ns``: a weekend or ``extra`` span in between is skipped)."""
     t, left = since_ns, open_ns
     while True:
-        closes, opens = _weekends(t, t)
-        k = int(np.searchsorted(closes, t, side="right")) - 1  # the last weekend that began at or before t
+        closes, opens = _closed(t, t, extra)
+        k = int(np.searchsorted(closes, t, side="right")) - 1  # the last closure that began at or before t
         if k >= 0 and t < opens[k]:  # closed: wait for the open
             t = int(opens[k])
-        close = int(closes[np.searchsorted(closes, t, side="right")])  # the next close after t
+            continue
+        close = int(closes[k + 1])  # the next close after t (a weekend follows within the range)
         if t + left <= close:
             return t + left
         left -= close - t

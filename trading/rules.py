@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import KW_ONLY, dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -9,6 +10,7 @@ from enum import StrEnum
 from functools import cache
 from zoneinfo import ZoneInfo
 
+from trading.closures import MarketClosures
 from trading.errors import InvalidValue
 from trading.market import NS_PER_S, next_weekend_close_ns, ts_to_datetime
 
@@ -95,6 +97,9 @@ class Holding:
     """What may be held, and for how long at least.
 
     weekend / overnight: may a position stay open over the weekend close / past the daily reset.
+    max_break_minutes: a position may not stay open over a market closure longer than this (a holiday,
+        an announced break: ``trading.closures``, the desk's ``agents.compliance.market_closures``);
+        0: no such rule. FTMO's FTMO Account: 120.
     flat_minutes_before: when it may not, no position opens closer than this to the close, and
         the monitor flattens the account this long before it.
     min_hold_seconds: a trade the desk closes sooner is tick scalping (stops are protective and
@@ -103,8 +108,14 @@ class Holding:
 
     weekend: bool = True
     overnight: bool = True
+    max_break_minutes: int = 0
     flat_minutes_before: int = 15
     min_hold_seconds: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("max_break_minutes", "flat_minutes_before", "min_hold_seconds"):
+            if getattr(self, name) < 0:
+                raise InvalidValue(f"holding.{name}", getattr(self, name), "must not be negative")
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,33 +290,43 @@ class FirmRules:
     def max_loss_limit(self, initial_balance: Decimal) -> Decimal:
         return initial_balance * self.max_loss_pct / 100
 
-    def flat_deadline_ns(self, ts_ns: int) -> tuple[int, str]:
-        """The next instant by which a holding rule wants positions closed (0 = none), and which."""
+    def flat_deadline_ns(self, ts_ns: int, closures: MarketClosures | None = None,
+                         symbols: Iterable[str] | None = None) -> tuple[int, str]:
+        """The next instant by which a holding rule wants positions closed (0 = none), and which.
+
+        With ``closures``, a market closure longer than ``holding.max_break_minutes`` that closes one
+        of ``symbols`` (None: any) is such a close too: "market closure (its title)"."""
         deadlines = []
         if not self.holding.weekend:
             deadlines.append((next_weekend_close_ns(ts_ns), "weekend holding"))
         if not self.holding.overnight:
             deadlines.append((self.next_reset_ns(ts_ns), "overnight holding"))
+        if self.holding.max_break_minutes and closures is not None:
+            brk = closures.next_long(ts_ns, symbols, self.holding.max_break_minutes * 60 * NS_PER_S)
+            if brk is not None:
+                deadlines.append((brk.start_ns, f"market closure ({brk.title})"))
         if not deadlines:
             return 0, ""
         close, why = min(deadlines)
         return close - self.holding.flat_minutes_before * 60 * NS_PER_S, why
 
-    def instants(self, since_ns: int, until_ns: int) -> list[int]:
+    def instants(self, since_ns: int, until_ns: int, closures: MarketClosures | None = None,
+                 symbols: Iterable[str] | None = None) -> list[int]:
         """Every instant in (since, until] at which the account must be judged on its own: each
         daily reset (the day's reference is taken there, from the state just before it) and each
-        deadline by which a holding rule wants it flat. Resets on a closed market count too."""
+        deadline by which a holding rule wants it flat (market ``closures`` of ``symbols`` among
+        them). Resets on a closed market count too."""
         out = []
         reset = self.next_reset_ns(since_ns)
         while reset <= until_ns:
             out.append(reset)
             reset = self.next_reset_ns(reset)
         lead = self.holding.flat_minutes_before * 60 * NS_PER_S
-        flat_by, _ = self.flat_deadline_ns(since_ns + 1)
+        flat_by, _ = self.flat_deadline_ns(since_ns + 1, closures, symbols)
         while flat_by and flat_by <= until_ns:
             if flat_by > since_ns:  # a deadline inside its lead time was passed before since
                 out.append(flat_by)
-            flat_by, _ = self.flat_deadline_ns(flat_by + lead + 1)  # the deadline of the close after
+            flat_by, _ = self.flat_deadline_ns(flat_by + lead + 1, closures, symbols)  # the close after
         return out
 
     def trading_day(self, ts_ns: int) -> date:

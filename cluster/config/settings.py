@@ -25,6 +25,7 @@ from pydantic_settings import SettingsError as SourceError
 from cluster.config.secrets import KafkaAccess
 from trading.breaker import BreakerLimits
 from trading.clocks import ZoneError, parse_clock
+from trading.closures import MarketClosures
 from trading.compliance import CostAllowance
 from trading.errors import DomainError, InvalidValue
 from trading.execution_style import ExecutionProfile
@@ -495,6 +496,10 @@ class ComplianceSettings(_Model):
     # carry none (ForexFactory, Investing.com exports)
     news_calendar: Path | None = PRESET_DIR / "news_2026.csv"
     news_calendar_tz: str | None = None
+    # market closures besides the weekend (holidays, announced breaks; layout in trading/closures.py),
+    # for a firm that forbids holding over a long break (holding.max_break_minutes: FTMO's FTMO Account).
+    # The sample holds spot FX's Christmas and New Year closures: add the breaks your firm announces
+    market_closures: Path | None = PRESET_DIR / "market_closures.csv"
     # where a phase's best-day rule is a condition of passing, cap each day's profit so it holds
     consistency_guard: bool = True
     pass_odds: PassOddsSettings = PassOddsSettings()
@@ -506,6 +511,11 @@ class ComplianceSettings(_Model):
                 read_calendar(self.news_calendar, self.news_calendar_tz)
             except InvalidValue as exc:
                 raise ValueError(f"news_calendar: {exc}") from None
+        if self.market_closures is not None:
+            try:
+                MarketClosures.from_csv(self.market_closures)
+            except InvalidValue as exc:
+                raise ValueError(f"market_closures: {exc}") from None
         return self
 
 

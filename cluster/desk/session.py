@@ -52,6 +52,7 @@ from cluster.storage.registry import ModelRegistry
 from cluster.storage.store import RunEnd, SessionStore, start_record
 from cluster.storage.timeseries import TimeSeries
 from trading.breaker import NEVER, AgentHealth, DeskHealth, SpreadWatch, Tier, silences
+from trading.closures import MarketClosures
 from trading.compliance import Headroom, news_flat_instants
 from trading.feed import Feed
 from trading.intrabar import quote_spacing_ns
@@ -251,6 +252,11 @@ class Session:
         self.news = NewsCalendar.from_csv(Path(calendar), settings.agents.compliance.news_calendar_tz) \
             if calendar and flat_for_news else NewsCalendar()
         self.currencies = frozenset(c for s in self.registry for c in (self.registry[s].base, self.registry[s].quote))
+        # the market closures: a silence there is no stale feed, and where a firm closes accounts before
+        # a long break the desk cuts there too
+        breaks = settings.agents.compliance.market_closures
+        self.closures = MarketClosures.from_csv(Path(breaks)) if breaks else MarketClosures()
+        self.closed = {s: self.closures.spans((s,)) for s in self.registry.symbols}
         # setups whose opposite signal closes an open position (strategy.sma_cross.close_on_opposite)
         self.reversing = {SMA_CROSS} if settings.strategy.sma_cross.close_on_opposite else set()
         self.snapshots: dict[str, AccountSnapshot] = {}
@@ -904,11 +910,12 @@ class Session:
         return merged.take(np.lexsort((merged.inst, merged.ts)))
 
     def _instants(self, since: int, until: int) -> set[int]:
-        """Every account's instants in (since, until]: its firm's resets and flat-by deadlines, and the
-        moments it starts to close for a news window."""
+        """Every account's instants in (since, until]: its firm's resets and flat-by deadlines (before a
+        long market closure of an instrument of the desk's too), and the moments it starts to close for
+        a news window."""
         out: set[int] = set()
         for rules in self.rules.values():
-            out.update(rules.instants(since, until))
+            out.update(rules.instants(since, until, self.closures, self.registry.symbols))
             out.update(news_flat_instants(rules, self.news, since, until, self.currencies))
         return out
 
@@ -991,7 +998,7 @@ class Session:
                 if not len(own):
                     continue
                 before, own = int(clean.ts[own[0]]), own[1:]
-            for at, i in silences(before, clean.ts[own], self.spacing.get(symbol, 0), limit, last):
+            for at, i in silences(before, clean.ts[own], self.spacing.get(symbol, 0), limit, last, self.closed[symbol]):
                 if at > since:
                     out.append((at, int(np.searchsorted(clean.ts, at, "left"))))
                 if i is not None:

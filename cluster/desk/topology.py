@@ -342,6 +342,7 @@ def build(settings: Settings, state_dir: Path | str, name_prefix: str, exec_addr
     accounts = settings.accounts
     rules = {a.id: settings.firm_rules(a) for a in accounts}
     b = settings.agents.breaker
+    closures = str(c) if (c := settings.agents.compliance.market_closures) else None  # holidays, announced breaks
     agents = {
         "risk": start("risk", AdaptiveRiskAgent, registry, {a.id: a.risk.to_domain() for a in accounts}),
         "correlation": start("correlation", CorrelationAgent, registry, {a.id: a.owner for a in accounts},
@@ -355,8 +356,9 @@ def build(settings: Settings, state_dir: Path | str, name_prefix: str, exec_addr
                             str(prior) if (prior := settings.agents.compliance.pass_odds.prior_trades) else None,
                             settings.agents.compliance.consistency_guard,
                             settings.agents.compliance.news_calendar_tz,
-                            {a.id: (a.balance, a.currency) for a in accounts}),
-        "breaker": start("breaker", CircuitBreakerAgent, rules, registry.symbols, b.to_domain()),
+                            {a.id: (a.balance, a.currency) for a in accounts},
+                            closures),
+        "breaker": start("breaker", CircuitBreakerAgent, rules, registry.symbols, b.to_domain(), closures),
         "performance": start("performance", PerformanceAgent, {a.id: a.balance for a in accounts}),
         "learning": start("learning", LearningAgent),
         "execution": start("execution", ExecutionAgent, registry,

@@ -570,6 +570,36 @@ def test_a_session_cuts_its_batches_at_every_holding_deadline(tmp_path) -> None:
     assert cuts == sorted(set(cuts))
 
 
+def test_a_session_cuts_its_batch_where_an_ftmo_account_closes_before_a_market_closure(tmp_path) -> None:
+    """FTMO's FTMO Account holds nothing over a break longer than 2 hours: the desk cuts at 21:45 UTC on
+    24 December 2026, 15 minutes before spot FX closes for Christmas Day (the shipped closures), a day
+    before the weekend's deadline; with no closures file it does not."""
+    from cluster.desk.session import Session
+    from trading.market import NS_PER_S, TickBatch, datetime_to_ts
+
+    def funded(d, closures: object = "default") -> None:  # type: ignore[no-untyped-def]
+        d["accounts"][0]["firm"] = "ftmo.funded"
+        if closures is None:
+            d["agents"]["compliance"]["market_closures"] = None
+
+    start = datetime_to_ts(datetime(2026, 12, 24, 12, 0, tzinfo=UTC))
+    ts = np.arange(start, start + 86_400 * NS_PER_S, 600 * NS_PER_S, dtype=np.int64)
+    clean = TickBatch(ts, np.zeros(len(ts), np.int16), np.full(len(ts), 108000, np.int64),
+                      np.full(len(ts), 108010, np.int64), np.ones(len(ts)))
+    deadline = datetime_to_ts(datetime(2026, 12, 24, 21, 45, tzinfo=UTC))
+    session = Session(load_settings(write(tmp_path, funded)))
+    assert deadline in [t for t, _, _, _, _ in session._cuts(clean, [])]
+    blind = Session(load_settings(write(tmp_path, lambda d: funded(d, None))))
+    assert deadline not in [t for t, _, _, _, _ in blind._cuts(clean, [])]
+
+
+def test_a_malformed_market_closures_file_is_refused_naming_its_line(tmp_path) -> None:
+    bad = tmp_path / "closures.csv"
+    bad.write_text("start_utc,end_utc,symbols,title\n2026-12-25T22:00:00Z,2026-12-24T22:00:00Z,*,backwards\n")
+    with pytest.raises(SettingsError, match=r"market_closures: .*closures\.csv:2.*ends before it starts"):
+        load_settings(write(tmp_path, lambda d: d["agents"]["compliance"].update(market_closures=str(bad))))
+
+
 def test_a_signal_cuts_its_batch_at_the_tick_that_closed_its_bar(tmp_path) -> None:
     """Not at the bar's end: the desk knows of the bar when its instrument's next tick arrives, and
     every tick before that one (other instruments' too, however the ticks were batched) is pushed

@@ -276,3 +276,40 @@ def test_a_streak_before_the_reset_and_a_headroom_fallen_after_it_trip_as_two_re
                                   (streak + 900 * S, "HALF_OPEN", "cooldown elapsed"),
                                   (streak + 1500 * S, "CLOSED", "probation passed"),
                                   (later, "OPEN", "daily headroom 40% of the day's room")]
+
+
+def test_a_holiday_in_the_market_closures_is_not_a_stale_feed_and_proves_nothing_in_probation() -> None:
+    """Spot FX closes for Christmas Day from 22:00 UTC on Thursday 24 December 2026 (the shipped
+    closures) and the weekend follows: no tick until Sunday 22:00. Without the closures the system tier
+    opened 5 minutes into the break, halting and flattening the desk; with them it stays closed, while
+    a symbol the break does not close (a closures file naming EURUSD only) is still stale."""
+    import numpy as np
+
+    from trading.breaker import silences
+    from trading.closures import MarketClosure, MarketClosures
+    from trading.presets import PRESET_DIR
+
+    closures = MarketClosures.from_csv(PRESET_DIR / "market_closures.csv")
+    last = datetime_to_ts(datetime(2026, 12, 24, 21, 59, 30, tzinfo=UTC))
+    back = datetime_to_ts(datetime(2026, 12, 27, 22, 0, 5, tzinfo=UTC))
+    stamps = np.array([back], np.int64)
+    assert silences(last, stamps, 0, 300 * S, back) == [(datetime_to_ts(datetime(2026, 12, 24, 22, 4, 30, tzinfo=UTC)) + 1, 0)]
+    assert silences(last, stamps, 0, 300 * S, back, closures.spans(("EURUSD",))) == []
+    seen = {"EURUSD": last, "GBPUSD": last}
+    noon = datetime_to_ts(datetime(2026, 12, 25, 12, 0, tzinfo=UTC))
+    blind = CircuitBreakers(RULES, ["EURUSD", "GBPUSD"], BreakerLimits(cooldown_s=900, probation_s=600))
+    assert blind.review(noon, seen, ROOM).system_open
+    b = CircuitBreakers(RULES, ["EURUSD", "GBPUSD"], BreakerLimits(cooldown_s=900, probation_s=600), closures)
+    assert not b.review(noon, seen, ROOM).system_open and not b.system.events
+    euro_only = MarketClosures([MarketClosure(last + 30 * S, back - 5 * S, frozenset({"EURUSD"}), "euro holiday")])
+    partly = CircuitBreakers(RULES, ["EURUSD", "GBPUSD"], BreakerLimits(cooldown_s=900, probation_s=600), euro_only)
+    update = partly.review(noon, seen, ROOM)
+    assert update.system_open and "stale data: GBPUSD" in partly.system.events[0].trigger
+    # probation counts market time: tripped an hour before the break, its 10 minutes end after the reopening
+    b.system.trip(last - 3600 * S, "kill switch: test", "halt", 0)
+    assert b.system.due_ns() == last - 3600 * S + 900 * S
+    b.system.tick(last - 3600 * S + 900 * S, True)
+    assert b.system.due_ns() == last - 3600 * S + 1500 * S  # 25 min after the trip: before the break
+    b.system.trip(last - 300 * S, "kill switch: test", "halt", 0)
+    b.system.tick(last - 300 * S + 900 * S, True)  # half-open from 22:09:30, inside the break
+    assert b.system.due_ns() == datetime_to_ts(datetime(2026, 12, 27, 22, 10, tzinfo=UTC))
