@@ -3,6 +3,7 @@ and the post-trade headroom monitor."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -38,10 +39,9 @@ class ComplianceAgent:
                  consistency_guard: bool = True, news_tz: str | None = None,
                  capital: Mapping[str, tuple[Decimal, str]] | None = None, closures: str | None = None) -> None:
         self.registry = registry
-        self.news = NewsCalendar.from_csv(Path(news_calendar), news_tz) if news_calendar else NewsCalendar()
-        breaks = MarketClosures.from_csv(Path(closures)) if closures else MarketClosures()
-        self.accounts = {acc: AccountRules(rules[acc], costs[acc], registry, self.news, consistency_guard, breaks)
+        self.accounts = {acc: AccountRules(rules[acc], costs[acc], registry, None, consistency_guard)
                          for acc in rules}
+        self._files(news_calendar, news_tz, closures)
         self.conduct = CrossAccountConduct(rules, owners, capital)
         self.last: dict[str, AccountSnapshot] = {}
         self.last_events = 0
@@ -50,6 +50,22 @@ class ComplianceAgent:
                   for acc in rules} if prior_trades and settings.enabled else {}
         self.odds = PassOddsMonitor(settings, {acc: float((risk_pct or {}).get(acc, 0.5)) for acc in rules}, priors,
                                     consistency_guard)
+
+    def _files(self, news_calendar: str | None, news_tz: str | None, closures: str | None) -> None:
+        """Read the news calendar and the market closures (files the operator edits: next week's export,
+        the breaks a firm announces) into every account's rules."""
+        self.news = NewsCalendar.from_csv(Path(news_calendar), news_tz) if news_calendar else NewsCalendar()
+        breaks = MarketClosures.from_csv(Path(closures)) if closures else MarketClosures()
+        for rules in self.accounts.values():
+            rules.news, rules.closures = self.news, breaks
+
+    def refresh(self, *args: object) -> None:
+        """A resumed desk's agent, given its settings again (``actors.shell``): the files as they are now,
+        not as they were when its state was saved."""
+        bound = inspect.signature(ComplianceAgent.__init__).bind(self, *args)
+        bound.apply_defaults()
+        a = bound.arguments
+        self._files(a["news_calendar"], a["news_tz"], a["closures"])
 
     def _with_odds(self, acc: str, snap: AccountSnapshot, head: Headroom, trades: Sequence[ClosedTrade]) -> Headroom:
         """The headroom with the pass-odds monitor's answer, re-run after closed trades (at most

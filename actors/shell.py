@@ -69,7 +69,8 @@ class _Unsaved:
 
 
 class AgentShell:
-    """Hosts one agent object. ``factory`` builds it fresh; saved state, if present, wins."""
+    """Hosts one agent object. ``factory`` builds it fresh; saved state, if present, wins, and an agent
+    with a ``refresh`` method is then given the factory's arguments to read its files again."""
 
     def __init__(self, name: str, state_dir: str, factory: Any, *args: Any, run_id: str = "", key: bytes,
                  persist: bool = True) -> None:
@@ -82,6 +83,9 @@ class AgentShell:
         if saved is not None:
             self.agent, self.last_seq, self.recent, self.stats = saved
             self.stats["restarts"] = self.stats.get("restarts", 0) + 1
+            refresh = getattr(self.agent, "refresh", None)
+            if callable(refresh):  # what an agent reads from files the operator edits between runs (calendars)
+                refresh(*args)
         else:
             self.agent = factory(*args)
             self.last_seq = 0

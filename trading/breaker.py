@@ -302,11 +302,8 @@ class CircuitBreakers:
                  closures: MarketClosures | None = None) -> None:
         self.limits = lim = limits
         self.rules = rules
-        closures = closures or MarketClosures()
-        self.closed = {s: closures.spans((s,)) for s in symbols}  # each instrument's holidays: no stale feed
-        self.desk_closed = desk = closures.spans(symbols, every=True)  # every instrument's: probation waits
-        self.accounts = {a: Breaker(Tier.ACCOUNT, a, lim.cooldown_s, lim.probation_s, closed=desk) for a in rules}
-        self.system = Breaker(Tier.SYSTEM, "desk", lim.cooldown_s, lim.probation_s, closed=desk)
+        self.accounts = {a: Breaker(Tier.ACCOUNT, a, lim.cooldown_s, lim.probation_s) for a in rules}
+        self.system = Breaker(Tier.SYSTEM, "desk", lim.cooldown_s, lim.probation_s)
         self.agents: dict[str, Breaker] = {}
         self.last_seen = {s: 0 for s in symbols}
         self.flattened_day: dict[str, object] = {}
@@ -317,6 +314,16 @@ class CircuitBreakers:
         self.slips: dict[str, deque[int]] = {}
         self.rejects: dict[tuple[str, object], int] = defaultdict(int)
         self.reduced: set[str] = set()
+        self.set_closures(symbols, closures)
+
+    def set_closures(self, symbols: list[str], closures: MarketClosures | None) -> None:
+        """Market hours besides the weekends: each instrument's breaks (its silence there is no stale
+        feed), and those of every instrument (probation waits through them)."""
+        closures = closures or MarketClosures()
+        self.closed = {s: closures.spans((s,)) for s in symbols}
+        self.desk_closed = closures.spans(symbols, every=True)
+        for breaker in (self.system, *self.accounts.values(), *self.agents.values()):
+            breaker.closed = self.desk_closed
 
     def __setstate__(self, state: dict[str, object]) -> None:  # breakers saved before market closures
         self.__dict__.update({"closed": {}, "desk_closed": (), **state})

@@ -13,10 +13,11 @@ Layout, one break a row, times ISO (a time without a zone is UTC, as the columns
     start_utc,end_utc,symbols,title
     2026-12-24T22:00:00Z,2026-12-25T22:00:00Z,*,Christmas Day: spot FX closed
 
-``symbols``: ``*`` (every instrument) or the symbols it closes, separated by spaces. Lines after the
-header that start with ``#`` are comments. A break is judged
-long with the closure it runs into: one that lasts until the weekend close (an early close on a
-Friday) is as long as the weekend. A malformed row is an error naming its line.
+``symbols``: ``*`` (every instrument) or the symbols it closes, as the desk's instruments name them,
+separated by spaces (the settings refuse one the desk does not know). Lines after the header that start
+with ``#`` are comments. The breaks of one symbol that touch or overlap are one break, judged long as a
+whole (an early close, then the holiday), and one that lasts until the weekend close (an early close on
+a Friday) is as long as the weekend. A malformed row is an error naming its line.
 """
 
 from __future__ import annotations
@@ -42,10 +43,11 @@ class MarketClosure:
     end_ns: int
     symbols: frozenset[str] | None  # None: every instrument
     title: str
+    line: int = 0  # its line in the file (0: not from one)
 
-    def closes(self, symbols: Iterable[str] | None) -> bool:
-        """Does the break close one of ``symbols`` (None: any instrument)?"""
-        return self.symbols is None or symbols is None or not self.symbols.isdisjoint(symbols)
+    def closes(self, symbol: str | None) -> bool:
+        """Does the break close ``symbol`` (None: does it close every instrument)?"""
+        return self.symbols is None or (symbol is not None and symbol in self.symbols)
 
     def longer_than(self, limit_ns: int) -> bool:
         """Longer than ``limit_ns`` on its own, or because it runs into the weekend close."""
@@ -53,23 +55,63 @@ class MarketClosure:
 
 
 class MarketClosures:
-    """Breaks sorted by their start, searched by instruments and length."""
+    """Breaks sorted by their start, searched by instrument and length. For one instrument, the breaks
+    that close it and touch or overlap are one break (an early close, then a holiday)."""
 
     def __init__(self, closures: Iterable[MarketClosure] = (), source: str = "") -> None:
         self.closures = sorted(closures, key=lambda c: (c.start_ns, c.end_ns))
-        self._starts = [c.start_ns for c in self.closures]
         self.source = source
+        self._breaks: dict[str | None, tuple[list[MarketClosure], list[int]]] = {}
 
     def __len__(self) -> int:
         return len(self.closures)
 
-    def next_long(self, ts_ns: int, symbols: Iterable[str] | None, limit_ns: int) -> MarketClosure | None:
+    def __getstate__(self) -> dict[str, object]:  # the merged breaks are worked out again when asked
+        return {"closures": self.closures, "source": self.source}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._breaks = {}
+
+    def breaks(self, symbol: str | None) -> tuple[list[MarketClosure], list[int]]:
+        """The breaks that close ``symbol`` (None: every instrument), touching and overlapping ones merged
+        (their titles joined), and their starts."""
+        if symbol not in self._breaks:
+            merged: list[MarketClosure] = []
+            for c in self.closures:
+                if not c.closes(symbol):
+                    continue
+                if merged and c.start_ns <= merged[-1].end_ns:
+                    last = merged[-1]
+                    merged[-1] = MarketClosure(last.start_ns, max(last.end_ns, c.end_ns), last.symbols,
+                                               last.title if c.end_ns <= last.end_ns else f"{last.title} + {c.title}",
+                                               last.line)
+                else:
+                    merged.append(c)
+            self._breaks[symbol] = (merged, [b.start_ns for b in merged])
+        return self._breaks[symbol]
+
+    def next_long(self, ts_ns: int, symbols: Iterable[str], limit_ns: int) -> MarketClosure | None:
         """The first break starting at or after ``ts_ns``, longer than ``limit_ns``, that closes one of
-        ``symbols`` (None: any instrument)."""
-        wanted = None if symbols is None else frozenset(symbols)
-        for c in self.closures[bisect.bisect_left(self._starts, ts_ns):]:
-            if c.closes(wanted) and c.longer_than(limit_ns):
-                return c
+        ``symbols``."""
+        found: MarketClosure | None = None
+        for symbol in set(symbols):
+            merged, starts = self.breaks(symbol)
+            for b in merged[bisect.bisect_left(starts, ts_ns):]:
+                if found is not None and b.start_ns >= found.start_ns:
+                    break
+                if b.longer_than(limit_ns):
+                    found = b
+                    break
+        return found
+
+    def during(self, ts_ns: int, symbols: Iterable[str], limit_ns: int) -> MarketClosure | None:
+        """A break under way at ``ts_ns``, longer than ``limit_ns``, that closes one of ``symbols``."""
+        for symbol in sorted(set(symbols)):
+            merged, starts = self.breaks(symbol)
+            k = bisect.bisect_right(starts, ts_ns) - 1  # merged breaks are disjoint: only the last can hold ts
+            if k >= 0 and ts_ns < merged[k].end_ns and merged[k].longer_than(limit_ns):
+                return merged[k]
         return None
 
     def spans(self, symbols: Iterable[str], every: bool = False) -> Spans:
@@ -79,18 +121,10 @@ class MarketClosures:
         return tuple((c.start_ns, c.end_ns) for c in self.closures
                      if (c.symbols is None or (wanted <= c.symbols if every else not wanted.isdisjoint(c.symbols))))
 
-    def during(self, ts_ns: int, symbols: Iterable[str] | None, limit_ns: int) -> MarketClosure | None:
-        """A break under way at ``ts_ns``, longer than ``limit_ns``, that closes one of ``symbols``."""
-        wanted = None if symbols is None else frozenset(symbols)
-        for c in self.closures[:bisect.bisect_right(self._starts, ts_ns)]:
-            if ts_ns < c.end_ns and c.closes(wanted) and c.longer_than(limit_ns):
-                return c
-        return None
-
     @classmethod
     def from_csv(cls, path: Path) -> MarketClosures:
         """The breaks in ``path`` (the layout above); a bad row raises ``InvalidValue`` naming its line."""
-        with open_regular(path, "the market closures", CLOSURES_MAX_BYTES) as fh:
+        with open_regular(path, "the market closures list", CLOSURES_MAX_BYTES) as fh:
             lines = (line if not line.lstrip().startswith("#") or n == 0 else "\n" for n, line in enumerate(fh))
             reader = csv.DictReader(lines, strict=True)  # a comment is a blank line: line numbers hold
             try:
@@ -104,7 +138,7 @@ class MarketClosures:
                     try:
                         if None in raw:
                             raise ValueError("more fields than the header has: quote a title holding a comma")
-                        out.append(_closure(row))
+                        out.append(_closure(row, reader.line_num))
                     except (KeyError, ValueError, OverflowError) as exc:
                         raise InvalidValue(f"{path}:{reader.line_num}", ",".join(row.values()),
                                            f"not a market closure ({exc})") from None
@@ -116,15 +150,21 @@ class MarketClosures:
         return cls(out, str(path))
 
 
+FIRST_YEAR, LAST_YEAR = 1971, 2200  # market time is worked out in int64 nanoseconds (to 2262)
+
+
 def _moment(text: str) -> int:
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return datetime_to_ts(moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC))
+    moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    if not FIRST_YEAR <= moment.astimezone(UTC).year <= LAST_YEAR:
+        raise ValueError(f"{text}: a year from {FIRST_YEAR} to {LAST_YEAR}")
+    return datetime_to_ts(moment)
 
 
-def _closure(row: dict[str, str]) -> MarketClosure:
+def _closure(row: dict[str, str], line: int = 0) -> MarketClosure:
     start, end = _moment(row["start_utc"]), _moment(row["end_utc"])
     if end <= start:
-        raise ValueError("it ends before it starts")
+        raise ValueError("it ends at or before its start")
     names = row["symbols"].split()
     if not names:
         raise ValueError("no symbols: give * for every instrument")
@@ -133,4 +173,4 @@ def _closure(row: dict[str, str]) -> MarketClosure:
     if any(not n.isalnum() for n in names if n != "*"):
         raise ValueError(f"symbols are alphanumeric, separated by spaces (not {row['symbols']!r})")
     return MarketClosure(start, end, None if names == ["*"] else frozenset(names),
-                         row["title"] or "market closure")
+                         row["title"] or "market closure", line)

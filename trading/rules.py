@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import KW_ONLY, dataclass
+from dataclasses import KW_ONLY, dataclass, fields
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -108,14 +108,23 @@ class Holding:
 
     weekend: bool = True
     overnight: bool = True
-    max_break_minutes: int = 0
     flat_minutes_before: int = 15
     min_hold_seconds: int = 0
+    max_break_minutes: int = 0  # last: a state saved before it holds the fields above, in this order
 
     def __post_init__(self) -> None:
         for name in ("max_break_minutes", "flat_minutes_before", "min_hold_seconds"):
             if getattr(self, name) < 0:
                 raise InvalidValue(f"holding.{name}", getattr(self, name), "must not be negative")
+
+    def __getstate__(self) -> list[object]:
+        return [getattr(self, f.name) for f in fields(self)]
+
+    def __setstate__(self, state: list[object]) -> None:
+        """A frozen slotted dataclass pickles as its values in field order; one saved before a later
+        field was added (max_break_minutes) is shorter, and that field takes its default."""
+        for i, f in enumerate(fields(self)):
+            object.__setattr__(self, f.name, state[i] if i < len(state) else f.default)
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,11 +300,11 @@ class FirmRules:
         return initial_balance * self.max_loss_pct / 100
 
     def flat_deadline_ns(self, ts_ns: int, closures: MarketClosures | None = None,
-                         symbols: Iterable[str] | None = None) -> tuple[int, str]:
+                         symbols: Iterable[str] = ()) -> tuple[int, str]:
         """The next instant by which a holding rule wants positions closed (0 = none), and which.
 
         With ``closures``, a market closure longer than ``holding.max_break_minutes`` that closes one
-        of ``symbols`` (None: any) is such a close too: "market closure (its title)"."""
+        of ``symbols`` (those held, or the desk's) is such a close too: "market closure (its title)"."""
         deadlines = []
         if not self.holding.weekend:
             deadlines.append((next_weekend_close_ns(ts_ns), "weekend holding"))
@@ -311,12 +320,12 @@ class FirmRules:
         return close - self.holding.flat_minutes_before * 60 * NS_PER_S, why
 
     def instants(self, since_ns: int, until_ns: int, closures: MarketClosures | None = None,
-                 symbols: Iterable[str] | None = None) -> list[int]:
+                 symbols: Iterable[str] = ()) -> list[int]:
         """Every instant in (since, until] at which the account must be judged on its own: each
         daily reset (the day's reference is taken there, from the state just before it) and each
         deadline by which a holding rule wants it flat (market ``closures`` of ``symbols`` among
         them). Resets on a closed market count too."""
-        out = []
+        out, symbols = [], tuple(symbols)
         reset = self.next_reset_ns(since_ns)
         while reset <= until_ns:
             out.append(reset)

@@ -631,6 +631,13 @@ class Settings(BaseSettings):
         for sym in self.strategy.instruments:
             if sym not in symbols:
                 problems.append(f"strategy.instruments: unknown instrument {sym!r} (known: {', '.join(symbols)})")
+        if (closures := self.agents.compliance.market_closures) is not None:  # read and checked in its section
+            for brk in MarketClosures.from_csv(closures).closures:
+                unknown = sorted((brk.symbols or frozenset()) - set(symbols))
+                if unknown:  # a break of a symbol the desk does not know protects nothing: a typo, or another desk's
+                    problems.append(f"agents.compliance.market_closures: {closures}:{brk.line}: unknown instrument "
+                                    f"{', '.join(map(repr, unknown))} (known: {', '.join(symbols)}): name the "
+                                    "instruments as `instruments` does, and only those the desk trades")
         if problems:  # each names its key; the currency routes below need the names right
             raise ValueError("\n".join(problems))
         rates = ConversionRates(self.registry())

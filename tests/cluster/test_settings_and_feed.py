@@ -596,7 +596,12 @@ def test_a_session_cuts_its_batch_where_an_ftmo_account_closes_before_a_market_c
 def test_a_malformed_market_closures_file_is_refused_naming_its_line(tmp_path) -> None:
     bad = tmp_path / "closures.csv"
     bad.write_text("start_utc,end_utc,symbols,title\n2026-12-25T22:00:00Z,2026-12-24T22:00:00Z,*,backwards\n")
-    with pytest.raises(SettingsError, match=r"market_closures: .*closures\.csv:2.*ends before it starts"):
+    with pytest.raises(SettingsError, match=r"market_closures: .*closures\.csv:2.*ends at or before its start"):
+        load_settings(write(tmp_path, lambda d: d["agents"]["compliance"].update(market_closures=str(bad))))
+    # a break of a symbol the desk does not know protects nothing: a typo, or another desk's
+    bad.write_text("start_utc,end_utc,symbols,title\n# comment\n2026-12-22T18:00:00Z,2026-12-23T18:00:00Z,eurusd GBPUSD,x\n")
+    with pytest.raises(SettingsError, match=r"market_closures: .*closures\.csv:3: unknown instrument 'eurusd' "
+                                            r"\(known: EURUSD, GBPUSD, USDJPY\)"):
         load_settings(write(tmp_path, lambda d: d["agents"]["compliance"].update(market_closures=str(bad))))
 
 

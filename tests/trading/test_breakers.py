@@ -313,3 +313,17 @@ def test_a_holiday_in_the_market_closures_is_not_a_stale_feed_and_proves_nothing
     b.system.trip(last - 300 * S, "kill switch: test", "halt", 0)
     b.system.tick(last - 300 * S + 900 * S, True)  # half-open from 22:09:30, inside the break
     assert b.system.due_ns() == datetime_to_ts(datetime(2026, 12, 27, 22, 10, tzinfo=UTC))
+
+
+def test_a_resumed_breaker_agent_reads_the_market_closures_again(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from actors.breaker import CircuitBreakerAgent
+
+    path = tmp_path / "closures.csv"
+    path.write_text("start_utc,end_utc,symbols,title\n")
+    agent = CircuitBreakerAgent(RULES, ["EURUSD"], BreakerLimits(), str(path))
+    assert agent.breakers.closed == {"EURUSD": ()} and agent.breakers.system.closed == ()
+    path.write_text("start_utc,end_utc,symbols,title\n2026-12-24T22:00:00Z,2026-12-25T22:00:00Z,*,Christmas\n")
+    agent.refresh(RULES, ["EURUSD"], BreakerLimits(), str(path))
+    span = (datetime_to_ts(datetime(2026, 12, 24, 22, tzinfo=UTC)), datetime_to_ts(datetime(2026, 12, 25, 22, tzinfo=UTC)))
+    assert agent.breakers.closed == {"EURUSD": (span,)}
+    assert agent.breakers.system.closed == agent.breakers.accounts["acc"].closed == (span,)

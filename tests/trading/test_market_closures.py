@@ -96,6 +96,21 @@ def test_a_break_counts_only_when_longer_than_the_limit_and_only_for_the_symbols
     assert "yen desk" in acc.observe(snap(tuesday - 5 * MIN, (position(), yen)), rates).flatten_reason
 
 
+@pytest.mark.parametrize("rows", [
+    [(0, 90, None, "early close"), (90, 180, None, "maintenance")],  # back to back: 3 hours
+    [(0, 90, None, "a"), (60, 150, None, "b")],  # overlapping: 2.5 hours
+    [(0, 60, frozenset({"EURUSD"}), "EURUSD early close"), (30, 1440, None, "holiday")],  # short into long
+])
+def test_breaks_that_touch_or_overlap_on_a_symbol_are_one_break(registry, rows) -> None:  # type: ignore[no-untyped-def]
+    at = ts(2026, 12, 22, 18, 0)
+    closures = MarketClosures([MarketClosure(at + a * MIN, at + b * MIN, syms, title) for a, b, syms, title in rows])
+    acc, rates = account("ftmo.funded", registry, closures)
+    reason = acc.observe(snap(at - 15 * MIN, (position(),)), rates).flatten_reason
+    assert reason.startswith(f"market closure ({rows[0][3]} + {rows[1][3]})"), reason
+    assert acc.check([order(at - 16 * MIN)], snap(at - 16 * MIN), rates).rule == "market_closure"
+    assert acc.observe(snap(at - 16 * MIN, (position(),)), rates).flatten_reason == ""
+
+
 def test_an_early_close_that_runs_into_the_weekend_is_as_long_as_the_weekend(registry) -> None:  # type: ignore[no-untyped-def]
     friday_close = ts(2026, 3, 6, 22, 0)  # 17:00 New York
     early = MarketClosures([MarketClosure(friday_close - 75 * MIN, friday_close, None, "early close")])
@@ -139,12 +154,13 @@ def write(tmp_path: Path, body: str) -> Path:
 
 
 @pytest.mark.parametrize(("body", "says"), [
-    ("2026-12-25T22:00:00Z,2026-12-24T22:00:00Z,*,backwards\n", "ends before it starts"),
+    ("2026-12-25T22:00:00Z,2026-12-24T22:00:00Z,*,backwards\n", "ends at or before its start"),
     ("2026-12-24T22:00:00Z,2026-12-25T22:00:00Z,,no symbols\n", "no symbols"),
     ("2026-12-24T22:00:00Z,2026-12-25T22:00:00Z,* EURUSD,both\n", "give it alone"),
     ("2026-12-24T22:00:00Z,2026-12-25T22:00:00Z,EUR/USD,slash\n", "alphanumeric"),
     ("2026-12-24T22:00:00Z,2026-12-25T22:00:00Z,*,Christmas, closed\n", "quote a title holding a comma"),
     ("24/12/2026,2026-12-25T22:00:00Z,*,not ISO\n", "not a market closure"),
+    ("9999-12-31T00:00:00Z,9999-12-31T01:00:00Z,EURUSD,a typo's year\n", "a year from 1971 to 2200"),
 ])
 def test_a_bad_row_is_named_by_its_line(tmp_path: Path, body: str, says: str) -> None:
     path = write(tmp_path, "# a comment\n" + body)
@@ -164,6 +180,41 @@ def test_a_file_that_is_not_a_closures_file_is_refused_in_one_line(tmp_path: Pat
     local = write(tmp_path, "2026-12-24T22:00:00,2026-12-25T22:00:00,US500 DE40,no zone: UTC\n")
     (brk,) = MarketClosures.from_csv(local).closures
     assert (brk.start_ns, brk.symbols) == (CHRISTMAS, frozenset({"US500", "DE40"}))
+
+
+def test_holding_rules_saved_before_max_break_minutes_load_with_their_own_values() -> None:
+    """A frozen slotted dataclass pickles as its values in field order: a Holding saved by an older desk
+    is [weekend, overnight, flat_minutes_before, min_hold_seconds], and the new field takes its default."""
+    from trading.rules import Holding
+
+    old = object.__new__(Holding)
+    old.__setstate__([False, True, 15, 30])
+    assert old == Holding(weekend=False, flat_minutes_before=15, min_hold_seconds=30, max_break_minutes=0)
+    funded = load_preset("ftmo.funded")
+    assert pickle.loads(pickle.dumps(funded)) == funded
+
+
+def test_a_resumed_desk_reads_the_closures_and_the_news_calendar_as_they_are_now(registry, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The operator adds the break the firm announced (or loads next week's news) and restarts the desk: the
+    agents come back from their saved state (actors/shell.py) and read the files again."""
+    from actors.compliance import ComplianceAgent
+    from actors.shell import AgentShell
+
+    closures, news = write(tmp_path, ""), tmp_path / "news.csv"
+    news.write_text("time_utc,currency,impact,title\n2026-12-21T13:30:00Z,USD,medium,claims\n")
+    args = (registry, {"acc": load_preset("ftmo.funded")}, {"acc": CostAllowance()}, None, str(news), None, None,
+            None, True, None, None, str(closures))
+    tuesday = ts(2026, 12, 22, 18, 0)
+    held = {"acc": snap(tuesday - 15 * MIN, (position(opened=tuesday - 60 * MIN),))}
+    marks = {"EURUSD": Decimal("1.1"), "GBPUSD": Decimal("1.27"), "USDJPY": Decimal("150")}
+    shell = AgentShell("compliance", str(tmp_path / "state"), ComplianceAgent, *args, run_id="r", key=b"k" * 32)
+    assert shell.call(1, "observe", held, marks)["acc"].flatten_reason == ""
+    write(tmp_path, "2026-12-22T18:00:00Z,2026-12-23T18:00:00Z,*,announced outage\n")
+    news.write_text("time_utc,currency,impact,title\n2026-12-28T13:30:00Z,USD,medium,claims\n")
+    again = AgentShell("compliance", str(tmp_path / "state"), ComplianceAgent, *args, run_id="r", key=b"k" * 32)
+    assert again.restored
+    assert "announced outage" in again.call(2, "observe", held, marks)["acc"].flatten_reason
+    assert [e.ts_ns for e in again.agent.news.events] == [ts(2026, 12, 28, 13, 30)]
 
 
 def test_an_account_saved_before_closures_were_read_resumes_without_them(registry) -> None:  # type: ignore[no-untyped-def]
