@@ -18,13 +18,13 @@ class CircuitBreakerAgent:
                  closures: str | None = None) -> None:
         self.breakers = CircuitBreakers(rules, symbols, limits,
                                         MarketClosures.from_csv(Path(closures)) if closures else None)
+        self.last_events = 0
 
     def refresh(self, rules: dict[str, FirmRules], symbols: list[str], limits: BreakerLimits,
                 closures: str | None = None) -> None:
         """A resumed desk's agent, given its settings again (``actors.shell``): the market closures as
         the file holds them now."""
         self.breakers.set_closures(symbols, MarketClosures.from_csv(Path(closures)) if closures else None)
-        self.last_events = 0
 
     def on_batch(self, ts_ns: int, last_ts: Mapping[str, int], headrooms: Mapping[str, Headroom],
                  health: DeskHealth | None = None) -> BreakerUpdate:
