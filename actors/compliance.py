@@ -59,6 +59,12 @@ class ComplianceAgent:
         for rules in self.accounts.values():
             rules.news, rules.closures = self.news, breaks
 
+    def calendars(self) -> dict[str, object]:
+        """The files it reads the news and the market closures from, and how many events and breaks each held."""
+        closures = next(iter(self.accounts.values())).closures if self.accounts else MarketClosures()
+        return {"news_calendar": self.news.source, "news_events": len(self.news),
+                "market_closures": closures.source, "closures": len(closures)}
+
     def refresh(self, *args: object) -> None:
         """A resumed desk's agent, given its settings again (``actors.shell``): the files as they are now,
         not as they were when its state was saved."""

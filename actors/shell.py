@@ -69,12 +69,13 @@ class _Unsaved:
 
 
 class AgentShell:
-    """Hosts one agent object. ``factory`` builds it fresh; saved state, if present, wins, and an agent
-    with a ``refresh`` method is then given the factory's arguments to read its files again."""
+    """Hosts one agent object. ``factory`` builds it fresh; saved state, if present, wins. ``reload``
+    gives an agent with a ``refresh`` method the factory's arguments again, to read its files anew."""
 
     def __init__(self, name: str, state_dir: str, factory: Any, *args: Any, run_id: str = "", key: bytes,
                  persist: bool = True) -> None:
         self.name = name
+        self.args = args  # the factory's arguments: this start's settings (``reload``)
         self.store: StateStore | _Unsaved = (StateStore(state_location(state_dir, name), run_id or Path(state_dir).name,
                                                         name, key=key) if persist else _Unsaved())
         saved = self.store.load()
@@ -83,9 +84,6 @@ class AgentShell:
         if saved is not None:
             self.agent, self.last_seq, self.recent, self.stats = saved
             self.stats["restarts"] = self.stats.get("restarts", 0) + 1
-            refresh = getattr(self.agent, "refresh", None)
-            if callable(refresh):  # what an agent reads from files the operator edits between runs (calendars)
-                refresh(*args)
         else:
             self.agent = factory(*args)
             self.last_seq = 0
@@ -131,6 +129,19 @@ class AgentShell:
         spent[1] += applied - start
         spent[2] += saved - applied
         return result
+
+    def reload(self) -> bool:
+        """At a desk's start, before its first call: an agent restored from saved state reads what it
+        reads from files the operator edits between runs (the news calendar, the market closures) as
+        they are now, and the state is saved at once, so a restart of the actor later in the run
+        restores the same (Ray's restarts never call this: the run's answers do not depend on them).
+        Whether the agent has anything to read."""
+        refresh = getattr(self.agent, "refresh", None)
+        if not callable(refresh):
+            return False
+        refresh(*self.args)
+        self.store.save(self.last_seq, (self.agent, self.last_seq, self.recent, self.stats))
+        return True
 
     def query(self, method: str, *args: Any) -> Any:
         """A read-only call: no sequence, no save."""

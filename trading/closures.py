@@ -142,8 +142,8 @@ class MarketClosures:
                     except (KeyError, ValueError, OverflowError) as exc:
                         raise InvalidValue(f"{path}:{reader.line_num}", ",".join(row.values()),
                                            f"not a market closure ({exc})") from None
-            except csv.Error as exc:
-                raise InvalidValue(f"{path}:{reader.line_num}", "", f"not a CSV file Octet can read ({exc})") \
+            except csv.Error as exc:  # the reader's own count: the row's is not updated by a row that failed
+                raise InvalidValue(f"{path}:{reader.reader.line_num}", "", f"not a CSV file Octet can read ({exc})") \
                     from None
             except UnicodeDecodeError:
                 raise InvalidValue(str(path), "", "not UTF-8 text: save it as UTF-8 CSV") from None

@@ -123,6 +123,8 @@ class Holding:
     def __setstate__(self, state: list[object]) -> None:
         """A frozen slotted dataclass pickles as its values in field order; one saved before a later
         field was added (max_break_minutes) is shorter, and that field takes its default."""
+        if len(state) > len(fields(self)):
+            raise ValueError(f"holding rules saved with {len(state)} fields, this version knows {len(fields(self))}")
         for i, f in enumerate(fields(self)):
             object.__setattr__(self, f.name, state[i] if i < len(state) else f.default)
 

@@ -50,6 +50,7 @@ class LocalHandle:
         self.call = _Method(shell.call)
         self.query = _Method(shell.query)
         self.info = _Method(shell.info)
+        self.reload = _Method(shell.reload)
 
 
 def is_ref(x: Any) -> bool:

@@ -166,7 +166,7 @@ FUTURE_SKEW_S = 5.0  # a request stamped further ahead than this is refused (its
 # What the agents save changes shape now and then (issue 19, nine times: the Wyckoff detector's state); a run
 # is resumed only by code that reads its shape. Bump it with such a change
 # (tests/trading/test_wyckoff.py pins the detector's part).
-STATE_FORMAT = 15
+STATE_FORMAT = 16  # 16: a firm's holding rules gained max_break_minutes (market closures)
 
 
 class ResumeRefused(RuntimeError):
@@ -348,6 +348,8 @@ class Session:
             self.exec_address = address
             topo = build(self.settings, state, f"octet-{self.run_id}", address, self.run_id, self.kafka,
                          self.exec_creds, state_key(data_dir), in_process=self.in_process)
+            if self.saved[0] is not None:  # a resumed desk: its agents read the files as this session does
+                rt.get([ref.handle.reload.remote() for ref in topo.all()])
             self.venue = GrpcExecutionClient(address, self.registry, catch_up=False,  # the breaker's direct line
                                              credentials=self.exec_creds,
                                              reconnect_for=self.settings.execution.reconnect_seconds)

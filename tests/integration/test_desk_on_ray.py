@@ -32,6 +32,7 @@ from cluster.storage.store import RECORDS, SessionStore
 from tests.conftest import ROOT
 from trading.market import TickBatch, datetime_to_ts
 from trading.orders import Order, OrderType, Side
+from trading.presets import PRESET_DIR
 
 pytestmark = pytest.mark.ray
 S = 1_000_000_000
@@ -109,8 +110,22 @@ def test_a_desk_stopped_mid_run_resumes_with_nothing_lost_or_doubled_and_adopts_
                                      np.array([pts(mid)], np.int64), np.array([pts(mid) + 1], np.int64), np.ones(1)))
         stranger.close()
 
-        second = Session(settings, SessionStore.sqlite(tmp_path), "desk1", desk=run, keep_records=True)
+        # ... and the operator adds a break the firm announced: the resumed desk's agents read it
+        breaks = tmp_path / "closures.csv"
+        breaks.write_text((PRESET_DIR / "market_closures.csv").read_text()
+                          + "2026-12-22T18:00:00Z,2026-12-23T18:00:00Z,*,announced outage\n")
+        compliance = settings.agents.compliance.model_copy(update={"market_closures": breaks})
+        settings = settings.model_copy(update={"agents": settings.agents.model_copy(update={"compliance": compliance})})
+        seen: list[dict] = []  # type: ignore[type-arg]
+
+        def calendars(p, topo) -> None:  # type: ignore[no-untyped-def]
+            if not seen:
+                seen.append(topo.agents["compliance"].query("calendars"))
+
+        second = Session(settings, SessionStore.sqlite(tmp_path), "desk1", desk=run, keep_records=True,
+                         on_batch=calendars)
         result = second.run(ReplayFeed(ticks))
+        assert seen and (seen[0]["market_closures"], seen[0]["closures"]) == (str(breaks), 11)
         notes = [n for r in result.records for n in r.notes]
         resolved = [n[2]["event"] for n in notes if n[0] == "reconcile"]
         assert len(resolved) == 1 and resolved[0].startswith(f"{acc} stranger-1: the desk held nothing, rust_exec long")

@@ -161,6 +161,7 @@ def write(tmp_path: Path, body: str) -> Path:
     ("2026-12-24T22:00:00Z,2026-12-25T22:00:00Z,*,Christmas, closed\n", "quote a title holding a comma"),
     ("24/12/2026,2026-12-25T22:00:00Z,*,not ISO\n", "not a market closure"),
     ("9999-12-31T00:00:00Z,9999-12-31T01:00:00Z,EURUSD,a typo's year\n", "a year from 1971 to 2200"),
+    ('2026-12-24T22:00:00Z,2026-12-25T22:00:00Z,*,"Christmas" closed\n', "not a CSV file Octet can read"),
 ])
 def test_a_bad_row_is_named_by_its_line(tmp_path: Path, body: str, says: str) -> None:
     path = write(tmp_path, "# a comment\n" + body)
@@ -195,8 +196,9 @@ def test_holding_rules_saved_before_max_break_minutes_load_with_their_own_values
 
 
 def test_a_resumed_desk_reads_the_closures_and_the_news_calendar_as_they_are_now(registry, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    """The operator adds the break the firm announced (or loads next week's news) and restarts the desk: the
-    agents come back from their saved state (actors/shell.py) and read the files again."""
+    """The operator adds the break the firm announced (or loads next week's news) and starts the desk again:
+    its agents come back from their saved state (actors/shell.py) and read the files again. An actor Ray
+    restarts mid-run does not: its answers are the run's, whatever changed on disk."""
     from actors.compliance import ComplianceAgent
     from actors.shell import AgentShell
 
@@ -211,10 +213,15 @@ def test_a_resumed_desk_reads_the_closures_and_the_news_calendar_as_they_are_now
     assert shell.call(1, "observe", held, marks)["acc"].flatten_reason == ""
     write(tmp_path, "2026-12-22T18:00:00Z,2026-12-23T18:00:00Z,*,announced outage\n")
     news.write_text("time_utc,currency,impact,title\n2026-12-28T13:30:00Z,USD,medium,claims\n")
+    restarted = AgentShell("compliance", str(tmp_path / "state"), ComplianceAgent, *args, run_id="r", key=b"k" * 32)
+    assert restarted.restored  # Ray restarted the actor mid-run: the run's files as it saved them, whatever changed
+    assert restarted.call(2, "observe", held, marks)["acc"].flatten_reason == ""
     again = AgentShell("compliance", str(tmp_path / "state"), ComplianceAgent, *args, run_id="r", key=b"k" * 32)
-    assert again.restored
-    assert "announced outage" in again.call(2, "observe", held, marks)["acc"].flatten_reason
+    assert again.reload()  # the desk started again (Session: before its first call)
+    assert "announced outage" in again.call(3, "observe", held, marks)["acc"].flatten_reason
     assert [e.ts_ns for e in again.agent.news.events] == [ts(2026, 12, 28, 13, 30)]
+    after = AgentShell("compliance", str(tmp_path / "state"), ComplianceAgent, *args, run_id="r", key=b"k" * 32)
+    assert len(after.agent.accounts["acc"].closures) == 1, "a restart after the reload restores what it read"
 
 
 def test_an_account_saved_before_closures_were_read_resumes_without_them(registry) -> None:  # type: ignore[no-untyped-def]
