@@ -448,3 +448,20 @@ def check_config(config: ConfigOpt = Path("octet.yaml")) -> None:
     s = settings_or_exit(config)
     console.print(f"{config}: ok — {len(s.instruments)} instruments, {len(s.accounts)} accounts "
                   f"({', '.join(f'{a.id} ({a.firm})' for a in s.accounts)})")
+    closing = [(a.id, limit) for a in s.accounts if (limit := s.firm_rules(a).holding.max_break_minutes)]
+    if closing:  # what the holding rule on market breaks has to go on, and until when
+        from datetime import UTC, datetime
+
+        from trading.closures import MarketClosures
+        from trading.market import ts_to_datetime
+
+        path = s.agents.compliance.market_closures
+        breaks = MarketClosures.from_csv(path) if path is not None else MarketClosures()
+        who = ", ".join(f"{acc} ({limit} min)" for acc, limit in closing)
+        last = ts_to_datetime(max(c.end_ns for c in breaks.closures)) if len(breaks) else None
+        console.print(f"market closures: {len(breaks)} breaks in {path}"
+                      + (f", the last ending {last:%Y-%m-%d %H:%M} UTC" if last else "")
+                      + f"; closing before each break longer than their limit: {who}")
+        if last is None or last < datetime.now(UTC):
+            console.print("warning: no break is listed from now on, so the holding rule on market breaks has "
+                          "nothing to check: add the breaks your firm announces (agents.compliance.market_closures)")

@@ -593,6 +593,25 @@ def test_a_session_cuts_its_batch_where_an_ftmo_account_closes_before_a_market_c
     assert deadline not in [t for t, _, _, _, _ in blind._cuts(clean, [])]
 
 
+def test_check_config_says_which_breaks_an_ftmo_account_closes_before_and_warns_when_none_is_ahead(tmp_path) -> None:
+    def funded(d, closures: str | None = None) -> None:  # type: ignore[no-untyped-def]
+        d["accounts"][0]["firm"] = "ftmo.funded"
+        if closures is not None:
+            d["agents"]["compliance"]["market_closures"] = closures
+
+    result = CliRunner().invoke(app, ["check-config", "--config", str(write(tmp_path, funded))])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "market closures: 10 breaks in" in text and "the last ending 2031-01-01 22:00 UTC" in text
+    assert "closing before each break longer than their limit: ftmo-100k (120 min)" in text and "warning" not in text
+    past = tmp_path / "past.csv"
+    past.write_text("start_utc,end_utc,symbols,title\n2025-12-24T22:00:00Z,2025-12-25T22:00:00Z,*,Christmas\n")
+    result = CliRunner().invoke(app, ["check-config", "--config", str(write(tmp_path, lambda d: funded(d, str(past))))])
+    assert result.exit_code == 0 and "warning: no break is listed from now on" in " ".join(result.output.split())
+    plain = CliRunner().invoke(app, ["check-config", "--config", str(ROOT / "octet.yaml")])
+    assert "market closures" not in plain.output, "no account's firm has the rule"
+
+
 def test_a_malformed_market_closures_file_is_refused_naming_its_line(tmp_path) -> None:
     bad = tmp_path / "closures.csv"
     bad.write_text("start_utc,end_utc,symbols,title\n2026-12-25T22:00:00Z,2026-12-24T22:00:00Z,*,backwards\n")
