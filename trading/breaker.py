@@ -357,16 +357,17 @@ class CircuitBreakers:
         reasons = []
         since = ts_ns
         limit = int(self.limits.stale_after_s * NS_PER_S)
-        seen = [(s, t) for s, t in self.last_seen.items() if t and ts_ns - t > limit]
-        if seen and market_open(ts_ns):
-            # silent for stale_after_s of market time: a weekend or the instrument's holiday is not
-            # silence (an instrument that has not ticked in the first seconds after the open is not stale)
-            stale = [(s, t) for s, t in seen if market_open(ts_ns, self.closed.get(s, ())) and int(
-                fx_open_ns(np.array([min(t, ts_ns)], np.int64), np.array([ts_ns], np.int64),
-                           self.closed.get(s, ()))[0]) > limit]
-            if stale:
-                reasons.append(f"stale data: {', '.join(sorted(s for s, _ in stale))}")
-                since = min(after_fx_open_ns(min(t, ts_ns), limit + 1, self.closed.get(s, ())) for s, t in stale)
+        # silent for stale_after_s of market time: a weekend or the instrument's holiday is not silence
+        # (an instrument that has not ticked in the first seconds after the open is not stale)
+        stale: list[tuple[str, int]] = []  # (symbol, when its silence passed the limit)
+        for s, t in self.last_seen.items():
+            hours = self.closed.get(s, ())  # the weekends are in market_open and fx_open_ns already
+            if t and ts_ns - t > limit and market_open(ts_ns, hours) and int(
+                    fx_open_ns(np.array([min(t, ts_ns)], np.int64), np.array([ts_ns], np.int64), hours)[0]) > limit:
+                stale.append((s, after_fx_open_ns(min(t, ts_ns), limit + 1, hours)))
+        if stale:
+            reasons.append(f"stale data: {', '.join(sorted(s for s, _ in stale))}")
+            since = min(at for _, at in stale)
         for symbol, spread, reference in health.spreads:  # the desk reviews at each blowout's tick
             reasons.append(f"spread blowout: {symbol} {spread} points, {spread / reference:.0f}x its usual "
                            f"{reference:g} (the median of its recent ticks)")

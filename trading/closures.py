@@ -45,9 +45,8 @@ class MarketClosure:
     title: str
     line: int = 0  # its line in the file (0: not from one)
 
-    def closes(self, symbol: str | None) -> bool:
-        """Does the break close ``symbol`` (None: does it close every instrument)?"""
-        return self.symbols is None or (symbol is not None and symbol in self.symbols)
+    def closes(self, symbol: str) -> bool:
+        return self.symbols is None or symbol in self.symbols
 
     def longer_than(self, limit_ns: int) -> bool:
         """Longer than ``limit_ns`` on its own, or because it runs into the weekend close."""
@@ -61,7 +60,7 @@ class MarketClosures:
     def __init__(self, closures: Iterable[MarketClosure] = (), source: str = "") -> None:
         self.closures = sorted(closures, key=lambda c: (c.start_ns, c.end_ns))
         self.source = source
-        self._breaks: dict[str | None, tuple[list[MarketClosure], list[int]]] = {}
+        self._breaks: dict[str, tuple[list[MarketClosure], list[int]]] = {}
 
     def __len__(self) -> int:
         return len(self.closures)
@@ -73,9 +72,9 @@ class MarketClosures:
         self.__dict__.update(state)
         self._breaks = {}
 
-    def breaks(self, symbol: str | None) -> tuple[list[MarketClosure], list[int]]:
-        """The breaks that close ``symbol`` (None: every instrument), touching and overlapping ones merged
-        (their titles joined), and their starts."""
+    def breaks(self, symbol: str) -> tuple[list[MarketClosure], list[int]]:
+        """The breaks that close ``symbol``, touching and overlapping ones merged (their titles joined),
+        and their starts."""
         if symbol not in self._breaks:
             merged: list[MarketClosure] = []
             for c in self.closures:

@@ -446,8 +446,9 @@ class AccountRules:
         if obj.time_limit_days and self.state.first_ns and \
                 snap.ts_ns - self.state.first_ns > obj.time_limit_days * 86_400 * NS_PER_S:
             return "time_limit", f"the phase's {obj.time_limit_days} days are over"
+        deadlines = {s: self._flat_deadline(snap.ts_ns, (s,)) for s in {o.symbol for o in orders}}  # a ladder's legs share one
         for order in orders:
-            flat_by, why = self._flat_deadline(snap.ts_ns, (order.symbol,))
+            flat_by, why = deadlines[order.symbol]
             if flat_by and order.expires_ns >= flat_by:
                 rule, _, title = why.partition(" (")
                 return rule.replace(" ", "_"), (f"the order may fill until {order.expires_ns}, inside the "
