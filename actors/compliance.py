@@ -37,9 +37,11 @@ class ComplianceAgent:
                  news_calendar: str | None = None, pass_odds: MonitorSettings | None = None,
                  risk_pct: Mapping[str, float] | None = None, prior_trades: str | None = None,
                  consistency_guard: bool = True, news_tz: str | None = None,
-                 capital: Mapping[str, tuple[Decimal, str]] | None = None, closures: str | None = None) -> None:
+                 capital: Mapping[str, tuple[Decimal, str]] | None = None, closures: str | None = None,
+                 idle_since: Mapping[str, int] | None = None) -> None:
         self.registry = registry
-        self.accounts = {acc: AccountRules(rules[acc], costs[acc], registry, None, consistency_guard)
+        self.accounts = {acc: AccountRules(rules[acc], costs[acc], registry, None, consistency_guard,
+                                           idle_since_ns=(idle_since or {}).get(acc, 0))
                          for acc in rules}
         self._files(news_calendar, news_tz, closures)
         self.conduct = CrossAccountConduct(rules, owners, capital)
@@ -155,6 +157,10 @@ class ComplianceAgent:
                                      for day, (at, ref) in sorted(r.state.references.items())},
                   "objectives": r.objectives(self.last[acc]) if acc in self.last else {},
                   "day_profit_cap": r.day_profit_cap(self.last[acc]) if acc in self.last else None,
+                  # the inactivity rule: the firm closes the account if no trade is entered by then
+                  "max_idle_days": r.rules.activity.max_idle_days, "last_entry_ns": r.state.last_entry_ns or None,
+                  "idle_deadline_ns": r.state.last_entry_ns + r.rules.activity.limit_ns
+                  if r.rules.activity.max_idle_days and r.state.last_entry_ns else None,
                   "pass_odds": self.pass_odds(acc)}
             for acc, r in self.accounts.items()
         }

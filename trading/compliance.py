@@ -5,7 +5,8 @@ with the slippage allowance, after commissions. An order is allowed only if that
 the day's loss and the overall loss inside their limits less a safety buffer, and only if every
 other rule of the firm allows it: time limit, weekend and overnight holding, news blackout, and
 size limits per order, per instrument and in total. The monitor (``observe``) rolls the firm day,
-follows the loss floor, records breaches and asks for a flatten before a holding rule bites.
+follows the loss floor and the inactivity clock, records breaches and asks for a flatten before a
+holding rule bites.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class Headroom:
     pass_probability: float | None = None
     hard_breach_probability: float | None = None
     pass_risk_pct: float | None = None  # the risk per trade (percent) that passes most often
+    idle_deadline_ns: int = 0  # the firm closes the account if no trade is entered by then (0: no such rule)
 
     @property
     def daily_fraction(self) -> float:
@@ -107,6 +109,8 @@ class RuleState:
     violations: list[str] = field(default_factory=list)     # conduct: minimum hold
     trading_days: set[date] = field(default_factory=set)
     day_pnl: dict[date, Decimal] = field(default_factory=dict)
+    last_entry_ns: int = 0  # the latest trade entered (or the account's start): the inactivity clock
+    idle_breached: bool = False  # the stretch since last_entry_ns ran out, and its breach is recorded
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,8 +144,9 @@ class AccountRules:
 
     def __init__(self, rules: FirmRules, costs: CostAllowance, instruments: Mapping[str, Instrument],
                  news: NewsCalendar | None = None, consistency_guard: bool = True,
-                 closures: MarketClosures | None = None) -> None:
+                 closures: MarketClosures | None = None, idle_since_ns: int = 0) -> None:
         self.rules = rules
+        self.idle_since_ns = idle_since_ns  # the account's last trade before the desk took it (0: unknown)
         self.costs = costs
         self.consistency_guard = consistency_guard
         self.instruments = instruments
@@ -150,7 +155,7 @@ class AccountRules:
         self.state = RuleState()
 
     def __setstate__(self, state: dict[str, object]) -> None:  # saved before market closures were read
-        self.__dict__.update({"closures": MarketClosures(), **state})
+        self.__dict__.update({"closures": MarketClosures(), "idle_since_ns": 0, **state})
 
     def floor(self, initial_balance: Decimal) -> Decimal:
         """The equity at which the maximum-loss rule breaks (on it or below it: ``FirmRules.breach``)."""
@@ -197,6 +202,9 @@ class AccountRules:
         if not st.first_ns:
             st.first_ns = snap.ts_ns
             st.eod_peak_balance = snap.initial_balance
+            # the inactivity clock runs from the account's last trade before the desk, if the operator
+            # gave it and it lies before the first snapshot; else from the first snapshot
+            st.last_entry_ns = self.idle_since_ns if 0 < self.idle_since_ns <= snap.ts_ns else snap.ts_ns
         # the highest balance since the last snapshot (a take-profit, then a stop), and equity
         balance_high = snap.balance if snap.max_balance is None else max(snap.balance, snap.max_balance)
         st.peak_equity = max(st.peak_equity, snap.equity, snap.max_equity or snap.equity)
@@ -242,10 +250,12 @@ class AccountRules:
                 when = next(w for r, a, w in lines if r == rule and a == at)
                 flatten = (f"{rule}: the open stops would leave {book(worst - at)} against the floor{when} "
                            f"{book(at)}")
+        idle = self.rules.activity.limit_ns
         return Headroom(
             snap.account_id, snap.ts_ns, limit, daily_floor,
             None if daily_floor is None else book(snap.equity - daily_floor), floor, book(snap.equity - floor),
             None if daily_floor is None else book(worst - daily_floor), book(worst - floor), flatten,
+            idle_deadline_ns=self.state.last_entry_ns + idle if idle else 0,
         )
 
     def _flat_deadline(self, ts_ns: int, symbols: Iterable[str]) -> tuple[int, str]:
@@ -308,6 +318,8 @@ class AccountRules:
         # The lowest equity on any quote since the last snapshot belongs to the day in force before
         # this snapshot (batches are cut at resets): judge it against that day's floors.
         before_daily, before_floor, started = self.daily_floor(initial), self.floor(initial), st.trading_day is not None
+        trades = list(trades)
+        self._activity(snap, trades)
         head = self._headroom(snap, rates)
         judged = [("daily_loss", head.daily_floor, snap.equity), ("max_loss", head.max_loss_floor, snap.equity)]
         if snap.min_equity is not None and started:
@@ -341,6 +353,24 @@ class AccountRules:
                                      f"{(t.closed_ns - t.opened_ns) / NS_PER_S:.0f} s")
         return head
 
+    def _activity(self, snap: AccountSnapshot, trades: Sequence[ClosedTrade]) -> None:
+        """The inactivity rule (``FirmRules.activity``): every stretch without a trade entered, between
+        the entries since the last snapshot (positions still open and trades closed since) and up to
+        this snapshot, longer than the firm allows is a breach, stamped at the instant it ran out."""
+        st = self.state
+        if not st.first_ns:
+            self._roll(snap)  # the account's first snapshot starts the clock
+        limit = self.rules.activity.limit_ns
+        entries = sorted({p.opened_ns for p in snap.positions} | {t.opened_ns for t in trades})
+        for at, entry in [(e, True) for e in entries if e > st.last_entry_ns] + [(snap.ts_ns, False)]:
+            if limit and at - st.last_entry_ns > limit and not st.idle_breached:  # one breach per stretch
+                days = self.rules.activity.max_idle_days
+                st.breaches.append(f"inactivity at {st.last_entry_ns + limit}: no trade entered for {days} "
+                                   f"day{'s' if days != 1 else ''} (the last at {st.last_entry_ns})")
+                st.idle_breached = True
+            if entry:  # a new stretch starts
+                st.last_entry_ns, st.idle_breached = at, False
+
     def _days(self, snap: AccountSnapshot) -> dict[date, Decimal]:
         """Each firm day's closed P&L, today's so far included."""
         days = dict(self.state.day_pnl)
@@ -368,6 +398,8 @@ class AccountRules:
             trading_days=len(st.trading_days), profitable_days=profitable,
             best_day=float(max(days.values(), default=Decimal(0)) / initial),
             days_left=trading_days_left(self.rules, st.first_ns or snap.ts_ns, snap.ts_ns, horizon_days),
+            idle_days=(snap.ts_ns - st.last_entry_ns) / (86_400 * NS_PER_S) if st.last_entry_ns else 0.0,
+            weekday=self.rules.trading_day(snap.ts_ns).weekday(),
         )
 
     def objectives(self, snap: AccountSnapshot) -> dict[str, object]:

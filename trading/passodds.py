@@ -21,7 +21,11 @@ Each simulated day, in this order:
 5. at the close the balance moves, trading and profitable days are counted, the best day is kept,
    and the end-of-day floors (``TRAILING_EOD``, ``TRAILING_DAY_HIGH``) rise;
 6. the path passes when the profit target is reached with every other objective met (minimum
-   trading and profitable days, the best day at most ``consistency_pct`` of the profit).
+   trading and profitable days, the best day at most ``consistency_pct`` of the profit);
+7. under an inactivity rule (``FirmRules.activity``), a day without a trade adds its calendar days
+   (a Monday the weekend's too) to the days since the last one, and a path past the firm's limit
+   ends (``inactivity``); a day with one starts the count again. Whole days: a trade's time within
+   its day is not known.
 
 A path with neither pass nor breach by the last day fails on the time limit when the firm has one,
 else is undecided within the horizon. Days are trading days (Monday to Friday): a firm's time limit
@@ -153,7 +157,9 @@ class ChallengeState:
     profit: balance less initial. peak_equity: the highest equity seen (``TRAILING``).
     eod_peak: the highest end-of-day (or day-high) balance (``TRAILING_EOD``/``TRAILING_DAY_HIGH``).
     trading_days, profitable_days: counted so far. best_day: the best day's profit so far.
-    days_left: trading days the simulation may use (the time limit's, or the horizon)."""
+    days_left: trading days the simulation may use (the time limit's, or the horizon).
+    idle_days: calendar days since the last trade entered (the inactivity rule); weekday: today's
+    (Monday 0), so that each simulated trading day is placed on the calendar."""
 
     profit: float = 0.0
     peak_equity: float = 1.0
@@ -162,6 +168,8 @@ class ChallengeState:
     profitable_days: int = 0
     best_day: float = 0.0
     days_left: int = 60
+    idle_days: float = 0.0
+    weekday: int = 0
 
     @classmethod
     def start(cls, days_left: int) -> ChallengeState:
@@ -172,8 +180,9 @@ class ChallengeState:
 class PassOdds:
     """The Monte Carlo's answer for one risk fraction.
 
-    p_pass; p_fail per rule (daily_loss, max_loss, time_limit); p_undecided (no time limit and no
-    outcome within the horizon); p_hard_breach: daily_loss + max_loss; days_to_pass: mean trading
+    p_pass; p_fail per rule (daily_loss, max_loss, time_limit, and inactivity under such a rule);
+    p_undecided (no time limit and no outcome within the horizon); p_hard_breach: daily_loss +
+    max_loss + inactivity (each ends the account); days_to_pass: mean trading
     days to pass among passing paths (None: none passed); stderr of p_pass."""
 
     risk_fraction: float
@@ -186,7 +195,7 @@ class PassOdds:
 
     @property
     def p_hard_breach(self) -> float:
-        return self.p_fail.get("daily_loss", 0.0) + self.p_fail.get("max_loss", 0.0)
+        return sum(self.p_fail.get(rule, 0.0) for rule in ("daily_loss", "max_loss", "inactivity"))
 
     @property
     def stderr(self) -> float:
@@ -285,6 +294,11 @@ def simulate(rules: FirmRules, state: ChallengeState, outcomes: DailyOutcomes,
     alive = np.ones(shape, dtype=bool)
     passed_on = np.zeros(shape, dtype=int)  # the day (1-based) a path passed, 0 = not
     failed = {rule: np.zeros(shape, dtype=bool) for rule in ("daily_loss", "max_loss")}
+    idle_limit = rules.activity.max_idle_days
+    if idle_limit:  # calendar days since the last trade, and each simulated day's calendar step
+        failed["inactivity"] = np.zeros(shape, dtype=bool)
+        idle = np.full(shape, state.idle_days)
+        steps = _calendar_steps(state.weekday, days)
 
     def max_floor() -> np.ndarray:
         if kind is MaxLossKind.STATIC:
@@ -340,6 +354,11 @@ def simulate(rules: FirmRules, state: ChallengeState, outcomes: DailyOutcomes,
         else:
             failed["max_loss"] |= hit_max
             alive &= ~hit_max
+        if idle_limit:
+            idle = np.where(traded, 0.0, idle + steps[d])
+            quiet = alive & (idle > idle_limit)
+            failed["inactivity"] |= quiet
+            alive &= ~quiet
         balance = np.where(alive, balance + close, balance)
         trading = np.where(alive & traded, trading + 1, trading)
         profitable = np.where(alive & (close > EPS) & (close >= min_prof - EPS), profitable + 1, profitable)
@@ -367,6 +386,19 @@ def simulate(rules: FirmRules, state: ChallengeState, outcomes: DailyOutcomes,
         days_to = float(took.mean()) if took.size else (0.0 if passed.any() else None)
         out.append(PassOdds(float(frac), p_pass, fail, rest, days_to, paths, days))
     return out
+
+
+def _calendar_steps(weekday: int, days: int) -> list[int]:
+    """The calendar days from each simulated trading day (Monday to Friday) to the next, the first
+    from today (weekday ``weekday``, Monday 0): 1, or 3 to a Monday (2 from a Saturday, 1 from a Sunday)."""
+    steps, day = [], weekday
+    for _ in range(days):
+        step = 1
+        while (day + step) % 7 >= 5:
+            step += 1
+        steps.append(step)
+        day = (day + step) % 7
+    return steps
 
 
 def trading_days_left(rules: FirmRules, first_ns: int, now_ns: int, horizon: int) -> int:

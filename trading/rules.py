@@ -155,6 +155,29 @@ class NewsBlackout:
 
 
 @dataclass(frozen=True, slots=True)
+class Activity:
+    """How long an account may go without a trade before the firm closes it.
+
+    max_idle_days: the account is closed when no trade is entered for this many consecutive calendar
+        days (0: no such rule). FundedNext: 30 (its Futures Challenge: 7); Topstep's Express Funded
+        Account: "more than 30 days". Read safely: only an entry (an order that filled) restarts
+        the clock, not a position held open nor an order left pending, and the days are counted
+        as 24 hours each from the entry, not to the end of a calendar day.
+    """
+
+    max_idle_days: int = 0
+
+    def __post_init__(self) -> None:
+        if self.max_idle_days < 0:
+            raise InvalidValue("activity.max_idle_days", self.max_idle_days, "must not be negative")
+
+    @property
+    def limit_ns(self) -> int:
+        """The idle span after which the account is closed, in nanoseconds (0: no rule)."""
+        return self.max_idle_days * 86_400 * NS_PER_S
+
+
+@dataclass(frozen=True, slots=True)
 class Objectives:
     """What a phase asks for; never a reason to take more risk.
 
@@ -243,7 +266,7 @@ class FirmRules:
         the default) or only below it (``below``)?
     max_loss_kind: how the loss floor moves (see ``MaxLossKind``).
     reset_timezone, reset_time: when the trading day starts (e.g. Europe/Prague 00:00, DST-aware).
-    size, holding, news, objectives, conduct: the other rules, each a typed object.
+    size, holding, news, objectives, conduct, activity: the other rules, each a typed object.
     """
 
     name: str
@@ -264,6 +287,7 @@ class FirmRules:
     objectives: Objectives = Objectives()
     conduct: Conduct = Conduct()
     source: RuleSource = RuleSource()
+    activity: Activity = Activity()
 
     def __post_init__(self) -> None:
         for name in ("daily_loss_pct", "max_loss_pct"):

@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -232,9 +233,15 @@ def status(config: ConfigOpt = Path("octet.yaml"),
         console.print(f"[red]desk halted by {escape(str(st['desk_halt'][0]))}: {escape(str(st['desk_halt'][1]))}[/red]")
     for acc, a in (st.get("accounts") or {}).items():
         halt = f" [red]halted by {escape(str(a['operator_halt'][0]))}[/red]" if a.get("operator_halt") else ""
+        idle = ""
+        if a.get("idle_deadline_ns"):  # the firm closes the account if no trade is entered by then
+            left = (int(a["idle_deadline_ns"]) - int(st.get("market_time_ns") or 0)) / 86_400e9
+            idle = (f" · {'[yellow]' if left < 2 else ''}enter a trade by "
+                    f"{datetime.fromtimestamp(int(a['idle_deadline_ns']) / 1e9, UTC):%Y-%m-%d %H:%M} UTC "
+                    f"(the firm's inactivity rule: {max(left, 0):.1f} days left){'[/yellow]' if left < 2 else ''}")
         console.print(f"  {acc}: balance {a['balance']} equity {a['equity']} · {len(a['positions'])} open · "
                       f"daily headroom {a['daily_headroom']} · max-loss headroom {a['max_loss_headroom']} · "
-                      f"breaker {a['breaker']}{halt}")
+                      f"breaker {a['breaker']}{idle}{halt}")
 
 
 TEXT_MAX = 500  # characters of a reason or a name: a request file is at most 64 KiB, and the audit keeps them

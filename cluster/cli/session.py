@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -119,10 +120,10 @@ def _window(ticks: TickBatch, start: datetime | None, end: datetime | None, bar_
     return ticks.take(keep)
 
 
-def _stamp(ns: int) -> str:
+def _stamp(ns: int, seconds: bool = False) -> str:
     from trading.market import ts_to_datetime
 
-    return ts_to_datetime(ns).strftime("%Y-%m-%d %H:%M")
+    return ts_to_datetime(ns).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
 
 def _check_credentials(settings: Settings) -> None:
@@ -242,6 +243,10 @@ def run_session(settings: Settings, config_path: Path | None = None, backtest: b
     breaches = sum(len(v["breaches"]) for v in result.compliance.values())
     if breaches:
         console.print(f"[red bold]{breaches} hard-rule breach(es)[/red bold]")
+        for acc, v in result.compliance.items():  # the first of each account's, its instants in UTC
+            for line in v["breaches"][:3]:
+                said = re.sub(r"\b\d{19}\b", lambda m: f"{_stamp(int(m.group()), seconds=True)} UTC", line)
+                console.print(f"  {acc}: {said}", highlight=False, markup=False)
     for d in result.discrepancies:
         console.print(f"[red bold]books differ from rust_exec:[/red bold] {d}")
     if result.counts["discrepancies"] > len(result.discrepancies):
@@ -311,6 +316,11 @@ def print_summary(settings: Settings, result: SessionResult) -> None:
                           highlight=False, markup=False)
         if plan:
             console.print(f"{acc.id} to pass: " + "; ".join(plan), highlight=False, markup=False)
+        if c.get("idle_deadline_ns"):  # the inactivity rule, as things stood at the end
+            console.print(f"{acc.id}: its firm closes it after {c['max_idle_days']} day{'s' if c['max_idle_days'] != 1 else ''} "
+                          "without a trade entered: "
+                          f"the next by {_stamp(c['idle_deadline_ns'])} UTC",
+                          highlight=False, markup=False)
     agents = Table(title="agents")
     for col in ("agent", "calls", "events", "mean latency", "restarts"):
         agents.add_column(col, justify="left" if col == "agent" else "right")
@@ -450,8 +460,6 @@ def check_config(config: ConfigOpt = Path("octet.yaml")) -> None:
                   f"({', '.join(f'{a.id} ({a.firm})' for a in s.accounts)})")
     closing = [(a.id, limit) for a in s.accounts if (limit := s.firm_rules(a).holding.max_break_minutes)]
     if closing:  # what the holding rule on market breaks has to go on, and until when
-        from datetime import UTC, datetime
-
         from trading.closures import MarketClosures
         from trading.market import ts_to_datetime
 
@@ -465,3 +473,20 @@ def check_config(config: ConfigOpt = Path("octet.yaml")) -> None:
         if last is None or last < datetime.now(UTC):
             console.print("warning: no break is listed from now on, so the holding rule on market breaks has "
                           "nothing to check: add the breaks your firm announces (agents.compliance.market_closures)")
+    for a in s.accounts:  # the inactivity rule: when the firm closes an account that enters no trade
+        days = s.firm_rules(a).activity.max_idle_days
+        if not days:
+            continue
+        if a.last_trade is None:
+            console.print(f"inactivity: {a.id} is closed by its firm after {days} day{'s' if days != 1 else ''} without a trade entered, "
+                          "counted from the desk's first tick: give the account's last trade as accounts[].last_trade "
+                          "if it traded before", highlight=False, markup=False)
+            continue
+        ends = a.last_trade.astimezone(UTC) + timedelta(days=days)
+        console.print(f"inactivity: {a.id} is closed by its firm after {days} day{'s' if days != 1 else ''} without a trade entered: "
+                      f"last trade {a.last_trade.astimezone(UTC):%Y-%m-%d %H:%M} UTC, so enter one by "
+                      f"{ends:%Y-%m-%d %H:%M} UTC", highlight=False, markup=False)
+        if ends < datetime.now(UTC):
+            console.print(f"warning: {a.id}'s {days} day{'s' if days != 1 else ''} ran out on {ends:%Y-%m-%d %H:%M} UTC: the firm may have "
+                          "closed it already (a desk started now records the breach at its first tick)",
+                          highlight=False, markup=False)

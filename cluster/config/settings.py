@@ -155,6 +155,19 @@ class AccountSettings(_Model):
     profile: str = "default"
     risk: RiskSettings = RiskSettings()
     limits: LimitSettings = LimitSettings()
+    # when the account last entered a trade before this desk took it (or was issued, if it never has):
+    # a firm's inactivity clock (FundedNext: 30 days without a trade) runs from there. UTC unless it
+    # names a zone; none: from the desk's first tick
+    last_trade: datetime | None = None
+
+    @field_validator("last_trade")
+    @classmethod
+    def _last_trade_in_range(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        if not 1971 <= value.year <= 2199:
+            raise ValueError(f"{value.isoformat()} is out of range (1971 to 2199)")
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 class SessionSettings(_Model):

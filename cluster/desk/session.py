@@ -166,7 +166,8 @@ FUTURE_SKEW_S = 5.0  # a request stamped further ahead than this is refused (its
 # What the agents save changes shape now and then (issue 19, nine times: the Wyckoff detector's state); a run
 # is resumed only by code that reads its shape. Bump it with such a change
 # (tests/trading/test_wyckoff.py pins the detector's part).
-STATE_FORMAT = 16  # 16: a firm's holding rules gained max_break_minutes (market closures)
+STATE_FORMAT = 17  # 17: a firm's rules gained activity (inactivity), an account's rules its last entry
+# 16: a firm's holding rules gained max_break_minutes (market closures)
 
 
 class ResumeRefused(RuntimeError):
@@ -841,6 +842,7 @@ class Session:
                                "entry": str(p.entry)} for p in (snap.positions if snap else ())],
                 "daily_headroom": str(head.daily_headroom) if head else None,
                 "max_loss_headroom": str(head.max_loss_headroom) if head else None,
+                "idle_deadline_ns": head.idle_deadline_ns or None if head else None,
                 "breaker": "blocked" if acc in self.blocked else "ok",
                 "operator_halt": list(self.operator_halts.get(acc, ())) or None,
             }

@@ -659,3 +659,23 @@ def test_check_config_prints_each_mistake_on_one_line_however_long(tmp_path: Pat
     mine = [line for line in lines if "agents.analysis.rank_min_bars" in line]
     assert len(mine) == 1 and mine[0].rstrip().endswith("fall_bars 300)"), lines
     assert lines[-2:] == [line for line in lines if line.lstrip().startswith("agents.analysis.")], lines
+
+
+def test_check_config_gives_each_inactivity_deadline_and_warns_when_one_has_passed(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """FundedNext closes an account after 30 days without a trade: check-config says by when, from the
+    account's last trade before the desk (naive: UTC), and warns when that is already past."""
+    def idle(d: dict) -> None:  # type: ignore[type-arg]
+        d["accounts"][0].update(firm="fundednext.funded", last_trade="2026-02-03T08:00:00")
+        d["accounts"][1].update(firm="fundednext_futures.legacy")
+    path = write(tmp_path, idle)
+    settings = load_settings(path)
+    assert settings.accounts[0].last_trade == datetime(2026, 2, 3, 8, tzinfo=UTC)
+    out = " ".join(CliRunner().invoke(app, ["check-config", "--config", str(path)]).output.split())
+    assert ("inactivity: ftmo-100k is closed by its firm after 30 days without a trade entered: last trade "
+            "2026-02-03 08:00 UTC, so enter one by 2026-03-05 08:00 UTC") in out, out
+    assert "warning: ftmo-100k's 30 days ran out on 2026-03-05 08:00 UTC" in out
+    assert "funded-50k is closed by its firm after 7 days without a trade entered, counted from the desk's first tick" in out
+    with pytest.raises(SettingsError, match=r"accounts\.0\.last_trade: .*out of range"):
+        load_settings(write(tmp_path, lambda d: d["accounts"][0].update(last_trade="1900-01-01T00:00:00Z")))
+    # a firm without the rule says nothing of it
+    assert "inactivity" not in CliRunner().invoke(app, ["check-config", "--config", str(ROOT / "octet.yaml")]).output

@@ -215,12 +215,16 @@ def test_the_desk_commands_say_in_one_line_when_no_desk_runs_and_refuse_a_bad_fe
     (tmp_path / "var" / "desk" / "status.json").write_text(json.dumps({
         "ticks": 10, "units": 4, "stages_s": {"advance": 0.04, "ingress": 0.02}, "updated": 0,
         "desk_halt": ["[/x] (root)", "[/bold] close"],
+        "market_time_ns": 1_795_000_000 * 10**9 - 129_600 * 10**9,  # a day and a half before the next
         "accounts": {"a": {"balance": "1", "equity": "1", "positions": [], "daily_headroom": "1",
-                           "max_loss_headroom": "1", "breaker": "ok", "operator_halt": ["[bold]eve", "r"]}}}))
+                           "max_loss_headroom": "1", "breaker": "ok", "operator_halt": ["[bold]eve", "r"],
+                           "idle_deadline_ns": 1_795_000_000 * 10**9}}}))
     status = octet("desk", "status", "--config", str(config))
     assert status.returncode == 0 and "Traceback" not in status.stdout + status.stderr, status
     assert "desk halted by [/x] (root): [/bold] close" in status.stdout and "halted by [bold]eve" in status.stdout
     assert "per unit: advance 10.0 ms · ingress 5.0 ms" in status.stdout
+    # a firm that closes an idle account: by when the account must enter a trade
+    assert "enter a trade by 2026-11-18 11:06 UTC (the firm's inactivity rule: 1.5 days left)" in " ".join(status.stdout.split())
     doc["desk"] = {"feed": "file"}  # and no session.data_file
     config.write_text(yaml.safe_dump(doc))
     out = octet("desk", "start", "--foreground", "--config", str(config))

@@ -4,6 +4,7 @@ apart from it, and hand-worked paths of the firms' floors and the best-day rule.
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from fractions import Fraction
@@ -270,3 +271,29 @@ def test_a_phase_without_a_target_reports_breach_odds_and_no_pass_odds() -> None
     d = report.as_dict()
     assert d["current"]["p_pass"] is None and d["current"]["p_hard_breach"] == round(report.current.p_hard_breach, 4)  # type: ignore[index]
     assert all(c["p_pass"] is None for c in d["curve"])  # type: ignore[attr-defined]
+
+
+def test_an_inactivity_rule_ends_a_path_once_its_quiet_calendar_days_pass_the_limit() -> None:
+    """FundedNext's Futures Challenge: breached after 7 calendar days without a trade. From a Friday with a
+    trade, quiet days count Monday 3 (the weekend too), Tuesday 4 ... Friday 7 (not past 7), Monday 10."""
+    from trading.passodds import _calendar_steps
+    from trading.rules import Activity
+
+    assert _calendar_steps(4, 7) == [3, 1, 1, 1, 1, 3, 1]  # from a Friday
+    assert _calendar_steps(5, 2) == [2, 1]  # a firm day named Saturday: Monday is two days on
+    firm = rules(activity=Activity(max_idle_days=7))
+    quiet = DailyOutcomes.given([(0.0, 0.0, 0.0, False, 1.0)])
+    friday = ChallengeState(days_left=5, weekday=4)
+    [held] = simulate(firm, friday, quiet, [0.01], paths=5)
+    assert held.p_fail["inactivity"] == 0.0 and held.p_undecided == 1.0
+    [gone] = simulate(firm, replace(friday, days_left=6), quiet, [0.01], paths=5)
+    assert gone.p_fail["inactivity"] == 1.0 and gone.p_hard_breach == 1.0
+    # already 6.5 days without a trade on a Thursday: Friday takes it past 7
+    [late] = simulate(firm, ChallengeState(days_left=1, weekday=3, idle_days=6.5), quiet, [0.01], paths=5)
+    assert late.p_fail["inactivity"] == 1.0
+    # a trade every day keeps it; without the rule nothing is counted
+    [busy] = simulate(firm, replace(friday, days_left=30), one_day(0.0, -0.5, 0.5), [0.01], paths=5)
+    assert busy.p_fail["inactivity"] == 0.0
+    [free] = simulate(rules(), replace(friday, days_left=30), quiet, [0.01], paths=5)
+    assert "inactivity" not in free.p_fail and free.p_undecided == 1.0
+

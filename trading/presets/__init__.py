@@ -20,6 +20,7 @@ import yaml
 
 from trading.errors import InvalidValue
 from trading.rules import (
+    Activity,
     Breach,
     Conduct,
     CopyTrading,
@@ -36,7 +37,7 @@ from trading.rules import (
 
 PRESET_DIR = Path(__file__).resolve().parent
 _SECTIONS: dict[str, type[Any]] = {"size": SizeLimits, "holding": Holding, "news": NewsBlackout,
-                                   "objectives": Objectives, "conduct": Conduct}
+                                   "objectives": Objectives, "conduct": Conduct, "activity": Activity}
 _ENUMS: dict[str, type[Enum]] = {"daily_reference": DailyReference, "daily_loss_of": PercentOf, "breach": Breach,
                                  "max_loss_kind": MaxLossKind, "copy_trading": CopyTrading}
 # Keys every firm must state, with what each means when it is missing from a firm's text.
@@ -50,7 +51,7 @@ _RENAMED = {"daily_loss_basis": "daily_reference"}
 _DAILY_KEYS = ("daily_loss_of", "daily_reference", "daily_loss_hard")
 # Upper bounds of whole numbers that count minutes or seconds: beyond them a value is a mistake.
 _MOST = {"flat_minutes_before": 24 * 60, "minutes_before": 24 * 60, "minutes_after": 24 * 60,
-         "min_hold_seconds": 86_400, "copy_window_seconds": 7 * 86_400}
+         "min_hold_seconds": 86_400, "copy_window_seconds": 7 * 86_400, "max_idle_days": 3650}
 
 
 def _value(where: str, key: str, kind: Any, raw: Any) -> Any:
