@@ -230,6 +230,8 @@ class HeadroomRow(Base):
     pass_probability: Mapped[float | None] = mapped_column(Float, nullable=True)
     hard_breach_probability: Mapped[float | None] = mapped_column(Float, nullable=True)
     pass_risk_pct: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # the inactivity rule's deadline (revision 0008): empty for a firm without one
+    idle_deadline_ns: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     __table_args__ = (Index("ix_headroom_run_account_ts", "run_id", "account_id", "ts_ns"),)
 
 

@@ -65,7 +65,8 @@ def headroom_row(h: Headroom) -> Row:
                 max_loss_headroom=h.max_loss_headroom, worst_case_daily_headroom=h.worst_case_daily_headroom,
                 worst_case_max_loss_headroom=h.worst_case_max_loss_headroom, daily_fraction=h.daily_fraction,
                 daily_floor=h.daily_floor, max_loss_floor=h.max_loss_floor, pass_probability=h.pass_probability,
-                hard_breach_probability=h.hard_breach_probability, pass_risk_pct=h.pass_risk_pct)
+                hard_breach_probability=h.hard_breach_probability, pass_risk_pct=h.pass_risk_pct,
+                idle_deadline_ns=h.idle_deadline_ns or None)
 
 
 def breaker_row(e: BreakerEvent) -> Row:

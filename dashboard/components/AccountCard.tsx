@@ -44,6 +44,26 @@ function Gauge({ name, left, worst, limit, floor, currency }: {
   );
 }
 
+/** The firm's inactivity rule: the account is closed if it enters no trade by then. Days left are
+ * counted from the headroom's own time (market time), yellow under two, red once passed. */
+function IdleDeadline({ h }: { h: NonNullable<Account["headroom"]> }) {
+  if (!h.idle_deadline_ns) {
+    return null;
+  }
+  const left = (h.idle_deadline_ns - h.ts_ns) / 86_400e9;
+  const level = left <= 0 ? "bad" : left < 2 ? "warn" : "good";
+  return (
+    <dl className="kv" aria-label="Inactivity">
+      <dt title="the firm closes the account if it enters no trade by then (its inactivity rule)">Trade by</dt>
+      <dd>
+        <span className={`pill ${level}`} data-testid="idle-deadline">
+          {when(h.idle_deadline_ns)} ({left <= 0 ? "passed" : `${left.toFixed(1)} days left`})
+        </span>
+      </dd>
+    </dl>
+  );
+}
+
 /** The pass-odds monitor's last answer: the chance to pass the phase, of a hard breach, and the risk
  * per trade that passes most often. Nothing until the account has the history to draw from. */
 function PassOdds({ h }: { h: NonNullable<Account["headroom"]> }) {
@@ -60,7 +80,7 @@ function PassOdds({ h }: { h: NonNullable<Account["headroom"]> }) {
           <dd data-testid="pass-probability">{pct(h.pass_probability)}</dd>
         </>
       )}
-      <dt title="the probability of breaking the daily or maximum loss rule before the phase ends">Hard-breach odds</dt>
+      <dt title="the probability of breaking the daily or maximum loss rule, or the inactivity rule, before the phase ends">Hard-breach odds</dt>
       <dd>
         <span className={`pill ${level}`} data-testid="hard-breach-probability">{pct(breach)}</span>
       </dd>
@@ -116,6 +136,7 @@ export function AccountCard({ a, equity }: { a: Account; equity: number[] }) {
             floor={h.max_loss_floor}
             currency={a.currency}
           />
+          <IdleDeadline h={h} />
           <PassOdds h={h} />
           <span className="sr-only" data-testid="daily-headroom">{h.daily_headroom ?? ""}</span>
           <span className="sr-only" data-testid="max-loss-headroom">{h.max_loss_headroom}</span>

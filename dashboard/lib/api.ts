@@ -132,6 +132,7 @@ export interface Headroom {
   pass_probability?: number | null;
   hard_breach_probability?: number | null;
   pass_risk_pct?: number | null;
+  idle_deadline_ns?: number | null;
 }
 export interface Position {
   account_id: string;

@@ -67,6 +67,7 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
     doc.setdefault("session", {}).update(ticks=200_000, batch_size=500)
     doc.setdefault("storage", {})["record_ticks"] = True  # the chart's bars
     doc["desk"] = {"speed": 1_500.0}  # ~4 min of wall time: trading all through the tests (stopped below)
+    doc["firms"]["trailing_funded"]["activity"] = {"max_idle_days": 30}  # funded-50k: an inactivity rule
     doc["gateway"] = {"port": free_port()}
     # pass odds from the first day: a backtest's trades as the prior (the account has no days of its own yet)
     prior = tmp / "prior_trades.csv"
@@ -186,6 +187,12 @@ def test_a_viewer_sees_each_account_as_the_api_has_it_and_no_control(browser: An
                 return False
         return bool(with_odds)
     until(odds_shown, 60, "no account card showed the pass odds the API has", every=0.5)
+    # the inactivity rule's deadline on the card of the account whose firm has one, and on no other
+    idle = {a["account_id"]: a["headroom"]["idle_deadline_ns"] for a in desk.get("/accounts")["items"]}
+    assert idle["funded-50k"] and idle["ftmo-100k"] is None, idle
+    shown = page.get_by_test_id("account-funded-50k").get_by_test_id("idle-deadline").inner_text()
+    assert "days left" in shown and "UTC" in shown, shown
+    assert page.get_by_test_id("account-ftmo-100k").get_by_test_id("idle-deadline").count() == 0
     # a viewer sees no control at all
     assert page.get_by_test_id("kill-switch").count() == 0
     assert page.get_by_role("button", name="Halt the desk").count() == 0

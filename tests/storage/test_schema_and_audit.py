@@ -26,7 +26,7 @@ RECORD_TABLES = {t for t in Base.metadata.tables if t not in TIMESERIES}
 def test_migrations_go_up_and_down_and_up_again(url: str) -> None:
     engine = create_engine(url)
     migrate.upgrade(engine)
-    assert migrate.current(engine) == migrate.head(engine) == "0007"
+    assert migrate.current(engine) == migrate.head(engine) == "0008"
     names = set(inspect(engine).get_table_names())
     assert RECORD_TABLES | {"ticks", "bars", "bars_1h", "octet_meta"} <= names
     with engine.connect() as conn:
@@ -37,7 +37,7 @@ def test_migrations_go_up_and_down_and_up_again(url: str) -> None:
     migrate.downgrade(engine, "base")
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"} and migrate.current(engine) is None
     migrate.upgrade(engine)
-    assert migrate.current(engine) == "0007"
+    assert migrate.current(engine) == "0008"
 
 
 def test_the_models_are_what_the_migrations_make(url: str) -> None:
