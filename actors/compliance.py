@@ -69,11 +69,13 @@ class ComplianceAgent:
 
     def refresh(self, *args: object) -> None:
         """A resumed desk's agent, given its settings again (``actors.shell``): the files as they are now,
-        not as they were when its state was saved."""
+        not as they were when its state was saved, and each account's last trade before the desk."""
         bound = inspect.signature(ComplianceAgent.__init__).bind(self, *args)
         bound.apply_defaults()
         a = bound.arguments
         self._files(a["news_calendar"], a["news_tz"], a["closures"])
+        for acc, rules in self.accounts.items():  # an account's last trade given (or corrected) since
+            rules.restart_clock((a["idle_since"] or {}).get(acc, 0))
 
     def _with_odds(self, acc: str, snap: AccountSnapshot, head: Headroom, trades: Sequence[ClosedTrade]) -> Headroom:
         """The headroom with the pass-odds monitor's answer, re-run after closed trades (at most

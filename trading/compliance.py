@@ -111,6 +111,7 @@ class RuleState:
     day_pnl: dict[date, Decimal] = field(default_factory=dict)
     last_entry_ns: int = 0  # the latest trade entered (or the account's start): the inactivity clock
     idle_breached: bool = False  # the stretch since last_entry_ns ran out, and its breach is recorded
+    entered: bool = False  # the desk has seen a trade entered (else last_entry_ns is the account's start)
 
 
 @dataclass(frozen=True, slots=True)
@@ -369,7 +370,15 @@ class AccountRules:
                                    f"day{'s' if days != 1 else ''} (the last at {st.last_entry_ns})")
                 st.idle_breached = True
             if entry:  # a new stretch starts
-                st.last_entry_ns, st.idle_breached = at, False
+                st.last_entry_ns, st.idle_breached, st.entered = at, False, True
+
+    def restart_clock(self, idle_since_ns: int) -> None:
+        """The account's last trade before the desk, as the settings give it now (a resumed run): it moves
+        the clock back while the desk has seen no trade entered and it lies before the desk's first snapshot."""
+        self.idle_since_ns = idle_since_ns
+        st = self.state
+        if st.first_ns and not st.entered and 0 < idle_since_ns <= st.first_ns:
+            st.last_entry_ns = idle_since_ns
 
     def _days(self, snap: AccountSnapshot) -> dict[date, Decimal]:
         """Each firm day's closed P&L, today's so far included."""

@@ -153,3 +153,18 @@ def test_the_pass_odds_start_from_the_accounts_own_quiet_days(registry) -> None:
     friday = T0 + 4 * DAY + 12 * 3600 * NS_PER_S  # Friday 21:00 UTC, 15:00 in Chicago: the firm day that
     state = acc.challenge_state(snap(friday), horizon_days=60)  # began on Thursday at 17:00 there
     assert (state.idle_days, state.weekday) == (4.5, 3)
+
+
+def test_a_resumed_desk_takes_a_last_trade_given_since_while_it_has_seen_no_entry(registry) -> None:  # type: ignore[no-untyped-def]
+    """The operator started the desk without `last_trade`, stopped it, and gave it: the resumed run's clock
+    moves back to it. Once the desk has seen a trade entered, its own record wins."""
+    rules = {"quiet": load_preset("fundednext.funded"), "busy": load_preset("fundednext.funded")}
+    costs = {acc: CostAllowance() for acc in rules}
+    agent = ComplianceAgent(registry, rules, costs)
+    mids = {"EURUSD": Decimal("1.1")}
+    agent.observe({"quiet": snap(T0), "busy": snap(T0, (position(T0 + 1),))}, mids)
+    saved = pickle.loads(pickle.dumps(agent))
+    saved.refresh(registry, rules, costs, None, None, None, None, None, True, None, None, None,
+                  {"quiet": T0 - 20 * DAY, "busy": T0 - 20 * DAY})
+    assert saved.report()["quiet"]["idle_deadline_ns"] == T0 + 10 * DAY
+    assert saved.report()["busy"]["idle_deadline_ns"] == T0 + 1 + 30 * DAY
