@@ -163,6 +163,7 @@ class ComplianceAgent:
                   "max_idle_days": r.rules.activity.max_idle_days, "last_entry_ns": r.state.last_entry_ns or None,
                   "idle_deadline_ns": r.state.last_entry_ns + r.rules.activity.limit_ns
                   if r.rules.activity.max_idle_days and r.state.last_entry_ns else None,
+                  "idle_ran_out": r.state.idle_breached,  # the stretch to that deadline has run out
                   "pass_odds": self.pass_odds(acc)}
             for acc, r in self.accounts.items()
         }

@@ -5,7 +5,9 @@ by default, weekends closed); the whole desk trades it on a local Ray with rust_
 account per preset phase (FTMO 2-Step and 1-Step, The5ers, FundedNext Stellar and Futures,
 TopstepX), all of one owner (a trader running accounts at several firms). The report counts
 account-days, orders, vetoes by rule, the minimum headroom each account reached, hard-rule
-breaches (the bar is zero) and soft ones, and how fast the system breaker's halts reached
+breaches by rule and each account's first (the bar is zero for the loss and holding rules; an
+`inactivity` breach is an account the strategy, or a conduct veto such as copy trading, left without
+a trade for its firm's days) and soft ones, and how fast the system breaker's halts reached
 rust_exec; then it times the operator's kill switch (Halt with flatten over gRPC) directly.
 Writes bench/results/compliance_year.json. It never fails on a time.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -50,6 +53,12 @@ def year_settings(days: int, per_minute: float, out: Path):  # type: ignore[no-u
     path = out / "year.yaml"
     path.write_text(yaml.safe_dump(doc))
     return load_settings(path)
+
+
+def _utc(text: str) -> str:
+    """A breach's text with its nanosecond instants as UTC times."""
+    return re.sub(r"\b\d{19}\b", lambda m: datetime.fromtimestamp(int(m.group()) / 1e9, UTC).strftime(
+        "%Y-%m-%d %H:%M:%S UTC"), text)
 
 
 def kill_switch_latency(address: str, creds, registry, n: int = 200) -> dict[str, float]:  # type: ignore[no-untyped-def]
@@ -127,6 +136,11 @@ def main() -> None:
             for a, c in sorted(result.compliance.items())},
         "hard_rule_breaches": sum(breaches.values()),
         "hard_rule_breaches_by_account": breaches,
+        # which rules, and each account's first breach with its instants in UTC
+        "hard_rule_breaches_by_rule": dict(sorted(Counter(b.split(" at ")[0] for c in result.compliance.values()
+                                                          for b in c["breaches"]).items())),
+        "first_breach_by_account": {a: _utc(c["breaches"][0]) for a, c in sorted(result.compliance.items())
+                                    if c["breaches"]},
         "soft_breaches": {a: len(c["soft_breaches"]) for a, c in result.compliance.items()},
         "objectives": {a: c.get("objectives", {}) for a, c in sorted(result.compliance.items())},
         # the pass-odds monitor: its last answer per account, and the first answer of each month

@@ -187,8 +187,7 @@ class Headroom(Doc):
     pass_probability: float | None = Field(
         default=None, description="the pass-odds monitor's probability of passing the phase (null: no odds yet)")
     hard_breach_probability: float | None = Field(
-        default=None, description="its probability of a hard breach (daily or maximum loss, inactivity) before the "
-                                  "phase ends")
+        default=None, description="its probability of a daily- or maximum-loss breach before the phase ends")
     pass_risk_pct: float | None = Field(
         default=None, description="the risk per trade (percent of the initial balance) that passes most often")
     idle_deadline_ns: int | None = Field(

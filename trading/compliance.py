@@ -362,7 +362,8 @@ class AccountRules:
         if not st.first_ns:
             self._roll(snap)  # the account's first snapshot starts the clock
         limit = self.rules.activity.limit_ns
-        entries = sorted({p.opened_ns for p in snap.positions} | {t.opened_ns for t in trades})
+        entries = sorted({p.opened_ns for p in snap.positions} | {t.opened_ns for t in trades}
+                         | ({self.idle_since_ns} if 0 < self.idle_since_ns <= snap.ts_ns else set()))
         for at, entry in [(e, True) for e in entries if e > st.last_entry_ns] + [(snap.ts_ns, False)]:
             if limit and at - st.last_entry_ns > limit and not st.idle_breached:  # one breach per stretch
                 days = self.rules.activity.max_idle_days
@@ -373,12 +374,14 @@ class AccountRules:
                 st.last_entry_ns, st.idle_breached, st.entered = at, False, True
 
     def restart_clock(self, idle_since_ns: int) -> None:
-        """The account's last trade before the desk, as the settings give it now (a resumed run): it moves
-        the clock back while the desk has seen no trade entered and it lies before the desk's first snapshot."""
+        """The account's last trade outside the desk, as the settings give it now (a resumed run). One
+        before the desk's first snapshot moves the clock back while the desk has seen no trade entered (a
+        new stretch: a breach recorded on the old clock stays, and this one's is judged anew); a later one is
+        a trade entered then (by hand, on the firm's platform), taken as such once the desk's clock reaches it."""
         self.idle_since_ns = idle_since_ns
         st = self.state
         if st.first_ns and not st.entered and 0 < idle_since_ns <= st.first_ns:
-            st.last_entry_ns = idle_since_ns
+            st.last_entry_ns, st.idle_breached = idle_since_ns, False
 
     def _days(self, snap: AccountSnapshot) -> dict[date, Decimal]:
         """Each firm day's closed P&L, today's so far included."""

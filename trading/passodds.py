@@ -22,10 +22,12 @@ Each simulated day, in this order:
    and the end-of-day floors (``TRAILING_EOD``, ``TRAILING_DAY_HIGH``) rise;
 6. the path passes when the profit target is reached with every other objective met (minimum
    trading and profitable days, the best day at most ``consistency_pct`` of the profit);
-7. under an inactivity rule (``FirmRules.activity``), a day without a trade adds its calendar days
-   (a Monday the weekend's too) to the days since the last one, and a path past the firm's limit
-   ends (``inactivity``); a day with one starts the count again. Whole days: a trade's time within
-   its day is not known.
+7. under an inactivity rule (``FirmRules.activity``), each day adds its calendar days (a Monday the
+   weekend's too) to the days since the last trade, and a path whose count passes the firm's limit
+   by the day's end ends (``inactivity``), even with a trade that day (it may have come after the
+   deadline); a day with a trade leaves the count at 1 (it may have come at the day's start). Whole
+   days, each read the safe way, as a trade's time within its day is not known. An account already
+   past the limit fails at once.
 
 A path with neither pass nor breach by the last day fails on the time limit when the firm has one,
 else is undecided within the horizon. Days are trading days (Monday to Friday): a firm's time limit
@@ -182,7 +184,8 @@ class PassOdds:
 
     p_pass; p_fail per rule (daily_loss, max_loss, time_limit, and inactivity under such a rule);
     p_undecided (no time limit and no outcome within the horizon); p_hard_breach: daily_loss +
-    max_loss + inactivity (each ends the account); days_to_pass: mean trading
+    max_loss, the breaches a smaller risk can avert (the breaker halves the risk on them; inactivity
+    ends the account too, but trading smaller does not help it); days_to_pass: mean trading
     days to pass among passing paths (None: none passed); stderr of p_pass."""
 
     risk_fraction: float
@@ -195,7 +198,7 @@ class PassOdds:
 
     @property
     def p_hard_breach(self) -> float:
-        return sum(self.p_fail.get(rule, 0.0) for rule in ("daily_loss", "max_loss", "inactivity"))
+        return self.p_fail.get("daily_loss", 0.0) + self.p_fail.get("max_loss", 0.0)
 
     @property
     def stderr(self) -> float:
@@ -299,6 +302,9 @@ def simulate(rules: FirmRules, state: ChallengeState, outcomes: DailyOutcomes,
         failed["inactivity"] = np.zeros(shape, dtype=bool)
         idle = np.full(shape, state.idle_days)
         steps = _calendar_steps(state.weekday, days)
+        if state.idle_days > idle_limit:  # the stretch has run out already: the firm has closed it
+            failed["inactivity"][:] = alive
+            alive[:] = False
 
     def max_floor() -> np.ndarray:
         if kind is MaxLossKind.STATIC:
@@ -355,10 +361,11 @@ def simulate(rules: FirmRules, state: ChallengeState, outcomes: DailyOutcomes,
             failed["max_loss"] |= hit_max
             alive &= ~hit_max
         if idle_limit:
-            idle = np.where(traded, 0.0, idle + steps[d])
-            quiet = alive & (idle > idle_limit)
+            due = idle + steps[d]
+            quiet = alive & (due > idle_limit)
             failed["inactivity"] |= quiet
             alive &= ~quiet
+            idle = np.where(traded, 1.0, due)
         balance = np.where(alive, balance + close, balance)
         trading = np.where(alive & traded, trading + 1, trading)
         profitable = np.where(alive & (close > EPS) & (close >= min_prof - EPS), profitable + 1, profitable)

@@ -236,9 +236,10 @@ def status(config: ConfigOpt = Path("octet.yaml"),
         idle = ""
         if a.get("idle_deadline_ns"):  # the firm closes the account if no trade is entered by then
             left = (int(a["idle_deadline_ns"]) - int(st.get("market_time_ns") or 0)) / 86_400e9
-            idle = (f" · {'[yellow]' if left < 2 else ''}enter a trade by "
-                    f"{datetime.fromtimestamp(int(a['idle_deadline_ns']) / 1e9, UTC):%Y-%m-%d %H:%M} UTC "
-                    f"(the firm's inactivity rule: {max(left, 0):.1f} days left){'[/yellow]' if left < 2 else ''}")
+            by = f"{datetime.fromtimestamp(int(a['idle_deadline_ns']) / 1e9, UTC):%Y-%m-%d %H:%M} UTC"
+            idle = (f" · [red]no trade entered by {by}: past the firm's inactivity rule[/red]" if left <= 0 else
+                    f" · {'[yellow]' if left < 2 else ''}enter a trade by {by} "
+                    f"(the firm's inactivity rule: {left:.1f} days left){'[/yellow]' if left < 2 else ''}")
         console.print(f"  {acc}: balance {a['balance']} equity {a['equity']} · {len(a['positions'])} open · "
                       f"daily headroom {a['daily_headroom']} · max-loss headroom {a['max_loss_headroom']} · "
                       f"breaker {a['breaker']}{idle}{halt}")

@@ -126,6 +126,10 @@ def _stamp(ns: int, seconds: bool = False) -> str:
     return ts_to_datetime(ns).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
 
+def _days(n: int) -> str:
+    return f"{n} day" if n == 1 else f"{n} days"
+
+
 def _check_credentials(settings: Settings) -> None:
     """Read every credential the session will use (a remote rust_exec's token and CA, an external
     Kafka's password), so that a missing or exposed one is one clear line, not a failed agent."""
@@ -245,7 +249,7 @@ def run_session(settings: Settings, config_path: Path | None = None, backtest: b
         console.print(f"[red bold]{breaches} hard-rule breach(es)[/red bold]")
         for acc, v in result.compliance.items():  # the first of each account's, its instants in UTC
             for line in v["breaches"][:3]:
-                said = re.sub(r"\b\d{19}\b", lambda m: f"{_stamp(int(m.group()), seconds=True)} UTC", line)
+                said = re.sub(r"\b\d{17,19}\b", lambda m: f"{_stamp(int(m.group()), seconds=True)} UTC", line)
                 console.print(f"  {acc}: {said}", highlight=False, markup=False)
     for d in result.discrepancies:
         console.print(f"[red bold]books differ from rust_exec:[/red bold] {d}")
@@ -311,16 +315,16 @@ def print_summary(settings: Settings, result: SessionResult) -> None:
             best = odds.get("best_risk_fraction")
             said = (f"pass odds {current['p_pass']:.0%}, " if odds.get("has_target") else "") + \
                 f"hard-breach odds {current['p_hard_breach']:.0%}" + \
+                (f", inactivity odds {idle:.0%}" if (idle := current["p_fail"].get("inactivity")) is not None else "") + \
                 (f", most passes at {best * 100:.2f}% a trade" if best else "")
             console.print(f"{acc.id}: {said} ({odds.get('source')}, {odds.get('history_days')} days)",
                           highlight=False, markup=False)
         if plan:
             console.print(f"{acc.id} to pass: " + "; ".join(plan), highlight=False, markup=False)
         if c.get("idle_deadline_ns"):  # the inactivity rule, as things stood at the end
-            console.print(f"{acc.id}: its firm closes it after {c['max_idle_days']} day{'s' if c['max_idle_days'] != 1 else ''} "
-                          "without a trade entered: "
-                          f"the next by {_stamp(c['idle_deadline_ns'])} UTC",
-                          highlight=False, markup=False)
+            when = "ran out" if c.get("idle_ran_out") else "the next by"
+            console.print(f"{acc.id}: its firm closes it after {_days(c['max_idle_days'])} without a trade entered: "
+                          f"{when} {_stamp(c['idle_deadline_ns'])} UTC", highlight=False, markup=False)
     agents = Table(title="agents")
     for col in ("agent", "calls", "events", "mean latency", "restarts"):
         agents.add_column(col, justify="left" if col == "agent" else "right")
@@ -478,15 +482,19 @@ def check_config(config: ConfigOpt = Path("octet.yaml")) -> None:
         if not days:
             continue
         if a.last_trade is None:
-            console.print(f"inactivity: {a.id} is closed by its firm after {days} day{'s' if days != 1 else ''} without a trade entered, "
+            console.print(f"inactivity: {a.id} is closed by its firm after {_days(days)} without a trade entered, "
                           "counted from the desk's first tick: give the account's last trade as accounts[].last_trade "
                           "if it traded before", highlight=False, markup=False)
             continue
         ends = a.last_trade.astimezone(UTC) + timedelta(days=days)
-        console.print(f"inactivity: {a.id} is closed by its firm after {days} day{'s' if days != 1 else ''} without a trade entered: "
+        console.print(f"inactivity: {a.id} is closed by its firm after {_days(days)} without a trade entered: "
                       f"last trade {a.last_trade.astimezone(UTC):%Y-%m-%d %H:%M} UTC, so enter one by "
                       f"{ends:%Y-%m-%d %H:%M} UTC", highlight=False, markup=False)
-        if ends < datetime.now(UTC):
-            console.print(f"warning: {a.id}'s {days} day{'s' if days != 1 else ''} ran out on {ends:%Y-%m-%d %H:%M} UTC: the firm may have "
+        if a.last_trade > datetime.now(UTC):
+            console.print(f"warning: {a.id}'s last_trade is in the future: the desk takes it as a trade entered "
+                          "then, once its clock reaches it, and until then counts from its first tick",
+                          highlight=False, markup=False)
+        elif ends < datetime.now(UTC):
+            console.print(f"warning: {a.id}'s {_days(days)} ran out on {ends:%Y-%m-%d %H:%M} UTC: the firm may have "
                           "closed it already (a desk started now records the breach at its first tick)",
                           highlight=False, markup=False)

@@ -80,7 +80,7 @@ function PassOdds({ h }: { h: NonNullable<Account["headroom"]> }) {
           <dd data-testid="pass-probability">{pct(h.pass_probability)}</dd>
         </>
       )}
-      <dt title="the probability of breaking the daily or maximum loss rule, or the inactivity rule, before the phase ends">Hard-breach odds</dt>
+      <dt title="the probability of breaking the daily or maximum loss rule before the phase ends">Hard-breach odds</dt>
       <dd>
         <span className={`pill ${level}`} data-testid="hard-breach-probability">{pct(breach)}</span>
       </dd>

@@ -677,5 +677,8 @@ def test_check_config_gives_each_inactivity_deadline_and_warns_when_one_has_pass
     assert "funded-50k is closed by its firm after 7 days without a trade entered, counted from the desk's first tick" in out
     with pytest.raises(SettingsError, match=r"accounts\.0\.last_trade: .*out of range"):
         load_settings(write(tmp_path, lambda d: d["accounts"][0].update(last_trade="1900-01-01T00:00:00Z")))
+    future = write(tmp_path, lambda d: d["accounts"][0].update(firm="fundednext.funded", last_trade="2199-01-01T00:00:00Z"))
+    out = " ".join(CliRunner().invoke(app, ["check-config", "--config", str(future)]).output.split())
+    assert "warning: ftmo-100k's last_trade is in the future" in out and "ran out" not in out, out
     # a firm without the rule says nothing of it
     assert "inactivity" not in CliRunner().invoke(app, ["check-config", "--config", str(ROOT / "octet.yaml")]).output

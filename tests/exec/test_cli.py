@@ -223,8 +223,13 @@ def test_the_desk_commands_say_in_one_line_when_no_desk_runs_and_refuse_a_bad_fe
     assert status.returncode == 0 and "Traceback" not in status.stdout + status.stderr, status
     assert "desk halted by [/x] (root): [/bold] close" in status.stdout and "halted by [bold]eve" in status.stdout
     assert "per unit: advance 10.0 ms · ingress 5.0 ms" in status.stdout
-    # a firm that closes an idle account: by when the account must enter a trade
+    # a firm that closes an idle account: by when the account must enter a trade, and once it is past
     assert "enter a trade by 2026-11-18 11:06 UTC (the firm's inactivity rule: 1.5 days left)" in " ".join(status.stdout.split())
+    doc_status = json.loads((tmp_path / "var" / "desk" / "status.json").read_text())
+    doc_status["market_time_ns"] = 1_795_000_000 * 10**9 + 86_400 * 10**9
+    (tmp_path / "var" / "desk" / "status.json").write_text(json.dumps(doc_status))
+    status = octet("desk", "status", "--config", str(config))
+    assert "no trade entered by 2026-11-18 11:06 UTC: past the firm's inactivity rule" in " ".join(status.stdout.split())
     doc["desk"] = {"feed": "file"}  # and no session.data_file
     config.write_text(yaml.safe_dump(doc))
     out = octet("desk", "start", "--foreground", "--config", str(config))

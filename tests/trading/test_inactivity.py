@@ -168,3 +168,29 @@ def test_a_resumed_desk_takes_a_last_trade_given_since_while_it_has_seen_no_entr
                   {"quiet": T0 - 20 * DAY, "busy": T0 - 20 * DAY})
     assert saved.report()["quiet"]["idle_deadline_ns"] == T0 + 10 * DAY
     assert saved.report()["busy"]["idle_deadline_ns"] == T0 + 1 + 30 * DAY
+
+
+def test_a_corrected_last_trade_judges_its_own_stretch_and_a_later_one_is_a_trade_entered_then(registry) -> None:  # type: ignore[no-untyped-def]
+    """A wrong `last_trade` (40 days back) breaches at once; corrected to 5 days back on a resumed run, the
+    corrected stretch's end (day 25) is recorded too. A `last_trade` after the desk's start is a trade the
+    operator entered by hand: it restarts the clock once the desk's clock reaches it."""
+    rules = {"acc": load_preset("fundednext.funded")}
+    costs = {"acc": CostAllowance()}
+    mids = {"EURUSD": Decimal("1.1")}
+    agent = ComplianceAgent(registry, rules, costs, idle_since={"acc": T0 - 40 * DAY})
+    agent.observe({"acc": snap(T0)}, mids)
+    assert agent.report()["acc"]["breaches"] == [
+        f"inactivity at {T0 - 10 * DAY}: no trade entered for 30 days (the last at {T0 - 40 * DAY})"]
+    args = (registry, rules, costs, None, None, None, None, None, True, None, None, None)
+    agent.refresh(*args, {"acc": T0 - 5 * DAY})
+    agent.observe({"acc": snap(T0 + 26 * DAY)}, mids)
+    assert agent.report()["acc"]["breaches"][1:] == [
+        f"inactivity at {T0 + 25 * DAY}: no trade entered for 30 days (the last at {T0 - 5 * DAY})"]
+    hand = ComplianceAgent(registry, rules, costs)
+    hand.observe({"acc": snap(T0)}, mids)
+    hand.refresh(*args, {"acc": T0 + 21 * DAY})  # entered by hand on day 21, given on resuming
+    hand.observe({"acc": snap(T0 + 20 * DAY)}, mids)
+    assert hand.report()["acc"]["idle_deadline_ns"] == T0 + 30 * DAY  # not yet reached by the desk's clock
+    hand.observe({"acc": snap(T0 + 31 * DAY)}, mids)
+    report = hand.report()["acc"]
+    assert report["breaches"] == [] and report["idle_deadline_ns"] == T0 + 51 * DAY and not report["idle_ran_out"]

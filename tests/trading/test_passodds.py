@@ -275,7 +275,8 @@ def test_a_phase_without_a_target_reports_breach_odds_and_no_pass_odds() -> None
 
 def test_an_inactivity_rule_ends_a_path_once_its_quiet_calendar_days_pass_the_limit() -> None:
     """FundedNext's Futures Challenge: breached after 7 calendar days without a trade. From a Friday with a
-    trade, quiet days count Monday 3 (the weekend too), Tuesday 4 ... Friday 7 (not past 7), Monday 10."""
+    trade, quiet days count Monday 3 (the weekend too), Tuesday 4 ... Friday 7 (not past 7), Monday 10.
+    It is not a hard breach in the breaker's sense (a smaller risk does not avert it)."""
     from trading.passodds import _calendar_steps
     from trading.rules import Activity
 
@@ -287,11 +288,18 @@ def test_an_inactivity_rule_ends_a_path_once_its_quiet_calendar_days_pass_the_li
     [held] = simulate(firm, friday, quiet, [0.01], paths=5)
     assert held.p_fail["inactivity"] == 0.0 and held.p_undecided == 1.0
     [gone] = simulate(firm, replace(friday, days_left=6), quiet, [0.01], paths=5)
-    assert gone.p_fail["inactivity"] == 1.0 and gone.p_hard_breach == 1.0
-    # already 6.5 days without a trade on a Thursday: Friday takes it past 7
-    [late] = simulate(firm, ChallengeState(days_left=1, weekday=3, idle_days=6.5), quiet, [0.01], paths=5)
-    assert late.p_fail["inactivity"] == 1.0
-    # a trade every day keeps it; without the rule nothing is counted
+    assert gone.p_fail["inactivity"] == 1.0 and gone.p_hard_breach == 0.0 and gone.p_undecided == 0.0
+    # already 6.5 days without a trade on a Thursday: Friday takes it past 7, even with a trade that day
+    # (it may come after the deadline)
+    for days in (quiet, one_day(0.0, -0.5, 0.5)):
+        [late] = simulate(firm, ChallengeState(days_left=1, weekday=3, idle_days=6.5), days, [0.01], paths=5)
+        assert late.p_fail["inactivity"] == 1.0
+    # past the limit already (the desk has recorded the breach): every path has failed before its first day
+    [closed] = simulate(firm, ChallengeState(days_left=30, weekday=3, idle_days=20.0), one_day(0.0, -0.5, 0.5),
+                        [0.01], paths=5)
+    assert closed.p_fail["inactivity"] == 1.0 and closed.p_undecided == 0.0
+    # a trade every day keeps it (a day with one leaves a day counted: it may have come at the day's start);
+    # without the rule nothing is counted
     [busy] = simulate(firm, replace(friday, days_left=30), one_day(0.0, -0.5, 0.5), [0.01], paths=5)
     assert busy.p_fail["inactivity"] == 0.0
     [free] = simulate(rules(), replace(friday, days_left=30), quiet, [0.01], paths=5)
