@@ -477,6 +477,20 @@ def check_config(config: ConfigOpt = Path("octet.yaml")) -> None:
         if last is None or last < datetime.now(UTC):
             console.print("warning: no break is listed from now on, so the holding rule on market breaks has "
                           "nothing to check: add the breaks your firm announces (agents.compliance.market_closures)")
+    news_ruled = [a.id for a in s.accounts if s.firm_rules(a).news.active]
+    if news_ruled:  # a firm's news rule cannot be checked past the calendar's last week: every order is vetoed
+        from trading.news import NewsCalendar
+
+        path = s.agents.compliance.news_calendar
+        news = NewsCalendar.from_csv(path, s.agents.compliance.news_calendar_tz) if path is not None else NewsCalendar()
+        last = max(news.weeks) + timedelta(days=6) if news.weeks else None  # the Saturday ending its last week
+        console.print(f"news calendar: {path} covers {news.coverage()}; accounts with a news rule: "
+                      f"{', '.join(news_ruled)}", highlight=False, markup=False)
+        if last is None or last < (datetime.now(UTC) + timedelta(days=7)).date():
+            console.print("warning: the news calendar " + (f"covers nothing after {last}" if last else "is empty") +
+                          ": after it every order of these accounts is vetoed (news_calendar), and an account that "
+                          "enters no trade meets its firm's inactivity rule: load the next weeks' export "
+                          "(octet data news FILE)", highlight=False, markup=False)
     for a in s.accounts:  # the inactivity rule: when the firm closes an account that enters no trade
         days = s.firm_rules(a).activity.max_idle_days
         if not days:

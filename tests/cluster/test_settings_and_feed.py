@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -603,7 +603,7 @@ def test_check_config_says_which_breaks_an_ftmo_account_closes_before_and_warns_
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())
     assert "market closures: 10 breaks in" in text and "the last ending 2031-01-01 22:00 UTC" in text
-    assert "closing before each break longer than their limit: ftmo-100k (120 min)" in text and "warning" not in text
+    assert "closing before each break longer than their limit: ftmo-100k (120 min)" in text and "warning: no break" not in text
     past = tmp_path / "past.csv"
     past.write_text("start_utc,end_utc,symbols,title\n2025-12-24T22:00:00Z,2025-12-25T22:00:00Z,*,Christmas\n")
     result = CliRunner().invoke(app, ["check-config", "--config", str(write(tmp_path, lambda d: funded(d, str(past))))])
@@ -682,3 +682,23 @@ def test_check_config_gives_each_inactivity_deadline_and_warns_when_one_has_pass
     assert "warning: ftmo-100k's last_trade is in the future" in out and "ran out" not in out, out
     # a firm without the rule says nothing of it
     assert "inactivity" not in CliRunner().invoke(app, ["check-config", "--config", str(ROOT / "octet.yaml")]).output
+
+
+def test_check_config_warns_when_the_news_calendar_ends_within_a_week_for_accounts_with_a_news_rule(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Past the calendar's last week every order of a firm with a news rule is vetoed (news_calendar), and
+    an account that then enters no trade meets its firm's inactivity rule: check-config says so ahead."""
+    def calendar(name: str, year: int) -> Path:
+        path = tmp_path / name
+        path.write_text("time_utc,currency,impact,title\n" + f"{year}-03-04T13:30:00Z,USD,high,payrolls\n")
+        return path
+    for year, warned in ((2020, True), (2190, False)):
+        news = calendar(f"news_{year}.csv", year)
+        path = write(tmp_path, lambda d, news=news: (d["accounts"][0].update(firm="the5ers.phase1"),
+                                                     d["agents"]["compliance"].update(news_calendar=str(news))))
+        out = " ".join(CliRunner().invoke(app, ["check-config", "--config", str(path)]).output.split())
+        sunday = datetime(year, 3, 4) - timedelta(days=(datetime(year, 3, 4).weekday() + 1) % 7)  # its export week
+        week = f"{sunday:%Y-%m-%d} to {sunday + timedelta(days=6):%Y-%m-%d}"
+        assert f"news calendar: {news} covers {week}; accounts with a news rule: ftmo-100k" in out, out
+        assert (f"warning: the news calendar covers nothing after {sunday + timedelta(days=6):%Y-%m-%d}: after it "
+                "every order of these accounts is vetoed (news_calendar)" in out) is warned, out
+    assert "news calendar" not in CliRunner().invoke(app, ["check-config", "--config", str(ROOT / "octet.yaml")]).output
