@@ -483,14 +483,15 @@ def check_config(config: ConfigOpt = Path("octet.yaml")) -> None:
 
         path = s.agents.compliance.news_calendar
         news = NewsCalendar.from_csv(path, s.agents.compliance.news_calendar_tz) if path is not None else NewsCalendar()
-        last = max(news.weeks) + timedelta(days=6) if news.weeks else None  # the Saturday ending its last week
-        console.print(f"news calendar: {path} covers {news.coverage()}; accounts with a news rule: "
+        covered = max(news.weeks) + timedelta(days=6) if news.weeks else None  # the Saturday ending its last week
+        console.print(f"news calendar: {path or 'none (agents.compliance.news_calendar)'} covers {news.coverage()}; "
+                      "accounts with a news rule: "
                       f"{', '.join(news_ruled)}", highlight=False, markup=False)
-        if last is None or last < (datetime.now(UTC) + timedelta(days=7)).date():
-            console.print("warning: the news calendar " + (f"covers nothing after {last}" if last else "is empty") +
-                          ": after it every order of these accounts is vetoed (news_calendar), and an account that "
-                          "enters no trade meets its firm's inactivity rule: load the next weeks' export "
-                          "(octet data news FILE)", highlight=False, markup=False)
+        if covered is None or covered < (datetime.now(UTC) + timedelta(days=7)).date():
+            when = f"covers nothing after {covered}: after it" if covered else "holds no event: then"
+            console.print(f"warning: the news calendar {when} every order of these accounts is vetoed (news_calendar), "
+                          "and an account that enters no trade meets its firm's inactivity rule: load the next weeks' "
+                          "export (octet data news FILE)", highlight=False, markup=False)
     for a in s.accounts:  # the inactivity rule: when the firm closes an account that enters no trade
         days = s.firm_rules(a).activity.max_idle_days
         if not days:

@@ -701,4 +701,8 @@ def test_check_config_warns_when_the_news_calendar_ends_within_a_week_for_accoun
         assert f"news calendar: {news} covers {week}; accounts with a news rule: ftmo-100k" in out, out
         assert (f"warning: the news calendar covers nothing after {sunday + timedelta(days=6):%Y-%m-%d}: after it "
                 "every order of these accounts is vetoed (news_calendar)" in out) is warned, out
+    none = write(tmp_path, lambda d: (d["accounts"][0].update(firm="the5ers.phase1"),
+                                      d["agents"]["compliance"].update(news_calendar=None)))
+    out = " ".join(CliRunner().invoke(app, ["check-config", "--config", str(none)]).output.split())
+    assert "warning: the news calendar holds no event: then every order of these accounts is vetoed" in out, out
     assert "news calendar" not in CliRunner().invoke(app, ["check-config", "--config", str(ROOT / "octet.yaml")]).output
