@@ -161,8 +161,7 @@ class ComplianceAgent:
                   "day_profit_cap": r.day_profit_cap(self.last[acc]) if acc in self.last else None,
                   # the inactivity rule: the firm closes the account if no trade is entered by then
                   "max_idle_days": r.rules.activity.max_idle_days, "last_entry_ns": r.state.last_entry_ns or None,
-                  "idle_deadline_ns": r.state.last_entry_ns + r.rules.activity.limit_ns
-                  if r.rules.activity.max_idle_days and r.state.last_entry_ns else None,
+                  "idle_deadline_ns": r.idle_deadline_ns() or None,
                   "idle_ran_out": r.state.idle_breached,  # the stretch to that deadline has run out
                   "pass_odds": self.pass_odds(acc)}
             for acc, r in self.accounts.items()

@@ -251,13 +251,18 @@ class AccountRules:
                 when = next(w for r, a, w in lines if r == rule and a == at)
                 flatten = (f"{rule}: the open stops would leave {book(worst - at)} against the floor{when} "
                            f"{book(at)}")
-        idle = self.rules.activity.limit_ns
         return Headroom(
             snap.account_id, snap.ts_ns, limit, daily_floor,
             None if daily_floor is None else book(snap.equity - daily_floor), floor, book(snap.equity - floor),
             None if daily_floor is None else book(worst - daily_floor), book(worst - floor), flatten,
-            idle_deadline_ns=self.state.last_entry_ns + idle if idle else 0,
+            idle_deadline_ns=self.idle_deadline_ns(),
         )
+
+    def idle_deadline_ns(self) -> int:
+        """The instant by which the account must enter a trade under its firm's inactivity rule (0: no such
+        rule, or the account has not started)."""
+        limit, last = self.rules.activity.limit_ns, self.state.last_entry_ns
+        return last + limit if limit and last else 0
 
     def _flat_deadline(self, ts_ns: int, symbols: Iterable[str]) -> tuple[int, str]:
         """The next instant by which a holding rule wants positions on ``symbols`` closed (0 = none), and
