@@ -114,7 +114,8 @@ class ComplianceAgent:
         rates = rates_from(self.registry, mids)
         self.last_events = len(orders)
         out = {}
-        for acc in sorted(orders):
+        due = self.idle_due(orders, snapshots)
+        for acc in [*due, *sorted(set(orders) - set(due))]:
             legs = orders[acc]
             decision = self.accounts[acc].check(legs, snapshots[acc], rates)
             if decision.allowed:
@@ -124,11 +125,27 @@ class ComplianceAgent:
                     decision = replace(decision, allowed=False, rule=rule, reason=why)
                 else:
                     self.conduct.placed(acc, legs)
+                    if acc in due:  # why it, and not an account judged before it until now, took a contested order
+                        note = "; ".join(filter(None, [note, due[acc]]))
                     if note:  # what a firm restricts and allowed here goes into the audit with the decision
                         decision = replace(decision, reason=f"{decision.reason}; {note}")
             out[acc] = decision
         self.conduct.forget_old()
-        return out
+        return {acc: out[acc] for acc in sorted(out)}
+
+    def idle_due(self, orders: Mapping[str, object], snapshots: Mapping[str, AccountSnapshot]) -> dict[str, str]:
+        """The accounts of ``orders`` judged first, nearest deadline first, each with a note for the audit: those
+        whose firm's inactivity rule has run past half its days without a trade entered. When a conduct rule
+        lets only one of an owner's accounts at a firm take an order (copy trading), the first judged takes it:
+        by id alone, the same account would take every order of a strategy all of them run, and the others would
+        be closed for inactivity. The rest keep the order of their ids."""
+        due: list[tuple[int, str]] = []
+        for acc in orders:
+            deadline, limit = self.accounts[acc].idle_deadline_ns(), self.accounts[acc].rules.activity.limit_ns
+            if deadline and 2 * (deadline - snapshots[acc].ts_ns) <= limit:
+                due.append((deadline, acc))
+        return {acc: f"inactivity: judged before the firm's other accounts, no trade entered since "
+                     f"{self.accounts[acc].state.last_entry_ns} (one due by {deadline})" for deadline, acc in sorted(due)}
 
     def check_styled(self, styled: Mapping[str, list[Order]], snapshots: Mapping[str, AccountSnapshot],
                      mids: Mapping[str, Decimal]) -> Complied:

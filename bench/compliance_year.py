@@ -93,11 +93,18 @@ def main() -> None:
         transitions: Counter[str] = Counter()  # breaker transitions, folded from each batch's record
         odds: dict[str, dict[str, dict[str, float | None]]] = {}  # account -> month -> first odds seen in it
         halved: Counter[str] = Counter()
+        by_account: dict[str, Counter[str]] = {}  # account -> its vetoes by rule
+        first: Counter[str] = Counter()  # account -> orders it took as judged first for the inactivity rule
 
         def progress(p, _topo) -> None:  # type: ignore[no-untyped-def]
             stamps.append(p.elapsed_s)
             transitions.update(f"{e.tier.value}:{e.to_state.value}" for e in p.record.breaker_events)
             halved.update(e.scope for e in p.record.breaker_events if e.action == "halve risk")
+            for d in p.record.decisions:
+                if d.outcome == "veto":
+                    by_account.setdefault(d.account_id, Counter())[f"{d.step}:{d.rule}"] += 1
+                elif d.step == "compliance" and "inactivity: judged before" in d.reason:
+                    first[d.account_id] += 1
             for h in p.record.headroom:  # the pass-odds monitor's answer, sampled once a month
                 if h.hard_breach_probability is None:
                     continue
@@ -130,6 +137,11 @@ def main() -> None:
         "orders": result.counts["orders"],
         "trades": result.counts["trades"],
         "vetoes_by_rule": dict(sorted(vetoes.items())),
+        "vetoes_by_account": {a: dict(sorted(c.items())) for a, c in sorted(by_account.items())},
+        # orders an account took because, half its firm's idle days gone, it was judged before the others
+        "taken_as_idle_first": dict(sorted(first.items())),
+        "trading_days_by_account": {a: c.get("objectives", {}).get("trading_days")
+                                    for a, c in sorted(result.compliance.items())},
         "min_headroom_by_account": {
             a: {"daily": None if c["min_daily_headroom"] is None else float(c["min_daily_headroom"]),  # None: no daily rule
                 "max_loss": float(c["min_max_loss_headroom"] or 0)}

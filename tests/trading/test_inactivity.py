@@ -15,12 +15,12 @@ from decimal import Decimal
 import pytest
 
 from actors.compliance import ComplianceAgent
-from trading.compliance import AccountRules, CostAllowance
+from trading.compliance import AccountRules, ComplianceDecision, CostAllowance
 from trading.errors import InvalidValue
 from trading.fx import ConversionRates
 from trading.ledger import AccountSnapshot, ClosedTrade, PositionView
 from trading.market import NS_PER_S, datetime_to_ts
-from trading.orders import CloseReason, Side
+from trading.orders import CloseReason, Order, OrderType, Side
 from trading.presets import load_preset, preset_names, rules_from_dict
 
 DAY = 86_400 * NS_PER_S
@@ -194,3 +194,40 @@ def test_a_corrected_last_trade_judges_its_own_stretch_and_a_later_one_is_a_trad
     hand.observe({"acc": snap(T0 + 31 * DAY)}, mids)
     report = hand.report()["acc"]
     assert report["breaches"] == [] and report["idle_deadline_ns"] == T0 + 51 * DAY and not report["idle_ran_out"]
+
+
+def test_an_account_past_half_its_idle_days_takes_the_order_a_copy_rule_gives_to_one_account_only(registry) -> None:  # type: ignore[no-untyped-def]
+    """FundedNext refuses a funded account's trade copied onto another account of its owner. Judged by id alone,
+    the funded account took every order of the strategy both run, and the Challenge was closed for inactivity."""
+    rules = {"a-funded": load_preset("fundednext.funded"), "b-challenge": load_preset("fundednext.phase1")}
+    agent = ComplianceAgent(registry, rules, {acc: CostAllowance() for acc in rules}, owners=dict.fromkeys(rules, "me"),
+                            capital=dict.fromkeys(rules, (Decimal(50_000), "USD")), idle_since=dict.fromkeys(rules, T0))
+    mids = {"EURUSD": Decimal("1.1")}
+
+    def at(ts: int, acc: str, held: tuple[PositionView, ...] = ()) -> AccountSnapshot:
+        return AccountSnapshot(acc, "USD", ts, Decimal(50_000), Decimal(50_000), Decimal(50_000), held, 0)
+
+    def check(ts: int) -> dict[str, ComplianceDecision]:  # one signal, the same order for both accounts
+        legs = {acc: [Order(f"o-{acc}-{ts}", acc, "EURUSD", Side.BUY, Decimal("0.1"), OrderType.MARKET,
+                            Decimal("1.09"), None, "sig", Decimal("1.1"), 10, ts, ts + 60 * NS_PER_S)] for acc in rules}
+        decisions = agent.check(legs, {acc: at(ts, acc) for acc in rules}, mids)
+        assert list(decisions) == sorted(rules), "the answer keeps the order of the ids"
+        return decisions
+
+    def signal(ts: int) -> dict[str, str]:
+        return {acc: "allowed" if d.allowed else d.rule for acc, d in check(ts).items()}
+
+    agent.observe({acc: at(T0, acc) for acc in rules}, mids)
+    assert signal(T0 + DAY) == {"a-funded": "allowed", "b-challenge": "copy_trading"}
+    agent.observe({"a-funded": at(T0 + DAY, "a-funded", (position(T0 + DAY),)), "b-challenge": at(T0 + DAY, "b-challenge")}, mids)
+    assert signal(T0 + 14 * DAY) == {"a-funded": "allowed", "b-challenge": "copy_trading"}, "14 of 30 days: by id"
+    agent.observe({"a-funded": at(T0 + 14 * DAY, "a-funded", (position(T0 + 14 * DAY),))}, mids)
+    ts = T0 + 15 * DAY  # half of the Challenge's 30 days gone without a trade: it is judged first
+    decisions = check(ts)
+    assert decisions["b-challenge"].allowed and not decisions["a-funded"].allowed
+    assert decisions["a-funded"].reason.startswith("EURUSD buy already placed on b-challenge")
+    assert f"inactivity: judged before the firm's other accounts, no trade entered since {T0} (one due by {T0 + 30 * DAY})" \
+        in decisions["b-challenge"].reason
+    agent.observe({"b-challenge": at(ts, "b-challenge", (position(ts),))}, mids)
+    assert signal(T0 + 16 * DAY) == {"a-funded": "allowed", "b-challenge": "copy_trading"}, "entered: by id again"
+    assert not any(inactivity(r) for r in agent.accounts.values())
