@@ -33,7 +33,8 @@ class AdaptiveRiskAgent:
         return {
             acc: size_intent(signal, snapshots[acc], inst, rates, self.params[acc], self.states[acc],
                              headrooms[acc].nearest_headroom, headrooms[acc].pass_risk_pct,
-                             BREAKER_RISK_FACTOR if acc in reduced else 1.0)
+                             BREAKER_RISK_FACTOR if acc in reduced else 1.0, headrooms[acc].lots_room,
+                             headrooms[acc].risk_room)
             for acc in accounts
         }
 

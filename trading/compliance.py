@@ -53,6 +53,10 @@ class Headroom:
     hard_breach_probability: float | None = None
     pass_risk_pct: float | None = None  # the risk per trade (percent) that passes most often
     idle_deadline_ns: int = 0  # the firm closes the account if no trade is entered by then (0: no such rule)
+    # what the firm's size rules leave for new orders (None: no such rule): lots under the day's cap on the lots held
+    # together (a scaling plan's step), and the loss at their stops under its cap on the open risk
+    lots_room: Decimal | None = None
+    risk_room: Decimal | None = None
 
     @property
     def daily_fraction(self) -> float:
@@ -255,8 +259,28 @@ class AccountRules:
             snap.account_id, snap.ts_ns, limit, daily_floor,
             None if daily_floor is None else book(snap.equity - daily_floor), floor, book(snap.equity - floor),
             None if daily_floor is None else book(worst - daily_floor), book(worst - floor), flatten,
-            idle_deadline_ns=self.idle_deadline_ns(),
+            idle_deadline_ns=self.idle_deadline_ns(), lots_room=self.lots_room(snap), risk_room=self.risk_room(snap, rates),
         )
+
+    def lots_room(self, snap: AccountSnapshot) -> Decimal | None:
+        """The lots new orders may add under the day's cap on the lots held together (None: no cap)."""
+        cap = self.rules.size.lots_cap(self.state.day_start_balance or snap.balance, snap.initial_balance)
+        return max(cap - snap.open_lots(), Decimal(0)) if cap else None
+
+    def risk_room(self, snap: AccountSnapshot, rates: ConversionRates) -> Decimal | None:
+        """The loss new orders may add at their stops under ``size.max_open_risk_pct`` (None: no such rule)."""
+        pct = self.rules.size.max_open_risk_pct
+        return book(max(snap.initial_balance * pct / 100 - self._held_risk(snap, rates), Decimal(0))) if pct else None
+
+    def _held_risk(self, snap: AccountSnapshot, rates: ConversionRates) -> Decimal:
+        """Each open position's loss from its entry to its stop with slippage (or its floating loss, if worse;
+        none for a stop past the entry), added up: one being closed too, as it is open until its close fills."""
+        held = Decimal(0)
+        for pos in snap.positions:
+            at_stop = pnl_in_account_ccy(self.instruments[pos.symbol], pos.side, pos.lots, pos.entry,
+                                         self._slipped_stop(pos.symbol, pos.stop_loss, int(pos.side)), snap.currency, rates)
+            held += max(Decimal(0), -min(at_stop, pos.floating_pnl))
+        return held
 
     def idle_deadline_ns(self) -> int:
         """The instant by which the account must enter a trade under its firm's inactivity rule (0: no such
@@ -522,8 +546,15 @@ class AccountRules:
             if size.max_lots_per_order and order.lots > size.max_lots_per_order:
                 return "max_lots_per_order", f"{order.lots} lots above {size.max_lots_per_order}"
         new_lots = sum((o.lots for o in orders), Decimal(0))
-        if size.max_lots_total and snap.open_lots() + new_lots > size.max_lots_total:
-            return "max_lots_total", f"{snap.open_lots()} open + {new_lots} new lots > {size.max_lots_total}"
+        start = self.state.day_start_balance or snap.balance  # the day's balance at the reset: the plan's step
+        cap = size.lots_cap(start, snap.initial_balance)
+        if cap and snap.open_lots() + new_lots > cap:
+            if not size.scaling:
+                return "max_lots_total", f"{snap.open_lots()} open + {new_lots} new lots > {cap}"
+            higher = next(((pct, lots) for pct, lots in size.scaling if lots > cap), None)
+            return "scaling_plan", (f"{snap.open_lots()} open + {new_lots} new lots > {cap}, the cap for a day begun at "
+                                    f"{book(start)}" + (f" ({higher[1]} lots once a day begins more than {higher[0]}% "
+                                                        "above the initial balance)" if higher else ""))
         if size.max_positions_total and len(snap.staying()) + len(orders) > size.max_positions_total:
             return "max_positions_total", (f"{len(snap.staying())} open + {len(orders)} new > "
                                            f"{size.max_positions_total}")
@@ -536,6 +567,26 @@ class AccountRules:
             count = sum(1 for p in snap.staying() if p.symbol == symbol) + len(legs)
             if size.max_positions_per_instrument and count > size.max_positions_per_instrument:
                 return "max_positions_per_instrument", f"{symbol}: {count} positions > {size.max_positions_per_instrument}"
+        return None
+
+    def _open_risk(self, orders: Sequence[Order], snap: AccountSnapshot, rates: ConversionRates) -> tuple[str, str] | None:
+        """``size.max_open_risk_pct``: FundedNext's "risk ... the maximum potential loss ... based on stop-loss
+        placement and the maximum losses of the trade(s), calculated against the initial account balance", read
+        the safe way: the open positions' (``_held_risk``) and each new order's from its entry with slippage to its
+        stop with slippage, added up."""
+        pct = self.rules.size.max_open_risk_pct
+        if not pct:
+            return None
+        held, new = self._held_risk(snap, rates), Decimal(0)
+        for order in orders:
+            inst = self.instruments[order.symbol]
+            entry = order.reference_price + int(order.side) * order.max_slippage_points * inst.point
+            stop = self._slipped_stop(order.symbol, order.stop_loss, int(order.side))
+            new += max(Decimal(0), -pnl_in_account_ccy(inst, order.side, order.lots, entry, stop, snap.currency, rates))
+        cap = snap.initial_balance * pct / 100
+        if held + new > cap:
+            return "max_open_risk", (f"{book(held)} at risk in open positions + {book(new)} in new orders > {book(cap)} "
+                                     f"({pct}% of the initial balance)")
         return None
 
     def day_profit_cap(self, snap: AccountSnapshot) -> Decimal | None:
@@ -590,7 +641,8 @@ class AccountRules:
         """Pre-trade: allow the orders only if the worst case stays inside every hard rule."""
         head = self._headroom(snap, rates)  # the monitor records; the check only reads
         rules = self.rules
-        for verdict in (self._timing(orders, snap), self._size(orders, snap), self._best_day(orders, snap, rates)):
+        for verdict in (self._timing(orders, snap), self._size(orders, snap), self._open_risk(orders, snap, rates),
+                        self._best_day(orders, snap, rates)):
             if verdict is not None:
                 return self._veto(verdict[0], verdict[1], head)
         worst_equity = snap.balance + self._pnl_if_stops_hit(snap, rates)

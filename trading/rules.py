@@ -83,13 +83,58 @@ def _clock_change_at(zone_name: str, at: time) -> date | None:
 
 @dataclass(frozen=True, slots=True)
 class SizeLimits:
-    """Lots and positions; 0 means no limit."""
+    """Lots and positions; 0 means no limit.
+
+    scaling: a scaling plan, steps (profit in percent of the initial balance, lots) that raise
+        ``max_lots_total`` for a day that began (at the firm's reset: its end-of-day balance) with a profit
+        above the step's: Topstep's Express Funded Account, 2 contracts on the 50K, 3 above 1,500 USD of
+        profit, 5 above 2,000. The cap never rises during a day, and falls back when a day begins lower.
+    max_open_risk_pct: the loss the open positions and the new orders would take at their stops, together, in
+        percent of the initial balance (FundedNext's funded accounts: 3, "at any given time").
+    """
 
     max_lots_per_order: Decimal = Decimal(0)
     max_lots_per_instrument: Decimal = Decimal(0)
     max_lots_total: Decimal = Decimal(0)
     max_positions_per_instrument: int = 0
     max_positions_total: int = 0
+    scaling: tuple[tuple[Decimal, Decimal], ...] = ()  # a state saved before these two holds the fields above
+    max_open_risk_pct: Decimal = Decimal(0)
+
+    def __post_init__(self) -> None:
+        if self.max_open_risk_pct > 100:
+            raise InvalidValue("size.max_open_risk_pct", self.max_open_risk_pct, "must be at most 100")
+        if not self.scaling:
+            return
+        if not self.max_lots_total:
+            raise InvalidValue("size.scaling", dict(self.scaling), "needs max_lots_total, the cap it starts from")
+        below = (Decimal(-1), self.max_lots_total)
+        for step in self.scaling:
+            if step[0] <= below[0] or step[1] <= below[1]:
+                raise InvalidValue("size.scaling", dict(self.scaling),
+                                   f"each step must raise the cap ({below[1]} lots) at a higher profit: "
+                                   f"{step[0]}% -> {step[1]} lots does not")
+            below = step
+
+    def lots_cap(self, day_start_balance: Decimal, initial_balance: Decimal) -> Decimal:
+        """The cap on the lots held together for a day that began at ``day_start_balance``: the scaling
+        plan's step for its profit, if any (strictly above the step's), else ``max_lots_total``."""
+        cap = self.max_lots_total
+        for above_pct, lots in self.scaling:
+            if (day_start_balance - initial_balance) * 100 > above_pct * initial_balance:
+                cap = lots
+        return cap
+
+    def __getstate__(self) -> list[object]:
+        return [getattr(self, f.name) for f in fields(self)]
+
+    def __setstate__(self, state: list[object]) -> None:
+        """Values in field order; one saved before ``scaling`` and ``max_open_risk_pct`` were added is shorter,
+        and they take their defaults."""
+        if len(state) > len(fields(self)):
+            raise ValueError(f"size limits saved with {len(state)} fields, this version knows {len(fields(self))}")
+        for i, f in enumerate(fields(self)):
+            object.__setattr__(self, f.name, state[i] if i < len(state) else f.default)
 
 
 @dataclass(frozen=True, slots=True)

@@ -104,12 +104,14 @@ def volatility_factor(state: RiskState, symbol: str, atr: float) -> float:
 def size_intent(
     signal: Signal, snap: AccountSnapshot, inst: Instrument, rates: ConversionRates,
     params: RiskParameters, state: RiskState, headroom: Decimal, pass_risk_pct: float | None = None,
-    risk_factor: float = 1.0,
+    risk_factor: float = 1.0, lots_room: Decimal | None = None, risk_room: Decimal | None = None,
 ) -> SizingDecision:
     """Size one account's order for a signal, recording every input of the decision. ``headroom``
     is the loss the account can take before the nearest of its firm's floors; ``pass_risk_pct`` the
     pass-odds monitor's best risk per trade (taken below the configured risk when
-    ``params.pass_odds_risk``); ``risk_factor`` the account breaker's reduction (1.0: none)."""
+    ``params.pass_odds_risk``); ``risk_factor`` the account breaker's reduction (1.0: none); ``lots_room`` and
+    ``risk_room`` what the firm's size rules leave (``Headroom``; None: no such rule): the lots are cut to the
+    first, and the budget, like the loss headroom, to ``headroom_share`` of the second."""
     if snap.equity > state.peak_equity:
         state.peak_equity = snap.equity
     vol = volatility_factor(state, signal.symbol, signal.atr)
@@ -130,6 +132,8 @@ def size_intent(
     budget = Decimal(repr(risk_pct * vol * conf * dd_factor * risk_factor)) * snap.balance
     headroom_cap = max(headroom, Decimal(0)) * params.headroom_share
     budget = min(budget, headroom_cap)
+    if risk_room is not None:
+        budget = min(budget, risk_room * params.headroom_share)
     one_lot_loss = -pnl_in_account_ccy(inst, signal.side, Decimal(1), signal.entry, signal.stop, snap.currency, rates)
     inputs = (
         ("volatility_factor", vol), ("confidence_factor", conf), ("drawdown_pct", drawdown_pct),
@@ -137,7 +141,8 @@ def size_intent(
         ("risk_pct", risk_pct), ("budget", float(budget)), ("headroom_cap", float(headroom_cap)),
         ("stop_value_per_lot", float(one_lot_loss)),
     ) + ((("pass_odds_risk_pct", float(pass_risk_pct)),) if steered and pass_risk_pct is not None else ()) \
-      + ((("breaker_risk_factor", risk_factor),) if risk_factor != 1.0 else ())
+      + ((("breaker_risk_factor", risk_factor),) if risk_factor != 1.0 else ()) \
+      + ((("risk_room", float(risk_room)),) if risk_room is not None else ())
     if signal.confidence < params.min_confidence:
         return SizingDecision(None, f"confidence {signal.confidence:.2f} below {params.min_confidence}", inputs)
     if one_lot_loss <= 0:
@@ -147,6 +152,12 @@ def size_intent(
                               f"({state.wins} won, the average win {state.payoff:.2f}x the average loss) show no "
                               "edge, and it takes no more trades (risk.kelly_fraction 0 lifts the cap)", inputs, "kelly")
     lots = inst.round_lots(budget / one_lot_loss)
+    if lots_room is not None and lots > lots_room:
+        lots = inst.round_lots(lots_room)
+        inputs += (("lots_room", float(lots_room)),)
+        if lots < inst.min_lot:
+            return SizingDecision(None, f"the firm's cap on the lots held together leaves {lots_room}, less than "
+                                  f"{inst.min_lot}", inputs, "lots_cap")
     if lots < inst.min_lot:
         return SizingDecision(None, f"risk budget {book(budget)} buys less than {inst.min_lot} lots", inputs)
     risk = book(one_lot_loss * lots)

@@ -492,6 +492,13 @@ def check_config(config: ConfigOpt = Path("octet.yaml")) -> None:
             console.print(f"warning: the news calendar {when} every order of these accounts is vetoed (news_calendar), "
                           "and an account that enters no trade meets its firm's inactivity rule: load the next weeks' "
                           "export (octet data news FILE)", highlight=False, markup=False)
+    for a in s.accounts:  # a scaling plan: the lots the account may hold together, by the profit its day began with
+        size = s.firm_rules(a).size
+        if size.scaling:
+            steps = ", ".join(f"{lots} once a day begins above {a.balance * (100 + pct) / 100:,.2f} (+{pct}%)"
+                              for pct, lots in size.scaling)
+            console.print(f"scaling plan: {a.id} may hold {size.max_lots_total} lots together, {steps}; the cap moves "
+                          "only at the firm's daily reset", highlight=False, markup=False)
     for a in s.accounts:  # the inactivity rule: when the firm closes an account that enters no trade
         days = s.firm_rules(a).activity.max_idle_days
         if not days:

@@ -166,7 +166,8 @@ FUTURE_SKEW_S = 5.0  # a request stamped further ahead than this is refused (its
 # What the agents save changes shape now and then (issue 19, nine times: the Wyckoff detector's state); a run
 # is resumed only by code that reads its shape. Bump it with such a change
 # (tests/trading/test_wyckoff.py pins the detector's part).
-STATE_FORMAT = 17  # 17: a firm's rules gained activity (inactivity), an account's rules its last entry
+STATE_FORMAT = 18  # 18: a firm's size limits gained scaling (Topstep's scaling plan)
+# 17: a firm's rules gained activity (inactivity), an account's rules its last entry
 # 16: a firm's holding rules gained max_break_minutes (market closures)
 
 

@@ -684,6 +684,15 @@ def test_check_config_gives_each_inactivity_deadline_and_warns_when_one_has_pass
     assert "inactivity" not in CliRunner().invoke(app, ["check-config", "--config", str(ROOT / "octet.yaml")]).output
 
 
+def test_check_config_gives_an_accounts_scaling_plan_in_its_own_money(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Topstep's Express Funded Account holds 2 lots, 3 once a day begins above 1,500 of profit, 5 above 2,000."""
+    path = write(tmp_path, lambda d: d["accounts"][1].update(firm="topstepx.funded"))
+    out = " ".join(CliRunner().invoke(app, ["check-config", "--config", str(path)]).output.split())
+    assert ("scaling plan: funded-50k may hold 2 lots together, 3 once a day begins above 51,500.00 (+3%), 5 once a "
+            "day begins above 52,000.00 (+4%); the cap moves only at the firm's daily reset") in out, out
+    assert "scaling plan" not in CliRunner().invoke(app, ["check-config", "--config", str(ROOT / "octet.yaml")]).output
+
+
 def test_check_config_warns_when_the_news_calendar_ends_within_a_week_for_accounts_with_a_news_rule(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Past the calendar's last week every order of a firm with a news rule is vetoed (news_calendar), and
     an account that then enters no trade meets its firm's inactivity rule: check-config says so ahead."""

@@ -44,6 +44,23 @@ def test_risk_is_cut_as_drawdown_deepens_and_capped_by_headroom(eurusd) -> None:
     assert d.intent is not None and d.intent.lots == Decimal("0.50")  # a quarter of 400 headroom
 
 
+def test_the_lots_are_cut_to_the_firms_lots_room_and_the_budget_to_a_share_of_its_risk_room(eurusd) -> None:
+    """A scaling plan's step (``Headroom.lots_room``) and an open-risk cap (``risk_room``): the desk trades what they
+    leave rather than an order the compliance agent would refuse."""
+    def size(lots_room: str | None = None, risk_room: str | None = None):  # type: ignore[no-untyped-def]
+        return size_intent(signal(conf=1.0), snap(), eurusd, ConversionRates({}), RiskParameters(), RiskState(),
+                           Decimal(5000), lots_room=None if lots_room is None else Decimal(lots_room),
+                           risk_room=None if risk_room is None else Decimal(risk_room))
+    assert size().intent.lots == Decimal("2.50")  # type: ignore[union-attr]
+    assert size(lots_room="5").intent.lots == Decimal("2.50")  # type: ignore[union-attr]
+    cut = size(lots_room="2.005")
+    assert cut.intent is not None and cut.intent.lots == Decimal("2.00") and dict(cut.inputs)["lots_room"] == 2.005
+    none = size(lots_room="0.005")
+    assert none.intent is None and none.rule == "lots_cap" and "leaves 0.005" in none.reason
+    risky = size(risk_room="1200")  # a quarter of 1,200 = 300 over 200 a lot
+    assert risky.intent is not None and risky.intent.lots == Decimal("1.50") and dict(risky.inputs)["risk_room"] == 1200
+
+
 def test_a_drawdown_cut_is_restored_a_step_per_winning_trade_not_at_once(eurusd) -> None:
     state = RiskState(peak_equity=Decimal(100_000))
     rates, params = ConversionRates({}), RiskParameters()

@@ -1,6 +1,7 @@
 """Property: for every preset, no random sequence of quotes, orders and fills gets an order
 through whose worst case breaks a hard rule, today or at the next reset (the positions still open
-then, at their stops).
+then, at their stops), nor past the lots the account may hold today (a scaling plan's step included) or the
+loss its open positions and the new order may take at their stops together (``max_open_risk_pct``).
 
 The oracle is independent of ``AccountRules``: it books the allowed order into a copy of the
 account's ledger at its worst entry, closes every position at the worse of its current price and
@@ -23,7 +24,7 @@ from hypothesis import strategies as st
 from trading.compliance import AccountRules, CostAllowance
 from trading.fx import ConversionRates
 from trading.instruments import Instrument, InstrumentRegistry
-from trading.ledger import AccountLedger
+from trading.ledger import AccountLedger, pnl_in_account_ccy
 from trading.market import NS_PER_S
 from trading.news import NewsCalendar
 from trading.orders import CloseReason, Fill, FillKind, Order, OrderType, Side
@@ -53,6 +54,16 @@ class Oracle:
         self.peak_equity = INITIAL
         self.eod_peak = INITIAL
         self.day_high = INITIAL
+        self.day_start = INITIAL  # the balance the firm day began with: a scaling plan's step
+
+    def lots_cap(self) -> Decimal:
+        """The lots the account may hold together today: ``max_lots_total``, raised by each step of a scaling
+        plan whose profit the day began above (0: no cap)."""
+        size = self.rules.size
+        cap = size.max_lots_total
+        for pct, lots in size.scaling:
+            cap = lots if self.day_start > INITIAL + INITIAL * pct / 100 else cap
+        return cap
 
     def observe(self, ts: int, balance: Decimal, equity: Decimal) -> None:
         day = self.rules.trading_day(ts)
@@ -62,7 +73,7 @@ class Oracle:
                 self.eod_peak = max(self.eod_peak, high if self.rules.max_loss_kind is MaxLossKind.TRAILING_DAY_HIGH
                                     else balance)
             self.day = day
-            self.day_high = balance
+            self.day_high = self.day_start = balance
             by_balance = self.rules.daily_reference is DailyReference.BALANCE
             self.reference = balance if by_balance else max(balance, equity)
         self.peak_equity = max(self.peak_equity, equity)
@@ -172,6 +183,19 @@ def no_allowed_order_breaks_a_hard_rule(rules: FirmRules, examples: int) -> int:
             if not decision.allowed:
                 continue
             allowed.append(1)
+            held = sum((pos.lots for pos in ledger.positions.values()), Decimal(0))
+            assert not oracle.lots_cap() or held + o.lots <= oracle.lots_cap(), (rules.name, "lots", held, o.lots)
+            if rules.size.max_open_risk_pct:  # each position's and the new order's loss at its worst exit, added up
+                legs = [(pos.symbol, pos.side, pos.lots, pos.entry, pos.stop_loss, prices[pos.symbol])
+                        for pos in ledger.positions.values()]  # at the worse of its stop and the price now
+                legs.append((symbol, side, o.lots, ref + int(side) * slip * inst.point, stop, None))  # from its worst entry
+                risk = Decimal(0)
+                for sym, way, lots, entry, leg_stop, now in legs:
+                    exit_price = leg_stop - int(way) * COSTS.slippage_pips * REG[sym].pip_size
+                    if now is not None:
+                        exit_price = min(exit_price, now) if way is Side.BUY else max(exit_price, now)
+                    risk += max(Decimal(0), -pnl_in_account_ccy(REG[sym], way, lots, entry, exit_price, "USD", rates))
+                assert risk <= INITIAL * rules.size.max_open_risk_pct / 100, (rules.name, "open risk", risk)
             worst = worst_case_equity(ledger, o, prices, rates, ts)
             assert oracle.inside(worst, oracle.daily_floor()), (rules.name, "daily loss", oracle.reference, worst)
             assert oracle.inside(worst, oracle.floor()), (rules.name, "max loss", oracle.floor(), worst)

@@ -663,8 +663,9 @@ SHAPES = {9: "25999760988f7f91",  # with its windows since round 11
           14: "f228c7bbc0b2bb03",  # lps_starts_e, e_until_proven and the machine's e_shown (round 25)
           15: "d14dae45e7791b26",  # the machine's e_held for e_until_proven (round 25, after the real bars' charts)
           16: "d14dae45e7791b26",  # the detector as at 15: a firm's holding rules gained max_break_minutes
-          17: "d14dae45e7791b26"}  # the detector as at 15: a firm's rules gained activity (inactivity)
-NOT_THE_DETECTOR = {16, 17}  # formats bumped for another agent's state
+          17: "d14dae45e7791b26",  # the detector as at 15: a firm's rules gained activity (inactivity)
+          18: "d14dae45e7791b26"}  # the detector as at 15: a firm's size limits gained scaling (a scaling plan)
+NOT_THE_DETECTOR = {16, 17, 18}  # formats bumped for another agent's state
 
 
 def test_the_detectors_saved_shape_is_pinned_with_the_state_format(registry) -> None:

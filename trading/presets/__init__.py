@@ -87,6 +87,12 @@ def _value(where: str, key: str, kind: Any, raw: Any) -> Any:
         if not isinstance(raw, dict) or not raw:
             raise InvalidValue(where, raw, "must map account currencies to amounts, e.g. {USD: 400000, EUR: 320000}")
         return tuple((str(ccy), _value(f"{where}.{ccy}", "", Decimal, amount)) for ccy, amount in raw.items())
+    if key == "scaling":
+        if not isinstance(raw, dict) or not raw:
+            raise InvalidValue(where, raw, "must map a profit in percent of the initial balance to the lots allowed "
+                                           "above it, e.g. {3: 3, 4: 5}")
+        return tuple(sorted((_value(f"{where}.{pct}", "", Decimal, pct), _value(f"{where}.{pct}", "", Decimal, lots))
+                            for pct, lots in raw.items()))
     if kind in (time, "time"):
         try:
             if isinstance(raw, bool | float):

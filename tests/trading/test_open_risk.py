@@ -1,0 +1,76 @@
+"""FundedNext's risk limit: "a maximum of 3% at any given time in the FundedNext Account. 'Risk' refers to the
+maximum potential loss on a trade at a time, based on stop-loss placement and the maximum losses of the trade(s),
+calculated against the initial account balance" (help.fundednext.com/en/articles/14702245): ``size.max_open_risk_pct``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from trading.compliance import AccountRules, CostAllowance
+from trading.errors import InvalidValue
+from trading.fx import ConversionRates
+from trading.ledger import AccountSnapshot, PositionView
+from trading.market import NS_PER_S, datetime_to_ts
+from trading.orders import Order, OrderType, Side
+from trading.presets import load_preset, preset_names, rules_from_dict
+
+AT = datetime_to_ts(datetime(2026, 3, 3, 10, 0, tzinfo=UTC))  # a Tuesday morning
+
+
+def held(stop: str = "1.09000", floating: str = "-100", closing: bool = False, price: str = "1.09900") -> PositionView:
+    """1 lot EURUSD bought at 1.10000: 100 pips to a stop at 1.09, 101 with the pip of slippage, 1,010 USD."""
+    return PositionView("p", "EURUSD", Side.BUY, Decimal(1), Decimal("1.10000"), Decimal(stop), None, Decimal(price),
+                        Decimal(floating), Decimal(-1000), AT - 600 * NS_PER_S, closing=closing)
+
+
+def snap(*positions: PositionView) -> AccountSnapshot:
+    floating = sum((p.floating_pnl for p in positions), Decimal(0))
+    return AccountSnapshot("acc", "USD", AT, Decimal(100_000), Decimal(100_000), 100_000 + floating, positions, 0)
+
+
+def buy() -> Order:  # 1 lot from 1.10010 (1.1 and 10 points of slippage) to 1.08990: 102 pips, 1,020 USD
+    return Order("o", "acc", "EURUSD", Side.BUY, Decimal(1), OrderType.MARKET, Decimal("1.09000"), None, "sig",
+                 Decimal("1.10000"), 10, AT, AT + 120 * NS_PER_S)
+
+
+def check(preset: str, registry, *positions: PositionView):  # type: ignore[no-untyped-def]
+    return AccountRules(load_preset(preset), CostAllowance(), registry).check([buy()], snap(*positions),
+                                                                              ConversionRates(registry))
+
+
+def test_fundednexts_funded_accounts_carry_the_3_percent_and_no_other_preset_does() -> None:
+    limits = {n: load_preset(n).size.max_open_risk_pct for n in preset_names()}
+    assert {n for n, v in limits.items() if v} == {"fundednext.funded", "fundednext_1step.funded", "fundednext_lite.funded"}
+    assert {v for v in limits.values() if v} == {3}
+
+
+def test_the_open_positions_and_the_new_order_at_their_stops_are_held_to_3_percent_of_the_initial_balance(registry) -> None:  # type: ignore[no-untyped-def]
+    assert check("fundednext.funded", registry, held()).allowed  # 1,010 + 1,020 = 2,030
+    veto = check("fundednext.funded", registry, held(), held())  # 2,020 + 1,020 = 3,040 > 3,000
+    assert (veto.allowed, veto.rule) == (False, "max_open_risk")
+    assert veto.reason == "2020.00 at risk in open positions + 1020.00 in new orders > 3000.00 (3% of the initial balance)"
+    assert check("fundednext.phase1", registry, held(), held()).allowed, "the Challenge has no risk limit"
+
+
+def test_a_stop_past_the_entry_risks_nothing_a_gap_past_the_stop_its_loss_and_a_closing_position_counts(registry) -> None:  # type: ignore[no-untyped-def]
+    assert check("fundednext.funded", registry, held(), held(stop="1.10100", floating="300", price="1.10300")).allowed  # protected
+    assert check("fundednext.funded", registry, held(floating="-2000", price="1.08000")).rule == "max_open_risk"  # 2,000 + 1,020
+    assert check("fundednext.funded", registry, held(), held(closing=True)).rule == "max_open_risk"
+
+
+def test_a_bad_limit_is_named() -> None:
+    base = {"daily_loss_pct": 5, "max_loss_pct": 10, "lock_at_initial": False}
+    for raw, why in [(101, "at most 100"), (-1, "0 or more"), ("x", "a number")]:
+        with pytest.raises(InvalidValue, match=rf"max_open_risk_pct.*{why}"):
+            rules_from_dict("x", {**base, "size": {"max_open_risk_pct": raw}})
+
+
+def test_the_headroom_tells_the_sizing_the_risk_left_under_the_cap(registry) -> None:  # type: ignore[no-untyped-def]
+    rates = ConversionRates(registry)
+    funded = AccountRules(load_preset("fundednext.funded"), CostAllowance(), registry)
+    assert funded.observe(snap(held(), held()), rates).risk_room == Decimal("980.00")  # 3,000 - 2 x 1,010
+    assert funded.observe(snap(held(), held(), held()), rates).risk_room == 0
+    assert AccountRules(load_preset("fundednext.phase1"), CostAllowance(), registry).observe(snap(), rates).risk_room is None

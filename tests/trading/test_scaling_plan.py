@@ -1,0 +1,115 @@
+"""A scaling plan: the lots held together may rise with the profit a day began with (``SizeLimits.scaling``).
+
+Topstep's Express Funded Account: "As you build/lose equity, your buying power will increase/decrease based on
+your end-of-day PNL"; "Your maximum number of contracts allowed to trade under the scaling plan does NOT increase
+throughout the trading day. Once you surpass one of the thresholds ..., you will need to wait until the following
+session" (help.futures.topstep.com/hc/en-us/articles/360000140787)."""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import fields
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from trading.compliance import AccountRules, CostAllowance
+from trading.errors import InvalidValue
+from trading.fx import ConversionRates
+from trading.ledger import AccountSnapshot, PositionView
+from trading.market import NS_PER_S, datetime_to_ts
+from trading.orders import Order, OrderType, Side
+from trading.presets import load_preset, rules_from_dict
+from trading.rules import SizeLimits
+
+MIN = 60 * NS_PER_S
+FIRM = {"daily_loss_pct": None, "breach": "below", "max_loss_pct": 4, "max_loss_kind": "trailing_eod",
+        "lock_at_initial": True, "reset_timezone": "America/Chicago", "reset_time": "17:00",
+        "size": {"max_lots_total": 2, "scaling": {4: 5, 3: 3}}}  # the 50K: 2, 3 above 1,500 USD, 5 above 2,000
+
+
+def at(day: int) -> int:  # 10:00 UTC, 04:00 in Chicago: inside the firm day that began at 17:00 the day before
+    return datetime_to_ts(datetime(2026, 3, day, 10, 0, tzinfo=UTC))
+
+
+def snap(ts: int, balance: str, held: str = "0") -> AccountSnapshot:
+    positions = (PositionView("p", "EURUSD", Side.BUY, Decimal(held), Decimal("1.10000"), Decimal("1.09950"), None,
+                              Decimal("1.10000"), Decimal(0), Decimal(-25), ts - 10 * MIN),) if Decimal(held) else ()
+    return AccountSnapshot("acc", "USD", ts, Decimal(50_000), Decimal(balance), Decimal(balance), positions, 0)
+
+
+def order(ts: int, lots: str) -> Order:
+    return Order("o", "acc", "EURUSD", Side.BUY, Decimal(lots), OrderType.MARKET, Decimal("1.09950"), None, "sig",
+                 Decimal("1.10000"), 10, ts, ts + 2 * MIN)
+
+
+def test_the_plan_is_read_sorted_and_a_bad_one_is_named() -> None:
+    rules = rules_from_dict("x", FIRM)
+    assert rules.size.scaling == ((Decimal(3), Decimal(3)), (Decimal(4), Decimal(5)))
+    for size, why in [({"scaling": {3: 3}}, "needs max_lots_total"),
+                      ({"max_lots_total": 2, "scaling": {3: 3, 4: 3}}, "each step must raise the cap"),
+                      ({"max_lots_total": 4, "scaling": {3: 3}}, "each step must raise the cap"),
+                      ({"max_lots_total": 2, "scaling": [3, 3]}, "must map a profit in percent"),
+                      ({"max_lots_total": 2, "scaling": {}}, "must map a profit in percent"),
+                      ({"max_lots_total": 2, "scaling": {"-1": 3}}, "0 or more"),
+                      ({"max_lots_total": 2, "scaling": {3: "lots"}}, "must be a number")]:
+        with pytest.raises(InvalidValue, match=why):
+            rules_from_dict("x", {**FIRM, "size": size})
+
+
+def test_the_cap_is_the_step_for_the_profit_a_day_began_with_strictly_above_it() -> None:
+    size = rules_from_dict("x", FIRM).size
+    cap = {b: size.lots_cap(Decimal(b), Decimal(50_000)) for b in ("48000", "50000", "51500", "51500.01", "52000",
+                                                                    "52000.01", "80000")}
+    assert cap == {"48000": 2, "50000": 2, "51500": 2, "51500.01": 3, "52000": 3, "52000.01": 5, "80000": 5}
+
+
+def test_the_desk_holds_the_day_to_its_cap_which_moves_only_at_the_reset(registry) -> None:  # type: ignore[no-untyped-def]
+    acc, rates = AccountRules(rules_from_dict("x", FIRM), CostAllowance(), registry), ConversionRates(registry)
+    day1 = at(3)
+    assert acc.check([order(day1, "0.5")], snap(day1, "50000", "1.5"), rates).allowed  # 2 lots: the cap, not above
+    veto = acc.check([order(day1, "0.6")], snap(day1, "50000", "1.5"), rates)
+    assert (veto.allowed, veto.rule) == (False, "scaling_plan")
+    assert veto.reason == ("1.5 open + 0.6 new lots > 2, the cap for a day begun at 50000.00 (3 lots once a day "
+                           "begins more than 3% above the initial balance)")
+    later = day1 + 4 * 60 * MIN  # 2,500 made since: the cap does not rise during the day
+    assert acc.check([order(later, "1")], snap(later, "52500", "1.5"), rates).rule == "scaling_plan"
+    day2 = at(4)  # the day began at 52,500: more than 4% up, 5 lots
+    assert acc.check([order(day2, "3")], snap(day2, "52500", "2"), rates).allowed
+    assert "> 5, the cap for a day begun at 52500.00" in acc.check([order(day2, "3.5")], snap(day2, "52500", "2"), rates).reason
+    day3 = at(5)  # a losing day: it began at 51,600, the cap falls back to 3
+    assert acc.check([order(day3, "1")], snap(day3, "51600", "2"), rates).allowed
+    veto = acc.check([order(day3, "1.5")], snap(day3, "51600", "2"), rates)
+    assert veto.rule == "scaling_plan" and "(5 lots once a day begins more than 4% above" in veto.reason
+
+
+def test_without_a_plan_the_cap_is_max_lots_total_and_named_so(registry) -> None:  # type: ignore[no-untyped-def]
+    acc, rates = AccountRules(rules_from_dict("x", {**FIRM, "size": {"max_lots_total": 2}}), CostAllowance(), registry), \
+        ConversionRates(registry)
+    veto = acc.check([order(at(4), "3")], snap(at(4), "60000"), rates)
+    assert (veto.rule, veto.reason) == ("max_lots_total", "0 open + 3 new lots > 2")
+
+
+def test_size_limits_saved_before_the_plan_load_without_one() -> None:
+    old = SizeLimits(max_lots_total=Decimal(5))
+    state = old.__getstate__()[: len(fields(SizeLimits)) - 1]  # as a state saved before scaling was added
+    loaded = SizeLimits.__new__(SizeLimits)
+    loaded.__setstate__(state)
+    assert loaded == old and loaded.scaling == ()
+    assert pickle.loads(pickle.dumps(rules_from_dict("x", FIRM))).size.scaling == ((3, 3), (4, 5))
+
+
+def test_topsteps_express_funded_account_carries_the_50ks_plan_and_the_combine_its_fixed_maximum() -> None:
+    funded, combine = load_preset("topstepx.funded").size, load_preset("topstepx.combine").size
+    assert (funded.max_lots_total, funded.scaling) == (2, ((3, 3), (4, 5)))  # 2; 3 above 1,500; 5 above 2,000
+    assert (combine.max_lots_total, combine.scaling) == (5, ())
+    assert {load_preset(n).size.scaling for n in ("ftmo.funded", "fundednext.funded", "the5ers.funded")} == {()}
+
+
+def test_the_headroom_tells_the_sizing_the_lots_the_days_cap_leaves(registry) -> None:  # type: ignore[no-untyped-def]
+    acc, rates = AccountRules(rules_from_dict("x", FIRM), CostAllowance(), registry), ConversionRates(registry)
+    assert acc.observe(snap(at(3), "50000", "1.5"), rates).lots_room == Decimal("0.5")
+    assert acc.observe(snap(at(4), "52500", "1"), rates).lots_room == 4  # the day began above 2,000 up: 5 lots
+    no_cap = AccountRules(load_preset("ftmo.funded"), CostAllowance(), registry)
+    assert no_cap.observe(snap(at(4), "52500"), rates).lots_room is None
