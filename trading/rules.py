@@ -103,15 +103,16 @@ class SizeLimits:
 
     def __post_init__(self) -> None:
         if self.max_open_risk_pct > 100:
-            raise InvalidValue("size.max_open_risk_pct", self.max_open_risk_pct, "must be at most 100")
+            raise InvalidValue("size.max_open_risk_pct", str(self.max_open_risk_pct), "must be at most 100")
         if not self.scaling:
             return
+        stated = "{" + ", ".join(f"{pct}: {lots}" for pct, lots in self.scaling) + "}"
         if not self.max_lots_total:
-            raise InvalidValue("size.scaling", dict(self.scaling), "needs max_lots_total, the cap it starts from")
+            raise InvalidValue("size.scaling", stated, "needs max_lots_total, the cap it starts from")
         below = (Decimal(-1), self.max_lots_total)
         for step in self.scaling:
             if step[0] <= below[0] or step[1] <= below[1]:
-                raise InvalidValue("size.scaling", dict(self.scaling),
+                raise InvalidValue("size.scaling", stated,
                                    f"each step must raise the cap ({below[1]} lots) at a higher profit: "
                                    f"{step[0]}% -> {step[1]} lots does not")
             below = step

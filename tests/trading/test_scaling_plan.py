@@ -54,7 +54,7 @@ def test_the_plan_is_read_sorted_and_a_bad_one_is_named() -> None:
                       ({"max_lots_total": 2, "scaling": {}}, "must map a profit in percent"),
                       ({"max_lots_total": 2, "scaling": {"-1": 3}}, "0 or more"),
                       ({"max_lots_total": 2, "scaling": {3: "lots"}}, "must be a number")]:
-        with pytest.raises(InvalidValue, match=why):
+        with pytest.raises(InvalidValue, match=rf"^x\.size\.scaling.*{why}"):  # named from the firm on
             rules_from_dict("x", {**FIRM, "size": size})
 
 

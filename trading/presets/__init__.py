@@ -127,7 +127,12 @@ def rules_from_dict(name: str, data: dict[str, Any], source: RuleSource | None =
             part = data[section]
             if not isinstance(part, dict):
                 raise InvalidValue(f"{name}.{section}", part, "must be a mapping")
-            kwargs[section] = cls(**_build(cls, f"{name}.{section}", part))
+            try:
+                kwargs[section] = cls(**_build(cls, f"{name}.{section}", part))
+            except InvalidValue as exc:  # a section's own check names its field from the section on
+                if not exc.field.startswith(f"{section}."):
+                    raise
+                raise InvalidValue(f"{name}.{exc.field}", exc.value, exc.reason) from None
     for required, meaning in _REQUIRED.items():
         if required not in kwargs:
             raise InvalidValue(f"{name}.{required}", None, f"is required: {meaning}")
