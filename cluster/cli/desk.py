@@ -240,8 +240,10 @@ def status(config: ConfigOpt = Path("octet.yaml"),
             idle = (f" · [red]no trade entered by {by}: past the firm's inactivity rule[/red]" if left <= 0 else
                     f" · {'[yellow]' if left < 2 else ''}enter a trade by {by} "
                     f"(the firm's inactivity rule: {left:.1f} days left){'[/yellow]' if left < 2 else ''}")
+        room = "".join(f" · {what} {escape(str(a[key]))}" for key, what in (
+            ("lots_room", "lots it may add today"), ("risk_room", "open-risk room")) if a.get(key) is not None)
         console.print(f"  {acc}: balance {a['balance']} equity {a['equity']} · {len(a['positions'])} open · "
-                      f"daily headroom {a['daily_headroom']} · max-loss headroom {a['max_loss_headroom']} · "
+                      f"daily headroom {a['daily_headroom']} · max-loss headroom {a['max_loss_headroom']}{room} · "
                       f"breaker {a['breaker']}{idle}{halt}")
 
 

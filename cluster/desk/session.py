@@ -844,6 +844,9 @@ class Session:
                 "daily_headroom": str(head.daily_headroom) if head else None,
                 "max_loss_headroom": str(head.max_loss_headroom) if head else None,
                 "idle_deadline_ns": head.idle_deadline_ns or None if head else None,
+                # what the firm's size rules leave new orders today (a scaling plan's step, an open-risk cap)
+                "lots_room": None if head is None or head.lots_room is None else str(head.lots_room),
+                "risk_room": None if head is None or head.risk_room is None else str(head.risk_room),
                 "breaker": "blocked" if acc in self.blocked else "ok",
                 "operator_halt": list(self.operator_halts.get(acc, ())) or None,
             }

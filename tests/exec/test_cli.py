@@ -218,11 +218,13 @@ def test_the_desk_commands_say_in_one_line_when_no_desk_runs_and_refuse_a_bad_fe
         "market_time_ns": 1_795_000_000 * 10**9 - 129_600 * 10**9,  # a day and a half before the next
         "accounts": {"a": {"balance": "1", "equity": "1", "positions": [], "daily_headroom": "1",
                            "max_loss_headroom": "1", "breaker": "ok", "operator_halt": ["[bold]eve", "r"],
-                           "idle_deadline_ns": 1_795_000_000 * 10**9}}}))
+                           "idle_deadline_ns": 1_795_000_000 * 10**9, "lots_room": "0.5", "risk_room": "980.00"}}}))
     status = octet("desk", "status", "--config", str(config))
     assert status.returncode == 0 and "Traceback" not in status.stdout + status.stderr, status
     assert "desk halted by [/x] (root): [/bold] close" in status.stdout and "halted by [bold]eve" in status.stdout
     assert "per unit: advance 10.0 ms · ingress 5.0 ms" in status.stdout
+    # what a scaling plan and an open-risk cap leave new orders today
+    assert "max-loss headroom 1 · lots it may add today 0.5 · open-risk room 980.00 · breaker ok" in " ".join(status.stdout.split())
     # a firm that closes an idle account: by when the account must enter a trade, and once it is past
     assert "enter a trade by 2026-11-18 11:06 UTC (the firm's inactivity rule: 1.5 days left)" in " ".join(status.stdout.split())
     doc_status = json.loads((tmp_path / "var" / "desk" / "status.json").read_text())
