@@ -4,6 +4,7 @@ and the post-trade headroom monitor."""
 from __future__ import annotations
 
 import inspect
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -12,14 +13,17 @@ from pathlib import Path
 from actors.execution import ExecUpdate
 from trading.closures import MarketClosures
 from trading.compliance import AccountRules, ComplianceDecision, CostAllowance, Headroom
-from trading.conduct import CrossAccountConduct
+from trading.conduct import CrossAccountConduct, firm_of
 from trading.fx import rates_from
 from trading.instruments import InstrumentRegistry
 from trading.ledger import AccountSnapshot, ClosedTrade
+from trading.market import ts_to_datetime
 from trading.news import NewsCalendar
-from trading.orders import Order
+from trading.orders import Order, OrderStatus
 from trading.passodds import MonitorSettings, PassOddsMonitor, prior_from_trades_csv
 from trading.rules import FirmRules
+
+SETTLED = frozenset({OrderStatus.FILLED, OrderStatus.REJECTED, OrderStatus.CANCELLED, OrderStatus.EXPIRED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +111,9 @@ class ComplianceAgent:
     def observe_update(self, update: ExecUpdate) -> dict[str, Headroom]:
         """``observe`` for an execution agent's update, which the desk passes on as Ray's reference
         to it: the headroom is worked out as soon as the update exists, while the desk books it."""
+        for report in update.reports:  # a leg filled in full, refused or gone: the snapshot now holds what it did
+            if report.status in SETTLED and report.account_id in self.accounts:
+                self.accounts[report.account_id].settled(report.client_order_id)
         return self.observe(update.snapshots, update.mids, update.trades)
 
     def check(self, orders: Mapping[str, list[Order]], snapshots: Mapping[str, AccountSnapshot],
@@ -125,7 +132,8 @@ class ComplianceAgent:
                     decision = replace(decision, allowed=False, rule=rule, reason=why)
                 else:
                     self.conduct.placed(acc, legs)
-                    if acc in due:  # why it, and not an account judged before it until now, took a contested order
+                    self.accounts[acc].placed(legs, snapshots[acc], rates)  # held, for the size rules, until settled
+                    if due.get(acc):  # why it, and not an account judged before it until now, took a contested order
                         note = "; ".join(filter(None, [note, due[acc]]))
                     if note:  # what a firm restricts and allowed here goes into the audit with the decision
                         decision = replace(decision, reason=f"{decision.reason}; {note}")
@@ -134,8 +142,9 @@ class ComplianceAgent:
         return {acc: out[acc] for acc in sorted(out)}
 
     def idle_due(self, orders: Mapping[str, object], snapshots: Mapping[str, AccountSnapshot]) -> dict[str, str]:
-        """The accounts of ``orders`` judged first, nearest deadline first, each with a note for the audit: those
-        whose firm's inactivity rule has run past half its days without a trade entered. When a conduct rule
+        """The accounts of ``orders`` judged first, nearest deadline first, each with a note for the audit ('' where
+        no other account of its firm is judged with it): those whose firm's inactivity rule has run past half its
+        days without a trade entered. When a conduct rule
         lets only one of an owner's accounts at a firm take an order (copy trading), the first judged takes it:
         by id alone, the same account would take every order of a strategy all of them run, and the others would
         be closed for inactivity. The rest keep the order of their ids."""
@@ -144,8 +153,16 @@ class ComplianceAgent:
             deadline, limit = self.accounts[acc].idle_deadline_ns(), self.accounts[acc].rules.activity.limit_ns
             if deadline and 2 * (deadline - snapshots[acc].ts_ns) <= limit:
                 due.append((deadline, acc))
-        return {acc: f"inactivity: judged before the firm's other accounts, no trade entered since "
-                     f"{self.accounts[acc].state.last_entry_ns} (one due by {deadline})" for deadline, acc in sorted(due)}
+        firms = Counter(firm_of(self.accounts[acc].rules) for acc in orders)
+
+        def utc(ns: int) -> str:
+            return f"{ts_to_datetime(ns):%Y-%m-%d %H:%M} UTC"
+
+        # the note only where another account of its firm was judged with it: the order it may have taken
+        return {acc: "" if firms[firm_of(self.accounts[acc].rules)] < 2 else
+                f"inactivity: judged before the firm's other accounts, as no trade has been entered since "
+                f"{utc(self.accounts[acc].state.last_entry_ns)} and its firm closes it if none is by {utc(deadline)}"
+                for deadline, acc in sorted(due)}
 
     def check_styled(self, styled: Mapping[str, list[Order]], snapshots: Mapping[str, AccountSnapshot],
                      mids: Mapping[str, Decimal]) -> Complied:

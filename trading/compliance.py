@@ -116,6 +116,9 @@ class RuleState:
     last_entry_ns: int = 0  # the latest trade entered (or the account's start): the inactivity clock
     idle_breached: bool = False  # the stretch since last_entry_ns ran out, and its breach is recorded
     entered: bool = False  # the desk has seen a trade entered (else last_entry_ns is the account's start)
+    # legs allowed and not yet settled, counted as held by the size rules until they fill, are refused or expire:
+    # client order id -> (symbol, lots, loss at its stop, expires_ns)
+    working: dict[str, tuple[str, Decimal, Decimal, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,12 +268,16 @@ class AccountRules:
     def lots_room(self, snap: AccountSnapshot) -> Decimal | None:
         """The lots new orders may add under the day's cap on the lots held together (None: no cap)."""
         cap = self.rules.size.lots_cap(self.state.day_start_balance or snap.balance, snap.initial_balance)
-        return max(cap - snap.open_lots(), Decimal(0)) if cap else None
+        waiting = sum((w[1] for w in self.working(snap)), Decimal(0))
+        return max(cap - snap.open_lots() - waiting, Decimal(0)) if cap else None
 
     def risk_room(self, snap: AccountSnapshot, rates: ConversionRates) -> Decimal | None:
         """The loss new orders may add at their stops under ``size.max_open_risk_pct`` (None: no such rule)."""
         pct = self.rules.size.max_open_risk_pct
-        return book(max(snap.initial_balance * pct / 100 - self._held_risk(snap, rates), Decimal(0))) if pct else None
+        if not pct:
+            return None
+        waiting = sum((w[2] for w in self.working(snap)), Decimal(0))
+        return book(max(snap.initial_balance * pct / 100 - self._held_risk(snap, rates) - waiting, Decimal(0)))
 
     def _held_risk(self, snap: AccountSnapshot, rates: ConversionRates) -> Decimal:
         """Each open position's loss from its entry to its stop with slippage (or its floating loss, if worse;
@@ -350,6 +357,8 @@ class AccountRules:
         before_daily, before_floor, started = self.daily_floor(initial), self.floor(initial), st.trading_day is not None
         trades = list(trades)
         self._activity(snap, trades)
+        closed = {t.position_id for t in trades}
+        st.working = {k: w for k, w in st.working.items() if w[3] >= snap.ts_ns and k not in closed}
         head = self._headroom(snap, rates)
         judged = [("daily_loss", head.daily_floor, snap.equity), ("max_loss", head.max_loss_floor, snap.equity)]
         if snap.min_equity is not None and started:
@@ -546,25 +555,31 @@ class AccountRules:
             if size.max_lots_per_order and order.lots > size.max_lots_per_order:
                 return "max_lots_per_order", f"{order.lots} lots above {size.max_lots_per_order}"
         new_lots = sum((o.lots for o in orders), Decimal(0))
+        work = self.working(snap)
+        waiting = sum((w[1] for w in work), Decimal(0))
+        held = f"{snap.open_lots()} open" + (f" + {waiting} allowed, not yet filled" if work else "")
         start = self.state.day_start_balance or snap.balance  # the day's balance at the reset: the plan's step
         cap = size.lots_cap(start, snap.initial_balance)
-        if cap and snap.open_lots() + new_lots > cap:
+        if cap and snap.open_lots() + waiting + new_lots > cap:
             if not size.scaling:
-                return "max_lots_total", f"{snap.open_lots()} open + {new_lots} new lots > {cap}"
+                return "max_lots_total", f"{held} + {new_lots} new lots > {cap}"
             higher = next(((pct, lots) for pct, lots in size.scaling if lots > cap), None)
-            return "scaling_plan", (f"{snap.open_lots()} open + {new_lots} new lots > {cap}, the cap for a day begun at "
+            return "scaling_plan", (f"{held} + {new_lots} new lots > {cap}, the cap for a day begun at "
                                     f"{book(start)}" + (f" ({higher[1]} lots once a day begins more than {higher[0]}% "
                                                         "above the initial balance)" if higher else ""))
-        if size.max_positions_total and len(snap.staying()) + len(orders) > size.max_positions_total:
-            return "max_positions_total", (f"{len(snap.staying())} open + {len(orders)} new > "
-                                           f"{size.max_positions_total}")
+        if size.max_positions_total and len(snap.staying()) + len(work) + len(orders) > size.max_positions_total:
+            return "max_positions_total", (f"{len(snap.staying())} open" + (f" + {len(work)} allowed, not yet filled"
+                                                                            if work else "")
+                                           + f" + {len(orders)} new > {size.max_positions_total}")
         for symbol in {o.symbol for o in orders}:
             legs = [o for o in orders if o.symbol == symbol]
             lots = sum((o.lots for o in legs), Decimal(0))
-            if size.max_lots_per_instrument and snap.open_lots(symbol) + lots > size.max_lots_per_instrument:
-                return "max_lots_per_instrument", (f"{symbol}: {snap.open_lots(symbol)} open + {lots} new lots > "
+            mine = [w for w in work if w[0] == symbol]
+            open_here = snap.open_lots(symbol) + sum((w[1] for w in mine), Decimal(0))
+            if size.max_lots_per_instrument and open_here + lots > size.max_lots_per_instrument:
+                return "max_lots_per_instrument", (f"{symbol}: {open_here} open or allowed + {lots} new lots > "
                                                    f"{size.max_lots_per_instrument}")
-            count = sum(1 for p in snap.staying() if p.symbol == symbol) + len(legs)
+            count = sum(1 for p in snap.staying() if p.symbol == symbol) + len(mine) + len(legs)
             if size.max_positions_per_instrument and count > size.max_positions_per_instrument:
                 return "max_positions_per_instrument", f"{symbol}: {count} positions > {size.max_positions_per_instrument}"
         return None
@@ -577,17 +592,46 @@ class AccountRules:
         pct = self.rules.size.max_open_risk_pct
         if not pct:
             return None
-        held, new = self._held_risk(snap, rates), Decimal(0)
-        for order in orders:
-            inst = self.instruments[order.symbol]
-            entry = order.reference_price + int(order.side) * order.max_slippage_points * inst.point
-            stop = self._slipped_stop(order.symbol, order.stop_loss, int(order.side))
-            new += max(Decimal(0), -pnl_in_account_ccy(inst, order.side, order.lots, entry, stop, snap.currency, rates))
+        held, waiting = self._held_risk(snap, rates), sum((w[2] for w in self.working(snap)), Decimal(0))
+        new = sum((self._order_risk(order, snap.currency, rates) for order in orders), Decimal(0))
         cap = snap.initial_balance * pct / 100
-        if held + new > cap:
-            return "max_open_risk", (f"{book(held)} at risk in open positions + {book(new)} in new orders > {book(cap)} "
-                                     f"({pct}% of the initial balance)")
+        if held + waiting + new > cap:
+            return "max_open_risk", (f"{book(held)} at risk in open positions + "
+                                     + (f"{book(waiting)} in orders allowed, not yet filled + " if waiting else "")
+                                     + f"{book(new)} in new orders > {book(cap)} ({pct}% of the initial balance)")
         return None
+
+    def _order_risk(self, order: Order, currency: str, rates: ConversionRates) -> Decimal:
+        """An order's loss from its entry with slippage to its stop with slippage."""
+        inst = self.instruments[order.symbol]
+        entry = order.reference_price + int(order.side) * order.max_slippage_points * inst.point
+        stop = self._slipped_stop(order.symbol, order.stop_loss, int(order.side))
+        return max(Decimal(0), -pnl_in_account_ccy(inst, order.side, order.lots, entry, stop, currency, rates))
+
+    def placed(self, orders: Sequence[Order], snap: AccountSnapshot, rates: ConversionRates) -> None:
+        """Legs allowed and on their way to the venue: the size rules count them as held until they settle."""
+        for order in orders:
+            self.state.working[order.client_order_id] = (order.symbol, order.lots,
+                                                         self._order_risk(order, snap.currency, rates), order.expires_ns)
+
+    def settled(self, client_order_id: str) -> None:
+        """A leg the venue filled in full, refused, cancelled or let expire: no longer waiting."""
+        self.state.working.pop(client_order_id, None)
+
+    def working(self, snap: AccountSnapshot) -> list[tuple[str, Decimal, Decimal]]:
+        """The legs allowed and not yet filled as ``snap`` stands, each (symbol, lots left, loss at its stop left):
+        not expired, less what has filled of them (a position's id is its opening order's)."""
+        if not self.state.working:
+            return []
+        filled: dict[str, Decimal] = {}
+        for pos in snap.positions:
+            filled[pos.position_id] = filled.get(pos.position_id, Decimal(0)) + pos.lots
+        out = []
+        for coid, (symbol, lots, risk, expires) in self.state.working.items():
+            left = lots - filled.get(coid, Decimal(0))
+            if expires >= snap.ts_ns and left > 0:
+                out.append((symbol, left, risk * left / lots))
+        return out
 
     def day_profit_cap(self, snap: AccountSnapshot) -> Decimal | None:
         """The desk's cap on a firm day's profit where the phase's best-day rule is a condition of

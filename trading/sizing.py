@@ -132,6 +132,7 @@ def size_intent(
     budget = Decimal(repr(risk_pct * vol * conf * dd_factor * risk_factor)) * snap.balance
     headroom_cap = max(headroom, Decimal(0)) * params.headroom_share
     budget = min(budget, headroom_cap)
+    room_binds = risk_room is not None and risk_room * params.headroom_share < budget
     if risk_room is not None:
         budget = min(budget, risk_room * params.headroom_share)
     one_lot_loss = -pnl_in_account_ccy(inst, signal.side, Decimal(1), signal.entry, signal.stop, snap.currency, rates)
@@ -158,6 +159,9 @@ def size_intent(
         if lots < inst.min_lot:
             return SizingDecision(None, f"the firm's cap on the lots held together leaves {lots_room}, less than "
                                   f"{inst.min_lot}", inputs, "lots_cap")
+    if lots < inst.min_lot and room_binds and risk_room is not None:
+        return SizingDecision(None, f"the firm's cap on the loss at the open stops leaves {book(risk_room)}: a share of "
+                              f"it ({book(budget)}) buys less than {inst.min_lot} lots", inputs, "open_risk")
     if lots < inst.min_lot:
         return SizingDecision(None, f"risk budget {book(budget)} buys less than {inst.min_lot} lots", inputs)
     risk = book(one_lot_loss * lots)

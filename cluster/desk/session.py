@@ -217,6 +217,8 @@ class Session:
                  live: MemoryLive | RedisLive | None = None, keep_records: bool = False,
                  desk: DeskPort | None = None, requested: dict[str, Any] | None = None, in_process: bool = False) -> None:
         self.settings = settings
+        # the instruments rust_exec lets each account trade, where its limits name them (else every one)
+        self.venue_symbols = {a.id: tuple(a.limits.instruments) for a in settings.accounts if a.limits.instruments}
         self.in_process = in_process  # the agents in this process, not on Ray (the backtest: no Ray at all)
         self.requested = requested  # a session started through the API: who asked, and for what (audited)
         self.stopped_by: dict[str, str] | None = None  # who stopped it (``stop``; audited)
@@ -1114,6 +1116,12 @@ class Session:
             who, reason = self.operator_halts.get(acc) or self.operator_halts["*"]
             self.log.decisions.append(Decision(signal.signal_id, acc, "operator", "veto", "halt",
                                                f"halted by {who}: {reason}"))
+            accounts.remove(acc)
+        for acc in [a for a in accounts if signal.symbol not in self.venue_symbols.get(a, (signal.symbol,))]:
+            # rust_exec would refuse it; allowed by the desk, it could take the one place a copy-trading rule gives
+            self.log.decisions.append(Decision(signal.signal_id, acc, "execution", "veto", "instruments",
+                                               f"rust_exec takes only {', '.join(self.venue_symbols[acc])} on this "
+                                               "account (accounts[].limits.instruments)"))
             accounts.remove(acc)
         if signal.setup in self.reversing and not self.system_open and "execution" not in self.ignored:
             # an always-in-the-market strategy: the opposite signal ends the trade, in every account

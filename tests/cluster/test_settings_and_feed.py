@@ -379,6 +379,20 @@ def test_check_config_exits_2_with_the_error(tmp_path) -> None:
     assert result.exit_code == 2 and "unknown profile 'ghost'" in result.output
 
 
+def test_a_key_written_twice_in_the_settings_is_refused_where_a_yaml_reader_keeps_the_last(tmp_path) -> None:
+    """`scaling: {3: 3, 3: 5}` read silently would allow 5 lots above 3%; a merge key (`<<`) may still be overridden."""
+    text = (ROOT / "octet.yaml").read_text()
+    twice = tmp_path / "twice.yaml"
+    twice.write_text(text.replace("    size: {max_lots_per_order: 10, max_positions_total: 6}",
+                                  "    size: {max_lots_total: 2, scaling: {3: 3, 3.0: 5}}"))
+    assert twice.read_text() != text
+    with pytest.raises(SettingsError, match=r"(?s)not valid YAML: .*the key 3\.0 is written twice.*line \d+"):
+        load_settings(twice)
+    from cluster.config.settings import _UniqueKeys
+    assert yaml.load("a: &x {k: 1, j: 2}\nb:\n  <<: *x\n  k: 3\n", Loader=_UniqueKeys)["b"] == {"k": 3, "j": 2}
+    assert load_settings(ROOT / "octet.yaml").accounts, "the shipped settings hold no key twice"
+
+
 def test_an_account_currency_no_instrument_converts_to_is_refused_at_load(tmp_path) -> None:
     with pytest.raises(SettingsError, match=r"accounts\.0\.currency: CHF account cannot book EURUSD: no instrument"):
         load_settings(write(tmp_path, lambda d: d["accounts"][0].update(currency="CHF")))

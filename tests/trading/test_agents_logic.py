@@ -59,6 +59,8 @@ def test_the_lots_are_cut_to_the_firms_lots_room_and_the_budget_to_a_share_of_it
     assert none.intent is None and none.rule == "lots_cap" and "leaves 0.005" in none.reason
     risky = size(risk_room="1200")  # a quarter of 1,200 = 300 over 200 a lot
     assert risky.intent is not None and risky.intent.lots == Decimal("1.50") and dict(risky.inputs)["risk_room"] == 1200
+    full = size(risk_room="0")
+    assert (full.intent, full.rule) == (None, "open_risk") and "leaves 0.00" in full.reason
 
 
 def test_a_drawdown_cut_is_restored_a_step_per_winning_trade_not_at_once(eurusd) -> None:

@@ -226,8 +226,13 @@ def test_an_account_past_half_its_idle_days_takes_the_order_a_copy_rule_gives_to
     decisions = check(ts)
     assert decisions["b-challenge"].allowed and not decisions["a-funded"].allowed
     assert decisions["a-funded"].reason.startswith("EURUSD buy already placed on b-challenge")
-    assert f"inactivity: judged before the firm's other accounts, no trade entered since {T0} (one due by {T0 + 30 * DAY})" \
-        in decisions["b-challenge"].reason
+    assert ("inactivity: judged before the firm's other accounts, as no trade has been entered since 2027-01-04 09:00 UTC "
+            "and its firm closes it if none is by 2027-02-03 09:00 UTC") in decisions["b-challenge"].reason
+    lone = ts + 61 * NS_PER_S  # an order for the Challenge alone: judged first, but nothing was taken from another
+    alone = agent.check({"b-challenge": [Order("lone", "b-challenge", "EURUSD", Side.BUY, Decimal("0.1"), OrderType.MARKET,
+                                               Decimal("1.09"), None, "sig", Decimal("1.1"), 10, lone, lone + 60 * NS_PER_S)]},
+                        {"b-challenge": at(lone, "b-challenge")}, mids)["b-challenge"]
+    assert alone.allowed and "inactivity" not in alone.reason, alone.reason
     agent.observe({"b-challenge": at(ts, "b-challenge", (position(ts),))}, mids)
     assert signal(T0 + 16 * DAY) == {"a-funded": "allowed", "b-challenge": "copy_trading"}, "entered: by id again"
     assert not any(inactivity(r) for r in agent.accounts.values())

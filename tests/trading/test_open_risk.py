@@ -74,3 +74,25 @@ def test_the_headroom_tells_the_sizing_the_risk_left_under_the_cap(registry) -> 
     assert funded.observe(snap(held(), held()), rates).risk_room == Decimal("980.00")  # 3,000 - 2 x 1,010
     assert funded.observe(snap(held(), held(), held()), rates).risk_room == 0
     assert AccountRules(load_preset("fundednext.phase1"), CostAllowance(), registry).observe(snap(), rates).risk_room is None
+
+
+def test_orders_allowed_one_at_a_time_are_held_to_the_cap_together(registry) -> None:  # type: ignore[no-untyped-def]
+    """The reviewer's case: two 1.5-lot orders, each within 3% alone, were both allowed before either filled."""
+    from actors.compliance import ComplianceAgent
+    agent = ComplianceAgent(registry, {"acc": load_preset("fundednext.funded")}, {"acc": CostAllowance()})
+    mids = {"EURUSD": Decimal("1.1")}
+
+    def order(cid: str, at: int) -> Order:  # 1.5 lots, 102 pips with slippage: 1,530
+        return Order(cid, "acc", "EURUSD", Side.BUY, Decimal("1.5"), OrderType.MARKET, Decimal("1.09000"), None, "sig",
+                     Decimal("1.10000"), 10, at, at + 120 * NS_PER_S)
+
+    def at(ts: int) -> AccountSnapshot:
+        return AccountSnapshot("acc", "USD", ts, Decimal(100_000), Decimal(100_000), Decimal(100_000), (), 0)
+
+    assert agent.check({"acc": [order("one", AT)]}, {"acc": at(AT)}, mids)["acc"].allowed
+    veto = agent.check({"acc": [order("two", AT + NS_PER_S)]}, {"acc": at(AT + NS_PER_S)}, mids)["acc"]
+    assert (veto.rule, veto.reason) == ("max_open_risk", "0.00 at risk in open positions + 1530.00 in orders allowed, "
+                                        "not yet filled + 1530.00 in new orders > 3000.00 (3% of the initial balance)")
+    assert agent.accounts["acc"].risk_room(at(AT + NS_PER_S), ConversionRates(registry)) == Decimal("1470.00")
+    later = AT + 121 * NS_PER_S  # the first expired unfilled
+    assert agent.check({"acc": [order("three", later)]}, {"acc": at(later)}, mids)["acc"].allowed

@@ -8,7 +8,7 @@ session" (help.futures.topstep.com/hc/en-us/articles/360000140787)."""
 from __future__ import annotations
 
 import pickle
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -53,7 +53,9 @@ def test_the_plan_is_read_sorted_and_a_bad_one_is_named() -> None:
                       ({"max_lots_total": 2, "scaling": [3, 3]}, "must map a profit in percent"),
                       ({"max_lots_total": 2, "scaling": {}}, "must map a profit in percent"),
                       ({"max_lots_total": 2, "scaling": {"-1": 3}}, "0 or more"),
-                      ({"max_lots_total": 2, "scaling": {3: "lots"}}, "must be a number")]:
+                      ({"max_lots_total": 2, "scaling": {3: "lots"}}, "must be a number"),
+                      ({"max_lots_total": 2, "scaling": {"1e999999999": 3}}, "between 1e-12 and 1e12"),  # overflowed
+                      ({"max_lots_total": 2, "scaling": {3: "1e999999999"}}, "between 1e-12 and 1e12")]:
         with pytest.raises(InvalidValue, match=rf"^x\.size\.scaling.*{why}"):  # named from the firm on
             rules_from_dict("x", {**FIRM, "size": size})
 
@@ -113,3 +115,33 @@ def test_the_headroom_tells_the_sizing_the_lots_the_days_cap_leaves(registry) ->
     assert acc.observe(snap(at(4), "52500", "1"), rates).lots_room == 4  # the day began above 2,000 up: 5 lots
     no_cap = AccountRules(load_preset("ftmo.funded"), CostAllowance(), registry)
     assert no_cap.observe(snap(at(4), "52500"), rates).lots_room is None
+
+
+def test_legs_allowed_and_not_yet_filled_count_until_they_fill_are_refused_or_expire(registry) -> None:  # type: ignore[no-untyped-def]
+    """A ladder's legs may become active seconds after the signal: a second signal before they fill must not
+    take the account past its cap (the reviewer's case: 2.4 lots held on a 2-lot day)."""
+    from actors.compliance import ComplianceAgent
+    from actors.execution import ExecUpdate
+    from trading.orders import ExecutionReport, OrderStatus
+    agent = ComplianceAgent(registry, {"acc": rules_from_dict("x", FIRM)}, {"acc": CostAllowance()})
+    mids, day = {"EURUSD": Decimal("1.1")}, at(3)
+    first = Order("leg-1", "acc", "EURUSD", Side.BUY, Decimal("1.2"), OrderType.MARKET, Decimal("1.09950"), None,
+                  "sig", Decimal("1.10000"), 10, day, day + 60 * NS_PER_S)
+    assert agent.check({"acc": [first]}, {"acc": snap(day, "50000")}, mids)["acc"].allowed
+    veto = agent.check({"acc": [order(day + 1, "1.2")]}, {"acc": snap(day + 1, "50000")}, mids)["acc"]
+    assert (veto.rule, veto.reason) == ("scaling_plan", "0 open + 1.2 allowed, not yet filled + 1.2 new lots > 2, the cap "
+                                        "for a day begun at 50000.00 (3 lots once a day begins more than 3% above the "
+                                        "initial balance)")
+    rules = agent.accounts["acc"]
+    assert rules.lots_room(snap(day + 1, "50000")) == Decimal("0.8")
+    part = snap(day + 2, "50000", "0.5")  # half a lot of it filled: its position carries the leg's id
+    part = replace(part, positions=(replace(part.positions[0], position_id="leg-1"),))
+    (symbol, left, risk), = rules.working(part)
+    whole = rules.state.working["leg-1"][2]
+    assert (symbol, left, risk) == ("EURUSD", Decimal("0.7"), whole * Decimal("0.7") / Decimal("1.2"))
+    assert rules.lots_room(part) == Decimal("0.8"), "0.5 held + 0.7 waiting"
+    assert rules.lots_room(snap(day + 61 * NS_PER_S, "50000")) == 2, "expired"
+    agent.observe_update(ExecUpdate((ExecutionReport("leg-1", "acc", OrderStatus.REJECTED, day + 3),), (),
+                                    {"acc": snap(day + 3, "50000")}, mids))
+    assert agent.check({"acc": [order(day + 4, "2")]}, {"acc": snap(day + 4, "50000")}, mids)["acc"].allowed, "refused"
+

@@ -10,6 +10,7 @@ custom firm and a preset are written the same way.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from datetime import time
 from decimal import Decimal, InvalidOperation
 from enum import Enum
@@ -82,6 +83,8 @@ def _value(where: str, key: str, kind: Any, raw: Any) -> Any:
             raise InvalidValue(where, raw, "must be a number") from None
         if not value.is_finite() or value < 0:
             raise InvalidValue(where, raw, "must be a finite number, 0 or more")
+        if value and not -12 <= value.adjusted() < 12:  # arithmetic on 1e999999999 overflows later, in the desk
+            raise InvalidValue(where, raw, "must be 0, or between 1e-12 and 1e12")
         return value
     if key in ("max_capital_per_owner", "copy_capital_per_owner"):
         if not isinstance(raw, dict) or not raw:
@@ -91,8 +94,12 @@ def _value(where: str, key: str, kind: Any, raw: Any) -> Any:
         if not isinstance(raw, dict) or not raw:
             raise InvalidValue(where, raw, "must map a profit in percent of the initial balance to the lots allowed "
                                            "above it, e.g. {3: 3, 4: 5}")
-        return tuple(sorted((_value(f"{where}.{pct}", "", Decimal, pct), _value(f"{where}.{pct}", "", Decimal, lots))
-                            for pct, lots in raw.items()))
+        steps = sorted((_value(f"{where}.{pct}", "", Decimal, pct), _value(f"{where}.{pct}", "", Decimal, lots))
+                       for pct, lots in raw.items())
+        for (pct, _), (again, _) in itertools.pairwise(steps):
+            if pct == again:
+                raise InvalidValue(where, raw, f"the profit {pct}% is given twice")
+        return tuple(steps)
     if kind in (time, "time"):
         try:
             if isinstance(raw, bool | float):
