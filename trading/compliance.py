@@ -682,7 +682,8 @@ class AccountRules:
         return None
 
     def check(self, orders: Sequence[Order], snap: AccountSnapshot, rates: ConversionRates) -> ComplianceDecision:
-        """Pre-trade: allow the orders only if the worst case stays inside every hard rule."""
+        """Pre-trade: allow the orders only if the worst case (every open stop, every leg allowed before and not yet
+        filled, and the new ones hit) stays inside every hard rule."""
         head = self._headroom(snap, rates)  # the monitor records; the check only reads
         rules = self.rules
         for verdict in (self._timing(orders, snap), self._size(orders, snap), self._open_risk(orders, snap, rates),
@@ -690,6 +691,8 @@ class AccountRules:
             if verdict is not None:
                 return self._veto(verdict[0], verdict[1], head)
         worst_equity = snap.balance + self._pnl_if_stops_hit(snap, rates)
+        for _, lots, risk in self.working(snap):  # legs allowed before and not yet filled: they may fill first
+            worst_equity -= risk + 2 * self.costs.commission_per_lot * lots
         for order in orders:
             inst = self.instruments[order.symbol]
             entry = order.reference_price + int(order.side) * order.max_slippage_points * inst.point

@@ -308,3 +308,16 @@ def test_the_operators_doc_lists_every_preset_rule_by_rule() -> None:
     doc = (PRESET_DIR.parent.parent / "docs" / "operators.md").read_text()
     missing = [preset_row(n) for n in preset_names() if preset_row(n) not in doc]
     assert not missing, "docs/operators.md is out of date; its rows should read:\n" + "\n".join(missing)
+
+
+def test_legs_allowed_and_not_yet_filled_count_in_the_worst_case_of_the_next_order(registry) -> None:  # type: ignore[no-untyped-def]
+    """A ladder's legs may become active seconds after their signal: a second signal's worst case must include them,
+    or two orders each within the day's 5,000 would together break it."""
+    agent = ComplianceAgent(registry, {"acc": load_preset("ftmo.challenge")}, {"acc": CostAllowance()})
+    mids = {"EURUSD": Decimal("1.1")}
+    first = agent.check({"acc": [order("3", cid="leg-1")]}, {"acc": snap()}, mids)["acc"]  # 3 lots, ~3,060 at the stop
+    assert first.allowed
+    second = agent.check({"acc": [order("3", at=MONDAY + NS_PER_S, cid="leg-2")]}, {"acc": snap(at=MONDAY + NS_PER_S)}, mids)["acc"]
+    assert (second.allowed, second.rule) == (False, "daily_loss"), second
+    later = MONDAY + 3 * MIN  # the first leg expired unfilled: the second fits again
+    assert agent.check({"acc": [order("3", at=later, cid="leg-3")]}, {"acc": snap(at=later)}, mids)["acc"].allowed
