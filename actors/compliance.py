@@ -19,7 +19,7 @@ from trading.instruments import InstrumentRegistry
 from trading.ledger import AccountSnapshot, ClosedTrade
 from trading.market import ts_to_datetime
 from trading.news import NewsCalendar
-from trading.orders import Order, OrderStatus
+from trading.orders import FillKind, Order, OrderStatus
 from trading.passodds import MonitorSettings, PassOddsMonitor, prior_from_trades_csv
 from trading.rules import FirmRules
 
@@ -111,9 +111,17 @@ class ComplianceAgent:
     def observe_update(self, update: ExecUpdate) -> dict[str, Headroom]:
         """``observe`` for an execution agent's update, which the desk passes on as Ray's reference
         to it: the headroom is worked out as soon as the update exists, while the desk books it."""
-        for report in update.reports:  # a leg filled in full, refused or gone: the snapshot now holds what it did
-            if report.status in SETTLED and report.account_id in self.accounts:
-                self.accounts[report.account_id].settled(report.client_order_id)
+        for report in update.reports:  # what the legs allowed did: the snapshot now holds what filled of them
+            rules = self.accounts.get(report.account_id)
+            if rules is None:
+                continue
+            opening = report.fill is not None and report.fill.kind is FillKind.OPEN
+            if report.status is OrderStatus.FILLED and not opening:
+                continue  # a closing fill of a position, reported under the order that opened it
+            if report.status in SETTLED:
+                rules.settled(report.client_order_id)
+            elif opening and report.fill is not None:
+                rules.filled(report.client_order_id, report.fill.lots)
         return self.observe(update.snapshots, update.mids, update.trades)
 
     def check(self, orders: Mapping[str, list[Order]], snapshots: Mapping[str, AccountSnapshot],

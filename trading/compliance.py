@@ -117,8 +117,12 @@ class RuleState:
     idle_breached: bool = False  # the stretch since last_entry_ns ran out, and its breach is recorded
     entered: bool = False  # the desk has seen a trade entered (else last_entry_ns is the account's start)
     # legs allowed and not yet settled, counted as held by the size rules until they fill, are refused or expire:
-    # client order id -> (symbol, lots, loss at its stop, expires_ns)
-    working: dict[str, tuple[str, Decimal, Decimal, int]] = field(default_factory=dict)
+    # client order id -> (symbol, lots, loss at its stop, expires_ns, lots filled so far)
+    working: dict[str, tuple[str, Decimal, Decimal, int, Decimal]] = field(default_factory=dict)
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        state.setdefault("working", {})  # saved before legs were kept
+        self.__dict__.update(state)
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,8 +361,7 @@ class AccountRules:
         before_daily, before_floor, started = self.daily_floor(initial), self.floor(initial), st.trading_day is not None
         trades = list(trades)
         self._activity(snap, trades)
-        closed = {t.position_id for t in trades}
-        st.working = {k: w for k, w in st.working.items() if w[3] >= snap.ts_ns and k not in closed}
+        st.working = {k: w for k, w in st.working.items() if w[3] >= snap.ts_ns}  # expired: nothing more fills
         head = self._headroom(snap, rates)
         judged = [("daily_loss", head.daily_floor, snap.equity), ("max_loss", head.max_loss_floor, snap.equity)]
         if snap.min_equity is not None and started:
@@ -567,9 +570,10 @@ class AccountRules:
             return "scaling_plan", (f"{held} + {new_lots} new lots > {cap}, the cap for a day begun at "
                                     f"{book(start)}" + (f" ({higher[1]} lots once a day begins more than {higher[0]}% "
                                                         "above the initial balance)" if higher else ""))
-        if size.max_positions_total and len(snap.staying()) + len(work) + len(orders) > size.max_positions_total:
-            return "max_positions_total", (f"{len(snap.staying())} open" + (f" + {len(work)} allowed, not yet filled"
-                                                                            if work else "")
+        coming = [w for w in work if not w[3]]  # legs that would open a position (the rest of one adds to its own)
+        if size.max_positions_total and len(snap.staying()) + len(coming) + len(orders) > size.max_positions_total:
+            return "max_positions_total", (f"{len(snap.staying())} open" + (f" + {len(coming)} allowed, not yet filled"
+                                                                            if coming else "")
                                            + f" + {len(orders)} new > {size.max_positions_total}")
         for symbol in {o.symbol for o in orders}:
             legs = [o for o in orders if o.symbol == symbol]
@@ -579,7 +583,7 @@ class AccountRules:
             if size.max_lots_per_instrument and open_here + lots > size.max_lots_per_instrument:
                 return "max_lots_per_instrument", (f"{symbol}: {open_here} open or allowed + {lots} new lots > "
                                                    f"{size.max_lots_per_instrument}")
-            count = sum(1 for p in snap.staying() if p.symbol == symbol) + len(mine) + len(legs)
+            count = sum(1 for p in snap.staying() if p.symbol == symbol) + sum(1 for w in mine if not w[3]) + len(legs)
             if size.max_positions_per_instrument and count > size.max_positions_per_instrument:
                 return "max_positions_per_instrument", f"{symbol}: {count} positions > {size.max_positions_per_instrument}"
         return None
@@ -612,25 +616,31 @@ class AccountRules:
         """Legs allowed and on their way to the venue: the size rules count them as held until they settle."""
         for order in orders:
             self.state.working[order.client_order_id] = (order.symbol, order.lots,
-                                                         self._order_risk(order, snap.currency, rates), order.expires_ns)
+                                                         self._order_risk(order, snap.currency, rates), order.expires_ns,
+                                                         Decimal(0))
+
+    def filled(self, client_order_id: str, lots: Decimal) -> None:
+        """Part of a leg filled (an opening fill the venue reported): the position holds it, the rest still waits.
+        Counted from the fills, not the positions: a part that closed again leaves the rest working at the venue."""
+        leg = self.state.working.get(client_order_id)
+        if leg is not None:
+            self.state.working[client_order_id] = (*leg[:4], leg[4] + lots)
 
     def settled(self, client_order_id: str) -> None:
         """A leg the venue filled in full, refused, cancelled or let expire: no longer waiting."""
         self.state.working.pop(client_order_id, None)
 
-    def working(self, snap: AccountSnapshot) -> list[tuple[str, Decimal, Decimal]]:
-        """The legs allowed and not yet filled as ``snap`` stands, each (symbol, lots left, loss at its stop left):
-        not expired, less what has filled of them (a position's id is its opening order's)."""
+    def working(self, snap: AccountSnapshot) -> list[tuple[str, Decimal, Decimal, bool]]:
+        """The legs allowed and not yet filled as ``snap`` stands, each (symbol, lots left, loss at its stop left,
+        whether a position under its id is open, its rest adding to it): not expired, less what has filled."""
         if not self.state.working:
             return []
-        filled: dict[str, Decimal] = {}
-        for pos in snap.positions:
-            filled[pos.position_id] = filled.get(pos.position_id, Decimal(0)) + pos.lots
+        open_ids = {p.position_id for p in snap.positions}
         out = []
-        for coid, (symbol, lots, risk, expires) in self.state.working.items():
-            left = lots - filled.get(coid, Decimal(0))
+        for coid, (symbol, lots, risk, expires, filled) in self.state.working.items():
+            left = lots - filled
             if expires >= snap.ts_ns and left > 0:
-                out.append((symbol, left, risk * left / lots))
+                out.append((symbol, left, risk * left / lots, coid in open_ids))
         return out
 
     def day_profit_cap(self, snap: AccountSnapshot) -> Decimal | None:
@@ -691,7 +701,7 @@ class AccountRules:
             if verdict is not None:
                 return self._veto(verdict[0], verdict[1], head)
         worst_equity = snap.balance + self._pnl_if_stops_hit(snap, rates)
-        for _, lots, risk in self.working(snap):  # legs allowed before and not yet filled: they may fill first
+        for _, lots, risk, _ in self.working(snap):  # legs allowed before and not yet filled: they may fill first
             worst_equity -= risk + 2 * self.costs.commission_per_lot * lots
         for order in orders:
             inst = self.instruments[order.symbol]
