@@ -35,7 +35,7 @@ from trading.instruments import Instrument, InstrumentRegistry
 from trading.news import read_calendar
 from trading.orders import OrderType
 from trading.passodds import MAX_PATH_FRACTIONS, MonitorSettings, read_trades_csv
-from trading.presets import PRESET_DIR, load_preset, preset_names, rules_from_dict
+from trading.presets import PRESET_DIR, UniqueKeyLoader, load_preset, preset_names, rules_from_dict
 from trading.rules import FirmRules
 from trading.sizing import RiskParameters
 from trading.strategies import SmaCrossParams, StrategyName
@@ -966,32 +966,11 @@ def _format(error: ValidationError, source: str, data: dict[str, Any] | None = N
     return "\n".join([f"{source}: {len(lines)} invalid setting(s)", *lines])
 
 
-class _UniqueKeys(yaml.SafeLoader):
-    """YAML as ``safe_load`` reads it, but a key written twice in one mapping is an error: read silently, the
-    later one wins (``scaling: {3: 3, 3: 5}`` would allow 5 lots above 3%)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base`: its keys may be overridden, as YAML says
-                continue
-            key = self.construct_object(key_node, deep=True)
-            try:
-                twice = key in seen
-            except TypeError:  # an unhashable key: the base class names it
-                continue
-            if twice:
-                raise yaml.constructor.ConstructorError("while reading a mapping", node.start_mark,
-                                                        f"the key {key!r} is written twice", key_node.start_mark)
-            seen.add(key)
-        return super().construct_mapping(node, deep)
-
-
 def load_settings(path: str | Path = "octet.yaml", **overrides: Any) -> Settings:
     """Read and validate the settings file (and ``OCTET_*`` environment variables)."""
     path = Path(path)
     try:
-        data = yaml.load(path.read_text(), Loader=_UniqueKeys) or {}  # noqa: S506 (a SafeLoader)
+        data = yaml.load(path.read_text(), Loader=UniqueKeyLoader) or {}  # noqa: S506 (a SafeLoader)
     except FileNotFoundError:
         raise SettingsError(f"{path}: no such settings file") from None
     except yaml.YAMLError as exc:

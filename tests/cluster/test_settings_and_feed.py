@@ -388,8 +388,8 @@ def test_a_key_written_twice_in_the_settings_is_refused_where_a_yaml_reader_keep
     assert twice.read_text() != text
     with pytest.raises(SettingsError, match=r"(?s)not valid YAML: .*the key 3\.0 is written twice.*line \d+"):
         load_settings(twice)
-    from cluster.config.settings import _UniqueKeys
-    assert yaml.load("a: &x {k: 1, j: 2}\nb:\n  <<: *x\n  k: 3\n", Loader=_UniqueKeys)["b"] == {"k": 3, "j": 2}
+    from trading.presets import UniqueKeyLoader  # the presets are read with it too
+    assert yaml.load("a: &x {k: 1, j: 2}\nb:\n  <<: *x\n  k: 3\n", Loader=UniqueKeyLoader)["b"] == {"k": 3, "j": 2}
     assert load_settings(ROOT / "octet.yaml").accounts, "the shipped settings hold no key twice"
 
 

@@ -55,9 +55,11 @@ def test_the_plan_is_read_sorted_and_a_bad_one_is_named() -> None:
                       ({"max_lots_total": 2, "scaling": {"-1": 3}}, "0 or more"),
                       ({"max_lots_total": 2, "scaling": {3: "lots"}}, "must be a number"),
                       ({"max_lots_total": 2, "scaling": {"1e999999999": 3}}, "between 1e-12 and 1e12"),  # overflowed
-                      ({"max_lots_total": 2, "scaling": {3: "1e999999999"}}, "between 1e-12 and 1e12")]:
+                      ({"max_lots_total": 2, "scaling": {3: "1e999999999"}}, "between 1e-12 and 1e12"),
+                      ({"max_lots_total": 2, "scaling": {3: "1000000000001"}}, "between 1e-12 and 1e12")]:
         with pytest.raises(InvalidValue, match=rf"^x\.size\.scaling.*{why}"):  # named from the firm on
             rules_from_dict("x", {**FIRM, "size": size})
+    assert rules_from_dict("x", {**FIRM, "size": {"max_lots_total": 2, "scaling": {3: "1e12"}}}).size.scaling == ((3, 10**12),)
 
 
 def test_the_cap_is_the_step_for_the_profit_a_day_began_with_strictly_above_it() -> None:

@@ -37,6 +37,29 @@ from trading.rules import (
 )
 
 PRESET_DIR = Path(__file__).resolve().parent
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """YAML as ``safe_load`` reads it, but a key written twice in one mapping is an error: read silently, the
+    later one wins (``scaling: {3: 3, 3: 5}`` would allow 5 lots above 3%)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base`: its keys may be overridden, as YAML says
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                twice = key in seen
+            except TypeError:  # an unhashable key: the base class names it
+                continue
+            if twice:
+                raise yaml.constructor.ConstructorError("while reading a mapping", node.start_mark,
+                                                        f"the key {key!r} is written twice", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 _SECTIONS: dict[str, type[Any]] = {"size": SizeLimits, "holding": Holding, "news": NewsBlackout,
                                    "objectives": Objectives, "conduct": Conduct, "activity": Activity}
 _ENUMS: dict[str, type[Enum]] = {"daily_reference": DailyReference, "daily_loss_of": PercentOf, "breach": Breach,
@@ -83,7 +106,7 @@ def _value(where: str, key: str, kind: Any, raw: Any) -> Any:
             raise InvalidValue(where, raw, "must be a number") from None
         if not value.is_finite() or value < 0:
             raise InvalidValue(where, raw, "must be a finite number, 0 or more")
-        if value and not -12 <= value.adjusted() < 12:  # arithmetic on 1e999999999 overflows later, in the desk
+        if value and not Decimal("1e-12") <= value <= Decimal("1e12"):  # 1e999999999 would overflow in the desk
             raise InvalidValue(where, raw, "must be 0, or between 1e-12 and 1e12")
         return value
     if key in ("max_capital_per_owner", "copy_capital_per_owner"):
@@ -162,7 +185,7 @@ def preset_names() -> list[str]:
     """Every ``<file>.<phase>`` shipped."""
     names = []
     for path in sorted(PRESET_DIR.glob("*.yaml")):
-        doc = yaml.safe_load(path.read_text())
+        doc = yaml.load(path.read_text(), Loader=UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
         names += [f"{path.stem}.{phase}" for phase in doc.get("phases", {})]
     return names
 
@@ -173,7 +196,7 @@ def load_preset(name: str) -> FirmRules:
     path = PRESET_DIR / f"{stem}.yaml"
     if not phase or not path.is_file():
         raise InvalidValue("preset", name, f"unknown preset (known: {', '.join(preset_names())})")
-    doc = yaml.safe_load(path.read_text())
+    doc = yaml.load(path.read_text(), Loader=UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
     phases = doc.get("phases", {})
     if phase not in phases:
         raise InvalidValue("preset", name, f"unknown phase (known: {', '.join(phases)})")
