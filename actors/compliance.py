@@ -161,6 +161,8 @@ class ComplianceAgent:
             deadline, limit = self.accounts[acc].idle_deadline_ns(), self.accounts[acc].rules.activity.limit_ns
             if deadline and 2 * (deadline - snapshots[acc].ts_ns) <= limit:
                 due.append((deadline, acc))
+        if not due:  # the common case: no note to write
+            return {}
         firms = Counter(firm_of(self.accounts[acc].rules) for acc in orders)
 
         def utc(ns: int) -> str:

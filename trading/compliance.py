@@ -19,7 +19,7 @@ from decimal import Decimal
 from trading.closures import MarketClosures
 from trading.fx import ConversionRates
 from trading.instruments import Instrument
-from trading.ledger import AccountSnapshot, ClosedTrade, pnl_in_account_ccy
+from trading.ledger import AccountSnapshot, ClosedTrade, PositionView, pnl_in_account_ccy
 from trading.market import NS_PER_S
 from trading.money import book
 from trading.news import NewsCalendar
@@ -286,12 +286,7 @@ class AccountRules:
     def _held_risk(self, snap: AccountSnapshot, rates: ConversionRates) -> Decimal:
         """Each open position's loss from its entry to its stop with slippage (or its floating loss, if worse;
         none for a stop past the entry), added up: one being closed too, as it is open until its close fills."""
-        held = Decimal(0)
-        for pos in snap.positions:
-            at_stop = pnl_in_account_ccy(self.instruments[pos.symbol], pos.side, pos.lots, pos.entry,
-                                         self._slipped_stop(pos.symbol, pos.stop_loss, int(pos.side)), snap.currency, rates)
-            held += max(Decimal(0), -min(at_stop, pos.floating_pnl))
-        return held
+        return sum((max(Decimal(0), -self._at_worst(pos, snap.currency, rates)) for pos in snap.positions), Decimal(0))
 
     def idle_deadline_ns(self) -> int:
         """The instant by which the account must enter a trade under its firm's inactivity rule (0: no such
@@ -514,15 +509,15 @@ class AccountRules:
     def _pnl_if_stops_hit(self, snap: AccountSnapshot, rates: ConversionRates) -> Decimal:
         """Every open position stopped out with slippage (or at its current loss, if worse), less the
         closing commission."""
-        total = Decimal(0)
-        for pos in snap.positions:
-            inst = self.instruments[pos.symbol]
-            stop = self._slipped_stop(pos.symbol, pos.stop_loss, int(pos.side))
-            at_stop = pnl_in_account_ccy(inst, pos.side, pos.lots, pos.entry, stop, snap.currency, rates)
-            # A position that gapped past its stop and has not filled yet is already losing more.
-            total += min(at_stop, pos.floating_pnl)
-            total -= self.costs.commission_per_lot * pos.lots
-        return total
+        return sum((self._at_worst(pos, snap.currency, rates) - self.costs.commission_per_lot * pos.lots
+                    for pos in snap.positions), Decimal(0))
+
+    def _at_worst(self, pos: PositionView, currency: str, rates: ConversionRates) -> Decimal:
+        """A position's P&L stopped out with slippage, or at its current loss if worse: one that gapped past its
+        stop and has not filled yet is already losing more."""
+        stop = self._slipped_stop(pos.symbol, pos.stop_loss, int(pos.side))
+        at_stop = pnl_in_account_ccy(self.instruments[pos.symbol], pos.side, pos.lots, pos.entry, stop, currency, rates)
+        return min(at_stop, pos.floating_pnl)
 
     def _timing(self, orders: Sequence[Order], snap: AccountSnapshot) -> tuple[str, str] | None:
         """Time limit, holding and news rules: (rule, reason) of the first one an order breaks."""
@@ -703,12 +698,8 @@ class AccountRules:
         worst_equity = snap.balance + self._pnl_if_stops_hit(snap, rates)
         for _, lots, risk, _ in self.working(snap):  # legs allowed before and not yet filled: they may fill first
             worst_equity -= risk + 2 * self.costs.commission_per_lot * lots
-        for order in orders:
-            inst = self.instruments[order.symbol]
-            entry = order.reference_price + int(order.side) * order.max_slippage_points * inst.point
-            stop = self._slipped_stop(order.symbol, order.stop_loss, int(order.side))
-            worst_equity += pnl_in_account_ccy(inst, order.side, order.lots, entry, stop, snap.currency, rates)
-            worst_equity -= 2 * self.costs.commission_per_lot * order.lots
+        for order in orders:  # a stop lies on the loss side of its order: the loss is the P&L at the stop
+            worst_equity -= self._order_risk(order, snap.currency, rates) + 2 * self.costs.commission_per_lot * order.lots
         initial = snap.initial_balance
         limit = rules.daily_loss_limit(initial, self.state.day_reference)
         daily_floor, floor = self.daily_floor(initial), self.floor(initial)

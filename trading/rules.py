@@ -81,6 +81,16 @@ def _clock_change_at(zone_name: str, at: time) -> date | None:
     return None
 
 
+def _set_fields(obj: object, state: list[object], what: str) -> None:
+    """Restore a frozen slotted dataclass pickled as its values in field order: one saved before later fields
+    were added is shorter, and those fields take their defaults."""
+    known = fields(obj)  # type: ignore[arg-type]
+    if len(state) > len(known):
+        raise ValueError(f"{what} saved with {len(state)} fields, this version knows {len(known)}")
+    for i, f in enumerate(known):
+        object.__setattr__(obj, f.name, state[i] if i < len(state) else f.default)
+
+
 @dataclass(frozen=True, slots=True)
 class SizeLimits:
     """Lots and positions; 0 means no limit.
@@ -130,12 +140,8 @@ class SizeLimits:
         return [getattr(self, f.name) for f in fields(self)]
 
     def __setstate__(self, state: list[object]) -> None:
-        """Values in field order; one saved before ``scaling`` and ``max_open_risk_pct`` were added is shorter,
-        and they take their defaults."""
-        if len(state) > len(fields(self)):
-            raise ValueError(f"size limits saved with {len(state)} fields, this version knows {len(fields(self))}")
-        for i, f in enumerate(fields(self)):
-            object.__setattr__(self, f.name, state[i] if i < len(state) else f.default)
+        """One saved before ``scaling`` and ``max_open_risk_pct`` were added is shorter (``_set_fields``)."""
+        _set_fields(self, state, "size limits")
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,12 +173,8 @@ class Holding:
         return [getattr(self, f.name) for f in fields(self)]
 
     def __setstate__(self, state: list[object]) -> None:
-        """A frozen slotted dataclass pickles as its values in field order; one saved before a later
-        field was added (max_break_minutes) is shorter, and that field takes its default."""
-        if len(state) > len(fields(self)):
-            raise ValueError(f"holding rules saved with {len(state)} fields, this version knows {len(fields(self))}")
-        for i, f in enumerate(fields(self)):
-            object.__setattr__(self, f.name, state[i] if i < len(state) else f.default)
+        """One saved before a later field was added (max_break_minutes) is shorter (``_set_fields``)."""
+        _set_fields(self, state, "holding rules")
 
 
 @dataclass(frozen=True, slots=True)
