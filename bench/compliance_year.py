@@ -95,11 +95,13 @@ def main() -> None:
         halved: Counter[str] = Counter()
         by_account: dict[str, Counter[str]] = {}  # account -> its vetoes by rule
         first: Counter[str] = Counter()  # account -> orders it took as judged first for the inactivity rule
+        alerts: list[tuple[int, dict]] = []  # the desk's alerts ahead of a firm's deadline (audit "warning")
 
         def progress(p, _topo) -> None:  # type: ignore[no-untyped-def]
             stamps.append(p.elapsed_s)
             transitions.update(f"{e.tier.value}:{e.to_state.value}" for e in p.record.breaker_events)
             halved.update(e.scope for e in p.record.breaker_events if e.action == "halve risk")
+            alerts.extend((ts, dict(note)) for kind, ts, note in p.record.notes if kind == "warning")
             for d in p.record.decisions:
                 if d.outcome == "veto":
                     by_account.setdefault(d.account_id, Counter())[f"{d.step}:{d.rule}"] += 1
@@ -154,6 +156,13 @@ def main() -> None:
         "first_breach_by_account": {a: _utc(c["breaches"][0]) for a, c in sorted(result.compliance.items())
                                     if c["breaches"]},
         "soft_breaches": {a: len(c["soft_breaches"]) for a, c in result.compliance.items()},
+        # the alerts the desk raised ahead of a firm's deadline, and for each inactivity breach the alert raised
+        # for its deadline: when, and how many days before the breach (None: none was raised)
+        "deadline_alerts_by_rule": dict(sorted(Counter(str(w["rule"]) for _, w in alerts).items())),
+        "deadline_alerts_news_calendar": [{"raised": _utc(str(ts)), "due": _utc(str(w["due_ns"])),
+                                           "accounts": w["accounts"]} for ts, w in alerts if w["rule"] == "news_calendar"],
+        "inactivity_breaches_alerted": [_alerted(a, b, alerts) for a, c in sorted(result.compliance.items())
+                                        for b in c["breaches"] if b.startswith("inactivity at ")],
         "objectives": {a: c.get("objectives", {}) for a, c in sorted(result.compliance.items())},
         # the pass-odds monitor: its last answer per account, and the first answer of each month
         "pass_odds_last": {a: c.get("pass_odds", {}) for a, c in sorted(result.compliance.items())},
@@ -173,6 +182,9 @@ def main() -> None:
     }
     print(f"{report['account_days']:,} account-days, {report['orders']:,} orders, {report['trades']:,} trades, "
           f"hard-rule breaches: {report['hard_rule_breaches']}")
+    for row in report["inactivity_breaches_alerted"]:
+        print(f"  {row['account']}: {row['breach']} (alerted {row['alert_raised'] or 'never'}, "
+              f"{row['lead_days']} days ahead)")
     print("vetoes: " + ", ".join(f"{k} {v}" for k, v in report["vetoes_by_rule"].items()))
     for a, h in report["min_headroom_by_account"].items():
         daily = "no daily rule" if h["daily"] is None else f"{h['daily']:,.2f}"
@@ -185,6 +197,15 @@ def main() -> None:
     print(f"batches/s: first tenth {report['batches_per_s_first_tenth']}, last tenth "
           f"{report['batches_per_s_last_tenth']}")
     print(f"written to {out.relative_to(ROOT)} in {report['elapsed_s']} s of session")
+
+
+def _alerted(account: str, breach: str, alerts: list[tuple[int, dict]]) -> dict[str, object]:
+    """An inactivity breach and the alert raised for its deadline (the breach's instant), with its lead in days."""
+    at = int(breach.removeprefix("inactivity at ").split(":")[0])
+    raised = next((ts for ts, w in alerts if w["rule"] == "inactivity" and w["account_id"] == account
+                   and w["due_ns"] == at), None)
+    return {"account": account, "breach": _utc(breach), "alert_raised": None if raised is None else _utc(str(raised)),
+            "lead_days": None if raised is None else round((at - raised) / DAY_NS, 2)}
 
 
 def _rate(stamps: list[float]) -> float:

@@ -564,14 +564,15 @@ def build_app(settings: Settings, engine: Any = None, site: Any = "load") -> Fas
     @r.get("/alerts", response_model=s.Alerts, **routed("viewer"))
     async def alerts(run: RunQ = None, unacked: Annotated[bool, Query(description="only those not acknowledged")] = False,
                      limit: Limit = 100, cursor: Cursor = None) -> s.Alerts:
-        """What an operator must see: each breaker that opened (an account's or the desk's), with who
-        acknowledged it, when and what they noted."""
+        """What an operator must see: each breaker that opened (an account's or the desk's), and each alert the
+        desk raised ahead of a firm's deadline (an account's inactivity rule, the news calendar's end: kind
+        ``warning``), with who acknowledged it, when and what they noted."""
         run_id = await run_of(run)
         items, nxt = await db(gw.reader.alerts, run_id, unacked, limit, cursor)
         return s.Alerts(run_id=run_id, items=items, next_cursor=nxt)
 
     @r.post("/alerts/{alert_id}/ack", response_model=s.ControlAnswer, **routed("trader", (409, "the desk refused it")))
-    async def ack_alert(alert_id: Annotated[str, PathParam(pattern=r"^breaker-[0-9]{1,19}$")], body: s.AckRequest,
+    async def ack_alert(alert_id: Annotated[str, PathParam(pattern=r"^(breaker|warning)-[0-9]{1,19}$")], body: s.AckRequest,
                         request: Request) -> s.ControlAnswer:
         """Acknowledge an alert: the desk records it in the audit trail with the caller's key and the note
         (nothing of the desk changes). An alert acknowledged twice keeps its first acknowledgement."""

@@ -252,15 +252,18 @@ class Reader:
         return out[:limit], len(out) > limit or len(rows) == (limit + 1) * per
 
     def alerts(self, run_id: str, unacked: bool, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
-        """Each breaker that opened in the run, oldest first, with its acknowledgement (the desk's
-        audit record of an operator's ``ack``), if any; ``unacked``: only those without one (a
-        page may then hold fewer than ``limit``)."""
+        """What the operator must see in the run, oldest first: each breaker that opened, and each alert the desk
+        raised ahead of a firm's deadline (the audit trail's ``warning``: an inactivity deadline, the news
+        calendar's end), with its acknowledgement (the desk's audit record of an operator's ``ack``), if any;
+        ``unacked``: only those without one (a page may then hold fewer than ``limit``). The two are merged by
+        time; the cursor holds where each of them stopped."""
         b, a = breaker_t, audit.audit
-        q = select(b).where(b.c.run_id == run_id, b.c.to_state == "open")
-        if cursor:
-            (last_id,) = decode_cursor(cursor, (int,))
-            q = q.where(b.c.id > last_id)
-        rows = self._all(q.order_by(b.c.id).limit(limit + 1))
+        last_breaker, last_warning = decode_cursor(cursor, (int, int)) if cursor else (0, 0)
+        breakers = self._all(select(b).where(b.c.run_id == run_id, b.c.to_state == "open", b.c.id > last_breaker)
+                             .order_by(b.c.id).limit(limit + 1))
+        warnings = self._all(select(a.c.seq, a.c.ts_ns, a.c.account_id, a.c.payload)
+                             .where(a.c.run_id == run_id, a.c.kind == "warning", a.c.seq > last_warning)
+                             .order_by(a.c.seq).limit(limit + 1))
         acks: dict[str, dict[str, Any]] = {}
         for rec in self._all(select(a.c.ts_ns, a.c.payload).where(a.c.run_id == run_id, a.c.kind == "operator")
                              .order_by(a.c.seq)):
@@ -268,20 +271,37 @@ class Reader:
             if pay.get("action") == "ack" and str(pay.get("outcome", "")).startswith("acknowledged"):
                 acks.setdefault(str(pay.get("alert_id")), {"acked_by": pay.get("who"), "acked_ns": rec["ts_ns"],
                                                            "ack_note": pay.get("reason")})
-        items = []
-        for r in rows[:limit]:
-            alert_id = f"breaker-{r['id']}"
-            ack = acks.get(alert_id)
-            if unacked and ack:
-                continue
-            items.append({"alert_id": alert_id, "kind": "breaker", "ts_ns": r["ts_ns"], "tier": r["tier"],
-                          "scope": r["scope"], "trigger": r["trigger"], "action": r["action"], **(ack or {})})
-        return items, (encode_cursor(rows[limit - 1]["id"]) if len(rows) > limit else None)
+        merged: list[tuple[int, int, int, dict[str, Any]]] = []  # (ts_ns, breaker first, id, item)
+        for r in breakers:
+            merged.append((r["ts_ns"], 0, r["id"], {
+                "alert_id": f"breaker-{r['id']}", "kind": "breaker", "ts_ns": r["ts_ns"], "tier": r["tier"],
+                "scope": r["scope"], "trigger": r["trigger"], "action": r["action"]}))
+        for w in warnings:
+            pay = w["payload"] or {}
+            merged.append((w["ts_ns"], 1, w["seq"], {
+                "alert_id": f"warning-{w['seq']}", "kind": "warning", "ts_ns": w["ts_ns"],
+                "tier": "account" if w["account_id"] else "system", "scope": w["account_id"] or "desk",
+                "trigger": str(pay.get("rule", "")), "action": str(pay.get("text", "")),
+                "due_ns": pay.get("due_ns"), "accounts": pay.get("accounts") or None}))
+        merged.sort(key=lambda m: m[:3])
+        page = merged[:limit]
+        for _, source, ident, _item in page:
+            if source == 0:
+                last_breaker = ident
+            else:
+                last_warning = ident
+        items = [{**item, **(acks.get(item["alert_id"]) or {})} for *_, item in page
+                 if not (unacked and item["alert_id"] in acks)]
+        return items, (encode_cursor(last_breaker, last_warning) if len(merged) > limit else None)
 
     def alert_exists(self, alert_id: str) -> bool:
-        n = int(alert_id.removeprefix("breaker-"))
+        kind, _, number = alert_id.partition("-")
+        n = int(number)
         if n >= 2**63:
             return False
+        if kind == "warning":
+            a = audit.audit
+            return bool(self._all(select(a.c.seq).where(a.c.seq == n, a.c.kind == "warning")))
         return bool(self._all(select(breaker_t.c.id).where(breaker_t.c.id == n, breaker_t.c.to_state == "open")))
 
     def signals_between(self, run_id: str, symbol: str, from_ns: int, to_ns: int) -> list[dict[str, Any]]:

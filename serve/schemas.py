@@ -416,13 +416,18 @@ class Bars(Doc):
 
 
 class Alert(Doc):
-    alert_id: str  # breaker-<n>
-    kind: str  # "breaker": a breaker opened (an account's, or the desk's system breaker)
+    alert_id: str  # breaker-<n>, warning-<n>
+    # "breaker": a breaker opened (an account's, or the desk's system breaker); "warning": the desk's alert
+    # ahead of a firm's deadline (trigger: the rule, inactivity or news_calendar; action: what to do)
+    kind: str
     ts_ns: int
-    tier: str
-    scope: str
+    tier: str  # account or system
+    scope: str  # the account, or "desk"
     trigger: str
     action: str
+    due_ns: int | None = Field(default=None, description="a warning's deadline: the firm closes the account, or "
+                                                           "orders are refused, from then")
+    accounts: list[str] | None = Field(default=None, description="a news-calendar warning's accounts")
     acked_by: str | None = None
     acked_ns: int | None = None
     ack_note: str | None = None

@@ -66,6 +66,7 @@ class NewsCalendar:
         self._ts = [e.ts_ns for e in self.events]
         self.source = source
         self.weeks = frozenset(week_of(t) for t in self._ts)  # the Sundays starting a week with events
+        self._until: dict[date, int] = {}  # covered_until by week
 
     def __len__(self) -> int:
         return len(self.events)
@@ -82,6 +83,19 @@ class NewsCalendar:
             text += (f" less {len(gaps)} week(s) without events (the first from {gaps[0]} to "
                      f"{gaps[0] + timedelta(days=6)})")
         return text
+
+    def covered_until(self, ts_ns: int) -> int:
+        """The instant the calendar stops covering from ``ts_ns`` on: the start of the first export week from
+        the one holding ``ts_ns`` it has no event in (at or before ``ts_ns`` when it does not cover that week).
+        An order whose window reaches past it is refused on a firm with a news rule (``covers``)."""
+        week = week_of(ts_ns)
+        until = self._until.get(week)
+        if until is None:
+            end = week
+            while end in self.weeks:
+                end += timedelta(days=7)
+            until = self._until[week] = datetime_to_ts(datetime.combine(end, time(0), UTC))
+        return until
 
     def covers(self, start_ns: int, end_ns: int) -> str:
         """'' if the calendar covers every export week [start, end] meets, else why not (for the veto)."""

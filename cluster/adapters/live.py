@@ -178,7 +178,7 @@ def record_messages(run_id: str, registry: InstrumentRegistry, r: LiveFacts) -> 
         out.append(("quotes", symbol, message("quotes", {"symbol": symbol, **quote_fields(registry, symbol, *q)},
                                               run_id=run_id)))
     for kind, ts_ns, payload in r.notes:
-        if kind in ("desk", "desk_stop", "desk_resume", "operator", "reconcile"):
+        if kind in ("desk", "desk_stop", "desk_resume", "operator", "reconcile", "warning"):
             out.append(("desk", "", message("desk", {"event": kind, "ts_ns": ts_ns, **payload}, run_id=run_id)))
     out.append(("desk", "progress", message("desk", {"event": "end" if r.final else "progress", "batch": r.batch,
                                                      "ticks": r.ticks}, run_id=run_id)))

@@ -231,6 +231,8 @@ def status(config: ConfigOpt = Path("octet.yaml"),
                                                         if model.get("error") else ""), soft_wrap=True)
     if st.get("desk_halt"):
         console.print(f"[red]desk halted by {escape(str(st['desk_halt'][0]))}: {escape(str(st['desk_halt'][1]))}[/red]")
+    for text in st.get("warnings") or ():  # ahead of a firm's deadline (GET /alerts lists them to acknowledge)
+        console.print(f"[yellow]alert: {escape(str(text))}[/yellow]", soft_wrap=True)
     for acc, a in (st.get("accounts") or {}).items():
         halt = f" [red]halted by {escape(str(a['operator_halt'][0]))}[/red]" if a.get("operator_halt") else ""
         idle = ""

@@ -57,7 +57,7 @@ from trading.compliance import Headroom, news_flat_instants
 from trading.feed import Feed
 from trading.intrabar import quote_spacing_ns
 from trading.ledger import AccountSnapshot, done_orders
-from trading.market import NS_PER_S, Bar, TickBatch
+from trading.market import NS_PER_S, Bar, TickBatch, ts_to_datetime
 from trading.news import NewsCalendar
 from trading.orders import Order, OrderStatus, Signal
 from trading.strategies.sma_cross import SETUP as SMA_CROSS
@@ -160,15 +160,22 @@ class _HealthLog:
 # every saga, on a live desk (batches of milliseconds) only when something happened.
 REVIEW_BEFORE_SAGA_NS = 1_000_000_000
 
+DAY_NS = 86_400 * NS_PER_S
+
 FUTURE_SKEW_S = 5.0  # a request stamped further ahead than this is refused (its age could not expire)
 
 
 # What the agents save changes shape now and then (issue 19, nine times: the Wyckoff detector's state); a run
 # is resumed only by code that reads its shape. Bump it with such a change
 # (tests/trading/test_wyckoff.py pins the detector's part).
-STATE_FORMAT = 18  # 18: a firm's size limits gained scaling (Topstep's scaling plan)
+STATE_FORMAT = 19  # 19: the headroom gained the news calendar's end, the desk the alerts it raised
+# 18: a firm's size limits gained scaling (Topstep's scaling plan)
 # 17: a firm's rules gained activity (inactivity), an account's rules its last entry
 # 16: a firm's holding rules gained max_break_minutes (market closures)
+
+
+def utc_text(ts_ns: int) -> str:
+    return f"{ts_to_datetime(ts_ns):%Y-%m-%d %H:%M} UTC"
 
 
 class ResumeRefused(RuntimeError):
@@ -278,6 +285,7 @@ class Session:
         self.risk_trades: list[Any] = []  # risk.on_trades in flight: done before the next sizing
         self.reviewed_at = 0  # market time of the breaker's last review
         self.breaker_due = NEVER  # when, as of that review, a breaker's next move falls due
+        self.warned: dict[str, tuple[int, str]] = {}  # the alerts raised ahead of a firm's deadline that stand (_warn)
         self.last_tick: dict[str, int] = {}  # each instrument's last tick the breaker has seen
         self.spreads = SpreadWatch(settings.agents.breaker.spread_blowout)  # where a spread blows out
         self.spacing: dict[str, int] = {}  # instruments given as bars: how long each quote stands for (ns)
@@ -649,7 +657,7 @@ class Session:
             self._settle()
 
     # -- a long-running desk: checkpoints, resume, controls ---------------------------------------
-    CHECKPOINTED = ("units", "clock", "snapshots", "mids", "headrooms", "blocked", "system_open", "desk_halted",
+    CHECKPOINTED = ("units", "clock", "snapshots", "mids", "headrooms", "blocked", "system_open", "desk_halted", "warned",
                     "pending_halt", "sent", "health", "ignored", "agent_seen", "operator_halts", "handled", "result")
     HANDLED_KEPT = 1000  # the answers of the last requests carried out, by request id
 
@@ -754,8 +762,8 @@ class Session:
             outcome = f"flattened {name}: {len(self.log.reports) - before} report(s)"
         elif action == "ack":  # an operator saw an alert: recorded, nothing of the desk changes
             alert = str(request.get("alert", ""))
-            outcome = f"acknowledged {alert}" if re.fullmatch(r"breaker-[0-9]{1,19}", alert) else \
-                f"refused: {alert[:40]!r} is not an alert id (breaker-<n>)"
+            outcome = f"acknowledged {alert}" if re.fullmatch(r"(breaker|warning)-[0-9]{1,19}", alert) else \
+                f"refused: {alert[:40]!r} is not an alert id (breaker-<n>, warning-<n>)"
         elif action == "reconcile":
             policy = self.settings.desk.reconcile_policy
             update: ExecUpdate = rt.get(execution.call("settle_differences", policy, reason))
@@ -846,6 +854,7 @@ class Session:
                 "daily_headroom": str(head.daily_headroom) if head else None,
                 "max_loss_headroom": str(head.max_loss_headroom) if head else None,
                 "idle_deadline_ns": head.idle_deadline_ns or None if head else None,
+                "news_until_ns": head.news_until_ns or None if head else None,  # a firm's news rule: orders refused from then
                 # what the firm's size rules leave new orders today (a scaling plan's step, an open-risk cap)
                 "lots_room": None if head is None or head.lots_room is None else str(head.lots_room),
                 "risk_room": None if head is None or head.risk_room is None else str(head.risk_room),
@@ -859,6 +868,7 @@ class Session:
                 "system_breaker": "open" if self.system_open else "closed", "ignored_agents": sorted(self.ignored),
                 "venue_halted": self.venue_halted,
                 "desk_halt": list(self.operator_halts.get("*", ())) or None, "accounts": accounts,
+                "warnings": [text for _, text in sorted(self.warned.values())],  # alerts ahead of a firm's deadline
                 "model": self.trust.status(),
                 "tick_to_order_p50_ms": round(r.tick_to_order.percentile(0.5), 2) if r.counts["orders"] else None,
                 "tick_to_order_p99_ms": round(r.tick_to_order.percentile(0.99), 2) if r.counts["orders"] else None,
@@ -1296,5 +1306,46 @@ class Session:
         self.system_open = update.system_open
         for acc in update.flatten_accounts:  # after the system tier: a halt never waits behind these
             self._book(agents["execution"].call("flatten", acc, "breaker: daily headroom"))
+        self._warn(ts_ns)
+
+    def _warn(self, now_ns: int) -> None:
+        """Alerts ahead of a firm's deadline, each recorded once in the audit trail (``warning``, which
+        `GET /alerts` lists): an account its firm's inactivity rule closes unless it enters a trade within
+        ``desk.warn_idle_days`` (at most half its firm's stretch), and a news calendar that stops covering orders within ``desk.warn_news_days``
+        (from then a firm's news rule refuses every order of its accounts). An alert raised stays raised while
+        its deadline stands; a new deadline (a trade entered, a calendar loaded) is a new alert, and so is a
+        calendar's end once it has come (orders are refused from then)."""
+        desk = self.settings.desk
+        idle_lead, news_lead = round(desk.warn_idle_days * DAY_NS), round(desk.warn_news_days * DAY_NS)
+        due: dict[str, dict[str, Any]] = {}
+        news: dict[int, list[str]] = {}
+        for acc in self.account_ids:
+            head = self.headrooms.get(acc)
+            if head is None:
+                continue
+            deadline = head.idle_deadline_ns
+            lead = min(idle_lead, self.rules[acc].activity.limit_ns // 2)  # at most half the firm's stretch
+            if lead and deadline and now_ns < deadline <= now_ns + lead:
+                due[f"inactivity:{acc}:{deadline}"] = {
+                    "rule": "inactivity", "account_id": acc, "due_ns": deadline,
+                    "text": f"{acc}: its firm closes the account unless it enters a trade by {utc_text(deadline)} "
+                            f"({(deadline - now_ns) / DAY_NS:.1f} days from now); `octet desk status` shows its "
+                            "rooms and the audit trail why its orders were refused"}
+            if news_lead and head.news_until_ns and head.news_until_ns <= now_ns + news_lead:
+                news.setdefault(head.news_until_ns, []).append(acc)
+        calendar = self.settings.agents.compliance.news_calendar  # its name only: viewers see the alert
+        for until, accs in news.items():
+            past = until <= now_ns  # one alert while it covers nothing, whichever week it misses now
+            due["news_calendar:now" if past else f"news_calendar:{until}"] = {
+                "rule": "news_calendar", "accounts": accs, "due_ns": until,
+                "text": (f"the news calendar ({Path(calendar).name if calendar else 'none loaded'}) "
+                         + ("covers no orders now" if past else f"stops covering orders at {utc_text(until)}")
+                         + f": {'' if past else 'from then '}every order of {', '.join(accs)} is refused, as the "
+                         "firm's news rule cannot be checked; write the next export to agents.compliance.news_calendar "
+                         "(octet data news FILE --out ...), then stop and start the desk to read it")}
+        for key, note in due.items():
+            if key not in self.warned:
+                self.log.notes.append(("warning", now_ns, note))
+        self.warned = {key: (int(note["due_ns"]), str(note["text"])) for key, note in due.items()}  # a gone deadline is not warned of again
 
 

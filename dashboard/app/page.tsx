@@ -56,6 +56,8 @@ function DeskView({ s }: { s: Session }) {
   const st = desk?.status ?? {};
   const halt = st.desk_halt as [string, string] | null | undefined;
   const lag = st.feed_lag_ms as number | undefined;
+  // alerts ahead of a firm's deadline that stand: an inactivity deadline, the news calendar's end (GET /alerts)
+  const warnings = Array.isArray(st.warnings) ? (st.warnings as unknown[]).map(String) : [];
   return (
     <>
       <div className="bar">
@@ -84,6 +86,15 @@ function DeskView({ s }: { s: Session }) {
         </span>
       </div>
       <Problem error={error} />
+      {warnings.length > 0 && (
+        <ul className="alerts" data-testid="desk-alerts" aria-label="alerts ahead of a firm's deadline">
+          {warnings.map((w) => (
+            <li key={w} className="warn" role="status">
+              {w}
+            </li>
+          ))}
+        </ul>
+      )}
       {may(s, "admin") && <KillSwitch running={!!desk?.running} onDone={() => void load()} />}
       {accounts === null ? (
         <p className="muted" role="status">

@@ -68,6 +68,9 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
     doc.setdefault("storage", {})["record_ticks"] = True  # the chart's bars
     doc["desk"] = {"speed": 1_500.0}  # ~4 min of wall time: trading all through the tests (stopped below)
     doc["firms"]["trailing_funded"]["activity"] = {"max_idle_days": 30}  # funded-50k: an inactivity rule
+    # and a news rule, whose calendar (the sample's, to 12 December) ends within the year's lead: an alert standing
+    doc["firms"]["trailing_funded"]["news"] = {"minutes_before": 2, "minutes_after": 2}
+    doc["desk"]["warn_news_days"] = 365
     doc["gateway"] = {"port": free_port()}
     # pass odds from the first day: a backtest's trades as the prior (the account has no days of its own yet)
     prior = tmp / "prior_trades.csv"
@@ -193,6 +196,13 @@ def test_a_viewer_sees_each_account_as_the_api_has_it_and_no_control(browser: An
     shown = page.get_by_test_id("account-funded-50k").get_by_test_id("idle-deadline").inner_text()
     assert "days left" in shown and "UTC" in shown, shown
     assert page.get_by_test_id("account-ftmo-100k").get_by_test_id("idle-deadline").count() == 0
+    # the alert the desk raised ahead of the news calendar's end, as `desk status` has it, on the desk's page
+    alert = page.get_by_test_id("desk-alerts").get_by_role("status")
+    alert.first.wait_for(timeout=30_000)
+    assert alert.count() == 1, alert.all_inner_texts()
+    shown = alert.inner_text()
+    assert "stops covering orders at 2026-12-13 00:00 UTC: from then every order of funded-50k is refused" in shown, shown
+    assert [a["trigger"] for a in desk.get("/alerts")["items"] if a["kind"] == "warning"] == ["news_calendar"]
     # a viewer sees no control at all
     assert page.get_by_test_id("kill-switch").count() == 0
     assert page.get_by_role("button", name="Halt the desk").count() == 0

@@ -553,3 +553,58 @@ def test_a_port_another_server_listens_on_is_refused_even_when_it_shares_ports()
         check_port("192.0.2.1", port)
     with pytest.raises(GatewayError, match=r"gateway\.host 'no-such-host\.invalid': "):
         check_port("no-such-host.invalid", port)
+
+
+def test_alerts_merge_breakers_and_deadline_warnings_by_time_and_page_through_both_whole(tmp_path: Path) -> None:
+    from starlette.testclient import TestClient
+
+    from cluster.storage import audit
+    from cluster.storage.audit import Entry
+    from cluster.storage.models import BreakerEventRow, Run
+
+    app, keys, store = _app(tmp_path)
+    breaker = BreakerEventRow.__table__
+    with store.engine.begin() as conn:  # breakers at 10, 30, 50 (and one closing, not an alert); warnings at 20, 40, 60
+        conn.execute(Run.__table__.insert().values(run_id="ra", started_ns=0, status="done", settings={}, summary=None,
+                                                   recorded_ns=1))
+        for ts, to in ((10, "open"), (30, "open"), (35, "closed"), (50, "open")):
+            conn.execute(breaker.insert().values(run_id="ra", tier="account", scope="acc", ts_ns=ts, from_state="closed",
+                                                 to_state=to, trigger=f"t{ts}", action="halt"))
+        audit.append(conn, "ra", [Entry("warning", 20, {"rule": "inactivity", "account_id": "acc", "due_ns": 99,
+                                                        "text": "acc: enter a trade"}, None, None, "acc"),
+                                  Entry("warning", 40, {"rule": "news_calendar", "accounts": ["acc", "b"], "due_ns": 98,
+                                                        "text": "calendar ends"}),
+                                  Entry("warning", 60, {"rule": "inactivity", "account_id": "b", "due_ns": 97,
+                                                        "text": "b: enter a trade"}, None, None, "b")])
+        audit.append(conn, "rb", [Entry("warning", 15, {"rule": "inactivity", "text": "another run's"}, None, None, "c")])
+        warning_seqs = [r.seq for r in conn.execute(audit.audit.select().where(audit.audit.c.run_id == "ra")
+                                                    .order_by(audit.audit.c.seq))]
+        audit.append(conn, "ra", [Entry("operator", 45, {"action": "ack", "outcome": f"acknowledged warning-{warning_seqs[1]}",
+                                                         "alert_id": f"warning-{warning_seqs[1]}", "who": "api:bob",
+                                                         "reason": "loading next week's"})])
+    viewer = {"X-API-Key": keys["viewer"]}
+    with TestClient(app) as c:
+        seen, cursor = [], None
+        while True:
+            page = c.get("/api/v1/alerts", params={"run": "ra", "limit": 2, **({"cursor": cursor} if cursor else {})},
+                         headers=viewer)
+            assert page.status_code == 200, page.text
+            seen += page.json()["items"]
+            cursor = page.json()["next_cursor"]
+            if not cursor:
+                break
+        assert [(a["kind"], a["ts_ns"]) for a in seen] == [("breaker", 10), ("warning", 20), ("breaker", 30),
+                                                           ("warning", 40), ("breaker", 50), ("warning", 60)]
+        first, calendar = seen[1], seen[3]
+        assert (first["alert_id"], first["tier"], first["scope"], first["trigger"], first["action"], first["due_ns"]) == \
+            (f"warning-{warning_seqs[0]}", "account", "acc", "inactivity", "acc: enter a trade", 99)
+        assert (calendar["tier"], calendar["scope"], calendar["accounts"], calendar["acked_by"], calendar["ack_note"]) == \
+            ("system", "desk", ["acc", "b"], "api:bob", "loading next week's")
+        unacked = c.get("/api/v1/alerts", params={"run": "ra", "unacked": True}, headers=viewer).json()["items"]
+        assert [a["ts_ns"] for a in unacked] == [10, 20, 30, 50, 60]
+        trader = {"X-API-Key": add_key(store.engine, "k-trader", "trader", by="tests")[1]}
+        missing = c.post("/api/v1/alerts/warning-999999/ack", headers=trader, json={"note": "x"})
+        assert missing.status_code == 404 and "no alert 'warning-999999'" in missing.json()["detail"]
+        assert c.post("/api/v1/alerts/notice-1/ack", headers=trader, json={"note": "x"}).status_code == 422
+        assert c.get("/api/v1/alerts", params={"run": "ra", "cursor": "WzVd"}, headers=viewer).status_code == 422
+    store.close()

@@ -664,8 +664,9 @@ SHAPES = {9: "25999760988f7f91",  # with its windows since round 11
           15: "d14dae45e7791b26",  # the machine's e_held for e_until_proven (round 25, after the real bars' charts)
           16: "d14dae45e7791b26",  # the detector as at 15: a firm's holding rules gained max_break_minutes
           17: "d14dae45e7791b26",  # the detector as at 15: a firm's rules gained activity (inactivity)
-          18: "d14dae45e7791b26"}  # the detector as at 15: a firm's size limits gained scaling (a scaling plan)
-NOT_THE_DETECTOR = {16, 17, 18}  # formats bumped for another agent's state
+          18: "d14dae45e7791b26",  # the detector as at 15: a firm's size limits gained scaling (a scaling plan)
+          19: "d14dae45e7791b26"}  # the detector as at 15: the headroom gained the news calendar's end
+NOT_THE_DETECTOR = {16, 17, 18, 19}  # formats bumped for another agent's state
 
 
 def test_the_detectors_saved_shape_is_pinned_with_the_state_format(registry) -> None:
