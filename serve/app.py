@@ -572,12 +572,12 @@ def build_app(settings: Settings, engine: Any = None, site: Any = "load") -> Fas
         return s.Alerts(run_id=run_id, items=items, next_cursor=nxt)
 
     @r.post("/alerts/{alert_id}/ack", response_model=s.ControlAnswer, **routed("trader", (409, "the desk refused it")))
-    async def ack_alert(alert_id: Annotated[str, PathParam(pattern=r"^(breaker|warning)-[0-9]{1,19}$")], body: s.AckRequest,
+    async def ack_alert(alert_id: Annotated[str, PathParam(pattern=r"^(breaker|warning)-[1-9][0-9]{0,18}$")], body: s.AckRequest,
                         request: Request) -> s.ControlAnswer:
         """Acknowledge an alert: the desk records it in the audit trail with the caller's key and the note
         (nothing of the desk changes). An alert acknowledged twice keeps its first acknowledgement."""
-        if not await db(gw.reader.alert_exists, alert_id):
-            raise Problem("not-found", f"no alert {alert_id!r}")
+        if not await db(gw.reader.alert_exists, alert_id, gw.current_run()):
+            raise Problem("not-found", f"no alert {alert_id!r} in the desk's run")
         rid, outcome = await steer("ack", request.state.principal, "", body.note, body.wait_seconds, alert=alert_id)
         return s.ControlAnswer(request_id=rid, action="ack", account="", outcome=outcome)
 

@@ -294,15 +294,20 @@ class Reader:
                  if not (unacked and item["alert_id"] in acks)]
         return items, (encode_cursor(last_breaker, last_warning) if len(merged) > limit else None)
 
-    def alert_exists(self, alert_id: str) -> bool:
+    def alert_exists(self, alert_id: str, run_id: str | None) -> bool:
+        """Whether ``alert_id`` is an alert of ``run_id`` (the desk's run, which records the acknowledgement;
+        None: no desk, any run)."""
         kind, _, number = alert_id.partition("-")
         n = int(number)
         if n >= 2**63:
             return False
         if kind == "warning":
             a = audit.audit
-            return bool(self._all(select(a.c.seq).where(a.c.seq == n, a.c.kind == "warning")))
-        return bool(self._all(select(breaker_t.c.id).where(breaker_t.c.id == n, breaker_t.c.to_state == "open")))
+            q = select(a.c.seq).where(a.c.seq == n, a.c.kind == "warning")
+            return bool(self._all(q if run_id is None else q.where(a.c.run_id == run_id)))
+        b = breaker_t
+        q = select(b.c.id).where(b.c.id == n, b.c.to_state == "open")
+        return bool(self._all(q if run_id is None else q.where(b.c.run_id == run_id)))
 
     def signals_between(self, run_id: str, symbol: str, from_ns: int, to_ns: int) -> list[dict[str, Any]]:
         t = signals_t

@@ -97,6 +97,12 @@ class NewsCalendar:
             until = self._until[week] = datetime_to_ts(datetime.combine(end, time(0), UTC))
         return until
 
+    def covered_again(self, ts_ns: int) -> int:
+        """The start of the first week after the one holding ``ts_ns`` the calendar has events in (0: none)."""
+        week = week_of(ts_ns)
+        later = [w for w in self.weeks if w > week]
+        return datetime_to_ts(datetime.combine(min(later), time(0), UTC)) if later else 0
+
     def covers(self, start_ns: int, end_ns: int) -> str:
         """'' if the calendar covers every export week [start, end] meets, else why not (for the veto)."""
         if not self.events:

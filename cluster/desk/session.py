@@ -57,7 +57,7 @@ from trading.compliance import Headroom, news_flat_instants
 from trading.feed import Feed
 from trading.intrabar import quote_spacing_ns
 from trading.ledger import AccountSnapshot, done_orders
-from trading.market import NS_PER_S, Bar, TickBatch, ts_to_datetime
+from trading.market import NS_PER_S, Bar, TickBatch, fx_open_ns, ts_to_datetime
 from trading.news import NewsCalendar
 from trading.orders import Order, OrderStatus, Signal
 from trading.strategies.sma_cross import SETUP as SMA_CROSS
@@ -259,9 +259,10 @@ class Session:
         self.rules = {a.id: settings.firm_rules(a) for a in settings.accounts}
         # the news calendar, where a firm closes accounts before a news window: the desk cuts there
         calendar = settings.agents.compliance.news_calendar
-        flat_for_news = any(r.news.active and r.news.flat_minutes_before for r in self.rules.values())
+        # read where a firm has a news rule: the flat-by instants before a window, the alerts of its end (_warn)
+        with_news = any(r.news.active for r in self.rules.values())
         self.news = NewsCalendar.from_csv(Path(calendar), settings.agents.compliance.news_calendar_tz) \
-            if calendar and flat_for_news else NewsCalendar()
+            if calendar and with_news else NewsCalendar()
         self.currencies = frozenset(c for s in self.registry for c in (self.registry[s].base, self.registry[s].quote))
         # the market closures: a silence there is no stale feed, and where a firm closes accounts before
         # a long break the desk cuts there too
@@ -762,7 +763,7 @@ class Session:
             outcome = f"flattened {name}: {len(self.log.reports) - before} report(s)"
         elif action == "ack":  # an operator saw an alert: recorded, nothing of the desk changes
             alert = str(request.get("alert", ""))
-            outcome = f"acknowledged {alert}" if re.fullmatch(r"(breaker|warning)-[0-9]{1,19}", alert) else \
+            outcome = f"acknowledged {alert}" if re.fullmatch(r"(breaker|warning)-[1-9][0-9]{0,18}", alert) else \
                 f"refused: {alert[:40]!r} is not an alert id (breaker-<n>, warning-<n>)"
         elif action == "reconcile":
             policy = self.settings.desk.reconcile_policy
@@ -1309,43 +1310,81 @@ class Session:
         self._warn(ts_ns)
 
     def _warn(self, now_ns: int) -> None:
-        """Alerts ahead of a firm's deadline, each recorded once in the audit trail (``warning``, which
-        `GET /alerts` lists): an account its firm's inactivity rule closes unless it enters a trade within
-        ``desk.warn_idle_days`` (at most half its firm's stretch), and a news calendar that stops covering orders within ``desk.warn_news_days``
-        (from then a firm's news rule refuses every order of its accounts). An alert raised stays raised while
-        its deadline stands; a new deadline (a trade entered, a calendar loaded) is a new alert, and so is a
-        calendar's end once it has come (orders are refused from then)."""
+        """Alerts ahead of a firm's deadline, each recorded once in the audit trail (``warning``, which `GET /alerts`
+        lists), the lead counted in days the FX market is open (a weekend in between adds to it):
+
+        - an account its firm's inactivity rule closes unless it enters a trade within ``desk.warn_idle_days`` (at
+          most half the open market of its firm's stretch), or, seen only once past (a desk started late), that it
+          has broken it;
+        - a news calendar that stops covering orders within ``desk.warn_news_days``, and again once it has (from
+          then a firm's news rule refuses every order of its accounts): past its end, no calendar, or a week it
+          has no events for.
+
+        An alert stays raised while its deadline stands; a new deadline (a trade entered, a calendar loaded) is a
+        new alert. ``status()["warnings"]`` words those that stand as of now."""
         desk = self.settings.desk
         idle_lead, news_lead = round(desk.warn_idle_days * DAY_NS), round(desk.warn_news_days * DAY_NS)
+
+        def open_between(a: int, b: int) -> int:  # market time open from a until b
+            return int(fx_open_ns(np.array([a]), np.array([b]))[0]) if b > a else 0
+
+        def open_left(until: int) -> int:
+            return open_between(now_ns, until)
+
         due: dict[str, dict[str, Any]] = {}
         news: dict[int, list[str]] = {}
         for acc in self.account_ids:
             head = self.headrooms.get(acc)
             if head is None:
                 continue
-            deadline = head.idle_deadline_ns
-            lead = min(idle_lead, self.rules[acc].activity.limit_ns // 2)  # at most half the firm's stretch
-            if lead and deadline and now_ns < deadline <= now_ns + lead:
-                due[f"inactivity:{acc}:{deadline}"] = {
-                    "rule": "inactivity", "account_id": acc, "due_ns": deadline,
-                    "text": f"{acc}: its firm closes the account unless it enters a trade by {utc_text(deadline)} "
-                            f"({(deadline - now_ns) / DAY_NS:.1f} days from now); `octet desk status` shows its "
-                            "rooms and the audit trail why its orders were refused"}
-            if news_lead and head.news_until_ns and head.news_until_ns <= now_ns + news_lead:
+            deadline, limit = head.idle_deadline_ns, self.rules[acc].activity.limit_ns
+            # at most half the stretch's open market (a trade entered on a Friday before a short stretch is not alerted)
+            lead = min(idle_lead, open_between(deadline - limit, deadline) // 2) if deadline and idle_lead else 0
+            if lead and open_left(deadline) <= lead:
+                due[f"inactivity:{acc}:{deadline}"] = {"rule": "inactivity", "account_id": acc, "due_ns": deadline,
+                                                       "text": self._idle_text(acc, deadline, now_ns, open_left(deadline))}
+            if news_lead and head.news_until_ns and open_left(head.news_until_ns) <= news_lead:
                 news.setdefault(head.news_until_ns, []).append(acc)
-        calendar = self.settings.agents.compliance.news_calendar  # its name only: viewers see the alert
         for until, accs in news.items():
             past = until <= now_ns  # one alert while it covers nothing, whichever week it misses now
             due["news_calendar:now" if past else f"news_calendar:{until}"] = {
-                "rule": "news_calendar", "accounts": accs, "due_ns": until,
-                "text": (f"the news calendar ({Path(calendar).name if calendar else 'none loaded'}) "
-                         + ("covers no orders now" if past else f"stops covering orders at {utc_text(until)}")
-                         + f": {'' if past else 'from then '}every order of {', '.join(accs)} is refused, as the "
-                         "firm's news rule cannot be checked; write the next export to agents.compliance.news_calendar "
-                         "(octet data news FILE --out ...), then stop and start the desk to read it")}
+                "rule": "news_calendar", "accounts": accs, "due_ns": until if len(self.news) else None,
+                "text": self._news_text(until, past, accs)}
         for key, note in due.items():
             if key not in self.warned:
                 self.log.notes.append(("warning", now_ns, note))
-        self.warned = {key: (int(note["due_ns"]), str(note["text"])) for key, note in due.items()}  # a gone deadline is not warned of again
+        # a deadline gone is not warned of again
+        self.warned = {key: (int(note["due_ns"] or 0), str(note["text"])) for key, note in due.items()}
+
+    def _idle_text(self, acc: str, deadline: int, now_ns: int, open_ns: int) -> str:
+        days = self.rules[acc].activity.max_idle_days
+        if deadline <= now_ns:
+            return (f"{acc}: no trade entered by {utc_text(deadline)}, {days} days after its last: past its firm's "
+                    "inactivity rule, under which the firm closes the account")
+        left = (deadline - now_ns) / DAY_NS
+        market = f", {open_ns / DAY_NS:.1f} of them with the market open" if open_ns < deadline - now_ns else ""
+        return (f"{acc}: its firm closes the account unless it enters a trade by {utc_text(deadline)} ({left:.1f} "
+                f"days from now{market}); `octet desk status` shows its rooms and the audit trail why its orders "
+                "were refused")
+
+    def _news_text(self, until: int, past: bool, accs: list[str]) -> str:
+        """The news-calendar alert's words: when its orders are refused, why, and what to do."""
+        calendar = self.settings.agents.compliance.news_calendar  # its name only: viewers see the alert
+        who = f"every order of {', '.join(accs)} is refused, as the firm's news rule cannot be checked"
+        load = "then stop and start the desk to read it"
+        if not len(self.news):
+            why = f"{Path(calendar).name} has no events" if calendar else "agents.compliance.news_calendar is not set"
+            return (f"no news calendar is loaded ({why}): {who}; write one to agents.compliance.news_calendar (octet "
+                    f"data news FILE --out ...), {load}")
+        name = Path(calendar).name if calendar else "the news calendar"
+        again = self.news.covered_again(until)
+        if again:  # a week not exported between two that were
+            return (f"{name} has no events for the week from {utc_text(until)[:10]} to "
+                    f"{utc_text(until + 6 * DAY_NS)[:10]} (a week not exported): {'from ' + utc_text(until) + ' ' if not past else ''}"
+                    f"until {utc_text(again)} {who}; write a calendar with that week to agents.compliance.news_calendar, "
+                    f"{load}")
+        return (f"{name} " + ("covers no orders now: " if past else f"stops covering orders at {utc_text(until)}: from then ")
+                + f"{who}; write the next export to agents.compliance.news_calendar (octet data news FILE --out ...), "
+                + load)
 
 

@@ -9,15 +9,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pytest
 import yaml
 
 from cluster.adapters.feeds.replay import generate_ticks
 from cluster.config.settings import load_settings
-from cluster.desk.session import Session
+from cluster.desk.session import Session, utc_text
 from tests.conftest import ROOT
-from trading.market import NS_PER_S, datetime_to_ts
+from trading.market import NS_PER_S, datetime_to_ts, fx_open_ns
 
 DAY = 86_400 * NS_PER_S
+
+
+def opened(a: int, b: int) -> int:
+    """The FX market's open time between two instants."""
+    return int(fx_open_ns(np.array([a]), np.array([b]))[0])
 START = datetime(2026, 3, 6, 8, tzinfo=UTC)  # a Friday
 CALENDAR_END = datetime_to_ts(datetime(2026, 3, 8, tzinfo=UTC))  # the Sunday after the one week it covers
 TICKS = 260_000  # to Tuesday 17 March: a second week the calendar misses
@@ -60,11 +67,73 @@ def test_the_news_calendars_end_and_an_idle_accounts_deadline_are_alerted_once_e
     deadline = entered[-1] + 4 * DAY
     assert int(ticks.ts[-1]) > deadline, "the ticks reach the account's deadline"
     assert [(w["account_id"], w["due_ns"]) for _, w in idle] == [("funded-50k", deadline)], idle
-    raised = idle[0][0]
-    assert deadline - 2 * DAY <= raised < deadline  # within the lead, before the deadline
+    raised = idle[0][0]  # the lead: half the open market of the 4 days (a weekend among them), under 2 days
+    lead = opened(deadline - 4 * DAY, deadline) // 2
+    assert lead < 2 * DAY and opened(raised, deadline) <= lead and raised < deadline, idle[0]
     assert "funded-50k: its firm closes the account unless it enters a trade by " in idle[0][1]["text"]
     assert result.compliance["funded-50k"]["breaches"][0].startswith(f"inactivity at {deadline}: ")
 
-    # `desk status`: the deadline passed, so the idle alert no longer stands; the calendar's does, worded as of now
+    # `desk status`: both stand, worded as of now: the deadline passed, the calendar covers nothing
     standing = session.status()["warnings"]
-    assert len(standing) == 1 and "covers no orders now: every order of funded-50k is refused" in standing[0], standing
+    assert len(standing) == 2, standing
+    assert standing[0].startswith(f"funded-50k: no trade entered by {utc_text(deadline)}, 4 days after its last: past")
+    assert "news.csv covers no orders now: every order of funded-50k is refused" in standing[1]
+
+
+def test_a_deadline_that_falls_on_the_weekend_is_alerted_before_fridays_close(tmp_path: Path) -> None:
+    """A one-day firm: Friday's last trade puts the deadline on Saturday, when no tick comes to review at. The lead
+    counts open market (half of the day's, here), so the alert comes before the close, while a trade can be entered."""
+    doc = yaml.safe_load((ROOT / "octet.yaml").read_text())
+    doc["firms"]["trailing_funded"]["activity"] = {"max_idle_days": 1}
+    doc["session"].update(start=START.isoformat(), ticks=60_000, seed=3)
+    path = tmp_path / "octet.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    settings = load_settings(path, runtime__data_dir=str(tmp_path / "var"))
+    ticks, _ = generate_ticks(settings.registry(), settings.generator_profiles(), 60_000, 3, START)
+    result = Session(settings, run_id="weekend", keep_records=True, in_process=True).run(ticks)
+    assert result.records is not None
+    close = datetime_to_ts(datetime(2026, 3, 6, 22, tzinfo=UTC))  # Friday 17:00 New York
+    friday = max(t.opened_ns for t in result.trades if t.account_id == "funded-50k" and t.opened_ns < close)
+    deadline = friday + DAY
+    alerts = [(ts, dict(n)) for r in result.records for kind, ts, n in r.notes
+              if kind == "warning" and n["rule"] == "inactivity" and n["due_ns"] == deadline]
+    assert len(alerts) == 1, alerts
+    raised, note = alerts[0]
+    assert raised < close and opened(raised, deadline) <= opened(friday, deadline) // 2, (raised, close)
+    assert "with the market open" in note["text"], note["text"]  # the words say how little of it is open
+    assert result.compliance["funded-50k"]["breaches"][0].startswith(f"inactivity at {deadline}: ")
+
+
+@pytest.mark.parametrize("calendar", ["none", "gap"])
+def test_no_calendar_and_a_week_not_exported_are_named_as_such(tmp_path: Path, calendar: str) -> None:
+    doc = yaml.safe_load((ROOT / "octet.yaml").read_text())
+    doc["firms"]["trailing_funded"]["news"] = {"minutes_before": 2, "minutes_after": 2}
+    if calendar == "gap":  # the weeks of 1 and 15 March, not the one between
+        news = tmp_path / "news.csv"
+        news.write_text("time_utc,currency,impact,title\n2026-03-06T13:30:00Z,USD,high,Non-Farm Payrolls\n"
+                        "2026-03-18T18:00:00Z,USD,high,FOMC\n")
+        doc["agents"]["compliance"]["news_calendar"] = str(news)
+    else:
+        doc["agents"]["compliance"]["news_calendar"] = None
+    doc["session"].update(start=START.isoformat(), ticks=100_000, seed=3)
+    path = tmp_path / "octet.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    settings = load_settings(path, runtime__data_dir=str(tmp_path / "var"))
+    ticks, _ = generate_ticks(settings.registry(), settings.generator_profiles(), 100_000, 3, START)
+    session = Session(settings, run_id=calendar, keep_records=True, in_process=True)
+    result = session.run(ticks)
+    assert result.records is not None
+    alerts = [(ts, dict(n)) for r in result.records for kind, ts, n in r.notes if kind == "warning"]
+    if calendar == "none":  # one alert from the start, with no deadline: there is nothing to wait for
+        assert [(n["rule"], n["due_ns"], n["accounts"]) for _, n in alerts] == [("news_calendar", None, ["funded-50k"])]
+        assert alerts[0][1]["text"].startswith("no news calendar is loaded (agents.compliance.news_calendar is not "
+                                               "set): every order of funded-50k is refused")
+        return
+    # ahead of the week missed, then once in it; both say it covers again from the 15th
+    assert [n["due_ns"] for _, n in alerts] == [CALENDAR_END, CALENDAR_END], alerts
+    (ahead, first), (_, inside) = alerts
+    assert ahead < CALENDAR_END and first["text"].startswith(
+        "news.csv has no events for the week from 2026-03-08 to 2026-03-14 (a week not exported): from 2026-03-08 "
+        "00:00 UTC until 2026-03-15 00:00 UTC every order of funded-50k is refused"), first["text"]
+    assert inside["text"].startswith("news.csv has no events for the week from 2026-03-08 to 2026-03-14 (a week not "
+                                     "exported): until 2026-03-15 00:00 UTC every order of funded-50k is refused")

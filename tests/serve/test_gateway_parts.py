@@ -560,6 +560,8 @@ def test_alerts_merge_breakers_and_deadline_warnings_by_time_and_page_through_bo
 
     from cluster.storage import audit
     from cluster.storage.audit import Entry
+    from sqlalchemy import func, select
+
     from cluster.storage.models import BreakerEventRow, Run
 
     app, keys, store = _app(tmp_path)
@@ -577,11 +579,13 @@ def test_alerts_merge_breakers_and_deadline_warnings_by_time_and_page_through_bo
                                   Entry("warning", 60, {"rule": "inactivity", "account_id": "b", "due_ns": 97,
                                                         "text": "b: enter a trade"}, None, None, "b")])
         audit.append(conn, "rb", [Entry("warning", 15, {"rule": "inactivity", "text": "another run's"}, None, None, "c")])
+        other = conn.execute(select(func.max(audit.audit.c.seq))).scalar_one()
         warning_seqs = [r.seq for r in conn.execute(audit.audit.select().where(audit.audit.c.run_id == "ra")
                                                     .order_by(audit.audit.c.seq))]
         audit.append(conn, "ra", [Entry("operator", 45, {"action": "ack", "outcome": f"acknowledged warning-{warning_seqs[1]}",
                                                          "alert_id": f"warning-{warning_seqs[1]}", "who": "api:bob",
                                                          "reason": "loading next week's"})])
+        ack_seq = conn.execute(select(func.max(audit.audit.c.seq))).scalar_one()
     viewer = {"X-API-Key": keys["viewer"]}
     with TestClient(app) as c:
         seen, cursor = [], None
@@ -606,5 +610,12 @@ def test_alerts_merge_breakers_and_deadline_warnings_by_time_and_page_through_bo
         missing = c.post("/api/v1/alerts/warning-999999/ack", headers=trader, json={"note": "x"})
         assert missing.status_code == 404 and "no alert 'warning-999999'" in missing.json()["detail"]
         assert c.post("/api/v1/alerts/notice-1/ack", headers=trader, json={"note": "x"}).status_code == 422
+        assert c.post(f"/api/v1/alerts/warning-0{warning_seqs[0]}/ack", headers=trader,  # one alert, one spelling
+                      json={"note": "x"}).status_code == 422
         assert c.get("/api/v1/alerts", params={"run": "ra", "cursor": "WzVd"}, headers=viewer).status_code == 422
+    # an acknowledgement goes to the desk's run: an alert of another run, or an operator record's number, is none of it
+    from serve.queries import Reader
+    reader = Reader(store.engine)
+    assert reader.alert_exists(f"warning-{warning_seqs[0]}", "ra") and not reader.alert_exists(f"warning-{other}", "ra")
+    assert reader.alert_exists(f"warning-{other}", "rb") and not reader.alert_exists(f"warning-{ack_seq}", "ra")
     store.close()
