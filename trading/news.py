@@ -103,6 +103,10 @@ class NewsCalendar:
         later = [w for w in self.weeks if w > week]
         return datetime_to_ts(datetime.combine(min(later), time(0), UTC)) if later else 0
 
+    def covered_before(self, ts_ns: int) -> bool:
+        """Whether the calendar has events in a week before the one holding ``ts_ns``."""
+        return bool(self.weeks) and min(self.weeks) < week_of(ts_ns)
+
     def covers(self, start_ns: int, end_ns: int) -> str:
         """'' if the calendar covers every export week [start, end] meets, else why not (for the veto)."""
         if not self.events:

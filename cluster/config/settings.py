@@ -284,8 +284,8 @@ class DeskSettings(_Model):
     stop_timeout_seconds: float = Field(default=120.0, gt=0)  # `octet desk stop` waits this long for the desk
     request_ttl_seconds: float = Field(default=30.0, gt=0)  # an operator's request older than this is refused
     # an alert (`GET /alerts`, the audit trail's `warning`) this many days of open FX market before a firm's
-    # deadline: an account's inactivity rule closes it unless it enters a trade (at most half the open market of
-    # the firm's stretch), and the news calendar a firm's news rule needs runs out (orders refused from then);
+    # deadline: an account's inactivity rule closes it unless it enters a trade (less on a short stretch:
+    # Session._idle_lead), and the news calendar a firm's news rule needs runs out (orders refused from then);
     # 0: no such alert
     warn_idle_days: float = Field(default=7.0, ge=0, le=3650)
     warn_news_days: float = Field(default=2.0, ge=0, le=3650)

@@ -287,6 +287,8 @@ class Session:
         self.reviewed_at = 0  # market time of the breaker's last review
         self.breaker_due = NEVER  # when, as of that review, a breaker's next move falls due
         self.warned: dict[str, tuple[int, str]] = {}  # the alerts raised ahead of a firm's deadline that stand (_warn)
+        self._leads: dict[int, int] = {}  # an inactivity alert's lead by deadline (_idle_lead)
+        self._all_closed: tuple[tuple[int, int], ...] | None = None  # breaks closing every instrument (_open_ns)
         self.last_tick: dict[str, int] = {}  # each instrument's last tick the breaker has seen
         self.spreads = SpreadWatch(settings.agents.breaker.spread_blowout)  # where a spread blows out
         self.spacing: dict[str, int] = {}  # instruments given as bars: how long each quote stands for (ns)
@@ -1311,11 +1313,12 @@ class Session:
 
     def _warn(self, now_ns: int) -> None:
         """Alerts ahead of a firm's deadline, each recorded once in the audit trail (``warning``, which `GET /alerts`
-        lists), the lead counted in days the FX market is open (a weekend in between adds to it):
+        lists), the lead counted in time the FX market is open (a weekend or a break closing every instrument of
+        the desk in between adds to it):
 
-        - an account its firm's inactivity rule closes unless it enters a trade within ``desk.warn_idle_days`` (at
-          most half the open market of its firm's stretch), or, seen only once past (a desk started late), that it
-          has broken it;
+        - an account its firm's inactivity rule closes unless it enters a trade within ``desk.warn_idle_days``
+          (``idle_lead``: at most half the open market of its firm's stretch), or, seen only once past (a desk
+          started late), that it has broken it;
         - a news calendar that stops covering orders within ``desk.warn_news_days``, and again once it has (from
           then a firm's news rule refuses every order of its accounts): past its end, no calendar, or a week it
           has no events for.
@@ -1323,49 +1326,76 @@ class Session:
         An alert stays raised while its deadline stands; a new deadline (a trade entered, a calendar loaded) is a
         new alert. ``status()["warnings"]`` words those that stand as of now."""
         desk = self.settings.desk
-        idle_lead, news_lead = round(desk.warn_idle_days * DAY_NS), round(desk.warn_news_days * DAY_NS)
-
-        def open_between(a: int, b: int) -> int:  # market time open from a until b
-            return int(fx_open_ns(np.array([a]), np.array([b]))[0]) if b > a else 0
-
-        def open_left(until: int) -> int:
-            return open_between(now_ns, until)
-
-        due: dict[str, dict[str, Any]] = {}
+        idle_on, news_lead = desk.warn_idle_days > 0, round(desk.warn_news_days * DAY_NS)
+        idle = {acc: (h.idle_deadline_ns, self.rules[acc].activity.limit_ns) for acc in self.account_ids
+                if idle_on and (h := self.headrooms.get(acc)) is not None and h.idle_deadline_ns}
         news: dict[int, list[str]] = {}
-        for acc in self.account_ids:
-            head = self.headrooms.get(acc)
-            if head is None:
-                continue
-            deadline, limit = head.idle_deadline_ns, self.rules[acc].activity.limit_ns
-            # at most half the stretch's open market (a trade entered on a Friday before a short stretch is not alerted)
-            lead = min(idle_lead, open_between(deadline - limit, deadline) // 2) if deadline and idle_lead else 0
-            if lead and open_left(deadline) <= lead:
+        if news_lead:
+            for acc in self.account_ids:
+                head = self.headrooms.get(acc)
+                if head is not None and head.news_until_ns:
+                    news.setdefault(head.news_until_ns, []).append(acc)
+        if not idle and not news:
+            return self._raise({}, now_ns)
+        ends = sorted({d for d, _ in idle.values()} | set(news))
+        left = dict(zip(ends, self._open_ns([now_ns] * len(ends), ends), strict=True))  # one call for all of them
+        due: dict[str, dict[str, Any]] = {}
+        for acc, (deadline, limit) in idle.items():
+            if deadline <= now_ns or left[deadline] <= self._idle_lead(deadline, limit):
                 due[f"inactivity:{acc}:{deadline}"] = {"rule": "inactivity", "account_id": acc, "due_ns": deadline,
-                                                       "text": self._idle_text(acc, deadline, now_ns, open_left(deadline))}
-            if news_lead and head.news_until_ns and open_left(head.news_until_ns) <= news_lead:
-                news.setdefault(head.news_until_ns, []).append(acc)
+                                                       "text": self._idle_text(acc, deadline, now_ns, left[deadline])}
         for until, accs in news.items():
-            past = until <= now_ns  # one alert while it covers nothing, whichever week it misses now
-            due["news_calendar:now" if past else f"news_calendar:{until}"] = {
-                "rule": "news_calendar", "accounts": accs, "due_ns": until if len(self.news) else None,
-                "text": self._news_text(until, past, accs)}
+            if left[until] <= news_lead:
+                past = until <= now_ns  # one alert while it covers nothing, whichever week it misses now
+                due["news_calendar:now" if past else f"news_calendar:{until}"] = {
+                    "rule": "news_calendar", "accounts": accs, "due_ns": until if len(self.news) else None,
+                    "text": self._news_text(until, past, accs)}
+        self._raise(due, now_ns)
+
+    def _raise(self, due: dict[str, dict[str, Any]], now_ns: int) -> None:
+        """Record the alerts due that were not already; those not due any more are let go (not raised again)."""
         for key, note in due.items():
             if key not in self.warned:
                 self.log.notes.append(("warning", now_ns, note))
-        # a deadline gone is not warned of again
         self.warned = {key: (int(note["due_ns"] or 0), str(note["text"])) for key, note in due.items()}
+
+    def _open_ns(self, starts: list[int], ends: list[int]) -> list[int]:
+        """The FX market's open time from each start to its end (0 for an end not after it): weekends, and the
+        breaks that close every instrument of the desk."""
+        if self._all_closed is None:
+            self._all_closed = self.closures.spans(self.registry.symbols, every=True)
+        a, b = np.array(starts, np.int64), np.array(ends, np.int64)
+        return [int(x) for x in np.where(b > a, fx_open_ns(a, np.maximum(a, b), self._all_closed), 0)]
+
+    IDLE_NOTICE_MIN_NS = 3 * 3600 * NS_PER_S  # an inactivity alert's lead is never under this (or half the stretch)
+    IDLE_RHYTHM_NS = DAY_NS * 5 // 4  # nor does it reach back within this of the stretch's start: a daily trader's
+
+    def _idle_lead(self, deadline: int, limit: int) -> int:
+        """How long before ``deadline`` (in open market) an account's inactivity alert comes: ``desk.warn_idle_days``,
+        at most half the open market of the stretch and not within a day and a quarter of its start (an account
+        that trades every market day is not alerted on a short stretch), and at least 3 hours (or half the
+        stretch). Cached by deadline: a stretch never changes."""
+        lead = self._leads.get(deadline)
+        if lead is None:
+            stretch = self._open_ns([deadline - limit], [deadline])[0]
+            lead = min(round(self.settings.desk.warn_idle_days * DAY_NS), stretch // 2, stretch - self.IDLE_RHYTHM_NS)
+            lead = max(lead, min(self.IDLE_NOTICE_MIN_NS, stretch // 2))
+            if len(self._leads) > 4 * len(self.account_ids) + 64:
+                self._leads.clear()
+            self._leads[deadline] = lead
+        return lead
 
     def _idle_text(self, acc: str, deadline: int, now_ns: int, open_ns: int) -> str:
         days = self.rules[acc].activity.max_idle_days
         if deadline <= now_ns:
-            return (f"{acc}: no trade entered by {utc_text(deadline)}, {days} days after its last: past its firm's "
-                    "inactivity rule, under which the firm closes the account")
+            return (f"{acc}: no trade entered by {utc_text(deadline)}, {days} day{'s' if days != 1 else ''} after its "
+                    "last: past its firm's inactivity rule, under which the firm closes the account")
         left = (deadline - now_ns) / DAY_NS
         market = f", {open_ns / DAY_NS:.1f} of them with the market open" if open_ns < deadline - now_ns else ""
         return (f"{acc}: its firm closes the account unless it enters a trade by {utc_text(deadline)} ({left:.1f} "
-                f"days from now{market}); `octet desk status` shows its rooms and the audit trail why its orders "
-                "were refused")
+                f"days from now{market}). The desk enters one only when a signal comes and the rules allow it: enter "
+                "one yourself if need be, then set accounts[].last_trade to it and stop and start the desk, which "
+                "counts it from then (`desk status` shows the account's rooms, the audit trail its vetoes)")
 
     def _news_text(self, until: int, past: bool, accs: list[str]) -> str:
         """The news-calendar alert's words: when its orders are refused, why, and what to do."""
@@ -1378,11 +1408,15 @@ class Session:
                     f"data news FILE --out ...), {load}")
         name = Path(calendar).name if calendar else "the news calendar"
         again = self.news.covered_again(until)
-        if again:  # a week not exported between two that were
-            return (f"{name} has no events for the week from {utc_text(until)[:10]} to "
-                    f"{utc_text(until + 6 * DAY_NS)[:10]} (a week not exported): {'from ' + utc_text(until) + ' ' if not past else ''}"
-                    f"until {utc_text(again)} {who}; write a calendar with that week to agents.compliance.news_calendar, "
-                    f"{load}")
+        if again and not self.news.covered_before(until):  # it starts later
+            return (f"{name} covers orders only from {utc_text(again)}: until then {who}; write a calendar with the "
+                    f"weeks before to agents.compliance.news_calendar, {load}")
+        if again:  # weeks not exported between two that were
+            weeks = (again - until) // (7 * DAY_NS)
+            return (f"{name} has no events from {utc_text(until)[:10]} to {utc_text(again - DAY_NS)[:10]} ({weeks} "
+                    f"week{'s' if weeks > 1 else ''} not exported): {'' if past else 'from ' + utc_text(until) + ' '}"
+                    f"until {utc_text(again)} {who}; write a calendar with {'those weeks' if weeks > 1 else 'that week'} "
+                    f"to agents.compliance.news_calendar, {load}")
         return (f"{name} " + ("covers no orders now: " if past else f"stops covering orders at {utc_text(until)}: from then ")
                 + f"{who}; write the next export to agents.compliance.news_calendar (octet data news FILE --out ...), "
                 + load)

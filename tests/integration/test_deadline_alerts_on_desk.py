@@ -133,7 +133,7 @@ def test_no_calendar_and_a_week_not_exported_are_named_as_such(tmp_path: Path, c
     assert [n["due_ns"] for _, n in alerts] == [CALENDAR_END, CALENDAR_END], alerts
     (ahead, first), (_, inside) = alerts
     assert ahead < CALENDAR_END and first["text"].startswith(
-        "news.csv has no events for the week from 2026-03-08 to 2026-03-14 (a week not exported): from 2026-03-08 "
-        "00:00 UTC until 2026-03-15 00:00 UTC every order of funded-50k is refused"), first["text"]
-    assert inside["text"].startswith("news.csv has no events for the week from 2026-03-08 to 2026-03-14 (a week not "
-                                     "exported): until 2026-03-15 00:00 UTC every order of funded-50k is refused")
+        "news.csv has no events from 2026-03-08 to 2026-03-14 (1 week not exported): from 2026-03-08 00:00 UTC until "
+        "2026-03-15 00:00 UTC every order of funded-50k is refused"), first["text"]
+    assert inside["text"].startswith("news.csv has no events from 2026-03-08 to 2026-03-14 (1 week not exported): "
+                                     "until 2026-03-15 00:00 UTC every order of funded-50k is refused")

@@ -556,12 +556,11 @@ def test_a_port_another_server_listens_on_is_refused_even_when_it_shares_ports()
 
 
 def test_alerts_merge_breakers_and_deadline_warnings_by_time_and_page_through_both_whole(tmp_path: Path) -> None:
+    from sqlalchemy import func, select
     from starlette.testclient import TestClient
 
     from cluster.storage import audit
     from cluster.storage.audit import Entry
-    from sqlalchemy import func, select
-
     from cluster.storage.models import BreakerEventRow, Run
 
     app, keys, store = _app(tmp_path)
