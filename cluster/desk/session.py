@@ -1317,8 +1317,8 @@ class Session:
         the desk in between adds to it):
 
         - an account its firm's inactivity rule closes unless it enters a trade within ``desk.warn_idle_days``
-          (``idle_lead``: at most half the open market of its firm's stretch), or, seen only once past (a desk
-          started late), that it has broken it;
+          (less on a short stretch: ``_idle_lead``), or, seen only once past (a desk started late), that it has
+          broken it;
         - a news calendar that stops covering orders within ``desk.warn_news_days``, and again once it has (from
           then a firm's news rule refuses every order of its accounts): past its end, no calendar, or a week it
           has no events for.
