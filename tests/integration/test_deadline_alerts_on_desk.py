@@ -15,9 +15,9 @@ import yaml
 
 from cluster.adapters.feeds.replay import generate_ticks
 from cluster.config.settings import load_settings
-from cluster.desk.session import Session, utc_text
+from cluster.desk.session import Session, SessionResult, utc_text
 from tests.conftest import ROOT
-from trading.market import NS_PER_S, datetime_to_ts, fx_open_ns
+from trading.market import NS_PER_S, TickBatch, datetime_to_ts, fx_open_ns
 
 DAY = 86_400 * NS_PER_S
 
@@ -25,6 +25,19 @@ DAY = 86_400 * NS_PER_S
 def opened(a: int, b: int) -> int:
     """The FX market's open time between two instants."""
     return int(fx_open_ns(np.array([a]), np.array([b]))[0])
+
+
+def run_desk(tmp_path: Path, doc: dict[str, Any], ticks: int, run_id: str) -> tuple[Session, SessionResult, TickBatch]:
+    """The desk in-process with rust_exec on ``doc`` (octet.yaml, edited) from START, with its records."""
+    doc["session"].update(start=START.isoformat(), ticks=ticks, seed=3)
+    path = tmp_path / "octet.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    settings = load_settings(path, runtime__data_dir=str(tmp_path / "var"))
+    batch, _ = generate_ticks(settings.registry(), settings.generator_profiles(), ticks, 3, START)
+    session = Session(settings, run_id=run_id, keep_records=True, in_process=True)
+    result = session.run(batch)
+    assert result.records is not None
+    return session, result, batch
 START = datetime(2026, 3, 6, 8, tzinfo=UTC)  # a Friday
 CALENDAR_END = datetime_to_ts(datetime(2026, 3, 8, tzinfo=UTC))  # the Sunday after the one week it covers
 TICKS = 260_000  # to Tuesday 17 March: a second week the calendar misses
@@ -38,14 +51,8 @@ def test_the_news_calendars_end_and_an_idle_accounts_deadline_are_alerted_once_e
     doc = yaml.safe_load((ROOT / "octet.yaml").read_text())
     doc["firms"]["trailing_funded"].update(activity={"max_idle_days": 4}, news={"minutes_before": 2, "minutes_after": 2})
     doc["agents"]["compliance"]["news_calendar"] = str(news)
-    doc["session"].update(start=START.isoformat(), ticks=TICKS, seed=3)
-    doc.setdefault("desk", {}).update(warn_idle_days=7, warn_news_days=2)  # the idle lead: half the firm's 4 days
-    path = tmp_path / "octet.yaml"
-    path.write_text(yaml.safe_dump(doc))
-    settings = load_settings(path, runtime__data_dir=str(tmp_path / "var"))
-    ticks, _ = generate_ticks(settings.registry(), settings.generator_profiles(), TICKS, 3, START)
-    session = Session(settings, run_id="alerts", keep_records=True, in_process=True)
-    result = session.run(ticks)
+    doc.setdefault("desk", {}).update(warn_idle_days=7, warn_news_days=2)  # the idle lead: less, on 4 days
+    session, result, ticks = run_desk(tmp_path, doc, TICKS, "alerts")
     assert result.records is not None
     warnings: list[tuple[int, dict[str, Any]]] = [(ts, dict(note)) for r in result.records
                                                   for kind, ts, note in r.notes if kind == "warning"]
@@ -85,12 +92,7 @@ def test_a_deadline_that_falls_on_the_weekend_is_alerted_before_fridays_close(tm
     counts open market (half of the day's, here), so the alert comes before the close, while a trade can be entered."""
     doc = yaml.safe_load((ROOT / "octet.yaml").read_text())
     doc["firms"]["trailing_funded"]["activity"] = {"max_idle_days": 1}
-    doc["session"].update(start=START.isoformat(), ticks=60_000, seed=3)
-    path = tmp_path / "octet.yaml"
-    path.write_text(yaml.safe_dump(doc))
-    settings = load_settings(path, runtime__data_dir=str(tmp_path / "var"))
-    ticks, _ = generate_ticks(settings.registry(), settings.generator_profiles(), 60_000, 3, START)
-    result = Session(settings, run_id="weekend", keep_records=True, in_process=True).run(ticks)
+    _, result, _ = run_desk(tmp_path, doc, 60_000, "weekend")
     assert result.records is not None
     close = datetime_to_ts(datetime(2026, 3, 6, 22, tzinfo=UTC))  # Friday 17:00 New York
     friday = max(t.opened_ns for t in result.trades if t.account_id == "funded-50k" and t.opened_ns < close)
@@ -115,13 +117,7 @@ def test_no_calendar_and_a_week_not_exported_are_named_as_such(tmp_path: Path, c
         doc["agents"]["compliance"]["news_calendar"] = str(news)
     else:
         doc["agents"]["compliance"]["news_calendar"] = None
-    doc["session"].update(start=START.isoformat(), ticks=100_000, seed=3)
-    path = tmp_path / "octet.yaml"
-    path.write_text(yaml.safe_dump(doc))
-    settings = load_settings(path, runtime__data_dir=str(tmp_path / "var"))
-    ticks, _ = generate_ticks(settings.registry(), settings.generator_profiles(), 100_000, 3, START)
-    session = Session(settings, run_id=calendar, keep_records=True, in_process=True)
-    result = session.run(ticks)
+    _, result, _ = run_desk(tmp_path, doc, 100_000, calendar)
     assert result.records is not None
     alerts = [(ts, dict(n)) for r in result.records for kind, ts, n in r.notes if kind == "warning"]
     if calendar == "none":  # one alert from the start, with no deadline: there is nothing to wait for
