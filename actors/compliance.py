@@ -17,7 +17,7 @@ from trading.conduct import CrossAccountConduct, firm_of
 from trading.fx import rates_from
 from trading.instruments import InstrumentRegistry
 from trading.ledger import AccountSnapshot, ClosedTrade
-from trading.market import ts_to_datetime
+from trading.market import utc_text
 from trading.news import NewsCalendar
 from trading.orders import FillKind, Order, OrderStatus
 from trading.passodds import MonitorSettings, PassOddsMonitor, prior_from_trades_csv
@@ -165,13 +165,10 @@ class ComplianceAgent:
             return {}
         firms = Counter(firm_of(self.accounts[acc].rules) for acc in orders)
 
-        def utc(ns: int) -> str:
-            return f"{ts_to_datetime(ns):%Y-%m-%d %H:%M} UTC"
-
         # the note only where another account of its firm was judged with it: the order it may have taken
         return {acc: "" if firms[firm_of(self.accounts[acc].rules)] < 2 else
                 f"inactivity: judged before the firm's other accounts, as no trade has been entered since "
-                f"{utc(self.accounts[acc].state.last_entry_ns)} and its firm closes it if none is by {utc(deadline)}"
+                f"{utc_text(self.accounts[acc].state.last_entry_ns)} and its firm closes it if none is by {utc_text(deadline)}"
                 for deadline, acc in sorted(due)}
 
     def check_styled(self, styled: Mapping[str, list[Order]], snapshots: Mapping[str, AccountSnapshot],

@@ -57,9 +57,6 @@ class Headroom:
     # together (a scaling plan's step), and the loss at their stops under its cap on the open risk
     lots_room: Decimal | None = None
     risk_room: Decimal | None = None
-    # for a firm with a news rule, the instant the news calendar stops covering orders (from then they are
-    # refused: the next export must be loaded; at or before ts_ns it covers nothing now); 0: no news rule
-    news_until_ns: int = 0
 
     @property
     def daily_fraction(self) -> float:
@@ -270,7 +267,6 @@ class AccountRules:
             None if daily_floor is None else book(snap.equity - daily_floor), floor, book(snap.equity - floor),
             None if daily_floor is None else book(worst - daily_floor), book(worst - floor), flatten,
             idle_deadline_ns=self.idle_deadline_ns(), lots_room=self.lots_room(snap), risk_room=self.risk_room(snap, rates),
-            news_until_ns=self.news.covered_until(snap.ts_ns) if self.rules.news.active else 0,
         )
 
     def lots_room(self, snap: AccountSnapshot) -> Decimal | None:

@@ -126,6 +126,11 @@ def ts_to_datetime(ts_ns: int) -> datetime:
     return datetime.fromtimestamp(seconds, tz=UTC) + timedelta(microseconds=ns // 1000)
 
 
+def utc_text(ts_ns: int) -> str:
+    """An instant as operators read it in alerts and notes: ``2026-12-13 00:00 UTC``."""
+    return f"{ts_to_datetime(ts_ns):%Y-%m-%d %H:%M} UTC"
+
+
 def datetime_to_ts(moment: datetime) -> int:
     if moment.tzinfo is None:
         raise InvalidValue("timestamp", moment, "must be timezone-aware")

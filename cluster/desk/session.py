@@ -57,7 +57,7 @@ from trading.compliance import Headroom, news_flat_instants
 from trading.feed import Feed
 from trading.intrabar import quote_spacing_ns
 from trading.ledger import AccountSnapshot, done_orders
-from trading.market import NS_PER_S, Bar, TickBatch, fx_open_ns, ts_to_datetime
+from trading.market import NS_PER_S, Bar, TickBatch, fx_open_ns, utc_text
 from trading.news import NewsCalendar
 from trading.orders import Order, OrderStatus, Signal
 from trading.strategies.sma_cross import SETUP as SMA_CROSS
@@ -168,14 +168,10 @@ FUTURE_SKEW_S = 5.0  # a request stamped further ahead than this is refused (its
 # What the agents save changes shape now and then (issue 19, nine times: the Wyckoff detector's state); a run
 # is resumed only by code that reads its shape. Bump it with such a change
 # (tests/trading/test_wyckoff.py pins the detector's part).
-STATE_FORMAT = 19  # 19: the headroom gained the news calendar's end, the desk the alerts it raised
+STATE_FORMAT = 19  # 19: the desk keeps the alerts it raised ahead of a firm's deadline
 # 18: a firm's size limits gained scaling (Topstep's scaling plan)
 # 17: a firm's rules gained activity (inactivity), an account's rules its last entry
 # 16: a firm's holding rules gained max_break_minutes (market closures)
-
-
-def utc_text(ts_ns: int) -> str:
-    return f"{ts_to_datetime(ts_ns):%Y-%m-%d %H:%M} UTC"
 
 
 class ResumeRefused(RuntimeError):
@@ -857,7 +853,8 @@ class Session:
                 "daily_headroom": str(head.daily_headroom) if head else None,
                 "max_loss_headroom": str(head.max_loss_headroom) if head else None,
                 "idle_deadline_ns": head.idle_deadline_ns or None if head else None,
-                "news_until_ns": head.news_until_ns or None if head else None,  # a firm's news rule: orders refused from then
+                # a firm's news rule: the instant the calendar stops covering its orders (refused from then)
+                "news_until_ns": self.news.covered_until(self.clock) if self.rules[acc].news.active else None,
                 # what the firm's size rules leave new orders today (a scaling plan's step, an open-risk cap)
                 "lots_room": None if head is None or head.lots_room is None else str(head.lots_room),
                 "risk_room": None if head is None or head.risk_room is None else str(head.risk_room),
@@ -1329,12 +1326,9 @@ class Session:
         idle_on, news_lead = desk.warn_idle_days > 0, round(desk.warn_news_days * DAY_NS)
         idle = {acc: (h.idle_deadline_ns, self.rules[acc].activity.limit_ns) for acc in self.account_ids
                 if idle_on and (h := self.headrooms.get(acc)) is not None and h.idle_deadline_ns}
-        news: dict[int, list[str]] = {}
-        if news_lead:
-            for acc in self.account_ids:
-                head = self.headrooms.get(acc)
-                if head is not None and head.news_until_ns:
-                    news.setdefault(head.news_until_ns, []).append(acc)
+        news: dict[int, list[str]] = {}  # the calendar's end, and the accounts whose firm's news rule needs it
+        if news_lead and (accs := [acc for acc in self.account_ids if self.rules[acc].news.active]):
+            news[self.news.covered_until(now_ns)] = accs
         if not idle and not news:
             return self._raise({}, now_ns)
         ends = sorted({d for d, _ in idle.values()} | set(news))

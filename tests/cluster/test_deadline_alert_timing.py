@@ -28,30 +28,31 @@ ACC = "funded-50k"
 def session(tmp_path: Path, max_idle_days: int, **compliance: Any) -> Session:
     doc = yaml.safe_load((ROOT / "octet.yaml").read_text())
     doc["firms"]["trailing_funded"]["activity"] = {"max_idle_days": max_idle_days}
-    doc["firms"]["trailing_funded"]["news"] = {"minutes_before": 2, "minutes_after": 2}
+    if "news_calendar" in compliance:  # a news rule, which the calendar's alert is for
+        doc["firms"]["trailing_funded"]["news"] = {"minutes_before": 2, "minutes_after": 2}
     doc["agents"]["compliance"].update(compliance)
     path = tmp_path / "octet.yaml"
     path.write_text(yaml.safe_dump(doc))
     return Session(load_settings(path, runtime__data_dir=str(tmp_path / "var")), run_id="t", in_process=True)
 
 
-def headroom(ts: int, idle_deadline: int = 0, news_until: int = 0) -> Headroom:
+def headroom(ts: int, idle_deadline: int = 0) -> Headroom:
     z = Decimal(1000)
-    return Headroom(ACC, ts, z, z, z, z, z, z, z, idle_deadline_ns=idle_deadline, news_until_ns=news_until)
+    return Headroom(ACC, ts, z, z, z, z, z, z, z, idle_deadline_ns=idle_deadline)
 
 
 def at(text: str) -> int:
     return datetime_to_ts(datetime.fromisoformat(text).replace(tzinfo=UTC))
 
 
-def reviews(s: Session, start: int, end: int, deadline: Any = lambda t: 0, until: Any = lambda t: 0,
+def reviews(s: Session, start: int, end: int, deadline: Any = lambda t: 0,
             closures: tuple[tuple[int, int], ...] = ()) -> list[tuple[int, dict[str, Any]]]:
     """Review every 30 minutes the market is open (a desk reviews when ticks come); the alerts raised, with when."""
     out: list[tuple[int, dict[str, Any]]] = []
     for t in range(start, end, STEP):
         if fx_market_closed(np.array([t], np.int64), closures)[0]:
             continue
-        s.headrooms = {ACC: headroom(t, deadline(t), until(t))}
+        s.headrooms = {ACC: headroom(t, deadline(t))}
         before = len(s.log.notes)
         s._warn(t)
         out += [(t, dict(n)) for kind, _, n in s.log.notes[before:] if kind == "warning"]
@@ -112,7 +113,6 @@ def test_a_calendar_that_starts_after_the_desk_says_from_when_it_covers(tmp_path
     news = tmp_path / "later.csv"
     news.write_text("time_utc,currency,impact,title\n2026-03-25T18:00:00Z,USD,high,FOMC\n")
     s = session(tmp_path, 30, news_calendar=str(news))
-    until = s.news.covered_until(at("2026-03-03T12:00:00"))
-    alerts = reviews(s, at("2026-03-03T00:00:00"), at("2026-03-04T00:00:00"), until=lambda t: until)
+    alerts = reviews(s, at("2026-03-03T00:00:00"), at("2026-03-04T00:00:00"))
     assert len(alerts) == 1 and alerts[0][1]["text"].startswith(
         "later.csv covers orders only from 2026-03-22 00:00 UTC: until then every order of funded-50k is refused")

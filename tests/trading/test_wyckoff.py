@@ -665,7 +665,7 @@ SHAPES = {9: "25999760988f7f91",  # with its windows since round 11
           16: "d14dae45e7791b26",  # the detector as at 15: a firm's holding rules gained max_break_minutes
           17: "d14dae45e7791b26",  # the detector as at 15: a firm's rules gained activity (inactivity)
           18: "d14dae45e7791b26",  # the detector as at 15: a firm's size limits gained scaling (a scaling plan)
-          19: "d14dae45e7791b26"}  # the detector as at 15: the headroom gained the news calendar's end
+          19: "d14dae45e7791b26"}  # the detector as at 15: the desk keeps its deadline alerts
 NOT_THE_DETECTOR = {16, 17, 18, 19}  # formats bumped for another agent's state
 
 
