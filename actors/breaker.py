@@ -26,6 +26,10 @@ class CircuitBreakerAgent:
         the file holds them now."""
         self.breakers.set_closures(symbols, MarketClosures.from_csv(Path(closures)) if closures else None)
 
+    def set_closures(self, closures: MarketClosures) -> None:
+        """The market closures a running desk read again (``Session._reload``), for the instruments it has."""
+        self.breakers.set_closures(list(self.breakers.closed), closures)
+
     def on_batch(self, ts_ns: int, last_ts: Mapping[str, int], headrooms: Mapping[str, Headroom],
                  health: DeskHealth | None = None) -> BreakerUpdate:
         """A review: ``last_ts`` is each instrument's last tick, plus what it stands for (the desk's

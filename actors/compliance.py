@@ -35,6 +35,23 @@ class Complied:
     approved: dict[str, list[Order]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class FilesRead:
+    """The files a running desk read again (``ComplianceAgent.reload_files``): the news calendar and the market
+    closures now in force, and for each file that could not be read, (its setting, why): the one before stays."""
+
+    news: NewsCalendar
+    closures: MarketClosures
+    errors: tuple[tuple[str, str], ...] = ()
+
+
+def _why(exc: BaseException) -> str:
+    """A file's read error in one line: the reader's words (a row and why), or the system's (no such file)."""
+    if isinstance(exc, OSError):
+        return f"{exc.strerror or type(exc).__name__}: {exc.filename}" if exc.filename else str(exc)
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
 class ComplianceAgent:
     def __init__(self, registry: InstrumentRegistry, rules: dict[str, FirmRules],
                  costs: dict[str, CostAllowance], owners: Mapping[str, str] | None = None,
@@ -64,6 +81,27 @@ class ComplianceAgent:
         breaks = MarketClosures.from_csv(Path(closures)) if closures else MarketClosures()
         for rules in self.accounts.values():
             rules.news, rules.closures = self.news, breaks
+
+    def reload_files(self, news_calendar: str | None, news_tz: str | None, closures: str | None) -> FilesRead:
+        """The news calendar and the market closures read again, as the operator has written them since (a running
+        desk's ``reload``). A file that cannot be read (missing, half written, not a calendar) leaves the one
+        before in force, and the answer says why; the desk takes what it answers, so that it, this agent and the
+        breaker hold the same (and a replayed unit gets this answer back, whatever the file holds by then)."""
+        errors: list[tuple[str, str]] = []
+        news = self.news
+        try:
+            news = NewsCalendar.from_csv(Path(news_calendar), news_tz) if news_calendar else NewsCalendar()
+        except (OSError, ValueError) as exc:
+            errors.append(("news_calendar", _why(exc)))
+        breaks = next(iter(self.accounts.values())).closures if self.accounts else MarketClosures()
+        try:
+            breaks = MarketClosures.from_csv(Path(closures)) if closures else MarketClosures()
+        except (OSError, ValueError) as exc:
+            errors.append(("market_closures", _why(exc)))
+        self.news = news
+        for rules in self.accounts.values():
+            rules.news, rules.closures = news, breaks
+        return FilesRead(news, breaks, tuple(errors))
 
     def calendars(self) -> dict[str, object]:
         """The files it reads the news and the market closures from, and how many events and breaks each held."""

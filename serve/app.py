@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from trading.rules import FirmRules
 
 API = "/api/v1"
-ACTIONS = ("halt", "resume", "flatten")
+ACTIONS = ("halt", "resume", "flatten", "reload")
 log = logging.getLogger("octet.gateway")
 
 BAR_SECONDS = (60, 300, 900, 1800, 3600, 14400, 86400)
@@ -552,7 +552,11 @@ def build_app(settings: Settings, engine: Any = None, site: Any = "load") -> Fas
         ask.__doc__ = ({"halt": "Open no new saga for an account (or the whole desk) until resumed; positions stay.",
                         "resume": "Lift an operator's halt of an account (or of the desk).",
                         "flatten": "Close every position and cancel working orders of an account (or of every "
-                                   "account)."}[action]
+                                   "account).",
+                        "reload": "Read the news calendar and the market closures again now (the desk also does "
+                                  "once a file has changed and stood still for desk.watch_seconds); name no account. "
+                                  "A file that cannot be read is refused (409, naming the row) and the one before "
+                                  "stays."}[action]
                        + " The desk takes it between two units of work and records it in the audit trail with "
                          "the caller's key; a request it has not taken within desk.request_ttl_seconds is refused.")
         return ask

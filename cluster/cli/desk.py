@@ -1,4 +1,4 @@
-"""``octet desk start|stop|status|halt|resume|flatten``: a desk that runs until it is stopped.
+"""``octet desk start|stop|status|halt|resume|flatten|reload``: a desk that runs until it is stopped.
 
 ``start`` launches the driver (``octet desk run``) in the background, waits for its first tick and
 returns; ``stop`` asks it to stop (SIGTERM: no new saga, the one under way ends, everything is
@@ -231,6 +231,11 @@ def status(config: ConfigOpt = Path("octet.yaml"),
                                                         if model.get("error") else ""), soft_wrap=True)
     if st.get("desk_halt"):
         console.print(f"[red]desk halted by {escape(str(st['desk_halt'][0]))}: {escape(str(st['desk_halt'][1]))}[/red]")
+    held = [f"{name} {Path(str(f.get('path'))).name}" + (f" ({f['entries']:,} {'events' if name == 'news_calendar' else 'breaks'})"
+                                                         if isinstance(f.get("entries"), int) else "")
+            for name, f in (st.get("files") or {}).items()]
+    if held:  # what the desk reads again when it changes (`octet desk reload`)
+        console.print("files: " + " · ".join(escape(h) for h in held), soft_wrap=True)
     for text in st.get("warnings") or ():  # ahead of a firm's deadline (GET /alerts lists them to acknowledge)
         console.print(f"[yellow]alert: {escape(str(text))}[/yellow]", soft_wrap=True)
     for acc, a in (st.get("accounts") or {}).items():
@@ -313,3 +318,10 @@ def flatten(config: ConfigOpt = Path("octet.yaml"), account: AccountOpt = "", re
             who: WhoOpt = None) -> None:
     """Close every position and cancel working orders of an account (or of every account)."""
     _control(config, "flatten", account, reason, who)
+
+
+@desk.command()
+def reload(config: ConfigOpt = Path("octet.yaml"), reason: ReasonOpt = "", who: WhoOpt = None) -> None:
+    """Read the news calendar and the market closures again, now (the desk also does once one has changed and
+    stood still for desk.watch_seconds). A file that cannot be read is refused, naming the row: the one before stays."""
+    _control(config, "reload", "", reason, who)

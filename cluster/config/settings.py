@@ -289,6 +289,9 @@ class DeskSettings(_Model):
     # 0: no such alert
     warn_idle_days: float = Field(default=7.0, ge=0, le=3650)
     warn_news_days: float = Field(default=2.0, ge=0, le=3650)
+    # how often the running desk looks at agents.compliance.news_calendar and market_closures: a file changed,
+    # and then unchanged for as long again, is read again (`octet desk reload` reads them at once); 0: only then
+    watch_seconds: float = Field(default=2.0, ge=0, le=3600)
 
 
 class GatewaySettings(_Model):

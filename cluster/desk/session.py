@@ -14,6 +14,7 @@ the driver keeps no list that grows with the run unless asked to keep the record
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
 import threading
@@ -30,6 +31,7 @@ import numpy as np
 
 from actors.analysis import AnalysisOutput
 from actors.breaker import BreakerUpdate
+from actors.compliance import FilesRead
 from actors.execution import ExecUpdate
 from actors.ingress import IngressResult
 from actors.shell import MANY
@@ -162,6 +164,7 @@ REVIEW_BEFORE_SAGA_NS = 1_000_000_000
 
 DAY_NS = 86_400 * NS_PER_S
 
+CONTROLS = ("halt", "resume", "flatten", "ack", "reload")  # what an operator may ask of a running desk
 FUTURE_SKEW_S = 5.0  # a request stamped further ahead than this is refused (its age could not expire)
 
 
@@ -285,6 +288,12 @@ class Session:
         self.warned: dict[str, tuple[int, str]] = {}  # the alerts raised ahead of a firm's deadline that stand (_warn)
         self._leads: dict[int, int] = {}  # an inactivity alert's lead by deadline (_idle_lead)
         self._all_closed: tuple[tuple[int, int], ...] | None = None  # breaks closing every instrument (_open_ns)
+        # the files a running desk reads again when they change (_watch, _reload): each one's signature as read,
+        # one seen changed and waiting to stand still for a round, when to look next, and why one could not be read
+        self.watched = self._signatures()
+        self.changing: dict[str, tuple[int, int, int] | None] | None = None
+        self.watch_at = 0.0
+        self.file_errors: dict[str, str] = {}
         self.last_tick: dict[str, int] = {}  # each instrument's last tick the breaker has seen
         self.spreads = SpreadWatch(settings.agents.breaker.spread_blowout)  # where a spread blows out
         self.spacing: dict[str, int] = {}  # instruments given as bars: how long each quote stands for (ns)
@@ -486,6 +495,8 @@ class Session:
                         self._unit({"kind": "control", "request": request}, feed)
                     else:
                         self.desk.answer(request, refused)
+            if self.desk is not None and (changed := self._watch()) is not None:  # a file the operator rewrote
+                self._unit({"kind": "control", "request": changed}, feed)
             batch_start = feed.position
             self._lap("requests")
             batch = feed.poll(size, linger, idle)
@@ -677,8 +688,8 @@ class Session:
             refused = "refused: the request's time (at) is not a time before now"
         elif age > ttl:
             refused = f"refused: the request is {age:.0f} s old, older than desk.request_ttl_seconds ({ttl:.0f} s)"
-        elif request.get("action") not in ("halt", "resume", "flatten", "ack"):
-            refused = f"refused: unknown action {request.get('action')!r} (halt, resume, flatten, ack)"
+        elif request.get("action") not in CONTROLS:
+            refused = f"refused: unknown action {request.get('action')!r} ({', '.join(CONTROLS)})"
         elif not str(request.get("who", "")).strip() or request.get("who") == "desk":
             refused = "refused: a request must say who asks (and not as the desk itself)"
         if refused:
@@ -745,6 +756,9 @@ class Session:
         name = "the desk" if scope == "*" else account
         if account and account not in self.account_ids:
             outcome = f"refused: no account {account!r} on this desk ({', '.join(self.account_ids)})"
+        elif action == "reload":
+            outcome = "refused: reload reads the desk's files, for every account: name none" if account else \
+                self._reload()
         elif action == "halt":
             self.operator_halts[scope] = (who, reason)
             outcome = f"halted {name}: no new saga opens for it"
@@ -772,7 +786,7 @@ class Session:
             outcome = f"{len(update.reconciled)} difference(s) resolved by policy {policy}" + (
                 f", {len(update.discrepancies)} left" if update.discrepancies else "")
         else:
-            outcome = f"refused: unknown action {action!r} (halt, resume, flatten, ack)"
+            outcome = f"refused: unknown action {action!r} ({', '.join(CONTROLS)})"
         self.control_outcome = outcome
         if request.get("id"):
             self.handled[str(request["id"])] = outcome
@@ -782,6 +796,75 @@ class Session:
                                {"action": action, "account_id": account, "who": who, "reason": reason,
                                 "outcome": outcome, "request_id": str(request.get("id", "")),
                                 **({"alert_id": str(request.get("alert", ""))[:40]} if action == "ack" else {})}))
+
+    def _signatures(self) -> dict[str, tuple[int, int, int] | None]:
+        """The news calendar's and the market closures' files as they stand: (modified, size, inode) of each set
+        (None: it cannot be seen)."""
+        c = self.settings.agents.compliance
+        out: dict[str, tuple[int, int, int] | None] = {}
+        for name, path in (("news_calendar", c.news_calendar), ("market_closures", c.market_closures)):
+            if path is None:
+                continue
+            try:
+                st = os.stat(path)
+                out[name] = (st.st_mtime_ns, st.st_size, st.st_ino)
+            except OSError:
+                out[name] = None
+        return out
+
+    def _watch(self) -> dict[str, Any] | None:
+        """The desk's own ``reload`` request, at most every ``desk.watch_seconds``: once a file has changed since it
+        was read, and then stood still for a round (an editor or a download writing it is done), or None."""
+        every = self.settings.desk.watch_seconds
+        if not every or time.monotonic() < self.watch_at:
+            return None
+        self.watch_at = time.monotonic() + every
+        now = self._signatures()
+        if now == self.watched:
+            self.changing = None
+            return None
+        if now != self.changing:  # first seen changed, or still changing: looked at again next round
+            self.changing = now
+            return None
+        self.changing = None
+        changed = [name for name in now if now[name] != self.watched.get(name)]
+        return {"id": "", "action": "reload", "account": "", "who": "desk", "reason": f"{' and '.join(changed)} changed"}
+
+    def _reload(self) -> str:
+        """The news calendar and the market closures read again, by the compliance agent (which the firm rules
+        read them in): the desk and the breaker take what it answers. A file that cannot be read leaves the one
+        before in force and raises an alert until it can. What it says: what each now holds."""
+        c = self.settings.agents.compliance
+        self.watched = self._signatures()  # before the read: a write after it is seen at the next round
+        read: FilesRead = rt.get(self.topo.agents["compliance"].call(
+            "reload_files", str(c.news_calendar) if c.news_calendar else None, c.news_calendar_tz,
+            str(c.market_closures) if c.market_closures else None))
+        errors = dict(read.errors)
+        if "market_closures" not in errors:
+            rt.get(self.topo.agents["breaker"].call("set_closures", read.closures))  # its probation's market time
+            self.closures = read.closures
+            self.closed = {s: self.closures.spans((s,)) for s in self.registry.symbols}
+            self._all_closed = None
+            self._leads.clear()
+        if "news_calendar" not in errors and any(r.news.active for r in self.rules.values()):
+            self.news = read.news
+        self.file_errors = {name: f"{name} could not be read ({why}): the desk keeps the one it read before; "
+                                  f"write the file whole (to another name, then rename it over this one)"
+                            for name, why in errors.items()}
+        parts = []
+        for name in ("news_calendar", "market_closures"):
+            path = getattr(c, name)
+            if path is None:
+                parts.append(f"{name}: none set")
+            elif name in errors:
+                parts.append(f"{name} {Path(path).name}: not read ({errors[name]}), the one before kept")
+            elif name == "news_calendar":
+                until = read.news.covered_until(self.clock)
+                parts.append(f"{name} {Path(path).name}: {len(read.news):,} events, " + (
+                    f"covers orders until {utc_text(until)}" if until > self.clock else "covers no orders now"))
+            else:
+                parts.append(f"{name} {Path(path).name}: {len(read.closures):,} breaks")
+        return ("refused: " if errors else "read ") + "; ".join(parts)
 
     def _venue_halt(self, who: str, reason: str) -> str:
         """An operator's halt of the whole desk locks rust_exec too, so that no new order passes
@@ -869,6 +952,7 @@ class Session:
                 "venue_halted": self.venue_halted,
                 "desk_halt": list(self.operator_halts.get("*", ())) or None, "accounts": accounts,
                 "warnings": [text for _, text in sorted(self.warned.values())],  # alerts ahead of a firm's deadline
+                "files": self._files_status(),
                 "model": self.trust.status(),
                 "tick_to_order_p50_ms": round(r.tick_to_order.percentile(0.5), 2) if r.counts["orders"] else None,
                 "tick_to_order_p99_ms": round(r.tick_to_order.percentile(0.99), 2) if r.counts["orders"] else None,
@@ -882,6 +966,16 @@ class Session:
                                   "heartbeat_at": i.get("heartbeat_at"), "heartbeat_ok": i.get("heartbeat_ok"),
                                   "missed_heartbeats": i.get("missed", 0)}
                        for name, i in self.agent_seen.items()}}
+
+    def _files_status(self) -> dict[str, dict[str, Any]]:
+        """The news calendar and the market closures the desk holds: each file, what it held when read (events
+        where a firm has a news rule, breaks), and why a rewrite of it could not be read (``_reload``)."""
+        c = self.settings.agents.compliance
+        news = any(r.news.active for r in self.rules.values())
+        return {name: {"path": str(path), "entries": count, "error": self.file_errors.get(name)}
+                for name, path, count in (("news_calendar", c.news_calendar, len(self.news) if news else None),
+                                          ("market_closures", c.market_closures, len(self.closures)))
+                if path is not None}
 
     def _lap(self, stage: str) -> None:
         """The time since the last lap goes to ``stage`` (``status()['stages_s']``)."""
@@ -1318,7 +1412,8 @@ class Session:
           broken it;
         - a news calendar that stops covering orders within ``desk.warn_news_days``, and again once it has (from
           then a firm's news rule refuses every order of its accounts): past its end, no calendar, or a week it
-          has no events for.
+          has no events for;
+        - the news calendar's or the market closures' file rewritten and not readable (``_reload``).
 
         An alert stays raised while its deadline stands; a new deadline (a trade entered, a calendar loaded) is a
         new alert. ``status()["warnings"]`` words those that stand as of now."""
@@ -1329,11 +1424,14 @@ class Session:
         news: dict[int, list[str]] = {}  # the calendar's end, and the accounts whose firm's news rule needs it
         if news_lead and (accs := [acc for acc in self.account_ids if self.rules[acc].news.active]):
             news[self.news.covered_until(now_ns)] = accs
+        # a file rewritten that could not be read (_reload): the one before stays in force until it can be
+        due: dict[str, dict[str, Any]] = {f"file:{name}:{self.watched.get(name)}": {"rule": name, "due_ns": None,
+                                                                                    "text": text}
+                                          for name, text in self.file_errors.items()}
         if not idle and not news:
-            return self._raise({}, now_ns)
+            return self._raise(due, now_ns)
         ends = sorted({d for d, _ in idle.values()} | set(news))
         left = dict(zip(ends, self._open_ns([now_ns] * len(ends), ends), strict=True))  # one call for all of them
-        due: dict[str, dict[str, Any]] = {}
         for acc, (deadline, limit) in idle.items():
             if deadline <= now_ns or left[deadline] <= self._idle_lead(deadline, limit):
                 due[f"inactivity:{acc}:{deadline}"] = {"rule": "inactivity", "account_id": acc, "due_ns": deadline,
@@ -1395,7 +1493,8 @@ class Session:
         """The news-calendar alert's words: when its orders are refused, why, and what to do."""
         calendar = self.settings.agents.compliance.news_calendar  # its name only: viewers see the alert
         who = f"every order of {', '.join(accs)} is refused, as the firm's news rule cannot be checked"
-        load = "then stop and start the desk to read it"
+        load = ("the running desk reads it once it has stood still for desk.watch_seconds (or at `octet desk "
+                "reload`)" if self.settings.desk.watch_seconds else "then run `octet desk reload`")
         if not len(self.news):
             why = f"{Path(calendar).name} has no events" if calendar else "agents.compliance.news_calendar is not set"
             return (f"no news calendar is loaded ({why}): {who}; write one to agents.compliance.news_calendar (octet "

@@ -1,0 +1,157 @@
+"""A running desk reads the news calendar again when the operator rewrites it (`octet desk`'s loop, in-process agents
+and rust_exec): the week's export written after the calendar ran out lets the accounts of a firm with a news rule
+trade again, with no restart; a rewrite that cannot be read keeps the calendar before and raises an alert until a good
+one comes; `octet desk reload` reads it at once when the desk does not watch the files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cluster.adapters.feeds.paced import ReplayFeed
+from cluster.adapters.feeds.replay import generate_ticks
+from cluster.config.secrets import state_key
+from cluster.config.settings import PRESET_DIR, load_settings
+from cluster.desk.desk import DeskFiles
+from cluster.desk.session import Session, SessionResult
+from tests.conftest import ROOT
+from trading.market import NS_PER_S, datetime_to_ts
+
+DAY = 86_400 * NS_PER_S
+START = datetime(2026, 3, 6, 8, tzinfo=UTC)  # a Friday
+RAN_OUT = datetime_to_ts(datetime(2026, 3, 8, tzinfo=UTC))  # the first calendar covers the week before this Sunday
+REWRITE = datetime_to_ts(datetime(2026, 3, 9, 12, tzinfo=UTC))  # Monday noon: the next week's export is written
+BREAK = datetime_to_ts(datetime(2026, 3, 10, 12, tzinfo=UTC))  # Tuesday noon: a rewrite that is no calendar
+FIX = datetime_to_ts(datetime(2026, 3, 11, 12, tzinfo=UTC))  # Wednesday noon: a good one again
+TICKS = 150_000  # to Thursday 12 March
+
+HEADER = "time_utc,currency,impact,title\n"
+WEEK_1 = "2026-03-04T13:15:00Z,USD,high,ADP Employment\n2026-03-06T13:30:00Z,USD,high,Non-Farm Payrolls\n"
+WEEK_2 = "2026-03-12T12:30:00Z,USD,high,CPI\n"  # Thursday 12:30: a window the desk must keep to
+
+
+Step = Callable[[Session, DeskFiles], None]
+
+
+def desk_run(tmp_path: Path, watch_seconds: float, steps: dict[int, Step]) -> tuple[Session, SessionResult]:
+    """The desk (in-process agents, rust_exec) on ``TICKS`` generated ticks from START, its news calendar
+    WEEK_1; ``steps`` maps an instant to what is done (given the desk and its files) once the desk's clock has
+    passed it, each once."""
+    news = tmp_path / "news.csv"
+    news.write_text(HEADER + WEEK_1)
+    doc = yaml.safe_load((ROOT / "octet.yaml").read_text())
+    doc["firms"]["trailing_funded"].update(news={"minutes_before": 2, "minutes_after": 2})
+    doc["agents"]["compliance"]["news_calendar"] = str(news)
+    closures = tmp_path / "closures.csv"
+    closures.write_text((PRESET_DIR / "market_closures.csv").read_text())
+    doc["agents"]["compliance"]["market_closures"] = str(closures)
+    doc.setdefault("desk", {}).update(watch_seconds=watch_seconds, warn_news_days=2)
+    doc["session"].update(start=START.isoformat(), ticks=TICKS, seed=3)
+    path = tmp_path / "octet.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    settings = load_settings(path, runtime__data_dir=str(tmp_path / "var"), session__batch_size=500)
+    ticks, _ = generate_ticks(settings.registry(), settings.generator_profiles(), TICKS, 3, START)
+    files = DeskFiles(tmp_path / "var", state_key(tmp_path / "var"))
+    holder: list[Session] = []
+    left = dict(sorted(steps.items()))
+
+    def on_batch(_p: Any, _topo: Any) -> None:
+        for at in [at for at in left if holder[0].clock >= at]:
+            left.pop(at)(holder[0], files)
+
+    session = Session(settings, run_id="reload", keep_records=True, desk=files.for_run("reload"), in_process=True,
+                      on_batch=on_batch)
+    holder.append(session)
+    result = session.run(ReplayFeed(ticks))
+    assert not left, f"the ticks did not reach {sorted(left)}"
+    return session, result
+
+
+def refused_at(result: SessionResult, account: str, rule: str) -> list[int]:
+    """When ``rule`` refused ``account`` a signal: the signals' instants."""
+    at = {s.signal_id: s.ts_ns for s in result.signals}
+    return sorted(at[d.signal_id] for d in result.decisions if d.account_id == account and d.rule == rule)
+
+
+def notes_of(result: SessionResult, kind: str) -> list[tuple[int, dict[str, Any]]]:
+    assert result.records is not None
+    return [(ts, dict(note)) for r in result.records for k, ts, note in r.notes if k == kind]
+
+
+def test_a_calendar_rewritten_on_a_running_desk_is_read_and_its_accounts_trade_again_while_a_broken_one_is_refused(
+        tmp_path: Path) -> None:
+    news = tmp_path / "news.csv"
+    status: dict[str, Any] = {}
+
+    def rewrite(_desk: Session, _files: DeskFiles) -> None:
+        news.write_text(HEADER + WEEK_1 + WEEK_2)
+        with (tmp_path / "closures.csv").open("a") as f:  # and a break the firms announced
+            f.write("2026-03-13T20:00:00Z,2026-03-13T21:00:00Z,*,announced outage\n")
+
+    def broken(_desk: Session, _files: DeskFiles) -> None:
+        news.write_text(HEADER + WEEK_1 + "2026-03-12T12:3")  # cut short, as by a download broken off
+
+    def fix(desk: Session, _files: DeskFiles) -> None:
+        status.update(desk.status())  # the broken rewrite's alert stands until this
+        news.write_text(HEADER + WEEK_1 + WEEK_2 + "2026-03-19T12:30:00Z,USD,high,Retail Sales\n")
+
+    desk, result = desk_run(tmp_path, 0.01, {REWRITE: rewrite, BREAK: broken, FIX: fix})
+    reloads = [(ts, n) for ts, n in notes_of(result, "desk") if n["action"] == "reload"]
+    assert [n["who"] for _, n in reloads] == ["desk"] * 3, reloads
+    (read_at, read), (broke_at, refused), (fixed_at, fixed) = reloads
+    assert REWRITE <= read_at < REWRITE + 3600 * NS_PER_S, "read within the hour of market time the rewrite took"
+    assert read["reason"] == "news_calendar and market_closures changed"
+    assert read["outcome"] == ("read news_calendar news.csv: 3 events, covers orders until 2026-03-15 00:00 UTC; "
+                               "market_closures closures.csv: 11 breaks")
+    assert refused["outcome"].startswith("refused: news_calendar news.csv: not read (")
+    assert "the one before kept" in refused["outcome"] and BREAK <= broke_at < BREAK + 3600 * NS_PER_S
+    assert fixed["outcome"].startswith("read news_calendar news.csv: 4 events, covers orders until 2026-03-22 00:00")
+
+    # the calendar ran out on Sunday: funded-50k's orders were refused until the rewrite, and taken after it
+    refused_orders = refused_at(result, "funded-50k", "news_calendar")
+    assert refused_orders and all(RAN_OUT <= t <= read_at for t in refused_orders), "refused only while uncovered"
+    entered = [t.opened_ns for t in result.trades if t.account_id == "funded-50k"]
+    assert any(t > read_at for t in entered), "funded-50k trades again once the new week is read"
+    cpi = datetime_to_ts(datetime(2026, 3, 12, 12, 30, tzinfo=UTC))
+    assert not [t for t in entered if cpi - 2 * 60 * NS_PER_S <= t <= cpi + 2 * 60 * NS_PER_S], \
+        "the new week's window is kept"
+
+    # the run-out alert came before the rewrite; the broken rewrite raised one, standing until the fix
+    warnings = notes_of(result, "warning")
+    assert any(w["rule"] == "news_calendar" and "covers no orders now" in w["text"] and ts < read_at
+               for ts, w in warnings)
+    broken_alerts = [(ts, w) for ts, w in warnings if "could not be read" in w["text"]]
+    assert len(broken_alerts) == 1 and broke_at <= broken_alerts[0][0] < fixed_at, broken_alerts
+    assert broken_alerts[0][1]["rule"] == "news_calendar" and broken_alerts[0][1]["due_ns"] is None
+    assert any("news_calendar could not be read" in w for w in status["warnings"]), status["warnings"]
+    assert status["files"]["news_calendar"]["error"] and status["files"]["news_calendar"]["entries"] == 3
+    final = desk.status()
+    assert not [w for w in final["warnings"] if "could not be read" in w or "covers no orders" in w], final["warnings"]
+    assert final["files"]["news_calendar"] == {"path": str(news), "entries": 4, "error": None}
+    assert final["files"]["market_closures"]["entries"] == 11  # the desk's, and its compliance agent's:
+    assert desk.topo.agents["compliance"].query("calendars")["closures"] == 11
+
+
+def test_a_desk_that_does_not_watch_its_files_reads_them_at_an_operators_reload(tmp_path: Path) -> None:
+    news = tmp_path / "news.csv"
+
+    def rewrite(_desk: Session, _files: DeskFiles) -> None:
+        news.write_text(HEADER + WEEK_1 + WEEK_2)
+
+    def ask(_desk: Session, files: DeskFiles) -> None:
+        files.request("reload", "", "the week's export", "tester")
+        files.request("reload", "funded-50k", "one account", "tester")
+
+    _, result = desk_run(tmp_path, 0.0, {REWRITE: rewrite, BREAK: ask})
+    reloads = [(ts, n) for ts, n in notes_of(result, "desk") + notes_of(result, "operator") if n["action"] == "reload"]
+    assert [(n["who"], n["outcome"][:40]) for _, n in sorted(reloads, key=lambda x: x[0])] == [
+        ("tester", "read news_calendar news.csv: 3 events, c"),
+        ("tester", "refused: reload reads the desk's files, ")], reloads
+    at = reloads[0][0]
+    assert at >= BREAK, "not read at the rewrite: the desk does not watch its files"
+    refused = refused_at(result, "funded-50k", "news_calendar")
+    assert refused and max(refused) <= at and max(refused) > REWRITE, "refused until the operator's reload"
