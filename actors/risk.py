@@ -16,11 +16,19 @@ BREAKER_RISK_FACTOR = 0.5  # an account whose breaker reduces risk sizes at half
 
 
 class AdaptiveRiskAgent:
-    def __init__(self, registry: InstrumentRegistry, params: dict[str, RiskParameters]) -> None:
+    def __init__(self, registry: InstrumentRegistry, params: dict[str, RiskParameters],
+                 slip_pips: Mapping[str, Decimal] | None = None) -> None:
         self.registry = registry
         self.params = params
         self.states = {acc: RiskState() for acc in params}
         self.last_events = 0
+        self.slip_pips = dict(slip_pips or {})  # per account: what the open-risk cap's worst case adds to a stop
+
+    def refresh(self, registry: InstrumentRegistry, params: dict[str, RiskParameters],
+                slip_pips: Mapping[str, Decimal] | None = None) -> None:
+        """A resumed desk's agent, given its settings again (``actors.shell``): the slippage its worst case counts
+        (its state may have been saved before it did)."""
+        self.slip_pips = dict(slip_pips or {})
 
     def size(self, signal: Signal, snapshots: Mapping[str, AccountSnapshot], mids: Mapping[str, Decimal],
              headrooms: Mapping[str, Headroom], accounts: list[str],
@@ -34,7 +42,7 @@ class AdaptiveRiskAgent:
             acc: size_intent(signal, snapshots[acc], inst, rates, self.params[acc], self.states[acc],
                              headrooms[acc].nearest_headroom, headrooms[acc].pass_risk_pct,
                              BREAKER_RISK_FACTOR if acc in reduced else 1.0, headrooms[acc].lots_room,
-                             headrooms[acc].risk_room)
+                             headrooms[acc].risk_room, self.slip_pips.get(acc, Decimal(0)))
             for acc in accounts
         }
 

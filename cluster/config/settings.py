@@ -697,6 +697,11 @@ class Settings(BaseSettings):
         c = self.agents.compliance
         return CostAllowance(c.slippage_pips, account.commission_per_lot, c.safety_buffer_pct)
 
+    def worst_slip_pips(self, account: AccountSettings) -> Decimal:
+        """The pips the compliance check's worst case adds to an order's stop distance (its open-risk cap): the
+        entry slippage the account's execution profile allows, and the compliance slippage allowance at the stop."""
+        return self.profile(account).max_slippage_pips + self.agents.compliance.slippage_pips
+
     def with_pass_odds(self, enabled: bool) -> Settings:
         """These settings with the pass-odds monitor on or off."""
         c = self.agents.compliance

@@ -344,7 +344,8 @@ def build(settings: Settings, state_dir: Path | str, name_prefix: str, exec_addr
     b = settings.agents.breaker
     closures = str(c) if (c := settings.agents.compliance.market_closures) else None  # holidays, announced breaks
     agents = {
-        "risk": start("risk", AdaptiveRiskAgent, registry, {a.id: a.risk.to_domain() for a in accounts}),
+        "risk": start("risk", AdaptiveRiskAgent, registry, {a.id: a.risk.to_domain() for a in accounts},
+                      {a.id: settings.worst_slip_pips(a) for a in accounts}),
         "correlation": start("correlation", CorrelationAgent, registry, {a.id: a.owner for a in accounts},
                              settings.exposure_limits(), settings.agents.correlation.window_bars),
         "style": start("style", ExecutionStyleAgent, registry, {a.id: settings.profile(a) for a in accounts}),

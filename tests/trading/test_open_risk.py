@@ -96,3 +96,38 @@ def test_orders_allowed_one_at_a_time_are_held_to_the_cap_together(registry) -> 
     assert agent.accounts["acc"].risk_room(at(AT + NS_PER_S), ConversionRates(registry)) == Decimal("1470.00")
     later = AT + 121 * NS_PER_S  # the first expired unfilled
     assert agent.check({"acc": [order("three", later)]}, {"acc": at(later)}, mids)["acc"].allowed
+
+
+def test_aria_sizes_an_order_on_a_tight_stop_to_what_the_cap_leaves_at_the_worst_case_so_it_is_not_vetoed(registry) -> None:  # type: ignore[no-untyped-def]
+    """A stop half a pip away, with 1.5 pips of entry slippage and the pip the compliance check adds at the stop: the
+    order's loss at the worst case is 6 times its loss at the stop. Sized on the stop alone it overran the room and was
+    vetoed (40 of FundedNext funded's orders in a simulated year); it is now cut to fit."""
+    from trading.orders import Signal
+    from trading.sizing import RiskParameters, RiskState, size_intent
+
+    rates = ConversionRates(registry)
+    inst = registry["EURUSD"]
+    signal = Signal("EURUSD", Side.BUY, AT, Decimal("1.10000"), Decimal("1.09995"), (Decimal("1.10100"),), 1.0, "spring",
+                    atr=0.0005)
+    room = Decimal("1000.00")  # 3,000 less 2,000 held
+
+    def sized(slip: Decimal, left: Decimal = room) -> Decimal:
+        d = size_intent(signal, snap(), inst, rates, RiskParameters(), RiskState(), Decimal(5000), risk_room=left,
+                        slip_pips=slip)
+        assert d.intent is not None, d.reason
+        return d.intent.lots
+
+    def allowed(lots: Decimal) -> bool:
+        held_2000 = PositionView("p", "EURUSD", Side.BUY, Decimal("1.98"), Decimal("1.10000"), Decimal("1.09000"), None,
+                                 Decimal("1.10000"), Decimal(0), Decimal(0), AT - 600 * NS_PER_S)  # 1.98 x 101 pips
+        order = Order("o", "acc", "EURUSD", Side.BUY, lots, OrderType.MARKET, signal.stop, None, "sig", signal.entry,
+                      int(Decimal("1.5") * inst.points_per_pip), AT, AT + 120 * NS_PER_S)
+        return AccountRules(load_preset("fundednext.funded"), CostAllowance(), registry).check(
+            [order], snap(held_2000), rates).allowed
+
+    on_stop = sized(Decimal(0))  # the budget, a quarter of the room: 250 at 5 USD a lot
+    assert on_stop == 50 and not allowed(on_stop), "50 lots lose 1,500 at 3 pips: over the 1,000 left"
+    fitted = sized(Decimal("2.5"))
+    assert fitted == Decimal("33.33") and allowed(fitted), "1,000 at 30 USD a lot: 33.33 lots"
+    assert sized(Decimal("2.5"), Decimal(3000)) == 100 == sized(Decimal(0), Decimal(3000)), \
+        "with room enough at the worst case (3,000 for 100 lots), it does not cut: the budget (500) sizes it"
