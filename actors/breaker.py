@@ -30,6 +30,10 @@ class CircuitBreakerAgent:
         """The market closures a running desk read again (``Session._reload``), for the instruments it has."""
         self.breakers.set_closures(list(self.breakers.closed), closures)
 
+    def calendars(self) -> dict[str, int]:
+        """The breaks it counts as shut market for every instrument (its probation waits through them)."""
+        return {"desk_closed_spans": len(self.breakers.desk_closed)}
+
     def on_batch(self, ts_ns: int, last_ts: Mapping[str, int], headrooms: Mapping[str, Headroom],
                  health: DeskHealth | None = None) -> BreakerUpdate:
         """A review: ``last_ts`` is each instrument's last tick, plus what it stands for (the desk's

@@ -14,6 +14,7 @@ from actors.execution import ExecUpdate
 from trading.closures import MarketClosures
 from trading.compliance import AccountRules, ComplianceDecision, CostAllowance, Headroom
 from trading.conduct import CrossAccountConduct, firm_of
+from trading.errors import InvalidValue
 from trading.fx import rates_from
 from trading.instruments import InstrumentRegistry
 from trading.ledger import AccountSnapshot, ClosedTrade
@@ -45,11 +46,16 @@ class FilesRead:
     errors: tuple[tuple[str, str], ...] = ()
 
 
-def _why(exc: BaseException) -> str:
-    """A file's read error in one line: the reader's words (a row and why), or the system's (no such file)."""
+def _why(exc: BaseException, path: str | None) -> str:
+    """A file's read error in one line of at most 240 characters, naming the file by its name only (the alert is
+    for viewers): the reader's words (a row and why), or the system's (no such file)."""
     if isinstance(exc, OSError):
-        return f"{exc.strerror or type(exc).__name__}: {exc.filename}" if exc.filename else str(exc)
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        text = f"{exc.strerror or type(exc).__name__}: {exc.filename}" if exc.filename else str(exc)
+    else:
+        text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if path:
+        text = text.replace(str(path), Path(path).name)
+    return text if len(text) <= 240 else text[:239] + "…"
 
 
 class ComplianceAgent:
@@ -84,24 +90,31 @@ class ComplianceAgent:
 
     def reload_files(self, news_calendar: str | None, news_tz: str | None, closures: str | None) -> FilesRead:
         """The news calendar and the market closures read again, as the operator has written them since (a running
-        desk's ``reload``). A file that cannot be read (missing, half written, not a calendar) leaves the one
-        before in force, and the answer says why; the desk takes what it answers, so that it, this agent and the
-        breaker hold the same (and a replayed unit gets this answer back, whatever the file holds by then)."""
+        desk's ``reload``), checked as `desk start` checks them (a break of an instrument the desk does not have is
+        refused). All or nothing: if either cannot be read (missing, cut short, not a calendar), both stay as they
+        were and the answer says why. The desk takes what this answers, so that it, this agent and the breaker hold
+        the same (and a replayed unit gets this answer back, whatever the files hold by then)."""
         errors: list[tuple[str, str]] = []
-        news = self.news
+        news, breaks = self.news, next(iter(self.accounts.values())).closures if self.accounts else MarketClosures()
         try:
-            news = NewsCalendar.from_csv(Path(news_calendar), news_tz) if news_calendar else NewsCalendar()
+            read_news = NewsCalendar.from_csv(Path(news_calendar), news_tz) if news_calendar else NewsCalendar()
         except (OSError, ValueError) as exc:
-            errors.append(("news_calendar", _why(exc)))
-        breaks = next(iter(self.accounts.values())).closures if self.accounts else MarketClosures()
+            errors.append(("news_calendar", _why(exc, news_calendar)))
         try:
-            breaks = MarketClosures.from_csv(Path(closures)) if closures else MarketClosures()
+            read_breaks = MarketClosures.from_csv(Path(closures)) if closures else MarketClosures()
+            for brk in read_breaks.closures:
+                unknown = sorted((brk.symbols or frozenset()) - set(self.registry.symbols))
+                if unknown:  # a break of a symbol the desk does not know protects nothing: a typo
+                    raise InvalidValue(f"{closures}:{brk.line}", ", ".join(unknown),
+                                       f"unknown instrument (known: {', '.join(self.registry.symbols)})")
         except (OSError, ValueError) as exc:
-            errors.append(("market_closures", _why(exc)))
-        self.news = news
+            errors.append(("market_closures", _why(exc, closures)))
+        if errors:
+            return FilesRead(news, breaks, tuple(errors))
+        self.news = read_news
         for rules in self.accounts.values():
-            rules.news, rules.closures = news, breaks
-        return FilesRead(news, breaks, tuple(errors))
+            rules.news, rules.closures = read_news, read_breaks
+        return FilesRead(read_news, read_breaks)
 
     def calendars(self) -> dict[str, object]:
         """The files it reads the news and the market closures from, and how many events and breaks each held."""

@@ -17,15 +17,16 @@ BREAKER_RISK_FACTOR = 0.5  # an account whose breaker reduces risk sizes at half
 
 class AdaptiveRiskAgent:
     def __init__(self, registry: InstrumentRegistry, params: dict[str, RiskParameters],
-                 slip_pips: Mapping[str, Decimal] | None = None) -> None:
+                 slip_pips: Mapping[str, tuple[Decimal, Decimal]] | None = None) -> None:
         self.registry = registry
         self.params = params
         self.states = {acc: RiskState() for acc in params}
         self.last_events = 0
-        self.slip_pips = dict(slip_pips or {})  # per account: what the open-risk cap's worst case adds to a stop
+        # per account: the entry and stop slippage (pips) the open-risk cap's worst case counts (Settings.worst_slip_pips)
+        self.slip_pips = dict(slip_pips or {})
 
     def refresh(self, registry: InstrumentRegistry, params: dict[str, RiskParameters],
-                slip_pips: Mapping[str, Decimal] | None = None) -> None:
+                slip_pips: Mapping[str, tuple[Decimal, Decimal]] | None = None) -> None:
         """A resumed desk's agent, given its settings again (``actors.shell``): the slippage its worst case counts
         (its state may have been saved before it did)."""
         self.slip_pips = dict(slip_pips or {})
@@ -42,7 +43,8 @@ class AdaptiveRiskAgent:
             acc: size_intent(signal, snapshots[acc], inst, rates, self.params[acc], self.states[acc],
                              headrooms[acc].nearest_headroom, headrooms[acc].pass_risk_pct,
                              BREAKER_RISK_FACTOR if acc in reduced else 1.0, headrooms[acc].lots_room,
-                             headrooms[acc].risk_room, self.slip_pips.get(acc, Decimal(0)))
+                             headrooms[acc].risk_room,
+                             self.slip_pips.get(acc, (Decimal(0), Decimal(0))))
             for acc in accounts
         }
 

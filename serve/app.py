@@ -555,8 +555,7 @@ def build_app(settings: Settings, engine: Any = None, site: Any = "load") -> Fas
                                    "account).",
                         "reload": "Read the news calendar and the market closures again now (the desk also does "
                                   "once a file has changed and stood still for desk.watch_seconds); name no account. "
-                                  "A file that cannot be read is refused (409, naming the row) and the one before "
-                                  "stays."}[action]
+                                  "If either file cannot be read, neither is taken (409, naming the row)."}[action]
                        + " The desk takes it between two units of work and records it in the audit trail with "
                          "the caller's key; a request it has not taken within desk.request_ttl_seconds is refused.")
         return ask

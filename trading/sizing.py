@@ -105,17 +105,17 @@ def size_intent(
     signal: Signal, snap: AccountSnapshot, inst: Instrument, rates: ConversionRates,
     params: RiskParameters, state: RiskState, headroom: Decimal, pass_risk_pct: float | None = None,
     risk_factor: float = 1.0, lots_room: Decimal | None = None, risk_room: Decimal | None = None,
-    slip_pips: Decimal = Decimal(0),
+    slip_pips: tuple[Decimal, Decimal] = (Decimal(0), Decimal(0)),
 ) -> SizingDecision:
     """Size one account's order for a signal, recording every input of the decision. ``headroom``
     is the loss the account can take before the nearest of its firm's floors; ``pass_risk_pct`` the
     pass-odds monitor's best risk per trade (taken below the configured risk when
     ``params.pass_odds_risk``); ``risk_factor`` the account breaker's reduction (1.0: none); ``lots_room`` and
     ``risk_room`` what the firm's size rules leave (``Headroom``; None: no such rule): the lots are cut to the
-    first, and the budget, like the loss headroom, to ``headroom_share`` of the second. ``slip_pips``: what the
-    compliance check adds to the stop's distance for the open-risk cap (the entry slippage the execution profile
-    allows and the compliance slippage allowance): the lots are also cut so that the order's loss at that worst
-    case fits ``risk_room``, which an order sized on its stop alone can overrun several times on a tight stop."""
+    first, and the budget, like the loss headroom, to ``headroom_share`` of the second. ``slip_pips``: the entry
+    slippage the execution profile allows and the slippage the compliance check allows at the stop: the lots are
+    also cut so that the order's loss at that worst case (``AccountRules._order_risk``'s) fits ``risk_room``, which
+    an order sized on its stop alone can overrun several times on a tight stop."""
     if snap.equity > state.peak_equity:
         state.peak_equity = snap.equity
     vol = volatility_factor(state, signal.symbol, signal.atr)
@@ -164,15 +164,18 @@ def size_intent(
             return SizingDecision(None, f"the firm's cap on the lots held together leaves {lots_room}, less than "
                                   f"{inst.min_lot}", inputs, "lots_cap")
     if risk_room is not None:  # the open-risk cap counts the order from its entry with slippage to its stop with slippage
-        worst = -pnl_in_account_ccy(inst, signal.side, Decimal(1), signal.entry,
-                                    signal.stop - int(signal.side) * slip_pips * inst.pip_size, snap.currency, rates)
-        fits = inst.round_lots(risk_room / worst) if worst > 0 else lots
+        side, (entry_pips, stop_pips) = int(signal.side), slip_pips
+        worst = -pnl_in_account_ccy(inst, signal.side, Decimal(1),  # as the order carries it: whole points
+                                    signal.entry + side * int(entry_pips * inst.points_per_pip) * inst.point,
+                                    signal.stop - side * stop_pips * inst.pip_size, snap.currency, rates)
+        # a cent off the room: it is rounded to cents, and the check adds up the unrounded losses
+        fits = inst.round_lots(max(risk_room - Decimal("0.01"), Decimal(0)) / worst) if worst > 0 else lots
         if fits < lots:
             lots, room_binds = fits, True
             inputs += (("open_risk_lots", float(fits)), ("worst_loss_per_lot", float(worst)))
     if lots < inst.min_lot and room_binds and risk_room is not None:
         return SizingDecision(None, f"the firm's cap on the loss at the open stops leaves {book(risk_room)}: a share of "
-                              f"it ({book(budget)}), or the room at the stop with {slip_pips} pips of slippage, buys "
+                              f"it ({book(budget)}), or the room at the stop with slippage ({entry_pips} + {stop_pips} pips), buys "
                               f"less than {inst.min_lot} lots", inputs, "open_risk")
     if lots < inst.min_lot:
         return SizingDecision(None, f"risk budget {book(budget)} buys less than {inst.min_lot} lots", inputs)

@@ -322,6 +322,6 @@ def flatten(config: ConfigOpt = Path("octet.yaml"), account: AccountOpt = "", re
 
 @desk.command()
 def reload(config: ConfigOpt = Path("octet.yaml"), reason: ReasonOpt = "", who: WhoOpt = None) -> None:
-    """Read the news calendar and the market closures again, now (the desk also does once one has changed and
-    stood still for desk.watch_seconds). A file that cannot be read is refused, naming the row: the one before stays."""
+    """Read the news calendar and the market closures again, now (the desk also does once one has been replaced
+    and stood still for desk.watch_seconds). If either cannot be read, neither is taken, and the row is named."""
     _control(config, "reload", "", reason, who)

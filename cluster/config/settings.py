@@ -289,8 +289,9 @@ class DeskSettings(_Model):
     # 0: no such alert
     warn_idle_days: float = Field(default=7.0, ge=0, le=3650)
     warn_news_days: float = Field(default=2.0, ge=0, le=3650)
-    # how often the running desk looks at agents.compliance.news_calendar and market_closures: a file changed,
-    # and then unchanged for as long again, is read again (`octet desk reload` reads them at once); 0: only then
+    # how often the running desk looks at agents.compliance.news_calendar and market_closures: a file replaced
+    # (renamed over), then unchanged for as long again, is read again (`octet desk reload` reads them at once, and
+    # one written into in place only then); 0: only then
     watch_seconds: float = Field(default=2.0, ge=0, le=3600)
 
 
@@ -697,10 +698,10 @@ class Settings(BaseSettings):
         c = self.agents.compliance
         return CostAllowance(c.slippage_pips, account.commission_per_lot, c.safety_buffer_pct)
 
-    def worst_slip_pips(self, account: AccountSettings) -> Decimal:
-        """The pips the compliance check's worst case adds to an order's stop distance (its open-risk cap): the
-        entry slippage the account's execution profile allows, and the compliance slippage allowance at the stop."""
-        return self.profile(account).max_slippage_pips + self.agents.compliance.slippage_pips
+    def worst_slip_pips(self, account: AccountSettings) -> tuple[Decimal, Decimal]:
+        """The slippage (pips) the compliance check's worst case counts on an order (its open-risk cap): at the
+        entry, what the account's execution profile allows; at the stop, the compliance slippage allowance."""
+        return self.profile(account).max_slippage_pips, self.agents.compliance.slippage_pips
 
     def with_pass_odds(self, enabled: bool) -> Settings:
         """These settings with the pass-odds monitor on or off."""

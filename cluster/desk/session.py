@@ -13,10 +13,12 @@ the driver keeps no list that grows with the run unless asked to keep the record
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
 import shutil
+import stat
 import threading
 import time
 import uuid
@@ -88,6 +90,20 @@ def _last_quotes(clean: TickBatch, registry: Any) -> dict[str, tuple[int, int, i
 
 OPERATOR_VENUE_HALT = "the desk halted by an operator"  # how rust_exec's halt reason starts when it is the operator's
 SYSTEM_BREAKER_HALT = "system breaker: "  # ... and when it is the desk's system breaker's
+
+
+def _digest(path: Path) -> str | None:
+    """A file's content, hashed (None: it cannot be read): the same bytes written again are not read again."""
+    h = hashlib.sha256()
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a pipe or a device is never read whole
+            return None
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    except OSError:
+        return None
+    return h.hexdigest()
 
 
 def desks_own(reason: str) -> bool:
@@ -288,10 +304,14 @@ class Session:
         self.warned: dict[str, tuple[int, str]] = {}  # the alerts raised ahead of a firm's deadline that stand (_warn)
         self._leads: dict[int, int] = {}  # an inactivity alert's lead by deadline (_idle_lead)
         self._all_closed: tuple[tuple[int, int], ...] | None = None  # breaks closing every instrument (_open_ns)
-        # the files a running desk reads again when they change (_watch, _reload): each one's signature as read,
-        # one seen changed and waiting to stand still for a round, when to look next, and why one could not be read
-        self.watched = self._signatures()
-        self.changing: dict[str, tuple[int, int, int] | None] | None = None
+        # the files a running desk reads again when they are replaced (_watch, _reload): each one's signature and
+        # content's digest as read, those written into in place (read only at `octet desk reload`), when to look
+        # next, and why one could not be read
+        self.watched: dict[str, tuple[int, int, int] | None] = {}
+        self.seen: dict[str, tuple[int, int, int] | None] = {}  # as the watch's last round found them
+        self.digests: dict[str, str | None] = {}
+        self.in_place: dict[str, tuple[int, int, int] | None] = {}
+        self._mark_read()
         self.watch_at = 0.0
         self.file_errors: dict[str, str] = {}
         self.last_tick: dict[str, int] = {}  # each instrument's last tick the breaker has seen
@@ -479,13 +499,18 @@ class Session:
         else:
             self._restore(saved, feed)
             result = self.result
+            reread = False  # a reload replayed gives the desk the answer recorded before: the agents read the files
             for intent in intents:  # the units begun after the checkpoint, the last the one the driver died in
                 if intent.get("unit") != self.units + 1:
                     break
                 self._unit(intent, feed, replay=True)
+                reread |= intent.get("kind") == "control" and (intent.get("request") or {}).get("action") == "reload"
             self.log.notes.append(("desk_resume", self.clock, {"run_id": self.run_id, "ticks": feed.position,
                                                                "units": self.units}))
             self._settle_with_venue(feed)
+            if reread:  # as they are now at this resume (actors.shell reload): the desk takes them as they do
+                self._unit({"kind": "control", "request": {"id": "", "action": "reload", "account": "", "who": "desk",
+                                                           "reason": "resumed after a reload was replayed"}}, feed)
         while not self.stop_requested.is_set():
             self._lap("driver")
             if self.desk is not None:
@@ -797,14 +822,17 @@ class Session:
                                 "outcome": outcome, "request_id": str(request.get("id", "")),
                                 **({"alert_id": str(request.get("alert", ""))[:40]} if action == "ack" else {})}))
 
+    def _paths(self) -> dict[str, Path]:
+        """The files the desk reads again when they are replaced: those set of the news calendar and the closures."""
+        c = self.settings.agents.compliance
+        return {name: path for name, path in (("news_calendar", c.news_calendar), ("market_closures", c.market_closures))
+                if path is not None}
+
     def _signatures(self) -> dict[str, tuple[int, int, int] | None]:
         """The news calendar's and the market closures' files as they stand: (modified, size, inode) of each set
         (None: it cannot be seen)."""
-        c = self.settings.agents.compliance
         out: dict[str, tuple[int, int, int] | None] = {}
-        for name, path in (("news_calendar", c.news_calendar), ("market_closures", c.market_closures)):
-            if path is None:
-                continue
+        for name, path in self._paths().items():
             try:
                 st = os.stat(path)
                 out[name] = (st.st_mtime_ns, st.st_size, st.st_ino)
@@ -812,52 +840,66 @@ class Session:
                 out[name] = None
         return out
 
+    def _mark_read(self) -> None:
+        """The files as they are now are those read (at the start, and at each reload)."""
+        self.watched = self.seen = self._signatures()
+        self.digests = {name: _digest(path) for name, path in self._paths().items()}
+        self.in_place = {}
+
     def _watch(self) -> dict[str, Any] | None:
-        """The desk's own ``reload`` request, at most every ``desk.watch_seconds``: once a file has changed since it
-        was read, and then stood still for a round (an editor or a download writing it is done), or None."""
+        """The desk's own ``reload`` request, at most every ``desk.watch_seconds``: once a file has been replaced (a
+        new file renamed over it, as `octet data news --out` writes it; or removed) and then stood still for a round,
+        with content other than what was read; or None. A file seen written into in place (its inode the same, its
+        size or time not: an editor, a download or a copy writing into it, which a read could catch half written)
+        stops the watch: an alert asks for `octet desk reload` once it is whole."""
         every = self.settings.desk.watch_seconds
         if not every or time.monotonic() < self.watch_at:
             return None
         self.watch_at = time.monotonic() + every
         now = self._signatures()
-        if now == self.watched:
-            self.changing = None
+        seen, self.seen = self.seen, now
+        for name, sig in now.items():
+            was = seen.get(name)
+            if sig is not None and was is not None and sig != was and sig[2] == was[2]:
+                self.in_place[name] = sig
+        if now == self.watched or self.in_place or now != seen:  # as read; written into; or still changing
             return None
-        if now != self.changing:  # first seen changed, or still changing: looked at again next round
-            self.changing = now
-            return None
-        self.changing = None
+        paths = self._paths()
         changed = [name for name in now if now[name] != self.watched.get(name)]
-        return {"id": "", "action": "reload", "account": "", "who": "desk", "reason": f"{' and '.join(changed)} changed"}
+        if all(now[name] is not None and _digest(paths[name]) == self.digests.get(name) for name in changed):
+            self.watched = now  # the same bytes written again
+            return None
+        return {"id": "", "action": "reload", "account": "", "who": "desk", "reason": f"{' and '.join(changed)} replaced"}
 
     def _reload(self) -> str:
         """The news calendar and the market closures read again, by the compliance agent (which the firm rules
         read them in): the desk and the breaker take what it answers. A file that cannot be read leaves the one
         before in force and raises an alert until it can. What it says: what each now holds."""
         c = self.settings.agents.compliance
-        self.watched = self._signatures()  # before the read: a write after it is seen at the next round
+        self._mark_read()  # before the read: a change after it is seen at the next round
         read: FilesRead = rt.get(self.topo.agents["compliance"].call(
             "reload_files", str(c.news_calendar) if c.news_calendar else None, c.news_calendar_tz,
             str(c.market_closures) if c.market_closures else None))
         errors = dict(read.errors)
-        if "market_closures" not in errors:
+        if not errors:  # all or nothing: the compliance agent took neither file if one could not be read
             rt.get(self.topo.agents["breaker"].call("set_closures", read.closures))  # its probation's market time
             self.closures = read.closures
             self.closed = {s: self.closures.spans((s,)) for s in self.registry.symbols}
             self._all_closed = None
             self._leads.clear()
-        if "news_calendar" not in errors and any(r.news.active for r in self.rules.values()):
-            self.news = read.news
-        self.file_errors = {name: f"{name} could not be read ({why}): the desk keeps the one it read before; "
-                                  f"write the file whole (to another name, then rename it over this one)"
-                            for name, why in errors.items()}
+            if any(r.news.active for r in self.rules.values()):
+                self.news = read.news
+        self.file_errors = {name: f"{name} could not be read ({why}): the desk keeps both files as it read them "
+                                  "before (a restart refuses this one too); write the file whole (to another name, "
+                                  "then rename it over this one)" for name, why in errors.items()}
         parts = []
         for name in ("news_calendar", "market_closures"):
             path = getattr(c, name)
             if path is None:
                 parts.append(f"{name}: none set")
-            elif name in errors:
-                parts.append(f"{name} {Path(path).name}: not read ({errors[name]}), the one before kept")
+            elif errors:
+                parts.append(f"{name} {Path(path).name}: " + (f"not read ({errors[name]})" if name in errors else
+                                                              "not read either") + ", the one before kept")
             elif name == "news_calendar":
                 until = read.news.covered_until(self.clock)
                 parts.append(f"{name} {Path(path).name}: {len(read.news):,} events, " + (
@@ -1428,6 +1470,12 @@ class Session:
         due: dict[str, dict[str, Any]] = {f"file:{name}:{self.watched.get(name)}": {"rule": name, "due_ns": None,
                                                                                     "text": text}
                                           for name, text in self.file_errors.items()}
+        for name, sig in self.in_place.items():
+            due[f"in_place:{name}:{sig}"] = {
+                "rule": name, "due_ns": None,
+                "text": f"{name} {self._paths()[name].name} was changed in place and is not read: the desk reads by "
+                        "itself a file renamed over the old one (as `octet data news --out` writes it), as one written "
+                        "in place may be read half written; once it is whole, run `octet desk reload`"}
         if not idle and not news:
             return self._raise(due, now_ns)
         ends = sorted({d for d, _ in idle.values()} | set(news))
@@ -1493,8 +1541,9 @@ class Session:
         """The news-calendar alert's words: when its orders are refused, why, and what to do."""
         calendar = self.settings.agents.compliance.news_calendar  # its name only: viewers see the alert
         who = f"every order of {', '.join(accs)} is refused, as the firm's news rule cannot be checked"
-        load = ("the running desk reads it once it has stood still for desk.watch_seconds (or at `octet desk "
-                "reload`)" if self.settings.desk.watch_seconds else "then run `octet desk reload`")
+        load = ("renamed over the old one (as --out writes it), the running desk reads it within desk.watch_seconds; "
+                "written into in place, at `octet desk reload`" if self.settings.desk.watch_seconds else
+                "then run `octet desk reload`")
         if not len(self.news):
             why = f"{Path(calendar).name} has no events" if calendar else "agents.compliance.news_calendar is not set"
             return (f"no news calendar is loaded ({why}): {who}; write one to agents.compliance.news_calendar (octet "

@@ -5,6 +5,7 @@ one comes; `octet desk reload` reads it at once when the desk does not watch the
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -71,6 +72,13 @@ def desk_run(tmp_path: Path, watch_seconds: float, steps: dict[int, Step]) -> tu
     return session, result
 
 
+def replace(path: Path, text: str) -> None:
+    """Write ``path`` as an export is written: whole, to another name, then renamed over it."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
 def refused_at(result: SessionResult, account: str, rule: str) -> list[int]:
     """When ``rule`` refused ``account`` a signal: the signals' instants."""
     at = {s.signal_id: s.ts_ns for s in result.signals}
@@ -88,27 +96,28 @@ def test_a_calendar_rewritten_on_a_running_desk_is_read_and_its_accounts_trade_a
     status: dict[str, Any] = {}
 
     def rewrite(_desk: Session, _files: DeskFiles) -> None:
-        news.write_text(HEADER + WEEK_1 + WEEK_2)
-        with (tmp_path / "closures.csv").open("a") as f:  # and a break the firms announced
-            f.write("2026-03-13T20:00:00Z,2026-03-13T21:00:00Z,*,announced outage\n")
+        replace(news, HEADER + WEEK_1 + WEEK_2)
+        closures = tmp_path / "closures.csv"  # and a break the firms announced
+        replace(closures, closures.read_text() + "2026-03-13T20:00:00Z,2026-03-13T21:00:00Z,*,announced outage\n")
 
     def broken(_desk: Session, _files: DeskFiles) -> None:
-        news.write_text(HEADER + WEEK_1 + "2026-03-12T12:3")  # cut short, as by a download broken off
+        replace(news, HEADER + WEEK_1 + "2026-03-12T12:3")  # cut short: a download broken off, renamed all the same
 
     def fix(desk: Session, _files: DeskFiles) -> None:
         status.update(desk.status())  # the broken rewrite's alert stands until this
-        news.write_text(HEADER + WEEK_1 + WEEK_2 + "2026-03-19T12:30:00Z,USD,high,Retail Sales\n")
+        replace(news, HEADER + WEEK_1 + WEEK_2 + "2026-03-19T12:30:00Z,USD,high,Retail Sales\n")
 
     desk, result = desk_run(tmp_path, 0.01, {REWRITE: rewrite, BREAK: broken, FIX: fix})
     reloads = [(ts, n) for ts, n in notes_of(result, "desk") if n["action"] == "reload"]
     assert [n["who"] for _, n in reloads] == ["desk"] * 3, reloads
     (read_at, read), (broke_at, refused), (fixed_at, fixed) = reloads
     assert REWRITE <= read_at < REWRITE + 3600 * NS_PER_S, "read within the hour of market time the rewrite took"
-    assert read["reason"] == "news_calendar and market_closures changed"
+    assert read["reason"] == "news_calendar and market_closures replaced"
     assert read["outcome"] == ("read news_calendar news.csv: 3 events, covers orders until 2026-03-15 00:00 UTC; "
                                "market_closures closures.csv: 11 breaks")
-    assert refused["outcome"].startswith("refused: news_calendar news.csv: not read (")
-    assert "the one before kept" in refused["outcome"] and BREAK <= broke_at < BREAK + 3600 * NS_PER_S
+    assert refused["outcome"].startswith("refused: news_calendar news.csv: not read (news.csv:4=")  # its name only
+    assert refused["outcome"].endswith("market_closures closures.csv: not read either, the one before kept")
+    assert BREAK <= broke_at < BREAK + 3600 * NS_PER_S
     assert fixed["outcome"].startswith("read news_calendar news.csv: 4 events, covers orders until 2026-03-22 00:00")
 
     # the calendar ran out on Sunday: funded-50k's orders were refused until the rewrite, and taken after it
@@ -132,15 +141,17 @@ def test_a_calendar_rewritten_on_a_running_desk_is_read_and_its_accounts_trade_a
     final = desk.status()
     assert not [w for w in final["warnings"] if "could not be read" in w or "covers no orders" in w], final["warnings"]
     assert final["files"]["news_calendar"] == {"path": str(news), "entries": 4, "error": None}
-    assert final["files"]["market_closures"]["entries"] == 11  # the desk's, and its compliance agent's:
+    assert final["files"]["market_closures"]["entries"] == 11  # the desk's, its compliance agent's and its breaker's
     assert desk.topo.agents["compliance"].query("calendars")["closures"] == 11
+    shut = desk.closures.spans(desk.registry.symbols, every=True)
+    assert desk.topo.agents["breaker"].query("calendars")["desk_closed_spans"] == len(shut) == 11
 
 
 def test_a_desk_that_does_not_watch_its_files_reads_them_at_an_operators_reload(tmp_path: Path) -> None:
     news = tmp_path / "news.csv"
 
     def rewrite(_desk: Session, _files: DeskFiles) -> None:
-        news.write_text(HEADER + WEEK_1 + WEEK_2)
+        replace(news, HEADER + WEEK_1 + WEEK_2)
 
     def ask(_desk: Session, files: DeskFiles) -> None:
         files.request("reload", "", "the week's export", "tester")

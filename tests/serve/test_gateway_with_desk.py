@@ -103,6 +103,19 @@ def test_the_desk_brings_up_the_api_and_an_admins_halt_through_it_is_audited_wit
             assert answer["outcome"] and answer["outcome"].startswith(f"halted {acc}"), answer
             again = c.get(f"{API}/desk/requests/{answer['request_id']}", headers={"X-API-Key": viewer}).json()
             assert again["outcome"] == answer["outcome"]
+            # the files read again: by an admin only, for the whole desk (an account named is refused: 409)
+            assert c.post(f"{API}/desk/reload", headers={"X-API-Key": trader}, json={"reason": "x"}).status_code == 403
+            reloaded = c.post(f"{API}/desk/reload", headers={"X-API-Key": admin},
+                              json={"reason": "the week's export", "wait_seconds": 30})
+            assert reloaded.status_code == 200, reloaded.text
+            assert reloaded.json()["outcome"].startswith("read news_calendar news_2026.csv: "), reloaded.json()
+            one = c.post(f"{API}/desk/reload", headers={"X-API-Key": admin},
+                         json={"account": acc, "reason": "x", "wait_seconds": 30})
+            assert one.status_code == 409 and "for every account: name none" in one.text, one.text
+            by_cli = subprocess.run([*cli, "desk", "reload", "--config", str(config), "-r", "the week's export"], env=env,
+                                    capture_output=True, text=True, timeout=90, cwd=ROOT)
+            assert by_cli.returncode == 0 and "read news_calendar news_2026.csv: " in by_cli.stdout, \
+                by_cli.stdout + by_cli.stderr
             # agents' health: each answering its heartbeats; one killed is restarted, and says so
             agents = {a["name"]: a for a in c.get(f"{API}/agents", headers={"X-API-Key": viewer}).json()["items"]}
             assert "performance" in agents and len(agents) >= 8
@@ -122,7 +135,7 @@ def test_the_desk_brings_up_the_api_and_an_admins_halt_through_it_is_audited_wit
         while True:  # the desk writes the unit's records when the unit is done
             with store.engine.connect() as conn:
                 ops = [r.payload for r in conn.execute(select(audit.audit).where(audit.audit.c.kind == "operator"))
-                       if r.payload["action"] != "ack"]
+                       if r.payload["action"] not in ("ack", "reload")]
             if ops or time.time() > deadline:
                 break
             time.sleep(0.2)

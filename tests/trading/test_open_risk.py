@@ -4,6 +4,7 @@ calculated against the initial account balance" (help.fundednext.com/en/articles
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -111,7 +112,7 @@ def test_aria_sizes_an_order_on_a_tight_stop_to_what_the_cap_leaves_at_the_worst
                     atr=0.0005)
     room = Decimal("1000.00")  # 3,000 less 2,000 held
 
-    def sized(slip: Decimal, left: Decimal = room) -> Decimal:
+    def sized(slip: tuple[Decimal, Decimal], left: Decimal = room) -> Decimal:
         d = size_intent(signal, snap(), inst, rates, RiskParameters(), RiskState(), Decimal(5000), risk_room=left,
                         slip_pips=slip)
         assert d.intent is not None, d.reason
@@ -125,9 +126,37 @@ def test_aria_sizes_an_order_on_a_tight_stop_to_what_the_cap_leaves_at_the_worst
         return AccountRules(load_preset("fundednext.funded"), CostAllowance(), registry).check(
             [order], snap(held_2000), rates).allowed
 
-    on_stop = sized(Decimal(0))  # the budget, a quarter of the room: 250 at 5 USD a lot
+    none, slip = (Decimal(0), Decimal(0)), (Decimal("1.5"), Decimal(1))
+    on_stop = sized(none)  # the budget, a quarter of the room: 250 at 5 USD a lot
     assert on_stop == 50 and not allowed(on_stop), "50 lots lose 1,500 at 3 pips: over the 1,000 left"
-    fitted = sized(Decimal("2.5"))
-    assert fitted == Decimal("33.33") and allowed(fitted), "1,000 at 30 USD a lot: 33.33 lots"
-    assert sized(Decimal("2.5"), Decimal(3000)) == 100 == sized(Decimal(0), Decimal(3000)), \
+    fitted = sized(slip)
+    assert fitted == Decimal("33.33") and allowed(fitted), "999.99 at 30 USD a lot: 33.33 lots"
+    assert sized(slip, Decimal("3000.01")) == 100 == sized(none, Decimal("3000.01")), \
         "with room enough at the worst case (3,000 for 100 lots), it does not cut: the budget (500) sizes it"
+
+
+@pytest.mark.parametrize("side", [Side.SELL, Side.BUY])
+def test_the_worst_case_aria_fits_is_the_compliance_checks_on_a_pair_quoted_in_another_currency(registry, side) -> None:  # type: ignore[no-untyped-def]
+    """USDJPY on a USD account: the loss converts at the price it is taken at, and the check moves the entry and the
+    stop each by its own slippage. A SELL sized with both at the stop came out a little over the room (the
+    reviewer's case: 50.02 lots, 1,000.30 against 1,000.20 left)."""
+    from trading.orders import Signal
+    from trading.sizing import RiskParameters, RiskState, size_intent
+
+    rates, inst = ConversionRates(registry), registry["USDJPY"]
+    held_2000 = PositionView("p", "EURUSD", Side.BUY, Decimal("1.98"), Decimal("1.10000"), Decimal("1.09000"), None,
+                             Decimal("1.10000"), Decimal(0), Decimal(0), AT - 600 * NS_PER_S)
+    account = snap(held_2000)
+    rules = AccountRules(load_preset("fundednext.funded"), CostAllowance(slippage_pips=Decimal(1)), registry)
+    room = rules.risk_room(account, rates)
+    entry = Decimal("150.000")
+    stop = entry - int(side) * Decimal("0.005")
+    signal = Signal("USDJPY", side, AT, entry, stop, (entry + int(side) * Decimal("0.1"),), 1.0, "spring", atr=0.0005)
+    d = size_intent(signal, account, inst, rates, RiskParameters(risk_per_trade_pct=Decimal(5), headroom_share=Decimal(1)),
+                    RiskState(), Decimal(50_000), risk_room=room, slip_pips=(Decimal("1.5"), Decimal(1)))
+    assert d.intent is not None and dict(d.inputs)["open_risk_lots"] == float(d.intent.lots), d.reason
+    order = Order("o", "acc", "USDJPY", side, d.intent.lots, OrderType.MARKET, stop, None, "s", entry,
+                  int(Decimal("1.5") * inst.points_per_pip), AT, AT + 120 * NS_PER_S)
+    assert rules.check([order], account, rates).allowed, "cut to what the check allows"
+    bigger = replace(order, lots=d.intent.lots + inst.lot_step)
+    assert rules.check([bigger], account, rates).rule == "max_open_risk", "and no more than a lot step under it"
