@@ -553,8 +553,8 @@ def build_app(settings: Settings, engine: Any = None, site: Any = "load") -> Fas
                         "resume": "Lift an operator's halt of an account (or of the desk).",
                         "flatten": "Close every position and cancel working orders of an account (or of every "
                                    "account).",
-                        "reload": "Read the news calendar and the market closures again now (the desk also does "
-                                  "once a file has changed and stood still for desk.watch_seconds); name no account. "
+                        "reload": "Read the news calendar and the market closures again, with no restart (the "
+                                  "desk alerts a file changed on disk until then); name no account. "
                                   "If either file cannot be read, neither is taken (409, naming the row)."}[action]
                        + " The desk takes it between two units of work and records it in the audit trail with "
                          "the caller's key; a request it has not taken within desk.request_ttl_seconds is refused.")

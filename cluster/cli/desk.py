@@ -233,6 +233,7 @@ def status(config: ConfigOpt = Path("octet.yaml"),
         console.print(f"[red]desk halted by {escape(str(st['desk_halt'][0]))}: {escape(str(st['desk_halt'][1]))}[/red]")
     held = [f"{name} {Path(str(f.get('path'))).name}" + (f" ({f['entries']:,} {'events' if name == 'news_calendar' else 'breaks'})"
                                                          if isinstance(f.get("entries"), int) else "")
+            + (f", {f['on_disk']} on disk since: `octet desk reload` reads it" if f.get("on_disk") else "")
             for name, f in (st.get("files") or {}).items()]
     if held:  # what the desk reads again when it changes (`octet desk reload`)
         console.print("files: " + " · ".join(escape(h) for h in held), soft_wrap=True)
@@ -322,6 +323,6 @@ def flatten(config: ConfigOpt = Path("octet.yaml"), account: AccountOpt = "", re
 
 @desk.command()
 def reload(config: ConfigOpt = Path("octet.yaml"), reason: ReasonOpt = "", who: WhoOpt = None) -> None:
-    """Read the news calendar and the market closures again, now (the desk also does once one has been replaced
-    and stood still for desk.watch_seconds). If either cannot be read, neither is taken, and the row is named."""
+    """Read the news calendar and the market closures again, with no restart (write them whole first). If either
+    cannot be read, neither is taken, and the row is named."""
     _control(config, "reload", "", reason, who)

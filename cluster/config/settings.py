@@ -289,9 +289,9 @@ class DeskSettings(_Model):
     # 0: no such alert
     warn_idle_days: float = Field(default=7.0, ge=0, le=3650)
     warn_news_days: float = Field(default=2.0, ge=0, le=3650)
-    # how often the running desk looks at agents.compliance.news_calendar and market_closures: a file replaced
-    # (renamed over), then unchanged for as long again, is read again (`octet desk reload` reads them at once, and
-    # one written into in place only then); 0: only then
+    # how often the running desk looks at agents.compliance.news_calendar and market_closures: a file changed on
+    # disk (then unchanged for as long again, with other bytes than those read) is alerted until `octet desk
+    # reload` reads it (the desk never reads one by itself: it cannot tell one still being written); 0: never
     watch_seconds: float = Field(default=2.0, ge=0, le=3600)
 
 

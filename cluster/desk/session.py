@@ -93,16 +93,22 @@ SYSTEM_BREAKER_HALT = "system breaker: "  # ... and when it is the desk's system
 
 
 def _digest(path: Path) -> str | None:
-    """A file's content, hashed (None: it cannot be read): the same bytes written again are not read again."""
+    """A file's content, hashed (None: not a regular file of at most 64 MiB that can be read): the same bytes written
+    again are no change. Opened without blocking and checked on what was opened (a pipe put there never stalls)."""
     h = hashlib.sha256()
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode):  # a pipe or a device is never read whole
-            return None
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError:
         return None
+    with os.fdopen(fd, "rb") as f:
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or st.st_size > 64 << 20:
+                return None
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        except OSError:
+            return None
     return h.hexdigest()
 
 
@@ -304,13 +310,13 @@ class Session:
         self.warned: dict[str, tuple[int, str]] = {}  # the alerts raised ahead of a firm's deadline that stand (_warn)
         self._leads: dict[int, int] = {}  # an inactivity alert's lead by deadline (_idle_lead)
         self._all_closed: tuple[tuple[int, int], ...] | None = None  # breaks closing every instrument (_open_ns)
-        # the files a running desk reads again when they are replaced (_watch, _reload): each one's signature and
-        # content's digest as read, those written into in place (read only at `octet desk reload`), when to look
-        # next, and why one could not be read
+        # the files a running desk reads again at `octet desk reload` (_reload), and watches for a change it has not
+        # read (_watch): each one's signature and content's digest as read, as the watch's last round found them,
+        # those changed on disk since the read (how, at which signature), when to look next, why one was refused
         self.watched: dict[str, tuple[int, int, int] | None] = {}
-        self.seen: dict[str, tuple[int, int, int] | None] = {}  # as the watch's last round found them
+        self.seen: dict[str, tuple[int, int, int] | None] = {}
         self.digests: dict[str, str | None] = {}
-        self.in_place: dict[str, tuple[int, int, int] | None] = {}
+        self.on_disk: dict[str, tuple[str, tuple[int, int, int] | None]] = {}
         self._mark_read()
         self.watch_at = 0.0
         self.file_errors: dict[str, str] = {}
@@ -520,8 +526,8 @@ class Session:
                         self._unit({"kind": "control", "request": request}, feed)
                     else:
                         self.desk.answer(request, refused)
-            if self.desk is not None and (changed := self._watch()) is not None:  # a file the operator rewrote
-                self._unit({"kind": "control", "request": changed}, feed)
+            if self.desk is not None:
+                self._watch()  # a file changed on disk and not read: an alert at the next review
             batch_start = feed.position
             self._lap("requests")
             batch = feed.poll(size, linger, idle)
@@ -844,32 +850,33 @@ class Session:
         """The files as they are now are those read (at the start, and at each reload)."""
         self.watched = self.seen = self._signatures()
         self.digests = {name: _digest(path) for name, path in self._paths().items()}
-        self.in_place = {}
+        self.on_disk = {}
 
-    def _watch(self) -> dict[str, Any] | None:
-        """The desk's own ``reload`` request, at most every ``desk.watch_seconds``: once a file has been replaced (a
-        new file renamed over it, as `octet data news --out` writes it; or removed) and then stood still for a round,
-        with content other than what was read; or None. A file seen written into in place (its inode the same, its
-        size or time not: an editor, a download or a copy writing into it, which a read could catch half written)
-        stops the watch: an alert asks for `octet desk reload` once it is whole."""
+    def _watch(self) -> None:
+        """At most every ``desk.watch_seconds``: which files have changed on disk since they were read, once a change
+        has stood still for a round, with bytes other than those read (``on_disk``; ``_warn`` alerts them). The desk
+        never reads one by itself: it cannot tell a file still being written, or cut short, from a whole one (a
+        calendar cut at a line parses, with its week's later events missing). `octet desk reload` reads them."""
         every = self.settings.desk.watch_seconds
         if not every or time.monotonic() < self.watch_at:
-            return None
+            return
         self.watch_at = time.monotonic() + every
         now = self._signatures()
         seen, self.seen = self.seen, now
-        for name, sig in now.items():
-            was = seen.get(name)
-            if sig is not None and was is not None and sig != was and sig[2] == was[2]:
-                self.in_place[name] = sig
-        if now == self.watched or self.in_place or now != seen:  # as read; written into; or still changing
-            return None
+        if now != seen:  # still changing: looked at again next round
+            return
         paths = self._paths()
-        changed = [name for name in now if now[name] != self.watched.get(name)]
-        if all(now[name] is not None and _digest(paths[name]) == self.digests.get(name) for name in changed):
-            self.watched = now  # the same bytes written again
-            return None
-        return {"id": "", "action": "reload", "account": "", "who": "desk", "reason": f"{' and '.join(changed)} replaced"}
+        for name, sig in now.items():
+            if sig == self.watched.get(name):
+                self.on_disk.pop(name, None)
+            elif sig is None:
+                self.on_disk[name] = ("removed", None)
+            elif self.on_disk.get(name, ("", None))[1] != sig:  # hashed once a change
+                if _digest(paths[name]) == self.digests.get(name):
+                    self.watched[name] = sig  # the same bytes written again (or touched)
+                    self.on_disk.pop(name, None)
+                else:
+                    self.on_disk[name] = ("changed", sig)
 
     def _reload(self) -> str:
         """The news calendar and the market closures read again, by the compliance agent (which the firm rules
@@ -1010,11 +1017,13 @@ class Session:
                        for name, i in self.agent_seen.items()}}
 
     def _files_status(self) -> dict[str, dict[str, Any]]:
-        """The news calendar and the market closures the desk holds: each file, what it held when read (events
-        where a firm has a news rule, breaks), and why a rewrite of it could not be read (``_reload``)."""
+        """The news calendar and the market closures the desk holds: each file (its name: viewers see it), what it held
+        when read (events where a firm has a news rule, breaks), why a reload refused it (``_reload``), and whether it
+        has since changed on disk or been removed, unread (``_watch``)."""
         c = self.settings.agents.compliance
         news = any(r.news.active for r in self.rules.values())
-        return {name: {"path": str(path), "entries": count, "error": self.file_errors.get(name)}
+        return {name: {"path": Path(path).name, "entries": count, "error": self.file_errors.get(name),
+                       "on_disk": self.on_disk.get(name, (None, None))[0]}
                 for name, path, count in (("news_calendar", c.news_calendar, len(self.news) if news else None),
                                           ("market_closures", c.market_closures, len(self.closures)))
                 if path is not None}
@@ -1455,7 +1464,8 @@ class Session:
         - a news calendar that stops covering orders within ``desk.warn_news_days``, and again once it has (from
           then a firm's news rule refuses every order of its accounts): past its end, no calendar, or a week it
           has no events for;
-        - the news calendar's or the market closures' file rewritten and not readable (``_reload``).
+        - the news calendar's or the market closures' file changed on disk and not read (``_watch``), or refused
+          at a reload (``_reload``).
 
         An alert stays raised while its deadline stands; a new deadline (a trade entered, a calendar loaded) is a
         new alert. ``status()["warnings"]`` words those that stand as of now."""
@@ -1470,12 +1480,13 @@ class Session:
         due: dict[str, dict[str, Any]] = {f"file:{name}:{self.watched.get(name)}": {"rule": name, "due_ns": None,
                                                                                     "text": text}
                                           for name, text in self.file_errors.items()}
-        for name, sig in self.in_place.items():
-            due[f"in_place:{name}:{sig}"] = {
+        for name, (how, _) in self.on_disk.items():  # one alert while the file differs from the one read
+            due[f"on_disk:{name}"] = {
                 "rule": name, "due_ns": None,
-                "text": f"{name} {self._paths()[name].name} was changed in place and is not read: the desk reads by "
-                        "itself a file renamed over the old one (as `octet data news --out` writes it), as one written "
-                        "in place may be read half written; once it is whole, run `octet desk reload`"}
+                "text": f"{name} {self._paths()[name].name} was {how} on disk and is not read: the desk keeps the one it "
+                        "read; once the new file is whole, run `octet desk reload` (or POST /desk/reload), which reads "
+                        "it (the desk never reads one by itself: it cannot tell a file still being written from a whole "
+                        "one)"}
         if not idle and not news:
             return self._raise(due, now_ns)
         ends = sorted({d for d, _ in idle.values()} | set(news))
@@ -1541,9 +1552,7 @@ class Session:
         """The news-calendar alert's words: when its orders are refused, why, and what to do."""
         calendar = self.settings.agents.compliance.news_calendar  # its name only: viewers see the alert
         who = f"every order of {', '.join(accs)} is refused, as the firm's news rule cannot be checked"
-        load = ("renamed over the old one (as --out writes it), the running desk reads it within desk.watch_seconds; "
-                "written into in place, at `octet desk reload`" if self.settings.desk.watch_seconds else
-                "then run `octet desk reload`")
+        load = "then run `octet desk reload` (the running desk reads it then, with no restart)"
         if not len(self.news):
             why = f"{Path(calendar).name} has no events" if calendar else "agents.compliance.news_calendar is not set"
             return (f"no news calendar is loaded ({why}): {who}; write one to agents.compliance.news_calendar (octet "

@@ -1,7 +1,7 @@
-"""A running desk reads the news calendar again when the operator rewrites it (`octet desk`'s loop, in-process agents
-and rust_exec): the week's export written after the calendar ran out lets the accounts of a firm with a news rule
-trade again, with no restart; a rewrite that cannot be read keeps the calendar before and raises an alert until a good
-one comes; `octet desk reload` reads it at once when the desk does not watch the files."""
+"""A running desk reads its news calendar and market closures again at an operator's `octet desk reload` (the desk's
+loop, in-process agents and rust_exec): the week's export written after the calendar ran out is alerted as changed on
+disk and, once read, lets the accounts of a firm with a news rule trade again, with no restart; a reload that cannot
+read one file takes neither and raises an alert until a good one is read."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ DAY = 86_400 * NS_PER_S
 START = datetime(2026, 3, 6, 8, tzinfo=UTC)  # a Friday
 RAN_OUT = datetime_to_ts(datetime(2026, 3, 8, tzinfo=UTC))  # the first calendar covers the week before this Sunday
 REWRITE = datetime_to_ts(datetime(2026, 3, 9, 12, tzinfo=UTC))  # Monday noon: the next week's export is written
-BREAK = datetime_to_ts(datetime(2026, 3, 10, 12, tzinfo=UTC))  # Tuesday noon: a rewrite that is no calendar
+BREAK = datetime_to_ts(datetime(2026, 3, 10, 12, tzinfo=UTC))  # Tuesday noon: a calendar cut short
 FIX = datetime_to_ts(datetime(2026, 3, 11, 12, tzinfo=UTC))  # Wednesday noon: a good one again
 TICKS = 150_000  # to Thursday 12 March
 
@@ -73,7 +73,7 @@ def desk_run(tmp_path: Path, watch_seconds: float, steps: dict[int, Step]) -> tu
 
 
 def replace(path: Path, text: str) -> None:
-    """Write ``path`` as an export is written: whole, to another name, then renamed over it."""
+    """Write ``path`` whole, to another name, then rename it over (as `octet data news --out` does)."""
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
@@ -90,37 +90,51 @@ def notes_of(result: SessionResult, kind: str) -> list[tuple[int, dict[str, Any]
     return [(ts, dict(note)) for r in result.records for k, ts, note in r.notes if k == kind]
 
 
-def test_a_calendar_rewritten_on_a_running_desk_is_read_and_its_accounts_trade_again_while_a_broken_one_is_refused(
-        tmp_path: Path) -> None:
-    news = tmp_path / "news.csv"
-    status: dict[str, Any] = {}
+def test_the_next_weeks_calendar_is_read_at_an_operators_reload_and_a_broken_one_is_refused_whole(tmp_path: Path) -> None:
+    news, closures = tmp_path / "news.csv", tmp_path / "closures.csv"
+    seen: dict[str, dict[str, Any]] = {}
+    outage = "2026-03-13T20:00:00Z,2026-03-13T21:00:00Z,*,announced outage\n"
 
     def rewrite(_desk: Session, _files: DeskFiles) -> None:
         replace(news, HEADER + WEEK_1 + WEEK_2)
-        closures = tmp_path / "closures.csv"  # and a break the firms announced
-        replace(closures, closures.read_text() + "2026-03-13T20:00:00Z,2026-03-13T21:00:00Z,*,announced outage\n")
+        replace(closures, closures.read_text() + outage)  # and a break the firms announced
+
+    def ask(desk: Session, files: DeskFiles) -> None:  # an hour later: the change is alerted, not read
+        seen["before"] = desk.status()
+        files.request("reload", "", "the week's export", "ops")
 
     def broken(_desk: Session, _files: DeskFiles) -> None:
-        replace(news, HEADER + WEEK_1 + "2026-03-12T12:3")  # cut short: a download broken off, renamed all the same
+        replace(news, HEADER + WEEK_1 + "2026-03-12T12:3")  # cut short: a download broken off
+        replace(closures, closures.read_text() + outage.replace("13T2", "14T2"))  # and one more break, well formed
 
-    def fix(desk: Session, _files: DeskFiles) -> None:
-        status.update(desk.status())  # the broken rewrite's alert stands until this
+    def fix(desk: Session, files: DeskFiles) -> None:
+        seen["broken"] = desk.status()  # the refusal's alert stands until this
         replace(news, HEADER + WEEK_1 + WEEK_2 + "2026-03-19T12:30:00Z,USD,high,Retail Sales\n")
+        files.request("reload", "", "fixed", "ops")
 
-    desk, result = desk_run(tmp_path, 0.01, {REWRITE: rewrite, BREAK: broken, FIX: fix})
-    reloads = [(ts, n) for ts, n in notes_of(result, "desk") if n["action"] == "reload"]
-    assert [n["who"] for _, n in reloads] == ["desk"] * 3, reloads
+    def reload(_desk: Session, files: DeskFiles) -> None:
+        files.request("reload", "", "the week's export, whole this time", "ops")
+
+    hour = 3600 * NS_PER_S
+    desk, result = desk_run(tmp_path, 0.01, {REWRITE: rewrite, REWRITE + hour: ask, BREAK: broken,
+                                            BREAK + hour: reload, FIX: fix})
+    reloads = [(ts, n) for ts, n in notes_of(result, "operator") if n["action"] == "reload"]
+    assert [n["who"] for _, n in reloads] == ["ops"] * 3, reloads
     (read_at, read), (broke_at, refused), (fixed_at, fixed) = reloads
-    assert REWRITE <= read_at < REWRITE + 3600 * NS_PER_S, "read within the hour of market time the rewrite took"
-    assert read["reason"] == "news_calendar and market_closures replaced"
     assert read["outcome"] == ("read news_calendar news.csv: 3 events, covers orders until 2026-03-15 00:00 UTC; "
                                "market_closures closures.csv: 11 breaks")
+    assert REWRITE + hour <= read_at < REWRITE + 2 * hour and not [n for _, n in notes_of(result, "desk")
+                                                                   if n["action"] == "reload"], "read when asked only"
     assert refused["outcome"].startswith("refused: news_calendar news.csv: not read (news.csv:4=")  # its name only
     assert refused["outcome"].endswith("market_closures closures.csv: not read either, the one before kept")
-    assert BREAK <= broke_at < BREAK + 3600 * NS_PER_S
-    assert fixed["outcome"].startswith("read news_calendar news.csv: 4 events, covers orders until 2026-03-22 00:00")
+    assert fixed["outcome"] == ("read news_calendar news.csv: 4 events, covers orders until 2026-03-22 00:00 UTC; "
+                                "market_closures closures.csv: 12 breaks")
 
-    # the calendar ran out on Sunday: funded-50k's orders were refused until the rewrite, and taken after it
+    # until the read, the change on disk was alerted and the calendar that ran out on Sunday still refused orders
+    changed = [w for w in seen["before"]["warnings"] if "was changed on disk and is not read" in w]
+    assert {w.split(" ")[0] for w in changed} == {"news_calendar", "market_closures"}, seen["before"]["warnings"]
+    assert seen["before"]["files"]["news_calendar"] == {"path": "news.csv", "entries": 2, "error": None,
+                                                        "on_disk": "changed"}
     refused_orders = refused_at(result, "funded-50k", "news_calendar")
     assert refused_orders and all(RAN_OUT <= t <= read_at for t in refused_orders), "refused only while uncovered"
     entered = [t.opened_ns for t in result.trades if t.account_id == "funded-50k"]
@@ -129,25 +143,23 @@ def test_a_calendar_rewritten_on_a_running_desk_is_read_and_its_accounts_trade_a
     assert not [t for t in entered if cpi - 2 * 60 * NS_PER_S <= t <= cpi + 2 * 60 * NS_PER_S], \
         "the new week's window is kept"
 
-    # the run-out alert came before the rewrite; the broken rewrite raised one, standing until the fix
-    warnings = notes_of(result, "warning")
-    assert any(w["rule"] == "news_calendar" and "covers no orders now" in w["text"] and ts < read_at
-               for ts, w in warnings)
-    broken_alerts = [(ts, w) for ts, w in warnings if "could not be read" in w["text"]]
+    # the refused reload took neither file (the closures' new break too) and raised an alert, standing until the fix
+    assert seen["broken"]["files"]["market_closures"]["entries"] == 11, "all or nothing"
+    assert seen["broken"]["files"]["news_calendar"]["error"].startswith("news_calendar could not be read (news.csv:4=")
+    broken_alerts = [(ts, w) for ts, w in notes_of(result, "warning") if "could not be read" in w["text"]]
     assert len(broken_alerts) == 1 and broke_at <= broken_alerts[0][0] < fixed_at, broken_alerts
     assert broken_alerts[0][1]["rule"] == "news_calendar" and broken_alerts[0][1]["due_ns"] is None
-    assert any("news_calendar could not be read" in w for w in status["warnings"]), status["warnings"]
-    assert status["files"]["news_calendar"]["error"] and status["files"]["news_calendar"]["entries"] == 3
     final = desk.status()
-    assert not [w for w in final["warnings"] if "could not be read" in w or "covers no orders" in w], final["warnings"]
-    assert final["files"]["news_calendar"] == {"path": str(news), "entries": 4, "error": None}
-    assert final["files"]["market_closures"]["entries"] == 11  # the desk's, its compliance agent's and its breaker's
-    assert desk.topo.agents["compliance"].query("calendars")["closures"] == 11
+    assert not [w for w in final["warnings"] if "could not be read" in w or "on disk" in w or "covers no orders" in w]
+    assert final["files"]["news_calendar"] == {"path": "news.csv", "entries": 4, "error": None, "on_disk": None}
+    # the desk's closures, its compliance agent's and its breaker's
+    assert final["files"]["market_closures"]["entries"] == 12
+    assert desk.topo.agents["compliance"].query("calendars")["closures"] == 12
     shut = desk.closures.spans(desk.registry.symbols, every=True)
-    assert desk.topo.agents["breaker"].query("calendars")["desk_closed_spans"] == len(shut) == 11
+    assert desk.topo.agents["breaker"].query("calendars")["desk_closed_spans"] == len(shut) == 12
 
 
-def test_a_desk_that_does_not_watch_its_files_reads_them_at_an_operators_reload(tmp_path: Path) -> None:
+def test_with_no_watch_a_change_is_not_alerted_and_a_reload_naming_an_account_is_refused(tmp_path: Path) -> None:
     news = tmp_path / "news.csv"
 
     def rewrite(_desk: Session, _files: DeskFiles) -> None:
@@ -163,6 +175,7 @@ def test_a_desk_that_does_not_watch_its_files_reads_them_at_an_operators_reload(
         ("tester", "read news_calendar news.csv: 3 events, c"),
         ("tester", "refused: reload reads the desk's files, ")], reloads
     at = reloads[0][0]
-    assert at >= BREAK, "not read at the rewrite: the desk does not watch its files"
+    assert at >= BREAK, "read when asked"
+    assert not [w for _, w in notes_of(result, "warning") if "on disk" in w["text"]], "watch_seconds 0: never looks"
     refused = refused_at(result, "funded-50k", "news_calendar")
     assert refused and max(refused) <= at and max(refused) > REWRITE, "refused until the operator's reload"

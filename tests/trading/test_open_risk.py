@@ -102,7 +102,7 @@ def test_orders_allowed_one_at_a_time_are_held_to_the_cap_together(registry) -> 
 def test_aria_sizes_an_order_on_a_tight_stop_to_what_the_cap_leaves_at_the_worst_case_so_it_is_not_vetoed(registry) -> None:  # type: ignore[no-untyped-def]
     """A stop half a pip away, with 1.5 pips of entry slippage and the pip the compliance check adds at the stop: the
     order's loss at the worst case is 6 times its loss at the stop. Sized on the stop alone it overran the room and was
-    vetoed (40 of FundedNext funded's orders in a simulated year); it is now cut to fit."""
+    vetoed (54 of FundedNext funded's orders in `make bench-year`, none since); it is now cut to fit."""
     from trading.orders import Signal
     from trading.sizing import RiskParameters, RiskState, size_intent
 
