@@ -235,7 +235,7 @@ def status(config: ConfigOpt = Path("octet.yaml"),
                                                          if isinstance(f.get("entries"), int) else "")
             + (f", {f['on_disk']} on disk since: `octet desk reload` reads it" if f.get("on_disk") else "")
             for name, f in (st.get("files") or {}).items()]
-    if held:  # what the desk reads again when it changes (`octet desk reload`)
+    if held:  # what the desk read (`octet desk reload` reads them again)
         console.print("files: " + " · ".join(escape(h) for h in held), soft_wrap=True)
     for text in st.get("warnings") or ():  # ahead of a firm's deadline (GET /alerts lists them to acknowledge)
         console.print(f"[yellow]alert: {escape(str(text))}[/yellow]", soft_wrap=True)

@@ -829,7 +829,7 @@ class Session:
                                 **({"alert_id": str(request.get("alert", ""))[:40]} if action == "ack" else {})}))
 
     def _paths(self) -> dict[str, Path]:
-        """The files the desk reads again when they are replaced: those set of the news calendar and the closures."""
+        """The files a reload reads again and the watch looks at: those set of the news calendar and the closures."""
         c = self.settings.agents.compliance
         return {name: path for name, path in (("news_calendar", c.news_calendar), ("market_closures", c.market_closures))
                 if path is not None}
@@ -879,9 +879,9 @@ class Session:
                     self.on_disk[name] = ("changed", sig)
 
     def _reload(self) -> str:
-        """The news calendar and the market closures read again, by the compliance agent (which the firm rules
-        read them in): the desk and the breaker take what it answers. A file that cannot be read leaves the one
-        before in force and raises an alert until it can. What it says: what each now holds."""
+        """`octet desk reload`: the news calendar and the market closures read again by the compliance agent (whose
+        firm rules read them), and the desk and the breaker take what it answers. If either cannot be read, both stay
+        as they were and an alert stands until a reload reads them. What it says: what each now holds."""
         c = self.settings.agents.compliance
         self._mark_read()  # before the read: a change after it is seen at the next round
         read: FilesRead = rt.get(self.topo.agents["compliance"].call(
@@ -1476,7 +1476,7 @@ class Session:
         news: dict[int, list[str]] = {}  # the calendar's end, and the accounts whose firm's news rule needs it
         if news_lead and (accs := [acc for acc in self.account_ids if self.rules[acc].news.active]):
             news[self.news.covered_until(now_ns)] = accs
-        # a file rewritten that could not be read (_reload): the one before stays in force until it can be
+        # a file a reload refused (_reload): both stay as they were until a reload reads them
         due: dict[str, dict[str, Any]] = {f"file:{name}:{self.watched.get(name)}": {"rule": name, "due_ns": None,
                                                                                     "text": text}
                                           for name, text in self.file_errors.items()}
