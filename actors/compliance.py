@@ -95,7 +95,7 @@ class ComplianceAgent:
         were and the answer says why. The desk takes what this answers, so that it, this agent and the breaker hold
         the same (and a replayed unit gets this answer back, whatever the files hold by then)."""
         errors: list[tuple[str, str]] = []
-        news, breaks = self.news, next(iter(self.accounts.values())).closures if self.accounts else MarketClosures()
+        news, breaks = self.news, self._closures()
         try:
             read_news = NewsCalendar.from_csv(Path(news_calendar), news_tz) if news_calendar else NewsCalendar()
         except (OSError, ValueError) as exc:
@@ -116,9 +116,13 @@ class ComplianceAgent:
             rules.news, rules.closures = read_news, read_breaks
         return FilesRead(read_news, read_breaks)
 
+    def _closures(self) -> MarketClosures:
+        """The market closures its firm rules hold (every account's are the same)."""
+        return next(iter(self.accounts.values())).closures if self.accounts else MarketClosures()
+
     def calendars(self) -> dict[str, object]:
         """The files it reads the news and the market closures from, and how many events and breaks each held."""
-        closures = next(iter(self.accounts.values())).closures if self.accounts else MarketClosures()
+        closures = self._closures()
         return {"news_calendar": self.news.source, "news_events": len(self.news),
                 "market_closures": closures.source, "closures": len(closures)}
 

@@ -281,9 +281,9 @@ class Session:
         # the news calendar, where a firm closes accounts before a news window: the desk cuts there
         calendar = settings.agents.compliance.news_calendar
         # read where a firm has a news rule: the flat-by instants before a window, the alerts of its end (_warn)
-        with_news = any(r.news.active for r in self.rules.values())
+        self.with_news = any(r.news.active for r in self.rules.values())
         self.news = NewsCalendar.from_csv(Path(calendar), settings.agents.compliance.news_calendar_tz) \
-            if calendar and with_news else NewsCalendar()
+            if calendar and self.with_news else NewsCalendar()
         self.currencies = frozenset(c for s in self.registry for c in (self.registry[s].base, self.registry[s].quote))
         # the market closures: a silence there is no stale feed, and where a firm closes accounts before
         # a long break the desk cuts there too
@@ -882,11 +882,12 @@ class Session:
         """`octet desk reload`: the news calendar and the market closures read again by the compliance agent (whose
         firm rules read them), and the desk and the breaker take what it answers. If either cannot be read, both stay
         as they were and an alert stands until a reload reads them. What it says: what each now holds."""
-        c = self.settings.agents.compliance
+        paths = self._paths()
+        named = {name: str(path) for name, path in paths.items()}
         self._mark_read()  # before the read: a change after it is seen at the next round
         read: FilesRead = rt.get(self.topo.agents["compliance"].call(
-            "reload_files", str(c.news_calendar) if c.news_calendar else None, c.news_calendar_tz,
-            str(c.market_closures) if c.market_closures else None))
+            "reload_files", named.get("news_calendar"), self.settings.agents.compliance.news_calendar_tz,
+            named.get("market_closures")))
         errors = dict(read.errors)
         if not errors:  # all or nothing: the compliance agent took neither file if one could not be read
             rt.get(self.topo.agents["breaker"].call("set_closures", read.closures))  # its probation's market time
@@ -894,25 +895,25 @@ class Session:
             self.closed = {s: self.closures.spans((s,)) for s in self.registry.symbols}
             self._all_closed = None
             self._leads.clear()
-            if any(r.news.active for r in self.rules.values()):
+            if self.with_news:
                 self.news = read.news
         self.file_errors = {name: f"{name} could not be read ({why}): the desk keeps both files as it read them "
                                   "before (a restart refuses this one too); write the file whole (to another name, "
                                   "then rename it over this one)" for name, why in errors.items()}
         parts = []
         for name in ("news_calendar", "market_closures"):
-            path = getattr(c, name)
+            path = paths.get(name)
             if path is None:
                 parts.append(f"{name}: none set")
             elif errors:
-                parts.append(f"{name} {Path(path).name}: " + (f"not read ({errors[name]})" if name in errors else
-                                                              "not read either") + ", the one before kept")
+                parts.append(f"{name} {path.name}: " + (f"not read ({errors[name]})" if name in errors else
+                                                        "not read either") + ", the one before kept")
             elif name == "news_calendar":
                 until = read.news.covered_until(self.clock)
-                parts.append(f"{name} {Path(path).name}: {len(read.news):,} events, " + (
+                parts.append(f"{name} {path.name}: {len(read.news):,} events, " + (
                     f"covers orders until {utc_text(until)}" if until > self.clock else "covers no orders now"))
             else:
-                parts.append(f"{name} {Path(path).name}: {len(read.closures):,} breaks")
+                parts.append(f"{name} {path.name}: {len(read.closures):,} breaks")
         return ("refused: " if errors else "read ") + "; ".join(parts)
 
     def _venue_halt(self, who: str, reason: str) -> str:
@@ -1020,13 +1021,10 @@ class Session:
         """The news calendar and the market closures the desk holds: each file (its name: viewers see it), what it held
         when read (events where a firm has a news rule, breaks), why a reload refused it (``_reload``), and whether it
         has since changed on disk or been removed, unread (``_watch``)."""
-        c = self.settings.agents.compliance
-        news = any(r.news.active for r in self.rules.values())
-        return {name: {"path": Path(path).name, "entries": count, "error": self.file_errors.get(name),
+        counts = {"news_calendar": len(self.news) if self.with_news else None, "market_closures": len(self.closures)}
+        return {name: {"path": path.name, "entries": counts[name], "error": self.file_errors.get(name),
                        "on_disk": self.on_disk.get(name, (None, None))[0]}
-                for name, path, count in (("news_calendar", c.news_calendar, len(self.news) if news else None),
-                                          ("market_closures", c.market_closures, len(self.closures)))
-                if path is not None}
+                for name, path in self._paths().items()}
 
     def _lap(self, stage: str) -> None:
         """The time since the last lap goes to ``stage`` (``status()['stages_s']``)."""

@@ -160,3 +160,29 @@ def test_the_worst_case_aria_fits_is_the_compliance_checks_on_a_pair_quoted_in_a
     assert rules.check([order], account, rates).allowed, "cut to what the check allows"
     bigger = replace(order, lots=d.intent.lots + inst.lot_step)
     assert rules.check([bigger], account, rates).rule == "max_open_risk", "and no more than a lot step under it"
+
+
+def test_aria_keeps_a_cent_under_the_room_which_is_rounded_to_cents_while_the_check_adds_unrounded_losses(registry) -> None:  # type: ignore[no-untyped-def]
+    """A position whose floating loss (2,000.104) is past its stop leaves 999.896 of the 3,000: the room says 999.90.
+    33.33 lots at 30 USD a lot at the worst case fill the rounded room (999.90) and overrun the true one; ARIA gives
+    33.32 (999.60), which the check allows."""
+    from trading.orders import Signal
+    from trading.sizing import RiskParameters, RiskState, size_intent
+
+    rates, inst = ConversionRates(registry), registry["EURUSD"]
+    account = snap(held(floating="-2000.104"))
+    rules = AccountRules(load_preset("fundednext.funded"), CostAllowance(slippage_pips=Decimal(1)), registry)
+    room = rules.risk_room(account, rates)
+    assert room == Decimal("999.90")
+    signal = Signal("EURUSD", Side.BUY, AT, Decimal("1.10000"), Decimal("1.09995"), (Decimal("1.10100"),), 1.0, "spring",
+                    atr=0.0005)
+    d = size_intent(signal, account, inst, rates, RiskParameters(risk_per_trade_pct=Decimal(5), headroom_share=Decimal(1)),
+                    RiskState(), Decimal(50_000), risk_room=room, slip_pips=(Decimal("1.5"), Decimal(1)))
+    assert d.intent is not None and d.intent.lots == Decimal("33.32"), d
+
+    def order(lots: Decimal) -> Order:
+        return Order("o", "acc", "EURUSD", Side.BUY, lots, OrderType.MARKET, signal.stop, None, "s", signal.entry,
+                     int(Decimal("1.5") * inst.points_per_pip), AT, AT + 120 * NS_PER_S)
+
+    assert rules.check([order(d.intent.lots)], account, rates).allowed
+    assert rules.check([order(Decimal("33.33"))], account, rates).rule == "max_open_risk", "the rounded room overruns"
