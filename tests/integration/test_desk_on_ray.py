@@ -179,7 +179,8 @@ def test_a_desk_whose_driver_is_killed_resumes_its_run_and_keeps_an_operators_ha
     # The desk starts again (here in this process, on this test's Ray): the same run, from its checkpoint.
     run_id = meta["run_id"]
     store = SessionStore.sqlite(tmp_path)
-    feed = desk_feed(settings)
+    # unpaced: the pace only kept the run going until the kill; the rest runs as fast as it goes (the same ticks)
+    feed = desk_feed(settings.model_copy(update={"desk": settings.desk.model_copy(update={"speed": None})}))
     result = Session(settings, store, run_id, desk=files.for_run(run_id), keep_records=True).run(feed)
     assert feed.ended and result.ticks == settings.session.ticks and not result.discrepancies
     notes = [n for r in result.records for n in r.notes]

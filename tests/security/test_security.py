@@ -179,9 +179,9 @@ def test_kafka_refuses_a_client_without_its_password(kafka_broker) -> None:  # t
     from kafka.errors import KafkaError
 
     wrong = {**kafka_broker.access.config(), "sasl_plain_password": "guess"}
-    for config in ({"bootstrap_servers": kafka_broker.bootstrap}, wrong):
+    for config in ({"bootstrap_servers": kafka_broker.bootstrap}, wrong):  # refused: never connected (4 s to try)
         with pytest.raises(KafkaError):
-            KafkaAdminClient(**config, request_timeout_ms=4000).close()
+            KafkaAdminClient(**config, request_timeout_ms=4000, bootstrap_timeout_ms=4000).close()
     admin = KafkaAdminClient(**kafka_broker.access.config(), request_timeout_ms=10_000)
     assert isinstance(admin.list_topics(), list)
     admin.close()
