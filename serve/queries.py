@@ -255,15 +255,10 @@ class Reader:
         """What the operator must see in the run, oldest first: each breaker that opened, and each alert the desk
         raised ahead of a firm's deadline (the audit trail's ``warning``: an inactivity deadline, the news
         calendar's end), with its acknowledgement (the desk's audit record of an operator's ``ack``), if any;
-        ``unacked``: only those without one (a page may then hold fewer than ``limit``). The two are merged by
-        time; the cursor holds where each of them stopped."""
+        ``unacked``: only those without one, a page filled past those acknowledged (the last page may hold fewer).
+        The two are merged by time; the cursor holds where each of them stopped."""
         b, a = breaker_t, audit.audit
         last_breaker, last_warning = decode_cursor(cursor, (int, int)) if cursor else (0, 0)
-        breakers = self._all(select(b).where(b.c.run_id == run_id, b.c.to_state == "open", b.c.id > last_breaker)
-                             .order_by(b.c.id).limit(limit + 1))
-        warnings = self._all(select(a.c.seq, a.c.ts_ns, a.c.account_id, a.c.payload)
-                             .where(a.c.run_id == run_id, a.c.kind == "warning", a.c.seq > last_warning)
-                             .order_by(a.c.seq).limit(limit + 1))
         acks: dict[str, dict[str, Any]] = {}
         for rec in self._all(select(a.c.ts_ns, a.c.payload).where(a.c.run_id == run_id, a.c.kind == "operator")
                              .order_by(a.c.seq)):
@@ -271,28 +266,40 @@ class Reader:
             if pay.get("action") == "ack" and str(pay.get("outcome", "")).startswith("acknowledged"):
                 acks.setdefault(str(pay.get("alert_id")), {"acked_by": pay.get("who"), "acked_ns": rec["ts_ns"],
                                                            "ack_note": pay.get("reason")})
-        merged: list[tuple[int, int, int, dict[str, Any]]] = []  # (ts_ns, breaker first, id, item)
-        for r in breakers:
-            merged.append((r["ts_ns"], 0, r["id"], {
-                "alert_id": f"breaker-{r['id']}", "kind": "breaker", "ts_ns": r["ts_ns"], "tier": r["tier"],
-                "scope": r["scope"], "trigger": r["trigger"], "action": r["action"]}))
-        for w in warnings:
-            pay = w["payload"] or {}
-            merged.append((w["ts_ns"], 1, w["seq"], {
-                "alert_id": f"warning-{w['seq']}", "kind": "warning", "ts_ns": w["ts_ns"],
-                "tier": "account" if w["account_id"] else "system", "scope": w["account_id"] or "desk",
-                "trigger": str(pay.get("rule", "")), "action": str(pay.get("text", "")),
-                "due_ns": pay.get("due_ns"), "accounts": pay.get("accounts") or None}))
-        merged.sort(key=lambda m: m[:3])
-        page = merged[:limit]
-        for _, source, ident, _item in page:
-            if source == 0:
-                last_breaker = ident
-            else:
-                last_warning = ident
-        items = [{**item, **(acks.get(item["alert_id"]) or {})} for *_, item in page
-                 if not (unacked and item["alert_id"] in acks)]
-        return items, (encode_cursor(last_breaker, last_warning) if len(merged) > limit else None)
+        items: list[dict[str, Any]] = []
+        while True:
+            breakers = self._all(select(b).where(b.c.run_id == run_id, b.c.to_state == "open", b.c.id > last_breaker)
+                                 .order_by(b.c.id).limit(limit + 1))
+            warnings = self._all(select(a.c.seq, a.c.ts_ns, a.c.account_id, a.c.payload)
+                                 .where(a.c.run_id == run_id, a.c.kind == "warning", a.c.seq > last_warning)
+                                 .order_by(a.c.seq).limit(limit + 1))
+            merged: list[tuple[int, int, int, dict[str, Any]]] = []  # (ts_ns, breaker first, id, item)
+            for r in breakers:
+                merged.append((r["ts_ns"], 0, r["id"], {
+                    "alert_id": f"breaker-{r['id']}", "kind": "breaker", "ts_ns": r["ts_ns"], "tier": r["tier"],
+                    "scope": r["scope"], "trigger": r["trigger"], "action": r["action"]}))
+            for w in warnings:
+                pay = w["payload"] or {}
+                merged.append((w["ts_ns"], 1, w["seq"], {
+                    "alert_id": f"warning-{w['seq']}", "kind": "warning", "ts_ns": w["ts_ns"],
+                    "tier": "account" if w["account_id"] else "system", "scope": w["account_id"] or "desk",
+                    "trigger": str(pay.get("rule", "")), "action": str(pay.get("text", "")),
+                    "due_ns": pay.get("due_ns"), "accounts": pay.get("accounts") or None}))
+            merged.sort(key=lambda m: m[:3])
+            # the first ``limit`` merged are the run's next ones in order: each source gave one more than that
+            for n, (_, source, ident, item) in enumerate(merged[:limit]):
+                if source == 0:
+                    last_breaker = ident
+                else:
+                    last_warning = ident
+                if unacked and item["alert_id"] in acks:
+                    continue
+                items.append({**item, **(acks.get(item["alert_id"]) or {})})
+                if len(items) == limit:
+                    more = n + 1 < len(merged)
+                    return items, (encode_cursor(last_breaker, last_warning) if more else None)
+            if len(merged) <= limit:
+                return items, None
 
     def alert_exists(self, alert_id: str, run_id: str | None) -> bool:
         """Whether ``alert_id`` is an alert of ``run_id`` (the desk's run, which records the acknowledgement;

@@ -1,4 +1,4 @@
-"""``octet desk start|stop|status|halt|resume|flatten|reload``: a desk that runs until it is stopped.
+"""``octet desk start|stop|status|halt|resume|flatten|reload|alerts|ack``: a desk that runs until it is stopped.
 
 ``start`` launches the driver (``octet desk run``) in the background, waits for its first tick and
 returns; ``stop`` asks it to stop (SIGTERM: no new saga, the one under way ends, everything is
@@ -12,6 +12,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -23,7 +24,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from cluster.cli.common import ConfigOpt, console, fail, group, settings_or_exit, with_local_servers
+from cluster.cli.common import ConfigOpt, console, fail, group, settings_or_exit, store_of, with_local_servers
 
 desk = group("desk", "A desk that runs until stopped: start, watch, control and stop it.")
 
@@ -231,8 +232,8 @@ def status(config: ConfigOpt = Path("octet.yaml"),
                                                         if model.get("error") else ""), soft_wrap=True)
     if st.get("desk_halt"):
         console.print(f"[red]desk halted by {escape(str(st['desk_halt'][0]))}: {escape(str(st['desk_halt'][1]))}[/red]")
-    held = [f"{name} {Path(str(f.get('path'))).name}" + (f" ({f['entries']:,} {'events' if name == 'news_calendar' else 'breaks'})"
-                                                         if isinstance(f.get("entries"), int) else "")
+    held = [f"{name} {f.get('path')}" + (f" ({f['entries']:,} {'events' if name == 'news_calendar' else 'breaks'})"
+                                         if isinstance(f.get("entries"), int) else "")
             + (f", {f['on_disk']} on disk since: `octet desk reload` reads it" if f.get("on_disk") else "")
             for name, f in (st.get("files") or {}).items()]
     if held:  # what the desk read (`octet desk reload` reads them again)
@@ -274,7 +275,8 @@ def _ms(value: object, none: str) -> str:
     return none if value is None else f"{value} ms"
 
 
-def _control(config: Path, action: str, account: str, reason: str, who: str | None, wait: float = 30.0) -> None:
+def _control(config: Path, action: str, account: str, reason: str, who: str | None, wait: float = 30.0,
+             **extra: str) -> None:
     _text("--reason", reason)
     _text("--who", who)
     _text("--account", account)
@@ -283,7 +285,7 @@ def _control(config: Path, action: str, account: str, reason: str, who: str | No
         raise fail("no desk is running: start it with `octet desk start`", 1)
     login = getpass.getuser()
     asker = f"{who} ({login})" if who and who != login else login
-    request_id = files.request(action, account, reason, asker)
+    request_id = files.request(action, account, reason, asker, **extra)
     began = time.time()
     while (outcome := files.answer_of(request_id)) is None:
         if time.time() - began > wait:
@@ -326,3 +328,77 @@ def reload(config: ConfigOpt = Path("octet.yaml"), reason: ReasonOpt = "", who: 
     """Read the news calendar and the market closures again, with no restart (write them whole first). If either
     cannot be read, neither is taken, and the row is named."""
     _control(config, "reload", "", reason, who)
+
+
+ALERT_ID = re.compile(r"(breaker|warning)-[1-9][0-9]{0,18}")  # as GET /alerts names them
+
+
+def _desk_run(files: Any) -> str:
+    run_id = files.meta().get("run_id")
+    if not run_id:
+        raise fail("no desk has run here: start one with `octet desk start`")
+    return str(run_id)
+
+
+@desk.command()
+def alerts(config: ConfigOpt = Path("octet.yaml"),
+           every: Annotated[bool, typer.Option("--all", help="Those acknowledged too, with who, when and the note.")]
+           = False,
+           limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many.")] = 200) -> None:
+    """The desk's alerts not yet acknowledged, oldest first: each breaker that opened and each alert ahead of a
+    firm's deadline, in the desk's run (GET /alerts). `octet desk ack ID -r NOTE` acknowledges one."""
+    from serve.queries import Reader
+
+    files = _files(config)
+    run_id = _desk_run(files)
+    store = store_of(config, None, must_exist=True)
+    try:
+        items, more = Reader(store.engine).alerts(run_id, not every, limit, None)
+    finally:
+        store.close()
+    if not items:
+        console.print(f"no alert {'' if every else 'to acknowledge '}in the desk's run {run_id}", markup=False)
+        return
+    for a in items:
+        due = f" (due {_utc(a['due_ns'])})" if a.get("due_ns") else ""
+        where = ", ".join(a["accounts"]) if a.get("accounts") else a["scope"]
+        kind = f"{a['tier']} breaker" if a["kind"] == "breaker" else "warning"
+        acked = (f"\n    acknowledged by {a['acked_by']} at {_utc(a['acked_ns'])}: {a.get('ack_note') or ''}"
+                 if a.get("acked_by") else "")
+        console.print(f"{a['alert_id']}  {_utc(a['ts_ns'])}  {kind}  {where}  {a['trigger']}{due}\n    {a['action']}"
+                      + acked, markup=False, soft_wrap=True, highlight=False)
+    if more:
+        console.print(f"more than {limit} stand: --limit shows more (GET /alerts pages through them all)", markup=False)
+
+
+def _utc(ns: object) -> str:
+    if not isinstance(ns, int) or ns <= 0:
+        return "-"
+    return datetime.fromtimestamp(ns / 1e9, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+@desk.command()
+def ack(alert: Annotated[str, typer.Argument(help="The alert's id, as `octet desk alerts` lists it: breaker-<n> or "
+                                                 "warning-<n>.")],
+        config: ConfigOpt = Path("octet.yaml"),
+        note: Annotated[str, typer.Option("--note", "-r", help="What you saw or did (recorded in the audit trail).")]
+        = "",
+        who: WhoOpt = None) -> None:
+    """Acknowledge an alert: the desk records it in the audit trail with who asked and the note; nothing of the
+    desk changes. An alert acknowledged twice keeps its first acknowledgement."""
+    from serve.queries import Reader
+
+    if not ALERT_ID.fullmatch(alert):
+        raise fail(f"{alert[:60]!r} is not an alert id: breaker-<n> or warning-<n>, as `octet desk alerts` lists them")
+    if not note.strip():
+        raise fail("--note: say what you saw or did (recorded in the audit trail)")
+    files = _files(config)
+    run_id = _desk_run(files)
+    store = store_of(config, None, must_exist=True)
+    try:
+        known = Reader(store.engine).alert_exists(alert, run_id)
+    finally:
+        store.close()
+    if not known:
+        raise fail(f"no alert {alert} in the desk's run {run_id}: `octet desk alerts` lists them")
+    _control(config, "ack", "", note, who, alert=alert)

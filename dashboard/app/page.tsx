@@ -2,6 +2,7 @@
 
 import { useCallback, useEffect, useRef, useState } from "react";
 import { AccountCard } from "@/components/AccountCard";
+import { Alerts } from "@/components/Alerts";
 import { Guard, Problem } from "@/components/Guard";
 import { KillSwitch } from "@/components/KillSwitch";
 import { api, may, type Account, type EquityPoint, type Session } from "@/lib/api";
@@ -95,6 +96,7 @@ function DeskView({ s }: { s: Session }) {
           ))}
         </ul>
       )}
+      <Alerts s={s} run={desk?.run_id ?? null} running={!!desk?.running} />
       {may(s, "admin") && <KillSwitch running={!!desk?.running} onDone={() => void load()} />}
       {accounts === null ? (
         <p className="muted" role="status">

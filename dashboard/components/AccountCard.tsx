@@ -157,31 +157,34 @@ export function AccountCard({ a, equity }: { a: Account; equity: number[] }) {
         )}
       </div>
       {a.positions.length > 0 && (
-        <table>
-          <caption className="sr-only">Open positions of {a.account_id}</caption>
-          <thead>
-            <tr>
-              <th>Symbol</th>
-              <th>Side</th>
-              <th className="num">Lots</th>
-              <th className="num">Entry</th>
-              <th className="num">Stop</th>
-              <th className="num">P/L</th>
-            </tr>
-          </thead>
-          <tbody>
-            {a.positions.map((p) => (
-              <tr key={p.position_id}>
-                <td>{p.symbol}</td>
-                <td>{p.side}</td>
-                <td className="num">{p.lots}</td>
-                <td className="num">{p.entry}</td>
-                <td className="num">{p.stop_loss}</td>
-                <td className="num">{money(p.floating_pnl)}</td>
+        // scrolls sideways inside the card when its columns are wider than it (focusable: keys scroll it too)
+        <div className="hscroll" tabIndex={0} role="region" aria-label={`Open positions of ${a.account_id}`}>
+          <table>
+            <caption className="sr-only">Open positions of {a.account_id}</caption>
+            <thead>
+              <tr>
+                <th>Symbol</th>
+                <th>Side</th>
+                <th className="num">Lots</th>
+                <th className="num">Entry</th>
+                <th className="num">Stop</th>
+                <th className="num">P/L</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {a.positions.map((p) => (
+                <tr key={p.position_id}>
+                  <td>{p.symbol}</td>
+                  <td>{p.side}</td>
+                  <td className="num">{p.lots}</td>
+                  <td className="num">{p.entry}</td>
+                  <td className="num">{p.stop_loss}</td>
+                  <td className="num">{money(p.floating_pnl)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       )}
     </article>
   );

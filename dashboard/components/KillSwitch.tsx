@@ -30,7 +30,8 @@ export function KillSwitch({ running, onDone }: { running: boolean; onDone: () =
   const confirm = async () => {
     setBusy(true);
     try {
-      const r = await api<Answer>(`/desk/${action}`, { reason, wait_seconds: 10 });
+      // one line: the API refuses control characters, and a line break typed in the box is one
+      const r = await api<Answer>(`/desk/${action}`, { reason: reason.replace(/\s+/g, " ").trim(), wait_seconds: 10 });
       setResult(r.outcome ?? `asked (request ${r.request_id}); the desk has not answered yet`);
       dialog.current?.close();
       onDone();

@@ -147,6 +147,20 @@ export interface Position {
   floating_pnl: string;
   opened_ns: number;
 }
+export interface Alert {
+  alert_id: string; // breaker-<n>, warning-<n>
+  kind: string; // "breaker": a breaker opened; "warning": an alert ahead of a firm's deadline
+  ts_ns: number;
+  tier: string;
+  scope: string;
+  trigger: string;
+  action: string;
+  due_ns?: number | null;
+  accounts?: string[] | null;
+  acked_by?: string | null;
+  acked_ns?: number | null;
+  ack_note?: string | null;
+}
 export interface Breaker {
   tier: string;
   scope: string;

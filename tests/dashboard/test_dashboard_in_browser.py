@@ -6,7 +6,8 @@ reaches the blotter and the chart within 2 s of its publication; the chart marks
 detector found on its bar and the latest signal's stop and targets; an order's story, opened from
 the blotter in the run the blotter named, lists the saga's steps in order (an execution step for
 each leg the style step made); an admin's halt halts the desk and rust_exec (asked directly) reports
-halted, and the page says so; each page's screenshot is written to the test output and is not blank.
+halted, and the page says so; the alerts not yet acknowledged are listed as the API has them, and an
+admin's acknowledgement with a note is listed with their name; each page's screenshot is written to the test output and is not blank.
 """
 
 from __future__ import annotations
@@ -203,7 +204,25 @@ def test_a_viewer_sees_each_account_as_the_api_has_it_and_no_control(browser: An
     shown = alert.inner_text()
     assert "stops covering orders at 2026-12-13 00:00 UTC: from then every order of funded-50k is refused" in shown, shown
     assert [a["trigger"] for a in desk.get("/alerts")["items"] if a["kind"] == "warning"] == ["news_calendar"]
+    # open positions stay inside their card: a table wider than it scrolls sideways in it (read at one moment)
+    inside = until(lambda: page.evaluate("""() => [...document.querySelectorAll('[role=region][aria-label^="Open positions of"]')]
+        .map(r => { const card = r.closest('article').getBoundingClientRect(), box = r.getBoundingClientRect();
+                    const table = r.querySelector('table').getBoundingClientRect();
+                    const clips = ['auto', 'scroll', 'hidden'].includes(getComputedStyle(r).overflowX);
+                    return box.right <= card.right + 0.5 && (table.right <= card.right + 0.5 || clips); })"""),
+                   60, "no card showed an open position")
+    assert all(inside), f"a card's open positions are drawn past its edge: {inside}"
+    # the alerts not yet acknowledged, as GET /alerts?unacked=true lists them: a viewer reads them, with no button
+    panel = page.get_by_test_id("alerts")
+    panel.wait_for(timeout=30_000)
+
+    def listed() -> bool:
+        want = [a["alert_id"] for a in desk.get("/alerts", unacked="true", limit=200)["items"]]
+        return bool(want) and [r.get_attribute("data-alert") for r in panel.get_by_test_id("alert-row").all()] == want
+    until(listed, 15, "the alerts panel never listed what GET /alerts?unacked=true does", every=0.5)
+    assert "news calendar" in panel.inner_text() and "funded-50k" in panel.inner_text()
     # a viewer sees no control at all
+    assert panel.get_by_role("button").count() == 0
     assert page.get_by_test_id("kill-switch").count() == 0
     assert page.get_by_role("button", name="Halt the desk").count() == 0
     assert page.get_by_test_id("whoami").inner_text().endswith("viewer")
@@ -365,6 +384,32 @@ def test_the_apis_page_renders_its_routes_with_nothing_from_another_origin_and_n
     page.context.close()
 
 
+def test_an_admin_acknowledges_an_alert_with_a_note_which_the_api_then_lists_with_their_name(browser: Any,
+                                                                                               desk: Desk) -> None:
+    page = logged_in(browser, desk, "admin")
+    warning = next(a for a in desk.get("/alerts", unacked="true")["items"] if a["kind"] == "warning")
+    row = page.locator(f"[data-testid=alert-row][data-alert='{warning['alert_id']}']")
+    row.wait_for(timeout=30_000)
+    assert warning["action"] in row.inner_text()
+    row.get_by_role("button", name="Acknowledge").click()
+    dialog = page.get_by_role("dialog")
+    assert warning["action"] in dialog.inner_text()  # what is acknowledged, before it is sent
+    dialog.get_by_label("What you saw or did").fill("browser test: the next export\nis written")  # two lines typed
+    dialog.get_by_role("button", name="Yes, acknowledge").click()
+    result = page.get_by_test_id("ack-result")
+    until(lambda: result.count() == 1 and f"acknowledged {warning['alert_id']}" in result.inner_text(), 30,
+          "the desk did not answer the acknowledgement")
+
+    def recorded() -> Any:
+        return next((a for a in desk.get("/alerts")["items"]
+                     if a["alert_id"] == warning["alert_id"] and a["acked_by"]), None)
+    acked = until(recorded, 30, "GET /alerts does not list the acknowledgement")
+    assert acked["acked_by"].startswith("api:browser-admin (") and acked["ack_note"] == "browser test: the next export is written", acked
+    until(lambda: row.count() == 0, 15, "the acknowledged alert is still listed to acknowledge")
+    assert not page.errors, page.errors
+    page.context.close()
+
+
 def test_an_admins_halt_halts_the_desk_and_rust_exec_and_the_page_says_so(browser: Any, desk: Desk) -> None:
     from cluster.adapters.rust_exec.client import GrpcExecutionClient
     from cluster.adapters.rust_exec.process import exec_credentials
@@ -374,7 +419,7 @@ def test_an_admins_halt_halts_the_desk_and_rust_exec_and_the_page_says_so(browse
     switch.get_by_role("button", name="Halt the desk").click()
     dialog = page.get_by_role("dialog")
     assert "rust_exec refuses every new order" in dialog.inner_text()  # it names its effect
-    dialog.get_by_label("Why").fill("browser test: NFP")
+    dialog.get_by_label("Why").fill("browser test:\nNFP")  # a line break typed in the box: sent as a space
     dialog.get_by_role("button", name="Yes, halt").click()
     result = page.get_by_test_id("kill-result")
     until(lambda: "halted the desk" in result.inner_text(), 30, "the desk did not answer the halt")

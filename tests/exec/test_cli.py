@@ -205,7 +205,11 @@ def test_the_desk_commands_say_in_one_line_when_no_desk_runs_and_refuse_a_bad_fe
     config.write_text(yaml.safe_dump(doc))
     for args, code, says in ((["stop"], 1, "no desk is running (last state: never started)"),
                              (["halt", "-a", "x", "-r", "why"], 1, "no desk is running: start it"),
-                             (["flatten"], 1, "no desk is running: start it")):
+                             (["flatten"], 1, "no desk is running: start it"),
+                             (["alerts"], 2, "no desk has run here: start one"),
+                             (["ack", "warning-1", "-r", "seen"], 2, "no desk has run here: start one"),
+                             (["ack", "warning-01", "-r", "seen"], 2, "'warning-01' is not an alert id"),
+                             (["ack", "breaker-1"], 2, "--note: say what you saw or did")):
         out = octet("desk", *args, "--config", str(config))
         assert out.returncode == code and says in out.stderr and "Traceback" not in out.stdout + out.stderr, out
     status = octet("desk", "status", "--config", str(config))

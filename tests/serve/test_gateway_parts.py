@@ -605,6 +605,14 @@ def test_alerts_merge_breakers_and_deadline_warnings_by_time_and_page_through_bo
             ("system", "desk", ["acc", "b"], "api:bob", "loading next week's")
         unacked = c.get("/api/v1/alerts", params={"run": "ra", "unacked": True}, headers=viewer).json()["items"]
         assert [a["ts_ns"] for a in unacked] == [10, 20, 30, 50, 60]
+        pages, cursor = [], None  # a page of those not acknowledged is filled past the one that is (40)
+        while True:
+            page = c.get("/api/v1/alerts", params={"run": "ra", "unacked": True, "limit": 2,
+                                                   **({"cursor": cursor} if cursor else {})}, headers=viewer).json()
+            pages.append([a["ts_ns"] for a in page["items"]])
+            if not (cursor := page["next_cursor"]):
+                break
+        assert pages == [[10, 20], [30, 50], [60]]
         trader = {"X-API-Key": add_key(store.engine, "k-trader", "trader", by="tests")[1]}
         missing = c.post("/api/v1/alerts/warning-999999/ack", headers=trader, json={"note": "x"})
         assert missing.status_code == 404 and "no alert 'warning-999999'" in missing.json()["detail"]

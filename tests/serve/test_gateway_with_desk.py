@@ -1,7 +1,8 @@
 """`octet desk start` brings the API up beside the desk (on the desk's Ray): it reports the running
 desk, and an admin's halt through it is taken by the desk and recorded in the audit trail with the
 key that asked; a viewer's is refused. Its agents' health shows each heartbeat, and an agent
-killed under it restarted. A breaker that opens is an alert a trader acknowledges, audited. The desk's fills reach a client of the WebSocket stream
+killed under it restarted. A breaker that opens is an alert a trader acknowledges, audited, and `octet desk
+alerts` and `octet desk ack` list and acknowledge from the command line. The desk's fills reach a client of the WebSocket stream
 (through Redis), every one the store holds, each once; the delay is measured."""
 
 from __future__ import annotations
@@ -92,6 +93,22 @@ def test_the_desk_brings_up_the_api_and_an_admins_halt_through_it_is_audited_wit
             assert seen["acked_by"].startswith("api:trader-bob (") and seen["ack_note"] == "seen: losing streak on EURUSD"
             unacked = c.get(f"{API}/alerts", headers={"X-API-Key": viewer}, params={"unacked": True}).json()["items"]
             assert alert not in {a["alert_id"] for a in unacked}
+            # the same from the command line: `octet desk alerts` lists those standing, --all the acknowledged too
+            def desk_cli(*args: str) -> subprocess.CompletedProcess[str]:
+                return subprocess.run([*cli, "desk", *args, "--config", str(config)], env=env, capture_output=True,
+                                      text=True, timeout=90, cwd=ROOT)
+            listed = desk_cli("alerts")
+            assert listed.returncode == 0 and f"{alert} " not in listed.stdout, listed.stdout + listed.stderr
+            every = desk_cli("alerts", "--all")
+            assert f"{alert}  " in every.stdout and "acknowledged by api:trader-bob (" in every.stdout \
+                and "seen: losing streak on EURUSD" in every.stdout, every.stdout + every.stderr
+            bad = desk_cli("ack", "notice-1", "-r", "x")
+            assert bad.returncode == 2 and "not an alert id" in bad.stderr + bad.stdout, bad.stdout + bad.stderr
+            missing = desk_cli("ack", "breaker-999999999", "-r", "x")
+            assert missing.returncode == 2 and "no alert breaker-999999999" in missing.stderr + missing.stdout
+            again = desk_cli("ack", alert, "-r", "seen again", "--who", "carol")
+            assert again.returncode == 0 and f"acknowledged {alert} (asked by carol (" in again.stdout, \
+                again.stdout + again.stderr
             desk = c.get(f"{API}/desk", headers={"X-API-Key": viewer}).json()
             assert desk["running"] is True and desk["run_id"] == meta["run_id"]
             refused = c.post(f"{API}/desk/halt", headers={"X-API-Key": viewer}, json={"account": acc, "reason": "x"})

@@ -1,0 +1,162 @@
+"use client";
+
+import { useCallback, useEffect, useRef, useState } from "react";
+import { api, ApiError, may, query, type Alert, type Page, type Session } from "@/lib/api";
+import { when } from "@/lib/format";
+
+const SHOWN = 200; // the first page: more than that standing is said, not listed
+
+const TRIGGER: Record<string, string> = {
+  inactivity: "inactivity rule",
+  news_calendar: "news calendar",
+  market_closures: "market closures",
+};
+
+/** The desk's alerts not yet acknowledged (GET /alerts?unacked=true): each breaker that opened and each alert
+ * ahead of a firm's deadline, oldest first. A trader or an admin acknowledges one with a note, recorded in the
+ * audit trail with their name; a viewer only reads them. */
+export function Alerts({ s, run, running }: { s: Session; run: string | null; running: boolean }) {
+  const [page, setPage] = useState<Page<Alert> | null>(null);
+  const [error, setError] = useState<string>("");
+  const [chosen, setChosen] = useState<Alert | null>(null);
+  const [note, setNote] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [result, setResult] = useState<string>("");
+  const dialog = useRef<HTMLDialogElement>(null);
+  const mayAck = may(s, "trader");
+
+  const load = useCallback(async () => {
+    if (!run) return; // no desk has run on this gateway's data: nothing to list
+    try {
+      setPage(await api<Page<Alert>>(`/alerts${query({ run, unacked: "true", limit: SHOWN })}`));
+      setError("");
+    } catch (e) {
+      setError(e instanceof ApiError ? `${e.title}: ${e.detail}` : String(e));
+    }
+  }, [run]);
+  useEffect(() => {
+    void load();
+    const t = setInterval(() => void load(), 5000);
+    return () => clearInterval(t);
+  }, [load]);
+
+  const ask = (a: Alert) => {
+    setChosen(a);
+    setNote("");
+    setResult("");
+    dialog.current?.showModal();
+  };
+  const confirm = async () => {
+    if (!chosen) return;
+    setBusy(true);
+    try {
+      const r = await api<{ request_id: string; outcome: string | null }>(
+        `/alerts/${encodeURIComponent(chosen.alert_id)}/ack`,
+        { note: note.replace(/\s+/g, " ").trim(), wait_seconds: 10 }, // one line: the API refuses control characters
+      );
+      setResult(r.outcome ?? `asked (request ${r.request_id}); the desk has not answered yet`);
+      dialog.current?.close();
+      await load();
+    } catch (e) {
+      setResult(e instanceof ApiError ? `${e.title}: ${e.detail}` : String(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const items = page?.items ?? [];
+  if (!run || (!error && !result && items.length === 0)) return null; // nothing stands: no panel
+  return (
+    <section className="card" aria-labelledby="alerts-title" data-testid="alerts" style={{ marginTop: 12 }}>
+      <h2 id="alerts-title">
+        Alerts to acknowledge{page ? ` (${items.length}${page.next_cursor ? "+" : ""})` : ""}
+      </h2>
+      {error && (
+        <p className="problem" role="alert">
+          {error}
+        </p>
+      )}
+      {result && (
+        <p role="status" data-testid="ack-result">
+          {result}
+        </p>
+      )}
+      {items.length > 0 && (
+        <div className="scroll">
+          <table>
+            <caption className="muted" style={{ textAlign: "left" }}>
+              oldest first, in the desk&apos;s run {page?.run_id}; acknowledging one records who saw it and the note, and changes
+              nothing of the desk
+            </caption>
+            <thead>
+              <tr>
+                <th scope="col">raised (market time)</th>
+                <th scope="col">kind</th>
+                <th scope="col">where</th>
+                <th scope="col">what</th>
+                <th scope="col">what to do</th>
+                <th scope="col">due</th>
+                {mayAck && <th scope="col">acknowledge</th>}
+              </tr>
+            </thead>
+            <tbody>
+              {items.map((a) => (
+                <tr key={a.alert_id} data-testid="alert-row" data-alert={a.alert_id}>
+                  <td>{when(a.ts_ns)}</td>
+                  <td>
+                    <span className={`pill ${a.kind === "breaker" ? "bad" : "warn"}`}>
+                      {a.kind === "breaker" ? `${a.tier} breaker` : "warning"}
+                    </span>
+                  </td>
+                  <td>{a.accounts && a.accounts.length ? a.accounts.join(", ") : a.scope}</td>
+                  <td>{TRIGGER[a.trigger] ?? a.trigger}</td>
+                  <td style={{ whiteSpace: "normal", minWidth: "24ch" }}>{a.action}</td>
+                  <td>{a.due_ns ? when(a.due_ns) : "–"}</td>
+                  {mayAck && (
+                    <td>
+                      <button type="button" disabled={!running} onClick={() => ask(a)}
+                              aria-label={`Acknowledge ${a.alert_id}`}
+                              title={running ? undefined : "no desk is running to record it"}>
+                        Acknowledge
+                      </button>
+                    </td>
+                  )}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {page?.next_cursor && (
+        <p className="muted">
+          More than {SHOWN} stand: GET /api/v1/alerts?unacked=true lists them all, a page at a time.
+        </p>
+      )}
+      <dialog ref={dialog} aria-labelledby="ack-title">
+        <form
+          method="dialog"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void confirm();
+          }}
+        >
+          <h2 id="ack-title">Acknowledge {chosen?.alert_id}?</h2>
+          <p>{chosen ? `${TRIGGER[chosen.trigger] ?? chosen.trigger}: ${chosen.action}` : ""}</p>
+          <p className="muted">It is recorded in the audit trail with your name and the note; nothing of the desk changes.</p>
+          <label>
+            What you saw or did (recorded with your name)
+            <textarea value={note} onChange={(e) => setNote(e.target.value)} required maxLength={500} rows={2} />
+          </label>
+          <div className="bar" style={{ marginTop: 10 }}>
+            <button type="submit" className="primary" disabled={busy || !note.trim()}>
+              {busy ? "Asking the desk…" : "Yes, acknowledge"}
+            </button>
+            <button type="button" onClick={() => dialog.current?.close()}>
+              Cancel
+            </button>
+          </div>
+        </form>
+      </dialog>
+    </section>
+  );
+}
