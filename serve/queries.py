@@ -68,6 +68,9 @@ def decode_cursor(cursor: str, types: tuple[type, ...]) -> list[Any]:
     return key
 
 
+ACK_BATCH = 500  # alerts read at a time while walking past those acknowledged (``Reader.alerts``)
+
+
 class Reader:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -266,13 +269,17 @@ class Reader:
             if pay.get("action") == "ack" and str(pay.get("outcome", "")).startswith("acknowledged"):
                 acks.setdefault(str(pay.get("alert_id")), {"acked_by": pay.get("who"), "acked_ns": rec["ts_ns"],
                                                            "ack_note": pay.get("reason")})
+        # those acknowledged are walked past in batches of at least ACK_BATCH, whatever ``limit`` (a query per
+        # acknowledged alert otherwise); a full page looks ahead for one more left to give before it promises more
+        batch = max(limit, ACK_BATCH) if unacked else limit
         items: list[dict[str, Any]] = []
+        mark: str | None = None  # the cursor after the page's last item, once the page is full
         while True:
             breakers = self._all(select(b).where(b.c.run_id == run_id, b.c.to_state == "open", b.c.id > last_breaker)
-                                 .order_by(b.c.id).limit(limit + 1))
+                                 .order_by(b.c.id).limit(batch + 1))
             warnings = self._all(select(a.c.seq, a.c.ts_ns, a.c.account_id, a.c.payload)
                                  .where(a.c.run_id == run_id, a.c.kind == "warning", a.c.seq > last_warning)
-                                 .order_by(a.c.seq).limit(limit + 1))
+                                 .order_by(a.c.seq).limit(batch + 1))
             merged: list[tuple[int, int, int, dict[str, Any]]] = []  # (ts_ns, breaker first, id, item)
             for r in breakers:
                 merged.append((r["ts_ns"], 0, r["id"], {
@@ -286,20 +293,24 @@ class Reader:
                     "trigger": str(pay.get("rule", "")), "action": str(pay.get("text", "")),
                     "due_ns": pay.get("due_ns"), "accounts": pay.get("accounts") or None}))
             merged.sort(key=lambda m: m[:3])
-            # the first ``limit`` merged are the run's next ones in order: each source gave one more than that
-            for n, (_, source, ident, item) in enumerate(merged[:limit]):
+            # the first ``batch`` merged are the run's next ones in order: each source gave one more than that
+            for _, source, ident, item in merged[:batch]:
+                if unacked and item["alert_id"] in acks:
+                    pass
+                elif mark is not None:  # one more to give after a full page
+                    return items, mark
+                else:
+                    items.append({**item, **(acks.get(item["alert_id"]) or {})})
                 if source == 0:
                     last_breaker = ident
                 else:
                     last_warning = ident
-                if unacked and item["alert_id"] in acks:
-                    continue
-                items.append({**item, **(acks.get(item["alert_id"]) or {})})
-                if len(items) == limit:
-                    more = n + 1 < len(merged)
-                    return items, (encode_cursor(last_breaker, last_warning) if more else None)
-            if len(merged) <= limit:
+                if mark is None and len(items) == limit:
+                    mark = encode_cursor(last_breaker, last_warning)
+            if len(merged) <= batch:
                 return items, None
+            if mark is not None and not unacked:  # every one is given: one more is there
+                return items, mark
 
     def alert_exists(self, alert_id: str, run_id: str | None) -> bool:
         """Whether ``alert_id`` is an alert of ``run_id`` (the desk's run, which records the acknowledgement;

@@ -276,8 +276,8 @@ def _ms(value: object, none: str) -> str:
 
 
 def _control(config: Path, action: str, account: str, reason: str, who: str | None, wait: float = 30.0,
-             **extra: str) -> None:
-    _text("--reason", reason)
+             reason_option: str = "--reason", **extra: str) -> None:
+    _text(reason_option, reason)
     _text("--who", who)
     _text("--account", account)
     files = _files(config)
@@ -359,16 +359,20 @@ def alerts(config: ConfigOpt = Path("octet.yaml"),
     if not items:
         console.print(f"no alert {'' if every else 'to acknowledge '}in the desk's run {run_id}", markup=False)
         return
-    for a in items:
+    for a in items:  # what was recorded, shown as text: a control character (a terminal's escape) as "?"
         due = f" (due {_utc(a['due_ns'])})" if a.get("due_ns") else ""
-        where = ", ".join(a["accounts"]) if a.get("accounts") else a["scope"]
-        kind = f"{a['tier']} breaker" if a["kind"] == "breaker" else "warning"
-        acked = (f"\n    acknowledged by {a['acked_by']} at {_utc(a['acked_ns'])}: {a.get('ack_note') or ''}"
+        where = _shown(", ".join(a["accounts"]) if a.get("accounts") else a["scope"])
+        kind = f"{_shown(a['tier'])} breaker" if a["kind"] == "breaker" else "warning"
+        acked = (f"\n    acknowledged by {_shown(a['acked_by'])} at {_utc(a['acked_ns'])}: {_shown(a.get('ack_note'))}"
                  if a.get("acked_by") else "")
-        console.print(f"{a['alert_id']}  {_utc(a['ts_ns'])}  {kind}  {where}  {a['trigger']}{due}\n    {a['action']}"
-                      + acked, markup=False, soft_wrap=True, highlight=False)
+        console.print(f"{a['alert_id']}  {_utc(a['ts_ns'])}  {kind}  {where}  {_shown(a['trigger'])}{due}\n    "
+                      f"{_shown(a['action'])}" + acked, markup=False, soft_wrap=True, highlight=False)
     if more:
         console.print(f"more than {limit} stand: --limit shows more (GET /alerts pages through them all)", markup=False)
+
+
+def _shown(text: object) -> str:
+    return "".join(c if c.isprintable() else "?" for c in str(text or ""))
 
 
 def _utc(ns: object) -> str:
@@ -378,8 +382,8 @@ def _utc(ns: object) -> str:
 
 
 @desk.command()
-def ack(alert: Annotated[str, typer.Argument(help="The alert's id, as `octet desk alerts` lists it: breaker-<n> or "
-                                                 "warning-<n>.")],
+def ack(alert: Annotated[str, typer.Argument(help="The alert's id, as `octet desk alerts` lists it: breaker-N or "
+                                                 "warning-N.")],
         config: ConfigOpt = Path("octet.yaml"),
         note: Annotated[str, typer.Option("--note", "-r", help="What you saw or did (recorded in the audit trail).")]
         = "",
@@ -389,9 +393,11 @@ def ack(alert: Annotated[str, typer.Argument(help="The alert's id, as `octet des
     from serve.queries import Reader
 
     if not ALERT_ID.fullmatch(alert):
-        raise fail(f"{alert[:60]!r} is not an alert id: breaker-<n> or warning-<n>, as `octet desk alerts` lists them")
+        raise fail(f"{alert[:60]!r} is not an alert id: breaker-N or warning-N, as `octet desk alerts` lists them")
     if not note.strip():
         raise fail("--note: say what you saw or did (recorded in the audit trail)")
+    _text("--note", note)
+    _text("--who", who)
     files = _files(config)
     run_id = _desk_run(files)
     store = store_of(config, None, must_exist=True)
@@ -401,4 +407,4 @@ def ack(alert: Annotated[str, typer.Argument(help="The alert's id, as `octet des
         store.close()
     if not known:
         raise fail(f"no alert {alert} in the desk's run {run_id}: `octet desk alerts` lists them")
-    _control(config, "ack", "", note, who, alert=alert)
+    _control(config, "ack", "", note, who, reason_option="--note", alert=alert)

@@ -1,6 +1,7 @@
 "use client";
 
 import { useCallback, useEffect, useRef, useState } from "react";
+import { AskDialog, oneLine } from "@/components/AskDialog";
 import { api, ApiError, may, query, type Alert, type Page, type Session } from "@/lib/api";
 import { when } from "@/lib/format";
 
@@ -52,7 +53,7 @@ export function Alerts({ s, run, running }: { s: Session; run: string | null; ru
     try {
       const r = await api<{ request_id: string; outcome: string | null }>(
         `/alerts/${encodeURIComponent(chosen.alert_id)}/ack`,
-        { note: note.replace(/\s+/g, " ").trim(), wait_seconds: 10 }, // one line: the API refuses control characters
+        { note: oneLine(note), wait_seconds: 10 },
       );
       setResult(r.outcome ?? `asked (request ${r.request_id}); the desk has not answered yet`);
       dialog.current?.close();
@@ -65,7 +66,8 @@ export function Alerts({ s, run, running }: { s: Session; run: string | null; ru
   };
 
   const items = page?.items ?? [];
-  if (!run || (!error && !result && items.length === 0)) return null; // nothing stands: no panel
+  // nothing stands: no panel (kept while its dialog is open: someone else's acknowledgement must not drop a note typed)
+  if (!run || (!error && !result && items.length === 0 && !dialog.current?.open)) return null;
   return (
     <section className="card" aria-labelledby="alerts-title" data-testid="alerts" style={{ marginTop: 12 }}>
       <h2 id="alerts-title">
@@ -132,31 +134,19 @@ export function Alerts({ s, run, running }: { s: Session; run: string | null; ru
           More than {SHOWN} stand: GET /api/v1/alerts?unacked=true lists them all, a page at a time.
         </p>
       )}
-      <dialog ref={dialog} aria-labelledby="ack-title">
-        <form
-          method="dialog"
-          onSubmit={(e) => {
-            e.preventDefault();
-            void confirm();
-          }}
-        >
-          <h2 id="ack-title">Acknowledge {chosen?.alert_id}?</h2>
-          <p>{chosen ? `${TRIGGER[chosen.trigger] ?? chosen.trigger}: ${chosen.action}` : ""}</p>
-          <p className="muted">It is recorded in the audit trail with your name and the note; nothing of the desk changes.</p>
-          <label>
-            What you saw or did (recorded with your name)
-            <textarea value={note} onChange={(e) => setNote(e.target.value)} required maxLength={500} rows={2} />
-          </label>
-          <div className="bar" style={{ marginTop: 10 }}>
-            <button type="submit" className="primary" disabled={busy || !note.trim()}>
-              {busy ? "Asking the desk…" : "Yes, acknowledge"}
-            </button>
-            <button type="button" onClick={() => dialog.current?.close()}>
-              Cancel
-            </button>
-          </div>
-        </form>
-      </dialog>
+      <AskDialog
+        dialog={dialog}
+        title={`Acknowledge ${chosen?.alert_id ?? ""}?`}
+        label="What you saw or did (recorded with your name)"
+        text={note}
+        setText={setNote}
+        busy={busy}
+        yes="Yes, acknowledge"
+        onConfirm={() => void confirm()}
+      >
+        <p>{chosen ? `${TRIGGER[chosen.trigger] ?? chosen.trigger}: ${chosen.action}` : ""}</p>
+        <p className="muted">It is recorded in the audit trail with your name and the note; nothing of the desk changes.</p>
+      </AskDialog>
     </section>
   );
 }

@@ -1,6 +1,7 @@
 "use client";
 
 import { useRef, useState } from "react";
+import { AskDialog, oneLine } from "@/components/AskDialog";
 import { api, ApiError } from "@/lib/api";
 
 const EFFECT: Record<string, string> = {
@@ -30,8 +31,7 @@ export function KillSwitch({ running, onDone }: { running: boolean; onDone: () =
   const confirm = async () => {
     setBusy(true);
     try {
-      // one line: the API refuses control characters, and a line break typed in the box is one
-      const r = await api<Answer>(`/desk/${action}`, { reason: reason.replace(/\s+/g, " ").trim(), wait_seconds: 10 });
+      const r = await api<Answer>(`/desk/${action}`, { reason: oneLine(reason), wait_seconds: 10 });
       setResult(r.outcome ?? `asked (request ${r.request_id}); the desk has not answered yet`);
       dialog.current?.close();
       onDone();
@@ -61,30 +61,19 @@ export function KillSwitch({ running, onDone }: { running: boolean; onDone: () =
           {result}
         </p>
       )}
-      <dialog ref={dialog} aria-labelledby="confirm-title">
-        <form
-          method="dialog"
-          onSubmit={(e) => {
-            e.preventDefault();
-            void confirm();
-          }}
-        >
-          <h2 id="confirm-title">{action === "resume" ? "Resume the desk?" : action === "halt" ? "Halt the desk?" : "Flatten every account?"}</h2>
-          <p>{EFFECT[action]}</p>
-          <label>
-            Why (recorded in the audit trail with your name)
-            <textarea value={reason} onChange={(e) => setReason(e.target.value)} required maxLength={500} rows={2} />
-          </label>
-          <div className="bar" style={{ marginTop: 10 }}>
-            <button type="submit" className={action === "resume" ? "primary" : "danger"} disabled={busy || !reason.trim()}>
-              {busy ? "Asking the desk…" : `Yes, ${action}`}
-            </button>
-            <button type="button" onClick={() => dialog.current?.close()}>
-              Cancel
-            </button>
-          </div>
-        </form>
-      </dialog>
+      <AskDialog
+        dialog={dialog}
+        title={action === "resume" ? "Resume the desk?" : action === "halt" ? "Halt the desk?" : "Flatten every account?"}
+        label="Why (recorded in the audit trail with your name)"
+        text={reason}
+        setText={setReason}
+        busy={busy}
+        yes={`Yes, ${action}`}
+        danger={action !== "resume"}
+        onConfirm={() => void confirm()}
+      >
+        <p>{EFFECT[action]}</p>
+      </AskDialog>
     </section>
   );
 }

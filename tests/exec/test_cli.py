@@ -209,7 +209,8 @@ def test_the_desk_commands_say_in_one_line_when_no_desk_runs_and_refuse_a_bad_fe
                              (["alerts"], 2, "no desk has run here: start one"),
                              (["ack", "warning-1", "-r", "seen"], 2, "no desk has run here: start one"),
                              (["ack", "warning-01", "-r", "seen"], 2, "'warning-01' is not an alert id"),
-                             (["ack", "breaker-1"], 2, "--note: say what you saw or did")):
+                             (["ack", "breaker-1"], 2, "--note: say what you saw or did"),
+                             (["ack", "breaker-1", "-r", "two\nlines"], 2, "--note: a line break")):
         out = octet("desk", *args, "--config", str(config))
         assert out.returncode == code and says in out.stderr and "Traceback" not in out.stdout + out.stderr, out
     status = octet("desk", "status", "--config", str(config))

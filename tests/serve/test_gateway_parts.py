@@ -555,6 +555,35 @@ def test_a_port_another_server_listens_on_is_refused_even_when_it_shares_ports()
         check_port("no-such-host.invalid", port)
 
 
+def test_alerts_not_acknowledged_walk_past_the_acknowledged_in_batches_and_promise_more_only_when_one_stands(
+        tmp_path: Path) -> None:
+    """1,200 warnings acknowledged, then one not, then one acknowledged: a page of one costs a few queries, not one per
+    acknowledged warning (a viewer could make a request run for seconds), and gives no cursor once none is left."""
+    from sqlalchemy import event
+
+    from cluster.storage import audit
+    from cluster.storage.audit import Entry
+    from cluster.storage.models import Run
+    from serve.queries import Reader
+
+    store = SessionStore.sqlite(tmp_path)
+    with store.engine.begin() as conn:
+        conn.execute(Run.__table__.insert().values(run_id="ra", started_ns=0, status="done", settings={}, summary=None,
+                                                   recorded_ns=1))
+        audit.append(conn, "ra", [Entry("warning", ts, {"rule": "inactivity", "text": f"w{ts}"}) for ts in range(1, 1203)])
+        seqs = [r.seq for r in conn.execute(audit.audit.select().where(audit.audit.c.kind == "warning")
+                                            .order_by(audit.audit.c.seq))]
+        audit.append(conn, "ra", [Entry("operator", 2000, {"action": "ack", "outcome": f"acknowledged warning-{seq}",
+                                                           "alert_id": f"warning-{seq}", "who": "w", "reason": "r"})
+                                  for i, seq in enumerate(seqs) if i != 1200])
+    statements = []
+    event.listen(store.engine, "before_cursor_execute", lambda *args: statements.append(1))
+    items, cursor = Reader(store.engine).alerts("ra", True, 1, None)
+    assert [i["action"] for i in items] == ["w1201"] and cursor is None, (items, cursor)
+    assert len(statements) < 20, f"{len(statements)} queries for a page of one"
+    store.close()
+
+
 def test_alerts_merge_breakers_and_deadline_warnings_by_time_and_page_through_both_whole(tmp_path: Path) -> None:
     from sqlalchemy import func, select
     from starlette.testclient import TestClient
