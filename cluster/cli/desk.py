@@ -17,7 +17,6 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -245,7 +244,7 @@ def status(config: ConfigOpt = Path("octet.yaml"),
         idle = ""
         if a.get("idle_deadline_ns"):  # the firm closes the account if no trade is entered by then
             left = (int(a["idle_deadline_ns"]) - int(st.get("market_time_ns") or 0)) / 86_400e9
-            by = f"{datetime.fromtimestamp(int(a['idle_deadline_ns']) / 1e9, UTC):%Y-%m-%d %H:%M} UTC"
+            by = _utc(int(a["idle_deadline_ns"]))
             idle = (f" · [red]no trade entered by {by}: past the firm's inactivity rule[/red]" if left <= 0 else
                     f" · {'[yellow]' if left < 2 else ''}enter a trade by {by} "
                     f"(the firm's inactivity rule: {left:.1f} days left){'[/yellow]' if left < 2 else ''}")
@@ -376,9 +375,9 @@ def _shown(text: object) -> str:
 
 
 def _utc(ns: object) -> str:
-    if not isinstance(ns, int) or ns <= 0:
-        return "-"
-    return datetime.fromtimestamp(ns / 1e9, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    from trading.market import utc_text
+
+    return utc_text(ns) if isinstance(ns, int) and ns > 0 else "-"
 
 
 @desk.command()

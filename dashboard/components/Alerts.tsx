@@ -1,8 +1,8 @@
 "use client";
 
-import { useCallback, useEffect, useRef, useState } from "react";
-import { AskDialog, oneLine } from "@/components/AskDialog";
-import { api, ApiError, may, query, type Alert, type Page, type Session } from "@/lib/api";
+import { useCallback, useEffect, useState } from "react";
+import { AskDialog, problemText, useAsk } from "@/components/AskDialog";
+import { api, may, query, type Alert, type Page, type Session } from "@/lib/api";
 import { when } from "@/lib/format";
 
 const SHOWN = 200; // the first page: more than that standing is said, not listed
@@ -20,10 +20,7 @@ export function Alerts({ s, run, running }: { s: Session; run: string | null; ru
   const [page, setPage] = useState<Page<Alert> | null>(null);
   const [error, setError] = useState<string>("");
   const [chosen, setChosen] = useState<Alert | null>(null);
-  const [note, setNote] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [result, setResult] = useState<string>("");
-  const dialog = useRef<HTMLDialogElement>(null);
+  const ask = useAsk();
   const mayAck = may(s, "trader");
 
   const load = useCallback(async () => {
@@ -32,7 +29,7 @@ export function Alerts({ s, run, running }: { s: Session; run: string | null; ru
       setPage(await api<Page<Alert>>(`/alerts${query({ run, unacked: "true", limit: SHOWN })}`));
       setError("");
     } catch (e) {
-      setError(e instanceof ApiError ? `${e.title}: ${e.detail}` : String(e));
+      setError(problemText(e));
     }
   }, [run]);
   useEffect(() => {
@@ -41,33 +38,15 @@ export function Alerts({ s, run, running }: { s: Session; run: string | null; ru
     return () => clearInterval(t);
   }, [load]);
 
-  const ask = (a: Alert) => {
+  const choose = (a: Alert) => {
     setChosen(a);
-    setNote("");
-    setResult("");
-    dialog.current?.showModal();
+    ask.open();
   };
-  const confirm = async () => {
-    if (!chosen) return;
-    setBusy(true);
-    try {
-      const r = await api<{ request_id: string; outcome: string | null }>(
-        `/alerts/${encodeURIComponent(chosen.alert_id)}/ack`,
-        { note: oneLine(note), wait_seconds: 10 },
-      );
-      setResult(r.outcome ?? `asked (request ${r.request_id}); the desk has not answered yet`);
-      dialog.current?.close();
-      await load();
-    } catch (e) {
-      setResult(e instanceof ApiError ? `${e.title}: ${e.detail}` : String(e));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const confirm = () => (chosen ? ask.send(`/alerts/${encodeURIComponent(chosen.alert_id)}/ack`, "note", load) : undefined);
 
   const items = page?.items ?? [];
   // nothing stands: no panel (kept while its dialog is open: someone else's acknowledgement must not drop a note typed)
-  if (!run || (!error && !result && items.length === 0 && !dialog.current?.open)) return null;
+  if (!run || (!error && !ask.result && items.length === 0 && !ask.dialog.current?.open)) return null;
   return (
     <section className="card" aria-labelledby="alerts-title" data-testid="alerts" style={{ marginTop: 12 }}>
       <h2 id="alerts-title">
@@ -78,9 +57,9 @@ export function Alerts({ s, run, running }: { s: Session; run: string | null; ru
           {error}
         </p>
       )}
-      {result && (
+      {ask.result && (
         <p role="status" data-testid="ack-result">
-          {result}
+          {ask.result}
         </p>
       )}
       {items.length > 0 && (
@@ -116,7 +95,7 @@ export function Alerts({ s, run, running }: { s: Session; run: string | null; ru
                   <td>{a.due_ns ? when(a.due_ns) : "–"}</td>
                   {mayAck && (
                     <td>
-                      <button type="button" disabled={!running} onClick={() => ask(a)}
+                      <button type="button" disabled={!running} onClick={() => choose(a)}
                               aria-label={`Acknowledge ${a.alert_id}`}
                               title={running ? undefined : "no desk is running to record it"}>
                         Acknowledge
@@ -135,12 +114,9 @@ export function Alerts({ s, run, running }: { s: Session; run: string | null; ru
         </p>
       )}
       <AskDialog
-        dialog={dialog}
+        ask={ask}
         title={`Acknowledge ${chosen?.alert_id ?? ""}?`}
         label="What you saw or did (recorded with your name)"
-        text={note}
-        setText={setNote}
-        busy={busy}
         yes="Yes, acknowledge"
         onConfirm={() => void confirm()}
       >

@@ -1,6 +1,7 @@
 "use client";
 
-import { useId, type ReactNode, type RefObject } from "react";
+import { useId, useRef, useState, type ReactNode } from "react";
+import { api, ApiError } from "@/lib/api";
 
 // what the API refuses in a reason or a note (serve/schemas.py TEXT): control characters, line and paragraph
 // separators, and the bidirectional overrides that could make a record read otherwise than it is
@@ -12,31 +13,59 @@ export function oneLine(text: string): string {
   return text.replace(REFUSED, " ").replace(/\s+/g, " ").trim();
 }
 
+/** A problem the API answered (or any other failure), as one line to show. */
+export function problemText(e: unknown): string {
+  return e instanceof ApiError ? `${e.title}: ${e.detail}` : String(e);
+}
+
+/** A request to the desk behind a dialog that asks why (``AskDialog``): ``open`` shows it with an empty text, ``send``
+ * POSTs the text as one line under ``field`` and shows the desk's answer, or why it was refused, as ``result``. */
+export function useAsk() {
+  const dialog = useRef<HTMLDialogElement>(null);
+  const [text, setText] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [result, setResult] = useState("");
+  const open = () => {
+    setText("");
+    setResult("");
+    dialog.current?.showModal();
+  };
+  const send = async (path: string, field: "reason" | "note", then: () => unknown) => {
+    setBusy(true);
+    try {
+      const r = await api<{ request_id: string; outcome: string | null }>(path, { [field]: oneLine(text), wait_seconds: 10 });
+      setResult(r.outcome ?? `asked (request ${r.request_id}); the desk has not answered yet`);
+      dialog.current?.close();
+      await then();
+    } catch (e) {
+      setResult(problemText(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { dialog, text, setText, busy, result, open, send };
+}
+
 /** A confirmation that asks why before an action is sent to the desk (recorded in the audit trail with the name
  * of who asked): the kill switch's actions, an alert's acknowledgement. */
 export function AskDialog({
-  dialog,
+  ask,
   title,
   children,
   label,
-  text,
-  setText,
-  busy,
   yes,
   danger = false,
   onConfirm,
 }: {
-  dialog: RefObject<HTMLDialogElement | null>;
+  ask: ReturnType<typeof useAsk>;
   title: string;
   children: ReactNode; // what the action does, before it is sent
   label: string;
-  text: string;
-  setText: (text: string) => void;
-  busy: boolean;
   yes: string;
   danger?: boolean;
   onConfirm: () => void;
 }) {
+  const { dialog, text, setText, busy } = ask;
   const id = useId();
   return (
     <dialog ref={dialog} aria-labelledby={id}>
