@@ -152,7 +152,7 @@ desk-stop: setup
 	$(VENV)/bin/octet desk stop
 
 test: setup services-deps haproxy-deps browser-deps dashboard test-rust
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q --durations=25
 
 test-rust:
 	cd rust_exec && $(CARGO) test --release --locked --quiet

@@ -26,11 +26,10 @@ import bisect
 import csv
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from trading.errors import InvalidValue
-from trading.market import Spans, datetime_to_ts, next_weekend_close_ns
+from trading.market import Spans, iso_to_ts, next_weekend_close_ns
 from trading.textfile import open_regular
 
 COLUMNS = ("start_utc", "end_utc", "symbols", "title")
@@ -149,19 +148,8 @@ class MarketClosures:
         return cls(out, str(path))
 
 
-FIRST_YEAR, LAST_YEAR = 1971, 2200  # market time is worked out in int64 nanoseconds (to 2262)
-
-
-def _moment(text: str) -> int:
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    if not FIRST_YEAR <= moment.astimezone(UTC).year <= LAST_YEAR:
-        raise ValueError(f"{text}: a year from {FIRST_YEAR} to {LAST_YEAR}")
-    return datetime_to_ts(moment)
-
-
 def _closure(row: dict[str, str], line: int = 0) -> MarketClosure:
-    start, end = _moment(row["start_utc"]), _moment(row["end_utc"])
+    start, end = iso_to_ts(row["start_utc"]), iso_to_ts(row["end_utc"])
     if end <= start:
         raise ValueError("it ends at or before its start")
     names = row["symbols"].split()

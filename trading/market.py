@@ -126,6 +126,20 @@ def ts_to_datetime(ts_ns: int) -> datetime:
     return datetime.fromtimestamp(seconds, tz=UTC) + timedelta(microseconds=ns // 1000)
 
 
+FIRST_YEAR, LAST_YEAR = 1971, 2200  # market time is worked out in int64 nanoseconds (to 2262)
+
+
+def iso_to_ts(text: str) -> int:
+    """An instant as the files operators give write it (a news calendar, market closures, a backtest's trades): ISO
+    8601 with an offset or a trailing ``Z``, or with neither, which is UTC (the columns are named ``..._utc``), in
+    ns. ValueError when it is not one, or its year is not from FIRST_YEAR to LAST_YEAR."""
+    moment = datetime.fromisoformat(text.strip())
+    moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    if not FIRST_YEAR <= moment.astimezone(UTC).year <= LAST_YEAR:
+        raise ValueError(f"{text.strip()}: a year from {FIRST_YEAR} to {LAST_YEAR}")
+    return datetime_to_ts(moment)
+
+
 def utc_text(ts_ns: int) -> str:
     """An instant as operators read it in alerts and notes: ``2026-12-13 00:00 UTC``."""
     return f"{ts_to_datetime(ts_ns):%Y-%m-%d %H:%M} UTC"

@@ -37,7 +37,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from trading.errors import InvalidValue
-from trading.market import datetime_to_ts, ts_to_datetime
+from trading.market import datetime_to_ts, iso_to_ts, ts_to_datetime
 from trading.textfile import open_regular, open_regular_bytes
 
 IMPACTS = ("high", "medium", "low", "holiday")
@@ -284,17 +284,13 @@ def _read_rows(path: Path, reader: csv.DictReader[str], tz: str | None) -> Calen
 def _event(layout: str, row: dict[str, str], zone: ZoneInfo | None) -> NewsEvent | str:
     """The row's event, or why it is skipped."""
     if layout == "octet":
-        moment = datetime.fromisoformat(row["time_utc"].replace("Z", "+00:00"))
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        currency, ts = row["currency"].upper(), datetime_to_ts(moment)
+        currency, ts = row["currency"].upper(), iso_to_ts(row["time_utc"])
         title, impact = row["title"], impact_of(row.get("impact") or "high")
     elif layout == "forexfactory":
         currency, when, clock = row["country"].upper(), row["date"], row["time"]
         title, impact = row["title"], impact_of(row["impact"])
         if "t" in when.lower() and re.search(r"[+-]\d{2}:?\d{2}$|z$", when, re.IGNORECASE):  # ISO with its offset
-            moment = datetime.fromisoformat(when.replace("Z", "+00:00"))
-            ts = datetime_to_ts(moment)
+            ts = iso_to_ts(when)
         else:
             if clock.lower() in _NO_TIME:
                 return f"no time ({clock or 'blank'})"

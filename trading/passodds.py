@@ -40,14 +40,14 @@ import csv
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
 
 from trading.errors import InvalidValue
 from trading.ledger import ClosedTrade
-from trading.market import NS_PER_S
+from trading.market import NS_PER_S, iso_to_ts
 from trading.rules import Breach, FirmRules, MaxLossKind, PercentOf
 from trading.textfile import open_regular
 
@@ -574,15 +574,11 @@ def read_trades_csv(path: Path) -> list[tuple[int, float]]:
                 for row in reader:
                     n = reader.reader.line_num
                     try:
-                        moment = datetime.fromisoformat((row["closed_utc"] or "").replace("Z", "+00:00"))
-                        if moment.tzinfo is None:  # the column's name is its zone (octet report writes none)
-                            moment = moment.replace(tzinfo=UTC)
-                        if not 1970 <= moment.year <= 2999:
-                            raise ValueError("a time out of range")
+                        closed = iso_to_ts(row["closed_utc"] or "")  # no zone (octet report writes none): UTC, as named
                         r = float(row["r_multiple"] or "")
                         if not math.isfinite(r):
                             raise ValueError("r_multiple is not a finite number")
-                        out.append((int(moment.timestamp() * NS_PER_S), r))
+                        out.append((closed, r))
                     except (ValueError, TypeError, OverflowError) as exc:
                         raise InvalidValue(f"{path}:{n}", row.get("closed_utc"),
                                            f"not a closed trade ({exc})") from None

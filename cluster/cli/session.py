@@ -456,16 +456,28 @@ def generate(out: Annotated[Path, typer.Argument(help="Output file, .csv or .par
     console.print(f"wrote {len(frame):,} ticks to {out}")
 
 
+AtOpt = Annotated[str | None, typer.Option(
+    "--at", help="Judge the files' coverage and the inactivity deadlines at this instant (ISO 8601; no zone: UTC) "
+                 "instead of now: a replay's first tick, to check settings for a backtest.")]
+
+
 @app.command("check-config")
-def check_config(config: ConfigOpt = Path("octet.yaml")) -> None:
-    """Validate the settings file and print what it defines."""
+def check_config(config: ConfigOpt = Path("octet.yaml"), at: AtOpt = None) -> None:
+    """Validate the settings file and print what it defines, with a warning for each file or deadline that would
+    stop an account's trading or end it from now (or --at) on."""
+    from trading.market import datetime_to_ts, iso_to_ts, ts_to_datetime
+
+    try:
+        when = ts_to_datetime(iso_to_ts(at)) if at is not None else datetime.now(UTC)
+    except ValueError as exc:
+        raise fail(f"--at {at!r}: not an instant ({exc}); give one as 2026-03-02T08:00:00Z") from None
     s = settings_or_exit(config)
+    from_when = "from now" if at is None else f"from {when:%Y-%m-%d %H:%M} UTC"
     console.print(f"{config}: ok — {len(s.instruments)} instruments, {len(s.accounts)} accounts "
                   f"({', '.join(f'{a.id} ({a.firm})' for a in s.accounts)})")
     closing = [(a.id, limit) for a in s.accounts if (limit := s.firm_rules(a).holding.max_break_minutes)]
     if closing:  # what the holding rule on market breaks has to go on, and until when
         from trading.closures import MarketClosures
-        from trading.market import ts_to_datetime
 
         path = s.agents.compliance.market_closures
         breaks = MarketClosures.from_csv(path) if path is not None else MarketClosures()
@@ -474,8 +486,8 @@ def check_config(config: ConfigOpt = Path("octet.yaml")) -> None:
         console.print(f"market closures: {len(breaks)} breaks in {path}"
                       + (f", the last ending {last:%Y-%m-%d %H:%M} UTC" if last else "")
                       + f"; closing before each break longer than their limit: {who}")
-        if last is None or last < datetime.now(UTC):
-            console.print("warning: no break is listed from now on, so the holding rule on market breaks has "
+        if last is None or last < when:
+            console.print(f"warning: no break is listed {from_when} on, so the holding rule on market breaks has "
                           "nothing to check: add the breaks your firm announces (agents.compliance.market_closures)")
     news_ruled = [a.id for a in s.accounts if s.firm_rules(a).news.active]
     if news_ruled:  # a firm's news rule cannot be checked past the calendar's last week: every order is vetoed
@@ -483,13 +495,16 @@ def check_config(config: ConfigOpt = Path("octet.yaml")) -> None:
 
         path = s.agents.compliance.news_calendar
         news = NewsCalendar.from_csv(path, s.agents.compliance.news_calendar_tz) if path is not None else NewsCalendar()
-        covered = max(news.weeks) + timedelta(days=6) if news.weeks else None  # the Saturday ending its last week
         console.print(f"news calendar: {path or 'none (agents.compliance.news_calendar)'} covers {news.coverage()}; "
                       "accounts with a news rule: "
                       f"{', '.join(news_ruled)}", highlight=False, markup=False)
-        if covered is None or covered < (datetime.now(UTC) + timedelta(days=7)).date():
-            when = f"covers nothing after {covered}: after it" if covered else "holds no event: then"
-            console.print(f"warning: the news calendar {when} every order of these accounts is vetoed (news_calendar), "
+        # the desk judges the calendar a week at a time (NewsCalendar.covers): the weeks from this one on, without a gap
+        covered = ts_to_datetime(news.covered_until(datetime_to_ts(when))).date() - timedelta(days=1)  # a Saturday
+        if not news.weeks or covered < (when + timedelta(days=7)).date():
+            state = ("holds no event: then" if not news.weeks else
+                     f"does not cover the week of {when:%Y-%m-%d}: in it" if covered < when.date() else
+                     f"covers nothing after {covered}: after it")
+            console.print(f"warning: the news calendar {state} every order of these accounts is vetoed (news_calendar), "
                           "and an account that enters no trade meets its firm's inactivity rule: load the next weeks' "
                           "export (octet data news FILE)", highlight=False, markup=False)
     for a in s.accounts:  # a scaling plan: the lots the account may hold together, by the profit its day began with
@@ -512,11 +527,12 @@ def check_config(config: ConfigOpt = Path("octet.yaml")) -> None:
         console.print(f"inactivity: {a.id} is closed by its firm after {_days(days)} without a trade entered: "
                       f"last trade {a.last_trade.astimezone(UTC):%Y-%m-%d %H:%M} UTC, so enter one by "
                       f"{ends:%Y-%m-%d %H:%M} UTC", highlight=False, markup=False)
-        if a.last_trade > datetime.now(UTC):
+        if a.last_trade > when:
             console.print(f"warning: {a.id}'s last_trade is in the future: the desk takes it as a trade entered "
                           "then, once its clock reaches it, and until then counts from its first tick",
                           highlight=False, markup=False)
-        elif ends < datetime.now(UTC):
+        elif ends < when:
             console.print(f"warning: {a.id}'s {_days(days)} ran out on {ends:%Y-%m-%d %H:%M} UTC: the firm may have "
-                          "closed it already (a desk started now records the breach at its first tick)",
+                          f"closed it already (a desk started {'now' if at is None else 'then'} records the breach at "
+                          "its first tick)",
                           highlight=False, markup=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -709,23 +709,38 @@ def test_check_config_gives_an_accounts_scaling_plan_in_its_own_money(tmp_path) 
 
 def test_check_config_warns_when_the_news_calendar_ends_within_a_week_for_accounts_with_a_news_rule(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Past the calendar's last week every order of a firm with a news rule is vetoed (news_calendar), and
-    an account that then enters no trade meets its firm's inactivity rule: check-config says so ahead."""
-    def calendar(name: str, year: int) -> Path:
+    an account that then enters no trade meets its firm's inactivity rule: check-config says so ahead, judged
+    at --at (a replay's first tick) or now. The desk judges a week at a time, so a week without events is where
+    the coverage ends, whatever comes after it."""
+    def calendar(name: str, *days: str) -> Path:
         path = tmp_path / name
-        path.write_text("time_utc,currency,impact,title\n" + f"{year}-03-04T13:30:00Z,USD,high,payrolls\n")
+        path.write_text("time_utc,currency,impact,title\n" + "".join(f"{d}T13:30:00Z,USD,high,payrolls\n" for d in days))
         return path
-    for year, warned in ((2020, True), (2190, False)):
-        news = calendar(f"news_{year}.csv", year)
-        path = write(tmp_path, lambda d, news=news: (d["accounts"][0].update(firm="the5ers.phase1"),
-                                                     d["agents"]["compliance"].update(news_calendar=str(news))))
-        out = " ".join(CliRunner().invoke(app, ["check-config", "--config", str(path)]).output.split())
-        sunday = datetime(year, 3, 4) - timedelta(days=(datetime(year, 3, 4).weekday() + 1) % 7)  # its export week
-        week = f"{sunday:%Y-%m-%d} to {sunday + timedelta(days=6):%Y-%m-%d}"
-        assert f"news calendar: {news} covers {week}; accounts with a news rule: ftmo-100k" in out, out
-        assert (f"warning: the news calendar covers nothing after {sunday + timedelta(days=6):%Y-%m-%d}: after it "
-                "every order of these accounts is vetoed (news_calendar)" in out) is warned, out
-    none = write(tmp_path, lambda d: (d["accounts"][0].update(firm="the5ers.phase1"),
-                                      d["agents"]["compliance"].update(news_calendar=None)))
-    out = " ".join(CliRunner().invoke(app, ["check-config", "--config", str(none)]).output.split())
-    assert "warning: the news calendar holds no event: then every order of these accounts is vetoed" in out, out
+
+    def check(news: Path | None, *at: str) -> str:
+        path = write(tmp_path, lambda d: (d["accounts"][0].update(firm="the5ers.phase1"),
+                                          d["agents"]["compliance"].update(news_calendar=news and str(news))))
+        result = CliRunner().invoke(app, ["check-config", "--config", str(path), *at])
+        assert result.exit_code == 0, result.output
+        return " ".join(result.output.split())
+
+    vetoed = "every order of these accounts is vetoed (news_calendar)"
+    two = calendar("two.csv", "2026-03-04", "2026-03-11")  # the weeks of Sunday 1 and Sunday 8 March
+    out = check(two, "--at", "2026-03-02T08:00:00Z")  # Monday of the first: covered for the next 7 days
+    assert f"news calendar: {two} covers 2026-03-01 to 2026-03-14; accounts with a news rule: ftmo-100k" in out, out
+    assert "warning" not in out, out
+    out = check(two, "--at", "2026-03-09T08:00")  # Monday of the second (no zone: UTC)
+    assert f"warning: the news calendar covers nothing after 2026-03-14: after it {vetoed}" in out, out
+    out = check(two, "--at", "2026-02-27T08:00:00+01:00")  # the Friday before: its week has no event
+    assert f"warning: the news calendar does not cover the week of 2026-02-27: in it {vetoed}" in out, out
+    assert "does not cover the week of" in check(two), "judged now (December 2026 or later), March is past"
+    gap = calendar("gap.csv", "2026-03-04", "2026-03-18", "2190-03-04")  # no event in the week of 8 March
+    out = check(gap, "--at", "2026-03-02T08:00:00Z")
+    assert f"warning: the news calendar covers nothing after 2026-03-07: after it {vetoed}" in out, out
+    out = check(None, "--at", "2026-03-02T08:00:00Z")
+    assert f"warning: the news calendar holds no event: then {vetoed}" in out, out
+    for bad in ("next monday", "2026-13-01", "2300-01-01T00:00:00Z"):
+        result = CliRunner().invoke(app, ["check-config", "--config", str(ROOT / "octet.yaml"), "--at", bad])
+        assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
+        assert result.output.startswith(f"error: --at '{bad}': not an instant") and "Traceback" not in result.output
     assert "news calendar" not in CliRunner().invoke(app, ["check-config", "--config", str(ROOT / "octet.yaml")]).output

@@ -115,6 +115,14 @@ def test_unreadable_files_and_clocks_are_named_with_their_line_not_a_traceback(t
         read_calendar(octet)
     octet.write_text("time_utc,currency,impact,title\n2026-03-06T13:30:00Z,US,high,NFP\n")
     assert read_calendar(octet).skipped == [(2, "not a currency (US)")]
+    # a typo's year is refused, as in market closures (it would make the calendar look as if it ran to then)
+    octet.write_text("time_utc,currency,impact,title\n3026-03-06T13:30:00Z,USD,high,NFP\n")
+    with pytest.raises(InvalidValue, match=r"o\.csv:2.*a year from 1971 to 2200"):
+        read_calendar(octet)
+    ff = FOREXFACTORY.replace("03-06-2026,8:30am", "2926-03-06T08:30:00-05:00,8:30am")  # the ISO form of its date
+    with pytest.raises(InvalidValue, match=r"ff4\.csv:3.*a year from 1971 to 2200"):
+        read_calendar(write(tmp_path, "ff4.csv", ff), "America/New_York")
+    assert read_calendar(write(tmp_path, "ff5.csv", ff.replace("2926-", "2026-")), "America/New_York").calendar.events
 
 
 def test_a_calendar_covers_the_weeks_it_has_events_in_with_sunday_evening_in_the_next(tmp_path: Path) -> None:

@@ -191,7 +191,7 @@ def test_a_backtest_prior_gives_odds_from_the_first_day(registry: InstrumentRegi
 
 @pytest.mark.parametrize(("text", "where"), [
     ("closed_utc,r_multiple\n2025-06-02T15:00:00+00:00,1.0\n2025-06-03T15:00:00+00:00\n", r"trades\.csv:3"),  # short
-    ("closed_utc,r_multiple\n9999-12-31T23:00:00+00:00,1.0\n", r"trades\.csv:2.*out of range"),
+    ("closed_utc,r_multiple\n9999-12-31T23:00:00+00:00,1.0\n", r"trades\.csv:2.*a year from 1971 to 2200"),
     ("closed_utc,r_multiple\n2025-06-02T15:00:00+00:00,\"" + "1" * 200_000 + "\"\n", r"trades\.csv:2.*not a CSV"),
 ])
 def test_a_bad_backtest_prior_is_named_by_its_line_not_a_traceback(tmp_path: Path, text: str, where: str) -> None:
