@@ -262,13 +262,7 @@ class Reader:
         The two are merged by time; the cursor holds where each of them stopped."""
         b, a = breaker_t, audit.audit
         last_breaker, last_warning = decode_cursor(cursor, (int, int)) if cursor else (0, 0)
-        acks: dict[str, dict[str, Any]] = {}
-        for rec in self._all(select(a.c.ts_ns, a.c.payload).where(a.c.run_id == run_id, a.c.kind == "operator")
-                             .order_by(a.c.seq)):
-            pay = rec["payload"] or {}
-            if pay.get("action") == "ack" and str(pay.get("outcome", "")).startswith("acknowledged"):
-                acks.setdefault(str(pay.get("alert_id")), {"acked_by": pay.get("who"), "acked_ns": rec["ts_ns"],
-                                                           "ack_note": pay.get("reason")})
+        acked = self._acked(run_id) if unacked else set()  # ids only: no alert given has an acknowledgement
         # those acknowledged are walked past in batches of at least ACK_BATCH, whatever ``limit`` (a query per
         # acknowledged alert otherwise); a full page looks ahead for one more left to give before it promises more
         batch = max(limit, ACK_BATCH) if unacked else limit
@@ -293,9 +287,10 @@ class Reader:
                     "trigger": str(pay.get("rule", "")), "action": str(pay.get("text", "")),
                     "due_ns": pay.get("due_ns"), "accounts": pay.get("accounts") or None}))
             merged.sort(key=lambda m: m[:3])
+            acks = {} if unacked else self._acks(run_id, [m[3]["alert_id"] for m in merged[:batch]])
             # the first ``batch`` merged are the run's next ones in order: each source gave one more than that
             for _, source, ident, item in merged[:batch]:
-                if unacked and item["alert_id"] in acks:
+                if item["alert_id"] in acked:
                     pass
                 elif mark is not None:  # one more to give after a full page
                     return items, mark
@@ -311,6 +306,33 @@ class Reader:
                 return items, None
             if mark is not None and not unacked:  # every one is given: one more is there
                 return items, mark
+
+    def _ack_records(self, run_id: str) -> Select[Any]:
+        """The run's acknowledgements: the desk's audit records of an operator's ``ack`` (the refused ones too: their
+        ``outcome`` does not start with ``acknowledged``), oldest first."""
+        a = audit.audit
+        return select(a.c.ts_ns, a.c.payload).where(a.c.run_id == run_id, a.c.kind == "operator",
+                                                    a.c.payload["action"].as_string() == "ack").order_by(a.c.seq)
+
+    def _acked(self, run_id: str) -> set[str]:
+        """The ids of the run's alerts acknowledged: one column of the acknowledgements, not their notes."""
+        a = audit.audit
+        q = self._ack_records(run_id).with_only_columns(a.c.payload["alert_id"].as_string().label("alert_id"))
+        q = q.where(a.c.payload["outcome"].as_string().like("acknowledged%"))
+        return {str(r["alert_id"]) for r in self._all(q)}
+
+    def _acks(self, run_id: str, alert_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The first acknowledgement of each of ``alert_ids`` in the run, read for those ids only: a long run's
+        acknowledgements are not all read at every page."""
+        a, acks = audit.audit, dict[str, dict[str, Any]]()
+        for i in range(0, len(alert_ids), ACK_BATCH):
+            for rec in self._all(self._ack_records(run_id)
+                                 .where(a.c.payload["alert_id"].as_string().in_(alert_ids[i:i + ACK_BATCH]))):
+                pay = rec["payload"] or {}
+                if str(pay.get("outcome", "")).startswith("acknowledged"):
+                    acks.setdefault(str(pay.get("alert_id")), {"acked_by": pay.get("who"), "acked_ns": rec["ts_ns"],
+                                                               "ack_note": pay.get("reason")})
+        return acks
 
     def alert_exists(self, alert_id: str, run_id: str | None) -> bool:
         """Whether ``alert_id`` is an alert of ``run_id`` (the desk's run, which records the acknowledgement;
