@@ -336,6 +336,7 @@ def build_app(settings: Settings, engine: Any = None, site: Any = "load") -> Fas
             raise Problem("store-unavailable", "the store cannot be read right now") from None
 
     cache = ReadCache(settings.gateway.cache_ms / 1000)
+    verdicts = ReadCache(VERIFY_KEPT_S, size=1, stale=0.0)  # GET /audit/verify: one walk of the chain at a time
 
     async def cached(fn: Callable[..., Any], *args: Any) -> Any:
         """A read through the replica's cache (``gateway.cache_ms``)."""
@@ -501,8 +502,9 @@ def build_app(settings: Settings, engine: Any = None, site: Any = "load") -> Fas
 
     @r.get("/audit/verify", response_model=s.AuditVerdict, **routed("viewer"))
     async def audit_verify() -> s.AuditVerdict:
-        """Recompute the audit chain and hold the signed anchors against it (as `octet audit verify`)."""
-        return s.AuditVerdict(**await db(_verify, gw))
+        """Recompute the audit chain and hold the signed anchors against it (as `octet audit verify`). One walk at a
+        time: requests that come while one runs get its verdict, and a verdict stands for ``VERIFY_KEPT_S``."""
+        return s.AuditVerdict(**await verdicts.get("verify", lambda: db(_verify, gw)))
 
     @r.get("/desk", response_model=s.Desk, **routed("viewer"))
     async def desk() -> s.Desk:
@@ -953,9 +955,15 @@ def _bars_view(gw: Gateway, symbol: str, seconds: int, from_ns: int | None, to_n
     return out
 
 
+VERIFY_KEPT_S = 60.0  # a verdict of GET /audit/verify is given again for this long: a walk of a long chain takes seconds
+
+
 def _verify(gw: Gateway) -> dict[str, Any]:
     from cluster.storage import anchors as anchoring
     from cluster.storage import audit
+    from trading.market import utc_text
+
+    kept = f"walked at {utc_text(time.time_ns())}; asked again within {VERIFY_KEPT_S:.0f} s, this verdict is given"
 
     settings = gw.settings
     log_path, key_path = anchoring.log_path(settings), anchoring.key_path(settings)
@@ -964,7 +972,10 @@ def _verify(gw: Gateway) -> dict[str, Any]:
         v = audit.verify(engine)
         note = "no anchor log or key: the chain alone was checked (a deleted or recomputed tail would go unnoticed)"
         return {"ok": v.ok, "records": v.records, "first_bad": v.first_bad, "reason": v.reason, "anchored_to": None,
-                "problems": [] if v.ok else [v.reason], "notes": [note]}
-    rep = anchoring.check(engine, log_path, anchoring.load_key(key_path))
+                "problems": [] if v.ok else [v.reason], "notes": [note, kept]}
+    try:
+        rep = anchoring.check(engine, log_path, anchoring.load_key(key_path))
+    except anchoring.AuditKeyError as exc:  # nothing to hold the chain against, or a key that cannot be trusted
+        raise Problem("audit-unverifiable", str(exc)) from None
     return {"ok": rep.ok, "records": rep.chain.records, "first_bad": rep.first_bad, "reason": rep.chain.reason,
-            "anchored_to": rep.anchored_to, "problems": list(rep.problems)[:100], "notes": list(rep.notes)}
+            "anchored_to": rep.anchored_to, "problems": list(rep.problems)[:100], "notes": [*rep.notes, kept]}

@@ -26,6 +26,7 @@ from sqlalchemy import Engine, insert, select, update
 
 from cluster.config.secrets import generated, private_dir, secrets_dir
 from cluster.storage.models import ApiKey
+from cluster.storage.store import reading
 
 ROLES = ("viewer", "trader", "admin")
 KEY_RE = re.compile(r"^okt_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
@@ -156,7 +157,7 @@ class KeyBook:
                 if not self._held(key_id, now):  # nobody read the table while this thread waited
                     if now - self._read_at < self.ttl:  # a reread for an id not held: spend one
                         self._spare, self._spare_at = self._spare_now(now) - 1.0, now
-                    with self.engine.connect() as conn:
+                    with reading(self.engine).connect() as conn:
                         rows = conn.execute(select(keys_table)).mappings().all()
                     self._rows = {r["key_id"]: dict(r) for r in rows}
                     self._read_at = now

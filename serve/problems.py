@@ -30,6 +30,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "conflict": (409, "The request conflicts with the desk's state"),
     "desk-unavailable": (503, "The desk is not running"),
     "store-unavailable": (503, "The store cannot be reached"),
+    "audit-unverifiable": (503, "The audit trail cannot be verified here"),
     "stream-unavailable": (503, "The live stream is not available"),
     "sessions-unavailable": (503, "Sessions cannot be started here"),
     "timeout": (504, "The desk did not answer in time"),

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, Select, and_, func, or_, select
 from cluster.storage import audit
 from cluster.storage import models as m
 from cluster.storage.rows import stored
+from cluster.storage.store import reading
 from serve.problems import Problem
 from serve.schemas import AuditRecord
 
@@ -73,7 +74,7 @@ ACK_BATCH = 500  # alerts read at a time while walking past those acknowledged (
 
 class Reader:
     def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+        self.engine = reading(engine)  # reads only: never the write lock the desk needs (SQLite)
 
     def _all(self, q: Select[Any]) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:

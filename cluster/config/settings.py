@@ -317,7 +317,9 @@ class GatewaySettings(_Model):
     stream_window: int = Field(default=10_000, ge=100, le=1_000_000)
     stream_throttle_ms: int = Field(default=250, ge=0, le=60_000)
     stream_queue: int = Field(default=1_000, ge=10, le=100_000)
-    stream_clients: int = Field(default=256, ge=1, le=100_000)  # per replica
+    # per replica, and each open stream holds one of its max_ongoing_requests: at most those less a quarter (kept
+    # for the API's requests; with every one held by a stream, the API stops answering)
+    stream_clients: int = Field(default=48, ge=1, le=100_000)
     # a browser (no headers on a WebSocket) presents its key or token as the subprotocol
     # "octet.bearer.<token>" beside "octet"; on, it may instead send it as the stream's first message,
     # which the server must then read (up to 16 MB, its ASGI server's frame limit) before it knows who sent it
@@ -335,6 +337,17 @@ class GatewaySettings(_Model):
     # Python's full collections, which otherwise walk all of them (~190,000, 125 ms here), skip them
     # (Ray Serve does the same for its replicas by itself)
     gc_freeze: bool = True
+
+    @model_validator(mode="after")
+    def _streams_leave_room(self) -> GatewaySettings:
+        most = self.max_ongoing_requests - max(1, self.max_ongoing_requests // 4)
+        if self.stream_clients > most:
+            raise ValueError(
+                f"stream_clients {self.stream_clients} is more than {most} (max_ongoing_requests "
+                f"{self.max_ongoing_requests} less a quarter, kept for the API's requests): each open stream holds one "
+                "of a replica's max_ongoing_requests, and with every one held the API stops answering; lower "
+                "stream_clients or raise max_ongoing_requests")
+        return self
 
 
 class TopicSettings(_Model):

@@ -90,8 +90,12 @@ class Verdict:
 
 
 def _rows(engine: Engine, chunk: int = 20_000) -> Iterator[Any]:
+    """Every record in order, read in one transaction that holds no write lock (a walk of a long chain never holds
+    up the desk's writes)."""
+    from cluster.storage.store import reading
+
     last = 0
-    with engine.connect() as conn:
+    with reading(engine).connect() as conn:
         while True:
             batch = conn.execute(select(audit).where(audit.c.seq > last).order_by(audit.c.seq).limit(chunk)).all()
             if not batch:

@@ -100,10 +100,21 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(conn):  # type: ignore[no-untyped-def]
-            conn.exec_driver_sql("BEGIN IMMEDIATE")  # migrations and batches are all-or-nothing
+            # a writer takes the write lock at once (a deferred one that read first could not take it later); a
+            # reader's transaction (``reading``) takes none: in WAL it never holds up the desk's writes, however long
+            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=4, max_overflow=4)
+
+
+READ_ONLY = "octet_read_only"
+
+
+def reading(engine: Engine) -> Engine:
+    """``engine`` for reads only: on SQLite its transactions begin deferred, so a reader (the gateway, an audit
+    walk) never holds the write lock the desk's batches need. Nothing is to be written through it."""
+    return engine.execution_options(**{READ_ONLY: True})
 
 
 def _upsert(engine: Engine, table: Table, keys: list[str]) -> Any:

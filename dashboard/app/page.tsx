@@ -5,7 +5,7 @@ import { AccountCard } from "@/components/AccountCard";
 import { Alerts } from "@/components/Alerts";
 import { Guard, Problem } from "@/components/Guard";
 import { KillSwitch } from "@/components/KillSwitch";
-import { api, may, type Account, type EquityPoint, type Session } from "@/lib/api";
+import { api, ApiError, may, type Account, type EquityPoint, type Session } from "@/lib/api";
 import { when } from "@/lib/format";
 import { useStream } from "@/lib/stream";
 
@@ -26,12 +26,22 @@ function DeskView({ s }: { s: Session }) {
 
   const load = useCallback(async () => {
     try {
-      const [d, a] = await Promise.all([api<Desk>("/desk"), api<{ run_id: string; items: Account[] }>("/accounts")]);
-      setDesk(d);
-      setAccounts(a.items);
+      // the desk's state stands on its own: a store with no run yet answers /accounts with a 404, not an error here
+      const none: { run_id: string; items: Account[] } = { run_id: "", items: [] };
+      const [d, a] = await Promise.allSettled([
+        api<Desk>("/desk"),
+        api<{ run_id: string; items: Account[] }>("/accounts").catch((e: unknown) => {
+          if (e instanceof ApiError && e.status === 404) return none;
+          throw e;
+        }),
+      ]);
+      if (d.status === "fulfilled") setDesk(d.value);
+      if (d.status === "rejected") throw d.reason;
+      if (a.status === "rejected") throw a.reason;
+      setAccounts(a.value.items);
       setError(null);
       const curves = await Promise.all(
-        a.items.map((x) =>
+        a.value.items.map((x) =>
           api<{ items: EquityPoint[] }>(`/accounts/${encodeURIComponent(x.account_id)}/equity?points=120`).then(
             (e) => [x.account_id, e.items.map((p) => Number(p.equity))] as const,
             () => [x.account_id, [] as number[]] as const,
@@ -56,6 +66,8 @@ function DeskView({ s }: { s: Session }) {
 
   const st = desk?.status ?? {};
   const halt = st.desk_halt as [string, string] | null | undefined;
+  // accounts an operator halted one by one (`octet desk halt --account`): the desk's resume does not lift these
+  const halts = (st.accounts ?? {}) as Record<string, { operator_halt?: [string, string] | null }>;
   const lag = st.feed_lag_ms as number | undefined;
   // alerts ahead of a firm's deadline that stand: an inactivity deadline, the news calendar's end (GET /alerts)
   const warnings = Array.isArray(st.warnings) ? (st.warnings as unknown[]).map(String) : [];
@@ -102,10 +114,20 @@ function DeskView({ s }: { s: Session }) {
         <p className="muted" role="status">
           Loading the accounts…
         </p>
+      ) : accounts.length === 0 ? (
+        <p className="muted" role="status" data-testid="no-accounts">
+          No run is recorded on this gateway's data yet: the accounts show once a desk (`octet desk start`) or a run has
+          written some.
+        </p>
       ) : (
         <div className="cards" style={{ marginTop: 12 }}>
           {accounts.map((a) => (
-            <AccountCard key={a.account_id} a={a} equity={equity[a.account_id] ?? []} />
+            <AccountCard
+              key={a.account_id}
+              a={a}
+              equity={equity[a.account_id] ?? []}
+              halt={desk?.running ? (halts[a.account_id]?.operator_halt ?? null) : null}
+            />
           ))}
         </div>
       )}

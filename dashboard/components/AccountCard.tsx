@@ -94,7 +94,7 @@ function PassOdds({ h }: { h: NonNullable<Account["headroom"]> }) {
   );
 }
 
-export function AccountCard({ a, equity }: { a: Account; equity: number[] }) {
+export function AccountCard({ a, equity, halt }: { a: Account; equity: number[]; halt: [string, string] | null }) {
   const h = a.headroom;
   const r = a.rules;
   const dailyLimit = h && h.daily_headroom !== null && h.daily_fraction > 0 ? Number(h.daily_headroom) / h.daily_fraction : null;
@@ -145,6 +145,11 @@ export function AccountCard({ a, equity }: { a: Account; equity: number[] }) {
         <p className="muted">No headroom recorded yet.</p>
       )}
       <Sparkline values={equity} label={`${a.account_id} equity curve`} />
+      {halt && (
+        <p className="pill bad" role="status" data-testid="account-halted" title="octet desk resume --account lifts it">
+          halted by {halt[0]}: {halt[1]}
+        </p>
+      )}
       <div className="bar" aria-label="Breakers">
         {breakers.length === 0 ? (
           <span className="pill good">breakers closed</span>

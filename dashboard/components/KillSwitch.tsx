@@ -6,7 +6,8 @@ import { AskDialog, useAsk } from "@/components/AskDialog";
 const EFFECT: Record<string, string> = {
   halt: "No new trade opens on any account until resumed, and rust_exec refuses every new order. Open positions keep their stops.",
   flatten: "Every open position is closed at market and every working order cancelled, on every account, now.",
-  resume: "The operator's halt is lifted: the desk may open new trades again.",
+  resume:
+    "The operator's halt of the whole desk is lifted: the desk may open new trades again. An account halted on its own stays halted (its card says so): octet desk resume --account ID lifts it.",
 };
 
 /** The desk's kill switch (admins only): each action behind a confirmation naming its effect. */

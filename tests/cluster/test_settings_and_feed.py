@@ -744,3 +744,15 @@ def test_check_config_warns_when_the_news_calendar_ends_within_a_week_for_accoun
         assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
         assert result.output.startswith(f"error: --at '{bad}': not an instant") and "Traceback" not in result.output
     assert "news calendar" not in CliRunner().invoke(app, ["check-config", "--config", str(ROOT / "octet.yaml")]).output
+
+
+def test_stream_clients_leave_a_quarter_of_a_replicas_requests_to_the_api(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Each open stream holds one of a replica's max_ongoing_requests: with 256 allowed on 64, 128 viewers' streams
+    (2 replicas) held every one and the API stopped answering. At most those less a quarter are allowed."""
+    assert load_settings(ROOT / "octet.yaml").gateway.stream_clients == 48
+    with pytest.raises(SettingsError, match=r"stream_clients 49 is more than 48 \(max_ongoing_requests 64 less a quarter"):
+        load_settings(ROOT / "octet.yaml", gateway__stream_clients=49)
+    assert load_settings(ROOT / "octet.yaml", gateway__stream_clients=192,
+                         gateway__max_ongoing_requests=256).gateway.stream_clients == 192
+    with pytest.raises(SettingsError, match=r"stream_clients 1 is more than 0 .*raise max_ongoing_requests"):
+        load_settings(ROOT / "octet.yaml", gateway__stream_clients=1, gateway__max_ongoing_requests=1)

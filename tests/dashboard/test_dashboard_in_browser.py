@@ -415,6 +415,18 @@ def test_an_admins_halt_halts_the_desk_and_rust_exec_and_the_page_says_so(browse
     from cluster.adapters.rust_exec.process import exec_credentials
 
     page = logged_in(browser, desk, "admin")
+    account = desk.get("/accounts")["items"][0]["account_id"]
+
+    def steer(action: str, reason: str) -> str:
+        r = desk.http.post(f"{API}/desk/{action}", headers={"X-API-Key": desk.keys["admin"]},
+                           json={"account": account, "reason": reason, "wait_seconds": 20})
+        assert r.status_code == 200, r.text
+        return str(r.json())
+    # an account halted on its own is marked on its card (the page read only the desk's halt)
+    assert "halted" in steer("halt", "browser test: one account")
+    card_halt = page.get_by_test_id(f"account-{account}").get_by_test_id("account-halted")
+    until(lambda: card_halt.count() == 1, 15, "the account's card does not say it is halted")
+    assert "browser test: one account" in card_halt.inner_text() and "admin" in card_halt.inner_text()
     switch = page.get_by_test_id("kill-switch")
     switch.get_by_role("button", name="Halt the desk").click()
     dialog = page.get_by_role("dialog")
@@ -438,11 +450,49 @@ def test_an_admins_halt_halts_the_desk_and_rust_exec_and_the_page_says_so(browse
         shot(page, "desk-halted")
         # and lifted the same way
         switch.get_by_role("button", name="Resume").click()
+        assert "An account halted on its own stays halted" in dialog.inner_text()  # the desk's resume does not lift it
         dialog.get_by_label("Why").fill("browser test: done")
         dialog.get_by_role("button", name="Yes, resume").click()
         until(lambda: "resumed the desk" in result.inner_text(), 30, "the desk did not answer the resume")
         assert not venue.health().halted
+        assert card_halt.count() == 1 and desk.get("/desk")["status"]["accounts"][account]["operator_halt"]
+        steer("resume", "browser test: the account too")
+        until(lambda: card_halt.count() == 0, 15, "the account's card still says it is halted once resumed")
     finally:
         venue.close()
     assert not page.errors, page.errors
     page.context.close()
+
+
+def test_on_a_store_with_no_run_the_desk_page_says_so_instead_of_loading_forever(browser: Any, tmp_path: Path) -> None:
+    """The page asked /desk and /accounts together and, on /accounts' 404 (no run), kept neither: it stayed on
+    "Loading the accounts…" with the desk's state "…". (The app under plain uvicorn, on an empty store.)"""
+    import threading
+
+    import uvicorn
+
+    from serve.app import build_app
+
+    store = SessionStore.sqlite(tmp_path)
+    key = add_key(store.engine, "empty-viewer", "viewer", by="tests")[1]
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(build_app(load_settings(ROOT / "octet.yaml", runtime__data_dir=str(tmp_path)),
+                                                     store.engine), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        until(lambda: server.started, 30, "the gateway did not start")
+        page = watched(browser.new_context(viewport={"width": 1440, "height": 900}).new_page())
+        page.goto(f"http://127.0.0.1:{port}/")
+        page.wait_for_url("**/login/**")
+        page.get_by_label("API key").fill(key)
+        page.get_by_role("button", name="Log in").click()
+        until(lambda: page.get_by_test_id("no-accounts").count() == 1, 20, "the page does not say no run is recorded")
+        assert page.get_by_test_id("desk-state").inner_text() == "no desk running"
+        assert page.get_by_text("Loading the accounts").count() == 0
+        assert not page.errors, page.errors
+        page.context.close()
+    finally:
+        server.should_exit = True
+        thread.join(30)
+        store.close()

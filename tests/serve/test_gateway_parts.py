@@ -655,3 +655,46 @@ def test_alerts_merge_breakers_and_deadline_warnings_by_time_and_page_through_bo
     assert reader.alert_exists(f"warning-{warning_seqs[0]}", "ra") and not reader.alert_exists(f"warning-{other}", "ra")
     assert reader.alert_exists(f"warning-{other}", "rb") and not reader.alert_exists(f"warning-{ack_seq}", "ra")
     store.close()
+
+
+def test_audit_verify_walks_the_chain_once_for_many_asks_and_names_an_unusable_anchor_log(tmp_path: Path) -> None:
+    """A walk of a long chain takes seconds, and any viewer may ask: requests within VERIFY_KEPT_S get the last
+    verdict (no query), so a viewer cannot keep the store walking. An anchor log that holds nothing while the store
+    has records is a 503 problem naming it (it was a 500)."""
+    from sqlalchemy import event
+    from starlette.testclient import TestClient
+
+    from cluster.storage import anchors, audit
+    from cluster.storage.audit import Entry
+    from cluster.storage.models import Run
+
+    app, keys, store = _app(tmp_path)
+    with store.engine.begin() as conn:
+        conn.execute(Run.__table__.insert().values(run_id="ra", started_ns=0, status="done", settings={}, summary=None,
+                                                   recorded_ns=1))
+        audit.append(conn, "ra", [Entry("warning", ts, {"rule": "r", "text": "w"}) for ts in range(1, 6)])
+    statements: list[str] = []
+    event.listen(store.engine, "before_cursor_execute", lambda _c, _cur, sql, *rest: statements.append(sql))
+    with TestClient(app) as c:
+        first = c.get("/api/v1/audit/verify", headers={"X-API-Key": keys["viewer"]})
+        assert first.status_code == 200 and first.json()["ok"] and first.json()["records"] == 5, first.text
+        assert any("FROM audit" in q for q in statements)
+        assert any(n.startswith("walked at ") for n in first.json()["notes"]), first.json()
+        statements.clear()
+        for _ in range(3):
+            assert c.get("/api/v1/audit/verify", headers={"X-API-Key": keys["viewer"]}).json() == first.json()
+        assert not [q for q in statements if "FROM audit" in q], statements
+    settings_key = tmp_path / "secrets" / "audit.key"
+    anchors.load_key(settings_key, create=True)
+    (tmp_path / "audit").mkdir(mode=0o700, exist_ok=True)
+    (tmp_path / "audit" / "anchors.jsonl").write_text("")
+    from cluster.config.settings import load_settings
+    from serve.app import build_app
+    from tests.conftest import ROOT
+
+    app = build_app(load_settings(ROOT / "octet.yaml", runtime__data_dir=str(tmp_path)), store.engine)  # none kept
+    with TestClient(app) as c:
+        r = c.get("/api/v1/audit/verify", headers={"X-API-Key": keys["viewer"]})
+        assert r.status_code == 503 and r.headers["content-type"].startswith("application/problem+json"), r.text
+        assert r.json()["type"] == "urn:octet:problem:audit-unverifiable" and "holds no anchor" in r.json()["detail"]
+    store.close()
