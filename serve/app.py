@@ -267,6 +267,9 @@ def build_app(settings: Settings, engine: Any = None, site: Any = "load") -> Fas
                               "(`octet users add NAME --role viewer|trader|admin`) as `Authorization: Bearer "
                               "okt_...` or `X-API-Key`, or with a login token from `POST /api/v1/auth/token`. "
                               "Errors are RFC 9457 problem documents with a stable `type`.")
+    # no redirect from a path with a trailing slash to the route without it: the redirect was answered before any
+    # credentials, as a 307 built from the request's Host header (any host a client named); it is a 404 problem
+    app.router.redirect_slashes = False
     app.state.gateway = gw
     install(app)
     app.add_middleware(BodyLimit)  # before any route reads a body, or anyone is authenticated
@@ -835,7 +838,7 @@ def install_stream(app: FastAPI, gw: Gateway, identify: Callable[..., Principal]
                 raise ValueError("after: a seq the stream gave (0 or more)")
             epoch = q.get("epoch")
         except ValueError as exc:
-            detail = str(exc) if not str(exc).startswith("invalid literal") else "after: a whole number"
+            detail = str(exc) if str(exc).startswith(("topics", "accounts", "after:")) else "after: a whole number"
             return await refuse(ws, "invalid-request", detail)
         try:
             presented = await credentials(ws)

@@ -10,7 +10,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, Select, and_, func, or_, select
+from sqlalchemy import Engine, Select, and_, func, literal_column, or_, select
 
 from cluster.storage import audit
 from cluster.storage import models as m
@@ -230,30 +230,38 @@ class Reader:
         starting on a multiple of its length) in time order from ``from_ns``, at most ``limit``; and
         whether more were in the window. Prices in points of the instrument's precision."""
         t = bars_t
-        per = seconds // 60
-        q = select(t.c.ts_ns, t.c.open, t.c.high, t.c.low, t.c.close, t.c.volume) \
-            .where(t.c.symbol == symbol, t.c.seconds == 60)
+        per, span = seconds // 60, seconds * 1_000_000_000
+        where = [t.c.symbol == symbol, t.c.seconds == 60]
         if from_ns is not None:
-            q = q.where(t.c.ts_ns >= from_ns - from_ns % (seconds * 1_000_000_000))
+            where.append(t.c.ts_ns >= from_ns - from_ns % span)
         if to_ns is not None:
-            q = q.where(t.c.ts_ns < to_ns)
-        rows = self._all(q.order_by(t.c.ts_ns).limit((limit + 1) * per))
+            where.append(t.c.ts_ns < to_ns)
+        cap = (limit + 1) * per  # the minutes read: enough for limit bars and one more
         if per == 1:
-            out = [dict(r) for r in rows]
-        else:
-            out = []
-            span = seconds * 1_000_000_000
-            for r in rows:
-                start = r["ts_ns"] - r["ts_ns"] % span
-                if out and out[-1]["ts_ns"] == start:
-                    b = out[-1]
-                    b["high"], b["low"] = max(b["high"], r["high"]), min(b["low"], r["low"])
-                    b["close"], b["volume"] = r["close"], b["volume"] + r["volume"]
-                else:
-                    out.append({**dict(r), "ts_ns": start})
-            if len(rows) == (limit + 1) * per and len(out) > 1:
-                out.pop()  # the last may lack minutes past the rows read
-        return out[:limit], len(out) > limit or len(rows) == (limit + 1) * per
+            out = self._all(select(t.c.ts_ns, t.c.open, t.c.high, t.c.low, t.c.close, t.c.volume).where(*where)
+                            .order_by(t.c.ts_ns).limit(cap))
+            return out[:limit], len(out) > limit
+        # the same minutes as ever (the first ``cap``), made into bars by the database, not one row at a time here
+        # (5,000 hourly bars were 300,000 rows through Python: 3.6 s)
+        with self.engine.connect() as conn:
+            cut = conn.execute(select(t.c.ts_ns).where(*where).order_by(t.c.ts_ns).offset(cap - 1).limit(1)).scalar()
+        if cut is not None:
+            where.append(t.c.ts_ns <= cut)
+        bucket = (t.c.ts_ns - t.c.ts_ns % literal_column(str(span))).label("bucket")  # a literal: GROUP BY matches it
+        g = select(bucket, func.max(t.c.high).label("high"), func.min(t.c.low).label("low"),
+                   func.sum(t.c.volume).label("volume"), func.min(t.c.ts_ns).label("first_ts"),
+                   func.max(t.c.ts_ns).label("last_ts")).where(*where).group_by(bucket).subquery()
+        o, c = t.alias("o"), t.alias("c")
+        out = self._all(
+            select(g.c.bucket.label("ts_ns"), o.c.open, g.c.high, g.c.low, c.c.close, g.c.volume)
+            .join(o, and_(o.c.symbol == symbol, o.c.seconds == 60, o.c.ts_ns == g.c.first_ts))
+            .join(c, and_(c.c.symbol == symbol, c.c.seconds == 60, c.c.ts_ns == g.c.last_ts))
+            .order_by(g.c.bucket))
+        for b in out:
+            b["volume"] = int(b["volume"])
+        if cut is not None and len(out) > 1:
+            out.pop()  # the last may lack minutes past the rows read
+        return out[:limit], len(out) > limit or cut is not None
 
     def alerts(self, run_id: str, unacked: bool, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
         """What the operator must see in the run, oldest first: each breaker that opened, and each alert the desk

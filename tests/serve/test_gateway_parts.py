@@ -698,3 +698,33 @@ def test_audit_verify_walks_the_chain_once_for_many_asks_and_names_an_unusable_a
         assert r.status_code == 503 and r.headers["content-type"].startswith("application/problem+json"), r.text
         assert r.json()["type"] == "urn:octet:problem:audit-unverifiable" and "holds no anchor" in r.json()["detail"]
     store.close()
+
+
+def test_a_trailing_slash_is_a_404_problem_not_a_redirect_to_the_host_a_client_names(tmp_path: Path) -> None:
+    from starlette.testclient import TestClient
+
+    app, keys, store = _app(tmp_path)
+    with TestClient(app, follow_redirects=False) as c:
+        for headers in ({"Host": "evil.example"}, {"Host": "evil.example", "X-API-Key": keys["viewer"]}):
+            r = c.get("/api/v1/accounts/", headers=headers)
+            assert r.status_code == 404 and "location" not in r.headers, (r.status_code, r.headers)
+            assert r.headers["content-type"].startswith("application/problem+json"), r.text
+        assert c.get("/api/v1/whoami", headers={"X-API-Key": keys["viewer"]}).status_code == 200
+    store.close()
+
+
+def test_a_stream_asked_after_a_number_too_long_to_read_is_refused_in_the_apis_words(tmp_path: Path) -> None:
+    """Python's own text ("Exceeds the limit (4300 digits) for integer string conversion") was the detail."""
+    import json
+
+    from starlette.testclient import TestClient
+
+    app, _, store = _app(tmp_path)
+    with TestClient(app) as c:
+        for after, detail in (("9" * 5000, "after: a whole number"), ("x", "after: a whole number"),
+                              ("-1", "after: a seq the stream gave (0 or more)")):
+            with c.websocket_connect(f"/api/v1/stream?after={after}", subprotocols=["octet"]) as ws:
+                doc = json.loads(ws.receive_text())
+                assert doc["problem"]["detail"] == detail, doc
+                assert doc["problem"]["type"] == "urn:octet:problem:invalid-request"
+    store.close()
