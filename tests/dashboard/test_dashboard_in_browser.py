@@ -279,6 +279,35 @@ def test_a_fill_the_desk_books_reaches_the_blotter_and_the_chart_within_2_s(brow
     blotter.context.close()
 
 
+def test_an_order_streamed_to_the_blotter_takes_the_status_its_reports_give(browser: Any, desk: Desk) -> None:
+    """A streamed order's row stayed "new" with no time placed, while the store had it filled: its reports, which
+    come on the same topic, now update it."""
+    page = logged_in(browser, desk, "viewer", "/blotter/")  # the orders tab first
+    page.get_by_text("stream live").wait_for(timeout=30_000)
+    since_ms = page.evaluate("Date.now()")
+
+    def settled() -> Any:  # a streamed order whose status a report has moved on (read in one go)
+        return page.evaluate("""since => [...document.querySelectorAll("tr[data-live='1']")]
+            .filter(r => Number(r.dataset.seenMs) > since)
+            .map(r => ({order: r.dataset.order, status: r.cells[8].innerText, placed: r.cells[9].innerText}))
+            .find(r => r.status !== "new")""", since_ms)
+    row = until(settled, 150, "no streamed order left the status new")
+    assert row["placed"] not in ("", "–"), row
+
+    def stored() -> Any:
+        cursor: str | None = None
+        while True:
+            got = desk.get("/orders", limit=1000, **({"cursor": cursor} if cursor else {}))
+            hit = next((o for o in got["items"] if o["client_order_id"] == row["order"]), None)
+            if hit is not None or not got["next_cursor"]:
+                return hit
+            cursor = got["next_cursor"]
+    order = until(stored, 30, f"{row['order']} is not in the store")
+    assert order["status"] != "new" and order["placed_ns"], order
+    assert not page.errors, page.errors
+    page.context.close()
+
+
 def test_the_chart_lists_a_detected_springs_mark_at_its_bar_and_the_latest_signals_stop_and_targets(
         browser: Any, desk: Desk) -> None:
     """(The marks and lines are drawn on a canvas from the same arrays the page lists them from.)"""
@@ -361,6 +390,10 @@ def test_every_page_renders_and_its_screenshot_is_not_blank(browser: Any, desk: 
         page.wait_for_selector(ready, timeout=30_000)
         time.sleep(1.0)  # the run cards' curves
         shot(page, name)
+        if name == "runs":  # the desk's run is still going: its counts come when it ends, not 0 ticks and 0.0 s
+            running = page.locator("table[data-testid='runs'] tbody tr", has_text=desk.files.meta()["run_id"])
+            assert running.locator("td").nth(2).inner_text() == "running", running.inner_text()
+            assert [running.locator("td").nth(i).inner_text() for i in (4, 5)] == ["–", "–"], running.inner_text()
     page.get_by_role("button", name="Log out").click()
     page.wait_for_url("**/login/**")
     shot(page, "login")

@@ -125,6 +125,17 @@ function Blotter() {
 
   const onMessage = useCallback(
     (m: StreamMessage) => {
+      if (tab === "orders" && m.topic === "orders" && m.kind === "report") {
+        // an execution report: the streamed order's status, and when it was placed (its first report), as stored
+        const x = m.data as { client_order_id?: string; status?: string; ts_ns?: number };
+        const mark = (l: Row[]) =>
+          l.map((row) =>
+            row.client_order_id === x.client_order_id ? { ...row, status: x.status, placed_ns: row.placed_ns ?? x.ts_ns } : row,
+          );
+        setLive(mark);
+        setRows((r) => (r === null ? r : mark(r)));
+        return;
+      }
       const wanted = tab === "orders" ? m.topic === "orders" && m.kind === "order" : m.topic === tab;
       if (!wanted) {
         if (tab === "positions" && (m.topic === "fills" || m.topic === "trades")) void load();

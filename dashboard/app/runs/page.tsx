@@ -73,8 +73,11 @@ function Runs() {
                 <td>{r.run_id}</td>
                 <td>{r.status}</td>
                 <td>{when(r.started_ns)}</td>
-                <td className="num">{r.ticks}</td>
-                <td className="num">{r.elapsed_s.toFixed(1)}</td>
+                {/* a run still going has its counts written when it ends: none to show yet (the Desk page has the live ones) */}
+                <td className="num" title={r.status === "running" ? "counted when the run ends" : undefined}>
+                  {r.status === "running" ? "–" : r.ticks}
+                </td>
+                <td className="num">{r.status === "running" ? "–" : r.elapsed_s.toFixed(1)}</td>
               </tr>
             ))}
           </tbody>
