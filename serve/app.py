@@ -35,7 +35,7 @@ from starlette.concurrency import run_in_threadpool
 from cluster.config.settings import Settings
 from serve import schemas as s
 from serve.keys import ROLES, KeyBook, Principal, check_token, issue_token, token_key
-from serve.problems import PROBLEMS, BodyLimit, Problem, document, install
+from serve.problems import PROBLEMS, ApiHeaders, BodyLimit, Problem, document, install
 from serve.queries import Reader
 
 if TYPE_CHECKING:
@@ -273,6 +273,7 @@ def build_app(settings: Settings, engine: Any = None, site: Any = "load") -> Fas
     app.state.gateway = gw
     install(app)
     app.add_middleware(BodyLimit)  # before any route reads a body, or anyone is authenticated
+    app.add_middleware(ApiHeaders)  # no-store and nosniff on every answer under /api
     if settings.gateway.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.gateway.cors_origins), allow_credentials=False,
                            allow_methods=["GET", "POST"], allow_headers=["Authorization", "X-API-Key",

@@ -110,6 +110,30 @@ class _TooLarge(StarletteHTTPException):
         super().__init__(413, f"at most {limit:,} bytes")
 
 
+class ApiHeaders:
+    """ASGI middleware: every answer under /api (data, problems) is not to be stored by a browser or a shared cache,
+    nor read as another type than it says (the dashboard's pages set their own, in ``serve.ui``)."""
+
+    HEADERS = ((b"cache-control", b"no-store"), (b"x-content-type-options", b"nosniff"))
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not str(scope.get("path", "")).startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+
+        async def sending(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                have = {k.lower() for k, _ in message.get("headers") or ()}
+                message = {**message, "headers": [*(message.get("headers") or ()),
+                                                   *((k, v) for k, v in self.HEADERS if k not in have)]}
+            await send(message)
+
+        await self.app(scope, receive, sending)
+
+
 class BodyLimit:
     """ASGI middleware: a request body over ``limit`` bytes is refused (413, a problem document) as
     soon as it is known to be, by its Content-Length or while it arrives, before the route reads it

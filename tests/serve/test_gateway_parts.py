@@ -700,7 +700,7 @@ def test_audit_verify_walks_the_chain_once_for_many_asks_and_names_an_unusable_a
     store.close()
 
 
-def test_a_trailing_slash_is_a_404_problem_not_a_redirect_to_the_host_a_client_names(tmp_path: Path) -> None:
+def test_a_trailing_slash_is_a_404_problem_not_a_redirect_and_no_api_answer_is_stored_or_sniffed(tmp_path: Path) -> None:
     from starlette.testclient import TestClient
 
     app, keys, store = _app(tmp_path)
@@ -709,7 +709,11 @@ def test_a_trailing_slash_is_a_404_problem_not_a_redirect_to_the_host_a_client_n
             r = c.get("/api/v1/accounts/", headers=headers)
             assert r.status_code == 404 and "location" not in r.headers, (r.status_code, r.headers)
             assert r.headers["content-type"].startswith("application/problem+json"), r.text
-        assert c.get("/api/v1/whoami", headers={"X-API-Key": keys["viewer"]}).status_code == 200
+        ok = c.get("/api/v1/whoami", headers={"X-API-Key": keys["viewer"]})
+        assert ok.status_code == 200
+        for r in (ok, c.get("/api/v1/accounts/", headers={"Host": "evil.example"}), c.get("/api/v1/whoami")):
+            # an answer of the API's, data or problem, is not kept by a browser or a cache, nor sniffed
+            assert (r.headers["cache-control"], r.headers["x-content-type-options"]) == ("no-store", "nosniff"), r
     store.close()
 
 

@@ -14,7 +14,7 @@ const PriceChart = dynamic(() => import("@/components/PriceChart").then((m) => m
   loading: () => <div className="chart" role="status" aria-label="Loading the chart" />,
 });
 
-const SECONDS = [60, 300, 900, 3600, 14400, 86400];
+const SECONDS = [60, 300, 900, 1800, 3600, 14400, 86400]; // every length the API makes
 const CHUNK = 5000;
 
 interface Bars {
@@ -53,6 +53,7 @@ function Chart() {
   useEffect(() => {
     const q = new URLSearchParams(window.location.search);
     setDark((document.documentElement.dataset.theme || "dark") === "dark");
+    // a length the API does not make is left to its 422 (said below the chart), and the list shows it as asked
     if (q.get("seconds")) setSeconds(Number(q.get("seconds")));
     if (q.get("bars")) setMax(Math.max(100, Math.min(200_000, Number(q.get("bars")) || 20_000)));
     api<{ items: { symbol: string; price_precision: number }[] }>("/instruments").then(
@@ -79,7 +80,7 @@ function Chart() {
         out.ranges.push(...page.ranges);
         out.events.push(...page.events);
         out.signals.push(...page.signals);
-        setProgress(`${out.bars.length.toLocaleString()} bars`);
+        setProgress(`${out.bars.length.toLocaleString()} bar${out.bars.length === 1 ? "" : "s"}`);
         if (!page.truncated || !page.items.length || out.bars.length >= max) break;
         from = page.items[page.items.length - 1].start_ns + seconds * 1e9;
       }
@@ -162,9 +163,9 @@ function Chart() {
         <label>
           Bars{" "}
           <select value={seconds} onChange={(e) => setSeconds(Number(e.target.value))}>
-            {SECONDS.map((s) => (
+            {(SECONDS.includes(seconds) ? SECONDS : [seconds, ...SECONDS]).map((s) => (
               <option key={s} value={s}>
-                {s < 3600 ? `${s / 60} min` : s < 86400 ? `${s / 3600} h` : "1 day"}
+                {s % 60 ? `${s} s` : s < 3600 ? `${s / 60} min` : s < 86400 ? `${s / 3600} h` : s === 86400 ? "1 day" : `${s} s`}
               </option>
             ))}
           </select>
