@@ -34,8 +34,18 @@ ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="The settings fi
 
 def settings_or_exit(config: Path, **overrides: object) -> Settings:
     """The settings file with ``overrides`` (None: not given), or the error named and exit code 2."""
+    return _settings(config, True, overrides)
+
+
+def steering_settings(config: Path) -> Settings:
+    """The settings as ``settings_or_exit`` gives them, less a read of the files they name (the news calendar, the
+    market closures): for a command that steers a running desk, which must work whatever those files hold."""
+    return _settings(config, False, {})
+
+
+def _settings(config: Path, read_files: bool, overrides: dict[str, object]) -> Settings:
     try:
-        return load_settings(config, **{k: v for k, v in overrides.items() if v is not None})
+        return load_settings(config, read_files, **{k: v for k, v in overrides.items() if v is not None})
     except SettingsError as exc:
         errors.print(f"[red]configuration error[/red]\n{escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(2) from None

@@ -23,12 +23,21 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from cluster.cli.common import ConfigOpt, console, fail, group, settings_or_exit, store_of, with_local_servers
+from cluster.cli.common import (
+    ConfigOpt,
+    console,
+    fail,
+    group,
+    settings_or_exit,
+    steering_settings,
+    store_of,
+    with_local_servers,
+)
 
 desk = group("desk", "A desk that runs until stopped: start, watch, control and stop it.")
 
 SpeedOpt = Annotated[float | None, typer.Option(help="Market seconds per wall second (desk.speed).")]
-AccountOpt = Annotated[str, typer.Option("--account", "-a", help="One account (default: the whole desk).")]
+AccountOpt = Annotated[str | None, typer.Option("--account", "-a", help="One account (left out: the whole desk).")]
 ReasonOpt = Annotated[str, typer.Option("--reason", "-r", help="Why (recorded in the audit trail).")]
 WhoOpt = Annotated[str | None, typer.Option(help="Who asks (recorded; default: your login name).")]
 
@@ -37,7 +46,7 @@ def _files(config: Path) -> Any:
     from cluster.config.secrets import state_key
     from cluster.desk.desk import DeskError, DeskFiles
 
-    settings = settings_or_exit(config)
+    settings = steering_settings(config)  # steering a desk: whatever its files hold
     data_dir = Path(settings.runtime.data_dir)
     try:
         files = DeskFiles(data_dir, state_key(data_dir))
@@ -167,7 +176,7 @@ def stop(config: ConfigOpt = Path("octet.yaml"),
          timeout: Annotated[float | None, typer.Option(min=0, help="Seconds to wait (desk.stop_timeout_seconds).")] = None
          ) -> None:
     """Stop the desk: no new saga, the one under way ends, everything saved; positions are kept."""
-    settings = settings_or_exit(config)
+    settings = steering_settings(config)
     files = _files(config)
     pid = _running(files)
     if pid is None:
@@ -301,25 +310,38 @@ def _control(config: Path, action: str, account: str, reason: str, who: str | No
     console.print(f"{outcome} (asked by {asker}; in the audit trail)", markup=False)
 
 
+def _account(account: str | None) -> str:
+    """The account asked for, or "" for the whole desk when ``--account`` is left out. An empty one given is refused:
+    a script's unset variable (``-a "$ACC"``) must not steer every account."""
+    if account is None:
+        return ""
+    if not account.strip():
+        raise fail("--account: empty; give an account id, or leave --account out for the whole desk")
+    return account
+
+
 @desk.command()
-def halt(config: ConfigOpt = Path("octet.yaml"), account: AccountOpt = "", reason: ReasonOpt = "",
+def halt(config: ConfigOpt = Path("octet.yaml"), account: AccountOpt = None, reason: ReasonOpt = "",
          who: WhoOpt = None) -> None:
     """Open no new saga for an account (or the whole desk) until resumed; positions stay."""
-    _control(config, "halt", account, reason, who)
+    _control(config, "halt", _account(account), reason, who)
 
 
 @desk.command()
-def resume(config: ConfigOpt = Path("octet.yaml"), account: AccountOpt = "", reason: ReasonOpt = "",
+def resume(config: ConfigOpt = Path("octet.yaml"), account: AccountOpt = None, reason: ReasonOpt = "",
            who: WhoOpt = None) -> None:
     """Lift an operator's halt of an account (or of the desk)."""
-    _control(config, "resume", account, reason, who)
+    _control(config, "resume", _account(account), reason, who)
 
 
 @desk.command()
-def flatten(config: ConfigOpt = Path("octet.yaml"), account: AccountOpt = "", reason: ReasonOpt = "",
+def flatten(config: ConfigOpt = Path("octet.yaml"), account: AccountOpt = None, reason: ReasonOpt = "",
             who: WhoOpt = None) -> None:
-    """Close every position and cancel working orders of an account (or of every account)."""
-    _control(config, "flatten", account, reason, who)
+    """Close every position and cancel working orders of an account (or of every account), at market: say why."""
+    which = _account(account)
+    if not reason.strip():
+        raise fail("--reason: say why (flatten closes positions at market; the reason goes in the audit trail)")
+    _control(config, "flatten", which, reason, who)
 
 
 @desk.command()

@@ -7,6 +7,7 @@ up with the desk when ``gateway.enabled``. Keys are stored hashed; a new key is 
 from __future__ import annotations
 
 import getpass
+import re
 import signal
 import threading
 import time
@@ -80,6 +81,13 @@ def serve_cmd(config: ConfigOpt = Path("octet.yaml"),
     try:
         check_proxy(settings)  # before Ray starts: a missing haproxy or a port in use is one line at once
         check_port(settings.gateway.host, settings.gateway.port)
+        store = store_of(config, store_url(settings))
+        try:
+            for gone in _orphaned_login_keys(store.engine, settings.gateway.port):
+                console.print(f"[yellow]revoked {gone!r}: the login key of a server on its port that is gone (killed "
+                              "before it could revoke it)[/yellow]")
+        finally:
+            store.close()
         init_ray(settings)
         with console.status("starting the gateway on Ray Serve"):
             base = start(settings)
@@ -91,6 +99,10 @@ def serve_cmd(config: ConfigOpt = Path("octet.yaml"),
         raise fail("interrupted while starting: the gateway is stopped", 130) from None
     console.print(f"API at [bold]{base}/api/v1[/bold] (OpenAPI: {base}/docs); keys: `octet users add NAME "
                   "--role viewer|trader|admin`. Ctrl-C stops it.")
+    if not _loopback(settings.gateway.host):
+        console.print(f"[yellow]warning: it listens on {settings.gateway.host}:{settings.gateway.port}, beyond this "
+                      "host, in plain HTTP: keys and tokens cross the network in clear. Put it behind TLS (a reverse "
+                      "proxy on this host), or keep gateway.host 127.0.0.1[/yellow]", soft_wrap=True)
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):  # SIGHUP: its terminal closed
         signal.signal(sig, lambda *_: done.set())
@@ -120,6 +132,35 @@ def serve_cmd(config: ConfigOpt = Path("octet.yaml"),
 
 
 BROWSE_KEY = "octet-serve-login"
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def _orphaned_login_keys(engine: Engine, port: int) -> list[str]:
+    """Revoke the live login keys (``octet serve --login``) of servers on other ports of this host where nothing
+    listens any more: a server killed outright (SIGKILL) never revoked its key. Returns their names."""
+    from serve.deploy import GatewayError, check_port
+    from serve.keys import list_keys
+
+    gone = []
+    for k in list_keys(engine):
+        m = re.fullmatch(rf"{BROWSE_KEY}-(\d+)", str(k.get("name", "")))
+        if m is None or k.get("revoked_ns") is not None or int(m.group(1)) == port:
+            continue  # (this port's own is revoked when this server makes its key)
+        try:
+            check_port("127.0.0.1", int(m.group(1)))
+        except GatewayError:
+            continue  # a server listens there: its key stands
+        _revoke_if_live(engine, str(k["name"]))
+        gone.append(str(k["name"]))
+    return gone
 
 
 def _revoke_if_live(engine: Engine, name: str) -> None:

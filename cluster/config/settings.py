@@ -542,6 +542,8 @@ class ComplianceSettings(_Model):
 
     @model_validator(mode="after")
     def _calendar(self) -> ComplianceSettings:
+        if not _READ_FILES.get():  # a command that steers a running desk: the desk reads them, not it
+            return self
         if self.news_calendar is not None:
             try:
                 read_calendar(self.news_calendar, self.news_calendar_tz)
@@ -594,7 +596,7 @@ class LearningSettings(_Model):
 class AgentsSettings(_Model):
     analysis: dict[str, Any] = {}  # checked, one line per mistake, by wyckoff_params
     breaker: BreakerSettings = BreakerSettings()
-    compliance: ComplianceSettings = ComplianceSettings()
+    compliance: ComplianceSettings = Field(default_factory=ComplianceSettings)  # made at load: it reads files
     correlation: CorrelationSettings = CorrelationSettings()
     actor_max_restarts: int = -1
 
@@ -606,6 +608,8 @@ class AgentsSettings(_Model):
 
 
 _COMMAND_LINE: ContextVar[dict[str, Any] | None] = ContextVar("octet_command_line", default=None)
+# whether loading the settings reads the files they name (the news calendar, the market closures) to refuse a bad one
+_READ_FILES: ContextVar[bool] = ContextVar("octet_read_files", default=True)
 
 
 class _CommandLine(PydanticBaseSettingsSource):
@@ -632,7 +636,7 @@ class Settings(BaseSettings):
     firms: dict[str, dict[str, Any]] = {}
     profiles: dict[str, ProfileSettings] = {"default": ProfileSettings()}
     accounts: list[AccountSettings] = Field(min_length=1)
-    agents: AgentsSettings = AgentsSettings()
+    agents: AgentsSettings = Field(default_factory=AgentsSettings)  # made at load: its compliance reads files
     strategy: StrategySettings = StrategySettings()
     execution: ExecutionSettings = ExecutionSettings()
     storage: StorageSettings = StorageSettings()
@@ -932,7 +936,12 @@ def name_problems(firms: Any, profiles: list[str], accounts: list[tuple[Any, Any
     """What is wrong with the ``firms`` section's rules and with the firm and profile each account names
     (``accounts``: (firm, profile) of each), a line each naming its key."""
     problems = []
+    presets = set(preset_names())
     for name, data in (firms.items() if isinstance(firms, dict) else []):
+        if name in presets:  # it would replace the shipped rules silently: an account naming the preset gets these
+            problems.append(f"firms.{name}: the name of a shipped preset; give your firm another name (an account "
+                            f"that names {name!r} gets the preset's rules, checked against the firm's own pages)")
+            continue
         if not isinstance(data, dict):
             continue  # a firm that is not a mapping: the section's own check names it
         try:
@@ -994,8 +1003,10 @@ def _format(error: ValidationError, source: str, data: dict[str, Any] | None = N
     return "\n".join([f"{source}: {len(lines)} invalid setting(s)", *lines])
 
 
-def load_settings(path: str | Path = "octet.yaml", **overrides: Any) -> Settings:
-    """Read and validate the settings file (and ``OCTET_*`` environment variables)."""
+def load_settings(path: str | Path = "octet.yaml", read_files: bool = True, **overrides: Any) -> Settings:
+    """Read and validate the settings file (and ``OCTET_*`` environment variables). ``read_files``: also read the
+    news calendar and the market closures they name, and refuse them if bad (off for a command that steers a
+    running desk: the kill switch must work whatever those files hold)."""
     path = Path(path)
     try:
         data = yaml.load(path.read_text(), Loader=UniqueKeyLoader) or {}  # noqa: S506 (a SafeLoader)
@@ -1003,13 +1014,17 @@ def load_settings(path: str | Path = "octet.yaml", **overrides: Any) -> Settings
         raise SettingsError(f"{path}: no such settings file") from None
     except yaml.YAMLError as exc:
         raise SettingsError(f"{path}: not valid YAML: {exc}") from None
+    except UnicodeDecodeError:
+        raise SettingsError(f"{path}: not UTF-8 text (a settings file is YAML)") from None
+    except OSError as exc:  # a directory, a file it may not read
+        raise SettingsError(f"{path}: cannot read it ({exc.strerror or exc})") from None
     if not isinstance(data, dict):
         raise SettingsError(f"{path}: the top level must be a mapping of sections")
     given: dict[str, Any] = {}
     for key, value in overrides.items():
         section, _, name = key.partition("__")
         given.setdefault(section, {})[name] = value
-    token = _COMMAND_LINE.set(given)
+    token, reading = _COMMAND_LINE.set(given), _READ_FILES.set(read_files)
     try:
         return Settings(**data)
     except ValidationError as exc:
@@ -1024,3 +1039,4 @@ def load_settings(path: str | Path = "octet.yaml", **overrides: Any) -> Settings
                             "merged with the file's; or set one key, as OCTET_AGENTS__ANALYSIS__ATR_PERIOD=14)") from None
     finally:
         _COMMAND_LINE.reset(token)
+        _READ_FILES.reset(reading)

@@ -232,6 +232,31 @@ def test_unreadable_files_are_refused_in_one_line(registry, tmp_path) -> None:
         load("EURUSD_H1_mt5.csv", registry, tz="Mars/Olympus")
 
 
+def test_a_file_without_line_breaks_or_over_the_cap_is_refused_as_it_is_read(registry, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A 9 MB gzip of 2 GB of zeros was unpacked and split whole before anything looked at it (16 GB of memory):
+    the reader now stops at the first 64 KiB without a line break, and at MAX_TEXT_BYTES of text."""
+    import gzip
+    import zipfile
+
+    from cluster.adapters.feeds.files import formats
+
+    zeros = b"\0" * (formats.LINE_PROBE + 1)
+    (tmp_path / "bomb.csv.gz").write_bytes(gzip.compress(zeros))
+    (tmp_path / "flat.csv").write_bytes(b"ts,symbol,bid,ask" + b"x" * formats.LINE_PROBE)
+    with zipfile.ZipFile(tmp_path / "bomb.zip", "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("ticks.csv", zeros)
+    for name in ("bomb.csv.gz", "flat.csv", "bomb.zip"):
+        with pytest.raises(DataFileError, match=rf"{name}: no line break in its first 64 KiB"):
+            load_market_files([tmp_path / name], FileSpec(), registry)
+    lines = b"ts,symbol,bid,ask\n" + b"".join(b"2024-03-11T10:%02d:%02dZ,EURUSD,1.1,1.2\n" % divmod(i, 60)
+                                               for i in range(200))
+    (tmp_path / "long.csv.gz").write_bytes(gzip.compress(lines))
+    assert len(load_market_files([tmp_path / "long.csv.gz"], FileSpec(), registry).ticks) == 200
+    monkeypatch.setattr(formats, "MAX_TEXT_BYTES", 5_000)  # the cap, small: the same file is over it
+    with pytest.raises(DataFileError, match=r"long\.csv\.gz: over 5,000 bytes of text unpacked: split it"):
+        load_market_files([tmp_path / "long.csv.gz"], FileSpec(), registry)
+
+
 def test_bars_must_fit_the_desks_bars_and_a_bad_zone_is_a_settings_error(tmp_path) -> None:
     def settings(**session: object) -> Settings:
         values: dict[str, object] = {"data_file": FILES / "EURUSD_H1_mt5.csv", "data_tz": "NY+7", **session}

@@ -756,3 +756,46 @@ def test_stream_clients_leave_a_quarter_of_a_replicas_requests_to_the_api(tmp_pa
                          gateway__max_ongoing_requests=256).gateway.stream_clients == 192
     with pytest.raises(SettingsError, match=r"stream_clients 1 is more than 0 .*raise max_ongoing_requests"):
         load_settings(ROOT / "octet.yaml", gateway__stream_clients=1, gateway__max_ongoing_requests=1)
+
+
+def test_a_firm_may_not_take_a_shipped_presets_name(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A firm named 'ftmo.challenge' in the firms section replaced the preset for every account naming it, with no
+    word: 50% daily loss read as FTMO's rules by check-config, the backtest and the desk."""
+    def shadow(d: dict) -> None:  # type: ignore[type-arg]
+        d["firms"]["ftmo.challenge"] = {**d["firms"]["trailing_funded"], "daily_loss_pct": 50, "max_loss_pct": 90}
+    with pytest.raises(SettingsError, match=r"firms\.ftmo\.challenge: the name of a shipped preset"):
+        load_settings(write(tmp_path, shadow))
+    result = CliRunner().invoke(app, ["check-config", "--config", str(write(tmp_path, shadow))])
+    assert result.exit_code == 2 and "firms.ftmo.challenge: the name of a shipped preset" in " ".join(result.output.split())
+
+
+def test_a_settings_file_that_is_a_directory_or_not_text_is_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "binary.yaml").write_bytes(b"\xbe\xff\x00runtime: {}\n")
+    for path, says in ((tmp_path, "cannot read it"), (tmp_path / "binary.yaml", "not UTF-8 text")):
+        with pytest.raises(SettingsError, match=says):
+            load_settings(path)
+        result = CliRunner().invoke(app, ["check-config", "--config", str(path)])
+        assert result.exit_code == 2 and says in result.output and "Traceback" not in result.output, result.output
+
+
+def test_the_settings_module_reads_no_file_when_imported_and_steering_reads_neither_named_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The defaults were made when the module was imported, reading the shipped news calendar and market closures:
+    a bad file there (an export put in its place) broke every `octet` command, the kill switch too. The commands
+    that steer a running desk now load the settings without reading those files; the others still refuse them."""
+    import subprocess
+    import sys
+
+    from cluster.cli.common import steering_settings
+
+    probe = ("import trading.news as n, trading.closures as c\n"
+             "def boom(*a, **k): raise SystemExit('read at import')\n"
+             "n.read_calendar = boom; c.MarketClosures.from_csv = boom\n"
+             "import cluster.config.settings, cluster.cli\nprint('imported')\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0 and "imported" in done.stdout, done.stdout + done.stderr
+    bad = tmp_path / "news.csv"
+    bad.write_text("Title,Country,Date,Time,Impact,Forecast,Previous\nNFP,USD,03-06-2026,8:30am,High,,\n")  # no zone
+    path = write(tmp_path, lambda d: d["agents"]["compliance"].update(news_calendar=str(bad)))
+    with pytest.raises(SettingsError, match="news_calendar: .*"):
+        load_settings(path)
+    assert steering_settings(path).agents.compliance.news_calendar == bad

@@ -109,7 +109,7 @@ def test_desk_controls_refuse_what_the_desk_could_not_take_before_asking_it(tmp_
     # not started while it went on starting
     data = {"OCTET_RUNTIME__DATA_DIR": str(tmp_path)}
     _one_line_error(octet("desk", "halt", "-r", "x" * 100_000, **data), 2, "--reason: 100,000 characters; at most 500")
-    _one_line_error(octet("desk", "flatten", "--who", "bob\nEVIL", **data), 2, "--who: a line break")
+    _one_line_error(octet("desk", "flatten", "-r", "why", "--who", "bob\nEVIL", **data), 2, "--who: a line break")
     for command in (("desk", "start", "--wait", "-1"), ("desk", "stop", "--timeout", "-5")):
         done = octet(*command, **data)
         assert done.returncode == 2 and "greater than or equal to 0" in done.stdout + done.stderr, command
@@ -205,7 +205,11 @@ def test_the_desk_commands_say_in_one_line_when_no_desk_runs_and_refuse_a_bad_fe
     config.write_text(yaml.safe_dump(doc))
     for args, code, says in ((["stop"], 1, "no desk is running (last state: never started)"),
                              (["halt", "-a", "x", "-r", "why"], 1, "no desk is running: start it"),
-                             (["flatten"], 1, "no desk is running: start it"),
+                             (["flatten", "-r", "why"], 1, "no desk is running: start it"),
+                             (["flatten"], 2, "--reason: say why"),  # it closes at market: never without a word
+                             (["flatten", "-a", "", "-r", "why"], 2, "--account: empty; give an account id"),
+                             (["halt", "-a", " ", "-r", "why"], 2, "--account: empty"),  # not the whole desk
+                             (["resume", "--account", ""], 2, "--account: empty"),
                              (["alerts"], 2, "no desk has run here: start one"),
                              (["ack", "warning-1", "-r", "seen"], 2, "no desk has run here: start one"),
                              (["ack", "warning-01", "-r", "seen"], 2, "'warning-01' is not an alert id"),

@@ -732,3 +732,34 @@ def test_a_stream_asked_after_a_number_too_long_to_read_is_refused_in_the_apis_w
                 assert doc["problem"]["detail"] == detail, doc
                 assert doc["problem"]["type"] == "urn:octet:problem:invalid-request"
     store.close()
+
+
+def test_a_login_key_whose_server_is_gone_is_revoked_at_the_next_serve_start(tmp_path: Path) -> None:
+    """`octet serve --login` revokes its key when it stops; killed outright (SIGKILL) it could not, and the admin key
+    kept working until a later --login on the same port. A start now revokes those of ports where nothing listens."""
+    import socket
+
+    from cluster.cli.serve import BROWSE_KEY, _loopback, _orphaned_login_keys
+    from serve.keys import list_keys
+
+    store = SessionStore.sqlite(tmp_path)
+    listening = socket.socket()
+    listening.bind(("127.0.0.1", 0))
+    listening.listen()
+    free = socket.socket()
+    free.bind(("127.0.0.1", 0))
+    gone_port = free.getsockname()[1]
+    free.close()
+    live_port, own = listening.getsockname()[1], 8040
+    for port in (gone_port, live_port, own):
+        add_key(store.engine, f"{BROWSE_KEY}-{port}", "admin", by="octet serve --login")
+    add_key(store.engine, "ops-desk", "admin", by="tests")
+    try:
+        assert _orphaned_login_keys(store.engine, own) == [f"{BROWSE_KEY}-{gone_port}"]
+    finally:
+        listening.close()
+    live = {k["name"] for k in list_keys(store.engine) if k["revoked_ns"] is None}
+    assert live == {f"{BROWSE_KEY}-{live_port}", f"{BROWSE_KEY}-{own}", "ops-desk"}, live
+    assert [_loopback(h) for h in ("127.0.0.1", "::1", "localhost", "0.0.0.0", "192.0.2.1")] == [
+        True, True, True, False, False]
+    store.close()

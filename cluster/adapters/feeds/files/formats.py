@@ -37,7 +37,7 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import IO, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -112,17 +112,43 @@ def _bytes(path: Path) -> bytes:
         raise DataFileError(f"{path}: not a readable {path.suffix[1:]} file ({exc})") from None
 
 
+LINE_PROBE = 64 * 1024  # a file of quotes or bars has a line break within its first this many bytes
+MAX_TEXT_BYTES = 1 << 30  # the text read at most (unpacked): a file is held whole, about 13 times its size in memory
+
+
 def _unpacked(path: Path) -> bytes:
     if path.suffix == ".gz":
-        return gzip.decompress(path.read_bytes())
+        with gzip.open(path, "rb") as fh:
+            return _capped(fh, path)
     if path.suffix == ".zip":
         with zipfile.ZipFile(path) as z:
             members = [m for m in z.namelist() if m.lower().endswith((".csv", ".txt"))]
             if len(members) != 1:
                 raise DataFileError(f"{path}: a zip must hold exactly one .csv or .txt file, it holds "
                                     f"{len(members)}")
-            return z.read(members[0])
-    return path.read_bytes()
+            with z.open(members[0]) as fh:
+                return _capped(fh, path)
+    with path.open("rb") as fh:
+        return _capped(fh, path)
+
+
+def _capped(fh: IO[bytes] | gzip.GzipFile, path: Path) -> bytes:
+    """The file's bytes (unpacked), read a piece at a time and refused as soon as they are not a text of lines or
+    pass ``MAX_TEXT_BYTES``: a small archive of 2 GB of zeros was read whole first (16 GB of memory)."""
+    head = fh.read(LINE_PROBE)
+    if len(head) == LINE_PROBE and b"\n" not in head and b"\r" not in head:
+        raise DataFileError(f"{path}: no line break in its first {LINE_PROBE // 1024} KiB: not a text file of quotes "
+                            "or bars")
+    pieces, total, piece = [], 0, head
+    while piece:
+        pieces.append(piece)
+        total += len(piece)
+        if total > MAX_TEXT_BYTES:
+            unpacked = " unpacked" if path.suffix in (".gz", ".zip") else ""
+            raise DataFileError(f"{path}: over {MAX_TEXT_BYTES:,} bytes of text{unpacked}: split it (a month a file, "
+                                "say) and read each")
+        piece = fh.read(1 << 24)
+    return b"".join(pieces)
 
 
 def _base_name(path: Path) -> str:
