@@ -494,8 +494,7 @@ class Session:
         idle = self.settings.desk.idle_ms / 1000
         saved, intents = self.saved
         if self.desk is not None:  # what a resumed run must be the same on (a hash of every tick: once a run)
-            self.identity = {"feed": feed.identity(), "accounts": self.account_ids,
-                             "instruments": list(self.registry.symbols)}
+            self.identity = self._identity(feed)
         if saved is None:
             if self.store is not None:
                 self.store.begin_run(self.run_id, self.settings, feed.now_ns(), self.requested)
@@ -748,12 +747,29 @@ class Session:
                      exec_address=self.exec_address, identity=self.identity, state_format=STATE_FORMAT)
         self.desk.save(state)
 
+    def _identity(self, feed: Feed) -> dict[str, Any]:
+        """What a resumed run must be the same on: the feed, the accounts, the instruments, and what the agents' saved
+        state was made under, all of an account's settings but last_trade (a resume takes one given since) with its
+        firm's rules when the settings hold them."""
+        return {"feed": feed.identity(), "accounts": self.account_ids, "instruments": list(self.registry.symbols),
+                "account_settings": {a.id: {**a.model_dump(mode="json", exclude={"last_trade"}),
+                                            "firm_rules": self.settings.firms.get(a.firm)}
+                                     for a in self.settings.accounts}}
+
+    @staticmethod
+    def differs(was: dict[str, Any], now: dict[str, Any]) -> list[str]:
+        """What of a run's identity (``_identity``) differs from the saved one, in words. A state saved before account
+        settings were part of it is not refused for lacking them."""
+        keys = [k for k in now if (k in was or k != "account_settings") and was.get(k) != now[k]]
+        return [f"settings of {', '.join(a for a in now[k] if was[k].get(a) != now[k][a])}"
+                if k == "account_settings" else k for k in keys]
+
     def _restore(self, saved: dict[str, Any], feed: Feed) -> None:
-        was, now = saved.get("identity"), self.identity
-        if was != now:
-            differ = ", ".join(k for k in now if (was or {}).get(k) != now[k])
-            raise ResumeRefused(f"run {self.run_id} was running on another {differ} than these settings give: "
-                                "start it with the settings it ran on, or start a new run (`octet desk start --new`)")
+        named = self.differs(saved.get("identity") or {}, self.identity)
+        if named:
+            raise ResumeRefused(f"run {self.run_id} was running on other {' and '.join(named)} than these settings "
+                                "give: start it with the settings it ran on, or start a new run "
+                                "(`octet desk start --new`)")
         for name in self.CHECKPOINTED:
             setattr(self, name, saved[name])
         self.reduced = saved.get("reduced", frozenset())  # (state saved before the pass-odds breaker)

@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 
@@ -169,3 +171,38 @@ def test_a_run_saved_by_another_version_of_the_agents_state_is_refused_in_one_li
     with pytest.raises(ResumeRefused, match=f"state format 1, this version reads {STATE_FORMAT}.*--new"):
         session.run(replay_ticks(settings))
     assert session.exec_service is None, "refused before rust_exec or any actor started"
+
+
+def test_a_resume_with_other_settings_of_an_account_is_refused_naming_it_but_not_for_its_last_trade(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The agents' saved state was made under the accounts' settings: a desk started again with another firm or
+    balance for an account resumed on the old ones with no word (status kept FTMO's 5,000 of daily headroom). Only
+    last_trade may change (docs/operators.md)."""
+    from cluster.adapters.feeds.paced import ReplayFeed
+    from cluster.config.settings import load_settings
+    from cluster.desk.session import ResumeRefused, Session
+    from tests.conftest import replay_ticks
+
+    def session(**overrides: object) -> tuple[Session, object]:
+        settings = load_settings(ROOT / "octet.yaml", runtime__data_dir=str(tmp_path / "data"), session__ticks=500)
+        if overrides:
+            settings.accounts[0] = settings.accounts[0].model_copy(update=overrides)
+        files = DeskFiles(tmp_path / "desk", KEY)
+        return Session(settings, run_id="r", desk=files.for_run("r")), ReplayFeed(replay_ticks(settings))
+
+    ran, feed = session()
+    saved = {"identity": ran._identity(feed)}
+    for changed, refused in (({"firm": "trailing_funded"}, True), ({"balance": Decimal(200_000)}, True),
+                             ({"last_trade": datetime(2026, 3, 1, tzinfo=UTC)}, False)):
+        again, feed = session(**changed)
+        again.identity = again._identity(feed)
+        acc = again.account_ids[0]
+        if refused:
+            with pytest.raises(ResumeRefused, match=rf"on other settings of {acc} than these settings give.*--new"):
+                again._restore(saved, feed)
+        else:
+            assert again.identity == saved["identity"]
+    # a state saved before account settings were part of it is not refused for lacking them; its feed still counts
+    older = {k: v for k, v in saved["identity"].items() if k != "account_settings"}
+    again, feed = session(firm="trailing_funded")
+    assert Session.differs(older, again._identity(feed)) == []
+    assert Session.differs({**older, "instruments": ["EURUSD"]}, again._identity(feed)) == ["instruments"]
