@@ -498,6 +498,12 @@ def check_config(config: ConfigOpt = Path("octet.yaml"), at: AtOpt = None) -> No
         console.print(f"news calendar: {path or 'none (agents.compliance.news_calendar)'} covers {news.coverage()}; "
                       "accounts with a news rule: "
                       f"{', '.join(news_ruled)}", highlight=False, markup=False)
+        traded = sorted({c for i in s.registry().values() for c in (i.base, i.quote)})
+        missing = [c for c in traded if c not in {e.currency for e in news.events}]
+        if news.events and missing:  # a currency with no event: its news never blocks an order
+            console.print(f"warning: the news calendar has no event in {', '.join(missing)} (the instruments trade "
+                          f"{', '.join(traded)}): news in {'it' if len(missing) == 1 else 'them'} never blocks an order "
+                          "of these accounts; export every currency you trade", highlight=False, markup=False)
         # the desk judges the calendar a week at a time (NewsCalendar.covers): the weeks from this one on, without a gap
         covered = ts_to_datetime(news.covered_until(datetime_to_ts(when))).date() - timedelta(days=1)  # a Saturday
         if not news.weeks or covered < (when + timedelta(days=7)).date():

@@ -728,7 +728,14 @@ def test_check_config_warns_when_the_news_calendar_ends_within_a_week_for_accoun
     two = calendar("two.csv", "2026-03-04", "2026-03-11")  # the weeks of Sunday 1 and Sunday 8 March
     out = check(two, "--at", "2026-03-02T08:00:00Z")  # Monday of the first: covered for the next 7 days
     assert f"news calendar: {two} covers 2026-03-01 to 2026-03-14; accounts with a news rule: ftmo-100k" in out, out
-    assert "warning" not in out, out
+    assert "warning: the news calendar covers" not in out and "does not cover" not in out, out
+    # USD only, while the instruments trade EUR, GBP, JPY and USD: those currencies' news would never block
+    assert ("warning: the news calendar has no event in EUR, GBP, JPY (the instruments trade EUR, GBP, JPY, USD): "
+            "news in them never blocks an order of these accounts") in out, out
+    every = tmp_path / "every.csv"
+    every.write_text("time_utc,currency,impact,title\n" + "".join(
+        f"2026-03-{d}T13:30:00Z,{c},high,x\n" for d in ("04", "11") for c in ("EUR", "GBP", "JPY", "USD")))
+    assert "warning" not in check(every, "--at", "2026-03-02T08:00:00Z")
     out = check(two, "--at", "2026-03-09T08:00")  # Monday of the second (no zone: UTC)
     assert f"warning: the news calendar covers nothing after 2026-03-14: after it {vetoed}" in out, out
     out = check(two, "--at", "2026-02-27T08:00:00+01:00")  # the Friday before: its week has no event
