@@ -19,7 +19,35 @@ from cluster.cli.common import ConfigOpt, app, console, errors, fail, settings_o
 if TYPE_CHECKING:
     from cluster.adapters.rust_exec.client import GrpcExecutionClient
 
-AddressOpt = Annotated[str, typer.Option(help="rust_exec's gRPC address (host:port).")]
+AddressOpt = Annotated[str | None, typer.Option(
+    help="rust_exec's gRPC address (host:port); left out: the rust_exec of the desk running here (octet.yaml's "
+         "data_dir), else 127.0.0.1:50551 (octet exec-serve's).")]
+EXEC_SERVE_ADDRESS = "127.0.0.1:50551"
+
+
+def _address(address: str | None) -> str:
+    """The address given, or the one the desk running under octet.yaml's data_dir started its rust_exec on (a port
+    of its own, chosen at start: the kill switch must find it), or ``octet exec-serve``'s."""
+    if address is not None:
+        return address
+    from cluster.config.secrets import state_key
+    from cluster.config.settings import SettingsError, load_settings
+    from cluster.desk.desk import DeskError, DeskFiles
+
+    try:
+        data_dir = Path(load_settings("octet.yaml", read_files=False).runtime.data_dir)
+        if not (data_dir / "desk").is_dir():  # no desk has run here (and none is made by asking)
+            return EXEC_SERVE_ADDRESS
+        files = DeskFiles(data_dir, state_key(data_dir))
+        run_id = files.meta().get("run_id") if files.driver() is not None else None
+        saved = files.for_run(run_id).load()[0] if run_id else None
+    except (SettingsError, DeskError, OSError, ValueError):
+        return EXEC_SERVE_ADDRESS  # no desk to ask: the separate rust_exec's address
+    found = str((saved or {}).get("exec_address") or "")
+    if not found:
+        return EXEC_SERVE_ADDRESS
+    console.print(f"(the rust_exec of the desk running here, run {run_id}: {found})", markup=False)
+    return found
 SecretsOpt = Annotated[Path, typer.Option(
     "--secrets", envvar="OCTET_EXEC_SECRETS",
     help="rust_exec's credentials: the directory `octet exec-serve` (or the desk) made, holding "
@@ -126,9 +154,10 @@ def _reaching(address: str) -> Iterator[None]:
 
 
 @app.command("exec-status")
-def exec_status(address: AddressOpt = "127.0.0.1:50551", secrets: SecretsOpt = DEFAULT_SECRETS,
+def exec_status(address: AddressOpt = None, secrets: SecretsOpt = DEFAULT_SECRETS,
                 token_file: TokenOpt = None, plaintext: PlainOpt = False) -> None:
     """Health and open positions of a running rust_exec."""
+    address = _address(address)
     with _reaching(address):
         c = _client(address, secrets, token_file, plaintext)
         h = c.health()
@@ -150,11 +179,12 @@ def exec_status(address: AddressOpt = "127.0.0.1:50551", secrets: SecretsOpt = D
 
 @app.command()
 def halt(reason: Annotated[str, typer.Option(help="Why; recorded with every cancel and close.")],
-         address: AddressOpt = "127.0.0.1:50551",
+         address: AddressOpt = None,
          account: Annotated[str, typer.Option(help="Halt one account only.")] = "",
          flatten: Annotated[bool, typer.Option(help="Also cancel working orders and close positions.")] = False,
          secrets: SecretsOpt = DEFAULT_SECRETS, token_file: TokenOpt = None, plaintext: PlainOpt = False) -> None:
     """The manual kill switch: rust_exec refuses every new order until `octet resume`."""
+    address = _address(address)
     with _reaching(address):
         touched = _client(address, secrets, token_file, plaintext).operator_halt(reason, account_id=account, flatten=flatten)
     console.print(f"[red bold]halted[/red bold] {account or 'the whole venue'}: {reason}; "
@@ -162,10 +192,11 @@ def halt(reason: Annotated[str, typer.Option(help="Why; recorded with every canc
 
 
 @app.command()
-def resume(address: AddressOpt = "127.0.0.1:50551",
+def resume(address: AddressOpt = None,
            account: Annotated[str, typer.Option(help="Resume one account only.")] = "",
            secrets: SecretsOpt = DEFAULT_SECRETS, token_file: TokenOpt = None, plaintext: PlainOpt = False) -> None:
     """Lift a halt."""
+    address = _address(address)
     with _reaching(address):
         _client(address, secrets, token_file, plaintext).resume(account)
     console.print(f"resumed {account or 'the whole venue'}")

@@ -62,6 +62,13 @@ def test_the_desk_brings_up_the_api_and_an_admins_halt_through_it_is_audited_wit
         status = subprocess.run([*cli, "desk", "status", "--config", str(config)], env=env, capture_output=True,
                                 text=True, timeout=60, cwd=ROOT)
         assert f"API: {base}/api/v1" in status.stdout, status.stdout
+        # the kill switch at rust_exec finds the desk's own (on a port chosen at its start) with no --address
+        (tmp_path / "octet.yaml").write_text(config.read_text())
+        venue = subprocess.run([*cli, "exec-status", "--secrets", str(tmp_path / "secrets" / "exec")], env=env,
+                               capture_output=True, text=True, timeout=60, cwd=tmp_path)
+        assert venue.returncode == 0 and "(the rust_exec of the desk running here, run " in venue.stdout, \
+            venue.stdout + venue.stderr
+        assert ": open; " in venue.stdout and "127.0.0.1:50551" not in venue.stdout, venue.stdout
         store = SessionStore.sqlite(tmp_path)
         _, admin = add_key(store.engine, "ops-alice", "admin", by="tests")
         _, viewer = add_key(store.engine, "watcher", "viewer", by="tests")
