@@ -149,7 +149,7 @@ class Gateway:
             from serve.stream import Hub
 
             self._hub = Hub(st.storage.redis_url.get_secret_value(), st.gateway.stream_queue,
-                            st.gateway.stream_clients)
+                            st.gateway.streams_at_most())
         return self._hub
 
     def desk_files(self) -> Any:

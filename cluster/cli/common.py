@@ -125,7 +125,7 @@ NO_RUN = "the store holds no run yet: run `octet demo`, `octet run` or `octet ba
 
 
 def store_of(config: Path, url: str | None, upgrade: bool = True, must_exist: bool = False,
-             missing: str = NO_RUN) -> SessionStore:
+             missing: str = NO_RUN, steering: bool = False) -> SessionStore:
     """The store at ``url``, or the one the settings file names (a local PostgreSQL started if need
     be); a database that cannot be reached or read is one line and exit code 1. ``must_exist``: a
     SQLite file that is not there is that line too, ending with ``missing`` (a command that only reads
@@ -136,8 +136,8 @@ def store_of(config: Path, url: str | None, upgrade: bool = True, must_exist: bo
     from cluster.config.secrets import redact
     from cluster.storage.store import SessionStore, StoreError, store_url
 
-    if url is None:
-        settings = settings_or_exit(config)
+    if url is None:  # (steering: for a command that steers a running desk, ``steering_settings``)
+        settings = steering_settings(config) if steering else settings_or_exit(config)
         local = Path(settings.runtime.data_dir) / "octet.db"
         if must_exist and settings.runtime.store == "sqlite" and not local.is_file():
             raise fail(f"database {local}: no such file: {missing}")

@@ -372,7 +372,7 @@ def alerts(config: ConfigOpt = Path("octet.yaml"),
 
     files = _files(config)
     run_id = _desk_run(files)
-    store = store_of(config, None, must_exist=True)
+    store = store_of(config, None, must_exist=True, steering=True)
     try:
         items, more = Reader(store.engine).alerts(run_id, not every, limit, None)
     finally:
@@ -421,7 +421,7 @@ def ack(alert: Annotated[str, typer.Argument(help="The alert's id, as `octet des
     _text("--who", who)
     files = _files(config)
     run_id = _desk_run(files)
-    store = store_of(config, None, must_exist=True)
+    store = store_of(config, None, must_exist=True, steering=True)
     try:
         known = Reader(store.engine).alert_exists(alert, run_id)
     finally:

@@ -143,21 +143,32 @@ def _loopback(host: str) -> bool:
         return host == "localhost"
 
 
+def _listening(port: int) -> bool:
+    """Whether anything listens on ``port`` on any address of this host (IPv4 or IPv6)."""
+    from serve.deploy import GatewayError, check_port
+
+    for host in ("0.0.0.0", "::"):  # each overlaps every address of its family (and :: the IPv4 ones too)
+        try:
+            check_port(host, port)
+        except GatewayError as exc:
+            if "is in use" in str(exc):
+                return True  # (another error, as no IPv6 here, says nothing of a listener)
+    return False
+
+
 def _orphaned_login_keys(engine: Engine, port: int) -> list[str]:
     """Revoke the live login keys (``octet serve --login``) of servers on other ports of this host where nothing
-    listens any more: a server killed outright (SIGKILL) never revoked its key. Returns their names."""
-    from serve.deploy import GatewayError, check_port
+    listens any more: a server killed outright (SIGKILL) never revoked its key. Returns their names. Only on a
+    SQLite store, which only this host's servers use (a PostgreSQL store may serve servers on other hosts)."""
     from serve.keys import list_keys
 
+    if engine.dialect.name != "sqlite":
+        return []
     gone = []
     for k in list_keys(engine):
         m = re.fullmatch(rf"{BROWSE_KEY}-(\d+)", str(k.get("name", "")))
-        if m is None or k.get("revoked_ns") is not None or int(m.group(1)) == port:
-            continue  # (this port's own is revoked when this server makes its key)
-        try:
-            check_port("127.0.0.1", int(m.group(1)))
-        except GatewayError:
-            continue  # a server listens there: its key stands
+        if m is None or k.get("revoked_ns") is not None or int(m.group(1)) == port or _listening(int(m.group(1))):
+            continue  # (this port's own is revoked when this server makes its key; a server listening keeps its)
         _revoke_if_live(engine, str(k["name"]))
         gone.append(str(k["name"]))
     return gone

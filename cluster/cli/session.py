@@ -475,6 +475,11 @@ def check_config(config: ConfigOpt = Path("octet.yaml"), at: AtOpt = None) -> No
     from_when = "from now" if at is None else f"from {when:%Y-%m-%d %H:%M} UTC"
     console.print(f"{config}: ok — {len(s.instruments)} instruments, {len(s.accounts)} accounts "
                   f"({', '.join(f'{a.id} ({a.firm})' for a in s.accounts)})")
+    g = s.gateway
+    if g.streams_at_most() < g.stream_clients:
+        console.print(f"warning: gateway.stream_clients {g.stream_clients} is more than a replica takes: "
+                      f"{g.streams_at_most()} (max_ongoing_requests {g.max_ongoing_requests} less a quarter, kept for "
+                      "the API's requests; each open stream holds one)", highlight=False, markup=False)
     closing = [(a.id, limit) for a in s.accounts if (limit := s.firm_rules(a).holding.max_break_minutes)]
     if closing:  # what the holding rule on market breaks has to go on, and until when
         from trading.closures import MarketClosures

@@ -338,16 +338,11 @@ class GatewaySettings(_Model):
     # (Ray Serve does the same for its replicas by itself)
     gc_freeze: bool = True
 
-    @model_validator(mode="after")
-    def _streams_leave_room(self) -> GatewaySettings:
-        most = self.max_ongoing_requests - max(1, self.max_ongoing_requests // 4)
-        if self.stream_clients > most:
-            raise ValueError(
-                f"stream_clients {self.stream_clients} is more than {most} (max_ongoing_requests "
-                f"{self.max_ongoing_requests} less a quarter, kept for the API's requests): each open stream holds one "
-                "of a replica's max_ongoing_requests, and with every one held the API stops answering; lower "
-                "stream_clients or raise max_ongoing_requests")
-        return self
+    def streams_at_most(self) -> int:
+        """The stream clients a replica takes: ``stream_clients``, but never more than ``max_ongoing_requests`` less a
+        quarter (kept for the API's requests: each open stream holds one, and with every one held the API stopped
+        answering). Not a refusal of the settings: a file written before must still steer a running desk."""
+        return min(self.stream_clients, self.max_ongoing_requests - max(1, self.max_ongoing_requests // 4))
 
 
 class TopicSettings(_Model):

@@ -199,6 +199,17 @@ STATE_FORMAT = 19  # 19: the desk keeps the alerts it raised ahead of a firm's d
 # 16: a firm's holding rules gained max_break_minutes (market closures)
 
 
+def _plain(value: Any) -> Any:
+    """``value`` as JSON holds it, a number the same however it was written (100000 and 100000.00)."""
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_plain(v) for v in (sorted(value) if isinstance(value, set | frozenset) else value)]
+    return value
+
+
 class ResumeRefused(RuntimeError):
     """A run that cannot be resumed with these settings (another feed, other accounts) or by this
     version of Octet (its agents' state saved in another shape)."""
@@ -752,14 +763,18 @@ class Session:
         state was made under, all of an account's settings but last_trade (a resume takes one given since) with its
         firm's rules when the settings hold them."""
         return {"feed": feed.identity(), "accounts": self.account_ids, "instruments": list(self.registry.symbols),
-                "account_settings": {a.id: {**a.model_dump(mode="json", exclude={"last_trade"}),
-                                            "firm_rules": self.settings.firms.get(a.firm)}
+                "account_settings": {a.id: _plain({**a.model_dump(exclude={"last_trade"}),
+                                                   "firm_rules": self.settings.firms.get(a.firm)})
                                      for a in self.settings.accounts}}
 
     @staticmethod
     def differs(was: dict[str, Any], now: dict[str, Any]) -> list[str]:
         """What of a run's identity (``_identity``) differs from the saved one, in words. A state saved before account
         settings were part of it is not refused for lacking them."""
+        if "account_settings" in was:  # an account's settings a later version added are not in a saved state
+            kept = was["account_settings"]
+            now = {**now, "account_settings": {a: {k: v for k, v in got.items() if k in kept.get(a, got)}
+                                               for a, got in now["account_settings"].items()}}
         keys = [k for k in now if (k in was or k != "account_settings") and was.get(k) != now[k]]
         return [f"settings of {', '.join(a for a in now[k] if was[k].get(a) != now[k][a])}"
                 if k == "account_settings" else k for k in keys]

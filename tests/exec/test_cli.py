@@ -246,3 +246,38 @@ def test_the_desk_commands_say_in_one_line_when_no_desk_runs_and_refuse_a_bad_fe
     out = octet("desk", "start", "--foreground", "--config", str(config))
     assert out.returncode == 2 and "desk.feed is file and session.data_file is not set" in out.stderr, out
     assert "Traceback" not in out.stdout + out.stderr
+
+
+def test_the_commands_that_steer_a_desk_work_whatever_its_news_calendar_file_holds(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A bad calendar (an export put at its path) broke every command, the kill switch too: the steering ones now
+    never read it, the desk's alerts and acknowledgement included; check-config still refuses it."""
+    import yaml
+
+    from cluster.config.secrets import state_key
+    from cluster.desk.desk import DeskFiles
+    from cluster.storage.store import SessionStore
+
+    bad = tmp_path / "news.csv"
+    bad.write_text("garbage,stuff\n1,2\n")
+    doc = yaml.safe_load((ROOT / "octet.yaml").read_text())
+    doc["runtime"]["data_dir"] = str(tmp_path / "var")
+    doc["agents"] = {"compliance": {"news_calendar": str(bad)}}
+    config = tmp_path / "octet.yaml"
+    config.write_text(yaml.safe_dump(doc))
+    SessionStore.sqlite(tmp_path / "var").close()
+    files = DeskFiles(tmp_path / "var", state_key(tmp_path / "var"))
+    files.set_meta(run_id="r1", state="stopped")  # a desk has run here: alerts and ack go on to the store
+    for args, code, says in ((["desk", "halt", "-r", "why"], 1, "no desk is running"),
+                             (["desk", "flatten", "-r", "why"], 1, "no desk is running"),
+                             (["desk", "stop"], 1, "no desk is running"),
+                             (["desk", "status"], 0, "desk:"),
+                             (["desk", "alerts"], None, ""),
+                             (["desk", "ack", "warning-1", "-r", "seen"], None, ""),
+                             (["check-config"], 2, "agents.compliance: news_calendar:")):
+        out = octet(*args, "--config", str(config))
+        both = out.stdout + out.stderr
+        assert "Traceback" not in both, both
+        if args[0] == "desk":
+            assert "configuration error" not in both and "news_calendar" not in both, (args, both)
+        if code is not None:
+            assert out.returncode == code and says in both, (args, both)

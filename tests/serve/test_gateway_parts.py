@@ -743,23 +743,31 @@ def test_a_login_key_whose_server_is_gone_is_revoked_at_the_next_serve_start(tmp
     from serve.keys import list_keys
 
     store = SessionStore.sqlite(tmp_path)
-    listening = socket.socket()
-    listening.bind(("127.0.0.1", 0))
-    listening.listen()
+    listeners = []  # servers that still run, on loopback, on IPv6's loopback, and on one address of this host
+    for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1"), (socket.AF_INET, "127.0.0.2")):
+        try:
+            s = socket.socket(family)
+            s.bind((host, 0))
+        except OSError:  # (no IPv6 here)
+            continue
+        s.listen()
+        listeners.append(s)
     free = socket.socket()
     free.bind(("127.0.0.1", 0))
     gone_port = free.getsockname()[1]
     free.close()
-    live_port, own = listening.getsockname()[1], 8040
-    for port in (gone_port, live_port, own):
+    live_ports, own = [s.getsockname()[1] for s in listeners], 8040
+    for port in (gone_port, *live_ports, own):
         add_key(store.engine, f"{BROWSE_KEY}-{port}", "admin", by="octet serve --login")
     add_key(store.engine, "ops-desk", "admin", by="tests")
     try:
         assert _orphaned_login_keys(store.engine, own) == [f"{BROWSE_KEY}-{gone_port}"]
     finally:
-        listening.close()
+        for s in listeners:
+            s.close()
     live = {k["name"] for k in list_keys(store.engine) if k["revoked_ns"] is None}
-    assert live == {f"{BROWSE_KEY}-{live_port}", f"{BROWSE_KEY}-{own}", "ops-desk"}, live
+    assert live == {*(f"{BROWSE_KEY}-{p}" for p in live_ports), f"{BROWSE_KEY}-{own}", "ops-desk"}, live
+    assert len(listeners) >= 2
     assert [_loopback(h) for h in ("127.0.0.1", "::1", "localhost", "0.0.0.0", "192.0.2.1")] == [
         True, True, True, False, False]
     store.close()
