@@ -194,6 +194,7 @@ def book_of(settings: Settings, accounts: list[dict[str, Any]], run_id: str) -> 
 
     from trading.conduct import firm_of
     from trading.exposure import BookPosition, book_view
+    from trading.money import plain_numbers
     from trading.orders import Side
 
     reg = settings.registry()
@@ -208,17 +209,7 @@ def book_of(settings: Settings, accounts: list[dict[str, Any]], run_id: str) -> 
                 continue
             known.append(BookPosition(str(a["account_id"]), firm, str(p["symbol"]), Side[str(p["side"])],
                                       Decimal(str(p["lots"])), Decimal(str(p["price"]))))
-    view = book_view(known, registry)
-
-    def text(x: Any) -> Any:
-        if isinstance(x, Decimal):
-            return format(x.normalize(), "f")  # 100000, not 1E+5; 0.00000001, not 1E-8
-        if isinstance(x, dict):
-            return {k: text(v) for k, v in x.items()}
-        if isinstance(x, list):
-            return [text(v) for v in x]
-        return x
-    return {"run_id": run_id, **text(view), "unknown_instruments": sorted(unknown)}
+    return {"run_id": run_id, **plain_numbers(book_view(known, registry)), "unknown_instruments": sorted(unknown)}
 
 
 def firm_view(settings: Settings, account: dict[str, Any]) -> dict[str, Any] | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
 
 from trading.errors import InvalidValue
 
@@ -19,6 +20,18 @@ def to_decimal(value: Decimal | int | str | float, field: str = "amount") -> Dec
     if not result.is_finite():
         raise InvalidValue(field, value, "must be finite")
     return result
+
+
+def plain_numbers(value: Any) -> Any:
+    """``value`` with every Decimal in it written as plain text, the same however it was written (100000, not 1E+5
+    nor 100000.00; 0.00000001, not 1E-8), through dicts, lists and tuples (as lists) and sets (sorted, as lists)."""
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    if isinstance(value, dict):
+        return {k: plain_numbers(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [plain_numbers(v) for v in (sorted(value) if isinstance(value, set | frozenset) else value)]
+    return value
 
 
 def book(amount: Decimal) -> Decimal:

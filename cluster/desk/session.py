@@ -62,6 +62,7 @@ from trading.feed import Feed
 from trading.intrabar import quote_spacing_ns
 from trading.ledger import AccountSnapshot, done_orders
 from trading.market import NS_PER_S, Bar, TickBatch, fx_open_ns, utc_text
+from trading.money import plain_numbers
 from trading.news import NewsCalendar
 from trading.orders import Order, OrderStatus, Signal
 from trading.strategies.sma_cross import SETUP as SMA_CROSS
@@ -197,17 +198,6 @@ STATE_FORMAT = 19  # 19: the desk keeps the alerts it raised ahead of a firm's d
 # 18: a firm's size limits gained scaling (Topstep's scaling plan)
 # 17: a firm's rules gained activity (inactivity), an account's rules its last entry
 # 16: a firm's holding rules gained max_break_minutes (market closures)
-
-
-def _plain(value: Any) -> Any:
-    """``value`` as JSON holds it, a number the same however it was written (100000 and 100000.00)."""
-    if isinstance(value, Decimal):
-        return format(value.normalize(), "f")
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [_plain(v) for v in (sorted(value) if isinstance(value, set | frozenset) else value)]
-    return value
 
 
 class ResumeRefused(RuntimeError):
@@ -763,8 +753,8 @@ class Session:
         state was made under, all of an account's settings but last_trade (a resume takes one given since) with its
         firm's rules when the settings hold them."""
         return {"feed": feed.identity(), "accounts": self.account_ids, "instruments": list(self.registry.symbols),
-                "account_settings": {a.id: _plain({**a.model_dump(exclude={"last_trade"}),
-                                                   "firm_rules": self.settings.firms.get(a.firm)})
+                "account_settings": {a.id: plain_numbers({**a.model_dump(exclude={"last_trade"}),
+                                                          "firm_rules": self.settings.firms.get(a.firm)})
                                      for a in self.settings.accounts}}
 
     @staticmethod
