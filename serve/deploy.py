@@ -55,6 +55,14 @@ def check_port(host: str, port: int) -> None:
     """``GatewayError`` when something listens on ``host:port`` already. Serve's proxy (and HAProxy)
     bind with ``SO_REUSEPORT``, so a second gateway would share the port with the first and the
     kernel would split the requests between them: each would refuse the other's keys."""
+    if port_in_use(host, port):
+        raise GatewayError(f"{host}:{port} is in use: stop what listens there, or choose another port "
+                           "(--port, gateway.port)")
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """Whether something holds ``host:port`` (a bind there fails as in use); ``GatewayError`` when this host cannot
+    listen there for another reason (no such address, a name that does not resolve)."""
     import errno
     import socket
 
@@ -68,9 +76,9 @@ def check_port(host: str, port: int) -> None:
             probe.bind(address)
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
-                raise GatewayError(f"{host}:{port} is in use: stop what listens there, or choose another port "
-                                   "(--port, gateway.port)") from None
+                return True
             raise GatewayError(f"cannot listen on {host}:{port} ({exc.strerror or exc})") from None
+    return False
 
 
 def haproxy_binary() -> str | None:

@@ -145,14 +145,14 @@ def _loopback(host: str) -> bool:
 
 def _listening(port: int) -> bool:
     """Whether anything listens on ``port`` on any address of this host (IPv4 or IPv6)."""
-    from serve.deploy import GatewayError, check_port
+    from serve.deploy import GatewayError, port_in_use
 
     for host in ("0.0.0.0", "::"):  # each overlaps every address of its family (and :: the IPv4 ones too)
         try:
-            check_port(host, port)
-        except GatewayError as exc:
-            if "is in use" in str(exc):
-                return True  # (another error, as no IPv6 here, says nothing of a listener)
+            if port_in_use(host, port):
+                return True
+        except GatewayError:
+            pass  # (this host cannot listen there at all, as with no IPv6: it says nothing of a listener)
     return False
 
 
