@@ -26,7 +26,7 @@ from sqlalchemy import Engine, insert, select, update
 
 from cluster.config.secrets import generated, private_dir, secrets_dir
 from cluster.storage.models import ApiKey
-from cluster.storage.store import reading
+from cluster.storage.reads import reading
 
 ROLES = ("viewer", "trader", "admin")
 KEY_RE = re.compile(r"^okt_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
@@ -82,7 +82,7 @@ def add_key(engine: Engine, name: str, role: str, by: str) -> tuple[Principal, s
 def list_keys(engine: Engine) -> list[dict[str, Any]]:
     """Every key made, revoked ones too (never their digests)."""
     cols = [c for c in keys_table.c if c.name != "secret_sha256"]
-    with engine.connect() as conn:
+    with reading(engine).connect() as conn:
         return [dict(r) for r in conn.execute(select(*cols).order_by(keys_table.c.created_ns)).mappings()]
 
 

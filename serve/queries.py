@@ -14,8 +14,8 @@ from sqlalchemy import Engine, Select, and_, func, literal_column, or_, select
 
 from cluster.storage import audit
 from cluster.storage import models as m
+from cluster.storage.reads import reading
 from cluster.storage.rows import stored
-from cluster.storage.store import reading
 from serve.problems import Problem
 from serve.schemas import AuditRecord
 

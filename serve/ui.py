@@ -91,9 +91,9 @@ def load(root: Path | None = None) -> Site | None:
         elif rel.endswith("/index.html"):
             site.assets["/" + rel[: -len("index.html")]] = asset
         elif rel in ("404.html", "404/index.html"):
-            site.not_found = asset
+            site.not_found = asset  # only ever answered with a 404: /404.html is not a page of its own
+            continue
         site.assets["/" + rel] = asset
-    site.not_found = site.not_found or site.assets.get("/404.html")
     return site
 
 

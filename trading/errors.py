@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 
 class DomainError(Exception):
     """Base of every error raised by the trading domain."""
@@ -14,7 +16,8 @@ class InvalidValue(DomainError, ValueError):
         self.field = field
         self.value = value
         self.reason = reason
-        super().__init__(f"{field}={value!r}: {reason}")
+        shown = str(value) if isinstance(value, Decimal) else repr(value)  # 0.0001, not Decimal('0.0001')
+        super().__init__(f"{field}={shown}: {reason}")
 
 
 class UnknownInstrument(DomainError, KeyError):

@@ -39,8 +39,21 @@ def settings_or_exit(config: Path, **overrides: object) -> Settings:
 
 def steering_settings(config: Path) -> Settings:
     """The settings as ``settings_or_exit`` gives them, less a read of the files they name (the news calendar, the
-    market closures): for a command that steers a running desk, which must work whatever those files hold."""
-    return _settings(config, False, {})
+    market closures): for a command that steers a running desk, which must work whatever those files hold. When
+    the file fails its checks elsewhere, its runtime, storage, kafka and desk sections alone, with a warning: the
+    kill switch must not wait on a firm's or an account's settings (only those sections are to be read)."""
+    from cluster.config.settings import load_steering_settings
+
+    try:
+        settings, problem = load_steering_settings(config)
+    except SettingsError as exc:
+        errors.print(f"[red]configuration error[/red]\n{escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    if problem is not None:
+        errors.print(f"[yellow]warning:[/yellow] the settings do not pass their checks (`octet check-config`); "
+                     f"steering with their runtime, storage, kafka and desk sections only:\n{escape(problem)}",
+                     soft_wrap=True)
+    return settings
 
 
 def _settings(config: Path, read_files: bool, overrides: dict[str, object]) -> Settings:

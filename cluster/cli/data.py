@@ -207,7 +207,7 @@ def news(file: Annotated[Path, typer.Argument(help="An economic calendar export:
              "--tz", help="The zone the export's times are in (an IANA name); not needed for Octet's layout or "
                           "ISO times with an offset.")] = None,
          out: Annotated[Path | None, typer.Option(
-             help="Write the events in Octet's layout here (0600), for agents.compliance.news_calendar.")] = None) -> None:
+             help="Write the events in Octet's layout to this .csv file (0600), for agents.compliance.news_calendar.")] = None) -> None:
     """Check a news calendar: its layout, events by impact, the weeks it covers and the rows it
     skips; with --out, write it in Octet's layout (UTC times), which the desk reads without a zone."""
     import csv
@@ -226,6 +226,8 @@ def news(file: Annotated[Path, typer.Argument(help="An economic calendar export:
     if not len(read.calendar):
         raise fail(f"{file}: no event with a time and a currency: nothing to check orders against")
     if out is not None:
+        if out.suffix.lower() != ".csv":  # the desk reads a calendar as CSV only: x.parquet would hold CSV
+            raise fail(f"--out {out}: must end in .csv (the desk reads a news calendar as CSV)")
         if out.resolve() == file.resolve():
             raise fail(f"--out {out} is the file read")
         buf = io.StringIO()

@@ -31,11 +31,11 @@ def _address(address: str | None) -> str:
     if address is not None:
         return address
     from cluster.config.secrets import state_key
-    from cluster.config.settings import SettingsError, load_settings
+    from cluster.config.settings import SettingsError, load_steering_settings
     from cluster.desk.desk import DeskError, DeskFiles
 
-    try:
-        data_dir = Path(load_settings("octet.yaml", read_files=False).runtime.data_dir)
+    try:  # the file's data_dir even when the rest of it fails its checks (as the desk's steering commands read it)
+        data_dir = Path(load_steering_settings("octet.yaml")[0].runtime.data_dir)
         if not (data_dir / "desk").is_dir():  # no desk has run here (and none is made by asking)
             return EXEC_SERVE_ADDRESS
         files = DeskFiles(data_dir, state_key(data_dir))
@@ -48,6 +48,8 @@ def _address(address: str | None) -> str:
         return EXEC_SERVE_ADDRESS
     console.print(f"(the rust_exec of the desk running here, run {run_id}: {found})", markup=False)
     return found
+
+
 SecretsOpt = Annotated[Path, typer.Option(
     "--secrets", envvar="OCTET_EXEC_SECRETS",
     help="rust_exec's credentials: the directory `octet exec-serve` (or the desk) made, holding "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import difflib
 import math
 import os
 import reprlib
@@ -47,7 +48,7 @@ class SettingsError(Exception):
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # .inf seconds: never
 
 
 class GeneratorSettings(_Model):
@@ -66,7 +67,7 @@ class GeneratorSettings(_Model):
 
 
 class InstrumentSettings(_Model):
-    symbol: str
+    symbol: str = Field(min_length=1, max_length=32)  # the store's column
     base: str = Field(min_length=3, max_length=3)
     quote: str = Field(min_length=3, max_length=3)
     price_precision: int = Field(ge=0, le=8)
@@ -77,6 +78,14 @@ class InstrumentSettings(_Model):
     def to_domain(self) -> Instrument:
         return Instrument(self.symbol, self.base, self.quote, self.price_precision, self.pip_size,
                           self.contract_size)
+
+    @model_validator(mode="after")
+    def _an_instrument(self) -> InstrumentSettings:
+        try:
+            self.to_domain()
+        except DomainError as exc:
+            raise ValueError(str(exc)) from None
+        return self
 
 
 class ProfileSettings(_Model):
@@ -146,13 +155,13 @@ class LimitSettings(_Model):
 
 
 class AccountSettings(_Model):
-    id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
-    owner: str = "desk"
-    firm: str
-    balance: Decimal = Field(gt=0)
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", max_length=64)  # the store's columns hold 64
+    owner: str = Field(default="desk", min_length=1, max_length=64)
+    firm: str = Field(max_length=64)
+    balance: Decimal = Field(gt=0, le=Decimal(10**12))  # 1e40 would overflow the ledger's and rust_exec's sums
     currency: str = Field(default="USD", min_length=3, max_length=3)
     commission_per_lot: Decimal = Field(default=Decimal("3.5"), ge=0)
-    profile: str = "default"
+    profile: str = Field(default="default", max_length=64)
     risk: RiskSettings = RiskSettings()
     limits: LimitSettings = LimitSettings()
     # when the account last entered a trade before this desk took it (or was issued, if it never has):
@@ -174,7 +183,7 @@ class SessionSettings(_Model):
     """A replay session: how many ticks, from when, in what batches."""
 
     seed: int = 7
-    ticks: int = Field(default=200_000, gt=0)
+    ticks: int = Field(default=200_000, gt=0, le=10**12)
     start: datetime = datetime(2026, 3, 2, tzinfo=UTC)
     batch_size: int = Field(default=2_000, ge=1)  # a batch closes at batch_size ticks or linger_ms, the first
     linger_ms: float = Field(default=5.0, ge=0)   # after its first tick (only a paced or live feed ever waits)
@@ -622,7 +631,7 @@ class Settings(BaseSettings):
     profiles, accounts, agents, execution."""
 
     model_config = SettingsConfigDict(env_prefix="OCTET_", env_nested_delimiter="__", extra="forbid",
-                                      frozen=True)
+                                      frozen=True, allow_inf_nan=False)
 
     session: SessionSettings = SessionSettings()
     runtime: RuntimeSettings = RuntimeSettings()
@@ -969,6 +978,27 @@ def _raw_name_problems(data: dict[str, Any]) -> list[str]:
     return name_problems(firms, [str(p) for p in profiles], pairs)
 
 
+def _stray_variables() -> list[str]:
+    """``OCTET_*`` variables that look meant for the settings but name no section of them (``OCTET_SESION__TICKS``):
+    the settings' reader skips them, so a typo's value would be dropped without a word. A variable with ``__`` names
+    a section's key; one without is taken for another tool's (``OCTET_EXEC_BINARY``) unless its name is close to a
+    section's."""
+    sections = sorted(Settings.model_fields)
+    out = []
+    for name in sorted(os.environ):
+        if not name.upper().startswith("OCTET_"):
+            continue
+        head, nested, _ = name[len("OCTET_"):].partition("__")
+        if head.lower() in sections:
+            continue
+        near = difflib.get_close_matches(head.lower(), sections, n=1, cutoff=0.75)
+        if nested or near:
+            hint = f"did you mean OCTET_{near[0].upper()}{name[len('OCTET_') + len(head):].upper()}?" if near else \
+                f"the sections are {', '.join(sections)}"
+            out.append(f"  {name}: names no settings section ({hint})")
+    return out
+
+
 def _given_elsewhere(key: str, overrides: dict[str, Any]) -> str:
     """Where a setting's value came from when not from the file: `` (given on the command line)`` (the
     command line wins over the environment), `` (from OCTET_...)``, or nothing. Only an option or a
@@ -998,11 +1028,8 @@ def _format(error: ValidationError, source: str, data: dict[str, Any] | None = N
     return "\n".join([f"{source}: {len(lines)} invalid setting(s)", *lines])
 
 
-def load_settings(path: str | Path = "octet.yaml", read_files: bool = True, **overrides: Any) -> Settings:
-    """Read and validate the settings file (and ``OCTET_*`` environment variables). ``read_files``: also read the
-    news calendar and the market closures they name, and refuse them if bad (off for a command that steers a
-    running desk: the kill switch must work whatever those files hold)."""
-    path = Path(path)
+def _read_file(path: Path) -> dict[str, Any]:
+    """The settings file's sections, as YAML gives them; SettingsError (one line) when it cannot be read."""
     try:
         data = yaml.load(path.read_text(), Loader=UniqueKeyLoader) or {}  # noqa: S506 (a SafeLoader)
     except FileNotFoundError:
@@ -1015,10 +1042,63 @@ def load_settings(path: str | Path = "octet.yaml", read_files: bool = True, **ov
         raise SettingsError(f"{path}: cannot read it ({exc.strerror or exc})") from None
     if not isinstance(data, dict):
         raise SettingsError(f"{path}: the top level must be a mapping of sections")
+    return data
+
+
+STEERING_SECTIONS = ("runtime", "storage", "kafka", "desk")
+
+
+class _Steering(BaseSettings):
+    """The sections a command that steers a running desk reads (where the desk's files and store are, how long to
+    wait on it), from the file and the environment as ``Settings`` reads them; the rest of the file is not read."""
+
+    model_config = SettingsConfigDict(env_prefix="OCTET_", env_nested_delimiter="__", extra="ignore", frozen=True,
+                                      allow_inf_nan=False)
+
+    runtime: RuntimeSettings = RuntimeSettings()
+    storage: StorageSettings = StorageSettings()
+    kafka: KafkaSettings = KafkaSettings()
+    desk: DeskSettings = DeskSettings()
+
+
+def load_steering_settings(path: str | Path = "octet.yaml") -> tuple[Settings, str | None]:
+    """The settings for a command that steers a running desk (halt, flatten, stop, status, alerts): the whole file
+    when it passes its checks, read without the files it names; when it does not (a check added since the desk
+    started, a typo made since), its ``STEERING_SECTIONS`` alone, with the reason it failed as the second item.
+    The kill switch must not wait on a firm's or an account's settings. Only ``runtime``, ``storage``, ``kafka``
+    and ``desk`` of such settings are set: nothing else is to be read of them. SettingsError when those sections
+    fail too, or the file cannot be read at all."""
+    try:
+        return load_settings(path, read_files=False), None
+    except SettingsError as exc:
+        problem = str(exc)
+    data = _read_file(Path(path))  # unreadable or not a mapping: refused in load_settings's words above
+    try:
+        part = _Steering(**{k: v for k, v in data.items() if k in STEERING_SECTIONS})
+    except (ValidationError, SourceError, RecursionError):
+        raise SettingsError(problem) from None
+    token = _READ_FILES.set(False)
+    try:
+        return Settings.model_construct(runtime=part.runtime, storage=part.storage, kafka=part.kafka,
+                                        desk=part.desk), problem
+    finally:
+        _READ_FILES.reset(token)
+
+
+def load_settings(path: str | Path = "octet.yaml", read_files: bool = True, **overrides: Any) -> Settings:
+    """Read and validate the settings file (and ``OCTET_*`` environment variables). ``read_files``: also read the
+    news calendar and the market closures they name, and refuse them if bad (off for a command that steers a
+    running desk: the kill switch must work whatever those files hold)."""
+    path = Path(path)
+    data = _read_file(path)
     given: dict[str, Any] = {}
     for key, value in overrides.items():
         section, _, name = key.partition("__")
         given.setdefault(section, {})[name] = value
+    stray = _stray_variables()
+    if stray:
+        raise SettingsError("\n".join([f"the environment (OCTET_* variables, read over {path}): {len(stray)} "
+                                        "variable(s) the settings would ignore", *stray]))
     token, reading = _COMMAND_LINE.set(given), _READ_FILES.set(read_files)
     try:
         return Settings(**data)

@@ -43,6 +43,7 @@ from sqlalchemy.orm import Session
 
 from cluster.config.settings import Settings
 from cluster.storage import models as m
+from cluster.storage.reads import reading
 from cluster.storage.registry import ModelInfo, ModelRegistry, RegistryError
 from trading.orders import Evidence, Side, Signal
 from trading.trust import (
@@ -96,7 +97,7 @@ def samples_from_store(engine: Engine, runs: Sequence[str] | None = None, unlabe
     same ticks run again) is one sample, the latest run's: counted once per run, every repeat would
     weigh it again and inflate the sample count the promotion's standard errors rest on."""
     rows: list[dict[str, Any]] = []
-    with Session(engine) as s:
+    with Session(reading(engine)) as s:
         run_ids = list(runs) if runs else list(s.scalars(select(m.Run.run_id)))
         # the latest recorded run first: its row of a repeated signal is the one kept
         latest = {r.run_id: (r.recorded_ns or 0, r.started_ns, r.run_id)

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from cluster.config.secrets import output_dir, write_private
 from cluster.storage import models as m
+from cluster.storage.reads import reading
 from trading.ledger import ClosedTrade
 from trading.market import ts_to_datetime
 from trading.orders import CloseReason, Side
@@ -66,7 +67,7 @@ LATEST_FIRST = (m.Run.recorded_ns.desc().nulls_last(), m.Run.started_ns.desc())
 
 
 def latest_run(engine: Engine) -> str:
-    with engine.connect() as c:
+    with reading(engine).connect() as c:
         run = c.execute(select(m.Run.run_id).order_by(*LATEST_FIRST).limit(1)).scalar()
     if run is None:
         raise ReportError("the store holds no run yet: run `octet demo`, `octet run` or `octet backtest` first")
@@ -75,7 +76,7 @@ def latest_run(engine: Engine) -> str:
 
 def load_run(engine: Engine, run_id: str) -> RunRecords:
     """The run's records, by account. ReportError when the store has no such run."""
-    with Session(engine) as c:
+    with Session(reading(engine)) as c:  # a report beside a running desk never holds up its batches (SQLite)
         r = c.scalars(select(m.Run).where(m.Run.run_id == run_id)).first()
         if r is None:
             known = c.scalars(select(m.Run.run_id).order_by(*LATEST_FIRST).limit(5)).all()
@@ -106,8 +107,8 @@ def load_run(engine: Engine, run_id: str) -> RunRecords:
                 accounts[t.account_id].trades.append(ClosedTrade(
                     t.position_id, t.account_id, t.symbol, Side[t.side], t.lots, t.entry, t.exit,
                     t.opened_ns, t.closed_ns, t.pnl, t.commission, CloseReason(t.reason), t.signal_id, t.initial_risk))
-        setups = dict(c.execute(select(m.SignalRow.signal_id, m.SignalRow.setup)
-                                .where(m.SignalRow.run_id == run_id)).tuples().all())
+        setups = {str(sid): str(setup) for sid, setup in c.execute(select(m.SignalRow.signal_id, m.SignalRow.setup)
+                                                                   .where(m.SignalRow.run_id == run_id))}
     if not accounts:
         raise ReportError(f"run {run_id} has no equity records to report (it recorded nothing yet)")
     return RunRecords(r.run_id, r.status, r.started_ns, r.ticks, r.elapsed_s, r.settings or {}, accounts, setups)

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine, select
 
 from cluster.storage import audit
+from cluster.storage.reads import reading
 
 if TYPE_CHECKING:
     from cluster.config.settings import Settings
@@ -230,7 +231,7 @@ class Report:
 
 
 def records(engine: Engine) -> int:
-    with engine.connect() as conn:
+    with reading(engine).connect() as conn:
         return int(conn.execute(select(audit.audit.c.seq).order_by(audit.audit.c.seq.desc()).limit(1)).scalar() or 0)
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, insert, select, text
 
 from cluster.storage.models import AuditRow
+from cluster.storage.reads import reading
 
 GENESIS = "0" * 64
 CHAIN_LOCK = 0x6F63746574  # "octet": the advisory lock that serialises appends on PostgreSQL
@@ -92,8 +93,6 @@ class Verdict:
 def _rows(engine: Engine, chunk: int = 20_000) -> Iterator[Any]:
     """Every record in order, read in one transaction that holds no write lock (a walk of a long chain never holds
     up the desk's writes)."""
-    from cluster.storage.store import reading
-
     last = 0
     with reading(engine).connect() as conn:
         while True:
@@ -130,7 +129,7 @@ def verify(engine: Engine, watch: Collection[int] = ()) -> Verdict:
 def runs_of_order(engine: Engine, order_id: str) -> list[str]:
     """The runs that hold audit records of ``order_id``, by when each placed it (its first record there), the
     latest last (client order ids are deterministic: the same data run again places the same ids)."""
-    with engine.connect() as conn:
+    with reading(engine).connect() as conn:
         rows = conn.execute(select(audit.c.run_id, func.min(audit.c.seq).label("first"))
                             .where(audit.c.order_id == order_id).group_by(audit.c.run_id)).all()
     return [r.run_id for r in sorted(rows, key=lambda r: r.first)]  # by when each run placed it
@@ -144,7 +143,7 @@ def story(engine: Engine, order_id: str, run_id: str | None = None) -> list[Any]
         if not runs:
             return []
         run_id = runs[-1]
-    with engine.connect() as conn:
+    with reading(engine).connect() as conn:
         mine = conn.execute(select(audit).where(audit.c.order_id == order_id, audit.c.run_id == run_id)
                             .order_by(audit.c.seq)).all()
         if not mine:

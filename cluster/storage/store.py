@@ -30,6 +30,7 @@ from cluster.storage import audit, migrate
 from cluster.storage import models as m
 from cluster.storage.anchors import AnchorLog
 from cluster.storage.audit import Appended, Entry
+from cluster.storage.reads import READ_ONLY, reading
 from cluster.storage.rows import (
     breaker_row,
     decision_row,
@@ -106,15 +107,6 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=4, max_overflow=4)
-
-
-READ_ONLY = "octet_read_only"
-
-
-def reading(engine: Engine) -> Engine:
-    """``engine`` for reads only: on SQLite its transactions begin deferred, so a reader (the gateway, an audit
-    walk) never holds the write lock the desk's batches need. Nothing is to be written through it."""
-    return engine.execution_options(**{READ_ONLY: True})
 
 
 def _upsert(engine: Engine, table: Table, keys: list[str]) -> Any:
@@ -440,7 +432,7 @@ class SessionStore:
     def read_run(self, run_id: str) -> dict[str, list[dict[str, Any]]]:
         """Every record of a run, table by table, in the order written (without keys of our own)."""
         out: dict[str, list[dict[str, Any]]] = {}
-        with self.engine.connect() as conn:
+        with reading(self.engine).connect() as conn:
             for name, table in RECORDS.items():
                 order = [table.c.id] if "id" in table.c else list(table.primary_key.columns)
                 rows = conn.execute(select(table).where(table.c.run_id == run_id).order_by(*order)).mappings().all()
@@ -448,7 +440,7 @@ class SessionStore:
         return out
 
     def runs(self) -> list[dict[str, Any]]:
-        with self.engine.connect() as conn:
+        with reading(self.engine).connect() as conn:
             t = m.Run.__table__
             return [dict(r) for r in conn.execute(select(t.c.run_id, t.c.status, t.c.started_ns, t.c.ticks,
                                                          t.c.elapsed_s).order_by(t.c.started_ns)).mappings()]

@@ -20,6 +20,7 @@ interface Desk {
 function DeskView({ s }: { s: Session }) {
   const [desk, setDesk] = useState<Desk | null>(null);
   const [accounts, setAccounts] = useState<Account[] | null>(null);
+  const [accountsRun, setAccountsRun] = useState("");
   const [equity, setEquity] = useState<Record<string, number[]>>({});
   const [error, setError] = useState<unknown>(null);
   const pending = useRef<ReturnType<typeof setTimeout> | null>(null);
@@ -39,6 +40,7 @@ function DeskView({ s }: { s: Session }) {
       if (d.status === "rejected") throw d.reason;
       if (a.status === "rejected") throw a.reason;
       setAccounts(a.value.items);
+      setAccountsRun(a.value.run_id);
       setError(null);
       const curves = await Promise.all(
         a.value.items.map((x) =>
@@ -113,6 +115,10 @@ function DeskView({ s }: { s: Session }) {
       {accounts === null ? (
         <p className="muted" role="status">
           Loading the accounts…
+        </p>
+      ) : accounts.length === 0 && accountsRun ? (
+        <p className="muted" role="status" data-testid="no-accounts">
+          Run {accountsRun} has recorded no account yet: its accounts show once it writes their first equity.
         </p>
       ) : accounts.length === 0 ? (
         <p className="muted" role="status" data-testid="no-accounts">

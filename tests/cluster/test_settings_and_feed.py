@@ -373,6 +373,53 @@ def test_the_environment_overrides_the_file(monkeypatch) -> None:
     assert load_settings(ROOT / "octet.yaml").session.ticks == 1234
 
 
+def test_a_variable_naming_no_section_is_refused_not_ignored(monkeypatch) -> None:
+    """OCTET_SESION__TICKS=5 (a typo of the section) was skipped by the settings' reader: the run went on with
+    the file's 200,000 ticks and nothing said so. A variable with a section's key, or a name close to a
+    section's, that names none is refused, with the variable it meant; other tools' OCTET_ variables are not."""
+    monkeypatch.setenv("OCTET_SESION__TICKS", "5")
+    monkeypatch.setenv("OCTET_EXEC_BINARY", "/nowhere")  # another tool's (the rust_exec launcher's)
+    result = CliRunner().invoke(app, ["check-config", "--config", str(ROOT / "octet.yaml")])
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert "OCTET_SESION__TICKS: names no settings section (did you mean OCTET_SESSION__TICKS?)" in result.output
+    assert "OCTET_EXEC_BINARY" not in result.output
+    monkeypatch.delenv("OCTET_SESION__TICKS")
+    monkeypatch.setenv("OCTET_RISKK__X", "1")  # near no section: the sections are named
+    with pytest.raises(SettingsError, match=r"OCTET_RISKK__X: names no settings section \(the sections are accounts"):
+        load_settings(ROOT / "octet.yaml")
+    monkeypatch.delenv("OCTET_RISKK__X")
+    monkeypatch.setenv("OCTET_SESION", '{"ticks": 5}')  # a whole section's variable, misspelt
+    with pytest.raises(SettingsError, match=r"OCTET_SESION: names no settings section \(did you mean OCTET_SESSION\?\)"):
+        load_settings(ROOT / "octet.yaml")
+    monkeypatch.delenv("OCTET_SESION")
+    assert load_settings(ROOT / "octet.yaml").session.ticks == 200_000
+
+
+def test_values_no_account_or_instrument_can_have_are_refused_in_one_line_each(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Values the settings took that overflow the ledger's sums, the store's columns or a pip: each is now
+    refused, naming its key; the largest sane values still pass."""
+    cases = [
+        (lambda d: d["accounts"][0].update(balance=1e40), r"accounts\.0\.balance: Input should be less than or equal to 1000000000000"),
+        (lambda d: d["session"].update(ticks=10**30), r"session\.ticks: Input should be less than or equal to 1000000000000"),
+        (lambda d: d["instruments"][0].update(price_precision=0),
+         r"instruments\.0: pip_size=0\.0001: must be a whole number of points \(1 at price_precision 0\)"),
+        (lambda d: d["instruments"][0].update(pip_size="0.000015"), r"instruments\.0: pip_size=0\.000015: must be a whole"),
+        (lambda d: d.setdefault("desk", {}).update(stop_timeout_seconds=float("inf")),
+         r"desk\.stop_timeout_seconds: Input should be a finite number"),
+        (lambda d: d["accounts"][0].update(id="a" * 65), r"accounts\.0\.id: String should have at most 64 characters"),
+        (lambda d: d["instruments"][0].update(symbol="A" * 33), r"instruments\.0\.symbol: String should have at most 32"),
+    ]
+    for change, message in cases:
+        with pytest.raises(SettingsError, match=message):
+            load_settings(write(tmp_path, change))
+
+    def largest(d):  # type: ignore[no-untyped-def]
+        d["accounts"][0].update(balance=10**12, id="a" * 64)
+        d["session"].update(ticks=10**12)
+    settings = load_settings(write(tmp_path, largest))
+    assert settings.accounts[0].balance == 10**12 and settings.session.ticks == 10**12
+
+
 def test_check_config_exits_2_with_the_error(tmp_path) -> None:
     path = write(tmp_path, lambda d: d["accounts"][0].update(profile="ghost"))
     result = CliRunner().invoke(app, ["check-config", "--config", str(path)])

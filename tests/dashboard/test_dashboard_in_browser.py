@@ -497,7 +497,7 @@ def test_an_admins_halt_halts_the_desk_and_rust_exec_and_the_page_says_so(browse
     page.context.close()
 
 
-def test_on_a_store_with_no_run_the_desk_page_says_so_instead_of_loading_forever(browser: Any, tmp_path: Path) -> None:
+def test_on_a_store_with_no_run_or_a_run_with_no_account_yet_the_desk_page_says_which(browser: Any, tmp_path: Path) -> None:
     """The page asked /desk and /accounts together and, on /accounts' 404 (no run), kept neither: it stayed on
     "Loading the accounts…" with the desk's state "…". (The app under plain uvicorn, on an empty store.)"""
     import threading
@@ -523,6 +523,16 @@ def test_on_a_store_with_no_run_the_desk_page_says_so_instead_of_loading_forever
         until(lambda: page.get_by_test_id("no-accounts").count() == 1, 20, "the page does not say no run is recorded")
         assert page.get_by_test_id("desk-state").inner_text() == "no desk running"
         assert page.get_by_text("Loading the accounts").count() == 0
+        assert "No run is recorded" in page.get_by_test_id("no-accounts").inner_text()
+        from cluster.storage.models import Run
+
+        with store.engine.begin() as conn:  # a run that has written no account yet: not "no run"
+            conn.execute(Run.__table__.insert().values(run_id="r-empty", started_ns=0, status="running", settings={},
+                                                       summary=None, recorded_ns=1))
+        page.reload()
+        until(lambda: "has recorded no account yet" in (page.get_by_test_id("no-accounts").all_inner_texts() or [""])[0],
+              20, "the page does not say the run has no account yet")
+        assert "Run r-empty" in page.get_by_test_id("no-accounts").inner_text()
         assert not page.errors, page.errors
         page.context.close()
     finally:

@@ -281,3 +281,37 @@ def test_the_commands_that_steer_a_desk_work_whatever_its_news_calendar_file_hol
             assert "configuration error" not in both and "news_calendar" not in both, (args, both)
         if code is not None:
             assert out.returncode == code and says in both, (args, both)
+
+
+def test_the_commands_that_steer_a_desk_work_when_the_rest_of_its_settings_fail_their_checks(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A file that fails a check added since the desk started (a balance over the ceiling, an id too long) refused
+    every command, the kill switch too: the steering ones now read the runtime, storage, kafka and desk sections
+    alone, and say so; a bad one of those is still refused, as is everything else."""
+    import yaml
+
+    from cluster.config.secrets import state_key
+    from cluster.desk.desk import DeskFiles
+    from cluster.storage.store import SessionStore
+
+    doc = yaml.safe_load((ROOT / "octet.yaml").read_text())
+    doc["runtime"]["data_dir"] = str(tmp_path / "var")
+    doc["accounts"][0]["balance"] = 1e40
+    doc["accounts"][0]["id"] = "a" * 80
+    config = tmp_path / "octet.yaml"
+    config.write_text(yaml.safe_dump(doc))
+    SessionStore.sqlite(tmp_path / "var").close()
+    DeskFiles(tmp_path / "var", state_key(tmp_path / "var")).set_meta(run_id="r1", state="stopped")
+    for args, code, says in ((["desk", "halt", "-r", "why"], 1, "no desk is running"),
+                             (["desk", "status"], 0, "desk:"),
+                             (["check-config"], 2, "accounts.0.balance: Input should be less than or equal to")):
+        out = octet(*args, "--config", str(config))
+        both = out.stdout + out.stderr
+        assert "Traceback" not in both and out.returncode == code and says in both, (args, both)
+        if args[0] == "desk":
+            assert "steering with their runtime, storage, kafka and desk sections only" in out.stderr, both
+            assert "accounts.0.balance" in out.stderr and "accounts.0.id" in out.stderr, both
+    doc["runtime"]["data_dir"] = ["not", "a", "path"]  # a section steering reads: nothing to steer with
+    config.write_text(yaml.safe_dump(doc))
+    out = octet("desk", "status", "--config", str(config))
+    assert out.returncode == 2 and "configuration error" in out.stderr and "Traceback" not in out.stderr, out
+    assert "runtime.data_dir" in out.stderr, out.stderr

@@ -65,6 +65,8 @@ def test_pages_and_assets_are_served_with_a_policy_that_admits_only_the_builds_s
         assert c.head("/").status_code == 200 and c.head("/").content == b""
         missing = c.get("/nowhere/")
         assert missing.status_code == 404 and b"not here" in missing.content
+        own = c.get("/404.html")  # the not-found page is never a page that was found (it was a 200)
+        assert own.status_code == 404 and b"not here" in own.content
         for sneaky in ("/%2e%2e/secret.txt", "/chart/..%2f..%2fsecret.txt"):  # (httpx would fold a plain /../)
             r = c.get(sneaky)
             assert r.status_code == 404 and b"outside the build" not in r.content, sneaky
@@ -100,8 +102,7 @@ def test_a_build_is_loaded_once_with_each_file_kept_and_gzipped(tmp_path: Path) 
     assert a is not None and a.gzipped is not None and gzip.decompress(a.gzipped) == a.body
     assert site.find("/chart") is site.find("/chart/")
     # only the build's own files, by the path they have in it: no other path names anything
-    assert set(site.assets) == {"/", "/index.html", "/chart/", "/chart/index.html", "/404.html",
-                                "/_next/static/a.js"}
+    assert set(site.assets) == {"/", "/index.html", "/chart/", "/chart/index.html", "/_next/static/a.js"}
     for sneaky in ("/../secret.txt", "/chart/../index.html", "/secret.txt", "/_next/static/../../secret.txt"):
         assert site.find(sneaky) is None, sneaky
     assert ui.load(tmp_path / "nothing") is None

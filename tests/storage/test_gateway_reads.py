@@ -46,7 +46,7 @@ def test_a_long_read_holds_no_write_lock_so_the_desks_batches_never_wait_on_it(t
     locked'). A reader's transaction now takes no lock; a writer's still takes it at once."""
     import sqlite3
 
-    from cluster.storage.store import reading
+    from cluster.storage.reads import reading
 
     store = SessionStore.sqlite(tmp_path)
     with store.engine.begin() as conn:
@@ -78,6 +78,62 @@ def test_a_long_read_holds_no_write_lock_so_the_desks_batches_never_wait_on_it(t
     with store.engine.connect() as conn:  # a writer's transaction still takes the lock at once
         conn.execute(audit.audit.select().limit(1)).all()
         assert writer_waits()
+    store.close()
+
+
+def test_the_command_lines_reads_hold_no_write_lock_either(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`octet report`, `octet audit story`, `octet users list`, `octet learn`'s samples, a run's records and the
+    anchor check's count read the store beside a running desk: on SQLite each took the write lock for its whole
+    read, and a batch of the desk's waited on it (a long report beside a desk: 'database is locked'). Checked after
+    every statement each of them runs, inside its transaction."""
+    import sqlite3
+    from decimal import Decimal
+
+    from sqlalchemy import event
+
+    from cluster.research.learn import samples_from_store
+    from cluster.research.report import latest_run, load_run
+    from cluster.storage import anchors
+    from cluster.storage.models import EquityRow
+    from serve import keys
+
+    store = SessionStore.sqlite(tmp_path)
+    with store.engine.begin() as conn:
+        conn.execute(Run.__table__.insert().values(run_id="ra", started_ns=0, status="done", settings={}, summary=None,
+                                                   recorded_ns=1))
+        conn.execute(EquityRow.__table__.insert().values(run_id="ra", account_id="acc", ts_ns=1, balance=Decimal(100),
+                                                         equity=Decimal(100), min_equity=None, open_positions=0,
+                                                         closed_trades=0))
+        audit.append(conn, "ra", [Entry("signal", 1, {"s": 1}, signal_id="sig"),
+                                  Entry("order", 2, {"o": 1}, signal_id="sig", order_id="ord", account_id="acc")])
+    keys.add_key(store.engine, "viewer", "viewer", by="test")
+    database = str(tmp_path / "octet.db")
+    waited: list[str] = []
+
+    def check(_conn, _cursor, statement, *_):  # type: ignore[no-untyped-def]
+        other = sqlite3.connect(database, timeout=0.05, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+        except sqlite3.OperationalError:
+            waited.append(statement.split()[0] + " " + statement[:60])
+        finally:
+            other.close()
+
+    event.listen(store.engine, "after_cursor_execute", check)
+    reads = {"latest_run": lambda: latest_run(store.engine), "load_run": lambda: load_run(store.engine, "ra"),
+             "story": lambda: audit.story(store.engine, "ord"), "list_keys": lambda: keys.list_keys(store.engine),
+             "read_run": lambda: store.read_run("ra"), "runs": store.runs,
+             "samples_from_store": lambda: samples_from_store(store.engine, unlabelled=True),
+             "records": lambda: anchors.records(store.engine)}
+    for name, read in reads.items():
+        waited.clear()
+        assert read() is not None
+        assert not waited, (name, waited)
+    with store.engine.begin() as conn:  # the check sees a writer's lock: the test can fail
+        conn.execute(Run.__table__.select()).all()
+    assert waited
+    event.remove(store.engine, "after_cursor_execute", check)
     store.close()
 
 

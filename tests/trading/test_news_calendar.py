@@ -190,6 +190,9 @@ def test_octet_data_news_checks_a_file_and_writes_octets_layout_privately(tmp_pa
         [e.ts_ns for e in read_calendar(path, "America/New_York").calendar.events]
     bad = CliRunner().invoke(app, ["data", "news", str(path)], env={"COLUMNS": "200"})
     assert bad.exit_code == 2 and "carries no zone" in bad.output and "Traceback" not in bad.output
+    parquet = CliRunner().invoke(app, ["data", "news", str(path), "--tz", "UTC", "--out", str(tmp_path / "n.parquet")],
+                                 env={"COLUMNS": "200"})  # it wrote CSV under that name
+    assert parquet.exit_code == 2 and "must end in .csv" in parquet.output and not (tmp_path / "n.parquet").exists()
 
 
 def config_with(tmp_path: Path, **compliance: object) -> Path:

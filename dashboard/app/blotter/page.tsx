@@ -128,9 +128,13 @@ function Blotter() {
       if (tab === "orders" && m.topic === "orders" && m.kind === "report") {
         // an execution report: the streamed order's status, and when it was placed (its first report), as stored
         const x = m.data as { client_order_id?: string; status?: string; ts_ns?: number };
+        // a status only moves forward: a report that comes late (a stream replayed after a reconnect, a page read
+        // meanwhile) never takes a filled or cancelled order back to working
         const mark = (l: Row[]) =>
           l.map((row) =>
-            row.client_order_id === x.client_order_id ? { ...row, status: x.status, placed_ns: row.placed_ns ?? x.ts_ns } : row,
+            row.client_order_id === x.client_order_id && statusRank(x.status) >= statusRank(row.status as string | undefined)
+              ? { ...row, status: x.status, placed_ns: row.placed_ns ?? x.ts_ns }
+              : row,
           );
         setLive(mark);
         setRows((r) => (r === null ? r : mark(r)));
@@ -230,6 +234,20 @@ function Blotter() {
       )}
     </>
   );
+}
+
+// how far an order's life has gone: new, then working, then done (a done order's status is final)
+const STATUS_RANK: Record<string, number> = {
+  new: 0,
+  accepted: 1,
+  partially_filled: 2,
+  filled: 3,
+  cancelled: 3,
+  rejected: 3,
+  expired: 3,
+};
+function statusRank(status: string | undefined): number {
+  return status === undefined ? -1 : (STATUS_RANK[status] ?? -1);
 }
 
 export default function Page() {
