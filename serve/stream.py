@@ -131,9 +131,10 @@ class Hub:
 
     async def join(self, topics: frozenset[str], accounts: frozenset[str]) -> tuple[Client, int]:
         """A new client, and the last number dispatched before it joined (it is queued what comes after)."""
+        await self._ensure_running()
+        # counted and added with no await between: joins that waited together above cannot all pass the count
         if len(self.clients) >= self.max_clients:
             raise OverflowError(f"this replica serves {self.max_clients} stream clients at most")
-        await self._ensure_running()
         c = Client(topics, accounts, self.queue_size)
         self.clients.add(c)
         return c, self.last_seq

@@ -86,13 +86,15 @@ def load(root: Path | None = None) -> Site | None:
         kind = TYPES.get(f.suffix) or mimetypes.guess_type(f.name)[0] or "application/octet-stream"
         packed = gzip.compress(body, 6, mtime=0)
         asset = Asset(body, packed if len(packed) < len(body) else None, kind, csp(body, f.suffix == ".html"))
+        if rel in ("404.html", "404/index.html"):
+            site.not_found = asset  # only ever answered with a 404: /404.html, /404/ are not pages of their own
+            continue
+        if rel.split("/")[0] == "_not-found":  # Next's own copy of the not-found page, and its payloads
+            continue
         if rel == "index.html":
             site.assets["/"] = asset
         elif rel.endswith("/index.html"):
             site.assets["/" + rel[: -len("index.html")]] = asset
-        elif rel in ("404.html", "404/index.html"):
-            site.not_found = asset  # only ever answered with a 404: /404.html is not a page of its own
-            continue
         site.assets["/" + rel] = asset
     return site
 

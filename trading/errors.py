@@ -16,7 +16,7 @@ class InvalidValue(DomainError, ValueError):
         self.field = field
         self.value = value
         self.reason = reason
-        shown = str(value) if isinstance(value, Decimal) else repr(value)  # 0.0001, not Decimal('0.0001')
+        shown = format(value, "f") if isinstance(value, Decimal) else repr(value)  # 0.0001, not Decimal('0.0001')
         super().__init__(f"{field}={shown}: {reason}")
 
 

@@ -46,7 +46,7 @@ class Instrument:
         point = Decimal(1).scaleb(-self.price_precision)
         if pip < point or pip % point:  # a pip finer than a quote's last digit: every distance in pips would be 0
             raise InvalidValue("pip_size", self.pip_size,
-                               f"must be a whole number of points ({point} at price_precision {self.price_precision})")
+                               f"must be a whole number of points ({point:f} at price_precision {self.price_precision})")
         if self.contract_size <= 0:
             raise InvalidValue("contract_size", self.contract_size, "must be positive")
 

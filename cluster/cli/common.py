@@ -37,6 +37,9 @@ def settings_or_exit(config: Path, **overrides: object) -> Settings:
     return _settings(config, True, overrides)
 
 
+_WARNED: set[str] = set()  # the settings files a steering command has warned of (this process)
+
+
 def steering_settings(config: Path) -> Settings:
     """The settings as ``settings_or_exit`` gives them, less a read of the files they name (the news calendar, the
     market closures): for a command that steers a running desk, which must work whatever those files hold. When
@@ -49,7 +52,8 @@ def steering_settings(config: Path) -> Settings:
     except SettingsError as exc:
         errors.print(f"[red]configuration error[/red]\n{escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(2) from None
-    if problem is not None:
+    if problem is not None and str(config) not in _WARNED:  # once per command, however often it reads them
+        _WARNED.add(str(config))
         errors.print(f"[yellow]warning:[/yellow] the settings do not pass their checks (`octet check-config`); "
                      f"steering with their runtime, storage, kafka and desk sections only:\n{escape(problem)}",
                      soft_wrap=True)

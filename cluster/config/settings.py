@@ -979,23 +979,48 @@ def _raw_name_problems(data: dict[str, Any]) -> list[str]:
 
 
 def _stray_variables() -> list[str]:
-    """``OCTET_*`` variables that look meant for the settings but name no section of them (``OCTET_SESION__TICKS``):
-    the settings' reader skips them, so a typo's value would be dropped without a word. A variable with ``__`` names
-    a section's key; one without is taken for another tool's (``OCTET_EXEC_BINARY``) unless its name is close to a
-    section's."""
+    """``OCTET_*`` variables that look meant for the settings but name no section of them: the settings' reader
+    skips them, so a typo's value would be dropped without a word. Refused: a variable with ``__`` whose section
+    is unknown (``OCTET_SESION__TICKS``); one with a single ``_`` where ``__`` belongs, when what follows is a
+    key of that (or a near) section (``OCTET_SESSION_TICKS``, ``OCTET_STORAGE_URL``); one whose name is close to
+    a section's (``OCTET_SESION``). Others without ``__`` are taken for other tools' (``OCTET_EXEC_BINARY``)."""
     sections = sorted(Settings.model_fields)
+
+    def near(word: str) -> str | None:
+        if word in sections:
+            return word
+        found = difflib.get_close_matches(word, sections, n=1, cutoff=0.75)
+        return found[0] if found else None
+
+    def keys_of(section: str) -> set[str] | None:  # None: any key (a mapping of names, as firms)
+        kind = Settings.model_fields[section].annotation
+        return set(kind.model_fields) if isinstance(kind, type) and issubclass(kind, BaseModel) else None
+
     out = []
     for name in sorted(os.environ):
         if not name.upper().startswith("OCTET_"):
             continue
-        head, nested, _ = name[len("OCTET_"):].partition("__")
+        body = name[len("OCTET_"):]
+        head, nested, rest = body.partition("__")
         if head.lower() in sections:
             continue
-        near = difflib.get_close_matches(head.lower(), sections, n=1, cutoff=0.75)
-        if nested or near:
-            hint = f"did you mean OCTET_{near[0].upper()}{name[len('OCTET_') + len(head):].upper()}?" if near else \
+        if nested:
+            section = near(head.lower())
+            hint = f"did you mean OCTET_{section.upper()}__{rest.upper()}?" if section else \
                 f"the sections are {', '.join(sections)}"
             out.append(f"  {name}: names no settings section ({hint})")
+            continue
+        parts = body.lower().split("_")
+        for i in range(1, len(parts)):  # a single _ where __ belongs: OCTET_SESSION_TICKS
+            section, key = near("_".join(parts[:i])), "_".join(parts[i:])
+            known = keys_of(section) if section else set()
+            if section and (known is None or key in known):
+                out.append(f"  {name}: names no settings section (did you mean OCTET_{section.upper()}__{key.upper()}?)")
+                break
+        else:
+            section = near(body.lower())
+            if section:
+                out.append(f"  {name}: names no settings section (did you mean OCTET_{section.upper()}?)")
     return out
 
 
@@ -1075,8 +1100,10 @@ def load_steering_settings(path: str | Path = "octet.yaml") -> tuple[Settings, s
     data = _read_file(Path(path))  # unreadable or not a mapping: refused in load_settings's words above
     try:
         part = _Steering(**{k: v for k, v in data.items() if k in STEERING_SECTIONS})
-    except (ValidationError, SourceError, RecursionError):
-        raise SettingsError(problem) from None
+    except ValidationError as exc:  # what steering needs is bad too: that is what to fix first
+        raise SettingsError(_format(exc, str(path))) from None
+    except (SourceError, RecursionError) as exc:
+        raise SettingsError(f"the environment (OCTET_* variables, read over {path}): {str(exc)[:200]}") from None
     token = _READ_FILES.set(False)
     try:
         return Settings.model_construct(runtime=part.runtime, storage=part.storage, kafka=part.kafka,

@@ -180,9 +180,12 @@ class SessionStore:
     def __init__(self, url: str, *, upgrade: bool = True, anchors: AnchorLog | None = None) -> None:
         self.url = url
         self.engine = make_engine(url)
-        if upgrade:
-            _check_legacy(self.engine)
-            migrate.upgrade(self.engine)
+        if upgrade:  # looked at through a reading engine: a store at the newest revision is only read (on SQLite a
+            # command that reads beside a running desk must not wait on the write lock just to open it)
+            looking = reading(self.engine)
+            _check_legacy(looking)
+            if migrate.current(looking) != migrate.head(self.engine):
+                migrate.upgrade(self.engine)
         self.anchors = anchors            # where the chain's head is signed after every commit
         self.audit_sink: AuditSink | None = None
         self.anchor_errors = 0

@@ -392,6 +392,14 @@ def test_a_variable_naming_no_section_is_refused_not_ignored(monkeypatch) -> Non
     with pytest.raises(SettingsError, match=r"OCTET_SESION: names no settings section \(did you mean OCTET_SESSION\?\)"):
         load_settings(ROOT / "octet.yaml")
     monkeypatch.delenv("OCTET_SESION")
+    for typo, meant in (("OCTET_SESSION_TICKS", "OCTET_SESSION__TICKS"), ("OCTET_STORAGE_URL", "OCTET_STORAGE__URL"),
+                        ("OCTET_RUNTIME_DATA_DIR", "OCTET_RUNTIME__DATA_DIR")):  # one _ where __ belongs
+        monkeypatch.setenv(typo, "5")
+        with pytest.raises(SettingsError, match=f"{typo}: names no settings section \\(did you mean {meant}\\?\\)"):
+            load_settings(ROOT / "octet.yaml")
+        monkeypatch.delenv(typo)
+    for other in ("OCTET_EXEC_SECRETS", "OCTET_NOTEBOOK_SMALL", "OCTET_SERVE_ENV_PID", "OCTET_HAPROXY_BIN"):
+        monkeypatch.setenv(other, "1")  # other tools' variables, used in this repository
     assert load_settings(ROOT / "octet.yaml").session.ticks == 200_000
 
 

@@ -302,16 +302,61 @@ def test_the_commands_that_steer_a_desk_work_when_the_rest_of_its_settings_fail_
     SessionStore.sqlite(tmp_path / "var").close()
     DeskFiles(tmp_path / "var", state_key(tmp_path / "var")).set_meta(run_id="r1", state="stopped")
     for args, code, says in ((["desk", "halt", "-r", "why"], 1, "no desk is running"),
+                             (["desk", "stop"], 1, "no desk is running"),
                              (["desk", "status"], 0, "desk:"),
                              (["check-config"], 2, "accounts.0.balance: Input should be less than or equal to")):
         out = octet(*args, "--config", str(config))
         both = out.stdout + out.stderr
         assert "Traceback" not in both and out.returncode == code and says in both, (args, both)
-        if args[0] == "desk":
-            assert "steering with their runtime, storage, kafka and desk sections only" in out.stderr, both
+        if args[0] == "desk":  # said once, however many times the command reads the settings
+            assert out.stderr.count("steering with their runtime, storage, kafka and desk sections only") == 1, both
             assert "accounts.0.balance" in out.stderr and "accounts.0.id" in out.stderr, both
     doc["runtime"]["data_dir"] = ["not", "a", "path"]  # a section steering reads: nothing to steer with
     config.write_text(yaml.safe_dump(doc))
-    out = octet("desk", "status", "--config", str(config))
+    out = octet("desk", "status", "--config", str(config), OCTET_SESION__TICKS="5")
     assert out.returncode == 2 and "configuration error" in out.stderr and "Traceback" not in out.stderr, out
-    assert "runtime.data_dir" in out.stderr, out.stderr
+    assert "runtime.data_dir" in out.stderr, out.stderr  # what blocks steering, not the first problem met
+
+
+def test_the_commands_that_read_the_store_answer_while_a_desk_holds_its_write_lock(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """On SQLite, `octet users list`, `octet audit show` and `octet desk alerts` took the write lock to open the
+    store (its schema check) and to read: beside a desk writing a batch they waited, and past 30 s failed with
+    'database is locked'. A store at the newest revision is now opened and read without it."""
+    import sqlite3
+    import time
+
+    import yaml
+
+    from cluster.config.secrets import state_key
+    from cluster.desk.desk import DeskFiles
+    from cluster.storage import audit
+    from cluster.storage.audit import Entry
+    from cluster.storage.models import Run
+    from cluster.storage.store import SessionStore
+    from serve.keys import add_key
+
+    doc = yaml.safe_load((ROOT / "octet.yaml").read_text())
+    doc["runtime"]["data_dir"] = str(tmp_path / "var")
+    config = tmp_path / "octet.yaml"
+    config.write_text(yaml.safe_dump(doc))
+    store = SessionStore.sqlite(tmp_path / "var")
+    with store.engine.begin() as conn:
+        conn.execute(Run.__table__.insert().values(run_id="r1", started_ns=0, status="done", settings={}, summary=None,
+                                                   recorded_ns=1))
+        audit.append(conn, "r1", [Entry("signal", 1, {"s": 1}, signal_id="sig"),
+                                  Entry("order", 2, {"o": 1}, signal_id="sig", order_id="ord", account_id="acc")])
+    add_key(store.engine, "viewer", "viewer", by="test")
+    store.close()
+    DeskFiles(tmp_path / "var", state_key(tmp_path / "var")).set_meta(run_id="r1", state="stopped")
+    desk = sqlite3.connect(str(tmp_path / "var" / "octet.db"), isolation_level=None)
+    desk.execute("BEGIN IMMEDIATE")  # a batch of the desk's under way
+    try:
+        for args, says in ((["users", "list"], "viewer"), (["audit", "show", "--order", "ord"], "order"),
+                           (["desk", "alerts"], "")):
+            began = time.monotonic()
+            out = octet(*args, "--config", str(config))
+            assert out.returncode == 0 and says in out.stdout, (args, out.stdout + out.stderr)
+            assert time.monotonic() - began < 20, (args, time.monotonic() - began)  # it waited 30 s, then failed
+    finally:
+        desk.execute("ROLLBACK")
+        desk.close()

@@ -33,6 +33,10 @@ def build(tmp_path: Path) -> Path:
     (out / "index.html").write_bytes(PAGE)
     (out / "chart" / "index.html").write_bytes(PAGE.replace(b"desk", b"chart"))
     (out / "404.html").write_bytes(b"<!doctype html><title>404</title>not here")
+    for copy in ("404", "_not-found"):  # as Next's export writes them: the same page again, and its payload
+        (out / copy).mkdir()
+        (out / copy / "index.html").write_bytes(b"<!doctype html><title>404</title>not here")
+    (out / "_not-found" / "index.txt").write_bytes(b"payload")
     (out / "_next" / "static" / "a.js").write_bytes(b"console.log('octet');" * 100)
     (tmp_path / "secret.txt").write_text("outside the build")
     return out
@@ -65,8 +69,10 @@ def test_pages_and_assets_are_served_with_a_policy_that_admits_only_the_builds_s
         assert c.head("/").status_code == 200 and c.head("/").content == b""
         missing = c.get("/nowhere/")
         assert missing.status_code == 404 and b"not here" in missing.content
-        own = c.get("/404.html")  # the not-found page is never a page that was found (it was a 200)
-        assert own.status_code == 404 and b"not here" in own.content
+        for own in ("/404.html", "/404", "/404/", "/404/index.html", "/_not-found", "/_not-found/",
+                    "/_not-found/index.html"):  # the not-found page is never a page that was found (each was a 200)
+            r = c.get(own)
+            assert r.status_code == 404 and b"not here" in r.content, own
         for sneaky in ("/%2e%2e/secret.txt", "/chart/..%2f..%2fsecret.txt"):  # (httpx would fold a plain /../)
             r = c.get(sneaky)
             assert r.status_code == 404 and b"outside the build" not in r.content, sneaky

@@ -285,6 +285,56 @@ def test_the_stream_refuses_what_it_must_with_problem_documents(base: str, keys:
     assert asyncio.run(hello({"Authorization": f"bearer {keys['viewer']}"}))["type"] == "hello"  # any case, as REST
 
 
+def test_streams_past_what_the_replicas_take_are_refused_and_the_api_still_answers(  # type: ignore[no-untyped-def]
+        base: str, keys: dict[str, str], gw_settings: Settings) -> None:
+    """128 open streams (2 replicas x max_ongoing_requests 64) held every Serve slot: /health timed out and the API
+    stopped. A replica now takes at most max_ongoing_requests less a quarter of streams: past that a stream is
+    refused with a problem document, and with every stream held the REST routes still answer at once."""
+    import asyncio
+    import json
+
+    import websockets
+
+    per = gw_settings.gateway.streams_at_most()
+    total = gw_settings.gateway.replicas * per
+    assert per < gw_settings.gateway.max_ongoing_requests
+
+    async def run(burst: bool) -> tuple[int, list[str], int, float]:
+        held: list[Any] = []
+        refused: list[str] = []
+        try:
+            async def one() -> None:
+                ws = await websockets.connect(ws_url(base), additional_headers=auth(keys["viewer"]), open_timeout=20)
+                doc = json.loads(await asyncio.wait_for(ws.recv(), 20))
+                if doc["type"] == "hello":
+                    held.append(ws)
+                else:
+                    refused.append(doc["problem"]["type"])
+                    await ws.close()
+            if burst:  # all at once: joins that wait together must not all pass a replica's count
+                await asyncio.gather(*(one() for _ in range(total + 6)))
+            else:
+                for _ in range(total + 6):
+                    await one()
+            began = time.monotonic()
+            async with httpx.AsyncClient(timeout=5) as c:  # with every stream a replica takes held open
+                health = await c.get(f"{base}{API}/health")
+                runs = await c.get(f"{base}{API}/runs", headers=auth(keys["viewer"]))
+            assert runs.status_code == 200, runs.text
+            return len(held), refused, health.status_code, time.monotonic() - began
+        finally:
+            await asyncio.gather(*(ws.close() for ws in held), return_exceptions=True)
+
+    for burst in (True, False):
+        opened, refused, health, took = asyncio.run(run(burst))
+        assert health == 200 and took < 5, (burst, health, took)
+        assert set(refused) == {"urn:octet:problem:stream-unavailable"}, (burst, refused)
+        if burst:  # Serve may send a burst to one replica (48 opened here, 54 refused): never more than they take
+            assert opened <= total and len(refused) == total + 6 - opened, (opened, len(refused))
+        else:  # one at a time, the replicas share them: each takes its share, and no more
+            assert opened == total and len(refused) == 6, (opened, len(refused))
+
+
 def test_every_route_is_held_to_its_role(base: str, keys: dict[str, str]) -> None:
     """From the OpenAPI document: each route names its role; without credentials it is 401, with a
     role below its own 403 (every route that steers the desk is admin or trader), with its own role not."""

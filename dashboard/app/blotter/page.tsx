@@ -132,7 +132,9 @@ function Blotter() {
         // meanwhile) never takes a filled or cancelled order back to working
         const mark = (l: Row[]) =>
           l.map((row) =>
-            row.client_order_id === x.client_order_id && statusRank(x.status) >= statusRank(row.status as string | undefined)
+            row.client_order_id === x.client_order_id &&
+            statusRank(row.status as string | undefined) < DONE &&
+            statusRank(x.status) >= statusRank(row.status as string | undefined)
               ? { ...row, status: x.status, placed_ns: row.placed_ns ?? x.ts_ns }
               : row,
           );
@@ -246,6 +248,7 @@ const STATUS_RANK: Record<string, number> = {
   rejected: 3,
   expired: 3,
 };
+const DONE = 3; // filled, cancelled, rejected, expired: final
 function statusRank(status: string | undefined): number {
   return status === undefined ? -1 : (STATUS_RANK[status] ?? -1);
 }
