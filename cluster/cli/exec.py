@@ -25,23 +25,35 @@ AddressOpt = Annotated[str | None, typer.Option(
 EXEC_SERVE_ADDRESS = "127.0.0.1:50551"
 
 
-def _address(address: str | None) -> str:
-    """The address given, or the one the desk running under octet.yaml's data_dir started its rust_exec on (a port
+def _data_dir(config: Path) -> Path | None:
+    """The data_dir ``config`` names (read as the desk's steering commands read it: whatever the rest of the file
+    holds), or None when there is no file to read: the kill switch then needs only its address and credentials."""
+    from cluster.config.settings import SettingsError, load_steering_settings
+
+    try:
+        return Path(load_steering_settings(config)[0].runtime.data_dir)
+    except SettingsError as exc:
+        if Path(config).exists():  # a file there that cannot be read: say what the defaults are taken without
+            print(f"(settings {config} not read: {str(exc).splitlines()[-1].strip()[:200]})", file=sys.stderr)
+        return None
+
+
+def _address(address: str | None, config: Path) -> str:
+    """The address given, or the one the desk running under ``config``'s data_dir started its rust_exec on (a port
     of its own, chosen at start: the kill switch must find it), or ``octet exec-serve``'s."""
     if address is not None:
         return address
     from cluster.config.secrets import state_key
-    from cluster.config.settings import SettingsError, load_steering_settings
     from cluster.desk.desk import DeskError, DeskFiles
 
-    try:  # the file's data_dir even when the rest of it fails its checks (as the desk's steering commands read it)
-        data_dir = Path(load_steering_settings("octet.yaml")[0].runtime.data_dir)
-        if not (data_dir / "desk").is_dir():  # no desk has run here (and none is made by asking)
-            return EXEC_SERVE_ADDRESS
+    data_dir = _data_dir(config)
+    if data_dir is None or not (data_dir / "desk").is_dir():  # no desk has run here (and none is made by asking)
+        return EXEC_SERVE_ADDRESS
+    try:
         files = DeskFiles(data_dir, state_key(data_dir))
         run_id = files.meta().get("run_id") if files.driver() is not None else None
         saved = files.for_run(run_id).load()[0] if run_id else None
-    except (SettingsError, DeskError, OSError, ValueError):
+    except (DeskError, OSError, ValueError):
         return EXEC_SERVE_ADDRESS  # no desk to ask: the separate rust_exec's address
     found = str((saved or {}).get("exec_address") or "")
     if not found:
@@ -50,10 +62,23 @@ def _address(address: str | None) -> str:
     return found
 
 
-SecretsOpt = Annotated[Path, typer.Option(
+def _secrets(secrets: Path | None, config: Path) -> Path:
+    """The credentials given, or where the desk and `octet exec-serve` under ``config``'s data_dir make theirs
+    (data_dir/secrets/exec), or ``var/secrets/exec`` when there is no settings file."""
+    if secrets is not None:
+        return secrets
+    data_dir = _data_dir(config)
+    return data_dir / "secrets" / "exec" if data_dir is not None else DEFAULT_SECRETS
+
+
+SecretsOpt = Annotated[Path | None, typer.Option(
     "--secrets", envvar="OCTET_EXEC_SECRETS",
     help="rust_exec's credentials: the directory `octet exec-serve` (or the desk) made, holding "
-         "operator.token and ca.pem (client.pem/client.key for mutual TLS).")]
+         "operator.token and ca.pem (client.pem/client.key for mutual TLS); default data_dir/secrets/exec "
+         "of --config, or var/secrets/exec without one.")]
+DeskConfigOpt = Annotated[Path, typer.Option(
+    "--config", "-c", help="The settings file whose data_dir holds the desk's rust_exec and credentials (when "
+                           "--address or --secrets is left out); none is needed when both are given.")]
 TokenOpt = Annotated[Path | None, typer.Option("--token-file", envvar="OCTET_EXEC_TOKEN_FILE",
                                                help="The bearer token (default: operator.token in --secrets).")]
 PlainOpt = Annotated[bool, typer.Option("--plaintext", help="rust_exec serves without TLS (loopback only).")]
@@ -64,8 +89,8 @@ DEFAULT_SECRETS = Path("var/secrets/exec")
 def exec_serve(config: ConfigOpt = Path("octet.yaml"),
                listen: Annotated[str, typer.Option(help="gRPC address to serve on.")] = "127.0.0.1:50551",
                metrics_listen: Annotated[str, typer.Option(help="Prometheus address ('' = off).")] = "127.0.0.1:9464",
-               journal_dir: Annotated[Path, typer.Option(help="Journal directory (kept across restarts).")]
-               = Path("var/exec/service"),
+               journal_dir: Annotated[Path | None, typer.Option(
+                   help="Journal directory (kept across restarts; default data_dir/exec/service).")] = None,
                secrets: Annotated[Path | None, typer.Option(
                    "--secrets", help="Where its credentials are made and kept (default data_dir/secrets/exec).")] = None,
                host: Annotated[list[str] | None, typer.Option(
@@ -107,6 +132,7 @@ def exec_serve(config: ConfigOpt = Path("octet.yaml"),
     if secrets is not None:
         made = ExecSecrets(secrets, hosts=host, tls=made.tls, mutual=made.mutual)
     made.ensure()
+    journal_dir = journal_dir or Path(s.runtime.data_dir) / "exec" / "service"
     private_dir(journal_dir)
     cfg = write_private(journal_dir / "exec.json", json.dumps(exec_config(s), indent=1))
     print(f"credentials in {made.dir}: desk.token (trading), operator.token (halt/resume/flatten)"
@@ -156,10 +182,11 @@ def _reaching(address: str) -> Iterator[None]:
 
 
 @app.command("exec-status")
-def exec_status(address: AddressOpt = None, secrets: SecretsOpt = DEFAULT_SECRETS,
-                token_file: TokenOpt = None, plaintext: PlainOpt = False) -> None:
+def exec_status(address: AddressOpt = None, secrets: SecretsOpt = None,
+                token_file: TokenOpt = None, plaintext: PlainOpt = False,
+                config: DeskConfigOpt = Path("octet.yaml")) -> None:
     """Health and open positions of a running rust_exec."""
-    address = _address(address)
+    address, secrets = _address(address, config), _secrets(secrets, config)
     with _reaching(address):
         c = _client(address, secrets, token_file, plaintext)
         h = c.health()
@@ -184,9 +211,10 @@ def halt(reason: Annotated[str, typer.Option(help="Why; recorded with every canc
          address: AddressOpt = None,
          account: Annotated[str, typer.Option(help="Halt one account only.")] = "",
          flatten: Annotated[bool, typer.Option(help="Also cancel working orders and close positions.")] = False,
-         secrets: SecretsOpt = DEFAULT_SECRETS, token_file: TokenOpt = None, plaintext: PlainOpt = False) -> None:
+         secrets: SecretsOpt = None, token_file: TokenOpt = None, plaintext: PlainOpt = False,
+         config: DeskConfigOpt = Path("octet.yaml")) -> None:
     """The manual kill switch: rust_exec refuses every new order until `octet resume`."""
-    address = _address(address)
+    address, secrets = _address(address, config), _secrets(secrets, config)
     with _reaching(address):
         touched = _client(address, secrets, token_file, plaintext).operator_halt(reason, account_id=account, flatten=flatten)
     console.print(f"[red bold]halted[/red bold] {account or 'the whole venue'}: {reason}; "
@@ -196,9 +224,10 @@ def halt(reason: Annotated[str, typer.Option(help="Why; recorded with every canc
 @app.command()
 def resume(address: AddressOpt = None,
            account: Annotated[str, typer.Option(help="Resume one account only.")] = "",
-           secrets: SecretsOpt = DEFAULT_SECRETS, token_file: TokenOpt = None, plaintext: PlainOpt = False) -> None:
+           secrets: SecretsOpt = None, token_file: TokenOpt = None, plaintext: PlainOpt = False,
+           config: DeskConfigOpt = Path("octet.yaml")) -> None:
     """Lift a halt."""
-    address = _address(address)
+    address, secrets = _address(address, config), _secrets(secrets, config)
     with _reaching(address):
         _client(address, secrets, token_file, plaintext).resume(account)
     console.print(f"resumed {account or 'the whole venue'}")

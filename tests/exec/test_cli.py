@@ -360,3 +360,34 @@ def test_the_commands_that_read_the_store_answer_while_a_desk_holds_its_write_lo
     finally:
         desk.execute("ROLLBACK")
         desk.close()
+
+
+def test_the_kill_switch_finds_the_credentials_under_the_settings_data_dir(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`octet exec-serve -c FILE` makes its credentials under FILE's data_dir/secrets/exec (and its journal under
+    data_dir/exec/service), while `octet halt` looked in ./var/secrets/exec: with any other data_dir the kill switch
+    failed unless --secrets was given. Given the same -c, it now looks where they are, from any directory."""
+    import yaml
+
+    doc = yaml.safe_load((ROOT / "octet.yaml").read_text())
+    doc["runtime"]["data_dir"] = str(tmp_path / "elsewhere")
+    config = tmp_path / "octet.yaml"
+    config.write_text(yaml.safe_dump(doc))
+    address = f"127.0.0.1:{free_port()}"
+    server = subprocess.Popen([sys.executable, "-m", "cluster.cli", "exec-serve", "-c", str(config), "--listen", address,
+                               "--metrics-listen", ""], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        assert server.stdout is not None and server.stdout.readline().startswith(f"LISTENING {address}")
+        assert (tmp_path / "elsewhere" / "secrets" / "exec" / "operator.token").is_file()
+        assert (tmp_path / "elsewhere" / "exec" / "service" / "exec.json").is_file()
+        halted = octet("halt", "--reason", "elsewhere", "--address", address, "-c", str(config), cwd="/")
+        assert halted.returncode == 0 and "halted the whole venue" in halted.stdout, halted.stdout + halted.stderr
+        status = octet("exec-status", "--address", address, "--config", str(config), cwd="/")
+        assert status.returncode == 0 and "HALTED: elsewhere" in status.stdout, status.stdout + status.stderr
+        assert octet("resume", "--address", address, "-c", str(config), cwd="/").returncode == 0
+        assert "open;" in octet("exec-status", "--address", address, cwd=tmp_path).stdout  # ./octet.yaml's, by default
+        without = octet("exec-status", "--address", address, cwd="/")  # no settings: ./var/secrets/exec, not there
+        assert without.returncode != 0 and "Traceback" not in without.stdout + without.stderr, without
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(10)
