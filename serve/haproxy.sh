@@ -31,11 +31,21 @@ if [ -n "$cfg" ]; then
   # never interleaves with a newer configuration being written.
   exec 9>>"$cfg.lock"
   flock -x 9
+  # No answer of the API's frontend names its server (the replicas' uvicorn says `server: uvicorn`). (A request
+  # HAProxy cannot read still gets its own HTML 400: before 3.2 it ignores `errorfile 400` there, haproxy#3032.)
   if ! awk '
     /^[^ \t#]/ { section = $1 " " $2 }
     (section == "listen stats" || section == "frontend prometheus") && $1 == "bind" {
       sub(/bind[ \t]+(\*|0\.0\.0\.0|::|\[::\])?:/, "bind 127.0.0.1:")
       if ($0 !~ /^[ \t]*bind 127\.0\.0\.1:[0-9]+([ \t]|$)/) { bad = 1 }
+    }
+    section == "frontend http_frontend" && $0 ~ /^[ \t]*http-response del-header server[ \t]*$/ {
+      next  # put there by an earlier run of this script on the same file: written once below
+    }
+    /^frontend http_frontend([ \t]|$)/ {
+      print
+      print "    http-response del-header server"
+      next
     }
     { print }
     END { exit bad }

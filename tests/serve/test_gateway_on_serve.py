@@ -335,6 +335,16 @@ def test_streams_past_what_the_replicas_take_are_refused_and_the_api_still_answe
             assert opened == total and len(refused) == 6, (opened, len(refused))
 
 
+def test_no_answer_names_the_server_behind_haproxy(base: str, gw_settings: Settings) -> None:
+    """Every answer said `server: uvicorn` (the replicas' own server, behind HAProxy)."""
+    if gw_settings.gateway.proxy != "haproxy":
+        pytest.skip("gateway.proxy is python here: HAProxy is not in front")
+    with httpx.Client(timeout=10) as c:
+        for path in ("/health", "/nope"):
+            r = c.get(f"{base}{API}{path}")
+            assert r.status_code in (200, 404) and "server" not in r.headers, (path, dict(r.headers))
+
+
 def test_every_route_is_held_to_its_role(base: str, keys: dict[str, str]) -> None:
     """From the OpenAPI document: each route names its role; without credentials it is 401, with a
     role below its own 403 (every route that steers the desk is admin or trader), with its own role not."""
