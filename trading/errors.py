@@ -16,7 +16,9 @@ class InvalidValue(DomainError, ValueError):
         self.field = field
         self.value = value
         self.reason = reason
-        shown = format(value, "f") if isinstance(value, Decimal) else repr(value)  # 0.0001, not Decimal('0.0001')
+        shown = repr(value)
+        if isinstance(value, Decimal):  # 0.0001, not Decimal('0.0001'); 1E-5000000 as that, not 5 MB of zeros
+            shown = format(value, "f") if value.is_finite() and -30 < value.adjusted() < 30 else str(value)
         super().__init__(f"{field}={shown}: {reason}")
 
 

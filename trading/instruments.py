@@ -44,7 +44,8 @@ class Instrument:
             raise InvalidValue("pip_size", self.pip_size, "must be positive")
         object.__setattr__(self, "pip_size", pip)
         point = Decimal(1).scaleb(-self.price_precision)
-        if pip < point or pip % point:  # a pip finer than a quote's last digit: every distance in pips would be 0
+        points = pip.scaleb(self.price_precision)  # the pip in points (no division: any size of pip is read)
+        if pip < point or points != points.to_integral_value():  # finer than a quote's last digit: distances of 0
             raise InvalidValue("pip_size", self.pip_size,
                                f"must be a whole number of points ({point:f} at price_precision {self.price_precision})")
         if self.contract_size <= 0:

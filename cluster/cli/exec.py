@@ -25,21 +25,45 @@ AddressOpt = Annotated[str | None, typer.Option(
 EXEC_SERVE_ADDRESS = "127.0.0.1:50551"
 
 
-def _data_dir(config: Path) -> Path | None:
-    """The data_dir ``config`` names (read as the desk's steering commands read it: whatever the rest of the file
-    holds), or None when there is no file to read: the kill switch then needs only its address and credentials."""
+_DATA_DIRS: dict[str, Path | None] = {}  # settings file -> its data_dir, read once per command
+
+
+def _data_dir(config: Path | None) -> Path | None:
+    """The data_dir of the settings (read as the desk's steering commands read them: whatever the rest of the file
+    holds). ``config`` None: ./octet.yaml if there is one, else None (the kill switch then needs only its address
+    and credentials, from any directory). A file named with -c must be read: a typo there must not halt (or
+    resume) whatever answers at the default address."""
     from cluster.config.settings import SettingsError, load_steering_settings
 
+    path = Path("octet.yaml") if config is None else config
+    if str(path) in _DATA_DIRS:
+        return _DATA_DIRS[str(path)]
     try:
-        return Path(load_steering_settings(config)[0].runtime.data_dir)
-    except SettingsError as exc:
-        if Path(config).exists():  # a file there that cannot be read: say what the defaults are taken without
-            print(f"(settings {config} not read: {str(exc).splitlines()[-1].strip()[:200]})", file=sys.stderr)
-        return None
+        present = path.exists()
+    except OSError as exc:  # a name too long
+        present, problem = False, exc.strerror or str(exc)
+    else:
+        problem = "no such file"
+    found: Path | None = None
+    if present:
+        try:
+            settings, doubt = load_steering_settings(path)
+            found = Path(settings.runtime.data_dir)
+            if doubt is not None:  # said, as the desk's steering commands say it
+                print(f"(settings {path} fail their checks: their data_dir read alone; "
+                      f"{doubt.splitlines()[-1].strip()[:200]})", file=sys.stderr)
+        except SettingsError as exc:
+            problem = str(exc).splitlines()[-1].strip()[:200]
+    if found is None and config is not None:
+        raise fail(f"--config {path}: {problem}")
+    if found is None and present:
+        print(f"(settings {path} not read: {problem})", file=sys.stderr)
+    _DATA_DIRS[str(path)] = found
+    return found
 
 
-def _address(address: str | None, config: Path) -> str:
-    """The address given, or the one the desk running under ``config``'s data_dir started its rust_exec on (a port
+def _address(address: str | None, config: Path | None) -> str:
+    """The address given, or the one the desk running under the settings' data_dir started its rust_exec on (a port
     of its own, chosen at start: the kill switch must find it), or ``octet exec-serve``'s."""
     if address is not None:
         return address
@@ -47,9 +71,11 @@ def _address(address: str | None, config: Path) -> str:
     from cluster.desk.desk import DeskError, DeskFiles
 
     data_dir = _data_dir(config)
-    if data_dir is None or not (data_dir / "desk").is_dir():  # no desk has run here (and none is made by asking)
+    if data_dir is None:
         return EXEC_SERVE_ADDRESS
     try:
+        if not (data_dir / "desk").is_dir():  # no desk has run here (and none is made by asking)
+            return EXEC_SERVE_ADDRESS
         files = DeskFiles(data_dir, state_key(data_dir))
         run_id = files.meta().get("run_id") if files.driver() is not None else None
         saved = files.for_run(run_id).load()[0] if run_id else None
@@ -62,13 +88,23 @@ def _address(address: str | None, config: Path) -> str:
     return found
 
 
-def _secrets(secrets: Path | None, config: Path) -> Path:
-    """The credentials given, or where the desk and `octet exec-serve` under ``config``'s data_dir make theirs
-    (data_dir/secrets/exec), or ``var/secrets/exec`` when there is no settings file."""
+def _secrets(secrets: Path | None, config: Path | None) -> Path:
+    """The credentials given, or where the desk and `octet exec-serve -c` make theirs (the settings'
+    data_dir/secrets/exec), or ``var/secrets/exec`` (the default before, and without settings) when only that one
+    holds an operator token."""
     if secrets is not None:
         return secrets
     data_dir = _data_dir(config)
-    return data_dir / "secrets" / "exec" if data_dir is not None else DEFAULT_SECRETS
+    if data_dir is None:
+        return DEFAULT_SECRETS
+    made = data_dir / "secrets" / "exec"
+    try:
+        if not (made / "operator.token").exists() and (DEFAULT_SECRETS / "operator.token").exists():
+            print(f"(no operator.token in {made}: the credentials in {DEFAULT_SECRETS} are used)", file=sys.stderr)
+            return DEFAULT_SECRETS
+    except OSError:
+        pass  # refused below, naming the file it cannot read
+    return made
 
 
 SecretsOpt = Annotated[Path | None, typer.Option(
@@ -76,9 +112,10 @@ SecretsOpt = Annotated[Path | None, typer.Option(
     help="rust_exec's credentials: the directory `octet exec-serve` (or the desk) made, holding "
          "operator.token and ca.pem (client.pem/client.key for mutual TLS); default data_dir/secrets/exec "
          "of --config, or var/secrets/exec without one.")]
-DeskConfigOpt = Annotated[Path, typer.Option(
+DeskConfigOpt = Annotated[Path | None, typer.Option(
     "--config", "-c", help="The settings file whose data_dir holds the desk's rust_exec and credentials (when "
-                           "--address or --secrets is left out); none is needed when both are given.")]
+                           "--address or --secrets is left out; default ./octet.yaml if there is one); none is "
+                           "needed when both are given.", show_default=False)]
 TokenOpt = Annotated[Path | None, typer.Option("--token-file", envvar="OCTET_EXEC_TOKEN_FILE",
                                                help="The bearer token (default: operator.token in --secrets).")]
 PlainOpt = Annotated[bool, typer.Option("--plaintext", help="rust_exec serves without TLS (loopback only).")]
@@ -132,7 +169,14 @@ def exec_serve(config: ConfigOpt = Path("octet.yaml"),
     if secrets is not None:
         made = ExecSecrets(secrets, hosts=host, tls=made.tls, mutual=made.mutual)
     made.ensure()
-    journal_dir = journal_dir or Path(s.runtime.data_dir) / "exec" / "service"
+    if journal_dir is None:
+        journal_dir = Path(s.runtime.data_dir) / "exec" / "service"
+        before = Path("var/exec/service")  # the default before: a journal there holds halts and order ids to keep
+        def kept(d: Path) -> bool:
+            return any(d.glob("journal-*.bin")) or any(d.glob("snapshot-*.bin"))
+        if not kept(journal_dir) and kept(before) and before.resolve() != journal_dir.resolve():
+            print(f"(no journal in {journal_dir}: the one in {before} is kept; --journal-dir chooses)", file=sys.stderr)
+            journal_dir = before
     private_dir(journal_dir)
     cfg = write_private(journal_dir / "exec.json", json.dumps(exec_config(s), indent=1))
     print(f"credentials in {made.dir}: desk.token (trading), operator.token (halt/resume/flatten)"
@@ -184,7 +228,7 @@ def _reaching(address: str) -> Iterator[None]:
 @app.command("exec-status")
 def exec_status(address: AddressOpt = None, secrets: SecretsOpt = None,
                 token_file: TokenOpt = None, plaintext: PlainOpt = False,
-                config: DeskConfigOpt = Path("octet.yaml")) -> None:
+                config: DeskConfigOpt = None) -> None:
     """Health and open positions of a running rust_exec."""
     address, secrets = _address(address, config), _secrets(secrets, config)
     with _reaching(address):
@@ -212,7 +256,7 @@ def halt(reason: Annotated[str, typer.Option(help="Why; recorded with every canc
          account: Annotated[str, typer.Option(help="Halt one account only.")] = "",
          flatten: Annotated[bool, typer.Option(help="Also cancel working orders and close positions.")] = False,
          secrets: SecretsOpt = None, token_file: TokenOpt = None, plaintext: PlainOpt = False,
-         config: DeskConfigOpt = Path("octet.yaml")) -> None:
+         config: DeskConfigOpt = None) -> None:
     """The manual kill switch: rust_exec refuses every new order until `octet resume`."""
     address, secrets = _address(address, config), _secrets(secrets, config)
     with _reaching(address):
@@ -225,7 +269,7 @@ def halt(reason: Annotated[str, typer.Option(help="Why; recorded with every canc
 def resume(address: AddressOpt = None,
            account: Annotated[str, typer.Option(help="Resume one account only.")] = "",
            secrets: SecretsOpt = None, token_file: TokenOpt = None, plaintext: PlainOpt = False,
-           config: DeskConfigOpt = Path("octet.yaml")) -> None:
+           config: DeskConfigOpt = None) -> None:
     """Lift a halt."""
     address, secrets = _address(address, config), _secrets(secrets, config)
     with _reaching(address):

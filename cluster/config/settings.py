@@ -71,7 +71,7 @@ class InstrumentSettings(_Model):
     base: str = Field(min_length=3, max_length=3)
     quote: str = Field(min_length=3, max_length=3)
     price_precision: int = Field(ge=0, le=8)
-    pip_size: Decimal = Field(gt=0)
+    pip_size: Decimal = Field(gt=0, le=Decimal(1_000_000))
     contract_size: int = Field(default=100_000, gt=0)
     generator: GeneratorSettings
 

@@ -53,3 +53,13 @@ def current(engine: Engine) -> str | None:
 
 def head(engine: Engine) -> str | None:
     return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+
+
+def known(revision: str) -> bool:
+    """Is ``revision`` one of these migrations (a store a newer Octet upgraded holds one that is not)?"""
+    from alembic.util import CommandError
+
+    try:
+        return ScriptDirectory(str(MIGRATIONS)).get_revision(revision) is not None
+    except CommandError:
+        return False

@@ -184,7 +184,11 @@ class SessionStore:
             # command that reads beside a running desk must not wait on the write lock just to open it)
             looking = reading(self.engine)
             _check_legacy(looking)
-            if migrate.current(looking) != migrate.head(self.engine):
+            now, newest = migrate.current(looking), migrate.head(self.engine)
+            if now is not None and now != newest and not migrate.known(now):
+                raise StoreError(f"its schema is at revision {now}, which this Octet does not know "
+                                 f"(its newest is {newest}): a newer Octet wrote it; run that one")
+            if now != newest:
                 migrate.upgrade(self.engine)
         self.anchors = anchors            # where the chain's head is signed after every commit
         self.audit_sink: AuditSink | None = None

@@ -412,6 +412,9 @@ def test_values_no_account_or_instrument_can_have_are_refused_in_one_line_each(t
         (lambda d: d["instruments"][0].update(price_precision=0),
          r"instruments\.0: pip_size=0\.0001: must be a whole number of points \(1 at price_precision 0\)"),
         (lambda d: d["instruments"][0].update(pip_size="0.000015"), r"instruments\.0: pip_size=0\.000015: must be a whole"),
+        (lambda d: d["instruments"][0].update(pip_size="1e30"), r"instruments\.0\.pip_size: Input should be less than or"),
+        (lambda d: d["instruments"][0].update(pip_size="1e-5000000"),  # named as written, not in 5 MB of zeros
+         r"instruments\.0: pip_size=1E-5000000: must be a whole number of points \(0\.00001 at"),
         (lambda d: d.setdefault("desk", {}).update(stop_timeout_seconds=float("inf")),
          r"desk\.stop_timeout_seconds: Input should be a finite number"),
         (lambda d: d["accounts"][0].update(id="a" * 65), r"accounts\.0\.id: String should have at most 64 characters"),

@@ -374,7 +374,7 @@ def test_the_kill_switch_finds_the_credentials_under_the_settings_data_dir(tmp_p
     config.write_text(yaml.safe_dump(doc))
     address = f"127.0.0.1:{free_port()}"
     server = subprocess.Popen([sys.executable, "-m", "cluster.cli", "exec-serve", "-c", str(config), "--listen", address,
-                               "--metrics-listen", ""], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                               "--metrics-listen", ""], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                               text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     try:
         assert server.stdout is not None and server.stdout.readline().startswith(f"LISTENING {address}")
@@ -388,6 +388,78 @@ def test_the_kill_switch_finds_the_credentials_under_the_settings_data_dir(tmp_p
         assert "open;" in octet("exec-status", "--address", address, cwd=tmp_path).stdout  # ./octet.yaml's, by default
         without = octet("exec-status", "--address", address, cwd="/")  # no settings: ./var/secrets/exec, not there
         assert without.returncode != 0 and "Traceback" not in without.stdout + without.stderr, without
+        # a -c that names no file (a typo) halts nothing: it must not fall back to whatever answers by default
+        for bad in (str(tmp_path / "octet.yml"), "a" * 300):
+            typo = octet("halt", "--reason", "typo", "--address", address, "-c", bad, cwd="/")
+            assert typo.returncode == 2 and "--config" in typo.stderr and "Traceback" not in typo.stderr, typo
+        assert "open;" in octet("exec-status", "--address", address, "-c", str(config), cwd="/").stdout
+        # credentials kept at the default before (./var/secrets/exec) still serve when data_dir's has none
+        old = tmp_path / "old"
+        (old / "var" / "secrets").mkdir(parents=True)
+        (tmp_path / "elsewhere" / "secrets" / "exec").rename(old / "var" / "secrets" / "exec")
+        (old / "octet.yaml").write_text(yaml.safe_dump({**doc, "runtime": {**doc["runtime"],
+                                                                            "data_dir": str(old / "desk_data")}}))
+        kept = octet("exec-status", "--address", address, cwd=old)
+        assert kept.returncode == 0 and "open;" in kept.stdout and "var/secrets/exec are used" in kept.stderr, kept
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(10)
+
+
+def test_a_store_a_newer_octet_upgraded_is_refused_in_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A store whose schema revision this Octet does not know (a newer one upgraded it) ended every command that
+    opens it in Alembic's traceback (`Can't locate revision`)."""
+    import yaml
+    from sqlalchemy import text
+
+    from cluster.storage.store import SessionStore
+
+    doc = yaml.safe_load((ROOT / "octet.yaml").read_text())
+    doc["runtime"]["data_dir"] = str(tmp_path / "var")
+    config = tmp_path / "octet.yaml"
+    config.write_text(yaml.safe_dump(doc))
+    store = SessionStore.sqlite(tmp_path / "var")
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0099_future'"))
+    store.close()
+    out = octet("users", "list", "--config", str(config))
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
+    assert "its schema is at revision 0099_future, which this Octet does not know" in out.stderr, out.stderr
+
+
+def test_exec_serve_keeps_the_journal_it_kept_before_its_default_moved_under_data_dir(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`octet exec-serve`'s journal was ./var/exec/service and is now data_dir/exec/service: started again after an
+    upgrade, it began a fresh journal and a halt (and every order id placed) was gone. A journal at the old place,
+    with none at the new, is kept."""
+    import yaml
+
+    doc = yaml.safe_load((ROOT / "octet.yaml").read_text())
+    doc["runtime"]["data_dir"] = str(tmp_path / "data")
+    config = tmp_path / "octet.yaml"
+    config.write_text(yaml.safe_dump(doc))
+    creds = ("--secrets", str(tmp_path / "data" / "secrets" / "exec"))
+
+    def serve(*journal: str) -> tuple[subprocess.Popen[str], str]:
+        address = f"127.0.0.1:{free_port()}"
+        server = subprocess.Popen([sys.executable, "-m", "cluster.cli", "exec-serve", "-c", str(config), "--listen",
+                                   address, "--metrics-listen", "", *journal], cwd=tmp_path, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert server.stdout is not None and server.stdout.readline().startswith(f"LISTENING {address}")
+        return server, address
+
+    server, address = serve("--journal-dir", "var/exec/service")  # where it kept it before
+    try:
+        assert octet("halt", "--reason", "before the upgrade", "--address", address, *creds).returncode == 0
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(10)
+    server, address = serve()  # the default now: data_dir/exec/service, empty
+    try:
+        status = octet("exec-status", "--address", address, *creds)
+        assert "HALTED: before the upgrade" in status.stdout, status.stdout + status.stderr
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, err = server.communicate(timeout=10)
+    assert "the one in var/exec/service is kept" in err, err
+    assert not list((tmp_path / "data" / "exec" / "service").glob("journal-*.bin"))
+
