@@ -986,15 +986,17 @@ def _stray_variables() -> list[str]:
     a section's (``OCTET_SESION``). Others without ``__`` are taken for other tools' (``OCTET_EXEC_BINARY``)."""
     sections = sorted(Settings.model_fields)
 
-    def near(word: str) -> str | None:
+    def near(word: str, cutoff: float = 0.75) -> str | None:
         if word in sections:
             return word
-        found = difflib.get_close_matches(word, sections, n=1, cutoff=0.75)
+        found = difflib.get_close_matches(word, sections, n=1, cutoff=cutoff)
         return found[0] if found else None
 
-    def keys_of(section: str) -> set[str] | None:  # None: any key (a mapping of names, as firms)
+    def keys_of(section: str) -> set[str] | None:  # None: any key (a mapping of names, as firms); a list: none
         kind = Settings.model_fields[section].annotation
-        return set(kind.model_fields) if isinstance(kind, type) and issubclass(kind, BaseModel) else None
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            return set(kind.model_fields)
+        return None if str(kind).startswith("dict") else set()
 
     out = []
     for name in sorted(os.environ):
@@ -1018,7 +1020,7 @@ def _stray_variables() -> list[str]:
                 out.append(f"  {name}: names no settings section (did you mean OCTET_{section.upper()}__{key.upper()}?)")
                 break
         else:
-            section = near(body.lower())
+            section = near(body.lower(), 0.85)  # a whole section's name misspelt (OCTET_RUNTIME_ENV is another's)
             if section:
                 out.append(f"  {name}: names no settings section (did you mean OCTET_{section.upper()}?)")
     return out

@@ -398,8 +398,9 @@ def test_a_variable_naming_no_section_is_refused_not_ignored(monkeypatch) -> Non
         with pytest.raises(SettingsError, match=f"{typo}: names no settings section \\(did you mean {meant}\\?\\)"):
             load_settings(ROOT / "octet.yaml")
         monkeypatch.delenv(typo)
-    for other in ("OCTET_EXEC_SECRETS", "OCTET_NOTEBOOK_SMALL", "OCTET_SERVE_ENV_PID", "OCTET_HAPROXY_BIN"):
-        monkeypatch.setenv(other, "1")  # other tools' variables, used in this repository
+    for other in ("OCTET_EXEC_SECRETS", "OCTET_NOTEBOOK_SMALL", "OCTET_SERVE_ENV_PID", "OCTET_HAPROXY_BIN",
+                  "OCTET_ACCOUNT_ID", "OCTET_RUNTIME_ENV"):
+        monkeypatch.setenv(other, "1")  # other tools' variables (the first four used in this repository)
     assert load_settings(ROOT / "octet.yaml").session.ticks == 200_000
 
 
