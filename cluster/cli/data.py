@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 
-from cluster.cli.common import ConfigOpt, config_hint, console, fail, first_line, group, settings_or_exit
+from cluster.cli.common import ConfigOpt, config_hint, console, errors, fail, first_line, group, settings_or_exit
 from cluster.config.secrets import private_dir
 from cluster.config.settings import Settings
 
@@ -125,6 +126,24 @@ def check(files: Annotated[list[Path], typer.Argument(help="CSV/Parquet files (.
     for report in loaded.reports:
         for line in report.lines():
             console.print(line, highlight=False, markup=False, soft_wrap=True)
+    _warn_shut(loaded)
+    for sym in sorted(loaded.bar_offgrid):  # a backtest of it refuses: said now, not at the run
+        errors.print(f"[yellow]warning:[/yellow] {escape(loaded.offgrid(sym))} (a backtest of this file refuses it, "
+                     "and `octet data convert` makes no quotes of it)", soft_wrap=True)
+
+
+def _warn_shut(loaded: Any) -> None:
+    """A warning when many quotes fall while the FX market is shut (Friday to Sunday 17:00 New York): a clock
+    read wrong (--tz Asia/Tokyo for a NY+7 export, Etc/GMT+2 for GMT+2) puts bars in the weekend, and nothing
+    else says so. (Only a hint for CFDs, whose hours differ.)"""
+    from trading.market import fx_market_closed
+
+    ts = loaded.ticks.ts
+    shut = int(fx_market_closed(ts).sum()) if len(ts) else 0
+    if shut >= max(3, len(ts) // 200):
+        errors.print(f"[yellow]warning:[/yellow] {shut:,} of {len(ts):,} quotes fall while the FX market is shut "
+                     "(Friday to Sunday 17:00 New York): for FX, the file's clock is likely not the one --tz (or "
+                     "session.data_tz) names; an IANA Etc/GMT+2 is UTC-2", soft_wrap=True)
 
 
 def _make_folder(out: Path) -> list[Path]:
@@ -182,6 +201,10 @@ def convert(files: Annotated[list[Path], typer.Argument(help="CSV/Parquet files 
         for report in loaded.reports:
             for line in report.lines():
                 console.print(line, highlight=False, markup=False, soft_wrap=True)
+        _warn_shut(loaded)
+        for sym in sorted(loaded.bar_offgrid):  # its quotes would make bars that match none of the file's
+            raise fail(f"{loaded.offgrid(sym)}: no quotes are made of it (the desk's bars from them would match none "
+                       "of the file's)")
         frame = octet_frame(loaded.ticks, settings.registry())
         frame.write_parquet(tmp) if out.suffix == ".parquet" else frame.write_csv(tmp)
         os.chmod(tmp, 0o600)

@@ -57,7 +57,7 @@ class BatchRecord:
     orders: tuple[Order, ...]  # those the venue took, once each
     reports: tuple[ExecutionReport, ...]
     trades: tuple[ClosedTrade, ...]
-    headroom: tuple[Headroom, ...]  # every account's at the batch's end, by account (none at the end)
+    headroom: tuple[Headroom, ...]  # the batch's lows, then every account's at its end, by account (none at the end)
     breaker_events: tuple[BreakerEvent, ...]
     snapshots: Mapping[str, AccountSnapshot]  # every account as of the batch's end
     latest_headroom: Mapping[str, Headroom]  # the headroom the live view shows
@@ -99,6 +99,25 @@ class BatchLog:
         self.saga_ms: list[float] = []
         self.contexts: dict[str, dict[str, float | None]] = {}
         self.equity: list[AccountSnapshot] = []
+        self.headroom_lows: dict[tuple[str, str], Headroom] = {}  # (account, field) -> the batch's lowest
+
+    def headroom_seen(self, headrooms: Mapping[str, Headroom]) -> None:
+        """Keep, by account, the refresh with the batch's lowest worst-case daily and max-loss headroom: the batch
+        records them beside its end, so a low inside a batch is never lost (a report's closest call, its curve)."""
+        for acc, h in headrooms.items():
+            for name in ("worst_case_daily_headroom", "worst_case_max_loss_headroom"):
+                value, kept = getattr(h, name), self.headroom_lows.get((acc, name))
+                if value is not None and (kept is None or value < getattr(kept, name)):
+                    self.headroom_lows[(acc, name)] = h
+
+    def _headroom_rows(self, headrooms: Mapping[str, Headroom]) -> tuple[Headroom, ...]:
+        """The batch's lows (those that are not its end) in time order, then every account's at its end."""
+        end = [headrooms[a] for a in sorted(headrooms)]
+        lows: list[Headroom] = []
+        for h in self.headroom_lows.values():
+            if not any(h == e for e in end) and not any(h is k for k in lows):
+                lows.append(h)
+        return (*sorted(lows, key=lambda h: (h.ts_ns, h.account_id)), *end)
 
     def seal(self, batch: int, ticks: int, *, snapshots: Mapping[str, AccountSnapshot],
              headrooms: Mapping[str, Headroom], record_headroom: bool = True,
@@ -107,7 +126,7 @@ class BatchLog:
         return BatchRecord(
             batch, final, ticks, tuple(self.signals), tuple(self.events), tuple(self.decisions),
             tuple(self.orders), tuple(self.reports), tuple(self.trades),
-            tuple(headrooms[a] for a in sorted(headrooms)) if record_headroom else (),
+            self._headroom_rows(headrooms) if record_headroom else (),
             tuple(self.breaker_events), MappingProxyType(dict(snapshots)), MappingProxyType(dict(headrooms)),
             MappingProxyType(dict(last_quotes or {})),
             MappingProxyType({k: MappingProxyType(dict(v)) for k, v in (heartbeats or {}).items()}),

@@ -1269,6 +1269,7 @@ class Session:
             self.trust.on_trades(trades)
         self._hold("performance", "on_update", update.snapshots, list(update.trades))
         self.headrooms = rt.get(heads)
+        self.log.headroom_seen(self.headrooms)
         self.trust.on_headrooms(self.headrooms)
 
     def _saga(self, signal: Signal) -> None:

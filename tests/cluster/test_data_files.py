@@ -257,7 +257,7 @@ def test_a_file_without_line_breaks_or_over_the_cap_is_refused_as_it_is_read(reg
         load_market_files([tmp_path / "long.csv.gz"], FileSpec(), registry)
 
 
-def test_bars_must_fit_the_desks_bars_and_a_bad_zone_is_a_settings_error(tmp_path) -> None:
+def test_bars_must_fit_the_desks_bars_a_clock_that_puts_them_in_the_weekend_is_said_and_a_bad_zone_refused(tmp_path) -> None:
     def settings(**session: object) -> Settings:
         values: dict[str, object] = {"data_file": FILES / "EURUSD_H1_mt5.csv", "data_tz": "NY+7", **session}
         return load_settings(ROOT / "octet.yaml", **{f"session__{k}": v for k, v in values.items()})
@@ -273,6 +273,21 @@ def test_bars_must_fit_the_desks_bars_and_a_bad_zone_is_a_settings_error(tmp_pat
         read_data_file(settings(bar_seconds=3600, data_tz="+05:30"))
     with pytest.raises(SettingsError, match="data_tz"):
         settings(data_tz="Middle/Earth")
+    # `data check` said nothing of it, and `data convert` made quotes whose bars matched none of the file's
+    runner, config = CliRunner(), str(ROOT / "octet.yaml")
+    check = runner.invoke(app, ["data", "check", str(FILES / "EURUSD_H1_mt5.csv"), "--tz", "+05:30", "-c", config])
+    assert check.exit_code == 0 and "bar of 2024-03-08 16:30:00 UTC starts off the 3600 s grid" in \
+        " ".join(check.output.split()), check.output
+    out = tmp_path / "q.csv"
+    converted = runner.invoke(app, ["data", "convert", str(FILES / "EURUSD_H1_mt5.csv"), "--tz", "+05:30", "--out",
+                                    str(out), "-c", config])
+    assert converted.exit_code == 2 and "no quotes are made of it" in " ".join(converted.output.split())
+    assert not out.exists() and "Traceback" not in converted.output
+    # a clock read wrong puts bars in the FX weekend: said (the right clock says nothing)
+    for tz, shut in (("NY+7", False), ("UTC", True), ("Etc/GMT+2", True), ("Asia/Tokyo", True)):
+        check = runner.invoke(app, ["data", "check", str(FILES / "EURUSD_H1_mt5.csv"), "--tz", tz, "-c", config])
+        said = "8 of 16 quotes fall while the FX market is shut" in " ".join(check.output.split())
+        assert check.exit_code == 0 and said == shut, (tz, check.output)
 
 
 def test_the_data_commands_report_convert_and_refuse_without_a_traceback(tmp_path) -> None:

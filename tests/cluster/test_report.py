@@ -47,6 +47,12 @@ def test_the_report_holds_the_desks_own_figures(recorded, tmp_path) -> None:  # 
         call = closest_call(acc)
         assert call is not None
         assert call["max_loss"] == min(h.worst_case_max_loss_headroom for h in result.headroom if h.account_id == account)
+        # the closest call (open stops hit) is never roomier than the least the rules saw: a batch records its lows,
+        # not only its end (one row a batch, the report said 5,000.00 where the run's least was 3,985.72)
+        least = result.compliance[account]
+        assert call["max_loss"] <= least["min_max_loss_headroom"], (account, call, least)
+        if least.get("min_daily_headroom") is not None:
+            assert call["daily"] <= least["min_daily_headroom"], (account, call, least)
     page = write_report(run, tmp_path / "report")
     text = page.read_text()
     for part in ("Equity and drawdown", "Metrics", "Rule headroom over time", "Closest call", "Monthly returns",
@@ -133,3 +139,37 @@ def test_the_report_leaves_a_shared_folder_as_it_was_and_refuses_one_it_cannot_w
         assert bad.exit_code == 2 and f"--out {where}: cannot write there" in bad.output and says in bad.output, \
             bad.output
         assert "Traceback" not in bad.output
+
+
+def test_a_backtest_on_bars_reports_a_closest_call_no_roomier_than_the_least_its_rules_saw(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Headroom was recorded once a batch, at its end: a backtest on 5,000 real hours (ten batches) reported a
+    closest call of 5,000.00 / 8,201.35 where its own summary's least was 4,234.29 / 7,401.33, and a shorter file
+    (one batch) drew its headroom as two flat lines. A batch now records its lows too."""
+    import json
+    import sys
+
+    import yaml
+
+    doc = yaml.safe_load((ROOT / "octet.yaml").read_text())
+    doc["runtime"]["data_dir"] = str(tmp_path / "var")
+    config = tmp_path / "octet.yaml"
+    config.write_text(yaml.safe_dump(doc))
+    data = Path(sys.prefix) / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages" / \
+        "backtesting" / "test" / "EURUSD.csv"
+    out = CliRunner().invoke(app, ["backtest", "-c", str(config), "--data", str(data), "--symbol", "EURUSD",
+                                   "--format", "generic", "--columns",
+                                   "ts=#1,open=Open,high=High,low=Low,close=Close,volume=Volume", "--tz", "UTC",
+                                   "--bar-seconds", "3600", "--strategy", "sma_cross", "--no-report"])
+    assert out.exit_code == 0, out.output
+    summary = json.loads((tmp_path / "var" / "last_session.json").read_text())
+    store = open_store(load_settings(config))
+    try:
+        run = load_run(store.engine, summary["run_id"])
+    finally:
+        store.close()
+    acc = run.accounts["ftmo-100k"]
+    assert summary["trades"] > 0
+    call, least = closest_call(acc), summary["compliance"]["ftmo-100k"]
+    assert call is not None
+    assert call["max_loss"] <= Decimal(least["min_max_loss_headroom"]), (call, least)
+    assert call["daily"] <= Decimal(least["min_daily_headroom"]), (call, least)

@@ -50,10 +50,7 @@ def read_data_file(settings: Settings) -> Loaded:
             raise FeedError(f"session.data_file {s.data_file}: its {sym} bars are {sec} s long, which does not divide "
                             f"the desk's {s.bar_seconds} s bars (session.bar_seconds): choose a multiple of {sec}")
         if sym in loaded.bar_offgrid:
-            at = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(loaded.bar_offgrid[sym] // NS_PER_S))
-            raise FeedError(f"session.data_file {s.data_file}: its {sym} bar of {at} UTC starts off the {sec} s grid "
-                            "counted from 00:00 UTC, where the desk's bars start, so it would straddle two of them: "
-                            "export bars on a clock a whole number of bar lengths from UTC, or shorter bars")
+            raise FeedError(f"session.data_file {s.data_file}: {loaded.offgrid(sym)}")
     return loaded
 
 

@@ -154,6 +154,16 @@ class Loaded:
     bar_offgrid: dict[str, int] = field(default_factory=dict)  # per symbol given as bars, the first start
     # off the grid of their own size counted from 00:00 UTC, if any
 
+    def offgrid(self, symbol: str) -> str:
+        """Why ``symbol``'s bars (in ``bar_offgrid``) cannot make the desk's: said the same by the backtest, which
+        refuses them, by `octet data check`, and by `octet data convert`, which refuses to make quotes of them."""
+        import time
+
+        at = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(self.bar_offgrid[symbol] // 1_000_000_000))
+        return (f"its {symbol} bar of {at} UTC starts off the {self.bar_seconds[symbol]} s grid counted from "
+                "00:00 UTC, where the desk's bars start, so it would straddle two of them: export bars on a clock a "
+                "whole number of bar lengths from UTC, or shorter bars")
+
 
 # --- judging rows ---------------------------------------------------------------------------------
 
