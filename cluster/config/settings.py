@@ -1060,7 +1060,9 @@ def _read_file(path: Path) -> dict[str, Any]:
     try:
         data = yaml.load(path.read_text(), Loader=UniqueKeyLoader) or {}  # noqa: S506 (a SafeLoader)
     except FileNotFoundError:
-        raise SettingsError(f"{path}: no such settings file") from None
+        where = "" if path.is_absolute() else f" in {Path.cwd()}"
+        raise SettingsError(f"{path}: no such settings file{where} (run octet where it is, or name it with -c)") \
+            from None
     except yaml.YAMLError as exc:
         raise SettingsError(f"{path}: not valid YAML: {exc}") from None
     except UnicodeDecodeError:

@@ -283,6 +283,16 @@ def test_bars_must_fit_the_desks_bars_a_clock_that_puts_them_in_the_weekend_is_s
                                     str(out), "-c", config])
     assert converted.exit_code == 2 and "no quotes are made of it" in " ".join(converted.output.split())
     assert not out.exists() and "Traceback" not in converted.output
+    # prices with more decimals than the instrument quotes were rounded without a word (a 0.3-point spread became 0)
+    duka = tmp_path / "USDJPY_Ticks_11.03.2024-11.03.2024.csv"
+    duka.write_text("Local time,Ask,Bid,AskVolume,BidVolume\n11.03.2024 08:00:00.017 GMT+0000,147.1024,147.1021,1.5,2\n"
+                    "11.03.2024 08:00:01.017 GMT+0000,147.104,147.102,1,1\n")
+    check = runner.invoke(app, ["data", "check", str(duka), "-c", config])
+    said = " ".join(check.output.split())
+    assert check.exit_code == 0 and "1 quotes' spreads under a point became 0 in the rounding" in said, check.output
+    assert "2 prices have more decimals than the instrument quotes (USDJPY 3)" in said, check.output
+    assert "more decimals" not in " ".join(runner.invoke(app, ["data", "check", str(FILES / "EURUSD_H1_mt5.csv"),
+                                                               "--tz", "NY+7", "-c", config]).output.split())
     # a clock read wrong puts bars in the FX weekend: said (the right clock says nothing)
     for tz, shut in (("NY+7", False), ("UTC", True), ("Etc/GMT+2", True), ("Asia/Tokyo", True)):
         check = runner.invoke(app, ["data", "check", str(FILES / "EURUSD_H1_mt5.csv"), "--tz", tz, "-c", config])

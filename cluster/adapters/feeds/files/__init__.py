@@ -449,9 +449,14 @@ def _load_one(path: Path, spec: FileSpec, registry: InstrumentRegistry, strict: 
     bar_seconds: dict[str, int] = {}
     bar_offgrid: dict[str, int] = {}
     notes = list(parsed.notes)
+    finer = 0  # prices with more decimals than their instrument quotes: rounded (said, not silently)
     if parsed.kind == "quotes":
-        bid = to_points(good["bid"].to_numpy() * scale)
-        ask = to_points(good["ask"].to_numpy() * scale)
+        raw_bid, raw_ask = good["bid"].to_numpy() * scale, good["ask"].to_numpy() * scale
+        bid, ask = to_points(raw_bid), to_points(raw_ask)
+        finer = _finer(raw_bid) + _finer(raw_ask)
+        closed = int(((bid == ask) & (raw_ask > raw_bid)).sum())
+        if closed:
+            notes.append(f"{closed:,} quotes' spreads under a point became 0 in the rounding")
         batch = TickBatch(ts, inst, bid, ask, good["volume"].to_numpy().astype(np.float64))
         for i in np.unique(inst):
             n, g = _gaps(registry.symbols[i], ts[inst == i], lines[inst == i], None)
@@ -469,6 +474,7 @@ def _load_one(path: Path, spec: FileSpec, registry: InstrumentRegistry, strict: 
             n, g = _gaps(symbol, ts[sel], lines[sel], step)
             gap_count, gaps = gap_count + n, gaps + g
             pts = {c: to_points(good[c].to_numpy()[sel] * scale[sel]) for c in ("open", "high", "low", "close")}
+            finer += sum(_finer(good[c].to_numpy()[sel] * scale[sel]) for c in ("open", "high", "low", "close"))
             file_spread = good["spread"].to_numpy()[sel]
             if spec.spread_points is not None:
                 spread = np.full(int(sel.sum()), spec.spread_points, np.int64)
@@ -485,12 +491,23 @@ def _load_one(path: Path, spec: FileSpec, registry: InstrumentRegistry, strict: 
         elif good["spread"].is_null().all():
             notes.append("no spread in the file: bid = ask in the quotes made from it (--spread POINTS sets one)")
         notes.append(f"bar prices are {parsed.price_side}s" if parsed.price_side != "mid" else "bar prices are mids")
+    if finer:
+        digits = ", ".join(f"{registry.by_index(int(i)).symbol} {registry.by_index(int(i)).price_precision}"
+                           for i in np.unique(inst))
+        notes.append(f"{finer:,} prices have more decimals than the instrument quotes ({digits}): rounded to them "
+                     "(is the symbol right?)")
     gaps = sorted(gaps, key=lambda g: -g.open_s)[:GAPS_SHOWN]
     report = ImportReport(
         str(path), parsed.format, parsed.kind, parsed.clock, sorted({registry.symbols[i] for i in np.unique(inst)}),
         rows, len(good), len(batch), skipped, ignored, gaps, gap_count, bar_seconds,
         int(batch.ts.min()) if len(batch) else 0, int(batch.ts.max()) if len(batch) else 0, notes)
     return batch, report, bar_seconds, bar_offgrid
+
+
+def _finer(points: npt.NDArray[np.float64]) -> int:
+    """How many of these prices (in points, as read) fall between two points: more decimals than quoted."""
+    finite = points[np.isfinite(points)]
+    return int((np.abs(finite - np.rint(finite)) > 1e-9 * np.maximum(1.0, np.abs(finite)) + 1e-6).sum())
 
 
 def check_command(path: Path, spec: FileSpec) -> str:
