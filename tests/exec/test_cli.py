@@ -32,6 +32,17 @@ def octet(*args: str, cwd: str | os.PathLike[str] = ROOT, **env: str) -> subproc
                           timeout=60, env={**os.environ, "COLUMNS": "200", "PYTHONPATH": str(ROOT), **env})
 
 
+def settings_in(tmp_path: Path) -> Path:
+    """The shipped octet.yaml with its data_dir under ``tmp_path`` (tmp_path/var), written there."""
+    import yaml
+
+    doc = yaml.safe_load((ROOT / "octet.yaml").read_text())
+    doc["runtime"]["data_dir"] = str(tmp_path / "var")
+    config = tmp_path / "octet.yaml"
+    config.write_text(yaml.safe_dump(doc))
+    return config
+
+
 @contextmanager
 def serving(journal_dir: Path) -> Iterator[str]:
     """`octet exec-serve` on a free loopback port until the block ends, its credentials in
@@ -325,8 +336,6 @@ def test_the_commands_that_read_the_store_answer_while_a_desk_holds_its_write_lo
     import sqlite3
     import time
 
-    import yaml
-
     from cluster.config.secrets import state_key
     from cluster.desk.desk import DeskFiles
     from cluster.storage import audit
@@ -335,10 +344,7 @@ def test_the_commands_that_read_the_store_answer_while_a_desk_holds_its_write_lo
     from cluster.storage.store import SessionStore
     from serve.keys import add_key
 
-    doc = yaml.safe_load((ROOT / "octet.yaml").read_text())
-    doc["runtime"]["data_dir"] = str(tmp_path / "var")
-    config = tmp_path / "octet.yaml"
-    config.write_text(yaml.safe_dump(doc))
+    config = settings_in(tmp_path)
     store = SessionStore.sqlite(tmp_path / "var")
     with store.engine.begin() as conn:
         conn.execute(Run.__table__.insert().values(run_id="r1", started_ns=0, status="done", settings={}, summary=None,
@@ -409,15 +415,11 @@ def test_the_kill_switch_finds_the_credentials_under_the_settings_data_dir(tmp_p
 def test_a_store_a_newer_octet_upgraded_is_refused_in_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """A store whose schema revision this Octet does not know (a newer one upgraded it) ended every command that
     opens it in Alembic's traceback (`Can't locate revision`)."""
-    import yaml
     from sqlalchemy import text
 
     from cluster.storage.store import SessionStore
 
-    doc = yaml.safe_load((ROOT / "octet.yaml").read_text())
-    doc["runtime"]["data_dir"] = str(tmp_path / "var")
-    config = tmp_path / "octet.yaml"
-    config.write_text(yaml.safe_dump(doc))
+    config = settings_in(tmp_path)
     store = SessionStore.sqlite(tmp_path / "var")
     with store.engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = '0099_future'"))
