@@ -43,11 +43,13 @@ class Instrument:
         if pip <= 0:
             raise InvalidValue("pip_size", self.pip_size, "must be positive")
         object.__setattr__(self, "pip_size", pip)
-        point = Decimal(1).scaleb(-self.price_precision)
         points = pip.scaleb(self.price_precision)  # the pip in points (no division: any size of pip is read)
-        if pip < point or points != points.to_integral_value():  # finer than a quote's last digit: distances of 0
+        # finer than a quote's last digit (every distance in pips 0; compared first: scaleb rounds a tiny pip to 0),
+        # or off its grid
+        if pip < self.point or points != points.to_integral_value():
             raise InvalidValue("pip_size", self.pip_size,
-                               f"must be a whole number of points ({point:f} at price_precision {self.price_precision})")
+                               f"must be a whole number of points ({self.point:f} at price_precision "
+                               f"{self.price_precision})")
         if self.contract_size <= 0:
             raise InvalidValue("contract_size", self.contract_size, "must be positive")
 

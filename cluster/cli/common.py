@@ -34,7 +34,10 @@ ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="The settings fi
 
 def settings_or_exit(config: Path, **overrides: object) -> Settings:
     """The settings file with ``overrides`` (None: not given), or the error named and exit code 2."""
-    return _settings(config, True, overrides)
+    try:
+        return load_settings(config, True, **{k: v for k, v in overrides.items() if v is not None})
+    except SettingsError as exc:
+        raise _refused(exc) from None
 
 
 _WARNED: set[str] = set()  # the settings files a steering command has warned of (this process)
@@ -50,8 +53,7 @@ def steering_settings(config: Path) -> Settings:
     try:
         settings, problem = load_steering_settings(config)
     except SettingsError as exc:
-        errors.print(f"[red]configuration error[/red]\n{escape(str(exc))}", soft_wrap=True)
-        raise typer.Exit(2) from None
+        raise _refused(exc) from None
     if problem is not None and str(config) not in _WARNED:  # once per command, however often it reads them
         _WARNED.add(str(config))
         errors.print(f"[yellow]warning:[/yellow] the settings do not pass their checks (`octet check-config`); "
@@ -60,12 +62,11 @@ def steering_settings(config: Path) -> Settings:
     return settings
 
 
-def _settings(config: Path, read_files: bool, overrides: dict[str, object]) -> Settings:
-    try:
-        return load_settings(config, read_files, **{k: v for k, v in overrides.items() if v is not None})
-    except SettingsError as exc:
-        errors.print(f"[red]configuration error[/red]\n{escape(str(exc))}", soft_wrap=True)
-        raise typer.Exit(2) from None
+def _refused(exc: SettingsError) -> typer.Exit:
+    """The settings' error printed; the exit (code 2) to raise."""
+    errors.print(f"[red]configuration error[/red]\n{escape(str(exc))}", soft_wrap=True)
+    return typer.Exit(2)
+
 
 UrlOpt = Annotated[str | None, typer.Option(help="A SQLAlchemy URL; default: the store the settings name.")]
 

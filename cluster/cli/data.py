@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -132,7 +132,7 @@ def check(files: Annotated[list[Path], typer.Argument(help="CSV/Parquet files (.
                      "and `octet data convert` makes no quotes of it)", soft_wrap=True)
 
 
-def _warn_shut(loaded: Any) -> None:
+def _warn_shut(loaded: Loaded) -> None:
     """A warning when many quotes fall while the FX market is shut (Friday to Sunday 17:00 New York): a clock
     read wrong (--tz Asia/Tokyo for a NY+7 export, Etc/GMT+2 for GMT+2) puts bars in the weekend, and nothing
     else says so. (Only a hint for CFDs, whose hours differ.)"""
@@ -202,9 +202,9 @@ def convert(files: Annotated[list[Path], typer.Argument(help="CSV/Parquet files 
             for line in report.lines():
                 console.print(line, highlight=False, markup=False, soft_wrap=True)
         _warn_shut(loaded)
-        for sym in sorted(loaded.bar_offgrid):  # its quotes would make bars that match none of the file's
-            raise fail(f"{loaded.offgrid(sym)}: no quotes are made of it (the desk's bars from them would match none "
-                       "of the file's)")
+        if loaded.bar_offgrid:  # its quotes would make bars that match none of the file's
+            raise fail(f"{loaded.offgrid(min(loaded.bar_offgrid))}: no quotes are made of it (the desk's bars from "
+                       "them would match none of the file's)")
         frame = octet_frame(loaded.ticks, settings.registry())
         frame.write_parquet(tmp) if out.suffix == ".parquet" else frame.write_csv(tmp)
         os.chmod(tmp, 0o600)

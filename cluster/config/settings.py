@@ -1081,8 +1081,7 @@ class _Steering(BaseSettings):
     """The sections a command that steers a running desk reads (where the desk's files and store are, how long to
     wait on it), from the file and the environment as ``Settings`` reads them; the rest of the file is not read."""
 
-    model_config = SettingsConfigDict(env_prefix="OCTET_", env_nested_delimiter="__", extra="ignore", frozen=True,
-                                      allow_inf_nan=False)
+    model_config = SettingsConfigDict(**{**Settings.model_config, "extra": "ignore"})  # Settings' own, less its rest
 
     runtime: RuntimeSettings = RuntimeSettings()
     storage: StorageSettings = StorageSettings()

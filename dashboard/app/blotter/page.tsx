@@ -131,13 +131,12 @@ function Blotter() {
         // a status only moves forward: a report that comes late (a stream replayed after a reconnect, a page read
         // meanwhile) never takes a filled or cancelled order back to working
         const mark = (l: Row[]) =>
-          l.map((row) =>
-            row.client_order_id === x.client_order_id &&
-            statusRank(row.status as string | undefined) < DONE &&
-            statusRank(x.status) >= statusRank(row.status as string | undefined)
+          l.map((row) => {
+            const was = statusRank(row.status as string | undefined);
+            return row.client_order_id === x.client_order_id && was < DONE && statusRank(x.status) >= was
               ? { ...row, status: x.status, placed_ns: row.placed_ns ?? x.ts_ns }
-              : row,
-          );
+              : row;
+          });
         setLive(mark);
         setRows((r) => (r === null ? r : mark(r)));
         return;
@@ -248,7 +247,7 @@ const STATUS_RANK: Record<string, number> = {
   rejected: 3,
   expired: 3,
 };
-const DONE = 3; // filled, cancelled, rejected, expired: final
+const DONE = STATUS_RANK.filled; // filled, cancelled, rejected, expired: final
 function statusRank(status: string | undefined): number {
   return status === undefined ? -1 : (STATUS_RANK[status] ?? -1);
 }

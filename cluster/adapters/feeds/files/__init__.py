@@ -157,9 +157,7 @@ class Loaded:
     def offgrid(self, symbol: str) -> str:
         """Why ``symbol``'s bars (in ``bar_offgrid``) cannot make the desk's: said the same by the backtest, which
         refuses them, by `octet data check`, and by `octet data convert`, which refuses to make quotes of them."""
-        import time
-
-        at = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(self.bar_offgrid[symbol] // 1_000_000_000))
+        at = ts_to_datetime(self.bar_offgrid[symbol]).strftime("%Y-%m-%d %H:%M:%S")
         return (f"its {symbol} bar of {at} UTC starts off the {self.bar_seconds[symbol]} s grid counted from "
                 "00:00 UTC, where the desk's bars start, so it would straddle two of them: export bars on a clock a "
                 "whole number of bar lengths from UTC, or shorter bars")
@@ -473,8 +471,9 @@ def _load_one(path: Path, spec: FileSpec, registry: InstrumentRegistry, strict: 
                 bar_offgrid[symbol] = int(off[0])
             n, g = _gaps(symbol, ts[sel], lines[sel], step)
             gap_count, gaps = gap_count + n, gaps + g
-            pts = {c: to_points(good[c].to_numpy()[sel] * scale[sel]) for c in ("open", "high", "low", "close")}
-            finer += sum(_finer(good[c].to_numpy()[sel] * scale[sel]) for c in ("open", "high", "low", "close"))
+            raw = {c: good[c].to_numpy()[sel] * scale[sel] for c in ("open", "high", "low", "close")}
+            pts = {c: to_points(v) for c, v in raw.items()}
+            finer += sum(_finer(v) for v in raw.values())
             file_spread = good["spread"].to_numpy()[sel]
             if spec.spread_points is not None:
                 spread = np.full(int(sel.sum()), spec.spread_points, np.int64)
