@@ -522,7 +522,10 @@ def test_in_process_refusals_are_the_grpc_servers_and_close_waits_for_no_caller(
     threads = [threading.Thread(target=caller) for _ in range(4)]
     for t in threads:
         t.start()
-    time.sleep(0.2)
+    deadline = time.monotonic() + 10  # the callers answered before the close (a fixed 0.2 s was not enough on a
+    while not answered and time.monotonic() < deadline:  # loaded machine: the first answer came after it)
+        time.sleep(0.01)
+    time.sleep(0.1)
     service.close()  # while four threads call: no "already borrowed", later calls are UNAVAILABLE
     time.sleep(0.1)
     stop.set()
